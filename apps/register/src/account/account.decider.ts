@@ -1,0 +1,116 @@
+import { accept, reject, type Decider, type Decision } from '../../../../libs/cqrs/src/decider';
+import {
+  ConsentGranted,
+  ConsentWithdrawn,
+  EmailVerificationRequested,
+  EmailVerified,
+  PasswordChanged,
+  PasswordResetRequested,
+  ProfileUpdated,
+  UserErased,
+  UserRegistered,
+  UserSessionsRevoked,
+  type AccountEvent,
+  type ProfileAttributes,
+  type ProfileChanges,
+} from './account.events';
+import { evolveAccount, initialAccountState, type AccountRejection, type AccountState, type PendingToken } from './account.state';
+import { sameSecretHash } from './tokens';
+
+export type AccountCommand =
+  | {
+      readonly type: 'RegisterUser';
+      readonly userId: string;
+      readonly email: string;
+      readonly emailIndex: string;
+      readonly passwordHash: string;
+      readonly profile: ProfileAttributes;
+      readonly consents: readonly { purpose: string; policyVersion: string }[];
+      readonly verificationTokenHash: string;
+      readonly verificationExpiresAt: Date;
+      readonly now: Date;
+    }
+  | { readonly type: 'VerifyEmail'; readonly tokenHash: string; readonly now: Date }
+  | { readonly type: 'RequestPasswordReset'; readonly tokenHash: string; readonly expiresAt: Date }
+  | { readonly type: 'ResetPassword'; readonly tokenHash: string; readonly passwordHash: string; readonly now: Date }
+  | { readonly type: 'GrantConsent'; readonly purpose: string; readonly policyVersion: string; readonly now: Date }
+  | { readonly type: 'WithdrawConsent'; readonly purpose: string; readonly now: Date }
+  | { readonly type: 'UpdateProfile'; readonly changes: ProfileChanges }
+  | { readonly type: 'EraseUser'; readonly requestedBy: 'user' | 'tenant'; readonly now: Date };
+
+type AccountDecision = Decision<AccountEvent, AccountRejection>;
+
+/** Every rule of one person's account. Commands arrive from the capability folders' handlers. */
+export const accountDecider: Decider<AccountCommand, AccountEvent, AccountState, AccountRejection> = {
+  initialState: initialAccountState,
+  evolve: evolveAccount,
+  decide(command, state) {
+    if (command.type === 'RegisterUser') return register(command, state);
+    if (state.status !== 'active' || !state.userId) {
+      // Erasing twice is the same as erasing once; everything else needs a live account.
+      if (command.type === 'EraseUser' && state.status === 'erased') return accept();
+      if (command.type === 'RequestPasswordReset') return accept();
+      return reject({ kind: 'AccountNotFound' });
+    }
+    return decideForActive(command, state, state.userId);
+  },
+};
+
+function decideForActive(command: Exclude<AccountCommand, { type: 'RegisterUser' }>, state: AccountState, userId: string): AccountDecision {
+  switch (command.type) {
+    case 'VerifyEmail': {
+      const invalid = checkToken(state.verification, command.tokenHash, command.now);
+      if (invalid) return reject(invalid);
+      return accept(EmailVerified({ userId, verifiedAt: command.now.toISOString() }));
+    }
+    case 'RequestPasswordReset':
+      return accept(PasswordResetRequested({ userId, tokenHash: command.tokenHash, expiresAt: command.expiresAt.toISOString() }));
+    case 'ResetPassword': {
+      const invalid = checkToken(state.reset, command.tokenHash, command.now);
+      if (invalid) return reject(invalid);
+      // The mailed token proves the person reads that mailbox: as good as a verification.
+      const verification = state.emailVerified ? [] : [EmailVerified({ userId, verifiedAt: command.now.toISOString() })];
+      return accept(
+        PasswordChanged({ userId, passwordHash: command.passwordHash, reason: 'reset' }),
+        ...verification,
+        UserSessionsRevoked({ userId, reason: 'password-reset' }),
+      );
+    }
+    case 'GrantConsent': {
+      if (state.consents[command.purpose]?.policyVersion === command.policyVersion) return accept();
+      return accept(ConsentGranted({ userId, purpose: command.purpose, policyVersion: command.policyVersion, at: command.now.toISOString() }));
+    }
+    case 'WithdrawConsent':
+      if (!state.consents[command.purpose]) return accept();
+      return accept(ConsentWithdrawn({ userId, purpose: command.purpose, at: command.now.toISOString() }));
+    case 'UpdateProfile': {
+      const changes: ProfileChanges = {};
+      for (const [field, value] of Object.entries(command.changes) as [keyof ProfileChanges & keyof ProfileAttributes, string | null | undefined][]) {
+        if (value !== undefined && state.profile[field] !== value) changes[field] = value;
+      }
+      if (Object.keys(changes).length === 0) return accept();
+      return accept(ProfileUpdated({ userId, changes }));
+    }
+    case 'EraseUser':
+      return accept(UserErased({ userId, erasedAt: command.now.toISOString(), requestedBy: command.requestedBy }));
+  }
+}
+
+function register(command: Extract<AccountCommand, { type: 'RegisterUser' }>, state: AccountState): AccountDecision {
+  if (state.status !== 'unregistered') return reject({ kind: 'AlreadyRegistered' });
+  const { userId, now } = command;
+  return accept(
+    UserRegistered({ userId, email: command.email, emailIndex: command.emailIndex, passwordHash: command.passwordHash, profile: command.profile }),
+    ...command.consents.map((consent) =>
+      ConsentGranted({ userId, purpose: consent.purpose, policyVersion: consent.policyVersion, at: now.toISOString() }),
+    ),
+    EmailVerificationRequested({ userId, tokenHash: command.verificationTokenHash, expiresAt: command.verificationExpiresAt.toISOString() }),
+  );
+}
+
+/** A token is good once: the event that consumes it clears it from the state. */
+function checkToken(pending: PendingToken | undefined, tokenHash: string, now: Date): AccountRejection | undefined {
+  if (!pending || !sameSecretHash(pending.tokenHash, tokenHash)) return { kind: 'InvalidToken' };
+  if (new Date(pending.expiresAt).getTime() <= now.getTime()) return { kind: 'TokenExpired' };
+  return undefined;
+}

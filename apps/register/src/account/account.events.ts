@@ -1,0 +1,89 @@
+import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
+import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+
+/** The person's own attributes; all of it is personal data. */
+export interface ProfileAttributes extends JsonObject {
+  givenName: string | null;
+  familyName: string | null;
+  phone: string | null;
+  locale: string | null;
+}
+
+/** A partial update of the profile: only the fields that change. */
+export interface ProfileChanges {
+  givenName?: string | null;
+  familyName?: string | null;
+  phone?: string | null;
+  locale?: string | null;
+}
+
+const ofUser = (data: JsonObject) => String(data.userId);
+
+/**
+ * Events of one account stream. Personal fields are sealed under the person's key, so destroying
+ * the key leaves nothing readable about them in the store. The password hash is sealed too:
+ * login projects it from here, and an erased person's hash must go with them.
+ */
+export const UserRegistered = defineEvent<{
+  userId: string;
+  email: string;
+  emailIndex: string;
+  passwordHash: string;
+  profile: ProfileAttributes;
+}>()('UserRegistered', { personalData: { subject: ofUser, fields: ['email', 'passwordHash', 'profile'] } });
+
+export const EmailVerificationRequested = defineEvent<{ userId: string; tokenHash: string; expiresAt: string }>()(
+  'EmailVerificationRequested',
+);
+
+export const EmailVerified = defineEvent<{ userId: string; verifiedAt: string }>()('EmailVerified');
+
+export const PasswordResetRequested = defineEvent<{ userId: string; tokenHash: string; expiresAt: string }>()(
+  'PasswordResetRequested',
+);
+
+export const PasswordChanged = defineEvent<{ userId: string; passwordHash: string; reason: 'reset' | 'change' }>()(
+  'PasswordChanged',
+  { personalData: { subject: ofUser, fields: ['passwordHash'] } },
+);
+
+/** Tells every holder of a session for this person (login) to end it. */
+export const UserSessionsRevoked = defineEvent<{ userId: string; reason: string }>()('UserSessionsRevoked');
+
+export const ConsentGranted = defineEvent<{ userId: string; purpose: string; policyVersion: string; at: string }>()(
+  'ConsentGranted',
+);
+
+export const ConsentWithdrawn = defineEvent<{ userId: string; purpose: string; at: string }>()('ConsentWithdrawn');
+
+export const ProfileUpdated = defineEvent<{ userId: string; changes: ProfileChanges }>()('ProfileUpdated', {
+  personalData: { subject: ofUser, fields: ['changes'] },
+});
+
+/** Carries no personal data: it must stay readable after the key it announces is destroyed. */
+export const UserErased = defineEvent<{ userId: string; erasedAt: string; requestedBy: 'user' | 'tenant' }>()('UserErased');
+
+export type AccountEvent =
+  | EventOf<typeof UserRegistered>
+  | EventOf<typeof EmailVerificationRequested>
+  | EventOf<typeof EmailVerified>
+  | EventOf<typeof PasswordResetRequested>
+  | EventOf<typeof PasswordChanged>
+  | EventOf<typeof UserSessionsRevoked>
+  | EventOf<typeof ConsentGranted>
+  | EventOf<typeof ConsentWithdrawn>
+  | EventOf<typeof ProfileUpdated>
+  | EventOf<typeof UserErased>;
+
+export const accountEvents = [
+  UserRegistered,
+  EmailVerificationRequested,
+  EmailVerified,
+  PasswordResetRequested,
+  PasswordChanged,
+  UserSessionsRevoked,
+  ConsentGranted,
+  ConsentWithdrawn,
+  ProfileUpdated,
+  UserErased,
+];

@@ -1,0 +1,74 @@
+import type { AccountEvent, ProfileAttributes } from './account.events';
+
+export interface PendingToken {
+  readonly tokenHash: string;
+  readonly expiresAt: string;
+}
+
+export interface ConsentState {
+  readonly policyVersion: string;
+  readonly grantedAt: string;
+}
+
+/** What every account rule needs to know, folded from the account stream. */
+export interface AccountState {
+  readonly status: 'unregistered' | 'active' | 'erased';
+  readonly userId?: string;
+  readonly email?: string;
+  /** Names the e-mail reservation stream, which erasure releases. */
+  readonly emailIndex?: string;
+  readonly emailVerified: boolean;
+  readonly verification?: PendingToken;
+  readonly reset?: PendingToken;
+  readonly profile: ProfileAttributes;
+  readonly consents: Readonly<Record<string, ConsentState>>;
+}
+
+export const emptyProfile: ProfileAttributes = { givenName: null, familyName: null, phone: null, locale: null };
+
+export function initialAccountState(): AccountState {
+  return { status: 'unregistered', emailVerified: false, profile: emptyProfile, consents: {} };
+}
+
+export function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
+  switch (event.type) {
+    case 'UserRegistered':
+      return {
+        ...state,
+        status: 'active',
+        userId: event.data.userId,
+        email: event.data.email ?? undefined,
+        emailIndex: event.data.emailIndex,
+        profile: event.data.profile ?? emptyProfile,
+      };
+    case 'EmailVerificationRequested':
+      return { ...state, verification: { tokenHash: event.data.tokenHash, expiresAt: event.data.expiresAt } };
+    case 'EmailVerified':
+      return { ...state, emailVerified: true, verification: undefined };
+    case 'PasswordResetRequested':
+      return { ...state, reset: { tokenHash: event.data.tokenHash, expiresAt: event.data.expiresAt } };
+    case 'PasswordChanged':
+      return { ...state, reset: undefined };
+    case 'ConsentGranted':
+      return {
+        ...state,
+        consents: { ...state.consents, [event.data.purpose]: { policyVersion: event.data.policyVersion, grantedAt: event.data.at } },
+      };
+    case 'ConsentWithdrawn': {
+      const { [event.data.purpose]: _withdrawn, ...rest } = state.consents;
+      return { ...state, consents: rest };
+    }
+    case 'ProfileUpdated':
+      return { ...state, profile: { ...state.profile, ...(event.data.changes ?? {}) } };
+    case 'UserErased':
+      return { ...initialAccountState(), status: 'erased', userId: state.userId, emailIndex: state.emailIndex };
+    case 'UserSessionsRevoked':
+      return state;
+  }
+}
+
+export type AccountRejection =
+  | { readonly kind: 'AccountNotFound' }
+  | { readonly kind: 'AlreadyRegistered' }
+  | { readonly kind: 'InvalidToken' }
+  | { readonly kind: 'TokenExpired' };

@@ -1,0 +1,58 @@
+import { Controller, Delete, Get, HttpCode, Param, Req } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { z } from 'zod';
+import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
+import { parseBody } from '../../../../libs/platform/src/problem-details';
+import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
+import { accountDecider } from '../account/account.decider';
+import { accountStreamFor } from '../account/account.streams';
+import { accountNotFound } from '../profile/profile.http';
+import { EraseUser } from './erasure.handler';
+
+/** Fields that are ours, not the person's: left out of their export. */
+const INTERNAL_FIELDS = new Set(['passwordHash', 'tokenHash', 'emailIndex']);
+
+@Controller('t/:tenant')
+export class ErasureController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly access: TenantAccess,
+    private readonly runner: CommandRunner,
+  ) {}
+
+  /** GDPR access and portability: everything register holds about the caller, from its source. */
+  @Get('me/export')
+  async export(@Param('tenant') slug: string, @Req() request: IncomingRequest) {
+    const { tenant, userId } = await this.access.requirePerson(request, slug);
+    const { state, envelopes } = await this.runner.load(accountStreamFor(tenant.tenantId, userId), accountDecider);
+    if (state.status !== 'active') throw accountNotFound();
+    return {
+      exportedAt: new Date().toISOString(),
+      tenant: { slug: tenant.slug, name: tenant.name },
+      account: { id: userId, email: state.email, emailVerified: state.emailVerified, profile: state.profile },
+      consents: Object.entries(state.consents).map(([purpose, consent]) => ({ purpose, ...consent })),
+      history: envelopes.map((envelope) => ({
+        type: envelope.event.type,
+        at: envelope.metadata.occurredAt || envelope.createdAt.toISOString(),
+        data: Object.fromEntries(Object.entries(envelope.event.data).filter(([field]) => !INTERNAL_FIELDS.has(field))),
+      })),
+    };
+  }
+
+  @Delete('me')
+  @HttpCode(204)
+  async eraseSelf(@Param('tenant') slug: string, @Req() request: IncomingRequest) {
+    const { tenant, userId } = await this.access.requirePerson(request, slug);
+    const outcome = await this.commands.execute(new EraseUser(tenant, userId, 'user', correlationIdOf(request)));
+    if (!outcome.erased) throw accountNotFound();
+  }
+
+  @Delete('users/:id')
+  @HttpCode(204)
+  async eraseByTenant(@Param('tenant') slug: string, @Param('id') idParam: string, @Req() request: IncomingRequest) {
+    const tenant = await this.access.requireApiKey(request, slug);
+    const { id } = parseBody(z.object({ id: z.uuid({ message: 'must be a user id (UUID)' }) }), { id: idParam });
+    const outcome = await this.commands.execute(new EraseUser(tenant, id, 'tenant', correlationIdOf(request)));
+    if (!outcome.erased) throw accountNotFound();
+  }
+}

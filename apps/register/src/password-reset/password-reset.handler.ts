@@ -1,0 +1,91 @@
+import { Inject } from '@nestjs/common';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
+import { accountDecider } from '../account/account.decider';
+import type { AccountRejection } from '../account/account.state';
+import { accountStreamFor, emailReservationStreamFor } from '../account/account.streams';
+import { reservationDecider } from '../account/email-reservation';
+import { issueToken, parseToken } from '../account/tokens';
+import { Mailer } from '../mail/mailer';
+import { passwordResetMail } from '../mail/templates';
+import { Clock, EmailIndex, REGISTER_SETTINGS, type RegisterSettings, type TenantRef } from '../register.ports';
+import { hashPassword } from '../sign-up/password';
+
+export class RequestPasswordReset extends Command<void> {
+  constructor(
+    readonly tenant: TenantRef,
+    readonly email: string,
+    readonly correlationId: string,
+  ) {
+    super();
+  }
+}
+
+export class ConfirmPasswordReset extends Command<ConfirmPasswordResetOutcome> {
+  constructor(
+    readonly tenant: TenantRef,
+    readonly token: string,
+    readonly password: string,
+    readonly correlationId: string,
+  ) {
+    super();
+  }
+}
+
+export type ConfirmPasswordResetOutcome = { readonly reset: true; readonly userId: string } | { readonly reset: false; readonly rejection: AccountRejection };
+
+/**
+ * Answers the same way whether or not the address has an account, so the endpoint cannot be used to
+ * find out who is registered; the mail is only sent when there is an account.
+ */
+@CommandHandler(RequestPasswordReset)
+export class RequestPasswordResetHandler implements ICommandHandler<RequestPasswordReset, void> {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly emailIndex: EmailIndex,
+    private readonly mailer: Mailer,
+    private readonly clock: Clock,
+    @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
+  ) {}
+
+  async execute({ tenant, email, correlationId }: RequestPasswordReset): Promise<void> {
+    const now = this.clock.now();
+    const reservation = await this.runner.load(emailReservationStreamFor(tenant.tenantId, this.emailIndex.of(tenant.tenantId, email)), reservationDecider);
+    const userId = reservation.state.holder;
+    if (!userId) return;
+    const reset = issueToken(userId);
+    const outcome = await this.runner.handle({
+      streamName: accountStreamFor(tenant.tenantId, userId),
+      decider: accountDecider,
+      command: { type: 'RequestPasswordReset', tokenHash: reset.tokenHash, expiresAt: new Date(now.getTime() + this.settings.resetTokenTtlMs) },
+      context: { tenantId: tenant.tenantId, correlationId, now },
+    });
+    if (outcome.accepted && outcome.events.length > 0) await this.mailer.send(passwordResetMail(tenant, email, reset.token, this.settings));
+  }
+}
+
+@CommandHandler(ConfirmPasswordReset)
+export class ConfirmPasswordResetHandler implements ICommandHandler<ConfirmPasswordReset, ConfirmPasswordResetOutcome> {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly clock: Clock,
+  ) {}
+
+  async execute({ tenant, token, password, correlationId }: ConfirmPasswordReset): Promise<ConfirmPasswordResetOutcome> {
+    const parsed = parseToken(token);
+    if (!parsed) return { reset: false, rejection: { kind: 'InvalidToken' } };
+    const passwordHash = await hashPassword(password);
+    const now = this.clock.now();
+    const outcome = await this.runner.handle({
+      streamName: accountStreamFor(tenant.tenantId, parsed.userId),
+      decider: accountDecider,
+      command: { type: 'ResetPassword', tokenHash: parsed.tokenHash, passwordHash, now },
+      context: { tenantId: tenant.tenantId, correlationId, now },
+      retriesOnConflict: 1,
+    });
+    if (!outcome.accepted) {
+      return { reset: false, rejection: outcome.rejection.kind === 'AccountNotFound' ? { kind: 'InvalidToken' } : outcome.rejection };
+    }
+    return { reset: true, userId: parsed.userId };
+  }
+}

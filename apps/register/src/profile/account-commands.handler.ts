@@ -1,0 +1,41 @@
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { CommandRunner, type CommandOutcome } from '../../../../libs/cqrs/src/command-handling';
+import { accountDecider, type AccountCommand } from '../account/account.decider';
+import type { AccountEvent } from '../account/account.events';
+import type { AccountRejection } from '../account/account.state';
+import { accountStreamFor } from '../account/account.streams';
+import { Clock, type TenantRef } from '../register.ports';
+
+type SelfServiceCommand = Extract<AccountCommand, { type: 'UpdateProfile' | 'GrantConsent' | 'WithdrawConsent' }>;
+
+/** A signed-in person changing their own profile or consents. */
+export class ChangeOwnAccount extends Command<CommandOutcome<AccountEvent, AccountRejection>> {
+  constructor(
+    readonly tenant: TenantRef,
+    readonly userId: string,
+    readonly change: (now: Date) => SelfServiceCommand,
+    readonly correlationId: string,
+  ) {
+    super();
+  }
+}
+
+@CommandHandler(ChangeOwnAccount)
+export class ChangeOwnAccountHandler implements ICommandHandler<ChangeOwnAccount, CommandOutcome<AccountEvent, AccountRejection>> {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly clock: Clock,
+  ) {}
+
+  execute({ tenant, userId, change, correlationId }: ChangeOwnAccount): Promise<CommandOutcome<AccountEvent, AccountRejection>> {
+    const now = this.clock.now();
+    return this.runner.handle({
+      streamName: accountStreamFor(tenant.tenantId, userId),
+      decider: accountDecider,
+      command: change(now),
+      context: { tenantId: tenant.tenantId, correlationId, now },
+      // Profile and consent changes are re-decided on the newer state: last writer wins per field.
+      retriesOnConflict: 3,
+    });
+  }
+}

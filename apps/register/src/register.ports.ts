@@ -1,0 +1,39 @@
+import type { EventStore } from '../../../libs/eventstore/src/event-store';
+
+/** Injection tokens for what register's capabilities share. */
+export const EVENT_STORE = Symbol('EventStore');
+export type { EventStore };
+
+export abstract class Clock {
+  abstract now(): Date;
+}
+
+export class SystemClock extends Clock {
+  now(): Date {
+    return new Date();
+  }
+}
+
+/** Keyed hash of a normalised e-mail: how register finds an address without storing it in clear. */
+export abstract class EmailIndex {
+  abstract of(tenantId: string, email: string): string;
+}
+
+export interface RegisterSettings {
+  readonly verificationTokenTtlMs: number;
+  readonly resetTokenTtlMs: number;
+  /** Where links in mails point (the customer's app or register itself). */
+  readonly publicUrl: string;
+}
+export const REGISTER_SETTINGS = Symbol('RegisterSettings');
+
+export interface TenantRef {
+  readonly tenantId: string;
+  readonly slug: string;
+  readonly name: string;
+}
+
+/** Destroys a person's key: everything sealed under it becomes unreadable (crypto-shredding). */
+export abstract class PersonalDataEraser {
+  abstract forget(tenantId: string, subjectId: string): Promise<void>;
+}

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { Inject } from '@nestjs/common';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { v7 as uuidv7 } from 'uuid';
+import { WrongExpectedRevisionError, type Position } from '../../../../libs/eventstore/src/event-store';
+import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
+import type { CommandContext } from '../../../../libs/cqrs/src/event-envelope';
+import { accountDecider } from '../account/account.decider';
+import type { ProfileAttributes } from '../account/account.events';
+import { accountStreamFor, emailReservationStreamFor } from '../account/account.streams';
+import { reservationDecider } from '../account/email-reservation';
+import { issueToken } from '../account/tokens';
+import { Mailer } from '../mail/mailer';
+import { verificationMail } from '../mail/templates';
+import { Clock, EmailIndex, EVENT_STORE, REGISTER_SETTINGS, type EventStore, type RegisterSettings, type TenantRef } from '../register.ports';
+import { hashPassword } from './password';
+
+export class SignUp extends Command<SignUpOutcome> {
+  constructor(
+    readonly tenant: TenantRef,
+    readonly email: string,
+    readonly password: string,
+    readonly profile: ProfileAttributes,
+    readonly consents: readonly { purpose: string; policyVersion: string }[],
+    readonly correlationId: string,
+  ) {
+    super();
+  }
+}
+
+export type SignUpOutcome =
+  | { readonly registered: true; readonly userId: string; readonly registeredAt: Date; readonly position?: Position }
+  | { readonly registered: false; readonly reason: 'EmailTaken' };
+
+@CommandHandler(SignUp)
+export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly emailIndex: EmailIndex,
+    private readonly mailer: Mailer,
+    private readonly clock: Clock,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
+  ) {}
+
+  async execute(command: SignUp): Promise<SignUpOutcome> {
+    const { tenant } = command;
+    const now = this.clock.now();
+    const context: CommandContext = { tenantId: tenant.tenantId, correlationId: command.correlationId, now };
+    const userId = uuidv7();
+    const emailIndex = this.emailIndex.of(tenant.tenantId, command.email);
+    const reservationStream = emailReservationStreamFor(tenant.tenantId, emailIndex);
+
+    // Hash first: the reservation is then held for milliseconds, not for the cost of argon2id.
+    const passwordHash = await hashPassword(command.password);
+    try {
+      const reservation = await this.runner.handle({
+        streamName: reservationStream,
+        decider: reservationDecider,
+        command: async (state) => ({
+          type: 'ReserveEmail' as const,
+          userId,
+          now,
+          holderHasNoAccount: state.holder ? await this.hasNoAccount(tenant.tenantId, state.holder) : false,
+        }),
+        context,
+        // A lost race is re-decided once on the winner's reservation, which then answers EmailTaken.
+        retriesOnConflict: 2,
+      });
+      if (!reservation.accepted) return { registered: false, reason: 'EmailTaken' };
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError) return { registered: false, reason: 'EmailTaken' };
+      throw error;
+    }
+
+    const verification = issueToken(userId);
+    const outcome = await this.runner.handle({
+      streamName: accountStreamFor(tenant.tenantId, userId),
+      decider: accountDecider,
+      command: {
+        type: 'RegisterUser',
+        userId,
+        email: command.email,
+        emailIndex,
+        passwordHash,
+        profile: command.profile,
+        consents: command.consents,
+        verificationTokenHash: verification.tokenHash,
+        verificationExpiresAt: new Date(now.getTime() + this.settings.verificationTokenTtlMs),
+        now,
+      },
+      context,
+      retriesOnConflict: 0,
+    });
+    if (!outcome.accepted) throw new Error(`fresh account ${userId} was rejected: ${outcome.rejection.kind}`);
+    await this.mailer.send(verificationMail(tenant, command.email, verification.token, this.settings));
+    return { registered: true, userId, registeredAt: now, position: outcome.position };
+  }
+
+  private async hasNoAccount(tenantId: string, userId: string): Promise<boolean> {
+    const events = await this.store.readStream(accountStreamFor(tenantId, userId), { maxCount: 1 });
+    return events.length === 0;
+  }
+}
+
+export function newCorrelationId(): string {
+  return randomUUID();
+}

@@ -1,0 +1,58 @@
+import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { z } from 'zod';
+import { parseBody, ProblemError, RequestValidationError } from '../../../../libs/platform/src/problem-details';
+import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
+import { emptyProfile } from '../account/account.state';
+import { normaliseEmail } from '../../../../libs/personal-data/src/blind-index';
+import { ReadModels } from '../read-models';
+import { consentPurpose, emailAddress, policyVersion, profileChanges } from '../register.schemas';
+import { passwordProblems } from './password';
+import { SignUp } from './sign-up.handler';
+
+const signUpBody = z
+  .object({
+    email: emailAddress,
+    password: z.string(),
+    profile: profileChanges.optional(),
+    consents: z
+      .array(z.object({ purpose: consentPurpose, policyVersion }).strict())
+      .max(32)
+      .refine((list) => new Set(list.map((c) => c.purpose)).size === list.length, { message: 'each purpose may appear once' })
+      .optional(),
+  })
+  .strict();
+
+@Controller('t/:tenant/users')
+export class SignUpController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly access: TenantAccess,
+    private readonly readModels: ReadModels,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  async signUp(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Body() body: unknown) {
+    const tenant = await this.access.tenant(slug);
+    const input = parseBody(signUpBody, body);
+    const email = normaliseEmail(input.email);
+    const weak = passwordProblems(input.password, email);
+    if (weak.length > 0) throw new RequestValidationError(weak.map((message) => ({ pointer: '/password', message })));
+    const profile = { ...emptyProfile, ...input.profile };
+    const consents = input.consents ?? [];
+    const outcome = await this.commands.execute(new SignUp(tenant, email, input.password, profile, consents, correlationIdOf(request)));
+    if (!outcome.registered) {
+      throw new ProblemError({ status: 409, type: 'email-taken', title: 'E-mail address already registered', detail: 'an account with this e-mail address exists in this tenant' });
+    }
+    await this.readModels.caughtUpWith(outcome.position);
+    return {
+      id: outcome.userId,
+      email,
+      emailVerified: false,
+      profile,
+      consents: consents.map((c) => ({ ...c, grantedAt: outcome.registeredAt.toISOString() })),
+      createdAt: outcome.registeredAt.toISOString(),
+    };
+  }
+}

@@ -1,0 +1,49 @@
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { v7 as uuidv7 } from 'uuid';
+import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
+import { tenantStreamFor } from '../account/account.streams';
+import { Clock } from '../register.ports';
+import { ReadModels } from '../read-models';
+import { tenantDecider } from './tenant.decider';
+import { hashKey, newApiKey, newWriteKey } from './tenant-keys';
+
+export class CreateTenant extends Command<CreateTenantOutcome> {
+  constructor(
+    readonly slug: string,
+    readonly name: string,
+    readonly correlationId: string,
+  ) {
+    super();
+  }
+}
+
+export type CreateTenantOutcome =
+  | { readonly created: true; readonly tenantId: string; readonly slug: string; readonly name: string; readonly apiKey: string; readonly writeKey: string; readonly createdAt: Date }
+  | { readonly created: false; readonly reason: 'SlugTaken' };
+
+@CommandHandler(CreateTenant)
+export class CreateTenantHandler implements ICommandHandler<CreateTenant, CreateTenantOutcome> {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly readModels: ReadModels,
+    private readonly clock: Clock,
+  ) {}
+
+  async execute({ slug, name, correlationId }: CreateTenant): Promise<CreateTenantOutcome> {
+    const now = this.clock.now();
+    const tenantId = uuidv7();
+    const apiKey = newApiKey();
+    const writeKey = newWriteKey();
+    const outcome = await this.runner.handle({
+      streamName: tenantStreamFor(slug),
+      decider: tenantDecider,
+      command: { tenantId, slug, name, apiKeyHash: hashKey(apiKey), writeKeyHash: hashKey(writeKey), now },
+      context: { tenantId, correlationId, now },
+      retriesOnConflict: 1,
+    });
+    if (!outcome.accepted) return { created: false, reason: 'SlugTaken' };
+    // The caller's next request is usually under /t/{slug}: answer once the tenant can be found there.
+    await this.readModels.caughtUpWith(outcome.position);
+    return { created: true, tenantId, slug, name, apiKey, writeKey, createdAt: now };
+  }
+}

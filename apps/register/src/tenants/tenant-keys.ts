@@ -1,0 +1,24 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Tenant keys are random 256-bit secrets shown once. Only their SHA-256 is kept (in events and read
+ * models): with that much entropy a fast hash is as safe as a slow one, and pulse can check a write
+ * key per tracking request without paying for argon2.
+ */
+export function newApiKey(): string {
+  return `tsk_${randomBytes(32).toString('base64url')}`;
+}
+
+export function newWriteKey(): string {
+  return `twk_${randomBytes(24).toString('base64url')}`;
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function keyMatches(presented: string, expectedHash: string): boolean {
+  const presentedHash = Buffer.from(hashKey(presented), 'hex');
+  const expected = Buffer.from(expectedHash, 'hex');
+  return presentedHash.length === expected.length && timingSafeEqual(presentedHash, expected);
+}

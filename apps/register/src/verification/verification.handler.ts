@@ -1,0 +1,46 @@
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
+import { accountDecider } from '../account/account.decider';
+import type { AccountRejection } from '../account/account.state';
+import { accountStreamFor } from '../account/account.streams';
+import { parseToken } from '../account/tokens';
+import { Clock, type TenantRef } from '../register.ports';
+
+export class VerifyEmail extends Command<VerifyEmailOutcome> {
+  constructor(
+    readonly tenant: TenantRef,
+    readonly token: string,
+    readonly correlationId: string,
+  ) {
+    super();
+  }
+}
+
+export type VerifyEmailOutcome = { readonly verified: true; readonly userId: string } | { readonly verified: false; readonly rejection: AccountRejection };
+
+@CommandHandler(VerifyEmail)
+export class VerifyEmailHandler implements ICommandHandler<VerifyEmail, VerifyEmailOutcome> {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly clock: Clock,
+  ) {}
+
+  async execute({ tenant, token, correlationId }: VerifyEmail): Promise<VerifyEmailOutcome> {
+    const parsed = parseToken(token);
+    if (!parsed) return { verified: false, rejection: { kind: 'InvalidToken' } };
+    const now = this.clock.now();
+    const outcome = await this.runner.handle({
+      streamName: accountStreamFor(tenant.tenantId, parsed.userId),
+      decider: accountDecider,
+      command: { type: 'VerifyEmail', tokenHash: parsed.tokenHash, now },
+      context: { tenantId: tenant.tenantId, correlationId, now },
+      // Two clicks on one link: the second re-decides on the verified state and is refused.
+      retriesOnConflict: 1,
+    });
+    if (!outcome.accepted) {
+      const rejection: AccountRejection = outcome.rejection.kind === 'AccountNotFound' ? { kind: 'InvalidToken' } : outcome.rejection;
+      return { verified: false, rejection };
+    }
+    return { verified: true, userId: parsed.userId };
+  }
+}

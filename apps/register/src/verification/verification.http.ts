@@ -1,0 +1,28 @@
+import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { z } from 'zod';
+import { parseBody } from '../../../../libs/platform/src/problem-details';
+import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
+import { tokenProblem } from '../account/token-problems';
+import { mailedToken } from '../register.schemas';
+import { VerifyEmail } from './verification.handler';
+
+const verifyBody = z.object({ token: mailedToken }).strict();
+
+@Controller('t/:tenant/email-verifications')
+export class VerificationController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly access: TenantAccess,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  async verify(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Body() body: unknown) {
+    const tenant = await this.access.tenant(slug);
+    const { token } = parseBody(verifyBody, body);
+    const outcome = await this.commands.execute(new VerifyEmail(tenant, token, correlationIdOf(request)));
+    if (!outcome.verified) throw tokenProblem(outcome.rejection, 'verification');
+    return { userId: outcome.userId, emailVerified: true };
+  }
+}

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { createServiceApp } from '../../../libs/platform/src/service-app';
+import { createTestDatabase } from '../../../test/support/database';
+import { signTestToken } from '../src/access/access-token';
+import { DevMailbox } from '../src/mail/mailer';
+import { loadRegisterConfig, type RegisterConfig } from '../src/register.config';
+import { RegisterModule, type RegisterRuntime } from '../src/register.module';
+import { openRegisterRuntime, registerServiceOptions } from '../src/register.runtime';
+
+export interface RegisterHarness {
+  readonly app: NestFastifyApplication;
+  readonly config: RegisterConfig;
+  readonly runtime: RegisterRuntime;
+  readonly mailbox: DevMailbox;
+  readonly adminToken: string;
+  http(): ReturnType<typeof request>;
+  createTenant(slug?: string): Promise<{ id: string; slug: string; apiKey: string; writeKey: string }>;
+  signUp(slug: string, email: string, extra?: object): Promise<{ id: string }>;
+  tokenFor(tenantId: string, userId: string): Promise<string>;
+  mailedToken(to: string, subject: RegExp): string;
+  close(): Promise<void>;
+}
+
+export const STRONG_PASSWORD = 'correct horse battery staple';
+
+/** Register on a fresh database of the test PostgreSQL, built the way main.ts builds it. */
+export async function startRegister(env: Record<string, string> = {}): Promise<RegisterHarness> {
+  const adminToken = randomBytes(24).toString('base64url');
+  const testTokenSecret = randomBytes(32).toString('base64url');
+  const config = loadRegisterConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: env.DATABASE_URL ?? (await createTestDatabase('register')),
+    TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+    ADMIN_TOKEN: adminToken,
+    REGISTER_TEST_TOKEN_SECRET: testTokenSecret,
+    SHUTDOWN_DRAIN_MS: '0',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const runtime = await openRegisterRuntime(config);
+  const app = await createServiceApp(RegisterModule.forRoot(runtime), { ...registerServiceOptions(config), processMetrics: false });
+  const mailbox = runtime.mailer as DevMailbox;
+  const http = () => request(app.getHttpServer());
+  const harness: RegisterHarness = {
+    app,
+    config,
+    runtime,
+    mailbox,
+    adminToken,
+    http,
+    async createTenant(slug = `t-${randomBytes(4).toString('hex')}`) {
+      const response = await http().post('/admin/tenants').set('authorization', `Bearer ${adminToken}`).send({ slug, name: `Tenant ${slug}` });
+      if (response.status !== 201) throw new Error(`tenant creation failed: ${response.status} ${JSON.stringify(response.body)}`);
+      return response.body;
+    },
+    async signUp(slug, email, extra = {}) {
+      const response = await http().post(`/t/${slug}/users`).send({ email, password: STRONG_PASSWORD, ...extra });
+      if (response.status !== 201) throw new Error(`sign-up failed: ${response.status} ${JSON.stringify(response.body)}`);
+      return response.body;
+    },
+    tokenFor: (tenantId, userId) => signTestToken(testTokenSecret, { tenantId, userId }),
+    mailedToken(to, subject) {
+      const mail = mailbox.list(to).find((m) => subject.test(m.subject));
+      const token = mail && /code: (\S+)/.exec(mail.text)?.[1];
+      if (!token) throw new Error(`no mail to ${to} matching ${subject}`);
+      return token;
+    },
+    close: () => app.close(),
+  };
+  return harness;
+}

@@ -1,0 +1,125 @@
+import 'reflect-metadata';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { benchAppendThroughput } from './scenarios/append-throughput';
+import { benchProjectionLag } from './scenarios/projection-lag';
+import { benchSignUps } from './scenarios/sign-ups';
+import { startBenchPostgres, type BenchPostgres } from './support/bench-postgres';
+import { formatTable, writeResults, type ScenarioResult } from './support/report';
+
+/**
+ * Tessera's foundation bench: `npm run bench`. Every figure is printed next to a ceiling measured
+ * in the same run on the same machine, because absolute rates on a shared 2-core box say more about
+ * the neighbours than about the code; see bench/README.md for how to read the ratios.
+ */
+
+/** Short windows, repeated: the median of three resists one noisy window better than one long run. */
+const REPETITIONS = 3;
+const APPEND_WINDOW_MS = 3_000;
+const SIGN_UP_WINDOW_MS = 4_000;
+const WARM_UP_MS = 1_000;
+const LAG_DURATION_MS = 10_000;
+const LAG_SETTLE_MS = 1_000;
+
+// Compiled to dist/bench/run.js; results belong in the source tree's bench/results.
+const RESULTS_DIR = join(__dirname, '..', '..', 'bench', 'results');
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+const SCENARIOS = ['append', 'sign-ups', 'lag'] as const;
+
+/** `npm run bench -- lag` runs one scenario while working on it; the full run is what gets reported. */
+function selectedScenarios(args: readonly string[]): Set<string> {
+  const unknown = args.filter((arg) => !(SCENARIOS as readonly string[]).includes(arg));
+  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
+  return new Set(args.length > 0 ? args : SCENARIOS);
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const selected = selectedScenarios(process.argv.slice(2));
+  log(`tessera bench (foundation): ${cpus().length} cores, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  let postgres: BenchPostgres | undefined;
+  const stopPostgres = (): Promise<void> => postgres?.stop() ?? Promise.resolve();
+  // Ctrl-C must not leave a PostgreSQL server and its directory behind.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`\n${signal}: stopping PostgreSQL and removing its directory`);
+    stopPostgres().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    log('starting PostgreSQL (fsync on, synchronous_commit on)...');
+    postgres = await startBenchPostgres();
+    const server = await postgres.describe();
+    log(`  PostgreSQL ${server.server_version}: ${Object.entries(server).filter(([name]) => name !== 'server_version').map(([n, v]) => `${n}=${v}`).join(', ')}`);
+
+    const results: ScenarioResult[] = [];
+    const timings: Record<string, number> = {};
+    const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+      const began = Date.now();
+      log(`\n${name}`);
+      try {
+        return await work();
+      } finally {
+        timings[name] = (Date.now() - began) / 1000;
+      }
+    };
+
+    if (selected.has('append')) {
+      const settings = { repetitions: REPETITIONS, windowMs: APPEND_WINDOW_MS, warmUpMs: WARM_UP_MS, log };
+      results.push(...(await timed('1-2. append throughput', async () => benchAppendThroughput(await postgres!.createDatabase('bench_append'), settings))));
+    }
+    if (selected.has('sign-ups')) {
+      const settings = { repetitions: REPETITIONS, windowMs: SIGN_UP_WINDOW_MS, warmUpMs: WARM_UP_MS, log };
+      results.push(await timed('3. sign-ups vs argon2id', async () => benchSignUps(await postgres!.createDatabase('bench_register'), settings)));
+    }
+    if (selected.has('lag')) {
+      const settings = { durationMs: LAG_DURATION_MS, settleMs: LAG_SETTLE_MS, log };
+      results.push(await timed('4. projection lag', async () => benchProjectionLag(await postgres!.createDatabase('bench_projection'), settings)));
+    }
+
+    log(`\n${formatTable(results)}\n`);
+    const failed = results.flatMap((result) => result.rows).filter((row) => row.verdict === 'FAIL');
+    const file = writeResults(
+      RESULTS_DIR,
+      {
+        bench: 'foundation',
+        startedAt: startedAt.toISOString(),
+        durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
+        machine: { cores: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), loadAverageAtStart: loadavg(), node: process.version },
+        postgres: server,
+        method: {
+          repetitions: REPETITIONS,
+          appendWindowMs: APPEND_WINDOW_MS,
+          signUpWindowMs: SIGN_UP_WINDOW_MS,
+          warmUpMs: WARM_UP_MS,
+          ratio: 'median over repetitions of figure/ceiling, each pair measured back to back, the order alternating',
+        },
+        scenarios: [...selected],
+        phaseSeconds: timings,
+        results,
+        failed: failed.map((row) => row.measure),
+      },
+      startedAt,
+    );
+    log(`results: ${file}`);
+    log(failed.length === 0 ? 'all targets met' : `missed: ${failed.map((row) => row.measure).join('; ')}`);
+    // Missing a target is a finding to report, not a crash: only errors fail the command.
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stopPostgres().catch((error: unknown) => log(`could not stop PostgreSQL cleanly: ${String(error)}`));
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

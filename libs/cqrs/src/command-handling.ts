@@ -1,0 +1,87 @@
+import {
+  WrongExpectedRevisionError,
+  type EventStore,
+  type ExpectedRevision,
+  type Position,
+} from '../../eventstore/src/event-store';
+import type { Decider } from './decider';
+import type { CommandContext, EventEnvelope } from './event-envelope';
+import type { EventCodec } from './event-codec';
+import type { DomainEvent } from './event-types';
+
+export interface StreamCommand<Command, Event extends DomainEvent, State, Rejection> {
+  readonly streamName: string;
+  readonly decider: Decider<Command, Event, State, Rejection>;
+  /** The command, or how to build it from the current state (when it needs facts from elsewhere). */
+  readonly command: Command | ((state: State) => Promise<Command>);
+  readonly context: CommandContext;
+  /**
+   * How many times to read, decide and append again after a concurrent writer won the race.
+   * Only for commands whose decision is safe to re-take on newer state; 0 surfaces the conflict.
+   */
+  readonly retriesOnConflict?: number;
+}
+
+export type CommandOutcome<Event, Rejection> =
+  | {
+      readonly accepted: true;
+      readonly events: readonly Event[];
+      readonly nextExpectedRevision: bigint;
+      /** Global position of the last event appended; absent when the decision appended nothing. */
+      readonly position?: Position;
+    }
+  | { readonly accepted: false; readonly rejection: Rejection };
+
+/**
+ * The one place that touches the store for a command: read the stream, fold it with `evolve`,
+ * `decide`, and append with the revision that was read, so a concurrent writer makes the append
+ * fail rather than silently interleave.
+ */
+export class CommandRunner {
+  constructor(
+    private readonly store: EventStore,
+    private readonly codec: EventCodec,
+  ) {}
+
+  async handle<Command, Event extends DomainEvent, State, Rejection>(
+    request: StreamCommand<Command, Event, State, Rejection>,
+  ): Promise<CommandOutcome<Event, Rejection>> {
+    const retries = request.retriesOnConflict ?? 3;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.attempt(request);
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevisionError) || attempt >= retries) throw error;
+      }
+    }
+  }
+
+  /** Current state of a stream, decoded and folded. */
+  async load<Event extends DomainEvent, State>(
+    streamName: string,
+    decider: Pick<Decider<unknown, Event, State, unknown>, 'initialState' | 'evolve'>,
+  ): Promise<{ state: State; revision: bigint; envelopes: EventEnvelope<Event>[] }> {
+    const recorded = await this.store.readStream(streamName);
+    const envelopes = await Promise.all(recorded.map((event) => this.codec.decode<Event>(event)));
+    let state = decider.initialState();
+    for (const envelope of envelopes) state = decider.evolve(state, envelope.event);
+    const revision = recorded.length === 0 ? -1n : recorded[recorded.length - 1]!.revision;
+    return { state, revision, envelopes };
+  }
+
+  private async attempt<Command, Event extends DomainEvent, State, Rejection>(
+    request: StreamCommand<Command, Event, State, Rejection>,
+  ): Promise<CommandOutcome<Event, Rejection>> {
+    const { state, revision } = await this.load(request.streamName, request.decider);
+    const command = typeof request.command === 'function'
+      ? await (request.command as (state: State) => Promise<Command>)(state)
+      : request.command;
+    const decision = request.decider.decide(command, state);
+    if (!decision.accepted) return decision;
+    if (decision.events.length === 0) return { accepted: true, events: [], nextExpectedRevision: revision };
+    const expectedRevision: ExpectedRevision = revision === -1n ? 'no_stream' : revision;
+    const toAppend = await this.codec.encodeAll(decision.events, request.context);
+    const result = await this.store.appendToStream(request.streamName, toAppend, { expectedRevision });
+    return { accepted: true, events: decision.events, nextExpectedRevision: result.nextExpectedRevision, position: result.position };
+  }
+}

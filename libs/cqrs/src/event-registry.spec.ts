@@ -1,0 +1,57 @@
+import type { RecordedEvent } from '../../eventstore/src/event-store';
+import { EventCodec, type PersonalDataSealer } from './event-codec';
+import { defineEvent, EventRegistry } from './event-types';
+
+const passThrough: PersonalDataSealer = { seal: async (_t, _s, data) => data, open: async (_t, data) => ({ data, erased: false }) };
+
+// Version 1 stored `name`; version 2 splits it; version 3 adds a default locale.
+const MemberJoined = defineEvent<{ givenName: string; familyName: string; locale: string }>()('MemberJoined', {
+  version: 3,
+  upcasters: {
+    1: (data) => {
+      const [givenName, ...rest] = String(data.name).split(' ');
+      return { givenName: givenName ?? '', familyName: rest.join(' ') };
+    },
+    2: (data) => ({ ...data, locale: 'en' }),
+  },
+});
+
+const recorded = (schemaVersion: number, data: object): RecordedEvent => ({
+  id: '0193c2a0-0000-7000-8000-000000000001',
+  streamName: 'member-1',
+  revision: 0n,
+  position: { commit: 1n, prepare: 1n },
+  type: 'MemberJoined',
+  data: data as RecordedEvent['data'],
+  metadata: { tenantId: 't1', schemaVersion },
+  createdAt: new Date(),
+});
+
+describe('event registry and upcasting', () => {
+  const codec = new EventCodec(new EventRegistry([MemberJoined]), passThrough);
+
+  test('an event written at version 1 is read at the current version through every upcaster', async () => {
+    const envelope = await codec.decode(recorded(1, { name: 'Ada King Lovelace' }));
+    expect(envelope.event.data).toEqual({ givenName: 'Ada', familyName: 'King Lovelace', locale: 'en' });
+  });
+
+  test('an event at the current version is read as written', async () => {
+    const envelope = await codec.decode(recorded(3, { givenName: 'Ada', familyName: 'Lovelace', locale: 'fr' }));
+    expect(envelope.event.data).toEqual({ givenName: 'Ada', familyName: 'Lovelace', locale: 'fr' });
+  });
+
+  test('events are written at the current version with tenant, correlation and causation', async () => {
+    const now = new Date('2026-11-23T10:00:00Z');
+    const written = await codec.encode(MemberJoined({ givenName: 'A', familyName: 'B', locale: 'en' }), { tenantId: 't1', correlationId: 'c1', now });
+    expect(written.metadata).toEqual({ tenantId: 't1', schemaVersion: 3, correlationId: 'c1', causationId: 'c1', occurredAt: now.toISOString() });
+  });
+
+  test('an event newer than the reader is refused rather than misread', async () => {
+    await expect(codec.decode(recorded(4, {}))).rejects.toThrow(/newer than this reader/);
+  });
+
+  test('a version without its upcaster cannot be registered', () => {
+    const Broken = defineEvent<{ a: string }>()('Broken', { version: 2 });
+    expect(() => new EventRegistry([Broken])).toThrow(/lacks an upcaster from v1/);
+  });
+});

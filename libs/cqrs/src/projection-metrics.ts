@@ -1,0 +1,40 @@
+import { Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The lag figures a projection reports: readiness and dashboards read them. */
+export class ProjectionMetrics {
+  readonly lag: Histogram<'projection'>;
+  readonly behind: Gauge<'projection'>;
+  readonly applied: Gauge<'projection'>;
+
+  private readonly sources = new Map<string, () => number>();
+
+  constructor(registry: Registry) {
+    this.lag = new Histogram({
+      name: 'tessera_projection_lag_seconds',
+      help: 'Time from an event being stored to its read-model change being committed',
+      labelNames: ['projection'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+    this.behind = new Gauge({
+      name: 'tessera_projection_behind_seconds',
+      help: 'Age of the oldest event a projection has received but not yet committed (0 when caught up)',
+      labelNames: ['projection'],
+      registers: [registry],
+      collect: () => {
+        for (const [projection, lagSeconds] of this.sources) this.behind.set({ projection }, lagSeconds());
+      },
+    });
+    this.applied = new Gauge({
+      name: 'tessera_projection_events_applied',
+      help: 'Events applied by a projection since the process started',
+      labelNames: ['projection'],
+      registers: [registry],
+    });
+  }
+
+  /** Reports a projection's current lag whenever metrics are scraped. */
+  watch(projection: string, lagSeconds: () => number): void {
+    this.sources.set(projection, lagSeconds);
+  }
+}

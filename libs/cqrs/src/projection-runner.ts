@@ -1,0 +1,235 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import {
+  comparePositions,
+  type AllSubscription,
+  type EventFilter,
+  type EventStore,
+  type Position,
+  type RecordedEvent,
+} from '../../eventstore/src/event-store';
+import type { EventCodec } from './event-codec';
+import type { EventEnvelope } from './event-envelope';
+import type { ProjectionMetrics } from './projection-metrics';
+
+/** A read model kept up to date from the event store. */
+export interface Projection {
+  /** Stable name: the checkpoint is stored under it. */
+  readonly name: string;
+  readonly filter: EventFilter;
+  /**
+   * Applies one event inside the runner's transaction. Runs again for the same event only if the
+   * transaction that applied it rolled back, so effects are exactly once without idempotency keys.
+   */
+  apply(envelope: EventEnvelope, tx: EntityManager): Promise<void>;
+}
+
+export interface ProjectionLogger {
+  warn(message: string, fields?: object): void;
+}
+
+const MAX_BATCH = 500;
+const NOTHING_READY = Symbol('nothing ready');
+
+export const CHECKPOINTS_DDL = `
+  CREATE TABLE IF NOT EXISTS projection_checkpoints (
+    projection text PRIMARY KEY,
+    commit_position bigint NOT NULL,
+    prepare_position bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+  )`;
+
+/**
+ * Feeds one projection from a `$all` subscription. Each batch of events and the checkpoint after
+ * it commit in one read-model transaction, so a crash anywhere replays exactly what was not
+ * committed. Batches form naturally: whatever the subscription already holds when the previous
+ * batch commits goes into the next one.
+ */
+export class ProjectionRunner {
+  private subscription?: AllSubscription;
+  private running?: Promise<void>;
+  private stopped = false;
+  private checkpoint?: Position;
+  private behindSince?: Date;
+  private readonly waiters = new Set<{ position: Position; resolve: () => void }>();
+
+  constructor(
+    private readonly projection: Projection,
+    private readonly store: EventStore,
+    private readonly codec: EventCodec,
+    private readonly dataSource: DataSource,
+    private readonly metrics?: ProjectionMetrics,
+    private readonly logger?: ProjectionLogger,
+  ) {
+    metrics?.watch(projection.name, () => this.lagSeconds());
+  }
+
+  get name(): string {
+    return this.projection.name;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.running ??= this.runUntilStopped();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.subscription?.close();
+    await this.running;
+    this.running = undefined;
+  }
+
+  /** Seconds between now and the oldest event received but not yet committed; 0 when caught up. */
+  lagSeconds(now = new Date()): number {
+    return this.behindSince ? Math.max(0, (now.getTime() - this.behindSince.getTime()) / 1000) : 0;
+  }
+
+  /** Resolves once the projection has committed the event at `position` (read-your-writes). */
+  waitFor(position: Position, timeoutMs = 10_000): Promise<void> {
+    if (this.checkpoint && comparePositions(this.checkpoint, position) >= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        position,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`projection ${this.name} did not reach the position within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  private async runUntilStopped(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        await this.consume();
+        failures = 0;
+      } catch (error) {
+        if (this.stopped) break;
+        if (error instanceof CheckpointMovedError) continue;
+        failures++;
+        this.behindSince ??= new Date();
+        this.logger?.warn('projection failed; restarting from its checkpoint', {
+          projection: this.name,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        await sleep(Math.min(5000, 50 * 2 ** Math.min(failures, 7)));
+      }
+    }
+  }
+
+  private async consume(): Promise<void> {
+    this.checkpoint = await this.loadCheckpoint();
+    // Another replica may have committed what our waiters wait for; nothing new would wake them.
+    if (this.checkpoint) this.release(this.checkpoint);
+    const subscription = this.store.subscribeToAll({ from: this.checkpoint ?? 'start', filter: this.projection.filter });
+    this.subscription = subscription;
+    if (this.stopped) await subscription.close();
+    const events = subscription[Symbol.asyncIterator]();
+    let pending: Promise<IteratorResult<RecordedEvent>> | undefined;
+    try {
+      while (!this.stopped) {
+        this.behindSince = undefined;
+        const first = await (pending ?? events.next());
+        pending = undefined;
+        if (first.done) return;
+        const batch = [first.value];
+        this.behindSince = first.value.createdAt;
+        while (batch.length < MAX_BATCH) {
+          pending = events.next();
+          const next = await Promise.race([pending, nextTurn()]);
+          if (next === NOTHING_READY) break;
+          pending = undefined;
+          if (next.done) break;
+          batch.push(next.value);
+        }
+        await this.applyBatch(batch);
+      }
+    } finally {
+      await subscription.close();
+    }
+  }
+
+  private async applyBatch(batch: RecordedEvent[]): Promise<void> {
+    const envelopes: EventEnvelope[] = [];
+    for (const recorded of batch) {
+      if (this.codec.understands(recorded)) envelopes.push(await this.codec.decode(recorded));
+    }
+    const last = batch[batch.length - 1]!.position;
+    await this.dataSource.transaction(async (tx) => {
+      for (const envelope of envelopes) await this.projection.apply(envelope, tx);
+      await this.advanceCheckpoint(tx, last);
+    });
+    this.checkpoint = last;
+    const committedAt = Date.now();
+    for (const recorded of batch) {
+      this.metrics?.lag.observe({ projection: this.name }, Math.max(0, committedAt - recorded.createdAt.getTime()) / 1000);
+    }
+    this.metrics?.applied.inc({ projection: this.name }, batch.length);
+    this.release(last);
+  }
+
+  private release(reached: Position): void {
+    for (const waiter of this.waiters) {
+      if (comparePositions(reached, waiter.position) >= 0) {
+        this.waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /**
+   * Moves the checkpoint only from where this runner read it. Two replicas running the same
+   * projection would otherwise both apply a batch; the loser's transaction rolls back here and it
+   * resumes from the winner's checkpoint.
+   */
+  private async advanceCheckpoint(tx: EntityManager, to: Position): Promise<void> {
+    const from = this.checkpoint;
+    const rows: { moved: string }[] = from
+      ? await tx.query(
+          `WITH moved AS (
+             UPDATE projection_checkpoints SET commit_position = $2, prepare_position = $3, updated_at = now()
+             WHERE projection = $1 AND commit_position = $4 AND prepare_position = $5 RETURNING 1)
+           SELECT count(*)::text AS moved FROM moved`,
+          [this.name, to.commit.toString(), to.prepare.toString(), from.commit.toString(), from.prepare.toString()],
+        )
+      : await tx.query(
+          `WITH moved AS (
+             INSERT INTO projection_checkpoints (projection, commit_position, prepare_position)
+             VALUES ($1, $2, $3) ON CONFLICT (projection) DO NOTHING RETURNING 1)
+           SELECT count(*)::text AS moved FROM moved`,
+          [this.name, to.commit.toString(), to.prepare.toString()],
+        );
+    if (rows[0]?.moved !== '1') throw new CheckpointMovedError(this.name);
+  }
+
+  private async loadCheckpoint(): Promise<Position | undefined> {
+    const rows: { commit_position: string; prepare_position: string }[] = await this.dataSource.query(
+      'SELECT commit_position, prepare_position FROM projection_checkpoints WHERE projection = $1',
+      [this.name],
+    );
+    const row = rows[0];
+    return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : undefined;
+  }
+}
+
+/** Another runner of the same projection committed first; resume from its checkpoint. */
+export class CheckpointMovedError extends Error {
+  override readonly name = 'CheckpointMovedError';
+  constructor(projection: string) {
+    super(`checkpoint of projection ${projection} was moved by another runner`);
+  }
+}
+
+function nextTurn(): Promise<typeof NOTHING_READY> {
+  return new Promise((resolve) => setImmediate(() => resolve(NOTHING_READY)));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,98 @@
+import { Pool } from 'pg';
+import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import { connectEventStore } from '../../eventstore/src/connect';
+import type { EventStore } from '../../eventstore/src/event-store';
+import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '../../personal-data/src';
+import { EventCodec } from './event-codec';
+import { EventRegistry, type AnyEventDefinition } from './event-types';
+import { CommandRunner } from './command-handling';
+
+export interface InfrastructureSettings {
+  /** Service name: prefixes its migrations table. */
+  readonly service: string;
+  readonly databaseUrl: string;
+  readonly eventstoreUrl?: string;
+  readonly masterKey: Buffer;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  readonly entities: MixedList<Function | string | EntitySchema>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  readonly migrations: MixedList<Function | string>;
+  readonly events: Iterable<AnyEventDefinition>;
+}
+
+/**
+ * Everything an event-sourced service talks to: the event store, its read-model database (TypeORM),
+ * the personal-data keys and the codec that ties them together. Opened once in main (or a test)
+ * and handed to the service's module.
+ */
+export class ServiceInfrastructure {
+  private constructor(
+    readonly eventStore: EventStore,
+    readonly pool: Pool,
+    readonly dataSource: DataSource,
+    readonly personalData: PersonalDataCodec,
+    readonly blindIndexKey: Buffer,
+    readonly codec: EventCodec,
+    readonly commands: CommandRunner,
+  ) {}
+
+  static async connect(settings: InfrastructureSettings): Promise<ServiceInfrastructure> {
+    const keys = deriveKeys(settings.masterKey);
+    const pool = new Pool({ connectionString: settings.databaseUrl, max: 10 });
+    pool.on('error', () => undefined);
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: settings.databaseUrl,
+      entities: settings.entities,
+      migrations: settings.migrations,
+      migrationsTableName: `${settings.service}_migrations`,
+      synchronize: false,
+      logging: false,
+      extra: { max: 10 },
+    });
+    const opened: { close(): Promise<unknown> }[] = [{ close: () => pool.end() }];
+    try {
+      const eventStore = await connectEventStore(settings);
+      opened.push(eventStore);
+      await dataSource.initialize();
+      opened.push({ close: () => dataSource.destroy() });
+      await migrateExclusively(dataSource, settings.service);
+      const keyStore = new PersonalKeyStore(pool, keys.keyWrappingKey);
+      await keyStore.migrate();
+      const personalData = new PersonalDataCodec(keyStore);
+      const codec = new EventCodec(new EventRegistry(settings.events), personalData);
+      return new ServiceInfrastructure(eventStore, pool, dataSource, personalData, keys.blindIndexKey, codec, new CommandRunner(eventStore, codec));
+    } catch (error) {
+      for (const resource of opened.reverse()) await resource.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Readiness: both the event store and the read-model database answer. */
+  async ping(): Promise<{ eventStore: boolean; database: boolean }> {
+    const [eventStore, database] = await Promise.all([
+      this.eventStore.ping().then(() => true, () => false),
+      this.pool.query('SELECT 1').then(() => true, () => false),
+    ]);
+    return { eventStore, database };
+  }
+
+  async close(): Promise<void> {
+    await this.eventStore.close().catch(() => undefined);
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await this.pool.end();
+  }
+}
+
+/** Replicas starting together must not run the same migration twice. */
+async function migrateExclusively(dataSource: DataSource, service: string): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock(hashtext($1))', [`tessera.migrations.${service}`]);
+    await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [`tessera.migrations.${service}`]).catch(() => undefined);
+    await runner.release();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The event-store port every Tessera service writes and reads through.
+ *
+ * Two adapters implement it: PostgreSQL (embedded by default, `DATABASE_URL` otherwise) and
+ * EventStoreDB (`EVENTSTORE_URL=esdb://...`). The contract suite in `testing/` runs against both
+ * and pins down the behaviour described here.
+ */
+
+/** What the writer believes about the stream before appending (EventStoreDB's expected-revision rules). */
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+/**
+ * A position in the global order of all events. It maps onto EventStoreDB's commit/prepare pair;
+ * the PostgreSQL adapter uses (transaction id, sequence), which orders events the way a reader
+ * can see them without ever passing one that a slower concurrent transaction has yet to commit.
+ */
+export interface Position {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+export type JsonObject = { [key: string]: JsonValue };
+export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+
+export interface EventToAppend {
+  /** UUID; makes a retried append recognisable. Generated when omitted. */
+  readonly id?: string;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata?: JsonObject;
+}
+
+export interface RecordedEvent {
+  readonly id: string;
+  readonly streamName: string;
+  /** 0-based position of the event in its stream. */
+  readonly revision: bigint;
+  readonly position: Position;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata: JsonObject;
+  readonly createdAt: Date;
+}
+
+export interface AppendResult {
+  /** Revision of the last event appended: the expected revision for the next append. */
+  readonly nextExpectedRevision: bigint;
+  readonly position: Position;
+}
+
+export interface ReadStreamOptions {
+  /** First revision to read (inclusive). Defaults to 0. */
+  readonly fromRevision?: bigint;
+  readonly maxCount?: number;
+}
+
+/**
+ * Server-side filter for `$all` subscriptions. An event passes when it matches every list that is
+ * given (a list matches when any of its prefixes does). Events whose stream or type begins with `$`
+ * (EventStoreDB system events) never pass.
+ */
+export interface EventFilter {
+  readonly streamNamePrefixes?: readonly string[];
+  readonly eventTypePrefixes?: readonly string[];
+}
+
+export interface SubscribeToAllOptions {
+  /** Deliver events strictly after this position; 'start' delivers everything. Defaults to 'start'. */
+  readonly from?: Position | 'start';
+  readonly filter?: EventFilter;
+}
+
+/**
+ * Catch-up then live: first every stored event after `from`, then new ones as they are committed,
+ * each exactly once and in global order, until `close()`.
+ */
+export interface AllSubscription extends AsyncIterable<RecordedEvent> {
+  close(): Promise<void>;
+}
+
+export interface EventStore {
+  appendToStream(
+    streamName: string,
+    events: readonly EventToAppend[],
+    options?: { expectedRevision?: ExpectedRevision },
+  ): Promise<AppendResult>;
+  /** Events of one stream in revision order; an empty list when the stream does not exist. */
+  readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
+  /** The position of the last committed event visible to readers, or undefined when the store is empty. */
+  headPosition(): Promise<Position | undefined>;
+  /** Answers when the store is reachable (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedRevisionError extends Error {
+  override readonly name = 'WrongExpectedRevisionError';
+  constructor(
+    readonly streamName: string,
+    readonly expected: ExpectedRevision,
+    /** The stream's actual revision when known; -1n when the stream does not exist. */
+    readonly actual?: bigint,
+  ) {
+    super(`stream ${streamName}: expected revision ${String(expected)}, actual ${actual === undefined ? 'unknown' : String(actual)}`);
+  }
+}
+
+export function comparePositions(a: Position, b: Position): number {
+  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
+  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
+  return 0;
+}
+
+export function positionToString(position: Position): string {
+  return `${position.commit}/${position.prepare}`;
+}
+
+export function positionFromString(text: string): Position {
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  if (!match) throw new Error(`not a position: ${text}`);
+  return { commit: BigInt(match[1]!), prepare: BigInt(match[2]!) };
+}
+
+export function matchesFilter(filter: EventFilter | undefined, streamName: string, type: string): boolean {
+  if (streamName.startsWith('$') || type.startsWith('$')) return false;
+  if (!filter) return true;
+  const { streamNamePrefixes, eventTypePrefixes } = filter;
+  if (streamNamePrefixes && !streamNamePrefixes.some((p) => streamName.startsWith(p))) return false;
+  if (eventTypePrefixes && !eventTypePrefixes.some((p) => type.startsWith(p))) return false;
+  return true;
+}

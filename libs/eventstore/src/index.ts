@@ -1,0 +1,6 @@
+export * from './event-store';
+export {
+  PostgresEventStore,
+  type PostgresConnectOptions,
+  type PostgresEventStoreOptions,
+} from './postgres/postgres-event-store';

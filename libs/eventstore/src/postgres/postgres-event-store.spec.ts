@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Pool } from 'pg';
+import { createTestDatabase } from '../../../../test/support/database';
+import { anEvent, EventReader, events, ids, uniquePrefix } from '../../testing/contract-support';
+import { describeEventStoreContract } from '../../testing/event-store-contract';
+import { WrongExpectedRevisionError, type EventToAppend } from '../event-store';
+import { PostgresEventStore } from './postgres-event-store';
+
+let contractUrl: string | undefined;
+
+describeEventStoreContract<PostgresEventStore>('PostgreSQL', {
+  async create() {
+    contractUrl = await createTestDatabase('es');
+    const store = await PostgresEventStore.connect(contractUrl);
+    await store.migrate();
+    return store;
+  },
+  async holdOpenTransaction(store, streamName, toAppend) {
+    const client = new Client({ connectionString: contractUrl });
+    await client.connect();
+    await client.query('BEGIN');
+    await store.appendWithin(client, streamName, toAppend);
+    return {
+      async commit() {
+        await client.query('COMMIT');
+        await client.end();
+      },
+    };
+  },
+});
+
+describe('PostgresEventStore', () => {
+  let url: string;
+  let store: PostgresEventStore;
+  const opened: PostgresEventStore[] = [];
+
+  async function open(options?: Parameters<typeof PostgresEventStore.connect>[1]): Promise<PostgresEventStore> {
+    const opening = await PostgresEventStore.connect(url, options);
+    opened.push(opening);
+    return opening;
+  }
+
+  beforeAll(async () => {
+    url = await createTestDatabase('es');
+    store = await open();
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((each) => each.close()));
+  });
+
+  it('migrates idempotently, also from several processes at once', async () => {
+    const others = await Promise.all([open(), open(), open()]);
+    await Promise.all([store.migrate(), ...others.map((other) => other.migrate())]);
+    await store.migrate();
+    const stream = uniquePrefix('migrated');
+    await others[0]!.appendToStream(stream, events(1));
+    expect((await store.readStream(stream)).length).toBe(1);
+  });
+
+  it('leaves a pool it was given open when it closes', async () => {
+    const pool = new Pool({ connectionString: url });
+    try {
+      const onPool = new PostgresEventStore(pool);
+      await onPool.ping();
+      await onPool.close();
+      expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('reports the position of the last appended event and the actual revision on conflict', async () => {
+    const stream = uniquePrefix('positions');
+    const result = await store.appendToStream(stream, events(3));
+    const read = await store.readStream(stream);
+    expect(result.position).toEqual(read[2]!.position);
+    expect(read.map((event) => event.position.commit)).toEqual(Array(3).fill(result.position.commit));
+
+    const stale = await store.appendToStream(stream, events(1), { expectedRevision: 0n }).catch((error: unknown) => error);
+    expect(stale).toBeInstanceOf(WrongExpectedRevisionError);
+    expect((stale as WrongExpectedRevisionError).actual).toBe(2n);
+    const missing = await store
+      .appendToStream(uniquePrefix('missing'), events(1), { expectedRevision: 'stream_exists' })
+      .catch((error: unknown) => error);
+    expect((missing as WrongExpectedRevisionError).actual).toBe(-1n);
+  });
+
+  it('refuses an event id that another append already stored elsewhere', async () => {
+    const event = anEvent('Once');
+    await store.appendToStream(uniquePrefix('first'), [event]);
+    const second = uniquePrefix('second');
+    await expect(store.appendToStream(second, [event])).rejects.toThrow(/already stored/);
+    expect(await store.readStream(second)).toEqual([]);
+  });
+
+  it('appendWithin commits or rolls back with the caller transaction', async () => {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const stream = uniquePrefix('within');
+      await client.query('BEGIN');
+      await store.appendWithin(client, stream, events(2), { expectedRevision: 'no_stream' });
+      await client.query('ROLLBACK');
+      expect(await store.readStream(stream)).toEqual([]);
+
+      await client.query('BEGIN');
+      const result = await store.appendWithin(client, stream, events(2), { expectedRevision: 'no_stream' });
+      await client.query('COMMIT');
+      expect(result.nextExpectedRevision).toBe(1n);
+      expect((await store.readStream(stream)).length).toBe(2);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('never delivers $-prefixed streams or event types', async () => {
+    const prefix = uniquePrefix('system');
+    const subscription = store.subscribeToAll({ from: (await store.headPosition()) ?? 'start' });
+    await store.appendToStream(`$${prefix}`, events(1));
+    await store.appendToStream(`${prefix}-a`, [anEvent('$metadata')]);
+    const visible = anEvent('Visible');
+    await store.appendToStream(`${prefix}-a`, [visible]);
+    const received = await EventReader.of(subscription).until(visible.id!);
+    await subscription.close();
+    expect(ids(received)).toEqual([visible.id]);
+  });
+
+  it('pages through long runs of events a filter rejects', async () => {
+    const small = await open({ pageSize: 4 });
+    const prefix = uniquePrefix('paging');
+    const head = await small.headPosition();
+    const wanted: EventToAppend[] = [];
+    for (let round = 0; round < 3; round++) {
+      await small.appendToStream(`${prefix}-noise`, events(9));
+      const batch = events(3);
+      await small.appendToStream(`${prefix}-wanted`, batch);
+      wanted.push(...batch);
+    }
+    const subscription = small.subscribeToAll({ from: head ?? 'start', filter: { streamNamePrefixes: [`${prefix}-wanted`] } });
+    const received = await EventReader.of(subscription).take(wanted.length);
+    await subscription.close();
+    expect(ids(received)).toEqual(ids(wanted));
+  });
+
+  it('sees appends made through another pool (another process) by polling', async () => {
+    const writer = await open();
+    const prefix = uniquePrefix('elsewhere');
+    const subscription = store.subscribeToAll({ from: (await store.headPosition()) ?? 'start', filter: { streamNamePrefixes: [prefix] } });
+    const reader = EventReader.of(subscription);
+    const appended = events(3);
+    for (const event of appended) await writer.appendToStream(`${prefix}-a`, [event]);
+    expect(ids(await reader.take(3))).toEqual(ids(appended));
+    await subscription.close();
+  });
+
+  it('ends its subscriptions when the store closes', async () => {
+    const closing = await PostgresEventStore.connect(url);
+    const subscription = closing.subscribeToAll({ from: (await closing.headPosition()) ?? 'start' });
+    const reader = EventReader.of(subscription);
+    expect(await reader.next(50)).toBeUndefined();
+    await closing.close();
+    expect(await reader.next()).toEqual({ done: true, value: undefined });
+    expect(await EventReader.of(closing.subscribeToAll()).next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('accepts caller-chosen ids in any letter case as a retry', async () => {
+    const stream = uniquePrefix('case');
+    const id = randomUUID();
+    await store.appendToStream(stream, [{ id, type: 'A', data: {} }], { expectedRevision: 'no_stream' });
+    const again = await store.appendToStream(stream, [{ id: id.toUpperCase(), type: 'A', data: {} }], {
+      expectedRevision: 'no_stream',
+    });
+    expect(again.nextExpectedRevision).toBe(0n);
+    expect((await store.readStream(stream)).length).toBe(1);
+  });
+});

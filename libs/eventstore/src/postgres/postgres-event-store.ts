@@ -1,0 +1,152 @@
+import { Pool, type ClientBase, type PoolConfig } from 'pg';
+import type {
+  AllSubscription,
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  Position,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeToAllOptions,
+} from '../event-store';
+import { appendEvents } from './append';
+import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
+import { migrateSchema } from './schema';
+import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';
+
+export type PostgresEventStoreOptions = Partial<SubscriptionSettings>;
+
+export interface PostgresConnectOptions extends PostgresEventStoreOptions {
+  /** Passed to the pool this store creates (size, timeouts, ssl, ...). */
+  readonly pool?: Omit<PoolConfig, 'connectionString'>;
+}
+
+const DEFAULT_SETTINGS: SubscriptionSettings = { pageSize: 500, minPollMs: 5, maxPollMs: 50 };
+
+/**
+ * Stores that share a pool share one signal, so an append through any of them wakes the
+ * subscriptions of all of them.
+ */
+const signals = new WeakMap<Pool, AppendSignal>();
+
+function signalFor(pool: Pool): AppendSignal {
+  let signal = signals.get(pool);
+  if (!signal) signals.set(pool, (signal = new AppendSignal()));
+  return signal;
+}
+
+/**
+ * The event store on PostgreSQL (schema in schema.ts). Append takes one statement; `$all` is read
+ * by polling in (transaction id, seq) order, see subscription.ts for why that order never skips.
+ */
+export class PostgresEventStore implements EventStore {
+  private readonly settings: SubscriptionSettings;
+  private readonly signal: AppendSignal;
+  private readonly subscriptions = new Set<PostgresAllSubscription>();
+  private closed = false;
+  private ownsPool = false;
+
+  /** Uses `pool` without owning it: `close()` leaves it open for its owner to end. */
+  constructor(
+    private readonly pool: Pool,
+    options: PostgresEventStoreOptions = {},
+  ) {
+    this.settings = { ...DEFAULT_SETTINGS, ...options };
+    this.signal = signalFor(pool);
+  }
+
+  /** A store on its own pool, which `close()` ends. */
+  static async connect(url: string, options: PostgresConnectOptions = {}): Promise<PostgresEventStore> {
+    const { pool: poolConfig, ...storeOptions } = options;
+    const pool = new Pool({ ...poolConfig, connectionString: url });
+    // An idle client losing its connection emits 'error' on the pool, which would otherwise crash
+    // the process; the next query on a fresh client reports the outage to its caller instead.
+    pool.on('error', () => undefined);
+    const store = new PostgresEventStore(pool, storeOptions);
+    store.ownsPool = true;
+    try {
+      await store.ping();
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    return store;
+  }
+
+  /** Creates the tables and indexes if missing; safe to run from several processes at once. */
+  migrate(): Promise<void> {
+    return migrateSchema(this.pool);
+  }
+
+  async appendToStream(
+    streamName: string,
+    events: readonly EventToAppend[],
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<AppendResult> {
+    const expected = options.expectedRevision ?? 'any';
+    const result = await appendEvents(this.pool, { streamName, events, expected, inCallerTransaction: false });
+    if (events.length > 0) this.signal.notify();
+    return result;
+  }
+
+  /**
+   * Appends on `client` inside the transaction the caller has open, for callers that need the
+   * events to commit or roll back together with their own writes. Keep that transaction short:
+   * until it ends, `$all` subscriptions everywhere hold back every event committed after it began
+   * writing (that is what keeps them from skipping it). A duplicate event id is not recognised as
+   * a retry here, because the failed statement has already aborted the caller's transaction.
+   */
+  appendWithin(
+    client: ClientBase,
+    streamName: string,
+    events: readonly EventToAppend[],
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<AppendResult> {
+    const expected = options.expectedRevision ?? 'any';
+    return appendEvents(client, { streamName, events, expected, inCallerTransaction: true });
+  }
+
+  async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query<EventRow>({
+      name: 'tessera_es_read_stream',
+      text: `SELECT ${EVENT_COLUMNS} FROM es_events
+             WHERE stream_name = $1 AND stream_revision >= $2::bigint
+             ORDER BY es_events.stream_revision LIMIT $3`,
+      values: [streamName, (options.fromRevision ?? 0n).toString(), options.maxCount ?? null],
+    });
+    return rows.map(toRecordedEvent);
+  }
+
+  subscribeToAll(options: SubscribeToAllOptions = {}): AllSubscription {
+    const subscription = new PostgresAllSubscription(this.pool, this.signal, options, this.settings, (closed) =>
+      this.subscriptions.delete(closed),
+    );
+    if (this.closed) void subscription.close();
+    else this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async headPosition(): Promise<Position | undefined> {
+    const { rows } = await this.pool.query<{ commit: string; prepare: string }>({
+      name: 'tessera_es_head_position',
+      text: `SELECT transaction_id::text AS commit, seq::text AS prepare FROM es_events
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY es_events.transaction_id DESC, es_events.seq DESC LIMIT 1`,
+    });
+    const row = rows[0];
+    return row && toPosition(row.commit, row.prepare);
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  /** Ends every subscription of this store, then the pool if this store created it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    if (this.ownsPool) await this.pool.end();
+  }
+}

@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import type { Pool } from 'pg';
+import { aeadOpen, aeadSeal, packSealed, unpackSealed } from './aead';
+import { DataKeyUnwrapError, SubjectErasedError } from './errors';
+import { framed } from './framing';
+import { ExpiringLruCache } from './key-cache';
+
+/** What the store knows about one subject's data key. */
+export type DataKeyLookup =
+  | { readonly status: 'active'; readonly key: Buffer }
+  /** The key was destroyed: the subject's sealed personal data is gone for good. */
+  | { readonly status: 'erased' }
+  /** No key was ever created: nothing was ever sealed for this subject in this tenant. */
+  | { readonly status: 'unknown' };
+
+export interface PersonalKeyStoreOptions {
+  /**
+   * How long a key read from the database is reused without asking again. `destroy` evicts at once
+   * in its own process only; other replicas may keep encrypting and decrypting with a cached key
+   * for up to this long after an erasure. Nothing they seal then survives (the key is gone from the
+   * database), but reads there can still show the data until the entry expires. Default 30 s.
+   */
+  readonly cacheTtlMs?: number;
+  /** Upper bound on cached keys (each ~100 bytes). Default 10 000. */
+  readonly cacheMaxEntries?: number;
+  /** Clock of the cache, in milliseconds; injectable for tests. */
+  readonly now?: () => number;
+}
+
+const DATA_KEY_BYTES = 32;
+/** Generation of a subject's data key; stays 1 until key rotation exists. Bound into the AAD. */
+const CURRENT_KEY_VERSION = 1;
+const MIGRATION_LOCK = 'tessera.personal_data_keys.migrate';
+
+/**
+ * Per-person data keys on PostgreSQL, stored only wrapped (AES-256-GCM under the key-wrapping key,
+ * bound to tenant and subject, so a wrapped key copied to another row does not unwrap).
+ * Destroying a key leaves a tombstone row: the key is never silently re-created for that person.
+ */
+export class PersonalKeyStore {
+  private readonly cache: ExpiringLruCache<DataKeyLookup>;
+  // Bumped by every destroy: a lookup that raced with one must not put a stale key back in the cache.
+  private destroyEpoch = 0;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly keyWrappingKey: Buffer,
+    options: PersonalKeyStoreOptions = {},
+  ) {
+    if (keyWrappingKey.length !== 32) throw new Error('the key-wrapping key must be 32 bytes (derive it with deriveKeys)');
+    this.cache = new ExpiringLruCache(options.cacheMaxEntries ?? 10_000, options.cacheTtlMs ?? 30_000, options.now);
+  }
+
+  /** Creates the table. Idempotent; the advisory lock makes concurrent runs from several processes safe. */
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // CREATE TABLE IF NOT EXISTS alone can still fail on a concurrent creation (pg_type unique key).
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [MIGRATION_LOCK]);
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS personal_data_keys (
+          tenant_id text NOT NULL,
+          subject_id text NOT NULL,
+          key_version int NOT NULL,
+          wrapped_key bytea,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          destroyed_at timestamptz,
+          PRIMARY KEY (tenant_id, subject_id),
+          CONSTRAINT personal_data_keys_destroyed_means_no_key CHECK ((wrapped_key IS NULL) = (destroyed_at IS NOT NULL))
+        )`);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * The subject's data key for sealing, created on first use. Concurrent first uses, in this process
+   * or others, all end up with the one key that won the insert.
+   * @throws SubjectErasedError when the subject's key was destroyed.
+   */
+  async keyFor(tenantId: string, subjectId: string): Promise<Buffer> {
+    let found = await this.lookup(tenantId, subjectId);
+    if (found.status === 'unknown') {
+      await this.insertNewKey(tenantId, subjectId);
+      found = await this.lookup(tenantId, subjectId);
+    }
+    switch (found.status) {
+      case 'active':
+        return found.key;
+      case 'erased':
+        throw new SubjectErasedError(tenantId, subjectId);
+      case 'unknown':
+        throw new Error(`the data key of subject ${subjectId} in tenant ${tenantId} disappeared right after it was created`);
+    }
+  }
+
+  /** The subject's key for opening, without ever creating one. */
+  async lookup(tenantId: string, subjectId: string): Promise<DataKeyLookup> {
+    const cacheKey = cacheKeyOf(tenantId, subjectId);
+    const cached = this.cache.get(cacheKey);
+    if (cached) return cached;
+    const epoch = this.destroyEpoch;
+    const { rows } = await this.pool.query<{ key_version: number; wrapped_key: Buffer | null }>(
+      'SELECT key_version, wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND subject_id = $2',
+      [tenantId, subjectId],
+    );
+    const row = rows[0];
+    if (!row) return { status: 'unknown' };
+    const found: DataKeyLookup = row.wrapped_key
+      ? { status: 'active', key: this.unwrap(tenantId, subjectId, row.key_version, row.wrapped_key) }
+      : { status: 'erased' };
+    if (epoch === this.destroyEpoch) this.cache.set(cacheKey, found);
+    return found;
+  }
+
+  /**
+   * Crypto-shreds the subject: the wrapped key is overwritten with NULL and a tombstone stays.
+   * Idempotent; also works for a subject that never had a key, so none is created later.
+   */
+  async destroy(tenantId: string, subjectId: string): Promise<void> {
+    this.destroyEpoch += 1;
+    const cacheKey = cacheKeyOf(tenantId, subjectId);
+    this.cache.delete(cacheKey);
+    await this.pool.query(
+      `INSERT INTO personal_data_keys (tenant_id, subject_id, key_version, wrapped_key, destroyed_at)
+       VALUES ($1, $2, $3, NULL, now())
+       ON CONFLICT (tenant_id, subject_id) DO UPDATE
+         SET wrapped_key = NULL, destroyed_at = COALESCE(personal_data_keys.destroyed_at, EXCLUDED.destroyed_at)`,
+      [tenantId, subjectId, CURRENT_KEY_VERSION],
+    );
+    this.destroyEpoch += 1;
+    this.cache.set(cacheKey, { status: 'erased' });
+  }
+
+  private async insertNewKey(tenantId: string, subjectId: string): Promise<void> {
+    const key = randomBytes(DATA_KEY_BYTES);
+    const wrapped = packSealed(aeadSeal(this.keyWrappingKey, key, wrappingBinding(tenantId, subjectId, CURRENT_KEY_VERSION)));
+    // A concurrent creator may win; whoever loses reads the winner's key right after.
+    await this.pool.query(
+      `INSERT INTO personal_data_keys (tenant_id, subject_id, key_version, wrapped_key)
+       VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, subject_id) DO NOTHING`,
+      [tenantId, subjectId, CURRENT_KEY_VERSION, wrapped],
+    );
+  }
+
+  private unwrap(tenantId: string, subjectId: string, keyVersion: number, wrapped: Buffer): Buffer {
+    const key = aeadOpen(this.keyWrappingKey, unpackSealed(wrapped), wrappingBinding(tenantId, subjectId, keyVersion));
+    if (!key || key.length !== DATA_KEY_BYTES) throw new DataKeyUnwrapError(tenantId, subjectId);
+    return key;
+  }
+}
+
+function wrappingBinding(tenantId: string, subjectId: string, keyVersion: number): Buffer {
+  return framed('tessera/personal-data-key/v1', tenantId, subjectId, keyVersion);
+}
+
+function cacheKeyOf(tenantId: string, subjectId: string): string {
+  return JSON.stringify([tenantId, subjectId]);
+}

@@ -1,0 +1,159 @@
+/**
+ * `npm start`: everything on one laptop with nothing installed. Starts an embedded PostgreSQL under
+ * ./.data (unless DATABASE_URL or EVENTSTORE_URL point elsewhere), the services as child processes
+ * the way they run in production, creates the demo tenant and prints how to use it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { databaseUrl, startEmbeddedPostgres, type RunningPostgres } from '../libs/platform/src/embedded-postgres';
+
+const root = resolve(__dirname, '..', '..');
+const dataDir = join(root, '.data');
+
+interface ServiceSpec {
+  readonly name: string;
+  readonly port: number;
+  readonly env?: Record<string, string>;
+}
+
+const services: ServiceSpec[] = [{ name: 'register', port: 3002 }];
+
+interface DevSecrets {
+  adminToken: string;
+  masterKey: string;
+}
+
+/** Generated once and kept: a new master key at every start would make all stored personal data unreadable. */
+function devSecrets(): DevSecrets {
+  const file = join(dataDir, 'dev-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+  const secrets = { adminToken: randomBytes(32).toString('base64url'), masterKey: randomBytes(32).toString('base64') };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return databaseUrl(serverUrl, name);
+}
+
+function startService(spec: ServiceSpec, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, [join(root, 'dist', 'apps', spec.name, 'src', 'main.js')], {
+    env: { ...env, PORT: String(spec.port), ...spec.env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      process.stderr.write(`${spec.name} exited (${signal ?? code}); stopping everything\n`);
+      void stop(1);
+    }
+  });
+  return child;
+}
+
+async function waitUntilReady(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not become ready within ${timeoutMs} ms`);
+}
+
+interface DemoTenant {
+  id: string;
+  slug: string;
+  writeKey: string;
+  apiKey: string;
+}
+
+/** Keys are shown once by the API and stored only as hashes; the dev copy lives in .data for the next start. */
+async function demoTenant(registerUrl: string, adminToken: string): Promise<DemoTenant | undefined> {
+  const file = join(dataDir, 'demo-tenant.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoTenant;
+  const response = await fetch(`${registerUrl}/admin/tenants`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ slug: 'demo', name: 'Demo' }),
+  });
+  if (response.status !== 201) return undefined;
+  const tenant = (await response.json()) as DemoTenant;
+  writeFileSync(file, JSON.stringify(tenant, null, 2), { mode: 0o600 });
+  return tenant;
+}
+
+let stopping = false;
+const children: ChildProcess[] = [];
+let postgres: RunningPostgres | undefined;
+
+async function stop(code: number): Promise<never> {
+  stopping = true;
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done();
+          child.once('exit', () => done());
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  await postgres?.stop().catch(() => undefined);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+  const secrets = devSecrets();
+  let database = process.env.DATABASE_URL;
+  if (!database) {
+    postgres = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), port: Number(process.env.EMBEDDED_POSTGRES_PORT ?? 54329) });
+    database = await ensureDatabase(postgres.url, 'tessera');
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: process.env.NODE_ENV ?? 'development',
+    DATABASE_URL: database,
+    ADMIN_TOKEN: process.env.ADMIN_TOKEN ?? secrets.adminToken,
+    TESSERA_MASTER_KEY: process.env.TESSERA_MASTER_KEY ?? secrets.masterKey,
+    SHUTDOWN_DRAIN_MS: process.env.SHUTDOWN_DRAIN_MS ?? '0',
+  };
+  for (const spec of services) children.push(startService(spec, env));
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  const registerUrl = 'http://127.0.0.1:3002';
+  await Promise.all(services.map((spec) => waitUntilReady(`http://127.0.0.1:${spec.port}`)));
+  const demo = await demoTenant(registerUrl, env.ADMIN_TOKEN!);
+  const lines = [
+    '',
+    'Tessera is running',
+    ...services.map((spec) => `  ${spec.name.padEnd(9)} http://localhost:${spec.port}`),
+    `  event store: ${env.EVENTSTORE_URL ? 'EventStoreDB' : postgres ? `embedded PostgreSQL (${join('.data', 'postgres')})` : 'PostgreSQL (DATABASE_URL)'}`,
+    '',
+    `ADMIN_TOKEN=${env.ADMIN_TOKEN}`,
+    demo
+      ? `demo tenant: slug=${demo.slug} writeKey=${demo.writeKey} apiKey=${demo.apiKey}`
+      : 'demo tenant: exists, but its keys were not kept in .data/demo-tenant.json',
+    env.SMTP_URL ? '' : `mails (dev mailbox): ${registerUrl}/dev/mailbox`,
+    '',
+    `try: curl -s -X POST ${registerUrl}/t/demo/users -H 'content-type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}'`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch(async (error: unknown) => {
+  process.stderr.write(`npm start failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  await stop(1);
+});
