@@ -22,6 +22,7 @@ import { PasswordResetController } from './password-reset/password-reset.http';
 import { ChangeOwnAccountHandler } from './profile/account-commands.handler';
 import { registerReadModelProjection } from './profile/profile.projection';
 import { ProfileController } from './profile/profile.http';
+import { BackgroundWork } from './background-work';
 import { ReadModels } from './read-models';
 import { Clock, EmailIndex, EVENT_STORE, PersonalDataEraser, REGISTER_SETTINGS, SystemClock, type RegisterSettings } from './register.ports';
 import { SignUpHandler } from './sign-up/sign-up.handler';
@@ -113,6 +114,7 @@ export class RegisterModule {
           ),
       },
       ReadModels,
+      BackgroundWork,
       TenantDirectory,
       TenantAccess,
       RegisterLifecycle,

@@ -20,6 +20,7 @@ describe('password reset, consent and profile', () => {
     expect(known.status).toBe(202);
     expect(unknown.status).toBe(202);
     expect(unknown.body).toEqual(known.body);
+    await register.settled();
     expect(register.mailbox.list('resetme@example.com').some((m) => /reset your password/.test(m.subject))).toBe(true);
     expect(register.mailbox.list('nobody@example.com')).toHaveLength(0);
   });
@@ -27,7 +28,7 @@ describe('password reset, consent and profile', () => {
   test('the mailed reset token sets a new password once and tells old sessions to end', async () => {
     const { id } = await register.signUp(tenant.slug, 'forgetful@example.com');
     await register.http().post(`/t/${tenant.slug}/password-resets`).send({ email: 'forgetful@example.com' });
-    const token = register.mailedToken('forgetful@example.com', /reset your password/);
+    const token = await register.mailedToken('forgetful@example.com', /reset your password/);
 
     const weak = await register.http().post(`/t/${tenant.slug}/password-resets/confirm`).send({ token, password: 'short' });
     expect(weak.status).toBe(400);

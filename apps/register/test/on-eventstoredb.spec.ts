@@ -27,7 +27,7 @@ describe('register on EventStoreDB', () => {
     expect(attempts.filter((r) => r.status === 409)).toHaveLength(9);
     const userId = attempts.find((r) => r.status === 201)!.body.id;
 
-    const token = register.mailedToken('esdb@example.com', /confirm your e-mail/);
+    const token = await register.mailedToken('esdb@example.com', /confirm your e-mail/);
     expect((await register.http().post(`/t/${tenant.slug}/email-verifications`).send({ token })).status).toBe(200);
     const auth = `Bearer ${await register.tokenFor(tenant.id, userId)}`;
     const me = await register.http().get(`/t/${tenant.slug}/me`).set('authorization', auth);

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { createServiceApp } from '../../../libs/platform/src/service-app';
 import { createTestDatabase } from '../../../test/support/database';
 import { signTestToken } from '../src/access/access-token';
+import { BackgroundWork } from '../src/background-work';
 import { DevMailbox } from '../src/mail/mailer';
 import { loadRegisterConfig, type RegisterConfig } from '../src/register.config';
 import { RegisterModule, type RegisterRuntime } from '../src/register.module';
@@ -19,7 +20,10 @@ export interface RegisterHarness {
   createTenant(slug?: string): Promise<{ id: string; slug: string; apiKey: string; writeKey: string }>;
   signUp(slug: string, email: string, extra?: object): Promise<{ id: string }>;
   tokenFor(tenantId: string, userId: string): Promise<string>;
-  mailedToken(to: string, subject: RegExp): string;
+  /** The token in the newest mail to `to` whose subject matches, once background mail work is done. */
+  mailedToken(to: string, subject: RegExp): Promise<string>;
+  /** Waits for mails and other work started after answering. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,12 +65,14 @@ export async function startRegister(env: Record<string, string> = {}): Promise<R
       return response.body;
     },
     tokenFor: (tenantId, userId) => signTestToken(testTokenSecret, { tenantId, userId }),
-    mailedToken(to, subject) {
+    async mailedToken(to, subject) {
+      await app.get(BackgroundWork).idle();
       const mail = mailbox.list(to).find((m) => subject.test(m.subject));
       const token = mail && /code: (\S+)/.exec(mail.text)?.[1];
       if (!token) throw new Error(`no mail to ${to} matching ${subject}`);
       return token;
     },
+    settled: () => app.get(BackgroundWork).idle(),
     close: () => app.close(),
   };
   return harness;

@@ -23,7 +23,7 @@ describe('sign-up', () => {
     expect(before.status).toBe(200);
     expect(before.body).toMatchObject({ id: userId, email: 'ada@example.com', emailVerified: false, consents: [{ purpose: 'marketing', policyVersion: '2026-01' }] });
 
-    const verificationToken = register.mailedToken('ada@example.com', /confirm your e-mail/);
+    const verificationToken = await register.mailedToken('ada@example.com', /confirm your e-mail/);
     const verified = await register.http().post(`/t/${tenant.slug}/email-verifications`).send({ token: verificationToken });
     expect(verified.status).toBe(200);
     const again = await register.http().post(`/t/${tenant.slug}/email-verifications`).send({ token: verificationToken });
@@ -43,5 +43,21 @@ describe('sign-up', () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     const rows = await register.runtime.infrastructure.dataSource.query('SELECT count(*)::int AS n FROM register_profiles WHERE tenant_id = $1 AND email = $2', [tenant.id, 'race@example.com']);
     expect(rows[0].n).toBe(1);
+  });
+});
+
+describe('sign-up while the mail server is down', () => {
+  test('the account is created and the sign-up answers 201; the mail failure is only logged', async () => {
+    const register = await startRegister({ SMTP_URL: 'smtp://127.0.0.1:1' });
+    try {
+      const tenant = await register.createTenant();
+      const response = await register.http().post(`/t/${tenant.slug}/users`).send({ email: 'offline@example.com', password: STRONG_PASSWORD });
+      expect(response.status).toBe(201);
+      await register.settled();
+      const rows = await register.runtime.infrastructure.dataSource.query('SELECT count(*)::int AS n FROM register_profiles WHERE tenant_id = $1', [tenant.id]);
+      expect(rows[0].n).toBe(1);
+    } finally {
+      await register.close();
+    }
   });
 });

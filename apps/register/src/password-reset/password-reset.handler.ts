@@ -6,6 +6,7 @@ import type { AccountRejection } from '../account/account.state';
 import { accountStreamFor, emailReservationStreamFor } from '../account/account.streams';
 import { reservationDecider } from '../account/email-reservation';
 import { issueToken, parseToken } from '../account/tokens';
+import { BackgroundWork } from '../background-work';
 import { Mailer } from '../mail/mailer';
 import { passwordResetMail } from '../mail/templates';
 import { Clock, EmailIndex, REGISTER_SETTINGS, type RegisterSettings, type TenantRef } from '../register.ports';
@@ -35,8 +36,9 @@ export class ConfirmPasswordReset extends Command<ConfirmPasswordResetOutcome> {
 export type ConfirmPasswordResetOutcome = { readonly reset: true; readonly userId: string } | { readonly reset: false; readonly rejection: AccountRejection };
 
 /**
- * Answers the same way whether or not the address has an account, so the endpoint cannot be used to
- * find out who is registered; the mail is only sent when there is an account.
+ * Answers the same way, in content and in time, whether or not the address has an account, so the
+ * endpoint cannot be used to find out who is registered: the lookup, the event and the mail all
+ * happen after the answer, and the mail is only sent when there is an account.
  */
 @CommandHandler(RequestPasswordReset)
 export class RequestPasswordResetHandler implements ICommandHandler<RequestPasswordReset, void> {
@@ -46,9 +48,14 @@ export class RequestPasswordResetHandler implements ICommandHandler<RequestPassw
     private readonly mailer: Mailer,
     private readonly clock: Clock,
     @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
+    private readonly background: BackgroundWork,
   ) {}
 
-  async execute({ tenant, email, correlationId }: RequestPasswordReset): Promise<void> {
+  async execute(command: RequestPasswordReset): Promise<void> {
+    this.background.run('password-reset-request', () => this.issueReset(command));
+  }
+
+  private async issueReset({ tenant, email, correlationId }: RequestPasswordReset): Promise<void> {
     const now = this.clock.now();
     const reservation = await this.runner.load(emailReservationStreamFor(tenant.tenantId, this.emailIndex.of(tenant.tenantId, email)), reservationDecider);
     const userId = reservation.state.holder;

@@ -10,6 +10,7 @@ import type { ProfileAttributes } from '../account/account.events';
 import { accountStreamFor, emailReservationStreamFor } from '../account/account.streams';
 import { reservationDecider } from '../account/email-reservation';
 import { issueToken } from '../account/tokens';
+import { BackgroundWork } from '../background-work';
 import { Mailer } from '../mail/mailer';
 import { verificationMail } from '../mail/templates';
 import { Clock, EmailIndex, EVENT_STORE, REGISTER_SETTINGS, type EventStore, type RegisterSettings, type TenantRef } from '../register.ports';
@@ -41,6 +42,7 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
     private readonly clock: Clock,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
+    private readonly background: BackgroundWork,
   ) {}
 
   async execute(command: SignUp): Promise<SignUpOutcome> {
@@ -93,7 +95,9 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
       retriesOnConflict: 0,
     });
     if (!outcome.accepted) throw new Error(`fresh account ${userId} was rejected: ${outcome.rejection.kind}`);
-    await this.mailer.send(verificationMail(tenant, command.email, verification.token, this.settings));
+    // The account exists whether or not the mail goes out; a failed mail must not turn the sign-up into an error.
+    const mail = verificationMail(tenant, command.email, verification.token, this.settings);
+    this.background.run('verification-mail', () => this.mailer.send(mail));
     return { registered: true, userId, registeredAt: now, position: outcome.position };
   }
 
