@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from '../../../libs/platform/src/config';
+import { loadRegisterConfig } from './register.config';
+
+const valid = {
+  DATABASE_URL: 'postgres://u:p@localhost:5432/tessera',
+  TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+  ADMIN_TOKEN: 'a'.repeat(40),
+};
+
+const problemsOf = (env: Record<string, string>) => {
+  try {
+    loadRegisterConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => p.variable).sort();
+    throw error;
+  }
+  return [];
+};
+
+describe('register configuration', () => {
+  test('the defaults start register on port 3002 with the dev mailbox', () => {
+    const config = loadRegisterConfig(valid);
+    expect(config.PORT).toBe(3002);
+    expect(config.SMTP_URL).toBeUndefined();
+    expect(config.TESSERA_MASTER_KEY).toHaveLength(32);
+  });
+
+  test('every missing or bad variable is named at once, and no secret value is echoed', () => {
+    expect(problemsOf({})).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'TESSERA_MASTER_KEY']);
+    const env = { ...valid, PORT: 'eighty', TESSERA_MASTER_KEY: 'too-short-secret', EVENTSTORE_URL: 'http://x' };
+    expect(problemsOf(env)).toEqual(['EVENTSTORE_URL', 'PORT', 'TESSERA_MASTER_KEY']);
+    expect(() => loadRegisterConfig(env)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('too-short-secret') }));
+  });
+
+  test('test tokens are refused in production', () => {
+    expect(problemsOf({ ...valid, NODE_ENV: 'production', REGISTER_TEST_TOKEN_SECRET: 's'.repeat(40) })).toEqual(['REGISTER_TEST_TOKEN_SECRET']);
+  });
+});
