@@ -5,6 +5,7 @@ import { accountEvents } from './account/account.events';
 import { reservationEvents } from './account/email-reservation';
 import { DevMailbox, SmtpMailer, type Mailer } from './mail/mailer';
 import { ProfileRow } from './profile/profile.entity';
+import { registerApi } from './register.api';
 import type { RegisterConfig } from './register.config';
 import type { RegisterRuntime } from './register.module';
 import { RegisterReadModels1732350000000 } from './register.schema';
@@ -47,6 +48,7 @@ export async function openRegisterRuntime(
 export function registerServiceOptions(config: RegisterConfig): ServiceOptions {
   return {
     serviceName: 'register',
+    api: registerApi,
     logLevel: config.LOG_LEVEL,
     http: { host: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY },
     shutdown: { drainDelayMs: config.SHUTDOWN_DRAIN_MS },

@@ -39,4 +39,26 @@ describe('register operations endpoints', () => {
     }
     expect((await register.http().get('/health/ready')).status).toBe(200);
   });
+
+  test('the OpenAPI document lists every public path, with the body schemas the controllers enforce', async () => {
+    const doc = await register.http().get('/docs-json');
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.body.paths).sort()).toEqual([
+      '/admin/tenants',
+      '/t/{tenant}/email-verifications',
+      '/t/{tenant}/me',
+      '/t/{tenant}/me/consents/{purpose}',
+      '/t/{tenant}/me/export',
+      '/t/{tenant}/password-resets',
+      '/t/{tenant}/password-resets/confirm',
+      '/t/{tenant}/users',
+      '/t/{tenant}/users/{id}',
+    ]);
+    const signUp = doc.body.paths['/t/{tenant}/users'].post.requestBody.content['application/json'].schema;
+    expect(signUp.required).toEqual(['email', 'password']);
+    const page = await register.http().get('/docs');
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.text).toContain('POST /t/{tenant}/users');
+  });
 });

@@ -36,6 +36,7 @@ export { ConfigError, boolean, durationMs, integer, loadConfig, nonEmpty, port, 
 export { ReadinessChecks, type ReadinessCheck, type ReadinessResult } from './health';
 export { NestPinoLogger, SERVICE_LOGGER, createLogger, logLevels, redactPaths, type LogLevel, type LoggerOptions } from './logging';
 export { HttpMetrics, MetricsRegistry } from './metrics';
+export { DocsController, escapeHtml, openApiDocument, type ApiAuth, type ApiDescription, type ApiOperation } from './openapi';
 export { PlatformModule, type PlatformModuleOptions } from './platform.module';
 export { platformEnvSchema, platformOptionsFromEnv, type PlatformEnv } from './platform-env';
 export {

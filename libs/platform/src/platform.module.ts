@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { HealthController, READINESS_CHECK_TIMEOUT_MS, ReadinessChecks } from './health';
 import { SERVICE_LOGGER } from './logging';
 import { HttpMetrics, MetricsController, MetricsRegistry } from './metrics';
+import { DocsController, OPENAPI_DOCUMENT, openApiDocument, type ApiDescription } from './openapi';
 import { ProblemDetailsFilter } from './problem-details.filter';
 import { ServiceLifecycle, type ShutdownOptions } from './shutdown';
 
@@ -14,6 +15,7 @@ export interface PlatformModuleOptions {
   readonly shutdown: ShutdownOptions;
   readonly readinessCheckTimeoutMs: number;
   readonly processMetrics: boolean;
+  readonly api?: ApiDescription;
 }
 
 /**
@@ -29,8 +31,9 @@ export class PlatformModule {
       global: true,
       // Readiness failures are logged by the health controller on change; terminus would log every probe.
       imports: [TerminusModule.forRoot({ logger: false })],
-      controllers: [HealthController, MetricsController],
+      controllers: [HealthController, MetricsController, ...(options.api ? [DocsController] : [])],
       providers: [
+        ...(options.api ? [{ provide: OPENAPI_DOCUMENT, useValue: openApiDocument(options.api) }] : []),
         { provide: SERVICE_LOGGER, useValue: options.logger },
         { provide: READINESS_CHECK_TIMEOUT_MS, useValue: options.readinessCheckTimeoutMs },
         { provide: ServiceLifecycle, useFactory: () => new ServiceLifecycle(options.shutdown) },

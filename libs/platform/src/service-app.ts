@@ -6,6 +6,7 @@ import type { DestinationStream, Logger } from 'pino';
 import { ReadinessChecks, type ReadinessCheck } from './health';
 import { NestPinoLogger, SERVICE_LOGGER, createLogger, type LogLevel } from './logging';
 import { HttpMetrics } from './metrics';
+import type { ApiDescription } from './openapi';
 import { PlatformModule } from './platform.module';
 import { instrumentRequests, requestIdFrom, requestIdHeader } from './request-telemetry';
 import { ServiceLifecycle, defaultShutdownOptions, shutdownService, type ShutdownOptions } from './shutdown';
@@ -38,6 +39,8 @@ export interface ServiceOptions {
   readonly readinessCheckTimeoutMs?: number;
   /** prom-client's process metrics (CPU, memory, event loop, GC); on by default. */
   readonly processMetrics?: boolean;
+  /** Served at /docs-json (OpenAPI 3.1) and /docs. */
+  readonly api?: ApiDescription;
 }
 
 /** What `runService` leaves running. */
@@ -67,6 +70,7 @@ export async function createServiceApp(rootModule: Type<unknown> | DynamicModule
         shutdown: { ...defaultShutdownOptions, ...options.shutdown },
         readinessCheckTimeoutMs: options.readinessCheckTimeoutMs ?? 2000,
         processMetrics: options.processMetrics ?? true,
+        api: options.api,
       }),
       rootModule,
     ],

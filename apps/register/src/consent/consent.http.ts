@@ -8,7 +8,7 @@ import { accountNotFound } from '../profile/profile.http';
 import { ReadModels } from '../read-models';
 import { consentPurpose, policyVersion } from '../register.schemas';
 
-const grantBody = z.object({ policyVersion }).strict();
+export const grantConsentBody = z.object({ policyVersion }).strict();
 
 /** Consent history lives in the account stream; the profile shows what is granted now. */
 @Controller('t/:tenant/me/consents')
@@ -23,7 +23,7 @@ export class ConsentController {
   async grant(@Param('tenant') slug: string, @Param('purpose') purposeParam: string, @Req() request: IncomingRequest, @Body() body: unknown) {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
     const purpose = parseBody(z.object({ purpose: consentPurpose }), { purpose: purposeParam }).purpose;
-    const input = parseBody(grantBody, body);
+    const input = parseBody(grantConsentBody, body);
     const outcome = await this.commands.execute(
       new ChangeOwnAccount(tenant, userId, (now) => ({ type: 'GrantConsent', purpose, policyVersion: input.policyVersion, now }), correlationIdOf(request)),
     );

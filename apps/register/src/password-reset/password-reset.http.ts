@@ -9,8 +9,8 @@ import { emailAddress, mailedToken } from '../register.schemas';
 import { passwordProblems } from '../sign-up/password';
 import { ConfirmPasswordReset, RequestPasswordReset } from './password-reset.handler';
 
-const requestBody = z.object({ email: emailAddress }).strict();
-const confirmBody = z.object({ token: mailedToken, password: z.string() }).strict();
+export const resetRequestBody = z.object({ email: emailAddress }).strict();
+export const resetConfirmBody = z.object({ token: mailedToken, password: z.string() }).strict();
 
 @Controller('t/:tenant/password-resets')
 export class PasswordResetController {
@@ -24,7 +24,7 @@ export class PasswordResetController {
   @HttpCode(202)
   async request(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
-    const { email } = parseBody(requestBody, body);
+    const { email } = parseBody(resetRequestBody, body);
     await this.commands.execute(new RequestPasswordReset(tenant, normaliseEmail(email), correlationIdOf(request)));
     return { status: 'accepted', detail: 'if an account exists for this address, a reset link is on its way' };
   }
@@ -33,7 +33,7 @@ export class PasswordResetController {
   @HttpCode(200)
   async confirm(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
-    const input = parseBody(confirmBody, body);
+    const input = parseBody(resetConfirmBody, body);
     const weak = passwordProblems(input.password, '');
     if (weak.length > 0) throw new RequestValidationError(weak.map((message) => ({ pointer: '/password', message })));
     const outcome = await this.commands.execute(new ConfirmPasswordReset(tenant, input.token, input.password, correlationIdOf(request)));

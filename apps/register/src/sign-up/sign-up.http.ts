@@ -10,7 +10,7 @@ import { consentPurpose, emailAddress, policyVersion, profileChanges } from '../
 import { passwordProblems } from './password';
 import { SignUp } from './sign-up.handler';
 
-const signUpBody = z
+export const signUpBody = z
   .object({
     email: emailAddress,
     password: z.string(),

@@ -5,7 +5,7 @@ import { parseBody, ProblemError } from '../../../../libs/platform/src/problem-d
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { CreateTenant } from './create-tenant.handler';
 
-const createTenantBody = z
+export const createTenantBody = z
   .object({
     slug: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, {
       message: 'must be 1-63 lowercase letters, digits or dashes, not starting or ending with a dash',

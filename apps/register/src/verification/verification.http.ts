@@ -7,7 +7,7 @@ import { tokenProblem } from '../account/token-problems';
 import { mailedToken } from '../register.schemas';
 import { VerifyEmail } from './verification.handler';
 
-const verifyBody = z.object({ token: mailedToken }).strict();
+export const verifyBody = z.object({ token: mailedToken }).strict();
 
 @Controller('t/:tenant/email-verifications')
 export class VerificationController {

@@ -1,0 +1,31 @@
+import type { ApiDescription } from '../../../libs/platform/src/openapi';
+import { grantConsentBody } from './consent/consent.http';
+import { resetConfirmBody, resetRequestBody } from './password-reset/password-reset.http';
+import { profileChanges } from './register.schemas';
+import { signUpBody } from './sign-up/sign-up.http';
+import { createTenantBody } from './tenants/tenants.http';
+import { verifyBody } from './verification/verification.http';
+
+const tenantErrors = { 400: 'invalid input', 404: 'unknown tenant' } as const;
+const personErrors = { 401: 'no or invalid access token', 403: 'token of another tenant', 404: 'unknown tenant or erased account' } as const;
+
+/** register's public API (PRODUCT.md), served at /docs and /docs-json. */
+export const registerApi: ApiDescription = {
+  title: 'Tessera register',
+  version: '1',
+  description: 'Sign-up, e-mail verification, password reset, consent, profile, GDPR export and erasure, tenant administration.',
+  operations: [
+    { method: 'post', path: '/admin/tenants', summary: 'Create a tenant; its write key and API key are returned once', tags: ['tenants'], auth: 'adminToken', body: createTenantBody, responses: { 201: 'created', 400: 'invalid input', 401: 'no admin token', 403: 'wrong admin token', 409: 'slug taken' } },
+    { method: 'post', path: '/t/{tenant}/users', summary: 'Sign up with e-mail, password, profile attributes and consents', tags: ['sign-up'], body: signUpBody, responses: { 201: 'registered; a verification mail is sent', ...tenantErrors, 409: 'e-mail already registered', 413: 'body too large' } },
+    { method: 'post', path: '/t/{tenant}/email-verifications', summary: 'Confirm an e-mail address with the mailed token', tags: ['verification'], body: verifyBody, responses: { 200: 'verified', ...tenantErrors } },
+    { method: 'post', path: '/t/{tenant}/password-resets', summary: 'Ask for a password reset mail (always 202)', tags: ['password-reset'], body: resetRequestBody, responses: { 202: 'accepted', ...tenantErrors } },
+    { method: 'post', path: '/t/{tenant}/password-resets/confirm', summary: 'Set a new password with the mailed token', tags: ['password-reset'], body: resetConfirmBody, responses: { 200: 'password changed; sessions revoked', ...tenantErrors } },
+    { method: 'get', path: '/t/{tenant}/me', summary: "The caller's profile and current consents", tags: ['profile'], auth: 'accessToken', responses: { 200: 'profile', ...personErrors } },
+    { method: 'patch', path: '/t/{tenant}/me', summary: "Change the caller's profile attributes", tags: ['profile'], auth: 'accessToken', body: profileChanges, responses: { 200: 'updated profile', 400: 'invalid input', ...personErrors } },
+    { method: 'put', path: '/t/{tenant}/me/consents/{purpose}', summary: 'Grant a consent for a policy version', tags: ['consent'], auth: 'accessToken', body: grantConsentBody, responses: { 200: 'granted', 400: 'invalid input', ...personErrors } },
+    { method: 'delete', path: '/t/{tenant}/me/consents/{purpose}', summary: 'Withdraw a consent', tags: ['consent'], auth: 'accessToken', responses: { 204: 'withdrawn', ...personErrors } },
+    { method: 'get', path: '/t/{tenant}/me/export', summary: 'Everything register holds about the caller (GDPR access)', tags: ['privacy'], auth: 'accessToken', responses: { 200: 'export', ...personErrors } },
+    { method: 'delete', path: '/t/{tenant}/me', summary: 'Erase the caller (crypto-shredding)', tags: ['privacy'], auth: 'accessToken', responses: { 204: 'erased', ...personErrors } },
+    { method: 'delete', path: '/t/{tenant}/users/{id}', summary: 'Erase a user, by the tenant', tags: ['privacy'], auth: 'apiKey', responses: { 204: 'erased', 400: 'not a user id', 401: 'no or unknown API key', 403: 'API key of another tenant', 404: 'unknown tenant or user' } },
+  ],
+};
