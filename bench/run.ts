@@ -44,8 +44,13 @@ async function main(): Promise<number> {
   let postgres: BenchPostgres | undefined;
   const stopPostgres = (): Promise<void> => postgres?.stop() ?? Promise.resolve();
   // Ctrl-C must not leave a PostgreSQL server and its directory behind.
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = true;
     log(`\n${signal}: stopping PostgreSQL and removing its directory`);
+    // Connections the running scenario still holds fail as the server stops; that must not cut the clean-up short.
+    process.on('uncaughtException', () => undefined);
+    process.on('unhandledRejection', () => undefined);
     stopPostgres().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
@@ -58,29 +63,48 @@ async function main(): Promise<number> {
 
     const results: ScenarioResult[] = [];
     const timings: Record<string, number> = {};
-    const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const errors: string[] = [];
+    /**
+     * A scenario that throws (say, a service another change broke) is reported as a failed row,
+     * and the others still run: one broken piece should not cost the figures of the rest.
+     */
+    const run = async (name: string, work: () => Promise<ScenarioResult[]>): Promise<void> => {
+      if (interrupted) return;
       const began = Date.now();
       log(`\n${name}`);
       try {
-        return await work();
+        results.push(...(await work()));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        errors.push(`${name}: ${message}`);
+        log(`  ERROR ${error instanceof Error ? (error.stack ?? message) : message}`);
+        results.push({
+          id: name,
+          title: name,
+          rows: [{ measure: name, figure: 'error', ceiling: '-', ratio: '-', target: '-', verdict: 'FAIL', neighbours: '' }],
+          details: { error: message },
+        });
       } finally {
         timings[name] = (Date.now() - began) / 1000;
       }
     };
+    const database = (name: string): Promise<string> => postgres!.createDatabase(name);
 
     if (selected.has('append')) {
       const settings = { repetitions: REPETITIONS, windowMs: APPEND_WINDOW_MS, warmUpMs: WARM_UP_MS, log };
-      results.push(...(await timed('1-2. append throughput', async () => benchAppendThroughput(await postgres!.createDatabase('bench_append'), settings))));
+      await run('1-2. append throughput', async () => benchAppendThroughput(await database('bench_append'), settings));
     }
     if (selected.has('sign-ups')) {
       const settings = { repetitions: REPETITIONS, windowMs: SIGN_UP_WINDOW_MS, warmUpMs: WARM_UP_MS, log };
-      results.push(await timed('3. sign-ups vs argon2id', async () => benchSignUps(await postgres!.createDatabase('bench_register'), settings)));
+      await run('3. sign-ups vs argon2id', async () => [await benchSignUps(await database('bench_register'), settings)]);
     }
     if (selected.has('lag')) {
       const settings = { durationMs: LAG_DURATION_MS, settleMs: LAG_SETTLE_MS, log };
-      results.push(await timed('4. projection lag', async () => benchProjectionLag(await postgres!.createDatabase('bench_projection'), settings)));
+      await run('4. projection lag', async () => [await benchProjectionLag(await database('bench_projection'), settings)]);
     }
 
+    // An interrupted run has no figures worth keeping, and must not replace foundation-latest.json.
+    if (interrupted) return 130;
     log(`\n${formatTable(results)}\n`);
     const failed = results.flatMap((result) => result.rows).filter((row) => row.verdict === 'FAIL');
     const file = writeResults(
@@ -96,19 +120,24 @@ async function main(): Promise<number> {
           appendWindowMs: APPEND_WINDOW_MS,
           signUpWindowMs: SIGN_UP_WINDOW_MS,
           warmUpMs: WARM_UP_MS,
+          lagDurationMs: LAG_DURATION_MS,
+          lagSettleMs: LAG_SETTLE_MS,
           ratio: 'median over repetitions of figure/ceiling, each pair measured back to back, the order alternating',
+          lagRatio: 'offered events/s divided by the runner catch-up rate measured in the same run (its utilisation)',
+          cores: 'CPU per window from /proc: this process, the bench PostgreSQL (postmaster and children), everything else',
         },
         scenarios: [...selected],
         phaseSeconds: timings,
         results,
         failed: failed.map((row) => row.measure),
+        errors,
       },
       startedAt,
     );
     log(`results: ${file}`);
     log(failed.length === 0 ? 'all targets met' : `missed: ${failed.map((row) => row.measure).join('; ')}`);
     // Missing a target is a finding to report, not a crash: only errors fail the command.
-    return 0;
+    return errors.length === 0 ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -1,10 +1,11 @@
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import type { EventToAppend, ExpectedRevision, JsonObject } from '../../libs/eventstore/src/event-store';
 import { PostgresEventStore } from '../../libs/eventstore/src/postgres/postgres-event-store';
 import { newEventId } from '../../libs/eventstore/src/postgres/rows';
 import { runClosedLoops, sampleMetadata, samplePayload, type Throughput } from '../support/measure';
+import { connectClient } from '../support/bench-postgres';
 import { pairedDetails, runPaired } from '../support/paired';
-import { perSecond, ratioVerdict, type ScenarioResult } from '../support/report';
+import { cores, perSecond, ratioVerdict, type ScenarioResult } from '../support/report';
 
 export interface AppendSettings {
   readonly repetitions: number;
@@ -64,17 +65,14 @@ function freshStreamName(kind: string): string {
 }
 
 export async function benchAppendThroughput(databaseUrl: string, settings: AppendSettings): Promise<ScenarioResult[]> {
-  const setup = new Client({ connectionString: databaseUrl });
-  await setup.connect();
+  const setup = await connectClient(databaseUrl);
   const store = await PostgresEventStore.connect(databaseUrl, { pool: { max: SINGLE_APPENDERS } });
   const rawClients: Client[] = [];
   try {
     await store.migrate();
     await setup.query(RAW_TABLE_DDL);
     for (let i = 0; i < SINGLE_APPENDERS; i++) {
-      const client = new Client({ connectionString: databaseUrl });
-      await client.connect();
-      rawClients.push(client);
+      rawClients.push(await connectClient(databaseUrl));
     }
     const batched = await benchBatched(store, rawClients[0]!, settings);
     const single = await benchSingle(store, rawClients, settings);
@@ -124,9 +122,10 @@ async function benchBatched(store: PostgresEventStore, raw: Client, settings: Ap
         measure: `1. append ${BATCH_SIZE}/call`,
         figure: perSecond(summary.medianFigure, 'events'),
         ceiling: `${perSecond(summary.medianCeiling, 'rows')} raw INSERT`,
-        ratio: summary.medianRatio.toFixed(2),
+        ratio: summary.medianRatio.toFixed(3),
         target: `>= ${BATCHED_TARGET}`,
         verdict: ratioVerdict(summary.medianRatio, BATCHED_TARGET),
+        neighbours: cores(summary.neighbourCores),
       },
     ],
     details: { batchSize: BATCH_SIZE, connections: 1, payloadBytes: JSON.stringify(events[0]!.data).length, ...pairedDetails(summary), target: BATCHED_TARGET },
@@ -181,9 +180,10 @@ async function benchSingle(store: PostgresEventStore, rawClients: Client[], sett
         measure: `2. append 1/call x${SINGLE_APPENDERS}`,
         figure: perSecond(summary.medianFigure, 'events'),
         ceiling: `${perSecond(summary.medianCeiling, 'rows')} raw INSERT`,
-        ratio: summary.medianRatio.toFixed(2),
+        ratio: summary.medianRatio.toFixed(3),
         target: 'report only',
         verdict: 'info',
+        neighbours: cores(summary.neighbourCores),
       },
     ],
     details: { concurrency: SINGLE_APPENDERS, ...pairedDetails(summary) },

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { comparePositions, type EventStore, type Position } from '../../libs/eventstore/src/event-store';
 import { PostgresEventStore } from '../../libs/eventstore/src/postgres/postgres-event-store';
-import { median, percentileOfSorted, sleep, startCpuMeter } from '../support/measure';
-import type { ReportRow, ScenarioResult } from '../support/report';
+import { startCpuMeter } from '../support/cpu-meter';
+import { median, percentileOfSorted, sleep } from '../support/measure';
+import { cores, type ReportRow, type ScenarioResult } from '../support/report';
 import { countedEvents, ProjectionRig, type RiggedRunner } from './projection-rig';
 
 export interface ProjectionLagSettings {
@@ -172,8 +173,7 @@ async function measureLag(rig: ProjectionRig, databaseUrl: string, variant: LagV
     appendFailures: paced.failures,
     appendRoundTripMs: { p50: percentileOfSorted(appendMs, 50), p99: percentileOfSorted(appendMs, 99) },
     eventsPerBatch: rigged.metrics.samples.length / Math.max(1, rigged.metrics.batches),
-    machineBusy: cpu.machineBusy,
-    benchProcessCores: cpu.processCores,
+    cores: cpu,
     timeline: timeline(rigged, started, paced.appends),
   };
 }
@@ -204,7 +204,7 @@ export async function benchProjectionLag(databaseUrl: string, settings: Projecti
           `(${lag.wholeWindowP99Ms.toFixed(0)} ms over the window), max ${lag.maxMs.toFixed(1)} ms; ` +
           `appended ${Math.round(lag.appendedPerSecond)}/s (append p50 ${lag.appendRoundTripMs.p50.toFixed(1)} / p99 ${lag.appendRoundTripMs.p99.toFixed(1)} ms, ${lag.appendFailures} failed), ` +
           `already ${lag.seenInApplyMs.p50.toFixed(1)} / ${lag.seenInApplyMs.p99.toFixed(1)} ms old when applied (p50 / p99), ` +
-          `${lag.eventsPerBatch.toFixed(1)} events/batch, machine ${Math.round(lag.machineBusy * 100)}% busy, bench process ${lag.benchProcessCores.toFixed(2)} cores`,
+          `${lag.eventsPerBatch.toFixed(1)} events/batch, cores: bench ${lag.cores.processCores.toFixed(2)}, pg ${lag.cores.postgresCores.toFixed(2)}, others ${lag.cores.othersCores.toFixed(2)}`,
       );
       const number = `4${'ab'[index]}`;
       rows.push(
@@ -212,9 +212,10 @@ export async function benchProjectionLag(databaseUrl: string, settings: Projecti
           measure: `${number}. lag p99 (median of ${SUB_WINDOWS}), ${variant.key}`,
           figure: `${lag.p99Ms.toFixed(1)} ms`,
           ceiling: `runner ${Math.round(capacity.perSecond).toLocaleString('en-US')} events/s`,
-          ratio: `${utilisation.toFixed(2)} load`,
+          ratio: `${utilisation.toFixed(3)} load`,
           target: `< ${TARGET_P99_MS} ms`,
           verdict: lag.p99Ms < TARGET_P99_MS && lag.appendFailures === 0 ? 'pass' : 'FAIL',
+          neighbours: cores(lag.cores.othersCores),
         },
         {
           measure: `${number}. lag p50 / whole-window p99 / max`,
@@ -223,6 +224,7 @@ export async function benchProjectionLag(databaseUrl: string, settings: Projecti
           ratio: '-',
           target: 'report only',
           verdict: 'info',
+          neighbours: '',
         },
       );
     }

@@ -95,7 +95,7 @@ export class ProjectionRig {
 
   static async open(databaseUrl: string, log: (line: string) => void): Promise<ProjectionRig> {
     const store = await PostgresEventStore.connect(databaseUrl, { pool: { max: 20 } });
-    const dataSource = new DataSource({ type: 'postgres', url: databaseUrl, entities: [], synchronize: false, logging: false, extra: { max: 10, options: '-c synchronous_commit=off' } });
+    const dataSource = new DataSource({ type: 'postgres', url: databaseUrl, entities: [], synchronize: false, logging: false, extra: { max: 10 } });
     try {
       await store.migrate();
       await dataSource.initialize();

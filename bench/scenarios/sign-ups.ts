@@ -10,7 +10,7 @@ import { createServiceApp } from '../../libs/platform/src/service-app';
 import { JsonClient } from '../support/http-client';
 import { runClosedLoops } from '../support/measure';
 import { pairedDetails, runPaired } from '../support/paired';
-import { perSecond, ratioVerdict, type ScenarioResult } from '../support/report';
+import { cores, perSecond, ratioVerdict, type ScenarioResult } from '../support/report';
 
 export interface SignUpSettings {
   readonly repetitions: number;
@@ -113,9 +113,10 @@ export async function benchSignUps(databaseUrl: string, settings: SignUpSettings
           measure: `3. sign-ups x${CONCURRENCY}`,
           figure: perSecond(summary.medianFigure, 'sign-ups'),
           ceiling: `${perSecond(summary.medianCeiling, 'hashes')} argon2id`,
-          ratio: summary.medianRatio.toFixed(2),
+          ratio: summary.medianRatio.toFixed(3),
           target: `>= ${TARGET}`,
           verdict: ratioVerdict(summary.medianRatio, TARGET),
+          neighbours: cores(summary.neighbourCores),
         },
       ],
       details: {

@@ -1,8 +1,21 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { databaseUrl, startEmbeddedPostgres } from '../../libs/platform/src/embedded-postgres';
+import { meterPostgres } from './cpu-meter';
+
+/**
+ * A connected client whose connection errors surface on its next query instead of as an 'error'
+ * event: unhandled, that event kills the process, and with it the clean-up of the server when
+ * PostgreSQL is stopped under a bench that is still running (Ctrl-C).
+ */
+export async function connectClient(url: string): Promise<Client> {
+  const client = new Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
 
 export interface BenchPostgres {
   /** A fresh, empty database on the bench server; each scenario takes its own so table sizes do not leak. */
@@ -21,16 +34,17 @@ export interface BenchPostgres {
 export async function startBenchPostgres(): Promise<BenchPostgres> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-pg-'));
   let server: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    try {
-      await server?.stop();
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  };
+  let stopping: Promise<void> | undefined;
+  // Every caller waits for the same stop: a second caller returning early could exit the process mid-removal.
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      meterPostgres(undefined);
+      try {
+        await server?.stop();
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    })());
   try {
     server = await startEmbeddedPostgres({
       dataDir,
@@ -42,10 +56,12 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     throw error;
   }
   const serverUrl = server.url;
+  // The first line of postmaster.pid is the server's pid: the CPU meter follows it and its backends.
+  const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
+  meterPostgres(Number.isInteger(pid) && pid > 0 ? pid : undefined);
 
   const withAdmin = async <T>(work: (admin: Client) => Promise<T>): Promise<T> => {
-    const admin = new Client({ connectionString: serverUrl });
-    await admin.connect();
+    const admin = await connectClient(serverUrl);
     try {
       return await work(admin);
     } finally {

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { startCpuMeter, type CpuShare } from './cpu-meter';
 
 /** What one timed window achieved: `units` (rows, events, sign-ups) over `seconds`. */
 export interface Throughput {
@@ -14,44 +13,6 @@ export interface Throughput {
   /** Duration of one step (a call, a request), in milliseconds. */
   readonly stepMs: { readonly p50: number; readonly p99: number };
 }
-
-export interface CpuShare {
-  /** Busy share of all cores of the machine (PostgreSQL, this process, neighbours), 0..1. */
-  readonly machineBusy: number;
-  /** CPU time of this process (event loop and libuv/native threads) per second of window, in cores. */
-  readonly processCores: number;
-}
-
-/** Jiffies since boot: busy and total over all cores, from the first line of /proc/stat. */
-function machineJiffies(): { busy: number; total: number } | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.reduce((sum, value) => sum + value, 0);
-    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Starts measuring CPU; the returned function reports the share used since. */
-export function startCpuMeter(): () => CpuShare {
-  const machineBefore = machineJiffies();
-  const processBefore = process.cpuUsage();
-  const wallBefore = performance.now();
-  return () => {
-    const machineAfter = machineJiffies();
-    const processUsed = process.cpuUsage(processBefore);
-    const wallSeconds = (performance.now() - wallBefore) / 1000;
-    const machineBusy =
-      machineBefore && machineAfter && machineAfter.total > machineBefore.total
-        ? (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)
-        : Number.NaN;
-    return { machineBusy, processCores: (processUsed.user + processUsed.system) / 1e6 / wallSeconds };
-  };
-}
-
-export const CORES = cpus().length;
 
 /**
  * Runs `workers` closed loops until `durationMs` has passed. Each call of `step` reports how many
@@ -129,7 +90,7 @@ export function samplePayload(serial: number): Record<string, unknown> {
     verificationTokenHash: 'sha256:3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea',
     verificationExpiresAt: '2025-01-03T10:15:30.000Z',
     source: { channel: 'web', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0', ip: '203.0.113.7' },
-    note: 'padding that brings the body to the size of a typical registration event in Tessera',
+    note: 'registration event',
   };
 }
 

@@ -1,3 +1,4 @@
+import { CORES } from './cpu-meter';
 import { median, type Throughput } from './measure';
 
 /** One repetition: the figure and its ceiling, measured back to back on the same machine. */
@@ -17,6 +18,42 @@ export interface PairedSummary {
    * the noisy neighbours were doing at that moment, so dividing within a pair cancels most of it.
    */
   readonly medianRatio: number;
+  readonly figureCpu: CpuPerUnit;
+  readonly ceilingCpu: CpuPerUnit;
+  /** Median over all windows of the cores used by neither this process nor its PostgreSQL. */
+  readonly neighbourCores: number;
+}
+
+/**
+ * CPU milliseconds one unit costs in this process, in the bench's PostgreSQL, and on the whole
+ * machine (which includes whatever the neighbours ran). When the machine is saturated, figure and
+ * ceiling differ by the extra CPU a unit of the figure costs, which is where to look for savings.
+ */
+export interface CpuPerUnit {
+  readonly machineMs: number;
+  readonly benchProcessMs: number;
+  readonly postgresMs: number;
+}
+
+function cpuPerUnit(window: Throughput): CpuPerUnit {
+  return {
+    machineMs: (window.cpu.machineBusy * CORES * 1000) / window.perSecond,
+    benchProcessMs: (window.cpu.processCores * 1000) / window.perSecond,
+    postgresMs: (window.cpu.postgresCores * 1000) / window.perSecond,
+  };
+}
+
+function medianCpuPerUnit(windows: readonly Throughput[]): CpuPerUnit {
+  const each = windows.map(cpuPerUnit);
+  return {
+    machineMs: median(each.map((c) => c.machineMs)),
+    benchProcessMs: median(each.map((c) => c.benchProcessMs)),
+    postgresMs: median(each.map((c) => c.postgresMs)),
+  };
+}
+
+function describeCpu(cpu: CpuPerUnit): string {
+  return `${cpu.benchProcessMs.toFixed(3)} bench process + ${cpu.postgresMs.toFixed(3)} PostgreSQL (${cpu.machineMs.toFixed(3)} machine)`;
 }
 
 export interface PairedPlan {
@@ -52,8 +89,14 @@ export async function runPaired(plan: PairedPlan): Promise<PairedSummary> {
       `  ${plan.label} #${repetition + 1}: figure ${describe(figure)} | ceiling ${describe(ceiling)} | ratio ${run.ratio.toFixed(2)}`,
     );
   }
+  const figureCpu = medianCpuPerUnit(runs.map((run) => run.figure));
+  const ceilingCpu = medianCpuPerUnit(runs.map((run) => run.ceiling));
+  plan.log(`  ${plan.label}: CPU ms per unit (medians): figure ${describeCpu(figureCpu)}; ceiling ${describeCpu(ceilingCpu)}`);
   return {
     runs,
+    figureCpu,
+    ceilingCpu,
+    neighbourCores: median(runs.flatMap((run) => [run.figure.cpu.othersCores, run.ceiling.cpu.othersCores])),
     medianFigure: median(runs.map((run) => run.figure.perSecond)),
     medianCeiling: median(runs.map((run) => run.ceiling.perSecond)),
     medianRatio: median(runs.map((run) => run.ratio)),
@@ -62,9 +105,12 @@ export async function runPaired(plan: PairedPlan): Promise<PairedSummary> {
 
 /** Rate, step latency and CPU shares of a window, in one short phrase for the progress log. */
 function describe(window: Throughput): string {
-  const busy = Number.isNaN(window.cpu.machineBusy) ? '?' : `${Math.round(window.cpu.machineBusy * 100)}%`;
+  const { cpu } = window;
   const failures = window.failures > 0 ? `, ${window.failures} failed` : '';
-  return `${round(window.perSecond)}/s (step p50 ${window.stepMs.p50.toFixed(1)} ms, machine ${busy} busy, bench process ${window.cpu.processCores.toFixed(2)} cores${failures})`;
+  return (
+    `${round(window.perSecond)}/s (step p50 ${window.stepMs.p50.toFixed(1)} ms; cores: bench ${cpu.processCores.toFixed(2)}, ` +
+    `pg ${cpu.postgresCores.toFixed(2)}, others ${cpu.othersCores.toFixed(2)}${failures})`
+  );
 }
 
 export function round(value: number): number {
@@ -79,13 +125,13 @@ export function pairedDetails(summary: PairedSummary): Record<string, unknown> {
     seconds: throughput.seconds,
     failures: throughput.failures,
     stepMs: throughput.stepMs,
-    machineBusy: throughput.cpu.machineBusy,
-    benchProcessCores: throughput.cpu.processCores,
+    cores: throughput.cpu,
   });
   return {
     medianFigurePerSecond: summary.medianFigure,
     medianCeilingPerSecond: summary.medianCeiling,
     medianRatio: summary.medianRatio,
+    cpuMsPerUnit: { figure: summary.figureCpu, ceiling: summary.ceilingCpu },
     runs: summary.runs.map((run) => ({ ratio: run.ratio, figure: window(run.figure), ceiling: window(run.ceiling) })),
   };
 }

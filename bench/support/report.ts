@@ -11,6 +11,11 @@ export interface ReportRow {
   readonly ratio: string;
   readonly target: string;
   readonly verdict: Verdict;
+  /**
+   * Cores the rest of the machine (neighbours, not Tessera nor its PostgreSQL) used meanwhile, median
+   * over the windows: above a few tenths, the row measured the neighbours as much as the code.
+   */
+  readonly neighbours: string;
 }
 
 export interface ScenarioResult {
@@ -28,6 +33,7 @@ const COLUMNS: { header: string; key: keyof ReportRow; align: 'left' | 'right' }
   { header: 'ratio', key: 'ratio', align: 'right' },
   { header: 'target', key: 'target', align: 'left' },
   { header: 'verdict', key: 'verdict', align: 'left' },
+  { header: 'neighbours', key: 'neighbours', align: 'right' },
 ];
 
 export function formatTable(results: readonly ScenarioResult[]): string {
@@ -39,6 +45,9 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     line(COLUMNS.map((column) => column.header)),
     widths.map((width) => '-'.repeat(width)).join('  '),
     ...rows.map((row) => line(COLUMNS.map((column) => String(row[column.key])))),
+    '',
+    'ratio: median of per-repetition figure/ceiling (lag rows: offered rate / runner catch-up rate).',
+    'neighbours: cores used by processes other than the bench and its PostgreSQL; above ~0.3 the row is depressed by them.',
   ].join('\n');
 }
 
@@ -61,4 +70,8 @@ export function perSecond(value: number, unit: string): string {
 export function ratioVerdict(ratio: number, minimum: number | undefined): Verdict {
   if (minimum === undefined) return 'info';
   return ratio >= minimum ? 'pass' : 'FAIL';
+}
+
+export function cores(value: number): string {
+  return Number.isNaN(value) ? '?' : `${value.toFixed(2)} cores`;
 }

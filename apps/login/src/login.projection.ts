@@ -1,0 +1,111 @@
+import type { EntityManager } from 'typeorm';
+import type { EventEnvelope } from '../../../libs/cqrs/src/event-envelope';
+import type { Projection } from '../../../libs/cqrs/src/projection-runner';
+import type { AccountEvent } from '../../register/src/account/account.events';
+import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX } from '../../register/src/account/account.streams';
+import type { TenantEvent } from '../../register/src/tenants/tenant.events';
+import { CLIENT_STREAM_PREFIX, type ClientEvent } from './clients/client.events';
+
+/** The metadata oidc-provider reads for a client, built from its events (never a secret). */
+function clientMetadata(data: Extract<ClientEvent, { type: 'ClientRegistered' }>['data']): Record<string, unknown> {
+  return {
+    client_id: data.clientId,
+    client_name: data.name,
+    redirect_uris: data.redirectUris,
+    post_logout_redirect_uris: data.postLogoutRedirectUris,
+    grant_types: data.grantTypes,
+    response_types: data.grantTypes.includes('authorization_code') ? ['code'] : [],
+    token_endpoint_auth_method: data.tokenEndpointAuthMethod,
+  };
+}
+
+/** Sessions, grants, codes and tokens of a person: every oidc-provider artefact names its account. */
+async function endEverythingOf(tx: EntityManager, tenantId: string, userId: string): Promise<void> {
+  await tx.query("DELETE FROM login_oidc_models WHERE tenant_id = $1 AND payload->>'accountId' = $2", [tenantId, userId]);
+}
+
+/**
+ * Login's read models: tenants and credentials from register's events (login never reads
+ * register's tables), and OAuth clients from login's own client streams.
+ */
+export const loginReadModelProjection: Projection = {
+  name: 'login.read-models',
+  filter: { streamNamePrefixes: [TENANT_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX, CLIENT_STREAM_PREFIX] },
+  async apply(envelope: EventEnvelope, tx: EntityManager) {
+    const event = envelope.event as AccountEvent | TenantEvent | ClientEvent;
+    const tenantId = envelope.metadata.tenantId;
+    switch (event.type) {
+      case 'TenantCreated':
+        await tx.query('INSERT INTO login_tenants (tenant_id, slug, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+          event.data.tenantId,
+          event.data.slug,
+          event.data.name,
+        ]);
+        return;
+      case 'UserRegistered':
+        if (envelope.erased || !event.data.email || !event.data.passwordHash) return;
+        await tx.query(
+          `INSERT INTO login_credentials (tenant_id, user_id, email_index, email, password_hash, given_name, family_name, locale, password_changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+          [
+            tenantId,
+            event.data.userId,
+            event.data.emailIndex,
+            event.data.email,
+            event.data.passwordHash,
+            event.data.profile?.givenName ?? null,
+            event.data.profile?.familyName ?? null,
+            event.data.profile?.locale ?? null,
+            envelope.createdAt,
+          ],
+        );
+        return;
+      case 'EmailVerified':
+        await tx.query('UPDATE login_credentials SET email_verified = true WHERE tenant_id = $1 AND user_id = $2', [tenantId, event.data.userId]);
+        return;
+      case 'PasswordChanged':
+        if (envelope.erased || !event.data.passwordHash) return;
+        await tx.query('UPDATE login_credentials SET password_hash = $3, password_changed_at = $4 WHERE tenant_id = $1 AND user_id = $2', [
+          tenantId,
+          event.data.userId,
+          event.data.passwordHash,
+          envelope.createdAt,
+        ]);
+        // A reset is the unlock path of a locked account.
+        await tx.query(
+          `DELETE FROM login_throttle WHERE tenant_id = $1
+             AND account_key = (SELECT email_index FROM login_credentials WHERE tenant_id = $1 AND user_id = $2)`,
+          [tenantId, event.data.userId],
+        );
+        return;
+      case 'UserSessionsRevoked':
+        await endEverythingOf(tx, tenantId, event.data.userId);
+        return;
+      case 'UserErased':
+        await tx.query('DELETE FROM login_credentials WHERE tenant_id = $1 AND user_id = $2', [tenantId, event.data.userId]);
+        await endEverythingOf(tx, tenantId, event.data.userId);
+        return;
+      case 'ClientRegistered':
+        await tx.query(
+          'INSERT INTO login_clients (tenant_id, client_id, metadata, secret_hash) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+          [tenantId, event.data.clientId, clientMetadata(event.data), event.data.secretHash],
+        );
+        return;
+      case 'RedirectUrisChanged':
+        await tx.query(
+          `UPDATE login_clients SET metadata = metadata || jsonb_build_object('redirect_uris', $3::jsonb, 'post_logout_redirect_uris', $4::jsonb)
+           WHERE tenant_id = $1 AND client_id = $2`,
+          [tenantId, event.data.clientId, JSON.stringify(event.data.redirectUris), JSON.stringify(event.data.postLogoutRedirectUris)],
+        );
+        return;
+      case 'ClientSecretRotated':
+        await tx.query('UPDATE login_clients SET secret_hash = $3 WHERE tenant_id = $1 AND client_id = $2', [tenantId, event.data.clientId, event.data.secretHash]);
+        return;
+      case 'ClientDisabled':
+        await tx.query('UPDATE login_clients SET disabled = true WHERE tenant_id = $1 AND client_id = $2', [tenantId, event.data.clientId]);
+        return;
+      default:
+        return;
+    }
+  },
+};

@@ -1,0 +1,73 @@
+import { createHmac } from 'node:crypto';
+import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
+import type { ServiceOptions } from '../../../libs/platform/src/service-app';
+import { accountEvents } from '../../register/src/account/account.events';
+import { tenantEvents } from '../../register/src/tenants/tenant.events';
+import { clientEvents } from './clients/client.events';
+import type { LoginConfig } from './login.config';
+import { LoginTables1732400000000 } from './login.schema';
+import type { ProviderSettings } from './oidc/provider-factory';
+import type { SignInPolicy } from './sign-in/password-check';
+import { signInEvents } from './sign-in/sign-in.events';
+
+/** What login runs on, opened by main (or a test) before the module is built. */
+export interface LoginRuntime {
+  readonly infrastructure: ServiceInfrastructure;
+  readonly adminToken: string;
+  readonly provider: ProviderSettings;
+  readonly signIn: SignInPolicy;
+  readonly providerCacheSize: number;
+  readonly csrfSecret: Buffer;
+  readonly maxProjectionLagMs: number;
+}
+
+/** A key for one purpose, derived from the master key so login needs no extra secret. */
+function derivedKey(masterKey: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', masterKey).update(`tessera/login/${purpose}`).digest();
+}
+
+export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntime> {
+  const infrastructure = await ServiceInfrastructure.connect({
+    service: 'login',
+    databaseUrl: config.DATABASE_URL,
+    eventstoreUrl: config.EVENTSTORE_URL,
+    masterKey: config.TESSERA_MASTER_KEY,
+    entities: [],
+    migrations: [LoginTables1732400000000],
+    events: [...accountEvents, ...tenantEvents, ...clientEvents, ...signInEvents],
+  });
+  const publicUrl = (config.LOGIN_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
+  return {
+    infrastructure,
+    adminToken: config.ADMIN_TOKEN,
+    provider: {
+      publicUrl,
+      cookieSecret: derivedKey(config.TESSERA_MASTER_KEY, 'cookies'),
+      accessTokenTtlS: config.ACCESS_TOKEN_TTL_S,
+      refreshTokenTtlS: config.REFRESH_TOKEN_TTL_S,
+      authorizationCodeTtlS: config.AUTHORIZATION_CODE_TTL_S,
+      sessionTtlS: config.SESSION_TTL_S,
+      secureCookies: publicUrl.startsWith('https:'),
+      behindProxy: config.TRUST_PROXY !== false,
+    },
+    signIn: {
+      lockoutThreshold: config.LOGIN_LOCKOUT_THRESHOLD,
+      lockoutWindowMs: config.LOGIN_LOCKOUT_WINDOW_MS,
+      lockoutCooldownMs: config.LOGIN_LOCKOUT_COOLDOWN_MS,
+      ipFailureLimit: config.LOGIN_IP_FAILURE_LIMIT,
+      unverifiedEmail: (slug: string) => config.LOGIN_UNVERIFIED_EMAIL_TENANTS[slug] ?? config.LOGIN_UNVERIFIED_EMAIL,
+    },
+    providerCacheSize: config.LOGIN_PROVIDER_CACHE_SIZE,
+    csrfSecret: derivedKey(config.TESSERA_MASTER_KEY, 'csrf'),
+    maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
+  };
+}
+
+export function loginServiceOptions(config: LoginConfig): ServiceOptions {
+  return {
+    serviceName: 'login',
+    logLevel: config.LOG_LEVEL,
+    http: { host: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY },
+    shutdown: { drainDelayMs: config.SHUTDOWN_DRAIN_MS },
+  };
+}

@@ -1,0 +1,84 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { CHECKPOINTS_DDL } from '../../../libs/cqrs/src/projection-runner';
+
+/** Login's tables. Every row starts with its tenant; primary keys lead with it. */
+export class LoginTables1732400000000 implements MigrationInterface {
+  name = 'LoginTables1732400000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(CHECKPOINTS_DDL);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS login_tenants (
+        tenant_id uuid PRIMARY KEY,
+        slug text NOT NULL UNIQUE,
+        name text NOT NULL
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS login_credentials (
+        tenant_id uuid NOT NULL,
+        user_id uuid NOT NULL,
+        email_index text NOT NULL,
+        email text NOT NULL,
+        email_verified boolean NOT NULL DEFAULT false,
+        password_hash text NOT NULL,
+        given_name text,
+        family_name text,
+        locale text,
+        password_changed_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, user_id),
+        UNIQUE (tenant_id, email_index)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS login_clients (
+        tenant_id uuid NOT NULL,
+        client_id text NOT NULL,
+        metadata jsonb NOT NULL,
+        secret_hash text,
+        disabled boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (tenant_id, client_id)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS login_signing_keys (
+        tenant_id uuid NOT NULL,
+        kid text NOT NULL,
+        sealed_jwk jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        retired_at timestamptz,
+        PRIMARY KEY (tenant_id, kid)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS login_oidc_models (
+        tenant_id uuid NOT NULL,
+        model text NOT NULL,
+        id text NOT NULL,
+        payload jsonb NOT NULL,
+        grant_id text,
+        user_code text,
+        uid text,
+        expires_at timestamptz,
+        consumed_at timestamptz,
+        PRIMARY KEY (tenant_id, model, id)
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS login_oidc_models_grant ON login_oidc_models (tenant_id, grant_id) WHERE grant_id IS NOT NULL');
+    await runner.query('CREATE INDEX IF NOT EXISTS login_oidc_models_uid ON login_oidc_models (tenant_id, model, uid) WHERE uid IS NOT NULL');
+    await runner.query('CREATE INDEX IF NOT EXISTS login_oidc_models_user_code ON login_oidc_models (tenant_id, model, user_code) WHERE user_code IS NOT NULL');
+    await runner.query(
+      "CREATE INDEX IF NOT EXISTS login_oidc_models_grant_of ON login_oidc_models (tenant_id, (payload->>'accountId'), (payload->>'clientId')) WHERE model = 'Grant'",
+    );
+    await runner.query('CREATE INDEX IF NOT EXISTS login_oidc_models_expiry ON login_oidc_models (expires_at)');
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS login_throttle (
+        tenant_id uuid NOT NULL,
+        account_key text NOT NULL,
+        failures timestamptz[] NOT NULL DEFAULT '{}',
+        locked_until timestamptz,
+        PRIMARY KEY (tenant_id, account_key)
+      )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    for (const table of ['login_throttle', 'login_oidc_models', 'login_signing_keys', 'login_clients', 'login_credentials', 'login_tenants']) {
+      await runner.query(`DROP TABLE IF EXISTS ${table}`);
+    }
+  }
+}

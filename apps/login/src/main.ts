@@ -1,0 +1,17 @@
+import 'reflect-metadata';
+import { runService } from '../../../libs/platform/src/service-app';
+import { loadLoginConfig } from './login.config';
+import { LoginModule } from './login.module';
+import { loginServiceOptions, openLoginRuntime } from './login.runtime';
+
+async function main(): Promise<void> {
+  const config = loadLoginConfig();
+  const runtime = await openLoginRuntime(config);
+  await runService(LoginModule.forRoot(runtime), loginServiceOptions(config));
+}
+
+main().catch((error: unknown) => {
+  // Configuration errors name the bad variables and never their values; anything else is a start-up failure.
+  process.stderr.write(`login failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

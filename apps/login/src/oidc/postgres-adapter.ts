@@ -1,0 +1,103 @@
+import type { Pool } from 'pg';
+
+/** What oidc-provider stores through its adapter: a JSON payload per model and id. */
+export type OidcPayload = Record<string, unknown> & { grantId?: string; userCode?: string; uid?: string; consumed?: number };
+
+/** oidc-provider's adapter contract (see its example/my_adapter.js), one instance per model name. */
+export interface OidcAdapter {
+  upsert(id: string, payload: OidcPayload, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<OidcPayload | undefined>;
+  findByUserCode(userCode: string): Promise<OidcPayload | undefined>;
+  findByUid(uid: string): Promise<OidcPayload | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+export type OidcAdapterClass = new (model: string) => OidcAdapter;
+
+/** Hook the provider factory uses to answer `Client` lookups from the event-sourced client read model. */
+export type ClientLookup = (tenantId: string, clientId: string) => Promise<OidcPayload | undefined>;
+
+/**
+ * Sessions, grants, codes and tokens of one tenant's provider in login_oidc_models. Every query is
+ * scoped by the tenant, so a token id that exists in tenant A is simply unknown to tenant B.
+ * Clients are not stored here: they come from the event-sourced client read model.
+ */
+export function postgresAdapterFor(pool: Pool, tenantId: string, clients: ClientLookup): OidcAdapterClass {
+  return class TenantAdapter implements OidcAdapter {
+    constructor(private readonly model: string) {}
+
+    async upsert(id: string, payload: OidcPayload, expiresIn?: number): Promise<void> {
+      await pool.query(
+        `INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::int IS NULL THEN NULL ELSE now() + make_interval(secs => $8::int) END)
+         ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
+           user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
+        [tenantId, this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? null],
+      );
+    }
+
+    async find(id: string): Promise<OidcPayload | undefined> {
+      if (this.model === 'Client') return clients(tenantId, id);
+      return this.one('id = $3', id);
+    }
+
+    findByUserCode(userCode: string): Promise<OidcPayload | undefined> {
+      return this.one('user_code = $3', userCode);
+    }
+
+    findByUid(uid: string): Promise<OidcPayload | undefined> {
+      return this.one('uid = $3', uid);
+    }
+
+    async consume(id: string): Promise<void> {
+      await pool.query(
+        `UPDATE login_oidc_models SET consumed_at = now(),
+           payload = payload || jsonb_build_object('consumed', extract(epoch from now())::bigint)
+         WHERE tenant_id = $1 AND model = $2 AND id = $3`,
+        [tenantId, this.model, id],
+      );
+    }
+
+    async destroy(id: string): Promise<void> {
+      await pool.query('DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND id = $3', [tenantId, this.model, id]);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      // Revoking a grant revokes every artefact issued under it, whatever its model.
+      await pool.query('DELETE FROM login_oidc_models WHERE tenant_id = $1 AND grant_id = $2', [tenantId, grantId]);
+    }
+
+    private async one(where: string, value: string): Promise<OidcPayload | undefined> {
+      const { rows } = await pool.query<{ payload: OidcPayload }>(
+        `SELECT payload FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND ${where}
+           AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
+        [tenantId, this.model, value],
+      );
+      return rows[0]?.payload;
+    }
+  };
+}
+
+/** The most recent live grant a person gave a client in this tenant: consent remembered across sessions. */
+export async function latestGrantId(pool: Pool, tenantId: string, accountId: string, clientId: string): Promise<string | undefined> {
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT id FROM login_oidc_models
+     WHERE tenant_id = $1 AND model = 'Grant' AND payload->>'accountId' = $2 AND payload->>'clientId' = $3
+       AND (expires_at IS NULL OR expires_at > now())
+     ORDER BY (payload->>'iat')::bigint DESC LIMIT 1`,
+    [tenantId, accountId, clientId],
+  );
+  return rows[0]?.id;
+}
+
+/** Deletes expired artefacts of every tenant; returns how many went. */
+export async function deleteExpiredModels(pool: Pool, batch = 5000): Promise<number> {
+  const { rowCount } = await pool.query(
+    `DELETE FROM login_oidc_models WHERE ctid IN (
+       SELECT ctid FROM login_oidc_models WHERE expires_at < now() LIMIT $1)`,
+    [batch],
+  );
+  return rowCount ?? 0;
+}

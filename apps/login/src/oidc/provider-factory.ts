@@ -1,0 +1,189 @@
+import { createHmac } from 'node:crypto';
+import Provider, { errors } from 'oidc-provider';
+import type { Pool } from 'pg';
+import type { Credential, LoginDirectory, LoginTenant } from '../directory';
+import type { SigningKeys } from '../keys/signing-keys';
+import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets';
+import { escapeHtml, page, PAGE_HEADERS } from '../pages';
+import { latestGrantId, postgresAdapterFor } from './postgres-adapter';
+
+/** The audience of access tokens meant for Tessera's APIs (register's /t/{tenant}/me). */
+export const TESSERA_API_AUDIENCE = 'urn:tessera:api';
+
+export interface ProviderSettings {
+  readonly publicUrl: string;
+  readonly cookieSecret: Buffer;
+  readonly accessTokenTtlS: number;
+  readonly refreshTokenTtlS: number;
+  readonly authorizationCodeTtlS: number;
+  readonly sessionTtlS: number;
+  readonly secureCookies: boolean;
+  /** Believe X-Forwarded-* (scheme, host) only behind a proxy that sets them. */
+  readonly behindProxy: boolean;
+}
+
+export interface ProviderHooks {
+  onGrantRevoked(tenant: LoginTenant, grantId: string): void;
+  onSessionEnded(tenant: LoginTenant, accountId: string): void;
+}
+
+interface GrantContext {
+  oidc: {
+    client: { clientId: string };
+    session: { accountId?: string; grantIdFor(clientId: string): string | undefined };
+    result?: { consent?: { grantId?: string } };
+    provider: { Grant: { find(id: string): Promise<unknown> } };
+  };
+}
+
+interface PageContext {
+  type: string;
+  body: string;
+  set(headers: Record<string, string>): void;
+}
+
+/** oidc-provider's own pages (logout, device flow, errors) in the tenant's look, with the hosted pages' headers. */
+function render(ctx: PageContext, tenant: LoginTenant, title: string, body: string): void {
+  ctx.set({ ...PAGE_HEADERS });
+  ctx.type = 'html';
+  ctx.body = page(tenant.name, title, body);
+}
+
+export function issuerOf(publicUrl: string, slug: string): string {
+  return `${publicUrl}/t/${slug}`;
+}
+
+function claimsOf(credential: Credential): Record<string, unknown> {
+  return {
+    sub: credential.userId,
+    email: credential.email,
+    email_verified: credential.emailVerified,
+    given_name: credential.givenName ?? undefined,
+    family_name: credential.familyName ?? undefined,
+    locale: credential.locale ?? undefined,
+  };
+}
+
+/** Builds one tenant's oidc-provider: its issuer, keys, storage and policies. */
+export async function buildProvider(
+  tenant: LoginTenant,
+  deps: { pool: Pool; directory: LoginDirectory; keys: SigningKeys; settings: ProviderSettings; hooks: ProviderHooks },
+): Promise<Provider> {
+  const { settings, directory } = deps;
+  const issuer = issuerOf(settings.publicUrl, tenant.slug);
+  const keys = await deps.keys.keysOf(tenant.tenantId);
+  const cookieKey = createHmac('sha256', settings.cookieSecret).update(`tessera/login/cookies/${tenant.tenantId}`).digest('base64url');
+  const apiResource = {
+    scope: 'api',
+    audience: TESSERA_API_AUDIENCE,
+    accessTokenTTL: settings.accessTokenTtlS,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'ES256' } },
+  };
+  const provider = new Provider(issuer, {
+    adapter: postgresAdapterFor(deps.pool, tenant.tenantId, clientLookup(deps.pool, () => presentedCredentialsOf(Provider.ctx))),
+    jwks: { keys },
+    cookies: {
+      keys: [cookieKey],
+      long: { signed: true, secure: settings.secureCookies, sameSite: 'lax' },
+      short: { signed: true, secure: settings.secureCookies, sameSite: 'lax' },
+    },
+    findAccount: async (_ctx: unknown, sub: string) => {
+      const credential = await directory.credentialById(tenant.tenantId, sub);
+      if (!credential) return undefined;
+      return { accountId: sub, claims: async () => claimsOf(credential) };
+    },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'locale'] },
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'api'],
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
+    clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code'], response_types: ['code'] },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256'], userinfoSigningAlgValues: ['ES256'], introspectionSigningAlgValues: ['ES256'] },
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/t/${tenant.slug}/interaction/${interaction.uid}` },
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    // Consent is remembered across sessions: a person who allowed a client is not asked again
+    // (unless the client sends prompt=consent or asks for more than was granted).
+    loadExistingGrant: async (ctx: GrantContext) => {
+      const clientId = ctx.oidc.client.clientId;
+      const accountId = ctx.oidc.session.accountId;
+      const grantId =
+        ctx.oidc.result?.consent?.grantId ??
+        ctx.oidc.session.grantIdFor(clientId) ??
+        (accountId ? await latestGrantId(deps.pool, tenant.tenantId, accountId, clientId) : undefined);
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+    },
+    conformIdTokenClaims: true,
+    // `tid` names the tenant for APIs; the subject kind keeps a client's token from passing as a person's.
+    extraTokenClaims: (_ctx: unknown, token: { kind: string }) => ({
+      tid: tenant.tenantId,
+      tessera_subject: token.kind === 'ClientCredentials' ? 'client' : 'person',
+    }),
+    ttl: {
+      AccessToken: settings.accessTokenTtlS,
+      ClientCredentials: settings.accessTokenTtlS,
+      AuthorizationCode: settings.authorizationCodeTtlS,
+      IdToken: settings.accessTokenTtlS,
+      DeviceCode: 600,
+      Interaction: 3600,
+      RefreshToken: settings.refreshTokenTtlS,
+      Session: settings.sessionTtlS,
+      // An offline refresh token outlives the session (persistsLogout). The grant is not extended when
+      // a refresh token rotates, so it lives long enough for a chain of rotations; revocation ends it.
+      Grant: Math.max(settings.refreshTokenTtlS, 365 * 86_400),
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      // Any authenticated (confidential) client of the tenant may introspect, as resource servers do;
+      // storage is per tenant, so another tenant's tokens are simply inactive here.
+      introspection: { enabled: true, allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod !== 'none' },
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId,
+      },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource: (ctx: PageContext, form: string, _out: unknown, error?: Error) => {
+          render(ctx, tenant, 'Connect a device', `${error ? '<p class="error">That code is not valid. Try again.</p>' : '<p>Enter the code your device shows.</p>'}${form}
+<button type="submit" form="op.deviceInputForm">Continue</button>`);
+        },
+        userCodeConfirmSource: (ctx: PageContext, form: string, client: { clientName?: string; clientId: string }, _device: unknown, userCode: string) => {
+          render(ctx, tenant, 'Connect a device', `${form}<p>Connect <strong>${escapeHtml(client.clientName ?? client.clientId)}</strong> with the code <strong>${escapeHtml(userCode)}</strong>?</p>
+<button type="submit" form="op.deviceConfirmForm">Continue</button>`);
+        },
+        successSource: (ctx: PageContext) => render(ctx, tenant, 'Device connected', '<p>You can return to your device.</p>'),
+      },
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx: PageContext, form: string) => {
+          render(ctx, tenant, 'Sign out', `${form}<p>Do you want to sign out of ${escapeHtml(tenant.name)}?</p>
+<button form="op.logoutForm" type="submit" name="logout" value="yes">Sign out</button>
+<button form="op.logoutForm" type="submit">Stay signed in</button>`);
+        },
+        postLogoutSuccessSource: (ctx: PageContext) => render(ctx, tenant, 'Signed out', '<p>You are signed out.</p>'),
+      },
+      resourceIndicators: {
+        enabled: true,
+        // Without `resource` a token stays opaque: stored, so it can be introspected and revoked.
+        // With resource=urn:tessera:api it is an ES256 JWT other services verify on their own.
+        defaultResource: (_ctx: unknown, _client: unknown, oneOf?: string) => oneOf,
+        getResourceServerInfo: (_ctx: unknown, resource: string) => {
+          if (resource !== TESSERA_API_AUDIENCE) throw new errors.InvalidTarget!();
+          return apiResource;
+        },
+        useGrantedResource: () => true,
+      },
+    },
+    renderError: (ctx: PageContext, out: Record<string, string>) =>
+      render(ctx, tenant, 'Something went wrong', `<p class="error">${escapeHtml(out.error)}</p><p>${escapeHtml(out.error_description)}</p>`),
+  });
+  provider.proxy = settings.behindProxy;
+  provider.on('grant.revoked', (_ctx: unknown, grantId: string) => deps.hooks.onGrantRevoked(tenant, grantId));
+  provider.on('end_session.success', (ctx: { oidc?: { session?: { accountId?: string } } }) => {
+    const accountId = ctx.oidc?.session?.accountId;
+    if (accountId) deps.hooks.onSessionEnded(tenant, accountId);
+  });
+  return provider;
+}

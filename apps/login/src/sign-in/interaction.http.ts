@@ -1,0 +1,155 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { InteractionDetails } from 'oidc-provider';
+import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import { LoginDirectory, type LoginTenant } from '../directory';
+import { LoginEventLog } from '../login-events';
+import { ProviderCache } from '../oidc/provider-cache';
+import { escapeHtml, page, PAGE_HEADERS } from '../pages';
+import { PasswordCheck } from './password-check';
+import { SessionStarted, sessionStreamFor } from './sign-in.events';
+
+export const CSRF_SECRET = Symbol('CsrfSecret');
+
+const FAILURE_TEXT: Record<string, string> = {
+  invalid_credentials: 'The e-mail address or the password is not correct.',
+  locked: 'Too many failed attempts. Try again later or reset your password.',
+  throttled: 'Too many failed attempts. Try again later or reset your password.',
+  email_unverified: 'Confirm your e-mail address first: follow the link in the mail we sent you.',
+};
+const FAILURE_STATUS: Record<string, number> = { invalid_credentials: 401, locked: 429, throttled: 429, email_unverified: 403 };
+
+/**
+ * The hosted pages oidc-provider sends people to (interactions.url): sign-in and consent. Plain
+ * HTML forms; each carries a CSRF token bound to the interaction, and the interaction itself is
+ * bound to the browser by oidc-provider's signed interaction cookie.
+ */
+@Controller('t/:tenant/interaction/:uid')
+export class InteractionController {
+  constructor(
+    private readonly directory: LoginDirectory,
+    private readonly providers: ProviderCache,
+    private readonly passwords: PasswordCheck,
+    private readonly events: LoginEventLog,
+    @Inject(CSRF_SECRET) private readonly csrfSecret: Buffer,
+  ) {}
+
+  @Get()
+  async show(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const { tenant, details } = await this.interaction(slug, uid, req, reply);
+    if (details.prompt.name === 'login') return this.send(reply, 200, this.signInPage(tenant, uid));
+    return this.send(reply, 200, this.consentPage(tenant, details));
+  }
+
+  @Post('login')
+  async signIn(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const body = formOf(req);
+    const { tenant, details, provider } = await this.interaction(slug, uid, req, reply);
+    this.requireCsrf(tenant, uid, body);
+    if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
+    const clientId = String(details.params.client_id ?? '');
+    const outcome = await this.passwords.check({ body, tenant, ip: req.ip, clientId });
+    if (!outcome.ok) {
+      const email = typeof body.email === 'string' ? body.email : '';
+      return this.send(reply, FAILURE_STATUS[outcome.reason] ?? 401, this.signInPage(tenant, uid, FAILURE_TEXT[outcome.reason], email));
+    }
+    const redirectTo = await provider.interactionResult(req.raw, reply.raw, { login: { accountId: outcome.credential.userId } }, { mergeWithLastSubmission: false });
+    await this.events.record(sessionStreamFor(tenant.tenantId, outcome.credential.userId), tenant.tenantId, [
+      SessionStarted({ userId: outcome.credential.userId, sessionUid: uid, clientId, at: new Date().toISOString() }),
+    ]);
+    await reply.code(303).header('location', redirectTo).header('cache-control', 'no-store').send();
+  }
+
+  @Post('consent')
+  async consent(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const body = formOf(req);
+    const { tenant, details, provider } = await this.interaction(slug, uid, req, reply);
+    this.requireCsrf(tenant, uid, body);
+    if (details.prompt.name !== 'consent' || !details.session?.accountId) throw badInteraction('this interaction does not ask for consent');
+    if (body.decision !== 'allow') {
+      const to = await provider.interactionResult(req.raw, reply.raw, { error: 'access_denied', error_description: 'the person declined' }, { mergeWithLastSubmission: false });
+      return void (await reply.code(303).header('location', to).send());
+    }
+    const grant = details.grantId
+      ? await (provider.Grant as unknown as { find(id: string): Promise<InstanceType<typeof provider.Grant>> }).find(details.grantId)
+      : new provider.Grant({ accountId: details.session.accountId, clientId: String(details.params.client_id) });
+    const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+    const grantId = await grant.save();
+    const to = await provider.interactionResult(req.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    await reply.code(303).header('location', to).header('cache-control', 'no-store').send();
+  }
+
+  private async interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
+    const tenant = await this.directory.tenantBySlug(slug);
+    if (!tenant) throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+    const provider = await this.providers.get(tenant);
+    let details: InteractionDetails;
+    try {
+      details = await provider.interactionDetails(req.raw, reply.raw);
+    } catch {
+      throw badInteraction('the sign-in session has expired or this browser did not start it; go back to the application and try again');
+    }
+    if (details.uid !== uid) throw badInteraction('this browser is signing in through another interaction');
+    return { tenant, details, provider };
+  }
+
+  private csrfToken(tenant: LoginTenant, uid: string): string {
+    return createHmac('sha256', this.csrfSecret).update(`${tenant.tenantId}|${uid}`).digest('base64url');
+  }
+
+  private requireCsrf(tenant: LoginTenant, uid: string, body: Record<string, unknown>): void {
+    const presented = Buffer.from(typeof body.csrf === 'string' ? body.csrf : '');
+    const expected = Buffer.from(this.csrfToken(tenant, uid));
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+      throw new ProblemError({ status: 403, type: 'csrf-token-invalid', title: 'Form token missing or wrong', detail: 'reload the sign-in page and submit the form again' });
+    }
+  }
+
+  private signInPage(tenant: LoginTenant, uid: string, error?: string, email = ''): string {
+    const base = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}`;
+    return page(
+      tenant.name,
+      'Sign in',
+      `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="${escapeHtml(base)}/login" autocomplete="on">
+<input type="hidden" name="csrf" value="${escapeHtml(this.csrfToken(tenant, uid))}">
+<label for="email">E-mail</label><input id="email" name="email" type="email" required autofocus value="${escapeHtml(email)}">
+<label for="password">Password</label><input id="password" name="password" type="password" required>
+<button type="submit">Sign in</button>
+</form>`,
+    );
+  }
+
+  private consentPage(tenant: LoginTenant, details: InteractionDetails): string {
+    const base = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(details.uid)}`;
+    const scopes = String(details.params.scope ?? '').split(' ').filter(Boolean);
+    return page(
+      tenant.name,
+      'Allow access',
+      `<p>The application <strong>${escapeHtml(details.params.client_id)}</strong> asks for:</p>
+<ul>${scopes.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
+<form method="post" action="${escapeHtml(base)}/consent">
+<input type="hidden" name="csrf" value="${escapeHtml(this.csrfToken(tenant, details.uid))}">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>`,
+    );
+  }
+
+  private async send(reply: FastifyReply, status: number, html: string): Promise<void> {
+    await reply.code(status).headers(PAGE_HEADERS).send(html);
+  }
+}
+
+function formOf(req: FastifyRequest): Record<string, unknown> {
+  const body = req.body;
+  return body && typeof body === 'object' ? { ...(body as Record<string, unknown>) } : {};
+}
+
+function badInteraction(detail: string): ProblemError {
+  return new ProblemError({ status: 400, type: 'interaction-invalid', title: 'Sign-in cannot continue', detail });
+}

@@ -1,0 +1,174 @@
+import { hash, verify } from '@node-rs/argon2';
+import { Strategy as LocalStrategy } from 'passport-local';
+import type { Pool, PoolClient } from 'pg';
+import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
+import { ARGON2ID_OPTIONS } from '../../../register/src/sign-up/password';
+import type { Credential, LoginDirectory, LoginTenant } from '../directory';
+import type { LoginEventLog } from '../login-events';
+import { AccountLocked, LoginFailed, LoginSucceeded, signInStreamFor, type SignInEvent } from './sign-in.events';
+
+const MAX_TRACKED_ADDRESSES = 100_000;
+
+export interface SignInPolicy {
+  readonly lockoutThreshold: number;
+  readonly lockoutWindowMs: number;
+  readonly lockoutCooldownMs: number;
+  readonly ipFailureLimit: number;
+  /** Whether the tenant lets a person with an unverified e-mail sign in. */
+  readonly unverifiedEmail: (tenantSlug: string) => 'allow' | 'refuse';
+}
+
+export type SignInOutcome =
+  | { readonly ok: true; readonly credential: Credential }
+  | { readonly ok: false; readonly reason: 'invalid_credentials' | 'locked' | 'throttled' | 'email_unverified' };
+
+interface Attempt {
+  readonly body: Record<string, unknown>;
+  readonly tenant: LoginTenant;
+  readonly ip: string;
+  readonly clientId: string;
+}
+
+/**
+ * The password check behind the hosted sign-in page: passport's local strategy over login's
+ * credentials read model, with lockout and throttling.
+ *
+ * Attempts on one account are serialised twice: in-process (so 50 parallel posts do not hold 50
+ * database connections) and by a row lock on the account's throttle row (so replicas agree).
+ * The failure count is read and written under that lock, so N parallel wrong passwords can never
+ * buy more than the threshold of verifications before the lock-out.
+ */
+export class PasswordCheck {
+  private readonly strategy: LocalStrategy;
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly ipFailures = new Map<string, number[]>();
+  private readonly dummyHash: Promise<string>;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly directory: LoginDirectory,
+    private readonly blindIndexKey: Buffer,
+    private readonly events: LoginEventLog,
+    private readonly policy: SignInPolicy,
+  ) {
+    // Unknown accounts are verified against this, so they cost what a wrong password costs.
+    this.dummyHash = hash('tessera-dummy-password-for-timing', ARGON2ID_OPTIONS);
+    this.strategy = new LocalStrategy({ usernameField: 'email', passwordField: 'password', passReqToCallback: true, session: false }, (req, email, password, done) => {
+      this.attempt(req as unknown as Attempt, email, password).then((outcome) => done(null, outcome), done);
+    });
+  }
+
+  /** Runs passport's local strategy on a parsed form body. */
+  check(attempt: Attempt): Promise<SignInOutcome> {
+    return new Promise((resolve, reject) => {
+      const run = Object.create(this.strategy) as LocalStrategy & {
+        success(user: SignInOutcome): void;
+        fail(): void;
+        error(error: unknown): void;
+      };
+      run.success = (outcome) => resolve(outcome);
+      run.fail = () => resolve({ ok: false, reason: 'invalid_credentials' });
+      run.error = reject;
+      run.authenticate(attempt as never, {});
+    });
+  }
+
+  private async attempt(attempt: Attempt, email: string, password: string): Promise<SignInOutcome> {
+    const { tenant } = attempt;
+    const accountKey = blindIndex(this.blindIndexKey, tenant.tenantId, 'email', email);
+    const ipKey = `${tenant.tenantId}|${attempt.ip}`;
+    const now = Date.now();
+    if (this.recentIpFailures(ipKey, now) >= this.policy.ipFailureLimit) {
+      await this.record(tenant, accountKey, [LoginFailed({ accountKey, reason: 'throttled', clientId: attempt.clientId, at: new Date(now).toISOString() })]);
+      return { ok: false, reason: 'throttled' };
+    }
+    const queueKey = `${tenant.tenantId}|${accountKey}`;
+    const previous = this.queues.get(queueKey) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(() => this.underRowLock(attempt, accountKey, password));
+    this.queues.set(queueKey, current);
+    try {
+      const outcome = await current;
+      if (!outcome.ok && outcome.reason === 'invalid_credentials') this.countIpFailure(ipKey);
+      return outcome;
+    } finally {
+      if (this.queues.get(queueKey) === current) this.queues.delete(queueKey);
+    }
+  }
+
+  private async underRowLock(attempt: Attempt, accountKey: string, password: string): Promise<SignInOutcome> {
+    const { tenant } = attempt;
+    const client = await this.pool.connect();
+    const at = new Date();
+    const events: SignInEvent[] = [];
+    let outcome: SignInOutcome;
+    try {
+      await client.query('BEGIN');
+      const state = await this.lockRow(client, tenant.tenantId, accountKey);
+      if (state.lockedUntil && state.lockedUntil > at) {
+        outcome = { ok: false, reason: 'locked' };
+        events.push(LoginFailed({ accountKey, reason: 'locked', clientId: attempt.clientId, at: at.toISOString() }));
+      } else {
+        const credential = await this.directory.credentialByEmailIndex(tenant.tenantId, accountKey);
+        const valid = await verify(credential?.passwordHash ?? (await this.dummyHash), password).catch(() => false);
+        if (credential && valid) {
+          await client.query('UPDATE login_throttle SET failures = $3, locked_until = NULL WHERE tenant_id = $1 AND account_key = $2', [tenant.tenantId, accountKey, []]);
+          if (!credential.emailVerified && this.policy.unverifiedEmail(tenant.slug) === 'refuse') {
+            outcome = { ok: false, reason: 'email_unverified' };
+            events.push(LoginFailed({ accountKey, reason: 'email_unverified', clientId: attempt.clientId, at: at.toISOString() }));
+          } else {
+            outcome = { ok: true, credential };
+            events.push(LoginSucceeded({ accountKey, userId: credential.userId, clientId: attempt.clientId, at: at.toISOString() }));
+          }
+        } else {
+          const windowStart = at.getTime() - this.policy.lockoutWindowMs;
+          const failures = [...state.failures.filter((f) => f.getTime() > windowStart), at];
+          outcome = { ok: false, reason: 'invalid_credentials' };
+          events.push(LoginFailed({ accountKey, reason: 'invalid_credentials', clientId: attempt.clientId, at: at.toISOString() }));
+          if (failures.length >= this.policy.lockoutThreshold) {
+            const lockedUntil = new Date(at.getTime() + this.policy.lockoutCooldownMs);
+            await client.query('UPDATE login_throttle SET failures = $3, locked_until = $4 WHERE tenant_id = $1 AND account_key = $2', [tenant.tenantId, accountKey, [], lockedUntil]);
+            events.push(AccountLocked({ accountKey, failures: failures.length, lockedUntil: lockedUntil.toISOString(), at: at.toISOString() }));
+          } else {
+            await client.query('UPDATE login_throttle SET failures = $3 WHERE tenant_id = $1 AND account_key = $2', [tenant.tenantId, accountKey, failures]);
+          }
+        }
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    await this.record(tenant, accountKey, events);
+    return outcome;
+  }
+
+  private async lockRow(client: PoolClient, tenantId: string, accountKey: string): Promise<{ failures: Date[]; lockedUntil: Date | null }> {
+    await client.query('INSERT INTO login_throttle (tenant_id, account_key) VALUES ($1, $2) ON CONFLICT DO NOTHING', [tenantId, accountKey]);
+    const { rows } = await client.query<{ failures: Date[]; locked_until: Date | null }>(
+      'SELECT failures, locked_until FROM login_throttle WHERE tenant_id = $1 AND account_key = $2 FOR UPDATE',
+      [tenantId, accountKey],
+    );
+    return { failures: rows[0]?.failures ?? [], lockedUntil: rows[0]?.locked_until ?? null };
+  }
+
+  private countIpFailure(ipKey: string): void {
+    // Bounded: under a spray from very many addresses the oldest counters go first.
+    if (!this.ipFailures.has(ipKey) && this.ipFailures.size >= MAX_TRACKED_ADDRESSES) {
+      this.ipFailures.delete(this.ipFailures.keys().next().value as string);
+    }
+    this.ipFailures.set(ipKey, [...(this.ipFailures.get(ipKey) ?? []), Date.now()]);
+  }
+
+  private recentIpFailures(ipKey: string, now: number): number {
+    const recent = (this.ipFailures.get(ipKey) ?? []).filter((t) => t > now - this.policy.lockoutWindowMs);
+    if (recent.length === 0) this.ipFailures.delete(ipKey);
+    else this.ipFailures.set(ipKey, recent);
+    return recent.length;
+  }
+
+  private record(tenant: LoginTenant, accountKey: string, events: SignInEvent[]): Promise<void> {
+    return this.events.record(signInStreamFor(tenant.tenantId, accountKey), tenant.tenantId, events);
+  }
+}

@@ -1,0 +1,33 @@
+import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+
+/**
+ * What login tells the rest of Tessera (pulse, rewards). Attempts are keyed by the blind index of
+ * the e-mail (`accountKey`), so unknown addresses are throttled too and no address is in clear.
+ */
+export const LoginSucceeded = defineEvent<{ accountKey: string; userId: string; clientId: string; at: string }>()('LoginSucceeded');
+export const LoginFailed = defineEvent<{
+  accountKey: string;
+  reason: 'invalid_credentials' | 'locked' | 'throttled' | 'email_unverified';
+  clientId: string;
+  at: string;
+}>()('LoginFailed');
+export const AccountLocked = defineEvent<{ accountKey: string; failures: number; lockedUntil: string; at: string }>()('AccountLocked');
+export const SessionStarted = defineEvent<{ userId: string; sessionUid: string; clientId: string; at: string }>()('SessionStarted');
+export const SessionEnded = defineEvent<{ userId: string; reason: 'logout'; at: string }>()('SessionEnded');
+export const TokensRevoked = defineEvent<{ grantId: string; reason: 'revocation' | 'refresh_token_reuse' | 'code_replay' | 'grant_revoked'; at: string }>()(
+  'TokensRevoked',
+);
+
+export type SignInEvent =
+  | EventOf<typeof LoginSucceeded>
+  | EventOf<typeof LoginFailed>
+  | EventOf<typeof AccountLocked>
+  | EventOf<typeof SessionStarted>
+  | EventOf<typeof SessionEnded>
+  | EventOf<typeof TokensRevoked>;
+
+export const signInEvents = [LoginSucceeded, LoginFailed, AccountLocked, SessionStarted, SessionEnded, TokensRevoked];
+
+export const signInStreamFor = (tenantId: string, accountKey: string) => `login.signin-${tenantId}.${accountKey}`;
+export const sessionStreamFor = (tenantId: string, userId: string) => `login.session-${tenantId}.${userId}`;
+export const grantStreamFor = (tenantId: string, grantId: string) => `login.grant-${tenantId}.${grantId}`;

@@ -1,0 +1,67 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as oidc from 'openid-client';
+import { chromium } from 'playwright-core';
+import { STRONG_PASSWORD } from '../../register/test/register-harness';
+import { startLogin, type LoginHarness } from './login-harness';
+import { REDIRECT_URI } from './sign-in-flow';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const available = existsSync(CHROMIUM);
+
+if (!available) {
+  // Said loudly: CI installs Debian's chromium, so a missing one here means these tests did not run.
+  process.stderr.write(`\nBROWSER TESTS DID NOT RUN: ${CHROMIUM} is missing (apt-get install chromium)\n\n`);
+}
+
+let login: LoginHarness;
+let slug: string;
+let clientId: string;
+
+beforeAll(async () => {
+  if (!available) return;
+  login = await startLogin();
+  slug = (await login.createTenant()).slug;
+  await login.signUp(slug, 'ada@example.com');
+  ({ clientId } = await login.registerClient(slug, { name: 'Browser app', type: 'public', redirectUris: [REDIRECT_URI] }));
+});
+
+afterAll(() => login?.close());
+
+(available ? describe : describe.skip)(`a real browser (${CHROMIUM})`, () => {
+  it("signs in through the hosted pages without JavaScript help and lands on the client's redirect URI with a code", async () => {
+    const config = await oidc.discovery(new URL(login.issuer(slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+    const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, javaScriptEnabled: false });
+    try {
+      // The relying party is not running: answer its redirect URI so the browser can land there.
+      await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'relying party' }));
+      const page = await context.newPage();
+      await page.goto(url.href);
+      await page.fill('#email', 'ada@example.com');
+      await page.fill('#password', STRONG_PASSWORD);
+      await page.click('button[type=submit]');
+      await page.waitForLoadState();
+      if (!page.url().startsWith(REDIRECT_URI)) await page.click('button[value=allow]');
+      await page.waitForURL(`${REDIRECT_URI}**`);
+      const landed = new URL(page.url());
+      expect(landed.searchParams.get('code')).toEqual(expect.any(String));
+      const tokens = await oidc.authorizationCodeGrant(config, landed, { pkceCodeVerifier: verifier, expectedState: state });
+      expect(tokens.claims()?.iss).toBe(login.issuer(slug));
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createServiceApp } from '../../../libs/platform/src/service-app';
+import { createTestDatabase } from '../../../test/support/database';
+import { startRegister, type RegisterHarness } from '../../register/test/register-harness';
+import { loadLoginConfig } from '../src/login.config';
+import { LoginModule } from '../src/login.module';
+import { loginServiceOptions, openLoginRuntime, type LoginRuntime } from '../src/login.runtime';
+
+export interface LoginHarness {
+  readonly app: NestFastifyApplication;
+  readonly runtime: LoginRuntime;
+  readonly register: RegisterHarness;
+  /** http://127.0.0.1:port: login listens for real, since relying parties and browsers need a socket. */
+  readonly url: string;
+  readonly adminToken: string;
+  issuer(slug: string): string;
+  /** A tenant created through register, once login's read model has it. */
+  createTenant(slug?: string): Promise<{ id: string; slug: string }>;
+  /** A person signed up through register, once login's credentials read model has them. */
+  signUp(slug: string, email: string, extra?: object): Promise<{ id: string }>;
+  registerClient(slug: string, body: object): Promise<{ clientId: string; clientSecret?: string }>;
+  close(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Register and login on one fresh database, sharing the master key, as `npm start` runs them. */
+export async function startLogin(env: Record<string, string> = {}): Promise<LoginHarness> {
+  const databaseUrl = await createTestDatabase('login');
+  const masterKey = randomBytes(32).toString('base64');
+  const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey });
+  const adminToken = randomBytes(24).toString('base64url');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const config = loadLoginConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    TESSERA_MASTER_KEY: masterKey,
+    ADMIN_TOKEN: adminToken,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOGIN_PUBLIC_URL: url,
+    SHUTDOWN_DRAIN_MS: '0',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const runtime = await openLoginRuntime(config);
+  const app = await createServiceApp(LoginModule.forRoot(runtime), { ...loginServiceOptions(config), processMetrics: false });
+  await app.listen(port, '127.0.0.1');
+  const pool = runtime.infrastructure.pool;
+  const until = async (sql: string, params: unknown[]) => {
+    for (let i = 0; i < 500; i++) {
+      if ((await pool.query(sql, params)).rowCount) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error('login read model did not catch up');
+  };
+  return {
+    app,
+    runtime,
+    register,
+    url,
+    adminToken,
+    issuer: (slug) => `${url}/t/${slug}`,
+    async createTenant(slug) {
+      const tenant = await register.createTenant(slug);
+      await until('SELECT 1 FROM login_tenants WHERE tenant_id = $1', [tenant.id]);
+      return tenant;
+    },
+    async signUp(slug, email, extra) {
+      const user = await register.signUp(slug, email, extra);
+      await until('SELECT 1 FROM login_credentials WHERE user_id = $1', [user.id]);
+      return user;
+    },
+    async registerClient(slug, body) {
+      const response = await fetch(`${url}/admin/tenants/${slug}/clients`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (response.status !== 201) throw new Error(`client registration failed: ${response.status} ${await response.text()}`);
+      return (await response.json()) as { clientId: string; clientSecret?: string };
+    },
+    async close() {
+      await app.close();
+      await register.close();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import * as oidc from 'openid-client';
+import { blindIndex } from '../../../libs/personal-data/src/blind-index';
+import { STRONG_PASSWORD } from '../../register/test/register-harness';
+import { signInStreamFor } from '../src/sign-in/sign-in.events';
+import { FormBrowser } from './browser-less';
+import { startLogin, type LoginHarness } from './login-harness';
+
+const REDIRECT_URI = 'http://localhost:9/callback';
+const THRESHOLD = 3;
+const GENERIC_ERROR = 'The e-mail address or the password is not correct.';
+
+let login: LoginHarness;
+let tenant: { id: string; slug: string };
+let clientId: string;
+
+beforeAll(async () => {
+  login = await startLogin({ LOGIN_LOCKOUT_THRESHOLD: String(THRESHOLD), LOGIN_IP_FAILURE_LIMIT: '1000' });
+  tenant = await login.createTenant();
+  ({ clientId } = await login.registerClient(tenant.slug, { name: 'App', type: 'public', redirectUris: [REDIRECT_URI] }));
+});
+
+afterAll(() => login?.close());
+
+/** Opens the hosted sign-in page of a fresh authorization request. */
+async function signInPage() {
+  const config = await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const browser = new FormBrowser();
+  const page = await browser.follow(url.href, REDIRECT_URI);
+  return { browser, form: FormBrowser.form(page), page };
+}
+
+async function attempts(email: string) {
+  const accountKey = blindIndex(login.runtime.infrastructure.blindIndexKey, tenant.id, 'email', email);
+  const events = await login.runtime.infrastructure.eventStore.readStream(signInStreamFor(tenant.id, accountKey));
+  return events.map((e) => (e.type === 'LoginFailed' ? `LoginFailed:${String(e.data.reason)}` : e.type));
+}
+
+describe('hosted sign-in', () => {
+  it("shows the tenant's name, escapes what the person typed and answers unknown accounts like wrong passwords", async () => {
+    await login.signUp(tenant.slug, 'grace@example.com');
+    const { browser, form, page } = await signInPage();
+    expect(page.body).toContain(`Tenant ${tenant.slug}`);
+    expect(page.body).not.toContain('<script');
+
+    const hostile = '"><script>alert(1)</script>@example.com';
+    const unknown = await browser.request(form.action, { form: { ...form.fields, email: hostile, password: 'whatever it is' } });
+    expect(unknown.status).toBe(401);
+    expect(unknown.body).toContain(GENERIC_ERROR);
+    expect(unknown.body).not.toContain('<script>');
+    expect(unknown.body).toContain('&#60;script&#62;');
+
+    const wrong = await browser.request(form.action, { form: { ...form.fields, email: 'grace@example.com', password: 'not her password' } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toContain(GENERIC_ERROR);
+    expect(await attempts('grace@example.com')).toEqual(['LoginFailed:invalid_credentials']);
+  });
+
+  it('refuses a form without its CSRF token, and records no attempt', async () => {
+    await login.signUp(tenant.slug, 'csrf@example.com');
+    const { browser, form } = await signInPage();
+    const response = await browser.request(form.action, { form: { email: 'csrf@example.com', password: STRONG_PASSWORD } });
+    expect(response.status).toBe(403);
+    expect(JSON.parse(response.body)).toMatchObject({ type: expect.stringContaining('csrf-token-invalid') });
+    const forged = await browser.request(form.action, { form: { csrf: 'forged', email: 'csrf@example.com', password: STRONG_PASSWORD } });
+    expect(forged.status).toBe(403);
+    expect(await attempts('csrf@example.com')).toEqual([]);
+  });
+
+  it('locks the account after N failures, even for the right password, and a password reset unlocks it', async () => {
+    await login.signUp(tenant.slug, 'linus@example.com');
+    const { browser, form } = await signInPage();
+    for (let i = 0; i < THRESHOLD; i++) {
+      const wrong = await browser.request(form.action, { form: { ...form.fields, email: 'linus@example.com', password: `wrong password ${i}` } });
+      expect(wrong.status).toBe(401);
+    }
+    const locked = await browser.request(form.action, { form: { ...form.fields, email: 'linus@example.com', password: STRONG_PASSWORD } });
+    expect(locked.status).toBe(429);
+    expect(await attempts('linus@example.com')).toEqual([
+      'LoginFailed:invalid_credentials',
+      'LoginFailed:invalid_credentials',
+      'LoginFailed:invalid_credentials',
+      'AccountLocked',
+      'LoginFailed:locked',
+    ]);
+
+    const register = login.register.http();
+    await register.post(`/t/${tenant.slug}/password-resets`).send({ email: 'linus@example.com' }).expect(202);
+    const token = await login.register.mailedToken('linus@example.com', /reset your password/);
+    const newPassword = 'a brand new passphrase here';
+    const confirmed = await register.post(`/t/${tenant.slug}/password-resets/confirm`).send({ token, password: newPassword });
+    expect(confirmed.status).toBe(200);
+    let signedIn = { status: 0 };
+    for (let i = 0; i < 100 && signedIn.status !== 303; i++) {
+      const fresh = await signInPage();
+      signedIn = await fresh.browser.request(fresh.form.action, { form: { ...fresh.form.fields, email: 'linus@example.com', password: newPassword } });
+      if (signedIn.status !== 303) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(signedIn.status).toBe(303);
+    expect((await attempts('linus@example.com')).at(-1)).toBe('LoginSucceeded');
+  });
+
+  it('never lets 50 parallel wrong passwords buy more than N verifications', async () => {
+    await login.signUp(tenant.slug, 'race@example.com');
+    const { browser, form } = await signInPage();
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => browser.request(form.action, { form: { ...form.fields, email: 'race@example.com', password: `guess number ${i}` } })),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(THRESHOLD);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(50 - THRESHOLD);
+    const recorded = await attempts('race@example.com');
+    expect(recorded.filter((e) => e === 'LoginFailed:invalid_credentials')).toHaveLength(THRESHOLD);
+    expect(recorded.filter((e) => e === 'AccountLocked')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import * as oidc from 'openid-client';
+import { tenantDecider } from '../../register/src/tenants/tenant.decider';
+import { tenantStreamFor } from '../../register/src/account/account.streams';
+import { deleteExpiredModels, postgresAdapterFor } from '../src/oidc/postgres-adapter';
+import { ProviderCache } from '../src/oidc/provider-cache';
+import { startLogin, type LoginHarness } from './login-harness';
+
+const TENANTS = 1000;
+const CACHE = 50;
+const insecure = { execute: [oidc.allowInsecureRequests] };
+
+let login: LoginHarness;
+
+beforeAll(async () => {
+  login = await startLogin({ LOGIN_PROVIDER_CACHE_SIZE: String(CACHE) });
+});
+
+afterAll(() => login?.close());
+
+/** TenantCreated through register's own decider and command runner: what POST /admin/tenants appends, minus the HTTP. */
+async function createTenants(count: number): Promise<string[]> {
+  const slugs = Array.from({ length: count }, (_, i) => `many-${i}-${randomUUID().slice(0, 6)}`);
+  const commands = login.register.runtime.infrastructure.commands;
+  for (let i = 0; i < slugs.length; i += 50) {
+    await Promise.all(
+      slugs.slice(i, i + 50).map((slug) => {
+        const tenantId = randomUUID();
+        const now = new Date();
+        return commands.handle({
+          streamName: tenantStreamFor(slug),
+          decider: tenantDecider,
+          command: { tenantId, slug, name: `Tenant ${slug}`, apiKeyHash: 'x'.repeat(64), writeKeyHash: 'y'.repeat(64), now },
+          context: { tenantId, correlationId: randomUUID(), now },
+        });
+      }),
+    );
+  }
+  const pool = login.runtime.infrastructure.pool;
+  for (let i = 0; i < 1000; i++) {
+    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM login_tenants WHERE slug LIKE 'many-%'");
+    if (rows[0]!.n >= count) return slugs;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('tenants did not reach login');
+}
+
+describe('many tenants in one process', () => {
+  it('serves 1,000 tenants with lazily built providers in a bounded cache and bounded memory', async () => {
+    const slugs = await createTenants(TENANTS);
+    const cache = login.app.get(ProviderCache);
+    expect(cache.size).toBe(0);
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    const sample = [...slugs].sort(() => Math.random() - 0.5).slice(0, 120);
+    for (const slug of sample) {
+      const { clientId, clientSecret } = await login.registerClient(slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] });
+      const config = await oidc.discovery(new URL(login.issuer(slug)), clientId, clientSecret, oidc.ClientSecretBasic(clientSecret!), insecure);
+      expect(config.serverMetadata().issuer).toBe(login.issuer(slug));
+      const token = await oidc.clientCredentialsGrant(config);
+      expect(token.access_token).toEqual(expect.any(String));
+      expect(cache.size).toBeLessThanOrEqual(CACHE);
+    }
+    expect(cache.size).toBe(CACHE);
+    // 120 providers were built and 70 evicted; growth stays far below what 1,000 resident providers would take.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 1024 * 1024);
+  });
+
+  it("refuses tenant A's client and tokens at tenant B", async () => {
+    const a = await login.createTenant();
+    const b = await login.createTenant();
+    const clientA = await login.registerClient(a.slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] });
+    const clientB = await login.registerClient(b.slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] });
+    const atA = await oidc.discovery(new URL(login.issuer(a.slug)), clientA.clientId, clientA.clientSecret, oidc.ClientSecretBasic(clientA.clientSecret!), insecure);
+    const atB = await oidc.discovery(new URL(login.issuer(b.slug)), clientB.clientId, clientB.clientSecret, oidc.ClientSecretBasic(clientB.clientSecret!), insecure);
+    const tokenOfA = await oidc.clientCredentialsGrant(atA);
+    expect((await oidc.tokenIntrospection(atA, tokenOfA.access_token)).active).toBe(true);
+    expect((await oidc.tokenIntrospection(atB, tokenOfA.access_token)).active).toBe(false);
+
+    const clientAAtB = await oidc.discovery(new URL(login.issuer(b.slug)), clientA.clientId, clientA.clientSecret, oidc.ClientSecretBasic(clientA.clientSecret!), insecure);
+    await expect(oidc.clientCredentialsGrant(clientAAtB)).rejects.toMatchObject({ status: 401 });
+  });
+
+  it('rotates a client secret and disables a client, through its events', async () => {
+    const tenant = await login.createTenant();
+    const client = await login.registerClient(tenant.slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] });
+    const admin = { authorization: `Bearer ${login.adminToken}` };
+    const configWith = (secret: string) =>
+      oidc.discovery(new URL(login.issuer(tenant.slug)), client.clientId, secret, oidc.ClientSecretBasic(secret), insecure);
+    const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}/secret`, { method: 'POST', headers: admin });
+    expect(rotated.status).toBe(201);
+    const { clientSecret } = (await rotated.json()) as { clientSecret: string };
+    await expect(oidc.clientCredentialsGrant(await configWith(client.clientSecret!))).rejects.toMatchObject({ status: 401 });
+    expect((await oidc.clientCredentialsGrant(await configWith(clientSecret))).access_token).toEqual(expect.any(String));
+
+    expect((await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}`, { method: 'DELETE', headers: admin })).status).toBe(204);
+    await expect(oidc.clientCredentialsGrant(await configWith(clientSecret))).rejects.toMatchObject({ status: 401 });
+    const unknown = await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/nope/secret`, { method: 'POST', headers: admin });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('refuses a bad client registration with a problem naming the field, and stores nothing', async () => {
+    const tenant = await login.createTenant();
+    const url = `${login.url}/admin/tenants/${tenant.slug}/clients`;
+    const body = JSON.stringify({ name: 'bad', type: 'public', grantTypes: ['client_credentials'] });
+    const bad = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${login.adminToken}`, 'content-type': 'application/json' }, body });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await bad.json()) as { errors: { pointer: string }[] }).errors.map((e) => e.pointer)).toContain('/grantTypes');
+    const anonymous = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(anonymous.status).toBe(401);
+    const { rows } = await login.runtime.infrastructure.pool.query('SELECT 1 FROM login_clients WHERE tenant_id = $1', [tenant.id]);
+    expect(rows).toHaveLength(0);
+  });
+
+  it('cleans up expired OIDC artefacts and only those', async () => {
+    const tenant = await login.createTenant();
+    const Adapter = postgresAdapterFor(login.runtime.infrastructure.pool, tenant.id, async () => undefined);
+    const sessions = new Adapter('Session');
+    await sessions.upsert('gone', { uid: 'u1' }, -1);
+    await sessions.upsert('kept', { uid: 'u2' }, 3600);
+    expect(await sessions.find('gone')).toBeUndefined();
+    expect(await deleteExpiredModels(login.runtime.infrastructure.pool)).toBeGreaterThanOrEqual(1);
+    const { rows } = await login.runtime.infrastructure.pool.query('SELECT id FROM login_oidc_models WHERE tenant_id = $1', [tenant.id]);
+    expect(rows.map((r: { id: string }) => r.id)).toEqual(['kept']);
+    expect(await sessions.findByUid('u2')).toEqual({ uid: 'u2' });
+  });
+
+  it('rotates signing keys with an overlap: the previous key stays in the JWKS', async () => {
+    const tenant = await login.createTenant();
+    const jwks = async () => ((await (await fetch(`${login.issuer(tenant.slug)}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const before = await jwks();
+    expect(before).toHaveLength(1);
+    const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/signing-keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${login.adminToken}` } });
+    expect(rotated.status).toBe(204);
+    const after = await jwks();
+    expect(after).toHaveLength(2);
+    expect(after[1]).toBe(before[0]);
+    const refused = await fetch(`${login.url}/admin/tenants/${tenant.slug}/signing-keys/rotate`, { method: 'POST', headers: { authorization: 'Bearer nope' } });
+    expect(refused.status).toBe(403);
+  });
+});

@@ -1,0 +1,53 @@
+/** The consumer-monitoring page: events as they arrive, newest on top. No inline data from the server. */
+export const LIVE_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Pulse · live</title>
+<style>
+  body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #1d232a; }
+  form { display: flex; gap: .5rem; margin-bottom: 1rem; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #e3e6ea; }
+  #status { font-weight: 600; }
+</style>
+</head>
+<body>
+<h1>Live events</h1>
+<p>Status: <span id="status">connecting</span> · <span id="count">0</span> events</p>
+<form id="filters"><input name="event" placeholder="event name"><input name="userId" placeholder="userId"><button>Filter</button></form>
+<table><thead><tr><th>time</th><th>type</th><th>name</th><th>userId</th><th>anonymousId</th></tr></thead><tbody id="events"></tbody></table>
+<script>
+  const tenant = location.pathname.split('/')[2];
+  const key = new URLSearchParams(location.hash.slice(1)).get('key') || '';
+  let source;
+  let count = 0;
+  function connect(filters) {
+    if (source) source.close();
+    const query = new URLSearchParams({ key, ...filters });
+    source = new EventSource('/t/' + encodeURIComponent(tenant) + '/live?' + query);
+    source.onopen = () => { document.getElementById('status').textContent = 'live'; };
+    source.onerror = () => { document.getElementById('status').textContent = 'reconnecting'; };
+    source.addEventListener('message', (message) => {
+      const event = JSON.parse(message.data);
+      const row = document.createElement('tr');
+      row.dataset.messageId = event.messageId;
+      for (const value of [event.timestamp, event.type, event.name, event.userId, event.anonymousId]) {
+        const cell = document.createElement('td');
+        cell.textContent = value ?? '';
+        row.appendChild(cell);
+      }
+      document.getElementById('events').prepend(row);
+      document.getElementById('count').textContent = String(++count);
+    });
+  }
+  document.getElementById('filters').addEventListener('submit', (submit) => {
+    submit.preventDefault();
+    const filters = Object.fromEntries([...new FormData(submit.target)].filter(([, v]) => v));
+    connect(filters);
+  });
+  connect({});
+</script>
+</body>
+</html>
+`;

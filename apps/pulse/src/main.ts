@@ -1,0 +1,17 @@
+import 'reflect-metadata';
+import { runService } from '../../../libs/platform/src/service-app';
+import { loadPulseConfig } from './pulse.config';
+import { PulseModule } from './pulse.module';
+import { openPulseRuntime, pulseServiceOptions } from './pulse.runtime';
+
+async function main(): Promise<void> {
+  const config = loadPulseConfig();
+  const runtime = await openPulseRuntime(config);
+  await runService(PulseModule.forRoot(runtime), pulseServiceOptions(config));
+}
+
+main().catch((error: unknown) => {
+  // Configuration errors name the bad variables and never their values; anything else is a start-up failure.
+  process.stderr.write(`pulse failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,78 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { CHECKPOINTS_DDL } from '../../../libs/cqrs/src/projection-runner';
+
+/** Pulse's tables. Every row starts with its tenant; primary keys lead with it. */
+export class PulseReadModels1763900000000 implements MigrationInterface {
+  name = 'PulseReadModels1763900000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(CHECKPOINTS_DDL);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_tenants (
+        tenant_id uuid PRIMARY KEY,
+        slug text NOT NULL UNIQUE,
+        write_key_hash text NOT NULL UNIQUE,
+        api_key_hash text NOT NULL
+      )`);
+    // Written in the same transaction as the events it admits: the ingest's exactly-once record.
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_message_ids (
+        tenant_id uuid NOT NULL,
+        message_id text NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant_id, message_id)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_profiles (
+        tenant_id uuid NOT NULL,
+        profile_id uuid NOT NULL,
+        user_id text,
+        merged_into uuid,
+        traits jsonb NOT NULL DEFAULT '{}'::jsonb,
+        event_count bigint NOT NULL DEFAULT 0,
+        first_seen timestamptz,
+        last_seen timestamptz,
+        PRIMARY KEY (tenant_id, profile_id)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_identities (
+        tenant_id uuid NOT NULL,
+        kind text NOT NULL,
+        value text NOT NULL,
+        profile_id uuid NOT NULL,
+        sealed_value jsonb,
+        merges integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, kind, value)
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS pulse_identities_profile ON pulse_identities (tenant_id, profile_id)');
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_profile_counters (
+        tenant_id uuid NOT NULL,
+        profile_id uuid NOT NULL,
+        event_name text NOT NULL,
+        count bigint NOT NULL,
+        first_seen timestamptz NOT NULL,
+        last_seen timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, profile_id, event_name)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_profile_events (
+        tenant_id uuid NOT NULL,
+        profile_id uuid NOT NULL,
+        seq bigserial NOT NULL,
+        message_id text NOT NULL,
+        kind text NOT NULL,
+        name text,
+        occurred_at timestamptz NOT NULL,
+        received_at timestamptz NOT NULL,
+        properties jsonb,
+        PRIMARY KEY (tenant_id, profile_id, seq)
+      )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    for (const table of ['pulse_profile_events', 'pulse_profile_counters', 'pulse_identities', 'pulse_profiles', 'pulse_message_ids', 'pulse_tenants']) {
+      await runner.query(`DROP TABLE IF EXISTS ${table}`);
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import type { Pool, PoolClient } from 'pg';
+import type { EventToAppend } from '../../../../libs/eventstore/src/event-store';
+import type { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
+import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import { trackingStreamFor } from './tracking.events';
+
+/** A message encoded for the store, with the id Segment dedups on. */
+export interface EncodedMessage {
+  readonly messageId: string;
+  readonly event: EventToAppend;
+}
+
+export interface IngestOutcome {
+  readonly stored: number;
+  readonly duplicates: number;
+}
+
+export interface GroupCommitSettings {
+  /** Beyond this many waiting events new submissions are refused (back-pressure, bounded memory). */
+  readonly maxQueuedEvents: number;
+  /** One commit appends at most this many events (a single submission may exceed it). */
+  readonly maxBatchEvents: number;
+  /** Commits in flight at once; each owns one partition stream per tenant. */
+  readonly writers: number;
+}
+
+interface Submission {
+  readonly tenantId: string;
+  readonly messages: readonly EncodedMessage[];
+  resolve(outcome: IngestOutcome): void;
+  reject(error: unknown): void;
+}
+
+export const storeBusy = (detail: string) =>
+  new ProblemError({ status: 503, type: 'ingest-overloaded', title: 'Tracking is overloaded', detail, headers: { 'Retry-After': '1' } });
+
+/**
+ * Group commit: submissions from many requests wait in a bounded queue and are appended together,
+ * each in one transaction that also records their messageIds. The id table and the events commit
+ * or roll back as one, so a retried message is either already there (dropped as a duplicate) or
+ * not there at all: exactly once across crashes. Concurrent commits claiming the same id queue on
+ * its primary key; the loser sees the winner's row once it commits and drops its copy.
+ */
+export class GroupCommit {
+  private readonly queue: Submission[] = [];
+  private queuedEvents = 0;
+  private readonly freePartitions: number[];
+  private closed = false;
+  private readonly idle = new Set<() => void>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly store: PostgresEventStore,
+    private readonly settings: GroupCommitSettings,
+  ) {
+    this.freePartitions = Array.from({ length: settings.writers }, (_, index) => index);
+  }
+
+  /** Resolves once the messages are durably in the event store (or known duplicates). */
+  submit(tenantId: string, messages: readonly EncodedMessage[]): Promise<IngestOutcome> {
+    if (this.closed) return Promise.reject(storeBusy('the service is shutting down'));
+    if (messages.length === 0) return Promise.resolve({ stored: 0, duplicates: 0 });
+    if (this.queuedEvents > 0 && this.queuedEvents + messages.length > this.settings.maxQueuedEvents) {
+      return Promise.reject(storeBusy('too many events are waiting for the event store; retry shortly'));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ tenantId, messages, resolve, reject });
+      this.queuedEvents += messages.length;
+      this.pump();
+    });
+  }
+
+  get waitingEvents(): number {
+    return this.queuedEvents;
+  }
+
+  /** Stops taking submissions and resolves once everything queued is committed. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    if (this.queue.length === 0 && this.freePartitions.length === this.settings.writers) return;
+    await new Promise<void>((resolve) => this.idle.add(resolve));
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.freePartitions.length > 0) {
+      const partition = this.freePartitions.shift()!;
+      const batch = this.take();
+      void this.commit(partition, batch).finally(() => {
+        this.freePartitions.push(partition);
+        this.pump();
+        if (this.queue.length === 0 && this.freePartitions.length === this.settings.writers) {
+          for (const resolve of this.idle) resolve();
+          this.idle.clear();
+        }
+      });
+    }
+  }
+
+  private take(): Submission[] {
+    const batch: Submission[] = [];
+    let events = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0]!;
+      if (batch.length > 0 && events + next.messages.length > this.settings.maxBatchEvents) break;
+      this.queue.shift();
+      events += next.messages.length;
+      batch.push(next);
+    }
+    this.queuedEvents -= events;
+    return batch;
+  }
+
+  private async commit(partition: number, batch: Submission[]): Promise<void> {
+    let client: PoolClient | undefined;
+    try {
+      client = await this.pool.connect();
+      const outcomes = await this.appendOnce(client, partition, batch);
+      batch.forEach((submission, index) => submission.resolve(outcomes[index]!));
+    } catch (error) {
+      await client?.query('ROLLBACK').catch(() => undefined);
+      // Nothing of this commit is stored; the clients retry and the id table keeps that safe.
+      const refusal = storeBusy('the event store did not accept the events; retry shortly');
+      (refusal as { cause?: unknown }).cause = error;
+      for (const submission of batch) submission.reject(refusal);
+    } finally {
+      client?.release();
+    }
+  }
+
+  private async appendOnce(client: PoolClient, partition: number, batch: Submission[]): Promise<IngestOutcome[]> {
+    // The first copy of an id wins, also when one commit carries it twice.
+    const claims = new Map<string, { tenantId: string; messageId: string }>();
+    for (const submission of batch) {
+      for (const message of submission.messages) claims.set(claimKey(submission.tenantId, message.messageId), { tenantId: submission.tenantId, messageId: message.messageId });
+    }
+    // Sorted claims make concurrent commits lock ids in one order, so they queue instead of deadlocking.
+    const sorted = [...claims.values()].sort((a, b) => compare(a.tenantId, b.tenantId) || compare(a.messageId, b.messageId));
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ tenant_id: string; message_id: string }>({
+      name: 'pulse_claim_message_ids',
+      text: `INSERT INTO pulse_message_ids (tenant_id, message_id)
+             SELECT t, m FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(t, m, o) ORDER BY o
+             ON CONFLICT DO NOTHING RETURNING tenant_id::text, message_id`,
+      values: [sorted.map((claim) => claim.tenantId), sorted.map((claim) => claim.messageId)],
+    });
+    const fresh = new Set(rows.map((row) => claimKey(row.tenant_id, row.message_id)));
+    const byTenant = new Map<string, EventToAppend[]>();
+    const outcomes = batch.map((submission) => {
+      let stored = 0;
+      for (const message of submission.messages) {
+        const key = claimKey(submission.tenantId, message.messageId);
+        if (!fresh.delete(key)) continue;
+        stored++;
+        const events = byTenant.get(submission.tenantId) ?? [];
+        events.push(message.event);
+        byTenant.set(submission.tenantId, events);
+      }
+      return { stored, duplicates: submission.messages.length - stored };
+    });
+    for (const tenantId of [...byTenant.keys()].sort(compare)) {
+      await this.store.appendWithin(client, trackingStreamFor(tenantId, partition), byTenant.get(tenantId)!, { expectedRevision: 'any' });
+    }
+    await client.query('COMMIT');
+    return outcomes;
+  }
+}
+
+function claimKey(tenantId: string, messageId: string): string {
+  return `${tenantId.toLowerCase()}\n${messageId}`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

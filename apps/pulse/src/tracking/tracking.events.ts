@@ -1,0 +1,34 @@
+import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
+import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import type { TrackingMessage } from './segment-message';
+
+export const TRACKING_STREAM_PREFIX = 'pulse.tracking-';
+
+/**
+ * Tracking streams are partitions of a tenant's log, one per concurrent group commit, so that two
+ * commits never queue on the same stream row.
+ */
+export function trackingStreamFor(tenantId: string, partition: number): string {
+  return `${TRACKING_STREAM_PREFIX}${tenantId}.${partition}`;
+}
+
+/**
+ * Whose key seals a message: the userId when there is one (the same subject register uses, so
+ * erasing the person through register also makes their tracked history unreadable), otherwise the
+ * anonymous id.
+ */
+export function trackingSubject(data: JsonObject): string {
+  if (typeof data.userId === 'string' && data.userId !== '') return data.userId;
+  return `anonymous:${String(data.anonymousId ?? data.previousId ?? '')}`;
+}
+
+/**
+ * One Segment call (track, identify, page, screen, group or alias), durably received. Traits,
+ * properties and context (IP, user agent, page URL) may all hold personal data, so they are sealed.
+ */
+export const MessageReceived = defineEvent<TrackingMessage>()('MessageReceived', {
+  personalData: { subject: trackingSubject, fields: ['properties', 'traits', 'context'] },
+});
+
+export type TrackingEvent = EventOf<typeof MessageReceived>;
+export const trackingEvents = [MessageReceived];

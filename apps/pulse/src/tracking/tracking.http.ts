@@ -1,0 +1,144 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { ProblemError, problemContentType } from '../../../../libs/platform/src/problem-details';
+import { SERVICE_LOGGER } from '../../../../libs/platform/src/logging';
+import { requestPath } from '../../../../libs/platform/src/request-telemetry';
+import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
+import { bodyTooLarge, decodeTrackingBody } from './tracking-body';
+import { TrackingHandler } from './tracking.handler';
+import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, type MessageKind } from './segment-message';
+
+/** Segment's HTTP API paths and analytics.js's short ones. */
+const SINGLE_ROUTES: ReadonlyArray<[string, MessageKind]> = [
+  ['track', 'track'], ['identify', 'identify'], ['page', 'page'], ['screen', 'screen'], ['group', 'group'], ['alias', 'alias'],
+  ['t', 'track'], ['i', 'identify'], ['p', 'page'], ['s', 'screen'], ['g', 'group'], ['a', 'alias'],
+];
+
+// A gzipped single message may decompress up to the message limit plus some envelope slack.
+const SINGLE_BODY_LIMIT = MAX_MESSAGE_BYTES + 1024;
+
+const unauthorized = (detail: string) =>
+  new ProblemError({ status: 401, type: 'invalid-write-key', title: 'Invalid write key', detail, headers: { 'WWW-Authenticate': 'Basic realm="pulse"' } });
+
+/**
+ * The Segment-compatible tracking endpoints, as a Fastify plugin of their own rather than Nest
+ * controllers: they need their own body handling (gzip, text/plain, Segment's size limits) and
+ * open CORS, and they are the hottest path of the service.
+ */
+@Injectable()
+export class TrackingRoutes implements OnModuleInit {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly tracking: TrackingHandler,
+    private readonly tenants: TenantKeys,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    void fastify.register((scope, _options, done) => {
+      this.routes(scope);
+      done();
+    });
+  }
+
+  private routes(scope: FastifyInstance): void {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BATCH_BYTES }, (_request, body, done) => done(null, body));
+    scope.addHook('onRequest', (request, reply, done) => {
+      // Write keys ship in web pages, so any site may send; nothing here reads data back.
+      reply.header('access-control-allow-origin', request.headers.origin ?? '*');
+      reply.header('vary', 'Origin');
+      reply.header('access-control-allow-credentials', 'true');
+      done();
+    });
+    scope.setErrorHandler((error, request, reply) => this.renderProblem(error, request, reply));
+    scope.options('/v1/*', (request, reply) => {
+      reply
+        .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+        .header('access-control-allow-headers', request.headers['access-control-request-headers'] ?? 'content-type, authorization, content-encoding')
+        .header('access-control-max-age', '86400')
+        .status(204)
+        .send();
+    });
+    for (const [path, kind] of SINGLE_ROUTES) {
+      scope.post(`/v1/${path}`, async (request, reply) => {
+        const receivedAt = new Date();
+        const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), SINGLE_BODY_LIMIT);
+        const tenant = await this.authenticate(request, body);
+        await this.tracking.single(kind, body, { tenantId: tenant.tenantId, requestId: request.id, receivedAt, ip: request.ip });
+        return reply.status(200).send({ success: true });
+      });
+    }
+    for (const path of ['batch', 'b', 'import']) {
+      scope.post(`/v1/${path}`, async (request, reply) => {
+        const receivedAt = new Date();
+        const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), MAX_BATCH_BYTES);
+        const tenant = await this.authenticate(request, body);
+        await this.tracking.batch(body, { tenantId: tenant.tenantId, requestId: request.id, receivedAt, ip: request.ip });
+        return reply.status(200).send({ success: true });
+      });
+    }
+    scope.get<{ Params: { writeKey: string } }>('/v1/projects/:writeKey/settings', async (request, reply) => {
+      const tenant = await this.tenants.byWriteKey(request.params.writeKey);
+      if (!tenant) throw new ProblemError({ status: 404, type: 'unknown-write-key', title: 'Unknown write key', detail: 'no source has this write key' });
+      const host = header(request, 'host') ?? 'localhost';
+      return reply.send({
+        integrations: { 'Segment.io': { apiKey: request.params.writeKey, apiHost: `${host}/v1`, protocol: request.protocol, unbundledIntegrations: [], addBundledMetadata: false } },
+        plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
+        edgeFunction: {},
+        analyticsNextEnabled: true,
+        middlewareSettings: {},
+        enabledMiddleware: {},
+        metrics: { sampleRate: 0 },
+        legacyVideoPluginsEnabled: false,
+        remotePlugins: [],
+      });
+    });
+  }
+
+  /** The write key as HTTP Basic user name (server libraries) or `writeKey` in the body (analytics.js). */
+  private async authenticate(request: FastifyRequest, body: Record<string, unknown>): Promise<PulseTenant> {
+    const key = basicUser(header(request, 'authorization')) ?? (typeof body.writeKey === 'string' ? body.writeKey : undefined);
+    if (!key) throw unauthorized('send the write key as the HTTP Basic user name or as writeKey in the body');
+    if (key.length > 256) throw unauthorized('the write key is not valid');
+    const tenant = await this.tenants.byWriteKey(key);
+    if (!tenant) throw unauthorized('the write key is not valid');
+    return tenant;
+  }
+
+  private renderProblem(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+    const code = (error as { code?: string }).code;
+    let problem: ProblemError;
+    if (error instanceof ProblemError) problem = error;
+    else if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') problem = bodyTooLarge(MAX_BATCH_BYTES);
+    else if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+      problem = new ProblemError({ status: 400, type: 'bad-content-length', title: 'Bad Content-Length', detail: 'the Content-Length header does not match the body' });
+    } else {
+      this.logger.error({ err: error, requestId: request.id, route: request.routeOptions?.url ?? null }, 'unhandled error');
+      problem = new ProblemError({ status: 500, type: 'internal-error', title: 'Internal Server Error', detail: 'the service failed to handle the request' });
+    }
+    if (problem.status >= 500 && error instanceof ProblemError && error.cause) {
+      this.logger.warn({ err: error.cause, requestId: request.id }, problem.title);
+    }
+    void reply
+      .status(problem.status)
+      .headers({ ...problem.headers, 'content-type': problemContentType })
+      .send(JSON.stringify({ ...problem.toDocument(requestPath(request.url)), requestId: request.id }));
+  }
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function basicUser(authorization: string | undefined): string | undefined {
+  const match = authorization ? /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(authorization) : null;
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const user = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded;
+  return user === '' ? undefined : user;
+}

@@ -1,0 +1,17 @@
+import 'reflect-metadata';
+import { runService } from '../../../libs/platform/src/service-app';
+import { loadRewardsConfig } from './rewards.config';
+import { RewardsModule } from './rewards.module';
+import { openRewardsRuntime, rewardsServiceOptions } from './rewards.runtime';
+
+async function main(): Promise<void> {
+  const config = loadRewardsConfig();
+  const runtime = await openRewardsRuntime(config);
+  await runService(RewardsModule.forRoot(runtime), rewardsServiceOptions(config));
+}
+
+main().catch((error: unknown) => {
+  // Configuration errors name the bad variables and never their values; anything else is a start-up failure.
+  process.stderr.write(`rewards failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,19 @@
+import { Injectable } from '@nestjs/common';
+import type { CommandContext } from '../../../../libs/cqrs/src/event-envelope';
+import { programStreamFor } from '../rewards.streams';
+import { CachedStreams } from '../shared/cached-streams';
+import { programDecider, type ProgramState } from './program.decider';
+import type { ProgramDefinition } from './program.events';
+
+@Injectable()
+export class ProgramHandler {
+  constructor(private readonly streams: CachedStreams) {}
+
+  publish(program: ProgramDefinition, context: CommandContext) {
+    return this.streams.handle({ streamName: programStreamFor(context.tenantId), decider: programDecider, command: { program, now: context.now }, context });
+  }
+
+  async current(tenantId: string): Promise<ProgramState> {
+    return (await this.streams.load(programStreamFor(tenantId), programDecider)).state;
+  }
+}

@@ -1,0 +1,75 @@
+import type { Award, Condition, EarningRule, ProgramDefinition, TierLevel } from './program.events';
+
+/** A fact a member's points may come from: a tracked event or a sign-up. */
+export interface SourceEvent {
+  readonly id: string;
+  readonly name: string;
+  readonly properties: Readonly<Record<string, unknown>>;
+}
+
+export function matchingRules(program: ProgramDefinition, source: SourceEvent): EarningRule[] {
+  return program.rules.filter((rule) => rule.event === source.name && rule.conditions.every((c) => holds(c, source.properties)));
+}
+
+/** Points an award gives before caps; 0 when the amount is missing, not a number or not positive. */
+export function awardPoints(award: Award, properties: Readonly<Record<string, unknown>>): number {
+  if (award.kind === 'fixed') return award.points;
+  const amount = toNumber(valueAt(properties, award.property));
+  if (amount === undefined || amount <= 0) return 0;
+  // toFixed first: 19.99 * 100 is 1998.9999999999998 in binary, which "down" must not turn into 1998.
+  const exact = Number((amount * award.pointsPerUnit).toFixed(9));
+  switch (award.rounding) {
+    case 'down':
+      return Math.floor(exact);
+    case 'up':
+      return Math.ceil(exact);
+    case 'nearest':
+      return Math.round(exact);
+  }
+}
+
+/** The highest tier the points qualify for; levels are ascending from 0. */
+export function qualifyingTier(levels: readonly TierLevel[], points: number): TierLevel | undefined {
+  let qualified: TierLevel | undefined;
+  for (const level of levels) if (points >= level.threshold) qualified = level;
+  return qualified;
+}
+
+export function tierRank(levels: readonly TierLevel[], name: string | null): number {
+  return name === null ? -1 : levels.findIndex((level) => level.name === name);
+}
+
+function holds(condition: Condition, properties: Readonly<Record<string, unknown>>): boolean {
+  const actual = valueAt(properties, condition.property);
+  const expected = condition.value;
+  switch (condition.op) {
+    case 'exists':
+      return actual !== undefined && actual !== null;
+    case 'eq':
+      return actual === expected;
+    case 'neq':
+      return actual !== expected;
+    case 'in':
+      return Array.isArray(expected) && (expected as unknown[]).includes(actual);
+    default: {
+      const a = toNumber(actual);
+      const b = toNumber(expected);
+      if (a === undefined || b === undefined) return false;
+      return condition.op === 'gt' ? a > b : condition.op === 'gte' ? a >= b : condition.op === 'lt' ? a < b : a <= b;
+    }
+  }
+}
+
+function valueAt(properties: Readonly<Record<string, unknown>>, path: string): unknown {
+  let current: unknown = properties;
+  for (const key of path.split('.')) {
+    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function toNumber(value: unknown): number | undefined {
+  const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+  return Number.isFinite(number) ? number : undefined;
+}

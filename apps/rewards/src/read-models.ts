@@ -1,0 +1,24 @@
+import { Injectable } from '@nestjs/common';
+import type { Position } from '../../../libs/eventstore/src/event-store';
+import { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
+
+/** Rewards' read-model projection, seen from the capabilities: how to read their own writes. */
+@Injectable()
+export class ReadModels {
+  constructor(private readonly runner: ProjectionRunner) {}
+
+  async caughtUpWith(position: Position | undefined): Promise<void> {
+    if (position) await this.runner.waitFor(position);
+  }
+}
+
+/** Cursor pagination over a key that orders rows (UUIDv7 ids, revisions): opaque to clients. */
+export const encodeCursor = (key: string) => Buffer.from(key).toString('base64url');
+export function decodeCursor(cursor: string | undefined): string | undefined {
+  return cursor === undefined || cursor === '' ? undefined : Buffer.from(cursor, 'base64url').toString();
+}
+
+export function pageLimit(raw: string | undefined, fallback = 50): number {
+  const limit = raw === undefined ? fallback : Number(raw);
+  return Number.isInteger(limit) && limit >= 1 && limit <= 500 ? limit : fallback;
+}

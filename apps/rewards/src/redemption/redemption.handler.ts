@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { CommandContext } from '../../../../libs/cqrs/src/event-envelope';
+import { unavailability } from '../catalog/catalog.decider';
+import { CatalogHandler } from '../catalog/catalog.handler';
+import { redemptionStreamFor } from '../rewards.streams';
+import { CachedStreams } from '../shared/cached-streams';
+import { WalletHandler } from '../wallet/wallet.handler';
+import { availablePoints } from '../wallet/wallet.state';
+import { redemptionDecider, type RedemptionCommand, type RedemptionState } from './redemption.decider';
+
+/** Why a redemption cannot go ahead: the rejection kinds of the catalog, the wallet and the process. */
+export type RedemptionRefusal =
+  | 'UnknownMember'
+  | 'RewardNotFound'
+  | 'RewardNotYetValid'
+  | 'RewardExpired'
+  | 'OutOfStock'
+  | 'MemberLimitReached'
+  | 'InsufficientPoints'
+  | 'IdempotencyKeyReused';
+
+export type RedeemOutcome = { readonly ok: true; readonly redemption: RedemptionState } | { readonly ok: false; readonly refusal: RedemptionRefusal; readonly detail?: Readonly<Record<string, unknown>> };
+
+/**
+ * A redemption touches two streams, the reward's stock and the member's wallet, and the event
+ * store has no transaction across streams. Its own stream is written first and records the intent;
+ * then stock is reserved (the scarcer resource, guarded by the reward stream's revision), then the
+ * wallet debited (guarded by the wallet's revision); a refused debit releases the stock. Each step
+ * is idempotent by redemption id, so after a crash the same steps are driven again from the
+ * redemption stream (by a retried request or the recovery sweep) and take effect once.
+ */
+@Injectable()
+export class RedemptionHandler {
+  constructor(
+    private readonly streams: CachedStreams,
+    private readonly catalog: CatalogHandler,
+    private readonly wallets: WalletHandler,
+  ) {}
+
+  async redeem(request: { userId: string; rewardId: string; idempotencyKey: string }, context: CommandContext): Promise<RedeemOutcome> {
+    const { tenantId, now } = context;
+    const { userId, rewardId } = request;
+    const redemptionId = redemptionIdFor(tenantId, userId, request.idempotencyKey);
+    const fingerprint = createHash('sha256').update(JSON.stringify({ userId, rewardId })).digest('hex');
+    const existing = await this.process(tenantId, redemptionId);
+    if (existing.request) {
+      if (existing.request.fingerprint !== fingerprint) return { ok: false, refusal: 'IdempotencyKeyReused' };
+      return this.drive(tenantId, redemptionId, context);
+    }
+    // Checked before anything is written, so bad requests change nothing; the steps check again.
+    const [wallet, reward] = await Promise.all([this.wallets.state(tenantId, userId), this.catalog.reward(tenantId, rewardId)]);
+    if (!wallet.state.enrolled) return { ok: false, refusal: 'UnknownMember' };
+    const unavailable = unavailability(reward, userId, now);
+    if (unavailable) return { ok: false, refusal: unavailable.kind as RedemptionRefusal };
+    const cost = reward.terms!.cost;
+    const available = availablePoints(wallet.state, now);
+    if (available < cost) return { ok: false, refusal: 'InsufficientPoints', detail: { available, requested: cost } };
+    const requested = await this.step(tenantId, redemptionId, { type: 'Request', redemptionId, userId, rewardId, cost, fingerprint, now }, context);
+    if (!requested.accepted) return { ok: false, refusal: 'IdempotencyKeyReused' };
+    return this.drive(tenantId, redemptionId, context);
+  }
+
+  /** Takes an unfinished redemption to its end; a finished one is answered as it stands. */
+  async drive(tenantId: string, redemptionId: string, context: CommandContext): Promise<RedeemOutcome> {
+    const state = await this.process(tenantId, redemptionId);
+    const request = state.request!;
+    if (state.status === 'requested') {
+      const reserved = await this.catalog.reserve(tenantId, request.rewardId, redemptionId, request.userId, context);
+      if (!reserved.accepted) return this.decline(tenantId, redemptionId, reserved.rejection.kind as RedemptionRefusal, context);
+      const debited = await this.wallets.handle({ type: 'Redeem', userId: request.userId, redemptionId, rewardId: request.rewardId, points: request.cost, now: context.now }, context);
+      if (!debited.accepted) {
+        await this.catalog.release(tenantId, request.rewardId, redemptionId, context);
+        return this.decline(tenantId, redemptionId, debited.rejection.kind as RedemptionRefusal, context);
+      }
+      const confirmed = await this.step(tenantId, redemptionId, { type: 'Confirm', now: context.now }, context);
+      if (!confirmed.accepted) {
+        // Another driver of the same redemption declined it meanwhile: undo what this one did.
+        await this.compensate(tenantId, redemptionId, context);
+        return this.answer(await this.process(tenantId, redemptionId));
+      }
+    } else if (state.status === 'cancelling') {
+      await this.completeCancellation(tenantId, redemptionId, context);
+    }
+    return this.answer(await this.process(tenantId, redemptionId));
+  }
+
+  fulfil(tenantId: string, redemptionId: string, context: CommandContext) {
+    return this.step(tenantId, redemptionId, { type: 'Fulfil', now: context.now }, context);
+  }
+
+  async cancel(tenantId: string, redemptionId: string, context: CommandContext) {
+    const outcome = await this.step(tenantId, redemptionId, { type: 'Cancel', now: context.now }, context);
+    if (outcome.accepted) await this.completeCancellation(tenantId, redemptionId, context);
+    return outcome;
+  }
+
+  process(tenantId: string, redemptionId: string): Promise<RedemptionState> {
+    return this.streams.load(redemptionStreamFor(tenantId, redemptionId), redemptionDecider).then((loaded) => loaded.state);
+  }
+
+  private async completeCancellation(tenantId: string, redemptionId: string, context: CommandContext): Promise<void> {
+    await this.compensate(tenantId, redemptionId, context);
+    await this.step(tenantId, redemptionId, { type: 'CompleteCancellation', now: context.now }, context);
+  }
+
+  /** Gives back the points and the stock unit, each at most once. */
+  private async compensate(tenantId: string, redemptionId: string, context: CommandContext): Promise<void> {
+    const { request } = await this.process(tenantId, redemptionId);
+    const refund = await this.wallets.handle({ type: 'CancelRedemption', userId: request!.userId, redemptionId, now: context.now }, context);
+    if (!refund.accepted && refund.rejection.kind !== 'UnknownRedemption') throw new Error(`refund of ${redemptionId} refused: ${refund.rejection.kind}`);
+    await this.catalog.release(tenantId, request!.rewardId, redemptionId, context);
+  }
+
+  private async decline(tenantId: string, redemptionId: string, reason: RedemptionRefusal, context: CommandContext): Promise<RedeemOutcome> {
+    await this.step(tenantId, redemptionId, { type: 'Decline', reason, now: context.now }, context);
+    return this.answer(await this.process(tenantId, redemptionId));
+  }
+
+  private answer(state: RedemptionState): RedeemOutcome {
+    return state.status === 'declined' ? { ok: false, refusal: state.declinedFor as RedemptionRefusal } : { ok: true, redemption: state };
+  }
+
+  private step(tenantId: string, redemptionId: string, command: RedemptionCommand, context: CommandContext) {
+    return this.streams.handle({ streamName: redemptionStreamFor(tenantId, redemptionId), decider: redemptionDecider, command, context });
+  }
+}
+
+/** The same member and key always name the same redemption, which is what makes the key idempotent. */
+export function redemptionIdFor(tenantId: string, userId: string, idempotencyKey: string): string {
+  const hex = createHash('sha256').update(`${tenantId}\n${userId}\n${idempotencyKey}`).digest('hex');
+  // Shaped as a UUID (version 8: custom) so it fits the read model's uuid columns.
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}

@@ -1,0 +1,124 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { parseBody, ProblemError } from '../../../../libs/platform/src/problem-details';
+import { rewardNotFound, UUID } from '../catalog/catalog.http';
+import { decodeCursor, encodeCursor, pageLimit } from '../read-models';
+import { Clock, MEMBER_ID } from '../rewards.ports';
+import { correlationIdOf, headerOf, TenantAccess, type IncomingRequest } from '../tenants/tenant-access';
+import { unknownMember } from '../wallet/member.http';
+import type { RedemptionState } from './redemption.decider';
+import { RedemptionHandler, type RedemptionRefusal } from './redemption.handler';
+
+const redeemBody = z.object({ rewardId: z.string().regex(UUID, { message: 'must be a reward id' }) }).strict();
+
+const REFUSALS: Record<Exclude<RedemptionRefusal, 'UnknownMember' | 'RewardNotFound'>, { status: number; type: string; title: string }> = {
+  RewardNotYetValid: { status: 409, type: 'reward-not-yet-valid', title: 'Reward not yet available' },
+  RewardExpired: { status: 410, type: 'reward-expired', title: 'Reward no longer available' },
+  OutOfStock: { status: 409, type: 'out-of-stock', title: 'Reward out of stock' },
+  MemberLimitReached: { status: 409, type: 'member-limit-reached', title: 'Member already holds as many as allowed' },
+  InsufficientPoints: { status: 409, type: 'insufficient-points', title: 'Not enough points' },
+  IdempotencyKeyReused: { status: 422, type: 'idempotency-key-reused', title: 'Idempotency-Key already used for another request' },
+};
+
+const redemptionNotFound = (id: string) => new ProblemError({ status: 404, type: 'redemption-not-found', title: 'Unknown redemption', detail: `no redemption ${id} in this tenant` });
+
+@Controller('t/:tenant')
+export class RedemptionController {
+  constructor(
+    private readonly access: TenantAccess,
+    private readonly redemptions: RedemptionHandler,
+    private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Same Idempotency-Key, same member and reward: the same redemption and the same answer. */
+  @Post('members/:userId/redemptions')
+  @HttpCode(201)
+  async redeem(@Param('tenant') slug: string, @Param('userId') userId: string, @Req() request: IncomingRequest, @Body() body: unknown) {
+    const tenant = await this.access.requireApiKey(request, slug);
+    const key = headerOf(request, 'idempotency-key');
+    if (!key || !/^[\x21-\x7e]{1,255}$/.test(key)) {
+      throw new ProblemError({ status: 400, type: 'idempotency-key-required', title: 'Idempotency-Key required', detail: 'send a unique Idempotency-Key header (1-255 visible ASCII characters) per redemption' });
+    }
+    const { rewardId } = parseBody(redeemBody, body);
+    if (!MEMBER_ID.test(userId)) throw unknownMember(userId);
+    const now = this.clock.now();
+    const outcome = await this.redemptions.redeem({ userId, rewardId, idempotencyKey: key }, { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now });
+    if (outcome.ok) return view(outcome.redemption);
+    if (outcome.refusal === 'UnknownMember') throw unknownMember(userId);
+    if (outcome.refusal === 'RewardNotFound') throw rewardNotFound(rewardId);
+    const problem = REFUSALS[outcome.refusal];
+    throw new ProblemError({ ...problem, detail: `redemption of reward ${rewardId} refused: ${problem.title.toLowerCase()}`, extensions: outcome.detail ?? {} });
+  }
+
+  @Get('redemptions')
+  async list(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Query('cursor') cursor?: string, @Query('limit') limit?: string, @Query('status') status?: string) {
+    const tenant = await this.access.requireApiKey(request, slug);
+    const size = pageLimit(limit);
+    const after = decodeCursor(cursor);
+    if (after !== undefined && !UUID.test(after)) throw new ProblemError({ status: 400, type: 'invalid-cursor', title: 'Invalid cursor', detail: 'use the nextCursor of a previous page' });
+    const rows: { redemption_id: string; user_id: string; reward_id: string; cost: number; status: string; reason: string | null; requested_at: Date; updated_at: Date }[] =
+      await this.dataSource.query(
+        `SELECT * FROM rewards_redemptions WHERE tenant_id = $1 AND ($2::uuid IS NULL OR redemption_id > $2::uuid) AND ($3::text IS NULL OR status = $3)
+         ORDER BY redemption_id LIMIT $4`,
+        [tenant.tenantId, after ?? null, status ?? null, size],
+      );
+    return {
+      items: rows.map((row) => ({
+        id: row.redemption_id,
+        userId: row.user_id,
+        rewardId: row.reward_id,
+        cost: row.cost,
+        status: row.status,
+        reason: row.reason,
+        requestedAt: row.requested_at.toISOString(),
+        updatedAt: row.updated_at.toISOString(),
+      })),
+      nextCursor: rows.length === size ? encodeCursor(rows[rows.length - 1]!.redemption_id) : null,
+    };
+  }
+
+  @Get('redemptions/:id')
+  async show(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
+    const tenant = await this.access.requireApiKey(request, slug);
+    return view(await this.existing(tenant.tenantId, id));
+  }
+
+  @Post('redemptions/:id/fulfilment')
+  @HttpCode(200)
+  async fulfil(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
+    return this.transition(slug, id, request, 'fulfil');
+  }
+
+  /** Gives the member's points and the stock unit back. */
+  @Post('redemptions/:id/cancellation')
+  @HttpCode(200)
+  async cancel(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
+    return this.transition(slug, id, request, 'cancel');
+  }
+
+  private async transition(slug: string, id: string, request: IncomingRequest, action: 'fulfil' | 'cancel') {
+    const tenant = await this.access.requireApiKey(request, slug);
+    await this.existing(tenant.tenantId, id);
+    const context = { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now: this.clock.now() };
+    const outcome = action === 'fulfil' ? await this.redemptions.fulfil(tenant.tenantId, id, context) : await this.redemptions.cancel(tenant.tenantId, id, context);
+    if (!outcome.accepted) {
+      const rejection = outcome.rejection;
+      if (rejection.kind !== 'InvalidTransition') throw redemptionNotFound(id);
+      throw new ProblemError({ status: 409, type: 'redemption-state-conflict', title: `Redemption cannot be ${action === 'fulfil' ? 'fulfilled' : 'cancelled'}`, detail: `the redemption is ${rejection.status}`, extensions: { status: rejection.status } });
+    }
+    return view(await this.redemptions.process(tenant.tenantId, id));
+  }
+
+  private async existing(tenantId: string, id: string): Promise<RedemptionState> {
+    const state = UUID.test(id) ? await this.redemptions.process(tenantId, id) : undefined;
+    if (!state?.request) throw redemptionNotFound(id);
+    return state;
+  }
+}
+
+function view(state: RedemptionState) {
+  const { redemptionId, userId, rewardId, cost, requestedAt } = state.request!;
+  return { id: redemptionId, userId, rewardId, cost, status: state.status, requestedAt };
+}

@@ -1,0 +1,43 @@
+import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
+import type { ServiceOptions } from '../../../libs/platform/src/service-app';
+import { tenantEvents } from '../../register/src/tenants/tenant.events';
+import { catalogEvents } from './catalog/catalog.events';
+import { programEvents } from './program/program.events';
+import { redemptionEvents } from './redemption/redemption.events';
+import type { RewardsConfig } from './rewards.config';
+import type { RewardsRuntime } from './rewards.module';
+import { RewardsReadModels1732360000000 } from './rewards.schema';
+import { walletEvents } from './wallet/wallet.events';
+
+/** Every event type rewards reads: its own, and register's TenantCreated (the tenants' keys). */
+export const rewardsEventTypes = [...programEvents, ...walletEvents, ...catalogEvents, ...redemptionEvents, ...tenantEvents];
+
+/** Opens what rewards runs on, as its configuration says. */
+export async function openRewardsRuntime(config: RewardsConfig): Promise<RewardsRuntime> {
+  const infrastructure = await ServiceInfrastructure.connect({
+    service: 'rewards',
+    databaseUrl: config.DATABASE_URL,
+    eventstoreUrl: config.EVENTSTORE_URL,
+    masterKey: config.TESSERA_MASTER_KEY,
+    entities: [],
+    migrations: [RewardsReadModels1732360000000],
+    events: rewardsEventTypes,
+  });
+  return {
+    infrastructure,
+    settings: {
+      expiryIntervalMs: config.REWARDS_EXPIRY_INTERVAL_MS,
+      recoveryAfterMs: config.REWARDS_RECOVERY_AFTER_MS,
+      maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
+    },
+  };
+}
+
+export function rewardsServiceOptions(config: RewardsConfig): ServiceOptions {
+  return {
+    serviceName: 'rewards',
+    logLevel: config.LOG_LEVEL,
+    http: { host: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY },
+    shutdown: { drainDelayMs: config.SHUTDOWN_DRAIN_MS },
+  };
+}

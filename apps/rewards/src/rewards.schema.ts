@@ -1,0 +1,68 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { CHECKPOINTS_DDL } from '../../../libs/cqrs/src/projection-runner';
+
+/** Rewards' read models. Every row starts with its tenant; primary keys lead with it. */
+export class RewardsReadModels1732360000000 implements MigrationInterface {
+  name = 'RewardsReadModels1732360000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(CHECKPOINTS_DDL);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_tenants (
+        tenant_id uuid PRIMARY KEY,
+        slug text NOT NULL UNIQUE,
+        api_key_hash text NOT NULL UNIQUE
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_catalog (
+        tenant_id uuid NOT NULL,
+        reward_id uuid NOT NULL,
+        name text NOT NULL,
+        cost integer NOT NULL,
+        stock integer NOT NULL,
+        held integer NOT NULL DEFAULT 0,
+        per_member_limit integer,
+        valid_from timestamptz NOT NULL,
+        valid_until timestamptz,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, reward_id)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_redemptions (
+        tenant_id uuid NOT NULL,
+        redemption_id uuid NOT NULL,
+        user_id text NOT NULL,
+        reward_id uuid NOT NULL,
+        cost integer NOT NULL,
+        status text NOT NULL,
+        reason text,
+        requested_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, redemption_id)
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS rewards_redemptions_unfinished ON rewards_redemptions (updated_at) WHERE status IN (\'requested\', \'cancelling\')');
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_lots (
+        tenant_id uuid NOT NULL,
+        user_id text NOT NULL,
+        lot_id text NOT NULL,
+        remaining integer NOT NULL,
+        expires_at timestamptz,
+        PRIMARY KEY (tenant_id, user_id, lot_id)
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS rewards_lots_expiring ON rewards_lots (expires_at) WHERE remaining > 0');
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_members (
+        tenant_id uuid NOT NULL,
+        user_id text NOT NULL,
+        tier text,
+        tier_review_at timestamptz,
+        PRIMARY KEY (tenant_id, user_id)
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS rewards_members_review ON rewards_members (tier_review_at)');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    for (const table of ['rewards_members', 'rewards_lots', 'rewards_redemptions', 'rewards_catalog', 'rewards_tenants']) await runner.query(`DROP TABLE IF EXISTS ${table}`);
+  }
+}

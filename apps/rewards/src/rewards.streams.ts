@@ -1,0 +1,13 @@
+/**
+ * Stream names of rewards. Each carries its tenant first, so one tenant's streams never share a
+ * lock, a cache entry or a name with another's.
+ */
+export const PROGRAM_STREAM_PREFIX = 'rewards.program-';
+export const WALLET_STREAM_PREFIX = 'rewards.wallet-';
+export const REWARD_STREAM_PREFIX = 'rewards.reward-';
+export const REDEMPTION_STREAM_PREFIX = 'rewards.redemption-';
+
+export const programStreamFor = (tenantId: string) => `${PROGRAM_STREAM_PREFIX}${tenantId}`;
+export const walletStreamFor = (tenantId: string, userId: string) => `${WALLET_STREAM_PREFIX}${tenantId}.${userId}`;
+export const rewardStreamFor = (tenantId: string, rewardId: string) => `${REWARD_STREAM_PREFIX}${tenantId}.${rewardId}`;
+export const redemptionStreamFor = (tenantId: string, redemptionId: string) => `${REDEMPTION_STREAM_PREFIX}${tenantId}.${redemptionId}`;

@@ -1,0 +1,7 @@
+import type { EventStore } from '../../../../libs/eventstore/src/event-store';
+
+/** The event store as an injectable class token (an interface cannot be one). */
+export abstract class EventStoreRef {
+  abstract readStream: EventStore['readStream'];
+  abstract appendToStream: EventStore['appendToStream'];
+}

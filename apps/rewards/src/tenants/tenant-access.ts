@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import { TenantDirectory, keyMatches, type TenantRecord } from './tenant-directory';
+
+export interface IncomingRequest {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+const unauthorized = (detail: string) =>
+  new ProblemError({ status: 401, type: 'unauthorized', title: 'Authentication required', detail, headers: { 'WWW-Authenticate': 'Bearer' } });
+
+/** Every rewards call is made by the tenant's server with its API key; another tenant's key gets 403. */
+@Injectable()
+export class TenantAccess {
+  constructor(private readonly tenants: TenantDirectory) {}
+
+  async requireApiKey(request: IncomingRequest, slug: string): Promise<TenantRecord> {
+    const tenant = /^[a-z0-9-]{1,63}$/.test(slug) ? await this.tenants.bySlug(slug) : undefined;
+    if (!tenant) throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+    const presented = bearerOf(request);
+    if (!presented) throw unauthorized("send the tenant's API key as Authorization: Bearer");
+    if (keyMatches(presented, tenant.apiKeyHash)) return tenant;
+    if (await this.tenants.slugOfApiKey(presented)) {
+      throw new ProblemError({ status: 403, type: 'forbidden', title: 'Not allowed for this tenant', detail: 'this API key belongs to another tenant' });
+    }
+    throw unauthorized('the API key is not valid');
+  }
+}
+
+export function headerOf(request: IncomingRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function bearerOf(request: IncomingRequest): string | undefined {
+  const value = headerOf(request, 'authorization');
+  return (value ? /^Bearer\s+(\S+)\s*$/i.exec(value) : null)?.[1];
+}
+
+/** The caller's request id when it sent one we can trust the shape of, else a fresh one. */
+export function correlationIdOf(request: IncomingRequest): string {
+  const value = headerOf(request, 'x-request-id');
+  return value && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : randomUUID();
+}

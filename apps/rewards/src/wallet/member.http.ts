@@ -1,0 +1,122 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { z } from 'zod';
+import { EventCodec } from '../../../../libs/cqrs/src/event-codec';
+import { parseBody, ProblemError } from '../../../../libs/platform/src/problem-details';
+import { ProgramHandler } from '../program/program.handler';
+import { qualifyingTier, tierRank } from '../program/program.rules';
+import { pageLimit } from '../read-models';
+import { Clock, MEMBER_ID } from '../rewards.ports';
+import { walletStreamFor } from '../rewards.streams';
+import { addMonths } from '../shared/calendar';
+import { EventStoreRef } from '../shared/event-store-ref';
+import { correlationIdOf, headerOf, TenantAccess, type IncomingRequest } from '../tenants/tenant-access';
+import type { WalletEvent } from './wallet.events';
+import { WalletHandler } from './wallet.handler';
+import { availablePoints, earnedSince, spendableLots } from './wallet.state';
+
+const adjustmentBody = z
+  .object({
+    points: z.number().int().refine((n) => n !== 0, { message: 'must not be 0' }).refine((n) => Math.abs(n) <= 1_000_000_000, { message: 'is too large' }),
+    reason: z.string().trim().min(1).max(500),
+    actor: z.string().trim().min(1).max(128),
+  })
+  .strict();
+
+export const unknownMember = (userId: string) =>
+  new ProblemError({ status: 404, type: 'member-not-found', title: 'Unknown member', detail: `no member ${userId} in this tenant` });
+
+@Controller('t/:tenant/members/:userId')
+export class MemberController {
+  constructor(
+    private readonly access: TenantAccess,
+    private readonly wallets: WalletHandler,
+    private readonly programs: ProgramHandler,
+    private readonly store: EventStoreRef,
+    private readonly codec: EventCodec,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Balance, tier and lots folded from the wallet stream, so they include the caller's last write. */
+  @Get()
+  async show(@Param('tenant') slug: string, @Param('userId') userId: string, @Req() request: IncomingRequest) {
+    const tenant = await this.access.requireApiKey(request, slug);
+    const { state } = await this.member(tenant.tenantId, userId);
+    const now = this.clock.now();
+    const { program } = await this.programs.current(tenant.tenantId);
+    const tiers = program?.tiers;
+    const earned = tiers ? earnedSince(state, addMonths(now, -tiers.periodMonths)) : 0;
+    const next = tiers?.levels[tierRank(tiers.levels, state.tier) + 1];
+    return {
+      userId,
+      balance: availablePoints(state, now),
+      tier: state.tier,
+      tierReviewAt: state.tierReviewAt,
+      lots: spendableLots(state, now).map(({ lotId, remaining, earnedAt, expiresAt }) => ({ lotId, points: remaining, earnedAt, expiresAt })),
+      progress: tiers
+        ? {
+            periodMonths: tiers.periodMonths,
+            pointsInPeriod: earned,
+            qualifiesFor: qualifyingTier(tiers.levels, earned)?.name ?? null,
+            nextTier: next ? { name: next.name, threshold: next.threshold, pointsNeeded: Math.max(0, next.threshold - earned) } : null,
+          }
+        : null,
+    };
+  }
+
+  /** The wallet's history, oldest first; the cursor is the next stream revision. */
+  @Get('transactions')
+  async transactions(
+    @Param('tenant') slug: string,
+    @Param('userId') userId: string,
+    @Req() request: IncomingRequest,
+    @Query('cursor') cursor?: string,
+    @Query('limit') limit?: string,
+  ) {
+    const tenant = await this.access.requireApiKey(request, slug);
+    await this.member(tenant.tenantId, userId);
+    if (cursor !== undefined && !/^\d{1,18}$/.test(cursor)) {
+      throw new ProblemError({ status: 400, type: 'invalid-cursor', title: 'Invalid cursor', detail: 'use the nextCursor of a previous page' });
+    }
+    const size = pageLimit(limit);
+    const recorded = await this.store.readStream(walletStreamFor(tenant.tenantId, userId), { fromRevision: BigInt(cursor ?? 0), maxCount: size });
+    const items = [];
+    for (const event of recorded) {
+      if (!this.codec.understands(event)) continue;
+      const envelope = await this.codec.decode<WalletEvent>(event);
+      items.push({ id: envelope.id, type: envelope.event.type, at: envelope.metadata.occurredAt, ...envelope.event.data });
+    }
+    return { items, nextCursor: recorded.length === size ? String(recorded[recorded.length - 1]!.revision + 1n) : null };
+  }
+
+  /** An operator's correction; Idempotency-Key makes a retried adjustment count once. */
+  @Post('adjustments')
+  @HttpCode(201)
+  async adjust(@Param('tenant') slug: string, @Param('userId') userId: string, @Req() request: IncomingRequest, @Body() body: unknown) {
+    const tenant = await this.access.requireApiKey(request, slug);
+    const input = parseBody(adjustmentBody, body);
+    await this.member(tenant.tenantId, userId);
+    const key = headerOf(request, 'idempotency-key');
+    const adjustmentId = key ? createHash('sha256').update(`${userId}\n${key}`).digest('hex').slice(0, 32) : randomUUID();
+    const { program } = await this.programs.current(tenant.tenantId);
+    const now = this.clock.now();
+    const outcome = await this.wallets.handle(
+      { type: 'Adjust', userId, adjustmentId, points: input.points, reason: input.reason, actor: input.actor, program, now },
+      { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now },
+    );
+    if (!outcome.accepted) {
+      const rejection = outcome.rejection;
+      if (rejection.kind === 'InsufficientPoints') {
+        throw new ProblemError({ status: 409, type: 'insufficient-points', title: 'Not enough points', detail: `the member has ${rejection.available} spendable points`, extensions: { available: rejection.available, requested: rejection.requested } });
+      }
+      throw unknownMember(userId);
+    }
+    return { adjustmentId, points: input.points, balance: availablePoints((await this.wallets.state(tenant.tenantId, userId)).state, now) };
+  }
+
+  private async member(tenantId: string, userId: string) {
+    const wallet = MEMBER_ID.test(userId) ? await this.wallets.state(tenantId, userId) : undefined;
+    if (!wallet?.state.enrolled) throw unknownMember(userId);
+    return wallet;
+  }
+}

@@ -1,0 +1,154 @@
+import { accept, reject, type Decider, type Decision } from '../../../../libs/cqrs/src/decider';
+import type { ProgramDefinition } from '../program/program.events';
+import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
+import { addMonths } from '../shared/calendar';
+import {
+  MemberEnrolled,
+  PointsAdjusted,
+  PointsEarned,
+  PointsExpired,
+  PointsRedeemed,
+  RedemptionCancelled,
+  TierChanged,
+  TierRetained,
+  type Allocation,
+  type WalletEvent,
+} from './wallet.events';
+import { availablePoints, dayKey, earnedSince, emptyWallet, evolveWallet, monthKey, spendableLots, type WalletState } from './wallet.state';
+
+export type WalletCommand =
+  | { readonly type: 'Enrol'; readonly userId: string; readonly now: Date }
+  /** `now` is when the source event was recorded, so a replay decides exactly as the first delivery did. */
+  | { readonly type: 'Earn'; readonly userId: string; readonly source: SourceEvent; readonly program?: ProgramDefinition; readonly now: Date }
+  | { readonly type: 'Redeem'; readonly userId: string; readonly redemptionId: string; readonly rewardId: string; readonly points: number; readonly now: Date }
+  | { readonly type: 'CancelRedemption'; readonly userId: string; readonly redemptionId: string; readonly now: Date }
+  | { readonly type: 'ExpirePoints'; readonly userId: string; readonly now: Date }
+  | {
+      readonly type: 'Adjust';
+      readonly userId: string;
+      readonly adjustmentId: string;
+      readonly points: number;
+      readonly reason: string;
+      readonly actor: string;
+      readonly program?: ProgramDefinition;
+      readonly now: Date;
+    }
+  | { readonly type: 'ReviewTier'; readonly userId: string; readonly program?: ProgramDefinition; readonly now: Date };
+
+export type WalletRejection =
+  | { readonly kind: 'UnknownMember'; readonly userId: string }
+  | { readonly kind: 'InsufficientPoints'; readonly available: number; readonly requested: number }
+  | { readonly kind: 'UnknownRedemption'; readonly redemptionId: string };
+
+type WalletDecision = Decision<WalletEvent, WalletRejection>;
+
+export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, WalletRejection> = {
+  initialState: emptyWallet,
+  evolve: evolveWallet,
+  decide(command, state) {
+    switch (command.type) {
+      case 'Enrol':
+        return state.enrolled ? accept() : accept(MemberEnrolled({ userId: command.userId, enrolledAt: command.now.toISOString() }));
+      case 'Earn':
+        return earn(command, state);
+      case 'Redeem':
+        return redeem(command, state);
+      case 'CancelRedemption': {
+        const redemption = state.redemptions.get(command.redemptionId);
+        if (!redemption) return reject({ kind: 'UnknownRedemption', redemptionId: command.redemptionId });
+        if (redemption.cancelled) return accept();
+        const { userId, redemptionId, now } = command;
+        return accept(RedemptionCancelled({ userId, redemptionId, points: redemption.points, lots: redemption.lots, cancelledAt: now.toISOString() }));
+      }
+      case 'ExpirePoints': {
+        const at = command.now.toISOString();
+        const due = [...state.lots.values()].filter((lot) => lot.remaining > 0 && lot.expiresAt !== null && lot.expiresAt <= at);
+        return accept(...due.map((lot) => PointsExpired({ userId: command.userId, lotId: lot.lotId, points: lot.remaining, expiredAt: at })));
+      }
+      case 'Adjust':
+        return adjust(command, state);
+      case 'ReviewTier':
+        return reviewTier(command, state);
+    }
+  },
+};
+
+function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletState): WalletDecision {
+  const { userId, source, program, now } = command;
+  if (state.sources.has(source.id)) return accept();
+  const at = now.toISOString();
+  const events: WalletEvent[] = state.enrolled ? [] : [MemberEnrolled({ userId, enrolledAt: at })];
+  if (!program) return accept(...events);
+  const expiresAt = program.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+  let earned = 0;
+  for (const rule of matchingRules(program, source)) {
+    let points = awardPoints(rule.award, source.properties);
+    if (rule.caps?.perDay !== undefined) points = Math.min(points, rule.caps.perDay - (state.capUsage.get(dayKey(rule.id, at.slice(0, 10))) ?? 0));
+    if (rule.caps?.perMonth !== undefined) points = Math.min(points, rule.caps.perMonth - (state.capUsage.get(monthKey(rule.id, at.slice(0, 7))) ?? 0));
+    if (points <= 0) continue;
+    earned += points;
+    events.push(PointsEarned({ userId, lotId: `${source.id}/${rule.id}`, points, sourceEventId: source.id, ruleId: rule.id, earnedAt: at, expiresAt }));
+  }
+  const tiers = program.tiers;
+  if (tiers && (earned > 0 || state.tier === null)) {
+    // Upgrades take effect at once: the new points count towards the window that ends now.
+    const rolling = earnedSince(state, addMonths(now, -tiers.periodMonths)) + earned;
+    const qualified = qualifyingTier(tiers.levels, rolling);
+    if (qualified && tierRank(tiers.levels, qualified.name) > tierRank(tiers.levels, state.tier)) {
+      events.push(TierChanged({ userId, from: state.tier, to: qualified.name, reason: 'upgrade', reviewAt: addMonths(now, tiers.periodMonths).toISOString(), changedAt: at }));
+    }
+  }
+  return accept(...events);
+}
+
+function redeem(command: Extract<WalletCommand, { type: 'Redeem' }>, state: WalletState): WalletDecision {
+  const { userId, redemptionId, rewardId, points, now } = command;
+  if (state.redemptions.has(redemptionId)) return accept();
+  if (!state.enrolled) return reject({ kind: 'UnknownMember', userId });
+  const lots = consumeFirstToExpire(state, points, now);
+  if (!lots) return reject({ kind: 'InsufficientPoints', available: availablePoints(state, now), requested: points });
+  return accept(PointsRedeemed({ userId, redemptionId, rewardId, points, lots, redeemedAt: now.toISOString() }));
+}
+
+function adjust(command: Extract<WalletCommand, { type: 'Adjust' }>, state: WalletState): WalletDecision {
+  const { userId, adjustmentId, points, reason, actor, program, now } = command;
+  if (state.adjustments.has(adjustmentId)) return accept();
+  if (!state.enrolled) return reject({ kind: 'UnknownMember', userId });
+  const adjustedAt = now.toISOString();
+  if (points > 0) {
+    const expiresAt = program?.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+    return accept(PointsAdjusted({ userId, adjustmentId, points, reason, actor, lots: [{ lotId: `adjustment/${adjustmentId}`, points }], expiresAt, adjustedAt }));
+  }
+  const lots = consumeFirstToExpire(state, -points, now);
+  if (!lots) return reject({ kind: 'InsufficientPoints', available: availablePoints(state, now), requested: -points });
+  return accept(PointsAdjusted({ userId, adjustmentId, points, reason, actor, lots, expiresAt: null, adjustedAt }));
+}
+
+/** At the end of a tier period the member keeps the tier the last period's points qualify for. */
+function reviewTier(command: Extract<WalletCommand, { type: 'ReviewTier' }>, state: WalletState): WalletDecision {
+  const { userId, program, now } = command;
+  const tiers = program?.tiers;
+  const at = now.toISOString();
+  if (!tiers || state.tierReviewAt === null || at < state.tierReviewAt) return accept();
+  const qualified = qualifyingTier(tiers.levels, earnedSince(state, addMonths(now, -tiers.periodMonths)))?.name ?? null;
+  const reviewAt = addMonths(now, tiers.periodMonths).toISOString();
+  if (qualified === state.tier) return accept(TierRetained({ userId, tier: qualified, reviewAt, reviewedAt: at }));
+  const reason = tierRank(tiers.levels, qualified) < tierRank(tiers.levels, state.tier) ? 'downgrade' : 'upgrade';
+  return accept(TierChanged({ userId, from: state.tier, to: qualified, reason, reviewAt, changedAt: at }));
+}
+
+/** Takes `points` from the lots that expire first, or undefined when the spendable lots fall short. */
+function consumeFirstToExpire(state: WalletState, points: number, now: Date): Allocation[] | undefined {
+  const allocations: Allocation[] = [];
+  let missing = points;
+  for (const lot of spendableLots(state, now)) {
+    if (missing === 0) break;
+    const taken = Math.min(lot.remaining, missing);
+    allocations.push({ lotId: lot.lotId, points: taken });
+    missing -= taken;
+  }
+  return missing === 0 ? allocations : undefined;
+}
+
+export { availablePoints, spendableLots };
+export type { WalletState };

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
+
+/** Tracked events and sign-ups turn into points through the earning subscription, each exactly once. */
+describe('earning from events', () => {
+  let h: RewardsHarness;
+  let tenant: Tenant;
+
+  beforeAll(async () => {
+    h = await startRewards();
+    tenant = await h.createTenant();
+    const published = await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM);
+    expect(published.status).toBe(200);
+    expect(published.body.version).toBe(1);
+  });
+  afterAll(() => h.close());
+
+  const member = (userId: string) => h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant));
+
+  test('signing up in register earns the sign-up points and the first tier', async () => {
+    const userId = await h.signUp(tenant);
+    const response = await member(userId);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ userId, balance: 50, tier: 'bronze', progress: { pointsInPeriod: 50, nextTier: { name: 'silver', pointsNeeded: 150 } } });
+    expect(response.body.lots).toEqual([{ lotId: `registered:${userId}/signup`, points: 50, earnedAt: expect.any(String), expiresAt: expect.any(String) }]);
+  });
+
+  test('an order earns points per euro, and crossing a threshold upgrades the tier at once', async () => {
+    const userId = `shopper-${randomUUID()}`;
+    await h.track(tenant, userId, 'Order Completed', { total: 250.99, currency: 'EUR' });
+    await h.track(tenant, userId, 'Order Completed', { total: 999, currency: 'USD' });
+    const response = await member(userId);
+    expect(response.body).toMatchObject({ balance: 250, tier: 'silver', progress: { nextTier: { name: 'gold', pointsNeeded: 750 } } });
+  });
+
+  test('the same tracked event delivered twice earns once', async () => {
+    const userId = `dup-${randomUUID()}`;
+    const messageId = randomUUID();
+    await h.track(tenant, userId, 'Grant', { points: 30 }, messageId);
+    await h.track(tenant, userId, 'Grant', { points: 30 }, messageId);
+    expect((await member(userId)).body.balance).toBe(30);
+  });
+
+  test('an e-mail address as userId earns nothing: it would put personal data in a stream name', async () => {
+    const before = await h.storedEvents('rewards.wallet-');
+    await h.track(tenant, 'someone@example.com', 'Grant', { points: 10 });
+    expect((await member('someone@example.com')).status).toBe(404);
+    expect(await h.storedEvents('rewards.wallet-')).toBe(before);
+  });
+
+  test('replaying every event after a rebuild (checkpoint lost) changes no balance', async () => {
+    const userId = `replay-${randomUUID()}`;
+    await h.track(tenant, userId, 'Grant', { points: 70 });
+    const before = await h.storedEvents('rewards.wallet-');
+    await h.rewards.earning.stop();
+    await h.rewards.runtime.infrastructure.pool.query("DELETE FROM projection_checkpoints WHERE projection = 'rewards.earning'");
+    h.rewards.earning.start();
+    const last = await h.track(tenant, userId, 'Grant', { points: 1 });
+    await h.rewards.earning.waitFor(last);
+    expect((await member(userId)).body.balance).toBe(71);
+    expect(await h.storedEvents('rewards.wallet-')).toBe(before + 1);
+  });
+
+  test('a second replica processing the same events earns nothing twice', async () => {
+    const replica = await h.startReplica();
+    const userId = `replica-${randomUUID()}`;
+    const position = await h.track(tenant, userId, 'Grant', { points: 40 });
+    await replica.earning.waitFor(position);
+    expect((await member(userId)).body.balance).toBe(40);
+    expect((await replica.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.balance).toBe(40);
+  });
+
+  test('transactions list the wallet history, paginated with a cursor', async () => {
+    const userId = `history-${randomUUID()}`;
+    for (const points of [1, 2, 3]) await h.track(tenant, userId, 'Grant', { points });
+    const pages: { type: string; points?: number }[][] = [];
+    let cursor = '';
+    do {
+      const page = await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}/transactions?limit=2${cursor ? `&cursor=${cursor}` : ''}`).set(auth(tenant));
+      expect(page.status).toBe(200);
+      pages.push(page.body.items);
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(pages.map((page) => page.length)).toEqual([2, 2, 1]);
+    const items = pages.flat();
+    expect(items.map((i) => i.type)).toEqual(['MemberEnrolled', 'PointsEarned', 'TierChanged', 'PointsEarned', 'PointsEarned']);
+    expect(items.filter((i) => i.type === 'PointsEarned').map((i) => i.points)).toEqual([1, 2, 3]);
+  });
+
+  test('an operator adjustment counts once per Idempotency-Key and keeps its reason and actor in the history', async () => {
+    const userId = `adjusted-${randomUUID()}`;
+    await h.track(tenant, userId, 'Grant', { points: 10 });
+    const adjust = () =>
+      h.rewards.http().post(`/t/${tenant.slug}/members/${userId}/adjustments`).set(auth(tenant)).set('idempotency-key', 'goodwill-1').send({ points: 25, reason: 'late parcel', actor: 'agent-7' });
+    expect((await adjust()).body).toMatchObject({ points: 25, balance: 35 });
+    expect((await adjust()).body).toMatchObject({ balance: 35 });
+    const history = await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}/transactions`).set(auth(tenant));
+    expect(history.body.items.filter((i: { type: string }) => i.type === 'PointsAdjusted')).toEqual([
+      expect.objectContaining({ points: 25, reason: 'late parcel', actor: 'agent-7' }),
+    ]);
+    const stored = await h.rewards.runtime.infrastructure.pool.query("SELECT data::text FROM es_events WHERE type = 'PointsAdjusted'");
+    expect(stored.rows.map((r: { data: string }) => r.data).join()).not.toContain('late parcel');
+  });
+
+  test('a new program version applies to events tracked after it', async () => {
+    const other = await h.createTenant();
+    await h.rewards.http().put(`/t/${other.slug}/program`).set(auth(other)).send({ rules: [{ id: 'visit', event: 'Visited', conditions: [], award: { kind: 'fixed', points: 5 } }] });
+    await h.track(other, 'v1', 'Visited');
+    const again = await h.rewards.http().put(`/t/${other.slug}/program`).set(auth(other)).send({ rules: [{ id: 'visit', event: 'Visited', conditions: [], award: { kind: 'fixed', points: 7 } }] });
+    expect(again.body.version).toBe(2);
+    await h.track(other, 'v1', 'Visited');
+    expect((await h.rewards.http().get(`/t/${other.slug}/members/v1`).set(auth(other))).body.balance).toBe(12);
+  });
+});

@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import { startEsdbEmulator } from '../../../libs/eventstore/testing/esdb-emulator';
+import { auth, PROGRAM, startRewards, type RewardsHarness } from './rewards-harness';
+
+/** Rewards unchanged on EventStoreDB: the real client against the protocol emulator, read models in PostgreSQL. */
+describe('rewards on EventStoreDB', () => {
+  let emulator: { url: string; stop(): Promise<void> };
+  let h: RewardsHarness;
+
+  beforeAll(async () => {
+    emulator = await startEsdbEmulator();
+    h = await startRewards({ eventstoreUrl: emulator.url });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await emulator?.stop();
+  });
+
+  test('sign-up and tracked events earn once, and parallel redemptions never overdraw', async () => {
+    const tenant = await h.createTenant();
+    expect((await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM)).status).toBe(200);
+    const userId = await h.signUp(tenant);
+    const messageId = randomUUID();
+    await h.track(tenant, userId, 'Grant', { points: 450 }, messageId);
+    await h.track(tenant, userId, 'Grant', { points: 450 }, messageId);
+    const member = await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant));
+    expect(member.body).toMatchObject({ balance: 500, tier: 'silver' });
+
+    const rewardId = (await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Cap', cost: 100, stock: 3 })).body.id;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => h.rewards.http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId })),
+    );
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(3);
+    expect((await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.balance).toBe(200);
+    const tables = await h.rewards.runtime.infrastructure.pool.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'es_events'");
+    expect(tables.rows[0].n).toBe(0);
+  });
+});

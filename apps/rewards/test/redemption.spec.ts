@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { redemptionDecider } from '../src/redemption/redemption.decider';
+import { redemptionIdFor } from '../src/redemption/redemption.handler';
+import { RedemptionRecovery } from '../src/redemption/redemption.recovery';
+import { redemptionStreamFor } from '../src/rewards.streams';
+import { CachedStreams } from '../src/shared/cached-streams';
+import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
+
+/** Redemptions never overdraw a wallet nor oversell a reward, however many race; keys make them idempotent. */
+describe('redemptions', () => {
+  let h: RewardsHarness;
+  let tenant: Tenant;
+
+  beforeAll(async () => {
+    h = await startRewards();
+    tenant = await h.createTenant();
+    await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM);
+  });
+  afterAll(() => h.close());
+
+  async function reward(terms: object = {}): Promise<string> {
+    const response = await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 1000, ...terms });
+    expect(response.status).toBe(201);
+    return response.body.id;
+  }
+  async function memberWith(points: number): Promise<string> {
+    const userId = `m-${randomUUID()}`;
+    await h.track(tenant, userId, 'Grant', { points });
+    return userId;
+  }
+  const redeem = (userId: string, rewardId: string, key = randomUUID()) =>
+    h.rewards.http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', key).send({ rewardId });
+  const balance = async (userId: string) => (await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.balance;
+  const remaining = async (rewardId: string) => (await h.rewards.http().get(`/t/${tenant.slug}/rewards/${rewardId}`).set(auth(tenant))).body.remaining;
+
+  test('50 parallel redemptions against a balance that covers 10: exactly 10 succeed, the balance ends at 0', async () => {
+    const rewardId = await reward();
+    const userId = await memberWith(1000);
+    const responses = await Promise.all(Array.from({ length: 50 }, () => redeem(userId, rewardId)));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(40);
+    for (const refused of responses.filter((r) => r.status === 409)) expect(refused.body.type).toBe('https://tessera.dev/problems/insufficient-points');
+    expect(await balance(userId)).toBe(0);
+    expect(await remaining(rewardId)).toBe(990);
+  });
+
+  test('the same race split over two replicas (no shared memory, only the stream revisions) still gives exactly 10', async () => {
+    const replica = await h.startReplica();
+    const rewardId = await reward({ stock: 20 });
+    const userId = await memberWith(1000);
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        (i % 2 === 0 ? h.rewards.http() : replica.http()).post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId }),
+      ),
+    );
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(10);
+    expect(responses.filter((r) => r.status >= 500)).toHaveLength(0);
+    expect(await balance(userId)).toBe(0);
+    expect(await remaining(rewardId)).toBe(10);
+  });
+
+  test('50 members racing for a reward with stock 5: exactly 5 succeed, nobody pays for what they did not get', async () => {
+    const rewardId = await reward({ stock: 5 });
+    const members = await Promise.all(Array.from({ length: 50 }, () => memberWith(100)));
+    const responses = await Promise.all(members.map((userId) => redeem(userId, rewardId)));
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(5);
+    expect(responses.filter((r) => r.status === 409 && r.body.type === 'https://tessera.dev/problems/out-of-stock')).toHaveLength(45);
+    const balances = await Promise.all(members.map(balance));
+    expect(balances.filter((b) => b === 0)).toHaveLength(5);
+    expect(balances.filter((b) => b === 100)).toHaveLength(45);
+    expect(await remaining(rewardId)).toBe(0);
+  });
+
+  test('the same Idempotency-Key gives the same answer and one effect, even sent concurrently', async () => {
+    const rewardId = await reward();
+    const userId = await memberWith(250);
+    const key = randomUUID();
+    const responses = await Promise.all(Array.from({ length: 5 }, () => redeem(userId, rewardId, key)));
+    expect(new Set(responses.map((r) => r.status))).toEqual(new Set([201]));
+    expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
+    expect(await balance(userId)).toBe(150);
+    const later = await redeem(userId, rewardId, key);
+    expect(later.body).toEqual(responses[0]!.body);
+    expect(await balance(userId)).toBe(150);
+    const reused = await redeem(userId, await reward(), key);
+    expect(reused.status).toBe(422);
+    expect(await balance(userId)).toBe(150);
+  });
+
+  test('a refused redemption answers the same refusal when its key is sent again', async () => {
+    const rewardId = await reward({ cost: 500 });
+    const userId = await memberWith(100);
+    const key = randomUUID();
+    const first = await redeem(userId, rewardId, key);
+    expect(first.status).toBe(409);
+    expect(first.body).toMatchObject({ type: 'https://tessera.dev/problems/insufficient-points', available: 100, requested: 500 });
+    expect((await redeem(userId, rewardId, key)).status).toBe(409);
+  });
+
+  test('cancelling a redemption returns the points and the stock; a cancelled one cannot be fulfilled', async () => {
+    const rewardId = await reward({ stock: 1 });
+    const userId = await memberWith(100);
+    const redeemed = await redeem(userId, rewardId);
+    expect(redeemed.body.status).toBe('confirmed');
+    expect([await balance(userId), await remaining(rewardId)]).toEqual([0, 0]);
+    const cancelled = await h.rewards.http().post(`/t/${tenant.slug}/redemptions/${redeemed.body.id}/cancellation`).set(auth(tenant));
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('cancelled');
+    expect([await balance(userId), await remaining(rewardId)]).toEqual([100, 1]);
+    const again = await h.rewards.http().post(`/t/${tenant.slug}/redemptions/${redeemed.body.id}/cancellation`).set(auth(tenant));
+    expect(again.status).toBe(200);
+    expect(await balance(userId)).toBe(100);
+    const fulfil = await h.rewards.http().post(`/t/${tenant.slug}/redemptions/${redeemed.body.id}/fulfilment`).set(auth(tenant));
+    expect(fulfil.status).toBe(409);
+  });
+
+  test('a fulfilled redemption keeps its points and stock, and cannot be cancelled', async () => {
+    const rewardId = await reward({ stock: 3 });
+    const userId = await memberWith(100);
+    const redeemed = await redeem(userId, rewardId);
+    const fulfilled = await h.rewards.http().post(`/t/${tenant.slug}/redemptions/${redeemed.body.id}/fulfilment`).set(auth(tenant));
+    expect(fulfilled.body.status).toBe('fulfilled');
+    expect((await h.rewards.http().post(`/t/${tenant.slug}/redemptions/${redeemed.body.id}/cancellation`).set(auth(tenant))).status).toBe(409);
+    expect([await balance(userId), await remaining(rewardId)]).toEqual([0, 2]);
+  });
+
+  test('the per-member limit holds', async () => {
+    const rewardId = await reward({ cost: 10, perMemberLimit: 2 });
+    const userId = await memberWith(100);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await redeem(userId, rewardId)).status);
+    expect(statuses).toEqual([201, 201, 409]);
+    expect(await balance(userId)).toBe(80);
+  });
+
+  test('admin views list the catalog and the redemptions with their status', async () => {
+    const rewardId = await reward({ name: 'Listed', stock: 7 });
+    const userId = await memberWith(100);
+    const redeemed = await redeem(userId, rewardId);
+    const catalog = await h.rewards.http().get(`/t/${tenant.slug}/rewards?limit=500`).set(auth(tenant));
+    expect(catalog.body.items).toContainEqual(expect.objectContaining({ id: rewardId, name: 'Listed', stock: 7 }));
+    let listed: { id: string; status: string } | undefined;
+    for (let attempt = 0; attempt < 50 && !listed; attempt++) {
+      const page = await h.rewards.http().get(`/t/${tenant.slug}/redemptions?status=confirmed&limit=500`).set(auth(tenant));
+      listed = page.body.items.find((item: { id: string }) => item.id === redeemed.body.id);
+      if (!listed) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(listed).toMatchObject({ id: redeemed.body.id, status: 'confirmed' });
+  });
+
+  test('a redemption left half-done by a crash is finished by the recovery sweep', async () => {
+    const rewardId = await reward({ stock: 2 });
+    const userId = await memberWith(100);
+    // What a crash right after the intent was recorded leaves behind: the request, nothing else.
+    const redemptionId = redemptionIdFor(tenant.id, userId, 'crashed');
+    const context = { tenantId: tenant.id, correlationId: 'test', now: new Date() };
+    await h.rewards.app.get(CachedStreams).handle({
+      streamName: redemptionStreamFor(tenant.id, redemptionId),
+      decider: redemptionDecider,
+      command: { type: 'Request', redemptionId, userId, rewardId, cost: 100, fingerprint: 'f', now: context.now },
+      context,
+    });
+    let resumed = 0;
+    for (let attempt = 0; attempt < 50 && resumed === 0; attempt++) {
+      resumed = await h.rewards.app.get(RedemptionRecovery).resumeUnfinished(new Date(), 0);
+      if (resumed === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(resumed).toBe(1);
+    const shown = await h.rewards.http().get(`/t/${tenant.slug}/redemptions/${redemptionId}`).set(auth(tenant));
+    expect(shown.body.status).toBe('confirmed');
+    expect([await balance(userId), await remaining(rewardId)]).toEqual([0, 1]);
+  });
+});

@@ -1,0 +1,133 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import type { Position } from '../../../libs/eventstore/src/event-store';
+import { createServiceApp } from '../../../libs/platform/src/service-app';
+import { createTestDatabase } from '../../../test/support/database';
+import { accountStreamFor } from '../../register/src/account/account.streams';
+import { startRegister, type RegisterHarness } from '../../register/test/register-harness';
+import { EarningProcessor } from '../src/earning/earning.processor';
+import { PULSE_STREAM_PREFIX, TRACK_RECORDED } from '../src/earning/tracked-events.contract';
+import { ExpiryJob } from '../src/expiry/expiry.job';
+import { loadRewardsConfig } from '../src/rewards.config';
+import { RewardsModule, type RewardsRuntime } from '../src/rewards.module';
+import { openRewardsRuntime, rewardsServiceOptions } from '../src/rewards.runtime';
+
+export interface Tenant {
+  readonly id: string;
+  readonly slug: string;
+  readonly apiKey: string;
+}
+
+export interface RewardsApp {
+  readonly app: NestFastifyApplication;
+  readonly runtime: RewardsRuntime;
+  readonly earning: EarningProcessor;
+  readonly expiry: ExpiryJob;
+  http(): ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+export interface RewardsHarness {
+  readonly register: RegisterHarness;
+  readonly rewards: RewardsApp;
+  readonly databaseUrl: string;
+  readonly masterKey: string;
+  /** Another replica of rewards on the same database and event store. */
+  startReplica(): Promise<RewardsApp>;
+  createTenant(): Promise<Tenant>;
+  /** Appends a TrackRecorded as pulse would and waits until rewards has applied it. */
+  track(tenant: Tenant, userId: string, event: string, properties?: object, messageId?: string): Promise<Position>;
+  /** Signs a person up in register and waits until rewards has applied the sign-up. */
+  signUp(tenant: Tenant): Promise<string>;
+  storedEvents(prefix?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function startRewardsApp(databaseUrl: string, masterKey: string, eventstoreUrl?: string): Promise<RewardsApp> {
+  const config = loadRewardsConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    ...(eventstoreUrl ? { EVENTSTORE_URL: eventstoreUrl } : {}),
+    TESSERA_MASTER_KEY: masterKey,
+    REWARDS_EXPIRY_INTERVAL_MS: '0',
+    REWARDS_RECOVERY_AFTER_MS: '0',
+    SHUTDOWN_DRAIN_MS: '0',
+    LOG_LEVEL: 'silent',
+  });
+  const runtime = await openRewardsRuntime(config);
+  const app = await createServiceApp(RewardsModule.forRoot(runtime), { ...rewardsServiceOptions(config), processMetrics: false });
+  return {
+    app,
+    runtime,
+    earning: app.get(EarningProcessor),
+    expiry: app.get(ExpiryJob),
+    http: () => request(app.getHttpServer()),
+    close: () => app.close(),
+  };
+}
+
+/**
+ * Register and rewards on one fresh database, sharing the master key as deployed services do, and
+ * on EventStoreDB when `eventstoreUrl` is given.
+ */
+export async function startRewards(options: { eventstoreUrl?: string } = {}): Promise<RewardsHarness> {
+  const databaseUrl = await createTestDatabase('rewards');
+  const masterKey = randomBytes(32).toString('base64');
+  const { eventstoreUrl } = options;
+  const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, ...(eventstoreUrl ? { EVENTSTORE_URL: eventstoreUrl } : {}) });
+  const rewards = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl);
+  const replicas: RewardsApp[] = [];
+  const store = rewards.runtime.infrastructure.eventStore;
+  return {
+    register,
+    rewards,
+    databaseUrl,
+    masterKey,
+    async startReplica() {
+      const replica = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl);
+      replicas.push(replica);
+      return replica;
+    },
+    async createTenant() {
+      const { id, slug, apiKey } = await register.createTenant();
+      return { id, slug, apiKey };
+    },
+    async track(tenant, userId, event, properties = {}, messageId = randomUUID()) {
+      const result = await store.appendToStream(
+        `${PULSE_STREAM_PREFIX}events-${tenant.id}.${userId}`,
+        [{ type: TRACK_RECORDED, data: { messageId, userId, event, properties: properties as never, timestamp: new Date().toISOString() }, metadata: { tenantId: tenant.id, schemaVersion: 1 } }],
+        { expectedRevision: 'any' },
+      );
+      await rewards.earning.waitFor(result.position);
+      return result.position;
+    },
+    async signUp(tenant) {
+      const { id } = await register.signUp(tenant.slug, `p${randomBytes(5).toString('hex')}@example.com`);
+      const [registered] = await store.readStream(accountStreamFor(tenant.id, id), { maxCount: 1 });
+      await rewards.earning.waitFor(registered!.position);
+      return id;
+    },
+    async storedEvents(prefix = 'rewards.') {
+      const rows = await rewards.runtime.infrastructure.pool.query('SELECT count(*)::int AS n FROM es_events WHERE stream_name LIKE $1', [`${prefix}%`]);
+      return rows.rows[0].n;
+    },
+    async close() {
+      for (const replica of replicas) await replica.close();
+      await rewards.close();
+      await register.close();
+    },
+  };
+}
+
+export const auth = (tenant: Tenant) => ({ authorization: `Bearer ${tenant.apiKey}` });
+
+export const PROGRAM = {
+  rules: [
+    { id: 'signup', event: 'UserRegistered', conditions: [], award: { kind: 'fixed', points: 50 } },
+    { id: 'order', event: 'Order Completed', conditions: [{ property: 'currency', op: 'eq', value: 'EUR' }], award: { kind: 'perAmount', property: 'total', pointsPerUnit: 1, rounding: 'down' }, caps: { perDay: 1000 } },
+    { id: 'grant', event: 'Grant', conditions: [], award: { kind: 'perAmount', property: 'points', pointsPerUnit: 1, rounding: 'down' } },
+  ],
+  tiers: { periodMonths: 12, levels: [{ name: 'bronze', threshold: 0 }, { name: 'silver', threshold: 200 }, { name: 'gold', threshold: 1000 }] },
+  expiry: { monthsAfterEarning: 6 },
+};

@@ -1,0 +1,272 @@
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { verify as argon2Verify, hash } from '@node-rs/argon2';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Pool } from 'pg';
+import { loadLoginConfig } from '../apps/login/src/login.config';
+import { LoginModule } from '../apps/login/src/login.module';
+import { loginServiceOptions, openLoginRuntime } from '../apps/login/src/login.runtime';
+import { TESSERA_API_AUDIENCE } from '../apps/login/src/oidc/provider-factory';
+import { loadRegisterConfig } from '../apps/register/src/register.config';
+import { RegisterModule } from '../apps/register/src/register.module';
+import { openRegisterRuntime, registerServiceOptions } from '../apps/register/src/register.runtime';
+import { ARGON2ID_OPTIONS } from '../apps/register/src/sign-up/password';
+import { createServiceApp } from '../libs/platform/src/service-app';
+import { runClosedLoops } from './support/measure';
+import { pairedDetails, runPaired } from './support/paired';
+import { cores, perSecond, ratioVerdict, type ScenarioResult } from './support/report';
+
+export interface LoginBenchSettings {
+  readonly repetitions: number;
+  readonly windowMs: number;
+  readonly warmUpMs: number;
+  readonly log: (line: string) => void;
+  /** Runs one half only (while working on it); both by default. */
+  readonly only?: 'tokens' | 'sign-ins';
+}
+
+/** Same count as the sign-up bench: two libuv pools' worth of argon2id in flight. */
+const CONCURRENCY = 8;
+const TOKENS_TARGET = 1500;
+const SIGN_IN_TARGET = 0.7;
+const PASSWORD = 'correct horse battery staple';
+const REDIRECT_URI = 'http://localhost:9/callback';
+
+interface Answer {
+  readonly status: number;
+  readonly location?: string;
+  readonly body: string;
+}
+
+/** Keep-alive HTTP with an optional cookie jar: the bench's browser and client in one. */
+class BenchHttp {
+  private readonly cookies = new Map<string, string>();
+
+  constructor(
+    private readonly agent: Agent,
+    private readonly base: string,
+  ) {}
+
+  send(method: string, path: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Answer> {
+    const payload = options.form ? Buffer.from(new URLSearchParams(options.form).toString()) : undefined;
+    const headers: Record<string, string> = { ...options.headers };
+    if (payload) Object.assign(headers, { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(payload.length) });
+    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    return new Promise((resolve, reject) => {
+      const outgoing = request(new URL(path, this.base), { method, agent: this.agent, headers }, (response) => {
+        for (const line of response.headers['set-cookie'] ?? []) {
+          const pair = line.split(';')[0]!;
+          const eq = pair.indexOf('=');
+          this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
+        }
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, location: response.headers.location, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      outgoing.on('error', reject);
+      outgoing.end(payload);
+    });
+  }
+
+  clearCookies(): void {
+    this.cookies.clear();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function formOf(html: string): { action: string; csrf: string } {
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+  const csrf = /name="csrf" value="([^"]*)"/.exec(html)?.[1];
+  if (!action || !csrf) throw new Error('no form on the page');
+  const decode = (text: string) => text.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
+  return { action: decode(action), csrf: decode(csrf) };
+}
+
+/** Register and login as main.ts builds them (production settings, logs built but dropped), on one database. */
+async function startServices(databaseUrl: string) {
+  const masterKey = randomBytes(32).toString('base64');
+  const adminToken = randomBytes(32).toString('base64url');
+  const quiet = { logDestination: { write: () => undefined } };
+  const registerConfig = loadRegisterConfig({
+    NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, ADMIN_TOKEN: adminToken, SHUTDOWN_DRAIN_MS: '0',
+  });
+  const register = await createServiceApp(RegisterModule.forRoot(await openRegisterRuntime(registerConfig)), { ...registerServiceOptions(registerConfig), ...quiet });
+  await register.listen(0, '127.0.0.1');
+  const port = await freePort();
+  const loginUrl = `http://127.0.0.1:${port}`;
+  const loginConfig = loadLoginConfig({
+    NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOGIN_PUBLIC_URL: loginUrl, DATABASE_URL: databaseUrl,
+    TESSERA_MASTER_KEY: masterKey, ADMIN_TOKEN: adminToken, SHUTDOWN_DRAIN_MS: '0',
+  });
+  const login = await createServiceApp(LoginModule.forRoot(await openLoginRuntime(loginConfig)), { ...loginServiceOptions(loginConfig), ...quiet });
+  await login.listen(port, '127.0.0.1');
+  const registerUrl = `http://127.0.0.1:${(register.getHttpServer().address() as AddressInfo).port}`;
+  return { register, login, registerUrl, loginUrl, adminToken };
+}
+
+async function postJson(url: string, body: object, token?: string): Promise<{ status: number; body: Record<string, string> }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json().catch(() => ({}))) as Record<string, string> };
+}
+
+/**
+ * Login's two figures, each next to its ceiling measured in the same run: client-credentials JWTs
+ * (ES256) per second vs ES256 signatures per second on this core, and password sign-ins (the
+ * whole hosted flow: authorize, sign-in page, form post, consent, through to the code) vs argon2id
+ * verifications per second.
+ */
+export async function benchLogin(databaseUrl: string, settings: LoginBenchSettings): Promise<ScenarioResult[]> {
+  const services = await startServices(databaseUrl);
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2, maxFreeSockets: CONCURRENCY * 2 });
+  const pool = new Pool({ connectionString: databaseUrl, max: 2 });
+  try {
+    const slug = `bench-${randomBytes(3).toString('hex')}`;
+    const tenant = await postJson(`${services.registerUrl}/admin/tenants`, { slug, name: 'Bench tenant' }, services.adminToken);
+    if (tenant.status !== 201) throw new Error(`tenant creation failed: ${tenant.status}`);
+    const emails = Array.from({ length: CONCURRENCY }, (_, i) => `signer${i}@bench.example`);
+    for (const email of emails) {
+      const user = await postJson(`${services.registerUrl}/t/${slug}/users`, { email, password: PASSWORD });
+      if (user.status !== 201) throw new Error(`sign-up failed: ${user.status}`);
+    }
+    for (let i = 0; ; i++) {
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM login_credentials');
+      if (rows[0]!.n >= emails.length) break;
+      if (i > 500) throw new Error('login did not learn the bench users');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const service = await postJson(`${services.loginUrl}/admin/tenants/${slug}/clients`, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] }, services.adminToken);
+    const app = await postJson(`${services.loginUrl}/admin/tenants/${slug}/clients`, { name: 'app', type: 'public', redirectUris: [REDIRECT_URI] }, services.adminToken);
+    if (service.status !== 201 || app.status !== 201) throw new Error('client registration failed');
+
+    // Client credentials ------------------------------------------------------------------------
+    const basic = `Basic ${Buffer.from(`${service.body.clientId}:${service.body.clientSecret}`).toString('base64')}`;
+    const http = new BenchHttp(agent, services.loginUrl);
+    const token = async (): Promise<number> => {
+      const answer = await http.send('POST', `/t/${slug}/token`, {
+        form: { grant_type: 'client_credentials', resource: TESSERA_API_AUDIENCE },
+        headers: { authorization: basic },
+      });
+      if (answer.status !== 200) throw new Error(`token refused: ${answer.status} ${answer.body.slice(0, 200)}`);
+      return 1;
+    };
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const key = createPrivateKey(privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const claims = Buffer.from(JSON.stringify({ iss: services.loginUrl, aud: TESSERA_API_AUDIENCE, jti: randomBytes(16).toString('base64url') }));
+    const es256 = async (): Promise<number> => {
+      sign('sha256', claims, { key, dsaEncoding: 'ieee-p1363' });
+      return 1;
+    };
+    const skip = { medianFigure: Number.NaN, medianCeiling: Number.NaN, medianRatio: Number.NaN, neighbourCores: Number.NaN, runs: [] } as unknown as Awaited<ReturnType<typeof runPaired>>;
+    const tokens = settings.only === 'sign-ins' ? skip : await runPaired({
+      label: 'client-credentials',
+      repetitions: settings.repetitions,
+      warmUp: async () => {
+        await runClosedLoops(1, settings.warmUpMs, es256);
+        await runClosedLoops(CONCURRENCY, settings.warmUpMs, token);
+      },
+      // One core signs for the service's one event loop: the same budget on both sides.
+      ceiling: () => runClosedLoops(1, settings.windowMs, es256),
+      figure: () => runClosedLoops(CONCURRENCY, settings.windowMs, token),
+      log: settings.log,
+    });
+
+    // Password sign-ins ---------------------------------------------------------------------------
+    const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+    const signIn = async (worker: number): Promise<number> => {
+      const browser = new BenchHttp(agent, services.loginUrl);
+      const query = new URLSearchParams({
+        client_id: app.body.clientId!, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256',
+      });
+      let answer = await browser.send('GET', `/t/${slug}/auth?${query}`);
+      answer = await browser.send('GET', answer.location!);
+      let form = formOf(answer.body);
+      answer = await browser.send('POST', form.action, { form: { csrf: form.csrf, email: emails[worker]!, password: PASSWORD } });
+      if (answer.status !== 303) throw new Error(`sign-in refused: ${answer.status}`);
+      answer = await browser.send('GET', answer.location!);
+      if (!answer.location!.startsWith(REDIRECT_URI)) {
+        answer = await browser.send('GET', answer.location!);
+        form = formOf(answer.body);
+        answer = await browser.send('POST', form.action, { form: { csrf: form.csrf, decision: 'allow' } });
+        answer = await browser.send('GET', answer.location!);
+      }
+      if (!answer.location?.startsWith(`${REDIRECT_URI}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
+      return 1;
+    };
+    const storedHash = await hash(PASSWORD, ARGON2ID_OPTIONS);
+    const verifyPassword = async (): Promise<number> => {
+      if (!(await argon2Verify(storedHash, PASSWORD))) throw new Error('argon2id verify failed');
+      return 1;
+    };
+    const signIns = settings.only === 'tokens' ? skip : await runPaired({
+      label: 'sign-ins',
+      repetitions: settings.repetitions,
+      warmUp: async () => {
+        await runClosedLoops(CONCURRENCY, settings.warmUpMs, verifyPassword);
+        await runClosedLoops(CONCURRENCY, settings.warmUpMs, signIn);
+      },
+      ceiling: () => runClosedLoops(CONCURRENCY, settings.windowMs, verifyPassword),
+      figure: () => runClosedLoops(CONCURRENCY, settings.windowMs, signIn),
+      log: settings.log,
+    });
+
+    const results: (() => ScenarioResult)[] = [
+      () => ({
+        id: 'login-client-credentials',
+        title: `Client-credentials JWTs over HTTP (${CONCURRENCY} concurrent) vs ES256 signatures on one core`,
+        rows: [
+          {
+            measure: `5. client-credentials tokens x${CONCURRENCY}`,
+            figure: perSecond(tokens.medianFigure, 'tokens'),
+            ceiling: `${perSecond(tokens.medianCeiling, 'signatures')} ES256`,
+            ratio: tokens.medianRatio.toFixed(2),
+            target: `>= ${TOKENS_TARGET}/s`,
+            verdict: tokens.medianFigure >= TOKENS_TARGET ? 'pass' : 'FAIL',
+            neighbours: cores(tokens.neighbourCores),
+          },
+        ],
+        details: { concurrency: CONCURRENCY, ...pairedDetails(tokens), target: TOKENS_TARGET },
+      }),
+      () => ({
+        id: 'login-sign-ins',
+        title: `Password sign-ins through the hosted pages to the code (${CONCURRENCY} concurrent) vs argon2id verifications`,
+        rows: [
+          {
+            measure: `6. password sign-ins x${CONCURRENCY}`,
+            figure: perSecond(signIns.medianFigure, 'sign-ins'),
+            ceiling: `${perSecond(signIns.medianCeiling, 'verifications')} argon2id`,
+            ratio: signIns.medianRatio.toFixed(2),
+            target: `>= ${SIGN_IN_TARGET}`,
+            verdict: ratioVerdict(signIns.medianRatio, SIGN_IN_TARGET),
+            neighbours: cores(signIns.neighbourCores),
+          },
+        ],
+        details: { concurrency: CONCURRENCY, argon2id: ARGON2ID_OPTIONS, ...pairedDetails(signIns), target: SIGN_IN_TARGET },
+      }),
+    ];
+    const [tokenResult, signInResult] = results;
+    if (settings.only === 'tokens') return [tokenResult!()];
+    if (settings.only === 'sign-ins') return [signInResult!()];
+    return [tokenResult!(), signInResult!()];
+  } finally {
+    agent.destroy();
+    await pool.end().catch(() => undefined);
+    await (services.login as NestFastifyApplication).close().catch(() => undefined);
+    await services.register.close().catch(() => undefined);
+  }
+}

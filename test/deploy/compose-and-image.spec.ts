@@ -1,0 +1,110 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { loadRegisterConfig } from '../../apps/register/src/register.config';
+import { parseYamlDocuments } from '../support/yaml';
+
+const repoRoot = resolve(__dirname, '../..');
+const servicePorts: Record<string, number> = { login: 3001, register: 3002, pulse: 3003, rewards: 3004 };
+const infrastructure = ['eventstore', 'postgres', 'mailpit'];
+const requiredVariables = ['DATABASE_URL', 'EVENTSTORE_URL', 'TESSERA_MASTER_KEY', 'ADMIN_TOKEN', 'PORT'];
+
+/** Compose's `${NAME:-default}` as it resolves with NAME unset, the laptop case. */
+function interpolateDefaults(value: string): string {
+  return value.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, (_match, fallback: string) => fallback);
+}
+
+function findOnPath(binary: string): string | undefined {
+  return (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, binary)).find((candidate) => existsSync(candidate));
+}
+
+describe('docker-compose.yml', () => {
+  const compose = parseYamlDocuments(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'))[0] as { services: Record<string, any> };
+  const services = compose.services;
+  const env = (name: string): Record<string, string> =>
+    Object.fromEntries(Object.entries(services[name].environment as Record<string, string>).map(([key, value]) => [key, interpolateDefaults(String(value))]));
+
+  test('docker-compose accepts the file (`docker-compose config`)', () => {
+    const binary = findOnPath('docker-compose');
+    if (!binary) {
+      throw new Error('docker-compose is not installed, so the file was NOT validated by Compose: apt-get install -y docker-compose');
+    }
+    const result = spawnSync(binary, ['-f', 'docker-compose.yml', 'config', '--quiet'], { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
+  });
+
+  test('runs a real EventStoreDB, PostgreSQL, Mailpit and the four services', () => {
+    expect(Object.keys(services).sort()).toEqual([...infrastructure, ...Object.keys(servicePorts)].sort());
+    expect(services.eventstore.image).toMatch(/^eventstore\/eventstore:/);
+    expect(env('eventstore')).toMatchObject({ EVENTSTORE_INSECURE: 'true', EVENTSTORE_CLUSTER_SIZE: '1' });
+  });
+
+  test('every container has a healthcheck, and each service starts only once its dependencies are healthy', () => {
+    for (const [name, service] of Object.entries(services)) {
+      expect({ name, test: Array.isArray(service.healthcheck?.test) }).toEqual({ name, test: true });
+    }
+    for (const name of Object.keys(servicePorts)) {
+      expect(services[name].depends_on).toEqual(Object.fromEntries(infrastructure.map((dependency) => [dependency, { condition: 'service_healthy' }])));
+      const probe = services[name].healthcheck.test.join(' ');
+      expect(probe).toContain(`http://127.0.0.1:${servicePorts[name]}/health/ready`);
+    }
+  });
+
+  test('each service gets the variables it needs, pointing at the containers of this file', () => {
+    const postgres = env('postgres');
+    for (const name of Object.keys(servicePorts)) {
+      const variables = env(name);
+      for (const variable of requiredVariables) expect({ name, variable, set: (variables[variable] ?? '') !== '' }).toEqual({ name, variable, set: true });
+      expect(variables.PORT).toBe(String(servicePorts[name]));
+      expect(services[name].ports).toEqual([`${servicePorts[name]}:${servicePorts[name]}`]);
+      expect(services[name].build.args).toEqual({ SERVICE: name });
+
+      const database = new URL(variables.DATABASE_URL!);
+      expect([database.hostname, database.username, database.password, database.pathname]).toEqual([
+        'postgres',
+        postgres.POSTGRES_USER,
+        postgres.POSTGRES_PASSWORD,
+        `/${postgres.POSTGRES_DB}`,
+      ]);
+      expect(new URL(variables.EVENTSTORE_URL!).host).toBe(`eventstore:2113`); // EventStoreDB's default node port
+    }
+  });
+
+  test("register's configuration loader accepts register's environment as written", () => {
+    const config = loadRegisterConfig(env('register'));
+    expect(config.PORT).toBe(servicePorts.register);
+    expect(config.EVENTSTORE_URL).toMatch(/^esdb:\/\/eventstore:2113/);
+    expect(config.SMTP_URL).toBe('smtp://mailpit:1025');
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const stages = dockerfile.split(/^FROM /m).slice(1).map((stage) => `FROM ${stage}`);
+  const runtime = stages.at(-1)!;
+  const instructions = (stage: string, keyword: string) => stage.split('\n').filter((line) => line.startsWith(`${keyword} `));
+
+  test('is multi-stage, and the runtime stage is Node 24 slim without build tools or sources', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(runtime).toMatch(/^FROM node:24[-.\w]*-slim\b/);
+    for (const copy of instructions(runtime, 'COPY')) expect(copy).toMatch(/--from=/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(runtime).not.toMatch(/npm (ci|install)/);
+  });
+
+  test('the runtime runs as a non-root user, checks its health and starts the service named by SERVICE', () => {
+    const [user] = instructions(runtime, 'USER').map((line) => line.slice('USER '.length).trim());
+    expect(user).toBeDefined();
+    expect(user!.split(':')[0]).not.toMatch(/^(root|0)$/);
+    expect(instructions(runtime, 'ARG')).toContain('ARG SERVICE=register');
+    expect(runtime).toMatch(/^HEALTHCHECK .*\/health\/ready/m);
+    expect(runtime).toMatch(/^CMD .*exec node dist\/apps\/\$\{SERVICE\}\/src\/main\.js/m);
+  });
+
+  test('ships no source maps and keeps secrets and local data out of the build context', () => {
+    const build = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { sourceMap?: boolean } };
+    expect(build.compilerOptions.sourceMap).toBe(false);
+    const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+    expect(ignored).toEqual(expect.arrayContaining(['.git', '.data', '.env', 'node_modules', 'dist']));
+  });
+});

@@ -1,0 +1,247 @@
+import 'reflect-metadata';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PATH_METADATA } from '@nestjs/common/constants';
+import { HealthController } from '../../libs/platform/src/health';
+import { structuralProblems } from '../support/kubernetes-schema';
+import { parseYamlDocuments } from '../support/yaml';
+
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any; data?: any };
+
+const repoRoot = resolve(__dirname, '../..');
+const k8s = join(repoRoot, 'k8s');
+const services: Record<string, number> = { login: 3001, register: 3002, pulse: 3003, rewards: 3004 };
+const tiers = ['starter', 'standard', 'enterprise'] as const;
+const sites = readdirSync(join(k8s, 'sites')).sort();
+
+function render(directory: string): K8sObject[] {
+  let text: string;
+  try {
+    text = execFileSync('kubectl', ['kustomize', join(k8s, directory)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const { code, stderr } = error as { code?: string; stderr?: string };
+    if (code === 'ENOENT') throw new Error('kubectl is not on PATH: the manifests were NOT rendered (kustomize 5 is needed, e.g. kubectl >= 1.27)', { cause: error });
+    throw new Error(`kubectl kustomize k8s/${directory} failed:\n${stderr ?? String(error)}`, { cause: error });
+  }
+  return parseYamlDocuments(text) as K8sObject[];
+}
+
+const rendered = new Map<string, K8sObject[]>();
+const renderedOf = (directory: string): K8sObject[] => {
+  if (!rendered.has(directory)) rendered.set(directory, render(directory));
+  return rendered.get(directory)!;
+};
+const allRenders = [...tiers.map((tier) => `overlays/${tier}`), ...sites.map((site) => `sites/${site}`)];
+
+const ofKind = (objects: K8sObject[], kind: string) => objects.filter((object) => object.kind === kind);
+const named = (objects: K8sObject[], kind: string, name: string) => ofKind(objects, kind).find((object) => object.metadata.name === name);
+const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
+  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([key, value]) => labels?.[key] === value);
+
+/** The shared configuration, generated with a content hash in its name so a change rolls the Deployments. */
+function tesseraConfig(objects: K8sObject[]): K8sObject {
+  const generated = ofKind(objects, 'ConfigMap').filter((object) => /^tessera-config-[a-z0-9]{6,}$/.test(object.metadata.name));
+  expect(generated).toHaveLength(1);
+  return generated[0]!;
+}
+
+/** The probe paths the platform's HealthController really serves, read from its Nest route metadata. */
+function healthRoute(method: 'live' | 'ready'): string {
+  const base = Reflect.getMetadata(PATH_METADATA, HealthController) as string;
+  const path = Reflect.getMetadata(PATH_METADATA, HealthController.prototype[method]) as string;
+  return `/${base}/${path}`.replace(/\/+/g, '/');
+}
+
+/** Replicas a workload runs with at least: the HPA's floor when one scales it. */
+function minimumReplicas(objects: K8sObject[], workload: K8sObject): number {
+  const hpa = ofKind(objects, 'HorizontalPodAutoscaler').find(
+    (candidate) => candidate.spec.scaleTargetRef.kind === workload.kind && candidate.spec.scaleTargetRef.name === workload.metadata.name,
+  );
+  return hpa ? hpa.spec.minReplicas : (workload.spec.replicas ?? 1);
+}
+
+describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
+  let objects: K8sObject[];
+  beforeAll(() => {
+    objects = renderedOf(directory);
+  });
+
+  test('every object conforms to the structure of its Kubernetes kind', () => {
+    expect(objects.length).toBeGreaterThan(0);
+    expect(objects.flatMap((object) => structuralProblems(object))).toEqual([]);
+  });
+
+  test('each of the four services has a Deployment, Service, ServiceAccount and PodDisruptionBudget', () => {
+    for (const name of Object.keys(services)) {
+      for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'PodDisruptionBudget']) {
+        expect({ kind, name, present: named(objects, kind, name) !== undefined }).toEqual({ kind, name, present: true });
+      }
+    }
+  });
+
+  test('every Deployment rolls without losing capacity, probes the served health paths and runs locked down', () => {
+    const ready = healthRoute('ready');
+    const live = healthRoute('live');
+    const config = tesseraConfig(objects);
+    for (const deployment of ofKind(objects, 'Deployment')) {
+      const name = deployment.metadata.name;
+      const pod = deployment.spec.template.spec;
+      const [container] = pod.containers;
+      expect({ name, strategy: deployment.spec.strategy }).toEqual({ name, strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } } });
+
+      const port = container.ports.find((p: any) => p.name === 'http');
+      expect(port?.containerPort).toBe(services[name]);
+      expect(container.env).toEqual(expect.arrayContaining([{ name: 'PORT', value: String(services[name]) }]));
+      expect(container.readinessProbe.httpGet).toEqual({ path: ready, port: 'http' });
+      expect(container.livenessProbe.httpGet).toEqual({ path: live, port: 'http' });
+      expect(container.startupProbe.httpGet).toEqual({ path: live, port: 'http' });
+      expect(container.command).toEqual(['node', `dist/apps/${name}/src/main.js`]);
+
+      for (const kind of ['requests', 'limits']) {
+        expect({ name, kind, cpu: typeof container.resources[kind]?.cpu, memory: typeof container.resources[kind]?.memory }).toEqual({ name, kind, cpu: 'string', memory: 'string' });
+      }
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
+      expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+      expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      // With a read-only root, Node and its libraries may only write to /tmp.
+      const tmp = container.volumeMounts.find((mount: any) => mount.mountPath === '/tmp');
+      expect(pod.volumes.find((volume: any) => volume.name === tmp?.name)?.emptyDir).toBeDefined();
+
+      expect(container.envFrom).toEqual(expect.arrayContaining([{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: 'tessera-secrets' } }]));
+      // The kubelet waits for preStop, then SIGTERM starts the drain and the in-flight wait: all must fit the grace period.
+      const preStop = container.lifecycle.preStop.exec.command;
+      expect(preStop[0]).toBe('sleep');
+      const drainSeconds = Number(config.data.SHUTDOWN_DRAIN_MS) / 1000;
+      const inFlightSeconds = Number(config.data.SHUTDOWN_IN_FLIGHT_TIMEOUT_MS) / 1000;
+      expect(Number(config.data.SHUTDOWN_DRAIN_DELAY_MS)).toBe(Number(config.data.SHUTDOWN_DRAIN_MS));
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(preStop[1]) + drainSeconds + inFlightSeconds);
+
+      expect(pod.serviceAccountName).toBe(name);
+      expect(named(objects, 'ServiceAccount', name)).toBeDefined();
+    }
+  });
+
+  test('Services and PodDisruptionBudgets select the pods of their workload, and the Ingress routes to Services', () => {
+    const workloads = [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet')];
+    for (const service of ofKind(objects, 'Service')) {
+      const target = workloads.find((workload) => matches(service.spec.selector, workload.spec.template.metadata.labels));
+      expect({ service: service.metadata.name, selects: target?.metadata.name }).toEqual({ service: service.metadata.name, selects: expect.any(String) });
+      for (const port of service.spec.ports) {
+        const served = target!.spec.template.spec.containers.flatMap((container: any) => container.ports.map((p: any) => p.name));
+        expect(served).toContain(port.targetPort);
+      }
+    }
+    for (const budget of ofKind(objects, 'PodDisruptionBudget')) {
+      expect(workloads.some((workload) => matches(budget.spec.selector.matchLabels, workload.spec.template.metadata.labels))).toBe(true);
+    }
+    const ingress = named(objects, 'Ingress', 'tessera')!;
+    for (const rule of ingress.spec.rules) {
+      for (const path of rule.http.paths) expect(named(objects, 'Service', path.backend.service.name)).toBeDefined();
+    }
+  });
+
+  test('every workload with more than one replica has a PodDisruptionBudget that leaves one running', () => {
+    for (const workload of [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet')]) {
+      const replicas = minimumReplicas(objects, workload);
+      if (replicas <= 1) continue;
+      const budget = ofKind(objects, 'PodDisruptionBudget').find((candidate) => matches(candidate.spec.selector.matchLabels, workload.spec.template.metadata.labels));
+      expect({ workload: workload.metadata.name, budget: budget?.metadata.name }).toEqual({ workload: workload.metadata.name, budget: expect.any(String) });
+      const allowsAll = budget!.spec.minAvailable === 0 || (budget!.spec.maxUnavailable ?? 0) >= replicas;
+      expect(allowsAll).toBe(false);
+    }
+  });
+
+  test('HorizontalPodAutoscalers use autoscaling/v2 and scale an existing Deployment', () => {
+    for (const hpa of ofKind(objects, 'HorizontalPodAutoscaler')) {
+      expect(hpa.apiVersion).toBe('autoscaling/v2');
+      expect(named(objects, hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name)).toBeDefined();
+      expect(hpa.spec.maxReplicas).toBeGreaterThanOrEqual(hpa.spec.minReplicas);
+    }
+  });
+});
+
+test('the containers\' command is where the build puts a service\'s main.ts', () => {
+  // tsconfig.build.json compiles apps/<service>/src/main.ts to dist/apps/<service>/src/main.js.
+  const compilerOptions = (name: string) => (JSON.parse(readFileSync(join(repoRoot, name), 'utf8')) as { compilerOptions: Record<string, string> }).compilerOptions;
+  expect({ ...compilerOptions('tsconfig.json'), ...compilerOptions('tsconfig.build.json') }).toMatchObject({ outDir: 'dist', rootDir: '.' });
+  // Services that have landed; the others join this list as their main.ts arrives.
+  for (const name of ['register']) expect(existsSync(join(repoRoot, 'apps', name, 'src', 'main.ts'))).toBe(true);
+});
+
+describe('tiers', () => {
+  const deployments = (tier: string) => ofKind(renderedOf(`overlays/${tier}`), 'Deployment');
+  const config = (tier: string) => tesseraConfig(renderedOf(`overlays/${tier}`)).data;
+
+  test('starter: one replica each, PostgreSQL as the event store, in the cluster', () => {
+    const objects = renderedOf('overlays/starter');
+    for (const deployment of deployments('starter')) expect(minimumReplicas(objects, deployment)).toBe(1);
+    expect(config('starter').EVENTSTORE_URL).toBeUndefined();
+    expect(named(objects, 'StatefulSet', 'postgres')?.spec.replicas).toBe(1);
+    expect(named(objects, 'Service', 'postgres')).toBeDefined();
+    expect(ofKind(objects, 'StatefulSet').map((s) => s.metadata.name)).not.toContain('eventstore');
+  });
+
+  test('standard: at least two replicas scaled by HPAs, PDBs with minAvailable 1, EventStoreDB, NetworkPolicies', () => {
+    const objects = renderedOf('overlays/standard');
+    for (const deployment of deployments('standard')) {
+      expect(minimumReplicas(objects, deployment)).toBeGreaterThanOrEqual(2);
+      expect(named(objects, 'PodDisruptionBudget', deployment.metadata.name)!.spec).toMatchObject({ minAvailable: 1 });
+    }
+    expect(config('standard').EVENTSTORE_URL).toMatch(/^esdb:\/\/eventstore:2113\b/);
+    expect(named(objects, 'Service', 'eventstore')).toBeDefined();
+    expect(ofKind(objects, 'NetworkPolicy').length).toBeGreaterThan(0);
+  });
+
+  test('enterprise: own namespace with default-deny, 3-node EventStoreDB with anti-affinity, CloudNativePG, zone spread', () => {
+    const objects = renderedOf('overlays/enterprise');
+    const namespaces = new Set(objects.map((object) => object.metadata.namespace).filter((ns): ns is string => ns !== undefined));
+    expect(namespaces.has('default')).toBe(false);
+    expect(namespaces.size).toBeGreaterThan(0);
+    for (const namespace of namespaces) {
+      expect(named(objects, 'Namespace', namespace)).toBeDefined();
+      const denyAll = ofKind(objects, 'NetworkPolicy').find(
+        (policy) =>
+          policy.metadata.namespace === namespace &&
+          Object.keys(policy.spec.podSelector).length === 0 &&
+          [...policy.spec.policyTypes].sort().join() === 'Egress,Ingress' &&
+          policy.spec.ingress === undefined &&
+          policy.spec.egress === undefined,
+      );
+      expect({ namespace, denyAll: denyAll?.metadata.name }).toEqual({ namespace, denyAll: expect.any(String) });
+    }
+    const eventstore = named(objects, 'StatefulSet', 'eventstore')!;
+    expect(eventstore.spec.replicas).toBe(3);
+    expect(eventstore.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
+    expect(config('enterprise').EVENTSTORE_URL).toMatch(/^esdb\+discover:\/\/eventstore-gossip:2113\b/);
+    expect(named(objects, 'Service', 'eventstore-gossip')?.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    const postgres = ofKind(objects, 'Cluster').find((object) => object.apiVersion === 'postgresql.cnpg.io/v1')!;
+    expect(postgres.spec.instances).toBeGreaterThanOrEqual(3);
+    for (const deployment of deployments('enterprise')) {
+      const pod = deployment.spec.template.spec;
+      expect(pod.topologySpreadConstraints.map((c: any) => c.topologyKey)).toContain('topology.kubernetes.io/zone');
+      expect(pod.containers[0].env).toEqual(
+        expect.arrayContaining([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: `${postgres.metadata.name}-app`, key: 'uri' } } }]),
+      );
+      expect(minimumReplicas(objects, deployment)).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  test('on-prem and cloud sites set their own ingress class and storage class on every volume', () => {
+    const classes = new Map<string, string>();
+    for (const site of sites) {
+      const objects = renderedOf(`sites/${site}`);
+      const ingressClass = named(objects, 'Ingress', 'tessera')!.spec.ingressClassName;
+      expect(typeof ingressClass).toBe('string');
+      classes.set(site, ingressClass);
+      for (const statefulSet of ofKind(objects, 'StatefulSet')) {
+        for (const claim of statefulSet.spec.volumeClaimTemplates) expect(typeof claim.spec.storageClassName).toBe('string');
+      }
+      for (const cluster of ofKind(objects, 'Cluster')) expect(typeof cluster.spec.storage.storageClass).toBe('string');
+    }
+    for (const tier of tiers) {
+      expect(sites).toEqual(expect.arrayContaining([`${tier}-on-prem`, `${tier}-cloud`]));
+      expect(classes.get(`${tier}-on-prem`)).not.toBe(classes.get(`${tier}-cloud`));
+    }
+  });
+});
