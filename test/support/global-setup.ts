@@ -13,5 +13,9 @@ export default async function globalSetup(): Promise<void> {
     settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
   });
   process.env.TESSERA_TEST_POSTGRES_URL = postgres.url;
+  if (!process.env.EVENTSTORE_TEST_URL) {
+    // Said once per run rather than as a skipped test: no real EventStoreDB was asked anything.
+    process.stderr.write('\nNOT RUN: the event-store contract against a real EventStoreDB (set EVENTSTORE_TEST_URL=esdb://… to run it)\n');
+  }
   (globalThis as { __tesseraPostgres?: { stop(): Promise<void> } }).__tesseraPostgres = postgres;
 }
