@@ -1,6 +1,9 @@
 import 'reflect-metadata';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { benchLogin } from './login';
+import { benchPulse } from './pulse';
+import { benchRewards } from './rewards';
 import { benchAppendThroughput } from './scenarios/append-throughput';
 import { benchProjectionLag } from './scenarios/projection-lag';
 import { benchSignUps } from './scenarios/sign-ups';
@@ -8,7 +11,7 @@ import { startBenchPostgres, type BenchPostgres } from './support/bench-postgres
 import { formatTable, writeResults, type ScenarioResult } from './support/report';
 
 /**
- * Tessera's foundation bench: `npm run bench`. Every figure is printed next to a ceiling measured
+ * Tessera's bench: `npm run bench` (foundation, then each service). Every figure is printed next to a ceiling measured
  * in the same run on the same machine, because absolute rates on a shared 2-core box say more about
  * the neighbours than about the code; see bench/README.md for how to read the ratios.
  */
@@ -28,7 +31,7 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-const SCENARIOS = ['append', 'sign-ups', 'lag'] as const;
+const SCENARIOS = ['append', 'sign-ups', 'lag', 'login', 'pulse', 'rewards'] as const;
 
 /** `npm run bench -- lag` runs one scenario while working on it; the full run is what gets reported. */
 function selectedScenarios(args: readonly string[]): Set<string> {
@@ -101,6 +104,13 @@ async function main(): Promise<number> {
     if (selected.has('lag')) {
       const settings = { durationMs: LAG_DURATION_MS, settleMs: LAG_SETTLE_MS, log };
       await run('4. projection lag', async () => [await benchProjectionLag(await database('bench_projection'), settings)]);
+    }
+    const serviceSettings = { repetitions: REPETITIONS, windowMs: SIGN_UP_WINDOW_MS, warmUpMs: WARM_UP_MS, log };
+    if (selected.has('login')) await run('5. login', async () => benchLogin(await database('bench_login'), serviceSettings));
+    if (selected.has('pulse')) await run('6. pulse', async () => benchPulse(await database('bench_pulse'), serviceSettings));
+    if (selected.has('rewards')) {
+      const settings = { log, lagDurationMs: LAG_DURATION_MS, lagSettleMs: LAG_SETTLE_MS };
+      await run('7. rewards', async () => benchRewards(await database('bench_rewards'), settings));
     }
 
     // An interrupted run has no figures worth keeping, and must not replace foundation-latest.json.

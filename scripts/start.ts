@@ -19,7 +19,15 @@ interface ServiceSpec {
   readonly env?: Record<string, string>;
 }
 
-const services: ServiceSpec[] = [{ name: 'register', port: 3002 }];
+const LOGIN_URL = 'http://localhost:3001';
+
+/** Register first: the others follow its tenants through the event store. */
+const services: ServiceSpec[] = [
+  { name: 'register', port: 3002, env: { LOGIN_PUBLIC_URL: LOGIN_URL } },
+  { name: 'login', port: 3001, env: { LOGIN_PUBLIC_URL: LOGIN_URL } },
+  { name: 'pulse', port: 3003 },
+  { name: 'rewards', port: 3004 },
+];
 
 interface DevSecrets {
   adminToken: string;
@@ -93,6 +101,45 @@ async function demoTenant(registerUrl: string, adminToken: string): Promise<Demo
   return tenant;
 }
 
+interface DemoClient {
+  clientId: string;
+}
+
+const DEMO_REDIRECT_URI = 'http://localhost:8080/callback';
+
+/**
+ * A public client (PKCE, no secret) for the demo tenant, so a newcomer can sign in from a browser.
+ * Login learns of the tenant from register's events, so the first attempts may find it unknown yet.
+ */
+async function demoClient(loginUrl: string, adminToken: string): Promise<DemoClient | undefined> {
+  const file = join(dataDir, 'demo-client.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoClient;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${loginUrl}/admin/tenants/demo/clients`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'Demo app',
+        type: 'public',
+        redirectUris: [DEMO_REDIRECT_URI],
+        postLogoutRedirectUris: ['http://localhost:8080/'],
+      }),
+    });
+    if (response.status === 201) {
+      const client = (await response.json()) as DemoClient;
+      writeFileSync(file, JSON.stringify(client, null, 2), { mode: 0o600 });
+      return client;
+    }
+    if (response.status !== 404) {
+      process.stderr.write(`demo client: login answered ${response.status} ${await response.text()}\n`);
+      return undefined;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return undefined;
+}
+
 let stopping = false;
 const children: ChildProcess[] = [];
 let postgres: RunningPostgres | undefined;
@@ -135,19 +182,30 @@ async function main(): Promise<void> {
   const registerUrl = 'http://127.0.0.1:3002';
   await Promise.all(services.map((spec) => waitUntilReady(`http://127.0.0.1:${spec.port}`)));
   const demo = await demoTenant(registerUrl, env.ADMIN_TOKEN!);
+  const client = demo ? await demoClient('http://127.0.0.1:3001', env.ADMIN_TOKEN!) : undefined;
   const lines = [
     '',
     'Tessera is running',
-    ...services.map((spec) => `  ${spec.name.padEnd(9)} http://localhost:${spec.port}`),
+    ...services.map((spec) => `  ${spec.name.padEnd(9)} http://localhost:${spec.port}   (API docs: /docs)`),
     `  event store: ${env.EVENTSTORE_URL ? 'EventStoreDB' : postgres ? `embedded PostgreSQL (${join('.data', 'postgres')})` : 'PostgreSQL (DATABASE_URL)'}`,
     '',
     `ADMIN_TOKEN=${env.ADMIN_TOKEN}`,
     demo
       ? `demo tenant: slug=${demo.slug} writeKey=${demo.writeKey} apiKey=${demo.apiKey}`
       : 'demo tenant: exists, but its keys were not kept in .data/demo-tenant.json',
+    client
+      ? `demo client (public, PKCE): client_id=${client.clientId} redirect_uri=${DEMO_REDIRECT_URI}`
+      : 'demo client: not created (see the message above)',
+    `  issuer: ${LOGIN_URL}/t/demo   (sign-in walk-through: apps/login/README.md)`,
     env.SMTP_URL ? '' : `mails (dev mailbox): ${registerUrl}/dev/mailbox`,
     '',
-    `try: curl -s -X POST ${registerUrl}/t/demo/users -H 'content-type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}'`,
+    'try:',
+    `  sign up:  curl -s -X POST ${registerUrl}/t/demo/users -H 'content-type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}'`,
+    demo
+      ? `  track:    curl -s -u '${demo.writeKey}:' http://localhost:3003/v1/track -H 'content-type: application/json' -d '{"userId":"u1","event":"Order Completed","properties":{"total":42}}'`
+      : '',
+    demo ? `  profile:  curl -s -H 'authorization: Bearer ${demo.apiKey}' http://localhost:3003/t/demo/profiles/userId/u1` : '',
+    demo ? `  points:   curl -s -H 'authorization: Bearer ${demo.apiKey}' http://localhost:3004/t/demo/members/u1   (once a program is set: apps/rewards/README.md)` : '',
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

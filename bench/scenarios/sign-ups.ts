@@ -35,13 +35,15 @@ interface RunningRegister {
 }
 
 /**
- * Register as main.ts builds it (production settings, info-level request logs that go nowhere),
+ * Register as main.ts builds it (info-level request logs built and serialised, then dropped),
  * listening on an ephemeral loopback port so requests pay for real HTTP parsing and sockets.
+ * Verification mails go to the in-memory dev mailbox (NODE_ENV=development, as production
+ * requires SMTP): SMTP delivery runs off the request path and is not part of this figure.
  */
 async function startRegister(databaseUrl: string): Promise<RunningRegister> {
   const adminToken = randomBytes(32).toString('base64url');
   const config = loadRegisterConfig({
-    NODE_ENV: 'production',
+    NODE_ENV: 'development',
     HOST: '127.0.0.1',
     PORT: '0',
     DATABASE_URL: databaseUrl,

@@ -114,7 +114,7 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
       expect(preStop[0]).toBe('sleep');
       const drainSeconds = Number(config.data.SHUTDOWN_DRAIN_MS) / 1000;
       const inFlightSeconds = Number(config.data.SHUTDOWN_IN_FLIGHT_TIMEOUT_MS) / 1000;
-      expect(Number(config.data.SHUTDOWN_DRAIN_DELAY_MS)).toBe(Number(config.data.SHUTDOWN_DRAIN_MS));
+      expect(config.data.SHUTDOWN_DRAIN_DELAY_MS).toBeUndefined();
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(preStop[1]) + drainSeconds + inFlightSeconds);
 
       expect(pod.serviceAccountName).toBe(name);
@@ -169,9 +169,62 @@ test('the containers\' command is where the build puts a service\'s main.ts', ()
   for (const name of ['register']) expect(existsSync(join(repoRoot, 'apps', name, 'src', 'main.ts'))).toBe(true);
 });
 
+type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
+
+/** Whether a pod selector picks pods with these labels (matchLabels and In/NotIn/Exists expressions). */
+function selects(selector: Selector | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return false;
+  const byLabels = Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+  const byExpressions = (selector.matchExpressions ?? []).every((expression) => {
+    switch (expression.operator) {
+      case 'In':
+        return expression.values!.includes(labels[expression.key]!);
+      case 'NotIn':
+        return !expression.values!.includes(labels[expression.key]!);
+      case 'Exists':
+        return expression.key in labels;
+      default:
+        throw new Error(`selector operator ${expression.operator} is not evaluated here`);
+    }
+  });
+  return byLabels && byExpressions;
+}
+
+/**
+ * Whether NetworkPolicies let pods of one Deployment open a connection to a named container port
+ * of another in the same namespace: allowed unless a policy isolates a side, and then only if one
+ * of the policies isolating that side has a rule for the peer and the port.
+ */
+function connectionAllowed(objects: K8sObject[], from: string, to: string, port: string): boolean {
+  const podLabels = (name: string) => named(objects, 'Deployment', name)!.spec.template.metadata.labels as Record<string, string>;
+  const [source, target] = [podLabels(from), podLabels(to)];
+  const policies = ofKind(objects, 'NetworkPolicy');
+  const portMatches = (ports: { port?: string | number }[] | undefined) => !ports || ports.some((entry) => entry.port === undefined || entry.port === port);
+  const side = (direction: 'Ingress' | 'Egress', own: Record<string, string>, peer: Record<string, string>) => {
+    const isolating = policies.filter((policy) => policy.spec.policyTypes.includes(direction) && selects(policy.spec.podSelector, own));
+    if (isolating.length === 0) return true;
+    const rules = (policy: K8sObject) => (direction === 'Ingress' ? policy.spec.ingress : policy.spec.egress) ?? [];
+    return isolating.some((policy) =>
+      rules(policy).some(
+        (rule: { from?: { podSelector?: Selector; namespaceSelector?: Selector }[]; to?: { podSelector?: Selector; namespaceSelector?: Selector }[]; ports?: { port?: string | number }[] }) =>
+          portMatches(rule.ports) &&
+          (direction === 'Ingress' ? rule.from : rule.to)?.some((peerRule) => !peerRule.namespaceSelector && selects(peerRule.podSelector, peer)) === true,
+      ),
+    );
+  };
+  return side('Egress', source, target) && side('Ingress', target, source);
+}
+
 describe('tiers', () => {
   const deployments = (tier: string) => ofKind(renderedOf(`overlays/${tier}`), 'Deployment');
   const config = (tier: string) => tesseraConfig(renderedOf(`overlays/${tier}`)).data;
+
+  test.each(tiers)('%s: register reaches login for key sets, as its config says; other services do not', (tier) => {
+    const objects = renderedOf(`overlays/${tier}`);
+    expect(config(tier).LOGIN_INTERNAL_URL).toBe(`http://${named(objects, 'Service', 'login')!.metadata.name}`);
+    expect(connectionAllowed(objects, 'register', 'login', 'http')).toBe(true);
+    if (tier !== 'starter') expect(connectionAllowed(objects, 'pulse', 'login', 'http')).toBe(false);
+  });
 
   test('starter: one replica each, PostgreSQL as the event store, in the cluster', () => {
     const objects = renderedOf('overlays/starter');

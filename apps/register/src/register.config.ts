@@ -7,6 +7,10 @@ const schema = serviceEnvSchema({ port: 3002 })
     SMTP_URL: url({ protocols: ['smtp:', 'smtps:'] }).optional(),
     MAIL_FROM: z.string().default('Tessera <no-reply@tessera.local>'),
     REGISTER_PUBLIC_URL: url({ protocols: ['http:', 'https:'] }).optional(),
+    /** Login's issuer base: /t/{tenant}/me accepts login's access tokens with iss `{LOGIN_PUBLIC_URL}/t/{tenant}`. */
+    LOGIN_PUBLIC_URL: url({ protocols: ['http:', 'https:'] }).optional(),
+    /** Where to fetch login's key sets when LOGIN_PUBLIC_URL is not reachable from here (inside a cluster); defaults to it. */
+    LOGIN_INTERNAL_URL: url({ protocols: ['http:', 'https:'] }).optional(),
     REGISTER_TEST_TOKEN_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
     VERIFICATION_TOKEN_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(48 * 3600 * 1000),
     RESET_TOKEN_TTL_MS: durationMs({ max: 24 * 3600 * 1000 }).default(3600 * 1000),
@@ -14,6 +18,16 @@ const schema = serviceEnvSchema({ port: 3002 })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && env.REGISTER_TEST_TOKEN_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['REGISTER_TEST_TOKEN_SECRET'], message: 'test tokens are refused in production: unset it' });
+    }
+    // Without SMTP the dev mailbox would hold, and serve at /dev/mailbox, every verification and reset link.
+    if (env.NODE_ENV === 'production' && !env.SMTP_URL) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'required in production (the dev mailbox is for laptops and tests)' });
+    }
+    if (env.LOGIN_PUBLIC_URL && env.REGISTER_TEST_TOKEN_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['REGISTER_TEST_TOKEN_SECRET'], message: 'access tokens come from login when LOGIN_PUBLIC_URL is set: unset it' });
+    }
+    if (env.LOGIN_INTERNAL_URL && !env.LOGIN_PUBLIC_URL) {
+      ctx.addIssue({ code: 'custom', path: ['LOGIN_INTERNAL_URL'], message: 'needs LOGIN_PUBLIC_URL (the issuer tokens carry)' });
     }
   });
 

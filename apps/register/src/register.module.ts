@@ -1,11 +1,11 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { CommandRunner } from '../../../libs/cqrs/src/command-handling';
-import { ProjectionMetrics } from '../../../libs/cqrs/src/projection-metrics';
 import { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
 import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
+import { projectionRunners, RuntimeLifecycle } from '../../../libs/cqrs/src/runtime-lifecycle';
 import { blindIndex } from '../../../libs/personal-data/src/blind-index';
 import { ReadinessChecks } from '../../../libs/platform/src/health';
 import { SERVICE_LOGGER } from '../../../libs/platform/src/logging';
@@ -43,45 +43,6 @@ export interface RegisterRuntime {
   readonly maxProjectionLagMs: number;
 }
 
-const MAX_PROJECTION_LAG_MS = Symbol('MaxProjectionLagMs');
-
-/** Starts the read-model projection and reports readiness; releases everything on shutdown. */
-@Injectable()
-class RegisterLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(
-    private readonly infrastructure: ServiceInfrastructure,
-    private readonly projection: ProjectionRunner,
-    private readonly mailer: Mailer,
-    private readonly checks: ReadinessChecks,
-    @Inject(MAX_PROJECTION_LAG_MS) private readonly maxLagMs: number,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.checks.register({
-      name: 'eventstore',
-      check: async () => ({ ok: (await this.infrastructure.ping()).eventStore }),
-    });
-    this.checks.register({
-      name: 'postgres',
-      check: async () => ({ ok: (await this.infrastructure.ping()).database }),
-    });
-    this.checks.register({
-      name: 'projections',
-      check: async () => {
-        const lagMs = Math.round(this.projection.lagSeconds() * 1000);
-        return { ok: lagMs <= this.maxLagMs, detail: { [this.projection.name]: { lagMs } } };
-      },
-    });
-    this.projection.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.projection.stop();
-    await this.mailer.close();
-    await this.infrastructure.close();
-  }
-}
-
 @Module({})
 export class RegisterModule {
   static forRoot(runtime: RegisterRuntime): DynamicModule {
@@ -98,26 +59,28 @@ export class RegisterModule {
       { provide: AccessTokenVerifier, useValue: runtime.accessTokens },
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
       { provide: REGISTER_SETTINGS, useValue: runtime.settings },
-      { provide: MAX_PROJECTION_LAG_MS, useValue: runtime.maxProjectionLagMs },
       { provide: Clock, useClass: SystemClock },
       {
         provide: ProjectionRunner,
         inject: [MetricsRegistry, SERVICE_LOGGER],
         useFactory: (metrics: MetricsRegistry, logger: Logger) =>
-          new ProjectionRunner(
-            registerReadModelProjection,
-            infrastructure.eventStore,
-            infrastructure.codec,
-            infrastructure.dataSource,
-            new ProjectionMetrics(metrics.registry),
-            { warn: (message, fields) => logger.warn(fields ?? {}, message) },
-          ),
+          projectionRunners([registerReadModelProjection], { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource }, metrics, logger)[0],
+      },
+      {
+        provide: RuntimeLifecycle,
+        inject: [ReadinessChecks, ProjectionRunner],
+        useFactory: (checks: ReadinessChecks, projection: ProjectionRunner) =>
+          new RuntimeLifecycle(checks, {
+            infrastructure,
+            followers: [projection],
+            maxLagMs: runtime.maxProjectionLagMs,
+            release: [() => runtime.mailer.close()],
+          }),
       },
       ReadModels,
       BackgroundWork,
       TenantDirectory,
       TenantAccess,
-      RegisterLifecycle,
       CreateTenantHandler,
       SignUpHandler,
       VerifyEmailHandler,

@@ -1,4 +1,6 @@
+import { LoginJwksVerifier } from '../../../libs/access/src/login-jwks-verifier';
 import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
+import { platformOptionsFromEnv } from '../../../libs/platform/src/platform-env';
 import type { ServiceOptions } from '../../../libs/platform/src/service-app';
 import { AccessTokenVerifier, NoAccessTokens, TestTokenVerifier } from './access/access-token';
 import { accountEvents } from './account/account.events';
@@ -13,10 +15,7 @@ import { tenantEvents } from './tenants/tenant.events';
 import { TenantRow } from './tenants/tenant.entity';
 
 /** Opens what register runs on, as its configuration says. */
-export async function openRegisterRuntime(
-  config: RegisterConfig,
-  overrides: { accessTokens?: AccessTokenVerifier } = {},
-): Promise<RegisterRuntime> {
+export async function openRegisterRuntime(config: RegisterConfig): Promise<RegisterRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'register',
     databaseUrl: config.DATABASE_URL,
@@ -29,8 +28,7 @@ export async function openRegisterRuntime(
   const mailer: Mailer = config.SMTP_URL
     ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM)
     : new DevMailbox(config.MAIL_FROM);
-  const accessTokens =
-    overrides.accessTokens ?? (config.REGISTER_TEST_TOKEN_SECRET ? new TestTokenVerifier(config.REGISTER_TEST_TOKEN_SECRET) : new NoAccessTokens());
+  const accessTokens = accessTokensOf(config);
   return {
     infrastructure,
     mailer,
@@ -45,12 +43,13 @@ export async function openRegisterRuntime(
   };
 }
 
+/** Login's tokens when LOGIN_PUBLIC_URL names login; test tokens only where the config allows them; otherwise none. */
+function accessTokensOf(config: RegisterConfig): AccessTokenVerifier {
+  if (config.LOGIN_PUBLIC_URL) return new LoginJwksVerifier(config.LOGIN_PUBLIC_URL, { jwksBaseUrl: config.LOGIN_INTERNAL_URL });
+  if (config.REGISTER_TEST_TOKEN_SECRET) return new TestTokenVerifier(config.REGISTER_TEST_TOKEN_SECRET);
+  return new NoAccessTokens();
+}
+
 export function registerServiceOptions(config: RegisterConfig): ServiceOptions {
-  return {
-    serviceName: 'register',
-    api: registerApi,
-    logLevel: config.LOG_LEVEL,
-    http: { host: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY },
-    shutdown: { drainDelayMs: config.SHUTDOWN_DRAIN_MS },
-  };
+  return { serviceName: 'register', api: registerApi, ...platformOptionsFromEnv(config) };
 }

@@ -38,7 +38,8 @@ export async function startRegister(env: Record<string, string> = {}): Promise<R
     DATABASE_URL: env.DATABASE_URL ?? (await createTestDatabase('register')),
     TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
     ADMIN_TOKEN: adminToken,
-    REGISTER_TEST_TOKEN_SECRET: testTokenSecret,
+    // Register trusting login (LOGIN_PUBLIC_URL) takes no test tokens.
+    ...(env.LOGIN_PUBLIC_URL ? {} : { REGISTER_TEST_TOKEN_SECRET: testTokenSecret }),
     SHUTDOWN_DRAIN_MS: '0',
     LOG_LEVEL: 'silent',
     ...env,

@@ -20,6 +20,12 @@ export interface StreamCommand<Command, Event extends DomainEvent, State, Reject
    * Only for commands whose decision is safe to re-take on newer state; 0 surfaces the conflict.
    */
   readonly retriesOnConflict?: number;
+  /**
+   * The stream almost certainly does not exist yet (a fresh id, a first claim): decide on the
+   * initial state and append expecting no stream, skipping the read. If the stream does exist the
+   * append fails and the command is handled the usual way, so the hint costs nothing in correctness.
+   */
+  readonly expectNewStream?: boolean;
 }
 
 export type CommandOutcome<Event, Rejection> =
@@ -47,6 +53,14 @@ export class CommandRunner {
     request: StreamCommand<Command, Event, State, Rejection>,
   ): Promise<CommandOutcome<Event, Rejection>> {
     const retries = request.retriesOnConflict ?? 3;
+    if (request.expectNewStream) {
+      try {
+        return await this.decideAndAppend(request, request.decider.initialState(), -1n);
+      } catch (error) {
+        // The stream exists after all: that is the hint being wrong, not a lost race, so no retry is spent.
+        if (!(error instanceof WrongExpectedRevisionError)) throw error;
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.attempt(request);
@@ -73,6 +87,14 @@ export class CommandRunner {
     request: StreamCommand<Command, Event, State, Rejection>,
   ): Promise<CommandOutcome<Event, Rejection>> {
     const { state, revision } = await this.load(request.streamName, request.decider);
+    return this.decideAndAppend(request, state, revision);
+  }
+
+  private async decideAndAppend<Command, Event extends DomainEvent, State, Rejection>(
+    request: StreamCommand<Command, Event, State, Rejection>,
+    state: State,
+    revision: bigint,
+  ): Promise<CommandOutcome<Event, Rejection>> {
     const command = typeof request.command === 'function'
       ? await (request.command as (state: State) => Promise<Command>)(state)
       : request.command;

@@ -1,17 +1,16 @@
 import { z } from 'zod';
-import { boolean, durationMs, integer, nonEmpty, port, url } from '../../platform/src/config';
+import { durationMs, nonEmpty, url } from '../../platform/src/config';
+import { platformEnvSchema } from '../../platform/src/platform-env';
 import { parseMasterKey } from '../../personal-data/src/master-key';
 
 /**
- * The environment every event-sourced Tessera service reads; a service extends it with its own
- * variables and the default port it listens on.
+ * The environment every event-sourced Tessera service reads: the platform's (HTTP, logs,
+ * shutdown) plus the stores, the master key and the admin token. A service extends it with its
+ * own variables and the default port it listens on.
  */
 export function serviceEnvSchema(defaults: { port: number; bodyLimitBytes?: number }) {
-  return z.object({
+  return platformEnvSchema(defaults).extend({
     NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
-    HOST: z.string().default('0.0.0.0'),
-    PORT: port({ allowEphemeral: true }).default(defaults.port),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'] }),
     EVENTSTORE_URL: url({ protocols: ['esdb:', 'esdb+discover:'] }).optional(),
     TESSERA_MASTER_KEY: z.string().transform((text, ctx) => {
@@ -23,10 +22,7 @@ export function serviceEnvSchema(defaults: { port: number; bodyLimitBytes?: numb
       }
     }),
     ADMIN_TOKEN: nonEmpty().refine((token) => token.length >= 32, { message: 'must be at least 32 characters' }),
-    SHUTDOWN_DRAIN_MS: durationMs({ max: 120_000 }).default(5000),
     READY_MAX_PROJECTION_LAG_MS: durationMs().default(30_000),
-    BODY_LIMIT_BYTES: integer({ min: 1024, max: 10 * 1024 * 1024 }).default(defaults.bodyLimitBytes ?? 64 * 1024),
-    TRUST_PROXY: boolean().default(false),
   });
 }
 

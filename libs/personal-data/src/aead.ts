@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { secretKeyObject } from './key-objects';
 
 /** AES-256-GCM with a random 96-bit nonce: the one cipher of this layer, for data keys and data. */
 const ALGORITHM = 'aes-256-gcm';
@@ -17,7 +18,7 @@ export interface Sealed {
  */
 export function aeadSeal(key: Buffer, plaintext: Buffer, associatedData: Buffer): Sealed {
   const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+  const cipher = createCipheriv(ALGORITHM, secretKeyObject(key), iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(associatedData);
   const ct = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
   return { iv, ct };
@@ -29,7 +30,7 @@ export function aeadOpen(key: Buffer, sealed: Sealed, associatedData: Buffer): B
   const body = sealed.ct.subarray(0, sealed.ct.length - TAG_BYTES);
   const tag = sealed.ct.subarray(sealed.ct.length - TAG_BYTES);
   try {
-    const decipher = createDecipheriv(ALGORITHM, key, sealed.iv, { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv(ALGORITHM, secretKeyObject(key), sealed.iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(associatedData);
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(body), decipher.final()]);

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { secretKeyObject } from './key-objects';
 import { framed } from './framing';
 
 /** What a blind index is taken of; each kind has its own normalisation and its own index space. */
@@ -29,7 +30,7 @@ const NORMALISERS: Readonly<Record<string, (value: string) => string>> = {
  */
 export function blindIndex(indexKey: Buffer, tenantId: string, kind: BlindIndexKind, value: string): string {
   const normalise = NORMALISERS[kind] ?? ((text: string) => text.normalize('NFC'));
-  return createHmac('sha256', indexKey)
+  return createHmac('sha256', secretKeyObject(indexKey))
     .update(framed('tessera/blind-index/v1', tenantId, kind, normalise(value)))
     .digest('base64url');
 }

@@ -84,11 +84,7 @@ export class PersonalKeyStore {
    * @throws SubjectErasedError when the subject's key was destroyed.
    */
   async keyFor(tenantId: string, subjectId: string): Promise<Buffer> {
-    let found = await this.lookup(tenantId, subjectId);
-    if (found.status === 'unknown') {
-      await this.insertNewKey(tenantId, subjectId);
-      found = await this.lookup(tenantId, subjectId);
-    }
+    const found = this.cache.get(cacheKeyOf(tenantId, subjectId)) ?? (await this.createOrRead(tenantId, subjectId));
     switch (found.status) {
       case 'active':
         return found.key;
@@ -137,15 +133,33 @@ export class PersonalKeyStore {
     this.cache.set(cacheKey, { status: 'erased' });
   }
 
-  private async insertNewKey(tenantId: string, subjectId: string): Promise<void> {
+  /**
+   * One round trip whether the subject is new or known: insert a fresh key unless a row exists,
+   * and return whichever row is there. A row committed by a concurrent creator after this
+   * statement's snapshot is invisible to it (neither inserted nor selected); it is read right after.
+   */
+  private async createOrRead(tenantId: string, subjectId: string): Promise<DataKeyLookup> {
+    const epoch = this.destroyEpoch;
     const key = randomBytes(DATA_KEY_BYTES);
     const wrapped = packSealed(aeadSeal(this.keyWrappingKey, key, wrappingBinding(tenantId, subjectId, CURRENT_KEY_VERSION)));
-    // A concurrent creator may win; whoever loses reads the winner's key right after.
-    await this.pool.query(
-      `INSERT INTO personal_data_keys (tenant_id, subject_id, key_version, wrapped_key)
-       VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, subject_id) DO NOTHING`,
+    const { rows } = await this.pool.query<{ key_version: number; wrapped_key: Buffer | null }>(
+      `WITH created AS (
+         INSERT INTO personal_data_keys (tenant_id, subject_id, key_version, wrapped_key)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, subject_id) DO NOTHING
+         RETURNING key_version, wrapped_key)
+       SELECT key_version, wrapped_key FROM created
+       UNION ALL
+       SELECT key_version, wrapped_key FROM personal_data_keys
+        WHERE tenant_id = $1 AND subject_id = $2 AND NOT EXISTS (SELECT 1 FROM created)`,
       [tenantId, subjectId, CURRENT_KEY_VERSION, wrapped],
     );
+    const row = rows[0];
+    if (!row) return this.lookup(tenantId, subjectId);
+    const found: DataKeyLookup = row.wrapped_key
+      ? { status: 'active', key: this.unwrap(tenantId, subjectId, row.key_version, row.wrapped_key) }
+      : { status: 'erased' };
+    if (epoch === this.destroyEpoch) this.cache.set(cacheKeyOf(tenantId, subjectId), found);
+    return found;
   }
 
   private unwrap(tenantId: string, subjectId: string, keyVersion: number, wrapped: Buffer): Buffer {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError, boolean, durationMs, loadConfig, nonEmpty, port, url } from './config';
 import { platformEnvSchema, platformOptionsFromEnv } from './platform-env';
 
-const serviceSchema = platformEnvSchema.extend({
+const serviceSchema = platformEnvSchema().extend({
   DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'] }),
   JWT_SIGNING_KEY: nonEmpty(),
   PROJECTIONS_ENABLED: boolean().default(true),
@@ -13,7 +13,7 @@ describe('loadConfig', () => {
     const config = loadConfig(serviceSchema, {
       PORT: '8080',
       TRUST_PROXY: '1',
-      SHUTDOWN_DRAIN_DELAY_MS: '0',
+      SHUTDOWN_DRAIN_MS: '0',
       DATABASE_URL: 'postgres://tessera@db:5432/accounts',
       JWT_SIGNING_KEY: 'k',
       PROJECTIONS_ENABLED: '0',
@@ -23,13 +23,13 @@ describe('loadConfig', () => {
       HOST: '0.0.0.0',
       LOG_LEVEL: 'info',
       TRUST_PROXY: 1,
-      SHUTDOWN_DRAIN_DELAY_MS: 0,
+      SHUTDOWN_DRAIN_MS: 0,
       SHUTDOWN_IN_FLIGHT_TIMEOUT_MS: 20000,
       PROJECTIONS_ENABLED: false,
     });
     expect(platformOptionsFromEnv(config)).toMatchObject({
       logLevel: 'info',
-      http: { host: '0.0.0.0', port: 8080, bodyLimitBytes: 1048576, trustProxy: 1 },
+      http: { host: '0.0.0.0', port: 8080, bodyLimitBytes: 65536, trustProxy: 1 },
       shutdown: { drainDelayMs: 0, inFlightTimeoutMs: 20000 },
     });
   });
@@ -42,7 +42,7 @@ describe('loadConfig', () => {
         PORT: secretish,
         LOG_LEVEL: 'loud',
         TRUST_PROXY: 'everyone',
-        SHUTDOWN_DRAIN_DELAY_MS: '-5',
+        SHUTDOWN_DRAIN_MS: '-5',
         DATABASE_URL: 'mysql://root:s3cr3t@db/accounts',
         PROJECTIONS_ENABLED: 'yes',
       });
@@ -51,13 +51,13 @@ describe('loadConfig', () => {
     }
     expect(caught).toBeInstanceOf(ConfigError);
     const error = caught as ConfigError;
-    expect(error.message).toContain('PORT: expected an integer between 1 and 65535');
+    expect(error.message).toContain('PORT: expected an integer between 0 and 65535');
     expect(error.message).toContain('DATABASE_URL: expected a URL with scheme postgres: or postgresql:');
     expect(error.message).toContain('JWT_SIGNING_KEY: required but not set');
     expect(error.message).toContain('PROJECTIONS_ENABLED: expected one of true, false, 1, 0');
-    expect(error.message).toContain('SHUTDOWN_DRAIN_DELAY_MS: expected a duration in milliseconds');
+    expect(error.message).toContain('SHUTDOWN_DRAIN_MS: expected a duration in milliseconds');
     expect(error.problems.map((p) => p.variable).sort()).toEqual(
-      ['DATABASE_URL', 'JWT_SIGNING_KEY', 'LOG_LEVEL', 'PORT', 'PROJECTIONS_ENABLED', 'SHUTDOWN_DRAIN_DELAY_MS', 'TRUST_PROXY'].sort(),
+      ['DATABASE_URL', 'JWT_SIGNING_KEY', 'LOG_LEVEL', 'PORT', 'PROJECTIONS_ENABLED', 'SHUTDOWN_DRAIN_MS', 'TRUST_PROXY'].sort(),
     );
     expect(error.message).not.toContain(secretish);
     expect(error.message).not.toContain('s3cr3t');

@@ -4,7 +4,7 @@
  * A service's main.ts:
  *
  * ```ts
- * const env = loadConfig(platformEnvSchema.extend({ DATABASE_URL: url({ protocols: ['postgres:'] }) }));
+ * const env = loadConfig(platformEnvSchema().extend({ DATABASE_URL: url({ protocols: ['postgres:'] }) }));
  * await runService(LoginModule, {
  *   serviceName: 'login',
  *   ...platformOptionsFromEnv(env),

@@ -4,28 +4,32 @@ import { logLevels } from './logging';
 import type { ServiceOptions, TrustProxy } from './service-app';
 
 /**
- * The environment variables every service reads. Services extend it with their own:
- * `loadConfig(platformEnvSchema.extend({ DATABASE_URL: url() }))`.
+ * The environment variables every service reads, with the default port and body limit of the
+ * service. Services extend it with their own:
+ * `loadConfig(platformEnvSchema({ port: 3002 }).extend({ DATABASE_URL: url() }))`.
  */
-export const platformEnvSchema = z.object({
-  LOG_LEVEL: z.enum(logLevels).default('info'),
-  HOST: z.string().trim().min(1).default('0.0.0.0'),
-  PORT: port().default(3000),
-  HTTP_BODY_LIMIT_BYTES: integer({ min: 1, max: 100 * 1024 * 1024, what: 'a size in bytes' }).default(1024 * 1024),
-  TRUST_PROXY: z.string().transform((raw, ctx) => parseTrustProxy(raw, ctx)).default(false),
-  SHUTDOWN_DRAIN_DELAY_MS: durationMs().default(5000),
-  SHUTDOWN_IN_FLIGHT_TIMEOUT_MS: durationMs().default(20000),
-  READINESS_CHECK_TIMEOUT_MS: durationMs().default(2000),
-});
+export function platformEnvSchema(defaults: { port?: number; bodyLimitBytes?: number } = {}) {
+  return z.object({
+    LOG_LEVEL: z.enum(logLevels).default('info'),
+    HOST: z.string().trim().min(1).default('0.0.0.0'),
+    // 0 lets the kernel pick a port: the tests and the bench start services that way.
+    PORT: port({ allowEphemeral: true }).default(defaults.port ?? 3000),
+    BODY_LIMIT_BYTES: integer({ min: 1024, max: 100 * 1024 * 1024, what: 'a size in bytes' }).default(defaults.bodyLimitBytes ?? 64 * 1024),
+    TRUST_PROXY: z.string().transform((raw, ctx) => parseTrustProxy(raw, ctx)).default(false),
+    SHUTDOWN_DRAIN_MS: durationMs({ max: 120_000 }).default(5000),
+    SHUTDOWN_IN_FLIGHT_TIMEOUT_MS: durationMs().default(20000),
+    READINESS_CHECK_TIMEOUT_MS: durationMs().default(2000),
+  });
+}
 
-export type PlatformEnv = z.infer<typeof platformEnvSchema>;
+export type PlatformEnv = z.output<ReturnType<typeof platformEnvSchema>>;
 
 /** The part of `ServiceOptions` that comes from the environment. */
 export function platformOptionsFromEnv(env: PlatformEnv): Omit<ServiceOptions, 'serviceName'> {
   return {
     logLevel: env.LOG_LEVEL,
-    http: { host: env.HOST, port: env.PORT, bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES, trustProxy: env.TRUST_PROXY },
-    shutdown: { drainDelayMs: env.SHUTDOWN_DRAIN_DELAY_MS, inFlightTimeoutMs: env.SHUTDOWN_IN_FLIGHT_TIMEOUT_MS },
+    http: { host: env.HOST, port: env.PORT, bodyLimitBytes: env.BODY_LIMIT_BYTES, trustProxy: env.TRUST_PROXY },
+    shutdown: { drainDelayMs: env.SHUTDOWN_DRAIN_MS, inFlightTimeoutMs: env.SHUTDOWN_IN_FLIGHT_TIMEOUT_MS },
     readinessCheckTimeoutMs: env.READINESS_CHECK_TIMEOUT_MS,
   };
 }

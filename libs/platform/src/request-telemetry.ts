@@ -36,7 +36,10 @@ export interface RequestTelemetry {
  * Neither bodies nor headers nor query strings are logged: they carry credentials and personal data.
  */
 export function instrumentRequests(fastify: FastifyInstance, telemetry: RequestTelemetry): void {
-  const { logger, httpMetrics, lifecycle } = telemetry;
+  const { httpMetrics, lifecycle } = telemetry;
+  // These lines have a fixed shape of fields that are safe by construction (no headers, bodies or
+  // query strings), so they skip the redaction pass, which costs more than the rest of the line.
+  const logger = telemetry.logger.child({}, { redact: [] });
 
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(requestIdHeader, request.id);

@@ -1,22 +1,15 @@
 import { jwtVerify, SignJWT } from 'jose';
+import { AccessTokenVerifier, type AccessTokenClaims } from '../../../../libs/access/src/access-token';
 
-export interface AccessTokenClaims {
-  readonly tenantId: string;
-  readonly userId: string;
-}
-
-/** Checks a bearer token presented to /t/{tenant}/me and says whose it is. */
-export abstract class AccessTokenVerifier {
-  /** The claims, or undefined when the token is not valid (bad signature, expired, malformed). */
-  abstract verify(token: string): Promise<AccessTokenClaims | undefined>;
-}
+// The port lives in libs/access, beside login's verifier; register's modules keep importing it from here.
+export { AccessTokenVerifier, NoAccessTokens, type AccessTokenClaims } from '../../../../libs/access/src/access-token';
 
 const TEST_ISSUER = 'tessera:register:test';
 
 /**
  * Accepts HS256 tokens signed with REGISTER_TEST_TOKEN_SECRET. Exists so register can be tested
- * before login issues real access tokens; it is only wired when that variable is set, and the
- * config refuses it in production.
+ * without a running login; it is only wired when that variable is set, and the config refuses it
+ * in production and beside LOGIN_PUBLIC_URL.
  */
 export class TestTokenVerifier extends AccessTokenVerifier {
   private readonly key: Uint8Array;
@@ -46,11 +39,4 @@ export function signTestToken(secret: string, claims: AccessTokenClaims, expires
     .setIssuedAt()
     .setExpirationTime(expiresIn)
     .sign(new TextEncoder().encode(secret));
-}
-
-/** When no verifier is configured every /me call is refused rather than trusted. */
-export class NoAccessTokens extends AccessTokenVerifier {
-  async verify(): Promise<AccessTokenClaims | undefined> {
-    return undefined;
-  }
 }

@@ -35,12 +35,11 @@ export interface DeliveredMail extends OutgoingMail {
 }
 
 /**
- * Keeps the last messages in memory for a developer (GET /dev/mailbox) and for tests. Messages are
- * still built by nodemailer (JSON transport), so addresses and headers are validated the same way
- * as with SMTP. Only enabled when no SMTP_URL is set and not in production.
+ * Keeps the last messages in memory for a developer (GET /dev/mailbox) and for tests. Addresses
+ * were validated where they came in; nothing is rendered to MIME because nothing leaves the process.
+ * The configuration refuses it in production (SMTP_URL is required there).
  */
 export class DevMailbox extends Mailer {
-  private readonly transport = nodemailer.createTransport({ jsonTransport: true });
   private readonly messages: DeliveredMail[] = [];
 
   constructor(private readonly from: string, private readonly capacity = 500) {
@@ -48,7 +47,6 @@ export class DevMailbox extends Mailer {
   }
 
   async send(mail: OutgoingMail): Promise<void> {
-    await this.transport.sendMail({ from: this.from, to: mail.to, subject: mail.subject, text: mail.text });
     this.messages.push({ ...mail, from: this.from, deliveredAt: new Date().toISOString() });
     if (this.messages.length > this.capacity) this.messages.splice(0, this.messages.length - this.capacity);
   }
@@ -60,6 +58,6 @@ export class DevMailbox extends Mailer {
   }
 
   async close(): Promise<void> {
-    this.transport.close();
+    this.messages.length = 0;
   }
 }

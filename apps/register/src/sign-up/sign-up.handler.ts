@@ -68,6 +68,8 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
         context,
         // A lost race is re-decided once on the winner's reservation, which then answers EmailTaken.
         retriesOnConflict: 2,
+        // Most sign-ups claim an address nobody holds.
+        expectNewStream: true,
       });
       if (!reservation.accepted) return { registered: false, reason: 'EmailTaken' };
     } catch (error) {
@@ -93,6 +95,7 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
       },
       context,
       retriesOnConflict: 0,
+      expectNewStream: true,
     });
     if (!outcome.accepted) throw new Error(`fresh account ${userId} was rejected: ${outcome.rejection.kind}`);
     // The account exists whether or not the mail goes out; a failed mail must not turn the sign-up into an error.

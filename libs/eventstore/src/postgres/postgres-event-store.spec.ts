@@ -113,6 +113,36 @@ describe('PostgresEventStore', () => {
     }
   });
 
+  it('appendManyWithin appends to several streams at once, or to none when one expectation fails', async () => {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const [existing, fresh] = [uniquePrefix('many-existing'), uniquePrefix('many-fresh')];
+      await store.appendToStream(existing, events(1));
+      await client.query('BEGIN');
+      await expect(
+        store.appendManyWithin(client, [
+          { streamName: fresh, events: events(2), expectedRevision: -1n },
+          { streamName: existing, events: events(1), expectedRevision: 5n },
+        ]),
+      ).rejects.toMatchObject({ name: 'WrongExpectedRevisionError', streamName: existing, streamNames: [existing] });
+      // The caller's transaction is still usable, and holds nothing of the refused append.
+      const results = await store.appendManyWithin(client, [
+        { streamName: fresh, events: events(2), expectedRevision: -1n },
+        { streamName: existing, events: events(1), expectedRevision: 0n },
+      ]);
+      await client.query('COMMIT');
+      expect(results.map((result) => result.nextExpectedRevision)).toEqual([1n, 1n]);
+      const [freshEvents, existingEvents] = [await store.readStream(fresh), await store.readStream(existing)];
+      expect(freshEvents.map((event) => event.revision)).toEqual([0n, 1n]);
+      expect(existingEvents.map((event) => event.revision)).toEqual([0n, 1n]);
+      expect(results[0]!.position).toEqual(freshEvents[1]!.position);
+      expect(results[1]!.position).toEqual(existingEvents[1]!.position);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('never delivers $-prefixed streams or event types', async () => {
     const prefix = uniquePrefix('system');
     const subscription = store.subscribeToAll({ from: (await store.headPosition()) ?? 'start' });

@@ -11,6 +11,7 @@ import type {
   SubscribeToAllOptions,
 } from '../event-store';
 import { appendEvents } from './append';
+import { appendManyWithin, type StreamAppend } from './append-many';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 import { migrateSchema } from './schema';
 import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';
@@ -105,6 +106,28 @@ export class PostgresEventStore implements EventStore {
   ): Promise<AppendResult> {
     const expected = options.expectedRevision ?? 'any';
     return appendEvents(client, { streamName, events, expected, inCallerTransaction: true });
+  }
+
+  /**
+   * Appends to several streams at once inside the caller's transaction (see appendWithin), in
+   * one round trip: all or nothing, each stream with its own expected revision.
+   */
+  appendManyWithin(client: ClientBase, appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    return appendManyWithin(client, appends);
+  }
+
+  /** Several whole streams in one round trip, each in revision order (empty for a stream that does not exist). */
+  async readStreams(streamNames: readonly string[]): Promise<Map<string, RecordedEvent[]>> {
+    const streams = new Map<string, RecordedEvent[]>(streamNames.map((name) => [name, []]));
+    if (streamNames.length === 0) return streams;
+    const { rows } = await this.pool.query<EventRow>({
+      name: 'tessera_es_read_streams',
+      text: `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream_name = ANY($1::text[])
+             ORDER BY es_events.stream_name, es_events.stream_revision`,
+      values: [streamNames],
+    });
+    for (const row of rows) streams.get(row.stream_name)?.push(toRecordedEvent(row));
+    return streams;
   }
 
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {

@@ -1,0 +1,96 @@
+import type { ClientBase } from 'pg';
+import { WrongExpectedRevisionError, type AppendResult, type EventToAppend } from '../event-store';
+import { newEventId, toPosition } from './rows';
+
+/** One stream's share of a multi-stream append: `-1n` expects the stream not to exist yet. */
+export interface StreamAppend {
+  readonly streamName: string;
+  readonly events: readonly EventToAppend[];
+  readonly expectedRevision: bigint;
+}
+
+/**
+ * Claims every stream's revisions and inserts every event in one statement. Stream rows are
+ * claimed like a single append does (insert for a new stream, update guarded by the revision
+ * otherwise); when any claim fails no event is inserted and the caller rolls the claims back.
+ */
+const APPEND_MANY = `
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS i(stream_name, expected, n)
+  ),
+  created AS (
+    INSERT INTO es_streams (stream_name, revision)
+    SELECT stream_name, n - 1 FROM input WHERE expected = -1 ORDER BY stream_name
+    ON CONFLICT (stream_name) DO NOTHING
+    RETURNING stream_name, revision
+  ),
+  updated AS (
+    UPDATE es_streams s SET revision = s.revision + i.n
+    FROM input i
+    WHERE i.expected >= 0 AND s.stream_name = i.stream_name AND s.revision = i.expected
+    RETURNING s.stream_name, s.revision
+  ),
+  claimed AS (SELECT stream_name, revision FROM created UNION ALL SELECT stream_name, revision FROM updated),
+  appended AS (
+    INSERT INTO es_events (stream_name, stream_revision, event_id, type, data, metadata)
+    SELECT e.stream_name, c.revision - i.n + e.k, e.id, e.type, e.data, e.metadata
+    FROM ROWS FROM (json_to_recordset($4::json) AS (stream_name text, k bigint, id uuid, type text, data jsonb, metadata jsonb))
+           WITH ORDINALITY AS e(stream_name, k, id, type, data, metadata, ord)
+    JOIN input i ON i.stream_name = e.stream_name
+    JOIN claimed c ON c.stream_name = e.stream_name
+    WHERE (SELECT count(*) FROM claimed) = cardinality($1::text[])
+    ORDER BY e.ord
+    RETURNING stream_name, seq
+  )
+  SELECT c.stream_name, c.revision::text AS revision, pg_current_xact_id()::text AS commit, a.prepare
+  FROM claimed c LEFT JOIN (SELECT stream_name, max(seq)::text AS prepare FROM appended GROUP BY stream_name) a USING (stream_name)`;
+
+/** Some streams of a multi-stream append were not at their expected revision; `streamName` is the first. */
+export class StreamsRefusedError extends WrongExpectedRevisionError {
+  constructor(readonly streamNames: readonly string[]) {
+    super(streamNames[0]!, 'any');
+    this.message = `expected revisions did not hold for ${streamNames.length} stream(s), first ${streamNames[0]}`;
+  }
+}
+
+/**
+ * Appends to several streams in one round trip, inside the transaction the caller has open on
+ * `client`: all or nothing, each stream guarded by its own expected revision. A refused stream
+ * leaves the caller's transaction as it was (the claims roll back to a savepoint); every refused
+ * stream is named in the StreamsRefusedError (a WrongExpectedRevisionError) thrown. Results come in the order of `appends`.
+ */
+export async function appendManyWithin(client: ClientBase, appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+  const streams = appends;
+  if (streams.some((append) => append.events.length === 0)) throw new Error('appendManyWithin: every stream needs events to append');
+  if (new Set(streams.map((append) => append.streamName)).size !== streams.length) throw new Error('appendManyWithin: each stream may appear once');
+  if (streams.length === 0) return [];
+  const flat = streams.flatMap((append) => append.events.map((event, index) => ({ streamName: append.streamName, k: index + 1, event })));
+  const values = [
+    streams.map((append) => append.streamName),
+    streams.map((append) => String(append.expectedRevision)),
+    streams.map((append) => String(append.events.length)),
+    // One JSON document rather than arrays of JSON texts: no array-literal escaping on either side.
+    JSON.stringify(
+      flat.map(({ streamName, k, event }) => ({ stream_name: streamName, k, id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} })),
+    ),
+  ];
+  await client.query('SAVEPOINT tessera_append_many');
+  let rows: { stream_name: string; revision: string; commit: string; prepare: string | null }[];
+  try {
+    rows = (await client.query({ name: 'tessera_es_append_many', text: APPEND_MANY, values })).rows;
+  } catch (error) {
+    await client.query('ROLLBACK TO SAVEPOINT tessera_append_many');
+    throw error;
+  }
+  const claimed = new Map(rows.map((row) => [row.stream_name, row]));
+  const refused = streams.filter((append) => !claimed.has(append.streamName)).map((append) => append.streamName);
+  if (refused.length > 0) {
+    await client.query('ROLLBACK TO SAVEPOINT tessera_append_many');
+    throw new StreamsRefusedError(refused);
+  }
+  await client.query('RELEASE SAVEPOINT tessera_append_many');
+  return streams.map((append) => {
+    const row = claimed.get(append.streamName)!;
+    return { nextExpectedRevision: BigInt(row.revision), position: toPosition(row.commit, row.prepare!) };
+  });
+}

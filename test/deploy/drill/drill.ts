@@ -1,0 +1,52 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** One request of a drill's steady load. */
+export interface DrillRequest {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  /** Sent as JSON unless `form` is set. */
+  readonly body?: unknown;
+  /** Sent as application/x-www-form-urlencoded (OAuth endpoints). */
+  readonly form?: Record<string, string>;
+  /** The status that means success for this request. */
+  readonly expect: number;
+  /** Records what the service acknowledged, for the end-of-drill check. */
+  acknowledged?(body: unknown): void;
+}
+
+export interface Workload {
+  /** The i-th request of the steady load. */
+  request(i: number): DrillRequest;
+  /** Checks, once the roll is over, that every acknowledged write is stored exactly once (or whatever the service promises). */
+  verify(databaseUrl: string, balancerUrl: string): Promise<void>;
+}
+
+/** A service that joins the rolling-update drill. */
+export interface DrillTarget {
+  readonly service: string;
+  readonly entry: string;
+  env(databaseUrl: string, balancerUrl: string): Record<string, string>;
+  /** Sets up what the load needs (tenant, keys, a known user or client), through the balancer. */
+  prepare(balancerUrl: string, databaseUrl: string): Promise<Workload>;
+}
+
+export const DRAIN_MS = 1500;
+
+export async function eventually(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await delay(100);
+  }
+}
+
+export function post(body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+export async function json<T>(response: Response, status: number): Promise<T> {
+  const text = await response.text();
+  if (response.status !== status) throw new Error(`expected ${status}, got ${response.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
