@@ -47,31 +47,40 @@ export class LoginDirectory {
     return row ? { tenantId: row.tenant_id, slug: row.slug, name: row.name } : undefined;
   }
 
-  async credentialByEmailIndex(tenantId: string, emailIndex: string): Promise<Credential | undefined> {
-    return this.credential('email_index = $2', tenantId, emailIndex);
-  }
-
   async credentialById(tenantId: string, userId: string): Promise<Credential | undefined> {
     if (!/^[0-9a-f-]{36}$/i.test(userId)) return undefined;
-    return this.credential('user_id = $2', tenantId, userId);
+    const { rows } = await this.pool.query<CredentialRow>({
+      name: 'login_credential_by_id',
+      text: `SELECT ${CREDENTIAL_COLUMNS} FROM login_credentials c WHERE tenant_id = $1 AND user_id = $2`,
+      values: [tenantId, userId],
+    });
+    return credentialOf(rows[0]);
   }
+}
 
-  private async credential(where: string, tenantId: string, value: string): Promise<Credential | undefined> {
-    const { rows } = await this.pool.query(
-      `SELECT user_id, email, email_verified, password_hash, given_name, family_name, locale
-       FROM login_credentials WHERE tenant_id = $1 AND ${where}`,
-      [tenantId, value],
-    );
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      userId: row.user_id,
-      email: row.email,
-      emailVerified: row.email_verified,
-      passwordHash: row.password_hash,
-      givenName: row.given_name,
-      familyName: row.family_name,
-      locale: row.locale,
-    };
-  }
+/** The columns credentialOf reads, from login_credentials aliased `c`. */
+export const CREDENTIAL_COLUMNS = 'c.user_id, c.email, c.email_verified, c.password_hash, c.given_name, c.family_name, c.locale';
+
+export interface CredentialRow {
+  user_id: string | null;
+  email: string;
+  email_verified: boolean;
+  password_hash: string;
+  given_name: string | null;
+  family_name: string | null;
+  locale: string | null;
+}
+
+/** A credential from a row of CREDENTIAL_COLUMNS; undefined when there is none (no row, or an outer join found nothing). */
+export function credentialOf(row: CredentialRow | undefined): Credential | undefined {
+  if (!row?.user_id) return undefined;
+  return {
+    userId: row.user_id,
+    email: row.email,
+    emailVerified: row.email_verified,
+    passwordHash: row.password_hash,
+    givenName: row.given_name,
+    familyName: row.family_name,
+    locale: row.locale,
+  };
 }

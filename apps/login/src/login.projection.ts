@@ -4,7 +4,9 @@ import type { Projection } from '../../../libs/cqrs/src/projection-runner';
 import type { AccountEvent } from '../../register/src/account/account.events';
 import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX } from '../../register/src/account/account.streams';
 import type { TenantEvent } from '../../register/src/tenants/tenant.events';
+import { CLIENT_CHANGES_CHANNEL } from './clients/client-cache';
 import { CLIENT_STREAM_PREFIX, type ClientEvent } from './clients/client.events';
+import { accountLockKey } from './sign-in/password-check';
 
 /** The metadata oidc-provider reads for a client, built from its events (never a secret). */
 function clientMetadata(data: Extract<ClientEvent, { type: 'ClientRegistered' }>['data']): Record<string, unknown> {
@@ -17,6 +19,23 @@ function clientMetadata(data: Extract<ClientEvent, { type: 'ClientRegistered' }>
     response_types: data.grantTypes.includes('authorization_code') ? ['code'] : [],
     token_endpoint_auth_method: data.tokenEndpointAuthMethod,
   };
+}
+
+/** Tells every replica's client cache, once this transaction commits, that the client changed. */
+async function announceClientChange(tx: EntityManager, tenantId: string, clientId: string): Promise<void> {
+  await tx.query('SELECT pg_notify($1, $2)', [CLIENT_CHANGES_CHANNEL, `${tenantId}|${clientId}`]);
+}
+
+/**
+ * A reset is the unlock path of a locked account. It takes the account's sign-in lock, so an
+ * attempt still running cannot write its failures back over the reset.
+ */
+async function unlockAccount(tx: EntityManager, tenantId: string, userId: string): Promise<void> {
+  const rows: { email_index: string }[] = await tx.query('SELECT email_index FROM login_credentials WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
+  const accountKey = rows[0]?.email_index;
+  if (!accountKey) return;
+  await tx.query(`SELECT pg_advisory_xact_lock(${accountLockKey(tenantId, accountKey)})`);
+  await tx.query('DELETE FROM login_throttle WHERE tenant_id = $1 AND account_key = $2', [tenantId, accountKey]);
 }
 
 /** Sessions, grants, codes and tokens of a person: every oidc-provider artefact names its account. */
@@ -71,12 +90,7 @@ export const loginReadModelProjection: Projection = {
           event.data.passwordHash,
           envelope.createdAt,
         ]);
-        // A reset is the unlock path of a locked account.
-        await tx.query(
-          `DELETE FROM login_throttle WHERE tenant_id = $1
-             AND account_key = (SELECT email_index FROM login_credentials WHERE tenant_id = $1 AND user_id = $2)`,
-          [tenantId, event.data.userId],
-        );
+        await unlockAccount(tx, tenantId, event.data.userId);
         return;
       case 'UserSessionsRevoked':
         await endEverythingOf(tx, tenantId, event.data.userId);
@@ -90,6 +104,7 @@ export const loginReadModelProjection: Projection = {
           'INSERT INTO login_clients (tenant_id, client_id, metadata, secret_hash) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
           [tenantId, event.data.clientId, clientMetadata(event.data), event.data.secretHash],
         );
+        await announceClientChange(tx, tenantId, event.data.clientId);
         return;
       case 'RedirectUrisChanged':
         await tx.query(
@@ -97,12 +112,15 @@ export const loginReadModelProjection: Projection = {
            WHERE tenant_id = $1 AND client_id = $2`,
           [tenantId, event.data.clientId, JSON.stringify(event.data.redirectUris), JSON.stringify(event.data.postLogoutRedirectUris)],
         );
+        await announceClientChange(tx, tenantId, event.data.clientId);
         return;
       case 'ClientSecretRotated':
         await tx.query('UPDATE login_clients SET secret_hash = $3 WHERE tenant_id = $1 AND client_id = $2', [tenantId, event.data.clientId, event.data.secretHash]);
+        await announceClientChange(tx, tenantId, event.data.clientId);
         return;
       case 'ClientDisabled':
         await tx.query('UPDATE login_clients SET disabled = true WHERE tenant_id = $1 AND client_id = $2', [tenantId, event.data.clientId]);
+        await announceClientChange(tx, tenantId, event.data.clientId);
         return;
       default:
         return;

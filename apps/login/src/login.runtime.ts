@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
+import { platformOptionsFromEnv } from '../../../libs/platform/src/platform-env';
 import type { ServiceOptions } from '../../../libs/platform/src/service-app';
 import { accountEvents } from '../../register/src/account/account.events';
 import { tenantEvents } from '../../register/src/tenants/tenant.events';
@@ -13,10 +14,13 @@ import { signInEvents } from './sign-in/sign-in.events';
 /** What login runs on, opened by main (or a test) before the module is built. */
 export interface LoginRuntime {
   readonly infrastructure: ServiceInfrastructure;
+  /** The read-model database, for the connection that listens to client change notices. */
+  readonly databaseUrl: string;
   readonly adminToken: string;
   readonly provider: ProviderSettings;
   readonly signIn: SignInPolicy;
   readonly providerCacheSize: number;
+  readonly clientCacheSize: number;
   readonly csrfSecret: Buffer;
   readonly maxProjectionLagMs: number;
 }
@@ -39,6 +43,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
   const publicUrl = (config.LOGIN_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
   return {
     infrastructure,
+    databaseUrl: config.DATABASE_URL,
     adminToken: config.ADMIN_TOKEN,
     provider: {
       publicUrl,
@@ -48,7 +53,6 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
       authorizationCodeTtlS: config.AUTHORIZATION_CODE_TTL_S,
       sessionTtlS: config.SESSION_TTL_S,
       secureCookies: publicUrl.startsWith('https:'),
-      behindProxy: config.TRUST_PROXY !== false,
     },
     signIn: {
       lockoutThreshold: config.LOGIN_LOCKOUT_THRESHOLD,
@@ -58,16 +62,12 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
       unverifiedEmail: (slug: string) => config.LOGIN_UNVERIFIED_EMAIL_TENANTS[slug] ?? config.LOGIN_UNVERIFIED_EMAIL,
     },
     providerCacheSize: config.LOGIN_PROVIDER_CACHE_SIZE,
+    clientCacheSize: config.LOGIN_CLIENT_CACHE_SIZE,
     csrfSecret: derivedKey(config.TESSERA_MASTER_KEY, 'csrf'),
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
   };
 }
 
 export function loginServiceOptions(config: LoginConfig): ServiceOptions {
-  return {
-    serviceName: 'login',
-    logLevel: config.LOG_LEVEL,
-    http: { host: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY },
-    shutdown: { drainDelayMs: config.SHUTDOWN_DRAIN_MS },
-  };
+  return { serviceName: 'login', ...platformOptionsFromEnv(config) };
 }

@@ -21,6 +21,8 @@ export interface LoginHarness {
   /** A person signed up through register, once login's credentials read model has them. */
   signUp(slug: string, email: string, extra?: object): Promise<{ id: string }>;
   registerClient(slug: string, body: object): Promise<{ clientId: string; clientSecret?: string }>;
+  /** A second login process on the same database and keys (another replica), with the same issuers. */
+  startReplica(): Promise<{ url: string; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -43,7 +45,7 @@ export async function startLogin(env: Record<string, string> = {}): Promise<Logi
   const adminToken = randomBytes(24).toString('base64url');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const config = loadLoginConfig({
+  const environment = {
     NODE_ENV: 'test',
     DATABASE_URL: databaseUrl,
     TESSERA_MASTER_KEY: masterKey,
@@ -54,10 +56,16 @@ export async function startLogin(env: Record<string, string> = {}): Promise<Logi
     SHUTDOWN_DRAIN_MS: '0',
     LOG_LEVEL: 'silent',
     ...env,
-  });
-  const runtime = await openLoginRuntime(config);
-  const app = await createServiceApp(LoginModule.forRoot(runtime), { ...loginServiceOptions(config), processMetrics: false });
-  await app.listen(port, '127.0.0.1');
+  };
+  const start = async (listenOn: number) => {
+    const config = loadLoginConfig({ ...environment, PORT: String(listenOn) });
+    const runtime = await openLoginRuntime(config);
+    const app = await createServiceApp(LoginModule.forRoot(runtime), { ...loginServiceOptions(config), processMetrics: false });
+    await app.listen(listenOn, '127.0.0.1');
+    return { runtime, app };
+  };
+  const { runtime, app } = await start(port);
+  const replicas: NestFastifyApplication[] = [];
   const pool = runtime.infrastructure.pool;
   const until = async (sql: string, params: unknown[]) => {
     for (let i = 0; i < 500; i++) {
@@ -92,7 +100,14 @@ export async function startLogin(env: Record<string, string> = {}): Promise<Logi
       if (response.status !== 201) throw new Error(`client registration failed: ${response.status} ${await response.text()}`);
       return (await response.json()) as { clientId: string; clientSecret?: string };
     },
+    async startReplica() {
+      const replicaPort = await freePort();
+      const replica = await start(replicaPort);
+      replicas.push(replica.app);
+      return { url: `http://127.0.0.1:${replicaPort}`, close: () => replica.app.close() };
+    },
     async close() {
+      for (const replica of replicas) await replica.close().catch(() => undefined);
       await app.close();
       await register.close();
     },

@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
-import { LoginJwksVerifier } from '../src/access/login-jwks-verifier';
-import { TESSERA_API_AUDIENCE } from '../src/oidc/provider-factory';
+import { TESSERA_API_AUDIENCE } from '../../../libs/access/src/access-token';
+import { LoginJwksVerifier } from '../../../libs/access/src/login-jwks-verifier';
 import { sessionStreamFor } from '../src/sign-in/sign-in.events';
 import { STRONG_PASSWORD } from '../../register/test/register-harness';
 import { FormBrowser } from './browser-less';

@@ -99,6 +99,43 @@ describe('many tenants in one process', () => {
     expect(unknown.status).toBe(404);
   });
 
+  it("keeps every replica's client cache true to the client's events: rotation and disabling reach a replica that cached the client", async () => {
+    const tenant = await login.createTenant();
+    const client = (await login.registerClient(tenant.slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] })) as { clientId: string; clientSecret: string };
+    const replica = await login.startReplica();
+    try {
+      // Straight to the replica's token endpoint: its issuer is the first replica's, as behind a load balancer.
+      const tokenAtReplica = (secret: string) =>
+        fetch(`${replica.url}/t/${tenant.slug}/token`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials',
+        }).then((response) => response.status);
+      /** Asks until the replica answers `status` (it learns of changes asynchronously), at most 5 s. */
+      const eventually = async (secret: string, status: number) => {
+        let last = 0;
+        for (let i = 0; i < 100 && last !== status; i++) {
+          if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+          last = await tokenAtReplica(secret);
+        }
+        return last;
+      };
+      expect(await tokenAtReplica(client.clientSecret)).toBe(200);
+      expect(await tokenAtReplica(client.clientSecret)).toBe(200);
+
+      const admin = { authorization: `Bearer ${login.adminToken}` };
+      const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}/secret`, { method: 'POST', headers: admin });
+      const { clientSecret } = (await rotated.json()) as { clientSecret: string };
+      expect(await eventually(client.clientSecret, 401)).toBe(401);
+      expect(await tokenAtReplica(clientSecret)).toBe(200);
+
+      expect((await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}`, { method: 'DELETE', headers: admin })).status).toBe(204);
+      expect(await eventually(clientSecret, 401)).toBe(401);
+    } finally {
+      await replica.close();
+    }
+  });
+
   it('refuses a bad client registration with a problem naming the field, and stores nothing', async () => {
     const tenant = await login.createTenant();
     const url = `${login.url}/admin/tenants/${tenant.slug}/clients`;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Pool } from 'pg';
 import type { OidcPayload } from '../oidc/postgres-adapter';
+import type { ClientCache } from './client-cache';
 
 export function newClientSecret(): string {
   return randomBytes(32).toString('base64url');
@@ -23,18 +23,14 @@ export interface PresentedCredentials {
  * random one when it does not (the provider's own comparison then fails). No secret is ever read
  * from storage because none is stored.
  */
-export function clientLookup(pool: Pool, presented: () => PresentedCredentials) {
+export function clientLookup(clients: ClientCache, presented: () => PresentedCredentials) {
   return async (tenantId: string, clientId: string): Promise<OidcPayload | undefined> => {
-    const { rows } = await pool.query<{ metadata: OidcPayload; secret_hash: string | null; disabled: boolean }>(
-      'SELECT metadata, secret_hash, disabled FROM login_clients WHERE tenant_id = $1 AND client_id = $2',
-      [tenantId, clientId],
-    );
-    const row = rows[0];
-    if (!row || row.disabled) return undefined;
-    if (!row.secret_hash) return { ...row.metadata };
+    const client = await clients.find(tenantId, clientId);
+    if (!client || client.disabled) return undefined;
+    if (!client.secretHash) return { ...client.metadata };
     const credentials = presented();
-    const matches = credentials.clientId === clientId && credentials.secret !== undefined && hashMatches(credentials.secret, row.secret_hash);
-    return { ...row.metadata, client_secret: matches ? credentials.secret : newClientSecret() };
+    const matches = credentials.clientId === clientId && credentials.secret !== undefined && hashMatches(credentials.secret, client.secretHash);
+    return { ...client.metadata, client_secret: matches ? credentials.secret : newClientSecret() };
   };
 }
 

@@ -8,6 +8,7 @@ import { ADMIN_TOKEN, requireAdmin } from '../admin-access';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { SigningKeys } from '../keys/signing-keys';
 import { ProviderCache } from '../oidc/provider-cache';
+import { ClientCache } from './client-cache';
 import { clientDecider, type ClientCommand, type ClientRejection } from './client.decider';
 import { clientStreamFor } from './client.events';
 import { hashClientSecret, newClientSecret } from './client-secrets';
@@ -46,6 +47,7 @@ export class ClientsController {
     private readonly directory: LoginDirectory,
     private readonly keys: SigningKeys,
     private readonly providers: ProviderCache,
+    private readonly clients: ClientCache,
     @Inject(ADMIN_TOKEN) private readonly adminToken: string,
   ) {}
 
@@ -122,6 +124,8 @@ export class ClientsController {
     });
     if (!outcome.accepted) throw clientProblem(outcome.rejection, clientId);
     if (outcome.position) await this.projection.waitFor(outcome.position);
+    // Other replicas learn it from the client events; this one answers with the change in force.
+    this.clients.forget(tenant.tenantId, clientId);
   }
 
   /** Starts signing with a new key; the previous one stays in the JWKS for the overlap window. */

@@ -50,10 +50,23 @@ export class OidcMount implements OnModuleInit {
       this.handlers.set(provider, handler);
     }
     const raw = request.raw as IncomingMessage & { originalUrl?: string };
+    trustedForwarding(request);
     const prefix = `/t/${slug}`;
     raw.originalUrl = raw.url;
     raw.url = (raw.url ?? '/').slice(prefix.length) || '/';
     reply.hijack();
     handler(raw, reply.raw);
   }
+}
+
+/**
+ * oidc-provider (Koa) either believes every X-Forwarded-* header or none; TRUST_PROXY can also be
+ * a hop count or a list of proxy addresses. Fastify already applied that policy, so its
+ * conclusions (scheme, host, client address) replace whatever the caller sent.
+ */
+function trustedForwarding(request: FastifyRequest): void {
+  const headers = request.raw.headers;
+  headers['x-forwarded-proto'] = request.protocol;
+  headers['x-forwarded-host'] = request.host;
+  headers['x-forwarded-for'] = request.ip;
 }

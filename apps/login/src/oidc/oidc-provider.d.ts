@@ -9,6 +9,11 @@ declare module 'oidc-provider' {
     session?: { accountId?: string; uid?: string };
     grantId?: string;
     lastSubmission?: Record<string, unknown>;
+    result?: Record<string, unknown>;
+    /** Where the browser goes to resume the authorization once the result is saved. */
+    readonly returnTo: string;
+    /** Saves the interaction for the rest of its lifetime. */
+    persist(): Promise<unknown>;
   }
 
   export interface GrantInstance {

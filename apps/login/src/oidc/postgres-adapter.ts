@@ -29,39 +29,41 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
     constructor(private readonly model: string) {}
 
     async upsert(id: string, payload: OidcPayload, expiresIn?: number): Promise<void> {
-      await pool.query(
-        `INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at)
+      await pool.query({
+        name: 'login_oidc_upsert',
+        text: `INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::int IS NULL THEN NULL ELSE now() + make_interval(secs => $8::int) END)
          ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
            user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-        [tenantId, this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? null],
-      );
+        values: [tenantId, this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? null],
+      });
     }
 
     async find(id: string): Promise<OidcPayload | undefined> {
       if (this.model === 'Client') return clients(tenantId, id);
-      return this.one('id = $3', id);
+      return this.one('id', id);
     }
 
     findByUserCode(userCode: string): Promise<OidcPayload | undefined> {
-      return this.one('user_code = $3', userCode);
+      return this.one('user_code', userCode);
     }
 
     findByUid(uid: string): Promise<OidcPayload | undefined> {
-      return this.one('uid = $3', uid);
+      return this.one('uid', uid);
     }
 
     async consume(id: string): Promise<void> {
-      await pool.query(
-        `UPDATE login_oidc_models SET consumed_at = now(),
+      await pool.query({
+        name: 'login_oidc_consume',
+        text: `UPDATE login_oidc_models SET consumed_at = now(),
            payload = payload || jsonb_build_object('consumed', extract(epoch from now())::bigint)
          WHERE tenant_id = $1 AND model = $2 AND id = $3`,
-        [tenantId, this.model, id],
-      );
+        values: [tenantId, this.model, id],
+      });
     }
 
     async destroy(id: string): Promise<void> {
-      await pool.query('DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND id = $3', [tenantId, this.model, id]);
+      await pool.query({ name: 'login_oidc_destroy', text: 'DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND id = $3', values: [tenantId, this.model, id] });
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
@@ -69,12 +71,14 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
       await pool.query('DELETE FROM login_oidc_models WHERE tenant_id = $1 AND grant_id = $2', [tenantId, grantId]);
     }
 
-    private async one(where: string, value: string): Promise<OidcPayload | undefined> {
-      const { rows } = await pool.query<{ payload: OidcPayload }>(
-        `SELECT payload FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND ${where}
+    private async one(column: 'id' | 'user_code' | 'uid', value: string): Promise<OidcPayload | undefined> {
+      // Named, so each connection plans these once: the adapter runs them on every OIDC request.
+      const { rows } = await pool.query<{ payload: OidcPayload }>({
+        name: `login_oidc_find_by_${column}`,
+        text: `SELECT payload FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND ${column} = $3
            AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
-        [tenantId, this.model, value],
-      );
+        values: [tenantId, this.model, value],
+      });
       return rows[0]?.payload;
     }
   };
@@ -82,13 +86,14 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
 
 /** The most recent live grant a person gave a client in this tenant: consent remembered across sessions. */
 export async function latestGrantId(pool: Pool, tenantId: string, accountId: string, clientId: string): Promise<string | undefined> {
-  const { rows } = await pool.query<{ id: string }>(
-    `SELECT id FROM login_oidc_models
+  const { rows } = await pool.query<{ id: string }>({
+    name: 'login_oidc_latest_grant',
+    text: `SELECT id FROM login_oidc_models
      WHERE tenant_id = $1 AND model = 'Grant' AND payload->>'accountId' = $2 AND payload->>'clientId' = $3
        AND (expires_at IS NULL OR expires_at > now())
      ORDER BY (payload->>'iat')::bigint DESC LIMIT 1`,
-    [tenantId, accountId, clientId],
-  );
+    values: [tenantId, accountId, clientId],
+  });
   return rows[0]?.id;
 }
 

@@ -1,14 +1,15 @@
 import { createHmac } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 import type { Pool } from 'pg';
+import { TESSERA_API_AUDIENCE } from '../../../../libs/access/src/access-token';
 import type { Credential, LoginDirectory, LoginTenant } from '../directory';
 import type { SigningKeys } from '../keys/signing-keys';
+import type { ClientCache } from '../clients/client-cache';
 import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets';
 import { escapeHtml, page, PAGE_HEADERS } from '../pages';
 import { latestGrantId, postgresAdapterFor } from './postgres-adapter';
 
-/** The audience of access tokens meant for Tessera's APIs (register's /t/{tenant}/me). */
-export const TESSERA_API_AUDIENCE = 'urn:tessera:api';
+export { TESSERA_API_AUDIENCE };
 
 export interface ProviderSettings {
   readonly publicUrl: string;
@@ -18,8 +19,6 @@ export interface ProviderSettings {
   readonly authorizationCodeTtlS: number;
   readonly sessionTtlS: number;
   readonly secureCookies: boolean;
-  /** Believe X-Forwarded-* (scheme, host) only behind a proxy that sets them. */
-  readonly behindProxy: boolean;
 }
 
 export interface ProviderHooks {
@@ -67,7 +66,7 @@ function claimsOf(credential: Credential): Record<string, unknown> {
 /** Builds one tenant's oidc-provider: its issuer, keys, storage and policies. */
 export async function buildProvider(
   tenant: LoginTenant,
-  deps: { pool: Pool; directory: LoginDirectory; keys: SigningKeys; settings: ProviderSettings; hooks: ProviderHooks },
+  deps: { pool: Pool; directory: LoginDirectory; clients: ClientCache; keys: SigningKeys; settings: ProviderSettings; hooks: ProviderHooks },
 ): Promise<Provider> {
   const { settings, directory } = deps;
   const issuer = issuerOf(settings.publicUrl, tenant.slug);
@@ -81,7 +80,7 @@ export async function buildProvider(
     jwt: { sign: { alg: 'ES256' } },
   };
   const provider = new Provider(issuer, {
-    adapter: postgresAdapterFor(deps.pool, tenant.tenantId, clientLookup(deps.pool, () => presentedCredentialsOf(Provider.ctx))),
+    adapter: postgresAdapterFor(deps.pool, tenant.tenantId, clientLookup(deps.clients, () => presentedCredentialsOf(Provider.ctx))),
     jwks: { keys },
     cookies: {
       keys: [cookieKey],
@@ -179,7 +178,8 @@ export async function buildProvider(
     renderError: (ctx: PageContext, out: Record<string, string>) =>
       render(ctx, tenant, 'Something went wrong', `<p class="error">${escapeHtml(out.error)}</p><p>${escapeHtml(out.error_description)}</p>`),
   });
-  provider.proxy = settings.behindProxy;
+  // OidcMount rewrites X-Forwarded-* to what Fastify concluded under TRUST_PROXY, so believing them is safe.
+  provider.proxy = true;
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => deps.hooks.onGrantRevoked(tenant, grantId));
   provider.on('end_session.success', (ctx: { oidc?: { session?: { accountId?: string } } }) => {
     const accountId = ctx.oidc?.session?.accountId;

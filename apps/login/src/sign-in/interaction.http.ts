@@ -45,7 +45,7 @@ export class InteractionController {
   @Post('login')
   async signIn(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const body = formOf(req);
-    const { tenant, details, provider } = await this.interaction(slug, uid, req, reply);
+    const { tenant, details } = await this.interaction(slug, uid, req, reply);
     this.requireCsrf(tenant, uid, body);
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
     const clientId = String(details.params.client_id ?? '');
@@ -54,9 +54,11 @@ export class InteractionController {
       const email = typeof body.email === 'string' ? body.email : '';
       return this.send(reply, FAILURE_STATUS[outcome.reason] ?? 401, this.signInPage(tenant, uid, FAILURE_TEXT[outcome.reason], email));
     }
-    const redirectTo = await provider.interactionResult(req.raw, reply.raw, { login: { accountId: outcome.credential.userId } }, { mergeWithLastSubmission: false });
-    await this.events.record(sessionStreamFor(tenant.tenantId, outcome.credential.userId), tenant.tenantId, [
-      SessionStarted({ userId: outcome.credential.userId, sessionUid: uid, clientId, at: new Date().toISOString() }),
+    const userId = outcome.credential.userId;
+    // Independent writes: the interaction's result and the fact for other services go in together.
+    const [redirectTo] = await Promise.all([
+      finish(details, { login: { accountId: userId } }, false),
+      this.events.record(sessionStreamFor(tenant.tenantId, userId), tenant.tenantId, [SessionStarted({ userId, sessionUid: uid, clientId, at: new Date().toISOString() })]),
     ]);
     await reply.code(303).header('location', redirectTo).header('cache-control', 'no-store').send();
   }
@@ -68,7 +70,7 @@ export class InteractionController {
     this.requireCsrf(tenant, uid, body);
     if (details.prompt.name !== 'consent' || !details.session?.accountId) throw badInteraction('this interaction does not ask for consent');
     if (body.decision !== 'allow') {
-      const to = await provider.interactionResult(req.raw, reply.raw, { error: 'access_denied', error_description: 'the person declined' }, { mergeWithLastSubmission: false });
+      const to = await finish(details, { error: 'access_denied', error_description: 'the person declined' }, false);
       return void (await reply.code(303).header('location', to).send());
     }
     const grant = details.grantId
@@ -79,7 +81,7 @@ export class InteractionController {
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
     for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
     const grantId = await grant.save();
-    const to = await provider.interactionResult(req.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    const to = await finish(details, { consent: { grantId } }, true);
     await reply.code(303).header('location', to).header('cache-control', 'no-store').send();
   }
 
@@ -143,6 +145,16 @@ export class InteractionController {
   private async send(reply: FastifyReply, status: number, html: string): Promise<void> {
     await reply.code(status).headers(PAGE_HEADERS).send(html);
   }
+}
+
+/**
+ * provider.interactionResult, on the interaction this request already loaded and checked
+ * (interactionResult would read it, and its session, from storage again).
+ */
+async function finish(details: InteractionDetails, result: Record<string, unknown>, mergeWithLastSubmission: boolean): Promise<string> {
+  details.result = mergeWithLastSubmission && !('error' in result) ? { ...details.lastSubmission, ...result } : result;
+  await details.persist();
+  return details.returnTo;
 }
 
 function formOf(req: FastifyRequest): Record<string, unknown> {

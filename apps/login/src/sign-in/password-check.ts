@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { Pool, PoolClient } from 'pg';
 import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
 import { ARGON2ID_OPTIONS } from '../../../register/src/sign-up/password';
-import type { Credential, LoginDirectory, LoginTenant } from '../directory';
+import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
 import type { LoginEventLog } from '../login-events';
 import { AccountLocked, LoginFailed, LoginSucceeded, signInStreamFor, type SignInEvent } from './sign-in.events';
 
@@ -34,9 +35,10 @@ interface Attempt {
  * credentials read model, with lockout and throttling.
  *
  * Attempts on one account are serialised twice: in-process (so 50 parallel posts do not hold 50
- * database connections) and by a row lock on the account's throttle row (so replicas agree).
- * The failure count is read and written under that lock, so N parallel wrong passwords can never
- * buy more than the threshold of verifications before the lock-out.
+ * database connections) and by a transaction-scoped advisory lock on the account (so replicas
+ * agree). The failure count is read and written under that lock, so N parallel wrong passwords
+ * can never buy more than the threshold of verifications before the lock-out. The advisory lock
+ * writes nothing, so a sign-in with nothing to record in login_throttle commits without a write.
  */
 export class PasswordCheck {
   private readonly strategy: LocalStrategy;
@@ -46,7 +48,6 @@ export class PasswordCheck {
 
   constructor(
     private readonly pool: Pool,
-    private readonly directory: LoginDirectory,
     private readonly blindIndexKey: Buffer,
     private readonly events: LoginEventLog,
     private readonly policy: SignInPolicy,
@@ -84,7 +85,7 @@ export class PasswordCheck {
     }
     const queueKey = `${tenant.tenantId}|${accountKey}`;
     const previous = this.queues.get(queueKey) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => this.underRowLock(attempt, accountKey, password));
+    const current = previous.catch(() => undefined).then(() => this.underAccountLock(attempt, accountKey, password));
     this.queues.set(queueKey, current);
     try {
       const outcome = await current;
@@ -95,23 +96,24 @@ export class PasswordCheck {
     }
   }
 
-  private async underRowLock(attempt: Attempt, accountKey: string, password: string): Promise<SignInOutcome> {
+  private async underAccountLock(attempt: Attempt, accountKey: string, password: string): Promise<SignInOutcome> {
     const { tenant } = attempt;
     const client = await this.pool.connect();
     const at = new Date();
     const events: SignInEvent[] = [];
     let outcome: SignInOutcome;
     try {
-      await client.query('BEGIN');
-      const state = await this.lockRow(client, tenant.tenantId, accountKey);
-      if (state.lockedUntil && state.lockedUntil > at) {
+      // One round trip; the key is a number computed here, never text from the request.
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${accountLockKey(tenant.tenantId, accountKey)})`);
+      const { credential, failures, lockedUntil } = await this.accountState(client, tenant.tenantId, accountKey);
+      if (lockedUntil && lockedUntil > at) {
         outcome = { ok: false, reason: 'locked' };
         events.push(LoginFailed({ accountKey, reason: 'locked', clientId: attempt.clientId, at: at.toISOString() }));
       } else {
-        const credential = await this.directory.credentialByEmailIndex(tenant.tenantId, accountKey);
+        // Exactly one argon2id verification per attempt; unknown accounts pay it against the dummy hash.
         const valid = await verify(credential?.passwordHash ?? (await this.dummyHash), password).catch(() => false);
         if (credential && valid) {
-          await client.query('UPDATE login_throttle SET failures = $3, locked_until = NULL WHERE tenant_id = $1 AND account_key = $2', [tenant.tenantId, accountKey, []]);
+          if (failures.length > 0 || lockedUntil) await this.saveThrottle(client, tenant.tenantId, accountKey, [], null);
           if (!credential.emailVerified && this.policy.unverifiedEmail(tenant.slug) === 'refuse') {
             outcome = { ok: false, reason: 'email_unverified' };
             events.push(LoginFailed({ accountKey, reason: 'email_unverified', clientId: attempt.clientId, at: at.toISOString() }));
@@ -121,15 +123,15 @@ export class PasswordCheck {
           }
         } else {
           const windowStart = at.getTime() - this.policy.lockoutWindowMs;
-          const failures = [...state.failures.filter((f) => f.getTime() > windowStart), at];
+          const recent = [...failures.filter((f) => f.getTime() > windowStart), at];
           outcome = { ok: false, reason: 'invalid_credentials' };
           events.push(LoginFailed({ accountKey, reason: 'invalid_credentials', clientId: attempt.clientId, at: at.toISOString() }));
-          if (failures.length >= this.policy.lockoutThreshold) {
-            const lockedUntil = new Date(at.getTime() + this.policy.lockoutCooldownMs);
-            await client.query('UPDATE login_throttle SET failures = $3, locked_until = $4 WHERE tenant_id = $1 AND account_key = $2', [tenant.tenantId, accountKey, [], lockedUntil]);
-            events.push(AccountLocked({ accountKey, failures: failures.length, lockedUntil: lockedUntil.toISOString(), at: at.toISOString() }));
+          if (recent.length >= this.policy.lockoutThreshold) {
+            const until = new Date(at.getTime() + this.policy.lockoutCooldownMs);
+            await this.saveThrottle(client, tenant.tenantId, accountKey, [], until);
+            events.push(AccountLocked({ accountKey, failures: recent.length, lockedUntil: until.toISOString(), at: at.toISOString() }));
           } else {
-            await client.query('UPDATE login_throttle SET failures = $3 WHERE tenant_id = $1 AND account_key = $2', [tenant.tenantId, accountKey, failures]);
+            await this.saveThrottle(client, tenant.tenantId, accountKey, recent, null);
           }
         }
       }
@@ -144,13 +146,26 @@ export class PasswordCheck {
     return outcome;
   }
 
-  private async lockRow(client: PoolClient, tenantId: string, accountKey: string): Promise<{ failures: Date[]; lockedUntil: Date | null }> {
-    await client.query('INSERT INTO login_throttle (tenant_id, account_key) VALUES ($1, $2) ON CONFLICT DO NOTHING', [tenantId, accountKey]);
-    const { rows } = await client.query<{ failures: Date[]; locked_until: Date | null }>(
-      'SELECT failures, locked_until FROM login_throttle WHERE tenant_id = $1 AND account_key = $2 FOR UPDATE',
-      [tenantId, accountKey],
+  /** The account's credential (if any) and throttle state, read under the account lock. */
+  private async accountState(client: PoolClient, tenantId: string, accountKey: string) {
+    const { rows } = await client.query<CredentialRow & { failures: Date[] | null; locked_until: Date | null }>({
+      name: 'login_account_state',
+      text: `SELECT t.failures, t.locked_until, ${CREDENTIAL_COLUMNS}
+       FROM (VALUES (1)) AS account (present)
+       LEFT JOIN login_throttle t ON t.tenant_id = $1 AND t.account_key = $2
+       LEFT JOIN login_credentials c ON c.tenant_id = $1 AND c.email_index = $2`,
+      values: [tenantId, accountKey],
+    });
+    const row = rows[0];
+    return { credential: credentialOf(row), failures: row?.failures ?? [], lockedUntil: row?.locked_until ?? null };
+  }
+
+  private async saveThrottle(client: PoolClient, tenantId: string, accountKey: string, failures: Date[], lockedUntil: Date | null): Promise<void> {
+    await client.query(
+      `INSERT INTO login_throttle (tenant_id, account_key, failures, locked_until) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (tenant_id, account_key) DO UPDATE SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until`,
+      [tenantId, accountKey, failures, lockedUntil],
     );
-    return { failures: rows[0]?.failures ?? [], lockedUntil: rows[0]?.locked_until ?? null };
   }
 
   private countIpFailure(ipKey: string): void {
@@ -171,4 +186,9 @@ export class PasswordCheck {
   private record(tenant: LoginTenant, accountKey: string, events: SignInEvent[]): Promise<void> {
     return this.events.record(signInStreamFor(tenant.tenantId, accountKey), tenant.tenantId, events);
   }
+}
+
+/** The advisory lock of one account (sign-in attempts, unlock by reset): 64 bits of a hash of the tenant and the account's blind index. */
+export function accountLockKey(tenantId: string, accountKey: string): string {
+  return createHash('sha256').update(`login.account|${tenantId}|${accountKey}`).digest().readBigInt64BE(0).toString();
 }
