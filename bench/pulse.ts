@@ -72,7 +72,7 @@ async function startServices(databaseUrl: string): Promise<Services> {
   const adminToken = randomBytes(32).toString('base64url');
   const silent = { write: () => undefined };
   const common = { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0' };
-  const registerConfig = loadRegisterConfig({ ...common, ADMIN_TOKEN: adminToken });
+  const registerConfig = loadRegisterConfig({ ...common, NODE_ENV: 'development', ADMIN_TOKEN: adminToken });
   const register = await createServiceApp(RegisterModule.forRoot(await openRegisterRuntime(registerConfig)), { ...registerServiceOptions(registerConfig), logDestination: silent });
   const registerUrl = await listen(register);
   const pulseConfig = loadPulseConfig(common);

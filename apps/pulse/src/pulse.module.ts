@@ -1,7 +1,7 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { ProjectionMetrics } from '../../../libs/cqrs/src/projection-metrics';
-import { ProjectionRunner, type Projection } from '../../../libs/cqrs/src/projection-runner';
+import type { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
+import { projectionRunners, RuntimeLifecycle } from '../../../libs/cqrs/src/runtime-lifecycle';
 import { ReadinessChecks } from '../../../libs/platform/src/health';
 import { SERVICE_LOGGER } from '../../../libs/platform/src/logging';
 import { MetricsRegistry } from '../../../libs/platform/src/metrics';
@@ -12,88 +12,66 @@ import { ProfilesController } from './profiles/profiles.http';
 import type { PulseRuntime } from './pulse.runtime';
 import { TenantKeys } from './tenants/tenant-keys';
 import { pulseTenantsProjection } from './tenants/tenants.projection';
+import { DedupeRetention } from './tracking/dedupe-retention';
+import { PeriodicTask } from '../../../libs/cqrs/src/periodic-task';
 import { GroupCommit } from './tracking/group-commit';
+import { ingestLogFor } from './tracking/ingest-log';
 import { TrackingHandler } from './tracking/tracking.handler';
 import { TrackingRoutes } from './tracking/tracking.http';
 
-const RUNTIME = Symbol('PulseRuntime');
+/** Pulse's projection runners (tenants, profiles), for the lifecycle and for tests that wait on them. */
 export const PROJECTIONS = Symbol('PulseProjections');
-
-/** Starts the projections and reports readiness; drains ingest and releases everything on shutdown. */
-@Injectable()
-class PulseLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(
-    @Inject(RUNTIME) private readonly runtime: PulseRuntime,
-    @Inject(PROJECTIONS) private readonly projections: ProjectionRunner[],
-    private readonly commit: GroupCommit,
-    private readonly live: LiveFeed,
-    private readonly checks: ReadinessChecks,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    const { infrastructure, maxProjectionLagMs } = this.runtime;
-    this.checks.register({ name: 'eventstore', check: async () => ({ ok: (await infrastructure.ping()).eventStore }) });
-    this.checks.register({ name: 'postgres', check: async () => ({ ok: (await infrastructure.ping()).database }) });
-    this.checks.register({
-      name: 'projections',
-      check: async () => {
-        const lags = Object.fromEntries(this.projections.map((runner) => [runner.name, { lagMs: Math.round(runner.lagSeconds() * 1000) }]));
-        return { ok: Object.values(lags).every((lag) => lag.lagMs <= maxProjectionLagMs), detail: lags };
-      },
-    });
-    for (const runner of this.projections) runner.start();
-    this.live.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.commit.drain();
-    await this.live.stop();
-    for (const runner of this.projections) await runner.stop();
-    await this.runtime.infrastructure.close();
-  }
-}
 
 @Module({})
 export class PulseModule {
   static forRoot(runtime: PulseRuntime): DynamicModule {
     const { infrastructure, store } = runtime;
-    const commit = new GroupCommit(infrastructure.pool, store, runtime.ingest);
-    const tenants = new TenantKeys(infrastructure.pool);
+    const commit = new GroupCommit(infrastructure.pool, ingestLogFor(store), runtime.ingest);
+    const live = new LiveFeed(store, infrastructure.codec);
     return {
       module: PulseModule,
       controllers: [ProfilesController, LiveController],
       providers: [
-        { provide: RUNTIME, useValue: runtime },
         { provide: GroupCommit, useValue: commit },
-        { provide: TenantKeys, useValue: tenants },
+        { provide: TenantKeys, useValue: new TenantKeys(infrastructure.pool) },
         { provide: TrackingHandler, useValue: new TrackingHandler(infrastructure.codec, commit) },
         { provide: ProfileReader, useValue: new ProfileReader(infrastructure.pool, infrastructure.personalData, infrastructure.blindIndexKey) },
-        { provide: LiveFeed, useValue: new LiveFeed(store, infrastructure.codec) },
+        { provide: LiveFeed, useValue: live },
+        { provide: DedupeRetention, useValue: new DedupeRetention(infrastructure.pool, runtime.dedupe) },
         {
           provide: PROJECTIONS,
           inject: [MetricsRegistry, SERVICE_LOGGER],
-          useFactory: (metrics: MetricsRegistry, logger: Logger) => {
-            const projectionMetrics = new ProjectionMetrics(metrics.registry);
-            const projections: Projection[] = [
-              pulseTenantsProjection,
-              profilesProjection({
-                store,
-                codec: infrastructure.codec,
-                personalData: infrastructure.personalData,
-                blindIndexKey: infrastructure.blindIndexKey,
-                maxMergesPerIdentifier: runtime.maxMergesPerIdentifier,
-              }),
-            ];
-            return projections.map(
-              (projection) =>
-                new ProjectionRunner(projection, store, infrastructure.codec, infrastructure.dataSource, projectionMetrics, {
-                  warn: (message, fields) => logger.warn(fields ?? {}, message),
+          useFactory: (metrics: MetricsRegistry, logger: Logger) =>
+            projectionRunners(
+              [
+                pulseTenantsProjection,
+                profilesProjection({
+                  store,
+                  codec: infrastructure.codec,
+                  personalData: infrastructure.personalData,
+                  blindIndexKey: infrastructure.blindIndexKey,
+                  maxMergesPerIdentifier: runtime.maxMergesPerIdentifier,
                 }),
-            );
-          },
+              ],
+              { store, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
+              metrics,
+              logger,
+            ),
+        },
+        {
+          provide: RuntimeLifecycle,
+          inject: [ReadinessChecks, PROJECTIONS, DedupeRetention, SERVICE_LOGGER],
+          useFactory: (checks: ReadinessChecks, projections: ProjectionRunner[], retention: DedupeRetention, logger: Logger) =>
+            new RuntimeLifecycle(checks, {
+              infrastructure,
+              followers: projections,
+              maxLagMs: runtime.maxProjectionLagMs,
+              tasks: [live, new PeriodicTask('dedupe-prune', runtime.dedupe.intervalMs, () => retention.prune(), logger)],
+              // Accepted tracking calls are flushed to the store before anything closes.
+              drain: () => commit.drain(),
+            }),
         },
         TrackingRoutes,
-        PulseLifecycle,
       ],
     };
   }

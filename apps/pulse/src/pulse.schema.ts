@@ -76,3 +76,19 @@ export class PulseReadModels1763900000000 implements MigrationInterface {
     }
   }
 }
+
+/**
+ * The dedupe window's prune scans pulse_message_ids by age. Ids arrive in time order, so a BRIN
+ * index finds the old ones for a few pages of index, and costs ingest next to nothing to keep.
+ */
+export class PulseDedupeRetention1764000000000 implements MigrationInterface {
+  name = 'PulseDedupeRetention1764000000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query('CREATE INDEX IF NOT EXISTS pulse_message_ids_received ON pulse_message_ids USING brin (received_at)');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP INDEX IF EXISTS pulse_message_ids_received');
+  }
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { basic, startPulse, type PulseHarness, type Tenant } from './pulse-harness';
+import { basic, usePulse, type PulseHarness } from './pulse-harness';
 
 /** Sends raw bytes (supertest would re-encode a Buffer as JSON). */
 async function post(pulse: PulseHarness, path: string, body: string | Buffer, headers: Record<string, string>) {
@@ -10,23 +10,19 @@ async function post(pulse: PulseHarness, path: string, body: string | Buffer, he
 }
 
 describe('tracking: bad input is refused with problem+json and nothing is stored', () => {
-  let pulse: PulseHarness;
-  let tenant: Tenant;
+  const h = usePulse();
   let json: Record<string, string>;
-  beforeAll(async () => {
-    pulse = await startPulse();
-    tenant = await pulse.createTenant();
-    json = { authorization: basic(tenant.writeKey), 'content-type': 'application/json' };
+  beforeAll(() => {
+    json = { authorization: basic(h.tenant.writeKey), 'content-type': 'application/json' };
   });
-  afterAll(() => pulse.close());
 
   async function expectRefused(path: string, body: string | Buffer, status: number, pointerOrType: RegExp, headers = json) {
-    const before = (await pulse.storedMessageIds(tenant.id)).size;
-    const answer = await post(pulse, path, body, headers);
+    const before = (await h.pulse.storedMessageIds(h.tenant.id)).size;
+    const answer = await post(h.pulse, path, body, headers);
     expect(answer.status).toBe(status);
     expect(answer.contentType).toMatch(/application\/problem\+json/);
     expect(JSON.stringify(answer.body)).toMatch(pointerOrType);
-    expect((await pulse.storedMessageIds(tenant.id)).size).toBe(before);
+    expect((await h.pulse.storedMessageIds(h.tenant.id)).size).toBe(before);
   }
 
   test('malformed JSON, a non-object body, an empty body', async () => {
@@ -79,15 +75,15 @@ describe('tracking: bad input is refused with problem+json and nothing is stored
   });
 
   test('the write key cannot read profiles', async () => {
-    const response = await pulse.http().get(`/t/${tenant.slug}/profiles/userId/u`).set('authorization', `Bearer ${tenant.writeKey}`);
+    const response = await h.pulse.http().get(`/t/${h.tenant.slug}/profiles/userId/u`).set('authorization', `Bearer ${h.tenant.writeKey}`);
     expect(response.status).toBe(401);
     expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
   });
 
   test('the server keeps working afterwards', async () => {
     const messageId = randomUUID();
-    const answer = await post(pulse, '/v1/track', JSON.stringify({ userId: 'u', event: 'Still Fine', messageId }), json);
+    const answer = await post(h.pulse, '/v1/track', JSON.stringify({ userId: 'u', event: 'Still Fine', messageId }), json);
     expect(answer.status).toBe(200);
-    expect((await pulse.storedMessageIds(tenant.id)).get(messageId)).toBe(1);
+    expect((await h.pulse.storedMessageIds(h.tenant.id)).get(messageId)).toBe(1);
   });
 });

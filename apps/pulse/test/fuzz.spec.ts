@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { basic, startPulse, type PulseHarness, type Tenant } from './pulse-harness';
+import { basic, usePulse } from './pulse-harness';
 
 /** Small seeded generator, so a failing run can be replayed with its seed. */
 function prng(seed: number): () => number {
@@ -17,19 +17,13 @@ function prng(seed: number): () => number {
 type Case = { path: string; body: string | Buffer; headers: Record<string, string>; valid: string[]; invalid: string[] };
 
 describe('fuzz: thousands of random and mutated payloads', () => {
-  let pulse: PulseHarness;
-  let tenant: Tenant;
-  beforeAll(async () => {
-    pulse = await startPulse();
-    tenant = await pulse.createTenant();
-  });
-  afterAll(() => pulse.close());
+  const h = usePulse();
 
   test('every valid event is stored exactly once and no invalid one is', async () => {
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100000);
     const random = prng(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    const json = { authorization: basic(tenant.writeKey), 'content-type': 'application/json' };
+    const json = { authorization: basic(h.tenant.writeKey), 'content-type': 'application/json' };
 
     const validMessage = (kind: string) => {
       const messageId = `fz-${randomUUID()}`;
@@ -101,7 +95,7 @@ describe('fuzz: thousands of random and mutated payloads', () => {
       Array.from({ length: 16 }, async () => {
         while (next < all.length) {
           const c = all[next++]!;
-          const response = await fetch(`${pulse.url}${c.path}`, { method: 'POST', headers: c.headers, body: c.body });
+          const response = await fetch(`${h.pulse.url}${c.path}`, { method: 'POST', headers: c.headers, body: c.body });
           await response.arrayBuffer();
           const ok = response.status === 200;
           if (ok !== c.valid.length > 0 || (!ok && (response.status < 400 || response.status >= 500))) unexpected.push(`${c.path} → ${response.status}`);
@@ -110,12 +104,12 @@ describe('fuzz: thousands of random and mutated payloads', () => {
     );
     expect({ seed, unexpected }).toEqual({ seed, unexpected: [] });
 
-    const stored = await pulse.storedMessageIds(tenant.id);
+    const stored = await h.pulse.storedMessageIds(h.tenant.id);
     const valid = new Set(cases.flatMap((c) => c.valid));
     const invalid = cases.flatMap((c) => c.invalid).filter((id) => !valid.has(id));
     expect([...valid].filter((id) => stored.get(id) !== 1)).toEqual([]);
     expect(invalid.filter((id) => stored.has(id))).toEqual([]);
     expect(stored.size).toBe(valid.size);
-    expect((await pulse.http().get('/health/ready')).status).toBe(200);
+    expect((await h.pulse.http().get('/health/ready')).status).toBe(200);
   });
 });

@@ -1,24 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { basic, startPulse, type PulseHarness, type Tenant } from './pulse-harness';
+import { usePulse } from './pulse-harness';
 
 describe('identity resolution through the tracking API', () => {
-  let pulse: PulseHarness;
-  let tenant: Tenant;
-  beforeAll(async () => {
-    pulse = await startPulse();
-    tenant = await pulse.createTenant();
-  });
-  afterAll(() => pulse.close());
-
-  const send = (batch: object[]) => pulse.http().post('/v1/batch').set('authorization', basic(tenant.writeKey)).send({ batch }).expect(200);
-  const profile = (kind: string, value: string) =>
-    pulse.http().get(`/t/${tenant.slug}/profiles/${kind}/${encodeURIComponent(value)}`).set('authorization', `Bearer ${tenant.apiKey}`);
+  const h = usePulse();
 
   test('a person who signs up through register gets a profile with their userId and e-mail', async () => {
-    const { id } = await pulse.register.signUp(tenant.slug, 'linus@example.com');
-    await send([{ type: 'track', userId: id, event: 'Logged In' }]);
-    await pulse.profilesCaughtUp();
-    const byEmail = await profile('email', 'LINUS@example.com');
+    const { id } = await h.pulse.register.signUp(h.tenant.slug, 'linus@example.com');
+    await h.send([{ type: 'track', userId: id, event: 'Logged In' }]);
+    await h.pulse.profilesCaughtUp();
+    const byEmail = await h.profile('email', 'LINUS@example.com');
     expect(byEmail.status).toBe(200);
     expect(byEmail.body).toMatchObject({ userId: id, traits: { email: 'linus@example.com' }, counters: { total: 2, events: { 'Signed Up': { count: 1 }, 'Logged In': { count: 1 } } } });
   });
@@ -29,17 +19,17 @@ describe('identity resolution through the tracking API', () => {
     // Each person: anonymous events on their own device, identify, and visits to one shared kiosk, all at once.
     await Promise.all(
       people.flatMap((person) => [
-        send([{ type: 'track', anonymousId: person.device, event: 'Viewed' }]),
-        send([{ type: 'identify', userId: person.userId, anonymousId: person.device }]),
-        send([{ type: 'track', userId: person.userId, anonymousId: shared, event: 'Kiosk Used' }]),
-        send([{ type: 'track', anonymousId: person.device, event: 'Viewed Again' }]),
+        h.send([{ type: 'track', anonymousId: person.device, event: 'Viewed' }]),
+        h.send([{ type: 'identify', userId: person.userId, anonymousId: person.device }]),
+        h.send([{ type: 'track', userId: person.userId, anonymousId: shared, event: 'Kiosk Used' }]),
+        h.send([{ type: 'track', anonymousId: person.device, event: 'Viewed Again' }]),
       ]),
     );
-    await pulse.profilesCaughtUp();
+    await h.pulse.profilesCaughtUp();
     const profileIds = new Set<string>();
     for (const person of people) {
-      const byUser = await profile('userId', person.userId);
-      const byDevice = await profile('anonymousId', person.device);
+      const byUser = await h.profile('userId', person.userId);
+      const byDevice = await h.profile('anonymousId', person.device);
       expect(byUser.status).toBe(200);
       expect(byDevice.body.profileId).toBe(byUser.body.profileId);
       expect(byUser.body.identities.userId).toEqual([person.userId]);
@@ -48,29 +38,62 @@ describe('identity resolution through the tracking API', () => {
     }
     expect(profileIds.size).toBe(people.length);
     // The kiosk belongs to whoever used it first; nobody else was merged through it.
-    expect(profileIds.has((await profile('anonymousId', shared)).body.profileId)).toBe(true);
+    expect(profileIds.has((await h.profile('anonymousId', shared)).body.profileId)).toBe(true);
   });
 
   test('alias merges profiles, records ProfilesMerged, and later events of the merged id land on the survivor', async () => {
     const userId = `u-${randomUUID()}`;
     const old = `old-${randomUUID()}`;
-    await send([{ type: 'track', anonymousId: old, event: 'Before' }, { type: 'identify', userId, traits: { plan: 'x' } }]);
-    await pulse.profilesCaughtUp();
-    const mergedAway = (await profile('anonymousId', old)).body.profileId;
-    await send([{ type: 'alias', userId, previousId: old }]);
-    await send([{ type: 'track', anonymousId: old, event: 'After' }]);
-    await pulse.profilesCaughtUp();
-    const survivor = await profile('userId', userId);
-    expect((await profile('anonymousId', old)).body.profileId).toBe(survivor.body.profileId);
+    await h.send([{ type: 'track', anonymousId: old, event: 'Before' }, { type: 'identify', userId, traits: { plan: 'x' } }]);
+    await h.pulse.profilesCaughtUp();
+    const mergedAway = (await h.profile('anonymousId', old)).body.profileId;
+    await h.send([{ type: 'alias', userId, previousId: old }]);
+    await h.send([{ type: 'track', anonymousId: old, event: 'After' }]);
+    await h.pulse.profilesCaughtUp();
+    const survivor = await h.profile('userId', userId);
+    expect((await h.profile('anonymousId', old)).body.profileId).toBe(survivor.body.profileId);
     expect(survivor.body.counters.events).toMatchObject({ Before: { count: 1 }, After: { count: 1 } });
-    const { rows } = await pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE type = 'ProfilesMerged' AND data->>'mergedId' = $1`, [mergedAway]);
+    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE type = 'ProfilesMerged' AND data->>'mergedId' = $1`, [mergedAway]);
     expect(rows.map((row) => row.data.survivorId)).toEqual([survivor.body.profileId]);
   });
 
+  test('one batch resolves as one message at a time would: merges chain, and the per-identifier limit stops a shared device', async () => {
+    // Seven people, each on their own device, then each identified on one shared kiosk. With the
+    // default limit of 5 merges per identifier, the kiosk glues the first six and stops at the seventh.
+    const scenario = (tag: string) => {
+      const people = Array.from({ length: 7 }, (_, i) => ({ email: `p${i}-${tag}@example.com`, device: `d${i}-${tag}` }));
+      const kiosk = `kiosk-${tag}`;
+      const kioskMessages = people.map((person) => ({ type: 'identify', anonymousId: kiosk, traits: { email: person.email }, messageId: randomUUID() }));
+      return { people, kiosk, kioskMessages, messages: [...people.map((person) => ({ type: 'identify', anonymousId: person.device, traits: { email: person.email } })), ...kioskMessages] };
+    };
+    const together = scenario(`batch-${randomUUID()}`);
+    await h.send(together.messages);
+    const apart = scenario(`apart-${randomUUID()}`);
+    for (const message of apart.messages) {
+      await h.send([message]);
+      await h.pulse.profilesCaughtUp();
+    }
+    await h.pulse.profilesCaughtUp();
+    for (const { people, kiosk, kioskMessages } of [together, apart]) {
+      const profiles = await Promise.all(people.map(async (person) => (await h.profile('email', person.email)).body));
+      const glued = profiles[0].profileId;
+      expect(profiles.map((profile) => profile.profileId === glued)).toEqual([true, true, true, true, true, true, false]);
+      expect(profiles[0].counters.total).toBe(12);
+      expect(profiles[6].counters.total).toBe(2);
+      expect((await h.profile('anonymousId', kiosk)).body.profileId).toBe(glued);
+      for (const [i, person] of people.entries()) expect((await h.profile('anonymousId', person.device)).body.profileId).toBe(profiles[i].profileId);
+      const { rows } = await h.pulse.runtime.infrastructure.pool.query(
+        `SELECT data->>'viaKind' AS via FROM es_events WHERE type = 'ProfilesMerged' AND data->>'messageId' = ANY($1::text[])`,
+        [kioskMessages.map((message) => message.messageId)],
+      );
+      expect(rows.map((row) => row.via)).toEqual(Array(5).fill('anonymousId'));
+    }
+  });
+
   test('placeholder ids are never identities', async () => {
-    await send([{ type: 'track', anonymousId: 'undefined', event: 'Ghost' }, { type: 'track', userId: 'null', anonymousId: '0', event: 'Ghost' }]);
-    await pulse.profilesCaughtUp();
-    expect((await profile('anonymousId', 'undefined')).status).toBe(404);
-    expect((await profile('userId', 'null')).status).toBe(404);
+    await h.send([{ type: 'track', anonymousId: 'undefined', event: 'Ghost' }, { type: 'track', userId: 'null', anonymousId: '0', event: 'Ghost' }]);
+    await h.pulse.profilesCaughtUp();
+    expect((await h.profile('anonymousId', 'undefined')).status).toBe(404);
+    expect((await h.profile('userId', 'null')).status).toBe(404);
   });
 });

@@ -1,47 +1,19 @@
 import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { chromium } from 'playwright-core';
-import { basic, startPulse, type PulseHarness, type Tenant } from './pulse-harness';
+import { basic, readEvents, usePulse } from './pulse-harness';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-/** Reads Server-Sent Events until `count` messages arrived. */
-async function readEvents(response: Response, count: number): Promise<{ name: string; userId: string }[]> {
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  const events: { name: string; userId: string }[] = [];
-  let buffer = '';
-  while (events.length < count) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) !== -1) {
-      const frame = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = frame.split('\n').find((line) => line.startsWith('data: '));
-      if (data) events.push(JSON.parse(data.slice(6)));
-    }
-  }
-  await reader.cancel();
-  return events;
-}
-
 describe('live view', () => {
-  let pulse: PulseHarness;
-  let tenant: Tenant;
-  beforeAll(async () => {
-    pulse = await startPulse();
-    tenant = await pulse.createTenant();
-  });
-  afterAll(() => pulse.close());
+  const h = usePulse();
 
   const track = (event: string, userId: string) =>
-    pulse.http().post('/v1/track').set('authorization', basic(tenant.writeKey)).send({ userId, event, messageId: randomUUID() }).expect(200);
+    h.pulse.http().post('/v1/track').set('authorization', basic(h.tenant.writeKey)).send({ userId, event, messageId: randomUUID() }).expect(200);
 
   test('GET /t/{tenant}/live streams stored events as Server-Sent Events, filtered by event name and profile', async () => {
     const controller = new AbortController();
-    const response = await fetch(`${pulse.url}/t/${tenant.slug}/live?event=Email%20Opened&userId=watched`, { headers: { authorization: `Bearer ${tenant.apiKey}` }, signal: controller.signal });
+    const response = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?event=Email%20Opened&userId=watched`, { headers: { authorization: `Bearer ${h.tenant.apiKey}` }, signal: controller.signal });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reading = readEvents(response, 2);
@@ -55,7 +27,7 @@ describe('live view', () => {
   });
 
   test('the live stream needs the api key, not the write key', async () => {
-    const answer = await fetch(`${pulse.url}/t/${tenant.slug}/live?key=${tenant.writeKey}`);
+    const answer = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?key=${h.tenant.writeKey}`);
     expect(answer.status).toBe(401);
     expect(answer.headers.get('content-type')).toMatch(/application\/problem\+json/);
   });
@@ -71,7 +43,7 @@ describe('live view', () => {
     });
     try {
       const page = await browser.newPage();
-      await page.goto(`${pulse.url}/t/${tenant.slug}/live.html#key=${encodeURIComponent(tenant.apiKey)}`);
+      await page.goto(`${h.pulse.url}/t/${h.tenant.slug}/live.html#key=${encodeURIComponent(h.tenant.apiKey)}`);
       await page.waitForSelector('#status:text-is("live")');
       await track('Browser Seen', 'viewer-1');
       await page.waitForSelector('tbody tr');

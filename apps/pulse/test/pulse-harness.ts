@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
+import type { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
+import { comparePositions, matchesFilter, type Position } from '../../../libs/eventstore/src/event-store';
+import { PostgresEventStore } from '../../../libs/eventstore/src/postgres/postgres-event-store';
+import { startEsdbEmulator, type EsdbEmulator } from '../../../libs/eventstore/testing/esdb-emulator';
 import { createServiceApp } from '../../../libs/platform/src/service-app';
 import { createTestDatabase } from '../../../test/support/database';
 import { startRegister, type RegisterHarness } from '../../register/test/register-harness';
 import { loadPulseConfig } from '../src/pulse.config';
 import { PROJECTIONS, PulseModule } from '../src/pulse.module';
-import type { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
 import { openPulseRuntime, pulseServiceOptions, type PulseRuntime } from '../src/pulse.runtime';
+import { trackingStreamFor } from '../src/tracking/tracking.events';
 
 export interface Tenant {
   readonly id: string;
@@ -34,18 +38,31 @@ export interface PulseHarness {
   close(): Promise<void>;
 }
 
+export interface PulseOptions {
+  /** Extra environment for pulse (DATABASE_URL and TESSERA_MASTER_KEY are shared with register). */
+  readonly env?: Record<string, string>;
+  /** Run register and pulse on the EventStoreDB protocol emulator instead of the PostgreSQL store. */
+  readonly eventStoreDb?: boolean;
+}
+
 /** Register and pulse on one fresh database with one master key, built the way main.ts builds them. */
-export async function startPulse(env: Record<string, string> = {}): Promise<PulseHarness> {
+export async function startPulse(options: PulseOptions = {}): Promise<PulseHarness> {
+  const env = options.env ?? {};
+  const emulator: EsdbEmulator | undefined = options.eventStoreDb ? await startEsdbEmulator() : undefined;
   const databaseUrl = env.DATABASE_URL ?? (await createTestDatabase('pulse'));
   const masterKey = env.TESSERA_MASTER_KEY ?? randomBytes(32).toString('base64');
-  const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey });
-  const config = loadPulseConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, SHUTDOWN_DRAIN_MS: '0', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...env });
+  const stores: Record<string, string> = emulator ? { EVENTSTORE_URL: emulator.url } : {};
+  const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, ...stores });
+  const config = loadPulseConfig({
+    NODE_ENV: 'test', DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, SHUTDOWN_DRAIN_MS: '0', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...stores, ...env,
+  });
   const runtime = await openPulseRuntime(config);
   const app = await createServiceApp(PulseModule.forRoot(runtime), { ...pulseServiceOptions(config), processMetrics: false });
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
   const http = () => request(app.getHttpServer());
+  const profilesRunner = () => app.get<ProjectionRunner[]>(PROJECTIONS).find((runner) => runner.name === 'pulse.profiles')!;
   return {
     app,
     runtime,
@@ -60,30 +77,122 @@ export async function startPulse(env: Record<string, string> = {}): Promise<Puls
       return tenant;
     },
     async profilesCaughtUp() {
-      // The last event the profiles projection consumes; later events of other streams never reach it.
-      const { rows } = await runtime.infrastructure.pool.query<{ commit: string; prepare: string }>(
-        `SELECT transaction_id::text AS commit, seq::text AS prepare FROM es_events
-         WHERE stream_name LIKE 'pulse.tracking-%' OR stream_name LIKE 'register.account-%'
-         ORDER BY transaction_id DESC, seq DESC LIMIT 1`,
-      );
-      if (!rows[0]) return;
-      const runners = app.get<ProjectionRunner[]>(PROJECTIONS);
-      const profiles = runners.find((runner) => runner.name === 'pulse.profiles')!;
-      await profiles.waitFor({ commit: BigInt(rows[0].commit), prepare: BigInt(rows[0].prepare) });
+      const last = await lastProfileInput(runtime);
+      if (last) await profilesRunner().waitFor(last);
     },
     async storedMessageIds(tenantId) {
-      const { rows } = await runtime.infrastructure.pool.query<{ message_id: string; n: string }>(
-        `SELECT data->>'messageId' AS message_id, count(*)::text AS n FROM es_events
-         WHERE stream_name LIKE $1 AND type = 'MessageReceived' GROUP BY 1`,
-        [`pulse.tracking-${tenantId}.%`],
-      );
-      return new Map(rows.map((row) => [row.message_id, Number(row.n)]));
+      const counts = new Map<string, number>();
+      for (let partition = 0; partition < runtime.ingest.writers; partition++) {
+        for (const event of await runtime.store.readStream(trackingStreamFor(tenantId, partition))) {
+          if (event.type !== 'MessageReceived') continue;
+          const messageId = String(event.data.messageId);
+          counts.set(messageId, (counts.get(messageId) ?? 0) + 1);
+        }
+      }
+      return counts;
     },
     async close() {
       await app.close();
       await register.close();
+      await emulator?.stop();
     },
   };
+}
+
+// Streams and types the profiles projection consumes; later events of other streams never reach it.
+const PROFILE_INPUT = {
+  streamNamePrefixes: ['pulse.tracking-', 'register.account-', 'login.signin-'],
+  eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserErased', 'LoginSucceeded'],
+};
+
+/** The position of the last stored event the profiles projection consumes. */
+async function lastProfileInput(runtime: PulseRuntime): Promise<Position | undefined> {
+  const { store } = runtime;
+  if (store instanceof PostgresEventStore) {
+    const { rows } = await runtime.infrastructure.pool.query<{ commit: string; prepare: string }>(
+      `SELECT transaction_id::text AS commit, seq::text AS prepare FROM es_events
+       WHERE (stream_name LIKE 'pulse.tracking-%' OR stream_name LIKE 'register.account-%' OR stream_name LIKE 'login.signin-%')
+         AND type IN ('MessageReceived', 'UserRegistered', 'UserErased', 'LoginSucceeded')
+       ORDER BY transaction_id DESC, seq DESC LIMIT 1`,
+    );
+    return rows[0] ? { commit: BigInt(rows[0].commit), prepare: BigInt(rows[0].prepare) } : undefined;
+  }
+  // Elsewhere: read $all up to its head (test stores are small).
+  const head = await store.headPosition();
+  if (!head) return undefined;
+  let last: Position | undefined;
+  const subscription = store.subscribeToAll({ from: 'start' });
+  try {
+    for await (const event of subscription) {
+      if (matchesFilter(PROFILE_INPUT, event.streamName, event.type)) last = event.position;
+      if (comparePositions(event.position, head) >= 0) break;
+    }
+  } finally {
+    await subscription.close();
+  }
+  return last;
+}
+
+/**
+ * One pulse (with register) and one tenant for a whole spec file, with the calls every spec makes.
+ * Call at the top of a describe block; the accessors are valid inside tests.
+ */
+export function usePulse(options: PulseOptions = {}) {
+  let started: { pulse: PulseHarness; tenant: Tenant } | undefined;
+  beforeAll(async () => {
+    const pulse = await startPulse(options);
+    started = { pulse, tenant: await pulse.createTenant() };
+  });
+  afterAll(() => started?.pulse.close());
+  const current = () => {
+    if (!started) throw new Error('usePulse: pulse is not started (use the suite inside tests)');
+    return started;
+  };
+  return {
+    get pulse(): PulseHarness {
+      return current().pulse;
+    },
+    get tenant(): Tenant {
+      return current().tenant;
+    },
+    /** POST /v1/batch with the tenant's write key; expects Segment's 200. */
+    send(batch: object[]) {
+      const { pulse, tenant } = current();
+      return pulse.http().post('/v1/batch').set('authorization', basic(tenant.writeKey)).send({ batch }).expect(200);
+    },
+    /** GET the unified profile by one of its identities, with the tenant's api key (or `key`). */
+    profile(kind: string, value: string, key?: string) {
+      const { pulse, tenant } = current();
+      return pulse.http().get(`/t/${tenant.slug}/profiles/${kind}/${encodeURIComponent(value)}`).set('authorization', `Bearer ${key ?? tenant.apiKey}`);
+    },
+    /** GET a page of the profile's events, newest first. */
+    profileEvents(kind: string, value: string, query = '') {
+      const { pulse, tenant } = current();
+      return pulse.http().get(`/t/${tenant.slug}/profiles/${kind}/${encodeURIComponent(value)}/events${query}`).set('authorization', `Bearer ${tenant.apiKey}`);
+    },
+  };
+}
+
+/** Reads Server-Sent Events until `count` messages arrived. */
+export async function readEvents(response: Response, count: number): Promise<{ type: string; name: string; userId: string }[]> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const events: { type: string; name: string; userId: string }[] = [];
+  let buffer = '';
+  while (events.length < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) !== -1) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = frame.split('\n').find((line) => line.startsWith('data: '));
+      if (data) events.push(JSON.parse(data.slice(6)));
+    }
+  }
+  await reader.cancel();
+  return events;
 }
 
 export async function eventually(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -1,21 +1,12 @@
 import { Analytics } from '@segment/analytics-node';
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
-import { eventually, startPulse, type PulseHarness, type Tenant } from './pulse-harness';
+import { eventually, usePulse } from './pulse-harness';
 
 describe('real tracking SDKs pointed at pulse, then the unified profile read back', () => {
-  let pulse: PulseHarness;
-  let tenant: Tenant;
-  beforeAll(async () => {
-    pulse = await startPulse();
-    tenant = await pulse.createTenant();
-  });
-  afterAll(() => pulse.close());
-
-  const profile = (kind: string, value: string, key = tenant.apiKey) =>
-    pulse.http().get(`/t/${tenant.slug}/profiles/${kind}/${encodeURIComponent(value)}`).set('authorization', `Bearer ${key}`);
+  const h = usePulse();
 
   test('Segment analytics-node and RudderStack, configured with only the write key and pulse URL, build one profile', async () => {
-    const segment = new Analytics({ writeKey: tenant.writeKey, host: pulse.url, flushAt: 3, maxRetries: 1 });
+    const segment = new Analytics({ writeKey: h.tenant.writeKey, host: h.pulse.url, flushAt: 3, maxRetries: 1 });
     const failures: unknown[] = [];
     segment.on('error', (error) => failures.push(error));
     // Traits merge by event time, whichever batch the SDK happens to deliver first.
@@ -28,16 +19,16 @@ describe('real tracking SDKs pointed at pulse, then the unified profile read bac
     await segment.closeAndFlush();
     expect(failures).toEqual([]);
 
-    const rudder = new RudderAnalytics(tenant.writeKey, { dataPlaneUrl: pulse.url, flushAt: 2, logLevel: 'error' });
+    const rudder = new RudderAnalytics(h.tenant.writeKey, { dataPlaneUrl: h.pulse.url, flushAt: 2, logLevel: 'error' });
     rudder.track({ userId: 'user-42', event: 'Email Clicked', properties: { link: 'cta' } });
     rudder.track({ anonymousId: 'legacy-7', event: 'Email Clicked', properties: { link: 'footer' } });
     rudder.screen({ userId: 'user-42', name: 'Home' });
     await new Promise<void>((resolve, reject) => rudder.flush((error?: unknown) => (error ? reject(error as Error) : resolve())));
 
     // RudderStack's flush callback covers the last batch only; earlier automatic flushes may still be in flight.
-    await eventually(async () => (await pulse.storedMessageIds(tenant.id)).size === 9);
-    await pulse.profilesCaughtUp();
-    const byUser = await profile('userId', 'user-42');
+    await eventually(async () => (await h.pulse.storedMessageIds(h.tenant.id)).size === 9);
+    await h.pulse.profilesCaughtUp();
+    const byUser = await h.profile('userId', 'user-42');
     expect(byUser.status).toBe(200);
     expect(byUser.body).toMatchObject({
       userId: 'user-42',
@@ -46,14 +37,14 @@ describe('real tracking SDKs pointed at pulse, then the unified profile read bac
       counters: { total: 9, events: { 'Email Opened': { count: 1 }, 'Email Clicked': { count: 2 }, Pricing: { count: 1 }, identify: { count: 2 } } },
     });
     for (const [kind, value] of [['anonymousId', 'device-1'], ['anonymousId', 'legacy-7'], ['email', 'grace@example.com']]) {
-      expect((await profile(kind!, value!)).body.profileId).toBe(byUser.body.profileId);
+      expect((await h.profile(kind!, value!)).body.profileId).toBe(byUser.body.profileId);
     }
 
-    const first = await pulse.http().get(`/t/${tenant.slug}/profiles/userId/user-42/events?limit=4`).set('authorization', `Bearer ${tenant.apiKey}`);
+    const first = await h.pulse.http().get(`/t/${h.tenant.slug}/profiles/userId/user-42/events?limit=4`).set('authorization', `Bearer ${h.tenant.apiKey}`);
     expect(first.status).toBe(200);
     expect(first.body.events).toHaveLength(4);
     expect(first.body.events[0]).toMatchObject({ type: 'screen', name: 'Home' });
-    const rest = await pulse.http().get(`/t/${tenant.slug}/profiles/userId/user-42/events?limit=50&cursor=${first.body.nextCursor}`).set('authorization', `Bearer ${tenant.apiKey}`);
+    const rest = await h.pulse.http().get(`/t/${h.tenant.slug}/profiles/userId/user-42/events?limit=50&cursor=${first.body.nextCursor}`).set('authorization', `Bearer ${h.tenant.apiKey}`);
     expect(rest.body.events).toHaveLength(5);
     expect(rest.body.nextCursor).toBeNull();
     const opened = [...first.body.events, ...rest.body.events].find((event: { name: string }) => event.name === 'Email Opened');
@@ -61,9 +52,9 @@ describe('real tracking SDKs pointed at pulse, then the unified profile read bac
   });
 
   test('reading a profile needs the api key of its tenant', async () => {
-    expect((await pulse.http().get(`/t/${tenant.slug}/profiles/userId/user-42`)).status).toBe(401);
-    expect((await profile('userId', 'user-42', 'tsk_wrong')).status).toBe(401);
-    expect((await profile('userId', 'nobody')).status).toBe(404);
-    expect((await profile('deviceId', 'x')).status).toBe(404);
+    expect((await h.pulse.http().get(`/t/${h.tenant.slug}/profiles/userId/user-42`)).status).toBe(401);
+    expect((await h.profile('userId', 'user-42', 'tsk_wrong')).status).toBe(401);
+    expect((await h.profile('userId', 'nobody')).status).toBe(404);
+    expect((await h.profile('deviceId', 'x')).status).toBe(404);
   });
 });

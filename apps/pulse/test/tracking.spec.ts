@@ -1,43 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { basic, startPulse, type PulseHarness, type Tenant } from './pulse-harness';
+import { basic, usePulse } from './pulse-harness';
 
 describe('tracking API (Segment HTTP API)', () => {
-  let pulse: PulseHarness;
-  let tenant: Tenant;
-  beforeAll(async () => {
-    pulse = await startPulse();
-    tenant = await pulse.createTenant();
-  });
-  afterAll(() => pulse.close());
+  const h = usePulse();
 
   test('track with the write key as Basic user name answers like Segment, and the event is stored', async () => {
     const messageId = randomUUID();
-    const response = await pulse
+    const response = await h.pulse
       .http()
       .post('/v1/track')
-      .set('authorization', basic(tenant.writeKey))
+      .set('authorization', basic(h.tenant.writeKey))
       .send({ userId: 'u-1', event: 'Email Opened', properties: { campaign: 'spring' }, messageId });
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ success: true });
-    expect((await pulse.storedMessageIds(tenant.id)).get(messageId)).toBe(1);
+    expect((await h.pulse.storedMessageIds(h.tenant.id)).get(messageId)).toBe(1);
   });
 
   test('a retried batch is stored once: messageIds dedup within the source', async () => {
     const batch = Array.from({ length: 5 }, (_, i) => ({ type: 'track', event: 'Clicked', anonymousId: 'a-1', messageId: `retry-${i}-${randomUUID()}` }));
     for (let attempt = 0; attempt < 3; attempt++) {
-      const response = await pulse.http().post('/v1/batch').set('authorization', basic(tenant.writeKey)).send({ batch });
+      const response = await h.pulse.http().post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send({ batch });
       expect(response.status).toBe(200);
     }
-    const stored = await pulse.storedMessageIds(tenant.id);
+    const stored = await h.pulse.storedMessageIds(h.tenant.id);
     for (const message of batch) expect(stored.get(message.messageId)).toBe(1);
   });
 
   test('concurrent copies of one batch are stored once', async () => {
     const batch = Array.from({ length: 20 }, (_, i) => ({ type: 'page', name: 'Home', anonymousId: 'a-2', messageId: `race-${i}-${randomUUID()}` }));
-    const answers = await Promise.all(Array.from({ length: 10 }, () => pulse.http().post('/v1/batch').set('authorization', basic(tenant.writeKey)).send({ batch })));
+    const answers = await Promise.all(Array.from({ length: 10 }, () => h.pulse.http().post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send({ batch })));
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
-    const stored = await pulse.storedMessageIds(tenant.id);
+    const stored = await h.pulse.storedMessageIds(h.tenant.id);
     for (const message of batch) expect(stored.get(message.messageId)).toBe(1);
   });
 
@@ -45,36 +39,36 @@ describe('tracking API (Segment HTTP API)', () => {
     const messageId = randomUUID();
     const body = gzipSync(JSON.stringify({ batch: [{ type: 'identify', userId: 'u-gz', traits: { plan: 'pro' }, messageId }] }));
     // fetch, because supertest re-encodes a Buffer body as JSON.
-    const response = await fetch(`${pulse.url}/v1/batch`, {
+    const response = await fetch(`${h.pulse.url}/v1/batch`, {
       method: 'POST',
-      headers: { authorization: basic(tenant.writeKey), 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      headers: { authorization: basic(h.tenant.writeKey), 'content-type': 'application/json', 'content-encoding': 'gzip' },
       body,
     });
     expect(await response.json()).toEqual({ success: true });
-    expect((await pulse.storedMessageIds(tenant.id)).get(messageId)).toBe(1);
+    expect((await h.pulse.storedMessageIds(h.tenant.id)).get(messageId)).toBe(1);
   });
 
   test('analytics.js short paths take text/plain with the write key in the body, with CORS', async () => {
     const messageId = randomUUID();
-    const response = await pulse
+    const response = await h.pulse
       .http()
       .post('/v1/t')
       .set('origin', 'https://shop.example')
       .set('content-type', 'text/plain')
-      .send(JSON.stringify({ writeKey: tenant.writeKey, event: 'Viewed', anonymousId: 'browser-1', messageId }));
+      .send(JSON.stringify({ writeKey: h.tenant.writeKey, event: 'Viewed', anonymousId: 'browser-1', messageId }));
     expect(response.status).toBe(200);
     expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
-    expect((await pulse.storedMessageIds(tenant.id)).get(messageId)).toBe(1);
-    const preflight = await pulse.http().options('/v1/b').set('origin', 'https://shop.example').set('access-control-request-method', 'POST');
+    expect((await h.pulse.storedMessageIds(h.tenant.id)).get(messageId)).toBe(1);
+    const preflight = await h.pulse.http().options('/v1/b').set('origin', 'https://shop.example').set('access-control-request-method', 'POST');
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-methods']).toMatch(/POST/);
   });
 
   test('the settings analytics.js loads first are served for a known write key only', async () => {
-    const settings = await pulse.http().get(`/v1/projects/${tenant.writeKey}/settings`);
+    const settings = await h.pulse.http().get(`/v1/projects/${h.tenant.writeKey}/settings`);
     expect(settings.status).toBe(200);
-    expect(settings.body.integrations['Segment.io'].apiKey).toBe(tenant.writeKey);
-    expect((await pulse.http().get('/v1/projects/twk_unknown/settings')).status).toBe(404);
+    expect(settings.body.integrations['Segment.io'].apiKey).toBe(h.tenant.writeKey);
+    expect((await h.pulse.http().get('/v1/projects/twk_unknown/settings')).status).toBe(404);
   });
 
   test('sentAt corrects the client clock; receivedAt is stamped', async () => {
@@ -82,10 +76,10 @@ describe('tracking API (Segment HTTP API)', () => {
     const skewMs = 3_600_000;
     const clientNow = new Date(Date.now() + skewMs);
     const happened = new Date(clientNow.getTime() - 60_000);
-    await pulse.http().post('/v1/track').set('authorization', basic(tenant.writeKey))
+    await h.pulse.http().post('/v1/track').set('authorization', basic(h.tenant.writeKey))
       .send({ userId: 'u-skew', event: 'Skewed', messageId, timestamp: happened.toISOString(), sentAt: clientNow.toISOString() })
       .expect(200);
-    const { rows } = await pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE data->>'messageId' = $1`, [messageId]);
+    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE data->>'messageId' = $1`, [messageId]);
     const data = rows[0].data;
     const corrected = new Date(data.timestamp).getTime();
     const received = new Date(data.receivedAt).getTime();
@@ -96,10 +90,10 @@ describe('tracking API (Segment HTTP API)', () => {
 
   test('properties, traits and context (IP included) are sealed in the store', async () => {
     const messageId = randomUUID();
-    await pulse.http().post('/v1/identify').set('authorization', basic(tenant.writeKey))
+    await h.pulse.http().post('/v1/identify').set('authorization', basic(h.tenant.writeKey))
       .send({ userId: 'u-sealed', traits: { email: 'secret.person@example.com' }, messageId })
       .expect(200);
-    const { rows } = await pulse.runtime.infrastructure.pool.query(`SELECT data::text AS text FROM es_events WHERE data->>'messageId' = $1`, [messageId]);
+    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data::text AS text FROM es_events WHERE data->>'messageId' = $1`, [messageId]);
     expect(rows[0].text).not.toContain('secret.person');
     expect(rows[0].text).not.toContain('127.0.0.1');
     expect(rows[0].text).toContain('$personal');

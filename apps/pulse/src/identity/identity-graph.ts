@@ -1,106 +1,174 @@
 import type { EntityManager } from 'typeorm';
 import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
-import type { Identifier, KnownIdentifier, ProfileMerge } from './identity.decider';
+import { isPlaceholder, resolveIdentities, type Identifier, type IdentityDecision, type KnownIdentifier, type ProfileMerge } from './identity.decider';
 
 /** A trait value sealed under its subject's key, with the event time that set it. */
 export type StoredTraits = Record<string, { v: JsonObject; at: string }>;
 
-/** The identity graph's tables, seen from the profiles projection (always inside its transaction). */
-export class IdentityGraph {
-  constructor(
-    private readonly tx: EntityManager,
-    private readonly tenantId: string,
-  ) {}
+interface IdentityState {
+  readonly tenantId: string;
+  readonly kind: Identifier['kind'];
+  readonly value: string;
+  profileId: string;
+  merges: number;
+  /** The merge count in the database, or undefined for an identifier first linked in this batch. */
+  readonly storedMerges: number | undefined;
+  /** The sealed e-mail of an e-mail identifier linked in this batch. */
+  readonly sealedValue: JsonObject | null;
+}
 
-  async known(identifiers: readonly Identifier[]): Promise<KnownIdentifier[]> {
-    if (identifiers.length === 0) return [];
-    const rows: { kind: string; value: string; profile_id: string; user_id: string | null; merges: number }[] = await this.tx.query(
-      `SELECT i.kind, i.value, i.profile_id, p.user_id, i.merges
-       FROM pulse_identities i JOIN pulse_profiles p ON p.tenant_id = i.tenant_id AND p.profile_id = i.profile_id
-       WHERE i.tenant_id = $1 AND (i.kind, i.value) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
-      [this.tenantId, identifiers.map((i) => i.kind), identifiers.map((i) => i.value)],
+interface ProfileState {
+  readonly tenantId: string;
+  readonly profileId: string;
+  userId: string | null;
+  /** The userId in the database, or undefined for a profile created in this batch. */
+  readonly storedUserId: string | null | undefined;
+  mergedInto: string | null;
+}
+
+export interface BatchMerge extends ProfileMerge {
+  readonly tenantId: string;
+}
+
+/**
+ * The identity graph as one batch of the profiles projection sees it: every identifier the batch
+ * mentions is read in one query up front, then each message is resolved in log order against the
+ * in-memory graph (the pure decider makes every decision) and its effects are applied there, so a
+ * later message of the batch sees what the earlier ones did. The graph then lists what changed,
+ * for the projection to write set-based.
+ */
+export class BatchIdentityGraph {
+  private readonly identities = new Map<string, IdentityState>();
+  private readonly profiles = new Map<string, ProfileState>();
+  private readonly mergeLog: BatchMerge[] = [];
+
+  private constructor(private readonly maxMergesPerIdentifier: number) {}
+
+  /** Reads what the graph holds for every identifier of the batch, in one round trip. */
+  static async load(tx: EntityManager, wanted: readonly { tenantId: string; identifiers: readonly Identifier[] }[], maxMergesPerIdentifier: number): Promise<BatchIdentityGraph> {
+    const graph = new BatchIdentityGraph(maxMergesPerIdentifier);
+    const keys = new Map<string, [string, string, string]>();
+    for (const { tenantId, identifiers } of wanted) {
+      for (const identifier of identifiers) {
+        if (!isPlaceholder(identifier.value)) keys.set(identityKey(tenantId, identifier), [tenantId, identifier.kind, identifier.value]);
+      }
+    }
+    if (keys.size === 0) return graph;
+    const columns = [...keys.values()];
+    const rows: { tenant_id: string; kind: Identifier['kind']; value: string; profile_id: string; user_id: string | null; merges: number }[] = await tx.query(
+      `SELECT i.tenant_id::text, i.kind, i.value, i.profile_id::text, p.user_id, i.merges
+       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(tenant_id, kind, value)
+       JOIN pulse_identities i ON i.tenant_id = k.tenant_id AND i.kind = k.kind AND i.value = k.value
+       JOIN pulse_profiles p ON p.tenant_id = i.tenant_id AND p.profile_id = i.profile_id`,
+      [columns.map((c) => c[0]), columns.map((c) => c[1]), columns.map((c) => c[2])],
     );
-    return rows.map((row) => ({ kind: row.kind as Identifier['kind'], value: row.value, profileId: row.profile_id, profileUserId: row.user_id, merges: row.merges }));
+    for (const row of rows) {
+      graph.identities.set(identityKey(row.tenant_id, row), {
+        tenantId: row.tenant_id, kind: row.kind, value: row.value, profileId: row.profile_id, merges: row.merges, storedMerges: row.merges, sealedValue: null,
+      });
+      graph.profiles.set(profileKey(row.tenant_id, row.profile_id), {
+        tenantId: row.tenant_id, profileId: row.profile_id, userId: row.user_id, storedUserId: row.user_id, mergedInto: null,
+      });
+    }
+    return graph;
   }
 
-  async createProfile(profileId: string, userId: string | null): Promise<void> {
-    await this.tx.query('INSERT INTO pulse_profiles (tenant_id, profile_id, user_id) VALUES ($1, $2, $3)', [this.tenantId, profileId, userId]);
+  /**
+   * Resolves one message and applies the decision to the in-memory graph. `sealedEmail` is stored
+   * with the e-mail identifier if the message links a new one.
+   */
+  resolve(tenantId: string, identifiers: readonly Identifier[], newProfileId: string, sealedEmail: JsonObject | null): IdentityDecision {
+    const known: KnownIdentifier[] = [];
+    for (const identifier of identifiers) {
+      const state = this.identities.get(identityKey(tenantId, identifier));
+      if (!state) continue;
+      const profile = this.profile(tenantId, state.profileId);
+      known.push({ kind: state.kind, value: state.value, profileId: state.profileId, profileUserId: profile.userId, merges: state.merges });
+    }
+    const decision = resolveIdentities({ identifiers, known, newProfileId, maxMergesPerIdentifier: this.maxMergesPerIdentifier });
+    if (decision.outcome === 'unidentified') return decision;
+    const { profileId } = decision;
+    if (decision.created) {
+      this.profiles.set(profileKey(tenantId, profileId), { tenantId, profileId, userId: decision.userId, storedUserId: undefined, mergedInto: null });
+    } else if (decision.userId) {
+      this.profile(tenantId, profileId).userId = decision.userId;
+    }
+    for (const identifier of decision.linked) {
+      this.identities.set(identityKey(tenantId, identifier), {
+        tenantId, kind: identifier.kind, value: identifier.value, profileId, merges: 0, storedMerges: undefined,
+        sealedValue: identifier.kind === 'email' ? sealedEmail : null,
+      });
+    }
+    for (const merge of decision.merges) this.merge(tenantId, merge);
+    return decision;
   }
 
-  async setUserId(profileId: string, userId: string): Promise<void> {
-    await this.tx.query('UPDATE pulse_profiles SET user_id = $3 WHERE tenant_id = $1 AND profile_id = $2', [this.tenantId, profileId, userId]);
+  /** Same effects as the database merge: identifiers and userId move to the survivor. */
+  private merge(tenantId: string, merge: ProfileMerge): void {
+    for (const state of this.identities.values()) {
+      if (state.tenantId === tenantId && state.profileId === merge.mergedId) state.profileId = merge.survivorId;
+    }
+    this.identities.get(identityKey(tenantId, merge.via))!.merges += 1;
+    const survivor = this.profile(tenantId, merge.survivorId);
+    const merged = this.profile(tenantId, merge.mergedId);
+    survivor.userId ??= merged.userId;
+    merged.userId = null;
+    merged.mergedInto = merge.survivorId;
+    this.mergeLog.push({ tenantId, ...merge });
   }
 
-  async link(profileId: string, identifier: Identifier, sealedValue: JsonObject | null): Promise<void> {
-    await this.tx.query(
-      `INSERT INTO pulse_identities (tenant_id, kind, value, profile_id, sealed_value) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT DO NOTHING`,
-      [this.tenantId, identifier.kind, identifier.value, profileId, sealedValue],
-    );
+  /** The profile a profile's data ends up on once every merge of the batch is applied. */
+  survivorOf(tenantId: string, profileId: string): string {
+    let current = this.profile(tenantId, profileId);
+    while (current.mergedInto) current = this.profile(tenantId, current.mergedInto);
+    return current.profileId;
   }
 
-  /** Moves everything of the merged profile onto the survivor; the merged one only points there. */
-  async merge(merge: ProfileMerge): Promise<void> {
-    const { survivorId, mergedId, via } = merge;
-    const args = [this.tenantId, survivorId, mergedId];
-    await this.tx.query('UPDATE pulse_identities SET profile_id = $2 WHERE tenant_id = $1 AND profile_id = $3', args);
-    await this.tx.query('UPDATE pulse_identities SET merges = merges + 1 WHERE tenant_id = $1 AND kind = $2 AND value = $3', [this.tenantId, via.kind, via.value]);
-    await this.tx.query('UPDATE pulse_profile_events SET profile_id = $2 WHERE tenant_id = $1 AND profile_id = $3', args);
-    await this.tx.query(
-      `INSERT INTO pulse_profile_counters (tenant_id, profile_id, event_name, count, first_seen, last_seen)
-       SELECT tenant_id, $2, event_name, count, first_seen, last_seen FROM pulse_profile_counters WHERE tenant_id = $1 AND profile_id = $3
-       ON CONFLICT (tenant_id, profile_id, event_name) DO UPDATE SET count = pulse_profile_counters.count + excluded.count,
-         first_seen = least(pulse_profile_counters.first_seen, excluded.first_seen), last_seen = greatest(pulse_profile_counters.last_seen, excluded.last_seen)`,
-      args,
-    );
-    await this.tx.query('DELETE FROM pulse_profile_counters WHERE tenant_id = $1 AND profile_id = $2', [this.tenantId, mergedId]);
-    const [merged] = await this.profiles([mergedId]);
-    const [survivor] = await this.profiles([survivorId]);
-    await this.tx.query(
-      `UPDATE pulse_profiles s SET user_id = coalesce(s.user_id, m.user_id), event_count = s.event_count + m.event_count,
-         first_seen = least(s.first_seen, m.first_seen), last_seen = greatest(s.last_seen, m.last_seen), traits = $4
-       FROM pulse_profiles m WHERE s.tenant_id = $1 AND s.profile_id = $2 AND m.tenant_id = $1 AND m.profile_id = $3`,
-      [...args, JSON.stringify(mergeTraits(survivor?.traits ?? {}, merged?.traits ?? {}))],
-    );
-    await this.tx.query(
-      `UPDATE pulse_profiles SET merged_into = $2, traits = '{}'::jsonb, event_count = 0, user_id = NULL WHERE tenant_id = $1 AND profile_id = $3`,
-      args,
-    );
+  /** Merges in the order they were decided. */
+  get merges(): readonly BatchMerge[] {
+    return this.mergeLog;
   }
 
-  async profiles(profileIds: readonly string[]): Promise<{ profileId: string; traits: StoredTraits }[]> {
-    const rows: { profile_id: string; traits: StoredTraits }[] = await this.tx.query(
-      'SELECT profile_id, traits FROM pulse_profiles WHERE tenant_id = $1 AND profile_id = ANY($2::uuid[])',
-      [this.tenantId, profileIds],
-    );
-    return rows.map((row) => ({ profileId: row.profile_id, traits: row.traits }));
+  /** Profiles this batch created, as they stand at its end. */
+  createdProfiles(): { tenantId: string; profileId: string; userId: string | null; mergedInto: string | null }[] {
+    return [...this.profiles.values()].filter((p) => p.storedUserId === undefined);
   }
 
-  /** One round trip: the event row, its counter and the profile's totals and traits. */
-  async record(profileId: string, entry: { messageId: string; kind: string; name: string | null; occurredAt: string; receivedAt: string; properties: JsonObject | null; traits: StoredTraits | null }): Promise<void> {
-    const { messageId, kind, name, occurredAt, receivedAt, properties, traits } = entry;
-    await this.tx.query(
-      `WITH event AS (
-         INSERT INTO pulse_profile_events (tenant_id, profile_id, message_id, kind, name, occurred_at, received_at, properties)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING 1),
-       counter AS (
-         INSERT INTO pulse_profile_counters (tenant_id, profile_id, event_name, count, first_seen, last_seen) VALUES ($1, $2, $9, 1, $6, $6)
-         ON CONFLICT (tenant_id, profile_id, event_name) DO UPDATE SET count = pulse_profile_counters.count + 1,
-           first_seen = least(pulse_profile_counters.first_seen, excluded.first_seen), last_seen = greatest(pulse_profile_counters.last_seen, excluded.last_seen)
-         RETURNING 1)
-       UPDATE pulse_profiles p SET event_count = event_count + 1, first_seen = least(first_seen, $6::timestamptz),
-         last_seen = greatest(last_seen, $6::timestamptz),
-         traits = CASE WHEN $10::jsonb IS NULL THEN p.traits ELSE (${MERGE_TRAITS_SQL}) END
-       WHERE tenant_id = $1 AND profile_id = $2`,
-      [this.tenantId, profileId, messageId, kind, name, occurredAt, receivedAt, properties, name ?? kind, traits ? JSON.stringify(traits) : null],
-    );
+  /** Stored profiles that kept their identity and gained a userId in this batch. */
+  changedUserIds(): { tenantId: string; profileId: string; userId: string }[] {
+    return [...this.profiles.values()]
+      .filter((p) => p.storedUserId !== undefined && p.mergedInto === null && p.userId !== null && p.userId !== p.storedUserId)
+      .map((p) => ({ tenantId: p.tenantId, profileId: p.profileId, userId: p.userId! }));
+  }
+
+  /** Identifiers first linked in this batch, on their final profile. */
+  linkedIdentities(): { tenantId: string; kind: string; value: string; profileId: string; merges: number; sealedValue: JsonObject | null }[] {
+    return [...this.identities.values()]
+      .filter((i) => i.storedMerges === undefined)
+      .map((i) => ({ tenantId: i.tenantId, kind: i.kind, value: i.value, profileId: this.survivorOf(i.tenantId, i.profileId), merges: i.merges, sealedValue: i.sealedValue }));
+  }
+
+  /** Stored identifiers whose merge count grew in this batch. */
+  changedMergeCounts(): { tenantId: string; kind: string; value: string; merges: number }[] {
+    return [...this.identities.values()]
+      .filter((i) => i.storedMerges !== undefined && i.merges !== i.storedMerges)
+      .map((i) => ({ tenantId: i.tenantId, kind: i.kind, value: i.value, merges: i.merges }));
+  }
+
+  private profile(tenantId: string, profileId: string): ProfileState {
+    const profile = this.profiles.get(profileKey(tenantId, profileId));
+    if (!profile) throw new Error(`profile ${profileId} is not in the batch's graph`);
+    return profile;
   }
 }
 
-/** mergeTraits in SQL, for the hot path: per trait, the value with the later event time wins. */
-const MERGE_TRAITS_SQL = `SELECT coalesce(jsonb_object_agg(key, CASE WHEN n.value IS NULL THEN o.value WHEN o.value IS NULL THEN n.value
-    WHEN (o.value->>'at') > (n.value->>'at') THEN o.value ELSE n.value END), '{}'::jsonb)
-  FROM jsonb_each(p.traits) o FULL JOIN jsonb_each($10::jsonb) n USING (key)`;
+function identityKey(tenantId: string, identifier: { kind: string; value: string }): string {
+  return `${tenantId.toLowerCase()}\n${identifier.kind}\n${identifier.value}`;
+}
+
+function profileKey(tenantId: string, profileId: string): string {
+  return `${tenantId.toLowerCase()}\n${profileId.toLowerCase()}`;
+}
 
 /** Traits merge by event time: a value set later wins, whichever message arrived last. */
 export function mergeTraits(into: StoredTraits, from: StoredTraits): StoredTraits {

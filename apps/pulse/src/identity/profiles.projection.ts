@@ -1,19 +1,20 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
 import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
 import type { Projection } from '../../../../libs/cqrs/src/projection-runner';
-import type { EventStore, JsonObject, JsonValue } from '../../../../libs/eventstore/src/event-store';
+import type { EventStore, EventToAppend, JsonObject, JsonValue } from '../../../../libs/eventstore/src/event-store';
 import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
 import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
+import { SubjectErasedError } from '../../../../libs/personal-data/src/errors';
 import type { PersonalDataCodec } from '../../../../libs/personal-data/src/personal-data-codec';
 import { ACCOUNT_STREAM_PREFIX } from '../../../register/src/account/account.streams';
-import type { AccountEvent } from '../../../register/src/account/account.events';
-import type { TrackingMessage } from '../tracking/segment-message';
-import { TRACKING_STREAM_PREFIX, trackingSubject, type TrackingEvent } from '../tracking/tracking.events';
-import { IdentityGraph, type StoredTraits } from './identity-graph';
-import { resolveIdentities, type Identifier } from './identity.decider';
+import { TRACKING_STREAM_PREFIX } from '../tracking/tracking.events';
+import { BatchIdentityGraph, type StoredTraits } from './identity-graph';
+import type { Identifier } from './identity.decider';
 import { ProfilesMerged, profileStreamFor } from './identity.events';
+import { writeBatch, type RecordedSighting } from './profile-writes';
+import { identifiersOf, interpret, isErasure, SIGN_IN_STREAM_PREFIX, type Erasure, type Sighting } from './sightings';
 
 export interface ProfilesProjectionDeps {
   readonly store: EventStore;
@@ -23,120 +24,137 @@ export interface ProfilesProjectionDeps {
   readonly maxMergesPerIdentifier: number;
 }
 
-/** What one message (tracked, or learnt from register) tells the identity graph. */
-interface Sighting {
-  readonly messageId: string;
-  readonly kind: string;
-  readonly name: string | null;
-  readonly userId: string | null;
-  readonly anonymousIds: readonly string[];
-  readonly email: string | null;
-  readonly subject: string;
-  readonly occurredAt: string;
-  readonly receivedAt: string;
+/** A sighting with its personal values sealed, ready to resolve and record. */
+interface SealedSighting {
+  readonly tenantId: string;
+  readonly envelope: EventEnvelope;
+  readonly sighting: Sighting;
+  readonly identifiers: readonly Identifier[];
+  readonly email: JsonObject | null;
+  readonly traits: StoredTraits | null;
   readonly properties: JsonObject | null;
-  readonly traits: JsonObject | null;
 }
 
+// Large batches amortise the statements over more events. The runner only takes what the
+// subscription already holds, so a page of the store (500 events on PostgreSQL) bounds it too.
+const MAX_BATCH = 2000;
+
 /**
- * Unified profiles: resolves every tracked message (and register's sign-ups) to one profile per
- * person. The runner applies events one at a time per batch transaction, so resolution is
- * serialised and two concurrent messages can never both create a profile for one identifier.
- * ProfilesMerged is appended in the same transaction as the read model and the checkpoint when
- * the store is PostgreSQL, so a replay after a crash neither loses nor repeats a merge.
+ * Unified profiles: resolves every tracked message, register's sign-ups and login's sign-ins to
+ * one profile per person. A batch is resolved in memory, in log order, against the identity graph
+ * read once for all its identifiers, then written set-based; batches are applied one after the
+ * other in the runner's transaction, so resolution stays serialised and two concurrent messages
+ * can never both create a profile for one identifier. An erasure splits the batch: what comes
+ * before it is written first, so the erasure sees it. ProfilesMerged is appended in the same
+ * transaction as the read model and the checkpoint when the store is PostgreSQL, so a replay after
+ * a crash neither loses nor repeats a merge; that is also why the commit stays synchronous.
  */
 export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
   return {
     name: 'pulse.profiles',
-    filter: { streamNamePrefixes: [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX], eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserErased'] },
-    async apply(envelope: EventEnvelope, tx: EntityManager) {
-      const event = envelope.event as TrackingEvent | AccountEvent;
-      const tenantId = envelope.metadata.tenantId;
-      // An erased person's messages replay with their personal fields gone; they no longer belong to anyone.
-      if (envelope.erased) return;
-      if (event.type === 'MessageReceived') return resolve(deps, tx, tenantId, fromTracking(event.data), envelope);
-      if (event.type === 'UserRegistered' && !envelope.erased && event.data.email) {
-        const at = envelope.createdAt.toISOString();
-        const profile = event.data.profile ?? {};
-        const traits = Object.fromEntries(Object.entries({ email: event.data.email, firstName: profile.givenName, lastName: profile.familyName, phone: profile.phone }).filter(([, v]) => v !== null && v !== undefined)) as JsonObject;
-        return resolve(deps, tx, tenantId, {
-          messageId: envelope.id, kind: 'identify', name: 'Signed Up', userId: event.data.userId, anonymousIds: [], email: event.data.email,
-          subject: event.data.userId, occurredAt: at, receivedAt: at, properties: null, traits,
-        }, envelope);
+    filter: {
+      streamNamePrefixes: [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX],
+      eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserErased', 'LoginSucceeded'],
+    },
+    maxBatch: MAX_BATCH,
+    async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
+      let segment: { envelope: EventEnvelope; sighting: Sighting }[] = [];
+      for (const envelope of envelopes) {
+        const meaning = interpret(envelope);
+        if (!meaning) continue;
+        if (!isErasure(meaning)) {
+          segment.push({ envelope, sighting: meaning });
+          continue;
+        }
+        await resolveAndRecord(deps, tx, segment);
+        segment = [];
+        await erase(deps, tx, tenantOf(envelope), meaning);
       }
-      if (event.type === 'UserErased') return erase(deps, tx, tenantId, event.data.userId);
+      await resolveAndRecord(deps, tx, segment);
     },
   };
 }
 
-function fromTracking(message: TrackingMessage): Sighting {
-  const contextTraits = message.context?.traits;
-  const traits = { ...(isJsonObject(contextTraits) ? contextTraits : {}), ...(message.kind === 'identify' ? (message.traits ?? {}) : {}) };
-  const email = typeof traits.email === 'string' && traits.email.includes('@') ? traits.email : null;
-  return {
-    messageId: message.messageId,
-    kind: message.kind,
-    name: message.kind === 'track' ? (message.event ?? null) : message.kind === 'page' || message.kind === 'screen' ? (message.name ?? null) : null,
-    userId: message.userId,
-    anonymousIds: [message.anonymousId, message.kind === 'alias' ? message.previousId : undefined].filter((id): id is string => typeof id === 'string'),
-    email,
-    subject: trackingSubject(message as unknown as JsonObject),
-    occurredAt: message.timestamp,
-    receivedAt: message.receivedAt,
-    properties: message.properties ?? null,
-    traits: Object.keys(traits).length > 0 ? traits : null,
-  };
+async function resolveAndRecord(deps: ProfilesProjectionDeps, tx: EntityManager, segment: readonly { envelope: EventEnvelope; sighting: Sighting }[]): Promise<void> {
+  if (segment.length === 0) return;
+  const sealed = (await Promise.all(segment.map(({ envelope, sighting }) => seal(deps, envelope, sighting)))).filter((s) => s !== undefined);
+  const graph = await BatchIdentityGraph.load(tx, sealed, deps.maxMergesPerIdentifier);
+  const landed: { sealed: SealedSighting; profileId: string }[] = [];
+  const merges: { sealed: SealedSighting; survivorId: string; mergedId: string; viaKind: string }[] = [];
+  for (const item of sealed) {
+    const decision = graph.resolve(item.tenantId, item.identifiers, randomUUID(), item.email);
+    if (decision.outcome === 'unidentified') continue;
+    landed.push({ sealed: item, profileId: decision.profileId });
+    for (const merge of decision.merges) merges.push({ sealed: item, survivorId: merge.survivorId, mergedId: merge.mergedId, viaKind: merge.via.kind });
+  }
+  const recorded: RecordedSighting[] = landed.map(({ sealed: { tenantId, sighting, traits, properties }, profileId }) => ({
+    tenantId,
+    profileId: graph.survivorOf(tenantId, profileId),
+    messageId: sighting.messageId,
+    kind: sighting.kind,
+    name: sighting.name,
+    occurredAt: sighting.occurredAt,
+    receivedAt: sighting.receivedAt,
+    properties,
+    traits,
+  }));
+  await writeBatch(tx, graph, recorded);
+  for (const merge of merges) await appendMerge(deps, tx, merge);
 }
 
-async function resolve(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: string, sighting: Sighting, envelope: EventEnvelope): Promise<void> {
-  const graph = new IdentityGraph(tx, tenantId);
-  const emailIndex = sighting.email ? blindIndex(deps.blindIndexKey, tenantId, 'email', sighting.email) : null;
-  const identifiers: Identifier[] = [
-    ...(sighting.userId !== null ? [{ kind: 'userId' as const, value: sighting.userId }] : []),
-    ...(emailIndex ? [{ kind: 'email' as const, value: emailIndex }] : []),
-    ...sighting.anonymousIds.map((value) => ({ kind: 'anonymousId' as const, value })),
-  ];
-  const decision = resolveIdentities({
-    identifiers,
-    known: await graph.known(identifiers),
-    newProfileId: randomUUID(),
-    maxMergesPerIdentifier: deps.maxMergesPerIdentifier,
-  });
-  if (decision.outcome === 'unidentified') return;
-  const { profileId } = decision;
-  if (decision.created) await graph.createProfile(profileId, decision.userId);
-  else if (decision.userId) await graph.setUserId(profileId, decision.userId);
-  for (const identifier of decision.linked) {
-    const sealed = identifier.kind === 'email' && sighting.email ? await deps.personalData.sealValue(tenantId, sighting.subject, sighting.email) : null;
-    await graph.link(profileId, identifier, sealed as JsonObject | null);
+/**
+ * Seals what the profile keeps (traits, properties, the e-mail) under the message's subject. A
+ * subject erased since the message was stored no longer gets a profile: its key is gone, and
+ * creating a new one would undo the erasure.
+ */
+async function seal(deps: ProfilesProjectionDeps, envelope: EventEnvelope, sighting: Sighting): Promise<SealedSighting | undefined> {
+  const tenantId = tenantOf(envelope);
+  const { subject } = sighting;
+  try {
+    const [email, traits, properties] = await Promise.all([
+      sighting.email ? deps.personalData.sealValue(tenantId, subject, sighting.email) : null,
+      sighting.traits ? sealTraits(deps, tenantId, subject, sighting.traits, sighting.occurredAt) : null,
+      sighting.properties ? deps.personalData.sealValue(tenantId, subject, sighting.properties) : null,
+    ]);
+    const emailIndex = sighting.email ? blindIndex(deps.blindIndexKey, tenantId, 'email', sighting.email) : null;
+    return {
+      tenantId, envelope, sighting, identifiers: identifiersOf(sighting, emailIndex),
+      email: email as unknown as JsonObject | null, traits, properties: properties as unknown as JsonObject | null,
+    };
+  } catch (error) {
+    if (error instanceof SubjectErasedError) return undefined;
+    throw error;
   }
-  for (const merge of decision.merges) {
-    await graph.merge(merge);
-    const merged = ProfilesMerged({ survivorId: merge.survivorId, mergedId: merge.mergedId, viaKind: merge.via.kind, messageId: sighting.messageId, mergedAt: sighting.occurredAt });
-    const encoded = await deps.codec.encode(merged, { tenantId, correlationId: envelope.metadata.correlationId, causationId: envelope.id, now: new Date(sighting.occurredAt) });
-    const stream = profileStreamFor(tenantId, merge.survivorId);
-    const client = (tx.queryRunner as unknown as { databaseConnection?: unknown } | undefined)?.databaseConnection;
-    if (deps.store instanceof PostgresEventStore && client) await deps.store.appendWithin(client as never, stream, [encoded]);
-    else await deps.store.appendToStream(stream, [encoded]);
-  }
-  const traits = sighting.traits ? await sealTraits(deps, tenantId, sighting.subject, sighting.traits, sighting.occurredAt) : null;
-  const properties = sighting.properties ? ((await deps.personalData.sealValue(tenantId, sighting.subject, sighting.properties)) as unknown as JsonObject) : null;
-  await graph.record(profileId, { messageId: sighting.messageId, kind: sighting.kind, name: sighting.name, occurredAt: sighting.occurredAt, receivedAt: sighting.receivedAt, properties, traits });
 }
 
 async function sealTraits(deps: ProfilesProjectionDeps, tenantId: string, subject: string, traits: JsonObject, at: string): Promise<StoredTraits> {
-  const sealed: StoredTraits = {};
-  for (const [name, value] of Object.entries(traits)) {
-    sealed[name] = { v: (await deps.personalData.sealValue(tenantId, subject, value as JsonValue)) as unknown as JsonObject, at };
-  }
-  return sealed;
+  const entries = await Promise.all(
+    Object.entries(traits).map(async ([name, value]) => [name, { v: (await deps.personalData.sealValue(tenantId, subject, value as JsonValue)) as unknown as JsonObject, at }] as const),
+  );
+  return Object.fromEntries(entries);
+}
+
+async function appendMerge(
+  deps: ProfilesProjectionDeps,
+  tx: EntityManager,
+  merge: { sealed: SealedSighting; survivorId: string; mergedId: string; viaKind: string },
+): Promise<void> {
+  const { tenantId, envelope, sighting } = merge.sealed;
+  const event = ProfilesMerged({ survivorId: merge.survivorId, mergedId: merge.mergedId, viaKind: merge.viaKind, messageId: sighting.messageId, mergedAt: sighting.occurredAt });
+  const encoded = await deps.codec.encode(event, { tenantId, correlationId: envelope.metadata.correlationId, causationId: envelope.id, now: new Date(sighting.occurredAt) });
+  // One id per (message, merged profile): a store that recognises retried appends by id (EventStoreDB) drops a replayed copy.
+  const withStableId: EventToAppend = { ...encoded, id: uuidFrom(`${envelope.id}\n${merge.mergedId}`) };
+  const stream = profileStreamFor(tenantId, merge.survivorId);
+  const client = (tx.queryRunner as unknown as { databaseConnection?: unknown } | undefined)?.databaseConnection;
+  if (deps.store instanceof PostgresEventStore && client) await deps.store.appendWithin(client as never, stream, [withStableId]);
+  else await deps.store.appendToStream(stream, [withStableId]);
 }
 
 /** Register erased the person: forget the keys of every identity their profile held, then the rows. */
-async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: string, userId: string): Promise<void> {
+async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: string, erasure: Erasure): Promise<void> {
   const rows: { profile_id: string }[] = await tx.query(
     "SELECT profile_id FROM pulse_identities WHERE tenant_id = $1 AND kind = 'userId' AND value = $2",
-    [tenantId, userId],
+    [tenantId, erasure.userId],
   );
   const profileId = rows[0]?.profile_id;
   if (!profileId) return;
@@ -151,6 +169,15 @@ async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: 
   await tx.query('DELETE FROM pulse_profiles WHERE tenant_id = $1 AND (profile_id = $2 OR merged_into = $2)', [tenantId, profileId]);
 }
 
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+function tenantOf(envelope: EventEnvelope): string {
+  return envelope.metadata.tenantId.toLowerCase();
+}
+
+/** A UUID (version 8, name-based) derived from `name`. */
+function uuidFrom(name: string): string {
+  const bytes = createHash('sha256').update(name).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

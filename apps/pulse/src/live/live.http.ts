@@ -1,10 +1,14 @@
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
+import type { EventOf } from '../../../../libs/cqrs/src/event-types';
+import type { RecordedEvent } from '../../../../libs/eventstore/src/event-store';
+import type { LoginSucceeded } from '../../../login/src/sign-in/sign-in.events';
 import type { AllSubscription, PostgresEventStoreLike } from './live.types';
 import { ProblemError } from '../../../../libs/platform/src/problem-details';
 import { TenantKeys, keyMatches } from '../tenants/tenant-keys';
 import { TRACKING_STREAM_PREFIX, type TrackingEvent } from '../tracking/tracking.events';
+import { SIGN_IN_STREAM_PREFIX } from '../identity/sightings';
 import { LIVE_PAGE } from './live.page';
 
 /** What the live view shows of a message: what happened to whom, never traits or properties. */
@@ -23,7 +27,7 @@ type Listener = (event: LiveEvent) => void;
 /**
  * One subscription to the store per process, fanned out to every open live view. It follows the
  * store rather than the ingest path, so a view on one replica shows what every replica received,
- * and only what was durably stored.
+ * and only what was durably stored; sign-ins through login show up as they happen too.
  */
 export class LiveFeed {
   private readonly listeners = new Map<string, Set<Listener>>();
@@ -56,25 +60,38 @@ export class LiveFeed {
 
   private async follow(): Promise<void> {
     const from = (await this.store.headPosition()) ?? 'start';
-    this.subscription = this.store.subscribeToAll({ from, filter: { streamNamePrefixes: [TRACKING_STREAM_PREFIX] } });
+    this.subscription = this.store.subscribeToAll({
+      from,
+      filter: { streamNamePrefixes: [TRACKING_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX], eventTypePrefixes: ['MessageReceived', 'LoginSucceeded'] },
+    });
     for await (const recorded of this.subscription) {
       const tenantId = typeof recorded.metadata.tenantId === 'string' ? recorded.metadata.tenantId : undefined;
       const listeners = tenantId ? this.listeners.get(tenantId) : undefined;
       if (!listeners || !this.codec.understands(recorded)) continue;
-      // Only ids and names are shown, so there is nothing to open: the sealed fields stay sealed.
-      const data = recorded.data as unknown as TrackingEvent['data'];
-      const event: LiveEvent = {
-        messageId: data.messageId,
-        type: data.kind,
-        name: data.event ?? data.name ?? null,
-        userId: data.userId,
-        anonymousId: data.anonymousId,
-        timestamp: data.timestamp,
-        receivedAt: data.receivedAt,
-      };
+      const event = liveEventOf(recorded);
       for (const listener of listeners) listener(event);
     }
   }
+}
+
+/** Only ids and names are shown, so there is nothing to open: the sealed fields stay sealed. */
+function liveEventOf(recorded: RecordedEvent): LiveEvent {
+  if (recorded.type === 'LoginSucceeded') {
+    // A sign-in through login shows as the "Signed In" track call it becomes on the profile.
+    const data = recorded.data as unknown as EventOf<typeof LoginSucceeded>['data'];
+    const at = recorded.createdAt.toISOString();
+    return { messageId: recorded.id, type: 'track', name: 'Signed In', userId: data.userId, anonymousId: null, timestamp: data.at, receivedAt: at };
+  }
+  const data = recorded.data as unknown as TrackingEvent['data'];
+  return {
+    messageId: data.messageId,
+    type: data.kind,
+    name: data.event ?? data.name ?? null,
+    userId: data.userId,
+    anonymousId: data.anonymousId,
+    timestamp: data.timestamp,
+    receivedAt: data.receivedAt,
+  };
 }
 
 @Controller('t/:tenant')

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { EventToAppend } from '../../../../libs/eventstore/src/event-store';
-import type { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
 import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import type { IngestLog } from './ingest-log';
 import { trackingStreamFor } from './tracking.events';
 
 /** A message encoded for the store, with the id Segment dedups on. */
@@ -36,10 +36,12 @@ export const storeBusy = (detail: string) =>
 
 /**
  * Group commit: submissions from many requests wait in a bounded queue and are appended together,
- * each in one transaction that also records their messageIds. The id table and the events commit
- * or roll back as one, so a retried message is either already there (dropped as a duplicate) or
- * not there at all: exactly once across crashes. Concurrent commits claiming the same id queue on
- * its primary key; the loser sees the winner's row once it commits and drops its copy.
+ * each under one PostgreSQL transaction that also records their messageIds. On the PostgreSQL
+ * event store the id table and the events commit or roll back as one, so a retried message is
+ * either already there (dropped as a duplicate) or not there at all: exactly once across crashes
+ * (EventStoreDB: see EventStoreIngestLog for its at-least-once window). Concurrent commits claiming
+ * the same id queue on its primary key; the loser sees the winner's row once it commits and drops
+ * its copy.
  */
 export class GroupCommit {
   private readonly queue: Submission[] = [];
@@ -50,7 +52,7 @@ export class GroupCommit {
 
   constructor(
     private readonly pool: Pool,
-    private readonly store: PostgresEventStore,
+    private readonly log: IngestLog,
     private readonly settings: GroupCommitSettings,
   ) {
     this.freePartitions = Array.from({ length: settings.writers }, (_, index) => index);
@@ -158,7 +160,7 @@ export class GroupCommit {
       return { stored, duplicates: submission.messages.length - stored };
     });
     for (const tenantId of [...byTenant.keys()].sort(compare)) {
-      await this.store.appendWithin(client, trackingStreamFor(tenantId, partition), byTenant.get(tenantId)!, { expectedRevision: 'any' });
+      await this.log.append(client, trackingStreamFor(tenantId, partition), byTenant.get(tenantId)!);
     }
     await client.query('COMMIT');
     return outcomes;

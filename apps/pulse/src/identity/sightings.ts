@@ -1,0 +1,116 @@
+import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
+import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
+import type { LoginSucceeded } from '../../../login/src/sign-in/sign-in.events';
+import type { EventOf } from '../../../../libs/cqrs/src/event-types';
+import type { AccountEvent } from '../../../register/src/account/account.events';
+import type { TrackingMessage } from '../tracking/segment-message';
+import { trackingSubject, type TrackingEvent } from '../tracking/tracking.events';
+import type { Identifier } from './identity.decider';
+
+/** What one message (tracked, or learnt from register or login) tells the identity graph. */
+export interface Sighting {
+  readonly messageId: string;
+  readonly kind: string;
+  readonly name: string | null;
+  readonly userId: string | null;
+  readonly anonymousIds: readonly string[];
+  readonly email: string | null;
+  /** Whose key seals what the profile keeps of this message. */
+  readonly subject: string;
+  readonly occurredAt: string;
+  readonly receivedAt: string;
+  readonly properties: JsonObject | null;
+  readonly traits: JsonObject | null;
+}
+
+/** Register erased the person: pulse forgets their profile. */
+export interface Erasure {
+  readonly userId: string;
+}
+
+/** The login service's stream prefix for sign-in attempts (pulse reads only LoginSucceeded there). */
+export const SIGN_IN_STREAM_PREFIX = 'login.signin-';
+
+type SignIn = EventOf<typeof LoginSucceeded>;
+export type ProfileInputEvent = TrackingEvent | AccountEvent | SignIn;
+
+/**
+ * What an event means for profiles: a sighting to resolve and record, an erasure, or nothing.
+ * An erased person's events replay with their personal fields gone; they belong to no one.
+ */
+export function interpret(envelope: EventEnvelope): Sighting | Erasure | undefined {
+  if (envelope.erased) return undefined;
+  const event = envelope.event as ProfileInputEvent;
+  switch (event.type) {
+    case 'MessageReceived':
+      return fromTracking(event.data);
+    case 'UserRegistered':
+      return event.data.email ? fromRegistration(envelope, event.data) : undefined;
+    case 'LoginSucceeded':
+      return fromSignIn(envelope, event.data);
+    case 'UserErased':
+      return { userId: event.data.userId };
+    default:
+      return undefined;
+  }
+}
+
+export function isErasure(meaning: Sighting | Erasure): meaning is Erasure {
+  return !('messageId' in meaning);
+}
+
+function fromTracking(message: TrackingMessage): Sighting {
+  const contextTraits = message.context?.traits;
+  const traits = { ...(isJsonObject(contextTraits) ? contextTraits : {}), ...(message.kind === 'identify' ? (message.traits ?? {}) : {}) };
+  const email = typeof traits.email === 'string' && traits.email.includes('@') ? traits.email : null;
+  return {
+    messageId: message.messageId,
+    kind: message.kind,
+    name: message.kind === 'track' ? (message.event ?? null) : message.kind === 'page' || message.kind === 'screen' ? (message.name ?? null) : null,
+    userId: message.userId,
+    anonymousIds: [message.anonymousId, message.kind === 'alias' ? message.previousId : undefined].filter((id): id is string => typeof id === 'string'),
+    email,
+    subject: trackingSubject(message as unknown as JsonObject),
+    occurredAt: message.timestamp,
+    receivedAt: message.receivedAt,
+    properties: message.properties ?? null,
+    traits: Object.keys(traits).length > 0 ? traits : null,
+  };
+}
+
+/** A sign-up is an identify with the person's userId, e-mail and name. */
+function fromRegistration(envelope: EventEnvelope, data: Extract<AccountEvent, { type: 'UserRegistered' }>['data']): Sighting {
+  const at = envelope.createdAt.toISOString();
+  const profile = data.profile ?? {};
+  const traits = Object.fromEntries(
+    Object.entries({ email: data.email, firstName: profile.givenName, lastName: profile.familyName, phone: profile.phone }).filter(([, v]) => v !== null && v !== undefined),
+  ) as JsonObject;
+  return {
+    messageId: envelope.id, kind: 'identify', name: 'Signed Up', userId: data.userId, anonymousIds: [], email: data.email,
+    subject: data.userId, occurredAt: at, receivedAt: at, properties: null, traits,
+  };
+}
+
+/**
+ * A sign-in through login is the "Signed In" track call of Segment's B2B spec, on the person's
+ * profile. Which application they signed in to is its only property.
+ */
+function fromSignIn(envelope: EventEnvelope, data: SignIn['data']): Sighting {
+  return {
+    messageId: envelope.id, kind: 'track', name: 'Signed In', userId: data.userId, anonymousIds: [], email: null,
+    subject: data.userId, occurredAt: data.at, receivedAt: envelope.createdAt.toISOString(), properties: { clientId: data.clientId }, traits: null,
+  };
+}
+
+/** The sighting's identifiers, strongest first; `emailIndex` is the blind index of its e-mail. */
+export function identifiersOf(sighting: Sighting, emailIndex: string | null): Identifier[] {
+  return [
+    ...(sighting.userId !== null ? [{ kind: 'userId' as const, value: sighting.userId }] : []),
+    ...(emailIndex ? [{ kind: 'email' as const, value: emailIndex }] : []),
+    ...sighting.anonymousIds.map((value) => ({ kind: 'anonymousId' as const, value })),
+  ];
+}
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
