@@ -5,7 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { TenantCreated } from '../apps/register/src/tenants/tenant.events';
 import { tenantStreamFor } from '../apps/register/src/account/account.streams';
 import { CatalogHandler } from '../apps/rewards/src/catalog/catalog.handler';
-import { EarningProcessor } from '../apps/rewards/src/earning/earning.processor';
+import { Earning } from '../apps/rewards/src/earning/earning.projection';
 import { PULSE_STREAM_PREFIX, TRACK_RECORDED } from '../apps/rewards/src/earning/tracked-events.contract';
 import { ProgramHandler } from '../apps/rewards/src/program/program.handler';
 import { loadRewardsConfig } from '../apps/rewards/src/rewards.config';
@@ -82,8 +82,8 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
     await app.listen(0, '127.0.0.1');
     const address = app.getHttpServer().address() as { port: number };
     const store = runtime.infrastructure.eventStore;
-    const earning = app.get(EarningProcessor);
-    await earning.stop();
+    const earning = app.get(Earning);
+    await earning.runner.stop();
 
     const apiKey = `tsk_${randomBytes(32).toString('base64url')}`;
     const tenantId = randomUUID();
@@ -104,8 +104,8 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
     log(`  earning: ${backlog} tracked events, ${MEMBERS} members interleaved, backlog then subscription`);
     const last = await appendBacklog(store, tenantId, backlog);
     const earningStarted = performance.now();
-    earning.start();
-    await earning.waitFor(last, 300_000);
+    earning.runner.start();
+    await earning.runner.waitFor(last, 300_000);
     const earningSeconds = (performance.now() - earningStarted) / 1000;
     const earningRate = backlog / earningSeconds;
     log(`    ${perSecond(earningRate, 'events')} (${earningSeconds.toFixed(1)} s)`);
@@ -229,35 +229,28 @@ async function redeemLoop(app: NestFastifyApplication, baseUrl: string, slug: st
   }
 }
 
-/** Open loop: appends fall due on a fixed schedule whatever the processor does, so a backlog shows as lag. */
-async function earningLag(store: EventStore, earning: EarningProcessor, tenantId: string, durationMs: number, settleMs: number) {
-  const sentAt = new Map<string, number>();
+/**
+ * Open loop: appends fall due on a fixed schedule whatever the projection does, so a backlog shows
+ * as lag. "Checkpointed" is when the runner has committed the append's position (its points
+ * included); "effect" is when the batch's wallet appends were written, before that commit.
+ */
+async function earningLag(store: EventStore, earning: Earning, tenantId: string, durationMs: number, settleMs: number) {
   const lags: number[] = [];
   const started = performance.now();
   const batchSizes: number[] = [];
-  const listener = (events: readonly { id: string }[]) => {
-    const now = performance.now();
-    batchSizes.push(events.length);
-    for (const event of events) {
-      const sent = sentAt.get(event.id);
-      if (sent === undefined) continue;
-      sentAt.delete(event.id);
-      if (sent - started >= settleMs) lags.push(now - sent);
-    }
-  };
   const effectLags: number[] = [];
   const effectSentAt = new Map<string, number>();
-  const onEffect = (events: readonly { id: string }[]) => {
+  const onEffect = (sources: readonly { id: string }[]) => {
     const now = performance.now();
-    for (const event of events) {
-      const sent = effectSentAt.get(event.id);
+    batchSizes.push(sources.length);
+    for (const source of sources) {
+      const sent = effectSentAt.get(source.id);
       if (sent === undefined) continue;
-      effectSentAt.delete(event.id);
+      effectSentAt.delete(source.id);
       if (sent - started >= settleMs) effectLags.push(now - sent);
     }
   };
-  earning.batchListeners.push(listener);
-  earning.effectListeners.push(onEffect);
+  earning.projection.effectListeners.push(onEffect);
   const cpuBefore = process.cpuUsage();
   let offered = 0;
   const inFlight = new Set<Promise<unknown>>();
@@ -267,23 +260,24 @@ async function earningLag(store: EventStore, earning: EarningProcessor, tenantId
       const wait = started + tick * LAG_TICK_MS - performance.now();
       if (wait > 0) await sleep(wait);
       const events = Array.from({ length: LAG_EVENTS_PER_TICK }, () => tracked(tenantId, memberId(Math.floor(Math.random() * MEMBERS))));
-      const now = performance.now();
-      for (const event of events) {
-        sentAt.set(event.id!, now);
-        effectSentAt.set(event.id!, now);
-      }
+      const sent = performance.now();
+      for (const event of events) effectSentAt.set(event.id!, sent);
       offered += events.length;
-      const append = store.appendToStream(shardStream(tenantId, tick % SHARDS), events, { expectedRevision: 'any' }).then((result) => {
-        if (!last || comparePositions(result.position, last) > 0) last = result.position;
-      });
+      const append = store
+        .appendToStream(shardStream(tenantId, tick % SHARDS), events, { expectedRevision: 'any' })
+        .then(async (result) => {
+          if (!last || comparePositions(result.position, last) > 0) last = result.position;
+          await earning.runner.waitFor(result.position, 120_000);
+          const committed = performance.now();
+          if (sent - started >= settleMs) for (let i = 0; i < events.length; i++) lags.push(committed - sent);
+        });
       inFlight.add(append);
       void append.finally(() => inFlight.delete(append));
     }
     await Promise.all(inFlight);
-    if (last) await earning.waitFor(last, 120_000);
+    if (last) await earning.runner.waitFor(last, 120_000);
   } finally {
-    earning.batchListeners.splice(earning.batchListeners.indexOf(listener), 1);
-    earning.effectListeners.splice(earning.effectListeners.indexOf(onEffect), 1);
+    earning.projection.effectListeners.splice(earning.projection.effectListeners.indexOf(onEffect), 1);
   }
   lags.sort((a, b) => a - b);
   const seconds = (performance.now() - started) / 1000;

@@ -1,16 +1,17 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { EventCodec } from '../../../libs/cqrs/src/event-codec';
-import { ProjectionMetrics } from '../../../libs/cqrs/src/projection-metrics';
 import { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
+import { projectionRunners, RuntimeLifecycle } from '../../../libs/cqrs/src/runtime-lifecycle';
 import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
 import { ReadinessChecks } from '../../../libs/platform/src/health';
 import { SERVICE_LOGGER } from '../../../libs/platform/src/logging';
 import { MetricsRegistry } from '../../../libs/platform/src/metrics';
 import { CatalogHandler } from './catalog/catalog.handler';
 import { CatalogController } from './catalog/catalog.http';
-import { EarningProcessor } from './earning/earning.processor';
+import { Earning, EarningProjection } from './earning/earning.projection';
+import { WalletBatches } from './earning/wallet-batch';
 import { ExpiryJob } from './expiry/expiry.job';
 import { ProgramHandler } from './program/program.handler';
 import { ProgramController } from './program/program.http';
@@ -22,6 +23,7 @@ import { Clock, REWARDS_SETTINGS, SystemClock, type RewardsSettings } from './re
 import { rewardsReadModelProjection } from './rewards.projection';
 import { CachedStreams } from './shared/cached-streams';
 import { EventStoreRef } from './shared/event-store-ref';
+import { PeriodicTask } from '../../../libs/cqrs/src/periodic-task';
 import { TenantAccess } from './tenants/tenant-access';
 import { TenantDirectory } from './tenants/tenant-directory';
 import { WalletHandler } from './wallet/wallet.handler';
@@ -33,92 +35,43 @@ export interface RewardsRuntime {
   readonly settings: RewardsSettings;
 }
 
-/** Starts the projection, the earning subscription and the periodic jobs; stops them on shutdown. */
-@Injectable()
-class RewardsLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly timers: NodeJS.Timeout[] = [];
-
-  constructor(
-    private readonly infrastructure: ServiceInfrastructure,
-    private readonly projection: ProjectionRunner,
-    private readonly earning: EarningProcessor,
-    private readonly expiry: ExpiryJob,
-    private readonly recovery: RedemptionRecovery,
-    private readonly checks: ReadinessChecks,
-    private readonly clock: Clock,
-    @Inject(REWARDS_SETTINGS) private readonly settings: RewardsSettings,
-    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.checks.register({ name: 'eventstore', check: async () => ({ ok: (await this.infrastructure.ping()).eventStore }) });
-    this.checks.register({ name: 'postgres', check: async () => ({ ok: (await this.infrastructure.ping()).database }) });
-    this.checks.register({
-      name: 'projections',
-      check: async () => {
-        const lags = { [this.projection.name]: Math.round(this.projection.lagSeconds() * 1000), [this.earning.name]: Math.round(this.earning.lagSeconds() * 1000) };
-        return { ok: Object.values(lags).every((lagMs) => lagMs <= this.settings.maxProjectionLagMs), detail: Object.fromEntries(Object.entries(lags).map(([name, lagMs]) => [name, { lagMs }])) };
-      },
-    });
-    this.projection.start();
-    this.earning.start();
-    if (this.settings.expiryIntervalMs > 0) this.every(this.settings.expiryIntervalMs, 'expiry', () => this.expiry.runOnce(this.clock.now()));
-    if (this.settings.recoveryAfterMs > 0) {
-      this.every(this.settings.recoveryAfterMs, 'redemption recovery', () => this.recovery.resumeUnfinished(this.clock.now(), this.settings.recoveryAfterMs));
-    }
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    for (const timer of this.timers) clearInterval(timer);
-    await this.earning.stop();
-    await this.projection.stop();
-    await this.infrastructure.close();
-  }
-
-  private every(ms: number, name: string, job: () => Promise<unknown>): void {
-    let busy = false;
-    const timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      job()
-        .catch((error: unknown) => this.logger.warn({ job: name, error: error instanceof Error ? error.message : String(error) }, 'periodic job failed'))
-        .finally(() => (busy = false));
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
-  }
-}
-
 @Module({})
 export class RewardsModule {
   static forRoot(runtime: RewardsRuntime): DynamicModule {
-    const { infrastructure } = runtime;
-    const streams = new CachedStreams(infrastructure.eventStore, infrastructure.codec);
+    const { infrastructure, settings } = runtime;
+    const { eventStore: store, codec, dataSource } = infrastructure;
+    const streams = new CachedStreams(store, codec);
+    const earning = new EarningProjection(new WalletBatches(store, codec, dataSource), store, codec, infrastructure.personalData);
     return {
       module: RewardsModule,
       controllers: [ProgramController, CatalogController, MemberController, RedemptionController],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
-        { provide: DataSource, useValue: infrastructure.dataSource },
-        { provide: EventCodec, useValue: infrastructure.codec },
-        { provide: EventStoreRef, useValue: infrastructure.eventStore },
+        { provide: DataSource, useValue: dataSource },
+        { provide: EventCodec, useValue: codec },
+        { provide: EventStoreRef, useValue: store },
         { provide: CachedStreams, useValue: streams },
-        { provide: REWARDS_SETTINGS, useValue: runtime.settings },
+        { provide: REWARDS_SETTINGS, useValue: settings },
         { provide: Clock, useClass: SystemClock },
         {
-          provide: ProjectionRunner,
+          provide: 'rewards.runners',
           inject: [MetricsRegistry, SERVICE_LOGGER],
-          useFactory: (metrics: MetricsRegistry, logger: Logger) =>
-            new ProjectionRunner(rewardsReadModelProjection, infrastructure.eventStore, infrastructure.codec, infrastructure.dataSource, new ProjectionMetrics(metrics.registry), {
-              warn: (message, fields) => logger.warn(fields ?? {}, message),
-            }),
+          useFactory: (metrics: MetricsRegistry, logger: Logger) => projectionRunners([rewardsReadModelProjection, earning], { store, codec, dataSource }, metrics, logger),
         },
+        { provide: ProjectionRunner, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => runners[0] },
+        { provide: Earning, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => new Earning(runners[1]!, earning) },
         {
-          provide: EarningProcessor,
-          inject: [WalletHandler, ProgramHandler, SERVICE_LOGGER],
-          useFactory: (wallets: WalletHandler, programs: ProgramHandler, logger: Logger) =>
-            new EarningProcessor(infrastructure.eventStore, infrastructure.dataSource, wallets, programs, infrastructure.personalData, {
-              warn: (message, fields) => logger.warn(fields ?? {}, message),
+          provide: RuntimeLifecycle,
+          inject: [ReadinessChecks, 'rewards.runners', ExpiryJob, RedemptionRecovery, Clock, SERVICE_LOGGER],
+          useFactory: (checks: ReadinessChecks, runners: ProjectionRunner[], expiry: ExpiryJob, recovery: RedemptionRecovery, clock: Clock, logger: Logger) =>
+            new RuntimeLifecycle(checks, {
+              infrastructure,
+              followers: runners,
+              maxLagMs: settings.maxProjectionLagMs,
+              tasks: [
+                new PeriodicTask('expiry', settings.expiryIntervalMs, () => expiry.runOnce(clock.now()), logger),
+                new PeriodicTask('redemption recovery', settings.recoveryAfterMs, () => recovery.resumeUnfinished(clock.now(), settings.recoveryAfterMs), logger),
+              ],
             }),
         },
         ReadModels,
@@ -130,7 +83,6 @@ export class RewardsModule {
         RedemptionHandler,
         RedemptionRecovery,
         ExpiryJob,
-        RewardsLifecycle,
       ],
     };
   }

@@ -8,92 +8,37 @@ import type { RedemptionEvent } from './redemption/redemption.events';
 import { REDEMPTION_STREAM_PREFIX, REWARD_STREAM_PREFIX, WALLET_STREAM_PREFIX } from './rewards.streams';
 import type { WalletEvent } from './wallet/wallet.events';
 
+type ReadModelEvent = TenantEvent | CatalogEvent | RedemptionEvent | WalletEvent;
+
 /**
  * Rewards' read models: tenant keys (from register), the catalog and redemptions for admin views,
- * and the lots and tier reviews the expiry job looks for. Balances are not here: a member's view
- * is folded from the wallet stream itself, so it always includes the caller's own writes.
+ * and the lots and tier reviews the expiry job looks for; an erased member's rows are forgotten.
+ * Balances are not here: a member's view is folded from the wallet stream itself, so it always
+ * includes the caller's own writes.
+ *
+ * Set-based: a batch is folded in memory into one multi-row statement per table and kind of
+ * change, so its transaction is a handful of statements however many events it holds. That
+ * matters beyond this projection: on the PostgreSQL store a subscription holds back events
+ * committed after any transaction still open in the database, this one included.
  */
 export const rewardsReadModelProjection: Projection = {
   name: 'rewards.read-models',
   filter: { streamNamePrefixes: [TENANT_STREAM_PREFIX, REWARD_STREAM_PREFIX, REDEMPTION_STREAM_PREFIX, WALLET_STREAM_PREFIX] },
-  async apply(envelope: EventEnvelope, tx: EntityManager) {
-    const event = envelope.event as TenantEvent | CatalogEvent | RedemptionEvent | WalletEvent;
-    const tenantId = envelope.metadata.tenantId;
-    switch (event.type) {
-      case 'TenantCreated':
-        await tx.query('INSERT INTO rewards_tenants (tenant_id, slug, api_key_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-          event.data.tenantId,
-          event.data.slug,
-          event.data.apiKeyHash,
-        ]);
-        return;
-      case 'RewardCreated': {
-        const d = event.data;
-        await tx.query(
-          `INSERT INTO rewards_catalog (tenant_id, reward_id, name, cost, stock, per_member_limit, valid_from, valid_until, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-          [tenantId, d.rewardId, d.name, d.cost, d.stock, d.perMemberLimit, d.validFrom, d.validUntil, d.createdAt],
-        );
-        return;
-      }
-      case 'StockReserved':
-      case 'StockReleased':
-        await tx.query('UPDATE rewards_catalog SET held = held + $3 WHERE tenant_id = $1 AND reward_id = $2', [tenantId, event.data.rewardId, event.type === 'StockReserved' ? 1 : -1]);
-        return;
-      case 'RedemptionRequested': {
-        const d = event.data;
-        await tx.query(
-          `INSERT INTO rewards_redemptions (tenant_id, redemption_id, user_id, reward_id, cost, status, requested_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, 'requested', $6, $6)`,
-          [tenantId, d.redemptionId, d.userId, d.rewardId, d.cost, d.requestedAt],
-        );
-        return;
-      }
-      case 'RedemptionConfirmed':
-      case 'RedemptionDeclined':
-      case 'RedemptionFulfilled':
-      case 'RedemptionCancellationRequested':
-      case 'RedemptionCancellationCompleted': {
-        const status = REDEMPTION_STATUS[event.type];
-        const reason = event.type === 'RedemptionDeclined' ? event.data.reason : null;
-        await tx.query('UPDATE rewards_redemptions SET status = $3, reason = coalesce($4, reason), updated_at = $5 WHERE tenant_id = $1 AND redemption_id = $2', [
-          tenantId,
-          event.data.redemptionId,
-          status,
-          reason,
-          envelope.metadata.occurredAt || envelope.createdAt,
-        ]);
-        return;
-      }
-      case 'PointsEarned':
-        await upsertLot(tx, tenantId, event.data.userId, event.data.lotId, event.data.points, event.data.expiresAt);
-        return;
-      case 'PointsAdjusted':
-        if (event.data.points > 0) for (const lot of event.data.lots) await upsertLot(tx, tenantId, event.data.userId, lot.lotId, lot.points, event.data.expiresAt);
-        else await moveLots(tx, tenantId, event.data.userId, event.data.lots, -1);
-        return;
-      case 'PointsRedeemed':
-        await moveLots(tx, tenantId, event.data.userId, event.data.lots, -1);
-        return;
-      case 'RedemptionCancelled':
-        await moveLots(tx, tenantId, event.data.userId, event.data.lots, 1);
-        return;
-      case 'PointsExpired':
-        await moveLots(tx, tenantId, event.data.userId, [{ lotId: event.data.lotId, points: event.data.points }], -1);
-        return;
-      case 'TierChanged':
-      case 'TierRetained': {
-        const tier = event.type === 'TierChanged' ? event.data.to : event.data.tier;
-        await tx.query(
-          `INSERT INTO rewards_members (tenant_id, user_id, tier, tier_review_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (tenant_id, user_id) DO UPDATE SET tier = excluded.tier, tier_review_at = excluded.tier_review_at`,
-          [tenantId, event.data.userId, tier, event.data.reviewAt],
-        );
-        return;
-      }
-      default:
-        return;
+  // Every effect of a batch is in these tables: a crash loses the last batches with their
+  // checkpoint and they are replayed. Not waiting for the flush keeps each transaction short.
+  asynchronousCommit: true,
+  async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
+    let changes = new ReadModelChanges();
+    for (const envelope of envelopes) {
+      const event = envelope.event as ReadModelEvent;
+      if (event.type === 'MemberErased') {
+        // Everything before the erasure lands first, so the erasure forgets all of it.
+        await changes.write(tx);
+        changes = new ReadModelChanges();
+        await forgetMember(tx, envelope.metadata.tenantId, event.data.userId);
+      } else changes.add(envelope.metadata.tenantId, event, envelope.metadata.occurredAt || envelope.createdAt.toISOString());
     }
+    await changes.write(tx);
   },
 };
 
@@ -105,15 +50,156 @@ const REDEMPTION_STATUS = {
   RedemptionCancellationCompleted: 'cancelled',
 } as const;
 
-function upsertLot(tx: EntityManager, tenantId: string, userId: string, lotId: string, points: number, expiresAt: string | null) {
-  return tx.query(
-    'INSERT INTO rewards_lots (tenant_id, user_id, lot_id, remaining, expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
-    [tenantId, userId, lotId, points, expiresAt],
-  );
+type Row = readonly unknown[];
+
+/** One batch's changes, merged per row: the last tier, the sum of stock and lot movements, the last status. */
+class ReadModelChanges {
+  private readonly tenants: Row[] = [];
+  private readonly rewards: Row[] = [];
+  private readonly held = new Map<string, { tenantId: string; rewardId: string; delta: number }>();
+  private readonly redemptions: Row[] = [];
+  private readonly statuses = new Map<string, { tenantId: string; redemptionId: string; status: string; reason: string | null; at: string }>();
+  private readonly lots: Row[] = [];
+  private readonly lotMoves = new Map<string, { tenantId: string; userId: string; lotId: string; delta: number }>();
+  private readonly tiers = new Map<string, { tenantId: string; userId: string; tier: string | null; reviewAt: string }>();
+
+  add(tenantId: string, event: ReadModelEvent, at: string): void {
+    switch (event.type) {
+      case 'TenantCreated':
+        this.tenants.push([event.data.tenantId, event.data.slug, event.data.apiKeyHash]);
+        return;
+      case 'RewardCreated': {
+        const d = event.data;
+        this.rewards.push([tenantId, d.rewardId, d.name, d.cost, d.stock, d.perMemberLimit, d.validFrom, d.validUntil, d.createdAt]);
+        return;
+      }
+      case 'StockReserved':
+      case 'StockReleased': {
+        const key = `${tenantId}/${event.data.rewardId}`;
+        const entry = this.held.get(key) ?? { tenantId, rewardId: event.data.rewardId, delta: 0 };
+        entry.delta += event.type === 'StockReserved' ? 1 : -1;
+        this.held.set(key, entry);
+        return;
+      }
+      case 'RedemptionRequested': {
+        const d = event.data;
+        this.redemptions.push([tenantId, d.redemptionId, d.userId, d.rewardId, d.cost, d.requestedAt]);
+        return;
+      }
+      case 'RedemptionConfirmed':
+      case 'RedemptionDeclined':
+      case 'RedemptionFulfilled':
+      case 'RedemptionCancellationRequested':
+      case 'RedemptionCancellationCompleted': {
+        const key = `${tenantId}/${event.data.redemptionId}`;
+        const reason = event.type === 'RedemptionDeclined' ? event.data.reason : (this.statuses.get(key)?.reason ?? null);
+        this.statuses.set(key, { tenantId, redemptionId: event.data.redemptionId, status: REDEMPTION_STATUS[event.type], reason, at });
+        return;
+      }
+      case 'PointsEarned':
+        this.lots.push([tenantId, event.data.userId, event.data.lotId, event.data.points, event.data.expiresAt]);
+        return;
+      case 'PointsAdjusted':
+        if (event.data.points > 0) for (const lot of event.data.lots) this.lots.push([tenantId, event.data.userId, lot.lotId, lot.points, event.data.expiresAt]);
+        else this.move(tenantId, event.data.userId, event.data.lots, -1);
+        return;
+      case 'PointsRedeemed':
+        this.move(tenantId, event.data.userId, event.data.lots, -1);
+        return;
+      case 'RedemptionCancelled':
+        this.move(tenantId, event.data.userId, event.data.lots, 1);
+        return;
+      case 'PointsExpired':
+        this.move(tenantId, event.data.userId, [{ lotId: event.data.lotId, points: event.data.points }], -1);
+        return;
+      case 'TierChanged':
+      case 'TierRetained':
+        this.tiers.set(`${tenantId}/${event.data.userId}`, { tenantId, userId: event.data.userId, tier: event.type === 'TierChanged' ? event.data.to : event.data.tier, reviewAt: event.data.reviewAt });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private move(tenantId: string, userId: string, lots: readonly { lotId: string; points: number }[], sign: 1 | -1): void {
+    for (const { lotId, points } of lots) {
+      const key = `${tenantId}/${userId}/${lotId}`;
+      const entry = this.lotMoves.get(key) ?? { tenantId, userId, lotId, delta: 0 };
+      entry.delta += sign * points;
+      this.lotMoves.set(key, entry);
+    }
+  }
+
+  /** Inserts before the updates that may touch the inserted rows. */
+  async write(tx: EntityManager): Promise<void> {
+    await insert(tx, 'INSERT INTO rewards_tenants (tenant_id, slug, api_key_hash) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING', this.tenants, 3);
+    await insert(
+      tx,
+      `INSERT INTO rewards_catalog (tenant_id, reward_id, name, cost, stock, per_member_limit, valid_from, valid_until, created_at)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[])`,
+      this.rewards,
+      9,
+    );
+    await insert(
+      tx,
+      `UPDATE rewards_catalog c SET held = c.held + m.delta FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS m(tenant_id, reward_id, delta)
+       WHERE c.tenant_id = m.tenant_id AND c.reward_id = m.reward_id`,
+      [...this.held.values()].map((m) => [m.tenantId, m.rewardId, m.delta]),
+      3,
+    );
+    await insert(
+      tx,
+      `INSERT INTO rewards_redemptions (tenant_id, redemption_id, user_id, reward_id, cost, status, requested_at, updated_at)
+       SELECT r.tenant_id, r.redemption_id, r.user_id, r.reward_id, r.cost, 'requested', r.requested_at, r.requested_at
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::timestamptz[]) AS r(tenant_id, redemption_id, user_id, reward_id, cost, requested_at)`,
+      this.redemptions,
+      6,
+    );
+    await insert(
+      tx,
+      `UPDATE rewards_redemptions r SET status = s.status, reason = coalesce(s.reason, r.reason), updated_at = s.at
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[]) AS s(tenant_id, redemption_id, status, reason, at)
+       WHERE r.tenant_id = s.tenant_id AND r.redemption_id = s.redemption_id`,
+      [...this.statuses.values()].map((s) => [s.tenantId, s.redemptionId, s.status, s.reason, s.at]),
+      5,
+    );
+    await insert(
+      tx,
+      `INSERT INTO rewards_lots (tenant_id, user_id, lot_id, remaining, expires_at)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::timestamptz[]) ON CONFLICT DO NOTHING`,
+      this.lots,
+      5,
+    );
+    await insert(
+      tx,
+      `UPDATE rewards_lots l SET remaining = l.remaining + m.delta FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS m(tenant_id, user_id, lot_id, delta)
+       WHERE l.tenant_id = m.tenant_id AND l.user_id = m.user_id AND l.lot_id = m.lot_id`,
+      [...this.lotMoves.values()].map((m) => [m.tenantId, m.userId, m.lotId, m.delta]),
+      4,
+    );
+    await insert(
+      tx,
+      `INSERT INTO rewards_members (tenant_id, user_id, tier, tier_review_at)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+       ON CONFLICT (tenant_id, user_id) DO UPDATE SET tier = excluded.tier, tier_review_at = excluded.tier_review_at`,
+      [...this.tiers.values()].map((t) => [t.tenantId, t.userId, t.tier, t.reviewAt]),
+      4,
+    );
+  }
 }
 
-async function moveLots(tx: EntityManager, tenantId: string, userId: string, lots: readonly { lotId: string; points: number }[], sign: 1 | -1) {
-  for (const lot of lots) {
-    await tx.query('UPDATE rewards_lots SET remaining = remaining + $4 WHERE tenant_id = $1 AND user_id = $2 AND lot_id = $3', [tenantId, userId, lot.lotId, sign * lot.points]);
-  }
+/** Runs a statement over rows passed as one array per column (`unnest`), if there are any. */
+async function insert(tx: EntityManager, sql: string, rows: readonly Row[], columns: number): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(sql, Array.from({ length: columns }, (_, column) => rows.map((row) => row[column] ?? null)));
+}
+
+/**
+ * Register erased the person: their lots and tier go, and their redemptions stay for the stock
+ * and the admin views without saying whose they were.
+ */
+async function forgetMember(tx: EntityManager, tenantId: string, userId: string): Promise<void> {
+  await tx.query('DELETE FROM rewards_lots WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
+  await tx.query('DELETE FROM rewards_members WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
+  await tx.query(`UPDATE rewards_redemptions SET user_id = '' WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
 }

@@ -1,16 +1,22 @@
 import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
+import { platformOptionsFromEnv } from '../../../libs/platform/src/platform-env';
 import type { ServiceOptions } from '../../../libs/platform/src/service-app';
 import { tenantEvents } from '../../register/src/tenants/tenant.events';
 import { catalogEvents } from './catalog/catalog.events';
+import { consumedEvents } from './earning/tracked-events.contract';
 import { programEvents } from './program/program.events';
 import { redemptionEvents } from './redemption/redemption.events';
+import { rewardsApi } from './rewards.api';
 import type { RewardsConfig } from './rewards.config';
 import type { RewardsRuntime } from './rewards.module';
 import { RewardsReadModels1732360000000 } from './rewards.schema';
 import { walletEvents } from './wallet/wallet.events';
 
-/** Every event type rewards reads: its own, and register's TenantCreated (the tenants' keys). */
-export const rewardsEventTypes = [...programEvents, ...walletEvents, ...catalogEvents, ...redemptionEvents, ...tenantEvents];
+/**
+ * Every event type rewards reads: its own, register's TenantCreated (the tenants' keys), and the
+ * sources of earning (pulse's tracked events, register's sign-ups and erasures).
+ */
+export const rewardsEventTypes = [...programEvents, ...walletEvents, ...catalogEvents, ...redemptionEvents, ...tenantEvents, ...consumedEvents];
 
 /** Opens what rewards runs on, as its configuration says. */
 export async function openRewardsRuntime(config: RewardsConfig): Promise<RewardsRuntime> {
@@ -34,10 +40,5 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
 }
 
 export function rewardsServiceOptions(config: RewardsConfig): ServiceOptions {
-  return {
-    serviceName: 'rewards',
-    logLevel: config.LOG_LEVEL,
-    http: { host: config.HOST, port: config.PORT, bodyLimitBytes: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY },
-    shutdown: { drainDelayMs: config.SHUTDOWN_DRAIN_MS },
-  };
+  return { serviceName: 'rewards', api: rewardsApi, ...platformOptionsFromEnv(config) };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MessageReceived, trackingStreamFor } from '../../pulse/src/tracking/tracking.events';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
 /** Tracked events and sign-ups turn into points through the earning subscription, each exactly once. */
@@ -33,6 +34,20 @@ describe('earning from events', () => {
     expect(response.body).toMatchObject({ balance: 250, tier: 'silver', progress: { nextTier: { name: 'gold', pointsNeeded: 750 } } });
   });
 
+  test("a track call as pulse records it (MessageReceived, properties sealed) earns; its other calls do not", async () => {
+    const userId = `pulse-${randomUUID()}`;
+    const codec = h.rewards.runtime.infrastructure.codec;
+    const now = new Date();
+    const message = (kind: 'track' | 'page', messageId: string) =>
+      MessageReceived({ kind, messageId, userId, anonymousId: null, event: 'Order Completed', timestamp: now.toISOString(), receivedAt: now.toISOString(), properties: { total: 42.5, currency: 'EUR' } });
+    const context = { tenantId: tenant.id, correlationId: randomUUID(), now };
+    const stored = [await codec.encode(message('track', randomUUID()), context), await codec.encode(message('page', randomUUID()), context)];
+    expect(JSON.stringify(stored[0]!.data)).not.toContain('EUR');
+    const { position } = await h.rewards.runtime.infrastructure.eventStore.appendToStream(trackingStreamFor(tenant.id, 0), stored, { expectedRevision: 'any' });
+    await h.rewards.earning.waitFor(position);
+    expect((await member(userId)).body).toMatchObject({ balance: 42 });
+  });
+
   test('the same tracked event delivered twice earns once', async () => {
     const userId = `dup-${randomUUID()}`;
     const messageId = randomUUID();
@@ -59,6 +74,26 @@ describe('earning from events', () => {
     await h.rewards.earning.waitFor(last);
     expect((await member(userId)).body.balance).toBe(71);
     expect(await h.storedEvents('rewards.wallet-')).toBe(before + 1);
+  });
+
+  test('a crash between the wallet writes and the checkpoint neither loses nor doubles points: the batch commits whole or not at all', async () => {
+    const members = [1, 2, 3].map((n) => `crash-${n}-${randomUUID()}`);
+    const before = await h.storedEvents('rewards.wallet-');
+    await h.rewards.earning.stop();
+    const lift = await h.failEarningCheckpoints();
+    let applications = 0;
+    const appliedTwice = new Promise<void>((resolve) => h.rewards.earningProjection.effectListeners.push(() => ++applications === 2 && resolve()));
+    const last = await h.trackMany(tenant, members.flatMap((userId) => [{ userId, event: 'Grant', properties: { points: 10 } }, { userId, event: 'Grant', properties: { points: 5 } }]));
+    h.rewards.earning.start();
+    // Applied a second time: the first attempt's commit failed after its wallet appends.
+    await appliedTwice;
+    expect(await h.storedEvents('rewards.wallet-')).toBe(before);
+    await lift();
+    await h.rewards.earning.waitFor(last);
+    h.rewards.earningProjection.effectListeners.length = 0;
+    for (const userId of members) expect((await member(userId)).body.balance).toBe(15);
+    // Per member: enrolled, 10 points, the first tier, 5 points. Nothing twice.
+    expect(await h.storedEvents('rewards.wallet-')).toBe(before + members.length * 4);
   });
 
   test('a second replica processing the same events earns nothing twice', async () => {

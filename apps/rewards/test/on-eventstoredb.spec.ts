@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startEsdbEmulator } from '../../../libs/eventstore/testing/esdb-emulator';
+import { walletStreamFor } from '../src/rewards.streams';
 import { auth, PROGRAM, startRewards, type RewardsHarness } from './rewards-harness';
 
 /** Rewards unchanged on EventStoreDB: the real client against the protocol emulator, read models in PostgreSQL. */
@@ -34,5 +35,28 @@ describe('rewards on EventStoreDB', () => {
     expect((await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.balance).toBe(200);
     const tables = await h.rewards.runtime.infrastructure.pool.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'es_events'");
     expect(tables.rows[0].n).toBe(0);
+  });
+
+  test('a crash between the wallet appends and the checkpoint replays the batch, and the replay earns nothing twice', async () => {
+    const tenant = await h.createTenant();
+    expect((await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM)).status).toBe(200);
+    const members = [1, 2, 3].map((n) => `crash-${n}-${randomUUID()}`);
+    const wallet = (userId: string) => h.rewards.runtime.infrastructure.eventStore.readStream(walletStreamFor(tenant.id, userId));
+    await h.rewards.earning.stop();
+    const lift = await h.failEarningCheckpoints();
+    let applications = 0;
+    const appliedTwice = new Promise<void>((resolve) => h.rewards.earningProjection.effectListeners.push(() => ++applications === 2 && resolve()));
+    const last = await h.trackMany(tenant, members.flatMap((userId) => [{ userId, event: 'Grant', properties: { points: 10 } }, { userId, event: 'Grant', properties: { points: 5 } }]));
+    h.rewards.earning.start();
+    await appliedTwice;
+    // EventStoreDB has no transaction with the checkpoint: the first attempt's appends stay, the replay adds nothing.
+    for (const userId of members) expect((await wallet(userId)).length).toBe(4);
+    await lift();
+    await h.rewards.earning.waitFor(last);
+    h.rewards.earningProjection.effectListeners.length = 0;
+    for (const userId of members) {
+      expect((await wallet(userId)).map((event) => event.type)).toEqual(['MemberEnrolled', 'PointsEarned', 'TierChanged', 'PointsEarned']);
+      expect((await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.balance).toBe(15);
+    }
   });
 });

@@ -6,7 +6,8 @@ import { createServiceApp } from '../../../libs/platform/src/service-app';
 import { createTestDatabase } from '../../../test/support/database';
 import { accountStreamFor } from '../../register/src/account/account.streams';
 import { startRegister, type RegisterHarness } from '../../register/test/register-harness';
-import { EarningProcessor } from '../src/earning/earning.processor';
+import type { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
+import { Earning, type EarningProjection } from '../src/earning/earning.projection';
 import { PULSE_STREAM_PREFIX, TRACK_RECORDED } from '../src/earning/tracked-events.contract';
 import { ExpiryJob } from '../src/expiry/expiry.job';
 import { loadRewardsConfig } from '../src/rewards.config';
@@ -22,7 +23,9 @@ export interface Tenant {
 export interface RewardsApp {
   readonly app: NestFastifyApplication;
   readonly runtime: RewardsRuntime;
-  readonly earning: EarningProcessor;
+  /** The earning subscription's runner: stop, start, wait for a position. */
+  readonly earning: ProjectionRunner;
+  readonly earningProjection: EarningProjection;
   readonly expiry: ExpiryJob;
   http(): ReturnType<typeof request>;
   close(): Promise<void>;
@@ -40,6 +43,13 @@ export interface RewardsHarness {
   track(tenant: Tenant, userId: string, event: string, properties?: object, messageId?: string): Promise<Position>;
   /** Signs a person up in register and waits until rewards has applied the sign-up. */
   signUp(tenant: Tenant): Promise<string>;
+  /** Appends TrackRecorded events as pulse would, all in one append (so they are earned in one batch). */
+  trackMany(tenant: Tenant, events: readonly { userId: string; event: string; properties?: object }[]): Promise<Position>;
+  /**
+   * Makes every commit of the earning checkpoint fail, as a crash between a batch's wallet writes
+   * and its checkpoint would, until the returned function lifts it.
+   */
+  failEarningCheckpoints(): Promise<() => Promise<void>>;
   storedEvents(prefix?: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -60,7 +70,8 @@ async function startRewardsApp(databaseUrl: string, masterKey: string, eventstor
   return {
     app,
     runtime,
-    earning: app.get(EarningProcessor),
+    earning: app.get(Earning).runner,
+    earningProjection: app.get(Earning).projection,
     expiry: app.get(ExpiryJob),
     http: () => request(app.getHttpServer()),
     close: () => app.close(),
@@ -107,6 +118,22 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
       const [registered] = await store.readStream(accountStreamFor(tenant.id, id), { maxCount: 1 });
       await rewards.earning.waitFor(registered!.position);
       return id;
+    },
+    async trackMany(tenant, events) {
+      const toAppend = events.map(({ userId, event, properties = {} }) => ({
+        type: TRACK_RECORDED,
+        data: { messageId: randomUUID(), userId, event, properties: properties as never, timestamp: new Date().toISOString() },
+        metadata: { tenantId: tenant.id, schemaVersion: 1 },
+      }));
+      return (await store.appendToStream(`${PULSE_STREAM_PREFIX}events-${tenant.id}.batch`, toAppend, { expectedRevision: 'any' })).position;
+    },
+    async failEarningCheckpoints() {
+      const pool = rewards.runtime.infrastructure.pool;
+      await pool.query(`CREATE OR REPLACE FUNCTION rewards_test_crash() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'simulated crash before the checkpoint'; END $$`);
+      await pool.query(`CREATE TRIGGER rewards_test_crash BEFORE UPDATE OR INSERT ON projection_checkpoints
+        FOR EACH ROW WHEN (NEW.projection = 'rewards.earning') EXECUTE FUNCTION rewards_test_crash()`);
+      return async () => void (await pool.query('DROP TRIGGER rewards_test_crash ON projection_checkpoints'));
     },
     async storedEvents(prefix = 'rewards.') {
       const rows = await rewards.runtime.infrastructure.pool.query('SELECT count(*)::int AS n FROM es_events WHERE stream_name LIKE $1', [`${prefix}%`]);

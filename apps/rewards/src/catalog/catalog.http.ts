@@ -8,7 +8,7 @@ import { correlationIdOf, TenantAccess, type IncomingRequest } from '../tenants/
 import { remainingStock } from './catalog.decider';
 import { CatalogHandler } from './catalog.handler';
 
-const createRewardBody = z
+export const createRewardBody = z
   .object({
     name: z.string().trim().min(1).max(200),
     cost: z.number().int().positive().max(1_000_000_000),

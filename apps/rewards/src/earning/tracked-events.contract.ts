@@ -1,26 +1,34 @@
-import type { JsonObject, RecordedEvent } from '../../../../libs/eventstore/src/event-store';
+import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
+import { defineEvent } from '../../../../libs/cqrs/src/event-types';
+import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
+import { MessageReceived } from '../../../pulse/src/tracking/tracking.events';
+import { UserErased, UserRegistered } from '../../../register/src/account/account.events';
 import { ACCOUNT_STREAM_PREFIX } from '../../../register/src/account/account.streams';
 
 /**
  * What rewards consumes from other services, as it reads it off the store.
  *
- * pulse (until pulse publishes its own definitions): one event per accepted Segment `track` call,
- *   stream  `pulse.<anything>` (e.g. `pulse.events-<tenantId>.<userId or anonymousId>`)
- *   type    `TrackRecorded`
+ * pulse: `MessageReceived` (pulse's tracking.events.ts) in `pulse.tracking-<tenantId>.<partition>`,
+ *   one per accepted Segment call; those of `kind: 'track'` earn. `properties` is sealed under
+ *   the person's key and opened by the codec with the shared master key (the key store must be
+ *   the one pulse writes to). The older shape rewards was built against is still read:
+ *   stream  `pulse.<anything>`, type `TrackRecorded`,
  *   data    { messageId: string, userId: string | null, anonymousId?: string | null,
- *             event: string, properties: object, timestamp: string (ISO-8601) }
- *   metadata.tenantId (as every Tessera event)
- * Earning rules match `event` and read `properties`, so these must not be sealed as personal
- * data (if they are, rewards opens them with the shared master key). Events without a userId
- * (anonymous visitors) earn nothing. `messageId` is the dedupe key: the same message earns once
- * even if pulse were to record it twice.
+ *             event: string, properties: object, timestamp: string (ISO-8601) }.
+ * Every event carries metadata.tenantId. Earning rules match `event` and read `properties`.
+ * Events without a userId (anonymous visitors) earn nothing. `messageId` is the dedupe key: the
+ * same message earns once even if pulse were to record it twice.
  *
  * register: `UserRegistered` in `register.account-<tenantId>.<userId>`; rules name it as the
  *   event `UserRegistered` with no properties. Only `userId` (never sealed) is read.
+ *   `UserErased` in the same stream closes the member's wallet.
  */
 export const PULSE_STREAM_PREFIX = 'pulse.';
 export const TRACK_RECORDED = 'TrackRecorded';
+/** pulse's own event for every Segment call; only `kind: 'track'` earns. */
+export const MESSAGE_RECEIVED = 'MessageReceived';
 export const USER_REGISTERED = 'UserRegistered';
+export const USER_ERASED = 'UserErased';
 export const SOURCE_STREAM_PREFIXES = [PULSE_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX] as const;
 
 export interface TrackRecordedData {
@@ -32,6 +40,12 @@ export interface TrackRecordedData {
   timestamp: string;
 }
 
+/** pulse's event as rewards reads it (no personal-data spec: sealed data is opened all the same). */
+export const TrackRecorded = defineEvent<TrackRecordedData>()(TRACK_RECORDED);
+
+/** The other services' event types the earning subscription decodes. */
+export const consumedEvents = [TrackRecorded, MessageReceived, UserRegistered, UserErased];
+
 /** A source event as the earning rules see it; undefined for events that cannot earn. */
 export interface EarningSource {
   readonly tenantId: string;
@@ -39,19 +53,29 @@ export interface EarningSource {
   readonly source: { id: string; name: string; properties: Readonly<Record<string, unknown>> };
 }
 
-export function earningSourceOf(recorded: RecordedEvent, data: JsonObject): EarningSource | undefined {
-  const tenantId = recorded.metadata.tenantId;
-  if (typeof tenantId !== 'string') return undefined;
-  if (recorded.type === USER_REGISTERED && recorded.streamName.startsWith(ACCOUNT_STREAM_PREFIX)) {
+export function earningSourceOf(envelope: EventEnvelope): EarningSource | undefined {
+  const { tenantId } = envelope.metadata;
+  const { type } = envelope.event;
+  const data = envelope.event.data as JsonObject;
+  if (type === USER_REGISTERED && envelope.streamName.startsWith(ACCOUNT_STREAM_PREFIX)) {
     const userId = data.userId;
     return typeof userId === 'string' ? { tenantId, userId, source: { id: `registered:${userId}`, name: USER_REGISTERED, properties: {} } } : undefined;
   }
-  if (recorded.type === TRACK_RECORDED && recorded.streamName.startsWith(PULSE_STREAM_PREFIX)) {
+  const tracked = (type === TRACK_RECORDED || (type === MESSAGE_RECEIVED && data.kind === 'track')) && envelope.streamName.startsWith(PULSE_STREAM_PREFIX);
+  if (tracked) {
+    // Properties sealed by pulse are opened by the codec; once the person is erased they read as null.
     const { userId, event, properties, messageId } = data as Partial<TrackRecordedData>;
     if (typeof userId !== 'string' || typeof event !== 'string') return undefined;
-    const id = typeof messageId === 'string' && messageId !== '' ? `track:${messageId}` : `event:${recorded.id}`;
+    const id = typeof messageId === 'string' && messageId !== '' ? `track:${messageId}` : `event:${envelope.id}`;
     const props = typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? properties : {};
     return { tenantId, userId, source: { id, name: event, properties: props } };
   }
   return undefined;
+}
+
+/** The member register erased, or undefined when the event is not an erasure. */
+export function erasedMemberOf(envelope: EventEnvelope): { tenantId: string; userId: string } | undefined {
+  if (envelope.event.type !== USER_ERASED || !envelope.streamName.startsWith(ACCOUNT_STREAM_PREFIX)) return undefined;
+  const userId = (envelope.event.data as JsonObject).userId;
+  return typeof userId === 'string' ? { tenantId: envelope.metadata.tenantId, userId } : undefined;
 }

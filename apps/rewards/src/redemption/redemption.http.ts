@@ -10,7 +10,7 @@ import { unknownMember } from '../wallet/member.http';
 import type { RedemptionState } from './redemption.decider';
 import { RedemptionHandler, type RedemptionRefusal } from './redemption.handler';
 
-const redeemBody = z.object({ rewardId: z.string().regex(UUID, { message: 'must be a reward id' }) }).strict();
+export const redeemBody = z.object({ rewardId: z.string().regex(UUID, { message: 'must be a reward id' }) }).strict();
 
 const REFUSALS: Record<Exclude<RedemptionRefusal, 'UnknownMember' | 'RewardNotFound'>, { status: number; type: string; title: string }> = {
   RewardNotYetValid: { status: 409, type: 'reward-not-yet-valid', title: 'Reward not yet available' },
@@ -67,7 +67,7 @@ export class RedemptionController {
     return {
       items: rows.map((row) => ({
         id: row.redemption_id,
-        userId: row.user_id,
+        userId: row.user_id || null,
         rewardId: row.reward_id,
         cost: row.cost,
         status: row.status,

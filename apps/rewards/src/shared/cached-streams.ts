@@ -66,46 +66,6 @@ export class CachedStreams {
     });
   }
 
-  /**
-   * Decides several commands in order, each on the state the previous ones left, and appends all
-   * their events at once: one commit for a member's whole share of a batch. Commands that are
-   * rejected are skipped. A conflict drops the half-evolved cache entry and starts over.
-   */
-  async handleAll<Command, Event extends DomainEvent, State, Rejection>(request: {
-    readonly streamName: string;
-    readonly decider: Decider<Command, Event, State, Rejection>;
-    readonly items: readonly { readonly command: Command; readonly context: CommandContext }[];
-    readonly retriesOnConflict?: number;
-  }): Promise<{ readonly events: number }> {
-    const { streamName, decider, items } = request;
-    const retries = request.retriesOnConflict ?? 20;
-    return this.inTurn(streamName, async () => {
-      for (let attempt = 0; ; attempt++) {
-        const entry = await this.entry(streamName, decider, false);
-        const revision = entry.revision;
-        let state = entry.state as State;
-        const toAppend = [];
-        for (const { command, context } of items) {
-          const decision = decider.decide(command, state);
-          if (!decision.accepted || decision.events.length === 0) continue;
-          // evolve reuses the state's collections: from here on the entry is only valid if the append succeeds.
-          for (const event of decision.events) state = decider.evolve(state, event);
-          toAppend.push(...(await this.codec.encodeAll(decision.events, context)));
-        }
-        if (toAppend.length === 0) return { events: 0 };
-        try {
-          const result = await this.store.appendToStream(streamName, toAppend, { expectedRevision: revision === -1n ? 'no_stream' : revision });
-          entry.state = state;
-          entry.revision = result.nextExpectedRevision;
-          return { events: toAppend.length };
-        } catch (error) {
-          this.entries.delete(streamName);
-          if (!(error instanceof WrongExpectedRevisionError) || attempt >= retries) throw error;
-        }
-      }
-    });
-  }
-
   /** The stream's current state, read through the cache (its tail is always checked). */
   async load<Event extends DomainEvent, State>(
     streamName: string,

@@ -15,7 +15,7 @@ import type { WalletEvent } from './wallet.events';
 import { WalletHandler } from './wallet.handler';
 import { availablePoints, earnedSince, spendableLots } from './wallet.state';
 
-const adjustmentBody = z
+export const adjustmentBody = z
   .object({
     points: z.number().int().refine((n) => n !== 0, { message: 'must not be 0' }).refine((n) => Math.abs(n) <= 1_000_000_000, { message: 'is too large' }),
     reason: z.string().trim().min(1).max(500),

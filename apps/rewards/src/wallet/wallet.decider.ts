@@ -4,6 +4,7 @@ import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent 
 import { addMonths } from '../shared/calendar';
 import {
   MemberEnrolled,
+  MemberErased,
   PointsAdjusted,
   PointsEarned,
   PointsExpired,
@@ -33,7 +34,9 @@ export type WalletCommand =
       readonly program?: ProgramDefinition;
       readonly now: Date;
     }
-  | { readonly type: 'ReviewTier'; readonly userId: string; readonly program?: ProgramDefinition; readonly now: Date };
+  | { readonly type: 'ReviewTier'; readonly userId: string; readonly program?: ProgramDefinition; readonly now: Date }
+  /** Register erased the person; `now` is when register recorded it. */
+  | { readonly type: 'Erase'; readonly userId: string; readonly now: Date };
 
 export type WalletRejection =
   | { readonly kind: 'UnknownMember'; readonly userId: string }
@@ -46,6 +49,8 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
   initialState: emptyWallet,
   evolve: evolveWallet,
   decide(command, state) {
+    // An erased person's wallet only answers: nothing earns, expires or comes back to it any more.
+    if (state.erased) return command.type === 'Redeem' || command.type === 'Adjust' ? reject({ kind: 'UnknownMember', userId: command.userId }) : accept();
     switch (command.type) {
       case 'Enrol':
         return state.enrolled ? accept() : accept(MemberEnrolled({ userId: command.userId, enrolledAt: command.now.toISOString() }));
@@ -69,6 +74,8 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         return adjust(command, state);
       case 'ReviewTier':
         return reviewTier(command, state);
+      case 'Erase':
+        return accept(MemberErased({ userId: command.userId, erasedAt: command.now.toISOString() }));
     }
   },
 };

@@ -64,6 +64,13 @@ export const TierChanged = defineEvent<{
 /** A review at the end of a tier period that kept the tier: starts the next period. */
 export const TierRetained = defineEvent<{ userId: string; tier: string | null; reviewAt: string; reviewedAt: string }>()('TierRetained');
 
+/**
+ * Register erased the person. The wallet keeps its history of amounts and dates (the adjustment
+ * reasons, sealed under the person's key, are shredded with it) but is closed: it earns nothing
+ * more, spends nothing, and is no longer shown as a member. Carries no personal data.
+ */
+export const MemberErased = defineEvent<{ userId: string; erasedAt: string }>()('MemberErased');
+
 export type WalletEvent =
   | EventOf<typeof MemberEnrolled>
   | EventOf<typeof PointsEarned>
@@ -72,6 +79,7 @@ export type WalletEvent =
   | EventOf<typeof PointsExpired>
   | EventOf<typeof PointsAdjusted>
   | EventOf<typeof TierChanged>
-  | EventOf<typeof TierRetained>;
+  | EventOf<typeof TierRetained>
+  | EventOf<typeof MemberErased>;
 
-export const walletEvents = [MemberEnrolled, PointsEarned, PointsRedeemed, RedemptionCancelled, PointsExpired, PointsAdjusted, TierChanged, TierRetained];
+export const walletEvents = [MemberEnrolled, PointsEarned, PointsRedeemed, RedemptionCancelled, PointsExpired, PointsAdjusted, TierChanged, TierRetained, MemberErased];

@@ -14,11 +14,6 @@ export class WalletHandler {
     return this.streams.handle({ streamName: walletStreamFor(context.tenantId, command.userId), decider: walletDecider, command, context });
   }
 
-  /** Several commands for one member, decided in order and appended together. */
-  handleAll(tenantId: string, userId: string, items: readonly { command: WalletCommand; context: CommandContext }[]) {
-    return this.streams.handleAll({ streamName: walletStreamFor(tenantId, userId), decider: walletDecider, items });
-  }
-
   async state(tenantId: string, userId: string): Promise<{ state: WalletState; revision: bigint }> {
     return this.streams.load(walletStreamFor(tenantId, userId), walletDecider);
   }

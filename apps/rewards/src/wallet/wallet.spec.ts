@@ -1,7 +1,7 @@
 import { given } from '../../../../libs/cqrs/testing/given-when-then';
 import type { ProgramDefinition } from '../program/program.events';
 import { walletDecider } from './wallet.decider';
-import { MemberEnrolled, PointsAdjusted, PointsEarned, PointsExpired, PointsRedeemed, RedemptionCancelled, TierChanged, TierRetained } from './wallet.events';
+import { MemberEnrolled, MemberErased, PointsAdjusted, PointsEarned, PointsExpired, PointsRedeemed, RedemptionCancelled, TierChanged, TierRetained } from './wallet.events';
 
 const userId = 'u1';
 const at = (iso: string) => new Date(iso);
@@ -135,6 +135,34 @@ describe('wallet', () => {
       given(walletDecider, [...gold, lot('b/buy', 1000, '2026-12-01T00:00:00.000Z', null, 'buy')]).when(review('2027-01-11T00:00:00.000Z')).then([
         TierRetained({ userId, tier: 'gold', reviewAt: '2028-01-11T00:00:00.000Z', reviewedAt: '2027-01-11T00:00:00.000Z' }),
       ]);
+    });
+  });
+
+  describe('erasure', () => {
+    const erased = MemberErased({ userId, erasedAt: '2026-05-01T00:00:00.000Z' });
+    const history = [enrolled, lot('e1/buy', 120, '2026-03-01T00:00:00.000Z', null, 'buy')];
+
+    test('erasing a person closes their wallet', () => {
+      given(walletDecider, history).when({ type: 'Erase', userId, now: at('2026-05-01T00:00:00.000Z') }).then([erased]);
+    });
+
+    test('an erased wallet earns nothing more and is not enrolled again', () => {
+      given(walletDecider, [...history, erased]).when(earn('e2', 50, '2026-05-02T00:00:00.000Z')).thenNothingHappens();
+      given(walletDecider, [...history, erased]).when({ type: 'Enrol', userId, now: at('2026-05-02T00:00:00.000Z') }).thenNothingHappens();
+    });
+
+    test('an erased member can neither redeem nor be adjusted', () => {
+      given(walletDecider, [...history, erased])
+        .when({ type: 'Redeem', userId, redemptionId: 'r1', rewardId: 'w1', points: 10, now: at('2026-05-02T00:00:00.000Z') })
+        .thenRejects({ kind: 'UnknownMember' });
+      given(walletDecider, [...history, erased])
+        .when({ type: 'Adjust', userId, adjustmentId: 'a1', points: 10, reason: 'goodwill', actor: 'agent', now: at('2026-05-02T00:00:00.000Z') })
+        .thenRejects({ kind: 'UnknownMember' });
+    });
+
+    test('erasing twice records it once; expiry and tier reviews leave an erased wallet alone', () => {
+      given(walletDecider, [...history, erased]).when({ type: 'Erase', userId, now: at('2026-05-03T00:00:00.000Z') }).thenNothingHappens();
+      given(walletDecider, [...history, erased]).when({ type: 'ExpirePoints', userId, now: at('2030-01-01T00:00:00.000Z') }).thenNothingHappens();
     });
   });
 });

@@ -13,7 +13,10 @@ export interface Lot {
  * by whoever holds the newest one.
  */
 export interface WalletState {
+  /** A member: enrolled and not erased. */
   readonly enrolled: boolean;
+  /** The person was erased in register: the wallet is closed for good. */
+  readonly erased: boolean;
   readonly lots: Map<string, Lot>;
   /** Source events that already earned points: the dedupe set behind "exactly one effect". */
   readonly sources: Set<string>;
@@ -28,7 +31,7 @@ export interface WalletState {
 }
 
 export function emptyWallet(): WalletState {
-  return { enrolled: false, lots: new Map(), sources: new Set(), earnings: [], capUsage: new Map(), redemptions: new Map(), adjustments: new Set(), tier: null, tierReviewAt: null };
+  return { enrolled: false, erased: false, lots: new Map(), sources: new Set(), earnings: [], capUsage: new Map(), redemptions: new Map(), adjustments: new Set(), tier: null, tierReviewAt: null };
 }
 
 export const dayKey = (ruleId: string, day: string) => `${ruleId}|d|${day}`;
@@ -72,6 +75,8 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       return { ...state, tier: event.data.to, tierReviewAt: event.data.reviewAt };
     case 'TierRetained':
       return { ...state, tierReviewAt: event.data.reviewAt };
+    case 'MemberErased':
+      return { ...state, enrolled: false, erased: true };
     default:
       return state;
   }

@@ -1,0 +1,33 @@
+import type { ApiDescription } from '../../../libs/platform/src/openapi';
+import { createRewardBody } from './catalog/catalog.http';
+import { programBody } from './program/program.schemas';
+import { redeemBody } from './redemption/redemption.http';
+import { adjustmentBody } from './wallet/member.http';
+
+const keyErrors = { 401: 'no or unknown API key', 403: 'API key of another tenant', 404: 'unknown tenant' } as const;
+const memberErrors = { ...keyErrors, 404: 'unknown tenant, or no such member (never enrolled, or erased)' } as const;
+const listErrors = { ...keyErrors, 400: 'malformed cursor' } as const;
+
+/** rewards' public API (PRODUCT.md), served at /docs and /docs-json; every call takes the tenant's API key. */
+export const rewardsApi: ApiDescription = {
+  title: 'Tessera rewards',
+  version: '1',
+  description:
+    'Loyalty engine driven by tracked events: earning rules, tiers and expiry (the program), a catalog with stock, ' +
+    'redemptions that never overdraw a wallet nor oversell a reward, and each member\'s points held as lots.',
+  operations: [
+    { method: 'put', path: '/t/{tenant}/program', summary: 'Publish the whole program (rules, tiers, expiry) as a new version; the same program again changes nothing', tags: ['program'], auth: 'apiKey', body: programBody, responses: { 200: 'the current version', 400: 'invalid program (each error names its JSON pointer)', ...keyErrors } },
+    { method: 'get', path: '/t/{tenant}/program', summary: 'The program in force and its version', tags: ['program'], auth: 'apiKey', responses: { 200: 'program', ...keyErrors, 404: 'unknown tenant, or no program yet' } },
+    { method: 'post', path: '/t/{tenant}/rewards', summary: 'Add a reward to the catalog, with its cost, stock, per-member limit and validity window', tags: ['catalog'], auth: 'apiKey', body: createRewardBody, responses: { 201: 'created', 400: 'invalid input', ...keyErrors } },
+    { method: 'get', path: '/t/{tenant}/rewards', summary: 'The catalog with the remaining stock, paginated (?cursor=&limit=)', tags: ['catalog'], auth: 'apiKey', responses: { 200: 'a page of rewards', ...listErrors } },
+    { method: 'get', path: '/t/{tenant}/rewards/{rewardId}', summary: 'One reward with its exact remaining stock', tags: ['catalog'], auth: 'apiKey', responses: { 200: 'reward', ...keyErrors, 404: 'unknown tenant or reward' } },
+    { method: 'post', path: '/t/{tenant}/members/{userId}/redemptions', summary: 'Redeem a reward: reserves stock and points; send an Idempotency-Key (same key, same answer, one effect)', tags: ['redemption'], auth: 'apiKey', body: redeemBody, responses: { 201: 'redeemed (confirmed)', 400: 'invalid input or missing Idempotency-Key', ...memberErrors, 409: 'out of stock, not yet valid, member limit reached or not enough points', 410: 'reward no longer valid', 422: 'Idempotency-Key already used for another request' } },
+    { method: 'get', path: '/t/{tenant}/redemptions', summary: 'Admin view of redemptions, paginated (?status=&cursor=&limit=)', tags: ['redemption'], auth: 'apiKey', responses: { 200: 'a page of redemptions', ...listErrors } },
+    { method: 'get', path: '/t/{tenant}/redemptions/{id}', summary: 'One redemption and its status', tags: ['redemption'], auth: 'apiKey', responses: { 200: 'redemption', ...keyErrors, 404: 'unknown tenant or redemption' } },
+    { method: 'post', path: '/t/{tenant}/redemptions/{id}/fulfilment', summary: 'Mark a confirmed redemption fulfilled', tags: ['redemption'], auth: 'apiKey', responses: { 200: 'fulfilled', ...keyErrors, 404: 'unknown tenant or redemption', 409: 'not in a state that can be fulfilled' } },
+    { method: 'post', path: '/t/{tenant}/redemptions/{id}/cancellation', summary: 'Cancel a redemption: the points and the stock unit go back', tags: ['redemption'], auth: 'apiKey', responses: { 200: 'cancelled', ...keyErrors, 404: 'unknown tenant or redemption', 409: 'not in a state that can be cancelled' } },
+    { method: 'get', path: '/t/{tenant}/members/{userId}', summary: "A member's balance, tier, spendable lots with their expiry, and progress to the next tier", tags: ['members'], auth: 'apiKey', responses: { 200: 'member', ...memberErrors } },
+    { method: 'get', path: '/t/{tenant}/members/{userId}/transactions', summary: "The wallet's history, oldest first, paginated (?cursor=&limit=)", tags: ['members'], auth: 'apiKey', responses: { 200: 'a page of wallet events', 400: 'malformed cursor', ...memberErrors } },
+    { method: 'post', path: '/t/{tenant}/members/{userId}/adjustments', summary: "An operator's correction with reason and actor (Idempotency-Key makes a retry count once); the reason is sealed as personal data", tags: ['members'], auth: 'apiKey', body: adjustmentBody, responses: { 201: 'adjusted', 400: 'invalid input', ...memberErrors, 409: 'would overdraw the wallet' } },
+  ],
+};

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
+import { UserErased } from '../../register/src/account/account.events';
+import { accountStreamFor } from '../../register/src/account/account.streams';
+import { walletStreamFor } from '../src/rewards.streams';
+import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
+
+/**
+ * Register erases a person (GDPR): rewards forgets what it holds about them. Its read models drop
+ * the member's rows, the wallet's history stays only as amounts and dates (the sealed adjustment
+ * reason is shredded), and the member earns, spends and shows nothing any more.
+ */
+describe('erasure', () => {
+  let h: RewardsHarness;
+  let tenant: Tenant;
+
+  beforeAll(async () => {
+    h = await startRewards();
+    tenant = await h.createTenant();
+    expect((await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM)).status).toBe(200);
+  });
+  afterAll(() => h.close());
+
+  const http = () => h.rewards.http();
+  const store = () => h.rewards.runtime.infrastructure.eventStore;
+  const query = (sql: string, values: unknown[] = []) => h.rewards.runtime.infrastructure.pool.query(sql, values);
+
+  /** Appends UserErased as register's erasure handler does, and waits until rewards has applied it everywhere. */
+  async function erase(userId: string): Promise<void> {
+    const codec = h.register.runtime.infrastructure.codec;
+    const now = new Date();
+    const event = await codec.encode(UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'tenant' }), { tenantId: tenant.id, correlationId: randomUUID(), now });
+    const { position } = await store().appendToStream(accountStreamFor(tenant.id, userId), [event], { expectedRevision: 'any' });
+    await h.rewards.earning.waitFor(position);
+    const wallet = await store().readStream(walletStreamFor(tenant.id, userId));
+    await h.rewards.app.get(ProjectionRunner).waitFor(wallet[wallet.length - 1]!.position);
+  }
+
+  /** Every row of every rewards table, as text, that mentions `text`. */
+  async function rowsMentioning(text: string): Promise<string[]> {
+    const tables = await query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'rewards\\_%'");
+    expect(tables.rows.map((row: { tablename: string }) => row.tablename)).toEqual(expect.arrayContaining(['rewards_lots', 'rewards_members', 'rewards_redemptions']));
+    const found: string[] = [];
+    for (const { tablename } of tables.rows as { tablename: string }[]) {
+      const rows = await query(`SELECT row_to_json(t)::text AS row FROM ${tablename} t WHERE row_to_json(t)::text LIKE $1`, [`%${text}%`]);
+      found.push(...rows.rows.map((row: { row: string }) => `${tablename}: ${row.row}`));
+    }
+    return found;
+  }
+
+  test("an erased member is gone from rewards' API and tables, their history kept without personal data, and earns nothing more", async () => {
+    const userId = await h.signUp(tenant);
+    await h.track(tenant, userId, 'Grant', { points: 300 });
+    const adjusted = await http().post(`/t/${tenant.slug}/members/${userId}/adjustments`).set(auth(tenant)).set('idempotency-key', 'goodwill').send({ points: 20, reason: 'parcel lost at Main Street 4', actor: 'agent-7' });
+    expect(adjusted.status).toBe(201);
+    const rewardId = (await http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 5 })).body.id;
+    const redeemed = await http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId });
+    expect(redeemed.status).toBe(201);
+    // Before: the read models hold the member (what the test then expects to disappear).
+    await h.rewards.app.get(ProjectionRunner).waitFor((await store().readStream(walletStreamFor(tenant.id, userId))).at(-1)!.position);
+    expect(await rowsMentioning(userId)).not.toEqual([]);
+
+    await erase(userId);
+
+    for (const path of [`/t/${tenant.slug}/members/${userId}`, `/t/${tenant.slug}/members/${userId}/transactions`]) {
+      const response = await http().get(path).set(auth(tenant));
+      expect(response.status).toBe(404);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+    const again = await http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId });
+    expect(again.status).toBe(404);
+    const adjustAgain = await http().post(`/t/${tenant.slug}/members/${userId}/adjustments`).set(auth(tenant)).send({ points: 5, reason: 'x', actor: 'agent-7' });
+    expect(adjustAgain.status).toBe(404);
+
+    expect(await rowsMentioning(userId)).toEqual([]);
+    // The redemption stays for the stock and the admin view, without saying whose it was.
+    const redemption = (await http().get(`/t/${tenant.slug}/redemptions`).set(auth(tenant))).body.items.find((item: { id: string }) => item.id === redeemed.body.id);
+    expect(redemption).toMatchObject({ userId: null, rewardId, status: 'confirmed' });
+
+    // The history keeps amounts and dates; the adjustment's reason can no longer be opened.
+    const history = await store().readStream(walletStreamFor(tenant.id, userId));
+    const codec = h.rewards.runtime.infrastructure.codec;
+    const decoded = await Promise.all(history.map((event) => codec.decode(event)));
+    expect(decoded.map((envelope) => envelope.event.type)).toEqual(['MemberEnrolled', 'PointsEarned', 'TierChanged', 'PointsEarned', 'TierChanged', 'PointsAdjusted', 'PointsRedeemed', 'MemberErased']);
+    const adjustment = decoded.find((envelope) => envelope.event.type === 'PointsAdjusted')!;
+    expect(adjustment.erased).toBe(true);
+    expect(adjustment.event.data).toMatchObject({ points: 20, reason: null });
+    const key = await query('SELECT wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND subject_id = $2', [tenant.id, userId]);
+    expect(key.rows).toEqual([{ wrapped_key: null }]);
+
+    // Further tracked events for the person earn nothing and do not bring the wallet back.
+    await h.track(tenant, userId, 'Grant', { points: 50 });
+    expect((await store().readStream(walletStreamFor(tenant.id, userId))).length).toBe(history.length);
+    expect((await http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).status).toBe(404);
+    expect(await rowsMentioning(userId)).toEqual([]);
+  });
+
+  test('a person erased before rewards ever saw them never becomes a member', async () => {
+    const userId = `ghost-${randomUUID()}`;
+    await erase(userId);
+    await h.track(tenant, userId, 'Grant', { points: 50 });
+    expect((await http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).status).toBe(404);
+    expect(await rowsMentioning(userId)).toEqual([]);
+  });
+
+  test('events tracked before the erasure earn, those after it do not, in log order within one batch', async () => {
+    const userId = `batch-${randomUUID()}`;
+    await h.rewards.earning.stop();
+    const codec = h.register.runtime.infrastructure.codec;
+    const now = new Date();
+    const track = (points: number) => ({ type: 'TrackRecorded', data: { messageId: randomUUID(), userId, event: 'Grant', properties: { points }, timestamp: now.toISOString() }, metadata: { tenantId: tenant.id, schemaVersion: 1 } });
+    await store().appendToStream(`pulse.events-${tenant.id}.${userId}`, [track(10)], { expectedRevision: 'any' });
+    await store().appendToStream(accountStreamFor(tenant.id, userId), [await codec.encode(UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'user' }), { tenantId: tenant.id, correlationId: 'c', now })], { expectedRevision: 'any' });
+    const { position } = await store().appendToStream(`pulse.events-${tenant.id}.${userId}`, [track(20)], { expectedRevision: 'any' });
+    h.rewards.earning.start();
+    await h.rewards.earning.waitFor(position);
+    const history = await store().readStream(walletStreamFor(tenant.id, userId));
+    expect(history.map((event) => event.type)).toEqual(['MemberEnrolled', 'PointsEarned', 'TierChanged', 'MemberErased']);
+    expect(history[1]!.data).toMatchObject({ points: 10 });
+  });
+});
