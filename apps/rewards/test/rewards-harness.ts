@@ -54,7 +54,7 @@ export interface RewardsHarness {
   close(): Promise<void>;
 }
 
-async function startRewardsApp(databaseUrl: string, masterKey: string, eventstoreUrl?: string): Promise<RewardsApp> {
+export async function startRewardsApp(databaseUrl: string, masterKey: string, eventstoreUrl?: string): Promise<RewardsApp> {
   const config = loadRewardsConfig({
     NODE_ENV: 'test',
     DATABASE_URL: databaseUrl,

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { Analytics } from '@segment/analytics-node';
+import { basic, eventually, startPulse, type PulseHarness, type Tenant } from '../../pulse/test/pulse-harness';
+import { auth, PROGRAM, startRewardsApp, type RewardsApp } from './rewards-harness';
+
+/**
+ * The whole path a customer wires up: their app tracks through pulse's Segment API (here with
+ * Segment's own Node SDK and plain HTTP), pulse stores the calls sealed, and rewards earns from
+ * them, as seen through rewards' own API. Same database and master key, as deployed services share.
+ */
+describe('earning from calls tracked through pulse', () => {
+  let pulse: PulseHarness;
+  let rewards: RewardsApp;
+  let tenant: Tenant;
+
+  beforeAll(async () => {
+    pulse = await startPulse();
+    rewards = await startRewardsApp(pulse.databaseUrl, pulse.masterKey);
+    tenant = await pulse.createTenant();
+    expect((await rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM)).status).toBe(200);
+  });
+  afterAll(async () => {
+    await rewards?.close();
+    await pulse?.close();
+  });
+
+  const balanceOf = async (userId: string) => {
+    const response = await rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant));
+    return response.status === 200 ? (response.body as { balance: number; tier: string }) : undefined;
+  };
+  const track = (body: object) =>
+    fetch(`${pulse.url}/v1/track`, { method: 'POST', headers: { authorization: basic(tenant.writeKey), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  test('an order tracked with the Segment SDK earns its points and moves the tier', async () => {
+    const userId = `shopper-${randomUUID()}`;
+    const analytics = new Analytics({ writeKey: tenant.writeKey, host: pulse.url, flushAt: 1 });
+    analytics.track({ userId, event: 'Order Completed', properties: { total: 250.99, currency: 'EUR' } });
+    analytics.identify({ userId, traits: { plan: 'pro' } });
+    await analytics.closeAndFlush();
+    await eventually(async () => (await balanceOf(userId))?.balance === 250);
+    expect(await balanceOf(userId)).toMatchObject({ balance: 250, tier: 'silver' });
+  });
+
+  test('a retried call (same messageId) earns once; a call that matches no rule earns nothing', async () => {
+    const userId = `retry-${randomUUID()}`;
+    const messageId = randomUUID();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      expect((await track({ userId, event: 'Grant', properties: { points: 30 }, messageId })).status).toBe(200);
+    }
+    expect((await track({ userId, event: 'Order Completed', properties: { total: 80, currency: 'USD' } })).status).toBe(200);
+    expect((await track({ userId, event: 'Grant', properties: { points: 5 } })).status).toBe(200);
+    // A last grant, stored after every call above: once it counts, all of them have been applied.
+    expect((await track({ userId, event: 'Grant', properties: { points: 1 } })).status).toBe(200);
+    await eventually(async () => (await balanceOf(userId))?.balance !== undefined && (await balanceOf(userId))!.balance >= 36);
+    expect((await balanceOf(userId))?.balance).toBe(36);
+  });
+
+  test('anonymous visitors earn nothing until they are identified by a userId', async () => {
+    const anonymousId = `anon-${randomUUID()}`;
+    const witness = `witness-${randomUUID()}`;
+    expect((await track({ anonymousId, event: 'Grant', properties: { points: 40 } })).status).toBe(200);
+    // Stored after the anonymous call, so once the witness has earned, the anonymous call was seen.
+    expect((await track({ userId: witness, event: 'Grant', properties: { points: 1 } })).status).toBe(200);
+    await eventually(async () => (await balanceOf(witness))?.balance === 1);
+    expect(await balanceOf(anonymousId)).toBeUndefined();
+  });
+});
