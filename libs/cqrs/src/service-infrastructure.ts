@@ -84,15 +84,22 @@ export class ServiceInfrastructure {
   }
 }
 
-/** Replicas starting together must not run the same migration twice. */
-async function migrateExclusively(dataSource: DataSource, service: string): Promise<void> {
+/**
+ * Replicas starting together must not run the same migration twice, and services sharing one
+ * database create shared tables (projection_checkpoints, TypeORM's migrations table) with
+ * CREATE ... IF NOT EXISTS, which still fails when two sessions run it at once. One lock for
+ * every service: migrations are short, and `npm start` starts all four services together.
+ */
+async function migrateExclusively(dataSource: DataSource, _service: string): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SELECT pg_advisory_lock(hashtext($1))', [`tessera.migrations.${service}`]);
+    await runner.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK]);
     await dataSource.runMigrations({ transaction: 'each' });
   } finally {
-    await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [`tessera.migrations.${service}`]).catch(() => undefined);
+    await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK]).catch(() => undefined);
     await runner.release();
   }
 }
+
+const MIGRATION_LOCK = 'tessera.migrations';
