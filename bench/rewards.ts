@@ -6,13 +6,14 @@ import { TenantCreated } from '../apps/register/src/tenants/tenant.events';
 import { tenantStreamFor } from '../apps/register/src/account/account.streams';
 import { CatalogHandler } from '../apps/rewards/src/catalog/catalog.handler';
 import { Earning } from '../apps/rewards/src/earning/earning.projection';
-import { PULSE_STREAM_PREFIX, TRACK_RECORDED } from '../apps/rewards/src/earning/tracked-events.contract';
+import { trackingStreamFor, trackReceived } from '../apps/pulse/src/tracking/tracking.events';
 import { ProgramHandler } from '../apps/rewards/src/program/program.handler';
 import { loadRewardsConfig } from '../apps/rewards/src/rewards.config';
 import { RewardsModule } from '../apps/rewards/src/rewards.module';
 import { openRewardsRuntime, rewardsServiceOptions } from '../apps/rewards/src/rewards.runtime';
-import { hashKey } from '../apps/rewards/src/tenants/tenant-directory';
+import { hashKey } from '../apps/register/src/tenants/tenant-keys';
 import { comparePositions, type EventStore, type EventToAppend, type Position } from '../libs/eventstore/src/event-store';
+import type { EventCodec } from '../libs/cqrs/src/event-codec';
 import { ProjectionRunner } from '../libs/cqrs/src/projection-runner';
 import { createServiceApp } from '../libs/platform/src/service-app';
 import { JsonClient } from './support/http-client';
@@ -44,15 +45,16 @@ const grantProgram = {
   expiry: { monthsAfterEarning: 12 },
 };
 
-const tracked = (tenantId: string, userId: string): EventToAppend => ({
-  id: randomUUID(),
-  type: TRACK_RECORDED,
-  data: { messageId: randomUUID(), userId, event: 'Grant', properties: { points: 100 }, timestamp: new Date().toISOString() },
-  metadata: { tenantId, schemaVersion: 1 },
-});
+/** A track call as pulse records it: properties sealed under the member's key, opened again by earning. */
+const tracked = (codec: EventCodec, tenantId: string, userId: string): Promise<EventToAppend> =>
+  codec.encode(trackReceived({ userId, event: 'Grant', properties: { points: 100 }, messageId: randomUUID(), at: new Date() }), {
+    tenantId,
+    correlationId: 'bench',
+    now: new Date(),
+  });
 const memberId = (n: number) => `bench-member-${n}`;
-/** Pulse's streams as this bench assumes them: shards of a tenant's traffic, members interleaved. */
-const shardStream = (tenantId: string, shard: number) => `${PULSE_STREAM_PREFIX}events-${tenantId}.shard-${shard}`;
+/** Pulse's partition streams of a tenant's traffic, members interleaved. */
+const shardStream = (tenantId: string, shard: number) => trackingStreamFor(tenantId, shard);
 const SHARDS = 16;
 
 /**
@@ -102,7 +104,7 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
 
     const backlog = settings.earningEvents ?? 20_000;
     log(`  earning: ${backlog} tracked events, ${MEMBERS} members interleaved, backlog then subscription`);
-    const last = await appendBacklog(store, tenantId, backlog);
+    const last = await appendBacklog(store, runtime.infrastructure.codec, tenantId, backlog);
     const earningStarted = performance.now();
     earning.runner.start();
     await earning.runner.waitFor(last, 300_000);
@@ -119,7 +121,7 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
 
     await settled(readModels);
     log('  earning lag at 1,000 events/s');
-    const lag = await earningLag(store, earning, tenantId, settings.lagDurationMs ?? 10_000, settings.lagSettleMs ?? 1_000);
+    const lag = await earningLag(store, runtime.infrastructure.codec, earning, tenantId, settings.lagDurationMs ?? 10_000, settings.lagSettleMs ?? 1_000);
     log(`    points appended: p50 ${lag.effect.p50.toFixed(1)} ms, p99 ${lag.effect.p99.toFixed(1)} ms; checkpointed: p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms over ${lag.samples} events (${lag.offeredPerSecond.toFixed(0)} offered/s); ${lag.batches} batches, median ${lag.batchSizeP50} events, max ${lag.batchSizeMax}; this process used ${lag.processCores.toFixed(2)} cores`);
 
     const ceilingText = `${perSecond(ceiling.perSecond, 'appends')} x${CONCURRENCY}`;
@@ -183,8 +185,8 @@ async function appendCeiling(store: EventStore, windowMs: number): Promise<Throu
   const streams = Array.from({ length: CONCURRENCY }, (_, worker) => ({ name: `bench-ceiling-${process.pid}-${worker}`, revision: -1n }));
   return runClosedLoops(CONCURRENCY, windowMs, async (worker) => {
     const stream = streams[worker]!;
-    const event = tracked('ceiling', 'x');
-    const result = await store.appendToStream(stream.name, [{ ...event, type: 'BenchCeiling' }], { expectedRevision: stream.revision === -1n ? 'no_stream' : stream.revision });
+    const event: EventToAppend = { id: randomUUID(), type: 'BenchCeiling', data: { points: 100 }, metadata: { tenantId: 'ceiling', schemaVersion: 1 } };
+    const result = await store.appendToStream(stream.name, [event], { expectedRevision: stream.revision === -1n ? 'no_stream' : stream.revision });
     stream.revision = result.nextExpectedRevision;
     return 1;
   });
@@ -194,11 +196,11 @@ async function appendCeiling(store: EventStore, windowMs: number): Promise<Throu
  * Tracked events as pulse would have appended them, 500 per append, members in round robin: every
  * batch the processor reads touches as many different wallets as it can (its worst case).
  */
-async function appendBacklog(store: EventStore, tenantId: string, events: number): Promise<Position> {
+async function appendBacklog(store: EventStore, codec: EventCodec, tenantId: string, events: number): Promise<Position> {
   let last: Position | undefined;
   let serial = 0;
   while (serial < events) {
-    const batch = Array.from({ length: Math.min(500, events - serial) }, () => tracked(tenantId, memberId(serial++ % MEMBERS)));
+    const batch = await Promise.all(Array.from({ length: Math.min(500, events - serial) }, () => tracked(codec, tenantId, memberId(serial++ % MEMBERS))));
     last = (await store.appendToStream(shardStream(tenantId, serial % SHARDS), batch, { expectedRevision: 'any' })).position;
   }
   return last!;
@@ -234,7 +236,7 @@ async function redeemLoop(app: NestFastifyApplication, baseUrl: string, slug: st
  * as lag. "Checkpointed" is when the runner has committed the append's position (its points
  * included); "effect" is when the batch's wallet appends were written, before that commit.
  */
-async function earningLag(store: EventStore, earning: Earning, tenantId: string, durationMs: number, settleMs: number) {
+async function earningLag(store: EventStore, codec: EventCodec, earning: Earning, tenantId: string, durationMs: number, settleMs: number) {
   const lags: number[] = [];
   const started = performance.now();
   const batchSizes: number[] = [];
@@ -259,7 +261,7 @@ async function earningLag(store: EventStore, earning: Earning, tenantId: string,
     for (let tick = 0; tick * LAG_TICK_MS < durationMs; tick++) {
       const wait = started + tick * LAG_TICK_MS - performance.now();
       if (wait > 0) await sleep(wait);
-      const events = Array.from({ length: LAG_EVENTS_PER_TICK }, () => tracked(tenantId, memberId(Math.floor(Math.random() * MEMBERS))));
+      const events = await Promise.all(Array.from({ length: LAG_EVENTS_PER_TICK }, () => tracked(codec, tenantId, memberId(Math.floor(Math.random() * MEMBERS)))));
       const sent = performance.now();
       for (const event of events) effectSentAt.set(event.id!, sent);
       offered += events.length;

@@ -1,3 +1,4 @@
+import { ExpiringLruCache } from '../../../libs/platform/src/expiring-lru-cache';
 import type { Pool } from 'pg';
 
 export interface LoginTenant {
@@ -22,7 +23,7 @@ const MAX_CACHED_TENANTS = 10_000;
 /** Reads login's own read models (tenants, credentials), always scoped by tenant. */
 export class LoginDirectory {
   /** Tenants never change once created (no rename event), so a found tenant can be remembered. */
-  private readonly tenants = new Map<string, LoginTenant>();
+  private readonly tenants = new ExpiringLruCache<LoginTenant>(MAX_CACHED_TENANTS, Number.POSITIVE_INFINITY);
 
   constructor(private readonly pool: Pool) {}
 
@@ -31,10 +32,7 @@ export class LoginDirectory {
     const cached = this.tenants.get(slug);
     if (cached) return cached;
     const found = await this.loadTenant(slug);
-    if (found) {
-      if (this.tenants.size >= MAX_CACHED_TENANTS) this.tenants.delete(this.tenants.keys().next().value as string);
-      this.tenants.set(slug, found);
-    }
+    if (found) this.tenants.set(slug, found);
     return found;
   }
 

@@ -1,23 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { ConfigError } from '../../../libs/platform/src/config';
+import { configProblems, minimalServiceEnv } from '../../../libs/platform/testing/config-problems';
 import { loadLoginConfig } from './login.config';
 import { loginServiceOptions } from './login.runtime';
 
-const valid = {
-  DATABASE_URL: 'postgres://u:p@localhost:5432/tessera',
-  TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-  ADMIN_TOKEN: 'a'.repeat(40),
-};
-
-const problemsOf = (env: Record<string, string>) => {
-  try {
-    loadLoginConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.map((p) => p.variable).sort();
-    throw error;
-  }
-  return [];
-};
+const valid = minimalServiceEnv();
+const problemsOf = (env: Record<string, string>) => configProblems(loadLoginConfig, env);
 
 describe('login configuration', () => {
   test("the common service variables with login's port and its own defaults", () => {

@@ -6,7 +6,8 @@ import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX } from '../../register/src/
 import type { TenantEvent } from '../../register/src/tenants/tenant.events';
 import { CLIENT_CHANGES_CHANNEL } from './clients/client-cache';
 import { CLIENT_STREAM_PREFIX, type ClientEvent } from './clients/client.events';
-import { accountLockKey } from './sign-in/password-check';
+import { advisoryLockKey } from '../../../libs/eventstore/src/postgres/transaction';
+import { accountLockName } from './sign-in/password-check';
 
 /** The metadata oidc-provider reads for a client, built from its events (never a secret). */
 function clientMetadata(data: Extract<ClientEvent, { type: 'ClientRegistered' }>['data']): Record<string, unknown> {
@@ -34,7 +35,7 @@ async function unlockAccount(tx: EntityManager, tenantId: string, userId: string
   const rows: { email_index: string }[] = await tx.query('SELECT email_index FROM login_credentials WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
   const accountKey = rows[0]?.email_index;
   if (!accountKey) return;
-  await tx.query(`SELECT pg_advisory_xact_lock(${accountLockKey(tenantId, accountKey)})`);
+  await tx.query(`SELECT pg_advisory_xact_lock(${advisoryLockKey(accountLockName(tenantId, accountKey))})`);
   await tx.query('DELETE FROM login_throttle WHERE tenant_id = $1 AND account_key = $2', [tenantId, accountKey]);
 }
 

@@ -1,7 +1,6 @@
 import * as oidc from 'openid-client';
-import { FormBrowser } from './browser-less';
 import { startLogin, type LoginHarness } from './login-harness';
-import { REDIRECT_URI, signInThroughPages } from './sign-in-flow';
+import { openSignInPage, REDIRECT_URI, signInThroughPages } from './sign-in-flow';
 import { STRONG_PASSWORD } from '../../register/test/register-harness';
 
 let login: LoginHarness;
@@ -22,14 +21,7 @@ afterAll(() => login?.close());
 describe('policies and lifetimes', () => {
   it("refuses an unverified e-mail when the tenant's policy says so, and accepts it once verified", async () => {
     await login.signUp(slug, 'ada@example.com');
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const browser = new FormBrowser();
-    const form = FormBrowser.form(await browser.follow(url.href, REDIRECT_URI));
+    const { browser, form } = await openSignInPage(config);
     const refused = await browser.request(form.action, { form: { ...form.fields, email: 'ada@example.com', password: STRONG_PASSWORD } });
     expect(refused.status).toBe(403);
     expect(refused.body).toContain('Confirm your e-mail address');
@@ -61,14 +53,7 @@ describe('policies and lifetimes', () => {
 
   // Last: it leaves this client address throttled for the tenant.
   it('throttles a client address that keeps failing, whichever accounts it tries', async () => {
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const browser = new FormBrowser();
-    const form = FormBrowser.form(await browser.follow(url.href, REDIRECT_URI));
+    const { browser, form } = await openSignInPage(config);
     for (let i = 0; i < 3; i++) {
       const wrong = await browser.request(form.action, { form: { ...form.fields, email: `sprayed${i}@example.com`, password: 'Password123' } });
       expect(wrong.status).toBe(401);

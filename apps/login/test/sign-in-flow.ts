@@ -36,3 +36,16 @@ export async function signInThroughPages(slug: string, config: oidc.Configuratio
   return { callback: new URL(step.location!), verifier, state, browser, askedConsent };
 }
 
+
+/** The hosted sign-in page of a fresh authorization request (code flow, PKCE), and its form. */
+export async function openSignInPage(config: oidc.Configuration) {
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const browser = new FormBrowser();
+  const page = await browser.follow(url.href, REDIRECT_URI);
+  return { browser, form: FormBrowser.form(page), page };
+}

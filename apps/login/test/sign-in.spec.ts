@@ -2,10 +2,10 @@ import * as oidc from 'openid-client';
 import { blindIndex } from '../../../libs/personal-data/src/blind-index';
 import { STRONG_PASSWORD } from '../../register/test/register-harness';
 import { signInStreamFor } from '../src/sign-in/sign-in.events';
-import { FormBrowser } from './browser-less';
 import { startLogin, type LoginHarness } from './login-harness';
+import { openSignInPage, REDIRECT_URI } from './sign-in-flow';
 
-const REDIRECT_URI = 'http://localhost:9/callback';
+
 const THRESHOLD = 3;
 const GENERIC_ERROR = 'The e-mail address or the password is not correct.';
 
@@ -23,16 +23,7 @@ afterAll(() => login?.close());
 
 /** Opens the hosted sign-in page of a fresh authorization request. */
 async function signInPage() {
-  const config = await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
-  const browser = new FormBrowser();
-  const page = await browser.follow(url.href, REDIRECT_URI);
-  return { browser, form: FormBrowser.form(page), page };
+  return openSignInPage(await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] }));
 }
 
 async function attempts(email: string) {

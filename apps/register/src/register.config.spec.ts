@@ -1,22 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { ConfigError } from '../../../libs/platform/src/config';
+import { configProblems, minimalServiceEnv } from '../../../libs/platform/testing/config-problems';
 import { loadRegisterConfig } from './register.config';
 
-const valid = {
-  DATABASE_URL: 'postgres://u:p@localhost:5432/tessera',
-  TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-  ADMIN_TOKEN: 'a'.repeat(40),
-};
-
-const problemsOf = (env: Record<string, string>) => {
-  try {
-    loadRegisterConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.map((p) => p.variable).sort();
-    throw error;
-  }
-  return [];
-};
+const valid = minimalServiceEnv();
+const problemsOf = (env: Record<string, string>) => configProblems(loadRegisterConfig, env);
 
 describe('register configuration', () => {
   test('the defaults start register on port 3002 with the dev mailbox', () => {

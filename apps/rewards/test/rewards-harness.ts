@@ -1,14 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import type { Position } from '../../../libs/eventstore/src/event-store';
+import type { EventToAppend, Position } from '../../../libs/eventstore/src/event-store';
 import { createServiceApp } from '../../../libs/platform/src/service-app';
 import { createTestDatabase } from '../../../test/support/database';
+import type { JsonObject } from '../../../libs/eventstore/src/event-store';
+import { trackingStreamFor, trackReceived } from '../../pulse/src/tracking/tracking.events';
 import { accountStreamFor } from '../../register/src/account/account.streams';
 import { startRegister, type RegisterHarness } from '../../register/test/register-harness';
 import type { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
 import { Earning, type EarningProjection } from '../src/earning/earning.projection';
-import { PULSE_STREAM_PREFIX, TRACK_RECORDED } from '../src/earning/tracked-events.contract';
 import { ExpiryJob } from '../src/expiry/expiry.job';
 import { loadRewardsConfig } from '../src/rewards.config';
 import { RewardsModule, type RewardsRuntime } from '../src/rewards.module';
@@ -39,11 +40,15 @@ export interface RewardsHarness {
   /** Another replica of rewards on the same database and event store. */
   startReplica(): Promise<RewardsApp>;
   createTenant(): Promise<Tenant>;
-  /** Appends a TrackRecorded as pulse would and waits until rewards has applied it. */
+  /** Appends a track call as pulse records it (sealed) and waits until rewards has applied it. */
   track(tenant: Tenant, userId: string, event: string, properties?: object, messageId?: string): Promise<Position>;
+  /** A track call sealed now, as pulse seals what it accepts (for appending later with `appendTracked`). */
+  sealTrack(tenant: Tenant, userId: string, event: string, properties?: object): Promise<EventToAppend>;
+  /** Appends sealed track calls and waits until rewards has applied them. */
+  appendTracked(tenant: Tenant, records: readonly EventToAppend[]): Promise<Position>;
   /** Signs a person up in register and waits until rewards has applied the sign-up. */
   signUp(tenant: Tenant): Promise<string>;
-  /** Appends TrackRecorded events as pulse would, all in one append (so they are earned in one batch). */
+  /** Appends track calls as pulse records them, all in one append (so they are earned in one batch). */
   trackMany(tenant: Tenant, events: readonly { userId: string; event: string; properties?: object }[]): Promise<Position>;
   /**
    * Makes every commit of the earning checkpoint fail, as a crash between a batch's wallet writes
@@ -90,6 +95,17 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
   const rewards = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl);
   const replicas: RewardsApp[] = [];
   const store = rewards.runtime.infrastructure.eventStore;
+  const asPulseRecords = (tenant: Tenant, call: { userId: string; event: string; properties: object; messageId: string }) =>
+    rewards.runtime.infrastructure.codec.encode(trackReceived({ ...call, properties: call.properties as JsonObject, at: new Date() }), {
+      tenantId: tenant.id,
+      correlationId: randomUUID(),
+      now: new Date(),
+    });
+  const appendTracked = async (tenant: Tenant, records: readonly EventToAppend[]) => {
+    const result = await store.appendToStream(trackingStreamFor(tenant.id, 0), records, { expectedRevision: 'any' });
+    await rewards.earning.waitFor(result.position);
+    return result.position;
+  };
   return {
     register,
     rewards,
@@ -105,14 +121,12 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
       return { id, slug, apiKey };
     },
     async track(tenant, userId, event, properties = {}, messageId = randomUUID()) {
-      const result = await store.appendToStream(
-        `${PULSE_STREAM_PREFIX}events-${tenant.id}.${userId}`,
-        [{ type: TRACK_RECORDED, data: { messageId, userId, event, properties: properties as never, timestamp: new Date().toISOString() }, metadata: { tenantId: tenant.id, schemaVersion: 1 } }],
-        { expectedRevision: 'any' },
-      );
-      await rewards.earning.waitFor(result.position);
-      return result.position;
+      return appendTracked(tenant, [await asPulseRecords(tenant, { userId, event, properties, messageId })]);
     },
+    sealTrack(tenant, userId, event, properties = {}) {
+      return asPulseRecords(tenant, { userId, event, properties, messageId: randomUUID() });
+    },
+    appendTracked,
     async signUp(tenant) {
       const { id } = await register.signUp(tenant.slug, `p${randomBytes(5).toString('hex')}@example.com`);
       const [registered] = await store.readStream(accountStreamFor(tenant.id, id), { maxCount: 1 });
@@ -120,12 +134,8 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
       return id;
     },
     async trackMany(tenant, events) {
-      const toAppend = events.map(({ userId, event, properties = {} }) => ({
-        type: TRACK_RECORDED,
-        data: { messageId: randomUUID(), userId, event, properties: properties as never, timestamp: new Date().toISOString() },
-        metadata: { tenantId: tenant.id, schemaVersion: 1 },
-      }));
-      return (await store.appendToStream(`${PULSE_STREAM_PREFIX}events-${tenant.id}.batch`, toAppend, { expectedRevision: 'any' })).position;
+      const toAppend = await Promise.all(events.map(({ userId, event, properties = {} }) => asPulseRecords(tenant, { userId, event, properties, messageId: randomUUID() })));
+      return (await store.appendToStream(trackingStreamFor(tenant.id, 1), toAppend, { expectedRevision: 'any' })).position;
     },
     async failEarningCheckpoints() {
       const pool = rewards.runtime.infrastructure.pool;

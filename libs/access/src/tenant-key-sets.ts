@@ -1,3 +1,4 @@
+import { ExpiringLruCache } from '../../platform/src/expiring-lru-cache';
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 
 export interface KeySetPolicy {
@@ -85,22 +86,21 @@ class TenantKeySet {
 
 /** The key sets of many tenants, each at `jwksUrlOf(slug)`, held in a bounded least-recently-used map. */
 export class TenantKeySets {
-  private readonly sets = new Map<string, TenantKeySet>();
+  private readonly sets: ExpiringLruCache<TenantKeySet>;
 
   constructor(
     private readonly jwksUrlOf: (slug: string) => URL,
     private readonly policy: KeySetPolicy = defaultKeySetPolicy,
-  ) {}
+  ) {
+    this.sets = new ExpiringLruCache(policy.maxTenants, Number.POSITIVE_INFINITY);
+  }
 
   of(slug: string): JWTVerifyGetKey {
     let set = this.sets.get(slug);
-    if (set) {
-      this.sets.delete(slug);
-    } else {
+    if (!set) {
       set = new TenantKeySet(this.jwksUrlOf(slug), this.policy);
-      if (this.sets.size >= this.policy.maxTenants) this.sets.delete(this.sets.keys().next().value as string);
+      this.sets.set(slug, set);
     }
-    this.sets.set(slug, set);
     return set.getKey;
   }
 }

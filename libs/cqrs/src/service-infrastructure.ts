@@ -56,7 +56,7 @@ export class ServiceInfrastructure {
       opened.push(eventStore);
       await dataSource.initialize();
       opened.push({ close: () => dataSource.destroy() });
-      await migrateExclusively(dataSource, settings.service);
+      await migrateExclusively(dataSource);
       const keyStore = new PersonalKeyStore(pool, keys.keyWrappingKey);
       await keyStore.migrate();
       const personalData = new PersonalDataCodec(keyStore);
@@ -90,7 +90,7 @@ export class ServiceInfrastructure {
  * CREATE ... IF NOT EXISTS, which still fails when two sessions run it at once. One lock for
  * every service: migrations are short, and `npm start` starts all four services together.
  */
-async function migrateExclusively(dataSource: DataSource, _service: string): Promise<void> {
+async function migrateExclusively(dataSource: DataSource): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {

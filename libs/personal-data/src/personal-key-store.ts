@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
+import { inTransaction } from '../../eventstore/src/postgres/transaction';
 import { aeadOpen, aeadSeal, packSealed, unpackSealed } from './aead';
 import { DataKeyUnwrapError, SubjectErasedError } from './errors';
 import { framed } from './framing';
-import { ExpiringLruCache } from './key-cache';
+import { ExpiringLruCache } from '../../platform/src/expiring-lru-cache';
 
 /** What the store knows about one subject's data key. */
 export type DataKeyLookup =
@@ -53,29 +54,23 @@ export class PersonalKeyStore {
 
   /** Creates the table. Idempotent; the advisory lock makes concurrent runs from several processes safe. */
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      // CREATE TABLE IF NOT EXISTS alone can still fail on a concurrent creation (pg_type unique key).
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [MIGRATION_LOCK]);
-      await client.query(`
-        CREATE TABLE IF NOT EXISTS personal_data_keys (
-          tenant_id text NOT NULL,
-          subject_id text NOT NULL,
-          key_version int NOT NULL,
-          wrapped_key bytea,
-          created_at timestamptz NOT NULL DEFAULT now(),
-          destroyed_at timestamptz,
-          PRIMARY KEY (tenant_id, subject_id),
-          CONSTRAINT personal_data_keys_destroyed_means_no_key CHECK ((wrapped_key IS NULL) = (destroyed_at IS NOT NULL))
-        )`);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    // CREATE TABLE IF NOT EXISTS alone can still fail on a concurrent creation (pg_type unique key).
+    await inTransaction(
+      this.pool,
+      (client) =>
+        client.query(`
+          CREATE TABLE IF NOT EXISTS personal_data_keys (
+            tenant_id text NOT NULL,
+            subject_id text NOT NULL,
+            key_version int NOT NULL,
+            wrapped_key bytea,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            destroyed_at timestamptz,
+            PRIMARY KEY (tenant_id, subject_id),
+            CONSTRAINT personal_data_keys_destroyed_means_no_key CHECK ((wrapped_key IS NULL) = (destroyed_at IS NOT NULL))
+          )`),
+      { lock: MIGRATION_LOCK },
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { startRegister } from '../../../apps/register/test/register-harness';
 
 /** One request of a drill's steady load. */
 export interface DrillRequest {
@@ -49,4 +50,19 @@ export async function json<T>(response: Response, status: number): Promise<T> {
   const text = await response.text();
   if (response.status !== status) throw new Error(`expected ${status}, got ${response.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text) as T;
+}
+
+/** A service's environment in the drill: production settings, the pods' shared master key, the drain. */
+export function replicaEnv(databaseUrl: string, masterKey: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { NODE_ENV: 'production', DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, SHUTDOWN_DRAIN_MS: String(DRAIN_MS), LOG_LEVEL: 'info', ...extra };
+}
+
+/** Tenants come from register's events: one created the way an operator would, on the drill's database. */
+export async function tenantThroughRegister(databaseUrl: string, masterKey: string): Promise<{ id: string; slug: string; writeKey: string; apiKey: string }> {
+  const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey });
+  try {
+    return await register.createTenant();
+  } finally {
+    await register.close();
+  }
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import { startRegister } from '../../../apps/register/test/register-harness';
-import { DRAIN_MS, eventually, json, post, type DrillTarget } from './drill';
+import { eventually, json, post, replicaEnv, tenantThroughRegister, type DrillTarget } from './drill';
 
 const API_AUDIENCE = 'urn:tessera:api';
 
@@ -16,19 +15,9 @@ export const loginTarget = (): DrillTarget => {
   return {
     service: 'login',
     entry: 'apps/login/src/main.ts',
-    env: (databaseUrl, balancerUrl) => ({
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      TESSERA_MASTER_KEY: masterKey,
-      ADMIN_TOKEN: adminToken,
-      LOGIN_PUBLIC_URL: balancerUrl,
-      SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
-      LOG_LEVEL: 'info',
-    }),
+    env: (databaseUrl, balancerUrl) => replicaEnv(databaseUrl, masterKey, { ADMIN_TOKEN: adminToken, LOGIN_PUBLIC_URL: balancerUrl }),
     async prepare(balancerUrl, databaseUrl) {
-      const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey });
-      const tenant = await register.createTenant();
-      await register.close();
+      const tenant = await tenantThroughRegister(databaseUrl, masterKey);
       let client: { clientId: string; clientSecret: string } | undefined;
       await eventually(async () => {
         const response = await fetch(

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { startRegister } from '../../../apps/register/test/register-harness';
-import { DRAIN_MS, eventually, type DrillTarget } from './drill';
+import { eventually, replicaEnv, tenantThroughRegister, type DrillTarget } from './drill';
 
 const BATCH = 5;
 
@@ -11,23 +10,12 @@ const BATCH = 5;
  */
 export const pulseTarget = (): DrillTarget => {
   const masterKey = randomBytes(32).toString('base64');
-  const adminToken = randomBytes(24).toString('base64url');
   return {
     service: 'pulse',
     entry: 'apps/pulse/src/main.ts',
-    env: (databaseUrl) => ({
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      TESSERA_MASTER_KEY: masterKey,
-      ADMIN_TOKEN: adminToken,
-      SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
-      LOG_LEVEL: 'info',
-    }),
+    env: (databaseUrl) => replicaEnv(databaseUrl, masterKey),
     async prepare(balancerUrl, databaseUrl) {
-      // Tenants come from register's events: create one the way an operator would, then let pulse learn it.
-      const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey });
-      const tenant = await register.createTenant();
-      await register.close();
+      const tenant = await tenantThroughRegister(databaseUrl, masterKey);
       const auth = `Basic ${Buffer.from(`${tenant.writeKey}:`).toString('base64')}`;
       await eventually(async () => {
         const probe = await fetch(`${balancerUrl}/v1/track`, {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { signTestToken } from '../../../apps/register/src/access/access-token';
-import { DRAIN_MS, eventually, json, post, type DrillTarget } from './drill';
+import { eventually, json, post, replicaEnv, type DrillTarget } from './drill';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -14,16 +14,8 @@ export const registerTarget = (): DrillTarget => {
   return {
     service: 'register',
     entry: 'apps/register/src/main.ts',
-    env: (databaseUrl) => ({
-      // "test" only so that /me accepts the drill's HS256 tokens; everything else runs as in production.
-      NODE_ENV: 'test',
-      DATABASE_URL: databaseUrl,
-      TESSERA_MASTER_KEY: masterKey,
-      ADMIN_TOKEN: adminToken,
-      REGISTER_TEST_TOKEN_SECRET: testTokenSecret,
-      SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
-      LOG_LEVEL: 'info',
-    }),
+    // "test" only so that /me accepts the drill's HS256 tokens; everything else runs as in production.
+    env: (databaseUrl) => replicaEnv(databaseUrl, masterKey, { NODE_ENV: 'test', ADMIN_TOKEN: adminToken, REGISTER_TEST_TOKEN_SECRET: testTokenSecret }),
     async prepare(balancerUrl) {
       const tenant = await json<{ id: string; slug: string }>(
         await fetch(`${balancerUrl}/admin/tenants`, post({ slug: `drill-${randomBytes(3).toString('hex')}`, name: 'Drill' }, { authorization: `Bearer ${adminToken}` })),

@@ -1,4 +1,5 @@
 import { Client, type Pool } from 'pg';
+import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
 import type { BackgroundTask } from '../../../../libs/cqrs/src/runtime-lifecycle';
 import type { OidcPayload } from '../oidc/postgres-adapter';
 
@@ -16,24 +17,21 @@ export interface StoredClient {
  * that overlaps a change is served but not remembered, so it cannot bring back a stale row.
  */
 export class ClientCache {
-  private readonly entries = new Map<string, StoredClient>();
+  private readonly entries: ExpiringLruCache<StoredClient>;
   private generation = 0;
   private live = false;
 
   constructor(
     private readonly pool: Pool,
-    private readonly capacity: number,
-  ) {}
+    capacity: number,
+  ) {
+    this.entries = new ExpiringLruCache(capacity, Number.POSITIVE_INFINITY);
+  }
 
   async find(tenantId: string, clientId: string): Promise<StoredClient | undefined> {
     const key = `${tenantId}|${clientId}`;
     const cached = this.entries.get(key);
-    if (cached) {
-      // Map order is insertion order: re-inserting marks the entry most recently used.
-      this.entries.delete(key);
-      this.entries.set(key, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const generation = this.generation;
     const { rows } = await this.pool.query<{ metadata: OidcPayload; secret_hash: string | null; disabled: boolean }>(
       'SELECT metadata, secret_hash, disabled FROM login_clients WHERE tenant_id = $1 AND client_id = $2',
@@ -42,10 +40,7 @@ export class ClientCache {
     const row = rows[0];
     if (!row) return undefined; // unknown ids are not remembered: anyone can make them up
     const client: StoredClient = { metadata: row.metadata, secretHash: row.secret_hash, disabled: row.disabled };
-    if (this.live && generation === this.generation) {
-      this.entries.set(key, client);
-      if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
-    }
+    if (this.live && generation === this.generation) this.entries.set(key, client);
     return client;
   }
 

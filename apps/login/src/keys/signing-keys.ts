@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { JsonValue } from '../../../../libs/eventstore/src/event-store';
+import { inTransaction } from '../../../../libs/eventstore/src/postgres/transaction';
 import type { PersonalDataCodec } from '../../../../libs/personal-data/src';
 
 export type PrivateJwk = Record<string, string> & { kid: string; kty: string };
@@ -28,19 +29,19 @@ export class SigningKeys {
   async keysOf(tenantId: string): Promise<PrivateJwk[]> {
     const existing = await this.load(tenantId);
     if (existing.length > 0) return existing;
-    await this.withTenantLock(tenantId, async (client) => {
+    await inTransaction(this.pool, async (client) => {
       const { rows } = await client.query('SELECT 1 FROM login_signing_keys WHERE tenant_id = $1 AND retired_at IS NULL', [tenantId]);
       if (rows.length === 0) await this.insertNew(client, tenantId);
-    });
+    }, { lock: tenantKeysLock(tenantId) });
     return this.load(tenantId);
   }
 
   /** Retires the current key and starts signing with a fresh one. */
   async rotate(tenantId: string): Promise<void> {
-    await this.withTenantLock(tenantId, async (client) => {
+    await inTransaction(this.pool, async (client) => {
       await client.query('UPDATE login_signing_keys SET retired_at = now() WHERE tenant_id = $1 AND retired_at IS NULL', [tenantId]);
       await this.insertNew(client, tenantId);
-    });
+    }, { lock: tenantKeysLock(tenantId) });
   }
 
   private async load(tenantId: string): Promise<PrivateJwk[]> {
@@ -65,20 +66,9 @@ export class SigningKeys {
     const sealed = await this.codec.sealValue(tenantId, SIGNING_KEYS_SUBJECT, jwk);
     await client.query('INSERT INTO login_signing_keys (tenant_id, kid, sealed_jwk, created_at) VALUES ($1, $2, $3, now())', [tenantId, kid, sealed]);
   }
+}
 
-  /** Two replicas meeting a new tenant at once must not both create its first key. */
-  private async withTenantLock(tenantId: string, work: (client: { query: Pool['query'] }) => Promise<void>): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`login.signing-keys.${tenantId}`]);
-      await work(client as unknown as { query: Pool['query'] });
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
+/** Two replicas meeting a new tenant at once must not both create its first key. */
+function tenantKeysLock(tenantId: string): string {
+  return `login.signing-keys.${tenantId}`;
 }

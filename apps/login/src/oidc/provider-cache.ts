@@ -1,4 +1,5 @@
 import type Provider from 'oidc-provider';
+import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
 import type { LoginTenant } from '../directory';
 
 /**
@@ -6,12 +7,14 @@ import type { LoginTenant } from '../directory';
  * thousands of tenants holds only the busy ones. Concurrent first requests share one build.
  */
 export class ProviderCache {
-  private readonly entries = new Map<string, Promise<Provider>>();
+  private readonly entries: ExpiringLruCache<Promise<Provider>>;
 
   constructor(
-    private readonly capacity: number,
+    capacity: number,
     private readonly build: (tenant: LoginTenant) => Promise<Provider>,
-  ) {}
+  ) {
+    this.entries = new ExpiringLruCache(capacity, Number.POSITIVE_INFINITY);
+  }
 
   get size(): number {
     return this.entries.size;
@@ -19,19 +22,10 @@ export class ProviderCache {
 
   get(tenant: LoginTenant): Promise<Provider> {
     const cached = this.entries.get(tenant.tenantId);
-    if (cached) {
-      // Map order is insertion order: re-inserting marks the entry most recently used.
-      this.entries.delete(tenant.tenantId);
-      this.entries.set(tenant.tenantId, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const building = this.build(tenant);
     building.catch(() => this.entries.get(tenant.tenantId) === building && this.entries.delete(tenant.tenantId));
     this.entries.set(tenant.tenantId, building);
-    while (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
     return building;
   }
 

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '../../../../libs/eventstore/src/postgres/transaction';
 import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
 import { ARGON2ID_OPTIONS } from '../../../register/src/sign-up/password';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
@@ -98,50 +98,41 @@ export class PasswordCheck {
 
   private async underAccountLock(attempt: Attempt, accountKey: string, password: string): Promise<SignInOutcome> {
     const { tenant } = attempt;
-    const client = await this.pool.connect();
     const at = new Date();
     const events: SignInEvent[] = [];
-    let outcome: SignInOutcome;
-    try {
-      // One round trip; the key is a number computed here, never text from the request.
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${accountLockKey(tenant.tenantId, accountKey)})`);
-      const { credential, failures, lockedUntil } = await this.accountState(client, tenant.tenantId, accountKey);
-      if (lockedUntil && lockedUntil > at) {
-        outcome = { ok: false, reason: 'locked' };
-        events.push(LoginFailed({ accountKey, reason: 'locked', clientId: attempt.clientId, at: at.toISOString() }));
-      } else {
+    const outcome = await inTransaction(
+      this.pool,
+      async (client): Promise<SignInOutcome> => {
+        const { credential, failures, lockedUntil } = await this.accountState(client, tenant.tenantId, accountKey);
+        if (lockedUntil && lockedUntil > at) {
+          events.push(LoginFailed({ accountKey, reason: 'locked', clientId: attempt.clientId, at: at.toISOString() }));
+          return { ok: false, reason: 'locked' };
+        }
         // Exactly one argon2id verification per attempt; unknown accounts pay it against the dummy hash.
         const valid = await verify(credential?.passwordHash ?? (await this.dummyHash), password).catch(() => false);
         if (credential && valid) {
           if (failures.length > 0 || lockedUntil) await this.saveThrottle(client, tenant.tenantId, accountKey, [], null);
           if (!credential.emailVerified && this.policy.unverifiedEmail(tenant.slug) === 'refuse') {
-            outcome = { ok: false, reason: 'email_unverified' };
             events.push(LoginFailed({ accountKey, reason: 'email_unverified', clientId: attempt.clientId, at: at.toISOString() }));
-          } else {
-            outcome = { ok: true, credential };
-            events.push(LoginSucceeded({ accountKey, userId: credential.userId, clientId: attempt.clientId, at: at.toISOString() }));
+            return { ok: false, reason: 'email_unverified' };
           }
-        } else {
-          const windowStart = at.getTime() - this.policy.lockoutWindowMs;
-          const recent = [...failures.filter((f) => f.getTime() > windowStart), at];
-          outcome = { ok: false, reason: 'invalid_credentials' };
-          events.push(LoginFailed({ accountKey, reason: 'invalid_credentials', clientId: attempt.clientId, at: at.toISOString() }));
-          if (recent.length >= this.policy.lockoutThreshold) {
-            const until = new Date(at.getTime() + this.policy.lockoutCooldownMs);
-            await this.saveThrottle(client, tenant.tenantId, accountKey, [], until);
-            events.push(AccountLocked({ accountKey, failures: recent.length, lockedUntil: until.toISOString(), at: at.toISOString() }));
-          } else {
-            await this.saveThrottle(client, tenant.tenantId, accountKey, recent, null);
-          }
+          events.push(LoginSucceeded({ accountKey, userId: credential.userId, clientId: attempt.clientId, at: at.toISOString() }));
+          return { ok: true, credential };
         }
-      }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+        const windowStart = at.getTime() - this.policy.lockoutWindowMs;
+        const recent = [...failures.filter((f) => f.getTime() > windowStart), at];
+        events.push(LoginFailed({ accountKey, reason: 'invalid_credentials', clientId: attempt.clientId, at: at.toISOString() }));
+        if (recent.length >= this.policy.lockoutThreshold) {
+          const until = new Date(at.getTime() + this.policy.lockoutCooldownMs);
+          await this.saveThrottle(client, tenant.tenantId, accountKey, [], until);
+          events.push(AccountLocked({ accountKey, failures: recent.length, lockedUntil: until.toISOString(), at: at.toISOString() }));
+        } else {
+          await this.saveThrottle(client, tenant.tenantId, accountKey, recent, null);
+        }
+        return { ok: false, reason: 'invalid_credentials' };
+      },
+      { lock: accountLockName(tenant.tenantId, accountKey) },
+    );
     await this.record(tenant, accountKey, events);
     return outcome;
   }
@@ -188,7 +179,7 @@ export class PasswordCheck {
   }
 }
 
-/** The advisory lock of one account (sign-in attempts, unlock by reset): 64 bits of a hash of the tenant and the account's blind index. */
-export function accountLockKey(tenantId: string, accountKey: string): string {
-  return createHash('sha256').update(`login.account|${tenantId}|${accountKey}`).digest().readBigInt64BE(0).toString();
+/** The advisory lock of one account (sign-in attempts, unlock by reset): the tenant and the account's blind index. */
+export function accountLockName(tenantId: string, accountKey: string): string {
+  return `login.account|${tenantId}|${accountKey}`;
 }

@@ -6,7 +6,8 @@ import type { RecordedEvent } from '../../../../libs/eventstore/src/event-store'
 import type { LoginSucceeded } from '../../../login/src/sign-in/sign-in.events';
 import type { AllSubscription, PostgresEventStoreLike } from './live.types';
 import { ProblemError } from '../../../../libs/platform/src/problem-details';
-import { TenantKeys, keyMatches } from '../tenants/tenant-keys';
+import { keyMatches } from '../../../register/src/tenants/tenant-keys';
+import { TenantKeys } from '../tenants/tenant-keys';
 import { TRACKING_STREAM_PREFIX, type TrackingEvent } from '../tracking/tracking.events';
 import { SIGN_IN_STREAM_PREFIX } from '../identity/sightings';
 import { LIVE_PAGE } from './live.page';

@@ -1,7 +1,8 @@
 import { Controller, Get, Param, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ProblemError } from '../../../../libs/platform/src/problem-details';
-import { TenantKeys, keyMatches, type PulseTenant } from '../tenants/tenant-keys';
+import { keyMatches } from '../../../register/src/tenants/tenant-keys';
+import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
 import { ProfileReader } from './profile-reader';
 
 const KINDS = new Set(['userId', 'anonymousId', 'email']);

@@ -1,21 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
+import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
+import { hashKey } from '../../../register/src/tenants/tenant-keys';
 
 export interface PulseTenant {
   readonly tenantId: string;
   readonly slug: string;
   readonly apiKeyHash: string;
-}
-
-function sha256Hex(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
-}
-
-/** Constant-time: the presented key's hash against the stored one. */
-export function keyMatches(presented: string, expectedHash: string): boolean {
-  const presentedHash = Buffer.from(sha256Hex(presented), 'hex');
-  const expected = Buffer.from(expectedHash, 'hex');
-  return presentedHash.length === expected.length && timingSafeEqual(presentedHash, expected);
 }
 
 const CACHE_TTL_MS = 30_000;
@@ -28,13 +18,13 @@ const CACHE_MAX = 10_000;
  * has projected its tenant, and misses cost one indexed query.
  */
 export class TenantKeys {
-  private readonly byWriteKeyHash = new Map<string, { tenant: PulseTenant; until: number }>();
-  private readonly bySlugCache = new Map<string, { tenant: PulseTenant; until: number }>();
+  private readonly byWriteKeyHash = new ExpiringLruCache<PulseTenant>(CACHE_MAX, CACHE_TTL_MS);
+  private readonly bySlugCache = new ExpiringLruCache<PulseTenant>(CACHE_MAX, CACHE_TTL_MS);
 
   constructor(private readonly pool: Pool) {}
 
   async byWriteKey(writeKey: string): Promise<PulseTenant | undefined> {
-    const hash = sha256Hex(writeKey);
+    const hash = hashKey(writeKey);
     return this.cached(this.byWriteKeyHash, hash, 'write_key_hash');
   }
 
@@ -44,12 +34,12 @@ export class TenantKeys {
   }
 
   private async cached(
-    cache: Map<string, { tenant: PulseTenant; until: number }>,
+    cache: ExpiringLruCache<PulseTenant>,
     key: string,
     column: 'write_key_hash' | 'slug',
   ): Promise<PulseTenant | undefined> {
     const hit = cache.get(key);
-    if (hit && hit.until > Date.now()) return hit.tenant;
+    if (hit) return hit;
     const { rows } = await this.pool.query<{ tenant_id: string; slug: string; api_key_hash: string }>(
       `SELECT tenant_id, slug, api_key_hash FROM pulse_tenants WHERE ${column} = $1`,
       [key],
@@ -57,8 +47,7 @@ export class TenantKeys {
     const row = rows[0];
     if (!row) return undefined;
     const tenant = { tenantId: row.tenant_id, slug: row.slug, apiKeyHash: row.api_key_hash };
-    cache.set(key, { tenant, until: Date.now() + CACHE_TTL_MS });
-    if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(key, tenant);
     return tenant;
   }
 }

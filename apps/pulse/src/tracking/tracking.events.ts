@@ -32,3 +32,21 @@ export const MessageReceived = defineEvent<TrackingMessage>()('MessageReceived',
 
 export type TrackingEvent = EventOf<typeof MessageReceived>;
 export const trackingEvents = [MessageReceived];
+
+/**
+ * A `track` call as pulse records it once accepted, for services that build on pulse's log
+ * (their tests and benches append it through their codec, which seals it as pulse does).
+ */
+export function trackReceived(call: { userId: string; event: string; properties?: JsonObject; messageId: string; at: Date }): TrackingEvent {
+  const at = call.at.toISOString();
+  return MessageReceived({
+    kind: 'track',
+    messageId: call.messageId,
+    userId: call.userId,
+    anonymousId: null,
+    event: call.event,
+    timestamp: at,
+    receivedAt: at,
+    properties: call.properties ?? {},
+  });
+}

@@ -1,3 +1,4 @@
+import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { TenantRef } from '../register.ports';
@@ -11,19 +12,17 @@ export interface TenantRecord extends TenantRef {
 /** Tenants by slug, from the read model, cached briefly: every request under /t/{tenant} needs one. */
 @Injectable()
 export class TenantDirectory {
-  private readonly cache = new Map<string, { record: TenantRecord; until: number }>();
-  private static readonly TTL_MS = 30_000;
+  private readonly cache = new ExpiringLruCache<TenantRecord>(10_000, 30_000);
 
   constructor(private readonly dataSource: DataSource) {}
 
   async bySlug(slug: string): Promise<TenantRecord | undefined> {
     const cached = this.cache.get(slug);
-    if (cached && cached.until > Date.now()) return cached.record;
+    if (cached) return cached;
     const row = await this.dataSource.getRepository(TenantRow).findOneBy({ slug });
     if (!row) return undefined;
     const record = { tenantId: row.tenantId, slug: row.slug, name: row.name, apiKeyHash: row.apiKeyHash };
-    this.cache.set(slug, { record, until: Date.now() + TenantDirectory.TTL_MS });
-    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(slug, record);
     return record;
   }
 

@@ -8,7 +8,7 @@ import type { ProgramDefinition, ProgramEvent } from '../program/program.events'
 import { MEMBER_ID } from '../rewards.ports';
 import { PROGRAM_STREAM_PREFIX, programStreamFor } from '../rewards.streams';
 import type { WalletCommand } from '../wallet/wallet.decider';
-import { earningSourceOf, erasedMemberOf, MESSAGE_RECEIVED, SOURCE_STREAM_PREFIXES, TRACK_RECORDED, USER_ERASED, USER_REGISTERED } from './tracked-events.contract';
+import { earningSourceOf, erasedMemberOf, MESSAGE_RECEIVED, SOURCE_STREAM_PREFIXES, USER_ERASED, USER_REGISTERED } from './tracked-events.contract';
 import type { WalletBatches, WalletChange, WalletWork } from './wallet-batch';
 
 /** Events per transaction: large enough that a backlog costs few commits, small enough to keep each short. */
@@ -27,7 +27,7 @@ export class EarningProjection implements Projection {
   readonly name = 'rewards.earning';
   readonly filter = {
     streamNamePrefixes: [...SOURCE_STREAM_PREFIXES, PROGRAM_STREAM_PREFIX],
-    eventTypePrefixes: [TRACK_RECORDED, MESSAGE_RECEIVED, USER_REGISTERED, USER_ERASED, 'ProgramPublished'],
+    eventTypePrefixes: [MESSAGE_RECEIVED, USER_REGISTERED, USER_ERASED, 'ProgramPublished'],
   };
   readonly maxBatch = MAX_BATCH;
   /** Called with a batch's wallet changes once they are written, before the checkpoint commits (bench). */

@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
-import { defineEvent } from '../../../../libs/cqrs/src/event-types';
 import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
-import { MessageReceived } from '../../../pulse/src/tracking/tracking.events';
+import type { TrackingMessage } from '../../../pulse/src/tracking/segment-message';
+import { MessageReceived, TRACKING_STREAM_PREFIX } from '../../../pulse/src/tracking/tracking.events';
 import { UserErased, UserRegistered } from '../../../register/src/account/account.events';
 import { ACCOUNT_STREAM_PREFIX } from '../../../register/src/account/account.streams';
 
@@ -11,40 +11,21 @@ import { ACCOUNT_STREAM_PREFIX } from '../../../register/src/account/account.str
  * pulse: `MessageReceived` (pulse's tracking.events.ts) in `pulse.tracking-<tenantId>.<partition>`,
  *   one per accepted Segment call; those of `kind: 'track'` earn. `properties` is sealed under
  *   the person's key and opened by the codec with the shared master key (the key store must be
- *   the one pulse writes to). The older shape rewards was built against is still read:
- *   stream  `pulse.<anything>`, type `TrackRecorded`,
- *   data    { messageId: string, userId: string | null, anonymousId?: string | null,
- *             event: string, properties: object, timestamp: string (ISO-8601) }.
- * Every event carries metadata.tenantId. Earning rules match `event` and read `properties`.
- * Events without a userId (anonymous visitors) earn nothing. `messageId` is the dedupe key: the
- * same message earns once even if pulse were to record it twice.
+ *   the one pulse writes to). Earning rules match `event` and read `properties`. Calls without a
+ *   userId (anonymous visitors) earn nothing. `messageId` is the dedupe key: the same message
+ *   earns once even if pulse were to record it twice.
  *
  * register: `UserRegistered` in `register.account-<tenantId>.<userId>`; rules name it as the
  *   event `UserRegistered` with no properties. Only `userId` (never sealed) is read.
  *   `UserErased` in the same stream closes the member's wallet.
  */
-export const PULSE_STREAM_PREFIX = 'pulse.';
-export const TRACK_RECORDED = 'TrackRecorded';
-/** pulse's own event for every Segment call; only `kind: 'track'` earns. */
-export const MESSAGE_RECEIVED = 'MessageReceived';
+export const MESSAGE_RECEIVED = MessageReceived.type;
 export const USER_REGISTERED = 'UserRegistered';
 export const USER_ERASED = 'UserErased';
-export const SOURCE_STREAM_PREFIXES = [PULSE_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX] as const;
-
-export interface TrackRecordedData {
-  messageId: string;
-  userId: string | null;
-  anonymousId?: string | null;
-  event: string;
-  properties: JsonObject;
-  timestamp: string;
-}
-
-/** pulse's event as rewards reads it (no personal-data spec: sealed data is opened all the same). */
-export const TrackRecorded = defineEvent<TrackRecordedData>()(TRACK_RECORDED);
+export const SOURCE_STREAM_PREFIXES = [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX] as const;
 
 /** The other services' event types the earning subscription decodes. */
-export const consumedEvents = [TrackRecorded, MessageReceived, UserRegistered, UserErased];
+export const consumedEvents = [MessageReceived, UserRegistered, UserErased];
 
 /** A source event as the earning rules see it; undefined for events that cannot earn. */
 export interface EarningSource {
@@ -61,10 +42,9 @@ export function earningSourceOf(envelope: EventEnvelope): EarningSource | undefi
     const userId = data.userId;
     return typeof userId === 'string' ? { tenantId, userId, source: { id: `registered:${userId}`, name: USER_REGISTERED, properties: {} } } : undefined;
   }
-  const tracked = (type === TRACK_RECORDED || (type === MESSAGE_RECEIVED && data.kind === 'track')) && envelope.streamName.startsWith(PULSE_STREAM_PREFIX);
-  if (tracked) {
+  if (type === MESSAGE_RECEIVED && data.kind === 'track' && envelope.streamName.startsWith(TRACKING_STREAM_PREFIX)) {
     // Properties sealed by pulse are opened by the codec; once the person is erased they read as null.
-    const { userId, event, properties, messageId } = data as Partial<TrackRecordedData>;
+    const { userId, event, properties, messageId } = data as Partial<TrackingMessage>;
     if (typeof userId !== 'string' || typeof event !== 'string') return undefined;
     const id = typeof messageId === 'string' && messageId !== '' ? `track:${messageId}` : `event:${envelope.id}`;
     const props = typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? properties : {};

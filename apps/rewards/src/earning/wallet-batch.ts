@@ -1,3 +1,4 @@
+import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
 import type { ClientBase } from 'pg';
 import type { DataSource, EntityManager, EntitySubscriberInterface, QueryRunner } from 'typeorm';
 import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
@@ -59,7 +60,7 @@ const READ_CONCURRENCY = 16;
  * state the store does not: a rolled-back batch leaves its wallets to be read afresh.
  */
 export class WalletBatches {
-  private readonly cache = new Map<string, Folded>();
+  private readonly cache: ExpiringLruCache<Folded>;
   /** States decided in a transaction that has not committed yet, by its query runner. */
   private readonly uncommitted = new Map<QueryRunner, Map<string, Folded>>();
 
@@ -67,8 +68,9 @@ export class WalletBatches {
     private readonly store: EventStore,
     private readonly codec: EventCodec,
     dataSource: DataSource,
-    private readonly maxEntries = 50_000,
+    maxEntries = 50_000,
   ) {
+    this.cache = new ExpiringLruCache(maxEntries, Number.POSITIVE_INFINITY);
     const settle = (queryRunner: QueryRunner, committed: boolean) => {
       const states = this.uncommitted.get(queryRunner);
       if (!states) return;
@@ -188,9 +190,7 @@ export class WalletBatches {
   }
 
   private remember(stream: string, folded: Folded): void {
-    this.cache.delete(stream);
     this.cache.set(stream, folded);
-    if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
   }
 }
 

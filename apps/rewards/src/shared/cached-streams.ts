@@ -1,3 +1,4 @@
+import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
 import { WrongExpectedRevisionError, type EventStore, type Position } from '../../../../libs/eventstore/src/event-store';
 import type { Decider } from '../../../../libs/cqrs/src/decider';
 import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
@@ -21,14 +22,16 @@ interface Entry {
  * turns 50 concurrent redemptions on one wallet into a queue instead of 50 retry storms.
  */
 export class CachedStreams {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: ExpiringLruCache<Entry>;
   private readonly turns = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: EventStore,
     private readonly codec: EventCodec,
-    private readonly maxEntries = 50_000,
-  ) {}
+    maxEntries = 50_000,
+  ) {
+    this.entries = new ExpiringLruCache(maxEntries, Number.POSITIVE_INFINITY);
+  }
 
   async handle<Command, Event extends DomainEvent, State, Rejection>(request: {
     readonly streamName: string;
@@ -84,16 +87,12 @@ export class CachedStreams {
   ): Promise<Entry> {
     let entry = this.entries.get(streamName);
     if (entry) {
-      // Most recently used last: the first key is the one to evict.
-      this.entries.delete(streamName);
-      this.entries.set(streamName, entry);
       if (checkTail) await this.catchUp(streamName, decider, entry);
       return entry;
     }
     entry = { state: decider.initialState(), revision: -1n };
     await this.catchUp(streamName, decider, entry);
     this.entries.set(streamName, entry);
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     return entry;
   }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { ProblemError } from '../../../../libs/platform/src/problem-details';
-import { TenantDirectory, keyMatches, type TenantRecord } from './tenant-directory';
+import { keyMatches } from '../../../register/src/tenants/tenant-keys';
+import { TenantDirectory, type TenantRecord } from './tenant-directory';
 
 export interface IncomingRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;

@@ -1,8 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EventCodec } from '../../../../libs/cqrs/src/event-codec';
 import { tenantStreamFor } from '../../../register/src/account/account.streams';
+import { hashKey } from '../../../register/src/tenants/tenant-keys';
 import type { TenantEvent } from '../../../register/src/tenants/tenant.events';
 import { EventStoreRef } from '../shared/event-store-ref';
 import type { TenantRef } from '../rewards.ports';
@@ -18,8 +19,7 @@ export interface TenantRecord extends TenantRef {
  */
 @Injectable()
 export class TenantDirectory {
-  private readonly cache = new Map<string, { record: TenantRecord; until: number }>();
-  private static readonly TTL_MS = 30_000;
+  private readonly cache = new ExpiringLruCache<TenantRecord>(10_000, 30_000);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -29,15 +29,14 @@ export class TenantDirectory {
 
   async bySlug(slug: string): Promise<TenantRecord | undefined> {
     const cached = this.cache.get(slug);
-    if (cached && cached.until > Date.now()) return cached.record;
+    if (cached) return cached;
     const rows: { tenant_id: string; api_key_hash: string }[] = await this.dataSource.query(
       'SELECT tenant_id, api_key_hash FROM rewards_tenants WHERE slug = $1',
       [slug],
     );
     const record = rows[0] ? { tenantId: rows[0].tenant_id, slug, apiKeyHash: rows[0].api_key_hash } : await this.fromRegisterStream(slug);
     if (!record) return undefined;
-    this.cache.set(slug, { record, until: Date.now() + TenantDirectory.TTL_MS });
-    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(slug, record);
     return record;
   }
 
@@ -53,15 +52,4 @@ export class TenantDirectory {
     const { event } = await this.codec.decode<TenantEvent>(recorded);
     return { tenantId: event.data.tenantId, slug: event.data.slug, apiKeyHash: event.data.apiKeyHash };
   }
-}
-
-/** Register keeps SHA-256 hex of each key (256 random bits: a fast hash is enough). */
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
-}
-
-export function keyMatches(presented: string, expectedHash: string): boolean {
-  const presentedHash = Buffer.from(hashKey(presented), 'hex');
-  const expected = Buffer.from(expectedHash, 'hex');
-  return presentedHash.length === expected.length && timingSafeEqual(presentedHash, expected);
 }

@@ -1,11 +1,12 @@
 import type { Pool } from 'pg';
+import { inTransaction } from './transaction';
 
 /**
  * Every migrating process takes this transaction-scoped advisory lock first: two processes running
  * `CREATE TABLE IF NOT EXISTS` at the same moment can otherwise both pass the existence check and
  * one fails on the catalog's unique index.
  */
-const MIGRATION_LOCK_KEY = 7_215_400_113_301n;
+const MIGRATION_LOCK = 'tessera.eventstore.migrate';
 
 const DDL = [
   `CREATE TABLE IF NOT EXISTS es_streams (
@@ -29,16 +30,7 @@ const DDL = [
 ];
 
 export async function migrateSchema(pool: Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+  await inTransaction(pool, async (client) => {
     for (const statement of DDL) await client.query(statement);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  }, { lock: MIGRATION_LOCK });
 }

@@ -1,4 +1,4 @@
-import { ExpiringLruCache } from './key-cache';
+import { ExpiringLruCache } from './expiring-lru-cache';
 
 describe('the key cache', () => {
   let now = 0;

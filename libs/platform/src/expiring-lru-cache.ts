@@ -1,6 +1,6 @@
 /**
- * A bounded, least-recently-used map whose entries also expire after a fixed time. Pure: the clock is
- * passed in, so expiry can be tested without waiting.
+ * A bounded, least-recently-used map whose entries also expire after a fixed time (`Infinity` for
+ * never). Pure: the clock is passed in, so expiry can be tested without waiting.
  */
 export class ExpiringLruCache<V> {
   // A Map iterates in insertion order; re-inserting on every hit keeps the least recent entry first.
@@ -36,6 +36,10 @@ export class ExpiringLruCache<V> {
 
   delete(key: string): void {
     this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
   }
 
   get size(): number {
