@@ -4,6 +4,7 @@ import { eventually, type DrillTarget, type Workload } from './drill/drill';
 import { loginTarget } from './drill/login.target';
 import { pulseTarget } from './drill/pulse.target';
 import { registerTarget } from './drill/register.target';
+import { rewardsTarget } from './drill/rewards.target';
 import { ReadinessLoadBalancer } from '../support/load-balancer';
 import { compileServices, startReplica, type Replica } from '../support/replicas';
 
@@ -16,7 +17,7 @@ import { compileServices, startReplica, type Replica } from '../support/replicas
  *
  * Each service that joins the drill has a `DrillTarget` in ./drill/.
  */
-const targets: DrillTarget[] = [registerTarget(), pulseTarget(), loginTarget()];
+const targets: DrillTarget[] = [registerTarget(), pulseTarget(), loginTarget(), rewardsTarget()];
 
 describe.each(targets)('rolling update of $service', (target) => {
   const replicas = new Set<Replica>();

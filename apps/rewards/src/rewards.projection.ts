@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { EventEnvelope } from '../../../libs/cqrs/src/event-envelope';
 import type { Projection } from '../../../libs/cqrs/src/projection-runner';
@@ -83,7 +84,7 @@ class ReadModelChanges {
       }
       case 'RedemptionRequested': {
         const d = event.data;
-        this.redemptions.push([tenantId, d.redemptionId, d.userId, d.rewardId, d.cost, d.requestedAt]);
+        this.redemptions.push([tenantId, d.redemptionId, d.userId, d.rewardId, d.cost, d.requestedAt, erasureDigest(tenantId, d.userId)]);
         return;
       }
       case 'RedemptionConfirmed':
@@ -147,13 +148,18 @@ class ReadModelChanges {
       [...this.held.values()].map((m) => [m.tenantId, m.rewardId, m.delta]),
       3,
     );
+    // A redemption requested just before its member's erasure can land in the log after it (the
+    // redemption and wallet streams are ordered apart): it is stored without the user id then too.
     await insert(
       tx,
       `INSERT INTO rewards_redemptions (tenant_id, redemption_id, user_id, reward_id, cost, status, requested_at, updated_at)
-       SELECT r.tenant_id, r.redemption_id, r.user_id, r.reward_id, r.cost, 'requested', r.requested_at, r.requested_at
-       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::timestamptz[]) AS r(tenant_id, redemption_id, user_id, reward_id, cost, requested_at)`,
+       SELECT r.tenant_id, r.redemption_id,
+              CASE WHEN EXISTS (SELECT 1 FROM rewards_erased_members e WHERE e.tenant_id = r.tenant_id AND e.member_digest = r.member_digest) THEN '' ELSE r.user_id END,
+              r.reward_id, r.cost, 'requested', r.requested_at, r.requested_at
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int[], $6::timestamptz[], $7::text[])
+         AS r(tenant_id, redemption_id, user_id, reward_id, cost, requested_at, member_digest)`,
       this.redemptions,
-      6,
+      7,
     );
     await insert(
       tx,
@@ -196,10 +202,20 @@ async function insert(tx: EntityManager, sql: string, rows: readonly Row[], colu
 
 /**
  * Register erased the person: their lots and tier go, and their redemptions stay for the stock
- * and the admin views without saying whose they were.
+ * and the admin views without saying whose they were. The erasure itself is remembered only as a
+ * digest, so a redemption of theirs projected later is stored without the user id as well.
  */
 async function forgetMember(tx: EntityManager, tenantId: string, userId: string): Promise<void> {
+  await tx.query('INSERT INTO rewards_erased_members (tenant_id, member_digest) VALUES ($1, $2) ON CONFLICT DO NOTHING', [tenantId, erasureDigest(tenantId, userId)]);
   await tx.query('DELETE FROM rewards_lots WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
   await tx.query('DELETE FROM rewards_members WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
   await tx.query(`UPDATE rewards_redemptions SET user_id = '' WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
+}
+
+/**
+ * How the read models recognise an erased member without keeping their user id: a one-way digest,
+ * bound to the tenant. (The wallet stream, not a read model, keeps the pseudonymous id.)
+ */
+function erasureDigest(tenantId: string, userId: string): string {
+  return createHash('sha256').update(`rewards.erased-member\n${tenantId}\n${userId}`).digest('hex');
 }

@@ -9,7 +9,7 @@ import { redemptionEvents } from './redemption/redemption.events';
 import { rewardsApi } from './rewards.api';
 import type { RewardsConfig } from './rewards.config';
 import type { RewardsRuntime } from './rewards.module';
-import { RewardsReadModels1732360000000 } from './rewards.schema';
+import { RewardsErasedMembers1732360000001, RewardsReadModels1732360000000 } from './rewards.schema';
 import { walletEvents } from './wallet/wallet.events';
 
 /**
@@ -26,7 +26,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [RewardsReadModels1732360000000],
+    migrations: [RewardsReadModels1732360000000, RewardsErasedMembers1732360000001],
     events: rewardsEventTypes,
   });
   return {

@@ -66,3 +66,24 @@ export class RewardsReadModels1732360000000 implements MigrationInterface {
     for (const table of ['rewards_members', 'rewards_lots', 'rewards_redemptions', 'rewards_catalog', 'rewards_tenants']) await runner.query(`DROP TABLE IF EXISTS ${table}`);
   }
 }
+
+/**
+ * Members erased so far, as digests (see erasureDigest in rewards.projection.ts): lets the
+ * projection keep an erased member's id out of rows it writes after the erasure.
+ */
+export class RewardsErasedMembers1732360000001 implements MigrationInterface {
+  name = 'RewardsErasedMembers1732360000001';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_erased_members (
+        tenant_id uuid NOT NULL,
+        member_digest text NOT NULL,
+        PRIMARY KEY (tenant_id, member_digest)
+      )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS rewards_erased_members');
+  }
+}

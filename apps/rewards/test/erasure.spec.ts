@@ -3,7 +3,9 @@ import { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
 import { trackingStreamFor, trackReceived } from '../../pulse/src/tracking/tracking.events';
 import { UserErased } from '../../register/src/account/account.events';
 import { accountStreamFor } from '../../register/src/account/account.streams';
-import { walletStreamFor } from '../src/rewards.streams';
+import { RedemptionRequested } from '../src/redemption/redemption.events';
+import { RedemptionHandler } from '../src/redemption/redemption.handler';
+import { redemptionStreamFor, walletStreamFor } from '../src/rewards.streams';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
 /**
@@ -122,5 +124,54 @@ describe('erasure', () => {
     const history = await store().readStream(walletStreamFor(tenant.id, userId));
     expect(history.map((event) => event.type)).toEqual(['MemberEnrolled', 'PointsEarned', 'TierChanged', 'MemberErased']);
     expect(history[1]!.data).toMatchObject({ points: 10 });
+  });
+  /**
+   * The redemption race: a request checks that the member is enrolled, the erasure lands, then the
+   * request writes its RedemptionRequested (another stream, so after MemberErased in the log) and
+   * carries on (the wallet refuses the debit; the redemption is declined).
+   */
+  describe('a redemption racing the erasure of its member', () => {
+    async function redemptionRequestedAfterErasure(userId: string, rewardId: string, options: { readModelsPaused: boolean }): Promise<string> {
+      const readModels = h.rewards.app.get(ProjectionRunner);
+      if (options.readModelsPaused) await readModels.stop();
+      const now = new Date();
+      const context = { tenantId: tenant.id, correlationId: randomUUID(), now };
+      const register = h.register.runtime.infrastructure.codec;
+      const erased = await store().appendToStream(accountStreamFor(tenant.id, userId), [await register.encode(UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'user' }), context)], { expectedRevision: 'any' });
+      await h.rewards.earning.waitFor(erased.position);
+      const redemptionId = randomUUID();
+      const requested = RedemptionRequested({ redemptionId, userId, rewardId, cost: 100, fingerprint: 'f', requestedAt: now.toISOString() });
+      await store().appendToStream(redemptionStreamFor(tenant.id, redemptionId), [await h.rewards.runtime.infrastructure.codec.encode(requested, context)], { expectedRevision: 'no_stream' });
+      const outcome = await h.rewards.app.get(RedemptionHandler).drive(tenant.id, redemptionId, context);
+      expect(outcome).toMatchObject({ ok: false });
+      if (options.readModelsPaused) readModels.start();
+      await readModels.waitFor((await store().headPosition())!);
+      return redemptionId;
+    }
+
+    const rowOf = async (redemptionId: string) => (await query('SELECT user_id, status FROM rewards_redemptions WHERE redemption_id = $1', [redemptionId])).rows;
+
+    test.each([
+      ['in a later batch than the erasure', false],
+      ['in the same batch as the erasure', true],
+    ])('requested after the erasure, projected %s: stored without the user id', async (_when, readModelsPaused) => {
+      const userId = `race-${randomUUID()}`;
+      await h.track(tenant, userId, 'Grant', { points: 300 });
+      const rewardId = (await http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 5 })).body.id;
+      const redemptionId = await redemptionRequestedAfterErasure(userId, rewardId, { readModelsPaused });
+      expect(await rowOf(redemptionId)).toEqual([{ user_id: '', status: 'declined' }]);
+      expect(await rowsMentioning(userId)).toEqual([]);
+    });
+
+    test('requested before the erasure: its row loses the user id when the erasure is projected', async () => {
+      const userId = `race-${randomUUID()}`;
+      await h.track(tenant, userId, 'Grant', { points: 300 });
+      const rewardId = (await http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 5 })).body.id;
+      const redeemed = await http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId });
+      expect(redeemed.status).toBe(201);
+      await erase(userId);
+      expect(await rowOf(redeemed.body.id)).toEqual([{ user_id: '', status: 'confirmed' }]);
+      expect(await rowsMentioning(userId)).toEqual([]);
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../../eventstore/src/event-store';
-import { metadataOf, type CommandContext, type EventEnvelope } from './event-envelope';
+import { metadataOf, UndecodableEventError, type CommandContext, type EventEnvelope } from './event-envelope';
 import type { DomainEvent, EventRegistry, PersonalDataSpec } from './event-types';
 
 /**
@@ -50,6 +50,7 @@ export class EventCodec {
 
   async decode<E extends DomainEvent = DomainEvent>(recorded: RecordedEvent): Promise<EventEnvelope<E>> {
     const metadata = metadataOf(recorded.metadata);
+    if (typeof recorded.data !== 'object' || recorded.data === null || Array.isArray(recorded.data)) throw new UndecodableEventError('event data is not a JSON object');
     const opened = '$personal' in recorded.data
       ? await this.personalData.open(metadata.tenantId, recorded.data)
       : { data: recorded.data, erased: false };

@@ -34,12 +34,29 @@ export interface CommandContext {
   readonly now: Date;
 }
 
+/**
+ * A stored event that no reader of this version can make sense of, whatever it retries: metadata
+ * without a tenant, a schema version that is not a version, data that is not a JSON object. The
+ * reason names what is wrong and never quotes the event's content (it may hold personal data).
+ */
+export class UndecodableEventError extends Error {
+  override readonly name = 'UndecodableEventError';
+  constructor(readonly reason: string) {
+    super(`undecodable event: ${reason}`);
+  }
+}
+
 export function metadataOf(raw: JsonObject): EventMetadata {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UndecodableEventError('event metadata is not a JSON object');
   const tenantId = raw.tenantId;
-  if (typeof tenantId !== 'string') throw new Error('event metadata lacks tenantId');
+  if (typeof tenantId !== 'string' || tenantId === '') throw new UndecodableEventError('event metadata lacks tenantId');
+  const schemaVersion = raw.schemaVersion ?? 1;
+  if (typeof schemaVersion !== 'number' || !Number.isInteger(schemaVersion) || schemaVersion < 1) {
+    throw new UndecodableEventError('event metadata has a schemaVersion that is not a positive integer');
+  }
   return {
     tenantId,
-    schemaVersion: typeof raw.schemaVersion === 'number' ? raw.schemaVersion : 1,
+    schemaVersion,
     correlationId: typeof raw.correlationId === 'string' ? raw.correlationId : '',
     causationId: typeof raw.causationId === 'string' ? raw.causationId : '',
     occurredAt: typeof raw.occurredAt === 'string' ? raw.occurredAt : '',

@@ -60,6 +60,22 @@ export class UnknownEventTypeError extends Error {
   }
 }
 
+/**
+ * An event written by a newer version of the service than this reader. Not a broken event: during
+ * a rolling update the old replicas meet what the new ones write. Readers wait (retry) rather than
+ * skip it, because the newer replicas will read it as soon as they take over.
+ */
+export class NewerEventVersionError extends Error {
+  override readonly name = 'NewerEventVersionError';
+  constructor(
+    readonly type: string,
+    readonly version: number,
+    readonly readerVersion: number,
+  ) {
+    super(`event ${type} v${version} is newer than this reader (v${readerVersion}): deploy the newer service first`);
+  }
+}
+
 /** The event types one reader understands, with the upcasting chain of each. */
 export class EventRegistry {
   private readonly definitions = new Map<string, AnyEventDefinition>();
@@ -92,9 +108,7 @@ export class EventRegistry {
   upcast(type: string, version: number, data: JsonObject): JsonObject {
     const definition = this.definitions.get(type);
     if (!definition) throw new UnknownEventTypeError(type);
-    if (version > definition.version) {
-      throw new Error(`event ${type} v${version} is newer than this reader (v${definition.version}): deploy the newer service first`);
-    }
+    if (version > definition.version) throw new NewerEventVersionError(type, version, definition.version);
     let lifted = data;
     for (let v = version; v < definition.version; v++) lifted = definition.upcasters![v]!(lifted);
     return lifted;

@@ -1,10 +1,11 @@
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The lag figures a projection reports: readiness and dashboards read them. */
 export class ProjectionMetrics {
   readonly lag: Histogram<'projection'>;
   readonly behind: Gauge<'projection'>;
   readonly applied: Gauge<'projection'>;
+  readonly skipped: Counter<'projection' | 'error'>;
 
   private readonly sources = new Map<string, () => number>();
 
@@ -29,6 +30,12 @@ export class ProjectionMetrics {
       name: 'tessera_projection_events_applied',
       help: 'Events applied by a projection since the process started',
       labelNames: ['projection'],
+      registers: [registry],
+    });
+    this.skipped = new Counter({
+      name: 'tessera_projection_events_skipped_total',
+      help: 'Events a projection skipped because they cannot be decoded (recorded in projection_skipped_events), by error class',
+      labelNames: ['projection', 'error'],
       registers: [registry],
     });
   }

@@ -7,8 +7,9 @@ import {
   type Position,
   type RecordedEvent,
 } from '../../eventstore/src/event-store';
+import { PersonalDataIntegrityError } from '../../personal-data/src/errors';
 import type { EventCodec } from './event-codec';
-import type { EventEnvelope } from './event-envelope';
+import { UndecodableEventError, type EventEnvelope } from './event-envelope';
 import type { ProjectionMetrics } from './projection-metrics';
 
 /** A read model kept up to date from the event store. */
@@ -51,6 +52,41 @@ export const CHECKPOINTS_DDL = `
     prepare_position bigint NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
   )`;
+
+/**
+ * Events a projection passed over because they cannot be decoded (see `undecodableReason`), one
+ * row per projection and event, written in the transaction that moves the checkpoint past them.
+ * `reason` is the decoder's own wording, never the event's content.
+ */
+export const SKIPPED_EVENTS_DDL = `
+  CREATE TABLE IF NOT EXISTS projection_skipped_events (
+    projection text NOT NULL,
+    event_id text NOT NULL,
+    stream_name text NOT NULL,
+    commit_position bigint NOT NULL,
+    prepare_position bigint NOT NULL,
+    error text NOT NULL,
+    reason text NOT NULL,
+    skipped_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (projection, event_id)
+  )`;
+
+/**
+ * Why an event can never be decoded by this reader, or undefined when the error may pass on a retry
+ * (database or key store unreachable, an event from a newer version of the service, a bug). Only
+ * errors whose messages are built without the event's content qualify, so the reason is safe to
+ * store and log.
+ */
+export function undecodableReason(error: unknown): { error: string; reason: string } | undefined {
+  if (error instanceof UndecodableEventError || error instanceof PersonalDataIntegrityError) return { error: error.name, reason: error.reason };
+  return undefined;
+}
+
+interface SkippedEvent {
+  readonly recorded: RecordedEvent;
+  readonly error: string;
+  readonly reason: string;
+}
 
 /**
  * Feeds one projection from a `$all` subscription. Each batch of events and the checkpoint after
@@ -171,10 +207,7 @@ export class ProjectionRunner {
   }
 
   private async applyBatch(batch: RecordedEvent[]): Promise<void> {
-    const envelopes: EventEnvelope[] = [];
-    for (const recorded of batch) {
-      if (this.codec.understands(recorded)) envelopes.push(await this.codec.decode(recorded));
-    }
+    const { envelopes, skipped } = await this.decode(batch);
     const last = batch[batch.length - 1]!.position;
     await this.dataSource.transaction(async (tx) => {
       if (this.projection.asynchronousCommit) await tx.query('SET LOCAL synchronous_commit = off');
@@ -183,15 +216,67 @@ export class ProjectionRunner {
       } else if (this.projection.apply) {
         for (const envelope of envelopes) await this.projection.apply(envelope, tx);
       }
+      await this.recordSkipped(tx, skipped);
       await this.advanceCheckpoint(tx, last);
     });
     this.checkpoint = last;
+    for (const { recorded, error, reason } of skipped) {
+      this.metrics?.skipped.inc({ projection: this.name, error });
+      this.logger?.warn('projection skipped an event it cannot decode', {
+        projection: this.name,
+        eventId: recorded.id,
+        streamName: recorded.streamName,
+        position: `${recorded.position.commit}/${recorded.position.prepare}`,
+        error,
+        reason,
+      });
+    }
     const committedAt = Date.now();
     for (const recorded of batch) {
       this.metrics?.lag.observe({ projection: this.name }, Math.max(0, committedAt - recorded.createdAt.getTime()) / 1000);
     }
     this.metrics?.applied.inc({ projection: this.name }, batch.length);
     this.release(last);
+  }
+
+  /**
+   * Decodes the events this projection understands. One that can never be decoded is set aside
+   * rather than failing the batch, which would replay the same batch forever and stall the read
+   * model behind it; any other error fails the batch, to be retried from the checkpoint.
+   */
+  private async decode(batch: readonly RecordedEvent[]): Promise<{ envelopes: EventEnvelope[]; skipped: SkippedEvent[] }> {
+    const envelopes: EventEnvelope[] = [];
+    const skipped: SkippedEvent[] = [];
+    for (const recorded of batch) {
+      if (!this.codec.understands(recorded)) continue;
+      try {
+        envelopes.push(await this.codec.decode(recorded));
+      } catch (error) {
+        const undecodable = undecodableReason(error);
+        if (!undecodable) throw error;
+        skipped.push({ recorded, ...undecodable });
+      }
+    }
+    return { envelopes, skipped };
+  }
+
+  /** In the checkpoint's transaction, so a skip is recorded exactly when the checkpoint passes the event. */
+  private async recordSkipped(tx: EntityManager, skipped: readonly SkippedEvent[]): Promise<void> {
+    if (skipped.length === 0) return;
+    await tx.query(
+      `INSERT INTO projection_skipped_events (projection, event_id, stream_name, commit_position, prepare_position, error, reason)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
+       ON CONFLICT (projection, event_id) DO NOTHING`,
+      [
+        this.name,
+        skipped.map((s) => s.recorded.id),
+        skipped.map((s) => s.recorded.streamName),
+        skipped.map((s) => s.recorded.position.commit.toString()),
+        skipped.map((s) => s.recorded.position.prepare.toString()),
+        skipped.map((s) => s.error),
+        skipped.map((s) => s.reason),
+      ],
+    );
   }
 
   private release(reached: Position): void {

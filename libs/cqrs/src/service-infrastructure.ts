@@ -6,6 +6,7 @@ import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '../../personal-
 import { EventCodec } from './event-codec';
 import { EventRegistry, type AnyEventDefinition } from './event-types';
 import { CommandRunner } from './command-handling';
+import { SKIPPED_EVENTS_DDL } from './projection-runner';
 
 export interface InfrastructureSettings {
   /** Service name: prefixes its migrations table. */
@@ -96,6 +97,9 @@ async function migrateExclusively(dataSource: DataSource): Promise<void> {
   try {
     await runner.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK]);
     await dataSource.runMigrations({ transaction: 'each' });
+    // Every service's projection runners record the events they skip here; idempotent, so it also
+    // reaches databases whose migrations ran before the table existed.
+    await runner.query(SKIPPED_EVENTS_DDL);
   } finally {
     await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK]).catch(() => undefined);
     await runner.release();

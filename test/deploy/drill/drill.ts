@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { startRegister } from '../../../apps/register/test/register-harness';
+import { startRegister, type RegisterHarness } from '../../../apps/register/test/register-harness';
 
 /** One request of a drill's steady load. */
 export interface DrillRequest {
@@ -59,9 +59,14 @@ export function replicaEnv(databaseUrl: string, masterKey: string, extra: Record
 
 /** Tenants come from register's events: one created the way an operator would, on the drill's database. */
 export async function tenantThroughRegister(databaseUrl: string, masterKey: string): Promise<{ id: string; slug: string; writeKey: string; apiKey: string }> {
+  return withRegister(databaseUrl, masterKey, (register) => register.createTenant());
+}
+
+/** Register in-process on the drill's database, for targets that need more of it than a tenant (sign-ups). */
+export async function withRegister<T>(databaseUrl: string, masterKey: string, work: (register: RegisterHarness) => Promise<T>): Promise<T> {
   const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey });
   try {
-    return await register.createTenant();
+    return await work(register);
   } finally {
     await register.close();
   }

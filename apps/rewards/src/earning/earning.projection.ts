@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
 import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
-import type { Projection, ProjectionRunner } from '../../../../libs/cqrs/src/projection-runner';
+import { undecodableReason, type Projection, type ProjectionRunner } from '../../../../libs/cqrs/src/projection-runner';
 import { comparePositions, type EventStore, type Position } from '../../../../libs/eventstore/src/event-store';
 import type { PersonalDataCodec } from '../../../../libs/personal-data/src';
 import type { ProgramDefinition, ProgramEvent } from '../program/program.events';
@@ -102,7 +102,14 @@ class ProgramsAsOf {
     let found: { program?: ProgramDefinition; since: Position } = { since: { commit: 0n, prepare: 0n } };
     for (const recorded of await this.store.readStream(programStreamFor(tenantId))) {
       if (comparePositions(recorded.position, position) >= 0) break;
-      if (this.codec.understands(recorded)) found = { program: definitionOf((await this.codec.decode<ProgramEvent>(recorded)).event), since: recorded.position };
+      if (!this.codec.understands(recorded)) continue;
+      const decoded = await this.codec.decode<ProgramEvent>(recorded).catch((error: unknown) => {
+        // Passed over as the runner passes over it in the log (and records it there), rather than
+        // failing every batch that needs this tenant's program.
+        if (undecodableReason(error)) return undefined;
+        throw error;
+      });
+      if (decoded) found = { program: definitionOf(decoded.event), since: recorded.position };
     }
     this.byTenant.set(tenantId, found);
     return found.program;
