@@ -26,6 +26,20 @@ describe('live view', () => {
     expect(events.map((e) => [e.name, e.userId])).toEqual([['Email Opened', 'watched'], ['Email Opened', 'watched']]);
   });
 
+  test('a view opened after every earlier one closed streams again', async () => {
+    for (const round of [1, 2]) {
+      const controller = new AbortController();
+      const response = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?userId=returning-${round}`, { headers: { authorization: `Bearer ${h.tenant.apiKey}` }, signal: controller.signal });
+      const reading = readEvents(response, 1);
+      await track(`Round ${round}`, `returning-${round}`);
+      const [event] = await reading;
+      controller.abort();
+      expect(event).toMatchObject({ name: `Round ${round}`, userId: `returning-${round}` });
+      // The feed stops following the log once nobody watches; the next view starts it again.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
   test('the live stream needs the api key, not the write key', async () => {
     const answer = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?key=${h.tenant.writeKey}`);
     expect(answer.status).toBe(401);

@@ -25,15 +25,25 @@ export interface LiveEvent {
 
 type Listener = (event: LiveEvent) => void;
 
+interface Following {
+  subscription?: AllSubscription;
+  /** Settles once the feed knows where the log ends, the point its listeners see events from. */
+  readonly positioned: Promise<void>;
+  done: Promise<void>;
+}
+
 /**
  * One subscription to the store per process, fanned out to every open live view. It follows the
  * store rather than the ingest path, so a view on one replica shows what every replica received,
- * and only what was durably stored; sign-ins through login show up as they happen too.
+ * and only what was durably stored; sign-ins through login show up as they happen too. It runs
+ * only while someone watches: a view shows what arrives from the moment it opens, so reading the
+ * whole tracking log for nobody would be pure cost on the ingest path.
  */
 export class LiveFeed {
   private readonly listeners = new Map<string, Set<Listener>>();
-  private subscription?: AllSubscription;
-  private running?: Promise<void>;
+  private watching = 0;
+  private started = false;
+  private following?: Following;
 
   constructor(
     private readonly store: PostgresEventStoreLike,
@@ -41,37 +51,68 @@ export class LiveFeed {
   ) {}
 
   start(): void {
-    this.running ??= this.follow().catch(() => undefined);
+    this.started = true;
+    if (this.watching > 0) this.follow();
   }
 
   async stop(): Promise<void> {
-    await this.subscription?.close();
-    await this.running;
+    this.started = false;
+    await this.unfollow();
   }
 
-  listen(tenantId: string, listener: Listener): () => void {
+  /**
+   * Resolves once the feed is positioned, so that everything stored from then on reaches the
+   * listener; the view is told it is connected only then.
+   */
+  async listen(tenantId: string, listener: Listener): Promise<() => void> {
     const set = this.listeners.get(tenantId) ?? new Set();
     set.add(listener);
     this.listeners.set(tenantId, set);
+    this.watching++;
+    if (this.started) await this.follow();
+    let listening = true;
     return () => {
+      if (!listening) return;
+      listening = false;
       set.delete(listener);
       if (set.size === 0) this.listeners.delete(tenantId);
+      if (--this.watching === 0) void this.unfollow();
     };
   }
 
-  private async follow(): Promise<void> {
-    const from = (await this.store.headPosition()) ?? 'start';
-    this.subscription = this.store.subscribeToAll({
-      from,
-      filter: { streamNamePrefixes: [TRACKING_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX], eventTypePrefixes: ['MessageReceived', 'LoginSucceeded'] },
+  private follow(): Promise<void> {
+    if (this.following) return this.following.positioned;
+    let positioned!: () => void;
+    const following: Following = { done: Promise.resolve(), positioned: new Promise((resolve) => (positioned = resolve)) };
+    this.following = following;
+    following.done = (async () => {
+      const from = await this.store.headPosition().finally(positioned);
+      // The last view closed while the head was being read.
+      if (this.following !== following) return;
+      following.subscription = this.store.subscribeToAll({
+        from: from ?? 'start',
+        filter: { streamNamePrefixes: [TRACKING_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX], eventTypePrefixes: ['MessageReceived', 'LoginSucceeded'] },
+      });
+      for await (const recorded of following.subscription) {
+        const tenantId = typeof recorded.metadata.tenantId === 'string' ? recorded.metadata.tenantId : undefined;
+        const listeners = tenantId ? this.listeners.get(tenantId) : undefined;
+        if (!listeners || !this.codec.understands(recorded)) continue;
+        const event = liveEventOf(recorded);
+        for (const listener of listeners) listener(event);
+      }
+    })().catch(() => {
+      // The store failed under the feed: the next view to open starts a fresh one.
+      if (this.following === following) this.following = undefined;
     });
-    for await (const recorded of this.subscription) {
-      const tenantId = typeof recorded.metadata.tenantId === 'string' ? recorded.metadata.tenantId : undefined;
-      const listeners = tenantId ? this.listeners.get(tenantId) : undefined;
-      if (!listeners || !this.codec.understands(recorded)) continue;
-      const event = liveEventOf(recorded);
-      for (const listener of listeners) listener(event);
-    }
+    return following.positioned;
+  }
+
+  private async unfollow(): Promise<void> {
+    const following = this.following;
+    this.following = undefined;
+    if (!following) return;
+    await following.subscription?.close();
+    await following.done;
   }
 }
 
@@ -130,18 +171,22 @@ export class LiveController {
     }
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    raw.write(': connected\n\n');
-    const unlisten = this.feed.listen(tenant.tenantId, (event) => {
+    const view: { closed: boolean; unlisten?: () => void; heartbeat?: NodeJS.Timeout } = { closed: false };
+    raw.on('close', () => {
+      view.closed = true;
+      clearInterval(view.heartbeat);
+      view.unlisten?.();
+    });
+    view.unlisten = await this.feed.listen(tenant.tenantId, (event) => {
       if (eventFilter && event.name !== eventFilter) return;
       if (userId && event.userId !== userId) return;
       if (anonymousId && event.anonymousId !== anonymousId) return;
       raw.write(`id: ${event.messageId}\nevent: message\ndata: ${JSON.stringify(event)}\n\n`);
     });
-    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-    raw.on('close', () => {
-      clearInterval(heartbeat);
-      unlisten();
-    });
+    if (view.closed) return view.unlisten();
+    // Headers go out only now: a client that starts tracking once it has them sees every event.
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.write(': connected\n\n');
+    view.heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
   }
 }

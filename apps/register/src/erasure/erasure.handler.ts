@@ -1,4 +1,5 @@
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import type { Position } from '../../../../libs/eventstore/src/event-store';
 import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
 import { accountDecider } from '../account/account.decider';
 import { accountStreamFor, emailReservationStreamFor } from '../account/account.streams';
@@ -16,7 +17,9 @@ export class EraseUser extends Command<EraseUserOutcome> {
   }
 }
 
-export type EraseUserOutcome = { readonly erased: true } | { readonly erased: false; readonly reason: 'AccountNotFound' };
+export type EraseUserOutcome =
+  | { readonly erased: true; readonly position?: Position }
+  | { readonly erased: false; readonly reason: 'AccountNotFound' };
 
 /**
  * GDPR erasure: record that the person was erased (the event carries nothing personal, so every
@@ -53,6 +56,6 @@ export class EraseUserHandler implements ICommandHandler<EraseUser, EraseUserOut
       });
     }
     await this.eraser.forget(tenant.tenantId, userId);
-    return { erased: true };
+    return { erased: true, position: outcome.position };
   }
 }

@@ -7,6 +7,7 @@ import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/t
 import { accountDecider } from '../account/account.decider';
 import { accountStreamFor } from '../account/account.streams';
 import { accountNotFound } from '../profile/profile.http';
+import { ReadModels } from '../read-models';
 import { EraseUser } from './erasure.handler';
 
 /** Fields that are ours, not the person's: left out of their export. */
@@ -18,6 +19,7 @@ export class ErasureController {
     private readonly commands: CommandBus,
     private readonly access: TenantAccess,
     private readonly runner: CommandRunner,
+    private readonly readModels: ReadModels,
   ) {}
 
   /** GDPR access and portability: everything register holds about the caller, from its source. */
@@ -45,6 +47,8 @@ export class ErasureController {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
     const outcome = await this.commands.execute(new EraseUser(tenant, userId, 'user', correlationIdOf(request)));
     if (!outcome.erased) throw accountNotFound();
+    // Read-your-writes, as for every other command: once answered, the profile is gone from reads too.
+    await this.readModels.caughtUpWith(outcome.position);
   }
 
   @Delete('users/:id')
@@ -54,5 +58,6 @@ export class ErasureController {
     const { id } = parseBody(z.object({ id: z.uuid({ message: 'must be a user id (UUID)' }) }), { id: idParam });
     const outcome = await this.commands.execute(new EraseUser(tenant, id, 'tenant', correlationIdOf(request)));
     if (!outcome.erased) throw accountNotFound();
+    await this.readModels.caughtUpWith(outcome.position);
   }
 }

@@ -27,20 +27,22 @@ const STREAM_UPDATE: Record<Rule, string> = {
   no_stream: `INSERT INTO es_streams (stream_name, revision) VALUES ($1, $2::bigint - 1)
               ON CONFLICT (stream_name) DO NOTHING RETURNING revision`,
   stream_exists: `UPDATE es_streams SET revision = revision + $2::bigint WHERE stream_name = $1 RETURNING revision`,
-  exact: `UPDATE es_streams SET revision = revision + $2::bigint WHERE stream_name = $1 AND revision = $7::bigint
+  exact: `UPDATE es_streams SET revision = revision + $2::bigint WHERE stream_name = $1 AND revision = $4::bigint
           RETURNING revision`,
 };
 
 /**
  * One statement, one round trip: claim the revisions on the stream row, then insert the whole batch
- * from parallel arrays. `ORDER BY e.ord` makes seq follow the batch order.
+ * from one JSON document (no array-literal escaping of every body on either side). `ORDER BY e.ord`
+ * makes seq follow the batch order.
  */
 function appendStatement(rule: Rule): string {
   return `WITH stream AS (${STREAM_UPDATE[rule]}),
     appended AS (
       INSERT INTO es_events (stream_name, stream_revision, event_id, type, data, metadata)
       SELECT $1, stream.revision - $2::bigint + e.ord, e.id, e.type, e.data, e.metadata
-      FROM stream, unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
+      FROM stream, ROWS FROM (json_to_recordset($3::json) AS (id uuid, type text, data jsonb, metadata jsonb))
+             WITH ORDINALITY AS e(id, type, data, metadata, ord)
       ORDER BY e.ord
       RETURNING seq)
     SELECT stream.revision::text AS revision, pg_current_xact_id()::text AS commit,
@@ -71,10 +73,7 @@ export async function appendEvents(db: Queryable, request: AppendRequest): Promi
   const values: unknown[] = [
     streamName,
     String(events.length),
-    ids,
-    events.map((event) => event.type),
-    events.map((event) => JSON.stringify(event.data)),
-    events.map((event) => JSON.stringify(event.metadata ?? {})),
+    JSON.stringify(events.map((event, index) => ({ id: ids[index], type: event.type, data: event.data, metadata: event.metadata ?? {} }))),
   ];
   if (rule === 'exact') values.push(String(expected));
   try {

@@ -23,7 +23,7 @@ export interface PostgresConnectOptions extends PostgresEventStoreOptions {
   readonly pool?: Omit<PoolConfig, 'connectionString'>;
 }
 
-const DEFAULT_SETTINGS: SubscriptionSettings = { pageSize: 500, minPollMs: 5, maxPollMs: 50 };
+const DEFAULT_SETTINGS: SubscriptionSettings = { pageSize: 500, minPollMs: 5, maxPollMs: 50, lingerMs: 5 };
 
 /**
  * Stores that share a pool share one signal, so an append through any of them wakes the
@@ -87,7 +87,7 @@ export class PostgresEventStore implements EventStore {
   ): Promise<AppendResult> {
     const expected = options.expectedRevision ?? 'any';
     const result = await appendEvents(this.pool, { streamName, events, expected, inCallerTransaction: false });
-    if (events.length > 0) this.signal.notify();
+    if (events.length > 0) this.signal.notify({ streamName, types: events.map((event) => event.type) });
     return result;
   }
 

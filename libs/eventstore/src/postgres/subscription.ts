@@ -8,39 +8,74 @@ import type {
 import type { Queryable } from './append';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 
+/** What an append in this process wrote: enough to tell which subscriptions it concerns. */
+export interface AppendedEvents {
+  readonly streamName: string;
+  readonly types: readonly string[];
+}
+
+/** How many recent appends the signal remembers for subscriptions that were busy reading when they happened. */
+const REMEMBERED_APPENDS = 256;
+
 /**
- * Wakes waiting subscriptions when an append in this process commits. Writers in other processes
- * are only seen by polling: NOTIFY would take a cluster-wide lock at every commit and serialise
- * all appends.
+ * Wakes waiting subscriptions when an append in this process commits, but only those whose
+ * filter takes one of the appended events: on a busy service most appends concern one reader,
+ * and every needless wake-up costs a query. Writers in other processes are only seen by polling:
+ * NOTIFY would take a cluster-wide lock at every commit and serialise all appends.
  */
 export class AppendSignal {
   private version = 0;
-  private readonly waiters = new Set<() => void>();
+  private readonly recent: (AppendedEvents | undefined)[] = [];
+  private readonly waiters = new Set<{ filter: EventFilter | undefined; wake: () => void }>();
 
   get current(): number {
     return this.version;
   }
 
-  notify(): void {
+  /** `appended` undefined: something unknown was written, every subscription looks. */
+  notify(appended?: AppendedEvents): void {
     this.version++;
-    for (const wake of this.waiters) wake();
+    this.recent.push(appended);
+    if (this.recent.length > REMEMBERED_APPENDS) this.recent.shift();
+    for (const waiter of this.waiters) if (concerns(waiter.filter, appended)) waiter.wake();
   }
 
-  /** Resolves at the first notify after `seen` (at once if one already happened), after `ms`, or on abort. */
-  wait(seen: number, ms: number, abort: AbortSignal): Promise<void> {
-    if (this.version !== seen || abort.aborted) return Promise.resolve();
+  /**
+   * Resolves 'appended' at the first append after `seen` that `filter` takes (at once if one
+   * already happened), 'idle' after `ms`, or on abort.
+   */
+  wait(seen: number, ms: number, abort: AbortSignal, filter?: EventFilter): Promise<'appended' | 'idle'> {
+    if (abort.aborted || this.appendedSince(seen, filter)) return Promise.resolve('appended');
     return new Promise((resolve) => {
-      const wake = (): void => {
+      const done = (outcome: 'appended' | 'idle') => (): void => {
         clearTimeout(timer);
-        this.waiters.delete(wake);
-        abort.removeEventListener('abort', wake);
-        resolve();
+        this.waiters.delete(waiter);
+        abort.removeEventListener('abort', waiter.wake);
+        resolve(outcome);
       };
-      const timer = setTimeout(wake, ms);
-      this.waiters.add(wake);
-      abort.addEventListener('abort', wake, { once: true });
+      const waiter = { filter, wake: done('appended') };
+      const timer = setTimeout(done('idle'), ms);
+      this.waiters.add(waiter);
+      abort.addEventListener('abort', waiter.wake, { once: true });
     });
   }
+
+  private appendedSince(seen: number, filter: EventFilter | undefined): boolean {
+    const missed = this.version - seen;
+    if (missed <= 0) return false;
+    // Older than what is remembered: look rather than risk sleeping through it.
+    if (missed > this.recent.length) return true;
+    return this.recent.slice(-missed).some((appended) => concerns(filter, appended));
+  }
+}
+
+/** The subscription filter's rule (see PAGE_STATEMENT), applied to what an append wrote. */
+function concerns(filter: EventFilter | undefined, appended: AppendedEvents | undefined): boolean {
+  if (!appended) return true;
+  const { streamName, types } = appended;
+  if (streamName.startsWith('$')) return false;
+  if (filter?.streamNamePrefixes && !filter.streamNamePrefixes.some((prefix) => streamName.startsWith(prefix))) return false;
+  return types.some((type) => !type.startsWith('$') && (!filter?.eventTypePrefixes || filter.eventTypePrefixes.some((prefix) => type.startsWith(prefix))));
 }
 
 export interface SubscriptionSettings {
@@ -49,6 +84,12 @@ export interface SubscriptionSettings {
   /** Poll delay right after activity; doubles while idle up to `maxPollMs`. */
   readonly minPollMs: number;
   readonly maxPollMs: number;
+  /**
+   * After an append in this process wakes the subscription, how long it lingers before reading,
+   * so that the appends of concurrent requests arrive in one page and one projection transaction
+   * instead of one each (as a producer's linger batches messages). Adds at most this much lag.
+   */
+  readonly lingerMs: number;
 }
 
 /**
@@ -67,7 +108,9 @@ export interface SubscriptionSettings {
  */
 const PAGE_STATEMENT = {
   name: 'tessera_es_read_all_page',
-  text: `WITH page AS MATERIALIZED (
+  // Rows the filter rejects keep only their keys in the page: a subscription that wants little of
+  // the log does not copy every event's data just to skip it.
+  text: `WITH scan AS (
       SELECT e.*,
         NOT starts_with(e.stream_name, '$') AND NOT starts_with(e.type, '$')
           AND ($4::text[] IS NULL OR e.stream_name ^@ ANY($4::text[]))
@@ -76,7 +119,14 @@ const PAGE_STATEMENT = {
       WHERE (e.transaction_id, e.seq) > ($1::xid8, $2::bigint)
         AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
       ORDER BY e.transaction_id, e.seq
-      LIMIT $3)
+      LIMIT $3),
+    page AS MATERIALIZED (
+      SELECT transaction_id, seq, matched, stream_name, type, created_at,
+        CASE WHEN matched THEN stream_revision END AS stream_revision,
+        CASE WHEN matched THEN event_id END AS event_id,
+        CASE WHEN matched THEN data END AS data,
+        CASE WHEN matched THEN metadata END AS metadata
+      FROM scan)
     SELECT ${EVENT_COLUMNS}, matched, (SELECT count(*) FROM page)::int AS scanned
     FROM page
     WHERE matched OR (page.transaction_id, page.seq) =
@@ -121,6 +171,10 @@ export class PostgresAllSubscription implements AllSubscription, AsyncIterator<R
   private closed = false;
   private readonly stopWaiting = new AbortController();
   private turn: Promise<unknown> = Promise.resolve();
+  private atHead = false;
+  private seenBeforeRead = 0;
+  private lastReadAt = 0;
+  private pollDelay: number;
 
   constructor(
     private readonly db: Queryable,
@@ -129,6 +183,7 @@ export class PostgresAllSubscription implements AllSubscription, AsyncIterator<R
     private readonly settings: SubscriptionSettings,
     private readonly onClose: (subscription: PostgresAllSubscription) => void,
   ) {
+    this.pollDelay = settings.minPollMs;
     const from = options.from ?? 'start';
     this.cursor = from === 'start' ? { commit: 0n, prepare: 0n } : from;
   }
@@ -166,21 +221,48 @@ export class PostgresAllSubscription implements AllSubscription, AsyncIterator<R
     return { done: true, value: undefined };
   }
 
+  /**
+   * Reads pages until one delivers. A page that scanned less than a full page reached the head of
+   * the log as of its snapshot, so the next read waits for an append this subscription cares about,
+   * or until the poll delay since the last read has passed (for writers in other processes; a
+   * consumer slower than the delay polls again at once). The signal's version is taken before each
+   * read, so an append committed during the read or the apply still wakes the wait.
+   */
   private async fill(): Promise<void> {
-    const { pageSize, minPollMs, maxPollMs } = this.settings;
-    let delay = minPollMs;
+    const { pageSize, minPollMs, maxPollMs, lingerMs } = this.settings;
     while (!this.closed) {
-      const seen = this.signal.current;
+      if (this.atHead) {
+        const due = this.lastReadAt + this.pollDelay - performance.now();
+        const woken = due > 0 ? await this.signal.wait(this.seenBeforeRead, due, this.stopWaiting.signal, this.options.filter) : 'idle';
+        if (this.closed) return;
+        if (woken === 'appended' && lingerMs > 0) await sleepUnlessAborted(lingerMs, this.stopWaiting.signal);
+      }
+      this.seenBeforeRead = this.signal.current;
+      this.lastReadAt = performance.now();
       const page = await readPage(this.db, this.cursor, this.options.filter, pageSize);
       if (page.scannedTo) this.cursor = page.scannedTo;
+      this.atHead = page.scanned < pageSize;
       if (page.events.length > 0) {
+        this.pollDelay = minPollMs;
         this.buffer = page.events;
         this.delivered = 0;
         return;
       }
-      if (page.scanned === pageSize) continue;
-      await this.signal.wait(seen, delay, this.stopWaiting.signal);
-      delay = this.signal.current === seen ? Math.min(delay * 2, maxPollMs) : minPollMs;
+      // Nothing new: poll less often the longer the log stays quiet.
+      this.pollDelay = Math.min(this.pollDelay * 2, maxPollMs);
     }
   }
+
+}
+
+function sleepUnlessAborted(ms: number, abort: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      abort.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    abort.addEventListener('abort', done, { once: true });
+  });
 }
