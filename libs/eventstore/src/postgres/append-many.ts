@@ -34,7 +34,7 @@ const APPEND_MANY = `
   appended AS (
     INSERT INTO es_events (stream_name, stream_revision, event_id, type, data, metadata)
     SELECT e.stream_name, c.revision - i.n + e.k, e.id, e.type, e.data, e.metadata
-    FROM ROWS FROM (json_to_recordset($4::json) AS (stream_name text, k bigint, id uuid, type text, data jsonb, metadata jsonb))
+    FROM ROWS FROM (jsonb_to_recordset($4::jsonb) AS (stream_name text, k bigint, id uuid, type text, data jsonb, metadata jsonb))
            WITH ORDINALITY AS e(stream_name, k, id, type, data, metadata, ord)
     JOIN input i ON i.stream_name = e.stream_name
     JOIN claimed c ON c.stream_name = e.stream_name

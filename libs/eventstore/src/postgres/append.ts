@@ -41,7 +41,7 @@ function appendStatement(rule: Rule): string {
     appended AS (
       INSERT INTO es_events (stream_name, stream_revision, event_id, type, data, metadata)
       SELECT $1, stream.revision - $2::bigint + e.ord, e.id, e.type, e.data, e.metadata
-      FROM stream, ROWS FROM (json_to_recordset($3::json) AS (id uuid, type text, data jsonb, metadata jsonb))
+      FROM stream, ROWS FROM (jsonb_to_recordset($3::jsonb) AS (id uuid, type text, data jsonb, metadata jsonb))
              WITH ORDINALITY AS e(id, type, data, metadata, ord)
       ORDER BY e.ord
       RETURNING seq)
