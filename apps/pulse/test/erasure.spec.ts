@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MessageReceived, trackingStreamFor } from '../src/tracking/tracking.events';
 import { eventually, usePulse } from './pulse-harness';
 
 describe('erasure reaches tracked history', () => {
@@ -45,4 +46,22 @@ describe('erasure reaches tracked history', () => {
     await h.send([{ type: 'track', userId, event: 'Came Back', messageId: after }]);
     expect((await h.pulse.storedMessageIds(h.tenant.id)).has(after)).toBe(false);
   });
+
+  test('a call sealed before the erasure but stored after it brings no profile back', async () => {
+    const { id: userId } = await h.pulse.register.signUp(h.tenant.slug, 'late.call@example.com');
+    await h.send([{ type: 'track', userId, event: 'Visited' }]);
+    await h.pulse.profilesCaughtUp();
+    // Accepted (and sealed with the person's key) just before the erasure, committed just after it.
+    const now = new Date();
+    const late = await h.pulse.runtime.infrastructure.codec.encode(
+      MessageReceived({ kind: 'track', messageId: randomUUID(), userId, anonymousId: null, event: 'Late', timestamp: now.toISOString(), receivedAt: now.toISOString(), properties: { note: 'in flight' }, carriesTraits: false }),
+      { tenantId: h.tenant.id, correlationId: randomUUID(), now },
+    );
+    await h.pulse.register.http().delete(`/t/${h.tenant.slug}/users/${userId}`).set('authorization', `Bearer ${h.tenant.apiKey}`).expect(204);
+    await eventually(async () => (await h.profile('userId', userId)).status === 404);
+    await h.pulse.runtime.store.appendToStream(trackingStreamFor(h.tenant.id, 0), [late], { expectedRevision: 'any' });
+    await h.pulse.profilesCaughtUp();
+    expect((await h.profile('userId', userId)).status).toBe(404);
+  });
 });
+

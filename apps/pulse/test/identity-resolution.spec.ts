@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MessageReceived, trackingStreamFor } from '../src/tracking/tracking.events';
 import { usePulse } from './pulse-harness';
 
 describe('identity resolution through the tracking API', () => {
@@ -95,5 +96,39 @@ describe('identity resolution through the tracking API', () => {
     await h.pulse.profilesCaughtUp();
     expect((await h.profile('anonymousId', 'undefined')).status).toBe(404);
     expect((await h.profile('userId', 'null')).status).toBe(404);
+  });
+
+  test("a track call's context.traits are read: its e-mail becomes an identity, its properties stay readable", async () => {
+    const userId = `ctx-${randomUUID()}`;
+    await h.send([{ type: 'track', userId, event: 'Checkout', properties: { total: 12 }, context: { traits: { email: 'Ada@Example.com' } } }]);
+    await h.pulse.profilesCaughtUp();
+    const byEmail = await h.profile('email', 'ada@example.com');
+    expect(byEmail.status).toBe(200);
+    expect(byEmail.body).toMatchObject({ userId, traits: { email: 'Ada@Example.com' } });
+    expect((await h.profileEvents('userId', userId)).body.events).toMatchObject([{ name: 'Checkout', properties: { total: 12 } }]);
+  });
+
+  test('calls stored before MessageReceived said whether they carry traits (version 1) still feed profiles', async () => {
+    const { runtime, tenant } = { runtime: h.pulse.runtime, tenant: h.tenant };
+    const userId = `v1-${randomUUID()}`;
+    const now = new Date();
+    const context = { tenantId: tenant.id, correlationId: randomUUID(), now };
+    const call = (kind: 'track' | 'identify', extra: object) =>
+      MessageReceived({ kind, messageId: randomUUID(), userId, anonymousId: null, timestamp: now.toISOString(), receivedAt: now.toISOString(), carriesTraits: false, ...extra });
+    const asVersion1 = async (event: ReturnType<typeof call>) => {
+      const encoded = await runtime.infrastructure.codec.encode(event, context);
+      const { carriesTraits: _dropped, ...data } = encoded.data;
+      return { ...encoded, data, metadata: { ...encoded.metadata, schemaVersion: 1 } };
+    };
+    const stored = [
+      await asVersion1(call('track', { event: 'Legacy Viewed', properties: { page: 'home' } })),
+      await asVersion1(call('identify', { traits: { email: 'legacy@example.com', plan: 'gold' } })),
+    ];
+    await runtime.store.appendToStream(trackingStreamFor(tenant.id, 0), stored, { expectedRevision: 'any' });
+    await h.pulse.profilesCaughtUp();
+    const byEmail = await h.profile('email', 'legacy@example.com');
+    expect(byEmail.body).toMatchObject({ userId, traits: { plan: 'gold' }, counters: { events: { 'Legacy Viewed': { count: 1 }, identify: { count: 1 } } } });
+    const events = (await h.profileEvents('userId', userId)).body.events;
+    expect(events.find((event: { name: string }) => event.name === 'Legacy Viewed')).toMatchObject({ properties: { page: 'home' } });
   });
 });

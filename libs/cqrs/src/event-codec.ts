@@ -48,13 +48,23 @@ export class EventCodec {
     return this.registry.has(recorded.type);
   }
 
-  async decode<E extends DomainEvent = DomainEvent>(recorded: RecordedEvent): Promise<EventEnvelope<E>> {
+  /**
+   * `open: false` leaves the personal fields sealed when the event is at its current version (an
+   * older one is opened anyway: upcasting needs its whole data); the envelope then says `sealed`.
+   */
+  async decode<E extends DomainEvent = DomainEvent>(recorded: RecordedEvent, options: { open?: boolean } = {}): Promise<EventEnvelope<E>> {
     const metadata = metadataOf(recorded.metadata);
     if (typeof recorded.data !== 'object' || recorded.data === null || Array.isArray(recorded.data)) throw new UndecodableEventError('event data is not a JSON object');
-    const opened = '$personal' in recorded.data
-      ? await this.personalData.open(metadata.tenantId, recorded.data)
-      : { data: recorded.data, erased: false };
+    const hasSealed = '$personal' in recorded.data;
+    if (hasSealed && options.open === false && this.registry.get(recorded.type)?.version === metadata.schemaVersion) {
+      return { ...this.envelopeOf<E>(recorded, metadata, recorded.data), erased: false, sealed: true };
+    }
+    const opened = hasSealed ? await this.personalData.open(metadata.tenantId, recorded.data) : { data: recorded.data, erased: false };
     const data = this.registry.upcast(recorded.type, metadata.schemaVersion, opened.data);
+    return { ...this.envelopeOf<E>(recorded, metadata, data), erased: opened.erased };
+  }
+
+  private envelopeOf<E extends DomainEvent>(recorded: RecordedEvent, metadata: EventEnvelope['metadata'], data: JsonObject): Omit<EventEnvelope<E>, 'erased'> {
     return {
       id: recorded.id,
       streamName: recorded.streamName,
@@ -63,7 +73,6 @@ export class EventCodec {
       createdAt: recorded.createdAt,
       event: { type: recorded.type, data } as E,
       metadata,
-      erased: opened.erased,
     };
   }
 }

@@ -24,6 +24,11 @@ export interface EventEnvelope<E extends DomainEvent = DomainEvent> {
   readonly metadata: EventMetadata;
   /** True when the personal data of this event was erased (its subject's key destroyed). */
   readonly erased: boolean;
+  /**
+   * True when the personal fields were left sealed (still under `$personal` in the data) for a
+   * reader that opens them itself, only when it needs them; `erased` is then not known yet.
+   */
+  readonly sealed?: boolean;
 }
 
 /** Context a command runs in: who it is for and how to trace it. */

@@ -36,6 +36,12 @@ export interface Projection {
    * they are replayed. Never for projections that append events or call out.
    */
   readonly asynchronousCommit?: boolean;
+  /**
+   * false: events come with their personal fields still sealed (`envelope.sealed`), for a
+   * projection that needs them only for some events and opens those itself: opening costs a
+   * decryption and a key lookup per event.
+   */
+  readonly openPersonalData?: boolean;
 }
 
 export interface ProjectionLogger {
@@ -250,7 +256,7 @@ export class ProjectionRunner {
     for (const recorded of batch) {
       if (!this.codec.understands(recorded)) continue;
       try {
-        envelopes.push(await this.codec.decode(recorded));
+        envelopes.push(await this.codec.decode(recorded, { open: this.projection.openPersonalData !== false }));
       } catch (error) {
         const undecodable = undecodableReason(error);
         if (!undecodable) throw error;

@@ -98,6 +98,11 @@ export class PersonalDataCodec {
     return { value: parseJson(tenantId, plaintext), erased: false };
   }
 
+  /** Whether the subject was forgotten (their key destroyed) in this tenant. */
+  async isForgotten(tenantId: string, subject: string): Promise<boolean> {
+    return (await this.keys.lookup(tenantId, subject)).status === 'erased';
+  }
+
   /** Crypto-shreds everything ever sealed for the subject in this tenant. */
   forget(tenantId: string, subject: string): Promise<void> {
     return this.keys.destroy(tenantId, subject);

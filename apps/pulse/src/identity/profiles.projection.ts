@@ -7,9 +7,9 @@ import type { EventStore, EventToAppend, JsonObject, JsonValue } from '../../../
 import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
 import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
 import { SubjectErasedError } from '../../../../libs/personal-data/src/errors';
-import type { PersonalDataCodec } from '../../../../libs/personal-data/src/personal-data-codec';
+import { SEALED_FIELD, type PersonalDataCodec } from '../../../../libs/personal-data/src/personal-data-codec';
 import { ACCOUNT_STREAM_PREFIX } from '../../../register/src/account/account.streams';
-import { TRACKING_STREAM_PREFIX } from '../tracking/tracking.events';
+import { TRACKING_STREAM_PREFIX, trackingSubject } from '../tracking/tracking.events';
 import { BatchIdentityGraph, type StoredTraits } from './identity-graph';
 import type { Identifier } from './identity.decider';
 import { ProfilesMerged, profileStreamFor } from './identity.events';
@@ -57,9 +57,11 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
       eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserErased', 'LoginSucceeded'],
     },
     maxBatch: MAX_BATCH,
+    openPersonalData: false,
     async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
       let segment: { envelope: EventEnvelope; sighting: Sighting }[] = [];
-      for (const envelope of envelopes) {
+      for (const sealed of envelopes) {
+        const envelope = await readable(deps, sealed);
         const meaning = interpret(envelope);
         if (!meaning) continue;
         if (!isErasure(meaning)) {
@@ -103,6 +105,19 @@ async function resolveAndRecord(deps: ProfilesProjectionDeps, tx: EntityManager,
 }
 
 /**
+ * Most tracked calls carry no traits: the profile needs nothing from their sealed fields and keeps
+ * those as the ingest sealed them. Everything else is opened here.
+ */
+async function readable(deps: ProfilesProjectionDeps, envelope: EventEnvelope): Promise<EventEnvelope> {
+  if (!envelope.sealed) return envelope;
+  const data = envelope.event.data as JsonObject;
+  const sealed = data[SEALED_FIELD] as JsonObject | undefined;
+  if (envelope.event.type === 'MessageReceived' && data.carriesTraits === false && sealed?.subject === trackingSubject(data)) return envelope;
+  const opened = await deps.personalData.open(envelope.metadata.tenantId, data);
+  return { ...envelope, event: { ...envelope.event, data: opened.data }, erased: opened.erased, sealed: false };
+}
+
+/**
  * Seals what the profile keeps (traits, properties, the e-mail) under the message's subject. A
  * subject erased since the message was stored no longer gets a profile: its key is gone, and
  * creating a new one would undo the erasure.
@@ -111,6 +126,11 @@ async function seal(deps: ProfilesProjectionDeps, envelope: EventEnvelope, sight
   const tenantId = tenantOf(envelope);
   const { subject } = sighting;
   try {
+    if (sighting.sealedFields) {
+      // Sealed at ingest under this subject's key; a subject forgotten since gets no profile.
+      if (await deps.personalData.isForgotten(tenantId, subject)) return undefined;
+      return { tenantId, envelope, sighting, identifiers: identifiersOf(sighting, null), email: null, traits: null, properties: sighting.sealedFields };
+    }
     const [email, traits, properties] = await Promise.all([
       sighting.email ? deps.personalData.sealValue(tenantId, subject, sighting.email) : null,
       sighting.traits ? sealTraits(deps, tenantId, subject, sighting.traits, sighting.occurredAt) : null,

@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
 import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
+import { SEALED_FIELD } from '../../../../libs/personal-data/src/personal-data-codec';
 import type { LoginSucceeded } from '../../../login/src/sign-in/sign-in.events';
 import type { EventOf } from '../../../../libs/cqrs/src/event-types';
 import type { AccountEvent } from '../../../register/src/account/account.events';
@@ -21,6 +22,11 @@ export interface Sighting {
   readonly receivedAt: string;
   readonly properties: JsonObject | null;
   readonly traits: JsonObject | null;
+  /**
+   * The message's personal fields as the ingest sealed them, for a call without traits: the
+   * profile keeps them as they are instead of opening and sealing its properties again.
+   */
+  readonly sealedFields?: JsonObject;
 }
 
 /** Register erased the person: pulse forgets their profile. */
@@ -60,15 +66,23 @@ export function isErasure(meaning: Sighting | Erasure): meaning is Erasure {
 }
 
 function fromTracking(message: TrackingMessage): Sighting {
+  const sealed = (message as unknown as JsonObject)[SEALED_FIELD];
+  if (isJsonObject(sealed)) {
+    return {
+      messageId: message.messageId, kind: message.kind, name: nameOf(message), userId: message.userId, anonymousIds: anonymousIdsOf(message),
+      email: null, subject: trackingSubject(message as unknown as JsonObject), occurredAt: message.timestamp, receivedAt: message.receivedAt,
+      properties: null, traits: null, sealedFields: sealed,
+    };
+  }
   const contextTraits = message.context?.traits;
   const traits = { ...(isJsonObject(contextTraits) ? contextTraits : {}), ...(message.kind === 'identify' ? (message.traits ?? {}) : {}) };
   const email = typeof traits.email === 'string' && traits.email.includes('@') ? traits.email : null;
   return {
     messageId: message.messageId,
     kind: message.kind,
-    name: message.kind === 'track' ? (message.event ?? null) : message.kind === 'page' || message.kind === 'screen' ? (message.name ?? null) : null,
+    name: nameOf(message),
     userId: message.userId,
-    anonymousIds: [message.anonymousId, message.kind === 'alias' ? message.previousId : undefined].filter((id): id is string => typeof id === 'string'),
+    anonymousIds: anonymousIdsOf(message),
     email,
     subject: trackingSubject(message as unknown as JsonObject),
     occurredAt: message.timestamp,
@@ -76,6 +90,15 @@ function fromTracking(message: TrackingMessage): Sighting {
     properties: message.properties ?? null,
     traits: Object.keys(traits).length > 0 ? traits : null,
   };
+}
+
+function nameOf(message: TrackingMessage): string | null {
+  if (message.kind === 'track') return message.event ?? null;
+  return message.kind === 'page' || message.kind === 'screen' ? (message.name ?? null) : null;
+}
+
+function anonymousIdsOf(message: TrackingMessage): string[] {
+  return [message.anonymousId, message.kind === 'alias' ? message.previousId : undefined].filter((id): id is string => typeof id === 'string');
 }
 
 /** A sign-up is an identify with the person's userId, e-mail and name. */

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { JsonObject, JsonValue } from '../../../../libs/eventstore/src/event-store';
 import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
-import type { PersonalDataCodec } from '../../../../libs/personal-data/src/personal-data-codec';
+import { SEALED_FIELD, type PersonalDataCodec } from '../../../../libs/personal-data/src/personal-data-codec';
 import { ProblemError } from '../../../../libs/platform/src/problem-details';
 import type { StoredTraits } from '../identity/identity-graph';
 
@@ -84,7 +84,7 @@ export class ProfileReader {
     const page = rows.slice(0, limit);
     const events = [];
     for (const row of page) {
-      const properties = row.properties ? await this.personalData.openValue(tenantId, row.properties) : undefined;
+      const properties = row.properties ? await this.openProperties(tenantId, row.properties) : undefined;
       events.push({
         messageId: row.message_id,
         type: row.kind,
@@ -95,5 +95,15 @@ export class ProfileReader {
       });
     }
     return { events, nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null };
+  }
+
+  /**
+   * A message's properties are kept either as the profile sealed them (one value) or, for a call
+   * the profile had no reason to open, as the ingest sealed its fields (properties among them).
+   */
+  private async openProperties(tenantId: string, stored: JsonObject): Promise<{ value: JsonValue; erased: boolean }> {
+    if (!Array.isArray(stored.fields)) return this.personalData.openValue(tenantId, stored);
+    const opened = await this.personalData.open(tenantId, { [SEALED_FIELD]: stored });
+    return { value: opened.data.properties ?? null, erased: opened.erased };
   }
 }

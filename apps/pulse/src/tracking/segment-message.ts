@@ -34,6 +34,11 @@ export interface TrackingMessage {
   traits?: JsonObject;
   context?: JsonObject;
   integrations?: JsonObject;
+  /**
+   * Whether the message carries traits (an identify's own, or any call's `context.traits`): not
+   * personal itself, it tells the profile whether the sealed fields hold anything it must read.
+   */
+  carriesTraits: boolean;
 }
 
 export interface ReceivedAt {
@@ -132,6 +137,7 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: ReceivedAt
     anonymousId: anonymousId ?? null,
     timestamp: corrected.toISOString(),
     receivedAt: receivedAt.toISOString(),
+    carriesTraits: carriesTraits(kind, traits, context),
   };
   if (previousId !== undefined && previousId !== null) message.previousId = previousId;
   if (groupId !== undefined && groupId !== null) message.groupId = groupId;
@@ -146,6 +152,11 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: ReceivedAt
   if (context || ip) message.context = { ...(context ?? {}), ...(ip ? { ip } : {}) };
   if (integrations) message.integrations = integrations;
   return { ok: true, message };
+}
+
+/** The traits profiles take from a call: an identify's own and `context.traits` of any call. */
+export function carriesTraits(kind: string, traits: unknown, context: unknown): boolean {
+  return (kind === 'identify' && isObject(traits)) || (isObject(context) && isObject(context.traits));
 }
 
 function safeTime(value: unknown): Date | undefined {

@@ -1,6 +1,6 @@
 import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
 import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
-import type { TrackingMessage } from './segment-message';
+import { carriesTraits, type TrackingMessage } from './segment-message';
 
 export const TRACKING_STREAM_PREFIX = 'pulse.tracking-';
 
@@ -25,9 +25,13 @@ export function trackingSubject(data: JsonObject): string {
 /**
  * One Segment call (track, identify, page, screen, group or alias), durably received. Traits,
  * properties and context (IP, user agent, page URL) may all hold personal data, so they are sealed.
+ * Version 2 says in clear whether the call carries traits, so that readers which only need traits
+ * open the sealed fields of those calls alone.
  */
 export const MessageReceived = defineEvent<TrackingMessage>()('MessageReceived', {
+  version: 2,
   personalData: { subject: trackingSubject, fields: ['properties', 'traits', 'context'] },
+  upcasters: { 1: (data) => ({ ...data, carriesTraits: carriesTraits(String(data.kind), data.traits, data.context) }) },
 });
 
 export type TrackingEvent = EventOf<typeof MessageReceived>;
@@ -48,5 +52,6 @@ export function trackReceived(call: { userId: string; event: string; properties?
     timestamp: at,
     receivedAt: at,
     properties: call.properties ?? {},
+    carriesTraits: false,
   });
 }
