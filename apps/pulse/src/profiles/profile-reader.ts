@@ -9,6 +9,22 @@ type Kind = 'userId' | 'anonymousId' | 'email';
 
 const notFound = () => new ProblemError({ status: 404, type: 'profile-not-found', title: 'Profile not found', detail: 'no profile has this identity' });
 
+interface ProfileRow {
+  profile_id: string;
+  user_id: string | null;
+  traits: StoredTraits;
+  event_count: string;
+  first_seen: Date | null;
+  last_seen: Date | null;
+  identities: { kind: Kind; value: string; sealed: JsonObject | null }[];
+  counters: { name: string; count: string; first: string; last: string }[];
+}
+
+/** PostgreSQL's JSON rendering of a timestamptz, as the API writes every instant. */
+function isoOf(timestamp: string): string {
+  return new Date(timestamp).toISOString();
+}
+
 /** The unified profile, from the read model: sealed values opened on the way out. */
 export class ProfileReader {
   constructor(
@@ -17,39 +33,32 @@ export class ProfileReader {
     private readonly blindIndexKey: Buffer,
   ) {}
 
-  private async profileIdOf(tenantId: string, kind: Kind, value: string): Promise<string> {
-    const key = kind === 'email' ? blindIndex(this.blindIndexKey, tenantId, 'email', value) : value;
-    const { rows } = await this.pool.query<{ profile_id: string }>(
-      'SELECT profile_id FROM pulse_identities WHERE tenant_id = $1 AND kind = $2 AND value = $3',
-      [tenantId, kind, key],
-    );
-    if (!rows[0]) throw notFound();
-    return rows[0].profile_id;
+  /** The identity's key as stored: e-mails are found through their blind index. */
+  private identityKey(tenantId: string, kind: Kind, value: string): string {
+    return kind === 'email' ? blindIndex(this.blindIndexKey, tenantId, 'email', value) : value;
   }
 
+  /** One round trip: the profile the identity belongs to, with its identities and counters. */
   async profile(tenantId: string, kind: Kind, value: string) {
-    const profileId = await this.profileIdOf(tenantId, kind, value);
-    const [profiles, identities, counters] = await Promise.all([
-      this.pool.query<{ user_id: string | null; traits: StoredTraits; event_count: string; first_seen: Date | null; last_seen: Date | null }>(
-        'SELECT user_id, traits, event_count, first_seen, last_seen FROM pulse_profiles WHERE tenant_id = $1 AND profile_id = $2',
-        [tenantId, profileId],
-      ),
-      this.pool.query<{ kind: Kind; value: string; sealed_value: JsonObject | null }>(
-        'SELECT kind, value, sealed_value FROM pulse_identities WHERE tenant_id = $1 AND profile_id = $2 ORDER BY kind, value',
-        [tenantId, profileId],
-      ),
-      this.pool.query<{ event_name: string; count: string; first_seen: Date; last_seen: Date }>(
-        'SELECT event_name, count, first_seen, last_seen FROM pulse_profile_counters WHERE tenant_id = $1 AND profile_id = $2 ORDER BY event_name',
-        [tenantId, profileId],
-      ),
-    ]);
-    const profile = profiles.rows[0];
+    const { rows } = await this.pool.query<ProfileRow>({
+      name: 'pulse_read_profile',
+      text: `SELECT p.profile_id::text AS profile_id, p.user_id, p.traits, p.event_count::text AS event_count, p.first_seen, p.last_seen,
+               (SELECT coalesce(json_agg(json_build_object('kind', i.kind, 'value', i.value, 'sealed', i.sealed_value) ORDER BY i.kind, i.value), '[]')
+                  FROM pulse_identities i WHERE i.tenant_id = p.tenant_id AND i.profile_id = p.profile_id) AS identities,
+               (SELECT coalesce(json_agg(json_build_object('name', c.event_name, 'count', c.count::text, 'first', c.first_seen, 'last', c.last_seen) ORDER BY c.event_name), '[]')
+                  FROM pulse_profile_counters c WHERE c.tenant_id = p.tenant_id AND c.profile_id = p.profile_id) AS counters
+             FROM pulse_identities target
+             JOIN pulse_profiles p ON p.tenant_id = target.tenant_id AND p.profile_id = target.profile_id
+             WHERE target.tenant_id = $1 AND target.kind = $2 AND target.value = $3`,
+      values: [tenantId, kind, this.identityKey(tenantId, kind, value)],
+    });
+    const profile = rows[0];
     if (!profile) throw notFound();
     const grouped: Record<Kind, string[]> = { userId: [], anonymousId: [], email: [] };
-    for (const identity of identities.rows) {
+    for (const identity of profile.identities) {
       if (identity.kind !== 'email') grouped[identity.kind].push(identity.value);
-      else if (identity.sealed_value) {
-        const opened = await this.personalData.openValue(tenantId, identity.sealed_value);
+      else if (identity.sealed) {
+        const opened = await this.personalData.openValue(tenantId, identity.sealed);
         if (typeof opened.value === 'string') grouped.email.push(opened.value);
       }
     }
@@ -59,7 +68,7 @@ export class ProfileReader {
       if (!opened.erased) traits[name] = opened.value;
     }
     return {
-      profileId,
+      profileId: profile.profile_id,
       userId: profile.user_id,
       identities: grouped,
       traits,
@@ -67,21 +76,30 @@ export class ProfileReader {
         total: Number(profile.event_count),
         firstSeen: profile.first_seen?.toISOString() ?? null,
         lastSeen: profile.last_seen?.toISOString() ?? null,
-        events: Object.fromEntries(counters.rows.map((row) => [row.event_name, { count: Number(row.count), firstSeen: row.first_seen.toISOString(), lastSeen: row.last_seen.toISOString() }])),
+        events: Object.fromEntries(
+          profile.counters.map((row) => [row.name, { count: Number(row.count), firstSeen: isoOf(row.first), lastSeen: isoOf(row.last) }]),
+        ),
       },
     };
   }
 
-  /** Newest first; the cursor is the position after which the next page starts. */
+  /** Newest first; the cursor is the position after which the next page starts. One round trip. */
   async events(tenantId: string, kind: Kind, value: string, cursor: string | undefined, limit: number) {
-    const profileId = await this.profileIdOf(tenantId, kind, value);
-    const { rows } = await this.pool.query<{ seq: string; message_id: string; kind: string; name: string | null; occurred_at: Date; received_at: Date; properties: JsonObject | null }>(
-      `SELECT seq::text, message_id, kind, name, occurred_at, received_at, properties FROM pulse_profile_events
-       WHERE tenant_id = $1 AND profile_id = $2 AND ($3::bigint IS NULL OR seq < $3::bigint)
-       ORDER BY seq DESC LIMIT $4`,
-      [tenantId, profileId, cursor ?? null, limit + 1],
-    );
-    const page = rows.slice(0, limit);
+    const { rows } = await this.pool.query<{ profile_id: string; seq: string | null; message_id: string; kind: string; name: string | null; occurred_at: Date; received_at: Date; properties: JsonObject | null }>({
+      name: 'pulse_read_profile_events',
+      text: `SELECT target.profile_id::text AS profile_id, e.seq::text AS seq, e.message_id, e.kind, e.name, e.occurred_at, e.received_at, e.properties
+             FROM pulse_identities target
+             LEFT JOIN LATERAL (
+               SELECT * FROM pulse_profile_events e
+               WHERE e.tenant_id = target.tenant_id AND e.profile_id = target.profile_id AND ($4::bigint IS NULL OR e.seq < $4::bigint)
+               ORDER BY e.seq DESC LIMIT $5) e ON true
+             WHERE target.tenant_id = $1 AND target.kind = $2 AND target.value = $3
+             ORDER BY e.seq DESC`,
+      values: [tenantId, kind, this.identityKey(tenantId, kind, value), cursor ?? null, limit + 1],
+    });
+    if (rows.length === 0) throw notFound();
+    const stored = rows.filter((row) => row.seq !== null);
+    const page = stored.slice(0, limit);
     const events = [];
     for (const row of page) {
       const properties = row.properties ? await this.openProperties(tenantId, row.properties) : undefined;
@@ -94,7 +112,7 @@ export class ProfileReader {
         properties: properties && !properties.erased ? properties.value : null,
       });
     }
-    return { events, nextCursor: rows.length > limit ? page[page.length - 1]!.seq : null };
+    return { events, nextCursor: stored.length > limit ? page[page.length - 1]!.seq : null };
   }
 
   /**
