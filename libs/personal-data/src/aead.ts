@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { secretKeyObject } from './key-objects';
 
 /** AES-256-GCM with a random 96-bit nonce: the one cipher of this layer, for data keys and data. */
@@ -13,11 +13,30 @@ export interface Sealed {
 }
 
 /**
+ * Nonces come from a pool of CSPRNG bytes filled 340 at a time: one random draw per seal costs
+ * more than the AES-GCM of a small record. Every nonce is its own slice, never handed out twice,
+ * and a spent pool is replaced rather than refilled, so a nonce already in use never changes.
+ */
+const NONCES_PER_POOL = 340;
+let noncePool = Buffer.alloc(0);
+let nonceOffset = 0;
+
+function freshNonce(): Buffer {
+  if (nonceOffset + IV_BYTES > noncePool.length) {
+    noncePool = randomFillSync(Buffer.allocUnsafe(IV_BYTES * NONCES_PER_POOL));
+    nonceOffset = 0;
+  }
+  const nonce = noncePool.subarray(nonceOffset, nonceOffset + IV_BYTES);
+  nonceOffset += IV_BYTES;
+  return nonce;
+}
+
+/**
  * Random nonces are safe here because each key encrypts far fewer than 2^32 messages: a data key
  * belongs to one person and the wrapping key wraps one data key per person.
  */
 export function aeadSeal(key: Buffer, plaintext: Buffer, associatedData: Buffer): Sealed {
-  const iv = randomBytes(IV_BYTES);
+  const iv = freshNonce();
   const cipher = createCipheriv(ALGORITHM, secretKeyObject(key), iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(associatedData);
   const ct = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);

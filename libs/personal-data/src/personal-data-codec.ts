@@ -53,10 +53,11 @@ export class PersonalDataCodec {
     const subject = spec.subject(data);
     if (typeof subject !== 'string' || subject === '') throw new Error('the personal-data spec named no subject for this event');
     const personal: JsonObject = {};
-    const rest: JsonObject = { ...data };
-    for (const field of fields) {
-      personal[field] = data[field] as JsonValue;
-      delete rest[field];
+    const rest: JsonObject = {};
+    // Built key by key rather than copied and deleted from: objects that lose keys turn slow.
+    for (const [field, value] of Object.entries(data)) {
+      if (fields.includes(field)) personal[field] = value;
+      else rest[field] = value;
     }
     const key = await this.keys.keyFor(tenantId, subject);
     const sealed = aeadSeal(key, jsonBytes(personal), fieldsBinding(tenantId, subject, fields));
