@@ -70,6 +70,37 @@ export class CommandRunner {
     }
   }
 
+  /**
+   * Two commands that each start a new stream (a claim and the thing it claims for), decided on
+   * their initial states and appended together, all or nothing, in one round trip. Undefined when
+   * that is not possible: the store cannot create streams together, a decision is refused or
+   * appends nothing, or a stream already exists. Nothing is stored then, and the caller handles
+   * the commands one by one as usual.
+   */
+  async startTogether<C1, E1 extends DomainEvent, S1, R1, C2, E2 extends DomainEvent, S2, R2>(
+    first: StreamCommand<C1, E1, S1, R1> & { readonly command: C1 },
+    second: StreamCommand<C2, E2, S2, R2> & { readonly command: C2 },
+  ): Promise<[CommandOutcome<E1, R1>, CommandOutcome<E2, R2>] | undefined> {
+    if (!this.store.startStreams) return undefined;
+    const firstDecision = first.decider.decide(first.command, first.decider.initialState());
+    const secondDecision = second.decider.decide(second.command, second.decider.initialState());
+    if (!firstDecision.accepted || !secondDecision.accepted || firstDecision.events.length === 0 || secondDecision.events.length === 0) return undefined;
+    const [firstEvents, secondEvents] = await Promise.all([this.codec.encodeAll(firstDecision.events, first.context), this.codec.encodeAll(secondDecision.events, second.context)]);
+    try {
+      const [firstResult, secondResult] = await this.store.startStreams([
+        { streamName: first.streamName, events: firstEvents },
+        { streamName: second.streamName, events: secondEvents },
+      ]);
+      return [
+        { accepted: true, events: firstDecision.events, nextExpectedRevision: firstResult!.nextExpectedRevision, position: firstResult!.position },
+        { accepted: true, events: secondDecision.events, nextExpectedRevision: secondResult!.nextExpectedRevision, position: secondResult!.position },
+      ];
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError) return undefined;
+      throw error;
+    }
+  }
+
   /** Current state of a stream, decoded and folded. */
   async load<Event extends DomainEvent, State>(
     streamName: string,

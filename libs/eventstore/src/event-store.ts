@@ -92,6 +92,13 @@ export interface EventStore {
   /** Answers when the store is reachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Creates several streams that must not exist yet, with their first events, atomically: all or
+   * none, one round trip. Only stores that can do that offer it (not EventStoreDB, whose appends
+   * are per stream); callers fall back to one append per stream. Throws a
+   * WrongExpectedRevisionError when any of the streams exists.
+   */
+  startStreams?(streams: readonly { readonly streamName: string; readonly events: readonly EventToAppend[] }[]): Promise<AppendResult[]>;
 }
 
 export class WrongExpectedRevisionError extends Error {

@@ -55,34 +55,12 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
 
     // Hash first: the reservation is then held for milliseconds, not for the cost of argon2id.
     const passwordHash = await hashPassword(command.password);
-    try {
-      const reservation = await this.runner.handle({
-        streamName: reservationStream,
-        decider: reservationDecider,
-        command: async (state) => ({
-          type: 'ReserveEmail' as const,
-          userId,
-          now,
-          holderHasNoAccount: state.holder ? await this.hasNoAccount(tenant.tenantId, state.holder) : false,
-        }),
-        context,
-        // A lost race is re-decided once on the winner's reservation, which then answers EmailTaken.
-        retriesOnConflict: 2,
-        // Most sign-ups claim an address nobody holds.
-        expectNewStream: true,
-      });
-      if (!reservation.accepted) return { registered: false, reason: 'EmailTaken' };
-    } catch (error) {
-      if (error instanceof WrongExpectedRevisionError) return { registered: false, reason: 'EmailTaken' };
-      throw error;
-    }
-
     const verification = issueToken(userId);
-    const outcome = await this.runner.handle({
+    const registration = {
       streamName: accountStreamFor(tenant.tenantId, userId),
       decider: accountDecider,
       command: {
-        type: 'RegisterUser',
+        type: 'RegisterUser' as const,
         userId,
         email: command.email,
         emailIndex,
@@ -94,14 +72,50 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
         now,
       },
       context,
-      retriesOnConflict: 0,
-      expectNewStream: true,
-    });
-    if (!outcome.accepted) throw new Error(`fresh account ${userId} was rejected: ${outcome.rejection.kind}`);
+    };
+    // Most sign-ups claim an address nobody ever held: the claim and the account are then
+    // written together, in one statement on PostgreSQL. Otherwise, or on a store that cannot,
+    // the claim is decided on what the reservation stream holds, then the account follows.
+    const together = await this.runner.startTogether(
+      { streamName: reservationStream, decider: reservationDecider, command: { type: 'ReserveEmail' as const, userId, now, holderHasNoAccount: false }, context },
+      registration,
+    );
+    let position = together?.[1].accepted ? together[1].position : undefined;
+    if (!together) {
+      if (!(await this.reserve(reservationStream, userId, now, context))) return { registered: false, reason: 'EmailTaken' };
+      const outcome = await this.runner.handle({ ...registration, retriesOnConflict: 0, expectNewStream: true });
+      if (!outcome.accepted) throw new Error(`fresh account ${userId} was rejected: ${outcome.rejection.kind}`);
+      position = outcome.position;
+    }
     // The account exists whether or not the mail goes out; a failed mail must not turn the sign-up into an error.
     const mail = verificationMail(tenant, command.email, verification.token, this.settings);
     this.background.run('verification-mail', () => this.mailer.send(mail));
-    return { registered: true, userId, registeredAt: now, position: outcome.position };
+    return { registered: true, userId, registeredAt: now, position };
+  }
+
+  /** Claims the address on the reservation stream as it is: false when someone else holds it. */
+  private async reserve(reservationStream: string, userId: string, now: Date, context: CommandContext): Promise<boolean> {
+    try {
+      const reservation = await this.runner.handle({
+        streamName: reservationStream,
+        decider: reservationDecider,
+        command: async (state) => ({
+          type: 'ReserveEmail' as const,
+          userId,
+          now,
+          holderHasNoAccount: state.holder ? await this.hasNoAccount(context.tenantId, state.holder) : false,
+        }),
+        context,
+        // A lost race is re-decided once on the winner's reservation, which then answers EmailTaken.
+        retriesOnConflict: 2,
+        // The address may be free after all (a claim raced with ours and lost).
+        expectNewStream: true,
+      });
+      return reservation.accepted;
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError) return false;
+      throw error;
+    }
   }
 
   private async hasNoAccount(tenantId: string, userId: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import type { Position } from '../../../../libs/eventstore/src/event-store';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
 import { accountDecider } from '../account/account.decider';
@@ -16,7 +17,9 @@ export class VerifyEmail extends Command<VerifyEmailOutcome> {
   }
 }
 
-export type VerifyEmailOutcome = { readonly verified: true; readonly userId: string } | { readonly verified: false; readonly rejection: AccountRejection };
+export type VerifyEmailOutcome =
+  | { readonly verified: true; readonly userId: string; readonly position?: Position }
+  | { readonly verified: false; readonly rejection: AccountRejection };
 
 @CommandHandler(VerifyEmail)
 export class VerifyEmailHandler implements ICommandHandler<VerifyEmail, VerifyEmailOutcome> {
@@ -41,6 +44,6 @@ export class VerifyEmailHandler implements ICommandHandler<VerifyEmail, VerifyEm
       const rejection: AccountRejection = outcome.rejection.kind === 'AccountNotFound' ? { kind: 'InvalidToken' } : outcome.rejection;
       return { verified: false, rejection };
     }
-    return { verified: true, userId: parsed.userId };
+    return { verified: true, userId: parsed.userId, position: outcome.position };
   }
 }

@@ -5,6 +5,7 @@ import { parseBody } from '../../../../libs/platform/src/problem-details';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { tokenProblem } from '../account/token-problems';
 import { mailedToken } from '../register.schemas';
+import { ReadModels } from '../read-models';
 import { VerifyEmail } from './verification.handler';
 
 export const verifyBody = z.object({ token: mailedToken }).strict();
@@ -14,6 +15,7 @@ export class VerificationController {
   constructor(
     private readonly commands: CommandBus,
     private readonly access: TenantAccess,
+    private readonly readModels: ReadModels,
   ) {}
 
   @Post()
@@ -23,6 +25,7 @@ export class VerificationController {
     const { token } = parseBody(verifyBody, body);
     const outcome = await this.commands.execute(new VerifyEmail(tenant, token, correlationIdOf(request)));
     if (!outcome.verified) throw tokenProblem(outcome.rejection, 'verification');
+    await this.readModels.caughtUpWith(outcome.position);
     return { userId: outcome.userId, emailVerified: true };
   }
 }

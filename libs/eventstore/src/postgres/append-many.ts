@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import { WrongExpectedRevisionError, type AppendResult, type EventToAppend } from '../event-store';
+import type { Queryable } from './append';
 import { newEventId, toPosition } from './rows';
 
 /** One stream's share of a multi-stream append: `-1n` expects the stream not to exist yet. */
@@ -93,4 +94,76 @@ export async function appendManyWithin(client: ClientBase, appends: readonly Str
     const row = claimed.get(append.streamName)!;
     return { nextExpectedRevision: BigInt(row.revision), position: toPosition(row.commit, row.prepare!) };
   });
+}
+
+/**
+ * Creates several streams that must not exist yet, with their first events, in one statement and
+ * so in one autocommit transaction: all or none. No ON CONFLICT here on purpose: a stream that
+ * exists (or is being created by a concurrent transaction, which this one then waits for) fails
+ * the whole statement with a unique violation, and a failed statement leaves nothing behind.
+ */
+const START_STREAMS = `
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[]) AS i(stream_name, n)
+  ),
+  created AS (
+    INSERT INTO es_streams (stream_name, revision)
+    SELECT stream_name, n - 1 FROM input ORDER BY stream_name
+    RETURNING stream_name, revision
+  ),
+  appended AS (
+    INSERT INTO es_events (stream_name, stream_revision, event_id, type, data, metadata)
+    SELECT e.stream_name, e.k - 1, e.id, e.type, e.data, e.metadata
+    FROM ROWS FROM (jsonb_to_recordset($3::jsonb) AS (stream_name text, k bigint, id uuid, type text, data jsonb, metadata jsonb))
+           WITH ORDINALITY AS e(stream_name, k, id, type, data, metadata, ord)
+    JOIN created c ON c.stream_name = e.stream_name
+    ORDER BY e.ord
+    RETURNING stream_name, seq
+  )
+  SELECT c.stream_name, c.revision::text AS revision, pg_current_xact_id()::text AS commit,
+         (SELECT max(a.seq) FROM appended a WHERE a.stream_name = c.stream_name)::text AS prepare
+  FROM created c`;
+
+export interface NewStream {
+  readonly streamName: string;
+  readonly events: readonly EventToAppend[];
+}
+
+/** See START_STREAMS. @throws StreamsRefusedError naming the streams that already existed. */
+export async function startStreams(db: Queryable, streams: readonly NewStream[]): Promise<AppendResult[]> {
+  if (streams.length === 0) return [];
+  if (streams.some((stream) => stream.events.length === 0)) throw new Error('startStreams: every stream needs events');
+  if (new Set(streams.map((stream) => stream.streamName)).size !== streams.length) throw new Error('startStreams: each stream may appear once');
+  const values = [
+    streams.map((stream) => stream.streamName),
+    streams.map((stream) => String(stream.events.length)),
+    JSON.stringify(
+      streams.flatMap((stream) =>
+        stream.events.map((event, index) => ({ stream_name: stream.streamName, k: index + 1, id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} })),
+      ),
+    ),
+  ];
+  let rows: { stream_name: string; revision: string; commit: string; prepare: string }[];
+  try {
+    rows = (await db.query<(typeof rows)[number]>({ name: 'tessera_es_start_streams', text: START_STREAMS, values })).rows;
+  } catch (error) {
+    if (!isExistingStream(error)) throw error;
+    const existing = await db.query<{ stream_name: string }>({
+      name: 'tessera_es_existing_streams',
+      text: 'SELECT stream_name FROM es_streams WHERE stream_name = ANY($1::text[])',
+      values: [streams.map((stream) => stream.streamName)],
+    });
+    const names = existing.rows.map((row) => row.stream_name);
+    throw new StreamsRefusedError(names.length > 0 ? names : [streams[0]!.streamName]);
+  }
+  const created = new Map(rows.map((row) => [row.stream_name, row]));
+  return streams.map((stream) => {
+    const row = created.get(stream.streamName)!;
+    return { nextExpectedRevision: BigInt(row.revision), position: toPosition(row.commit, row.prepare) };
+  });
+}
+
+function isExistingStream(error: unknown): boolean {
+  const pgError = error as { code?: string; constraint?: string };
+  return pgError.code === '23505' && pgError.constraint === 'es_streams_pkey';
 }

@@ -143,6 +143,38 @@ describe('PostgresEventStore', () => {
     }
   });
 
+  it('startStreams creates several new streams at once, or none when one of them exists', async () => {
+    const [claim, account, taken] = [uniquePrefix('start-claim'), uniquePrefix('start-account'), uniquePrefix('start-taken')];
+    const results = await store.startStreams([{ streamName: claim, events: events(1) }, { streamName: account, events: events(2) }]);
+    expect(results.map((result) => result.nextExpectedRevision)).toEqual([0n, 1n]);
+    const [claimEvents, accountEvents] = [await store.readStream(claim), await store.readStream(account)];
+    expect(accountEvents.map((event) => event.revision)).toEqual([0n, 1n]);
+    expect(results[0]!.position).toEqual(claimEvents[0]!.position);
+    expect(results[1]!.position).toEqual(accountEvents[1]!.position);
+
+    await store.appendToStream(taken, events(1));
+    const fresh = uniquePrefix('start-fresh');
+    await expect(store.startStreams([{ streamName: fresh, events: events(1) }, { streamName: taken, events: events(1) }]))
+      .rejects.toMatchObject({ name: 'WrongExpectedRevisionError', streamNames: [taken] });
+    expect(await store.readStream(fresh)).toEqual([]);
+    expect(await store.readStream(taken)).toHaveLength(1);
+    // The failed attempt left no stream row behind: the fresh stream can still be started.
+    await expect(store.startStreams([{ streamName: fresh, events: events(1) }])).resolves.toHaveLength(1);
+  });
+
+  it('startStreams racing for one stream: exactly one wins, the others store nothing', async () => {
+    const contested = uniquePrefix('start-race');
+    const racers = Array.from({ length: 12 }, (_, i) => ({ own: `${uniquePrefix('start-own')}-${i}`, ids: events(1) }));
+    const outcomes = await Promise.allSettled(
+      racers.map((racer) => store.startStreams([{ streamName: contested, events: racer.ids }, { streamName: racer.own, events: events(1) }])),
+    );
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    for (const outcome of outcomes) if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(WrongExpectedRevisionError);
+    const winner = outcomes.findIndex((outcome) => outcome.status === 'fulfilled');
+    expect(ids(await store.readStream(contested))).toEqual(ids(racers[winner]!.ids));
+    for (const [index, racer] of racers.entries()) expect(await store.readStream(racer.own)).toHaveLength(index === winner ? 1 : 0);
+  });
+
   it('never delivers $-prefixed streams or event types', async () => {
     const prefix = uniquePrefix('system');
     const subscription = store.subscribeToAll({ from: (await store.headPosition()) ?? 'start' });

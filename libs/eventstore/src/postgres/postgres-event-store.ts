@@ -11,7 +11,7 @@ import type {
   SubscribeToAllOptions,
 } from '../event-store';
 import { appendEvents } from './append';
-import { appendManyWithin, type StreamAppend } from './append-many';
+import { appendManyWithin, startStreams, type NewStream, type StreamAppend } from './append-many';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 import { migrateSchema } from './schema';
 import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';
@@ -114,6 +114,12 @@ export class PostgresEventStore implements EventStore {
    */
   appendManyWithin(client: ClientBase, appends: readonly StreamAppend[]): Promise<AppendResult[]> {
     return appendManyWithin(client, appends);
+  }
+
+  async startStreams(streams: readonly NewStream[]): Promise<AppendResult[]> {
+    const results = await startStreams(this.pool, streams);
+    for (const stream of streams) this.signal.notify({ streamName: stream.streamName, types: stream.events.map((event) => event.type) });
+    return results;
   }
 
   /** Several whole streams in one round trip, each in revision order (empty for a stream that does not exist). */
