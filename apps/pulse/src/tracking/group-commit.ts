@@ -1,7 +1,7 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { EventToAppend } from '../../../../libs/eventstore/src/event-store';
 import { ProblemError } from '../../../../libs/platform/src/problem-details';
-import type { IngestLog } from './ingest-log';
+import { claimKey, type ClaimedMessage, type IngestLog } from './ingest-log';
 import { trackingStreamFor } from './tracking.events';
 
 /** A message encoded for the store, with the id Segment dedups on. */
@@ -35,13 +35,11 @@ export const storeBusy = (detail: string) =>
   new ProblemError({ status: 503, type: 'ingest-overloaded', title: 'Tracking is overloaded', detail, headers: { 'Retry-After': '1' } });
 
 /**
- * Group commit: submissions from many requests wait in a bounded queue and are appended together,
- * each under one PostgreSQL transaction that also records their messageIds. On the PostgreSQL
- * event store the id table and the events commit or roll back as one, so a retried message is
- * either already there (dropped as a duplicate) or not there at all: exactly once across crashes
- * (EventStoreDB: see EventStoreIngestLog for its at-least-once window). Concurrent commits claiming
- * the same id queue on its primary key; the loser sees the winner's row once it commits and drops
- * its copy.
+ * Group commit: submissions from many requests wait in a bounded queue and are stored together,
+ * their messageIds claimed with them (see IngestLog). On the PostgreSQL event store the claims and
+ * the events commit or roll back as one, so a retried message is either already there (dropped as
+ * a duplicate) or not there at all: exactly once across crashes (EventStoreDB: see
+ * EventStoreIngestLog for its at-least-once window).
  */
 export class GroupCommit {
   private readonly queue: Submission[] = [];
@@ -113,64 +111,30 @@ export class GroupCommit {
   }
 
   private async commit(partition: number, batch: Submission[]): Promise<void> {
-    let client: PoolClient | undefined;
     try {
-      client = await this.pool.connect();
-      const outcomes = await this.appendOnce(client, partition, batch);
+      const outcomes = await this.storeOnce(partition, batch);
       batch.forEach((submission, index) => submission.resolve(outcomes[index]!));
     } catch (error) {
-      await client?.query('ROLLBACK').catch(() => undefined);
       // Nothing of this commit is stored; the clients retry and the id table keeps that safe.
       const refusal = storeBusy('the event store did not accept the events; retry shortly');
       (refusal as { cause?: unknown }).cause = error;
       for (const submission of batch) submission.reject(refusal);
-    } finally {
-      client?.release();
     }
   }
 
-  private async appendOnce(client: PoolClient, partition: number, batch: Submission[]): Promise<IngestOutcome[]> {
+  private async storeOnce(partition: number, batch: Submission[]): Promise<IngestOutcome[]> {
     // The first copy of an id wins, also when one commit carries it twice.
-    const claims = new Map<string, { tenantId: string; messageId: string }>();
-    for (const submission of batch) {
-      for (const message of submission.messages) claims.set(claimKey(submission.tenantId, message.messageId), { tenantId: submission.tenantId, messageId: message.messageId });
-    }
-    // Sorted claims make concurrent commits lock ids in one order, so they queue instead of deadlocking.
-    const sorted = [...claims.values()].sort((a, b) => compare(a.tenantId, b.tenantId) || compare(a.messageId, b.messageId));
-    await client.query('BEGIN');
-    const { rows } = await client.query<{ tenant_id: string; message_id: string }>({
-      name: 'pulse_claim_message_ids',
-      text: `INSERT INTO pulse_message_ids (tenant_id, message_id)
-             SELECT t, m FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(t, m, o) ORDER BY o
-             ON CONFLICT DO NOTHING RETURNING tenant_id::text, message_id`,
-      values: [sorted.map((claim) => claim.tenantId), sorted.map((claim) => claim.messageId)],
-    });
-    const fresh = new Set(rows.map((row) => claimKey(row.tenant_id, row.message_id)));
-    const byTenant = new Map<string, EventToAppend[]>();
-    const outcomes = batch.map((submission) => {
-      let stored = 0;
-      for (const message of submission.messages) {
-        const key = claimKey(submission.tenantId, message.messageId);
-        if (!fresh.delete(key)) continue;
-        stored++;
-        const events = byTenant.get(submission.tenantId) ?? [];
-        events.push(message.event);
-        byTenant.set(submission.tenantId, events);
+    const candidates = new Map<string, ClaimedMessage>();
+    for (const { tenantId, messages } of batch) {
+      for (const { messageId, event } of messages) {
+        const key = claimKey(tenantId, messageId);
+        if (!candidates.has(key)) candidates.set(key, { tenantId, messageId, streamName: trackingStreamFor(tenantId, partition), event });
       }
-      return { stored, duplicates: submission.messages.length - stored };
-    });
-    for (const tenantId of [...byTenant.keys()].sort(compare)) {
-      await this.log.append(client, trackingStreamFor(tenantId, partition), byTenant.get(tenantId)!);
     }
-    await client.query('COMMIT');
-    return outcomes;
+    const fresh = await this.log.store(this.pool, [...candidates.values()]);
+    return batch.map(({ tenantId, messages }) => {
+      const stored = messages.filter((message) => fresh.delete(claimKey(tenantId, message.messageId))).length;
+      return { stored, duplicates: messages.length - stored };
+    });
   }
-}
-
-function claimKey(tenantId: string, messageId: string): string {
-  return `${tenantId.toLowerCase()}\n${messageId}`;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,50 +1,124 @@
-import type { PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { EventStore, EventToAppend } from '../../../../libs/eventstore/src/event-store';
 import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
+import { newEventId } from '../../../../libs/eventstore/src/postgres/rows';
 
-/**
- * Where the group commit appends a batch, while its PostgreSQL transaction (holding the batch's
- * messageId claims) is open on `client`. The group commit commits that transaction right after a
- * successful append and rolls it back when the append fails.
- */
-export interface IngestLog {
-  append(client: PoolClient, streamName: string, events: readonly EventToAppend[]): Promise<void>;
+/** One message the group commit wants stored: the id Segment dedups on, and its event. */
+export interface ClaimedMessage {
+  readonly tenantId: string;
+  readonly messageId: string;
+  readonly streamName: string;
+  readonly event: EventToAppend;
 }
 
 /**
- * The PostgreSQL event store: the events are written in the same transaction as the messageId
- * claims, so both commit or neither does. A retried message is either already stored (dropped as a
- * duplicate) or not at all: exactly once.
+ * Where the group commit stores a batch: it claims every message's id in pulse_message_ids and
+ * appends the events of the messages whose claim is new, returning those claims (see claimKey).
+ * The claims of one batch are distinct; concurrent batches claiming one id queue on its primary
+ * key, and the loser sees the winner's row once that commits and drops its copy.
  */
-export class PostgresIngestLog implements IngestLog {
-  constructor(private readonly store: PostgresEventStore) {}
+export interface IngestLog {
+  store(pool: Pool, messages: readonly ClaimedMessage[]): Promise<Set<string>>;
+}
 
-  async append(client: PoolClient, streamName: string, events: readonly EventToAppend[]): Promise<void> {
-    await this.store.appendWithin(client, streamName, events, { expectedRevision: 'any' });
+/** How a claim is named in the set `store` returns. */
+export function claimKey(tenantId: string, messageId: string): string {
+  return `${tenantId.toLowerCase()}\n${messageId}`;
+}
+
+/**
+ * The PostgreSQL event store: claims and events in one statement (the store's es_append_any per
+ * stream), so both commit or neither does, in one round trip and without a transaction block. A
+ * retried message is either already stored (dropped as a duplicate) or not at all: exactly once.
+ * Claims are inserted in (tenant, id) order, so concurrent batches lock ids in one order and
+ * queue instead of deadlocking.
+ */
+const CLAIM_AND_APPEND = `
+  WITH input AS (
+    SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (tenant_id uuid, message_id text, stream_name text, event jsonb))
+      WITH ORDINALITY AS m(tenant_id, message_id, stream_name, event, ord)
+  ),
+  claimed AS (
+    INSERT INTO pulse_message_ids (tenant_id, message_id)
+    SELECT tenant_id, message_id FROM input ORDER BY tenant_id, message_id
+    ON CONFLICT DO NOTHING RETURNING tenant_id, message_id
+  ),
+  streams AS (
+    SELECT i.stream_name, jsonb_agg(i.event ORDER BY i.ord) AS events
+    FROM input i JOIN claimed c ON c.tenant_id = i.tenant_id AND c.message_id = i.message_id
+    GROUP BY i.stream_name
+  ),
+  appended AS (
+    SELECT a.new_revision FROM streams s CROSS JOIN LATERAL es_append_any(s.stream_name, s.events) a
+  )
+  SELECT c.tenant_id::text AS tenant_id, c.message_id FROM claimed c CROSS JOIN (SELECT count(*) FROM appended) done`;
+
+export class PostgresIngestLog implements IngestLog {
+  async store(pool: Pool, messages: readonly ClaimedMessage[]): Promise<Set<string>> {
+    if (messages.length === 0) return new Set();
+    const input = messages.map(({ tenantId, messageId, streamName, event }) => ({
+      tenant_id: tenantId,
+      message_id: messageId,
+      stream_name: streamName,
+      event: { id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} },
+    }));
+    const { rows } = await pool.query<{ tenant_id: string; message_id: string }>({ name: 'pulse_claim_and_append', text: CLAIM_AND_APPEND, values: [JSON.stringify(input)] });
+    return new Set(rows.map((row) => claimKey(row.tenant_id, row.message_id)));
   }
 }
 
 /**
- * Any other event store (EventStoreDB): the claims are written in PostgreSQL, the events are
- * appended to the store while that transaction is still open, then the claims commit; a failed
+ * Any other event store (EventStoreDB): the claims are written in a PostgreSQL transaction, the
+ * events are appended to the store while it is still open, then the claims commit; a failed
  * append rolls the claims back, so nothing is recorded and the client's retry is stored.
  *
  * At-least-once window: when the append succeeded but the PostgreSQL COMMIT then fails (the
  * database or the connection goes away in between), the events are in the store while their
- * messageIds are not recorded. The same happens to a commit that spans several tenants when one
- * tenant's append succeeded and a later one failed. The client got a 503 and retries, and the
+ * messageIds are not recorded. The same happens to a batch that spans several streams when one
+ * stream's append succeeded and a later one failed. The client got a 503 and retries, and the
  * retry is stored again: a duplicate, never a loss. Concurrent copies of one batch still dedupe, because the second claim
  * waits on the first one's uncommitted row until the first transaction ends.
  */
 export class EventStoreIngestLog implements IngestLog {
-  constructor(private readonly store: EventStore) {}
+  constructor(private readonly eventStore: EventStore) {}
 
-  async append(_client: PoolClient, streamName: string, events: readonly EventToAppend[]): Promise<void> {
-    await this.store.appendToStream(streamName, events, { expectedRevision: 'any' });
+  async store(pool: Pool, messages: readonly ClaimedMessage[]): Promise<Set<string>> {
+    const sorted = [...messages].sort((a, b) => compare(a.tenantId.toLowerCase(), b.tenantId.toLowerCase()) || compare(a.messageId, b.messageId));
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ tenant_id: string; message_id: string }>({
+        name: 'pulse_claim_message_ids',
+        text: `INSERT INTO pulse_message_ids (tenant_id, message_id)
+               SELECT t, m FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(t, m, o) ORDER BY o
+               ON CONFLICT DO NOTHING RETURNING tenant_id::text, message_id`,
+        values: [sorted.map((message) => message.tenantId), sorted.map((message) => message.messageId)],
+      });
+      const fresh = new Set(rows.map((row) => claimKey(row.tenant_id, row.message_id)));
+      const byStream = new Map<string, EventToAppend[]>();
+      for (const message of messages) {
+        if (!fresh.has(claimKey(message.tenantId, message.messageId))) continue;
+        byStream.set(message.streamName, [...(byStream.get(message.streamName) ?? []), message.event]);
+      }
+      for (const streamName of [...byStream.keys()].sort(compare)) {
+        await this.eventStore.appendToStream(streamName, byStream.get(streamName)!, { expectedRevision: 'any' });
+      }
+      await client.query('COMMIT');
+      return fresh;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 }
 
-/** The ingest log for the configured store: in-transaction for PostgreSQL, append-then-commit otherwise. */
+/** The ingest log for the configured store: one statement for PostgreSQL, append-then-commit otherwise. */
 export function ingestLogFor(store: EventStore): IngestLog {
-  return store instanceof PostgresEventStore ? new PostgresIngestLog(store) : new EventStoreIngestLog(store);
+  return store instanceof PostgresEventStore ? new PostgresIngestLog() : new EventStoreIngestLog(store);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

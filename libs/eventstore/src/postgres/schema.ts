@@ -27,6 +27,25 @@ const DDL = [
      UNIQUE (stream_name, stream_revision)
    )`,
   'CREATE INDEX IF NOT EXISTS es_events_global_order ON es_events (transaction_id, seq)',
+  // The store's append (any revision) as a SQL function, for writers that must append in the same
+  // statement as their own writes (one round trip, one atomic statement without a transaction
+  // block). `events` is a JSON array of {id, type, data, metadata}.
+  `CREATE OR REPLACE FUNCTION es_append_any(stream text, events jsonb)
+     RETURNS TABLE (new_revision bigint, last_seq bigint)
+     LANGUAGE sql AS $$
+       WITH claimed AS (
+         INSERT INTO es_streams AS s (stream_name, revision) VALUES (stream, jsonb_array_length(events) - 1)
+         ON CONFLICT (stream_name) DO UPDATE SET revision = s.revision + jsonb_array_length(events)
+         RETURNING s.revision),
+       appended AS (
+         INSERT INTO es_events (stream_name, stream_revision, event_id, type, data, metadata)
+         SELECT stream, claimed.revision - jsonb_array_length(events) + e.ord, e.id, e.type, e.data, coalesce(e.metadata, '{}'::jsonb)
+         FROM claimed, ROWS FROM (jsonb_to_recordset(events) AS (id uuid, type text, data jsonb, metadata jsonb))
+                WITH ORDINALITY AS e(id, type, data, metadata, ord)
+         ORDER BY e.ord
+         RETURNING seq)
+       SELECT claimed.revision, (SELECT max(seq) FROM appended) FROM claimed
+     $$`,
 ];
 
 export async function migrateSchema(pool: Pool): Promise<void> {
