@@ -19,13 +19,37 @@ export interface Credential {
 
 const SLUG = /^[a-z0-9-]{1,63}$/;
 const MAX_CACHED_TENANTS = 10_000;
+/** The code step follows a sign-in within one redirect; a hand-over older than this is not used. */
+const HAND_OVER_MS = 10_000;
+const MAX_HANDED_OVER = 10_000;
 
 /** Reads login's own read models (tenants, credentials), always scoped by tenant. */
 export class LoginDirectory {
   /** Tenants never change once created (no rename event), so a found tenant can be remembered. */
   private readonly tenants = new ExpiringLruCache<LoginTenant>(MAX_CACHED_TENANTS, Number.POSITIVE_INFINITY);
 
+  /**
+   * Credentials a sign-in has just verified, each for the one lookup that follows: the code step
+   * asks for the account again (oidc-provider's findAccount) a redirect after the sign-in read it
+   * under the account's lock. Taken once, within seconds, in this replica only; any other lookup
+   * reads the read model (which itself trails register's events by more than this hand-over).
+   */
+  private readonly handedOver = new Map<string, { credential: Credential; until: number }>();
+
   constructor(private readonly pool: Pool) {}
+
+  handOver(tenantId: string, credential: Credential): void {
+    const now = Date.now();
+    // Oldest first (insertion order): drop the stale ones, and the oldest when full.
+    for (const [key, entry] of this.handedOver) {
+      if (entry.until > now && this.handedOver.size < MAX_HANDED_OVER) break;
+      this.handedOver.delete(key);
+    }
+    const key = `${tenantId}|${credential.userId}`;
+    this.handedOver.delete(key);
+    // Without its hash: what follows wants the account's claims, never its password.
+    this.handedOver.set(key, { credential: { ...credential, passwordHash: '' }, until: now + HAND_OVER_MS });
+  }
 
   async tenantBySlug(slug: string): Promise<LoginTenant | undefined> {
     if (!SLUG.test(slug)) return undefined;
@@ -47,6 +71,12 @@ export class LoginDirectory {
 
   async credentialById(tenantId: string, userId: string): Promise<Credential | undefined> {
     if (!/^[0-9a-f-]{36}$/i.test(userId)) return undefined;
+    const key = `${tenantId}|${userId}`;
+    const handed = this.handedOver.get(key);
+    if (handed) {
+      this.handedOver.delete(key);
+      if (handed.until > Date.now()) return handed.credential;
+    }
     const { rows } = await this.pool.query<CredentialRow>({
       name: 'login_credential_by_id',
       text: `SELECT ${CREDENTIAL_COLUMNS} FROM login_credentials c WHERE tenant_id = $1 AND user_id = $2`,

@@ -3,6 +3,7 @@ import { blindIndex } from '../../../libs/personal-data/src/blind-index';
 import { STRONG_PASSWORD } from '../../register/test/register-harness';
 import { signInStreamFor } from '../src/sign-in/sign-in.events';
 import { startLogin, type LoginHarness } from './login-harness';
+import { FormBrowser } from './browser-less';
 import { openSignInPage, REDIRECT_URI } from './sign-in-flow';
 
 
@@ -108,5 +109,46 @@ describe('hosted sign-in', () => {
     const recorded = await attempts('race@example.com');
     expect(recorded.filter((e) => e === 'LoginFailed:invalid_credentials')).toHaveLength(THRESHOLD);
     expect(recorded.filter((e) => e === 'AccountLocked')).toHaveLength(1);
+  });
+  it('never lets 50 parallel wrong passwords spread over two replicas buy more than N verifications', async () => {
+    // Each replica queues its own attempts; only the account's lock in PostgreSQL orders them across replicas.
+    await login.signUp(tenant.slug, 'replicas@example.com');
+    const replica = await login.startReplica();
+    try {
+      const { browser, form } = await signInPage();
+      const viaReplica = form.action.replace(login.url, replica.url);
+      const responses = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          browser.request(i % 2 === 0 ? form.action : viaReplica, { form: { ...form.fields, email: 'replicas@example.com', password: `guess number ${i}` } }),
+        ),
+      );
+      const statuses = responses.map((r) => r.status);
+      expect(statuses.filter((s) => s === 401)).toHaveLength(THRESHOLD);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(50 - THRESHOLD);
+      const recorded = await attempts('replicas@example.com');
+      expect(recorded.filter((e) => e === 'LoginFailed:invalid_credentials')).toHaveLength(THRESHOLD);
+      expect(recorded.filter((e) => e === 'AccountLocked')).toHaveLength(1);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('shows the sign-in form only to the browser that started the interaction', async () => {
+    const { page } = await signInPage();
+    const uid = /\/interaction\/([^/?]+)/.exec(page.url)![1]!;
+    const refusals = [
+      await new FormBrowser().request(page.url),
+      await (await signInPage()).browser.request(page.url),
+      ...(await Promise.all(
+        [`_interaction=${uid}`, `_interaction=${uid}; _interaction.sig=forged`].map(async (cookie) => {
+          const response = await fetch(page.url, { headers: { cookie } });
+          return { status: response.status, body: await response.text() };
+        }),
+      )),
+    ];
+    for (const refused of refusals) {
+      expect(refused.status).toBe(400);
+      expect(JSON.parse(refused.body)).toMatchObject({ type: expect.stringContaining('interaction-invalid') });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { OidcPayload } from '../oidc/postgres-adapter';
 import type { ClientCache } from './client-cache';
 
@@ -35,7 +35,7 @@ export function clientLookup(clients: ClientCache, presented: () => PresentedCre
 }
 
 function hashMatches(secret: string, expectedHex: string): boolean {
-  const actual = createHash('sha256').update(secret).digest();
+  const actual = hash('sha256', secret, 'buffer');
   const expected = Buffer.from(expectedHex, 'hex');
   return expected.length === actual.length && timingSafeEqual(actual, expected);
 }

@@ -1,6 +1,17 @@
 // oidc-provider 9 ships no type declarations; this names only what login uses.
 declare module 'oidc-provider' {
+  import type { KeyObject } from 'node:crypto';
   import type { IncomingMessage, ServerResponse } from 'node:http';
+
+  /** A signing key whose private half oidc-provider never sees (features.externalSigningSupport). */
+  export class ExternalSigningKey {
+    kid: string;
+    alg: string;
+    /** The public key: the JWKS and verification use it. */
+    keyObject(): KeyObject;
+    /** The JWS signature over `data` (the signing input). */
+    sign(data: Buffer): Buffer | Promise<Buffer>;
+  }
 
   export interface InteractionDetails {
     uid: string;
@@ -32,6 +43,10 @@ declare module 'oidc-provider' {
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     interactionResult(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
     on(event: string, listener: (...args: never[]) => void): this;
+    /** The name of one of oidc-provider's cookies, e.g. 'interaction'. */
+    cookieName(type: string): string;
+    /** A Koa context over a request (Koa's own; the provider is a Koa application). */
+    createContext(req: IncomingMessage, res: ServerResponse): { cookies: { get(name: string, options: { signed: boolean }): string | undefined } };
     /** The Koa context of the request being handled (AsyncLocalStorage), if any. */
     static readonly ctx: { headers?: Record<string, string | undefined>; oidc?: { body?: Record<string, unknown> } } | undefined;
   }

@@ -20,11 +20,33 @@ export type OidcAdapterClass = new (model: string) => OidcAdapter;
 export type ClientLookup = (tenantId: string, clientId: string) => Promise<OidcPayload | undefined>;
 
 /**
+ * Artefacts a request has already read, for the adapter's next find of the same one in that
+ * request: remembered consent reads the grant along with its id, then oidc-provider finds the
+ * grant by id. Keyed by the request's context, so nothing outlives its request or reaches
+ * another, and taken once: a second find reads storage again.
+ */
+const readInRequest = new WeakMap<object, Map<string, OidcPayload>>();
+
+export function rememberForRequest(request: object, model: string, id: string, payload: OidcPayload): void {
+  let reads = readInRequest.get(request);
+  if (!reads) readInRequest.set(request, (reads = new Map()));
+  reads.set(`${model}|${id}`, payload);
+}
+
+function takeRemembered(request: object | undefined, model: string, id: string): OidcPayload | undefined {
+  const reads = request && readInRequest.get(request);
+  const payload = reads?.get(`${model}|${id}`);
+  if (payload) reads!.delete(`${model}|${id}`);
+  return payload;
+}
+
+/**
  * Sessions, grants, codes and tokens of one tenant's provider in login_oidc_models. Every query is
  * scoped by the tenant, so a token id that exists in tenant A is simply unknown to tenant B.
  * Clients are not stored here: they come from the event-sourced client read model.
+ * `currentRequest` names the request being served (oidc-provider's context), if any.
  */
-export function postgresAdapterFor(pool: Pool, tenantId: string, clients: ClientLookup): OidcAdapterClass {
+export function postgresAdapterFor(pool: Pool, tenantId: string, clients: ClientLookup, currentRequest: () => object | undefined = () => undefined): OidcAdapterClass {
   return class TenantAdapter implements OidcAdapter {
     constructor(private readonly model: string) {}
 
@@ -41,7 +63,7 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
 
     async find(id: string): Promise<OidcPayload | undefined> {
       if (this.model === 'Client') return clients(tenantId, id);
-      return this.one('id', id);
+      return takeRemembered(currentRequest(), this.model, id) ?? this.one('id', id);
     }
 
     findByUserCode(userCode: string): Promise<OidcPayload | undefined> {
@@ -85,16 +107,16 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
 }
 
 /** The most recent live grant a person gave a client in this tenant: consent remembered across sessions. */
-export async function latestGrantId(pool: Pool, tenantId: string, accountId: string, clientId: string): Promise<string | undefined> {
-  const { rows } = await pool.query<{ id: string }>({
+export async function latestGrant(pool: Pool, tenantId: string, accountId: string, clientId: string): Promise<{ id: string; payload: OidcPayload } | undefined> {
+  const { rows } = await pool.query<{ id: string; payload: OidcPayload }>({
     name: 'login_oidc_latest_grant',
-    text: `SELECT id FROM login_oidc_models
+    text: `SELECT id, payload FROM login_oidc_models
      WHERE tenant_id = $1 AND model = 'Grant' AND payload->>'accountId' = $2 AND payload->>'clientId' = $3
        AND (expires_at IS NULL OR expires_at > now())
      ORDER BY (payload->>'iat')::bigint DESC LIMIT 1`,
     values: [tenantId, accountId, clientId],
   });
-  return rows[0]?.id;
+  return rows[0];
 }
 
 /** Deletes expired artefacts of every tenant; returns how many went. */

@@ -3,11 +3,12 @@ import Provider, { errors } from 'oidc-provider';
 import type { Pool } from 'pg';
 import { TESSERA_API_AUDIENCE } from '../../../../libs/access/src/access-token';
 import type { Credential, LoginDirectory, LoginTenant } from '../directory';
+import { InProcessSigningKey } from '../keys/in-process-signing-key';
 import type { SigningKeys } from '../keys/signing-keys';
 import type { ClientCache } from '../clients/client-cache';
 import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets';
 import { escapeHtml, page, PAGE_HEADERS } from '../pages';
-import { latestGrantId, postgresAdapterFor } from './postgres-adapter';
+import { latestGrant, postgresAdapterFor, rememberForRequest } from './postgres-adapter';
 
 export { TESSERA_API_AUDIENCE };
 
@@ -80,8 +81,8 @@ export async function buildProvider(
     jwt: { sign: { alg: 'ES256' } },
   };
   const provider = new Provider(issuer, {
-    adapter: postgresAdapterFor(deps.pool, tenant.tenantId, clientLookup(deps.clients, () => presentedCredentialsOf(Provider.ctx))),
-    jwks: { keys },
+    adapter: postgresAdapterFor(deps.pool, tenant.tenantId, clientLookup(deps.clients, () => presentedCredentialsOf(Provider.ctx)), () => Provider.ctx),
+    jwks: { keys: keys.map((key) => new InProcessSigningKey(key)) },
     cookies: {
       keys: [cookieKey],
       long: { signed: true, secure: settings.secureCookies, sameSite: 'lax' },
@@ -97,7 +98,11 @@ export async function buildProvider(
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
     clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code'], response_types: ['code'] },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'], userinfoSigningAlgValues: ['ES256'], introspectionSigningAlgValues: ['ES256'] },
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/t/${tenant.slug}/interaction/${interaction.uid}` },
+    // The prompt rides along so the sign-in page can be shown without reading the interaction.
+    interactions: {
+      url: (_ctx: unknown, interaction: { uid: string; prompt: { name: string } }) =>
+        `/t/${tenant.slug}/interaction/${interaction.uid}${interaction.prompt.name === 'login' ? '?prompt=login' : ''}`,
+    },
     pkce: { required: () => true },
     rotateRefreshToken: true,
     // Consent is remembered across sessions: a person who allowed a client is not asked again
@@ -105,10 +110,13 @@ export async function buildProvider(
     loadExistingGrant: async (ctx: GrantContext) => {
       const clientId = ctx.oidc.client.clientId;
       const accountId = ctx.oidc.session.accountId;
-      const grantId =
-        ctx.oidc.result?.consent?.grantId ??
-        ctx.oidc.session.grantIdFor(clientId) ??
-        (accountId ? await latestGrantId(deps.pool, tenant.tenantId, accountId, clientId) : undefined);
+      let grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session.grantIdFor(clientId);
+      if (!grantId && accountId) {
+        // Read with its id, so Grant.find below takes it from this request instead of asking again.
+        const latest = await latestGrant(deps.pool, tenant.tenantId, accountId, clientId);
+        if (latest) rememberForRequest(ctx, 'Grant', latest.id, latest.payload);
+        grantId = latest?.id;
+      }
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     conformIdTokenClaims: true,
@@ -132,6 +140,8 @@ export async function buildProvider(
     },
     features: {
       devInteractions: { enabled: false },
+      // For InProcessSigningKey. An oidc-provider whose version of this experiment differs refuses to start.
+      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       clientCredentials: { enabled: true },
       // Any authenticated (confidential) client of the tenant may introspect, as resource servers do;
       // storage is per tenant, so another tenant's tokens are simply inactive here.

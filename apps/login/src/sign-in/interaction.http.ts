@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails } from 'oidc-provider';
 import { ProblemError } from '../../../../libs/platform/src/problem-details';
@@ -19,6 +19,8 @@ const FAILURE_TEXT: Record<string, string> = {
   email_unverified: 'Confirm your e-mail address first: follow the link in the mail we sent you.',
 };
 const FAILURE_STATUS: Record<string, number> = { invalid_credentials: 401, locked: 429, throttled: 429, email_unverified: 403 };
+const EXPIRED = 'the sign-in session has expired or this browser did not start it; go back to the application and try again';
+const ANOTHER_INTERACTION = 'this browser is signing in through another interaction';
 
 /**
  * The hosted pages oidc-provider sends people to (interactions.url): sign-in and consent. Plain
@@ -36,7 +38,22 @@ export class InteractionController {
   ) {}
 
   @Get()
-  async show(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async show(
+    @Param('tenant') slug: string,
+    @Param('uid') uid: string,
+    @Query('prompt') prompt: unknown,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    if (prompt === 'login') {
+      // The empty form needs nothing stored: the signed interaction cookie proves this browser
+      // started the interaction. The post reads it (expired, finished, or not a sign-in: refused).
+      const { tenant, provider } = await this.providerOf(slug);
+      const started = provider.createContext(req.raw, reply.raw).cookies.get(provider.cookieName('interaction'), { signed: true });
+      if (!started) throw badInteraction(EXPIRED);
+      if (started !== uid) throw badInteraction(ANOTHER_INTERACTION);
+      return this.send(reply, 200, this.signInPage(tenant, uid));
+    }
     const { tenant, details } = await this.interaction(slug, uid, req, reply);
     if (details.prompt.name === 'login') return this.send(reply, 200, this.signInPage(tenant, uid));
     return this.send(reply, 200, this.consentPage(tenant, details));
@@ -55,6 +72,7 @@ export class InteractionController {
       return this.send(reply, FAILURE_STATUS[outcome.reason] ?? 401, this.signInPage(tenant, uid, FAILURE_TEXT[outcome.reason], email));
     }
     const userId = outcome.credential.userId;
+    this.directory.handOver(tenant.tenantId, outcome.credential);
     // Independent writes: the interaction's result and the fact for other services go in together.
     const [redirectTo] = await Promise.all([
       finish(details, { login: { accountId: userId } }, false),
@@ -85,17 +103,21 @@ export class InteractionController {
     await reply.code(303).header('location', to).header('cache-control', 'no-store').send();
   }
 
-  private async interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
+  private async providerOf(slug: string) {
     const tenant = await this.directory.tenantBySlug(slug);
     if (!tenant) throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
-    const provider = await this.providers.get(tenant);
+    return { tenant, provider: await this.providers.get(tenant) };
+  }
+
+  private async interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
+    const { tenant, provider } = await this.providerOf(slug);
     let details: InteractionDetails;
     try {
       details = await provider.interactionDetails(req.raw, reply.raw);
     } catch {
-      throw badInteraction('the sign-in session has expired or this browser did not start it; go back to the application and try again');
+      throw badInteraction(EXPIRED);
     }
-    if (details.uid !== uid) throw badInteraction('this browser is signing in through another interaction');
+    if (details.uid !== uid) throw badInteraction(ANOTHER_INTERACTION);
     return { tenant, details, provider };
   }
 

@@ -1,7 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import { Strategy as LocalStrategy } from 'passport-local';
-import type { Pool, PoolClient } from 'pg';
-import { inTransaction } from '../../../../libs/eventstore/src/postgres/transaction';
+import type { Pool, PoolClient, QueryResult } from 'pg';
+import { advisoryLockKey } from '../../../../libs/eventstore/src/postgres/transaction';
 import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
 import { ARGON2ID_OPTIONS } from '../../../register/src/sign-up/password';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
@@ -9,6 +9,8 @@ import type { LoginEventLog } from '../login-events';
 import { AccountLocked, LoginFailed, LoginSucceeded, signInStreamFor, type SignInEvent } from './sign-in.events';
 
 const MAX_TRACKED_ADDRESSES = 100_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export interface SignInPolicy {
   readonly lockoutThreshold: number;
@@ -100,54 +102,82 @@ export class PasswordCheck {
     const { tenant } = attempt;
     const at = new Date();
     const events: SignInEvent[] = [];
-    const outcome = await inTransaction(
-      this.pool,
-      async (client): Promise<SignInOutcome> => {
-        const { credential, failures, lockedUntil } = await this.accountState(client, tenant.tenantId, accountKey);
-        if (lockedUntil && lockedUntil > at) {
-          events.push(LoginFailed({ accountKey, reason: 'locked', clientId: attempt.clientId, at: at.toISOString() }));
-          return { ok: false, reason: 'locked' };
-        }
-        // Exactly one argon2id verification per attempt; unknown accounts pay it against the dummy hash.
-        const valid = await verify(credential?.passwordHash ?? (await this.dummyHash), password).catch(() => false);
-        if (credential && valid) {
-          if (failures.length > 0 || lockedUntil) await this.saveThrottle(client, tenant.tenantId, accountKey, [], null);
-          if (!credential.emailVerified && this.policy.unverifiedEmail(tenant.slug) === 'refuse') {
-            events.push(LoginFailed({ accountKey, reason: 'email_unverified', clientId: attempt.clientId, at: at.toISOString() }));
-            return { ok: false, reason: 'email_unverified' };
-          }
-          events.push(LoginSucceeded({ accountKey, userId: credential.userId, clientId: attempt.clientId, at: at.toISOString() }));
-          return { ok: true, credential };
-        }
-        const windowStart = at.getTime() - this.policy.lockoutWindowMs;
-        const recent = [...failures.filter((f) => f.getTime() > windowStart), at];
-        events.push(LoginFailed({ accountKey, reason: 'invalid_credentials', clientId: attempt.clientId, at: at.toISOString() }));
-        if (recent.length >= this.policy.lockoutThreshold) {
-          const until = new Date(at.getTime() + this.policy.lockoutCooldownMs);
-          await this.saveThrottle(client, tenant.tenantId, accountKey, [], until);
-          events.push(AccountLocked({ accountKey, failures: recent.length, lockedUntil: until.toISOString(), at: at.toISOString() }));
-        } else {
-          await this.saveThrottle(client, tenant.tenantId, accountKey, recent, null);
-        }
-        return { ok: false, reason: 'invalid_credentials' };
-      },
-      { lock: accountLockName(tenant.tenantId, accountKey) },
-    );
+    const client = await this.pool.connect();
+    let outcome: SignInOutcome;
+    try {
+      const { credential, failures, lockedUntil } = await this.lockAccount(client, tenant.tenantId, accountKey);
+      outcome = await this.decide(client, attempt, accountKey, password, { credential, failures, lockedUntil, at }, events);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
     await this.record(tenant, accountKey, events);
     return outcome;
   }
 
-  /** The account's credential (if any) and throttle state, read under the account lock. */
-  private async accountState(client: PoolClient, tenantId: string, accountKey: string) {
-    const { rows } = await client.query<CredentialRow & { failures: Date[] | null; locked_until: Date | null }>({
-      name: 'login_account_state',
-      text: `SELECT t.failures, t.locked_until, ${CREDENTIAL_COLUMNS}
+  /** The attempt's outcome, and the throttle state it leaves, decided while the account's lock is held. */
+  private async decide(
+    client: PoolClient,
+    attempt: Attempt,
+    accountKey: string,
+    password: string,
+    state: { credential: Credential | undefined; failures: Date[]; lockedUntil: Date | null; at: Date },
+    events: SignInEvent[],
+  ): Promise<SignInOutcome> {
+    const { tenant } = attempt;
+    const { credential, failures, lockedUntil, at } = state;
+    if (lockedUntil && lockedUntil > at) {
+      events.push(LoginFailed({ accountKey, reason: 'locked', clientId: attempt.clientId, at: at.toISOString() }));
+      return { ok: false, reason: 'locked' };
+    }
+    // Exactly one argon2id verification per attempt; unknown accounts pay it against the dummy hash.
+    const valid = await verify(credential?.passwordHash ?? (await this.dummyHash), password).catch(() => false);
+    if (credential && valid) {
+      if (failures.length > 0 || lockedUntil) await this.saveThrottle(client, tenant.tenantId, accountKey, [], null);
+      if (!credential.emailVerified && this.policy.unverifiedEmail(tenant.slug) === 'refuse') {
+        events.push(LoginFailed({ accountKey, reason: 'email_unverified', clientId: attempt.clientId, at: at.toISOString() }));
+        return { ok: false, reason: 'email_unverified' };
+      }
+      events.push(LoginSucceeded({ accountKey, userId: credential.userId, clientId: attempt.clientId, at: at.toISOString() }));
+      return { ok: true, credential };
+    }
+    const windowStart = at.getTime() - this.policy.lockoutWindowMs;
+    const recent = [...failures.filter((f) => f.getTime() > windowStart), at];
+    events.push(LoginFailed({ accountKey, reason: 'invalid_credentials', clientId: attempt.clientId, at: at.toISOString() }));
+    if (recent.length >= this.policy.lockoutThreshold) {
+      const until = new Date(at.getTime() + this.policy.lockoutCooldownMs);
+      await this.saveThrottle(client, tenant.tenantId, accountKey, [], until);
+      events.push(AccountLocked({ accountKey, failures: recent.length, lockedUntil: until.toISOString(), at: at.toISOString() }));
+    } else {
+      await this.saveThrottle(client, tenant.tenantId, accountKey, recent, null);
+    }
+    return { ok: false, reason: 'invalid_credentials' };
+  }
+
+  /**
+   * Opens the attempt's transaction, takes the account's advisory lock and reads the account's
+   * credential (if any) and throttle state, in one round trip: a sign-in costs a few of them and
+   * each is dear. A multi-statement query takes no parameters, so the two values go in as
+   * literals; both come from login itself (a tenant id from the directory, an HMAC in base64url),
+   * are checked against their alphabets and escaped all the same. Each statement of such a query
+   * takes its own snapshot (READ COMMITTED), so the state is read once the lock is held and
+   * includes whatever the previous holder wrote.
+   */
+  private async lockAccount(client: PoolClient, tenantId: string, accountKey: string) {
+    if (!UUID.test(tenantId) || !BASE64URL.test(accountKey)) throw new Error('tenant id or account key of an unexpected shape');
+    const tenant = client.escapeLiteral(tenantId);
+    const account = client.escapeLiteral(accountKey);
+    const results = (await client.query(
+      `BEGIN;
+       SELECT pg_advisory_xact_lock(${advisoryLockKey(accountLockName(tenantId, accountKey))}), t.failures, t.locked_until, ${CREDENTIAL_COLUMNS}
        FROM (VALUES (1)) AS account (present)
-       LEFT JOIN login_throttle t ON t.tenant_id = $1 AND t.account_key = $2
-       LEFT JOIN login_credentials c ON c.tenant_id = $1 AND c.email_index = $2`,
-      values: [tenantId, accountKey],
-    });
-    const row = rows[0];
+       LEFT JOIN login_throttle t ON t.tenant_id = ${tenant} AND t.account_key = ${account}
+       LEFT JOIN login_credentials c ON c.tenant_id = ${tenant} AND c.email_index = ${account}`,
+    )) as unknown as QueryResult<CredentialRow & { failures: Date[] | null; locked_until: Date | null }>[];
+    const row = results[1]?.rows[0];
     return { credential: credentialOf(row), failures: row?.failures ?? [], lockedUntil: row?.locked_until ?? null };
   }
 
