@@ -99,6 +99,15 @@ describe('projection runner', () => {
     expect(await counterValue('replicated')).toBe(800);
   });
 
+  test('waitFor a position its filter passes over resolves once the projection has read past it, with everything before applied', async () => {
+    const runner = run(new ProjectionRunner(countingProjection('scanned', 'scanned-'), store, codec, dataSource));
+    await appendCounted('scanned-', 2, 5, 'scanned');
+    const elsewhere = await store.appendToStream('elsewhere-1', [{ type: 'Counted', data: { counter: 'elsewhere' }, metadata: { tenantId: 't1', schemaVersion: 1 } }]);
+    await runner.waitFor(elsewhere.position, 10_000);
+    expect(await counterValue('scanned')).toBe(10);
+    expect(await counterValue('elsewhere')).toBe(0);
+  });
+
   test('lag is reported as a metric and is zero once caught up', async () => {
     const registry = new Registry();
     const runner = new ProjectionRunner(countingProjection('measured', 'measured-'), store, codec, dataSource, new ProjectionMetrics(registry));

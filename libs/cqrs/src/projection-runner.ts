@@ -105,6 +105,9 @@ export class ProjectionRunner {
   private running?: Promise<void>;
   private stopped = false;
   private checkpoint?: Position;
+  /** The last event the subscription handed over, and how far it has delivered everything it takes. */
+  private delivered?: Position;
+  private scannedTo?: Position;
   private behindSince?: Date;
   private readonly waiters = new Set<{ position: Position; resolve: () => void }>();
 
@@ -184,7 +187,15 @@ export class ProjectionRunner {
     this.checkpoint = await this.loadCheckpoint();
     // Another replica may have committed what our waiters wait for; nothing new would wake them.
     if (this.checkpoint) this.release(this.checkpoint);
-    const subscription = this.store.subscribeToAll({ from: this.checkpoint ?? 'start', filter: this.projection.filter });
+    this.delivered = this.checkpoint;
+    const subscription = this.store.subscribeToAll({
+      from: this.checkpoint ?? 'start',
+      filter: this.projection.filter,
+      onScannedTo: (position) => {
+        if (!this.scannedTo || comparePositions(position, this.scannedTo) > 0) this.scannedTo = position;
+        this.releaseScanned();
+      },
+    });
     this.subscription = subscription;
     if (this.stopped) await subscription.close();
     const events = subscription[Symbol.asyncIterator]();
@@ -196,6 +207,7 @@ export class ProjectionRunner {
         pending = undefined;
         if (first.done) return;
         const batch = [first.value];
+        this.delivered = first.value.position;
         this.behindSince = first.value.createdAt;
         while (batch.length < (this.projection.maxBatch ?? MAX_BATCH)) {
           pending = events.next();
@@ -204,6 +216,7 @@ export class ProjectionRunner {
           pending = undefined;
           if (next.done) break;
           batch.push(next.value);
+          this.delivered = next.value.position;
         }
         await this.applyBatch(batch);
       }
@@ -243,6 +256,7 @@ export class ProjectionRunner {
     }
     this.metrics?.applied.inc({ projection: this.name }, batch.length);
     this.release(last);
+    this.releaseScanned();
   }
 
   /**
@@ -283,6 +297,18 @@ export class ProjectionRunner {
         skipped.map((s) => s.reason),
       ],
     );
+  }
+
+  /**
+   * Waiters for a position the projection's filter passes over (an event of another service, say)
+   * are released once the subscription has scanned past it and every event it delivered before
+   * is applied: nothing the projection takes lies between. Not persisted: after a restart the
+   * subscription scans again.
+   */
+  private releaseScanned(): void {
+    if (!this.scannedTo) return;
+    const everythingApplied = !this.delivered || (this.checkpoint !== undefined && comparePositions(this.checkpoint, this.delivered) >= 0);
+    if (everythingApplied) this.release(this.scannedTo);
   }
 
   private release(reached: Position): void {

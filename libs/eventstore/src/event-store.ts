@@ -68,6 +68,12 @@ export interface SubscribeToAllOptions {
   /** Deliver events strictly after this position; 'start' delivers everything. Defaults to 'start'. */
   readonly from?: Position | 'start';
   readonly filter?: EventFilter;
+  /**
+   * Called when every event the filter takes up to `position` has been delivered (the subscription
+   * read past events the filter rejects, or reached the head): a reader that has handled all it
+   * was given has seen the log up to there. Stores that cannot tell never call it.
+   */
+  readonly onScannedTo?: (position: Position) => void;
 }
 
 /**

@@ -228,8 +228,14 @@ export class PostgresAllSubscription implements AllSubscription, AsyncIterator<R
    * consumer slower than the delay polls again at once). The signal's version is taken before each
    * read, so an append committed during the read or the apply still wakes the wait.
    */
+  private reportScanned(): void {
+    if (this.cursor.commit > 0n || this.cursor.prepare > 0n) this.options.onScannedTo?.(this.cursor);
+  }
+
   private async fill(): Promise<void> {
     const { pageSize, minPollMs, maxPollMs, lingerMs } = this.settings;
+    // Everything buffered was taken, so every event up to the cursor that the filter takes is delivered.
+    this.reportScanned();
     while (!this.closed) {
       if (this.atHead) {
         const due = this.lastReadAt + this.pollDelay - performance.now();
@@ -248,6 +254,7 @@ export class PostgresAllSubscription implements AllSubscription, AsyncIterator<R
         this.delivered = 0;
         return;
       }
+      this.reportScanned();
       // Nothing new: poll less often the longer the log stays quiet.
       this.pollDelay = Math.min(this.pollDelay * 2, maxPollMs);
     }
