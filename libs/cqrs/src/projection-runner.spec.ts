@@ -108,6 +108,14 @@ describe('projection runner', () => {
     expect(await counterValue('elsewhere')).toBe(0);
   });
 
+  test('a batch that failed is not taken as read past: waitFor beyond it waits for the retry to apply it', async () => {
+    await appendCounted('retried-', 1, 6, 'retried');
+    const elsewhere = await store.appendToStream('elsewhere-2', [{ type: 'Counted', data: { counter: 'elsewhere' }, metadata: { tenantId: 't1', schemaVersion: 1 } }]);
+    const runner = run(new ProjectionRunner(countingProjection('retried', 'retried-', { after: 3 }), store, codec, dataSource));
+    await runner.waitFor(elsewhere.position, 10_000);
+    expect(await counterValue('retried')).toBe(6);
+  });
+
   test('lag is reported as a metric and is zero once caught up', async () => {
     const registry = new Registry();
     const runner = new ProjectionRunner(countingProjection('measured', 'measured-'), store, codec, dataSource, new ProjectionMetrics(registry));

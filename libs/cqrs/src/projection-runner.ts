@@ -187,7 +187,9 @@ export class ProjectionRunner {
     this.checkpoint = await this.loadCheckpoint();
     // Another replica may have committed what our waiters wait for; nothing new would wake them.
     if (this.checkpoint) this.release(this.checkpoint);
+    // A fresh subscription from the checkpoint: what an earlier one delivered may never have been applied.
     this.delivered = this.checkpoint;
+    this.scannedTo = undefined;
     const subscription = this.store.subscribeToAll({
       from: this.checkpoint ?? 'start',
       filter: this.projection.filter,
