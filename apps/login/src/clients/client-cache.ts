@@ -6,7 +6,8 @@ import type { OidcPayload } from '../oidc/postgres-adapter';
 /** A client as the read model holds it: oidc-provider's metadata, the secret's hash, whether it is disabled. */
 export interface StoredClient {
   readonly metadata: OidcPayload;
-  readonly secretHash: string | null;
+  /** SHA-256 of the secret, as bytes (decoded once here rather than on every token request). */
+  readonly secretDigest: Buffer | null;
   readonly disabled: boolean;
 }
 
@@ -39,7 +40,7 @@ export class ClientCache {
     );
     const row = rows[0];
     if (!row) return undefined; // unknown ids are not remembered: anyone can make them up
-    const client: StoredClient = { metadata: row.metadata, secretHash: row.secret_hash, disabled: row.disabled };
+    const client: StoredClient = { metadata: row.metadata, secretDigest: row.secret_hash === null ? null : Buffer.from(row.secret_hash, 'hex'), disabled: row.disabled };
     if (this.live && generation === this.generation) this.entries.set(key, client);
     return client;
   }

@@ -27,16 +27,15 @@ export function clientLookup(clients: ClientCache, presented: () => PresentedCre
   return async (tenantId: string, clientId: string): Promise<OidcPayload | undefined> => {
     const client = await clients.find(tenantId, clientId);
     if (!client || client.disabled) return undefined;
-    if (!client.secretHash) return { ...client.metadata };
+    if (!client.secretDigest) return { ...client.metadata };
     const credentials = presented();
-    const matches = credentials.clientId === clientId && credentials.secret !== undefined && hashMatches(credentials.secret, client.secretHash);
+    const matches = credentials.clientId === clientId && credentials.secret !== undefined && hashMatches(credentials.secret, client.secretDigest);
     return { ...client.metadata, client_secret: matches ? credentials.secret : newClientSecret() };
   };
 }
 
-function hashMatches(secret: string, expectedHex: string): boolean {
+function hashMatches(secret: string, expected: Buffer): boolean {
   const actual = hash('sha256', secret, 'buffer');
-  const expected = Buffer.from(expectedHex, 'hex');
   return expected.length === actual.length && timingSafeEqual(actual, expected);
 }
 

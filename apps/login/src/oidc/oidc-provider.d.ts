@@ -1,17 +1,6 @@
 // oidc-provider 9 ships no type declarations; this names only what login uses.
 declare module 'oidc-provider' {
-  import type { KeyObject } from 'node:crypto';
   import type { IncomingMessage, ServerResponse } from 'node:http';
-
-  /** A signing key whose private half oidc-provider never sees (features.externalSigningSupport). */
-  export class ExternalSigningKey {
-    kid: string;
-    alg: string;
-    /** The public key: the JWKS and verification use it. */
-    keyObject(): KeyObject;
-    /** The JWS signature over `data` (the signing input). */
-    sign(data: Buffer): Buffer | Promise<Buffer>;
-  }
 
   export interface InteractionDetails {
     uid: string;

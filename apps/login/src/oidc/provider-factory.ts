@@ -3,11 +3,11 @@ import Provider, { errors } from 'oidc-provider';
 import type { Pool } from 'pg';
 import { TESSERA_API_AUDIENCE } from '../../../../libs/access/src/access-token';
 import type { Credential, LoginDirectory, LoginTenant } from '../directory';
-import { InProcessSigningKey } from '../keys/in-process-signing-key';
 import type { SigningKeys } from '../keys/signing-keys';
 import type { ClientCache } from '../clients/client-cache';
 import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets';
 import { escapeHtml, page, PAGE_HEADERS } from '../pages';
+import { CookieSigner } from './cookie-signer';
 import { latestGrant, postgresAdapterFor, rememberForRequest } from './postgres-adapter';
 
 export { TESSERA_API_AUDIENCE };
@@ -82,9 +82,9 @@ export async function buildProvider(
   };
   const provider = new Provider(issuer, {
     adapter: postgresAdapterFor(deps.pool, tenant.tenantId, clientLookup(deps.clients, () => presentedCredentialsOf(Provider.ctx)), () => Provider.ctx),
-    jwks: { keys: keys.map((key) => new InProcessSigningKey(key)) },
+    jwks: { keys },
     cookies: {
-      keys: [cookieKey],
+      keys: new CookieSigner(cookieKey),
       long: { signed: true, secure: settings.secureCookies, sameSite: 'lax' },
       short: { signed: true, secure: settings.secureCookies, sameSite: 'lax' },
     },
@@ -140,8 +140,6 @@ export async function buildProvider(
     },
     features: {
       devInteractions: { enabled: false },
-      // For InProcessSigningKey. An oidc-provider whose version of this experiment differs refuses to start.
-      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       clientCredentials: { enabled: true },
       // Any authenticated (confidential) client of the tenant may introspect, as resource servers do;
       // storage is per tenant, so another tenant's tokens are simply inactive here.

@@ -171,13 +171,13 @@ export class PasswordCheck {
     const tenant = client.escapeLiteral(tenantId);
     const account = client.escapeLiteral(accountKey);
     const results = (await client.query(
-      `BEGIN;
-       SELECT pg_advisory_xact_lock(${advisoryLockKey(accountLockName(tenantId, accountKey))}), t.failures, t.locked_until, ${CREDENTIAL_COLUMNS}
+      `BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey(accountLockName(tenantId, accountKey))});
+       SELECT t.failures, t.locked_until, ${CREDENTIAL_COLUMNS}
        FROM (VALUES (1)) AS account (present)
        LEFT JOIN login_throttle t ON t.tenant_id = ${tenant} AND t.account_key = ${account}
        LEFT JOIN login_credentials c ON c.tenant_id = ${tenant} AND c.email_index = ${account}`,
     )) as unknown as QueryResult<CredentialRow & { failures: Date[] | null; locked_until: Date | null }>[];
-    const row = results[1]?.rows[0];
+    const row = results[2]?.rows[0];
     return { credential: credentialOf(row), failures: row?.failures ?? [], lockedUntil: row?.locked_until ?? null };
   }
 
