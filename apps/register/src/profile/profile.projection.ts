@@ -11,11 +11,14 @@ type Registration = EventEnvelope & { event: Extract<AccountEvent, { type: 'User
 
 /**
  * Tenants and profiles, from register's own streams. Sign-ups dominate the log, so runs of
- * registrations in a batch go in as one multi-row INSERT; everything else applies in order.
+ * registrations in a batch go in as one multi-row INSERT; everything else applies in order. Its
+ * every effect is in these tables, so its commits need not wait for the WAL flush: a crash loses
+ * the last batches together with their checkpoint, and they are applied again.
  */
 export const registerReadModelProjection: Projection = {
   name: 'register.read-models',
   filter: { streamNamePrefixes: [ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX] },
+  asynchronousCommit: true,
   async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
     let registrations: Registration[] = [];
     for (const envelope of envelopes) {
