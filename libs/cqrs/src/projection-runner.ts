@@ -42,6 +42,11 @@ export interface Projection {
    * decryption and a key lookup per event.
    */
   readonly openPersonalData?: boolean;
+  /**
+   * The projection appends events inside its transaction: once a batch commits, the runner tells
+   * the store, so that subscriptions in this process read them at once instead of at their next poll.
+   */
+  readonly appendsEvents?: boolean;
 }
 
 export interface ProjectionLogger {
@@ -120,8 +125,6 @@ export class ProjectionRunner {
     private readonly logger?: ProjectionLogger,
   ) {
     if (!projection.apply && !projection.applyBatch) throw new Error(`projection ${projection.name} has neither apply nor applyBatch`);
-    // The name goes into the checkpoint statement as a literal (see checkpointAndCommit).
-    if (!/^[A-Za-z0-9._-]{1,100}$/.test(projection.name)) throw new Error(`projection name ${JSON.stringify(projection.name)} must be letters, digits, '.', '_' or '-'`);
     metrics?.watch(projection.name, () => this.lagSeconds());
   }
 
@@ -232,27 +235,18 @@ export class ProjectionRunner {
   private async applyBatch(batch: RecordedEvent[]): Promise<void> {
     const { envelopes, skipped } = await this.decode(batch);
     const last = batch[batch.length - 1]!.position;
-    // Round trips are dear: one opens the transaction (relaxing its commit if asked), one moves
-    // the checkpoint and commits; what the projection writes comes in between.
-    const queryRunner = this.dataSource.createQueryRunner();
-    try {
-      await queryRunner.connect();
-      await queryRunner.query(this.projection.asynchronousCommit ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
-      const tx = queryRunner.manager;
+    await this.dataSource.transaction(async (tx) => {
+      if (this.projection.asynchronousCommit) await tx.query('SET LOCAL synchronous_commit = off');
       if (this.projection.applyBatch) {
         if (envelopes.length > 0) await this.projection.applyBatch(envelopes, tx);
       } else if (this.projection.apply) {
         for (const envelope of envelopes) await this.projection.apply(envelope, tx);
       }
       await this.recordSkipped(tx, skipped);
-      await queryRunner.query(this.checkpointAndCommit(last));
-    } catch (error) {
-      await queryRunner.query('ROLLBACK').catch(() => undefined);
-      throw isCheckpointMoved(error) ? new CheckpointMovedError(this.name) : error;
-    } finally {
-      await queryRunner.release();
-    }
+      await this.advanceCheckpoint(tx, last);
+    });
     this.checkpoint = last;
+    if (this.projection.appendsEvents) this.store.notifyCommitted?.();
     for (const { recorded, error, reason } of skipped) {
       this.metrics?.skipped.inc({ projection: this.name, error });
       this.logger?.warn('projection skipped an event it cannot decode', {
@@ -335,20 +329,28 @@ export class ProjectionRunner {
   }
 
   /**
-   * Moves the checkpoint only from where this runner read it, then commits. Two replicas running
-   * the same projection would otherwise both apply a batch; the loser's statement raises, the
-   * COMMIT after it never runs, its transaction rolls back and it resumes from the winner's
-   * checkpoint. A multi-statement query takes no parameters: the positions are bigints and the
-   * name is checked against a plain alphabet when the runner is made.
+   * Moves the checkpoint only from where this runner read it. Two replicas running the same
+   * projection would otherwise both apply a batch; the loser's transaction rolls back here and it
+   * resumes from the winner's checkpoint.
    */
-  private checkpointAndCommit(to: Position): string {
+  private async advanceCheckpoint(tx: EntityManager, to: Position): Promise<void> {
     const from = this.checkpoint;
-    const move = from
-      ? `UPDATE projection_checkpoints SET commit_position = ${to.commit}, prepare_position = ${to.prepare}, updated_at = now()
-         WHERE projection = '${this.name}' AND commit_position = ${from.commit} AND prepare_position = ${from.prepare}`
-      : `INSERT INTO projection_checkpoints (projection, commit_position, prepare_position)
-         VALUES ('${this.name}', ${to.commit}, ${to.prepare}) ON CONFLICT (projection) DO NOTHING`;
-    return `DO $checkpoint$ BEGIN ${move}; IF NOT FOUND THEN RAISE EXCEPTION '${CHECKPOINT_MOVED}'; END IF; END $checkpoint$; COMMIT`;
+    const rows: { moved: string }[] = from
+      ? await tx.query(
+          `WITH moved AS (
+             UPDATE projection_checkpoints SET commit_position = $2, prepare_position = $3, updated_at = now()
+             WHERE projection = $1 AND commit_position = $4 AND prepare_position = $5 RETURNING 1)
+           SELECT count(*)::text AS moved FROM moved`,
+          [this.name, to.commit.toString(), to.prepare.toString(), from.commit.toString(), from.prepare.toString()],
+        )
+      : await tx.query(
+          `WITH moved AS (
+             INSERT INTO projection_checkpoints (projection, commit_position, prepare_position)
+             VALUES ($1, $2, $3) ON CONFLICT (projection) DO NOTHING RETURNING 1)
+           SELECT count(*)::text AS moved FROM moved`,
+          [this.name, to.commit.toString(), to.prepare.toString()],
+        );
+    if (rows[0]?.moved !== '1') throw new CheckpointMovedError(this.name);
   }
 
   private async loadCheckpoint(): Promise<Position | undefined> {
@@ -362,13 +364,6 @@ export class ProjectionRunner {
 }
 
 /** Another runner of the same projection committed first; resume from its checkpoint. */
-const CHECKPOINT_MOVED = 'tessera: checkpoint moved by another runner';
-
-function isCheckpointMoved(error: unknown): boolean {
-  const pgError = error as { code?: string; message?: string };
-  return pgError.code === 'P0001' && pgError.message === CHECKPOINT_MOVED;
-}
-
 export class CheckpointMovedError extends Error {
   override readonly name = 'CheckpointMovedError';
   constructor(projection: string) {

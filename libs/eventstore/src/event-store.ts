@@ -104,6 +104,12 @@ export interface EventStore {
    * are per stream); callers fall back to one append per stream. Throws a
    * WrongExpectedRevisionError when any of the streams exists.
    */
+  /**
+   * Tells this process's subscriptions that events were committed by a path they are not told
+   * about (an append inside a caller's transaction, once that committed). Stores whose
+   * subscriptions learn of every commit anyway leave it undefined.
+   */
+  notifyCommitted?(appended?: readonly { readonly streamName: string; readonly types: readonly string[] }[]): void;
   startStreams?(streams: readonly { readonly streamName: string; readonly events: readonly EventToAppend[] }[]): Promise<AppendResult[]>;
 }
 

@@ -58,6 +58,8 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
     },
     maxBatch: MAX_BATCH,
     openPersonalData: false,
+    // ProfilesMerged is appended in the batch's transaction.
+    appendsEvents: true,
     async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
       let segment: { envelope: EventEnvelope; sighting: Sighting }[] = [];
       for (const sealed of envelopes) {

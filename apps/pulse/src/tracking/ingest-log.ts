@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { EventStore, EventToAppend } from '../../../../libs/eventstore/src/event-store';
 import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
 import { newEventId } from '../../../../libs/eventstore/src/postgres/rows';
+import { MessageReceived } from './tracking.events';
 
 /** One message the group commit wants stored: the id Segment dedups on, and its event. */
 export interface ClaimedMessage {
@@ -54,6 +55,8 @@ const CLAIM_AND_APPEND = `
   SELECT c.tenant_id::text AS tenant_id, c.message_id FROM claimed c CROSS JOIN (SELECT count(*) FROM appended) done`;
 
 export class PostgresIngestLog implements IngestLog {
+  constructor(private readonly eventStore: PostgresEventStore) {}
+
   async store(pool: Pool, messages: readonly ClaimedMessage[]): Promise<Set<string>> {
     if (messages.length === 0) return new Set();
     const input = messages.map(({ tenantId, messageId, streamName, event }) => ({
@@ -63,6 +66,8 @@ export class PostgresIngestLog implements IngestLog {
       event: { id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} },
     }));
     const { rows } = await pool.query<{ tenant_id: string; message_id: string }>({ name: 'pulse_claim_and_append', text: CLAIM_AND_APPEND, values: [JSON.stringify(input)] });
+    // Committed outside appendToStream: this process's subscriptions are told, or they would wait for their next poll.
+    this.eventStore.notifyCommitted([...new Set(messages.map((message) => message.streamName))].map((streamName) => ({ streamName, types: [MessageReceived.type] })));
     return new Set(rows.map((row) => claimKey(row.tenant_id, row.message_id)));
   }
 }
@@ -116,7 +121,7 @@ export class EventStoreIngestLog implements IngestLog {
 
 /** The ingest log for the configured store: one statement for PostgreSQL, append-then-commit otherwise. */
 export function ingestLogFor(store: EventStore): IngestLog {
-  return store instanceof PostgresEventStore ? new PostgresIngestLog() : new EventStoreIngestLog(store);
+  return store instanceof PostgresEventStore ? new PostgresIngestLog(store) : new EventStoreIngestLog(store);
 }
 
 function compare(a: string, b: string): number {

@@ -30,6 +30,8 @@ export class EarningProjection implements Projection {
     eventTypePrefixes: [MESSAGE_RECEIVED, USER_REGISTERED, USER_ERASED, 'ProgramPublished'],
   };
   readonly maxBatch = MAX_BATCH;
+  /** Wallet events are appended in the batch's transaction (on PostgreSQL). */
+  readonly appendsEvents = true;
   /** Called with a batch's wallet changes once they are written, before the checkpoint commits (bench). */
   readonly effectListeners: ((sources: readonly EventEnvelope[], changes: readonly WalletChange[]) => void)[] = [];
   private readonly programs: ProgramsAsOf;

@@ -14,7 +14,7 @@ import { appendEvents } from './append';
 import { appendManyWithin, startStreams, type NewStream, type StreamAppend } from './append-many';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 import { migrateSchema } from './schema';
-import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';
+import { AppendSignal, PostgresAllSubscription, type AppendedEvents, type SubscriptionSettings } from './subscription';
 
 export type PostgresEventStoreOptions = Partial<SubscriptionSettings>;
 
@@ -114,6 +114,12 @@ export class PostgresEventStore implements EventStore {
    */
   appendManyWithin(client: ClientBase, appends: readonly StreamAppend[]): Promise<AppendResult[]> {
     return appendManyWithin(client, appends);
+  }
+
+  /** See EventStore.notifyCommitted; without details every subscription looks. */
+  notifyCommitted(appended?: readonly AppendedEvents[]): void {
+    if (!appended) this.signal.notify();
+    else for (const each of appended) this.signal.notify(each);
   }
 
   async startStreams(streams: readonly NewStream[]): Promise<AppendResult[]> {
