@@ -113,7 +113,9 @@ class ProgramsAsOf {
       });
       if (decoded) found = { program: definitionOf(decoded.event), since: recorded.position };
     }
-    this.byTenant.set(tenantId, found);
+    // A replay asks about the past: remember the answer only if it is not older than what is known,
+    // or later events would earn under a version that was already replaced.
+    if (!known || comparePositions(found.since, known.since) >= 0) this.byTenant.set(tenantId, found);
     return found.program;
   }
 }
