@@ -10,6 +10,7 @@ import { loadRegisterConfig } from '../apps/register/src/register.config';
 import { RegisterModule } from '../apps/register/src/register.module';
 import { openRegisterRuntime, registerServiceOptions } from '../apps/register/src/register.runtime';
 import { createServiceApp } from '../libs/platform/src/service-app';
+import { rawEventTableDdl } from './scenarios/append-throughput';
 import { JsonClient } from './support/http-client';
 import { median, runClosedLoops, sleep, type Throughput } from './support/measure';
 import { cores, perSecond, ratioVerdict, type ReportRow, type ScenarioResult } from './support/report';
@@ -33,29 +34,7 @@ const E2E_CAP_MS = 5_000;
  * what any event log must maintain, global order and one event per stream revision included. The
  * same INSERT into a table with neither of those two keys is measured once and reported beside it.
  */
-const RAW_DDL = `
-  CREATE TABLE IF NOT EXISTS bench_pulse_raw (
-    seq bigserial PRIMARY KEY,
-    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    stream_name text NOT NULL,
-    stream_revision bigint NOT NULL,
-    event_id uuid NOT NULL UNIQUE,
-    type text NOT NULL,
-    data jsonb NOT NULL,
-    metadata jsonb NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (stream_name, stream_revision));
-  CREATE INDEX IF NOT EXISTS bench_pulse_raw_global_order ON bench_pulse_raw (transaction_id, seq);
-  CREATE TABLE IF NOT EXISTS bench_pulse_raw_unkeyed (
-    seq bigserial PRIMARY KEY,
-    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    stream_name text NOT NULL,
-    stream_revision bigint NOT NULL,
-    event_id uuid NOT NULL UNIQUE,
-    type text NOT NULL,
-    data jsonb NOT NULL,
-    metadata jsonb NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now())`;
+const RAW_DDL = `${rawEventTableDdl('bench_pulse_raw')};\n${rawEventTableDdl('bench_pulse_raw_unkeyed', { logKeys: false })}`;
 
 /** Until the profiles projection has applied everything in the log (reads are measured on a settled read model). */
 async function profilesSettled(db: Client): Promise<void> {

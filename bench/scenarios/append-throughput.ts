@@ -19,13 +19,15 @@ const SINGLE_APPENDERS = 8;
 const BATCHED_TARGET = 0.6;
 
 /**
- * The ceiling's table has es_events' columns, keys and indexes (the unique event id, the per-stream
+ * A ceiling's table with es_events' columns, keys and indexes (the unique event id, the per-stream
  * revision and the global-order index), so the ceiling pays for what any event log must maintain and
  * the ratio isolates what the store adds on top: the es_streams row that serialises appenders of a
- * stream, the array-unnesting statement shape, the RETURNING of the position.
+ * stream, the statement shape, the RETURNING of the position. `logKeys: false` leaves out the
+ * per-stream revision key and the global-order index (a plain table of the same rows).
  */
-const RAW_TABLE_DDL = `
-  CREATE TABLE IF NOT EXISTS bench_raw_events (
+export function rawEventTableDdl(table: string, { logKeys = true }: { logKeys?: boolean } = {}): string {
+  return `
+  CREATE TABLE IF NOT EXISTS ${table} (
     seq bigserial PRIMARY KEY,
     transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
     stream_name text NOT NULL,
@@ -34,10 +36,11 @@ const RAW_TABLE_DDL = `
     type text NOT NULL,
     data jsonb NOT NULL,
     metadata jsonb NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (stream_name, stream_revision)
-  );
-  CREATE INDEX IF NOT EXISTS bench_raw_events_global_order ON bench_raw_events (transaction_id, seq)`;
+    created_at timestamptz NOT NULL DEFAULT now()${logKeys ? ',\n    UNIQUE (stream_name, stream_revision)' : ''}
+  );${logKeys ? `\n  CREATE INDEX IF NOT EXISTS ${table}_global_order ON ${table} (transaction_id, seq)` : ''}`;
+}
+
+const RAW_TABLE_DDL = rawEventTableDdl('bench_raw_events');
 
 const RAW_COLUMNS = '(stream_name, stream_revision, event_id, type, data, metadata)';
 
