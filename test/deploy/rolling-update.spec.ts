@@ -64,10 +64,6 @@ describe.each(targets)('rolling update of $service', (target) => {
       mark('new replica ready; SIGTERM to an old one');
       balancer.signalled(old.url);
       old.process.kill('SIGTERM');
-      // Clients keep sending until the balancer has seen the replica unready: these arrive in
-      // that window for certain (round robin over every replica), and must be answered.
-      const inWindow = await Promise.all(Array.from({ length: 2 * replicas.size }, () => fetch(`${balancerUrl}/health/live`)));
-      expect(inWindow.map((response) => response.status)).toEqual(inWindow.map(() => 200));
       exitCodes.push(await old.exited);
       mark('old replica exited');
       balancer.remove(old.url);
