@@ -79,14 +79,7 @@ describe('earning from events', () => {
   test('a crash between the wallet writes and the checkpoint neither loses nor doubles points: the batch commits whole or not at all', async () => {
     const members = [1, 2, 3].map((n) => `crash-${n}-${randomUUID()}`);
     const before = await h.storedEvents('rewards.wallet-');
-    await h.rewards.earning.stop();
-    const lift = await h.failEarningCheckpoints();
-    let applications = 0;
-    const appliedTwice = new Promise<void>((resolve) => h.rewards.earningProjection.effectListeners.push(() => ++applications === 2 && resolve()));
-    const last = await h.trackMany(tenant, members.flatMap((userId) => [{ userId, event: 'Grant', properties: { points: 10 } }, { userId, event: 'Grant', properties: { points: 5 } }]));
-    h.rewards.earning.start();
-    // Applied a second time: the first attempt's commit failed after its wallet appends.
-    await appliedTwice;
+    const { last, lift } = await h.earnThroughFailingCheckpoints(tenant, members);
     expect(await h.storedEvents('rewards.wallet-')).toBe(before);
     await lift();
     await h.rewards.earning.waitFor(last);

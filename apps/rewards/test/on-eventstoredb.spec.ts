@@ -42,13 +42,7 @@ describe('rewards on EventStoreDB', () => {
     expect((await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM)).status).toBe(200);
     const members = [1, 2, 3].map((n) => `crash-${n}-${randomUUID()}`);
     const wallet = (userId: string) => h.rewards.runtime.infrastructure.eventStore.readStream(walletStreamFor(tenant.id, userId));
-    await h.rewards.earning.stop();
-    const lift = await h.failEarningCheckpoints();
-    let applications = 0;
-    const appliedTwice = new Promise<void>((resolve) => h.rewards.earningProjection.effectListeners.push(() => ++applications === 2 && resolve()));
-    const last = await h.trackMany(tenant, members.flatMap((userId) => [{ userId, event: 'Grant', properties: { points: 10 } }, { userId, event: 'Grant', properties: { points: 5 } }]));
-    h.rewards.earning.start();
-    await appliedTwice;
+    const { last, lift } = await h.earnThroughFailingCheckpoints(tenant, members);
     // EventStoreDB has no transaction with the checkpoint: the first attempt's appends stay, the replay adds nothing.
     for (const userId of members) expect((await wallet(userId)).length).toBe(4);
     await lift();

@@ -51,10 +51,11 @@ export interface RewardsHarness {
   /** Appends track calls as pulse records them, all in one append (so they are earned in one batch). */
   trackMany(tenant: Tenant, events: readonly { userId: string; event: string; properties?: object }[]): Promise<Position>;
   /**
-   * Makes every commit of the earning checkpoint fail, as a crash between a batch's wallet writes
-   * and its checkpoint would, until the returned function lifts it.
+   * Tracks 10 then 5 points for each member while every commit of the earning checkpoint fails, as
+   * a crash between a batch's wallet writes and its checkpoint would; resolves once earning applied
+   * the batch a second time, with the last position and the function that lifts the failure.
    */
-  failEarningCheckpoints(): Promise<() => Promise<void>>;
+  earnThroughFailingCheckpoints(tenant: Tenant, members: readonly string[]): Promise<{ last: Position; lift: () => Promise<void> }>;
   storedEvents(prefix?: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -106,6 +107,10 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
     await rewards.earning.waitFor(result.position);
     return result.position;
   };
+  const trackMany = async (tenant: Tenant, events: readonly { userId: string; event: string; properties?: object }[]) => {
+    const toAppend = await Promise.all(events.map(({ userId, event, properties = {} }) => asPulseRecords(tenant, { userId, event, properties, messageId: randomUUID() })));
+    return (await store.appendToStream(trackingStreamFor(tenant.id, 1), toAppend, { expectedRevision: 'any' })).position;
+  };
   return {
     register,
     rewards,
@@ -133,17 +138,22 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
       await rewards.earning.waitFor(registered!.position);
       return id;
     },
-    async trackMany(tenant, events) {
-      const toAppend = await Promise.all(events.map(({ userId, event, properties = {} }) => asPulseRecords(tenant, { userId, event, properties, messageId: randomUUID() })));
-      return (await store.appendToStream(trackingStreamFor(tenant.id, 1), toAppend, { expectedRevision: 'any' })).position;
-    },
-    async failEarningCheckpoints() {
+    trackMany,
+    async earnThroughFailingCheckpoints(tenant, members) {
+      await rewards.earning.stop();
       const pool = rewards.runtime.infrastructure.pool;
       await pool.query(`CREATE OR REPLACE FUNCTION rewards_test_crash() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'simulated crash before the checkpoint'; END $$`);
       await pool.query(`CREATE TRIGGER rewards_test_crash BEFORE UPDATE OR INSERT ON projection_checkpoints
         FOR EACH ROW WHEN (NEW.projection = 'rewards.earning') EXECUTE FUNCTION rewards_test_crash()`);
-      return async () => void (await pool.query('DROP TRIGGER rewards_test_crash ON projection_checkpoints'));
+      const lift = async () => void (await pool.query('DROP TRIGGER rewards_test_crash ON projection_checkpoints'));
+      let applications = 0;
+      const appliedTwice = new Promise<void>((resolve) => rewards.earningProjection.effectListeners.push(() => ++applications === 2 && resolve()));
+      const last = await trackMany(tenant, members.flatMap((userId) => [{ userId, event: 'Grant', properties: { points: 10 } }, { userId, event: 'Grant', properties: { points: 5 } }]));
+      rewards.earning.start();
+      // Applied a second time: the first attempt's commit failed after its wallet appends.
+      await appliedTwice;
+      return { last, lift };
     },
     async storedEvents(prefix = 'rewards.') {
       const rows = await rewards.runtime.infrastructure.pool.query('SELECT count(*)::int AS n FROM es_events WHERE stream_name LIKE $1', [`${prefix}%`]);

@@ -1,7 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import { Strategy as LocalStrategy } from 'passport-local';
-import type { Pool, PoolClient, QueryResult } from 'pg';
-import { advisoryLockKey } from '../../../../libs/eventstore/src/postgres/transaction';
+import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '../../../../libs/eventstore/src/postgres/transaction';
 import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
 import { ARGON2ID_OPTIONS } from '../../../register/src/sign-up/password';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
@@ -102,18 +102,14 @@ export class PasswordCheck {
     const { tenant } = attempt;
     const at = new Date();
     const events: SignInEvent[] = [];
-    const client = await this.pool.connect();
-    let outcome: SignInOutcome;
-    try {
-      const { credential, failures, lockedUntil } = await this.lockAccount(client, tenant.tenantId, accountKey);
-      outcome = await this.decide(client, attempt, accountKey, password, { credential, failures, lockedUntil, at }, events);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    const outcome = await inTransaction<SignInOutcome, AccountStateRow>(
+      this.pool,
+      (client, [row]) => {
+        const state = { credential: credentialOf(row), failures: row?.failures ?? [], lockedUntil: row?.locked_until ?? null, at };
+        return this.decide(client, attempt, accountKey, password, state, events);
+      },
+      { lock: accountLockName(tenant.tenantId, accountKey), read: accountStateQuery(tenant.tenantId, accountKey) },
+    );
     await this.record(tenant, accountKey, events);
     return outcome;
   }
@@ -157,30 +153,6 @@ export class PasswordCheck {
     return { ok: false, reason: 'invalid_credentials' };
   }
 
-  /**
-   * Opens the attempt's transaction, takes the account's advisory lock and reads the account's
-   * credential (if any) and throttle state, in one round trip: a sign-in costs a few of them and
-   * each is dear. A multi-statement query takes no parameters, so the two values go in as
-   * literals; both come from login itself (a tenant id from the directory, an HMAC in base64url),
-   * are checked against their alphabets and escaped all the same. Each statement of such a query
-   * takes its own snapshot (READ COMMITTED), so the state is read once the lock is held and
-   * includes whatever the previous holder wrote.
-   */
-  private async lockAccount(client: PoolClient, tenantId: string, accountKey: string) {
-    if (!UUID.test(tenantId) || !BASE64URL.test(accountKey)) throw new Error('tenant id or account key of an unexpected shape');
-    const tenant = client.escapeLiteral(tenantId);
-    const account = client.escapeLiteral(accountKey);
-    const results = (await client.query(
-      `BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey(accountLockName(tenantId, accountKey))});
-       SELECT t.failures, t.locked_until, ${CREDENTIAL_COLUMNS}
-       FROM (VALUES (1)) AS account (present)
-       LEFT JOIN login_throttle t ON t.tenant_id = ${tenant} AND t.account_key = ${account}
-       LEFT JOIN login_credentials c ON c.tenant_id = ${tenant} AND c.email_index = ${account}`,
-    )) as unknown as QueryResult<CredentialRow & { failures: Date[] | null; locked_until: Date | null }>[];
-    const row = results[2]?.rows[0];
-    return { credential: credentialOf(row), failures: row?.failures ?? [], lockedUntil: row?.locked_until ?? null };
-  }
-
   private async saveThrottle(client: PoolClient, tenantId: string, accountKey: string, failures: Date[], lockedUntil: Date | null): Promise<void> {
     await client.query(
       `INSERT INTO login_throttle (tenant_id, account_key, failures, locked_until) VALUES ($1, $2, $3, $4)
@@ -212,4 +184,21 @@ export class PasswordCheck {
 /** The advisory lock of one account (sign-in attempts, unlock by reset): the tenant and the account's blind index. */
 export function accountLockName(tenantId: string, accountKey: string): string {
   return `login.account|${tenantId}|${accountKey}`;
+}
+
+type AccountStateRow = CredentialRow & { failures: Date[] | null; locked_until: Date | null };
+
+/**
+ * The account's credential (if any) and throttle state, read in the round trip that opens the
+ * attempt's transaction and takes the account's lock (see inTransaction): a sign-in costs a few
+ * round trips and each is dear. That read takes no parameters, so both values go in as literals;
+ * both come from login itself (a tenant id from the directory, an HMAC in base64url) and are
+ * checked against alphabets that hold no quote or backslash.
+ */
+function accountStateQuery(tenantId: string, accountKey: string): string {
+  if (!UUID.test(tenantId) || !BASE64URL.test(accountKey)) throw new Error('tenant id or account key of an unexpected shape');
+  return `SELECT t.failures, t.locked_until, ${CREDENTIAL_COLUMNS}
+    FROM (VALUES (1)) AS account (present)
+    LEFT JOIN login_throttle t ON t.tenant_id = '${tenantId}' AND t.account_key = '${accountKey}'
+    LEFT JOIN login_credentials c ON c.tenant_id = '${tenantId}' AND c.email_index = '${accountKey}'`;
 }

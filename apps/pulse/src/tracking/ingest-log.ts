@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { EventStore, EventToAppend } from '../../../../libs/eventstore/src/event-store';
 import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
 import { newEventId } from '../../../../libs/eventstore/src/postgres/rows';
+import { inTransaction } from '../../../../libs/eventstore/src/postgres/transaction';
 import { MessageReceived } from './tracking.events';
 
 /** One message the group commit wants stored: the id Segment dedups on, and its event. */
@@ -89,9 +90,7 @@ export class EventStoreIngestLog implements IngestLog {
 
   async store(pool: Pool, messages: readonly ClaimedMessage[]): Promise<Set<string>> {
     const sorted = [...messages].sort((a, b) => compare(a.tenantId.toLowerCase(), b.tenantId.toLowerCase()) || compare(a.messageId, b.messageId));
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(pool, async (client) => {
       const { rows } = await client.query<{ tenant_id: string; message_id: string }>({
         name: 'pulse_claim_message_ids',
         text: `INSERT INTO pulse_message_ids (tenant_id, message_id)
@@ -108,14 +107,8 @@ export class EventStoreIngestLog implements IngestLog {
       for (const streamName of [...byStream.keys()].sort(compare)) {
         await this.eventStore.appendToStream(streamName, byStream.get(streamName)!, { expectedRevision: 'any' });
       }
-      await client.query('COMMIT');
       return fresh;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 }
 

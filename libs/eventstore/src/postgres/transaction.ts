@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 
 /**
  * The advisory-lock key of a name: the first 64 bits of its SHA-256, computed here rather than
@@ -12,13 +12,22 @@ export function advisoryLockKey(name: string): bigint {
 
 /**
  * Runs `work` in one transaction on one pooled connection, optionally holding a transaction-level
- * advisory lock first (taken with BEGIN in a single round trip, released by COMMIT or ROLLBACK).
+ * advisory lock first and reading something under it: BEGIN, the lock and the read go in a single
+ * round trip (released by COMMIT or ROLLBACK), and the read's rows are handed to `work`. A
+ * multi-statement query takes no parameters, so `read` must hold no text from a request. Each of
+ * its statements takes its own snapshot, so the read sees what the lock's previous holder wrote.
  */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: { lock?: string } = {}): Promise<T> {
+export async function inTransaction<T, R extends QueryResultRow = QueryResultRow>(
+  pool: Pool,
+  work: (client: PoolClient, read: R[]) => Promise<T>,
+  options: { lock?: string; read?: string } = {},
+): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query(options.lock === undefined ? 'BEGIN' : `BEGIN; SELECT pg_advisory_xact_lock(${advisoryLockKey(options.lock)})`);
-    const result = await work(client);
+    const opening = ['BEGIN', ...(options.lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${advisoryLockKey(options.lock)})`]), ...(options.read === undefined ? [] : [options.read])];
+    const opened = (await client.query(opening.join('; '))) as unknown as QueryResult<R> | QueryResult<R>[];
+    const results = Array.isArray(opened) ? opened : [opened];
+    const result = await work(client, options.read === undefined ? [] : results[results.length - 1]!.rows);
     await client.query('COMMIT');
     return result;
   } catch (error) {
