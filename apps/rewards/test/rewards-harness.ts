@@ -143,8 +143,10 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
       await rewards.earning.stop();
       const pool = rewards.runtime.infrastructure.pool;
       await pool.query(`CREATE OR REPLACE FUNCTION rewards_test_crash() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'simulated crash before the checkpoint'; END $$`);
-      await pool.query(`CREATE TRIGGER rewards_test_crash BEFORE UPDATE OR INSERT ON projection_checkpoints
+        BEGIN RAISE EXCEPTION 'simulated crash at commit'; END $$`);
+      // Deferred to COMMIT: the batch's wallet writes and the checkpoint move are all done, and lost together.
+      await pool.query(`CREATE CONSTRAINT TRIGGER rewards_test_crash AFTER UPDATE OR INSERT ON projection_checkpoints
+        DEFERRABLE INITIALLY DEFERRED
         FOR EACH ROW WHEN (NEW.projection = 'rewards.earning') EXECUTE FUNCTION rewards_test_crash()`);
       const lift = async () => void (await pool.query('DROP TRIGGER rewards_test_crash ON projection_checkpoints'));
       let applications = 0;

@@ -99,6 +99,27 @@ describe('projection runner', () => {
     expect(await counterValue('replicated')).toBe(800);
   });
 
+  test('replicas racing for a batch whose rows may exist only once: the loser yields before applying, and nothing fails', async () => {
+    // Like register's accounts: one row per event, inserted without ON CONFLICT. A replica that
+    // applied a batch another replica had already committed would hit the unique key and back off.
+    await dataSource.query('CREATE TABLE created_once (event_id text PRIMARY KEY)');
+    const createdOnce: Projection = {
+      name: 'created-once',
+      filter: { streamNamePrefixes: ['once-'] },
+      async apply(envelope, tx) {
+        await tx.query('INSERT INTO created_once (event_id) VALUES ($1)', [envelope.id]);
+      },
+    };
+    const warnings: string[] = [];
+    const logger = { warn: (message: string, fields?: object) => warnings.push(`${message} ${JSON.stringify(fields)}`) };
+    const replicas = [1, 2, 3].map(() => run(new ProjectionRunner(createdOnce, store, codec, dataSource, undefined, logger)));
+    await Promise.all(Array.from({ length: 6 }, (_, writer) => appendCounted(`once-${writer}-`, 20, 2, 'once')));
+    const head = (await store.headPosition())!;
+    await Promise.all(replicas.map((replica) => replica.waitFor(head, 20_000)));
+    expect(warnings).toEqual([]);
+    expect((await dataSource.query('SELECT count(*)::int AS n FROM created_once'))[0].n).toBe(240);
+  });
+
   test('waitFor a position its filter passes over resolves once the projection has read past it, with everything before applied', async () => {
     const runner = run(new ProjectionRunner(countingProjection('scanned', 'scanned-'), store, codec, dataSource));
     await appendCounted('scanned-', 2, 5, 'scanned');

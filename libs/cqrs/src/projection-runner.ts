@@ -237,13 +237,15 @@ export class ProjectionRunner {
     const last = batch[batch.length - 1]!.position;
     await this.dataSource.transaction(async (tx) => {
       if (this.projection.asynchronousCommit) await tx.query('SET LOCAL synchronous_commit = off');
+      // First, so that a replica racing for the same batch waits on the checkpoint row and yields
+      // before applying anything, instead of colliding with the winner's rows.
+      await this.advanceCheckpoint(tx, last);
       if (this.projection.applyBatch) {
         if (envelopes.length > 0) await this.projection.applyBatch(envelopes, tx);
       } else if (this.projection.apply) {
         for (const envelope of envelopes) await this.projection.apply(envelope, tx);
       }
       await this.recordSkipped(tx, skipped);
-      await this.advanceCheckpoint(tx, last);
     });
     this.checkpoint = last;
     if (this.projection.appendsEvents) this.store.notifyCommitted?.();
@@ -329,9 +331,9 @@ export class ProjectionRunner {
   }
 
   /**
-   * Moves the checkpoint only from where this runner read it. Two replicas running the same
-   * projection would otherwise both apply a batch; the loser's transaction rolls back here and it
-   * resumes from the winner's checkpoint.
+   * Moves the checkpoint only from where this runner read it, and holds its row until the batch
+   * commits. Two replicas running the same projection would otherwise both apply a batch; the
+   * loser waits here for the winner's commit, finds the checkpoint moved, and resumes from it.
    */
   private async advanceCheckpoint(tx: EntityManager, to: Position): Promise<void> {
     const from = this.checkpoint;
