@@ -57,6 +57,21 @@ describe('PostgresEventStore', () => {
     expect((await store.readStream(stream)).length).toBe(1);
   });
 
+  it('reports as head the last committed event once older transactions have ended, so waiting for the head waits for that event', async () => {
+    // A transaction that began before the append and is still open when the head is asked for
+    // (another projection's batch, say) would otherwise hide the append behind the horizon.
+    const older = new Client({ connectionString: url });
+    await older.connect();
+    await older.query('BEGIN');
+    await older.query('SELECT pg_current_xact_id()');
+    const appended = await store.appendToStream(uniquePrefix('head'), events(1));
+    const head = store.headPosition();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await older.query('COMMIT');
+    await older.end();
+    expect(await head).toEqual(appended.position);
+  });
+
   it('leaves a pool it was given open when it closes', async () => {
     const pool = new Pool({ connectionString: url });
     try {

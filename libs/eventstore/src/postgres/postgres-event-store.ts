@@ -162,13 +162,23 @@ export class PostgresEventStore implements EventStore {
     return subscription;
   }
 
+  /**
+   * The last committed event, once every transaction that began before it has ended: a
+   * subscription can then read everything up to it, and nothing can still commit before it. A
+   * transaction that holds the horizon back for longer than `HEAD_SETTLE_MS` (one left open, say)
+   * gets the last event below the horizon instead.
+   */
   async headPosition(): Promise<Position | undefined> {
-    const { rows } = await this.pool.query<{ commit: string; prepare: string }>({
-      name: 'tessera_es_head_position',
-      text: `SELECT transaction_id::text AS commit, seq::text AS prepare FROM es_events
-             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY es_events.transaction_id DESC, es_events.seq DESC LIMIT 1`,
-    });
+    const deadline = performance.now() + HEAD_SETTLE_MS;
+    for (;;) {
+      const { rows } = await this.pool.query<{ commit: string; prepare: string; settled: boolean }>(HEAD_STATEMENT);
+      const row = rows[0];
+      if (!row) return undefined;
+      if (row.settled) return toPosition(row.commit, row.prepare);
+      if (performance.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const { rows } = await this.pool.query<{ commit: string; prepare: string }>(SETTLED_HEAD_STATEMENT);
     const row = rows[0];
     return row && toPosition(row.commit, row.prepare);
   }
@@ -185,3 +195,19 @@ export class PostgresEventStore implements EventStore {
     if (this.ownsPool) await this.pool.end();
   }
 }
+
+const HEAD_SETTLE_MS = 1000;
+
+const HEAD_STATEMENT = {
+  name: 'tessera_es_head',
+  text: `SELECT transaction_id::text AS commit, seq::text AS prepare,
+            transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AS settled
+         FROM es_events ORDER BY transaction_id DESC, seq DESC LIMIT 1`,
+};
+
+const SETTLED_HEAD_STATEMENT = {
+  name: 'tessera_es_head_position',
+  text: `SELECT transaction_id::text AS commit, seq::text AS prepare FROM es_events
+         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY es_events.transaction_id DESC, es_events.seq DESC LIMIT 1`,
+};
