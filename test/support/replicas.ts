@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -50,6 +50,9 @@ export interface Replica {
   recentOutput(): string;
 }
 
+/** `DRILL_TRACE=/tmp/drill.log npm test -- test/deploy` keeps every replica's log lines there, for a roll that went wrong. */
+const trace = process.env.DRILL_TRACE;
+
 /**
  * Starts one replica of a compiled service as its own `node` process on an ephemeral port of
  * 127.0.0.1 and resolves once it logs that it listens (readiness is the balancer's business).
@@ -62,6 +65,7 @@ export function startReplica(name: string, entry: string, env: Record<string, st
   });
   const lines: string[] = [];
   const remember = (line: string) => {
+    if (trace) appendFileSync(trace, `${name} ${line}\n`);
     lines.push(line);
     if (lines.length > 40) lines.shift();
   };

@@ -43,6 +43,8 @@ export function instrumentRequests(fastify: FastifyInstance, telemetry: RequestT
 
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(requestIdHeader, request.id);
+    // Handlers that hijack the reply (login's oidc-provider) write the raw response and skip onSend.
+    if (lifecycle.draining && request.raw.httpVersionMajor < 2) reply.raw.setHeader('connection', 'close');
     done();
   });
 

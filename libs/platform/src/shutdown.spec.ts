@@ -68,6 +68,10 @@ describe('graceful shutdown of a listening service', () => {
     // Pooled clients are told to reconnect, which sends them to another replica.
     expect(duringDrain.headers.connection).toBe('close');
     expect((await get(`${url}/ping`)).status).toBe(200);
+    // So are clients of handlers that write the raw response, which skip Fastify's onSend.
+    const raw = await get(`${url}/raw`, keepAliveAgent());
+    expect(raw).toMatchObject({ status: 200, body: 'raw' });
+    expect(raw.headers.connection).toBe('close');
 
     await lifecycle.reached('closing');
     await expect(get(`${url}/ping`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Injectable, Module, NotFoundException, Post, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Injectable, Module, NotFoundException, Post, Res, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Gauge } from 'prom-client';
 import type { ReadinessCheck, ReadinessResult } from '../health';
@@ -109,6 +110,14 @@ export class TinyController {
   @Get('ping')
   ping(): { pong: true } {
     return { pong: true };
+  }
+
+  /** Writes the raw response itself, as a mounted Koa or Express app (login's oidc-provider) does. */
+  @Get('raw')
+  raw(@Res() reply: FastifyReply): void {
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+    reply.raw.end('raw');
   }
 }
 
