@@ -99,18 +99,23 @@ export interface EventStore {
   ping(): Promise<void>;
   close(): Promise<void>;
   /**
-   * Creates several streams that must not exist yet, with their first events, atomically: all or
-   * none, one round trip. Only stores that can do that offer it (not EventStoreDB, whose appends
-   * are per stream); callers fall back to one append per stream. Throws a
-   * WrongExpectedRevisionError when any of the streams exists.
-   */
-  /**
    * Tells this process's subscriptions that events were committed by a path they are not told
    * about (an append inside a caller's transaction, once that committed). Stores whose
    * subscriptions learn of every commit anyway leave it undefined.
    */
   notifyCommitted?(appended?: readonly { readonly streamName: string; readonly types: readonly string[] }[]): void;
+  /**
+   * Creates several streams that must not exist yet, with their first events, atomically: all or
+   * none, one round trip. Only stores that can do that offer it (not EventStoreDB, whose appends
+   * are per stream); callers fall back to one append per stream. Throws a
+   * WrongExpectedRevisionError when any of the streams exists.
+   */
   startStreams?(streams: readonly { readonly streamName: string; readonly events: readonly EventToAppend[] }[]): Promise<AppendResult[]>;
+  /**
+   * Appends to several streams at any revision, atomically and in one round trip. Only stores
+   * that can (not EventStoreDB); callers fall back to one append per stream.
+   */
+  appendToStreams?(streams: readonly { readonly streamName: string; readonly events: readonly EventToAppend[] }[]): Promise<AppendResult[]>;
 }
 
 export class WrongExpectedRevisionError extends Error {

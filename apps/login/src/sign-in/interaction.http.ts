@@ -78,10 +78,12 @@ export class InteractionController {
     }
     const userId = outcome.credential.userId;
     this.directory.handOver(tenant.tenantId, outcome.credential);
-    // Independent writes: the interaction's result and the fact for other services go in together.
+    // Independent writes: the interaction's result and the facts for other services (the sign-in
+    // and the session it starts, one append) go in together.
+    const session = { streamName: sessionStreamFor(tenant.tenantId, userId), events: [SessionStarted({ userId, sessionUid: uid, clientId, at: new Date().toISOString() })] };
     const [redirectTo] = await Promise.all([
       finish(details, { login: { accountId: userId } }, false),
-      this.events.record(sessionStreamFor(tenant.tenantId, userId), tenant.tenantId, [SessionStarted({ userId, sessionUid: uid, clientId, at: new Date().toISOString() })]),
+      this.events.recordAll(tenant.tenantId, [outcome.succeeded, session]),
     ]);
     await reply.code(303).header('location', redirectTo).header('cache-control', 'no-store').send();
   }

@@ -5,7 +5,7 @@ import { inTransaction } from '../../../../libs/eventstore/src/postgres/transact
 import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
 import { ARGON2ID_OPTIONS } from '../../../register/src/sign-up/password';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
-import type { LoginEventLog } from '../login-events';
+import type { LoginEventLog, StreamRecord } from '../login-events';
 import { AccountLocked, LoginFailed, LoginSucceeded, signInStreamFor, type SignInEvent } from './sign-in.events';
 
 const MAX_TRACKED_ADDRESSES = 100_000;
@@ -21,9 +21,15 @@ export interface SignInPolicy {
   readonly unverifiedEmail: (tenantSlug: string) => 'allow' | 'refuse';
 }
 
+type Refusal = { readonly ok: false; readonly reason: 'invalid_credentials' | 'locked' | 'throttled' | 'email_unverified' };
+
+/** What the check decides under the account's lock. */
+type Decision = { readonly ok: true; readonly credential: Credential } | Refusal;
+
 export type SignInOutcome =
-  | { readonly ok: true; readonly credential: Credential }
-  | { readonly ok: false; readonly reason: 'invalid_credentials' | 'locked' | 'throttled' | 'email_unverified' };
+  /** `succeeded` holds LoginSucceeded, for the caller to append with the session it starts (one write). */
+  | { readonly ok: true; readonly credential: Credential; readonly succeeded: StreamRecord }
+  | Refusal;
 
 interface Attempt {
   readonly body: Record<string, unknown>;
@@ -102,7 +108,7 @@ export class PasswordCheck {
     const { tenant } = attempt;
     const at = new Date();
     const events: SignInEvent[] = [];
-    const outcome = await inTransaction<SignInOutcome, AccountStateRow>(
+    const outcome = await inTransaction<Decision, AccountStateRow>(
       this.pool,
       (client, [row]) => {
         const state = { credential: credentialOf(row), failures: row?.failures ?? [], lockedUntil: row?.locked_until ?? null, at };
@@ -110,6 +116,7 @@ export class PasswordCheck {
       },
       { lock: accountLockName(tenant.tenantId, accountKey), read: accountStateQuery(tenant.tenantId, accountKey) },
     );
+    if (outcome.ok) return { ...outcome, succeeded: { streamName: signInStreamFor(tenant.tenantId, accountKey), events } };
     await this.record(tenant, accountKey, events);
     return outcome;
   }
@@ -122,7 +129,7 @@ export class PasswordCheck {
     password: string,
     state: { credential: Credential | undefined; failures: Date[]; lockedUntil: Date | null; at: Date },
     events: SignInEvent[],
-  ): Promise<SignInOutcome> {
+  ): Promise<Decision> {
     const { tenant } = attempt;
     const { credential, failures, lockedUntil, at } = state;
     if (lockedUntil && lockedUntil > at) {

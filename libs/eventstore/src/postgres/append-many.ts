@@ -11,6 +11,25 @@ export interface StreamAppend {
 }
 
 /**
+ * The `appended` step of a multi-stream append: inserts the JSON document's events after the
+ * revisions the `claimed` step took for their streams (`input` holds each stream's count), in the
+ * document's order.
+ */
+function appendClaimed(documentParameter: string, condition = ''): string {
+  return `appended AS (
+    INSERT INTO es_events (stream_name, stream_revision, event_id, type, data, metadata)
+    SELECT e.stream_name, c.revision - i.n + e.k, e.id, e.type, e.data, e.metadata
+    FROM ROWS FROM (jsonb_to_recordset(${documentParameter}::jsonb) AS (stream_name text, k bigint, id uuid, type text, data jsonb, metadata jsonb))
+           WITH ORDINALITY AS e(stream_name, k, id, type, data, metadata, ord)
+    JOIN input i ON i.stream_name = e.stream_name
+    JOIN claimed c ON c.stream_name = e.stream_name
+    ${condition}
+    ORDER BY e.ord
+    RETURNING stream_name, seq
+  )`;
+}
+
+/**
  * Claims every stream's revisions and inserts every event in one statement. Stream rows are
  * claimed like a single append does (insert for a new stream, update guarded by the revision
  * otherwise); when any claim fails no event is inserted and the caller rolls the claims back.
@@ -32,17 +51,7 @@ const APPEND_MANY = `
     RETURNING s.stream_name, s.revision
   ),
   claimed AS (SELECT stream_name, revision FROM created UNION ALL SELECT stream_name, revision FROM updated),
-  appended AS (
-    INSERT INTO es_events (stream_name, stream_revision, event_id, type, data, metadata)
-    SELECT e.stream_name, c.revision - i.n + e.k, e.id, e.type, e.data, e.metadata
-    FROM ROWS FROM (jsonb_to_recordset($4::jsonb) AS (stream_name text, k bigint, id uuid, type text, data jsonb, metadata jsonb))
-           WITH ORDINALITY AS e(stream_name, k, id, type, data, metadata, ord)
-    JOIN input i ON i.stream_name = e.stream_name
-    JOIN claimed c ON c.stream_name = e.stream_name
-    WHERE (SELECT count(*) FROM claimed) = cardinality($1::text[])
-    ORDER BY e.ord
-    RETURNING stream_name, seq
-  )
+  ${appendClaimed('$4', 'WHERE (SELECT count(*) FROM claimed) = cardinality($1::text[])')}
   SELECT c.stream_name, c.revision::text AS revision, pg_current_xact_id()::text AS commit, a.prepare
   FROM claimed c LEFT JOIN (SELECT stream_name, max(seq)::text AS prepare FROM appended GROUP BY stream_name) a USING (stream_name)`;
 
@@ -124,17 +133,17 @@ const START_STREAMS = `
          (SELECT max(a.seq) FROM appended a WHERE a.stream_name = c.stream_name)::text AS prepare
   FROM created c`;
 
-export interface NewStream {
+/** A stream and the events to add to it. */
+export interface StreamEvents {
   readonly streamName: string;
   readonly events: readonly EventToAppend[];
 }
 
-/** See START_STREAMS. @throws StreamsRefusedError naming the streams that already existed. */
-export async function startStreams(db: Queryable, streams: readonly NewStream[]): Promise<AppendResult[]> {
-  if (streams.length === 0) return [];
-  if (streams.some((stream) => stream.events.length === 0)) throw new Error('startStreams: every stream needs events');
-  if (new Set(streams.map((stream) => stream.streamName)).size !== streams.length) throw new Error('startStreams: each stream may appear once');
-  const values = [
+/** The statements' parameters: stream names, event counts, and every event in one JSON document. */
+function streamsParameters(streams: readonly StreamEvents[], caller: string): unknown[] {
+  if (streams.some((stream) => stream.events.length === 0)) throw new Error(`${caller}: every stream needs events`);
+  if (new Set(streams.map((stream) => stream.streamName)).size !== streams.length) throw new Error(`${caller}: each stream may appear once`);
+  return [
     streams.map((stream) => stream.streamName),
     streams.map((stream) => String(stream.events.length)),
     JSON.stringify(
@@ -143,9 +152,25 @@ export async function startStreams(db: Queryable, streams: readonly NewStream[])
       ),
     ),
   ];
-  let rows: { stream_name: string; revision: string; commit: string; prepare: string }[];
+}
+
+type StreamRow = { stream_name: string; revision: string; commit: string; prepare: string };
+
+function resultsInOrder(streams: readonly StreamEvents[], rows: readonly StreamRow[]): AppendResult[] {
+  const byStream = new Map(rows.map((row) => [row.stream_name, row]));
+  return streams.map((stream) => {
+    const row = byStream.get(stream.streamName)!;
+    return { nextExpectedRevision: BigInt(row.revision), position: toPosition(row.commit, row.prepare) };
+  });
+}
+
+/** See START_STREAMS. @throws StreamsRefusedError naming the streams that already existed. */
+export async function startStreams(db: Queryable, streams: readonly StreamEvents[]): Promise<AppendResult[]> {
+  if (streams.length === 0) return [];
+  const values = streamsParameters(streams, 'startStreams');
+  let rows: StreamRow[];
   try {
-    rows = (await db.query<(typeof rows)[number]>({ name: 'tessera_es_start_streams', text: START_STREAMS, values })).rows;
+    rows = (await db.query<StreamRow>({ name: 'tessera_es_start_streams', text: START_STREAMS, values })).rows;
   } catch (error) {
     if (!isExistingStream(error)) throw error;
     const existing = await db.query<{ stream_name: string }>({
@@ -156,11 +181,33 @@ export async function startStreams(db: Queryable, streams: readonly NewStream[])
     const names = existing.rows.map((row) => row.stream_name);
     throw new StreamsRefusedError(names.length > 0 ? names : [streams[0]!.streamName]);
   }
-  const created = new Map(rows.map((row) => [row.stream_name, row]));
-  return streams.map((stream) => {
-    const row = created.get(stream.streamName)!;
-    return { nextExpectedRevision: BigInt(row.revision), position: toPosition(row.commit, row.prepare) };
-  });
+  return resultsInOrder(streams, rows);
+}
+
+/**
+ * Appends to several streams at any revision in one statement (one autocommit transaction): the
+ * stream rows are claimed in name order, so two such appends sharing streams cannot deadlock.
+ */
+const APPEND_TO_STREAMS = `
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[]) AS i(stream_name, n)
+  ),
+  claimed AS (
+    INSERT INTO es_streams AS s (stream_name, revision)
+    SELECT stream_name, n - 1 FROM input ORDER BY stream_name
+    ON CONFLICT (stream_name) DO UPDATE SET revision = s.revision + excluded.revision + 1
+    RETURNING s.stream_name, s.revision
+  ),
+  ${appendClaimed('$3')}
+  SELECT c.stream_name, c.revision::text AS revision, pg_current_xact_id()::text AS commit,
+         (SELECT max(a.seq) FROM appended a WHERE a.stream_name = c.stream_name)::text AS prepare
+  FROM claimed c`;
+
+export async function appendToStreams(db: Queryable, streams: readonly StreamEvents[]): Promise<AppendResult[]> {
+  if (streams.length === 0) return [];
+  const values = streamsParameters(streams, 'appendToStreams');
+  const { rows } = await db.query<StreamRow>({ name: 'tessera_es_append_to_streams', text: APPEND_TO_STREAMS, values });
+  return resultsInOrder(streams, rows);
 }
 
 function isExistingStream(error: unknown): boolean {

@@ -190,6 +190,26 @@ describe('PostgresEventStore', () => {
     for (const [index, racer] of racers.entries()) expect(await store.readStream(racer.own)).toHaveLength(index === winner ? 1 : 0);
   });
 
+  it('appendToStreams appends to new and existing streams at once, and concurrent ones sharing streams keep every revision', async () => {
+    const [existing, fresh] = [uniquePrefix('many-existing'), uniquePrefix('many-fresh')];
+    await store.appendToStream(existing, events(2));
+    const subscription = store.subscribeToAll({ from: (await store.headPosition()) ?? 'start', filter: { streamNamePrefixes: [existing, fresh] } });
+    const [toExisting, toFresh] = [events(1), events(2)];
+    const results = await store.appendToStreams([{ streamName: existing, events: toExisting }, { streamName: fresh, events: toFresh }]);
+    expect(results.map((result) => result.nextExpectedRevision)).toEqual([2n, 1n]);
+    expect((await store.readStream(existing)).map((event) => event.revision)).toEqual([0n, 1n, 2n]);
+    expect(results[1]!.position).toEqual((await store.readStream(fresh))[1]!.position);
+    // Subscriptions in this process are told at once, as for any append.
+    const received = await EventReader.of(subscription).until(toFresh[1]!.id!);
+    expect(ids(received)).toEqual(ids([...toExisting, ...toFresh]));
+
+    // Twenty writers over the same two streams, in either order: no deadlock, no lost or doubled revision.
+    const [a, b] = [uniquePrefix('many-a'), uniquePrefix('many-b')];
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendToStreams(i % 2 ? [{ streamName: a, events: events(1) }, { streamName: b, events: events(2) }] : [{ streamName: b, events: events(1) }, { streamName: a, events: events(1) }])));
+    expect((await store.readStream(a)).map((event) => event.revision)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i)));
+    expect((await store.readStream(b)).map((event) => event.revision)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i)));
+  });
+
   it('never delivers $-prefixed streams or event types', async () => {
     const prefix = uniquePrefix('system');
     const subscription = store.subscribeToAll({ from: (await store.headPosition()) ?? 'start' });

@@ -11,7 +11,7 @@ import type {
   SubscribeToAllOptions,
 } from '../event-store';
 import { appendEvents } from './append';
-import { appendManyWithin, startStreams, type NewStream, type StreamAppend } from './append-many';
+import { appendManyWithin, appendToStreams, startStreams, type StreamAppend, type StreamEvents } from './append-many';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 import { migrateSchema } from './schema';
 import { AppendSignal, PostgresAllSubscription, type AppendedEvents, type SubscriptionSettings } from './subscription';
@@ -122,10 +122,21 @@ export class PostgresEventStore implements EventStore {
     else for (const each of appended) this.signal.notify(each);
   }
 
-  async startStreams(streams: readonly NewStream[]): Promise<AppendResult[]> {
+  async startStreams(streams: readonly StreamEvents[]): Promise<AppendResult[]> {
     const results = await startStreams(this.pool, streams);
-    for (const stream of streams) this.signal.notify({ streamName: stream.streamName, types: stream.events.map((event) => event.type) });
+    this.notifyStreams(streams);
     return results;
+  }
+
+  /** See EventStore.appendToStreams. */
+  async appendToStreams(streams: readonly StreamEvents[]): Promise<AppendResult[]> {
+    const results = await appendToStreams(this.pool, streams);
+    this.notifyStreams(streams);
+    return results;
+  }
+
+  private notifyStreams(streams: readonly StreamEvents[]): void {
+    for (const stream of streams) this.signal.notify({ streamName: stream.streamName, types: stream.events.map((event) => event.type) });
   }
 
   /** Several whole streams in one round trip, each in revision order (empty for a stream that does not exist). */
