@@ -22,6 +22,8 @@ export interface BenchPostgres {
   createDatabase(name: string): Promise<string>;
   /** Server facts worth keeping next to the figures (version, durability settings). */
   describe(): Promise<Record<string, string>>;
+  /** Writes every dirty page out now (CHECKPOINT), so the next scenario does not pay for the last one's writes. */
+  checkpoint(): Promise<void>;
   /** Stops the server and deletes its directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -76,6 +78,7 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
         await admin.query(`CREATE DATABASE ${name}`);
         return databaseUrl(serverUrl, name);
       }),
+    checkpoint: () => withAdmin(async (admin) => void (await admin.query('CHECKPOINT'))),
     describe: () =>
       withAdmin(async (admin) => {
         const names = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', 'shared_buffers', 'max_wal_size'];
