@@ -175,23 +175,25 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * The last committed event, once every transaction that began before it has ended: a
-   * subscription can then read everything up to it, and nothing can still commit before it. A
-   * transaction that holds the horizon back for longer than `HEAD_SETTLE_MS` (one left open, say)
-   * gets the last event below the horizon instead.
+   * subscription can then read everything up to it, and nothing can still commit before it. Only
+   * transactions older than that event are waited for, not later appends, so a busy log answers
+   * as soon as they end. One held open for longer than `HEAD_SETTLE_MS` gets the last event below
+   * the horizon instead.
    */
   async headPosition(): Promise<Position | undefined> {
+    const { rows } = await this.pool.query<{ commit: string; prepare: string; settled: boolean }>(HEAD_STATEMENT);
+    const last = rows[0];
+    if (!last) return undefined;
+    const head = toPosition(last.commit, last.prepare);
+    if (last.settled) return head;
     const deadline = performance.now() + HEAD_SETTLE_MS;
-    for (;;) {
-      const { rows } = await this.pool.query<{ commit: string; prepare: string; settled: boolean }>(HEAD_STATEMENT);
-      const row = rows[0];
-      if (!row) return undefined;
-      if (row.settled) return toPosition(row.commit, row.prepare);
-      if (performance.now() > deadline) break;
+    while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 2));
+      const { rows: horizon } = await this.pool.query<{ settled: boolean }>({ ...HORIZON_PASSED_STATEMENT, values: [last.commit] });
+      if (horizon[0]!.settled) return head;
     }
-    const { rows } = await this.pool.query<{ commit: string; prepare: string }>(SETTLED_HEAD_STATEMENT);
-    const row = rows[0];
-    return row && toPosition(row.commit, row.prepare);
+    const { rows: settled } = await this.pool.query<{ commit: string; prepare: string }>(SETTLED_HEAD_STATEMENT);
+    return settled[0] && toPosition(settled[0].commit, settled[0].prepare);
   }
 
   async ping(): Promise<void> {
@@ -214,6 +216,11 @@ const HEAD_STATEMENT = {
   text: `SELECT transaction_id::text AS commit, seq::text AS prepare,
             transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AS settled
          FROM es_events ORDER BY transaction_id DESC, seq DESC LIMIT 1`,
+};
+
+const HORIZON_PASSED_STATEMENT = {
+  name: 'tessera_es_horizon_passed',
+  text: 'SELECT $1::xid8 < pg_snapshot_xmin(pg_current_snapshot()) AS settled',
 };
 
 const SETTLED_HEAD_STATEMENT = {
