@@ -66,7 +66,8 @@ describe('PostgresEventStore', () => {
     await older.query('SELECT pg_current_xact_id()');
     const appended = await store.appendToStream(uniquePrefix('head'), events(1));
     const head = store.headPosition();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Long enough for the question to have been asked, well inside the second the head waits at most.
+    await new Promise((resolve) => setTimeout(resolve, 200));
     // Appends after the question are not waited for (on a busy log there is always a newer one).
     await store.appendToStream(uniquePrefix('head-later'), events(1));
     await older.query('COMMIT');
