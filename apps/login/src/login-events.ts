@@ -18,9 +18,8 @@ export class LoginEventLog {
     private readonly codec: EventCodec,
   ) {}
 
-  async record(streamName: string, tenantId: string, events: DomainEvent[], correlationId: string = randomUUID()): Promise<void> {
-    const encoded = await this.codec.encodeAll(events, { tenantId, correlationId, now: new Date() });
-    await this.store.appendToStream(streamName, encoded, { expectedRevision: 'any' });
+  record(streamName: string, tenantId: string, events: DomainEvent[], correlationId?: string): Promise<void> {
+    return this.recordAll(tenantId, [{ streamName, events }], correlationId);
   }
 
   /** Facts for several streams, as one write where the store can (a sign-in and the session it starts). */
@@ -29,7 +28,7 @@ export class LoginEventLog {
     const streams = await Promise.all(
       records.filter((record) => record.events.length > 0).map(async (record) => ({ streamName: record.streamName, events: await this.codec.encodeAll(record.events, context) })),
     );
-    if (this.store.appendToStreams) await this.store.appendToStreams(streams);
+    if (streams.length > 1 && this.store.appendToStreams) await this.store.appendToStreams(streams);
     else for (const stream of streams) await this.store.appendToStream(stream.streamName, stream.events, { expectedRevision: 'any' });
   }
 }

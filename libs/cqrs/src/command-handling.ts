@@ -38,6 +38,8 @@ export type CommandOutcome<Event, Rejection> =
     }
   | { readonly accepted: false; readonly rejection: Rejection };
 
+type Accepted<Event> = Extract<CommandOutcome<Event, never>, { accepted: true }>;
+
 /**
  * The one place that touches the store for a command: read the stream, fold it with `evolve`,
  * `decide`, and append with the revision that was read, so a concurrent writer makes the append
@@ -80,7 +82,7 @@ export class CommandRunner {
   async startTogether<C1, E1 extends DomainEvent, S1, R1, C2, E2 extends DomainEvent, S2, R2>(
     first: StreamCommand<C1, E1, S1, R1> & { readonly command: C1 },
     second: StreamCommand<C2, E2, S2, R2> & { readonly command: C2 },
-  ): Promise<[CommandOutcome<E1, R1>, CommandOutcome<E2, R2>] | undefined> {
+  ): Promise<[Accepted<E1>, Accepted<E2>] | undefined> {
     if (!this.store.startStreams) return undefined;
     const firstDecision = first.decider.decide(first.command, first.decider.initialState());
     const secondDecision = second.decider.decide(second.command, second.decider.initialState());

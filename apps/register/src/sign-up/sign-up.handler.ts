@@ -80,7 +80,7 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
       { streamName: reservationStream, decider: reservationDecider, command: { type: 'ReserveEmail' as const, userId, now, holderHasNoAccount: false }, context },
       registration,
     );
-    let position = together?.[1].accepted ? together[1].position : undefined;
+    let position = together?.[1].position;
     if (!together) {
       if (!(await this.reserve(reservationStream, userId, now, context))) return { registered: false, reason: 'EmailTaken' };
       const outcome = await this.runner.handle({ ...registration, retriesOnConflict: 0, expectNewStream: true });

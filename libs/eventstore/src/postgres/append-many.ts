@@ -71,8 +71,7 @@ export class StreamsRefusedError extends WrongExpectedRevisionError {
  */
 export async function appendManyWithin(client: ClientBase, appends: readonly StreamAppend[]): Promise<AppendResult[]> {
   const streams = appends;
-  if (streams.some((append) => append.events.length === 0)) throw new Error('appendManyWithin: every stream needs events to append');
-  if (new Set(streams.map((append) => append.streamName)).size !== streams.length) throw new Error('appendManyWithin: each stream may appear once');
+  checkStreams(streams, 'appendManyWithin');
   if (streams.length === 0) return [];
   const flat = streams.flatMap((append) => append.events.map((event, index) => ({ streamName: append.streamName, k: index + 1, event })));
   const values = [
@@ -139,10 +138,15 @@ export interface StreamEvents {
   readonly events: readonly EventToAppend[];
 }
 
-/** The statements' parameters: stream names, event counts, and every event in one JSON document. */
-function streamsParameters(streams: readonly StreamEvents[], caller: string): unknown[] {
+/** A multi-stream append names each stream once, each with events: anything else is a caller's mistake. */
+function checkStreams(streams: readonly StreamEvents[], caller: string): void {
   if (streams.some((stream) => stream.events.length === 0)) throw new Error(`${caller}: every stream needs events`);
   if (new Set(streams.map((stream) => stream.streamName)).size !== streams.length) throw new Error(`${caller}: each stream may appear once`);
+}
+
+/** START_STREAMS' parameters: stream names, event counts, and every event in one JSON document. */
+function streamsParameters(streams: readonly StreamEvents[]): unknown[] {
+  checkStreams(streams, 'startStreams');
   return [
     streams.map((stream) => stream.streamName),
     streams.map((stream) => String(stream.events.length)),
@@ -167,7 +171,7 @@ function resultsInOrder(streams: readonly StreamEvents[], rows: readonly StreamR
 /** See START_STREAMS. @throws StreamsRefusedError naming the streams that already existed. */
 export async function startStreams(db: Queryable, streams: readonly StreamEvents[]): Promise<AppendResult[]> {
   if (streams.length === 0) return [];
-  const values = streamsParameters(streams, 'startStreams');
+  const values = streamsParameters(streams);
   let rows: StreamRow[];
   try {
     rows = (await db.query<StreamRow>({ name: 'tessera_es_start_streams', text: START_STREAMS, values })).rows;
@@ -185,28 +189,23 @@ export async function startStreams(db: Queryable, streams: readonly StreamEvents
 }
 
 /**
- * Appends to several streams at any revision in one statement (one autocommit transaction): the
- * stream rows are claimed in name order, so two such appends sharing streams cannot deadlock.
+ * Appends to several streams at any revision in one statement (one autocommit transaction), each
+ * through the store's own es_append_any. Streams go in name order, so two such appends sharing
+ * streams lock their rows in one order and cannot deadlock.
  */
 const APPEND_TO_STREAMS = `
-  WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::bigint[]) AS i(stream_name, n)
-  ),
-  claimed AS (
-    INSERT INTO es_streams AS s (stream_name, revision)
-    SELECT stream_name, n - 1 FROM input ORDER BY stream_name
-    ON CONFLICT (stream_name) DO UPDATE SET revision = s.revision + excluded.revision + 1
-    RETURNING s.stream_name, s.revision
-  ),
-  ${appendClaimed('$3')}
-  SELECT c.stream_name, c.revision::text AS revision, pg_current_xact_id()::text AS commit,
-         (SELECT max(a.seq) FROM appended a WHERE a.stream_name = c.stream_name)::text AS prepare
-  FROM claimed c`;
+  SELECT s.stream_name, a.new_revision::text AS revision, pg_current_xact_id()::text AS commit, a.last_seq::text AS prepare
+  FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(stream_name text, events jsonb) ORDER BY stream_name) s
+  CROSS JOIN LATERAL es_append_any(s.stream_name, s.events) a`;
 
 export async function appendToStreams(db: Queryable, streams: readonly StreamEvents[]): Promise<AppendResult[]> {
   if (streams.length === 0) return [];
-  const values = streamsParameters(streams, 'appendToStreams');
-  const { rows } = await db.query<StreamRow>({ name: 'tessera_es_append_to_streams', text: APPEND_TO_STREAMS, values });
+  checkStreams(streams, 'appendToStreams');
+  const document = streams.map((stream) => ({
+    stream_name: stream.streamName,
+    events: stream.events.map((event) => ({ id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} })),
+  }));
+  const { rows } = await db.query<StreamRow>({ name: 'tessera_es_append_to_streams', text: APPEND_TO_STREAMS, values: [JSON.stringify(document)] });
   return resultsInOrder(streams, rows);
 }
 

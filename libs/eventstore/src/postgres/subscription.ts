@@ -221,6 +221,11 @@ export class PostgresAllSubscription implements AllSubscription, AsyncIterator<R
     return { done: true, value: undefined };
   }
 
+  /** Tells the reader how far the log is scanned (see SubscribeToAllOptions.onScannedTo). */
+  private reportScanned(): void {
+    if (this.cursor.commit > 0n || this.cursor.prepare > 0n) this.options.onScannedTo?.(this.cursor);
+  }
+
   /**
    * Reads pages until one delivers. A page that scanned less than a full page reached the head of
    * the log as of its snapshot, so the next read waits for an append this subscription cares about,
@@ -228,10 +233,6 @@ export class PostgresAllSubscription implements AllSubscription, AsyncIterator<R
    * consumer slower than the delay polls again at once). The signal's version is taken before each
    * read, so an append committed during the read or the apply still wakes the wait.
    */
-  private reportScanned(): void {
-    if (this.cursor.commit > 0n || this.cursor.prepare > 0n) this.options.onScannedTo?.(this.cursor);
-  }
-
   private async fill(): Promise<void> {
     const { pageSize, minPollMs, maxPollMs, lingerMs } = this.settings;
     // Everything buffered was taken, so every event up to the cursor that the filter takes is delivered.
