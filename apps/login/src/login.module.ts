@@ -35,32 +35,37 @@ export class LoginModule {
     const events = new LoginEventLog(infrastructure.eventStore, infrastructure.codec);
     // Session tracking windows are generous; keys retired longer than a refresh token lives are useless.
     const keys = new SigningKeys(infrastructure.pool, infrastructure.personalData, Math.max(runtime.provider.refreshTokenTtlS, runtime.provider.accessTokenTtlS) * 1000);
-    const providerCache = new ProviderCache(runtime.providerCacheSize, (tenant) =>
-      buildProvider(tenant, {
-        pool: infrastructure.pool,
-        directory,
-        clients,
-        keys,
-        settings: runtime.provider,
-        hooks: {
-          onGrantRevoked: (t, grantId) =>
-            void events
-              .record(grantStreamFor(t.tenantId, grantId), t.tenantId, [TokensRevoked({ grantId, reason: 'grant_revoked', at: new Date().toISOString() })])
-              .catch(() => undefined),
-          onSessionEnded: (t, accountId) =>
-            void events
-              .record(sessionStreamFor(t.tenantId, accountId), t.tenantId, [SessionEnded({ userId: accountId, reason: 'logout', at: new Date().toISOString() })])
-              .catch(() => undefined),
-        },
-      }),
-    );
     const providers: Provider[] = [
       { provide: ServiceInfrastructure, useValue: infrastructure },
       { provide: CommandRunner, useValue: infrastructure.commands },
       { provide: LoginDirectory, useValue: directory },
       { provide: LoginEventLog, useValue: events },
       { provide: SigningKeys, useValue: keys },
-      { provide: ProviderCache, useValue: providerCache },
+      {
+        provide: ProviderCache,
+        inject: [SERVICE_LOGGER],
+        useFactory: (logger: Logger) =>
+          new ProviderCache(runtime.providerCacheSize, (tenant) =>
+            buildProvider(tenant, {
+              pool: infrastructure.pool,
+              directory,
+              clients,
+              keys,
+              settings: runtime.provider,
+              hooks: {
+                onGrantRevoked: (t, grantId) =>
+                  void events
+                    .record(grantStreamFor(t.tenantId, grantId), t.tenantId, [TokensRevoked({ grantId, reason: 'grant_revoked', at: new Date().toISOString() })])
+                    .catch(() => undefined),
+                onSessionEnded: (t, accountId) =>
+                  void events
+                    .record(sessionStreamFor(t.tenantId, accountId), t.tenantId, [SessionEnded({ userId: accountId, reason: 'logout', at: new Date().toISOString() })])
+                    .catch(() => undefined),
+                onServerError: (t, error) => logger.error({ tenant: t.slug, err: error }, 'an OpenID provider request failed'),
+              },
+            }),
+          ),
+      },
       { provide: ClientCache, useValue: clients },
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
       { provide: CSRF_SECRET, useValue: runtime.csrfSecret },

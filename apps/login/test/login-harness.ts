@@ -21,6 +21,8 @@ export interface LoginHarness {
   /** A person signed up through register, once login's credentials read model has them. */
   signUp(slug: string, email: string, extra?: object): Promise<{ id: string }>;
   registerClient(slug: string, body: object): Promise<{ clientId: string; clientSecret?: string }>;
+  /** The error log lines of the main login process (JSON, as pino writes them). */
+  readonly errorLog: readonly string[];
   /** A second login process on the same database and keys (another replica), with the same issuers. */
   startReplica(): Promise<{ url: string; close(): Promise<void> }>;
   close(): Promise<void>;
@@ -57,14 +59,16 @@ export async function startLogin(env: Record<string, string> = {}): Promise<Logi
     LOG_LEVEL: 'silent',
     ...env,
   };
-  const start = async (listenOn: number) => {
+  const errorLog: string[] = [];
+  const start = async (listenOn: number, log?: string[]) => {
     const config = loadLoginConfig({ ...environment, PORT: String(listenOn) });
     const runtime = await openLoginRuntime(config);
-    const app = await createServiceApp(LoginModule.forRoot(runtime), { ...loginServiceOptions(config), processMetrics: false });
+    const logging = log ? { logLevel: 'error' as const, logDestination: { write: (line: string) => void log.push(line) } } : {};
+    const app = await createServiceApp(LoginModule.forRoot(runtime), { ...loginServiceOptions(config), processMetrics: false, ...logging });
     await app.listen(listenOn, '127.0.0.1');
     return { runtime, app };
   };
-  const { runtime, app } = await start(port);
+  const { runtime, app } = await start(port, errorLog);
   const replicas: NestFastifyApplication[] = [];
   const pool = runtime.infrastructure.pool;
   const until = async (sql: string, params: unknown[]) => {
@@ -80,6 +84,7 @@ export async function startLogin(env: Record<string, string> = {}): Promise<Logi
     register,
     url,
     adminToken,
+    errorLog,
     issuer: (slug) => `${url}/t/${slug}`,
     async createTenant(slug) {
       const tenant = await register.createTenant(slug);

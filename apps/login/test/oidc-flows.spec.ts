@@ -95,6 +95,44 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('hands a code out only once it is stored: a failed write of the authorization response is an error, not a code', async () => {
+    const pool = login.runtime.infrastructure.pool;
+    const storedCodes = async () => Number((await pool.query("SELECT count(*) FROM login_oidc_models WHERE tenant_id = $1 AND model = 'AuthorizationCode'", [tenantId])).rows[0].count);
+    const codesBefore = await storedCodes();
+    await pool.query(`CREATE FUNCTION test_refuse_codes() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.model = 'AuthorizationCode' AND NEW.tenant_id = '${tenantId}' THEN RAISE EXCEPTION 'storage refused the code'; END IF; RETURN NEW; END $$`);
+    await pool.query('CREATE TRIGGER test_refuse_codes BEFORE INSERT ON login_oidc_models FOR EACH ROW EXECUTE FUNCTION test_refuse_codes()');
+    const config = await publicConfig();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    });
+    const browser = new FormBrowser();
+    let refused: Awaited<ReturnType<FormBrowser['request']>>;
+    try {
+      const page = await browser.follow(url.href, REDIRECT_URI);
+      const form = FormBrowser.form(page);
+      const posted = await browser.request(form.action, { form: { ...form.fields, email: 'ada@example.com', password: STRONG_PASSWORD } });
+      expect(posted.status).toBe(303);
+      refused = await browser.follow(posted.location!, REDIRECT_URI);
+      if (refused.body.includes('Allow access')) {
+        const consent = FormBrowser.form(refused);
+        const allowed = await browser.request(consent.action, { form: { ...consent.fields, decision: 'allow' } });
+        refused = await browser.follow(allowed.location!, REDIRECT_URI);
+      }
+    } finally {
+      await pool.query('DROP TRIGGER test_refuse_codes ON login_oidc_models; DROP FUNCTION test_refuse_codes()');
+    }
+    expect(refused.status).toBe(500);
+    expect(refused.location).toBeUndefined();
+    // Nothing of that response was stored: not the code, not the session it would have started.
+    expect(await storedCodes()).toBe(codesBefore);
+    expect(login.errorLog.filter((line) => line.includes('an OpenID provider request failed') && line.includes('storage refused the code'))).toHaveLength(1);
+    // The interaction that response would have ended is still there: with storage back, resuming it again yields the code.
+    const retried = await browser.request(refused.url);
+    expect(retried.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
+    expect(await storedCodes()).toBe(codesBefore + 1);
+  });
+
   it('refuses an authorization request without PKCE and one with an unregistered redirect_uri', async () => {
     const config = await publicConfig();
     const noPkce = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid' });

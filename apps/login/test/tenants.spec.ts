@@ -3,6 +3,7 @@ import * as oidc from 'openid-client';
 import { tenantDecider } from '../../register/src/tenants/tenant.decider';
 import { tenantStreamFor } from '../../register/src/account/account.streams';
 import { deleteExpiredModels, postgresAdapterFor } from '../src/oidc/postgres-adapter';
+import { openRequestWrites } from '../src/oidc/request-writes';
 import { ProviderCache } from '../src/oidc/provider-cache';
 import { startLogin, type LoginHarness } from './login-harness';
 
@@ -161,6 +162,38 @@ describe('many tenants in one process', () => {
     const { rows } = await login.runtime.infrastructure.pool.query('SELECT id FROM login_oidc_models WHERE tenant_id = $1', [tenant.id]);
     expect(rows.map((r: { id: string }) => r.id)).toEqual(['kept']);
     expect(await sessions.findByUid('u2')).toEqual({ uid: 'u2' });
+  });
+
+  it("keeps a provider request's session, code and interaction writes until the request commits them, and lets it read them back", async () => {
+    const tenant = await login.createTenant();
+    const pool = login.runtime.infrastructure.pool;
+    let request: object | undefined;
+    const Adapter = postgresAdapterFor(pool, tenant.id, async () => undefined, () => request);
+    const [sessions, codes, interactions, grants] = ['Session', 'AuthorizationCode', 'Interaction', 'Grant'].map((model) => new Adapter(model));
+    await interactions!.upsert('i-1', { uid: 'i-1' }, 3600);
+    const stored = async () => (await pool.query('SELECT model, id FROM login_oidc_models WHERE tenant_id = $1 ORDER BY model, id', [tenant.id])).rows;
+
+    request = {};
+    const writes = openRequestWrites(request);
+    await sessions!.upsert('s-1', { uid: 'su-1', accountId: 'a' }, 3600);
+    await codes!.upsert('c-1', { grantId: 'g-1' }, 60);
+    await codes!.upsert('c-2', { grantId: 'g-2' }, 60);
+    await interactions!.destroy('i-1');
+    await grants!.upsert('g-1', { accountId: 'a' }, 3600);
+    // Grants are written at once; the rest waits for the request.
+    expect(await stored()).toEqual([{ model: 'Grant', id: 'g-1' }, { model: 'Interaction', id: 'i-1' }]);
+    expect(await sessions!.findByUid('su-1')).toEqual({ uid: 'su-1', accountId: 'a' });
+    expect(await interactions!.find('i-1')).toBeUndefined();
+    expect(await interactions!.findByUid('i-1')).toBeUndefined();
+    // Revoking a grant also takes what the request was about to store under it.
+    await grants!.revokeByGrantId('g-1');
+    expect(await codes!.find('c-1')).toBeUndefined();
+    await writes.commit(pool, tenant.id);
+    expect(await stored()).toEqual([{ model: 'AuthorizationCode', id: 'c-2' }, { model: 'Grant', id: 'g-1' }, { model: 'Session', id: 's-1' }]);
+
+    request = undefined;
+    expect(await sessions!.findByUid('su-1')).toEqual({ uid: 'su-1', accountId: 'a' });
+    expect(await codes!.find('c-2')).toEqual({ grantId: 'g-2' });
   });
 
   it('rotates signing keys with an overlap: the previous key stays in the JWKS', async () => {

@@ -32,6 +32,8 @@ declare module 'oidc-provider' {
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     interactionResult(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
     on(event: string, listener: (...args: never[]) => void): this;
+    /** Koa middleware around every route of the provider (inserted before its router). */
+    use(middleware: (ctx: object, next: () => Promise<void>) => Promise<void>): this;
     /** The name of one of oidc-provider's cookies, e.g. 'interaction'. */
     cookieName(type: string): string;
     /** A Koa context over a request (Koa's own; the provider is a Koa application). */

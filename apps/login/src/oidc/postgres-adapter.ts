@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { requestWritesOf, WRITE_BEHIND_MODELS } from './request-writes';
 
 /** What oidc-provider stores through its adapter: a JSON payload per model and id. */
 export type OidcPayload = Record<string, unknown> & { grantId?: string; userCode?: string; uid?: string; consumed?: number };
@@ -44,13 +45,16 @@ function takeRemembered(request: object | undefined, model: string, id: string):
  * Sessions, grants, codes and tokens of one tenant's provider in login_oidc_models. Every query is
  * scoped by the tenant, so a token id that exists in tenant A is simply unknown to tenant B.
  * Clients are not stored here: they come from the event-sourced client read model.
- * `currentRequest` names the request being served (oidc-provider's context), if any.
+ * `currentRequest` names the request being served (oidc-provider's context), if any; when that
+ * request defers its writes (see request-writes.ts), the models named there are written with it.
  */
 export function postgresAdapterFor(pool: Pool, tenantId: string, clients: ClientLookup, currentRequest: () => object | undefined = () => undefined): OidcAdapterClass {
   return class TenantAdapter implements OidcAdapter {
     constructor(private readonly model: string) {}
 
     async upsert(id: string, payload: OidcPayload, expiresIn?: number): Promise<void> {
+      const deferred = this.deferredWrites();
+      if (deferred) return deferred.upsert(this.model, id, payload, expiresIn);
       await pool.query({
         name: 'login_oidc_upsert',
         text: `INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at)
@@ -63,6 +67,8 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
 
     async find(id: string): Promise<OidcPayload | undefined> {
       if (this.model === 'Client') return clients(tenantId, id);
+      const written = requestWritesOf(currentRequest())?.read(this.model, id);
+      if (written) return written === 'destroyed' ? undefined : written;
       return takeRemembered(currentRequest(), this.model, id) ?? this.one('id', id);
     }
 
@@ -70,8 +76,9 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
       return this.one('user_code', userCode);
     }
 
-    findByUid(uid: string): Promise<OidcPayload | undefined> {
-      return this.one('uid', uid);
+    async findByUid(uid: string): Promise<OidcPayload | undefined> {
+      const writes = requestWritesOf(currentRequest());
+      return writes?.readByUid(this.model, uid) ?? this.one('uid', uid);
     }
 
     async consume(id: string): Promise<void> {
@@ -85,23 +92,34 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
     }
 
     async destroy(id: string): Promise<void> {
+      const deferred = this.deferredWrites();
+      if (deferred) return deferred.destroy(this.model, id);
       await pool.query({ name: 'login_oidc_destroy', text: 'DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND id = $3', values: [tenantId, this.model, id] });
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       // Revoking a grant revokes every artefact issued under it, whatever its model.
+      requestWritesOf(currentRequest())?.forgetGrant(grantId);
       await pool.query('DELETE FROM login_oidc_models WHERE tenant_id = $1 AND grant_id = $2', [tenantId, grantId]);
+    }
+
+    private deferredWrites() {
+      return WRITE_BEHIND_MODELS.has(this.model) ? requestWritesOf(currentRequest()) : undefined;
     }
 
     private async one(column: 'id' | 'user_code' | 'uid', value: string): Promise<OidcPayload | undefined> {
       // Named, so each connection plans these once: the adapter runs them on every OIDC request.
-      const { rows } = await pool.query<{ payload: OidcPayload }>({
-        name: `login_oidc_find_by_${column}`,
-        text: `SELECT payload FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND ${column} = $3
+      const { rows } = await pool.query<{ id: string; payload: OidcPayload }>({
+        name: `login_oidc_find_by_${column}_with_id`,
+        text: `SELECT id, payload FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND ${column} = $3
            AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
         values: [tenantId, this.model, value],
       });
-      return rows[0]?.payload;
+      const found = rows[0];
+      if (!found) return undefined;
+      // Written earlier in this request, though not yet in storage.
+      const written = requestWritesOf(currentRequest())?.read(this.model, found.id);
+      return written === 'destroyed' ? undefined : (written ?? found.payload);
     }
   };
 }

@@ -9,6 +9,7 @@ import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets'
 import { escapeHtml, page, PAGE_HEADERS } from '../pages';
 import { CookieSigner } from './cookie-signer';
 import { latestGrant, postgresAdapterFor, rememberForRequest } from './postgres-adapter';
+import { openRequestWrites } from './request-writes';
 
 export { TESSERA_API_AUDIENCE };
 
@@ -25,6 +26,8 @@ export interface ProviderSettings {
 export interface ProviderHooks {
   onGrantRevoked(tenant: LoginTenant, grantId: string): void;
   onSessionEnded(tenant: LoginTenant, accountId: string): void;
+  /** A request the provider could not serve (its storage failed, or a bug): for the service's log. */
+  onServerError(tenant: LoginTenant, error: unknown): void;
 }
 
 interface GrantContext {
@@ -188,6 +191,18 @@ export async function buildProvider(
   });
   // OidcMount rewrites X-Forwarded-* to what Fastify concluded under TRUST_PROXY, so believing them is safe.
   provider.proxy = true;
+  // Runs around every provider route, before Koa writes the response (see request-writes.ts). A
+  // request's writes commit with its response or not at all: when either fails, Koa answers 500
+  // and drops every header the provider set, the code's Location and the session cookie with them.
+  provider.use(async (ctx: object, next: () => Promise<void>) => {
+    const writes = openRequestWrites(ctx);
+    await next();
+    await writes.commit(deps.pool, tenant.tenantId);
+  });
+  // oidc-provider reports the errors it turned into server_error; Koa reports the rest (a failed
+  // commit of the request's writes) as 'error', which without a listener goes to the console.
+  provider.on('server_error', (_ctx: unknown, error: unknown) => deps.hooks.onServerError(tenant, error));
+  provider.on('error', (error: unknown) => deps.hooks.onServerError(tenant, error));
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => deps.hooks.onGrantRevoked(tenant, grantId));
   provider.on('end_session.success', (ctx: { oidc?: { session?: { accountId?: string } } }) => {
     const accountId = ctx.oidc?.session?.accountId;
