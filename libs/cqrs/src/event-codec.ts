@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../../eventstore/src/event-store';
 import { metadataOf, UndecodableEventError, type CommandContext, type EventEnvelope } from './event-envelope';
@@ -12,6 +13,23 @@ export interface PersonalDataSealer {
   open(tenantId: string, data: JsonObject): Promise<{ data: JsonObject; erased: boolean }>;
 }
 
+// uuid draws each id's random bits from Web Crypto, one call per id, which shows in a profile at
+// ingest rates (a few µs an event); they come from a pool instead. Ids must be unique, not secret.
+const IDS_PER_POOL = 256;
+let randomPool = Buffer.alloc(0);
+let poolOffset = 0;
+
+/** A UUIDv7: milliseconds first, so ids sort roughly by time, then 74 random bits. */
+function newEventId(): string {
+  if (poolOffset + 16 > randomPool.length) {
+    randomPool = randomFillSync(Buffer.allocUnsafe(16 * IDS_PER_POOL));
+    poolOffset = 0;
+  }
+  const random = randomPool.subarray(poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  return uuidv7({ random });
+}
+
 /** Translates between domain events and stored events: metadata, versions, personal data. */
 export class EventCodec {
   constructor(
@@ -24,7 +42,7 @@ export class EventCodec {
     if (!definition) throw new Error(`event type ${event.type} is not registered`);
     const plain = event.data as JsonObject;
     const data = definition.personalData ? await this.personalData.seal(context.tenantId, definition.personalData, plain) : plain;
-    const id = uuidv7();
+    const id = newEventId();
     return {
       id,
       type: event.type,
