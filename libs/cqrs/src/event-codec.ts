@@ -18,8 +18,12 @@ export interface PersonalDataSealer {
 const IDS_PER_POOL = 256;
 let randomPool = Buffer.alloc(0);
 let poolOffset = 0;
+// Within one millisecond ids count up from a random start, as uuid's own v7 does: the store's index
+// of event ids then only ever grows at its right edge.
+let lastMs = -Infinity;
+let sequence = 0;
 
-/** A UUIDv7: milliseconds first, so ids sort roughly by time, then 74 random bits. */
+/** A UUIDv7: milliseconds first, then a counter within the millisecond, then random bits. */
 function newEventId(): string {
   if (poolOffset + 16 > randomPool.length) {
     randomPool = randomFillSync(Buffer.allocUnsafe(16 * IDS_PER_POOL));
@@ -27,7 +31,16 @@ function newEventId(): string {
   }
   const random = randomPool.subarray(poolOffset, poolOffset + 16);
   poolOffset += 16;
-  return uuidv7({ random });
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
+    sequence = random.readUInt32BE(6) & 0x7fffffff;
+  } else {
+    sequence = (sequence + 1) | 0;
+    // The 31-bit counter ran over: borrow the next millisecond, as uuid does.
+    if (sequence === 0) lastMs += 1;
+  }
+  return uuidv7({ random, msecs: lastMs, seq: sequence });
 }
 
 /** Translates between domain events and stored events: metadata, versions, personal data. */

@@ -46,6 +46,17 @@ describe('event registry and upcasting', () => {
     expect(written.metadata).toEqual({ tenantId: 't1', schemaVersion: 3, correlationId: 'c1', causationId: 'c1', occurredAt: now.toISOString() });
   });
 
+  test('event ids are distinct UUIDv7s that sort in the order they were made, many to a millisecond', async () => {
+    const context = { tenantId: 't1', correlationId: 'c1', now: new Date() };
+    const ids: string[] = [];
+    for (let i = 0; i < 5000; i++) ids.push((await codec.encode(MemberJoined({ givenName: 'A', familyName: 'B', locale: 'en' }), context)).id!);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id))).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    // Within one millisecond too (the ids of a millisecond share their first 12 hex digits).
+    expect(new Set(ids.map((id) => id.replace('-', '').slice(0, 12))).size).toBeLessThan(ids.length / 2);
+  });
+
   test('an event newer than the reader is refused rather than misread', async () => {
     await expect(codec.decode(recorded(4, {}))).rejects.toThrow(/newer than this reader/);
   });
