@@ -191,6 +191,10 @@ describe('many tenants in one process', () => {
     await writes.commit(pool, tenant.id);
     expect(await stored()).toEqual([{ model: 'AuthorizationCode', id: 'c-2' }, { model: 'Grant', id: 'g-1' }, { model: 'Session', id: 's-1' }]);
 
+    // Written after the commit, still in the request's context (work it did not await): stored at once.
+    await sessions!.upsert('s-2', { uid: 'su-2' }, 3600);
+    expect(await stored()).toContainEqual({ model: 'Session', id: 's-2' });
+
     request = undefined;
     expect(await sessions!.findByUid('su-1')).toEqual({ uid: 'su-1', accountId: 'a' });
     expect(await codes!.find('c-2')).toEqual({ grantId: 'g-2' });

@@ -104,7 +104,8 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
     }
 
     private deferredWrites() {
-      return WRITE_BEHIND_MODELS.has(this.model) ? requestWritesOf(currentRequest()) : undefined;
+      const writes = WRITE_BEHIND_MODELS.has(this.model) ? requestWritesOf(currentRequest()) : undefined;
+      return writes?.open ? writes : undefined;
     }
 
     private async one(column: 'id' | 'user_code' | 'uid', value: string): Promise<OidcPayload | undefined> {

@@ -47,6 +47,12 @@ function commitStatement(upserts: number, destroys: number): string {
  */
 export class RequestWrites {
   private readonly pending = new Map<string, PendingWrite>();
+  private committed = false;
+
+  /** Whether writes still wait for the request's end; after it they go to storage at once. */
+  get open(): boolean {
+    return !this.committed;
+  }
 
   upsert(model: string, id: string, payload: OidcPayload, expiresIn: number | undefined): void {
     this.pending.set(keyOf(model, id), { kind: 'upsert', model, id, payload, expiresIn: expiresIn ?? null });
@@ -79,6 +85,9 @@ export class RequestWrites {
   }
 
   async commit(pool: Pool, tenantId: string): Promise<void> {
+    // Whatever the request's context still writes later (work it started and did not await) must
+    // not wait for a commit that has already happened.
+    this.committed = true;
     if (this.pending.size === 0) return;
     const writes = [...this.pending.values()];
     this.pending.clear();
