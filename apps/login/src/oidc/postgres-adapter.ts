@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { requestWritesOf, WRITE_BEHIND_MODELS } from './request-writes';
+import { requestWritesOf, storeWrites, WRITE_BEHIND_MODELS } from './request-writes';
 
 /** What oidc-provider stores through its adapter: a JSON payload per model and id. */
 export type OidcPayload = Record<string, unknown> & { grantId?: string; userCode?: string; uid?: string; consumed?: number };
@@ -55,14 +55,7 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
     async upsert(id: string, payload: OidcPayload, expiresIn?: number): Promise<void> {
       const deferred = this.deferredWrites();
       if (deferred) return deferred.upsert(this.model, id, payload, expiresIn);
-      await pool.query({
-        name: 'login_oidc_upsert',
-        text: `INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::int IS NULL THEN NULL ELSE now() + make_interval(secs => $8::int) END)
-         ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
-           user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-        values: [tenantId, this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? null],
-      });
+      await storeWrites(pool, tenantId, [{ kind: 'upsert', model: this.model, id, payload, expiresIn: expiresIn ?? null }]);
     }
 
     async find(id: string): Promise<OidcPayload | undefined> {
@@ -94,7 +87,7 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
     async destroy(id: string): Promise<void> {
       const deferred = this.deferredWrites();
       if (deferred) return deferred.destroy(this.model, id);
-      await pool.query({ name: 'login_oidc_destroy', text: 'DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = $2 AND id = $3', values: [tenantId, this.model, id] });
+      await storeWrites(pool, tenantId, [{ kind: 'destroy', model: this.model, id }]);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

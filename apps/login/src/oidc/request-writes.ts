@@ -11,33 +11,39 @@ import type { OidcPayload } from './postgres-adapter';
  */
 export const WRITE_BEHIND_MODELS: ReadonlySet<string> = new Set(['Interaction', 'Session', 'AuthorizationCode']);
 
-type PendingWrite =
+/** A write of an OIDC artefact to login_oidc_models, now or at the end of its request. */
+export type ArtefactWrite =
   | { readonly kind: 'upsert'; readonly model: string; readonly id: string; readonly payload: OidcPayload; readonly expiresIn: number | null }
   | { readonly kind: 'destroy'; readonly model: string; readonly id: string };
 
 /**
- * One statement for the request's upserts and deletes, its text built for how many of each: plain
- * parameters parse each payload once (a JSON array of payloads would be parsed twice), and naming
- * each shape lets every connection plan it once. A request writes at most a handful, so there are
- * few shapes.
+ * Applies writes to distinct artefacts of one tenant in one statement (one round trip, one commit).
+ * Its text is built for how many upserts and deletes there are: plain parameters parse each
+ * payload once (a JSON array of payloads would be parsed twice), and naming each shape lets every
+ * connection plan it once. A request writes at most a handful, so there are few shapes.
  */
-function commitStatement(upserts: number, destroys: number): string {
-  const rows = Array.from({ length: upserts }, (_, i) => {
-    const p = 2 + i * 7;
+export async function storeWrites(pool: Pool, tenantId: string, writes: readonly ArtefactWrite[]): Promise<void> {
+  const upserts = writes.flatMap((write) => (write.kind === 'upsert' ? [write] : []));
+  const destroys = writes.flatMap((write) => (write.kind === 'destroy' ? [write] : []));
+  if (upserts.length + destroys.length === 0) return;
+  const values: unknown[] = [tenantId];
+  const rows = upserts.map(({ model, id, payload, expiresIn }) => {
+    const p = values.length + 1;
+    values.push(model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn);
     return `($1::uuid, $${p}::text, $${p + 1}::text, $${p + 2}::jsonb, $${p + 3}::text, $${p + 4}::text, $${p + 5}::text,
       CASE WHEN $${p + 6}::int IS NULL THEN NULL ELSE now() + make_interval(secs => $${p + 6}::int) END)`;
   });
-  const first = 2 + upserts * 7;
-  const keys = Array.from({ length: destroys }, (_, i) => `($${first + i * 2}::text, $${first + i * 2 + 1}::text)`);
-  const upserted = upserts === 0 ? 'SELECT 1 WHERE false' : `
-    INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at) VALUES ${rows.join(', ')}
+  const keys = destroys.map(({ model, id }) => {
+    values.push(model, id);
+    return `($${values.length - 1}::text, $${values.length}::text)`;
+  });
+  const upsert = `INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at) VALUES ${rows.join(', ')}
     ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
-      user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at
-    RETURNING 1`;
-  const destroyed = destroys === 0 ? 'SELECT 1 WHERE false' : `
-    DELETE FROM login_oidc_models WHERE tenant_id = $1 AND (model, id) IN (${keys.join(', ')}) RETURNING 1`;
-  return `WITH upserted AS (${upserted}), destroyed AS (${destroyed})
-    SELECT (SELECT count(*) FROM upserted) AS upserted, (SELECT count(*) FROM destroyed) AS destroyed`;
+      user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`;
+  const destroy = `DELETE FROM login_oidc_models WHERE tenant_id = $1 AND (model, id) IN (${keys.join(', ')})`;
+  // A data-modifying WITH runs whether or not the statement reads it.
+  const text = rows.length === 0 ? destroy : keys.length === 0 ? upsert : `WITH destroyed AS (${destroy}) ${upsert}`;
+  await pool.query({ name: `login_oidc_store_${rows.length}_${keys.length}`, text, values });
 }
 
 /**
@@ -46,7 +52,7 @@ function commitStatement(upserts: number, destroys: number): string {
  * same request see them (the adapter asks here first).
  */
 export class RequestWrites {
-  private readonly pending = new Map<string, PendingWrite>();
+  private readonly pending = new Map<string, ArtefactWrite>();
   private committed = false;
 
   /** Whether writes still wait for the request's end; after it they go to storage at once. */
@@ -88,17 +94,9 @@ export class RequestWrites {
     // Whatever the request's context still writes later (work it started and did not await) must
     // not wait for a commit that has already happened.
     this.committed = true;
-    if (this.pending.size === 0) return;
     const writes = [...this.pending.values()];
     this.pending.clear();
-    const upserts = writes.flatMap((write) => (write.kind === 'upsert' ? [write] : []));
-    const destroys = writes.flatMap((write) => (write.kind === 'destroy' ? [write] : []));
-    const values: unknown[] = [tenantId];
-    for (const { model, id, payload, expiresIn } of upserts) {
-      values.push(model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn);
-    }
-    for (const { model, id } of destroys) values.push(model, id);
-    await pool.query({ name: `login_oidc_commit_request_${upserts.length}_${destroys.length}`, text: commitStatement(upserts.length, destroys.length), values });
+    await storeWrites(pool, tenantId, writes);
   }
 }
 
