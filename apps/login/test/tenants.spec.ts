@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import { tenantDecider } from '../../register/src/tenants/tenant.decider';
 import { tenantStreamFor } from '../../register/src/account/account.streams';
 import { deleteExpiredModels, postgresAdapterFor } from '../src/oidc/postgres-adapter';
-import { openRequestWrites } from '../src/oidc/request-writes';
+import { openRequestArtefacts } from '../src/oidc/request-artefacts';
 import { ProviderCache } from '../src/oidc/provider-cache';
 import { startLogin, type LoginHarness } from './login-harness';
 
@@ -174,7 +174,7 @@ describe('many tenants in one process', () => {
     const stored = async () => (await pool.query('SELECT model, id FROM login_oidc_models WHERE tenant_id = $1 ORDER BY model, id', [tenant.id])).rows;
 
     request = {};
-    const writes = openRequestWrites(request);
+    const writes = openRequestArtefacts(request);
     await sessions!.upsert('s-1', { uid: 'su-1', accountId: 'a' }, 3600);
     await codes!.upsert('c-1', { grantId: 'g-1' }, 60);
     await codes!.upsert('c-2', { grantId: 'g-2' }, 60);

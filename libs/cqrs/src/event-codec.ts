@@ -1,5 +1,4 @@
-import { randomFillSync } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
+import { newEventId } from '../../eventstore/src/event-id';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../../eventstore/src/event-store';
 import { metadataOf, UndecodableEventError, type CommandContext, type EventEnvelope } from './event-envelope';
 import type { DomainEvent, EventRegistry, PersonalDataSpec } from './event-types';
@@ -11,36 +10,6 @@ import type { DomainEvent, EventRegistry, PersonalDataSpec } from './event-types
 export interface PersonalDataSealer {
   seal(tenantId: string, spec: PersonalDataSpec, data: JsonObject): Promise<JsonObject>;
   open(tenantId: string, data: JsonObject): Promise<{ data: JsonObject; erased: boolean }>;
-}
-
-// uuid draws each id's random bits from Web Crypto, one call per id, which shows in a profile at
-// ingest rates (a few µs an event); they come from a pool instead. Ids must be unique, not secret.
-const IDS_PER_POOL = 256;
-let randomPool = Buffer.alloc(0);
-let poolOffset = 0;
-// Within one millisecond ids count up from a random start, as uuid's own v7 does: the store's index
-// of event ids then only ever grows at its right edge.
-let lastMs = -Infinity;
-let sequence = 0;
-
-/** A UUIDv7: milliseconds first, then a counter within the millisecond, then random bits. */
-function newEventId(): string {
-  if (poolOffset + 16 > randomPool.length) {
-    randomPool = randomFillSync(Buffer.allocUnsafe(16 * IDS_PER_POOL));
-    poolOffset = 0;
-  }
-  const random = randomPool.subarray(poolOffset, poolOffset + 16);
-  poolOffset += 16;
-  const now = Date.now();
-  if (now > lastMs) {
-    lastMs = now;
-    sequence = random.readUInt32BE(6) & 0x7fffffff;
-  } else {
-    sequence = (sequence + 1) | 0;
-    // The 31-bit counter ran over: borrow the next millisecond, as uuid does.
-    if (sequence === 0) lastMs += 1;
-  }
-  return uuidv7({ random, msecs: lastMs, seq: sequence });
 }
 
 /** Translates between domain events and stored events: metadata, versions, personal data. */

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { requestWritesOf, storeWrites, WRITE_BEHIND_MODELS } from './request-writes';
+import { requestArtefactsOf, storeWrites, WRITE_BEHIND_MODELS } from './request-artefacts';
 
 /** What oidc-provider stores through its adapter: a JSON payload per model and id. */
 export type OidcPayload = Record<string, unknown> & { grantId?: string; userCode?: string; uid?: string; consumed?: number };
@@ -21,32 +21,12 @@ export type OidcAdapterClass = new (model: string) => OidcAdapter;
 export type ClientLookup = (tenantId: string, clientId: string) => Promise<OidcPayload | undefined>;
 
 /**
- * Artefacts a request has already read, for the adapter's next find of the same one in that
- * request: remembered consent reads the grant along with its id, then oidc-provider finds the
- * grant by id. Keyed by the request's context, so nothing outlives its request or reaches
- * another, and taken once: a second find reads storage again.
- */
-const readInRequest = new WeakMap<object, Map<string, OidcPayload>>();
-
-export function rememberForRequest(request: object, model: string, id: string, payload: OidcPayload): void {
-  let reads = readInRequest.get(request);
-  if (!reads) readInRequest.set(request, (reads = new Map()));
-  reads.set(`${model}|${id}`, payload);
-}
-
-function takeRemembered(request: object | undefined, model: string, id: string): OidcPayload | undefined {
-  const reads = request && readInRequest.get(request);
-  const payload = reads?.get(`${model}|${id}`);
-  if (payload) reads!.delete(`${model}|${id}`);
-  return payload;
-}
-
-/**
  * Sessions, grants, codes and tokens of one tenant's provider in login_oidc_models. Every query is
  * scoped by the tenant, so a token id that exists in tenant A is simply unknown to tenant B.
  * Clients are not stored here: they come from the event-sourced client read model.
- * `currentRequest` names the request being served (oidc-provider's context), if any; when that
- * request defers its writes (see request-writes.ts), the models named there are written with it.
+ * `currentRequest` names the request being served (oidc-provider's context), if any: reads ask
+ * what it wrote and remembered first, and it holds the writes of the models request-artefacts.ts
+ * names until it ends.
  */
 export function postgresAdapterFor(pool: Pool, tenantId: string, clients: ClientLookup, currentRequest: () => object | undefined = () => undefined): OidcAdapterClass {
   return class TenantAdapter implements OidcAdapter {
@@ -60,18 +40,25 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
 
     async find(id: string): Promise<OidcPayload | undefined> {
       if (this.model === 'Client') return clients(tenantId, id);
-      const written = requestWritesOf(currentRequest())?.read(this.model, id);
+      const request = requestArtefactsOf(currentRequest());
+      const written = request?.written(this.model, id);
       if (written) return written === 'destroyed' ? undefined : written;
-      return takeRemembered(currentRequest(), this.model, id) ?? this.one('id', id);
+      return request?.takeRemembered(this.model, id) ?? (await this.one('id', id))?.payload;
     }
 
-    findByUserCode(userCode: string): Promise<OidcPayload | undefined> {
-      return this.one('user_code', userCode);
+    async findByUserCode(userCode: string): Promise<OidcPayload | undefined> {
+      return (await this.one('user_code', userCode))?.payload;
     }
 
     async findByUid(uid: string): Promise<OidcPayload | undefined> {
-      const writes = requestWritesOf(currentRequest());
-      return writes?.readByUid(this.model, uid) ?? this.one('uid', uid);
+      const request = requestArtefactsOf(currentRequest());
+      const saved = request?.writtenWithUid(this.model, uid);
+      if (saved) return saved;
+      const found = await this.one('uid', uid);
+      if (!found) return undefined;
+      // Written earlier in this request, though not yet in storage.
+      const written = request?.written(this.model, found.id);
+      return written === 'destroyed' ? undefined : (written ?? found.payload);
     }
 
     async consume(id: string): Promise<void> {
@@ -92,16 +79,16 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
 
     async revokeByGrantId(grantId: string): Promise<void> {
       // Revoking a grant revokes every artefact issued under it, whatever its model.
-      requestWritesOf(currentRequest())?.forgetGrant(grantId);
+      requestArtefactsOf(currentRequest())?.forgetGrant(grantId);
       await pool.query('DELETE FROM login_oidc_models WHERE tenant_id = $1 AND grant_id = $2', [tenantId, grantId]);
     }
 
     private deferredWrites() {
-      const writes = WRITE_BEHIND_MODELS.has(this.model) ? requestWritesOf(currentRequest()) : undefined;
-      return writes?.open ? writes : undefined;
+      const request = WRITE_BEHIND_MODELS.has(this.model) ? requestArtefactsOf(currentRequest()) : undefined;
+      return request?.open ? request : undefined;
     }
 
-    private async one(column: 'id' | 'user_code' | 'uid', value: string): Promise<OidcPayload | undefined> {
+    private async one(column: 'id' | 'user_code' | 'uid', value: string): Promise<{ id: string; payload: OidcPayload } | undefined> {
       // Named, so each connection plans these once: the adapter runs them on every OIDC request.
       const { rows } = await pool.query<{ id: string; payload: OidcPayload }>({
         name: `login_oidc_find_by_${column}_with_id`,
@@ -109,11 +96,7 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
            AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
         values: [tenantId, this.model, value],
       });
-      const found = rows[0];
-      if (!found) return undefined;
-      // Written earlier in this request, though not yet in storage.
-      const written = requestWritesOf(currentRequest())?.read(this.model, found.id);
-      return written === 'destroyed' ? undefined : (written ?? found.payload);
+      return rows[0];
     }
   };
 }

@@ -8,8 +8,8 @@ import type { ClientCache } from '../clients/client-cache';
 import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets';
 import { escapeHtml, page, PAGE_HEADERS } from '../pages';
 import { CookieSigner } from './cookie-signer';
-import { latestGrant, postgresAdapterFor, rememberForRequest } from './postgres-adapter';
-import { openRequestWrites } from './request-writes';
+import { latestGrant, postgresAdapterFor } from './postgres-adapter';
+import { openRequestArtefacts, requestArtefactsOf } from './request-artefacts';
 
 export { TESSERA_API_AUDIENCE };
 
@@ -117,7 +117,7 @@ export async function buildProvider(
       if (!grantId && accountId) {
         // Read with its id, so Grant.find below takes it from this request instead of asking again.
         const latest = await latestGrant(deps.pool, tenant.tenantId, accountId, clientId);
-        if (latest) rememberForRequest(ctx, 'Grant', latest.id, latest.payload);
+        if (latest) requestArtefactsOf(ctx)?.remember('Grant', latest.id, latest.payload);
         grantId = latest?.id;
       }
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
@@ -191,13 +191,13 @@ export async function buildProvider(
   });
   // OidcMount rewrites X-Forwarded-* to what Fastify concluded under TRUST_PROXY, so believing them is safe.
   provider.proxy = true;
-  // Runs around every provider route, before Koa writes the response (see request-writes.ts). A
+  // Runs around every provider route, before Koa writes the response (see request-artefacts.ts). A
   // request's writes commit with its response or not at all: when either fails, Koa answers 500
   // and drops every header the provider set, the code's Location and the session cookie with them.
   provider.use(async (ctx: object, next: () => Promise<void>) => {
-    const writes = openRequestWrites(ctx);
+    const artefacts = openRequestArtefacts(ctx);
     await next();
-    await writes.commit(deps.pool, tenant.tenantId);
+    await artefacts.commit(deps.pool, tenant.tenantId);
   });
   // oidc-provider reports the errors it turned into server_error; Koa reports the rest (a failed
   // commit of the request's writes) as 'error', which without a listener goes to the console.

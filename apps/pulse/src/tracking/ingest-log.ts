@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { EventStore, EventToAppend } from '../../../../libs/eventstore/src/event-store';
 import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
-import { newEventId } from '../../../../libs/eventstore/src/postgres/rows';
+import { newEventId } from '../../../../libs/eventstore/src/event-id';
 import { inTransaction } from '../../../../libs/eventstore/src/postgres/transaction';
 import { MessageReceived } from './tracking.events';
 

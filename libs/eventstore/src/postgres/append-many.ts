@@ -1,7 +1,8 @@
 import type { ClientBase } from 'pg';
 import { WrongExpectedRevisionError, type AppendResult, type EventToAppend } from '../event-store';
 import type { Queryable } from './append';
-import { newEventId, toPosition } from './rows';
+import { newEventId } from '../event-id';
+import { toPosition } from './rows';
 
 /** One stream's share of a multi-stream append: `-1n` expects the stream not to exist yet. */
 export interface StreamAppend {

@@ -6,7 +6,8 @@ import {
   type ExpectedRevision,
   type Position,
 } from '../event-store';
-import { newEventId, toPosition } from './rows';
+import { newEventId } from '../event-id';
+import { toPosition } from './rows';
 
 /** What both a pool and a checked-out client offer; appends run on either. */
 export interface Queryable {

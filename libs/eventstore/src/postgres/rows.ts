@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import type { JsonObject, Position, RecordedEvent } from '../event-store';
 
 /**
@@ -38,16 +37,3 @@ export function toPosition(transactionId: string, seq: string): Position {
   return { commit: BigInt(transactionId), prepare: BigInt(seq) };
 }
 
-/**
- * UUIDv7 (RFC 9562): time-ordered ids keep inserts into the unique event_id index at its right
- * edge instead of scattering them over the whole B-tree. The `uuid` package is ESM-only, which
- * this CommonJS build cannot load.
- */
-export function newEventId(): string {
-  const bytes = randomFillSync(Buffer.alloc(16));
-  bytes.writeUIntBE(Date.now(), 0, 6);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}

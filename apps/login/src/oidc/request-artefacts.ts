@@ -47,12 +47,17 @@ export async function storeWrites(pool: Pool, tenantId: string, writes: readonly
 }
 
 /**
- * The deferred writes of one provider request. The last write to an artefact wins, so the upserts
- * and deletes committed are disjoint and one statement applies them in any order. Reads of the
- * same request see them (the adapter asks here first).
+ * What one provider request has read and written of its artefacts. Writes of the models above wait
+ * here for the request's end; the last write to an artefact wins, so the upserts and deletes
+ * committed are disjoint and one statement applies them in any order. Reads of the same request
+ * see them (the adapter asks here first). Reads can also be remembered for the request's next find
+ * of the same artefact: remembered consent reads the grant along with its id, then oidc-provider
+ * finds the grant by id. Held by the request's context, so nothing outlives its request or reaches
+ * another.
  */
-export class RequestWrites {
+export class RequestArtefacts {
   private readonly pending = new Map<string, ArtefactWrite>();
+  private readonly remembered = new Map<string, OidcPayload>();
   private committed = false;
 
   /** Whether writes still wait for the request's end; after it they go to storage at once. */
@@ -69,14 +74,14 @@ export class RequestWrites {
   }
 
   /** The artefact as this request left it: its payload, 'destroyed', or undefined when untouched. */
-  read(model: string, id: string): OidcPayload | 'destroyed' | undefined {
+  written(model: string, id: string): OidcPayload | 'destroyed' | undefined {
     const write = this.pending.get(keyOf(model, id));
     if (!write) return undefined;
     return write.kind === 'upsert' ? write.payload : 'destroyed';
   }
 
   /** A session (or interaction) this request saved under that uid. */
-  readByUid(model: string, uid: string): OidcPayload | undefined {
+  writtenWithUid(model: string, uid: string): OidcPayload | undefined {
     for (const write of this.pending.values()) {
       if (write.kind === 'upsert' && write.model === model && write.payload.uid === uid) return write.payload;
     }
@@ -90,6 +95,18 @@ export class RequestWrites {
     }
   }
 
+  remember(model: string, id: string, payload: OidcPayload): void {
+    this.remembered.set(keyOf(model, id), payload);
+  }
+
+  /** A remembered read, taken once: a second find reads storage again. */
+  takeRemembered(model: string, id: string): OidcPayload | undefined {
+    const key = keyOf(model, id);
+    const payload = this.remembered.get(key);
+    this.remembered.delete(key);
+    return payload;
+  }
+
   async commit(pool: Pool, tenantId: string): Promise<void> {
     // Whatever the request's context still writes later (work it started and did not await) must
     // not wait for a commit that has already happened.
@@ -100,18 +117,17 @@ export class RequestWrites {
   }
 }
 
-const writesOfRequest = new WeakMap<object, RequestWrites>();
+const artefactsOfRequest = new WeakMap<object, RequestArtefacts>();
 
-/** Starts deferring the writes of this request (oidc-provider's context). */
-export function openRequestWrites(request: object): RequestWrites {
-  const writes = new RequestWrites();
-  writesOfRequest.set(request, writes);
-  return writes;
+/** Starts keeping this request's artefacts (oidc-provider's context). */
+export function openRequestArtefacts(request: object): RequestArtefacts {
+  const artefacts = new RequestArtefacts();
+  artefactsOfRequest.set(request, artefacts);
+  return artefacts;
 }
 
-/** The request's deferred writes, when it defers them. */
-export function requestWritesOf(request: object | undefined): RequestWrites | undefined {
-  return request ? writesOfRequest.get(request) : undefined;
+export function requestArtefactsOf(request: object | undefined): RequestArtefacts | undefined {
+  return request ? artefactsOfRequest.get(request) : undefined;
 }
 
 function keyOf(model: string, id: string): string {
