@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { EventCodec } from '../../../libs/cqrs/src/event-codec';
 import type { DomainEvent } from '../../../libs/cqrs/src/event-types';
-import type { EventStore } from '../../../libs/eventstore/src/event-store';
+import type { Pool } from 'pg';
+import type { EventStore, EventToAppend } from '../../../libs/eventstore/src/event-store';
+import { PostgresEventStore } from '../../../libs/eventstore/src/postgres/postgres-event-store';
+import { artefactWritesBeside, storeWrites, type ArtefactWrite } from './oidc/request-artefacts';
 
 export interface StreamRecord {
   readonly streamName: string;
@@ -12,10 +15,14 @@ export interface StreamRecord {
  * Appends facts that no decision depends on (a login happened, a session ended): they are
  * records for other services, so they go in with `any` revision rather than through a decider.
  */
+type EncodedStream = { readonly streamName: string; readonly events: readonly EventToAppend[] };
+
 export class LoginEventLog {
   constructor(
     private readonly store: EventStore,
     private readonly codec: EventCodec,
+    /** Login's database, where its OIDC artefacts live. */
+    private readonly pool: Pool,
   ) {}
 
   record(streamName: string, tenantId: string, events: DomainEvent[], correlationId?: string): Promise<void> {
@@ -24,11 +31,33 @@ export class LoginEventLog {
 
   /** Facts for several streams, as one write where the store can (a sign-in and the session it starts). */
   async recordAll(tenantId: string, records: readonly StreamRecord[], correlationId: string = randomUUID()): Promise<void> {
-    const context = { tenantId, correlationId, now: new Date() };
-    const streams = await Promise.all(
-      records.filter((record) => record.events.length > 0).map(async (record) => ({ streamName: record.streamName, events: await this.codec.encodeAll(record.events, context) })),
-    );
+    await this.append(await this.encode(tenantId, records, correlationId));
+  }
+
+  /**
+   * Facts, and the OIDC artefact writes that go with them (a sign-in's interaction result): in one
+   * statement, which commits both or neither, when the store is PostgreSQL in login's database;
+   * side by side otherwise.
+   */
+  async recordAllWith(tenantId: string, records: readonly StreamRecord[], artefacts: readonly ArtefactWrite[]): Promise<void> {
+    const streams = await this.encode(tenantId, records, randomUUID());
+    const beside = artefactWritesBeside(tenantId, artefacts);
+    if (beside && streams.length > 0 && this.store instanceof PostgresEventStore && this.store.sharesDatabaseWith(this.pool)) {
+      await this.store.appendToStreamsBeside(streams, beside);
+      return;
+    }
+    await Promise.all([storeWrites(this.pool, tenantId, artefacts), this.append(streams)]);
+  }
+
+  private async append(streams: readonly EncodedStream[]): Promise<void> {
     if (streams.length > 1 && this.store.appendToStreams) await this.store.appendToStreams(streams);
     else for (const stream of streams) await this.store.appendToStream(stream.streamName, stream.events, { expectedRevision: 'any' });
+  }
+
+  private encode(tenantId: string, records: readonly StreamRecord[], correlationId: string): Promise<EncodedStream[]> {
+    const context = { tenantId, correlationId, now: new Date() };
+    return Promise.all(
+      records.filter((record) => record.events.length > 0).map(async (record) => ({ streamName: record.streamName, events: await this.codec.encodeAll(record.events, context) })),
+    );
   }
 }

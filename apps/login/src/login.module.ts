@@ -32,7 +32,7 @@ export class LoginModule {
     const { infrastructure } = runtime;
     const directory = new LoginDirectory(infrastructure.pool);
     const clients = new ClientCache(infrastructure.pool, runtime.clientCacheSize);
-    const events = new LoginEventLog(infrastructure.eventStore, infrastructure.codec);
+    const events = new LoginEventLog(infrastructure.eventStore, infrastructure.codec, infrastructure.pool);
     // Session tracking windows are generous; keys retired longer than a refresh token lives are useless.
     const keys = new SigningKeys(infrastructure.pool, infrastructure.personalData, Math.max(runtime.provider.refreshTokenTtlS, runtime.provider.accessTokenTtlS) * 1000);
     const providers: Provider[] = [

@@ -133,6 +133,34 @@ describe('hosted sign-in', () => {
     }
   });
 
+  it("finishes the interaction only together with the sign-in's facts: when LoginSucceeded and SessionStarted cannot be stored, neither is the result", async () => {
+    const email = 'hedy@example.com';
+    await login.signUp(tenant.slug, email);
+    const pool = login.runtime.infrastructure.pool;
+    const { browser, form } = await signInPage();
+    const uid = /\/interaction\/([^/]+)\/login$/.exec(form.action)![1]!;
+    const storedResult = async () =>
+      (await pool.query("SELECT payload->'result' AS result FROM login_oidc_models WHERE tenant_id = $1 AND model = 'Interaction' AND id = $2", [tenant.id, uid])).rows[0]?.result ?? null;
+    await pool.query(`CREATE FUNCTION test_refuse_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.stream_name LIKE 'login.session-${tenant.id}.%' THEN RAISE EXCEPTION 'storage refused the session'; END IF; RETURN NEW; END $$`);
+    await pool.query('CREATE TRIGGER test_refuse_sessions BEFORE INSERT ON es_events FOR EACH ROW EXECUTE FUNCTION test_refuse_sessions()');
+    let refused: { status: number };
+    try {
+      refused = await browser.request(form.action, { form: { ...form.fields, email, password: STRONG_PASSWORD } });
+    } finally {
+      await pool.query('DROP TRIGGER test_refuse_sessions ON es_events; DROP FUNCTION test_refuse_sessions()');
+    }
+    expect(refused.status).toBe(500);
+    expect(await storedResult()).toBeNull();
+    expect(await attempts(email)).toEqual([]);
+
+    // With storage back, the same form signs the person in, and both are stored.
+    const posted = await browser.request(form.action, { form: { ...form.fields, email, password: STRONG_PASSWORD } });
+    expect(posted.status).toBe(303);
+    expect(await storedResult()).toMatchObject({ login: { accountId: expect.any(String) } });
+    expect(await attempts(email)).toEqual(['LoginSucceeded']);
+  });
+
   it('shows the sign-in form only to the browser that started the interaction', async () => {
     const { page } = await signInPage();
     const uid = /\/interaction\/([^/?]+)/.exec(page.url)![1]!;

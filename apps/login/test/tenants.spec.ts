@@ -200,6 +200,36 @@ describe('many tenants in one process', () => {
     expect(await codes!.find('c-2')).toEqual({ grantId: 'g-2' });
   });
 
+  it('finds the latest grant a person gave the client along with the interaction they signed in to, for the request that resumes it', async () => {
+    const tenant = await login.createTenant();
+    const pool = login.runtime.infrastructure.pool;
+    const request = {};
+    const Adapter = postgresAdapterFor(pool, tenant.id, async () => undefined, () => request);
+    const [interactions, grants] = ['Interaction', 'Grant'].map((model) => new Adapter(model));
+    await grants!.upsert('g-old', { accountId: 'ada', clientId: 'app', iat: 100 }, 3600);
+    await grants!.upsert('g-new', { accountId: 'ada', clientId: 'app', iat: 200 }, 3600);
+    await grants!.upsert('g-other-client', { accountId: 'ada', clientId: 'other', iat: 300 }, 3600);
+    await grants!.upsert('g-expired', { accountId: 'ada', clientId: 'app', iat: 400 }, -1);
+    const signedIn = (result: object) => ({ uid: 'x', params: { client_id: 'app' }, result });
+    await interactions!.upsert('signed-in', signedIn({ login: { accountId: 'ada' } }), 3600);
+    await interactions!.upsert('new-person', signedIn({ login: { accountId: 'bob' } }), 3600);
+    await interactions!.upsert('consented', signedIn({ login: { accountId: 'ada' }, consent: { grantId: 'g-old' } }), 3600);
+    await interactions!.upsert('not-yet', { uid: 'y', params: { client_id: 'app' } }, 3600);
+    const artefacts = openRequestArtefacts(request);
+
+    expect(await interactions!.find('signed-in')).toEqual(signedIn({ login: { accountId: 'ada' } }));
+    expect(artefacts.knownLatestGrant('ada', 'app')).toEqual({ id: 'g-new', payload: { accountId: 'ada', clientId: 'app', iat: 200 } });
+
+    await interactions!.find('new-person');
+    expect(artefacts.knownLatestGrant('bob', 'app')).toBeNull();
+    // A consent result names its grant, and an interaction nobody signed in to has no person yet: storage is not asked.
+    await interactions!.find('not-yet');
+    const fresh = openRequestArtefacts(request);
+    await interactions!.find('consented');
+    expect(fresh.knownLatestGrant('ada', 'app')).toBeUndefined();
+    expect(await interactions!.find('gone')).toBeUndefined();
+  });
+
   it('rotates signing keys with an overlap: the previous key stays in the JWKS', async () => {
     const tenant = await login.createTenant();
     const jwks = async () => ((await (await fetch(`${login.issuer(tenant.slug)}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { requestArtefactsOf, storeWrites, WRITE_BEHIND_MODELS } from './request-artefacts';
+import { requestArtefactsOf, storeWrites, WRITE_BEHIND_MODELS, type RequestArtefacts, type StoredGrant } from './request-artefacts';
 
 /** What oidc-provider stores through its adapter: a JSON payload per model and id. */
 export type OidcPayload = Record<string, unknown> & { grantId?: string; userCode?: string; uid?: string; consumed?: number };
@@ -43,7 +43,10 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
       const request = requestArtefactsOf(currentRequest());
       const written = request?.written(this.model, id);
       if (written) return written === 'destroyed' ? undefined : written;
-      return request?.takeRemembered(this.model, id) ?? (await this.one('id', id))?.payload;
+      const remembered = request?.takeRemembered(this.model, id);
+      if (remembered) return remembered;
+      if (this.model === 'Interaction' && request) return this.interactionWithLatestGrant(id, request);
+      return (await this.one('id', id))?.payload;
     }
 
     async findByUserCode(userCode: string): Promise<OidcPayload | undefined> {
@@ -88,6 +91,27 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
       return request?.open ? request : undefined;
     }
 
+    /**
+     * An interaction a person has just signed in to is found by the request that resumes it, which
+     * then looks for the grant they gave this client earlier (remembered consent): both in one
+     * round trip, the grant (or that there is none) remembered for the request.
+     */
+    private async interactionWithLatestGrant(id: string, request: RequestArtefacts): Promise<OidcPayload | undefined> {
+      const { rows } = await pool.query<{ payload: OidcPayload; grant_id: string | null; grant: OidcPayload | null }>({
+        name: 'login_oidc_find_interaction_with_latest_grant',
+        text: INTERACTION_WITH_LATEST_GRANT,
+        values: [tenantId, id],
+      });
+      const found = rows[0];
+      if (!found) return undefined;
+      const accountId = (found.payload.result as { login?: { accountId?: unknown } } | undefined)?.login?.accountId;
+      const clientId = (found.payload.params as { client_id?: unknown } | undefined)?.client_id;
+      if (typeof accountId === 'string' && typeof clientId === 'string' && !(found.payload.result as { consent?: unknown }).consent) {
+        request.rememberLatestGrant(accountId, clientId, found.grant_id && found.grant ? { id: found.grant_id, payload: found.grant } : null);
+      }
+      return found.payload;
+    }
+
     private async one(column: 'id' | 'user_code' | 'uid', value: string): Promise<{ id: string; payload: OidcPayload } | undefined> {
       // Named, so each connection plans these once: the adapter runs them on every OIDC request.
       const { rows } = await pool.query<{ id: string; payload: OidcPayload }>({
@@ -102,17 +126,26 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
 }
 
 /** The most recent live grant a person gave a client in this tenant: consent remembered across sessions. */
-export async function latestGrant(pool: Pool, tenantId: string, accountId: string, clientId: string): Promise<{ id: string; payload: OidcPayload } | undefined> {
-  const { rows } = await pool.query<{ id: string; payload: OidcPayload }>({
-    name: 'login_oidc_latest_grant',
-    text: `SELECT id, payload FROM login_oidc_models
-     WHERE tenant_id = $1 AND model = 'Grant' AND payload->>'accountId' = $2 AND payload->>'clientId' = $3
-       AND (expires_at IS NULL OR expires_at > now())
-     ORDER BY (payload->>'iat')::bigint DESC LIMIT 1`,
-    values: [tenantId, accountId, clientId],
-  });
+export async function latestGrant(pool: Pool, tenantId: string, accountId: string, clientId: string): Promise<StoredGrant | undefined> {
+  const { rows } = await pool.query<StoredGrant>({ name: 'login_oidc_latest_grant', text: LATEST_GRANT, values: [tenantId, accountId, clientId] });
   return rows[0];
 }
+
+/** The latest live grant of `account` to `client` (SQL expressions) in tenant $1. */
+function latestGrantOf(account: string, client: string): string {
+  return `SELECT g.id, g.payload FROM login_oidc_models g
+    WHERE g.tenant_id = $1 AND g.model = 'Grant' AND g.payload->>'accountId' = ${account} AND g.payload->>'clientId' = ${client}
+      AND (g.expires_at IS NULL OR g.expires_at > now())
+    ORDER BY (g.payload->>'iat')::bigint DESC LIMIT 1`;
+}
+
+const LATEST_GRANT = latestGrantOf('$2', '$3');
+
+/** Interaction $2 and, once it holds a sign-in and no consent yet, the person's latest grant to its client. */
+const INTERACTION_WITH_LATEST_GRANT = `SELECT i.payload, g.id AS grant_id, g.payload AS grant FROM login_oidc_models i
+  LEFT JOIN LATERAL (${latestGrantOf("(i.payload #>> '{result,login,accountId}')", "(i.payload #>> '{params,client_id}')")}) g
+    ON i.payload #> '{result,login}' IS NOT NULL AND i.payload #> '{result,consent}' IS NULL
+  WHERE i.tenant_id = $1 AND i.model = 'Interaction' AND i.id = $2 AND (i.expires_at IS NULL OR i.expires_at > now())`;
 
 /** Deletes expired artefacts of every tenant; returns how many went. */
 export async function deleteExpiredModels(pool: Pool, batch = 5000): Promise<number> {

@@ -9,7 +9,7 @@ import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets'
 import { escapeHtml, page, PAGE_HEADERS } from '../pages';
 import { CookieSigner } from './cookie-signer';
 import { latestGrant, postgresAdapterFor } from './postgres-adapter';
-import { openRequestArtefacts, requestArtefactsOf } from './request-artefacts';
+import { currentPageRequest, openRequestArtefacts, requestArtefactsOf } from './request-artefacts';
 
 export { TESSERA_API_AUDIENCE };
 
@@ -84,7 +84,7 @@ export async function buildProvider(
     jwt: { sign: { alg: 'ES256' } },
   };
   const provider = new Provider(issuer, {
-    adapter: postgresAdapterFor(deps.pool, tenant.tenantId, clientLookup(deps.clients, () => presentedCredentialsOf(Provider.ctx)), () => Provider.ctx),
+    adapter: postgresAdapterFor(deps.pool, tenant.tenantId, clientLookup(deps.clients, () => presentedCredentialsOf(Provider.ctx)), () => Provider.ctx ?? currentPageRequest()),
     jwks: { keys },
     cookies: {
       keys: new CookieSigner(cookieKey),
@@ -115,9 +115,12 @@ export async function buildProvider(
       const accountId = ctx.oidc.session.accountId;
       let grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session.grantIdFor(clientId);
       if (!grantId && accountId) {
+        // Usually read already, with the interaction this request resumes (see the adapter's find).
+        const request = requestArtefactsOf(ctx);
+        const known = request?.knownLatestGrant(accountId, clientId);
+        const latest = known === undefined ? await latestGrant(deps.pool, tenant.tenantId, accountId, clientId) : (known ?? undefined);
         // Read with its id, so Grant.find below takes it from this request instead of asking again.
-        const latest = await latestGrant(deps.pool, tenant.tenantId, accountId, clientId);
-        if (latest) requestArtefactsOf(ctx)?.remember('Grant', latest.id, latest.payload);
+        if (latest) request?.remember('Grant', latest.id, latest.payload);
         grantId = latest?.id;
       }
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;

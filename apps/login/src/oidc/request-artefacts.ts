@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool } from 'pg';
+import type { WritesBeside } from '../../../../libs/eventstore/src/postgres/append-many';
 import type { OidcPayload } from './postgres-adapter';
 
 /**
@@ -8,8 +10,16 @@ import type { OidcPayload } from './postgres-adapter';
  * code and the session cookie travel in that very response, and a failed write turns it into an
  * error, so no code is ever handed out unstored. Tokens, grants and device codes are written at
  * once: the token endpoint's writes race code-replay revocation, which deferring would widen.
+ * The hosted sign-in page holds back the interaction result it saves in the same way (see
+ * collectArtefacts), to store it in the statement that records the sign-in's events.
  */
 export const WRITE_BEHIND_MODELS: ReadonlySet<string> = new Set(['Interaction', 'Session', 'AuthorizationCode']);
+
+/** A grant as storage holds it. */
+export interface StoredGrant {
+  readonly id: string;
+  readonly payload: OidcPayload;
+}
 
 /** A write of an OIDC artefact to login_oidc_models, now or at the end of its request. */
 export type ArtefactWrite =
@@ -17,15 +27,16 @@ export type ArtefactWrite =
   | { readonly kind: 'destroy'; readonly model: string; readonly id: string };
 
 /**
- * Applies writes to distinct artefacts of one tenant in one statement (one round trip, one commit).
- * Its text is built for how many upserts and deletes there are: plain parameters parse each
- * payload once (a JSON array of payloads would be parsed twice), and naming each shape lets every
- * connection plan it once. A request writes at most a handful, so there are few shapes.
+ * Writes to distinct artefacts of one tenant as data-modifying WITH queries over $1 (the tenant)
+ * and the parameters after it, for one statement (one round trip, one commit). The text is built
+ * for how many upserts and deletes there are: plain parameters parse each payload once (a JSON
+ * array of payloads would be parsed twice), and the shape names the statement so that every
+ * connection plans it once. A request writes at most a handful, so there are few shapes.
  */
-export async function storeWrites(pool: Pool, tenantId: string, writes: readonly ArtefactWrite[]): Promise<void> {
+export function artefactWritesBeside(tenantId: string, writes: readonly ArtefactWrite[]): WritesBeside | undefined {
   const upserts = writes.flatMap((write) => (write.kind === 'upsert' ? [write] : []));
   const destroys = writes.flatMap((write) => (write.kind === 'destroy' ? [write] : []));
-  if (upserts.length + destroys.length === 0) return;
+  if (upserts.length + destroys.length === 0) return undefined;
   const values: unknown[] = [tenantId];
   const rows = upserts.map(({ model, id, payload, expiresIn }) => {
     const p = values.length + 1;
@@ -37,13 +48,21 @@ export async function storeWrites(pool: Pool, tenantId: string, writes: readonly
     values.push(model, id);
     return `($${values.length - 1}::text, $${values.length}::text)`;
   });
-  const upsert = `INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at) VALUES ${rows.join(', ')}
-    ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
-      user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`;
-  const destroy = `DELETE FROM login_oidc_models WHERE tenant_id = $1 AND (model, id) IN (${keys.join(', ')})`;
+  const queries: string[] = [];
+  if (keys.length > 0) queries.push(`destroyed_artefacts AS (DELETE FROM login_oidc_models WHERE tenant_id = $1 AND (model, id) IN (${keys.join(', ')}))`);
+  if (rows.length > 0) {
+    queries.push(`stored_artefacts AS (INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at) VALUES ${rows.join(', ')}
+      ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
+        user_code = EXCLUDED.user_code, uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at)`);
+  }
+  return { withQueries: queries.join(', '), values, shape: `oidc_${rows.length}_${keys.length}` };
+}
+
+/** Applies writes to distinct artefacts of one tenant in one statement (see artefactWritesBeside). */
+export async function storeWrites(pool: Pool, tenantId: string, writes: readonly ArtefactWrite[]): Promise<void> {
+  const beside = artefactWritesBeside(tenantId, writes);
   // A data-modifying WITH runs whether or not the statement reads it.
-  const text = rows.length === 0 ? destroy : keys.length === 0 ? upsert : `WITH destroyed AS (${destroy}) ${upsert}`;
-  await pool.query({ name: `login_oidc_store_${rows.length}_${keys.length}`, text, values });
+  if (beside) await pool.query({ name: `login_store_${beside.shape}`, text: `WITH ${beside.withQueries} SELECT 1`, values: [...beside.values] });
 }
 
 /**
@@ -58,6 +77,7 @@ export async function storeWrites(pool: Pool, tenantId: string, writes: readonly
 export class RequestArtefacts {
   private readonly pending = new Map<string, ArtefactWrite>();
   private readonly remembered = new Map<string, OidcPayload>();
+  private readonly latestGrants = new Map<string, StoredGrant | null>();
   private committed = false;
 
   /** Whether writes still wait for the request's end; after it they go to storage at once. */
@@ -107,17 +127,50 @@ export class RequestArtefacts {
     return payload;
   }
 
+  /** What storage answered, in this request, for a person's latest grant to a client (null: none). */
+  rememberLatestGrant(accountId: string, clientId: string, grant: StoredGrant | null): void {
+    this.latestGrants.set(`${accountId}|${clientId}`, grant);
+  }
+
+  /** The latest grant remembered for this request; undefined when storage was not asked. */
+  knownLatestGrant(accountId: string, clientId: string): StoredGrant | null | undefined {
+    return this.latestGrants.get(`${accountId}|${clientId}`);
+  }
+
   async commit(pool: Pool, tenantId: string): Promise<void> {
+    await storeWrites(pool, tenantId, this.close());
+  }
+
+  /** Ends the wait and hands over the writes, for a caller that stores them with writes of its own. */
+  close(): ArtefactWrite[] {
     // Whatever the request's context still writes later (work it started and did not await) must
     // not wait for a commit that has already happened.
     this.committed = true;
     const writes = [...this.pending.values()];
     this.pending.clear();
-    await storeWrites(pool, tenantId, writes);
+    return writes;
   }
 }
 
 const artefactsOfRequest = new WeakMap<object, RequestArtefacts>();
+const pageRequests = new AsyncLocalStorage<object>();
+
+/**
+ * Runs `work` (a hosted page's handler, outside any provider request) as a request of its own:
+ * the writes it makes of the models above wait in the artefacts returned, for the page to store
+ * them together with writes of its own.
+ */
+export async function collectArtefacts<T>(work: () => Promise<T>): Promise<{ result: T; artefacts: RequestArtefacts }> {
+  const request = {};
+  const artefacts = openRequestArtefacts(request);
+  const result = await pageRequests.run(request, work);
+  return { result, artefacts };
+}
+
+/** The page request collectArtefacts runs, if any. */
+export function currentPageRequest(): object | undefined {
+  return pageRequests.getStore();
+}
 
 /** Starts keeping this request's artefacts (oidc-provider's context). */
 export function openRequestArtefacts(request: object): RequestArtefacts {

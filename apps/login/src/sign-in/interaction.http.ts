@@ -6,6 +6,7 @@ import { ProblemError } from '../../../../libs/platform/src/problem-details';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { LoginEventLog } from '../login-events';
 import { ProviderCache } from '../oidc/provider-cache';
+import { collectArtefacts } from '../oidc/request-artefacts';
 import { escapeHtml, page, PAGE_HEADERS } from '../pages';
 import { PasswordCheck } from './password-check';
 import { SessionStarted, sessionStreamFor } from './sign-in.events';
@@ -78,13 +79,11 @@ export class InteractionController {
     }
     const userId = outcome.credential.userId;
     this.directory.handOver(tenant.tenantId, outcome.credential);
-    // Independent writes: the interaction's result and the facts for other services (the sign-in
-    // and the session it starts, one append) go in together.
+    // The interaction's result and the facts for other services (the sign-in and the session it
+    // starts) are stored together, in one statement where the store allows.
     const session = { streamName: sessionStreamFor(tenant.tenantId, userId), events: [SessionStarted({ userId, sessionUid: uid, clientId, at: new Date().toISOString() })] };
-    const [redirectTo] = await Promise.all([
-      finish(details, { login: { accountId: userId } }, false),
-      this.events.recordAll(tenant.tenantId, [outcome.succeeded, session]),
-    ]);
+    const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login: { accountId: userId } }, false));
+    await this.events.recordAllWith(tenant.tenantId, [outcome.succeeded, session], artefacts.close());
     await reply.code(303).header('location', redirectTo).header('cache-control', 'no-store').send();
   }
 

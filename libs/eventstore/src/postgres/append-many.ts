@@ -194,20 +194,50 @@ export async function startStreams(db: Queryable, streams: readonly StreamEvents
  * through the store's own es_append_any. Streams go in name order, so two such appends sharing
  * streams lock their rows in one order and cannot deadlock.
  */
-const APPEND_TO_STREAMS = `
+function appendToStreamsQuery(documentParameter: number): string {
+  return `
   SELECT s.stream_name, a.new_revision::text AS revision, pg_current_xact_id()::text AS commit, a.last_seq::text AS prepare
-  FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(stream_name text, events jsonb) ORDER BY stream_name) s
+  FROM (SELECT * FROM jsonb_to_recordset($${documentParameter}::jsonb) AS s(stream_name text, events jsonb) ORDER BY stream_name) s
   CROSS JOIN LATERAL es_append_any(s.stream_name, s.events) a`;
+}
+
+const APPEND_TO_STREAMS = appendToStreamsQuery(1);
 
 export async function appendToStreams(db: Queryable, streams: readonly StreamEvents[]): Promise<AppendResult[]> {
   if (streams.length === 0) return [];
-  checkStreams(streams, 'appendToStreams');
-  const document = streams.map((stream) => ({
-    stream_name: stream.streamName,
-    events: stream.events.map((event) => ({ id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} })),
-  }));
-  const { rows } = await db.query<StreamRow>({ name: 'tessera_es_append_to_streams', text: APPEND_TO_STREAMS, values: [JSON.stringify(document)] });
+  const { rows } = await db.query<StreamRow>({ name: 'tessera_es_append_to_streams', text: APPEND_TO_STREAMS, values: [appendDocument(streams, 'appendToStreams')] });
   return resultsInOrder(streams, rows);
+}
+
+/**
+ * Writes of the caller's own tables in the event store's database, made in the statement that
+ * appends (see appendToStreams), so that both commit or neither does.
+ */
+export interface WritesBeside {
+  /** Data-modifying WITH queries, `name AS (...)` separated by commas, over parameters $1..$n. */
+  readonly withQueries: string;
+  /** $1..$n. */
+  readonly values: readonly unknown[];
+  /** Names the statement's shape, so each connection plans it once. */
+  readonly shape: string;
+}
+
+/** appendToStreams with `beside` in the same statement: one round trip, one commit. */
+export async function appendToStreamsBeside(db: Queryable, streams: readonly StreamEvents[], beside: WritesBeside): Promise<AppendResult[]> {
+  const values = [...beside.values, appendDocument(streams, 'appendToStreamsBeside')];
+  const text = `WITH ${beside.withQueries} ${appendToStreamsQuery(values.length)}`;
+  const { rows } = await db.query<StreamRow>({ name: `tessera_es_append_beside_${beside.shape}`, text, values });
+  return resultsInOrder(streams, rows);
+}
+
+function appendDocument(streams: readonly StreamEvents[], caller: string): string {
+  checkStreams(streams, caller);
+  return JSON.stringify(
+    streams.map((stream) => ({
+      stream_name: stream.streamName,
+      events: stream.events.map((event) => ({ id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} })),
+    })),
+  );
 }
 
 function isExistingStream(error: unknown): boolean {

@@ -11,7 +11,7 @@ import type {
   SubscribeToAllOptions,
 } from '../event-store';
 import { appendEvents } from './append';
-import { appendManyWithin, appendToStreams, startStreams, type StreamAppend, type StreamEvents } from './append-many';
+import { appendManyWithin, appendToStreams, appendToStreamsBeside, startStreams, type StreamAppend, type StreamEvents, type WritesBeside } from './append-many';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 import { migrateSchema } from './schema';
 import { AppendSignal, PostgresAllSubscription, type AppendedEvents, type SubscriptionSettings } from './subscription';
@@ -131,6 +131,23 @@ export class PostgresEventStore implements EventStore {
   /** See EventStore.appendToStreams. */
   async appendToStreams(streams: readonly StreamEvents[]): Promise<AppendResult[]> {
     const results = await appendToStreams(this.pool, streams);
+    this.notifyStreams(streams);
+    return results;
+  }
+
+  /** Whether `pool` reaches this store's database (by the same connection string). */
+  sharesDatabaseWith(pool: Pool): boolean {
+    const url = (other: Pool) => (other as unknown as { options?: { connectionString?: string } }).options?.connectionString;
+    return pool === this.pool || (url(pool) !== undefined && url(pool) === url(this.pool));
+  }
+
+  /**
+   * appendToStreams, with writes of the caller's own tables of this same database in the same
+   * statement (see WritesBeside): the events and those writes commit together or not at all.
+   */
+  async appendToStreamsBeside(streams: readonly StreamEvents[], beside: WritesBeside): Promise<AppendResult[]> {
+    if (streams.length === 0) throw new Error('appendToStreamsBeside: no streams');
+    const results = await appendToStreamsBeside(this.pool, streams, beside);
     this.notifyStreams(streams);
     return results;
   }
