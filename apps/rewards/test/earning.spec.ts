@@ -130,6 +130,26 @@ describe('earning from events', () => {
     expect(stored.rows.map((r: { data: string }) => r.data).join()).not.toContain('late parcel');
   });
 
+  test('a program version another replica applied reaches this one: events tracked after it earn under it here too', async () => {
+    const other = await h.createTenant();
+    const visit = (points: number) => ({ rules: [{ id: 'visit', event: 'Visited', conditions: [], award: { kind: 'fixed', points } }] });
+    const replica = await h.startReplica();
+    // This instance learns version 1 while the replica's runner is stopped.
+    await replica.earning.stop();
+    expect((await h.rewards.http().put(`/t/${other.slug}/program`).set(auth(other)).send(visit(5))).body.version).toBe(1);
+    await h.track(other, 'handover', 'Visited');
+    // The replica alone applies version 2 (and an event after it).
+    await h.rewards.earning.stop();
+    replica.earning.start();
+    expect((await h.rewards.http().put(`/t/${other.slug}/program`).set(auth(other)).send(visit(7))).body.version).toBe(2);
+    await replica.earning.waitFor(await h.trackMany(other, [{ userId: 'handover', event: 'Visited' }]));
+    await replica.earning.stop();
+    // Back here: the runner resumes from the replica's checkpoint, past version 2.
+    h.rewards.earning.start();
+    await h.track(other, 'handover', 'Visited');
+    expect((await h.rewards.http().get(`/t/${other.slug}/members/handover`).set(auth(other))).body.balance).toBe(5 + 7 + 7);
+  });
+
   test('a new program version applies to events tracked after it', async () => {
     const other = await h.createTenant();
     await h.rewards.http().put(`/t/${other.slug}/program`).set(auth(other)).send({ rules: [{ id: 'visit', event: 'Visited', conditions: [], award: { kind: 'fixed', points: 5 } }] });

@@ -47,6 +47,12 @@ export interface Projection {
    * the store, so that subscriptions in this process read them at once instead of at their next poll.
    */
   readonly appendsEvents?: boolean;
+  /**
+   * The runner (re)starts from the stored checkpoint, which another runner of the projection (a
+   * replica) may have moved past events this one never saw: a projection that keeps what it
+   * learnt from the log between batches must forget it here.
+   */
+  resumed?(): void;
 }
 
 export interface ProjectionLogger {
@@ -190,6 +196,7 @@ export class ProjectionRunner {
 
   private async consume(): Promise<void> {
     this.checkpoint = await this.loadCheckpoint();
+    this.projection.resumed?.();
     // Another replica may have committed what our waiters wait for; nothing new would wake them.
     if (this.checkpoint) this.release(this.checkpoint);
     // A fresh subscription from the checkpoint: what an earlier one delivered may never have been applied.

@@ -45,6 +45,11 @@ export class EarningProjection implements Projection {
     this.programs = new ProgramsAsOf(store, codec);
   }
 
+  /** Another replica may have applied program versions this one never saw. */
+  resumed(): void {
+    this.programs.forget();
+  }
+
   async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager): Promise<void> {
     const work = new Map<string, WalletWork & { items: WalletWork['items'][number][] }>();
     const erased: { tenantId: string; userId: string }[] = [];
@@ -93,6 +98,11 @@ class ProgramsAsOf {
     private readonly store: EventStore,
     private readonly codec: EventCodec,
   ) {}
+
+  /** What was learnt from the log can be stale once events were applied elsewhere; read again. */
+  forget(): void {
+    this.byTenant.clear();
+  }
 
   published(envelope: EventEnvelope<ProgramEvent>): void {
     this.byTenant.set(envelope.metadata.tenantId, { program: definitionOf(envelope.event), since: envelope.position });
