@@ -22,6 +22,12 @@ export interface GroupCommitSettings {
   readonly maxBatchEvents: number;
   /** Commits in flight at once; each owns one partition stream per tenant. */
   readonly writers: number;
+  /**
+   * A commit beyond the first in flight starts only when at least this many events wait: fewer
+   * ride the next commit instead. Each commit pays a statement and a WAL flush, so many small
+   * concurrent commits (single calls) cost more than they save; large ones (batches) overlap.
+   */
+  readonly extraWriterMinEvents: number;
 }
 
 interface Submission {
@@ -74,6 +80,10 @@ export class GroupCommit {
     return this.queuedEvents;
   }
 
+  get commitsInFlight(): number {
+    return this.settings.writers - this.freePartitions.length;
+  }
+
   /** Stops taking submissions and resolves once everything queued is committed. */
   async drain(): Promise<void> {
     this.closed = true;
@@ -83,6 +93,8 @@ export class GroupCommit {
 
   private pump(): void {
     while (this.queue.length > 0 && this.freePartitions.length > 0) {
+      const committing = this.freePartitions.length < this.settings.writers;
+      if (committing && this.queuedEvents < this.settings.extraWriterMinEvents) return;
       const partition = this.freePartitions.shift()!;
       const batch = this.take();
       void this.commit(partition, batch).finally(() => {
