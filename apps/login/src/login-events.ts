@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { EventCodec } from '../../../libs/cqrs/src/event-codec';
 import type { DomainEvent } from '../../../libs/cqrs/src/event-types';
 import type { Pool } from 'pg';
-import type { EventStore, EventToAppend } from '../../../libs/eventstore/src/event-store';
+import type { EventStore } from '../../../libs/eventstore/src/event-store';
+import type { StreamEvents } from '../../../libs/eventstore/src/postgres/append-many';
 import { PostgresEventStore } from '../../../libs/eventstore/src/postgres/postgres-event-store';
 import { artefactWritesBeside, storeWrites, type ArtefactWrite } from './oidc/request-artefacts';
 
@@ -15,8 +16,6 @@ export interface StreamRecord {
  * Appends facts that no decision depends on (a login happened, a session ended): they are
  * records for other services, so they go in with `any` revision rather than through a decider.
  */
-type EncodedStream = { readonly streamName: string; readonly events: readonly EventToAppend[] };
-
 export class LoginEventLog {
   constructor(
     private readonly store: EventStore,
@@ -49,12 +48,12 @@ export class LoginEventLog {
     await Promise.all([storeWrites(this.pool, tenantId, artefacts), this.append(streams)]);
   }
 
-  private async append(streams: readonly EncodedStream[]): Promise<void> {
+  private async append(streams: readonly StreamEvents[]): Promise<void> {
     if (streams.length > 1 && this.store.appendToStreams) await this.store.appendToStreams(streams);
     else for (const stream of streams) await this.store.appendToStream(stream.streamName, stream.events, { expectedRevision: 'any' });
   }
 
-  private encode(tenantId: string, records: readonly StreamRecord[], correlationId: string): Promise<EncodedStream[]> {
+  private encode(tenantId: string, records: readonly StreamRecord[], correlationId: string): Promise<StreamEvents[]> {
     const context = { tenantId, correlationId, now: new Date() };
     return Promise.all(
       records.filter((record) => record.events.length > 0).map(async (record) => ({ streamName: record.streamName, events: await this.codec.encodeAll(record.events, context) })),

@@ -222,7 +222,7 @@ describe('many tenants in one process', () => {
 
     await interactions!.find('new-person');
     expect(artefacts.knownLatestGrant('bob', 'app')).toBeNull();
-    // A consent result names its grant, and an interaction nobody signed in to has no person yet: storage is not asked.
+    // A consent result names its grant, and an interaction nobody signed in to has no person yet: nothing is remembered.
     await interactions!.find('not-yet');
     const fresh = openRequestArtefacts(request);
     await interactions!.find('consented');

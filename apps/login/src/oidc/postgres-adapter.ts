@@ -97,17 +97,16 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
      * round trip, the grant (or that there is none) remembered for the request.
      */
     private async interactionWithLatestGrant(id: string, request: RequestArtefacts): Promise<OidcPayload | undefined> {
-      const { rows } = await pool.query<{ payload: OidcPayload; grant_id: string | null; grant: OidcPayload | null }>({
+      const { rows } = await pool.query<{ payload: OidcPayload; account_id: string | null; client_id: string | null; grant_id: string | null; grant: OidcPayload | null }>({
         name: 'login_oidc_find_interaction_with_latest_grant',
         text: INTERACTION_WITH_LATEST_GRANT,
         values: [tenantId, id],
       });
       const found = rows[0];
       if (!found) return undefined;
-      const accountId = (found.payload.result as { login?: { accountId?: unknown } } | undefined)?.login?.accountId;
-      const clientId = (found.payload.params as { client_id?: unknown } | undefined)?.client_id;
-      if (typeof accountId === 'string' && typeof clientId === 'string' && !(found.payload.result as { consent?: unknown }).consent) {
-        request.rememberLatestGrant(accountId, clientId, found.grant_id && found.grant ? { id: found.grant_id, payload: found.grant } : null);
+      // The statement looked for the grant only when the interaction names a person and a client.
+      if (found.account_id !== null && found.client_id !== null) {
+        request.rememberLatestGrant(found.account_id, found.client_id, found.grant_id && found.grant ? { id: found.grant_id, payload: found.grant } : null);
       }
       return found.payload;
     }
@@ -141,10 +140,15 @@ function latestGrantOf(account: string, client: string): string {
 
 const LATEST_GRANT = latestGrantOf('$2', '$3');
 
-/** Interaction $2 and, once it holds a sign-in and no consent yet, the person's latest grant to its client. */
-const INTERACTION_WITH_LATEST_GRANT = `SELECT i.payload, g.id AS grant_id, g.payload AS grant FROM login_oidc_models i
-  LEFT JOIN LATERAL (${latestGrantOf("(i.payload #>> '{result,login,accountId}')", "(i.payload #>> '{params,client_id}')")}) g
-    ON i.payload #> '{result,login}' IS NOT NULL AND i.payload #> '{result,consent}' IS NULL
+/**
+ * Interaction $2 and, once it holds a sign-in and no consent yet, the person and client it names
+ * (null otherwise) and the person's latest grant to that client.
+ */
+const INTERACTION_WITH_LATEST_GRANT = `SELECT i.payload, asked.account_id, asked.client_id, g.id AS grant_id, g.payload AS grant
+  FROM login_oidc_models i
+  LEFT JOIN LATERAL (SELECT i.payload #>> '{result,login,accountId}' AS account_id, i.payload #>> '{params,client_id}' AS client_id
+    WHERE i.payload #> '{result,consent}' IS NULL) asked ON true
+  LEFT JOIN LATERAL (${latestGrantOf('asked.account_id', 'asked.client_id')}) g ON true
   WHERE i.tenant_id = $1 AND i.model = 'Interaction' AND i.id = $2 AND (i.expires_at IS NULL OR i.expires_at > now())`;
 
 /** Deletes expired artefacts of every tenant; returns how many went. */

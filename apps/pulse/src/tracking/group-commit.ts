@@ -93,8 +93,7 @@ export class GroupCommit {
 
   private pump(): void {
     while (this.queue.length > 0 && this.freePartitions.length > 0) {
-      const committing = this.freePartitions.length < this.settings.writers;
-      if (committing && this.queuedEvents < this.settings.extraWriterMinEvents) return;
+      if (this.commitsInFlight > 0 && this.queuedEvents < this.settings.extraWriterMinEvents) return;
       const partition = this.freePartitions.shift()!;
       const batch = this.take();
       void this.commit(partition, batch).finally(() => {
