@@ -1,5 +1,7 @@
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
+import type { ClientBase } from 'pg';
+import type { RecordedEvent } from '../../eventstore/src/event-store';
 import { PostgresEventStore } from '../../eventstore/src/postgres/postgres-event-store';
 import { createTestDatabase } from '../../../test/support/database';
 import { EventCodec, type PersonalDataSealer } from './event-codec';
@@ -8,6 +10,7 @@ import { ProjectionMetrics } from './projection-metrics';
 import { CHECKPOINTS_DDL, ProjectionRunner, type Projection } from './projection-runner';
 
 const Counted = defineEvent<{ counter: string }>()('Counted');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const noPersonalData: PersonalDataSealer = { seal: async (_t, _s, data) => data, open: async (_t, data) => ({ data, erased: false }) };
 
 describe('projection runner', () => {
@@ -24,8 +27,9 @@ describe('projection runner', () => {
     await Promise.all(started.splice(0).map((runner) => runner.stop()));
   });
 
+  let url: string;
   beforeAll(async () => {
-    const url = await createTestDatabase('projection');
+    url = await createTestDatabase('projection');
     store = await PostgresEventStore.connect(url);
     await store.migrate();
     dataSource = new DataSource({ type: 'postgres', url });
@@ -64,6 +68,56 @@ describe('projection runner', () => {
 
   const counterValue = async (name: string) =>
     ((await dataSource.query('SELECT value FROM counters WHERE name = $1', [name])) as { value: number }[])[0]?.value ?? 0;
+
+  test('a batch that appended events wakes the subscriptions that want them, and only those', async () => {
+    // Subscriptions here never poll within the test: only an append this process is told of makes them read.
+    const quiet = await PostgresEventStore.connect(url, { minPollMs: 600_000, maxPollMs: 600_000, lingerMs: 0 });
+    try {
+      // A log with something in it: a subscription reports how far it scanned only past the start.
+      await quiet.appendToStream('relay-seed-1', [{ type: 'Counted', data: { counter: 'seed' }, metadata: { tenantId: 't1', schemaVersion: 1 } }]);
+      const from = (await quiet.headPosition())!;
+      const wanted = quiet.subscribeToAll({ from, filter: { streamNamePrefixes: ['relayed-'] } });
+      let unrelatedReads = 0;
+      let unrelatedAtHead!: () => void;
+      const atHead = new Promise<void>((resolve) => (unrelatedAtHead = resolve));
+      // It reports once before its first read and once after each read that found nothing.
+      const unrelated = quiet.subscribeToAll({
+        from,
+        filter: { streamNamePrefixes: ['elsewhere-'] },
+        onScannedTo: () => {
+          if (++unrelatedReads === 2) unrelatedAtHead();
+        },
+      });
+      const unrelatedNext = unrelated[Symbol.asyncIterator]().next();
+      await atHead;
+      const readsAtHead = unrelatedReads;
+      const relaying: Projection = {
+        name: 'relaying',
+        filter: { streamNamePrefixes: ['relay-source-'] },
+        async applyBatch(envelopes, tx) {
+          const client = (tx.queryRunner as unknown as { databaseConnection: ClientBase }).databaseConnection;
+          const relayed = envelopes.map(() => ({ type: 'Counted', data: { counter: 'relayed' }, metadata: { tenantId: 't1', schemaVersion: 1 } }));
+          await quiet.appendWithin(client, 'relayed-1', relayed);
+          return [{ streamName: 'relayed-1', types: relayed.map((event) => event.type) }];
+        },
+      };
+      run(new ProjectionRunner(relaying, quiet, codec, dataSource));
+      await quiet.appendToStream('relay-source-1', [{ type: 'Counted', data: { counter: 'source' }, metadata: { tenantId: 't1', schemaVersion: 1 } }]);
+      let giveUp!: NodeJS.Timeout;
+      const notWoken = new Promise<'not woken'>((resolve) => (giveUp = setTimeout(() => resolve('not woken'), 10_000)));
+      const first = await Promise.race([wanted[Symbol.asyncIterator]().next(), notWoken]);
+      clearTimeout(giveUp);
+      expect(first).not.toBe('not woken');
+      expect((first as IteratorResult<RecordedEvent>).value.streamName).toBe('relayed-1');
+      await sleep(300);
+      expect(unrelatedReads).toBe(readsAtHead);
+      await Promise.all([wanted.close(), unrelated.close()]);
+      await unrelatedNext;
+    } finally {
+      await Promise.all(started.splice(0).map((runner) => runner.stop()));
+      await quiet.close();
+    }
+  });
 
   test('a crash in the middle of a batch is replayed from the checkpoint: every event counts exactly once', async () => {
     await appendCounted('crash-', 10, 30, 'crash');

@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import {
   comparePositions,
   type AllSubscription,
+  type AppendedEvents,
   type EventFilter,
   type EventStore,
   type Position,
@@ -25,9 +26,12 @@ export interface Projection {
   /**
    * Applies a whole batch (in log order) inside the runner's transaction, for projections that
    * are faster set-based (one statement per table instead of one per event). Takes precedence
-   * over `apply`; same exactly-once guarantee.
+   * over `apply`; same exactly-once guarantee. A projection that appends events inside the
+   * transaction answers which: once the batch commits, the runner tells the store, so that the
+   * subscriptions in this process that want them read them at once instead of at their next poll,
+   * and the others are not woken for nothing.
    */
-  applyBatch?(envelopes: readonly EventEnvelope[], tx: EntityManager): Promise<void>;
+  applyBatch?(envelopes: readonly EventEnvelope[], tx: EntityManager): Promise<readonly AppendedEvents[] | void>;
   /** Events per transaction at most (default 500). */
   readonly maxBatch?: number;
   /**
@@ -42,11 +46,6 @@ export interface Projection {
    * decryption and a key lookup per event.
    */
   readonly openPersonalData?: boolean;
-  /**
-   * The projection appends events inside its transaction: once a batch commits, the runner tells
-   * the store, so that subscriptions in this process read them at once instead of at their next poll.
-   */
-  readonly appendsEvents?: boolean;
   /**
    * The runner (re)starts from the stored checkpoint, which another runner of the projection (a
    * replica) may have moved past events this one never saw: a projection that keeps what it
@@ -242,20 +241,22 @@ export class ProjectionRunner {
   private async applyBatch(batch: RecordedEvent[]): Promise<void> {
     const { envelopes, skipped } = await this.decode(batch);
     const last = batch[batch.length - 1]!.position;
-    await this.dataSource.transaction(async (tx) => {
+    const appended = await this.dataSource.transaction(async (tx) => {
       if (this.projection.asynchronousCommit) await tx.query('SET LOCAL synchronous_commit = off');
       // First, so that a replica racing for the same batch waits on the checkpoint row and yields
       // before applying anything, instead of colliding with the winner's rows.
       await this.advanceCheckpoint(tx, last);
+      let appendedInBatch: readonly AppendedEvents[] | void = undefined;
       if (this.projection.applyBatch) {
-        if (envelopes.length > 0) await this.projection.applyBatch(envelopes, tx);
+        if (envelopes.length > 0) appendedInBatch = await this.projection.applyBatch(envelopes, tx);
       } else if (this.projection.apply) {
         for (const envelope of envelopes) await this.projection.apply(envelope, tx);
       }
       await this.recordSkipped(tx, skipped);
+      return appendedInBatch;
     });
     this.checkpoint = last;
-    if (this.projection.appendsEvents) this.store.notifyCommitted?.();
+    if (appended && appended.length > 0) this.store.notifyCommitted?.(appended);
     for (const { recorded, error, reason } of skipped) {
       this.metrics?.skipped.inc({ projection: this.name, error });
       this.logger?.warn('projection skipped an event it cannot decode', {

@@ -22,6 +22,12 @@ export interface Position {
 export type JsonObject = { [key: string]: JsonValue };
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
 
+/** What an append wrote to one stream: enough to tell which subscriptions it concerns. */
+export interface AppendedEvents {
+  readonly streamName: string;
+  readonly types: readonly string[];
+}
+
 export interface EventToAppend {
   /** UUID; makes a retried append recognisable. Generated when omitted. */
   readonly id?: string;
@@ -103,7 +109,7 @@ export interface EventStore {
    * about (an append inside a caller's transaction, once that committed). Stores whose
    * subscriptions learn of every commit anyway leave it undefined.
    */
-  notifyCommitted?(appended?: readonly { readonly streamName: string; readonly types: readonly string[] }[]): void;
+  notifyCommitted?(appended?: readonly AppendedEvents[]): void;
   /**
    * Creates several streams that must not exist yet, with their first events, atomically: all or
    * none, one round trip. Only stores that can do that offer it (not EventStoreDB, whose appends

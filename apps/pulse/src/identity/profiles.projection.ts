@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
 import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
 import type { Projection } from '../../../../libs/cqrs/src/projection-runner';
-import type { EventStore, EventToAppend, JsonObject, JsonValue } from '../../../../libs/eventstore/src/event-store';
+import type { AppendedEvents, EventStore, EventToAppend, JsonObject, JsonValue } from '../../../../libs/eventstore/src/event-store';
 import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
 import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
 import { SubjectErasedError } from '../../../../libs/personal-data/src/errors';
@@ -58,9 +58,8 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
     },
     maxBatch: MAX_BATCH,
     openPersonalData: false,
-    // ProfilesMerged is appended in the batch's transaction.
-    appendsEvents: true,
     async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
+      const appended: AppendedEvents[] = [];
       let segment: { envelope: EventEnvelope; sighting: Sighting }[] = [];
       for (const sealed of envelopes) {
         const envelope = await readable(deps, sealed);
@@ -70,17 +69,19 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
           segment.push({ envelope, sighting: meaning });
           continue;
         }
-        await resolveAndRecord(deps, tx, segment);
+        appended.push(...(await resolveAndRecord(deps, tx, segment)));
         segment = [];
         await erase(deps, tx, tenantOf(envelope), meaning);
       }
-      await resolveAndRecord(deps, tx, segment);
+      appended.push(...(await resolveAndRecord(deps, tx, segment)));
+      return appended;
     },
   };
 }
 
-async function resolveAndRecord(deps: ProfilesProjectionDeps, tx: EntityManager, segment: readonly { envelope: EventEnvelope; sighting: Sighting }[]): Promise<void> {
-  if (segment.length === 0) return;
+/** Answers the ProfilesMerged events it appended inside the transaction. */
+async function resolveAndRecord(deps: ProfilesProjectionDeps, tx: EntityManager, segment: readonly { envelope: EventEnvelope; sighting: Sighting }[]): Promise<AppendedEvents[]> {
+  if (segment.length === 0) return [];
   const sealed = (await Promise.all(segment.map(({ envelope, sighting }) => seal(deps, envelope, sighting)))).filter((s) => s !== undefined);
   const graph = await BatchIdentityGraph.load(tx, sealed, deps.maxMergesPerIdentifier);
   const landed: { sealed: SealedSighting; profileId: string }[] = [];
@@ -103,7 +104,12 @@ async function resolveAndRecord(deps: ProfilesProjectionDeps, tx: EntityManager,
     traits,
   }));
   await writeBatch(tx, graph, recorded);
-  for (const merge of merges) await appendMerge(deps, tx, merge);
+  const appended: AppendedEvents[] = [];
+  for (const merge of merges) {
+    const inTransaction = await appendMerge(deps, tx, merge);
+    if (inTransaction) appended.push(inTransaction);
+  }
+  return appended;
 }
 
 /**
@@ -160,7 +166,7 @@ async function appendMerge(
   deps: ProfilesProjectionDeps,
   tx: EntityManager,
   merge: { sealed: SealedSighting; survivorId: string; mergedId: string; viaKind: string },
-): Promise<void> {
+): Promise<AppendedEvents | undefined> {
   const { tenantId, envelope, sighting } = merge.sealed;
   const event = ProfilesMerged({ survivorId: merge.survivorId, mergedId: merge.mergedId, viaKind: merge.viaKind, messageId: sighting.messageId, mergedAt: sighting.occurredAt });
   const encoded = await deps.codec.encode(event, { tenantId, correlationId: envelope.metadata.correlationId, causationId: envelope.id, now: new Date(sighting.occurredAt) });
@@ -168,8 +174,13 @@ async function appendMerge(
   const withStableId: EventToAppend = { ...encoded, id: uuidFrom(`${envelope.id}\n${merge.mergedId}`) };
   const stream = profileStreamFor(tenantId, merge.survivorId);
   const client = (tx.queryRunner as unknown as { databaseConnection?: unknown } | undefined)?.databaseConnection;
-  if (deps.store instanceof PostgresEventStore && client) await deps.store.appendWithin(client as never, stream, [withStableId]);
-  else await deps.store.appendToStream(stream, [withStableId]);
+  if (deps.store instanceof PostgresEventStore && client) {
+    await deps.store.appendWithin(client as never, stream, [withStableId]);
+    return { streamName: stream, types: [withStableId.type] };
+  }
+  // Appended on its own: the store tells its subscriptions itself.
+  await deps.store.appendToStream(stream, [withStableId]);
+  return undefined;
 }
 
 /** Register erased the person: forget the keys of every identity their profile held, then the rows. */

@@ -2,11 +2,11 @@ import type { EntityManager } from 'typeorm';
 import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
 import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
 import { undecodableReason, type Projection, type ProjectionRunner } from '../../../../libs/cqrs/src/projection-runner';
-import { comparePositions, type EventStore, type Position } from '../../../../libs/eventstore/src/event-store';
+import { comparePositions, type AppendedEvents, type EventStore, type Position } from '../../../../libs/eventstore/src/event-store';
 import type { PersonalDataCodec } from '../../../../libs/personal-data/src';
 import type { ProgramDefinition, ProgramEvent } from '../program/program.events';
 import { MEMBER_ID } from '../rewards.ports';
-import { PROGRAM_STREAM_PREFIX, programStreamFor } from '../rewards.streams';
+import { PROGRAM_STREAM_PREFIX, programStreamFor, walletStreamFor } from '../rewards.streams';
 import type { WalletCommand } from '../wallet/wallet.decider';
 import { earningSourceOf, erasedMemberOf, MESSAGE_RECEIVED, SOURCE_STREAM_PREFIXES, USER_ERASED, USER_REGISTERED } from './tracked-events.contract';
 import type { WalletBatches, WalletChange, WalletWork } from './wallet-batch';
@@ -30,8 +30,6 @@ export class EarningProjection implements Projection {
     eventTypePrefixes: [MESSAGE_RECEIVED, USER_REGISTERED, USER_ERASED, 'ProgramPublished'],
   };
   readonly maxBatch = MAX_BATCH;
-  /** Wallet events are appended in the batch's transaction (on PostgreSQL). */
-  readonly appendsEvents = true;
   /** Called with a batch's wallet changes once they are written, before the checkpoint commits (bench). */
   readonly effectListeners: ((sources: readonly EventEnvelope[], changes: readonly WalletChange[]) => void)[] = [];
   private readonly programs: ProgramsAsOf;
@@ -50,7 +48,8 @@ export class EarningProjection implements Projection {
     this.programs.forget();
   }
 
-  async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager): Promise<void> {
+  /** Answers the wallet events it appended (in the batch's transaction on PostgreSQL). */
+  async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager): Promise<AppendedEvents[]> {
     const work = new Map<string, WalletWork & { items: WalletWork['items'][number][] }>();
     const erased: { tenantId: string; userId: string }[] = [];
     for (const envelope of envelopes) {
@@ -73,6 +72,7 @@ export class EarningProjection implements Projection {
     // Rewards' own copy of the person's key (when it keeps its key store apart from register's).
     for (const { tenantId, userId } of erased) await this.personalData.forget(tenantId, userId);
     for (const listener of this.effectListeners) listener(envelopes, changes);
+    return changes.map(({ tenantId, userId, events }) => ({ streamName: walletStreamFor(tenantId, userId), types: events.map((event) => event.type) }));
   }
 
   private async commandFor(envelope: EventEnvelope): Promise<WalletCommand | undefined> {

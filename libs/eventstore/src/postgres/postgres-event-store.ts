@@ -1,6 +1,7 @@
 import { Pool, type ClientBase, type PoolConfig } from 'pg';
 import type {
   AllSubscription,
+  AppendedEvents,
   AppendResult,
   EventStore,
   EventToAppend,
@@ -14,7 +15,7 @@ import { appendEvents } from './append';
 import { appendManyWithin, appendToStreams, appendToStreamsBeside, startStreams, type StreamAppend, type StreamEvents, type WritesBeside } from './append-many';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 import { migrateSchema } from './schema';
-import { AppendSignal, PostgresAllSubscription, type AppendedEvents, type SubscriptionSettings } from './subscription';
+import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';
 
 export type PostgresEventStoreOptions = Partial<SubscriptionSettings>;
 

@@ -1,5 +1,6 @@
 import type {
   AllSubscription,
+  AppendedEvents,
   EventFilter,
   Position,
   RecordedEvent,
@@ -7,12 +8,6 @@ import type {
 } from '../event-store';
 import type { Queryable } from './append';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
-
-/** What an append in this process wrote: enough to tell which subscriptions it concerns. */
-export interface AppendedEvents {
-  readonly streamName: string;
-  readonly types: readonly string[];
-}
 
 /** How many recent appends the signal remembers for subscriptions that were busy reading when they happened. */
 const REMEMBERED_APPENDS = 256;
