@@ -34,24 +34,33 @@ export function claimKey(tenantId: string, messageId: string): string {
  * retried message is either already stored (dropped as a duplicate) or not at all: exactly once.
  * Claims are inserted in (tenant, id) order, so concurrent batches lock ids in one order and
  * queue instead of deadlocking.
+ *
+ * The messages come as arrays ($1 tenant, $2 messageId, $3 the ordinal of their stream) and the
+ * events as one JSON array per stream ($4 names, $5 arrays, in message order), so that when every
+ * claim is new, as it nearly always is, each stream's array goes to the append as it came. Only a
+ * batch holding a duplicate has its arrays taken apart and rebuilt without it: doing that for
+ * every batch cost a fifth of the statement.
  */
 const CLAIM_AND_APPEND = `
-  WITH input AS (
-    SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (tenant_id uuid, message_id text, stream_name text, event jsonb))
-      WITH ORDINALITY AS m(tenant_id, message_id, stream_name, event, ord)
+  WITH messages AS (
+    SELECT k.tenant_id, k.message_id, k.stream, row_number() OVER (PARTITION BY k.stream ORDER BY k.ord) AS rank
+    FROM unnest($1::uuid[], $2::text[], $3::int[]) WITH ORDINALITY AS k(tenant_id, message_id, stream, ord)
   ),
   claimed AS (
     INSERT INTO pulse_message_ids (tenant_id, message_id)
-    SELECT tenant_id, message_id FROM input ORDER BY tenant_id, message_id
+    SELECT tenant_id, message_id FROM messages ORDER BY tenant_id, message_id
     ON CONFLICT DO NOTHING RETURNING tenant_id, message_id
   ),
   streams AS (
-    SELECT i.stream_name, jsonb_agg(i.event ORDER BY i.ord) AS events
-    FROM input i JOIN claimed c ON c.tenant_id = i.tenant_id AND c.message_id = i.message_id
-    GROUP BY i.stream_name
+    SELECT s.stream_name, CASE WHEN (SELECT count(*) FROM claimed) = cardinality($2::text[]) THEN s.events ELSE (
+      SELECT coalesce(jsonb_agg(x.event ORDER BY x.rank), '[]') FROM jsonb_array_elements(s.events) WITH ORDINALITY AS x(event, rank)
+      WHERE EXISTS (SELECT 1 FROM messages m JOIN claimed c USING (tenant_id, message_id) WHERE m.stream = s.ord AND m.rank = x.rank)
+    ) END AS events
+    FROM ROWS FROM (unnest($4::text[]), jsonb_array_elements($5::jsonb)) WITH ORDINALITY AS s(stream_name, events, ord)
   ),
   appended AS (
     SELECT a.new_revision FROM streams s CROSS JOIN LATERAL es_append_any(s.stream_name, s.events) a
+    WHERE jsonb_array_length(s.events) > 0
   )
   SELECT c.tenant_id::text AS tenant_id, c.message_id FROM claimed c CROSS JOIN (SELECT count(*) FROM appended) done`;
 
@@ -60,15 +69,26 @@ export class PostgresIngestLog implements IngestLog {
 
   async store(pool: Pool, messages: readonly ClaimedMessage[]): Promise<Set<string>> {
     if (messages.length === 0) return new Set();
-    const input = messages.map(({ tenantId, messageId, streamName, event }) => ({
-      tenant_id: tenantId,
-      message_id: messageId,
-      stream_name: streamName,
-      event: { id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} },
-    }));
-    const { rows } = await pool.query<{ tenant_id: string; message_id: string }>({ name: 'pulse_claim_and_append', text: CLAIM_AND_APPEND, values: [JSON.stringify(input)] });
+    const streams = new Map<string, { ordinal: number; events: object[] }>();
+    const streamOrdinals = messages.map(({ streamName, event }) => {
+      let stream = streams.get(streamName);
+      if (!stream) streams.set(streamName, (stream = { ordinal: streams.size + 1, events: [] }));
+      stream.events.push({ id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} });
+      return stream.ordinal;
+    });
+    const { rows } = await pool.query<{ tenant_id: string; message_id: string }>({
+      name: 'pulse_claim_and_append',
+      text: CLAIM_AND_APPEND,
+      values: [
+        messages.map((message) => message.tenantId),
+        messages.map((message) => message.messageId),
+        streamOrdinals,
+        [...streams.keys()],
+        JSON.stringify([...streams.values()].map((stream) => stream.events)),
+      ],
+    });
     // Committed outside appendToStream: this process's subscriptions are told, or they would wait for their next poll.
-    this.eventStore.notifyCommitted([...new Set(messages.map((message) => message.streamName))].map((streamName) => ({ streamName, types: [MessageReceived.type] })));
+    this.eventStore.notifyCommitted([...streams.keys()].map((streamName) => ({ streamName, types: [MessageReceived.type] })));
     return new Set(rows.map((row) => claimKey(row.tenant_id, row.message_id)));
   }
 }
