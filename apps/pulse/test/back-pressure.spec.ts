@@ -5,7 +5,8 @@ import { basic, eventually, usePulse } from './pulse-harness';
 
 /** A slow store must push back on clients (503 with Retry-After), never queue without bound. */
 describe('ingest back-pressure', () => {
-  const h = usePulse({ env: { INGEST_MAX_QUEUED_EVENTS: '150' } });
+  // Two commits in flight at most, so that the third batch has to wait in the queue.
+  const h = usePulse({ env: { INGEST_MAX_QUEUED_EVENTS: '150', INGEST_WRITERS: '2' } });
 
   test('while the store does not answer, calls beyond the bounded queue get 503 with Retry-After and nothing of them is stored; what was queued is stored once it answers', async () => {
     const batchOf = (label: string) => ({ batch: Array.from({ length: 100 }, (_, i) => ({ type: 'track', event: 'Opened', anonymousId: 'bp', messageId: `${label}-${i}-${randomUUID()}` })) });
