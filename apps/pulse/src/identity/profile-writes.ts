@@ -28,9 +28,7 @@ export async function writeBatch(tx: EntityManager, graph: BatchIdentityGraph, r
   await insertIdentities(tx, graph.linkedIdentities());
   await setMergeCounts(tx, graph.changedMergeCounts());
   if (recorded.length === 0) return;
-  await insertEvents(tx, recorded);
-  await addCounters(tx, recorded);
-  await addTotals(tx, recorded);
+  await addSightings(tx, recorded);
 }
 
 async function insertProfiles(tx: EntityManager, profiles: ReturnType<BatchIdentityGraph['createdProfiles']>): Promise<void> {
@@ -106,24 +104,51 @@ async function setMergeCounts(tx: EntityManager, changes: ReturnType<BatchIdenti
   );
 }
 
-/** In log order, so the events API (newest first by sequence) lists them as they happened. */
-async function insertEvents(tx: EntityManager, recorded: readonly RecordedSighting[]): Promise<void> {
+/**
+ * What the batch's messages add, in one statement for the three tables (a round trip each cost more
+ * than the rows on a batch of a few events): the events, in log order so that the events API (newest
+ * first by sequence) lists them as they happened; per profile and event name how many, first and last
+ * seen; per profile the event count, first and last seen and the batch's traits merged by event time.
+ * Properties travel as one JSON array rather than a jsonb[] literal, which would escape every quote.
+ */
+async function addSightings(tx: EntityManager, recorded: readonly RecordedSighting[]): Promise<void> {
+  const counters = countersOf(recorded);
+  const totals = totalsOf(recorded);
   await tx.query(
-    `INSERT INTO pulse_profile_events (tenant_id, profile_id, message_id, kind, name, occurred_at, received_at, properties)
-     SELECT tenant_id, profile_id, message_id, kind, name, occurred_at, received_at, properties
-     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::jsonb[])
-       WITH ORDINALITY AS e(tenant_id, profile_id, message_id, kind, name, occurred_at, received_at, properties, position)
-     ORDER BY position`,
+    `WITH events AS (
+       INSERT INTO pulse_profile_events (tenant_id, profile_id, message_id, kind, name, occurred_at, received_at, properties)
+       SELECT tenant_id, profile_id, message_id, kind, name, occurred_at, received_at, nullif(properties, 'null'::jsonb)
+       FROM ROWS FROM (unnest($1::uuid[]), unnest($2::uuid[]), unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
+                       unnest($6::timestamptz[]), unnest($7::timestamptz[]), jsonb_array_elements($8::jsonb))
+         WITH ORDINALITY AS e(tenant_id, profile_id, message_id, kind, name, occurred_at, received_at, properties, position)
+       ORDER BY position
+     ),
+     counters AS (
+       INSERT INTO pulse_profile_counters (tenant_id, profile_id, event_name, count, first_seen, last_seen)
+       SELECT * FROM unnest($9::uuid[], $10::uuid[], $11::text[], $12::bigint[], $13::timestamptz[], $14::timestamptz[])
+       ON CONFLICT (tenant_id, profile_id, event_name) DO UPDATE SET count = pulse_profile_counters.count + excluded.count,
+         first_seen = least(pulse_profile_counters.first_seen, excluded.first_seen), last_seen = greatest(pulse_profile_counters.last_seen, excluded.last_seen)
+     )
+     UPDATE pulse_profiles p SET event_count = p.event_count + t.count, first_seen = least(p.first_seen, t.first_seen),
+       last_seen = greatest(p.last_seen, t.last_seen),
+       traits = CASE WHEN t.traits IS NULL THEN p.traits ELSE (
+         SELECT coalesce(jsonb_object_agg(key, CASE WHEN n.value IS NULL THEN o.value WHEN o.value IS NULL THEN n.value
+           WHEN (o.value->>'at') > (n.value->>'at') THEN o.value ELSE n.value END), '{}'::jsonb)
+         FROM jsonb_each(p.traits) o FULL JOIN jsonb_each(t.traits) n USING (key)) END
+     FROM unnest($15::uuid[], $16::uuid[], $17::bigint[], $18::timestamptz[], $19::timestamptz[], $20::jsonb[]) AS t(tenant_id, profile_id, count, first_seen, last_seen, traits)
+     WHERE p.tenant_id = t.tenant_id AND p.profile_id = t.profile_id`,
     [
       recorded.map((r) => r.tenantId), recorded.map((r) => r.profileId), recorded.map((r) => r.messageId), recorded.map((r) => r.kind),
-      recorded.map((r) => r.name), recorded.map((r) => r.occurredAt), recorded.map((r) => r.receivedAt),
-      recorded.map((r) => (r.properties ? JSON.stringify(r.properties) : null)),
+      recorded.map((r) => r.name), recorded.map((r) => r.occurredAt), recorded.map((r) => r.receivedAt), JSON.stringify(recorded.map((r) => r.properties)),
+      counters.map((c) => c.tenantId), counters.map((c) => c.profileId), counters.map((c) => c.name), counters.map((c) => c.count), counters.map((c) => c.first), counters.map((c) => c.last),
+      totals.map((t) => t.tenantId), totals.map((t) => t.profileId), totals.map((t) => t.count), totals.map((t) => t.first), totals.map((t) => t.last),
+      totals.map((t) => (t.traits ? JSON.stringify(t.traits) : null)),
     ],
   );
 }
 
 /** Per profile and event name: how many, first and last seen (one row each, as ON CONFLICT needs). */
-async function addCounters(tx: EntityManager, recorded: readonly RecordedSighting[]): Promise<void> {
+function countersOf(recorded: readonly RecordedSighting[]) {
   const counters = new Map<string, { tenantId: string; profileId: string; name: string; count: number; first: string; last: string }>();
   for (const r of recorded) {
     const name = r.name ?? r.kind;
@@ -136,18 +161,11 @@ async function addCounters(tx: EntityManager, recorded: readonly RecordedSightin
       if (Date.parse(r.occurredAt) > Date.parse(counter.last)) counter.last = r.occurredAt;
     }
   }
-  const rows = [...counters.values()];
-  await tx.query(
-    `INSERT INTO pulse_profile_counters (tenant_id, profile_id, event_name, count, first_seen, last_seen)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])
-     ON CONFLICT (tenant_id, profile_id, event_name) DO UPDATE SET count = pulse_profile_counters.count + excluded.count,
-       first_seen = least(pulse_profile_counters.first_seen, excluded.first_seen), last_seen = greatest(pulse_profile_counters.last_seen, excluded.last_seen)`,
-    [rows.map((c) => c.tenantId), rows.map((c) => c.profileId), rows.map((c) => c.name), rows.map((c) => c.count), rows.map((c) => c.first), rows.map((c) => c.last)],
-  );
+  return [...counters.values()];
 }
 
-/** Per profile: event count, first and last seen, and the batch's traits merged by event time. */
-async function addTotals(tx: EntityManager, recorded: readonly RecordedSighting[]): Promise<void> {
+/** Per profile: how many, first and last seen, and the batch's traits merged by event time. */
+function totalsOf(recorded: readonly RecordedSighting[]) {
   const totals = new Map<string, { tenantId: string; profileId: string; count: number; first: string; last: string; traits: StoredTraits | null }>();
   for (const r of recorded) {
     const key = `${r.tenantId}\n${r.profileId}`;
@@ -160,16 +178,5 @@ async function addTotals(tx: EntityManager, recorded: readonly RecordedSighting[
       if (r.traits) total.traits = mergeTraits(total.traits ?? {}, r.traits);
     }
   }
-  const rows = [...totals.values()];
-  await tx.query(
-    `UPDATE pulse_profiles p SET event_count = p.event_count + t.count, first_seen = least(p.first_seen, t.first_seen),
-       last_seen = greatest(p.last_seen, t.last_seen),
-       traits = CASE WHEN t.traits IS NULL THEN p.traits ELSE (
-         SELECT coalesce(jsonb_object_agg(key, CASE WHEN n.value IS NULL THEN o.value WHEN o.value IS NULL THEN n.value
-           WHEN (o.value->>'at') > (n.value->>'at') THEN o.value ELSE n.value END), '{}'::jsonb)
-         FROM jsonb_each(p.traits) o FULL JOIN jsonb_each(t.traits) n USING (key)) END
-     FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::jsonb[]) AS t(tenant_id, profile_id, count, first_seen, last_seen, traits)
-     WHERE p.tenant_id = t.tenant_id AND p.profile_id = t.profile_id`,
-    [rows.map((t) => t.tenantId), rows.map((t) => t.profileId), rows.map((t) => t.count), rows.map((t) => t.first), rows.map((t) => t.last), rows.map((t) => (t.traits ? JSON.stringify(t.traits) : null))],
-  );
+  return [...totals.values()];
 }
