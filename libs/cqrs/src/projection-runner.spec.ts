@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import type { ClientBase } from 'pg';
@@ -10,7 +11,6 @@ import { ProjectionMetrics } from './projection-metrics';
 import { CHECKPOINTS_DDL, ProjectionRunner, type Projection } from './projection-runner';
 
 const Counted = defineEvent<{ counter: string }>()('Counted');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const noPersonalData: PersonalDataSealer = { seal: async (_t, _s, data) => data, open: async (_t, data) => ({ data, erased: false }) };
 
 describe('projection runner', () => {
@@ -109,7 +109,7 @@ describe('projection runner', () => {
       clearTimeout(giveUp);
       expect(first).not.toBe('not woken');
       expect((first as IteratorResult<RecordedEvent>).value.streamName).toBe('relayed-1');
-      await sleep(300);
+      await delay(300);
       expect(unrelatedReads).toBe(readsAtHead);
       await Promise.all([wanted.close(), unrelated.close()]);
       await unrelatedNext;

@@ -87,8 +87,9 @@ export class PostgresIngestLog implements IngestLog {
         JSON.stringify([...streams.values()].map((stream) => stream.events)),
       ],
     });
-    // Committed outside appendToStream: this process's subscriptions are told, or they would wait for their next poll.
-    this.eventStore.notifyCommitted([...streams.keys()].map((streamName) => ({ streamName, types: [MessageReceived.type] })));
+    // Committed outside appendToStream: this process's subscriptions are told, or they would wait
+    // for their next poll. A batch of duplicates only (a client's retry) appended nothing to tell.
+    if (rows.length > 0) this.eventStore.notifyCommitted([...streams.keys()].map((streamName) => ({ streamName, types: [MessageReceived.type] })));
     return new Set(rows.map((row) => claimKey(row.tenant_id, row.message_id)));
   }
 }
