@@ -12,6 +12,15 @@ type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; n
 const repoRoot = resolve(__dirname, '../..');
 const k8s = join(repoRoot, 'k8s');
 const services: Record<string, number> = { login: 3001, register: 3002, pulse: 3003, rewards: 3004 };
+/**
+ * Every Deployment: the app whose build it runs and its port. The services serve clients through
+ * a Service each; pulse-projector runs pulse's build in the projector role for no client at all.
+ */
+const deployed: Record<string, { app: string; port: number }> = {
+  ...Object.fromEntries(Object.entries(services).map(([name, port]) => [name, { app: name, port }])),
+  'pulse-projector': { app: 'pulse', port: services.pulse! },
+};
+const projector = 'pulse-projector';
 const tiers = ['starter', 'standard', 'enterprise'] as const;
 const sites = readdirSync(join(k8s, 'sites')).sort();
 
@@ -86,17 +95,19 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     const config = tesseraConfig(objects);
     for (const deployment of ofKind(objects, 'Deployment')) {
       const name = deployment.metadata.name;
+      expect({ name, known: name in deployed }).toEqual({ name, known: true });
+      const { app, port: appPort } = deployed[name]!;
       const pod = deployment.spec.template.spec;
       const [container] = pod.containers;
       expect({ name, strategy: deployment.spec.strategy }).toEqual({ name, strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } } });
 
       const port = container.ports.find((p: any) => p.name === 'http');
-      expect(port?.containerPort).toBe(services[name]);
-      expect(container.env).toEqual(expect.arrayContaining([{ name: 'PORT', value: String(services[name]) }]));
+      expect(port?.containerPort).toBe(appPort);
+      expect(container.env).toEqual(expect.arrayContaining([{ name: 'SERVICE', value: app }, { name: 'PORT', value: String(appPort) }]));
       expect(container.readinessProbe.httpGet).toEqual({ path: ready, port: 'http' });
       expect(container.livenessProbe.httpGet).toEqual({ path: live, port: 'http' });
       expect(container.startupProbe.httpGet).toEqual({ path: live, port: 'http' });
-      expect(container.command).toEqual(['node', `dist/apps/${name}/src/main.js`]);
+      expect(container.command).toEqual(['node', `dist/apps/${app}/src/main.js`]);
 
       for (const kind of ['requests', 'limits']) {
         expect({ name, kind, cpu: typeof container.resources[kind]?.cpu, memory: typeof container.resources[kind]?.memory }).toEqual({ name, kind, cpu: 'string', memory: 'string' });
@@ -152,6 +163,60 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     }
   });
 
+  test('the profiles projection runs in pulse-projector only: pulse is ingest, the projector pulse\'s build in the projector role', () => {
+    const pulse = named(objects, 'Deployment', 'pulse')!.spec.template.spec.containers[0];
+    const worker = named(objects, 'Deployment', projector)!.spec.template.spec.containers[0];
+    expect(pulse.env).toEqual(expect.arrayContaining([{ name: 'PULSE_ROLE', value: 'ingest' }]));
+    expect(worker.env).toEqual(expect.arrayContaining([{ name: 'PULSE_ROLE', value: 'projector' }]));
+    // Same release: an image override or a roll moves both roles together.
+    expect({ image: worker.image, command: worker.command }).toEqual({ image: pulse.image, command: pulse.command });
+    // Pulse's build without PULSE_ROLE runs `all`, the projection included.
+    const runsProjection = ofKind(objects, 'Deployment').filter((deployment) => {
+      const [container] = deployment.spec.template.spec.containers;
+      const role = container.env?.find((variable: { name: string }) => variable.name === 'PULSE_ROLE')?.value ?? 'all';
+      return container.command.join(' ') === pulse.command.join(' ') && role !== 'ingest';
+    });
+    expect(runsProjection.map((deployment) => deployment.metadata.name)).toEqual([projector]);
+  });
+
+  test('pulse-projector keeps one replica, no HorizontalPodAutoscaler, and a budget that lets a drain evict it', () => {
+    const deployment = named(objects, 'Deployment', projector)!;
+    expect(deployment.spec.replicas).toBe(1);
+    expect(ofKind(objects, 'HorizontalPodAutoscaler').filter((hpa) => hpa.spec.scaleTargetRef.name === projector)).toEqual([]);
+    expect(named(objects, 'ServiceAccount', projector)).toBeDefined();
+    const labels = deployment.spec.template.metadata.labels;
+    const budgets = ofKind(objects, 'PodDisruptionBudget').filter((budget) => matches(budget.spec.selector.matchLabels, labels));
+    expect(budgets.map((budget) => budget.metadata.name)).toEqual([projector]);
+    const { minAvailable, maxUnavailable } = budgets[0]!.spec;
+    expect(minAvailable === 0 || (minAvailable === undefined && maxUnavailable >= 1)).toBe(true);
+  });
+
+  test('no Service selects pulse-projector pods and the Ingress does not reach them', () => {
+    const labels = named(objects, 'Deployment', projector)!.spec.template.metadata.labels;
+    const selecting = ofKind(objects, 'Service').filter((service) => matches(service.spec.selector, labels));
+    expect(selecting.map((service) => service.metadata.name)).toEqual([]);
+    const backends = named(objects, 'Ingress', 'tessera')!.spec.rules.flatMap((rule: any) => rule.http.paths.map((path: any) => path.backend.service.name));
+    expect(backends.length).toBeGreaterThan(0);
+    for (const backend of backends) expect(matches(named(objects, 'Service', backend)!.spec.selector, labels)).toBe(false);
+  });
+
+  test('where NetworkPolicies apply, pulse-projector admits metrics scraping only and reaches its event store', () => {
+    if (ofKind(objects, 'NetworkPolicy').length === 0) return;
+    const projectorPods = podLabels(objects, projector);
+    const pulsePods = podLabels(objects, 'pulse');
+    // Isolated for ingress, with monitoring as its only peer: not the ingress controller, not other pods.
+    const admitted = ingressRules(objects, projectorPods);
+    expect(admitted).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 'http' }] }]);
+    // The same scraping reaches pulse, so one Prometheus configuration covers both roles.
+    expect(ingressRules(objects, pulsePods)).toEqual(expect.arrayContaining(admitted));
+    for (const from of ['login', 'register', 'pulse', 'rewards']) expect({ from, allowed: connectionAllowed(objects, podLabels(objects, from), projectorPods, 'http') }).toEqual({ from, allowed: false });
+    const eventstore = named(objects, 'StatefulSet', 'eventstore');
+    if (eventstore) {
+      expect(connectionAllowed(objects, pulsePods, eventstore.spec.template.metadata.labels, 2113)).toBe(true);
+      expect(connectionAllowed(objects, projectorPods, eventstore.spec.template.metadata.labels, 2113)).toBe(true);
+    }
+  });
+
   test('HorizontalPodAutoscalers use autoscaling/v2 and scale an existing Deployment', () => {
     for (const hpa of ofKind(objects, 'HorizontalPodAutoscaler')) {
       expect(hpa.apiVersion).toBe('autoscaling/v2');
@@ -190,17 +255,28 @@ function selects(selector: Selector | undefined, labels: Record<string, string>)
   return byLabels && byExpressions;
 }
 
+type Labels = Record<string, string>;
+
+/** The labels of a Deployment's pods. */
+const podLabels = (objects: K8sObject[], deployment: string): Labels => named(objects, 'Deployment', deployment)!.spec.template.metadata.labels as Labels;
+
+/** The ingress rules of the NetworkPolicies that isolate pods with these labels, which must be isolated. */
+function ingressRules(objects: K8sObject[], labels: Labels): unknown[] {
+  const isolating = ofKind(objects, 'NetworkPolicy').filter((policy) => policy.spec.policyTypes.includes('Ingress') && selects(policy.spec.podSelector, labels));
+  expect(isolating.length).toBeGreaterThan(0);
+  return isolating.flatMap((policy) => policy.spec.ingress ?? []);
+}
+
 /**
- * Whether NetworkPolicies let pods of one Deployment open a connection to a named container port
- * of another in the same namespace: allowed unless a policy isolates a side, and then only if one
- * of the policies isolating that side has a rule for the peer and the port.
+ * Whether NetworkPolicies let pods with the `from` labels open a connection to a container port
+ * (by name or number) of pods with the `to` labels in the same namespace: allowed unless a policy
+ * isolates a side, and then only if one of the policies isolating that side has a rule for the
+ * peer and the port.
  */
-function connectionAllowed(objects: K8sObject[], from: string, to: string, port: string): boolean {
-  const podLabels = (name: string) => named(objects, 'Deployment', name)!.spec.template.metadata.labels as Record<string, string>;
-  const [source, target] = [podLabels(from), podLabels(to)];
+function connectionAllowed(objects: K8sObject[], source: Labels, target: Labels, port: string | number): boolean {
   const policies = ofKind(objects, 'NetworkPolicy');
   const portMatches = (ports: { port?: string | number }[] | undefined) => !ports || ports.some((entry) => entry.port === undefined || entry.port === port);
-  const side = (direction: 'Ingress' | 'Egress', own: Record<string, string>, peer: Record<string, string>) => {
+  const side = (direction: 'Ingress' | 'Egress', own: Labels, peer: Labels) => {
     const isolating = policies.filter((policy) => policy.spec.policyTypes.includes(direction) && selects(policy.spec.podSelector, own));
     if (isolating.length === 0) return true;
     const rules = (policy: K8sObject) => (direction === 'Ingress' ? policy.spec.ingress : policy.spec.egress) ?? [];
@@ -222,8 +298,10 @@ describe('tiers', () => {
   test.each(tiers)('%s: register reaches login for key sets, as its config says; other services do not', (tier) => {
     const objects = renderedOf(`overlays/${tier}`);
     expect(config(tier).LOGIN_INTERNAL_URL).toBe(`http://${named(objects, 'Service', 'login')!.metadata.name}`);
-    expect(connectionAllowed(objects, 'register', 'login', 'http')).toBe(true);
-    if (tier !== 'starter') expect(connectionAllowed(objects, 'pulse', 'login', 'http')).toBe(false);
+    expect(connectionAllowed(objects, podLabels(objects, 'register'), podLabels(objects, 'login'), 'http')).toBe(true);
+    if (tier !== 'starter') {
+      for (const from of ['pulse', projector]) expect({ from, allowed: connectionAllowed(objects, podLabels(objects, from), podLabels(objects, 'login'), 'http') }).toEqual({ from, allowed: false });
+    }
   });
 
   test('starter: one replica each, PostgreSQL as the event store, in the cluster', () => {
@@ -235,9 +313,9 @@ describe('tiers', () => {
     expect(ofKind(objects, 'StatefulSet').map((s) => s.metadata.name)).not.toContain('eventstore');
   });
 
-  test('standard: at least two replicas scaled by HPAs, PDBs with minAvailable 1, EventStoreDB, NetworkPolicies', () => {
+  test('standard: at least two replicas of each service scaled by HPAs, PDBs with minAvailable 1, EventStoreDB, NetworkPolicies', () => {
     const objects = renderedOf('overlays/standard');
-    for (const deployment of deployments('standard')) {
+    for (const deployment of deployments('standard').filter((candidate) => candidate.metadata.name in services)) {
       expect(minimumReplicas(objects, deployment)).toBeGreaterThanOrEqual(2);
       expect(named(objects, 'PodDisruptionBudget', deployment.metadata.name)!.spec).toMatchObject({ minAvailable: 1 });
     }
@@ -276,7 +354,20 @@ describe('tiers', () => {
       expect(pod.containers[0].env).toEqual(
         expect.arrayContaining([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: `${postgres.metadata.name}-app`, key: 'uri' } } }]),
       );
-      expect(minimumReplicas(objects, deployment)).toBeGreaterThanOrEqual(3);
+      // The projector's single replica is asserted for every render above.
+      if (deployment.metadata.name in services) expect(minimumReplicas(objects, deployment)).toBeGreaterThanOrEqual(3);
+    }
+    // The projector reads the event store and writes profiles to PostgreSQL, and goes nowhere else: no mail, no internet.
+    const projectorPods = podLabels(objects, projector);
+    expect(connectionAllowed(objects, projectorPods, { 'cnpg.io/cluster': postgres.metadata.name }, 5432)).toBe(true);
+    const egress = ofKind(objects, 'NetworkPolicy')
+      .filter((policy) => policy.spec.policyTypes.includes('Egress') && selects(policy.spec.podSelector, projectorPods))
+      .flatMap((policy) => policy.spec.egress ?? []);
+    expect(egress.length).toBeGreaterThan(0);
+    // A rule without `to` allows every destination.
+    for (const rule of egress) {
+      expect(rule.to).toBeDefined();
+      for (const peer of rule.to) expect(peer.ipBlock).toBeUndefined();
     }
   });
 

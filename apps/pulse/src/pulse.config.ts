@@ -8,6 +8,12 @@ const HOUR_MS = 3600 * 1000;
 const schema = serviceEnvSchema({ port: 3003 })
   .omit({ ADMIN_TOKEN: true })
   .extend({
+    /**
+     * What this process runs: `ingest` the tracking API, profile reads and the live feed; `projector`
+     * only the profiles projection; `all` both (one process, `npm start`). Deployments split them so
+     * that ingest neither shares its CPU with the projection nor leaves rotation while it lags.
+     */
+    PULSE_ROLE: z.enum(['all', 'ingest', 'projector']).default('all'),
     /** Events waiting for the event store beyond which tracking answers 503 with Retry-After. */
     INGEST_MAX_QUEUED_EVENTS: integer({ min: 100, max: 1_000_000 }).default(50_000),
     /** Events one group commit appends at most. */

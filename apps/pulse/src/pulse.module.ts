@@ -22,57 +22,79 @@ import { TrackingRoutes } from './tracking/tracking.http';
 /** Pulse's projection runners (tenants, profiles), for the lifecycle and for tests that wait on them. */
 export const PROJECTIONS = Symbol('PulseProjections');
 
+/**
+ * Pulse in one of its roles (see PULSE_ROLE): ingest serves tracking, profile reads and the live
+ * feed, and follows tenants (write keys); the projector only keeps profiles; `all` is both in one
+ * process, where the profiles projection's lag is reported but does not gate readiness, since
+ * nothing ingest answers waits on it.
+ */
 @Module({})
 export class PulseModule {
   static forRoot(runtime: PulseRuntime): DynamicModule {
+    const ingest = runtime.role !== 'projector' ? ingestParts(runtime) : undefined;
+    const profiles = runtime.role !== 'ingest' ? profilesProjection(profilesDeps(runtime)) : undefined;
+    const projections = [...(ingest ? [pulseTenantsProjection] : []), ...(profiles ? [profiles] : [])];
     const { infrastructure, store } = runtime;
-    const commit = new GroupCommit(infrastructure.pool, ingestLogFor(store), runtime.ingest);
-    const live = new LiveFeed(store, infrastructure.codec);
     return {
       module: PulseModule,
-      controllers: [ProfilesController, LiveController],
+      controllers: ingest ? [ProfilesController, LiveController] : [],
       providers: [
-        { provide: GroupCommit, useValue: commit },
-        { provide: TenantKeys, useValue: new TenantKeys(infrastructure.pool) },
-        { provide: TrackingHandler, useValue: new TrackingHandler(infrastructure.codec, commit) },
-        { provide: ProfileReader, useValue: new ProfileReader(infrastructure.pool, infrastructure.personalData, infrastructure.blindIndexKey) },
-        { provide: LiveFeed, useValue: live },
-        { provide: DedupeRetention, useValue: new DedupeRetention(infrastructure.pool, runtime.dedupe) },
+        ...(ingest?.providers ?? []),
         {
           provide: PROJECTIONS,
           inject: [MetricsRegistry, SERVICE_LOGGER],
           useFactory: (metrics: MetricsRegistry, logger: Logger) =>
-            projectionRunners(
-              [
-                pulseTenantsProjection,
-                profilesProjection({
-                  store,
-                  codec: infrastructure.codec,
-                  personalData: infrastructure.personalData,
-                  blindIndexKey: infrastructure.blindIndexKey,
-                  maxMergesPerIdentifier: runtime.maxMergesPerIdentifier,
-                }),
-              ],
-              { store, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
-              metrics,
-              logger,
-            ),
+            projectionRunners(projections, { store, codec: infrastructure.codec, dataSource: infrastructure.dataSource }, metrics, logger),
         },
         {
           provide: RuntimeLifecycle,
-          inject: [ReadinessChecks, PROJECTIONS, DedupeRetention, SERVICE_LOGGER],
-          useFactory: (checks: ReadinessChecks, projections: ProjectionRunner[], retention: DedupeRetention, logger: Logger) =>
-            new RuntimeLifecycle(checks, {
+          inject: [ReadinessChecks, PROJECTIONS, SERVICE_LOGGER],
+          useFactory: (checks: ReadinessChecks, runners: ProjectionRunner[], logger: Logger) => {
+            const gatesReadiness = (runner: ProjectionRunner) => runtime.role === 'projector' || runner.name !== profiles?.name;
+            return new RuntimeLifecycle(checks, {
               infrastructure,
-              followers: projections,
+              followers: runners.filter(gatesReadiness),
+              ungatedFollowers: runners.filter((runner) => !gatesReadiness(runner)),
               maxLagMs: runtime.maxProjectionLagMs,
-              tasks: [live, new PeriodicTask('dedupe-prune', runtime.dedupe.intervalMs, () => retention.prune(), logger)],
+              tasks: ingest?.tasks(logger) ?? [],
               // Accepted tracking calls are flushed to the store before anything closes.
-              drain: () => commit.drain(),
-            }),
+              drain: ingest ? () => ingest.commit.drain() : undefined,
+            });
+          },
         },
-        TrackingRoutes,
       ],
     };
   }
+}
+
+/** What the ingest role runs: tracking behind group commit, profile reads, the live feed, dedupe pruning. */
+function ingestParts(runtime: PulseRuntime) {
+  const { infrastructure, store } = runtime;
+  const commit = new GroupCommit(infrastructure.pool, ingestLogFor(store), runtime.ingest);
+  const live = new LiveFeed(store, infrastructure.codec);
+  const retention = new DedupeRetention(infrastructure.pool, runtime.dedupe);
+  return {
+    commit,
+    providers: [
+      { provide: GroupCommit, useValue: commit },
+      { provide: TenantKeys, useValue: new TenantKeys(infrastructure.pool) },
+      { provide: TrackingHandler, useValue: new TrackingHandler(infrastructure.codec, commit) },
+      { provide: ProfileReader, useValue: new ProfileReader(infrastructure.pool, infrastructure.personalData, infrastructure.blindIndexKey) },
+      { provide: LiveFeed, useValue: live },
+      { provide: DedupeRetention, useValue: retention },
+      TrackingRoutes,
+    ],
+    tasks: (logger: Logger) => [live, new PeriodicTask('dedupe-prune', runtime.dedupe.intervalMs, () => retention.prune(), logger)],
+  };
+}
+
+function profilesDeps(runtime: PulseRuntime) {
+  const { infrastructure } = runtime;
+  return {
+    store: runtime.store,
+    codec: infrastructure.codec,
+    personalData: infrastructure.personalData,
+    blindIndexKey: infrastructure.blindIndexKey,
+    maxMergesPerIdentifier: runtime.maxMergesPerIdentifier,
+  };
 }

@@ -15,6 +15,7 @@ import { trackingEvents } from './tracking/tracking.events';
 /** What pulse runs on, opened by main (or a test) before the module is built. */
 export interface PulseRuntime {
   readonly infrastructure: ServiceInfrastructure;
+  readonly role: PulseConfig['PULSE_ROLE'];
   /** PostgreSQL (ingest exactly once) or EventStoreDB (ingest at least once, see EventStoreIngestLog). */
   readonly store: EventStore;
   readonly ingest: GroupCommitSettings;
@@ -36,6 +37,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
   });
   return {
     infrastructure,
+    role: config.PULSE_ROLE,
     store: infrastructure.eventStore,
     ingest: { maxQueuedEvents: config.INGEST_MAX_QUEUED_EVENTS, maxBatchEvents: config.INGEST_MAX_BATCH_EVENTS, writers: config.INGEST_WRITERS, extraWriterMinEvents: config.INGEST_EXTRA_WRITER_MIN_EVENTS },
     dedupe: { windowMs: config.PULSE_DEDUPE_WINDOW_MS, intervalMs: config.PULSE_DEDUPE_PRUNE_INTERVAL_MS },

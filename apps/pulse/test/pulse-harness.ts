@@ -53,14 +53,7 @@ export async function startPulse(options: PulseOptions = {}): Promise<PulseHarne
   const masterKey = env.TESSERA_MASTER_KEY ?? randomBytes(32).toString('base64');
   const stores: Record<string, string> = emulator ? { EVENTSTORE_URL: emulator.url } : {};
   const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, ...stores });
-  const config = loadPulseConfig({
-    NODE_ENV: 'test', DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, SHUTDOWN_DRAIN_MS: '0', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...stores, ...env,
-  });
-  const runtime = await openPulseRuntime(config);
-  const app = await createServiceApp(PulseModule.forRoot(runtime), { ...pulseServiceOptions(config), processMetrics: false });
-  await app.listen(0, '127.0.0.1');
-  const address = app.getHttpServer().address() as { port: number };
-  const url = `http://127.0.0.1:${address.port}`;
+  const { app, runtime, url } = await startPulseApp({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, ...stores, ...env });
   const http = () => request(app.getHttpServer());
   const profilesRunner = () => app.get<ProjectionRunner[]>(PROJECTIONS).find((runner) => runner.name === 'pulse.profiles')!;
   return {
@@ -97,6 +90,16 @@ export async function startPulse(options: PulseOptions = {}): Promise<PulseHarne
       await emulator?.stop();
     },
   };
+}
+
+/** One more pulse process (a role of it, say) on a database and master key another one uses. */
+export async function startPulseApp(env: Record<string, string>): Promise<{ app: NestFastifyApplication; runtime: PulseRuntime; url: string }> {
+  const config = loadPulseConfig({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...env });
+  const runtime = await openPulseRuntime(config);
+  const app = await createServiceApp(PulseModule.forRoot(runtime), { ...pulseServiceOptions(config), processMetrics: false });
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  return { app, runtime, url: `http://127.0.0.1:${address.port}` };
 }
 
 // Streams and types the profiles projection consumes; later events of other streams never reach it.

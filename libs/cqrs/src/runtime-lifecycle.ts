@@ -27,6 +27,12 @@ export interface RuntimeParts {
   readonly followers: readonly LogFollower[];
   /** Readiness fails while any follower is further behind than this. */
   readonly maxLagMs: number;
+  /**
+   * Run like the followers, their lag in the readiness report, but never failing it: what the
+   * process serves does not wait on them. Every replica follows the same log into the same read
+   * model, so their lag would take all replicas out of rotation at once.
+   */
+  readonly ungatedFollowers?: readonly LogFollower[];
   /** Started after the followers, stopped before them. */
   readonly tasks?: readonly BackgroundTask[];
   /** Runs first on shutdown, while the event store is still open (flushes accepted writes). */
@@ -48,25 +54,30 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnApplicationSh
 
   onApplicationBootstrap(): void {
     const { infrastructure, followers, maxLagMs } = this.parts;
+    const ungated = this.parts.ungatedFollowers ?? [];
     this.checks.register({ name: 'eventstore', check: async () => ({ ok: (await infrastructure.ping()).eventStore }) });
     this.checks.register({ name: 'postgres', check: async () => ({ ok: (await infrastructure.ping()).database }) });
-    if (followers.length > 0) {
+    if (followers.length + ungated.length > 0) {
+      const lagOf = (follower: LogFollower) => Math.round(follower.lagSeconds() * 1000);
       this.checks.register({
         name: 'projections',
-        check: async () => {
-          const lags = Object.fromEntries(followers.map((follower) => [follower.name, { lagMs: Math.round(follower.lagSeconds() * 1000) }]));
-          return { ok: Object.values(lags).every((lag) => lag.lagMs <= maxLagMs), detail: lags };
-        },
+        check: async () => ({
+          ok: followers.every((follower) => lagOf(follower) <= maxLagMs),
+          detail: Object.fromEntries([
+            ...followers.map((follower) => [follower.name, { lagMs: lagOf(follower) }]),
+            ...ungated.map((follower) => [follower.name, { lagMs: lagOf(follower), gatesReadiness: false }]),
+          ]),
+        }),
       });
     }
-    for (const follower of followers) follower.start();
+    for (const follower of [...followers, ...ungated]) follower.start();
     for (const task of this.parts.tasks ?? []) task.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.parts.drain?.();
     for (const task of this.parts.tasks ?? []) await task.stop();
-    for (const follower of this.parts.followers) await follower.stop();
+    for (const follower of [...this.parts.followers, ...(this.parts.ungatedFollowers ?? [])]) await follower.stop();
     for (const release of this.parts.release ?? []) await release();
     await this.parts.infrastructure.close();
   }
