@@ -28,6 +28,18 @@ describe('the key cache', () => {
     expect(cache.size).toBe(2);
   });
 
+  it('moves an entry read behind the others only when it is not among the newest half already', () => {
+    const cache = new ExpiringLruCache<string>(4, 30_000, clock);
+    for (const key of ['a', 'b', 'c', 'd']) cache.set(key, `key-${key}`);
+    expect(cache.get('c')).toBe('key-c');
+    expect(cache.get('a')).toBe('key-a');
+    cache.set('e', 'key-e');
+    cache.set('f', 'key-f');
+    // b went first; then c, not d: c was left where it was inserted, before d, although it was read
+    // after d was inserted (exact LRU would have kept c).
+    expect(['a', 'b', 'c', 'd', 'e', 'f'].filter((key) => cache.get(key) !== undefined)).toEqual(['a', 'd', 'e', 'f']);
+  });
+
   it('drops an entry on delete at once', () => {
     const cache = new ExpiringLruCache<string>(10, 30_000, clock);
     cache.set('a', 'key-a');
