@@ -129,6 +129,36 @@ describe('projection runner', () => {
     expect(await counterValue('crash')).toBe(300);
   });
 
+  test('the projection hears of every batch that committed and of none that failed, which it hears of as a resume', async () => {
+    await appendCounted('told-', 10, 30, 'told');
+    const calls: string[] = [];
+    const counting = countingProjection('told', 'told-', { after: 150 });
+    const projection: Projection = {
+      ...counting,
+      async apply(envelope, tx) {
+        calls.push('apply');
+        await counting.apply!(envelope, tx);
+      },
+      committed: () => calls.push('committed'),
+      resumed: () => calls.push('resumed'),
+    };
+    const runner = run(new ProjectionRunner(projection, store, codec, dataSource));
+    await runner.waitFor((await store.headPosition())!, 20_000);
+    await runner.stop();
+    let pending = 0;
+    let confirmed = 0;
+    let failedBatches = 0;
+    for (const call of calls) {
+      if (call === 'apply') pending++;
+      else if (call === 'committed') confirmed += pending;
+      else if (pending > 0) failedBatches++;
+      if (call !== 'apply') pending = 0;
+    }
+    expect(confirmed).toBe(300);
+    expect(failedBatches).toBe(1);
+    expect(await counterValue('told')).toBe(300);
+  });
+
   test('a restarted runner resumes from its checkpoint without applying anything twice', async () => {
     await appendCounted('restart-', 5, 20, 'restart');
     const first = new ProjectionRunner(countingProjection('restart', 'restart-'), store, codec, dataSource);

@@ -52,6 +52,11 @@ export interface Projection {
    * learnt from the log between batches must forget it here.
    */
   resumed?(): void;
+  /**
+   * The transaction of the batch just applied committed: what the projection learnt from it may be
+   * kept from now on (a failed batch is followed by resumed() instead).
+   */
+  committed?(): void;
 }
 
 export interface ProjectionLogger {
@@ -256,6 +261,7 @@ export class ProjectionRunner {
       return appendedInBatch;
     });
     this.checkpoint = last;
+    this.projection.committed?.();
     if (appended && appended.length > 0) this.store.notifyCommitted?.(appended);
     for (const { recorded, error, reason } of skipped) {
       this.metrics?.skipped.inc({ projection: this.name, error });

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
 import { isPlaceholder, resolveIdentities, type Identifier, type IdentityDecision, type KnownIdentifier, type ProfileMerge } from './identity.decider';
+import { identityKey, profileKey, type KnownIdentities, type StoredIdentity } from './known-identities';
 
 /** A trait value sealed under its subject's key, with the event time that set it. */
 export type StoredTraits = Record<string, { v: JsonObject; at: string }>;
@@ -44,13 +45,26 @@ export class BatchIdentityGraph {
 
   private constructor(private readonly maxMergesPerIdentifier: number) {}
 
-  /** Reads what the graph holds for every identifier of the batch, in one round trip. */
-  static async load(tx: EntityManager, wanted: readonly { tenantId: string; identifiers: readonly Identifier[] }[], maxMergesPerIdentifier: number): Promise<BatchIdentityGraph> {
+  /**
+   * Reads what the graph holds for every identifier of the batch: those `known` has from earlier
+   * batches from there, the others in one round trip.
+   */
+  static async load(
+    tx: EntityManager,
+    wanted: readonly { tenantId: string; identifiers: readonly Identifier[] }[],
+    maxMergesPerIdentifier: number,
+    known?: KnownIdentities,
+  ): Promise<BatchIdentityGraph> {
     const graph = new BatchIdentityGraph(maxMergesPerIdentifier);
     const keys = new Map<string, [string, string, string]>();
     for (const { tenantId, identifiers } of wanted) {
       for (const identifier of identifiers) {
-        if (!isPlaceholder(identifier.value)) keys.set(identityKey(tenantId, identifier), [tenantId, identifier.kind, identifier.value]);
+        if (isPlaceholder(identifier.value)) continue;
+        const key = identityKey(tenantId, identifier);
+        if (graph.identities.has(key) || keys.has(key)) continue;
+        const stored = known?.find(tenantId, identifier);
+        if (stored) graph.add(stored);
+        else keys.set(key, [tenantId, identifier.kind, identifier.value]);
       }
     }
     if (keys.size === 0) return graph;
@@ -63,14 +77,17 @@ export class BatchIdentityGraph {
       [columns.map((c) => c[0]), columns.map((c) => c[1]), columns.map((c) => c[2])],
     );
     for (const row of rows) {
-      graph.identities.set(identityKey(row.tenant_id, row), {
-        tenantId: row.tenant_id, kind: row.kind, value: row.value, profileId: row.profile_id, merges: row.merges, storedMerges: row.merges, sealedValue: null,
-      });
-      graph.profiles.set(profileKey(row.tenant_id, row.profile_id), {
-        tenantId: row.tenant_id, profileId: row.profile_id, userId: row.user_id, storedUserId: row.user_id, mergedInto: null,
-      });
+      graph.add({ tenantId: row.tenant_id, kind: row.kind, value: row.value, profileId: row.profile_id, userId: row.user_id, merges: row.merges });
     }
     return graph;
+  }
+
+  private add(stored: StoredIdentity): void {
+    const { tenantId, profileId } = stored;
+    this.identities.set(identityKey(tenantId, stored), {
+      tenantId, kind: stored.kind, value: stored.value, profileId, merges: stored.merges, storedMerges: stored.merges, sealedValue: null,
+    });
+    this.profiles.set(profileKey(tenantId, profileId), { tenantId, profileId, userId: stored.userId, storedUserId: stored.userId, mergedInto: null });
   }
 
   /**
@@ -148,6 +165,14 @@ export class BatchIdentityGraph {
       .map((i) => ({ tenantId: i.tenantId, kind: i.kind, value: i.value, profileId: this.survivorOf(i.tenantId, i.profileId), merges: i.merges, sealedValue: i.sealedValue }));
   }
 
+  /** Every identifier of the graph as the batch leaves it stored, on its final profile. */
+  storedState(): StoredIdentity[] {
+    return [...this.identities.values()].map((i) => {
+      const profileId = this.survivorOf(i.tenantId, i.profileId);
+      return { tenantId: i.tenantId, kind: i.kind, value: i.value, profileId, userId: this.profile(i.tenantId, profileId).userId, merges: i.merges };
+    });
+  }
+
   /** Stored identifiers whose merge count grew in this batch. */
   changedMergeCounts(): { tenantId: string; kind: string; value: string; merges: number }[] {
     return [...this.identities.values()]
@@ -160,14 +185,6 @@ export class BatchIdentityGraph {
     if (!profile) throw new Error(`profile ${profileId} is not in the batch's graph`);
     return profile;
   }
-}
-
-function identityKey(tenantId: string, identifier: { kind: string; value: string }): string {
-  return `${tenantId.toLowerCase()}\n${identifier.kind}\n${identifier.value}`;
-}
-
-function profileKey(tenantId: string, profileId: string): string {
-  return `${tenantId.toLowerCase()}\n${profileId.toLowerCase()}`;
 }
 
 /** Traits merge by event time: a value set later wins, whichever message arrived last. */

@@ -13,6 +13,7 @@ import { TRACKING_STREAM_PREFIX, trackingSubject } from '../tracking/tracking.ev
 import { BatchIdentityGraph, type StoredTraits } from './identity-graph';
 import type { Identifier } from './identity.decider';
 import { ProfilesMerged, profileStreamFor } from './identity.events';
+import { KnownIdentities } from './known-identities';
 import { writeBatch, type RecordedSighting } from './profile-writes';
 import { identifiersOf, interpret, isErasure, SIGN_IN_STREAM_PREFIX, type Erasure, type Sighting } from './sightings';
 
@@ -38,6 +39,8 @@ interface SealedSighting {
 // Large batches amortise the statements over more events. The runner only takes what the
 // subscription already holds, so a page of the store (500 events on PostgreSQL) bounds it too.
 const MAX_BATCH = 2000;
+// Identifiers (and as many profiles) remembered between batches: about 200 bytes each.
+const KNOWN_IDENTIFIERS = 100_000;
 
 /**
  * Unified profiles: resolves every tracked message, register's sign-ups and login's sign-ins to
@@ -50,6 +53,7 @@ const MAX_BATCH = 2000;
  * a crash neither loses nor repeats a merge; that is also why the commit stays synchronous.
  */
 export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
+  const known = new KnownIdentities(KNOWN_IDENTIFIERS);
   return {
     name: 'pulse.profiles',
     filter: {
@@ -69,21 +73,29 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
           segment.push({ envelope, sighting: meaning });
           continue;
         }
-        appended.push(...(await resolveAndRecord(deps, tx, segment)));
+        appended.push(...(await resolveAndRecord(deps, known, tx, segment)));
         segment = [];
+        known.forgetAll();
         await erase(deps, tx, tenantOf(envelope), meaning);
       }
-      appended.push(...(await resolveAndRecord(deps, tx, segment)));
+      appended.push(...(await resolveAndRecord(deps, known, tx, segment)));
       return appended;
     },
+    committed: () => known.committed(),
+    resumed: () => known.reset(),
   };
 }
 
 /** Answers the ProfilesMerged events it appended inside the transaction. */
-async function resolveAndRecord(deps: ProfilesProjectionDeps, tx: EntityManager, segment: readonly { envelope: EventEnvelope; sighting: Sighting }[]): Promise<AppendedEvents[]> {
+async function resolveAndRecord(
+  deps: ProfilesProjectionDeps,
+  known: KnownIdentities,
+  tx: EntityManager,
+  segment: readonly { envelope: EventEnvelope; sighting: Sighting }[],
+): Promise<AppendedEvents[]> {
   if (segment.length === 0) return [];
   const sealed = (await Promise.all(segment.map(({ envelope, sighting }) => seal(deps, envelope, sighting)))).filter((s) => s !== undefined);
-  const graph = await BatchIdentityGraph.load(tx, sealed, deps.maxMergesPerIdentifier);
+  const graph = await BatchIdentityGraph.load(tx, sealed, deps.maxMergesPerIdentifier, known);
   const landed: { sealed: SealedSighting; profileId: string }[] = [];
   const merges: { sealed: SealedSighting; survivorId: string; mergedId: string; viaKind: string }[] = [];
   for (const item of sealed) {
@@ -104,6 +116,8 @@ async function resolveAndRecord(deps: ProfilesProjectionDeps, tx: EntityManager,
     traits,
   }));
   await writeBatch(tx, graph, recorded);
+  if (graph.merges.length > 0) known.forgetAll();
+  else known.learn(graph.storedState());
   const appended: AppendedEvents[] = [];
   for (const merge of merges) {
     const inTransaction = await appendMerge(deps, tx, merge);
