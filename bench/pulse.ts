@@ -219,6 +219,7 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
 
     const { rows: [ingested] } = await raw[0]!.query<{ events: number }>(`SELECT count(*)::int AS events FROM es_events WHERE stream_name LIKE 'pulse.tracking-%'`);
     settings.log(`  profiles projector catching up with the ${ingested!.events} events ingested so far`);
+    // From before the projector starts: its start-up (a second or so) counts against its rate.
     const catchUpStarted = performance.now();
     projector = await services.startProjector();
     await profilesSettled(raw[0]!);

@@ -19,7 +19,7 @@ import { ingestLogFor } from './tracking/ingest-log';
 import { TrackingHandler } from './tracking/tracking.handler';
 import { TrackingRoutes } from './tracking/tracking.http';
 
-/** Pulse's projection runners (tenants, profiles), for the lifecycle and for tests that wait on them. */
+/** The projection runners of this process's role (tenants, profiles or both), for the lifecycle and for tests that wait on them. */
 export const PROJECTIONS = Symbol('PulseProjections');
 
 /**

@@ -70,14 +70,18 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, OnApplicationSh
         }),
       });
     }
-    for (const follower of [...followers, ...ungated]) follower.start();
+    for (const follower of this.allFollowers()) follower.start();
     for (const task of this.parts.tasks ?? []) task.start();
+  }
+
+  private allFollowers(): readonly LogFollower[] {
+    return [...this.parts.followers, ...(this.parts.ungatedFollowers ?? [])];
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.parts.drain?.();
     for (const task of this.parts.tasks ?? []) await task.stop();
-    for (const follower of [...this.parts.followers, ...(this.parts.ungatedFollowers ?? [])]) await follower.stop();
+    for (const follower of this.allFollowers()) await follower.stop();
     for (const release of this.parts.release ?? []) await release();
     await this.parts.infrastructure.close();
   }

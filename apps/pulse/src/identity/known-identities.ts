@@ -26,7 +26,7 @@ export interface StoredIdentity {
 export class KnownIdentities {
   private readonly identities: ExpiringLruCache<{ profileId: string; merges: number }>;
   private readonly userIds: ExpiringLruCache<{ userId: string | null }>;
-  private staged: { forget: boolean; learnt: StoredIdentity[] } = { forget: false, learnt: [] };
+  private staged = nothingStaged();
 
   constructor(maxEntries: number) {
     this.identities = new ExpiringLruCache(maxEntries, Number.POSITIVE_INFINITY);
@@ -56,11 +56,8 @@ export class KnownIdentities {
   /** The current batch committed. */
   committed(): void {
     const { forget, learnt } = this.staged;
-    this.staged = { forget: false, learnt: [] };
-    if (forget) {
-      this.identities.clear();
-      this.userIds.clear();
-    }
+    this.staged = nothingStaged();
+    if (forget) this.clear();
     for (const identity of learnt) {
       this.identities.set(identityKey(identity.tenantId, identity), { profileId: identity.profileId, merges: identity.merges });
       this.userIds.set(profileKey(identity.tenantId, identity.profileId), { userId: identity.userId });
@@ -69,10 +66,18 @@ export class KnownIdentities {
 
   /** Starting again from a stored checkpoint: another runner may have written since. */
   reset(): void {
-    this.staged = { forget: false, learnt: [] };
+    this.staged = nothingStaged();
+    this.clear();
+  }
+
+  private clear(): void {
     this.identities.clear();
     this.userIds.clear();
   }
+}
+
+function nothingStaged(): { forget: boolean; learnt: StoredIdentity[] } {
+  return { forget: false, learnt: [] };
 }
 
 export function identityKey(tenantId: string, identifier: { kind: string; value: string }): string {
