@@ -3,7 +3,9 @@ import { Pool } from 'pg';
 import type { PersonalDataSealer } from '../../cqrs/src/event-codec';
 import type { JsonObject } from '../../eventstore/src/event-store';
 import { createTestDatabase } from '../../../test/support/database';
+import { aes256Gcm } from './aead';
 import { PersonalDataIntegrityError, SubjectErasedError } from './errors';
+import { framed } from './framing';
 import { deriveKeys } from './master-key';
 import { PersonalDataCodec, type PersonalDataSpec } from './personal-data-codec';
 import { PersonalKeyStore } from './personal-key-store';
@@ -27,11 +29,12 @@ const stored = (data: JsonObject): JsonObject => JSON.parse(JSON.stringify(data)
 describe('the personal data codec', () => {
   const keys = deriveKeys(randomBytes(32));
   let pool: Pool;
+  let store: PersonalKeyStore;
   let codec: PersonalDataCodec;
 
   beforeAll(async () => {
     pool = new Pool({ connectionString: await createTestDatabase('pdcodec') });
-    const store = new PersonalKeyStore(pool, keys.keyWrappingKey);
+    store = new PersonalKeyStore(pool, keys.keyWrappingKey);
     await store.migrate();
     codec = new PersonalDataCodec(store);
   });
@@ -57,8 +60,40 @@ describe('the personal data codec', () => {
     expect(sealed).toEqual({
       userId: 'grace',
       plan: 'free',
-      $personal: { subject: 'grace', v: 1, alg: 'A256GCM', fields: ['email', 'name', 'phone'], iv: expect.any(String), ct: expect.any(String) },
+      $personal: { subject: 'grace', v: 1, alg: 'XC20P', fields: ['email', 'name', 'phone'], iv: expect.any(String), ct: expect.any(String) },
     });
+    // XChaCha20-Poly1305: a 192-bit nonce, and the 16-byte tag after the ciphertext.
+    const envelope = sealed.$personal as JsonObject;
+    expect(Buffer.from(envelope.iv as string, 'base64url')).toHaveLength(24);
+    const plaintext = JSON.stringify({ email: 'grace@example.com', name: 'Name of grace', phone: '+44 20 7946 0958' });
+    expect(Buffer.from(envelope.ct as string, 'base64url')).toHaveLength(Buffer.byteLength(plaintext) + 16);
+  });
+
+  /** Events and values as releases that sealed with AES-256-GCM stored them, under the person's current key. */
+  const sealedWithAesGcm = async (subject: string, plaintext: JsonObject | string, binding: readonly string[]) => {
+    const sealed = aes256Gcm.seal(await store.keyFor('acme', subject), Buffer.from(JSON.stringify(plaintext)), framed(...binding));
+    return { subject, v: 1, alg: 'A256GCM', iv: sealed.iv.toString('base64url'), ct: sealed.ct.toString('base64url') };
+  };
+
+  it('still opens event fields and values sealed with AES-256-GCM, and not once their alg is relabelled', async () => {
+    const fields = ['email', 'name', 'phone'];
+    const { userId: _userId, plan: _plan, ...personal } = registration('legacy-ada');
+    const envelope = await sealedWithAesGcm('legacy-ada', personal, ['tessera/personal-data/fields/v1', 'acme', 'legacy-ada', 'A256GCM', ...fields]);
+    const event = { userId: 'legacy-ada', plan: 'free', $personal: { ...envelope, fields } };
+    await expect(codec.open('acme', event)).resolves.toEqual({ data: registration('legacy-ada'), erased: false });
+    await expect(codec.open('acme', { ...event, $personal: { ...event.$personal, alg: 'XC20P' } })).rejects.toThrow(PersonalDataIntegrityError);
+
+    const value = await sealedWithAesGcm('legacy-ada', 'teal', ['tessera/personal-data/value/v1', 'acme', 'legacy-ada', 'A256GCM']);
+    await expect(codec.openValue('acme', value)).resolves.toEqual({ value: 'teal', erased: false });
+
+    await codec.forget('acme', 'legacy-ada');
+    await expect(codec.open('acme', event)).resolves.toEqual({ data: { userId: 'legacy-ada', plan: 'free', email: null, name: null, phone: null }, erased: true });
+  });
+
+  it('does not open an envelope relabelled from XChaCha20-Poly1305 to AES-256-GCM', async () => {
+    const sealed = stored(await codec.seal('acme', registered, registration('relabelled')));
+    const tampered = { ...sealed, $personal: { ...(sealed.$personal as JsonObject), alg: 'A256GCM' } };
+    await expect(codec.open('acme', tampered)).rejects.toThrow(PersonalDataIntegrityError);
   });
 
   it('uses a fresh nonce for every seal, so equal data never looks equal', async () => {
@@ -130,8 +165,9 @@ describe('the personal data codec', () => {
 
   it.each([
     ['not an object', 'oops'],
-    ['an unknown version', { subject: 'ada', v: 2, alg: 'A256GCM', fields: ['email'], iv: '', ct: '' }],
-    ['a non-base64url ciphertext', { subject: 'ada', v: 1, alg: 'A256GCM', fields: ['email'], iv: 'AAAAAAAAAAAAAAAA', ct: 'not base64!' }],
+    ['an unknown version', { subject: 'ada', v: 2, alg: 'XC20P', fields: ['email'], iv: '', ct: '' }],
+    ['an unknown cipher', { subject: 'ada', v: 1, alg: 'A128GCM', fields: ['email'], iv: 'AAAAAAAAAAAAAAAA', ct: 'AAAAAAAAAAAAAAAAAAAAAA' }],
+    ['a non-base64url ciphertext', { subject: 'ada', v: 1, alg: 'XC20P', fields: ['email'], iv: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', ct: 'not base64!' }],
   ])('rejects a $personal that is %s', async (_case, envelope) => {
     await codec.seal('acme', registered, registration('ada'));
     await expect(codec.open('acme', { userId: 'ada', $personal: envelope })).rejects.toThrow(PersonalDataIntegrityError);

@@ -1,5 +1,5 @@
 import type { JsonObject, JsonValue } from '../../eventstore/src/event-store';
-import { aeadOpen, aeadSeal, type Sealed } from './aead';
+import { aes256Gcm, xChaCha20Poly1305, type Aead, type Sealed } from './aead';
 import { PersonalDataIntegrityError } from './errors';
 import { framed } from './framing';
 import type { PersonalKeyStore } from './personal-key-store';
@@ -14,13 +14,15 @@ export interface PersonalDataSpec {
 export const SEALED_FIELD = '$personal';
 
 const FORMAT_VERSION = 1;
-const ALGORITHM = 'A256GCM';
+/** New seals use SEALING; envelopes name their cipher, so those sealed before it still open. */
+const SEALING: Aead = xChaCha20Poly1305;
+const OPENING: ReadonlyMap<string, Aead> = new Map([aes256Gcm, xChaCha20Poly1305].map((aead) => [aead.name, aead]));
 
 /** A single JSON value sealed under its subject's key (stored as ordinary JSON). */
 export type SealedValue = {
   subject: string;
   v: typeof FORMAT_VERSION;
-  alg: typeof ALGORITHM;
+  alg: Aead['name'];
   /** base64url nonce */
   iv: string;
   /** base64url ciphertext with the GCM tag appended */
@@ -60,7 +62,7 @@ export class PersonalDataCodec {
       else rest[field] = value;
     }
     const key = await this.keys.keyFor(tenantId, subject);
-    const sealed = aeadSeal(key, jsonBytes(personal), fieldsBinding(tenantId, subject, fields));
+    const sealed = SEALING.seal(key, jsonBytes(personal), fieldsBinding(tenantId, subject, fields, SEALING));
     const envelope: SealedPersonalFields = { ...envelopeOf(subject, sealed), fields };
     return { ...rest, [SEALED_FIELD]: envelope };
   }
@@ -72,7 +74,7 @@ export class PersonalDataCodec {
     const fields = envelope.fields;
     const rest: JsonObject = { ...data };
     delete rest[SEALED_FIELD];
-    const plaintext = await this.decrypt(tenantId, envelope, fieldsBinding(tenantId, envelope.subject, fields));
+    const plaintext = await this.decrypt(tenantId, envelope, (aead) => fieldsBinding(tenantId, envelope.subject, fields, aead));
     if (plaintext === 'erased') {
       const nulls = Object.fromEntries(fields.map((field) => [field, null]));
       return { data: { ...rest, ...nulls }, erased: true };
@@ -88,13 +90,13 @@ export class PersonalDataCodec {
   async sealValue(tenantId: string, subject: string, value: JsonValue): Promise<SealedValue> {
     if (subject === '') throw new Error('a sealed value needs a subject');
     const key = await this.keys.keyFor(tenantId, subject);
-    return envelopeOf(subject, aeadSeal(key, jsonBytes(value), valueBinding(tenantId, subject)));
+    return envelopeOf(subject, SEALING.seal(key, jsonBytes(value), valueBinding(tenantId, subject, SEALING)));
   }
 
   /** Opens a value sealed by sealValue; null with `erased: true` once its subject was forgotten. */
   async openValue(tenantId: string, sealed: JsonValue): Promise<{ value: JsonValue; erased: boolean }> {
     const envelope = parseEnvelope(tenantId, sealed);
-    const plaintext = await this.decrypt(tenantId, envelope, valueBinding(tenantId, envelope.subject));
+    const plaintext = await this.decrypt(tenantId, envelope, (aead) => valueBinding(tenantId, envelope.subject, aead));
     if (plaintext === 'erased') return { value: null, erased: true };
     return { value: parseJson(tenantId, plaintext), erased: false };
   }
@@ -109,29 +111,31 @@ export class PersonalDataCodec {
     return this.keys.destroy(tenantId, subject);
   }
 
-  private async decrypt(tenantId: string, envelope: SealedValue, binding: Buffer): Promise<Buffer | 'erased'> {
+  private async decrypt(tenantId: string, envelope: SealedValue, binding: (aead: Aead) => Buffer): Promise<Buffer | 'erased'> {
     const found = await this.keys.lookup(tenantId, envelope.subject);
     if (found.status === 'erased') return 'erased';
     // Data exists only after its key did, so a missing key means the data came from elsewhere.
     if (found.status === 'unknown') throw new PersonalDataIntegrityError(tenantId, 'its subject has no data key in this tenant');
     const sealed: Sealed = { iv: strictBase64url(tenantId, envelope.iv, 'iv'), ct: strictBase64url(tenantId, envelope.ct, 'ct') };
-    const plaintext = aeadOpen(found.key, sealed, binding);
+    const aead = OPENING.get(envelope.alg)!;
+    const plaintext = aead.open(found.key, sealed, binding(aead));
     if (!plaintext) throw new PersonalDataIntegrityError(tenantId, 'authentication failed (altered, or moved from another tenant or subject)');
     return plaintext;
   }
 }
 
-// Each binding names its purpose, so a sealed value cannot be passed off as sealed event fields.
-function fieldsBinding(tenantId: string, subject: string, fields: readonly string[]): Buffer {
-  return framed('tessera/personal-data/fields/v1', tenantId, subject, ALGORITHM, ...fields);
+// Each binding names its purpose, so a sealed value cannot be passed off as sealed event fields,
+// and its cipher, so an envelope's alg cannot be changed.
+function fieldsBinding(tenantId: string, subject: string, fields: readonly string[], aead: Aead): Buffer {
+  return framed('tessera/personal-data/fields/v1', tenantId, subject, aead.name, ...fields);
 }
 
-function valueBinding(tenantId: string, subject: string): Buffer {
-  return framed('tessera/personal-data/value/v1', tenantId, subject, ALGORITHM);
+function valueBinding(tenantId: string, subject: string, aead: Aead): Buffer {
+  return framed('tessera/personal-data/value/v1', tenantId, subject, aead.name);
 }
 
 function envelopeOf(subject: string, sealed: Sealed): SealedValue {
-  return { subject, v: FORMAT_VERSION, alg: ALGORITHM, iv: sealed.iv.toString('base64url'), ct: sealed.ct.toString('base64url') };
+  return { subject, v: FORMAT_VERSION, alg: SEALING.name, iv: sealed.iv.toString('base64url'), ct: sealed.ct.toString('base64url') };
 }
 
 function jsonBytes(value: JsonValue): Buffer {
@@ -142,11 +146,12 @@ function parseEnvelope(tenantId: string, value: JsonValue | undefined): SealedVa
   const malformed = (what: string) => new PersonalDataIntegrityError(tenantId, `malformed envelope: ${what}`);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw malformed('not an object');
   if (value.v !== FORMAT_VERSION) throw malformed(`unsupported version ${JSON.stringify(value.v)}`);
-  if (value.alg !== ALGORITHM) throw malformed(`unsupported algorithm ${JSON.stringify(value.alg)}`);
+  const aead = typeof value.alg === 'string' ? OPENING.get(value.alg) : undefined;
+  if (!aead) throw malformed(`unsupported algorithm ${JSON.stringify(value.alg)}`);
   const { subject, iv, ct } = value;
   if (typeof subject !== 'string' || subject === '') throw malformed('no subject');
   if (typeof iv !== 'string' || typeof ct !== 'string') throw malformed('iv and ct must be strings');
-  return { subject, v: FORMAT_VERSION, alg: ALGORITHM, iv, ct };
+  return { subject, v: FORMAT_VERSION, alg: aead.name, iv, ct };
 }
 
 function parseSealedFields(tenantId: string, value: JsonValue | undefined): SealedPersonalFields {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { inTransaction } from '../../eventstore/src/postgres/transaction';
-import { aeadOpen, aeadSeal, packSealed, unpackSealed } from './aead';
+import { aes256Gcm, packSealed, unpackSealed } from './aead';
 import { DataKeyUnwrapError, SubjectErasedError } from './errors';
 import { framed } from './framing';
 import { ExpiringLruCache } from '../../platform/src/expiring-lru-cache';
@@ -136,7 +136,7 @@ export class PersonalKeyStore {
   private async createOrRead(tenantId: string, subjectId: string): Promise<DataKeyLookup> {
     const epoch = this.destroyEpoch;
     const key = randomBytes(DATA_KEY_BYTES);
-    const wrapped = packSealed(aeadSeal(this.keyWrappingKey, key, wrappingBinding(tenantId, subjectId, CURRENT_KEY_VERSION)));
+    const wrapped = packSealed(aes256Gcm.seal(this.keyWrappingKey, key, wrappingBinding(tenantId, subjectId, CURRENT_KEY_VERSION)));
     const { rows } = await this.pool.query<{ key_version: number; wrapped_key: Buffer | null }>(
       `WITH created AS (
          INSERT INTO personal_data_keys (tenant_id, subject_id, key_version, wrapped_key)
@@ -158,7 +158,7 @@ export class PersonalKeyStore {
   }
 
   private unwrap(tenantId: string, subjectId: string, keyVersion: number, wrapped: Buffer): Buffer {
-    const key = aeadOpen(this.keyWrappingKey, unpackSealed(wrapped), wrappingBinding(tenantId, subjectId, keyVersion));
+    const key = aes256Gcm.open(this.keyWrappingKey, unpackSealed(wrapped), wrappingBinding(tenantId, subjectId, keyVersion));
     if (!key || key.length !== DATA_KEY_BYTES) throw new DataKeyUnwrapError(tenantId, subjectId);
     return key;
   }
