@@ -57,6 +57,35 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
     expect(await storedIn(b)).toEqual([[0n, 'm1']]);
   });
 
+  test('concurrent statements sharing messages store each message once, and say which of them claimed it', async () => {
+    const tenant = randomUUID();
+    for (let round = 0; round < 10; round++) {
+      const ids = Array.from({ length: 30 }, (_, i) => `r${round}-m${i}`);
+      // Three overlapping batches: 0-19, 10-29 and 5-24, sent at once in different orders.
+      const batches = [ids.slice(0, 20), ids.slice(10).reverse(), ids.slice(5, 25)];
+      const claimedBy = await Promise.all(batches.map((batch) => log.store(pool, batch.map((id) => message(tenant, id)))));
+      const claims = claimedBy.flatMap((claimed) => [...claimed]);
+      expect(claims.sort()).toEqual(ids.map((id) => claimKey(tenant, id)).sort());
+    }
+    const stored = (await storedIn(tenant)).map(([, messageId]) => messageId as string);
+    expect(stored).toHaveLength(300);
+    expect(new Set(stored).size).toBe(300);
+  });
+
+  test('a statement refused for anything but a stored message fails whole: nothing of it is claimed or appended', async () => {
+    const tenant = randomUUID();
+    const eventId = randomUUID();
+    const withEventId = (messageId: string): ClaimedMessage => {
+      const base = message(tenant, messageId);
+      return { ...base, event: { ...base.event, id: eventId } };
+    };
+    await log.store(pool, [withEventId('first')]);
+    // Another message carrying an event id already in the log: a unique violation, but not of a claim.
+    await expect(log.store(pool, [message(tenant, 'second'), withEventId('third')])).rejects.toMatchObject({ code: '23505', constraint: 'es_events_event_id_key' });
+    expect(await log.store(pool, [message(tenant, 'second'), message(tenant, 'third')])).toEqual(new Set([claimKey(tenant, 'second'), claimKey(tenant, 'third')]));
+    expect(await storedIn(tenant)).toEqual([[0n, 'first'], [1n, 'second'], [2n, 'third']]);
+  });
+
   test('one messageId sent to two tenants is two messages', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
     expect(await log.store(pool, [message(a, 'same'), message(b, 'same')])).toEqual(new Set([claimKey(a, 'same'), claimKey(b, 'same')]));
