@@ -88,6 +88,38 @@ describe('tracking API (Segment HTTP API)', () => {
     expect(data.originalTimestamp).toBe(happened.toISOString());
   });
 
+  test('a batch’s sentAt corrects the messages without one of their own; a message’s own sentAt wins', async () => {
+    const skewMs = 3_600_000;
+    const clientNow = new Date(Date.now() + skewMs);
+    const happened = new Date(clientNow.getTime() - 60_000);
+    const [inherits, own, untimed] = [randomUUID(), randomUUID(), randomUUID()];
+    const ownSentAt = new Date(happened.getTime() + 5_000).toISOString();
+    await h.pulse.http().post('/v1/batch').set('authorization', basic(h.tenant.writeKey))
+      .send({
+        sentAt: clientNow.toISOString(),
+        batch: [
+          { type: 'track', userId: 'u-batch-skew', event: 'Inherits', messageId: inherits, timestamp: happened.toISOString() },
+          { type: 'track', userId: 'u-batch-skew', event: 'Own', messageId: own, timestamp: happened.toISOString(), sentAt: ownSentAt },
+          { type: 'track', userId: 'u-batch-skew', event: 'Untimed', messageId: untimed },
+        ],
+      })
+      .expect(200);
+    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE data->>'messageId' = ANY($1)`, [[inherits, own, untimed]]);
+    const byId = new Map(rows.map((row) => [row.data.messageId as string, row.data as Record<string, string>]));
+    const lead = (data: Record<string, string>) => new Date(data.receivedAt).getTime() - new Date(data.timestamp).getTime();
+    expect(byId.get(inherits)!.sentAt).toBe(clientNow.toISOString());
+    expect(lead(byId.get(inherits)!)).toBeGreaterThanOrEqual(59_000);
+    expect(lead(byId.get(inherits)!)).toBeLessThan(70_000);
+    // Sent 5 s after it happened by its own clock: it happened 5 s before it was received.
+    expect(byId.get(own)!.sentAt).toBe(ownSentAt);
+    expect(lead(byId.get(own)!)).toBeGreaterThanOrEqual(5_000);
+    expect(lead(byId.get(own)!)).toBeLessThan(15_000);
+    expect(byId.get(own)!.originalTimestamp).toBe(happened.toISOString());
+    // No timestamp: it happened when it was received, and has no original timestamp.
+    expect(byId.get(untimed)!.timestamp).toBe(byId.get(untimed)!.receivedAt);
+    expect(byId.get(untimed)!.originalTimestamp).toBeUndefined();
+  });
+
   test('properties, traits and context (IP included) are sealed in the store', async () => {
     const messageId = randomUUID();
     await h.pulse.http().post('/v1/identify').set('authorization', basic(h.tenant.writeKey))

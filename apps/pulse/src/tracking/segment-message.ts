@@ -41,12 +41,20 @@ export interface TrackingMessage {
   carriesTraits: boolean;
 }
 
-export interface ReceivedAt {
+/** What a request tells about each of its messages; made once per request (see receptionOf). */
+export interface Reception {
   readonly receivedAt: Date;
+  readonly receivedAtText: string;
   /** `sentAt` of the enclosing batch, when the message has none of its own. */
-  readonly batchSentAt?: unknown;
+  readonly batchSentAt?: { readonly at: Date; readonly text: string };
   /** The caller's address, recorded as `context.ip` when the message names none (as Segment does). */
   readonly ip?: string;
+}
+
+/** Dates formatted once per request rather than per message: a batch holds up to 2,500. */
+export function receptionOf(receivedAt: Date, ip?: string, batchSentAt?: unknown): Reception {
+  const sentAt = safeTime(batchSentAt);
+  return { receivedAt, receivedAtText: receivedAt.toISOString(), ip, ...(sentAt ? { batchSentAt: { at: sentAt, text: sentAt.toISOString() } } : {}) };
 }
 
 export type Normalised = { ok: true; message: TrackingMessage } | { ok: false; errors: FieldError[]; tooLarge?: boolean };
@@ -55,7 +63,7 @@ export type Normalised = { ok: true; message: TrackingMessage } | { ok: false; e
  * Checks one message against Segment's rules and normalises it. `path` locates the message in the
  * request body so that every error points at the offending field (`/batch/3/event`).
  */
-export function normaliseMessage(raw: unknown, kind: MessageKind, at: ReceivedAt, path: (string | number)[] = []): Normalised {
+export function normaliseMessage(raw: unknown, kind: MessageKind, at: Reception, path: (string | number)[] = []): Normalised {
   const errors: FieldError[] = [];
   const fail = (field: string, message: string) => errors.push({ pointer: jsonPointer([...path, field]), message });
   if (!isObject(raw)) return { ok: false, errors: [{ pointer: jsonPointer(path), message: 'must be a JSON object' }] };
@@ -115,7 +123,7 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: ReceivedAt
   const integrations = object('integrations');
   const timestamp = time('timestamp', raw.timestamp);
   const ownSentAt = raw.sentAt !== undefined && raw.sentAt !== null;
-  const sentAt = ownSentAt ? time('sentAt', raw.sentAt) : safeTime(at.batchSentAt);
+  const sentAt = ownSentAt ? time('sentAt', raw.sentAt) : at.batchSentAt?.at;
 
   if (kind === 'alias') {
     if (previousId === undefined) fail('previousId', 'required');
@@ -127,16 +135,17 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: ReceivedAt
   if (errors.length > 0) return { ok: false, errors };
 
   const receivedAt = at.receivedAt;
+  const originalTimestamp = timestamp?.toISOString();
   // Segment's skew correction: the client's clock is off by (sentAt - receivedAt), and so is its timestamp.
-  const corrected = timestamp && sentAt ? new Date(timestamp.getTime() + (receivedAt.getTime() - sentAt.getTime())) : (timestamp ?? receivedAt);
+  const corrected = timestamp && sentAt ? new Date(timestamp.getTime() + (receivedAt.getTime() - sentAt.getTime())).toISOString() : (originalTimestamp ?? at.receivedAtText);
   const ip = at.ip && !(context && typeof context.ip === 'string') ? at.ip : undefined;
   const message: TrackingMessage = {
     kind,
     messageId: messageId ?? randomUUID(),
     userId: userId ?? null,
     anonymousId: anonymousId ?? null,
-    timestamp: corrected.toISOString(),
-    receivedAt: receivedAt.toISOString(),
+    timestamp: corrected,
+    receivedAt: at.receivedAtText,
     carriesTraits: carriesTraits(kind, traits, context),
   };
   if (previousId !== undefined && previousId !== null) message.previousId = previousId;
@@ -144,8 +153,8 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: ReceivedAt
   if (event !== undefined) message.event = event;
   if (name !== undefined) message.name = name;
   if (category !== undefined) message.category = category;
-  if (timestamp) message.originalTimestamp = timestamp.toISOString();
-  if (sentAt) message.sentAt = sentAt.toISOString();
+  if (originalTimestamp) message.originalTimestamp = originalTimestamp;
+  if (sentAt) message.sentAt = ownSentAt ? sentAt.toISOString() : at.batchSentAt!.text;
   if (properties) message.properties = properties;
   // Segment's libraries put identify traits at the top level but page/track traits in context.
   if (traits) message.traits = traits;

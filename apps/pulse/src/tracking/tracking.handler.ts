@@ -2,7 +2,7 @@ import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
 import { ProblemError, RequestValidationError, type FieldError } from '../../../../libs/platform/src/problem-details';
 import { SubjectErasedError } from '../../../../libs/personal-data/src/errors';
 import type { EncodedMessage, GroupCommit, IngestOutcome } from './group-commit';
-import { MAX_BATCH_EVENTS, MESSAGE_KINDS, isObject, normaliseMessage, type MessageKind, type TrackingMessage } from './segment-message';
+import { MAX_BATCH_EVENTS, MESSAGE_KINDS, isObject, normaliseMessage, receptionOf, type MessageKind, type TrackingMessage } from './segment-message';
 import { MessageReceived } from './tracking.events';
 
 export interface TrackingRequest {
@@ -33,7 +33,7 @@ export class TrackingHandler {
   ) {}
 
   async single(kind: MessageKind, body: Record<string, unknown>, request: TrackingRequest): Promise<IngestOutcome> {
-    const normalised = normaliseMessage(body, kind, { receivedAt: request.receivedAt, ip: request.ip });
+    const normalised = normaliseMessage(body, kind, receptionOf(request.receivedAt, request.ip));
     if (!normalised.ok) throw normalised.tooLarge ? tooLarge(normalised.errors) : new RequestValidationError(normalised.errors);
     return this.store([normalised.message], request);
   }
@@ -51,6 +51,7 @@ export class TrackingHandler {
     }
     const messages: TrackingMessage[] = [];
     const errors: FieldError[] = [];
+    const reception = receptionOf(request.receivedAt, request.ip, body.sentAt);
     let oversized = false;
     items.forEach((item: unknown, index) => {
       const kind = isObject(item) ? item.type : undefined;
@@ -58,7 +59,7 @@ export class TrackingHandler {
         errors.push({ pointer: `/batch/${index}/type`, message: `must be one of ${MESSAGE_KINDS.join(', ')}` });
         return;
       }
-      const normalised = normaliseMessage(item, kind as MessageKind, { receivedAt: request.receivedAt, batchSentAt: body.sentAt, ip: request.ip }, ['batch', index]);
+      const normalised = normaliseMessage(item, kind as MessageKind, reception, ['batch', index]);
       if (normalised.ok) messages.push(normalised.message);
       else {
         oversized ||= normalised.tooLarge === true;
