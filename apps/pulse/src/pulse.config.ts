@@ -19,7 +19,7 @@ const schema = serviceEnvSchema({ port: 3003 })
     /** Events one group commit appends at most. */
     INGEST_MAX_BATCH_EVENTS: integer({ min: 1, max: 20_000 }).default(5_000),
     /** Group commits in flight at once (each appends to its own partition stream). */
-    INGEST_WRITERS: integer({ min: 1, max: 16 }).default(4),
+    INGEST_WRITERS: integer({ min: 1, max: 16 }).default(6),
     /** Events that must be waiting before a group commit starts beside one already in flight. */
     INGEST_EXTRA_WRITER_MIN_EVENTS: integer({ min: 1, max: 20_000 }).default(64),
     /** One shared identifier (a device id, say) attaches to at most this many profiles with userIds. */
