@@ -214,6 +214,11 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
     const batch = await paired(settings, () => runClosedLoops(BATCH_WORKERS, settings.windowMs, postBatch), () => runClosedLoops(BATCH_WORKERS, settings.windowMs, rawInsert));
     settings.log('  raw INSERT into a table without the event log\'s keys (for reference)');
     const unkeyed = await runClosedLoops(BATCH_WORKERS, settings.windowMs, rawInsertInto('bench_pulse_raw_unkeyed'));
+    // As the batch windows have theirs: the first single window after the batch windows ran at a
+    // third to a half of the others (sockets to open, code paths to compile, garbage to collect).
+    settings.log('  warming up single calls');
+    await runClosedLoops(SINGLE_WORKERS, settings.warmUpMs, postTrack);
+    await runClosedLoops(SINGLE_WORKERS, settings.warmUpMs, postEcho);
     settings.log('  single /v1/track vs bare HTTP echo');
     const single = await paired(settings, () => runClosedLoops(SINGLE_WORKERS, settings.windowMs, postTrack), () => runClosedLoops(SINGLE_WORKERS, settings.windowMs, postEcho));
 
