@@ -25,7 +25,7 @@ export type SealedValue = {
   alg: Aead['name'];
   /** base64url nonce */
   iv: string;
-  /** base64url ciphertext with the GCM tag appended */
+  /** base64url ciphertext with the 16-byte authentication tag appended */
   ct: string;
 };
 
