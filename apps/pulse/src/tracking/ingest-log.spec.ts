@@ -57,6 +57,18 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
     expect(await storedIn(b)).toEqual([[0n, 'm1']]);
   });
 
+  test('a retried statement is refused at its claims, before it appends anything', async () => {
+    const tenant = randomUUID();
+    const seqOf = async (messageId: string) =>
+      BigInt((await pool.query<{ seq: string }>(`SELECT seq::text FROM es_events WHERE stream_name = $1 AND data->>'messageId' = $2`, [trackingStreamFor(tenant, 0), messageId])).rows[0]!.seq);
+    const batch = ['m1', 'm2', 'm3', 'm4', 'm5'].map((id) => message(tenant, id));
+    await log.store(pool, batch);
+    expect(await log.store(pool, batch)).toEqual(new Set());
+    await log.store(pool, [message(tenant, 'm6')]);
+    // Sequence numbers are drawn even by appends that roll back: a retry that appended first would leave a gap of five.
+    expect((await seqOf('m6')) - (await seqOf('m5'))).toBe(1n);
+  });
+
   test('concurrent statements sharing messages store each message once, and say which of them claimed it', async () => {
     const tenant = randomUUID();
     for (let round = 0; round < 10; round++) {

@@ -39,7 +39,9 @@ export function claimKey(tenantId: string, messageId: string): string {
  * ON CONFLICT: a speculative insert per claim (the index probe, then a confirming WAL record) cost
  * about a tenth of PostgreSQL's work per event. When a claim is taken (a client's retry, or a
  * concurrent copy that committed first) that statement fails whole, leaving nothing behind, and the
- * commit runs CLAIM_NEW_AND_APPEND instead, which skips the stored ids.
+ * commit runs CLAIM_NEW_AND_APPEND instead, which skips the stored ids. The claims run first (the
+ * appends wait on their count), so a retried batch fails before appending anything: retries come
+ * in bursts when the store is slow, and must not cost it a wasted append each.
  *
  * The messages come as arrays ($1 tenant, $2 messageId) and the events as one JSON array per
  * stream ($3 names, $4 arrays, in message order), so each stream's array goes to the append as it
@@ -49,10 +51,12 @@ const CLAIM_ALL_AND_APPEND = `
   WITH claimed AS (
     INSERT INTO pulse_message_ids (tenant_id, message_id)
     SELECT k.tenant_id, k.message_id FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, message_id) ORDER BY 1, 2
+    RETURNING 1
   ),
   appended AS (
     SELECT a.new_revision FROM ROWS FROM (unnest($3::text[]), jsonb_array_elements($4::jsonb)) AS s(stream_name, events)
     CROSS JOIN LATERAL es_append_any(s.stream_name, s.events) a
+    WHERE (SELECT count(*) FROM claimed) > 0
   )
   SELECT count(*) AS streams FROM appended`;
 
