@@ -28,6 +28,8 @@ describe('pulse roles', () => {
   afterAll(async () => {
     for (const app of started) await app.close();
   });
+  let projectorApp: NestFastifyApplication | undefined;
+  const projector = async () => (projectorApp ??= await startRole('projector'));
   const track = (userId: string, event: string) => ({ type: 'track', userId, event, messageId: randomUUID() });
 
   test('an ingest process acknowledges and stores but keeps no profiles; a projector on the same database builds them and serves no tracking', async () => {
@@ -40,21 +42,22 @@ describe('pulse roles', () => {
     const pool = h.pulse.runtime.infrastructure.pool;
     expect((await pool.query(`SELECT 1 FROM projection_checkpoints WHERE projection = 'pulse.profiles'`)).rowCount).toBe(0);
 
-    const projector = await startRole('projector');
+    const projectorRole = await projector();
     await eventually(async () => (await h.profile('userId', userId)).status === 200);
     expect((await h.profile('userId', userId)).body).toMatchObject({ userId, traits: { plan: 'pro' }, counters: { total: 2, events: { Opened: { count: 1 } } } });
 
-    const tracked = await request(projector.getHttpServer()).post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send({ batch: [track(userId, 'Lost')] });
+    const tracked = await request(projectorRole.getHttpServer()).post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send({ batch: [track(userId, 'Lost')] });
     expect(tracked.status).toBe(404);
-    const read = await request(projector.getHttpServer()).get(`/t/${h.tenant.slug}/profiles/userId/${userId}`).set('authorization', `Bearer ${h.tenant.apiKey}`);
+    const read = await request(projectorRole.getHttpServer()).get(`/t/${h.tenant.slug}/profiles/userId/${userId}`).set('authorization', `Bearer ${h.tenant.apiKey}`);
     expect(read.status).toBe(404);
-    const projectorReady = await readiness(projector);
+    const projectorReady = await readiness(projectorRole);
     expect(projectorReady.status).toBe(200);
     expect(followed(projectorReady)).toEqual(['pulse.profiles']);
   });
 
   test('while the profiles projection is held up, the projector leaves rotation; ingest and all-in-one processes stay ready and keep acknowledging', async () => {
-    const projector = started[0]!;
+    // Started by the test above, or here when this test runs alone.
+    const projectorRole = await projector();
     const allInOne = await startRole('all');
     const userId = `held-${randomUUID()}`;
     // Every runner of the projection blocks on its first write until this transaction ends. SHARE
@@ -66,7 +69,7 @@ describe('pulse roles', () => {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE pulse_profile_events IN SHARE MODE');
       await h.send([track(userId, 'Held')]);
-      await eventually(async () => (await readiness(projector)).status === 503);
+      await eventually(async () => (await readiness(projectorRole)).status === 503);
       const all = await readiness(allInOne);
       expect(all.status).toBe(200);
       expect(all.body.details.projections['pulse.profiles']).toMatchObject({ gatesReadiness: false });
@@ -79,7 +82,7 @@ describe('pulse roles', () => {
       await blocker.query('ROLLBACK');
       await blocker.end();
     }
-    await eventually(async () => (await readiness(projector)).status === 200);
+    await eventually(async () => (await readiness(projectorRole)).status === 200);
     await eventually(async () => (await h.profile('userId', userId)).body.counters?.total === 3);
     expect((await h.profile('userId', userId)).body.counters.events).toMatchObject({ Held: { count: 1 }, 'Held Too': { count: 1 }, 'Held Three': { count: 1 } });
   });

@@ -3,6 +3,15 @@ import { KnownIdentities, type StoredIdentity } from './known-identities';
 const tenant = '0190a6b2-0000-7000-8000-000000000001';
 const stored = (kind: StoredIdentity['kind'], value: string, profileId: string, userId: string | null, merges = 0): StoredIdentity => ({ tenantId: tenant, kind, value, profileId, userId, merges });
 
+/** device-1 known from a committed batch, device-2 staged by the batch now running. */
+function oneKnownOneStaged(): KnownIdentities {
+  const known = new KnownIdentities(100);
+  known.learn([stored('anonymousId', 'device-1', 'p1', null)]);
+  known.committed();
+  known.learn([stored('anonymousId', 'device-2', 'p2', null)]);
+  return known;
+}
+
 describe('identities known from committed batches', () => {
   test('what a batch learns is known only once it commits', () => {
     const known = new KnownIdentities(100);
@@ -22,10 +31,7 @@ describe('identities known from committed batches', () => {
   });
 
   test('after forgetAll the batch reads nothing from memory, and once it commits only what it learnt since is known', () => {
-    const known = new KnownIdentities(100);
-    known.learn([stored('anonymousId', 'device-1', 'p1', null)]);
-    known.committed();
-    known.learn([stored('anonymousId', 'device-2', 'p2', null)]);
+    const known = oneKnownOneStaged();
     known.forgetAll();
     expect(known.find(tenant, { kind: 'anonymousId', value: 'device-1' })).toBeUndefined();
     known.learn([stored('anonymousId', 'device-3', 'p3', null)]);
@@ -36,10 +42,7 @@ describe('identities known from committed batches', () => {
   });
 
   test('reset forgets what is known and what a failed batch staged', () => {
-    const known = new KnownIdentities(100);
-    known.learn([stored('anonymousId', 'device-1', 'p1', null)]);
-    known.committed();
-    known.learn([stored('anonymousId', 'device-2', 'p2', null)]);
+    const known = oneKnownOneStaged();
     known.reset();
     known.committed();
     expect(known.find(tenant, { kind: 'anonymousId', value: 'device-1' })).toBeUndefined();

@@ -96,12 +96,11 @@ export class PostgresIngestLog implements IngestLog {
   async store(pool: Pool, messages: readonly ClaimedMessage[]): Promise<Set<string>> {
     if (messages.length === 0) return new Set();
     const streams = new Map<string, { ordinal: number; events: object[] }>();
-    const streamOrdinals = messages.map(({ streamName, event }) => {
+    for (const { streamName, event } of messages) {
       let stream = streams.get(streamName);
       if (!stream) streams.set(streamName, (stream = { ordinal: streams.size + 1, events: [] }));
       stream.events.push({ id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} });
-      return stream.ordinal;
-    });
+    }
     const values = [
       messages.map((message) => message.tenantId),
       messages.map((message) => message.messageId),
@@ -117,7 +116,7 @@ export class PostgresIngestLog implements IngestLog {
       const { rows } = await pool.query<{ tenant_id: string; message_id: string }>({
         name: 'pulse_claim_new_and_append',
         text: CLAIM_NEW_AND_APPEND,
-        values: [...values, streamOrdinals],
+        values: [...values, messages.map((message) => streams.get(message.streamName)!.ordinal)],
       });
       claimed = new Set(rows.map((row) => claimKey(row.tenant_id, row.message_id)));
     }
