@@ -1,6 +1,15 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const LIBS = 'access|contracts|cqrs|eventstore|personal-data|platform';
+const SERVICES = ['login', 'register', 'pulse', 'rewards'];
+
+/** Libraries are entered through their entry points (package.json "imports"), never by path. */
+const libraryBoundaries = [
+  { regex: `^\\.{1,2}/(.*/)?libs/`, message: 'enter a library through its entry point (#cqrs, #platform, ...), not by a path into libs/' },
+  { regex: `^#(${LIBS})/(?!testing$)(?!embedded-postgres$)`, message: "a library's internals are not its API: import from its entry point (#lib or #lib/testing)" },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
@@ -10,8 +19,38 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       'no-console': 'error',
       eqeqeq: ['error', 'always'],
+      'no-restricted-imports': ['error', { patterns: libraryBoundaries }],
     },
   },
+  {
+    // One library reaches another only through its entry point, like the apps do.
+    files: ['libs/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [...libraryBoundaries, { regex: `^(\\.\\./){2,}(${LIBS})/`, message: 'enter another library through its entry point (#cqrs, #platform, ...)' }] },
+      ],
+    },
+  },
+  // Four services ship as four containers: one never compiles against another's source. What they
+  // share is in libs/contracts (events, stream names, key hashing); cross-service tests live in test/.
+  ...SERVICES.map((service) => ({
+    files: [`apps/${service}/**`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...libraryBoundaries,
+            {
+              regex: `^(\\.\\./)+(apps/)?(${SERVICES.filter((other) => other !== service).join('|')})/`,
+              message: `${service} must not import another service's code: share it through libs/contracts`,
+            },
+          ],
+        },
+      ],
+    },
+  })),
   {
     files: ['**/*.spec.ts', 'test/**', '**/testing/**', 'bench/**'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-explicit-any': 'off' },

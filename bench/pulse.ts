@@ -9,7 +9,7 @@ import { openPulseRuntime, pulseServiceOptions } from '../apps/pulse/src/pulse.r
 import { loadRegisterConfig } from '../apps/register/src/register.config';
 import { RegisterModule } from '../apps/register/src/register.module';
 import { openRegisterRuntime, registerServiceOptions } from '../apps/register/src/register.runtime';
-import { createServiceApp } from '../libs/platform/src/service-app';
+import { createServiceApp } from '#platform';
 import { rawEventTableDdl } from './scenarios/append-throughput';
 import { JsonClient } from './support/http-client';
 import { median, runClosedLoops, sleep, type Throughput } from './support/measure';

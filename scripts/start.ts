@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
-import { databaseUrl, startEmbeddedPostgres, type RunningPostgres } from '../libs/platform/src/embedded-postgres';
+import { databaseUrl, startEmbeddedPostgres, type RunningPostgres } from '#platform/embedded-postgres';
 
 const root = resolve(__dirname, '..', '..');
 const dataDir = join(root, '.data');

@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
-import type { EventToAppend, ExpectedRevision, JsonObject } from '../../libs/eventstore/src/event-store';
-import { PostgresEventStore } from '../../libs/eventstore/src/postgres/postgres-event-store';
-import { newEventId } from '../../libs/eventstore/src/event-id';
+import type { EventToAppend, ExpectedRevision, JsonObject } from '#eventstore';
+import { PostgresEventStore } from '#eventstore';
+import { newEventId } from '#eventstore';
 import { runClosedLoops, sampleMetadata, samplePayload, type Throughput } from '../support/measure';
 import { connectClient } from '../support/bench-postgres';
 import { pairedDetails, runPaired } from '../support/paired';

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { comparePositions, type EventStore, type Position } from '../../libs/eventstore/src/event-store';
-import { PostgresEventStore } from '../../libs/eventstore/src/postgres/postgres-event-store';
+import { comparePositions, type EventStore, type Position } from '#eventstore';
+import { PostgresEventStore } from '#eventstore';
 import { startCpuMeter } from '../support/cpu-meter';
 import { median, percentileOfSorted, sleep } from '../support/measure';
 import { cores, type ReportRow, type ScenarioResult } from '../support/report';

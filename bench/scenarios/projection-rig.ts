@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { Registry, type Histogram, type LabelValues } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
-import { EventCodec, type PersonalDataSealer } from '../../libs/cqrs/src/event-codec';
-import type { EventEnvelope } from '../../libs/cqrs/src/event-envelope';
-import { defineEvent, EventRegistry, type EventDefinition } from '../../libs/cqrs/src/event-types';
-import { ProjectionMetrics } from '../../libs/cqrs/src/projection-metrics';
-import { CHECKPOINTS_DDL, ProjectionRunner, type Projection } from '../../libs/cqrs/src/projection-runner';
-import type { EventToAppend, JsonObject } from '../../libs/eventstore/src/event-store';
-import { PostgresEventStore } from '../../libs/eventstore/src/postgres/postgres-event-store';
+import { EventCodec, type PersonalDataSealer } from '#cqrs';
+import type { EventEnvelope } from '#cqrs';
+import { defineEvent, EventRegistry, type EventDefinition } from '#cqrs';
+import { ProjectionMetrics } from '#cqrs';
+import { CHECKPOINTS_DDL, ProjectionRunner, type Projection } from '#cqrs';
+import type { EventToAppend, JsonObject } from '#eventstore';
+import { PostgresEventStore } from '#eventstore';
 import { sampleMetadata, samplePayload } from '../support/measure';
 
 const BenchCounted = defineEvent<{ serial: number }>()('BenchCounted');

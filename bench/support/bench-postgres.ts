@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { databaseUrl, startEmbeddedPostgres } from '../../libs/platform/src/embedded-postgres';
+import { databaseUrl, startEmbeddedPostgres } from '#platform/embedded-postgres';
 import { meterPostgres } from './cpu-meter';
 
 /**

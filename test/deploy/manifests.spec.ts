@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PATH_METADATA } from '@nestjs/common/constants';
-import { HealthController } from '../../libs/platform/src/health';
+import { HealthController } from '#platform';
 import { structuralProblems } from '../support/kubernetes-schema';
 import { parseYamlDocuments } from '../support/yaml';
 

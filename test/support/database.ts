@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { databaseUrl } from '../../libs/platform/src/embedded-postgres';
+import { databaseUrl } from '#platform/embedded-postgres';
 
 /** Creates an empty database on the test run's embedded PostgreSQL and returns its URL. */
 export async function createTestDatabase(prefix = 't'): Promise<string> {

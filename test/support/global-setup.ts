@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../../libs/platform/src/embedded-postgres';
+import { startEmbeddedPostgres } from '#platform/embedded-postgres';
 
 /** One embedded PostgreSQL for the whole run; every test file creates its own databases on it. */
 export default async function globalSetup(): Promise<void> {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -33,6 +33,18 @@ export function compileServices(entries: readonly string[]): void {
   for (const entry of entries) {
     if (!existsSync(compiledEntry(entry))) throw new Error(`tsc did not emit ${compiledEntry(entry)}`);
   }
+  writeDrillImports();
+}
+
+/**
+ * The compiled services enter the libraries through package.json "imports" (#platform, ...), which
+ * Node resolves from the nearest package.json: the drill's own, pointing into the drill's output
+ * instead of dist/.
+ */
+function writeDrillImports(): void {
+  const { imports } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { imports: Record<string, { default: string }> };
+  const drillImports = Object.fromEntries(Object.entries(imports).map(([name, targets]) => [name, targets.default.replace(/^\.\/dist\//, './')]));
+  writeFileSync(join(drillBuildDir, 'package.json'), JSON.stringify({ private: true, imports: drillImports }, null, 2));
 }
 
 export function compiledEntry(entry: string): string {

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ProblemError } from '../../../libs/platform/src/problem-details';
+import { ProblemError } from '#platform';
 
 export const ADMIN_TOKEN = Symbol('AdminToken');
 

@@ -1,4 +1,4 @@
-import { ExpiringLruCache } from '../../../libs/platform/src/expiring-lru-cache';
+import { ExpiringLruCache } from '#platform';
 import type { Pool } from 'pg';
 
 export interface LoginTenant {

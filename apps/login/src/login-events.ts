@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { EventCodec } from '../../../libs/cqrs/src/event-codec';
-import type { DomainEvent } from '../../../libs/cqrs/src/event-types';
+import type { EventCodec } from '#cqrs';
+import type { DomainEvent } from '#cqrs';
 import type { Pool } from 'pg';
-import type { EventStore } from '../../../libs/eventstore/src/event-store';
-import type { StreamEvents } from '../../../libs/eventstore/src/postgres/append-many';
-import { PostgresEventStore } from '../../../libs/eventstore/src/postgres/postgres-event-store';
+import type { EventStore } from '#eventstore';
+import type { StreamEvents } from '#eventstore';
+import { PostgresEventStore } from '#eventstore';
 import { artefactWritesBeside, storeWrites, type ArtefactWrite } from './oidc/request-artefacts';
 
 export interface StreamRecord {

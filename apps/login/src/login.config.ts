@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { serviceEnvSchema } from '../../../libs/cqrs/src/service-config';
-import { durationMs, integer, loadConfig, url } from '../../../libs/platform/src/config';
+import { serviceEnvSchema } from '#cqrs';
+import { durationMs, integer, loadConfig, url } from '#platform';
 
 /** Per-tenant exceptions to LOGIN_UNVERIFIED_EMAIL: `slug=refuse,other=allow`. */
 const unverifiedEmailExceptions = z

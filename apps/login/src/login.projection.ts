@@ -1,12 +1,12 @@
 import type { EntityManager } from 'typeorm';
-import type { EventEnvelope } from '../../../libs/cqrs/src/event-envelope';
-import type { Projection } from '../../../libs/cqrs/src/projection-runner';
-import type { AccountEvent } from '../../register/src/account/account.events';
-import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX } from '../../register/src/account/account.streams';
-import type { TenantEvent } from '../../register/src/tenants/tenant.events';
+import type { EventEnvelope } from '#cqrs';
+import type { Projection } from '#cqrs';
+import type { AccountEvent } from '#contracts';
+import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX } from '#contracts';
+import type { TenantEvent } from '#contracts';
 import { CLIENT_CHANGES_CHANNEL } from './clients/client-cache';
 import { CLIENT_STREAM_PREFIX, type ClientEvent } from './clients/client.events';
-import { advisoryLockKey } from '../../../libs/eventstore/src/postgres/transaction';
+import { advisoryLockKey } from '#eventstore';
 import { accountLockName } from './sign-in/password-check';
 
 /** The metadata oidc-provider reads for a client, built from its events (never a secret). */

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
-import { platformOptionsFromEnv } from '../../../libs/platform/src/platform-env';
-import type { ServiceOptions } from '../../../libs/platform/src/service-app';
-import { accountEvents } from '../../register/src/account/account.events';
-import { tenantEvents } from '../../register/src/tenants/tenant.events';
+import { ServiceInfrastructure } from '#cqrs';
+import { platformOptionsFromEnv } from '#platform';
+import type { ServiceOptions } from '#platform';
+import { accountEvents } from '#contracts';
+import { tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
 import type { LoginConfig } from './login.config';
 import { LoginTables1732400000000 } from './login.schema';

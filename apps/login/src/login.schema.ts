@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CHECKPOINTS_DDL } from '../../../libs/cqrs/src/projection-runner';
+import { CHECKPOINTS_DDL } from '#cqrs';
 
 /** Login's tables. Every row starts with its tenant; primary keys lead with it. */
 export class LoginTables1732400000000 implements MigrationInterface {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runService } from '../../../libs/platform/src/service-app';
+import { runService } from '#platform';
 import { loadLoginConfig } from './login.config';
 import { LoginModule } from './login.module';
 import { loginServiceOptions, openLoginRuntime } from './login.runtime';

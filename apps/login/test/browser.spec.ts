@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { chromium } from 'playwright-core';
-import { STRONG_PASSWORD } from '../../register/test/register-harness';
+import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { startLogin, type LoginHarness } from './login-harness';
 import { REDIRECT_URI } from './sign-in-flow';
 

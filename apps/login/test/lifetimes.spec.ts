@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import { startLogin, type LoginHarness } from './login-harness';
 import { openSignInPage, REDIRECT_URI, signInThroughPages } from './sign-in-flow';
-import { STRONG_PASSWORD } from '../../register/test/register-harness';
+import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 
 let login: LoginHarness;
 let slug: string;

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createServiceApp } from '../../../libs/platform/src/service-app';
+import { createServiceApp } from '#platform';
 import { createTestDatabase } from '../../../test/support/database';
-import { startRegister, type RegisterHarness } from '../../register/test/register-harness';
+import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 import { loadLoginConfig } from '../src/login.config';
 import { LoginModule } from '../src/login.module';
 import { loginServiceOptions, openLoginRuntime, type LoginRuntime } from '../src/login.runtime';

@@ -1,8 +1,8 @@
 import * as oidc from 'openid-client';
-import { TESSERA_API_AUDIENCE } from '../../../libs/access/src/access-token';
-import { LoginJwksVerifier } from '../../../libs/access/src/login-jwks-verifier';
+import { TESSERA_API_AUDIENCE } from '#access';
+import { LoginJwksVerifier } from '#access';
 import { sessionStreamFor } from '../src/sign-in/sign-in.events';
-import { STRONG_PASSWORD } from '../../register/test/register-harness';
+import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { FormBrowser } from './browser-less';
 import { startLogin, type LoginHarness } from './login-harness';
 import { REDIRECT_URI, signInThroughPages } from './sign-in-flow';

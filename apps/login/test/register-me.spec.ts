@@ -1,7 +1,7 @@
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
-import { TESSERA_API_AUDIENCE } from '../../../libs/access/src/access-token';
-import { startRegister, type RegisterHarness } from '../../register/test/register-harness';
+import { TESSERA_API_AUDIENCE } from '#access';
+import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 import { SigningKeys } from '../src/keys/signing-keys';
 import { startLogin, type LoginHarness } from './login-harness';
 import { signInThroughPages } from './sign-in-flow';

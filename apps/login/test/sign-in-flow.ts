@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import { STRONG_PASSWORD } from '../../register/test/register-harness';
+import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { FormBrowser } from './browser-less';
 
 export const REDIRECT_URI = 'http://localhost:9/callback';

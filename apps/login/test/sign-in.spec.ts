@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
-import { blindIndex } from '../../../libs/personal-data/src/blind-index';
-import { STRONG_PASSWORD } from '../../register/test/register-harness';
+import { blindIndex } from '#personal-data';
+import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { signInStreamFor } from '../src/sign-in/sign-in.events';
 import { startLogin, type LoginHarness } from './login-harness';
 import { FormBrowser } from './browser-less';

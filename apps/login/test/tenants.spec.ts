@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { tenantDecider } from '../../register/src/tenants/tenant.decider';
-import { tenantStreamFor } from '../../register/src/account/account.streams';
 import { deleteExpiredModels, postgresAdapterFor } from '../src/oidc/postgres-adapter';
 import { openRequestArtefacts } from '../src/oidc/request-artefacts';
 import { ProviderCache } from '../src/oidc/provider-cache';
@@ -19,24 +17,10 @@ beforeAll(async () => {
 
 afterAll(() => login?.close());
 
-/** TenantCreated through register's own decider and command runner: what POST /admin/tenants appends, minus the HTTP. */
+/** TenantCreated as register appends it, without the HTTP round trip per tenant. */
 async function createTenants(count: number): Promise<string[]> {
   const slugs = Array.from({ length: count }, (_, i) => `many-${i}-${randomUUID().slice(0, 6)}`);
-  const commands = login.register.runtime.infrastructure.commands;
-  for (let i = 0; i < slugs.length; i += 50) {
-    await Promise.all(
-      slugs.slice(i, i + 50).map((slug) => {
-        const tenantId = randomUUID();
-        const now = new Date();
-        return commands.handle({
-          streamName: tenantStreamFor(slug),
-          decider: tenantDecider,
-          command: { tenantId, slug, name: `Tenant ${slug}`, apiKeyHash: 'x'.repeat(64), writeKeyHash: 'y'.repeat(64), now },
-          context: { tenantId, correlationId: randomUUID(), now },
-        });
-      }),
-    );
-  }
+  await login.register.appendTenants(slugs);
   const pool = login.runtime.infrastructure.pool;
   for (let i = 0; i < 1000; i++) {
     const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM login_tenants WHERE slug LIKE 'many-%'");

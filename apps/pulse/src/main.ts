@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runService } from '../../../libs/platform/src/service-app';
+import { runService } from '#platform';
 import { loadPulseConfig } from './pulse.config';
 import { PulseModule } from './pulse.module';
 import { openPulseRuntime, pulseServiceOptions } from './pulse.runtime';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { serviceEnvSchema } from '../../../libs/cqrs/src/service-config';
-import { integer, loadConfig } from '../../../libs/platform/src/config';
+import { serviceEnvSchema } from '#cqrs';
+import { integer, loadConfig } from '#platform';
 
 const HOUR_MS = 3600 * 1000;
 

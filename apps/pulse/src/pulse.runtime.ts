@@ -1,16 +1,16 @@
-import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
-import type { EventStore } from '../../../libs/eventstore/src/event-store';
-import { platformOptionsFromEnv } from '../../../libs/platform/src/platform-env';
-import type { ServiceOptions } from '../../../libs/platform/src/service-app';
-import { LoginSucceeded } from '../../login/src/sign-in/sign-in.events';
-import { accountEvents } from '../../register/src/account/account.events';
-import { tenantEvents } from '../../register/src/tenants/tenant.events';
+import { ServiceInfrastructure } from '#cqrs';
+import type { EventStore } from '#eventstore';
+import { platformOptionsFromEnv } from '#platform';
+import type { ServiceOptions } from '#platform';
+import { LoginSucceeded } from '#contracts';
+import { accountEvents } from '#contracts';
+import { tenantEvents } from '#contracts';
 import { identityEvents } from './identity/identity.events';
 import type { PulseConfig } from './pulse.config';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from './pulse.schema';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
-import { trackingEvents } from './tracking/tracking.events';
+import { trackingEvents } from '#contracts';
 
 /** What pulse runs on, opened by main (or a test) before the module is built. */
 export interface PulseRuntime {

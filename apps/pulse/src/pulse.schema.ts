@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CHECKPOINTS_DDL } from '../../../libs/cqrs/src/projection-runner';
+import { CHECKPOINTS_DDL } from '#cqrs';
 
 /** Pulse's tables. Every row starts with its tenant; primary keys lead with it. */
 export class PulseReadModels1763900000000 implements MigrationInterface {

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import { createTestDatabase } from '../../../test/support/database';
-import { startRegister, type RegisterHarness } from '../../register/test/register-harness';
+import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 import { basic, eventually } from './pulse-harness';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -22,7 +22,7 @@ function freePort(): Promise<number> {
 
 /** pulse's real main.ts in a child process, as `npm start` runs it. */
 function startPulseProcess(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['-r', join(__dirname, 'support', 'ts-register.js'), join(ROOT, 'apps', 'pulse', 'src', 'main.ts')], {
+  return spawn(process.execPath, ['--conditions=tessera-source', '-r', join(__dirname, 'support', 'ts-register.js'), join(ROOT, 'apps', 'pulse', 'src', 'main.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

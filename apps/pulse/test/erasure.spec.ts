@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MessageReceived, trackingStreamFor } from '../src/tracking/tracking.events';
+import { MessageReceived, trackingStreamFor } from '#contracts';
 import { eventually, usePulse } from './pulse-harness';
 
 describe('erasure reaches tracked history', () => {

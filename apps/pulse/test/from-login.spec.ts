@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { EventCodec } from '../../../libs/cqrs/src/event-codec';
-import { EventRegistry } from '../../../libs/cqrs/src/event-types';
-import { blindIndex } from '../../../libs/personal-data/src/blind-index';
-import { LoginSucceeded, signInEvents, signInStreamFor } from '../../login/src/sign-in/sign-in.events';
+import { EventCodec } from '#cqrs';
+import { EventRegistry } from '#cqrs';
+import { blindIndex } from '#personal-data';
+import { LoginSucceeded, signInStreamFor } from '#contracts';
 import { readEvents, usePulse, type PulseHarness, type Tenant } from './pulse-harness';
 
 /** Appends LoginSucceeded the way login does: its own codec, its sign-in stream. */
 async function signIn(pulse: PulseHarness, tenant: Tenant, userId: string, email: string, clientId: string): Promise<void> {
   const { infrastructure } = pulse.runtime;
-  const loginCodec = new EventCodec(new EventRegistry(signInEvents), infrastructure.personalData);
+  const loginCodec = new EventCodec(new EventRegistry([LoginSucceeded]), infrastructure.personalData);
   const accountKey = blindIndex(infrastructure.blindIndexKey, tenant.id, 'email', email);
   const at = new Date().toISOString();
   const event = await loginCodec.encode(LoginSucceeded({ accountKey, userId, clientId, at }), { tenantId: tenant.id, correlationId: randomUUID(), now: new Date(at) });

@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import type { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
-import { comparePositions, matchesFilter, type Position } from '../../../libs/eventstore/src/event-store';
-import { PostgresEventStore } from '../../../libs/eventstore/src/postgres/postgres-event-store';
-import { startEsdbEmulator, type EsdbEmulator } from '../../../libs/eventstore/testing/esdb-emulator';
-import { createServiceApp } from '../../../libs/platform/src/service-app';
+import type { ProjectionRunner } from '#cqrs';
+import { comparePositions, matchesFilter, type Position } from '#eventstore';
+import { PostgresEventStore } from '#eventstore';
+import { startEsdbEmulator, type EsdbEmulator } from '#eventstore/testing';
+import { createServiceApp } from '#platform';
 import { createTestDatabase } from '../../../test/support/database';
-import { startRegister, type RegisterHarness } from '../../register/test/register-harness';
+import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 import { loadPulseConfig } from '../src/pulse.config';
 import { PROJECTIONS, PulseModule } from '../src/pulse.module';
 import { openPulseRuntime, pulseServiceOptions, type PulseRuntime } from '../src/pulse.runtime';
-import { trackingStreamFor } from '../src/tracking/tracking.events';
+import { trackingStreamFor } from '#contracts';
 
 export interface Tenant {
   readonly id: string;

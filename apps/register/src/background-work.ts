@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { SERVICE_LOGGER } from '../../../libs/platform/src/logging';
+import { SERVICE_LOGGER } from '#platform';
 
 /**
  * Work that must not hold up (or show in) the answer to a request, such as the password-reset

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runService } from '../../../libs/platform/src/service-app';
+import { runService } from '#platform';
 import { loadRegisterConfig } from './register.config';
 import { RegisterModule } from './register.module';
 import { openRegisterRuntime, registerServiceOptions } from './register.runtime';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { Position } from '../../../libs/eventstore/src/event-store';
-import { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
+import type { Position } from '#eventstore';
+import { ProjectionRunner } from '#cqrs';
 
 /** Register's read-model projection, seen from the capabilities: how to read their own writes. */
 @Injectable()

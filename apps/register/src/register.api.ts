@@ -1,4 +1,4 @@
-import type { ApiDescription } from '../../../libs/platform/src/openapi';
+import type { ApiDescription } from '#platform';
 import { grantConsentBody } from './consent/consent.http';
 import { resetConfirmBody, resetRequestBody } from './password-reset/password-reset.http';
 import { profileChanges } from './register.schemas';

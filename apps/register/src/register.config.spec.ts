@@ -1,4 +1,4 @@
-import { configProblems, minimalServiceEnv } from '../../../libs/platform/testing/config-problems';
+import { configProblems, minimalServiceEnv } from '#platform/testing';
 import { loadRegisterConfig } from './register.config';
 
 const valid = minimalServiceEnv();

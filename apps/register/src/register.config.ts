@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { serviceEnvSchema } from '../../../libs/cqrs/src/service-config';
-import { durationMs, loadConfig, url } from '../../../libs/platform/src/config';
+import { serviceEnvSchema } from '#cqrs';
+import { durationMs, loadConfig, url } from '#platform';
 
 const schema = serviceEnvSchema({ port: 3002 })
   .extend({

@@ -1,4 +1,4 @@
-import type { EventStore } from '../../../libs/eventstore/src/event-store';
+import type { EventStore } from '#eventstore';
 
 /** Injection tokens for what register's capabilities share. */
 export const EVENT_STORE = Symbol('EventStore');

@@ -1,9 +1,9 @@
-import { LoginJwksVerifier } from '../../../libs/access/src/login-jwks-verifier';
-import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
-import { platformOptionsFromEnv } from '../../../libs/platform/src/platform-env';
-import type { ServiceOptions } from '../../../libs/platform/src/service-app';
+import { LoginJwksVerifier } from '#access';
+import { ServiceInfrastructure } from '#cqrs';
+import { platformOptionsFromEnv } from '#platform';
+import type { ServiceOptions } from '#platform';
 import { AccessTokenVerifier, NoAccessTokens, TestTokenVerifier } from './access/access-token';
-import { accountEvents } from './account/account.events';
+import { accountEvents } from '#contracts';
 import { reservationEvents } from './account/email-reservation';
 import { DevMailbox, SmtpMailer, type Mailer } from './mail/mailer';
 import { ProfileRow } from './profile/profile.entity';
@@ -11,7 +11,7 @@ import { registerApi } from './register.api';
 import type { RegisterConfig } from './register.config';
 import type { RegisterRuntime } from './register.module';
 import { RegisterReadModels1732350000000 } from './register.schema';
-import { tenantEvents } from './tenants/tenant.events';
+import { tenantEvents } from '#contracts';
 import { TenantRow } from './tenants/tenant.entity';
 
 /** Opens what register runs on, as its configuration says. */

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CHECKPOINTS_DDL } from '../../../libs/cqrs/src/projection-runner';
+import { CHECKPOINTS_DDL } from '#cqrs';
 
 /** Register's read models. Every row starts with its tenant; primary keys lead with it. */
 export class RegisterReadModels1732350000000 implements MigrationInterface {

@@ -1,5 +1,5 @@
-import { accountStreamFor } from '../src/account/account.streams';
-import { startRegister, STRONG_PASSWORD, type RegisterHarness } from './register-harness';
+import { accountStreamFor } from '#contracts';
+import { startRegister, STRONG_PASSWORD, type RegisterHarness } from '../../../test/support/register-harness';
 
 describe('password reset, consent and profile', () => {
   let register: RegisterHarness;

@@ -1,4 +1,4 @@
-import { startRegister, STRONG_PASSWORD, type RegisterHarness } from './register-harness';
+import { startRegister, STRONG_PASSWORD, type RegisterHarness } from '../../../test/support/register-harness';
 
 /** Every refusal is a 4xx problem+json that names the problem, and stores nothing. */
 describe('bad input', () => {

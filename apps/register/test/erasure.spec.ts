@@ -1,5 +1,5 @@
-import { accountStreamFor } from '../src/account/account.streams';
-import { startRegister, type RegisterHarness } from './register-harness';
+import { accountStreamFor } from '#contracts';
+import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 
 describe('GDPR export and erasure (crypto-shredding)', () => {
   let register: RegisterHarness;

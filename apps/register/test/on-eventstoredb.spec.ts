@@ -1,5 +1,5 @@
-import { startEsdbEmulator } from '../../../libs/eventstore/testing/esdb-emulator';
-import { startRegister, type RegisterHarness } from './register-harness';
+import { startEsdbEmulator } from '#eventstore/testing';
+import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 
 /**
  * Register unchanged on EventStoreDB (EVENTSTORE_URL): the real @eventstore/db-client against the

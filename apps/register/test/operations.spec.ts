@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { startRegister, type RegisterHarness } from './register-harness';
+import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 
 describe('register operations endpoints', () => {
   let register: RegisterHarness;

@@ -1,4 +1,4 @@
-import { startRegister, STRONG_PASSWORD, type RegisterHarness } from './register-harness';
+import { startRegister, STRONG_PASSWORD, type RegisterHarness } from '../../../test/support/register-harness';
 
 describe('sign-up', () => {
   let register: RegisterHarness;

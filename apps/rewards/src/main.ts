@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runService } from '../../../libs/platform/src/service-app';
+import { runService } from '#platform';
 import { loadRewardsConfig } from './rewards.config';
 import { RewardsModule } from './rewards.module';
 import { openRewardsRuntime, rewardsServiceOptions } from './rewards.runtime';

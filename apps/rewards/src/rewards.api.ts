@@ -1,4 +1,4 @@
-import type { ApiDescription } from '../../../libs/platform/src/openapi';
+import type { ApiDescription } from '#platform';
 import { createRewardBody } from './catalog/catalog.http';
 import { programBody } from './program/program.schemas';
 import { redeemBody } from './redemption/redemption.http';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { serviceEnvSchema } from '../../../libs/cqrs/src/service-config';
-import { durationMs, loadConfig } from '../../../libs/platform/src/config';
+import { serviceEnvSchema } from '#cqrs';
+import { durationMs, loadConfig } from '#platform';
 
 const schema = serviceEnvSchema({ port: 3004, bodyLimitBytes: 256 * 1024 })
   // Rewards has no admin-token endpoint: every call carries the tenant's API key.

@@ -1,7 +1,7 @@
-import { ServiceInfrastructure } from '../../../libs/cqrs/src/service-infrastructure';
-import { platformOptionsFromEnv } from '../../../libs/platform/src/platform-env';
-import type { ServiceOptions } from '../../../libs/platform/src/service-app';
-import { tenantEvents } from '../../register/src/tenants/tenant.events';
+import { ServiceInfrastructure } from '#cqrs';
+import { platformOptionsFromEnv } from '#platform';
+import type { ServiceOptions } from '#platform';
+import { tenantEvents } from '#contracts';
 import { catalogEvents } from './catalog/catalog.events';
 import { consumedEvents } from './earning/tracked-events.contract';
 import { programEvents } from './program/program.events';

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CHECKPOINTS_DDL } from '../../../libs/cqrs/src/projection-runner';
+import { CHECKPOINTS_DDL } from '#cqrs';
 
 /** Rewards' read models. Every row starts with its tenant; primary keys lead with it. */
 export class RewardsReadModels1732360000000 implements MigrationInterface {

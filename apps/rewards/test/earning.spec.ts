@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MessageReceived, trackingStreamFor } from '../../pulse/src/tracking/tracking.events';
+import { MessageReceived, trackingStreamFor } from '#contracts';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
 /** Tracked events and sign-ups turn into points through the earning subscription, each exactly once. */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
-import { trackingStreamFor, trackReceived } from '../../pulse/src/tracking/tracking.events';
-import { UserErased } from '../../register/src/account/account.events';
-import { accountStreamFor } from '../../register/src/account/account.streams';
+import { ProjectionRunner } from '#cqrs';
+import { trackingStreamFor, trackReceived } from '#contracts';
+import { UserErased } from '#contracts';
+import { accountStreamFor } from '#contracts';
 import { RedemptionRequested } from '../src/redemption/redemption.events';
 import { RedemptionHandler } from '../src/redemption/redemption.handler';
 import { redemptionStreamFor, walletStreamFor } from '../src/rewards.streams';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProjectionRunner } from '../../../libs/cqrs/src/projection-runner';
+import { ProjectionRunner } from '#cqrs';
 import { walletStreamFor } from '../src/rewards.streams';
 import { addMonths } from '../src/shared/calendar';
 import { auth, PROGRAM, startRewards, type RewardsApp, type RewardsHarness, type Tenant } from './rewards-harness';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { startEsdbEmulator } from '../../../libs/eventstore/testing/esdb-emulator';
+import { startEsdbEmulator } from '#eventstore/testing';
 import { walletStreamFor } from '../src/rewards.streams';
 import { auth, PROGRAM, startRewards, type RewardsHarness } from './rewards-harness';
 

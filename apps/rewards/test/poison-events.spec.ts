@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { EventToAppend } from '../../../libs/eventstore/src/event-store';
-import { trackingStreamFor } from '../../pulse/src/tracking/tracking.events';
+import type { EventToAppend } from '#eventstore';
+import { trackingStreamFor } from '#contracts';
 import { programStreamFor, walletStreamFor } from '../src/rewards.streams';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 

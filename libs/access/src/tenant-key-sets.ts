@@ -1,4 +1,4 @@
-import { ExpiringLruCache } from '../../platform/src/expiring-lru-cache';
+import { ExpiringLruCache } from '#platform';
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 
 export interface KeySetPolicy {

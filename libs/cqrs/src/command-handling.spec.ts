@@ -1,5 +1,5 @@
-import { PostgresEventStore } from '../../eventstore/src/postgres/postgres-event-store';
-import { WrongExpectedRevisionError } from '../../eventstore/src/event-store';
+import { PostgresEventStore } from '#eventstore';
+import { WrongExpectedRevisionError } from '#eventstore';
 import { createTestDatabase } from '../../../test/support/database';
 import { CommandRunner } from './command-handling';
 import { accept, reject, type Decider } from './decider';

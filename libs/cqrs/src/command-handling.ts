@@ -1,9 +1,4 @@
-import {
-  WrongExpectedRevisionError,
-  type EventStore,
-  type ExpectedRevision,
-  type Position,
-} from '../../eventstore/src/event-store';
+import { WrongExpectedRevisionError, type EventStore, type ExpectedRevision, type Position } from '#eventstore';
 import type { Decider } from './decider';
 import type { CommandContext, EventEnvelope } from './event-envelope';
 import type { EventCodec } from './event-codec';

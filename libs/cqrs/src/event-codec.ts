@@ -1,5 +1,5 @@
-import { newEventId } from '../../eventstore/src/event-id';
-import type { EventToAppend, JsonObject, RecordedEvent } from '../../eventstore/src/event-store';
+import { newEventId } from '#eventstore';
+import type { EventToAppend, JsonObject, RecordedEvent } from '#eventstore';
 import { metadataOf, UndecodableEventError, type CommandContext, type EventEnvelope } from './event-envelope';
 import type { DomainEvent, EventRegistry, PersonalDataSpec } from './event-types';
 

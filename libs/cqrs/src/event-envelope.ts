@@ -1,4 +1,4 @@
-import type { JsonObject, Position } from '../../eventstore/src/event-store';
+import type { JsonObject, Position } from '#eventstore';
 import type { DomainEvent } from './event-types';
 
 /** Metadata every Tessera event carries, whoever wrote it. */

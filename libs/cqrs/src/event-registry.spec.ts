@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../eventstore/src/event-store';
+import type { RecordedEvent } from '#eventstore';
 import { EventCodec, type PersonalDataSealer } from './event-codec';
 import { defineEvent, EventRegistry } from './event-types';
 

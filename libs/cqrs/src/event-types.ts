@@ -1,4 +1,4 @@
-import type { JsonObject } from '../../eventstore/src/event-store';
+import type { JsonObject } from '#eventstore';
 
 /** Which top-level fields of an event's data are personal, and whose they are. */
 export interface PersonalDataSpec {

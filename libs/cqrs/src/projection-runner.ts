@@ -1,14 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import {
-  comparePositions,
-  type AllSubscription,
-  type AppendedEvents,
-  type EventFilter,
-  type EventStore,
-  type Position,
-  type RecordedEvent,
-} from '../../eventstore/src/event-store';
-import { PersonalDataIntegrityError } from '../../personal-data/src/errors';
+import { comparePositions, type AllSubscription, type AppendedEvents, type EventFilter, type EventStore, type Position, type RecordedEvent } from '#eventstore';
+import { PersonalDataIntegrityError } from '#personal-data';
 import type { EventCodec } from './event-codec';
 import { UndecodableEventError, type EventEnvelope } from './event-envelope';
 import type { ProjectionMetrics } from './projection-metrics';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { durationMs, nonEmpty, url } from '../../platform/src/config';
-import { platformEnvSchema } from '../../platform/src/platform-env';
-import { parseMasterKey } from '../../personal-data/src/master-key';
+import { durationMs, nonEmpty, url } from '#platform';
+import { platformEnvSchema } from '#platform';
+import { parseMasterKey } from '#personal-data';
 
 /**
  * The environment every event-sourced Tessera service reads: the platform's (HTTP, logs,

@@ -1,8 +1,8 @@
 import { Pool } from 'pg';
 import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
-import { connectEventStore } from '../../eventstore/src/connect';
-import type { EventStore } from '../../eventstore/src/event-store';
-import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '../../personal-data/src';
+import { connectEventStore } from '#eventstore';
+import type { EventStore } from '#eventstore';
+import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data';
 import { EventCodec } from './event-codec';
 import { EventRegistry, type AnyEventDefinition } from './event-types';
 import { CommandRunner } from './command-handling';

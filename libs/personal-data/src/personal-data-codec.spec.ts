@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
-import type { PersonalDataSealer } from '../../cqrs/src/event-codec';
-import type { JsonObject } from '../../eventstore/src/event-store';
+import type { PersonalDataSealer } from '#cqrs';
+import type { JsonObject } from '#eventstore';
 import { createTestDatabase } from '../../../test/support/database';
 import { aes256Gcm } from './aead';
 import { PersonalDataIntegrityError, SubjectErasedError } from './errors';

@@ -1,4 +1,4 @@
-import type { JsonObject, JsonValue } from '../../eventstore/src/event-store';
+import type { JsonObject, JsonValue } from '#eventstore';
 import { aes256Gcm, xChaCha20Poly1305, type Aead, type Sealed } from './aead';
 import { PersonalDataIntegrityError } from './errors';
 import { framed } from './framing';

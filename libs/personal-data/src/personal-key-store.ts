@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
-import { inTransaction } from '../../eventstore/src/postgres/transaction';
+import { inTransaction } from '#eventstore';
 import { aes256Gcm, packSealed, unpackSealed } from './aead';
 import { DataKeyUnwrapError, SubjectErasedError } from './errors';
 import { framed } from './framing';
-import { ExpiringLruCache } from '../../platform/src/expiring-lru-cache';
+import { ExpiringLruCache } from '#platform';
 
 /** What the store knows about one subject's data key. */
 export type DataKeyLookup =

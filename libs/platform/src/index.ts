@@ -33,7 +33,7 @@
  * then supertest against `app.getHttpServer()`, and `await app.close()`.
  */
 export { ConfigError, boolean, durationMs, integer, loadConfig, nonEmpty, port, url, type ConfigProblem } from './config';
-export { ReadinessChecks, type ReadinessCheck, type ReadinessResult } from './health';
+export { HealthController, ReadinessChecks, type ReadinessCheck, type ReadinessResult } from './health';
 export { NestPinoLogger, SERVICE_LOGGER, createLogger, logLevels, redactPaths, type LogLevel, type LoggerOptions } from './logging';
 export { HttpMetrics, MetricsRegistry } from './metrics';
 export { DocsController, escapeHtml, openApiDocument, type ApiAuth, type ApiDescription, type ApiOperation } from './openapi';
@@ -52,7 +52,7 @@ export {
   type ProblemInit,
 } from './problem-details';
 export { ProblemDetailsFilter } from './problem-details.filter';
-export { requestIdHeader } from './request-telemetry';
+export { requestIdHeader, requestPath } from './request-telemetry';
 export {
   createServiceApp,
   defaultHttpOptions,
@@ -64,3 +64,4 @@ export {
   type TrustProxy,
 } from './service-app';
 export { ServiceLifecycle, defaultShutdownOptions, shutdownService, type LifecyclePhase, type ShutdownOptions } from './shutdown';
+export { ExpiringLruCache } from './expiring-lru-cache';

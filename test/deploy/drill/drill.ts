@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { startRegister, type RegisterHarness } from '../../../apps/register/test/register-harness';
+import { startRegister, type RegisterHarness } from '../../support/register-harness';
 
 /** One request of a drill's steady load. */
 export interface DrillRequest {

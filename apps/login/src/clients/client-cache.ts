@@ -1,6 +1,6 @@
 import { Client, type Pool } from 'pg';
-import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
-import type { BackgroundTask } from '../../../../libs/cqrs/src/runtime-lifecycle';
+import { ExpiringLruCache } from '#platform';
+import type { BackgroundTask } from '#cqrs';
 import type { OidcPayload } from '../oidc/postgres-adapter';
 
 /** A client as the read model holds it: oidc-provider's metadata, the secret's hash, whether it is disabled. */

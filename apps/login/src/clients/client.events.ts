@@ -1,4 +1,4 @@
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import { defineEvent, type EventOf } from '#cqrs';
 
 export type ClientKind = 'public' | 'confidential';
 export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';

@@ -1,4 +1,4 @@
-import { given } from '../../../../libs/cqrs/testing/given-when-then';
+import { given } from '#cqrs/testing';
 import { clientDecider, type ClientCommand } from './client.decider';
 import { ClientDisabled, ClientRegistered, ClientSecretRotated, RedirectUrisChanged } from './client.events';
 

@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import { z } from 'zod';
-import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
-import { ProjectionRunner } from '../../../../libs/cqrs/src/projection-runner';
-import { parseBody, ProblemError } from '../../../../libs/platform/src/problem-details';
+import { CommandRunner } from '#cqrs';
+import { ProjectionRunner } from '#cqrs';
+import { parseBody, ProblemError } from '#platform';
 import { ADMIN_TOKEN, requireAdmin } from '../admin-access';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { SigningKeys } from '../keys/signing-keys';

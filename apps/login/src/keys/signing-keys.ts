@@ -1,8 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
-import type { JsonValue } from '../../../../libs/eventstore/src/event-store';
-import { inTransaction } from '../../../../libs/eventstore/src/postgres/transaction';
-import type { PersonalDataCodec } from '../../../../libs/personal-data/src';
+import type { JsonValue } from '#eventstore';
+import { inTransaction } from '#eventstore';
+import type { PersonalDataCodec } from '#personal-data';
 
 export type PrivateJwk = Record<string, string> & { kid: string; kty: string };
 

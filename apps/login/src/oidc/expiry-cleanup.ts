@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { BackgroundTask } from '../../../../libs/cqrs/src/runtime-lifecycle';
+import type { BackgroundTask } from '#cqrs';
 import { deleteExpiredModels } from './postgres-adapter';
 
 /** Deletes expired sessions, grants, codes and tokens every `intervalMs`; a failed round is logged and retried next time. */

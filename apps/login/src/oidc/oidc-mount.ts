@@ -3,7 +3,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
-import { problemContentType, problemDocument } from '../../../../libs/platform/src/problem-details';
+import { problemContentType, problemDocument } from '#platform';
 import { LoginDirectory } from '../directory';
 import { ProviderCache } from './provider-cache';
 

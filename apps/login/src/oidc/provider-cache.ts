@@ -1,5 +1,5 @@
 import type Provider from 'oidc-provider';
-import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
+import { ExpiringLruCache } from '#platform';
 import type { LoginTenant } from '../directory';
 
 /**

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 import type { Pool } from 'pg';
-import { TESSERA_API_AUDIENCE } from '../../../../libs/access/src/access-token';
+import { TESSERA_API_AUDIENCE } from '#access';
 import type { Credential, LoginDirectory, LoginTenant } from '../directory';
 import type { SigningKeys } from '../keys/signing-keys';
 import type { ClientCache } from '../clients/client-cache';

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool } from 'pg';
-import type { WritesBeside } from '../../../../libs/eventstore/src/postgres/append-many';
+import type { WritesBeside } from '#eventstore';
 import type { OidcPayload } from './postgres-adapter';
 
 /**

@@ -2,7 +2,7 @@ import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'no
 import { Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails } from 'oidc-provider';
-import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import { ProblemError } from '#platform';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { LoginEventLog } from '../login-events';
 import { ProviderCache } from '../oidc/provider-cache';

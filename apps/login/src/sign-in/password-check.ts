@@ -1,9 +1,9 @@
 import { hash, verify } from '@node-rs/argon2';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { Pool, PoolClient } from 'pg';
-import { inTransaction } from '../../../../libs/eventstore/src/postgres/transaction';
-import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
-import { ARGON2ID_OPTIONS } from '../../../register/src/sign-up/password';
+import { inTransaction } from '#eventstore';
+import { blindIndex } from '#personal-data';
+import { ARGON2ID_OPTIONS } from '#contracts';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
 import type { LoginEventLog, StreamRecord } from '../login-events';
 import { AccountLocked, LoginFailed, LoginSucceeded, signInStreamFor, type SignInEvent } from './sign-in.events';

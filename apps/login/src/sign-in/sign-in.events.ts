@@ -1,10 +1,13 @@
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import { defineEvent, type EventOf } from '#cqrs';
+import { LoginSucceeded, signInStreamFor } from '#contracts';
+
+export { LoginSucceeded, signInStreamFor };
 
 /**
- * What login tells the rest of Tessera (pulse, rewards). Attempts are keyed by the blind index of
- * the e-mail (`accountKey`), so unknown addresses are throttled too and no address is in clear.
+ * Login's own sign-in events. LoginSucceeded, which pulse consumes, is a published contract
+ * (libs/contracts); the rest stay login's. Attempts are keyed by the blind index of the e-mail
+ * (`accountKey`), so unknown addresses are throttled too and no address is in clear.
  */
-export const LoginSucceeded = defineEvent<{ accountKey: string; userId: string; clientId: string; at: string }>()('LoginSucceeded');
 export const LoginFailed = defineEvent<{
   accountKey: string;
   reason: 'invalid_credentials' | 'locked' | 'throttled' | 'email_unverified';
@@ -28,6 +31,5 @@ export type SignInEvent =
 
 export const signInEvents = [LoginSucceeded, LoginFailed, AccountLocked, SessionStarted, SessionEnded, TokensRevoked];
 
-export const signInStreamFor = (tenantId: string, accountKey: string) => `login.signin-${tenantId}.${accountKey}`;
 export const sessionStreamFor = (tenantId: string, userId: string) => `login.session-${tenantId}.${userId}`;
 export const grantStreamFor = (tenantId: string, grantId: string) => `login.grant-${tenantId}.${grantId}`;

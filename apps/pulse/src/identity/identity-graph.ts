@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
+import type { JsonObject } from '#eventstore';
 import { isPlaceholder, resolveIdentities, type Identifier, type IdentityDecision, type KnownIdentifier, type ProfileMerge } from './identity.decider';
 import { identityKey, profileKey, type KnownIdentities, type StoredIdentity } from './known-identities';
 

@@ -1,4 +1,4 @@
-import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
+import { ExpiringLruCache } from '#platform';
 import type { Identifier } from './identity.decider';
 
 /** A stored identifier as the profiles projection reads it: its profile, that profile's userId, its merges. */

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
+import type { JsonObject } from '#eventstore';
 import { mergeTraits, type BatchIdentityGraph, type BatchMerge, type StoredTraits } from './identity-graph';
 
 /** One message as it lands on its (final) profile. */

@@ -1,11 +1,11 @@
-import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
-import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
-import { SEALED_FIELD } from '../../../../libs/personal-data/src/personal-data-codec';
-import type { LoginSucceeded } from '../../../login/src/sign-in/sign-in.events';
-import type { EventOf } from '../../../../libs/cqrs/src/event-types';
-import type { AccountEvent } from '../../../register/src/account/account.events';
-import type { TrackingMessage } from '../tracking/segment-message';
-import { trackingSubject, type TrackingEvent } from '../tracking/tracking.events';
+import type { EventEnvelope } from '#cqrs';
+import type { JsonObject } from '#eventstore';
+import { SEALED_FIELD } from '#personal-data';
+import type { LoginSucceeded } from '#contracts';
+import type { EventOf } from '#cqrs';
+import type { AccountEvent } from '#contracts';
+import type { TrackingMessage } from '#contracts';
+import { trackingSubject, type TrackingEvent } from '#contracts';
 import type { Identifier } from './identity.decider';
 
 /** What one message (tracked, or learnt from register or login) tells the identity graph. */

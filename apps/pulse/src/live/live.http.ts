@@ -1,14 +1,14 @@
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
-import type { EventOf } from '../../../../libs/cqrs/src/event-types';
-import type { RecordedEvent } from '../../../../libs/eventstore/src/event-store';
-import type { LoginSucceeded } from '../../../login/src/sign-in/sign-in.events';
+import type { EventCodec } from '#cqrs';
+import type { EventOf } from '#cqrs';
+import type { RecordedEvent } from '#eventstore';
+import type { LoginSucceeded } from '#contracts';
 import type { AllSubscription, PostgresEventStoreLike } from './live.types';
-import { ProblemError } from '../../../../libs/platform/src/problem-details';
-import { keyMatches } from '../../../register/src/tenants/tenant-keys';
+import { ProblemError } from '#platform';
+import { keyMatches } from '#contracts';
 import { TenantKeys } from '../tenants/tenant-keys';
-import { TRACKING_STREAM_PREFIX, type TrackingEvent } from '../tracking/tracking.events';
+import { TRACKING_STREAM_PREFIX, type TrackingEvent } from '#contracts';
 import { SIGN_IN_STREAM_PREFIX } from '../identity/sightings';
 import { LIVE_PAGE } from './live.page';
 

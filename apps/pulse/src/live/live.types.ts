@@ -1,4 +1,4 @@
-import type { EventStore } from '../../../../libs/eventstore/src/event-store';
+import type { EventStore } from '#eventstore';
 
-export type { AllSubscription } from '../../../../libs/eventstore/src/event-store';
+export type { AllSubscription } from '#eventstore';
 export type PostgresEventStoreLike = Pick<EventStore, 'headPosition' | 'subscribeToAll'>;

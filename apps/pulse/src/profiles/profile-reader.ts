@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
-import type { JsonObject, JsonValue } from '../../../../libs/eventstore/src/event-store';
-import { blindIndex } from '../../../../libs/personal-data/src/blind-index';
-import { SEALED_FIELD, type PersonalDataCodec } from '../../../../libs/personal-data/src/personal-data-codec';
-import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import type { JsonObject, JsonValue } from '#eventstore';
+import { blindIndex } from '#personal-data';
+import { SEALED_FIELD, type PersonalDataCodec } from '#personal-data';
+import { ProblemError } from '#platform';
 import type { StoredTraits } from '../identity/identity-graph';
 
 type Kind = 'userId' | 'anonymousId' | 'email';

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { ProblemError } from '../../../../libs/platform/src/problem-details';
-import { keyMatches } from '../../../register/src/tenants/tenant-keys';
+import { ProblemError } from '#platform';
+import { keyMatches } from '#contracts';
 import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
 import { ProfileReader } from './profile-reader';
 

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
-import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
-import { hashKey } from '../../../register/src/tenants/tenant-keys';
+import { ExpiringLruCache } from '#platform';
+import { hashKey } from '#contracts';
 
 export interface PulseTenant {
   readonly tenantId: string;

@@ -1,8 +1,8 @@
 import type { EntityManager } from 'typeorm';
-import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
-import type { Projection } from '../../../../libs/cqrs/src/projection-runner';
-import { TENANT_STREAM_PREFIX } from '../../../register/src/account/account.streams';
-import type { TenantEvent } from '../../../register/src/tenants/tenant.events';
+import type { EventEnvelope } from '#cqrs';
+import type { Projection } from '#cqrs';
+import { TENANT_STREAM_PREFIX } from '#contracts';
+import type { TenantEvent } from '#contracts';
 
 /** Pulse's copy of the tenants register creates: slugs and the hashes of their keys. */
 export const pulseTenantsProjection: Projection = {

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
-import type { EventToAppend } from '../../../../libs/eventstore/src/event-store';
-import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import type { EventToAppend } from '#eventstore';
+import { ProblemError } from '#platform';
 import { claimKey, type ClaimedMessage, type IngestLog } from './ingest-log';
-import { trackingStreamFor } from './tracking.events';
+import { trackingStreamFor } from '#contracts';
 
 /** A message encoded for the store, with the id Segment dedups on. */
 export interface EncodedMessage {

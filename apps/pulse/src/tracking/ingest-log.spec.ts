@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
+import { PostgresEventStore } from '#eventstore';
 import { createTestDatabase } from '../../../../test/support/database';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from '../pulse.schema';
 import { claimKey, PostgresIngestLog, type ClaimedMessage } from './ingest-log';
-import { trackingStreamFor } from './tracking.events';
+import { trackingStreamFor } from '#contracts';
 
 describe('PostgreSQL ingest log (claims and events in one statement)', () => {
   let pool: Pool;

@@ -1,9 +1,9 @@
 import type { Pool } from 'pg';
-import type { EventStore, EventToAppend } from '../../../../libs/eventstore/src/event-store';
-import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
-import { newEventId } from '../../../../libs/eventstore/src/event-id';
-import { inTransaction } from '../../../../libs/eventstore/src/postgres/transaction';
-import { MessageReceived } from './tracking.events';
+import type { EventStore, EventToAppend } from '#eventstore';
+import { PostgresEventStore } from '#eventstore';
+import { newEventId } from '#eventstore';
+import { inTransaction } from '#eventstore';
+import { MessageReceived } from '#contracts';
 
 /** One message the group commit wants stored: the id Segment dedups on, and its event. */
 export interface ClaimedMessage {

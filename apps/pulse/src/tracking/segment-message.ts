@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
-import { jsonPointer, type FieldError } from '../../../../libs/platform/src/problem-details';
-
-export const MESSAGE_KINDS = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
-export type MessageKind = (typeof MESSAGE_KINDS)[number];
+import type { JsonObject } from '#eventstore';
+import { carriesTraits, type MessageKind, type TrackingMessage } from '#contracts';
+import { jsonPointer, type FieldError } from '#platform';
 
 /** Segment's limits: a message, a batch body, the events of one batch, a messageId. */
 export const MAX_MESSAGE_BYTES = 32 * 1024;
@@ -12,34 +10,6 @@ export const MAX_BATCH_EVENTS = 2500;
 export const MAX_MESSAGE_ID_LENGTH = 99;
 /** Ids and names are index keys of the profile tables; a btree entry must stay under ~2.7 KB (4-byte UTF-8). */
 const MAX_ID_LENGTH = 512;
-
-/** One tracking call as pulse stores it: validated, timestamps corrected, ids as strings. */
-export interface TrackingMessage {
-  kind: MessageKind;
-  messageId: string;
-  userId: string | null;
-  anonymousId: string | null;
-  previousId?: string;
-  groupId?: string;
-  event?: string;
-  name?: string;
-  category?: string;
-  /** When it happened, corrected for the sender's clock skew. */
-  timestamp: string;
-  /** The sender's own `timestamp`, as sent. */
-  originalTimestamp?: string;
-  sentAt?: string;
-  receivedAt: string;
-  properties?: JsonObject;
-  traits?: JsonObject;
-  context?: JsonObject;
-  integrations?: JsonObject;
-  /**
-   * Whether the message carries traits (an identify's own, or any call's `context.traits`): not
-   * personal itself, it tells the profile whether the sealed fields hold anything it must read.
-   */
-  carriesTraits: boolean;
-}
 
 /** What a request tells about each of its messages; made once per request (see receptionOf). */
 export interface Reception {
@@ -161,11 +131,6 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: Reception,
   if (context || ip) message.context = { ...(context ?? {}), ...(ip ? { ip } : {}) };
   if (integrations) message.integrations = integrations;
   return { ok: true, message };
-}
-
-/** The traits profiles take from a call: an identify's own and `context.traits` of any call. */
-export function carriesTraits(kind: string, traits: unknown, context: unknown): boolean {
-  return (kind === 'identify' && isObject(traits)) || (isObject(context) && isObject(context.traits));
 }
 
 function safeTime(value: unknown): Date | undefined {

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
-import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import { ProblemError } from '#platform';
 import { isObject } from './segment-message';
 
 const gunzipAsync = promisify(gunzip);

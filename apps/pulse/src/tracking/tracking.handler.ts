@@ -1,9 +1,10 @@
-import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
-import { ProblemError, RequestValidationError, type FieldError } from '../../../../libs/platform/src/problem-details';
-import { SubjectErasedError } from '../../../../libs/personal-data/src/errors';
+import type { EventCodec } from '#cqrs';
+import { ProblemError, RequestValidationError, type FieldError } from '#platform';
+import { SubjectErasedError } from '#personal-data';
 import type { EncodedMessage, GroupCommit, IngestOutcome } from './group-commit';
-import { MAX_BATCH_EVENTS, MESSAGE_KINDS, isObject, normaliseMessage, receptionOf, type MessageKind, type TrackingMessage } from './segment-message';
-import { MessageReceived } from './tracking.events';
+import { MAX_BATCH_EVENTS, isObject, normaliseMessage, receptionOf } from './segment-message';
+import { MESSAGE_KINDS, type MessageKind, type TrackingMessage } from '#contracts';
+import { MessageReceived } from '#contracts';
 
 export interface TrackingRequest {
   readonly tenantId: string;

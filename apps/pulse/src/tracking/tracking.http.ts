@@ -2,13 +2,14 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ProblemError, problemContentType } from '../../../../libs/platform/src/problem-details';
-import { SERVICE_LOGGER } from '../../../../libs/platform/src/logging';
-import { requestPath } from '../../../../libs/platform/src/request-telemetry';
+import { ProblemError, problemContentType } from '#platform';
+import { SERVICE_LOGGER } from '#platform';
+import { requestPath } from '#platform';
 import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
 import { bodyTooLarge, decodeTrackingBody } from './tracking-body';
 import { TrackingHandler } from './tracking.handler';
-import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, type MessageKind } from './segment-message';
+import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from './segment-message';
+import { type MessageKind } from '#contracts';
 
 /** Segment's HTTP API paths and analytics.js's short ones. */
 const SINGLE_ROUTES: ReadonlyArray<[string, MessageKind]> = [

@@ -1,8 +1,8 @@
 import { jwtVerify, SignJWT } from 'jose';
-import { AccessTokenVerifier, type AccessTokenClaims } from '../../../../libs/access/src/access-token';
+import { AccessTokenVerifier, type AccessTokenClaims } from '#access';
 
 // The port lives in libs/access, beside login's verifier; register's modules keep importing it from here.
-export { AccessTokenVerifier, NoAccessTokens, type AccessTokenClaims } from '../../../../libs/access/src/access-token';
+export { AccessTokenVerifier, NoAccessTokens, type AccessTokenClaims } from '#access';
 
 const TEST_ISSUER = 'tessera:register:test';
 

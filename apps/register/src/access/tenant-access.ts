@@ -1,8 +1,8 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import { ProblemError } from '#platform';
 import { TenantDirectory, type TenantRecord } from '../tenants/tenant-directory';
-import { keyMatches } from '../tenants/tenant-keys';
+import { keyMatches } from '#contracts';
 import { AccessTokenVerifier } from './access-token';
 
 export const ADMIN_TOKEN = Symbol('AdminToken');

@@ -1,19 +1,5 @@
-import { accept, reject, type Decider, type Decision } from '../../../../libs/cqrs/src/decider';
-import {
-  ConsentGranted,
-  ConsentWithdrawn,
-  EmailVerificationRequested,
-  EmailVerified,
-  PasswordChanged,
-  PasswordResetRequested,
-  ProfileUpdated,
-  UserErased,
-  UserRegistered,
-  UserSessionsRevoked,
-  type AccountEvent,
-  type ProfileAttributes,
-  type ProfileChanges,
-} from './account.events';
+import { accept, reject, type Decider, type Decision } from '#cqrs';
+import { ConsentGranted, ConsentWithdrawn, EmailVerificationRequested, EmailVerified, PasswordChanged, PasswordResetRequested, ProfileUpdated, UserErased, UserRegistered, UserSessionsRevoked, type AccountEvent, type ProfileAttributes, type ProfileChanges } from '#contracts';
 import { evolveAccount, initialAccountState, type AccountRejection, type AccountState, type PendingToken } from './account.state';
 import { sameSecretHash } from './tokens';
 

@@ -1,17 +1,6 @@
-import { given } from '../../../../libs/cqrs/testing/given-when-then';
+import { given } from '#cqrs/testing';
 import { accountDecider, type AccountCommand } from './account.decider';
-import {
-  ConsentGranted,
-  ConsentWithdrawn,
-  EmailVerificationRequested,
-  EmailVerified,
-  PasswordChanged,
-  PasswordResetRequested,
-  ProfileUpdated,
-  UserErased,
-  UserRegistered,
-  UserSessionsRevoked,
-} from './account.events';
+import { ConsentGranted, ConsentWithdrawn, EmailVerificationRequested, EmailVerified, PasswordChanged, PasswordResetRequested, ProfileUpdated, UserErased, UserRegistered, UserSessionsRevoked } from '#contracts';
 import { ABANDONED_RESERVATION_MS, EmailReleased, EmailReserved, reservationDecider } from './email-reservation';
 
 const userId = '0193c2a0-0000-7000-8000-000000000001';

@@ -1,4 +1,4 @@
-import type { AccountEvent, ProfileAttributes } from './account.events';
+import type { AccountEvent, ProfileAttributes } from '#contracts';
 
 export interface PendingToken {
   readonly tokenHash: string;

@@ -1,5 +1,5 @@
-import { accept, reject, type Decider } from '../../../../libs/cqrs/src/decider';
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import { accept, reject, type Decider } from '#cqrs';
+import { defineEvent, type EventOf } from '#cqrs';
 
 /**
  * One account per e-mail per tenant. The reservation stream is keyed by the e-mail's blind index;

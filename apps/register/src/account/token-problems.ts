@@ -1,4 +1,4 @@
-import { ProblemError } from '../../../../libs/platform/src/problem-details';
+import { ProblemError } from '#platform';
 import type { AccountRejection } from './account.state';
 
 /** Mailed-token failures as problems. Unknown, used and wrong tokens look alike on purpose. */

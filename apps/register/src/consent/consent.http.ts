@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Put, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { parseBody } from '../../../../libs/platform/src/problem-details';
+import { parseBody } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { ChangeOwnAccount } from '../profile/account-commands.handler';
 import { accountNotFound } from '../profile/profile.http';

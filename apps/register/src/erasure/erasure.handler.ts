@@ -1,8 +1,8 @@
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import type { Position } from '../../../../libs/eventstore/src/event-store';
-import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
+import type { Position } from '#eventstore';
+import { CommandRunner } from '#cqrs';
 import { accountDecider } from '../account/account.decider';
-import { accountStreamFor, emailReservationStreamFor } from '../account/account.streams';
+import { accountStreamFor, emailReservationStreamFor } from '#contracts';
 import { reservationDecider } from '../account/email-reservation';
 import { Clock, PersonalDataEraser, type TenantRef } from '../register.ports';
 

@@ -1,11 +1,11 @@
 import { Controller, Delete, Get, HttpCode, Param, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
-import { parseBody } from '../../../../libs/platform/src/problem-details';
+import { CommandRunner } from '#cqrs';
+import { parseBody } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { accountDecider } from '../account/account.decider';
-import { accountStreamFor } from '../account/account.streams';
+import { accountStreamFor } from '#contracts';
 import { accountNotFound } from '../profile/profile.http';
 import { ReadModels } from '../read-models';
 import { EraseUser } from './erasure.handler';

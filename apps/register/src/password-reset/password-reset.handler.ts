@@ -1,9 +1,9 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
+import { CommandRunner } from '#cqrs';
 import { accountDecider } from '../account/account.decider';
 import type { AccountRejection } from '../account/account.state';
-import { accountStreamFor, emailReservationStreamFor } from '../account/account.streams';
+import { accountStreamFor, emailReservationStreamFor } from '#contracts';
 import { reservationDecider } from '../account/email-reservation';
 import { issueToken, parseToken } from '../account/tokens';
 import { BackgroundWork } from '../background-work';

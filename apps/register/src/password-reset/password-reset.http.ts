@@ -1,8 +1,8 @@
 import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { normaliseEmail } from '../../../../libs/personal-data/src/blind-index';
-import { parseBody, RequestValidationError } from '../../../../libs/platform/src/problem-details';
+import { normaliseEmail } from '#personal-data';
+import { parseBody, RequestValidationError } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { tokenProblem } from '../account/token-problems';
 import { emailAddress, mailedToken } from '../register.schemas';

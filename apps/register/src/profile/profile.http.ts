@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Patch, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { DataSource } from 'typeorm';
-import { parseBody, ProblemError, RequestValidationError } from '../../../../libs/platform/src/problem-details';
+import { parseBody, ProblemError, RequestValidationError } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { ReadModels } from '../read-models';
 import { profileChanges } from '../register.schemas';

@@ -1,9 +1,9 @@
 import type { EntityManager } from 'typeorm';
-import type { Projection } from '../../../../libs/cqrs/src/projection-runner';
-import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
-import type { AccountEvent } from '../account/account.events';
-import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX } from '../account/account.streams';
-import type { TenantEvent } from '../tenants/tenant.events';
+import type { Projection } from '#cqrs';
+import type { EventEnvelope } from '#cqrs';
+import type { AccountEvent } from '#contracts';
+import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX } from '#contracts';
+import type { TenantEvent } from '#contracts';
 import { TenantRow } from '../tenants/tenant.entity';
 import { ProfileRow } from './profile.entity';
 

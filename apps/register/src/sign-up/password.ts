@@ -1,11 +1,6 @@
 import { hash } from '@node-rs/argon2';
+import { ARGON2ID_OPTIONS } from '#contracts';
 
-/**
- * argon2id with OWASP's minimum recommended parameters (19 MiB, 2 passes, 1 lane): login verifies
- * these hashes on every sign-in, so the cost is what one core can afford per attempt.
- */
-// `algorithm: 2` is Algorithm.Argon2id: the package's enum is a const enum that isolated modules cannot inline.
-export const ARGON2ID_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2ID_OPTIONS);

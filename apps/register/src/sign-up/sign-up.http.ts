@@ -1,10 +1,10 @@
 import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { parseBody, ProblemError, RequestValidationError } from '../../../../libs/platform/src/problem-details';
+import { parseBody, ProblemError, RequestValidationError } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { emptyProfile } from '../account/account.state';
-import { normaliseEmail } from '../../../../libs/personal-data/src/blind-index';
+import { normaliseEmail } from '#personal-data';
 import { ReadModels } from '../read-models';
 import { consentPurpose, emailAddress, policyVersion, profileChanges } from '../register.schemas';
 import { passwordProblems } from './password';

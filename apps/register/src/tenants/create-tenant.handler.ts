@@ -1,11 +1,12 @@
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { v7 as uuidv7 } from 'uuid';
-import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
-import { tenantStreamFor } from '../account/account.streams';
+import { CommandRunner } from '#cqrs';
+import { tenantStreamFor } from '#contracts';
 import { Clock } from '../register.ports';
 import { ReadModels } from '../read-models';
 import { tenantDecider } from './tenant.decider';
-import { hashKey, newApiKey, newWriteKey } from './tenant-keys';
+import { hashKey } from '#contracts';
+import { newApiKey, newWriteKey } from './tenant-keys';
 
 export class CreateTenant extends Command<CreateTenantOutcome> {
   constructor(

@@ -1,9 +1,9 @@
-import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
+import { ExpiringLruCache } from '#platform';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { TenantRef } from '../register.ports';
 import { TenantRow } from './tenant.entity';
-import { hashKey } from './tenant-keys';
+import { hashKey } from '#contracts';
 
 export interface TenantRecord extends TenantRef {
   readonly apiKeyHash: string;

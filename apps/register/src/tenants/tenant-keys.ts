@@ -1,9 +1,7 @@
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 /**
- * Tenant keys are random 256-bit secrets shown once. Only their SHA-256 is kept (in events and read
- * models): with that much entropy a fast hash is as safe as a slow one, and pulse can check a write
- * key per tracking request without paying for argon2.
+ * Tenant keys are random secrets shown once; only their SHA-256 is kept (see libs/contracts' keys).
  */
 export function newApiKey(): string {
   return `tsk_${randomBytes(32).toString('base64url')}`;
@@ -11,15 +9,4 @@ export function newApiKey(): string {
 
 export function newWriteKey(): string {
   return `twk_${randomBytes(24).toString('base64url')}`;
-}
-
-// The one-shot hash: pulse hashes the write key of every tracking request, and a Hash object per call cost a few µs.
-export function hashKey(key: string): string {
-  return hash('sha256', key, 'hex');
-}
-
-export function keyMatches(presented: string, expectedHash: string): boolean {
-  const presentedHash = Buffer.from(hashKey(presented), 'hex');
-  const expected = Buffer.from(expectedHash, 'hex');
-  return presentedHash.length === expected.length && timingSafeEqual(presentedHash, expected);
 }

@@ -1,5 +1,5 @@
-import { accept, reject, type Decider } from '../../../../libs/cqrs/src/decider';
-import { TenantCreated, type TenantEvent } from './tenant.events';
+import { accept, reject, type Decider } from '#cqrs';
+import { TenantCreated, type TenantEvent } from '#contracts';
 
 export interface CreateTenant {
   readonly tenantId: string;

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { parseBody, ProblemError } from '../../../../libs/platform/src/problem-details';
+import { parseBody, ProblemError } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { CreateTenant } from './create-tenant.handler';
 

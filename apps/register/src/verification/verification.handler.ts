@@ -1,9 +1,9 @@
-import type { Position } from '../../../../libs/eventstore/src/event-store';
+import type { Position } from '#eventstore';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { CommandRunner } from '../../../../libs/cqrs/src/command-handling';
+import { CommandRunner } from '#cqrs';
 import { accountDecider } from '../account/account.decider';
 import type { AccountRejection } from '../account/account.state';
-import { accountStreamFor } from '../account/account.streams';
+import { accountStreamFor } from '#contracts';
 import { parseToken } from '../account/tokens';
 import { Clock, type TenantRef } from '../register.ports';
 

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { parseBody } from '../../../../libs/platform/src/problem-details';
+import { parseBody } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { tokenProblem } from '../account/token-problems';
 import { mailedToken } from '../register.schemas';

@@ -1,4 +1,4 @@
-import { accept, reject, type Decider } from '../../../../libs/cqrs/src/decider';
+import { accept, reject, type Decider } from '#cqrs';
 import { RewardCreated, StockReleased, StockReserved, type CatalogEvent, type RewardTerms } from './catalog.events';
 
 export type CatalogCommand =

@@ -1,4 +1,4 @@
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import { defineEvent, type EventOf } from '#cqrs';
 
 export interface RewardTerms {
   rewardId: string;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
-import type { CommandContext } from '../../../../libs/cqrs/src/event-envelope';
+import type { CommandContext } from '#cqrs';
 import { rewardStreamFor } from '../rewards.streams';
 import { CachedStreams } from '../shared/cached-streams';
 import { catalogDecider, type RewardState } from './catalog.decider';

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { parseBody, ProblemError, RequestValidationError } from '../../../../libs/platform/src/problem-details';
+import { parseBody, ProblemError, RequestValidationError } from '#platform';
 import { decodeCursor, encodeCursor, pageLimit, ReadModels } from '../read-models';
 import { Clock } from '../rewards.ports';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../tenants/tenant-access';

@@ -1,4 +1,4 @@
-import { given } from '../../../../libs/cqrs/testing/given-when-then';
+import { given } from '#cqrs/testing';
 import { catalogDecider } from './catalog.decider';
 import { RewardCreated, StockReleased, StockReserved, type RewardTerms } from './catalog.events';
 

@@ -1,9 +1,9 @@
 import type { EntityManager } from 'typeorm';
-import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
-import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
-import { undecodableReason, type Projection, type ProjectionRunner } from '../../../../libs/cqrs/src/projection-runner';
-import { comparePositions, type AppendedEvents, type EventStore, type Position } from '../../../../libs/eventstore/src/event-store';
-import type { PersonalDataCodec } from '../../../../libs/personal-data/src';
+import type { EventCodec } from '#cqrs';
+import type { EventEnvelope } from '#cqrs';
+import { undecodableReason, type Projection, type ProjectionRunner } from '#cqrs';
+import { comparePositions, type AppendedEvents, type EventStore, type Position } from '#eventstore';
+import type { PersonalDataCodec } from '#personal-data';
 import type { ProgramDefinition, ProgramEvent } from '../program/program.events';
 import { MEMBER_ID } from '../rewards.ports';
 import { PROGRAM_STREAM_PREFIX, programStreamFor, walletStreamFor } from '../rewards.streams';

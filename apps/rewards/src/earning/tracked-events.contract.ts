@@ -1,9 +1,9 @@
-import type { EventEnvelope } from '../../../../libs/cqrs/src/event-envelope';
-import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
-import type { TrackingMessage } from '../../../pulse/src/tracking/segment-message';
-import { MessageReceived, TRACKING_STREAM_PREFIX } from '../../../pulse/src/tracking/tracking.events';
-import { UserErased, UserRegistered } from '../../../register/src/account/account.events';
-import { ACCOUNT_STREAM_PREFIX } from '../../../register/src/account/account.streams';
+import type { EventEnvelope } from '#cqrs';
+import type { JsonObject } from '#eventstore';
+import type { TrackingMessage } from '#contracts';
+import { MessageReceived, TRACKING_STREAM_PREFIX } from '#contracts';
+import { UserErased, UserRegistered } from '#contracts';
+import { ACCOUNT_STREAM_PREFIX } from '#contracts';
 
 /**
  * What rewards consumes from other services, as it reads it off the store.

@@ -1,11 +1,11 @@
-import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
+import { ExpiringLruCache } from '#platform';
 import type { ClientBase } from 'pg';
 import type { DataSource, EntityManager, EntitySubscriberInterface, QueryRunner } from 'typeorm';
-import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
-import type { CommandContext } from '../../../../libs/cqrs/src/event-envelope';
-import { WrongExpectedRevisionError, type EventStore, type EventToAppend, type RecordedEvent } from '../../../../libs/eventstore/src/event-store';
-import { StreamsRefusedError } from '../../../../libs/eventstore/src/postgres/append-many';
-import { PostgresEventStore } from '../../../../libs/eventstore/src/postgres/postgres-event-store';
+import type { EventCodec } from '#cqrs';
+import type { CommandContext } from '#cqrs';
+import { WrongExpectedRevisionError, type EventStore, type EventToAppend, type RecordedEvent } from '#eventstore';
+import { StreamsRefusedError } from '#eventstore';
+import { PostgresEventStore } from '#eventstore';
 import { walletStreamFor } from '../rewards.streams';
 import { walletDecider, type WalletCommand } from '../wallet/wallet.decider';
 import type { WalletEvent } from '../wallet/wallet.events';

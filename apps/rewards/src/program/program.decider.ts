@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { accept, reject, type Decider } from '../../../../libs/cqrs/src/decider';
+import { accept, reject, type Decider } from '#cqrs';
 import { ProgramPublished, type ProgramDefinition, type ProgramEvent } from './program.events';
 
 export interface PublishProgram {

@@ -1,4 +1,4 @@
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import { defineEvent, type EventOf } from '#cqrs';
 
 /** `property` is a dot path into the tracked event's properties, e.g. `order.total`. */
 export interface Condition {

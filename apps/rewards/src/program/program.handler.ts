@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { CommandContext } from '../../../../libs/cqrs/src/event-envelope';
+import type { CommandContext } from '#cqrs';
 import { programStreamFor } from '../rewards.streams';
 import { CachedStreams } from '../shared/cached-streams';
 import { programDecider, type ProgramState } from './program.decider';

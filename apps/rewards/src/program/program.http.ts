@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Put, Req } from '@nestjs/common';
-import { parseBody, ProblemError, RequestValidationError } from '../../../../libs/platform/src/problem-details';
+import { parseBody, ProblemError, RequestValidationError } from '#platform';
 import { Clock } from '../rewards.ports';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../tenants/tenant-access';
 import { ProgramHandler } from './program.handler';

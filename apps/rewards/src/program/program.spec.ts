@@ -1,4 +1,4 @@
-import { given } from '../../../../libs/cqrs/testing/given-when-then';
+import { given } from '#cqrs/testing';
 import { programDecider } from './program.decider';
 import { ProgramPublished, type ProgramDefinition } from './program.events';
 import { awardPoints, matchingRules } from './program.rules';

@@ -1,4 +1,4 @@
-import { accept, reject, type Decider } from '../../../../libs/cqrs/src/decider';
+import { accept, reject, type Decider } from '#cqrs';
 import {
   RedemptionCancellationCompleted,
   RedemptionCancellationRequested,

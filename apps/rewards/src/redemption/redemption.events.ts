@@ -1,4 +1,4 @@
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import { defineEvent, type EventOf } from '#cqrs';
 
 /**
  * The redemption's own stream is its process log: it is written first, so whichever request or

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { CommandContext } from '../../../../libs/cqrs/src/event-envelope';
+import type { CommandContext } from '#cqrs';
 import { unavailability } from '../catalog/catalog.decider';
 import { CatalogHandler } from '../catalog/catalog.handler';
 import { redemptionStreamFor } from '../rewards.streams';

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { parseBody, ProblemError } from '../../../../libs/platform/src/problem-details';
+import { parseBody, ProblemError } from '#platform';
 import { rewardNotFound, UUID } from '../catalog/catalog.http';
 import { decodeCursor, encodeCursor, pageLimit } from '../read-models';
 import { Clock, MEMBER_ID } from '../rewards.ports';

@@ -1,4 +1,4 @@
-import { given } from '../../../../libs/cqrs/testing/given-when-then';
+import { given } from '#cqrs/testing';
 import { redemptionDecider } from './redemption.decider';
 import {
   RedemptionCancellationCompleted,

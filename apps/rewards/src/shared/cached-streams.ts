@@ -1,9 +1,9 @@
-import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
-import { WrongExpectedRevisionError, type EventStore, type Position } from '../../../../libs/eventstore/src/event-store';
-import type { Decider } from '../../../../libs/cqrs/src/decider';
-import type { EventCodec } from '../../../../libs/cqrs/src/event-codec';
-import type { CommandContext } from '../../../../libs/cqrs/src/event-envelope';
-import type { DomainEvent } from '../../../../libs/cqrs/src/event-types';
+import { ExpiringLruCache } from '#platform';
+import { WrongExpectedRevisionError, type EventStore, type Position } from '#eventstore';
+import type { Decider } from '#cqrs';
+import type { EventCodec } from '#cqrs';
+import type { CommandContext } from '#cqrs';
+import type { DomainEvent } from '#cqrs';
 
 export type Outcome<Event, Rejection> =
   | { readonly accepted: true; readonly events: readonly Event[]; readonly position?: Position }

@@ -1,4 +1,4 @@
-import type { EventStore } from '../../../../libs/eventstore/src/event-store';
+import type { EventStore } from '#eventstore';
 
 /** The event store as an injectable class token (an interface cannot be one). */
 export abstract class EventStoreRef {

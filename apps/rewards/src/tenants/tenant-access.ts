@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { ProblemError } from '../../../../libs/platform/src/problem-details';
-import { keyMatches } from '../../../register/src/tenants/tenant-keys';
+import { ProblemError } from '#platform';
+import { keyMatches } from '#contracts';
 import { TenantDirectory, type TenantRecord } from './tenant-directory';
 
 export interface IncomingRequest {

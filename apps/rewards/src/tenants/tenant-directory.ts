@@ -1,10 +1,10 @@
-import { ExpiringLruCache } from '../../../../libs/platform/src/expiring-lru-cache';
+import { ExpiringLruCache } from '#platform';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { EventCodec } from '../../../../libs/cqrs/src/event-codec';
-import { tenantStreamFor } from '../../../register/src/account/account.streams';
-import { hashKey } from '../../../register/src/tenants/tenant-keys';
-import type { TenantEvent } from '../../../register/src/tenants/tenant.events';
+import { EventCodec } from '#cqrs';
+import { tenantStreamFor } from '#contracts';
+import { hashKey } from '#contracts';
+import type { TenantEvent } from '#contracts';
 import { EventStoreRef } from '../shared/event-store-ref';
 import type { TenantRef } from '../rewards.ports';
 

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { z } from 'zod';
-import { EventCodec } from '../../../../libs/cqrs/src/event-codec';
-import { parseBody, ProblemError } from '../../../../libs/platform/src/problem-details';
+import { EventCodec } from '#cqrs';
+import { parseBody, ProblemError } from '#platform';
 import { ProgramHandler } from '../program/program.handler';
 import { qualifyingTier, tierRank } from '../program/program.rules';
 import { pageLimit } from '../read-models';

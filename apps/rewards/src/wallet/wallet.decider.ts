@@ -1,4 +1,4 @@
-import { accept, reject, type Decider, type Decision } from '../../../../libs/cqrs/src/decider';
+import { accept, reject, type Decider, type Decision } from '#cqrs';
 import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
 import { addMonths } from '../shared/calendar';

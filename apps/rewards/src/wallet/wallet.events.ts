@@ -1,5 +1,5 @@
-import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import type { JsonObject } from '#eventstore';
+import { defineEvent, type EventOf } from '#cqrs';
 
 /** Points taken from (or given back to) one lot. Events carry them so every reader agrees on lots. */
 export interface Allocation {

@@ -1,4 +1,4 @@
-import { given } from '../../../../libs/cqrs/testing/given-when-then';
+import { given } from '#cqrs/testing';
 import type { ProgramDefinition } from '../program/program.events';
 import { walletDecider } from './wallet.decider';
 import { MemberEnrolled, MemberErased, PointsAdjusted, PointsEarned, PointsExpired, PointsRedeemed, RedemptionCancelled, TierChanged, TierRetained } from './wallet.events';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { startEsdbEmulator, type EsdbEmulator } from '../../testing/esdb-emulator';
+import { startEsdbEmulator, type EsdbEmulator } from '../../testing/esdb-emulator/index';
 import { describeEventStoreContract } from '../../testing/event-store-contract';
 import { WrongExpectedRevisionError, type EventStore, type RecordedEvent } from '../event-store';
 import { EsdbEventStore } from './esdb-event-store';

@@ -1,4 +1,4 @@
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import { defineEvent, type EventOf } from '#cqrs';
 
 /**
  * A tenant and the hashes of its keys. Pulse and login learn tenants from this event, so it carries

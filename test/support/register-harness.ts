@@ -1,14 +1,16 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import { createServiceApp } from '../../../libs/platform/src/service-app';
-import { createTestDatabase } from '../../../test/support/database';
-import { signTestToken } from '../src/access/access-token';
-import { BackgroundWork } from '../src/background-work';
-import { DevMailbox } from '../src/mail/mailer';
-import { loadRegisterConfig, type RegisterConfig } from '../src/register.config';
-import { RegisterModule, type RegisterRuntime } from '../src/register.module';
-import { openRegisterRuntime, registerServiceOptions } from '../src/register.runtime';
+import { tenantStreamFor } from '#contracts';
+import { createServiceApp } from '#platform';
+import { createTestDatabase } from './database';
+import { signTestToken } from '../../apps/register/src/access/access-token';
+import { BackgroundWork } from '../../apps/register/src/background-work';
+import { DevMailbox } from '../../apps/register/src/mail/mailer';
+import { loadRegisterConfig, type RegisterConfig } from '../../apps/register/src/register.config';
+import { RegisterModule, type RegisterRuntime } from '../../apps/register/src/register.module';
+import { openRegisterRuntime, registerServiceOptions } from '../../apps/register/src/register.runtime';
+import { tenantDecider } from '../../apps/register/src/tenants/tenant.decider';
 
 export interface RegisterHarness {
   readonly app: NestFastifyApplication;
@@ -18,6 +20,8 @@ export interface RegisterHarness {
   readonly adminToken: string;
   http(): ReturnType<typeof request>;
   createTenant(slug?: string): Promise<{ id: string; slug: string; apiKey: string; writeKey: string }>;
+  /** Many tenants at once through register's own decider and command runner: what POST /admin/tenants appends, minus the HTTP and the keys. */
+  appendTenants(slugs: readonly string[]): Promise<void>;
   signUp(slug: string, email: string, extra?: object): Promise<{ id: string }>;
   tokenFor(tenantId: string, userId: string): Promise<string>;
   /** The token in the newest mail to `to` whose subject matches, once background mail work is done. */
@@ -59,6 +63,23 @@ export async function startRegister(env: Record<string, string> = {}): Promise<R
       const response = await http().post('/admin/tenants').set('authorization', `Bearer ${adminToken}`).send({ slug, name: `Tenant ${slug}` });
       if (response.status !== 201) throw new Error(`tenant creation failed: ${response.status} ${JSON.stringify(response.body)}`);
       return response.body;
+    },
+    async appendTenants(slugs) {
+      const commands = runtime.infrastructure.commands;
+      for (let i = 0; i < slugs.length; i += 50) {
+        await Promise.all(
+          slugs.slice(i, i + 50).map((slug) => {
+            const tenantId = randomUUID();
+            const now = new Date();
+            return commands.handle({
+              streamName: tenantStreamFor(slug),
+              decider: tenantDecider,
+              command: { tenantId, slug, name: `Tenant ${slug}`, apiKeyHash: 'x'.repeat(64), writeKeyHash: 'y'.repeat(64), now },
+              context: { tenantId, correlationId: randomUUID(), now },
+            });
+          }),
+        );
+      }
     },
     async signUp(slug, email, extra = {}) {
       const response = await http().post(`/t/${slug}/users`).send({ email, password: STRONG_PASSWORD, ...extra });

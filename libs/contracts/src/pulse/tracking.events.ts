@@ -1,6 +1,46 @@
-import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
-import { carriesTraits, type TrackingMessage } from './segment-message';
+import type { JsonObject } from '#eventstore';
+import { defineEvent, type EventOf } from '#cqrs';
+
+export const MESSAGE_KINDS = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+/** One tracking call as pulse stores it: validated, timestamps corrected, ids as strings. */
+export interface TrackingMessage {
+  kind: MessageKind;
+  messageId: string;
+  userId: string | null;
+  anonymousId: string | null;
+  previousId?: string;
+  groupId?: string;
+  event?: string;
+  name?: string;
+  category?: string;
+  /** When it happened, corrected for the sender's clock skew. */
+  timestamp: string;
+  /** The sender's own `timestamp`, as sent. */
+  originalTimestamp?: string;
+  sentAt?: string;
+  receivedAt: string;
+  properties?: JsonObject;
+  traits?: JsonObject;
+  context?: JsonObject;
+  integrations?: JsonObject;
+  /**
+   * Whether the message carries traits (an identify's own, or any call's `context.traits`): not
+   * personal itself, it tells the profile whether the sealed fields hold anything it must read.
+   */
+  carriesTraits: boolean;
+}
+
+/** The traits profiles take from a call: an identify's own and `context.traits` of any call. */
+export function carriesTraits(kind: string, traits: unknown, context: unknown): boolean {
+  return (kind === 'identify' && isPlainObject(traits)) || (isPlainObject(context) && isPlainObject(context.traits));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 
 export const TRACKING_STREAM_PREFIX = 'pulse.tracking-';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
-import { basic, eventually, startPulse, type PulseHarness, type Tenant } from '../../pulse/test/pulse-harness';
-import { auth, PROGRAM, startRewardsApp, type RewardsApp } from './rewards-harness';
+import { basic, eventually, startPulse, type PulseHarness, type Tenant } from '../apps/pulse/test/pulse-harness';
+import { auth, PROGRAM, startRewardsApp, type RewardsApp } from '../apps/rewards/test/rewards-harness';
 
 /**
  * The whole path a customer wires up: their app tracks through pulse's Segment API (here with

@@ -1,5 +1,5 @@
-import type { JsonObject } from '../../../../libs/eventstore/src/event-store';
-import { defineEvent, type EventOf } from '../../../../libs/cqrs/src/event-types';
+import type { JsonObject } from '#eventstore';
+import { defineEvent, type EventOf } from '#cqrs';
 
 /** The person's own attributes; all of it is personal data. */
 export interface ProfileAttributes extends JsonObject {

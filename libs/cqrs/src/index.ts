@@ -1,0 +1,11 @@
+export { type CommandOutcome, CommandRunner } from './command-handling';
+export { type Decider, type Decision, accept, reject } from './decider';
+export { EventCodec, type PersonalDataSealer } from './event-codec';
+export { type CommandContext, type EventEnvelope } from './event-envelope';
+export { type DomainEvent, type EventDefinition, type EventOf, EventRegistry, defineEvent } from './event-types';
+export { PeriodicTask } from './periodic-task';
+export { ProjectionMetrics } from './projection-metrics';
+export { CHECKPOINTS_DDL, type Projection, ProjectionRunner, undecodableReason } from './projection-runner';
+export { type BackgroundTask, RuntimeLifecycle, projectionRunners } from './runtime-lifecycle';
+export { serviceEnvSchema } from './service-config';
+export { ServiceInfrastructure } from './service-infrastructure';

@@ -1,0 +1,1 @@
+export { type EsdbEmulator, startEsdbEmulator } from './esdb-emulator/index';

@@ -1,0 +1,1 @@
+export { configProblems, minimalServiceEnv } from './config-problems';
