@@ -65,3 +65,16 @@ export {
 } from './service-app';
 export { ServiceLifecycle, defaultShutdownOptions, shutdownService, type LifecyclePhase, type ShutdownOptions } from './shutdown';
 export { ExpiringLruCache } from './expiring-lru-cache';
+export {
+  BOUNDS,
+  EARLIEST_INSTANT,
+  FUTURE_TOLERANCE_MS,
+  bounded,
+  instantProblem,
+  jsonProblems,
+  parseIsoInstant,
+  textProblem,
+  type JsonLimits,
+  type TextKind,
+} from './input-bounds';
+export { TenantConcurrencyLimiter, TenantRateLimiter, tenantRateLimited, type RateDecision, type TenantRateOptions } from './tenant-fairness';

@@ -1,0 +1,76 @@
+import { ProblemError } from './problem-details';
+import { TenantConcurrencyLimiter, TenantRateLimiter } from './tenant-fairness';
+
+describe('tenant fairness', () => {
+  let clock = 0;
+  const limiter = (options: { ratePerSecond: number; burst: number; maxTenants?: number }) => new TenantRateLimiter({ ...options, now: () => clock });
+  beforeEach(() => {
+    clock = 0;
+  });
+
+  test("a tenant over its budget is refused, and another tenant's budget is untouched", () => {
+    const rate = limiter({ ratePerSecond: 10, burst: 5 });
+    for (let i = 0; i < 5; i++) expect(rate.take('noisy')).toEqual({ allowed: true });
+    expect(rate.take('noisy')).toEqual({ allowed: false, retryAfterMs: 100 });
+    for (let i = 0; i < 5; i++) expect(rate.take('quiet')).toEqual({ allowed: true });
+  });
+
+  test('tokens come back at the rate, never beyond the burst', () => {
+    const rate = limiter({ ratePerSecond: 10, burst: 5 });
+    for (let i = 0; i < 5; i++) rate.take('t');
+    clock = 300;
+    for (let i = 0; i < 3; i++) expect(rate.take('t').allowed).toBe(true);
+    expect(rate.take('t').allowed).toBe(false);
+    clock = 60_000;
+    for (let i = 0; i < 5; i++) expect(rate.take('t').allowed).toBe(true);
+    expect(rate.take('t').allowed).toBe(false);
+  });
+
+  test('a cost above the burst passes on a full bucket and is paid back in full before the next', () => {
+    const rate = limiter({ ratePerSecond: 100, burst: 50 });
+    expect(rate.take('t', 30).allowed).toBe(true);
+    expect(rate.take('t', 30)).toEqual({ allowed: false, retryAfterMs: 100 });
+    clock = 1000;
+    expect(rate.take('t', 2500).allowed).toBe(true);
+    expect(rate.take('t', 1)).toEqual({ allowed: false, retryAfterMs: 24_510 });
+    clock = 1000 + 24_600;
+    expect(rate.take('t', 1).allowed).toBe(true);
+  });
+
+  test('enforce answers 429 with Retry-After in whole seconds', () => {
+    const rate = limiter({ ratePerSecond: 0.5, burst: 1 });
+    rate.enforce('t');
+    const refusal = (() => {
+      try {
+        rate.enforce('t', 1, 'tracking calls');
+      } catch (error) {
+        return error;
+      }
+    })() as ProblemError;
+    expect(refusal).toBeInstanceOf(ProblemError);
+    expect(refusal.status).toBe(429);
+    expect(refusal.headers['Retry-After']).toBe('2');
+    expect(refusal.detail).toBe('this tenant sends tracking calls faster than its share; retry later');
+  });
+
+  test('many tenants do not grow the buckets without bound; the idlest go first', () => {
+    const rate = limiter({ ratePerSecond: 1, burst: 1, maxTenants: 3 });
+    for (const tenant of ['a', 'b', 'c', 'd']) rate.take(tenant);
+    // 'a' was forgotten: a forgotten bucket is a full one.
+    expect(rate.take('a').allowed).toBe(true);
+    expect(rate.take('d').allowed).toBe(false);
+  });
+
+  test('concurrency: a tenant with its slots taken is refused while another tenant runs', async () => {
+    const limit = new TenantConcurrencyLimiter(2);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const running = [limit.run('noisy', () => held), limit.run('noisy', () => held)];
+    await expect(limit.run('noisy', async () => 'third')).rejects.toMatchObject({ status: 429 });
+    await expect(limit.run('quiet', async () => 'ran')).resolves.toBe('ran');
+    release();
+    await Promise.all(running);
+    expect(limit.inFlightFor('noisy')).toBe(0);
+    await expect(limit.run('noisy', async () => 'again')).resolves.toBe('again');
+  });
+});
