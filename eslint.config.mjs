@@ -19,6 +19,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       'no-console': 'error',
       eqeqeq: ['error', 'always'],
+      'no-duplicate-imports': 'error',
       'no-restricted-imports': ['error', { patterns: libraryBoundaries }],
     },
   },

@@ -1,7 +1,5 @@
 import type { Client } from 'pg';
-import type { EventToAppend, ExpectedRevision, JsonObject } from '#eventstore';
-import { PostgresEventStore } from '#eventstore';
-import { newEventId } from '#eventstore';
+import { newEventId, PostgresEventStore, type EventToAppend, type ExpectedRevision, type JsonObject } from '#eventstore';
 import { runClosedLoops, sampleMetadata, samplePayload, type Throughput } from '../support/measure';
 import { connectClient } from '../support/bench-postgres';
 import { pairedDetails, runPaired } from '../support/paired';

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { comparePositions, type EventStore, type Position } from '#eventstore';
-import { PostgresEventStore } from '#eventstore';
+import { comparePositions, PostgresEventStore, type EventStore, type Position } from '#eventstore';
 import { startCpuMeter } from '../support/cpu-meter';
 import { median, percentileOfSorted, sleep } from '../support/measure';
 import { cores, type ReportRow, type ScenarioResult } from '../support/report';

@@ -1,13 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { Registry, type Histogram, type LabelValues } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
-import { EventCodec, type PersonalDataSealer } from '#cqrs';
-import type { EventEnvelope } from '#cqrs';
-import { defineEvent, EventRegistry, type EventDefinition } from '#cqrs';
-import { ProjectionMetrics } from '#cqrs';
-import { CHECKPOINTS_DDL, ProjectionRunner, type Projection } from '#cqrs';
-import type { EventToAppend, JsonObject } from '#eventstore';
-import { PostgresEventStore } from '#eventstore';
+import { CHECKPOINTS_DDL, defineEvent, EventCodec, EventRegistry, ProjectionMetrics, ProjectionRunner, type EventDefinition, type EventEnvelope, type PersonalDataSealer, type Projection } from '#cqrs';
+import { PostgresEventStore, type EventToAppend, type JsonObject } from '#eventstore';
 import { sampleMetadata, samplePayload } from '../support/measure';
 
 const BenchCounted = defineEvent<{ serial: number }>()('BenchCounted');

@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { EventCodec } from '#cqrs';
-import type { DomainEvent } from '#cqrs';
+import type { DomainEvent, EventCodec } from '#cqrs';
 import type { Pool } from 'pg';
-import type { EventStore } from '#eventstore';
-import type { StreamEvents } from '#eventstore';
-import { PostgresEventStore } from '#eventstore';
+import { PostgresEventStore, type EventStore, type StreamEvents } from '#eventstore';
 import { artefactWritesBeside, storeWrites, type ArtefactWrite } from './oidc/request-artefacts';
 
 export interface StreamRecord {

@@ -1,12 +1,7 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { CommandRunner } from '#cqrs';
-import { ProjectionRunner } from '#cqrs';
-import { projectionRunners, RuntimeLifecycle } from '#cqrs';
-import { ServiceInfrastructure } from '#cqrs';
-import { ReadinessChecks } from '#platform';
-import { SERVICE_LOGGER } from '#platform';
-import { MetricsRegistry } from '#platform';
+import { CommandRunner, ProjectionRunner, projectionRunners, RuntimeLifecycle, ServiceInfrastructure } from '#cqrs';
+import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { ADMIN_TOKEN } from './admin-access';
 import { ClientCache, ClientChangeListener } from './clients/client-cache';
 import { ClientsController } from './clients/clients.http';

@@ -1,9 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import type { EventEnvelope } from '#cqrs';
-import type { Projection } from '#cqrs';
-import type { AccountEvent } from '#contracts';
-import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX } from '#contracts';
-import type { TenantEvent } from '#contracts';
+import type { EventEnvelope, Projection } from '#cqrs';
+import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX, type AccountEvent, type TenantEvent } from '#contracts';
 import { CLIENT_CHANGES_CHANNEL } from './clients/client-cache';
 import { CLIENT_STREAM_PREFIX, type ClientEvent } from './clients/client.events';
 import { advisoryLockKey } from '#eventstore';

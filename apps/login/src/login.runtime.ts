@@ -1,9 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { ServiceInfrastructure } from '#cqrs';
-import { platformOptionsFromEnv } from '#platform';
-import type { ServiceOptions } from '#platform';
-import { accountEvents } from '#contracts';
-import { tenantEvents } from '#contracts';
+import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
+import { accountEvents, tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
 import type { LoginConfig } from './login.config';
 import { LoginTables1732400000000 } from './login.schema';

@@ -1,6 +1,5 @@
 import * as oidc from 'openid-client';
-import { TESSERA_API_AUDIENCE } from '#access';
-import { LoginJwksVerifier } from '#access';
+import { LoginJwksVerifier, TESSERA_API_AUDIENCE } from '#access';
 import { sessionStreamFor } from '../src/sign-in/sign-in.events';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { FormBrowser } from './browser-less';

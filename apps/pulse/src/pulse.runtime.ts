@@ -1,16 +1,12 @@
 import { ServiceInfrastructure } from '#cqrs';
 import type { EventStore } from '#eventstore';
-import { platformOptionsFromEnv } from '#platform';
-import type { ServiceOptions } from '#platform';
-import { LoginSucceeded } from '#contracts';
-import { accountEvents } from '#contracts';
-import { tenantEvents } from '#contracts';
+import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
+import { accountEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
 import { identityEvents } from './identity/identity.events';
 import type { PulseConfig } from './pulse.config';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from './pulse.schema';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
-import { trackingEvents } from '#contracts';
 
 /** What pulse runs on, opened by main (or a test) before the module is built. */
 export interface PulseRuntime {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MessageReceived, trackingStreamFor } from '#contracts';
+import { LEGACY_CLIENT_SOURCE, MessageReceived, trackingStreamFor } from '#contracts';
 import { eventually, usePulse } from './pulse-harness';
 
 describe('erasure reaches tracked history', () => {
@@ -54,7 +54,7 @@ describe('erasure reaches tracked history', () => {
     // Accepted (and sealed with the person's key) just before the erasure, committed just after it.
     const now = new Date();
     const late = await h.pulse.runtime.infrastructure.codec.encode(
-      MessageReceived({ kind: 'track', messageId: randomUUID(), userId, anonymousId: null, event: 'Late', timestamp: now.toISOString(), receivedAt: now.toISOString(), properties: { note: 'in flight' }, carriesTraits: false }),
+      MessageReceived({ kind: 'track', messageId: randomUUID(), userId, anonymousId: null, event: 'Late', timestamp: now.toISOString(), receivedAt: now.toISOString(), properties: { note: 'in flight' }, carriesTraits: false, source: LEGACY_CLIENT_SOURCE }),
       { tenantId: h.tenant.id, correlationId: randomUUID(), now },
     );
     await h.pulse.register.http().delete(`/t/${h.tenant.slug}/users/${userId}`).set('authorization', `Bearer ${h.tenant.apiKey}`).expect(204);

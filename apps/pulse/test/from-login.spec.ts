@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventCodec } from '#cqrs';
-import { EventRegistry } from '#cqrs';
+import { EventCodec, EventRegistry } from '#cqrs';
 import { blindIndex } from '#personal-data';
 import { LoginSucceeded, signInStreamFor } from '#contracts';
 import { readEvents, usePulse, type PulseHarness, type Tenant } from './pulse-harness';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MessageReceived, trackingStreamFor } from '#contracts';
+import { LEGACY_CLIENT_SOURCE, MessageReceived, trackingStreamFor } from '#contracts';
 import { usePulse } from './pulse-harness';
 
 describe('identity resolution through the tracking API', () => {
@@ -114,10 +114,10 @@ describe('identity resolution through the tracking API', () => {
     const now = new Date();
     const context = { tenantId: tenant.id, correlationId: randomUUID(), now };
     const call = (kind: 'track' | 'identify', extra: object) =>
-      MessageReceived({ kind, messageId: randomUUID(), userId, anonymousId: null, timestamp: now.toISOString(), receivedAt: now.toISOString(), carriesTraits: false, ...extra });
+      MessageReceived({ kind, messageId: randomUUID(), userId, anonymousId: null, timestamp: now.toISOString(), receivedAt: now.toISOString(), carriesTraits: false, source: LEGACY_CLIENT_SOURCE, ...extra });
     const asVersion1 = async (event: ReturnType<typeof call>) => {
       const encoded = await runtime.infrastructure.codec.encode(event, context);
-      const { carriesTraits: _dropped, ...data } = encoded.data;
+      const { carriesTraits: _dropped, source: _notYet, ...data } = encoded.data;
       return { ...encoded, data, metadata: { ...encoded.metadata, schemaVersion: 1 } };
     };
     const stored = [

@@ -1,9 +1,8 @@
 import { LoginJwksVerifier } from '#access';
 import { ServiceInfrastructure } from '#cqrs';
-import { platformOptionsFromEnv } from '#platform';
-import type { ServiceOptions } from '#platform';
+import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { AccessTokenVerifier, NoAccessTokens, TestTokenVerifier } from './access/access-token';
-import { accountEvents } from '#contracts';
+import { accountEvents, tenantEvents } from '#contracts';
 import { reservationEvents } from './account/email-reservation';
 import { DevMailbox, SmtpMailer, type Mailer } from './mail/mailer';
 import { ProfileRow } from './profile/profile.entity';
@@ -11,7 +10,6 @@ import { registerApi } from './register.api';
 import type { RegisterConfig } from './register.config';
 import type { RegisterRuntime } from './register.module';
 import { RegisterReadModels1732350000000 } from './register.schema';
-import { tenantEvents } from '#contracts';
 import { TenantRow } from './tenants/tenant.entity';
 
 /** Opens what register runs on, as its configuration says. */

@@ -1,13 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
-import { EventCodec } from '#cqrs';
-import { ProjectionRunner } from '#cqrs';
-import { projectionRunners, RuntimeLifecycle } from '#cqrs';
-import { ServiceInfrastructure } from '#cqrs';
-import { ReadinessChecks } from '#platform';
-import { SERVICE_LOGGER } from '#platform';
-import { MetricsRegistry } from '#platform';
+import { EventCodec, PeriodicTask, ProjectionRunner, projectionRunners, RuntimeLifecycle, ServiceInfrastructure } from '#cqrs';
+import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { CatalogHandler } from './catalog/catalog.handler';
 import { CatalogController } from './catalog/catalog.http';
 import { Earning, EarningProjection } from './earning/earning.projection';
@@ -23,7 +18,6 @@ import { Clock, REWARDS_SETTINGS, SystemClock, type RewardsSettings } from './re
 import { rewardsReadModelProjection } from './rewards.projection';
 import { CachedStreams } from './shared/cached-streams';
 import { EventStoreRef } from './shared/event-store-ref';
-import { PeriodicTask } from '#cqrs';
 import { TenantAccess } from './tenants/tenant-access';
 import { TenantDirectory } from './tenants/tenant-directory';
 import { WalletHandler } from './wallet/wallet.handler';

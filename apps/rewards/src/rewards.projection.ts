@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import type { EventEnvelope } from '#cqrs';
-import type { Projection } from '#cqrs';
-import { TENANT_STREAM_PREFIX } from '#contracts';
-import type { TenantEvent } from '#contracts';
+import type { EventEnvelope, Projection } from '#cqrs';
+import { TENANT_STREAM_PREFIX, type TenantEvent } from '#contracts';
 import type { CatalogEvent } from './catalog/catalog.events';
 import type { RedemptionEvent } from './redemption/redemption.events';
 import { REDEMPTION_STREAM_PREFIX, REWARD_STREAM_PREFIX, WALLET_STREAM_PREFIX } from './rewards.streams';

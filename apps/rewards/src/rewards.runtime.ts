@@ -1,6 +1,5 @@
 import { ServiceInfrastructure } from '#cqrs';
-import { platformOptionsFromEnv } from '#platform';
-import type { ServiceOptions } from '#platform';
+import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { tenantEvents } from '#contracts';
 import { catalogEvents } from './catalog/catalog.events';
 import { consumedEvents } from './earning/tracked-events.contract';

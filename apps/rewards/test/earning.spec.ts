@@ -39,7 +39,7 @@ describe('earning from events', () => {
     const codec = h.rewards.runtime.infrastructure.codec;
     const now = new Date();
     const message = (kind: 'track' | 'page', messageId: string) =>
-      MessageReceived({ kind, messageId, userId, anonymousId: null, event: 'Order Completed', timestamp: now.toISOString(), receivedAt: now.toISOString(), properties: { total: 42.5, currency: 'EUR' }, carriesTraits: false });
+      MessageReceived({ kind, messageId, userId, anonymousId: null, event: 'Order Completed', timestamp: now.toISOString(), receivedAt: now.toISOString(), properties: { total: 42.5, currency: 'EUR' }, carriesTraits: false, source: { kind: 'server', keyId: 'server' } });
     const context = { tenantId: tenant.id, correlationId: randomUUID(), now };
     const stored = [await codec.encode(message('track', randomUUID()), context), await codec.encode(message('page', randomUUID()), context)];
     expect(JSON.stringify(stored[0]!.data)).not.toContain('EUR');

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProjectionRunner } from '#cqrs';
-import { trackingStreamFor, trackReceived } from '#contracts';
-import { UserErased } from '#contracts';
-import { accountStreamFor } from '#contracts';
+import { accountStreamFor, trackingStreamFor, trackReceived, UserErased } from '#contracts';
 import { RedemptionRequested } from '../src/redemption/redemption.events';
 import { RedemptionHandler } from '../src/redemption/redemption.handler';
 import { redemptionStreamFor, walletStreamFor } from '../src/rewards.streams';

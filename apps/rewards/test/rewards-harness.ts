@@ -1,12 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
-import type { EventToAppend, Position } from '#eventstore';
+import type { EventToAppend, JsonObject, Position } from '#eventstore';
 import { createServiceApp } from '#platform';
 import { createTestDatabase } from '../../../test/support/database';
-import type { JsonObject } from '#eventstore';
-import { trackingStreamFor, trackReceived } from '#contracts';
-import { accountStreamFor } from '#contracts';
+import { accountStreamFor, trackingStreamFor, trackReceived } from '#contracts';
 import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 import type { ProjectionRunner } from '#cqrs';
 import { Earning, type EarningProjection } from '../src/earning/earning.projection';

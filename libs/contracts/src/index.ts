@@ -1,6 +1,21 @@
 export { hashKey, keyMatches } from './keys';
 export { LoginSucceeded, signInStreamFor } from './login/sign-in.events';
-export { MESSAGE_KINDS, type MessageKind, MessageReceived, TRACKING_STREAM_PREFIX, type TrackingEvent, type TrackingMessage, carriesTraits, trackReceived, trackingEvents, trackingStreamFor, trackingSubject } from './pulse/tracking.events';
+export {
+  LEGACY_CLIENT_SOURCE,
+  MESSAGE_KINDS,
+  MessageReceived,
+  TRACKING_STREAM_PREFIX,
+  carriesTraits,
+  trackReceived,
+  trackingEvents,
+  trackingStreamFor,
+  trackingSubject,
+  type MessageKind,
+  type TrackingEvent,
+  type TrackingMessage,
+  type TrackingSource,
+  type TrackingSourceKind,
+} from './pulse/tracking.events';
 export { type AccountEvent, ConsentGranted, ConsentWithdrawn, EmailVerificationRequested, EmailVerified, PasswordChanged, PasswordResetRequested, type ProfileAttributes, type ProfileChanges, ProfileUpdated, UserErased, UserRegistered, UserSessionsRevoked, accountEvents } from './register/account.events';
 export { ARGON2ID_OPTIONS } from './register/passwords';
 export { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX, accountStreamFor, emailReservationStreamFor, tenantStreamFor } from './register/streams';

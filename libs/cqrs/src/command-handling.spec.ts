@@ -1,5 +1,4 @@
-import { PostgresEventStore } from '#eventstore';
-import { WrongExpectedRevisionError } from '#eventstore';
+import { PostgresEventStore, WrongExpectedRevisionError } from '#eventstore';
 import { createTestDatabase } from '../../../test/support/database';
 import { CommandRunner } from './command-handling';
 import { accept, reject, type Decider } from './decider';

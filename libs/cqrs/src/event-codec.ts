@@ -1,5 +1,4 @@
-import { newEventId } from '#eventstore';
-import type { EventToAppend, JsonObject, RecordedEvent } from '#eventstore';
+import { newEventId, type EventToAppend, type JsonObject, type RecordedEvent } from '#eventstore';
 import { metadataOf, UndecodableEventError, type CommandContext, type EventEnvelope } from './event-envelope';
 import type { DomainEvent, EventRegistry, PersonalDataSpec } from './event-types';
 

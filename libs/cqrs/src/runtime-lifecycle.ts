@@ -1,11 +1,10 @@
 import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { ReadinessChecks } from '#platform';
+import type { MetricsRegistry, ReadinessChecks } from '#platform';
 import type { EventStore } from '#eventstore';
 import type { EventCodec } from './event-codec';
 import type { DataSource } from 'typeorm';
 import { ProjectionMetrics } from './projection-metrics';
 import { ProjectionRunner, type Projection, type ProjectionLogger } from './projection-runner';
-import type { MetricsRegistry } from '#platform';
 import type { ServiceInfrastructure } from './service-infrastructure';
 
 /** Anything that follows the event log and can say how far behind it is (projections, processors). */

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { durationMs, nonEmpty, url } from '#platform';
-import { platformEnvSchema } from '#platform';
+import { durationMs, nonEmpty, platformEnvSchema, url } from '#platform';
 import { parseMasterKey } from '#personal-data';
 
 /**

@@ -1,7 +1,6 @@
 import { Pool } from 'pg';
 import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
-import { connectEventStore } from '#eventstore';
-import type { EventStore } from '#eventstore';
+import { connectEventStore, type EventStore } from '#eventstore';
 import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data';
 import { EventCodec } from './event-codec';
 import { EventRegistry, type AnyEventDefinition } from './event-types';

@@ -1,8 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import { z } from 'zod';
-import { CommandRunner } from '#cqrs';
-import { ProjectionRunner } from '#cqrs';
+import { CommandRunner, ProjectionRunner } from '#cqrs';
 import { parseBody, ProblemError } from '#platform';
 import { ADMIN_TOKEN, requireAdmin } from '../admin-access';
 import { LoginDirectory, type LoginTenant } from '../directory';

@@ -1,7 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
-import type { JsonValue } from '#eventstore';
-import { inTransaction } from '#eventstore';
+import { inTransaction, type JsonValue } from '#eventstore';
 import type { PersonalDataCodec } from '#personal-data';
 
 export type PrivateJwk = Record<string, string> & { kid: string; kty: string };

@@ -1,11 +1,7 @@
-import type { EventEnvelope } from '#cqrs';
+import type { EventEnvelope, EventOf } from '#cqrs';
 import type { JsonObject } from '#eventstore';
 import { SEALED_FIELD } from '#personal-data';
-import type { LoginSucceeded } from '#contracts';
-import type { EventOf } from '#cqrs';
-import type { AccountEvent } from '#contracts';
-import type { TrackingMessage } from '#contracts';
-import { trackingSubject, type TrackingEvent } from '#contracts';
+import { trackingSubject, type AccountEvent, type LoginSucceeded, type TrackingEvent, type TrackingMessage } from '#contracts';
 import type { Identifier } from './identity.decider';
 
 /** What one message (tracked, or learnt from register or login) tells the identity graph. */

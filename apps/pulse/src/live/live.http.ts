@@ -1,14 +1,11 @@
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { EventCodec } from '#cqrs';
-import type { EventOf } from '#cqrs';
+import type { EventCodec, EventOf } from '#cqrs';
 import type { RecordedEvent } from '#eventstore';
-import type { LoginSucceeded } from '#contracts';
+import { keyMatches, TRACKING_STREAM_PREFIX, type LoginSucceeded, type TrackingEvent } from '#contracts';
 import type { AllSubscription, PostgresEventStoreLike } from './live.types';
 import { ProblemError } from '#platform';
-import { keyMatches } from '#contracts';
 import { TenantKeys } from '../tenants/tenant-keys';
-import { TRACKING_STREAM_PREFIX, type TrackingEvent } from '#contracts';
 import { SIGN_IN_STREAM_PREFIX } from '../identity/sightings';
 import { LIVE_PAGE } from './live.page';
 

@@ -1,7 +1,6 @@
 import type { Pool } from 'pg';
 import type { JsonObject, JsonValue } from '#eventstore';
-import { blindIndex } from '#personal-data';
-import { SEALED_FIELD, type PersonalDataCodec } from '#personal-data';
+import { blindIndex, SEALED_FIELD, type PersonalDataCodec } from '#personal-data';
 import { ProblemError } from '#platform';
 import type { StoredTraits } from '../identity/identity-graph';
 

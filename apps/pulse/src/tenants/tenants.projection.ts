@@ -1,8 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import type { EventEnvelope } from '#cqrs';
-import type { Projection } from '#cqrs';
-import { TENANT_STREAM_PREFIX } from '#contracts';
-import type { TenantEvent } from '#contracts';
+import type { EventEnvelope, Projection } from '#cqrs';
+import { TENANT_STREAM_PREFIX, type TenantEvent } from '#contracts';
 
 /** Pulse's copy of the tenants register creates: slugs and the hashes of their keys. */
 export const pulseTenantsProjection: Projection = {

@@ -1,8 +1,5 @@
 import type { Pool } from 'pg';
-import type { EventStore, EventToAppend } from '#eventstore';
-import { PostgresEventStore } from '#eventstore';
-import { newEventId } from '#eventstore';
-import { inTransaction } from '#eventstore';
+import { inTransaction, newEventId, PostgresEventStore, type EventStore, type EventToAppend } from '#eventstore';
 import { MessageReceived } from '#contracts';
 
 /** One message the group commit wants stored: the id Segment dedups on, and its event. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '#eventstore';
-import { carriesTraits, type MessageKind, type TrackingMessage } from '#contracts';
+import { carriesTraits, type MessageKind, type TrackingMessage, type TrackingSource } from '#contracts';
 import { jsonPointer, type FieldError } from '#platform';
 
 /** Segment's limits: a message, a batch body, the events of one batch, a messageId. */
@@ -19,12 +19,14 @@ export interface Reception {
   readonly batchSentAt?: { readonly at: Date; readonly text: string };
   /** The caller's address, recorded as `context.ip` when the message names none (as Segment does). */
   readonly ip?: string;
+  /** The source whose key authenticated the request. */
+  readonly source: TrackingSource;
 }
 
 /** Dates formatted once per request rather than per message: a batch holds up to 2,500. */
-export function receptionOf(receivedAt: Date, ip?: string, batchSentAt?: unknown): Reception {
+export function receptionOf(receivedAt: Date, source: TrackingSource, ip?: string, batchSentAt?: unknown): Reception {
   const sentAt = safeTime(batchSentAt);
-  return { receivedAt, receivedAtText: receivedAt.toISOString(), ip, ...(sentAt ? { batchSentAt: { at: sentAt, text: sentAt.toISOString() } } : {}) };
+  return { receivedAt, receivedAtText: receivedAt.toISOString(), ip, source, ...(sentAt ? { batchSentAt: { at: sentAt, text: sentAt.toISOString() } } : {}) };
 }
 
 export type Normalised = { ok: true; message: TrackingMessage } | { ok: false; errors: FieldError[]; tooLarge?: boolean };
@@ -117,6 +119,7 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: Reception,
     timestamp: corrected,
     receivedAt: at.receivedAtText,
     carriesTraits: carriesTraits(kind, traits, context),
+    source: at.source,
   };
   if (previousId !== undefined && previousId !== null) message.previousId = previousId;
   if (groupId !== undefined && groupId !== null) message.groupId = groupId;

@@ -3,14 +3,14 @@ import { ProblemError, RequestValidationError, type FieldError } from '#platform
 import { SubjectErasedError } from '#personal-data';
 import type { EncodedMessage, GroupCommit, IngestOutcome } from './group-commit';
 import { MAX_BATCH_EVENTS, isObject, normaliseMessage, receptionOf } from './segment-message';
-import { MESSAGE_KINDS, type MessageKind, type TrackingMessage } from '#contracts';
-import { MessageReceived } from '#contracts';
+import { MESSAGE_KINDS, MessageReceived, type MessageKind, type TrackingMessage, type TrackingSource } from '#contracts';
 
 export interface TrackingRequest {
   readonly tenantId: string;
   readonly requestId: string;
   readonly receivedAt: Date;
   readonly ip?: string;
+  readonly source: TrackingSource;
 }
 
 const tooLarge = (errors: FieldError[]) =>
@@ -34,7 +34,7 @@ export class TrackingHandler {
   ) {}
 
   async single(kind: MessageKind, body: Record<string, unknown>, request: TrackingRequest): Promise<IngestOutcome> {
-    const normalised = normaliseMessage(body, kind, receptionOf(request.receivedAt, request.ip));
+    const normalised = normaliseMessage(body, kind, receptionOf(request.receivedAt, request.source, request.ip));
     if (!normalised.ok) throw normalised.tooLarge ? tooLarge(normalised.errors) : new RequestValidationError(normalised.errors);
     return this.store([normalised.message], request);
   }
@@ -52,7 +52,7 @@ export class TrackingHandler {
     }
     const messages: TrackingMessage[] = [];
     const errors: FieldError[] = [];
-    const reception = receptionOf(request.receivedAt, request.ip, body.sentAt);
+    const reception = receptionOf(request.receivedAt, request.source, request.ip, body.sentAt);
     let oversized = false;
     items.forEach((item: unknown, index) => {
       const kind = isObject(item) ? item.type : undefined;

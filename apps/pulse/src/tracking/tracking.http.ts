@@ -2,14 +2,12 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ProblemError, problemContentType } from '#platform';
-import { SERVICE_LOGGER } from '#platform';
-import { requestPath } from '#platform';
+import { LEGACY_CLIENT_SOURCE, type MessageKind } from '#contracts';
+import { problemContentType, ProblemError, requestPath, SERVICE_LOGGER } from '#platform';
 import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
 import { bodyTooLarge, decodeTrackingBody } from './tracking-body';
 import { TrackingHandler } from './tracking.handler';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from './segment-message';
-import { type MessageKind } from '#contracts';
 
 /** Segment's HTTP API paths and analytics.js's short ones. */
 const SINGLE_ROUTES: ReadonlyArray<[string, MessageKind]> = [
@@ -69,7 +67,7 @@ export class TrackingRoutes implements OnModuleInit {
         const receivedAt = new Date();
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), SINGLE_BODY_LIMIT);
         const tenant = await this.authenticate(request, body);
-        await this.tracking.single(kind, body, { tenantId: tenant.tenantId, requestId: request.id, receivedAt, ip: request.ip });
+        await this.tracking.single(kind, body, { tenantId: tenant.tenantId, requestId: request.id, receivedAt, ip: request.ip, source: LEGACY_CLIENT_SOURCE });
         return reply.status(200).send({ success: true });
       });
     }
@@ -78,7 +76,7 @@ export class TrackingRoutes implements OnModuleInit {
         const receivedAt = new Date();
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), MAX_BATCH_BYTES);
         const tenant = await this.authenticate(request, body);
-        await this.tracking.batch(body, { tenantId: tenant.tenantId, requestId: request.id, receivedAt, ip: request.ip });
+        await this.tracking.batch(body, { tenantId: tenant.tenantId, requestId: request.id, receivedAt, ip: request.ip, source: LEGACY_CLIENT_SOURCE });
         return reply.status(200).send({ success: true });
       });
     }

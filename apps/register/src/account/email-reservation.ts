@@ -1,5 +1,4 @@
-import { accept, reject, type Decider } from '#cqrs';
-import { defineEvent, type EventOf } from '#cqrs';
+import { accept, defineEvent, reject, type Decider, type EventOf } from '#cqrs';
 
 /**
  * One account per e-mail per tenant. The reservation stream is keyed by the e-mail's blind index;

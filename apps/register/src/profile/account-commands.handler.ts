@@ -1,9 +1,8 @@
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { CommandRunner, type CommandOutcome } from '#cqrs';
 import { accountDecider, type AccountCommand } from '../account/account.decider';
-import type { AccountEvent } from '#contracts';
+import { accountStreamFor, type AccountEvent } from '#contracts';
 import type { AccountRejection } from '../account/account.state';
-import { accountStreamFor } from '#contracts';
 import { Clock, type TenantRef } from '../register.ports';
 
 type SelfServiceCommand = Extract<AccountCommand, { type: 'UpdateProfile' | 'GrantConsent' | 'WithdrawConsent' }>;

@@ -1,11 +1,10 @@
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { v7 as uuidv7 } from 'uuid';
 import { CommandRunner } from '#cqrs';
-import { tenantStreamFor } from '#contracts';
+import { hashKey, tenantStreamFor } from '#contracts';
 import { Clock } from '../register.ports';
 import { ReadModels } from '../read-models';
 import { tenantDecider } from './tenant.decider';
-import { hashKey } from '#contracts';
 import { newApiKey, newWriteKey } from './tenant-keys';
 
 export class CreateTenant extends Command<CreateTenantOutcome> {

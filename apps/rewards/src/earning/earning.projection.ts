@@ -1,7 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { EventCodec } from '#cqrs';
-import type { EventEnvelope } from '#cqrs';
-import { undecodableReason, type Projection, type ProjectionRunner } from '#cqrs';
+import { undecodableReason, type EventCodec, type EventEnvelope, type Projection, type ProjectionRunner } from '#cqrs';
 import { comparePositions, type AppendedEvents, type EventStore, type Position } from '#eventstore';
 import type { PersonalDataCodec } from '#personal-data';
 import type { ProgramDefinition, ProgramEvent } from '../program/program.events';

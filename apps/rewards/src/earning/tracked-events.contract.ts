@@ -1,9 +1,6 @@
 import type { EventEnvelope } from '#cqrs';
 import type { JsonObject } from '#eventstore';
-import type { TrackingMessage } from '#contracts';
-import { MessageReceived, TRACKING_STREAM_PREFIX } from '#contracts';
-import { UserErased, UserRegistered } from '#contracts';
-import { ACCOUNT_STREAM_PREFIX } from '#contracts';
+import { ACCOUNT_STREAM_PREFIX, MessageReceived, TRACKING_STREAM_PREFIX, UserErased, UserRegistered, type TrackingMessage } from '#contracts';
 
 /**
  * What rewards consumes from other services, as it reads it off the store.

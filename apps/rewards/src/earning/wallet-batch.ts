@@ -1,11 +1,8 @@
 import { ExpiringLruCache } from '#platform';
 import type { ClientBase } from 'pg';
 import type { DataSource, EntityManager, EntitySubscriberInterface, QueryRunner } from 'typeorm';
-import type { EventCodec } from '#cqrs';
-import type { CommandContext } from '#cqrs';
-import { WrongExpectedRevisionError, type EventStore, type EventToAppend, type RecordedEvent } from '#eventstore';
-import { StreamsRefusedError } from '#eventstore';
-import { PostgresEventStore } from '#eventstore';
+import type { CommandContext, EventCodec } from '#cqrs';
+import { PostgresEventStore, StreamsRefusedError, WrongExpectedRevisionError, type EventStore, type EventToAppend, type RecordedEvent } from '#eventstore';
 import { walletStreamFor } from '../rewards.streams';
 import { walletDecider, type WalletCommand } from '../wallet/wallet.decider';
 import type { WalletEvent } from '../wallet/wallet.events';

@@ -1,9 +1,6 @@
 import { ExpiringLruCache } from '#platform';
 import { WrongExpectedRevisionError, type EventStore, type Position } from '#eventstore';
-import type { Decider } from '#cqrs';
-import type { EventCodec } from '#cqrs';
-import type { CommandContext } from '#cqrs';
-import type { DomainEvent } from '#cqrs';
+import type { CommandContext, Decider, DomainEvent, EventCodec } from '#cqrs';
 
 export type Outcome<Event, Rejection> =
   | { readonly accepted: true; readonly events: readonly Event[]; readonly position?: Position }

@@ -2,9 +2,7 @@ import { ExpiringLruCache } from '#platform';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EventCodec } from '#cqrs';
-import { tenantStreamFor } from '#contracts';
-import { hashKey } from '#contracts';
-import type { TenantEvent } from '#contracts';
+import { hashKey, tenantStreamFor, type TenantEvent } from '#contracts';
 import { EventStoreRef } from '../shared/event-store-ref';
 import type { TenantRef } from '../rewards.ports';
 

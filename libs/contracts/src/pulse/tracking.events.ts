@@ -30,7 +30,26 @@ export interface TrackingMessage {
    * personal itself, it tells the profile whether the sealed fields hold anything it must read.
    */
   carriesTraits: boolean;
+  /** Which of the tenant's sources sent it (version 3; older messages all came from client sources). */
+  source: TrackingSource;
 }
+
+/**
+ * A client source's write key ships in web pages and apps, so anyone can send what it sends; a
+ * server source's key is a secret kept on the tenant's servers (Segment's distinction). Only what
+ * a server source sends may move money-like state such as loyalty points, unless the tenant says
+ * otherwise for named events.
+ */
+export type TrackingSourceKind = 'client' | 'server';
+
+export interface TrackingSource {
+  kind: TrackingSourceKind;
+  /** The key the call was authenticated with (register's key id), for the audit trail. */
+  keyId: string;
+}
+
+/** What messages written before sources were recorded came from: the tenant's first write key. */
+export const LEGACY_CLIENT_SOURCE: TrackingSource = { kind: 'client', keyId: 'initial-write' };
 
 /** The traits profiles take from a call: an identify's own and `context.traits` of any call. */
 export function carriesTraits(kind: string, traits: unknown, context: unknown): boolean {
@@ -66,12 +85,15 @@ export function trackingSubject(data: JsonObject): string {
  * One Segment call (track, identify, page, screen, group or alias), durably received. Traits,
  * properties and context (IP, user agent, page URL) may all hold personal data, so they are sealed.
  * Version 2 says in clear whether the call carries traits, so that readers which only need traits
- * open the sealed fields of those calls alone.
+ * open the sealed fields of those calls alone; version 3 names the source that sent it.
  */
 export const MessageReceived = defineEvent<TrackingMessage>()('MessageReceived', {
-  version: 2,
+  version: 3,
   personalData: { subject: trackingSubject, fields: ['properties', 'traits', 'context'] },
-  upcasters: { 1: (data) => ({ ...data, carriesTraits: carriesTraits(String(data.kind), data.traits, data.context) }) },
+  upcasters: {
+    1: (data) => ({ ...data, carriesTraits: carriesTraits(String(data.kind), data.traits, data.context) }),
+    2: (data) => ({ ...data, source: { ...LEGACY_CLIENT_SOURCE } }),
+  },
 });
 
 export type TrackingEvent = EventOf<typeof MessageReceived>;
@@ -81,7 +103,15 @@ export const trackingEvents = [MessageReceived];
  * A `track` call as pulse records it once accepted, for services that build on pulse's log
  * (their tests and benches append it through their codec, which seals it as pulse does).
  */
-export function trackReceived(call: { userId: string; event: string; properties?: JsonObject; messageId: string; at: Date }): TrackingEvent {
+export function trackReceived(call: {
+  userId: string;
+  event: string;
+  properties?: JsonObject;
+  messageId: string;
+  at: Date;
+  /** A server source unless said otherwise: what earns points without the tenant's say-so. */
+  source?: TrackingSource;
+}): TrackingEvent {
   const at = call.at.toISOString();
   return MessageReceived({
     kind: 'track',
@@ -93,5 +123,6 @@ export function trackReceived(call: { userId: string; event: string; properties?
     receivedAt: at,
     properties: call.properties ?? {},
     carriesTraits: false,
+    source: call.source ?? { kind: 'server', keyId: 'server' },
   });
 }

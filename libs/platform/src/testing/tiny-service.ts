@@ -2,8 +2,7 @@ import { Body, Controller, Get, HttpCode, Injectable, Module, NotFoundException,
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Gauge } from 'prom-client';
-import type { ReadinessCheck, ReadinessResult } from '../health';
-import { ReadinessChecks } from '../health';
+import { ReadinessChecks, type ReadinessCheck, type ReadinessResult } from '../health';
 import { MetricsRegistry } from '../metrics';
 import { ProblemError, parseBody } from '../problem-details';
 
