@@ -7,7 +7,10 @@ const SERVICES = ['login', 'register', 'pulse', 'rewards'];
 /** Libraries are entered through their entry points (package.json "imports"), never by path. */
 const libraryBoundaries = [
   { regex: `^\\.{1,2}/(.*/)?libs/`, message: 'enter a library through its entry point (#cqrs, #platform, ...), not by a path into libs/' },
-  { regex: `^#(${LIBS})/(?!testing$)(?!embedded-postgres$)`, message: "a library's internals are not its API: import from its entry point (#lib or #lib/testing)" },
+  {
+    regex: `^#(${LIBS})/(?!testing$)(?!embedded-postgres$)`,
+    message: "a library's internals are not its API: import from its entry point (#lib or #lib/testing)",
+  },
 ];
 
 export default tseslint.config(
@@ -16,7 +19,10 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       'no-console': 'error',
       eqeqeq: ['error', 'always'],
       'no-duplicate-imports': 'error',
@@ -29,7 +35,12 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [...libraryBoundaries, { regex: `^(\\.\\./){2,}(${LIBS})/`, message: 'enter another library through its entry point (#cqrs, #platform, ...)' }] },
+        {
+          patterns: [
+            ...libraryBoundaries,
+            { regex: `^(\\.\\./){2,}(${LIBS})/`, message: 'enter another library through its entry point (#cqrs, #platform, ...)' },
+          ],
+        },
       ],
     },
   },

@@ -66,7 +66,9 @@ class BenchHttp {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('error', reject);
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, location: response.headers.location, body: Buffer.concat(chunks).toString('utf8') }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, location: response.headers.location, body: Buffer.concat(chunks).toString('utf8') }),
+        );
       });
       outgoing.on('error', reject);
       outgoing.end(payload);
@@ -107,7 +109,10 @@ class TokenClient {
   private next = 0;
 
   constructor(url: string, form: Record<string, string>, headers: Record<string, string>, sockets: number) {
-    this.worker = new Worker(TOKEN_CLIENT, { eval: true, workerData: { url, body: new URLSearchParams(form).toString(), headers, sockets } });
+    this.worker = new Worker(TOKEN_CLIENT, {
+      eval: true,
+      workerData: { url, body: new URLSearchParams(form).toString(), headers, sockets },
+    });
     this.worker.on('message', (answer: { id: number; status: number; body: string }) => {
       this.pending.get(answer.id)?.(answer);
       this.pending.delete(answer.id);
@@ -154,17 +159,35 @@ async function startServices(databaseUrl: string) {
   const adminToken = randomBytes(32).toString('base64url');
   const quiet = { logDestination: { write: () => undefined } };
   const registerConfig = loadRegisterConfig({
-    NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, ADMIN_TOKEN: adminToken, SHUTDOWN_DRAIN_MS: '0',
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: databaseUrl,
+    TESSERA_MASTER_KEY: masterKey,
+    ADMIN_TOKEN: adminToken,
+    SHUTDOWN_DRAIN_MS: '0',
   });
-  const register = await createServiceApp(RegisterModule.forRoot(await openRegisterRuntime(registerConfig)), { ...registerServiceOptions(registerConfig), ...quiet });
+  const register = await createServiceApp(RegisterModule.forRoot(await openRegisterRuntime(registerConfig)), {
+    ...registerServiceOptions(registerConfig),
+    ...quiet,
+  });
   await register.listen(0, '127.0.0.1');
   const port = await freePort();
   const loginUrl = `http://127.0.0.1:${port}`;
   const loginConfig = loadLoginConfig({
-    NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOGIN_PUBLIC_URL: loginUrl, DATABASE_URL: databaseUrl,
-    TESSERA_MASTER_KEY: masterKey, ADMIN_TOKEN: adminToken, SHUTDOWN_DRAIN_MS: '0',
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOGIN_PUBLIC_URL: loginUrl,
+    DATABASE_URL: databaseUrl,
+    TESSERA_MASTER_KEY: masterKey,
+    ADMIN_TOKEN: adminToken,
+    SHUTDOWN_DRAIN_MS: '0',
   });
-  const login = await createServiceApp(LoginModule.forRoot(await openLoginRuntime(loginConfig)), { ...loginServiceOptions(loginConfig), ...quiet });
+  const login = await createServiceApp(LoginModule.forRoot(await openLoginRuntime(loginConfig)), {
+    ...loginServiceOptions(loginConfig),
+    ...quiet,
+  });
   await login.listen(port, '127.0.0.1');
   const registerUrl = `http://127.0.0.1:${(register.getHttpServer().address() as AddressInfo).port}`;
   return { register, login, registerUrl, loginUrl, adminToken };
@@ -205,35 +228,59 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
       if (i > 500) throw new Error('login did not learn the bench users');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const service = await postJson(`${services.loginUrl}/admin/tenants/${slug}/clients`, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] }, services.adminToken);
-    const app = await postJson(`${services.loginUrl}/admin/tenants/${slug}/clients`, { name: 'app', type: 'public', redirectUris: [REDIRECT_URI] }, services.adminToken);
+    const service = await postJson(
+      `${services.loginUrl}/admin/tenants/${slug}/clients`,
+      { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] },
+      services.adminToken,
+    );
+    const app = await postJson(
+      `${services.loginUrl}/admin/tenants/${slug}/clients`,
+      { name: 'app', type: 'public', redirectUris: [REDIRECT_URI] },
+      services.adminToken,
+    );
     if (service.status !== 201 || app.status !== 201) throw new Error('client registration failed');
 
     // Client credentials ------------------------------------------------------------------------
     const basic = `Basic ${Buffer.from(`${service.body.clientId}:${service.body.clientSecret}`).toString('base64')}`;
-    const tokenClient = new TokenClient(`${services.loginUrl}/t/${slug}/token`, { grant_type: 'client_credentials', resource: TESSERA_API_AUDIENCE }, { authorization: basic }, CONCURRENCY);
+    const tokenClient = new TokenClient(
+      `${services.loginUrl}/t/${slug}/token`,
+      { grant_type: 'client_credentials', resource: TESSERA_API_AUDIENCE },
+      { authorization: basic },
+      CONCURRENCY,
+    );
     closeTokenClient = () => tokenClient.close();
     const token = () => tokenClient.token();
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const key = createPrivateKey(privateKey.export({ format: 'pem', type: 'pkcs8' }));
-    const claims = Buffer.from(JSON.stringify({ iss: services.loginUrl, aud: TESSERA_API_AUDIENCE, jti: randomBytes(16).toString('base64url') }));
+    const claims = Buffer.from(
+      JSON.stringify({ iss: services.loginUrl, aud: TESSERA_API_AUDIENCE, jti: randomBytes(16).toString('base64url') }),
+    );
     const es256 = async (): Promise<number> => {
       sign('sha256', claims, { key, dsaEncoding: 'ieee-p1363' });
       return 1;
     };
-    const skip = { medianFigure: Number.NaN, medianCeiling: Number.NaN, medianRatio: Number.NaN, neighbourCores: Number.NaN, runs: [] } as unknown as Awaited<ReturnType<typeof runPaired>>;
-    const tokens = settings.only === 'sign-ins' ? skip : await runPaired({
-      label: 'client-credentials',
-      repetitions: settings.repetitions,
-      warmUp: async () => {
-        await runClosedLoops(1, settings.warmUpMs, es256);
-        await runClosedLoops(CONCURRENCY, settings.warmUpMs, token);
-      },
-      // One core signs for the service's one event loop: the same budget on both sides.
-      ceiling: () => runClosedLoops(1, settings.windowMs, es256),
-      figure: () => runClosedLoops(CONCURRENCY, settings.windowMs, token),
-      log: settings.log,
-    });
+    const skip = {
+      medianFigure: Number.NaN,
+      medianCeiling: Number.NaN,
+      medianRatio: Number.NaN,
+      neighbourCores: Number.NaN,
+      runs: [],
+    } as unknown as Awaited<ReturnType<typeof runPaired>>;
+    const tokens =
+      settings.only === 'sign-ins'
+        ? skip
+        : await runPaired({
+            label: 'client-credentials',
+            repetitions: settings.repetitions,
+            warmUp: async () => {
+              await runClosedLoops(1, settings.warmUpMs, es256);
+              await runClosedLoops(CONCURRENCY, settings.warmUpMs, token);
+            },
+            // One core signs for the service's one event loop: the same budget on both sides.
+            ceiling: () => runClosedLoops(1, settings.windowMs, es256),
+            figure: () => runClosedLoops(CONCURRENCY, settings.windowMs, token),
+            log: settings.log,
+          });
 
     // Password sign-ins ---------------------------------------------------------------------------
     const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
@@ -241,7 +288,12 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
     const openSignInPage = async (): Promise<{ browser: BenchHttp; form: { action: string; csrf: string } }> => {
       const browser = new BenchHttp(agent, services.loginUrl);
       const query = new URLSearchParams({
-        client_id: app.body.clientId!, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256',
+        client_id: app.body.clientId!,
+        response_type: 'code',
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
       });
       const authorized = await browser.send('GET', `/t/${slug}/auth?${query}`);
       const page = await browser.send('GET', authorized.location!);
@@ -269,9 +321,11 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
     const postsThroughToCode = async (): Promise<Throughput> => {
       const pages: Awaited<ReturnType<typeof openSignInPage>>[] = [];
       const wanted = Math.ceil((PREPARED_PAGES_PER_SECOND * settings.windowMs) / 1000);
-      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-        while (pages.length < wanted) pages.push(await openSignInPage());
-      }));
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (pages.length < wanted) pages.push(await openSignInPage());
+        }),
+      );
       return runClosedLoops(CONCURRENCY, settings.windowMs, async (worker) => {
         const page = pages.pop();
         if (!page) throw new Error('the sign-in pages opened before the window ran out');
@@ -283,25 +337,31 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
       if (!(await argon2Verify(storedHash, PASSWORD))) throw new Error('argon2id verify failed');
       return 1;
     };
-    const signIns = settings.only === 'tokens' ? skip : await runPaired({
-      label: 'sign-ins (form post to code)',
-      repetitions: settings.repetitions,
-      warmUp: async () => {
-        await runClosedLoops(CONCURRENCY, settings.warmUpMs, verifyPassword);
-        await runClosedLoops(CONCURRENCY, settings.warmUpMs, wholeSignIn);
-      },
-      ceiling: () => runClosedLoops(CONCURRENCY, settings.windowMs, verifyPassword),
-      figure: postsThroughToCode,
-      log: settings.log,
-    });
-    const wholeFlows = settings.only === 'tokens' ? skip : await runPaired({
-      label: 'sign-ins (whole flow)',
-      repetitions: settings.repetitions,
-      warmUp: async () => undefined,
-      ceiling: () => runClosedLoops(CONCURRENCY, settings.windowMs, verifyPassword),
-      figure: () => runClosedLoops(CONCURRENCY, settings.windowMs, wholeSignIn),
-      log: settings.log,
-    });
+    const signIns =
+      settings.only === 'tokens'
+        ? skip
+        : await runPaired({
+            label: 'sign-ins (form post to code)',
+            repetitions: settings.repetitions,
+            warmUp: async () => {
+              await runClosedLoops(CONCURRENCY, settings.warmUpMs, verifyPassword);
+              await runClosedLoops(CONCURRENCY, settings.warmUpMs, wholeSignIn);
+            },
+            ceiling: () => runClosedLoops(CONCURRENCY, settings.windowMs, verifyPassword),
+            figure: postsThroughToCode,
+            log: settings.log,
+          });
+    const wholeFlows =
+      settings.only === 'tokens'
+        ? skip
+        : await runPaired({
+            label: 'sign-ins (whole flow)',
+            repetitions: settings.repetitions,
+            warmUp: async () => undefined,
+            ceiling: () => runClosedLoops(CONCURRENCY, settings.windowMs, verifyPassword),
+            figure: () => runClosedLoops(CONCURRENCY, settings.windowMs, wholeSignIn),
+            log: settings.log,
+          });
 
     const results: (() => ScenarioResult)[] = [
       () => ({
@@ -318,7 +378,12 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
             neighbours: cores(tokens.neighbourCores),
           },
         ],
-        details: { concurrency: CONCURRENCY, client: 'worker thread of the bench process', ...pairedDetails(tokens), target: TOKENS_TARGET },
+        details: {
+          concurrency: CONCURRENCY,
+          client: 'worker thread of the bench process',
+          ...pairedDetails(tokens),
+          target: TOKENS_TARGET,
+        },
       }),
       () => ({
         id: 'login-sign-ins',

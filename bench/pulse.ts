@@ -60,7 +60,11 @@ function trackMessage(serial: number): Record<string, unknown> {
     event: serial % 3 === 0 ? 'Email Opened' : 'Email Clicked',
     messageId: randomUUID(),
     properties: { campaign: 'spring-sale', link: 'https://shop.example/offers?id=42', email: `person${serial % 5000}@example.com` },
-    context: { ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0', library: { name: 'analytics-node', version: '3.1.0' } },
+    context: {
+      ip: '203.0.113.7',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0',
+      library: { name: 'analytics-node', version: '3.1.0' },
+    },
     timestamp: new Date().toISOString(),
   };
 }
@@ -87,18 +91,36 @@ async function startServices(databaseUrl: string): Promise<Services> {
   const masterKey = randomBytes(32).toString('base64');
   const adminToken = randomBytes(32).toString('base64url');
   const silent = { write: () => undefined };
-  const common = { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0' };
+  const common = {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: databaseUrl,
+    TESSERA_MASTER_KEY: masterKey,
+    LOG_LEVEL: 'info',
+    SHUTDOWN_DRAIN_MS: '0',
+  };
   const registerConfig = loadRegisterConfig({ ...common, NODE_ENV: 'development', ADMIN_TOKEN: adminToken });
-  const register = await createServiceApp(RegisterModule.forRoot(await openRegisterRuntime(registerConfig)), { ...registerServiceOptions(registerConfig), logDestination: silent });
+  const register = await createServiceApp(RegisterModule.forRoot(await openRegisterRuntime(registerConfig)), {
+    ...registerServiceOptions(registerConfig),
+    logDestination: silent,
+  });
   const registerUrl = await listen(register);
   const startPulse = async (role: string) => {
     const config = loadPulseConfig({ ...common, PULSE_ROLE: role });
-    const app = await createServiceApp(PulseModule.forRoot(await openPulseRuntime(config)), { ...pulseServiceOptions(config), logDestination: silent });
+    const app = await createServiceApp(PulseModule.forRoot(await openPulseRuntime(config)), {
+      ...pulseServiceOptions(config),
+      logDestination: silent,
+    });
     return { app, url: await listen(app) };
   };
   const { app: pulse, url } = await startPulse('ingest');
   const slug = `bench-${randomBytes(3).toString('hex')}`;
-  const created = await new JsonClient(registerUrl, 1).post('/admin/tenants', { slug, name: 'Bench' }, { authorization: `Bearer ${adminToken}` });
+  const created = await new JsonClient(registerUrl, 1).post(
+    '/admin/tenants',
+    { slug, name: 'Bench' },
+    { authorization: `Bearer ${adminToken}` },
+  );
   const { writeKey, apiKey } = created.body as { writeKey: string; apiKey: string };
   for (let i = 0; ; i++) {
     const settings = await fetch(`${url}/v1/projects/${writeKey}/settings`);
@@ -159,11 +181,13 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
   const services = await startServices(databaseUrl);
   let projector: NestFastifyApplication | undefined;
   const echo = await startEchoServer();
-  const raw = await Promise.all(Array.from({ length: BATCH_WORKERS }, async () => {
-    const client = new Client({ connectionString: databaseUrl });
-    await client.connect();
-    return client;
-  }));
+  const raw = await Promise.all(
+    Array.from({ length: BATCH_WORKERS }, async () => {
+      const client = new Client({ connectionString: databaseUrl });
+      await client.connect();
+      return client;
+    }),
+  );
   try {
     await raw[0]!.query(RAW_DDL);
     const auth = { authorization: `Basic ${Buffer.from(`${services.writeKey}:`).toString('base64')}` };
@@ -181,10 +205,20 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
       const rows = Array.from({ length: BATCH_EVENTS }, () => trackMessage(serial++));
       const values: unknown[] = [];
       const tuples = rows.map((row, i) => {
-        values.push(`bench-raw-${worker}`, revisions[worker]!++, randomUUID(), 'MessageReceived', JSON.stringify(row), JSON.stringify({ tenantId: 'bench' }));
+        values.push(
+          `bench-raw-${worker}`,
+          revisions[worker]!++,
+          randomUUID(),
+          'MessageReceived',
+          JSON.stringify(row),
+          JSON.stringify({ tenantId: 'bench' }),
+        );
         return `($${i * 6 + 1}, $${i * 6 + 2}, $${i * 6 + 3}, $${i * 6 + 4}, $${i * 6 + 5}, $${i * 6 + 6})`;
       });
-      await raw[worker]!.query(`INSERT INTO ${table} (stream_name, stream_revision, event_id, type, data, metadata) VALUES ${tuples.join(', ')}`, values);
+      await raw[worker]!.query(
+        `INSERT INTO ${table} (stream_name, stream_revision, event_id, type, data, metadata) VALUES ${tuples.join(', ')}`,
+        values,
+      );
       return BATCH_EVENTS;
     };
     const rawInsert = rawInsertInto('bench_pulse_raw');
@@ -211,8 +245,12 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
     settings.log('  warming up');
     await runClosedLoops(BATCH_WORKERS, settings.warmUpMs, postBatch);
     settings.log('  /v1/batch (100 events) vs raw multi-row INSERT');
-    const batch = await paired(settings, () => runClosedLoops(BATCH_WORKERS, settings.windowMs, postBatch), () => runClosedLoops(BATCH_WORKERS, settings.windowMs, rawInsert));
-    settings.log('  raw INSERT into a table without the event log\'s keys (for reference)');
+    const batch = await paired(
+      settings,
+      () => runClosedLoops(BATCH_WORKERS, settings.windowMs, postBatch),
+      () => runClosedLoops(BATCH_WORKERS, settings.windowMs, rawInsert),
+    );
+    settings.log("  raw INSERT into a table without the event log's keys (for reference)");
     const unkeyed = await runClosedLoops(BATCH_WORKERS, settings.windowMs, rawInsertInto('bench_pulse_raw_unkeyed'));
     // As the batch windows have theirs: the first single window after the batch windows ran at a
     // third to a half of the others (sockets to open, code paths to compile, garbage to collect).
@@ -220,9 +258,15 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
     await runClosedLoops(SINGLE_WORKERS, settings.warmUpMs, postTrack);
     await runClosedLoops(SINGLE_WORKERS, settings.warmUpMs, postEcho);
     settings.log('  single /v1/track vs bare HTTP echo');
-    const single = await paired(settings, () => runClosedLoops(SINGLE_WORKERS, settings.windowMs, postTrack), () => runClosedLoops(SINGLE_WORKERS, settings.windowMs, postEcho));
+    const single = await paired(
+      settings,
+      () => runClosedLoops(SINGLE_WORKERS, settings.windowMs, postTrack),
+      () => runClosedLoops(SINGLE_WORKERS, settings.windowMs, postEcho),
+    );
 
-    const { rows: [ingested] } = await raw[0]!.query<{ events: number }>(`SELECT count(*)::int AS events FROM es_events WHERE stream_name LIKE 'pulse.tracking-%'`);
+    const {
+      rows: [ingested],
+    } = await raw[0]!.query<{ events: number }>(`SELECT count(*)::int AS events FROM es_events WHERE stream_name LIKE 'pulse.tracking-%'`);
     settings.log(`  profiles projector catching up with the ${ingested!.events} events ingested so far`);
     // From before the projector starts: its start-up (a second or so) counts against its rate.
     const catchUpStarted = performance.now();
@@ -231,7 +275,11 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
     const catchUp = { events: ingested!.events, seconds: (performance.now() - catchUpStarted) / 1000 };
     const projectedPerSecond = catchUp.events / catchUp.seconds;
     settings.log('  /v1/batch vs raw INSERT with the projector running on the same machine');
-    const shared = await paired(settings, () => runClosedLoops(BATCH_WORKERS, settings.windowMs, postBatch), () => runClosedLoops(BATCH_WORKERS, settings.windowMs, rawInsert));
+    const shared = await paired(
+      settings,
+      () => runClosedLoops(BATCH_WORKERS, settings.windowMs, postBatch),
+      () => runClosedLoops(BATCH_WORKERS, settings.windowMs, rawInsert),
+    );
 
     settings.log('  profiles catching up, then profile reads and ingest-to-profile latency');
     const settling = performance.now();
@@ -262,19 +310,114 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
     const rows: ReportRow[] = [
-      { measure: 'pulse /v1/batch (100/batch), durable, ingest process', figure: perSecond(batch.figure, 'events'), ceiling: perSecond(batch.ceiling, 'rows'), ratio: batch.ratio.toFixed(2), target: '>= 0.6', verdict: ratioVerdict(batch.ratio, 0.6), neighbours: cores(batch.neighbours) },
-      { measure: 'raw INSERT without the log\'s keys (reference)', figure: '-', ceiling: perSecond(unkeyed.perSecond, 'rows'), ratio: (batch.figure / unkeyed.perSecond).toFixed(2), target: '-', verdict: 'info', neighbours: cores(unkeyed.cpu.othersCores) },
-      { measure: 'pulse /v1/batch latency p50 / p99', figure: `${batch.p50.toFixed(1)} / ${batch.p99.toFixed(1)} ms`, ceiling: '-', ratio: '-', target: '-', verdict: 'info', neighbours: '' },
-      { measure: 'pulse single /v1/track, durable, ingest process', figure: perSecond(single.figure, 'req'), ceiling: perSecond(single.ceiling, 'req'), ratio: single.ratio.toFixed(2), target: '>= 0.3', verdict: ratioVerdict(single.ratio, 0.3), neighbours: cores(single.neighbours) },
-      { measure: 'pulse single /v1/track p50 / p99', figure: `${single.p50.toFixed(1)} / ${single.p99.toFixed(1)} ms`, ceiling: '-', ratio: '-', target: 'p99 < 50 ms', verdict: single.p99 < 50 ? 'pass' : 'FAIL', neighbours: '' },
-      { measure: 'pulse profiles projector, catching up', figure: perSecond(projectedPerSecond, 'events'), ceiling: perSecond(batch.ceiling, 'rows'), ratio: (projectedPerSecond / batch.ceiling).toFixed(2), target: '-', verdict: 'info', neighbours: '' },
-      { measure: 'pulse /v1/batch, projector on the same machine', figure: perSecond(shared.figure, 'events'), ceiling: perSecond(shared.ceiling, 'rows'), ratio: shared.ratio.toFixed(2), target: '-', verdict: 'info', neighbours: cores(shared.neighbours) },
-      { measure: 'pulse profiles caught up after those windows', figure: `${settleSeconds.toFixed(1)} s`, ceiling: '-', ratio: '-', target: '-', verdict: 'info', neighbours: '' },
-      { measure: 'pulse profile read p50 / p99', figure: `${reads.stepMs.p50.toFixed(1)} / ${reads.stepMs.p99.toFixed(1)} ms`, ceiling: '-', ratio: '-', target: 'p99 < 20 ms', verdict: reads.stepMs.p99 < 20 ? 'pass' : 'FAIL', neighbours: cores(reads.cpu.othersCores) },
-      { measure: 'pulse ingest to profile p50 / p99', figure: `${e2eP50.toFixed(1)} / ${e2eP99 >= E2E_CAP_MS ? `>= ${E2E_CAP_MS}` : e2eP99.toFixed(1)} ms`, ceiling: '-', ratio: '-', target: 'p99 < 200 ms', verdict: e2eP99 < 200 ? 'pass' : 'FAIL', neighbours: '' },
-      { measure: 'pulse bench process peak RSS', figure: `${peakRssMb.toFixed(0)} MB`, ceiling: '-', ratio: '-', target: '-', verdict: 'info', neighbours: '' },
+      {
+        measure: 'pulse /v1/batch (100/batch), durable, ingest process',
+        figure: perSecond(batch.figure, 'events'),
+        ceiling: perSecond(batch.ceiling, 'rows'),
+        ratio: batch.ratio.toFixed(2),
+        target: '>= 0.6',
+        verdict: ratioVerdict(batch.ratio, 0.6),
+        neighbours: cores(batch.neighbours),
+      },
+      {
+        measure: "raw INSERT without the log's keys (reference)",
+        figure: '-',
+        ceiling: perSecond(unkeyed.perSecond, 'rows'),
+        ratio: (batch.figure / unkeyed.perSecond).toFixed(2),
+        target: '-',
+        verdict: 'info',
+        neighbours: cores(unkeyed.cpu.othersCores),
+      },
+      {
+        measure: 'pulse /v1/batch latency p50 / p99',
+        figure: `${batch.p50.toFixed(1)} / ${batch.p99.toFixed(1)} ms`,
+        ceiling: '-',
+        ratio: '-',
+        target: '-',
+        verdict: 'info',
+        neighbours: '',
+      },
+      {
+        measure: 'pulse single /v1/track, durable, ingest process',
+        figure: perSecond(single.figure, 'req'),
+        ceiling: perSecond(single.ceiling, 'req'),
+        ratio: single.ratio.toFixed(2),
+        target: '>= 0.3',
+        verdict: ratioVerdict(single.ratio, 0.3),
+        neighbours: cores(single.neighbours),
+      },
+      {
+        measure: 'pulse single /v1/track p50 / p99',
+        figure: `${single.p50.toFixed(1)} / ${single.p99.toFixed(1)} ms`,
+        ceiling: '-',
+        ratio: '-',
+        target: 'p99 < 50 ms',
+        verdict: single.p99 < 50 ? 'pass' : 'FAIL',
+        neighbours: '',
+      },
+      {
+        measure: 'pulse profiles projector, catching up',
+        figure: perSecond(projectedPerSecond, 'events'),
+        ceiling: perSecond(batch.ceiling, 'rows'),
+        ratio: (projectedPerSecond / batch.ceiling).toFixed(2),
+        target: '-',
+        verdict: 'info',
+        neighbours: '',
+      },
+      {
+        measure: 'pulse /v1/batch, projector on the same machine',
+        figure: perSecond(shared.figure, 'events'),
+        ceiling: perSecond(shared.ceiling, 'rows'),
+        ratio: shared.ratio.toFixed(2),
+        target: '-',
+        verdict: 'info',
+        neighbours: cores(shared.neighbours),
+      },
+      {
+        measure: 'pulse profiles caught up after those windows',
+        figure: `${settleSeconds.toFixed(1)} s`,
+        ceiling: '-',
+        ratio: '-',
+        target: '-',
+        verdict: 'info',
+        neighbours: '',
+      },
+      {
+        measure: 'pulse profile read p50 / p99',
+        figure: `${reads.stepMs.p50.toFixed(1)} / ${reads.stepMs.p99.toFixed(1)} ms`,
+        ceiling: '-',
+        ratio: '-',
+        target: 'p99 < 20 ms',
+        verdict: reads.stepMs.p99 < 20 ? 'pass' : 'FAIL',
+        neighbours: cores(reads.cpu.othersCores),
+      },
+      {
+        measure: 'pulse ingest to profile p50 / p99',
+        figure: `${e2eP50.toFixed(1)} / ${e2eP99 >= E2E_CAP_MS ? `>= ${E2E_CAP_MS}` : e2eP99.toFixed(1)} ms`,
+        ceiling: '-',
+        ratio: '-',
+        target: 'p99 < 200 ms',
+        verdict: e2eP99 < 200 ? 'pass' : 'FAIL',
+        neighbours: '',
+      },
+      {
+        measure: 'pulse bench process peak RSS',
+        figure: `${peakRssMb.toFixed(0)} MB`,
+        ceiling: '-',
+        ratio: '-',
+        target: '-',
+        verdict: 'info',
+        neighbours: '',
+      },
     ];
-    return [{ id: 'pulse', title: 'pulse ingest', rows, details: { batch, unkeyed, single, catchUp, shared, settleSeconds, reads, endToEndMs: endToEnd, peakRssMb } }];
+    return [
+      {
+        id: 'pulse',
+        title: 'pulse ingest',
+        rows,
+        details: { batch, unkeyed, single, catchUp, shared, settleSeconds, reads, endToEndMs: endToEnd, peakRssMb },
+      },
+    ];
   } finally {
     await Promise.all(raw.map((client) => client.end()));
     await new Promise((resolve) => echo.server.close(resolve));

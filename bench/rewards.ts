@@ -36,8 +36,22 @@ const LAG_TICK_MS = 10;
 const LAG_EVENTS_PER_TICK = 10;
 
 const grantProgram = {
-  rules: [{ id: 'grant', event: 'Grant', conditions: [], award: { kind: 'perAmount' as const, property: 'points', pointsPerUnit: 1, rounding: 'down' as const } }],
-  tiers: { periodMonths: 12, levels: [{ name: 'bronze', threshold: 0 }, { name: 'silver', threshold: 500 }, { name: 'gold', threshold: 5_000 }] },
+  rules: [
+    {
+      id: 'grant',
+      event: 'Grant',
+      conditions: [],
+      award: { kind: 'perAmount' as const, property: 'points', pointsPerUnit: 1, rounding: 'down' as const },
+    },
+  ],
+  tiers: {
+    periodMonths: 12,
+    levels: [
+      { name: 'bronze', threshold: 0 },
+      { name: 'silver', threshold: 500 },
+      { name: 'gold', threshold: 5_000 },
+    ],
+  },
   expiry: { monthsAfterEarning: 12 },
 };
 
@@ -76,7 +90,10 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
   const runtime = await openRewardsRuntime(config);
   let app: NestFastifyApplication | undefined;
   try {
-    app = await createServiceApp(RewardsModule.forRoot(runtime), { ...rewardsServiceOptions(config), logDestination: { write: () => undefined } });
+    app = await createServiceApp(RewardsModule.forRoot(runtime), {
+      ...rewardsServiceOptions(config),
+      logDestination: { write: () => undefined },
+    });
     await app.listen(0, '127.0.0.1');
     const address = app.getHttpServer().address() as { port: number };
     const store = runtime.infrastructure.eventStore;
@@ -89,14 +106,28 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
     const context = { tenantId, correlationId: 'bench', now: new Date() };
     await store.appendToStream(
       tenantStreamFor(slug),
-      [await runtime.infrastructure.codec.encode(TenantCreated({ tenantId, slug, name: 'Bench', apiKeyHash: hashKey(apiKey), writeKeyHash: hashKey('unused'), createdAt: context.now.toISOString() }), context)],
+      [
+        await runtime.infrastructure.codec.encode(
+          TenantCreated({
+            tenantId,
+            slug,
+            name: 'Bench',
+            apiKeyHash: hashKey(apiKey),
+            writeKeyHash: hashKey('unused'),
+            createdAt: context.now.toISOString(),
+          }),
+          context,
+        ),
+      ],
       { expectedRevision: 'no_stream' },
     );
     await app.get(ProgramHandler).publish(grantProgram, context);
 
     log('  ceiling: single-event appends, 16 writers');
     const ceiling = await appendCeiling(store, windowMs);
-    log(`    ${perSecond(ceiling.perSecond, 'events')}, append p50 ${ceiling.stepMs.p50.toFixed(1)} ms, p99 ${ceiling.stepMs.p99.toFixed(1)} ms`);
+    log(
+      `    ${perSecond(ceiling.perSecond, 'events')}, append p50 ${ceiling.stepMs.p50.toFixed(1)} ms, p99 ${ceiling.stepMs.p99.toFixed(1)} ms`,
+    );
 
     const backlog = settings.earningEvents ?? 20_000;
     log(`  earning: ${backlog} tracked events, ${MEMBERS} members interleaved, backlog then subscription`);
@@ -113,12 +144,23 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
     await settled(readModels);
     log('  redemptions over HTTP, distinct members in flight');
     const redemptions = await redeemLoop(app, `http://127.0.0.1:${address.port}`, slug, apiKey, context, windowMs);
-    log(`    ${perSecond(redemptions.perSecond, 'redemptions')}, p99 ${redemptions.stepMs.p99.toFixed(1)} ms, failures ${redemptions.failures}`);
+    log(
+      `    ${perSecond(redemptions.perSecond, 'redemptions')}, p99 ${redemptions.stepMs.p99.toFixed(1)} ms, failures ${redemptions.failures}`,
+    );
 
     await settled(readModels);
     log('  earning lag at 1,000 events/s');
-    const lag = await earningLag(store, runtime.infrastructure.codec, earning, tenantId, settings.lagDurationMs ?? 10_000, settings.lagSettleMs ?? 1_000);
-    log(`    points appended: p50 ${lag.effect.p50.toFixed(1)} ms, p99 ${lag.effect.p99.toFixed(1)} ms; checkpointed: p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms over ${lag.samples} events (${lag.offeredPerSecond.toFixed(0)} offered/s); ${lag.batches} batches, median ${lag.batchSizeP50} events, max ${lag.batchSizeMax}; this process used ${lag.processCores.toFixed(2)} cores`);
+    const lag = await earningLag(
+      store,
+      runtime.infrastructure.codec,
+      earning,
+      tenantId,
+      settings.lagDurationMs ?? 10_000,
+      settings.lagSettleMs ?? 1_000,
+    );
+    log(
+      `    points appended: p50 ${lag.effect.p50.toFixed(1)} ms, p99 ${lag.effect.p99.toFixed(1)} ms; checkpointed: p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms over ${lag.samples} events (${lag.offeredPerSecond.toFixed(0)} offered/s); ${lag.batches} batches, median ${lag.batchSizeP50} events, max ${lag.batchSizeMax}; this process used ${lag.processCores.toFixed(2)} cores`,
+    );
 
     const ceilingText = `${perSecond(ceiling.perSecond, 'appends')} x${CONCURRENCY}`;
     return [
@@ -171,7 +213,7 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
 }
 
 async function settled(projection: ProjectionRunner): Promise<void> {
-  for (let quiet = 0; quiet < 5; ) {
+  for (let quiet = 0; quiet < 5;) {
     await sleep(100);
     quiet = projection.lagSeconds() === 0 ? quiet + 1 : 0;
   }
@@ -181,8 +223,15 @@ async function appendCeiling(store: EventStore, windowMs: number): Promise<Throu
   const streams = Array.from({ length: CONCURRENCY }, (_, worker) => ({ name: `bench-ceiling-${process.pid}-${worker}`, revision: -1n }));
   return runClosedLoops(CONCURRENCY, windowMs, async (worker) => {
     const stream = streams[worker]!;
-    const event: EventToAppend = { id: randomUUID(), type: 'BenchCeiling', data: { points: 100 }, metadata: { tenantId: 'ceiling', schemaVersion: 1 } };
-    const result = await store.appendToStream(stream.name, [event], { expectedRevision: stream.revision === -1n ? 'no_stream' : stream.revision });
+    const event: EventToAppend = {
+      id: randomUUID(),
+      type: 'BenchCeiling',
+      data: { points: 100 },
+      metadata: { tenantId: 'ceiling', schemaVersion: 1 },
+    };
+    const result = await store.appendToStream(stream.name, [event], {
+      expectedRevision: stream.revision === -1n ? 'no_stream' : stream.revision,
+    });
     stream.revision = result.nextExpectedRevision;
     return 1;
   });
@@ -196,17 +245,29 @@ async function appendBacklog(store: EventStore, codec: EventCodec, tenantId: str
   let last: Position | undefined;
   let serial = 0;
   while (serial < events) {
-    const batch = await Promise.all(Array.from({ length: Math.min(500, events - serial) }, () => tracked(codec, tenantId, memberId(serial++ % MEMBERS))));
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(500, events - serial) }, () => tracked(codec, tenantId, memberId(serial++ % MEMBERS))),
+    );
     last = (await store.appendToStream(shardStream(tenantId, serial % SHARDS), batch, { expectedRevision: 'any' })).position;
   }
   return last!;
 }
 
-async function redeemLoop(app: NestFastifyApplication, baseUrl: string, slug: string, apiKey: string, context: { tenantId: string; correlationId: string; now: Date }, windowMs: number) {
+async function redeemLoop(
+  app: NestFastifyApplication,
+  baseUrl: string,
+  slug: string,
+  apiKey: string,
+  context: { tenantId: string; correlationId: string; now: Date },
+  windowMs: number,
+) {
   const catalog = app.get(CatalogHandler);
   const rewardIds: string[] = [];
   for (let i = 0; i < REWARDS; i++) {
-    const { rewardId } = await catalog.create({ name: `Bench ${i}`, cost: 1, stock: 10_000_000, perMemberLimit: null, validFrom: new Date(0).toISOString(), validUntil: null }, context);
+    const { rewardId } = await catalog.create(
+      { name: `Bench ${i}`, cost: 1, stock: 10_000_000, perMemberLimit: null, validFrom: new Date(0).toISOString(), validUntil: null },
+      context,
+    );
     rewardIds.push(rewardId);
   }
   const client = new JsonClient(baseUrl, CONCURRENCY);
@@ -257,7 +318,9 @@ async function earningLag(store: EventStore, codec: EventCodec, earning: Earning
     for (let tick = 0; tick * LAG_TICK_MS < durationMs; tick++) {
       const wait = started + tick * LAG_TICK_MS - performance.now();
       if (wait > 0) await sleep(wait);
-      const events = await Promise.all(Array.from({ length: LAG_EVENTS_PER_TICK }, () => tracked(codec, tenantId, memberId(Math.floor(Math.random() * MEMBERS)))));
+      const events = await Promise.all(
+        Array.from({ length: LAG_EVENTS_PER_TICK }, () => tracked(codec, tenantId, memberId(Math.floor(Math.random() * MEMBERS)))),
+      );
       const sent = performance.now();
       for (const event of events) effectSentAt.set(event.id!, sent);
       offered += events.length;
@@ -284,7 +347,18 @@ async function earningLag(store: EventStore, codec: EventCodec, earning: Earning
   batchSizes.sort((a, b) => a - b);
   effectLags.sort((a, b) => a - b);
   const effect = { p50: percentileOfSorted(effectLags, 50), p99: percentileOfSorted(effectLags, 99) };
-  return { effect, processCores, batches: batchSizes.length, batchSizeP50: percentileOfSorted(batchSizes, 50), batchSizeMax: batchSizes[batchSizes.length - 1] ?? 0, samples: lags.length, offeredPerSecond: offered / Math.min(seconds, durationMs / 1000), p50: percentileOfSorted(lags, 50), p99: percentileOfSorted(lags, 99), max: lags[lags.length - 1] ?? 0 };
+  return {
+    effect,
+    processCores,
+    batches: batchSizes.length,
+    batchSizeP50: percentileOfSorted(batchSizes, 50),
+    batchSizeMax: batchSizes[batchSizes.length - 1] ?? 0,
+    samples: lags.length,
+    offeredPerSecond: offered / Math.min(seconds, durationMs / 1000),
+    p50: percentileOfSorted(lags, 50),
+    p99: percentileOfSorted(lags, 99),
+    max: lags[lags.length - 1] ?? 0,
+  };
 }
 
 /** `node dist/bench/rewards.js`: this scenario alone, on its own embedded PostgreSQL. */
@@ -292,7 +366,9 @@ if (require.main === module) {
   void (async () => {
     const postgres = await startBenchPostgres();
     try {
-      const results = await benchRewards(await postgres.createDatabase('bench_rewards'), { log: (line) => process.stdout.write(`${line}\n`) });
+      const results = await benchRewards(await postgres.createDatabase('bench_rewards'), {
+        log: (line) => process.stdout.write(`${line}\n`),
+      });
       process.stdout.write(`\n${formatTable(results)}\n`);
     } finally {
       await postgres.stop();

@@ -50,7 +50,11 @@ function selectedScenarios(args: readonly string[]): Set<string> {
 async function main(): Promise<number> {
   const startedAt = new Date();
   const selected = selectedScenarios(process.argv.slice(2));
-  log(`tessera bench (foundation): ${cpus().length} cores, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `tessera bench (foundation): ${cpus().length} cores, node ${process.version}, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   let postgres: BenchPostgres | undefined;
   const stopPostgres = (): Promise<void> => postgres?.stop() ?? Promise.resolve();
   // Ctrl-C must not leave a PostgreSQL server and its directory behind.
@@ -69,7 +73,12 @@ async function main(): Promise<number> {
     log('starting PostgreSQL (fsync on, synchronous_commit on)...');
     postgres = await startBenchPostgres();
     const server = await postgres.describe();
-    log(`  PostgreSQL ${server.server_version}: ${Object.entries(server).filter(([name]) => name !== 'server_version').map(([n, v]) => `${n}=${v}`).join(', ')}`);
+    log(
+      `  PostgreSQL ${server.server_version}: ${Object.entries(server)
+        .filter(([name]) => name !== 'server_version')
+        .map(([n, v]) => `${n}=${v}`)
+        .join(', ')}`,
+    );
 
     const results: ScenarioResult[] = [];
     const timings: Record<string, number> = {};
@@ -81,7 +90,9 @@ async function main(): Promise<number> {
     const run = async (name: string, work: () => Promise<ScenarioResult[]>): Promise<void> => {
       if (interrupted) return;
       log(`\n${name}`);
-      log(`  PostgreSQL quiet after ${(await settlePostgres(postgres!)).toFixed(1)} s (checkpoint, then under ${QUIET_POSTGRES_CORES} cores)`);
+      log(
+        `  PostgreSQL quiet after ${(await settlePostgres(postgres!)).toFixed(1)} s (checkpoint, then under ${QUIET_POSTGRES_CORES} cores)`,
+      );
       const began = Date.now();
       try {
         results.push(...(await work()));
@@ -114,7 +125,8 @@ async function main(): Promise<number> {
       await run('4. projection lag', async () => [await benchProjectionLag(await database('bench_projection'), settings)]);
     }
     const serviceSettings = { repetitions: REPETITIONS, windowMs: SIGN_UP_WINDOW_MS, warmUpMs: WARM_UP_MS, log };
-    if (selected.has('login')) await run('5. login', async () => benchLogin(await database('bench_login'), { ...serviceSettings, repetitions: ARGON2_REPETITIONS }));
+    if (selected.has('login'))
+      await run('5. login', async () => benchLogin(await database('bench_login'), { ...serviceSettings, repetitions: ARGON2_REPETITIONS }));
     if (selected.has('pulse')) await run('6. pulse', async () => benchPulse(await database('bench_pulse'), serviceSettings));
     if (selected.has('rewards')) {
       const settings = { log, lagDurationMs: LAG_DURATION_MS, lagSettleMs: LAG_SETTLE_MS };
@@ -131,7 +143,13 @@ async function main(): Promise<number> {
         bench: 'foundation',
         startedAt: startedAt.toISOString(),
         durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
-        machine: { cores: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), loadAverageAtStart: loadavg(), node: process.version },
+        machine: {
+          cores: cpus().length,
+          cpuModel: cpus()[0]?.model,
+          memoryBytes: totalmem(),
+          loadAverageAtStart: loadavg(),
+          node: process.version,
+        },
         postgres: server,
         method: {
           repetitions: REPETITIONS,

@@ -72,7 +72,10 @@ function startService(spec: ServiceSpec, env: NodeJS.ProcessEnv): ChildProcess {
 async function waitUntilReady(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -165,7 +168,10 @@ async function main(): Promise<void> {
   const secrets = devSecrets();
   let database = process.env.DATABASE_URL;
   if (!database) {
-    postgres = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), port: Number(process.env.EMBEDDED_POSTGRES_PORT ?? 54329) });
+    postgres = await startEmbeddedPostgres({
+      dataDir: join(dataDir, 'postgres'),
+      port: Number(process.env.EMBEDDED_POSTGRES_PORT ?? 54329),
+    });
     database = await ensureDatabase(postgres.url, 'tessera');
   }
   const env: NodeJS.ProcessEnv = {
@@ -205,7 +211,9 @@ async function main(): Promise<void> {
       ? `  track:    curl -s -u '${demo.writeKey}:' http://localhost:3003/v1/track -H 'content-type: application/json' -d '{"userId":"u1","event":"Order Completed","properties":{"total":42}}'`
       : '',
     demo ? `  profile:  curl -s -H 'authorization: Bearer ${demo.apiKey}' http://localhost:3003/t/demo/profiles/userId/u1` : '',
-    demo ? `  points:   curl -s -H 'authorization: Bearer ${demo.apiKey}' http://localhost:3004/t/demo/members/u1   (once a program is set: apps/rewards/README.md)` : '',
+    demo
+      ? `  points:   curl -s -H 'authorization: Bearer ${demo.apiKey}' http://localhost:3004/t/demo/members/u1   (once a program is set: apps/rewards/README.md)`
+      : '',
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

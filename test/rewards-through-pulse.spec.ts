@@ -29,7 +29,11 @@ describe('earning from calls tracked through pulse', () => {
     return response.status === 200 ? (response.body as { balance: number; tier: string }) : undefined;
   };
   const track = (body: object) =>
-    fetch(`${pulse.url}/v1/track`, { method: 'POST', headers: { authorization: basic(tenant.writeKey), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${pulse.url}/v1/track`, {
+      method: 'POST',
+      headers: { authorization: basic(tenant.writeKey), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   test('an order tracked with the Segment SDK earns its points and moves the tier', async () => {
     const userId = `shopper-${randomUUID()}`;

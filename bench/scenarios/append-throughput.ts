@@ -129,7 +129,13 @@ async function benchBatched(store: PostgresEventStore, raw: Client, settings: Ap
         neighbours: cores(summary.neighbourCores),
       },
     ],
-    details: { batchSize: BATCH_SIZE, connections: 1, payloadBytes: JSON.stringify(events[0]!.data).length, ...pairedDetails(summary), target: BATCHED_TARGET },
+    details: {
+      batchSize: BATCH_SIZE,
+      connections: 1,
+      payloadBytes: JSON.stringify(events[0]!.data).length,
+      ...pairedDetails(summary),
+      target: BATCHED_TARGET,
+    },
   };
 }
 

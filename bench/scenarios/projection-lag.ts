@@ -105,8 +105,10 @@ function timeline(rigged: RiggedRunner, started: number, appends: readonly Appen
   const slot = (atMs: number): number => Math.max(0, Math.floor((atMs - started) / TIMELINE_SLOT_MS));
   const maxLagMs: number[] = [];
   const maxAppendMs: number[] = [];
-  for (const sample of rigged.metrics.samples) maxLagMs[slot(sample.atMs)] = Math.max(maxLagMs[slot(sample.atMs)] ?? 0, Math.round(sample.lagMs));
-  for (const append of appends) maxAppendMs[slot(append.sentAtMs)] = Math.max(maxAppendMs[slot(append.sentAtMs)] ?? 0, Math.round(append.ms));
+  for (const sample of rigged.metrics.samples)
+    maxLagMs[slot(sample.atMs)] = Math.max(maxLagMs[slot(sample.atMs)] ?? 0, Math.round(sample.lagMs));
+  for (const append of appends)
+    maxAppendMs[slot(append.sentAtMs)] = Math.max(maxAppendMs[slot(append.sentAtMs)] ?? 0, Math.round(append.ms));
   return { slotMs: TIMELINE_SLOT_MS, maxLagMs: Array.from(maxLagMs, (v) => v ?? 0), maxAppendMs: Array.from(maxAppendMs, (v) => v ?? 0) };
 }
 
@@ -121,7 +123,10 @@ function subWindowP99s(samples: readonly { atMs: number; lagMs: number }[], from
     // The last slice also takes the events committed while the backlog drained after the load stopped.
     const end = index === SUB_WINDOWS - 1 ? Number.POSITIVE_INFINITY : start + width;
     const lags = samples.filter((sample) => sample.atMs >= start && sample.atMs < end).map((sample) => sample.lagMs);
-    return percentileOfSorted(lags.sort((a, b) => a - b), 99);
+    return percentileOfSorted(
+      lags.sort((a, b) => a - b),
+      99,
+    );
   });
 }
 
@@ -134,7 +139,11 @@ interface LagVariant {
 
 const VARIANTS: readonly LagVariant[] = [
   { key: 'in-process', label: 'writer shares the runner pool: each append wakes the subscription', sharedPool: true },
-  { key: 'polling', label: 'writer on its own pool, as another replica or service: the subscription finds events by polling', sharedPool: false },
+  {
+    key: 'polling',
+    label: 'writer on its own pool, as another replica or service: the subscription finds events by polling',
+    sharedPool: false,
+  },
 ];
 
 async function measureLag(rig: ProjectionRig, databaseUrl: string, variant: LagVariant, settings: ProjectionLagSettings) {
@@ -153,7 +162,10 @@ async function measureLag(rig: ProjectionRig, databaseUrl: string, variant: LagV
   }
   const cpu = meter();
   const settled = (samples: readonly { atMs: number; lagMs: number }[]): number[] =>
-    samples.filter((sample) => sample.atMs - started >= settings.settleMs).map((sample) => sample.lagMs).sort((a, b) => a - b);
+    samples
+      .filter((sample) => sample.atMs - started >= settings.settleMs)
+      .map((sample) => sample.lagMs)
+      .sort((a, b) => a - b);
   const lags = settled(rigged.metrics.samples);
   const seen = settled(rigged.metrics.seenSamples);
   const windowP99s = subWindowP99s(rigged.metrics.samples, started + settings.settleMs, started + settings.durationMs);
@@ -189,7 +201,8 @@ export async function benchProjectionLag(databaseUrl: string, settings: Projecti
       eventsPerTick: EVENTS_PER_TICK,
       offeredPerSecond: OFFERED_PER_SECOND,
       streams: STREAMS,
-      measuredAs: 'as the runner observes it: Date.now() right after the batch transaction commits minus the event createdAt (now() of the appending transaction)',
+      measuredAs:
+        'as the runner observes it: Date.now() right after the batch transaction commits minus the event createdAt (now() of the appending transaction)',
       catchUp: { events: CATCH_UP_EVENTS, ...capacity },
       targetP99Ms: TARGET_P99_MS,
     };

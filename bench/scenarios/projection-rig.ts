@@ -1,7 +1,18 @@
 import { performance } from 'node:perf_hooks';
 import { Registry, type Histogram, type LabelValues } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
-import { CHECKPOINTS_DDL, defineEvent, EventCodec, EventRegistry, ProjectionMetrics, ProjectionRunner, type EventDefinition, type EventEnvelope, type PersonalDataSealer, type Projection } from '#cqrs';
+import {
+  CHECKPOINTS_DDL,
+  defineEvent,
+  EventCodec,
+  EventRegistry,
+  ProjectionMetrics,
+  ProjectionRunner,
+  type EventDefinition,
+  type EventEnvelope,
+  type PersonalDataSealer,
+  type Projection,
+} from '#cqrs';
 import { PostgresEventStore, type EventToAppend, type JsonObject } from '#eventstore';
 import { sampleMetadata, samplePayload } from '../support/measure';
 
@@ -19,7 +30,11 @@ let serial = 0;
 export function countedEvents(count: number): EventToAppend[] {
   return Array.from({ length: count }, () => {
     serial++;
-    return { type: BenchCounted.type, data: { ...samplePayload(serial), serial } as JsonObject, metadata: sampleMetadata(serial) as JsonObject };
+    return {
+      type: BenchCounted.type,
+      data: { ...samplePayload(serial), serial } as JsonObject,
+      metadata: sampleMetadata(serial) as JsonObject,
+    };
   });
 }
 
@@ -90,7 +105,14 @@ export class ProjectionRig {
 
   static async open(databaseUrl: string, log: (line: string) => void): Promise<ProjectionRig> {
     const store = await PostgresEventStore.connect(databaseUrl, { pool: { max: 20 } });
-    const dataSource = new DataSource({ type: 'postgres', url: databaseUrl, entities: [], synchronize: false, logging: false, extra: { max: 10 } });
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: databaseUrl,
+      entities: [],
+      synchronize: false,
+      logging: false,
+      extra: { max: 10 },
+    });
     try {
       await store.migrate();
       await dataSource.initialize();
@@ -117,11 +139,10 @@ export class ProjectionRig {
     const projection = counterProjection(`bench.counters.${key}`, streamPrefix, metrics);
     const head = await this.store.headPosition();
     if (head) {
-      await this.dataSource.query('INSERT INTO projection_checkpoints (projection, commit_position, prepare_position) VALUES ($1, $2, $3)', [
-        projection.name,
-        head.commit.toString(),
-        head.prepare.toString(),
-      ]);
+      await this.dataSource.query(
+        'INSERT INTO projection_checkpoints (projection, commit_position, prepare_position) VALUES ($1, $2, $3)',
+        [projection.name, head.commit.toString(), head.prepare.toString()],
+      );
     }
     const runner = new ProjectionRunner(projection, this.store, this.codec, this.dataSource, metrics, {
       warn: (message, fields) => this.log(`  runner: ${message} ${JSON.stringify(fields ?? {})}`),

@@ -56,7 +56,10 @@ async function startRegister(databaseUrl: string): Promise<RunningRegister> {
   let app: NestFastifyApplication;
   try {
     // Log lines are still built and serialised, as in production; only the write is dropped.
-    app = await createServiceApp(RegisterModule.forRoot(runtime), { ...registerServiceOptions(config), logDestination: { write: () => undefined } });
+    app = await createServiceApp(RegisterModule.forRoot(runtime), {
+      ...registerServiceOptions(config),
+      logDestination: { write: () => undefined },
+    });
   } catch (error) {
     await runtime.infrastructure.close().catch(() => undefined);
     throw error;

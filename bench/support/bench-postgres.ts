@@ -81,7 +81,15 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
     checkpoint: () => withAdmin(async (admin) => void (await admin.query('CHECKPOINT'))),
     describe: () =>
       withAdmin(async (admin) => {
-        const names = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', 'shared_buffers', 'max_wal_size'];
+        const names = [
+          'server_version',
+          'fsync',
+          'synchronous_commit',
+          'full_page_writes',
+          'wal_sync_method',
+          'shared_buffers',
+          'max_wal_size',
+        ];
         const facts: Record<string, string> = {};
         for (const name of names) {
           const { rows } = await admin.query<Record<string, string>>(`SHOW ${name}`);

@@ -88,7 +88,14 @@ export function startCpuMeter(): () => CpuShare {
         : Number.NaN;
     const processCores = (processUsed.user + processUsed.system) / 1e6 / wallSeconds;
     const postgresCores =
-      postgresBefore !== undefined && postgresAfter !== undefined ? (postgresAfter - postgresBefore) / TICKS_PER_SECOND / wallSeconds : Number.NaN;
-    return { machineBusy, processCores, postgresCores, othersCores: Math.max(0, machineBusy * CORES - processCores - (postgresCores || 0)) };
+      postgresBefore !== undefined && postgresAfter !== undefined
+        ? (postgresAfter - postgresBefore) / TICKS_PER_SECOND / wallSeconds
+        : Number.NaN;
+    return {
+      machineBusy,
+      processCores,
+      postgresCores,
+      othersCores: Math.max(0, machineBusy * CORES - processCores - (postgresCores || 0)),
+    };
   };
 }

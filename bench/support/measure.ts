@@ -19,11 +19,7 @@ export interface Throughput {
  * units it completed. The window ends when the last in-flight step finishes, so a slow final step
  * is counted in both the units and the time instead of being cut off.
  */
-export async function runClosedLoops(
-  workers: number,
-  durationMs: number,
-  step: (worker: number) => Promise<number>,
-): Promise<Throughput> {
+export async function runClosedLoops(workers: number, durationMs: number, step: (worker: number) => Promise<number>): Promise<Throughput> {
   const cpu = startCpuMeter();
   const started = performance.now();
   const deadline = started + durationMs;

@@ -55,7 +55,10 @@ export function formatTable(results: readonly ScenarioResult[]): string {
 export function writeResults(directory: string, document: object, startedAt: Date): string {
   mkdirSync(directory, { recursive: true });
   // Colons are not allowed in file names everywhere; the rest of the ISO form stays sortable.
-  const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const stamp = startedAt
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
   const dated = join(directory, `foundation-${stamp}.json`);
   const text = `${JSON.stringify(document, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2)}\n`;
   writeFileSync(dated, text);

@@ -15,21 +15,30 @@ function interpolateDefaults(value: string): string {
 }
 
 function findOnPath(binary: string): string | undefined {
-  return (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, binary)).find((candidate) => existsSync(candidate));
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, binary))
+    .find((candidate) => existsSync(candidate));
 }
 
 describe('docker-compose.yml', () => {
   const compose = parseYamlDocuments(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'))[0] as { services: Record<string, any> };
   const services = compose.services;
   const env = (name: string): Record<string, string> =>
-    Object.fromEntries(Object.entries(services[name].environment as Record<string, string>).map(([key, value]) => [key, interpolateDefaults(String(value))]));
+    Object.fromEntries(
+      Object.entries(services[name].environment as Record<string, string>).map(([key, value]) => [key, interpolateDefaults(String(value))]),
+    );
 
   test('docker-compose accepts the file (`docker-compose config`)', () => {
     const binary = findOnPath('docker-compose');
     if (!binary) {
       throw new Error('docker-compose is not installed, so the file was NOT validated by Compose: apt-get install -y docker-compose');
     }
-    const result = spawnSync(binary, ['-f', 'docker-compose.yml', 'config', '--quiet'], { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const result = spawnSync(binary, ['-f', 'docker-compose.yml', 'config', '--quiet'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+    });
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
   });
 
@@ -44,7 +53,9 @@ describe('docker-compose.yml', () => {
       expect({ name, test: Array.isArray(service.healthcheck?.test) }).toEqual({ name, test: true });
     }
     for (const name of Object.keys(servicePorts)) {
-      expect(services[name].depends_on).toEqual(Object.fromEntries(infrastructure.map((dependency) => [dependency, { condition: 'service_healthy' }])));
+      expect(services[name].depends_on).toEqual(
+        Object.fromEntries(infrastructure.map((dependency) => [dependency, { condition: 'service_healthy' }])),
+      );
       const probe = services[name].healthcheck.test.join(' ');
       expect(probe).toContain(`http://127.0.0.1:${servicePorts[name]}/health/ready`);
     }
@@ -54,7 +65,8 @@ describe('docker-compose.yml', () => {
     const postgres = env('postgres');
     for (const name of Object.keys(servicePorts)) {
       const variables = env(name);
-      for (const variable of requiredVariables) expect({ name, variable, set: (variables[variable] ?? '') !== '' }).toEqual({ name, variable, set: true });
+      for (const variable of requiredVariables)
+        expect({ name, variable, set: (variables[variable] ?? '') !== '' }).toEqual({ name, variable, set: true });
       expect(variables.PORT).toBe(String(servicePorts[name]));
       expect(services[name].ports).toEqual([`${servicePorts[name]}:${servicePorts[name]}`]);
       expect(services[name].build.args).toEqual({ SERVICE: name });
@@ -80,7 +92,10 @@ describe('docker-compose.yml', () => {
 
 describe('Dockerfile', () => {
   const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
-  const stages = dockerfile.split(/^FROM /m).slice(1).map((stage) => `FROM ${stage}`);
+  const stages = dockerfile
+    .split(/^FROM /m)
+    .slice(1)
+    .map((stage) => `FROM ${stage}`);
   const runtime = stages.at(-1)!;
   const instructions = (stage: string, keyword: string) => stage.split('\n').filter((line) => line.startsWith(`${keyword} `));
 
@@ -104,7 +119,9 @@ describe('Dockerfile', () => {
   test('ships no source maps and keeps secrets and local data out of the build context', () => {
     const build = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { sourceMap?: boolean } };
     expect(build.compilerOptions.sourceMap).toBe(false);
-    const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+    const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim());
     expect(ignored).toEqual(expect.arrayContaining(['.git', '.data', '.env', 'node_modules', 'dist']));
   });
 });

@@ -7,7 +7,13 @@ import { HealthController } from '#platform';
 import { structuralProblems } from '../support/kubernetes-schema';
 import { parseYamlDocuments } from '../support/yaml';
 
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any; data?: any };
+type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: any;
+  data?: any;
+};
 
 const repoRoot = resolve(__dirname, '../..');
 const k8s = join(repoRoot, 'k8s');
@@ -30,7 +36,10 @@ function render(directory: string): K8sObject[] {
     text = execFileSync('kubectl', ['kustomize', join(k8s, directory)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     const { code, stderr } = error as { code?: string; stderr?: string };
-    if (code === 'ENOENT') throw new Error('kubectl is not on PATH: the manifests were NOT rendered (kustomize 5 is needed, e.g. kubectl >= 1.27)', { cause: error });
+    if (code === 'ENOENT')
+      throw new Error('kubectl is not on PATH: the manifests were NOT rendered (kustomize 5 is needed, e.g. kubectl >= 1.27)', {
+        cause: error,
+      });
     throw new Error(`kubectl kustomize k8s/${directory} failed:\n${stderr ?? String(error)}`, { cause: error });
   }
   return parseYamlDocuments(text) as K8sObject[];
@@ -99,27 +108,46 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
       const { app, port: appPort } = deployed[name]!;
       const pod = deployment.spec.template.spec;
       const [container] = pod.containers;
-      expect({ name, strategy: deployment.spec.strategy }).toEqual({ name, strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } } });
+      expect({ name, strategy: deployment.spec.strategy }).toEqual({
+        name,
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      });
 
       const port = container.ports.find((p: any) => p.name === 'http');
       expect(port?.containerPort).toBe(appPort);
-      expect(container.env).toEqual(expect.arrayContaining([{ name: 'SERVICE', value: app }, { name: 'PORT', value: String(appPort) }]));
+      expect(container.env).toEqual(
+        expect.arrayContaining([
+          { name: 'SERVICE', value: app },
+          { name: 'PORT', value: String(appPort) },
+        ]),
+      );
       expect(container.readinessProbe.httpGet).toEqual({ path: ready, port: 'http' });
       expect(container.livenessProbe.httpGet).toEqual({ path: live, port: 'http' });
       expect(container.startupProbe.httpGet).toEqual({ path: live, port: 'http' });
       expect(container.command).toEqual(['node', `dist/apps/${app}/src/main.js`]);
 
       for (const kind of ['requests', 'limits']) {
-        expect({ name, kind, cpu: typeof container.resources[kind]?.cpu, memory: typeof container.resources[kind]?.memory }).toEqual({ name, kind, cpu: 'string', memory: 'string' });
+        expect({ name, kind, cpu: typeof container.resources[kind]?.cpu, memory: typeof container.resources[kind]?.memory }).toEqual({
+          name,
+          kind,
+          cpu: 'string',
+          memory: 'string',
+        });
       }
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
       expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
-      expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(container.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
       // With a read-only root, Node and its libraries may only write to /tmp.
       const tmp = container.volumeMounts.find((mount: any) => mount.mountPath === '/tmp');
       expect(pod.volumes.find((volume: any) => volume.name === tmp?.name)?.emptyDir).toBeDefined();
 
-      expect(container.envFrom).toEqual(expect.arrayContaining([{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: 'tessera-secrets' } }]));
+      expect(container.envFrom).toEqual(
+        expect.arrayContaining([{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: 'tessera-secrets' } }]),
+      );
       // The kubelet waits for preStop, then SIGTERM starts the drain and the in-flight wait: all must fit the grace period.
       const preStop = container.lifecycle.preStop.exec.command;
       expect(preStop[0]).toBe('sleep');
@@ -137,7 +165,10 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     const workloads = [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet')];
     for (const service of ofKind(objects, 'Service')) {
       const target = workloads.find((workload) => matches(service.spec.selector, workload.spec.template.metadata.labels));
-      expect({ service: service.metadata.name, selects: target?.metadata.name }).toEqual({ service: service.metadata.name, selects: expect.any(String) });
+      expect({ service: service.metadata.name, selects: target?.metadata.name }).toEqual({
+        service: service.metadata.name,
+        selects: expect.any(String),
+      });
       for (const port of service.spec.ports) {
         const served = target!.spec.template.spec.containers.flatMap((container: any) => container.ports.map((p: any) => p.name));
         expect(served).toContain(port.targetPort);
@@ -156,14 +187,19 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     for (const workload of [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet')]) {
       const replicas = minimumReplicas(objects, workload);
       if (replicas <= 1) continue;
-      const budget = ofKind(objects, 'PodDisruptionBudget').find((candidate) => matches(candidate.spec.selector.matchLabels, workload.spec.template.metadata.labels));
-      expect({ workload: workload.metadata.name, budget: budget?.metadata.name }).toEqual({ workload: workload.metadata.name, budget: expect.any(String) });
+      const budget = ofKind(objects, 'PodDisruptionBudget').find((candidate) =>
+        matches(candidate.spec.selector.matchLabels, workload.spec.template.metadata.labels),
+      );
+      expect({ workload: workload.metadata.name, budget: budget?.metadata.name }).toEqual({
+        workload: workload.metadata.name,
+        budget: expect.any(String),
+      });
       const allowsAll = budget!.spec.minAvailable === 0 || (budget!.spec.maxUnavailable ?? 0) >= replicas;
       expect(allowsAll).toBe(false);
     }
   });
 
-  test('the profiles projection runs in pulse-projector only: pulse is ingest, the projector pulse\'s build in the projector role', () => {
+  test("the profiles projection runs in pulse-projector only: pulse is ingest, the projector pulse's build in the projector role", () => {
     const pulse = named(objects, 'Deployment', 'pulse')!.spec.template.spec.containers[0];
     const worker = named(objects, 'Deployment', projector)!.spec.template.spec.containers[0];
     expect(pulse.env).toEqual(expect.arrayContaining([{ name: 'PULSE_ROLE', value: 'ingest' }]));
@@ -195,7 +231,9 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     const labels = named(objects, 'Deployment', projector)!.spec.template.metadata.labels;
     const selecting = ofKind(objects, 'Service').filter((service) => matches(service.spec.selector, labels));
     expect(selecting.map((service) => service.metadata.name)).toEqual([]);
-    const backends = named(objects, 'Ingress', 'tessera')!.spec.rules.flatMap((rule: any) => rule.http.paths.map((path: any) => path.backend.service.name));
+    const backends = named(objects, 'Ingress', 'tessera')!.spec.rules.flatMap((rule: any) =>
+      rule.http.paths.map((path: any) => path.backend.service.name),
+    );
     expect(backends.length).toBeGreaterThan(0);
     for (const backend of backends) expect(matches(named(objects, 'Service', backend)!.spec.selector, labels)).toBe(false);
   });
@@ -206,10 +244,16 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     const pulsePods = podLabels(objects, 'pulse');
     // Isolated for ingress, with monitoring as its only peer: not the ingress controller, not other pods.
     const admitted = ingressRules(objects, projectorPods);
-    expect(admitted).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 'http' }] }]);
+    expect(admitted).toEqual([
+      { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 'http' }] },
+    ]);
     // The same scraping reaches pulse, so one Prometheus configuration covers both roles.
     expect(ingressRules(objects, pulsePods)).toEqual(expect.arrayContaining(admitted));
-    for (const from of ['login', 'register', 'pulse', 'rewards']) expect({ from, allowed: connectionAllowed(objects, podLabels(objects, from), projectorPods, 'http') }).toEqual({ from, allowed: false });
+    for (const from of ['login', 'register', 'pulse', 'rewards'])
+      expect({ from, allowed: connectionAllowed(objects, podLabels(objects, from), projectorPods, 'http') }).toEqual({
+        from,
+        allowed: false,
+      });
     const eventstore = named(objects, 'StatefulSet', 'eventstore');
     if (eventstore) {
       expect(connectionAllowed(objects, pulsePods, eventstore.spec.template.metadata.labels, 2113)).toBe(true);
@@ -226,10 +270,14 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
   });
 });
 
-test('the containers\' command is where the build puts a service\'s main.ts', () => {
+test("the containers' command is where the build puts a service's main.ts", () => {
   // tsconfig.build.json compiles apps/<service>/src/main.ts to dist/apps/<service>/src/main.js.
-  const compilerOptions = (name: string) => (JSON.parse(readFileSync(join(repoRoot, name), 'utf8')) as { compilerOptions: Record<string, string> }).compilerOptions;
-  expect({ ...compilerOptions('tsconfig.json'), ...compilerOptions('tsconfig.build.json') }).toMatchObject({ outDir: 'dist', rootDir: '.' });
+  const compilerOptions = (name: string) =>
+    (JSON.parse(readFileSync(join(repoRoot, name), 'utf8')) as { compilerOptions: Record<string, string> }).compilerOptions;
+  expect({ ...compilerOptions('tsconfig.json'), ...compilerOptions('tsconfig.build.json') }).toMatchObject({
+    outDir: 'dist',
+    rootDir: '.',
+  });
   // Services that have landed; the others join this list as their main.ts arrives.
   for (const name of ['register']) expect(existsSync(join(repoRoot, 'apps', name, 'src', 'main.ts'))).toBe(true);
 });
@@ -258,11 +306,14 @@ function selects(selector: Selector | undefined, labels: Record<string, string>)
 type Labels = Record<string, string>;
 
 /** The labels of a Deployment's pods. */
-const podLabels = (objects: K8sObject[], deployment: string): Labels => named(objects, 'Deployment', deployment)!.spec.template.metadata.labels as Labels;
+const podLabels = (objects: K8sObject[], deployment: string): Labels =>
+  named(objects, 'Deployment', deployment)!.spec.template.metadata.labels as Labels;
 
 /** The ingress rules of the NetworkPolicies that isolate pods with these labels, which must be isolated. */
 function ingressRules(objects: K8sObject[], labels: Labels): unknown[] {
-  const isolating = ofKind(objects, 'NetworkPolicy').filter((policy) => policy.spec.policyTypes.includes('Ingress') && selects(policy.spec.podSelector, labels));
+  const isolating = ofKind(objects, 'NetworkPolicy').filter(
+    (policy) => policy.spec.policyTypes.includes('Ingress') && selects(policy.spec.podSelector, labels),
+  );
   expect(isolating.length).toBeGreaterThan(0);
   return isolating.flatMap((policy) => policy.spec.ingress ?? []);
 }
@@ -275,16 +326,23 @@ function ingressRules(objects: K8sObject[], labels: Labels): unknown[] {
  */
 function connectionAllowed(objects: K8sObject[], source: Labels, target: Labels, port: string | number): boolean {
   const policies = ofKind(objects, 'NetworkPolicy');
-  const portMatches = (ports: { port?: string | number }[] | undefined) => !ports || ports.some((entry) => entry.port === undefined || entry.port === port);
+  const portMatches = (ports: { port?: string | number }[] | undefined) =>
+    !ports || ports.some((entry) => entry.port === undefined || entry.port === port);
   const side = (direction: 'Ingress' | 'Egress', own: Labels, peer: Labels) => {
     const isolating = policies.filter((policy) => policy.spec.policyTypes.includes(direction) && selects(policy.spec.podSelector, own));
     if (isolating.length === 0) return true;
     const rules = (policy: K8sObject) => (direction === 'Ingress' ? policy.spec.ingress : policy.spec.egress) ?? [];
     return isolating.some((policy) =>
       rules(policy).some(
-        (rule: { from?: { podSelector?: Selector; namespaceSelector?: Selector }[]; to?: { podSelector?: Selector; namespaceSelector?: Selector }[]; ports?: { port?: string | number }[] }) =>
+        (rule: {
+          from?: { podSelector?: Selector; namespaceSelector?: Selector }[];
+          to?: { podSelector?: Selector; namespaceSelector?: Selector }[];
+          ports?: { port?: string | number }[];
+        }) =>
           portMatches(rule.ports) &&
-          (direction === 'Ingress' ? rule.from : rule.to)?.some((peerRule) => !peerRule.namespaceSelector && selects(peerRule.podSelector, peer)) === true,
+          (direction === 'Ingress' ? rule.from : rule.to)?.some(
+            (peerRule) => !peerRule.namespaceSelector && selects(peerRule.podSelector, peer),
+          ) === true,
       ),
     );
   };
@@ -300,7 +358,11 @@ describe('tiers', () => {
     expect(config(tier).LOGIN_INTERNAL_URL).toBe(`http://${named(objects, 'Service', 'login')!.metadata.name}`);
     expect(connectionAllowed(objects, podLabels(objects, 'register'), podLabels(objects, 'login'), 'http')).toBe(true);
     if (tier !== 'starter') {
-      for (const from of ['pulse', projector]) expect({ from, allowed: connectionAllowed(objects, podLabels(objects, from), podLabels(objects, 'login'), 'http') }).toEqual({ from, allowed: false });
+      for (const from of ['pulse', projector])
+        expect({ from, allowed: connectionAllowed(objects, podLabels(objects, from), podLabels(objects, 'login'), 'http') }).toEqual({
+          from,
+          allowed: false,
+        });
     }
   });
 
@@ -343,7 +405,9 @@ describe('tiers', () => {
     }
     const eventstore = named(objects, 'StatefulSet', 'eventstore')!;
     expect(eventstore.spec.replicas).toBe(3);
-    expect(eventstore.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
+    expect(eventstore.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe(
+      'kubernetes.io/hostname',
+    );
     expect(config('enterprise').EVENTSTORE_URL).toMatch(/^esdb\+discover:\/\/eventstore-gossip:2113\b/);
     expect(named(objects, 'Service', 'eventstore-gossip')?.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
     const postgres = ofKind(objects, 'Cluster').find((object) => object.apiVersion === 'postgresql.cnpg.io/v1')!;
@@ -352,7 +416,9 @@ describe('tiers', () => {
       const pod = deployment.spec.template.spec;
       expect(pod.topologySpreadConstraints.map((c: any) => c.topologyKey)).toContain('topology.kubernetes.io/zone');
       expect(pod.containers[0].env).toEqual(
-        expect.arrayContaining([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: `${postgres.metadata.name}-app`, key: 'uri' } } }]),
+        expect.arrayContaining([
+          { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: `${postgres.metadata.name}-app`, key: 'uri' } } },
+        ]),
       );
       // The projector's single replica is asserted for every render above.
       if (deployment.metadata.name in services) expect(minimumReplicas(objects, deployment)).toBeGreaterThanOrEqual(3);

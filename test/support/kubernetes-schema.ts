@@ -47,7 +47,9 @@ const container: Fields = {
   args: { list: 'string' },
   ports: { list: { name: 'string', containerPort: 'number', protocol: 'string' } },
   env: { list: envVar },
-  envFrom: { list: { configMapRef: { name: 'string', optional: 'boolean' }, secretRef: { name: 'string', optional: 'boolean' }, prefix: 'string' } },
+  envFrom: {
+    list: { configMapRef: { name: 'string', optional: 'boolean' }, secretRef: { name: 'string', optional: 'boolean' }, prefix: 'string' },
+  },
   startupProbe: probe,
   readinessProbe: probe,
   livenessProbe: probe,
@@ -77,15 +79,30 @@ const podSpec: Fields = {
   },
   containers: { list: container },
   initContainers: { list: container },
-  volumes: { list: { name: 'string', emptyDir: { medium: 'string', sizeLimit: 'intOrString' }, secret: { secretName: 'string' }, configMap: { name: 'string' } } },
+  volumes: {
+    list: {
+      name: 'string',
+      emptyDir: { medium: 'string', sizeLimit: 'intOrString' },
+      secret: { secretName: 'string' },
+      configMap: { name: 'string' },
+    },
+  },
   affinity: {
     podAntiAffinity: {
       requiredDuringSchedulingIgnoredDuringExecution: { list: { topologyKey: 'string', labelSelector: selector } },
-      preferredDuringSchedulingIgnoredDuringExecution: { list: { weight: 'number', podAffinityTerm: { topologyKey: 'string', labelSelector: selector } } },
+      preferredDuringSchedulingIgnoredDuringExecution: {
+        list: { weight: 'number', podAffinityTerm: { topologyKey: 'string', labelSelector: selector } },
+      },
     },
   },
   topologySpreadConstraints: {
-    list: { maxSkew: 'number', topologyKey: 'string', whenUnsatisfiable: 'string', labelSelector: selector, matchLabelKeys: { list: 'string' } },
+    list: {
+      maxSkew: 'number',
+      topologyKey: 'string',
+      whenUnsatisfiable: 'string',
+      labelSelector: selector,
+      matchLabelKeys: { list: 'string' },
+    },
   },
   nodeSelector: stringMap,
 };
@@ -146,10 +163,23 @@ const kinds: Record<string, Fields> = {
       scaleTargetRef: { apiVersion: 'string', kind: 'string', name: 'string' },
       minReplicas: 'number',
       maxReplicas: 'number',
-      metrics: { list: { type: 'string', resource: { name: 'string', target: { type: 'string', averageUtilization: 'number', averageValue: 'intOrString' } } } },
+      metrics: {
+        list: {
+          type: 'string',
+          resource: { name: 'string', target: { type: 'string', averageUtilization: 'number', averageValue: 'intOrString' } },
+        },
+      },
       behavior: {
-        scaleDown: { stabilizationWindowSeconds: 'number', selectPolicy: 'string', policies: { list: { type: 'string', value: 'number', periodSeconds: 'number' } } },
-        scaleUp: { stabilizationWindowSeconds: 'number', selectPolicy: 'string', policies: { list: { type: 'string', value: 'number', periodSeconds: 'number' } } },
+        scaleDown: {
+          stabilizationWindowSeconds: 'number',
+          selectPolicy: 'string',
+          policies: { list: { type: 'string', value: 'number', periodSeconds: 'number' } },
+        },
+        scaleUp: {
+          stabilizationWindowSeconds: 'number',
+          selectPolicy: 'string',
+          policies: { list: { type: 'string', value: 'number', periodSeconds: 'number' } },
+        },
       },
     },
   },
@@ -209,7 +239,8 @@ function check(shape: Shape, value: unknown, path: string, problems: string[]): 
     return;
   }
   if (shape === 'stringMap') {
-    if (!isRecord(value) || Object.values(value).some((entry) => typeof entry !== 'string')) problems.push(`${path}: expected a map of strings`);
+    if (!isRecord(value) || Object.values(value).some((entry) => typeof entry !== 'string'))
+      problems.push(`${path}: expected a map of strings`);
     return;
   }
   // No object these manifests use has a field called `list`, so the key marks a list shape.

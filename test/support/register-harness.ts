@@ -60,7 +60,10 @@ export async function startRegister(env: Record<string, string> = {}): Promise<R
     adminToken,
     http,
     async createTenant(slug = `t-${randomBytes(4).toString('hex')}`) {
-      const response = await http().post('/admin/tenants').set('authorization', `Bearer ${adminToken}`).send({ slug, name: `Tenant ${slug}` });
+      const response = await http()
+        .post('/admin/tenants')
+        .set('authorization', `Bearer ${adminToken}`)
+        .send({ slug, name: `Tenant ${slug}` });
       if (response.status !== 201) throw new Error(`tenant creation failed: ${response.status} ${JSON.stringify(response.body)}`);
       return response.body;
     },
@@ -82,7 +85,9 @@ export async function startRegister(env: Record<string, string> = {}): Promise<R
       }
     },
     async signUp(slug, email, extra = {}) {
-      const response = await http().post(`/t/${slug}/users`).send({ email, password: STRONG_PASSWORD, ...extra });
+      const response = await http()
+        .post(`/t/${slug}/users`)
+        .send({ email, password: STRONG_PASSWORD, ...extra });
       if (response.status !== 201) throw new Error(`sign-up failed: ${response.status} ${JSON.stringify(response.body)}`);
       return response.body;
     },

@@ -43,7 +43,9 @@ export function compileServices(entries: readonly string[]): void {
  */
 function writeDrillImports(): void {
   const { imports } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { imports: Record<string, { default: string }> };
-  const drillImports = Object.fromEntries(Object.entries(imports).map(([name, targets]) => [name, targets.default.replace(/^\.\/dist\//, './')]));
+  const drillImports = Object.fromEntries(
+    Object.entries(imports).map(([name, targets]) => [name, targets.default.replace(/^\.\/dist\//, './')]),
+  );
   writeFileSync(join(drillBuildDir, 'package.json'), JSON.stringify({ private: true, imports: drillImports }, null, 2));
 }
 

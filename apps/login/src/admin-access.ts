@@ -9,7 +9,13 @@ export function requireAdmin(headers: Readonly<Record<string, string | string[] 
   const value = Array.isArray(header) ? header[0] : header;
   const presented = value ? /^Bearer\s+(\S+)\s*$/i.exec(value)?.[1] : undefined;
   if (!presented) {
-    throw new ProblemError({ status: 401, type: 'unauthorized', title: 'Authentication required', detail: 'send the admin token as Authorization: Bearer', headers: { 'WWW-Authenticate': 'Bearer' } });
+    throw new ProblemError({
+      status: 401,
+      type: 'unauthorized',
+      title: 'Authentication required',
+      detail: 'send the admin token as Authorization: Bearer',
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
   }
   const digest = createHash('sha256').update(presented).digest();
   if (!timingSafeEqual(digest, createHash('sha256').update(adminToken).digest())) {

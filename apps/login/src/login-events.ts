@@ -53,7 +53,9 @@ export class LoginEventLog {
   private encode(tenantId: string, records: readonly StreamRecord[], correlationId: string): Promise<StreamEvents[]> {
     const context = { tenantId, correlationId, now: new Date() };
     return Promise.all(
-      records.filter((record) => record.events.length > 0).map(async (record) => ({ streamName: record.streamName, events: await this.codec.encodeAll(record.events, context) })),
+      records
+        .filter((record) => record.events.length > 0)
+        .map(async (record) => ({ streamName: record.streamName, events: await this.codec.encodeAll(record.events, context) })),
     );
   }
 }

@@ -9,15 +9,34 @@ describe('login configuration', () => {
   test("the common service variables with login's port and its own defaults", () => {
     const config = loadLoginConfig(valid);
     expect(config.PORT).toBe(3001);
-    expect(config).toMatchObject({ LOGIN_PROVIDER_CACHE_SIZE: 200, LOGIN_CLIENT_CACHE_SIZE: 10_000, LOGIN_UNVERIFIED_EMAIL: 'allow', LOGIN_LOCKOUT_THRESHOLD: 5 });
+    expect(config).toMatchObject({
+      LOGIN_PROVIDER_CACHE_SIZE: 200,
+      LOGIN_CLIENT_CACHE_SIZE: 10_000,
+      LOGIN_UNVERIFIED_EMAIL: 'allow',
+      LOGIN_LOCKOUT_THRESHOLD: 5,
+    });
     expect(config.LOGIN_PUBLIC_URL).toBeUndefined();
-    const options = loginServiceOptions(loadLoginConfig({ ...valid, TRUST_PROXY: '1', SHUTDOWN_DRAIN_MS: '250', BODY_LIMIT_BYTES: '4096' }));
-    expect(options).toMatchObject({ serviceName: 'login', http: { port: 3001, trustProxy: 1, bodyLimitBytes: 4096 }, shutdown: { drainDelayMs: 250 } });
+    const options = loginServiceOptions(
+      loadLoginConfig({ ...valid, TRUST_PROXY: '1', SHUTDOWN_DRAIN_MS: '250', BODY_LIMIT_BYTES: '4096' }),
+    );
+    expect(options).toMatchObject({
+      serviceName: 'login',
+      http: { port: 3001, trustProxy: 1, bodyLimitBytes: 4096 },
+      shutdown: { drainDelayMs: 250 },
+    });
   });
 
   test('per-tenant e-mail policies parse, and every bad variable is named at once', () => {
-    expect(loadLoginConfig({ ...valid, LOGIN_UNVERIFIED_EMAIL_TENANTS: 'acme=refuse, demo=allow' }).LOGIN_UNVERIFIED_EMAIL_TENANTS).toEqual({ acme: 'refuse', demo: 'allow' });
-    const bad = { ...valid, LOGIN_UNVERIFIED_EMAIL_TENANTS: 'acme:refuse', LOGIN_PUBLIC_URL: 'ftp://login', ACCESS_TOKEN_TTL_S: '5', TRUST_PROXY: 'maybe' };
+    expect(loadLoginConfig({ ...valid, LOGIN_UNVERIFIED_EMAIL_TENANTS: 'acme=refuse, demo=allow' }).LOGIN_UNVERIFIED_EMAIL_TENANTS).toEqual(
+      { acme: 'refuse', demo: 'allow' },
+    );
+    const bad = {
+      ...valid,
+      LOGIN_UNVERIFIED_EMAIL_TENANTS: 'acme:refuse',
+      LOGIN_PUBLIC_URL: 'ftp://login',
+      ACCESS_TOKEN_TTL_S: '5',
+      TRUST_PROXY: 'maybe',
+    };
     expect(problemsOf(bad)).toEqual(['ACCESS_TOKEN_TTL_S', 'LOGIN_PUBLIC_URL', 'LOGIN_UNVERIFIED_EMAIL_TENANTS', 'TRUST_PROXY']);
     expect(problemsOf({})).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'TESSERA_MASTER_KEY']);
   });

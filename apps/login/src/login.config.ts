@@ -8,7 +8,10 @@ const unverifiedEmailExceptions = z
   .default('')
   .transform((text, ctx) => {
     const policies: Record<string, 'allow' | 'refuse'> = {};
-    for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
+    for (const entry of text
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean)) {
       const match = /^([a-z0-9-]{1,63})=(allow|refuse)$/.exec(entry);
       if (!match) {
         ctx.addIssue({ code: 'custom', message: 'expected slug=allow|refuse, comma-separated' });

@@ -29,7 +29,11 @@ export class LoginModule {
     const clients = new ClientCache(infrastructure.pool, runtime.clientCacheSize);
     const events = new LoginEventLog(infrastructure.eventStore, infrastructure.codec, infrastructure.pool);
     // Session tracking windows are generous; keys retired longer than a refresh token lives are useless.
-    const keys = new SigningKeys(infrastructure.pool, infrastructure.personalData, Math.max(runtime.provider.refreshTokenTtlS, runtime.provider.accessTokenTtlS) * 1000);
+    const keys = new SigningKeys(
+      infrastructure.pool,
+      infrastructure.personalData,
+      Math.max(runtime.provider.refreshTokenTtlS, runtime.provider.accessTokenTtlS) * 1000,
+    );
     const providers: Provider[] = [
       { provide: ServiceInfrastructure, useValue: infrastructure },
       { provide: CommandRunner, useValue: infrastructure.commands },
@@ -50,11 +54,15 @@ export class LoginModule {
               hooks: {
                 onGrantRevoked: (t, grantId) =>
                   void events
-                    .record(grantStreamFor(t.tenantId, grantId), t.tenantId, [TokensRevoked({ grantId, reason: 'grant_revoked', at: new Date().toISOString() })])
+                    .record(grantStreamFor(t.tenantId, grantId), t.tenantId, [
+                      TokensRevoked({ grantId, reason: 'grant_revoked', at: new Date().toISOString() }),
+                    ])
                     .catch(() => undefined),
                 onSessionEnded: (t, accountId) =>
                   void events
-                    .record(sessionStreamFor(t.tenantId, accountId), t.tenantId, [SessionEnded({ userId: accountId, reason: 'logout', at: new Date().toISOString() })])
+                    .record(sessionStreamFor(t.tenantId, accountId), t.tenantId, [
+                      SessionEnded({ userId: accountId, reason: 'logout', at: new Date().toISOString() }),
+                    ])
                     .catch(() => undefined),
                 onServerError: (t, error) => logger.error({ tenant: t.slug, err: error }, 'an OpenID provider request failed'),
               },
@@ -72,7 +80,12 @@ export class LoginModule {
         provide: ProjectionRunner,
         inject: [MetricsRegistry, SERVICE_LOGGER],
         useFactory: (metrics: MetricsRegistry, logger: Logger) =>
-          projectionRunners([loginReadModelProjection], { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource }, metrics, logger)[0],
+          projectionRunners(
+            [loginReadModelProjection],
+            { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
+            metrics,
+            logger,
+          )[0],
       },
       {
         provide: RuntimeLifecycle,

@@ -29,7 +29,10 @@ async function announceClientChange(tx: EntityManager, tenantId: string, clientI
  * attempt still running cannot write its failures back over the reset.
  */
 async function unlockAccount(tx: EntityManager, tenantId: string, userId: string): Promise<void> {
-  const rows: { email_index: string }[] = await tx.query('SELECT email_index FROM login_credentials WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
+  const rows: { email_index: string }[] = await tx.query(
+    'SELECT email_index FROM login_credentials WHERE tenant_id = $1 AND user_id = $2',
+    [tenantId, userId],
+  );
   const accountKey = rows[0]?.email_index;
   if (!accountKey) return;
   await tx.query(`SELECT pg_advisory_xact_lock(${advisoryLockKey(accountLockName(tenantId, accountKey))})`);
@@ -78,7 +81,10 @@ export const loginReadModelProjection: Projection = {
         );
         return;
       case 'EmailVerified':
-        await tx.query('UPDATE login_credentials SET email_verified = true WHERE tenant_id = $1 AND user_id = $2', [tenantId, event.data.userId]);
+        await tx.query('UPDATE login_credentials SET email_verified = true WHERE tenant_id = $1 AND user_id = $2', [
+          tenantId,
+          event.data.userId,
+        ]);
         return;
       case 'PasswordChanged':
         if (envelope.erased || !event.data.passwordHash) return;
@@ -113,7 +119,11 @@ export const loginReadModelProjection: Projection = {
         await announceClientChange(tx, tenantId, event.data.clientId);
         return;
       case 'ClientSecretRotated':
-        await tx.query('UPDATE login_clients SET secret_hash = $3 WHERE tenant_id = $1 AND client_id = $2', [tenantId, event.data.clientId, event.data.secretHash]);
+        await tx.query('UPDATE login_clients SET secret_hash = $3 WHERE tenant_id = $1 AND client_id = $2', [
+          tenantId,
+          event.data.clientId,
+          event.data.secretHash,
+        ]);
         await announceClientChange(tx, tenantId, event.data.clientId);
         return;
       case 'ClientDisabled':

@@ -59,9 +59,15 @@ export class LoginTables1732400000000 implements MigrationInterface {
         consumed_at timestamptz,
         PRIMARY KEY (tenant_id, model, id)
       )`);
-    await runner.query('CREATE INDEX IF NOT EXISTS login_oidc_models_grant ON login_oidc_models (tenant_id, grant_id) WHERE grant_id IS NOT NULL');
-    await runner.query('CREATE INDEX IF NOT EXISTS login_oidc_models_uid ON login_oidc_models (tenant_id, model, uid) WHERE uid IS NOT NULL');
-    await runner.query('CREATE INDEX IF NOT EXISTS login_oidc_models_user_code ON login_oidc_models (tenant_id, model, user_code) WHERE user_code IS NOT NULL');
+    await runner.query(
+      'CREATE INDEX IF NOT EXISTS login_oidc_models_grant ON login_oidc_models (tenant_id, grant_id) WHERE grant_id IS NOT NULL',
+    );
+    await runner.query(
+      'CREATE INDEX IF NOT EXISTS login_oidc_models_uid ON login_oidc_models (tenant_id, model, uid) WHERE uid IS NOT NULL',
+    );
+    await runner.query(
+      'CREATE INDEX IF NOT EXISTS login_oidc_models_user_code ON login_oidc_models (tenant_id, model, user_code) WHERE user_code IS NOT NULL',
+    );
     await runner.query(
       "CREATE INDEX IF NOT EXISTS login_oidc_models_grant_of ON login_oidc_models (tenant_id, (payload->>'accountId'), (payload->>'clientId')) WHERE model = 'Grant'",
     );
@@ -77,7 +83,14 @@ export class LoginTables1732400000000 implements MigrationInterface {
   }
 
   async down(runner: QueryRunner): Promise<void> {
-    for (const table of ['login_throttle', 'login_oidc_models', 'login_signing_keys', 'login_clients', 'login_credentials', 'login_tenants']) {
+    for (const table of [
+      'login_throttle',
+      'login_oidc_models',
+      'login_signing_keys',
+      'login_clients',
+      'login_credentials',
+      'login_tenants',
+    ]) {
       await runner.query(`DROP TABLE IF EXISTS ${table}`);
     }
   }

@@ -8,7 +8,16 @@ import { startLogin, type LoginHarness } from './login-harness';
 import { REDIRECT_URI } from './sign-in-flow';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const available = existsSync(CHROMIUM);
 
 if (!available) {
@@ -38,7 +47,9 @@ const describeInBrowser: (name: string, body: () => void) => void =
 
 describeInBrowser(`a real browser (${CHROMIUM})`, () => {
   it("signs in through the hosted pages without JavaScript help and lands on the client's redirect URI with a code", async () => {
-    const config = await oidc.discovery(new URL(login.issuer(slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const config = await oidc.discovery(new URL(login.issuer(slug)), clientId, undefined, oidc.None(), {
+      execute: [oidc.allowInsecureRequests],
+    });
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(config, {
@@ -49,7 +60,12 @@ describeInBrowser(`a real browser (${CHROMIUM})`, () => {
       state,
     });
     const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, javaScriptEnabled: false });
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      javaScriptEnabled: false,
+    });
     try {
       // The relying party is not running: answer its redirect URI so the browser can land there.
       await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'relying party' }));

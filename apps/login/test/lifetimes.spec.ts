@@ -10,7 +10,12 @@ let config: oidc.Configuration;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  login = await startLogin({ AUTHORIZATION_CODE_TTL_S: '1', SESSION_TTL_S: '1', LOGIN_UNVERIFIED_EMAIL_TENANTS: 'strict-shop=refuse', LOGIN_IP_FAILURE_LIMIT: '3' });
+  login = await startLogin({
+    AUTHORIZATION_CODE_TTL_S: '1',
+    SESSION_TTL_S: '1',
+    LOGIN_UNVERIFIED_EMAIL_TENANTS: 'strict-shop=refuse',
+    LOGIN_IP_FAILURE_LIMIT: '3',
+  });
   slug = (await login.createTenant('strict-shop')).slug;
   const { clientId } = await login.registerClient(slug, { name: 'App', type: 'public', redirectUris: [REDIRECT_URI] });
   config = await oidc.discovery(new URL(login.issuer(slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
@@ -40,7 +45,9 @@ describe('policies and lifetimes', () => {
   it('refuses an expired authorization code', async () => {
     const { callback, verifier, state } = await signInThroughPages(slug, config);
     await sleep(2100);
-    await expect(oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject(
+      { error: 'invalid_grant' },
+    );
   });
 
   it('keeps an offline refresh token working after the session has expired', async () => {
@@ -55,7 +62,9 @@ describe('policies and lifetimes', () => {
   it('throttles a client address that keeps failing, whichever accounts it tries', async () => {
     const { browser, form } = await openSignInPage(config);
     for (let i = 0; i < 3; i++) {
-      const wrong = await browser.request(form.action, { form: { ...form.fields, email: `sprayed${i}@example.com`, password: 'Password123' } });
+      const wrong = await browser.request(form.action, {
+        form: { ...form.fields, email: `sprayed${i}@example.com`, password: 'Password123' },
+      });
       expect(wrong.status).toBe(401);
     }
     const throttled = await browser.request(form.action, { form: { ...form.fields, email: 'ada@example.com', password: STRONG_PASSWORD } });

@@ -18,7 +18,12 @@ beforeAll(async () => {
   login = await startLogin();
   ({ slug, id: tenantId } = await login.createTenant());
   await login.signUp(slug, 'ada@example.com', { profile: { givenName: 'Ada' } });
-  publicClient = await login.registerClient(slug, { name: 'Demo SPA', type: 'public', redirectUris: [REDIRECT_URI], postLogoutRedirectUris: ['http://localhost:9/bye'] });
+  publicClient = await login.registerClient(slug, {
+    name: 'Demo SPA',
+    type: 'public',
+    redirectUris: [REDIRECT_URI],
+    postLogoutRedirectUris: ['http://localhost:9/bye'],
+  });
   confidential = (await login.registerClient(slug, {
     name: 'Backend',
     type: 'confidential',
@@ -87,7 +92,10 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     ).rejects.toMatchObject({ error: 'invalid_grant' });
 
     const second = await signInThroughPages(slug, config);
-    const tokens = await oidc.authorizationCodeGrant(config, second.callback, { pkceCodeVerifier: second.verifier, expectedState: second.state });
+    const tokens = await oidc.authorizationCodeGrant(config, second.callback, {
+      pkceCodeVerifier: second.verifier,
+      expectedState: second.state,
+    });
     await expect(
       oidc.authorizationCodeGrant(config, second.callback, { pkceCodeVerifier: second.verifier, expectedState: second.state }),
     ).rejects.toMatchObject({ error: 'invalid_grant' });
@@ -96,14 +104,23 @@ describe('login as an OpenID provider, driven by openid-client', () => {
 
   it('hands a code out only once it is stored: a failed write of the authorization response is an error, not a code', async () => {
     const pool = login.runtime.infrastructure.pool;
-    const storedCodes = async () => Number((await pool.query("SELECT count(*) FROM login_oidc_models WHERE tenant_id = $1 AND model = 'AuthorizationCode'", [tenantId])).rows[0].count);
+    const storedCodes = async () =>
+      Number(
+        (await pool.query("SELECT count(*) FROM login_oidc_models WHERE tenant_id = $1 AND model = 'AuthorizationCode'", [tenantId]))
+          .rows[0].count,
+      );
     const codesBefore = await storedCodes();
     await pool.query(`CREATE FUNCTION test_refuse_codes() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.model = 'AuthorizationCode' AND NEW.tenant_id = '${tenantId}' THEN RAISE EXCEPTION 'storage refused the code'; END IF; RETURN NEW; END $$`);
-    await pool.query('CREATE TRIGGER test_refuse_codes BEFORE INSERT ON login_oidc_models FOR EACH ROW EXECUTE FUNCTION test_refuse_codes()');
+    await pool.query(
+      'CREATE TRIGGER test_refuse_codes BEFORE INSERT ON login_oidc_models FOR EACH ROW EXECUTE FUNCTION test_refuse_codes()',
+    );
     const config = await publicConfig();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
     });
     const browser = new FormBrowser();
     let refused: Awaited<ReturnType<FormBrowser['request']>>;
@@ -125,7 +142,9 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     expect(refused.location).toBeUndefined();
     // Nothing of that response was stored: not the code, not the session it would have started.
     expect(await storedCodes()).toBe(codesBefore);
-    expect(login.errorLog.filter((line) => line.includes('an OpenID provider request failed') && line.includes('storage refused the code'))).toHaveLength(1);
+    expect(
+      login.errorLog.filter((line) => line.includes('an OpenID provider request failed') && line.includes('storage refused the code')),
+    ).toHaveLength(1);
     // The interaction that response would have ended is still there: with storage back, resuming it again yields the code.
     const retried = await browser.request(refused.url);
     expect(retried.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
@@ -169,7 +188,12 @@ describe('login as an OpenID provider, driven by openid-client', () => {
   it("issues JWT access tokens for Tessera's API that register's verifier accepts, for the person only", async () => {
     const config = await confidentialConfig();
     const { callback, verifier, state } = await signInThroughPages(slug, config, { resource: TESSERA_API_AUDIENCE });
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }, { resource: TESSERA_API_AUDIENCE });
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      callback,
+      { pkceCodeVerifier: verifier, expectedState: state },
+      { resource: TESSERA_API_AUDIENCE },
+    );
     const verifierOfRegister = new LoginJwksVerifier(login.url);
     const claims = await verifierOfRegister.verify(tokens.access_token);
     expect(claims).toEqual({ tenantId: expect.any(String), userId: tokens.claims()!.sub });
@@ -185,7 +209,12 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     const verifier = oidc.randomPKCECodeVerifier();
     const pushed = await oidc.buildAuthorizationUrlWithPAR(
       config,
-      { redirect_uri: REDIRECT_URI, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' },
+      {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid email',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      },
       { DPoP },
     );
     expect(pushed.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
@@ -209,7 +238,11 @@ describe('login as an OpenID provider, driven by openid-client', () => {
   });
 
   it('authorizes a device with the user code through the hosted pages', async () => {
-    const tv = await login.registerClient(slug, { name: 'TV', type: 'public', grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'] });
+    const tv = await login.registerClient(slug, {
+      name: 'TV',
+      type: 'public',
+      grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'],
+    });
     const config = await oidc.discovery(new URL(login.issuer(slug)), tv.clientId, undefined, oidc.None(), insecure);
     const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid email' });
     const browser = new FormBrowser();
@@ -242,7 +275,11 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
     await login.register.http().post(`/t/${slug}/password-resets`).send({ email: 'bob@example.com' }).expect(202);
     const token = await login.register.mailedToken('bob@example.com', /reset your password/);
-    await login.register.http().post(`/t/${slug}/password-resets/confirm`).send({ token, password: 'a brand new passphrase here' }).expect(200);
+    await login.register
+      .http()
+      .post(`/t/${slug}/password-resets/confirm`)
+      .send({ token, password: 'a brand new passphrase here' })
+      .expect(200);
     let refreshed: unknown;
     let refreshToken = tokens.refresh_token!;
     // The revocation travels by event: keep rotating until it has arrived, never past 5 seconds.
@@ -266,7 +303,10 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     const config = await publicConfig();
     const { callback, verifier, state, browser } = await signInThroughPages(slug, config);
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
-    const endSession = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'http://localhost:9/bye' });
+    const endSession = oidc.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: 'http://localhost:9/bye',
+    });
     const confirm = await browser.request(endSession.href);
     expect(confirm.body).toContain('Sign out');
     const form = FormBrowser.form(confirm);

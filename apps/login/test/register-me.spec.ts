@@ -15,8 +15,18 @@ let config: oidc.Configuration;
 
 /** A person's access token for Tessera's API, through the hosted pages as a relying party gets it. */
 async function personToken(): Promise<string> {
-  const { callback, verifier, state } = await signInThroughPages(tenant.slug, config, { resource: TESSERA_API_AUDIENCE }, 'ada@example.com');
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }, { resource: TESSERA_API_AUDIENCE });
+  const { callback, verifier, state } = await signInThroughPages(
+    tenant.slug,
+    config,
+    { resource: TESSERA_API_AUDIENCE },
+    'ada@example.com',
+  );
+  const tokens = await oidc.authorizationCodeGrant(
+    config,
+    callback,
+    { pkceCodeVerifier: verifier, expectedState: state },
+    { resource: TESSERA_API_AUDIENCE },
+  );
   return tokens.access_token;
 }
 
@@ -48,7 +58,13 @@ beforeAll(async () => {
     grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
     redirectUris: ['http://localhost:9/callback'],
   });
-  config = await oidc.discovery(new URL(login.issuer(tenant.slug)), client.clientId, client.clientSecret, oidc.ClientSecretBasic(client.clientSecret!), insecure);
+  config = await oidc.discovery(
+    new URL(login.issuer(tenant.slug)),
+    client.clientId,
+    client.clientSecret,
+    oidc.ClientSecretBasic(client.clientSecret!),
+    insecure,
+  );
 });
 
 afterAll(async () => {
@@ -84,14 +100,19 @@ describe("register's /t/{tenant}/me with login's access tokens (register configu
 
     // Same claims and key id, someone else's key. (Unknown key ids and the refetch bound: libs/access.)
     const { privateKey } = await generateKeyPair('ES256');
-    const forged = await new SignJWT(decodeJwt(token)).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: decodeProtectedHeader(token).kid! }).sign(privateKey);
+    const forged = await new SignJWT(decodeJwt(token))
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: decodeProtectedHeader(token).kid! })
+      .sign(privateKey);
     expect((await me(tenant.slug, forged)).status).toBe(401);
   });
 
   it("accepts tokens signed with the tenant's next key after a rotation", async () => {
     const before = await personToken();
     expect((await me(tenant.slug, before)).status).toBe(200);
-    const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/signing-keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${login.adminToken}` } });
+    const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/signing-keys/rotate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${login.adminToken}` },
+    });
     expect(rotated.status).toBe(204);
 
     const after = await personToken();

@@ -5,18 +5,26 @@ import { FormBrowser } from './browser-less';
 export const REDIRECT_URI = 'http://localhost:9/callback';
 
 /** Authorization code + PKCE through the hosted sign-in and consent pages; returns the callback URL. */
-export async function signInThroughPages(slug: string, config: oidc.Configuration, params: Record<string, string> = {}, email = 'ada@example.com', pushed?: URL) {
+export async function signInThroughPages(
+  slug: string,
+  config: oidc.Configuration,
+  params: Record<string, string> = {},
+  email = 'ada@example.com',
+  pushed?: URL,
+) {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
-  const url = pushed ?? oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid email profile offline_access',
-    prompt: 'consent',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    ...params,
-  });
+  const url =
+    pushed ??
+    oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid email profile offline_access',
+      prompt: 'consent',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      ...params,
+    });
   const browser = new FormBrowser();
   const signInPage = await browser.follow(url.href, REDIRECT_URI);
   expect(signInPage.status).toBe(200);
@@ -35,7 +43,6 @@ export async function signInThroughPages(slug: string, config: oidc.Configuratio
   expect(step.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
   return { callback: new URL(step.location!), verifier, state, browser, askedConsent };
 }
-
 
 /** The hosted sign-in page of a fresh authorization request (code flow, PKCE), and its form. */
 export async function openSignInPage(config: oidc.Configuration) {

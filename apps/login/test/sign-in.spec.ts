@@ -6,7 +6,6 @@ import { startLogin, type LoginHarness } from './login-harness';
 import { FormBrowser } from './browser-less';
 import { openSignInPage, REDIRECT_URI } from './sign-in-flow';
 
-
 const THRESHOLD = 3;
 const GENERIC_ERROR = 'The e-mail address or the password is not correct.';
 
@@ -24,7 +23,9 @@ afterAll(() => login?.close());
 
 /** Opens the hosted sign-in page of a fresh authorization request. */
 async function signInPage() {
-  return openSignInPage(await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] }));
+  return openSignInPage(
+    await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] }),
+  );
 }
 
 async function attempts(email: string) {
@@ -57,7 +58,9 @@ describe('hosted sign-in', () => {
     expect(unknown.body).not.toContain('<script>');
     expect(unknown.body).toContain('&#60;script&#62;');
 
-    const wrong = await browser.request(form.action, { form: { ...form.fields, email: 'grace@example.com', password: 'not her password' } });
+    const wrong = await browser.request(form.action, {
+      form: { ...form.fields, email: 'grace@example.com', password: 'not her password' },
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.body).toContain(GENERIC_ERROR);
     expect(await attempts('grace@example.com')).toEqual(['LoginFailed:invalid_credentials']);
@@ -78,7 +81,9 @@ describe('hosted sign-in', () => {
     await login.signUp(tenant.slug, 'linus@example.com');
     const { browser, form } = await signInPage();
     for (let i = 0; i < THRESHOLD; i++) {
-      const wrong = await browser.request(form.action, { form: { ...form.fields, email: 'linus@example.com', password: `wrong password ${i}` } });
+      const wrong = await browser.request(form.action, {
+        form: { ...form.fields, email: 'linus@example.com', password: `wrong password ${i}` },
+      });
       expect(wrong.status).toBe(401);
     }
     const locked = await browser.request(form.action, { form: { ...form.fields, email: 'linus@example.com', password: STRONG_PASSWORD } });
@@ -100,7 +105,9 @@ describe('hosted sign-in', () => {
     let signedIn = { status: 0 };
     for (let i = 0; i < 100 && signedIn.status !== 303; i++) {
       const fresh = await signInPage();
-      signedIn = await fresh.browser.request(fresh.form.action, { form: { ...fresh.form.fields, email: 'linus@example.com', password: newPassword } });
+      signedIn = await fresh.browser.request(fresh.form.action, {
+        form: { ...fresh.form.fields, email: 'linus@example.com', password: newPassword },
+      });
       if (signedIn.status !== 303) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(signedIn.status).toBe(303);
@@ -111,7 +118,9 @@ describe('hosted sign-in', () => {
     await login.signUp(tenant.slug, 'race@example.com');
     const { browser, form } = await signInPage();
     const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => browser.request(form.action, { form: { ...form.fields, email: 'race@example.com', password: `guess number ${i}` } })),
+      Array.from({ length: 50 }, (_, i) =>
+        browser.request(form.action, { form: { ...form.fields, email: 'race@example.com', password: `guess number ${i}` } }),
+      ),
     );
     await expectThresholdVerificationsOnly(responses, 'race@example.com');
   });
@@ -124,7 +133,9 @@ describe('hosted sign-in', () => {
       const viaReplica = form.action.replace(login.url, replica.url);
       const responses = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
-          browser.request(i % 2 === 0 ? form.action : viaReplica, { form: { ...form.fields, email: 'replicas@example.com', password: `guess number ${i}` } }),
+          browser.request(i % 2 === 0 ? form.action : viaReplica, {
+            form: { ...form.fields, email: 'replicas@example.com', password: `guess number ${i}` },
+          }),
         ),
       );
       await expectThresholdVerificationsOnly(responses, 'replicas@example.com');
@@ -140,7 +151,12 @@ describe('hosted sign-in', () => {
     const { browser, form } = await signInPage();
     const uid = /\/interaction\/([^/]+)\/login$/.exec(form.action)![1]!;
     const storedResult = async () =>
-      (await pool.query("SELECT payload->'result' AS result FROM login_oidc_models WHERE tenant_id = $1 AND model = 'Interaction' AND id = $2", [tenant.id, uid])).rows[0]?.result ?? null;
+      (
+        await pool.query(
+          "SELECT payload->'result' AS result FROM login_oidc_models WHERE tenant_id = $1 AND model = 'Interaction' AND id = $2",
+          [tenant.id, uid],
+        )
+      ).rows[0]?.result ?? null;
     await pool.query(`CREATE FUNCTION test_refuse_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.stream_name LIKE 'login.session-${tenant.id}.%' THEN RAISE EXCEPTION 'storage refused the session'; END IF; RETURN NEW; END $$`);
     await pool.query('CREATE TRIGGER test_refuse_sessions BEFORE INSERT ON es_events FOR EACH ROW EXECUTE FUNCTION test_refuse_sessions()');

@@ -39,8 +39,18 @@ describe('many tenants in one process', () => {
     const rssBefore = process.memoryUsage().rss;
     const sample = [...slugs].sort(() => Math.random() - 0.5).slice(0, 120);
     for (const slug of sample) {
-      const { clientId, clientSecret } = await login.registerClient(slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] });
-      const config = await oidc.discovery(new URL(login.issuer(slug)), clientId, clientSecret, oidc.ClientSecretBasic(clientSecret!), insecure);
+      const { clientId, clientSecret } = await login.registerClient(slug, {
+        name: 'svc',
+        type: 'confidential',
+        grantTypes: ['client_credentials'],
+      });
+      const config = await oidc.discovery(
+        new URL(login.issuer(slug)),
+        clientId,
+        clientSecret,
+        oidc.ClientSecretBasic(clientSecret!),
+        insecure,
+      );
       expect(config.serverMetadata().issuer).toBe(login.issuer(slug));
       const token = await oidc.clientCredentialsGrant(config);
       expect(token.access_token).toEqual(expect.any(String));
@@ -56,13 +66,31 @@ describe('many tenants in one process', () => {
     const b = await login.createTenant();
     const clientA = await login.registerClient(a.slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] });
     const clientB = await login.registerClient(b.slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] });
-    const atA = await oidc.discovery(new URL(login.issuer(a.slug)), clientA.clientId, clientA.clientSecret, oidc.ClientSecretBasic(clientA.clientSecret!), insecure);
-    const atB = await oidc.discovery(new URL(login.issuer(b.slug)), clientB.clientId, clientB.clientSecret, oidc.ClientSecretBasic(clientB.clientSecret!), insecure);
+    const atA = await oidc.discovery(
+      new URL(login.issuer(a.slug)),
+      clientA.clientId,
+      clientA.clientSecret,
+      oidc.ClientSecretBasic(clientA.clientSecret!),
+      insecure,
+    );
+    const atB = await oidc.discovery(
+      new URL(login.issuer(b.slug)),
+      clientB.clientId,
+      clientB.clientSecret,
+      oidc.ClientSecretBasic(clientB.clientSecret!),
+      insecure,
+    );
     const tokenOfA = await oidc.clientCredentialsGrant(atA);
     expect((await oidc.tokenIntrospection(atA, tokenOfA.access_token)).active).toBe(true);
     expect((await oidc.tokenIntrospection(atB, tokenOfA.access_token)).active).toBe(false);
 
-    const clientAAtB = await oidc.discovery(new URL(login.issuer(b.slug)), clientA.clientId, clientA.clientSecret, oidc.ClientSecretBasic(clientA.clientSecret!), insecure);
+    const clientAAtB = await oidc.discovery(
+      new URL(login.issuer(b.slug)),
+      clientA.clientId,
+      clientA.clientSecret,
+      oidc.ClientSecretBasic(clientA.clientSecret!),
+      insecure,
+    );
     await expect(oidc.clientCredentialsGrant(clientAAtB)).rejects.toMatchObject({ status: 401 });
   });
 
@@ -72,13 +100,18 @@ describe('many tenants in one process', () => {
     const admin = { authorization: `Bearer ${login.adminToken}` };
     const configWith = (secret: string) =>
       oidc.discovery(new URL(login.issuer(tenant.slug)), client.clientId, secret, oidc.ClientSecretBasic(secret), insecure);
-    const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}/secret`, { method: 'POST', headers: admin });
+    const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}/secret`, {
+      method: 'POST',
+      headers: admin,
+    });
     expect(rotated.status).toBe(201);
     const { clientSecret } = (await rotated.json()) as { clientSecret: string };
     await expect(oidc.clientCredentialsGrant(await configWith(client.clientSecret!))).rejects.toMatchObject({ status: 401 });
     expect((await oidc.clientCredentialsGrant(await configWith(clientSecret))).access_token).toEqual(expect.any(String));
 
-    expect((await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}`, { method: 'DELETE', headers: admin })).status).toBe(204);
+    expect(
+      (await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}`, { method: 'DELETE', headers: admin })).status,
+    ).toBe(204);
     await expect(oidc.clientCredentialsGrant(await configWith(clientSecret))).rejects.toMatchObject({ status: 401 });
     const unknown = await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/nope/secret`, { method: 'POST', headers: admin });
     expect(unknown.status).toBe(404);
@@ -86,14 +119,20 @@ describe('many tenants in one process', () => {
 
   it("keeps every replica's client cache true to the client's events: rotation and disabling reach a replica that cached the client", async () => {
     const tenant = await login.createTenant();
-    const client = (await login.registerClient(tenant.slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] })) as { clientId: string; clientSecret: string };
+    const client = (await login.registerClient(tenant.slug, { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'] })) as {
+      clientId: string;
+      clientSecret: string;
+    };
     const replica = await login.startReplica();
     try {
       // Straight to the replica's token endpoint: its issuer is the first replica's, as behind a load balancer.
       const tokenAtReplica = (secret: string) =>
         fetch(`${replica.url}/t/${tenant.slug}/token`, {
           method: 'POST',
-          headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+          headers: {
+            authorization: `Basic ${Buffer.from(`${client.clientId}:${secret}`).toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
           body: 'grant_type=client_credentials',
         }).then((response) => response.status);
       /** Asks until the replica answers `status` (it learns of changes asynchronously), at most 5 s. */
@@ -109,12 +148,17 @@ describe('many tenants in one process', () => {
       expect(await tokenAtReplica(client.clientSecret)).toBe(200);
 
       const admin = { authorization: `Bearer ${login.adminToken}` };
-      const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}/secret`, { method: 'POST', headers: admin });
+      const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}/secret`, {
+        method: 'POST',
+        headers: admin,
+      });
       const { clientSecret } = (await rotated.json()) as { clientSecret: string };
       expect(await eventually(client.clientSecret, 401)).toBe(401);
       expect(await tokenAtReplica(clientSecret)).toBe(200);
 
-      expect((await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}`, { method: 'DELETE', headers: admin })).status).toBe(204);
+      expect(
+        (await fetch(`${login.url}/admin/tenants/${tenant.slug}/clients/${client.clientId}`, { method: 'DELETE', headers: admin })).status,
+      ).toBe(204);
       expect(await eventually(clientSecret, 401)).toBe(401);
     } finally {
       await replica.close();
@@ -125,7 +169,11 @@ describe('many tenants in one process', () => {
     const tenant = await login.createTenant();
     const url = `${login.url}/admin/tenants/${tenant.slug}/clients`;
     const body = JSON.stringify({ name: 'bad', type: 'public', grantTypes: ['client_credentials'] });
-    const bad = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${login.adminToken}`, 'content-type': 'application/json' }, body });
+    const bad = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${login.adminToken}`, 'content-type': 'application/json' },
+      body,
+    });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toContain('application/problem+json');
     expect(((await bad.json()) as { errors: { pointer: string }[] }).errors.map((e) => e.pointer)).toContain('/grantTypes');
@@ -152,10 +200,18 @@ describe('many tenants in one process', () => {
     const tenant = await login.createTenant();
     const pool = login.runtime.infrastructure.pool;
     let request: object | undefined;
-    const Adapter = postgresAdapterFor(pool, tenant.id, async () => undefined, () => request);
-    const [sessions, codes, interactions, grants] = ['Session', 'AuthorizationCode', 'Interaction', 'Grant'].map((model) => new Adapter(model));
+    const Adapter = postgresAdapterFor(
+      pool,
+      tenant.id,
+      async () => undefined,
+      () => request,
+    );
+    const [sessions, codes, interactions, grants] = ['Session', 'AuthorizationCode', 'Interaction', 'Grant'].map(
+      (model) => new Adapter(model),
+    );
     await interactions!.upsert('i-1', { uid: 'i-1' }, 3600);
-    const stored = async () => (await pool.query('SELECT model, id FROM login_oidc_models WHERE tenant_id = $1 ORDER BY model, id', [tenant.id])).rows;
+    const stored = async () =>
+      (await pool.query('SELECT model, id FROM login_oidc_models WHERE tenant_id = $1 ORDER BY model, id', [tenant.id])).rows;
 
     request = {};
     const writes = openRequestArtefacts(request);
@@ -165,7 +221,10 @@ describe('many tenants in one process', () => {
     await interactions!.destroy('i-1');
     await grants!.upsert('g-1', { accountId: 'a' }, 3600);
     // Grants are written at once; the rest waits for the request.
-    expect(await stored()).toEqual([{ model: 'Grant', id: 'g-1' }, { model: 'Interaction', id: 'i-1' }]);
+    expect(await stored()).toEqual([
+      { model: 'Grant', id: 'g-1' },
+      { model: 'Interaction', id: 'i-1' },
+    ]);
     expect(await sessions!.findByUid('su-1')).toEqual({ uid: 'su-1', accountId: 'a' });
     expect(await interactions!.find('i-1')).toBeUndefined();
     expect(await interactions!.findByUid('i-1')).toBeUndefined();
@@ -173,7 +232,11 @@ describe('many tenants in one process', () => {
     await grants!.revokeByGrantId('g-1');
     expect(await codes!.find('c-1')).toBeUndefined();
     await writes.commit(pool, tenant.id);
-    expect(await stored()).toEqual([{ model: 'AuthorizationCode', id: 'c-2' }, { model: 'Grant', id: 'g-1' }, { model: 'Session', id: 's-1' }]);
+    expect(await stored()).toEqual([
+      { model: 'AuthorizationCode', id: 'c-2' },
+      { model: 'Grant', id: 'g-1' },
+      { model: 'Session', id: 's-1' },
+    ]);
 
     // Written after the commit, still in the request's context (work it did not await): stored at once.
     await sessions!.upsert('s-2', { uid: 'su-2' }, 3600);
@@ -188,7 +251,12 @@ describe('many tenants in one process', () => {
     const tenant = await login.createTenant();
     const pool = login.runtime.infrastructure.pool;
     const request = {};
-    const Adapter = postgresAdapterFor(pool, tenant.id, async () => undefined, () => request);
+    const Adapter = postgresAdapterFor(
+      pool,
+      tenant.id,
+      async () => undefined,
+      () => request,
+    );
     const [interactions, grants] = ['Interaction', 'Grant'].map((model) => new Adapter(model));
     await grants!.upsert('g-old', { accountId: 'ada', clientId: 'app', iat: 100 }, 3600);
     await grants!.upsert('g-new', { accountId: 'ada', clientId: 'app', iat: 200 }, 3600);
@@ -216,15 +284,22 @@ describe('many tenants in one process', () => {
 
   it('rotates signing keys with an overlap: the previous key stays in the JWKS', async () => {
     const tenant = await login.createTenant();
-    const jwks = async () => ((await (await fetch(`${login.issuer(tenant.slug)}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const jwks = async () =>
+      ((await (await fetch(`${login.issuer(tenant.slug)}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
     const before = await jwks();
     expect(before).toHaveLength(1);
-    const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/signing-keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${login.adminToken}` } });
+    const rotated = await fetch(`${login.url}/admin/tenants/${tenant.slug}/signing-keys/rotate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${login.adminToken}` },
+    });
     expect(rotated.status).toBe(204);
     const after = await jwks();
     expect(after).toHaveLength(2);
     expect(after[1]).toBe(before[0]);
-    const refused = await fetch(`${login.url}/admin/tenants/${tenant.slug}/signing-keys/rotate`, { method: 'POST', headers: { authorization: 'Bearer nope' } });
+    const refused = await fetch(`${login.url}/admin/tenants/${tenant.slug}/signing-keys/rotate`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer nope' },
+    });
     expect(refused.status).toBe(403);
   });
 });

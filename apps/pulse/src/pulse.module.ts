@@ -75,7 +75,10 @@ function ingestParts(runtime: PulseRuntime) {
       { provide: GroupCommit, useValue: commit },
       { provide: TenantKeys, useValue: new TenantKeys(infrastructure.pool) },
       { provide: TrackingHandler, useValue: new TrackingHandler(infrastructure.codec, commit) },
-      { provide: ProfileReader, useValue: new ProfileReader(infrastructure.pool, infrastructure.personalData, infrastructure.blindIndexKey) },
+      {
+        provide: ProfileReader,
+        useValue: new ProfileReader(infrastructure.pool, infrastructure.personalData, infrastructure.blindIndexKey),
+      },
       { provide: LiveFeed, useValue: live },
       { provide: DedupeRetention, useValue: retention },
       TrackingRoutes,

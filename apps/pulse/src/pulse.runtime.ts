@@ -35,7 +35,12 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     infrastructure,
     role: config.PULSE_ROLE,
     store: infrastructure.eventStore,
-    ingest: { maxQueuedEvents: config.INGEST_MAX_QUEUED_EVENTS, maxBatchEvents: config.INGEST_MAX_BATCH_EVENTS, writers: config.INGEST_WRITERS, extraWriterMinEvents: config.INGEST_EXTRA_WRITER_MIN_EVENTS },
+    ingest: {
+      maxQueuedEvents: config.INGEST_MAX_QUEUED_EVENTS,
+      maxBatchEvents: config.INGEST_MAX_BATCH_EVENTS,
+      writers: config.INGEST_WRITERS,
+      extraWriterMinEvents: config.INGEST_EXTRA_WRITER_MIN_EVENTS,
+    },
     dedupe: { windowMs: config.PULSE_DEDUPE_WINDOW_MS, intervalMs: config.PULSE_DEDUPE_PRUNE_INTERVAL_MS },
     maxMergesPerIdentifier: config.IDENTITY_MAX_PROFILES_PER_IDENTIFIER,
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,

@@ -71,7 +71,14 @@ export class PulseReadModels1763900000000 implements MigrationInterface {
   }
 
   async down(runner: QueryRunner): Promise<void> {
-    for (const table of ['pulse_profile_events', 'pulse_profile_counters', 'pulse_identities', 'pulse_profiles', 'pulse_message_ids', 'pulse_tenants']) {
+    for (const table of [
+      'pulse_profile_events',
+      'pulse_profile_counters',
+      'pulse_identities',
+      'pulse_profiles',
+      'pulse_message_ids',
+      'pulse_tenants',
+    ]) {
       await runner.query(`DROP TABLE IF EXISTS ${table}`);
     }
   }

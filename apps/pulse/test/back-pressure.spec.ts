@@ -9,8 +9,21 @@ describe('ingest back-pressure', () => {
   const h = usePulse({ env: { INGEST_MAX_QUEUED_EVENTS: '150', INGEST_WRITERS: '2' } });
 
   test('while the store does not answer, calls beyond the bounded queue get 503 with Retry-After and nothing of them is stored; what was queued is stored once it answers', async () => {
-    const batchOf = (label: string) => ({ batch: Array.from({ length: 100 }, (_, i) => ({ type: 'track', event: 'Opened', anonymousId: 'bp', messageId: `${label}-${i}-${randomUUID()}` })) });
-    const post = (body: object) => h.pulse.http().post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send(body).then((response) => response);
+    const batchOf = (label: string) => ({
+      batch: Array.from({ length: 100 }, (_, i) => ({
+        type: 'track',
+        event: 'Opened',
+        anonymousId: 'bp',
+        messageId: `${label}-${i}-${randomUUID()}`,
+      })),
+    });
+    const post = (body: object) =>
+      h.pulse
+        .http()
+        .post('/v1/batch')
+        .set('authorization', basic(h.tenant.writeKey))
+        .send(body)
+        .then((response) => response);
     const commit = h.pulse.app.get(GroupCommit);
     const pool = h.pulse.runtime.infrastructure.pool;
     // The person's data key exists, so only the store's answer waits.
@@ -20,8 +33,12 @@ describe('ingest back-pressure', () => {
     const gate = new Client({ connectionString: h.pulse.databaseUrl });
     await gate.connect();
     await gate.query('SELECT pg_advisory_lock(4242)');
-    await pool.query(`CREATE FUNCTION test_slow_store() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NULL; END $$`);
-    await pool.query('CREATE TRIGGER test_slow_store BEFORE INSERT ON pulse_message_ids FOR EACH STATEMENT EXECUTE FUNCTION test_slow_store()');
+    await pool.query(
+      `CREATE FUNCTION test_slow_store() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NULL; END $$`,
+    );
+    await pool.query(
+      'CREATE TRIGGER test_slow_store BEFORE INSERT ON pulse_message_ids FOR EACH STATEMENT EXECUTE FUNCTION test_slow_store()',
+    );
     let answers: Promise<{ status: number }>[];
     try {
       answers = [post(first!), post(second!)];

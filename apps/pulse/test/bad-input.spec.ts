@@ -6,7 +6,12 @@ import { basic, usePulse, type PulseHarness } from './pulse-harness';
 async function post(pulse: PulseHarness, path: string, body: string | Buffer, headers: Record<string, string>) {
   const response = await fetch(`${pulse.url}${path}`, { method: 'POST', headers, body });
   const text = await response.text();
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined, retryAfter: response.headers.get('retry-after') };
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type') ?? '',
+    body: text ? JSON.parse(text) : undefined,
+    retryAfter: response.headers.get('retry-after'),
+  };
 }
 
 describe('tracking: bad input is refused with problem+json and nothing is stored', () => {
@@ -55,23 +60,41 @@ describe('tracking: bad input is refused with problem+json and nothing is stored
   test('unknown or missing write key', async () => {
     const body = JSON.stringify({ userId: 'u', event: 'E' });
     await expectRefused('/v1/track', body, 401, /invalid-write-key/, { 'content-type': 'application/json' });
-    await expectRefused('/v1/track', body, 401, /invalid-write-key/, { 'content-type': 'application/json', authorization: basic('twk_not-a-key') });
-    await expectRefused('/v1/t', JSON.stringify({ writeKey: 'twk_nope', userId: 'u', event: 'E' }), 401, /invalid-write-key/, { 'content-type': 'text/plain' });
+    await expectRefused('/v1/track', body, 401, /invalid-write-key/, {
+      'content-type': 'application/json',
+      authorization: basic('twk_not-a-key'),
+    });
+    await expectRefused('/v1/t', JSON.stringify({ writeKey: 'twk_nope', userId: 'u', event: 'E' }), 401, /invalid-write-key/, {
+      'content-type': 'text/plain',
+    });
   });
 
   test('oversized messages and bodies, compressed or not', async () => {
     const big = 'x'.repeat(33 * 1024);
     await expectRefused('/v1/track', JSON.stringify({ userId: 'u', event: 'E', properties: { big } }), 413, /too-large/);
-    await expectRefused('/v1/batch', JSON.stringify({ batch: [{ type: 'track', userId: 'u', event: 'E', properties: { big } }] }), 413, /\/batch\/0/);
-    const huge = JSON.stringify({ batch: Array.from({ length: 20 }, () => ({ type: 'track', userId: 'u', event: 'E', properties: { p: 'y'.repeat(30 * 1024) } })) });
+    await expectRefused(
+      '/v1/batch',
+      JSON.stringify({ batch: [{ type: 'track', userId: 'u', event: 'E', properties: { big } }] }),
+      413,
+      /\/batch\/0/,
+    );
+    const huge = JSON.stringify({
+      batch: Array.from({ length: 20 }, () => ({ type: 'track', userId: 'u', event: 'E', properties: { p: 'y'.repeat(30 * 1024) } })),
+    });
     await expectRefused('/v1/batch', huge, 413, /body-too-large/);
     // A zip bomb: tiny on the wire, far beyond the limit once inflated.
     await expectRefused('/v1/batch', gzipSync(huge), 413, /body-too-large/, { ...json, 'content-encoding': 'gzip' });
   });
 
   test('bad gzip and unknown content encodings', async () => {
-    await expectRefused('/v1/track', Buffer.from('definitely not gzip'), 400, /bad-content-encoding/, { ...json, 'content-encoding': 'gzip' });
-    await expectRefused('/v1/track', JSON.stringify({ userId: 'u', event: 'E' }), 415, /unsupported-content-encoding/, { ...json, 'content-encoding': 'br' });
+    await expectRefused('/v1/track', Buffer.from('definitely not gzip'), 400, /bad-content-encoding/, {
+      ...json,
+      'content-encoding': 'gzip',
+    });
+    await expectRefused('/v1/track', JSON.stringify({ userId: 'u', event: 'E' }), 415, /unsupported-content-encoding/, {
+      ...json,
+      'content-encoding': 'br',
+    });
   });
 
   test('the write key cannot read profiles', async () => {

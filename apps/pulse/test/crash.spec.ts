@@ -22,11 +22,15 @@ function freePort(): Promise<number> {
 
 /** pulse's real main.ts in a child process, as `npm start` runs it. */
 function startPulseProcess(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--conditions=tessera-source', '-r', join(__dirname, 'support', 'ts-register.js'), join(ROOT, 'apps', 'pulse', 'src', 'main.ts')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  return spawn(
+    process.execPath,
+    ['--conditions=tessera-source', '-r', join(__dirname, 'support', 'ts-register.js'), join(ROOT, 'apps', 'pulse', 'src', 'main.ts')],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0', HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
 }
 
 describe('crash: SIGKILL in the middle of a stream of batches', () => {
@@ -55,15 +59,24 @@ describe('crash: SIGKILL in the middle of a stream of batches', () => {
     const url = `http://127.0.0.1:${port}`;
     const env = { DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, PORT: String(port) };
     const up = async () => {
-      await eventually(async () => (await fetch(`${url}/v1/projects/${tenant.writeKey}/settings`).catch(() => undefined))?.status === 200, 30_000);
+      await eventually(
+        async () => (await fetch(`${url}/v1/projects/${tenant.writeKey}/settings`).catch(() => undefined))?.status === 200,
+        30_000,
+      );
     };
 
     children.push(startPulseProcess(env));
     await up();
 
-    const batches = Array.from({ length: 400 }, () => Array.from({ length: 50 }, () => ({ type: 'track', userId: `u-${randomUUID()}`, event: 'Crash Test', messageId: randomUUID() })));
+    const batches = Array.from({ length: 400 }, () =>
+      Array.from({ length: 50 }, () => ({ type: 'track', userId: `u-${randomUUID()}`, event: 'Crash Test', messageId: randomUUID() })),
+    );
     const send = async (batch: object[]) => {
-      const response = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { authorization: basic(tenant.writeKey), 'content-type': 'application/json' }, body: JSON.stringify({ batch }) });
+      const response = await fetch(`${url}/v1/batch`, {
+        method: 'POST',
+        headers: { authorization: basic(tenant.writeKey), 'content-type': 'application/json' },
+        body: JSON.stringify({ batch }),
+      });
       await response.arrayBuffer();
       return response.status === 200;
     };
@@ -84,7 +97,9 @@ describe('crash: SIGKILL in the middle of a stream of batches', () => {
         }
       }),
     );
-    await new Promise((resolve) => (children[0]!.exitCode === null && children[0]!.signalCode === null ? children[0]!.once('exit', resolve) : resolve(undefined)));
+    await new Promise((resolve) =>
+      children[0]!.exitCode === null && children[0]!.signalCode === null ? children[0]!.once('exit', resolve) : resolve(undefined),
+    );
     expect(children[0]!.signalCode).toBe('SIGKILL');
 
     const count = async () => {

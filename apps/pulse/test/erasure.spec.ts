@@ -17,7 +17,11 @@ describe('erasure reaches tracked history', () => {
     await h.pulse.profilesCaughtUp();
     expect((await h.profile('anonymousId', device)).body.userId).toBe(userId);
 
-    await h.pulse.register.http().delete(`/t/${h.tenant.slug}/users/${userId}`).set('authorization', `Bearer ${h.tenant.apiKey}`).expect(204);
+    await h.pulse.register
+      .http()
+      .delete(`/t/${h.tenant.slug}/users/${userId}`)
+      .set('authorization', `Bearer ${h.tenant.apiKey}`)
+      .expect(204);
     await eventually(async () => (await h.profile('userId', userId)).status === 404);
     expect((await h.profile('anonymousId', device)).status).toBe(404);
     expect((await h.profile('email', 'erase.me@example.com')).status).toBe(404);
@@ -30,8 +34,14 @@ describe('erasure reaches tracked history', () => {
     const decoded = await Promise.all(
       rows.map((row) =>
         h.pulse.runtime.infrastructure.codec.decode({
-          id: row.event_id, streamName: row.stream_name, revision: BigInt(row.stream_revision), position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.seq) },
-          type: row.type, data: row.data, metadata: row.metadata, createdAt: row.created_at,
+          id: row.event_id,
+          streamName: row.stream_name,
+          revision: BigInt(row.stream_revision),
+          position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.seq) },
+          type: row.type,
+          data: row.data,
+          metadata: row.metadata,
+          createdAt: row.created_at,
         }),
       ),
     );
@@ -54,14 +64,28 @@ describe('erasure reaches tracked history', () => {
     // Accepted (and sealed with the person's key) just before the erasure, committed just after it.
     const now = new Date();
     const late = await h.pulse.runtime.infrastructure.codec.encode(
-      MessageReceived({ kind: 'track', messageId: randomUUID(), userId, anonymousId: null, event: 'Late', timestamp: now.toISOString(), receivedAt: now.toISOString(), properties: { note: 'in flight' }, carriesTraits: false, source: LEGACY_CLIENT_SOURCE }),
+      MessageReceived({
+        kind: 'track',
+        messageId: randomUUID(),
+        userId,
+        anonymousId: null,
+        event: 'Late',
+        timestamp: now.toISOString(),
+        receivedAt: now.toISOString(),
+        properties: { note: 'in flight' },
+        carriesTraits: false,
+        source: LEGACY_CLIENT_SOURCE,
+      }),
       { tenantId: h.tenant.id, correlationId: randomUUID(), now },
     );
-    await h.pulse.register.http().delete(`/t/${h.tenant.slug}/users/${userId}`).set('authorization', `Bearer ${h.tenant.apiKey}`).expect(204);
+    await h.pulse.register
+      .http()
+      .delete(`/t/${h.tenant.slug}/users/${userId}`)
+      .set('authorization', `Bearer ${h.tenant.apiKey}`)
+      .expect(204);
     await eventually(async () => (await h.profile('userId', userId)).status === 404);
     await h.pulse.runtime.store.appendToStream(trackingStreamFor(h.tenant.id, 0), [late], { expectedRevision: 'any' });
     await h.pulse.profilesCaughtUp();
     expect((await h.profile('userId', userId)).status).toBe(404);
   });
 });
-

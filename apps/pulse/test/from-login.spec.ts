@@ -10,7 +10,11 @@ async function signIn(pulse: PulseHarness, tenant: Tenant, userId: string, email
   const loginCodec = new EventCodec(new EventRegistry([LoginSucceeded]), infrastructure.personalData);
   const accountKey = blindIndex(infrastructure.blindIndexKey, tenant.id, 'email', email);
   const at = new Date().toISOString();
-  const event = await loginCodec.encode(LoginSucceeded({ accountKey, userId, clientId, at }), { tenantId: tenant.id, correlationId: randomUUID(), now: new Date(at) });
+  const event = await loginCodec.encode(LoginSucceeded({ accountKey, userId, clientId, at }), {
+    tenantId: tenant.id,
+    correlationId: randomUUID(),
+    now: new Date(at),
+  });
   await pulse.runtime.store.appendToStream(signInStreamFor(tenant.id, accountKey), [event]);
 }
 
@@ -26,7 +30,10 @@ describe("login's sign-ins on the person's pulse profile", () => {
 
     const profile = await h.profile('email', email);
     expect(profile.status).toBe(200);
-    expect(profile.body).toMatchObject({ userId, counters: { total: 3, events: { 'Signed Up': { count: 1 }, 'Signed In': { count: 2 } } } });
+    expect(profile.body).toMatchObject({
+      userId,
+      counters: { total: 3, events: { 'Signed Up': { count: 1 }, 'Signed In': { count: 2 } } },
+    });
     const events = await h.profileEvents('userId', userId);
     expect(events.body.events.slice(0, 2)).toEqual([
       expect.objectContaining({ type: 'track', name: 'Signed In', properties: { clientId: 'shop-ios' } }),
@@ -37,7 +44,10 @@ describe("login's sign-ins on the person's pulse profile", () => {
   test('a sign-in shows in the live view as it happens', async () => {
     const userId = `u-${randomUUID()}`;
     const controller = new AbortController();
-    const response = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?event=Signed%20In&userId=${userId}`, { headers: { authorization: `Bearer ${h.tenant.apiKey}` }, signal: controller.signal });
+    const response = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?event=Signed%20In&userId=${userId}`, {
+      headers: { authorization: `Bearer ${h.tenant.apiKey}` },
+      signal: controller.signal,
+    });
     const reading = readEvents(response, 1);
     await signIn(h.pulse, h.tenant, userId, `${userId}@example.com`, 'shop-web');
     const [event] = await reading;

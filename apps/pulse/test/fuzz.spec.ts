@@ -27,10 +27,16 @@ describe('fuzz: thousands of random and mutated payloads', () => {
 
     const validMessage = (kind: string) => {
       const messageId = `fz-${randomUUID()}`;
-      const base: Record<string, unknown> = { messageId, [random() < 0.5 ? 'userId' : 'anonymousId']: `id-${Math.floor(random() * 50)}`, properties: { n: random() }, context: { locale: 'en' } };
+      const base: Record<string, unknown> = {
+        messageId,
+        [random() < 0.5 ? 'userId' : 'anonymousId']: `id-${Math.floor(random() * 50)}`,
+        properties: { n: random() },
+        context: { locale: 'en' },
+      };
       if (kind === 'track') base.event = pick(['Opened', 'Clicked', 'Bought']);
       if (kind === 'group') base.groupId = 'g1';
-      if (kind === 'alias') Object.assign(base, { userId: `id-${Math.floor(random() * 50)}`, previousId: `prev-${Math.floor(random() * 50)}` });
+      if (kind === 'alias')
+        Object.assign(base, { userId: `id-${Math.floor(random() * 50)}`, previousId: `prev-${Math.floor(random() * 50)}` });
       if (random() < 0.3) base.timestamp = new Date(Date.now() - random() * 1e9).toISOString();
       return base;
     };
@@ -52,22 +58,47 @@ describe('fuzz: thousands of random and mutated payloads', () => {
         const kind = pick(kinds);
         const message = validMessage(kind);
         const gz = random() < 0.2;
-        cases.push({ path: `/v1/${kind}`, body: gz ? gzipSync(JSON.stringify(message)) : JSON.stringify(message), headers: gz ? { ...json, 'content-encoding': 'gzip' } : json, valid: [message.messageId as string], invalid: [] });
+        cases.push({
+          path: `/v1/${kind}`,
+          body: gz ? gzipSync(JSON.stringify(message)) : JSON.stringify(message),
+          headers: gz ? { ...json, 'content-encoding': 'gzip' } : json,
+          valid: [message.messageId as string],
+          invalid: [],
+        });
       } else if (roll < 0.5) {
         const batch = Array.from({ length: 1 + Math.floor(random() * 10) }, () => {
           const kind = pick(kinds);
           return { type: kind, ...validMessage(kind) } as Record<string, unknown>;
         });
-        cases.push({ path: '/v1/batch', body: JSON.stringify({ batch }), headers: json, valid: batch.map((m) => m.messageId as string), invalid: [] });
+        cases.push({
+          path: '/v1/batch',
+          body: JSON.stringify({ batch }),
+          headers: json,
+          valid: batch.map((m) => m.messageId as string),
+          invalid: [],
+        });
       } else if (roll < 0.8) {
         const kind = pick(kinds);
         let mutated: Record<string, unknown> | undefined;
         while (!mutated) mutated = pick(mutations)(validMessage(kind), kind);
         const asBatch = random() < 0.5;
         const good = validMessage('page');
-        const body = asBatch ? { batch: [{ type: 'page', ...good }, { type: kind, ...mutated }] } : mutated;
+        const body = asBatch
+          ? {
+              batch: [
+                { type: 'page', ...good },
+                { type: kind, ...mutated },
+              ],
+            }
+          : mutated;
         const messageIds = [mutated.messageId, ...(asBatch ? [good.messageId] : [])].filter((id): id is string => typeof id === 'string');
-        cases.push({ path: asBatch ? '/v1/batch' : `/v1/${kind}`, body: JSON.stringify(body), headers: json, valid: [], invalid: messageIds });
+        cases.push({
+          path: asBatch ? '/v1/batch' : `/v1/${kind}`,
+          body: JSON.stringify(body),
+          headers: json,
+          valid: [],
+          invalid: messageIds,
+        });
       } else {
         const message = validMessage('track');
         message.event = 'E';
@@ -82,7 +113,13 @@ describe('fuzz: thousands of random and mutated payloads', () => {
         const headers = pick([json, { ...json, authorization: basic('twk_fuzz') }, gz ? { ...json, 'content-encoding': 'gzip' } : json]);
         // A truncation can still be valid JSON of a valid message only if nothing was cut; then it counts as valid.
         const intact = typeof garbage === 'string' && garbage === text && headers === json;
-        cases.push({ path: '/v1/track', body: garbage, headers, valid: intact ? [message.messageId as string] : [], invalid: intact ? [] : [message.messageId as string] });
+        cases.push({
+          path: '/v1/track',
+          body: garbage,
+          headers,
+          valid: intact ? [message.messageId as string] : [],
+          invalid: intact ? [] : [message.messageId as string],
+        });
       }
     }
     // Retries: a tenth of the valid cases again.
@@ -98,7 +135,8 @@ describe('fuzz: thousands of random and mutated payloads', () => {
           const response = await fetch(`${h.pulse.url}${c.path}`, { method: 'POST', headers: c.headers, body: c.body });
           await response.arrayBuffer();
           const ok = response.status === 200;
-          if (ok !== c.valid.length > 0 || (!ok && (response.status < 400 || response.status >= 500))) unexpected.push(`${c.path} → ${response.status}`);
+          if (ok !== c.valid.length > 0 || (!ok && (response.status < 400 || response.status >= 500)))
+            unexpected.push(`${c.path} → ${response.status}`);
         }
       }),
     );

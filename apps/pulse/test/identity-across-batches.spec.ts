@@ -48,7 +48,11 @@ describe('identity resolution across projection batches', () => {
     const email = `erased.${randomUUID()}@example.com`;
     const { id: userId } = await h.pulse.register.signUp(h.tenant.slug, email);
     await step([{ type: 'identify', userId, traits: { email } }]);
-    await h.pulse.register.http().delete(`/t/${h.tenant.slug}/users/${userId}`).set('authorization', `Bearer ${h.tenant.apiKey}`).expect(204);
+    await h.pulse.register
+      .http()
+      .delete(`/t/${h.tenant.slug}/users/${userId}`)
+      .set('authorization', `Bearer ${h.tenant.apiKey}`)
+      .expect(204);
     await eventually(async () => (await h.profile('userId', userId)).status === 404);
 
     const stranger = `stranger-${randomUUID()}`;

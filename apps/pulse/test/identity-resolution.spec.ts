@@ -11,7 +11,11 @@ describe('identity resolution through the tracking API', () => {
     await h.pulse.profilesCaughtUp();
     const byEmail = await h.profile('email', 'LINUS@example.com');
     expect(byEmail.status).toBe(200);
-    expect(byEmail.body).toMatchObject({ userId: id, traits: { email: 'linus@example.com' }, counters: { total: 2, events: { 'Signed Up': { count: 1 }, 'Logged In': { count: 1 } } } });
+    expect(byEmail.body).toMatchObject({
+      userId: id,
+      traits: { email: 'linus@example.com' },
+      counters: { total: 2, events: { 'Signed Up': { count: 1 }, 'Logged In': { count: 1 } } },
+    });
   });
 
   test('merges under concurrent requests stay consistent: one profile per person, the shared device never glues users', async () => {
@@ -45,7 +49,10 @@ describe('identity resolution through the tracking API', () => {
   test('alias merges profiles, records ProfilesMerged, and later events of the merged id land on the survivor', async () => {
     const userId = `u-${randomUUID()}`;
     const old = `old-${randomUUID()}`;
-    await h.send([{ type: 'track', anonymousId: old, event: 'Before' }, { type: 'identify', userId, traits: { plan: 'x' } }]);
+    await h.send([
+      { type: 'track', anonymousId: old, event: 'Before' },
+      { type: 'identify', userId, traits: { plan: 'x' } },
+    ]);
     await h.pulse.profilesCaughtUp();
     const mergedAway = (await h.profile('anonymousId', old)).body.profileId;
     await h.send([{ type: 'alias', userId, previousId: old }]);
@@ -54,7 +61,10 @@ describe('identity resolution through the tracking API', () => {
     const survivor = await h.profile('userId', userId);
     expect((await h.profile('anonymousId', old)).body.profileId).toBe(survivor.body.profileId);
     expect(survivor.body.counters.events).toMatchObject({ Before: { count: 1 }, After: { count: 1 } });
-    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE type = 'ProfilesMerged' AND data->>'mergedId' = $1`, [mergedAway]);
+    const { rows } = await h.pulse.runtime.infrastructure.pool.query(
+      `SELECT data FROM es_events WHERE type = 'ProfilesMerged' AND data->>'mergedId' = $1`,
+      [mergedAway],
+    );
     expect(rows.map((row) => row.data.survivorId)).toEqual([survivor.body.profileId]);
   });
 
@@ -64,8 +74,21 @@ describe('identity resolution through the tracking API', () => {
     const scenario = (tag: string) => {
       const people = Array.from({ length: 7 }, (_, i) => ({ email: `p${i}-${tag}@example.com`, device: `d${i}-${tag}` }));
       const kiosk = `kiosk-${tag}`;
-      const kioskMessages = people.map((person) => ({ type: 'identify', anonymousId: kiosk, traits: { email: person.email }, messageId: randomUUID() }));
-      return { people, kiosk, kioskMessages, messages: [...people.map((person) => ({ type: 'identify', anonymousId: person.device, traits: { email: person.email } })), ...kioskMessages] };
+      const kioskMessages = people.map((person) => ({
+        type: 'identify',
+        anonymousId: kiosk,
+        traits: { email: person.email },
+        messageId: randomUUID(),
+      }));
+      return {
+        people,
+        kiosk,
+        kioskMessages,
+        messages: [
+          ...people.map((person) => ({ type: 'identify', anonymousId: person.device, traits: { email: person.email } })),
+          ...kioskMessages,
+        ],
+      };
     };
     const together = scenario(`batch-${randomUUID()}`);
     await h.send(together.messages);
@@ -82,7 +105,8 @@ describe('identity resolution through the tracking API', () => {
       expect(profiles[0].counters.total).toBe(12);
       expect(profiles[6].counters.total).toBe(2);
       expect((await h.profile('anonymousId', kiosk)).body.profileId).toBe(glued);
-      for (const [i, person] of people.entries()) expect((await h.profile('anonymousId', person.device)).body.profileId).toBe(profiles[i].profileId);
+      for (const [i, person] of people.entries())
+        expect((await h.profile('anonymousId', person.device)).body.profileId).toBe(profiles[i].profileId);
       const { rows } = await h.pulse.runtime.infrastructure.pool.query(
         `SELECT data->>'viaKind' AS via FROM es_events WHERE type = 'ProfilesMerged' AND data->>'messageId' = ANY($1::text[])`,
         [kioskMessages.map((message) => message.messageId)],
@@ -92,7 +116,10 @@ describe('identity resolution through the tracking API', () => {
   });
 
   test('placeholder ids are never identities', async () => {
-    await h.send([{ type: 'track', anonymousId: 'undefined', event: 'Ghost' }, { type: 'track', userId: 'null', anonymousId: '0', event: 'Ghost' }]);
+    await h.send([
+      { type: 'track', anonymousId: 'undefined', event: 'Ghost' },
+      { type: 'track', userId: 'null', anonymousId: '0', event: 'Ghost' },
+    ]);
     await h.pulse.profilesCaughtUp();
     expect((await h.profile('anonymousId', 'undefined')).status).toBe(404);
     expect((await h.profile('userId', 'null')).status).toBe(404);
@@ -100,7 +127,9 @@ describe('identity resolution through the tracking API', () => {
 
   test("a track call's context.traits are read: its e-mail becomes an identity, its properties stay readable", async () => {
     const userId = `ctx-${randomUUID()}`;
-    await h.send([{ type: 'track', userId, event: 'Checkout', properties: { total: 12 }, context: { traits: { email: 'Ada@Example.com' } } }]);
+    await h.send([
+      { type: 'track', userId, event: 'Checkout', properties: { total: 12 }, context: { traits: { email: 'Ada@Example.com' } } },
+    ]);
     await h.pulse.profilesCaughtUp();
     const byEmail = await h.profile('email', 'ada@example.com');
     expect(byEmail.status).toBe(200);
@@ -114,7 +143,17 @@ describe('identity resolution through the tracking API', () => {
     const now = new Date();
     const context = { tenantId: tenant.id, correlationId: randomUUID(), now };
     const call = (kind: 'track' | 'identify', extra: object) =>
-      MessageReceived({ kind, messageId: randomUUID(), userId, anonymousId: null, timestamp: now.toISOString(), receivedAt: now.toISOString(), carriesTraits: false, source: LEGACY_CLIENT_SOURCE, ...extra });
+      MessageReceived({
+        kind,
+        messageId: randomUUID(),
+        userId,
+        anonymousId: null,
+        timestamp: now.toISOString(),
+        receivedAt: now.toISOString(),
+        carriesTraits: false,
+        source: LEGACY_CLIENT_SOURCE,
+        ...extra,
+      });
     const asVersion1 = async (event: ReturnType<typeof call>) => {
       const encoded = await runtime.infrastructure.codec.encode(event, context);
       const { carriesTraits: _dropped, source: _notYet, ...data } = encoded.data;
@@ -127,7 +166,11 @@ describe('identity resolution through the tracking API', () => {
     await runtime.store.appendToStream(trackingStreamFor(tenant.id, 0), stored, { expectedRevision: 'any' });
     await h.pulse.profilesCaughtUp();
     const byEmail = await h.profile('email', 'legacy@example.com');
-    expect(byEmail.body).toMatchObject({ userId, traits: { plan: 'gold' }, counters: { events: { 'Legacy Viewed': { count: 1 }, identify: { count: 1 } } } });
+    expect(byEmail.body).toMatchObject({
+      userId,
+      traits: { plan: 'gold' },
+      counters: { events: { 'Legacy Viewed': { count: 1 }, identify: { count: 1 } } },
+    });
     const events = (await h.profileEvents('userId', userId)).body.events;
     expect(events.find((event: { name: string }) => event.name === 'Legacy Viewed')).toMatchObject({ properties: { page: 'home' } });
   });

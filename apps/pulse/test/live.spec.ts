@@ -9,11 +9,19 @@ describe('live view', () => {
   const h = usePulse();
 
   const track = (event: string, userId: string) =>
-    h.pulse.http().post('/v1/track').set('authorization', basic(h.tenant.writeKey)).send({ userId, event, messageId: randomUUID() }).expect(200);
+    h.pulse
+      .http()
+      .post('/v1/track')
+      .set('authorization', basic(h.tenant.writeKey))
+      .send({ userId, event, messageId: randomUUID() })
+      .expect(200);
 
   test('GET /t/{tenant}/live streams stored events as Server-Sent Events, filtered by event name and profile', async () => {
     const controller = new AbortController();
-    const response = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?event=Email%20Opened&userId=watched`, { headers: { authorization: `Bearer ${h.tenant.apiKey}` }, signal: controller.signal });
+    const response = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?event=Email%20Opened&userId=watched`, {
+      headers: { authorization: `Bearer ${h.tenant.apiKey}` },
+      signal: controller.signal,
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reading = readEvents(response, 2);
@@ -23,13 +31,19 @@ describe('live view', () => {
     await track('Email Opened', 'watched');
     const events = await reading;
     controller.abort();
-    expect(events.map((e) => [e.name, e.userId])).toEqual([['Email Opened', 'watched'], ['Email Opened', 'watched']]);
+    expect(events.map((e) => [e.name, e.userId])).toEqual([
+      ['Email Opened', 'watched'],
+      ['Email Opened', 'watched'],
+    ]);
   });
 
   test('a view opened after every earlier one closed streams again', async () => {
     for (const round of [1, 2]) {
       const controller = new AbortController();
-      const response = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?userId=returning-${round}`, { headers: { authorization: `Bearer ${h.tenant.apiKey}` }, signal: controller.signal });
+      const response = await fetch(`${h.pulse.url}/t/${h.tenant.slug}/live?userId=returning-${round}`, {
+        headers: { authorization: `Bearer ${h.tenant.apiKey}` },
+        signal: controller.signal,
+      });
       const reading = readEvents(response, 1);
       await track(`Round ${round}`, `returning-${round}`);
       const [event] = await reading;
@@ -53,7 +67,16 @@ describe('live view', () => {
     }
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage();

@@ -30,12 +30,19 @@ describe('pulse on EventStoreDB', () => {
     });
 
     // Nothing of the event log went to PostgreSQL.
-    const tables = await h.pulse.runtime.infrastructure.pool.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'es_events'");
+    const tables = await h.pulse.runtime.infrastructure.pool.query(
+      "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'es_events'",
+    );
     expect(tables.rows[0].n).toBe(0);
   });
 
   test('concurrent copies of one batch are stored once', async () => {
-    const batch = Array.from({ length: 10 }, (_, i) => ({ type: 'page', name: 'Home', anonymousId: 'esdb-race', messageId: `esdb-race-${i}-${randomUUID()}` }));
+    const batch = Array.from({ length: 10 }, (_, i) => ({
+      type: 'page',
+      name: 'Home',
+      anonymousId: 'esdb-race',
+      messageId: `esdb-race-${i}-${randomUUID()}`,
+    }));
     await Promise.all(Array.from({ length: 6 }, () => h.send(batch)));
     const stored = await h.pulse.storedMessageIds(h.tenant.id);
     expect(batch.map((message) => stored.get(message.messageId))).toEqual(Array(batch.length).fill(1));

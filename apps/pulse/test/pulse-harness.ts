@@ -92,7 +92,9 @@ export async function startPulse(options: PulseOptions = {}): Promise<PulseHarne
 }
 
 /** One more pulse process (a role of it, say) on a database and master key another one uses. */
-export async function startPulseApp(env: Record<string, string>): Promise<{ app: NestFastifyApplication; runtime: PulseRuntime; url: string }> {
+export async function startPulseApp(
+  env: Record<string, string>,
+): Promise<{ app: NestFastifyApplication; runtime: PulseRuntime; url: string }> {
   const config = loadPulseConfig({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...env });
   const runtime = await openPulseRuntime(config);
   const app = await createServiceApp(PulseModule.forRoot(runtime), { ...pulseServiceOptions(config), processMetrics: false });
@@ -165,12 +167,18 @@ export function usePulse(options: PulseOptions = {}) {
     /** GET the unified profile by one of its identities, with the tenant's api key (or `key`). */
     profile(kind: string, value: string, key?: string) {
       const { pulse, tenant } = current();
-      return pulse.http().get(`/t/${tenant.slug}/profiles/${kind}/${encodeURIComponent(value)}`).set('authorization', `Bearer ${key ?? tenant.apiKey}`);
+      return pulse
+        .http()
+        .get(`/t/${tenant.slug}/profiles/${kind}/${encodeURIComponent(value)}`)
+        .set('authorization', `Bearer ${key ?? tenant.apiKey}`);
     },
     /** GET a page of the profile's events, newest first. */
     profileEvents(kind: string, value: string, query = '') {
       const { pulse, tenant } = current();
-      return pulse.http().get(`/t/${tenant.slug}/profiles/${kind}/${encodeURIComponent(value)}/events${query}`).set('authorization', `Bearer ${tenant.apiKey}`);
+      return pulse
+        .http()
+        .get(`/t/${tenant.slug}/profiles/${kind}/${encodeURIComponent(value)}/events${query}`)
+        .set('authorization', `Bearer ${tenant.apiKey}`);
     },
   };
 }

@@ -20,7 +20,10 @@ describe('pulse roles', () => {
   const started: NestFastifyApplication[] = [];
   const startRole = async (role: string) => {
     const { app } = await startPulseApp({
-      DATABASE_URL: h.pulse.databaseUrl, TESSERA_MASTER_KEY: h.pulse.masterKey, PULSE_ROLE: role, READY_MAX_PROJECTION_LAG_MS: '100',
+      DATABASE_URL: h.pulse.databaseUrl,
+      TESSERA_MASTER_KEY: h.pulse.masterKey,
+      PULSE_ROLE: role,
+      READY_MAX_PROJECTION_LAG_MS: '100',
     });
     started.push(app);
     return app;
@@ -44,11 +47,20 @@ describe('pulse roles', () => {
 
     const projectorRole = await projector();
     await eventually(async () => (await h.profile('userId', userId)).status === 200);
-    expect((await h.profile('userId', userId)).body).toMatchObject({ userId, traits: { plan: 'pro' }, counters: { total: 2, events: { Opened: { count: 1 } } } });
+    expect((await h.profile('userId', userId)).body).toMatchObject({
+      userId,
+      traits: { plan: 'pro' },
+      counters: { total: 2, events: { Opened: { count: 1 } } },
+    });
 
-    const tracked = await request(projectorRole.getHttpServer()).post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send({ batch: [track(userId, 'Lost')] });
+    const tracked = await request(projectorRole.getHttpServer())
+      .post('/v1/batch')
+      .set('authorization', basic(h.tenant.writeKey))
+      .send({ batch: [track(userId, 'Lost')] });
     expect(tracked.status).toBe(404);
-    const read = await request(projectorRole.getHttpServer()).get(`/t/${h.tenant.slug}/profiles/userId/${userId}`).set('authorization', `Bearer ${h.tenant.apiKey}`);
+    const read = await request(projectorRole.getHttpServer())
+      .get(`/t/${h.tenant.slug}/profiles/userId/${userId}`)
+      .set('authorization', `Bearer ${h.tenant.apiKey}`);
     expect(read.status).toBe(404);
     const projectorReady = await readiness(projectorRole);
     expect(projectorReady.status).toBe(200);
@@ -75,7 +87,10 @@ describe('pulse roles', () => {
       expect(all.body.details.projections['pulse.profiles']).toMatchObject({ gatesReadiness: false });
       expect(all.body.details.projections['pulse.profiles']!.lagMs).toBeGreaterThan(100);
       expect((await readiness(h.pulse.app)).status).toBe(200);
-      const acknowledged = await request(allInOne.getHttpServer()).post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send({ batch: [track(userId, 'Held Too')] });
+      const acknowledged = await request(allInOne.getHttpServer())
+        .post('/v1/batch')
+        .set('authorization', basic(h.tenant.writeKey))
+        .send({ batch: [track(userId, 'Held Too')] });
       expect(acknowledged.status).toBe(200);
       await h.send([track(userId, 'Held Three')]);
     } finally {
@@ -84,6 +99,10 @@ describe('pulse roles', () => {
     }
     await eventually(async () => (await readiness(projectorRole)).status === 200);
     await eventually(async () => (await h.profile('userId', userId)).body.counters?.total === 3);
-    expect((await h.profile('userId', userId)).body.counters.events).toMatchObject({ Held: { count: 1 }, 'Held Too': { count: 1 }, 'Held Three': { count: 1 } });
+    expect((await h.profile('userId', userId)).body.counters.events).toMatchObject({
+      Held: { count: 1 },
+      'Held Too': { count: 1 },
+      'Held Three': { count: 1 },
+    });
   });
 });

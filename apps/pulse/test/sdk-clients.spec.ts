@@ -10,7 +10,11 @@ describe('real tracking SDKs pointed at pulse, then the unified profile read bac
     const failures: unknown[] = [];
     segment.on('error', (error) => failures.push(error));
     // Traits merge by event time, whichever batch the SDK happens to deliver first.
-    segment.identify({ anonymousId: 'device-1', traits: { email: 'Grace@Example.com', plan: 'free' }, timestamp: new Date(Date.now() - 60_000) });
+    segment.identify({
+      anonymousId: 'device-1',
+      traits: { email: 'Grace@Example.com', plan: 'free' },
+      timestamp: new Date(Date.now() - 60_000),
+    });
     segment.track({ anonymousId: 'device-1', event: 'Email Opened', properties: { campaign: 'spring' } });
     segment.page({ anonymousId: 'device-1', name: 'Pricing' });
     segment.identify({ userId: 'user-42', anonymousId: 'device-1', traits: { plan: 'pro' } });
@@ -34,17 +38,30 @@ describe('real tracking SDKs pointed at pulse, then the unified profile read bac
       userId: 'user-42',
       identities: { userId: ['user-42'], anonymousId: ['device-1', 'legacy-7'], email: ['Grace@Example.com'] },
       traits: { email: 'Grace@Example.com', plan: 'pro' },
-      counters: { total: 9, events: { 'Email Opened': { count: 1 }, 'Email Clicked': { count: 2 }, Pricing: { count: 1 }, identify: { count: 2 } } },
+      counters: {
+        total: 9,
+        events: { 'Email Opened': { count: 1 }, 'Email Clicked': { count: 2 }, Pricing: { count: 1 }, identify: { count: 2 } },
+      },
     });
-    for (const [kind, value] of [['anonymousId', 'device-1'], ['anonymousId', 'legacy-7'], ['email', 'grace@example.com']]) {
+    for (const [kind, value] of [
+      ['anonymousId', 'device-1'],
+      ['anonymousId', 'legacy-7'],
+      ['email', 'grace@example.com'],
+    ]) {
       expect((await h.profile(kind!, value!)).body.profileId).toBe(byUser.body.profileId);
     }
 
-    const first = await h.pulse.http().get(`/t/${h.tenant.slug}/profiles/userId/user-42/events?limit=4`).set('authorization', `Bearer ${h.tenant.apiKey}`);
+    const first = await h.pulse
+      .http()
+      .get(`/t/${h.tenant.slug}/profiles/userId/user-42/events?limit=4`)
+      .set('authorization', `Bearer ${h.tenant.apiKey}`);
     expect(first.status).toBe(200);
     expect(first.body.events).toHaveLength(4);
     expect(first.body.events[0]).toMatchObject({ type: 'screen', name: 'Home' });
-    const rest = await h.pulse.http().get(`/t/${h.tenant.slug}/profiles/userId/user-42/events?limit=50&cursor=${first.body.nextCursor}`).set('authorization', `Bearer ${h.tenant.apiKey}`);
+    const rest = await h.pulse
+      .http()
+      .get(`/t/${h.tenant.slug}/profiles/userId/user-42/events?limit=50&cursor=${first.body.nextCursor}`)
+      .set('authorization', `Bearer ${h.tenant.apiKey}`);
     expect(rest.body.events).toHaveLength(5);
     expect(rest.body.nextCursor).toBeNull();
     const opened = [...first.body.events, ...rest.body.events].find((event: { name: string }) => event.name === 'Email Opened');

@@ -18,7 +18,12 @@ describe('tracking API (Segment HTTP API)', () => {
   });
 
   test('a retried batch is stored once: messageIds dedup within the source', async () => {
-    const batch = Array.from({ length: 5 }, (_, i) => ({ type: 'track', event: 'Clicked', anonymousId: 'a-1', messageId: `retry-${i}-${randomUUID()}` }));
+    const batch = Array.from({ length: 5 }, (_, i) => ({
+      type: 'track',
+      event: 'Clicked',
+      anonymousId: 'a-1',
+      messageId: `retry-${i}-${randomUUID()}`,
+    }));
     for (let attempt = 0; attempt < 3; attempt++) {
       const response = await h.pulse.http().post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send({ batch });
       expect(response.status).toBe(200);
@@ -28,8 +33,15 @@ describe('tracking API (Segment HTTP API)', () => {
   });
 
   test('concurrent copies of one batch are stored once', async () => {
-    const batch = Array.from({ length: 20 }, (_, i) => ({ type: 'page', name: 'Home', anonymousId: 'a-2', messageId: `race-${i}-${randomUUID()}` }));
-    const answers = await Promise.all(Array.from({ length: 10 }, () => h.pulse.http().post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send({ batch })));
+    const batch = Array.from({ length: 20 }, (_, i) => ({
+      type: 'page',
+      name: 'Home',
+      anonymousId: 'a-2',
+      messageId: `race-${i}-${randomUUID()}`,
+    }));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => h.pulse.http().post('/v1/batch').set('authorization', basic(h.tenant.writeKey)).send({ batch })),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
     const stored = await h.pulse.storedMessageIds(h.tenant.id);
     for (const message of batch) expect(stored.get(message.messageId)).toBe(1);
@@ -59,7 +71,11 @@ describe('tracking API (Segment HTTP API)', () => {
     expect(response.status).toBe(200);
     expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
     expect((await h.pulse.storedMessageIds(h.tenant.id)).get(messageId)).toBe(1);
-    const preflight = await h.pulse.http().options('/v1/b').set('origin', 'https://shop.example').set('access-control-request-method', 'POST');
+    const preflight = await h.pulse
+      .http()
+      .options('/v1/b')
+      .set('origin', 'https://shop.example')
+      .set('access-control-request-method', 'POST');
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-methods']).toMatch(/POST/);
   });
@@ -76,10 +92,15 @@ describe('tracking API (Segment HTTP API)', () => {
     const skewMs = 3_600_000;
     const clientNow = new Date(Date.now() + skewMs);
     const happened = new Date(clientNow.getTime() - 60_000);
-    await h.pulse.http().post('/v1/track').set('authorization', basic(h.tenant.writeKey))
+    await h.pulse
+      .http()
+      .post('/v1/track')
+      .set('authorization', basic(h.tenant.writeKey))
       .send({ userId: 'u-skew', event: 'Skewed', messageId, timestamp: happened.toISOString(), sentAt: clientNow.toISOString() })
       .expect(200);
-    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE data->>'messageId' = $1`, [messageId]);
+    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE data->>'messageId' = $1`, [
+      messageId,
+    ]);
     const data = rows[0].data;
     const corrected = new Date(data.timestamp).getTime();
     const received = new Date(data.receivedAt).getTime();
@@ -94,7 +115,10 @@ describe('tracking API (Segment HTTP API)', () => {
     const happened = new Date(clientNow.getTime() - 60_000);
     const [inherits, own, untimed] = [randomUUID(), randomUUID(), randomUUID()];
     const ownSentAt = new Date(happened.getTime() + 5_000).toISOString();
-    await h.pulse.http().post('/v1/batch').set('authorization', basic(h.tenant.writeKey))
+    await h.pulse
+      .http()
+      .post('/v1/batch')
+      .set('authorization', basic(h.tenant.writeKey))
       .send({
         sentAt: clientNow.toISOString(),
         batch: [
@@ -104,7 +128,9 @@ describe('tracking API (Segment HTTP API)', () => {
         ],
       })
       .expect(200);
-    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE data->>'messageId' = ANY($1)`, [[inherits, own, untimed]]);
+    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data FROM es_events WHERE data->>'messageId' = ANY($1)`, [
+      [inherits, own, untimed],
+    ]);
     const byId = new Map(rows.map((row) => [row.data.messageId as string, row.data as Record<string, string>]));
     const lead = (data: Record<string, string>) => new Date(data.receivedAt).getTime() - new Date(data.timestamp).getTime();
     expect(byId.get(inherits)!.sentAt).toBe(clientNow.toISOString());
@@ -122,10 +148,16 @@ describe('tracking API (Segment HTTP API)', () => {
 
   test('properties, traits and context (IP included) are sealed in the store', async () => {
     const messageId = randomUUID();
-    await h.pulse.http().post('/v1/identify').set('authorization', basic(h.tenant.writeKey))
+    await h.pulse
+      .http()
+      .post('/v1/identify')
+      .set('authorization', basic(h.tenant.writeKey))
       .send({ userId: 'u-sealed', traits: { email: 'secret.person@example.com' }, messageId })
       .expect(200);
-    const { rows } = await h.pulse.runtime.infrastructure.pool.query(`SELECT data::text AS text FROM es_events WHERE data->>'messageId' = $1`, [messageId]);
+    const { rows } = await h.pulse.runtime.infrastructure.pool.query(
+      `SELECT data::text AS text FROM es_events WHERE data->>'messageId' = $1`,
+      [messageId],
+    );
     expect(rows[0].text).not.toContain('secret.person');
     expect(rows[0].text).not.toContain('127.0.0.1');
     expect(rows[0].text).toContain('$personal');

@@ -20,9 +20,9 @@ describe('register configuration', () => {
   });
 
   test('test tokens are refused in production', () => {
-    expect(problemsOf({ ...valid, NODE_ENV: 'production', SMTP_URL: 'smtp://mail:25', REGISTER_TEST_TOKEN_SECRET: 's'.repeat(40) })).toEqual([
-      'REGISTER_TEST_TOKEN_SECRET',
-    ]);
+    expect(
+      problemsOf({ ...valid, NODE_ENV: 'production', SMTP_URL: 'smtp://mail:25', REGISTER_TEST_TOKEN_SECRET: 's'.repeat(40) }),
+    ).toEqual(['REGISTER_TEST_TOKEN_SECRET']);
   });
 
   test('production needs SMTP: the dev mailbox would serve every verification link at /dev/mailbox', () => {
@@ -35,8 +35,13 @@ describe('register configuration', () => {
     const config = loadRegisterConfig({ ...valid, LOGIN_PUBLIC_URL: 'https://login.example.com', LOGIN_INTERNAL_URL: 'http://login:3001' });
     expect(config.LOGIN_PUBLIC_URL).toMatch(/^https:\/\/login\.example\.com\/?$/);
     expect(config.LOGIN_INTERNAL_URL).toMatch(/^http:\/\/login:3001\/?$/);
-    expect(problemsOf({ ...valid, LOGIN_PUBLIC_URL: 'login.example.com', LOGIN_INTERNAL_URL: 'ftp://login' })).toEqual(['LOGIN_INTERNAL_URL', 'LOGIN_PUBLIC_URL']);
+    expect(problemsOf({ ...valid, LOGIN_PUBLIC_URL: 'login.example.com', LOGIN_INTERNAL_URL: 'ftp://login' })).toEqual([
+      'LOGIN_INTERNAL_URL',
+      'LOGIN_PUBLIC_URL',
+    ]);
     expect(problemsOf({ ...valid, LOGIN_INTERNAL_URL: 'http://login:3001' })).toEqual(['LOGIN_INTERNAL_URL']);
-    expect(problemsOf({ ...valid, LOGIN_PUBLIC_URL: 'http://localhost:3001', REGISTER_TEST_TOKEN_SECRET: 's'.repeat(40) })).toEqual(['REGISTER_TEST_TOKEN_SECRET']);
+    expect(problemsOf({ ...valid, LOGIN_PUBLIC_URL: 'http://localhost:3001', REGISTER_TEST_TOKEN_SECRET: 's'.repeat(40) })).toEqual([
+      'REGISTER_TEST_TOKEN_SECRET',
+    ]);
   });
 });

@@ -24,7 +24,11 @@ const schema = serviceEnvSchema({ port: 3002 })
       ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'required in production (the dev mailbox is for laptops and tests)' });
     }
     if (env.LOGIN_PUBLIC_URL && env.REGISTER_TEST_TOKEN_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['REGISTER_TEST_TOKEN_SECRET'], message: 'access tokens come from login when LOGIN_PUBLIC_URL is set: unset it' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REGISTER_TEST_TOKEN_SECRET'],
+        message: 'access tokens come from login when LOGIN_PUBLIC_URL is set: unset it',
+      });
     }
     if (env.LOGIN_INTERNAL_URL && !env.LOGIN_PUBLIC_URL) {
       ctx.addIssue({ code: 'custom', path: ['LOGIN_INTERNAL_URL'], message: 'needs LOGIN_PUBLIC_URL (the issuer tokens carry)' });

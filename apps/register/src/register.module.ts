@@ -19,7 +19,15 @@ import { registerReadModelProjection } from './profile/profile.projection';
 import { ProfileController } from './profile/profile.http';
 import { BackgroundWork } from './background-work';
 import { ReadModels } from './read-models';
-import { Clock, EmailIndex, EVENT_STORE, PersonalDataEraser, REGISTER_SETTINGS, SystemClock, type RegisterSettings } from './register.ports';
+import {
+  Clock,
+  EmailIndex,
+  EVENT_STORE,
+  PersonalDataEraser,
+  REGISTER_SETTINGS,
+  SystemClock,
+  type RegisterSettings,
+} from './register.ports';
 import { SignUpHandler } from './sign-up/sign-up.handler';
 import { SignUpController } from './sign-up/sign-up.http';
 import { CreateTenantHandler } from './tenants/create-tenant.handler';
@@ -49,7 +57,10 @@ export class RegisterModule {
       { provide: DataSource, useValue: infrastructure.dataSource },
       { provide: CommandRunner, useValue: infrastructure.commands },
       { provide: PersonalDataEraser, useValue: infrastructure.personalData },
-      { provide: EmailIndex, useValue: { of: (tenantId: string, email: string) => blindIndex(infrastructure.blindIndexKey, tenantId, 'email', email) } },
+      {
+        provide: EmailIndex,
+        useValue: { of: (tenantId: string, email: string) => blindIndex(infrastructure.blindIndexKey, tenantId, 'email', email) },
+      },
       { provide: Mailer, useValue: runtime.mailer },
       { provide: AccessTokenVerifier, useValue: runtime.accessTokens },
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
@@ -59,7 +70,12 @@ export class RegisterModule {
         provide: ProjectionRunner,
         inject: [MetricsRegistry, SERVICE_LOGGER],
         useFactory: (metrics: MetricsRegistry, logger: Logger) =>
-          projectionRunners([registerReadModelProjection], { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource }, metrics, logger)[0],
+          projectionRunners(
+            [registerReadModelProjection],
+            { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
+            metrics,
+            logger,
+          )[0],
       },
       {
         provide: RuntimeLifecycle,

@@ -23,9 +23,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
     migrations: [RegisterReadModels1732350000000],
     events: [...accountEvents, ...reservationEvents, ...tenantEvents],
   });
-  const mailer: Mailer = config.SMTP_URL
-    ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM)
-    : new DevMailbox(config.MAIL_FROM);
+  const mailer: Mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM) : new DevMailbox(config.MAIL_FROM);
   const accessTokens = accessTokensOf(config);
   return {
     infrastructure,

@@ -32,9 +32,15 @@ describe('password reset, consent and profile', () => {
 
     const weak = await register.http().post(`/t/${tenant.slug}/password-resets/confirm`).send({ token, password: 'short' });
     expect(weak.status).toBe(400);
-    const confirmed = await register.http().post(`/t/${tenant.slug}/password-resets/confirm`).send({ token, password: 'a brand new passphrase' });
+    const confirmed = await register
+      .http()
+      .post(`/t/${tenant.slug}/password-resets/confirm`)
+      .send({ token, password: 'a brand new passphrase' });
     expect(confirmed.status).toBe(200);
-    const replay = await register.http().post(`/t/${tenant.slug}/password-resets/confirm`).send({ token, password: 'yet another passphrase' });
+    const replay = await register
+      .http()
+      .post(`/t/${tenant.slug}/password-resets/confirm`)
+      .send({ token, password: 'yet another passphrase' });
     expect(replay.status).toBe(400);
     expect(replay.body.type).toBe('https://tessera.dev/problems/invalid-token');
 
@@ -42,7 +48,10 @@ describe('password reset, consent and profile', () => {
     expect(types.filter((t) => t === 'PasswordChanged')).toHaveLength(1);
     expect(types).toContain('UserSessionsRevoked');
     // Reading the mailed token proved the mailbox: the e-mail counts as verified.
-    const me = await register.http().get(`/t/${tenant.slug}/me`).set('authorization', `Bearer ${await register.tokenFor(tenant.id, id)}`);
+    const me = await register
+      .http()
+      .get(`/t/${tenant.slug}/me`)
+      .set('authorization', `Bearer ${await register.tokenFor(tenant.id, id)}`);
     expect(me.body.emailVerified).toBe(true);
   });
 
@@ -59,23 +68,39 @@ describe('password reset, consent and profile', () => {
   test('consents are granted and withdrawn as events, with the current ones on the profile', async () => {
     const { id } = await register.signUp(tenant.slug, 'consenting@example.com');
     const auth = `Bearer ${await register.tokenFor(tenant.id, id)}`;
-    expect((await register.http().put(`/t/${tenant.slug}/me/consents/newsletter`).set('authorization', auth).send({ policyVersion: 'v1' })).status).toBe(200);
-    expect((await register.http().put(`/t/${tenant.slug}/me/consents/analytics`).set('authorization', auth).send({ policyVersion: 'v3' })).status).toBe(200);
+    expect(
+      (await register.http().put(`/t/${tenant.slug}/me/consents/newsletter`).set('authorization', auth).send({ policyVersion: 'v1' }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await register.http().put(`/t/${tenant.slug}/me/consents/analytics`).set('authorization', auth).send({ policyVersion: 'v3' }))
+        .status,
+    ).toBe(200);
     expect((await register.http().delete(`/t/${tenant.slug}/me/consents/newsletter`).set('authorization', auth)).status).toBe(204);
-    const bad = await register.http().put(`/t/${tenant.slug}/me/consents/Bad%20Purpose`).set('authorization', auth).send({ policyVersion: 'v1' });
+    const bad = await register
+      .http()
+      .put(`/t/${tenant.slug}/me/consents/Bad%20Purpose`)
+      .set('authorization', auth)
+      .send({ policyVersion: 'v1' });
     expect(bad.status).toBe(400);
 
     const me = await register.http().get(`/t/${tenant.slug}/me`).set('authorization', auth);
     expect(me.body.consents).toEqual([{ purpose: 'analytics', policyVersion: 'v3', grantedAt: expect.any(String) }]);
     const exported = await register.http().get(`/t/${tenant.slug}/me/export`).set('authorization', auth);
     const history = exported.body.history.map((h: { type: string; data: { purpose?: string } }) => `${h.type}:${h.data.purpose ?? ''}`);
-    expect(history).toEqual(expect.arrayContaining(['ConsentGranted:newsletter', 'ConsentGranted:analytics', 'ConsentWithdrawn:newsletter']));
+    expect(history).toEqual(
+      expect.arrayContaining(['ConsentGranted:newsletter', 'ConsentGranted:analytics', 'ConsentWithdrawn:newsletter']),
+    );
   });
 
   test('a profile update is visible at once and only changes what was sent', async () => {
     const { id } = await register.signUp(tenant.slug, 'patch@example.com', { profile: { givenName: 'Grace', familyName: 'Hopper' } });
     const auth = `Bearer ${await register.tokenFor(tenant.id, id)}`;
-    const patched = await register.http().patch(`/t/${tenant.slug}/me`).set('authorization', auth).send({ familyName: 'Brewster Hopper', phone: '+441632960961' });
+    const patched = await register
+      .http()
+      .patch(`/t/${tenant.slug}/me`)
+      .set('authorization', auth)
+      .send({ familyName: 'Brewster Hopper', phone: '+441632960961' });
     expect(patched.status).toBe(200);
     expect(patched.body.profile).toEqual({ givenName: 'Grace', familyName: 'Brewster Hopper', phone: '+441632960961', locale: null });
     const me = await register.http().get(`/t/${tenant.slug}/me`).set('authorization', auth);

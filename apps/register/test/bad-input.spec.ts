@@ -18,7 +18,11 @@ describe('bad input', () => {
     return rows.rows[0].n;
   }
 
-  function expectProblem(response: { status: number; headers: Record<string, string>; body: Record<string, unknown> }, status: number, type?: string) {
+  function expectProblem(
+    response: { status: number; headers: Record<string, string>; body: Record<string, unknown> },
+    status: number,
+    type?: string,
+  ) {
     expect(response.status).toBe(status);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.body.status).toBe(status);
@@ -40,7 +44,10 @@ describe('bad input', () => {
 
   test('missing and wrong-typed fields are each named by JSON pointer', async () => {
     const before = await storedEvents();
-    const response = await register.http().post(`/t/${tenant.slug}/users`).send({ password: 42, profile: { givenName: 7 }, consents: 'all' });
+    const response = await register
+      .http()
+      .post(`/t/${tenant.slug}/users`)
+      .send({ password: 42, profile: { givenName: 7 }, consents: 'all' });
     expectProblem(response, 400, 'validation-failed');
     expect(pointers(response.body)).toEqual(['/consents', '/email', '/password', '/profile/givenName']);
     expect(await storedEvents()).toBe(before);
@@ -62,14 +69,20 @@ describe('bad input', () => {
   });
 
   test('unknown fields are refused rather than ignored', async () => {
-    const response = await register.http().post(`/t/${tenant.slug}/users`).send({ email: 'x@example.com', password: STRONG_PASSWORD, isAdmin: true });
+    const response = await register
+      .http()
+      .post(`/t/${tenant.slug}/users`)
+      .send({ email: 'x@example.com', password: STRONG_PASSWORD, isAdmin: true });
     expectProblem(response, 400, 'validation-failed');
     expect(pointers(response.body)).toEqual(['/isAdmin']);
   });
 
   test('an oversized body gets 413', async () => {
     const before = await storedEvents();
-    const response = await register.http().post(`/t/${tenant.slug}/users`).send({ email: 'big@example.com', password: STRONG_PASSWORD, padding: 'x'.repeat(200_000) });
+    const response = await register
+      .http()
+      .post(`/t/${tenant.slug}/users`)
+      .send({ email: 'big@example.com', password: STRONG_PASSWORD, padding: 'x'.repeat(200_000) });
     expectProblem(response, 413);
     expect(await storedEvents()).toBe(before);
   });
@@ -82,17 +95,29 @@ describe('bad input', () => {
   test('tenant creation needs the admin token: missing 401, wrong 403', async () => {
     const before = await storedEvents();
     expectProblem(await register.http().post('/admin/tenants').send({ slug: 'nope', name: 'Nope' }), 401, 'unauthorized');
-    expectProblem(await register.http().post('/admin/tenants').set('authorization', 'Bearer wrong-token').send({ slug: 'nope', name: 'Nope' }), 403, 'forbidden');
+    expectProblem(
+      await register.http().post('/admin/tenants').set('authorization', 'Bearer wrong-token').send({ slug: 'nope', name: 'Nope' }),
+      403,
+      'forbidden',
+    );
     expect(await storedEvents()).toBe(before);
   });
 
   test('a tenant slug is taken once', async () => {
-    const response = await register.http().post('/admin/tenants').set('authorization', `Bearer ${register.adminToken}`).send({ slug: tenant.slug, name: 'Again' });
+    const response = await register
+      .http()
+      .post('/admin/tenants')
+      .set('authorization', `Bearer ${register.adminToken}`)
+      .send({ slug: tenant.slug, name: 'Again' });
     expectProblem(response, 409, 'tenant-slug-taken');
   });
 
   test('a bad slug is named', async () => {
-    const response = await register.http().post('/admin/tenants').set('authorization', `Bearer ${register.adminToken}`).send({ slug: '-Bad Slug-', name: '' });
+    const response = await register
+      .http()
+      .post('/admin/tenants')
+      .set('authorization', `Bearer ${register.adminToken}`)
+      .send({ slug: '-Bad Slug-', name: '' });
     expectProblem(response, 400, 'validation-failed');
     expect(pointers(response.body)).toEqual(['/name', '/slug']);
   });
@@ -116,7 +141,11 @@ describe('bad input', () => {
   test('profile changes are validated', async () => {
     const { id } = await register.signUp(tenant.slug, 'patchy@example.com');
     const token = await register.tokenFor(tenant.id, id);
-    const response = await register.http().patch(`/t/${tenant.slug}/me`).set('authorization', `Bearer ${token}`).send({ phone: '12345', locale: 'not a locale!' });
+    const response = await register
+      .http()
+      .patch(`/t/${tenant.slug}/me`)
+      .set('authorization', `Bearer ${token}`)
+      .send({ phone: '12345', locale: 'not a locale!' });
     expectProblem(response, 400, 'validation-failed');
     expect(pointers(response.body)).toEqual(['/locale', '/phone']);
     expectProblem(await register.http().patch(`/t/${tenant.slug}/me`).set('authorization', `Bearer ${token}`).send({}), 400);

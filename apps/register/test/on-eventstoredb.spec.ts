@@ -21,7 +21,9 @@ describe('register on EventStoreDB', () => {
   test('sign-up, one account per e-mail under a race, verification and erasure work through the EventStoreDB adapter', async () => {
     const tenant = await register.createTenant();
     const attempts = await Promise.all(
-      Array.from({ length: 10 }, () => register.http().post(`/t/${tenant.slug}/users`).send({ email: 'esdb@example.com', password: 'correct horse battery staple' })),
+      Array.from({ length: 10 }, () =>
+        register.http().post(`/t/${tenant.slug}/users`).send({ email: 'esdb@example.com', password: 'correct horse battery staple' }),
+      ),
     );
     expect(attempts.filter((r) => r.status === 201)).toHaveLength(1);
     expect(attempts.filter((r) => r.status === 409)).toHaveLength(9);
@@ -36,7 +38,9 @@ describe('register on EventStoreDB', () => {
     expect((await register.http().delete(`/t/${tenant.slug}/me`).set('authorization', auth)).status).toBe(204);
     expect((await register.http().get(`/t/${tenant.slug}/me`).set('authorization', auth)).status).toBe(404);
     // Nothing of the event store lives in PostgreSQL in this mode.
-    const tables = await register.runtime.infrastructure.pool.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'es_events'");
+    const tables = await register.runtime.infrastructure.pool.query(
+      "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'es_events'",
+    );
     expect(tables.rows[0].n).toBe(0);
   });
 });

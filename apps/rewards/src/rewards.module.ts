@@ -50,21 +50,34 @@ export class RewardsModule {
         {
           provide: 'rewards.runners',
           inject: [MetricsRegistry, SERVICE_LOGGER],
-          useFactory: (metrics: MetricsRegistry, logger: Logger) => projectionRunners([rewardsReadModelProjection, earning], { store, codec, dataSource }, metrics, logger),
+          useFactory: (metrics: MetricsRegistry, logger: Logger) =>
+            projectionRunners([rewardsReadModelProjection, earning], { store, codec, dataSource }, metrics, logger),
         },
         { provide: ProjectionRunner, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => runners[0] },
         { provide: Earning, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => new Earning(runners[1]!, earning) },
         {
           provide: RuntimeLifecycle,
           inject: [ReadinessChecks, 'rewards.runners', ExpiryJob, RedemptionRecovery, Clock, SERVICE_LOGGER],
-          useFactory: (checks: ReadinessChecks, runners: ProjectionRunner[], expiry: ExpiryJob, recovery: RedemptionRecovery, clock: Clock, logger: Logger) =>
+          useFactory: (
+            checks: ReadinessChecks,
+            runners: ProjectionRunner[],
+            expiry: ExpiryJob,
+            recovery: RedemptionRecovery,
+            clock: Clock,
+            logger: Logger,
+          ) =>
             new RuntimeLifecycle(checks, {
               infrastructure,
               followers: runners,
               maxLagMs: settings.maxProjectionLagMs,
               tasks: [
                 new PeriodicTask('expiry', settings.expiryIntervalMs, () => expiry.runOnce(clock.now()), logger),
-                new PeriodicTask('redemption recovery', settings.recoveryAfterMs, () => recovery.resumeUnfinished(clock.now(), settings.recoveryAfterMs), logger),
+                new PeriodicTask(
+                  'redemption recovery',
+                  settings.recoveryAfterMs,
+                  () => recovery.resumeUnfinished(clock.now(), settings.recoveryAfterMs),
+                  logger,
+                ),
               ],
             }),
         },

@@ -57,7 +57,10 @@ class ReadModelChanges {
   private readonly rewards: Row[] = [];
   private readonly held = new Map<string, { tenantId: string; rewardId: string; delta: number }>();
   private readonly redemptions: Row[] = [];
-  private readonly statuses = new Map<string, { tenantId: string; redemptionId: string; status: string; reason: string | null; at: string }>();
+  private readonly statuses = new Map<
+    string,
+    { tenantId: string; redemptionId: string; status: string; reason: string | null; at: string }
+  >();
   private readonly lots: Row[] = [];
   private readonly lotMoves = new Map<string, { tenantId: string; userId: string; lotId: string; delta: number }>();
   private readonly tiers = new Map<string, { tenantId: string; userId: string; tier: string | null; reviewAt: string }>();
@@ -99,7 +102,8 @@ class ReadModelChanges {
         this.lots.push([tenantId, event.data.userId, event.data.lotId, event.data.points, event.data.expiresAt]);
         return;
       case 'PointsAdjusted':
-        if (event.data.points > 0) for (const lot of event.data.lots) this.lots.push([tenantId, event.data.userId, lot.lotId, lot.points, event.data.expiresAt]);
+        if (event.data.points > 0)
+          for (const lot of event.data.lots) this.lots.push([tenantId, event.data.userId, lot.lotId, lot.points, event.data.expiresAt]);
         else this.move(tenantId, event.data.userId, event.data.lots, -1);
         return;
       case 'PointsRedeemed':
@@ -113,7 +117,12 @@ class ReadModelChanges {
         return;
       case 'TierChanged':
       case 'TierRetained':
-        this.tiers.set(`${tenantId}/${event.data.userId}`, { tenantId, userId: event.data.userId, tier: event.type === 'TierChanged' ? event.data.to : event.data.tier, reviewAt: event.data.reviewAt });
+        this.tiers.set(`${tenantId}/${event.data.userId}`, {
+          tenantId,
+          userId: event.data.userId,
+          tier: event.type === 'TierChanged' ? event.data.to : event.data.tier,
+          reviewAt: event.data.reviewAt,
+        });
         return;
       default:
         return;
@@ -131,7 +140,12 @@ class ReadModelChanges {
 
   /** Inserts before the updates that may touch the inserted rows. */
   async write(tx: EntityManager): Promise<void> {
-    await insert(tx, 'INSERT INTO rewards_tenants (tenant_id, slug, api_key_hash) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING', this.tenants, 3);
+    await insert(
+      tx,
+      'INSERT INTO rewards_tenants (tenant_id, slug, api_key_hash) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING',
+      this.tenants,
+      3,
+    );
     await insert(
       tx,
       `INSERT INTO rewards_catalog (tenant_id, reward_id, name, cost, stock, per_member_limit, valid_from, valid_until, created_at)
@@ -195,7 +209,10 @@ class ReadModelChanges {
 /** Runs a statement over rows passed as one array per column (`unnest`), if there are any. */
 async function insert(tx: EntityManager, sql: string, rows: readonly Row[], columns: number): Promise<void> {
   if (rows.length === 0) return;
-  await tx.query(sql, Array.from({ length: columns }, (_, column) => rows.map((row) => row[column] ?? null)));
+  await tx.query(
+    sql,
+    Array.from({ length: columns }, (_, column) => rows.map((row) => row[column] ?? null)),
+  );
 }
 
 /**
@@ -204,7 +221,10 @@ async function insert(tx: EntityManager, sql: string, rows: readonly Row[], colu
  * digest, so a redemption of theirs projected later is stored without the user id as well.
  */
 async function forgetMember(tx: EntityManager, tenantId: string, userId: string): Promise<void> {
-  await tx.query('INSERT INTO rewards_erased_members (tenant_id, member_digest) VALUES ($1, $2) ON CONFLICT DO NOTHING', [tenantId, erasureDigest(tenantId, userId)]);
+  await tx.query('INSERT INTO rewards_erased_members (tenant_id, member_digest) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+    tenantId,
+    erasureDigest(tenantId, userId),
+  ]);
   await tx.query('DELETE FROM rewards_lots WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
   await tx.query('DELETE FROM rewards_members WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
   await tx.query(`UPDATE rewards_redemptions SET user_id = '' WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);

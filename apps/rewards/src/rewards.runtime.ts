@@ -15,7 +15,14 @@ import { walletEvents } from './wallet/wallet.events';
  * Every event type rewards reads: its own, register's TenantCreated (the tenants' keys), and the
  * sources of earning (pulse's tracked events, register's sign-ups and erasures).
  */
-export const rewardsEventTypes = [...programEvents, ...walletEvents, ...catalogEvents, ...redemptionEvents, ...tenantEvents, ...consumedEvents];
+export const rewardsEventTypes = [
+  ...programEvents,
+  ...walletEvents,
+  ...catalogEvents,
+  ...redemptionEvents,
+  ...tenantEvents,
+  ...consumedEvents,
+];
 
 /** Opens what rewards runs on, as its configuration says. */
 export async function openRewardsRuntime(config: RewardsConfig): Promise<RewardsRuntime> {

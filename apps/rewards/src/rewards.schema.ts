@@ -40,7 +40,9 @@ export class RewardsReadModels1732360000000 implements MigrationInterface {
         updated_at timestamptz NOT NULL,
         PRIMARY KEY (tenant_id, redemption_id)
       )`);
-    await runner.query('CREATE INDEX IF NOT EXISTS rewards_redemptions_unfinished ON rewards_redemptions (updated_at) WHERE status IN (\'requested\', \'cancelling\')');
+    await runner.query(
+      "CREATE INDEX IF NOT EXISTS rewards_redemptions_unfinished ON rewards_redemptions (updated_at) WHERE status IN ('requested', 'cancelling')",
+    );
     await runner.query(`
       CREATE TABLE IF NOT EXISTS rewards_lots (
         tenant_id uuid NOT NULL,
@@ -63,7 +65,8 @@ export class RewardsReadModels1732360000000 implements MigrationInterface {
   }
 
   async down(runner: QueryRunner): Promise<void> {
-    for (const table of ['rewards_members', 'rewards_lots', 'rewards_redemptions', 'rewards_catalog', 'rewards_tenants']) await runner.query(`DROP TABLE IF EXISTS ${table}`);
+    for (const table of ['rewards_members', 'rewards_lots', 'rewards_redemptions', 'rewards_catalog', 'rewards_tenants'])
+      await runner.query(`DROP TABLE IF EXISTS ${table}`);
   }
 }
 

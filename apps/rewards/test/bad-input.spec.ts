@@ -16,7 +16,8 @@ describe('bad input', () => {
     tenant = await h.createTenant();
     other = await h.createTenant();
     await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM);
-    rewardId = (await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 1 })).body.id;
+    rewardId = (await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 1 })).body
+      .id;
     userId = `m-${randomUUID()}`;
     await h.track(tenant, userId, 'Grant', { points: 150 });
   });
@@ -42,24 +43,49 @@ describe('bad input', () => {
 
   test('malformed rules are named by JSON pointer', () =>
     unchanged(async () => {
-      const response = await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send({
-        rules: [
-          { id: 'Bad Id', event: 'X', award: { kind: 'fixed', points: -5 } },
-          { id: 'ok', event: 'Y', conditions: [{ property: 'total', op: 'gt', value: 'ten' }], award: { kind: 'perAmount', property: 'total', pointsPerUnit: 1, rounding: 'sideways' } },
-        ],
-        tiers: { periodMonths: 12, levels: [{ name: 'a', threshold: 5 }] },
-        surprise: true,
-      });
+      const response = await h.rewards
+        .http()
+        .put(`/t/${tenant.slug}/program`)
+        .set(auth(tenant))
+        .send({
+          rules: [
+            { id: 'Bad Id', event: 'X', award: { kind: 'fixed', points: -5 } },
+            {
+              id: 'ok',
+              event: 'Y',
+              conditions: [{ property: 'total', op: 'gt', value: 'ten' }],
+              award: { kind: 'perAmount', property: 'total', pointsPerUnit: 1, rounding: 'sideways' },
+            },
+          ],
+          tiers: { periodMonths: 12, levels: [{ name: 'a', threshold: 5 }] },
+          surprise: true,
+        });
       expectProblem(response, 400, 'validation-failed');
-      expect(pointers(response.body as never)).toEqual(['/rules/0/award/points', '/rules/0/id', '/rules/1/award/rounding', '/rules/1/conditions/0/value', '/surprise']);
+      expect(pointers(response.body as never)).toEqual([
+        '/rules/0/award/points',
+        '/rules/0/id',
+        '/rules/1/award/rounding',
+        '/rules/1/conditions/0/value',
+        '/surprise',
+      ]);
     }));
 
   test('rules that are well-formed but inconsistent are refused too', () =>
     unchanged(async () => {
-      const response = await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send({
-        rules: [],
-        tiers: { periodMonths: 12, levels: [{ name: 'a', threshold: 0 }, { name: 'b', threshold: 0 }] },
-      });
+      const response = await h.rewards
+        .http()
+        .put(`/t/${tenant.slug}/program`)
+        .set(auth(tenant))
+        .send({
+          rules: [],
+          tiers: {
+            periodMonths: 12,
+            levels: [
+              { name: 'a', threshold: 0 },
+              { name: 'b', threshold: 0 },
+            ],
+          },
+        });
       expectProblem(response, 400, 'validation-failed');
       expect(pointers(response.body as never)).toEqual(['/tiers/levels/1/threshold']);
     }));
@@ -73,15 +99,27 @@ describe('bad input', () => {
 
   test('a validity window that ends before it starts is refused', () =>
     unchanged(async () => {
-      const response = await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'X', cost: 1, stock: 1, validFrom: '2026-02-01T00:00:00Z', validUntil: '2026-01-01T00:00:00Z' });
+      const response = await h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/rewards`)
+        .set(auth(tenant))
+        .send({ name: 'X', cost: 1, stock: 1, validFrom: '2026-02-01T00:00:00Z', validUntil: '2026-01-01T00:00:00Z' });
       expectProblem(response, 400, 'validation-failed');
     }));
 
   test('a zero adjustment, or one that would overdraw, is refused', () =>
     unchanged(async () => {
-      const zero = await h.rewards.http().post(`/t/${tenant.slug}/members/${userId}/adjustments`).set(auth(tenant)).send({ points: 0, reason: 'x', actor: 'ops' });
+      const zero = await h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/members/${userId}/adjustments`)
+        .set(auth(tenant))
+        .send({ points: 0, reason: 'x', actor: 'ops' });
       expectProblem(zero, 400, 'validation-failed');
-      const overdraw = await h.rewards.http().post(`/t/${tenant.slug}/members/${userId}/adjustments`).set(auth(tenant)).send({ points: -151, reason: 'x', actor: 'ops' });
+      const overdraw = await h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/members/${userId}/adjustments`)
+        .set(auth(tenant))
+        .send({ points: -151, reason: 'x', actor: 'ops' });
       expectProblem(overdraw, 409, 'insufficient-points');
     }));
 
@@ -99,7 +137,12 @@ describe('bad input', () => {
     }));
 
   test('an expired reward, or one not yet valid, cannot be redeemed', async () => {
-    const create = (terms: object) => h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Old', cost: 1, stock: 5, ...terms });
+    const create = (terms: object) =>
+      h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/rewards`)
+        .set(auth(tenant))
+        .send({ name: 'Old', cost: 1, stock: 5, ...terms });
     const expired = (await create({ validFrom: '2020-01-01T00:00:00Z', validUntil: '2021-01-01T00:00:00Z' })).body.id;
     const future = (await create({ validFrom: '2099-01-01T00:00:00Z' })).body.id;
     await unchanged(async () => {

@@ -36,7 +36,9 @@ describe('OpenAPI document', () => {
     const documented = Object.entries(doc.body.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
       .sort();
-    const served = servedRoutes(h.rewards.app.getHttpAdapter().getInstance() as FastifyInstance).filter((route) => !PLATFORM_ROUTES.has(route));
+    const served = servedRoutes(h.rewards.app.getHttpAdapter().getInstance() as FastifyInstance).filter(
+      (route) => !PLATFORM_ROUTES.has(route),
+    );
     expect(served.length).toBeGreaterThanOrEqual(13);
     expect(documented).toEqual(served);
 
@@ -62,7 +64,12 @@ describe('OpenAPI document', () => {
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.text).not.toContain('<script');
-    for (const operation of ['PUT /t/{tenant}/program', 'POST /t/{tenant}/members/{userId}/redemptions', 'GET /t/{tenant}/members/{userId}/transactions', 'POST /t/{tenant}/redemptions/{id}/cancellation']) {
+    for (const operation of [
+      'PUT /t/{tenant}/program',
+      'POST /t/{tenant}/members/{userId}/redemptions',
+      'GET /t/{tenant}/members/{userId}/transactions',
+      'POST /t/{tenant}/redemptions/{id}/cancellation',
+    ]) {
       expect(page.text).toContain(operation);
     }
   });

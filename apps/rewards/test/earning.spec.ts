@@ -22,8 +22,15 @@ describe('earning from events', () => {
     const userId = await h.signUp(tenant);
     const response = await member(userId);
     expect(response.status).toBe(200);
-    expect(response.body).toMatchObject({ userId, balance: 50, tier: 'bronze', progress: { pointsInPeriod: 50, nextTier: { name: 'silver', pointsNeeded: 150 } } });
-    expect(response.body.lots).toEqual([{ lotId: `registered:${userId}/signup`, points: 50, earnedAt: expect.any(String), expiresAt: expect.any(String) }]);
+    expect(response.body).toMatchObject({
+      userId,
+      balance: 50,
+      tier: 'bronze',
+      progress: { pointsInPeriod: 50, nextTier: { name: 'silver', pointsNeeded: 150 } },
+    });
+    expect(response.body.lots).toEqual([
+      { lotId: `registered:${userId}/signup`, points: 50, earnedAt: expect.any(String), expiresAt: expect.any(String) },
+    ]);
   });
 
   test('an order earns points per euro, and crossing a threshold upgrades the tier at once', async () => {
@@ -34,16 +41,32 @@ describe('earning from events', () => {
     expect(response.body).toMatchObject({ balance: 250, tier: 'silver', progress: { nextTier: { name: 'gold', pointsNeeded: 750 } } });
   });
 
-  test("a track call as pulse records it (MessageReceived, properties sealed) earns; its other calls do not", async () => {
+  test('a track call as pulse records it (MessageReceived, properties sealed) earns; its other calls do not', async () => {
     const userId = `pulse-${randomUUID()}`;
     const codec = h.rewards.runtime.infrastructure.codec;
     const now = new Date();
     const message = (kind: 'track' | 'page', messageId: string) =>
-      MessageReceived({ kind, messageId, userId, anonymousId: null, event: 'Order Completed', timestamp: now.toISOString(), receivedAt: now.toISOString(), properties: { total: 42.5, currency: 'EUR' }, carriesTraits: false, source: { kind: 'server', keyId: 'server' } });
+      MessageReceived({
+        kind,
+        messageId,
+        userId,
+        anonymousId: null,
+        event: 'Order Completed',
+        timestamp: now.toISOString(),
+        receivedAt: now.toISOString(),
+        properties: { total: 42.5, currency: 'EUR' },
+        carriesTraits: false,
+        source: { kind: 'server', keyId: 'server' },
+      });
     const context = { tenantId: tenant.id, correlationId: randomUUID(), now };
-    const stored = [await codec.encode(message('track', randomUUID()), context), await codec.encode(message('page', randomUUID()), context)];
+    const stored = [
+      await codec.encode(message('track', randomUUID()), context),
+      await codec.encode(message('page', randomUUID()), context),
+    ];
     expect(JSON.stringify(stored[0]!.data)).not.toContain('EUR');
-    const { position } = await h.rewards.runtime.infrastructure.eventStore.appendToStream(trackingStreamFor(tenant.id, 0), stored, { expectedRevision: 'any' });
+    const { position } = await h.rewards.runtime.infrastructure.eventStore.appendToStream(trackingStreamFor(tenant.id, 0), stored, {
+      expectedRevision: 'any',
+    });
     await h.rewards.earning.waitFor(position);
     expect((await member(userId)).body).toMatchObject({ balance: 42 });
   });
@@ -104,7 +127,10 @@ describe('earning from events', () => {
     const pages: { type: string; points?: number }[][] = [];
     let cursor = '';
     do {
-      const page = await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}/transactions?limit=2${cursor ? `&cursor=${cursor}` : ''}`).set(auth(tenant));
+      const page = await h.rewards
+        .http()
+        .get(`/t/${tenant.slug}/members/${userId}/transactions?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+        .set(auth(tenant));
       expect(page.status).toBe(200);
       pages.push(page.body.items);
       cursor = page.body.nextCursor;
@@ -119,7 +145,12 @@ describe('earning from events', () => {
     const userId = `adjusted-${randomUUID()}`;
     await h.track(tenant, userId, 'Grant', { points: 10 });
     const adjust = () =>
-      h.rewards.http().post(`/t/${tenant.slug}/members/${userId}/adjustments`).set(auth(tenant)).set('idempotency-key', 'goodwill-1').send({ points: 25, reason: 'late parcel', actor: 'agent-7' });
+      h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/members/${userId}/adjustments`)
+        .set(auth(tenant))
+        .set('idempotency-key', 'goodwill-1')
+        .send({ points: 25, reason: 'late parcel', actor: 'agent-7' });
     expect((await adjust()).body).toMatchObject({ points: 25, balance: 35 });
     expect((await adjust()).body).toMatchObject({ balance: 35 });
     const history = await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}/transactions`).set(auth(tenant));
@@ -152,9 +183,17 @@ describe('earning from events', () => {
 
   test('a new program version applies to events tracked after it', async () => {
     const other = await h.createTenant();
-    await h.rewards.http().put(`/t/${other.slug}/program`).set(auth(other)).send({ rules: [{ id: 'visit', event: 'Visited', conditions: [], award: { kind: 'fixed', points: 5 } }] });
+    await h.rewards
+      .http()
+      .put(`/t/${other.slug}/program`)
+      .set(auth(other))
+      .send({ rules: [{ id: 'visit', event: 'Visited', conditions: [], award: { kind: 'fixed', points: 5 } }] });
     await h.track(other, 'v1', 'Visited');
-    const again = await h.rewards.http().put(`/t/${other.slug}/program`).set(auth(other)).send({ rules: [{ id: 'visit', event: 'Visited', conditions: [], award: { kind: 'fixed', points: 7 } }] });
+    const again = await h.rewards
+      .http()
+      .put(`/t/${other.slug}/program`)
+      .set(auth(other))
+      .send({ rules: [{ id: 'visit', event: 'Visited', conditions: [], award: { kind: 'fixed', points: 7 } }] });
     expect(again.body.version).toBe(2);
     await h.track(other, 'v1', 'Visited');
     expect((await h.rewards.http().get(`/t/${other.slug}/members/v1`).set(auth(other))).body.balance).toBe(12);

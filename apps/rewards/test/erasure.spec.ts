@@ -30,7 +30,11 @@ describe('erasure', () => {
   async function erase(userId: string): Promise<void> {
     const codec = h.register.runtime.infrastructure.codec;
     const now = new Date();
-    const event = await codec.encode(UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'tenant' }), { tenantId: tenant.id, correlationId: randomUUID(), now });
+    const event = await codec.encode(UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'tenant' }), {
+      tenantId: tenant.id,
+      correlationId: randomUUID(),
+      now,
+    });
     const { position } = await store().appendToStream(accountStreamFor(tenant.id, userId), [event], { expectedRevision: 'any' });
     await h.rewards.earning.waitFor(position);
     const wallet = await store().readStream(walletStreamFor(tenant.id, userId));
@@ -40,7 +44,9 @@ describe('erasure', () => {
   /** Every row of every rewards table, as text, that mentions `text`. */
   async function rowsMentioning(text: string): Promise<string[]> {
     const tables = await query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'rewards\\_%'");
-    expect(tables.rows.map((row: { tablename: string }) => row.tablename)).toEqual(expect.arrayContaining(['rewards_lots', 'rewards_members', 'rewards_redemptions']));
+    expect(tables.rows.map((row: { tablename: string }) => row.tablename)).toEqual(
+      expect.arrayContaining(['rewards_lots', 'rewards_members', 'rewards_redemptions']),
+    );
     const found: string[] = [];
     for (const { tablename } of tables.rows as { tablename: string }[]) {
       const rows = await query(`SELECT row_to_json(t)::text AS row FROM ${tablename} t WHERE row_to_json(t)::text LIKE $1`, [`%${text}%`]);
@@ -52,10 +58,18 @@ describe('erasure', () => {
   test("an erased member is gone from rewards' API and tables, their history kept without personal data, and earns nothing more", async () => {
     const userId = await h.signUp(tenant);
     await h.track(tenant, userId, 'Grant', { points: 300 });
-    const adjusted = await http().post(`/t/${tenant.slug}/members/${userId}/adjustments`).set(auth(tenant)).set('idempotency-key', 'goodwill').send({ points: 20, reason: 'parcel lost at Main Street 4', actor: 'agent-7' });
+    const adjusted = await http()
+      .post(`/t/${tenant.slug}/members/${userId}/adjustments`)
+      .set(auth(tenant))
+      .set('idempotency-key', 'goodwill')
+      .send({ points: 20, reason: 'parcel lost at Main Street 4', actor: 'agent-7' });
     expect(adjusted.status).toBe(201);
     const rewardId = (await http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 5 })).body.id;
-    const redeemed = await http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId });
+    const redeemed = await http()
+      .post(`/t/${tenant.slug}/members/${userId}/redemptions`)
+      .set(auth(tenant))
+      .set('idempotency-key', randomUUID())
+      .send({ rewardId });
     expect(redeemed.status).toBe(201);
     // Before: the read models hold the member (what the test then expects to disappear).
     await h.rewards.app.get(ProjectionRunner).waitFor((await store().readStream(walletStreamFor(tenant.id, userId))).at(-1)!.position);
@@ -70,21 +84,39 @@ describe('erasure', () => {
       expect(response.status).toBe(404);
       expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
     }
-    const again = await http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId });
+    const again = await http()
+      .post(`/t/${tenant.slug}/members/${userId}/redemptions`)
+      .set(auth(tenant))
+      .set('idempotency-key', randomUUID())
+      .send({ rewardId });
     expect(again.status).toBe(404);
-    const adjustAgain = await http().post(`/t/${tenant.slug}/members/${userId}/adjustments`).set(auth(tenant)).send({ points: 5, reason: 'x', actor: 'agent-7' });
+    const adjustAgain = await http()
+      .post(`/t/${tenant.slug}/members/${userId}/adjustments`)
+      .set(auth(tenant))
+      .send({ points: 5, reason: 'x', actor: 'agent-7' });
     expect(adjustAgain.status).toBe(404);
 
     expect(await rowsMentioning(userId)).toEqual([]);
     // The redemption stays for the stock and the admin view, without saying whose it was.
-    const redemption = (await http().get(`/t/${tenant.slug}/redemptions`).set(auth(tenant))).body.items.find((item: { id: string }) => item.id === redeemed.body.id);
+    const redemption = (await http().get(`/t/${tenant.slug}/redemptions`).set(auth(tenant))).body.items.find(
+      (item: { id: string }) => item.id === redeemed.body.id,
+    );
     expect(redemption).toMatchObject({ userId: null, rewardId, status: 'confirmed' });
 
     // The history keeps amounts and dates; the adjustment's reason can no longer be opened.
     const history = await store().readStream(walletStreamFor(tenant.id, userId));
     const codec = h.rewards.runtime.infrastructure.codec;
     const decoded = await Promise.all(history.map((event) => codec.decode(event)));
-    expect(decoded.map((envelope) => envelope.event.type)).toEqual(['MemberEnrolled', 'PointsEarned', 'TierChanged', 'PointsEarned', 'TierChanged', 'PointsAdjusted', 'PointsRedeemed', 'MemberErased']);
+    expect(decoded.map((envelope) => envelope.event.type)).toEqual([
+      'MemberEnrolled',
+      'PointsEarned',
+      'TierChanged',
+      'PointsEarned',
+      'TierChanged',
+      'PointsAdjusted',
+      'PointsRedeemed',
+      'MemberErased',
+    ]);
     const adjustment = decoded.find((envelope) => envelope.event.type === 'PointsAdjusted')!;
     expect(adjustment.erased).toBe(true);
     expect(adjustment.event.data).toMatchObject({ points: 20, reason: null });
@@ -113,9 +145,23 @@ describe('erasure', () => {
     const codec = h.register.runtime.infrastructure.codec;
     const now = new Date();
     const context = { tenantId: tenant.id, correlationId: 'c', now };
-    const track = (points: number) => h.rewards.runtime.infrastructure.codec.encode(trackReceived({ userId, event: 'Grant', properties: { points }, messageId: randomUUID(), at: now }), context);
+    const track = (points: number) =>
+      h.rewards.runtime.infrastructure.codec.encode(
+        trackReceived({ userId, event: 'Grant', properties: { points }, messageId: randomUUID(), at: now }),
+        context,
+      );
     await store().appendToStream(trackingStreamFor(tenant.id, 0), [await track(10)], { expectedRevision: 'any' });
-    await store().appendToStream(accountStreamFor(tenant.id, userId), [await codec.encode(UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'user' }), { tenantId: tenant.id, correlationId: 'c', now })], { expectedRevision: 'any' });
+    await store().appendToStream(
+      accountStreamFor(tenant.id, userId),
+      [
+        await codec.encode(UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'user' }), {
+          tenantId: tenant.id,
+          correlationId: 'c',
+          now,
+        }),
+      ],
+      { expectedRevision: 'any' },
+    );
     const { position } = await store().appendToStream(trackingStreamFor(tenant.id, 0), [await track(20)], { expectedRevision: 'any' });
     h.rewards.earning.start();
     await h.rewards.earning.waitFor(position);
@@ -129,17 +175,36 @@ describe('erasure', () => {
    * carries on (the wallet refuses the debit; the redemption is declined).
    */
   describe('a redemption racing the erasure of its member', () => {
-    async function redemptionRequestedAfterErasure(userId: string, rewardId: string, options: { readModelsPaused: boolean }): Promise<string> {
+    async function redemptionRequestedAfterErasure(
+      userId: string,
+      rewardId: string,
+      options: { readModelsPaused: boolean },
+    ): Promise<string> {
       const readModels = h.rewards.app.get(ProjectionRunner);
       if (options.readModelsPaused) await readModels.stop();
       const now = new Date();
       const context = { tenantId: tenant.id, correlationId: randomUUID(), now };
       const register = h.register.runtime.infrastructure.codec;
-      const erased = await store().appendToStream(accountStreamFor(tenant.id, userId), [await register.encode(UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'user' }), context)], { expectedRevision: 'any' });
+      const erased = await store().appendToStream(
+        accountStreamFor(tenant.id, userId),
+        [await register.encode(UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'user' }), context)],
+        { expectedRevision: 'any' },
+      );
       await h.rewards.earning.waitFor(erased.position);
       const redemptionId = randomUUID();
-      const requested = RedemptionRequested({ redemptionId, userId, rewardId, cost: 100, fingerprint: 'f', requestedAt: now.toISOString() });
-      await store().appendToStream(redemptionStreamFor(tenant.id, redemptionId), [await h.rewards.runtime.infrastructure.codec.encode(requested, context)], { expectedRevision: 'no_stream' });
+      const requested = RedemptionRequested({
+        redemptionId,
+        userId,
+        rewardId,
+        cost: 100,
+        fingerprint: 'f',
+        requestedAt: now.toISOString(),
+      });
+      await store().appendToStream(
+        redemptionStreamFor(tenant.id, redemptionId),
+        [await h.rewards.runtime.infrastructure.codec.encode(requested, context)],
+        { expectedRevision: 'no_stream' },
+      );
       const outcome = await h.rewards.app.get(RedemptionHandler).drive(tenant.id, redemptionId, context);
       expect(outcome).toMatchObject({ ok: false });
       if (options.readModelsPaused) readModels.start();
@@ -147,7 +212,8 @@ describe('erasure', () => {
       return redemptionId;
     }
 
-    const rowOf = async (redemptionId: string) => (await query('SELECT user_id, status FROM rewards_redemptions WHERE redemption_id = $1', [redemptionId])).rows;
+    const rowOf = async (redemptionId: string) =>
+      (await query('SELECT user_id, status FROM rewards_redemptions WHERE redemption_id = $1', [redemptionId])).rows;
 
     test.each([
       ['in a later batch than the erasure', false],
@@ -155,7 +221,8 @@ describe('erasure', () => {
     ])('requested after the erasure, projected %s: stored without the user id', async (_when, readModelsPaused) => {
       const userId = `race-${randomUUID()}`;
       await h.track(tenant, userId, 'Grant', { points: 300 });
-      const rewardId = (await http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 5 })).body.id;
+      const rewardId = (await http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 5 })).body
+        .id;
       const redemptionId = await redemptionRequestedAfterErasure(userId, rewardId, { readModelsPaused });
       expect(await rowOf(redemptionId)).toEqual([{ user_id: '', status: 'declined' }]);
       expect(await rowsMentioning(userId)).toEqual([]);
@@ -164,8 +231,13 @@ describe('erasure', () => {
     test('requested before the erasure: its row loses the user id when the erasure is projected', async () => {
       const userId = `race-${randomUUID()}`;
       await h.track(tenant, userId, 'Grant', { points: 300 });
-      const rewardId = (await http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 5 })).body.id;
-      const redeemed = await http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId });
+      const rewardId = (await http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 5 })).body
+        .id;
+      const redeemed = await http()
+        .post(`/t/${tenant.slug}/members/${userId}/redemptions`)
+        .set(auth(tenant))
+        .set('idempotency-key', randomUUID())
+        .send({ rewardId });
       expect(redeemed.status).toBe(201);
       await erase(userId);
       expect(await rowOf(redeemed.body.id)).toEqual([{ user_id: '', status: 'confirmed' }]);

@@ -30,13 +30,25 @@ describe('expiry job', () => {
   }
   const member = async (userId: string) => (await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body;
   const expiredEvents = async (userId: string) =>
-    (await h.rewards.runtime.infrastructure.eventStore.readStream(walletStreamFor(tenant.id, userId))).filter((e) => e.type === 'PointsExpired');
+    (await h.rewards.runtime.infrastructure.eventStore.readStream(walletStreamFor(tenant.id, userId))).filter(
+      (e) => e.type === 'PointsExpired',
+    );
 
   test('two replicas running the job at once expire each lot once; a second run does nothing', async () => {
     const spender = await memberWith(100);
     const saver = await memberWith(40);
-    const rewardId = (await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Pen', cost: 30, stock: 5 })).body.id;
-    expect((await h.rewards.http().post(`/t/${tenant.slug}/members/${spender}/redemptions`).set(auth(tenant)).set('idempotency-key', 'k').send({ rewardId })).status).toBe(201);
+    const rewardId = (await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Pen', cost: 30, stock: 5 }))
+      .body.id;
+    expect(
+      (
+        await h.rewards
+          .http()
+          .post(`/t/${tenant.slug}/members/${spender}/redemptions`)
+          .set(auth(tenant))
+          .set('idempotency-key', 'k')
+          .send({ rewardId })
+      ).status,
+    ).toBe(201);
     await projected(spender);
     await projected(saver);
 

@@ -27,13 +27,23 @@ describe('rewards on EventStoreDB', () => {
     const member = await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant));
     expect(member.body).toMatchObject({ balance: 500, tier: 'silver' });
 
-    const rewardId = (await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Cap', cost: 100, stock: 3 })).body.id;
+    const rewardId = (await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Cap', cost: 100, stock: 3 }))
+      .body.id;
     const responses = await Promise.all(
-      Array.from({ length: 20 }, () => h.rewards.http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId })),
+      Array.from({ length: 20 }, () =>
+        h.rewards
+          .http()
+          .post(`/t/${tenant.slug}/members/${userId}/redemptions`)
+          .set(auth(tenant))
+          .set('idempotency-key', randomUUID())
+          .send({ rewardId }),
+      ),
     );
     expect(responses.filter((r) => r.status === 201)).toHaveLength(3);
     expect((await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.balance).toBe(200);
-    const tables = await h.rewards.runtime.infrastructure.pool.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'es_events'");
+    const tables = await h.rewards.runtime.infrastructure.pool.query(
+      "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'es_events'",
+    );
     expect(tables.rows[0].n).toBe(0);
   });
 

@@ -17,7 +17,11 @@ describe('earning past events it cannot decode', () => {
   afterAll(() => h.close());
 
   /** An event as some broken writer might have stored it: right type and data, metadata without tenantId. */
-  const withoutTenant = (stored: EventToAppend): EventToAppend => ({ ...stored, id: randomUUID(), metadata: { schemaVersion: 1, correlationId: 'broken-writer' } });
+  const withoutTenant = (stored: EventToAppend): EventToAppend => ({
+    ...stored,
+    id: randomUUID(),
+    metadata: { schemaVersion: 1, correlationId: 'broken-writer' },
+  });
 
   test('a broken track call and a broken program version in the log: the good calls earn, the broken ones are recorded once', async () => {
     const store = h.rewards.runtime.infrastructure.eventStore;
@@ -34,17 +38,27 @@ describe('earning past events it cannot decode', () => {
       const first = await h.sealTrack(tenant, userId, 'Grant', { points: 40 });
       const brokenTrack = withoutTenant(await h.sealTrack(tenant, userId, 'Grant', { points: 1000 }));
       const last = await h.sealTrack(tenant, userId, 'Grant', { points: 2 });
-      const { position } = await store.appendToStream(trackingStreamFor(tenant.id, 0), [first, brokenTrack, last], { expectedRevision: 'any' });
+      const { position } = await store.appendToStream(trackingStreamFor(tenant.id, 0), [first, brokenTrack, last], {
+        expectedRevision: 'any',
+      });
       await replica.earning.waitFor(position);
 
       // Read off the wallet stream: the member API folds the program stream too, and on the command
       // side a broken event there fails loudly by design (500) rather than deciding on a guess.
-      const earned = (await store.readStream(walletStreamFor(tenant.id, userId))).filter((e) => e.type === 'PointsEarned').map((e) => e.data.points);
+      const earned = (await store.readStream(walletStreamFor(tenant.id, userId)))
+        .filter((e) => e.type === 'PointsEarned')
+        .map((e) => e.data.points);
       expect(earned).toEqual([40, 2]);
       const skipped = await h.rewards.runtime.infrastructure.pool.query<{ event_id: string; error: string; reason: string }>(
         `SELECT event_id, error, reason FROM projection_skipped_events WHERE projection = 'rewards.earning' ORDER BY commit_position`,
       );
-      expect(skipped.rows).toEqual([brokenProgram, brokenTrack].map((e) => ({ event_id: e.id, error: 'UndecodableEventError', reason: 'event metadata lacks tenantId' })));
+      expect(skipped.rows).toEqual(
+        [brokenProgram, brokenTrack].map((e) => ({
+          event_id: e.id,
+          error: 'UndecodableEventError',
+          reason: 'event metadata lacks tenantId',
+        })),
+      );
     } finally {
       await replica.close();
       h.rewards.earning.start();

@@ -19,7 +19,11 @@ describe('redemptions', () => {
   afterAll(() => h.close());
 
   async function reward(terms: object = {}): Promise<string> {
-    const response = await h.rewards.http().post(`/t/${tenant.slug}/rewards`).set(auth(tenant)).send({ name: 'Mug', cost: 100, stock: 1000, ...terms });
+    const response = await h.rewards
+      .http()
+      .post(`/t/${tenant.slug}/rewards`)
+      .set(auth(tenant))
+      .send({ name: 'Mug', cost: 100, stock: 1000, ...terms });
     expect(response.status).toBe(201);
     return response.body.id;
   }
@@ -29,9 +33,16 @@ describe('redemptions', () => {
     return userId;
   }
   const redeem = (userId: string, rewardId: string, key = randomUUID()) =>
-    h.rewards.http().post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', key).send({ rewardId });
-  const balance = async (userId: string) => (await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.balance;
-  const remaining = async (rewardId: string) => (await h.rewards.http().get(`/t/${tenant.slug}/rewards/${rewardId}`).set(auth(tenant))).body.remaining;
+    h.rewards
+      .http()
+      .post(`/t/${tenant.slug}/members/${userId}/redemptions`)
+      .set(auth(tenant))
+      .set('idempotency-key', key)
+      .send({ rewardId });
+  const balance = async (userId: string) =>
+    (await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.balance;
+  const remaining = async (rewardId: string) =>
+    (await h.rewards.http().get(`/t/${tenant.slug}/rewards/${rewardId}`).set(auth(tenant))).body.remaining;
 
   test('50 parallel redemptions against a balance that covers 10: exactly 10 succeed, the balance ends at 0', async () => {
     const rewardId = await reward();
@@ -40,7 +51,8 @@ describe('redemptions', () => {
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(10);
     expect(statuses.filter((s) => s === 409)).toHaveLength(40);
-    for (const refused of responses.filter((r) => r.status === 409)) expect(refused.body.type).toBe('https://tessera.dev/problems/insufficient-points');
+    for (const refused of responses.filter((r) => r.status === 409))
+      expect(refused.body.type).toBe('https://tessera.dev/problems/insufficient-points');
     expect(await balance(userId)).toBe(0);
     expect(await remaining(rewardId)).toBe(990);
   });
@@ -51,7 +63,11 @@ describe('redemptions', () => {
     const userId = await memberWith(1000);
     const responses = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        (i % 2 === 0 ? h.rewards.http() : replica.http()).post(`/t/${tenant.slug}/members/${userId}/redemptions`).set(auth(tenant)).set('idempotency-key', randomUUID()).send({ rewardId }),
+        (i % 2 === 0 ? h.rewards.http() : replica.http())
+          .post(`/t/${tenant.slug}/members/${userId}/redemptions`)
+          .set(auth(tenant))
+          .set('idempotency-key', randomUUID())
+          .send({ rewardId }),
       ),
     );
     expect(responses.filter((r) => r.status === 201)).toHaveLength(10);
@@ -121,7 +137,9 @@ describe('redemptions', () => {
     const redeemed = await redeem(userId, rewardId);
     const fulfilled = await h.rewards.http().post(`/t/${tenant.slug}/redemptions/${redeemed.body.id}/fulfilment`).set(auth(tenant));
     expect(fulfilled.body.status).toBe('fulfilled');
-    expect((await h.rewards.http().post(`/t/${tenant.slug}/redemptions/${redeemed.body.id}/cancellation`).set(auth(tenant))).status).toBe(409);
+    expect((await h.rewards.http().post(`/t/${tenant.slug}/redemptions/${redeemed.body.id}/cancellation`).set(auth(tenant))).status).toBe(
+      409,
+    );
     expect([await balance(userId), await remaining(rewardId)]).toEqual([0, 2]);
   });
 

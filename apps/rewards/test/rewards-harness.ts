@@ -90,7 +90,11 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
   const databaseUrl = await createTestDatabase('rewards');
   const masterKey = randomBytes(32).toString('base64');
   const { eventstoreUrl } = options;
-  const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, ...(eventstoreUrl ? { EVENTSTORE_URL: eventstoreUrl } : {}) });
+  const register = await startRegister({
+    DATABASE_URL: databaseUrl,
+    TESSERA_MASTER_KEY: masterKey,
+    ...(eventstoreUrl ? { EVENTSTORE_URL: eventstoreUrl } : {}),
+  });
   const rewards = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl);
   const replicas: RewardsApp[] = [];
   const store = rewards.runtime.infrastructure.eventStore;
@@ -106,7 +110,9 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
     return result.position;
   };
   const trackMany = async (tenant: Tenant, events: readonly { userId: string; event: string; properties?: object }[]) => {
-    const toAppend = await Promise.all(events.map(({ userId, event, properties = {} }) => asPulseRecords(tenant, { userId, event, properties, messageId: randomUUID() })));
+    const toAppend = await Promise.all(
+      events.map(({ userId, event, properties = {} }) => asPulseRecords(tenant, { userId, event, properties, messageId: randomUUID() })),
+    );
     return (await store.appendToStream(trackingStreamFor(tenant.id, 1), toAppend, { expectedRevision: 'any' })).position;
   };
   return {
@@ -148,15 +154,25 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
         FOR EACH ROW WHEN (NEW.projection = 'rewards.earning') EXECUTE FUNCTION rewards_test_crash()`);
       const lift = async () => void (await pool.query('DROP TRIGGER rewards_test_crash ON projection_checkpoints'));
       let applications = 0;
-      const appliedTwice = new Promise<void>((resolve) => rewards.earningProjection.effectListeners.push(() => ++applications === 2 && resolve()));
-      const last = await trackMany(tenant, members.flatMap((userId) => [{ userId, event: 'Grant', properties: { points: 10 } }, { userId, event: 'Grant', properties: { points: 5 } }]));
+      const appliedTwice = new Promise<void>((resolve) =>
+        rewards.earningProjection.effectListeners.push(() => ++applications === 2 && resolve()),
+      );
+      const last = await trackMany(
+        tenant,
+        members.flatMap((userId) => [
+          { userId, event: 'Grant', properties: { points: 10 } },
+          { userId, event: 'Grant', properties: { points: 5 } },
+        ]),
+      );
       rewards.earning.start();
       // Applied a second time: the first attempt's commit failed after its wallet appends.
       await appliedTwice;
       return { last, lift };
     },
     async storedEvents(prefix = 'rewards.') {
-      const rows = await rewards.runtime.infrastructure.pool.query('SELECT count(*)::int AS n FROM es_events WHERE stream_name LIKE $1', [`${prefix}%`]);
+      const rows = await rewards.runtime.infrastructure.pool.query('SELECT count(*)::int AS n FROM es_events WHERE stream_name LIKE $1', [
+        `${prefix}%`,
+      ]);
       return rows.rows[0].n;
     },
     async close() {
@@ -172,9 +188,22 @@ export const auth = (tenant: Tenant) => ({ authorization: `Bearer ${tenant.apiKe
 export const PROGRAM = {
   rules: [
     { id: 'signup', event: 'UserRegistered', conditions: [], award: { kind: 'fixed', points: 50 } },
-    { id: 'order', event: 'Order Completed', conditions: [{ property: 'currency', op: 'eq', value: 'EUR' }], award: { kind: 'perAmount', property: 'total', pointsPerUnit: 1, rounding: 'down' }, caps: { perDay: 1000 } },
+    {
+      id: 'order',
+      event: 'Order Completed',
+      conditions: [{ property: 'currency', op: 'eq', value: 'EUR' }],
+      award: { kind: 'perAmount', property: 'total', pointsPerUnit: 1, rounding: 'down' },
+      caps: { perDay: 1000 },
+    },
     { id: 'grant', event: 'Grant', conditions: [], award: { kind: 'perAmount', property: 'points', pointsPerUnit: 1, rounding: 'down' } },
   ],
-  tiers: { periodMonths: 12, levels: [{ name: 'bronze', threshold: 0 }, { name: 'silver', threshold: 200 }, { name: 'gold', threshold: 1000 }] },
+  tiers: {
+    periodMonths: 12,
+    levels: [
+      { name: 'bronze', threshold: 0 },
+      { name: 'silver', threshold: 200 },
+      { name: 'gold', threshold: 1000 },
+    ],
+  },
   expiry: { monthsAfterEarning: 6 },
 };

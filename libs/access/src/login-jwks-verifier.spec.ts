@@ -52,7 +52,13 @@ beforeAll(() => endpoints.start());
 afterAll(() => endpoints.stop());
 
 /** A token shaped like login's for a person, signed with `key` (overrides change claims or header). */
-function tokenOf(issuerBase: string, slug: string, key: TenantKey, claims: Record<string, unknown> = {}, header: Record<string, string> = {}) {
+function tokenOf(
+  issuerBase: string,
+  slug: string,
+  key: TenantKey,
+  claims: Record<string, unknown> = {},
+  header: Record<string, string> = {},
+) {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({
     iss: `${issuerBase}/t/${slug}`,
@@ -73,7 +79,10 @@ describe("LoginJwksVerifier: login's access tokens for other services", () => {
     const key = await endpoints.rotate('cached');
     const verifier = new LoginJwksVerifier(endpoints.url);
     for (let i = 0; i < 3; i++) {
-      expect(await verifier.verify(await tokenOf(endpoints.url, 'cached', key))).toEqual({ tenantId: 'tenant-cached', userId: expect.any(String) });
+      expect(await verifier.verify(await tokenOf(endpoints.url, 'cached', key))).toEqual({
+        tenantId: 'tenant-cached',
+        userId: expect.any(String),
+      });
     }
     expect(endpoints.fetchesOf('cached')).toBe(1);
   });
@@ -99,7 +108,7 @@ describe("LoginJwksVerifier: login's access tokens for other services", () => {
     expect(await verifier.verify(await tokenOf(endpoints.url, 'probed', key))).toBeDefined();
   });
 
-  it('keeps tenants apart: a token signed with another tenant\'s key does not verify', async () => {
+  it("keeps tenants apart: a token signed with another tenant's key does not verify", async () => {
     const a = await endpoints.rotate('tenant-a');
     const b = await endpoints.rotate('tenant-b');
     const verifier = new LoginJwksVerifier(endpoints.url);

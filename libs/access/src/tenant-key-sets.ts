@@ -15,7 +15,12 @@ export interface KeySetPolicy {
   readonly maxTenants: number;
 }
 
-export const defaultKeySetPolicy: KeySetPolicy = { maxAgeMs: 10 * 60_000, refetchCooldownMs: 30_000, fetchTimeoutMs: 5000, maxTenants: 1000 };
+export const defaultKeySetPolicy: KeySetPolicy = {
+  maxAgeMs: 10 * 60_000,
+  refetchCooldownMs: 30_000,
+  fetchTimeoutMs: 5000,
+  maxTenants: 1000,
+};
 
 /** One tenant's JWKS: fetched on first use, refreshed when old, refetched (rate-bounded) on an unknown kid. */
 class TenantKeySet {

@@ -16,7 +16,28 @@ export {
   type TrackingSource,
   type TrackingSourceKind,
 } from './pulse/tracking.events';
-export { type AccountEvent, ConsentGranted, ConsentWithdrawn, EmailVerificationRequested, EmailVerified, PasswordChanged, PasswordResetRequested, type ProfileAttributes, type ProfileChanges, ProfileUpdated, UserErased, UserRegistered, UserSessionsRevoked, accountEvents } from './register/account.events';
+export {
+  type AccountEvent,
+  ConsentGranted,
+  ConsentWithdrawn,
+  EmailVerificationRequested,
+  EmailVerified,
+  PasswordChanged,
+  PasswordResetRequested,
+  type ProfileAttributes,
+  type ProfileChanges,
+  ProfileUpdated,
+  UserErased,
+  UserRegistered,
+  UserSessionsRevoked,
+  accountEvents,
+} from './register/account.events';
 export { ARGON2ID_OPTIONS } from './register/passwords';
-export { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX, accountStreamFor, emailReservationStreamFor, tenantStreamFor } from './register/streams';
+export {
+  ACCOUNT_STREAM_PREFIX,
+  TENANT_STREAM_PREFIX,
+  accountStreamFor,
+  emailReservationStreamFor,
+  tenantStreamFor,
+} from './register/streams';
 export { TenantCreated, type TenantEvent, tenantEvents } from './register/tenant.events';

@@ -12,7 +12,8 @@ type Claim = { readonly holder: string };
 const seatDecider: Decider<Claim, SeatEvent, { holder?: string }, { kind: 'Taken'; by: string }> = {
   initialState: () => ({}),
   evolve: (_state, event) => ({ holder: event.data.holder }),
-  decide: (command, state) => (state.holder ? reject({ kind: 'Taken', by: state.holder }) : accept(SeatClaimed({ holder: command.holder }))),
+  decide: (command, state) =>
+    state.holder ? reject({ kind: 'Taken', by: state.holder }) : accept(SeatClaimed({ holder: command.holder })),
 };
 
 const noPersonalData: PersonalDataSealer = { seal: async (_t, _s, data) => data, open: async (_t, data) => ({ data, erased: false }) };
@@ -74,7 +75,8 @@ describe('command runner', () => {
     const events = await store.readStream('seat-d');
     expect(events).toHaveLength(1);
     const holder = (events[0]!.data as { holder: string }).holder;
-    for (const outcome of outcomes.filter((o) => !o.accepted)) expect(outcome).toEqual({ accepted: false, rejection: { kind: 'Taken', by: holder } });
+    for (const outcome of outcomes.filter((o) => !o.accepted))
+      expect(outcome).toEqual({ accepted: false, rejection: { kind: 'Taken', by: holder } });
   });
 
   test('without retries, a lost race surfaces as a conflict', async () => {
@@ -83,8 +85,8 @@ describe('command runner', () => {
       Object.assign(Object.create(store) as PostgresEventStore, { readStream: async () => [] }),
       new EventCodec(new EventRegistry([SeatClaimed]), noPersonalData),
     );
-    await expect(racing.handle({ streamName: 'seat-e', decider: seatDecider, command: { holder: 'bob' }, context, retriesOnConflict: 0 })).rejects.toBeInstanceOf(
-      WrongExpectedRevisionError,
-    );
+    await expect(
+      racing.handle({ streamName: 'seat-e', decider: seatDecider, command: { holder: 'bob' }, context, retriesOnConflict: 0 }),
+    ).rejects.toBeInstanceOf(WrongExpectedRevisionError);
   });
 });

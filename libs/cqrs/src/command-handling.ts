@@ -81,16 +81,30 @@ export class CommandRunner {
     if (!this.store.startStreams) return undefined;
     const firstDecision = first.decider.decide(first.command, first.decider.initialState());
     const secondDecision = second.decider.decide(second.command, second.decider.initialState());
-    if (!firstDecision.accepted || !secondDecision.accepted || firstDecision.events.length === 0 || secondDecision.events.length === 0) return undefined;
-    const [firstEvents, secondEvents] = await Promise.all([this.codec.encodeAll(firstDecision.events, first.context), this.codec.encodeAll(secondDecision.events, second.context)]);
+    if (!firstDecision.accepted || !secondDecision.accepted || firstDecision.events.length === 0 || secondDecision.events.length === 0)
+      return undefined;
+    const [firstEvents, secondEvents] = await Promise.all([
+      this.codec.encodeAll(firstDecision.events, first.context),
+      this.codec.encodeAll(secondDecision.events, second.context),
+    ]);
     try {
       const [firstResult, secondResult] = await this.store.startStreams([
         { streamName: first.streamName, events: firstEvents },
         { streamName: second.streamName, events: secondEvents },
       ]);
       return [
-        { accepted: true, events: firstDecision.events, nextExpectedRevision: firstResult!.nextExpectedRevision, position: firstResult!.position },
-        { accepted: true, events: secondDecision.events, nextExpectedRevision: secondResult!.nextExpectedRevision, position: secondResult!.position },
+        {
+          accepted: true,
+          events: firstDecision.events,
+          nextExpectedRevision: firstResult!.nextExpectedRevision,
+          position: firstResult!.position,
+        },
+        {
+          accepted: true,
+          events: secondDecision.events,
+          nextExpectedRevision: secondResult!.nextExpectedRevision,
+          position: secondResult!.position,
+        },
       ];
     } catch (error) {
       if (error instanceof WrongExpectedRevisionError) return undefined;
@@ -123,9 +137,8 @@ export class CommandRunner {
     state: State,
     revision: bigint,
   ): Promise<CommandOutcome<Event, Rejection>> {
-    const command = typeof request.command === 'function'
-      ? await (request.command as (state: State) => Promise<Command>)(state)
-      : request.command;
+    const command =
+      typeof request.command === 'function' ? await (request.command as (state: State) => Promise<Command>)(state) : request.command;
     const decision = request.decider.decide(command, state);
     if (!decision.accepted) return decision;
     if (decision.events.length === 0) return { accepted: true, events: [], nextExpectedRevision: revision };

@@ -12,8 +12,7 @@ export interface Decider<Command, Event extends DomainEvent, State, Rejection> {
 }
 
 export type Decision<Event, Rejection> =
-  | { readonly accepted: true; readonly events: readonly Event[] }
-  | { readonly accepted: false; readonly rejection: Rejection };
+  { readonly accepted: true; readonly events: readonly Event[] } | { readonly accepted: false; readonly rejection: Rejection };
 
 export function accept<const Events extends readonly unknown[]>(...events: Events): Decision<Events[number], never> {
   return { accepted: true, events };

@@ -53,7 +53,8 @@ export class EventCodec {
    */
   async decode<E extends DomainEvent = DomainEvent>(recorded: RecordedEvent, options: { open?: boolean } = {}): Promise<EventEnvelope<E>> {
     const metadata = metadataOf(recorded.metadata);
-    if (typeof recorded.data !== 'object' || recorded.data === null || Array.isArray(recorded.data)) throw new UndecodableEventError('event data is not a JSON object');
+    if (typeof recorded.data !== 'object' || recorded.data === null || Array.isArray(recorded.data))
+      throw new UndecodableEventError('event data is not a JSON object');
     const hasSealed = '$personal' in recorded.data;
     if (hasSealed && options.open === false && this.registry.get(recorded.type)?.version === metadata.schemaVersion) {
       return { ...this.envelopeOf<E>(recorded, metadata, recorded.data), erased: false, sealed: true };
@@ -63,7 +64,11 @@ export class EventCodec {
     return { ...this.envelopeOf<E>(recorded, metadata, data), erased: opened.erased };
   }
 
-  private envelopeOf<E extends DomainEvent>(recorded: RecordedEvent, metadata: EventEnvelope['metadata'], data: JsonObject): Omit<EventEnvelope<E>, 'erased'> {
+  private envelopeOf<E extends DomainEvent>(
+    recorded: RecordedEvent,
+    metadata: EventEnvelope['metadata'],
+    data: JsonObject,
+  ): Omit<EventEnvelope<E>, 'erased'> {
     return {
       id: recorded.id,
       streamName: recorded.streamName,

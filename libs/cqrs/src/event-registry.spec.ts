@@ -42,14 +42,25 @@ describe('event registry and upcasting', () => {
 
   test('events are written at the current version with tenant, correlation and causation', async () => {
     const now = new Date('2026-11-23T10:00:00Z');
-    const written = await codec.encode(MemberJoined({ givenName: 'A', familyName: 'B', locale: 'en' }), { tenantId: 't1', correlationId: 'c1', now });
-    expect(written.metadata).toEqual({ tenantId: 't1', schemaVersion: 3, correlationId: 'c1', causationId: 'c1', occurredAt: now.toISOString() });
+    const written = await codec.encode(MemberJoined({ givenName: 'A', familyName: 'B', locale: 'en' }), {
+      tenantId: 't1',
+      correlationId: 'c1',
+      now,
+    });
+    expect(written.metadata).toEqual({
+      tenantId: 't1',
+      schemaVersion: 3,
+      correlationId: 'c1',
+      causationId: 'c1',
+      occurredAt: now.toISOString(),
+    });
   });
 
   test('event ids are distinct UUIDv7s that sort in the order they were made, many to a millisecond', async () => {
     const context = { tenantId: 't1', correlationId: 'c1', now: new Date() };
     const ids: string[] = [];
-    for (let i = 0; i < 5000; i++) ids.push((await codec.encode(MemberJoined({ givenName: 'A', familyName: 'B', locale: 'en' }), context)).id!);
+    for (let i = 0; i < 5000; i++)
+      ids.push((await codec.encode(MemberJoined({ givenName: 'A', familyName: 'B', locale: 'en' }), context)).id!);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id))).toBe(true);
     expect([...ids].sort()).toEqual(ids);

@@ -22,7 +22,9 @@ export class PeriodicTask implements BackgroundTask {
       if (this.running) return;
       this.running = this.job()
         .then(() => undefined)
-        .catch((error: unknown) => this.logger.warn({ job: this.name, error: error instanceof Error ? error.message : String(error) }, 'periodic job failed'))
+        .catch((error: unknown) =>
+          this.logger.warn({ job: this.name, error: error instanceof Error ? error.message : String(error) }, 'periodic job failed'),
+        )
         .finally(() => (this.running = undefined));
     }, this.intervalMs);
     this.timer.unref();

@@ -11,9 +11,15 @@ import { defineEvent, EventRegistry, type AnyEventDefinition } from './event-typ
 import { ProjectionMetrics } from './projection-metrics';
 import { CHECKPOINTS_DDL, ProjectionRunner, SKIPPED_EVENTS_DDL, type Projection } from './projection-runner';
 
-const Noted = defineEvent<{ note: string; email?: string }>()('Noted', { personalData: { subject: (data) => String(data.note), fields: ['email'] } });
+const Noted = defineEvent<{ note: string; email?: string }>()('Noted', {
+  personalData: { subject: (data) => String(data.note), fields: ['email'] },
+});
 /** The same event type as a newer service writes it (v2), with the upcaster that reader has. */
-const NotedV2 = defineEvent<{ note: string; email?: string }>()('Noted', { version: 2, personalData: Noted.personalData, upcasters: { 1: (data) => data } });
+const NotedV2 = defineEvent<{ note: string; email?: string }>()('Noted', {
+  version: 2,
+  personalData: Noted.personalData,
+  upcasters: { 1: (data) => data },
+});
 
 const TENANT = randomUUID();
 const PERSONAL = 'ada@example.com';
@@ -52,7 +58,8 @@ describe('projection runner and events it cannot decode', () => {
     await store.close();
   });
 
-  const codecOf = (definition: AnyEventDefinition = Noted, sealer: PersonalDataSealer = personalData) => new EventCodec(new EventRegistry([definition]), sealer);
+  const codecOf = (definition: AnyEventDefinition = Noted, sealer: PersonalDataSealer = personalData) =>
+    new EventCodec(new EventRegistry([definition]), sealer);
 
   /** Records every event it applies, with the opened personal field: a double application shows as two rows. */
   const notingProjection = (name: string, prefix: string): Projection => ({
@@ -64,23 +71,40 @@ describe('projection runner and events it cannot decode', () => {
     },
   });
 
-  function runner(projection: Projection, options: { codec?: EventCodec; registry?: Registry; warnings?: object[] } = {}): ProjectionRunner {
+  function runner(
+    projection: Projection,
+    options: { codec?: EventCodec; registry?: Registry; warnings?: object[] } = {},
+  ): ProjectionRunner {
     const warnings = options.warnings ?? [];
-    const created = new ProjectionRunner(projection, store, options.codec ?? codecOf(), dataSource, new ProjectionMetrics(options.registry ?? new Registry()), {
-      warn: (message, fields) => warnings.push({ message, ...fields }),
-    });
+    const created = new ProjectionRunner(
+      projection,
+      store,
+      options.codec ?? codecOf(),
+      dataSource,
+      new ProjectionMetrics(options.registry ?? new Registry()),
+      {
+        warn: (message, fields) => warnings.push({ message, ...fields }),
+      },
+    );
     started.push(created);
     created.start();
     return created;
   }
 
   /** A well-formed event as the service writes it: personal field sealed, full metadata. */
-  const good = (codec = codecOf()) => codec.encode(Noted({ note: 'n', email: PERSONAL }), { tenantId: TENANT, correlationId: randomUUID(), now: new Date() });
+  const good = (codec = codecOf()) =>
+    codec.encode(Noted({ note: 'n', email: PERSONAL }), { tenantId: TENANT, correlationId: randomUUID(), now: new Date() });
 
   const applied = async (projection: string) =>
-    ((await dataSource.query('SELECT event_id, email FROM noted WHERE projection = $1 ', [projection])) as { event_id: string; email: string | null }[]);
+    (await dataSource.query('SELECT event_id, email FROM noted WHERE projection = $1 ', [projection])) as {
+      event_id: string;
+      email: string | null;
+    }[];
   const skippedRows = async (projection: string) =>
-    (await dataSource.query('SELECT event_id, stream_name, commit_position, error, reason FROM projection_skipped_events WHERE projection = $1', [projection])) as {
+    (await dataSource.query(
+      'SELECT event_id, stream_name, commit_position, error, reason FROM projection_skipped_events WHERE projection = $1',
+      [projection],
+    )) as {
       event_id: string;
       stream_name: string;
       commit_position: string;
@@ -97,7 +121,12 @@ describe('projection runner and events it cannot decode', () => {
 
   test('an event whose metadata lacks its tenant is recorded once and skipped; the events around it apply, also after a restart', async () => {
     const stream = `poison-metadata-${randomUUID()}`;
-    const malformed: EventToAppend = { id: randomUUID(), type: 'Noted', data: { note: 'n', email: PERSONAL }, metadata: { schemaVersion: 1, correlationId: 'c' } };
+    const malformed: EventToAppend = {
+      id: randomUUID(),
+      type: 'Noted',
+      data: { note: 'n', email: PERSONAL },
+      metadata: { schemaVersion: 1, correlationId: 'c' },
+    };
     const before = await good();
     const after = await good();
     await store.appendToStream(stream, [before, malformed, after]);
@@ -107,13 +136,30 @@ describe('projection runner and events it cannot decode', () => {
     await first.waitFor((await store.headPosition())!);
 
     const byId = (a: { event_id: string }, b: { event_id: string }) => (a.event_id < b.event_id ? -1 : 1);
-    expect((await applied('poison-metadata')).sort(byId)).toEqual([before, after].map((e) => ({ event_id: e.id!, email: PERSONAL })).sort(byId));
+    expect((await applied('poison-metadata')).sort(byId)).toEqual(
+      [before, after].map((e) => ({ event_id: e.id!, email: PERSONAL })).sort(byId),
+    );
     const [recorded] = await store.readStream(stream, { fromRevision: 1n, maxCount: 1 });
     expect(await skippedRows('poison-metadata')).toEqual([
-      { event_id: malformed.id, stream_name: stream, commit_position: recorded!.position.commit.toString(), error: 'UndecodableEventError', reason: 'event metadata lacks tenantId' },
+      {
+        event_id: malformed.id,
+        stream_name: stream,
+        commit_position: recorded!.position.commit.toString(),
+        error: 'UndecodableEventError',
+        reason: 'event metadata lacks tenantId',
+      },
     ]);
-    expect(await registry.metrics()).toMatch(/tessera_projection_events_skipped_total\{projection="poison-metadata",error="UndecodableEventError"\} 1/);
-    expect(warnings).toEqual([expect.objectContaining({ message: 'projection skipped an event it cannot decode', eventId: malformed.id, streamName: stream, error: 'UndecodableEventError' })]);
+    expect(await registry.metrics()).toMatch(
+      /tessera_projection_events_skipped_total\{projection="poison-metadata",error="UndecodableEventError"\} 1/,
+    );
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        message: 'projection skipped an event it cannot decode',
+        eventId: malformed.id,
+        streamName: stream,
+        error: 'UndecodableEventError',
+      }),
+    ]);
     expect(JSON.stringify(warnings)).not.toContain(PERSONAL);
     await first.stop();
 
@@ -141,7 +187,9 @@ describe('projection runner and events it cannot decode', () => {
     const poisoned = runner(notingProjection('poison-sealed', stream), { warnings });
     await poisoned.waitFor((await store.headPosition())!);
     expect((await applied('poison-sealed')).map((row) => row.event_id)).toEqual([fine.id]);
-    expect((await skippedRows('poison-sealed')).map(({ event_id, error }) => ({ event_id, error }))).toEqual([{ event_id: moved.id, error: 'PersonalDataIntegrityError' }]);
+    expect((await skippedRows('poison-sealed')).map(({ event_id, error }) => ({ event_id, error }))).toEqual([
+      { event_id: moved.id, error: 'PersonalDataIntegrityError' },
+    ]);
     expect(JSON.stringify([warnings, await skippedRows('poison-sealed')])).not.toContain(PERSONAL);
   });
 
@@ -152,14 +200,17 @@ describe('projection runner and events it cannot decode', () => {
     let outages = 2;
     const flaky: PersonalDataSealer = {
       seal: (tenantId, spec, data) => personalData.seal(tenantId, spec, data),
-      open: (tenantId, data) => (outages-- > 0 ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) : personalData.open(tenantId, data)),
+      open: (tenantId, data) =>
+        outages-- > 0 ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) : personalData.open(tenantId, data),
     };
     const warnings: object[] = [];
     const retrying = runner(notingProjection('poison-transient', stream), { codec: codecOf(Noted, flaky), warnings });
     await retrying.waitFor((await store.headPosition())!);
     expect((await applied('poison-transient')).map((row) => row.event_id)).toEqual([event.id]);
     expect(await skippedRows('poison-transient')).toEqual([]);
-    expect(warnings.filter((w) => (w as { message: string }).message === 'projection failed; restarting from its checkpoint')).toHaveLength(2);
+    expect(warnings.filter((w) => (w as { message: string }).message === 'projection failed; restarting from its checkpoint')).toHaveLength(
+      2,
+    );
   });
 
   test('an event of a newer schema version waits for the newer reader instead of being skipped (rolling update)', async () => {

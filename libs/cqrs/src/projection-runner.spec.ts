@@ -50,7 +50,9 @@ describe('projection runner', () => {
       filter: { streamNamePrefixes: [prefix] },
       async apply(envelope, tx) {
         const { counter } = envelope.event.data as { counter: string };
-        await tx.query('INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1', [counter]);
+        await tx.query('INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1', [
+          counter,
+        ]);
         applied++;
         // Fails mid-batch once: the transaction's earlier effects must roll back with it.
         if (failOnce && applied === failOnce.after) throw new Error('crash in the middle of a batch');
@@ -60,7 +62,11 @@ describe('projection runner', () => {
 
   async function appendCounted(prefix: string, streams: number, perStream: number, counter: string) {
     for (let s = 0; s < streams; s++) {
-      const events = Array.from({ length: perStream }, () => ({ type: 'Counted', data: { counter }, metadata: { tenantId: 't1', schemaVersion: 1 } }));
+      const events = Array.from({ length: perStream }, () => ({
+        type: 'Counted',
+        data: { counter },
+        metadata: { tenantId: 't1', schemaVersion: 1 },
+      }));
       await store.appendToStream(`${prefix}${s}`, events);
     }
   }
@@ -73,7 +79,9 @@ describe('projection runner', () => {
     const quiet = await PostgresEventStore.connect(url, { minPollMs: 600_000, maxPollMs: 600_000, lingerMs: 0 });
     try {
       // A log with something in it: a subscription reports how far it scanned only past the start.
-      await quiet.appendToStream('relay-seed-1', [{ type: 'Counted', data: { counter: 'seed' }, metadata: { tenantId: 't1', schemaVersion: 1 } }]);
+      await quiet.appendToStream('relay-seed-1', [
+        { type: 'Counted', data: { counter: 'seed' }, metadata: { tenantId: 't1', schemaVersion: 1 } },
+      ]);
       const from = (await quiet.headPosition())!;
       const wanted = quiet.subscribeToAll({ from, filter: { streamNamePrefixes: ['relayed-'] } });
       let unrelatedReads = 0;
@@ -95,13 +103,19 @@ describe('projection runner', () => {
         filter: { streamNamePrefixes: ['relay-source-'] },
         async applyBatch(envelopes, tx) {
           const client = (tx.queryRunner as unknown as { databaseConnection: ClientBase }).databaseConnection;
-          const relayed = envelopes.map(() => ({ type: 'Counted', data: { counter: 'relayed' }, metadata: { tenantId: 't1', schemaVersion: 1 } }));
+          const relayed = envelopes.map(() => ({
+            type: 'Counted',
+            data: { counter: 'relayed' },
+            metadata: { tenantId: 't1', schemaVersion: 1 },
+          }));
           await quiet.appendWithin(client, 'relayed-1', relayed);
           return [{ streamName: 'relayed-1', types: relayed.map((event) => event.type) }];
         },
       };
       run(new ProjectionRunner(relaying, quiet, codec, dataSource));
-      await quiet.appendToStream('relay-source-1', [{ type: 'Counted', data: { counter: 'source' }, metadata: { tenantId: 't1', schemaVersion: 1 } }]);
+      await quiet.appendToStream('relay-source-1', [
+        { type: 'Counted', data: { counter: 'source' }, metadata: { tenantId: 't1', schemaVersion: 1 } },
+      ]);
       let giveUp!: NodeJS.Timeout;
       const notWoken = new Promise<'not woken'>((resolve) => (giveUp = setTimeout(() => resolve('not woken'), 10_000)));
       const first = await Promise.race([wanted[Symbol.asyncIterator]().next(), notWoken]);
@@ -206,7 +220,9 @@ describe('projection runner', () => {
   test('waitFor a position its filter passes over resolves once the projection has read past it, with everything before applied', async () => {
     const runner = run(new ProjectionRunner(countingProjection('scanned', 'scanned-'), store, codec, dataSource));
     await appendCounted('scanned-', 2, 5, 'scanned');
-    const elsewhere = await store.appendToStream('elsewhere-1', [{ type: 'Counted', data: { counter: 'elsewhere' }, metadata: { tenantId: 't1', schemaVersion: 1 } }]);
+    const elsewhere = await store.appendToStream('elsewhere-1', [
+      { type: 'Counted', data: { counter: 'elsewhere' }, metadata: { tenantId: 't1', schemaVersion: 1 } },
+    ]);
     await runner.waitFor(elsewhere.position, 10_000);
     expect(await counterValue('scanned')).toBe(10);
     expect(await counterValue('elsewhere')).toBe(0);
@@ -214,7 +230,9 @@ describe('projection runner', () => {
 
   test('a batch that failed is not taken as read past: waitFor beyond it waits for the retry to apply it', async () => {
     await appendCounted('retried-', 1, 6, 'retried');
-    const elsewhere = await store.appendToStream('elsewhere-2', [{ type: 'Counted', data: { counter: 'elsewhere' }, metadata: { tenantId: 't1', schemaVersion: 1 } }]);
+    const elsewhere = await store.appendToStream('elsewhere-2', [
+      { type: 'Counted', data: { counter: 'elsewhere' }, metadata: { tenantId: 't1', schemaVersion: 1 } },
+    ]);
     const runner = run(new ProjectionRunner(countingProjection('retried', 'retried-', { after: 3 }), store, codec, dataSource));
     await runner.waitFor(elsewhere.position, 10_000);
     expect(await counterValue('retried')).toBe(6);
@@ -222,7 +240,13 @@ describe('projection runner', () => {
 
   test('lag is reported as a metric and is zero once caught up', async () => {
     const registry = new Registry();
-    const runner = new ProjectionRunner(countingProjection('measured', 'measured-'), store, codec, dataSource, new ProjectionMetrics(registry));
+    const runner = new ProjectionRunner(
+      countingProjection('measured', 'measured-'),
+      store,
+      codec,
+      dataSource,
+      new ProjectionMetrics(registry),
+    );
     run(runner);
     await appendCounted('measured-', 3, 10, 'measured');
     await runner.waitFor((await store.headPosition())!);

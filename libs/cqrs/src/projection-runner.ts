@@ -1,5 +1,13 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { comparePositions, type AllSubscription, type AppendedEvents, type EventFilter, type EventStore, type Position, type RecordedEvent } from '#eventstore';
+import {
+  comparePositions,
+  type AllSubscription,
+  type AppendedEvents,
+  type EventFilter,
+  type EventStore,
+  type Position,
+  type RecordedEvent,
+} from '#eventstore';
 import { PersonalDataIntegrityError } from '#personal-data';
 import type { EventCodec } from './event-codec';
 import { UndecodableEventError, type EventEnvelope } from './event-envelope';
@@ -91,7 +99,8 @@ export const SKIPPED_EVENTS_DDL = `
  * store and log.
  */
 export function undecodableReason(error: unknown): { error: string; reason: string } | undefined {
-  if (error instanceof UndecodableEventError || error instanceof PersonalDataIntegrityError) return { error: error.name, reason: error.reason };
+  if (error instanceof UndecodableEventError || error instanceof PersonalDataIntegrityError)
+    return { error: error.name, reason: error.reason };
   return undefined;
 }
 

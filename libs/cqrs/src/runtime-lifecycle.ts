@@ -95,5 +95,7 @@ export function projectionRunners(
 ): ProjectionRunner[] {
   const projectionMetrics = new ProjectionMetrics(metrics.registry);
   const log: ProjectionLogger = { warn: (message, fields) => logger.warn(fields ?? {}, message) };
-  return projections.map((projection) => new ProjectionRunner(projection, source.store, source.codec, source.dataSource, projectionMetrics, log));
+  return projections.map(
+    (projection) => new ProjectionRunner(projection, source.store, source.codec, source.dataSource, projectionMetrics, log),
+  );
 }

@@ -61,7 +61,15 @@ export class ServiceInfrastructure {
       await keyStore.migrate();
       const personalData = new PersonalDataCodec(keyStore);
       const codec = new EventCodec(new EventRegistry(settings.events), personalData);
-      return new ServiceInfrastructure(eventStore, pool, dataSource, personalData, keys.blindIndexKey, codec, new CommandRunner(eventStore, codec));
+      return new ServiceInfrastructure(
+        eventStore,
+        pool,
+        dataSource,
+        personalData,
+        keys.blindIndexKey,
+        codec,
+        new CommandRunner(eventStore, codec),
+      );
     } catch (error) {
       for (const resource of opened.reverse()) await resource.close().catch(() => undefined);
       throw error;
@@ -71,8 +79,14 @@ export class ServiceInfrastructure {
   /** Readiness: both the event store and the read-model database answer. */
   async ping(): Promise<{ eventStore: boolean; database: boolean }> {
     const [eventStore, database] = await Promise.all([
-      this.eventStore.ping().then(() => true, () => false),
-      this.pool.query('SELECT 1').then(() => true, () => false),
+      this.eventStore.ping().then(
+        () => true,
+        () => false,
+      ),
+      this.pool.query('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
     ]);
     return { eventStore, database };
   }

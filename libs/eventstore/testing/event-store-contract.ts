@@ -1,10 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  comparePositions,
-  WrongExpectedRevisionError,
-  type EventStore,
-  type ExpectedRevision,
-} from '../src/event-store';
+import { comparePositions, WrongExpectedRevisionError, type EventStore, type ExpectedRevision } from '../src/event-store';
 import {
   anEvent,
   eventually,
@@ -59,7 +54,9 @@ function describeAppendAndRead(getStore: () => EventStore): void {
       const read = await getStore().readStream(stream);
 
       expect(result.nextExpectedRevision).toBe(2n);
-      expect(read.map(({ id, streamName, revision, type, data, metadata }) => ({ id, streamName, revision, type, data, metadata }))).toEqual(
+      expect(
+        read.map(({ id, streamName, revision, type, data, metadata }) => ({ id, streamName, revision, type, data, metadata })),
+      ).toEqual(
         appended.map((event, index) => ({
           id: event.id,
           streamName: stream,
@@ -99,7 +96,10 @@ function describeAppendAndRead(getStore: () => EventStore): void {
 
     it('gives events without an id a unique UUID', async () => {
       const stream = uniquePrefix('generated_ids');
-      await getStore().appendToStream(stream, [{ type: 'A', data: {} }, { type: 'B', data: {} }]);
+      await getStore().appendToStream(stream, [
+        { type: 'A', data: {} },
+        { type: 'B', data: {} },
+      ]);
       const read = await getStore().readStream(stream);
       expect(read.map((event) => event.type)).toEqual(['A', 'B']);
       for (const event of read) expect(event.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
@@ -195,9 +195,7 @@ function describeConcurrentAppends(getStore: () => EventStore): void {
       const stream = uniquePrefix('race');
       if (existing > 0) await getStore().appendToStream(stream, events(existing));
       const batches = Array.from({ length: APPENDERS }, (_, writer) => events(2, `Writer${writer}.Wrote`));
-      const outcomes = await Promise.allSettled(
-        batches.map((batch) => getStore().appendToStream(stream, batch, { expectedRevision })),
-      );
+      const outcomes = await Promise.allSettled(batches.map((batch) => getStore().appendToStream(stream, batch, { expectedRevision })));
 
       const winners = outcomes.flatMap((outcome, writer) => (outcome.status === 'fulfilled' ? [writer] : []));
       expect(winners.length).toBe(1);

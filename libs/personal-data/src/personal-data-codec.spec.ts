@@ -60,7 +60,14 @@ describe('the personal data codec', () => {
     expect(sealed).toEqual({
       userId: 'grace',
       plan: 'free',
-      $personal: { subject: 'grace', v: 1, alg: 'XC20P', fields: ['email', 'name', 'phone'], iv: expect.any(String), ct: expect.any(String) },
+      $personal: {
+        subject: 'grace',
+        v: 1,
+        alg: 'XC20P',
+        fields: ['email', 'name', 'phone'],
+        iv: expect.any(String),
+        ct: expect.any(String),
+      },
     });
     // XChaCha20-Poly1305: a 192-bit nonce, and the 16-byte tag after the ciphertext.
     const envelope = sealed.$personal as JsonObject;
@@ -78,16 +85,27 @@ describe('the personal data codec', () => {
   it('still opens event fields and values sealed with AES-256-GCM, and not once their alg is relabelled', async () => {
     const fields = ['email', 'name', 'phone'];
     const { userId: _userId, plan: _plan, ...personal } = registration('legacy-ada');
-    const envelope = await sealedWithAesGcm('legacy-ada', personal, ['tessera/personal-data/fields/v1', 'acme', 'legacy-ada', 'A256GCM', ...fields]);
+    const envelope = await sealedWithAesGcm('legacy-ada', personal, [
+      'tessera/personal-data/fields/v1',
+      'acme',
+      'legacy-ada',
+      'A256GCM',
+      ...fields,
+    ]);
     const event = { userId: 'legacy-ada', plan: 'free', $personal: { ...envelope, fields } };
     await expect(codec.open('acme', event)).resolves.toEqual({ data: registration('legacy-ada'), erased: false });
-    await expect(codec.open('acme', { ...event, $personal: { ...event.$personal, alg: 'XC20P' } })).rejects.toThrow(PersonalDataIntegrityError);
+    await expect(codec.open('acme', { ...event, $personal: { ...event.$personal, alg: 'XC20P' } })).rejects.toThrow(
+      PersonalDataIntegrityError,
+    );
 
     const value = await sealedWithAesGcm('legacy-ada', 'teal', ['tessera/personal-data/value/v1', 'acme', 'legacy-ada', 'A256GCM']);
     await expect(codec.openValue('acme', value)).resolves.toEqual({ value: 'teal', erased: false });
 
     await codec.forget('acme', 'legacy-ada');
-    await expect(codec.open('acme', event)).resolves.toEqual({ data: { userId: 'legacy-ada', plan: 'free', email: null, name: null, phone: null }, erased: true });
+    await expect(codec.open('acme', event)).resolves.toEqual({
+      data: { userId: 'legacy-ada', plan: 'free', email: null, name: null, phone: null },
+      erased: true,
+    });
   });
 
   it('does not open an envelope relabelled from XChaCha20-Poly1305 to AES-256-GCM', async () => {
@@ -166,8 +184,14 @@ describe('the personal data codec', () => {
   it.each([
     ['not an object', 'oops'],
     ['an unknown version', { subject: 'ada', v: 2, alg: 'XC20P', fields: ['email'], iv: '', ct: '' }],
-    ['an unknown cipher', { subject: 'ada', v: 1, alg: 'A128GCM', fields: ['email'], iv: 'AAAAAAAAAAAAAAAA', ct: 'AAAAAAAAAAAAAAAAAAAAAA' }],
-    ['a non-base64url ciphertext', { subject: 'ada', v: 1, alg: 'XC20P', fields: ['email'], iv: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', ct: 'not base64!' }],
+    [
+      'an unknown cipher',
+      { subject: 'ada', v: 1, alg: 'A128GCM', fields: ['email'], iv: 'AAAAAAAAAAAAAAAA', ct: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    ],
+    [
+      'a non-base64url ciphertext',
+      { subject: 'ada', v: 1, alg: 'XC20P', fields: ['email'], iv: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', ct: 'not base64!' },
+    ],
   ])('rejects a $personal that is %s', async (_case, envelope) => {
     await codec.seal('acme', registered, registration('ada'));
     await expect(codec.open('acme', { userId: 'ada', $personal: envelope })).rejects.toThrow(PersonalDataIntegrityError);

@@ -119,7 +119,8 @@ export class PersonalDataCodec {
     const sealed: Sealed = { iv: strictBase64url(tenantId, envelope.iv, 'iv'), ct: strictBase64url(tenantId, envelope.ct, 'ct') };
     const aead = OPENING.get(envelope.alg)!;
     const plaintext = aead.open(found.key, sealed, binding(aead));
-    if (!plaintext) throw new PersonalDataIntegrityError(tenantId, 'authentication failed (altered, or moved from another tenant or subject)');
+    if (!plaintext)
+      throw new PersonalDataIntegrityError(tenantId, 'authentication failed (altered, or moved from another tenant or subject)');
     return plaintext;
   }
 }
@@ -166,7 +167,8 @@ function parseSealedFields(tenantId: string, value: JsonValue | undefined): Seal
 /** Node's decoder skips unknown characters; only the canonical encoding of some bytes is accepted. */
 function strictBase64url(tenantId: string, text: string, name: string): Buffer {
   const bytes = /^[A-Za-z0-9_-]*$/.test(text) ? Buffer.from(text, 'base64url') : undefined;
-  if (!bytes || bytes.toString('base64url') !== text) throw new PersonalDataIntegrityError(tenantId, `malformed envelope: ${name} is not base64url`);
+  if (!bytes || bytes.toString('base64url') !== text)
+    throw new PersonalDataIntegrityError(tenantId, `malformed envelope: ${name} is not base64url`);
   return bytes;
 }
 

@@ -62,7 +62,9 @@ describe('the personal key store', () => {
     const keys = await Promise.all(Array.from({ length: 20 }, (_, i) => replicas[i % replicas.length]!.keyFor('acme', 'user-race')));
     const distinct = new Set(keys.map((key) => key.toString('hex')));
     expect(distinct.size).toBe(1);
-    const { rows } = await pool.query("SELECT count(*)::int AS n FROM personal_data_keys WHERE tenant_id = 'acme' AND subject_id = 'user-race'");
+    const { rows } = await pool.query(
+      "SELECT count(*)::int AS n FROM personal_data_keys WHERE tenant_id = 'acme' AND subject_id = 'user-race'",
+    );
     expect(rows[0].n).toBe(1);
   });
 

@@ -36,7 +36,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // costs both sides less CPU than over loopback TCP (measured here: about a quarter less on the
   // client). TCP on loopback stays open for everything else.
   const socketDir = process.platform === 'win32' ? undefined : tmpdir();
-  const settings = { listen_addresses: '127.0.0.1', max_connections: '300', ...(socketDir ? { unix_socket_directories: socketDir } : {}), ...options.settings };
+  const settings = {
+    listen_addresses: '127.0.0.1',
+    max_connections: '300',
+    ...(socketDir ? { unix_socket_directories: socketDir } : {}),
+    ...options.settings,
+  };
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -70,7 +70,10 @@ export class HealthController {
     ]);
   }
 
-  private async respond(reply: FastifyReply, indicators: Array<() => Promise<HealthIndicatorResult> | HealthIndicatorResult>): Promise<unknown> {
+  private async respond(
+    reply: FastifyReply,
+    indicators: Array<() => Promise<HealthIndicatorResult> | HealthIndicatorResult>,
+  ): Promise<unknown> {
     reply.header('cache-control', 'no-store');
     try {
       return await this.health.check(indicators);
@@ -113,7 +116,11 @@ export class HealthController {
     this.lastOk.set(name, verdict.ok);
     if (previous === verdict.ok || (previous === undefined && verdict.ok)) return;
     if (verdict.ok) this.logger.info({ check: name }, 'readiness check recovered');
-    else this.logger.warn({ check: name, detail: verdict.detail, err: 'error' in verdict ? verdict.error : undefined }, 'readiness check failing');
+    else
+      this.logger.warn(
+        { check: name, detail: verdict.detail, err: 'error' in verdict ? verdict.error : undefined },
+        'readiness check failing',
+      );
   }
 }
 

@@ -77,4 +77,10 @@ export {
   type JsonLimits,
   type TextKind,
 } from './input-bounds';
-export { TenantConcurrencyLimiter, TenantRateLimiter, tenantRateLimited, type RateDecision, type TenantRateOptions } from './tenant-fairness';
+export {
+  TenantConcurrencyLimiter,
+  TenantRateLimiter,
+  tenantRateLimited,
+  type RateDecision,
+  type TenantRateOptions,
+} from './tenant-fairness';

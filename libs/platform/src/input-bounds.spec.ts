@@ -18,14 +18,20 @@ describe('input bounds: what they accept, PostgreSQL stores', () => {
 
   // Every UTF-16 code unit, lone surrogates and controls included.
   const anyText = fc.string({ unit: 'binary', maxLength: 40 });
-  const hostileText = fc.oneof(anyText, fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udc00', 'line\nbreak', 'tab\there', '\u001b[31m', 'ok'));
+  const hostileText = fc.oneof(
+    anyText,
+    fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udc00', 'line\nbreak', 'tab\there', '\u001b[31m', 'ok'),
+  );
 
   test('accepted text round-trips through text and jsonb; refused text holds a control character or a lone surrogate', async () => {
     await fc.assert(
       fc.asyncProperty(hostileText, async (value) => {
         const problem = textProblem(value, 'text', 100);
         if (problem === undefined) {
-          const { rows } = await db.query<{ t: string; j: { v: string } }>('SELECT $1::text AS t, $2::jsonb AS j', [value, JSON.stringify({ v: value })]);
+          const { rows } = await db.query<{ t: string; j: { v: string } }>('SELECT $1::text AS t, $2::jsonb AS j', [
+            value,
+            JSON.stringify({ v: value }),
+          ]);
           expect(rows[0]!.t).toBe(value);
           expect(rows[0]!.j.v).toBe(value);
         } else {
@@ -38,7 +44,8 @@ describe('input bounds: what they accept, PostgreSQL stores', () => {
 
   test('identifiers take no control character at all, line breaks and DEL included', () => {
     expect(textProblem('Order Completed', 'identifier', 100)).toBeUndefined();
-    for (const bad of ['a\nb', 'a\rb', 'a\tb', 'a\u007fb', '\u0000']) expect(textProblem(bad, 'identifier', 100)).toBe('must not contain control characters');
+    for (const bad of ['a\nb', 'a\rb', 'a\tb', 'a\u007fb', '\u0000'])
+      expect(textProblem(bad, 'identifier', 100)).toBe('must not contain control characters');
     expect(textProblem('a'.repeat(101), 'identifier', 100)).toBe('must be at most 100 characters');
   });
 
@@ -88,7 +95,15 @@ describe('input bounds: what they accept, PostgreSQL stores', () => {
     const now = new Date('2026-12-06T00:00:00Z');
     const anyInstant = fc.oneof(
       fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true }).map((d) => d.toISOString()),
-      fc.constantFrom('9999-12-31T23:00:00-05:00', '1969-12-31T23:59:59Z', '2026-12-06T23:59:59Z', '2026-12-08T00:00:00Z', '+275760-09-13T00:00:00Z', 'yesterday', '2026-02-30T00:00:00Z'),
+      fc.constantFrom(
+        '9999-12-31T23:00:00-05:00',
+        '1969-12-31T23:59:59Z',
+        '2026-12-06T23:59:59Z',
+        '2026-12-08T00:00:00Z',
+        '+275760-09-13T00:00:00Z',
+        'yesterday',
+        '2026-02-30T00:00:00Z',
+      ),
     );
     await fc.assert(
       fc.asyncProperty(anyInstant, async (text) => {

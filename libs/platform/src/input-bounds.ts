@@ -50,7 +50,9 @@ export type TextKind = 'identifier' | 'text';
 export function textProblem(value: string, kind: TextKind, maxLength: number): string | undefined {
   if (value.length > maxLength) return `must be at most ${maxLength} characters`;
   if ((kind === 'identifier' ? CONTROL_IN_IDENTIFIER : CONTROL_IN_TEXT).test(value)) {
-    return kind === 'identifier' ? 'must not contain control characters' : 'must not contain control characters other than tab and line breaks';
+    return kind === 'identifier'
+      ? 'must not contain control characters'
+      : 'must not contain control characters other than tab and line breaks';
   }
   if (!value.isWellFormed()) return 'must be well-formed Unicode (no unpaired surrogates)';
   return undefined;
@@ -176,5 +178,10 @@ function refineText(kind: TextKind, maxLength: number) {
 }
 
 function pointerSegments(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
 }

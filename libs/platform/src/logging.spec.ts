@@ -43,7 +43,14 @@ describe('request logging', () => {
     expect(rejected.status).toBe(400);
 
     const line = logs.entries.find((entry) => entry.requestId === 'edge-4f2a');
-    expect(line).toMatchObject({ level: 'info', service: 'logging-test', method: 'POST', route: '/accounts', status: 201, msg: 'request completed' });
+    expect(line).toMatchObject({
+      level: 'info',
+      service: 'logging-test',
+      method: 'POST',
+      route: '/accounts',
+      status: 201,
+      msg: 'request completed',
+    });
     expect(typeof line?.durationMs).toBe('number');
 
     for (const secret of [bearerToken, password, sessionCookie, 'tok_live_98765', 'grace@example.com']) {
@@ -75,7 +82,11 @@ describe('logger', () => {
       expect(capture.text).not.toContain(secret);
     }
     const [structured] = capture.entries;
-    expect(structured).toMatchObject({ level: 'info', service: 'redact-test', req: { headers: { 'user-agent': 'curl', authorization: '[redacted]' } } });
+    expect(structured).toMatchObject({
+      level: 'info',
+      service: 'redact-test',
+      req: { headers: { 'user-agent': 'curl', authorization: '[redacted]' } },
+    });
     expect(capture.text).toContain('postgres://tessera:[redacted]@db:5432/accounts');
   });
 
@@ -97,7 +108,9 @@ describe('logger', () => {
     const app = await createServiceApp(TinyServiceModule, { serviceName: 'nest-logger', logDestination: capture, processMetrics: false });
     try {
       new Logger('Accounts').log('account registered');
-      expect(capture.entries).toContainEqual(expect.objectContaining({ context: 'Accounts', msg: 'account registered', service: 'nest-logger' }));
+      expect(capture.entries).toContainEqual(
+        expect.objectContaining({ context: 'Accounts', msg: 'account registered', service: 'nest-logger' }),
+      );
     } finally {
       await app.close();
     }

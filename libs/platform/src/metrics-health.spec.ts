@@ -9,7 +9,11 @@ describe('metrics', () => {
   let app: NestFastifyApplication;
 
   beforeAll(async () => {
-    app = await createServiceApp(TinyServiceModule, { serviceName: 'metrics-test', logDestination: new LogCapture(), shutdown: { drainDelayMs: 0 } });
+    app = await createServiceApp(TinyServiceModule, {
+      serviceName: 'metrics-test',
+      logDestination: new LogCapture(),
+      shutdown: { drainDelayMs: 0 },
+    });
   });
 
   afterAll(() => app.close());
@@ -21,7 +25,9 @@ describe('metrics', () => {
     expect(response.status).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(response.text).toContain('# TYPE http_server_request_duration_seconds histogram');
-    expect(response.text).toMatch(/http_server_request_duration_seconds_count\{[^}]*method="GET"[^}]*route="\/ping"[^}]*status_code="200"[^}]*\} 1/);
+    expect(response.text).toMatch(
+      /http_server_request_duration_seconds_count\{[^}]*method="GET"[^}]*route="\/ping"[^}]*status_code="200"[^}]*\} 1/,
+    );
     // Unmatched paths collapse into one label value instead of one series per path.
     expect(response.text).toMatch(/route="unmatched",status_code="404"/);
     expect(response.text).not.toContain('abc123');

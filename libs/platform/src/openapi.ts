@@ -49,11 +49,18 @@ const problem = {
 export function openApiDocument(api: ApiDescription): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const operation of api.operations) {
-    const parameters = [...operation.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+    const parameters = [...operation.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
     const responses = Object.fromEntries(
       Object.entries(operation.responses).map(([status, description]) => [
         status,
-        Number(status) >= 400 ? { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } } : { description },
+        Number(status) >= 400
+          ? { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } }
+          : { description },
       ]),
     );
     (paths[operation.path] ??= {})[operation.method] = {
@@ -105,12 +112,22 @@ export class DocsController {
 
 function renderDocsPage(document: Record<string, unknown>): string {
   const info = document.info as { title: string; version: string; description: string };
-  const paths = document.paths as Record<string, Record<string, { summary: string; security?: Record<string, unknown>[]; requestBody?: unknown; responses: Record<string, { description: string }> }>>;
+  const paths = document.paths as Record<
+    string,
+    Record<
+      string,
+      { summary: string; security?: Record<string, unknown>[]; requestBody?: unknown; responses: Record<string, { description: string }> }
+    >
+  >;
   const rows = Object.entries(paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, op]) => {
       const auth = op.security?.[0] ? Object.keys(op.security[0]).join(', ') : 'none';
-      const responses = Object.entries(op.responses).map(([status, r]) => `<li><b>${status}</b> ${escapeHtml(r.description)}</li>`).join('');
-      const body = op.requestBody ? `<details><summary>request body schema</summary><pre>${escapeHtml(JSON.stringify(op.requestBody, null, 2))}</pre></details>` : '';
+      const responses = Object.entries(op.responses)
+        .map(([status, r]) => `<li><b>${status}</b> ${escapeHtml(r.description)}</li>`)
+        .join('');
+      const body = op.requestBody
+        ? `<details><summary>request body schema</summary><pre>${escapeHtml(JSON.stringify(op.requestBody, null, 2))}</pre></details>`
+        : '';
       return `<section><h2><code>${method.toUpperCase()} ${escapeHtml(path)}</code></h2><p>${escapeHtml(op.summary)} <small>(auth: ${auth})</small></p><ul>${responses}</ul>${body}</section>`;
     }),
   );

@@ -15,7 +15,10 @@ export function platformEnvSchema(defaults: { port?: number; bodyLimitBytes?: nu
     // 0 lets the kernel pick a port: the tests and the bench start services that way.
     PORT: port({ allowEphemeral: true }).default(defaults.port ?? 3000),
     BODY_LIMIT_BYTES: integer({ min: 1024, max: 100 * 1024 * 1024, what: 'a size in bytes' }).default(defaults.bodyLimitBytes ?? 64 * 1024),
-    TRUST_PROXY: z.string().transform((raw, ctx) => parseTrustProxy(raw, ctx)).default(false),
+    TRUST_PROXY: z
+      .string()
+      .transform((raw, ctx) => parseTrustProxy(raw, ctx))
+      .default(false),
     SHUTDOWN_DRAIN_MS: durationMs({ max: 120_000 }).default(5000),
     SHUTDOWN_IN_FLIGHT_TIMEOUT_MS: durationMs().default(20000),
     READINESS_CHECK_TIMEOUT_MS: durationMs().default(2000),
@@ -42,8 +45,14 @@ function parseTrustProxy(raw: string, ctx: z.RefinementCtx): TrustProxy {
   const text = raw.trim();
   if (text === 'true' || text === 'false') return text === 'true';
   if (/^\d+$/.test(text)) return Number(text);
-  const addresses = text.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0);
-  if (addresses.length === 0 || addresses.some((entry) => !/^[0-9A-Fa-f.:/]+$/.test(entry) && entry !== 'loopback' && entry !== 'linklocal' && entry !== 'uniquelocal')) {
+  const addresses = text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  if (
+    addresses.length === 0 ||
+    addresses.some((entry) => !/^[0-9A-Fa-f.:/]+$/.test(entry) && entry !== 'loopback' && entry !== 'linklocal' && entry !== 'uniquelocal')
+  ) {
     ctx.addIssue({ code: 'custom', message: trustProxyExpectation });
     return z.NEVER;
   }

@@ -58,7 +58,9 @@ describe('problem details', () => {
   });
 
   test('a body over the limit is a 413 problem', async () => {
-    const response = await http().post('/accounts').send({ email: 'ada@example.com', password: 'x'.repeat(4096) });
+    const response = await http()
+      .post('/accounts')
+      .send({ email: 'ada@example.com', password: 'x'.repeat(4096) });
     expect(response.status).toBe(413);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.body).toMatchObject({ type: 'https://tessera.dev/problems/body-too-large', status: 413 });

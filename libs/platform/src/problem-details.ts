@@ -43,7 +43,10 @@ export function problemTypeUri(slug: string): string {
 
 /** The slug of a status with no more specific problem type: `Not Found` → `not-found`. */
 export function statusSlug(status: number): string {
-  return (STATUS_CODES[status] ?? 'error').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return (STATUS_CODES[status] ?? 'error')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 export function statusTitle(status: number): string {
@@ -75,7 +78,10 @@ export class ProblemError extends Error {
 
   /** The wire document; `instance` identifies the request that hit the problem. */
   toDocument(instance?: string): ProblemDocument {
-    return problemDocument({ status: this.status, type: this.type, title: this.title, detail: this.detail, extensions: this.extensions }, instance);
+    return problemDocument(
+      { status: this.status, type: this.type, title: this.title, detail: this.detail, extensions: this.extensions },
+      instance,
+    );
   }
 }
 

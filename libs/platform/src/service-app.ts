@@ -57,7 +57,10 @@ export interface RunningService {
  * metrics and health wired in, without listening or touching process signals. Tests use it
  * directly with supertest on `app.getHttpServer()`.
  */
-export async function createServiceApp(rootModule: Type<unknown> | DynamicModule, options: ServiceOptions): Promise<NestFastifyApplication> {
+export async function createServiceApp(
+  rootModule: Type<unknown> | DynamicModule,
+  options: ServiceOptions,
+): Promise<NestFastifyApplication> {
   const http = { ...defaultHttpOptions, ...options.http };
   const logger = createLogger({ serviceName: options.serviceName, level: options.logLevel ?? 'info', destination: options.logDestination });
 

@@ -22,7 +22,7 @@ describe('signals', () => {
       const messages = stdout
         .split('\n')
         .filter((line) => line.startsWith('{'))
-        .map((line) => (JSON.parse(line) as { msg?: string; reason?: string }));
+        .map((line) => JSON.parse(line) as { msg?: string; reason?: string });
       expect(messages).toContainEqual(expect.objectContaining({ msg: 'draining: readiness now fails', reason: signal }));
       expect(messages.map((m) => m.msg)).toContain('stopped');
     } finally {

@@ -3,7 +3,8 @@ import { TenantConcurrencyLimiter, TenantRateLimiter } from './tenant-fairness';
 
 describe('tenant fairness', () => {
   let clock = 0;
-  const limiter = (options: { ratePerSecond: number; burst: number; maxTenants?: number }) => new TenantRateLimiter({ ...options, now: () => clock });
+  const limiter = (options: { ratePerSecond: number; burst: number; maxTenants?: number }) =>
+    new TenantRateLimiter({ ...options, now: () => clock });
   beforeEach(() => {
     clock = 0;
   });

@@ -37,7 +37,8 @@ export class TenantRateLimiter {
   private readonly maxTenants: number;
 
   constructor(private readonly options: TenantRateOptions) {
-    if (!(options.ratePerSecond > 0) || !(options.burst >= 1)) throw new RangeError('a tenant rate needs a positive rate and a burst of at least 1');
+    if (!(options.ratePerSecond > 0) || !(options.burst >= 1))
+      throw new RangeError('a tenant rate needs a positive rate and a burst of at least 1');
     this.now = options.now ?? (() => performance.now());
     this.maxTenants = options.maxTenants ?? 100_000;
   }

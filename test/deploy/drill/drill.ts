@@ -54,11 +54,21 @@ export async function json<T>(response: Response, status: number): Promise<T> {
 
 /** A service's environment in the drill: production settings, the pods' shared master key, the drain. */
 export function replicaEnv(databaseUrl: string, masterKey: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { NODE_ENV: 'production', DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey, SHUTDOWN_DRAIN_MS: String(DRAIN_MS), LOG_LEVEL: 'info', ...extra };
+  return {
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    TESSERA_MASTER_KEY: masterKey,
+    SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
 }
 
 /** Tenants come from register's events: one created the way an operator would, on the drill's database. */
-export async function tenantThroughRegister(databaseUrl: string, masterKey: string): Promise<{ id: string; slug: string; writeKey: string; apiKey: string }> {
+export async function tenantThroughRegister(
+  databaseUrl: string,
+  masterKey: string,
+): Promise<{ id: string; slug: string; writeKey: string; apiKey: string }> {
   return withRegister(databaseUrl, masterKey, (register) => register.createTenant());
 }
 

@@ -22,7 +22,10 @@ export const loginTarget = (): DrillTarget => {
       await eventually(async () => {
         const response = await fetch(
           `${balancerUrl}/admin/tenants/${tenant.slug}/clients`,
-          post({ name: 'Drill service', type: 'confidential', grantTypes: ['client_credentials'], redirectUris: [] }, { authorization: `Bearer ${adminToken}` }),
+          post(
+            { name: 'Drill service', type: 'confidential', grantTypes: ['client_credentials'], redirectUris: [] },
+            { authorization: `Bearer ${adminToken}` },
+          ),
         );
         if (response.status === 404) return false;
         client = await json(response, 201);
@@ -30,7 +33,9 @@ export const loginTarget = (): DrillTarget => {
       });
       const basic = `Basic ${Buffer.from(`${encodeURIComponent(client!.clientId)}:${encodeURIComponent(client!.clientSecret)}`).toString('base64')}`;
       const issuer = `${balancerUrl}/t/${tenant.slug}`;
-      const tokenPath = new URL((await json<{ token_endpoint: string }>(await fetch(`${issuer}/.well-known/openid-configuration`), 200)).token_endpoint).pathname;
+      const tokenPath = new URL(
+        (await json<{ token_endpoint: string }>(await fetch(`${issuer}/.well-known/openid-configuration`), 200)).token_endpoint,
+      ).pathname;
       const tokens: string[] = [];
       return {
         request: (i) =>
@@ -45,7 +50,10 @@ export const loginTarget = (): DrillTarget => {
               }
             : { method: 'GET', path: `/t/${tenant.slug}/.well-known/openid-configuration`, expect: 200 },
         async verify() {
-          const discovery = await json<{ jwks_uri: string; issuer: string }>(await fetch(`${issuer}/.well-known/openid-configuration`), 200);
+          const discovery = await json<{ jwks_uri: string; issuer: string }>(
+            await fetch(`${issuer}/.well-known/openid-configuration`),
+            200,
+          );
           expect(discovery.issuer).toBe(issuer);
           const keys = createLocalJWKSet(await json<JSONWebKeySet>(await fetch(discovery.jwks_uri), 200));
           const failures: string[] = [];

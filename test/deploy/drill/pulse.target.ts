@@ -29,7 +29,13 @@ export const pulseTarget = (): DrillTarget => {
       return {
         request: (i) => {
           const messageIds = Array.from({ length: i % 3 === 0 ? BATCH : 1 }, () => `drill-${randomUUID()}`);
-          const messages = messageIds.map((messageId, n) => ({ type: 'track', userId: `user-${(i + n) % 17}`, event: 'Drill Step', properties: { i }, messageId }));
+          const messages = messageIds.map((messageId, n) => ({
+            type: 'track',
+            userId: `user-${(i + n) % 17}`,
+            event: 'Drill Step',
+            properties: { i },
+            messageId,
+          }));
           return {
             method: 'POST',
             path: messages.length > 1 ? '/v1/batch' : '/v1/track',

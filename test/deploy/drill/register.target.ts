@@ -15,15 +15,24 @@ export const registerTarget = (): DrillTarget => {
     service: 'register',
     entry: 'apps/register/src/main.ts',
     // "test" only so that /me accepts the drill's HS256 tokens; everything else runs as in production.
-    env: (databaseUrl) => replicaEnv(databaseUrl, masterKey, { NODE_ENV: 'test', ADMIN_TOKEN: adminToken, REGISTER_TEST_TOKEN_SECRET: testTokenSecret }),
+    env: (databaseUrl) =>
+      replicaEnv(databaseUrl, masterKey, { NODE_ENV: 'test', ADMIN_TOKEN: adminToken, REGISTER_TEST_TOKEN_SECRET: testTokenSecret }),
     async prepare(balancerUrl) {
       const tenant = await json<{ id: string; slug: string }>(
-        await fetch(`${balancerUrl}/admin/tenants`, post({ slug: `drill-${randomBytes(3).toString('hex')}`, name: 'Drill' }, { authorization: `Bearer ${adminToken}` })),
+        await fetch(
+          `${balancerUrl}/admin/tenants`,
+          post({ slug: `drill-${randomBytes(3).toString('hex')}`, name: 'Drill' }, { authorization: `Bearer ${adminToken}` }),
+        ),
         201,
       );
-      const reader = await json<{ id: string }>(await fetch(`${balancerUrl}/t/${tenant.slug}/users`, post({ email: 'reader@example.com', password: PASSWORD })), 201);
+      const reader = await json<{ id: string }>(
+        await fetch(`${balancerUrl}/t/${tenant.slug}/users`, post({ email: 'reader@example.com', password: PASSWORD })),
+        201,
+      );
       const token = await signTestToken(testTokenSecret, { tenantId: tenant.id, userId: reader.id });
-      await eventually(async () => (await fetch(`${balancerUrl}/t/${tenant.slug}/me`, { headers: { authorization: `Bearer ${token}` } })).status === 200);
+      await eventually(
+        async () => (await fetch(`${balancerUrl}/t/${tenant.slug}/me`, { headers: { authorization: `Bearer ${token}` } })).status === 200,
+      );
       const signedUp = new Set<string>([reader.id]);
       return {
         request: (i) =>
@@ -46,12 +55,16 @@ export const registerTarget = (): DrillTarget => {
               `SELECT stream_name, count(*) AS n FROM es_events WHERE type = 'UserRegistered' AND stream_name LIKE $1 GROUP BY stream_name`,
               [`register.account-${tenant.id}.%`],
             );
-            const stored = new Map(events.rows.map((row) => [row.stream_name.slice(`register.account-${tenant.id}.`.length), Number(row.n)]));
+            const stored = new Map(
+              events.rows.map((row) => [row.stream_name.slice(`register.account-${tenant.id}.`.length), Number(row.n)]),
+            );
             expect([...stored.values()].filter((n) => n !== 1)).toEqual([]);
             expect([...stored.keys()].sort()).toEqual([...signedUp].sort());
             // The read model catches up asynchronously; it must end with each account once.
             const profiles = async () =>
-              (await db.query<{ user_id: string }>('SELECT user_id FROM register_profiles WHERE tenant_id = $1', [tenant.id])).rows.map((row) => row.user_id);
+              (await db.query<{ user_id: string }>('SELECT user_id FROM register_profiles WHERE tenant_id = $1', [tenant.id])).rows.map(
+                (row) => row.user_id,
+              );
             await eventually(async () => (await profiles()).length >= signedUp.size);
             expect((await profiles()).sort()).toEqual([...signedUp].sort());
           } finally {

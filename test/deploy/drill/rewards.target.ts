@@ -25,9 +25,16 @@ export const rewardsTarget = (): DrillTarget => {
       // The program comes before the sign-ups in the log, so that they earn under it.
       const { tenant, members } = await withRegister(databaseUrl, masterKey, async (register) => {
         const created = await register.createTenant();
-        const program = { rules: [{ id: 'signup', event: 'UserRegistered', conditions: [], award: { kind: 'fixed', points: SIGN_UP_POINTS } }], tiers: null, expiry: null };
+        const program = {
+          rules: [{ id: 'signup', event: 'UserRegistered', conditions: [], award: { kind: 'fixed', points: SIGN_UP_POINTS } }],
+          tiers: null,
+          expiry: null,
+        };
         await eventually(async () => {
-          const response = await fetch(`${balancerUrl}/t/${created.slug}/program`, { ...post(program, { authorization: `Bearer ${created.apiKey}` }), method: 'PUT' });
+          const response = await fetch(`${balancerUrl}/t/${created.slug}/program`, {
+            ...post(program, { authorization: `Bearer ${created.apiKey}` }),
+            method: 'PUT',
+          });
           if (response.status === 404) return false; // rewards has yet to learn the tenant from register's events
           await json(response, 200);
           return true;
@@ -44,7 +51,10 @@ export const rewardsTarget = (): DrillTarget => {
       for (const userId of members) await eventually(async () => (await balanceOf(userId)) === SIGN_UP_POINTS);
       const rewards: { id: string; cost: number }[] = [];
       for (const cost of COSTS) {
-        const created = await json<{ id: string }>(await fetch(`${balancerUrl}/t/${tenant.slug}/rewards`, post({ name: `Drill reward ${cost}`, cost, stock: STOCK }, auth)), 201);
+        const created = await json<{ id: string }>(
+          await fetch(`${balancerUrl}/t/${tenant.slug}/rewards`, post({ name: `Drill reward ${cost}`, cost, stock: STOCK }, auth)),
+          201,
+        );
         rewards.push({ id: created.id, cost });
       }
 
@@ -91,8 +101,14 @@ export const rewardsTarget = (): DrillTarget => {
           }
           // Stock is down by exactly the acknowledged redemptions of each reward, none held twice or left held.
           for (const reward of rewards) {
-            const shown = await json<{ remaining: number }>(await fetch(`${balancerUrl}/t/${tenant.slug}/rewards/${reward.id}`, { headers: auth }), 200);
-            expect({ reward: reward.id, remaining: shown.remaining }).toEqual({ reward: reward.id, remaining: STOCK - [...redeemed.values()].filter((r) => r.rewardId === reward.id).length });
+            const shown = await json<{ remaining: number }>(
+              await fetch(`${balancerUrl}/t/${tenant.slug}/rewards/${reward.id}`, { headers: auth }),
+              200,
+            );
+            expect({ reward: reward.id, remaining: shown.remaining }).toEqual({
+              reward: reward.id,
+              remaining: STOCK - [...redeemed.values()].filter((r) => r.rewardId === reward.id).length,
+            });
           }
           const db = new Client({ connectionString: databaseUrl });
           await db.connect();
@@ -114,9 +130,12 @@ export const rewardsTarget = (): DrillTarget => {
             sameOnce(await countsOf('PointsAdjusted', 'adjustmentId', 'rewards.wallet-'), adjusted.keys());
             // The admin read model catches up asynchronously; it must end with each redemption once, confirmed.
             const confirmedRows = async () =>
-              (await db.query<{ redemption_id: string }>(`SELECT redemption_id FROM rewards_redemptions WHERE tenant_id = $1 AND status = 'confirmed'`, [tenant.id])).rows.map(
-                (row) => row.redemption_id,
-              );
+              (
+                await db.query<{ redemption_id: string }>(
+                  `SELECT redemption_id FROM rewards_redemptions WHERE tenant_id = $1 AND status = 'confirmed'`,
+                  [tenant.id],
+                )
+              ).rows.map((row) => row.redemption_id);
             await eventually(async () => (await confirmedRows()).length >= redeemed.size);
             expect((await confirmedRows()).sort()).toEqual([...redeemed.keys()].sort());
           } finally {

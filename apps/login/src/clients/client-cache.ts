@@ -40,7 +40,11 @@ export class ClientCache {
     );
     const row = rows[0];
     if (!row) return undefined; // unknown ids are not remembered: anyone can make them up
-    const client: StoredClient = { metadata: row.metadata, secretDigest: row.secret_hash === null ? null : Buffer.from(row.secret_hash, 'hex'), disabled: row.disabled };
+    const client: StoredClient = {
+      metadata: row.metadata,
+      secretDigest: row.secret_hash === null ? null : Buffer.from(row.secret_hash, 'hex'),
+      disabled: row.disabled,
+    };
     if (this.live && generation === this.generation) this.entries.set(key, client);
     return client;
   }

@@ -29,7 +29,8 @@ export function clientLookup(clients: ClientCache, presented: () => PresentedCre
     if (!client || client.disabled) return undefined;
     if (!client.secretDigest) return { ...client.metadata };
     const credentials = presented();
-    const matches = credentials.clientId === clientId && credentials.secret !== undefined && hashMatches(credentials.secret, client.secretDigest);
+    const matches =
+      credentials.clientId === clientId && credentials.secret !== undefined && hashMatches(credentials.secret, client.secretDigest);
     return { ...client.metadata, client_secret: matches ? credentials.secret : newClientSecret() };
   };
 }
@@ -40,7 +41,9 @@ function hashMatches(secret: string, expected: Buffer): boolean {
 }
 
 /** The client id and secret of client_secret_basic (RFC 6749 §2.3.1: form-encoded, then Basic) or client_secret_post. */
-export function presentedCredentialsOf(ctx: { headers?: Record<string, string | undefined>; oidc?: { body?: Record<string, unknown> } } | undefined): PresentedCredentials {
+export function presentedCredentialsOf(
+  ctx: { headers?: Record<string, string | undefined>; oidc?: { body?: Record<string, unknown> } } | undefined,
+): PresentedCredentials {
   if (!ctx) return {};
   const header = ctx.headers?.authorization;
   if (header && /^basic /i.test(header)) {
@@ -48,7 +51,10 @@ export function presentedCredentialsOf(ctx: { headers?: Record<string, string | 
     const colon = decoded.indexOf(':');
     if (colon > 0) {
       try {
-        return { clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) };
+        return {
+          clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+          secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+        };
       } catch {
         return {};
       }

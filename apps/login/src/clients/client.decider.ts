@@ -71,10 +71,18 @@ export const clientDecider: Decider<ClientCommand, ClientEvent, ClientState, Cli
     if (state.disabled) return reject({ kind: 'ClientDisabled' });
     switch (command.kind) {
       case 'ChangeRedirectUris':
-        return accept(RedirectUrisChanged({ clientId: state.clientId, redirectUris: command.redirectUris, postLogoutRedirectUris: command.postLogoutRedirectUris }));
+        return accept(
+          RedirectUrisChanged({
+            clientId: state.clientId,
+            redirectUris: command.redirectUris,
+            postLogoutRedirectUris: command.postLogoutRedirectUris,
+          }),
+        );
       case 'RotateSecret':
         if (state.clientKind === 'public') return reject({ kind: 'PublicClientHasNoSecret' });
-        return accept(ClientSecretRotated({ clientId: state.clientId, secretHash: command.secretHash, rotatedAt: command.now.toISOString() }));
+        return accept(
+          ClientSecretRotated({ clientId: state.clientId, secretHash: command.secretHash, rotatedAt: command.now.toISOString() }),
+        );
       case 'Disable':
         return accept(ClientDisabled({ clientId: state.clientId, disabledAt: command.now.toISOString() }));
     }

@@ -37,18 +37,24 @@ describe('OAuth client decider', () => {
     given(clientDecider, [registered])
       .when({ kind: 'ChangeRedirectUris', redirectUris: ['https://new.example/cb'], postLogoutRedirectUris: [] })
       .then([RedirectUrisChanged({ clientId: 'c1', redirectUris: ['https://new.example/cb'], postLogoutRedirectUris: [] })]);
-    given(clientDecider, [registered]).when({ kind: 'RotateSecret', secretHash: 'h2', now }).then([ClientSecretRotated({ clientId: 'c1', secretHash: 'h2', rotatedAt: now.toISOString() })]);
+    given(clientDecider, [registered])
+      .when({ kind: 'RotateSecret', secretHash: 'h2', now })
+      .then([ClientSecretRotated({ clientId: 'c1', secretHash: 'h2', rotatedAt: now.toISOString() })]);
     given(clientDecider, []).when({ kind: 'RotateSecret', secretHash: 'h2', now }).thenRejects({ kind: 'UnknownClient' });
   });
 
   it('gives a public client no secret to rotate', () => {
     const publicClient = ClientRegistered({ ...registered.data, kind: 'public', tokenEndpointAuthMethod: 'none', secretHash: null });
-    given(clientDecider, [publicClient]).when({ kind: 'RotateSecret', secretHash: 'h2', now }).thenRejects({ kind: 'PublicClientHasNoSecret' });
+    given(clientDecider, [publicClient])
+      .when({ kind: 'RotateSecret', secretHash: 'h2', now })
+      .thenRejects({ kind: 'PublicClientHasNoSecret' });
   });
 
   it('changes nothing about a disabled client', () => {
     const disabled = ClientDisabled({ clientId: 'c1', disabledAt: now.toISOString() });
     given(clientDecider, [registered]).when({ kind: 'Disable', now }).then([disabled]);
-    given(clientDecider, [registered, disabled]).when({ kind: 'RotateSecret', secretHash: 'h2', now }).thenRejects({ kind: 'ClientDisabled' });
+    given(clientDecider, [registered, disabled])
+      .when({ kind: 'RotateSecret', secretHash: 'h2', now })
+      .thenRejects({ kind: 'ClientDisabled' });
   });
 });

@@ -77,7 +77,8 @@ export class ClientsController {
       context: { tenantId: tenant.tenantId, correlationId: randomUUID(), now },
       retriesOnConflict: 0,
     });
-    if (!outcome.accepted) throw new ProblemError({ status: 409, type: 'client-exists', title: 'Client exists', detail: 'retry the registration' });
+    if (!outcome.accepted)
+      throw new ProblemError({ status: 409, type: 'client-exists', title: 'Client exists', detail: 'retry the registration' });
     // The caller's next request is usually with this client: answer once the provider can find it.
     if (outcome.position) await this.projection.waitFor(outcome.position);
     return { clientId, ...(secret ? { clientSecret: secret } : {}) };
@@ -86,7 +87,11 @@ export class ClientsController {
   /** A new secret, returned once; the previous one stops working at once. */
   @Post('clients/:clientId/secret')
   @HttpCode(201)
-  async rotateSecret(@Param('tenant') slug: string, @Param('clientId') clientId: string, @Req() request: { headers: Record<string, string | undefined> }) {
+  async rotateSecret(
+    @Param('tenant') slug: string,
+    @Param('clientId') clientId: string,
+    @Req() request: { headers: Record<string, string | undefined> },
+  ) {
     requireAdmin(request.headers, this.adminToken);
     const secret = newClientSecret();
     await this.change(await this.tenant(slug), clientId, { kind: 'RotateSecret', secretHash: hashClientSecret(secret), now: new Date() });
@@ -102,13 +107,20 @@ export class ClientsController {
     @Body() body: unknown,
   ): Promise<void> {
     requireAdmin(request.headers, this.adminToken);
-    const input = parseBody(z.object({ redirectUris: z.array(redirectUri).max(20), postLogoutRedirectUris: z.array(redirectUri).max(20).default([]) }).strict(), body);
+    const input = parseBody(
+      z.object({ redirectUris: z.array(redirectUri).max(20), postLogoutRedirectUris: z.array(redirectUri).max(20).default([]) }).strict(),
+      body,
+    );
     await this.change(await this.tenant(slug), clientId, { kind: 'ChangeRedirectUris', ...input });
   }
 
   @Delete('clients/:clientId')
   @HttpCode(204)
-  async disable(@Param('tenant') slug: string, @Param('clientId') clientId: string, @Req() request: { headers: Record<string, string | undefined> }): Promise<void> {
+  async disable(
+    @Param('tenant') slug: string,
+    @Param('clientId') clientId: string,
+    @Req() request: { headers: Record<string, string | undefined> },
+  ): Promise<void> {
     requireAdmin(request.headers, this.adminToken);
     await this.change(await this.tenant(slug), clientId, { kind: 'Disable', now: new Date() });
   }
@@ -139,7 +151,8 @@ export class ClientsController {
 
   private async tenant(slug: string): Promise<LoginTenant> {
     const tenant = await this.directory.tenantBySlug(slug);
-    if (!tenant) throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+    if (!tenant)
+      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
     return tenant;
   }
 }
@@ -147,11 +160,21 @@ export class ClientsController {
 function clientProblem(rejection: ClientRejection, clientId: string): ProblemError {
   switch (rejection.kind) {
     case 'UnknownClient':
-      return new ProblemError({ status: 404, type: 'client-not-found', title: 'Unknown client', detail: `no client ${clientId} in this tenant` });
+      return new ProblemError({
+        status: 404,
+        type: 'client-not-found',
+        title: 'Unknown client',
+        detail: `no client ${clientId} in this tenant`,
+      });
     case 'ClientDisabled':
       return new ProblemError({ status: 409, type: 'client-disabled', title: 'Client disabled', detail: `client ${clientId} is disabled` });
     case 'PublicClientHasNoSecret':
-      return new ProblemError({ status: 409, type: 'public-client', title: 'Public clients have no secret', detail: `client ${clientId} is public` });
+      return new ProblemError({
+        status: 409,
+        type: 'public-client',
+        title: 'Public clients have no secret',
+        detail: `client ${clientId} is public`,
+      });
     case 'ClientExists':
       return new ProblemError({ status: 409, type: 'client-exists', title: 'Client exists', detail: `client ${clientId} exists` });
   }

@@ -28,19 +28,27 @@ export class SigningKeys {
   async keysOf(tenantId: string): Promise<PrivateJwk[]> {
     const existing = await this.load(tenantId);
     if (existing.length > 0) return existing;
-    await inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query('SELECT 1 FROM login_signing_keys WHERE tenant_id = $1 AND retired_at IS NULL', [tenantId]);
-      if (rows.length === 0) await this.insertNew(client, tenantId);
-    }, { lock: tenantKeysLock(tenantId) });
+    await inTransaction(
+      this.pool,
+      async (client) => {
+        const { rows } = await client.query('SELECT 1 FROM login_signing_keys WHERE tenant_id = $1 AND retired_at IS NULL', [tenantId]);
+        if (rows.length === 0) await this.insertNew(client, tenantId);
+      },
+      { lock: tenantKeysLock(tenantId) },
+    );
     return this.load(tenantId);
   }
 
   /** Retires the current key and starts signing with a fresh one. */
   async rotate(tenantId: string): Promise<void> {
-    await inTransaction(this.pool, async (client) => {
-      await client.query('UPDATE login_signing_keys SET retired_at = now() WHERE tenant_id = $1 AND retired_at IS NULL', [tenantId]);
-      await this.insertNew(client, tenantId);
-    }, { lock: tenantKeysLock(tenantId) });
+    await inTransaction(
+      this.pool,
+      async (client) => {
+        await client.query('UPDATE login_signing_keys SET retired_at = now() WHERE tenant_id = $1 AND retired_at IS NULL', [tenantId]);
+        await this.insertNew(client, tenantId);
+      },
+      { lock: tenantKeysLock(tenantId) },
+    );
   }
 
   private async load(tenantId: string): Promise<PrivateJwk[]> {
@@ -61,9 +69,18 @@ export class SigningKeys {
   private async insertNew(client: { query: Pool['query'] }, tenantId: string): Promise<void> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const kid = randomBytes(12).toString('base64url');
-    const jwk = { ...(privateKey.export({ format: 'jwk' }) as Record<string, string>), kid, alg: 'ES256', use: 'sig' } as unknown as PrivateJwk;
+    const jwk = {
+      ...(privateKey.export({ format: 'jwk' }) as Record<string, string>),
+      kid,
+      alg: 'ES256',
+      use: 'sig',
+    } as unknown as PrivateJwk;
     const sealed = await this.codec.sealValue(tenantId, SIGNING_KEYS_SUBJECT, jwk);
-    await client.query('INSERT INTO login_signing_keys (tenant_id, kid, sealed_jwk, created_at) VALUES ($1, $2, $3, now())', [tenantId, kid, sealed]);
+    await client.query('INSERT INTO login_signing_keys (tenant_id, kid, sealed_jwk, created_at) VALUES ($1, $2, $3, now())', [
+      tenantId,
+      kid,
+      sealed,
+    ]);
   }
 }
 

@@ -19,7 +19,8 @@ export class ExpiredArtefactsCleanup implements BackgroundTask {
       this.round ??= deleteExpiredModels(this.pool)
         .then(
           () => undefined,
-          (error: unknown) => this.warn({ error: error instanceof Error ? error.message : String(error) }, 'expired OIDC artefacts clean-up failed'),
+          (error: unknown) =>
+            this.warn({ error: error instanceof Error ? error.message : String(error) }, 'expired OIDC artefacts clean-up failed'),
         )
         .finally(() => (this.round = undefined));
     }, this.intervalMs);

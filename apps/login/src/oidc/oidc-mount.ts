@@ -39,7 +39,12 @@ export class OidcMount implements OnModuleInit {
     const slug = request.params.tenant;
     const tenant = await this.directory.tenantBySlug(slug);
     if (!tenant) {
-      const document = problemDocument({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+      const document = problemDocument({
+        status: 404,
+        type: 'tenant-not-found',
+        title: 'Unknown tenant',
+        detail: `no tenant with slug ${slug}`,
+      });
       await reply.code(404).type(problemContentType).send(document);
       return;
     }

@@ -30,14 +30,22 @@ declare module 'oidc-provider' {
     Grant: new (properties: { accountId: string; clientId: string }) => GrantInstance;
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
-    interactionResult(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
+    interactionResult(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: Record<string, unknown>,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<string>;
     on(event: string, listener: (...args: never[]) => void): this;
     /** Koa middleware around every route of the provider (inserted before its router). */
     use(middleware: (ctx: object, next: () => Promise<void>) => Promise<void>): this;
     /** The name of one of oidc-provider's cookies, e.g. 'interaction'. */
     cookieName(type: string): string;
     /** A Koa context over a request (Koa's own; the provider is a Koa application). */
-    createContext(req: IncomingMessage, res: ServerResponse): { cookies: { get(name: string, options: { signed: boolean }): string | undefined } };
+    createContext(
+      req: IncomingMessage,
+      res: ServerResponse,
+    ): { cookies: { get(name: string, options: { signed: boolean }): string | undefined } };
     /** The Koa context of the request being handled (AsyncLocalStorage), if any. */
     static readonly ctx: { headers?: Record<string, string | undefined>; oidc?: { body?: Record<string, unknown> } } | undefined;
   }

@@ -28,7 +28,12 @@ export type ClientLookup = (tenantId: string, clientId: string) => Promise<OidcP
  * what it wrote and remembered first, and it holds the writes of the models request-artefacts.ts
  * names until it ends.
  */
-export function postgresAdapterFor(pool: Pool, tenantId: string, clients: ClientLookup, currentRequest: () => object | undefined = () => undefined): OidcAdapterClass {
+export function postgresAdapterFor(
+  pool: Pool,
+  tenantId: string,
+  clients: ClientLookup,
+  currentRequest: () => object | undefined = () => undefined,
+): OidcAdapterClass {
   return class TenantAdapter implements OidcAdapter {
     constructor(private readonly model: string) {}
 
@@ -97,7 +102,13 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
      * round trip, the grant (or that there is none) remembered for the request.
      */
     private async interactionWithLatestGrant(id: string, request: RequestArtefacts): Promise<OidcPayload | undefined> {
-      const { rows } = await pool.query<{ payload: OidcPayload; account_id: string | null; client_id: string | null; grant_id: string | null; grant: OidcPayload | null }>({
+      const { rows } = await pool.query<{
+        payload: OidcPayload;
+        account_id: string | null;
+        client_id: string | null;
+        grant_id: string | null;
+        grant: OidcPayload | null;
+      }>({
         name: 'login_oidc_find_interaction_with_latest_grant',
         text: INTERACTION_WITH_LATEST_GRANT,
         values: [tenantId, id],
@@ -106,7 +117,11 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
       if (!found) return undefined;
       // The statement looked for the grant only when the interaction names a person and a client.
       if (found.account_id !== null && found.client_id !== null) {
-        request.rememberLatestGrant(found.account_id, found.client_id, found.grant_id && found.grant ? { id: found.grant_id, payload: found.grant } : null);
+        request.rememberLatestGrant(
+          found.account_id,
+          found.client_id,
+          found.grant_id && found.grant ? { id: found.grant_id, payload: found.grant } : null,
+        );
       }
       return found.payload;
     }
@@ -126,7 +141,11 @@ export function postgresAdapterFor(pool: Pool, tenantId: string, clients: Client
 
 /** The most recent live grant a person gave a client in this tenant: consent remembered across sessions. */
 export async function latestGrant(pool: Pool, tenantId: string, accountId: string, clientId: string): Promise<StoredGrant | undefined> {
-  const { rows } = await pool.query<StoredGrant>({ name: 'login_oidc_latest_grant', text: LATEST_GRANT, values: [tenantId, accountId, clientId] });
+  const { rows } = await pool.query<StoredGrant>({
+    name: 'login_oidc_latest_grant',
+    text: LATEST_GRANT,
+    values: [tenantId, accountId, clientId],
+  });
   return rows[0];
 }
 

@@ -70,7 +70,14 @@ function claimsOf(credential: Credential): Record<string, unknown> {
 /** Builds one tenant's oidc-provider: its issuer, keys, storage and policies. */
 export async function buildProvider(
   tenant: LoginTenant,
-  deps: { pool: Pool; directory: LoginDirectory; clients: ClientCache; keys: SigningKeys; settings: ProviderSettings; hooks: ProviderHooks },
+  deps: {
+    pool: Pool;
+    directory: LoginDirectory;
+    clients: ClientCache;
+    keys: SigningKeys;
+    settings: ProviderSettings;
+    hooks: ProviderHooks;
+  },
 ): Promise<Provider> {
   const { settings, directory } = deps;
   const issuer = issuerOf(settings.publicUrl, tenant.slug);
@@ -84,7 +91,12 @@ export async function buildProvider(
     jwt: { sign: { alg: 'ES256' } },
   };
   const provider = new Provider(issuer, {
-    adapter: postgresAdapterFor(deps.pool, tenant.tenantId, clientLookup(deps.clients, () => presentedCredentialsOf(Provider.ctx)), () => Provider.ctx ?? currentPageRequest()),
+    adapter: postgresAdapterFor(
+      deps.pool,
+      tenant.tenantId,
+      clientLookup(deps.clients, () => presentedCredentialsOf(Provider.ctx)),
+      () => Provider.ctx ?? currentPageRequest(),
+    ),
     jwks: { keys },
     cookies: {
       keys: new CookieSigner(cookieKey),
@@ -149,7 +161,10 @@ export async function buildProvider(
       clientCredentials: { enabled: true },
       // Any authenticated (confidential) client of the tenant may introspect, as resource servers do;
       // storage is per tenant, so another tenant's tokens are simply inactive here.
-      introspection: { enabled: true, allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod !== 'none' },
+      introspection: {
+        enabled: true,
+        allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod !== 'none',
+      },
       revocation: {
         enabled: true,
         allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId,
@@ -157,12 +172,28 @@ export async function buildProvider(
       deviceFlow: {
         enabled: true,
         userCodeInputSource: (ctx: PageContext, form: string, _out: unknown, error?: Error) => {
-          render(ctx, tenant, 'Connect a device', `${error ? '<p class="error">That code is not valid. Try again.</p>' : '<p>Enter the code your device shows.</p>'}${form}
-<button type="submit" form="op.deviceInputForm">Continue</button>`);
+          render(
+            ctx,
+            tenant,
+            'Connect a device',
+            `${error ? '<p class="error">That code is not valid. Try again.</p>' : '<p>Enter the code your device shows.</p>'}${form}
+<button type="submit" form="op.deviceInputForm">Continue</button>`,
+          );
         },
-        userCodeConfirmSource: (ctx: PageContext, form: string, client: { clientName?: string; clientId: string }, _device: unknown, userCode: string) => {
-          render(ctx, tenant, 'Connect a device', `${form}<p>Connect <strong>${escapeHtml(client.clientName ?? client.clientId)}</strong> with the code <strong>${escapeHtml(userCode)}</strong>?</p>
-<button type="submit" form="op.deviceConfirmForm">Continue</button>`);
+        userCodeConfirmSource: (
+          ctx: PageContext,
+          form: string,
+          client: { clientName?: string; clientId: string },
+          _device: unknown,
+          userCode: string,
+        ) => {
+          render(
+            ctx,
+            tenant,
+            'Connect a device',
+            `${form}<p>Connect <strong>${escapeHtml(client.clientName ?? client.clientId)}</strong> with the code <strong>${escapeHtml(userCode)}</strong>?</p>
+<button type="submit" form="op.deviceConfirmForm">Continue</button>`,
+          );
         },
         successSource: (ctx: PageContext) => render(ctx, tenant, 'Device connected', '<p>You can return to your device.</p>'),
       },
@@ -171,9 +202,14 @@ export async function buildProvider(
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: (ctx: PageContext, form: string) => {
-          render(ctx, tenant, 'Sign out', `${form}<p>Do you want to sign out of ${escapeHtml(tenant.name)}?</p>
+          render(
+            ctx,
+            tenant,
+            'Sign out',
+            `${form}<p>Do you want to sign out of ${escapeHtml(tenant.name)}?</p>
 <button form="op.logoutForm" type="submit" name="logout" value="yes">Sign out</button>
-<button form="op.logoutForm" type="submit">Stay signed in</button>`);
+<button form="op.logoutForm" type="submit">Stay signed in</button>`,
+          );
         },
         postLogoutSuccessSource: (ctx: PageContext) => render(ctx, tenant, 'Signed out', '<p>You are signed out.</p>'),
       },
@@ -190,7 +226,12 @@ export async function buildProvider(
       },
     },
     renderError: (ctx: PageContext, out: Record<string, string>) =>
-      render(ctx, tenant, 'Something went wrong', `<p class="error">${escapeHtml(out.error)}</p><p>${escapeHtml(out.error_description)}</p>`),
+      render(
+        ctx,
+        tenant,
+        'Something went wrong',
+        `<p class="error">${escapeHtml(out.error)}</p><p>${escapeHtml(out.error_description)}</p>`,
+      ),
   });
   // OidcMount rewrites X-Forwarded-* to what Fastify concluded under TRUST_PROXY, so believing them is safe.
   provider.proxy = true;

@@ -23,7 +23,13 @@ export interface StoredGrant {
 
 /** A write of an OIDC artefact to login_oidc_models, now or at the end of its request. */
 export type ArtefactWrite =
-  | { readonly kind: 'upsert'; readonly model: string; readonly id: string; readonly payload: OidcPayload; readonly expiresIn: number | null }
+  | {
+      readonly kind: 'upsert';
+      readonly model: string;
+      readonly id: string;
+      readonly payload: OidcPayload;
+      readonly expiresIn: number | null;
+    }
   | { readonly kind: 'destroy'; readonly model: string; readonly id: string };
 
 /**
@@ -49,7 +55,8 @@ export function artefactWritesBeside(tenantId: string, writes: readonly Artefact
     return `($${values.length - 1}::text, $${values.length}::text)`;
   });
   const queries: string[] = [];
-  if (keys.length > 0) queries.push(`destroyed_artefacts AS (DELETE FROM login_oidc_models WHERE tenant_id = $1 AND (model, id) IN (${keys.join(', ')}))`);
+  if (keys.length > 0)
+    queries.push(`destroyed_artefacts AS (DELETE FROM login_oidc_models WHERE tenant_id = $1 AND (model, id) IN (${keys.join(', ')}))`);
   if (rows.length > 0) {
     queries.push(`stored_artefacts AS (INSERT INTO login_oidc_models (tenant_id, model, id, payload, grant_id, user_code, uid, expires_at) VALUES ${rows.join(', ')}
       ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
@@ -62,7 +69,8 @@ export function artefactWritesBeside(tenantId: string, writes: readonly Artefact
 export async function storeWrites(pool: Pool, tenantId: string, writes: readonly ArtefactWrite[]): Promise<void> {
   const beside = artefactWritesBeside(tenantId, writes);
   // A data-modifying WITH runs whether or not the statement reads it.
-  if (beside) await pool.query({ name: `login_store_${beside.shape}`, text: `WITH ${beside.withQueries} SELECT 1`, values: [...beside.values] });
+  if (beside)
+    await pool.query({ name: `login_store_${beside.shape}`, text: `WITH ${beside.withQueries} SELECT 1`, values: [...beside.values] });
 }
 
 /**

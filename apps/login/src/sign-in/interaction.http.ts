@@ -66,7 +66,12 @@ export class InteractionController {
   }
 
   @Post('login')
-  async signIn(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async signIn(
+    @Param('tenant') slug: string,
+    @Param('uid') uid: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const body = formOf(req);
     const { tenant, details } = await this.interaction(slug, uid, req, reply);
     this.requireCsrf(tenant, uid, body);
@@ -81,14 +86,22 @@ export class InteractionController {
     this.directory.handOver(tenant.tenantId, outcome.credential);
     // The interaction's result and the facts for other services (the sign-in and the session it
     // starts) are stored together, in one statement where the store allows.
-    const session = { streamName: sessionStreamFor(tenant.tenantId, userId), events: [SessionStarted({ userId, sessionUid: uid, clientId, at: new Date().toISOString() })] };
+    const session = {
+      streamName: sessionStreamFor(tenant.tenantId, userId),
+      events: [SessionStarted({ userId, sessionUid: uid, clientId, at: new Date().toISOString() })],
+    };
     const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login: { accountId: userId } }, false));
     await this.events.recordAllWith(tenant.tenantId, [outcome.succeeded, session], artefacts.close());
     await reply.code(303).header('location', redirectTo).header('cache-control', 'no-store').send();
   }
 
   @Post('consent')
-  async consent(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async consent(
+    @Param('tenant') slug: string,
+    @Param('uid') uid: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const body = formOf(req);
     const { tenant, details, provider } = await this.interaction(slug, uid, req, reply);
     this.requireCsrf(tenant, uid, body);
@@ -100,10 +113,15 @@ export class InteractionController {
     const grant = details.grantId
       ? await (provider.Grant as unknown as { find(id: string): Promise<InstanceType<typeof provider.Grant>> }).find(details.grantId)
       : new provider.Grant({ accountId: details.session.accountId, clientId: String(details.params.client_id) });
-    const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const missing = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {}))
+      grant.addResourceScope(resource, scopes.join(' '));
     const grantId = await grant.save();
     const to = await finish(details, { consent: { grantId } }, true);
     await reply.code(303).header('location', to).header('cache-control', 'no-store').send();
@@ -111,7 +129,8 @@ export class InteractionController {
 
   private async providerOf(slug: string) {
     const tenant = await this.directory.tenantBySlug(slug);
-    if (!tenant) throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+    if (!tenant)
+      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
     return { tenant, provider: await this.providers.get(tenant) };
   }
 
@@ -135,7 +154,12 @@ export class InteractionController {
     const presented = Buffer.from(typeof body.csrf === 'string' ? body.csrf : '');
     const expected = Buffer.from(this.csrfToken(tenant, uid));
     if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-      throw new ProblemError({ status: 403, type: 'csrf-token-invalid', title: 'Form token missing or wrong', detail: 'reload the sign-in page and submit the form again' });
+      throw new ProblemError({
+        status: 403,
+        type: 'csrf-token-invalid',
+        title: 'Form token missing or wrong',
+        detail: 'reload the sign-in page and submit the form again',
+      });
     }
   }
 
@@ -156,7 +180,9 @@ export class InteractionController {
 
   private consentPage(tenant: LoginTenant, details: InteractionDetails): string {
     const base = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(details.uid)}`;
-    const scopes = String(details.params.scope ?? '').split(' ').filter(Boolean);
+    const scopes = String(details.params.scope ?? '')
+      .split(' ')
+      .filter(Boolean);
     return page(
       tenant.name,
       'Allow access',

@@ -28,8 +28,7 @@ type Decision = { readonly ok: true; readonly credential: Credential } | Refusal
 
 export type SignInOutcome =
   /** `succeeded` holds LoginSucceeded, for the caller to append with the session it starts (one write). */
-  | { readonly ok: true; readonly credential: Credential; readonly succeeded: StreamRecord }
-  | Refusal;
+  { readonly ok: true; readonly credential: Credential; readonly succeeded: StreamRecord } | Refusal;
 
 interface Attempt {
   readonly body: Record<string, unknown>;
@@ -62,9 +61,12 @@ export class PasswordCheck {
   ) {
     // Unknown accounts are verified against this, so they cost what a wrong password costs.
     this.dummyHash = hash('tessera-dummy-password-for-timing', ARGON2ID_OPTIONS);
-    this.strategy = new LocalStrategy({ usernameField: 'email', passwordField: 'password', passReqToCallback: true, session: false }, (req, email, password, done) => {
-      this.attempt(req as unknown as Attempt, email, password).then((outcome) => done(null, outcome), done);
-    });
+    this.strategy = new LocalStrategy(
+      { usernameField: 'email', passwordField: 'password', passReqToCallback: true, session: false },
+      (req, email, password, done) => {
+        this.attempt(req as unknown as Attempt, email, password).then((outcome) => done(null, outcome), done);
+      },
+    );
   }
 
   /** Runs passport's local strategy on a parsed form body. */
@@ -88,7 +90,9 @@ export class PasswordCheck {
     const ipKey = `${tenant.tenantId}|${attempt.ip}`;
     const now = Date.now();
     if (this.recentIpFailures(ipKey, now) >= this.policy.ipFailureLimit) {
-      await this.record(tenant, accountKey, [LoginFailed({ accountKey, reason: 'throttled', clientId: attempt.clientId, at: new Date(now).toISOString() })]);
+      await this.record(tenant, accountKey, [
+        LoginFailed({ accountKey, reason: 'throttled', clientId: attempt.clientId, at: new Date(now).toISOString() }),
+      ]);
       return { ok: false, reason: 'throttled' };
     }
     const queueKey = `${tenant.tenantId}|${accountKey}`;
@@ -160,7 +164,13 @@ export class PasswordCheck {
     return { ok: false, reason: 'invalid_credentials' };
   }
 
-  private async saveThrottle(client: PoolClient, tenantId: string, accountKey: string, failures: Date[], lockedUntil: Date | null): Promise<void> {
+  private async saveThrottle(
+    client: PoolClient,
+    tenantId: string,
+    accountKey: string,
+    failures: Date[],
+    lockedUntil: Date | null,
+  ): Promise<void> {
     await client.query(
       `INSERT INTO login_throttle (tenant_id, account_key, failures, locked_until) VALUES ($1, $2, $3, $4)
        ON CONFLICT (tenant_id, account_key) DO UPDATE SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until`,

@@ -17,9 +17,11 @@ export const LoginFailed = defineEvent<{
 export const AccountLocked = defineEvent<{ accountKey: string; failures: number; lockedUntil: string; at: string }>()('AccountLocked');
 export const SessionStarted = defineEvent<{ userId: string; sessionUid: string; clientId: string; at: string }>()('SessionStarted');
 export const SessionEnded = defineEvent<{ userId: string; reason: 'logout'; at: string }>()('SessionEnded');
-export const TokensRevoked = defineEvent<{ grantId: string; reason: 'revocation' | 'refresh_token_reuse' | 'code_replay' | 'grant_revoked'; at: string }>()(
-  'TokensRevoked',
-);
+export const TokensRevoked = defineEvent<{
+  grantId: string;
+  reason: 'revocation' | 'refresh_token_reuse' | 'code_replay' | 'grant_revoked';
+  at: string;
+}>()('TokensRevoked');
 
 export type SignInEvent =
   | EventOf<typeof LoginSucceeded>

@@ -1,6 +1,13 @@
 import type { EntityManager } from 'typeorm';
 import type { JsonObject } from '#eventstore';
-import { isPlaceholder, resolveIdentities, type Identifier, type IdentityDecision, type KnownIdentifier, type ProfileMerge } from './identity.decider';
+import {
+  isPlaceholder,
+  resolveIdentities,
+  type Identifier,
+  type IdentityDecision,
+  type KnownIdentifier,
+  type ProfileMerge,
+} from './identity.decider';
 import { identityKey, profileKey, type KnownIdentities, type StoredIdentity } from './known-identities';
 
 /** A trait value sealed under its subject's key, with the event time that set it. */
@@ -69,7 +76,14 @@ export class BatchIdentityGraph {
     }
     if (keys.size === 0) return graph;
     const columns = [...keys.values()];
-    const rows: { tenant_id: string; kind: Identifier['kind']; value: string; profile_id: string; user_id: string | null; merges: number }[] = await tx.query(
+    const rows: {
+      tenant_id: string;
+      kind: Identifier['kind'];
+      value: string;
+      profile_id: string;
+      user_id: string | null;
+      merges: number;
+    }[] = await tx.query(
       `SELECT i.tenant_id::text, i.kind, i.value, i.profile_id::text, p.user_id, i.merges
        FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(tenant_id, kind, value)
        JOIN pulse_identities i ON i.tenant_id = k.tenant_id AND i.kind = k.kind AND i.value = k.value
@@ -77,7 +91,14 @@ export class BatchIdentityGraph {
       [columns.map((c) => c[0]), columns.map((c) => c[1]), columns.map((c) => c[2])],
     );
     for (const row of rows) {
-      graph.add({ tenantId: row.tenant_id, kind: row.kind, value: row.value, profileId: row.profile_id, userId: row.user_id, merges: row.merges });
+      graph.add({
+        tenantId: row.tenant_id,
+        kind: row.kind,
+        value: row.value,
+        profileId: row.profile_id,
+        userId: row.user_id,
+        merges: row.merges,
+      });
     }
     return graph;
   }
@@ -85,9 +106,21 @@ export class BatchIdentityGraph {
   private add(stored: StoredIdentity): void {
     const { tenantId, profileId } = stored;
     this.identities.set(identityKey(tenantId, stored), {
-      tenantId, kind: stored.kind, value: stored.value, profileId, merges: stored.merges, storedMerges: stored.merges, sealedValue: null,
+      tenantId,
+      kind: stored.kind,
+      value: stored.value,
+      profileId,
+      merges: stored.merges,
+      storedMerges: stored.merges,
+      sealedValue: null,
     });
-    this.profiles.set(profileKey(tenantId, profileId), { tenantId, profileId, userId: stored.userId, storedUserId: stored.userId, mergedInto: null });
+    this.profiles.set(profileKey(tenantId, profileId), {
+      tenantId,
+      profileId,
+      userId: stored.userId,
+      storedUserId: stored.userId,
+      mergedInto: null,
+    });
   }
 
   /**
@@ -106,13 +139,24 @@ export class BatchIdentityGraph {
     if (decision.outcome === 'unidentified') return decision;
     const { profileId } = decision;
     if (decision.created) {
-      this.profiles.set(profileKey(tenantId, profileId), { tenantId, profileId, userId: decision.userId, storedUserId: undefined, mergedInto: null });
+      this.profiles.set(profileKey(tenantId, profileId), {
+        tenantId,
+        profileId,
+        userId: decision.userId,
+        storedUserId: undefined,
+        mergedInto: null,
+      });
     } else if (decision.userId) {
       this.profile(tenantId, profileId).userId = decision.userId;
     }
     for (const identifier of decision.linked) {
       this.identities.set(identityKey(tenantId, identifier), {
-        tenantId, kind: identifier.kind, value: identifier.value, profileId, merges: 0, storedMerges: undefined,
+        tenantId,
+        kind: identifier.kind,
+        value: identifier.value,
+        profileId,
+        merges: 0,
+        storedMerges: undefined,
         sealedValue: identifier.kind === 'email' ? sealedEmail : null,
       });
     }
@@ -159,17 +203,38 @@ export class BatchIdentityGraph {
   }
 
   /** Identifiers first linked in this batch, on their final profile. */
-  linkedIdentities(): { tenantId: string; kind: string; value: string; profileId: string; merges: number; sealedValue: JsonObject | null }[] {
+  linkedIdentities(): {
+    tenantId: string;
+    kind: string;
+    value: string;
+    profileId: string;
+    merges: number;
+    sealedValue: JsonObject | null;
+  }[] {
     return [...this.identities.values()]
       .filter((i) => i.storedMerges === undefined)
-      .map((i) => ({ tenantId: i.tenantId, kind: i.kind, value: i.value, profileId: this.survivorOf(i.tenantId, i.profileId), merges: i.merges, sealedValue: i.sealedValue }));
+      .map((i) => ({
+        tenantId: i.tenantId,
+        kind: i.kind,
+        value: i.value,
+        profileId: this.survivorOf(i.tenantId, i.profileId),
+        merges: i.merges,
+        sealedValue: i.sealedValue,
+      }));
   }
 
   /** Every identifier of the graph as the batch leaves it stored, on its final profile. */
   storedState(): StoredIdentity[] {
     return [...this.identities.values()].map((i) => {
       const profileId = this.survivorOf(i.tenantId, i.profileId);
-      return { tenantId: i.tenantId, kind: i.kind, value: i.value, profileId, userId: this.profile(i.tenantId, profileId).userId, merges: i.merges };
+      return {
+        tenantId: i.tenantId,
+        kind: i.kind,
+        value: i.value,
+        profileId,
+        userId: this.profile(i.tenantId, profileId).userId,
+        merges: i.merges,
+      };
     });
   }
 

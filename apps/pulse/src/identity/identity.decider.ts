@@ -51,7 +51,26 @@ export type IdentityDecision =
       readonly refused: readonly { readonly identifier: Identifier; readonly reason: 'different-user' | 'identifier-limit' }[];
     };
 
-const PLACEHOLDERS = new Set(['', 'null', 'undefined', 'nil', 'none', 'anonymous', 'anon', 'unknown', 'guest', '0', '-1', 'nan', 'false', 'true', '[object object]', 'n/a', 'na', '00000000-0000-0000-0000-000000000000']);
+const PLACEHOLDERS = new Set([
+  '',
+  'null',
+  'undefined',
+  'nil',
+  'none',
+  'anonymous',
+  'anon',
+  'unknown',
+  'guest',
+  '0',
+  '-1',
+  'nan',
+  'false',
+  'true',
+  '[object object]',
+  'n/a',
+  'na',
+  '00000000-0000-0000-0000-000000000000',
+]);
 
 /** Values SDKs send when they have no id: never identities, or they would glue strangers together. */
 export function isPlaceholder(value: string): boolean {

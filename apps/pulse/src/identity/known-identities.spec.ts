@@ -1,7 +1,14 @@
 import { KnownIdentities, type StoredIdentity } from './known-identities';
 
 const tenant = '0190a6b2-0000-7000-8000-000000000001';
-const stored = (kind: StoredIdentity['kind'], value: string, profileId: string, userId: string | null, merges = 0): StoredIdentity => ({ tenantId: tenant, kind, value, profileId, userId, merges });
+const stored = (kind: StoredIdentity['kind'], value: string, profileId: string, userId: string | null, merges = 0): StoredIdentity => ({
+  tenantId: tenant,
+  kind,
+  value,
+  profileId,
+  userId,
+  merges,
+});
 
 /** device-1 known from a committed batch, device-2 staged by the batch now running. */
 function oneKnownOneStaged(): KnownIdentities {

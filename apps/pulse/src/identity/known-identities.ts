@@ -40,7 +40,14 @@ export class KnownIdentities {
     if (!identity) return undefined;
     const profile = this.userIds.get(profileKey(tenantId, identity.profileId));
     if (!profile) return undefined;
-    return { tenantId, kind: identifier.kind, value: identifier.value, profileId: identity.profileId, userId: profile.userId, merges: identity.merges };
+    return {
+      tenantId,
+      kind: identifier.kind,
+      value: identifier.value,
+      profileId: identity.profileId,
+      userId: profile.userId,
+      merges: identity.merges,
+    };
   }
 
   /** Identifiers as the current batch leaves them (profiles merged in it excepted: see forgetAll). */

@@ -88,8 +88,12 @@ async function insertIdentities(tx: EntityManager, identities: ReturnType<BatchI
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::jsonb[], $6::int[])
      ON CONFLICT DO NOTHING`,
     [
-      identities.map((i) => i.tenantId), identities.map((i) => i.kind), identities.map((i) => i.value), identities.map((i) => i.profileId),
-      identities.map((i) => (i.sealedValue ? JSON.stringify(i.sealedValue) : null)), identities.map((i) => i.merges),
+      identities.map((i) => i.tenantId),
+      identities.map((i) => i.kind),
+      identities.map((i) => i.value),
+      identities.map((i) => i.profileId),
+      identities.map((i) => (i.sealedValue ? JSON.stringify(i.sealedValue) : null)),
+      identities.map((i) => i.merges),
     ],
   );
 }
@@ -138,10 +142,25 @@ async function addSightings(tx: EntityManager, recorded: readonly RecordedSighti
      FROM unnest($15::uuid[], $16::uuid[], $17::bigint[], $18::timestamptz[], $19::timestamptz[], $20::jsonb[]) AS t(tenant_id, profile_id, count, first_seen, last_seen, traits)
      WHERE p.tenant_id = t.tenant_id AND p.profile_id = t.profile_id`,
     [
-      recorded.map((r) => r.tenantId), recorded.map((r) => r.profileId), recorded.map((r) => r.messageId), recorded.map((r) => r.kind),
-      recorded.map((r) => r.name), recorded.map((r) => r.occurredAt), recorded.map((r) => r.receivedAt), JSON.stringify(recorded.map((r) => r.properties)),
-      counters.map((c) => c.tenantId), counters.map((c) => c.profileId), counters.map((c) => c.name), counters.map((c) => c.count), counters.map((c) => c.first), counters.map((c) => c.last),
-      totals.map((t) => t.tenantId), totals.map((t) => t.profileId), totals.map((t) => t.count), totals.map((t) => t.first), totals.map((t) => t.last),
+      recorded.map((r) => r.tenantId),
+      recorded.map((r) => r.profileId),
+      recorded.map((r) => r.messageId),
+      recorded.map((r) => r.kind),
+      recorded.map((r) => r.name),
+      recorded.map((r) => r.occurredAt),
+      recorded.map((r) => r.receivedAt),
+      JSON.stringify(recorded.map((r) => r.properties)),
+      counters.map((c) => c.tenantId),
+      counters.map((c) => c.profileId),
+      counters.map((c) => c.name),
+      counters.map((c) => c.count),
+      counters.map((c) => c.first),
+      counters.map((c) => c.last),
+      totals.map((t) => t.tenantId),
+      totals.map((t) => t.profileId),
+      totals.map((t) => t.count),
+      totals.map((t) => t.first),
+      totals.map((t) => t.last),
       totals.map((t) => (t.traits ? JSON.stringify(t.traits) : null)),
     ],
   );
@@ -154,7 +173,8 @@ function countersOf(recorded: readonly RecordedSighting[]) {
     const name = r.name ?? r.kind;
     const key = `${r.tenantId}\n${r.profileId}\n${name}`;
     const counter = counters.get(key);
-    if (!counter) counters.set(key, { tenantId: r.tenantId, profileId: r.profileId, name, count: 1, first: r.occurredAt, last: r.occurredAt });
+    if (!counter)
+      counters.set(key, { tenantId: r.tenantId, profileId: r.profileId, name, count: 1, first: r.occurredAt, last: r.occurredAt });
     else {
       counter.count += 1;
       if (Date.parse(r.occurredAt) < Date.parse(counter.first)) counter.first = r.occurredAt;
@@ -166,11 +186,22 @@ function countersOf(recorded: readonly RecordedSighting[]) {
 
 /** Per profile: how many, first and last seen, and the batch's traits merged by event time. */
 function totalsOf(recorded: readonly RecordedSighting[]) {
-  const totals = new Map<string, { tenantId: string; profileId: string; count: number; first: string; last: string; traits: StoredTraits | null }>();
+  const totals = new Map<
+    string,
+    { tenantId: string; profileId: string; count: number; first: string; last: string; traits: StoredTraits | null }
+  >();
   for (const r of recorded) {
     const key = `${r.tenantId}\n${r.profileId}`;
     const total = totals.get(key);
-    if (!total) totals.set(key, { tenantId: r.tenantId, profileId: r.profileId, count: 1, first: r.occurredAt, last: r.occurredAt, traits: r.traits });
+    if (!total)
+      totals.set(key, {
+        tenantId: r.tenantId,
+        profileId: r.profileId,
+        count: 1,
+        first: r.occurredAt,
+        last: r.occurredAt,
+        traits: r.traits,
+      });
     else {
       total.count += 1;
       if (Date.parse(r.occurredAt) < Date.parse(total.first)) total.first = r.occurredAt;

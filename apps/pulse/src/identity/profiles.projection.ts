@@ -88,7 +88,9 @@ async function resolveAndRecord(
   segment: readonly { envelope: EventEnvelope; sighting: Sighting }[],
 ): Promise<AppendedEvents[]> {
   if (segment.length === 0) return [];
-  const sealed = (await Promise.all(segment.map(({ envelope, sighting }) => seal(deps, envelope, sighting)))).filter((s) => s !== undefined);
+  const sealed = (await Promise.all(segment.map(({ envelope, sighting }) => seal(deps, envelope, sighting)))).filter(
+    (s) => s !== undefined,
+  );
   const graph = await BatchIdentityGraph.load(tx, sealed, deps.maxMergesPerIdentifier, known);
   const landed: { sealed: SealedSighting; profileId: string }[] = [];
   const merges: { sealed: SealedSighting; survivorId: string; mergedId: string; viaKind: string }[] = [];
@@ -96,7 +98,8 @@ async function resolveAndRecord(
     const decision = graph.resolve(item.tenantId, item.identifiers, randomUUID(), item.email);
     if (decision.outcome === 'unidentified') continue;
     landed.push({ sealed: item, profileId: decision.profileId });
-    for (const merge of decision.merges) merges.push({ sealed: item, survivorId: merge.survivorId, mergedId: merge.mergedId, viaKind: merge.via.kind });
+    for (const merge of decision.merges)
+      merges.push({ sealed: item, survivorId: merge.survivorId, mergedId: merge.mergedId, viaKind: merge.via.kind });
   }
   const recorded: RecordedSighting[] = landed.map(({ sealed: { tenantId, sighting, traits, properties }, profileId }) => ({
     tenantId,
@@ -128,7 +131,8 @@ async function readable(deps: ProfilesProjectionDeps, envelope: EventEnvelope): 
   if (!envelope.sealed) return envelope;
   const data = envelope.event.data as JsonObject;
   const sealed = data[SEALED_FIELD] as JsonObject | undefined;
-  if (envelope.event.type === 'MessageReceived' && data.carriesTraits === false && sealed?.subject === trackingSubject(data)) return envelope;
+  if (envelope.event.type === 'MessageReceived' && data.carriesTraits === false && sealed?.subject === trackingSubject(data))
+    return envelope;
   const opened = await deps.personalData.open(envelope.metadata.tenantId, data);
   return { ...envelope, event: { ...envelope.event, data: opened.data }, erased: opened.erased, sealed: false };
 }
@@ -145,7 +149,15 @@ async function seal(deps: ProfilesProjectionDeps, envelope: EventEnvelope, sight
     if (sighting.sealedFields) {
       // Sealed at ingest under this subject's key; a subject forgotten since gets no profile.
       if (await deps.personalData.isForgotten(tenantId, subject)) return undefined;
-      return { tenantId, envelope, sighting, identifiers: identifiersOf(sighting, null), email: null, traits: null, properties: sighting.sealedFields };
+      return {
+        tenantId,
+        envelope,
+        sighting,
+        identifiers: identifiersOf(sighting, null),
+        email: null,
+        traits: null,
+        properties: sighting.sealedFields,
+      };
     }
     const [email, traits, properties] = await Promise.all([
       sighting.email ? deps.personalData.sealValue(tenantId, subject, sighting.email) : null,
@@ -154,8 +166,13 @@ async function seal(deps: ProfilesProjectionDeps, envelope: EventEnvelope, sight
     ]);
     const emailIndex = sighting.email ? blindIndex(deps.blindIndexKey, tenantId, 'email', sighting.email) : null;
     return {
-      tenantId, envelope, sighting, identifiers: identifiersOf(sighting, emailIndex),
-      email: email as unknown as JsonObject | null, traits, properties: properties as unknown as JsonObject | null,
+      tenantId,
+      envelope,
+      sighting,
+      identifiers: identifiersOf(sighting, emailIndex),
+      email: email as unknown as JsonObject | null,
+      traits,
+      properties: properties as unknown as JsonObject | null,
     };
   } catch (error) {
     if (error instanceof SubjectErasedError) return undefined;
@@ -163,9 +180,18 @@ async function seal(deps: ProfilesProjectionDeps, envelope: EventEnvelope, sight
   }
 }
 
-async function sealTraits(deps: ProfilesProjectionDeps, tenantId: string, subject: string, traits: JsonObject, at: string): Promise<StoredTraits> {
+async function sealTraits(
+  deps: ProfilesProjectionDeps,
+  tenantId: string,
+  subject: string,
+  traits: JsonObject,
+  at: string,
+): Promise<StoredTraits> {
   const entries = await Promise.all(
-    Object.entries(traits).map(async ([name, value]) => [name, { v: (await deps.personalData.sealValue(tenantId, subject, value as JsonValue)) as unknown as JsonObject, at }] as const),
+    Object.entries(traits).map(
+      async ([name, value]) =>
+        [name, { v: (await deps.personalData.sealValue(tenantId, subject, value as JsonValue)) as unknown as JsonObject, at }] as const,
+    ),
   );
   return Object.fromEntries(entries);
 }
@@ -176,8 +202,19 @@ async function appendMerge(
   merge: { sealed: SealedSighting; survivorId: string; mergedId: string; viaKind: string },
 ): Promise<AppendedEvents | undefined> {
   const { tenantId, envelope, sighting } = merge.sealed;
-  const event = ProfilesMerged({ survivorId: merge.survivorId, mergedId: merge.mergedId, viaKind: merge.viaKind, messageId: sighting.messageId, mergedAt: sighting.occurredAt });
-  const encoded = await deps.codec.encode(event, { tenantId, correlationId: envelope.metadata.correlationId, causationId: envelope.id, now: new Date(sighting.occurredAt) });
+  const event = ProfilesMerged({
+    survivorId: merge.survivorId,
+    mergedId: merge.mergedId,
+    viaKind: merge.viaKind,
+    messageId: sighting.messageId,
+    mergedAt: sighting.occurredAt,
+  });
+  const encoded = await deps.codec.encode(event, {
+    tenantId,
+    correlationId: envelope.metadata.correlationId,
+    causationId: envelope.id,
+    now: new Date(sighting.occurredAt),
+  });
   // One id per (message, merged profile): a store that recognises retried appends by id (EventStoreDB) drops a replayed copy.
   const withStableId: EventToAppend = { ...encoded, id: uuidFrom(`${envelope.id}\n${merge.mergedId}`) };
   const stream = profileStreamFor(tenantId, merge.survivorId);
@@ -199,7 +236,10 @@ async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: 
   );
   const profileId = rows[0]?.profile_id;
   if (!profileId) return;
-  const identities: { kind: string; value: string }[] = await tx.query('SELECT kind, value FROM pulse_identities WHERE tenant_id = $1 AND profile_id = $2', [tenantId, profileId]);
+  const identities: { kind: string; value: string }[] = await tx.query(
+    'SELECT kind, value FROM pulse_identities WHERE tenant_id = $1 AND profile_id = $2',
+    [tenantId, profileId],
+  );
   for (const identity of identities) {
     if (identity.kind === 'userId') await deps.personalData.forget(tenantId, identity.value);
     if (identity.kind === 'anonymousId') await deps.personalData.forget(tenantId, `anonymous:${identity.value}`);

@@ -65,9 +65,18 @@ function fromTracking(message: TrackingMessage): Sighting {
   const sealed = (message as unknown as JsonObject)[SEALED_FIELD];
   if (isJsonObject(sealed)) {
     return {
-      messageId: message.messageId, kind: message.kind, name: nameOf(message), userId: message.userId, anonymousIds: anonymousIdsOf(message),
-      email: null, subject: trackingSubject(message as unknown as JsonObject), occurredAt: message.timestamp, receivedAt: message.receivedAt,
-      properties: null, traits: null, sealedFields: sealed,
+      messageId: message.messageId,
+      kind: message.kind,
+      name: nameOf(message),
+      userId: message.userId,
+      anonymousIds: anonymousIdsOf(message),
+      email: null,
+      subject: trackingSubject(message as unknown as JsonObject),
+      occurredAt: message.timestamp,
+      receivedAt: message.receivedAt,
+      properties: null,
+      traits: null,
+      sealedFields: sealed,
     };
   }
   const contextTraits = message.context?.traits;
@@ -94,7 +103,9 @@ function nameOf(message: TrackingMessage): string | null {
 }
 
 function anonymousIdsOf(message: TrackingMessage): string[] {
-  return [message.anonymousId, message.kind === 'alias' ? message.previousId : undefined].filter((id): id is string => typeof id === 'string');
+  return [message.anonymousId, message.kind === 'alias' ? message.previousId : undefined].filter(
+    (id): id is string => typeof id === 'string',
+  );
 }
 
 /** A sign-up is an identify with the person's userId, e-mail and name. */
@@ -102,11 +113,22 @@ function fromRegistration(envelope: EventEnvelope, data: Extract<AccountEvent, {
   const at = envelope.createdAt.toISOString();
   const profile = data.profile ?? {};
   const traits = Object.fromEntries(
-    Object.entries({ email: data.email, firstName: profile.givenName, lastName: profile.familyName, phone: profile.phone }).filter(([, v]) => v !== null && v !== undefined),
+    Object.entries({ email: data.email, firstName: profile.givenName, lastName: profile.familyName, phone: profile.phone }).filter(
+      ([, v]) => v !== null && v !== undefined,
+    ),
   ) as JsonObject;
   return {
-    messageId: envelope.id, kind: 'identify', name: 'Signed Up', userId: data.userId, anonymousIds: [], email: data.email,
-    subject: data.userId, occurredAt: at, receivedAt: at, properties: null, traits,
+    messageId: envelope.id,
+    kind: 'identify',
+    name: 'Signed Up',
+    userId: data.userId,
+    anonymousIds: [],
+    email: data.email,
+    subject: data.userId,
+    occurredAt: at,
+    receivedAt: at,
+    properties: null,
+    traits,
   };
 }
 
@@ -116,8 +138,17 @@ function fromRegistration(envelope: EventEnvelope, data: Extract<AccountEvent, {
  */
 function fromSignIn(envelope: EventEnvelope, data: SignIn['data']): Sighting {
   return {
-    messageId: envelope.id, kind: 'track', name: 'Signed In', userId: data.userId, anonymousIds: [], email: null,
-    subject: data.userId, occurredAt: data.at, receivedAt: envelope.createdAt.toISOString(), properties: { clientId: data.clientId }, traits: null,
+    messageId: envelope.id,
+    kind: 'track',
+    name: 'Signed In',
+    userId: data.userId,
+    anonymousIds: [],
+    email: null,
+    subject: data.userId,
+    occurredAt: data.at,
+    receivedAt: envelope.createdAt.toISOString(),
+    properties: { clientId: data.clientId },
+    traits: null,
   };
 }
 

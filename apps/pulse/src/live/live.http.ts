@@ -88,7 +88,10 @@ export class LiveFeed {
       if (this.following !== following) return;
       following.subscription = this.store.subscribeToAll({
         from: from ?? 'start',
-        filter: { streamNamePrefixes: [TRACKING_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX], eventTypePrefixes: ['MessageReceived', 'LoginSucceeded'] },
+        filter: {
+          streamNamePrefixes: [TRACKING_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX],
+          eventTypePrefixes: ['MessageReceived', 'LoginSucceeded'],
+        },
       });
       for await (const recorded of following.subscription) {
         const tenantId = typeof recorded.metadata.tenantId === 'string' ? recorded.metadata.tenantId : undefined;
@@ -119,7 +122,15 @@ function liveEventOf(recorded: RecordedEvent): LiveEvent {
     // A sign-in through login shows as the "Signed In" track call it becomes on the profile.
     const data = recorded.data as unknown as EventOf<typeof LoginSucceeded>['data'];
     const at = recorded.createdAt.toISOString();
-    return { messageId: recorded.id, type: 'track', name: 'Signed In', userId: data.userId, anonymousId: null, timestamp: data.at, receivedAt: at };
+    return {
+      messageId: recorded.id,
+      type: 'track',
+      name: 'Signed In',
+      userId: data.userId,
+      anonymousId: null,
+      timestamp: data.at,
+      receivedAt: at,
+    };
   }
   const data = recorded.data as unknown as TrackingEvent['data'];
   return {
@@ -161,10 +172,17 @@ export class LiveController {
     @Query('anonymousId') anonymousId?: string,
   ): Promise<void> {
     const tenant = await this.tenants.bySlug(slug);
-    if (!tenant) throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+    if (!tenant)
+      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
     const key = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? queryKey;
     if (!key || !keyMatches(key, tenant.apiKeyHash)) {
-      throw new ProblemError({ status: 401, type: 'unauthorized', title: 'Authentication required', detail: "send the tenant's API key as Authorization: Bearer or ?key=", headers: { 'WWW-Authenticate': 'Bearer' } });
+      throw new ProblemError({
+        status: 401,
+        type: 'unauthorized',
+        title: 'Authentication required',
+        detail: "send the tenant's API key as Authorization: Bearer or ?key=",
+        headers: { 'WWW-Authenticate': 'Bearer' },
+      });
     }
     reply.hijack();
     const raw = reply.raw;
@@ -182,7 +200,12 @@ export class LiveController {
     });
     if (view.closed) return view.unlisten();
     // Headers go out only now: a client that starts tracking once it has them sees every event.
-    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     raw.write(': connected\n\n');
     view.heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
   }

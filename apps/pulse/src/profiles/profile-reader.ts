@@ -6,7 +6,8 @@ import type { StoredTraits } from '../identity/identity-graph';
 
 type Kind = 'userId' | 'anonymousId' | 'email';
 
-const notFound = () => new ProblemError({ status: 404, type: 'profile-not-found', title: 'Profile not found', detail: 'no profile has this identity' });
+const notFound = () =>
+  new ProblemError({ status: 404, type: 'profile-not-found', title: 'Profile not found', detail: 'no profile has this identity' });
 
 interface ProfileRow {
   profile_id: string;
@@ -84,7 +85,16 @@ export class ProfileReader {
 
   /** Newest first; the cursor is the position after which the next page starts. One round trip. */
   async events(tenantId: string, kind: Kind, value: string, cursor: string | undefined, limit: number) {
-    const { rows } = await this.pool.query<{ profile_id: string; seq: string | null; message_id: string; kind: string; name: string | null; occurred_at: Date; received_at: Date; properties: JsonObject | null }>({
+    const { rows } = await this.pool.query<{
+      profile_id: string;
+      seq: string | null;
+      message_id: string;
+      kind: string;
+      name: string | null;
+      occurred_at: Date;
+      received_at: Date;
+      properties: JsonObject | null;
+    }>({
       name: 'pulse_read_profile_events',
       text: `SELECT target.profile_id::text AS profile_id, e.seq::text AS seq, e.message_id, e.kind, e.name, e.occurred_at, e.received_at, e.properties
              FROM pulse_identities target

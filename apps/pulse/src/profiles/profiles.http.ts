@@ -12,13 +12,26 @@ const KINDS = new Set(['userId', 'anonymousId', 'email']);
  */
 export async function requireApiKey(tenants: TenantKeys, request: FastifyRequest, slug: string): Promise<PulseTenant> {
   const tenant = await tenants.bySlug(slug);
-  if (!tenant) throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+  if (!tenant)
+    throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
   const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
   if (!match) {
-    throw new ProblemError({ status: 401, type: 'unauthorized', title: 'Authentication required', detail: "send the tenant's API key as Authorization: Bearer", headers: { 'WWW-Authenticate': 'Bearer' } });
+    throw new ProblemError({
+      status: 401,
+      type: 'unauthorized',
+      title: 'Authentication required',
+      detail: "send the tenant's API key as Authorization: Bearer",
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
   }
   if (!keyMatches(match[1]!, tenant.apiKeyHash)) {
-    throw new ProblemError({ status: 401, type: 'unauthorized', title: 'Authentication required', detail: 'the API key is not valid for this tenant', headers: { 'WWW-Authenticate': 'Bearer' } });
+    throw new ProblemError({
+      status: 401,
+      type: 'unauthorized',
+      title: 'Authentication required',
+      detail: 'the API key is not valid for this tenant',
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
   }
   return tenant;
 }
@@ -48,10 +61,20 @@ export class ProfilesController {
     const tenant = await requireApiKey(this.tenants, request, slug);
     const size = limit === undefined ? 50 : Number(limit);
     if (!Number.isInteger(size) || size < 1 || size > 500) {
-      throw new ProblemError({ status: 400, type: 'validation-failed', title: 'Request validation failed', detail: 'limit must be an integer between 1 and 500' });
+      throw new ProblemError({
+        status: 400,
+        type: 'validation-failed',
+        title: 'Request validation failed',
+        detail: 'limit must be an integer between 1 and 500',
+      });
     }
     if (cursor !== undefined && !/^\d{1,19}$/.test(cursor)) {
-      throw new ProblemError({ status: 400, type: 'validation-failed', title: 'Request validation failed', detail: 'cursor is not one this API returned' });
+      throw new ProblemError({
+        status: 400,
+        type: 'validation-failed',
+        title: 'Request validation failed',
+        detail: 'cursor is not one this API returned',
+      });
     }
     return this.reader.events(tenant.tenantId, checkedKind(kind), value, cursor, size);
   }
@@ -59,7 +82,12 @@ export class ProfilesController {
 
 function checkedKind(kind: string): 'userId' | 'anonymousId' | 'email' {
   if (!KINDS.has(kind)) {
-    throw new ProblemError({ status: 404, type: 'unknown-identity-kind', title: 'Unknown identity kind', detail: 'look profiles up by userId, anonymousId or email' });
+    throw new ProblemError({
+      status: 404,
+      type: 'unknown-identity-kind',
+      title: 'Unknown identity kind',
+      detail: 'look profiles up by userId, anonymousId or email',
+    });
   }
   return kind as 'userId' | 'anonymousId' | 'email';
 }

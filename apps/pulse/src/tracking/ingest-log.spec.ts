@@ -17,7 +17,11 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
     pool = new Pool({ connectionString: url, max: 4 });
     store = new PostgresEventStore(pool);
     await store.migrate();
-    const readModels = new DataSource({ type: 'postgres', url, migrations: [PulseReadModels1763900000000, PulseDedupeRetention1764000000000] });
+    const readModels = new DataSource({
+      type: 'postgres',
+      url,
+      migrations: [PulseReadModels1763900000000, PulseDedupeRetention1764000000000],
+    });
     await readModels.initialize();
     await readModels.runMigrations();
     await readModels.destroy();
@@ -40,13 +44,24 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
 
   test('a statement mixing new and stored messages of two tenants appends only the new ones, in order, each to its tenant stream', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
-    expect(await log.store(pool, [message(a, 'm1'), message(b, 'm2'), message(a, 'm3')])).toEqual(new Set([claimKey(a, 'm1'), claimKey(b, 'm2'), claimKey(a, 'm3')]));
+    expect(await log.store(pool, [message(a, 'm1'), message(b, 'm2'), message(a, 'm3')])).toEqual(
+      new Set([claimKey(a, 'm1'), claimKey(b, 'm2'), claimKey(a, 'm3')]),
+    );
 
     const mixed = [message(a, 'm1'), message(a, 'm4'), message(b, 'm5'), message(b, 'm2'), message(a, 'm6'), message(b, 'm7')];
     expect(await log.store(pool, mixed)).toEqual(new Set([claimKey(a, 'm4'), claimKey(b, 'm5'), claimKey(a, 'm6'), claimKey(b, 'm7')]));
 
-    expect(await storedIn(a)).toEqual([[0n, 'm1'], [1n, 'm3'], [2n, 'm4'], [3n, 'm6']]);
-    expect(await storedIn(b)).toEqual([[0n, 'm2'], [1n, 'm5'], [2n, 'm7']]);
+    expect(await storedIn(a)).toEqual([
+      [0n, 'm1'],
+      [1n, 'm3'],
+      [2n, 'm4'],
+      [3n, 'm6'],
+    ]);
+    expect(await storedIn(b)).toEqual([
+      [0n, 'm2'],
+      [1n, 'm5'],
+      [2n, 'm7'],
+    ]);
   });
 
   test('a statement holding only stored messages appends nothing and claims nothing', async () => {
@@ -60,7 +75,14 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
   test('a retried statement is refused at its claims, before it appends anything', async () => {
     const tenant = randomUUID();
     const seqOf = async (messageId: string) =>
-      BigInt((await pool.query<{ seq: string }>(`SELECT seq::text FROM es_events WHERE stream_name = $1 AND data->>'messageId' = $2`, [trackingStreamFor(tenant, 0), messageId])).rows[0]!.seq);
+      BigInt(
+        (
+          await pool.query<{ seq: string }>(`SELECT seq::text FROM es_events WHERE stream_name = $1 AND data->>'messageId' = $2`, [
+            trackingStreamFor(tenant, 0),
+            messageId,
+          ])
+        ).rows[0]!.seq,
+      );
     const batch = ['m1', 'm2', 'm3', 'm4', 'm5'].map((id) => message(tenant, id));
     await log.store(pool, batch);
     expect(await log.store(pool, batch)).toEqual(new Set());
@@ -75,7 +97,14 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
       const ids = Array.from({ length: 30 }, (_, i) => `r${round}-m${i}`);
       // Three overlapping batches: 0-19, 10-29 and 5-24, sent at once in different orders.
       const batches = [ids.slice(0, 20), ids.slice(10).reverse(), ids.slice(5, 25)];
-      const claimedBy = await Promise.all(batches.map((batch) => log.store(pool, batch.map((id) => message(tenant, id)))));
+      const claimedBy = await Promise.all(
+        batches.map((batch) =>
+          log.store(
+            pool,
+            batch.map((id) => message(tenant, id)),
+          ),
+        ),
+      );
       const claims = claimedBy.flatMap((claimed) => [...claimed]);
       expect(claims.sort()).toEqual(ids.map((id) => claimKey(tenant, id)).sort());
     }
@@ -93,9 +122,18 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
     };
     await log.store(pool, [withEventId('first')]);
     // Another message carrying an event id already in the log: a unique violation, but not of a claim.
-    await expect(log.store(pool, [message(tenant, 'second'), withEventId('third')])).rejects.toMatchObject({ code: '23505', constraint: 'es_events_event_id_key' });
-    expect(await log.store(pool, [message(tenant, 'second'), message(tenant, 'third')])).toEqual(new Set([claimKey(tenant, 'second'), claimKey(tenant, 'third')]));
-    expect(await storedIn(tenant)).toEqual([[0n, 'first'], [1n, 'second'], [2n, 'third']]);
+    await expect(log.store(pool, [message(tenant, 'second'), withEventId('third')])).rejects.toMatchObject({
+      code: '23505',
+      constraint: 'es_events_event_id_key',
+    });
+    expect(await log.store(pool, [message(tenant, 'second'), message(tenant, 'third')])).toEqual(
+      new Set([claimKey(tenant, 'second'), claimKey(tenant, 'third')]),
+    );
+    expect(await storedIn(tenant)).toEqual([
+      [0n, 'first'],
+      [1n, 'second'],
+      [2n, 'third'],
+    ]);
   });
 
   test('one messageId sent to two tenants is two messages', async () => {

@@ -119,7 +119,8 @@ export class PostgresIngestLog implements IngestLog {
     }
     // Committed outside appendToStream: this process's subscriptions are told, or they would wait
     // for their next poll. A batch of duplicates only (a client's retry) appended nothing to tell.
-    if (claimed.size > 0) this.eventStore.notifyCommitted([...streams.keys()].map((streamName) => ({ streamName, types: [MessageReceived.type] })));
+    if (claimed.size > 0)
+      this.eventStore.notifyCommitted([...streams.keys()].map((streamName) => ({ streamName, types: [MessageReceived.type] })));
     return claimed;
   }
 }
@@ -145,7 +146,9 @@ export class EventStoreIngestLog implements IngestLog {
   constructor(private readonly eventStore: EventStore) {}
 
   async store(pool: Pool, messages: readonly ClaimedMessage[]): Promise<Set<string>> {
-    const sorted = [...messages].sort((a, b) => compare(a.tenantId.toLowerCase(), b.tenantId.toLowerCase()) || compare(a.messageId, b.messageId));
+    const sorted = [...messages].sort(
+      (a, b) => compare(a.tenantId.toLowerCase(), b.tenantId.toLowerCase()) || compare(a.messageId, b.messageId),
+    );
     return inTransaction(pool, async (client) => {
       const { rows } = await client.query<{ tenant_id: string; message_id: string }>({
         name: 'pulse_claim_message_ids',

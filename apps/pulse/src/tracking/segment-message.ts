@@ -26,7 +26,13 @@ export interface Reception {
 /** Dates formatted once per request rather than per message: a batch holds up to 2,500. */
 export function receptionOf(receivedAt: Date, source: TrackingSource, ip?: string, batchSentAt?: unknown): Reception {
   const sentAt = safeTime(batchSentAt);
-  return { receivedAt, receivedAtText: receivedAt.toISOString(), ip, source, ...(sentAt ? { batchSentAt: { at: sentAt, text: sentAt.toISOString() } } : {}) };
+  return {
+    receivedAt,
+    receivedAtText: receivedAt.toISOString(),
+    ip,
+    source,
+    ...(sentAt ? { batchSentAt: { at: sentAt, text: sentAt.toISOString() } } : {}),
+  };
 }
 
 export type Normalised = { ok: true; message: TrackingMessage } | { ok: false; errors: FieldError[]; tooLarge?: boolean };
@@ -40,15 +46,19 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: Reception,
   const fail = (field: string, message: string) => errors.push({ pointer: jsonPointer([...path, field]), message });
   if (!isObject(raw)) return { ok: false, errors: [{ pointer: jsonPointer(path), message: 'must be a JSON object' }] };
   if (Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES) {
-    return { ok: false, tooLarge: true, errors: [{ pointer: jsonPointer(path), message: `a message may be at most ${MAX_MESSAGE_BYTES} bytes` }] };
+    return {
+      ok: false,
+      tooLarge: true,
+      errors: [{ pointer: jsonPointer(path), message: `a message may be at most ${MAX_MESSAGE_BYTES} bytes` }],
+    };
   }
   const id = (field: string): string | null | undefined => {
     const value = raw[field];
     if (value === undefined || value === null) return undefined;
     // Segment's libraries send numeric ids as numbers; they name the same person as their digits.
     if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-    if (typeof value !== 'string') return void fail(field, 'must be a string'), null;
-    if (value.length > MAX_ID_LENGTH) return void fail(field, `must be at most ${MAX_ID_LENGTH} characters`), null;
+    if (typeof value !== 'string') return (void fail(field, 'must be a string'), null);
+    if (value.length > MAX_ID_LENGTH) return (void fail(field, `must be at most ${MAX_ID_LENGTH} characters`), null);
     return value;
   };
   const text = (field: string, required: boolean): string | undefined => {
@@ -109,7 +119,10 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: Reception,
   const receivedAt = at.receivedAt;
   const originalTimestamp = timestamp?.toISOString();
   // Segment's skew correction: the client's clock is off by (sentAt - receivedAt), and so is its timestamp.
-  const corrected = timestamp && sentAt ? new Date(timestamp.getTime() + (receivedAt.getTime() - sentAt.getTime())).toISOString() : (originalTimestamp ?? at.receivedAtText);
+  const corrected =
+    timestamp && sentAt
+      ? new Date(timestamp.getTime() + (receivedAt.getTime() - sentAt.getTime())).toISOString()
+      : (originalTimestamp ?? at.receivedAtText);
   const ip = at.ip && !(context && typeof context.ip === 'string') ? at.ip : undefined;
   const message: TrackingMessage = {
     kind,

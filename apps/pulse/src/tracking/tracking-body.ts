@@ -7,7 +7,12 @@ const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
 
 export const bodyTooLarge = (limit: number) =>
-  new ProblemError({ status: 413, type: 'body-too-large', title: 'Request body too large', detail: `the request body may be at most ${limit} bytes` });
+  new ProblemError({
+    status: 413,
+    type: 'body-too-large',
+    title: 'Request body too large',
+    detail: `the request body may be at most ${limit} bytes`,
+  });
 
 const malformed = (detail: string) => new ProblemError({ status: 400, type: 'malformed-json', title: 'Malformed JSON', detail });
 
@@ -16,7 +21,11 @@ const malformed = (detail: string) => new ProblemError({ status: 400, type: 'mal
  * so browsers skip the CORS preflight), and server libraries may gzip it; both arrive here as
  * bytes. The limit applies to the decompressed size too, so a small zip bomb is still refused.
  */
-export async function decodeTrackingBody(raw: Buffer | undefined, encoding: string | undefined, limit: number): Promise<Record<string, unknown>> {
+export async function decodeTrackingBody(
+  raw: Buffer | undefined,
+  encoding: string | undefined,
+  limit: number,
+): Promise<Record<string, unknown>> {
   const bytes = await decompress(raw ?? Buffer.alloc(0), (encoding ?? 'identity').trim().toLowerCase(), limit);
   if (bytes.length > limit) throw bodyTooLarge(limit);
   let parsed: unknown;
@@ -33,12 +42,22 @@ async function decompress(bytes: Buffer, encoding: string, limit: number): Promi
   if (encoding === 'identity' || encoding === '') return bytes;
   const inflater = encoding === 'gzip' || encoding === 'x-gzip' ? gunzipAsync : encoding === 'deflate' ? inflateAsync : undefined;
   if (!inflater) {
-    throw new ProblemError({ status: 415, type: 'unsupported-content-encoding', title: 'Unsupported Content-Encoding', detail: 'send the body as is, gzip or deflate' });
+    throw new ProblemError({
+      status: 415,
+      type: 'unsupported-content-encoding',
+      title: 'Unsupported Content-Encoding',
+      detail: 'send the body as is, gzip or deflate',
+    });
   }
   try {
     return await inflater(bytes, { maxOutputLength: limit + 1 });
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw bodyTooLarge(limit);
-    throw new ProblemError({ status: 400, type: 'bad-content-encoding', title: 'Body does not decompress', detail: `the body is not valid ${encoding}` });
+    throw new ProblemError({
+      status: 400,
+      type: 'bad-content-encoding',
+      title: 'Body does not decompress',
+      detail: `the body is not valid ${encoding}`,
+    });
   }
 }

@@ -41,7 +41,8 @@ export class TrackingHandler {
 
   async batch(body: Record<string, unknown>, request: TrackingRequest): Promise<IngestOutcome> {
     const items = body.batch;
-    if (!Array.isArray(items)) throw new RequestValidationError([{ pointer: '/batch', message: items === undefined ? 'required' : 'must be an array' }]);
+    if (!Array.isArray(items))
+      throw new RequestValidationError([{ pointer: '/batch', message: items === undefined ? 'required' : 'must be an array' }]);
     if (items.length > MAX_BATCH_EVENTS) {
       throw new ProblemError({
         status: 400,
@@ -83,9 +84,15 @@ export class TrackingHandler {
    * A person who was erased is not tracked again: their key is gone and re-creating it would undo
    * the erasure. The message is acknowledged (their browser would otherwise retry it forever) and dropped.
    */
-  private async encode(message: TrackingMessage, context: { tenantId: string; correlationId: string }): Promise<EncodedMessage | undefined> {
+  private async encode(
+    message: TrackingMessage,
+    context: { tenantId: string; correlationId: string },
+  ): Promise<EncodedMessage | undefined> {
     try {
-      return { messageId: message.messageId, event: await this.codec.encode(MessageReceived(message), { ...context, now: new Date(message.timestamp) }) };
+      return {
+        messageId: message.messageId,
+        event: await this.codec.encode(MessageReceived(message), { ...context, now: new Date(message.timestamp) }),
+      };
     } catch (error) {
       if (error instanceof SubjectErasedError) return undefined;
       throw error;

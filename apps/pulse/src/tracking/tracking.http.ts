@@ -11,15 +11,31 @@ import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from './segment-message';
 
 /** Segment's HTTP API paths and analytics.js's short ones. */
 const SINGLE_ROUTES: ReadonlyArray<[string, MessageKind]> = [
-  ['track', 'track'], ['identify', 'identify'], ['page', 'page'], ['screen', 'screen'], ['group', 'group'], ['alias', 'alias'],
-  ['t', 'track'], ['i', 'identify'], ['p', 'page'], ['s', 'screen'], ['g', 'group'], ['a', 'alias'],
+  ['track', 'track'],
+  ['identify', 'identify'],
+  ['page', 'page'],
+  ['screen', 'screen'],
+  ['group', 'group'],
+  ['alias', 'alias'],
+  ['t', 'track'],
+  ['i', 'identify'],
+  ['p', 'page'],
+  ['s', 'screen'],
+  ['g', 'group'],
+  ['a', 'alias'],
 ];
 
 // A gzipped single message may decompress up to the message limit plus some envelope slack.
 const SINGLE_BODY_LIMIT = MAX_MESSAGE_BYTES + 1024;
 
 const unauthorized = (detail: string) =>
-  new ProblemError({ status: 401, type: 'invalid-write-key', title: 'Invalid write key', detail, headers: { 'WWW-Authenticate': 'Basic realm="pulse"' } });
+  new ProblemError({
+    status: 401,
+    type: 'invalid-write-key',
+    title: 'Invalid write key',
+    detail,
+    headers: { 'WWW-Authenticate': 'Basic realm="pulse"' },
+  });
 
 /**
  * The Segment-compatible tracking endpoints, as a Fastify plugin of their own rather than Nest
@@ -57,7 +73,10 @@ export class TrackingRoutes implements OnModuleInit {
     scope.options('/v1/*', (request, reply) => {
       reply
         .header('access-control-allow-methods', 'GET, POST, OPTIONS')
-        .header('access-control-allow-headers', request.headers['access-control-request-headers'] ?? 'content-type, authorization, content-encoding')
+        .header(
+          'access-control-allow-headers',
+          request.headers['access-control-request-headers'] ?? 'content-type, authorization, content-encoding',
+        )
         .header('access-control-max-age', '86400')
         .status(204)
         .send();
@@ -67,7 +86,13 @@ export class TrackingRoutes implements OnModuleInit {
         const receivedAt = new Date();
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), SINGLE_BODY_LIMIT);
         const tenant = await this.authenticate(request, body);
-        await this.tracking.single(kind, body, { tenantId: tenant.tenantId, requestId: request.id, receivedAt, ip: request.ip, source: LEGACY_CLIENT_SOURCE });
+        await this.tracking.single(kind, body, {
+          tenantId: tenant.tenantId,
+          requestId: request.id,
+          receivedAt,
+          ip: request.ip,
+          source: LEGACY_CLIENT_SOURCE,
+        });
         return reply.status(200).send({ success: true });
       });
     }
@@ -76,17 +101,41 @@ export class TrackingRoutes implements OnModuleInit {
         const receivedAt = new Date();
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), MAX_BATCH_BYTES);
         const tenant = await this.authenticate(request, body);
-        await this.tracking.batch(body, { tenantId: tenant.tenantId, requestId: request.id, receivedAt, ip: request.ip, source: LEGACY_CLIENT_SOURCE });
+        await this.tracking.batch(body, {
+          tenantId: tenant.tenantId,
+          requestId: request.id,
+          receivedAt,
+          ip: request.ip,
+          source: LEGACY_CLIENT_SOURCE,
+        });
         return reply.status(200).send({ success: true });
       });
     }
     scope.get<{ Params: { writeKey: string } }>('/v1/projects/:writeKey/settings', async (request, reply) => {
       const tenant = await this.tenants.byWriteKey(request.params.writeKey);
-      if (!tenant) throw new ProblemError({ status: 404, type: 'unknown-write-key', title: 'Unknown write key', detail: 'no source has this write key' });
+      if (!tenant)
+        throw new ProblemError({
+          status: 404,
+          type: 'unknown-write-key',
+          title: 'Unknown write key',
+          detail: 'no source has this write key',
+        });
       const host = header(request, 'host') ?? 'localhost';
       return reply.send({
-        integrations: { 'Segment.io': { apiKey: request.params.writeKey, apiHost: `${host}/v1`, protocol: request.protocol, unbundledIntegrations: [], addBundledMetadata: false } },
-        plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
+        integrations: {
+          'Segment.io': {
+            apiKey: request.params.writeKey,
+            apiHost: `${host}/v1`,
+            protocol: request.protocol,
+            unbundledIntegrations: [],
+            addBundledMetadata: false,
+          },
+        },
+        plan: {
+          track: { __default: { enabled: true, integrations: {} } },
+          identify: { __default: { enabled: true } },
+          group: { __default: { enabled: true } },
+        },
         edgeFunction: {},
         analyticsNextEnabled: true,
         middlewareSettings: {},
@@ -114,10 +163,20 @@ export class TrackingRoutes implements OnModuleInit {
     if (error instanceof ProblemError) problem = error;
     else if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') problem = bodyTooLarge(MAX_BATCH_BYTES);
     else if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
-      problem = new ProblemError({ status: 400, type: 'bad-content-length', title: 'Bad Content-Length', detail: 'the Content-Length header does not match the body' });
+      problem = new ProblemError({
+        status: 400,
+        type: 'bad-content-length',
+        title: 'Bad Content-Length',
+        detail: 'the Content-Length header does not match the body',
+      });
     } else {
       this.logger.error({ err: error, requestId: request.id, route: request.routeOptions?.url ?? null }, 'unhandled error');
-      problem = new ProblemError({ status: 500, type: 'internal-error', title: 'Internal Server Error', detail: 'the service failed to handle the request' });
+      problem = new ProblemError({
+        status: 500,
+        type: 'internal-error',
+        title: 'Internal Server Error',
+        detail: 'the service failed to handle the request',
+      });
     }
     if (problem.status >= 500 && error instanceof ProblemError && error.cause) {
       this.logger.warn({ err: error.cause, requestId: request.id }, problem.title);

@@ -12,7 +12,13 @@ export interface IncomingRequest {
 }
 
 const unauthorized = (detail: string) =>
-  new ProblemError({ status: 401, type: 'unauthorized', title: 'Authentication required', detail, headers: { 'WWW-Authenticate': 'Bearer' } });
+  new ProblemError({
+    status: 401,
+    type: 'unauthorized',
+    title: 'Authentication required',
+    detail,
+    headers: { 'WWW-Authenticate': 'Bearer' },
+  });
 const forbidden = (detail: string) => new ProblemError({ status: 403, type: 'forbidden', title: 'Not allowed for this tenant', detail });
 
 /**
@@ -41,7 +47,8 @@ export class TenantAccess {
 
   async tenant(slug: string): Promise<TenantRecord> {
     const tenant = /^[a-z0-9-]{1,63}$/.test(slug) ? await this.tenants.bySlug(slug) : undefined;
-    if (!tenant) throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+    if (!tenant)
+      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
     return tenant;
   }
 

@@ -1,5 +1,19 @@
 import { accept, reject, type Decider, type Decision } from '#cqrs';
-import { ConsentGranted, ConsentWithdrawn, EmailVerificationRequested, EmailVerified, PasswordChanged, PasswordResetRequested, ProfileUpdated, UserErased, UserRegistered, UserSessionsRevoked, type AccountEvent, type ProfileAttributes, type ProfileChanges } from '#contracts';
+import {
+  ConsentGranted,
+  ConsentWithdrawn,
+  EmailVerificationRequested,
+  EmailVerified,
+  PasswordChanged,
+  PasswordResetRequested,
+  ProfileUpdated,
+  UserErased,
+  UserRegistered,
+  UserSessionsRevoked,
+  type AccountEvent,
+  type ProfileAttributes,
+  type ProfileChanges,
+} from '#contracts';
 import { evolveAccount, initialAccountState, type AccountRejection, type AccountState, type PendingToken } from './account.state';
 import { sameSecretHash } from './tokens';
 
@@ -64,14 +78,19 @@ function decideForActive(command: Exclude<AccountCommand, { type: 'RegisterUser'
     }
     case 'GrantConsent': {
       if (state.consents[command.purpose]?.policyVersion === command.policyVersion) return accept();
-      return accept(ConsentGranted({ userId, purpose: command.purpose, policyVersion: command.policyVersion, at: command.now.toISOString() }));
+      return accept(
+        ConsentGranted({ userId, purpose: command.purpose, policyVersion: command.policyVersion, at: command.now.toISOString() }),
+      );
     }
     case 'WithdrawConsent':
       if (!state.consents[command.purpose]) return accept();
       return accept(ConsentWithdrawn({ userId, purpose: command.purpose, at: command.now.toISOString() }));
     case 'UpdateProfile': {
       const changes: ProfileChanges = {};
-      for (const [field, value] of Object.entries(command.changes) as [keyof ProfileChanges & keyof ProfileAttributes, string | null | undefined][]) {
+      for (const [field, value] of Object.entries(command.changes) as [
+        keyof ProfileChanges & keyof ProfileAttributes,
+        string | null | undefined,
+      ][]) {
         if (value !== undefined && state.profile[field] !== value) changes[field] = value;
       }
       if (Object.keys(changes).length === 0) return accept();
@@ -86,11 +105,21 @@ function register(command: Extract<AccountCommand, { type: 'RegisterUser' }>, st
   if (state.status !== 'unregistered') return reject({ kind: 'AlreadyRegistered' });
   const { userId, now } = command;
   return accept(
-    UserRegistered({ userId, email: command.email, emailIndex: command.emailIndex, passwordHash: command.passwordHash, profile: command.profile }),
+    UserRegistered({
+      userId,
+      email: command.email,
+      emailIndex: command.emailIndex,
+      passwordHash: command.passwordHash,
+      profile: command.profile,
+    }),
     ...command.consents.map((consent) =>
       ConsentGranted({ userId, purpose: consent.purpose, policyVersion: consent.policyVersion, at: now.toISOString() }),
     ),
-    EmailVerificationRequested({ userId, tokenHash: command.verificationTokenHash, expiresAt: command.verificationExpiresAt.toISOString() }),
+    EmailVerificationRequested({
+      userId,
+      tokenHash: command.verificationTokenHash,
+      expiresAt: command.verificationExpiresAt.toISOString(),
+    }),
   );
 }
 

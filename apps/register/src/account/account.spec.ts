@@ -1,6 +1,17 @@
 import { given } from '#cqrs/testing';
 import { accountDecider, type AccountCommand } from './account.decider';
-import { ConsentGranted, ConsentWithdrawn, EmailVerificationRequested, EmailVerified, PasswordChanged, PasswordResetRequested, ProfileUpdated, UserErased, UserRegistered, UserSessionsRevoked } from '#contracts';
+import {
+  ConsentGranted,
+  ConsentWithdrawn,
+  EmailVerificationRequested,
+  EmailVerified,
+  PasswordChanged,
+  PasswordResetRequested,
+  ProfileUpdated,
+  UserErased,
+  UserRegistered,
+  UserSessionsRevoked,
+} from '#contracts';
 import { ABANDONED_RESERVATION_MS, EmailReleased, EmailReserved, reservationDecider } from './email-reservation';
 
 const userId = '0193c2a0-0000-7000-8000-000000000001';
@@ -25,11 +36,13 @@ const registerCommand: AccountCommand = {
 
 describe('account rules', () => {
   test('a sign-up registers the user, records each consent and asks for e-mail verification', () => {
-    given(accountDecider, []).when(registerCommand).then([
-      registered,
-      ConsentGranted({ userId, purpose: 'marketing', policyVersion: '2026-01', at: now.toISOString() }),
-      verificationRequested,
-    ]);
+    given(accountDecider, [])
+      .when(registerCommand)
+      .then([
+        registered,
+        ConsentGranted({ userId, purpose: 'marketing', policyVersion: '2026-01', at: now.toISOString() }),
+        verificationRequested,
+      ]);
   });
 
   test('an account registers once', () => {
@@ -84,7 +97,9 @@ describe('account rules', () => {
 
   test('granting the consent already granted for that policy version records nothing', () => {
     const granted = ConsentGranted({ userId, purpose: 'marketing', policyVersion: 'v1', at: now.toISOString() });
-    given(accountDecider, [registered, granted]).when({ type: 'GrantConsent', purpose: 'marketing', policyVersion: 'v1', now }).thenNothingHappens();
+    given(accountDecider, [registered, granted])
+      .when({ type: 'GrantConsent', purpose: 'marketing', policyVersion: 'v1', now })
+      .thenNothingHappens();
     given(accountDecider, [registered, granted])
       .when({ type: 'GrantConsent', purpose: 'marketing', policyVersion: 'v2', now })
       .then([ConsentGranted({ userId, purpose: 'marketing', policyVersion: 'v2', at: now.toISOString() })]);
@@ -107,7 +122,9 @@ describe('account rules', () => {
   test('an erased account accepts nothing but another erasure, which changes nothing', () => {
     const erased = UserErased({ userId, erasedAt: now.toISOString(), requestedBy: 'user' });
     given(accountDecider, [registered, erased]).when({ type: 'EraseUser', requestedBy: 'tenant', now }).thenNothingHappens();
-    given(accountDecider, [registered, erased]).when({ type: 'UpdateProfile', changes: { givenName: 'X' } }).thenRejects({ kind: 'AccountNotFound' });
+    given(accountDecider, [registered, erased])
+      .when({ type: 'UpdateProfile', changes: { givenName: 'X' } })
+      .thenRejects({ kind: 'AccountNotFound' });
   });
 });
 
@@ -116,28 +133,34 @@ describe('e-mail reservation rules', () => {
   const other = '0193c2a0-0000-7000-8000-000000000002';
 
   test('a free address is reserved', () => {
-    given(reservationDecider, []).when({ type: 'ReserveEmail', userId: other, now, holderHasNoAccount: false }).then([
-      EmailReserved({ userId: other, reservedAt: now.toISOString() }),
-    ]);
+    given(reservationDecider, [])
+      .when({ type: 'ReserveEmail', userId: other, now, holderHasNoAccount: false })
+      .then([EmailReserved({ userId: other, reservedAt: now.toISOString() })]);
   });
 
   test('a held address is taken', () => {
-    given(reservationDecider, [reserved]).when({ type: 'ReserveEmail', userId: other, now, holderHasNoAccount: false }).thenRejects({ kind: 'EmailTaken' });
+    given(reservationDecider, [reserved])
+      .when({ type: 'ReserveEmail', userId: other, now, holderHasNoAccount: false })
+      .thenRejects({ kind: 'EmailTaken' });
   });
 
   test('a reservation whose sign-up never completed frees the address after the grace period, not before', () => {
-    given(reservationDecider, [reserved]).when({ type: 'ReserveEmail', userId: other, now: later(1000), holderHasNoAccount: true }).thenRejects({ kind: 'EmailTaken' });
+    given(reservationDecider, [reserved])
+      .when({ type: 'ReserveEmail', userId: other, now: later(1000), holderHasNoAccount: true })
+      .thenRejects({ kind: 'EmailTaken' });
     const after = later(ABANDONED_RESERVATION_MS + 1);
-    given(reservationDecider, [reserved]).when({ type: 'ReserveEmail', userId: other, now: after, holderHasNoAccount: true }).then([
-      EmailReleased({ userId, releasedAt: after.toISOString(), reason: 'abandoned' }),
-      EmailReserved({ userId: other, reservedAt: after.toISOString() }),
-    ]);
+    given(reservationDecider, [reserved])
+      .when({ type: 'ReserveEmail', userId: other, now: after, holderHasNoAccount: true })
+      .then([
+        EmailReleased({ userId, releasedAt: after.toISOString(), reason: 'abandoned' }),
+        EmailReserved({ userId: other, reservedAt: after.toISOString() }),
+      ]);
   });
 
   test('an erased account releases its address', () => {
-    given(reservationDecider, [reserved]).when({ type: 'ReleaseEmail', userId, now }).then([
-      EmailReleased({ userId, releasedAt: now.toISOString(), reason: 'erased' }),
-    ]);
+    given(reservationDecider, [reserved])
+      .when({ type: 'ReleaseEmail', userId, now })
+      .then([EmailReleased({ userId, releasedAt: now.toISOString(), reason: 'erased' })]);
     given(reservationDecider, [reserved, EmailReleased({ userId, releasedAt: now.toISOString(), reason: 'erased' })])
       .when({ type: 'ReserveEmail', userId: other, now, holderHasNoAccount: false })
       .then([EmailReserved({ userId: other, reservedAt: now.toISOString() })]);

@@ -54,9 +54,6 @@ export const reservationDecider: Decider<ReservationCommand, ReservationEvent, R
     const abandoned =
       command.holderHasNoAccount && command.now.getTime() - new Date(state.reservedAt ?? 0).getTime() > ABANDONED_RESERVATION_MS;
     if (!abandoned) return reject({ kind: 'EmailTaken' });
-    return accept(
-      EmailReleased({ userId: state.holder, releasedAt: command.now.toISOString(), reason: 'abandoned' }),
-      reserve,
-    );
+    return accept(EmailReleased({ userId: state.holder, releasedAt: command.now.toISOString(), reason: 'abandoned' }), reserve);
   },
 };

@@ -20,12 +20,22 @@ export class ConsentController {
   ) {}
 
   @Put(':purpose')
-  async grant(@Param('tenant') slug: string, @Param('purpose') purposeParam: string, @Req() request: IncomingRequest, @Body() body: unknown) {
+  async grant(
+    @Param('tenant') slug: string,
+    @Param('purpose') purposeParam: string,
+    @Req() request: IncomingRequest,
+    @Body() body: unknown,
+  ) {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
     const purpose = parseBody(z.object({ purpose: consentPurpose }), { purpose: purposeParam }).purpose;
     const input = parseBody(grantConsentBody, body);
     const outcome = await this.commands.execute(
-      new ChangeOwnAccount(tenant, userId, (now) => ({ type: 'GrantConsent', purpose, policyVersion: input.policyVersion, now }), correlationIdOf(request)),
+      new ChangeOwnAccount(
+        tenant,
+        userId,
+        (now) => ({ type: 'GrantConsent', purpose, policyVersion: input.policyVersion, now }),
+        correlationIdOf(request),
+      ),
     );
     if (!outcome.accepted) throw accountNotFound();
     await this.readModels.caughtUpWith(outcome.position);

@@ -18,8 +18,7 @@ export class EraseUser extends Command<EraseUserOutcome> {
 }
 
 export type EraseUserOutcome =
-  | { readonly erased: true; readonly position?: Position }
-  | { readonly erased: false; readonly reason: 'AccountNotFound' };
+  { readonly erased: true; readonly position?: Position } | { readonly erased: false; readonly reason: 'AccountNotFound' };
 
 /**
  * GDPR erasure: record that the person was erased (the event carries nothing personal, so every

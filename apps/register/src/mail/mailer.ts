@@ -15,7 +15,10 @@ export abstract class Mailer {
 export class SmtpMailer extends Mailer {
   private readonly transport: Transporter;
 
-  constructor(smtpUrl: string, private readonly from: string) {
+  constructor(
+    smtpUrl: string,
+    private readonly from: string,
+  ) {
     super();
     this.transport = nodemailer.createTransport(smtpUrl);
   }
@@ -42,7 +45,10 @@ export interface DeliveredMail extends OutgoingMail {
 export class DevMailbox extends Mailer {
   private readonly messages: DeliveredMail[] = [];
 
-  constructor(private readonly from: string, private readonly capacity = 500) {
+  constructor(
+    private readonly from: string,
+    private readonly capacity = 500,
+  ) {
     super();
   }
 

@@ -33,7 +33,8 @@ export class ConfirmPasswordReset extends Command<ConfirmPasswordResetOutcome> {
   }
 }
 
-export type ConfirmPasswordResetOutcome = { readonly reset: true; readonly userId: string } | { readonly reset: false; readonly rejection: AccountRejection };
+export type ConfirmPasswordResetOutcome =
+  { readonly reset: true; readonly userId: string } | { readonly reset: false; readonly rejection: AccountRejection };
 
 /**
  * Answers the same way, in content and in time, whether or not the address has an account, so the
@@ -57,14 +58,21 @@ export class RequestPasswordResetHandler implements ICommandHandler<RequestPassw
 
   private async issueReset({ tenant, email, correlationId }: RequestPasswordReset): Promise<void> {
     const now = this.clock.now();
-    const reservation = await this.runner.load(emailReservationStreamFor(tenant.tenantId, this.emailIndex.of(tenant.tenantId, email)), reservationDecider);
+    const reservation = await this.runner.load(
+      emailReservationStreamFor(tenant.tenantId, this.emailIndex.of(tenant.tenantId, email)),
+      reservationDecider,
+    );
     const userId = reservation.state.holder;
     if (!userId) return;
     const reset = issueToken(userId);
     const outcome = await this.runner.handle({
       streamName: accountStreamFor(tenant.tenantId, userId),
       decider: accountDecider,
-      command: { type: 'RequestPasswordReset', tokenHash: reset.tokenHash, expiresAt: new Date(now.getTime() + this.settings.resetTokenTtlMs) },
+      command: {
+        type: 'RequestPasswordReset',
+        tokenHash: reset.tokenHash,
+        expiresAt: new Date(now.getTime() + this.settings.resetTokenTtlMs),
+      },
       context: { tenantId: tenant.tenantId, correlationId, now },
     });
     if (outcome.accepted && outcome.events.length > 0) await this.mailer.send(passwordResetMail(tenant, email, reset.token, this.settings));

@@ -9,7 +9,12 @@ import { ChangeOwnAccount } from './account-commands.handler';
 import { ProfileRow } from './profile.entity';
 
 export const accountNotFound = () =>
-  new ProblemError({ status: 404, type: 'account-not-found', title: 'Account not found', detail: 'the account of this token does not exist or was erased' });
+  new ProblemError({
+    status: 404,
+    type: 'account-not-found',
+    title: 'Account not found',
+    detail: 'the account of this token does not exist or was erased',
+  });
 
 export function profileView(row: ProfileRow) {
   return {
@@ -44,7 +49,8 @@ export class ProfileController {
   async update(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Body() body: unknown) {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
     const changes = parseBody(profileChanges, body);
-    if (Object.keys(changes).length === 0) throw new RequestValidationError([{ pointer: '', message: 'name at least one field to change' }]);
+    if (Object.keys(changes).length === 0)
+      throw new RequestValidationError([{ pointer: '', message: 'name at least one field to change' }]);
     const outcome = await this.commands.execute(
       new ChangeOwnAccount(tenant, userId, () => ({ type: 'UpdateProfile', changes }), correlationIdOf(request)),
     );

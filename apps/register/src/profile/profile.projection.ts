@@ -83,10 +83,12 @@ async function applyOne(envelope: EventEnvelope, tx: EntityManager): Promise<voi
       );
       return;
     case 'ConsentWithdrawn':
-      await tx.query(
-        'UPDATE register_profiles SET consents = consents - $3::text, updated_at = $4 WHERE tenant_id = $1 AND user_id = $2',
-        [tenantId, event.data.userId, event.data.purpose, at],
-      );
+      await tx.query('UPDATE register_profiles SET consents = consents - $3::text, updated_at = $4 WHERE tenant_id = $1 AND user_id = $2', [
+        tenantId,
+        event.data.userId,
+        event.data.purpose,
+        at,
+      ]);
       return;
     case 'UserErased':
       await profiles.delete({ tenantId, userId: event.data.userId });

@@ -1,7 +1,6 @@
 import { hash } from '@node-rs/argon2';
 import { ARGON2ID_OPTIONS } from '#contracts';
 
-
 export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2ID_OPTIONS);
 }
@@ -12,12 +11,48 @@ export const PASSWORD_MAX_LENGTH = 256;
 
 const COMMON_PASSWORDS = new Set(
   [
-    '123456789012', '1234567890', '12345678910', 'qwertyuiop', 'password123', 'password1234', 'passw0rd123',
-    'iloveyou123', '1q2w3e4r5t', 'qwerty12345', 'qwerty123456', 'abc1234567', 'football123', 'baseball123',
-    'welcome123', 'letmein123', 'monkey12345', 'dragon12345', 'sunshine123', 'princess123', 'superman123',
-    'administrator', 'changeme123', 'trustno1234', 'starwars123', '0987654321', '1111111111', '0000000000',
-    'aaaaaaaaaa', 'password!1', 'Password1!', 'Password123', 'Passw0rd!', 'qwertyuiop123', 'asdfghjkl1',
-    'zxcvbnm123', '1qaz2wsx3edc', 'qazwsxedc123', 'michael123', 'charlie123', 'shadow12345', 'master12345',
+    '123456789012',
+    '1234567890',
+    '12345678910',
+    'qwertyuiop',
+    'password123',
+    'password1234',
+    'passw0rd123',
+    'iloveyou123',
+    '1q2w3e4r5t',
+    'qwerty12345',
+    'qwerty123456',
+    'abc1234567',
+    'football123',
+    'baseball123',
+    'welcome123',
+    'letmein123',
+    'monkey12345',
+    'dragon12345',
+    'sunshine123',
+    'princess123',
+    'superman123',
+    'administrator',
+    'changeme123',
+    'trustno1234',
+    'starwars123',
+    '0987654321',
+    '1111111111',
+    '0000000000',
+    'aaaaaaaaaa',
+    'password!1',
+    'Password1!',
+    'Password123',
+    'Passw0rd!',
+    'qwertyuiop123',
+    'asdfghjkl1',
+    'zxcvbnm123',
+    '1qaz2wsx3edc',
+    'qazwsxedc123',
+    'michael123',
+    'charlie123',
+    'shadow12345',
+    'master12345',
   ].map((p) => p.toLowerCase()),
 );
 

@@ -11,7 +11,15 @@ import { issueToken } from '../account/tokens';
 import { BackgroundWork } from '../background-work';
 import { Mailer } from '../mail/mailer';
 import { verificationMail } from '../mail/templates';
-import { Clock, EmailIndex, EVENT_STORE, REGISTER_SETTINGS, type EventStore, type RegisterSettings, type TenantRef } from '../register.ports';
+import {
+  Clock,
+  EmailIndex,
+  EVENT_STORE,
+  REGISTER_SETTINGS,
+  type EventStore,
+  type RegisterSettings,
+  type TenantRef,
+} from '../register.ports';
 import { hashPassword } from './password';
 
 export class SignUp extends Command<SignUpOutcome> {
@@ -75,7 +83,12 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
     // written together, in one statement on PostgreSQL. Otherwise, or on a store that cannot,
     // the claim is decided on what the reservation stream holds, then the account follows.
     const together = await this.runner.startTogether(
-      { streamName: reservationStream, decider: reservationDecider, command: { type: 'ReserveEmail' as const, userId, now, holderHasNoAccount: false }, context },
+      {
+        streamName: reservationStream,
+        decider: reservationDecider,
+        command: { type: 'ReserveEmail' as const, userId, now, holderHasNoAccount: false },
+        context,
+      },
       registration,
     );
     let position = together?.[1].position;

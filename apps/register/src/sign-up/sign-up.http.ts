@@ -43,7 +43,12 @@ export class SignUpController {
     const consents = input.consents ?? [];
     const outcome = await this.commands.execute(new SignUp(tenant, email, input.password, profile, consents, correlationIdOf(request)));
     if (!outcome.registered) {
-      throw new ProblemError({ status: 409, type: 'email-taken', title: 'E-mail address already registered', detail: 'an account with this e-mail address exists in this tenant' });
+      throw new ProblemError({
+        status: 409,
+        type: 'email-taken',
+        title: 'E-mail address already registered',
+        detail: 'an account with this e-mail address exists in this tenant',
+      });
     }
     await this.readModels.caughtUpWith(outcome.position);
     return {

@@ -18,7 +18,15 @@ export class CreateTenant extends Command<CreateTenantOutcome> {
 }
 
 export type CreateTenantOutcome =
-  | { readonly created: true; readonly tenantId: string; readonly slug: string; readonly name: string; readonly apiKey: string; readonly writeKey: string; readonly createdAt: Date }
+  | {
+      readonly created: true;
+      readonly tenantId: string;
+      readonly slug: string;
+      readonly name: string;
+      readonly apiKey: string;
+      readonly writeKey: string;
+      readonly createdAt: Date;
+    }
   | { readonly created: false; readonly reason: 'SlugTaken' };
 
 @CommandHandler(CreateTenant)

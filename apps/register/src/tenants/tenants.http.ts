@@ -29,7 +29,12 @@ export class TenantsController {
     const input = parseBody(createTenantBody, body);
     const outcome = await this.commands.execute(new CreateTenant(input.slug, input.name, correlationIdOf(request)));
     if (!outcome.created) {
-      throw new ProblemError({ status: 409, type: 'tenant-slug-taken', title: 'Tenant slug taken', detail: `a tenant with slug ${input.slug} exists` });
+      throw new ProblemError({
+        status: 409,
+        type: 'tenant-slug-taken',
+        title: 'Tenant slug taken',
+        detail: `a tenant with slug ${input.slug} exists`,
+      });
     }
     return {
       id: outcome.tenantId,

@@ -53,12 +53,26 @@ export const catalogDecider: Decider<CatalogCommand, CatalogEvent, RewardState, 
         if (held.has(command.redemptionId)) return accept();
         const problem = unavailability(state, command.userId, command.now);
         if (problem) return reject(problem);
-        return accept(StockReserved({ rewardId: terms.rewardId, redemptionId: command.redemptionId, userId: command.userId, reservedAt: command.now.toISOString() }));
+        return accept(
+          StockReserved({
+            rewardId: terms.rewardId,
+            redemptionId: command.redemptionId,
+            userId: command.userId,
+            reservedAt: command.now.toISOString(),
+          }),
+        );
       }
       case 'ReleaseStock': {
         const userId = state.held.get(command.redemptionId);
         if (!state.terms || userId === undefined) return accept();
-        return accept(StockReleased({ rewardId: state.terms.rewardId, redemptionId: command.redemptionId, userId, releasedAt: command.now.toISOString() }));
+        return accept(
+          StockReleased({
+            rewardId: state.terms.rewardId,
+            redemptionId: command.redemptionId,
+            userId,
+            releasedAt: command.now.toISOString(),
+          }),
+        );
       }
     }
   },

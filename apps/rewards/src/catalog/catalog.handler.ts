@@ -22,11 +22,21 @@ export class CatalogHandler {
   }
 
   reserve(tenantId: string, rewardId: string, redemptionId: string, userId: string, context: CommandContext) {
-    return this.streams.handle({ streamName: rewardStreamFor(tenantId, rewardId), decider: catalogDecider, command: { type: 'ReserveStock', redemptionId, userId, now: context.now }, context });
+    return this.streams.handle({
+      streamName: rewardStreamFor(tenantId, rewardId),
+      decider: catalogDecider,
+      command: { type: 'ReserveStock', redemptionId, userId, now: context.now },
+      context,
+    });
   }
 
   release(tenantId: string, rewardId: string, redemptionId: string, context: CommandContext) {
-    return this.streams.handle({ streamName: rewardStreamFor(tenantId, rewardId), decider: catalogDecider, command: { type: 'ReleaseStock', redemptionId, now: context.now }, context });
+    return this.streams.handle({
+      streamName: rewardStreamFor(tenantId, rewardId),
+      decider: catalogDecider,
+      command: { type: 'ReleaseStock', redemptionId, now: context.now },
+      context,
+    });
   }
 
   async reward(tenantId: string, rewardId: string): Promise<RewardState> {

@@ -21,7 +21,12 @@ export const createRewardBody = z
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const rewardNotFound = (rewardId: string) =>
-  new ProblemError({ status: 404, type: 'reward-not-found', title: 'Unknown reward', detail: `no reward ${rewardId} in this tenant's catalog` });
+  new ProblemError({
+    status: 404,
+    type: 'reward-not-found',
+    title: 'Unknown reward',
+    detail: `no reward ${rewardId} in this tenant's catalog`,
+  });
 
 interface CatalogRow {
   reward_id: string;
@@ -59,7 +64,11 @@ export class CatalogController {
       validFrom: new Date(input.validFrom ?? now).toISOString(),
       validUntil: input.validUntil === null ? null : new Date(input.validUntil).toISOString(),
     };
-    const { rewardId, outcome } = await this.catalog.create(terms, { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now });
+    const { rewardId, outcome } = await this.catalog.create(terms, {
+      tenantId: tenant.tenantId,
+      correlationId: correlationIdOf(request),
+      now,
+    });
     if (!outcome.accepted) throw new RequestValidationError([{ pointer: '/validUntil', message: 'must be after validFrom' }]);
     // The admin list is a read model: answer once it shows the new reward.
     await this.readModels.caughtUpWith(outcome.position);
@@ -67,11 +76,22 @@ export class CatalogController {
   }
 
   @Get()
-  async list(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Query('cursor') cursor?: string, @Query('limit') limit?: string) {
+  async list(
+    @Param('tenant') slug: string,
+    @Req() request: IncomingRequest,
+    @Query('cursor') cursor?: string,
+    @Query('limit') limit?: string,
+  ) {
     const tenant = await this.access.requireApiKey(request, slug);
     const size = pageLimit(limit);
     const after = decodeCursor(cursor);
-    if (after !== undefined && !UUID.test(after)) throw new ProblemError({ status: 400, type: 'invalid-cursor', title: 'Invalid cursor', detail: 'use the nextCursor of a previous page' });
+    if (after !== undefined && !UUID.test(after))
+      throw new ProblemError({
+        status: 400,
+        type: 'invalid-cursor',
+        title: 'Invalid cursor',
+        detail: 'use the nextCursor of a previous page',
+      });
     const rows: CatalogRow[] = await this.dataSource.query(
       `SELECT * FROM rewards_catalog WHERE tenant_id = $1 AND ($2::uuid IS NULL OR reward_id > $2::uuid) ORDER BY reward_id LIMIT $3`,
       [tenant.tenantId, after ?? null, size],

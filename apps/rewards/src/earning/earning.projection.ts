@@ -6,7 +6,14 @@ import type { ProgramDefinition, ProgramEvent } from '../program/program.events'
 import { MEMBER_ID } from '../rewards.ports';
 import { PROGRAM_STREAM_PREFIX, programStreamFor, walletStreamFor } from '../rewards.streams';
 import type { WalletCommand } from '../wallet/wallet.decider';
-import { earningSourceOf, erasedMemberOf, MESSAGE_RECEIVED, SOURCE_STREAM_PREFIXES, USER_ERASED, USER_REGISTERED } from './tracked-events.contract';
+import {
+  earningSourceOf,
+  erasedMemberOf,
+  MESSAGE_RECEIVED,
+  SOURCE_STREAM_PREFIXES,
+  USER_ERASED,
+  USER_REGISTERED,
+} from './tracked-events.contract';
 import type { WalletBatches, WalletChange, WalletWork } from './wallet-batch';
 
 /** Events per transaction: large enough that a backlog costs few commits, small enough to keep each short. */
@@ -63,14 +70,22 @@ export class EarningProjection implements Projection {
       work.set(key, wallet);
       wallet.items.push({
         command,
-        context: { tenantId: envelope.metadata.tenantId, correlationId: envelope.metadata.correlationId || envelope.id, causationId: envelope.id, now: envelope.createdAt },
+        context: {
+          tenantId: envelope.metadata.tenantId,
+          correlationId: envelope.metadata.correlationId || envelope.id,
+          causationId: envelope.id,
+          now: envelope.createdAt,
+        },
       });
     }
     const changes = await this.wallets.apply([...work.values()], tx);
     // Rewards' own copy of the person's key (when it keeps its key store apart from register's).
     for (const { tenantId, userId } of erased) await this.personalData.forget(tenantId, userId);
     for (const listener of this.effectListeners) listener(envelopes, changes);
-    return changes.map(({ tenantId, userId, events }) => ({ streamName: walletStreamFor(tenantId, userId), types: events.map((event) => event.type) }));
+    return changes.map(({ tenantId, userId, events }) => ({
+      streamName: walletStreamFor(tenantId, userId),
+      types: events.map((event) => event.type),
+    }));
   }
 
   private async commandFor(envelope: EventEnvelope): Promise<WalletCommand | undefined> {

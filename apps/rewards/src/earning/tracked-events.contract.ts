@@ -1,6 +1,13 @@
 import type { EventEnvelope } from '#cqrs';
 import type { JsonObject } from '#eventstore';
-import { ACCOUNT_STREAM_PREFIX, MessageReceived, TRACKING_STREAM_PREFIX, UserErased, UserRegistered, type TrackingMessage } from '#contracts';
+import {
+  ACCOUNT_STREAM_PREFIX,
+  MessageReceived,
+  TRACKING_STREAM_PREFIX,
+  UserErased,
+  UserRegistered,
+  type TrackingMessage,
+} from '#contracts';
 
 /**
  * What rewards consumes from other services, as it reads it off the store.
@@ -37,7 +44,9 @@ export function earningSourceOf(envelope: EventEnvelope): EarningSource | undefi
   const data = envelope.event.data as JsonObject;
   if (type === USER_REGISTERED && envelope.streamName.startsWith(ACCOUNT_STREAM_PREFIX)) {
     const userId = data.userId;
-    return typeof userId === 'string' ? { tenantId, userId, source: { id: `registered:${userId}`, name: USER_REGISTERED, properties: {} } } : undefined;
+    return typeof userId === 'string'
+      ? { tenantId, userId, source: { id: `registered:${userId}`, name: USER_REGISTERED, properties: {} } }
+      : undefined;
   }
   if (type === MESSAGE_RECEIVED && data.kind === 'track' && envelope.streamName.startsWith(TRACKING_STREAM_PREFIX)) {
     // Properties sealed by pulse are opened by the codec; once the person is erased they read as null.

@@ -2,7 +2,14 @@ import { ExpiringLruCache } from '#platform';
 import type { ClientBase } from 'pg';
 import type { DataSource, EntityManager, EntitySubscriberInterface, QueryRunner } from 'typeorm';
 import type { CommandContext, EventCodec } from '#cqrs';
-import { PostgresEventStore, StreamsRefusedError, WrongExpectedRevisionError, type EventStore, type EventToAppend, type RecordedEvent } from '#eventstore';
+import {
+  PostgresEventStore,
+  StreamsRefusedError,
+  WrongExpectedRevisionError,
+  type EventStore,
+  type EventToAppend,
+  type RecordedEvent,
+} from '#eventstore';
 import { walletStreamFor } from '../rewards.streams';
 import { walletDecider, type WalletCommand } from '../wallet/wallet.decider';
 import type { WalletEvent } from '../wallet/wallet.events';
@@ -84,7 +91,10 @@ export class WalletBatches {
   /** Decides and writes every wallet's commands; answers what changed. */
   async apply(work: readonly WalletWork[], tx: EntityManager): Promise<WalletChange[]> {
     if (work.length === 0) return [];
-    const client = this.store instanceof PostgresEventStore ? (tx.queryRunner as unknown as { databaseConnection?: ClientBase } | undefined)?.databaseConnection : undefined;
+    const client =
+      this.store instanceof PostgresEventStore
+        ? (tx.queryRunner as unknown as { databaseConnection?: ClientBase } | undefined)?.databaseConnection
+        : undefined;
     const folded = await this.take(work.map((each) => walletStreamFor(each.tenantId, each.userId)));
     const decided = await Promise.all(work.map((each) => this.decide(each, folded.get(walletStreamFor(each.tenantId, each.userId))!)));
     const written = client ? await this.appendInTransaction(client, tx.queryRunner!, decided) : await this.appendEach(decided);
@@ -120,9 +130,14 @@ export class WalletBatches {
     return inParallel(decided, READ_CONCURRENCY, async (first) => {
       for (let attempt = 0, each = first; ; attempt++) {
         try {
-          const revision = each.toAppend.length > 0
-            ? (await this.store.appendToStream(each.stream, each.toAppend, { expectedRevision: each.revision === -1n ? 'no_stream' : each.revision })).nextExpectedRevision
-            : each.revision;
+          const revision =
+            each.toAppend.length > 0
+              ? (
+                  await this.store.appendToStream(each.stream, each.toAppend, {
+                    expectedRevision: each.revision === -1n ? 'no_stream' : each.revision,
+                  })
+                ).nextExpectedRevision
+              : each.revision;
           this.remember(each.stream, { state: each.state, revision });
           return each;
         } catch (error) {

@@ -42,12 +42,14 @@ function programErrors(program: ProgramDefinition): { pointer: string; message: 
     }
   });
   const levels = program.tiers?.levels ?? [];
-  if (program.tiers && levels[0]?.threshold !== 0) errors.push({ pointer: '/tiers/levels/0/threshold', message: 'the first tier must start at 0 points' });
+  if (program.tiers && levels[0]?.threshold !== 0)
+    errors.push({ pointer: '/tiers/levels/0/threshold', message: 'the first tier must start at 0 points' });
   levels.forEach((level, index) => {
     if (index > 0 && level.threshold <= levels[index - 1]!.threshold) {
       errors.push({ pointer: `/tiers/levels/${index}/threshold`, message: 'thresholds must increase from one tier to the next' });
     }
-    if (levels.findIndex((other) => other.name === level.name) !== index) errors.push({ pointer: `/tiers/levels/${index}/name`, message: 'tier names must be unique' });
+    if (levels.findIndex((other) => other.name === level.name) !== index)
+      errors.push({ pointer: `/tiers/levels/${index}/name`, message: 'tier names must be unique' });
   });
   return errors;
 }

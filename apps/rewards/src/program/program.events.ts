@@ -8,8 +8,7 @@ export interface Condition {
 }
 
 export type Award =
-  | { kind: 'fixed'; points: number }
-  | { kind: 'perAmount'; property: string; pointsPerUnit: number; rounding: 'down' | 'up' | 'nearest' };
+  { kind: 'fixed'; points: number } | { kind: 'perAmount'; property: string; pointsPerUnit: number; rounding: 'down' | 'up' | 'nearest' };
 
 export interface EarningRule {
   id: string;

@@ -10,7 +10,12 @@ export class ProgramHandler {
   constructor(private readonly streams: CachedStreams) {}
 
   publish(program: ProgramDefinition, context: CommandContext) {
-    return this.streams.handle({ streamName: programStreamFor(context.tenantId), decider: programDecider, command: { program, now: context.now }, context });
+    return this.streams.handle({
+      streamName: programStreamFor(context.tenantId),
+      decider: programDecider,
+      command: { program, now: context.now },
+      context,
+    });
   }
 
   async current(tenantId: string): Promise<ProgramState> {

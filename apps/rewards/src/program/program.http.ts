@@ -19,7 +19,11 @@ export class ProgramController {
   async publish(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Body() body: unknown) {
     const tenant = await this.access.requireApiKey(request, slug);
     const program = parseBody(programBody, body);
-    const outcome = await this.programs.publish(program, { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now: this.clock.now() });
+    const outcome = await this.programs.publish(program, {
+      tenantId: tenant.tenantId,
+      correlationId: correlationIdOf(request),
+      now: this.clock.now(),
+    });
     if (!outcome.accepted) throw new RequestValidationError(outcome.rejection.errors);
     return view(await this.programs.current(tenant.tenantId));
   }
@@ -28,7 +32,8 @@ export class ProgramController {
   async show(@Param('tenant') slug: string, @Req() request: IncomingRequest) {
     const tenant = await this.access.requireApiKey(request, slug);
     const state = await this.programs.current(tenant.tenantId);
-    if (!state.program) throw new ProblemError({ status: 404, type: 'program-not-found', title: 'No program yet', detail: 'PUT a program first' });
+    if (!state.program)
+      throw new ProblemError({ status: 404, type: 'program-not-found', title: 'No program yet', detail: 'PUT a program first' });
     return view(state);
   }
 }

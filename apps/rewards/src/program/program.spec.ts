@@ -6,13 +6,21 @@ import { awardPoints, matchingRules } from './program.rules';
 const now = new Date('2026-05-01T00:00:00.000Z');
 const program: ProgramDefinition = {
   rules: [{ id: 'signup', event: 'UserRegistered', conditions: [], award: { kind: 'fixed', points: 50 } }],
-  tiers: { periodMonths: 12, levels: [{ name: 'member', threshold: 0 }, { name: 'vip', threshold: 500 }] },
+  tiers: {
+    periodMonths: 12,
+    levels: [
+      { name: 'member', threshold: 0 },
+      { name: 'vip', threshold: 500 },
+    ],
+  },
   expiry: { monthsAfterEarning: 12 },
 };
 
 describe('program', () => {
   test('each publication is a new complete version', () => {
-    given(programDecider, []).when({ program, now }).then([ProgramPublished({ ...program, version: 1, publishedAt: now.toISOString() })]);
+    given(programDecider, [])
+      .when({ program, now })
+      .then([ProgramPublished({ ...program, version: 1, publishedAt: now.toISOString() })]);
     const changed = { ...program, expiry: null };
     given(programDecider, [ProgramPublished({ ...program, version: 1, publishedAt: '2026-01-01T00:00:00.000Z' })])
       .when({ program: changed, now })
@@ -20,7 +28,9 @@ describe('program', () => {
   });
 
   test('publishing the same program again mints no version', () => {
-    given(programDecider, [ProgramPublished({ ...program, version: 3, publishedAt: '2026-01-01T00:00:00.000Z' })]).when({ program, now }).thenNothingHappens();
+    given(programDecider, [ProgramPublished({ ...program, version: 3, publishedAt: '2026-01-01T00:00:00.000Z' })])
+      .when({ program, now })
+      .thenNothingHappens();
   });
 
   test('tiers must start at 0 and rise; rule ids are unique; a daily cap cannot exceed the monthly one', () => {
@@ -29,23 +39,36 @@ describe('program', () => {
         { id: 'a', event: 'X', conditions: [], award: { kind: 'fixed', points: 1 }, caps: { perDay: 10, perMonth: 5 } },
         { id: 'a', event: 'Y', conditions: [], award: { kind: 'fixed', points: 1 } },
       ],
-      tiers: { periodMonths: 12, levels: [{ name: 'a', threshold: 10 }, { name: 'b', threshold: 5 }] },
+      tiers: {
+        periodMonths: 12,
+        levels: [
+          { name: 'a', threshold: 10 },
+          { name: 'b', threshold: 5 },
+        ],
+      },
       expiry: null,
     };
-    given(programDecider, []).when({ program: bad, now }).thenRejects({
-      kind: 'InvalidProgram',
-      errors: [
-        { pointer: '/rules/0/caps/perDay', message: expect.any(String) },
-        { pointer: '/rules/1/id', message: expect.any(String) },
-        { pointer: '/tiers/levels/0/threshold', message: expect.any(String) },
-        { pointer: '/tiers/levels/1/threshold', message: expect.any(String) },
-      ],
-    });
+    given(programDecider, [])
+      .when({ program: bad, now })
+      .thenRejects({
+        kind: 'InvalidProgram',
+        errors: [
+          { pointer: '/rules/0/caps/perDay', message: expect.any(String) },
+          { pointer: '/rules/1/id', message: expect.any(String) },
+          { pointer: '/tiers/levels/0/threshold', message: expect.any(String) },
+          { pointer: '/tiers/levels/1/threshold', message: expect.any(String) },
+        ],
+      });
   });
 });
 
 describe('earning rules', () => {
-  const perAmount = (rounding: 'down' | 'up' | 'nearest') => ({ kind: 'perAmount' as const, property: 'order.total', pointsPerUnit: 1.5, rounding });
+  const perAmount = (rounding: 'down' | 'up' | 'nearest') => ({
+    kind: 'perAmount' as const,
+    property: 'order.total',
+    pointsPerUnit: 1.5,
+    rounding,
+  });
 
   test.each([
     ['down', 10.99, 16],
@@ -61,19 +84,29 @@ describe('earning rules', () => {
   });
 
   test('a missing, negative or non-numeric amount earns nothing', () => {
-    for (const properties of [{}, { order: { total: -5 } }, { order: { total: 'lots' } }]) expect(awardPoints(perAmount('up'), properties)).toBe(0);
+    for (const properties of [{}, { order: { total: -5 } }, { order: { total: 'lots' } }])
+      expect(awardPoints(perAmount('up'), properties)).toBe(0);
   });
 
   test('a rule matches its event name when every condition holds', () => {
     const rules: ProgramDefinition = {
       rules: [
-        { id: 'big', event: 'Order Completed', conditions: [{ property: 'total', op: 'gte', value: 100 }, { property: 'channel', op: 'in', value: ['web', 'app'] }], award: { kind: 'fixed', points: 5 } },
+        {
+          id: 'big',
+          event: 'Order Completed',
+          conditions: [
+            { property: 'total', op: 'gte', value: 100 },
+            { property: 'channel', op: 'in', value: ['web', 'app'] },
+          ],
+          award: { kind: 'fixed', points: 5 },
+        },
         { id: 'any', event: 'Order Completed', conditions: [{ property: 'coupon', op: 'exists' }], award: { kind: 'fixed', points: 1 } },
       ],
       tiers: null,
       expiry: null,
     };
-    const ids = (properties: Record<string, unknown>, name = 'Order Completed') => matchingRules(rules, { id: 'e', name, properties }).map((r) => r.id);
+    const ids = (properties: Record<string, unknown>, name = 'Order Completed') =>
+      matchingRules(rules, { id: 'e', name, properties }).map((r) => r.id);
     expect(ids({ total: 120, channel: 'web' })).toEqual(['big']);
     expect(ids({ total: '150', channel: 'app', coupon: 'X' })).toEqual(['big', 'any']);
     expect(ids({ total: 99, channel: 'web' })).toEqual([]);

@@ -18,7 +18,15 @@ export interface RedemptionState {
 }
 
 export type RedemptionCommand =
-  | { readonly type: 'Request'; readonly redemptionId: string; readonly userId: string; readonly rewardId: string; readonly cost: number; readonly fingerprint: string; readonly now: Date }
+  | {
+      readonly type: 'Request';
+      readonly redemptionId: string;
+      readonly userId: string;
+      readonly rewardId: string;
+      readonly cost: number;
+      readonly fingerprint: string;
+      readonly now: Date;
+    }
   | { readonly type: 'Confirm'; readonly now: Date }
   | { readonly type: 'Decline'; readonly reason: string; readonly now: Date }
   | { readonly type: 'Fulfil'; readonly now: Date }
@@ -69,7 +77,11 @@ export const redemptionDecider: Decider<RedemptionCommand, RedemptionEvent, Rede
     const { redemptionId } = request;
     const at = command.now.toISOString();
     const step = (from: readonly RedemptionStatus[], to: RedemptionStatus, event: () => RedemptionEvent) =>
-      status === to ? accept() : from.includes(status) ? accept(event()) : reject({ kind: 'InvalidTransition' as const, status, wanted: to });
+      status === to
+        ? accept()
+        : from.includes(status)
+          ? accept(event())
+          : reject({ kind: 'InvalidTransition' as const, status, wanted: to });
     switch (command.type) {
       case 'Confirm':
         return step(['requested'], 'confirmed', () => RedemptionConfirmed({ redemptionId, confirmedAt: at }));

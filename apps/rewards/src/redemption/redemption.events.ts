@@ -21,9 +21,13 @@ export const RedemptionDeclined = defineEvent<{ redemptionId: string; reason: st
 
 export const RedemptionFulfilled = defineEvent<{ redemptionId: string; fulfilledAt: string }>()('RedemptionFulfilled');
 
-export const RedemptionCancellationRequested = defineEvent<{ redemptionId: string; requestedAt: string }>()('RedemptionCancellationRequested');
+export const RedemptionCancellationRequested = defineEvent<{ redemptionId: string; requestedAt: string }>()(
+  'RedemptionCancellationRequested',
+);
 
-export const RedemptionCancellationCompleted = defineEvent<{ redemptionId: string; completedAt: string }>()('RedemptionCancellationCompleted');
+export const RedemptionCancellationCompleted = defineEvent<{ redemptionId: string; completedAt: string }>()(
+  'RedemptionCancellationCompleted',
+);
 
 export type RedemptionEvent =
   | EventOf<typeof RedemptionRequested>

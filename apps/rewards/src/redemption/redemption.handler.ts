@@ -20,7 +20,9 @@ export type RedemptionRefusal =
   | 'InsufficientPoints'
   | 'IdempotencyKeyReused';
 
-export type RedeemOutcome = { readonly ok: true; readonly redemption: RedemptionState } | { readonly ok: false; readonly refusal: RedemptionRefusal; readonly detail?: Readonly<Record<string, unknown>> };
+export type RedeemOutcome =
+  | { readonly ok: true; readonly redemption: RedemptionState }
+  | { readonly ok: false; readonly refusal: RedemptionRefusal; readonly detail?: Readonly<Record<string, unknown>> };
 
 /**
  * A redemption touches two streams, the reward's stock and the member's wallet, and the event
@@ -56,7 +58,12 @@ export class RedemptionHandler {
     const cost = reward.terms!.cost;
     const available = availablePoints(wallet.state, now);
     if (available < cost) return { ok: false, refusal: 'InsufficientPoints', detail: { available, requested: cost } };
-    const requested = await this.step(tenantId, redemptionId, { type: 'Request', redemptionId, userId, rewardId, cost, fingerprint, now }, context);
+    const requested = await this.step(
+      tenantId,
+      redemptionId,
+      { type: 'Request', redemptionId, userId, rewardId, cost, fingerprint, now },
+      context,
+    );
     if (!requested.accepted) return { ok: false, refusal: 'IdempotencyKeyReused' };
     return this.drive(tenantId, redemptionId, context);
   }
@@ -68,7 +75,10 @@ export class RedemptionHandler {
     if (state.status === 'requested') {
       const reserved = await this.catalog.reserve(tenantId, request.rewardId, redemptionId, request.userId, context);
       if (!reserved.accepted) return this.decline(tenantId, redemptionId, reserved.rejection.kind as RedemptionRefusal, context);
-      const debited = await this.wallets.handle({ type: 'Redeem', userId: request.userId, redemptionId, rewardId: request.rewardId, points: request.cost, now: context.now }, context);
+      const debited = await this.wallets.handle(
+        { type: 'Redeem', userId: request.userId, redemptionId, rewardId: request.rewardId, points: request.cost, now: context.now },
+        context,
+      );
       if (!debited.accepted) {
         await this.catalog.release(tenantId, request.rewardId, redemptionId, context);
         return this.decline(tenantId, redemptionId, debited.rejection.kind as RedemptionRefusal, context);
@@ -107,12 +117,21 @@ export class RedemptionHandler {
   /** Gives back the points and the stock unit, each at most once. */
   private async compensate(tenantId: string, redemptionId: string, context: CommandContext): Promise<void> {
     const { request } = await this.process(tenantId, redemptionId);
-    const refund = await this.wallets.handle({ type: 'CancelRedemption', userId: request!.userId, redemptionId, now: context.now }, context);
-    if (!refund.accepted && refund.rejection.kind !== 'UnknownRedemption') throw new Error(`refund of ${redemptionId} refused: ${refund.rejection.kind}`);
+    const refund = await this.wallets.handle(
+      { type: 'CancelRedemption', userId: request!.userId, redemptionId, now: context.now },
+      context,
+    );
+    if (!refund.accepted && refund.rejection.kind !== 'UnknownRedemption')
+      throw new Error(`refund of ${redemptionId} refused: ${refund.rejection.kind}`);
     await this.catalog.release(tenantId, request!.rewardId, redemptionId, context);
   }
 
-  private async decline(tenantId: string, redemptionId: string, reason: RedemptionRefusal, context: CommandContext): Promise<RedeemOutcome> {
+  private async decline(
+    tenantId: string,
+    redemptionId: string,
+    reason: RedemptionRefusal,
+    context: CommandContext,
+  ): Promise<RedeemOutcome> {
     await this.step(tenantId, redemptionId, { type: 'Decline', reason, now: context.now }, context);
     return this.answer(await this.process(tenantId, redemptionId));
   }

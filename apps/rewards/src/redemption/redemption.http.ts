@@ -21,7 +21,13 @@ const REFUSALS: Record<Exclude<RedemptionRefusal, 'UnknownMember' | 'RewardNotFo
   IdempotencyKeyReused: { status: 422, type: 'idempotency-key-reused', title: 'Idempotency-Key already used for another request' },
 };
 
-const redemptionNotFound = (id: string) => new ProblemError({ status: 404, type: 'redemption-not-found', title: 'Unknown redemption', detail: `no redemption ${id} in this tenant` });
+const redemptionNotFound = (id: string) =>
+  new ProblemError({
+    status: 404,
+    type: 'redemption-not-found',
+    title: 'Unknown redemption',
+    detail: `no redemption ${id} in this tenant`,
+  });
 
 @Controller('t/:tenant')
 export class RedemptionController {
@@ -39,31 +45,63 @@ export class RedemptionController {
     const tenant = await this.access.requireApiKey(request, slug);
     const key = headerOf(request, 'idempotency-key');
     if (!key || !/^[\x21-\x7e]{1,255}$/.test(key)) {
-      throw new ProblemError({ status: 400, type: 'idempotency-key-required', title: 'Idempotency-Key required', detail: 'send a unique Idempotency-Key header (1-255 visible ASCII characters) per redemption' });
+      throw new ProblemError({
+        status: 400,
+        type: 'idempotency-key-required',
+        title: 'Idempotency-Key required',
+        detail: 'send a unique Idempotency-Key header (1-255 visible ASCII characters) per redemption',
+      });
     }
     const { rewardId } = parseBody(redeemBody, body);
     if (!MEMBER_ID.test(userId)) throw unknownMember(userId);
     const now = this.clock.now();
-    const outcome = await this.redemptions.redeem({ userId, rewardId, idempotencyKey: key }, { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now });
+    const outcome = await this.redemptions.redeem(
+      { userId, rewardId, idempotencyKey: key },
+      { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now },
+    );
     if (outcome.ok) return view(outcome.redemption);
     if (outcome.refusal === 'UnknownMember') throw unknownMember(userId);
     if (outcome.refusal === 'RewardNotFound') throw rewardNotFound(rewardId);
     const problem = REFUSALS[outcome.refusal];
-    throw new ProblemError({ ...problem, detail: `redemption of reward ${rewardId} refused: ${problem.title.toLowerCase()}`, extensions: outcome.detail ?? {} });
+    throw new ProblemError({
+      ...problem,
+      detail: `redemption of reward ${rewardId} refused: ${problem.title.toLowerCase()}`,
+      extensions: outcome.detail ?? {},
+    });
   }
 
   @Get('redemptions')
-  async list(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Query('cursor') cursor?: string, @Query('limit') limit?: string, @Query('status') status?: string) {
+  async list(
+    @Param('tenant') slug: string,
+    @Req() request: IncomingRequest,
+    @Query('cursor') cursor?: string,
+    @Query('limit') limit?: string,
+    @Query('status') status?: string,
+  ) {
     const tenant = await this.access.requireApiKey(request, slug);
     const size = pageLimit(limit);
     const after = decodeCursor(cursor);
-    if (after !== undefined && !UUID.test(after)) throw new ProblemError({ status: 400, type: 'invalid-cursor', title: 'Invalid cursor', detail: 'use the nextCursor of a previous page' });
-    const rows: { redemption_id: string; user_id: string; reward_id: string; cost: number; status: string; reason: string | null; requested_at: Date; updated_at: Date }[] =
-      await this.dataSource.query(
-        `SELECT * FROM rewards_redemptions WHERE tenant_id = $1 AND ($2::uuid IS NULL OR redemption_id > $2::uuid) AND ($3::text IS NULL OR status = $3)
+    if (after !== undefined && !UUID.test(after))
+      throw new ProblemError({
+        status: 400,
+        type: 'invalid-cursor',
+        title: 'Invalid cursor',
+        detail: 'use the nextCursor of a previous page',
+      });
+    const rows: {
+      redemption_id: string;
+      user_id: string;
+      reward_id: string;
+      cost: number;
+      status: string;
+      reason: string | null;
+      requested_at: Date;
+      updated_at: Date;
+    }[] = await this.dataSource.query(
+      `SELECT * FROM rewards_redemptions WHERE tenant_id = $1 AND ($2::uuid IS NULL OR redemption_id > $2::uuid) AND ($3::text IS NULL OR status = $3)
          ORDER BY redemption_id LIMIT $4`,
-        [tenant.tenantId, after ?? null, status ?? null, size],
-      );
+      [tenant.tenantId, after ?? null, status ?? null, size],
+    );
     return {
       items: rows.map((row) => ({
         id: row.redemption_id,
@@ -102,11 +140,20 @@ export class RedemptionController {
     const tenant = await this.access.requireApiKey(request, slug);
     await this.existing(tenant.tenantId, id);
     const context = { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now: this.clock.now() };
-    const outcome = action === 'fulfil' ? await this.redemptions.fulfil(tenant.tenantId, id, context) : await this.redemptions.cancel(tenant.tenantId, id, context);
+    const outcome =
+      action === 'fulfil'
+        ? await this.redemptions.fulfil(tenant.tenantId, id, context)
+        : await this.redemptions.cancel(tenant.tenantId, id, context);
     if (!outcome.accepted) {
       const rejection = outcome.rejection;
       if (rejection.kind !== 'InvalidTransition') throw redemptionNotFound(id);
-      throw new ProblemError({ status: 409, type: 'redemption-state-conflict', title: `Redemption cannot be ${action === 'fulfil' ? 'fulfilled' : 'cancelled'}`, detail: `the redemption is ${rejection.status}`, extensions: { status: rejection.status } });
+      throw new ProblemError({
+        status: 409,
+        type: 'redemption-state-conflict',
+        title: `Redemption cannot be ${action === 'fulfil' ? 'fulfilled' : 'cancelled'}`,
+        detail: `the redemption is ${rejection.status}`,
+        extensions: { status: rejection.status },
+      });
     }
     return view(await this.redemptions.process(tenant.tenantId, id));
   }

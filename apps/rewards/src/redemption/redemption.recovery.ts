@@ -20,7 +20,11 @@ export class RedemptionRecovery {
       [new Date(now.getTime() - olderThanMs)],
     );
     for (const row of rows) {
-      await this.redemptions.drive(row.tenant_id, row.redemption_id, { tenantId: row.tenant_id, correlationId: `recovery:${row.redemption_id}`, now });
+      await this.redemptions.drive(row.tenant_id, row.redemption_id, {
+        tenantId: row.tenant_id,
+        correlationId: `recovery:${row.redemption_id}`,
+        now,
+      });
     }
     return rows.length;
   }

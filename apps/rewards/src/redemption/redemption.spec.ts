@@ -13,7 +13,15 @@ const now = new Date('2026-06-01T00:00:00.000Z');
 const at = now.toISOString();
 const requested = RedemptionRequested({ redemptionId: 'r', userId: 'u', rewardId: 'w', cost: 10, fingerprint: 'f', requestedAt: at });
 const confirmed = RedemptionConfirmed({ redemptionId: 'r', confirmedAt: at });
-const request = (fingerprint = 'f') => ({ type: 'Request' as const, redemptionId: 'r', userId: 'u', rewardId: 'w', cost: 10, fingerprint, now });
+const request = (fingerprint = 'f') => ({
+  type: 'Request' as const,
+  redemptionId: 'r',
+  userId: 'u',
+  rewardId: 'w',
+  cost: 10,
+  fingerprint,
+  now,
+});
 
 describe('redemption', () => {
   test('the same idempotency key for the same request is one redemption; for another request it is refused', () => {
@@ -25,15 +33,25 @@ describe('redemption', () => {
   test('a requested redemption is confirmed or declined, and repeating the step changes nothing', () => {
     given(redemptionDecider, [requested]).when({ type: 'Confirm', now }).then([confirmed]);
     given(redemptionDecider, [requested, confirmed]).when({ type: 'Confirm', now }).thenNothingHappens();
-    given(redemptionDecider, [requested]).when({ type: 'Decline', reason: 'OutOfStock', now }).then([RedemptionDeclined({ redemptionId: 'r', reason: 'OutOfStock', declinedAt: at })]);
-    given(redemptionDecider, [requested, confirmed]).when({ type: 'Decline', reason: 'OutOfStock', now }).thenRejects({ kind: 'InvalidTransition', status: 'confirmed' });
+    given(redemptionDecider, [requested])
+      .when({ type: 'Decline', reason: 'OutOfStock', now })
+      .then([RedemptionDeclined({ redemptionId: 'r', reason: 'OutOfStock', declinedAt: at })]);
+    given(redemptionDecider, [requested, confirmed])
+      .when({ type: 'Decline', reason: 'OutOfStock', now })
+      .thenRejects({ kind: 'InvalidTransition', status: 'confirmed' });
   });
 
   test('only a confirmed redemption is fulfilled or cancelled', () => {
-    given(redemptionDecider, [requested, confirmed]).when({ type: 'Fulfil', now }).then([RedemptionFulfilled({ redemptionId: 'r', fulfilledAt: at })]);
-    given(redemptionDecider, [requested, confirmed]).when({ type: 'Cancel', now }).then([RedemptionCancellationRequested({ redemptionId: 'r', requestedAt: at })]);
+    given(redemptionDecider, [requested, confirmed])
+      .when({ type: 'Fulfil', now })
+      .then([RedemptionFulfilled({ redemptionId: 'r', fulfilledAt: at })]);
+    given(redemptionDecider, [requested, confirmed])
+      .when({ type: 'Cancel', now })
+      .then([RedemptionCancellationRequested({ redemptionId: 'r', requestedAt: at })]);
     const fulfilled = RedemptionFulfilled({ redemptionId: 'r', fulfilledAt: at });
-    given(redemptionDecider, [requested, confirmed, fulfilled]).when({ type: 'Cancel', now }).thenRejects({ kind: 'InvalidTransition', status: 'fulfilled' });
+    given(redemptionDecider, [requested, confirmed, fulfilled])
+      .when({ type: 'Cancel', now })
+      .thenRejects({ kind: 'InvalidTransition', status: 'fulfilled' });
     given(redemptionDecider, [requested]).when({ type: 'Fulfil', now }).thenRejects({ kind: 'InvalidTransition', status: 'requested' });
     given(redemptionDecider, []).when({ type: 'Fulfil', now }).thenRejects({ kind: 'RedemptionNotFound' });
   });

@@ -9,7 +9,13 @@ export interface IncomingRequest {
 }
 
 const unauthorized = (detail: string) =>
-  new ProblemError({ status: 401, type: 'unauthorized', title: 'Authentication required', detail, headers: { 'WWW-Authenticate': 'Bearer' } });
+  new ProblemError({
+    status: 401,
+    type: 'unauthorized',
+    title: 'Authentication required',
+    detail,
+    headers: { 'WWW-Authenticate': 'Bearer' },
+  });
 
 /** Every rewards call is made by the tenant's server with its API key; another tenant's key gets 403. */
 @Injectable()
@@ -18,12 +24,18 @@ export class TenantAccess {
 
   async requireApiKey(request: IncomingRequest, slug: string): Promise<TenantRecord> {
     const tenant = /^[a-z0-9-]{1,63}$/.test(slug) ? await this.tenants.bySlug(slug) : undefined;
-    if (!tenant) throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+    if (!tenant)
+      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
     const presented = bearerOf(request);
     if (!presented) throw unauthorized("send the tenant's API key as Authorization: Bearer");
     if (keyMatches(presented, tenant.apiKeyHash)) return tenant;
     if (await this.tenants.slugOfApiKey(presented)) {
-      throw new ProblemError({ status: 403, type: 'forbidden', title: 'Not allowed for this tenant', detail: 'this API key belongs to another tenant' });
+      throw new ProblemError({
+        status: 403,
+        type: 'forbidden',
+        title: 'Not allowed for this tenant',
+        detail: 'this API key belongs to another tenant',
+      });
     }
     throw unauthorized('the API key is not valid');
   }

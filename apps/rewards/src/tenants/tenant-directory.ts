@@ -40,7 +40,9 @@ export class TenantDirectory {
 
   /** Which tenant an API key belongs to, to tell "wrong tenant" (403) from "no such key" (401). */
   async slugOfApiKey(apiKey: string): Promise<string | undefined> {
-    const rows: { slug: string }[] = await this.dataSource.query('SELECT slug FROM rewards_tenants WHERE api_key_hash = $1', [hashKey(apiKey)]);
+    const rows: { slug: string }[] = await this.dataSource.query('SELECT slug FROM rewards_tenants WHERE api_key_hash = $1', [
+      hashKey(apiKey),
+    ]);
     return rows[0]?.slug;
   }
 

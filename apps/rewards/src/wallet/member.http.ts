@@ -17,7 +17,11 @@ import { availablePoints, earnedSince, spendableLots } from './wallet.state';
 
 export const adjustmentBody = z
   .object({
-    points: z.number().int().refine((n) => n !== 0, { message: 'must not be 0' }).refine((n) => Math.abs(n) <= 1_000_000_000, { message: 'is too large' }),
+    points: z
+      .number()
+      .int()
+      .refine((n) => n !== 0, { message: 'must not be 0' })
+      .refine((n) => Math.abs(n) <= 1_000_000_000, { message: 'is too large' }),
     reason: z.string().trim().min(1).max(500),
     actor: z.string().trim().min(1).max(128),
   })
@@ -52,7 +56,12 @@ export class MemberController {
       balance: availablePoints(state, now),
       tier: state.tier,
       tierReviewAt: state.tierReviewAt,
-      lots: spendableLots(state, now).map(({ lotId, remaining, earnedAt, expiresAt }) => ({ lotId, points: remaining, earnedAt, expiresAt })),
+      lots: spendableLots(state, now).map(({ lotId, remaining, earnedAt, expiresAt }) => ({
+        lotId,
+        points: remaining,
+        earnedAt,
+        expiresAt,
+      })),
       progress: tiers
         ? {
             periodMonths: tiers.periodMonths,
@@ -76,10 +85,18 @@ export class MemberController {
     const tenant = await this.access.requireApiKey(request, slug);
     await this.member(tenant.tenantId, userId);
     if (cursor !== undefined && !/^\d{1,18}$/.test(cursor)) {
-      throw new ProblemError({ status: 400, type: 'invalid-cursor', title: 'Invalid cursor', detail: 'use the nextCursor of a previous page' });
+      throw new ProblemError({
+        status: 400,
+        type: 'invalid-cursor',
+        title: 'Invalid cursor',
+        detail: 'use the nextCursor of a previous page',
+      });
     }
     const size = pageLimit(limit);
-    const recorded = await this.store.readStream(walletStreamFor(tenant.tenantId, userId), { fromRevision: BigInt(cursor ?? 0), maxCount: size });
+    const recorded = await this.store.readStream(walletStreamFor(tenant.tenantId, userId), {
+      fromRevision: BigInt(cursor ?? 0),
+      maxCount: size,
+    });
     const items = [];
     for (const event of recorded) {
       if (!this.codec.understands(event)) continue;
@@ -107,7 +124,13 @@ export class MemberController {
     if (!outcome.accepted) {
       const rejection = outcome.rejection;
       if (rejection.kind === 'InsufficientPoints') {
-        throw new ProblemError({ status: 409, type: 'insufficient-points', title: 'Not enough points', detail: `the member has ${rejection.available} spendable points`, extensions: { available: rejection.available, requested: rejection.requested } });
+        throw new ProblemError({
+          status: 409,
+          type: 'insufficient-points',
+          title: 'Not enough points',
+          detail: `the member has ${rejection.available} spendable points`,
+          extensions: { available: rejection.available, requested: rejection.requested },
+        });
       }
       throw unknownMember(userId);
     }

@@ -20,8 +20,21 @@ import { availablePoints, dayKey, earnedSince, emptyWallet, evolveWallet, monthK
 export type WalletCommand =
   | { readonly type: 'Enrol'; readonly userId: string; readonly now: Date }
   /** `now` is when the source event was recorded, so a replay decides exactly as the first delivery did. */
-  | { readonly type: 'Earn'; readonly userId: string; readonly source: SourceEvent; readonly program?: ProgramDefinition; readonly now: Date }
-  | { readonly type: 'Redeem'; readonly userId: string; readonly redemptionId: string; readonly rewardId: string; readonly points: number; readonly now: Date }
+  | {
+      readonly type: 'Earn';
+      readonly userId: string;
+      readonly source: SourceEvent;
+      readonly program?: ProgramDefinition;
+      readonly now: Date;
+    }
+  | {
+      readonly type: 'Redeem';
+      readonly userId: string;
+      readonly redemptionId: string;
+      readonly rewardId: string;
+      readonly points: number;
+      readonly now: Date;
+    }
   | { readonly type: 'CancelRedemption'; readonly userId: string; readonly redemptionId: string; readonly now: Date }
   | { readonly type: 'ExpirePoints'; readonly userId: string; readonly now: Date }
   | {
@@ -50,7 +63,8 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
   evolve: evolveWallet,
   decide(command, state) {
     // An erased person's wallet only answers: nothing earns, expires or comes back to it any more.
-    if (state.erased) return command.type === 'Redeem' || command.type === 'Adjust' ? reject({ kind: 'UnknownMember', userId: command.userId }) : accept();
+    if (state.erased)
+      return command.type === 'Redeem' || command.type === 'Adjust' ? reject({ kind: 'UnknownMember', userId: command.userId }) : accept();
     switch (command.type) {
       case 'Enrol':
         return state.enrolled ? accept() : accept(MemberEnrolled({ userId: command.userId, enrolledAt: command.now.toISOString() }));
@@ -63,12 +77,16 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         if (!redemption) return reject({ kind: 'UnknownRedemption', redemptionId: command.redemptionId });
         if (redemption.cancelled) return accept();
         const { userId, redemptionId, now } = command;
-        return accept(RedemptionCancelled({ userId, redemptionId, points: redemption.points, lots: redemption.lots, cancelledAt: now.toISOString() }));
+        return accept(
+          RedemptionCancelled({ userId, redemptionId, points: redemption.points, lots: redemption.lots, cancelledAt: now.toISOString() }),
+        );
       }
       case 'ExpirePoints': {
         const at = command.now.toISOString();
         const due = [...state.lots.values()].filter((lot) => lot.remaining > 0 && lot.expiresAt !== null && lot.expiresAt <= at);
-        return accept(...due.map((lot) => PointsExpired({ userId: command.userId, lotId: lot.lotId, points: lot.remaining, expiredAt: at })));
+        return accept(
+          ...due.map((lot) => PointsExpired({ userId: command.userId, lotId: lot.lotId, points: lot.remaining, expiredAt: at })),
+        );
       }
       case 'Adjust':
         return adjust(command, state);
@@ -90,11 +108,23 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   let earned = 0;
   for (const rule of matchingRules(program, source)) {
     let points = awardPoints(rule.award, source.properties);
-    if (rule.caps?.perDay !== undefined) points = Math.min(points, rule.caps.perDay - (state.capUsage.get(dayKey(rule.id, at.slice(0, 10))) ?? 0));
-    if (rule.caps?.perMonth !== undefined) points = Math.min(points, rule.caps.perMonth - (state.capUsage.get(monthKey(rule.id, at.slice(0, 7))) ?? 0));
+    if (rule.caps?.perDay !== undefined)
+      points = Math.min(points, rule.caps.perDay - (state.capUsage.get(dayKey(rule.id, at.slice(0, 10))) ?? 0));
+    if (rule.caps?.perMonth !== undefined)
+      points = Math.min(points, rule.caps.perMonth - (state.capUsage.get(monthKey(rule.id, at.slice(0, 7))) ?? 0));
     if (points <= 0) continue;
     earned += points;
-    events.push(PointsEarned({ userId, lotId: `${source.id}/${rule.id}`, points, sourceEventId: source.id, ruleId: rule.id, earnedAt: at, expiresAt }));
+    events.push(
+      PointsEarned({
+        userId,
+        lotId: `${source.id}/${rule.id}`,
+        points,
+        sourceEventId: source.id,
+        ruleId: rule.id,
+        earnedAt: at,
+        expiresAt,
+      }),
+    );
   }
   const tiers = program.tiers;
   if (tiers && (earned > 0 || state.tier === null)) {
@@ -102,7 +132,16 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
     const rolling = earnedSince(state, addMonths(now, -tiers.periodMonths)) + earned;
     const qualified = qualifyingTier(tiers.levels, rolling);
     if (qualified && tierRank(tiers.levels, qualified.name) > tierRank(tiers.levels, state.tier)) {
-      events.push(TierChanged({ userId, from: state.tier, to: qualified.name, reason: 'upgrade', reviewAt: addMonths(now, tiers.periodMonths).toISOString(), changedAt: at }));
+      events.push(
+        TierChanged({
+          userId,
+          from: state.tier,
+          to: qualified.name,
+          reason: 'upgrade',
+          reviewAt: addMonths(now, tiers.periodMonths).toISOString(),
+          changedAt: at,
+        }),
+      );
     }
   }
   return accept(...events);
@@ -124,7 +163,18 @@ function adjust(command: Extract<WalletCommand, { type: 'Adjust' }>, state: Wall
   const adjustedAt = now.toISOString();
   if (points > 0) {
     const expiresAt = program?.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
-    return accept(PointsAdjusted({ userId, adjustmentId, points, reason, actor, lots: [{ lotId: `adjustment/${adjustmentId}`, points }], expiresAt, adjustedAt }));
+    return accept(
+      PointsAdjusted({
+        userId,
+        adjustmentId,
+        points,
+        reason,
+        actor,
+        lots: [{ lotId: `adjustment/${adjustmentId}`, points }],
+        expiresAt,
+        adjustedAt,
+      }),
+    );
   }
   const lots = consumeFirstToExpire(state, -points, now);
   if (!lots) return reject({ kind: 'InsufficientPoints', available: availablePoints(state, now), requested: -points });

@@ -82,4 +82,14 @@ export type WalletEvent =
   | EventOf<typeof TierRetained>
   | EventOf<typeof MemberErased>;
 
-export const walletEvents = [MemberEnrolled, PointsEarned, PointsRedeemed, RedemptionCancelled, PointsExpired, PointsAdjusted, TierChanged, TierRetained, MemberErased];
+export const walletEvents = [
+  MemberEnrolled,
+  PointsEarned,
+  PointsRedeemed,
+  RedemptionCancelled,
+  PointsExpired,
+  PointsAdjusted,
+  TierChanged,
+  TierRetained,
+  MemberErased,
+];

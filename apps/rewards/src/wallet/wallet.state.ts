@@ -31,7 +31,18 @@ export interface WalletState {
 }
 
 export function emptyWallet(): WalletState {
-  return { enrolled: false, erased: false, lots: new Map(), sources: new Set(), earnings: [], capUsage: new Map(), redemptions: new Map(), adjustments: new Set(), tier: null, tierReviewAt: null };
+  return {
+    enrolled: false,
+    erased: false,
+    lots: new Map(),
+    sources: new Set(),
+    earnings: [],
+    capUsage: new Map(),
+    redemptions: new Map(),
+    adjustments: new Set(),
+    tier: null,
+    tierReviewAt: null,
+  };
 }
 
 export const dayKey = (ruleId: string, day: string) => `${ruleId}|d|${day}`;
@@ -67,7 +78,8 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
     case 'PointsAdjusted': {
       const { adjustmentId, points, lots, adjustedAt, expiresAt } = event.data;
       state.adjustments.add(adjustmentId);
-      if (points > 0) for (const lot of lots) state.lots.set(lot.lotId, { lotId: lot.lotId, remaining: lot.points, earnedAt: adjustedAt, expiresAt });
+      if (points > 0)
+        for (const lot of lots) state.lots.set(lot.lotId, { lotId: lot.lotId, remaining: lot.points, earnedAt: adjustedAt, expiresAt });
       else take(state, lots);
       return state;
     }

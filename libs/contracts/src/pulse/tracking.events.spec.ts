@@ -3,10 +3,22 @@ import { LEGACY_CLIENT_SOURCE, MessageReceived } from './tracking.events';
 
 describe('MessageReceived as readers see it', () => {
   const registry = new EventRegistry([MessageReceived]);
-  const stored = { kind: 'track', messageId: 'm1', userId: 'u1', anonymousId: null, event: 'Order Completed', timestamp: '2026-01-01T00:00:00.000Z', receivedAt: '2026-01-01T00:00:00.000Z' };
+  const stored = {
+    kind: 'track',
+    messageId: 'm1',
+    userId: 'u1',
+    anonymousId: null,
+    event: 'Order Completed',
+    timestamp: '2026-01-01T00:00:00.000Z',
+    receivedAt: '2026-01-01T00:00:00.000Z',
+  };
 
   test("a message stored before sources were recorded (v2) came from the tenant's first write key: a client source", () => {
-    expect(registry.upcast('MessageReceived', 2, { ...stored, carriesTraits: false })).toEqual({ ...stored, carriesTraits: false, source: LEGACY_CLIENT_SOURCE });
+    expect(registry.upcast('MessageReceived', 2, { ...stored, carriesTraits: false })).toEqual({
+      ...stored,
+      carriesTraits: false,
+      source: LEGACY_CLIENT_SOURCE,
+    });
   });
 
   test('a v1 message is lifted through both steps', () => {

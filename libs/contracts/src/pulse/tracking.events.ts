@@ -60,7 +60,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-
 export const TRACKING_STREAM_PREFIX = 'pulse.tracking-';
 
 /**

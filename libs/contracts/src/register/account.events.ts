@@ -38,21 +38,16 @@ export const EmailVerificationRequested = defineEvent<{ userId: string; tokenHas
 
 export const EmailVerified = defineEvent<{ userId: string; verifiedAt: string }>()('EmailVerified');
 
-export const PasswordResetRequested = defineEvent<{ userId: string; tokenHash: string; expiresAt: string }>()(
-  'PasswordResetRequested',
-);
+export const PasswordResetRequested = defineEvent<{ userId: string; tokenHash: string; expiresAt: string }>()('PasswordResetRequested');
 
-export const PasswordChanged = defineEvent<{ userId: string; passwordHash: string; reason: 'reset' | 'change' }>()(
-  'PasswordChanged',
-  { personalData: { subject: ofUser, fields: ['passwordHash'] } },
-);
+export const PasswordChanged = defineEvent<{ userId: string; passwordHash: string; reason: 'reset' | 'change' }>()('PasswordChanged', {
+  personalData: { subject: ofUser, fields: ['passwordHash'] },
+});
 
 /** Tells every holder of a session for this person (login) to end it. */
 export const UserSessionsRevoked = defineEvent<{ userId: string; reason: string }>()('UserSessionsRevoked');
 
-export const ConsentGranted = defineEvent<{ userId: string; purpose: string; policyVersion: string; at: string }>()(
-  'ConsentGranted',
-);
+export const ConsentGranted = defineEvent<{ userId: string; purpose: string; policyVersion: string; at: string }>()('ConsentGranted');
 
 export const ConsentWithdrawn = defineEvent<{ userId: string; purpose: string; at: string }>()('ConsentWithdrawn');
 

@@ -87,7 +87,10 @@ function describeAdapterBehaviour(target: Target): void {
 
   it('reads a missing stream as empty and honours fromRevision and maxCount', async () => {
     expect(await store.readStream(`${prefix}-none`)).toEqual([]);
-    await store.appendToStream(`${prefix}-c`, [0, 1, 2, 3].map((n) => ({ type: 'N', data: { n } })));
+    await store.appendToStream(
+      `${prefix}-c`,
+      [0, 1, 2, 3].map((n) => ({ type: 'N', data: { n } })),
+    );
 
     const slice = await store.readStream(`${prefix}-c`, { fromRevision: 1n, maxCount: 2 });
     expect(slice.map((event) => event.data)).toEqual([{ n: 1 }, { n: 2 }]);

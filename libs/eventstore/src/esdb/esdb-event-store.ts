@@ -114,10 +114,7 @@ export class EsdbEventStore implements EventStore {
     const reading = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`EventStoreDB did not answer within ${this.pingTimeoutMs} ms`)),
-        this.pingTimeoutMs,
-      );
+      timer = setTimeout(() => reject(new Error(`EventStoreDB did not answer within ${this.pingTimeoutMs} ms`)), this.pingTimeoutMs);
     });
     try {
       await Promise.race([drain(reading), timeout]);
@@ -151,10 +148,7 @@ export class EsdbEventStore implements EventStore {
     return { nextExpectedRevision: actual, position: last?.position ?? { commit: 0n, prepare: 0n } };
   }
 
-  private async readAllBackwards(
-    from: ReadPosition,
-    maxCount: number,
-  ): Promise<{ streamId: string; type: string; position: Position }[]> {
+  private async readAllBackwards(from: ReadPosition, maxCount: number): Promise<{ streamId: string; type: string; position: Position }[]> {
     const events: { streamId: string; type: string; position: Position }[] = [];
     const reading = this.client.readAll({ direction: BACKWARDS, fromPosition: from, maxCount });
     try {

@@ -81,7 +81,14 @@ export async function appendManyWithin(client: ClientBase, appends: readonly Str
     streams.map((append) => String(append.events.length)),
     // One JSON document rather than arrays of JSON texts: no array-literal escaping on either side.
     JSON.stringify(
-      flat.map(({ streamName, k, event }) => ({ stream_name: streamName, k, id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} })),
+      flat.map(({ streamName, k, event }) => ({
+        stream_name: streamName,
+        k,
+        id: event.id ?? newEventId(),
+        type: event.type,
+        data: event.data,
+        metadata: event.metadata ?? {},
+      })),
     ),
   ];
   await client.query('SAVEPOINT tessera_append_many');
@@ -142,7 +149,8 @@ export interface StreamEvents {
 /** A multi-stream append names each stream once, each with events: anything else is a caller's mistake. */
 function checkStreams(streams: readonly StreamEvents[], caller: string): void {
   if (streams.some((stream) => stream.events.length === 0)) throw new Error(`${caller}: every stream needs events`);
-  if (new Set(streams.map((stream) => stream.streamName)).size !== streams.length) throw new Error(`${caller}: each stream may appear once`);
+  if (new Set(streams.map((stream) => stream.streamName)).size !== streams.length)
+    throw new Error(`${caller}: each stream may appear once`);
 }
 
 /** START_STREAMS' parameters: stream names, event counts, and every event in one JSON document. */
@@ -153,7 +161,14 @@ function streamsParameters(streams: readonly StreamEvents[]): unknown[] {
     streams.map((stream) => String(stream.events.length)),
     JSON.stringify(
       streams.flatMap((stream) =>
-        stream.events.map((event, index) => ({ stream_name: stream.streamName, k: index + 1, id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} })),
+        stream.events.map((event, index) => ({
+          stream_name: stream.streamName,
+          k: index + 1,
+          id: event.id ?? newEventId(),
+          type: event.type,
+          data: event.data,
+          metadata: event.metadata ?? {},
+        })),
       ),
     ),
   ];
@@ -205,7 +220,11 @@ const APPEND_TO_STREAMS = appendToStreamsQuery(1);
 
 export async function appendToStreams(db: Queryable, streams: readonly StreamEvents[]): Promise<AppendResult[]> {
   if (streams.length === 0) return [];
-  const { rows } = await db.query<StreamRow>({ name: 'tessera_es_append_to_streams', text: APPEND_TO_STREAMS, values: [appendDocument(streams, 'appendToStreams')] });
+  const { rows } = await db.query<StreamRow>({
+    name: 'tessera_es_append_to_streams',
+    text: APPEND_TO_STREAMS,
+    values: [appendDocument(streams, 'appendToStreams')],
+  });
   return resultsInOrder(streams, rows);
 }
 
@@ -223,7 +242,11 @@ export interface WritesBeside {
 }
 
 /** appendToStreams with `beside` in the same statement: one round trip, one commit. */
-export async function appendToStreamsBeside(db: Queryable, streams: readonly StreamEvents[], beside: WritesBeside): Promise<AppendResult[]> {
+export async function appendToStreamsBeside(
+  db: Queryable,
+  streams: readonly StreamEvents[],
+  beside: WritesBeside,
+): Promise<AppendResult[]> {
   const values = [...beside.values, appendDocument(streams, 'appendToStreamsBeside')];
   const text = `WITH ${beside.withQueries} ${appendToStreamsQuery(values.length)}`;
   const { rows } = await db.query<StreamRow>({ name: `tessera_es_append_beside_${beside.shape}`, text, values });
@@ -235,7 +258,12 @@ function appendDocument(streams: readonly StreamEvents[], caller: string): strin
   return JSON.stringify(
     streams.map((stream) => ({
       stream_name: stream.streamName,
-      events: stream.events.map((event) => ({ id: event.id ?? newEventId(), type: event.type, data: event.data, metadata: event.metadata ?? {} })),
+      events: stream.events.map((event) => ({
+        id: event.id ?? newEventId(),
+        type: event.type,
+        data: event.data,
+        metadata: event.metadata ?? {},
+      })),
     })),
   );
 }

@@ -1,11 +1,5 @@
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
-import {
-  WrongExpectedRevisionError,
-  type AppendResult,
-  type EventToAppend,
-  type ExpectedRevision,
-  type Position,
-} from '../event-store';
+import { WrongExpectedRevisionError, type AppendResult, type EventToAppend, type ExpectedRevision, type Position } from '../event-store';
 import { newEventId } from '../event-id';
 import { toPosition } from './rows';
 

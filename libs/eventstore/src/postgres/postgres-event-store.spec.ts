@@ -163,7 +163,10 @@ describe('PostgresEventStore', () => {
 
   it('startStreams creates several new streams at once, or none when one of them exists', async () => {
     const [claim, account, taken] = [uniquePrefix('start-claim'), uniquePrefix('start-account'), uniquePrefix('start-taken')];
-    const results = await store.startStreams([{ streamName: claim, events: events(1) }, { streamName: account, events: events(2) }]);
+    const results = await store.startStreams([
+      { streamName: claim, events: events(1) },
+      { streamName: account, events: events(2) },
+    ]);
     expect(results.map((result) => result.nextExpectedRevision)).toEqual([0n, 1n]);
     const [claimEvents, accountEvents] = [await store.readStream(claim), await store.readStream(account)];
     expect(accountEvents.map((event) => event.revision)).toEqual([0n, 1n]);
@@ -172,8 +175,12 @@ describe('PostgresEventStore', () => {
 
     await store.appendToStream(taken, events(1));
     const fresh = uniquePrefix('start-fresh');
-    await expect(store.startStreams([{ streamName: fresh, events: events(1) }, { streamName: taken, events: events(1) }]))
-      .rejects.toMatchObject({ name: 'WrongExpectedRevisionError', streamNames: [taken] });
+    await expect(
+      store.startStreams([
+        { streamName: fresh, events: events(1) },
+        { streamName: taken, events: events(1) },
+      ]),
+    ).rejects.toMatchObject({ name: 'WrongExpectedRevisionError', streamNames: [taken] });
     expect(await store.readStream(fresh)).toEqual([]);
     expect(await store.readStream(taken)).toHaveLength(1);
     // The failed attempt left no stream row behind: the fresh stream can still be started.
@@ -184,7 +191,12 @@ describe('PostgresEventStore', () => {
     const contested = uniquePrefix('start-race');
     const racers = Array.from({ length: 12 }, (_, i) => ({ own: `${uniquePrefix('start-own')}-${i}`, ids: events(1) }));
     const outcomes = await Promise.allSettled(
-      racers.map((racer) => store.startStreams([{ streamName: contested, events: racer.ids }, { streamName: racer.own, events: events(1) }])),
+      racers.map((racer) =>
+        store.startStreams([
+          { streamName: contested, events: racer.ids },
+          { streamName: racer.own, events: events(1) },
+        ]),
+      ),
     );
     expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
     for (const outcome of outcomes) if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(WrongExpectedRevisionError);
@@ -196,9 +208,15 @@ describe('PostgresEventStore', () => {
   it('appendToStreams appends to new and existing streams at once, and concurrent ones sharing streams keep every revision', async () => {
     const [existing, fresh] = [uniquePrefix('many-existing'), uniquePrefix('many-fresh')];
     await store.appendToStream(existing, events(2));
-    const subscription = store.subscribeToAll({ from: (await store.headPosition()) ?? 'start', filter: { streamNamePrefixes: [existing, fresh] } });
+    const subscription = store.subscribeToAll({
+      from: (await store.headPosition()) ?? 'start',
+      filter: { streamNamePrefixes: [existing, fresh] },
+    });
     const [toExisting, toFresh] = [events(1), events(2)];
-    const results = await store.appendToStreams([{ streamName: existing, events: toExisting }, { streamName: fresh, events: toFresh }]);
+    const results = await store.appendToStreams([
+      { streamName: existing, events: toExisting },
+      { streamName: fresh, events: toFresh },
+    ]);
     expect(results.map((result) => result.nextExpectedRevision)).toEqual([2n, 1n]);
     expect((await store.readStream(existing)).map((event) => event.revision)).toEqual([0n, 1n, 2n]);
     expect(results[1]!.position).toEqual((await store.readStream(fresh))[1]!.position);
@@ -208,7 +226,21 @@ describe('PostgresEventStore', () => {
 
     // Twenty writers over the same two streams, in either order: no deadlock, no lost or doubled revision.
     const [a, b] = [uniquePrefix('many-a'), uniquePrefix('many-b')];
-    await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendToStreams(i % 2 ? [{ streamName: a, events: events(1) }, { streamName: b, events: events(2) }] : [{ streamName: b, events: events(1) }, { streamName: a, events: events(1) }])));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.appendToStreams(
+          i % 2
+            ? [
+                { streamName: a, events: events(1) },
+                { streamName: b, events: events(2) },
+              ]
+            : [
+                { streamName: b, events: events(1) },
+                { streamName: a, events: events(1) },
+              ],
+        ),
+      ),
+    );
     expect((await store.readStream(a)).map((event) => event.revision)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i)));
     expect((await store.readStream(b)).map((event) => event.revision)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i)));
   });

@@ -12,7 +12,15 @@ import type {
   SubscribeToAllOptions,
 } from '../event-store';
 import { appendEvents } from './append';
-import { appendManyWithin, appendToStreams, appendToStreamsBeside, startStreams, type StreamAppend, type StreamEvents, type WritesBeside } from './append-many';
+import {
+  appendManyWithin,
+  appendToStreams,
+  appendToStreamsBeside,
+  startStreams,
+  type StreamAppend,
+  type StreamEvents,
+  type WritesBeside,
+} from './append-many';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 import { migrateSchema } from './schema';
 import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';

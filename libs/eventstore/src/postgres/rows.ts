@@ -36,4 +36,3 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
 export function toPosition(transactionId: string, seq: string): Position {
   return { commit: BigInt(transactionId), prepare: BigInt(seq) };
 }
-

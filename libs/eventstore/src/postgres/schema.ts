@@ -49,7 +49,11 @@ const DDL = [
 ];
 
 export async function migrateSchema(pool: Pool): Promise<void> {
-  await inTransaction(pool, async (client) => {
-    for (const statement of DDL) await client.query(statement);
-  }, { lock: MIGRATION_LOCK });
+  await inTransaction(
+    pool,
+    async (client) => {
+      for (const statement of DDL) await client.query(statement);
+    },
+    { lock: MIGRATION_LOCK },
+  );
 }

@@ -1,11 +1,4 @@
-import type {
-  AllSubscription,
-  AppendedEvents,
-  EventFilter,
-  Position,
-  RecordedEvent,
-  SubscribeToAllOptions,
-} from '../event-store';
+import type { AllSubscription, AppendedEvents, EventFilter, Position, RecordedEvent, SubscribeToAllOptions } from '../event-store';
 import type { Queryable } from './append';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 
@@ -70,7 +63,9 @@ function concerns(filter: EventFilter | undefined, appended: AppendedEvents | un
   const { streamName, types } = appended;
   if (streamName.startsWith('$')) return false;
   if (filter?.streamNamePrefixes && !filter.streamNamePrefixes.some((prefix) => streamName.startsWith(prefix))) return false;
-  return types.some((type) => !type.startsWith('$') && (!filter?.eventTypePrefixes || filter.eventTypePrefixes.some((prefix) => type.startsWith(prefix))));
+  return types.some(
+    (type) => !type.startsWith('$') && (!filter?.eventTypePrefixes || filter.eventTypePrefixes.some((prefix) => type.startsWith(prefix))),
+  );
 }
 
 export interface SubscriptionSettings {
@@ -255,7 +250,6 @@ export class PostgresAllSubscription implements AllSubscription, AsyncIterator<R
       this.pollDelay = Math.min(this.pollDelay * 2, maxPollMs);
     }
   }
-
 }
 
 function sleepUnlessAborted(ms: number, abort: AbortSignal): Promise<void> {

@@ -24,7 +24,11 @@ export async function inTransaction<T, R extends QueryResultRow = QueryResultRow
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    const opening = ['BEGIN', ...(options.lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${advisoryLockKey(options.lock)})`]), ...(options.read === undefined ? [] : [options.read])];
+    const opening = [
+      'BEGIN',
+      ...(options.lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${advisoryLockKey(options.lock)})`]),
+      ...(options.read === undefined ? [] : [options.read]),
+    ];
     const opened = (await client.query(opening.join('; '))) as unknown as QueryResult<R> | QueryResult<R>[];
     const results = Array.isArray(opened) ? opened : [opened];
     const result = await work(client, options.read === undefined ? [] : results[results.length - 1]!.rows);

@@ -121,7 +121,10 @@ describe('EventStoreDB emulator, reads and subscriptions', () => {
   beforeAll(async () => {
     emulator = await startEsdbEmulator();
     client = EventStoreDBClient.connectionString(emulator.url);
-    await client.appendToStream('user-1', [1, 2, 3].map((n) => jsonEvent({ type: 'UserTouched', data: { n } })));
+    await client.appendToStream(
+      'user-1',
+      [1, 2, 3].map((n) => jsonEvent({ type: 'UserTouched', data: { n } })),
+    );
     await client.appendToStream('order-1', [jsonEvent({ type: 'OrderPlaced', data: {} })]);
     await client.appendToStream('user-2', [jsonEvent({ type: 'UserRegistered', data: {} })]);
   });
@@ -180,7 +183,12 @@ describe('EventStoreDB emulator, reads and subscriptions', () => {
     const checkpoints: Position[] = [];
     const byStream = client.subscribeToAll({
       fromPosition: START,
-      filter: streamNameFilter({ prefixes: ['user-'], maxSearchWindow: 1, checkpointInterval: 2, checkpointReached: (_s, p) => void checkpoints.push(p) }),
+      filter: streamNameFilter({
+        prefixes: ['user-'],
+        maxSearchWindow: 1,
+        checkpointInterval: 2,
+        checkpointReached: (_s, p) => void checkpoints.push(p),
+      }),
     });
     const streams = (await take(byStream as AsyncIterable<ResolvedEvent>, 4)).map((resolved) => resolved.event!.streamId);
     await byStream.unsubscribe();

@@ -86,9 +86,7 @@ export async function startEsdbEmulator(options: EsdbEmulatorOptions = {}): Prom
   }
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
-    ),
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
   );
   let stopped = false;
   return {
@@ -126,8 +124,7 @@ function serveReadCall(log: EventLog) {
 }
 
 function supportedMethods(): SupportedMethods {
-  const method = (serviceName: string, methodName: string) =>
-    new SupportedMethod().setServiceName(serviceName).setMethodName(methodName);
+  const method = (serviceName: string, methodName: string) => new SupportedMethod().setServiceName(serviceName).setMethodName(methodName);
   return new SupportedMethods()
     .setEventStoreServerVersion('emulator')
     .setMethodsList([

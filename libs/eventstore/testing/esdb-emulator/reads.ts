@@ -86,11 +86,7 @@ export async function serveRead(sink: ResponseSink, log: EventLog, options: Read
   sink.end();
 }
 
-function* streamSlice(
-  stream: readonly StoredEvent[],
-  options: ReadReq.Options.StreamOptions,
-  backwards: boolean,
-): Generator<StoredEvent> {
+function* streamSlice(stream: readonly StoredEvent[], options: ReadReq.Options.StreamOptions, backwards: boolean): Generator<StoredEvent> {
   const last = stream.length - 1;
   const Case = ReadReq.Options.StreamOptions.RevisionOptionCase;
   let from: number;

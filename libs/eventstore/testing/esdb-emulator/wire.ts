@@ -86,11 +86,7 @@ export function eventResponse(event: StoredEvent, structuredIds: boolean): ReadR
     .setPreparePosition(position)
     .setData(event.data)
     .setCustomMetadata(event.customMetadata);
-  recorded
-    .getMetadataMap()
-    .set('type', event.type)
-    .set('content-type', event.contentType)
-    .set('created', event.createdTicks.toString());
+  recorded.getMetadataMap().set('type', event.type).set('content-type', event.contentType).set('created', event.createdTicks.toString());
   return new ReadResp().setEvent(new ReadResp.ReadEvent().setEvent(recorded).setCommitPosition(position));
 }
 

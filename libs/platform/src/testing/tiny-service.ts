@@ -1,4 +1,16 @@
-import { Body, Controller, Get, HttpCode, Injectable, Module, NotFoundException, Post, Res, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Module,
+  NotFoundException,
+  Post,
+  Res,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Gauge } from 'prom-client';
