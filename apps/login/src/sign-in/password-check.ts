@@ -1,12 +1,12 @@
 import { hash, verify } from '@node-rs/argon2';
-import { Strategy as LocalStrategy } from 'passport-local';
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '#eventstore';
 import { blindIndex } from '#personal-data';
 import { ARGON2ID_OPTIONS } from '#contracts';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
 import type { LoginEventLog, StreamRecord } from '../login-events';
-import { AccountLocked, LoginFailed, LoginSucceeded, signInStreamFor, type SignInEvent } from './sign-in.events';
+import { isLocked, lockoutDecider, type AccountThrottle } from './lockout.decider';
+import { LoginFailed, signInStreamFor, type SignInEvent } from './sign-in.events';
 
 const MAX_TRACKED_ADDRESSES = 100_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -23,9 +23,6 @@ export interface SignInPolicy {
 
 type Refusal = { readonly ok: false; readonly reason: 'invalid_credentials' | 'locked' | 'throttled' | 'email_unverified' };
 
-/** What the check decides under the account's lock. */
-type Decision = { readonly ok: true; readonly credential: Credential } | Refusal;
-
 export type SignInOutcome =
   /** `succeeded` holds LoginSucceeded, for the caller to append with the session it starts (one write). */
   { readonly ok: true; readonly credential: Credential; readonly succeeded: StreamRecord } | Refusal;
@@ -38,20 +35,20 @@ interface Attempt {
 }
 
 /**
- * The password check behind the hosted sign-in page: passport's local strategy over login's
- * credentials read model, with lockout and throttling.
+ * The password check behind the hosted sign-in page: the lockout rules (`lockoutDecider`, pure)
+ * with argon2id and SQL around them.
  *
  * Attempts on one account are serialised twice: in-process (so 50 parallel posts do not hold 50
  * database connections) and by a transaction-scoped advisory lock on the account (so replicas
- * agree). The failure count is read and written under that lock, so N parallel wrong passwords
+ * agree). The throttle state is read and written under that lock, so N parallel wrong passwords
  * can never buy more than the threshold of verifications before the lock-out. The advisory lock
  * writes nothing, so a sign-in with nothing to record in login_throttle commits without a write.
  */
 export class PasswordCheck {
-  private readonly strategy: LocalStrategy;
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly ipFailures = new Map<string, number[]>();
   private readonly dummyHash: Promise<string>;
+  private readonly lockout: ReturnType<typeof lockoutDecider>;
 
   constructor(
     private readonly pool: Pool,
@@ -61,27 +58,20 @@ export class PasswordCheck {
   ) {
     // Unknown accounts are verified against this, so they cost what a wrong password costs.
     this.dummyHash = hash('tessera-dummy-password-for-timing', ARGON2ID_OPTIONS);
-    this.strategy = new LocalStrategy(
-      { usernameField: 'email', passwordField: 'password', passReqToCallback: true, session: false },
-      (req, email, password, done) => {
-        this.attempt(req as unknown as Attempt, email, password).then((outcome) => done(null, outcome), done);
-      },
-    );
+    this.lockout = lockoutDecider({
+      threshold: policy.lockoutThreshold,
+      windowMs: policy.lockoutWindowMs,
+      cooldownMs: policy.lockoutCooldownMs,
+    });
   }
 
-  /** Runs passport's local strategy on a parsed form body. */
+  /** Checks the `email` and `password` fields of a parsed sign-in form; a missing field is a wrong password, recorded nowhere. */
   check(attempt: Attempt): Promise<SignInOutcome> {
-    return new Promise((resolve, reject) => {
-      const run = Object.create(this.strategy) as LocalStrategy & {
-        success(user: SignInOutcome): void;
-        fail(): void;
-        error(error: unknown): void;
-      };
-      run.success = (outcome) => resolve(outcome);
-      run.fail = () => resolve({ ok: false, reason: 'invalid_credentials' });
-      run.error = reject;
-      run.authenticate(attempt as never, {});
-    });
+    const { email, password } = attempt.body;
+    if (typeof email !== 'string' || email === '' || typeof password !== 'string' || password === '') {
+      return Promise.resolve({ ok: false, reason: 'invalid_credentials' });
+    }
+    return this.attempt(attempt, email, password);
   }
 
   private async attempt(attempt: Attempt, email: string, password: string): Promise<SignInOutcome> {
@@ -108,74 +98,40 @@ export class PasswordCheck {
     }
   }
 
+  /** Verifies (unless the account is locked), decides, and saves the throttle state the decision leaves, under the account's lock. */
   private async underAccountLock(attempt: Attempt, accountKey: string, password: string): Promise<SignInOutcome> {
-    const { tenant } = attempt;
+    const { tenant, clientId } = attempt;
     const at = new Date();
-    const events: SignInEvent[] = [];
-    const outcome = await inTransaction<Decision, AccountStateRow>(
+    const { credential, events } = await inTransaction<
+      { credential: Credential | undefined; events: readonly SignInEvent[] },
+      AccountStateRow
+    >(
       this.pool,
-      (client, [row]) => {
-        const state = { credential: credentialOf(row), failures: row?.failures ?? [], lockedUntil: row?.locked_until ?? null, at };
-        return this.decide(client, attempt, accountKey, password, state, events);
+      async (client, [row]) => {
+        const credential = credentialOf(row);
+        const throttle = throttleOf(row);
+        // Exactly one argon2id verification per attempt on an unlocked account; unknown accounts pay it against the dummy hash.
+        const valid =
+          !isLocked(throttle, at) && (await verify(credential?.passwordHash ?? (await this.dummyHash), password).catch(() => false));
+        const verified = credential && valid ? { userId: credential.userId, emailVerified: credential.emailVerified } : null;
+        const decision = this.lockout.decide(
+          { type: 'RecordAttempt', at, accountKey, clientId, verified, unverifiedEmail: this.policy.unverifiedEmail(tenant.slug) },
+          throttle,
+        );
+        // The rules only ever decide sign-in events; a password change reaches them through the projection.
+        const events = (decision.accepted ? decision.events : []).filter((event): event is SignInEvent => event.type !== 'PasswordChanged');
+        const next = events.reduce(this.lockout.evolve, throttle);
+        if (!sameThrottle(throttle, next)) await saveThrottle(client, tenant.tenantId, accountKey, next);
+        return { credential, events };
       },
       { lock: accountLockName(tenant.tenantId, accountKey), read: accountStateQuery(tenant.tenantId, accountKey) },
     );
-    if (outcome.ok) return { ...outcome, succeeded: { streamName: signInStreamFor(tenant.tenantId, accountKey), events } };
+    const first = events[0];
+    if (first?.type === 'LoginSucceeded' && credential) {
+      return { ok: true, credential, succeeded: { streamName: signInStreamFor(tenant.tenantId, accountKey), events } };
+    }
     await this.record(tenant, accountKey, events);
-    return outcome;
-  }
-
-  /** The attempt's outcome, and the throttle state it leaves, decided while the account's lock is held. */
-  private async decide(
-    client: PoolClient,
-    attempt: Attempt,
-    accountKey: string,
-    password: string,
-    state: { credential: Credential | undefined; failures: Date[]; lockedUntil: Date | null; at: Date },
-    events: SignInEvent[],
-  ): Promise<Decision> {
-    const { tenant } = attempt;
-    const { credential, failures, lockedUntil, at } = state;
-    if (lockedUntil && lockedUntil > at) {
-      events.push(LoginFailed({ accountKey, reason: 'locked', clientId: attempt.clientId, at: at.toISOString() }));
-      return { ok: false, reason: 'locked' };
-    }
-    // Exactly one argon2id verification per attempt; unknown accounts pay it against the dummy hash.
-    const valid = await verify(credential?.passwordHash ?? (await this.dummyHash), password).catch(() => false);
-    if (credential && valid) {
-      if (failures.length > 0 || lockedUntil) await this.saveThrottle(client, tenant.tenantId, accountKey, [], null);
-      if (!credential.emailVerified && this.policy.unverifiedEmail(tenant.slug) === 'refuse') {
-        events.push(LoginFailed({ accountKey, reason: 'email_unverified', clientId: attempt.clientId, at: at.toISOString() }));
-        return { ok: false, reason: 'email_unverified' };
-      }
-      events.push(LoginSucceeded({ accountKey, userId: credential.userId, clientId: attempt.clientId, at: at.toISOString() }));
-      return { ok: true, credential };
-    }
-    const windowStart = at.getTime() - this.policy.lockoutWindowMs;
-    const recent = [...failures.filter((f) => f.getTime() > windowStart), at];
-    events.push(LoginFailed({ accountKey, reason: 'invalid_credentials', clientId: attempt.clientId, at: at.toISOString() }));
-    if (recent.length >= this.policy.lockoutThreshold) {
-      const until = new Date(at.getTime() + this.policy.lockoutCooldownMs);
-      await this.saveThrottle(client, tenant.tenantId, accountKey, [], until);
-      events.push(AccountLocked({ accountKey, failures: recent.length, lockedUntil: until.toISOString(), at: at.toISOString() }));
-    } else {
-      await this.saveThrottle(client, tenant.tenantId, accountKey, recent, null);
-    }
-    return { ok: false, reason: 'invalid_credentials' };
-  }
-
-  private async saveThrottle(
-    client: PoolClient,
-    tenantId: string,
-    accountKey: string,
-    failures: Date[],
-    lockedUntil: Date | null,
-  ): Promise<void> {
-    await client.query(
-      `INSERT INTO login_throttle (tenant_id, account_key, failures, locked_until) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (tenant_id, account_key) DO UPDATE SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until`,
-      [tenantId, accountKey, failures, lockedUntil],
-    );
+    return { ok: false, reason: first?.type === 'LoginFailed' ? first.data.reason : 'invalid_credentials' };
   }
 
   private countIpFailure(ipKey: string): void {
@@ -193,8 +149,8 @@ export class PasswordCheck {
     return recent.length;
   }
 
-  private record(tenant: LoginTenant, accountKey: string, events: SignInEvent[]): Promise<void> {
-    return this.events.record(signInStreamFor(tenant.tenantId, accountKey), tenant.tenantId, events);
+  private record(tenant: LoginTenant, accountKey: string, events: readonly SignInEvent[]): Promise<void> {
+    return this.events.record(signInStreamFor(tenant.tenantId, accountKey), tenant.tenantId, [...events]);
   }
 }
 
@@ -204,6 +160,31 @@ export function accountLockName(tenantId: string, accountKey: string): string {
 }
 
 type AccountStateRow = CredentialRow & { failures: Date[] | null; locked_until: Date | null };
+
+function throttleOf(row: AccountStateRow | undefined): AccountThrottle {
+  return { failures: (row?.failures ?? []).map((failure) => failure.getTime()), lockedUntil: row?.locked_until?.getTime() ?? null };
+}
+
+function sameThrottle(a: AccountThrottle, b: AccountThrottle): boolean {
+  return (
+    a.lockedUntil === b.lockedUntil &&
+    a.failures.length === b.failures.length &&
+    a.failures.every((failure, i) => failure === b.failures[i])
+  );
+}
+
+async function saveThrottle(client: PoolClient, tenantId: string, accountKey: string, throttle: AccountThrottle): Promise<void> {
+  await client.query(
+    `INSERT INTO login_throttle (tenant_id, account_key, failures, locked_until) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (tenant_id, account_key) DO UPDATE SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until`,
+    [
+      tenantId,
+      accountKey,
+      throttle.failures.map((failure) => new Date(failure)),
+      throttle.lockedUntil === null ? null : new Date(throttle.lockedUntil),
+    ],
+  );
+}
 
 /**
  * The account's credential (if any) and throttle state, read in the round trip that opens the
