@@ -1,13 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { JsonObject } from '#eventstore';
-import {
-  isPlaceholder,
-  resolveIdentities,
-  type Identifier,
-  type IdentityDecision,
-  type KnownIdentifier,
-  type ProfileMerge,
-} from './identity.decider';
+import { isPlaceholder, resolveIdentities, type Identifier, type KnownIdentifier } from './identity.decider';
 import { identityKey, profileKey, type KnownIdentities, type StoredIdentity } from './known-identities';
 
 /** A trait value sealed under its subject's key, with the event time that set it. */
@@ -34,9 +27,18 @@ interface ProfileState {
   mergedInto: string | null;
 }
 
+export interface ProfileMerge {
+  readonly survivorId: string;
+  readonly mergedId: string;
+  readonly via: Identifier;
+}
+
 export interface BatchMerge extends ProfileMerge {
   readonly tenantId: string;
 }
+
+/** Where one message landed and which merges it caused; undefined when it names no identity. */
+export type Resolution = { readonly profileId: string; readonly merges: readonly ProfileMerge[] } | undefined;
 
 /**
  * The identity graph as one batch of the profiles projection sees it: every identifier the batch
@@ -124,10 +126,10 @@ export class BatchIdentityGraph {
   }
 
   /**
-   * Resolves one message and applies the decision to the in-memory graph. `sealedEmail` is stored
-   * with the e-mail identifier if the message links a new one.
+   * Resolves one message (the identity decider's rules) and applies the events it decides to the
+   * in-memory graph. `sealedEmail` is stored with the e-mail identifier if the message links a new one.
    */
-  resolve(tenantId: string, identifiers: readonly Identifier[], newProfileId: string, sealedEmail: JsonObject | null): IdentityDecision {
+  resolve(tenantId: string, identifiers: readonly Identifier[], newProfileId: string, sealedEmail: JsonObject | null): Resolution {
     const known: KnownIdentifier[] = [];
     for (const identifier of identifiers) {
       const state = this.identities.get(identityKey(tenantId, identifier));
@@ -135,33 +137,47 @@ export class BatchIdentityGraph {
       const profile = this.profile(tenantId, state.profileId);
       known.push({ kind: state.kind, value: state.value, profileId: state.profileId, profileUserId: profile.userId, merges: state.merges });
     }
-    const decision = resolveIdentities({ identifiers, known, newProfileId, maxMergesPerIdentifier: this.maxMergesPerIdentifier });
-    if (decision.outcome === 'unidentified') return decision;
-    const { profileId } = decision;
-    if (decision.created) {
-      this.profiles.set(profileKey(tenantId, profileId), {
-        tenantId,
-        profileId,
-        userId: decision.userId,
-        storedUserId: undefined,
-        mergedInto: null,
-      });
-    } else if (decision.userId) {
-      this.profile(tenantId, profileId).userId = decision.userId;
+    let attributedTo: string | undefined;
+    const merges: ProfileMerge[] = [];
+    for (const event of resolveIdentities({ identifiers, newProfileId, maxMergesPerIdentifier: this.maxMergesPerIdentifier }, known)) {
+      switch (event.type) {
+        case 'ProfileOpened':
+          this.profiles.set(profileKey(tenantId, event.data.profileId), {
+            tenantId,
+            profileId: event.data.profileId,
+            userId: event.data.userId,
+            storedUserId: undefined,
+            mergedInto: null,
+          });
+          break;
+        case 'ProfileIdentified':
+          this.profile(tenantId, event.data.profileId).userId = event.data.userId;
+          break;
+        case 'IdentifierLinked': {
+          const { identifier, profileId } = event.data;
+          this.identities.set(identityKey(tenantId, identifier), {
+            tenantId,
+            kind: identifier.kind,
+            value: identifier.value,
+            profileId,
+            merges: 0,
+            storedMerges: undefined,
+            sealedValue: identifier.kind === 'email' ? sealedEmail : null,
+          });
+          break;
+        }
+        case 'ProfileMergedInto':
+          this.merge(tenantId, event.data);
+          merges.push(event.data);
+          break;
+        case 'MergeRefused':
+          break;
+        case 'MessageAttributed':
+          attributedTo = event.data.profileId;
+          break;
+      }
     }
-    for (const identifier of decision.linked) {
-      this.identities.set(identityKey(tenantId, identifier), {
-        tenantId,
-        kind: identifier.kind,
-        value: identifier.value,
-        profileId,
-        merges: 0,
-        storedMerges: undefined,
-        sealedValue: identifier.kind === 'email' ? sealedEmail : null,
-      });
-    }
-    for (const merge of decision.merges) this.merge(tenantId, merge);
-    return decision;
+    return attributedTo === undefined ? undefined : { profileId: attributedTo, merges };
   }
 
   /** Same effects as the database merge: identifiers and userId move to the survivor. */

@@ -95,10 +95,10 @@ async function resolveAndRecord(
   const landed: { sealed: SealedSighting; profileId: string }[] = [];
   const merges: { sealed: SealedSighting; survivorId: string; mergedId: string; viaKind: string }[] = [];
   for (const item of sealed) {
-    const decision = graph.resolve(item.tenantId, item.identifiers, randomUUID(), item.email);
-    if (decision.outcome === 'unidentified') continue;
-    landed.push({ sealed: item, profileId: decision.profileId });
-    for (const merge of decision.merges)
+    const resolution = graph.resolve(item.tenantId, item.identifiers, randomUUID(), item.email);
+    if (!resolution) continue;
+    landed.push({ sealed: item, profileId: resolution.profileId });
+    for (const merge of resolution.merges)
       merges.push({ sealed: item, survivorId: merge.survivorId, mergedId: merge.mergedId, viaKind: merge.via.kind });
   }
   const recorded: RecordedSighting[] = landed.map(({ sealed: { tenantId, sighting, traits, properties }, profileId }) => ({
