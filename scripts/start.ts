@@ -181,6 +181,8 @@ async function main(): Promise<void> {
     ADMIN_TOKEN: process.env.ADMIN_TOKEN ?? secrets.adminToken,
     TESSERA_MASTER_KEY: process.env.TESSERA_MASTER_KEY ?? secrets.masterKey,
     SHUTDOWN_DRAIN_MS: process.env.SHUTDOWN_DRAIN_MS ?? '0',
+    // A person reads these logs: one line per record. Services log JSON wherever LOG_FORMAT is unset.
+    LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty',
   };
   for (const spec of services) children.push(startService(spec, env));
   process.on('SIGINT', () => void stop(0));

@@ -34,7 +34,17 @@
  */
 export { ConfigError, boolean, durationMs, integer, loadConfig, nonEmpty, port, url, type ConfigProblem } from './config';
 export { HealthController, ReadinessChecks, type ReadinessCheck, type ReadinessResult } from './health';
-export { NestPinoLogger, SERVICE_LOGGER, createLogger, logLevels, redactPaths, type LogLevel, type LoggerOptions } from './logging';
+export {
+  NestPinoLogger,
+  SERVICE_LOGGER,
+  createLogger,
+  logFormats,
+  logLevels,
+  redactPaths,
+  type LogFormat,
+  type LogLevel,
+  type LoggerOptions,
+} from './logging';
 export { HttpMetrics, MetricsRegistry } from './metrics';
 export { DocsController, escapeHtml, openApiDocument, type ApiAuth, type ApiDescription, type ApiOperation } from './openapi';
 export { PlatformModule, type PlatformModuleOptions } from './platform.module';

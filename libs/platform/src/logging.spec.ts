@@ -115,4 +115,36 @@ describe('logger', () => {
       await app.close();
     }
   });
+
+  test("Nest's start-up chatter (modules wired, routes mapped) is debug, not info: a newcomer's terminal shows what matters", async () => {
+    const atInfo = new LogCapture();
+    const quiet = await createServiceApp(TinyServiceModule, { serviceName: 'quiet', logDestination: atInfo, processMetrics: false });
+    await quiet.close();
+    expect(atInfo.entries.filter((entry) => /Mapped \{/.test(String(entry.msg)))).toEqual([]);
+    expect(atInfo.entries.filter((entry) => entry.context === 'InstanceLoader')).toEqual([]);
+    const atDebug = new LogCapture();
+    const chatty = await createServiceApp(TinyServiceModule, {
+      serviceName: 'chatty',
+      logLevel: 'debug',
+      logDestination: atDebug,
+      processMetrics: false,
+    });
+    await chatty.close();
+    expect(atDebug.entries).toContainEqual(
+      expect.objectContaining({ level: 'debug', context: 'RouterExplorer', msg: expect.stringMatching(/Mapped \{/) }),
+    );
+  });
+
+  test('pretty format: one readable line per record, with the service and the message, redacted like JSON', () => {
+    const capture = new LogCapture();
+    const logger = createLogger({ serviceName: 'pretty-test', level: 'info', format: 'pretty', destination: capture });
+    logger.info({ requestId: 'r-1', password: 'p1-hunter2', account: { email: 'ada@example.com' } }, 'request completed');
+    logger.warn('projection lagging');
+    const lines = capture.text.split('\n').filter((line) => line.length > 0);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\[\d{2}:\d{2}:\d{2}\] INFO: pretty-test request completed .*"requestId":"r-1"/);
+    expect(lines[1]).toMatch(/WARN: pretty-test projection lagging$/);
+    expect(() => JSON.parse(lines[0]!)).toThrow();
+    for (const secret of ['p1-hunter2', 'ada@example.com']) expect(capture.text).not.toContain(secret);
+  });
 });

@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
 /** Injection token of the service's root pino logger, for code that wants structured fields. */
 export const SERVICE_LOGGER = Symbol('tessera.platform.logger');
@@ -7,10 +8,15 @@ export const SERVICE_LOGGER = Symbol('tessera.platform.logger');
 export type LogLevel = LevelWithSilent;
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[];
 
+/** JSON lines for machines (production, log shippers); one readable line per record for a person at a terminal. */
+export const logFormats = ['json', 'pretty'] as const;
+export type LogFormat = (typeof logFormats)[number];
+
 export interface LoggerOptions {
   readonly serviceName: string;
   readonly level: LogLevel;
-  /** Where JSON lines go; stdout when omitted. Tests pass a capture stream. */
+  readonly format?: LogFormat;
+  /** Where lines go; stdout when omitted. Tests pass a capture stream. */
   readonly destination?: DestinationStream;
 }
 
@@ -62,8 +68,24 @@ export function createLogger(options: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       serializers: { err: serializeError },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: true }),
+    options.format === 'pretty' ? prettyLines(options.destination) : (options.destination ?? pino.destination({ dest: 1, sync: true })),
   );
+}
+
+/**
+ * `HH:MM:ss register info  request completed  POST /t/:tenant/users 201 71ms`-like lines. Redaction
+ * has happened before a record reaches this stream, so pretty lines hide what JSON lines hide.
+ */
+function prettyLines(destination: DestinationStream | undefined): DestinationStream {
+  const target = destination ?? pino.destination({ dest: 1, sync: true });
+  const prettify = prettyFactory({
+    singleLine: true,
+    colorize: destination === undefined && process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss',
+    messageFormat: '{service} {msg}',
+    ignore: 'pid,hostname,service',
+  });
+  return { write: (line: string) => target.write(prettify(line)) };
 }
 
 // Driver errors like to quote connection strings; redact paths cannot see inside a message.
@@ -90,7 +112,7 @@ export class NestPinoLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, ...params: unknown[]): void {
-    this.write('info', message, params);
+    this.write(isBootstrapChatter(params) ? 'debug' : 'info', message, params);
   }
 
   error(message: unknown, ...params: unknown[]): void {
@@ -131,6 +153,17 @@ export class NestPinoLogger implements LoggerService {
       this.logger[level](fields, String(message));
     }
   }
+}
+
+/**
+ * Nest announces every module it wires and every route it maps at start-up: some forty lines per
+ * service that bury what a newcomer needs to see. They stay available at LOG_LEVEL=debug.
+ */
+const BOOTSTRAP_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication']);
+
+function isBootstrapChatter(params: readonly unknown[]): boolean {
+  const context = params[params.length - 1];
+  return typeof context === 'string' && BOOTSTRAP_CONTEXTS.has(context);
 }
 
 function looksLikeStack(text: string): boolean {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs, integer, port } from './config';
-import { logLevels } from './logging';
+import { logFormats, logLevels } from './logging';
 import type { ServiceOptions, TrustProxy } from './service-app';
 
 /**
@@ -11,6 +11,7 @@ import type { ServiceOptions, TrustProxy } from './service-app';
 export function platformEnvSchema(defaults: { port?: number; bodyLimitBytes?: number } = {}) {
   return z.object({
     LOG_LEVEL: z.enum(logLevels).default('info'),
+    LOG_FORMAT: z.enum(logFormats).default('json'),
     HOST: z.string().trim().min(1).default('0.0.0.0'),
     // 0 lets the kernel pick a port: the tests and the bench start services that way.
     PORT: port({ allowEphemeral: true }).default(defaults.port ?? 3000),
@@ -31,6 +32,7 @@ export type PlatformEnv = z.output<ReturnType<typeof platformEnvSchema>>;
 export function platformOptionsFromEnv(env: PlatformEnv): Omit<ServiceOptions, 'serviceName'> {
   return {
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     http: { host: env.HOST, port: env.PORT, bodyLimitBytes: env.BODY_LIMIT_BYTES, trustProxy: env.TRUST_PROXY },
     shutdown: { drainDelayMs: env.SHUTDOWN_DRAIN_MS, inFlightTimeoutMs: env.SHUTDOWN_IN_FLIGHT_TIMEOUT_MS },
     readinessCheckTimeoutMs: env.READINESS_CHECK_TIMEOUT_MS,

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { ReadinessChecks, type ReadinessCheck } from './health';
-import { NestPinoLogger, SERVICE_LOGGER, createLogger, type LogLevel } from './logging';
+import { NestPinoLogger, SERVICE_LOGGER, createLogger, type LogFormat, type LogLevel } from './logging';
 import { HttpMetrics } from './metrics';
 import type { ApiDescription } from './openapi';
 import { PlatformModule } from './platform.module';
@@ -30,6 +30,8 @@ export interface ServiceOptions {
   /** Labels every log line and metric. */
   readonly serviceName: string;
   readonly logLevel?: LogLevel;
+  /** json (the default) or pretty one-line records for a terminal. */
+  readonly logFormat?: LogFormat;
   /** Where JSON log lines go; stdout by default. */
   readonly logDestination?: DestinationStream;
   readonly http?: Partial<HttpOptions>;
@@ -62,7 +64,12 @@ export async function createServiceApp(
   options: ServiceOptions,
 ): Promise<NestFastifyApplication> {
   const http = { ...defaultHttpOptions, ...options.http };
-  const logger = createLogger({ serviceName: options.serviceName, level: options.logLevel ?? 'info', destination: options.logDestination });
+  const logger = createLogger({
+    serviceName: options.serviceName,
+    level: options.logLevel ?? 'info',
+    format: options.logFormat,
+    destination: options.logDestination,
+  });
 
   // A class per application: Nest keys modules by class, and several apps may share a process.
   @Module({
