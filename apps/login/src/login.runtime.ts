@@ -8,6 +8,7 @@ import { LoginTables1732400000000 } from './login.schema';
 import type { ProviderSettings } from './oidc/provider-factory';
 import type { SignInPolicy } from './sign-in/password-check';
 import { signInEvents } from './sign-in/sign-in.events';
+import { loginApi } from './login.api';
 
 /** What login runs on, opened by main (or a test) before the module is built. */
 export interface LoginRuntime {
@@ -67,5 +68,5 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
 }
 
 export function loginServiceOptions(config: LoginConfig): ServiceOptions {
-  return { serviceName: 'login', ...platformOptionsFromEnv(config) };
+  return { serviceName: 'login', api: loginApi, ...platformOptionsFromEnv(config) };
 }

@@ -7,6 +7,7 @@ import type { PulseConfig } from './pulse.config';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from './pulse.schema';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
+import { pulseApi } from './pulse.api';
 
 /** What pulse runs on, opened by main (or a test) before the module is built. */
 export interface PulseRuntime {
@@ -48,5 +49,6 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
 }
 
 export function pulseServiceOptions(config: PulseConfig): ServiceOptions {
-  return { serviceName: 'pulse', ...platformOptionsFromEnv(config) };
+  // A projector process serves no API, only health and metrics: it documents nothing.
+  return { serviceName: 'pulse', ...(config.PULSE_ROLE === 'projector' ? {} : { api: pulseApi }), ...platformOptionsFromEnv(config) };
 }

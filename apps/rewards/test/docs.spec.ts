@@ -1,25 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { apiRoutes, documentedRoutes, openApiProblems } from '#platform/testing';
 import { auth, startRewards, type RewardsHarness } from './rewards-harness';
-
-/** Routes every service serves besides its own API (health, metrics, the documents themselves). */
-const PLATFORM_ROUTES = new Set(['GET /health/live', 'GET /health/ready', 'GET /metrics', 'GET /docs', 'GET /docs-json']);
-
-/** Every `METHOD /path` the router serves, read from Fastify's route tree (HEAD aside: Fastify adds it to every GET). */
-function servedRoutes(fastify: FastifyInstance): string[] {
-  const routes: string[] = [];
-  const ancestors: string[] = [];
-  for (const line of fastify.printRoutes({ commonPrefix: false }).split('\n')) {
-    const match = /^(.*?)── (.+?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!match) continue;
-    // "├── " at the top level, "│   ├── " one level down: four characters per level before the branch.
-    const depth = (match[1]!.length - 1) / 4;
-    ancestors.length = depth;
-    ancestors.push(match[2]!);
-    const path = ancestors.join('');
-    for (const method of match[3]?.split(', ') ?? []) if (method !== 'HEAD') routes.push(`${method} ${path}`);
-  }
-  return routes.sort();
-}
 
 describe('OpenAPI document', () => {
   let h: RewardsHarness;
@@ -29,18 +9,14 @@ describe('OpenAPI document', () => {
   });
   afterAll(() => h.close());
 
-  test('/docs-json describes exactly the routes the app serves, with the body schemas the controllers enforce', async () => {
+  test('/docs-json is a valid OpenAPI 3.1 document of exactly the routes the app serves, with the body schemas the controllers enforce', async () => {
     const doc = await h.rewards.http().get('/docs-json');
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe('3.1.0');
-    const documented = Object.entries(doc.body.paths as Record<string, Record<string, unknown>>)
-      .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
-      .sort();
-    const served = servedRoutes(h.rewards.app.getHttpAdapter().getInstance() as FastifyInstance).filter(
-      (route) => !PLATFORM_ROUTES.has(route),
-    );
+    expect(await openApiProblems(doc.body)).toEqual([]);
+    const served = apiRoutes(h.rewards.app);
     expect(served.length).toBeGreaterThanOrEqual(13);
-    expect(documented).toEqual(served);
+    expect(documentedRoutes(doc.body)).toEqual(served);
 
     const paths = doc.body.paths;
     const body = (path: string, method: string) => paths[path][method].requestBody.content['application/json'].schema;
@@ -59,18 +35,26 @@ describe('OpenAPI document', () => {
     expect(JSON.stringify(refused.body)).toContain('/cost');
   });
 
-  test('/docs renders every operation for people, without scripts', async () => {
+  test('/docs is Swagger UI served by the service itself, and lists every operation without scripts', async () => {
     const page = await h.rewards.http().get('/docs');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
-    expect(page.text).not.toContain('<script');
+    const scripts = [...page.text.matchAll(/<script src="([^"]+)"/g)].map(([, src]) => src!);
+    expect(scripts).toEqual(['docs/swagger-ui-bundle.js', 'docs/init.js']);
+    for (const src of [...scripts, 'docs/swagger-ui.css']) {
+      const asset = await h.rewards.http().get(`/${src}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers['content-type']).toMatch(src.endsWith('.css') ? /text\/css/ : /text\/javascript/);
+    }
+    expect((await h.rewards.http().get('/docs/swagger-ui-bundle.js')).text).toContain('SwaggerUIBundle');
+    const noscript = /<noscript>([\s\S]*)<\/noscript>/.exec(page.text)![1]!;
     for (const operation of [
       'PUT /t/{tenant}/program',
       'POST /t/{tenant}/members/{userId}/redemptions',
       'GET /t/{tenant}/members/{userId}/transactions',
       'POST /t/{tenant}/redemptions/{id}/cancellation',
     ]) {
-      expect(page.text).toContain(operation);
+      expect(noscript).toContain(operation);
     }
   });
 });

@@ -66,6 +66,7 @@ export { requestIdHeader, requestPath } from './request-telemetry';
 export {
   createServiceApp,
   defaultHttpOptions,
+  routesOf,
   runService,
   type HttpOptions,
   type ReadinessCheckSource,

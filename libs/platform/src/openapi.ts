@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { z } from 'zod';
 
@@ -89,10 +91,31 @@ function bodySchema(schema: z.ZodType): Record<string, unknown> {
 
 export const OPENAPI_DOCUMENT = Symbol('tessera.platform.openapi');
 
-/** `/docs-json` for tools, `/docs` for people: a page that needs no script and no CDN. */
+/** The Swagger UI files /docs serves, from the swagger-ui-dist package: no CDN, nothing fetched at run time. */
+const SWAGGER_UI_ASSETS = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+} as const;
+
+// A file rather than an inline script, so a strict Content-Security-Policy (script-src 'self') can be used.
+const SWAGGER_UI_INIT = "window.ui = SwaggerUIBundle({ url: 'docs-json', dom_id: '#swagger-ui', deepLinking: true });\n";
+
+/** Routes the documentation itself adds to every service: not part of its API. */
+export const DOCUMENTATION_ROUTES = [
+  'GET /docs',
+  'GET /docs-json',
+  'GET /docs/init.js',
+  ...Object.keys(SWAGGER_UI_ASSETS).map((file) => `GET /docs/${file}`),
+];
+
+/**
+ * `/docs-json` for tools, `/docs` for people: Swagger UI, served from the service itself, over the
+ * document; without JavaScript the page lists every operation.
+ */
 @Controller()
 export class DocsController {
   private readonly page: string;
+  private assets?: Map<string, Buffer>;
 
   constructor(@Inject(OPENAPI_DOCUMENT) private readonly document: Record<string, unknown>) {
     this.page = renderDocsPage(document);
@@ -108,33 +131,53 @@ export class DocsController {
   html(): string {
     return this.page;
   }
+
+  @Get('docs/init.js')
+  @Header('content-type', 'text/javascript; charset=utf-8')
+  @Header('cache-control', 'public, max-age=3600')
+  init(): string {
+    return SWAGGER_UI_INIT;
+  }
+
+  @Get('docs/swagger-ui.css')
+  @Header('content-type', SWAGGER_UI_ASSETS['swagger-ui.css'])
+  @Header('cache-control', 'public, max-age=86400')
+  css(): Buffer {
+    return this.asset('swagger-ui.css');
+  }
+
+  @Get('docs/swagger-ui-bundle.js')
+  @Header('content-type', SWAGGER_UI_ASSETS['swagger-ui-bundle.js'])
+  @Header('cache-control', 'public, max-age=86400')
+  bundle(): Buffer {
+    return this.asset('swagger-ui-bundle.js');
+  }
+
+  /** Read on first use: a service that nobody asks for its docs never loads 1.5 MB of JavaScript. */
+  private asset(file: keyof typeof SWAGGER_UI_ASSETS): Buffer {
+    if (!this.assets) {
+      const directory = dirname(require.resolve('swagger-ui-dist/package.json'));
+      this.assets = new Map(Object.keys(SWAGGER_UI_ASSETS).map((name) => [name, readFileSync(join(directory, name))]));
+    }
+    return this.assets.get(file)!;
+  }
 }
 
 function renderDocsPage(document: Record<string, unknown>): string {
   const info = document.info as { title: string; version: string; description: string };
-  const paths = document.paths as Record<
-    string,
-    Record<
-      string,
-      { summary: string; security?: Record<string, unknown>[]; requestBody?: unknown; responses: Record<string, { description: string }> }
-    >
-  >;
-  const rows = Object.entries(paths).flatMap(([path, methods]) =>
+  const paths = document.paths as Record<string, Record<string, { summary: string; security?: Record<string, unknown>[] }>>;
+  const operations = Object.entries(paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, op]) => {
       const auth = op.security?.[0] ? Object.keys(op.security[0]).join(', ') : 'none';
-      const responses = Object.entries(op.responses)
-        .map(([status, r]) => `<li><b>${status}</b> ${escapeHtml(r.description)}</li>`)
-        .join('');
-      const body = op.requestBody
-        ? `<details><summary>request body schema</summary><pre>${escapeHtml(JSON.stringify(op.requestBody, null, 2))}</pre></details>`
-        : '';
-      return `<section><h2><code>${method.toUpperCase()} ${escapeHtml(path)}</code></h2><p>${escapeHtml(op.summary)} <small>(auth: ${auth})</small></p><ul>${responses}</ul>${body}</section>`;
+      return `<li><code>${method.toUpperCase()} ${escapeHtml(path)}</code> ${escapeHtml(op.summary)} <small>(auth: ${auth})</small></li>`;
     }),
   );
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(info.title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}h2{font-size:1rem;margin-bottom:.2rem}section{border-top:1px solid #ddd;padding:.5rem 0}pre{background:#f6f6f6;padding:.5rem;overflow:auto}</style>
-</head><body><h1>${escapeHtml(info.title)} <small>${escapeHtml(info.version)}</small></h1><p>${escapeHtml(info.description)}</p>
-<p>Machine-readable: <a href="docs-json">docs-json</a> (OpenAPI 3.1).</p>${rows.join('\n')}</body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(info.title)}</title><link rel="stylesheet" href="docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<noscript><h1>${escapeHtml(info.title)} ${escapeHtml(info.version)}</h1><p>${escapeHtml(info.description)}</p>
+<p>Machine-readable: <a href="docs-json">docs-json</a> (OpenAPI 3.1).</p><ul>${operations.join('\n')}</ul></noscript>
+<script src="docs/swagger-ui-bundle.js"></script><script src="docs/init.js"></script></body></html>`;
 }
 
 export function escapeHtml(text: string): string {

@@ -95,11 +95,17 @@ export async function createServiceApp(
     // something calls app.close() directly, where idle keep-alive sockets must not hold it open.
     forceCloseConnections: 'idle',
   });
+  const routes: string[] = [];
+  // Before Nest and the services register anything, so every route is seen, plugins' included.
+  adapter.getInstance().addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push(`${method} ${route.url}`);
+  });
   const app = await NestFactory.create<NestFastifyApplication>(ServiceHostModule, adapter, {
     logger: new NestPinoLogger(logger),
     // Nest would otherwise abort the process on a bootstrap error, losing the error for main.ts and tests.
     abortOnError: false,
   });
+  registeredRoutes.set(app, routes);
   try {
     instrumentRequests(app.getHttpAdapter().getInstance(), {
       logger,
@@ -115,6 +121,13 @@ export async function createServiceApp(
     throw error;
   }
   return app;
+}
+
+const registeredRoutes = new WeakMap<NestFastifyApplication, readonly string[]>();
+
+/** Every `METHOD /path` the app's router serves (HEAD aside: Fastify adds it to every GET), as registered. */
+export function routesOf(app: NestFastifyApplication): string[] {
+  return [...new Set(registeredRoutes.get(app) ?? [])].sort();
 }
 
 /**

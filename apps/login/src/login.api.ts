@@ -1,0 +1,133 @@
+import type { ApiDescription, ApiOperation } from '#platform';
+import { registerClientBody } from './clients/clients.http';
+
+const adminErrors = { 400: 'invalid input', 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant or client' } as const;
+
+/**
+ * The tenant's OpenID Connect provider (oidc-provider, mounted under `/t/{tenant}/`): each endpoint
+ * its discovery document lists. Their parameters are OAuth's and OIDC's, form-encoded where the
+ * specifications say so; the discovery document is the machine-readable description clients use.
+ */
+const provider = (method: ApiOperation['method'], path: string, summary: string, responses: ApiOperation['responses']): ApiOperation => ({
+  method,
+  path: `/t/{tenant}${path}`,
+  summary,
+  tags: ['openid-connect'],
+  responses,
+});
+
+/** login's public API (PRODUCT.md), served at /docs and /docs-json. */
+export const loginApi: ApiDescription = {
+  title: 'Tessera login',
+  version: '1',
+  description:
+    "Each tenant's OpenID Connect provider (issuer `{public URL}/t/{tenant}`): authorization code with PKCE, refresh tokens, client credentials, device flow, hosted sign-in pages; OAuth client administration.",
+  operations: [
+    {
+      method: 'post',
+      path: '/admin/tenants/{tenant}/clients',
+      summary: 'Register an OAuth client (public or confidential); a confidential client secret is returned once',
+      tags: ['clients'],
+      auth: 'adminToken',
+      body: registerClientBody,
+      responses: { 201: 'registered', ...adminErrors },
+    },
+    {
+      method: 'post',
+      path: '/admin/tenants/{tenant}/clients/{clientId}/secret',
+      summary: "Rotate a confidential client's secret; the new secret is returned once",
+      tags: ['clients'],
+      auth: 'adminToken',
+      responses: { 201: 'rotated', ...adminErrors, 409: 'a public client has no secret' },
+    },
+    {
+      method: 'put',
+      path: '/admin/tenants/{tenant}/clients/{clientId}/redirect-uris',
+      summary: "Replace a client's redirect URIs (and post-logout redirect URIs)",
+      tags: ['clients'],
+      auth: 'adminToken',
+      responses: { 204: 'replaced', ...adminErrors },
+    },
+    {
+      method: 'delete',
+      path: '/admin/tenants/{tenant}/clients/{clientId}',
+      summary: 'Remove a client; its tokens stop working',
+      tags: ['clients'],
+      auth: 'adminToken',
+      responses: { 204: 'removed', ...adminErrors },
+    },
+    {
+      method: 'post',
+      path: '/admin/tenants/{tenant}/signing-keys/rotate',
+      summary: "Rotate the tenant's ID token signing key (the previous key stays in the JWKS for verification)",
+      tags: ['keys'],
+      auth: 'adminToken',
+      responses: { 204: 'rotated', ...adminErrors },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/interaction/{uid}',
+      summary: 'The hosted sign-in or consent page of an authorization request (HTML)',
+      tags: ['pages'],
+      responses: { 200: 'the page', 400: 'interaction expired or unknown' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/interaction/{uid}/login',
+      summary: 'The sign-in form (e-mail, password, CSRF token; form-encoded); redirects back into the authorization flow',
+      tags: ['pages'],
+      responses: {
+        303: 'signed in: back to the authorization endpoint',
+        400: 'expired interaction or bad CSRF token',
+        401: 'the page again: wrong e-mail or password',
+        403: 'the page again: e-mail not verified',
+        429: 'the page again: account locked or too many attempts',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/interaction/{uid}/consent',
+      summary: 'The consent form (form-encoded); redirects back into the authorization flow',
+      tags: ['pages'],
+      responses: { 303: 'consent recorded: back to the authorization endpoint', 400: 'bad form or CSRF token' },
+    },
+    provider('get', '/.well-known/openid-configuration', 'OpenID Connect discovery document of the tenant', {
+      200: 'discovery document',
+      404: 'unknown tenant',
+    }),
+    provider('get', '/auth', 'Authorization endpoint (code flow with PKCE)', {
+      303: 'to the sign-in page or back to the client',
+      400: 'invalid request',
+    }),
+    provider('post', '/auth', 'Authorization endpoint, form post', {
+      303: 'to the sign-in page or back to the client',
+      400: 'invalid request',
+    }),
+    provider('post', '/request', 'Pushed authorization request (RFC 9126)', {
+      201: 'request_uri issued',
+      400: 'invalid request',
+      401: 'invalid client',
+    }),
+    provider('post', '/token', 'Token endpoint: authorization_code, refresh_token, client_credentials, device_code grants', {
+      200: 'tokens',
+      400: 'invalid grant or request',
+      401: 'invalid client',
+    }),
+    provider('get', '/jwks', "The tenant's public signing keys (JWKS)", { 200: 'JWK set' }),
+    provider('get', '/me', 'UserInfo endpoint', { 200: 'claims of the access token subject', 401: 'invalid token' }),
+    provider('post', '/me', 'UserInfo endpoint, form post', { 200: 'claims of the access token subject', 401: 'invalid token' }),
+    provider('post', '/token/introspection', 'Token introspection (RFC 7662), for confidential clients', {
+      200: 'token status',
+      401: 'invalid client',
+    }),
+    provider('post', '/token/revocation', 'Token revocation (RFC 7009)', { 200: 'revoked (or unknown)', 401: 'invalid client' }),
+    provider('get', '/session/end', 'RP-initiated logout', { 200: 'logout confirmation page', 303: 'to the post-logout redirect URI' }),
+    provider('post', '/session/end', 'RP-initiated logout, form post', {
+      200: 'logout confirmation page',
+      303: 'to the post-logout redirect URI',
+    }),
+    provider('post', '/device/auth', 'Device authorization (RFC 8628)', { 200: 'device and user codes', 401: 'invalid client' }),
+    provider('get', '/device', 'Device flow: the page where a person enters the user code', { 200: 'the page' }),
+    provider('post', '/device', 'Device flow: the user code form', { 200: 'the next page', 303: 'to sign-in' }),
+  ],
+};

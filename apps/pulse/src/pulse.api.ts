@@ -1,0 +1,85 @@
+import type { ApiDescription, ApiOperation } from '#platform';
+
+const trackingResponses = {
+  200: 'stored (or a known duplicate): {"success": true}',
+  400: 'invalid message; the problem names the field',
+  401: 'missing or invalid write key',
+  413: 'message or batch too large',
+  415: 'unsupported Content-Encoding',
+  503: 'the event store is behind: retry after Retry-After',
+} as const;
+
+/** A Segment HTTP API call (https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/). */
+const segment = (path: string, summary: string): ApiOperation => ({
+  method: 'post',
+  path: `/v1/${path}`,
+  summary,
+  tags: ['tracking'],
+  auth: 'writeKey',
+  responses: trackingResponses,
+});
+
+const apiKeyErrors = { 401: 'no or invalid API key', 403: "another tenant's API key", 404: 'unknown tenant or identity' } as const;
+
+/** pulse's public API (PRODUCT.md), served at /docs and /docs-json. */
+export const pulseApi: ApiDescription = {
+  title: 'Tessera pulse',
+  version: '1',
+  description:
+    "Segment-compatible tracking (the HTTP tracking API, byte for byte: bodies as JSON or text/plain, gzip or deflate; the write key as Basic user name or `writeKey` in the body), unified profiles and the live view of a tenant's events.",
+  operations: [
+    segment('track', 'Record an action a person took (Segment track)'),
+    segment('identify', 'Tie a person to their traits (Segment identify)'),
+    segment('page', 'Record a page view (Segment page)'),
+    segment('screen', 'Record a mobile screen view (Segment screen)'),
+    segment('group', 'Associate a person with a group (Segment group)'),
+    segment('alias', 'Merge two identities of one person (Segment alias)'),
+    segment('batch', 'Up to 2,500 messages of any type at once, all or nothing (Segment batch)'),
+    segment('import', 'Alias of batch (Segment import)'),
+    segment('t', "analytics.js's short path for track"),
+    segment('i', "analytics.js's short path for identify"),
+    segment('p', "analytics.js's short path for page"),
+    segment('s', "analytics.js's short path for screen"),
+    segment('g', "analytics.js's short path for group"),
+    segment('a', "analytics.js's short path for alias"),
+    segment('b', "analytics.js's short path for batch"),
+    {
+      method: 'get',
+      path: '/v1/projects/{writeKey}/settings',
+      summary: "The source settings analytics.js loads at start (what Segment's CDN serves): they point it at pulse",
+      tags: ['tracking'],
+      responses: { 200: 'settings', 404: 'unknown write key' },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/profiles/{kind}/{value}',
+      summary: 'The unified profile of a userId, anonymousId or e-mail: identities, traits, counters',
+      tags: ['profiles'],
+      auth: 'apiKey',
+      responses: { 200: 'the profile', 400: 'unknown identity kind', ...apiKeyErrors },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/profiles/{kind}/{value}/events',
+      summary: "A profile's events, newest first, paginated with a cursor",
+      tags: ['profiles'],
+      auth: 'apiKey',
+      responses: { 200: 'a page of events', 400: 'bad cursor or limit', ...apiKeyErrors },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/live',
+      summary: "The tenant's events as they arrive (text/event-stream), optionally filtered by event name",
+      tags: ['live'],
+      auth: 'apiKey',
+      responses: { 200: 'an event stream', ...apiKeyErrors },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/live.html',
+      summary: 'A page showing the live view (the API key stays in the URL fragment)',
+      tags: ['live'],
+      responses: { 200: 'the page', 404: 'unknown tenant' },
+    },
+  ],
+};
