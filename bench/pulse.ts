@@ -9,8 +9,8 @@ import { openPulseRuntime, pulseServiceOptions } from '../apps/pulse/src/pulse.r
 import { loadRegisterConfig } from '../apps/register/src/register.config';
 import { RegisterModule } from '../apps/register/src/register.module';
 import { openRegisterRuntime, registerServiceOptions } from '../apps/register/src/register.runtime';
+import { eventLogTableDdl } from '#eventstore';
 import { createServiceApp } from '#platform';
-import { rawEventTableDdl } from './scenarios/append-throughput';
 import { JsonClient } from './support/http-client';
 import { median, runClosedLoops, sleep, type Throughput } from './support/measure';
 import { cores, perSecond, ratioVerdict, type ReportRow, type ScenarioResult } from './support/report';
@@ -36,7 +36,7 @@ const E2E_PROBES = 200;
  * what any event log must maintain, global order and one event per stream revision included. The
  * same INSERT into a table with neither of those two keys is measured once and reported beside it.
  */
-const RAW_DDL = `${rawEventTableDdl('bench_pulse_raw')};\n${rawEventTableDdl('bench_pulse_raw_unkeyed', { logKeys: false })}`;
+const RAW_DDL = [...eventLogTableDdl('bench_pulse_raw'), ...eventLogTableDdl('bench_pulse_raw_unkeyed', { logKeys: false })].join(';\n');
 
 /** Until the profiles projection has applied everything in the log (reads are measured on a settled read model). */
 async function profilesSettled(db: Client): Promise<void> {

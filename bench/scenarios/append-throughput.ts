@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { newEventId, PostgresEventStore, type EventToAppend, type ExpectedRevision, type JsonObject } from '#eventstore';
+import { eventLogTableDdl, newEventId, PostgresEventStore, type EventToAppend, type ExpectedRevision, type JsonObject } from '#eventstore';
 import { runClosedLoops, sampleMetadata, samplePayload, type Throughput } from '../support/measure';
 import { connectClient } from '../support/bench-postgres';
 import { pairedDetails, runPaired } from '../support/paired';
@@ -17,28 +17,12 @@ const SINGLE_APPENDERS = 8;
 const BATCHED_TARGET = 0.6;
 
 /**
- * A ceiling's table with es_events' columns, keys and indexes (the unique event id, the per-stream
- * revision and the global-order index), so the ceiling pays for what any event log must maintain and
- * the ratio isolates what the store adds on top: the es_streams row that serialises appenders of a
- * stream, the statement shape, the RETURNING of the position. `logKeys: false` leaves out the
- * per-stream revision key and the global-order index (a plain table of the same rows).
+ * The ceiling's table is es_events' own definition (columns, the unique event id, the per-stream
+ * revision and the global-order index), so the ceiling pays for what any event log must maintain
+ * and the ratio isolates what the store adds on top: the es_streams row that serialises appenders of
+ * a stream, the statement shape, the RETURNING of the position.
  */
-export function rawEventTableDdl(table: string, { logKeys = true }: { logKeys?: boolean } = {}): string {
-  return `
-  CREATE TABLE IF NOT EXISTS ${table} (
-    seq bigserial PRIMARY KEY,
-    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    stream_name text NOT NULL,
-    stream_revision bigint NOT NULL,
-    event_id uuid NOT NULL UNIQUE,
-    type text NOT NULL,
-    data jsonb NOT NULL,
-    metadata jsonb NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()${logKeys ? ',\n    UNIQUE (stream_name, stream_revision)' : ''}
-  );${logKeys ? `\n  CREATE INDEX IF NOT EXISTS ${table}_global_order ON ${table} (transaction_id, seq)` : ''}`;
-}
-
-const RAW_TABLE_DDL = rawEventTableDdl('bench_raw_events');
+const RAW_TABLE_DDL = eventLogTableDdl('bench_raw_events').join(';\n');
 
 const RAW_COLUMNS = '(stream_name, stream_revision, event_id, type, data, metadata)';
 

@@ -8,25 +8,35 @@ import { inTransaction } from './transaction';
  */
 const MIGRATION_LOCK = 'tessera.eventstore.migrate';
 
+/**
+ * The event log's table, its keys and indexes. The store's es_events is one; the bench builds its
+ * ceiling tables from the same definition, so a ratio compares like with like. `logKeys: false`
+ * leaves out the per-stream revision key and the global-order index (a plain table of the same rows).
+ */
+export function eventLogTableDdl(table: string, { logKeys = true }: { logKeys?: boolean } = {}): string[] {
+  return [
+    // Global order is (transaction_id, seq), never seq alone: see subscription.ts.
+    `CREATE TABLE IF NOT EXISTS ${table} (
+       seq bigserial PRIMARY KEY,
+       transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+       stream_name text NOT NULL,
+       stream_revision bigint NOT NULL,
+       event_id uuid NOT NULL UNIQUE,
+       type text NOT NULL,
+       data jsonb NOT NULL,
+       metadata jsonb NOT NULL,
+       created_at timestamptz NOT NULL DEFAULT now()${logKeys ? ',\n       UNIQUE (stream_name, stream_revision)' : ''}
+     )`,
+    ...(logKeys ? [`CREATE INDEX IF NOT EXISTS ${table}_global_order ON ${table} (transaction_id, seq)`] : []),
+  ];
+}
+
 const DDL = [
   `CREATE TABLE IF NOT EXISTS es_streams (
      stream_name text PRIMARY KEY,
      revision bigint NOT NULL
    )`,
-  // Global order is (transaction_id, seq), never seq alone: see subscription.ts.
-  `CREATE TABLE IF NOT EXISTS es_events (
-     seq bigserial PRIMARY KEY,
-     transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-     stream_name text NOT NULL,
-     stream_revision bigint NOT NULL,
-     event_id uuid NOT NULL UNIQUE,
-     type text NOT NULL,
-     data jsonb NOT NULL,
-     metadata jsonb NOT NULL,
-     created_at timestamptz NOT NULL DEFAULT now(),
-     UNIQUE (stream_name, stream_revision)
-   )`,
-  'CREATE INDEX IF NOT EXISTS es_events_global_order ON es_events (transaction_id, seq)',
+  ...eventLogTableDdl('es_events'),
   // The store's append (any revision) as a SQL function, for writers that must append in the same
   // statement as their own writes (one round trip, one atomic statement without a transaction
   // block). `events` is a JSON array of {id, type, data, metadata}.
