@@ -57,13 +57,14 @@ export class LoginModule {
                     .record(grantStreamFor(t.tenantId, grantId), t.tenantId, [
                       TokensRevoked({ grantId, reason: 'grant_revoked', at: new Date().toISOString() }),
                     ])
-                    .catch(() => undefined),
+                    // The revocation itself has happened; only its record for other services is missing.
+                    .catch((error: unknown) => logger.warn({ tenant: t.slug, err: error }, 'could not record a revoked grant')),
                 onSessionEnded: (t, accountId) =>
                   void events
                     .record(sessionStreamFor(t.tenantId, accountId), t.tenantId, [
                       SessionEnded({ userId: accountId, reason: 'logout', at: new Date().toISOString() }),
                     ])
-                    .catch(() => undefined),
+                    .catch((error: unknown) => logger.warn({ tenant: t.slug, err: error }, 'could not record an ended session')),
                 onServerError: (t, error) => logger.error({ tenant: t.slug, err: error }, 'an OpenID provider request failed'),
               },
             }),
