@@ -10,6 +10,7 @@ export { type ClassifiedFailure, type FailureClass, classifyFailure, undecodable
 export { ProjectionRunner, type RetryOutcome } from './projection-runner';
 export { CHECKPOINTS_DDL, migrateProjectionTables } from './projection-tables';
 export { type ParkedEventView } from './parked-events';
+export { ParkedEventsAdmin, ParkedEventsController, type ParkedEventsWiring, adminTokenCheck, parkedEventsApi } from './parked-events.http';
 export { type BackgroundTask, RuntimeLifecycle, projectionRunners } from './runtime-lifecycle';
 export { serviceEnvSchema } from './service-config';
 export { ServiceInfrastructure } from './service-infrastructure';

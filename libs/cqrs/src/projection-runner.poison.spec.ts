@@ -235,4 +235,40 @@ describe('projection runner and events it cannot decode', () => {
     expect(await applied('poison-newer')).toHaveLength(3);
     expect(await parkedRows('poison-newer')).toEqual([]);
   });
+
+  test('what an earlier release recorded in projection_skipped_events moves to the parked events once, also across restarts', async () => {
+    const eventId = randomUUID();
+    const skip = () =>
+      dataSource.query(
+        `INSERT INTO projection_skipped_events (projection, event_id, stream_name, commit_position, prepare_position, error, reason)
+         VALUES ('old-release', $1, 'old-stream', 7, 3, 'UndecodableEventError', 'event metadata lacks tenantId')`,
+        [eventId],
+      );
+    await skip();
+    await migrateProjectionTables(dataSource);
+    await migrateProjectionTables(dataSource);
+    const moved = async () =>
+      (await dataSource.query(
+        "SELECT event_id, tenant_id, stream_name, commit_position, error_kind, reason, attempts FROM projection_parked_events WHERE projection = 'old-release'",
+      )) as object[];
+    expect(await moved()).toEqual([
+      {
+        event_id: eventId,
+        tenant_id: null,
+        stream_name: 'old-stream',
+        commit_position: '7',
+        error_kind: 'undecodable',
+        reason: 'UndecodableEventError: event metadata lacks tenantId',
+        attempts: 1,
+      },
+    ]);
+    // Dismissed since: the next start does not bring it back.
+    await dataSource.query("DELETE FROM projection_parked_events WHERE projection = 'old-release'");
+    await migrateProjectionTables(dataSource);
+    expect(await moved()).toEqual([]);
+    // A replica of the earlier release still writes the old table during a rolling update: the next start moves that too.
+    await skip();
+    await migrateProjectionTables(dataSource);
+    expect(await moved()).toHaveLength(1);
+  });
 });
