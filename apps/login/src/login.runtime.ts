@@ -3,6 +3,7 @@ import { ServiceInfrastructure } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { accountEvents, tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
+import { loginApi } from './login.api';
 import type { LoginConfig } from './login.config';
 import { LoginTables1732400000000 } from './login.schema';
 import type { ProviderSettings } from './oidc/provider-factory';
@@ -67,5 +68,5 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
 }
 
 export function loginServiceOptions(config: LoginConfig): ServiceOptions {
-  return { serviceName: 'login', ...platformOptionsFromEnv(config) };
+  return { serviceName: 'login', api: loginApi, ...platformOptionsFromEnv(config) };
 }

@@ -45,7 +45,13 @@ describe('register operations endpoints', () => {
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe('3.1.0');
     expect(Object.keys(doc.body.paths).sort()).toEqual([
+      '/admin/parked-events',
+      '/admin/parked-events/{id}',
+      '/admin/parked-events/{id}/retry',
       '/admin/tenants',
+      '/admin/tenants/{tenant}/parked-events',
+      '/admin/tenants/{tenant}/parked-events/{id}',
+      '/admin/tenants/{tenant}/parked-events/{id}/retry',
       '/t/{tenant}/email-verifications',
       '/t/{tenant}/me',
       '/t/{tenant}/me/consents/{purpose}',

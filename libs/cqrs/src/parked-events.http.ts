@@ -25,7 +25,12 @@ export interface ParkedEventsWiring {
   readonly dataSource: DataSource;
 }
 
-/** The admin check of a service that has no other admin route (pulse, rewards); undefined without a token. */
+/**
+ * Checks `Authorization: Bearer` against the admin token: 401 without one, 403 for another. For
+ * services whose admin token is optional (pulse, rewards), undefined when there is none.
+ */
+export function adminTokenCheck(adminToken: string): (headers: Headers) => void;
+export function adminTokenCheck(adminToken: string | undefined): ((headers: Headers) => void) | undefined;
 export function adminTokenCheck(adminToken: string | undefined): ((headers: Headers) => void) | undefined {
   if (adminToken === undefined) return undefined;
   const expected = createHash('sha256').update(adminToken).digest();
