@@ -99,7 +99,12 @@ export class ParkedEventsAdmin {
         type: 'parked-event-still-fails',
         title: 'The parked event still fails',
         detail: `${parked.projection} could not apply event ${parked.eventId}: ${outcome.failure.reason}`,
-        extensions: { errorKind: outcome.failure.kind, reason: outcome.failure.reason, attempts: parked.view.attempts + 1 },
+        extensions: {
+          errorKind: outcome.failure.kind,
+          reason: outcome.failure.reason,
+          failure: outcome.failure.class,
+          attempts: parked.view.attempts + 1,
+        },
       });
     }
     return { id: parked.id, projection: parked.projection, eventId: parked.eventId, applied: true };

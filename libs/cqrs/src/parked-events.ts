@@ -118,11 +118,18 @@ export class ParkedEvents {
   }
 }
 
-/** A retry that failed again: one attempt more, and the error it failed with this time. */
+/**
+ * A retry that failed again: one attempt more, and the error of the event's own it failed with this
+ * time (one that was not the event's, a connection lost say, leaves the recorded cause as it was).
+ */
 export async function noteFailedAttempt(dataSource: DataSource, id: string, failure: ClassifiedFailure): Promise<void> {
+  const own = failure.class === 'permanent';
   await dataSource.query(
-    `UPDATE projection_parked_events SET attempts = attempts + 1, error_kind = $2, reason = $3, last_attempt_at = now() WHERE id = $1`,
-    [id, failure.kind, failure.reason],
+    `UPDATE projection_parked_events
+     SET attempts = attempts + 1, error_kind = CASE WHEN $4::boolean THEN $2 ELSE error_kind END,
+         reason = CASE WHEN $4::boolean THEN $3 ELSE reason END, last_attempt_at = now()
+     WHERE id = $1`,
+    [id, failure.kind, failure.reason, own],
   );
 }
 

@@ -387,6 +387,18 @@ describe('projection runner and events it cannot apply', () => {
     expect(await appliedIds('retry')).toEqual([]);
     expect(calls.slice(-2)).toEqual([`apply ${bad!.id}`, 'resumed']);
 
+    // A retry that fails for a reason not the event's (here a serialization failure) counts, but keeps the recorded cause.
+    const serialization: Projection = {
+      ...perEvent('retry'),
+      apply: (_envelope, tx) => tx.query(`DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$`),
+    };
+    const unlucky = await new ProjectionRunner(serialization, store, codec, dataSource).retryParked(parked);
+    expect(unlucky).toEqual({ outcome: 'failed', failure: expect.objectContaining({ class: 'transient', kind: '40001' }) });
+    expect((await parkedEvents.find({ tenantId: tenantA }, parked.id))?.view).toMatchObject({
+      errorKind: '23514',
+      attempts: parked.view.attempts + 2,
+    });
+
     await dataSource.query('ALTER TABLE notes DROP CONSTRAINT retry_check');
     expect(await elsewhere.retryParked(parked)).toEqual({ outcome: 'applied' });
     expect(calls.slice(-2)).toEqual([`apply ${bad!.id}`, 'committed']);
