@@ -1,3 +1,4 @@
+import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription, ApiOperation } from '#platform';
 import { registerClientBody } from './clients/clients.http';
 
@@ -129,5 +130,6 @@ export const loginApi: ApiDescription = {
     provider('post', '/device/auth', 'Device authorization (RFC 8628)', { 200: 'device and user codes', 401: 'invalid client' }),
     provider('get', '/device', 'Device flow: the page where a person enters the user code', { 200: 'the page' }),
     provider('post', '/device', 'Device flow: the user code form', { 200: 'the next page', 303: 'to sign-in' }),
+    ...parkedEventsApi,
   ],
 };

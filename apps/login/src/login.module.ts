@@ -1,8 +1,16 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { CommandRunner, ProjectionRunner, projectionRunners, RuntimeLifecycle, ServiceInfrastructure } from '#cqrs';
+import {
+  CommandRunner,
+  ParkedEventsAdmin,
+  ParkedEventsController,
+  ProjectionRunner,
+  projectionRunners,
+  RuntimeLifecycle,
+  ServiceInfrastructure,
+} from '#cqrs';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
-import { ADMIN_TOKEN } from './admin-access';
+import { ADMIN_TOKEN, requireAdmin } from './admin-access';
 import { ClientCache, ClientChangeListener } from './clients/client-cache';
 import { ClientsController } from './clients/clients.http';
 import { LoginDirectory } from './directory';
@@ -101,8 +109,20 @@ export class LoginModule {
           });
         },
       },
+      {
+        provide: ParkedEventsAdmin,
+        inject: [ProjectionRunner],
+        useFactory: (projection: ProjectionRunner) =>
+          new ParkedEventsAdmin({
+            requireAdmin: (headers) => requireAdmin(headers, runtime.adminToken),
+            tenantIdOf: async (slug) => (await directory.tenantBySlug(slug))?.tenantId,
+            projections: [projection.name],
+            runners: [projection],
+            dataSource: infrastructure.dataSource,
+          }),
+      },
       OidcMount,
     ];
-    return { module: LoginModule, controllers: [ClientsController, InteractionController], providers };
+    return { module: LoginModule, controllers: [ClientsController, InteractionController, ParkedEventsController], providers };
   }
 }

@@ -3,12 +3,12 @@ import { ServiceInfrastructure } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { accountEvents, tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
+import { loginApi } from './login.api';
 import type { LoginConfig } from './login.config';
 import { LoginTables1732400000000 } from './login.schema';
 import type { ProviderSettings } from './oidc/provider-factory';
 import type { SignInPolicy } from './sign-in/password-check';
 import { signInEvents } from './sign-in/sign-in.events';
-import { loginApi } from './login.api';
 
 /** What login runs on, opened by main (or a test) before the module is built. */
 export interface LoginRuntime {

@@ -1,3 +1,4 @@
+import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription, ApiOperation } from '#platform';
 
 const trackingResponses = {
@@ -81,5 +82,13 @@ export const pulseApi: ApiDescription = {
       tags: ['live'],
       responses: { 200: 'the page', 404: 'unknown tenant' },
     },
+    ...parkedEventsApi,
   ],
+};
+
+/** A projector process serves no tracking, profiles or live view: only the administration of its parked events. */
+export const pulseProjectorApi: ApiDescription = {
+  ...pulseApi,
+  description: "pulse's profiles projector: health, metrics and the administration of the events it parked.",
+  operations: parkedEventsApi,
 };

@@ -4,9 +4,10 @@ import { integer, loadConfig } from '#platform';
 
 const HOUR_MS = 3600 * 1000;
 
-// Pulse has no admin API (tenants come from register's events), so it takes no admin token.
+// Tenants come from register's events: the admin token serves only the parked-events routes, which
+// answer 404 without it.
 const schema = serviceEnvSchema({ port: 3003 })
-  .omit({ ADMIN_TOKEN: true })
+  .partial({ ADMIN_TOKEN: true })
   .extend({
     /**
      * What this process runs: `ingest` the tracking API, profile reads and the live feed; `projector`

@@ -1,8 +1,16 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { PeriodicTask, projectionRunners, RuntimeLifecycle, type ProjectionRunner } from '#cqrs';
+import {
+  adminTokenCheck,
+  ParkedEventsAdmin,
+  ParkedEventsController,
+  PeriodicTask,
+  projectionRunners,
+  RuntimeLifecycle,
+  type ProjectionRunner,
+} from '#cqrs';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
-import { profilesProjection } from './identity/profiles.projection';
+import { PROFILES_PROJECTION, profilesProjection } from './identity/profiles.projection';
 import { LiveController, LiveFeed } from './live/live.http';
 import { ProfileReader } from './profiles/profile-reader';
 import { ProfilesController } from './profiles/profiles.http';
@@ -33,7 +41,7 @@ export class PulseModule {
     const { infrastructure, store } = runtime;
     return {
       module: PulseModule,
-      controllers: ingest ? [ProfilesController, LiveController] : [],
+      controllers: [...(ingest ? [ProfilesController, LiveController] : []), ParkedEventsController],
       providers: [
         ...(ingest?.providers ?? []),
         {
@@ -41,6 +49,21 @@ export class PulseModule {
           inject: [MetricsRegistry, SERVICE_LOGGER],
           useFactory: (metrics: MetricsRegistry, logger: Logger) =>
             projectionRunners(projections, { store, codec: infrastructure.codec, dataSource: infrastructure.dataSource }, metrics, logger),
+        },
+        {
+          provide: ParkedEventsAdmin,
+          inject: [PROJECTIONS],
+          useFactory: (runners: ProjectionRunner[]) => {
+            const tenants = new TenantKeys(infrastructure.pool);
+            return new ParkedEventsAdmin({
+              requireAdmin: adminTokenCheck(runtime.adminToken),
+              tenantIdOf: async (slug) => (await tenants.bySlug(slug))?.tenantId,
+              // Both roles list both projections' (one database); each retries only what it runs.
+              projections: [pulseTenantsProjection.name, PROFILES_PROJECTION],
+              runners,
+              dataSource: infrastructure.dataSource,
+            });
+          },
         },
         {
           provide: RuntimeLifecycle,

@@ -3,11 +3,11 @@ import type { EventStore } from '#eventstore';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { accountEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
 import { identityEvents } from './identity/identity.events';
+import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from './pulse.schema';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
-import { pulseApi } from './pulse.api';
 
 /** What pulse runs on, opened by main (or a test) before the module is built. */
 export interface PulseRuntime {
@@ -19,6 +19,8 @@ export interface PulseRuntime {
   readonly dedupe: DedupeRetentionSettings;
   readonly maxMergesPerIdentifier: number;
   readonly maxProjectionLagMs: number;
+  /** The parked-events admin routes answer 404 without it. */
+  readonly adminToken?: string;
 }
 
 export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntime> {
@@ -45,10 +47,10 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     dedupe: { windowMs: config.PULSE_DEDUPE_WINDOW_MS, intervalMs: config.PULSE_DEDUPE_PRUNE_INTERVAL_MS },
     maxMergesPerIdentifier: config.IDENTITY_MAX_PROFILES_PER_IDENTIFIER,
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
+    adminToken: config.ADMIN_TOKEN,
   };
 }
 
 export function pulseServiceOptions(config: PulseConfig): ServiceOptions {
-  // A projector process serves no API, only health and metrics: it documents nothing.
-  return { serviceName: 'pulse', ...(config.PULSE_ROLE === 'projector' ? {} : { api: pulseApi }), ...platformOptionsFromEnv(config) };
+  return { serviceName: 'pulse', api: config.PULSE_ROLE === 'projector' ? pulseProjectorApi : pulseApi, ...platformOptionsFromEnv(config) };
 }

@@ -1,3 +1,4 @@
+import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription } from '#platform';
 import { grantConsentBody } from './consent/consent.http';
 import { resetConfirmBody, resetRequestBody } from './password-reset/password-reset.http';
@@ -129,5 +130,6 @@ export const registerApi: ApiDescription = {
         404: 'unknown tenant or user',
       },
     },
+    ...parkedEventsApi,
   ],
 };

@@ -2,7 +2,15 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
-import { CommandRunner, ProjectionRunner, projectionRunners, RuntimeLifecycle, ServiceInfrastructure } from '#cqrs';
+import {
+  CommandRunner,
+  ParkedEventsAdmin,
+  ParkedEventsController,
+  ProjectionRunner,
+  projectionRunners,
+  RuntimeLifecycle,
+  ServiceInfrastructure,
+} from '#cqrs';
 import { blindIndex } from '#personal-data';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { AccessTokenVerifier } from './access/access-token';
@@ -88,6 +96,18 @@ export class RegisterModule {
             release: [() => runtime.mailer.close()],
           }),
       },
+      {
+        provide: ParkedEventsAdmin,
+        inject: [TenantAccess, ProjectionRunner],
+        useFactory: (access: TenantAccess, projection: ProjectionRunner) =>
+          new ParkedEventsAdmin({
+            requireAdmin: (headers) => access.requireAdmin({ headers }),
+            tenantIdOf: async (slug) => (await access.tenant(slug)).tenantId,
+            projections: [projection.name],
+            runners: [projection],
+            dataSource: infrastructure.dataSource,
+          }),
+      },
       ReadModels,
       BackgroundWork,
       TenantDirectory,
@@ -112,6 +132,7 @@ export class RegisterModule {
         ProfileController,
         ConsentController,
         ErasureController,
+        ParkedEventsController,
         ...(devMailbox ? [DevMailboxController] : []),
       ],
       providers,

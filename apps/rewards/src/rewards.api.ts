@@ -1,3 +1,4 @@
+import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription } from '#platform';
 import { createRewardBody } from './catalog/catalog.http';
 import { programBody } from './program/program.schemas';
@@ -132,5 +133,6 @@ export const rewardsApi: ApiDescription = {
       body: adjustmentBody,
       responses: { 201: 'adjusted', 400: 'invalid input', ...memberErrors, 409: 'would overdraw the wallet' },
     },
+    ...parkedEventsApi,
   ],
 };

@@ -3,8 +3,8 @@ import { serviceEnvSchema } from '#cqrs';
 import { durationMs, loadConfig } from '#platform';
 
 const schema = serviceEnvSchema({ port: 3004, bodyLimitBytes: 256 * 1024 })
-  // Rewards has no admin-token endpoint: every call carries the tenant's API key.
-  .omit({ ADMIN_TOKEN: true })
+  // Every call but the parked-events routes carries the tenant's API key: those answer 404 without an admin token.
+  .partial({ ADMIN_TOKEN: true })
   .extend({
     /** How often this replica looks for expired points and tier periods that ended; 0 turns the job off. */
     REWARDS_EXPIRY_INTERVAL_MS: durationMs().default(60_000),

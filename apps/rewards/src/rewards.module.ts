@@ -1,7 +1,17 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
-import { EventCodec, PeriodicTask, ProjectionRunner, projectionRunners, RuntimeLifecycle, ServiceInfrastructure } from '#cqrs';
+import {
+  adminTokenCheck,
+  EventCodec,
+  ParkedEventsAdmin,
+  ParkedEventsController,
+  PeriodicTask,
+  ProjectionRunner,
+  projectionRunners,
+  RuntimeLifecycle,
+  ServiceInfrastructure,
+} from '#cqrs';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { CatalogHandler } from './catalog/catalog.handler';
 import { CatalogController } from './catalog/catalog.http';
@@ -27,6 +37,8 @@ import { MemberController } from './wallet/member.http';
 export interface RewardsRuntime {
   readonly infrastructure: ServiceInfrastructure;
   readonly settings: RewardsSettings;
+  /** The parked-events admin routes answer 404 without it. */
+  readonly adminToken?: string;
 }
 
 @Module({})
@@ -38,7 +50,7 @@ export class RewardsModule {
     const earning = new EarningProjection(new WalletBatches(store, codec, dataSource), store, codec, infrastructure.personalData);
     return {
       module: RewardsModule,
-      controllers: [ProgramController, CatalogController, MemberController, RedemptionController],
+      controllers: [ProgramController, CatalogController, MemberController, RedemptionController, ParkedEventsController],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
         { provide: DataSource, useValue: dataSource },
@@ -55,6 +67,18 @@ export class RewardsModule {
         },
         { provide: ProjectionRunner, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => runners[0] },
         { provide: Earning, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => new Earning(runners[1]!, earning) },
+        {
+          provide: ParkedEventsAdmin,
+          inject: ['rewards.runners', TenantDirectory],
+          useFactory: (runners: ProjectionRunner[], tenants: TenantDirectory) =>
+            new ParkedEventsAdmin({
+              requireAdmin: adminTokenCheck(runtime.adminToken),
+              tenantIdOf: async (slug) => (await tenants.bySlug(slug))?.tenantId,
+              projections: runners.map((runner) => runner.name),
+              runners,
+              dataSource,
+            }),
+        },
         {
           provide: RuntimeLifecycle,
           inject: [ReadinessChecks, 'rewards.runners', ExpiryJob, RedemptionRecovery, Clock, SERVICE_LOGGER],

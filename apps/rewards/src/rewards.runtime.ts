@@ -42,6 +42,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       recoveryAfterMs: config.REWARDS_RECOVERY_AFTER_MS,
       maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
     },
+    adminToken: config.ADMIN_TOKEN,
   };
 }
 

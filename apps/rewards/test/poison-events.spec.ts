@@ -4,7 +4,7 @@ import { trackingStreamFor } from '#contracts';
 import { programStreamFor, walletStreamFor } from '../src/rewards.streams';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
-/** A stored event no reader can decode (metadata without its tenant) is passed over; earning goes on. */
+/** A stored event no reader can decode (metadata without its tenant) is parked; earning goes on. */
 describe('earning past events it cannot decode', () => {
   let h: RewardsHarness;
   let tenant: Tenant;
@@ -23,7 +23,7 @@ describe('earning past events it cannot decode', () => {
     metadata: { schemaVersion: 1, correlationId: 'broken-writer' },
   });
 
-  test('a broken track call and a broken program version in the log: the good calls earn, the broken ones are recorded once', async () => {
+  test('a broken track call and a broken program version in the log: the good calls earn, the broken ones are parked once', async () => {
     const store = h.rewards.runtime.infrastructure.eventStore;
     const [published] = await store.readStream(programStreamFor(tenant.id));
     const brokenProgram = withoutTenant({ type: published!.type, data: published!.data, metadata: published!.metadata });
@@ -49,14 +49,14 @@ describe('earning past events it cannot decode', () => {
         .filter((e) => e.type === 'PointsEarned')
         .map((e) => e.data.points);
       expect(earned).toEqual([40, 2]);
-      const skipped = await h.rewards.runtime.infrastructure.pool.query<{ event_id: string; error: string; reason: string }>(
-        `SELECT event_id, error, reason FROM projection_skipped_events WHERE projection = 'rewards.earning' ORDER BY commit_position`,
+      const parked = await h.rewards.runtime.infrastructure.pool.query<{ event_id: string; error_kind: string; reason: string }>(
+        `SELECT event_id, error_kind, reason FROM projection_parked_events WHERE projection = 'rewards.earning' ORDER BY commit_position`,
       );
-      expect(skipped.rows).toEqual(
+      expect(parked.rows).toEqual(
         [brokenProgram, brokenTrack].map((e) => ({
           event_id: e.id,
-          error: 'UndecodableEventError',
-          reason: 'event metadata lacks tenantId',
+          error_kind: 'undecodable',
+          reason: 'UndecodableEventError: event metadata lacks tenantId',
         })),
       );
     } finally {

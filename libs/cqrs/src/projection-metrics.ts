@@ -5,7 +5,7 @@ export class ProjectionMetrics {
   readonly lag: Histogram<'projection'>;
   readonly behind: Gauge<'projection'>;
   readonly applied: Gauge<'projection'>;
-  readonly skipped: Counter<'projection' | 'error'>;
+  readonly parked: Counter<'projection' | 'reason'>;
 
   private readonly sources = new Map<string, () => number>();
 
@@ -32,10 +32,10 @@ export class ProjectionMetrics {
       labelNames: ['projection'],
       registers: [registry],
     });
-    this.skipped = new Counter({
-      name: 'tessera_projection_events_skipped_total',
-      help: 'Events a projection skipped because they cannot be decoded (recorded in projection_skipped_events), by error class',
-      labelNames: ['projection', 'error'],
+    this.parked = new Counter({
+      name: 'tessera_projection_events_parked_total',
+      help: 'Events a projection set aside (recorded in projection_parked_events), by error kind: the SQLSTATE, the error class, or undecodable',
+      labelNames: ['projection', 'reason'],
       registers: [registry],
     });
   }

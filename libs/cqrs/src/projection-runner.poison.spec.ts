@@ -9,7 +9,9 @@ import { createTestDatabase } from '../../../test/support/database';
 import { EventCodec, type PersonalDataSealer } from './event-codec';
 import { defineEvent, EventRegistry, type AnyEventDefinition } from './event-types';
 import { ProjectionMetrics } from './projection-metrics';
-import { CHECKPOINTS_DDL, ProjectionRunner, SKIPPED_EVENTS_DDL, type Projection } from './projection-runner';
+import type { Projection } from './projection';
+import { ProjectionRunner } from './projection-runner';
+import { migrateProjectionTables } from './projection-tables';
 
 const Noted = defineEvent<{ note: string; email?: string }>()('Noted', {
   personalData: { subject: (data) => String(data.note), fields: ['email'] },
@@ -25,8 +27,8 @@ const TENANT = randomUUID();
 const PERSONAL = 'ada@example.com';
 
 /**
- * Poison events: an event no reader can decode is set aside (recorded once, counted, logged
- * without its content) and the projection carries on; anything that may pass on a retry is retried.
+ * Poison events: an event no reader can decode is parked (recorded once, counted, logged without
+ * its content) and the projection carries on; anything that may pass on a retry is retried.
  */
 describe('projection runner and events it cannot decode', () => {
   let store: PostgresEventStore;
@@ -44,8 +46,7 @@ describe('projection runner and events it cannot decode', () => {
     await store.migrate();
     dataSource = new DataSource({ type: 'postgres', url });
     await dataSource.initialize();
-    await dataSource.query(CHECKPOINTS_DDL);
-    await dataSource.query(SKIPPED_EVENTS_DDL);
+    await migrateProjectionTables(dataSource);
     await dataSource.query('CREATE TABLE noted (projection text NOT NULL, event_id text NOT NULL, email text)');
     pool = new Pool({ connectionString: url });
     const keyStore = new PersonalKeyStore(pool, deriveKeys(randomBytes(32)).keyWrappingKey);
@@ -100,16 +101,18 @@ describe('projection runner and events it cannot decode', () => {
       event_id: string;
       email: string | null;
     }[];
-  const skippedRows = async (projection: string) =>
+  const parkedRows = async (projection: string) =>
     (await dataSource.query(
-      'SELECT event_id, stream_name, commit_position, error, reason FROM projection_skipped_events WHERE projection = $1',
+      'SELECT event_id, tenant_id, stream_name, commit_position, error_kind, reason, attempts FROM projection_parked_events WHERE projection = $1',
       [projection],
     )) as {
       event_id: string;
+      tenant_id: string | null;
       stream_name: string;
       commit_position: string;
-      error: string;
+      error_kind: string;
       reason: string;
+      attempts: number;
     }[];
 
   async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
@@ -119,7 +122,7 @@ describe('projection runner and events it cannot decode', () => {
     }
   }
 
-  test('an event whose metadata lacks its tenant is recorded once and skipped; the events around it apply, also after a restart', async () => {
+  test('an event whose metadata lacks its tenant is parked once; the events around it apply, also after a restart', async () => {
     const stream = `poison-metadata-${randomUUID()}`;
     const malformed: EventToAppend = {
       id: randomUUID(),
@@ -140,30 +143,32 @@ describe('projection runner and events it cannot decode', () => {
       [before, after].map((e) => ({ event_id: e.id!, email: PERSONAL })).sort(byId),
     );
     const [recorded] = await store.readStream(stream, { fromRevision: 1n, maxCount: 1 });
-    expect(await skippedRows('poison-metadata')).toEqual([
+    expect(await parkedRows('poison-metadata')).toEqual([
       {
         event_id: malformed.id,
+        tenant_id: null,
         stream_name: stream,
         commit_position: recorded!.position.commit.toString(),
-        error: 'UndecodableEventError',
-        reason: 'event metadata lacks tenantId',
+        error_kind: 'undecodable',
+        reason: 'UndecodableEventError: event metadata lacks tenantId',
+        attempts: 1,
       },
     ]);
     expect(await registry.metrics()).toMatch(
-      /tessera_projection_events_skipped_total\{projection="poison-metadata",error="UndecodableEventError"\} 1/,
+      /tessera_projection_events_parked_total\{projection="poison-metadata",reason="undecodable"\} 1/,
     );
     expect(warnings).toEqual([
       expect.objectContaining({
-        message: 'projection skipped an event it cannot decode',
+        message: 'projection parked an event',
         eventId: malformed.id,
         streamName: stream,
-        error: 'UndecodableEventError',
+        errorKind: 'undecodable',
       }),
     ]);
     expect(JSON.stringify(warnings)).not.toContain(PERSONAL);
     await first.stop();
 
-    // A restart resumes past the skipped event: it is neither applied nor recorded again.
+    // A restart resumes past the parked event: it is neither applied nor parked again.
     const later = await good();
     await store.appendToStream(stream, [later]);
     const restartedRegistry = new Registry();
@@ -171,12 +176,12 @@ describe('projection runner and events it cannot decode', () => {
     const second = runner(notingProjection('poison-metadata', stream), { registry: restartedRegistry, warnings: restartedWarnings });
     await second.waitFor((await store.headPosition())!);
     expect((await applied('poison-metadata')).map((row) => row.event_id).sort()).toEqual([before.id, after.id, later.id].sort());
-    expect(await skippedRows('poison-metadata')).toHaveLength(1);
+    expect(await parkedRows('poison-metadata')).toHaveLength(1);
     expect(restartedWarnings).toEqual([]);
-    expect(await restartedRegistry.metrics()).not.toMatch(/tessera_projection_events_skipped_total\{/);
+    expect(await restartedRegistry.metrics()).not.toMatch(/tessera_projection_events_parked_total\{/);
   });
 
-  test('sealed personal data that fails its integrity check is skipped, and its content is not quoted', async () => {
+  test('sealed personal data that fails its integrity check is parked under the tenant its metadata names, and its content is not quoted', async () => {
     const stream = `poison-sealed-${randomUUID()}`;
     const sealed = await good();
     // The same sealed fields moved to another tenant: they no longer authenticate there.
@@ -187,13 +192,14 @@ describe('projection runner and events it cannot decode', () => {
     const poisoned = runner(notingProjection('poison-sealed', stream), { warnings });
     await poisoned.waitFor((await store.headPosition())!);
     expect((await applied('poison-sealed')).map((row) => row.event_id)).toEqual([fine.id]);
-    expect((await skippedRows('poison-sealed')).map(({ event_id, error }) => ({ event_id, error }))).toEqual([
-      { event_id: moved.id, error: 'PersonalDataIntegrityError' },
-    ]);
-    expect(JSON.stringify([warnings, await skippedRows('poison-sealed')])).not.toContain(PERSONAL);
+    expect((await parkedRows('poison-sealed')).map(({ event_id, tenant_id, error_kind }) => ({ event_id, tenant_id, error_kind }))).toEqual(
+      [{ event_id: moved.id, tenant_id: moved.metadata!.tenantId, error_kind: 'undecodable' }],
+    );
+    expect((await parkedRows('poison-sealed'))[0]!.reason).toMatch(/^PersonalDataIntegrityError: /);
+    expect(JSON.stringify([warnings, await parkedRows('poison-sealed')])).not.toContain(PERSONAL);
   });
 
-  test('an error that may pass (the key store unreachable) is retried, never skipped', async () => {
+  test('an error that may pass (the key store unreachable) is retried, never parked', async () => {
     const stream = `poison-transient-${randomUUID()}`;
     const event = await good();
     await store.appendToStream(stream, [event]);
@@ -207,13 +213,13 @@ describe('projection runner and events it cannot decode', () => {
     const retrying = runner(notingProjection('poison-transient', stream), { codec: codecOf(Noted, flaky), warnings });
     await retrying.waitFor((await store.headPosition())!);
     expect((await applied('poison-transient')).map((row) => row.event_id)).toEqual([event.id]);
-    expect(await skippedRows('poison-transient')).toEqual([]);
+    expect(await parkedRows('poison-transient')).toEqual([]);
     expect(warnings.filter((w) => (w as { message: string }).message === 'projection failed; restarting from its checkpoint')).toHaveLength(
       2,
     );
   });
 
-  test('an event of a newer schema version waits for the newer reader instead of being skipped (rolling update)', async () => {
+  test('an event of a newer schema version waits for the newer reader instead of being parked (rolling update)', async () => {
     const stream = `poison-newer-${randomUUID()}`;
     const newer = await good(codecOf(NotedV2));
     await store.appendToStream(stream, [await good(), newer, await good()]);
@@ -221,12 +227,48 @@ describe('projection runner and events it cannot decode', () => {
     runner(notingProjection('poison-newer', stream), { warnings });
     await until(() => warnings.some((w) => (w as { message: string }).message === 'projection failed; restarting from its checkpoint'));
     await Promise.all(started.splice(0).map((old) => old.stop()));
-    expect(await skippedRows('poison-newer')).toEqual([]);
+    expect(await parkedRows('poison-newer')).toEqual([]);
     expect((await applied('poison-newer')).map((row) => row.event_id)).not.toContain(newer.id);
 
     const upgraded = runner(notingProjection('poison-newer', stream), { codec: codecOf(NotedV2) });
     await upgraded.waitFor((await store.headPosition())!);
     expect(await applied('poison-newer')).toHaveLength(3);
-    expect(await skippedRows('poison-newer')).toEqual([]);
+    expect(await parkedRows('poison-newer')).toEqual([]);
+  });
+
+  test('what an earlier release recorded in projection_skipped_events moves to the parked events once, also across restarts', async () => {
+    const eventId = randomUUID();
+    const skip = () =>
+      dataSource.query(
+        `INSERT INTO projection_skipped_events (projection, event_id, stream_name, commit_position, prepare_position, error, reason)
+         VALUES ('old-release', $1, 'old-stream', 7, 3, 'UndecodableEventError', 'event metadata lacks tenantId')`,
+        [eventId],
+      );
+    await skip();
+    await migrateProjectionTables(dataSource);
+    await migrateProjectionTables(dataSource);
+    const moved = async () =>
+      (await dataSource.query(
+        "SELECT event_id, tenant_id, stream_name, commit_position, error_kind, reason, attempts FROM projection_parked_events WHERE projection = 'old-release'",
+      )) as object[];
+    expect(await moved()).toEqual([
+      {
+        event_id: eventId,
+        tenant_id: null,
+        stream_name: 'old-stream',
+        commit_position: '7',
+        error_kind: 'undecodable',
+        reason: 'UndecodableEventError: event metadata lacks tenantId',
+        attempts: 1,
+      },
+    ]);
+    // Dismissed since: the next start does not bring it back.
+    await dataSource.query("DELETE FROM projection_parked_events WHERE projection = 'old-release'");
+    await migrateProjectionTables(dataSource);
+    expect(await moved()).toEqual([]);
+    // A replica of the earlier release still writes the old table during a rolling update: the next start moves that too.
+    await skip();
+    await migrateProjectionTables(dataSource);
+    expect(await moved()).toHaveLength(1);
   });
 });

@@ -7,7 +7,9 @@ import { createTestDatabase } from '../../../test/support/database';
 import { EventCodec, type PersonalDataSealer } from './event-codec';
 import { defineEvent, EventRegistry } from './event-types';
 import { ProjectionMetrics } from './projection-metrics';
-import { CHECKPOINTS_DDL, ProjectionRunner, type Projection } from './projection-runner';
+import type { Projection } from './projection';
+import { ProjectionRunner } from './projection-runner';
+import { CHECKPOINTS_DDL } from './projection-tables';
 
 const Counted = defineEvent<{ counter: string }>()('Counted');
 const noPersonalData: PersonalDataSealer = { seal: async (_t, _s, data) => data, open: async (_t, data) => ({ data, erased: false }) };

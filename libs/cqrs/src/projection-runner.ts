@@ -1,131 +1,60 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import {
   comparePositions,
+  positionToString,
   type AllSubscription,
   type AppendedEvents,
-  type EventFilter,
   type EventStore,
   type Position,
   type RecordedEvent,
 } from '#eventstore';
-import { PersonalDataIntegrityError } from '#personal-data';
 import type { EventCodec } from './event-codec';
-import { UndecodableEventError, type EventEnvelope } from './event-envelope';
+import type { EventEnvelope } from './event-envelope';
+import { DEFAULT_ISOLATION, PoisonIsolation, type IsolationOptions } from './poison-isolation';
+import type { Projection, ProjectionLogger } from './projection';
+import { classifyFailure, type ClassifiedFailure } from './projection-failures';
 import type { ProjectionMetrics } from './projection-metrics';
-
-/** A read model kept up to date from the event store. */
-export interface Projection {
-  /** Stable name: the checkpoint is stored under it. */
-  readonly name: string;
-  readonly filter: EventFilter;
-  /**
-   * Applies one event inside the runner's transaction. Runs again for the same event only if the
-   * transaction that applied it rolled back, so effects are exactly once without idempotency keys.
-   */
-  apply?(envelope: EventEnvelope, tx: EntityManager): Promise<void>;
-  /**
-   * Applies a whole batch (in log order) inside the runner's transaction, for projections that
-   * are faster set-based (one statement per table instead of one per event). Takes precedence
-   * over `apply`; same exactly-once guarantee. A projection that appends events inside the
-   * transaction answers which: once the batch commits, the runner tells the store, so that the
-   * subscriptions in this process that want them read them at once instead of at their next poll,
-   * and the others are not woken for nothing.
-   */
-  applyBatch?(envelopes: readonly EventEnvelope[], tx: EntityManager): Promise<readonly AppendedEvents[] | void>;
-  /** Events per transaction at most (default 500). */
-  readonly maxBatch?: number;
-  /**
-   * Commit without waiting for the WAL flush. Safe only when every effect of the batch is in the
-   * read-model database: a crash then loses the last batches and their checkpoint together, and
-   * they are replayed. Never for projections that append events or call out.
-   */
-  readonly asynchronousCommit?: boolean;
-  /**
-   * false: events come with their personal fields still sealed (`envelope.sealed`), for a
-   * projection that needs them only for some events and opens those itself: opening costs a
-   * decryption and a key lookup per event.
-   */
-  readonly openPersonalData?: boolean;
-  /**
-   * The runner (re)starts from the stored checkpoint, which another runner of the projection (a
-   * replica) may have moved past events this one never saw: a projection that keeps what it
-   * learnt from the log between batches must forget it here.
-   */
-  resumed?(): void;
-  /**
-   * The transaction of the batch just applied committed: what the projection learnt from it may be
-   * kept from now on (a failed batch is followed by resumed() instead).
-   */
-  committed?(): void;
-}
-
-export interface ProjectionLogger {
-  warn(message: string, fields?: object): void;
-}
+import {
+  advanceCheckpoint,
+  bumpEpoch,
+  CheckpointMovedError,
+  loadCheckpoint,
+  recordParked,
+  tenantOf,
+  type Checkpoint,
+  type EventToPark,
+} from './projection-tables';
+import { findRecorded, noteFailedAttempt, type ParkedEventRef } from './parked-events';
 
 const MAX_BATCH = 500;
 const NOTHING_READY = Symbol('nothing ready');
 
-export const CHECKPOINTS_DDL = `
-  CREATE TABLE IF NOT EXISTS projection_checkpoints (
-    projection text PRIMARY KEY,
-    commit_position bigint NOT NULL,
-    prepare_position bigint NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now()
-  )`;
-
-/**
- * Events a projection passed over because they cannot be decoded (see `undecodableReason`), one
- * row per projection and event, written in the transaction that moves the checkpoint past them.
- * `reason` is the decoder's own wording, never the event's content.
- */
-export const SKIPPED_EVENTS_DDL = `
-  CREATE TABLE IF NOT EXISTS projection_skipped_events (
-    projection text NOT NULL,
-    event_id text NOT NULL,
-    stream_name text NOT NULL,
-    commit_position bigint NOT NULL,
-    prepare_position bigint NOT NULL,
-    error text NOT NULL,
-    reason text NOT NULL,
-    skipped_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (projection, event_id)
-  )`;
-
-/**
- * Why an event can never be decoded by this reader, or undefined when the error may pass on a retry
- * (database or key store unreachable, an event from a newer version of the service, a bug). Only
- * errors whose messages are built without the event's content qualify, so the reason is safe to
- * store and log.
- */
-export function undecodableReason(error: unknown): { error: string; reason: string } | undefined {
-  if (error instanceof UndecodableEventError || error instanceof PersonalDataIntegrityError)
-    return { error: error.name, reason: error.reason };
-  return undefined;
-}
-
-interface SkippedEvent {
-  readonly recorded: RecordedEvent;
-  readonly error: string;
-  readonly reason: string;
-}
+/** How a retried parked event fared: applied (and its row removed), failed again (row kept), or already gone. */
+export type RetryOutcome =
+  { readonly outcome: 'applied' } | { readonly outcome: 'failed'; readonly failure: ClassifiedFailure } | { readonly outcome: 'gone' };
 
 /**
  * Feeds one projection from a `$all` subscription. Each batch of events and the checkpoint after
  * it commit in one read-model transaction, so a crash anywhere replays exactly what was not
  * committed. Batches form naturally: whatever the subscription already holds when the previous
- * batch commits goes into the next one.
+ * batch commits goes into the next one. An event that cannot be applied is parked rather than
+ * retried forever in front of the others (see PoisonIsolation); an event that cannot be decoded
+ * is parked at once.
  */
 export class ProjectionRunner {
   private subscription?: AllSubscription;
   private running?: Promise<void>;
   private stopped = false;
   private checkpoint?: Position;
+  private epoch = '0';
   /** The last event the subscription handed over, and how far it has delivered everything it takes. */
   private delivered?: Position;
   private scannedTo?: Position;
   private behindSince?: Date;
   private readonly waiters = new Set<{ position: Position; resolve: () => void }>();
+  /** Batches and retries of parked events, one at a time: they share the projection's in-memory state. */
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private readonly isolation: PoisonIsolation;
 
   constructor(
     private readonly projection: Projection,
@@ -134,9 +63,16 @@ export class ProjectionRunner {
     private readonly dataSource: DataSource,
     private readonly metrics?: ProjectionMetrics,
     private readonly logger?: ProjectionLogger,
+    isolation: Partial<IsolationOptions> = {},
   ) {
     if (!projection.apply && !projection.applyBatch) throw new Error(`projection ${projection.name} has neither apply nor applyBatch`);
     metrics?.watch(projection.name, () => this.lagSeconds());
+    this.isolation = new PoisonIsolation(
+      projection.name,
+      { commit: (events) => this.commit(events), park: (event) => this.park(event) },
+      { ...DEFAULT_ISOLATION, ...isolation },
+      logger,
+    );
   }
 
   get name(): string {
@@ -179,6 +115,15 @@ export class ProjectionRunner {
     });
   }
 
+  /**
+   * Applies a parked event again, out of log order, between two of this runner's batches: it is
+   * read again from the store and applied through the projection in a transaction that removes
+   * its row. When it fails again the row stays, one attempt more, with the new error.
+   */
+  retryParked(parked: ParkedEventRef): Promise<RetryOutcome> {
+    return this.exclusively(() => this.applyParked(parked));
+  }
+
   private async runUntilStopped(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
@@ -190,9 +135,12 @@ export class ProjectionRunner {
         if (error instanceof CheckpointMovedError) continue;
         failures++;
         this.behindSince ??= new Date();
+        const failure = classifyFailure(error);
         this.logger?.warn('projection failed; restarting from its checkpoint', {
           projection: this.name,
-          error: error instanceof Error ? error.message : String(error),
+          failure: failure.class,
+          errorKind: failure.kind,
+          reason: failure.reason,
         });
         await sleep(Math.min(5000, 50 * 2 ** Math.min(failures, 7)));
       }
@@ -200,7 +148,9 @@ export class ProjectionRunner {
   }
 
   private async consume(): Promise<void> {
-    this.checkpoint = await this.loadCheckpoint();
+    const stored = await loadCheckpoint(this.dataSource, this.name);
+    this.checkpoint = stored.position;
+    this.epoch = stored.epoch;
     this.projection.resumed?.();
     // Another replica may have committed what our waiters wait for; nothing new would wake them.
     if (this.checkpoint) this.release(this.checkpoint);
@@ -237,91 +187,149 @@ export class ProjectionRunner {
           batch.push(next.value);
           this.delivered = next.value.position;
         }
-        await this.applyBatch(batch);
+        await this.exclusively(() => this.isolation.apply(batch));
+        this.releaseScanned();
       }
     } finally {
       await subscription.close();
     }
   }
 
-  private async applyBatch(batch: RecordedEvent[]): Promise<void> {
-    const { envelopes, skipped } = await this.decode(batch);
-    const last = batch[batch.length - 1]!.position;
-    const appended = await this.dataSource.transaction(async (tx) => {
-      if (this.projection.asynchronousCommit) await tx.query('SET LOCAL synchronous_commit = off');
-      // First, so that a replica racing for the same batch waits on the checkpoint row and yields
-      // before applying anything, instead of colliding with the winner's rows.
-      await this.advanceCheckpoint(tx, last);
-      let appendedInBatch: readonly AppendedEvents[] | void = undefined;
-      if (this.projection.applyBatch) {
-        if (envelopes.length > 0) appendedInBatch = await this.projection.applyBatch(envelopes, tx);
-      } else if (this.projection.apply) {
-        for (const envelope of envelopes) await this.projection.apply(envelope, tx);
-      }
-      await this.recordSkipped(tx, skipped);
-      return appendedInBatch;
-    });
-    this.checkpoint = last;
+  /** One transaction: the checkpoint to the last event, the events applied, those that cannot be decoded parked. */
+  private async commit(events: readonly RecordedEvent[]): Promise<number> {
+    const { envelopes, undecodable } = await this.decode(events);
+    const last = events[events.length - 1]!.position;
+    let appended: readonly AppendedEvents[] | void;
+    try {
+      appended = await this.dataSource.transaction(async (tx) => {
+        if (this.projection.asynchronousCommit) await tx.query('SET LOCAL synchronous_commit = off');
+        // First, so that a replica racing for the same batch waits on the checkpoint row and yields
+        // before applying anything, instead of colliding with the winner's rows.
+        await advanceCheckpoint(tx, this.name, this.stored(), last);
+        const appendedInBatch = await this.applyEnvelopes(envelopes, tx);
+        await recordParked(tx, this.name, undecodable);
+        return appendedInBatch;
+      });
+    } catch (error) {
+      this.projection.resumed?.();
+      throw error;
+    }
     this.projection.committed?.();
     if (appended && appended.length > 0) this.store.notifyCommitted?.(appended);
-    for (const { recorded, error, reason } of skipped) {
-      this.metrics?.skipped.inc({ projection: this.name, error });
-      this.logger?.warn('projection skipped an event it cannot decode', {
-        projection: this.name,
-        eventId: recorded.id,
-        streamName: recorded.streamName,
-        position: `${recorded.position.commit}/${recorded.position.prepare}`,
-        error,
-        reason,
-      });
-    }
+    this.passed(events, envelopes.length);
+    this.reportParked(undecodable);
+    return envelopes.length;
+  }
+
+  private async park(event: EventToPark): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      await advanceCheckpoint(tx, this.name, this.stored(), event.recorded.position);
+      await recordParked(tx, this.name, [event]);
+    });
+    this.passed([event.recorded], 0);
+    this.reportParked([event]);
+  }
+
+  private async applyEnvelopes(envelopes: readonly EventEnvelope[], tx: EntityManager): Promise<readonly AppendedEvents[] | void> {
+    if (this.projection.applyBatch) return envelopes.length > 0 ? this.projection.applyBatch(envelopes, tx) : undefined;
+    for (const envelope of envelopes) await this.projection.apply!(envelope, tx);
+  }
+
+  /** The checkpoint moved past `events` (applied or parked). */
+  private passed(events: readonly RecordedEvent[], applied: number): void {
+    const last = events[events.length - 1]!.position;
+    this.checkpoint = last;
     const committedAt = Date.now();
-    for (const recorded of batch) {
+    for (const recorded of events) {
       this.metrics?.lag.observe({ projection: this.name }, Math.max(0, committedAt - recorded.createdAt.getTime()) / 1000);
     }
-    this.metrics?.applied.inc({ projection: this.name }, batch.length);
+    this.metrics?.applied.inc({ projection: this.name }, applied);
     this.release(last);
-    this.releaseScanned();
+  }
+
+  /** Counted and logged by kind, position and ids: never the event's content. */
+  private reportParked(parked: readonly EventToPark[]): void {
+    for (const { recorded, failure, attempts } of parked) {
+      this.metrics?.parked.inc({ projection: this.name, reason: failure.kind });
+      this.logger?.warn('projection parked an event', {
+        projection: this.name,
+        eventId: recorded.id,
+        eventType: recorded.type,
+        tenantId: tenantOf(recorded),
+        streamName: recorded.streamName,
+        position: positionToString(recorded.position),
+        errorKind: failure.kind,
+        reason: failure.reason,
+        attempts,
+      });
+    }
   }
 
   /**
-   * Decodes the events this projection understands. One that can never be decoded is set aside
+   * Decodes the events this projection understands. One that can never be decoded is parked
    * rather than failing the batch, which would replay the same batch forever and stall the read
-   * model behind it; any other error fails the batch, to be retried from the checkpoint.
+   * model behind it; any other error fails the batch (see PoisonIsolation).
    */
-  private async decode(batch: readonly RecordedEvent[]): Promise<{ envelopes: EventEnvelope[]; skipped: SkippedEvent[] }> {
+  private async decode(events: readonly RecordedEvent[]): Promise<{ envelopes: EventEnvelope[]; undecodable: EventToPark[] }> {
     const envelopes: EventEnvelope[] = [];
-    const skipped: SkippedEvent[] = [];
-    for (const recorded of batch) {
+    const undecodable: EventToPark[] = [];
+    for (const recorded of events) {
       if (!this.codec.understands(recorded)) continue;
       try {
         envelopes.push(await this.codec.decode(recorded, { open: this.projection.openPersonalData !== false }));
       } catch (error) {
-        const undecodable = undecodableReason(error);
-        if (!undecodable) throw error;
-        skipped.push({ recorded, ...undecodable });
+        const failure = classifyFailure(error);
+        if (failure.kind !== 'undecodable') throw error;
+        undecodable.push({ recorded, failure, attempts: 1 });
       }
     }
-    return { envelopes, skipped };
+    return { envelopes, undecodable };
   }
 
-  /** In the checkpoint's transaction, so a skip is recorded exactly when the checkpoint passes the event. */
-  private async recordSkipped(tx: EntityManager, skipped: readonly SkippedEvent[]): Promise<void> {
-    if (skipped.length === 0) return;
-    await tx.query(
-      `INSERT INTO projection_skipped_events (projection, event_id, stream_name, commit_position, prepare_position, error, reason)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
-       ON CONFLICT (projection, event_id) DO NOTHING`,
-      [
-        this.name,
-        skipped.map((s) => s.recorded.id),
-        skipped.map((s) => s.recorded.streamName),
-        skipped.map((s) => s.recorded.position.commit.toString()),
-        skipped.map((s) => s.recorded.position.prepare.toString()),
-        skipped.map((s) => s.error),
-        skipped.map((s) => s.reason),
-      ],
-    );
+  private async applyParked(parked: ParkedEventRef): Promise<RetryOutcome> {
+    let applying = false;
+    let epoch: { before: string; after: string } | undefined;
+    let appended: readonly AppendedEvents[] | void;
+    try {
+      const recorded = await findRecorded(this.store, parked);
+      if (!recorded) return await this.failedAgain(parked, MISSING);
+      const envelope = await this.codec.decode(recorded, { open: this.projection.openPersonalData !== false });
+      appended = await this.dataSource.transaction(async (tx) => {
+        // As a SELECT: TypeORM answers a bare DELETE ... RETURNING with [rows, count].
+        const removed: unknown[] = await tx.query(
+          'WITH removed AS (DELETE FROM projection_parked_events WHERE id = $1 RETURNING id) SELECT id FROM removed',
+          [parked.id],
+        );
+        if (removed.length === 0) throw new ParkedEventGone();
+        epoch = await bumpEpoch(tx, this.name);
+        applying = true;
+        return this.applyEnvelopes([envelope], tx);
+      });
+    } catch (error) {
+      if (applying) this.projection.resumed?.();
+      if (error instanceof ParkedEventGone) return { outcome: 'gone' };
+      return this.failedAgain(parked, classifyFailure(error));
+    }
+    // This runner's state saw the write; replicas of the projection find the epoch moved and start again.
+    if (epoch?.before === this.epoch) this.epoch = epoch.after;
+    this.projection.committed?.();
+    if (appended && appended.length > 0) this.store.notifyCommitted?.(appended);
+    return { outcome: 'applied' };
+  }
+
+  private async failedAgain(parked: ParkedEventRef, failure: ClassifiedFailure): Promise<RetryOutcome> {
+    await noteFailedAttempt(this.dataSource, parked.id, failure);
+    return { outcome: 'failed', failure };
+  }
+
+  private stored(): Checkpoint {
+    return { position: this.checkpoint, epoch: this.epoch };
+  }
+
+  private exclusively<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.exclusive.then(work);
+    this.exclusive = result.catch(() => undefined);
+    return result;
   }
 
   /**
@@ -344,49 +352,12 @@ export class ProjectionRunner {
       }
     }
   }
-
-  /**
-   * Moves the checkpoint only from where this runner read it, and holds its row until the batch
-   * commits. Two replicas running the same projection would otherwise both apply a batch; the
-   * loser waits here for the winner's commit, finds the checkpoint moved, and resumes from it.
-   */
-  private async advanceCheckpoint(tx: EntityManager, to: Position): Promise<void> {
-    const from = this.checkpoint;
-    const rows: { moved: string }[] = from
-      ? await tx.query(
-          `WITH moved AS (
-             UPDATE projection_checkpoints SET commit_position = $2, prepare_position = $3, updated_at = now()
-             WHERE projection = $1 AND commit_position = $4 AND prepare_position = $5 RETURNING 1)
-           SELECT count(*)::text AS moved FROM moved`,
-          [this.name, to.commit.toString(), to.prepare.toString(), from.commit.toString(), from.prepare.toString()],
-        )
-      : await tx.query(
-          `WITH moved AS (
-             INSERT INTO projection_checkpoints (projection, commit_position, prepare_position)
-             VALUES ($1, $2, $3) ON CONFLICT (projection) DO NOTHING RETURNING 1)
-           SELECT count(*)::text AS moved FROM moved`,
-          [this.name, to.commit.toString(), to.prepare.toString()],
-        );
-    if (rows[0]?.moved !== '1') throw new CheckpointMovedError(this.name);
-  }
-
-  private async loadCheckpoint(): Promise<Position | undefined> {
-    const rows: { commit_position: string; prepare_position: string }[] = await this.dataSource.query(
-      'SELECT commit_position, prepare_position FROM projection_checkpoints WHERE projection = $1',
-      [this.name],
-    );
-    const row = rows[0];
-    return row ? { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) } : undefined;
-  }
 }
 
-/** Another runner of the same projection committed first; resume from its checkpoint. */
-export class CheckpointMovedError extends Error {
-  override readonly name = 'CheckpointMovedError';
-  constructor(projection: string) {
-    super(`checkpoint of projection ${projection} was moved by another runner`);
-  }
-}
+const MISSING: ClassifiedFailure = { class: 'permanent', kind: 'missing', reason: 'the event is no longer in the event store' };
+
+/** The parked row was removed (retried or dismissed) while this retry waited its turn. */
+class ParkedEventGone extends Error {}
 
 function nextTurn(): Promise<typeof NOTHING_READY> {
   return new Promise((resolve) => setImmediate(() => resolve(NOTHING_READY)));

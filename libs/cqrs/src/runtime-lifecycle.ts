@@ -4,7 +4,8 @@ import type { EventStore } from '#eventstore';
 import type { EventCodec } from './event-codec';
 import type { DataSource } from 'typeorm';
 import { ProjectionMetrics } from './projection-metrics';
-import { ProjectionRunner, type Projection, type ProjectionLogger } from './projection-runner';
+import type { Projection, ProjectionLogger } from './projection';
+import { ProjectionRunner } from './projection-runner';
 import type { ServiceInfrastructure } from './service-infrastructure';
 
 /** Anything that follows the event log and can say how far behind it is (projections, processors). */

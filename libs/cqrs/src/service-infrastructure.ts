@@ -5,7 +5,7 @@ import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data'
 import { EventCodec } from './event-codec';
 import { EventRegistry, type AnyEventDefinition } from './event-types';
 import { CommandRunner } from './command-handling';
-import { SKIPPED_EVENTS_DDL } from './projection-runner';
+import { migrateProjectionTables } from './projection-tables';
 
 export interface InfrastructureSettings {
   /** Service name: prefixes its migrations table. */
@@ -110,9 +110,9 @@ async function migrateExclusively(dataSource: DataSource): Promise<void> {
   try {
     await runner.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK]);
     await dataSource.runMigrations({ transaction: 'each' });
-    // Every service's projection runners record the events they skip here; idempotent, so it also
-    // reaches databases whose migrations ran before the table existed.
-    await runner.query(SKIPPED_EVENTS_DDL);
+    // Every service's projection runners keep their checkpoints and park events here; idempotent,
+    // so it also reaches databases whose migrations ran before these tables (or columns) existed.
+    await migrateProjectionTables(runner);
   } finally {
     await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK]).catch(() => undefined);
     await runner.release();

@@ -36,6 +36,9 @@ const MAX_BATCH = 2000;
 // Identifiers (and as many profiles) remembered between batches: about 200 bytes each.
 const KNOWN_IDENTIFIERS = 100_000;
 
+/** The profiles projection's name (its checkpoint, its parked events), whichever role runs it. */
+export const PROFILES_PROJECTION = 'pulse.profiles';
+
 /**
  * Unified profiles: resolves every tracked message, register's sign-ups and login's sign-ins to
  * one profile per person. A batch is resolved in memory, in log order, against the identity graph
@@ -49,7 +52,7 @@ const KNOWN_IDENTIFIERS = 100_000;
 export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
   const known = new KnownIdentities(KNOWN_IDENTIFIERS);
   return {
-    name: 'pulse.profiles',
+    name: PROFILES_PROJECTION,
     filter: {
       streamNamePrefixes: [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX],
       eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserErased', 'LoginSucceeded'],
