@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { CommandRunner, ProjectionRunner, projectionRunners, RuntimeLifecycle, ServiceInfrastructure } from '#cqrs';
 import { blindIndex } from '#personal-data';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
+import { TenantKeyLookup } from '#tenant-keys';
 import { AccessTokenVerifier } from './access/access-token';
 import { ADMIN_TOKEN, TenantAccess } from './access/tenant-access';
 import { ConsentController } from './consent/consent.http';
@@ -31,7 +32,9 @@ import {
 import { SignUpHandler } from './sign-up/sign-up.handler';
 import { SignUpController } from './sign-up/sign-up.http';
 import { CreateTenantHandler } from './tenants/create-tenant.handler';
-import { TenantDirectory } from './tenants/tenant-directory';
+import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
+import { TenantKeysHandler } from './tenants/tenant-keys.handler';
+import { TenantKeysController } from './tenants/tenant-keys.http';
 import { TenantsController } from './tenants/tenants.http';
 import { VerifyEmailHandler } from './verification/verification.handler';
 import { VerificationController } from './verification/verification.http';
@@ -64,6 +67,7 @@ export class RegisterModule {
       { provide: Mailer, useValue: runtime.mailer },
       { provide: AccessTokenVerifier, useValue: runtime.accessTokens },
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
+      { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
       { provide: REGISTER_SETTINGS, useValue: runtime.settings },
       { provide: Clock, useClass: SystemClock },
       {
@@ -93,6 +97,7 @@ export class RegisterModule {
       TenantDirectory,
       TenantAccess,
       CreateTenantHandler,
+      TenantKeysHandler,
       SignUpHandler,
       VerifyEmailHandler,
       RequestPasswordResetHandler,
@@ -106,6 +111,7 @@ export class RegisterModule {
       imports: [CqrsModule.forRoot()],
       controllers: [
         TenantsController,
+        TenantKeysController,
         SignUpController,
         VerificationController,
         PasswordResetController,

@@ -46,6 +46,9 @@ describe('register operations endpoints', () => {
     expect(doc.body.openapi).toBe('3.1.0');
     expect(Object.keys(doc.body.paths).sort()).toEqual([
       '/admin/tenants',
+      '/admin/tenants/{tenant}/keys',
+      '/admin/tenants/{tenant}/keys/{keyId}',
+      '/admin/tenants/{tenant}/keys/{keyId}/rotation',
       '/t/{tenant}/email-verifications',
       '/t/{tenant}/me',
       '/t/{tenant}/me/consents/{purpose}',

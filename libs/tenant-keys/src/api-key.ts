@@ -13,14 +13,16 @@ export interface ApiKeyOptions {
   readonly keyRing?: () => Promise<TenantKeyRing | undefined>;
 }
 
-const unauthorized = (detail: string) =>
-  new ProblemError({
+/** 401 for a missing or refused bearer credential, with the challenge RFC 6750 asks for. */
+export function bearerUnauthorized(detail: string): ProblemError {
+  return new ProblemError({
     status: 401,
     type: 'unauthorized',
     title: 'Authentication required',
     detail,
     headers: { 'WWW-Authenticate': 'Bearer' },
   });
+}
 
 // What register issues: a prefix and 192 bits or more in base64url. Only such strings are worth a stream read.
 const KEY_SHAPE = /^t(?:sk|wk|ss)_[A-Za-z0-9_-]{32,86}$/;
@@ -36,10 +38,10 @@ export async function authorizeApiKey(
   presented: string | undefined,
   options: ApiKeyOptions,
 ): Promise<TenantKeyEntry> {
-  if (!presented) throw unauthorized(options.howToSend);
+  if (!presented) throw bearerUnauthorized(options.howToSend);
   const entry = (await keys.find(presented)) ?? (await fromKeyRing(keys, tenantId, presented, options));
-  if (!entry || !keys.isValid(entry)) throw unauthorized('the API key is not valid');
-  if (entry.kind !== 'api') throw unauthorized(`this is a ${entry.kind} key, not an API key`);
+  if (!entry || !keys.isValid(entry)) throw bearerUnauthorized('the API key is not valid');
+  if (entry.kind !== 'api') throw bearerUnauthorized(`this is a ${entry.kind} key, not an API key`);
   if (entry.tenantId !== tenantId) {
     throw new ProblemError({
       status: 403,
