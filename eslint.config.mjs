@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const LIBS = 'access|contracts|cqrs|eventstore|personal-data|platform';
+const LIBS = 'access|contracts|cqrs|eventstore|personal-data|platform|tenant-keys';
 const SERVICES = ['login', 'register', 'pulse', 'rewards'];
 
 /** Libraries are entered through their entry points (package.json "imports"), never by path. */

@@ -77,7 +77,15 @@ export async function startRegister(env: Record<string, string> = {}): Promise<R
             return commands.handle({
               streamName: tenantStreamFor(slug),
               decider: tenantDecider,
-              command: { tenantId, slug, name: `Tenant ${slug}`, apiKeyHash: 'x'.repeat(64), writeKeyHash: 'y'.repeat(64), now },
+              command: {
+                type: 'CreateTenant',
+                tenantId,
+                slug,
+                name: `Tenant ${slug}`,
+                apiKeyHash: 'x'.repeat(64),
+                writeKeyHash: 'y'.repeat(64),
+                now,
+              },
               context: { tenantId, correlationId: randomUUID(), now },
             });
           }),

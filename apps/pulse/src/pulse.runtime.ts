@@ -5,7 +5,7 @@ import { accountEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#co
 import { identityEvents } from './identity/identity.events';
 import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
-import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from './pulse.schema';
+import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000, PulseTenantKeys1765200000000 } from './pulse.schema';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
 
@@ -30,7 +30,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [PulseReadModels1763900000000, PulseDedupeRetention1764000000000],
+    migrations: [PulseReadModels1763900000000, PulseDedupeRetention1764000000000, PulseTenantKeys1765200000000],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [...trackingEvents, ...identityEvents, ...tenantEvents, ...accountEvents, LoginSucceeded],
   });

@@ -1,5 +1,8 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
+import { INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
+import { tenantKeysTableDdl } from '#tenant-keys';
+import { PULSE_TENANTS_PROJECTION } from './tenants/tenants.projection';
 
 /** Pulse's tables. Every row starts with its tenant; primary keys lead with it. */
 export class PulseReadModels1763900000000 implements MigrationInterface {
@@ -97,5 +100,38 @@ export class PulseDedupeRetention1764000000000 implements MigrationInterface {
 
   async down(runner: QueryRunner): Promise<void> {
     await runner.query('DROP INDEX IF EXISTS pulse_message_ids_received');
+  }
+}
+
+/**
+ * Tenant keys by hash (see #tenant-keys), which rotation and revocation change one by one. The keys
+ * of tenants pulse knows so far are copied from pulse_tenants, under the ids TenantCreated's hashes
+ * go by, and the projection that keeps the table takes over from the old one's checkpoint. The
+ * checkpoint is copied first: whatever the old projection commits in between is then in the copied
+ * rows or after the checkpoint (applied again, which changes nothing), never lost between the two.
+ */
+export class PulseTenantKeys1765200000000 implements MigrationInterface {
+  name = 'PulseTenantKeys1765200000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(tenantKeysTableDdl('pulse_tenant_keys'));
+    await runner.query(
+      `INSERT INTO projection_checkpoints (projection, commit_position, prepare_position)
+       SELECT $1, commit_position, prepare_position FROM projection_checkpoints WHERE projection = 'pulse.tenants'
+       ON CONFLICT DO NOTHING`,
+      [PULSE_TENANTS_PROJECTION],
+    );
+    await runner.query(
+      `INSERT INTO pulse_tenant_keys (key_hash, tenant_id, key_id, kind, valid_from)
+       SELECT write_key_hash, tenant_id, $1, 'write', '-infinity'::timestamptz FROM pulse_tenants
+       UNION ALL SELECT api_key_hash, tenant_id, $2, 'api', '-infinity'::timestamptz FROM pulse_tenants
+       ON CONFLICT DO NOTHING`,
+      [INITIAL_WRITE_KEY_ID, INITIAL_API_KEY_ID],
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DELETE FROM projection_checkpoints WHERE projection = $1', [PULSE_TENANTS_PROJECTION]);
+    await runner.query('DROP TABLE IF EXISTS pulse_tenant_keys');
   }
 }

@@ -40,7 +40,7 @@ describe('pulse roles', () => {
     await h.send([{ type: 'identify', userId, traits: { plan: 'pro' }, messageId: randomUUID() }, track(userId, 'Opened')]);
     const ingestReady = await readiness(h.pulse.app);
     expect(ingestReady.status).toBe(200);
-    expect(followed(ingestReady)).toEqual(['pulse.tenants']);
+    expect(followed(ingestReady)).toEqual(['pulse.tenant-keys']);
     expect((await h.profile('userId', userId)).status).toBe(404);
     const pool = h.pulse.runtime.infrastructure.pool;
     expect((await pool.query(`SELECT 1 FROM projection_checkpoints WHERE projection = 'pulse.profiles'`)).rowCount).toBe(0);

@@ -4,9 +4,11 @@ import { grantConsentBody } from './consent/consent.http';
 import { resetConfirmBody, resetRequestBody } from './password-reset/password-reset.http';
 import { profileChanges } from './register.schemas';
 import { signUpBody } from './sign-up/sign-up.http';
+import { issueKeyBody, rotateKeyBody } from './tenants/tenant-keys.http';
 import { createTenantBody } from './tenants/tenants.http';
 import { verifyBody } from './verification/verification.http';
 
+const adminErrors = { 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant' } as const;
 const tenantErrors = { 400: 'invalid input', 404: 'unknown tenant' } as const;
 const personErrors = {
   401: 'no or invalid access token',
@@ -28,6 +30,52 @@ export const registerApi: ApiDescription = {
       auth: 'adminToken',
       body: createTenantBody,
       responses: { 201: 'created', 400: 'invalid input', 401: 'no admin token', 403: 'wrong admin token', 409: 'slug taken' },
+    },
+    {
+      method: 'get',
+      path: '/admin/tenants/{tenant}/keys',
+      summary: "The tenant's keys in issue order, ended ones included: id, kind, label, issued, valid until, status (?cursor=&limit=)",
+      tags: ['tenants'],
+      auth: 'adminToken',
+      responses: { 200: 'a page of keys (never a secret)', 400: 'malformed cursor or limit', ...adminErrors },
+    },
+    {
+      method: 'post',
+      path: '/admin/tenants/{tenant}/keys',
+      summary: 'Issue a key: write (twk_, a client source), server (tss_, a server source) or api (tsk_); returned once',
+      tags: ['tenants'],
+      auth: 'adminToken',
+      body: issueKeyBody,
+      responses: { 201: 'issued; the key is in this answer only', 400: 'invalid input', ...adminErrors, 409: 'too many live keys' },
+    },
+    {
+      method: 'post',
+      path: '/admin/tenants/{tenant}/keys/{keyId}/rotation',
+      summary: 'Rotate a key: a successor is returned once; the old key works for overlapSeconds (0 to 30 days), then is refused',
+      tags: ['tenants'],
+      auth: 'adminToken',
+      body: rotateKeyBody,
+      responses: {
+        201: 'rotated; the new key is in this answer only',
+        400: 'invalid input',
+        ...adminErrors,
+        404: 'unknown tenant or key',
+        409: 'key already ended or already rotated',
+      },
+    },
+    {
+      method: 'delete',
+      path: '/admin/tenants/{tenant}/keys/{keyId}',
+      summary: 'Revoke a key: refused from now on by every service',
+      tags: ['tenants'],
+      auth: 'adminToken',
+      responses: {
+        204: 'revoked',
+        400: 'invalid key id',
+        ...adminErrors,
+        404: 'unknown tenant or key',
+        409: 'key already ended, or the last API key',
+      },
     },
     {
       method: 'post',

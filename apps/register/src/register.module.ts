@@ -13,6 +13,7 @@ import {
 } from '#cqrs';
 import { blindIndex } from '#personal-data';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
+import { TenantKeyLookup } from '#tenant-keys';
 import { AccessTokenVerifier } from './access/access-token';
 import { ADMIN_TOKEN, TenantAccess } from './access/tenant-access';
 import { ConsentController } from './consent/consent.http';
@@ -39,7 +40,9 @@ import {
 import { SignUpHandler } from './sign-up/sign-up.handler';
 import { SignUpController } from './sign-up/sign-up.http';
 import { CreateTenantHandler } from './tenants/create-tenant.handler';
-import { TenantDirectory } from './tenants/tenant-directory';
+import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
+import { TenantKeysHandler } from './tenants/tenant-keys.handler';
+import { TenantKeysController } from './tenants/tenant-keys.http';
 import { TenantsController } from './tenants/tenants.http';
 import { VerifyEmailHandler } from './verification/verification.handler';
 import { VerificationController } from './verification/verification.http';
@@ -72,6 +75,7 @@ export class RegisterModule {
       { provide: Mailer, useValue: runtime.mailer },
       { provide: AccessTokenVerifier, useValue: runtime.accessTokens },
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
+      { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
       { provide: REGISTER_SETTINGS, useValue: runtime.settings },
       { provide: Clock, useClass: SystemClock },
       {
@@ -113,6 +117,7 @@ export class RegisterModule {
       TenantDirectory,
       TenantAccess,
       CreateTenantHandler,
+      TenantKeysHandler,
       SignUpHandler,
       VerifyEmailHandler,
       RequestPasswordResetHandler,
@@ -126,6 +131,7 @@ export class RegisterModule {
       imports: [CqrsModule.forRoot()],
       controllers: [
         TenantsController,
+        TenantKeysController,
         SignUpController,
         VerificationController,
         PasswordResetController,

@@ -9,7 +9,7 @@ import { ProfileRow } from './profile/profile.entity';
 import { registerApi } from './register.api';
 import type { RegisterConfig } from './register.config';
 import type { RegisterRuntime } from './register.module';
-import { RegisterReadModels1732350000000 } from './register.schema';
+import { RegisterReadModels1732350000000, RegisterTenantKeys1765200000000 } from './register.schema';
 import { TenantRow } from './tenants/tenant.entity';
 
 /** Opens what register runs on, as its configuration says. */
@@ -20,7 +20,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [TenantRow, ProfileRow],
-    migrations: [RegisterReadModels1732350000000],
+    migrations: [RegisterReadModels1732350000000, RegisterTenantKeys1765200000000],
     events: [...accountEvents, ...reservationEvents, ...tenantEvents],
   });
   const mailer: Mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM) : new DevMailbox(config.MAIL_FROM);

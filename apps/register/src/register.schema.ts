@@ -1,5 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
+import { INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
+import { tenantKeysTableDdl } from '#tenant-keys';
 
 /** Register's read models. Every row starts with its tenant; primary keys lead with it. */
 export class RegisterReadModels1732350000000 implements MigrationInterface {
@@ -36,5 +38,31 @@ export class RegisterReadModels1732350000000 implements MigrationInterface {
   async down(runner: QueryRunner): Promise<void> {
     await runner.query('DROP TABLE IF EXISTS register_profiles');
     await runner.query('DROP TABLE IF EXISTS register_tenants');
+  }
+}
+
+/**
+ * Tenant keys by hash (see #tenant-keys): rotation and revocation happen per key, so keys left the
+ * tenants row. The keys of tenants created so far are copied from it, with the ids TenantCreated's
+ * hashes go by; the projection adds later tenants and keys. (The row keeps its two hash columns,
+ * still written, for a rollback to the release before this one.)
+ */
+export class RegisterTenantKeys1765200000000 implements MigrationInterface {
+  name = 'RegisterTenantKeys1765200000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(tenantKeysTableDdl('register_tenant_keys'));
+    await runner.query(
+      `
+      INSERT INTO register_tenant_keys (key_hash, tenant_id, key_id, kind, valid_from)
+      SELECT write_key_hash, tenant_id, $1, 'write', created_at FROM register_tenants
+      UNION ALL SELECT api_key_hash, tenant_id, $2, 'api', created_at FROM register_tenants
+      ON CONFLICT DO NOTHING`,
+      [INITIAL_WRITE_KEY_ID, INITIAL_API_KEY_ID],
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS register_tenant_keys');
   }
 }

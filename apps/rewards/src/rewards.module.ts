@@ -13,6 +13,7 @@ import {
   ServiceInfrastructure,
 } from '#cqrs';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
+import { TenantKeyLookup } from '#tenant-keys';
 import { CatalogHandler } from './catalog/catalog.handler';
 import { CatalogController } from './catalog/catalog.http';
 import { Earning, EarningProjection } from './earning/earning.projection';
@@ -29,7 +30,7 @@ import { rewardsReadModelProjection } from './rewards.projection';
 import { CachedStreams } from './shared/cached-streams';
 import { EventStoreRef } from './shared/event-store-ref';
 import { TenantAccess } from './tenants/tenant-access';
-import { TenantDirectory } from './tenants/tenant-directory';
+import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
 import { WalletHandler } from './wallet/wallet.handler';
 import { MemberController } from './wallet/member.http';
 
@@ -59,6 +60,7 @@ export class RewardsModule {
         { provide: CachedStreams, useValue: streams },
         { provide: REWARDS_SETTINGS, useValue: settings },
         { provide: Clock, useClass: SystemClock },
+        { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
         {
           provide: 'rewards.runners',
           inject: [MetricsRegistry, SERVICE_LOGGER],

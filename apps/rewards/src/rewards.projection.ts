@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { EventEnvelope, Projection } from '#cqrs';
 import { TENANT_STREAM_PREFIX, type TenantEvent } from '#contracts';
+import { applyTenantKeyEvents } from '#tenant-keys';
+import { TENANT_KEYS_TABLE } from './tenants/tenant-directory';
 import type { CatalogEvent } from './catalog/catalog.events';
 import type { RedemptionEvent } from './redemption/redemption.events';
 import { REDEMPTION_STREAM_PREFIX, REWARD_STREAM_PREFIX, WALLET_STREAM_PREFIX } from './rewards.streams';
@@ -10,7 +12,7 @@ import type { WalletEvent } from './wallet/wallet.events';
 type ReadModelEvent = TenantEvent | CatalogEvent | RedemptionEvent | WalletEvent;
 
 /**
- * Rewards' read models: tenant keys (from register), the catalog and redemptions for admin views,
+ * Rewards' read models: tenants and their keys (from register), the catalog and redemptions for admin views,
  * and the lots and tier reviews the expiry job looks for; an erased member's rows are forgotten.
  * Balances are not here: a member's view is folded from the wallet stream itself, so it always
  * includes the caller's own writes.
@@ -54,6 +56,7 @@ type Row = readonly unknown[];
 /** One batch's changes, merged per row: the last tier, the sum of stock and lot movements, the last status. */
 class ReadModelChanges {
   private readonly tenants: Row[] = [];
+  private readonly tenantKeyEvents: TenantEvent[] = [];
   private readonly rewards: Row[] = [];
   private readonly held = new Map<string, { tenantId: string; rewardId: string; delta: number }>();
   private readonly redemptions: Row[] = [];
@@ -69,6 +72,11 @@ class ReadModelChanges {
     switch (event.type) {
       case 'TenantCreated':
         this.tenants.push([event.data.tenantId, event.data.slug, event.data.apiKeyHash]);
+        this.tenantKeyEvents.push(event);
+        return;
+      case 'TenantKeyIssued':
+      case 'TenantKeyRevoked':
+        this.tenantKeyEvents.push(event);
         return;
       case 'RewardCreated': {
         const d = event.data;
@@ -146,6 +154,7 @@ class ReadModelChanges {
       this.tenants,
       3,
     );
+    await applyTenantKeyEvents(tx, TENANT_KEYS_TABLE, this.tenantKeyEvents);
     await insert(
       tx,
       `INSERT INTO rewards_catalog (tenant_id, reward_id, name, cost, stock, per_member_limit, valid_from, valid_until, created_at)

@@ -8,11 +8,11 @@ import { redemptionEvents } from './redemption/redemption.events';
 import { rewardsApi } from './rewards.api';
 import type { RewardsConfig } from './rewards.config';
 import type { RewardsRuntime } from './rewards.module';
-import { RewardsErasedMembers1732360000001, RewardsReadModels1732360000000 } from './rewards.schema';
+import { RewardsErasedMembers1732360000001, RewardsReadModels1732360000000, RewardsTenantKeys1765200000000 } from './rewards.schema';
 import { walletEvents } from './wallet/wallet.events';
 
 /**
- * Every event type rewards reads: its own, register's TenantCreated (the tenants' keys), and the
+ * Every event type rewards reads: its own, register's tenant events (the tenants' keys), and the
  * sources of earning (pulse's tracked events, register's sign-ups and erasures).
  */
 export const rewardsEventTypes = [
@@ -32,7 +32,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [RewardsReadModels1732360000000, RewardsErasedMembers1732360000001],
+    migrations: [RewardsReadModels1732360000000, RewardsErasedMembers1732360000001, RewardsTenantKeys1765200000000],
     events: rewardsEventTypes,
   });
   return {

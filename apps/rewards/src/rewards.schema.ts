@@ -1,5 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
+import { INITIAL_API_KEY_ID } from '#contracts';
+import { tenantKeysTableDdl } from '#tenant-keys';
 
 /** Rewards' read models. Every row starts with its tenant; primary keys lead with it. */
 export class RewardsReadModels1732360000000 implements MigrationInterface {
@@ -88,5 +90,27 @@ export class RewardsErasedMembers1732360000001 implements MigrationInterface {
 
   async down(runner: QueryRunner): Promise<void> {
     await runner.query('DROP TABLE IF EXISTS rewards_erased_members');
+  }
+}
+
+/**
+ * Tenant keys by hash (see #tenant-keys), which rotation and revocation change one by one. The API
+ * keys of tenants created so far are copied from rewards_tenants (which holds no write key: rewards
+ * never took one); the projection adds later tenants and keys.
+ */
+export class RewardsTenantKeys1765200000000 implements MigrationInterface {
+  name = 'RewardsTenantKeys1765200000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(tenantKeysTableDdl('rewards_tenant_keys'));
+    await runner.query(
+      `INSERT INTO rewards_tenant_keys (key_hash, tenant_id, key_id, kind, valid_from)
+       SELECT api_key_hash, tenant_id, $1, 'api', '-infinity'::timestamptz FROM rewards_tenants ON CONFLICT DO NOTHING`,
+      [INITIAL_API_KEY_ID],
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS rewards_tenant_keys');
   }
 }

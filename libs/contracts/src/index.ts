@@ -40,4 +40,26 @@ export {
   emailReservationStreamFor,
   tenantStreamFor,
 } from './register/streams';
-export { TenantCreated, type TenantEvent, tenantEvents } from './register/tenant.events';
+export {
+  TENANT_KEY_KINDS,
+  TenantCreated,
+  type TenantEvent,
+  TenantKeyIssued,
+  type TenantKeyKind,
+  TenantKeyRevoked,
+  tenantEvents,
+} from './register/tenant.events';
+export {
+  INITIAL_API_KEY_ID,
+  INITIAL_WRITE_KEY_ID,
+  type TenantKey,
+  type TenantKeyRing,
+  earliestEnd,
+  emptyKeyRing,
+  evolveKeyRing,
+  keyById,
+  keyByHash,
+  keyRingOf,
+  keyValidAt,
+  keysIssuedBy,
+} from './register/tenant-key-ring';

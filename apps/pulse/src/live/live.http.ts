@@ -2,9 +2,10 @@ import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventCodec, EventOf } from '#cqrs';
 import type { RecordedEvent } from '#eventstore';
-import { keyMatches, TRACKING_STREAM_PREFIX, type LoginSucceeded, type TrackingEvent } from '#contracts';
+import { TRACKING_STREAM_PREFIX, type LoginSucceeded, type TrackingEvent } from '#contracts';
 import type { AllSubscription, PostgresEventStoreLike } from './live.types';
 import { ProblemError } from '#platform';
+import { authorizeApiKey } from '#tenant-keys';
 import { TenantKeys } from '../tenants/tenant-keys';
 import { SIGN_IN_STREAM_PREFIX } from '../identity/sightings';
 import { LIVE_PAGE } from './live.page';
@@ -175,15 +176,9 @@ export class LiveController {
     if (!tenant)
       throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
     const key = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? queryKey;
-    if (!key || !keyMatches(key, tenant.apiKeyHash)) {
-      throw new ProblemError({
-        status: 401,
-        type: 'unauthorized',
-        title: 'Authentication required',
-        detail: "send the tenant's API key as Authorization: Bearer or ?key=",
-        headers: { 'WWW-Authenticate': 'Bearer' },
-      });
-    }
+    await authorizeApiKey(this.tenants.keys, tenant.tenantId, key, {
+      howToSend: "send the tenant's API key as Authorization: Bearer or ?key=",
+    });
     reply.hijack();
     const raw = reply.raw;
     const view: { closed: boolean; unlisten?: () => void; heartbeat?: NodeJS.Timeout } = { closed: false };

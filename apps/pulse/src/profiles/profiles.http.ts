@@ -1,38 +1,22 @@
 import { Controller, Get, Param, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ProblemError } from '#platform';
-import { keyMatches } from '#contracts';
+import { authorizeApiKey } from '#tenant-keys';
 import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
 import { ProfileReader } from './profile-reader';
 
 const KINDS = new Set(['userId', 'anonymousId', 'email']);
 
 /**
- * Reading needs the tenant's API key: write keys ship in web pages, so they only ever write.
+ * Reading needs the tenant's API key: write keys ship in web pages, so they only ever write. An
+ * API key of another tenant gets 403, as in every service.
  */
 export async function requireApiKey(tenants: TenantKeys, request: FastifyRequest, slug: string): Promise<PulseTenant> {
   const tenant = await tenants.bySlug(slug);
   if (!tenant)
     throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-  if (!match) {
-    throw new ProblemError({
-      status: 401,
-      type: 'unauthorized',
-      title: 'Authentication required',
-      detail: "send the tenant's API key as Authorization: Bearer",
-      headers: { 'WWW-Authenticate': 'Bearer' },
-    });
-  }
-  if (!keyMatches(match[1]!, tenant.apiKeyHash)) {
-    throw new ProblemError({
-      status: 401,
-      type: 'unauthorized',
-      title: 'Authentication required',
-      detail: 'the API key is not valid for this tenant',
-      headers: { 'WWW-Authenticate': 'Bearer' },
-    });
-  }
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+  await authorizeApiKey(tenants.keys, tenant.tenantId, presented, { howToSend: "send the tenant's API key as Authorization: Bearer" });
   return tenant;
 }
 

@@ -2,9 +2,9 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { LEGACY_CLIENT_SOURCE, type MessageKind } from '#contracts';
+import type { MessageKind } from '#contracts';
 import { problemContentType, ProblemError, requestPath, SERVICE_LOGGER } from '#platform';
-import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
+import { TenantKeys, type TrackingSender } from '../tenants/tenant-keys';
 import { bodyTooLarge, decodeTrackingBody } from './tracking-body';
 import { TrackingHandler } from './tracking.handler';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from './segment-message';
@@ -91,7 +91,7 @@ export class TrackingRoutes implements OnModuleInit {
           requestId: request.id,
           receivedAt,
           ip: request.ip,
-          source: LEGACY_CLIENT_SOURCE,
+          source: tenant.source,
         });
         return reply.status(200).send({ success: true });
       });
@@ -106,7 +106,7 @@ export class TrackingRoutes implements OnModuleInit {
           requestId: request.id,
           receivedAt,
           ip: request.ip,
-          source: LEGACY_CLIENT_SOURCE,
+          source: tenant.source,
         });
         return reply.status(200).send({ success: true });
       });
@@ -147,14 +147,17 @@ export class TrackingRoutes implements OnModuleInit {
     });
   }
 
-  /** The write key as HTTP Basic user name (server libraries) or `writeKey` in the body (analytics.js). */
-  private async authenticate(request: FastifyRequest, body: Record<string, unknown>): Promise<PulseTenant> {
+  /**
+   * A write key (a client source) or a server key (a server source), as HTTP Basic user name
+   * (server libraries) or `writeKey` in the body (analytics.js); messages record which source sent them.
+   */
+  private async authenticate(request: FastifyRequest, body: Record<string, unknown>): Promise<TrackingSender> {
     const key = basicUser(header(request, 'authorization')) ?? (typeof body.writeKey === 'string' ? body.writeKey : undefined);
     if (!key) throw unauthorized('send the write key as the HTTP Basic user name or as writeKey in the body');
     if (key.length > 256) throw unauthorized('the write key is not valid');
-    const tenant = await this.tenants.byWriteKey(key);
-    if (!tenant) throw unauthorized('the write key is not valid');
-    return tenant;
+    const sender = await this.tenants.sender(key);
+    if (!sender) throw unauthorized('the write key is not valid');
+    return sender;
   }
 
   private renderProblem(error: unknown, request: FastifyRequest, reply: FastifyReply): void {

@@ -1,8 +1,11 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { CommandRunner } from '#cqrs';
 import { ProblemError } from '#platform';
+import { tenantStreamFor } from '#contracts';
+import { authorizeApiKey, bearerUnauthorized as unauthorized, TenantKeyLookup } from '#tenant-keys';
 import { TenantDirectory, type TenantRecord } from '../tenants/tenant-directory';
-import { keyMatches } from '#contracts';
+import { tenantDecider } from '../tenants/tenant.decider';
 import { AccessTokenVerifier } from './access-token';
 
 export const ADMIN_TOKEN = Symbol('AdminToken');
@@ -11,14 +14,6 @@ export interface IncomingRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-const unauthorized = (detail: string) =>
-  new ProblemError({
-    status: 401,
-    type: 'unauthorized',
-    title: 'Authentication required',
-    detail,
-    headers: { 'WWW-Authenticate': 'Bearer' },
-  });
 const forbidden = (detail: string) => new ProblemError({ status: 403, type: 'forbidden', title: 'Not allowed for this tenant', detail });
 
 /**
@@ -32,6 +27,8 @@ export class TenantAccess {
   constructor(
     private readonly tenants: TenantDirectory,
     private readonly tokens: AccessTokenVerifier,
+    private readonly keys: TenantKeyLookup,
+    private readonly runner: CommandRunner,
     @Inject(ADMIN_TOKEN) adminToken: string,
   ) {
     this.adminTokenDigest = createHash('sha256').update(adminToken).digest();
@@ -54,11 +51,12 @@ export class TenantAccess {
 
   async requireApiKey(request: IncomingRequest, slug: string): Promise<TenantRecord> {
     const tenant = await this.tenant(slug);
-    const presented = bearerOf(request);
-    if (!presented) throw unauthorized("send the tenant's API key as Authorization: Bearer");
-    if (keyMatches(presented, tenant.apiKeyHash)) return tenant;
-    if (await this.tenants.slugOfApiKey(presented)) throw forbidden('this API key belongs to another tenant');
-    throw unauthorized('the API key is not valid');
+    await authorizeApiKey(this.keys, tenant.tenantId, bearerOf(request), {
+      howToSend: "send the tenant's API key as Authorization: Bearer",
+      // A key the read model has yet to take in (a rolling update's old replica applied its event) is still the tenant's.
+      keyRing: async () => (await this.runner.load(tenantStreamFor(slug), tenantDecider)).state.ring,
+    });
+    return tenant;
   }
 
   async requirePerson(request: IncomingRequest, slug: string): Promise<{ tenant: TenantRecord; userId: string }> {

@@ -1,13 +1,15 @@
 import type { EntityManager } from 'typeorm';
 import type { EventEnvelope, Projection } from '#cqrs';
+import { applyTenantKeyEvents } from '#tenant-keys';
 import { ACCOUNT_STREAM_PREFIX, TENANT_STREAM_PREFIX, type AccountEvent, type TenantEvent } from '#contracts';
+import { TENANT_KEYS_TABLE } from '../tenants/tenant-directory';
 import { TenantRow } from '../tenants/tenant.entity';
 import { ProfileRow } from './profile.entity';
 
 type Registration = EventEnvelope & { event: Extract<AccountEvent, { type: 'UserRegistered' }> };
 
 /**
- * Tenants and profiles, from register's own streams. Sign-ups dominate the log, so runs of
+ * Tenants, their keys and profiles, from register's own streams. Sign-ups dominate the log, so runs of
  * registrations in a batch go in as one multi-row INSERT; everything else applies in order. Its
  * every effect is in these tables, so its commits need not wait for the WAL flush: a crash loses
  * the last batches together with their checkpoint, and they are applied again.
@@ -67,6 +69,11 @@ async function applyOne(envelope: EventEnvelope, tx: EntityManager): Promise<voi
         writeKeyHash: event.data.writeKeyHash,
         createdAt: new Date(event.data.createdAt),
       });
+      await applyTenantKeyEvents(tx, TENANT_KEYS_TABLE, [event]);
+      return;
+    case 'TenantKeyIssued':
+    case 'TenantKeyRevoked':
+      await applyTenantKeyEvents(tx, TENANT_KEYS_TABLE, [event]);
       return;
     case 'EmailVerified':
       await profiles.update({ tenantId, userId: event.data.userId }, { emailVerified: true, updatedAt: at });

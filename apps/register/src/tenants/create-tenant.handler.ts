@@ -5,7 +5,7 @@ import { hashKey, tenantStreamFor } from '#contracts';
 import { Clock } from '../register.ports';
 import { ReadModels } from '../read-models';
 import { tenantDecider } from './tenant.decider';
-import { newApiKey, newWriteKey } from './tenant-keys';
+import { newTenantKey } from './tenant-keys';
 
 export class CreateTenant extends Command<CreateTenantOutcome> {
   constructor(
@@ -40,12 +40,12 @@ export class CreateTenantHandler implements ICommandHandler<CreateTenant, Create
   async execute({ slug, name, correlationId }: CreateTenant): Promise<CreateTenantOutcome> {
     const now = this.clock.now();
     const tenantId = uuidv7();
-    const apiKey = newApiKey();
-    const writeKey = newWriteKey();
+    const apiKey = newTenantKey('api');
+    const writeKey = newTenantKey('write');
     const outcome = await this.runner.handle({
       streamName: tenantStreamFor(slug),
       decider: tenantDecider,
-      command: { tenantId, slug, name, apiKeyHash: hashKey(apiKey), writeKeyHash: hashKey(writeKey), now },
+      command: { type: 'CreateTenant', tenantId, slug, name, apiKeyHash: hashKey(apiKey), writeKeyHash: hashKey(writeKey), now },
       context: { tenantId, correlationId, now },
       retriesOnConflict: 1,
     });

@@ -3,11 +3,11 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { TenantRef } from '../register.ports';
 import { TenantRow } from './tenant.entity';
-import { hashKey } from '#contracts';
 
-export interface TenantRecord extends TenantRef {
-  readonly apiKeyHash: string;
-}
+export type TenantRecord = TenantRef;
+
+/** Register's copy of every tenant's keys, by hash (see #tenant-keys). */
+export const TENANT_KEYS_TABLE = 'register_tenant_keys';
 
 /** Tenants by slug, from the read model, cached briefly: every request under /t/{tenant} needs one. */
 @Injectable()
@@ -21,14 +21,8 @@ export class TenantDirectory {
     if (cached) return cached;
     const row = await this.dataSource.getRepository(TenantRow).findOneBy({ slug });
     if (!row) return undefined;
-    const record = { tenantId: row.tenantId, slug: row.slug, name: row.name, apiKeyHash: row.apiKeyHash };
+    const record = { tenantId: row.tenantId, slug: row.slug, name: row.name };
     this.cache.set(slug, record);
     return record;
-  }
-
-  /** Which tenant an API key belongs to, to tell "wrong tenant" (403) from "no such key" (401). */
-  async slugOfApiKey(apiKey: string): Promise<string | undefined> {
-    const row = await this.dataSource.getRepository(TenantRow).findOneBy({ apiKeyHash: hashKey(apiKey) });
-    return row?.slug;
   }
 }

@@ -1,7 +1,20 @@
-import { accept, reject, type Decider } from '#cqrs';
-import { TenantCreated, type TenantEvent } from '#contracts';
+import { accept, reject, type Decider, type Decision } from '#cqrs';
+import {
+  emptyKeyRing,
+  evolveKeyRing,
+  keyById,
+  keyValidAt,
+  TenantCreated,
+  TenantKeyIssued,
+  TenantKeyRevoked,
+  type TenantEvent,
+  type TenantKey,
+  type TenantKeyKind,
+  type TenantKeyRing,
+} from '#contracts';
 
 export interface CreateTenant {
+  readonly type: 'CreateTenant';
   readonly tenantId: string;
   readonly slug: string;
   readonly name: string;
@@ -10,23 +23,163 @@ export interface CreateTenant {
   readonly now: Date;
 }
 
-export type TenantRejection = { readonly kind: 'SlugTaken'; readonly slug: string };
+export interface IssueTenantKey {
+  readonly type: 'IssueTenantKey';
+  readonly keyId: string;
+  readonly kind: TenantKeyKind;
+  readonly keyHash: string;
+  readonly label: string | null;
+  readonly now: Date;
+}
 
-/** The tenant stream is named by slug, so "slug is unique" is the stream's "no stream yet". */
-export const tenantDecider: Decider<CreateTenant, TenantEvent, { readonly exists: boolean }, TenantRejection> = {
-  initialState: () => ({ exists: false }),
-  evolve: () => ({ exists: true }),
+/** A new key of the same kind and label, and the old one ending once the overlap has passed. */
+export interface RotateTenantKey {
+  readonly type: 'RotateTenantKey';
+  readonly keyId: string;
+  readonly overlapSeconds: number;
+  readonly newKeyId: string;
+  readonly newKeyHash: string;
+  readonly now: Date;
+}
+
+export interface RevokeTenantKey {
+  readonly type: 'RevokeTenantKey';
+  readonly keyId: string;
+  readonly now: Date;
+}
+
+export type TenantCommand = CreateTenant | IssueTenantKey | RotateTenantKey | RevokeTenantKey;
+
+export type TenantRejection =
+  | { readonly kind: 'SlugTaken'; readonly slug: string }
+  | { readonly kind: 'UnknownTenant' }
+  | { readonly kind: 'UnknownKey'; readonly keyId: string }
+  | { readonly kind: 'KeyIdTaken'; readonly keyId: string }
+  | { readonly kind: 'KeyRevoked'; readonly keyId: string; readonly validUntil: string }
+  | { readonly kind: 'KeyAlreadyEnding'; readonly keyId: string; readonly validUntil: string }
+  | { readonly kind: 'OverlapOutOfRange'; readonly overlapSeconds: number; readonly max: number }
+  | { readonly kind: 'LastApiKey'; readonly keyId: string }
+  | { readonly kind: 'TooManyKeys'; readonly limit: number };
+
+type TenantDecision = Decision<TenantEvent, TenantRejection>;
+
+export interface TenantState {
+  readonly exists: boolean;
+  readonly tenantId: string | null;
+  readonly ring: TenantKeyRing;
+}
+
+/** The longest a rotated key keeps working next to its successor: long enough for a monthly deploy, short enough to end. */
+export const MAX_ROTATION_OVERLAP_SECONDS = 30 * 24 * 60 * 60;
+
+/**
+ * Keys a tenant may hold at once (not yet ended). Every one is a row and a cache entry in each
+ * service; a tenant with more is not rotating, it is leaking. Rotation is exempt: it ends a key.
+ */
+export const MAX_LIVE_KEYS = 20;
+
+/**
+ * A tenant and its key ring. The stream is named by slug, so "slug is unique" is the stream's "no
+ * stream yet". Key rules: only a key that is still valid can be rotated or revoked; a rotation's
+ * overlap is 0 s to 30 days and applies to a key nothing has ended yet; revoking an API key must
+ * leave the tenant one API key that nothing ends, so that its servers are never locked out by a slip.
+ */
+export const tenantDecider: Decider<TenantCommand, TenantEvent, TenantState, TenantRejection> = {
+  initialState: () => ({ exists: false, tenantId: null, ring: emptyKeyRing }),
+  evolve: (state, event) => ({
+    exists: true,
+    tenantId: event.type === 'TenantCreated' ? event.data.tenantId : state.tenantId,
+    ring: evolveKeyRing(state.ring, event),
+  }),
   decide(command, state) {
-    if (state.exists) return reject({ kind: 'SlugTaken', slug: command.slug });
-    return accept(
-      TenantCreated({
-        tenantId: command.tenantId,
-        slug: command.slug,
-        name: command.name,
-        apiKeyHash: command.apiKeyHash,
-        writeKeyHash: command.writeKeyHash,
-        createdAt: command.now.toISOString(),
-      }),
-    );
+    if (command.type === 'CreateTenant') return create(command, state);
+    if (!state.exists || state.tenantId === null) return reject({ kind: 'UnknownTenant' });
+    switch (command.type) {
+      case 'IssueTenantKey':
+        return issue(command, state.tenantId, state.ring);
+      case 'RotateTenantKey':
+        return rotate(command, state.tenantId, state.ring);
+      case 'RevokeTenantKey':
+        return revoke(command, state.tenantId, state.ring);
+    }
   },
 };
+
+function create(command: CreateTenant, state: TenantState): TenantDecision {
+  if (state.exists) return reject({ kind: 'SlugTaken', slug: command.slug });
+  return accept(
+    TenantCreated({
+      tenantId: command.tenantId,
+      slug: command.slug,
+      name: command.name,
+      apiKeyHash: command.apiKeyHash,
+      writeKeyHash: command.writeKeyHash,
+      createdAt: command.now.toISOString(),
+    }),
+  );
+}
+
+function issue(command: IssueTenantKey, tenantId: string, ring: TenantKeyRing): TenantDecision {
+  if (keyById(ring, command.keyId)) return reject({ kind: 'KeyIdTaken', keyId: command.keyId });
+  if (ring.keys.filter((key) => keyValidAt(key, command.now)).length >= MAX_LIVE_KEYS)
+    return reject({ kind: 'TooManyKeys', limit: MAX_LIVE_KEYS });
+  return accept(
+    TenantKeyIssued({
+      tenantId,
+      keyId: command.keyId,
+      kind: command.kind,
+      keyHash: command.keyHash,
+      label: command.label,
+      issuedAt: command.now.toISOString(),
+      replaces: null,
+    }),
+  );
+}
+
+function rotate(command: RotateTenantKey, tenantId: string, ring: TenantKeyRing): TenantDecision {
+  const { overlapSeconds, now } = command;
+  if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > MAX_ROTATION_OVERLAP_SECONDS)
+    return reject({ kind: 'OverlapOutOfRange', overlapSeconds, max: MAX_ROTATION_OVERLAP_SECONDS });
+  const found = validKey(ring, command.keyId, now);
+  if (!found.key) return reject(found.rejection);
+  const { key } = found;
+  if (key.validUntil !== null) return reject({ kind: 'KeyAlreadyEnding', keyId: key.keyId, validUntil: key.validUntil });
+  if (keyById(ring, command.newKeyId)) return reject({ kind: 'KeyIdTaken', keyId: command.newKeyId });
+  return accept(
+    TenantKeyIssued({
+      tenantId,
+      keyId: command.newKeyId,
+      kind: key.kind,
+      keyHash: command.newKeyHash,
+      label: key.label,
+      issuedAt: now.toISOString(),
+      replaces: key.keyId,
+    }),
+    TenantKeyRevoked({
+      tenantId,
+      keyId: key.keyId,
+      revokedAt: now.toISOString(),
+      effectiveAt: new Date(now.getTime() + overlapSeconds * 1000).toISOString(),
+      reason: 'rotated',
+    }),
+  );
+}
+
+function revoke(command: RevokeTenantKey, tenantId: string, ring: TenantKeyRing): TenantDecision {
+  const { now } = command;
+  const found = validKey(ring, command.keyId, now);
+  if (!found.key) return reject(found.rejection);
+  const { key } = found;
+  const openApiKeyRemains = ring.keys.some((other) => other.keyId !== key.keyId && other.kind === 'api' && other.validUntil === null);
+  if (key.kind === 'api' && !openApiKeyRemains) return reject({ kind: 'LastApiKey', keyId: key.keyId });
+  return accept(
+    TenantKeyRevoked({ tenantId, keyId: key.keyId, revokedAt: now.toISOString(), effectiveAt: now.toISOString(), reason: 'revoked' }),
+  );
+}
+
+function validKey(ring: TenantKeyRing, keyId: string, now: Date): { key: TenantKey } | { key?: undefined; rejection: TenantRejection } {
+  const key = keyById(ring, keyId);
+  if (!key) return { rejection: { kind: 'UnknownKey', keyId } };
+  if (!keyValidAt(key, now)) return { rejection: { kind: 'KeyRevoked', keyId, validUntil: key.validUntil! } };
+  return { key };
+}

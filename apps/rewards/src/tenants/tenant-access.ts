@@ -1,43 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { ProblemError } from '#platform';
-import { keyMatches } from '#contracts';
+import { authorizeApiKey, TenantKeyLookup } from '#tenant-keys';
 import { TenantDirectory, type TenantRecord } from './tenant-directory';
 
 export interface IncomingRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-const unauthorized = (detail: string) =>
-  new ProblemError({
-    status: 401,
-    type: 'unauthorized',
-    title: 'Authentication required',
-    detail,
-    headers: { 'WWW-Authenticate': 'Bearer' },
-  });
-
 /** Every rewards call is made by the tenant's server with its API key; another tenant's key gets 403. */
 @Injectable()
 export class TenantAccess {
-  constructor(private readonly tenants: TenantDirectory) {}
+  constructor(
+    private readonly tenants: TenantDirectory,
+    private readonly keys: TenantKeyLookup,
+  ) {}
 
   async requireApiKey(request: IncomingRequest, slug: string): Promise<TenantRecord> {
     const tenant = /^[a-z0-9-]{1,63}$/.test(slug) ? await this.tenants.bySlug(slug) : undefined;
     if (!tenant)
       throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
-    const presented = bearerOf(request);
-    if (!presented) throw unauthorized("send the tenant's API key as Authorization: Bearer");
-    if (keyMatches(presented, tenant.apiKeyHash)) return tenant;
-    if (await this.tenants.slugOfApiKey(presented)) {
-      throw new ProblemError({
-        status: 403,
-        type: 'forbidden',
-        title: 'Not allowed for this tenant',
-        detail: 'this API key belongs to another tenant',
-      });
-    }
-    throw unauthorized('the API key is not valid');
+    await authorizeApiKey(this.keys, tenant.tenantId, bearerOf(request), {
+      howToSend: "send the tenant's API key as Authorization: Bearer",
+      // Like the tenant itself, a key issued a moment ago may be in register's stream before it is in rewards' table.
+      keyRing: () => this.tenants.keyRing(slug),
+    });
+    return tenant;
   }
 }
 

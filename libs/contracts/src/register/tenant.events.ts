@@ -1,8 +1,17 @@
 import { defineEvent, type EventOf } from '#cqrs';
 
 /**
+ * What a tenant key lets its holder do. A `write` key ships in web pages and apps (a client source:
+ * anyone can copy it), a `server` key is a tracking source kept secret on the tenant's servers,
+ * and an `api` key reads and administers the tenant's data through the services' APIs.
+ */
+export const TENANT_KEY_KINDS = ['write', 'server', 'api'] as const;
+export type TenantKeyKind = (typeof TENANT_KEY_KINDS)[number];
+
+/**
  * A tenant and the hashes of its keys. Pulse and login learn tenants from this event, so it carries
- * what they need to check a key (SHA-256 of it) and never a key itself.
+ * what they need to check a key (SHA-256 of it) and never a key itself. The two hashes are the
+ * tenant's first keys, `initial-write` and `initial-api` in its key ring (see tenant-key-ring.ts).
  */
 export const TenantCreated = defineEvent<{
   tenantId: string;
@@ -13,5 +22,29 @@ export const TenantCreated = defineEvent<{
   createdAt: string;
 }>()('TenantCreated');
 
-export type TenantEvent = EventOf<typeof TenantCreated>;
-export const tenantEvents = [TenantCreated];
+/** A key added to the tenant's ring; valid from now until a TenantKeyRevoked ends it. Only its SHA-256 is kept. */
+export const TenantKeyIssued = defineEvent<{
+  tenantId: string;
+  keyId: string;
+  kind: TenantKeyKind;
+  keyHash: string;
+  label: string | null;
+  issuedAt: string;
+  /** The key this one takes over from, when a rotation issued it. */
+  replaces: string | null;
+}>()('TenantKeyIssued');
+
+/**
+ * A key is refused from `effectiveAt` on: the moment of revocation, or the end of the overlap a
+ * rotation gave the old key so that its holders can switch. A key given two ends ends at the earlier.
+ */
+export const TenantKeyRevoked = defineEvent<{
+  tenantId: string;
+  keyId: string;
+  revokedAt: string;
+  effectiveAt: string;
+  reason: 'revoked' | 'rotated';
+}>()('TenantKeyRevoked');
+
+export type TenantEvent = EventOf<typeof TenantCreated> | EventOf<typeof TenantKeyIssued> | EventOf<typeof TenantKeyRevoked>;
+export const tenantEvents = [TenantCreated, TenantKeyIssued, TenantKeyRevoked];
