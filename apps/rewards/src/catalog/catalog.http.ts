@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestj
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { bounded, EARLIEST_INSTANT, parseIsoInstant, parseBody, ProblemError, RequestValidationError } from '#platform';
-import { decodeCursor, encodeCursor, pageLimit, ReadModels } from '../read-models';
+import { encodeCursor, keyAfter, pageLimit, ReadModels } from '../read-models';
 import { Clock } from '../rewards.ports';
 import { TenantCalls } from '../shared/tenant-calls';
 import { correlationIdOf, type IncomingRequest } from '../tenants/tenant-access';
@@ -114,14 +114,7 @@ export class CatalogController {
   ) {
     return this.calls.read(request, slug, async (tenant) => {
       const size = pageLimit(limit);
-      const after = decodeCursor(cursor);
-      if (after !== undefined && !UUID.test(after))
-        throw new ProblemError({
-          status: 400,
-          type: 'invalid-cursor',
-          title: 'Invalid cursor',
-          detail: 'use the nextCursor of a previous page',
-        });
+      const after = keyAfter(cursor, UUID);
       const rows: CatalogRow[] = await this.dataSource.query(
         `SELECT * FROM rewards_catalog WHERE tenant_id = $1 AND ($2::uuid IS NULL OR reward_id > $2::uuid) ORDER BY reward_id LIMIT $3`,
         [tenant.tenantId, after ?? null, size],

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { parseBody, ProblemError } from '#platform';
 import { rewardNotFound, UUID } from '../catalog/catalog.http';
-import { decodeCursor, encodeCursor, pageLimit } from '../read-models';
+import { encodeCursor, keyAfter, pageLimit } from '../read-models';
 import { Clock } from '../rewards.ports';
 import { idempotencyKeyOf, invalidParameter, isMemberId } from '../shared/request-edges';
 import { TenantCalls } from '../shared/tenant-calls';
@@ -77,14 +77,7 @@ export class RedemptionController {
       if (status !== undefined && !REDEMPTION_STATUSES.includes(status as RedemptionStatus))
         throw invalidParameter('status', `must be one of ${REDEMPTION_STATUSES.join(', ')}`);
       const size = pageLimit(limit);
-      const after = decodeCursor(cursor);
-      if (after !== undefined && !UUID.test(after))
-        throw new ProblemError({
-          status: 400,
-          type: 'invalid-cursor',
-          title: 'Invalid cursor',
-          detail: 'use the nextCursor of a previous page',
-        });
+      const after = keyAfter(cursor, UUID);
       const rows: {
         redemption_id: string;
         user_id: string;
