@@ -107,9 +107,10 @@ export class RedemptionHandler {
    * took goes back. A confirmed, fulfilled or cancelled one is left as its own flow left it.
    */
   private async settle(tenantId: string, redemptionId: string, context: CommandContext): Promise<RedeemOutcome> {
-    const { status } = await this.process(tenantId, redemptionId);
-    if (status === 'declining') await this.completeDecline(tenantId, redemptionId, context);
-    else if (status === 'declined') await this.compensate(tenantId, redemptionId, context);
+    const state = await this.process(tenantId, redemptionId);
+    if (state.status === 'declining') await this.completeDecline(tenantId, redemptionId, context);
+    else if (state.status === 'declined') await this.compensate(tenantId, redemptionId, context);
+    else return this.answer(state);
     return this.answer(await this.process(tenantId, redemptionId));
   }
 
