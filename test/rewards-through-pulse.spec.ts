@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { basic, eventually, startPulse, type PulseHarness, type Tenant } from '../apps/pulse/test/pulse-harness';
-import { auth, PROGRAM, startRewardsApp, type RewardsApp } from '../apps/rewards/test/rewards-harness';
+import { auth, PROGRAM, PROGRAM_ALLOWING_CLIENTS, startRewardsApp, type RewardsApp } from '../apps/rewards/test/rewards-harness';
 
 /**
  * The whole path a customer wires up: their app tracks through pulse's Segment API (here with
  * Segment's own Node SDK and plain HTTP), pulse stores the calls sealed, and rewards earns from
  * them, as seen through rewards' own API. Same database and master key, as deployed services share.
+ *
+ * Pulse records every call as a client source until tenants have server keys, and client sources
+ * earn only through rules that allow them: the program here allows them (PROGRAM_ALLOWING_CLIENTS).
  */
 describe('earning from calls tracked through pulse', () => {
   let pulse: PulseHarness;
@@ -17,7 +20,7 @@ describe('earning from calls tracked through pulse', () => {
     pulse = await startPulse();
     rewards = await startRewardsApp(pulse.databaseUrl, pulse.masterKey);
     tenant = await pulse.createTenant();
-    expect((await rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM)).status).toBe(200);
+    expect((await rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM_ALLOWING_CLIENTS)).status).toBe(200);
   });
   afterAll(async () => {
     await rewards?.close();
@@ -57,6 +60,27 @@ describe('earning from calls tracked through pulse', () => {
     expect((await track({ userId, event: 'Grant', properties: { points: 1 } })).status).toBe(200);
     await eventually(async () => (await balanceOf(userId))?.balance !== undefined && (await balanceOf(userId))!.balance >= 36);
     expect((await balanceOf(userId))?.balance).toBe(36);
+  });
+
+  test('a call sent with the public write key earns nothing under a program that trusts only server sources (the default)', async () => {
+    const strict = await pulse.createTenant();
+    expect((await rewards.http().put(`/t/${strict.slug}/program`).set(auth(strict)).send(PROGRAM)).status).toBe(200);
+    const userId = `forger-${randomUUID()}`;
+    const send = (properties: object) =>
+      fetch(`${pulse.url}/v1/track`, {
+        method: 'POST',
+        headers: { authorization: basic(strict.writeKey), 'content-type': 'application/json' },
+        body: JSON.stringify({ userId, event: 'Grant', properties }),
+      });
+    expect((await send({ points: 1_000_000 })).status).toBe(200);
+    // Allowing client sources from now on: a witness call, stored after the first, earns.
+    const allowing = await rewards.http().put(`/t/${strict.slug}/program`).set(auth(strict)).send(PROGRAM_ALLOWING_CLIENTS);
+    expect(allowing.body.version).toBe(2);
+    expect((await send({ points: 1 })).status).toBe(200);
+    const balance = async () => (await rewards.http().get(`/t/${strict.slug}/members/${userId}`).set(auth(strict))).body.balance ?? 0;
+    // Once the witness counts, the forged grant before it has been applied too.
+    await eventually(async () => (await balance()) >= 1);
+    expect(await balance()).toBe(1);
   });
 
   test('anonymous visitors earn nothing until they are identified by a userId', async () => {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Position } from '#eventstore';
 import { ProjectionRunner } from '#cqrs';
+import { ProblemError } from '#platform';
 
 /** Rewards' read-model projection, seen from the capabilities: how to read their own writes. */
 @Injectable()
@@ -16,6 +17,19 @@ export class ReadModels {
 export const encodeCursor = (key: string) => Buffer.from(key).toString('base64url');
 export function decodeCursor(cursor: string | undefined): string | undefined {
   return cursor === undefined || cursor === '' ? undefined : Buffer.from(cursor, 'base64url').toString();
+}
+
+/** The key a page starts after, or a 400 when the cursor is none of ours (it would reach SQL as a key). */
+export function keyAfter(cursor: string | undefined, key: RegExp): string | undefined {
+  const after = decodeCursor(cursor);
+  if (after !== undefined && !key.test(after))
+    throw new ProblemError({
+      status: 400,
+      type: 'invalid-cursor',
+      title: 'Invalid cursor',
+      detail: 'use the nextCursor of a previous page',
+    });
+  return after;
 }
 
 export function pageLimit(raw: string | undefined, fallback = 50): number {

@@ -5,9 +5,18 @@ import { programBody } from './program/program.schemas';
 import { redeemBody } from './redemption/redemption.http';
 import { adjustmentBody } from './wallet/member.http';
 
-const keyErrors = { 401: 'no or unknown API key', 403: 'API key of another tenant', 404: 'unknown tenant' } as const;
-const memberErrors = { ...keyErrors, 404: 'unknown tenant, or no such member (never enrolled, or erased)' } as const;
-const listErrors = { ...keyErrors, 400: 'malformed cursor' } as const;
+const keyErrors = {
+  401: 'no or unknown API key',
+  403: 'API key of another tenant',
+  404: 'unknown tenant',
+  429: "this tenant's calls in flight or writes per second on this replica are spent (Retry-After)",
+} as const;
+const memberErrors = {
+  ...keyErrors,
+  400: 'a userId that is no identifier (control characters, too long)',
+  404: 'unknown tenant, or no such member (never enrolled, or erased)',
+} as const;
+const listErrors = { ...keyErrors, 400: 'malformed cursor, or a status that is none' } as const;
 
 /** rewards' public API (PRODUCT.md), served at /docs and /docs-json; every call takes the tenant's API key. */
 export const rewardsApi: ApiDescription = {
@@ -20,7 +29,9 @@ export const rewardsApi: ApiDescription = {
     {
       method: 'put',
       path: '/t/{tenant}/program',
-      summary: 'Publish the whole program (rules, tiers, expiry) as a new version; the same program again changes nothing',
+      summary:
+        'Publish the whole program (rules, tiers, expiry, limits) as a new version; the same program again changes nothing. ' +
+        "Each rule earns only from the source kinds in its `sources` (['server'] unless it lists 'client' too)",
       tags: ['program'],
       auth: 'apiKey',
       body: programBody,
@@ -62,14 +73,14 @@ export const rewardsApi: ApiDescription = {
     {
       method: 'post',
       path: '/t/{tenant}/members/{userId}/redemptions',
-      summary: 'Redeem a reward: reserves stock and points; send an Idempotency-Key (same key, same answer, one effect)',
+      summary: 'Redeem a reward: takes the points, then a stock unit; send an Idempotency-Key (same key, same answer, one effect)',
       tags: ['redemption'],
       auth: 'apiKey',
       body: redeemBody,
       responses: {
         201: 'redeemed (confirmed)',
-        400: 'invalid input or missing Idempotency-Key',
         ...memberErrors,
+        400: 'invalid input, userId or Idempotency-Key, or none sent',
         409: 'out of stock, not yet valid, member limit reached or not enough points',
         410: 'reward no longer valid',
         422: 'Idempotency-Key already used for another request',
@@ -121,7 +132,7 @@ export const rewardsApi: ApiDescription = {
       summary: "The wallet's history, oldest first, paginated (?cursor=&limit=)",
       tags: ['members'],
       auth: 'apiKey',
-      responses: { 200: 'a page of wallet events', 400: 'malformed cursor', ...memberErrors },
+      responses: { 200: 'a page of wallet events', ...memberErrors, 400: 'malformed cursor or userId' },
     },
     {
       method: 'post',
@@ -131,7 +142,13 @@ export const rewardsApi: ApiDescription = {
       tags: ['members'],
       auth: 'apiKey',
       body: adjustmentBody,
-      responses: { 201: 'adjusted', 400: 'invalid input', ...memberErrors, 409: 'would overdraw the wallet' },
+      responses: {
+        201: 'adjusted (the same key and body again: the first answer)',
+        ...memberErrors,
+        400: 'invalid input, userId or Idempotency-Key',
+        409: 'would overdraw the wallet, or take it past what a wallet holds',
+        422: 'Idempotency-Key already used for an adjustment with another body',
+      },
     },
     ...parkedEventsApi,
   ],

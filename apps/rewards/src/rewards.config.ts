@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { serviceEnvSchema } from '#cqrs';
-import { durationMs, loadConfig } from '#platform';
+import { durationMs, integer, loadConfig } from '#platform';
 
 const schema = serviceEnvSchema({ port: 3004, bodyLimitBytes: 256 * 1024 })
   // Every call but the parked-events routes carries the tenant's API key: those answer 404 without an admin token.
@@ -10,6 +10,12 @@ const schema = serviceEnvSchema({ port: 3004, bodyLimitBytes: 256 * 1024 })
     REWARDS_EXPIRY_INTERVAL_MS: durationMs().default(60_000),
     /** A redemption left unfinished this long (its request crashed) is driven to the end by a sweep; 0 turns it off. */
     REWARDS_RECOVERY_AFTER_MS: durationMs().default(30_000),
+    /** Writes (program, catalog, redemptions, adjustments) one tenant may make per second on this replica, sustained. */
+    REWARDS_TENANT_WRITES_PER_SECOND: integer({ min: 1, max: 1_000_000 }).default(1000),
+    /** Writes one tenant may make at once after a quiet spell. */
+    REWARDS_TENANT_WRITE_BURST: integer({ min: 1, max: 1_000_000 }).default(1000),
+    /** Calls of one tenant in flight at once on this replica; more answer 429. */
+    REWARDS_TENANT_CONCURRENCY: integer({ min: 1, max: 100_000 }).default(64),
   });
 
 export type RewardsConfig = z.output<typeof schema>;

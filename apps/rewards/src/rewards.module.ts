@@ -29,6 +29,7 @@ import { Clock, REWARDS_SETTINGS, SystemClock, type RewardsSettings } from './re
 import { rewardsReadModelProjection } from './rewards.projection';
 import { CachedStreams } from './shared/cached-streams';
 import { EventStoreRef } from './shared/event-store-ref';
+import { TenantCalls } from './shared/tenant-calls';
 import { TenantAccess } from './tenants/tenant-access';
 import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
 import { WalletHandler } from './wallet/wallet.handler';
@@ -110,6 +111,7 @@ export class RewardsModule {
         ReadModels,
         TenantDirectory,
         TenantAccess,
+        TenantCalls,
         ProgramHandler,
         CatalogHandler,
         WalletHandler,

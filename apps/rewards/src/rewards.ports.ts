@@ -12,6 +12,8 @@ export interface RewardsSettings {
   readonly expiryIntervalMs: number;
   readonly recoveryAfterMs: number;
   readonly maxProjectionLagMs: number;
+  /** Each tenant's share of this replica (see TenantCalls). */
+  readonly fairness: { readonly writesPerSecond: number; readonly writeBurst: number; readonly concurrency: number };
 }
 export const REWARDS_SETTINGS = Symbol('RewardsSettings');
 

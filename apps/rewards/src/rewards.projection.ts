@@ -45,6 +45,7 @@ export const rewardsReadModelProjection: Projection = {
 
 const REDEMPTION_STATUS = {
   RedemptionConfirmed: 'confirmed',
+  RedemptionDeclineStarted: 'declining',
   RedemptionDeclined: 'declined',
   RedemptionFulfilled: 'fulfilled',
   RedemptionCancellationRequested: 'cancelling',
@@ -97,12 +98,16 @@ class ReadModelChanges {
         return;
       }
       case 'RedemptionConfirmed':
+      case 'RedemptionDeclineStarted':
       case 'RedemptionDeclined':
       case 'RedemptionFulfilled':
       case 'RedemptionCancellationRequested':
       case 'RedemptionCancellationCompleted': {
         const key = `${tenantId}/${event.data.redemptionId}`;
-        const reason = event.type === 'RedemptionDeclined' ? event.data.reason : (this.statuses.get(key)?.reason ?? null);
+        const reason =
+          event.type === 'RedemptionDeclined' || event.type === 'RedemptionDeclineStarted'
+            ? event.data.reason
+            : (this.statuses.get(key)?.reason ?? null);
         this.statuses.set(key, { tenantId, redemptionId: event.data.redemptionId, status: REDEMPTION_STATUS[event.type], reason, at });
         return;
       }
@@ -193,13 +198,13 @@ class ReadModelChanges {
     await insert(
       tx,
       `INSERT INTO rewards_lots (tenant_id, user_id, lot_id, remaining, expires_at)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::timestamptz[]) ON CONFLICT DO NOTHING`,
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[]) ON CONFLICT DO NOTHING`,
       this.lots,
       5,
     );
     await insert(
       tx,
-      `UPDATE rewards_lots l SET remaining = l.remaining + m.delta FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS m(tenant_id, user_id, lot_id, delta)
+      `UPDATE rewards_lots l SET remaining = l.remaining + m.delta FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[]) AS m(tenant_id, user_id, lot_id, delta)
        WHERE l.tenant_id = m.tenant_id AND l.user_id = m.user_id AND l.lot_id = m.lot_id`,
       [...this.lotMoves.values()].map((m) => [m.tenantId, m.userId, m.lotId, m.delta]),
       4,

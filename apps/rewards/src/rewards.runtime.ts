@@ -8,7 +8,12 @@ import { redemptionEvents } from './redemption/redemption.events';
 import { rewardsApi } from './rewards.api';
 import type { RewardsConfig } from './rewards.config';
 import type { RewardsRuntime } from './rewards.module';
-import { RewardsErasedMembers1732360000001, RewardsReadModels1732360000000, RewardsTenantKeys1765200000000 } from './rewards.schema';
+import {
+  RewardsBoundedTotals1733500000000,
+  RewardsErasedMembers1732360000001,
+  RewardsReadModels1732360000000,
+  RewardsTenantKeys1765200000000,
+} from './rewards.schema';
 import { walletEvents } from './wallet/wallet.events';
 
 /**
@@ -32,7 +37,12 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [RewardsReadModels1732360000000, RewardsErasedMembers1732360000001, RewardsTenantKeys1765200000000],
+    migrations: [
+      RewardsReadModels1732360000000,
+      RewardsErasedMembers1732360000001,
+      RewardsBoundedTotals1733500000000,
+      RewardsTenantKeys1765200000000,
+    ],
     events: rewardsEventTypes,
   });
   return {
@@ -41,6 +51,11 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       expiryIntervalMs: config.REWARDS_EXPIRY_INTERVAL_MS,
       recoveryAfterMs: config.REWARDS_RECOVERY_AFTER_MS,
       maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
+      fairness: {
+        writesPerSecond: config.REWARDS_TENANT_WRITES_PER_SECOND,
+        writeBurst: config.REWARDS_TENANT_WRITE_BURST,
+        concurrency: config.REWARDS_TENANT_CONCURRENCY,
+      },
     },
     adminToken: config.ADMIN_TOKEN,
   };

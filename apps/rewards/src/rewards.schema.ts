@@ -94,6 +94,38 @@ export class RewardsErasedMembers1732360000001 implements MigrationInterface {
 }
 
 /**
+ * What a lot holds is summed into its row by every redemption, refund and expiry, so the column
+ * takes what any stored event can put there: bigint (a lot is one award's worth at most since
+ * awards are capped, but events stored before that could hold more than an integer). The other
+ * numeric columns stay integers, bounded by the catalog decider: a cost is at most BOUNDS.points,
+ * stock, held units and per-member limits at most BOUNDS.quantity. Balances and points in a period
+ * are folded from the wallet stream, never stored. Also: the recovery sweep's index covers
+ * redemptions left declining (paid, stock refused, refund unfinished).
+ *
+ * ALTER ... TYPE rewrites the table under an exclusive lock: in place on a populated database,
+ * every row kept, taking as long as a copy of rewards_lots (projections wait, requests do not).
+ */
+export class RewardsBoundedTotals1733500000000 implements MigrationInterface {
+  name = 'RewardsBoundedTotals1733500000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE rewards_lots ALTER COLUMN remaining TYPE bigint');
+    await runner.query('DROP INDEX IF EXISTS rewards_redemptions_unfinished');
+    await runner.query(
+      "CREATE INDEX IF NOT EXISTS rewards_redemptions_unfinished ON rewards_redemptions (updated_at) WHERE status IN ('requested', 'cancelling', 'declining')",
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP INDEX IF EXISTS rewards_redemptions_unfinished');
+    await runner.query(
+      "CREATE INDEX IF NOT EXISTS rewards_redemptions_unfinished ON rewards_redemptions (updated_at) WHERE status IN ('requested', 'cancelling')",
+    );
+    await runner.query('ALTER TABLE rewards_lots ALTER COLUMN remaining TYPE integer');
+  }
+}
+
+/**
  * Tenant keys by hash (see #tenant-keys), which rotation and revocation change one by one. The API
  * keys of tenants created so far are copied from rewards_tenants (which holds no write key: rewards
  * never took one); the projection adds later tenants and keys.

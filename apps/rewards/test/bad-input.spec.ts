@@ -30,6 +30,8 @@ describe('bad input', () => {
     if (type) expect(response.body.type).toBe(`https://tessera.dev/problems/${type}`);
   }
   const pointers = (body: { errors?: { pointer: string }[] }) => (body.errors ?? []).map((e) => e.pointer).sort();
+  /** Each field once, however many of its rules it breaks. */
+  const fields = (body: { errors?: { pointer: string }[] }) => [...new Set(pointers(body))];
 
   async function unchanged(work: () => Promise<void>) {
     const before = await h.storedEvents();
@@ -88,6 +90,100 @@ describe('bad input', () => {
         });
       expectProblem(response, 400, 'validation-failed');
       expect(pointers(response.body as never)).toEqual(['/tiers/levels/1/threshold']);
+    }));
+
+  test('a program with values past what storage holds is refused, each named by pointer', () =>
+    unchanged(async () => {
+      const response = await h.rewards
+        .http()
+        .put(`/t/${tenant.slug}/program`)
+        .set(auth(tenant))
+        .send({
+          rules: [
+            {
+              id: 'ok',
+              event: 'Order\u0000Completed',
+              conditions: [
+                { property: 'total\n', op: 'eq', value: 'x' },
+                { property: 'currency', op: 'eq', value: 'EUR\u0000' },
+                { property: 'total', op: 'gt', value: 1e300 },
+              ],
+              award: { kind: 'fixed', points: 1e300 },
+              caps: { perDay: 2 ** 31 },
+              sources: ['server', 'browser'],
+            },
+          ],
+          tiers: {
+            periodMonths: 12,
+            levels: [
+              { name: 'a', threshold: 0 },
+              { name: 'b\u001b', threshold: 1e13 },
+            ],
+          },
+          limits: { maxPointsPerEvent: 2e9, perMemberPerDay: 0.5 },
+        });
+      expectProblem(response, 400, 'validation-failed');
+      expect(fields(response.body as never)).toEqual([
+        '/limits/maxPointsPerEvent',
+        '/limits/perMemberPerDay',
+        '/rules/0/award/points',
+        '/rules/0/caps/perDay',
+        '/rules/0/conditions/0/property',
+        '/rules/0/conditions/1/value',
+        '/rules/0/conditions/2/value',
+        '/rules/0/event',
+        '/rules/0/sources/1',
+        '/tiers/levels/1/name',
+        '/tiers/levels/1/threshold',
+      ]);
+    }));
+
+  test('catalog terms past what storage holds are refused, each named by pointer', () =>
+    unchanged(async () => {
+      const response = await h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/rewards`)
+        .set(auth(tenant))
+        .send({
+          name: 'Mug\u0000',
+          cost: 2 ** 31,
+          stock: 1e300,
+          perMemberLimit: 0,
+          validFrom: '1969-12-31T23:59:59Z',
+          validUntil: '9999-12-31T23:00:00-05:00',
+        });
+      expectProblem(response, 400, 'validation-failed');
+      expect(fields(response.body as never)).toEqual(['/cost', '/name', '/perMemberLimit', '/stock', '/validFrom', '/validUntil']);
+    }));
+
+  test('an adjustment past what storage holds is refused, each field named', () =>
+    unchanged(async () => {
+      const response = await h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/members/${userId}/adjustments`)
+        .set(auth(tenant))
+        .send({ points: 1e300, reason: 'late\u0000parcel', actor: 'agent\n7' });
+      expectProblem(response, 400, 'validation-failed');
+      expect(fields(response.body as never)).toEqual(['/actor', '/points', '/reason']);
+    }));
+
+  test('a userId with control characters, or a malformed Idempotency-Key, is a 400 naming it', () =>
+    unchanged(async () => {
+      const member = await h.rewards
+        .http()
+        .get(`/t/${tenant.slug}/members/${encodeURIComponent('m\u0000x')}`)
+        .set(auth(tenant));
+      expectProblem(member, 400, 'invalid-parameter');
+      expect(member.body.parameter).toBe('userId');
+      const key = await redeem(userId, { rewardId }, 'has space');
+      expectProblem(key, 400, 'invalid-parameter');
+      expect(key.body.parameter).toBe('Idempotency-Key');
+      const status = await h.rewards
+        .http()
+        .get(`/t/${tenant.slug}/redemptions?status=${encodeURIComponent('\u0000')}`)
+        .set(auth(tenant));
+      expectProblem(status, 400, 'invalid-parameter');
+      expect(status.body.parameter).toBe('status');
     }));
 
   test('a negative or fractional cost or stock is refused', () =>

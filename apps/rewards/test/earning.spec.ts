@@ -161,6 +161,38 @@ describe('earning from events', () => {
     expect(stored.rows.map((r: { data: string }) => r.data).join()).not.toContain('late parcel');
   });
 
+  test("an adjustment's Idempotency-Key reused with another body is refused (422) and changes nothing; the same body gets the first answer", async () => {
+    const userId = `rekeyed-${randomUUID()}`;
+    await h.track(tenant, userId, 'Grant', { points: 10 });
+    const adjust = (body: object) =>
+      h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/members/${userId}/adjustments`)
+        .set(auth(tenant))
+        .set('idempotency-key', 'rekeyed-1')
+        .send(body);
+    const first = await adjust({ points: 25, reason: 'late parcel', actor: 'agent-7' });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ points: 25, balance: 35 });
+    await h.track(tenant, userId, 'Grant', { points: 5 });
+    const before = await h.storedEvents('rewards.wallet-');
+    for (const other of [
+      { points: 40, reason: 'late parcel', actor: 'agent-7' },
+      { points: 25, reason: 'wrong size', actor: 'agent-7' },
+      { points: 25, reason: 'late parcel', actor: 'agent-8' },
+    ]) {
+      const refused = await adjust(other);
+      expect(refused.status).toBe(422);
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(refused.body.type).toBe('https://tessera.dev/problems/idempotency-key-reused');
+    }
+    expect(await h.storedEvents('rewards.wallet-')).toBe(before);
+    expect((await member(userId)).body.balance).toBe(40);
+    const again = await adjust({ points: 25, reason: 'late parcel', actor: 'agent-7' });
+    expect(again.status).toBe(201);
+    expect(again.body).toEqual(first.body);
+  });
+
   test('a program version another replica applied reaches this one: events tracked after it earn under it here too', async () => {
     const other = await h.createTenant();
     const visit = (points: number) => ({ rules: [{ id: 'visit', event: 'Visited', conditions: [], award: { kind: 'fixed', points } }] });

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { redemptionDecider } from '../src/redemption/redemption.decider';
+import { createHash, randomUUID } from 'node:crypto';
+import { redemptionDecider, type RedemptionCommand } from '../src/redemption/redemption.decider';
 import { redemptionIdFor } from '../src/redemption/redemption.handler';
 import { RedemptionRecovery } from '../src/redemption/redemption.recovery';
-import { redemptionStreamFor } from '../src/rewards.streams';
+import { redemptionStreamFor, rewardStreamFor } from '../src/rewards.streams';
 import { CachedStreams } from '../src/shared/cached-streams';
+import { WalletHandler } from '../src/wallet/wallet.handler';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
 /** Redemptions never overdraw a wallet nor oversell a reward, however many race; keys make them idempotent. */
@@ -32,7 +33,7 @@ describe('redemptions', () => {
     await h.track(tenant, userId, 'Grant', { points });
     return userId;
   }
-  const redeem = (userId: string, rewardId: string, key = randomUUID()) =>
+  const redeem = (userId: string, rewardId: string, key: string = randomUUID()) =>
     h.rewards
       .http()
       .post(`/t/${tenant.slug}/members/${userId}/redemptions`)
@@ -86,6 +87,72 @@ describe('redemptions', () => {
     expect(balances.filter((b) => b === 0)).toHaveLength(5);
     expect(balances.filter((b) => b === 100)).toHaveLength(45);
     expect(await remaining(rewardId)).toBe(0);
+  });
+
+  test('a member racing many redemptions with points for one unit holds no stock it cannot pay for: every honest buyer gets a unit', async () => {
+    const honest = 5;
+    const rewardId = await reward({ stock: honest + 1 });
+    const racer = await memberWith(100);
+    const buyers = await Promise.all(Array.from({ length: honest }, () => memberWith(100)));
+    // The racer's requests go out first, the honest ones while they are in flight.
+    const racing = Array.from({ length: 40 }, () => redeem(racer, rewardId));
+    const buying = buyers.map((userId) => redeem(userId, rewardId));
+    const [raced, bought] = [await Promise.all(racing), await Promise.all(buying)];
+    expect(bought.map((r) => r.status)).toEqual(buyers.map(() => 201));
+    expect(raced.filter((r) => r.status === 201)).toHaveLength(1);
+    for (const refused of raced.filter((r) => r.status !== 201)) {
+      expect(refused.status).toBe(409);
+      expect(refused.body.type).toBe('https://tessera.dev/problems/insufficient-points');
+    }
+    expect(await remaining(rewardId)).toBe(0);
+    expect(await Promise.all([racer, ...buyers].map(balance))).toEqual([racer, ...buyers].map(() => 0));
+    // Never oversold: as many units held as redemptions confirmed, each once.
+    const reserved = await h.rewards.runtime.infrastructure.pool.query<{ id: string; n: string }>(
+      `SELECT data->>'redemptionId' AS id, count(*) AS n FROM es_events WHERE type = 'StockReserved' AND stream_name = $1 GROUP BY 1`,
+      [rewardStreamFor(tenant.id, rewardId)],
+    );
+    expect(reserved.rows.map((row) => Number(row.n))).toEqual(Array.from({ length: honest + 1 }, () => 1));
+  });
+
+  test('a redemption paid for but refused stock gives the points back and is declined, also after a crash in between', async () => {
+    const rewardId = await reward({ stock: 1 });
+    const [first, second] = [await memberWith(100), await memberWith(100)];
+    expect((await redeem(first, rewardId)).status).toBe(201);
+    // Paid, refused stock, crashed before the refund: what the decline leaves until it is finished.
+    const redemptionId = redemptionIdFor(tenant.id, second, 'crashed-decline');
+    const context = { tenantId: tenant.id, correlationId: 'test', now: new Date() };
+    const streams = h.rewards.app.get(CachedStreams);
+    const step = (command: RedemptionCommand) =>
+      streams.handle({ streamName: redemptionStreamFor(tenant.id, redemptionId), decider: redemptionDecider, command, context });
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify({ userId: second, rewardId }))
+      .digest('hex');
+    await step({ type: 'Request', redemptionId, userId: second, rewardId, cost: 100, fingerprint, now: context.now });
+    await h.rewards.app
+      .get(WalletHandler)
+      .handle({ type: 'Redeem', userId: second, redemptionId, rewardId, points: 100, now: context.now }, context);
+    await step({ type: 'StartDecline', reason: 'OutOfStock', now: context.now });
+    expect(await balance(second)).toBe(0);
+    // The sweep finds it through the read model, once that shows it declining.
+    const listed = async () =>
+      (await h.rewards.http().get(`/t/${tenant.slug}/redemptions?status=declining&limit=500`).set(auth(tenant))).body.items.some(
+        (item: { id: string }) => item.id === redemptionId,
+      );
+    for (let attempt = 0; attempt < 50 && !(await listed()); attempt++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await listed()).toBe(true);
+
+    let resumed = 0;
+    for (let attempt = 0; attempt < 50 && resumed === 0; attempt++) {
+      resumed = await h.rewards.app.get(RedemptionRecovery).resumeUnfinished(new Date(), 0);
+      if (resumed === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await balance(second)).toBe(100);
+    expect((await h.rewards.http().get(`/t/${tenant.slug}/redemptions/${redemptionId}`).set(auth(tenant))).body.status).toBe('declined');
+    // The same key again answers the refusal, and changes nothing more.
+    const again = await redeem(second, rewardId, 'crashed-decline');
+    expect(again.status).toBe(409);
+    expect(again.body.type).toBe('https://tessera.dev/problems/out-of-stock');
+    expect([await balance(second), await remaining(rewardId)]).toEqual([100, 0]);
   });
 
   test('the same Idempotency-Key gives the same answer and one effect, even sent concurrently', async () => {

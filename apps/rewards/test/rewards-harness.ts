@@ -4,7 +4,7 @@ import request from 'supertest';
 import type { EventToAppend, JsonObject, Position } from '#eventstore';
 import { createServiceApp } from '#platform';
 import { createTestDatabase } from '../../../test/support/database';
-import { accountStreamFor, trackingStreamFor, trackReceived } from '#contracts';
+import { accountStreamFor, trackingStreamFor, trackReceived, type TrackingSource } from '#contracts';
 import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 import type { ProjectionRunner } from '#cqrs';
 import { Earning, type EarningProjection } from '../src/earning/earning.projection';
@@ -38,8 +38,11 @@ export interface RewardsHarness {
   /** Another replica of rewards on the same database and event store. */
   startReplica(): Promise<RewardsApp>;
   createTenant(): Promise<Tenant>;
-  /** Appends a track call as pulse records it (sealed) and waits until rewards has applied it. */
-  track(tenant: Tenant, userId: string, event: string, properties?: object, messageId?: string): Promise<Position>;
+  /**
+   * Appends a track call as pulse records it (sealed) and waits until rewards has applied it; from
+   * a server source unless `source` says otherwise.
+   */
+  track(tenant: Tenant, userId: string, event: string, properties?: object, messageId?: string, source?: TrackingSource): Promise<Position>;
   /** A track call sealed now, as pulse seals what it accepts (for appending later with `appendTracked`). */
   sealTrack(tenant: Tenant, userId: string, event: string, properties?: object): Promise<EventToAppend>;
   /** Appends sealed track calls and waits until rewards has applied them. */
@@ -58,7 +61,13 @@ export interface RewardsHarness {
   close(): Promise<void>;
 }
 
-export async function startRewardsApp(databaseUrl: string, masterKey: string, eventstoreUrl?: string): Promise<RewardsApp> {
+/** `env` sets or overrides rewards' variables (say, a tenant's share of the replica). */
+export async function startRewardsApp(
+  databaseUrl: string,
+  masterKey: string,
+  eventstoreUrl?: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<RewardsApp> {
   const config = loadRewardsConfig({
     NODE_ENV: 'test',
     DATABASE_URL: databaseUrl,
@@ -68,6 +77,7 @@ export async function startRewardsApp(databaseUrl: string, masterKey: string, ev
     REWARDS_RECOVERY_AFTER_MS: '0',
     SHUTDOWN_DRAIN_MS: '0',
     LOG_LEVEL: 'silent',
+    ...env,
   });
   const runtime = await openRewardsRuntime(config);
   const app = await createServiceApp(RewardsModule.forRoot(runtime), { ...rewardsServiceOptions(config), processMetrics: false });
@@ -86,19 +96,24 @@ export async function startRewardsApp(databaseUrl: string, masterKey: string, ev
  * Register and rewards on one fresh database, sharing the master key as deployed services do, and
  * on EventStoreDB when `eventstoreUrl` is given.
  */
-export async function startRewards(options: { eventstoreUrl?: string } = {}): Promise<RewardsHarness> {
+export async function startRewards(
+  options: { eventstoreUrl?: string; env?: Readonly<Record<string, string>> } = {},
+): Promise<RewardsHarness> {
   const databaseUrl = await createTestDatabase('rewards');
   const masterKey = randomBytes(32).toString('base64');
-  const { eventstoreUrl } = options;
+  const { eventstoreUrl, env } = options;
   const register = await startRegister({
     DATABASE_URL: databaseUrl,
     TESSERA_MASTER_KEY: masterKey,
     ...(eventstoreUrl ? { EVENTSTORE_URL: eventstoreUrl } : {}),
   });
-  const rewards = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl);
+  const rewards = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl, env);
   const replicas: RewardsApp[] = [];
   const store = rewards.runtime.infrastructure.eventStore;
-  const asPulseRecords = (tenant: Tenant, call: { userId: string; event: string; properties: object; messageId: string }) =>
+  const asPulseRecords = (
+    tenant: Tenant,
+    call: { userId: string; event: string; properties: object; messageId: string; source?: TrackingSource },
+  ) =>
     rewards.runtime.infrastructure.codec.encode(trackReceived({ ...call, properties: call.properties as JsonObject, at: new Date() }), {
       tenantId: tenant.id,
       correlationId: randomUUID(),
@@ -121,7 +136,7 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
     databaseUrl,
     masterKey,
     async startReplica() {
-      const replica = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl);
+      const replica = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl, env);
       replicas.push(replica);
       return replica;
     },
@@ -129,8 +144,8 @@ export async function startRewards(options: { eventstoreUrl?: string } = {}): Pr
       const { id, slug, apiKey } = await register.createTenant();
       return { id, slug, apiKey };
     },
-    async track(tenant, userId, event, properties = {}, messageId = randomUUID()) {
-      return appendTracked(tenant, [await asPulseRecords(tenant, { userId, event, properties, messageId })]);
+    async track(tenant, userId, event, properties = {}, messageId = randomUUID(), source) {
+      return appendTracked(tenant, [await asPulseRecords(tenant, { userId, event, properties, messageId, source })]);
     },
     sealTrack(tenant, userId, event, properties = {}) {
       return asPulseRecords(tenant, { userId, event, properties, messageId: randomUUID() });
@@ -206,4 +221,13 @@ export const PROGRAM = {
     ],
   },
   expiry: { monthsAfterEarning: 6 },
+};
+
+/**
+ * PROGRAM with every rule earning from client sources too: what a test that tracks through real
+ * pulse needs while pulse records every call as a client source (tenants have no server keys yet).
+ */
+export const PROGRAM_ALLOWING_CLIENTS = {
+  ...PROGRAM,
+  rules: PROGRAM.rules.map((rule) => ({ ...rule, sources: ['server', 'client'] })),
 };

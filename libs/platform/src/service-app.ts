@@ -2,12 +2,15 @@ import type { IncomingMessage } from 'node:http';
 import { Module, type DynamicModule, type InjectionToken, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { ReadinessChecks, type ReadinessCheck } from './health';
+import { BOUNDS } from './input-bounds';
 import { NestPinoLogger, SERVICE_LOGGER, createLogger, type LogFormat, type LogLevel } from './logging';
 import { HttpMetrics } from './metrics';
 import type { ApiDescription } from './openapi';
 import { PlatformModule } from './platform.module';
+import { problemContentType, problemDocument, statusSlug, statusTitle } from './problem-details';
 import { instrumentRequests, requestIdFrom, requestIdHeader } from './request-telemetry';
 import { ServiceLifecycle, defaultShutdownOptions, shutdownService, type ShutdownOptions } from './shutdown';
 
@@ -94,6 +97,21 @@ export async function createServiceApp(
     // The platform closes the listener itself (see shutdownService); this only matters if
     // something calls app.close() directly, where idle keep-alive sockets must not hold it open.
     forceCloseConnections: 'idle',
+    // A path parameter as long as an identifier may be (BOUNDS.identifierLength code units, each up
+    // to 9 characters percent-encoded) reaches its route, whose own checks answer with a problem
+    // naming the parameter; the router's default (100) cut ids that are valid everywhere else.
+    maxParamLength: BOUNDS.identifierLength * 9,
+    // What the router refuses before any route runs (a longer parameter, a malformed URL) is
+    // answered as problem+json like every other error.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 400;
+      void reply
+        .code(status)
+        .type(problemContentType)
+        .send(
+          problemDocument({ status, type: statusSlug(status), title: statusTitle(status), detail: 'the request URL cannot be routed' }),
+        );
+    },
   });
   const routes: string[] = [];
   // Before Nest and the services register anything, so every route is seen, plugins' included.

@@ -1,4 +1,5 @@
 import { accept, reject, type Decider } from '#cqrs';
+import { BOUNDS } from '#platform';
 import { RewardCreated, StockReleased, StockReserved, type CatalogEvent, type RewardTerms } from './catalog.events';
 
 export type CatalogCommand =
@@ -9,6 +10,7 @@ export type CatalogCommand =
 export type CatalogRejection =
   | { readonly kind: 'RewardExists'; readonly rewardId: string }
   | { readonly kind: 'InvalidValidity' }
+  | { readonly kind: 'InvalidTerms'; readonly errors: readonly { pointer: string; message: string }[] }
   | { readonly kind: 'RewardNotFound' }
   | { readonly kind: 'RewardNotYetValid'; readonly validFrom: string }
   | { readonly kind: 'RewardExpired'; readonly validUntil: string }
@@ -43,6 +45,8 @@ export const catalogDecider: Decider<CatalogCommand, CatalogEvent, RewardState, 
     switch (command.type) {
       case 'CreateReward': {
         if (state.terms) return reject({ kind: 'RewardExists', rewardId: command.terms.rewardId });
+        const errors = termsErrors(command.terms);
+        if (errors.length > 0) return reject({ kind: 'InvalidTerms', errors });
         const { validFrom, validUntil } = command.terms;
         if (validUntil !== null && validUntil <= validFrom) return reject({ kind: 'InvalidValidity' });
         return accept(RewardCreated({ ...command.terms, createdAt: command.now.toISOString() }));
@@ -77,6 +81,21 @@ export const catalogDecider: Decider<CatalogCommand, CatalogEvent, RewardState, 
     }
   },
 };
+
+/**
+ * Terms the read models can hold: the catalog's columns are integers, and a redemption's cost is
+ * one award's worth at most (BOUNDS.points), stock and limits a quantity (BOUNDS.quantity).
+ */
+export function termsErrors(terms: RewardTerms): { pointer: string; message: string }[] {
+  const errors: { pointer: string; message: string }[] = [];
+  const whole = (value: number, min: number, max: number) => Number.isInteger(value) && value >= min && value <= max;
+  if (!whole(terms.cost, 1, BOUNDS.points)) errors.push({ pointer: '/cost', message: `must be a whole number from 1 to ${BOUNDS.points}` });
+  if (!whole(terms.stock, 0, BOUNDS.quantity))
+    errors.push({ pointer: '/stock', message: `must be a whole number from 0 to ${BOUNDS.quantity}` });
+  if (terms.perMemberLimit !== null && !whole(terms.perMemberLimit, 1, BOUNDS.quantity))
+    errors.push({ pointer: '/perMemberLimit', message: `must be a whole number from 1 to ${BOUNDS.quantity}` });
+  return errors;
+}
 
 /** Why a member cannot have one more of this reward now, if they cannot. */
 export function unavailability(state: RewardState, userId: string, now: Date): CatalogRejection | undefined {

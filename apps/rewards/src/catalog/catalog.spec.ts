@@ -1,4 +1,5 @@
 import { given } from '#cqrs/testing';
+import { BOUNDS } from '#platform';
 import { catalogDecider } from './catalog.decider';
 import { RewardCreated, StockReleased, StockReserved, type RewardTerms } from './catalog.events';
 
@@ -26,6 +27,34 @@ describe('catalog', () => {
     given(catalogDecider, [])
       .when({ type: 'CreateReward', terms: { ...terms, validUntil: terms.validFrom }, now })
       .thenRejects({ kind: 'InvalidValidity' });
+  });
+
+  test('terms past what the catalog read model holds are refused: cost, stock and limit are bounded', () => {
+    given(catalogDecider, [])
+      .when({ type: 'CreateReward', terms: { ...terms, cost: BOUNDS.points + 1, stock: BOUNDS.quantity + 1, perMemberLimit: 0 }, now })
+      .thenRejects({
+        kind: 'InvalidTerms',
+        errors: [
+          { pointer: '/cost', message: expect.any(String) },
+          { pointer: '/stock', message: expect.any(String) },
+          { pointer: '/perMemberLimit', message: expect.any(String) },
+        ],
+      });
+    given(catalogDecider, [])
+      .when({
+        type: 'CreateReward',
+        terms: { ...terms, cost: BOUNDS.points, stock: BOUNDS.quantity, perMemberLimit: BOUNDS.quantity },
+        now,
+      })
+      .then([
+        RewardCreated({
+          ...terms,
+          cost: BOUNDS.points,
+          stock: BOUNDS.quantity,
+          perMemberLimit: BOUNDS.quantity,
+          createdAt: now.toISOString(),
+        }),
+      ]);
   });
 
   test('stock is reserved one unit per redemption, and once per redemption', () => {

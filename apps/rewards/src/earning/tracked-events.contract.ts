@@ -7,20 +7,25 @@ import {
   UserErased,
   UserRegistered,
   type TrackingMessage,
+  type TrackingSourceKind,
 } from '#contracts';
 
 /**
  * What rewards consumes from other services, as it reads it off the store.
  *
  * pulse: `MessageReceived` (pulse's tracking.events.ts) in `pulse.tracking-<tenantId>.<partition>`,
- *   one per accepted Segment call; those of `kind: 'track'` earn. `properties` is sealed under
+ *   one per accepted Segment call; those of `kind: 'track'` earn. `source.kind` says whether a
+ *   server source (secret key) or a client source (public write key) sent it; messages recorded
+ *   before version 3 read as client (pulse's upcaster), and so does anything else but `server`.
+ *   A rule earns only from the source kinds it lists (server alone by default). `properties` is sealed under
  *   the person's key and opened by the codec with the shared master key (the key store must be
  *   the one pulse writes to). Earning rules match `event` and read `properties`. Calls without a
  *   userId (anonymous visitors) earn nothing. `messageId` is the dedupe key: the same message
  *   earns once even if pulse were to record it twice.
  *
  * register: `UserRegistered` in `register.account-<tenantId>.<userId>`; rules name it as the
- *   event `UserRegistered` with no properties. Only `userId` (never sealed) is read.
+ *   event `UserRegistered` with no properties. Only `userId` (never sealed) is read. Register is
+ *   our own service: its sign-ups count as a server source.
  *   `UserErased` in the same stream closes the member's wallet.
  */
 export const MESSAGE_RECEIVED = MessageReceived.type;
@@ -35,7 +40,7 @@ export const consumedEvents = [MessageReceived, UserRegistered, UserErased];
 export interface EarningSource {
   readonly tenantId: string;
   readonly userId: string;
-  readonly source: { id: string; name: string; properties: Readonly<Record<string, unknown>> };
+  readonly source: { id: string; name: string; properties: Readonly<Record<string, unknown>>; kind: TrackingSourceKind };
 }
 
 export function earningSourceOf(envelope: EventEnvelope): EarningSource | undefined {
@@ -45,16 +50,18 @@ export function earningSourceOf(envelope: EventEnvelope): EarningSource | undefi
   if (type === USER_REGISTERED && envelope.streamName.startsWith(ACCOUNT_STREAM_PREFIX)) {
     const userId = data.userId;
     return typeof userId === 'string'
-      ? { tenantId, userId, source: { id: `registered:${userId}`, name: USER_REGISTERED, properties: {} } }
+      ? { tenantId, userId, source: { id: `registered:${userId}`, name: USER_REGISTERED, properties: {}, kind: 'server' } }
       : undefined;
   }
   if (type === MESSAGE_RECEIVED && data.kind === 'track' && envelope.streamName.startsWith(TRACKING_STREAM_PREFIX)) {
     // Properties sealed by pulse are opened by the codec; once the person is erased they read as null.
-    const { userId, event, properties, messageId } = data as Partial<TrackingMessage>;
+    const { userId, event, properties, messageId, source } = data as Partial<TrackingMessage>;
     if (typeof userId !== 'string' || typeof event !== 'string') return undefined;
     const id = typeof messageId === 'string' && messageId !== '' ? `track:${messageId}` : `event:${envelope.id}`;
     const props = typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? properties : {};
-    return { tenantId, userId, source: { id, name: event, properties: props } };
+    // Trust is never assumed: only a message that says in so many words it came from a server source is one.
+    const kind: TrackingSourceKind = source?.kind === 'server' ? 'server' : 'client';
+    return { tenantId, userId, source: { id, name: event, properties: props, kind } };
   }
   return undefined;
 }

@@ -41,6 +41,9 @@ function programErrors(program: ProgramDefinition): { pointer: string; message: 
       errors.push({ pointer: `/rules/${index}/caps/perDay`, message: 'the daily cap cannot exceed the monthly cap' });
     }
   });
+  const { perMemberPerDay, perMemberPerMonth } = program.limits;
+  if (perMemberPerDay !== undefined && perMemberPerMonth !== undefined && perMemberPerDay > perMemberPerMonth)
+    errors.push({ pointer: '/limits/perMemberPerDay', message: 'the daily limit cannot exceed the monthly limit' });
   const levels = program.tiers?.levels ?? [];
   if (program.tiers && levels[0]?.threshold !== 0)
     errors.push({ pointer: '/tiers/levels/0/threshold', message: 'the first tier must start at 0 points' });

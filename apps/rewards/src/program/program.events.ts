@@ -1,4 +1,6 @@
+import type { JsonObject } from '#eventstore';
 import { defineEvent, type EventOf } from '#cqrs';
+import type { TrackingSourceKind } from '#contracts';
 
 /** `property` is a dot path into the tracked event's properties, e.g. `order.total`. */
 export interface Condition {
@@ -18,6 +20,13 @@ export interface EarningRule {
   award: Award;
   /** Most points this rule gives one member per UTC day / month. */
   caps?: { perDay?: number; perMonth?: number };
+  /**
+   * Which of the tenant's sources may earn through this rule. A client source's write key ships in
+   * web pages, so anyone can send what it sends: only `server` by default, and a tenant lists
+   * `client` for a rule only when the event is worth nothing to a forger. Register's sign-ups are
+   * our own service's word and count as `server`.
+   */
+  sources: TrackingSourceKind[];
 }
 
 export interface TierLevel {
@@ -26,14 +35,56 @@ export interface TierLevel {
   threshold: number;
 }
 
+/** What one member may earn, all rules together; each unset limit is BOUNDS' own. */
+export interface ProgramLimits {
+  /** Most points one source event earns, every matching rule included. */
+  maxPointsPerEvent?: number;
+  /** Most points one member earns per UTC day / month, every rule included. */
+  perMemberPerDay?: number;
+  perMemberPerMonth?: number;
+}
+
 export interface ProgramDefinition {
   rules: EarningRule[];
   tiers: { periodMonths: number; levels: TierLevel[] } | null;
   expiry: { monthsAfterEarning: number } | null;
+  limits: ProgramLimits;
 }
 
-/** The whole program, each version complete: a reader never merges versions. */
-export const ProgramPublished = defineEvent<ProgramDefinition & { version: number; publishedAt: string }>()('ProgramPublished');
+/** Only what a trusted source sends earns, unless a rule says otherwise. */
+export const DEFAULT_RULE_SOURCES: readonly TrackingSourceKind[] = ['server'];
+
+/** A program as a caller may write it: rules without `sources` earn from server sources, no `limits` is none. */
+export type ProgramInput = Omit<ProgramDefinition, 'rules' | 'limits'> & {
+  rules: (Omit<EarningRule, 'sources'> & { sources?: TrackingSourceKind[] })[];
+  limits?: ProgramLimits;
+};
+
+/** The program with its defaults spelt out, as it is published (and compared with the one in force). */
+export function completeProgram(input: ProgramInput): ProgramDefinition {
+  return {
+    ...input,
+    rules: input.rules.map((rule) => ({ ...rule, sources: rule.sources ?? [...DEFAULT_RULE_SOURCES] })),
+    limits: input.limits ?? {},
+  };
+}
+
+/**
+ * The whole program, each version complete: a reader never merges versions. Version 2 names the
+ * sources each rule earns from and the program's limits; a version 1 program was published before
+ * sources were told apart, and reads as earning from server sources only, without limits of its own
+ * (its tenant publishes again to let client sources earn).
+ */
+export const ProgramPublished = defineEvent<ProgramDefinition & { version: number; publishedAt: string }>()('ProgramPublished', {
+  version: 2,
+  upcasters: {
+    1: (data) => ({
+      ...data,
+      rules: (Array.isArray(data.rules) ? data.rules : []).map((rule) => ({ ...(rule as JsonObject), sources: [...DEFAULT_RULE_SOURCES] })),
+      limits: {},
+    }),
+  },
+});
 
 export type ProgramEvent = EventOf<typeof ProgramPublished>;
 export const programEvents = [ProgramPublished];

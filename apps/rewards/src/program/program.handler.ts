@@ -3,17 +3,17 @@ import type { CommandContext } from '#cqrs';
 import { programStreamFor } from '../rewards.streams';
 import { CachedStreams } from '../shared/cached-streams';
 import { programDecider, type ProgramState } from './program.decider';
-import type { ProgramDefinition } from './program.events';
+import { completeProgram, type ProgramInput } from './program.events';
 
 @Injectable()
 export class ProgramHandler {
   constructor(private readonly streams: CachedStreams) {}
 
-  publish(program: ProgramDefinition, context: CommandContext) {
+  publish(program: ProgramInput, context: CommandContext) {
     return this.streams.handle({
       streamName: programStreamFor(context.tenantId),
       decider: programDecider,
-      command: { program, now: context.now },
+      command: { program: completeProgram(program), now: context.now },
       context,
     });
   }

@@ -1,3 +1,5 @@
+import { BOUNDS } from '#platform';
+import type { TrackingSourceKind } from '#contracts';
 import type { Award, Condition, EarningRule, ProgramDefinition, TierLevel } from './program.events';
 
 /** A fact a member's points may come from: a tracked event or a sign-up. */
@@ -5,19 +7,31 @@ export interface SourceEvent {
   readonly id: string;
   readonly name: string;
   readonly properties: Readonly<Record<string, unknown>>;
+  /** Who vouches for it: a server source (or rewards' own sibling, register), or a client anyone can copy. */
+  readonly kind: TrackingSourceKind;
 }
 
+/** The rules an event earns through: its name, a source the rule trusts, and every condition. */
 export function matchingRules(program: ProgramDefinition, source: SourceEvent): EarningRule[] {
-  return program.rules.filter((rule) => rule.event === source.name && rule.conditions.every((c) => holds(c, source.properties)));
+  return program.rules.filter(
+    (rule) => rule.event === source.name && rule.sources.includes(source.kind) && rule.conditions.every((c) => holds(c, source.properties)),
+  );
 }
 
-/** Points an award gives before caps; 0 when the amount is missing, not a number or not positive. */
+/**
+ * Points an award gives before caps, never more than one award's worth (BOUNDS.points): an order
+ * total of 1e300, or one that multiplies past what a double holds, earns that much and no more.
+ * 0 when the amount is missing, not a number or not positive.
+ */
 export function awardPoints(award: Award, properties: Readonly<Record<string, unknown>>): number {
-  if (award.kind === 'fixed') return award.points;
-  const amount = toNumber(valueAt(properties, award.property));
-  if (amount === undefined || amount <= 0) return 0;
+  if (award.kind === 'fixed') return Math.min(award.points, BOUNDS.points);
+  const amount = toAmount(valueAt(properties, award.property));
+  if (amount === undefined || !(amount > 0)) return 0;
+  const product = amount * award.pointsPerUnit;
+  // Compared before rounding: toFixed writes anything from 1e21 on in exponent notation.
+  if (!(product < BOUNDS.points)) return BOUNDS.points;
   // toFixed first: 19.99 * 100 is 1998.9999999999998 in binary, which "down" must not turn into 1998.
-  const exact = Number((amount * award.pointsPerUnit).toFixed(9));
+  const exact = Number(product.toFixed(9));
   switch (award.rounding) {
     case 'down':
       return Math.floor(exact);
@@ -67,6 +81,12 @@ function valueAt(properties: Readonly<Record<string, unknown>>, path: string): u
     current = (current as Record<string, unknown>)[key];
   }
   return current;
+}
+
+/** An amount to earn on: a number or numeric text; an infinite one ("1e999") is simply huge, and capped. */
+function toAmount(value: unknown): number | undefined {
+  const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+  return Number.isNaN(number) ? undefined : number;
 }
 
 function toNumber(value: unknown): number | undefined {

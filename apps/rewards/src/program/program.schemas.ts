@@ -1,20 +1,23 @@
 import { z } from 'zod';
+import { bounded, BOUNDS } from '#platform';
+import { DEFAULT_RULE_SOURCES } from './program.events';
 
-const points = z.number().int().positive().max(1_000_000_000);
-const name = z.string().trim().min(1).max(100);
+/** Names people read (tiers) and event names as trackers send them: single-line, at most an index key long. */
+const name = bounded.name(BOUNDS.nameLength);
+const eventName = bounded.name(BOUNDS.identifierLength);
 
-const propertyPath = z
-  .string()
-  .max(200)
+const propertyPath = bounded
+  .identifier(BOUNDS.identifierLength)
   .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, { message: 'must be a dot path such as order.total' });
+
+/** What a condition compares with: text as storage holds it, amounts as clients send them. */
+const conditionScalar = z.union([bounded.text(500), bounded.amount()]);
 
 const condition = z
   .object({
     property: propertyPath,
     op: z.enum(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'exists']),
-    value: z
-      .union([z.string().max(500), z.number(), z.boolean(), z.null(), z.array(z.union([z.string().max(500), z.number()])).max(100)])
-      .optional(),
+    value: z.union([conditionScalar, z.boolean(), z.null(), z.array(conditionScalar).max(100)]).optional(),
   })
   .strict()
   .refine((c) => c.op === 'exists' || c.value !== undefined, { message: 'needs a value', path: ['value'] })
@@ -25,16 +28,26 @@ const condition = z
   });
 
 const award = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('fixed'), points }).strict(),
+  z.object({ kind: z.literal('fixed'), points: bounded.points() }).strict(),
   z
     .object({
       kind: z.literal('perAmount'),
       property: propertyPath,
+      // A multiplier, not an amount: a million points per unit is already past any sane program.
       pointsPerUnit: z.number().positive().max(1_000_000),
       rounding: z.enum(['down', 'up', 'nearest']),
     })
     .strict(),
 ]);
+
+const sources = z
+  .array(z.enum(['server', 'client']))
+  .min(1)
+  .max(2)
+  .refine((kinds) => new Set(kinds).size === kinds.length, { message: 'must not repeat a source' })
+  // One order whatever the client sent, so that the same program sent again is the same version.
+  .transform((kinds) => (['server', 'client'] as const).filter((kind) => kinds.includes(kind)))
+  .default([...DEFAULT_RULE_SOURCES]);
 
 export const programBody = z
   .object({
@@ -45,10 +58,11 @@ export const programBody = z
             id: z
               .string()
               .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { message: 'must be 1-64 lowercase letters, digits, dashes or underscores' }),
-            event: name,
+            event: eventName,
             conditions: z.array(condition).max(20).default([]),
             award,
-            caps: z.object({ perDay: points.optional(), perMonth: points.optional() }).strict().optional(),
+            caps: z.object({ perDay: bounded.points().optional(), perMonth: bounded.points().optional() }).strict().optional(),
+            sources,
           })
           .strict(),
       )
@@ -57,7 +71,7 @@ export const programBody = z
       .object({
         periodMonths: z.number().int().min(1).max(120),
         levels: z
-          .array(z.object({ name, threshold: z.number().int().min(0) }).strict())
+          .array(z.object({ name, threshold: z.number().int().min(0).max(BOUNDS.pointsTotal) }).strict())
           .min(1)
           .max(20),
       })
@@ -69,5 +83,13 @@ export const programBody = z
       .strict()
       .nullable()
       .default(null),
+    limits: z
+      .object({
+        maxPointsPerEvent: bounded.points().optional(),
+        perMemberPerDay: z.number().int().positive().max(BOUNDS.pointsTotal).optional(),
+        perMemberPerMonth: z.number().int().positive().max(BOUNDS.pointsTotal).optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();

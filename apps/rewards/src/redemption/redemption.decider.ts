@@ -3,13 +3,15 @@ import {
   RedemptionCancellationCompleted,
   RedemptionCancellationRequested,
   RedemptionConfirmed,
+  RedemptionDeclineStarted,
   RedemptionDeclined,
   RedemptionFulfilled,
   RedemptionRequested,
   type RedemptionEvent,
 } from './redemption.events';
 
-export type RedemptionStatus = 'requested' | 'confirmed' | 'declined' | 'fulfilled' | 'cancelling' | 'cancelled';
+export const REDEMPTION_STATUSES = ['requested', 'confirmed', 'declining', 'declined', 'fulfilled', 'cancelling', 'cancelled'] as const;
+export type RedemptionStatus = (typeof REDEMPTION_STATUSES)[number];
 
 export interface RedemptionState {
   readonly status?: RedemptionStatus;
@@ -29,6 +31,8 @@ export type RedemptionCommand =
     }
   | { readonly type: 'Confirm'; readonly now: Date }
   | { readonly type: 'Decline'; readonly reason: string; readonly now: Date }
+  | { readonly type: 'StartDecline'; readonly reason: string; readonly now: Date }
+  | { readonly type: 'CompleteDecline'; readonly now: Date }
   | { readonly type: 'Fulfil'; readonly now: Date }
   | { readonly type: 'Cancel'; readonly now: Date }
   | { readonly type: 'CompleteCancellation'; readonly now: Date };
@@ -41,8 +45,11 @@ export type RedemptionRejection =
 /**
  *   requested ─┬─ confirmed ─┬─ fulfilled
  *              │             └─ cancelling ── cancelled
- *              └─ declined
+ *              ├─ declined                     (nothing was taken)
+ *              └─ declining ── declined        (paid, then refused stock: the points go back first)
  * Repeating the step that led to the current status is a no-op, so a resumed process can replay it.
+ * Leaving `requested` is the one decision every driver of a redemption races for: whoever confirms,
+ * declines or starts declining first decides, and the others undo what they took.
  */
 export const redemptionDecider: Decider<RedemptionCommand, RedemptionEvent, RedemptionState, RedemptionRejection> = {
   initialState: () => ({}),
@@ -54,6 +61,8 @@ export const redemptionDecider: Decider<RedemptionCommand, RedemptionEvent, Rede
       }
       case 'RedemptionConfirmed':
         return { ...state, status: 'confirmed' };
+      case 'RedemptionDeclineStarted':
+        return { ...state, status: 'declining', declinedFor: event.data.reason };
       case 'RedemptionDeclined':
         return { ...state, status: 'declined', declinedFor: event.data.reason };
       case 'RedemptionFulfilled':
@@ -87,6 +96,12 @@ export const redemptionDecider: Decider<RedemptionCommand, RedemptionEvent, Rede
         return step(['requested'], 'confirmed', () => RedemptionConfirmed({ redemptionId, confirmedAt: at }));
       case 'Decline':
         return step(['requested'], 'declined', () => RedemptionDeclined({ redemptionId, reason: command.reason, declinedAt: at }));
+      case 'StartDecline':
+        return step(['requested'], 'declining', () => RedemptionDeclineStarted({ redemptionId, reason: command.reason, startedAt: at }));
+      case 'CompleteDecline':
+        return step(['declining'], 'declined', () =>
+          RedemptionDeclined({ redemptionId, reason: state.declinedFor ?? 'OutOfStock', declinedAt: at }),
+        );
       case 'Fulfil':
         return step(['confirmed'], 'fulfilled', () => RedemptionFulfilled({ redemptionId, fulfilledAt: at }));
       case 'Cancel':

@@ -2,7 +2,7 @@ import { defineEvent, type EventOf } from '#cqrs';
 
 /**
  * The redemption's own stream is its process log: it is written first, so whichever request or
- * sweep finds it unfinished can drive the same idempotent steps (stock, then wallet) to the end.
+ * sweep finds it unfinished can drive the same idempotent steps (wallet, then stock) to the end.
  */
 export const RedemptionRequested = defineEvent<{
   redemptionId: string;
@@ -15,6 +15,15 @@ export const RedemptionRequested = defineEvent<{
 }>()('RedemptionRequested');
 
 export const RedemptionConfirmed = defineEvent<{ redemptionId: string; confirmedAt: string }>()('RedemptionConfirmed');
+
+/**
+ * The member paid but the stock was refused: the redemption will be declined for `reason` once
+ * the points (and anything else it holds) are given back. Recorded before the refund, so that no
+ * other driver of the same redemption can confirm it meanwhile, and a crash leaves it for the sweep.
+ */
+export const RedemptionDeclineStarted = defineEvent<{ redemptionId: string; reason: string; startedAt: string }>()(
+  'RedemptionDeclineStarted',
+);
 
 /** `reason` is the rejection kind the answer is rebuilt from when the same key comes back. */
 export const RedemptionDeclined = defineEvent<{ redemptionId: string; reason: string; declinedAt: string }>()('RedemptionDeclined');
@@ -32,6 +41,7 @@ export const RedemptionCancellationCompleted = defineEvent<{ redemptionId: strin
 export type RedemptionEvent =
   | EventOf<typeof RedemptionRequested>
   | EventOf<typeof RedemptionConfirmed>
+  | EventOf<typeof RedemptionDeclineStarted>
   | EventOf<typeof RedemptionDeclined>
   | EventOf<typeof RedemptionFulfilled>
   | EventOf<typeof RedemptionCancellationRequested>
@@ -40,6 +50,7 @@ export type RedemptionEvent =
 export const redemptionEvents = [
   RedemptionRequested,
   RedemptionConfirmed,
+  RedemptionDeclineStarted,
   RedemptionDeclined,
   RedemptionFulfilled,
   RedemptionCancellationRequested,

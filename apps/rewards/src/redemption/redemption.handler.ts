@@ -25,12 +25,15 @@ export type RedeemOutcome =
   | { readonly ok: false; readonly refusal: RedemptionRefusal; readonly detail?: Readonly<Record<string, unknown>> };
 
 /**
- * A redemption touches two streams, the reward's stock and the member's wallet, and the event
+ * A redemption touches two streams, the member's wallet and the reward's stock, and the event
  * store has no transaction across streams. Its own stream is written first and records the intent;
- * then stock is reserved (the scarcer resource, guarded by the reward stream's revision), then the
- * wallet debited (guarded by the wallet's revision); a refused debit releases the stock. Each step
- * is idempotent by redemption id, so after a crash the same steps are driven again from the
- * redemption stream (by a retried request or the recovery sweep) and take effect once.
+ * then the wallet is debited (guarded by the wallet's revision), then a stock unit reserved (guarded
+ * by the reward stream's revision). Points first: they are the member's own, while stock is shared,
+ * so a member racing many requests without the points for them never holds a unit an honest buyer
+ * is then refused. Stock refused after the debit starts a decline, which gives the points back
+ * before it completes. Each step is idempotent by redemption id, so after a crash the same steps are
+ * driven again from the redemption stream (by a retried request or the recovery sweep) and take
+ * effect once.
  */
 @Injectable()
 export class RedemptionHandler {
@@ -71,27 +74,43 @@ export class RedemptionHandler {
   /** Takes an unfinished redemption to its end; a finished one is answered as it stands. */
   async drive(tenantId: string, redemptionId: string, context: CommandContext): Promise<RedeemOutcome> {
     const state = await this.process(tenantId, redemptionId);
-    const request = state.request!;
-    if (state.status === 'requested') {
-      const reserved = await this.catalog.reserve(tenantId, request.rewardId, redemptionId, request.userId, context);
-      if (!reserved.accepted) return this.decline(tenantId, redemptionId, reserved.rejection.kind as RedemptionRefusal, context);
-      const debited = await this.wallets.handle(
-        { type: 'Redeem', userId: request.userId, redemptionId, rewardId: request.rewardId, points: request.cost, now: context.now },
-        context,
-      );
-      if (!debited.accepted) {
-        await this.catalog.release(tenantId, request.rewardId, redemptionId, context);
-        return this.decline(tenantId, redemptionId, debited.rejection.kind as RedemptionRefusal, context);
-      }
-      const confirmed = await this.step(tenantId, redemptionId, { type: 'Confirm', now: context.now }, context);
-      if (!confirmed.accepted) {
-        // Another driver of the same redemption declined it meanwhile: undo what this one did.
-        await this.compensate(tenantId, redemptionId, context);
-        return this.answer(await this.process(tenantId, redemptionId));
-      }
-    } else if (state.status === 'cancelling') {
-      await this.completeCancellation(tenantId, redemptionId, context);
+    if (state.status === 'requested') return this.pay(tenantId, redemptionId, state.request!, context);
+    if (state.status === 'cancelling') await this.completeCancellation(tenantId, redemptionId, context);
+    else if (state.status === 'declining') await this.completeDecline(tenantId, redemptionId, context);
+    return this.answer(await this.process(tenantId, redemptionId));
+  }
+
+  /** Debit, reserve, confirm; whichever step is refused decides how the redemption leaves `requested`. */
+  private async pay(
+    tenantId: string,
+    redemptionId: string,
+    request: NonNullable<RedemptionState['request']>,
+    context: CommandContext,
+  ): Promise<RedeemOutcome> {
+    const { userId, rewardId, cost } = request;
+    const debited = await this.wallets.handle({ type: 'Redeem', userId, redemptionId, rewardId, points: cost, now: context.now }, context);
+    if (!debited.accepted) {
+      await this.step(tenantId, redemptionId, { type: 'Decline', reason: debited.rejection.kind, now: context.now }, context);
+    } else {
+      const reserved = await this.catalog.reserve(tenantId, rewardId, redemptionId, userId, context);
+      const next: RedemptionCommand = reserved.accepted
+        ? { type: 'Confirm', now: context.now }
+        : { type: 'StartDecline', reason: reserved.rejection.kind, now: context.now };
+      await this.step(tenantId, redemptionId, next, context);
     }
+    return this.settle(tenantId, redemptionId, context);
+  }
+
+  /**
+   * Another driver of the same redemption (a retried request, the sweep) may have taken it out of
+   * `requested` first. A declined redemption keeps nothing, whoever declined it: what this driver
+   * took goes back. A confirmed, fulfilled or cancelled one is left as its own flow left it.
+   */
+  private async settle(tenantId: string, redemptionId: string, context: CommandContext): Promise<RedeemOutcome> {
+    const state = await this.process(tenantId, redemptionId);
+    if (state.status === 'declining') await this.completeDecline(tenantId, redemptionId, context);
+    else if (state.status === 'declined') await this.compensate(tenantId, redemptionId, context);
+    else return this.answer(state);
     return this.answer(await this.process(tenantId, redemptionId));
   }
 
@@ -114,6 +133,11 @@ export class RedemptionHandler {
     await this.step(tenantId, redemptionId, { type: 'CompleteCancellation', now: context.now }, context);
   }
 
+  private async completeDecline(tenantId: string, redemptionId: string, context: CommandContext): Promise<void> {
+    await this.compensate(tenantId, redemptionId, context);
+    await this.step(tenantId, redemptionId, { type: 'CompleteDecline', now: context.now }, context);
+  }
+
   /** Gives back the points and the stock unit, each at most once. */
   private async compensate(tenantId: string, redemptionId: string, context: CommandContext): Promise<void> {
     const { request } = await this.process(tenantId, redemptionId);
@@ -126,18 +150,10 @@ export class RedemptionHandler {
     await this.catalog.release(tenantId, request!.rewardId, redemptionId, context);
   }
 
-  private async decline(
-    tenantId: string,
-    redemptionId: string,
-    reason: RedemptionRefusal,
-    context: CommandContext,
-  ): Promise<RedeemOutcome> {
-    await this.step(tenantId, redemptionId, { type: 'Decline', reason, now: context.now }, context);
-    return this.answer(await this.process(tenantId, redemptionId));
-  }
-
   private answer(state: RedemptionState): RedeemOutcome {
-    return state.status === 'declined' ? { ok: false, refusal: state.declinedFor as RedemptionRefusal } : { ok: true, redemption: state };
+    return state.status === 'declined' || state.status === 'declining'
+      ? { ok: false, refusal: state.declinedFor as RedemptionRefusal }
+      : { ok: true, redemption: state };
   }
 
   private step(tenantId: string, redemptionId: string, command: RedemptionCommand, context: CommandContext) {

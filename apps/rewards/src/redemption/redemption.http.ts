@@ -3,11 +3,13 @@ import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { parseBody, ProblemError } from '#platform';
 import { rewardNotFound, UUID } from '../catalog/catalog.http';
-import { decodeCursor, encodeCursor, pageLimit } from '../read-models';
-import { Clock, MEMBER_ID } from '../rewards.ports';
-import { correlationIdOf, headerOf, TenantAccess, type IncomingRequest } from '../tenants/tenant-access';
+import { encodeCursor, keyAfter, pageLimit } from '../read-models';
+import { Clock } from '../rewards.ports';
+import { idempotencyKeyOf, invalidParameter, isMemberId } from '../shared/request-edges';
+import { TenantCalls } from '../shared/tenant-calls';
+import { correlationIdOf, type IncomingRequest } from '../tenants/tenant-access';
 import { unknownMember } from '../wallet/member.http';
-import type { RedemptionState } from './redemption.decider';
+import { REDEMPTION_STATUSES, type RedemptionState, type RedemptionStatus } from './redemption.decider';
 import { RedemptionHandler, type RedemptionRefusal } from './redemption.handler';
 
 export const redeemBody = z.object({ rewardId: z.string().regex(UUID, { message: 'must be a reward id' }) }).strict();
@@ -32,7 +34,7 @@ const redemptionNotFound = (id: string) =>
 @Controller('t/:tenant')
 export class RedemptionController {
   constructor(
-    private readonly access: TenantAccess,
+    private readonly calls: TenantCalls,
     private readonly redemptions: RedemptionHandler,
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
@@ -41,32 +43,25 @@ export class RedemptionController {
   /** Same Idempotency-Key, same member and reward: the same redemption and the same answer. */
   @Post('members/:userId/redemptions')
   @HttpCode(201)
-  async redeem(@Param('tenant') slug: string, @Param('userId') userId: string, @Req() request: IncomingRequest, @Body() body: unknown) {
-    const tenant = await this.access.requireApiKey(request, slug);
-    const key = headerOf(request, 'idempotency-key');
-    if (!key || !/^[\x21-\x7e]{1,255}$/.test(key)) {
+  redeem(@Param('tenant') slug: string, @Param('userId') userId: string, @Req() request: IncomingRequest, @Body() body: unknown) {
+    return this.calls.write(request, slug, async (tenant) => {
+      const key = idempotencyKeyOf(request, { required: true })!;
+      const { rewardId } = parseBody(redeemBody, body);
+      if (!isMemberId(userId)) throw unknownMember(userId);
+      const now = this.clock.now();
+      const outcome = await this.redemptions.redeem(
+        { userId, rewardId, idempotencyKey: key },
+        { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now },
+      );
+      if (outcome.ok) return view(outcome.redemption);
+      if (outcome.refusal === 'UnknownMember') throw unknownMember(userId);
+      if (outcome.refusal === 'RewardNotFound') throw rewardNotFound(rewardId);
+      const problem = REFUSALS[outcome.refusal];
       throw new ProblemError({
-        status: 400,
-        type: 'idempotency-key-required',
-        title: 'Idempotency-Key required',
-        detail: 'send a unique Idempotency-Key header (1-255 visible ASCII characters) per redemption',
+        ...problem,
+        detail: `redemption of reward ${rewardId} refused: ${problem.title.toLowerCase()}`,
+        extensions: outcome.detail ?? {},
       });
-    }
-    const { rewardId } = parseBody(redeemBody, body);
-    if (!MEMBER_ID.test(userId)) throw unknownMember(userId);
-    const now = this.clock.now();
-    const outcome = await this.redemptions.redeem(
-      { userId, rewardId, idempotencyKey: key },
-      { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now },
-    );
-    if (outcome.ok) return view(outcome.redemption);
-    if (outcome.refusal === 'UnknownMember') throw unknownMember(userId);
-    if (outcome.refusal === 'RewardNotFound') throw rewardNotFound(rewardId);
-    const problem = REFUSALS[outcome.refusal];
-    throw new ProblemError({
-      ...problem,
-      detail: `redemption of reward ${rewardId} refused: ${problem.title.toLowerCase()}`,
-      extensions: outcome.detail ?? {},
     });
   }
 
@@ -78,84 +73,80 @@ export class RedemptionController {
     @Query('limit') limit?: string,
     @Query('status') status?: string,
   ) {
-    const tenant = await this.access.requireApiKey(request, slug);
-    const size = pageLimit(limit);
-    const after = decodeCursor(cursor);
-    if (after !== undefined && !UUID.test(after))
-      throw new ProblemError({
-        status: 400,
-        type: 'invalid-cursor',
-        title: 'Invalid cursor',
-        detail: 'use the nextCursor of a previous page',
-      });
-    const rows: {
-      redemption_id: string;
-      user_id: string;
-      reward_id: string;
-      cost: number;
-      status: string;
-      reason: string | null;
-      requested_at: Date;
-      updated_at: Date;
-    }[] = await this.dataSource.query(
-      `SELECT * FROM rewards_redemptions WHERE tenant_id = $1 AND ($2::uuid IS NULL OR redemption_id > $2::uuid) AND ($3::text IS NULL OR status = $3)
+    return this.calls.read(request, slug, async (tenant) => {
+      if (status !== undefined && !REDEMPTION_STATUSES.includes(status as RedemptionStatus))
+        throw invalidParameter('status', `must be one of ${REDEMPTION_STATUSES.join(', ')}`);
+      const size = pageLimit(limit);
+      const after = keyAfter(cursor, UUID);
+      const rows: {
+        redemption_id: string;
+        user_id: string;
+        reward_id: string;
+        cost: number;
+        status: string;
+        reason: string | null;
+        requested_at: Date;
+        updated_at: Date;
+      }[] = await this.dataSource.query(
+        `SELECT * FROM rewards_redemptions WHERE tenant_id = $1 AND ($2::uuid IS NULL OR redemption_id > $2::uuid) AND ($3::text IS NULL OR status = $3)
          ORDER BY redemption_id LIMIT $4`,
-      [tenant.tenantId, after ?? null, status ?? null, size],
-    );
-    return {
-      items: rows.map((row) => ({
-        id: row.redemption_id,
-        userId: row.user_id || null,
-        rewardId: row.reward_id,
-        cost: row.cost,
-        status: row.status,
-        reason: row.reason,
-        requestedAt: row.requested_at.toISOString(),
-        updatedAt: row.updated_at.toISOString(),
-      })),
-      nextCursor: rows.length === size ? encodeCursor(rows[rows.length - 1]!.redemption_id) : null,
-    };
+        [tenant.tenantId, after ?? null, status ?? null, size],
+      );
+      return {
+        items: rows.map((row) => ({
+          id: row.redemption_id,
+          userId: row.user_id || null,
+          rewardId: row.reward_id,
+          cost: row.cost,
+          status: row.status,
+          reason: row.reason,
+          requestedAt: row.requested_at.toISOString(),
+          updatedAt: row.updated_at.toISOString(),
+        })),
+        nextCursor: rows.length === size ? encodeCursor(rows[rows.length - 1]!.redemption_id) : null,
+      };
+    });
   }
 
   @Get('redemptions/:id')
-  async show(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
-    const tenant = await this.access.requireApiKey(request, slug);
-    return view(await this.existing(tenant.tenantId, id));
+  show(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
+    return this.calls.read(request, slug, async (tenant) => view(await this.existing(tenant.tenantId, id)));
   }
 
   @Post('redemptions/:id/fulfilment')
   @HttpCode(200)
-  async fulfil(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
+  fulfil(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
     return this.transition(slug, id, request, 'fulfil');
   }
 
   /** Gives the member's points and the stock unit back. */
   @Post('redemptions/:id/cancellation')
   @HttpCode(200)
-  async cancel(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
+  cancel(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
     return this.transition(slug, id, request, 'cancel');
   }
 
-  private async transition(slug: string, id: string, request: IncomingRequest, action: 'fulfil' | 'cancel') {
-    const tenant = await this.access.requireApiKey(request, slug);
-    await this.existing(tenant.tenantId, id);
-    const context = { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now: this.clock.now() };
-    const outcome =
-      action === 'fulfil'
-        ? await this.redemptions.fulfil(tenant.tenantId, id, context)
-        : await this.redemptions.cancel(tenant.tenantId, id, context);
-    if (!outcome.accepted) {
-      const rejection = outcome.rejection;
-      if (rejection.kind !== 'InvalidTransition') throw redemptionNotFound(id);
-      throw new ProblemError({
-        status: 409,
-        type: 'redemption-state-conflict',
-        title: `Redemption cannot be ${action === 'fulfil' ? 'fulfilled' : 'cancelled'}`,
-        detail: `the redemption is ${rejection.status}`,
-        extensions: { status: rejection.status },
-      });
-    }
-    return view(await this.redemptions.process(tenant.tenantId, id));
+  private transition(slug: string, id: string, request: IncomingRequest, action: 'fulfil' | 'cancel') {
+    return this.calls.write(request, slug, async (tenant) => {
+      await this.existing(tenant.tenantId, id);
+      const context = { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now: this.clock.now() };
+      const outcome =
+        action === 'fulfil'
+          ? await this.redemptions.fulfil(tenant.tenantId, id, context)
+          : await this.redemptions.cancel(tenant.tenantId, id, context);
+      if (!outcome.accepted) {
+        const rejection = outcome.rejection;
+        if (rejection.kind !== 'InvalidTransition') throw redemptionNotFound(id);
+        throw new ProblemError({
+          status: 409,
+          type: 'redemption-state-conflict',
+          title: `Redemption cannot be ${action === 'fulfil' ? 'fulfilled' : 'cancelled'}`,
+          detail: `the redemption is ${rejection.status}`,
+          extensions: { status: rejection.status },
+        });
+      }
+      return view(await this.redemptions.process(tenant.tenantId, id));
+    });
   }
 
   private async existing(tenantId: string, id: string): Promise<RedemptionState> {

@@ -4,6 +4,7 @@ import {
   RedemptionCancellationCompleted,
   RedemptionCancellationRequested,
   RedemptionConfirmed,
+  RedemptionDeclineStarted,
   RedemptionDeclined,
   RedemptionFulfilled,
   RedemptionRequested,
@@ -61,5 +62,29 @@ describe('redemption', () => {
     const cancelled = RedemptionCancellationCompleted({ redemptionId: 'r', completedAt: at });
     given(redemptionDecider, [requested, confirmed, cancelling]).when({ type: 'CompleteCancellation', now }).then([cancelled]);
     given(redemptionDecider, [requested, confirmed, cancelling, cancelled]).when({ type: 'Cancel', now }).thenNothingHappens();
+  });
+
+  test('paid, then refused stock: the decline starts with its reason, and completes (once) when the points are back', () => {
+    const declining = RedemptionDeclineStarted({ redemptionId: 'r', reason: 'OutOfStock', startedAt: at });
+    given(redemptionDecider, [requested]).when({ type: 'StartDecline', reason: 'OutOfStock', now }).then([declining]);
+    given(redemptionDecider, [requested, declining])
+      .when({ type: 'CompleteDecline', now })
+      .then([RedemptionDeclined({ redemptionId: 'r', reason: 'OutOfStock', declinedAt: at })]);
+    given(redemptionDecider, [requested, declining, RedemptionDeclined({ redemptionId: 'r', reason: 'OutOfStock', declinedAt: at })])
+      .when({ type: 'CompleteDecline', now })
+      .thenNothingHappens();
+  });
+
+  test('leaving requested is decided once: a redemption declining cannot be confirmed, a confirmed one cannot start declining', () => {
+    const declining = RedemptionDeclineStarted({ redemptionId: 'r', reason: 'OutOfStock', startedAt: at });
+    given(redemptionDecider, [requested, declining])
+      .when({ type: 'Confirm', now })
+      .thenRejects({ kind: 'InvalidTransition', status: 'declining' });
+    given(redemptionDecider, [requested, confirmed])
+      .when({ type: 'StartDecline', reason: 'OutOfStock', now })
+      .thenRejects({ kind: 'InvalidTransition', status: 'confirmed' });
+    given(redemptionDecider, [requested, RedemptionDeclined({ redemptionId: 'r', reason: 'InsufficientPoints', declinedAt: at })])
+      .when({ type: 'StartDecline', reason: 'OutOfStock', now })
+      .thenRejects({ kind: 'InvalidTransition', status: 'declined' });
   });
 });

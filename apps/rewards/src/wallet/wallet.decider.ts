@@ -1,4 +1,5 @@
 import { accept, reject, type Decider, type Decision } from '#cqrs';
+import { BOUNDS } from '#platform';
 import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
 import { addMonths } from '../shared/calendar';
@@ -15,7 +16,18 @@ import {
   type Allocation,
   type WalletEvent,
 } from './wallet.events';
-import { availablePoints, dayKey, earnedSince, emptyWallet, evolveWallet, monthKey, spendableLots, type WalletState } from './wallet.state';
+import {
+  adjustmentFingerprint,
+  availablePoints,
+  dayKey,
+  earnedSince,
+  emptyWallet,
+  EVERY_RULE,
+  evolveWallet,
+  monthKey,
+  spendableLots,
+  type WalletState,
+} from './wallet.state';
 
 export type WalletCommand =
   | { readonly type: 'Enrol'; readonly userId: string; readonly now: Date }
@@ -54,7 +66,11 @@ export type WalletCommand =
 export type WalletRejection =
   | { readonly kind: 'UnknownMember'; readonly userId: string }
   | { readonly kind: 'InsufficientPoints'; readonly available: number; readonly requested: number }
-  | { readonly kind: 'UnknownRedemption'; readonly redemptionId: string };
+  | { readonly kind: 'UnknownRedemption'; readonly redemptionId: string }
+  /** The Idempotency-Key of an earlier adjustment, sent with another body. */
+  | { readonly kind: 'IdempotencyKeyReused' }
+  /** A positive adjustment would take the wallet past what it may hold (BOUNDS.pointsTotal). */
+  | { readonly kind: 'WalletLimitReached'; readonly limit: number; readonly held: number };
 
 type WalletDecision = Decision<WalletEvent, WalletRejection>;
 
@@ -105,15 +121,21 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   const events: WalletEvent[] = state.enrolled ? [] : [MemberEnrolled({ userId, enrolledAt: at })];
   if (!program) return accept(...events);
   const expiresAt = program.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+  const [day, month] = [at.slice(0, 10), at.slice(0, 7)];
+  const used = (key: string) => state.capUsage.get(key) ?? 0;
+  const rules = matchingRules(program, source);
+  const tiers = program.tiers;
+  // Points earned in the tier window that ends now; only worked out when something may earn or a tier is due.
+  const inWindow = tiers && (rules.length > 0 || state.tier === null) ? earnedSince(state, addMonths(now, -tiers.periodMonths)) : 0;
+  let room = earningRoom(program, state, { day: used(dayKey(EVERY_RULE, day)), month: used(monthKey(EVERY_RULE, month)), inWindow });
   let earned = 0;
-  for (const rule of matchingRules(program, source)) {
-    let points = awardPoints(rule.award, source.properties);
-    if (rule.caps?.perDay !== undefined)
-      points = Math.min(points, rule.caps.perDay - (state.capUsage.get(dayKey(rule.id, at.slice(0, 10))) ?? 0));
-    if (rule.caps?.perMonth !== undefined)
-      points = Math.min(points, rule.caps.perMonth - (state.capUsage.get(monthKey(rule.id, at.slice(0, 7))) ?? 0));
+  for (const rule of rules) {
+    let points = Math.min(awardPoints(rule.award, source.properties), room);
+    if (rule.caps?.perDay !== undefined) points = Math.min(points, rule.caps.perDay - used(dayKey(rule.id, day)));
+    if (rule.caps?.perMonth !== undefined) points = Math.min(points, rule.caps.perMonth - used(monthKey(rule.id, month)));
     if (points <= 0) continue;
     earned += points;
+    room -= points;
     events.push(
       PointsEarned({
         userId,
@@ -126,11 +148,9 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
       }),
     );
   }
-  const tiers = program.tiers;
   if (tiers && (earned > 0 || state.tier === null)) {
     // Upgrades take effect at once: the new points count towards the window that ends now.
-    const rolling = earnedSince(state, addMonths(now, -tiers.periodMonths)) + earned;
-    const qualified = qualifyingTier(tiers.levels, rolling);
+    const qualified = qualifyingTier(tiers.levels, inWindow + earned);
     if (qualified && tierRank(tiers.levels, qualified.name) > tierRank(tiers.levels, state.tier)) {
       events.push(
         TierChanged({
@@ -147,6 +167,27 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   return accept(...events);
 }
 
+/**
+ * What one more source event may still earn this member, every rule together: one event's worth
+ * at most (BOUNDS.points, or the program's lower `maxPointsPerEvent`), what is left of the
+ * program's limits per member per UTC day and month, and what keeps the wallet and its period
+ * counters (this month's earnings, the tier window) within what storage holds (BOUNDS.pointsTotal).
+ * Earning past any of them is cut to what fits, then earns nothing.
+ */
+function earningRoom(program: ProgramDefinition, state: WalletState, earnedIn: { day: number; month: number; inWindow: number }): number {
+  const { maxPointsPerEvent, perMemberPerDay, perMemberPerMonth } = program.limits;
+  return Math.max(
+    0,
+    Math.min(
+      BOUNDS.points,
+      maxPointsPerEvent ?? BOUNDS.points,
+      (perMemberPerDay ?? Number.POSITIVE_INFINITY) - earnedIn.day,
+      (perMemberPerMonth ?? Number.POSITIVE_INFINITY) - earnedIn.month,
+      BOUNDS.pointsTotal - Math.max(state.held, earnedIn.month, earnedIn.inWindow),
+    ),
+  );
+}
+
 function redeem(command: Extract<WalletCommand, { type: 'Redeem' }>, state: WalletState): WalletDecision {
   const { userId, redemptionId, rewardId, points, now } = command;
   if (state.redemptions.has(redemptionId)) return accept();
@@ -158,10 +199,15 @@ function redeem(command: Extract<WalletCommand, { type: 'Redeem' }>, state: Wall
 
 function adjust(command: Extract<WalletCommand, { type: 'Adjust' }>, state: WalletState): WalletDecision {
   const { userId, adjustmentId, points, reason, actor, program, now } = command;
-  if (state.adjustments.has(adjustmentId)) return accept();
+  const earlier = state.adjustments.get(adjustmentId);
+  if (earlier)
+    return earlier.fingerprint === adjustmentFingerprint(points, reason, actor) ? accept() : reject({ kind: 'IdempotencyKeyReused' });
   if (!state.enrolled) return reject({ kind: 'UnknownMember', userId });
   const adjustedAt = now.toISOString();
   if (points > 0) {
+    // An operator is told, rather than having the points cut to what fits.
+    if (state.held + points > BOUNDS.pointsTotal)
+      return reject({ kind: 'WalletLimitReached', limit: BOUNDS.pointsTotal, held: state.held });
     const expiresAt = program?.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
     return accept(
       PointsAdjusted({

@@ -1,4 +1,5 @@
 import { given } from '#cqrs/testing';
+import { BOUNDS } from '#platform';
 import type { ProgramDefinition } from '../program/program.events';
 import { walletDecider } from './wallet.decider';
 import {
@@ -27,6 +28,7 @@ const purchaseProgram: ProgramDefinition = {
       conditions: [{ property: 'currency', op: 'eq', value: 'EUR' }],
       award: { kind: 'perAmount', property: 'total', pointsPerUnit: 1, rounding: 'down' },
       caps: { perDay: 150, perMonth: 200 },
+      sources: ['server'],
     },
   ],
   tiers: {
@@ -38,8 +40,14 @@ const purchaseProgram: ProgramDefinition = {
     ],
   },
   expiry: { monthsAfterEarning: 6 },
+  limits: {},
 };
-const order = (id: string, total: number, currency = 'EUR') => ({ id, name: 'Order Completed', properties: { total, currency } });
+const order = (id: string, total: number, currency = 'EUR', kind: 'server' | 'client' = 'server') => ({
+  id,
+  name: 'Order Completed',
+  properties: { total, currency },
+  kind,
+});
 const earn = (id: string, total: number, now: string, currency = 'EUR') => ({
   type: 'Earn' as const,
   userId,
@@ -47,6 +55,34 @@ const earn = (id: string, total: number, now: string, currency = 'EUR') => ({
   program: purchaseProgram,
   now: at(now),
 });
+
+/** One rule paying a point per unit of `total`, without caps of its own, from the sources given. */
+const openProgram = (limits: ProgramDefinition['limits'] = {}, sources: ('server' | 'client')[] = ['server']): ProgramDefinition => ({
+  rules: [
+    {
+      id: 'buy',
+      event: 'Order Completed',
+      conditions: [],
+      award: { kind: 'perAmount', property: 'total', pointsPerUnit: 1, rounding: 'down' },
+      sources,
+    },
+  ],
+  tiers: null,
+  expiry: null,
+  limits,
+});
+const earnUnder = (program: ProgramDefinition, id: string, total: number, now: string, kind: 'server' | 'client' = 'server') => ({
+  type: 'Earn' as const,
+  userId,
+  source: order(id, total, 'EUR', kind),
+  program,
+  now: at(now),
+});
+/** Lots of one award's worth each, earned on the first days of 2025 (so no later day or month counts them). */
+const fullLots = (count: number) =>
+  Array.from({ length: count }, (_, n) =>
+    lot(`full${n}/buy`, BOUNDS.points, `2025-01-01T00:00:${String(n % 60).padStart(2, '0')}.${String(n).padStart(3, '0')}Z`, null, 'buy'),
+  );
 
 describe('wallet', () => {
   test('an order earns points per amount, rounded down, expiring N months after earning, and qualifies for a tier at once', () => {
@@ -125,7 +161,12 @@ describe('wallet', () => {
 
   test('a first tracked event enrols the member', () => {
     given(walletDecider, [])
-      .when({ type: 'Earn', userId, source: { id: 's', name: 'Page Viewed', properties: {} }, now: at('2026-01-01T00:00:00.000Z') })
+      .when({
+        type: 'Earn',
+        userId,
+        source: { id: 's', name: 'Page Viewed', properties: {}, kind: 'server' },
+        now: at('2026-01-01T00:00:00.000Z'),
+      })
       .then([enrolled]);
   });
 
@@ -259,6 +300,193 @@ describe('wallet', () => {
           adjustedAt: now.toISOString(),
         }),
       ]);
+  });
+
+  describe('trusted earning', () => {
+    test('an event from a client source earns nothing under a rule that trusts server sources only (the default)', () => {
+      given(walletDecider, [enrolled])
+        .when(earnUnder(openProgram(), 'c1', 100, '2026-03-01T00:00:00.000Z', 'client'))
+        .thenNothingHappens();
+    });
+
+    test('an event from a client source earns under a rule that lists client sources', () => {
+      given(walletDecider, [enrolled])
+        .when(earnUnder(openProgram({}, ['server', 'client']), 'c1', 100, '2026-03-01T00:00:00.000Z', 'client'))
+        .then([lot('c1/buy', 100, '2026-03-01T00:00:00.000Z', null, 'buy')]);
+    });
+
+    test('an event from a server source earns under the default rule', () => {
+      given(walletDecider, [enrolled])
+        .when(earnUnder(openProgram(), 's1', 100, '2026-03-01T00:00:00.000Z', 'server'))
+        .then([lot('s1/buy', 100, '2026-03-01T00:00:00.000Z', null, 'buy')]);
+    });
+  });
+
+  describe('what a wallet can hold', () => {
+    test('an order of 1e300 earns one award is worth (BOUNDS.points), never more, never an error', () => {
+      given(walletDecider, [enrolled])
+        .when(earnUnder(openProgram(), 'huge', 1e300, '2026-03-01T00:00:00.000Z'))
+        .then([lot('huge/buy', BOUNDS.points, '2026-03-01T00:00:00.000Z', null, 'buy')]);
+    });
+
+    test('one event earns at most the program limit per event, every matching rule together', () => {
+      const twoRules = openProgram({ maxPointsPerEvent: 150 });
+      twoRules.rules.push({ ...twoRules.rules[0]!, id: 'again' });
+      given(walletDecider, [enrolled])
+        .when(earnUnder(twoRules, 'e1', 100, '2026-03-01T00:00:00.000Z'))
+        .then([
+          lot('e1/buy', 100, '2026-03-01T00:00:00.000Z', null, 'buy'),
+          lot('e1/again', 50, '2026-03-01T00:00:00.000Z', null, 'again'),
+        ]);
+    });
+
+    test('the program limit per member per UTC day holds every rule together; the next day earns again', () => {
+      const limited = openProgram({ perMemberPerDay: 100 });
+      const history = [enrolled, lot('e1/buy', 80, '2026-03-01T08:00:00.000Z', null, 'buy')];
+      given(walletDecider, history)
+        .when(earnUnder(limited, 'e2', 50, '2026-03-01T20:00:00.000Z'))
+        .then([lot('e2/buy', 20, '2026-03-01T20:00:00.000Z', null, 'buy')]);
+      given(walletDecider, [...history, lot('e2/buy', 20, '2026-03-01T20:00:00.000Z', null, 'buy')])
+        .when(earnUnder(limited, 'e3', 50, '2026-03-01T21:00:00.000Z'))
+        .thenNothingHappens();
+      given(walletDecider, history)
+        .when(earnUnder(limited, 'e2', 50, '2026-03-02T00:00:00.000Z'))
+        .then([lot('e2/buy', 50, '2026-03-02T00:00:00.000Z', null, 'buy')]);
+    });
+
+    test('the program limit per member per UTC month holds every rule together', () => {
+      given(walletDecider, [enrolled, lot('e1/buy', 80, '2026-03-01T08:00:00.000Z', null, 'other')])
+        .when(earnUnder(openProgram({ perMemberPerMonth: 100 }), 'e2', 50, '2026-03-31T23:00:00.000Z'))
+        .then([lot('e2/buy', 20, '2026-03-31T23:00:00.000Z', null, 'buy')]);
+    });
+
+    test('a wallet never holds more than BOUNDS.pointsTotal: earning past it is cut to what fits, then earns nothing', () => {
+      const almostFull = [enrolled, ...fullLots(999), lot('last/buy', BOUNDS.points - 10, '2025-02-01T00:00:00.000Z', null, 'buy')];
+      given(walletDecider, almostFull)
+        .when(earnUnder(openProgram(), 'e1', 100, '2026-03-01T00:00:00.000Z'))
+        .then([lot('e1/buy', 10, '2026-03-01T00:00:00.000Z', null, 'buy')]);
+      given(walletDecider, [...almostFull, lot('e1/buy', 10, '2026-03-01T00:00:00.000Z', null, 'buy')])
+        .when(earnUnder(openProgram(), 'e2', 100, '2026-03-01T00:00:01.000Z'))
+        .thenNothingHappens();
+    });
+
+    test('what a member earns in a month stays within BOUNDS.pointsTotal, even when it was spent meanwhile', () => {
+      const month = Array.from({ length: 1000 }, (_, n) =>
+        lot(
+          `m${n}/buy`,
+          BOUNDS.points,
+          `2026-03-01T00:${String(Math.floor(n / 60)).padStart(2, '0')}:${String(n % 60).padStart(2, '0')}.000Z`,
+          null,
+          'buy',
+        ),
+      );
+      const spent = PointsAdjusted({
+        userId,
+        adjustmentId: 'spent',
+        points: -BOUNDS.points,
+        reason: 'x',
+        actor: 'ops',
+        lots: [{ lotId: 'm0/buy', points: BOUNDS.points }],
+        expiresAt: null,
+        adjustedAt: '2026-03-02T00:00:00.000Z',
+      });
+      given(walletDecider, [enrolled, ...month, spent])
+        .when(earnUnder(openProgram(), 'e1', 100, '2026-03-03T00:00:00.000Z'))
+        .thenNothingHappens();
+      given(walletDecider, [enrolled, ...month, spent])
+        .when(earnUnder(openProgram(), 'e1', 100, '2026-04-01T00:00:00.000Z'))
+        .then([lot('e1/buy', 100, '2026-04-01T00:00:00.000Z', null, 'buy')]);
+    });
+
+    test('the points of a tier window stay within BOUNDS.pointsTotal, even when spent meanwhile', () => {
+      const tiered = { ...openProgram(), tiers: { periodMonths: 12, levels: [{ name: 'member', threshold: 0 }] } };
+      const member = TierChanged({
+        userId,
+        from: null,
+        to: 'member',
+        reason: 'upgrade',
+        reviewAt: '2027-01-01T00:00:00.000Z',
+        changedAt: '2026-01-01T00:00:00.000Z',
+      });
+      // A thousand months' worth would be too many lots: spread over the window, each lot then spent.
+      const window = Array.from({ length: 1000 }, (_, n) =>
+        lot(`w${n}/buy`, BOUNDS.points, new Date(Date.UTC(2026, 0, 1) + n * 3_600_000).toISOString(), null, 'buy'),
+      );
+      const spentAll = PointsAdjusted({
+        userId,
+        adjustmentId: 'spent',
+        points: -BOUNDS.points * 1000,
+        reason: 'x',
+        actor: 'ops',
+        lots: window.map((earned) => ({ lotId: earned.data.lotId, points: BOUNDS.points })),
+        expiresAt: null,
+        adjustedAt: '2026-03-01T00:00:00.000Z',
+      });
+      given(walletDecider, [enrolled, member, ...window, spentAll])
+        .when(earnUnder(tiered, 'e1', 100, '2026-06-01T00:00:00.000Z'))
+        .thenNothingHappens();
+    });
+
+    test('a positive adjustment that would take the wallet past BOUNDS.pointsTotal is refused, not cut', () => {
+      given(walletDecider, [enrolled, ...fullLots(1000)])
+        .when({
+          type: 'Adjust',
+          userId,
+          adjustmentId: 'j',
+          points: 1,
+          reason: 'goodwill',
+          actor: 'ops',
+          now: at('2026-03-01T00:00:00.000Z'),
+        })
+        .thenRejects({ kind: 'WalletLimitReached', limit: BOUNDS.pointsTotal, held: BOUNDS.pointsTotal });
+    });
+
+    test('a cancelled redemption gives back what it took, even when the wallet filled up meanwhile', () => {
+      const allocation = [{ lotId: 'full0/buy', points: 100 }];
+      const redeemed = PointsRedeemed({
+        userId,
+        redemptionId: 'x',
+        rewardId: 'w',
+        points: 100,
+        lots: allocation,
+        redeemedAt: '2026-02-01T00:00:00.000Z',
+      });
+      given(walletDecider, [enrolled, ...fullLots(1000), redeemed, lot('refill/buy', 100, '2026-02-02T00:00:00.000Z', null, 'buy')])
+        .when({ type: 'CancelRedemption', userId, redemptionId: 'x', now: at('2026-02-03T00:00:00.000Z') })
+        .then([RedemptionCancelled({ userId, redemptionId: 'x', points: 100, lots: allocation, cancelledAt: '2026-02-03T00:00:00.000Z' })]);
+    });
+  });
+
+  describe('adjustment idempotency', () => {
+    const now = at('2026-02-01T00:00:00.000Z');
+    const adjust = (points: number, reason = 'goodwill', actor = 'ops') => ({
+      type: 'Adjust' as const,
+      userId,
+      adjustmentId: 'k',
+      points,
+      reason,
+      actor,
+      now,
+    });
+    const made = PointsAdjusted({
+      userId,
+      adjustmentId: 'k',
+      points: 25,
+      reason: 'goodwill',
+      actor: 'ops',
+      lots: [{ lotId: 'adjustment/k', points: 25 }],
+      expiresAt: null,
+      adjustedAt: now.toISOString(),
+    });
+
+    test('the same Idempotency-Key with the same body is one adjustment', () => {
+      given(walletDecider, [enrolled, made]).when(adjust(25)).thenNothingHappens();
+    });
+
+    test('the same Idempotency-Key with another body is refused, whatever differs', () => {
+      for (const other of [adjust(26), adjust(25, 'late parcel'), adjust(25, 'goodwill', 'agent-7'), adjust(-25)])
+        given(walletDecider, [enrolled, made]).when(other).thenRejects({ kind: 'IdempotencyKeyReused' });
+    });
   });
 
   describe('tiers', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Allocation, WalletEvent } from './wallet.events';
 
 export interface Lot {
@@ -18,16 +19,30 @@ export interface WalletState {
   /** The person was erased in register: the wallet is closed for good. */
   readonly erased: boolean;
   readonly lots: Map<string, Lot>;
+  /** Points left in every lot, expired or not yet swept ones included: what the wallet holds at most. */
+  readonly held: number;
   /** Source events that already earned points: the dedupe set behind "exactly one effect". */
   readonly sources: Set<string>;
   /** Points earned and when, for the tiers' rolling window. */
   readonly earnings: { at: string; points: number }[];
-  /** Points each rule gave per day (`rule|d|2026-11-23`) and month (`rule|m|2026-11`), for caps. */
+  /**
+   * Points each rule gave per day (`rule|d|2026-11-23`) and month (`rule|m|2026-11`), for caps;
+   * `*` for every rule together (the program's limits per member).
+   */
   readonly capUsage: Map<string, number>;
   readonly redemptions: Map<string, { points: number; lots: Allocation[]; cancelled: boolean }>;
-  readonly adjustments: Set<string>;
+  /** Each adjustment as first made: what its Idempotency-Key stands for, and the answer it got. */
+  readonly adjustments: Map<string, AdjustmentRecord>;
   readonly tier: string | null;
   readonly tierReviewAt: string | null;
+}
+
+export interface AdjustmentRecord {
+  /** Digest of points, reason and actor (the reason is personal data: only its digest is kept here). */
+  readonly fingerprint: string;
+  readonly points: number;
+  /** The spendable balance right after it. */
+  readonly balance: number;
 }
 
 export function emptyWallet(): WalletState {
@@ -35,11 +50,12 @@ export function emptyWallet(): WalletState {
     enrolled: false,
     erased: false,
     lots: new Map(),
+    held: 0,
     sources: new Set(),
     earnings: [],
     capUsage: new Map(),
     redemptions: new Map(),
-    adjustments: new Set(),
+    adjustments: new Map(),
     tier: null,
     tierReviewAt: null,
   };
@@ -47,6 +63,15 @@ export function emptyWallet(): WalletState {
 
 export const dayKey = (ruleId: string, day: string) => `${ruleId}|d|${day}`;
 export const monthKey = (ruleId: string, month: string) => `${ruleId}|m|${month}`;
+/** The counters of every rule together; rule ids cannot be `*`. */
+export const EVERY_RULE = '*';
+
+/** What an adjustment's Idempotency-Key is bound to. */
+export function adjustmentFingerprint(points: number, reason: string | null, actor: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([points, reason, actor]))
+    .digest('hex');
+}
 
 export function evolveWallet(state: WalletState, event: WalletEvent): WalletState {
   switch (event.type) {
@@ -57,31 +82,37 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       state.lots.set(lotId, { lotId, remaining: points, earnedAt, expiresAt });
       state.sources.add(sourceEventId);
       state.earnings.push({ at: earnedAt, points });
-      for (const key of [dayKey(ruleId, earnedAt.slice(0, 10)), monthKey(ruleId, earnedAt.slice(0, 7))]) {
+      const [day, month] = [earnedAt.slice(0, 10), earnedAt.slice(0, 7)];
+      for (const key of [dayKey(ruleId, day), monthKey(ruleId, month), dayKey(EVERY_RULE, day), monthKey(EVERY_RULE, month)]) {
         state.capUsage.set(key, (state.capUsage.get(key) ?? 0) + points);
       }
-      return { ...state, enrolled: true };
+      return { ...state, enrolled: true, held: state.held + points };
     }
     case 'PointsRedeemed':
-      take(state, event.data.lots);
       state.redemptions.set(event.data.redemptionId, { points: event.data.points, lots: event.data.lots, cancelled: false });
-      return state;
+      return { ...state, held: state.held - take(state, event.data.lots) };
     case 'RedemptionCancelled': {
-      give(state, event.data.lots);
       const redemption = state.redemptions.get(event.data.redemptionId);
       if (redemption) redemption.cancelled = true;
-      return state;
+      return { ...state, held: state.held + give(state, event.data.lots) };
     }
     case 'PointsExpired':
-      take(state, [{ lotId: event.data.lotId, points: event.data.points }]);
-      return state;
+      return { ...state, held: state.held - take(state, [{ lotId: event.data.lotId, points: event.data.points }]) };
     case 'PointsAdjusted': {
-      const { adjustmentId, points, lots, adjustedAt, expiresAt } = event.data;
-      state.adjustments.add(adjustmentId);
-      if (points > 0)
+      const { adjustmentId, points, reason, actor, lots, adjustedAt, expiresAt } = event.data;
+      let held = state.held;
+      if (points > 0) {
         for (const lot of lots) state.lots.set(lot.lotId, { lotId: lot.lotId, remaining: lot.points, earnedAt: adjustedAt, expiresAt });
-      else take(state, lots);
-      return state;
+        held += points;
+      } else held -= take(state, lots);
+      const next = { ...state, held };
+      const record = {
+        fingerprint: adjustmentFingerprint(points, reason, actor),
+        points,
+        balance: availablePoints(next, new Date(adjustedAt)),
+      };
+      state.adjustments.set(adjustmentId, record);
+      return next;
     }
     case 'TierChanged':
       return { ...state, tier: event.data.to, tierReviewAt: event.data.reviewAt };
@@ -94,18 +125,30 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
   }
 }
 
-function take(state: WalletState, allocations: readonly Allocation[]): void {
+/** Takes the allocations from their lots; answers the points taken. */
+function take(state: WalletState, allocations: readonly Allocation[]): number {
+  let taken = 0;
   for (const { lotId, points } of allocations) {
     const lot = state.lots.get(lotId);
-    if (lot) lot.remaining -= points;
+    if (lot) {
+      lot.remaining -= points;
+      taken += points;
+    }
   }
+  return taken;
 }
 
-function give(state: WalletState, allocations: readonly Allocation[]): void {
+/** Gives the allocations back to their lots; answers the points given. */
+function give(state: WalletState, allocations: readonly Allocation[]): number {
+  let given = 0;
   for (const { lotId, points } of allocations) {
     const lot = state.lots.get(lotId);
-    if (lot) lot.remaining += points;
+    if (lot) {
+      lot.remaining += points;
+      given += points;
+    }
   }
+  return given;
 }
 
 // ISO-8601 UTC strings order as their instants in code-unit order (not in a locale's collation).
@@ -120,8 +163,12 @@ export function spendableLots(state: WalletState, now: Date): Lot[] {
     .sort((a, b) => compare(a.expiresAt ?? NEVER, b.expiresAt ?? NEVER) || compare(a.earnedAt, b.earnedAt) || compare(a.lotId, b.lotId));
 }
 
+/** The spendable balance at `now`: the points of every lot not yet past its expiry. */
 export function availablePoints(state: WalletState, now: Date): number {
-  return spendableLots(state, now).reduce((sum, lot) => sum + lot.remaining, 0);
+  const at = now.toISOString();
+  let sum = 0;
+  for (const lot of state.lots.values()) if (lot.remaining > 0 && (lot.expiresAt === null || lot.expiresAt > at)) sum += lot.remaining;
+  return sum;
 }
 
 /** Points earned in the rolling window that ends at `now`. */
