@@ -3,11 +3,11 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { LEGACY_CLIENT_SOURCE, type MessageKind } from '#contracts';
-import { problemContentType, ProblemError, requestPath, SERVICE_LOGGER } from '#platform';
+import { problemContentType, ProblemError, RequestValidationError, requestPath, SERVICE_LOGGER } from '#platform';
 import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
 import { bodyTooLarge, decodeTrackingBody } from './tracking-body';
 import { TrackingHandler } from './tracking.handler';
-import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from './segment-message';
+import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, writeKeyProblem } from './segment-message';
 
 /** Segment's HTTP API paths and analytics.js's short ones. */
 const SINGLE_ROUTES: ReadonlyArray<[string, MessageKind]> = [
@@ -85,6 +85,7 @@ export class TrackingRoutes implements OnModuleInit {
       scope.post(`/v1/${path}`, async (request, reply) => {
         const receivedAt = new Date();
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), SINGLE_BODY_LIMIT);
+        checkBodyWriteKey(body);
         const tenant = await this.authenticate(request, body);
         await this.tracking.single(kind, body, {
           tenantId: tenant.tenantId,
@@ -100,6 +101,7 @@ export class TrackingRoutes implements OnModuleInit {
       scope.post(`/v1/${path}`, async (request, reply) => {
         const receivedAt = new Date();
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), MAX_BATCH_BYTES);
+        checkBodyWriteKey(body);
         const tenant = await this.authenticate(request, body);
         await this.tracking.batch(body, {
           tenantId: tenant.tenantId,
@@ -186,6 +188,12 @@ export class TrackingRoutes implements OnModuleInit {
       .headers({ ...problem.headers, 'content-type': problemContentType })
       .send(JSON.stringify({ ...problem.toDocument(requestPath(request.url)), requestId: request.id }));
   }
+}
+
+/** analytics.js sends the write key in the body; one that is not a key is a bad field, not a bad key. */
+function checkBodyWriteKey(body: Record<string, unknown>): void {
+  const problem = writeKeyProblem(body.writeKey);
+  if (problem) throw new RequestValidationError([{ pointer: '/writeKey', message: problem }]);
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
