@@ -180,9 +180,8 @@ export class TrackingRoutes implements OnModuleInit {
         detail: 'the service failed to handle the request',
       });
     }
-    if (problem.status >= 500 && error instanceof ProblemError && error.cause) {
-      this.logger.warn({ err: error.cause, requestId: request.id }, problem.title);
-    }
+    // A 503's store failure, or what a 422 may say of the value the store refused (names, no values).
+    if (error instanceof ProblemError && error.cause) this.logger.warn({ err: error.cause, requestId: request.id }, problem.title);
     void reply
       .status(problem.status)
       .headers({ ...problem.headers, 'content-type': problemContentType })
