@@ -63,7 +63,7 @@ describe('tracking takes only what storage can hold', () => {
     ['an anonymousId with DEL', { anonymousId: 'a\u007f', event: 'E' }, '/anonymousId'],
     ['an anonymousId with a lone surrogate', { anonymousId: 'a\ud800', event: 'E' }, '/anonymousId'],
     ['a userId past the identifier length', { userId: 'u'.repeat(513), event: 'E' }, '/userId'],
-    ['a numeric userId beyond a safe integer', { userId: 12345678901234567890, event: 'E' }, '/userId'],
+    ['a numeric userId beyond a safe integer', { userId: 2 ** 53, event: 'E' }, '/userId'],
     ['a fractional numeric userId', { userId: 1.5, event: 'E' }, '/userId'],
     ['an event name with a carriage return', { userId: 'u', event: 'Opened\r\nevent: forged' }, '/event'],
     ['a messageId of 100 characters', { userId: 'u', event: 'E', messageId: 'm'.repeat(100) }, '/messageId'],
@@ -113,6 +113,14 @@ describe('tracking takes only what storage can hold', () => {
       .send(body);
     expect(answer.status).toBe(400);
     expect(answer.body.errors).toEqual([{ pointer: '/batch/0', message: 'nests too deep' }]);
+  });
+
+  test('a profile looked up by an identity holding a NUL is a 400, not a 500', async () => {
+    for (const path of ['userId/a%00b', 'anonymousId/%00/events']) {
+      const answer = await h.pulse.http().get(`/t/${h.tenant.slug}/profiles/${path}`).set('authorization', `Bearer ${h.tenant.apiKey}`);
+      expect(answer.status).toBe(400);
+      expect(answer.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
   });
 
   test('valid values at the bounds are stored as sent (Segment compatible)', async () => {

@@ -28,6 +28,22 @@ const SINGLE_ROUTES: ReadonlyArray<[string, MessageKind]> = [
 // A gzipped single message may decompress up to the message limit plus some envelope slack.
 const SINGLE_BODY_LIMIT = MAX_MESSAGE_BYTES + 1024;
 
+/**
+ * Where browsers reach pulse (PULSE_PUBLIC_URL), as analytics.js's settings name it: a host and path
+ * without scheme, and the scheme apart. Taken from configuration, never from the request's Host
+ * header, which any caller sets and a cache in front could serve to everyone.
+ */
+export class PulsePublicUrl {
+  readonly apiHost: string;
+  readonly protocol: string;
+
+  constructor(publicUrl: string) {
+    const url = new URL(publicUrl);
+    this.apiHost = `${url.host}${url.pathname.replace(/\/+$/, '')}/v1`;
+    this.protocol = url.protocol.replace(/:$/, '');
+  }
+}
+
 const unauthorized = (detail: string) =>
   new ProblemError({
     status: 401,
@@ -48,6 +64,7 @@ export class TrackingRoutes implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly tracking: TrackingHandler,
     private readonly tenants: TenantKeys,
+    private readonly publicUrl: PulsePublicUrl,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -65,8 +82,8 @@ export class TrackingRoutes implements OnModuleInit {
     scope.addHook('onRequest', (request, reply, done) => {
       // Write keys ship in web pages, so any site may send; nothing here reads data back.
       reply.header('access-control-allow-origin', request.headers.origin ?? '*');
+      // No Allow-Credentials: tracking uses no cookies, so a browser never sends any with these calls.
       reply.header('vary', 'Origin');
-      reply.header('access-control-allow-credentials', 'true');
       done();
     });
     scope.setErrorHandler((error, request, reply) => this.renderProblem(error, request, reply));
@@ -122,13 +139,12 @@ export class TrackingRoutes implements OnModuleInit {
           title: 'Unknown write key',
           detail: 'no source has this write key',
         });
-      const host = header(request, 'host') ?? 'localhost';
       return reply.send({
         integrations: {
           'Segment.io': {
             apiKey: request.params.writeKey,
-            apiHost: `${host}/v1`,
-            protocol: request.protocol,
+            apiHost: this.publicUrl.apiHost,
+            protocol: this.publicUrl.protocol,
             unbundledIntegrations: [],
             addBundledMetadata: false,
           },
