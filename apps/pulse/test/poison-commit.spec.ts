@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { GroupCommit } from '../src/tracking/group-commit';
-import { basic, eventually, usePulse, type Tenant } from './pulse-harness';
+import { eventually, postTracking, usePulse, type Tenant } from './pulse-harness';
 
 /**
  * A group commit carries many tenants' requests in one statement. When the store refuses that
@@ -40,14 +40,7 @@ describe('ingest: one request the store refuses does not fail its neighbours', (
       messageId: `${prefix}-${randomUUID()}`,
     })),
   });
-  // then() sends at once: supertest sends a request only once something waits on it.
-  const post = (tenant: Tenant, body: object) =>
-    h.pulse
-      .http()
-      .post('/v1/batch')
-      .set('authorization', basic(tenant.writeKey))
-      .send(body)
-      .then((response) => response);
+  const post = (tenant: Tenant, body: object) => postTracking(h.pulse, tenant, body);
 
   /** Sends the bodies while every commit is held, so that they wait and then go in one commit. */
   async function inOneCommit(calls: [Tenant, object][]) {

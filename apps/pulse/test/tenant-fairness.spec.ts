@@ -4,7 +4,7 @@ import type { TenantConcurrencyLimiter } from '#platform';
 import { LIVE_VIEWS } from '../src/live/live.http';
 import { PROFILE_READS } from '../src/profiles/profiles.http';
 import { GroupCommit } from '../src/tracking/group-commit';
-import { basic, eventually, usePulse, type Tenant } from './pulse-harness';
+import { basic, eventually, postTracking, usePulse, type Tenant } from './pulse-harness';
 
 type Answer = { status: number; headers: Record<string, string>; body: Record<string, unknown> };
 
@@ -30,13 +30,7 @@ describe('tenant fairness on pulse’s shared paths', () => {
   });
   afterAll(() => gate?.end());
 
-  const post = (tenant: Tenant, body: object): Promise<Answer> =>
-    h.pulse
-      .http()
-      .post('/v1/batch')
-      .set('authorization', basic(tenant.writeKey))
-      .send(body)
-      .then((response) => response);
+  const post = (tenant: Tenant, body: object): Promise<Answer> => postTracking(h.pulse, tenant, body);
   const readProfile = (tenant: Tenant, userId: string): Promise<Answer> =>
     h.pulse
       .http()

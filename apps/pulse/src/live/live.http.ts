@@ -165,11 +165,11 @@ function sseFieldValue(value: string): string {
 
 export const LIVE_VIEWS = Symbol('LiveViewsPerTenant');
 
-const unauthorized = (detail: string) =>
+const ticketRefused = (detail: string) =>
   new ProblemError({
     status: 401,
-    type: 'unauthorized',
-    title: 'Authentication required',
+    type: 'invalid-ticket',
+    title: 'Invalid live ticket',
     detail,
     headers: { 'WWW-Authenticate': 'Bearer' },
   });
@@ -198,8 +198,8 @@ export class LiveController {
   }
 
   /**
-   * Server-Sent Events. EventSource cannot set headers, so a browser shows a ticket (`ticket` in
-   * the query, see `ticket`); other clients may send the api key as Authorization: Bearer. The api
+   * Server-Sent Events. EventSource cannot set headers, so a browser presents a ticket in the query
+   * (from POST live/tickets); other clients may send the api key as Authorization: Bearer. The api
    * key itself is never taken from the query string: URLs are kept in histories and proxy logs.
    */
   @Get('live')
@@ -229,7 +229,7 @@ export class LiveController {
     const tenant = await this.tenants.bySlug(slug);
     if (!tenant) throw tenantNotFound(slug);
     if (!this.tickets.admits(ticket, tenant.tenantId, new Date())) {
-      throw unauthorized('the ticket is not valid for this tenant or has expired: POST /t/{tenant}/live/tickets for a new one');
+      throw ticketRefused('the ticket is not valid for this tenant or has expired: POST /t/{tenant}/live/tickets for a new one');
     }
     return tenant;
   }
