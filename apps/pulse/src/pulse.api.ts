@@ -7,6 +7,8 @@ const trackingResponses = {
   401: 'missing or invalid write key',
   413: 'message or batch too large',
   415: 'unsupported Content-Encoding',
+  422: 'the event store refused a value of the request; nothing of it was stored',
+  429: 'the tenant holds more than its share of the queue (or its event rate): retry after Retry-After',
   503: 'the event store is behind: retry after Retry-After',
 } as const;
 
@@ -57,7 +59,12 @@ export const pulseApi: ApiDescription = {
       summary: 'The unified profile of a userId, anonymousId or e-mail: identities, traits, counters',
       tags: ['profiles'],
       auth: 'apiKey',
-      responses: { 200: 'the profile', 400: 'unknown identity kind', ...apiKeyErrors },
+      responses: {
+        200: 'the profile',
+        400: 'an identity storage cannot hold',
+        429: "the tenant's reads are at their limit",
+        ...apiKeyErrors,
+      },
     },
     {
       method: 'get',
@@ -65,15 +72,24 @@ export const pulseApi: ApiDescription = {
       summary: "A profile's events, newest first, paginated with a cursor",
       tags: ['profiles'],
       auth: 'apiKey',
-      responses: { 200: 'a page of events', 400: 'bad cursor or limit', ...apiKeyErrors },
+      responses: { 200: 'a page of events', 400: 'bad cursor or limit', 429: "the tenant's reads are at their limit", ...apiKeyErrors },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/live/tickets',
+      summary: 'A ticket (valid 60 s) that opens the live view from a browser, whose EventSource cannot send the API key',
+      tags: ['live'],
+      auth: 'apiKey',
+      responses: { 200: 'the ticket and when it expires', ...apiKeyErrors },
     },
     {
       method: 'get',
       path: '/t/{tenant}/live',
-      summary: "The tenant's events as they arrive (text/event-stream), optionally filtered by event name",
+      summary:
+        "The tenant's events as they arrive (text/event-stream), optionally filtered by event name; the API key as Bearer or `?ticket=` from POST live/tickets",
       tags: ['live'],
       auth: 'apiKey',
-      responses: { 200: 'an event stream', ...apiKeyErrors },
+      responses: { 200: 'an event stream', 429: "the tenant's open views are at their limit", ...apiKeyErrors },
     },
     {
       method: 'get',

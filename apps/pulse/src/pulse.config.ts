@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { serviceEnvSchema } from '#cqrs';
-import { integer, loadConfig } from '#platform';
+import { integer, loadConfig, url } from '#platform';
 
 const HOUR_MS = 3600 * 1000;
 
@@ -23,6 +23,23 @@ const schema = serviceEnvSchema({ port: 3003 })
     INGEST_WRITERS: integer({ min: 1, max: 16 }).default(6),
     /** Events that must be waiting before a group commit starts beside one already in flight. */
     INGEST_EXTRA_WRITER_MIN_EVENTS: integer({ min: 1, max: 20_000 }).default(64),
+    /**
+     * Events per second one tenant may send to this process (a token bucket per tenant, 429 with
+     * Retry-After beyond it); 0, the default, sets no rate: the queue's per-tenant share (see
+     * GroupCommit) already keeps a flood from starving the others.
+     */
+    INGEST_TENANT_EVENTS_PER_SECOND: integer({ min: 0, max: 10_000_000 }).default(0),
+    /** Events a quiet tenant may send at once under that rate; defaults to one second's worth. */
+    INGEST_TENANT_EVENTS_BURST: integer({ min: 1, max: 10_000_000 }).optional(),
+    /** Profile reads one tenant may have in flight in this process; more answer 429. */
+    PROFILES_TENANT_CONCURRENCY: integer({ min: 1, max: 1000 }).default(16),
+    /** Live views one tenant may hold open on this process; more answer 429. */
+    LIVE_TENANT_MAX_VIEWS: integer({ min: 1, max: 10_000 }).default(20),
+    /**
+     * Where browsers and SDKs reach pulse: analytics.js's settings (`/v1/projects/{writeKey}/settings`)
+     * tell it to send events there. Defaults to http://localhost:$PORT.
+     */
+    PULSE_PUBLIC_URL: url({ protocols: ['http:', 'https:'] }).optional(),
     /** One shared identifier (a device id, say) attaches to at most this many profiles with userIds. */
     IDENTITY_MAX_PROFILES_PER_IDENTIFIER: integer({ min: 1, max: 1000 }).default(5),
     /**

@@ -9,11 +9,12 @@ import {
   RuntimeLifecycle,
   type ProjectionRunner,
 } from '#cqrs';
-import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
+import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER, TenantConcurrencyLimiter, TenantRateLimiter } from '#platform';
 import { PROFILES_PROJECTION, profilesProjection } from './identity/profiles.projection';
-import { LiveController, LiveFeed } from './live/live.http';
+import { LIVE_VIEWS, LiveController, LiveFeed } from './live/live.http';
+import { LiveTickets } from './live/live-tickets';
 import { ProfileReader } from './profiles/profile-reader';
-import { ProfilesController } from './profiles/profiles.http';
+import { PROFILE_READS, ProfilesController } from './profiles/profiles.http';
 import type { PulseRuntime } from './pulse.runtime';
 import { TenantKeys } from './tenants/tenant-keys';
 import { pulseTenantsProjection } from './tenants/tenants.projection';
@@ -21,7 +22,7 @@ import { DedupeRetention } from './tracking/dedupe-retention';
 import { GroupCommit } from './tracking/group-commit';
 import { ingestLogFor } from './tracking/ingest-log';
 import { TrackingHandler } from './tracking/tracking.handler';
-import { TrackingRoutes } from './tracking/tracking.http';
+import { PulsePublicUrl, TrackingRoutes } from './tracking/tracking.http';
 
 /** The projection runners of this process's role (tenants, profiles or both), for the lifecycle and for tests that wait on them. */
 export const PROJECTIONS = Symbol('PulseProjections');
@@ -90,6 +91,8 @@ export class PulseModule {
 function ingestParts(runtime: PulseRuntime) {
   const { infrastructure, store } = runtime;
   const commit = new GroupCommit(infrastructure.pool, ingestLogFor(store), runtime.ingest);
+  const { fairness } = runtime;
+  const ingestRate = fairness.ingestRate ? new TenantRateLimiter(fairness.ingestRate) : undefined;
   const live = new LiveFeed(store, infrastructure.codec);
   const retention = new DedupeRetention(infrastructure.pool, runtime.dedupe);
   return {
@@ -97,7 +100,11 @@ function ingestParts(runtime: PulseRuntime) {
     providers: [
       { provide: GroupCommit, useValue: commit },
       { provide: TenantKeys, useValue: new TenantKeys(infrastructure.pool) },
-      { provide: TrackingHandler, useValue: new TrackingHandler(infrastructure.codec, commit) },
+      { provide: TrackingHandler, useValue: new TrackingHandler(infrastructure.codec, commit, ingestRate) },
+      { provide: PulsePublicUrl, useValue: new PulsePublicUrl(runtime.publicUrl) },
+      { provide: PROFILE_READS, useValue: new TenantConcurrencyLimiter(fairness.profileReadsPerTenant) },
+      { provide: LIVE_VIEWS, useValue: new TenantConcurrencyLimiter(fairness.liveViewsPerTenant) },
+      { provide: LiveTickets, useValue: new LiveTickets(runtime.liveTicketKey) },
       {
         provide: ProfileReader,
         useValue: new ProfileReader(infrastructure.pool, infrastructure.personalData, infrastructure.blindIndexKey),

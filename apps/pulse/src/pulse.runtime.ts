@@ -8,6 +8,7 @@ import type { PulseConfig } from './pulse.config';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000, PulseTenantKeys1765200000000 } from './pulse.schema';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
+import { liveTicketKeyOf } from './live/live-tickets';
 
 /** What pulse runs on, opened by main (or a test) before the module is built. */
 export interface PulseRuntime {
@@ -21,6 +22,19 @@ export interface PulseRuntime {
   readonly maxProjectionLagMs: number;
   /** The parked-events admin routes answer 404 without it. */
   readonly adminToken?: string;
+  /** Per-tenant limits on the shared paths (see pulse.config.ts). */
+  readonly fairness: PulseFairness;
+  /** Where browsers reach pulse (PULSE_PUBLIC_URL). */
+  readonly publicUrl: string;
+  /** Signs live-view tickets; derived from the master key, so every replica accepts every other's. */
+  readonly liveTicketKey: Buffer;
+}
+
+export interface PulseFairness {
+  /** Events per second and burst per tenant, or undefined for no rate. */
+  readonly ingestRate?: { readonly ratePerSecond: number; readonly burst: number };
+  readonly profileReadsPerTenant: number;
+  readonly liveViewsPerTenant: number;
 }
 
 export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntime> {
@@ -48,6 +62,19 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     maxMergesPerIdentifier: config.IDENTITY_MAX_PROFILES_PER_IDENTIFIER,
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
     adminToken: config.ADMIN_TOKEN,
+    fairness: {
+      ingestRate:
+        config.INGEST_TENANT_EVENTS_PER_SECOND > 0
+          ? {
+              ratePerSecond: config.INGEST_TENANT_EVENTS_PER_SECOND,
+              burst: config.INGEST_TENANT_EVENTS_BURST ?? config.INGEST_TENANT_EVENTS_PER_SECOND,
+            }
+          : undefined,
+      profileReadsPerTenant: config.PROFILES_TENANT_CONCURRENCY,
+      liveViewsPerTenant: config.LIVE_TENANT_MAX_VIEWS,
+    },
+    publicUrl: config.PULSE_PUBLIC_URL ?? `http://localhost:${config.PORT}`,
+    liveTicketKey: liveTicketKeyOf(config.TESSERA_MASTER_KEY),
   };
 }
 

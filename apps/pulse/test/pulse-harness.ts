@@ -213,6 +213,21 @@ export async function eventually(condition: () => Promise<boolean>, timeoutMs = 
   }
 }
 
+/** POSTs a tracking call with the tenant's write key, sent at once (supertest sends only once something waits on it). */
+export function postTracking(
+  pulse: PulseHarness,
+  tenant: Tenant,
+  body: object,
+  path = '/v1/batch',
+): Promise<{ status: number; headers: Record<string, string>; body: Record<string, unknown> }> {
+  return pulse
+    .http()
+    .post(path)
+    .set('authorization', basic(tenant.writeKey))
+    .send(body)
+    .then((response) => response);
+}
+
 export function basic(writeKey: string): string {
   return `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
 }

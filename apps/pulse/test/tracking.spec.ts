@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { basic, usePulse } from './pulse-harness';
 
 describe('tracking API (Segment HTTP API)', () => {
-  const h = usePulse();
+  const h = usePulse({ env: { PULSE_PUBLIC_URL: 'https://pulse.example.com/edge/' } });
 
   test('track with the write key as Basic user name answers like Segment, and the event is stored', async () => {
     const messageId = randomUUID();
@@ -70,6 +70,8 @@ describe('tracking API (Segment HTTP API)', () => {
       .send(JSON.stringify({ writeKey: h.tenant.writeKey, event: 'Viewed', anonymousId: 'browser-1', messageId }));
     expect(response.status).toBe(200);
     expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
+    // No cookies are used, so a browser is never told to send them.
+    expect(response.headers['access-control-allow-credentials']).toBeUndefined();
     expect((await h.pulse.storedMessageIds(h.tenant.id)).get(messageId)).toBe(1);
     const preflight = await h.pulse
       .http()
@@ -78,6 +80,7 @@ describe('tracking API (Segment HTTP API)', () => {
       .set('access-control-request-method', 'POST');
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-methods']).toMatch(/POST/);
+    expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
   });
 
   test('the settings analytics.js loads first are served for a known write key only', async () => {
@@ -85,6 +88,11 @@ describe('tracking API (Segment HTTP API)', () => {
     expect(settings.status).toBe(200);
     expect(settings.body.integrations['Segment.io'].apiKey).toBe(h.tenant.writeKey);
     expect((await h.pulse.http().get('/v1/projects/twk_unknown/settings')).status).toBe(404);
+  });
+
+  test('the settings send analytics.js to PULSE_PUBLIC_URL, whatever Host the request names', async () => {
+    const settings = await h.pulse.http().get(`/v1/projects/${h.tenant.writeKey}/settings`).set('host', 'attacker.example');
+    expect(settings.body.integrations['Segment.io']).toMatchObject({ apiHost: 'pulse.example.com/edge/v1', protocol: 'https' });
   });
 
   test('sentAt corrects the client clock; receivedAt is stamped', async () => {

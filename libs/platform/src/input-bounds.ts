@@ -94,37 +94,60 @@ export interface JsonLimits {
  * than `maxDepth`. Stops after a few errors: a hostile body can hold thousands.
  */
 export function jsonProblems(value: unknown, path: readonly (string | number)[], limits: JsonLimits = {}): FieldError[] {
-  const maxDepth = limits.maxDepth ?? BOUNDS.jsonDepth;
-  const maxString = limits.maxStringLength ?? Number.POSITIVE_INFINITY;
-  const errors: FieldError[] = [];
-  const visit = (current: unknown, at: (string | number)[], depth: number): void => {
-    if (errors.length >= MAX_REPORTED) return;
-    if (typeof current === 'string') {
-      const problem = textProblem(current, 'text', maxString);
-      if (problem) errors.push({ pointer: jsonPointer(at), message: problem });
-    } else if (typeof current === 'number') {
-      if (!Number.isFinite(current)) errors.push({ pointer: jsonPointer(at), message: 'must be a finite number' });
-    } else if (typeof current === 'object' && current !== null) {
-      if (depth >= maxDepth) {
-        errors.push({ pointer: jsonPointer(at), message: `must not nest deeper than ${maxDepth} levels` });
-        return;
-      }
-      if (Array.isArray(current)) {
-        for (let index = 0; index < current.length; index++) visit(current[index], [...at, index], depth + 1);
-      } else {
-        for (const [key, inner] of Object.entries(current)) {
-          const problem = textProblem(key, 'identifier', BOUNDS.identifierLength);
-          if (problem) {
-            errors.push({ pointer: jsonPointer([...at, key]), message: `key ${problem}` });
-            if (errors.length >= MAX_REPORTED) return;
-          }
-          visit(inner, [...at, key], depth + 1);
-        }
-      }
-    }
+  const walk: JsonWalk = {
+    maxDepth: limits.maxDepth ?? BOUNDS.jsonDepth,
+    maxString: limits.maxStringLength ?? Number.POSITIVE_INFINITY,
+    at: [...path],
+    errors: [],
   };
-  visit(value, [...path], 0);
-  return errors;
+  visitJson(walk, value, 0);
+  return walk.errors;
+}
+
+/**
+ * One walk's state. The path is one stack, pushed and popped on the way, and copied into a
+ * pointer only for an error: pulse walks every tracked message's JSON, on its hottest path.
+ */
+interface JsonWalk {
+  readonly maxDepth: number;
+  readonly maxString: number;
+  readonly at: (string | number)[];
+  readonly errors: FieldError[];
+}
+
+function visitJson(walk: JsonWalk, current: unknown, depth: number): void {
+  if (walk.errors.length >= MAX_REPORTED) return;
+  if (typeof current === 'string') {
+    const problem = textProblem(current, 'text', walk.maxString);
+    if (problem) walk.errors.push({ pointer: jsonPointer(walk.at), message: problem });
+  } else if (typeof current === 'number') {
+    if (!Number.isFinite(current)) walk.errors.push({ pointer: jsonPointer(walk.at), message: 'must be a finite number' });
+  } else if (typeof current === 'object' && current !== null) {
+    if (depth >= walk.maxDepth) {
+      walk.errors.push({ pointer: jsonPointer(walk.at), message: `must not nest deeper than ${walk.maxDepth} levels` });
+      return;
+    }
+    const at = walk.at;
+    if (Array.isArray(current)) {
+      for (let index = 0; index < current.length; index++) {
+        at.push(index);
+        visitJson(walk, current[index], depth + 1);
+        at.pop();
+      }
+      return;
+    }
+    for (const key in current) {
+      if (!Object.hasOwn(current, key)) continue;
+      at.push(key);
+      const problem = textProblem(key, 'identifier', BOUNDS.identifierLength);
+      if (problem) {
+        walk.errors.push({ pointer: jsonPointer(at), message: `key ${problem}` });
+        if (walk.errors.length >= MAX_REPORTED) return void at.pop();
+      }
+      visitJson(walk, (current as Record<string, unknown>)[key], depth + 1);
+      at.pop();
+    }
+  }
 }
 
 const MAX_REPORTED = 20;

@@ -100,7 +100,7 @@ export async function createServiceApp(
     // A path parameter as long as an identifier may be (BOUNDS.identifierLength code units, each up
     // to 9 characters percent-encoded) reaches its route, whose own checks answer with a problem
     // naming the parameter; the router's default (100) cut ids that are valid everywhere else.
-    maxParamLength: BOUNDS.identifierLength * 9,
+    routerOptions: { maxParamLength: BOUNDS.identifierLength * 9 },
     // What the router refuses before any route runs (a longer parameter, a malformed URL) is
     // answered as problem+json like every other error.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {

@@ -1,12 +1,13 @@
-import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventCodec, EventOf } from '#cqrs';
 import type { RecordedEvent } from '#eventstore';
 import { TRACKING_STREAM_PREFIX, type LoginSucceeded, type TrackingEvent } from '#contracts';
 import type { AllSubscription, PostgresEventStoreLike } from './live.types';
-import { ProblemError } from '#platform';
-import { authorizeApiKey } from '#tenant-keys';
-import { TenantKeys } from '../tenants/tenant-keys';
+import { ProblemError, TenantConcurrencyLimiter } from '#platform';
+import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
+import { requireApiKey, tenantNotFound } from '../profiles/profiles.http';
+import { LiveTickets, type LiveTicket } from './live-tickets';
 import { SIGN_IN_STREAM_PREFIX } from '../identity/sightings';
 import { LIVE_PAGE } from './live.page';
 
@@ -145,11 +146,41 @@ function liveEventOf(recorded: RecordedEvent): LiveEvent {
   };
 }
 
+/**
+ * One Server-Sent Event. Only the `id:` line carries a value of the client's as is: a line break
+ * there (in a messageId stored before validation refused them) would end the line and let the rest
+ * forge `event:` and `data:` lines, so control characters become U+FFFD. `data:` is JSON, which
+ * escapes every control character, so it stays one line.
+ */
+export function sseFrame(event: LiveEvent): string {
+  return `id: ${sseFieldValue(event.messageId)}\nevent: message\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001F\u007F]/g;
+
+function sseFieldValue(value: string): string {
+  return value.replace(CONTROL, '\uFFFD');
+}
+
+export const LIVE_VIEWS = Symbol('LiveViewsPerTenant');
+
+const ticketRefused = (detail: string) =>
+  new ProblemError({
+    status: 401,
+    type: 'invalid-ticket',
+    title: 'Invalid live ticket',
+    detail,
+    headers: { 'WWW-Authenticate': 'Bearer' },
+  });
+
 @Controller('t/:tenant')
 export class LiveController {
   constructor(
     private readonly tenants: TenantKeys,
     private readonly feed: LiveFeed,
+    private readonly tickets: LiveTickets,
+    @Inject(LIVE_VIEWS) private readonly views: TenantConcurrencyLimiter,
   ) {}
 
   /** The live page; it reads the API key from the URL fragment, which browsers never send. */
@@ -158,27 +189,57 @@ export class LiveController {
     void reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(LIVE_PAGE);
   }
 
+  /** A ticket for `GET live?ticket=`, for the api key in Authorization: Bearer. */
+  @Post('live/tickets')
+  @Header('cache-control', 'no-store')
+  async ticket(@Req() request: FastifyRequest, @Param('tenant') slug: string): Promise<LiveTicket> {
+    const tenant = await requireApiKey(this.tenants, request, slug);
+    return this.tickets.issue(tenant.tenantId, new Date());
+  }
+
   /**
-   * Server-Sent Events. EventSource cannot set headers, so the API key may also come as `key` in
-   * the query (the platform never logs query strings).
+   * Server-Sent Events. EventSource cannot set headers, so a browser presents a ticket in the query
+   * (from POST live/tickets); other clients may send the api key as Authorization: Bearer. The api
+   * key itself is never taken from the query string: URLs are kept in histories and proxy logs.
    */
   @Get('live')
   async live(
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
     @Param('tenant') slug: string,
-    @Query('key') queryKey?: string,
+    @Query('ticket') ticket?: unknown,
     @Query('event') eventFilter?: string,
     @Query('userId') userId?: string,
     @Query('anonymousId') anonymousId?: string,
   ): Promise<void> {
+    const tenant = ticket === undefined ? await requireApiKey(this.tenants, request, slug) : await this.byTicket(slug, ticket);
+    // The handler holds its tenant's slot until the view closes.
+    await this.views.run(
+      tenant.tenantId,
+      () =>
+        new Promise<void>((closed) => {
+          // A view that fails to start is cut, which closes it and frees the slot.
+          this.stream(reply, tenant.tenantId, { eventFilter, userId, anonymousId }, closed).catch(() => reply.raw.destroy());
+        }),
+      'live views',
+    );
+  }
+
+  private async byTicket(slug: string, ticket: unknown): Promise<PulseTenant> {
     const tenant = await this.tenants.bySlug(slug);
-    if (!tenant)
-      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
-    const key = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? queryKey;
-    await authorizeApiKey(this.tenants.keys, tenant.tenantId, key, {
-      howToSend: "send the tenant's API key as Authorization: Bearer or ?key=",
-    });
+    if (!tenant) throw tenantNotFound(slug);
+    if (!this.tickets.admits(ticket, tenant.tenantId, new Date())) {
+      throw ticketRefused('the ticket is not valid for this tenant or has expired: POST /t/{tenant}/live/tickets for a new one');
+    }
+    return tenant;
+  }
+
+  private async stream(
+    reply: FastifyReply,
+    tenantId: string,
+    filters: { eventFilter?: string; userId?: string; anonymousId?: string },
+    closed: () => void,
+  ): Promise<void> {
     reply.hijack();
     const raw = reply.raw;
     const view: { closed: boolean; unlisten?: () => void; heartbeat?: NodeJS.Timeout } = { closed: false };
@@ -186,12 +247,13 @@ export class LiveController {
       view.closed = true;
       clearInterval(view.heartbeat);
       view.unlisten?.();
+      closed();
     });
-    view.unlisten = await this.feed.listen(tenant.tenantId, (event) => {
-      if (eventFilter && event.name !== eventFilter) return;
-      if (userId && event.userId !== userId) return;
-      if (anonymousId && event.anonymousId !== anonymousId) return;
-      raw.write(`id: ${event.messageId}\nevent: message\ndata: ${JSON.stringify(event)}\n\n`);
+    view.unlisten = await this.feed.listen(tenantId, (event) => {
+      if (filters.eventFilter && event.name !== filters.eventFilter) return;
+      if (filters.userId && event.userId !== filters.userId) return;
+      if (filters.anonymousId && event.anonymousId !== filters.anonymousId) return;
+      raw.write(sseFrame(event));
     });
     if (view.closed) return view.unlisten();
     // Headers go out only now: a client that starts tracking once it has them sees every event.

@@ -20,15 +20,40 @@ export const LIVE_PAGE = `<!doctype html>
 <script>
   const tenant = location.pathname.split('/')[2];
   const key = new URLSearchParams(location.hash.slice(1)).get('key') || '';
+  const status = (text) => { document.getElementById('status').textContent = text; };
   let source;
+  let attempt = 0;
+  let filters = {};
   let count = 0;
-  function connect(filters) {
+  // The api key goes in a header, for a ticket that opens the stream for a minute: EventSource
+  // cannot send headers, and a key in a URL would be kept in histories and proxy logs.
+  async function ticket() {
+    const response = await fetch('/t/' + encodeURIComponent(tenant) + '/live/tickets', {
+      method: 'POST',
+      headers: { authorization: 'Bearer ' + key },
+    });
+    return response.ok ? (await response.json()).ticket : { refused: response.status };
+  }
+  async function connect() {
+    const current = ++attempt;
     if (source) source.close();
-    const query = new URLSearchParams({ key, ...filters });
-    source = new EventSource('/t/' + encodeURIComponent(tenant) + '/live?' + query);
-    source.onopen = () => { document.getElementById('status').textContent = 'live'; };
-    source.onerror = () => { document.getElementById('status').textContent = 'reconnecting'; };
-    source.addEventListener('message', (message) => {
+    source = undefined;
+    const granted = await ticket().catch(() => undefined);
+    if (current !== attempt) return;
+    if (typeof granted !== 'string') {
+      if (granted && (granted.refused === 401 || granted.refused === 403)) return status('not authorised: check the key after #key= in the address');
+      status('reconnecting');
+      return void setTimeout(() => current === attempt && connect(), 1000);
+    }
+    const opened = new EventSource('/t/' + encodeURIComponent(tenant) + '/live?' + new URLSearchParams({ ticket: granted, ...filters }));
+    source = opened;
+    opened.onopen = () => status('live');
+    opened.onerror = () => {
+      status('reconnecting');
+      // EventSource retries by itself with the same URL; once its ticket has expired it gives up.
+      if (opened.readyState === EventSource.CLOSED && source === opened) setTimeout(() => source === opened && connect(), 1000);
+    };
+    opened.addEventListener('message', (message) => {
       const event = JSON.parse(message.data);
       const row = document.createElement('tr');
       row.dataset.messageId = event.messageId;
@@ -43,10 +68,10 @@ export const LIVE_PAGE = `<!doctype html>
   }
   document.getElementById('filters').addEventListener('submit', (submit) => {
     submit.preventDefault();
-    const filters = Object.fromEntries([...new FormData(submit.target)].filter(([, v]) => v));
-    connect(filters);
+    filters = Object.fromEntries([...new FormData(submit.target)].filter(([, v]) => v));
+    connect();
   });
-  connect({});
+  connect();
 </script>
 </body>
 </html>

@@ -1,11 +1,17 @@
-import { Controller, Get, Param, Query, Req } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { ProblemError } from '#platform';
+import { BOUNDS, ProblemError, TenantConcurrencyLimiter, textProblem } from '#platform';
 import { authorizeApiKey } from '#tenant-keys';
 import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
 import { ProfileReader } from './profile-reader';
 
 const KINDS = new Set(['userId', 'anonymousId', 'email']);
+
+export const tenantNotFound = (slug: string) =>
+  new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+
+/** Profile reads one tenant may have in flight (a TenantConcurrencyLimiter). */
+export const PROFILE_READS = Symbol('ProfileReadsPerTenant');
 
 /**
  * Reading needs the tenant's API key: write keys ship in web pages, so they only ever write. An
@@ -13,8 +19,7 @@ const KINDS = new Set(['userId', 'anonymousId', 'email']);
  */
 export async function requireApiKey(tenants: TenantKeys, request: FastifyRequest, slug: string): Promise<PulseTenant> {
   const tenant = await tenants.bySlug(slug);
-  if (!tenant)
-    throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+  if (!tenant) throw tenantNotFound(slug);
   const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
   await authorizeApiKey(tenants.keys, tenant.tenantId, presented, { howToSend: "send the tenant's API key as Authorization: Bearer" });
   return tenant;
@@ -25,12 +30,16 @@ export class ProfilesController {
   constructor(
     private readonly tenants: TenantKeys,
     private readonly reader: ProfileReader,
+    // A tenant reading in a loop holds its own slots, not the pool every tenant's reads wait on.
+    @Inject(PROFILE_READS) private readonly reads: TenantConcurrencyLimiter,
   ) {}
 
   @Get(':kind/:value')
   async profile(@Req() request: FastifyRequest, @Param('tenant') slug: string, @Param('kind') kind: string, @Param('value') value: string) {
     const tenant = await requireApiKey(this.tenants, request, slug);
-    return this.reader.profile(tenant.tenantId, checkedKind(kind), value);
+    const identity = checkedKind(kind);
+    checkValue(value);
+    return this.reads.run(tenant.tenantId, () => this.reader.profile(tenant.tenantId, identity, value), 'profile reads');
   }
 
   @Get(':kind/:value/events')
@@ -45,24 +54,25 @@ export class ProfilesController {
     const tenant = await requireApiKey(this.tenants, request, slug);
     const size = limit === undefined ? 50 : Number(limit);
     if (!Number.isInteger(size) || size < 1 || size > 500) {
-      throw new ProblemError({
-        status: 400,
-        type: 'validation-failed',
-        title: 'Request validation failed',
-        detail: 'limit must be an integer between 1 and 500',
-      });
+      throw invalidRequest('limit must be an integer between 1 and 500');
     }
     if (cursor !== undefined && !/^\d{1,19}$/.test(cursor)) {
-      throw new ProblemError({
-        status: 400,
-        type: 'validation-failed',
-        title: 'Request validation failed',
-        detail: 'cursor is not one this API returned',
-      });
+      throw invalidRequest('cursor is not one this API returned');
     }
-    return this.reader.events(tenant.tenantId, checkedKind(kind), value, cursor, size);
+    const identity = checkedKind(kind);
+    checkValue(value);
+    return this.reads.run(tenant.tenantId, () => this.reader.events(tenant.tenantId, identity, value, cursor, size), 'profile reads');
   }
 }
+
+/** An identity tracking refuses (a NUL, say) is no profile's, and PostgreSQL could not even compare it. */
+function checkValue(value: string): void {
+  const problem = textProblem(value, 'identifier', BOUNDS.identifierLength);
+  if (problem) throw invalidRequest(`the identity ${problem}`);
+}
+
+const invalidRequest = (detail: string) =>
+  new ProblemError({ status: 400, type: 'validation-failed', title: 'Request validation failed', detail });
 
 function checkedKind(kind: string): 'userId' | 'anonymousId' | 'email' {
   if (!KINDS.has(kind)) {

@@ -3,6 +3,8 @@ import { GroupCommit, type EncodedMessage } from './group-commit';
 import { claimKey, type ClaimedMessage, type IngestLog } from './ingest-log';
 
 const TENANT = '00000000-0000-4000-8000-000000000001';
+const NOISY = '00000000-0000-4000-8000-00000000000a';
+const QUIET = '00000000-0000-4000-8000-00000000000b';
 
 /** An ingest log whose commits finish when the test says so; every id is new. */
 class HeldIngestLog implements IngestLog {
@@ -86,5 +88,62 @@ describe('group commit', () => {
     await settle();
     for (const held of log.commits.slice(2)) held.finish();
     expect(await Promise.all(accepted)).toEqual(Array(3).fill({ stored: 100, duplicates: 0 }));
+  });
+
+  test('a commit takes the tenants in turn, each one’s submissions in order, instead of first come first served', async () => {
+    const log = new HeldIngestLog();
+    const commit = new GroupCommit({} as Pool, log, { ...settings, writers: 1, maxBatchEvents: 100 });
+    const tenantOf = (held: { messages: readonly ClaimedMessage[] }) => (held.messages[0]!.tenantId === NOISY ? 'noisy' : 'quiet');
+    const noisy = Array.from({ length: 4 }, () => commit.submit(NOISY, messages(100)));
+    const quiet = [commit.submit(QUIET, messages(100)), commit.submit(QUIET, messages(100))];
+    for (let served = 0; served < 6; served++) {
+      await settle();
+      log.commits[served]!.finish();
+    }
+    await Promise.all([...noisy, ...quiet]);
+    // The first noisy submission was alone when it started; from then on the two take turns.
+    expect(log.commits.map(tenantOf)).toEqual(['noisy', 'noisy', 'quiet', 'noisy', 'quiet', 'noisy']);
+  });
+
+  test('past half full, a tenant holding more than its share gets 429 with Retry-After, while a tenant with nothing waiting gets in', async () => {
+    const log = new HeldIngestLog();
+    const commit = new GroupCommit({} as Pool, log, { ...settings, writers: 1, maxQueuedEvents: 600 });
+    const accepted = Array.from({ length: 4 }, () => commit.submit(NOISY, messages(100)));
+    await settle();
+    // One in flight, three waiting: 300 events, half the queue, all of them the noisy tenant's.
+    expect(commit.waitingEvents).toBe(300);
+    await expect(commit.submit(NOISY, messages(100))).rejects.toMatchObject({ status: 429, headers: { 'Retry-After': '1' } });
+    accepted.push(commit.submit(QUIET, messages(100)));
+    // Two tenants waiting: a third of the queue each, one third free for a newcomer.
+    await expect(commit.submit(NOISY, messages(1))).rejects.toMatchObject({ status: 429 });
+    accepted.push(commit.submit(QUIET, messages(100)));
+    await expect(commit.submit(QUIET, messages(1))).rejects.toMatchObject({ status: 429 });
+    // The one in flight, then the five waiting in one commit.
+    for (let served = 0; served < 2; served++) {
+      await settle();
+      log.commits[served]!.finish();
+    }
+    expect(await Promise.all(accepted)).toEqual(Array(6).fill({ stored: 100, duplicates: 0 }));
+    expect(log.commits.map((held) => held.messages.length)).toEqual([100, 500]);
+  });
+
+  test('a commit the store refuses for good is stored in halves, and only the submission it refuses is refused (422)', async () => {
+    const refused = new Set<string>();
+    const log: IngestLog = {
+      async store(_pool, claimed) {
+        if (claimed.some((message) => refused.has(message.messageId))) throw Object.assign(new Error('refused'), { code: '23514' });
+        return new Set(claimed.map((message) => claimKey(message.tenantId, message.messageId)));
+      },
+    };
+    const commit = new GroupCommit({} as Pool, log, { ...settings, writers: 1 });
+    const bad = messages(2);
+    refused.add(bad[1]!.messageId);
+    const answers = [messages(3), messages(1), bad, messages(2), messages(5)].map((batch, index) =>
+      commit.submit(index % 2 === 0 ? NOISY : QUIET, batch).then(
+        (outcome) => outcome.stored,
+        (error: { status: number }) => error.status,
+      ),
+    );
+    expect(await Promise.all(answers)).toEqual([3, 1, 422, 2, 5]);
   });
 });

@@ -1,8 +1,8 @@
 import type { EventCodec } from '#cqrs';
-import { ProblemError, RequestValidationError, type FieldError } from '#platform';
+import { ProblemError, RequestValidationError, type FieldError, type TenantRateLimiter } from '#platform';
 import { SubjectErasedError } from '#personal-data';
 import type { EncodedMessage, GroupCommit, IngestOutcome } from './group-commit';
-import { MAX_BATCH_EVENTS, isObject, normaliseMessage, receptionOf } from './segment-message';
+import { MAX_BATCH_EVENTS, instantOf, isObject, normaliseMessage, receptionOf } from './segment-message';
 import { MESSAGE_KINDS, MessageReceived, type MessageKind, type TrackingMessage, type TrackingSource } from '#contracts';
 
 export interface TrackingRequest {
@@ -12,6 +12,9 @@ export interface TrackingRequest {
   readonly ip?: string;
   readonly source: TrackingSource;
 }
+
+/** Errors one refusal lists at most: a hostile batch can hold thousands. */
+const MAX_REPORTED_ERRORS = 100;
 
 const tooLarge = (errors: FieldError[]) =>
   new ProblemError({
@@ -31,9 +34,12 @@ export class TrackingHandler {
   constructor(
     private readonly codec: EventCodec,
     private readonly commit: GroupCommit,
+    /** Events per second per tenant, when INGEST_TENANT_EVENTS_PER_SECOND sets one: spent before any checking. */
+    private readonly rate?: TenantRateLimiter,
   ) {}
 
   async single(kind: MessageKind, body: Record<string, unknown>, request: TrackingRequest): Promise<IngestOutcome> {
+    this.rate?.enforce(request.tenantId, 1, 'events');
     const normalised = normaliseMessage(body, kind, receptionOf(request.receivedAt, request.source, request.ip));
     if (!normalised.ok) throw normalised.tooLarge ? tooLarge(normalised.errors) : new RequestValidationError(normalised.errors);
     return this.store([normalised.message], request);
@@ -51,15 +57,20 @@ export class TrackingHandler {
         detail: `a batch may hold at most ${MAX_BATCH_EVENTS} events, this one holds ${items.length}`,
       });
     }
+    this.rate?.enforce(request.tenantId, items.length, 'events');
     const messages: TrackingMessage[] = [];
     const errors: FieldError[] = [];
-    const reception = receptionOf(request.receivedAt, request.source, request.ip, body.sentAt);
+    const sentAt = instantOf(body.sentAt, request.receivedAt);
+    if (typeof sentAt === 'string') errors.push({ pointer: '/sentAt', message: sentAt });
+    const reception = receptionOf(request.receivedAt, request.source, request.ip, typeof sentAt === 'string' ? undefined : sentAt);
     let oversized = false;
-    items.forEach((item: unknown, index) => {
+    // The request is refused once one message is bad; past a hundred errors, checking on only costs.
+    for (let index = 0; index < items.length && errors.length < MAX_REPORTED_ERRORS; index++) {
+      const item: unknown = items[index];
       const kind = isObject(item) ? item.type : undefined;
       if (typeof kind !== 'string' || !(MESSAGE_KINDS as readonly string[]).includes(kind)) {
         errors.push({ pointer: `/batch/${index}/type`, message: `must be one of ${MESSAGE_KINDS.join(', ')}` });
-        return;
+        continue;
       }
       const normalised = normaliseMessage(item, kind as MessageKind, reception, ['batch', index]);
       if (normalised.ok) messages.push(normalised.message);
@@ -67,7 +78,7 @@ export class TrackingHandler {
         oversized ||= normalised.tooLarge === true;
         errors.push(...normalised.errors);
       }
-    });
+    }
     if (errors.length > 0) throw oversized ? tooLarge(errors) : new RequestValidationError(errors);
     return this.store(messages, request);
   }

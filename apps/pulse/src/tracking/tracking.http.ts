@@ -3,11 +3,11 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { MessageKind } from '#contracts';
-import { problemContentType, ProblemError, requestPath, SERVICE_LOGGER } from '#platform';
+import { problemContentType, ProblemError, RequestValidationError, requestPath, SERVICE_LOGGER } from '#platform';
 import { TenantKeys, type TrackingSender } from '../tenants/tenant-keys';
 import { bodyTooLarge, decodeTrackingBody } from './tracking-body';
 import { TrackingHandler } from './tracking.handler';
-import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from './segment-message';
+import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, writeKeyProblem } from './segment-message';
 
 /** Segment's HTTP API paths and analytics.js's short ones. */
 const SINGLE_ROUTES: ReadonlyArray<[string, MessageKind]> = [
@@ -27,6 +27,22 @@ const SINGLE_ROUTES: ReadonlyArray<[string, MessageKind]> = [
 
 // A gzipped single message may decompress up to the message limit plus some envelope slack.
 const SINGLE_BODY_LIMIT = MAX_MESSAGE_BYTES + 1024;
+
+/**
+ * Where browsers reach pulse (PULSE_PUBLIC_URL), as analytics.js's settings name it: a host and path
+ * without scheme, and the scheme apart. Taken from configuration, never from the request's Host
+ * header, which any caller sets and a cache in front could serve to everyone.
+ */
+export class PulsePublicUrl {
+  readonly apiHost: string;
+  readonly protocol: string;
+
+  constructor(publicUrl: string) {
+    const url = new URL(publicUrl);
+    this.apiHost = `${url.host}${url.pathname.replace(/\/+$/, '')}/v1`;
+    this.protocol = url.protocol.replace(/:$/, '');
+  }
+}
 
 const unauthorized = (detail: string) =>
   new ProblemError({
@@ -48,6 +64,7 @@ export class TrackingRoutes implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly tracking: TrackingHandler,
     private readonly tenants: TenantKeys,
+    private readonly publicUrl: PulsePublicUrl,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -65,8 +82,8 @@ export class TrackingRoutes implements OnModuleInit {
     scope.addHook('onRequest', (request, reply, done) => {
       // Write keys ship in web pages, so any site may send; nothing here reads data back.
       reply.header('access-control-allow-origin', request.headers.origin ?? '*');
+      // No Allow-Credentials: tracking uses no cookies, so a browser never sends any with these calls.
       reply.header('vary', 'Origin');
-      reply.header('access-control-allow-credentials', 'true');
       done();
     });
     scope.setErrorHandler((error, request, reply) => this.renderProblem(error, request, reply));
@@ -85,6 +102,7 @@ export class TrackingRoutes implements OnModuleInit {
       scope.post(`/v1/${path}`, async (request, reply) => {
         const receivedAt = new Date();
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), SINGLE_BODY_LIMIT);
+        checkBodyWriteKey(body);
         const tenant = await this.authenticate(request, body);
         await this.tracking.single(kind, body, {
           tenantId: tenant.tenantId,
@@ -100,6 +118,7 @@ export class TrackingRoutes implements OnModuleInit {
       scope.post(`/v1/${path}`, async (request, reply) => {
         const receivedAt = new Date();
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), MAX_BATCH_BYTES);
+        checkBodyWriteKey(body);
         const tenant = await this.authenticate(request, body);
         await this.tracking.batch(body, {
           tenantId: tenant.tenantId,
@@ -120,13 +139,12 @@ export class TrackingRoutes implements OnModuleInit {
           title: 'Unknown write key',
           detail: 'no source has this write key',
         });
-      const host = header(request, 'host') ?? 'localhost';
       return reply.send({
         integrations: {
           'Segment.io': {
             apiKey: request.params.writeKey,
-            apiHost: `${host}/v1`,
-            protocol: request.protocol,
+            apiHost: this.publicUrl.apiHost,
+            protocol: this.publicUrl.protocol,
             unbundledIntegrations: [],
             addBundledMetadata: false,
           },
@@ -181,14 +199,19 @@ export class TrackingRoutes implements OnModuleInit {
         detail: 'the service failed to handle the request',
       });
     }
-    if (problem.status >= 500 && error instanceof ProblemError && error.cause) {
-      this.logger.warn({ err: error.cause, requestId: request.id }, problem.title);
-    }
+    // A 503's store failure, or what a 422 may say of the value the store refused (names, no values).
+    if (error instanceof ProblemError && error.cause) this.logger.warn({ err: error.cause, requestId: request.id }, problem.title);
     void reply
       .status(problem.status)
       .headers({ ...problem.headers, 'content-type': problemContentType })
       .send(JSON.stringify({ ...problem.toDocument(requestPath(request.url)), requestId: request.id }));
   }
+}
+
+/** analytics.js sends the write key in the body; one that is not a key is a bad field, not a bad key. */
+function checkBodyWriteKey(body: Record<string, unknown>): void {
+  const problem = writeKeyProblem(body.writeKey);
+  if (problem) throw new RequestValidationError([{ pointer: '/writeKey', message: problem }]);
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
