@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { serviceEnvSchema } from '#cqrs';
-import { durationMs, loadConfig, url } from '#platform';
+import { durationMs, integer, loadConfig, url } from '#platform';
 
 const schema = serviceEnvSchema({ port: 3002 })
   .extend({
@@ -14,6 +14,8 @@ const schema = serviceEnvSchema({ port: 3002 })
     REGISTER_TEST_TOKEN_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
     VERIFICATION_TOKEN_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(48 * 3600 * 1000),
     RESET_TOKEN_TTL_MS: durationMs({ max: 24 * 3600 * 1000 }).default(3600 * 1000),
+    /** argon2id hashes one tenant may have in flight in one process; more get 429 (tenant fairness). */
+    REGISTER_HASHES_PER_TENANT: integer({ min: 1, max: 1000 }).default(8),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && env.REGISTER_TEST_TOKEN_SECRET) {

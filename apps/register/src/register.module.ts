@@ -28,6 +28,7 @@ import {
   SystemClock,
   type RegisterSettings,
 } from './register.ports';
+import { PasswordHasher } from './sign-up/password-hasher';
 import { SignUpHandler } from './sign-up/sign-up.handler';
 import { SignUpController } from './sign-up/sign-up.http';
 import { CreateTenantHandler } from './tenants/create-tenant.handler';
@@ -44,6 +45,8 @@ export interface RegisterRuntime {
   readonly adminToken: string;
   readonly settings: RegisterSettings;
   readonly maxProjectionLagMs: number;
+  /** argon2id hashes one tenant may have in flight in this process. */
+  readonly hashesPerTenant: number;
 }
 
 @Module({})
@@ -76,6 +79,11 @@ export class RegisterModule {
             metrics,
             logger,
           )[0],
+      },
+      {
+        provide: PasswordHasher,
+        inject: [MetricsRegistry],
+        useFactory: (metrics: MetricsRegistry) => new PasswordHasher(metrics, runtime.hashesPerTenant),
       },
       {
         provide: RuntimeLifecycle,

@@ -36,6 +36,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
       publicUrl: (config.REGISTER_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, ''),
     },
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
+    hashesPerTenant: config.REGISTER_HASHES_PER_TENANT,
   };
 }
 

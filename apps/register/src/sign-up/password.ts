@@ -1,10 +1,5 @@
-import { hash } from '@node-rs/argon2';
-import { ARGON2ID_OPTIONS, PASSWORD_MAX_LENGTH } from '#contracts';
+import { PASSWORD_MAX_LENGTH } from '#contracts';
 import { textProblem } from '#platform';
-
-export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2ID_OPTIONS);
-}
 
 export { PASSWORD_MAX_LENGTH };
 
