@@ -9,6 +9,7 @@ import { ProviderCache } from '../oidc/provider-cache';
 import { collectArtefacts } from '../oidc/request-artefacts';
 import { escapeHtml, page, PAGE_HEADERS } from '../pages';
 import { PasswordCheck } from './password-check';
+import { readSignInForm } from './sign-in-form';
 import { SessionStarted, sessionStreamFor } from './sign-in.events';
 
 export const CSRF_SECRET = Symbol('CsrfSecret');
@@ -76,11 +77,16 @@ export class InteractionController {
     const { tenant, details } = await this.interaction(slug, uid, req, reply);
     this.requireCsrf(tenant, uid, body);
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
+    const form = readSignInForm(body);
+    if (!form.ok) return this.send(reply, form.status, this.signInPage(tenant, uid, form.message, form.email));
     const clientId = String(details.params.client_id ?? '');
-    const outcome = await this.passwords.check({ body, tenant, ip: req.ip, clientId });
+    const outcome = await this.passwords.check({ body: { email: form.email, password: form.password }, tenant, ip: req.ip, clientId });
     if (!outcome.ok) {
-      const email = typeof body.email === 'string' ? body.email : '';
-      return this.send(reply, FAILURE_STATUS[outcome.reason] ?? 401, this.signInPage(tenant, uid, FAILURE_TEXT[outcome.reason], email));
+      return this.send(
+        reply,
+        FAILURE_STATUS[outcome.reason] ?? 401,
+        this.signInPage(tenant, uid, FAILURE_TEXT[outcome.reason], form.email),
+      );
     }
     const userId = outcome.credential.userId;
     this.directory.handOver(tenant.tenantId, outcome.credential);
