@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { chromium } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { startLogin, type LoginHarness } from './login-harness';
 import { REDIRECT_URI } from './sign-in-flow';
@@ -39,6 +39,27 @@ beforeAll(async () => {
 
 afterAll(() => login?.close());
 
+/**
+ * A fresh Chromium profile without JavaScript whose page `work` drives. The relying party is not
+ * running: its redirect URI is answered here so the browser can land there.
+ */
+async function inBrowser(work: (context: BrowserContext, page: Page) => Promise<void>): Promise<void> {
+  const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    javaScriptEnabled: false,
+  });
+  try {
+    await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'relying party' }));
+    await work(context, await context.newPage());
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
 /** CI installs Chromium and must run these; elsewhere a missing Chromium is said out loud, not passed. */
 const describeInBrowser: (name: string, body: () => void) => void =
   available || process.env.CI === 'true'
@@ -59,17 +80,7 @@ describeInBrowser(`a real browser (${CHROMIUM})`, () => {
       code_challenge_method: 'S256',
       state,
     });
-    const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      javaScriptEnabled: false,
-    });
-    try {
-      // The relying party is not running: answer its redirect URI so the browser can land there.
-      await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'relying party' }));
-      const page = await context.newPage();
+    await inBrowser(async (_context, page) => {
       await page.goto(url.href);
       await page.fill('#email', 'ada@example.com');
       await page.fill('#password', STRONG_PASSWORD);
@@ -81,10 +92,7 @@ describeInBrowser(`a real browser (${CHROMIUM})`, () => {
       expect(landed.searchParams.get('code')).toEqual(expect.any(String));
       const tokens = await oidc.authorizationCodeGrant(config, landed, { pkceCodeVerifier: verifier, expectedState: state });
       expect(tokens.claims()?.iss).toBe(login.issuer(slug));
-    } finally {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-    }
+    });
   });
 
   it('keeps one session per tenant: signing in at tenant B leaves the browser signed in at tenant A', async () => {
@@ -104,16 +112,7 @@ describeInBrowser(`a real browser (${CHROMIUM})`, () => {
         })
         .toString();
     const [configA, configB] = await Promise.all([configOf(slug, clientId), configOf(other, otherClient.clientId)]);
-    const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      javaScriptEnabled: false,
-    });
-    try {
-      await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'relying party' }));
-      const page = await context.newPage();
+    await inBrowser(async (context, page) => {
       const signIn = async (config: oidc.Configuration) => {
         await page.goto(await authorizationUrl(config));
         await page.fill('#email', 'grace@example.com');
@@ -138,9 +137,6 @@ describeInBrowser(`a real browser (${CHROMIUM})`, () => {
       const location = new URL((await backWithCode).headers().location!);
       expect(location.searchParams.get('code')).toEqual(expect.any(String));
       expect(location.searchParams.get('iss')).toBe(login.issuer(slug));
-    } finally {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-    }
+    });
   });
 });

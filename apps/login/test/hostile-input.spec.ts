@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import * as oidc from 'openid-client';
 import { blindIndex } from '#personal-data';
+import { anyValue, hostileText, mostly } from '../../../test/support/hostile-values';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { signInStreamFor } from '../src/sign-in/sign-in.events';
 import { startLogin, type LoginHarness } from './login-harness';
@@ -80,24 +81,12 @@ describe('client registration', () => {
   });
 
   test('generated hostile bodies: 201 or 4xx, never 5xx, and a 4xx stores nothing', async () => {
-    const hostileText = fc.oneof(
-      fc.string({ unit: 'binary', maxLength: 30 }),
-      // Mostly ordinary characters with the ones storage chokes on mixed in: NUL, C0 controls, DEL, lone surrogates.
-      fc.string({
-        unit: fc.oneof(
-          fc.constantFrom('\u0000', '\u0007', '\t', '\n', '\u001b', '\u007f', '\ud800', '\udc00'),
-          fc.string({ minLength: 1, maxLength: 1 }),
-        ),
-        maxLength: 12,
-      }),
-      fc.constantFrom('', ' ', '\u0000', '\ud800', '\t', '\r\n', 'x'.repeat(2100), 'javascript:alert(1)'),
-    );
-    const anyValue = fc.oneof(hostileText, fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 3 }));
-    const mostly = <T>(valid: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: valid }, { weight: 1, arbitrary: anyValue });
-    const uri = mostly(
+    const text = hostileText(['x'.repeat(2100), 'javascript:alert(1)']);
+    const orHostile = <T>(valid: fc.Arbitrary<T>) => mostly(valid, anyValue(text));
+    const uri = orHostile(
       fc.oneof(
         fc.constantFrom(REDIRECT_URI, 'https://app.example.com/callback', 'http://127.0.0.1:8080/cb?x=1'),
-        fc.tuple(fc.constantFrom('https://app.example.com/', 'http://localhost/'), hostileText).map(([base, path]) => `${base}${path}`),
+        fc.tuple(fc.constantFrom('https://app.example.com/', 'http://localhost/'), text).map(([base, path]) => `${base}${path}`),
         fc.webUrl(),
       ),
     );
@@ -106,11 +95,11 @@ describe('client registration', () => {
         weight: 5,
         arbitrary: fc.record(
           {
-            name: mostly(fc.constantFrom('App', 'Ünïcödé app ✓', 'Backend')),
-            type: mostly(fc.constantFrom('public', 'confidential')),
-            redirectUris: mostly(fc.array(uri, { maxLength: 3 })),
-            postLogoutRedirectUris: mostly(fc.array(uri, { maxLength: 2 })),
-            grantTypes: mostly(fc.subarray(['authorization_code', 'refresh_token', 'client_credentials'], { minLength: 1 })),
+            name: orHostile(fc.constantFrom('App', 'Ünïcödé app ✓', 'Backend')),
+            type: orHostile(fc.constantFrom('public', 'confidential')),
+            redirectUris: orHostile(fc.array(uri, { maxLength: 3 })),
+            postLogoutRedirectUris: orHostile(fc.array(uri, { maxLength: 2 })),
+            grantTypes: orHostile(fc.subarray(['authorization_code', 'refresh_token', 'client_credentials'], { minLength: 1 })),
           },
           { requiredKeys: ['name', 'type'] },
         ),
