@@ -1,6 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { CommandRunner } from '#cqrs';
+import type { Position } from '#eventstore';
 import { accountDecider, resetTokenRejection } from '../account/account.decider';
 import type { AccountRejection } from '../account/account.state';
 import { accountStreamFor, emailReservationStreamFor } from '#contracts';
@@ -36,7 +37,8 @@ export class ConfirmPasswordReset extends Command<ConfirmPasswordResetOutcome> {
 }
 
 export type ConfirmPasswordResetOutcome =
-  { readonly reset: true; readonly userId: string } | { readonly reset: false; readonly rejection: AccountRejection };
+  | { readonly reset: true; readonly userId: string; readonly position?: Position }
+  | { readonly reset: false; readonly rejection: AccountRejection };
 
 /**
  * Answers the same way, in content and in time, whether or not the address has an account, so the
@@ -112,7 +114,7 @@ export class ConfirmPasswordResetHandler implements ICommandHandler<ConfirmPassw
       retriesOnConflict: 1,
     });
     if (!outcome.accepted) return { reset: false, rejection: asTokenRejection(outcome.rejection) };
-    return { reset: true, userId: parsed.userId };
+    return { reset: true, userId: parsed.userId, position: outcome.position };
   }
 }
 

@@ -8,6 +8,7 @@ import { correlationIdOf, TenantAccess } from '../access/tenant-access';
 import { tokenProblem } from '../account/token-problems';
 import { parseToken } from '../account/tokens';
 import { emailAddress, mailedToken } from '../register.schemas';
+import { ReadModels } from '../read-models';
 import { EmailIndex } from '../register.ports';
 import { RequestLimits } from '../request-limits/request-limits';
 import { passwordProblems } from '../sign-up/password';
@@ -23,6 +24,7 @@ export class PasswordResetController {
     private readonly access: TenantAccess,
     private readonly limits: RequestLimits,
     private readonly emailIndex: EmailIndex,
+    private readonly readModels: ReadModels,
   ) {}
 
   /** Always 202, account or not: the answer must not tell who is registered. */
@@ -46,6 +48,8 @@ export class PasswordResetController {
     await this.limits.tokenAttempt('reset-confirm', tenant.tenantId, request.ip, parseToken(input.token)?.userId);
     const outcome = await this.commands.execute(new ConfirmPasswordReset(tenant, input.token, input.password, correlationIdOf(request)));
     if (!outcome.reset) throw tokenProblem(outcome.rejection, 'reset');
+    // Answered once the profile shows it (the e-mail now verified), as sign-up and verification are.
+    await this.readModels.caughtUpWith(outcome.position);
     return { userId: outcome.userId, passwordChanged: true };
   }
 }
