@@ -205,7 +205,8 @@ async function main(): Promise<void> {
       ? `demo client (public, PKCE): client_id=${client.clientId} redirect_uri=${DEMO_REDIRECT_URI}`
       : 'demo client: not created (see the message above)',
     `  issuer: ${LOGIN_URL}/t/demo   (sign-in walk-through: apps/login/README.md)`,
-    env.SMTP_URL ? '' : `mails (dev mailbox): ${registerUrl}/dev/mailbox`,
+    // The dev mailbox answers only this machine, and only with the admin token.
+    env.SMTP_URL ? '' : `mails (dev mailbox): curl -s -H 'authorization: Bearer ${env.ADMIN_TOKEN}' ${registerUrl}/dev/mailbox`,
     '',
     'try:',
     `  sign up:  curl -s -X POST ${registerUrl}/t/demo/users -H 'content-type: application/json' -d '{"email":"you@example.com","password":"a long passphrase"}'`,

@@ -51,6 +51,9 @@ async function startRegister(databaseUrl: string): Promise<RunningRegister> {
     ADMIN_TOKEN: adminToken,
     LOG_LEVEL: 'info',
     SHUTDOWN_DRAIN_MS: '0',
+    // One client signing up at full rate is what the per-address limit exists to refuse; the
+    // per-tenant hash budget keeps its default (8, this scenario's concurrency).
+    REGISTER_SIGNUPS_PER_ADDRESS: '1000000',
   });
   const runtime = await openRegisterRuntime(config);
   let app: NestFastifyApplication;

@@ -1,7 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { loadLoginConfig } from '../../apps/login/src/login.config';
+import { loadPulseConfig } from '../../apps/pulse/src/pulse.config';
 import { loadRegisterConfig } from '../../apps/register/src/register.config';
+import { loadRewardsConfig } from '../../apps/rewards/src/rewards.config';
+import { ConfigError, EXAMPLE_SECRETS } from '#platform';
 import { parseYamlDocuments } from '../support/yaml';
 
 const repoRoot = resolve(__dirname, '../..');
@@ -9,9 +15,16 @@ const servicePorts: Record<string, number> = { login: 3001, register: 3002, puls
 const infrastructure = ['eventstore', 'postgres', 'mailpit'];
 const requiredVariables = ['DATABASE_URL', 'EVENTSTORE_URL', 'TESSERA_MASTER_KEY', 'ADMIN_TOKEN', 'PORT'];
 
-/** Compose's `${NAME:-default}` as it resolves with NAME unset, the laptop case. */
-function interpolateDefaults(value: string): string {
-  return value.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, (_match, fallback: string) => fallback);
+/** The secrets an operator sets (compose has no default for them), fresh for this run. */
+const operatorSecrets = { TESSERA_MASTER_KEY: randomBytes(32).toString('base64'), ADMIN_TOKEN: randomBytes(36).toString('base64') };
+
+/** Compose's `${NAME:-default}` and `${NAME:?message}` as they resolve with `variables` set. */
+function interpolate(value: string, variables: Record<string, string>): string {
+  return value.replace(/\$\{([A-Z0-9_]+):([-?])([^}]*)\}/g, (_match, name: string, kind: string, rest: string) => {
+    if (variables[name] !== undefined) return variables[name]!;
+    if (kind === '-') return rest;
+    throw new Error(`compose would refuse to start: ${rest}`);
+  });
 }
 
 function findOnPath(binary: string): string | undefined {
@@ -24,22 +37,67 @@ function findOnPath(binary: string): string | undefined {
 describe('docker-compose.yml', () => {
   const compose = parseYamlDocuments(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'))[0] as { services: Record<string, any> };
   const services = compose.services;
-  const env = (name: string): Record<string, string> =>
+  const env = (name: string, variables: Record<string, string> = operatorSecrets): Record<string, string> =>
     Object.fromEntries(
-      Object.entries(services[name].environment as Record<string, string>).map(([key, value]) => [key, interpolateDefaults(String(value))]),
+      Object.entries(services[name].environment as Record<string, string>).map(([key, value]) => [
+        key,
+        interpolate(String(value), variables),
+      ]),
     );
-
-  test('docker-compose accepts the file (`docker-compose config`)', () => {
+  /** `docker-compose config` with only `variables` set (a .env file beside the compose file is ignored). */
+  const composeConfig = (variables: Record<string, string>) => {
     const binary = findOnPath('docker-compose');
     if (!binary) {
       throw new Error('docker-compose is not installed, so the file was NOT validated by Compose: apt-get install -y docker-compose');
     }
-    const result = spawnSync(binary, ['-f', 'docker-compose.yml', 'config', '--quiet'], {
+    const noEnvFile = join(mkdtempSync(join(tmpdir(), 'tessera-compose-')), 'empty.env');
+    writeFileSync(noEnvFile, '');
+    return spawnSync(binary, ['--env-file', noEnvFile, '-f', 'docker-compose.yml', 'config', '--quiet'], {
       cwd: repoRoot,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH },
+      env: { PATH: process.env.PATH, ...variables },
     });
+  };
+
+  test('docker-compose accepts the file (`docker-compose config`) once the operator has set the secrets', () => {
+    const result = composeConfig(operatorSecrets);
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
+  });
+
+  test('docker-compose refuses to start without the master key and the admin token: the file holds no default for them', () => {
+    for (const missing of ['TESSERA_MASTER_KEY', 'ADMIN_TOKEN'] as const) {
+      const { [missing]: _unset, ...others } = operatorSecrets;
+      const result = composeConfig(others);
+      expect({ missing, status: result.status }).toEqual({ missing, status: 1 });
+      expect(result.stderr).toContain(`set ${missing}`);
+    }
+    for (const name of Object.keys(servicePorts)) {
+      const written = services[name].environment as Record<string, string>;
+      expect(written.TESSERA_MASTER_KEY).toMatch(/^\$\{TESSERA_MASTER_KEY:\?/);
+      expect(written.ADMIN_TOKEN).toMatch(/^\$\{ADMIN_TOKEN:\?/);
+    }
+  });
+
+  test("every service refuses to start on the compose file's environment with the example secrets it used to default to", () => {
+    const examples = { TESSERA_MASTER_KEY: EXAMPLE_SECRETS.TESSERA_MASTER_KEY[0], ADMIN_TOKEN: EXAMPLE_SECRETS.ADMIN_TOKEN[0] };
+    const loaders = { login: loadLoginConfig, register: loadRegisterConfig, pulse: loadPulseConfig, rewards: loadRewardsConfig };
+    for (const [name, load] of Object.entries(loaders)) {
+      const environment = env(name, examples);
+      expect(environment.NODE_ENV).toBe('production');
+      let refused: unknown;
+      try {
+        load(environment);
+      } catch (error) {
+        refused = error;
+      }
+      expect({ name, refused: refused instanceof ConfigError }).toEqual({ name, refused: true });
+      const variables = (refused as ConfigError).problems.map((problem) => problem.variable).sort();
+      // Pulse and rewards read no admin token, so only the master key concerns them.
+      const read = name === 'pulse' || name === 'rewards' ? ['TESSERA_MASTER_KEY'] : ['ADMIN_TOKEN', 'TESSERA_MASTER_KEY'];
+      expect({ name, variables }).toEqual({ name, variables: read });
+      expect((refused as Error).message).not.toContain(examples.ADMIN_TOKEN);
+      expect((refused as Error).message).not.toContain(examples.TESSERA_MASTER_KEY);
+    }
   });
 
   test('runs a real EventStoreDB, PostgreSQL, Mailpit and the four services', () => {

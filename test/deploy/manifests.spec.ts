@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PATH_METADATA } from '@nestjs/common/constants';
-import { HealthController } from '#platform';
+import { HealthController, platformEnvSchema } from '#platform';
 import { structuralProblems } from '../support/kubernetes-schema';
 import { parseYamlDocuments } from '../support/yaml';
 
@@ -259,6 +259,19 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
       expect(connectionAllowed(objects, pulsePods, eventstore.spec.template.metadata.labels, 2113)).toBe(true);
       expect(connectionAllowed(objects, projectorPods, eventstore.spec.template.metadata.labels, 2113)).toBe(true);
     }
+  });
+
+  test('TRUST_PROXY names the proxies in front, a hop count or their CIDRs, never true; where pods admit them by address, the same CIDRs', () => {
+    const written = tesseraConfig(objects).data.TRUST_PROXY as string | undefined;
+    expect(written).toBeDefined();
+    expect(['true', 'false']).not.toContain(written!.trim().toLowerCase());
+    // Parsed the way every service parses it at start-up.
+    const trusted = platformEnvSchema().shape.TRUST_PROXY.parse(written);
+    expect((typeof trusted === 'number' && trusted >= 1) || (Array.isArray(trusted) && trusted.length > 0)).toBe(true);
+    const admittedByAddress = (named(objects, 'NetworkPolicy', 'allow-from-ingress')?.spec.ingress ?? [])
+      .flatMap((rule: { from?: { ipBlock?: { cidr: string } }[] }) => rule.from ?? [])
+      .flatMap((peer: { ipBlock?: { cidr: string } }) => (peer.ipBlock ? [peer.ipBlock.cidr] : []));
+    if (admittedByAddress.length > 0) expect(trusted).toEqual(admittedByAddress);
   });
 
   test('HorizontalPodAutoscalers use autoscaling/v2 and scale an existing Deployment', () => {

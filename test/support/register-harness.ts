@@ -33,6 +33,16 @@ export interface RegisterHarness {
 
 export const STRONG_PASSWORD = 'correct horse battery staple';
 
+const GENEROUS_LIMITS: Record<string, string> = {
+  REGISTER_SIGNUPS_PER_ADDRESS: '1000000',
+  REGISTER_SIGNUPS_PER_EMAIL: '1000000',
+  REGISTER_RESETS_PER_ADDRESS: '1000000',
+  REGISTER_RESETS_PER_EMAIL: '1000000',
+  REGISTER_TOKEN_ATTEMPTS_PER_ADDRESS: '1000000',
+  REGISTER_TOKEN_ATTEMPTS_PER_ACCOUNT: '1000000',
+  REGISTER_HASHES_PER_TENANT: '1000',
+};
+
 /** Register on a fresh database of the test PostgreSQL, built the way main.ts builds it. */
 export async function startRegister(env: Record<string, string> = {}): Promise<RegisterHarness> {
   const adminToken = randomBytes(24).toString('base64url');
@@ -46,6 +56,9 @@ export async function startRegister(env: Record<string, string> = {}): Promise<R
     ...(env.LOGIN_PUBLIC_URL ? {} : { REGISTER_TEST_TOKEN_SECRET: testTokenSecret }),
     SHUTDOWN_DRAIN_MS: '0',
     LOG_LEVEL: 'silent',
+    // Every test talks from 127.0.0.1, many sign up dozens of people in parallel: the request
+    // limits and the per-tenant hash budget are out of the way unless a test sets them.
+    ...GENEROUS_LIMITS,
     ...env,
   });
   const runtime = await openRegisterRuntime(config);

@@ -14,7 +14,13 @@ describe('login configuration', () => {
       LOGIN_CLIENT_CACHE_SIZE: 10_000,
       LOGIN_UNVERIFIED_EMAIL: 'allow',
       LOGIN_LOCKOUT_THRESHOLD: 5,
+      LOGIN_SIGNINS_PER_TENANT: 8,
+      LOGIN_OIDC_REQUESTS_PER_TENANT: 32,
     });
+    expect(problemsOf({ ...valid, LOGIN_SIGNINS_PER_TENANT: '0', LOGIN_OIDC_REQUESTS_PER_TENANT: 'lots' })).toEqual([
+      'LOGIN_OIDC_REQUESTS_PER_TENANT',
+      'LOGIN_SIGNINS_PER_TENANT',
+    ]);
     expect(config.LOGIN_PUBLIC_URL).toBeUndefined();
     const options = loginServiceOptions(
       loadLoginConfig({ ...valid, TRUST_PROXY: '1', SHUTDOWN_DRAIN_MS: '250', BODY_LIMIT_BYTES: '4096' }),

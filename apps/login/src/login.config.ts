@@ -37,6 +37,10 @@ const schema = serviceEnvSchema({ port: 3001 }).extend({
   AUTHORIZATION_CODE_TTL_S: integer({ min: 1, max: 600 }).default(60),
   SESSION_TTL_S: integer({ min: 1, max: 365 * 86_400 }).default(14 * 86_400),
   REFRESH_TOKEN_TTL_S: integer({ min: 60, max: 365 * 86_400 }).default(14 * 86_400),
+  /** Sign-in posts (one argon2id verification each) one tenant may have in flight per process; more get 429. */
+  LOGIN_SIGNINS_PER_TENANT: integer({ min: 1, max: 1000 }).default(8),
+  /** OpenID requests (token, authorization, userinfo, ...) one tenant may have in flight per process; more get 429. */
+  LOGIN_OIDC_REQUESTS_PER_TENANT: integer({ min: 1, max: 10_000 }).default(32),
 });
 
 export type LoginConfig = z.output<typeof schema>;

@@ -9,7 +9,7 @@ import {
   RuntimeLifecycle,
   ServiceInfrastructure,
 } from '#cqrs';
-import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
+import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER, TenantConcurrencyLimiter } from '#platform';
 import { ADMIN_TOKEN, requireAdmin } from './admin-access';
 import { ClientCache, ClientChangeListener } from './clients/client-cache';
 import { ClientsController } from './clients/clients.http';
@@ -18,10 +18,10 @@ import { SigningKeys } from './keys/signing-keys';
 import { LoginEventLog } from './login-events';
 import { loginReadModelProjection } from './login.projection';
 import { ExpiredArtefactsCleanup } from './oidc/expiry-cleanup';
-import { OidcMount } from './oidc/oidc-mount';
+import { OIDC_REQUEST_LIMITER, OidcMount } from './oidc/oidc-mount';
 import { ProviderCache } from './oidc/provider-cache';
 import { buildProvider } from './oidc/provider-factory';
-import { CSRF_SECRET, InteractionController } from './sign-in/interaction.http';
+import { CSRF_SECRET, InteractionController, SIGN_IN_LIMITER } from './sign-in/interaction.http';
 import { PasswordCheck } from './sign-in/password-check';
 import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from './sign-in/sign-in.events';
 
@@ -81,6 +81,8 @@ export class LoginModule {
       { provide: ClientCache, useValue: clients },
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
       { provide: CSRF_SECRET, useValue: runtime.csrfSecret },
+      { provide: SIGN_IN_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns) },
+      { provide: OIDC_REQUEST_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.oidcRequests) },
       {
         provide: PasswordCheck,
         useValue: new PasswordCheck(infrastructure.pool, infrastructure.blindIndexKey, events, runtime.signIn),

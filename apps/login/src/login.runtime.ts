@@ -22,6 +22,8 @@ export interface LoginRuntime {
   readonly clientCacheSize: number;
   readonly csrfSecret: Buffer;
   readonly maxProjectionLagMs: number;
+  /** Requests one tenant may have in flight in this process: sign-in posts, and OpenID requests. */
+  readonly perTenantInFlight: { readonly signIns: number; readonly oidcRequests: number };
 }
 
 /** A key for one purpose, derived from the master key so login needs no extra secret. */
@@ -64,6 +66,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     clientCacheSize: config.LOGIN_CLIENT_CACHE_SIZE,
     csrfSecret: derivedKey(config.TESSERA_MASTER_KEY, 'csrf'),
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
+    perTenantInFlight: { signIns: config.LOGIN_SIGNINS_PER_TENANT, oidcRequests: config.LOGIN_OIDC_REQUESTS_PER_TENANT },
   };
 }
 

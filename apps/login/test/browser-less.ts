@@ -7,16 +7,19 @@ export class FormBrowser {
 
   async request(
     url: string,
-    init: { method?: string; form?: Record<string, string> } = {},
-  ): Promise<{ status: number; location?: string; body: string; url: string }> {
+    init: { method?: string; form?: Record<string, string>; raw?: { contentType: string; body: string } } = {},
+  ): Promise<{ status: number; location?: string; body: string; url: string; headers: Headers }> {
     const headers: Record<string, string> = {};
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     let body: string | undefined;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
+    } else if (init.raw) {
+      headers['content-type'] = init.raw.contentType;
+      body = init.raw.body;
     }
-    const response = await fetch(url, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const response = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, redirect: 'manual' });
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const eq = pair!.indexOf('=');
@@ -26,7 +29,13 @@ export class FormBrowser {
       else this.cookies.set(name, value);
     }
     const location = response.headers.get('location') ?? undefined;
-    return { status: response.status, location: location ? new URL(location, url).href : undefined, body: await response.text(), url };
+    return {
+      status: response.status,
+      location: location ? new URL(location, url).href : undefined,
+      body: await response.text(),
+      url,
+      headers: response.headers,
+    };
   }
 
   /** Follows redirects from `url` until one leaves for `stopAt` (returned) or a page answers (returned). */

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { chromium } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { startLogin, type LoginHarness } from './login-harness';
 import { REDIRECT_URI } from './sign-in-flow';
@@ -39,6 +39,27 @@ beforeAll(async () => {
 
 afterAll(() => login?.close());
 
+/**
+ * A fresh Chromium profile without JavaScript whose page `work` drives. The relying party is not
+ * running: its redirect URI is answered here so the browser can land there.
+ */
+async function inBrowser(work: (context: BrowserContext, page: Page) => Promise<void>): Promise<void> {
+  const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    javaScriptEnabled: false,
+  });
+  try {
+    await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'relying party' }));
+    await work(context, await context.newPage());
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
 /** CI installs Chromium and must run these; elsewhere a missing Chromium is said out loud, not passed. */
 const describeInBrowser: (name: string, body: () => void) => void =
   available || process.env.CI === 'true'
@@ -59,17 +80,7 @@ describeInBrowser(`a real browser (${CHROMIUM})`, () => {
       code_challenge_method: 'S256',
       state,
     });
-    const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      javaScriptEnabled: false,
-    });
-    try {
-      // The relying party is not running: answer its redirect URI so the browser can land there.
-      await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'relying party' }));
-      const page = await context.newPage();
+    await inBrowser(async (_context, page) => {
       await page.goto(url.href);
       await page.fill('#email', 'ada@example.com');
       await page.fill('#password', STRONG_PASSWORD);
@@ -81,9 +92,51 @@ describeInBrowser(`a real browser (${CHROMIUM})`, () => {
       expect(landed.searchParams.get('code')).toEqual(expect.any(String));
       const tokens = await oidc.authorizationCodeGrant(config, landed, { pkceCodeVerifier: verifier, expectedState: state });
       expect(tokens.claims()?.iss).toBe(login.issuer(slug));
-    } finally {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-    }
+    });
+  });
+
+  it('keeps one session per tenant: signing in at tenant B leaves the browser signed in at tenant A', async () => {
+    // Someone who has not used either client yet, so each first sign-in asks for consent once.
+    const other = (await login.createTenant()).slug;
+    await Promise.all([login.signUp(slug, 'grace@example.com'), login.signUp(other, 'grace@example.com')]);
+    const otherClient = await login.registerClient(other, { name: 'Browser app', type: 'public', redirectUris: [REDIRECT_URI] });
+    const configOf = (tenant: string, client: string) =>
+      oidc.discovery(new URL(login.issuer(tenant)), client, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+    const authorizationUrl = async (config: oidc.Configuration) =>
+      oidc
+        .buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid email',
+          code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256',
+        })
+        .toString();
+    const [configA, configB] = await Promise.all([configOf(slug, clientId), configOf(other, otherClient.clientId)]);
+    await inBrowser(async (context, page) => {
+      const signIn = async (config: oidc.Configuration) => {
+        await page.goto(await authorizationUrl(config));
+        await page.fill('#email', 'grace@example.com');
+        await page.fill('#password', STRONG_PASSWORD);
+        await page.click('button[type=submit]');
+        await page.click('button[value=allow]');
+        await page.waitForURL(`${REDIRECT_URI}**`);
+      };
+      await signIn(configA);
+      await signIn(configB);
+
+      // Each tenant's session cookie lives under that tenant's path, so neither overwrote the other.
+      const sessions = (await context.cookies()).filter((cookie) => cookie.name === '_session');
+      expect(sessions.map((cookie) => cookie.path).sort()).toEqual([`/t/${slug}`, `/t/${other}`].sort());
+
+      // Back at tenant A: still signed in, so the authorization redirects straight back with a code.
+      // (Chromium refuses to land on port 9 within a redirect chain: the redirect itself is what counts.)
+      const backWithCode = page.waitForResponse((response) => (response.headers().location ?? '').startsWith(REDIRECT_URI), {
+        timeout: 10_000,
+      });
+      await page.goto(await authorizationUrl(configA)).catch(() => undefined);
+      const location = new URL((await backWithCode).headers().location!);
+      expect(location.searchParams.get('code')).toEqual(expect.any(String));
+      expect(location.searchParams.get('iss')).toBe(login.issuer(slug));
+    });
   });
 });

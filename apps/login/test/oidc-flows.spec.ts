@@ -321,7 +321,12 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     });
     const page = await browser.follow(again.href, REDIRECT_URI);
     expect(page.body).toContain('name="password"');
-    const sessionEvents = await login.runtime.infrastructure.eventStore.readStream(sessionStreamFor(tenantId, tokens.claims()!.sub));
-    expect(sessionEvents.map((e) => e.type)).toEqual(expect.arrayContaining(['SessionStarted', 'SessionEnded']));
+    // SessionEnded is recorded beside the logout's answer, not before it: wait for it, within a deadline.
+    const sessionEvents = async () =>
+      (await login.runtime.infrastructure.eventStore.readStream(sessionStreamFor(tenantId, tokens.claims()!.sub))).map((e) => e.type);
+    for (const deadline = Date.now() + 5_000; !(await sessionEvents()).includes('SessionEnded') && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await sessionEvents()).toEqual(expect.arrayContaining(['SessionStarted', 'SessionEnded']));
   });
 });

@@ -14,7 +14,8 @@ let tenant: { id: string; slug: string };
 let clientId: string;
 
 beforeAll(async () => {
-  login = await startLogin({ LOGIN_LOCKOUT_THRESHOLD: String(THRESHOLD), LOGIN_IP_FAILURE_LIMIT: '1000' });
+  // 50 parallel posts must all reach the account's lock: the per-tenant share of sign-ins is not under test here.
+  login = await startLogin({ LOGIN_LOCKOUT_THRESHOLD: String(THRESHOLD), LOGIN_IP_FAILURE_LIMIT: '1000', LOGIN_SIGNINS_PER_TENANT: '100' });
   tenant = await login.createTenant();
   ({ clientId } = await login.registerClient(tenant.slug, { name: 'App', type: 'public', redirectUris: [REDIRECT_URI] }));
 });

@@ -10,6 +10,8 @@ import { verifyBody } from './verification/verification.http';
 
 const adminErrors = { 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant' } as const;
 const tenantErrors = { 400: 'invalid input', 404: 'unknown tenant' } as const;
+/** Request limits (per client network, e-mail address or account) and the per-tenant hash budget. */
+const limited = { 429: 'too many requests; retry after Retry-After seconds' } as const;
 const personErrors = {
   401: 'no or invalid access token',
   403: 'token of another tenant',
@@ -88,6 +90,7 @@ export const registerApi: ApiDescription = {
         ...tenantErrors,
         409: 'e-mail already registered',
         413: 'body too large',
+        ...limited,
       },
     },
     {
@@ -96,7 +99,7 @@ export const registerApi: ApiDescription = {
       summary: 'Confirm an e-mail address with the mailed token',
       tags: ['verification'],
       body: verifyBody,
-      responses: { 200: 'verified', ...tenantErrors },
+      responses: { 200: 'verified', ...tenantErrors, ...limited },
     },
     {
       method: 'post',
@@ -104,7 +107,7 @@ export const registerApi: ApiDescription = {
       summary: 'Ask for a password reset mail (always 202)',
       tags: ['password-reset'],
       body: resetRequestBody,
-      responses: { 202: 'accepted', ...tenantErrors },
+      responses: { 202: 'accepted (past the limit for one e-mail address, nothing is mailed)', ...tenantErrors, ...limited },
     },
     {
       method: 'post',
@@ -112,7 +115,7 @@ export const registerApi: ApiDescription = {
       summary: 'Set a new password with the mailed token',
       tags: ['password-reset'],
       body: resetConfirmBody,
-      responses: { 200: 'password changed; sessions revoked', ...tenantErrors },
+      responses: { 200: 'password changed; sessions revoked', ...tenantErrors, ...limited },
     },
     {
       method: 'get',

@@ -44,4 +44,20 @@ describe('register configuration', () => {
       'REGISTER_TEST_TOKEN_SECRET',
     ]);
   });
+
+  test('request limits and the per-tenant hash budget have defaults, and a bad one is named', () => {
+    expect(loadRegisterConfig(valid)).toMatchObject({
+      REGISTER_LIMIT_WINDOW_MS: 15 * 60 * 1000,
+      REGISTER_SIGNUPS_PER_ADDRESS: 50,
+      REGISTER_SIGNUPS_PER_EMAIL: 5,
+      REGISTER_RESETS_PER_ADDRESS: 20,
+      REGISTER_RESETS_PER_EMAIL: 3,
+      REGISTER_TOKEN_ATTEMPTS_PER_ADDRESS: 30,
+      REGISTER_TOKEN_ATTEMPTS_PER_ACCOUNT: 10,
+      REGISTER_HASHES_PER_TENANT: 8,
+    });
+    expect(
+      problemsOf({ ...valid, REGISTER_LIMIT_WINDOW_MS: '0', REGISTER_SIGNUPS_PER_ADDRESS: 'many', REGISTER_HASHES_PER_TENANT: '0' }),
+    ).toEqual(['REGISTER_HASHES_PER_TENANT', 'REGISTER_LIMIT_WINDOW_MS', 'REGISTER_SIGNUPS_PER_ADDRESS']);
+  });
 });

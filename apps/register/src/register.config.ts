@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { serviceEnvSchema } from '#cqrs';
-import { durationMs, loadConfig, url } from '#platform';
+import { durationMs, integer, loadConfig, url } from '#platform';
+
+/** A request limit: requests per REGISTER_LIMIT_WINDOW_MS. */
+const perWindow = (fallback: number) => integer({ min: 1, max: 1_000_000, what: 'a number of requests' }).default(fallback);
 
 const schema = serviceEnvSchema({ port: 3002 })
   .extend({
@@ -14,6 +17,19 @@ const schema = serviceEnvSchema({ port: 3002 })
     REGISTER_TEST_TOKEN_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
     VERIFICATION_TOKEN_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(48 * 3600 * 1000),
     RESET_TOKEN_TTL_MS: durationMs({ max: 24 * 3600 * 1000 }).default(3600 * 1000),
+    // Request limits, shared by every replica through PostgreSQL (see request-limits/). Per client
+    // network (TRUST_PROXY decides the address) and per e-mail address or account, over a sliding window.
+    REGISTER_LIMIT_WINDOW_MS: integer({ min: 1000, max: 24 * 3600 * 1000, what: 'a duration in milliseconds' }).default(15 * 60 * 1000),
+    REGISTER_SIGNUPS_PER_ADDRESS: perWindow(50),
+    REGISTER_SIGNUPS_PER_EMAIL: perWindow(5),
+    REGISTER_RESETS_PER_ADDRESS: perWindow(20),
+    /** Past it, reset requests still answer 202 but mail nothing. */
+    REGISTER_RESETS_PER_EMAIL: perWindow(3),
+    /** Attempts with a mailed token: e-mail verifications and password-reset confirmations. */
+    REGISTER_TOKEN_ATTEMPTS_PER_ADDRESS: perWindow(30),
+    REGISTER_TOKEN_ATTEMPTS_PER_ACCOUNT: perWindow(10),
+    /** argon2id hashes one tenant may have in flight in one process; more get 429 (tenant fairness). */
+    REGISTER_HASHES_PER_TENANT: integer({ min: 1, max: 1000 }).default(8),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && env.REGISTER_TEST_TOKEN_SECRET) {

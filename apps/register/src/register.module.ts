@@ -6,6 +6,7 @@ import {
   CommandRunner,
   ParkedEventsAdmin,
   ParkedEventsController,
+  PeriodicTask,
   ProjectionRunner,
   projectionRunners,
   RuntimeLifecycle,
@@ -37,6 +38,8 @@ import {
   SystemClock,
   type RegisterSettings,
 } from './register.ports';
+import { RequestLimits, type RequestLimitSettings } from './request-limits/request-limits';
+import { PasswordHasher } from './sign-up/password-hasher';
 import { SignUpHandler } from './sign-up/sign-up.handler';
 import { SignUpController } from './sign-up/sign-up.http';
 import { CreateTenantHandler } from './tenants/create-tenant.handler';
@@ -55,6 +58,9 @@ export interface RegisterRuntime {
   readonly adminToken: string;
   readonly settings: RegisterSettings;
   readonly maxProjectionLagMs: number;
+  readonly requestLimits: RequestLimitSettings;
+  /** argon2id hashes one tenant may have in flight in this process. */
+  readonly hashesPerTenant: number;
 }
 
 @Module({})
@@ -90,13 +96,25 @@ export class RegisterModule {
           )[0],
       },
       {
+        provide: RequestLimits,
+        inject: [MetricsRegistry],
+        useFactory: (metrics: MetricsRegistry) =>
+          new RequestLimits(infrastructure.pool, infrastructure.blindIndexKey, runtime.requestLimits, metrics),
+      },
+      {
+        provide: PasswordHasher,
+        inject: [MetricsRegistry],
+        useFactory: (metrics: MetricsRegistry) => new PasswordHasher(metrics, runtime.hashesPerTenant),
+      },
+      {
         provide: RuntimeLifecycle,
-        inject: [ReadinessChecks, ProjectionRunner],
-        useFactory: (checks: ReadinessChecks, projection: ProjectionRunner) =>
+        inject: [ReadinessChecks, ProjectionRunner, RequestLimits, SERVICE_LOGGER],
+        useFactory: (checks: ReadinessChecks, projection: ProjectionRunner, limits: RequestLimits, logger: Logger) =>
           new RuntimeLifecycle(checks, {
             infrastructure,
             followers: [projection],
             maxLagMs: runtime.maxProjectionLagMs,
+            tasks: [limitsCleanup(limits, runtime.requestLimits.windowMs, logger)],
             release: [() => runtime.mailer.close()],
           }),
       },
@@ -144,4 +162,11 @@ export class RegisterModule {
       providers,
     };
   }
+}
+
+/** Deletes request-limit windows no limit reads any more; every replica may run it, it only deletes. */
+function limitsCleanup(limits: RequestLimits, windowMs: number, logger: Logger): PeriodicTask {
+  return new PeriodicTask('request-limits-cleanup', Math.min(windowMs, 5 * 60_000), () => limits.forgetExpired(), {
+    warn: (fields, message) => logger.warn(fields, message),
+  });
 }

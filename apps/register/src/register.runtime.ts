@@ -10,6 +10,7 @@ import { registerApi } from './register.api';
 import type { RegisterConfig } from './register.config';
 import type { RegisterRuntime } from './register.module';
 import { RegisterReadModels1732350000000, RegisterTenantKeys1765200000000 } from './register.schema';
+import { RegisterRequestLimits1765000000000 } from './request-limits/request-limits.schema';
 import { TenantRow } from './tenants/tenant.entity';
 
 /** Opens what register runs on, as its configuration says. */
@@ -20,7 +21,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [TenantRow, ProfileRow],
-    migrations: [RegisterReadModels1732350000000, RegisterTenantKeys1765200000000],
+    migrations: [RegisterReadModels1732350000000, RegisterRequestLimits1765000000000, RegisterTenantKeys1765200000000],
     events: [...accountEvents, ...reservationEvents, ...tenantEvents],
   });
   const mailer: Mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM) : new DevMailbox(config.MAIL_FROM);
@@ -36,6 +37,16 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
       publicUrl: (config.REGISTER_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, ''),
     },
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
+    requestLimits: {
+      windowMs: config.REGISTER_LIMIT_WINDOW_MS,
+      signUpsPerAddress: config.REGISTER_SIGNUPS_PER_ADDRESS,
+      signUpsPerEmail: config.REGISTER_SIGNUPS_PER_EMAIL,
+      resetsPerAddress: config.REGISTER_RESETS_PER_ADDRESS,
+      resetsPerEmail: config.REGISTER_RESETS_PER_EMAIL,
+      tokenAttemptsPerAddress: config.REGISTER_TOKEN_ATTEMPTS_PER_ADDRESS,
+      tokenAttemptsPerAccount: config.REGISTER_TOKEN_ATTEMPTS_PER_ACCOUNT,
+    },
+    hashesPerTenant: config.REGISTER_HASHES_PER_TENANT,
   };
 }
 

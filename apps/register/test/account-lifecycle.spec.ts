@@ -65,6 +65,33 @@ describe('password reset, consent and profile', () => {
     expect(await eventTypes(id)).not.toContain('PasswordChanged');
   });
 
+  test('a reset confirmation is refused on its token before any argon2id hash is worked out', async () => {
+    const { id } = await register.signUp(tenant.slug, 'costly@example.com');
+    await register.http().post(`/t/${tenant.slug}/password-resets`).send({ email: 'costly@example.com' });
+    const token = await register.mailedToken('costly@example.com', /reset your password/);
+    // Hashes register has worked out for resets, as /metrics reports them (a structural count, not a time).
+    const resetHashes = async () => {
+      const metrics = (await register.http().get('/metrics')).text;
+      return Number(/^tessera_register_password_hashes_total\{[^}]*purpose="reset"[^}]*\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+    };
+    const confirm = (candidate: string) =>
+      register.http().post(`/t/${tenant.slug}/password-resets/confirm`).send({ token: candidate, password: 'a brand new passphrase' });
+
+    const before = await resetHashes();
+    for (const wrong of [`${id}.${'A'.repeat(43)}`, `0190f1a2-0000-7000-8000-${'0'.repeat(12)}.${'B'.repeat(43)}`, 'garbage']) {
+      const refused = await confirm(wrong);
+      expect(refused.status).toBe(400);
+      expect(refused.body.type).toBe('https://tessera.dev/problems/invalid-token');
+    }
+    expect(await resetHashes()).toBe(before);
+
+    expect((await confirm(token)).status).toBe(200);
+    expect(await resetHashes()).toBe(before + 1);
+    // A used token is as wrong as a forged one: refused, and no hash for it either.
+    expect((await confirm(token)).status).toBe(400);
+    expect(await resetHashes()).toBe(before + 1);
+  });
+
   test('consents are granted and withdrawn as events, with the current ones on the profile', async () => {
     const { id } = await register.signUp(tenant.slug, 'consenting@example.com');
     const auth = `Bearer ${await register.tokenFor(tenant.id, id)}`;

@@ -150,4 +150,97 @@ describe('bad input', () => {
     expect(pointers(response.body)).toEqual(['/locale', '/phone']);
     expectProblem(await register.http().patch(`/t/${tenant.slug}/me`).set('authorization', `Bearer ${token}`).send({}), 400);
   });
+
+  describe('values storage cannot hold are refused at the edge, the field named, nothing stored', () => {
+    const NUL = '\u0000';
+    const LONE_SURROGATE = '\ud800';
+    const signUpWith = (extra: object) => ({ email: 'bounded@example.com', password: STRONG_PASSWORD, ...extra });
+
+    test.each([
+      ['a NUL in the e-mail', { email: `bounded${NUL}@example.com` }, '/email'],
+      ['a control character in the e-mail', { email: 'bounded\u0007@example.com' }, '/email'],
+      ['a NUL in the password', { password: `correct horse${NUL}battery` }, '/password'],
+      ['an unpaired surrogate in the password', { password: `correct horse ${LONE_SURROGATE} staple` }, '/password'],
+      ['a NUL in a name', { profile: { givenName: `Ada${NUL}` } }, '/profile/givenName'],
+      ['an unpaired surrogate in a name', { profile: { familyName: `Love${LONE_SURROGATE}lace` } }, '/profile/familyName'],
+      ['a line break in a name', { profile: { givenName: 'Ada\nLovelace' } }, '/profile/givenName'],
+      ['a name past its length', { profile: { givenName: 'A'.repeat(201) } }, '/profile/givenName'],
+      ['a control character in a phone number', { profile: { phone: `+4416329609${NUL}` } }, '/profile/phone'],
+      ['a locale past its length', { profile: { locale: `en-${'abcdefgh-'.repeat(10)}x` } }, '/profile/locale'],
+      ['a NUL in a policy version', { consents: [{ purpose: 'marketing', policyVersion: `v1${NUL}` }] }, '/consents/0/policyVersion'],
+      [
+        'a policy version past its length',
+        { consents: [{ purpose: 'marketing', policyVersion: 'v'.repeat(65) }] },
+        '/consents/0/policyVersion',
+      ],
+      ['a control character in a purpose', { consents: [{ purpose: `market\u001bing`, policyVersion: 'v1' }] }, '/consents/0/purpose'],
+    ])('sign-up: %s', async (_name, extra, pointer) => {
+      const before = await storedEvents();
+      const response = await register.http().post(`/t/${tenant.slug}/users`).send(signUpWith(extra));
+      expectProblem(response, 400, 'validation-failed');
+      expect(pointers(response.body)).toContain(pointer);
+      expect(await storedEvents()).toBe(before);
+    });
+
+    test('profile changes and consents hold to the same bounds', async () => {
+      const { id } = await register.signUp(tenant.slug, 'bounded-person@example.com');
+      const token = await register.tokenFor(tenant.id, id);
+      const before = await storedEvents();
+      const patched = await register
+        .http()
+        .patch(`/t/${tenant.slug}/me`)
+        .set('authorization', `Bearer ${token}`)
+        .send({ givenName: `Ada${NUL}`, familyName: LONE_SURROGATE });
+      expectProblem(patched, 400, 'validation-failed');
+      expect(pointers(patched.body)).toEqual(['/familyName', '/givenName']);
+      const granted = await register
+        .http()
+        .put(`/t/${tenant.slug}/me/consents/marketing`)
+        .set('authorization', `Bearer ${token}`)
+        .send({ policyVersion: `2026${NUL}` });
+      expectProblem(granted, 400, 'validation-failed');
+      expect(pointers(granted.body)).toEqual(['/policyVersion']);
+      const badPurpose = await register
+        .http()
+        .put(`/t/${tenant.slug}/me/consents/market%00ing`)
+        .set('authorization', `Bearer ${token}`)
+        .send({ policyVersion: '2026-01' });
+      expectProblem(badPurpose, 400, 'validation-failed');
+      expect(new Set(pointers(badPurpose.body))).toEqual(new Set(['/purpose']));
+      expect(await storedEvents()).toBe(before);
+    });
+
+    test.each([
+      ['a NUL', `0190f1a2-0000-7000-8000-000000000000.${NUL}`],
+      ['a control character', 'token\u0085\u0001'],
+      ['a token far longer than any mailed one', 'x'.repeat(5000)],
+      ['an empty token', ''],
+    ])('mailed tokens: %s is refused as a field, for verification and reset alike', async (_name, token) => {
+      const before = await storedEvents();
+      const verified = await register.http().post(`/t/${tenant.slug}/email-verifications`).send({ token });
+      expectProblem(verified, 400, 'validation-failed');
+      expect(pointers(verified.body)).toEqual(['/token']);
+      const reset = await register.http().post(`/t/${tenant.slug}/password-resets/confirm`).send({ token, password: STRONG_PASSWORD });
+      expectProblem(reset, 400, 'validation-failed');
+      expect(pointers(reset.body)).toEqual(['/token']);
+      expect(await storedEvents()).toBe(before);
+    });
+
+    test.each([
+      ['a NUL', `Acme${NUL}`],
+      ['an unpaired surrogate', `Acme ${LONE_SURROGATE}`],
+      ['a line break', 'Acme\r\nX-Injected: 1'],
+      ['a name past its length', 'A'.repeat(201)],
+    ])('tenant creation: %s in the name', async (_name, name) => {
+      const before = await storedEvents();
+      const response = await register
+        .http()
+        .post('/admin/tenants')
+        .set('authorization', `Bearer ${register.adminToken}`)
+        .send({ slug: 'bounded-tenant', name });
+      expectProblem(response, 400, 'validation-failed');
+      expect(pointers(response.body)).toEqual(['/name']);
+      expect(await storedEvents()).toBe(before);
+    });
+  });
 });

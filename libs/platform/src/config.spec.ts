@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, boolean, durationMs, loadConfig, nonEmpty, port, url } from './config';
+import { ConfigError, EXAMPLE_SECRETS, boolean, durationMs, loadConfig, nonEmpty, port, url } from './config';
 import { platformEnvSchema, platformOptionsFromEnv } from './platform-env';
 
 const serviceSchema = platformEnvSchema().extend({
@@ -75,5 +75,59 @@ describe('loadConfig', () => {
     expect(boolean().safeParse('on').success).toBe(false);
     expect(url().safeParse('not a url').success).toBe(false);
     expect(z.object({ X: url() }).safeParse({ X: 'https://tessera.dev/x' }).data).toEqual({ X: 'https://tessera.dev/x' });
+  });
+
+  describe('secrets published as examples', () => {
+    const schema = z.object({ NODE_ENV: z.string().optional(), ADMIN_TOKEN: nonEmpty(), TESSERA_MASTER_KEY: nonEmpty() });
+    const own = {
+      ADMIN_TOKEN: 'a-token-nobody-has-seen-0123456789abcdef',
+      TESSERA_MASTER_KEY: 'c2VjcmV0LW9mLW91ci1vd24tMzItYnl0ZXMtbG9uZyE=',
+    };
+    const [exampleToken] = EXAMPLE_SECRETS.ADMIN_TOKEN;
+    const [exampleKey] = EXAMPLE_SECRETS.TESSERA_MASTER_KEY;
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(schema, env);
+        return [];
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        expect(error.message).not.toContain(exampleToken);
+        expect(error.message).not.toContain(exampleKey);
+        return error.problems.map((problem) => problem.variable).sort();
+      }
+    };
+
+    test('are refused in production, each named, never echoed', () => {
+      expect(problemsOf({ NODE_ENV: 'production', ...own, ADMIN_TOKEN: exampleToken })).toEqual(['ADMIN_TOKEN']);
+      expect(problemsOf({ NODE_ENV: 'production', ...own, TESSERA_MASTER_KEY: exampleKey })).toEqual(['TESSERA_MASTER_KEY']);
+      expect(problemsOf({ NODE_ENV: 'production', ADMIN_TOKEN: ` ${exampleToken}\n`, TESSERA_MASTER_KEY: exampleKey })).toEqual([
+        'ADMIN_TOKEN',
+        'TESSERA_MASTER_KEY',
+      ]);
+    });
+
+    test('a master key is recognised by its bytes, however it is spelt', () => {
+      const bytes = Buffer.from(exampleKey, 'base64');
+      for (const spelling of [bytes.toString('hex'), bytes.toString('hex').toUpperCase(), bytes.toString('base64url'), `${exampleKey}\n`]) {
+        expect(problemsOf({ NODE_ENV: 'production', ...own, TESSERA_MASTER_KEY: spelling })).toEqual(['TESSERA_MASTER_KEY']);
+      }
+    });
+
+    test('are accepted outside production, and secrets of your own are accepted in production', () => {
+      expect(problemsOf({ NODE_ENV: 'development', ADMIN_TOKEN: exampleToken, TESSERA_MASTER_KEY: exampleKey })).toEqual([]);
+      expect(problemsOf({ ADMIN_TOKEN: exampleToken, TESSERA_MASTER_KEY: exampleKey })).toEqual([]);
+      expect(problemsOf({ NODE_ENV: 'production', ...own })).toEqual([]);
+    });
+
+    test('are named together with the other problems, and only for variables the service reads', () => {
+      const withoutToken = z.object({ NODE_ENV: z.string().optional(), TESSERA_MASTER_KEY: nonEmpty(), PORT: port() });
+      let caught: unknown;
+      try {
+        loadConfig(withoutToken, { NODE_ENV: 'production', ADMIN_TOKEN: exampleToken, TESSERA_MASTER_KEY: exampleKey, PORT: 'x' });
+      } catch (error) {
+        caught = error;
+      }
+      expect((caught as ConfigError).problems.map((problem) => problem.variable).sort()).toEqual(['PORT', 'TESSERA_MASTER_KEY']);
+    });
   });
 });

@@ -23,11 +23,60 @@ type Environment = Readonly<Record<string, string | undefined>>;
 /**
  * Validates the environment against `schema` and returns the typed configuration.
  * Only issue messages and variable names reach the error: values may be secrets.
+ * In production (NODE_ENV=production) a secret Tessera published as an example is refused too.
  */
 export function loadConfig<T>(schema: z.ZodType<T>, env: Environment = process.env): T {
   const result = schema.safeParse(env);
-  if (result.success) return result.data;
-  throw new ConfigError(result.error.issues.map((issue) => describeIssue(issue, env)));
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((issue) => describeIssue(issue, env))),
+    ...exampleSecretProblems(env, schema instanceof z.ZodObject ? Object.keys(schema.shape) : undefined),
+  ];
+  if (result.success && problems.length === 0) return result.data;
+  throw new ConfigError(problems);
+}
+
+/**
+ * Every secret Tessera has published as an example, in one place: the defaults docker-compose.yml
+ * once carried (anyone could read them in the repository, and a compose file copied to a server
+ * would run with them). Add any value a README, manifest or compose file ever shows here.
+ * Master keys are compared as the bytes they decode to, so another spelling of one is caught too.
+ */
+export const EXAMPLE_SECRETS = {
+  ADMIN_TOKEN: ['local-admin-token-change-me-0123456789'],
+  TESSERA_MASTER_KEY: ['MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY='],
+} as const satisfies Record<string, readonly string[]>;
+
+const HOW_TO_GENERATE: Record<keyof typeof EXAMPLE_SECRETS, string> = {
+  ADMIN_TOKEN: 'openssl rand -base64 36',
+  TESSERA_MASTER_KEY: 'openssl rand -base64 32',
+};
+
+/** The example secrets set in a production environment, among `variables` (all known ones when undefined). */
+function exampleSecretProblems(env: Environment, variables: readonly string[] | undefined): ConfigProblem[] {
+  if (env.NODE_ENV?.trim() !== 'production') return [];
+  const problems: ConfigProblem[] = [];
+  for (const [variable, examples] of Object.entries(EXAMPLE_SECRETS) as [keyof typeof EXAMPLE_SECRETS, readonly string[]][]) {
+    const value = env[variable];
+    if (value === undefined || (variables && !variables.includes(variable))) continue;
+    const same = variable === 'TESSERA_MASTER_KEY' ? sameKeyBytes : (a: string, b: string) => a.trim() === b;
+    if (examples.some((example) => same(value, example))) {
+      problems.push({
+        variable,
+        reason: `is an example value published with Tessera and refused in production: generate your own (${HOW_TO_GENERATE[variable]})`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Whether two master keys, each as hex or base64(url), decode to the same bytes. */
+function sameKeyBytes(candidate: string, example: string): boolean {
+  const decode = (text: string) => {
+    const trimmed = text.trim();
+    return /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  };
+  const [a, b] = [decode(candidate), decode(example)];
+  return a.length > 0 && a.equals(b);
 }
 
 function describeIssue(issue: z.core.$ZodIssue, env: Environment): ConfigProblem {

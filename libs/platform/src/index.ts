@@ -32,7 +32,7 @@
  * Tests: `const app = await createServiceApp(TestModule, { serviceName: 't', shutdown: { drainDelayMs: 0 } })`,
  * then supertest against `app.getHttpServer()`, and `await app.close()`.
  */
-export { ConfigError, boolean, durationMs, integer, loadConfig, nonEmpty, port, url, type ConfigProblem } from './config';
+export { ConfigError, EXAMPLE_SECRETS, boolean, durationMs, integer, loadConfig, nonEmpty, port, url, type ConfigProblem } from './config';
 export { HealthController, ReadinessChecks, type ReadinessCheck, type ReadinessResult } from './health';
 export {
   NestPinoLogger,

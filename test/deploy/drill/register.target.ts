@@ -14,9 +14,15 @@ export const registerTarget = (): DrillTarget => {
   return {
     service: 'register',
     entry: 'apps/register/src/main.ts',
-    // "test" only so that /me accepts the drill's HS256 tokens; everything else runs as in production.
+    // "test" only so that /me accepts the drill's HS256 tokens; everything else runs as in production,
+    // except that the drill's sign-ups all come from one address at full rate: past the per-address limit.
     env: (databaseUrl) =>
-      replicaEnv(databaseUrl, masterKey, { NODE_ENV: 'test', ADMIN_TOKEN: adminToken, REGISTER_TEST_TOKEN_SECRET: testTokenSecret }),
+      replicaEnv(databaseUrl, masterKey, {
+        NODE_ENV: 'test',
+        ADMIN_TOKEN: adminToken,
+        REGISTER_TEST_TOKEN_SECRET: testTokenSecret,
+        REGISTER_SIGNUPS_PER_ADDRESS: '1000000',
+      }),
     async prepare(balancerUrl) {
       const tenant = await json<{ id: string; slug: string }>(
         await fetch(

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import { z } from 'zod';
 import { CommandRunner, ProjectionRunner } from '#cqrs';
-import { parseBody, ProblemError } from '#platform';
+import { BOUNDS, bounded, parseBody, ProblemError } from '#platform';
 import { ADMIN_TOKEN, requireAdmin } from '../admin-access';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { SigningKeys } from '../keys/signing-keys';
@@ -12,12 +12,20 @@ import { clientDecider, type ClientCommand, type ClientRejection } from './clien
 import { clientStreamFor } from './client.events';
 import { hashClientSecret, newClientSecret } from './client-secrets';
 
-const redirectUri = z.url({ protocol: /^https?$/ }).refine((uri) => !uri.includes('#'), { message: 'must not contain a fragment' });
+/**
+ * Stored as sent and compared byte for byte with what relying parties send, so checked as sent:
+ * the URL parser would quietly drop a tab or line break that storage and logs would still hold.
+ */
+const redirectUri = bounded
+  .identifier(BOUNDS.textLength)
+  .pipe(z.url({ protocol: /^https?$/ }))
+  .refine((uri) => !uri.includes('#'), { message: 'must not contain a fragment' });
+const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'] as const;
 
 export const registerClientBody = z
   .object({
-    name: z.string().trim().min(1).max(200),
+    name: bounded.name(),
     type: z.enum(['public', 'confidential']),
     redirectUris: z.array(redirectUri).max(20).default([]),
     postLogoutRedirectUris: z.array(redirectUri).max(20).default([]),
@@ -126,6 +134,9 @@ export class ClientsController {
   }
 
   private async change(tenant: LoginTenant, clientId: string, command: ClientCommand): Promise<void> {
+    // Client ids are minted here (16 random bytes, base64url); anything else names no client, and
+    // must not reach a stream name.
+    if (!CLIENT_ID.test(clientId)) throw clientProblem({ kind: 'UnknownClient' }, 'with this id');
     const now = new Date();
     const outcome = await this.runner.handle({
       streamName: clientStreamFor(tenant.tenantId, clientId),

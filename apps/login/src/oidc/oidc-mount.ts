@@ -1,13 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
-import { problemContentType, problemDocument } from '#platform';
-import { LoginDirectory } from '../directory';
+import { ProblemError, problemContentType, problemDocument, requestPath, TenantConcurrencyLimiter } from '#platform';
+import { LoginDirectory, type LoginTenant } from '../directory';
 import { ProviderCache } from './provider-cache';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** OpenID requests (token, authorization, userinfo, ...) one tenant may have in flight in this process. */
+export const OIDC_REQUEST_LIMITER = Symbol('OidcRequestLimiter');
 
 /**
  * Serves every tenant's oidc-provider under /t/{tenant}/: a Fastify catch-all hands the raw
@@ -15,6 +18,10 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
  * to that tenant's provider. Nest's own routes under /t/{tenant}/interaction are more specific
  * and win. The route lives in its own Fastify scope whose only body parser leaves the stream
  * unread: oidc-provider parses request bodies itself, with its own limits and checks.
+ *
+ * Each tenant has a share of the requests in flight (OIDC_REQUEST_LIMITER): a tenant flooding its
+ * token endpoint holds its own share of the event loop, the pool and the signing work, never every
+ * tenant's; past it, it gets 429 with Retry-After.
  */
 @Injectable()
 export class OidcMount implements OnModuleInit {
@@ -24,6 +31,7 @@ export class OidcMount implements OnModuleInit {
     private readonly host: HttpAdapterHost,
     private readonly directory: LoginDirectory,
     private readonly providers: ProviderCache,
+    @Inject(OIDC_REQUEST_LIMITER) private readonly requests: TenantConcurrencyLimiter,
   ) {}
 
   onModuleInit(): void {
@@ -48,6 +56,20 @@ export class OidcMount implements OnModuleInit {
       await reply.code(404).type(problemContentType).send(document);
       return;
     }
+    try {
+      await this.requests.run(tenant.tenantId, () => this.handOver(tenant, request, reply), 'OpenID requests');
+    } catch (error) {
+      if (!(error instanceof ProblemError) || reply.sent) throw error;
+      await reply
+        .code(error.status)
+        .headers(error.headers)
+        .type(problemContentType)
+        .send(error.toDocument(requestPath(request.url)));
+    }
+  }
+
+  /** Hands the raw request to the tenant's provider; resolves once the response is done (or the connection gone). */
+  private async handOver(tenant: LoginTenant, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const provider = await this.providers.get(tenant);
     let handler = this.handlers.get(provider);
     if (!handler) {
@@ -56,11 +78,13 @@ export class OidcMount implements OnModuleInit {
     }
     const raw = request.raw as IncomingMessage & { originalUrl?: string };
     trustedForwarding(request);
-    const prefix = `/t/${slug}`;
+    const prefix = `/t/${tenant.slug}`;
     raw.originalUrl = raw.url;
     raw.url = (raw.url ?? '/').slice(prefix.length) || '/';
     reply.hijack();
+    const finished = new Promise<void>((resolve) => reply.raw.once('close', resolve));
     handler(raw, reply.raw);
+    await finished;
   }
 }
 

@@ -100,7 +100,10 @@ export async function buildProvider(
     jwks: { keys },
     cookies: {
       keys: new CookieSigner(cookieKey),
-      long: { signed: true, secure: settings.secureCookies, sameSite: 'lax' },
+      // The session cookie is the tenant's own: every tenant's provider names it _session, so at
+      // path / signing in at one tenant would overwrite (sign the browser out of) another. The
+      // short-lived interaction cookies already carry their own paths under /t/{tenant}.
+      long: { signed: true, secure: settings.secureCookies, sameSite: 'lax', path: `/t/${tenant.slug}` },
       short: { signed: true, secure: settings.secureCookies, sameSite: 'lax' },
     },
     findAccount: async (_ctx: unknown, sub: string) => {

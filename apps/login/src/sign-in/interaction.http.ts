@@ -2,16 +2,19 @@ import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'no
 import { Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails } from 'oidc-provider';
-import { ProblemError } from '#platform';
+import { ProblemError, TenantConcurrencyLimiter } from '#platform';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { LoginEventLog } from '../login-events';
 import { ProviderCache } from '../oidc/provider-cache';
 import { collectArtefacts } from '../oidc/request-artefacts';
 import { escapeHtml, page, PAGE_HEADERS } from '../pages';
-import { PasswordCheck } from './password-check';
+import { PasswordCheck, type SignInOutcome } from './password-check';
+import { readSignInForm } from './sign-in-form';
 import { SessionStarted, sessionStreamFor } from './sign-in.events';
 
 export const CSRF_SECRET = Symbol('CsrfSecret');
+/** Sign-ins (one argon2id verification each) one tenant may have in flight in this process. */
+export const SIGN_IN_LIMITER = Symbol('SignInLimiter');
 
 const FAILURE_TEXT: Record<string, string> = {
   invalid_credentials: 'The e-mail address or the password is not correct.',
@@ -20,6 +23,7 @@ const FAILURE_TEXT: Record<string, string> = {
   email_unverified: 'Confirm your e-mail address first: follow the link in the mail we sent you.',
 };
 const FAILURE_STATUS: Record<string, number> = { invalid_credentials: 401, locked: 429, throttled: 429, email_unverified: 403 };
+const BUSY = 'Many people of this service are signing in right now. Try again in a moment.';
 const EXPIRED = 'the sign-in session has expired or this browser did not start it; go back to the application and try again';
 const ANOTHER_INTERACTION = 'this browser is signing in through another interaction';
 
@@ -39,6 +43,7 @@ export class InteractionController {
     private readonly passwords: PasswordCheck,
     private readonly events: LoginEventLog,
     @Inject(CSRF_SECRET) csrfSecret: Buffer,
+    @Inject(SIGN_IN_LIMITER) private readonly signIns: TenantConcurrencyLimiter,
   ) {
     this.csrfKey = createSecretKey(csrfSecret);
   }
@@ -76,11 +81,20 @@ export class InteractionController {
     const { tenant, details } = await this.interaction(slug, uid, req, reply);
     this.requireCsrf(tenant, uid, body);
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
+    const form = readSignInForm(body);
+    if (!form.ok) return this.send(reply, form.status, this.signInPage(tenant, uid, form.message, form.email));
     const clientId = String(details.params.client_id ?? '');
-    const outcome = await this.passwords.check({ body, tenant, ip: req.ip, clientId });
+    const outcome = await this.checkFairly(tenant, { body: { email: form.email, password: form.password }, tenant, ip: req.ip, clientId });
+    if (outcome === 'busy') {
+      reply.header('retry-after', '1');
+      return this.send(reply, 429, this.signInPage(tenant, uid, BUSY, form.email));
+    }
     if (!outcome.ok) {
-      const email = typeof body.email === 'string' ? body.email : '';
-      return this.send(reply, FAILURE_STATUS[outcome.reason] ?? 401, this.signInPage(tenant, uid, FAILURE_TEXT[outcome.reason], email));
+      return this.send(
+        reply,
+        FAILURE_STATUS[outcome.reason] ?? 401,
+        this.signInPage(tenant, uid, FAILURE_TEXT[outcome.reason], form.email),
+      );
     }
     const userId = outcome.credential.userId;
     this.directory.handOver(tenant.tenantId, outcome.credential);
@@ -125,6 +139,20 @@ export class InteractionController {
     const grantId = await grant.save();
     const to = await finish(details, { consent: { grantId } }, true);
     await reply.code(303).header('location', to).header('cache-control', 'no-store').send();
+  }
+
+  /**
+   * The password check within the tenant's share of sign-ins in flight: argon2id runs on libuv's
+   * few threads, and one tenant's flood must leave them for the others. Past its share the tenant
+   * gets the page again with 429 and Retry-After; nothing is checked or counted against the account.
+   */
+  private async checkFairly(tenant: LoginTenant, attempt: Parameters<PasswordCheck['check']>[0]): Promise<SignInOutcome | 'busy'> {
+    try {
+      return await this.signIns.run(tenant.tenantId, () => this.passwords.check(attempt), 'sign-ins');
+    } catch (error) {
+      if (error instanceof ProblemError && error.status === 429) return 'busy';
+      throw error;
+    }
   }
 
   private async providerOf(slug: string) {

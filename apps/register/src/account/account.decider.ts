@@ -66,7 +66,7 @@ function decideForActive(command: Exclude<AccountCommand, { type: 'RegisterUser'
     case 'RequestPasswordReset':
       return accept(PasswordResetRequested({ userId, tokenHash: command.tokenHash, expiresAt: command.expiresAt.toISOString() }));
     case 'ResetPassword': {
-      const invalid = checkToken(state.reset, command.tokenHash, command.now);
+      const invalid = resetTokenRejection(state, command.tokenHash, command.now);
       if (invalid) return reject(invalid);
       // The mailed token proves the person reads that mailbox: as good as a verification.
       const verification = state.emailVerified ? [] : [EmailVerified({ userId, verifiedAt: command.now.toISOString() })];
@@ -121,6 +121,15 @@ function register(command: Extract<AccountCommand, { type: 'RegisterUser' }>, st
       expiresAt: command.verificationExpiresAt.toISOString(),
     }),
   );
+}
+
+/**
+ * Why a reset token does not open this account, or undefined when it does: the rule ResetPassword
+ * decides on, exported so the handler can apply it before paying for the new password's argon2id.
+ */
+export function resetTokenRejection(state: AccountState, tokenHash: string, now: Date): AccountRejection | undefined {
+  if (state.status !== 'active') return { kind: 'AccountNotFound' };
+  return checkToken(state.reset, tokenHash, now);
 }
 
 /** A token is good once: the event that consumes it clears it from the state. */

@@ -1,7 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { CommandRunner } from '#cqrs';
-import { accountDecider } from '../account/account.decider';
+import type { Position } from '#eventstore';
+import { accountDecider, resetTokenRejection } from '../account/account.decider';
 import type { AccountRejection } from '../account/account.state';
 import { accountStreamFor, emailReservationStreamFor } from '#contracts';
 import { reservationDecider } from '../account/email-reservation';
@@ -10,13 +11,15 @@ import { BackgroundWork } from '../background-work';
 import { Mailer } from '../mail/mailer';
 import { passwordResetMail } from '../mail/templates';
 import { Clock, EmailIndex, REGISTER_SETTINGS, type RegisterSettings, type TenantRef } from '../register.ports';
-import { hashPassword } from '../sign-up/password';
+import { PasswordHasher } from '../sign-up/password-hasher';
 
 export class RequestPasswordReset extends Command<void> {
   constructor(
     readonly tenant: TenantRef,
     readonly email: string,
     readonly correlationId: string,
+    /** False once the address is over its request limit: the answer stays the same, no mail goes out. */
+    readonly mayMail: boolean = true,
   ) {
     super();
   }
@@ -34,7 +37,8 @@ export class ConfirmPasswordReset extends Command<ConfirmPasswordResetOutcome> {
 }
 
 export type ConfirmPasswordResetOutcome =
-  { readonly reset: true; readonly userId: string } | { readonly reset: false; readonly rejection: AccountRejection };
+  | { readonly reset: true; readonly userId: string; readonly position?: Position }
+  | { readonly reset: false; readonly rejection: AccountRejection };
 
 /**
  * Answers the same way, in content and in time, whether or not the address has an account, so the
@@ -53,7 +57,7 @@ export class RequestPasswordResetHandler implements ICommandHandler<RequestPassw
   ) {}
 
   async execute(command: RequestPasswordReset): Promise<void> {
-    this.background.run('password-reset-request', () => this.issueReset(command));
+    if (command.mayMail) this.background.run('password-reset-request', () => this.issueReset(command));
   }
 
   private async issueReset({ tenant, email, correlationId }: RequestPasswordReset): Promise<void> {
@@ -84,23 +88,37 @@ export class ConfirmPasswordResetHandler implements ICommandHandler<ConfirmPassw
   constructor(
     private readonly runner: CommandRunner,
     private readonly clock: Clock,
+    private readonly hasher: PasswordHasher,
   ) {}
 
+  /**
+   * The token is checked on the account before the new password is hashed: argon2id is the dear
+   * part, and a request with a wrong, used or expired token must not get a core to spend. The
+   * decider checks the token again on the stream it appends to, so a reset that raced with this
+   * one is still refused.
+   */
   async execute({ tenant, token, password, correlationId }: ConfirmPasswordReset): Promise<ConfirmPasswordResetOutcome> {
     const parsed = parseToken(token);
     if (!parsed) return { reset: false, rejection: { kind: 'InvalidToken' } };
-    const passwordHash = await hashPassword(password);
+    const streamName = accountStreamFor(tenant.tenantId, parsed.userId);
     const now = this.clock.now();
+    const { state } = await this.runner.load(streamName, accountDecider);
+    const refused = resetTokenRejection(state, parsed.tokenHash, now);
+    if (refused) return { reset: false, rejection: asTokenRejection(refused) };
+    const passwordHash = await this.hasher.hash(tenant.tenantId, password, 'reset');
     const outcome = await this.runner.handle({
-      streamName: accountStreamFor(tenant.tenantId, parsed.userId),
+      streamName,
       decider: accountDecider,
       command: { type: 'ResetPassword', tokenHash: parsed.tokenHash, passwordHash, now },
       context: { tenantId: tenant.tenantId, correlationId, now },
       retriesOnConflict: 1,
     });
-    if (!outcome.accepted) {
-      return { reset: false, rejection: outcome.rejection.kind === 'AccountNotFound' ? { kind: 'InvalidToken' } : outcome.rejection };
-    }
-    return { reset: true, userId: parsed.userId };
+    if (!outcome.accepted) return { reset: false, rejection: asTokenRejection(outcome.rejection) };
+    return { reset: true, userId: parsed.userId, position: outcome.position };
   }
+}
+
+/** A token naming no live account is just an invalid token: the answer must not say which accounts exist. */
+function asTokenRejection(rejection: AccountRejection): AccountRejection {
+  return rejection.kind === 'AccountNotFound' ? { kind: 'InvalidToken' } : rejection;
 }

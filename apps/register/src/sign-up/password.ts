@@ -1,13 +1,10 @@
-import { hash } from '@node-rs/argon2';
-import { ARGON2ID_OPTIONS } from '#contracts';
+import { PASSWORD_MAX_LENGTH } from '#contracts';
+import { textProblem } from '#platform';
 
-export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2ID_OPTIONS);
-}
+export { PASSWORD_MAX_LENGTH };
 
 /** NIST SP 800-63B: length over composition rules, and no password known to be common. */
 export const PASSWORD_MIN_LENGTH = 10;
-export const PASSWORD_MAX_LENGTH = 256;
 
 const COMMON_PASSWORDS = new Set(
   [
@@ -59,6 +56,10 @@ const COMMON_PASSWORDS = new Set(
 /** Why a password is refused, in words a person can act on; empty when it is acceptable. */
 export function passwordProblems(password: string, email: string): string[] {
   const problems: string[] = [];
+  // Any character a person can type, tab and line breaks included; never a NUL, another control
+  // character or an unpaired surrogate (UTF-8 cannot carry it, so two passwords would hash alike).
+  const unusable = textProblem(password, 'text', Number.POSITIVE_INFINITY);
+  if (unusable) problems.push(unusable);
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH) problems.push(`must be at least ${PASSWORD_MIN_LENGTH} characters long`);
   if (length > PASSWORD_MAX_LENGTH) problems.push(`must be at most ${PASSWORD_MAX_LENGTH} characters long`);

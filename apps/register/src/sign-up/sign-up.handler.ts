@@ -20,7 +20,7 @@ import {
   type RegisterSettings,
   type TenantRef,
 } from '../register.ports';
-import { hashPassword } from './password';
+import { PasswordHasher } from './password-hasher';
 
 export class SignUp extends Command<SignUpOutcome> {
   constructor(
@@ -49,6 +49,7 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
     private readonly background: BackgroundWork,
+    private readonly hasher: PasswordHasher,
   ) {}
 
   async execute(command: SignUp): Promise<SignUpOutcome> {
@@ -60,7 +61,7 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
     const reservationStream = emailReservationStreamFor(tenant.tenantId, emailIndex);
 
     // Hash first: the reservation is then held for milliseconds, not for the cost of argon2id.
-    const passwordHash = await hashPassword(command.password);
+    const passwordHash = await this.hasher.hash(tenant.tenantId, command.password, 'sign-up');
     const verification = issueToken(userId);
     const registration = {
       streamName: accountStreamFor(tenant.tenantId, userId),

@@ -1,12 +1,15 @@
 import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseBody, ProblemError, RequestValidationError } from '#platform';
-import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
+import { correlationIdOf, TenantAccess } from '../access/tenant-access';
 import { emptyProfile } from '../account/account.state';
 import { normaliseEmail } from '#personal-data';
 import { ReadModels } from '../read-models';
+import { EmailIndex } from '../register.ports';
 import { consentPurpose, emailAddress, policyVersion, profileChanges } from '../register.schemas';
+import { RequestLimits } from '../request-limits/request-limits';
 import { passwordProblems } from './password';
 import { SignUp } from './sign-up.handler';
 
@@ -29,16 +32,20 @@ export class SignUpController {
     private readonly commands: CommandBus,
     private readonly access: TenantAccess,
     private readonly readModels: ReadModels,
+    private readonly limits: RequestLimits,
+    private readonly emailIndex: EmailIndex,
   ) {}
 
   @Post()
   @HttpCode(201)
-  async signUp(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Body() body: unknown) {
+  async signUp(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
     const input = parseBody(signUpBody, body);
     const email = normaliseEmail(input.email);
     const weak = passwordProblems(input.password, email);
     if (weak.length > 0) throw new RequestValidationError(weak.map((message) => ({ pointer: '/password', message })));
+    // Counted once the request is well-formed, before argon2id: a refused sign-up costs no hash.
+    await this.limits.signUp(tenant.tenantId, request.ip, this.emailIndex.of(tenant.tenantId, email));
     const profile = { ...emptyProfile, ...input.profile };
     const consents = input.consents ?? [];
     const outcome = await this.commands.execute(new SignUp(tenant, email, input.password, profile, consents, correlationIdOf(request)));

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { parseBody, ProblemError } from '#platform';
+import { bounded, parseBody, ProblemError } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { CreateTenant } from './create-tenant.handler';
 
@@ -10,7 +10,7 @@ export const createTenantBody = z
     slug: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, {
       message: 'must be 1-63 lowercase letters, digits or dashes, not starting or ending with a dash',
     }),
-    name: z.string().trim().min(1).max(200),
+    name: bounded.name(),
   })
   .strict();
 

@@ -5,3 +5,9 @@
  */
 // `algorithm: 2` is Algorithm.Argon2id: the package's enum is a const enum that isolated modules cannot inline.
 export const ARGON2ID_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+/**
+ * The longest password register accepts, in code points. Login refuses a longer one before any
+ * argon2id work: it cannot match a stored hash, so hashing it would only spend a core for an attacker.
+ */
+export const PASSWORD_MAX_LENGTH = 256;
