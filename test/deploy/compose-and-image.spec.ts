@@ -92,9 +92,8 @@ describe('docker-compose.yml', () => {
       }
       expect({ name, refused: refused instanceof ConfigError }).toEqual({ name, refused: true });
       const variables = (refused as ConfigError).problems.map((problem) => problem.variable).sort();
-      // Pulse and rewards read no admin token, so only the master key concerns them.
-      const read = name === 'pulse' || name === 'rewards' ? ['TESSERA_MASTER_KEY'] : ['ADMIN_TOKEN', 'TESSERA_MASTER_KEY'];
-      expect({ name, variables }).toEqual({ name, variables: read });
+      // Every service reads both: pulse and rewards take the admin token for their parked-events administration.
+      expect({ name, variables }).toEqual({ name, variables: ['ADMIN_TOKEN', 'TESSERA_MASTER_KEY'] });
       expect((refused as Error).message).not.toContain(examples.ADMIN_TOKEN);
       expect((refused as Error).message).not.toContain(examples.TESSERA_MASTER_KEY);
     }
