@@ -166,7 +166,7 @@ describe('Dockerfile', () => {
 
   test('the runtime runs as a non-root user, checks its health and starts the service named by SERVICE', () => {
     const [user] = instructions(runtime, 'USER').map((line) => line.slice('USER '.length).trim());
-    expect(user).toBeDefined();
+    expect(user).toEqual(expect.any(String));
     expect(user!.split(':')[0]).not.toMatch(/^(root|0)$/);
     expect(instructions(runtime, 'ARG')).toContain('ARG SERVICE=register');
     expect(runtime).toMatch(/^HEALTHCHECK .*\/health\/ready/m);

@@ -143,7 +143,7 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
       });
       // With a read-only root, Node and its libraries may only write to /tmp.
       const tmp = container.volumeMounts.find((mount: any) => mount.mountPath === '/tmp');
-      expect(pod.volumes.find((volume: any) => volume.name === tmp?.name)?.emptyDir).toBeDefined();
+      expect(pod.volumes.find((volume: any) => volume.name === tmp?.name)).toMatchObject({ emptyDir: expect.any(Object) });
 
       expect(container.envFrom).toEqual(
         expect.arrayContaining([{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: 'tessera-secrets' } }]),
@@ -157,7 +157,7 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(preStop[1]) + drainSeconds + inFlightSeconds);
 
       expect(pod.serviceAccountName).toBe(name);
-      expect(named(objects, 'ServiceAccount', name)).toBeDefined();
+      expect(named(objects, 'ServiceAccount', name)).toMatchObject({ kind: 'ServiceAccount', metadata: { name: name } });
     }
   });
 
@@ -179,7 +179,11 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     }
     const ingress = named(objects, 'Ingress', 'tessera')!;
     for (const rule of ingress.spec.rules) {
-      for (const path of rule.http.paths) expect(named(objects, 'Service', path.backend.service.name)).toBeDefined();
+      for (const path of rule.http.paths)
+        expect(named(objects, 'Service', path.backend.service.name)).toMatchObject({
+          kind: 'Service',
+          metadata: { name: path.backend.service.name },
+        });
     }
   });
 
@@ -219,7 +223,7 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     const deployment = named(objects, 'Deployment', projector)!;
     expect(deployment.spec.replicas).toBe(1);
     expect(ofKind(objects, 'HorizontalPodAutoscaler').filter((hpa) => hpa.spec.scaleTargetRef.name === projector)).toEqual([]);
-    expect(named(objects, 'ServiceAccount', projector)).toBeDefined();
+    expect(named(objects, 'ServiceAccount', projector)).toMatchObject({ kind: 'ServiceAccount', metadata: { name: projector } });
     const labels = deployment.spec.template.metadata.labels;
     const budgets = ofKind(objects, 'PodDisruptionBudget').filter((budget) => matches(budget.spec.selector.matchLabels, labels));
     expect(budgets.map((budget) => budget.metadata.name)).toEqual([projector]);
@@ -263,7 +267,7 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
 
   test('TRUST_PROXY names the proxies in front, a hop count or their CIDRs, never true; where pods admit them by address, the same CIDRs', () => {
     const written = tesseraConfig(objects).data.TRUST_PROXY as string | undefined;
-    expect(written).toBeDefined();
+    expect(written).toEqual(expect.any(String));
     expect(['true', 'false']).not.toContain(written!.trim().toLowerCase());
     // Parsed the way every service parses it at start-up.
     const trusted = platformEnvSchema().shape.TRUST_PROXY.parse(written);
@@ -277,7 +281,10 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
   test('HorizontalPodAutoscalers use autoscaling/v2 and scale an existing Deployment', () => {
     for (const hpa of ofKind(objects, 'HorizontalPodAutoscaler')) {
       expect(hpa.apiVersion).toBe('autoscaling/v2');
-      expect(named(objects, hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name)).toBeDefined();
+      expect(named(objects, hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name)).toMatchObject({
+        kind: hpa.spec.scaleTargetRef.kind,
+        metadata: { name: hpa.spec.scaleTargetRef.name },
+      });
       expect(hpa.spec.maxReplicas).toBeGreaterThanOrEqual(hpa.spec.minReplicas);
     }
   });
@@ -384,7 +391,7 @@ describe('tiers', () => {
     for (const deployment of deployments('starter')) expect(minimumReplicas(objects, deployment)).toBe(1);
     expect(config('starter').EVENTSTORE_URL).toBeUndefined();
     expect(named(objects, 'StatefulSet', 'postgres')?.spec.replicas).toBe(1);
-    expect(named(objects, 'Service', 'postgres')).toBeDefined();
+    expect(named(objects, 'Service', 'postgres')).toMatchObject({ kind: 'Service', metadata: { name: 'postgres' } });
     expect(ofKind(objects, 'StatefulSet').map((s) => s.metadata.name)).not.toContain('eventstore');
   });
 
@@ -395,7 +402,7 @@ describe('tiers', () => {
       expect(named(objects, 'PodDisruptionBudget', deployment.metadata.name)!.spec).toMatchObject({ minAvailable: 1 });
     }
     expect(config('standard').EVENTSTORE_URL).toMatch(/^esdb:\/\/eventstore:2113\b/);
-    expect(named(objects, 'Service', 'eventstore')).toBeDefined();
+    expect(named(objects, 'Service', 'eventstore')).toMatchObject({ kind: 'Service', metadata: { name: 'eventstore' } });
     expect(ofKind(objects, 'NetworkPolicy').length).toBeGreaterThan(0);
   });
 
@@ -405,7 +412,7 @@ describe('tiers', () => {
     expect(namespaces.has('default')).toBe(false);
     expect(namespaces.size).toBeGreaterThan(0);
     for (const namespace of namespaces) {
-      expect(named(objects, 'Namespace', namespace)).toBeDefined();
+      expect(named(objects, 'Namespace', namespace)).toMatchObject({ kind: 'Namespace', metadata: { name: namespace } });
       const denyAll = ofKind(objects, 'NetworkPolicy').find(
         (policy) =>
           policy.metadata.namespace === namespace &&
@@ -445,7 +452,7 @@ describe('tiers', () => {
     expect(egress.length).toBeGreaterThan(0);
     // A rule without `to` allows every destination.
     for (const rule of egress) {
-      expect(rule.to).toBeDefined();
+      expect(rule.to).toEqual(expect.any(Array));
       for (const peer of rule.to) expect(peer.ipBlock).toBeUndefined();
     }
   });

@@ -1,3 +1,4 @@
+import { eventually } from '#platform/testing';
 import * as oidc from 'openid-client';
 import { startLogin, type LoginHarness } from './login-harness';
 import { openSignInPage, REDIRECT_URI, signInThroughPages } from './sign-in-flow';
@@ -7,7 +8,29 @@ let login: LoginHarness;
 let slug: string;
 let config: oidc.Configuration;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Moves the clock the provider and the client read (Date) past a lifetime without waiting it out;
+ * timers, I/O and the database keep real time.
+ */
+function advanceClock(ms: number): void {
+  jest.useFakeTimers({
+    now: Date.now() + ms,
+    doNotFake: [
+      'hrtime',
+      'nextTick',
+      'performance',
+      'queueMicrotask',
+      'setImmediate',
+      'clearImmediate',
+      'setInterval',
+      'clearInterval',
+      'setTimeout',
+      'clearTimeout',
+    ],
+  });
+}
+
+afterEach(() => jest.useRealTimers());
 
 beforeAll(async () => {
   login = await startLogin({
@@ -33,18 +56,16 @@ describe('policies and lifetimes', () => {
 
     const token = await login.register.mailedToken('ada@example.com', /confirm your e-mail/);
     await login.register.http().post(`/t/${slug}/email-verifications`).send({ token }).expect(200);
-    for (let i = 0; i < 200; i++) {
-      const { rows } = await login.runtime.infrastructure.pool.query('SELECT 1 FROM login_credentials WHERE email_verified');
-      if (rows.length) break;
-      await sleep(20);
-    }
+    await eventually(
+      async () => (await login.runtime.infrastructure.pool.query('SELECT 1 FROM login_credentials WHERE email_verified')).rows.length > 0,
+    );
     const accepted = await browser.request(form.action, { form: { ...form.fields, email: 'ada@example.com', password: STRONG_PASSWORD } });
     expect(accepted.status).toBe(303);
   });
 
   it('refuses an expired authorization code', async () => {
     const { callback, verifier, state } = await signInThroughPages(slug, config);
-    await sleep(2100);
+    advanceClock(2100);
     await expect(oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject(
       { error: 'invalid_grant' },
     );
@@ -53,7 +74,7 @@ describe('policies and lifetimes', () => {
   it('keeps an offline refresh token working after the session has expired', async () => {
     const { callback, verifier, state } = await signInThroughPages(slug, config);
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
-    await sleep(2100);
+    advanceClock(2100);
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.access_token).toEqual(expect.any(String));
   });

@@ -1,3 +1,4 @@
+import { eventually } from '#platform/testing';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -71,13 +72,8 @@ export async function startLogin(env: Record<string, string> = {}): Promise<Logi
   const { runtime, app } = await start(port, errorLog);
   const replicas: NestFastifyApplication[] = [];
   const pool = runtime.infrastructure.pool;
-  const until = async (sql: string, params: unknown[]) => {
-    for (let i = 0; i < 500; i++) {
-      if ((await pool.query(sql, params)).rowCount) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error('login read model did not catch up');
-  };
+  const until = (sql: string, params: unknown[]) =>
+    eventually(async () => Boolean((await pool.query(sql, params)).rowCount), { what: 'login read model to catch up' });
   return {
     app,
     runtime,

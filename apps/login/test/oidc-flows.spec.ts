@@ -55,8 +55,8 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     const metadata = config.serverMetadata();
     expect(metadata.issuer).toBe(login.issuer(slug));
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
-    expect(metadata.pushed_authorization_request_endpoint).toBeDefined();
-    expect(metadata.device_authorization_endpoint).toBeDefined();
+    expect(metadata.pushed_authorization_request_endpoint).toBe(`${login.issuer(slug)}/request`);
+    expect(metadata.device_authorization_endpoint).toBe(`${login.issuer(slug)}/device/auth`);
     expect(metadata.dpop_signing_alg_values_supported?.length).toBeGreaterThan(0);
     expect(metadata.id_token_signing_alg_values_supported).toEqual(['ES256']);
     const jwks = (await (await fetch(metadata.jwks_uri!)).json()) as { keys: Record<string, string>[] };
@@ -75,7 +75,7 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     expect(info).toMatchObject({ email: 'ada@example.com', email_verified: false, given_name: 'Ada' });
 
     const rotated = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
-    expect(rotated.refresh_token).toBeDefined();
+    expect(rotated.refresh_token).toEqual(expect.any(String));
     expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
     // Reusing the first refresh token is theft: the whole grant goes, the rotated token with it.
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
@@ -224,7 +224,7 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     const info = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub, { DPoP });
     expect(info.email).toBe('ada@example.com');
     // Without the key's proof the bound token is worthless.
-    await expect(oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub)).rejects.toBeDefined();
+    await expect(oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub)).rejects.toMatchObject({ status: 401 });
   });
 
   it('remembers consent across sessions unless the client asks again', async () => {

@@ -1,3 +1,4 @@
+import { eventually } from '#platform/testing';
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { deleteExpiredModels, postgresAdapterFor } from '../src/oidc/postgres-adapter';
@@ -22,12 +23,14 @@ async function createTenants(count: number): Promise<string[]> {
   const slugs = Array.from({ length: count }, (_, i) => `many-${i}-${randomUUID().slice(0, 6)}`);
   await login.register.appendTenants(slugs);
   const pool = login.runtime.infrastructure.pool;
-  for (let i = 0; i < 1000; i++) {
-    const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM login_tenants WHERE slug LIKE 'many-%'");
-    if (rows[0]!.n >= count) return slugs;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('tenants did not reach login');
+  await eventually(
+    async () => {
+      const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM login_tenants WHERE slug LIKE 'many-%'");
+      return rows[0]!.n >= count;
+    },
+    { timeoutMs: 50_000, intervalMs: 50, what: 'the tenants to reach login' },
+  );
+  return slugs;
 }
 
 describe('many tenants in one process', () => {

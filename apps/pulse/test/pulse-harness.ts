@@ -1,3 +1,4 @@
+import { eventually } from '#platform/testing';
 import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
@@ -205,13 +206,7 @@ export async function readEvents(response: Response, count: number): Promise<{ t
   return events;
 }
 
-export async function eventually(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { eventually };
 
 /** POSTs a tracking call with the tenant's write key, sent at once (supertest sends only once something waits on it). */
 export function postTracking(

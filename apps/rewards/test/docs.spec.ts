@@ -25,7 +25,9 @@ describe('OpenAPI document', () => {
     expect(body('/t/{tenant}/members/{userId}/redemptions', 'post').required).toEqual(['rewardId']);
     expect(body('/t/{tenant}/members/{userId}/adjustments', 'post').required).toEqual(['points', 'reason', 'actor']);
     expect(paths['/t/{tenant}/members/{userId}'].get.security).toEqual([{ apiKey: [] }]);
-    expect(paths['/t/{tenant}/rewards'].post.responses['400'].content['application/problem+json']).toBeDefined();
+    expect(paths['/t/{tenant}/rewards'].post.responses['400'].content['application/problem+json']).toEqual({
+      schema: { $ref: '#/components/schemas/Problem' },
+    });
   });
 
   test('what the document says a body must hold is what the API refuses without', async () => {

@@ -90,31 +90,52 @@ describe("LoginJwksVerifier: login's access tokens for other services", () => {
   it("refetches on an unknown key id, so a tenant's rotated key verifies at once", async () => {
     const first = await endpoints.rotate('rotating');
     const verifier = new LoginJwksVerifier(endpoints.url);
-    expect(await verifier.verify(await tokenOf(endpoints.url, 'rotating', first))).toBeDefined();
+    expect(await verifier.verify(await tokenOf(endpoints.url, 'rotating', first))).toEqual({
+      tenantId: 'tenant-rotating',
+      userId: expect.any(String),
+    });
     const next = await endpoints.rotate('rotating');
-    expect(await verifier.verify(await tokenOf(endpoints.url, 'rotating', next))).toBeDefined();
-    expect(await verifier.verify(await tokenOf(endpoints.url, 'rotating', first))).toBeDefined();
+    expect(await verifier.verify(await tokenOf(endpoints.url, 'rotating', next))).toEqual({
+      tenantId: 'tenant-rotating',
+      userId: expect.any(String),
+    });
+    expect(await verifier.verify(await tokenOf(endpoints.url, 'rotating', first))).toEqual({
+      tenantId: 'tenant-rotating',
+      userId: expect.any(String),
+    });
     expect(endpoints.fetchesOf('rotating')).toBe(2);
   });
 
   it('made-up key ids cost one refetch per cooldown, not one each', async () => {
     const key = await endpoints.rotate('probed');
     const verifier = new LoginJwksVerifier(endpoints.url);
-    expect(await verifier.verify(await tokenOf(endpoints.url, 'probed', key))).toBeDefined();
+    expect(await verifier.verify(await tokenOf(endpoints.url, 'probed', key))).toEqual({
+      tenantId: 'tenant-probed',
+      userId: expect.any(String),
+    });
     for (let i = 0; i < 5; i++) {
       expect(await verifier.verify(await tokenOf(endpoints.url, 'probed', key, {}, { kid: `made-up-${i}` }))).toBeUndefined();
     }
     expect(endpoints.fetchesOf('probed')).toBe(2);
-    expect(await verifier.verify(await tokenOf(endpoints.url, 'probed', key))).toBeDefined();
+    expect(await verifier.verify(await tokenOf(endpoints.url, 'probed', key))).toEqual({
+      tenantId: 'tenant-probed',
+      userId: expect.any(String),
+    });
   });
 
   it("keeps tenants apart: a token signed with another tenant's key does not verify", async () => {
     const a = await endpoints.rotate('tenant-a');
     const b = await endpoints.rotate('tenant-b');
     const verifier = new LoginJwksVerifier(endpoints.url);
-    expect(await verifier.verify(await tokenOf(endpoints.url, 'tenant-a', a))).toBeDefined();
+    expect(await verifier.verify(await tokenOf(endpoints.url, 'tenant-a', a))).toEqual({
+      tenantId: 'tenant-tenant-a',
+      userId: expect.any(String),
+    });
     expect(await verifier.verify(await tokenOf(endpoints.url, 'tenant-a', b))).toBeUndefined();
-    expect(await verifier.verify(await tokenOf(endpoints.url, 'tenant-b', b))).toBeDefined();
+    expect(await verifier.verify(await tokenOf(endpoints.url, 'tenant-b', b))).toEqual({
+      tenantId: 'tenant-tenant-b',
+      userId: expect.any(String),
+    });
   });
 
   it('does not ask again within the cooldown after a key set could not be fetched', async () => {
@@ -128,7 +149,10 @@ describe("LoginJwksVerifier: login's access tokens for other services", () => {
   it('checks the public issuer while fetching keys from the internal address (LOGIN_INTERNAL_URL)', async () => {
     const key = await endpoints.rotate('internal');
     const verifier = new LoginJwksVerifier('https://login.example.com', { jwksBaseUrl: endpoints.url });
-    expect(await verifier.verify(await tokenOf('https://login.example.com', 'internal', key))).toBeDefined();
+    expect(await verifier.verify(await tokenOf('https://login.example.com', 'internal', key))).toEqual({
+      tenantId: 'tenant-internal',
+      userId: expect.any(String),
+    });
     expect(await verifier.verify(await tokenOf(endpoints.url, 'internal', key))).toBeUndefined();
     expect(endpoints.fetchesOf('internal')).toBe(1);
   });
@@ -136,7 +160,10 @@ describe("LoginJwksVerifier: login's access tokens for other services", () => {
   it("refuses a client's token, another audience, another token type and an expired token", async () => {
     const key = await endpoints.rotate('strict');
     const verifier = new LoginJwksVerifier(endpoints.url);
-    expect(await verifier.verify(await tokenOf(endpoints.url, 'strict', key))).toBeDefined();
+    expect(await verifier.verify(await tokenOf(endpoints.url, 'strict', key))).toEqual({
+      tenantId: 'tenant-strict',
+      userId: expect.any(String),
+    });
     expect(await verifier.verify(await tokenOf(endpoints.url, 'strict', key, { tessera_subject: 'client' }))).toBeUndefined();
     expect(await verifier.verify(await tokenOf(endpoints.url, 'strict', key, { aud: 'urn:another:api' }))).toBeUndefined();
     expect(await verifier.verify(await tokenOf(endpoints.url, 'strict', key, {}, { typ: 'JWT' }))).toBeUndefined();

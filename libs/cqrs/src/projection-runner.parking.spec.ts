@@ -1,5 +1,5 @@
+import { eventually } from '#platform/testing';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'pg';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
@@ -147,12 +147,7 @@ describe('projection runner and events it cannot apply', () => {
   const ids = (events: readonly { id: string }[]) => events.map((event) => event.id).sort();
   const messages = (warnings: object[]) => warnings.map((warning) => (warning as { message: string }).message);
 
-  async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
-    for (let waited = 0; !(await condition()); waited += 50) {
-      if (waited > 20_000) throw new Error('condition not met within 20 s');
-      await delay(50);
-    }
-  }
+  const until = (condition: () => Promise<boolean> | boolean) => eventually(condition, { timeoutMs: 20_000, intervalMs: 50 });
 
   /** Every transaction the projection applied in ends in exactly one committed() or resumed(); answers the committed applies. */
   function committedApplies(calls: readonly string[]): string[] {

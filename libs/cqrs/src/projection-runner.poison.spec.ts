@@ -1,5 +1,5 @@
+import { eventually } from '#platform/testing';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
@@ -115,12 +115,7 @@ describe('projection runner and events it cannot decode', () => {
       attempts: number;
     }[];
 
-  async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
-    for (let waited = 0; !(await condition()); waited += 50) {
-      if (waited > 15_000) throw new Error('condition not met within 15 s');
-      await delay(50);
-    }
-  }
+  const until = (condition: () => Promise<boolean> | boolean) => eventually(condition, { timeoutMs: 15_000, intervalMs: 50 });
 
   test('an event whose metadata lacks its tenant is parked once; the events around it apply, also after a restart', async () => {
     const stream = `poison-metadata-${randomUUID()}`;

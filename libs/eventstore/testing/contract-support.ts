@@ -1,3 +1,4 @@
+import { eventually as poll } from '#platform/testing';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   comparePositions,
@@ -99,12 +100,8 @@ export class EventReader {
 }
 
 /** Polls until `check` passes; for effects that are eventually visible on a shared server. */
-export async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + PATIENCE_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${PATIENCE_MS} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+export function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  return poll(check, { timeoutMs: PATIENCE_MS, intervalMs: 10, what });
 }
 
 export function expectStrictlyIncreasing(positions: readonly Position[]): void {

@@ -1,4 +1,4 @@
-import { setTimeout as delay } from 'node:timers/promises';
+import { eventually as poll } from '#platform/testing';
 import { startRegister, type RegisterHarness } from '../../support/register-harness';
 
 /** One request of a drill's steady load. */
@@ -34,12 +34,9 @@ export interface DrillTarget {
 
 export const DRAIN_MS = 1500;
 
-export async function eventually(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await delay(100);
-  }
+/** Polls every 100 ms for up to 15 s unless told otherwise: replicas start and drain in seconds. */
+export function eventually(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  return poll(condition, { timeoutMs, intervalMs: 100 });
 }
 
 export function post(body: unknown, headers: Record<string, string> = {}): RequestInit {

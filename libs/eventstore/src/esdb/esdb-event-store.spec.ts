@@ -1,3 +1,4 @@
+import { eventually } from '#platform/testing';
 import { randomUUID } from 'node:crypto';
 import { startEsdbEmulator, type EsdbEmulator } from '../../testing/esdb-emulator/index';
 import { describeEventStoreContract } from '../../testing/event-store-contract';
@@ -18,17 +19,6 @@ async function take(store: EventStore, count: number, options: Parameters<EventS
     if (events.length === count) break;
   }
   return events;
-}
-
-async function eventually(check: () => void, attempts = 200): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return check();
-    } catch (error) {
-      if (attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
 }
 
 /**
