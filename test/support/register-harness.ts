@@ -4,7 +4,7 @@ import request from 'supertest';
 import { tenantStreamFor } from '#contracts';
 import { createServiceApp } from '#platform';
 import { createTestDatabase } from './database';
-import { signTestToken } from '../../apps/register/src/access/access-token';
+import { signTestToken } from '../../apps/register/src/access/testing/test-tokens';
 import { BackgroundWork } from '../../apps/register/src/background-work';
 import { DevMailbox } from '../../apps/register/src/mail/mailer';
 import { loadRegisterConfig, type RegisterConfig } from '../../apps/register/src/register.config';

@@ -1,7 +1,8 @@
 import { LoginJwksVerifier } from '#access';
 import { ServiceInfrastructure } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
-import { AccessTokenVerifier, NoAccessTokens, TestTokenVerifier } from './access/access-token';
+import { AccessTokenVerifier, NoAccessTokens } from './access/access-token';
+import { TestTokenVerifier } from './access/testing/test-tokens';
 import { accountEvents, tenantEvents } from '#contracts';
 import { reservationEvents } from './account/email-reservation';
 import { DevMailbox, SmtpMailer, type Mailer } from './mail/mailer';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { signTestToken } from '../../../apps/register/src/access/access-token';
+import { signTestToken } from '../../../apps/register/src/access/testing/test-tokens';
 import { eventually, json, post, replicaEnv, type DrillTarget } from './drill';
 
 const PASSWORD = 'correct horse battery staple';
