@@ -1,4 +1,4 @@
-export { hashKey, keyMatches } from './keys';
+export { hashKey } from './keys';
 export { LoginSucceeded, signInStreamFor } from './login/sign-in.events';
 export {
   LEGACY_CLIENT_SOURCE,

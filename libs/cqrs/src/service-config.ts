@@ -24,5 +24,3 @@ export function serviceEnvSchema(defaults: { port: number; bodyLimitBytes?: numb
     READY_MAX_PROJECTION_LAG_MS: durationMs().default(30_000),
   });
 }
-
-export type ServiceEnv = z.output<ReturnType<typeof serviceEnvSchema>>;

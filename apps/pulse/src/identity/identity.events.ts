@@ -1,4 +1,4 @@
-import { defineEvent, type EventOf } from '#cqrs';
+import { defineEvent } from '#cqrs';
 
 export const PROFILE_STREAM_PREFIX = 'pulse.profile-';
 
@@ -18,5 +18,4 @@ export const ProfilesMerged = defineEvent<{
   mergedAt: string;
 }>()('ProfilesMerged');
 
-export type IdentityEvent = EventOf<typeof ProfilesMerged>;
 export const identityEvents = [ProfilesMerged];

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { v7 as uuidv7 } from 'uuid';
@@ -134,8 +133,4 @@ export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
     const events = await this.store.readStream(accountStreamFor(tenantId, userId), { maxCount: 1 });
     return events.length === 0;
   }
-}
-
-export function newCorrelationId(): string {
-  return randomUUID();
 }

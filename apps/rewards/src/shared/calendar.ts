@@ -15,6 +15,3 @@ export function addMonths(at: Date, months: number): Date {
     ),
   );
 }
-
-export const utcDay = (at: Date | string) => new Date(at).toISOString().slice(0, 10);
-export const utcMonth = (at: Date | string) => new Date(at).toISOString().slice(0, 7);
