@@ -1,5 +1,4 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { CqrsModule } from '@nestjs/cqrs';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import {
@@ -146,7 +145,6 @@ export class RegisterModule {
     ];
     return {
       module: RegisterModule,
-      imports: [CqrsModule.forRoot()],
       controllers: [
         TenantsController,
         TenantKeysController,

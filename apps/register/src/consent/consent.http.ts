@@ -1,9 +1,8 @@
 import { Body, Controller, Delete, HttpCode, Param, Put, Req } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { parseBody } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
-import { ChangeOwnAccount } from '../profile/account-commands.handler';
+import { ChangeOwnAccount, ChangeOwnAccountHandler } from '../profile/account-commands.handler';
 import { accountNotFound } from '../profile/profile.http';
 import { ReadModels } from '../read-models';
 import { consentPurpose, policyVersion } from '../register.schemas';
@@ -14,7 +13,7 @@ export const grantConsentBody = z.object({ policyVersion }).strict();
 @Controller('t/:tenant/me/consents')
 export class ConsentController {
   constructor(
-    private readonly commands: CommandBus,
+    private readonly accountChanges: ChangeOwnAccountHandler,
     private readonly access: TenantAccess,
     private readonly readModels: ReadModels,
   ) {}
@@ -29,7 +28,7 @@ export class ConsentController {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
     const purpose = parseBody(z.object({ purpose: consentPurpose }), { purpose: purposeParam }).purpose;
     const input = parseBody(grantConsentBody, body);
-    const outcome = await this.commands.execute(
+    const outcome = await this.accountChanges.execute(
       new ChangeOwnAccount(
         tenant,
         userId,
@@ -47,7 +46,7 @@ export class ConsentController {
   async withdraw(@Param('tenant') slug: string, @Param('purpose') purposeParam: string, @Req() request: IncomingRequest) {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
     const purpose = parseBody(z.object({ purpose: consentPurpose }), { purpose: purposeParam }).purpose;
-    const outcome = await this.commands.execute(
+    const outcome = await this.accountChanges.execute(
       new ChangeOwnAccount(tenant, userId, (now) => ({ type: 'WithdrawConsent', purpose, now }), correlationIdOf(request)),
     );
     if (!outcome.accepted) throw accountNotFound();

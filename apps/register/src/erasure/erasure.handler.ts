@@ -1,4 +1,4 @@
-import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { Injectable } from '@nestjs/common';
 import type { Position } from '#eventstore';
 import { CommandRunner } from '#cqrs';
 import { accountDecider } from '../account/account.decider';
@@ -6,15 +6,13 @@ import { accountStreamFor, emailReservationStreamFor } from '#contracts';
 import { reservationDecider } from '../account/email-reservation';
 import { Clock, PersonalDataEraser, type TenantRef } from '../register.ports';
 
-export class EraseUser extends Command<EraseUserOutcome> {
+export class EraseUser {
   constructor(
     readonly tenant: TenantRef,
     readonly userId: string,
     readonly requestedBy: 'user' | 'tenant',
     readonly correlationId: string,
-  ) {
-    super();
-  }
+  ) {}
 }
 
 export type EraseUserOutcome =
@@ -26,8 +24,8 @@ export type EraseUserOutcome =
  * every event that held their data reads back as erased. Each step is safe to repeat, so a retry
  * after a crash finishes the job.
  */
-@CommandHandler(EraseUser)
-export class EraseUserHandler implements ICommandHandler<EraseUser, EraseUserOutcome> {
+@Injectable()
+export class EraseUserHandler {
   constructor(
     private readonly runner: CommandRunner,
     private readonly eraser: PersonalDataEraser,

@@ -1,5 +1,4 @@
 import { Controller, Delete, Get, HttpCode, Param, Req } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { CommandRunner } from '#cqrs';
 import { parseBody } from '#platform';
@@ -8,7 +7,7 @@ import { accountDecider } from '../account/account.decider';
 import { accountStreamFor } from '#contracts';
 import { accountNotFound } from '../profile/profile.http';
 import { ReadModels } from '../read-models';
-import { EraseUser } from './erasure.handler';
+import { EraseUser, EraseUserHandler } from './erasure.handler';
 
 /** Fields that are ours, not the person's: left out of their export. */
 const INTERNAL_FIELDS = new Set(['passwordHash', 'tokenHash', 'emailIndex']);
@@ -16,7 +15,7 @@ const INTERNAL_FIELDS = new Set(['passwordHash', 'tokenHash', 'emailIndex']);
 @Controller('t/:tenant')
 export class ErasureController {
   constructor(
-    private readonly commands: CommandBus,
+    private readonly erasures: EraseUserHandler,
     private readonly access: TenantAccess,
     private readonly runner: CommandRunner,
     private readonly readModels: ReadModels,
@@ -45,7 +44,7 @@ export class ErasureController {
   @HttpCode(204)
   async eraseSelf(@Param('tenant') slug: string, @Req() request: IncomingRequest) {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
-    const outcome = await this.commands.execute(new EraseUser(tenant, userId, 'user', correlationIdOf(request)));
+    const outcome = await this.erasures.execute(new EraseUser(tenant, userId, 'user', correlationIdOf(request)));
     if (!outcome.erased) throw accountNotFound();
     // Read-your-writes, as for every other command: once answered, the profile is gone from reads too.
     await this.readModels.caughtUpWith(outcome.position);
@@ -56,7 +55,7 @@ export class ErasureController {
   async eraseByTenant(@Param('tenant') slug: string, @Param('id') idParam: string, @Req() request: IncomingRequest) {
     const tenant = await this.access.requireApiKey(request, slug);
     const { id } = parseBody(z.object({ id: z.uuid({ message: 'must be a user id (UUID)' }) }), { id: idParam });
-    const outcome = await this.commands.execute(new EraseUser(tenant, id, 'tenant', correlationIdOf(request)));
+    const outcome = await this.erasures.execute(new EraseUser(tenant, id, 'tenant', correlationIdOf(request)));
     if (!outcome.erased) throw accountNotFound();
     await this.readModels.caughtUpWith(outcome.position);
   }

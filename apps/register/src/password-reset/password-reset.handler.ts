@@ -1,5 +1,4 @@
-import { Inject } from '@nestjs/common';
-import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { Inject, Injectable } from '@nestjs/common';
 import { CommandRunner } from '#cqrs';
 import type { Position } from '#eventstore';
 import { accountDecider, resetTokenRejection } from '../account/account.decider';
@@ -13,27 +12,23 @@ import { passwordResetMail } from '../mail/templates';
 import { Clock, EmailIndex, REGISTER_SETTINGS, type RegisterSettings, type TenantRef } from '../register.ports';
 import { PasswordHasher } from '../sign-up/password-hasher';
 
-export class RequestPasswordReset extends Command<void> {
+export class RequestPasswordReset {
   constructor(
     readonly tenant: TenantRef,
     readonly email: string,
     readonly correlationId: string,
     /** False once the address is over its request limit: the answer stays the same, no mail goes out. */
     readonly mayMail: boolean = true,
-  ) {
-    super();
-  }
+  ) {}
 }
 
-export class ConfirmPasswordReset extends Command<ConfirmPasswordResetOutcome> {
+export class ConfirmPasswordReset {
   constructor(
     readonly tenant: TenantRef,
     readonly token: string,
     readonly password: string,
     readonly correlationId: string,
-  ) {
-    super();
-  }
+  ) {}
 }
 
 export type ConfirmPasswordResetOutcome =
@@ -45,8 +40,8 @@ export type ConfirmPasswordResetOutcome =
  * endpoint cannot be used to find out who is registered: the lookup, the event and the mail all
  * happen after the answer, and the mail is only sent when there is an account.
  */
-@CommandHandler(RequestPasswordReset)
-export class RequestPasswordResetHandler implements ICommandHandler<RequestPasswordReset, void> {
+@Injectable()
+export class RequestPasswordResetHandler {
   constructor(
     private readonly runner: CommandRunner,
     private readonly emailIndex: EmailIndex,
@@ -83,8 +78,8 @@ export class RequestPasswordResetHandler implements ICommandHandler<RequestPassw
   }
 }
 
-@CommandHandler(ConfirmPasswordReset)
-export class ConfirmPasswordResetHandler implements ICommandHandler<ConfirmPasswordReset, ConfirmPasswordResetOutcome> {
+@Injectable()
+export class ConfirmPasswordResetHandler {
   constructor(
     private readonly runner: CommandRunner,
     private readonly clock: Clock,

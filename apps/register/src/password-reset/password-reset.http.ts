@@ -1,5 +1,4 @@
 import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { normaliseEmail } from '#personal-data';
@@ -12,7 +11,12 @@ import { ReadModels } from '../read-models';
 import { EmailIndex } from '../register.ports';
 import { RequestLimits } from '../request-limits/request-limits';
 import { passwordProblems } from '../sign-up/password';
-import { ConfirmPasswordReset, RequestPasswordReset } from './password-reset.handler';
+import {
+  ConfirmPasswordReset,
+  ConfirmPasswordResetHandler,
+  RequestPasswordReset,
+  RequestPasswordResetHandler,
+} from './password-reset.handler';
 
 export const resetRequestBody = z.object({ email: emailAddress }).strict();
 export const resetConfirmBody = z.object({ token: mailedToken, password: z.string() }).strict();
@@ -20,7 +24,8 @@ export const resetConfirmBody = z.object({ token: mailedToken, password: z.strin
 @Controller('t/:tenant/password-resets')
 export class PasswordResetController {
   constructor(
-    private readonly commands: CommandBus,
+    private readonly resetRequests: RequestPasswordResetHandler,
+    private readonly resetConfirmations: ConfirmPasswordResetHandler,
     private readonly access: TenantAccess,
     private readonly limits: RequestLimits,
     private readonly emailIndex: EmailIndex,
@@ -34,7 +39,7 @@ export class PasswordResetController {
     const tenant = await this.access.tenant(slug);
     const email = normaliseEmail(parseBody(resetRequestBody, body).email);
     const { mayMail } = await this.limits.passwordReset(tenant.tenantId, request.ip, this.emailIndex.of(tenant.tenantId, email));
-    await this.commands.execute(new RequestPasswordReset(tenant, email, correlationIdOf(request), mayMail));
+    await this.resetRequests.execute(new RequestPasswordReset(tenant, email, correlationIdOf(request), mayMail));
     return { status: 'accepted', detail: 'if an account exists for this address, a reset link is on its way' };
   }
 
@@ -46,7 +51,9 @@ export class PasswordResetController {
     const weak = passwordProblems(input.password, '');
     if (weak.length > 0) throw new RequestValidationError(weak.map((message) => ({ pointer: '/password', message })));
     await this.limits.tokenAttempt('reset-confirm', tenant.tenantId, request.ip, parseToken(input.token)?.userId);
-    const outcome = await this.commands.execute(new ConfirmPasswordReset(tenant, input.token, input.password, correlationIdOf(request)));
+    const outcome = await this.resetConfirmations.execute(
+      new ConfirmPasswordReset(tenant, input.token, input.password, correlationIdOf(request)),
+    );
     if (!outcome.reset) throw tokenProblem(outcome.rejection, 'reset');
     // Answered once the profile shows it (the e-mail now verified), as sign-up and verification are.
     await this.readModels.caughtUpWith(outcome.position);

@@ -1,4 +1,4 @@
-import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { Injectable } from '@nestjs/common';
 import { CommandRunner, type CommandOutcome } from '#cqrs';
 import { accountDecider, type AccountCommand } from '../account/account.decider';
 import { accountStreamFor, type AccountEvent } from '#contracts';
@@ -8,19 +8,17 @@ import { Clock, type TenantRef } from '../register.ports';
 type SelfServiceCommand = Extract<AccountCommand, { type: 'UpdateProfile' | 'GrantConsent' | 'WithdrawConsent' }>;
 
 /** A signed-in person changing their own profile or consents. */
-export class ChangeOwnAccount extends Command<CommandOutcome<AccountEvent, AccountRejection>> {
+export class ChangeOwnAccount {
   constructor(
     readonly tenant: TenantRef,
     readonly userId: string,
     readonly change: (now: Date) => SelfServiceCommand,
     readonly correlationId: string,
-  ) {
-    super();
-  }
+  ) {}
 }
 
-@CommandHandler(ChangeOwnAccount)
-export class ChangeOwnAccountHandler implements ICommandHandler<ChangeOwnAccount, CommandOutcome<AccountEvent, AccountRejection>> {
+@Injectable()
+export class ChangeOwnAccountHandler {
   constructor(
     private readonly runner: CommandRunner,
     private readonly clock: Clock,

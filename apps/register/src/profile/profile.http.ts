@@ -1,11 +1,10 @@
 import { Body, Controller, Get, Param, Patch, Req } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { DataSource } from 'typeorm';
 import { parseBody, ProblemError, RequestValidationError } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
 import { ReadModels } from '../read-models';
 import { profileChanges } from '../register.schemas';
-import { ChangeOwnAccount } from './account-commands.handler';
+import { ChangeOwnAccount, ChangeOwnAccountHandler } from './account-commands.handler';
 import { ProfileRow } from './profile.entity';
 
 export const accountNotFound = () =>
@@ -33,7 +32,7 @@ export function profileView(row: ProfileRow) {
 @Controller('t/:tenant/me')
 export class ProfileController {
   constructor(
-    private readonly commands: CommandBus,
+    private readonly accountChanges: ChangeOwnAccountHandler,
     private readonly access: TenantAccess,
     private readonly readModels: ReadModels,
     private readonly dataSource: DataSource,
@@ -51,7 +50,7 @@ export class ProfileController {
     const changes = parseBody(profileChanges, body);
     if (Object.keys(changes).length === 0)
       throw new RequestValidationError([{ pointer: '', message: 'name at least one field to change' }]);
-    const outcome = await this.commands.execute(
+    const outcome = await this.accountChanges.execute(
       new ChangeOwnAccount(tenant, userId, () => ({ type: 'UpdateProfile', changes }), correlationIdOf(request)),
     );
     if (!outcome.accepted) throw accountNotFound();

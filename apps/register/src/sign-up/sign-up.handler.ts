@@ -1,5 +1,4 @@
-import { Inject } from '@nestjs/common';
-import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { Inject, Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import { WrongExpectedRevisionError, type Position } from '#eventstore';
 import { CommandRunner, type CommandContext } from '#cqrs';
@@ -21,7 +20,7 @@ import {
 } from '../register.ports';
 import { PasswordHasher } from './password-hasher';
 
-export class SignUp extends Command<SignUpOutcome> {
+export class SignUp {
   constructor(
     readonly tenant: TenantRef,
     readonly email: string,
@@ -29,17 +28,15 @@ export class SignUp extends Command<SignUpOutcome> {
     readonly profile: ProfileAttributes,
     readonly consents: readonly { purpose: string; policyVersion: string }[],
     readonly correlationId: string,
-  ) {
-    super();
-  }
+  ) {}
 }
 
 export type SignUpOutcome =
   | { readonly registered: true; readonly userId: string; readonly registeredAt: Date; readonly position?: Position }
   | { readonly registered: false; readonly reason: 'EmailTaken' };
 
-@CommandHandler(SignUp)
-export class SignUpHandler implements ICommandHandler<SignUp, SignUpOutcome> {
+@Injectable()
+export class SignUpHandler {
   constructor(
     private readonly runner: CommandRunner,
     private readonly emailIndex: EmailIndex,

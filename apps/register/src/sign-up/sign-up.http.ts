@@ -1,5 +1,4 @@
 import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseBody, ProblemError, RequestValidationError } from '#platform';
@@ -11,7 +10,7 @@ import { EmailIndex } from '../register.ports';
 import { consentPurpose, emailAddress, policyVersion, profileChanges } from '../register.schemas';
 import { RequestLimits } from '../request-limits/request-limits';
 import { passwordProblems } from './password';
-import { SignUp } from './sign-up.handler';
+import { SignUp, SignUpHandler } from './sign-up.handler';
 
 export const signUpBody = z
   .object({
@@ -29,7 +28,7 @@ export const signUpBody = z
 @Controller('t/:tenant/users')
 export class SignUpController {
   constructor(
-    private readonly commands: CommandBus,
+    private readonly signUps: SignUpHandler,
     private readonly access: TenantAccess,
     private readonly readModels: ReadModels,
     private readonly limits: RequestLimits,
@@ -48,7 +47,7 @@ export class SignUpController {
     await this.limits.signUp(tenant.tenantId, request.ip, this.emailIndex.of(tenant.tenantId, email));
     const profile = { ...emptyProfile, ...input.profile };
     const consents = input.consents ?? [];
-    const outcome = await this.commands.execute(new SignUp(tenant, email, input.password, profile, consents, correlationIdOf(request)));
+    const outcome = await this.signUps.execute(new SignUp(tenant, email, input.password, profile, consents, correlationIdOf(request)));
     if (!outcome.registered) {
       throw new ProblemError({
         status: 409,

@@ -1,4 +1,4 @@
-import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import { CommandRunner } from '#cqrs';
 import { hashKey, tenantStreamFor } from '#contracts';
@@ -7,14 +7,12 @@ import { ReadModels } from '../read-models';
 import { tenantDecider } from './tenant.decider';
 import { newTenantKey } from './tenant-keys';
 
-export class CreateTenant extends Command<CreateTenantOutcome> {
+export class CreateTenant {
   constructor(
     readonly slug: string,
     readonly name: string,
     readonly correlationId: string,
-  ) {
-    super();
-  }
+  ) {}
 }
 
 export type CreateTenantOutcome =
@@ -29,8 +27,8 @@ export type CreateTenantOutcome =
     }
   | { readonly created: false; readonly reason: 'SlugTaken' };
 
-@CommandHandler(CreateTenant)
-export class CreateTenantHandler implements ICommandHandler<CreateTenant, CreateTenantOutcome> {
+@Injectable()
+export class CreateTenantHandler {
   constructor(
     private readonly runner: CommandRunner,
     private readonly readModels: ReadModels,

@@ -1,9 +1,8 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { bounded, parseBody, ProblemError } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
-import { CreateTenant } from './create-tenant.handler';
+import { CreateTenant, CreateTenantHandler } from './create-tenant.handler';
 
 export const createTenantBody = z
   .object({
@@ -17,7 +16,7 @@ export const createTenantBody = z
 @Controller('admin/tenants')
 export class TenantsController {
   constructor(
-    private readonly commands: CommandBus,
+    private readonly tenantCreation: CreateTenantHandler,
     private readonly access: TenantAccess,
   ) {}
 
@@ -27,7 +26,7 @@ export class TenantsController {
   async create(@Req() request: IncomingRequest, @Body() body: unknown) {
     this.access.requireAdmin(request);
     const input = parseBody(createTenantBody, body);
-    const outcome = await this.commands.execute(new CreateTenant(input.slug, input.name, correlationIdOf(request)));
+    const outcome = await this.tenantCreation.execute(new CreateTenant(input.slug, input.name, correlationIdOf(request)));
     if (!outcome.created) {
       throw new ProblemError({
         status: 409,

@@ -1,5 +1,5 @@
+import { Injectable } from '@nestjs/common';
 import type { Position } from '#eventstore';
-import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { CommandRunner } from '#cqrs';
 import { accountDecider } from '../account/account.decider';
 import type { AccountRejection } from '../account/account.state';
@@ -7,22 +7,20 @@ import { accountStreamFor } from '#contracts';
 import { parseToken } from '../account/tokens';
 import { Clock, type TenantRef } from '../register.ports';
 
-export class VerifyEmail extends Command<VerifyEmailOutcome> {
+export class VerifyEmail {
   constructor(
     readonly tenant: TenantRef,
     readonly token: string,
     readonly correlationId: string,
-  ) {
-    super();
-  }
+  ) {}
 }
 
 export type VerifyEmailOutcome =
   | { readonly verified: true; readonly userId: string; readonly position?: Position }
   | { readonly verified: false; readonly rejection: AccountRejection };
 
-@CommandHandler(VerifyEmail)
-export class VerifyEmailHandler implements ICommandHandler<VerifyEmail, VerifyEmailOutcome> {
+@Injectable()
+export class VerifyEmailHandler {
   constructor(
     private readonly runner: CommandRunner,
     private readonly clock: Clock,
