@@ -5,7 +5,7 @@ import { accountEvents, tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
 import { loginApi } from './login.api';
 import type { LoginConfig } from './login.config';
-import { LoginTables1732400000000 } from './login.schema';
+import { LoginTables1732400000000 } from './login.migrations';
 import type { ProviderSettings } from './oidc/provider-factory';
 import type { SignInPolicy } from './sign-in/password-check';
 import { signInEvents } from './sign-in/sign-in.events';

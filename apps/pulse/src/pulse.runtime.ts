@@ -5,7 +5,7 @@ import { accountEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#co
 import { identityEvents } from './identity/identity.events';
 import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
-import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000, PulseTenantKeys1765200000000 } from './pulse.schema';
+import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000, PulseTenantKeys1765200000000 } from './pulse.migrations';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
 import { liveTicketKeyOf } from './live/live-tickets';

@@ -10,8 +10,8 @@ import { ProfileRow } from './profile/profile.entity';
 import { registerApi } from './register.api';
 import type { RegisterConfig } from './register.config';
 import type { RegisterRuntime } from './register.module';
-import { RegisterReadModels1732350000000, RegisterTenantKeys1765200000000 } from './register.schema';
-import { RegisterRequestLimits1765000000000 } from './request-limits/request-limits.schema';
+import { RegisterReadModels1732350000000, RegisterTenantKeys1765200000000 } from './register.migrations';
+import { RegisterRequestLimits1765000000000 } from './request-limits/request-limits.migrations';
 import { TenantRow } from './tenants/tenant.entity';
 
 /** Opens what register runs on, as its configuration says. */

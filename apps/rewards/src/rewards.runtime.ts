@@ -13,7 +13,7 @@ import {
   RewardsErasedMembers1732360000001,
   RewardsReadModels1732360000000,
   RewardsTenantKeys1765200000000,
-} from './rewards.schema';
+} from './rewards.migrations';
 import { walletEvents } from './wallet/wallet.events';
 
 /**

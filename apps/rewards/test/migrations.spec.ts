@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ServiceInfrastructure } from '#cqrs';
 import { createTestDatabase } from '../../../test/support/database';
-import { RewardsErasedMembers1732360000001, RewardsReadModels1732360000000 } from '../src/rewards.schema';
+import { RewardsErasedMembers1732360000001, RewardsReadModels1732360000000 } from '../src/rewards.migrations';
 import { rewardsEventTypes } from '../src/rewards.runtime';
 import { startRewardsApp } from './rewards-harness';
 

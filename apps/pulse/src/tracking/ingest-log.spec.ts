@@ -3,7 +3,7 @@ import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresEventStore } from '#eventstore';
 import { createTestDatabase } from '../../../../test/support/database';
-import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from '../pulse.schema';
+import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from '../pulse.migrations';
 import { claimKey, PostgresIngestLog, type ClaimedMessage } from './ingest-log';
 import { trackingStreamFor } from '#contracts';
 
