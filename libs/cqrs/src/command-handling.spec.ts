@@ -1,4 +1,5 @@
-import { PostgresEventStore, WrongExpectedRevisionError } from '#eventstore';
+import { WrongExpectedRevisionError } from '#eventstore';
+import { PostgresEventStore } from '#eventstore/postgres';
 import { createTestDatabase } from '../../../test/support/database';
 import { CommandRunner } from './command-handling';
 import { accept, reject, type Decider } from './decider';

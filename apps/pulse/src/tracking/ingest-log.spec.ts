@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { PostgresEventStore } from '#eventstore';
+import { connectEventStore, type EventStore } from '#eventstore';
 import { createTestDatabase } from '../../../../test/support/database';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from '../pulse.schema';
 import { claimKey, PostgresIngestLog, type ClaimedMessage } from './ingest-log';
@@ -9,14 +9,14 @@ import { trackingStreamFor } from '#contracts';
 
 describe('PostgreSQL ingest log (claims and events in one statement)', () => {
   let pool: Pool;
-  let store: PostgresEventStore;
+  let store: EventStore;
   let log: PostgresIngestLog;
 
   beforeAll(async () => {
     const url = await createTestDatabase('ingest');
     pool = new Pool({ connectionString: url, max: 4 });
-    store = new PostgresEventStore(pool);
-    await store.migrate();
+    // The store as services get it (migrated); its own pool, as it has in a service.
+    store = await connectEventStore({ databaseUrl: url });
     const readModels = new DataSource({
       type: 'postgres',
       url,
@@ -25,7 +25,8 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
     await readModels.initialize();
     await readModels.runMigrations();
     await readModels.destroy();
-    log = new PostgresIngestLog(store);
+    expect(store.transactional?.sharesDatabaseWith(pool)).toBe(true);
+    log = new PostgresIngestLog(store, store.transactional!);
   });
 
   afterAll(async () => {

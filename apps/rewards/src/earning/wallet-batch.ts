@@ -3,12 +3,12 @@ import type { ClientBase } from 'pg';
 import type { DataSource, EntityManager, EntitySubscriberInterface, QueryRunner } from 'typeorm';
 import type { CommandContext, EventCodec } from '#cqrs';
 import {
-  PostgresEventStore,
   StreamsRefusedError,
   WrongExpectedRevisionError,
   type EventStore,
   type EventToAppend,
   type RecordedEvent,
+  type TransactionalEventStore,
 } from '#eventstore';
 import { walletStreamFor } from '../rewards.streams';
 import { walletDecider, type WalletCommand } from '../wallet/wallet.decider';
@@ -91,18 +91,25 @@ export class WalletBatches {
   /** Decides and writes every wallet's commands; answers what changed. */
   async apply(work: readonly WalletWork[], tx: EntityManager): Promise<WalletChange[]> {
     if (work.length === 0) return [];
-    const client =
-      this.store instanceof PostgresEventStore
-        ? (tx.queryRunner as unknown as { databaseConnection?: ClientBase } | undefined)?.databaseConnection
-        : undefined;
+    const transactional = this.store.transactional;
+    const client = transactional
+      ? (tx.queryRunner as unknown as { databaseConnection?: ClientBase } | undefined)?.databaseConnection
+      : undefined;
     const folded = await this.take(work.map((each) => walletStreamFor(each.tenantId, each.userId)));
     const decided = await Promise.all(work.map((each) => this.decide(each, folded.get(walletStreamFor(each.tenantId, each.userId))!)));
-    const written = client ? await this.appendInTransaction(client, tx.queryRunner!, decided) : await this.appendEach(decided);
+    const written =
+      transactional && client
+        ? await this.appendInTransaction(transactional, client, tx.queryRunner!, decided)
+        : await this.appendEach(decided);
     return written.filter((each) => each.events.length > 0).map(({ work: { tenantId, userId }, events }) => ({ tenantId, userId, events }));
   }
 
-  private async appendInTransaction(client: ClientBase, queryRunner: QueryRunner, decided: Decided[]): Promise<Decided[]> {
-    const store = this.store as PostgresEventStore;
+  private async appendInTransaction(
+    store: TransactionalEventStore,
+    client: ClientBase,
+    queryRunner: QueryRunner,
+    decided: Decided[],
+  ): Promise<Decided[]> {
     for (let attempt = 0; ; attempt++) {
       const appending = decided.filter((each) => each.toAppend.length > 0);
       try {
@@ -180,7 +187,7 @@ export class WalletBatches {
   /** Folds wallets from the store: in one query on PostgreSQL, a few at a time elsewhere. */
   private async readAll(streams: readonly string[]): Promise<Map<string, Folded>> {
     const folded = new Map<string, Folded>();
-    if (this.store instanceof PostgresEventStore) {
+    if (this.store.readStreams) {
       for (const [stream, recorded] of await this.store.readStreams(streams)) folded.set(stream, await this.fold(recorded));
     } else {
       const read = await inParallel(streams, READ_CONCURRENCY, (stream) => this.read(stream));
