@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { ClientBase } from 'pg';
 import type { EntityManager } from 'typeorm';
-import type { EventCodec, EventEnvelope, Projection } from '#cqrs';
+import { transactionClientOf, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
 import type { AppendedEvents, EventStore, EventToAppend, JsonObject, JsonValue } from '#eventstore';
 import { blindIndex, SEALED_FIELD, SubjectErasedError, type PersonalDataCodec } from '#personal-data';
 import { ACCOUNT_STREAM_PREFIX, TRACKING_STREAM_PREFIX, trackingSubject } from '#contracts';
@@ -224,7 +223,7 @@ async function appendMerge(
   const stream = profileStreamFor(tenantId, merge.survivorId);
   // A transactional store shares the read model's database: the merge commits with the profiles and the checkpoint.
   const { transactional } = deps.store;
-  const client = transactional && (tx.queryRunner as unknown as { databaseConnection?: ClientBase } | undefined)?.databaseConnection;
+  const client = transactional && transactionClientOf(tx);
   if (transactional && client) {
     await transactional.appendWithin(client, stream, [withStableId]);
     return { streamName: stream, types: [withStableId.type] };
