@@ -129,9 +129,10 @@ export class CommandRunner {
   ): Promise<CommandOutcome<Event, Rejection>> {
     const { streamName, decider } = request;
     const cache = this.cache;
-    if (!cache)
-      return (await this.decideOne(request, request.expectNewStream ? hinted(decider) : await this.reader.whole(streamName, decider)))
-        .outcome;
+    if (!cache) {
+      const known = request.expectNewStream ? hinted(decider) : await this.reader.whole(streamName, decider);
+      return (await this.decideOne(request, known)).outcome;
+    }
     return cache.inTurn(streamName, async () => {
       const cached = cache.peek(streamName);
       const known = cached
@@ -140,7 +141,7 @@ export class CommandRunner {
           ? hinted(decider)
           : await this.reader.whole(streamName, decider);
       const { outcome, decided, result } = await this.decideOne(request, known);
-      cache.remember(streamName, result ? { state: settledState(decider, decided), revision: result.nextExpectedRevision } : decided.known);
+      cache.remember(streamName, stateAfter(decider, decided, result));
       return outcome;
     });
   }
@@ -178,13 +179,8 @@ export class CommandRunner {
       ),
     );
     if (this.cache) {
-      const settled = new Map(
-        decided.map((each): [string, CachedState] => {
-          const result = stored.get(each.streamName);
-          return [each.streamName, result ? { state: settledState(decider, each), revision: result.nextExpectedRevision } : each.known];
-        }),
-      );
-      if (within) this.cache.rememberOnCommit(transaction!, settled);
+      const settled = new Map(decided.map((each) => [each.streamName, stateAfter(decider, each, stored.get(each.streamName))]));
+      if (within && transaction) this.cache.rememberOnCommit(transaction, settled);
       else for (const [name, entry] of settled) this.cache.remember(name, entry);
     }
     const byStream = new Map(work.map((each) => [each.streamName, each]));
@@ -347,6 +343,16 @@ function expectedRevisionOf(revision: bigint): ExpectedRevision {
 /** The state a stream taken to be new has: the initial one, at no revision. */
 function hinted<State>(decider: Evolving<never, State>): Known<State> {
   return { state: decider.initialState(), revision: -1n, confirmed: false, hinted: true };
+}
+
+/** What the cache keeps of a stream once its decision is stored (or was nothing to store). Folds: call once. */
+function stateAfter<Command, Event extends DomainEvent, State, Rejection>(
+  decider: Decider<Command, Event, State, Rejection>,
+  decided: StreamDecision<Command, Event, State, Rejection>,
+  stored: AppendResult | undefined,
+): CachedState {
+  if (stored) return { state: settledState(decider, decided), revision: stored.nextExpectedRevision };
+  return { state: decided.known.state, revision: decided.known.revision };
 }
 
 function remembered<State>(cached: CachedState): Known<State> {
