@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { connectEventStore, type EventStore } from '#eventstore';
 import { createTestDatabase } from '../../../../test/support/database';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from '../pulse.schema';
-import { claimKey, PostgresIngestLog, type ClaimedMessage } from './ingest-log';
+import { claimKey, EventStoreIngestLog, ingestLogFor, PostgresIngestLog, type ClaimedMessage } from './ingest-log';
 import { trackingStreamFor } from '#contracts';
 
 describe('PostgreSQL ingest log (claims and events in one statement)', () => {
@@ -142,5 +142,11 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
     expect(await log.store(pool, [message(a, 'same'), message(b, 'same')])).toEqual(new Set([claimKey(a, 'same'), claimKey(b, 'same')]));
     expect(await storedIn(a)).toEqual([[0n, 'same']]);
     expect(await storedIn(b)).toEqual([[0n, 'same']]);
+  });
+
+  test('the store decides by its capability which log pulse uses: one statement on a transactional store, append-then-commit elsewhere', () => {
+    expect(ingestLogFor(store)).toBeInstanceOf(PostgresIngestLog);
+    const withoutTransactions = Object.assign(Object.create(store) as EventStore, { transactional: undefined });
+    expect(ingestLogFor(withoutTransactions)).toBeInstanceOf(EventStoreIngestLog);
   });
 });
