@@ -3,15 +3,27 @@ import tseslint from 'typescript-eslint';
 
 const LIBS = 'access|contracts|cqrs|eventstore|personal-data|platform|tenant-keys';
 const SERVICES = ['login', 'register', 'pulse', 'rewards'];
+/** The entry points below a library's own (package.json "imports"). */
+const SUB_ENTRIES = ['cqrs/testing', 'eventstore/testing', 'platform/testing', 'platform/embedded-postgres', 'eventstore/postgres'];
 
 /** Libraries are entered through their entry points (package.json "imports"), never by path. */
 const libraryBoundaries = [
   { regex: `^\\.{1,2}/(.*/)?libs/`, message: 'enter a library through its entry point (#cqrs, #platform, ...), not by a path into libs/' },
   {
-    regex: `^#(${LIBS})/(?!testing$)(?!embedded-postgres$)`,
+    regex: `^#(?!(${SUB_ENTRIES.join('|')})$)(${LIBS})/`,
     message: "a library's internals are not its API: import from its entry point (#lib or #lib/testing)",
   },
 ];
+
+/**
+ * A service knows the EventStore port and the capabilities a store declares on it, never an
+ * adapter: the store is composed by connectEventStore, and code asks `store.transactional`
+ * rather than `instanceof PostgresEventStore`.
+ */
+const noStoreAdapters = {
+  regex: '^#eventstore/postgres$',
+  message: 'services use the EventStore port and its capabilities (store.transactional, store.readStreams), never the PostgreSQL adapter',
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
@@ -54,6 +66,7 @@ export default tseslint.config(
         {
           patterns: [
             ...libraryBoundaries,
+            noStoreAdapters,
             {
               regex: `^(\\.\\./)+(apps/)?(${SERVICES.filter((other) => other !== service).join('|')})/`,
               message: `${service} must not import another service's code: share it through libs/contracts`,

@@ -8,6 +8,7 @@ module.exports = {
     '^#(access|contracts|cqrs|eventstore|personal-data|platform|tenant-keys)$': '<rootDir>/libs/$1/src/index.ts',
     '^#(cqrs|eventstore|platform)/testing$': '<rootDir>/libs/$1/testing/index.ts',
     '^#platform/embedded-postgres$': '<rootDir>/libs/platform/src/embedded-postgres.ts',
+    '^#eventstore/postgres$': '<rootDir>/libs/eventstore/src/postgres/index.ts',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
   globalSetup: '<rootDir>/test/support/global-setup.ts',

@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
-import { eventLogTableDdl, newEventId, PostgresEventStore, type EventToAppend, type ExpectedRevision, type JsonObject } from '#eventstore';
+import { eventLogTableDdl, newEventId, type EventToAppend, type ExpectedRevision, type JsonObject } from '#eventstore';
+import { PostgresEventStore } from '#eventstore/postgres';
 import { runClosedLoops, sampleMetadata, samplePayload, type Throughput } from '../support/measure';
 import { connectClient } from '../support/bench-postgres';
 import { pairedDetails, runPaired } from '../support/paired';

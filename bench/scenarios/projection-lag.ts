@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { comparePositions, PostgresEventStore, type EventStore, type Position } from '#eventstore';
+import { comparePositions, type EventStore, type Position } from '#eventstore';
+import { PostgresEventStore } from '#eventstore/postgres';
 import { startCpuMeter } from '../support/cpu-meter';
 import { median, percentileOfSorted, sleep } from '../support/measure';
 import { cores, type ReportRow, type ScenarioResult } from '../support/report';

@@ -13,7 +13,8 @@ import {
   type PersonalDataSealer,
   type Projection,
 } from '#cqrs';
-import { PostgresEventStore, type EventToAppend, type JsonObject } from '#eventstore';
+import type { EventToAppend, JsonObject } from '#eventstore';
+import { PostgresEventStore } from '#eventstore/postgres';
 import { sampleMetadata, samplePayload } from '../support/measure';
 
 const BenchCounted = defineEvent<{ serial: number }>()('BenchCounted');

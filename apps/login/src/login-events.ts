@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent, EventCodec } from '#cqrs';
 import type { Pool } from 'pg';
-import { PostgresEventStore, type EventStore, type StreamEvents } from '#eventstore';
+import type { EventStore, StreamEvents } from '#eventstore';
 import { artefactWritesBeside, storeWrites, type ArtefactWrite } from './oidc/request-artefacts';
 
 export interface StreamRecord {
@@ -32,14 +32,15 @@ export class LoginEventLog {
 
   /**
    * Facts, and the OIDC artefact writes that go with them (a sign-in's interaction result): in one
-   * statement, which commits both or neither, when the store is PostgreSQL in login's database;
-   * side by side otherwise.
+   * statement, which commits both or neither, when the store can write beside them in login's
+   * own database (a transactional store there); side by side otherwise.
    */
   async recordAllWith(tenantId: string, records: readonly StreamRecord[], artefacts: readonly ArtefactWrite[]): Promise<void> {
     const streams = await this.encode(tenantId, records, randomUUID());
     const beside = artefactWritesBeside(tenantId, artefacts);
-    if (beside && streams.length > 0 && this.store instanceof PostgresEventStore && this.store.sharesDatabaseWith(this.pool)) {
-      await this.store.appendToStreamsBeside(streams, beside);
+    const transactional = this.store.transactional;
+    if (beside && streams.length > 0 && transactional?.sharesDatabaseWith(this.pool)) {
+      await transactional.appendToStreamsBeside(streams, beside);
       return;
     }
     await Promise.all([storeWrites(this.pool, tenantId, artefacts), this.append(streams)]);

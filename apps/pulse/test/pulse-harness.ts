@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import type { ProjectionRunner } from '#cqrs';
-import { comparePositions, matchesFilter, PostgresEventStore, type Position } from '#eventstore';
+import { comparePositions, matchesFilter, type Position } from '#eventstore';
 import { startEsdbEmulator, type EsdbEmulator } from '#eventstore/testing';
 import { createServiceApp } from '#platform';
 import { createTestDatabase } from '../../../test/support/database';
@@ -113,7 +113,8 @@ const PROFILE_INPUT = {
 /** The position of the last stored event the profiles projection consumes. */
 async function lastProfileInput(runtime: PulseRuntime): Promise<Position | undefined> {
   const { store } = runtime;
-  if (store instanceof PostgresEventStore) {
+  // The events are in pulse's own database: one query finds the last.
+  if (store.transactional?.sharesDatabaseWith(runtime.infrastructure.pool)) {
     const { rows } = await runtime.infrastructure.pool.query<{ commit: string; prepare: string }>(
       `SELECT transaction_id::text AS commit, seq::text AS prepare FROM es_events
        WHERE (stream_name LIKE 'pulse.tracking-%' OR stream_name LIKE 'register.account-%' OR stream_name LIKE 'login.signin-%')

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import {
   adminTokenCheck,
+  CommandRunner,
   EventCodec,
   ParkedEventsAdmin,
   ParkedEventsController,
@@ -27,7 +28,6 @@ import { RedemptionController } from './redemption/redemption.http';
 import { RedemptionRecovery } from './redemption/redemption.recovery';
 import { Clock, REWARDS_SETTINGS, SystemClock, type RewardsSettings } from './rewards.ports';
 import { rewardsReadModelProjection } from './rewards.projection';
-import { CachedStreams } from './shared/cached-streams';
 import { EventStoreRef } from './shared/event-store-ref';
 import { TenantCalls } from './shared/tenant-calls';
 import { TenantAccess } from './tenants/tenant-access';
@@ -47,9 +47,8 @@ export interface RewardsRuntime {
 export class RewardsModule {
   static forRoot(runtime: RewardsRuntime): DynamicModule {
     const { infrastructure, settings } = runtime;
-    const { eventStore: store, codec, dataSource } = infrastructure;
-    const streams = new CachedStreams(store, codec);
-    const earning = new EarningProjection(new WalletBatches(store, codec, dataSource), store, codec, infrastructure.personalData);
+    const { eventStore: store, codec, dataSource, commands } = infrastructure;
+    const earning = new EarningProjection(new WalletBatches(commands), store, codec, infrastructure.personalData);
     return {
       module: RewardsModule,
       controllers: [ProgramController, CatalogController, MemberController, RedemptionController, ParkedEventsController],
@@ -58,7 +57,7 @@ export class RewardsModule {
         { provide: DataSource, useValue: dataSource },
         { provide: EventCodec, useValue: codec },
         { provide: EventStoreRef, useValue: store },
-        { provide: CachedStreams, useValue: streams },
+        { provide: CommandRunner, useValue: commands },
         { provide: REWARDS_SETTINGS, useValue: settings },
         { provide: Clock, useClass: SystemClock },
         { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },

@@ -1,4 +1,4 @@
-import { ServiceInfrastructure } from '#cqrs';
+import { ServiceInfrastructure, type CommandRunnerOptions } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { tenantEvents } from '#contracts';
 import { catalogEvents } from './catalog/catalog.events';
@@ -29,6 +29,14 @@ export const rewardsEventTypes = [
   ...consumedEvents,
 ];
 
+/**
+ * Rewards decides on busy streams (a wallet of thousands of events, a reward's stock): their
+ * states stay in memory and the commands of one stream take turns in this process. A lost race
+ * (another replica, or earning and a redemption on one wallet) is retried up to 20 times, since
+ * giving up answers a 5xx or replays a whole earning batch.
+ */
+const REWARDS_COMMANDS: CommandRunnerOptions = { cachedStreams: 50_000, retry: { retries: 20 }, passOverUnknownEvents: true };
+
 /** Opens what rewards runs on, as its configuration says. */
 export async function openRewardsRuntime(config: RewardsConfig): Promise<RewardsRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
@@ -44,6 +52,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       RewardsTenantKeys1765200000000,
     ],
     events: rewardsEventTypes,
+    commands: REWARDS_COMMANDS,
   });
   return {
     infrastructure,

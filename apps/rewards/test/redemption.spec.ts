@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { CommandRunner } from '#cqrs';
 import { redemptionDecider, type RedemptionCommand } from '../src/redemption/redemption.decider';
 import { redemptionIdFor } from '../src/redemption/redemption.handler';
 import { RedemptionRecovery } from '../src/redemption/redemption.recovery';
 import { redemptionStreamFor, rewardStreamFor } from '../src/rewards.streams';
-import { CachedStreams } from '../src/shared/cached-streams';
 import { WalletHandler } from '../src/wallet/wallet.handler';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
@@ -121,7 +121,7 @@ describe('redemptions', () => {
     // Paid, refused stock, crashed before the refund: what the decline leaves until it is finished.
     const redemptionId = redemptionIdFor(tenant.id, second, 'crashed-decline');
     const context = { tenantId: tenant.id, correlationId: 'test', now: new Date() };
-    const streams = h.rewards.app.get(CachedStreams);
+    const streams = h.rewards.app.get(CommandRunner);
     const step = (command: RedemptionCommand) =>
       streams.handle({ streamName: redemptionStreamFor(tenant.id, redemptionId), decider: redemptionDecider, command, context });
     const fingerprint = createHash('sha256')
@@ -240,7 +240,7 @@ describe('redemptions', () => {
     // What a crash right after the intent was recorded leaves behind: the request, nothing else.
     const redemptionId = redemptionIdFor(tenant.id, userId, 'crashed');
     const context = { tenantId: tenant.id, correlationId: 'test', now: new Date() };
-    await h.rewards.app.get(CachedStreams).handle({
+    await h.rewards.app.get(CommandRunner).handle({
       streamName: redemptionStreamFor(tenant.id, redemptionId),
       decider: redemptionDecider,
       command: { type: 'Request', redemptionId, userId, rewardId, cost: 100, fingerprint: 'f', now: context.now },

@@ -1,9 +1,11 @@
-import { PostgresEventStore, WrongExpectedRevisionError } from '#eventstore';
-import { createTestDatabase } from '../../../test/support/database';
+import { WrongExpectedRevisionError, type EventStore } from '#eventstore';
+import { PostgresEventStore } from '#eventstore/postgres';
+import { countingReads, expectUnbrokenChain, ledger, recordedWaits, useStore, type Entry } from '../testing/ledger';
 import { CommandRunner } from './command-handling';
+import { conflictDelayMs, DEFAULT_CONFLICT_RETRY } from './conflict-retry';
 import { accept, reject, type Decider } from './decider';
-import { EventCodec, type PersonalDataSealer } from './event-codec';
 import { defineEvent, EventRegistry, type EventOf } from './event-types';
+import { EventCodec } from './event-codec';
 
 /** A seat that one holder claims; a second claim is refused. */
 const SeatClaimed = defineEvent<{ holder: string }>()('SeatClaimed');
@@ -15,54 +17,50 @@ const seatDecider: Decider<Claim, SeatEvent, { holder?: string }, { kind: 'Taken
   decide: (command, state) =>
     state.holder ? reject({ kind: 'Taken', by: state.holder }) : accept(SeatClaimed({ holder: command.holder })),
 };
+const seatCodec = () =>
+  new EventCodec(new EventRegistry([SeatClaimed]), {
+    seal: async (_t, _s, data) => data,
+    open: async (_t, data) => ({ data, erased: false }),
+  });
 
-const noPersonalData: PersonalDataSealer = { seal: async (_t, _s, data) => data, open: async (_t, data) => ({ data, erased: false }) };
-const context = { tenantId: 't1', correlationId: 'c1', now: new Date('2026-11-23T12:00:00Z') };
-
-describe('command runner', () => {
+describe('command runner: one command on one stream', () => {
   let store: PostgresEventStore;
   let runner: CommandRunner;
-  let reads = 0;
+  let reads: ReturnType<typeof countingReads>['reads'];
 
-  beforeAll(async () => {
-    store = await PostgresEventStore.connect(await createTestDatabase('commands'));
-    await store.migrate();
-    const codec = new EventCodec(new EventRegistry([SeatClaimed]), noPersonalData);
-    // Counts reads through the real store, to show which path a command took.
-    const counting = Object.create(store) as PostgresEventStore;
-    counting.readStream = (...args: Parameters<PostgresEventStore['readStream']>) => {
-      reads++;
-      return store.readStream(...args);
-    };
-    runner = new CommandRunner(counting, codec);
+  const storeOf = useStore('commands');
+  beforeAll(() => {
+    store = storeOf();
+    const counting = countingReads(store);
+    reads = counting.reads;
+    runner = new CommandRunner(counting.store, seatCodec());
   });
-  afterAll(() => store.close());
   beforeEach(() => {
-    reads = 0;
+    Object.assign(reads, { whole: 0, tails: 0, many: 0 });
   });
 
   const claim = (streamName: string, holder: string, options: { expectNewStream?: boolean; retriesOnConflict?: number } = {}) =>
-    runner.handle({ streamName, decider: seatDecider, command: { holder }, context, ...options });
+    runner.handle({ streamName, decider: seatDecider, command: { holder }, context: ledger.context, ...options });
 
   test('decides on the stream it read and appends at that revision', async () => {
     expect(await claim('seat-a', 'ada')).toMatchObject({ accepted: true, nextExpectedRevision: 0n });
     expect(await claim('seat-a', 'bob')).toEqual({ accepted: false, rejection: { kind: 'Taken', by: 'ada' } });
-    expect(reads).toBe(2);
+    expect(reads.whole).toBe(2);
   });
 
   test('a new-stream hint appends without reading when the stream is new', async () => {
     const outcome = await claim('seat-b', 'ada', { expectNewStream: true });
     expect(outcome).toMatchObject({ accepted: true, nextExpectedRevision: 0n });
-    expect(reads).toBe(0);
+    expect(reads).toEqual({ whole: 0, tails: 0, many: 0 });
     expect((await store.readStream('seat-b')).map((event) => event.type)).toEqual(['SeatClaimed']);
   });
 
   test('a wrong new-stream hint falls back to reading, so the decision sees the real state', async () => {
     await claim('seat-c', 'ada');
-    reads = 0;
+    Object.assign(reads, { whole: 0, tails: 0 });
     const outcome = await claim('seat-c', 'bob', { expectNewStream: true, retriesOnConflict: 0 });
     expect(outcome).toEqual({ accepted: false, rejection: { kind: 'Taken', by: 'ada' } });
-    expect(reads).toBe(1);
+    expect(reads.whole).toBe(1);
     expect(await store.readStream('seat-c')).toHaveLength(1);
   });
 
@@ -83,10 +81,93 @@ describe('command runner', () => {
     await claim('seat-e', 'ada');
     const racing = new CommandRunner(
       Object.assign(Object.create(store) as PostgresEventStore, { readStream: async () => [] }),
-      new EventCodec(new EventRegistry([SeatClaimed]), noPersonalData),
+      seatCodec(),
     );
     await expect(
-      racing.handle({ streamName: 'seat-e', decider: seatDecider, command: { holder: 'bob' }, context, retriesOnConflict: 0 }),
+      racing.handle({
+        streamName: 'seat-e',
+        decider: seatDecider,
+        command: { holder: 'bob' },
+        context: ledger.context,
+        retriesOnConflict: 0,
+      }),
     ).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+  });
+});
+
+describe('command runner: retry on conflict', () => {
+  const storeOf = useStore('conflicts');
+  let store: PostgresEventStore;
+  beforeAll(() => (store = storeOf()));
+
+  const enter = (runner: CommandRunner, streamName: string, entry: Entry, retriesOnConflict?: number) =>
+    runner.handle({ streamName, decider: ledger.decider, command: entry, context: ledger.context, retriesOnConflict });
+
+  /** The store, on which another writer enters `amount` first before each of the first `times` appends to `stream`. */
+  function overtaken(stream: string, times: number, amount = 10): EventStore {
+    const rival = new CommandRunner(store, ledger.codec());
+    let left = times;
+    const racing = Object.create(store) as PostgresEventStore;
+    racing.appendToStream = async (streamName, events, options) => {
+      if (streamName === stream && left-- > 0) await enter(rival, stream, { amount, by: 'rival' }, 0);
+      return store.appendToStream(streamName, events, options);
+    };
+    return racing;
+  }
+
+  test('two writers racing on one stream: the loser decides again on what the winner wrote, and both land in order', async () => {
+    const { waits, sleep } = recordedWaits();
+    const runner = new CommandRunner(overtaken('race-a', 1), ledger.codec(), { sleep });
+    const outcome = await enter(runner, 'race-a', { amount: 5, by: 'writer' });
+    expect(outcome).toMatchObject({
+      accepted: true,
+      events: [{ data: { amount: 5, balance: 15, by: 'writer' } }],
+      nextExpectedRevision: 1n,
+    });
+    const stored = await store.readStream('race-a');
+    expect(stored.map((event) => event.data.by)).toEqual(['rival', 'writer']);
+    expectUnbrokenChain(stored);
+    expect(waits).toHaveLength(1);
+  });
+
+  test('each retry first waits a jittered backoff within its bound; past the last one the conflict surfaces', async () => {
+    const { waits, sleep } = recordedWaits();
+    const retry = { retries: 4, baseDelayMs: 8, maxDelayMs: 20 };
+    const runner = new CommandRunner(overtaken('race-b', 10), ledger.codec(), { sleep, retry, random: () => 0.75 });
+    await expect(enter(runner, 'race-b', { amount: 5, by: 'writer' })).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+    expect(waits).toEqual([1, 2, 3, 4].map((n) => conflictDelayMs(retry, n, 0.75)));
+    expect(waits).toEqual([6, 12, 15, 15]);
+    // Five tries, each overtaken: nothing of the writer's stored, every rival entry kept.
+    expect((await store.readStream('race-b')).map((event) => event.data.by)).toEqual(Array(5).fill('rival'));
+  });
+
+  test('the retries a command allows are its own: 0 surfaces the first conflict, without waiting', async () => {
+    const { waits, sleep } = recordedWaits();
+    const runner = new CommandRunner(overtaken('race-c', 1), ledger.codec(), { sleep });
+    await expect(enter(runner, 'race-c', { amount: 5, by: 'writer' }, 0)).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+    expect(waits).toEqual([]);
+    expect(DEFAULT_CONFLICT_RETRY.retries).toBe(3);
+  });
+
+  test('a decision taken again on what the winner wrote may be a rejection: answered as such, nothing appended', async () => {
+    await enter(new CommandRunner(store, ledger.codec()), 'race-d', { amount: 10, by: 'owner' });
+    const runner = new CommandRunner(overtaken('race-d', 1, -5), ledger.codec(), { sleep: async () => undefined });
+    expect(await enter(runner, 'race-d', { amount: -10, by: 'writer' })).toEqual({
+      accepted: false,
+      rejection: { kind: 'Overdrawn', balance: 5 },
+    });
+    expect((await store.readStream('race-d')).map((event) => event.data.by)).toEqual(['owner', 'rival']);
+  });
+
+  test('many writers in many processes on one stream: every entry lands once, each decided on the one before', async () => {
+    const writers = Array.from({ length: 6 }, () => new CommandRunner(store, ledger.codec(), { retry: { retries: 50 } }));
+    await Promise.all(
+      writers.map(async (writer, w) => {
+        for (let i = 0; i < 5; i++) await enter(writer, 'race-many', { amount: 1, by: `w${w}` });
+      }),
+    );
+    const stored = await store.readStream('race-many');
+    expect(stored).toHaveLength(30);
+    expectUnbrokenChain(stored);
   });
 });

@@ -22,11 +22,17 @@ export function reject<Rejection>(rejection: Rejection): Decision<never, Rejecti
   return { accepted: false, rejection };
 }
 
+/**
+ * The state after `events`, from the initial state or from `from`: the one fold that specs,
+ * command handling and reads share. `evolve` may hand a state's collections on to the next (a
+ * busy wallet's), so `from` is not to be used again afterwards.
+ */
 export function fold<Event extends DomainEvent, State>(
   decider: Pick<Decider<unknown, Event, State, unknown>, 'initialState' | 'evolve'>,
   events: Iterable<Event>,
+  from: State = decider.initialState(),
 ): State {
-  let state = decider.initialState();
+  let state = from;
   for (const event of events) state = decider.evolve(state, event);
   return state;
 }

@@ -1,5 +1,15 @@
-export { type CommandOutcome, CommandRunner } from './command-handling';
-export { type Decider, type Decision, accept, reject } from './decider';
+export {
+  type BatchRequest,
+  type CommandOutcome,
+  CommandRunner,
+  type CommandRunnerOptions,
+  type StreamChange,
+  type StreamCommand,
+  type StreamWork,
+  transactionClientOf,
+} from './command-handling';
+export { type ConflictRetry, conflictDelayMs, DEFAULT_CONFLICT_RETRY } from './conflict-retry';
+export { type Decider, type Decision, accept, fold, reject } from './decider';
 export { EventCodec, type PersonalDataSealer } from './event-codec';
 export { type CommandContext, type EventEnvelope } from './event-envelope';
 export { type DomainEvent, type EventDefinition, type EventOf, EventRegistry, defineEvent } from './event-types';

@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { PostgresEventStore } from '#eventstore';
+import { PostgresEventStore } from '#eventstore/postgres';
 import { createServiceApp } from '#platform';
 import { createTestDatabase } from '../../../test/support/database';
 import { EventCodec, type PersonalDataSealer } from './event-codec';

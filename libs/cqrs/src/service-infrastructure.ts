@@ -4,7 +4,7 @@ import { connectEventStore, type EventStore } from '#eventstore';
 import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data';
 import { EventCodec } from './event-codec';
 import { EventRegistry, type AnyEventDefinition } from './event-types';
-import { CommandRunner } from './command-handling';
+import { CommandRunner, type CommandRunnerOptions } from './command-handling';
 import { migrateProjectionTables } from './projection-tables';
 
 export interface InfrastructureSettings {
@@ -18,6 +18,8 @@ export interface InfrastructureSettings {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   readonly migrations: MixedList<Function | string>;
   readonly events: Iterable<AnyEventDefinition>;
+  /** How the service's command runner handles commands (a state cache, its retries); plain reads and few retries otherwise. */
+  readonly commands?: CommandRunnerOptions;
 }
 
 /**
@@ -68,7 +70,7 @@ export class ServiceInfrastructure {
         personalData,
         keys.blindIndexKey,
         codec,
-        new CommandRunner(eventStore, codec),
+        new CommandRunner(eventStore, codec, settings.commands),
       );
     } catch (error) {
       for (const resource of opened.reverse()) await resource.close().catch(() => undefined);

@@ -1,9 +1,15 @@
+import type { ClientBase, Pool } from 'pg';
+
 /**
  * The event-store port every Tessera service writes and reads through.
  *
  * Two adapters implement it: PostgreSQL (embedded by default, `DATABASE_URL` otherwise) and
  * EventStoreDB (`EVENTSTORE_URL=esdb://...`). The contract suite in `testing/` runs against both
  * and pins down the behaviour described here.
+ *
+ * What only some stores can do is declared here as optional members (capabilities): code asks
+ * the store whether it has one (`store.readStreams`, `store.transactional`) and takes its other
+ * path when it does not, never by asking which adapter it holds.
  */
 
 /** What the writer believes about the stream before appending (EventStoreDB's expected-revision rules). */
@@ -116,12 +122,87 @@ export interface EventStore {
    * are per stream); callers fall back to one append per stream. Throws a
    * WrongExpectedRevisionError when any of the streams exists.
    */
-  startStreams?(streams: readonly { readonly streamName: string; readonly events: readonly EventToAppend[] }[]): Promise<AppendResult[]>;
+  startStreams?(streams: readonly StreamEvents[]): Promise<AppendResult[]>;
   /**
    * Appends to several streams at any revision, atomically and in one round trip. Only stores
    * that can (not EventStoreDB); callers fall back to one append per stream.
    */
-  appendToStreams?(streams: readonly { readonly streamName: string; readonly events: readonly EventToAppend[] }[]): Promise<AppendResult[]>;
+  appendToStreams?(streams: readonly StreamEvents[]): Promise<AppendResult[]>;
+  /**
+   * Several whole streams in one round trip, each in revision order (empty for a stream that does
+   * not exist). Only stores that can (not EventStoreDB); callers read stream by stream otherwise.
+   */
+  readStreams?(streamNames: readonly string[]): Promise<Map<string, RecordedEvent[]>>;
+  /**
+   * Present when the events live in a PostgreSQL database that callers can also write to, so
+   * appends can commit together with a caller's own writes (see TransactionalEventStore).
+   */
+  readonly transactional?: TransactionalEventStore;
+}
+
+/** A stream and the events to add to it. */
+export interface StreamEvents {
+  readonly streamName: string;
+  readonly events: readonly EventToAppend[];
+}
+
+/** One stream's share of a multi-stream append: `-1n` expects the stream not to exist yet. */
+export interface StreamAppend extends StreamEvents {
+  readonly expectedRevision: bigint;
+}
+
+/**
+ * Writes of the caller's own tables in the event store's database, made in the statement that
+ * appends, so that both commit or neither does.
+ */
+export interface WritesBeside {
+  /** Data-modifying WITH queries, `name AS (...)` separated by commas, over parameters $1..$n. */
+  readonly withQueries: string;
+  /** $1..$n. */
+  readonly values: readonly unknown[];
+  /** Names the statement's shape, so each connection plans it once. */
+  readonly shape: string;
+}
+
+/**
+ * The capability of a store whose events live in a PostgreSQL database: appends that join a
+ * transaction or a statement of the caller's, in that same database, so that events and the
+ * caller's writes (a read model, its checkpoint, claims) commit together or not at all.
+ *
+ * Keep such transactions short: until one ends, `$all` subscriptions everywhere hold back every
+ * event committed after it began writing (that is what keeps them from skipping it). The
+ * subscriptions of this process find events appended within a caller's transaction at their next
+ * poll, or at once when told with `notifyCommitted` after the commit.
+ */
+export interface TransactionalEventStore {
+  /** Whether `pool` reaches the store's own database (by the same connection string). */
+  sharesDatabaseWith(pool: Pool): boolean;
+  /**
+   * Appends on `client`, inside the transaction the caller has open there. A duplicate event id
+   * is not recognised as a retry here: the failed statement has already aborted the transaction.
+   */
+  appendWithin(
+    client: ClientBase,
+    streamName: string,
+    events: readonly EventToAppend[],
+    options?: { expectedRevision?: ExpectedRevision },
+  ): Promise<AppendResult>;
+  /**
+   * Appends to several streams in one round trip inside the caller's transaction on `client`:
+   * all or nothing, each stream guarded by its own expected revision. Refused streams leave the
+   * caller's transaction as it was and are named in the StreamsRefusedError thrown.
+   */
+  appendManyWithin(client: ClientBase, appends: readonly StreamAppend[]): Promise<AppendResult[]>;
+  /** appendToStreams (any revision) with `beside` in the same statement: one round trip, one commit. */
+  appendToStreamsBeside(streams: readonly StreamEvents[], beside: WritesBeside): Promise<AppendResult[]>;
+  /**
+   * The store's SQL function `(stream text, events jsonb) RETURNS TABLE (new_revision bigint,
+   * last_seq bigint)` that appends at any revision, for statements of the caller's that append
+   * beside their own writes when `appendToStreamsBeside` cannot say what they need (appending
+   * only what the statement's own writes let through). `events` is a JSON array of
+   * `{id, type, data, metadata}`.
+   */
+  readonly appendAnyFunction: string;
 }
 
 export class WrongExpectedRevisionError extends Error {
@@ -134,6 +215,19 @@ export class WrongExpectedRevisionError extends Error {
   ) {
     super(`stream ${streamName}: expected revision ${String(expected)}, actual ${actual === undefined ? 'unknown' : String(actual)}`);
   }
+}
+
+/** Some streams of a multi-stream append were not at their expected revision; `streamName` is the first. */
+export class StreamsRefusedError extends WrongExpectedRevisionError {
+  constructor(readonly streamNames: readonly string[]) {
+    super(streamNames[0]!, 'any');
+    this.message = `expected revisions did not hold for ${streamNames.length} stream(s), first ${streamNames[0]}`;
+  }
+}
+
+/** The streams a refused append names: every one of a multi-stream append, or the one of a single append. */
+export function refusedStreams(error: WrongExpectedRevisionError): readonly string[] {
+  return error instanceof StreamsRefusedError ? error.streamNames : [error.streamName];
 }
 
 export function comparePositions(a: Position, b: Position): number {

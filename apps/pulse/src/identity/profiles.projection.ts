@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import type { EventCodec, EventEnvelope, Projection } from '#cqrs';
-import { PostgresEventStore, type AppendedEvents, type EventStore, type EventToAppend, type JsonObject, type JsonValue } from '#eventstore';
+import { transactionClientOf, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
+import type { AppendedEvents, EventStore, EventToAppend, JsonObject, JsonValue } from '#eventstore';
 import { blindIndex, SEALED_FIELD, SubjectErasedError, type PersonalDataCodec } from '#personal-data';
 import { ACCOUNT_STREAM_PREFIX, TRACKING_STREAM_PREFIX, trackingSubject } from '#contracts';
 import { BatchIdentityGraph, type StoredTraits } from './identity-graph';
@@ -221,9 +221,11 @@ async function appendMerge(
   // One id per (message, merged profile): a store that recognises retried appends by id (EventStoreDB) drops a replayed copy.
   const withStableId: EventToAppend = { ...encoded, id: uuidFrom(`${envelope.id}\n${merge.mergedId}`) };
   const stream = profileStreamFor(tenantId, merge.survivorId);
-  const client = (tx.queryRunner as unknown as { databaseConnection?: unknown } | undefined)?.databaseConnection;
-  if (deps.store instanceof PostgresEventStore && client) {
-    await deps.store.appendWithin(client as never, stream, [withStableId]);
+  // A transactional store shares the read model's database: the merge commits with the profiles and the checkpoint.
+  const { transactional } = deps.store;
+  const client = transactional && transactionClientOf(tx);
+  if (transactional && client) {
+    await transactional.appendWithin(client, stream, [withStableId]);
     return { streamName: stream, types: [withStableId.type] };
   }
   // Appended on its own: the store tells its subscriptions itself.

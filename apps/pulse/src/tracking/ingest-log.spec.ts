@@ -1,22 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { PostgresEventStore } from '#eventstore';
+import { connectEventStore, type EventStore } from '#eventstore';
 import { createTestDatabase } from '../../../../test/support/database';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000 } from '../pulse.migrations';
-import { claimKey, PostgresIngestLog, type ClaimedMessage } from './ingest-log';
+import { claimKey, EventStoreIngestLog, ingestLogFor, PostgresIngestLog, type ClaimedMessage } from './ingest-log';
 import { trackingStreamFor } from '#contracts';
 
 describe('PostgreSQL ingest log (claims and events in one statement)', () => {
   let pool: Pool;
-  let store: PostgresEventStore;
+  let store: EventStore;
   let log: PostgresIngestLog;
 
   beforeAll(async () => {
     const url = await createTestDatabase('ingest');
     pool = new Pool({ connectionString: url, max: 4 });
-    store = new PostgresEventStore(pool);
-    await store.migrate();
+    // The store as services get it (migrated); its own pool, as it has in a service.
+    store = await connectEventStore({ databaseUrl: url });
     const readModels = new DataSource({
       type: 'postgres',
       url,
@@ -25,7 +25,8 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
     await readModels.initialize();
     await readModels.runMigrations();
     await readModels.destroy();
-    log = new PostgresIngestLog(store);
+    expect(store.transactional?.sharesDatabaseWith(pool)).toBe(true);
+    log = new PostgresIngestLog(store, store.transactional!);
   });
 
   afterAll(async () => {
@@ -141,5 +142,11 @@ describe('PostgreSQL ingest log (claims and events in one statement)', () => {
     expect(await log.store(pool, [message(a, 'same'), message(b, 'same')])).toEqual(new Set([claimKey(a, 'same'), claimKey(b, 'same')]));
     expect(await storedIn(a)).toEqual([[0n, 'same']]);
     expect(await storedIn(b)).toEqual([[0n, 'same']]);
+  });
+
+  test('the store decides by its capability which log pulse uses: one statement on a transactional store, append-then-commit elsewhere', () => {
+    expect(ingestLogFor(store)).toBeInstanceOf(PostgresIngestLog);
+    const withoutTransactions = Object.assign(Object.create(store) as EventStore, { transactional: undefined });
+    expect(ingestLogFor(withoutTransactions)).toBeInstanceOf(EventStoreIngestLog);
   });
 });

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { inTransaction, newEventId, PostgresEventStore, type EventStore, type EventToAppend } from '#eventstore';
+import { inTransaction, newEventId, type EventStore, type EventToAppend, type TransactionalEventStore } from '#eventstore';
 import { MessageReceived } from '#contracts';
 
 /** One message the group commit wants stored: the id Segment dedups on, and its event. */
@@ -26,17 +26,17 @@ export function claimKey(tenantId: string, messageId: string): string {
 }
 
 /**
- * The PostgreSQL event store: claims and events in one statement (the store's es_append_any per
- * stream), so both commit or neither does, in one round trip and without a transaction block. A
+ * A transactional store (PostgreSQL): claims and events in one statement (the store's SQL append
+ * function, es_append_any, per stream), so both commit or neither does, in one round trip and without a transaction block. A
  * retried message is either already stored (dropped as a duplicate) or not at all: exactly once.
  * Claims are inserted in (tenant, id) order, so concurrent batches lock ids in one order and
  * queue instead of deadlocking.
  *
- * Nearly every claim is new, so a commit first runs CLAIM_ALL_AND_APPEND, which claims without
+ * Nearly every claim is new, so a commit first runs claimAllAndAppend, which claims without
  * ON CONFLICT: a speculative insert per claim (the index probe, then a confirming WAL record) cost
  * about a tenth of PostgreSQL's work per event. When a claim is taken (a client's retry, or a
  * concurrent copy that committed first) that statement fails whole, leaving nothing behind, and the
- * commit runs CLAIM_NEW_AND_APPEND instead, which skips the stored ids. The claims run first (the
+ * commit runs claimNewAndAppend instead, which skips the stored ids. The claims run first (the
  * appends wait on their count), so a retried batch fails before appending anything: retries come
  * in bursts when the store is slow, and must not cost it a wasted append each.
  *
@@ -44,7 +44,7 @@ export function claimKey(tenantId: string, messageId: string): string {
  * stream ($3 names, $4 arrays, in message order), so each stream's array goes to the append as it
  * came.
  */
-const CLAIM_ALL_AND_APPEND = `
+const claimAllAndAppend = (appendAny: string) => `
   WITH claimed AS (
     INSERT INTO pulse_message_ids (tenant_id, message_id)
     SELECT k.tenant_id, k.message_id FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, message_id) ORDER BY 1, 2
@@ -52,7 +52,7 @@ const CLAIM_ALL_AND_APPEND = `
   ),
   appended AS (
     SELECT a.new_revision FROM ROWS FROM (unnest($3::text[]), jsonb_array_elements($4::jsonb)) AS s(stream_name, events)
-    CROSS JOIN LATERAL es_append_any(s.stream_name, s.events) a
+    CROSS JOIN LATERAL ${appendAny}(s.stream_name, s.events) a
     WHERE (SELECT count(*) FROM claimed) > 0
   )
   SELECT count(*) AS streams FROM appended`;
@@ -61,7 +61,7 @@ const CLAIM_ALL_AND_APPEND = `
  * The same with duplicates skipped, returning the claims it made. $5 holds each message's stream
  * (ordinal into $3); only the arrays of streams that lost a message are taken apart and rebuilt.
  */
-const CLAIM_NEW_AND_APPEND = `
+const claimNewAndAppend = (appendAny: string) => `
   WITH messages AS (
     SELECT k.tenant_id, k.message_id, k.stream, row_number() OVER (PARTITION BY k.stream ORDER BY k.ord) AS rank
     FROM unnest($1::uuid[], $2::text[], $5::int[]) WITH ORDINALITY AS k(tenant_id, message_id, stream, ord)
@@ -79,7 +79,7 @@ const CLAIM_NEW_AND_APPEND = `
     FROM ROWS FROM (unnest($3::text[]), jsonb_array_elements($4::jsonb)) WITH ORDINALITY AS s(stream_name, events, ord)
   ),
   appended AS (
-    SELECT a.new_revision FROM streams s CROSS JOIN LATERAL es_append_any(s.stream_name, s.events) a
+    SELECT a.new_revision FROM streams s CROSS JOIN LATERAL ${appendAny}(s.stream_name, s.events) a
     WHERE jsonb_array_length(s.events) > 0
   )
   SELECT c.tenant_id::text AS tenant_id, c.message_id FROM claimed c CROSS JOIN (SELECT count(*) FROM appended) done`;
@@ -88,7 +88,16 @@ const UNIQUE_VIOLATION = '23505';
 const CLAIMS_KEY = 'pulse_message_ids_pkey';
 
 export class PostgresIngestLog implements IngestLog {
-  constructor(private readonly eventStore: PostgresEventStore) {}
+  private readonly claimAllAndAppend: string;
+  private readonly claimNewAndAppend: string;
+
+  constructor(
+    private readonly eventStore: EventStore,
+    transactional: TransactionalEventStore,
+  ) {
+    this.claimAllAndAppend = claimAllAndAppend(transactional.appendAnyFunction);
+    this.claimNewAndAppend = claimNewAndAppend(transactional.appendAnyFunction);
+  }
 
   async store(pool: Pool, messages: readonly ClaimedMessage[]): Promise<Set<string>> {
     if (messages.length === 0) return new Set();
@@ -106,13 +115,13 @@ export class PostgresIngestLog implements IngestLog {
     ];
     let claimed: Set<string>;
     try {
-      await pool.query({ name: 'pulse_claim_all_and_append', text: CLAIM_ALL_AND_APPEND, values });
+      await pool.query({ name: 'pulse_claim_all_and_append', text: this.claimAllAndAppend, values });
       claimed = new Set(messages.map((message) => claimKey(message.tenantId, message.messageId)));
     } catch (error) {
       if (!isTakenClaim(error)) throw error;
       const { rows } = await pool.query<{ tenant_id: string; message_id: string }>({
         name: 'pulse_claim_new_and_append',
-        text: CLAIM_NEW_AND_APPEND,
+        text: this.claimNewAndAppend,
         values: [...values, messages.map((message) => streams.get(message.streamName)!.ordinal)],
       });
       claimed = new Set(rows.map((row) => claimKey(row.tenant_id, row.message_id)));
@@ -120,7 +129,7 @@ export class PostgresIngestLog implements IngestLog {
     // Committed outside appendToStream: this process's subscriptions are told, or they would wait
     // for their next poll. A batch of duplicates only (a client's retry) appended nothing to tell.
     if (claimed.size > 0)
-      this.eventStore.notifyCommitted([...streams.keys()].map((streamName) => ({ streamName, types: [MessageReceived.type] })));
+      this.eventStore.notifyCommitted?.([...streams.keys()].map((streamName) => ({ streamName, types: [MessageReceived.type] })));
     return claimed;
   }
 }
@@ -171,9 +180,9 @@ export class EventStoreIngestLog implements IngestLog {
   }
 }
 
-/** The ingest log for the configured store: one statement for PostgreSQL, append-then-commit otherwise. */
+/** The ingest log for the configured store: one statement where the store is transactional (PostgreSQL), append-then-commit otherwise. */
 export function ingestLogFor(store: EventStore): IngestLog {
-  return store instanceof PostgresEventStore ? new PostgresIngestLog(store) : new EventStoreIngestLog(store);
+  return store.transactional ? new PostgresIngestLog(store, store.transactional) : new EventStoreIngestLog(store);
 }
 
 function compare(a: string, b: string): number {

@@ -25,7 +25,7 @@ export class ErasureController {
   @Get('me/export')
   async export(@Param('tenant') slug: string, @Req() request: IncomingRequest) {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
-    const { state, envelopes } = await this.runner.load(accountStreamFor(tenant.tenantId, userId), accountDecider);
+    const { state, envelopes } = await this.runner.history(accountStreamFor(tenant.tenantId, userId), accountDecider);
     if (state.status !== 'active') throw accountNotFound();
     return {
       exportedAt: new Date().toISOString(),

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
-import { CommandRunner } from '#cqrs';
-import { evolveKeyRing, hashKey, keyById, tenantStreamFor, type TenantKey, type TenantKeyKind, type TenantKeyRing } from '#contracts';
+import { CommandRunner, fold } from '#cqrs';
+import { hashKey, keyById, tenantStreamFor, type TenantKey, type TenantKeyKind, type TenantKeyRing } from '#contracts';
 import { TenantKeyLookup } from '#tenant-keys';
 import { ReadModels } from '../read-models';
 import { Clock } from '../register.ports';
@@ -99,6 +99,6 @@ export class TenantKeysHandler {
     });
     if (!outcome.accepted) return outcome;
     await this.readModels.caughtUpWith(outcome.position);
-    return { accepted: true, ring: outcome.events.reduce(evolveKeyRing, decidedOn!.ring) };
+    return { accepted: true, ring: fold(tenantDecider, outcome.events, decidedOn!).ring };
   }
 }

@@ -1,18 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
-import type { CommandContext } from '#cqrs';
+import { CommandRunner, type CommandContext } from '#cqrs';
 import { rewardStreamFor } from '../rewards.streams';
-import { CachedStreams } from '../shared/cached-streams';
 import { catalogDecider, type RewardState } from './catalog.decider';
 import type { RewardTerms } from './catalog.events';
 
 @Injectable()
 export class CatalogHandler {
-  constructor(private readonly streams: CachedStreams) {}
+  constructor(private readonly commands: CommandRunner) {}
 
   async create(terms: Omit<RewardTerms, 'rewardId'>, context: CommandContext) {
     const rewardId = uuidv7();
-    const outcome = await this.streams.handle({
+    const outcome = await this.commands.handle({
       streamName: rewardStreamFor(context.tenantId, rewardId),
       decider: catalogDecider,
       command: { type: 'CreateReward', terms: { ...terms, rewardId }, now: context.now },
@@ -22,7 +21,7 @@ export class CatalogHandler {
   }
 
   reserve(tenantId: string, rewardId: string, redemptionId: string, userId: string, context: CommandContext) {
-    return this.streams.handle({
+    return this.commands.handle({
       streamName: rewardStreamFor(tenantId, rewardId),
       decider: catalogDecider,
       command: { type: 'ReserveStock', redemptionId, userId, now: context.now },
@@ -31,7 +30,7 @@ export class CatalogHandler {
   }
 
   release(tenantId: string, rewardId: string, redemptionId: string, context: CommandContext) {
-    return this.streams.handle({
+    return this.commands.handle({
       streamName: rewardStreamFor(tenantId, rewardId),
       decider: catalogDecider,
       command: { type: 'ReleaseStock', redemptionId, now: context.now },
@@ -40,6 +39,6 @@ export class CatalogHandler {
   }
 
   async reward(tenantId: string, rewardId: string): Promise<RewardState> {
-    return (await this.streams.load(rewardStreamFor(tenantId, rewardId), catalogDecider)).state;
+    return (await this.commands.load(rewardStreamFor(tenantId, rewardId), catalogDecider)).state;
   }
 }

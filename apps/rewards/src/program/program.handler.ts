@@ -1,16 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import type { CommandContext } from '#cqrs';
+import { CommandRunner, type CommandContext } from '#cqrs';
 import { programStreamFor } from '../rewards.streams';
-import { CachedStreams } from '../shared/cached-streams';
 import { programDecider, type ProgramState } from './program.decider';
 import { completeProgram, type ProgramInput } from './program.events';
 
 @Injectable()
 export class ProgramHandler {
-  constructor(private readonly streams: CachedStreams) {}
+  constructor(private readonly commands: CommandRunner) {}
 
   publish(program: ProgramInput, context: CommandContext) {
-    return this.streams.handle({
+    return this.commands.handle({
       streamName: programStreamFor(context.tenantId),
       decider: programDecider,
       command: { program: completeProgram(program), now: context.now },
@@ -19,6 +18,6 @@ export class ProgramHandler {
   }
 
   async current(tenantId: string): Promise<ProgramState> {
-    return (await this.streams.load(programStreamFor(tenantId), programDecider)).state;
+    return (await this.commands.load(programStreamFor(tenantId), programDecider)).state;
   }
 }

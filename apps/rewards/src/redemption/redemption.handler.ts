@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { CommandContext } from '#cqrs';
+import { CommandRunner, type CommandContext } from '#cqrs';
 import { unavailability } from '../catalog/catalog.decider';
 import { CatalogHandler } from '../catalog/catalog.handler';
 import { redemptionStreamFor } from '../rewards.streams';
-import { CachedStreams } from '../shared/cached-streams';
 import { WalletHandler } from '../wallet/wallet.handler';
 import { availablePoints } from '../wallet/wallet.state';
 import { redemptionDecider, type RedemptionCommand, type RedemptionState } from './redemption.decider';
@@ -38,7 +37,7 @@ export type RedeemOutcome =
 @Injectable()
 export class RedemptionHandler {
   constructor(
-    private readonly streams: CachedStreams,
+    private readonly commands: CommandRunner,
     private readonly catalog: CatalogHandler,
     private readonly wallets: WalletHandler,
   ) {}
@@ -125,7 +124,7 @@ export class RedemptionHandler {
   }
 
   process(tenantId: string, redemptionId: string): Promise<RedemptionState> {
-    return this.streams.load(redemptionStreamFor(tenantId, redemptionId), redemptionDecider).then((loaded) => loaded.state);
+    return this.commands.load(redemptionStreamFor(tenantId, redemptionId), redemptionDecider).then((loaded) => loaded.state);
   }
 
   private async completeCancellation(tenantId: string, redemptionId: string, context: CommandContext): Promise<void> {
@@ -157,7 +156,7 @@ export class RedemptionHandler {
   }
 
   private step(tenantId: string, redemptionId: string, command: RedemptionCommand, context: CommandContext) {
-    return this.streams.handle({ streamName: redemptionStreamFor(tenantId, redemptionId), decider: redemptionDecider, command, context });
+    return this.commands.handle({ streamName: redemptionStreamFor(tenantId, redemptionId), decider: redemptionDecider, command, context });
   }
 }
 

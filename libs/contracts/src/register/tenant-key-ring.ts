@@ -1,3 +1,4 @@
+import { fold } from '#cqrs';
 import type { TenantEvent, TenantKeyKind } from './tenant.events';
 
 /** The ids TenantCreated's two hashes go by: every tenant created before key events had these two keys only. */
@@ -43,9 +44,7 @@ export function evolveKeyRing(ring: TenantKeyRing, event: TenantEvent): TenantKe
 }
 
 export function keyRingOf(events: Iterable<TenantEvent>): TenantKeyRing {
-  let ring = emptyKeyRing;
-  for (const event of events) ring = evolveKeyRing(ring, event);
-  return ring;
+  return fold({ initialState: () => emptyKeyRing, evolve: evolveKeyRing }, events);
 }
 
 /** The keys an event adds to the ring, as they stand when added (projections insert these rows). */

@@ -37,6 +37,16 @@ function describeAdapterBehaviour(target: Target): void {
     await store.close();
   });
 
+  it('declares none of the capabilities it lacks, so callers take their stream-by-stream paths', () => {
+    const port: EventStore = store;
+    expect([port.readStreams, port.transactional, port.startStreams, port.appendToStreams]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('round-trips ids, data, metadata and creation time, and reports the last event position', async () => {
     const id = randomUUID();
     const before = Date.now();

@@ -1,15 +1,9 @@
 import type { ClientBase } from 'pg';
-import { WrongExpectedRevisionError, type AppendResult, type EventToAppend } from '../event-store';
+import { StreamsRefusedError, type AppendResult, type StreamAppend, type StreamEvents, type WritesBeside } from '../event-store';
 import type { Queryable } from './append';
 import { newEventId } from '../event-id';
 import { toPosition } from './rows';
-
-/** One stream's share of a multi-stream append: `-1n` expects the stream not to exist yet. */
-export interface StreamAppend {
-  readonly streamName: string;
-  readonly events: readonly EventToAppend[];
-  readonly expectedRevision: bigint;
-}
+import { APPEND_ANY_FUNCTION } from './schema';
 
 /**
  * The `appended` step of a multi-stream append: inserts the JSON document's events after the
@@ -55,14 +49,6 @@ const APPEND_MANY = `
   ${appendClaimed('$4', 'WHERE (SELECT count(*) FROM claimed) = cardinality($1::text[])')}
   SELECT c.stream_name, c.revision::text AS revision, pg_current_xact_id()::text AS commit, a.prepare
   FROM claimed c LEFT JOIN (SELECT stream_name, max(seq)::text AS prepare FROM appended GROUP BY stream_name) a USING (stream_name)`;
-
-/** Some streams of a multi-stream append were not at their expected revision; `streamName` is the first. */
-export class StreamsRefusedError extends WrongExpectedRevisionError {
-  constructor(readonly streamNames: readonly string[]) {
-    super(streamNames[0]!, 'any');
-    this.message = `expected revisions did not hold for ${streamNames.length} stream(s), first ${streamNames[0]}`;
-  }
-}
 
 /**
  * Appends to several streams in one round trip, inside the transaction the caller has open on
@@ -140,12 +126,6 @@ const START_STREAMS = `
          (SELECT max(a.seq) FROM appended a WHERE a.stream_name = c.stream_name)::text AS prepare
   FROM created c`;
 
-/** A stream and the events to add to it. */
-export interface StreamEvents {
-  readonly streamName: string;
-  readonly events: readonly EventToAppend[];
-}
-
 /** A multi-stream append names each stream once, each with events: anything else is a caller's mistake. */
 function checkStreams(streams: readonly StreamEvents[], caller: string): void {
   if (streams.some((stream) => stream.events.length === 0)) throw new Error(`${caller}: every stream needs events`);
@@ -213,7 +193,7 @@ function appendToStreamsQuery(documentParameter: number): string {
   return `
   SELECT s.stream_name, a.new_revision::text AS revision, pg_current_xact_id()::text AS commit, a.last_seq::text AS prepare
   FROM (SELECT * FROM jsonb_to_recordset($${documentParameter}::jsonb) AS s(stream_name text, events jsonb) ORDER BY stream_name) s
-  CROSS JOIN LATERAL es_append_any(s.stream_name, s.events) a`;
+  CROSS JOIN LATERAL ${APPEND_ANY_FUNCTION}(s.stream_name, s.events) a`;
 }
 
 const APPEND_TO_STREAMS = appendToStreamsQuery(1);
@@ -226,19 +206,6 @@ export async function appendToStreams(db: Queryable, streams: readonly StreamEve
     values: [appendDocument(streams, 'appendToStreams')],
   });
   return resultsInOrder(streams, rows);
-}
-
-/**
- * Writes of the caller's own tables in the event store's database, made in the statement that
- * appends (see appendToStreams), so that both commit or neither does.
- */
-export interface WritesBeside {
-  /** Data-modifying WITH queries, `name AS (...)` separated by commas, over parameters $1..$n. */
-  readonly withQueries: string;
-  /** $1..$n. */
-  readonly values: readonly unknown[];
-  /** Names the statement's shape, so each connection plans it once. */
-  readonly shape: string;
 }
 
 /** appendToStreams with `beside` in the same statement: one round trip, one commit. */

@@ -111,6 +111,28 @@ describe('PostgresEventStore', () => {
     expect(await store.readStream(second)).toEqual([]);
   });
 
+  it('declares its capabilities on the port: it reads several streams at once, and is transactional in its own database', async () => {
+    const [two, one, none] = [uniquePrefix('read-two'), uniquePrefix('read-one'), uniquePrefix('read-none')];
+    await store.appendToStream(two, events(2));
+    await store.appendToStream(one, events(1));
+    const read = await store.readStreams([one, none, two]);
+    expect(read).toEqual(
+      new Map([
+        [one, await store.readStream(one)],
+        [none, []],
+        [two, await store.readStream(two)],
+      ]),
+    );
+    expect(read.get(two)!.map((event) => event.revision)).toEqual([0n, 1n]);
+    expect(store.transactional).toBe(store);
+    const [same, other] = [new Pool({ connectionString: url }), new Pool({ connectionString: await createTestDatabase('other') })];
+    try {
+      expect([store.transactional.sharesDatabaseWith(same), store.transactional.sharesDatabaseWith(other)]).toEqual([true, false]);
+    } finally {
+      await Promise.all([same.end(), other.end()]);
+    }
+  });
+
   it('appendWithin commits or rolls back with the caller transaction', async () => {
     const client = new Client({ connectionString: url });
     await client.connect();

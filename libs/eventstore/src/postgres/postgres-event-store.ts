@@ -9,20 +9,16 @@ import type {
   Position,
   ReadStreamOptions,
   RecordedEvent,
+  StreamAppend,
+  StreamEvents,
   SubscribeToAllOptions,
+  TransactionalEventStore,
+  WritesBeside,
 } from '../event-store';
 import { appendEvents } from './append';
-import {
-  appendManyWithin,
-  appendToStreams,
-  appendToStreamsBeside,
-  startStreams,
-  type StreamAppend,
-  type StreamEvents,
-  type WritesBeside,
-} from './append-many';
+import { appendManyWithin, appendToStreams, appendToStreamsBeside, startStreams } from './append-many';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
-import { migrateSchema } from './schema';
+import { APPEND_ANY_FUNCTION, migrateSchema } from './schema';
 import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';
 
 export type PostgresEventStoreOptions = Partial<SubscriptionSettings>;
@@ -49,8 +45,11 @@ function signalFor(pool: Pool): AppendSignal {
 /**
  * The event store on PostgreSQL (schema in schema.ts). Append takes one statement; `$all` is read
  * by polling in (transaction id, seq) order, see subscription.ts for why that order never skips.
+ * It offers every optional capability of the port, `transactional` included (the store itself).
  */
-export class PostgresEventStore implements EventStore {
+export class PostgresEventStore implements EventStore, TransactionalEventStore {
+  readonly transactional: TransactionalEventStore = this;
+  readonly appendAnyFunction = APPEND_ANY_FUNCTION;
   private readonly settings: SubscriptionSettings;
   private readonly signal: AppendSignal;
   private readonly subscriptions = new Set<PostgresAllSubscription>();
@@ -100,13 +99,7 @@ export class PostgresEventStore implements EventStore {
     return result;
   }
 
-  /**
-   * Appends on `client` inside the transaction the caller has open, for callers that need the
-   * events to commit or roll back together with their own writes. Keep that transaction short:
-   * until it ends, `$all` subscriptions everywhere hold back every event committed after it began
-   * writing (that is what keeps them from skipping it). A duplicate event id is not recognised as
-   * a retry here, because the failed statement has already aborted the caller's transaction.
-   */
+  /** See TransactionalEventStore.appendWithin. */
   appendWithin(
     client: ClientBase,
     streamName: string,
@@ -117,10 +110,7 @@ export class PostgresEventStore implements EventStore {
     return appendEvents(client, { streamName, events, expected, inCallerTransaction: true });
   }
 
-  /**
-   * Appends to several streams at once inside the caller's transaction (see appendWithin), in
-   * one round trip: all or nothing, each stream with its own expected revision.
-   */
+  /** See TransactionalEventStore.appendManyWithin. */
   appendManyWithin(client: ClientBase, appends: readonly StreamAppend[]): Promise<AppendResult[]> {
     return appendManyWithin(client, appends);
   }
@@ -144,16 +134,13 @@ export class PostgresEventStore implements EventStore {
     return results;
   }
 
-  /** Whether `pool` reaches this store's database (by the same connection string). */
+  /** See TransactionalEventStore.sharesDatabaseWith. */
   sharesDatabaseWith(pool: Pool): boolean {
     const url = (other: Pool) => (other as unknown as { options?: { connectionString?: string } }).options?.connectionString;
     return pool === this.pool || (url(pool) !== undefined && url(pool) === url(this.pool));
   }
 
-  /**
-   * appendToStreams, with writes of the caller's own tables of this same database in the same
-   * statement (see WritesBeside): the events and those writes commit together or not at all.
-   */
+  /** See TransactionalEventStore.appendToStreamsBeside. */
   async appendToStreamsBeside(streams: readonly StreamEvents[], beside: WritesBeside): Promise<AppendResult[]> {
     if (streams.length === 0) throw new Error('appendToStreamsBeside: no streams');
     const results = await appendToStreamsBeside(this.pool, streams, beside);
@@ -165,7 +152,7 @@ export class PostgresEventStore implements EventStore {
     for (const stream of streams) this.signal.notify({ streamName: stream.streamName, types: stream.events.map((event) => event.type) });
   }
 
-  /** Several whole streams in one round trip, each in revision order (empty for a stream that does not exist). */
+  /** See EventStore.readStreams. */
   async readStreams(streamNames: readonly string[]): Promise<Map<string, RecordedEvent[]>> {
     const streams = new Map<string, RecordedEvent[]>(streamNames.map((name) => [name, []]));
     if (streamNames.length === 0) return streams;

@@ -31,6 +31,9 @@ export function eventLogTableDdl(table: string, { logKeys = true }: { logKeys?: 
   ];
 }
 
+/** The store's append at any revision as a SQL function (see TransactionalEventStore.appendAnyFunction). */
+export const APPEND_ANY_FUNCTION = 'es_append_any';
+
 const DDL = [
   `CREATE TABLE IF NOT EXISTS es_streams (
      stream_name text PRIMARY KEY,
@@ -40,7 +43,7 @@ const DDL = [
   // The store's append (any revision) as a SQL function, for writers that must append in the same
   // statement as their own writes (one round trip, one atomic statement without a transaction
   // block). `events` is a JSON array of {id, type, data, metadata}.
-  `CREATE OR REPLACE FUNCTION es_append_any(stream text, events jsonb)
+  `CREATE OR REPLACE FUNCTION ${APPEND_ANY_FUNCTION}(stream text, events jsonb)
      RETURNS TABLE (new_revision bigint, last_seq bigint)
      LANGUAGE sql AS $$
        WITH claimed AS (
