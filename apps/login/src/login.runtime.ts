@@ -34,6 +34,7 @@ function derivedKey(masterKey: Buffer, purpose: string): Buffer {
 export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'login',
+    poolSize: config.DATABASE_POOL_SIZE,
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

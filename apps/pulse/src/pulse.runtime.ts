@@ -40,6 +40,7 @@ export interface PulseFairness {
 export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'pulse',
+    poolSize: config.DATABASE_POOL_SIZE,
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

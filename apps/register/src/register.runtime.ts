@@ -18,6 +18,7 @@ import { TenantRow } from './tenants/tenant.entity';
 export async function openRegisterRuntime(config: RegisterConfig): Promise<RegisterRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'register',
+    poolSize: config.DATABASE_POOL_SIZE,
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

@@ -41,6 +41,7 @@ const REWARDS_COMMANDS: CommandRunnerOptions = { cachedStreams: 50_000, retry: {
 export async function openRewardsRuntime(config: RewardsConfig): Promise<RewardsRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'rewards',
+    poolSize: config.DATABASE_POOL_SIZE,
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationMs, nonEmpty, platformEnvSchema, url } from '#platform';
+import { durationMs, integer, nonEmpty, platformEnvSchema, url } from '#platform';
 import { parseMasterKey } from '#personal-data';
 
 /**
@@ -11,6 +11,8 @@ export function serviceEnvSchema(defaults: { port: number; bodyLimitBytes?: numb
   return platformEnvSchema(defaults).extend({
     NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
     DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'] }),
+    // One pool per process for read models, keys and (on PostgreSQL) the event store.
+    DATABASE_POOL_SIZE: integer({ min: 2, max: 500, what: 'a number of connections' }).default(40),
     EVENTSTORE_URL: url({ protocols: ['esdb:', 'esdb+discover:'] }).optional(),
     TESSERA_MASTER_KEY: z.string().transform((text, ctx) => {
       try {

@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
 import { connectEventStore, type EventStore } from '#eventstore';
 import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data';
@@ -18,6 +18,8 @@ export interface InfrastructureSettings {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   readonly migrations: MixedList<Function | string>;
   readonly events: Iterable<AnyEventDefinition>;
+  /** Connections of the service's one pool (DATABASE_POOL_SIZE). */
+  readonly poolSize?: number;
   /** How the service's command runner handles commands (a state cache, its retries); plain reads and few retries otherwise. */
   readonly commands?: CommandRunnerOptions;
 }
@@ -40,8 +42,6 @@ export class ServiceInfrastructure {
 
   static async connect(settings: InfrastructureSettings): Promise<ServiceInfrastructure> {
     const keys = deriveKeys(settings.masterKey);
-    const pool = new Pool({ connectionString: settings.databaseUrl, max: 10 });
-    pool.on('error', () => undefined);
     const dataSource = new DataSource({
       type: 'postgres',
       url: settings.databaseUrl,
@@ -50,14 +50,18 @@ export class ServiceInfrastructure {
       migrationsTableName: `${settings.service}_migrations`,
       synchronize: false,
       logging: false,
-      extra: { max: 10 },
+      extra: { max: settings.poolSize ?? DEFAULT_POOL_SIZE },
     });
-    const opened: { close(): Promise<unknown> }[] = [{ close: () => pool.end() }];
+    const opened: { close(): Promise<unknown> }[] = [];
     try {
-      const eventStore = await connectEventStore(settings);
-      opened.push(eventStore);
       await dataSource.initialize();
       opened.push({ close: () => dataSource.destroy() });
+      // One pool for everything the service does in PostgreSQL: TypeORM's own (it cannot be handed
+      // one), shared with raw queries, the key store and, on PostgreSQL, the event store. Three pools
+      // (10 + 10 + 20 connections) used to split a process's connections by who asked.
+      const pool = (dataSource.driver as unknown as { master: Pool }).master;
+      const eventStore = await connectEventStore({ ...settings, pool });
+      opened.push(eventStore);
       await migrateExclusively(dataSource);
       const keyStore = new PersonalKeyStore(pool, keys.keyWrappingKey);
       await keyStore.migrate();
@@ -93,10 +97,10 @@ export class ServiceInfrastructure {
     return { eventStore, database };
   }
 
+  /** The event store first (it stops its subscriptions), then the pool they shared. */
   async close(): Promise<void> {
     await this.eventStore.close().catch(() => undefined);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
-    await this.pool.end();
   }
 }
 
@@ -122,3 +126,4 @@ async function migrateExclusively(dataSource: DataSource): Promise<void> {
 }
 
 const MIGRATION_LOCK = 'tessera.migrations';
+const DEFAULT_POOL_SIZE = 40;

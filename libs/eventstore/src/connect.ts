@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { EventStore } from './event-store';
 import { EsdbEventStore } from './esdb/esdb-event-store';
 import { PostgresEventStore } from './postgres/postgres-event-store';
@@ -7,12 +8,16 @@ export interface EventStoreLocation {
   readonly eventstoreUrl?: string;
   /** Otherwise the event store lives in this PostgreSQL database. */
   readonly databaseUrl: string;
+  /** The service's pool on that database, which the store then shares instead of opening its own. */
+  readonly pool?: Pool;
 }
 
 /** Opens the event store the configuration names, ready to use (PostgreSQL schema migrated). */
 export async function connectEventStore(location: EventStoreLocation): Promise<EventStore> {
   if (location.eventstoreUrl) return new EsdbEventStore(location.eventstoreUrl);
-  const store = await PostgresEventStore.connect(location.databaseUrl, { pool: { max: 20 } });
+  const store = location.pool
+    ? new PostgresEventStore(location.pool)
+    : await PostgresEventStore.connect(location.databaseUrl, { pool: { max: 20 } });
   await store.migrate();
   return store;
 }
