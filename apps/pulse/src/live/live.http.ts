@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventCodec, EventOf } from '#cqrs';
 import type { RecordedEvent } from '#eventstore';
 import { TRACKING_STREAM_PREFIX, type LoginSucceeded, type TrackingEvent } from '#contracts';
-import type { AllSubscription, PostgresEventStoreLike } from './live.types';
+import type { AllSubscription, LiveSource } from './live.types';
 import { ProblemError, TenantConcurrencyLimiter } from '#platform';
 import { TenantKeys, type PulseTenant } from '../tenants/tenant-keys';
 import { requireApiKey, tenantNotFound } from '../profiles/profiles.http';
@@ -45,7 +45,7 @@ export class LiveFeed {
   private following?: Following;
 
   constructor(
-    private readonly store: PostgresEventStoreLike,
+    private readonly store: LiveSource,
     private readonly codec: EventCodec,
   ) {}
 

@@ -1,4 +1,5 @@
 import type { EventStore } from '#eventstore';
 
 export type { AllSubscription } from '#eventstore';
-export type PostgresEventStoreLike = Pick<EventStore, 'headPosition' | 'subscribeToAll'>;
+/** What the live view reads of the event store: where the log ends, and what comes after. */
+export type LiveSource = Pick<EventStore, 'headPosition' | 'subscribeToAll'>;
