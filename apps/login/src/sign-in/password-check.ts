@@ -1,5 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { Pool, PoolClient } from 'pg';
+import { fold } from '#cqrs';
 import { inTransaction } from '#eventstore';
 import { blindIndex } from '#personal-data';
 import { ARGON2ID_OPTIONS } from '#contracts';
@@ -120,7 +121,7 @@ export class PasswordCheck {
         );
         // The rules only ever decide sign-in events; a password change reaches them through the projection.
         const events = (decision.accepted ? decision.events : []).filter((event): event is SignInEvent => event.type !== 'PasswordChanged');
-        const next = events.reduce(this.lockout.evolve, throttle);
+        const next = fold(this.lockout, events, throttle);
         if (!sameThrottle(throttle, next)) await saveThrottle(client, tenant.tenantId, accountKey, next);
         return { credential, events };
       },
