@@ -26,7 +26,8 @@ const text = fc.oneof(
   fc.constantFrom('Opened\r\nevent: forged', '🎉', 'Ünïcödé', '\u2028', 'a'.repeat(99), 'a'.repeat(100), 'a'.repeat(513)),
   fc.integer({ min: 1_000, max: 40_000 }).map((length) => 'x'.repeat(length)),
 );
-const number = fc.oneof(
+/** Numbers: extreme, non-finite (1e400 in the body), fractional where ids and counts must be whole. */
+export const hostileNumber = fc.oneof(
   fc.integer(),
   fc.double(),
   fc.constantFrom(INFINITE, NEGATIVE_INFINITE, 2 ** 53, -(2 ** 53), 2 ** 64, 1e308, -0, 0.1, 1.5),
@@ -36,7 +37,7 @@ const { json } = fc.letrec((tie) => ({
   json: fc.oneof(
     { depthSize: 'small' },
     text,
-    number,
+    hostileNumber,
     fc.boolean(),
     fc.constant(null),
     fc.array(tie('json'), { maxLength: 4 }),
@@ -51,9 +52,9 @@ const deep = fc.tuple(fc.integer({ min: 20, max: 60 }), json).map(([depth, leaf]
 });
 const object = fc.oneof(
   { arbitrary: fc.dictionary(text, json, { maxKeys: 6 }), weight: 4 },
-  { arbitrary: fc.dictionary(fc.constantFrom('plan', 'email', 'total', 'name'), fc.oneof(text, number), { maxKeys: 4 }), weight: 2 },
+  { arbitrary: fc.dictionary(fc.constantFrom('plan', 'email', 'total', 'name'), fc.oneof(text, hostileNumber), { maxKeys: 4 }), weight: 2 },
   { arbitrary: deep, weight: 1 },
-  { arbitrary: fc.oneof(text, number, wrongType), weight: 1 },
+  { arbitrary: fc.oneof(text, hostileNumber, wrongType), weight: 1 },
 );
 /** Far and near dates, both sides of 1970 and of tomorrow, dates that are no dates, wrong types. */
 const instant = fc.oneof(
@@ -64,7 +65,7 @@ const instant = fc.oneof(
   fc.constantFrom('9999-12-31T23:00:00-05:00', '1969-12-31T23:59:59Z', '1970-01-01T00:00:00Z', 'yesterday', '2024-02-30T00:00:00Z'),
   fc.constantFrom('2024-13-01', '+275760-09-13T00:00:00Z', '2024-01-01T00:00:00+25:00', '2024-01-01 10:00'),
   text,
-  number,
+  hostileNumber,
 );
 /** Mostly what a real client sends, now and then something hostile: most calls mix both, some are clean. */
 const sometimes = <T, U>(valid: fc.Arbitrary<T>, hostile: fc.Arbitrary<U>) =>
@@ -72,9 +73,9 @@ const sometimes = <T, U>(valid: fc.Arbitrary<T>, hostile: fc.Arbitrary<U>) =>
 const plainText = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('Grüße', 'line one\nline two', 'tab\tthere', '🎉', '\u2028'));
 const id = sometimes(
   fc.oneof(fc.constantFrom(...HOSTILE_PEOPLE), fc.stringMatching(/^[a-z0-9-]{1,24}$/), fc.integer({ min: -1000, max: 2 ** 40 })),
-  fc.oneof(text, number, fc.constantFrom<unknown>(null, true, [], {})),
+  fc.oneof(text, hostileNumber, fc.constantFrom<unknown>(null, true, [], {})),
 );
-const name = sometimes(fc.constantFrom('Opened', 'Bought', 'Pricing', 'Émoji 🎉'), fc.oneof(text, number, wrongType));
+const name = sometimes(fc.constantFrom('Opened', 'Bought', 'Pricing', 'Émoji 🎉'), fc.oneof(text, hostileNumber, wrongType));
 const { plainJson } = fc.letrec((tie) => ({
   plainJson: fc.oneof(
     { depthSize: 'small' },
@@ -98,7 +99,7 @@ const message = fc.record(
     anonymousId: id,
     previousId: id,
     groupId: id,
-    messageId: sometimes(fc.constant(FRESH_ID), fc.oneof(text, number, wrongType)),
+    messageId: sometimes(fc.constant(FRESH_ID), fc.oneof(text, hostileNumber, wrongType)),
     event: name,
     name,
     category: name,
@@ -160,8 +161,10 @@ export function trackingRequest(
     path = single.short ? `/v1/${SINGLE_PATHS[single.kind]}` : `/v1/${single.kind}`;
   }
   if (generated.short) body.writeKey = writeKey;
-  const textBody = JSON.stringify(body)
-    .replaceAll(JSON.stringify(INFINITE), '1e400')
-    .replaceAll(JSON.stringify(NEGATIVE_INFINITE), '-1e400');
-  return { path, body: textBody, sent };
+  return { path, body: hostileJson(body), sent };
+}
+
+/** JSON text of a generated value, 1e400 and -1e400 written where the generators put infinities. */
+export function hostileJson(value: unknown): string {
+  return JSON.stringify(value).replaceAll(JSON.stringify(INFINITE), '1e400').replaceAll(JSON.stringify(NEGATIVE_INFINITE), '-1e400');
 }

@@ -1,12 +1,16 @@
+import type request from 'supertest';
 import { basic, eventually } from '../../apps/pulse/test/pulse-harness';
-import type { RegisterHarness } from './register-harness';
 
 /**
  * A server source's key (`tss_…`) for the tenant, issued through register's admin API, once pulse
  * takes it. Server sources are what rewards trusts to earn: a secret on the tenant's own servers,
  * unlike the write key every web page carries.
  */
-export async function issueServerKey(register: RegisterHarness, pulseUrl: string, slug: string): Promise<string> {
+export async function issueServerKey(
+  register: { http(): ReturnType<typeof request>; readonly adminToken: string },
+  pulseUrl: string,
+  slug: string,
+): Promise<string> {
   const issued = await register
     .http()
     .post(`/admin/tenants/${slug}/keys`)
