@@ -52,7 +52,7 @@ async function profilesSettled(db: Client): Promise<void> {
   }
 }
 
-function trackMessage(serial: number): Record<string, unknown> {
+export function trackMessage(serial: number): Record<string, unknown> {
   return {
     type: 'track',
     userId: `user-${serial % 5000}`,
@@ -69,16 +69,33 @@ function trackMessage(serial: number): Record<string, unknown> {
   };
 }
 
-interface Services {
+/**
+ * Steady state: the people tracked are known, so their personal-data keys exist. The first message
+ * of a new person also creates their key (one durable INSERT), which this primes.
+ */
+export async function primePeople(client: JsonClient, auth: Record<string, string>): Promise<void> {
+  for (let first = 0; first < 5000; first += BATCH_EVENTS) {
+    const batch = Array.from({ length: BATCH_EVENTS }, (_, i) => ({ ...trackMessage(first + i), userId: `user-${first + i}` }));
+    const response = await client.post('/v1/batch', { batch }, auth);
+    if (response.status !== 200) throw new Error(`priming batch answered ${response.status}`);
+  }
+}
+
+export interface BenchTenant {
+  readonly slug: string;
+  readonly writeKey: string;
+  readonly apiKey: string;
+}
+
+export interface PulseBenchServices {
   /** Pulse in its ingest role, as deployments run it: tracking and profile reads, no profiles projection. */
   readonly pulse: NestFastifyApplication;
   /** Starts pulse's projector role (its own deployment in production) on the same database. */
   startProjector(): Promise<NestFastifyApplication>;
   readonly register: NestFastifyApplication;
   readonly url: string;
-  readonly writeKey: string;
-  readonly apiKey: string;
-  readonly slug: string;
+  /** A tenant created through register's admin API, once pulse takes its write key. */
+  createTenant(): Promise<BenchTenant>;
 }
 
 async function listen(app: NestFastifyApplication): Promise<string> {
@@ -86,8 +103,8 @@ async function listen(app: NestFastifyApplication): Promise<string> {
   return `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
 }
 
-/** Register (to create the tenant the real way) and pulse, as main.ts builds them, on one database. */
-async function startServices(databaseUrl: string): Promise<Services> {
+/** Register (to create tenants the real way) and pulse, as main.ts builds them, on one database. */
+export async function startPulseServices(databaseUrl: string): Promise<PulseBenchServices> {
   const masterKey = randomBytes(32).toString('base64');
   const adminToken = randomBytes(32).toString('base64url');
   const silent = { write: () => undefined };
@@ -115,20 +132,23 @@ async function startServices(databaseUrl: string): Promise<Services> {
     return { app, url: await listen(app) };
   };
   const { app: pulse, url } = await startPulse('ingest');
-  const slug = `bench-${randomBytes(3).toString('hex')}`;
-  const created = await new JsonClient(registerUrl, 1).post(
-    '/admin/tenants',
-    { slug, name: 'Bench' },
-    { authorization: `Bearer ${adminToken}` },
-  );
-  const { writeKey, apiKey } = created.body as { writeKey: string; apiKey: string };
-  for (let i = 0; ; i++) {
-    const settings = await fetch(`${url}/v1/projects/${writeKey}/settings`);
-    if (settings.status === 200) break;
-    if (i > 500) throw new Error('pulse never learnt the bench tenant');
-    await sleep(20);
-  }
-  return { pulse, startProjector: async () => (await startPulse('projector')).app, register, url, writeKey, apiKey, slug };
+  const createTenant = async (): Promise<BenchTenant> => {
+    const slug = `bench-${randomBytes(3).toString('hex')}`;
+    const created = await new JsonClient(registerUrl, 1).post(
+      '/admin/tenants',
+      { slug, name: 'Bench' },
+      { authorization: `Bearer ${adminToken}` },
+    );
+    const { writeKey, apiKey } = created.body as { writeKey: string; apiKey: string };
+    for (let i = 0; ; i++) {
+      const settings = await fetch(`${url}/v1/projects/${writeKey}/settings`);
+      if (settings.status === 200) break;
+      if (i > 500) throw new Error('pulse never learnt the bench tenant');
+      await sleep(20);
+    }
+    return { slug, writeKey, apiKey };
+  };
+  return { pulse, startProjector: async () => (await startPulse('projector')).app, register, url, createTenant };
 }
 
 async function startEchoServer(): Promise<{ server: Server; url: string }> {
@@ -178,7 +198,8 @@ async function paired(settings: PulseBenchSettings, figure: () => Promise<Throug
  * ingested so far, ingest sharing the machine with it, reads and end-to-end latency follow.
  */
 export async function benchPulse(databaseUrl: string, settings: PulseBenchSettings): Promise<ScenarioResult[]> {
-  const services = await startServices(databaseUrl);
+  const services = await startPulseServices(databaseUrl);
+  const tenant = await services.createTenant();
   let projector: NestFastifyApplication | undefined;
   const echo = await startEchoServer();
   const raw = await Promise.all(
@@ -190,7 +211,7 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
   );
   try {
     await raw[0]!.query(RAW_DDL);
-    const auth = { authorization: `Basic ${Buffer.from(`${services.writeKey}:`).toString('base64')}` };
+    const auth = { authorization: `Basic ${Buffer.from(`${tenant.writeKey}:`).toString('base64')}` };
     const pulseClient = new JsonClient(services.url, SINGLE_WORKERS);
     const echoClient = new JsonClient(echo.url, SINGLE_WORKERS);
     let serial = 0;
@@ -234,14 +255,8 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
       return 1;
     };
 
-    // Steady state: the people tracked are known, so their personal-data keys exist. The first
-    // message of a new person also creates their key (one durable INSERT), which this primes.
     settings.log('  priming: one message per person (creates their data keys)');
-    for (let first = 0; first < 5000; first += BATCH_EVENTS) {
-      const batch = Array.from({ length: BATCH_EVENTS }, (_, i) => ({ ...trackMessage(first + i), userId: `user-${first + i}` }));
-      const response = await pulseClient.post('/v1/batch', { batch }, auth);
-      if (response.status !== 200) throw new Error(`priming batch answered ${response.status}`);
-    }
+    await primePeople(pulseClient, auth);
     settings.log('  warming up');
     await runClosedLoops(BATCH_WORKERS, settings.warmUpMs, postBatch);
     settings.log('  /v1/batch (100 events) vs raw multi-row INSERT');
@@ -285,9 +300,9 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
     const settling = performance.now();
     await profilesSettled(raw[0]!);
     const settleSeconds = (performance.now() - settling) / 1000;
-    const headers = { authorization: `Bearer ${services.apiKey}` };
+    const headers = { authorization: `Bearer ${tenant.apiKey}` };
     const reads = await runClosedLoops(READ_WORKERS, settings.windowMs, async () => {
-      const response = await pulseClient.get(`/t/${services.slug}/profiles/userId/user-${Math.floor(Math.random() * 5000)}`, headers);
+      const response = await pulseClient.get(`/t/${tenant.slug}/profiles/userId/user-${Math.floor(Math.random() * 5000)}`, headers);
       if (response.status !== 200 && response.status !== 404) throw new Error(`profile answered ${response.status}`);
       return 1;
     });
@@ -298,7 +313,7 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
       await pulseClient.post('/v1/track', { userId, event: 'Probe', messageId: randomUUID() }, auth);
       // Capped: behind a backlog the projection may need minutes, and the row says so either way.
       while (performance.now() - started < E2E_CAP_MS) {
-        const response = await pulseClient.get(`/t/${services.slug}/profiles/userId/${userId}`, headers);
+        const response = await pulseClient.get(`/t/${tenant.slug}/profiles/userId/${userId}`, headers);
         if (response.status === 200) break;
         await sleep(2);
       }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { benchLogin } from './login';
+import { benchNoisyNeighbour } from './noisy-neighbour';
 import { benchPulse } from './pulse';
 import { benchRewards } from './rewards';
 import { benchAppendThroughput } from './scenarios/append-throughput';
@@ -38,7 +39,7 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-const SCENARIOS = ['append', 'sign-ups', 'lag', 'login', 'pulse', 'rewards'] as const;
+const SCENARIOS = ['append', 'sign-ups', 'lag', 'login', 'pulse', 'rewards', 'noisy'] as const;
 
 /** `npm run bench -- lag` runs one scenario while working on it; the full run is what gets reported. */
 function selectedScenarios(args: readonly string[]): Set<string> {
@@ -132,6 +133,8 @@ async function main(): Promise<number> {
       const settings = { log, lagDurationMs: LAG_DURATION_MS, lagSettleMs: LAG_SETTLE_MS };
       await run('7. rewards', async () => benchRewards(await database('bench_rewards'), settings));
     }
+    if (selected.has('noisy'))
+      await run('8. noisy neighbour', async () => benchNoisyNeighbour(await database('bench_noisy'), serviceSettings));
 
     // An interrupted run has no figures worth keeping, and must not replace foundation-latest.json.
     if (interrupted) return 130;

@@ -2,25 +2,29 @@ import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { basic, eventually, startPulse, type PulseHarness, type Tenant } from '../apps/pulse/test/pulse-harness';
 import { auth, PROGRAM, PROGRAM_ALLOWING_CLIENTS, startRewardsApp, type RewardsApp } from '../apps/rewards/test/rewards-harness';
+import { issueServerKey } from './support/server-key';
 
 /**
  * The whole path a customer wires up: their app tracks through pulse's Segment API (here with
  * Segment's own Node SDK and plain HTTP), pulse stores the calls sealed, and rewards earns from
  * them, as seen through rewards' own API. Same database and master key, as deployed services share.
  *
- * Pulse records every call as a client source until tenants have server keys, and client sources
- * earn only through rules that allow them: the program here allows them (PROGRAM_ALLOWING_CLIENTS).
+ * The tenant's backend tracks with a server source's key (`tss_…`), which the program trusts by
+ * default (rules earn from server sources unless they list `client`); its public write key, which
+ * any web page carries, earns nothing unless a rule allows client sources.
  */
 describe('earning from calls tracked through pulse', () => {
   let pulse: PulseHarness;
   let rewards: RewardsApp;
   let tenant: Tenant;
+  let serverKey: string;
 
   beforeAll(async () => {
     pulse = await startPulse();
     rewards = await startRewardsApp(pulse.databaseUrl, pulse.masterKey);
     tenant = await pulse.createTenant();
-    expect((await rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM_ALLOWING_CLIENTS)).status).toBe(200);
+    serverKey = await issueServerKey(pulse.register, pulse.url, tenant.slug);
+    expect((await rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM)).status).toBe(200);
   });
   afterAll(async () => {
     await rewards?.close();
@@ -34,13 +38,13 @@ describe('earning from calls tracked through pulse', () => {
   const track = (body: object) =>
     fetch(`${pulse.url}/v1/track`, {
       method: 'POST',
-      headers: { authorization: basic(tenant.writeKey), 'content-type': 'application/json' },
+      headers: { authorization: basic(serverKey), 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
 
   test('an order tracked with the Segment SDK earns its points and moves the tier', async () => {
     const userId = `shopper-${randomUUID()}`;
-    const analytics = new Analytics({ writeKey: tenant.writeKey, host: pulse.url, flushAt: 1 });
+    const analytics = new Analytics({ writeKey: serverKey, host: pulse.url, flushAt: 1 });
     analytics.track({ userId, event: 'Order Completed', properties: { total: 250.99, currency: 'EUR' } });
     analytics.identify({ userId, traits: { plan: 'pro' } });
     await analytics.closeAndFlush();

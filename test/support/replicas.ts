@@ -12,16 +12,17 @@ export const drillBuildDir = join(repoRoot, 'node_modules/.cache/tessera-drill')
  * Compiles the given service entry points (e.g. `apps/register/src/main.ts`) to plain JavaScript
  * without type-checking (`npm test` type-checks the whole tree first), so each drill runs the
  * current source as a real `node` process would, and a half-written sibling service cannot break it.
+ * A spec that may run beside the drill (jest runs files in parallel) compiles into a `buildDir` of its own.
  */
-export function compileServices(entries: readonly string[]): void {
+export function compileServices(entries: readonly string[], buildDir = drillBuildDir): void {
   // tsc takes named files only through a project file; this one lives beside the output, with absolute paths.
-  mkdirSync(drillBuildDir, { recursive: true });
-  const project = join(drillBuildDir, '..', `tessera-drill-${process.pid}.tsconfig.json`);
+  mkdirSync(buildDir, { recursive: true });
+  const project = join(buildDir, '..', `tessera-drill-${process.pid}.tsconfig.json`);
   writeFileSync(
     project,
     JSON.stringify({
       extends: join(repoRoot, 'tsconfig.build.json'),
-      compilerOptions: { outDir: drillBuildDir, rootDir: repoRoot, noCheck: true, incremental: false },
+      compilerOptions: { outDir: buildDir, rootDir: repoRoot, noCheck: true, incremental: false },
       include: [],
       files: entries.map((entry) => join(repoRoot, entry)),
     }),
@@ -31,9 +32,9 @@ export function compileServices(entries: readonly string[]): void {
   rmSync(project, { force: true });
   if (result.status !== 0) throw new Error(`compiling ${entries.join(', ')} failed:\n${result.stdout}${result.stderr}`);
   for (const entry of entries) {
-    if (!existsSync(compiledEntry(entry))) throw new Error(`tsc did not emit ${compiledEntry(entry)}`);
+    if (!existsSync(compiledEntry(entry, buildDir))) throw new Error(`tsc did not emit ${compiledEntry(entry, buildDir)}`);
   }
-  writeDrillImports();
+  writeDrillImports(buildDir);
 }
 
 /**
@@ -41,16 +42,16 @@ export function compileServices(entries: readonly string[]): void {
  * Node resolves from the nearest package.json: the drill's own, pointing into the drill's output
  * instead of dist/.
  */
-function writeDrillImports(): void {
+function writeDrillImports(buildDir: string): void {
   const { imports } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { imports: Record<string, { default: string }> };
   const drillImports = Object.fromEntries(
     Object.entries(imports).map(([name, targets]) => [name, targets.default.replace(/^\.\/dist\//, './')]),
   );
-  writeFileSync(join(drillBuildDir, 'package.json'), JSON.stringify({ private: true, imports: drillImports }, null, 2));
+  writeFileSync(join(buildDir, 'package.json'), JSON.stringify({ private: true, imports: drillImports }, null, 2));
 }
 
-export function compiledEntry(entry: string): string {
-  return join(drillBuildDir, entry.replace(/\.ts$/, '.js'));
+export function compiledEntry(entry: string, buildDir = drillBuildDir): string {
+  return join(buildDir, entry.replace(/\.ts$/, '.js'));
 }
 
 export interface Replica {

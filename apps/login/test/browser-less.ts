@@ -10,7 +10,7 @@ export class FormBrowser {
     init: { method?: string; form?: Record<string, string>; raw?: { contentType: string; body: string } } = {},
   ): Promise<{ status: number; location?: string; body: string; url: string; headers: Headers }> {
     const headers: Record<string, string> = {};
-    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (this.cookies.size) headers.cookie = this.cookieHeader();
     let body: string | undefined;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -36,6 +36,11 @@ export class FormBrowser {
       url,
       headers: response.headers,
     };
+  }
+
+  /** The Cookie header this browser sends, for another client to post as this browser would. */
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
   /** Follows redirects from `url` until one leaves for `stopAt` (returned) or a page answers (returned). */

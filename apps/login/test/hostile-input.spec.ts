@@ -200,3 +200,75 @@ describe('the hosted sign-in form', () => {
     expect(await attemptsOf('formal@example.com')).toBe(before);
   });
 });
+
+describe('the OpenID endpoints', () => {
+  let publicClient: string;
+  let confidential: { clientId: string; clientSecret?: string };
+  beforeAll(async () => {
+    ({ clientId: publicClient } = await login.registerClient(tenant.slug, {
+      name: 'Ids app',
+      type: 'public',
+      redirectUris: [REDIRECT_URI],
+    }));
+    confidential = await login.registerClient(tenant.slug, {
+      name: 'Ids service',
+      type: 'confidential',
+      grantTypes: ['client_credentials'],
+    });
+  });
+  const basic = (user: string, secret: string) =>
+    `Basic ${Buffer.from(`${encodeURIComponent(user)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  const post = (path: string, form: Record<string, string>, authorization?: string) =>
+    fetch(`${login.issuer(tenant.slug)}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) },
+      body: new URLSearchParams(form).toString(),
+    });
+  const authorize = (params: Record<string, string>) =>
+    fetch(
+      `${login.issuer(tenant.slug)}/auth?${new URLSearchParams({ response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', ...params })}`,
+      {
+        redirect: 'manual',
+      },
+    );
+
+  // Any tenant can send these; a NUL reached PostgreSQL, which cannot hold it in text, and answered 500.
+  // Unknown tokens are inactive (introspection) and revoked already (revocation), as RFC 7662 and 7009 say.
+  test.each([
+    ['a client id with a NUL, in the form', () => post('/token', { grant_type: 'client_credentials', client_id: 'a\u0000b' }), 401],
+    ['a client id with a NUL, in Basic', () => post('/token', { grant_type: 'client_credentials' }, basic('a\u0000b', 'secret')), 400],
+    ['a client id past any login mints', () => post('/token', { grant_type: 'client_credentials', client_id: 'c'.repeat(600) }), 401],
+    [
+      'a code with a NUL',
+      () => post('/token', { grant_type: 'authorization_code', client_id: publicClient, code: 'a\u0000b', redirect_uri: REDIRECT_URI }),
+      400,
+    ],
+    [
+      'a refresh token with a NUL',
+      () => post('/token', { grant_type: 'refresh_token', client_id: publicClient, refresh_token: 'a\u0000b' }),
+      400,
+    ],
+    [
+      'a token to introspect with a NUL',
+      () => post('/token/introspection', { token: 'a\u0000b' }, basic(confidential.clientId, confidential.clientSecret!)),
+      200,
+    ],
+    [
+      'a token to revoke with a NUL',
+      () => post('/token/revocation', { token: 'a\u0000b' }, basic(confidential.clientId, confidential.clientSecret!)),
+      200,
+    ],
+    ['an authorization for a client id with a NUL', () => authorize({ client_id: 'a\u0000b' }), 400],
+    // The client is known, so the error goes back to its redirect URI.
+    [
+      'a pushed request URI with a NUL',
+      () => authorize({ client_id: publicClient, request_uri: 'urn:ietf:params:oauth:request_uri:a\u0000b' }),
+      303,
+    ],
+  ])('%s is refused as OAuth says, never a 500', async (_name, send, status) => {
+    const response = await send();
+    const body = await response.text();
+    expect({ status: response.status, inactive: status !== 200 || !body.includes('"active":true') }).toEqual({ status, inactive: true });
+    if (status === 303) expect(response.headers.get('location')).toMatch(/[?&]error=/);
+  });
+});

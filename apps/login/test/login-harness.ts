@@ -40,6 +40,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * One login process, built the way main.ts builds it, listening on 127.0.0.1 at `env.PORT` (its
+ * issuers are under LOGIN_PUBLIC_URL, so the port is chosen first); `errorLog` collects its error lines.
+ */
+export async function startLoginApp(
+  env: Record<string, string>,
+  errorLog?: string[],
+): Promise<{ runtime: LoginRuntime; app: NestFastifyApplication }> {
+  const config = loadLoginConfig(env);
+  const runtime = await openLoginRuntime(config);
+  const logging = errorLog ? { logLevel: 'error' as const, logDestination: { write: (line: string) => void errorLog.push(line) } } : {};
+  const app = await createServiceApp(LoginModule.forRoot(runtime), { ...loginServiceOptions(config), processMetrics: false, ...logging });
+  await app.listen(config.PORT, '127.0.0.1');
+  return { runtime, app };
+}
+
 /** Register and login on one fresh database, sharing the master key, as `npm start` runs them. */
 export async function startLogin(env: Record<string, string> = {}): Promise<LoginHarness> {
   const databaseUrl = await createTestDatabase('login');
@@ -61,14 +77,7 @@ export async function startLogin(env: Record<string, string> = {}): Promise<Logi
     ...env,
   };
   const errorLog: string[] = [];
-  const start = async (listenOn: number, log?: string[]) => {
-    const config = loadLoginConfig({ ...environment, PORT: String(listenOn) });
-    const runtime = await openLoginRuntime(config);
-    const logging = log ? { logLevel: 'error' as const, logDestination: { write: (line: string) => void log.push(line) } } : {};
-    const app = await createServiceApp(LoginModule.forRoot(runtime), { ...loginServiceOptions(config), processMetrics: false, ...logging });
-    await app.listen(listenOn, '127.0.0.1');
-    return { runtime, app };
-  };
+  const start = (listenOn: number, log?: string[]) => startLoginApp({ ...environment, PORT: String(listenOn) }, log);
   const { runtime, app } = await start(port, errorLog);
   const replicas: NestFastifyApplication[] = [];
   const pool = runtime.infrastructure.pool;

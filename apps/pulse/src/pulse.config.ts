@@ -31,6 +31,17 @@ const schema = serviceEnvSchema({ port: 3003 })
     INGEST_TENANT_EVENTS_PER_SECOND: integer({ min: 0, max: 10_000_000 }).default(0),
     /** Events a quiet tenant may send at once under that rate; defaults to one second's worth. */
     INGEST_TENANT_EVENTS_BURST: integer({ min: 1, max: 10_000_000 }).optional(),
+    /**
+     * Refused tracking calls (400, 413, 415, 422) per second one tenant may cost this process, and
+     * how many at once: past them the tenant gets 429 with Retry-After for every tracking call, for
+     * a key sent as HTTP Basic before its body is read, until the budget refills (RefusalBudget).
+     * 0 turns it off.
+     */
+    INGEST_TENANT_REFUSALS_PER_SECOND: integer({ min: 0, max: 1_000_000 }).default(10),
+    INGEST_TENANT_REFUSALS_BURST: integer({ min: 1, max: 1_000_000 }).default(50),
+    /** How long a call past that budget waits for its 429, and how many calls of one tenant wait at once. */
+    INGEST_TENANT_REFUSALS_HOLD_MS: integer({ min: 0, max: 10_000 }).default(1000),
+    INGEST_TENANT_REFUSALS_MAX_HELD: integer({ min: 0, max: 100_000 }).default(256),
     /** Profile reads one tenant may have in flight in this process; more answer 429. */
     PROFILES_TENANT_CONCURRENCY: integer({ min: 1, max: 1000 }).default(16),
     /** Live views one tenant may hold open on this process; more answer 429. */

@@ -22,6 +22,7 @@ import { DedupeRetention } from './tracking/dedupe-retention';
 import { GroupCommit } from './tracking/group-commit';
 import { ingestLogFor } from './tracking/ingest-log';
 import { TrackingHandler } from './tracking/tracking.handler';
+import { RefusalBudget } from './tracking/refusal-budget';
 import { PulsePublicUrl, TrackingRoutes } from './tracking/tracking.http';
 
 /** The projection runners of this process's role (tenants, profiles or both), for the lifecycle and for tests that wait on them. */
@@ -102,6 +103,7 @@ function ingestParts(runtime: PulseRuntime) {
       { provide: TenantKeys, useValue: new TenantKeys(infrastructure.pool) },
       { provide: TrackingHandler, useValue: new TrackingHandler(infrastructure.codec, commit, ingestRate) },
       { provide: PulsePublicUrl, useValue: new PulsePublicUrl(runtime.publicUrl) },
+      { provide: RefusalBudget, useValue: fairness.refusals ? new RefusalBudget(new TenantRateLimiter(fairness.refusals), fairness.refusals.hold) : new RefusalBudget() },
       { provide: PROFILE_READS, useValue: new TenantConcurrencyLimiter(fairness.profileReadsPerTenant) },
       { provide: LIVE_VIEWS, useValue: new TenantConcurrencyLimiter(fairness.liveViewsPerTenant) },
       { provide: LiveTickets, useValue: new LiveTickets(runtime.liveTicketKey) },

@@ -8,6 +8,7 @@ import type { PulseConfig } from './pulse.config';
 import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000, PulseTenantKeys1765200000000 } from './pulse.migrations';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
+import type { RefusalHold } from './tracking/refusal-budget';
 import { liveTicketKeyOf } from './live/live-tickets';
 
 /** What pulse runs on, opened by main (or a test) before the module is built. */
@@ -33,6 +34,8 @@ export interface PulseRuntime {
 export interface PulseFairness {
   /** Events per second and burst per tenant, or undefined for no rate. */
   readonly ingestRate?: { readonly ratePerSecond: number; readonly burst: number };
+  /** Refused tracking calls per second and burst per tenant, or undefined for no budget. */
+  readonly refusals?: { readonly ratePerSecond: number; readonly burst: number; readonly hold: RefusalHold };
   readonly profileReadsPerTenant: number;
   readonly liveViewsPerTenant: number;
 }
@@ -69,6 +72,14 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
           ? {
               ratePerSecond: config.INGEST_TENANT_EVENTS_PER_SECOND,
               burst: config.INGEST_TENANT_EVENTS_BURST ?? config.INGEST_TENANT_EVENTS_PER_SECOND,
+            }
+          : undefined,
+      refusals:
+        config.INGEST_TENANT_REFUSALS_PER_SECOND > 0
+          ? {
+              ratePerSecond: config.INGEST_TENANT_REFUSALS_PER_SECOND,
+              burst: config.INGEST_TENANT_REFUSALS_BURST,
+              hold: { ms: config.INGEST_TENANT_REFUSALS_HOLD_MS, maxHeldPerTenant: config.INGEST_TENANT_REFUSALS_MAX_HELD },
             }
           : undefined,
       profileReadsPerTenant: config.PROFILES_TENANT_CONCURRENCY,

@@ -96,7 +96,17 @@ export async function startPulse(options: PulseOptions = {}): Promise<PulseHarne
 export async function startPulseApp(
   env: Record<string, string>,
 ): Promise<{ app: NestFastifyApplication; runtime: PulseRuntime; url: string }> {
-  const config = loadPulseConfig({ NODE_ENV: 'test', SHUTDOWN_DRAIN_MS: '0', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...env });
+  const config = loadPulseConfig({
+    NODE_ENV: 'test',
+    SHUTDOWN_DRAIN_MS: '0',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    // Property tests send hundreds of refused calls in a row: the refusal budget is out of their way
+    // unless a test sets it (tenant-fairness.spec.ts).
+    INGEST_TENANT_REFUSALS_PER_SECOND: '0',
+    ...env,
+  });
   const runtime = await openPulseRuntime(config);
   const app = await createServiceApp(PulseModule.forRoot(runtime), { ...pulseServiceOptions(config), processMetrics: false });
   await app.listen(0, '127.0.0.1');

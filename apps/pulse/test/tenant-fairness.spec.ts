@@ -166,3 +166,45 @@ describe('a per-tenant event rate, when one is configured', () => {
     expect((await h.pulse.storedMessageIds(quiet.id)).size).toBe(100);
   });
 });
+
+describe('a tenant’s budget of refused calls', () => {
+  // Three refusals at once, then one a second.
+  const h = usePulse({
+    env: { INGEST_TENANT_REFUSALS_PER_SECOND: '1', INGEST_TENANT_REFUSALS_BURST: '3', INGEST_TENANT_REFUSALS_HOLD_MS: '100' },
+  });
+  const post = (tenant: Tenant, body: object): Promise<Answer> => postTracking(h.pulse, tenant, body);
+  const poison = { batch: [{ type: 'track', userId: 'u', event: 'E', messageId: 'bad\u0000id' }] };
+
+  test('past its refusals a tenant gets 429 for every call, before the body is read when the key is in the header, while another tenant is served', async () => {
+    const quiet = await h.pulse.createTenant();
+    // Accepted calls spend nothing.
+    for (let i = 0; i < 5; i++) expect((await post(h.tenant, batchOf(1))).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await post(h.tenant, poison)).status).toBe(400);
+
+    const valid = batchOf(1);
+    const asked = Date.now();
+    const refused = await post(h.tenant, valid);
+    expect(refused.status).toBe(429);
+    // Held back, so a client waiting for its answers cannot keep the 429s coming at full rate.
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(95);
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // Past the body limit, yet 429 rather than 413: the tenant was refused before its body was read.
+    const oversized = { batch: [{ type: 'track', userId: 'u', event: 'E', properties: { blob: 'x'.repeat(600_000) } }] };
+    expect((await post(h.tenant, oversized)).status).toBe(429);
+    // analytics.js sends the key in the body: refused once the body names the tenant.
+    const short = await h.pulse
+      .http()
+      .post('/v1/t')
+      .set('content-type', 'text/plain')
+      .send(JSON.stringify({ writeKey: h.tenant.writeKey, userId: 'u', event: 'E' }));
+    expect(short.status).toBe(429);
+
+    // Another tenant has its own budget.
+    expect((await post(quiet, poison)).status).toBe(400);
+    expect((await post(quiet, batchOf(1))).status).toBe(200);
+    expect((await h.pulse.storedMessageIds(h.tenant.id)).has(valid.batch[0]!.messageId)).toBe(false);
+    // The budget refills: a valid call is taken again.
+    await eventually(async () => (await post(h.tenant, batchOf(1))).status === 200, 5_000);
+  });
+});

@@ -224,8 +224,8 @@ export const PROGRAM = {
 };
 
 /**
- * PROGRAM with every rule earning from client sources too: what a test that tracks through real
- * pulse needs while pulse records every call as a client source (tenants have no server keys yet).
+ * PROGRAM with every rule earning from client sources too (public write keys): what a tenant
+ * publishes when it decides these events are worth nothing to a forger.
  */
 export const PROGRAM_ALLOWING_CLIENTS = {
   ...PROGRAM,

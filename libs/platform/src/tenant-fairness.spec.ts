@@ -38,6 +38,19 @@ describe('tenant fairness', () => {
     expect(rate.take('t', 1).allowed).toBe(true);
   });
 
+  test('peek says whether a tenant could spend, and spends nothing', () => {
+    const rate = limiter({ ratePerSecond: 10, burst: 2 });
+    expect(rate.peek('t')).toEqual({ allowed: true });
+    rate.take('t');
+    rate.take('t');
+    expect(rate.peek('t')).toEqual({ allowed: false, retryAfterMs: 100 });
+    clock = 100;
+    expect(rate.peek('t')).toEqual({ allowed: true });
+    expect(rate.peek('t')).toEqual({ allowed: true });
+    expect(rate.take('t').allowed).toBe(true);
+    expect(rate.peek('t').allowed).toBe(false);
+  });
+
   test('enforce answers 429 with Retry-After in whole seconds', () => {
     const rate = limiter({ ratePerSecond: 0.5, burst: 1 });
     rate.enforce('t');

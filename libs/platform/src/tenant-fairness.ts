@@ -62,6 +62,15 @@ export class TenantRateLimiter {
     return { allowed: true };
   }
 
+  /** Whether the tenant could spend `cost` now; spends nothing. */
+  peek(tenant: string, cost = 1): RateDecision {
+    const bucket = this.buckets.get(tenant);
+    if (!bucket) return { allowed: true };
+    const spend = Math.min(cost, this.options.burst);
+    const tokens = Math.min(this.options.burst, bucket.tokens + ((this.now() - bucket.at) / 1000) * this.options.ratePerSecond);
+    return tokens >= spend ? { allowed: true } : { allowed: false, retryAfterMs: ((spend - tokens) / this.options.ratePerSecond) * 1000 };
+  }
+
   /** As `take`, throwing the tenant's 429 when it is over its budget. */
   enforce(tenant: string, cost = 1, what = 'requests'): void {
     const decision = this.take(tenant, cost);

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { BOUNDS, textProblem } from '#platform';
 import { requestArtefactsOf, storeWrites, WRITE_BEHIND_MODELS, type RequestArtefacts, type StoredGrant } from './request-artefacts';
 
 /** What oidc-provider stores through its adapter: a JSON payload per model and id. */
@@ -44,6 +45,7 @@ export function postgresAdapterFor(
     }
 
     async find(id: string): Promise<OidcPayload | undefined> {
+      if (!couldBeStored(id)) return undefined;
       if (this.model === 'Client') return clients(tenantId, id);
       const request = requestArtefactsOf(currentRequest());
       const written = request?.written(this.model, id);
@@ -55,10 +57,12 @@ export function postgresAdapterFor(
     }
 
     async findByUserCode(userCode: string): Promise<OidcPayload | undefined> {
+      if (!couldBeStored(userCode)) return undefined;
       return (await this.one('user_code', userCode))?.payload;
     }
 
     async findByUid(uid: string): Promise<OidcPayload | undefined> {
+      if (!couldBeStored(uid)) return undefined;
       const request = requestArtefactsOf(currentRequest());
       const saved = request?.writtenWithUid(this.model, uid);
       if (saved) return saved;
@@ -137,6 +141,15 @@ export function postgresAdapterFor(
       return rows[0];
     }
   };
+}
+
+/**
+ * Ids, uids and user codes are minted by oidc-provider (short, URL-safe) but arrive from anyone, in
+ * codes, tokens and request URIs: one PostgreSQL cannot hold as text (a NUL, an unpaired surrogate)
+ * failed the query and answered 500. No such string was ever stored, so it names nothing.
+ */
+function couldBeStored(value: unknown): boolean {
+  return typeof value === 'string' && textProblem(value, 'identifier', BOUNDS.identifierLength) === undefined;
 }
 
 /** The most recent live grant a person gave a client in this tenant: consent remembered across sessions. */

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { MessageKind } from '#contracts';
 import { problemContentType, ProblemError, RequestValidationError, requestPath, SERVICE_LOGGER } from '#platform';
 import { TenantKeys, type TrackingSender } from '../tenants/tenant-keys';
+import { RefusalBudget } from './refusal-budget';
 import { bodyTooLarge, decodeTrackingBody } from './tracking-body';
 import { TrackingHandler } from './tracking.handler';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, writeKeyProblem } from './segment-message';
@@ -60,11 +61,15 @@ const unauthorized = (detail: string) =>
  */
 @Injectable()
 export class TrackingRoutes implements OnModuleInit {
+  /** Who sent each call in flight, once known: its refusal is charged to that tenant. */
+  private readonly senders = new WeakMap<FastifyRequest, TrackingSender>();
+
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly tracking: TrackingHandler,
     private readonly tenants: TenantKeys,
     private readonly publicUrl: PulsePublicUrl,
+    private readonly refusals: RefusalBudget,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -85,6 +90,15 @@ export class TrackingRoutes implements OnModuleInit {
       // No Allow-Credentials: tracking uses no cookies, so a browser never sends any with these calls.
       reply.header('vary', 'Origin');
       done();
+    });
+    // A key sent as HTTP Basic names its tenant before the body is read: a tenant past its budget of
+    // refused calls is answered 429 without a parse (see RefusalBudget).
+    scope.addHook('onRequest', async (request) => {
+      const key = request.method === 'POST' ? basicUser(header(request, 'authorization')) : undefined;
+      const sender = key && key.length <= 256 ? await this.tenants.sender(key) : undefined;
+      if (!sender) return;
+      this.senders.set(request, sender);
+      await this.refusals.admit(sender.tenantId);
     });
     scope.setErrorHandler((error, request, reply) => this.renderProblem(error, request, reply));
     scope.options('/v1/*', (request, reply) => {
@@ -170,11 +184,15 @@ export class TrackingRoutes implements OnModuleInit {
    * (server libraries) or `writeKey` in the body (analytics.js); messages record which source sent them.
    */
   private async authenticate(request: FastifyRequest, body: Record<string, unknown>): Promise<TrackingSender> {
+    const known = this.senders.get(request);
+    if (known) return known;
     const key = basicUser(header(request, 'authorization')) ?? (typeof body.writeKey === 'string' ? body.writeKey : undefined);
     if (!key) throw unauthorized('send the write key as the HTTP Basic user name or as writeKey in the body');
     if (key.length > 256) throw unauthorized('the write key is not valid');
     const sender = await this.tenants.sender(key);
     if (!sender) throw unauthorized('the write key is not valid');
+    this.senders.set(request, sender);
+    await this.refusals.admit(sender.tenantId);
     return sender;
   }
 
@@ -199,6 +217,8 @@ export class TrackingRoutes implements OnModuleInit {
         detail: 'the service failed to handle the request',
       });
     }
+    const sender = this.senders.get(request);
+    if (sender) this.refusals.answered(sender.tenantId, problem.status);
     // A 503's store failure, or what a 422 may say of the value the store refused (names, no values).
     if (error instanceof ProblemError && error.cause) this.logger.warn({ err: error.cause, requestId: request.id }, problem.title);
     void reply
