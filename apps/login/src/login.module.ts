@@ -25,6 +25,7 @@ import { CSRF_SECRET, InteractionController, SIGN_IN_LIMITER } from './sign-in/i
 import { JOURNEYS } from './sign-in/journeys';
 import { AccountSecurityController } from './mfa/account-security.http';
 import { SecondFactors } from './mfa/second-factors';
+import { SecondFactorsAdminController } from './mfa/second-factors.http';
 import { PasswordCheck } from './sign-in/password-check';
 import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from './sign-in/sign-in.events';
 
@@ -139,7 +140,13 @@ export class LoginModule {
     ];
     return {
       module: LoginModule,
-      controllers: [ClientsController, InteractionController, AccountSecurityController, ParkedEventsController],
+      controllers: [
+        ClientsController,
+        InteractionController,
+        AccountSecurityController,
+        SecondFactorsAdminController,
+        ParkedEventsController,
+      ],
       providers,
     };
   }
