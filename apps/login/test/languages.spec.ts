@@ -1,4 +1,5 @@
 import * as oidc from 'openid-client';
+import { eventually } from '#platform/testing';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { FormBrowser } from './browser-less';
 import { startLogin, type LoginHarness } from './login-harness';
@@ -6,11 +7,12 @@ import { REDIRECT_URI } from './sign-in-flow';
 
 let login: LoginHarness;
 let slug: string;
+let tenantId: string;
 let config: oidc.Configuration;
 
 beforeAll(async () => {
   login = await startLogin({}, { journeys: true });
-  slug = (await login.createTenant()).slug;
+  ({ slug, id: tenantId } = await login.createTenant());
   const { clientId } = await login.registerClient(slug, { name: 'Appli', type: 'public', redirectUris: [REDIRECT_URI] });
   config = await oidc.discovery(new URL(login.issuer(slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
 });
@@ -64,6 +66,11 @@ describe('login’s pages speak the language the authorization or the browser as
     expect(signedUp.body).toContain('<html lang="fr">');
     await login.register.settled();
     expect(login.register.mailbox.list('amelie@example.com')[0]?.subject).toMatch(/confirmez votre adresse e-mail$/);
+    // Login learns the account from register's events, as it would between two services.
+    const pool = login.runtime.infrastructure.pool;
+    await eventually(async () => Boolean((await pool.query('SELECT 1 FROM login_credentials WHERE tenant_id = $1', [tenantId])).rowCount), {
+      what: 'login to learn the account',
+    });
 
     // "Continuer vers la connexion" names no language: the authorization's own ui_locales still holds.
     const back = await browser.request(hrefs(signedUp.body).find((href) => href.startsWith(login.url))!);

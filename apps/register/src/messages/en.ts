@@ -24,7 +24,8 @@ export const en = {
   'linkFailed.expired': 'This link has expired.',
   'linkFailed.invalid': 'This link is not valid, or it was used already.',
   'linkRequested.title': 'Check your inbox',
-  'linkRequested.reset': 'If an account exists for this address, we sent it a link to choose a new password. It may take a minute to arrive.',
+  'linkRequested.reset':
+    'If an account exists for this address, we sent it a link to choose a new password. It may take a minute to arrive.',
   'linkRequested.verification': 'If this address awaits confirmation, we sent it a new link. It may take a minute to arrive.',
   'forgot.title': 'Forgot your password?',
   'forgot.intro': 'Enter the e-mail address of your account and we will send you a link to choose a new password.',

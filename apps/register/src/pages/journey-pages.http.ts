@@ -193,7 +193,9 @@ function sentenceOf(error: ProblemError, say: Say): string {
   if (error instanceof RequestValidationError) {
     const sentences = error.errors.map((field) => {
       const known = FIELDS[field.pointer];
-      return known ? say('refused.field', { field: say(known.name), reason: say(known.reason) }) : say('refused.other', { detail: field.pointer });
+      // A field no form of these pages has: named as the API names it.
+      if (!known) return say('refused.field', { field: field.pointer, reason: field.message });
+      return say('refused.field', { field: say(known.name), reason: say(known.reason) });
     });
     // One sentence per field, however many of the field's rules it broke.
     return [...new Set(sentences)].join(' ');

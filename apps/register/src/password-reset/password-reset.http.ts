@@ -24,7 +24,12 @@ export class PasswordResetController {
   @HttpCode(202)
   async request(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
-    await this.flow.request(tenant, callerOf(request), parseBody(resetRequestBody, body).email, languageOfCall(request, this.settings.defaultLocale));
+    await this.flow.request(
+      tenant,
+      callerOf(request),
+      parseBody(resetRequestBody, body).email,
+      languageOfCall(request, this.settings.defaultLocale),
+    );
     return { status: 'accepted', detail: 'if an account exists for this address, a reset link is on its way' };
   }
 

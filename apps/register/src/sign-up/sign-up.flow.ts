@@ -2,9 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { z } from 'zod';
 import type { profileChanges } from '../register.schemas';
 import type { ProfileAttributes } from '#contracts';
-import type { Locale } from '#platform';
 import { normaliseEmail } from '#personal-data';
-import { ProblemError } from '#platform';
+import { ProblemError, type Locale } from '#platform';
 import type { Caller } from '../access/tenant-access';
 import { emptyProfile } from '../account/account.state';
 import { ReadModels } from '../read-models';
@@ -49,7 +48,9 @@ export class SignUpFlow {
     await this.limits.signUp(tenant.tenantId, caller.ip, this.emailIndex.of(tenant.tenantId, email));
     const profile = { ...emptyProfile, ...input.profile };
     const consents = input.consents ?? [];
-    const outcome = await this.signUps.execute(new SignUp(tenant, email, input.password, profile, consents, caller.correlationId, requestLocale));
+    const outcome = await this.signUps.execute(
+      new SignUp(tenant, email, input.password, profile, consents, caller.correlationId, requestLocale),
+    );
     if (!outcome.registered) {
       throw new ProblemError({
         status: 409,

@@ -38,6 +38,8 @@ export class VerificationFlow {
       caller.ip,
       this.emailIndex.of(tenant.tenantId, email),
     );
-    await this.linkRequests.execute(new RequestMailedLink('email-verification', tenant, email, caller.correlationId, requestLocale, mayMail));
+    await this.linkRequests.execute(
+      new RequestMailedLink('email-verification', tenant, email, caller.correlationId, requestLocale, mayMail),
+    );
   }
 }

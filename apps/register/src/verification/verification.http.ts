@@ -33,7 +33,12 @@ export class VerificationController {
   @HttpCode(202)
   async requestLink(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
-    await this.flow.requestLink(tenant, callerOf(request), parseBody(verificationLinkBody, body).email, languageOfCall(request, this.settings.defaultLocale));
+    await this.flow.requestLink(
+      tenant,
+      callerOf(request),
+      parseBody(verificationLinkBody, body).email,
+      languageOfCall(request, this.settings.defaultLocale),
+    );
     return { status: 'accepted', detail: 'if this address awaits verification, a new link is on its way' };
   }
 }
