@@ -142,3 +142,32 @@ describe('hosted pages and mails speak the person’s language', () => {
     expect((await newestMailTo('plain@example.com'))?.subject).toBe(`Tenant ${slug}: confirm your e-mail address`);
   });
 });
+
+describe('DEFAULT_LOCALE: the language when nobody names one', () => {
+  let register: RegisterHarness;
+  let slug: string;
+  beforeAll(async () => {
+    register = await startRegister({ DEFAULT_LOCALE: 'fr' });
+    slug = (await register.createTenant()).slug;
+  });
+  afterAll(async () => {
+    await register?.close();
+  });
+
+  test('pages and mails in French unless the browser or the call asks for English', async () => {
+    const page = await browserOf(register).open(`/t/${slug}/sign-up`);
+    expect(page.text).toContain('<html lang="fr">');
+    const english = await browserOf(register, 'en-GB').open(`/t/${slug}/sign-up`);
+    expect(english.text).toContain('<html lang="en">');
+
+    await register.signUp(slug, 'defaut@example.com');
+    await register
+      .http()
+      .post(`/t/${slug}/users`)
+      .set('accept-language', 'en')
+      .send({ email: 'asked@example.com', password: STRONG_PASSWORD });
+    await register.settled();
+    expect(register.mailbox.list('defaut@example.com')[0]?.subject).toMatch(/confirmez votre adresse e-mail$/);
+    expect(register.mailbox.list('asked@example.com')[0]?.subject).toBe(`Tenant ${slug}: confirm your e-mail address`);
+  });
+});

@@ -40,7 +40,7 @@ export const en = {
   // A refused form: the field, then why (the API's words in English, the catalogue's elsewhere).
   'refused.field': '{field}: {reason}.',
   'refused.email': 'must be an e-mail address',
-  'refused.token': 'enter the code from the e-mail as it is',
+  'refused.token': 'copy it exactly as it appears in the e-mail',
   'refused.emailTaken': 'An account with this e-mail address exists already. Sign in, or reset your password.',
   'refused.tooMany': 'Too many attempts from here. Wait a little, then try again.',
   'refused.password': 'enter a password',

@@ -43,7 +43,7 @@ export const fr: MessagesOf<typeof en> = {
   'link.backToSignIn': 'Retour à la connexion',
   'refused.field': '{field}\u00a0: {reason}.',
   'refused.email': 'saisissez une adresse e-mail valide',
-  'refused.token': 'saisissez le code de l’e-mail tel quel',
+  'refused.token': 'recopiez-le exactement tel qu’il apparaît dans l’e-mail',
   'refused.emailTaken': 'Un compte existe déjà avec cette adresse e-mail. Connectez-vous, ou réinitialisez votre mot de passe.',
   'refused.tooMany': 'Trop de tentatives depuis cet endroit. Patientez un peu, puis réessayez.',
   'refused.password': 'saisissez un mot de passe',
