@@ -25,6 +25,9 @@ export function wordsFor(uiLocales: unknown, acceptLanguage: unknown, defaultLoc
   return wordsIn(negotiateLocale(uiLocales, acceptLanguage, defaultLocale));
 }
 
+/** A hosted page, written once its language is known. */
+export type LocalisedPage = (words: Words) => string;
+
 export function wordsIn(locale: Locale): Words {
   const catalogue = CATALOGUES[locale];
   return {

@@ -5,7 +5,7 @@ import { inTransaction } from '#eventstore';
 import { blindIndex } from '#personal-data';
 import { ARGON2ID_OPTIONS } from '#contracts';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
-import type { LoginEventLog, StreamRecord } from '../login-events';
+import type { LoginEventLog } from '../login-events';
 import { isLocked, lockoutDecider, type AccountThrottle } from './lockout.decider';
 import { LoginFailed, signInStreamFor, type SignInEvent } from './sign-in.events';
 
@@ -25,8 +25,11 @@ export interface SignInPolicy {
 type Refusal = { readonly ok: false; readonly reason: 'invalid_credentials' | 'locked' | 'throttled' | 'email_unverified' };
 
 export type SignInOutcome =
-  /** `succeeded` holds LoginSucceeded, for the caller to append with the session it starts (one write). */
-  { readonly ok: true; readonly credential: Credential; readonly succeeded: StreamRecord } | Refusal;
+  /**
+   * The password is right: the caller records LoginSucceeded (to the sign-in stream of `accountKey`)
+   * with the session it starts, in one write, once the sign-in is complete (a second factor may follow).
+   */
+  { readonly ok: true; readonly credential: Credential; readonly accountKey: string } | Refusal;
 
 interface Attempt {
   readonly body: Record<string, unknown>;
@@ -129,7 +132,7 @@ export class PasswordCheck {
     );
     const first = events[0];
     if (first?.type === 'LoginSucceeded' && credential) {
-      return { ok: true, credential, succeeded: { streamName: signInStreamFor(tenant.tenantId, accountKey), events } };
+      return { ok: true, credential, accountKey };
     }
     await this.record(tenant, accountKey, events);
     return { ok: false, reason: first?.type === 'LoginFailed' ? first.data.reason : 'invalid_credentials' };

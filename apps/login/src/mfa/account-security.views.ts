@@ -1,0 +1,88 @@
+import QRCode from 'qrcode';
+import { escapeHtml, hostedPage } from '#platform';
+import type { LoginTenant } from '../directory';
+import type { LocalisedPage, LoginMessageKey } from '../messages/messages';
+import { totpUri } from './totp';
+
+interface Person {
+  readonly tenant: LoginTenant;
+  readonly email: string;
+  readonly csrf: string;
+}
+
+const path = (person: Person, action = '') => `/t/${encodeURIComponent(person.tenant.slug)}/account/security${action}`;
+const csrfField = (person: Person) => `<input type="hidden" name="csrf" value="${escapeHtml(person.csrf)}">`;
+const codeField = (label: string) =>
+  `<label for="code">${label}</label><input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="64">`;
+
+export function signedOutView(tenant: LoginTenant): LocalisedPage {
+  return (words) =>
+    hostedPage({
+      siteName: tenant.name,
+      title: words.say('security.signInFirst.title'),
+      lang: words.locale,
+      body: `<p>${words.sayHtml('security.signInFirst')}</p>`,
+    });
+}
+
+export function securityView(
+  person: Person,
+  options: { enrolled: boolean; recoveryCodesLeft?: number; notice?: LoginMessageKey; error?: LoginMessageKey },
+): LocalisedPage {
+  return (words) => {
+    const alert = options.error ? `<p class="error" role="alert">${words.sayHtml(options.error)}</p>` : '';
+    const body = options.enrolled
+      ? `${alert}<p class="done" role="status">${words.sayHtml('security.on')}</p>
+<p>${words.sayHtml('security.recoveryCodesLeft', { count: escapeHtml(String(options.recoveryCodesLeft ?? 0)) })}</p>
+<form method="post" action="${escapeHtml(path(person, '/totp/remove'))}">${csrfField(person)}
+${codeField(words.sayHtml('security.removeCode'))}
+<button type="submit" class="secondary">${words.sayHtml('security.remove')}</button>
+</form>`
+      : `${options.notice ? `<p class="done" role="status">${words.sayHtml(options.notice)}</p>` : ''}${alert}
+<p>${words.sayHtml('security.offer')}</p>
+<form method="post" action="${escapeHtml(path(person, '/totp'))}">${csrfField(person)}
+<button type="submit">${words.sayHtml('security.setUp')}</button>
+</form>`;
+    return hostedPage({
+      siteName: person.tenant.name,
+      title: words.say('security.title'),
+      lang: words.locale,
+      body: `<p>${words.sayHtml('security.signedInAs', { email: escapeHtml(person.email) })}</p>${body}`,
+    });
+  };
+}
+
+/** The QR code (inline SVG: no image request, nothing the CSP must allow) and the key to type instead. */
+export async function enrolmentView(person: Person, secret: string, error?: LoginMessageKey): Promise<LocalisedPage> {
+  const uri = totpUri(secret, person.tenant.name, person.email);
+  const qr = await QRCode.toString(uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M', width: 200 });
+  const grouped = secret.replace(/(.{4})/g, '$1 ').trim();
+  return (words) =>
+    hostedPage({
+      siteName: person.tenant.name,
+      title: words.say('enrolment.title'),
+      lang: words.locale,
+      body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}
+<ol><li>${words.sayHtml('enrolment.scan')}</li></ol>
+<div role="img" aria-label="${words.sayHtml('enrolment.qrLabel')}">${qr}</div>
+<p>${words.sayHtml('enrolment.typeKey', { key: `<code id="totp-key">${escapeHtml(grouped)}</code>` })}</p>
+<form method="post" action="${escapeHtml(path(person, '/totp/confirm'))}">${csrfField(person)}
+${codeField(words.sayHtml('enrolment.code'))}
+<button type="submit">${words.sayHtml('enrolment.turnOn')}</button>
+</form>`,
+    });
+}
+
+/** Shown once: only their hashes are kept. */
+export function recoveryCodesView(person: Person, codes: readonly string[]): LocalisedPage {
+  return (words) =>
+    hostedPage({
+      siteName: person.tenant.name,
+      title: words.say('recoveryCodes.title'),
+      lang: words.locale,
+      body: `<p class="done" role="status">${words.sayHtml('recoveryCodes.on')}</p>
+<p>${words.sayHtml('recoveryCodes.explain')}</p>
+<ul id="recovery-codes">${codes.map((code) => `<li><code>${escapeHtml(code)}</code></li>`).join('')}</ul>
+<p><a href="${escapeHtml(path(person))}">${words.sayHtml('recoveryCodes.back')}</a></p>`,
+    });
+}

@@ -1,0 +1,51 @@
+import type { InteractionDetails } from 'oidc-provider';
+import { escapeHtml, hostedPage } from '#platform';
+import type { LoginTenant } from '../directory';
+import type { LocalisedPage, LoginMessageKey } from '../messages/messages';
+
+/** Who passed the password check on an interaction that now waits for their second factor. */
+export interface PendingSecondFactor {
+  readonly accountId: string;
+  /** The blind index of the e-mail: the sign-in stream LoginSucceeded goes to. */
+  readonly accountKey: string;
+  readonly clientId: string;
+}
+
+/** How a sign-in happened, for the ID token (RFC 8176 `amr` values; `acr` as discovery lists them). */
+export const ACR_PASSWORD = 'urn:tessera:acr:pwd';
+export const ACR_MFA = 'urn:tessera:acr:mfa';
+export const PASSWORD_ONLY = { amr: ['pwd'], acr: ACR_PASSWORD } as const;
+export const WITH_SECOND_FACTOR = { amr: ['pwd', 'otp', 'mfa'], acr: ACR_MFA } as const;
+
+/** What a page says about a refused code (keys of the message catalogues, messages/). */
+export const SECOND_FACTOR_FAILURE: Record<'wrong' | 'locked' | 'not-enrolled', LoginMessageKey> = {
+  wrong: 'secondFactor.wrong',
+  locked: 'secondFactor.locked',
+  'not-enrolled': 'secondFactor.notEnrolled',
+};
+
+export function pendingSecondFactorOf(details: InteractionDetails): PendingSecondFactor | undefined {
+  const pending = details.result?.secondFactor as Partial<PendingSecondFactor> | undefined;
+  if (!pending || typeof pending.accountId !== 'string' || typeof pending.accountKey !== 'string' || typeof pending.clientId !== 'string')
+    return undefined;
+  return { accountId: pending.accountId, accountKey: pending.accountKey, clientId: pending.clientId };
+}
+
+/** The code step of a sign-in; its form posts the page's language back (ui_locales), as the sign-in form does. */
+export function secondFactorPage(tenant: LoginTenant, uid: string, csrf: string, error?: LoginMessageKey): LocalisedPage {
+  const action = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}/second-factor`;
+  return (words) =>
+    hostedPage({
+      siteName: tenant.name,
+      title: words.say('secondFactor.title'),
+      lang: words.locale,
+      body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}
+<form method="post" action="${escapeHtml(action)}" autocomplete="off">
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}"><input type="hidden" name="ui_locales" value="${escapeHtml(words.locale)}">
+<label for="code">${words.sayHtml('secondFactor.code')}</label>
+<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus maxlength="64" aria-describedby="code-hint">
+<p class="hint" id="code-hint">${words.sayHtml('secondFactor.hint')}</p>
+<button type="submit">${words.sayHtml('secondFactor.continue')}</button>
+</form>`,
+    });
+}
