@@ -25,6 +25,11 @@ export function wordsFor(uiLocales: unknown, acceptLanguage: unknown, defaultLoc
   return wordsIn(negotiateLocale(uiLocales, acceptLanguage, defaultLocale));
 }
 
+/** The page's language, posted back with its form so that an answer to the post speaks it too. */
+export function languageField(words: Words): string {
+  return `<input type="hidden" name="ui_locales" value="${escapeHtml(words.locale)}">`;
+}
+
 /** A hosted page, written once its language is known. */
 export type LocalisedPage = (words: Words) => string;
 

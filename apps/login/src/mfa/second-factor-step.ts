@@ -1,7 +1,7 @@
 import type { InteractionDetails } from 'oidc-provider';
 import { escapeHtml, hostedPage } from '#platform';
 import type { LoginTenant } from '../directory';
-import type { LocalisedPage, LoginMessageKey } from '../messages/messages';
+import { languageField, type LocalisedPage, type LoginMessageKey } from '../messages/messages';
 
 /** Who passed the password check on an interaction that now waits for their second factor. */
 export interface PendingSecondFactor {
@@ -41,7 +41,7 @@ export function secondFactorPage(tenant: LoginTenant, uid: string, csrf: string,
       lang: words.locale,
       body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(action)}" autocomplete="off">
-<input type="hidden" name="csrf" value="${escapeHtml(csrf)}"><input type="hidden" name="ui_locales" value="${escapeHtml(words.locale)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">${languageField(words)}
 <label for="code">${words.sayHtml('secondFactor.code')}</label>
 <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus maxlength="64" aria-describedby="code-hint">
 <p class="hint" id="code-hint">${words.sayHtml('secondFactor.hint')}</p>

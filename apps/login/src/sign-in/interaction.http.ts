@@ -5,7 +5,7 @@ import type { InteractionDetails } from 'oidc-provider';
 import { escapeHtml, hostedPage, hostedPageHeaders, ProblemError, TenantConcurrencyLimiter, type Locale } from '#platform';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { LoginEventLog } from '../login-events';
-import { DEFAULT_LOCALE, wordsFor, type LocalisedPage, type LoginMessageKey, type Words } from '../messages/messages';
+import { DEFAULT_LOCALE, languageField, wordsFor, type LocalisedPage, type LoginMessageKey } from '../messages/messages';
 import { ProviderCache } from '../oidc/provider-cache';
 import { collectArtefacts } from '../oidc/request-artefacts';
 import { PasswordCheck, type SignInOutcome } from './password-check';
@@ -337,11 +337,6 @@ async function finish(details: InteractionDetails, result: Record<string, unknow
   details.result = mergeWithLastSubmission && !('error' in result) ? { ...details.lastSubmission, ...result } : result;
   await details.persist();
   return details.returnTo;
-}
-
-/** The page's language, posted back with its form so that an answer to the post speaks it too. */
-function languageField(words: Words): string {
-  return `<input type="hidden" name="ui_locales" value="${escapeHtml(words.locale)}">`;
 }
 
 function formOf(req: FastifyRequest): Record<string, unknown> {
