@@ -86,6 +86,15 @@ export const loginApi: ApiDescription = {
       },
     },
     {
+      method: 'delete',
+      path: '/admin/tenants/{tenant}/users/{userId}/second-factors',
+      summary:
+        'Removes every second factor of a person who lost them all (audited: an event and a log line); they sign in with the password alone until they enrol again',
+      tags: ['admin'],
+      auth: 'adminToken',
+      responses: { 204: 'reset (or nothing to reset)', 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant or person' },
+    },
+    {
       method: 'post',
       path: '/t/{tenant}/interaction/{uid}/second-factor',
       summary: 'The second step of a sign-in (a code of the authenticator app or a recovery code, CSRF token; form-encoded)',

@@ -26,6 +26,7 @@ import { JOURNEYS } from './sign-in/journeys';
 import { DEFAULT_LOCALE } from './messages/messages';
 import { AccountSecurityController } from './mfa/account-security.http';
 import { SecondFactors } from './mfa/second-factors';
+import { SecondFactorsAdminController } from './mfa/second-factors.http';
 import { PasswordCheck } from './sign-in/password-check';
 import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from './sign-in/sign-in.events';
 
@@ -141,7 +142,13 @@ export class LoginModule {
     ];
     return {
       module: LoginModule,
-      controllers: [ClientsController, InteractionController, AccountSecurityController, ParkedEventsController],
+      controllers: [
+        ClientsController,
+        InteractionController,
+        AccountSecurityController,
+        SecondFactorsAdminController,
+        ParkedEventsController,
+      ],
       providers,
     };
   }

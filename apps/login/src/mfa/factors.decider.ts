@@ -8,6 +8,7 @@ import {
   TotpEnrolled,
   TotpEnrolmentStarted,
   TotpRemoved,
+  SecondFactorsReset,
   type FactorEvent,
 } from './factors.events';
 import { recoveryCodeHash, totpStepOf } from './totp';
@@ -35,7 +36,8 @@ export type FactorsCommand =
       readonly now: Date;
     }
   | { readonly type: 'VerifySecondFactor'; readonly userId: string; readonly code: string; readonly now: Date }
-  | { readonly type: 'RemoveTotp'; readonly userId: string; readonly code: string; readonly now: Date };
+  | { readonly type: 'RemoveTotp'; readonly userId: string; readonly code: string; readonly now: Date }
+  | { readonly type: 'ResetFactors'; readonly userId: string; readonly now: Date };
 
 export type FactorsRejection =
   | { readonly kind: 'AlreadyEnrolled' }
@@ -56,6 +58,8 @@ function evolve(state: FactorsState, event: FactorEvent): FactorsState {
       return { ...state, recoveryCodeHashes: event.data.codeHashes };
     case 'TotpRemoved':
       return { ...state, totp: null, pendingSecret: null, recoveryCodeHashes: [] };
+    case 'SecondFactorsReset':
+      return initialState();
     case 'SecondFactorVerified': {
       const { step, codeHash } = event.data;
       return {
@@ -100,6 +104,9 @@ export function factorsDecider(policy: LockoutPolicy): Decider<FactorsCommand, F
             SecondFactorVerified({ userId, method: 'totp', step, at }),
           );
         }
+        case 'ResetFactors':
+          if (!state.totp && !state.pendingSecret) return accept();
+          return accept(SecondFactorsReset({ userId, by: 'admin', at }));
         case 'VerifySecondFactor':
         case 'RemoveTotp': {
           if (!state.totp) return reject({ kind: 'NotEnrolled' });

@@ -14,6 +14,8 @@ export const TotpEnrolmentStarted = defineEvent<{ userId: string; secret: string
 export const TotpEnrolled = defineEvent<{ userId: string; at: string }>()('TotpEnrolled');
 export const RecoveryCodesIssued = defineEvent<{ userId: string; codeHashes: string[]; at: string }>()('RecoveryCodesIssued');
 export const TotpRemoved = defineEvent<{ userId: string; at: string }>()('TotpRemoved');
+/** Every factor removed by an operator for a person who lost them all (the audited way back in). */
+export const SecondFactorsReset = defineEvent<{ userId: string; by: 'admin'; at: string }>()('SecondFactorsReset');
 /** `step` is the TOTP time step used (a code works once); `codeHash` the recovery code spent. */
 export const SecondFactorVerified = defineEvent<{
   userId: string;
@@ -32,6 +34,7 @@ export type FactorEvent =
   | EventOf<typeof TotpEnrolled>
   | EventOf<typeof RecoveryCodesIssued>
   | EventOf<typeof TotpRemoved>
+  | EventOf<typeof SecondFactorsReset>
   | EventOf<typeof SecondFactorVerified>
   | EventOf<typeof SecondFactorFailed>
   | EventOf<typeof SecondFactorLocked>;
@@ -41,6 +44,7 @@ export const factorEvents = [
   TotpEnrolled,
   RecoveryCodesIssued,
   TotpRemoved,
+  SecondFactorsReset,
   SecondFactorVerified,
   SecondFactorFailed,
   SecondFactorLocked,

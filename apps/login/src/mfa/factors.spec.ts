@@ -10,6 +10,7 @@ import {
   TotpEnrolled,
   TotpEnrolmentStarted,
   TotpRemoved,
+  SecondFactorsReset,
 } from './factors.events';
 import { recoveryCodeHash, totpStepOf } from './totp';
 
@@ -119,6 +120,23 @@ describe('second factors', () => {
     given(decider, [...enrolled, ...removed])
       .when({ type: 'VerifySecondFactor', userId, code: 'klmno-pqrst', now: next })
       .thenRejects({ kind: 'NotEnrolled' });
+  });
+
+  test('an operator’s reset removes every factor, a lock included, and is recorded; with nothing to remove it records nothing', () => {
+    const locked = [...enrolled, SecondFactorLocked({ userId, failures: 3, lockedUntil: at(later(900_000)), at: at(now) })];
+    const reset = SecondFactorsReset({ userId, by: 'admin', at: at(later(1000)) });
+    given(decider, locked)
+      .when({ type: 'ResetFactors', userId, now: later(1000) })
+      .then([reset]);
+    given(decider, [...locked, reset])
+      .when({ type: 'StartTotpEnrolment', userId, secret, now: later(2000) })
+      .then([TotpEnrolmentStarted({ userId, secret, at: at(later(2000)) })]);
+    given(decider, [...locked, reset])
+      .when({ type: 'VerifySecondFactor', userId, code: 'klmno-pqrst', now: later(2000) })
+      .thenRejects({
+        kind: 'NotEnrolled',
+      });
+    given(decider, []).when({ type: 'ResetFactors', userId, now }).thenNothingHappens();
   });
 
   test('no typed string verifies but a code of the secret or an unused recovery code, and none throws', () => {

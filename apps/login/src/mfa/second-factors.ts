@@ -66,6 +66,12 @@ export class SecondFactors {
     return this.check(tenantId, { type: 'RemoveTotp', userId, code, now: this.clock() });
   }
 
+  /** An operator's reset for a person who lost every factor; true when there was something to remove. */
+  async reset(tenantId: string, userId: string): Promise<boolean> {
+    const outcome = await this.run(tenantId, { type: 'ResetFactors', userId, now: this.clock() });
+    return outcome.accepted && outcome.events.length > 0;
+  }
+
   private async check(tenantId: string, command: FactorsCommand): Promise<CodeCheck> {
     const outcome = await this.run(tenantId, command);
     if (!outcome.accepted) return { ok: false, reason: outcome.rejection.kind === 'Locked' ? 'locked' : 'not-enrolled' };
