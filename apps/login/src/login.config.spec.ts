@@ -32,6 +32,12 @@ describe('login configuration', () => {
     });
   });
 
+  test('the pages default to English; DEFAULT_LOCALE takes a supported language and names itself otherwise', () => {
+    expect(loadLoginConfig(valid).DEFAULT_LOCALE).toBe('en');
+    expect(loadLoginConfig({ ...valid, DEFAULT_LOCALE: 'fr' }).DEFAULT_LOCALE).toBe('fr');
+    expect(problemsOf({ ...valid, DEFAULT_LOCALE: 'fr-FR' })).toEqual(['DEFAULT_LOCALE']);
+  });
+
   test('per-tenant e-mail policies parse, and every bad variable is named at once', () => {
     expect(loadLoginConfig({ ...valid, LOGIN_UNVERIFIED_EMAIL_TENANTS: 'acme=refuse, demo=allow' }).LOGIN_UNVERIFIED_EMAIL_TENANTS).toEqual(
       { acme: 'refuse', demo: 'allow' },

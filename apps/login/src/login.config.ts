@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { serviceEnvSchema } from '#cqrs';
-import { durationMs, integer, loadConfig, url } from '#platform';
+import { durationMs, integer, loadConfig, SUPPORTED_LOCALES, url } from '#platform';
 
 /** Per-tenant exceptions to LOGIN_UNVERIFIED_EMAIL: `slug=refuse,other=allow`. */
 const unverifiedEmailExceptions = z
@@ -26,6 +26,8 @@ const schema = serviceEnvSchema({ port: 3001 }).extend({
   LOGIN_PUBLIC_URL: url({ protocols: ['http:', 'https:'] }).optional(),
   /** Where register's hosted pages are (sign-up, forgot password): the sign-in page links to them. */
   REGISTER_PUBLIC_URL: url({ protocols: ['http:', 'https:'] }).optional(),
+  /** The pages' language when neither the authorization request (ui_locales) nor the browser names a supported one. */
+  DEFAULT_LOCALE: z.enum(SUPPORTED_LOCALES).default('en'),
   LOGIN_PROVIDER_CACHE_SIZE: integer({ min: 1, max: 100_000 }).default(200),
   /** OAuth clients' metadata held in memory across tenants (invalidated by the client events). */
   LOGIN_CLIENT_CACHE_SIZE: integer({ min: 1, max: 1_000_000 }).default(10_000),

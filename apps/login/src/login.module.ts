@@ -23,6 +23,7 @@ import { ProviderCache } from './oidc/provider-cache';
 import { buildProvider } from './oidc/provider-factory';
 import { CSRF_SECRET, InteractionController, SIGN_IN_LIMITER } from './sign-in/interaction.http';
 import { JOURNEYS } from './sign-in/journeys';
+import { DEFAULT_LOCALE } from './messages/messages';
 import { AccountSecurityController } from './mfa/account-security.http';
 import { SecondFactorPolicies } from './mfa/policy';
 import { SecondFactors } from './mfa/second-factors';
@@ -87,6 +88,7 @@ export class LoginModule {
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
       { provide: CSRF_SECRET, useValue: runtime.csrfSecret },
       { provide: JOURNEYS, useValue: runtime.journeys },
+      { provide: DEFAULT_LOCALE, useValue: runtime.provider.defaultLocale },
       { provide: SIGN_IN_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns) },
       { provide: OIDC_REQUEST_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.oidcRequests) },
       {

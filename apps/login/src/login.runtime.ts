@@ -59,6 +59,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
       authorizationCodeTtlS: config.AUTHORIZATION_CODE_TTL_S,
       sessionTtlS: config.SESSION_TTL_S,
       secureCookies: publicUrl.startsWith('https:'),
+      defaultLocale: config.DEFAULT_LOCALE,
     },
     signIn: {
       lockoutThreshold: config.LOGIN_LOCKOUT_THRESHOLD,

@@ -5,11 +5,14 @@
 export class FormBrowser {
   private readonly cookies = new Map<string, string>();
 
+  /** `headers`: what this browser sends with every request, such as its Accept-Language. */
+  constructor(private readonly headers: Readonly<Record<string, string>> = {}) {}
+
   async request(
     url: string,
     init: { method?: string; form?: Record<string, string>; raw?: { contentType: string; body: string } } = {},
   ): Promise<{ status: number; location?: string; body: string; url: string; headers: Headers }> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.headers };
     if (this.cookies.size) headers.cookie = this.cookieHeader();
     let body: string | undefined;
     if (init.form) {

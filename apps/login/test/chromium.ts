@@ -20,7 +20,7 @@ if (!available) {
  */
 export async function inBrowser(
   work: (context: BrowserContext, page: Page) => Promise<void>,
-  options: { javaScript?: boolean } = {},
+  options: { javaScript?: boolean; locale?: string } = {},
 ): Promise<void> {
   const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -28,6 +28,8 @@ export async function inBrowser(
     headless: true,
     args: CHROMIUM_ARGS,
     javaScriptEnabled: options.javaScript ?? false,
+    // The browser's language, sent as its Accept-Language.
+    ...(options.locale ? { locale: options.locale } : {}),
   });
   try {
     await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'relying party' }));

@@ -120,4 +120,33 @@ describeInBrowser(`journeys between login and register in a real browser (${CHRO
       expect(await flow.exchange()).toEqual({ email: 'returning@example.com', email_verified: false });
     });
   });
+
+  it('ui_locales=fr: the sign-up page prompt=create opens and the sign-in page after it are French, in the same authorization', async () => {
+    await login.signUp(slug, 'francophone@example.com');
+    await inBrowser(async (_context, page) => {
+      const flow = await authorization(page, { prompt: 'create', ui_locales: 'fr' });
+      expect(new URL(page.url()).searchParams.get('ui_locales')).toBe('fr');
+      expect(await page.getAttribute('html', 'lang')).toBe('fr');
+      expect(await page.textContent('h1')).toBe('Créez votre compte');
+      await page.click('text=me connecter');
+      await page.waitForSelector('#password');
+      expect(await page.textContent('h1')).toBe('Connexion');
+      expect(await page.textContent('label[for=password]')).toBe('Mot de passe');
+      await signIn(page, 'francophone@example.com', STRONG_PASSWORD);
+      expect(await flow.exchange()).toEqual({ email: 'francophone@example.com', email_verified: false });
+    });
+  });
+
+  it('a browser set to French gets the sign-in page and register’s pages in French without being told', async () => {
+    await inBrowser(
+      async (_context, page) => {
+        await authorization(page);
+        expect(await page.getAttribute('html', 'lang')).toBe('fr');
+        expect(await page.textContent('h1')).toBe('Connexion');
+        await page.click('text=Mot de passe oublié');
+        expect(await page.textContent('h1')).toBe('Mot de passe oublié\u00a0?');
+      },
+      { locale: 'fr-FR' },
+    );
+  });
 });

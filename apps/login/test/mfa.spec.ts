@@ -24,8 +24,8 @@ afterAll(() => login?.close());
 const appCode = (key: string, aheadS = 0) => generateSync({ secret: key, epoch: Math.floor(Date.now() / 1000) + aheadS });
 
 /** Starts an authorization in `page`; `finish` exchanges the code it lands with and returns the ID token's claims. */
-async function authorize(page: Page) {
-  const flow = await authorizeIn(page, config);
+async function authorize(page: Page, params: Record<string, string> = {}) {
+  const flow = await authorizeIn(page, config, params);
   return { finish: async () => (await flow.tokens()).claims()! };
 }
 
@@ -136,6 +136,36 @@ describeInBrowser(`two-step sign-in with an authenticator app, in a real browser
       const flow = await authorize(page);
       await password(page, 'lin@example.com');
       expect((await flow.finish()).amr).toEqual(['pwd']);
+    });
+  });
+
+  it('in French: the account page by the browser’s language, the code step by the authorization’s ui_locales, its refusal too', async () => {
+    await login.signUp(slug, 'amelie@example.com');
+    let ameliesKey = '';
+    await inBrowser(
+      async (_context, page) => {
+        const flow = await authorize(page);
+        await password(page, 'amelie@example.com');
+        await flow.finish();
+        await page.goto(`${login.url}/t/${slug}/account/security`);
+        expect(await page.textContent('h1')).toBe('Sécurité du compte');
+        await page.click('text=Configurer une application d’authentification');
+        expect(await page.getAttribute('html', 'lang')).toBe('fr');
+        ameliesKey = (await page.textContent('#totp-key'))!.replace(/\s/g, '');
+        await code(page, appCode(ameliesKey));
+        await page.waitForSelector('text=Conservez vos codes de secours');
+      },
+      { locale: 'fr-FR' },
+    );
+    await inBrowser(async (_context, page) => {
+      const flow = await authorize(page, { ui_locales: 'fr' });
+      await password(page, 'amelie@example.com');
+      expect(await page.textContent('h1')).toBe('Saisissez votre code');
+      await code(page, '000000');
+      await page.waitForSelector('text=Ce code n’est pas le bon');
+      expect(await page.getAttribute('html', 'lang')).toBe('fr');
+      await code(page, appCode(ameliesKey, 30));
+      expect((await flow.finish()).amr).toEqual(['pwd', 'otp', 'mfa']);
     });
   });
 });

@@ -19,6 +19,12 @@ describe('register configuration', () => {
     expect(() => loadRegisterConfig(env)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('too-short-secret') }));
   });
 
+  test('pages and mails default to English; DEFAULT_LOCALE takes a supported language and names itself otherwise', () => {
+    expect(loadRegisterConfig(valid).DEFAULT_LOCALE).toBe('en');
+    expect(loadRegisterConfig({ ...valid, DEFAULT_LOCALE: 'fr' }).DEFAULT_LOCALE).toBe('fr');
+    expect(problemsOf({ ...valid, DEFAULT_LOCALE: 'de' })).toEqual(['DEFAULT_LOCALE']);
+  });
+
   test('test tokens are refused in production', () => {
     expect(
       problemsOf({ ...valid, NODE_ENV: 'production', SMTP_URL: 'smtp://mail:25', REGISTER_TEST_TOKEN_SECRET: 's'.repeat(40) }),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { serviceEnvSchema } from '#cqrs';
-import { durationMs, integer, loadConfig, url } from '#platform';
+import { durationMs, integer, loadConfig, SUPPORTED_LOCALES, url } from '#platform';
 
 /** A request limit: requests per REGISTER_LIMIT_WINDOW_MS. */
 const perWindow = (fallback: number) => integer({ min: 1, max: 1_000_000, what: 'a number of requests' }).default(fallback);
@@ -17,6 +17,8 @@ const schema = serviceEnvSchema({ port: 3002 })
     REGISTER_TEST_TOKEN_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
     VERIFICATION_TOKEN_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(48 * 3600 * 1000),
     RESET_TOKEN_TTL_MS: durationMs({ max: 24 * 3600 * 1000 }).default(3600 * 1000),
+    /** Pages and mails in this language when neither the person nor the request names a supported one. */
+    DEFAULT_LOCALE: z.enum(SUPPORTED_LOCALES).default('en'),
     // Request limits, shared by every replica through PostgreSQL (see request-limits/). Per client
     // network (TRUST_PROXY decides the address) and per e-mail address or account, over a sliding window.
     REGISTER_LIMIT_WINDOW_MS: integer({ min: 1000, max: 24 * 3600 * 1000, what: 'a duration in milliseconds' }).default(15 * 60 * 1000),

@@ -1,3 +1,4 @@
+import type { Locale } from '#platform';
 import type { EventStore } from '#eventstore';
 
 /** Injection tokens for what register's capabilities share. */
@@ -24,6 +25,8 @@ export interface RegisterSettings {
   readonly resetTokenTtlMs: number;
   /** Where links in mails point (the customer's app or register itself). */
   readonly publicUrl: string;
+  /** The language of pages and mails when neither the person nor the request names a supported one. */
+  readonly defaultLocale: Locale;
 }
 export const REGISTER_SETTINGS = Symbol('RegisterSettings');
 

@@ -38,6 +38,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
       verificationTokenTtlMs: config.VERIFICATION_TOKEN_TTL_MS,
       resetTokenTtlMs: config.RESET_TOKEN_TTL_MS,
       publicUrl: (config.REGISTER_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, ''),
+      defaultLocale: config.DEFAULT_LOCALE,
     },
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
     requestLimits: {

@@ -47,6 +47,7 @@ export {
 } from './logging';
 export { HttpMetrics, MetricsRegistry } from './metrics';
 export { escapeHtml, hostedPage, hostedPageHeaders, type HostedPage } from './hosted-page';
+export { SUPPORTED_LOCALES, fillMessage, isLocale, lookupLocale, negotiateLocale, type Locale, type MessagesOf } from './locales';
 export { DocsController, openApiDocument, type ApiAuth, type ApiDescription, type ApiOperation } from './openapi';
 export { PlatformModule, type PlatformModuleOptions } from './platform.module';
 export { platformEnvSchema, platformOptionsFromEnv, type PlatformEnv } from './platform-env';

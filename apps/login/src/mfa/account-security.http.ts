@@ -1,8 +1,9 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hostedPageHeaders, ProblemError } from '#platform';
+import { hostedPageHeaders, ProblemError, type Locale } from '#platform';
 import { LoginDirectory, type LoginTenant } from '../directory';
+import { DEFAULT_LOCALE, wordsFor, type LocalisedPage } from '../messages/messages';
 import { ProviderCache } from '../oidc/provider-cache';
 import { CSRF_SECRET } from '../sign-in/interaction.http';
 import * as views from './account-security.views';
@@ -31,6 +32,7 @@ export class AccountSecurityController {
     private readonly providers: ProviderCache,
     private readonly factors: SecondFactors,
     @Inject(CSRF_SECRET) csrfSecret: Buffer,
+    @Inject(DEFAULT_LOCALE) private readonly defaultLocale: Locale,
   ) {
     this.csrfKey = createSecretKey(csrfSecret);
   }
@@ -38,12 +40,12 @@ export class AccountSecurityController {
   @Get()
   async show(@Param('tenant') slug: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const person = await this.signedIn(slug, req, reply);
-    if (!person) return send(reply, 401, views.signedOutView(await this.tenantOf(slug)));
+    if (!person) return this.send(reply, 401, views.signedOutView(await this.tenantOf(slug)));
     const state = await this.factors.state(person.tenant.tenantId, person.userId);
     if (state.totp)
-      return send(reply, 200, views.securityView(person, { enrolled: true, recoveryCodesLeft: state.recoveryCodeHashes.length }));
-    if (state.pendingSecret) return send(reply, 200, await views.enrolmentView(views.enrolmentFormOf(person), state.pendingSecret));
-    return send(reply, 200, views.securityView(person, { enrolled: false }));
+      return this.send(reply, 200, views.securityView(person, { enrolled: true, recoveryCodesLeft: state.recoveryCodeHashes.length }));
+    if (state.pendingSecret) return this.send(reply, 200, await views.enrolmentView(views.enrolmentFormOf(person), state.pendingSecret));
+    return this.send(reply, 200, views.securityView(person, { enrolled: false }));
   }
 
   @Post('totp')
@@ -61,24 +63,24 @@ export class AccountSecurityController {
     const person = await this.posted(slug, req, reply);
     const confirmed = await this.factors.confirmTotp(person.tenant.tenantId, person.userId, codeOf(req));
     if ('recoveryCodes' in confirmed)
-      return send(reply, 200, views.recoveryCodesView(person.tenant.name, confirmed.recoveryCodes, views.backToSecurity(person)));
+      return this.send(reply, 200, views.recoveryCodesView(person.tenant.name, confirmed.recoveryCodes, views.backToSecurity(person)));
     const secret = await this.factors.pendingSecret(person.tenant.tenantId, person.userId);
     if (!secret)
       return reply
         .code(303)
         .header('location', `/t/${encodeURIComponent(person.tenant.slug)}/account/security`)
         .send();
-    return send(reply, 400, await views.enrolmentView(views.enrolmentFormOf(person), secret, SECOND_FACTOR_FAILURE.wrong));
+    return this.send(reply, 400, await views.enrolmentView(views.enrolmentFormOf(person), secret, SECOND_FACTOR_FAILURE.wrong));
   }
 
   @Post('totp/remove')
   async removeTotp(@Param('tenant') slug: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const person = await this.posted(slug, req, reply);
     const removed = await this.factors.remove(person.tenant.tenantId, person.userId, codeOf(req));
-    if (removed.ok) return send(reply, 200, views.securityView(person, { enrolled: false, notice: 'Your authenticator app is removed.' }));
+    if (removed.ok) return this.send(reply, 200, views.securityView(person, { enrolled: false, notice: 'security.removed' }));
     const state = await this.factors.state(person.tenant.tenantId, person.userId);
     const status = removed.reason === 'locked' ? 429 : 400;
-    return send(
+    return this.send(
       reply,
       status,
       views.securityView(person, {
@@ -87,6 +89,10 @@ export class AccountSecurityController {
         error: SECOND_FACTOR_FAILURE[removed.reason],
       }),
     );
+  }
+
+  private send(reply: FastifyReply, status: number, page: LocalisedPage): Promise<void> {
+    return send(reply, status, page, this.defaultLocale);
   }
 
   private async tenantOf(slug: string): Promise<LoginTenant> {
@@ -129,6 +135,13 @@ function codeOf(req: FastifyRequest): string {
   return typeof body.code === 'string' ? body.code.slice(0, 64) : '';
 }
 
-async function send(reply: FastifyReply, status: number, html: string): Promise<void> {
-  await reply.code(status).headers(hostedPageHeaders()).send(html);
+/** A page in the browser's language: `ui_locales` in the address, else Accept-Language, else the default. */
+async function send(reply: FastifyReply, status: number, page: LocalisedPage, defaultLocale: Locale): Promise<void> {
+  const request = reply.request;
+  const words = wordsFor(
+    (request.query as Record<string, unknown> | undefined)?.ui_locales,
+    request.headers['accept-language'],
+    defaultLocale,
+  );
+  await reply.code(status).headers(hostedPageHeaders()).send(page(words));
 }

@@ -1,6 +1,7 @@
 import type { InteractionDetails } from 'oidc-provider';
 import { escapeHtml, hostedPage } from '#platform';
 import type { LoginTenant } from '../directory';
+import { languageField, type LocalisedPage, type LoginMessageKey, type Words } from '../messages/messages';
 
 /** Who passed the password check on an interaction that now waits for their second factor. */
 export interface PendingSecondFactor {
@@ -20,10 +21,11 @@ export const ACR_MFA = 'urn:tessera:acr:mfa';
 export const PASSWORD_ONLY = { amr: ['pwd'], acr: ACR_PASSWORD } as const;
 export const WITH_SECOND_FACTOR = { amr: ['pwd', 'otp', 'mfa'], acr: ACR_MFA } as const;
 
-export const SECOND_FACTOR_FAILURE: Record<'wrong' | 'locked' | 'not-enrolled', string> = {
-  wrong: 'This code is not right, or it was used already. Try the next code of your app.',
-  locked: 'Too many wrong codes. Try again later, or use a recovery code once the wait is over.',
-  'not-enrolled': 'This account has no second factor any more. Start the sign-in again.',
+/** What a page says about a refused code (keys of the message catalogues, messages/). */
+export const SECOND_FACTOR_FAILURE: Record<'wrong' | 'locked' | 'not-enrolled', LoginMessageKey> = {
+  wrong: 'secondFactor.wrong',
+  locked: 'secondFactor.locked',
+  'not-enrolled': 'secondFactor.notEnrolled',
 };
 
 export function pendingSecondFactorOf(details: InteractionDetails): PendingSecondFactor | undefined {
@@ -34,27 +36,31 @@ export function pendingSecondFactorOf(details: InteractionDetails): PendingSecon
   return { accountId: pending.accountId, accountKey: pending.accountKey, clientId: pending.clientId, stage };
 }
 
+/** The code step of a sign-in; its form posts the page's language back (ui_locales), as the sign-in form does. */
 export const secondFactorAction = (tenant: LoginTenant, uid: string) =>
   `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}/second-factor`;
 
 /** After the recovery codes of an enrolment made during sign-in: the sign-in goes on. */
-export function continueSignInForm(tenant: LoginTenant, uid: string, csrf: string): string {
-  return `<form method="post" action="${escapeHtml(secondFactorAction(tenant, uid))}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
-<button type="submit">I have kept them: continue</button></form>`;
+export function continueSignInForm(tenant: LoginTenant, uid: string, csrf: string): (words: Words) => string {
+  return (words) => `<form method="post" action="${escapeHtml(secondFactorAction(tenant, uid))}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">${languageField(words)}
+<button type="submit">${words.sayHtml('recoveryCodes.continue')}</button></form>`;
 }
 
-export function secondFactorPage(tenant: LoginTenant, uid: string, csrf: string, error?: string): string {
+export function secondFactorPage(tenant: LoginTenant, uid: string, csrf: string, error?: LoginMessageKey): LocalisedPage {
   const action = secondFactorAction(tenant, uid);
-  return hostedPage({
-    siteName: tenant.name,
-    title: 'Enter your code',
-    body: `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+  return (words) =>
+    hostedPage({
+      siteName: tenant.name,
+      title: words.say('secondFactor.title'),
+      lang: words.locale,
+      body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(action)}" autocomplete="off">
-<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
-<label for="code">Code from your authenticator app</label>
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">${languageField(words)}
+<label for="code">${words.sayHtml('secondFactor.code')}</label>
 <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus maxlength="64" aria-describedby="code-hint">
-<p class="hint" id="code-hint">Lost your phone? Enter one of your recovery codes instead.</p>
-<button type="submit">Continue</button>
+<p class="hint" id="code-hint">${words.sayHtml('secondFactor.hint')}</p>
+<button type="submit">${words.sayHtml('secondFactor.continue')}</button>
 </form>`,
-  });
+    });
 }

@@ -2,11 +2,12 @@ import { createHmac } from 'node:crypto';
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { Pool } from 'pg';
 import { TESSERA_API_AUDIENCE } from '#access';
-import { escapeHtml, hostedPage, hostedPageHeaders } from '#platform';
+import { escapeHtml, hostedPage, hostedPageHeaders, SUPPORTED_LOCALES, type Locale } from '#platform';
 import type { Credential, LoginDirectory, LoginTenant } from '../directory';
 import type { SigningKeys } from '../keys/signing-keys';
 import type { ClientCache } from '../clients/client-cache';
 import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets';
+import { wordsFor, type Words } from '../messages/messages';
 import { ACR_MFA, ACR_PASSWORD } from '../mfa/second-factor-step';
 import { CookieSigner } from './cookie-signer';
 import { latestGrant, postgresAdapterFor } from './postgres-adapter';
@@ -22,6 +23,8 @@ export interface ProviderSettings {
   readonly authorizationCodeTtlS: number;
   readonly sessionTtlS: number;
   readonly secureCookies: boolean;
+  /** The pages' language when neither the request's ui_locales nor the browser's Accept-Language names a supported one. */
+  readonly defaultLocale: Locale;
 }
 
 export interface ProviderHooks {
@@ -44,13 +47,30 @@ interface PageContext {
   type: string;
   body: string;
   set(headers: Record<string, string>): void;
+  get(header: string): string;
+  oidc?: { params?: Record<string, unknown> };
+}
+
+/**
+ * The words of one of oidc-provider's pages: the request's `ui_locales` where the endpoint takes
+ * one (authorization, end_session), else Accept-Language. An error page is rendered for requests
+ * oidc-provider could not even read, so nothing here may throw.
+ */
+function wordsOfPage(ctx: PageContext, defaultLocale: Locale): Words {
+  let uiLocales: unknown;
+  try {
+    uiLocales = ctx.oidc?.params?.ui_locales;
+  } catch {
+    uiLocales = undefined;
+  }
+  return wordsFor(uiLocales, ctx.get('accept-language'), defaultLocale);
 }
 
 /** oidc-provider's own pages (logout, device flow, errors) in the tenant's look, with the hosted pages' headers. */
-function render(ctx: PageContext, tenant: LoginTenant, title: string, body: string): void {
+function render(ctx: PageContext, tenant: LoginTenant, words: Words, title: string, body: string): void {
   ctx.set(hostedPageHeaders());
   ctx.type = 'html';
-  ctx.body = hostedPage({ siteName: tenant.name, title, body });
+  ctx.body = hostedPage({ siteName: tenant.name, title, body, lang: words.locale });
 }
 
 /**
@@ -67,6 +87,15 @@ function policyWithSignUp(): interactionPolicy.Policy {
   // Requestable: oidc-provider asks for it while the authorization's results hold no `create`.
   policy.add(new Prompt({ name: 'create', requestable: true }), 0);
   return policy;
+}
+
+/** The interaction page's query: `prompt=login` (its form needs nothing read) and the authorization's ui_locales. */
+function interactionQuery(prompt: string, uiLocales: unknown): string {
+  const query = new URLSearchParams();
+  if (prompt === 'login') query.set('prompt', 'login');
+  if (typeof uiLocales === 'string' && uiLocales !== '') query.set('ui_locales', uiLocales);
+  const text = query.toString();
+  return text ? `?${text}` : '';
 }
 
 export function issuerOf(publicUrl: string, slug: string): string {
@@ -140,11 +169,16 @@ export async function buildProvider(
     enabledJWA: { idTokenSigningAlgValues: ['ES256'], userinfoSigningAlgValues: ['ES256'], introspectionSigningAlgValues: ['ES256'] },
     // The prompt rides along so the sign-in page can be shown without reading the interaction.
     // OpenID Connect's prompt=create asks OPs to list the prompts they take.
-    discovery: { prompt_values_supported: ['none', ...SIGN_UP_POLICY.map((prompt) => prompt.name)] },
+    // ui_locales_supported: the languages of the hosted pages (OpenID Connect Discovery 1.0, §3).
+    discovery: {
+      prompt_values_supported: ['none', ...SIGN_UP_POLICY.map((prompt) => prompt.name)],
+      ui_locales_supported: [...SUPPORTED_LOCALES],
+    },
     interactions: {
       policy: SIGN_UP_POLICY,
-      url: (_ctx: unknown, interaction: { uid: string; prompt: { name: string } }) =>
-        `/t/${tenant.slug}/interaction/${interaction.uid}${interaction.prompt.name === 'login' ? '?prompt=login' : ''}`,
+      // The authorization's ui_locales rides along too: the sign-in page is shown without reading the interaction.
+      url: (_ctx: unknown, interaction: { uid: string; prompt: { name: string }; params: Record<string, unknown> }) =>
+        `/t/${tenant.slug}/interaction/${interaction.uid}${interactionQuery(interaction.prompt.name, interaction.params.ui_locales)}`,
     },
     pkce: { required: () => true },
     // What the ID token's acr says of a sign-in: a password alone, or with a second factor.
@@ -202,12 +236,14 @@ export async function buildProvider(
       deviceFlow: {
         enabled: true,
         userCodeInputSource: (ctx: PageContext, form: string, _out: unknown, error?: Error) => {
+          const words = wordsOfPage(ctx, settings.defaultLocale);
           render(
             ctx,
             tenant,
-            'Connect a device',
-            `${error ? '<p class="error">That code is not valid. Try again.</p>' : '<p>Enter the code your device shows.</p>'}${form}
-<button type="submit" form="op.deviceInputForm">Continue</button>`,
+            words,
+            words.say('device.title'),
+            `${error ? `<p class="error">${words.sayHtml('device.invalidCode')}</p>` : `<p>${words.sayHtml('device.enterCode')}</p>`}${form}
+<button type="submit" form="op.deviceInputForm">${words.sayHtml('device.continue')}</button>`,
           );
         },
         userCodeConfirmSource: (
@@ -217,31 +253,45 @@ export async function buildProvider(
           _device: unknown,
           userCode: string,
         ) => {
+          const words = wordsOfPage(ctx, settings.defaultLocale);
+          const confirm = words.sayHtml('device.confirm', {
+            client: `<strong>${escapeHtml(client.clientName ?? client.clientId)}</strong>`,
+            code: `<strong>${escapeHtml(userCode)}</strong>`,
+          });
           render(
             ctx,
             tenant,
-            'Connect a device',
-            `${form}<p>Connect <strong>${escapeHtml(client.clientName ?? client.clientId)}</strong> with the code <strong>${escapeHtml(userCode)}</strong>?</p>
-<button type="submit" form="op.deviceConfirmForm">Continue</button>`,
+            words,
+            words.say('device.title'),
+            `${form}<p>${confirm}</p>
+<button type="submit" form="op.deviceConfirmForm">${words.sayHtml('device.continue')}</button>`,
           );
         },
-        successSource: (ctx: PageContext) => render(ctx, tenant, 'Device connected', '<p>You can return to your device.</p>'),
+        successSource: (ctx: PageContext) => {
+          const words = wordsOfPage(ctx, settings.defaultLocale);
+          render(ctx, tenant, words, words.say('device.connected.title'), `<p>${words.sayHtml('device.connected')}</p>`);
+        },
       },
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: (ctx: PageContext, form: string) => {
+          const words = wordsOfPage(ctx, settings.defaultLocale);
           render(
             ctx,
             tenant,
-            'Sign out',
-            `${form}<p>Do you want to sign out of ${escapeHtml(tenant.name)}?</p>
-<button form="op.logoutForm" type="submit" name="logout" value="yes">Sign out</button>
-<button form="op.logoutForm" type="submit">Stay signed in</button>`,
+            words,
+            words.say('signOut.title'),
+            `${form}<p>${words.sayHtml('signOut.question', { site: escapeHtml(tenant.name) })}</p>
+<button form="op.logoutForm" type="submit" name="logout" value="yes">${words.sayHtml('signOut.confirm')}</button>
+<button form="op.logoutForm" type="submit">${words.sayHtml('signOut.stay')}</button>`,
           );
         },
-        postLogoutSuccessSource: (ctx: PageContext) => render(ctx, tenant, 'Signed out', '<p>You are signed out.</p>'),
+        postLogoutSuccessSource: (ctx: PageContext) => {
+          const words = wordsOfPage(ctx, settings.defaultLocale);
+          render(ctx, tenant, words, words.say('signedOut.title'), `<p>${words.sayHtml('signedOut.done')}</p>`);
+        },
       },
       resourceIndicators: {
         enabled: true,
@@ -255,13 +305,17 @@ export async function buildProvider(
         useGrantedResource: () => true,
       },
     },
-    renderError: (ctx: PageContext, out: Record<string, string>) =>
+    // The error code and its description are the protocol's (RFC 6749), in English whatever the page's language.
+    renderError: (ctx: PageContext, out: Record<string, string>) => {
+      const words = wordsOfPage(ctx, settings.defaultLocale);
       render(
         ctx,
         tenant,
-        'Something went wrong',
+        words,
+        words.say('error.title'),
         `<p class="error">${escapeHtml(out.error)}</p><p>${escapeHtml(out.error_description)}</p>`,
-      ),
+      );
+    },
   });
   // OidcMount rewrites X-Forwarded-* to what Fastify concluded under TRUST_PROXY, so believing them is safe.
   provider.proxy = true;

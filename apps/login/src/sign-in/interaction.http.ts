@@ -2,9 +2,10 @@ import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'no
 import { Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails } from 'oidc-provider';
-import { escapeHtml, hostedPage, hostedPageHeaders, ProblemError, TenantConcurrencyLimiter } from '#platform';
+import { escapeHtml, hostedPage, hostedPageHeaders, ProblemError, TenantConcurrencyLimiter, type Locale } from '#platform';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { LoginEventLog } from '../login-events';
+import { DEFAULT_LOCALE, languageField, wordsFor, type LocalisedPage, type LoginMessageKey } from '../messages/messages';
 import { ProviderCache } from '../oidc/provider-cache';
 import { collectArtefacts } from '../oidc/request-artefacts';
 import { PasswordCheck, type SignInOutcome } from './password-check';
@@ -30,14 +31,15 @@ export const CSRF_SECRET = Symbol('CsrfSecret');
 /** Sign-ins (one argon2id verification each) one tenant may have in flight in this process. */
 export const SIGN_IN_LIMITER = Symbol('SignInLimiter');
 
-const FAILURE_TEXT: Record<string, string> = {
-  invalid_credentials: 'The e-mail address or the password is not correct.',
-  locked: 'Too many failed attempts. Try again later or reset your password.',
-  throttled: 'Too many failed attempts. Try again later or reset your password.',
-  email_unverified: 'Confirm your e-mail address first: follow the link in the mail we sent you.',
+/** What the sign-in page says about a refused sign-in (keys of the message catalogues, messages/). */
+const FAILURE_TEXT: Record<string, LoginMessageKey> = {
+  invalid_credentials: 'failure.invalid_credentials',
+  locked: 'failure.locked',
+  throttled: 'failure.throttled',
+  email_unverified: 'failure.email_unverified',
 };
 const FAILURE_STATUS: Record<string, number> = { invalid_credentials: 401, locked: 429, throttled: 429, email_unverified: 403 };
-const BUSY = 'Many people of this service are signing in right now. Try again in a moment.';
+const BUSY: LoginMessageKey = 'failure.busy';
 const EXPIRED = 'the sign-in session has expired or this browser did not start it; go back to the application and try again';
 const ANOTHER_INTERACTION = 'this browser is signing in through another interaction';
 
@@ -61,6 +63,7 @@ export class InteractionController {
     @Inject(JOURNEYS) private readonly journeys: Journeys,
     private readonly factors: SecondFactors,
     private readonly policies: SecondFactorPolicies,
+    @Inject(DEFAULT_LOCALE) private readonly defaultLocale: Locale,
   ) {
     this.csrfKey = createSecretKey(csrfSecret);
   }
@@ -83,14 +86,17 @@ export class InteractionController {
       return this.send(reply, 200, this.signInPage(tenant, uid));
     }
     const { tenant, details } = await this.interaction(slug, uid, req, reply);
-    if (details.prompt.name === 'login') return this.send(reply, 200, this.signInPage(tenant, uid));
+    // Back from one of register's pages, say: the authorization's own ui_locales, the link carrying none.
+    const uiLocales = details.params.ui_locales;
+    if (details.prompt.name === 'login') return this.send(reply, 200, this.signInPage(tenant, uid), uiLocales);
     if (details.prompt.name === 'create') {
       // prompt=create: register's sign-up page, which links back to signed-up below.
-      const signUp = journeyLink(this.journeys, tenant.slug, 'sign-up', `interaction/${encodeURIComponent(uid)}/signed-up`);
+      const { locale } = wordsFor(uiLocales, req.headers['accept-language'], this.defaultLocale);
+      const signUp = journeyLink(this.journeys, tenant.slug, 'sign-up', `interaction/${encodeURIComponent(uid)}/signed-up`, locale);
       const to = signUp ?? (await finish(details, { create: { shown: false } }, true));
       return void (await reply.code(303).header('location', to).header('cache-control', 'no-store').send());
     }
-    return this.send(reply, 200, this.consentPage(tenant, details));
+    return this.send(reply, 200, this.consentPage(tenant, details), uiLocales);
   }
 
   /**
@@ -182,7 +188,7 @@ export class InteractionController {
     tenant: LoginTenant,
     details: InteractionDetails,
     pending: PendingSecondFactor,
-    error?: string,
+    error?: LoginMessageKey,
   ): Promise<void> {
     details.result = { secondFactor: pending };
     await details.persist();
@@ -191,9 +197,14 @@ export class InteractionController {
     const secret = await this.factors.pendingSecret(tenant.tenantId, pending.accountId);
     const credential = await this.directory.credentialById(tenant.tenantId, pending.accountId);
     if (!secret || !credential) throw badInteraction('the enrolment of this sign-in is gone; start again');
-    const form = { siteName: tenant.name, account: credential.email, action: secondFactorAction(tenant, details.uid), csrf };
-    const intro = `${tenant.name} asks for a second step at sign-in: set up an authenticator app to continue.`;
-    return this.send(reply, error ? 400 : 200, await enrolmentView(form, secret, error, intro));
+    const form = {
+      siteName: tenant.name,
+      account: credential.email,
+      action: secondFactorAction(tenant, details.uid),
+      csrf,
+      required: true,
+    };
+    return this.send(reply, error ? 400 : 200, await enrolmentView(form, secret, error));
   }
 
   /**
@@ -307,41 +318,54 @@ export class InteractionController {
     }
   }
 
-  private signInPage(tenant: LoginTenant, uid: string, error?: string, email = ''): string {
+  private signInPage(tenant: LoginTenant, uid: string, error?: LoginMessageKey, email = ''): LocalisedPage {
     const base = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}`;
-    return hostedPage({
-      siteName: tenant.name,
-      title: 'Sign in',
-      body: `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+    return (words) =>
+      hostedPage({
+        siteName: tenant.name,
+        title: words.say('signIn.title'),
+        lang: words.locale,
+        body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(base)}/login" autocomplete="on">
-<input type="hidden" name="csrf" value="${escapeHtml(this.csrfToken(tenant, uid))}">
-<label for="email">E-mail</label><input id="email" name="email" type="email" required autofocus value="${escapeHtml(email)}">
-<label for="password">Password</label><input id="password" name="password" type="password" required>
-<button type="submit">Sign in</button>
-</form>${journeyLinks(this.journeys, tenant.slug, uid)}`,
-    });
+<input type="hidden" name="csrf" value="${escapeHtml(this.csrfToken(tenant, uid))}">${languageField(words)}
+<label for="email">${words.sayHtml('field.email')}</label><input id="email" name="email" type="email" required autofocus value="${escapeHtml(email)}">
+<label for="password">${words.sayHtml('field.password')}</label><input id="password" name="password" type="password" required>
+<button type="submit">${words.sayHtml('signIn.submit')}</button>
+</form>${journeyLinks(this.journeys, tenant.slug, uid, words)}`,
+      });
   }
 
-  private consentPage(tenant: LoginTenant, details: InteractionDetails): string {
+  private consentPage(tenant: LoginTenant, details: InteractionDetails): LocalisedPage {
     const base = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(details.uid)}`;
     const scopes = String(details.params.scope ?? '')
       .split(' ')
       .filter(Boolean);
-    return hostedPage({
-      siteName: tenant.name,
-      title: 'Allow access',
-      body: `<p>The application <strong>${escapeHtml(details.params.client_id)}</strong> asks for:</p>
+    return (words) =>
+      hostedPage({
+        siteName: tenant.name,
+        title: words.say('consent.title'),
+        lang: words.locale,
+        body: `<p>${words.sayHtml('consent.asks', { client: `<strong>${escapeHtml(details.params.client_id)}</strong>` })}</p>
 <ul>${scopes.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
 <form method="post" action="${escapeHtml(base)}/consent">
-<input type="hidden" name="csrf" value="${escapeHtml(this.csrfToken(tenant, details.uid))}">
-<button type="submit" name="decision" value="allow">Allow</button>
-<button type="submit" name="decision" value="deny">Deny</button>
+<input type="hidden" name="csrf" value="${escapeHtml(this.csrfToken(tenant, details.uid))}">${languageField(words)}
+<button type="submit" name="decision" value="allow">${words.sayHtml('consent.allow')}</button>
+<button type="submit" name="decision" value="deny">${words.sayHtml('consent.deny')}</button>
 </form>`,
-    });
+      });
   }
 
-  private async send(reply: FastifyReply, status: number, html: string): Promise<void> {
-    await reply.code(status).headers(hostedPageHeaders()).send(html);
+  /**
+   * A page in the language of this request: the authorization's ui_locales (read with the
+   * interaction, or from the query oidc-provider sends the browser to, then from the page's
+   * forms), else Accept-Language, else the default.
+   */
+  private async send(reply: FastifyReply, status: number, page: LocalisedPage, authorizationUiLocales?: unknown): Promise<void> {
+    const request = reply.request;
+    const uiLocales =
+      authorizationUiLocales ?? (request.query as Record<string, unknown> | undefined)?.ui_locales ?? formOf(request).ui_locales;
+    const words = wordsFor(uiLocales, request.headers['accept-language'], this.defaultLocale);
+    await reply.code(status).headers(hostedPageHeaders()).send(page(words));
   }
 }
 

@@ -1,4 +1,5 @@
-import { escapeHtml } from '#platform';
+import { escapeHtml, type Locale } from '#platform';
+import type { Words } from '../messages/messages';
 
 export const JOURNEYS = Symbol('Journeys');
 
@@ -10,24 +11,25 @@ export interface Journeys {
   readonly registerUrl?: string;
 }
 
-/** Register's page `page` of the tenant, continuing at login's `continuePath` once done. */
+/** Register's page `page` of the tenant in the sign-in page's language, continuing at login's `continuePath` once done. */
 export function journeyLink(
   journeys: Journeys,
   slug: string,
   page: 'sign-up' | 'forgot-password',
   continuePath: string,
+  locale: Locale,
 ): string | undefined {
   if (!journeys.registerUrl) return undefined;
   const tenant = encodeURIComponent(slug);
   const returnTo = `${journeys.loginUrl}/t/${tenant}/${continuePath}`;
-  return `${journeys.registerUrl}/t/${tenant}/${page}?return_to=${encodeURIComponent(returnTo)}`;
+  return `${journeys.registerUrl}/t/${tenant}/${page}?return_to=${encodeURIComponent(returnTo)}&ui_locales=${locale}`;
 }
 
 /** The sign-in page's way to sign-up and to forgot-password, when register is known. */
-export function journeyLinks(journeys: Journeys, slug: string, uid: string): string {
+export function journeyLinks(journeys: Journeys, slug: string, uid: string, words: Words): string {
   const back = `interaction/${encodeURIComponent(uid)}`;
-  const signUp = journeyLink(journeys, slug, 'sign-up', back);
-  const forgot = journeyLink(journeys, slug, 'forgot-password', back);
+  const signUp = journeyLink(journeys, slug, 'sign-up', back, words.locale);
+  const forgot = journeyLink(journeys, slug, 'forgot-password', back, words.locale);
   if (!signUp || !forgot) return '';
-  return `<p class="links"><a href="${escapeHtml(forgot)}">Forgot your password?</a><a href="${escapeHtml(signUp)}">Create an account</a></p>`;
+  return `<p class="links"><a href="${escapeHtml(forgot)}">${words.sayHtml('journey.forgotPassword')}</a><a href="${escapeHtml(signUp)}">${words.sayHtml('journey.signUp')}</a></p>`;
 }

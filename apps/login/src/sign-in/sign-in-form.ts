@@ -1,13 +1,14 @@
 import { PASSWORD_MAX_LENGTH } from '#contracts';
 import { textProblem } from '#platform';
+import type { LoginMessageKey } from '../messages/messages';
 
 /** What a sign-in form post holds once it is known to be something a person could have typed. */
 export type SignInForm =
   | { readonly ok: true; readonly email: string; readonly password: string }
-  | { readonly ok: false; readonly message: string; readonly status: 400 | 401; readonly email: string };
+  | { readonly ok: false; readonly message: LoginMessageKey; readonly status: 400 | 401; readonly email: string };
 
-const NOT_AN_ADDRESS = 'Enter your e-mail address: it is a single line of at most 254 characters.';
-const NOT_CORRECT = 'The e-mail address or the password is not correct.';
+const NOT_AN_ADDRESS: LoginMessageKey = 'form.notAnAddress';
+const NOT_CORRECT: LoginMessageKey = 'failure.invalid_credentials';
 
 /**
  * The e-mail and password fields of a sign-in post, checked before the password check sees them:
@@ -22,7 +23,7 @@ export function readSignInForm(body: Record<string, unknown>): SignInForm {
   if (typeof email !== 'string' || textProblem(email.trim(), 'identifier', 254) !== undefined || email.trim() === '') {
     return { ok: false, status: 400, message: NOT_AN_ADDRESS, email: '' };
   }
-  if (typeof password !== 'string' || password === '') return { ok: false, status: 400, message: 'Enter your password.', email };
+  if (typeof password !== 'string' || password === '') return { ok: false, status: 400, message: 'form.noPassword', email };
   if (textProblem(password, 'text', 2 * PASSWORD_MAX_LENGTH) !== undefined || [...password].length > PASSWORD_MAX_LENGTH) {
     return { ok: false, status: 401, message: NOT_CORRECT, email };
   }

@@ -3,7 +3,8 @@ import { CommandRunner } from '#cqrs';
 import { accountStreamFor, emailReservationStreamFor } from '#contracts';
 import { BackgroundWork } from '../background-work';
 import { Mailer, type OutgoingMail } from '../mail/mailer';
-import { passwordResetMail, verificationMail } from '../mail/templates';
+import { mailLocale, passwordResetMail, verificationMail } from '../mail/templates';
+import type { Locale } from '#platform';
 import { Clock, EmailIndex, REGISTER_SETTINGS, type RegisterSettings, type TenantRef } from '../register.ports';
 import { accountDecider } from './account.decider';
 import { reservationDecider } from './email-reservation';
@@ -18,6 +19,8 @@ export class RequestMailedLink {
     readonly tenant: TenantRef,
     readonly email: string,
     readonly correlationId: string,
+    /** The language of the page or call that asked: the mail's, unless the person's profile names one (mailLocale). */
+    readonly requestLocale: Locale,
     /** False once the address is over its request limit: the answer stays the same, no mail goes out. */
     readonly mayMail: boolean = true,
   ) {}
@@ -44,7 +47,7 @@ export class RequestMailedLinkHandler {
     if (command.mayMail) this.background.run(`${command.link}-request`, () => this.issue(command));
   }
 
-  private async issue({ link, tenant, email, correlationId }: RequestMailedLink): Promise<void> {
+  private async issue({ link, tenant, email, correlationId, requestLocale }: RequestMailedLink): Promise<void> {
     const now = this.clock.now();
     const reservation = await this.runner.load(
       emailReservationStreamFor(tenant.tenantId, this.emailIndex.of(tenant.tenantId, email)),
@@ -55,20 +58,24 @@ export class RequestMailedLinkHandler {
     const token = issueToken(userId);
     const ttlMs = link === 'password-reset' ? this.settings.resetTokenTtlMs : this.settings.verificationTokenTtlMs;
     const expiresAt = new Date(now.getTime() + ttlMs);
+    let profileLocale: string | null = null;
     const outcome = await this.runner.handle({
       streamName: accountStreamFor(tenant.tenantId, userId),
       decider: accountDecider,
-      command:
-        link === 'password-reset'
-          ? { type: 'RequestPasswordReset', tokenHash: token.tokenHash, expiresAt }
-          : { type: 'RequestEmailVerification', tokenHash: token.tokenHash, expiresAt },
+      // Built on the account as it is, whose profile may name the person's language.
+      command: async (state) => {
+        profileLocale = state.profile.locale;
+        return link === 'password-reset'
+          ? { type: 'RequestPasswordReset' as const, tokenHash: token.tokenHash, expiresAt }
+          : { type: 'RequestEmailVerification' as const, tokenHash: token.tokenHash, expiresAt };
+      },
       context: { tenantId: tenant.tenantId, correlationId, now },
     });
     if (!outcome.accepted || outcome.events.length === 0) return;
     const mail: OutgoingMail =
       link === 'password-reset'
-        ? passwordResetMail(tenant, email, token.token, this.settings)
-        : verificationMail(tenant, email, token.token, this.settings);
+        ? passwordResetMail(tenant, email, token.token, this.settings, mailLocale(profileLocale, requestLocale))
+        : verificationMail(tenant, email, token.token, this.settings, mailLocale(profileLocale, requestLocale));
     await this.mailer.send(mail);
   }
 }

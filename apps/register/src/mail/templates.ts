@@ -1,33 +1,52 @@
+import { lookupLocale, type Locale } from '#platform';
+import { sayIn } from '../messages/messages';
 import type { RegisterSettings, TenantRef } from '../register.ports';
 import type { OutgoingMail } from './mailer';
 
-export function verificationMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings): OutgoingMail {
-  const link = `${settings.publicUrl}/t/${tenant.slug}/verify-email#token=${encodeURIComponent(token)}`;
+/**
+ * The language of a mail, decided when the request that causes it is answered (mails go out in
+ * the background, after it): the person's profile `locale` when it names a supported language,
+ * else the language of the page or call that caused the mail, which itself fell back to the
+ * default (DEFAULT_LOCALE) when it named none.
+ */
+export function mailLocale(profileLocale: string | null | undefined, requestLocale: Locale): Locale {
+  return (profileLocale ? lookupLocale(profileLocale) : undefined) ?? requestLocale;
+}
+
+/** A mailed page opens in the mail's language; the token stays in the fragment, out of logs and Referers. */
+function mailedLink(settings: RegisterSettings, tenant: TenantRef, page: string, locale: Locale, token: string): string {
+  return `${settings.publicUrl}/t/${tenant.slug}/${page}?ui_locales=${locale}#token=${encodeURIComponent(token)}`;
+}
+
+export function verificationMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale): OutgoingMail {
+  const say = sayIn(locale);
+  const site = tenant.name;
   return {
     to,
-    subject: `${tenant.name}: confirm your e-mail address`,
+    subject: say('mail.verification.subject', { site }),
     text: [
-      `Welcome to ${tenant.name}.`,
+      say('mail.verification.welcome', { site }),
       '',
-      `Confirm your e-mail address: ${link}`,
-      `Or enter this code: ${token}`,
+      say('mail.verification.link', { link: mailedLink(settings, tenant, 'verify-email', locale, token) }),
+      say('mail.code', { code: token }),
       '',
-      `The code expires in ${Math.round(settings.verificationTokenTtlMs / 3_600_000)} hours.`,
+      say('mail.verification.expiry', { hours: Math.round(settings.verificationTokenTtlMs / 3_600_000) }),
     ].join('\n'),
   };
 }
 
-export function passwordResetMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings): OutgoingMail {
-  const link = `${settings.publicUrl}/t/${tenant.slug}/reset-password#token=${encodeURIComponent(token)}`;
+export function passwordResetMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale): OutgoingMail {
+  const say = sayIn(locale);
+  const site = tenant.name;
   return {
     to,
-    subject: `${tenant.name}: reset your password`,
+    subject: say('mail.reset.subject', { site }),
     text: [
-      `Someone asked to reset the password of your ${tenant.name} account.`,
-      `If it was you: ${link}`,
-      `Or enter this code: ${token}`,
+      say('mail.reset.asked', { site }),
+      say('mail.reset.link', { link: mailedLink(settings, tenant, 'reset-password', locale, token) }),
+      say('mail.code', { code: token }),
       '',
-      'If it was not you, ignore this message: your password stays as it is.',
+      say('mail.reset.notYou'),
     ].join('\n'),
   };
 }

@@ -15,7 +15,10 @@ const refused = {
   429: 'the page again: too many attempts; Retry-After',
 };
 
-/** The hosted journey pages (HTML; forms are form-encoded and carry the page's CSRF token and `return_to`). */
+/**
+ * The hosted journey pages (HTML; forms are form-encoded and carry the page's CSRF token, `return_to`
+ * and `ui_locales`). Every page takes `ui_locales` (en, fr), else answers in the Accept-Language.
+ */
 export const journeyPages: readonly ApiOperation[] = [
   page('get', '/t/{tenant}/sign-up', 'The sign-up page; `return_to` names the sign-in interaction to continue', {
     200: 'the page',

@@ -1,10 +1,13 @@
 import { Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { hostedPageHeaders, parseBody, ProblemError, RequestValidationError } from '#platform';
+import { hostedPageHeaders, negotiateLocale, parseBody, ProblemError, RequestValidationError } from '#platform';
 import { callerOf, TenantAccess } from '../access/tenant-access';
 import { PasswordResetFlow } from '../password-reset/password-reset.flow';
+import { sayIn, type RegisterMessageKey, type Say } from '../messages/messages';
+import { REGISTER_SETTINGS, type RegisterSettings } from '../register.ports';
 import { emailAddress, mailedToken } from '../register.schemas';
+import { weakPasswordReason, WeakPasswordError } from '../sign-up/password';
 import { SignUpFlow } from '../sign-up/sign-up.flow';
 import { VerificationFlow } from '../verification/verification.flow';
 import * as views from './journey-views';
@@ -15,7 +18,12 @@ const emailForm = z.object({ email: emailAddress });
 const tokenForm = z.object({ token: mailedToken });
 const resetForm = z.object({ token: mailedToken, password: z.string() });
 
-const FIELD_NAMES: Record<string, string> = { '/email': 'E-mail', '/password': 'Password', '/token': 'Code' };
+/** A refused field in the page's words: its label, and why in general (the flows' reasons are the API's, in English). */
+const FIELDS: Record<string, { readonly name: RegisterMessageKey; readonly reason: RegisterMessageKey }> = {
+  '/email': { name: 'field.email', reason: 'refused.email' },
+  '/password': { name: 'field.password', reason: 'refused.password' },
+  '/token': { name: 'field.token', reason: 'refused.token' },
+};
 
 /**
  * The hosted pages of the journeys register's mails and login's sign-in page lead to: sign-up,
@@ -31,11 +39,12 @@ export class JourneyPagesController {
     private readonly verifications: VerificationFlow,
     private readonly resets: PasswordResetFlow,
     @Inject(PAGE_FORMS) private readonly forms: PageForms,
+    @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
   ) {}
 
   @Get('sign-up')
   async signUpPage(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const context = await this.context(slug, request, reply, queryOf(request).return_to);
+    const context = await this.context(slug, request, reply, queryOf(request));
     return send(reply, 200, views.signUpView(context));
   }
 
@@ -45,17 +54,17 @@ export class JourneyPagesController {
     const email = typeof form.email === 'string' ? form.email : '';
     try {
       const input = parseBody(signUpForm, form);
-      await this.signUps.signUp(tenant, callerOf(request), input);
+      await this.signUps.signUp(tenant, callerOf(request), input, context.locale);
       return send(reply, 201, views.signedUpView(context));
     } catch (error) {
-      return refused(reply, error, (message) => views.signUpView(context, { email, error: message }));
+      return refused(reply, error, context.say, (message) => views.signUpView(context, { email, error: message }));
     }
   }
 
   @Get('verify-email')
   async verifyPage(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const query = queryOf(request);
-    const context = await this.context(slug, request, reply, query.return_to);
+    const context = await this.context(slug, request, reply, query);
     return send(reply, 200, views.verifyView(context, { token: typeof query.token === 'string' ? query.token : '' }));
   }
 
@@ -67,8 +76,8 @@ export class JourneyPagesController {
       await this.verifications.verify(tenant, callerOf(request), token);
       return send(reply, 200, views.verifiedView(context));
     } catch (error) {
-      if (isTokenProblem(error)) return send(reply, error.status, views.verificationFailedView(context, tokenFailure(error)));
-      return refused(reply, error, (message) => views.verifyView(context, { error: message }));
+      if (isTokenProblem(error)) return send(reply, error.status, views.verificationFailedView(context, tokenFailure(error, context.say)));
+      return refused(reply, error, context.say, (message) => views.verifyView(context, { error: message }));
     }
   }
 
@@ -76,16 +85,16 @@ export class JourneyPagesController {
   async newVerificationLink(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const { tenant, context, form } = await this.posted(slug, request, reply);
     try {
-      await this.verifications.requestLink(tenant, callerOf(request), parseBody(emailForm, form).email);
+      await this.verifications.requestLink(tenant, callerOf(request), parseBody(emailForm, form).email, context.locale);
       return send(reply, 202, views.linkRequestedView(context, 'verification'));
     } catch (error) {
-      return refused(reply, error, (message) => views.verificationFailedView(context, message));
+      return refused(reply, error, context.say, (message) => views.verificationFailedView(context, message));
     }
   }
 
   @Get('forgot-password')
   async forgotPage(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const context = await this.context(slug, request, reply, queryOf(request).return_to);
+    const context = await this.context(slug, request, reply, queryOf(request));
     return send(reply, 200, views.forgotPasswordView(context));
   }
 
@@ -94,17 +103,17 @@ export class JourneyPagesController {
     const { tenant, context, form } = await this.posted(slug, request, reply);
     const email = typeof form.email === 'string' ? form.email : '';
     try {
-      await this.resets.request(tenant, callerOf(request), parseBody(emailForm, form).email);
+      await this.resets.request(tenant, callerOf(request), parseBody(emailForm, form).email, context.locale);
       return send(reply, 202, views.linkRequestedView(context, 'reset'));
     } catch (error) {
-      return refused(reply, error, (message) => views.forgotPasswordView(context, { email, error: message }));
+      return refused(reply, error, context.say, (message) => views.forgotPasswordView(context, { email, error: message }));
     }
   }
 
   @Get('reset-password')
   async resetPage(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const query = queryOf(request);
-    const context = await this.context(slug, request, reply, query.return_to);
+    const context = await this.context(slug, request, reply, query);
     return send(reply, 200, views.resetPasswordView(context, { token: typeof query.token === 'string' ? query.token : '' }));
   }
 
@@ -117,18 +126,31 @@ export class JourneyPagesController {
       await this.resets.confirm(tenant, callerOf(request), input.token, input.password);
       return send(reply, 200, views.passwordChangedView(context));
     } catch (error) {
-      const message = isTokenProblem(error) ? tokenFailure(error) : undefined;
-      return refused(reply, error, (fallback) => views.resetPasswordView(context, { token, error: message ?? fallback }));
+      const message = isTokenProblem(error) ? tokenFailure(error, context.say) : undefined;
+      return refused(reply, error, context.say, (fallback) => views.resetPasswordView(context, { token, error: message ?? fallback }));
     }
   }
 
-  private async context(slug: string, request: FastifyRequest, reply: FastifyReply, returnTo: unknown): Promise<views.JourneyContext> {
+  /**
+   * What the page carries on: its form token, where to continue, and its language: the link's or
+   * form's `ui_locales` (login's sign-in page passes its own on), else the browser's
+   * Accept-Language, else the default.
+   */
+  private async context(
+    slug: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    sent: Record<string, unknown>,
+  ): Promise<views.JourneyContext> {
     const tenant = await this.access.tenant(slug);
+    const locale = negotiateLocale(sent.ui_locales, request.headers['accept-language'], this.settings.defaultLocale);
     return {
       tenantName: tenant.name,
       tenantSlug: tenant.slug,
       csrf: this.forms.tokenFor(request, reply, tenant.slug),
-      continueTo: this.forms.continueTo(tenant.slug, returnTo),
+      continueTo: this.forms.continueTo(tenant.slug, sent.return_to),
+      locale,
+      say: sayIn(locale),
     };
   }
 
@@ -144,7 +166,7 @@ export class JourneyPagesController {
         detail: 'reload the page and submit the form again',
       });
     }
-    const context = await this.context(slug, request, reply, form.return_to);
+    const context = await this.context(slug, request, reply, form);
     return { tenant, context, form };
   }
 }
@@ -157,27 +179,38 @@ async function send(reply: FastifyReply, status: number, page: views.Rendered): 
 }
 
 /** A refusal of a flow as the page again, with a sentence a person can act on; anything else is the service's error. */
-async function refused(reply: FastifyReply, error: unknown, page: (message: string) => views.Rendered): Promise<void> {
+async function refused(reply: FastifyReply, error: unknown, say: Say, page: (message: string) => views.Rendered): Promise<void> {
   if (!(error instanceof ProblemError) || error.status >= 500) throw error;
   if (error.headers['Retry-After']) reply.header('retry-after', error.headers['Retry-After']);
-  return send(reply, error.status, page(sentenceOf(error)));
+  return send(reply, error.status, page(sentenceOf(error, say)));
 }
 
-function sentenceOf(error: ProblemError): string {
-  if (error instanceof RequestValidationError) {
-    return error.errors.map((field) => `${FIELD_NAMES[field.pointer] ?? field.pointer}: ${field.message}.`).join(' ');
+function sentenceOf(error: ProblemError, say: Say): string {
+  if (error instanceof WeakPasswordError) {
+    const field = say('field.password');
+    return error.problems.map((problem) => say('refused.field', { field, reason: weakPasswordReason(problem, say) })).join(' ');
   }
-  if (error.status === 409) return 'An account with this e-mail address exists already. Sign in, or reset your password.';
-  if (error.status === 429) return 'Too many attempts from here. Wait a little, then try again.';
-  return `${error.detail ?? error.title}.`;
+  if (error instanceof RequestValidationError) {
+    const sentences = error.errors.map((field) => {
+      const known = FIELDS[field.pointer];
+      // A field no form of these pages has: named as the API names it.
+      if (!known) return say('refused.field', { field: field.pointer, reason: field.message });
+      return say('refused.field', { field: say(known.name), reason: say(known.reason) });
+    });
+    // One sentence per field, however many of the field's rules it broke.
+    return [...new Set(sentences)].join(' ');
+  }
+  if (error.status === 409) return say('refused.emailTaken');
+  if (error.status === 429) return say('refused.tooMany');
+  return say('refused.other', { detail: error.detail ?? error.title });
 }
 
 function isTokenProblem(error: unknown): error is ProblemError {
   return error instanceof ProblemError && (error.type === 'token-expired' || error.type === 'invalid-token');
 }
 
-function tokenFailure(error: ProblemError): string {
-  return error.type === 'token-expired' ? 'This link has expired.' : 'This link is not valid, or it was used already.';
+function tokenFailure(error: ProblemError, say: Say): string {
+  return say(error.type === 'token-expired' ? 'linkFailed.expired' : 'linkFailed.invalid');
 }
 
 function queryOf(request: FastifyRequest): Record<string, unknown> {

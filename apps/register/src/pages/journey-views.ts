@@ -1,4 +1,5 @@
-import { escapeHtml, hostedPage } from '#platform';
+import { escapeHtml, hostedPage, type Locale } from '#platform';
+import type { Say } from '../messages/messages';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../sign-up/password';
 
 /** What every form of a journey carries and where its pages live. */
@@ -8,6 +9,9 @@ export interface JourneyContext {
   readonly csrf: string;
   /** Login's interaction to continue once done, when an OAuth flow started the journey. */
   readonly continueTo?: string;
+  /** The page's language, carried through its forms and links so that the next page keeps it. */
+  readonly locale: Locale;
+  readonly say: Say;
 }
 
 export interface Rendered {
@@ -36,13 +40,16 @@ export const MAILED_TOKEN_SCRIPT_SOURCE = `document.addEventListener('DOMContent
 
 const base = (context: JourneyContext, page: string) => `/t/${encodeURIComponent(context.tenantSlug)}/${page}`;
 
+/** A link to another page of the journey: the same language, and the same place to continue to. */
 function withContinue(context: JourneyContext, path: string): string {
-  return context.continueTo ? `${path}?return_to=${encodeURIComponent(context.continueTo)}` : path;
+  const query = new URLSearchParams({ ui_locales: context.locale });
+  if (context.continueTo) query.set('return_to', context.continueTo);
+  return `${path}?${query.toString()}`;
 }
 
 function hidden(context: JourneyContext): string {
   const next = context.continueTo ? `<input type="hidden" name="return_to" value="${escapeHtml(context.continueTo)}">` : '';
-  return `<input type="hidden" name="csrf" value="${escapeHtml(context.csrf)}">${next}`;
+  return `<input type="hidden" name="csrf" value="${escapeHtml(context.csrf)}"><input type="hidden" name="ui_locales" value="${escapeHtml(context.locale)}">${next}`;
 }
 
 function alert(message: string | undefined): string {
@@ -53,117 +60,127 @@ function continueLink(context: JourneyContext, text: string): string {
   return context.continueTo ? `<p><a href="${escapeHtml(context.continueTo)}">${escapeHtml(text)}</a></p>` : '';
 }
 
-const PASSWORD_RULES = `At least ${PASSWORD_MIN_LENGTH} characters (up to ${PASSWORD_MAX_LENGTH}), not a common password and not your e-mail address. A passphrase of a few words works well.`;
+function passwordRules(context: JourneyContext): string {
+  return context.say('password.rules', { min: PASSWORD_MIN_LENGTH, max: PASSWORD_MAX_LENGTH });
+}
 
 function render(context: JourneyContext, title: string, body: string, scripts = false): Rendered {
-  return { html: hostedPage({ siteName: context.tenantName, title, body, scripts: scripts ? [MAILED_TOKEN_SCRIPT] : [] }), scripts };
+  return {
+    html: hostedPage({ siteName: context.tenantName, title, body, lang: context.locale, scripts: scripts ? [MAILED_TOKEN_SCRIPT] : [] }),
+    scripts,
+  };
 }
 
 export function signUpView(context: JourneyContext, form: { email?: string; error?: string } = {}): Rendered {
+  const { say } = context;
   return render(
     context,
-    'Create your account',
+    say('signUp.title'),
     `${alert(form.error)}
 <form method="post" action="${escapeHtml(base(context, 'sign-up'))}" autocomplete="on">${hidden(context)}
-<label for="email">E-mail</label><input id="email" name="email" type="email" required autofocus autocomplete="email" value="${escapeHtml(form.email ?? '')}">
-<label for="password">Password</label><input id="password" name="password" type="password" required autocomplete="new-password" minlength="${PASSWORD_MIN_LENGTH}" maxlength="${PASSWORD_MAX_LENGTH}" aria-describedby="password-rules">
-<p class="hint" id="password-rules">${escapeHtml(PASSWORD_RULES)}</p>
-<button type="submit">Create account</button>
-</form>${continueLink(context, 'I already have an account: sign in')}`,
+<label for="email">${escapeHtml(say('field.email'))}</label><input id="email" name="email" type="email" required autofocus autocomplete="email" value="${escapeHtml(form.email ?? '')}">
+<label for="password">${escapeHtml(say('field.password'))}</label><input id="password" name="password" type="password" required autocomplete="new-password" minlength="${PASSWORD_MIN_LENGTH}" maxlength="${PASSWORD_MAX_LENGTH}" aria-describedby="password-rules">
+<p class="hint" id="password-rules">${escapeHtml(passwordRules(context))}</p>
+<button type="submit">${escapeHtml(say('signUp.submit'))}</button>
+</form>${continueLink(context, say('signUp.signInInstead'))}`,
   );
 }
 
 export function signedUpView(context: JourneyContext): Rendered {
+  const { say } = context;
   return render(
     context,
-    'Check your inbox',
-    `<p class="done" role="status">Your account is created.</p>
-<p>We sent you a link to confirm your e-mail address. Open it, then come back here.</p>
-${continueLink(context, 'Continue to sign in')}`,
+    say('signedUp.title'),
+    `<p class="done" role="status">${escapeHtml(say('signedUp.done'))}</p>
+<p>${escapeHtml(say('signedUp.next'))}</p>
+${continueLink(context, say('link.continueToSignIn'))}`,
   );
 }
 
 export function verifyView(context: JourneyContext, form: { token?: string; error?: string } = {}): Rendered {
+  const { say } = context;
   return render(
     context,
-    'Confirm your e-mail address',
+    say('verify.title'),
     `${alert(form.error)}
 <form method="post" action="${escapeHtml(base(context, 'verify-email'))}">${hidden(context)}
-<label for="token">Code from the e-mail</label><input id="token" name="token" type="text" required autocomplete="off" spellcheck="false" value="${escapeHtml(form.token ?? '')}">
-<button type="submit" data-after-token>Confirm my e-mail address</button>
+<label for="token">${escapeHtml(say('field.token'))}</label><input id="token" name="token" type="text" required autocomplete="off" spellcheck="false" value="${escapeHtml(form.token ?? '')}">
+<button type="submit" data-after-token>${escapeHtml(say('verify.submit'))}</button>
 </form>`,
     true,
   );
 }
 
 export function verifiedView(context: JourneyContext): Rendered {
+  const { say } = context;
   return render(
     context,
-    'E-mail address confirmed',
-    `<p class="done" role="status">Thank you: your e-mail address is confirmed.</p>${continueLink(context, 'Continue to sign in')}`,
+    say('verified.title'),
+    `<p class="done" role="status">${escapeHtml(say('verified.done'))}</p>${continueLink(context, say('link.continueToSignIn'))}`,
   );
 }
 
 /** An expired, used or unknown verification link: says which, and offers a new one. */
 export function verificationFailedView(context: JourneyContext, reason: string): Rendered {
+  const { say } = context;
   return render(
     context,
-    'This link cannot be used',
+    say('linkFailed.title'),
     `${alert(reason)}
-<p>Enter your e-mail address and we will send you a new link.</p>
+<p>${escapeHtml(say('linkFailed.offer'))}</p>
 <form method="post" action="${escapeHtml(base(context, 'verify-email/new-link'))}">${hidden(context)}
-<label for="email">E-mail</label><input id="email" name="email" type="email" required autocomplete="email">
-<button type="submit">Send me a new link</button>
+<label for="email">${escapeHtml(say('field.email'))}</label><input id="email" name="email" type="email" required autocomplete="email">
+<button type="submit">${escapeHtml(say('link.newLink'))}</button>
 </form>`,
   );
 }
 
 export function linkRequestedView(context: JourneyContext, what: 'verification' | 'reset'): Rendered {
-  const text =
-    what === 'reset'
-      ? 'If an account exists for this address, we sent it a link to choose a new password. It may take a minute to arrive.'
-      : 'If this address awaits confirmation, we sent it a new link. It may take a minute to arrive.';
+  const { say } = context;
   return render(
     context,
-    'Check your inbox',
-    `<p class="done" role="status">${escapeHtml(text)}</p>${continueLink(context, 'Back to sign in')}`,
+    say('linkRequested.title'),
+    `<p class="done" role="status">${escapeHtml(say(what === 'reset' ? 'linkRequested.reset' : 'linkRequested.verification'))}</p>${continueLink(context, say('link.backToSignIn'))}`,
   );
 }
 
 export function forgotPasswordView(context: JourneyContext, form: { email?: string; error?: string } = {}): Rendered {
+  const { say } = context;
   return render(
     context,
-    'Forgot your password?',
+    say('forgot.title'),
     `${alert(form.error)}
-<p>Enter the e-mail address of your account and we will send you a link to choose a new password.</p>
+<p>${escapeHtml(say('forgot.intro'))}</p>
 <form method="post" action="${escapeHtml(base(context, 'forgot-password'))}">${hidden(context)}
-<label for="email">E-mail</label><input id="email" name="email" type="email" required autofocus autocomplete="email" value="${escapeHtml(form.email ?? '')}">
-<button type="submit">Send me a link</button>
-</form>${continueLink(context, 'Back to sign in')}`,
+<label for="email">${escapeHtml(say('field.email'))}</label><input id="email" name="email" type="email" required autofocus autocomplete="email" value="${escapeHtml(form.email ?? '')}">
+<button type="submit">${escapeHtml(say('forgot.submit'))}</button>
+</form>${continueLink(context, say('link.backToSignIn'))}`,
   );
 }
 
 export function resetPasswordView(context: JourneyContext, form: { token?: string; error?: string } = {}): Rendered {
+  const { say } = context;
   return render(
     context,
-    'Choose a new password',
+    say('reset.title'),
     `${alert(form.error)}
 <form method="post" action="${escapeHtml(base(context, 'reset-password'))}">${hidden(context)}
-<label for="token">Code from the e-mail</label><input id="token" name="token" type="text" required autocomplete="off" spellcheck="false" value="${escapeHtml(form.token ?? '')}">
-<label for="password">New password</label><input id="password" name="password" type="password" required autocomplete="new-password" minlength="${PASSWORD_MIN_LENGTH}" maxlength="${PASSWORD_MAX_LENGTH}" aria-describedby="password-rules" data-after-token>
-<p class="hint" id="password-rules">${escapeHtml(PASSWORD_RULES)}</p>
-<button type="submit">Set my new password</button>
+<label for="token">${escapeHtml(say('field.token'))}</label><input id="token" name="token" type="text" required autocomplete="off" spellcheck="false" value="${escapeHtml(form.token ?? '')}">
+<label for="password">${escapeHtml(say('field.newPassword'))}</label><input id="password" name="password" type="password" required autocomplete="new-password" minlength="${PASSWORD_MIN_LENGTH}" maxlength="${PASSWORD_MAX_LENGTH}" aria-describedby="password-rules" data-after-token>
+<p class="hint" id="password-rules">${escapeHtml(passwordRules(context))}</p>
+<button type="submit">${escapeHtml(say('reset.submit'))}</button>
 </form>
-<p><a href="${escapeHtml(withContinue(context, base(context, 'forgot-password')))}">Send me a new link</a></p>`,
+<p><a href="${escapeHtml(withContinue(context, base(context, 'forgot-password')))}">${escapeHtml(say('link.newLink'))}</a></p>`,
     true,
   );
 }
 
 export function passwordChangedView(context: JourneyContext): Rendered {
+  const { say } = context;
   return render(
     context,
-    'Password changed',
-    `<p class="done" role="status">Your new password is set, and you were signed out everywhere else.</p>${continueLink(context, 'Continue to sign in')}`,
+    say('passwordChanged.title'),
+    `<p class="done" role="status">${escapeHtml(say('passwordChanged.done'))}</p>${continueLink(context, say('link.continueToSignIn'))}`,
   );
 }
 

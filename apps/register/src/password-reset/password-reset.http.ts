@@ -1,8 +1,10 @@
-import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseBody } from '#platform';
 import { callerOf, TenantAccess } from '../access/tenant-access';
+import { languageOfCall } from '../messages/messages';
+import { REGISTER_SETTINGS, type RegisterSettings } from '../register.ports';
 import { emailAddress, mailedToken } from '../register.schemas';
 import { PasswordResetFlow } from './password-reset.flow';
 
@@ -14,6 +16,7 @@ export class PasswordResetController {
   constructor(
     private readonly flow: PasswordResetFlow,
     private readonly access: TenantAccess,
+    @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
   ) {}
 
   /** Always 202, account or not: the answer must not tell who is registered. */
@@ -21,7 +24,12 @@ export class PasswordResetController {
   @HttpCode(202)
   async request(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
-    await this.flow.request(tenant, callerOf(request), parseBody(resetRequestBody, body).email);
+    await this.flow.request(
+      tenant,
+      callerOf(request),
+      parseBody(resetRequestBody, body).email,
+      languageOfCall(request, this.settings.defaultLocale),
+    );
     return { status: 'accepted', detail: 'if an account exists for this address, a reset link is on its way' };
   }
 

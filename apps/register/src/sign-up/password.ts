@@ -1,5 +1,6 @@
 import { PASSWORD_MAX_LENGTH } from '#contracts';
-import { textProblem } from '#platform';
+import { RequestValidationError, textProblem } from '#platform';
+import { sayIn, type Say } from '../messages/messages';
 
 export { PASSWORD_MAX_LENGTH };
 
@@ -53,20 +54,44 @@ const COMMON_PASSWORDS = new Set(
   ].map((p) => p.toLowerCase()),
 );
 
-/** Why a password is refused, in words a person can act on; empty when it is acceptable. */
-export function passwordProblems(password: string, email: string): string[] {
-  const problems: string[] = [];
+/** Why a password is refused, as kinds a page can say in any language. */
+export type PasswordProblem = 'unusable' | 'tooShort' | 'tooLong' | 'common' | 'tooFewDistinct' | 'containsEmail';
+
+/** The password rules a new password is held to; empty when it is acceptable. */
+export function passwordProblemsOf(password: string, email: string): PasswordProblem[] {
+  const problems: PasswordProblem[] = [];
   // Any character a person can type, tab and line breaks included; never a NUL, another control
   // character or an unpaired surrogate (UTF-8 cannot carry it, so two passwords would hash alike).
-  const unusable = textProblem(password, 'text', Number.POSITIVE_INFINITY);
-  if (unusable) problems.push(unusable);
+  if (textProblem(password, 'text', Number.POSITIVE_INFINITY)) problems.push('unusable');
   const length = [...password].length;
-  if (length < PASSWORD_MIN_LENGTH) problems.push(`must be at least ${PASSWORD_MIN_LENGTH} characters long`);
-  if (length > PASSWORD_MAX_LENGTH) problems.push(`must be at most ${PASSWORD_MAX_LENGTH} characters long`);
+  if (length < PASSWORD_MIN_LENGTH) problems.push('tooShort');
+  if (length > PASSWORD_MAX_LENGTH) problems.push('tooLong');
   const lowered = password.toLowerCase();
-  if (COMMON_PASSWORDS.has(lowered)) problems.push('is a commonly used password');
-  if (new Set(password).size < 4) problems.push('repeats too few distinct characters');
+  if (COMMON_PASSWORDS.has(lowered)) problems.push('common');
+  if (new Set(password).size < 4) problems.push('tooFewDistinct');
   const localPart = email.split('@')[0]?.toLowerCase() ?? '';
-  if (localPart.length >= 4 && lowered.includes(localPart)) problems.push('must not contain the e-mail address');
+  if (localPart.length >= 4 && lowered.includes(localPart)) problems.push('containsEmail');
   return problems;
+}
+
+const inEnglish = sayIn('en');
+
+/**
+ * A password refused by the rules: the API's 400 (its messages in English, the API's language),
+ * carrying the kinds so that a hosted page can say them in the person's language.
+ */
+export class WeakPasswordError extends RequestValidationError {
+  constructor(readonly problems: readonly PasswordProblem[]) {
+    super(problems.map((problem) => ({ pointer: '/password', message: weakPasswordReason(problem, inEnglish) })));
+  }
+}
+
+/** Throws WeakPasswordError when the password breaks a rule. */
+export function requireStrongPassword(password: string, email: string): void {
+  const problems = passwordProblemsOf(password, email);
+  if (problems.length > 0) throw new WeakPasswordError(problems);
+}
+
+export function weakPasswordReason(problem: PasswordProblem, say: Say): string {
+  return say(`weakPassword.${problem}`, { min: PASSWORD_MIN_LENGTH, max: PASSWORD_MAX_LENGTH });
 }

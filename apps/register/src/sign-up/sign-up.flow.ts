@@ -3,13 +3,13 @@ import type { z } from 'zod';
 import type { profileChanges } from '../register.schemas';
 import type { ProfileAttributes } from '#contracts';
 import { normaliseEmail } from '#personal-data';
-import { ProblemError, RequestValidationError } from '#platform';
+import { ProblemError, type Locale } from '#platform';
 import type { Caller } from '../access/tenant-access';
 import { emptyProfile } from '../account/account.state';
 import { ReadModels } from '../read-models';
 import { EmailIndex, type TenantRef } from '../register.ports';
 import { RequestLimits } from '../request-limits/request-limits';
-import { passwordProblems } from './password';
+import { requireStrongPassword } from './password';
 import { SignUp, SignUpHandler } from './sign-up.handler';
 
 export interface SignUpInput {
@@ -40,15 +40,17 @@ export class SignUpFlow {
     private readonly emailIndex: EmailIndex,
   ) {}
 
-  async signUp(tenant: TenantRef, caller: Caller, input: SignUpInput): Promise<SignedUp> {
+  /** `requestLocale`: the language of the page or call that signed up, for the mail when the profile names none. */
+  async signUp(tenant: TenantRef, caller: Caller, input: SignUpInput, requestLocale: Locale): Promise<SignedUp> {
     const email = normaliseEmail(input.email);
-    const weak = passwordProblems(input.password, email);
-    if (weak.length > 0) throw new RequestValidationError(weak.map((message) => ({ pointer: '/password', message })));
+    requireStrongPassword(input.password, email);
     // Counted once the request is well-formed, before argon2id: a refused sign-up costs no hash.
     await this.limits.signUp(tenant.tenantId, caller.ip, this.emailIndex.of(tenant.tenantId, email));
     const profile = { ...emptyProfile, ...input.profile };
     const consents = input.consents ?? [];
-    const outcome = await this.signUps.execute(new SignUp(tenant, email, input.password, profile, consents, caller.correlationId));
+    const outcome = await this.signUps.execute(
+      new SignUp(tenant, email, input.password, profile, consents, caller.correlationId, requestLocale),
+    );
     if (!outcome.registered) {
       throw new ProblemError({
         status: 409,

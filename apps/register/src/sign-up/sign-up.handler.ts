@@ -8,7 +8,8 @@ import { reservationDecider } from '../account/email-reservation';
 import { issueToken } from '../account/tokens';
 import { BackgroundWork } from '../background-work';
 import { Mailer } from '../mail/mailer';
-import { verificationMail } from '../mail/templates';
+import { mailLocale, verificationMail } from '../mail/templates';
+import type { Locale } from '#platform';
 import {
   Clock,
   EmailIndex,
@@ -28,6 +29,8 @@ export class SignUp {
     readonly profile: ProfileAttributes,
     readonly consents: readonly { purpose: string; policyVersion: string }[],
     readonly correlationId: string,
+    /** The language of the page or call that signed up (see mailLocale). */
+    readonly requestLocale: Locale,
   ) {}
 }
 
@@ -96,7 +99,8 @@ export class SignUpHandler {
       position = outcome.position;
     }
     // The account exists whether or not the mail goes out; a failed mail must not turn the sign-up into an error.
-    const mail = verificationMail(tenant, command.email, verification.token, this.settings);
+    const locale = mailLocale(command.profile.locale, command.requestLocale);
+    const mail = verificationMail(tenant, command.email, verification.token, this.settings, locale);
     this.background.run('verification-mail', () => this.mailer.send(mail));
     return { registered: true, userId, registeredAt: now, position };
   }

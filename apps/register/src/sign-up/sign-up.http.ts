@@ -1,8 +1,10 @@
-import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseBody } from '#platform';
 import { callerOf, TenantAccess } from '../access/tenant-access';
+import { languageOfCall } from '../messages/messages';
+import { REGISTER_SETTINGS, type RegisterSettings } from '../register.ports';
 import { consentPurpose, emailAddress, policyVersion, profileChanges } from '../register.schemas';
 import { SignUpFlow } from './sign-up.flow';
 
@@ -24,6 +26,7 @@ export class SignUpController {
   constructor(
     private readonly flow: SignUpFlow,
     private readonly access: TenantAccess,
+    @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
   ) {}
 
   @Post()
@@ -31,7 +34,7 @@ export class SignUpController {
   async signUp(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
     const input = parseBody(signUpBody, body);
-    const signedUp = await this.flow.signUp(tenant, callerOf(request), input);
+    const signedUp = await this.flow.signUp(tenant, callerOf(request), input, languageOfCall(request, this.settings.defaultLocale));
     return {
       id: signedUp.userId,
       email: signedUp.email,

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { normaliseEmail } from '#personal-data';
+import type { Locale } from '#platform';
 import type { Caller } from '../access/tenant-access';
 import { RequestMailedLink, RequestMailedLinkHandler } from '../account/mailed-links';
 import { tokenProblem } from '../account/token-problems';
@@ -29,7 +30,7 @@ export class VerificationFlow {
   }
 
   /** A new link for an address that awaits verification; the same answer for any address. */
-  async requestLink(tenant: TenantRef, caller: Caller, address: string): Promise<void> {
+  async requestLink(tenant: TenantRef, caller: Caller, address: string, requestLocale: Locale): Promise<void> {
     const email = normaliseEmail(address);
     const { mayMail } = await this.limits.mailedLinkRequest(
       'email-verification',
@@ -37,6 +38,8 @@ export class VerificationFlow {
       caller.ip,
       this.emailIndex.of(tenant.tenantId, email),
     );
-    await this.linkRequests.execute(new RequestMailedLink('email-verification', tenant, email, caller.correlationId, mayMail));
+    await this.linkRequests.execute(
+      new RequestMailedLink('email-verification', tenant, email, caller.correlationId, requestLocale, mayMail),
+    );
   }
 }

@@ -1,8 +1,10 @@
-import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseBody } from '#platform';
 import { callerOf, TenantAccess } from '../access/tenant-access';
+import { languageOfCall } from '../messages/messages';
+import { REGISTER_SETTINGS, type RegisterSettings } from '../register.ports';
 import { emailAddress, mailedToken } from '../register.schemas';
 import { VerificationFlow } from './verification.flow';
 
@@ -14,6 +16,7 @@ export class VerificationController {
   constructor(
     private readonly flow: VerificationFlow,
     private readonly access: TenantAccess,
+    @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
   ) {}
 
   @Post()
@@ -30,7 +33,12 @@ export class VerificationController {
   @HttpCode(202)
   async requestLink(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
-    await this.flow.requestLink(tenant, callerOf(request), parseBody(verificationLinkBody, body).email);
+    await this.flow.requestLink(
+      tenant,
+      callerOf(request),
+      parseBody(verificationLinkBody, body).email,
+      languageOfCall(request, this.settings.defaultLocale),
+    );
     return { status: 'accepted', detail: 'if this address awaits verification, a new link is on its way' };
   }
 }

@@ -1,0 +1,75 @@
+import type { MessagesOf } from '#platform';
+import type { en } from './en';
+
+// French typography puts a no-break space (U+00A0) before « : », « ? » and « ! »: written as \u00a0
+// so that it cannot be lost to an editor, and a line never breaks before the sign.
+
+/** Login's pages in French; a key missing here, or one English lacks, fails the type check. */
+export const fr: MessagesOf<typeof en> = {
+  'signIn.title': 'Connexion',
+  'signIn.submit': 'Se connecter',
+  'field.email': 'Adresse e-mail',
+  'field.password': 'Mot de passe',
+  'journey.forgotPassword': 'Mot de passe oublié\u00a0?',
+  'journey.signUp': 'Créer un compte',
+  'failure.invalid_credentials': 'L’adresse e-mail ou le mot de passe est incorrect.',
+  'failure.locked': 'Trop de tentatives ont échoué. Réessayez plus tard ou réinitialisez votre mot de passe.',
+  'failure.throttled': 'Trop de tentatives ont échoué. Réessayez plus tard ou réinitialisez votre mot de passe.',
+  'failure.email_unverified': 'Confirmez d’abord votre adresse e-mail\u00a0: suivez le lien de l’e-mail que nous vous avons envoyé.',
+  'failure.busy': 'Beaucoup de personnes se connectent à ce service en ce moment. Réessayez dans un instant.',
+  'form.notAnAddress': 'Saisissez votre adresse e-mail\u00a0: une seule ligne d’au plus 254\u00a0caractères.',
+  'form.noPassword': 'Saisissez votre mot de passe.',
+  'consent.title': 'Autoriser l’accès',
+  'consent.asks': 'L’application {client} demande\u00a0:',
+  'consent.allow': 'Autoriser',
+  'consent.deny': 'Refuser',
+  'device.title': 'Connecter un appareil',
+  'device.enterCode': 'Saisissez le code affiché par votre appareil.',
+  'device.invalidCode': 'Ce code n’est pas valide. Réessayez.',
+  'device.confirm': 'Connecter {client} avec le code {code}\u00a0?',
+  'device.continue': 'Continuer',
+  'device.connected.title': 'Appareil connecté',
+  'device.connected': 'Vous pouvez revenir à votre appareil.',
+  'signOut.title': 'Déconnexion',
+  'signOut.question': 'Voulez-vous vous déconnecter de {site}\u00a0?',
+  'signOut.confirm': 'Me déconnecter',
+  'signOut.stay': 'Ne pas me déconnecter',
+  'signedOut.title': 'Déconnexion effectuée',
+  'signedOut.done': 'Votre session est terminée.',
+  'error.title': 'Une erreur est survenue',
+  'secondFactor.title': 'Saisissez votre code',
+  'secondFactor.code': 'Code de votre application d’authentification',
+  'secondFactor.hint': 'Téléphone perdu\u00a0? Saisissez plutôt l’un de vos codes de secours.',
+  'secondFactor.continue': 'Continuer',
+  'secondFactor.wrong': 'Ce code n’est pas le bon, ou il a déjà servi. Essayez le code suivant de votre application.',
+  'secondFactor.locked': 'Trop de codes erronés. Réessayez plus tard, ou utilisez un code de secours une fois l’attente terminée.',
+  'secondFactor.notEnrolled': 'Ce compte n’a plus de second facteur. Recommencez la connexion.',
+  'security.title': 'Sécurité du compte',
+  'security.signInFirst.title': 'Connectez-vous d’abord',
+  'security.signInFirst':
+    'Cette page présente la sécurité de votre compte une fois que vous êtes connecté. Connectez-vous depuis l’application que vous utilisez, puis revenez ici.',
+  'security.signedInAs': 'Connecté en tant que {email}',
+  'security.on':
+    'La connexion en deux étapes est activée\u00a0: après votre mot de passe, nous vous demandons un code de votre application d’authentification.',
+  'security.recoveryCodesLeft': 'Codes de secours restants\u00a0: {count}.',
+  'security.removeCode': 'Code actuel, pour retirer l’application d’authentification',
+  'security.remove': 'Retirer l’application d’authentification',
+  'security.removed': 'Votre application d’authentification est retirée.',
+  'security.offer':
+    'Protégez votre compte par une seconde étape\u00a0: après votre mot de passe, un code d’une application d’authentification sur votre téléphone.',
+  'security.setUp': 'Configurer une application d’authentification',
+  'enrolment.title': 'Configurez votre application d’authentification',
+  'enrolment.scan': 'Scannez ce code avec votre application d’authentification\u00a0:',
+  'enrolment.qrLabel': 'QR code de votre clé d’authentification',
+  'enrolment.typeKey': 'Ou saisissez cette clé dans l’application\u00a0: {key}',
+  'enrolment.code': 'Puis saisissez le code qu’elle affiche',
+  'enrolment.turnOn': 'Activer la connexion en deux étapes',
+  'recoveryCodes.title': 'Conservez vos codes de secours',
+  'recoveryCodes.on': 'La connexion en deux étapes est activée.',
+  'recoveryCodes.explain':
+    'Si vous perdez votre téléphone, chacun de ces codes vous connecte une fois à la place d’un code de l’application. Gardez-les en lieu sûr\u00a0: ils ne sont affichés que maintenant.',
+  'recoveryCodes.back': 'Retour à la sécurité du compte',
+  'enrolment.required':
+    '{site} demande une deuxième étape à la connexion\u00a0: configurez une application d’authentification pour continuer.',
+  'recoveryCodes.continue': 'Je les ai conservés\u00a0: continuer',
+};

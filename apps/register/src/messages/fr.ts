@@ -1,0 +1,66 @@
+import type { MessagesOf } from '#platform';
+import type { en } from './en';
+
+// French typography puts a no-break space (U+00A0) before « : », « ? » and « ! »: written as \u00a0
+// so that it cannot be lost to an editor, and a line never breaks before the sign.
+
+/** Register's pages and mails in French; a key missing here, or one English lacks, fails the type check. */
+export const fr: MessagesOf<typeof en> = {
+  'field.email': 'Adresse e-mail',
+  'field.password': 'Mot de passe',
+  'field.newPassword': 'Nouveau mot de passe',
+  'field.token': 'Code reçu par e-mail',
+  'password.rules':
+    'Au moins {min} caractères (jusqu’à {max}), ni un mot de passe courant, ni votre adresse e-mail. Une phrase de quelques mots fait très bien l’affaire.',
+  'signUp.title': 'Créez votre compte',
+  'signUp.submit': 'Créer mon compte',
+  'signUp.signInInstead': 'J’ai déjà un compte\u00a0: me connecter',
+  'signedUp.title': 'Consultez votre boîte de réception',
+  'signedUp.done': 'Votre compte est créé.',
+  'signedUp.next': 'Nous vous avons envoyé un lien pour confirmer votre adresse e-mail. Ouvrez-le, puis revenez ici.',
+  'verify.title': 'Confirmez votre adresse e-mail',
+  'verify.submit': 'Confirmer mon adresse e-mail',
+  'verified.title': 'Adresse e-mail confirmée',
+  'verified.done': 'Merci\u00a0: votre adresse e-mail est confirmée.',
+  'linkFailed.title': 'Ce lien ne peut pas être utilisé',
+  'linkFailed.offer': 'Saisissez votre adresse e-mail et nous vous enverrons un nouveau lien.',
+  'linkFailed.expired': 'Ce lien a expiré.',
+  'linkFailed.invalid': 'Ce lien n’est pas valide, ou il a déjà été utilisé.',
+  'linkRequested.title': 'Consultez votre boîte de réception',
+  'linkRequested.reset':
+    'Si un compte existe pour cette adresse, nous lui avons envoyé un lien pour choisir un nouveau mot de passe. Il peut mettre une minute à arriver.',
+  'linkRequested.verification':
+    'Si cette adresse attend d’être confirmée, nous lui avons envoyé un nouveau lien. Il peut mettre une minute à arriver.',
+  'forgot.title': 'Mot de passe oublié\u00a0?',
+  'forgot.intro': 'Saisissez l’adresse e-mail de votre compte et nous vous enverrons un lien pour choisir un nouveau mot de passe.',
+  'forgot.submit': 'M’envoyer un lien',
+  'reset.title': 'Choisissez un nouveau mot de passe',
+  'reset.submit': 'Enregistrer mon nouveau mot de passe',
+  'passwordChanged.title': 'Mot de passe modifié',
+  'passwordChanged.done': 'Votre nouveau mot de passe est enregistré, et toutes vos autres sessions ont été fermées.',
+  'link.newLink': 'M’envoyer un nouveau lien',
+  'link.continueToSignIn': 'Continuer vers la connexion',
+  'link.backToSignIn': 'Retour à la connexion',
+  'refused.field': '{field}\u00a0: {reason}.',
+  'refused.email': 'saisissez une adresse e-mail valide',
+  'refused.token': 'recopiez-le exactement tel qu’il apparaît dans l’e-mail',
+  'refused.emailTaken': 'Un compte existe déjà avec cette adresse e-mail. Connectez-vous, ou réinitialisez votre mot de passe.',
+  'refused.tooMany': 'Trop de tentatives depuis cet endroit. Patientez un peu, puis réessayez.',
+  'refused.password': 'saisissez un mot de passe',
+  'refused.other': 'Cette demande n’a pas pu aboutir. Vérifiez le formulaire, puis réessayez.',
+  'weakPassword.unusable': 'ne doit contenir ni caractère de contrôle, ni Unicode invalide',
+  'weakPassword.tooShort': 'doit compter au moins {min} caractères',
+  'weakPassword.tooLong': 'doit compter au plus {max} caractères',
+  'weakPassword.common': 'est un mot de passe trop courant',
+  'weakPassword.tooFewDistinct': 'ne contient pas assez de caractères différents',
+  'weakPassword.containsEmail': 'ne doit pas contenir l’adresse e-mail',
+  'mail.verification.subject': '{site}\u00a0: confirmez votre adresse e-mail',
+  'mail.verification.welcome': 'Bienvenue sur {site}.',
+  'mail.verification.link': 'Confirmez votre adresse e-mail\u00a0: {link}',
+  'mail.verification.expiry': 'Le code expire dans {hours}\u00a0heures.',
+  'mail.reset.subject': '{site}\u00a0: réinitialisez votre mot de passe',
+  'mail.reset.asked': 'Quelqu’un a demandé à réinitialiser le mot de passe de votre compte {site}.',
+  'mail.reset.link': 'Si c’est vous\u00a0: {link}',
+  'mail.reset.notYou': 'Si ce n’est pas vous, ignorez ce message\u00a0: votre mot de passe reste inchangé.',
+  'mail.code': 'Ou saisissez ce code\u00a0: {code}',
+};
