@@ -3,7 +3,7 @@
  * argon2i/argon2id): what register's import accepts, with every format's work capped, and how
  * login verifies one on the sign-in that replaces it by argon2id. Pure functions, no Nest.
  */
-export { keycloakPasswordHash } from './keycloak';
+export { importedPasswordHash, keycloakPasswordHash } from './keycloak';
 export {
   LEGACY_HASH_FORMATS,
   LEGACY_HASH_LIMITS,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { legacyPasswordHash, type LegacyPasswordHash } from './legacy-hash';
+import { legacyHashShapes, legacyPasswordHash, type LegacyPasswordHash } from './legacy-hash';
 
 /**
  * A password credential as Keycloak's realm export writes it (`users[].credentials[]`): the hash
@@ -21,29 +21,39 @@ const keycloakCredential = z.object({
   credentialData: z.string().max(4096),
 });
 
-export const keycloakPasswordHash = z
-  .object({ format: z.literal('keycloak'), credential: keycloakCredential.loose() })
-  .strict()
-  .transform((value, context): LegacyPasswordHash => {
-    const secret = secretData.safeParse(jsonOf(value.credential.secretData));
-    const data = credentialData.safeParse(jsonOf(value.credential.credentialData));
-    if (!secret.success || !data.success) {
-      context.addIssue({
-        code: 'custom',
-        path: ['credential', secret.success ? 'credentialData' : 'secretData'],
-        message: 'must be the JSON Keycloak exports',
-      });
-      return z.NEVER;
+const keycloakInput = z.object({ format: z.literal('keycloak'), credential: keycloakCredential.loose() }).strict();
+
+/** Keycloak's credential alone, read into the hash it holds. */
+export const keycloakPasswordHash = keycloakInput.transform(fromKeycloak);
+
+/**
+ * What an import may send as a password: one of the legacy formats, or Keycloak's export
+ * credential as it is, which reads into one of them. Either way the result is a LegacyPasswordHash.
+ */
+export const importedPasswordHash = z
+  .discriminatedUnion('format', [...legacyHashShapes, keycloakInput])
+  .transform((value, context): LegacyPasswordHash => (value.format === 'keycloak' ? fromKeycloak(value, context) : value));
+
+function fromKeycloak(value: z.infer<typeof keycloakInput>, context: z.RefinementCtx): LegacyPasswordHash {
+  const secret = secretData.safeParse(jsonOf(value.credential.secretData));
+  const data = credentialData.safeParse(jsonOf(value.credential.credentialData));
+  if (!secret.success || !data.success) {
+    context.addIssue({
+      code: 'custom',
+      path: ['credential', secret.success ? 'credentialData' : 'secretData'],
+      message: 'must be the JSON Keycloak exports',
+    });
+    return z.NEVER;
+  }
+  const converted = legacyPasswordHash.safeParse(asLegacyHash(secret.data, data.data));
+  if (!converted.success) {
+    for (const issue of converted.error.issues) {
+      context.addIssue({ code: 'custom', path: ['credential', ...issue.path.map(String)], message: issue.message });
     }
-    const converted = legacyPasswordHash.safeParse(asLegacyHash(secret.data, data.data));
-    if (!converted.success) {
-      for (const issue of converted.error.issues) {
-        context.addIssue({ code: 'custom', path: ['credential', ...issue.path.map(String)], message: issue.message });
-      }
-      return z.NEVER;
-    }
-    return converted.data;
-  });
+    return z.NEVER;
+  }
+  return converted.data;
+}
 
 function jsonOf(text: string): unknown {
   try {

@@ -123,6 +123,9 @@ function argon2Problem(format: 'argon2i' | 'argon2id', hash: string): string | u
 /** What an import may send as `password`: one of the formats, each with what verifying it needs. */
 export const legacyPasswordHash = z.discriminatedUnion('format', [bcryptHash, pbkdf2Hash, firebaseScryptHash, argon2Hash]);
 
+/** The members of `legacyPasswordHash`, for a union that takes more input shapes (Keycloak's credential). */
+export const legacyHashShapes = [bcryptHash, pbkdf2Hash, firebaseScryptHash, argon2Hash] as const;
+
 export type LegacyPasswordHash = z.infer<typeof legacyPasswordHash>;
 
 /** Why a value is not a hash Tessera can verify, located by a JSON pointer into it. */

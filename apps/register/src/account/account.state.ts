@@ -22,6 +22,8 @@ export interface AccountState {
   readonly reset?: PendingToken;
   readonly profile: ProfileAttributes;
   readonly consents: Readonly<Record<string, ConsentState>>;
+  /** Set when the account came from a bulk import: the fingerprint of what that import said. */
+  readonly importDigest?: string;
 }
 
 export const emptyProfile: ProfileAttributes = { givenName: null, familyName: null, phone: null, locale: null };
@@ -40,6 +42,17 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
         email: event.data.email ?? undefined,
         emailIndex: event.data.emailIndex,
         profile: event.data.profile ?? emptyProfile,
+      };
+    case 'UserImported':
+      return {
+        ...state,
+        status: 'active',
+        userId: event.data.userId,
+        email: event.data.email ?? undefined,
+        emailIndex: event.data.emailIndex,
+        emailVerified: event.data.emailVerified,
+        profile: event.data.profile ?? emptyProfile,
+        importDigest: event.data.importDigest ?? undefined,
       };
     case 'EmailVerificationRequested':
       return { ...state, verification: { tokenHash: event.data.tokenHash, expiresAt: event.data.expiresAt } };
@@ -63,6 +76,7 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
     case 'UserErased':
       return { ...initialAccountState(), status: 'erased', userId: state.userId, emailIndex: state.emailIndex };
     case 'UserSessionsRevoked':
+    case 'PasswordRehashed':
       return state;
   }
 }
@@ -71,4 +85,8 @@ export type AccountRejection =
   | { readonly kind: 'AccountNotFound' }
   | { readonly kind: 'AlreadyRegistered' }
   | { readonly kind: 'InvalidToken' }
-  | { readonly kind: 'TokenExpired' };
+  | { readonly kind: 'TokenExpired' }
+  /** An import line with an external id already imported with other content (like an idempotency key reused). */
+  | { readonly kind: 'ImportConflict' }
+  /** An import line naming a person who was erased: erasure is not undone by importing them again. */
+  | { readonly kind: 'AccountErased' };

@@ -7,7 +7,7 @@ import { emptyProfile } from '../account/account.state';
 import { normaliseEmail } from '#personal-data';
 import { ReadModels } from '../read-models';
 import { EmailIndex } from '../register.ports';
-import { consentPurpose, emailAddress, policyVersion, profileChanges } from '../register.schemas';
+import { consentList, emailAddress, profileChanges } from '../register.schemas';
 import { RequestLimits } from '../request-limits/request-limits';
 import { passwordProblems } from './password';
 import { SignUp, SignUpHandler } from './sign-up.handler';
@@ -17,11 +17,7 @@ export const signUpBody = z
     email: emailAddress,
     password: z.string(),
     profile: profileChanges.optional(),
-    consents: z
-      .array(z.object({ purpose: consentPurpose, policyVersion }).strict())
-      .max(32)
-      .refine((list) => new Set(list.map((c) => c.purpose)).size === list.length, { message: 'each purpose may appear once' })
-      .optional(),
+    consents: consentList.optional(),
   })
   .strict();
 
