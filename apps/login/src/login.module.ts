@@ -22,6 +22,7 @@ import { OIDC_REQUEST_LIMITER, OidcMount } from './oidc/oidc-mount';
 import { ProviderCache } from './oidc/provider-cache';
 import { buildProvider } from './oidc/provider-factory';
 import { CSRF_SECRET, InteractionController, SIGN_IN_LIMITER } from './sign-in/interaction.http';
+import { LegacyPasswordRehash } from './sign-in/legacy-rehash';
 import { PasswordCheck } from './sign-in/password-check';
 import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from './sign-in/sign-in.events';
 
@@ -85,7 +86,15 @@ export class LoginModule {
       { provide: OIDC_REQUEST_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.oidcRequests) },
       {
         provide: PasswordCheck,
-        useValue: new PasswordCheck(infrastructure.pool, infrastructure.blindIndexKey, events, runtime.signIn),
+        inject: [SERVICE_LOGGER],
+        useFactory: (logger: Logger) =>
+          new PasswordCheck(
+            infrastructure.pool,
+            infrastructure.blindIndexKey,
+            events,
+            runtime.signIn,
+            new LegacyPasswordRehash(infrastructure.commands, logger),
+          ),
       },
       {
         provide: ProjectionRunner,
