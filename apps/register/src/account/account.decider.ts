@@ -136,9 +136,7 @@ function register(command: Extract<AccountCommand, { type: 'RegisterUser' }>, st
       passwordHash: command.passwordHash,
       profile: command.profile,
     }),
-    ...command.consents.map((consent) =>
-      ConsentGranted({ userId, purpose: consent.purpose, policyVersion: consent.policyVersion, at: now.toISOString() }),
-    ),
+    ...consentsGranted(userId, command.consents, now),
     EmailVerificationRequested({
       userId,
       tokenHash: command.verificationTokenHash,
@@ -167,9 +165,13 @@ function importUser(command: ImportUser, state: AccountState): AccountDecision {
       profile: command.profile,
       importDigest: command.importDigest,
     }),
-    ...command.consents.map((consent) =>
-      ConsentGranted({ userId, purpose: consent.purpose, policyVersion: consent.policyVersion, at: now.toISOString() }),
-    ),
+    ...consentsGranted(userId, command.consents, now),
+  );
+}
+
+function consentsGranted(userId: string, consents: readonly { purpose: string; policyVersion: string }[], now: Date) {
+  return consents.map((consent) =>
+    ConsentGranted({ userId, purpose: consent.purpose, policyVersion: consent.policyVersion, at: now.toISOString() }),
   );
 }
 

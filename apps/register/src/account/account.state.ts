@@ -35,23 +35,11 @@ export function initialAccountState(): AccountState {
 export function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
   switch (event.type) {
     case 'UserRegistered':
-      return {
-        ...state,
-        status: 'active',
-        userId: event.data.userId,
-        email: event.data.email ?? undefined,
-        emailIndex: event.data.emailIndex,
-        profile: event.data.profile ?? emptyProfile,
-      };
+      return activated(state, event.data);
     case 'UserImported':
       return {
-        ...state,
-        status: 'active',
-        userId: event.data.userId,
-        email: event.data.email ?? undefined,
-        emailIndex: event.data.emailIndex,
+        ...activated(state, event.data),
         emailVerified: event.data.emailVerified,
-        profile: event.data.profile ?? emptyProfile,
         importDigest: event.data.importDigest ?? undefined,
       };
     case 'EmailVerificationRequested':
@@ -79,6 +67,21 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
     case 'PasswordRehashed':
       return state;
   }
+}
+
+/** An account's first event, signed up or imported. Personal fields read back null once the person is erased. */
+function activated(
+  state: AccountState,
+  data: { userId: string; email: string; emailIndex: string; profile: ProfileAttributes },
+): AccountState {
+  return {
+    ...state,
+    status: 'active',
+    userId: data.userId,
+    email: data.email ?? undefined,
+    emailIndex: data.emailIndex,
+    profile: data.profile ?? emptyProfile,
+  };
 }
 
 export type AccountRejection =
