@@ -191,7 +191,7 @@ export const registerApi: ApiDescription = {
         `${IMPORT_MAX_USERS} people and 4 MiB. Idempotent by externalId. password is the old hash (bcrypt, pbkdf2-sha256/512, ` +
         'firebase-scrypt, argon2i, argon2id, or a Keycloak export credential as {format: "keycloak", credential}), replaced by ' +
         'argon2id at the first sign-in; null: the person resets. Each line is imported, unchanged, or failed with its problem; ' +
-        'a failed line stores nothing.',
+        "a failed line stores nothing. Authorised by the tenant's API key or the admin token.",
       tags: ['import'],
       auth: 'apiKey',
       body: z.object({ users: z.array(importedUser).max(IMPORT_MAX_USERS) }).strict(),
