@@ -86,6 +86,12 @@ describe('importing users', () => {
     ]);
     const ids = Object.fromEntries(response.body.accounts.map((a: { externalId: string; id: string }) => [a.externalId, a.id]));
     expect(ids).toEqual({ 'good-1': importedUserId(tenant.id, 'good-1'), 'good-2': importedUserId(tenant.id, 'good-2') });
+    // The person's export holds what they are (the external id, the profile), never the old hash.
+    const token = await register.tokenFor(tenant.id, importedUserId(tenant.id, 'good-1'));
+    const exported = await register.http().get(`/t/${tenant.slug}/me/export`).set('authorization', `Bearer ${token}`);
+    expect(exported.status).toBe(200);
+    expect(exported.body.history[0]).toMatchObject({ type: 'UserImported', data: { externalId: 'good-1', emailVerified: true } });
+    expect(JSON.stringify(exported.body)).not.toContain('bcrypt');
     // The old hash is sealed with the person's data: nothing of it reads in clear in the store.
     const [raw] = await register.runtime.infrastructure.dataSource.query(
       "SELECT data::text AS data FROM es_events WHERE stream_name = $1 AND type = 'UserImported'",
