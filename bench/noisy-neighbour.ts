@@ -1,18 +1,14 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { primePeople, startPulseServices, trackMessage } from './pulse';
+import { primePeople, startPulseServices, trackMessage, type PulseBenchSettings } from './pulse';
 import { JsonClient } from './support/http-client';
 import { median, runClosedLoops, sleep, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
 import type { PoisonSetup, PoisonWindow } from './support/poison-sender';
 import { cores, perSecond, ratioVerdict, type ReportRow, type ScenarioResult } from './support/report';
 
-export interface NoisyNeighbourBenchSettings {
-  readonly repetitions: number;
-  readonly windowMs: number;
-  readonly warmUpMs: number;
-  readonly log: (line: string) => void;
-}
+/** The same windows as pulse's own rows. */
+export type NoisyNeighbourBenchSettings = PulseBenchSettings;
 
 /** Tenant B: the batch and workers of pulse's own /v1/batch figure, so the two rows read alike. */
 const HONEST_WORKERS = 8;

@@ -20,11 +20,14 @@ interface ServiceSpec {
 }
 
 const LOGIN_URL = 'http://localhost:3001';
+/** Where mails link to and where login's sign-in page sends people to sign up or reset a password. */
+const REGISTER_URL = 'http://localhost:3002';
+const JOURNEYS = { LOGIN_PUBLIC_URL: LOGIN_URL, REGISTER_PUBLIC_URL: REGISTER_URL };
 
 /** Register first: the others follow its tenants through the event store. */
 const services: ServiceSpec[] = [
-  { name: 'register', port: 3002, env: { LOGIN_PUBLIC_URL: LOGIN_URL } },
-  { name: 'login', port: 3001, env: { LOGIN_PUBLIC_URL: LOGIN_URL } },
+  { name: 'register', port: 3002, env: JOURNEYS },
+  { name: 'login', port: 3001, env: JOURNEYS },
   { name: 'pulse', port: 3003 },
   { name: 'rewards', port: 3004 },
 ];

@@ -68,9 +68,9 @@ export const loginApi: ApiDescription = {
     {
       method: 'get',
       path: '/t/{tenant}/interaction/{uid}',
-      summary: 'The hosted sign-in or consent page of an authorization request (HTML)',
+      summary: 'The hosted sign-in or consent page of an authorization request (HTML); with prompt=create, a redirect to the sign-up page',
       tags: ['pages'],
-      responses: { 200: 'the page', 400: 'interaction expired or unknown' },
+      responses: { 200: 'the page', 303: "prompt=create: register's sign-up page", 400: 'interaction expired or unknown' },
     },
     {
       method: 'post',
@@ -84,6 +84,13 @@ export const loginApi: ApiDescription = {
         403: 'the page again: e-mail not verified',
         429: 'the page again: account locked or too many attempts',
       },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/interaction/{uid}/signed-up',
+      summary: 'Back from the sign-up page that prompt=create led to; the authorization goes on to sign-in',
+      tags: ['pages'],
+      responses: { 303: 'back to the authorization endpoint', 400: 'expired interaction, or one that asks for no sign-up' },
     },
     {
       method: 'post',

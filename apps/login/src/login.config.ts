@@ -24,6 +24,8 @@ const unverifiedEmailExceptions = z
 
 const schema = serviceEnvSchema({ port: 3001 }).extend({
   LOGIN_PUBLIC_URL: url({ protocols: ['http:', 'https:'] }).optional(),
+  /** Where register's hosted pages are (sign-up, forgot password): the sign-in page links to them. */
+  REGISTER_PUBLIC_URL: url({ protocols: ['http:', 'https:'] }).optional(),
   LOGIN_PROVIDER_CACHE_SIZE: integer({ min: 1, max: 100_000 }).default(200),
   /** OAuth clients' metadata held in memory across tenants (invalidated by the client events). */
   LOGIN_CLIENT_CACHE_SIZE: integer({ min: 1, max: 1_000_000 }).default(10_000),

@@ -22,6 +22,7 @@ import { OIDC_REQUEST_LIMITER, OidcMount } from './oidc/oidc-mount';
 import { ProviderCache } from './oidc/provider-cache';
 import { buildProvider } from './oidc/provider-factory';
 import { CSRF_SECRET, InteractionController, SIGN_IN_LIMITER } from './sign-in/interaction.http';
+import { JOURNEYS } from './sign-in/journeys';
 import { LegacyPasswordRehash } from './sign-in/legacy-rehash';
 import { PasswordCheck } from './sign-in/password-check';
 import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from './sign-in/sign-in.events';
@@ -82,6 +83,7 @@ export class LoginModule {
       { provide: ClientCache, useValue: clients },
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
       { provide: CSRF_SECRET, useValue: runtime.csrfSecret },
+      { provide: JOURNEYS, useValue: runtime.journeys },
       { provide: SIGN_IN_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns) },
       { provide: OIDC_REQUEST_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.oidcRequests) },
       {

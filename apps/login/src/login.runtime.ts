@@ -7,6 +7,7 @@ import { loginApi } from './login.api';
 import type { LoginConfig } from './login.config';
 import { LoginLegacyPasswords1765900000000, LoginTables1732400000000 } from './login.migrations';
 import type { ProviderSettings } from './oidc/provider-factory';
+import type { Journeys } from './sign-in/journeys';
 import type { SignInPolicy } from './sign-in/password-check';
 import { signInEvents } from './sign-in/sign-in.events';
 
@@ -21,6 +22,7 @@ export interface LoginRuntime {
   readonly providerCacheSize: number;
   readonly clientCacheSize: number;
   readonly csrfSecret: Buffer;
+  readonly journeys: Journeys;
   readonly maxProjectionLagMs: number;
   /** Requests one tenant may have in flight in this process: sign-in posts, and OpenID requests. */
   readonly perTenantInFlight: { readonly signIns: number; readonly oidcRequests: number };
@@ -66,6 +68,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     providerCacheSize: config.LOGIN_PROVIDER_CACHE_SIZE,
     clientCacheSize: config.LOGIN_CLIENT_CACHE_SIZE,
     csrfSecret: derivedKey(config.TESSERA_MASTER_KEY, 'csrf'),
+    journeys: { loginUrl: publicUrl, registerUrl: config.REGISTER_PUBLIC_URL?.replace(/\/$/, '') },
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
     perTenantInFlight: { signIns: config.LOGIN_SIGNINS_PER_TENANT, oidcRequests: config.LOGIN_OIDC_REQUESTS_PER_TENANT },
   };

@@ -1,29 +1,8 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { available, CHROMIUM, describeInBrowser, inBrowser } from './chromium';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { startLogin, type LoginHarness } from './login-harness';
 import { REDIRECT_URI } from './sign-in-flow';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const available = existsSync(CHROMIUM);
-
-if (!available) {
-  // Said loudly: CI installs Debian's chromium, so a missing one here means these tests did not run.
-  process.stderr.write(`\nBROWSER TESTS DID NOT RUN: ${CHROMIUM} is missing (apt-get install chromium)\n\n`);
-}
 
 let login: LoginHarness;
 let slug: string;
@@ -38,33 +17,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => login?.close());
-
-/**
- * A fresh Chromium profile without JavaScript whose page `work` drives. The relying party is not
- * running: its redirect URI is answered here so the browser can land there.
- */
-async function inBrowser(work: (context: BrowserContext, page: Page) => Promise<void>): Promise<void> {
-  const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-    javaScriptEnabled: false,
-  });
-  try {
-    await context.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'relying party' }));
-    await work(context, await context.newPage());
-  } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
-}
-
-/** CI installs Chromium and must run these; elsewhere a missing Chromium is said out loud, not passed. */
-const describeInBrowser: (name: string, body: () => void) => void =
-  available || process.env.CI === 'true'
-    ? describe
-    : (name) => void process.stderr.write(`\nBROWSER TESTS DID NOT RUN (${name}): no Chromium at ${CHROMIUM}\n`);
 
 describeInBrowser(`a real browser (${CHROMIUM})`, () => {
   it("signs in through the hosted pages without JavaScript help and lands on the client's redirect URI with a code", async () => {

@@ -15,6 +15,8 @@ export interface LoginHarness {
   readonly register: RegisterHarness;
   /** http://127.0.0.1:port: login listens for real, since relying parties and browsers need a socket. */
   readonly url: string;
+  /** Register's own socket, when the harness was started with `journeys` (its hosted pages for a browser). */
+  readonly registerUrl?: string;
   readonly adminToken: string;
   issuer(slug: string): string;
   /** A tenant created through register, once login's read model has it. */
@@ -56,14 +58,24 @@ export async function startLoginApp(
   return { runtime, app };
 }
 
-/** Register and login on one fresh database, sharing the master key, as `npm start` runs them. */
-export async function startLogin(env: Record<string, string> = {}): Promise<LoginHarness> {
+/**
+ * Register and login on one fresh database, sharing the master key, as `npm start` runs them.
+ * With `journeys`, register listens too and each knows the other's public URL, so a browser can
+ * walk from login's sign-in page to register's hosted pages and back.
+ */
+export async function startLogin(env: Record<string, string> = {}, options: { journeys?: boolean } = {}): Promise<LoginHarness> {
   const databaseUrl = await createTestDatabase('login');
   const masterKey = randomBytes(32).toString('base64');
-  const register = await startRegister({ DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKey });
-  const adminToken = randomBytes(24).toString('base64url');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const registerUrl = options.journeys ? `http://127.0.0.1:${await freePort()}` : undefined;
+  const register = await startRegister({
+    DATABASE_URL: databaseUrl,
+    TESSERA_MASTER_KEY: masterKey,
+    ...(registerUrl ? { LOGIN_PUBLIC_URL: url, REGISTER_PUBLIC_URL: registerUrl } : {}),
+  });
+  if (registerUrl) await register.app.listen(Number(new URL(registerUrl).port), '127.0.0.1');
+  const adminToken = randomBytes(24).toString('base64url');
   const environment = {
     NODE_ENV: 'test',
     DATABASE_URL: databaseUrl,
@@ -72,6 +84,7 @@ export async function startLogin(env: Record<string, string> = {}): Promise<Logi
     HOST: '127.0.0.1',
     PORT: String(port),
     LOGIN_PUBLIC_URL: url,
+    ...(registerUrl ? { REGISTER_PUBLIC_URL: registerUrl } : {}),
     SHUTDOWN_DRAIN_MS: '0',
     LOG_LEVEL: 'silent',
     ...env,
@@ -88,6 +101,7 @@ export async function startLogin(env: Record<string, string> = {}): Promise<Logi
     runtime,
     register,
     url,
+    registerUrl,
     adminToken,
     errorLog,
     issuer: (slug) => `${url}/t/${slug}`,

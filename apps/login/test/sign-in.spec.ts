@@ -57,7 +57,7 @@ describe('hosted sign-in', () => {
     expect(unknown.status).toBe(401);
     expect(unknown.body).toContain(GENERIC_ERROR);
     expect(unknown.body).not.toContain('<script>');
-    expect(unknown.body).toContain('&#60;script&#62;');
+    expect(unknown.body).toContain('&quot;&gt;&lt;script&gt;');
 
     const wrong = await browser.request(form.action, {
       form: { ...form.fields, email: 'grace@example.com', password: 'not her password' },

@@ -103,7 +103,12 @@ function ingestParts(runtime: PulseRuntime) {
       { provide: TenantKeys, useValue: new TenantKeys(infrastructure.pool) },
       { provide: TrackingHandler, useValue: new TrackingHandler(infrastructure.codec, commit, ingestRate) },
       { provide: PulsePublicUrl, useValue: new PulsePublicUrl(runtime.publicUrl) },
-      { provide: RefusalBudget, useValue: fairness.refusals ? new RefusalBudget(new TenantRateLimiter(fairness.refusals), fairness.refusals.hold) : new RefusalBudget() },
+      {
+        provide: RefusalBudget,
+        useValue: fairness.refusals
+          ? new RefusalBudget(new TenantRateLimiter(fairness.refusals), fairness.refusals.hold)
+          : new RefusalBudget(),
+      },
       { provide: PROFILE_READS, useValue: new TenantConcurrencyLimiter(fairness.profileReadsPerTenant) },
       { provide: LIVE_VIEWS, useValue: new TenantConcurrencyLimiter(fairness.liveViewsPerTenant) },
       { provide: LiveTickets, useValue: new LiveTickets(runtime.liveTicketKey) },

@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../../../test/support/chromium';
 import { LEGACY_CLIENT_SOURCE, MessageReceived, trackingStreamFor } from '#contracts';
 import { basic, readEvents, usePulse, type Tenant } from './pulse-harness';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('live view', () => {
   const h = usePulse();
@@ -150,22 +148,13 @@ describe('live view', () => {
   });
 
   test('the live page shows events as they arrive (headless Chromium)', async () => {
-    if (!existsSync(CHROMIUM)) {
+    if (!chromiumAvailable) {
       process.stdout.write(`live page browser test DID NOT RUN: ${CHROMIUM} is absent\n`);
       return;
     }
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
     });
     try {
       const page = await browser.newPage();

@@ -7,8 +7,9 @@ import { profileChanges } from './register.schemas';
 import { signUpBody } from './sign-up/sign-up.http';
 import { issueKeyBody, rotateKeyBody } from './tenants/tenant-keys.http';
 import { createTenantBody } from './tenants/tenants.http';
+import { journeyPages } from './pages/journey-pages.api';
 import { IMPORT_MAX_USERS, importedUser } from './user-import/import-lines';
-import { verifyBody } from './verification/verification.http';
+import { verificationLinkBody, verifyBody } from './verification/verification.http';
 
 const adminErrors = { 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant' } as const;
 const tenantErrors = { 400: 'invalid input', 404: 'unknown tenant' } as const;
@@ -103,6 +104,15 @@ export const registerApi: ApiDescription = {
       body: verifyBody,
       responses: { 200: 'verified', ...tenantErrors, ...limited },
     },
+    {
+      method: 'post',
+      path: '/t/{tenant}/email-verifications/requests',
+      summary: 'Ask for a new verification link (always 202; mailed only when the address awaits verification)',
+      tags: ['verification'],
+      body: verificationLinkBody,
+      responses: { 202: 'accepted (past the limit for one e-mail address, nothing is mailed)', ...tenantErrors, ...limited },
+    },
+    ...journeyPages,
     {
       method: 'post',
       path: '/t/{tenant}/password-resets',

@@ -22,7 +22,11 @@ import { EraseUserHandler } from './erasure/erasure.handler';
 import { ErasureController } from './erasure/erasure.http';
 import { DevMailboxController } from './mail/dev-mailbox.http';
 import { DevMailbox, Mailer } from './mail/mailer';
-import { ConfirmPasswordResetHandler, RequestPasswordResetHandler } from './password-reset/password-reset.handler';
+import { RequestMailedLinkHandler } from './account/mailed-links';
+import { JourneyPagesController, JourneyScriptController } from './pages/journey-pages.http';
+import { PAGE_FORMS, PageForms } from './pages/page-forms';
+import { ConfirmPasswordResetHandler } from './password-reset/password-reset.handler';
+import { PasswordResetFlow } from './password-reset/password-reset.flow';
 import { PasswordResetController } from './password-reset/password-reset.http';
 import { ChangeOwnAccountHandler } from './profile/account-commands.handler';
 import { registerReadModelProjection } from './profile/profile.projection';
@@ -40,6 +44,7 @@ import {
 } from './register.ports';
 import { RequestLimits, type RequestLimitSettings } from './request-limits/request-limits';
 import { PasswordHasher } from './sign-up/password-hasher';
+import { SignUpFlow } from './sign-up/sign-up.flow';
 import { SignUpHandler } from './sign-up/sign-up.handler';
 import { SignUpController } from './sign-up/sign-up.http';
 import { CreateTenantHandler } from './tenants/create-tenant.handler';
@@ -49,6 +54,7 @@ import { TenantKeysController } from './tenants/tenant-keys.http';
 import { TenantsController } from './tenants/tenants.http';
 import { ImportUsersHandler } from './user-import/user-import.handler';
 import { UserImportRoutes } from './user-import/user-import.http';
+import { VerificationFlow } from './verification/verification.flow';
 import { VerifyEmailHandler } from './verification/verification.handler';
 import { VerificationController } from './verification/verification.http';
 
@@ -63,6 +69,8 @@ export interface RegisterRuntime {
   readonly requestLimits: RequestLimitSettings;
   /** argon2id hashes one tenant may have in flight in this process. */
   readonly hashesPerTenant: number;
+  /** The hosted pages' form key, and login's public URL, where journeys continue. */
+  readonly pages: { readonly formKey: Buffer; readonly continueBase?: string };
 }
 
 @Module({})
@@ -85,6 +93,7 @@ export class RegisterModule {
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
       { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
       { provide: REGISTER_SETTINGS, useValue: runtime.settings },
+      { provide: PAGE_FORMS, useValue: new PageForms(runtime.pages.formKey, runtime.pages.continueBase) },
       { provide: Clock, useClass: SystemClock },
       {
         provide: ProjectionRunner,
@@ -143,7 +152,10 @@ export class RegisterModule {
       ImportUsersHandler,
       UserImportRoutes,
       VerifyEmailHandler,
-      RequestPasswordResetHandler,
+      RequestMailedLinkHandler,
+      SignUpFlow,
+      VerificationFlow,
+      PasswordResetFlow,
       ConfirmPasswordResetHandler,
       ChangeOwnAccountHandler,
       EraseUserHandler,
@@ -161,6 +173,8 @@ export class RegisterModule {
         ConsentController,
         ErasureController,
         ParkedEventsController,
+        JourneyPagesController,
+        JourneyScriptController,
         ...(devMailbox ? [DevMailboxController] : []),
       ],
       providers,

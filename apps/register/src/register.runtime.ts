@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { LoginJwksVerifier } from '#access';
 import { ServiceInfrastructure } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
@@ -49,6 +50,10 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
       tokenAttemptsPerAccount: config.REGISTER_TOKEN_ATTEMPTS_PER_ACCOUNT,
     },
     hashesPerTenant: config.REGISTER_HASHES_PER_TENANT,
+    pages: {
+      formKey: createHmac('sha256', config.TESSERA_MASTER_KEY).update('tessera/register/page-forms').digest(),
+      continueBase: config.LOGIN_PUBLIC_URL?.replace(/\/$/, ''),
+    },
   };
 }
 

@@ -46,7 +46,8 @@ export {
   type LoggerOptions,
 } from './logging';
 export { HttpMetrics, MetricsRegistry } from './metrics';
-export { DocsController, escapeHtml, openApiDocument, type ApiAuth, type ApiDescription, type ApiOperation } from './openapi';
+export { escapeHtml, hostedPage, hostedPageHeaders, type HostedPage } from './hosted-page';
+export { DocsController, openApiDocument, type ApiAuth, type ApiDescription, type ApiOperation } from './openapi';
 export { PlatformModule, type PlatformModuleOptions } from './platform.module';
 export { platformEnvSchema, platformOptionsFromEnv, type PlatformEnv } from './platform-env';
 export {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { z } from 'zod';
+import { escapeHtml } from './hosted-page';
 
 type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -184,8 +185,4 @@ function renderDocsPage(document: Record<string, unknown>): string {
 <noscript><h1>${escapeHtml(info.title)} ${escapeHtml(info.version)}</h1><p>${escapeHtml(info.description)}</p>
 <p>Machine-readable: <a href="docs-json">docs-json</a> (OpenAPI 3.1).</p><ul>${operations.join('\n')}</ul></noscript>
 <script src="docs/swagger-ui-bundle.js"></script><script src="docs/init.js"></script></body></html>`;
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

@@ -51,4 +51,23 @@ declare module 'oidc-provider' {
   }
 
   export const errors: Record<string, new (description?: string) => Error>;
+
+  /** What a Check of the interaction policy sees of the request. */
+  export interface PolicyContext {
+    oidc: { prompts: Set<string>; result?: Record<string, unknown> };
+  }
+
+  export namespace interactionPolicy {
+    class Check {
+      static readonly REQUEST_PROMPT: true;
+      static readonly NO_NEED_TO_PROMPT: false;
+      constructor(reason: string, description: string, check: (ctx: PolicyContext) => boolean | Promise<boolean>);
+    }
+    class Prompt {
+      readonly name: string;
+      constructor(options: { name: string; requestable: boolean }, ...checks: Check[]);
+    }
+    type Policy = Prompt[] & { add(prompt: Prompt, index?: number): void };
+    function base(): Policy;
+  }
 }

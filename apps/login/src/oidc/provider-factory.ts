@@ -1,12 +1,12 @@
 import { createHmac } from 'node:crypto';
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { Pool } from 'pg';
 import { TESSERA_API_AUDIENCE } from '#access';
+import { escapeHtml, hostedPage, hostedPageHeaders } from '#platform';
 import type { Credential, LoginDirectory, LoginTenant } from '../directory';
 import type { SigningKeys } from '../keys/signing-keys';
 import type { ClientCache } from '../clients/client-cache';
 import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets';
-import { escapeHtml, page, PAGE_HEADERS } from '../pages';
 import { CookieSigner } from './cookie-signer';
 import { latestGrant, postgresAdapterFor } from './postgres-adapter';
 import { currentPageRequest, openRequestArtefacts, requestArtefactsOf } from './request-artefacts';
@@ -47,9 +47,25 @@ interface PageContext {
 
 /** oidc-provider's own pages (logout, device flow, errors) in the tenant's look, with the hosted pages' headers. */
 function render(ctx: PageContext, tenant: LoginTenant, title: string, body: string): void {
-  ctx.set({ ...PAGE_HEADERS });
+  ctx.set(hostedPageHeaders());
   ctx.type = 'html';
-  ctx.body = page(tenant.name, title, body);
+  ctx.body = hostedPage({ siteName: tenant.name, title, body });
+}
+
+/**
+ * oidc-provider's sign-in and consent prompts, after `create`: a client sending prompt=create
+ * (Initiating User Registration via OpenID Connect) gets the sign-up page first. Once the person
+ * comes back from it (the interaction's result holds `create`, carried into the later ones),
+ * sign-in follows as usual.
+ */
+const SIGN_UP_POLICY = policyWithSignUp();
+
+function policyWithSignUp(): interactionPolicy.Policy {
+  const { Prompt, base } = interactionPolicy;
+  const policy = base();
+  // Requestable: oidc-provider asks for it while the authorization's results hold no `create`.
+  policy.add(new Prompt({ name: 'create', requestable: true }), 0);
+  return policy;
 }
 
 export function issuerOf(publicUrl: string, slug: string): string {
@@ -117,7 +133,10 @@ export async function buildProvider(
     clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code'], response_types: ['code'] },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'], userinfoSigningAlgValues: ['ES256'], introspectionSigningAlgValues: ['ES256'] },
     // The prompt rides along so the sign-in page can be shown without reading the interaction.
+    // OpenID Connect's prompt=create asks OPs to list the prompts they take.
+    discovery: { prompt_values_supported: ['none', ...SIGN_UP_POLICY.map((prompt) => prompt.name)] },
     interactions: {
+      policy: SIGN_UP_POLICY,
       url: (_ctx: unknown, interaction: { uid: string; prompt: { name: string } }) =>
         `/t/${tenant.slug}/interaction/${interaction.uid}${interaction.prompt.name === 'login' ? '?prompt=login' : ''}`,
     },

@@ -2,13 +2,13 @@ import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'no
 import { Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails } from 'oidc-provider';
-import { ProblemError, TenantConcurrencyLimiter } from '#platform';
+import { escapeHtml, hostedPage, hostedPageHeaders, ProblemError, TenantConcurrencyLimiter } from '#platform';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { LoginEventLog } from '../login-events';
 import { ProviderCache } from '../oidc/provider-cache';
 import { collectArtefacts } from '../oidc/request-artefacts';
-import { escapeHtml, page, PAGE_HEADERS } from '../pages';
 import { PasswordCheck, type SignInOutcome } from './password-check';
+import { journeyLink, journeyLinks, JOURNEYS, type Journeys } from './journeys';
 import { readSignInForm } from './sign-in-form';
 import { SessionStarted, sessionStreamFor } from './sign-in.events';
 
@@ -44,6 +44,7 @@ export class InteractionController {
     private readonly events: LoginEventLog,
     @Inject(CSRF_SECRET) csrfSecret: Buffer,
     @Inject(SIGN_IN_LIMITER) private readonly signIns: TenantConcurrencyLimiter,
+    @Inject(JOURNEYS) private readonly journeys: Journeys,
   ) {
     this.csrfKey = createSecretKey(csrfSecret);
   }
@@ -67,7 +68,26 @@ export class InteractionController {
     }
     const { tenant, details } = await this.interaction(slug, uid, req, reply);
     if (details.prompt.name === 'login') return this.send(reply, 200, this.signInPage(tenant, uid));
+    if (details.prompt.name === 'create') {
+      // prompt=create: register's sign-up page, which links back to signed-up below.
+      const signUp = journeyLink(this.journeys, tenant.slug, 'sign-up', `interaction/${encodeURIComponent(uid)}/signed-up`);
+      const to = signUp ?? (await finish(details, { create: { shown: false } }, true));
+      return void (await reply.code(303).header('location', to).header('cache-control', 'no-store').send());
+    }
     return this.send(reply, 200, this.consentPage(tenant, details));
+  }
+
+  /**
+   * Back from the sign-up page that prompt=create led to (signed up, or chose to sign in): the
+   * create prompt is done, and the authorization goes on to sign-in. Nothing is trusted from the
+   * way back: it only moves this browser's own interaction past a page it was shown.
+   */
+  @Get('signed-up')
+  async signedUp(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const { details } = await this.interaction(slug, uid, req, reply);
+    if (details.prompt.name !== 'create') throw badInteraction('this interaction does not ask for a sign-up');
+    const to = await finish(details, { create: { shown: true } }, true);
+    await reply.code(303).header('location', to).header('cache-control', 'no-store').send();
   }
 
   @Post('login')
@@ -104,7 +124,8 @@ export class InteractionController {
       streamName: sessionStreamFor(tenant.tenantId, userId),
       events: [SessionStarted({ userId, sessionUid: uid, clientId, at: new Date().toISOString() })],
     };
-    const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login: { accountId: userId } }, false));
+    // Merged with what earlier interactions of this authorization settled (a prompt=create that was shown).
+    const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login: { accountId: userId } }, true));
     await this.events.recordAllWith(tenant.tenantId, [outcome.succeeded, session], artefacts.close());
     await reply.code(303).header('location', redirectTo).header('cache-control', 'no-store').send();
   }
@@ -193,17 +214,17 @@ export class InteractionController {
 
   private signInPage(tenant: LoginTenant, uid: string, error?: string, email = ''): string {
     const base = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}`;
-    return page(
-      tenant.name,
-      'Sign in',
-      `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+    return hostedPage({
+      siteName: tenant.name,
+      title: 'Sign in',
+      body: `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(base)}/login" autocomplete="on">
 <input type="hidden" name="csrf" value="${escapeHtml(this.csrfToken(tenant, uid))}">
 <label for="email">E-mail</label><input id="email" name="email" type="email" required autofocus value="${escapeHtml(email)}">
 <label for="password">Password</label><input id="password" name="password" type="password" required>
 <button type="submit">Sign in</button>
-</form>`,
-    );
+</form>${journeyLinks(this.journeys, tenant.slug, uid)}`,
+    });
   }
 
   private consentPage(tenant: LoginTenant, details: InteractionDetails): string {
@@ -211,21 +232,21 @@ export class InteractionController {
     const scopes = String(details.params.scope ?? '')
       .split(' ')
       .filter(Boolean);
-    return page(
-      tenant.name,
-      'Allow access',
-      `<p>The application <strong>${escapeHtml(details.params.client_id)}</strong> asks for:</p>
+    return hostedPage({
+      siteName: tenant.name,
+      title: 'Allow access',
+      body: `<p>The application <strong>${escapeHtml(details.params.client_id)}</strong> asks for:</p>
 <ul>${scopes.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
 <form method="post" action="${escapeHtml(base)}/consent">
 <input type="hidden" name="csrf" value="${escapeHtml(this.csrfToken(tenant, details.uid))}">
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>`,
-    );
+    });
   }
 
   private async send(reply: FastifyReply, status: number, html: string): Promise<void> {
-    await reply.code(status).headers(PAGE_HEADERS).send(html);
+    await reply.code(status).headers(hostedPageHeaders()).send(html);
   }
 }
 

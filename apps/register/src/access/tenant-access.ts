@@ -90,3 +90,13 @@ export function correlationIdOf(request: IncomingRequest): string {
   const value = Array.isArray(header) ? header[0] : header;
   return value && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : randomUUID();
 }
+
+/** Who is asking, as the request limits and the events' correlation see it. */
+export interface Caller {
+  readonly ip: string;
+  readonly correlationId: string;
+}
+
+export function callerOf(request: IncomingRequest & { readonly ip: string }): Caller {
+  return { ip: request.ip, correlationId: correlationIdOf(request) };
+}

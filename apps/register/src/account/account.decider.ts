@@ -34,6 +34,7 @@ export type AccountCommand =
     }
   | ImportUser
   | { readonly type: 'VerifyEmail'; readonly tokenHash: string; readonly now: Date }
+  | { readonly type: 'RequestEmailVerification'; readonly tokenHash: string; readonly expiresAt: Date }
   | { readonly type: 'RequestPasswordReset'; readonly tokenHash: string; readonly expiresAt: Date }
   | { readonly type: 'ResetPassword'; readonly tokenHash: string; readonly passwordHash: string; readonly now: Date }
   | { readonly type: 'GrantConsent'; readonly purpose: string; readonly policyVersion: string; readonly now: Date }
@@ -69,7 +70,7 @@ export const accountDecider: Decider<AccountCommand, AccountEvent, AccountState,
     if (state.status !== 'active' || !state.userId) {
       // Erasing twice is the same as erasing once; everything else needs a live account.
       if (command.type === 'EraseUser' && state.status === 'erased') return accept();
-      if (command.type === 'RequestPasswordReset') return accept();
+      if (command.type === 'RequestPasswordReset' || command.type === 'RequestEmailVerification') return accept();
       return reject({ kind: 'AccountNotFound' });
     }
     return decideForActive(command, state, state.userId);
@@ -87,6 +88,10 @@ function decideForActive(
       if (invalid) return reject(invalid);
       return accept(EmailVerified({ userId, verifiedAt: command.now.toISOString() }));
     }
+    case 'RequestEmailVerification':
+      // A new link replaces the last one; a verified address needs none (and no mail goes out).
+      if (state.emailVerified) return accept();
+      return accept(EmailVerificationRequested({ userId, tokenHash: command.tokenHash, expiresAt: command.expiresAt.toISOString() }));
     case 'RequestPasswordReset':
       return accept(PasswordResetRequested({ userId, tokenHash: command.tokenHash, expiresAt: command.expiresAt.toISOString() }));
     case 'ResetPassword': {

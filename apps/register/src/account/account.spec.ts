@@ -67,6 +67,26 @@ describe('account rules', () => {
       .thenRejects({ kind: 'TokenExpired' });
   });
 
+  test('a new verification link replaces the last one: the old token no longer verifies, the new one does', () => {
+    const again = EmailVerificationRequested({ userId, tokenHash: 'tok2', expiresAt: later(120_000).toISOString() });
+    given(accountDecider, [registered, verificationRequested])
+      .when({ type: 'RequestEmailVerification', tokenHash: 'tok2', expiresAt: later(120_000) })
+      .then([again]);
+    given(accountDecider, [registered, verificationRequested, again])
+      .when({ type: 'VerifyEmail', tokenHash: 'tok', now })
+      .thenRejects({ kind: 'InvalidToken' });
+    given(accountDecider, [registered, verificationRequested, again])
+      .when({ type: 'VerifyEmail', tokenHash: 'tok2', now: later(90_000) })
+      .then([EmailVerified({ userId, verifiedAt: later(90_000).toISOString() })]);
+  });
+
+  test('a verified address, or an address without an account, gets no new verification link', () => {
+    given(accountDecider, [registered, verificationRequested, EmailVerified({ userId, verifiedAt: now.toISOString() })])
+      .when({ type: 'RequestEmailVerification', tokenHash: 'tok2', expiresAt: later(60_000) })
+      .thenNothingHappens();
+    given(accountDecider, []).when({ type: 'RequestEmailVerification', tokenHash: 'x', expiresAt: now }).thenNothingHappens();
+  });
+
   test('a wrong token verifies nothing', () => {
     given(accountDecider, [registered, verificationRequested])
       .when({ type: 'VerifyEmail', tokenHash: 'other', now })

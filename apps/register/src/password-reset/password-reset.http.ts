@@ -1,22 +1,10 @@
 import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { normaliseEmail } from '#personal-data';
-import { parseBody, RequestValidationError } from '#platform';
-import { correlationIdOf, TenantAccess } from '../access/tenant-access';
-import { tokenProblem } from '../account/token-problems';
-import { parseToken } from '../account/tokens';
+import { parseBody } from '#platform';
+import { callerOf, TenantAccess } from '../access/tenant-access';
 import { emailAddress, mailedToken } from '../register.schemas';
-import { ReadModels } from '../read-models';
-import { EmailIndex } from '../register.ports';
-import { RequestLimits } from '../request-limits/request-limits';
-import { passwordProblems } from '../sign-up/password';
-import {
-  ConfirmPasswordReset,
-  ConfirmPasswordResetHandler,
-  RequestPasswordReset,
-  RequestPasswordResetHandler,
-} from './password-reset.handler';
+import { PasswordResetFlow } from './password-reset.flow';
 
 export const resetRequestBody = z.object({ email: emailAddress }).strict();
 export const resetConfirmBody = z.object({ token: mailedToken, password: z.string() }).strict();
@@ -24,12 +12,8 @@ export const resetConfirmBody = z.object({ token: mailedToken, password: z.strin
 @Controller('t/:tenant/password-resets')
 export class PasswordResetController {
   constructor(
-    private readonly resetRequests: RequestPasswordResetHandler,
-    private readonly resetConfirmations: ConfirmPasswordResetHandler,
+    private readonly flow: PasswordResetFlow,
     private readonly access: TenantAccess,
-    private readonly limits: RequestLimits,
-    private readonly emailIndex: EmailIndex,
-    private readonly readModels: ReadModels,
   ) {}
 
   /** Always 202, account or not: the answer must not tell who is registered. */
@@ -37,9 +21,7 @@ export class PasswordResetController {
   @HttpCode(202)
   async request(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
-    const email = normaliseEmail(parseBody(resetRequestBody, body).email);
-    const { mayMail } = await this.limits.passwordReset(tenant.tenantId, request.ip, this.emailIndex.of(tenant.tenantId, email));
-    await this.resetRequests.execute(new RequestPasswordReset(tenant, email, correlationIdOf(request), mayMail));
+    await this.flow.request(tenant, callerOf(request), parseBody(resetRequestBody, body).email);
     return { status: 'accepted', detail: 'if an account exists for this address, a reset link is on its way' };
   }
 
@@ -48,15 +30,7 @@ export class PasswordResetController {
   async confirm(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
     const input = parseBody(resetConfirmBody, body);
-    const weak = passwordProblems(input.password, '');
-    if (weak.length > 0) throw new RequestValidationError(weak.map((message) => ({ pointer: '/password', message })));
-    await this.limits.tokenAttempt('reset-confirm', tenant.tenantId, request.ip, parseToken(input.token)?.userId);
-    const outcome = await this.resetConfirmations.execute(
-      new ConfirmPasswordReset(tenant, input.token, input.password, correlationIdOf(request)),
-    );
-    if (!outcome.reset) throw tokenProblem(outcome.rejection, 'reset');
-    // Answered once the profile shows it (the e-mail now verified), as sign-up and verification are.
-    await this.readModels.caughtUpWith(outcome.position);
-    return { userId: outcome.userId, passwordChanged: true };
+    const { userId } = await this.flow.confirm(tenant, callerOf(request), input.token, input.password);
+    return { userId, passwordChanged: true };
   }
 }

@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { Counter } from 'prom-client';
 import { blindIndex } from '#personal-data';
 import { ProblemError, type MetricsRegistry } from '#platform';
+import type { MailedLink } from '../account/mailed-links';
 import { clientNetwork } from './client-address';
 import { retryAfterMs, windowAt } from './sliding-window';
 
@@ -53,17 +54,20 @@ export class RequestLimits {
   }
 
   /**
-   * A password-reset request: 429 when its network is over the limit. Over the e-mail's limit it
-   * answers false (send no mail) instead: the request still gets the same 202 as any other, so
-   * the answer says nothing about the address, and the mailbox stops filling.
+   * A request for a mailed link (a password reset, a new verification link): 429 when its network
+   * is over the limit. Over the e-mail's limit it answers false (send no mail) instead: the request
+   * still gets the same 202 as any other, so the answer says nothing about the address, and the
+   * mailbox stops filling.
    */
-  async passwordReset(tenantId: string, address: string, emailIndex: string): Promise<{ mayMail: boolean }> {
+  async mailedLinkRequest(link: MailedLink, tenantId: string, address: string, emailIndex: string): Promise<{ mayMail: boolean }> {
+    const purpose = link === 'password-reset' ? 'reset' : 'verification-mail';
     const refusals = await this.count(tenantId, [
-      this.byAddress('reset', tenantId, address, this.settings.resetsPerAddress),
-      { kind: 'reset/email', keyHash: emailIndex, limit: this.settings.resetsPerEmail },
+      this.byAddress(purpose, tenantId, address, this.settings.resetsPerAddress),
+      { kind: `${purpose}/email`, keyHash: emailIndex, limit: this.settings.resetsPerEmail },
     ]);
-    const byAddress = refusals.filter((refusal) => refusal.kind === 'reset/address');
-    if (byAddress.length > 0) throw tooManyRequests(byAddress, 'password-reset requests');
+    const byAddress = refusals.filter((refusal) => refusal.kind === `${purpose}/address`);
+    if (byAddress.length > 0)
+      throw tooManyRequests(byAddress, link === 'password-reset' ? 'password-reset requests' : 'verification mails');
     return { mayMail: refusals.length === 0 };
   }
 

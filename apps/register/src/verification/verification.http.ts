@@ -2,23 +2,18 @@ import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseBody } from '#platform';
-import { correlationIdOf, TenantAccess } from '../access/tenant-access';
-import { tokenProblem } from '../account/token-problems';
-import { parseToken } from '../account/tokens';
-import { mailedToken } from '../register.schemas';
-import { ReadModels } from '../read-models';
-import { RequestLimits } from '../request-limits/request-limits';
-import { VerifyEmail, VerifyEmailHandler } from './verification.handler';
+import { callerOf, TenantAccess } from '../access/tenant-access';
+import { emailAddress, mailedToken } from '../register.schemas';
+import { VerificationFlow } from './verification.flow';
 
 export const verifyBody = z.object({ token: mailedToken }).strict();
+export const verificationLinkBody = z.object({ email: emailAddress }).strict();
 
 @Controller('t/:tenant/email-verifications')
 export class VerificationController {
   constructor(
-    private readonly verifications: VerifyEmailHandler,
+    private readonly flow: VerificationFlow,
     private readonly access: TenantAccess,
-    private readonly readModels: ReadModels,
-    private readonly limits: RequestLimits,
   ) {}
 
   @Post()
@@ -26,10 +21,16 @@ export class VerificationController {
   async verify(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
     const { token } = parseBody(verifyBody, body);
-    await this.limits.tokenAttempt('verification', tenant.tenantId, request.ip, parseToken(token)?.userId);
-    const outcome = await this.verifications.execute(new VerifyEmail(tenant, token, correlationIdOf(request)));
-    if (!outcome.verified) throw tokenProblem(outcome.rejection, 'verification');
-    await this.readModels.caughtUpWith(outcome.position);
-    return { userId: outcome.userId, emailVerified: true };
+    const { userId } = await this.flow.verify(tenant, callerOf(request), token);
+    return { userId, emailVerified: true };
+  }
+
+  /** A new verification link, mailed when the address awaits one. Always 202: the answer must not tell who is registered. */
+  @Post('requests')
+  @HttpCode(202)
+  async requestLink(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
+    const tenant = await this.access.tenant(slug);
+    await this.flow.requestLink(tenant, callerOf(request), parseBody(verificationLinkBody, body).email);
+    return { status: 'accepted', detail: 'if this address awaits verification, a new link is on its way' };
   }
 }
