@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { WrongExpectedRevisionError } from '#eventstore';
-import { CommandRunner, type CommandContext } from '#cqrs';
-import { accountStreamFor } from '#contracts';
+import { WrongExpectedRevisionError, type Position } from '#eventstore';
+import { CommandRunner, type CommandContext, type StreamCommand } from '#cqrs';
+import { accountStreamFor, type AccountEvent } from '#contracts';
+import type { AccountCommand } from './account.decider';
+import type { AccountRejection, AccountState } from './account.state';
 import { EVENT_STORE, type EventStore } from '../register.ports';
 import { reservationDecider } from './email-reservation';
 
@@ -18,6 +20,29 @@ export class EmailClaims {
     private readonly runner: CommandRunner,
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
+
+  /**
+   * The fast path: claim an address nobody ever held and start the account it is claimed for, in
+   * one statement on PostgreSQL. The account's position, or undefined when that could not be done
+   * (the address or the account already has a stream, or the store cannot): nothing is stored then.
+   */
+  async claimWithAccount(
+    reservationStream: string,
+    account: StreamCommand<AccountCommand, AccountEvent, AccountState, AccountRejection> & { readonly command: AccountCommand },
+    userId: string,
+  ): Promise<{ position?: Position } | undefined> {
+    const { context } = account;
+    const together = await this.runner.startTogether(
+      {
+        streamName: reservationStream,
+        decider: reservationDecider,
+        command: { type: 'ReserveEmail' as const, userId, now: context.now, holderHasNoAccount: false },
+        context,
+      },
+      account,
+    );
+    return together && { position: together[1].position };
+  }
 
   async claim(reservationStream: string, userId: string, now: Date, context: CommandContext): Promise<'claimed' | 'held' | 'taken'> {
     try {

@@ -5,7 +5,6 @@ import { CommandRunner, type CommandContext } from '#cqrs';
 import { accountDecider } from '../account/account.decider';
 import { accountStreamFor, emailReservationStreamFor, type ProfileAttributes } from '#contracts';
 import { EmailClaims } from '../account/email-claims';
-import { reservationDecider } from '../account/email-reservation';
 import { issueToken } from '../account/tokens';
 import { BackgroundWork } from '../background-work';
 import { Mailer } from '../mail/mailer';
@@ -72,16 +71,8 @@ export class SignUpHandler {
     // Most sign-ups claim an address nobody ever held: the claim and the account are then
     // written together, in one statement on PostgreSQL. Otherwise, or on a store that cannot,
     // the claim is decided on what the reservation stream holds, then the account follows.
-    const together = await this.runner.startTogether(
-      {
-        streamName: reservationStream,
-        decider: reservationDecider,
-        command: { type: 'ReserveEmail' as const, userId, now, holderHasNoAccount: false },
-        context,
-      },
-      registration,
-    );
-    let position = together?.[1].position;
+    const together = await this.claims.claimWithAccount(reservationStream, registration, userId);
+    let position = together?.position;
     if (!together) {
       if ((await this.claims.claim(reservationStream, userId, now, context)) === 'taken')
         return { registered: false, reason: 'EmailTaken' };

@@ -5,7 +5,6 @@ import { accountStreamFor, emailReservationStreamFor, type AccountEvent } from '
 import { accountDecider, type ImportUser } from '../account/account.decider';
 import type { AccountRejection } from '../account/account.state';
 import { EmailClaims } from '../account/email-claims';
-import { reservationDecider } from '../account/email-reservation';
 import { Clock, EmailIndex, type TenantRef } from '../register.ports';
 import { importDigest, importedUserId, type ImportedPerson, type LineProblem } from './import-lines';
 
@@ -67,16 +66,8 @@ export class ImportUsersHandler {
     };
     const account = { streamName: accountStreamFor(tenantId, userId), decider: accountDecider, command, context };
     // A first import of a fresh address: claim and account in one round trip, all or nothing.
-    const together = await this.runner.startTogether(
-      {
-        streamName: reservationStream,
-        decider: reservationDecider,
-        command: { type: 'ReserveEmail' as const, userId, now, holderHasNoAccount: false },
-        context,
-      },
-      account,
-    );
-    if (together) return { outcome: 'imported', userId, position: together[1].position };
+    const together = await this.claims.claimWithAccount(reservationStream, account, userId);
+    if (together) return { outcome: 'imported', userId, position: together.position };
     // Imported before (decided on the account as it is: unchanged or refused), or the address is claimed.
     const known = await this.runner.load(account.streamName, accountDecider);
     if (known.state.status !== 'unregistered') return this.decided(await this.runner.handle({ ...account, retriesOnConflict: 2 }), userId);
