@@ -138,6 +138,19 @@ describe('importing users', () => {
     expect((await claimOf('race@example.com')).map((e) => e.type)).toEqual(['EmailReserved']);
   });
 
+  test('an import and a sign-up racing for one e-mail make exactly one account', async () => {
+    const [imported, signedUp] = await Promise.all([
+      importAs(ndjson(person('versus-sign-up', 'contested@example.com'))),
+      register.http().post(`/t/${tenant.slug}/users`).send({ email: 'contested@example.com', password: STRONG_PASSWORD }),
+    ]);
+    expect([imported.body.imported, signedUp.status === 201 ? 1 : 0].sort()).toEqual([0, 1]);
+    expect([201, 409]).toContain(signedUp.status);
+    const claims = await claimOf('contested@example.com');
+    expect(claims.map((e) => e.type)).toEqual(['EmailReserved']);
+    const holder = claims[0]!.data.userId;
+    expect(holder).toBe(imported.body.imported === 1 ? importedUserId(tenant.id, 'versus-sign-up') : signedUp.body.id);
+  });
+
   test('one person sent by two imports at once is imported once, and unchanged for the other', async () => {
     const line = ndjson(person('twice', 'twice@example.com'));
     const answers = await Promise.all([importAs(line), importAs(line), importAs(line)]);
