@@ -193,6 +193,17 @@ describe('importing users', () => {
     expect(await streamOf('as-text')).toEqual([]);
   });
 
+  test('an import mails nothing; a person imported unverified asks for a verification link like anyone', async () => {
+    await importAs(ndjson(person('unverified', 'unverified@example.com', { emailVerified: false })));
+    await register.settled();
+    expect(register.mailbox.list('unverified@example.com')).toEqual([]);
+    const asked = await register.http().post(`/t/${tenant.slug}/email-verifications/requests`).send({ email: 'unverified@example.com' });
+    expect(asked.status).toBe(202);
+    const token = await register.mailedToken('unverified@example.com', /confirm your e-mail/);
+    expect((await register.http().post(`/t/${tenant.slug}/email-verifications`).send({ token })).status).toBe(200);
+    expect(await profileOf('unverified')).toEqual([expect.objectContaining({ email_verified: true })]);
+  });
+
   test('an imported person without a hash sets a password by reset, as anyone would', async () => {
     await importAs(ndjson(person('no-hash', 'no-hash@example.com', { password: null })));
     const reset = await register.http().post(`/t/${tenant.slug}/password-resets`).send({ email: 'no-hash@example.com' });
