@@ -142,3 +142,39 @@ test('a person imported without a hash cannot sign in until a reset, whatever th
   expect(await signIn('no-hash@example.com', 'tessera-dummy-password-for-timing')).toBe(401);
   expect(await signIn('no-hash@example.com', 'any password at all')).toBe(401);
 });
+
+test('when the rehash cannot be stored the sign-in still succeeds, and the next sign-in replaces the hash', async () => {
+  const imported = await login.register
+    .http()
+    .post(`/t/${tenant.slug}/users/import`)
+    .set('authorization', `Bearer ${tenant.apiKey}`)
+    .set('content-type', 'application/x-ndjson')
+    .send(
+      JSON.stringify({
+        externalId: 'refused-rehash',
+        email: 'refused-rehash@example.com',
+        emailVerified: true,
+        password: { format: 'bcrypt', hash: bcryptjs.hashSync('a legacy password', 4) },
+      }),
+    );
+  const userId: string = imported.body.accounts[0].id;
+  await eventually(async () => expect((await credentialRow(userId))?.legacy_password).toBeTruthy(), { what: 'login to learn the import' });
+  const pool = login.runtime.infrastructure.pool;
+  await pool.query(`CREATE FUNCTION test_refuse_rehash() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.type = 'PasswordRehashed' THEN RAISE EXCEPTION 'storage refused the rehash'; END IF; RETURN NEW; END $$`);
+  await pool.query('CREATE TRIGGER test_refuse_rehash BEFORE INSERT ON es_events FOR EACH ROW EXECUTE FUNCTION test_refuse_rehash()');
+  let refused: number;
+  try {
+    refused = await signIn('refused-rehash@example.com', 'a legacy password');
+  } finally {
+    await pool.query('DROP TRIGGER test_refuse_rehash ON es_events; DROP FUNCTION test_refuse_rehash()');
+  }
+  expect(refused).toBe(303);
+  const types = async () =>
+    (await login.runtime.infrastructure.eventStore.readStream(accountStreamFor(tenant.id, userId))).map((event) => event.type);
+  expect(await types()).toEqual(['UserImported']);
+  expect((await credentialRow(userId))?.legacy_password).toBeTruthy();
+
+  expect(await signIn('refused-rehash@example.com', 'a legacy password')).toBe(303);
+  expect(await types()).toEqual(['UserImported', 'PasswordRehashed']);
+});
