@@ -41,6 +41,12 @@ function log(line: string): void {
 
 const SCENARIOS = ['append', 'sign-ups', 'lag', 'login', 'pulse', 'rewards', 'noisy'] as const;
 
+function loginPart(value: string | undefined): 'tokens' | 'sign-ins' | 'totp' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'tokens' || value === 'sign-ins' || value === 'totp') return value;
+  throw new Error(`BENCH_LOGIN_ONLY must be tokens, sign-ins or totp, not ${value}`);
+}
+
 /** `npm run bench -- lag` runs one scenario while working on it; the full run is what gets reported. */
 function selectedScenarios(args: readonly string[]): Set<string> {
   const unknown = args.filter((arg) => !(SCENARIOS as readonly string[]).includes(arg));
@@ -127,7 +133,14 @@ async function main(): Promise<number> {
     }
     const serviceSettings = { repetitions: REPETITIONS, windowMs: SIGN_UP_WINDOW_MS, warmUpMs: WARM_UP_MS, log };
     if (selected.has('login'))
-      await run('5. login', async () => benchLogin(await database('bench_login'), { ...serviceSettings, repetitions: ARGON2_REPETITIONS }));
+      await run('5. login', async () =>
+        benchLogin(await database('bench_login'), {
+          ...serviceSettings,
+          repetitions: ARGON2_REPETITIONS,
+          // BENCH_LOGIN_ONLY=tokens|sign-ins|totp runs one part while working on it.
+          only: loginPart(process.env.BENCH_LOGIN_ONLY),
+        }),
+      );
     if (selected.has('pulse')) await run('6. pulse', async () => benchPulse(await database('bench_pulse'), serviceSettings));
     if (selected.has('rewards')) {
       const settings = { log, lagDurationMs: LAG_DURATION_MS, lagSettleMs: LAG_SETTLE_MS };

@@ -24,6 +24,9 @@ import { buildProvider } from './oidc/provider-factory';
 import { CSRF_SECRET, InteractionController, SIGN_IN_LIMITER } from './sign-in/interaction.http';
 import { JOURNEYS } from './sign-in/journeys';
 import { LegacyPasswordRehash } from './sign-in/legacy-rehash';
+import { AccountSecurityController } from './mfa/account-security.http';
+import { SecondFactors } from './mfa/second-factors';
+import { SecondFactorsAdminController } from './mfa/second-factors.http';
 import { PasswordCheck } from './sign-in/password-check';
 import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from './sign-in/sign-in.events';
 
@@ -87,6 +90,14 @@ export class LoginModule {
       { provide: SIGN_IN_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns) },
       { provide: OIDC_REQUEST_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.oidcRequests) },
       {
+        provide: SecondFactors,
+        useValue: new SecondFactors(infrastructure.commands, {
+          threshold: runtime.signIn.lockoutThreshold,
+          windowMs: runtime.signIn.lockoutWindowMs,
+          cooldownMs: runtime.signIn.lockoutCooldownMs,
+        }),
+      },
+      {
         provide: PasswordCheck,
         inject: [SERVICE_LOGGER],
         useFactory: (logger: Logger) =>
@@ -136,6 +147,16 @@ export class LoginModule {
       },
       OidcMount,
     ];
-    return { module: LoginModule, controllers: [ClientsController, InteractionController, ParkedEventsController], providers };
+    return {
+      module: LoginModule,
+      controllers: [
+        ClientsController,
+        InteractionController,
+        AccountSecurityController,
+        SecondFactorsAdminController,
+        ParkedEventsController,
+      ],
+      providers,
+    };
   }
 }

@@ -9,6 +9,7 @@ import { LoginLegacyPasswords1765900000000, LoginTables1732400000000 } from './l
 import type { ProviderSettings } from './oidc/provider-factory';
 import type { Journeys } from './sign-in/journeys';
 import type { SignInPolicy } from './sign-in/password-check';
+import { factorEvents } from './mfa/factors.events';
 import { signInEvents } from './sign-in/sign-in.events';
 
 /** What login runs on, opened by main (or a test) before the module is built. */
@@ -42,7 +43,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
     migrations: [LoginTables1732400000000, LoginLegacyPasswords1765900000000],
-    events: [...accountEvents, ...tenantEvents, ...clientEvents, ...signInEvents],
+    events: [...accountEvents, ...tenantEvents, ...clientEvents, ...signInEvents, ...factorEvents],
   });
   const publicUrl = (config.LOGIN_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
   return {

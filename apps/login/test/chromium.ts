@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as oidc from 'openid-client';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../../../test/support/chromium';
 import { REDIRECT_URI } from './sign-in-flow';
@@ -42,3 +43,35 @@ export const describeInBrowser: (name: string, body: () => void) => void =
   available || process.env.CI === 'true'
     ? describe
     : (name) => void process.stderr.write(`\nBROWSER TESTS DID NOT RUN (${name}): no Chromium at ${CHROMIUM}\n`);
+
+/**
+ * An authorization request (code + PKCE) as a relying party starts it, opened in `page`. `tokens`
+ * waits for the redirect back to the client (Chromium will not land on its port 9 at the end of a
+ * redirect chain: the redirect is what counts), allowing access on the consent page when asked.
+ */
+export async function authorizeIn(page: Page, config: oidc.Configuration, params: Record<string, string> = {}) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...params,
+  });
+  const landed = new Promise<string>((resolve) =>
+    page.on('response', (response) => {
+      const location = response.headers().location;
+      if (location?.startsWith(REDIRECT_URI)) resolve(location);
+    }),
+  );
+  await page.goto(url.href);
+  return {
+    async tokens() {
+      await page.waitForLoadState();
+      if ((await page.locator('button[value=allow]').count()) > 0) await page.click('button[value=allow]');
+      return oidc.authorizationCodeGrant(config, new URL(await landed), { pkceCodeVerifier: verifier, expectedState: state });
+    },
+  };
+}

@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
-import { CHROMIUM, describeInBrowser, inBrowser } from './chromium';
+import { authorizeIn, CHROMIUM, describeInBrowser, inBrowser } from './chromium';
 import { startLogin, type LoginHarness } from './login-harness';
 import { REDIRECT_URI } from './sign-in-flow';
 
@@ -18,23 +18,12 @@ beforeAll(async () => {
 
 afterAll(() => login?.close());
 
-/** An authorization request as a relying party starts it, and the code exchange that ends it. */
-async function authorization(params: Record<string, string> = {}) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    ...params,
-  });
+/** An authorization in `page`; `exchange` returns who its tokens are for, as userinfo says. */
+async function authorization(page: Page, params: Record<string, string> = {}) {
+  const flow = await authorizeIn(page, config, params);
   return {
-    url: url.href,
-    /** The tokens for the code the browser landed with; who they are for, as userinfo says. */
-    async exchange(landed: string): Promise<{ email?: unknown; email_verified?: unknown }> {
-      const tokens = await oidc.authorizationCodeGrant(config, new URL(landed), { pkceCodeVerifier: verifier, expectedState: state });
+    async exchange(): Promise<{ email?: unknown; email_verified?: unknown }> {
+      const tokens = await flow.tokens();
       const info = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
       return { email: info.email, email_verified: info.email_verified };
     },
@@ -55,17 +44,13 @@ async function signIn(page: Page, email: string, password: string): Promise<void
   await page.fill('#email', email);
   await page.fill('#password', password);
   await page.click('button[type=submit]');
-  await page.waitForLoadState();
-  if (!page.url().startsWith(REDIRECT_URI)) await page.click('button[value=allow]');
-  await page.waitForURL(`${REDIRECT_URI}**`);
 }
 
 describeInBrowser(`journeys between login and register in a real browser (${CHROMIUM})`, () => {
   it('signs up from the sign-in page, confirms the address through the mailed link, and comes back to finish the sign-in', async () => {
-    const flow = await authorization();
     await inBrowser(
       async (context, page) => {
-        await page.goto(flow.url);
+        const flow = await authorization(page);
         await page.click('text=Create an account');
         expect(page.url().startsWith(`${login.registerUrl}/t/${slug}/sign-up?return_to=`)).toBe(true);
         await page.fill('#email', 'newcomer@example.com');
@@ -86,7 +71,7 @@ describeInBrowser(`journeys between login and register in a real browser (${CHRO
         // Back in the first tab, the journey goes on where it started.
         await page.click('text=Continue to sign in');
         await signIn(page, 'newcomer@example.com', STRONG_PASSWORD);
-        expect(await flow.exchange(page.url())).toEqual({ email: 'newcomer@example.com', email_verified: true });
+        expect(await flow.exchange()).toEqual({ email: 'newcomer@example.com', email_verified: true });
       },
       { javaScript: true },
     );
@@ -94,9 +79,8 @@ describeInBrowser(`journeys between login and register in a real browser (${CHRO
 
   it('recovers a forgotten password without JavaScript: the code typed from the mail, a new password, then sign-in with it', async () => {
     await login.signUp(slug, 'forgetful@example.com');
-    const flow = await authorization();
     await inBrowser(async (_context, page) => {
-      await page.goto(flow.url);
+      const flow = await authorization(page);
       const signInUrl = page.url();
       await page.click('text=Forgot your password?');
       await page.fill('#email', 'forgetful@example.com');
@@ -118,7 +102,7 @@ describeInBrowser(`journeys between login and register in a real browser (${CHRO
       await page.waitForSelector('text=The e-mail address or the password is not correct.');
       await signIn(page, 'forgetful@example.com', 'an entirely new passphrase');
       // The reset link proved the mailbox, as a verification does.
-      expect(await flow.exchange(page.url())).toEqual({ email: 'forgetful@example.com', email_verified: true });
+      expect(await flow.exchange()).toEqual({ email: 'forgetful@example.com', email_verified: true });
     });
   });
 
@@ -126,15 +110,14 @@ describeInBrowser(`journeys between login and register in a real browser (${CHRO
     await login.signUp(slug, 'returning@example.com');
     const discovery = (await (await fetch(`${login.issuer(slug)}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(discovery.prompt_values_supported).toEqual(expect.arrayContaining(['create', 'login', 'consent', 'none']));
-    const flow = await authorization({ prompt: 'create' });
     await inBrowser(async (_context, page) => {
-      await page.goto(flow.url);
+      const flow = await authorization(page, { prompt: 'create' });
       expect(page.url().startsWith(`${login.registerUrl}/t/${slug}/sign-up?return_to=`)).toBe(true);
       await page.click('text=I already have an account: sign in');
       await page.waitForSelector('#password');
       expect(page.url().startsWith(`${login.url}/t/${slug}/interaction/`)).toBe(true);
       await signIn(page, 'returning@example.com', STRONG_PASSWORD);
-      expect(await flow.exchange(page.url())).toEqual({ email: 'returning@example.com', email_verified: false });
+      expect(await flow.exchange()).toEqual({ email: 'returning@example.com', email_verified: false });
     });
   });
 });

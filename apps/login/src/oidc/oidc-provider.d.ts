@@ -37,6 +37,8 @@ declare module 'oidc-provider' {
       options?: { mergeWithLastSubmission?: boolean },
     ): Promise<string>;
     on(event: string, listener: (...args: never[]) => void): this;
+    /** The browser's session (its signed session cookie), a new empty one when there is none. */
+    Session: { get(ctx: object): Promise<{ readonly uid: string; readonly accountId?: string }> };
     /** Koa middleware around every route of the provider (inserted before its router). */
     use(middleware: (ctx: object, next: () => Promise<void>) => Promise<void>): this;
     /** The name of one of oidc-provider's cookies, e.g. 'interaction'. */

@@ -7,6 +7,7 @@ import type { Credential, LoginDirectory, LoginTenant } from '../directory';
 import type { SigningKeys } from '../keys/signing-keys';
 import type { ClientCache } from '../clients/client-cache';
 import { clientLookup, presentedCredentialsOf } from '../clients/client-secrets';
+import { ACR_MFA, ACR_PASSWORD } from '../mfa/second-factor-step';
 import { CookieSigner } from './cookie-signer';
 import { latestGrant, postgresAdapterFor } from './postgres-adapter';
 import { currentPageRequest, openRequestArtefacts, requestArtefactsOf } from './request-artefacts';
@@ -127,7 +128,12 @@ export async function buildProvider(
       if (!credential) return undefined;
       return { accountId: sub, claims: async () => claimsOf(credential) };
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['given_name', 'family_name', 'locale'] },
+    // acr and amr: how the person signed in (a password, a second factor), for relying parties that step up.
+    claims: {
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      email: ['email', 'email_verified'],
+      profile: ['given_name', 'family_name', 'locale'],
+    },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'api'],
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
     clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code'], response_types: ['code'] },
@@ -141,6 +147,8 @@ export async function buildProvider(
         `/t/${tenant.slug}/interaction/${interaction.uid}${interaction.prompt.name === 'login' ? '?prompt=login' : ''}`,
     },
     pkce: { required: () => true },
+    // What the ID token's acr says of a sign-in: a password alone, or with a second factor.
+    acrValues: [ACR_PASSWORD, ACR_MFA],
     rotateRefreshToken: true,
     // Consent is remembered across sessions: a person who allowed a client is not asked again
     // (unless the client sends prompt=consent or asks for more than was granted).

@@ -10,7 +10,16 @@ import { collectArtefacts } from '../oidc/request-artefacts';
 import { PasswordCheck, type SignInOutcome } from './password-check';
 import { journeyLink, journeyLinks, JOURNEYS, type Journeys } from './journeys';
 import { readSignInForm } from './sign-in-form';
-import { SessionStarted, sessionStreamFor } from './sign-in.events';
+import { LoginSucceeded, SessionStarted, sessionStreamFor, signInStreamFor } from './sign-in.events';
+import { SecondFactors } from '../mfa/second-factors';
+import {
+  PASSWORD_ONLY,
+  pendingSecondFactorOf,
+  SECOND_FACTOR_FAILURE,
+  secondFactorPage,
+  WITH_SECOND_FACTOR,
+  type PendingSecondFactor,
+} from '../mfa/second-factor-step';
 
 export const CSRF_SECRET = Symbol('CsrfSecret');
 /** Sign-ins (one argon2id verification each) one tenant may have in flight in this process. */
@@ -45,6 +54,7 @@ export class InteractionController {
     @Inject(CSRF_SECRET) csrfSecret: Buffer,
     @Inject(SIGN_IN_LIMITER) private readonly signIns: TenantConcurrencyLimiter,
     @Inject(JOURNEYS) private readonly journeys: Journeys,
+    private readonly factors: SecondFactors,
   ) {
     this.csrfKey = createSecretKey(csrfSecret);
   }
@@ -117,16 +127,66 @@ export class InteractionController {
       );
     }
     const userId = outcome.credential.userId;
+    const { accountKey } = outcome;
+    if (await this.factors.required(tenant.tenantId, userId)) {
+      // The password is right; the sign-in completes once the second factor is, on this interaction.
+      const pending: PendingSecondFactor = { accountId: userId, accountKey, clientId };
+      details.result = { secondFactor: pending };
+      await details.persist();
+      return this.send(reply, 200, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid)));
+    }
     this.directory.handOver(tenant.tenantId, outcome.credential);
-    // The interaction's result and the facts for other services (the sign-in and the session it
-    // starts) are stored together, in one statement where the store allows.
+    await this.complete(reply, tenant, details, { accountId: userId, accountKey, clientId }, PASSWORD_ONLY);
+  }
+
+  /** The code of the person's authenticator app, or a recovery code, after the password. */
+  @Post('second-factor')
+  async secondFactor(
+    @Param('tenant') slug: string,
+    @Param('uid') uid: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const body = formOf(req);
+    const { tenant, details } = await this.interaction(slug, uid, req, reply);
+    this.requireCsrf(tenant, uid, body);
+    const pending = pendingSecondFactorOf(details);
+    if (details.prompt.name !== 'login' || !pending) throw badInteraction('this interaction awaits no second factor');
+    const code = typeof body.code === 'string' ? body.code.slice(0, 64) : '';
+    const check = await this.factors.verify(tenant.tenantId, pending.accountId, code);
+    if (!check.ok) {
+      const status = check.reason === 'locked' ? 429 : 401;
+      return this.send(reply, status, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), SECOND_FACTOR_FAILURE[check.reason]));
+    }
+    await this.complete(reply, tenant, details, pending, WITH_SECOND_FACTOR);
+  }
+
+  /**
+   * The interaction's result (who signed in, and how: `amr` and `acr` go into the ID token) and the
+   * facts for other services (the sign-in and the session it starts), stored together, in one
+   * statement where the store allows; then back into the authorization.
+   */
+  private async complete(
+    reply: FastifyReply,
+    tenant: LoginTenant,
+    details: InteractionDetails,
+    who: PendingSecondFactor,
+    how: { readonly amr: readonly string[]; readonly acr: string },
+  ): Promise<void> {
+    const at = new Date().toISOString();
+    const { accountId: userId, accountKey, clientId } = who;
+    const signedIn = {
+      streamName: signInStreamFor(tenant.tenantId, accountKey),
+      events: [LoginSucceeded({ accountKey, userId, clientId, at })],
+    };
     const session = {
       streamName: sessionStreamFor(tenant.tenantId, userId),
-      events: [SessionStarted({ userId, sessionUid: uid, clientId, at: new Date().toISOString() })],
+      events: [SessionStarted({ userId, sessionUid: details.uid, clientId, at })],
     };
+    const login = { accountId: userId, amr: [...how.amr], acr: how.acr };
     // Merged with what earlier interactions of this authorization settled (a prompt=create that was shown).
-    const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login: { accountId: userId } }, true));
-    await this.events.recordAllWith(tenant.tenantId, [outcome.succeeded, session], artefacts.close());
+    const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login }, true));
+    await this.events.recordAllWith(tenant.tenantId, [signedIn, session], artefacts.close());
     await reply.code(303).header('location', redirectTo).header('cache-control', 'no-store').send();
   }
 

@@ -5,7 +5,7 @@ import { inTransaction } from '#eventstore';
 import { blindIndex } from '#personal-data';
 import { ARGON2ID_OPTIONS } from '#contracts';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
-import type { LoginEventLog, StreamRecord } from '../login-events';
+import type { LoginEventLog } from '../login-events';
 import { checkPassword, type LegacyPasswordRehash, type PasswordVerdict } from './legacy-rehash';
 import { isLocked, lockoutDecider, type AccountThrottle } from './lockout.decider';
 import { LoginFailed, signInStreamFor, type SignInEvent } from './sign-in.events';
@@ -26,8 +26,11 @@ export interface SignInPolicy {
 type Refusal = { readonly ok: false; readonly reason: 'invalid_credentials' | 'locked' | 'throttled' | 'email_unverified' };
 
 export type SignInOutcome =
-  /** `succeeded` holds LoginSucceeded, for the caller to append with the session it starts (one write). */
-  { readonly ok: true; readonly credential: Credential; readonly succeeded: StreamRecord } | Refusal;
+  /**
+   * The password is right: the caller records LoginSucceeded (to the sign-in stream of `accountKey`)
+   * with the session it starts, in one write, once the sign-in is complete (a second factor may follow).
+   */
+  { readonly ok: true; readonly credential: Credential; readonly accountKey: string } | Refusal;
 
 interface Attempt {
   readonly body: Record<string, unknown>;
@@ -135,7 +138,7 @@ export class PasswordCheck {
       // In this account's turn: a second sign-in waits. If the read model has yet to apply the rehash
       // it verifies the old hash again, and the rule then finds nothing left to replace.
       if (verdict === 'legacy-match') await this.rehash?.replace(tenant.tenantId, credential.userId, password);
-      return { ok: true, credential, succeeded: { streamName: signInStreamFor(tenant.tenantId, accountKey), events } };
+      return { ok: true, credential, accountKey };
     }
     await this.record(tenant, accountKey, events);
     return { ok: false, reason: first?.type === 'LoginFailed' ? first.data.reason : 'invalid_credentials' };

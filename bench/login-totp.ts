@@ -1,0 +1,170 @@
+import type { Agent } from 'node:http';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { generateSync } from 'otplib';
+import type { Pool } from 'pg';
+import { SecondFactors } from '../apps/login/src/mfa/second-factors';
+import { BenchHttp, formOf } from './login';
+import { runClosedLoops, type Throughput } from './support/measure';
+import { pairedDetails, runPaired } from './support/paired';
+import { cores, perSecond, ratioVerdict, type ScenarioResult } from './support/report';
+
+export const TOTP_SIGN_IN_TARGET = 0.65;
+
+interface TotpBenchSetup {
+  readonly login: NestFastifyApplication;
+  readonly loginUrl: string;
+  readonly registerUrl: string;
+  readonly pool: Pool;
+  readonly agent: Agent;
+  readonly slug: string;
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly password: string;
+  readonly concurrency: number;
+  readonly repetitions: number;
+  readonly windowMs: number;
+  readonly warmUpMs: number;
+  readonly log: (line: string) => void;
+  /** The ceiling: one argon2id verification of the stored hash's parameters. */
+  readonly verifyPassword: () => Promise<number>;
+  readonly signUp: (email: string) => Promise<void>;
+}
+
+interface EnrolledPerson {
+  readonly email: string;
+  readonly secret: string;
+}
+
+/** Sign-ins per second this row could reach at most here (the argon2id rate): enough people for every window. */
+const SIGN_INS_PER_SECOND_AT_MOST = 90;
+
+/**
+ * Password + TOTP sign-ins: the form post of the password, then of the code, through to the
+ * authorization code (sign-in pages opened before the window, as row 6), against argon2id
+ * verifications in the same run. A TOTP code works once per
+ * person and time step, so every sign-in is a different person, each with an authenticator enrolled
+ * (through SecondFactors, as the account page does) before the windows; the codes are computed by
+ * otplib, as an authenticator app would.
+ */
+export async function benchTotpSignIns(setup: TotpBenchSetup): Promise<ScenarioResult> {
+  const people = await enrolPeople(setup);
+  const next = (): EnrolledPerson => {
+    const person = people.pop();
+    if (!person) throw new Error('the people enrolled before the windows ran out');
+    return person;
+  };
+  /** A browser that followed the client's authorization request to the sign-in page. */
+  const openSignInPage = async () => {
+    const browser = new BenchHttp(setup.agent, setup.loginUrl);
+    const query = new URLSearchParams({
+      client_id: setup.clientId,
+      response_type: 'code',
+      redirect_uri: setup.redirectUri,
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+    const authorized = await browser.send('GET', `/t/${setup.slug}/auth?${query}`);
+    return { browser, form: formOf((await browser.send('GET', authorized.location!)).body) };
+  };
+  /** The password post, the code post, and on to the authorization code: what the row counts. */
+  const submit = async ({ browser, form }: Awaited<ReturnType<typeof openSignInPage>>): Promise<number> => {
+    const person = next();
+    const asked = await browser.send('POST', form.action, { form: { csrf: form.csrf, email: person.email, password: setup.password } });
+    if (asked.status !== 200) throw new Error(`password refused: ${asked.status}`);
+    const step = formOf(asked.body);
+    const code = generateSync({ secret: person.secret, epoch: Math.floor(Date.now() / 1000) });
+    let answer = await browser.send('POST', step.action, { form: { csrf: step.csrf, code } });
+    if (answer.status !== 303) throw new Error(`code refused: ${answer.status}`);
+    answer = await browser.send('GET', answer.location!);
+    if (!answer.location!.startsWith(setup.redirectUri)) {
+      // Each sign-in is a new person, so each allows the client once.
+      answer = await browser.send('GET', answer.location!);
+      const consent = formOf(answer.body);
+      answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
+      answer = await browser.send('GET', answer.location!);
+    }
+    if (!answer.location?.startsWith(`${setup.redirectUri}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
+    return 1;
+  };
+  /** Sign-in pages opened before the window (untimed), so the window counts the posts through to the code, as row 6 does. */
+  const postsThroughToCode = async (): Promise<Throughput> => {
+    const pages: Awaited<ReturnType<typeof openSignInPage>>[] = [];
+    const wanted = Math.ceil((SIGN_INS_PER_SECOND_AT_MOST * setup.windowMs) / 1000);
+    await Promise.all(
+      Array.from({ length: setup.concurrency }, async () => {
+        while (pages.length < wanted) pages.push(await openSignInPage());
+      }),
+    );
+    return runClosedLoops(setup.concurrency, setup.windowMs, async () => {
+      const page = pages.pop();
+      if (!page) throw new Error('the sign-in pages opened before the window ran out');
+      return submit(page);
+    });
+  };
+  const summary = await runPaired({
+    label: 'sign-ins with TOTP (form posts to code)',
+    repetitions: setup.repetitions,
+    warmUp: async () => {
+      await runClosedLoops(setup.concurrency, setup.warmUpMs, setup.verifyPassword);
+      await runClosedLoops(setup.concurrency, setup.warmUpMs, async () => submit(await openSignInPage()));
+    },
+    ceiling: () => runClosedLoops(setup.concurrency, setup.windowMs, setup.verifyPassword),
+    figure: postsThroughToCode,
+    log: setup.log,
+  });
+  return {
+    id: 'login-totp-sign-ins',
+    title: `Password + TOTP sign-ins, password post and code post through to the code, pages opened before the window (${setup.concurrency} concurrent, one person each) vs argon2id verifications`,
+    rows: [
+      {
+        measure: `6b. password + TOTP sign-ins x${setup.concurrency}`,
+        figure: perSecond(summary.medianFigure, 'sign-ins'),
+        ceiling: `${perSecond(summary.medianCeiling, 'verifications')} argon2id`,
+        ratio: summary.medianRatio.toFixed(2),
+        target: `>= ${TOTP_SIGN_IN_TARGET}`,
+        verdict: ratioVerdict(summary.medianRatio, TOTP_SIGN_IN_TARGET),
+        neighbours: cores(summary.neighbourCores),
+      },
+    ],
+    details: { concurrency: setup.concurrency, people: 'one per sign-in, enrolled before the windows', ...pairedDetails(summary) },
+  };
+}
+
+/** People signed up through register, then an authenticator enrolled for each (confirmed with the previous step's code). */
+async function enrolPeople(setup: TotpBenchSetup): Promise<EnrolledPerson[]> {
+  const windows = setup.repetitions * setup.windowMs + setup.warmUpMs;
+  const count = Math.ceil((SIGN_INS_PER_SECOND_AT_MOST * windows) / 1000);
+  setup.log(`  signing up and enrolling ${count} people with an authenticator`);
+  const emails = Array.from({ length: count }, (_, i) => `totp${i}@bench.example`);
+  for (let i = 0; i < emails.length; i += setup.concurrency) await Promise.all(emails.slice(i, i + setup.concurrency).map(setup.signUp));
+  const { rows } = await waitForCredentials(setup, count);
+  const factors = setup.login.get(SecondFactors);
+  const people: EnrolledPerson[] = [];
+  for (const row of rows) {
+    await factors.startTotp(setup.tenantId, row.user_id);
+    const secret = (await factors.pendingSecret(setup.tenantId, row.user_id))!;
+    // The previous step's code: the sign-in's current code is then still unused.
+    const confirmed = await factors.confirmTotp(
+      setup.tenantId,
+      row.user_id,
+      generateSync({ secret, epoch: Math.floor(Date.now() / 1000) - 30 }),
+    );
+    if (!('recoveryCodes' in confirmed)) throw new Error(`enrolment refused: ${confirmed.rejected}`);
+    people.push({ email: row.email, secret });
+  }
+  return people;
+}
+
+async function waitForCredentials(setup: TotpBenchSetup, count: number) {
+  for (let i = 0; ; i++) {
+    const found = await setup.pool.query<{ user_id: string; email: string }>(
+      "SELECT user_id, email FROM login_credentials WHERE tenant_id = $1 AND email LIKE 'totp%@bench.example'",
+      [setup.tenantId],
+    );
+    if (found.rows.length >= count) return found;
+    if (i > 1000) throw new Error('login did not learn the people of the TOTP row');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
