@@ -74,6 +74,16 @@ beforeAll(async () => {
 
 afterAll(() => login?.close());
 
+/** Imports people through register's API with the tenant's key: one NDJSON line each. */
+function importPeople(people: readonly object[]) {
+  return login.register
+    .http()
+    .post(`/t/${tenant.slug}/users/import`)
+    .set('authorization', `Bearer ${tenant.apiKey}`)
+    .set('content-type', 'application/x-ndjson')
+    .send(people.map((person) => JSON.stringify(person)).join('\n'));
+}
+
 async function signIn(email: string, password: string): Promise<number> {
   const config = await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), {
     execute: [oidc.allowInsecureRequests],
@@ -92,13 +102,9 @@ const credentialRow = async (userId: string) =>
 
 test('each imported format signs in once with the old password, is replaced by argon2id, and the password still works', async () => {
   const everyone = await people();
-  const lines = everyone.map(([externalId, email, , password]) => JSON.stringify({ externalId, email, emailVerified: true, password }));
-  const imported = await login.register
-    .http()
-    .post(`/t/${tenant.slug}/users/import`)
-    .set('authorization', `Bearer ${tenant.apiKey}`)
-    .set('content-type', 'application/x-ndjson')
-    .send(lines.join('\n'));
+  const imported = await importPeople(
+    everyone.map(([externalId, email, , password]) => ({ externalId, email, emailVerified: true, password })),
+  );
   expect(imported.body).toMatchObject({ imported: everyone.length, failed: [] });
   const ids = new Map<string, string>(
     imported.body.accounts.map((account: { externalId: string; id: string }) => [account.externalId, account.id]),
@@ -131,12 +137,7 @@ test('each imported format signs in once with the old password, is replaced by a
 });
 
 test('a person imported without a hash cannot sign in until a reset, whatever they type', async () => {
-  const imported = await login.register
-    .http()
-    .post(`/t/${tenant.slug}/users/import`)
-    .set('authorization', `Bearer ${tenant.apiKey}`)
-    .set('content-type', 'application/x-ndjson')
-    .send(JSON.stringify({ externalId: 'no-hash', email: 'no-hash@example.com', emailVerified: true, password: null }));
+  const imported = await importPeople([{ externalId: 'no-hash', email: 'no-hash@example.com', emailVerified: true, password: null }]);
   const userId: string = imported.body.accounts[0].id;
   await eventually(async () => expect(await credentialRow(userId)).toBeDefined(), { what: 'login to learn the import' });
   expect(await signIn('no-hash@example.com', 'tessera-dummy-password-for-timing')).toBe(401);
@@ -144,19 +145,14 @@ test('a person imported without a hash cannot sign in until a reset, whatever th
 });
 
 test('when the rehash cannot be stored the sign-in still succeeds, and the next sign-in replaces the hash', async () => {
-  const imported = await login.register
-    .http()
-    .post(`/t/${tenant.slug}/users/import`)
-    .set('authorization', `Bearer ${tenant.apiKey}`)
-    .set('content-type', 'application/x-ndjson')
-    .send(
-      JSON.stringify({
-        externalId: 'refused-rehash',
-        email: 'refused-rehash@example.com',
-        emailVerified: true,
-        password: { format: 'bcrypt', hash: bcryptjs.hashSync('a legacy password', 4) },
-      }),
-    );
+  const imported = await importPeople([
+    {
+      externalId: 'refused-rehash',
+      email: 'refused-rehash@example.com',
+      emailVerified: true,
+      password: { format: 'bcrypt', hash: bcryptjs.hashSync('a legacy password', 4) },
+    },
+  ]);
   const userId: string = imported.body.accounts[0].id;
   await eventually(async () => expect((await credentialRow(userId))?.legacy_password).toBeTruthy(), { what: 'login to learn the import' });
   const pool = login.runtime.infrastructure.pool;
