@@ -1,4 +1,5 @@
 import { parkedEventsApi } from '#cqrs';
+import { secondFactorPolicyBody } from './mfa/second-factors.http';
 import type { ApiDescription, ApiOperation } from '#platform';
 import { registerClientBody } from './clients/clients.http';
 
@@ -84,6 +85,23 @@ export const loginApi: ApiDescription = {
         403: 'the page again: e-mail not verified',
         429: 'the page again: account locked or too many attempts',
       },
+    },
+    {
+      method: 'get',
+      path: '/admin/tenants/{tenant}/second-factor-policy',
+      summary: "The tenant's second-factor policy: mode (off, optional, required) and the clients that require it",
+      tags: ['admin'],
+      auth: 'adminToken',
+      responses: { 200: 'the policy', 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant' },
+    },
+    {
+      method: 'put',
+      path: '/admin/tenants/{tenant}/second-factor-policy',
+      summary: "Sets the tenant's second-factor policy (an event); required: people without an app enrol at their next sign-in",
+      tags: ['admin'],
+      auth: 'adminToken',
+      body: secondFactorPolicyBody,
+      responses: { 200: 'the policy now', 400: 'invalid policy', 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant' },
     },
     {
       method: 'delete',

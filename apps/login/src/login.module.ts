@@ -25,6 +25,7 @@ import { CSRF_SECRET, InteractionController, SIGN_IN_LIMITER } from './sign-in/i
 import { JOURNEYS } from './sign-in/journeys';
 import { LegacyPasswordRehash } from './sign-in/legacy-rehash';
 import { AccountSecurityController } from './mfa/account-security.http';
+import { SecondFactorPolicies } from './mfa/policy';
 import { SecondFactors } from './mfa/second-factors';
 import { SecondFactorsAdminController } from './mfa/second-factors.http';
 import { PasswordCheck } from './sign-in/password-check';
@@ -89,6 +90,10 @@ export class LoginModule {
       { provide: JOURNEYS, useValue: runtime.journeys },
       { provide: SIGN_IN_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns) },
       { provide: OIDC_REQUEST_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.oidcRequests) },
+      {
+        provide: SecondFactorPolicies,
+        useValue: new SecondFactorPolicies(infrastructure.commands),
+      },
       {
         provide: SecondFactors,
         useValue: new SecondFactors(infrastructure.commands, {

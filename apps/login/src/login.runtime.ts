@@ -10,6 +10,7 @@ import type { ProviderSettings } from './oidc/provider-factory';
 import type { Journeys } from './sign-in/journeys';
 import type { SignInPolicy } from './sign-in/password-check';
 import { factorEvents } from './mfa/factors.events';
+import { policyEvents } from './mfa/policy';
 import { signInEvents } from './sign-in/sign-in.events';
 
 /** What login runs on, opened by main (or a test) before the module is built. */
@@ -43,7 +44,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
     migrations: [LoginTables1732400000000, LoginLegacyPasswords1765900000000],
-    events: [...accountEvents, ...tenantEvents, ...clientEvents, ...signInEvents, ...factorEvents],
+    events: [...accountEvents, ...tenantEvents, ...clientEvents, ...signInEvents, ...factorEvents, ...policyEvents],
   });
   const publicUrl = (config.LOGIN_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
   return {

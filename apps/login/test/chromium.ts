@@ -71,7 +71,12 @@ export async function authorizeIn(page: Page, config: oidc.Configuration, params
     async tokens() {
       await page.waitForLoadState();
       if ((await page.locator('button[value=allow]').count()) > 0) await page.click('button[value=allow]');
-      return oidc.authorizationCodeGrant(config, new URL(await landed), { pkceCodeVerifier: verifier, expectedState: state });
+      const location = await landed;
+      // Let the refused landing settle (Chromium's error page), or the test's next navigation is interrupted by it.
+      await page
+        .waitForURL((url) => url.protocol === 'chrome-error:' || url.href.startsWith(REDIRECT_URI), { timeout: 10_000 })
+        .catch(() => undefined);
+      return oidc.authorizationCodeGrant(config, new URL(location), { pkceCodeVerifier: verifier, expectedState: state });
     },
   };
 }

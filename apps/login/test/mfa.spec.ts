@@ -139,3 +139,70 @@ describeInBrowser(`two-step sign-in with an authenticator app, in a real browser
     });
   });
 });
+
+describeInBrowser(`a tenant's second-factor policy, in a real browser (${CHROMIUM})`, () => {
+  let strict: string;
+  let strictConfig: oidc.Configuration;
+  const setPolicy = async (tenant: string, policy: object) => {
+    const answer = await fetch(`${login.url}/admin/tenants/${tenant}/second-factor-policy`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${login.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(policy),
+    });
+    expect(answer.status).toBe(200);
+    return answer.json();
+  };
+
+  beforeAll(async () => {
+    strict = (await login.createTenant()).slug;
+    const { clientId } = await login.registerClient(strict, { name: 'Strict app', type: 'public', redirectUris: [REDIRECT_URI] });
+    strictConfig = await oidc.discovery(new URL(login.issuer(strict)), clientId, undefined, oidc.None(), {
+      execute: [oidc.allowInsecureRequests],
+    });
+  });
+
+  it('required: a person without an app sets one up during sign-in, keeps the recovery codes, and goes on with amr mfa', async () => {
+    expect(await setPolicy(strict, { mode: 'required' })).toEqual({ mode: 'required', requiredForClients: [] });
+    const bad = await fetch(`${login.url}/admin/tenants/${strict}/second-factor-policy`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${login.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'always' }),
+    });
+    expect(bad.status).toBe(400);
+    await login.signUp(strict, 'new@example.com');
+    await inBrowser(async (_context, page) => {
+      const flow = await authorizeIn(page, strictConfig);
+      await password(page, 'new@example.com');
+      await page.waitForSelector('text=asks for a second step at sign-in');
+      const strictKey = (await page.textContent('#totp-key'))!.replace(/\s/g, '');
+      await code(page, '000000');
+      await page.waitForSelector('text=This code is not right');
+      await code(page, appCode(strictKey));
+      expect(await page.locator('#recovery-codes code').count()).toBe(10);
+      await page.click('text=I have kept them: continue');
+      const claims = (await flow.tokens()).claims()!;
+      expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
+      expect(claims.acr).toBe(ACR_MFA);
+    });
+  });
+
+  it('a client asking acr_values for mfa steps a person up to enrol even where the tenant leaves it optional; off asks no one', async () => {
+    await login.signUp(slug, 'stepped-up@example.com');
+    await inBrowser(async (_context, page) => {
+      await authorizeIn(page, config, { acr_values: ACR_MFA });
+      await password(page, 'stepped-up@example.com');
+      await page.waitForSelector('text=asks for a second step at sign-in');
+    });
+    // Off: even Ada, who enrolled, signs in with her password alone.
+    await setPolicy(slug, { mode: 'off' });
+    try {
+      await inBrowser(async (_context, page) => {
+        const flow = await authorize(page);
+        await password(page, 'ada@example.com');
+        expect((await flow.finish()).amr).toEqual(['pwd']);
+      });
+    } finally {
+      await setPolicy(slug, { mode: 'optional' });
+    }
+  });
+});

@@ -42,7 +42,7 @@ export class AccountSecurityController {
     const state = await this.factors.state(person.tenant.tenantId, person.userId);
     if (state.totp)
       return send(reply, 200, views.securityView(person, { enrolled: true, recoveryCodesLeft: state.recoveryCodeHashes.length }));
-    if (state.pendingSecret) return send(reply, 200, await views.enrolmentView(person, state.pendingSecret));
+    if (state.pendingSecret) return send(reply, 200, await views.enrolmentView(views.enrolmentFormOf(person), state.pendingSecret));
     return send(reply, 200, views.securityView(person, { enrolled: false }));
   }
 
@@ -60,14 +60,15 @@ export class AccountSecurityController {
   async confirmTotp(@Param('tenant') slug: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const person = await this.posted(slug, req, reply);
     const confirmed = await this.factors.confirmTotp(person.tenant.tenantId, person.userId, codeOf(req));
-    if ('recoveryCodes' in confirmed) return send(reply, 200, views.recoveryCodesView(person, confirmed.recoveryCodes));
+    if ('recoveryCodes' in confirmed)
+      return send(reply, 200, views.recoveryCodesView(person.tenant.name, confirmed.recoveryCodes, views.backToSecurity(person)));
     const secret = await this.factors.pendingSecret(person.tenant.tenantId, person.userId);
     if (!secret)
       return reply
         .code(303)
         .header('location', `/t/${encodeURIComponent(person.tenant.slug)}/account/security`)
         .send();
-    return send(reply, 400, await views.enrolmentView(person, secret, SECOND_FACTOR_FAILURE.wrong));
+    return send(reply, 400, await views.enrolmentView(views.enrolmentFormOf(person), secret, SECOND_FACTOR_FAILURE.wrong));
   }
 
   @Post('totp/remove')

@@ -46,33 +46,50 @@ ${codeField('Current code, to remove the authenticator app')}
   });
 }
 
+/** Where an enrolment form posts: the account page, or the sign-in that asks for a factor first. */
+export interface EnrolmentForm {
+  readonly siteName: string;
+  /** The account the authenticator app will name (the person's e-mail). */
+  readonly account: string;
+  readonly action: string;
+  readonly csrf: string;
+}
+
 /** The QR code (inline SVG: no image request, nothing the CSP must allow) and the key to type instead. */
-export async function enrolmentView(person: Person, secret: string, error?: string): Promise<string> {
-  const uri = totpUri(secret, person.tenant.name, person.email);
+export async function enrolmentView(form: EnrolmentForm, secret: string, error?: string, intro = ''): Promise<string> {
+  const uri = totpUri(secret, form.siteName, form.account);
   const qr = await QRCode.toString(uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M', width: 200 });
   const grouped = secret.replace(/(.{4})/g, '$1 ').trim();
   return hostedPage({
-    siteName: person.tenant.name,
+    siteName: form.siteName,
     title: 'Set up your authenticator app',
-    body: `${alert(error)}
-<ol><li>Scan this code with your authenticator app:</li></ol>
+    body: `${alert(error)}${intro ? `<p>${escapeHtml(intro)}</p>` : ''}
+<p>Scan this code with your authenticator app:</p>
 <div role="img" aria-label="QR code of your authenticator key">${qr}</div>
 <p>Or type this key into the app: <code id="totp-key">${escapeHtml(grouped)}</code></p>
-<form method="post" action="${escapeHtml(path(person, '/totp/confirm'))}">${csrfField(person)}
+<form method="post" action="${escapeHtml(form.action)}"><input type="hidden" name="csrf" value="${escapeHtml(form.csrf)}">
 ${codeField('Then enter the code it shows')}
 <button type="submit">Turn on two-step sign-in</button>
 </form>`,
   });
 }
 
-/** Shown once: only their hashes are kept. */
-export function recoveryCodesView(person: Person, codes: readonly string[]): string {
+export function enrolmentFormOf(person: Person): EnrolmentForm {
+  return { siteName: person.tenant.name, account: person.email, action: path(person, '/totp/confirm'), csrf: person.csrf };
+}
+
+/** Shown once: only their hashes are kept. `next` is a link back, or the sign-in's form to go on. */
+export function recoveryCodesView(siteName: string, codes: readonly string[], next: string): string {
   return hostedPage({
-    siteName: person.tenant.name,
+    siteName,
     title: 'Keep your recovery codes',
     body: `<p class="done" role="status">Two-step sign-in is on.</p>
 <p>If you lose your phone, each of these codes signs you in once instead of a code from the app. Keep them somewhere safe: they are shown only now.</p>
 <ul id="recovery-codes">${codes.map((code) => `<li><code>${escapeHtml(code)}</code></li>`).join('')}</ul>
-<p><a href="${escapeHtml(path(person))}">Back to account security</a></p>`,
+${next}`,
   });
+}
+
+export function backToSecurity(person: Person): string {
+  return `<p><a href="${escapeHtml(path(person))}">Back to account security</a></p>`;
 }

@@ -8,7 +8,11 @@ export interface PendingSecondFactor {
   /** The blind index of the e-mail: the sign-in stream LoginSucceeded goes to. */
   readonly accountKey: string;
   readonly clientId: string;
+  /** A code of the enrolled app is awaited; or an app is being enrolled (the policy asks for one); or it just was. */
+  readonly stage: 'code' | 'enrol' | 'enrolled';
 }
+
+const STAGES = new Set(['code', 'enrol', 'enrolled']);
 
 /** How a sign-in happened, for the ID token (RFC 8176 `amr` values; `acr` as discovery lists them). */
 export const ACR_PASSWORD = 'urn:tessera:acr:pwd';
@@ -26,11 +30,21 @@ export function pendingSecondFactorOf(details: InteractionDetails): PendingSecon
   const pending = details.result?.secondFactor as Partial<PendingSecondFactor> | undefined;
   if (!pending || typeof pending.accountId !== 'string' || typeof pending.accountKey !== 'string' || typeof pending.clientId !== 'string')
     return undefined;
-  return { accountId: pending.accountId, accountKey: pending.accountKey, clientId: pending.clientId };
+  const stage = STAGES.has(pending.stage ?? '') ? pending.stage! : 'code';
+  return { accountId: pending.accountId, accountKey: pending.accountKey, clientId: pending.clientId, stage };
+}
+
+export const secondFactorAction = (tenant: LoginTenant, uid: string) =>
+  `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}/second-factor`;
+
+/** After the recovery codes of an enrolment made during sign-in: the sign-in goes on. */
+export function continueSignInForm(tenant: LoginTenant, uid: string, csrf: string): string {
+  return `<form method="post" action="${escapeHtml(secondFactorAction(tenant, uid))}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
+<button type="submit">I have kept them: continue</button></form>`;
 }
 
 export function secondFactorPage(tenant: LoginTenant, uid: string, csrf: string, error?: string): string {
-  const action = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}/second-factor`;
+  const action = secondFactorAction(tenant, uid);
   return hostedPage({
     siteName: tenant.name,
     title: 'Enter your code',

@@ -12,10 +12,15 @@ import { journeyLink, journeyLinks, JOURNEYS, type Journeys } from './journeys';
 import { readSignInForm } from './sign-in-form';
 import { LoginSucceeded, SessionStarted, sessionStreamFor, signInStreamFor } from './sign-in.events';
 import { SecondFactors } from '../mfa/second-factors';
+import { enrolmentView, recoveryCodesView } from '../mfa/account-security.views';
+import { hasSecondFactor } from '../mfa/factors.decider';
+import { SecondFactorPolicies, stepAfterPassword } from '../mfa/policy';
 import {
+  continueSignInForm,
   PASSWORD_ONLY,
   pendingSecondFactorOf,
   SECOND_FACTOR_FAILURE,
+  secondFactorAction,
   secondFactorPage,
   WITH_SECOND_FACTOR,
   type PendingSecondFactor,
@@ -55,6 +60,7 @@ export class InteractionController {
     @Inject(SIGN_IN_LIMITER) private readonly signIns: TenantConcurrencyLimiter,
     @Inject(JOURNEYS) private readonly journeys: Journeys,
     private readonly factors: SecondFactors,
+    private readonly policies: SecondFactorPolicies,
   ) {
     this.csrfKey = createSecretKey(csrfSecret);
   }
@@ -127,19 +133,19 @@ export class InteractionController {
       );
     }
     const userId = outcome.credential.userId;
-    const { accountKey } = outcome;
-    if (await this.factors.required(tenant.tenantId, userId)) {
-      // The password is right; the sign-in completes once the second factor is, on this interaction.
-      const pending: PendingSecondFactor = { accountId: userId, accountKey, clientId };
-      details.result = { secondFactor: pending };
-      await details.persist();
-      return this.send(reply, 200, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid)));
+    const who = { accountId: userId, accountKey: outcome.accountKey, clientId };
+    const [policy, factors] = await Promise.all([this.policies.of(tenant.tenantId), this.factors.state(tenant.tenantId, userId)]);
+    const step = stepAfterPassword(policy, hasSecondFactor(factors), clientId, details.params.acr_values);
+    if (step === 'done') {
+      this.directory.handOver(tenant.tenantId, outcome.credential);
+      return this.complete(reply, tenant, details, who, PASSWORD_ONLY);
     }
-    this.directory.handOver(tenant.tenantId, outcome.credential);
-    await this.complete(reply, tenant, details, { accountId: userId, accountKey, clientId }, PASSWORD_ONLY);
+    // The password is right; the sign-in completes once the second factor is, on this interaction.
+    if (step === 'enrol') await this.factors.startTotp(tenant.tenantId, userId);
+    return this.awaitSecondFactor(reply, tenant, details, { ...who, stage: step === 'enrol' ? 'enrol' : 'code' });
   }
 
-  /** The code of the person's authenticator app, or a recovery code, after the password. */
+  /** The code of the person's authenticator app or a recovery code; or, while enrolling, the app's first code. */
   @Post('second-factor')
   async secondFactor(
     @Param('tenant') slug: string,
@@ -152,13 +158,42 @@ export class InteractionController {
     this.requireCsrf(tenant, uid, body);
     const pending = pendingSecondFactorOf(details);
     if (details.prompt.name !== 'login' || !pending) throw badInteraction('this interaction awaits no second factor');
+    if (pending.stage === 'enrolled') return this.complete(reply, tenant, details, pending, WITH_SECOND_FACTOR);
     const code = typeof body.code === 'string' ? body.code.slice(0, 64) : '';
+    if (pending.stage === 'enrol') {
+      const confirmed = await this.factors.confirmTotp(tenant.tenantId, pending.accountId, code);
+      if (!('recoveryCodes' in confirmed)) return this.awaitSecondFactor(reply, tenant, details, pending, SECOND_FACTOR_FAILURE.wrong);
+      details.result = { secondFactor: { ...pending, stage: 'enrolled' } };
+      await details.persist();
+      const next = continueSignInForm(tenant, uid, this.csrfToken(tenant, uid));
+      return this.send(reply, 200, recoveryCodesView(tenant.name, confirmed.recoveryCodes, next));
+    }
     const check = await this.factors.verify(tenant.tenantId, pending.accountId, code);
     if (!check.ok) {
       const status = check.reason === 'locked' ? 429 : 401;
       return this.send(reply, status, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), SECOND_FACTOR_FAILURE[check.reason]));
     }
     await this.complete(reply, tenant, details, pending, WITH_SECOND_FACTOR);
+  }
+
+  /** Keeps who passed the password on the interaction, and asks for the code (or the app's enrolment). */
+  private async awaitSecondFactor(
+    reply: FastifyReply,
+    tenant: LoginTenant,
+    details: InteractionDetails,
+    pending: PendingSecondFactor,
+    error?: string,
+  ): Promise<void> {
+    details.result = { secondFactor: pending };
+    await details.persist();
+    const csrf = this.csrfToken(tenant, details.uid);
+    if (pending.stage === 'code') return this.send(reply, 200, secondFactorPage(tenant, details.uid, csrf));
+    const secret = await this.factors.pendingSecret(tenant.tenantId, pending.accountId);
+    const credential = await this.directory.credentialById(tenant.tenantId, pending.accountId);
+    if (!secret || !credential) throw badInteraction('the enrolment of this sign-in is gone; start again');
+    const form = { siteName: tenant.name, account: credential.email, action: secondFactorAction(tenant, details.uid), csrf };
+    const intro = `${tenant.name} asks for a second step at sign-in: set up an authenticator app to continue.`;
+    return this.send(reply, error ? 400 : 200, await enrolmentView(form, secret, error, intro));
   }
 
   /**
@@ -170,7 +205,7 @@ export class InteractionController {
     reply: FastifyReply,
     tenant: LoginTenant,
     details: InteractionDetails,
-    who: PendingSecondFactor,
+    who: Omit<PendingSecondFactor, 'stage'>,
     how: { readonly amr: readonly string[]; readonly acr: string },
   ): Promise<void> {
     const at = new Date().toISOString();
