@@ -11,7 +11,10 @@ export interface Credential {
   readonly userId: string;
   readonly email: string;
   readonly emailVerified: boolean;
-  readonly passwordHash: string;
+  /** argon2id; null for an imported person whose old hash is not replaced yet, or who brought none. */
+  readonly passwordHash: string | null;
+  /** Another system's hash an import brought (#password-hashes reads it), until the first sign-in replaces it. */
+  readonly legacyPassword: unknown;
   readonly givenName: string | null;
   readonly familyName: string | null;
   readonly locale: string | null;
@@ -48,7 +51,7 @@ export class LoginDirectory {
     const key = `${tenantId}|${credential.userId}`;
     this.handedOver.delete(key);
     // Without its hash: what follows wants the account's claims, never its password.
-    this.handedOver.set(key, { credential: { ...credential, passwordHash: '' }, until: now + HAND_OVER_MS });
+    this.handedOver.set(key, { credential: { ...credential, passwordHash: null, legacyPassword: null }, until: now + HAND_OVER_MS });
   }
 
   async tenantBySlug(slug: string): Promise<LoginTenant | undefined> {
@@ -87,13 +90,15 @@ export class LoginDirectory {
 }
 
 /** The columns credentialOf reads, from login_credentials aliased `c`. */
-export const CREDENTIAL_COLUMNS = 'c.user_id, c.email, c.email_verified, c.password_hash, c.given_name, c.family_name, c.locale';
+export const CREDENTIAL_COLUMNS =
+  'c.user_id, c.email, c.email_verified, c.password_hash, c.legacy_password, c.given_name, c.family_name, c.locale';
 
 export interface CredentialRow {
   user_id: string | null;
   email: string;
   email_verified: boolean;
-  password_hash: string;
+  password_hash: string | null;
+  legacy_password: unknown;
   given_name: string | null;
   family_name: string | null;
   locale: string | null;
@@ -107,6 +112,7 @@ export function credentialOf(row: CredentialRow | undefined): Credential | undef
     email: row.email,
     emailVerified: row.email_verified,
     passwordHash: row.password_hash,
+    legacyPassword: row.legacy_password,
     givenName: row.given_name,
     familyName: row.family_name,
     locale: row.locale,

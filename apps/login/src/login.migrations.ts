@@ -95,3 +95,21 @@ export class LoginTables1732400000000 implements MigrationInterface {
     }
   }
 }
+
+/**
+ * Imported people (register's UserImported) arrive with another system's hash, or none: a
+ * credential then holds `legacy_password` (the hash as #password-hashes reads it) and no argon2id
+ * hash until the first sign-in replaces it (PasswordRehashed) or a reset sets one.
+ */
+export class LoginLegacyPasswords1765900000000 implements MigrationInterface {
+  name = 'LoginLegacyPasswords1765900000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE login_credentials ALTER COLUMN password_hash DROP NOT NULL');
+    await runner.query('ALTER TABLE login_credentials ADD COLUMN IF NOT EXISTS legacy_password jsonb');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE login_credentials DROP COLUMN IF EXISTS legacy_password');
+  }
+}

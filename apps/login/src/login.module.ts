@@ -24,6 +24,7 @@ import { buildProvider } from './oidc/provider-factory';
 import { CSRF_SECRET, InteractionController, SIGN_IN_LIMITER } from './sign-in/interaction.http';
 import { JOURNEYS } from './sign-in/journeys';
 import { DEFAULT_LOCALE } from './messages/messages';
+import { LegacyPasswordRehash } from './sign-in/legacy-rehash';
 import { AccountSecurityController } from './mfa/account-security.http';
 import { SecondFactorPolicies } from './mfa/policy';
 import { SecondFactors } from './mfa/second-factors';
@@ -105,7 +106,15 @@ export class LoginModule {
       },
       {
         provide: PasswordCheck,
-        useValue: new PasswordCheck(infrastructure.pool, infrastructure.blindIndexKey, events, runtime.signIn),
+        inject: [SERVICE_LOGGER],
+        useFactory: (logger: Logger) =>
+          new PasswordCheck(
+            infrastructure.pool,
+            infrastructure.blindIndexKey,
+            events,
+            runtime.signIn,
+            new LegacyPasswordRehash(infrastructure.commands, logger),
+          ),
       },
       {
         provide: ProjectionRunner,

@@ -80,6 +80,35 @@ export const loginReadModelProjection: Projection = {
           ],
         );
         return;
+      case 'UserImported':
+        // Without any hash the row still exists: the person's claims, and a reset that sets a password.
+        if (envelope.erased || !event.data.email) return;
+        await tx.query(
+          `INSERT INTO login_credentials (tenant_id, user_id, email_index, email, email_verified, password_hash, legacy_password, given_name, family_name, locale, password_changed_at)
+           VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+          [
+            tenantId,
+            event.data.userId,
+            event.data.emailIndex,
+            event.data.email,
+            event.data.emailVerified,
+            event.data.legacyPassword === null ? null : JSON.stringify(event.data.legacyPassword),
+            event.data.profile?.givenName ?? null,
+            event.data.profile?.familyName ?? null,
+            event.data.profile?.locale ?? null,
+            envelope.createdAt,
+          ],
+        );
+        return;
+      case 'PasswordRehashed':
+        // The same password, now under argon2id: the old hash goes, nothing else about the account changes.
+        if (envelope.erased || !event.data.passwordHash) return;
+        await tx.query('UPDATE login_credentials SET password_hash = $3, legacy_password = NULL WHERE tenant_id = $1 AND user_id = $2', [
+          tenantId,
+          event.data.userId,
+          event.data.passwordHash,
+        ]);
+        return;
       case 'EmailVerified':
         await tx.query('UPDATE login_credentials SET email_verified = true WHERE tenant_id = $1 AND user_id = $2', [
           tenantId,
@@ -88,12 +117,10 @@ export const loginReadModelProjection: Projection = {
         return;
       case 'PasswordChanged':
         if (envelope.erased || !event.data.passwordHash) return;
-        await tx.query('UPDATE login_credentials SET password_hash = $3, password_changed_at = $4 WHERE tenant_id = $1 AND user_id = $2', [
-          tenantId,
-          event.data.userId,
-          event.data.passwordHash,
-          envelope.createdAt,
-        ]);
+        await tx.query(
+          'UPDATE login_credentials SET password_hash = $3, legacy_password = NULL, password_changed_at = $4 WHERE tenant_id = $1 AND user_id = $2',
+          [tenantId, event.data.userId, event.data.passwordHash, envelope.createdAt],
+        );
         await unlockAccount(tx, tenantId, event.data.userId);
         return;
       case 'UserSessionsRevoked':

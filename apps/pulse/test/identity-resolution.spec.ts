@@ -18,6 +18,27 @@ describe('identity resolution through the tracking API', () => {
     });
   });
 
+  test('a person the tenant imports through register gets a profile with their userId and e-mail, named as imported', async () => {
+    const imported = await h.pulse.register
+      .http()
+      .post(`/t/${h.tenant.slug}/users/import`)
+      .set('authorization', `Bearer ${h.tenant.apiKey}`)
+      .set('content-type', 'application/x-ndjson')
+      .send(
+        JSON.stringify({ externalId: 'legacy-7', email: 'Ada.Import@example.com', emailVerified: true, profile: { givenName: 'Ada' } }),
+      );
+    expect(imported.body).toMatchObject({ imported: 1 });
+    const id: string = imported.body.accounts[0].id;
+    await h.pulse.profilesCaughtUp();
+    const byEmail = await h.profile('email', 'ada.import@example.com');
+    expect(byEmail.status).toBe(200);
+    expect(byEmail.body).toMatchObject({
+      userId: id,
+      traits: { email: 'ada.import@example.com', firstName: 'Ada' },
+      counters: { total: 1, events: { Imported: { count: 1 } } },
+    });
+  });
+
   test('merges under concurrent requests stay consistent: one profile per person, the shared device never glues users', async () => {
     const people = Array.from({ length: 8 }, (_, i) => ({ userId: `person-${i}-${randomUUID()}`, device: `device-${i}-${randomUUID()}` }));
     const shared = `kiosk-${randomUUID()}`;

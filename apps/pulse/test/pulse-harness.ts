@@ -117,7 +117,7 @@ export async function startPulseApp(
 // Streams and types the profiles projection consumes; later events of other streams never reach it.
 const PROFILE_INPUT = {
   streamNamePrefixes: ['pulse.tracking-', 'register.account-', 'login.signin-'],
-  eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserErased', 'LoginSucceeded'],
+  eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserImported', 'UserErased', 'LoginSucceeded'],
 };
 
 /** The position of the last stored event the profiles projection consumes. */
@@ -128,7 +128,7 @@ async function lastProfileInput(runtime: PulseRuntime): Promise<Position | undef
     const { rows } = await runtime.infrastructure.pool.query<{ commit: string; prepare: string }>(
       `SELECT transaction_id::text AS commit, seq::text AS prepare FROM es_events
        WHERE (stream_name LIKE 'pulse.tracking-%' OR stream_name LIKE 'register.account-%' OR stream_name LIKE 'login.signin-%')
-         AND type IN ('MessageReceived', 'UserRegistered', 'UserErased', 'LoginSucceeded')
+         AND type IN ('MessageReceived', 'UserRegistered', 'UserImported', 'UserErased', 'LoginSucceeded')
        ORDER BY transaction_id DESC, seq DESC LIMIT 1`,
     );
     return rows[0] ? { commit: BigInt(rows[0].commit), prepare: BigInt(rows[0].prepare) } : undefined;

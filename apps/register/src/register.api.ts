@@ -1,4 +1,5 @@
 import { parkedEventsApi } from '#cqrs';
+import { z } from 'zod';
 import type { ApiDescription } from '#platform';
 import { grantConsentBody } from './consent/consent.http';
 import { resetConfirmBody, resetRequestBody } from './password-reset/password-reset.http';
@@ -7,6 +8,7 @@ import { signUpBody } from './sign-up/sign-up.http';
 import { issueKeyBody, rotateKeyBody } from './tenants/tenant-keys.http';
 import { createTenantBody } from './tenants/tenants.http';
 import { journeyPages } from './pages/journey-pages.api';
+import { IMPORT_MAX_USERS, importedUser } from './user-import/import-lines';
 import { verificationLinkBody, verifyBody } from './verification/verification.http';
 
 const adminErrors = { 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant' } as const;
@@ -189,6 +191,30 @@ export const registerApi: ApiDescription = {
         401: 'no or unknown API key',
         403: 'API key of another tenant',
         404: 'unknown tenant or user',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/users/import',
+      summary:
+        'Import people from another system: application/x-ndjson (one person per line) or JSON {users: [...]}, at most ' +
+        `${IMPORT_MAX_USERS} people and 4 MiB. Idempotent by externalId. password is the old hash (bcrypt, pbkdf2-sha256/512, ` +
+        'firebase-scrypt, argon2i, argon2id, or a Keycloak export credential as {format: "keycloak", credential}), replaced by ' +
+        'argon2id at the first sign-in; null: the person resets. Each line is imported, unchanged, or failed with its problem; ' +
+        "a failed line stores nothing. Authorised by the tenant's API key or the admin token.",
+      tags: ['import'],
+      auth: 'apiKey',
+      body: z.object({ users: z.array(importedUser).max(IMPORT_MAX_USERS) }).strict(),
+      alsoAccepts: { 'application/x-ndjson': importedUser },
+      responses: {
+        200: 'every line imported or unchanged: {imported, unchanged, failed: [], accounts: [{line, externalId, id, outcome}]}',
+        207: 'some lines failed: failed lists each {line, externalId?, problem: {type, title, detail, errors?}}; the others are imported',
+        400: 'the request as a whole is unreadable (not JSON, no line, too many people); nothing imported',
+        401: 'no or unknown API key',
+        403: 'API key of another tenant',
+        404: 'unknown tenant',
+        413: 'body larger than 4 MiB',
+        415: 'neither NDJSON nor JSON',
       },
     },
     ...parkedEventsApi,

@@ -16,6 +16,7 @@ import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { TenantKeyLookup } from '#tenant-keys';
 import { AccessTokenVerifier } from './access/access-token';
 import { ADMIN_TOKEN, TenantAccess } from './access/tenant-access';
+import { EmailClaims } from './account/email-claims';
 import { ConsentController } from './consent/consent.http';
 import { EraseUserHandler } from './erasure/erasure.handler';
 import { ErasureController } from './erasure/erasure.http';
@@ -51,6 +52,8 @@ import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
 import { TenantKeysHandler } from './tenants/tenant-keys.handler';
 import { TenantKeysController } from './tenants/tenant-keys.http';
 import { TenantsController } from './tenants/tenants.http';
+import { ImportUsersHandler } from './user-import/user-import.handler';
+import { UserImportRoutes } from './user-import/user-import.http';
 import { VerificationFlow } from './verification/verification.flow';
 import { VerifyEmailHandler } from './verification/verification.handler';
 import { VerificationController } from './verification/verification.http';
@@ -144,7 +147,10 @@ export class RegisterModule {
       TenantAccess,
       CreateTenantHandler,
       TenantKeysHandler,
+      EmailClaims,
       SignUpHandler,
+      ImportUsersHandler,
+      UserImportRoutes,
       VerifyEmailHandler,
       RequestMailedLinkHandler,
       SignUpFlow,

@@ -37,5 +37,11 @@ export const consentPurpose = bounded.identifier(64).regex(/^[a-z0-9][a-z0-9_.-]
 
 export const policyVersion = bounded.name(64);
 
+/** The consents a person gives at sign-up (or brought along by an import): each purpose once. */
+export const consentList = z
+  .array(z.object({ purpose: consentPurpose, policyVersion }).strict())
+  .max(32)
+  .refine((list) => new Set(list.map((c) => c.purpose)).size === list.length, { message: 'each purpose may appear once' });
+
 /** A mailed token is `<uuid>.<43 base64url characters>`; anything far longer is not one. */
 export const mailedToken = bounded.identifier(200).min(1);

@@ -43,4 +43,25 @@ describe('register on EventStoreDB', () => {
     );
     expect(tables.rows[0].n).toBe(0);
   });
+
+  test('an import claims each address and writes the account one stream at a time, and a race for one address leaves one account', async () => {
+    const tenant = await register.createTenant();
+    const importAs = (lines: object[]) =>
+      register
+        .http()
+        .post(`/t/${tenant.slug}/users/import`)
+        .set('authorization', `Bearer ${tenant.apiKey}`)
+        .set('content-type', 'application/x-ndjson')
+        .send(lines.map((line) => JSON.stringify(line)).join('\n'));
+    const answers = await Promise.all(
+      ['a', 'b', 'c'].map((suffix) => importAs([{ externalId: `race-${suffix}`, email: 'import-race@example.com', password: null }])),
+    );
+    expect(answers.map((answer) => answer.body.imported).sort()).toEqual([0, 0, 1]);
+    const winner: string = answers.find((answer) => answer.body.imported === 1)!.body.accounts[0].externalId;
+    const again = await importAs([
+      { externalId: winner, email: 'import-race@example.com', password: null },
+      { externalId: 'fresh', email: 'fresh@example.com', password: null },
+    ]);
+    expect(again.body).toMatchObject({ imported: 1, unchanged: 1, failed: [] });
+  });
 });

@@ -18,6 +18,8 @@ export interface ApiOperation {
   readonly auth?: ApiAuth;
   /** The zod schema the controller parses the body with: the document cannot drift from the check. */
   readonly body?: z.ZodType;
+  /** Other media types the body may come as, each with the schema of what it carries (NDJSON: one line). */
+  readonly alsoAccepts?: Readonly<Record<string, z.ZodType>>;
   readonly responses: Readonly<Record<number, string>>;
 }
 
@@ -71,9 +73,7 @@ export function openApiDocument(api: ApiDescription): Record<string, unknown> {
       ...(operation.tags ? { tags: operation.tags } : {}),
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(operation.auth && operation.auth !== 'none' ? { security: [{ [operation.auth]: [] }] } : { security: [] }),
-      ...(operation.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: bodySchema(operation.body) } } } }
-        : {}),
+      ...(operation.body ? { requestBody: { required: true, content: requestContent(operation.body, operation.alsoAccepts) } } : {}),
       responses,
     };
   }
@@ -83,6 +83,12 @@ export function openApiDocument(api: ApiDescription): Record<string, unknown> {
     paths,
     components: { securitySchemes, schemas: { Problem: problem } },
   };
+}
+
+function requestContent(body: z.ZodType, alsoAccepts: Readonly<Record<string, z.ZodType>> = {}): Record<string, unknown> {
+  const content: Record<string, unknown> = { 'application/json': { schema: bodySchema(body) } };
+  for (const [mediaType, schema] of Object.entries(alsoAccepts)) content[mediaType] = { schema: bodySchema(schema) };
+  return content;
 }
 
 function bodySchema(schema: z.ZodType): Record<string, unknown> {

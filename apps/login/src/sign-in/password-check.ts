@@ -1,4 +1,4 @@
-import { hash, verify } from '@node-rs/argon2';
+import { hash } from '@node-rs/argon2';
 import type { Pool, PoolClient } from 'pg';
 import { fold } from '#cqrs';
 import { inTransaction } from '#eventstore';
@@ -6,6 +6,7 @@ import { blindIndex } from '#personal-data';
 import { ARGON2ID_OPTIONS } from '#contracts';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
 import type { LoginEventLog } from '../login-events';
+import { checkPassword, type LegacyPasswordRehash, type PasswordVerdict } from './legacy-rehash';
 import { isLocked, lockoutDecider, type AccountThrottle } from './lockout.decider';
 import { LoginFailed, signInStreamFor, type SignInEvent } from './sign-in.events';
 
@@ -59,6 +60,8 @@ export class PasswordCheck {
     private readonly blindIndexKey: Buffer,
     private readonly events: LoginEventLog,
     private readonly policy: SignInPolicy,
+    /** Replaces an imported hash by argon2id after a sign-in with it; without it the hash stays. */
+    private readonly rehash?: LegacyPasswordRehash,
   ) {
     // Unknown accounts are verified against this, so they cost what a wrong password costs.
     this.dummyHash = hash('tessera-dummy-password-for-timing', ARGON2ID_OPTIONS);
@@ -106,18 +109,18 @@ export class PasswordCheck {
   private async underAccountLock(attempt: Attempt, accountKey: string, password: string): Promise<SignInOutcome> {
     const { tenant, clientId } = attempt;
     const at = new Date();
-    const { credential, events } = await inTransaction<
-      { credential: Credential | undefined; events: readonly SignInEvent[] },
+    const { credential, events, verdict } = await inTransaction<
+      { credential: Credential | undefined; events: readonly SignInEvent[]; verdict: PasswordVerdict },
       AccountStateRow
     >(
       this.pool,
       async (client, [row]) => {
         const credential = credentialOf(row);
         const throttle = throttleOf(row);
-        // Exactly one argon2id verification per attempt on an unlocked account; unknown accounts pay it against the dummy hash.
-        const valid =
-          !isLocked(throttle, at) && (await verify(credential?.passwordHash ?? (await this.dummyHash), password).catch(() => false));
-        const verified = credential && valid ? { userId: credential.userId, emailVerified: credential.emailVerified } : null;
+        // Exactly one verification per attempt on an unlocked account; unknown accounts pay it against the dummy hash.
+        const verdict = isLocked(throttle, at) ? 'no-match' : await checkPassword(credential, password, await this.dummyHash);
+        const verified =
+          credential && verdict !== 'no-match' ? { userId: credential.userId, emailVerified: credential.emailVerified } : null;
         const decision = this.lockout.decide(
           { type: 'RecordAttempt', at, accountKey, clientId, verified, unverifiedEmail: this.policy.unverifiedEmail(tenant.slug) },
           throttle,
@@ -126,12 +129,15 @@ export class PasswordCheck {
         const events = (decision.accepted ? decision.events : []).filter((event): event is SignInEvent => event.type !== 'PasswordChanged');
         const next = fold(this.lockout, events, throttle);
         if (!sameThrottle(throttle, next)) await saveThrottle(client, tenant.tenantId, accountKey, next);
-        return { credential, events };
+        return { credential, events, verdict };
       },
       { lock: accountLockName(tenant.tenantId, accountKey), read: accountStateQuery(tenant.tenantId, accountKey) },
     );
     const first = events[0];
     if (first?.type === 'LoginSucceeded' && credential) {
+      // In this account's turn: a second sign-in waits. If the read model has yet to apply the rehash
+      // it verifies the old hash again, and the rule then finds nothing left to replace.
+      if (verdict === 'legacy-match') await this.rehash?.replace(tenant.tenantId, credential.userId, password);
       return { ok: true, credential, accountKey };
     }
     await this.record(tenant, accountKey, events);

@@ -55,7 +55,7 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
     name: PROFILES_PROJECTION,
     filter: {
       streamNamePrefixes: [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX],
-      eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserErased', 'LoginSucceeded'],
+      eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserImported', 'UserErased', 'LoginSucceeded'],
     },
     maxBatch: MAX_BATCH,
     openPersonalData: false,

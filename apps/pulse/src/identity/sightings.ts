@@ -47,7 +47,10 @@ export function interpret(envelope: EventEnvelope): Sighting | Erasure | undefin
     case 'MessageReceived':
       return fromTracking(event.data);
     case 'UserRegistered':
-      return event.data.email ? fromRegistration(envelope, event.data) : undefined;
+      return event.data.email ? fromRegistration(envelope, event.data, 'Signed Up') : undefined;
+    case 'UserImported':
+      // Moved in from another system by the tenant: the same identify, under its own name.
+      return event.data.email ? fromRegistration(envelope, event.data, 'Imported') : undefined;
     case 'LoginSucceeded':
       return fromSignIn(envelope, event.data);
     case 'UserErased':
@@ -108,8 +111,12 @@ function anonymousIdsOf(message: TrackingMessage): string[] {
   );
 }
 
-/** A sign-up is an identify with the person's userId, e-mail and name. */
-function fromRegistration(envelope: EventEnvelope, data: Extract<AccountEvent, { type: 'UserRegistered' }>['data']): Sighting {
+/** A sign-up (or an import) is an identify with the person's userId, e-mail and name. */
+function fromRegistration(
+  envelope: EventEnvelope,
+  data: Extract<AccountEvent, { type: 'UserRegistered' | 'UserImported' }>['data'],
+  name: 'Signed Up' | 'Imported',
+): Sighting {
   const at = envelope.createdAt.toISOString();
   const profile = data.profile ?? {};
   const traits = Object.fromEntries(
@@ -120,7 +127,7 @@ function fromRegistration(envelope: EventEnvelope, data: Extract<AccountEvent, {
   return {
     messageId: envelope.id,
     kind: 'identify',
-    name: 'Signed Up',
+    name,
     userId: data.userId,
     anonymousIds: [],
     email: data.email,

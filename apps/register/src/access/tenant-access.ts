@@ -42,6 +42,13 @@ export class TenantAccess {
     if (!timingSafeEqual(digest, this.adminTokenDigest)) throw forbidden('the admin token is not valid');
   }
 
+  /** The admin token, or else the tenant's API key (a key of another tenant gets 403). */
+  async requireAdminOrApiKey(request: IncomingRequest, slug: string): Promise<TenantRecord> {
+    const presented = bearerOf(request);
+    if (presented && timingSafeEqual(createHash('sha256').update(presented).digest(), this.adminTokenDigest)) return this.tenant(slug);
+    return this.requireApiKey(request, slug);
+  }
+
   async tenant(slug: string): Promise<TenantRecord> {
     const tenant = /^[a-z0-9-]{1,63}$/.test(slug) ? await this.tenants.bySlug(slug) : undefined;
     if (!tenant)

@@ -1,4 +1,5 @@
 import { accept, reject, type Decider, type Decision } from '#cqrs';
+import type { JsonObject } from '#eventstore';
 import {
   ConsentGranted,
   ConsentWithdrawn,
@@ -8,6 +9,7 @@ import {
   PasswordResetRequested,
   ProfileUpdated,
   UserErased,
+  UserImported,
   UserRegistered,
   UserSessionsRevoked,
   type AccountEvent,
@@ -30,6 +32,7 @@ export type AccountCommand =
       readonly verificationExpiresAt: Date;
       readonly now: Date;
     }
+  | ImportUser
   | { readonly type: 'VerifyEmail'; readonly tokenHash: string; readonly now: Date }
   | { readonly type: 'RequestEmailVerification'; readonly tokenHash: string; readonly expiresAt: Date }
   | { readonly type: 'RequestPasswordReset'; readonly tokenHash: string; readonly expiresAt: Date }
@@ -39,6 +42,22 @@ export type AccountCommand =
   | { readonly type: 'UpdateProfile'; readonly changes: ProfileChanges }
   | { readonly type: 'EraseUser'; readonly requestedBy: 'user' | 'tenant'; readonly now: Date };
 
+/** One line of a bulk import: a person moved in with their old hash (or none), decided like a sign-up. */
+export interface ImportUser {
+  readonly type: 'ImportUser';
+  /** Derived from the tenant and `externalId`, so the same person always lands on the same stream. */
+  readonly userId: string;
+  readonly externalId: string;
+  readonly email: string;
+  readonly emailIndex: string;
+  readonly emailVerified: boolean;
+  readonly legacyPassword: JsonObject | null;
+  readonly profile: ProfileAttributes;
+  readonly consents: readonly { purpose: string; policyVersion: string }[];
+  readonly importDigest: string;
+  readonly now: Date;
+}
+
 type AccountDecision = Decision<AccountEvent, AccountRejection>;
 
 /** Every rule of one person's account. Commands arrive from the capability folders' handlers. */
@@ -47,6 +66,7 @@ export const accountDecider: Decider<AccountCommand, AccountEvent, AccountState,
   evolve: evolveAccount,
   decide(command, state) {
     if (command.type === 'RegisterUser') return register(command, state);
+    if (command.type === 'ImportUser') return importUser(command, state);
     if (state.status !== 'active' || !state.userId) {
       // Erasing twice is the same as erasing once; everything else needs a live account.
       if (command.type === 'EraseUser' && state.status === 'erased') return accept();
@@ -57,7 +77,11 @@ export const accountDecider: Decider<AccountCommand, AccountEvent, AccountState,
   },
 };
 
-function decideForActive(command: Exclude<AccountCommand, { type: 'RegisterUser' }>, state: AccountState, userId: string): AccountDecision {
+function decideForActive(
+  command: Exclude<AccountCommand, { type: 'RegisterUser' | 'ImportUser' }>,
+  state: AccountState,
+  userId: string,
+): AccountDecision {
   switch (command.type) {
     case 'VerifyEmail': {
       const invalid = checkToken(state.verification, command.tokenHash, command.now);
@@ -117,14 +141,42 @@ function register(command: Extract<AccountCommand, { type: 'RegisterUser' }>, st
       passwordHash: command.passwordHash,
       profile: command.profile,
     }),
-    ...command.consents.map((consent) =>
-      ConsentGranted({ userId, purpose: consent.purpose, policyVersion: consent.policyVersion, at: now.toISOString() }),
-    ),
+    ...consentsGranted(userId, command.consents, now),
     EmailVerificationRequested({
       userId,
       tokenHash: command.verificationTokenHash,
       expiresAt: command.verificationExpiresAt.toISOString(),
     }),
+  );
+}
+
+/**
+ * An import is idempotent by its external id: the same content again changes nothing, other
+ * content is refused (the account may have moved on since, and an import must not overwrite it).
+ * No verification mail is asked for: the tenant says whether the address was verified.
+ */
+function importUser(command: ImportUser, state: AccountState): AccountDecision {
+  if (state.status === 'erased') return reject({ kind: 'AccountErased' });
+  if (state.status === 'active') return state.importDigest === command.importDigest ? accept() : reject({ kind: 'ImportConflict' });
+  const { userId, now } = command;
+  return accept(
+    UserImported({
+      userId,
+      externalId: command.externalId,
+      email: command.email,
+      emailIndex: command.emailIndex,
+      emailVerified: command.emailVerified,
+      legacyPassword: command.legacyPassword,
+      profile: command.profile,
+      importDigest: command.importDigest,
+    }),
+    ...consentsGranted(userId, command.consents, now),
+  );
+}
+
+function consentsGranted(userId: string, consents: readonly { purpose: string; policyVersion: string }[], now: Date) {
+  return consents.map((consent) =>
+    ConsentGranted({ userId, purpose: consent.purpose, policyVersion: consent.policyVersion, at: now.toISOString() }),
   );
 }
 

@@ -22,6 +22,8 @@ export interface AccountState {
   readonly reset?: PendingToken;
   readonly profile: ProfileAttributes;
   readonly consents: Readonly<Record<string, ConsentState>>;
+  /** Set when the account came from a bulk import: the fingerprint of what that import said. */
+  readonly importDigest?: string;
 }
 
 export const emptyProfile: ProfileAttributes = { givenName: null, familyName: null, phone: null, locale: null };
@@ -33,13 +35,12 @@ export function initialAccountState(): AccountState {
 export function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
   switch (event.type) {
     case 'UserRegistered':
+      return activated(state, event.data);
+    case 'UserImported':
       return {
-        ...state,
-        status: 'active',
-        userId: event.data.userId,
-        email: event.data.email ?? undefined,
-        emailIndex: event.data.emailIndex,
-        profile: event.data.profile ?? emptyProfile,
+        ...activated(state, event.data),
+        emailVerified: event.data.emailVerified,
+        importDigest: event.data.importDigest ?? undefined,
       };
     case 'EmailVerificationRequested':
       return { ...state, verification: { tokenHash: event.data.tokenHash, expiresAt: event.data.expiresAt } };
@@ -63,12 +64,32 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
     case 'UserErased':
       return { ...initialAccountState(), status: 'erased', userId: state.userId, emailIndex: state.emailIndex };
     case 'UserSessionsRevoked':
+    case 'PasswordRehashed':
       return state;
   }
+}
+
+/** An account's first event, signed up or imported. Personal fields read back null once the person is erased. */
+function activated(
+  state: AccountState,
+  data: { userId: string; email: string; emailIndex: string; profile: ProfileAttributes },
+): AccountState {
+  return {
+    ...state,
+    status: 'active',
+    userId: data.userId,
+    email: data.email ?? undefined,
+    emailIndex: data.emailIndex,
+    profile: data.profile ?? emptyProfile,
+  };
 }
 
 export type AccountRejection =
   | { readonly kind: 'AccountNotFound' }
   | { readonly kind: 'AlreadyRegistered' }
   | { readonly kind: 'InvalidToken' }
-  | { readonly kind: 'TokenExpired' };
+  | { readonly kind: 'TokenExpired' }
+  /** An import line with an external id already imported with other content (like an idempotency key reused). */
+  | { readonly kind: 'ImportConflict' }
+  /** An import line naming a person who was erased: erasure is not undone by importing them again. */
+  | { readonly kind: 'AccountErased' };

@@ -27,7 +27,13 @@ export type ReservationCommand =
        */
       readonly holderHasNoAccount: boolean;
     }
-  | { readonly type: 'ReleaseEmail'; readonly userId: string; readonly now: Date };
+  | {
+      readonly type: 'ReleaseEmail';
+      readonly userId: string;
+      readonly now: Date;
+      /** `abandoned`: the claim's account was never written (an import line refused after its claim). */
+      readonly reason?: 'erased' | 'abandoned';
+    };
 
 export type ReservationRejection = { readonly kind: 'EmailTaken' };
 
@@ -47,8 +53,10 @@ export const reservationDecider: Decider<ReservationCommand, ReservationEvent, R
   decide(command, state) {
     if (command.type === 'ReleaseEmail') {
       if (state.holder !== command.userId) return accept();
-      return accept(EmailReleased({ userId: command.userId, releasedAt: command.now.toISOString(), reason: 'erased' }));
+      return accept(EmailReleased({ userId: command.userId, releasedAt: command.now.toISOString(), reason: command.reason ?? 'erased' }));
     }
+    // Claiming again what one holds is nothing new: an import of the same person, sent twice at once.
+    if (state.holder === command.userId) return accept();
     const reserve = EmailReserved({ userId: command.userId, reservedAt: command.now.toISOString() });
     if (!state.holder) return accept(reserve);
     const abandoned =

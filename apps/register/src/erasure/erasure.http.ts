@@ -10,7 +10,7 @@ import { ReadModels } from '../read-models';
 import { EraseUser, EraseUserHandler } from './erasure.handler';
 
 /** Fields that are ours, not the person's: left out of their export. */
-const INTERNAL_FIELDS = new Set(['passwordHash', 'tokenHash', 'emailIndex']);
+const INTERNAL_FIELDS = new Set(['passwordHash', 'legacyPassword', 'importDigest', 'tokenHash', 'emailIndex']);
 
 @Controller('t/:tenant')
 export class ErasureController {

@@ -75,6 +75,27 @@ async function applyOne(envelope: EventEnvelope, tx: EntityManager): Promise<voi
     case 'TenantKeyRevoked':
       await applyTenantKeyEvents(tx, TENANT_KEYS_TABLE, [event]);
       return;
+    case 'UserImported': {
+      // As a registration, with the verified flag the import carried (rebuilt after an erasure: nothing to insert).
+      if (envelope.erased || !event.data.email) return;
+      const profile = event.data.profile;
+      await tx.query(
+        `INSERT INTO register_profiles (tenant_id, user_id, email, email_verified, given_name, family_name, phone, locale, consents, registered_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}'::jsonb, $9, $9)`,
+        [
+          tenantId,
+          event.data.userId,
+          event.data.email,
+          event.data.emailVerified,
+          profile?.givenName ?? null,
+          profile?.familyName ?? null,
+          profile?.phone ?? null,
+          profile?.locale ?? null,
+          at,
+        ],
+      );
+      return;
+    }
     case 'EmailVerified':
       await profiles.update({ tenantId, userId: event.data.userId }, { emailVerified: true, updatedAt: at });
       return;

@@ -1,24 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
-import { WrongExpectedRevisionError, type Position } from '#eventstore';
+import type { Position } from '#eventstore';
 import { CommandRunner, type CommandContext } from '#cqrs';
 import { accountDecider } from '../account/account.decider';
 import { accountStreamFor, emailReservationStreamFor, type ProfileAttributes } from '#contracts';
-import { reservationDecider } from '../account/email-reservation';
+import { EmailClaims } from '../account/email-claims';
 import { issueToken } from '../account/tokens';
 import { BackgroundWork } from '../background-work';
 import { Mailer } from '../mail/mailer';
 import { mailLocale, verificationMail } from '../mail/templates';
 import type { Locale } from '#platform';
-import {
-  Clock,
-  EmailIndex,
-  EVENT_STORE,
-  REGISTER_SETTINGS,
-  type EventStore,
-  type RegisterSettings,
-  type TenantRef,
-} from '../register.ports';
+import { Clock, EmailIndex, REGISTER_SETTINGS, type RegisterSettings, type TenantRef } from '../register.ports';
 import { PasswordHasher } from './password-hasher';
 
 export class SignUp {
@@ -45,10 +37,10 @@ export class SignUpHandler {
     private readonly emailIndex: EmailIndex,
     private readonly mailer: Mailer,
     private readonly clock: Clock,
-    @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
     private readonly background: BackgroundWork,
     private readonly hasher: PasswordHasher,
+    private readonly claims: EmailClaims,
   ) {}
 
   async execute(command: SignUp): Promise<SignUpOutcome> {
@@ -82,18 +74,11 @@ export class SignUpHandler {
     // Most sign-ups claim an address nobody ever held: the claim and the account are then
     // written together, in one statement on PostgreSQL. Otherwise, or on a store that cannot,
     // the claim is decided on what the reservation stream holds, then the account follows.
-    const together = await this.runner.startTogether(
-      {
-        streamName: reservationStream,
-        decider: reservationDecider,
-        command: { type: 'ReserveEmail' as const, userId, now, holderHasNoAccount: false },
-        context,
-      },
-      registration,
-    );
-    let position = together?.[1].position;
+    const together = await this.claims.claimWithAccount(reservationStream, registration, userId);
+    let position = together?.position;
     if (!together) {
-      if (!(await this.reserve(reservationStream, userId, now, context))) return { registered: false, reason: 'EmailTaken' };
+      if ((await this.claims.claim(reservationStream, userId, now, context)) === 'taken')
+        return { registered: false, reason: 'EmailTaken' };
       const outcome = await this.runner.handle({ ...registration, retriesOnConflict: 0, expectNewStream: true });
       if (!outcome.accepted) throw new Error(`fresh account ${userId} was rejected: ${outcome.rejection.kind}`);
       position = outcome.position;
@@ -103,35 +88,5 @@ export class SignUpHandler {
     const mail = verificationMail(tenant, command.email, verification.token, this.settings, locale);
     this.background.run('verification-mail', () => this.mailer.send(mail));
     return { registered: true, userId, registeredAt: now, position };
-  }
-
-  /** Claims the address on the reservation stream as it is: false when someone else holds it. */
-  private async reserve(reservationStream: string, userId: string, now: Date, context: CommandContext): Promise<boolean> {
-    try {
-      const reservation = await this.runner.handle({
-        streamName: reservationStream,
-        decider: reservationDecider,
-        command: async (state) => ({
-          type: 'ReserveEmail' as const,
-          userId,
-          now,
-          holderHasNoAccount: state.holder ? await this.hasNoAccount(context.tenantId, state.holder) : false,
-        }),
-        context,
-        // A lost race is re-decided once on the winner's reservation, which then answers EmailTaken.
-        retriesOnConflict: 2,
-        // The address may be free after all (a claim raced with ours and lost).
-        expectNewStream: true,
-      });
-      return reservation.accepted;
-    } catch (error) {
-      if (error instanceof WrongExpectedRevisionError) return false;
-      throw error;
-    }
-  }
-
-  private async hasNoAccount(tenantId: string, userId: string): Promise<boolean> {
-    const events = await this.store.readStream(accountStreamFor(tenantId, userId), { maxCount: 1 });
-    return events.length === 0;
   }
 }

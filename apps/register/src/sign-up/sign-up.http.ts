@@ -5,7 +5,7 @@ import { parseBody } from '#platform';
 import { callerOf, TenantAccess } from '../access/tenant-access';
 import { languageOfCall } from '../messages/messages';
 import { REGISTER_SETTINGS, type RegisterSettings } from '../register.ports';
-import { consentPurpose, emailAddress, policyVersion, profileChanges } from '../register.schemas';
+import { consentList, emailAddress, profileChanges } from '../register.schemas';
 import { SignUpFlow } from './sign-up.flow';
 
 export const signUpBody = z
@@ -13,11 +13,7 @@ export const signUpBody = z
     email: emailAddress,
     password: z.string(),
     profile: profileChanges.optional(),
-    consents: z
-      .array(z.object({ purpose: consentPurpose, policyVersion }).strict())
-      .max(32)
-      .refine((list) => new Set(list.map((c) => c.purpose)).size === list.length, { message: 'each purpose may appear once' })
-      .optional(),
+    consents: consentList.optional(),
   })
   .strict();
 

@@ -44,6 +44,36 @@ export const PasswordChanged = defineEvent<{ userId: string; passwordHash: strin
   personalData: { subject: ofUser, fields: ['passwordHash'] },
 });
 
+/**
+ * A person moved in from another system by the tenant's bulk import (register's `users/import`),
+ * instead of signing up. `externalId` is the id the other system gave them, the import's
+ * idempotency key; `importDigest` fingerprints what the import said, so the same line sent again
+ * is recognised and a different one refused. `legacyPassword` is the other system's hash as
+ * #password-hashes reads it (format and parameters), or null: the person must then reset. It is
+ * replaced by an argon2id hash on their first sign-in (PasswordRehashed) or by any password change.
+ * Everything about the person is sealed, the digest included (it would confirm a guess of them).
+ */
+export const UserImported = defineEvent<{
+  userId: string;
+  externalId: string;
+  email: string;
+  emailIndex: string;
+  emailVerified: boolean;
+  legacyPassword: JsonObject | null;
+  profile: ProfileAttributes;
+  importDigest: string;
+}>()('UserImported', {
+  personalData: { subject: ofUser, fields: ['externalId', 'email', 'legacyPassword', 'profile', 'importDigest'] },
+});
+
+/**
+ * Login replaced an imported hash by an argon2id hash of the password the person just signed in
+ * with. `replaced` names the format that is gone; the password itself did not change.
+ */
+export const PasswordRehashed = defineEvent<{ userId: string; passwordHash: string; replaced: string }>()('PasswordRehashed', {
+  personalData: { subject: ofUser, fields: ['passwordHash'] },
+});
+
 /** Tells every holder of a session for this person (login) to end it. */
 export const UserSessionsRevoked = defineEvent<{ userId: string; reason: string }>()('UserSessionsRevoked');
 
@@ -68,7 +98,9 @@ export type AccountEvent =
   | EventOf<typeof ConsentGranted>
   | EventOf<typeof ConsentWithdrawn>
   | EventOf<typeof ProfileUpdated>
-  | EventOf<typeof UserErased>;
+  | EventOf<typeof UserErased>
+  | EventOf<typeof UserImported>
+  | EventOf<typeof PasswordRehashed>;
 
 export const accountEvents = [
   UserRegistered,
@@ -81,4 +113,6 @@ export const accountEvents = [
   ConsentWithdrawn,
   ProfileUpdated,
   UserErased,
+  UserImported,
+  PasswordRehashed,
 ];
