@@ -116,7 +116,8 @@ export async function startRegister(env: Record<string, string> = {}): Promise<R
     async mailedToken(to, subject) {
       await app.get(BackgroundWork).idle();
       const mail = mailbox.list(to).find((m) => subject.test(m.subject));
-      const token = mail && /code: (\S+)/.exec(mail.text)?.[1];
+      // "code: X", or "code\u00a0: X" in French.
+      const token = mail && /code[\s\u00a0]?: (\S+)/u.exec(mail.text)?.[1];
       if (!token) throw new Error(`no mail to ${to} matching ${subject}`);
       return token;
     },

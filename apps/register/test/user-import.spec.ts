@@ -199,7 +199,8 @@ describe('importing users', () => {
     expect(register.mailbox.list('unverified@example.com')).toEqual([]);
     const asked = await register.http().post(`/t/${tenant.slug}/email-verifications/requests`).send({ email: 'unverified@example.com' });
     expect(asked.status).toBe(202);
-    const token = await register.mailedToken('unverified@example.com', /confirm your e-mail/);
+    // In French: the imported profile's locale (fr-FR) says which language the person reads.
+    const token = await register.mailedToken('unverified@example.com', /confirmez votre adresse e-mail/);
     expect((await register.http().post(`/t/${tenant.slug}/email-verifications`).send({ token })).status).toBe(200);
     expect(await profileOf('unverified')).toEqual([expect.objectContaining({ email_verified: true })]);
   });
@@ -208,7 +209,7 @@ describe('importing users', () => {
     await importAs(ndjson(person('no-hash', 'no-hash@example.com', { password: null })));
     const reset = await register.http().post(`/t/${tenant.slug}/password-resets`).send({ email: 'no-hash@example.com' });
     expect(reset.status).toBe(202);
-    const token = await register.mailedToken('no-hash@example.com', /reset/i);
+    const token = await register.mailedToken('no-hash@example.com', /réinitialisez votre mot de passe/);
     const confirmed = await register.http().post(`/t/${tenant.slug}/password-resets/confirm`).send({ token, password: STRONG_PASSWORD });
     expect(confirmed.status).toBe(200);
     expect((await streamOf('no-hash')).map((e) => e.type)).toContain('PasswordChanged');
