@@ -143,8 +143,9 @@ async function enrolPeople(setup: TotpBenchSetup): Promise<EnrolledPerson[]> {
   const factors = setup.login.get(SecondFactors);
   const people: EnrolledPerson[] = [];
   for (const row of rows) {
-    await factors.startTotp(setup.tenantId, row.user_id);
-    const secret = (await factors.pendingSecret(setup.tenantId, row.user_id))!;
+    const started = await factors.startTotp(setup.tenantId, row.user_id);
+    if (!('secret' in started)) throw new Error(`enrolment refused: ${started.rejected}`);
+    const { secret } = started;
     // The previous step's code: the sign-in's current code is then still unused.
     const confirmed = await factors.confirmTotp(
       setup.tenantId,

@@ -147,8 +147,12 @@ export class InteractionController {
       return this.complete(reply, tenant, details, who, PASSWORD_ONLY);
     }
     // The password is right; the sign-in completes once the second factor is, on this interaction.
-    if (step === 'enrol') await this.factors.startTotp(tenant.tenantId, userId);
-    return this.awaitSecondFactor(reply, tenant, details, { ...who, stage: step === 'enrol' ? 'enrol' : 'code' });
+    const started = step === 'enrol' ? await this.factors.startTotp(tenant.tenantId, userId) : undefined;
+    details.result = { secondFactor: { ...who, stage: step === 'enrol' ? 'enrol' : 'code' } satisfies PendingSecondFactor };
+    await details.persist();
+    if (step === 'second-factor') return this.send(reply, 200, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid)));
+    const enrolment = started && 'secret' in started ? { secret: started.secret, account: outcome.credential.email } : undefined;
+    return this.enrolmentPage(reply, tenant, uid, userId, enrolment);
   }
 
   /** The code of the person's authenticator app or a recovery code; or, while enrolling, the app's first code. */
@@ -168,7 +172,8 @@ export class InteractionController {
     const code = typeof body.code === 'string' ? body.code.slice(0, 64) : '';
     if (pending.stage === 'enrol') {
       const confirmed = await this.factors.confirmTotp(tenant.tenantId, pending.accountId, code);
-      if (!('recoveryCodes' in confirmed)) return this.awaitSecondFactor(reply, tenant, details, pending, SECOND_FACTOR_FAILURE.wrong);
+      if (!('recoveryCodes' in confirmed))
+        return this.enrolmentPage(reply, tenant, uid, pending.accountId, undefined, SECOND_FACTOR_FAILURE.wrong);
       details.result = { secondFactor: { ...pending, stage: 'enrolled' } };
       await details.persist();
       const next = continueSignInForm(tenant, uid, this.csrfToken(tenant, uid));
@@ -182,25 +187,26 @@ export class InteractionController {
     await this.complete(reply, tenant, details, pending, WITH_SECOND_FACTOR);
   }
 
-  /** Keeps who passed the password on the interaction, and asks for the code (or the app's enrolment). */
-  private async awaitSecondFactor(
+  /**
+   * The enrolment a required second factor asks for during sign-in: the key just started (given), or
+   * the one pending on the person's factors when the page is shown again.
+   */
+  private async enrolmentPage(
     reply: FastifyReply,
     tenant: LoginTenant,
-    details: InteractionDetails,
-    pending: PendingSecondFactor,
+    uid: string,
+    accountId: string,
+    known?: { readonly secret: string; readonly account: string },
     error?: LoginMessageKey,
   ): Promise<void> {
-    details.result = { secondFactor: pending };
-    await details.persist();
-    const csrf = this.csrfToken(tenant, details.uid);
-    if (pending.stage === 'code') return this.send(reply, 200, secondFactorPage(tenant, details.uid, csrf));
-    const secret = await this.factors.pendingSecret(tenant.tenantId, pending.accountId);
-    const credential = await this.directory.credentialById(tenant.tenantId, pending.accountId);
-    if (!secret || !credential) throw badInteraction('the enrolment of this sign-in is gone; start again');
+    const secret = known?.secret ?? (await this.factors.pendingSecret(tenant.tenantId, accountId));
+    const account = known?.account ?? (await this.directory.credentialById(tenant.tenantId, accountId))?.email;
+    if (!secret || !account) throw badInteraction('the enrolment of this sign-in is gone; start again');
+    const csrf = this.csrfToken(tenant, uid);
     const form = {
       siteName: tenant.name,
-      account: credential.email,
-      action: secondFactorAction(tenant, details.uid),
+      account,
+      action: secondFactorAction(tenant, uid),
       csrf,
       required: true,
     };
