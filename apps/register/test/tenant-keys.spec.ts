@@ -202,7 +202,8 @@ describe('tenant keys in register', () => {
           expect(pointers(response.body)).toContain('/kind');
         },
       ),
-      { numRuns: 60 },
+      // A kind holding a "__proto__" key (once refused as if the JSON were malformed) is always tried.
+      { numRuns: 60, examples: [[JSON.parse('{"__proto__":[]}'), null]] },
     );
     expect(await storedEvents()).toBe(before);
   });

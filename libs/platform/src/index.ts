@@ -64,6 +64,7 @@ export {
   type ProblemInit,
 } from './problem-details';
 export { ProblemDetailsFilter } from './problem-details.filter';
+export { parseRequestJson } from './request-json';
 export { requestIdHeader, requestPath } from './request-telemetry';
 export {
   createServiceApp,

@@ -57,6 +57,28 @@ describe('problem details', () => {
     expect(response.body).toEqual({ email: 'ada@example.com' });
   });
 
+  test.each([
+    ['{"email":"ada@example.com","__proto__":{"admin":true}}', ['']],
+    ['{"profile":{"\\u005f_proto__":[]}}', ['/profile']],
+    ['{"tags":[1,{"constructor":{"prototype":{"x":1}}}]}', ['/tags/1']],
+  ])('a well-formed body holding a prototype key (%s) is refused, naming the object that holds it', async (raw, expected) => {
+    const response = await http().post('/accounts').set('content-type', 'application/json').send(raw);
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.body.type).toBe('https://tessera.dev/problems/validation-failed');
+    expect((response.body.errors as Array<{ pointer: string }>).map((e) => e.pointer)).toEqual(expected);
+  });
+
+  test('a key that only mentions the prototype, and an empty body, are told apart', async () => {
+    // Passes the parser (a field named "constructor" holding text is harmless) and fails the schema instead.
+    const harmless = await http().post('/accounts').set('content-type', 'application/json').send('{"constructor":"x","proto":1}');
+    expect(harmless.body.type).toBe('https://tessera.dev/problems/validation-failed');
+    expect((harmless.body.errors as Array<{ pointer: string }>).map((e) => e.pointer)).not.toContain('');
+    const empty = await http().post('/accounts').set('content-type', 'application/json').send('');
+    expect(empty.status).toBe(400);
+    expect(empty.body.type).toBe('https://tessera.dev/problems/malformed-json');
+  });
+
   test('a body over the limit is a 413 problem', async () => {
     const response = await http()
       .post('/accounts')

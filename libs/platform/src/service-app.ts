@@ -12,6 +12,7 @@ import type { ApiDescription } from './openapi';
 import { PlatformModule } from './platform.module';
 import { problemContentType, problemDocument, statusSlug, statusTitle } from './problem-details';
 import { instrumentRequests, requestIdFrom, requestIdHeader } from './request-telemetry';
+import { parseRequestJson } from './request-json';
 import { ServiceLifecycle, defaultShutdownOptions, shutdownService, type ShutdownOptions } from './shutdown';
 
 /** Which proxies' forwarding headers to believe: none/all, a hop count, or addresses and CIDRs. */
@@ -124,6 +125,9 @@ export async function createServiceApp(
     abortOnError: false,
   });
   registeredRoutes.set(app, routes);
+  app.useBodyParser('application/json', { bodyLimit: http.bodyLimitBytes }, (_request, body, done) =>
+    done(null, parseRequestJson(body.toString('utf8'))),
+  );
   try {
     instrumentRequests(app.getHttpAdapter().getInstance(), {
       logger,
