@@ -199,11 +199,18 @@ describe('tenant keys in register', () => {
         async (kind, label) => {
           const response = await issue(tenant.slug, { kind, ...(label === null ? {} : { label }) });
           expect(response.status).toBe(400);
-          expect(pointers(response.body)).toContain('/kind');
+          // /kind itself, or (a "__proto__" key somewhere inside it) the object within kind that holds it.
+          expect(pointers(response.body).filter((pointer) => pointer === '/kind' || pointer.startsWith('/kind/'))).not.toEqual([]);
         },
       ),
       // A kind holding a "__proto__" key (once refused as if the JSON were malformed) is always tried.
-      { numRuns: 60, examples: [[JSON.parse('{"__proto__":[]}'), null]] },
+      {
+        numRuns: 60,
+        examples: [
+          [JSON.parse('{"__proto__":[]}'), null],
+          [JSON.parse('[{"__proto__":1}]'), null],
+        ],
+      },
     );
     expect(await storedEvents()).toBe(before);
   });
