@@ -43,6 +43,7 @@ export class LoginModule {
     const directory = new LoginDirectory(infrastructure.pool);
     const clients = new ClientCache(infrastructure.pool, runtime.clientCacheSize);
     const events = new LoginEventLog(infrastructure.eventStore, infrastructure.codec, infrastructure.pool);
+    const signIns = new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns);
     // Session tracking windows are generous; keys retired longer than a refresh token lives are useless.
     const keys = new SigningKeys(
       infrastructure.pool,
@@ -90,7 +91,7 @@ export class LoginModule {
       { provide: CSRF_SECRET, useValue: runtime.csrfSecret },
       { provide: JOURNEYS, useValue: runtime.journeys },
       { provide: DEFAULT_LOCALE, useValue: runtime.provider.defaultLocale },
-      { provide: SIGN_IN_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns) },
+      { provide: SIGN_IN_LIMITER, useValue: signIns },
       { provide: OIDC_REQUEST_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.oidcRequests) },
       {
         provide: SecondFactorPolicies,
@@ -114,6 +115,11 @@ export class LoginModule {
             events,
             runtime.signIn,
             new LegacyPasswordRehash(infrastructure.commands, logger),
+            (tenantId) => (work, verification) => {
+              // The sign-in already holds one slot of the tenant's share; the hash's work beyond ours takes more.
+              const beyond = Math.min(Math.ceil(work), signIns.limit) - 1;
+              return beyond > 0 ? signIns.run(tenantId, verification, 'sign-ins', beyond) : verification();
+            },
           ),
       },
       {

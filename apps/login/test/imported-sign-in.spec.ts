@@ -174,3 +174,45 @@ test('when the rehash cannot be stored the sign-in still succeeds, and the next 
   expect(await signIn('refused-rehash@example.com', 'a legacy password')).toBe(303);
   expect(await types()).toEqual(['UserImported', 'PasswordRehashed']);
 });
+
+/** Imports `count` people sharing one hash; returns their addresses once login knows them all. */
+async function importMany(prefix: string, count: number, password: object): Promise<string[]> {
+  const people = Array.from({ length: count }, (_, n) => ({
+    externalId: `${prefix}-${n}`,
+    email: `${prefix}-${n}@example.com`,
+    emailVerified: true,
+    password,
+  }));
+  const imported = await importPeople(people);
+  expect(imported.body).toMatchObject({ imported: count, failed: [] });
+  for (const { id } of imported.body.accounts as { id: string }[])
+    await eventually(async () => expect((await credentialRow(id))?.legacy_password).toBeTruthy(), { what: 'login to learn the import' });
+  return people.map((person) => person.email);
+}
+
+/** Opens one sign-in page per address, then posts every form at once with a wrong password. */
+async function wrongPasswordsAtOnce(emails: readonly string[]): Promise<number[]> {
+  const config = await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), {
+    execute: [oidc.allowInsecureRequests],
+  });
+  const pages = await Promise.all(emails.map(() => openSignInPage(config)));
+  return Promise.all(
+    pages.map(
+      async ({ browser, form }, n) =>
+        (await browser.request(form.action, { form: { ...form.fields, email: emails[n]!, password: 'not it' } })).status,
+    ),
+  );
+}
+
+test("hashes an importer made heavy take the tenant's share of sign-ins by their work: one such verification at a time", async () => {
+  // bcrypt cost 12 is about eighteen of our argon2id verifications, more than the whole share of eight.
+  const heavy = await importMany('heavy', 6, { format: 'bcrypt', hash: bcryptjs.hashSync('an old password', 12) });
+  const statuses = await wrongPasswordsAtOnce(heavy);
+  expect(statuses.filter((status) => status !== 401 && status !== 429)).toEqual([]);
+  expect(statuses.filter((status) => status === 401).length).toBeGreaterThanOrEqual(1);
+  expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(1);
+
+  // Keycloak's default PBKDF2 costs less than one of ours: six at once are all verified.
+  const light = await importMany('light', 6, { format: 'keycloak', credential: keycloakCredential('an old password') });
+  expect(await wrongPasswordsAtOnce(light)).toEqual([401, 401, 401, 401, 401, 401]);
+});

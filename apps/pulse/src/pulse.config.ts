@@ -42,6 +42,8 @@ const schema = serviceEnvSchema({ port: 3003 })
     /** How long a call past that budget waits for its 429, and how many calls of one tenant wait at once. */
     INGEST_TENANT_REFUSALS_HOLD_MS: integer({ min: 0, max: 10_000 }).default(1000),
     INGEST_TENANT_REFUSALS_MAX_HELD: integer({ min: 0, max: 100_000 }).default(256),
+    /** Body bytes those held calls may keep alive per tenant (keys sent in the body, as analytics.js does). */
+    INGEST_TENANT_REFUSALS_MAX_HELD_BYTES: integer({ min: 0, max: 1_073_741_824 }).default(4 * 1024 * 1024),
     /** Profile reads one tenant may have in flight in this process; more answer 429. */
     PROFILES_TENANT_CONCURRENCY: integer({ min: 1, max: 1000 }).default(16),
     /** Live views one tenant may hold open on this process; more answer 429. */

@@ -79,7 +79,11 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
           ? {
               ratePerSecond: config.INGEST_TENANT_REFUSALS_PER_SECOND,
               burst: config.INGEST_TENANT_REFUSALS_BURST,
-              hold: { ms: config.INGEST_TENANT_REFUSALS_HOLD_MS, maxHeldPerTenant: config.INGEST_TENANT_REFUSALS_MAX_HELD },
+              hold: {
+                ms: config.INGEST_TENANT_REFUSALS_HOLD_MS,
+                maxHeldPerTenant: config.INGEST_TENANT_REFUSALS_MAX_HELD,
+                maxHeldBytesPerTenant: config.INGEST_TENANT_REFUSALS_MAX_HELD_BYTES,
+              },
             }
           : undefined,
       profileReadsPerTenant: config.PROFILES_TENANT_CONCURRENCY,

@@ -15,3 +15,4 @@ export {
   parseLegacyHash,
 } from './legacy-hash';
 export { type LegacyVerification, verifyLegacyPassword } from './verify';
+export { legacyVerificationWork } from './work';

@@ -87,4 +87,24 @@ describe('tenant fairness', () => {
     expect(limit.inFlightFor('noisy')).toBe(0);
     await expect(limit.run('noisy', async () => 'again')).resolves.toBe('again');
   });
+
+  test('heavy work holds as many slots as it weighs; heavier than the share, it runs only alone', async () => {
+    const limit = new TenantConcurrencyLimiter(8);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const heavy = limit.run('migrating', () => held, 'sign-ins', 5);
+    expect(limit.inFlightFor('migrating')).toBe(5);
+    const light = [1, 2, 3].map(() => limit.run('migrating', () => held));
+    await expect(limit.run('migrating', async () => 'ninth')).rejects.toMatchObject({ status: 429 });
+    release();
+    await Promise.all([heavy, ...light]);
+    // Seventy slots' worth on an idle share runs, and nothing of the tenant's runs beside it.
+    let releaseHeaviest!: () => void;
+    const heaviest = limit.run('migrating', () => new Promise<void>((resolve) => (releaseHeaviest = resolve)), 'sign-ins', 70);
+    await expect(limit.run('migrating', async () => 'beside')).rejects.toMatchObject({ status: 429 });
+    await expect(limit.run('quiet', async () => 'ran')).resolves.toBe('ran');
+    releaseHeaviest();
+    await heaviest;
+    expect(limit.inFlightFor('migrating')).toBe(0);
+  });
 });

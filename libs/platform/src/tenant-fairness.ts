@@ -88,24 +88,28 @@ export class TenantRateLimiter {
 
 /**
  * At most `limit` requests of one tenant in flight at once in this process: a tenant whose calls
- * are slow (argon2, a big export) holds its own slots, never everyone's.
+ * are slow (argon2, a big export) holds its own slots, never everyone's. Work that costs several
+ * ordinary requests' worth (an imported hash with heavy parameters) holds several slots: what a
+ * tenant may have in flight is bounded in work, not in count. Work heavier than the whole share
+ * still runs, but only while the tenant has nothing else in flight.
  */
 export class TenantConcurrencyLimiter {
   private readonly inFlight = new Map<string, number>();
 
-  constructor(private readonly limit: number) {
+  constructor(readonly limit: number) {
     if (!(limit >= 1)) throw new RangeError('a concurrency limit must be at least 1');
   }
 
-  async run<T>(tenant: string, work: () => Promise<T>, what = 'requests'): Promise<T> {
+  async run<T>(tenant: string, work: () => Promise<T>, what = 'requests', weight = 1): Promise<T> {
     const current = this.inFlight.get(tenant) ?? 0;
-    if (current >= this.limit) throw tenantRateLimited(1000, `this tenant has too many ${what} in flight; retry shortly`);
-    this.inFlight.set(tenant, current + 1);
+    if (current > 0 && current + weight > this.limit)
+      throw tenantRateLimited(1000, `this tenant has too many ${what} in flight; retry shortly`);
+    this.inFlight.set(tenant, current + weight);
     try {
       return await work();
     } finally {
-      const left = (this.inFlight.get(tenant) ?? 1) - 1;
-      if (left === 0) this.inFlight.delete(tenant);
+      const left = (this.inFlight.get(tenant) ?? weight) - weight;
+      if (left <= 0) this.inFlight.delete(tenant);
       else this.inFlight.set(tenant, left);
     }
   }

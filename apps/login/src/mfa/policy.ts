@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { accept, defineEvent, type CommandRunner, type Decider, type EventOf } from '#cqrs';
+import { ExpiringLruCache } from '#platform';
 import { ACR_MFA } from './second-factor-step';
+
+/** How long a process keeps a tenant's policy it read; another process's change reaches it within this. */
+export const POLICY_CACHE_MS = 2_000;
 
 /**
  * A tenant's second-factor policy: `off` (never asked, not offered), `optional` (asked of those who
@@ -47,12 +51,22 @@ export function stepAfterPassword(policy: SecondFactorPolicy, enrolled: boolean,
   return required ? 'enrol' : 'done';
 }
 
-/** The tenants' policies, read from their streams at each sign-in (one short read) and set by the admin API. */
+/**
+ * The tenants' policies, read from their streams and set by the admin API. A sign-in reads the
+ * policy of its tenant, so each process keeps what it read for a moment (POLICY_CACHE_MS): a change
+ * applies at once on the process that made it and within that moment on the others.
+ */
 export class SecondFactorPolicies {
+  private readonly cache = new ExpiringLruCache<SecondFactorPolicy>(10_000, POLICY_CACHE_MS);
+
   constructor(private readonly commands: CommandRunner) {}
 
   async of(tenantId: string): Promise<SecondFactorPolicy> {
-    return (await this.commands.load(policyStreamFor(tenantId), policyDecider)).state;
+    const cached = this.cache.get(tenantId);
+    if (cached) return cached;
+    const { state } = await this.commands.load(policyStreamFor(tenantId), policyDecider);
+    this.cache.set(tenantId, state);
+    return state;
   }
 
   async set(tenantId: string, policy: SecondFactorPolicy): Promise<void> {
@@ -64,5 +78,6 @@ export class SecondFactorPolicies {
       context: { tenantId, correlationId: randomUUID(), now },
       retriesOnConflict: 2,
     });
+    this.cache.delete(tenantId);
   }
 }

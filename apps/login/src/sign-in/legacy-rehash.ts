@@ -2,8 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { accept, CommandRunner, type Decider } from '#cqrs';
 import { accountStreamFor, ARGON2ID_OPTIONS, PasswordRehashed, type AccountEvent } from '#contracts';
-import { verifyLegacyPassword } from '#password-hashes';
+import { legacyVerificationWork, verifyLegacyPassword } from '#password-hashes';
 import type { Credential } from '../directory';
+
+/**
+ * Where an imported hash is verified: given its work (in verifications of our own argon2id), the
+ * lane may refuse (429) a tenant whose share of sign-ins in flight cannot take that much more.
+ */
+export type LegacyVerificationLane = <T>(work: number, verification: () => Promise<T>) => Promise<T>;
 
 /** What checking a typed password against a credential found. */
 export type PasswordVerdict = 'match' | 'legacy-match' | 'no-match';
@@ -15,11 +21,18 @@ export type PasswordVerdict = 'match' | 'legacy-match' | 'no-match';
  * hash costs what its format and (capped) parameters cost: that an address holds one is a
  * difference in timing until its first sign-in replaces it.
  */
-export async function checkPassword(credential: Credential | undefined, password: string, dummyHash: string): Promise<PasswordVerdict> {
+export async function checkPassword(
+  credential: Credential | undefined,
+  password: string,
+  dummyHash: string,
+  legacyLane: LegacyVerificationLane = (_work, verification) => verification(),
+): Promise<PasswordVerdict> {
   if (credential?.passwordHash) return (await verify(credential.passwordHash, password).catch(() => false)) ? 'match' : 'no-match';
   if (credential?.legacyPassword) {
+    const stored = credential.legacyPassword;
     // A hash the import's checks let through but that cannot be read now is a wrong password, never a sign-in.
-    return (await verifyLegacyPassword(credential.legacyPassword, password)).kind === 'match' ? 'legacy-match' : 'no-match';
+    const verdict = await legacyLane(legacyVerificationWork(stored), () => verifyLegacyPassword(stored, password));
+    return verdict.kind === 'match' ? 'legacy-match' : 'no-match';
   }
   await verify(dummyHash, password).catch(() => false);
   return 'no-match';

@@ -6,7 +6,7 @@ import { blindIndex } from '#personal-data';
 import { ARGON2ID_OPTIONS } from '#contracts';
 import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
 import type { LoginEventLog } from '../login-events';
-import { checkPassword, type LegacyPasswordRehash, type PasswordVerdict } from './legacy-rehash';
+import { checkPassword, type LegacyPasswordRehash, type LegacyVerificationLane, type PasswordVerdict } from './legacy-rehash';
 import { isLocked, lockoutDecider, type AccountThrottle } from './lockout.decider';
 import { LoginFailed, signInStreamFor, type SignInEvent } from './sign-in.events';
 
@@ -62,6 +62,8 @@ export class PasswordCheck {
     private readonly policy: SignInPolicy,
     /** Replaces an imported hash by argon2id after a sign-in with it; without it the hash stays. */
     private readonly rehash?: LegacyPasswordRehash,
+    /** Charges an imported hash's verification to the tenant's share by its work; without it, verified as it comes. */
+    private readonly legacyLane?: (tenantId: string) => LegacyVerificationLane,
   ) {
     // Unknown accounts are verified against this, so they cost what a wrong password costs.
     this.dummyHash = hash('tessera-dummy-password-for-timing', ARGON2ID_OPTIONS);
@@ -118,7 +120,9 @@ export class PasswordCheck {
         const credential = credentialOf(row);
         const throttle = throttleOf(row);
         // Exactly one verification per attempt on an unlocked account; unknown accounts pay it against the dummy hash.
-        const verdict = isLocked(throttle, at) ? 'no-match' : await checkPassword(credential, password, await this.dummyHash);
+        const verdict = isLocked(throttle, at)
+          ? 'no-match'
+          : await checkPassword(credential, password, await this.dummyHash, this.legacyLane?.(tenant.tenantId));
         const verified =
           credential && verdict !== 'no-match' ? { userId: credential.userId, emailVerified: credential.emailVerified } : null;
         const decision = this.lockout.decide(

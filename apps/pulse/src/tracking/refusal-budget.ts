@@ -8,6 +8,17 @@ export interface RefusalHold {
   readonly ms: number;
   /** Calls of one tenant held at once in this process; past it the 429 comes at once. */
   readonly maxHeldPerTenant: number;
+  /**
+   * Body bytes of one tenant's held calls. A key in the body (analytics.js) is known only once the
+   * body is read and parsed, and a held call keeps both: without this bound a tenant's held calls
+   * could keep a quarter of a gigabyte alive. Past it such calls get their 429 at once.
+   */
+  readonly maxHeldBytesPerTenant: number;
+}
+
+interface Held {
+  readonly calls: number;
+  readonly bytes: number;
 }
 
 /**
@@ -23,26 +34,30 @@ export interface RefusalHold {
  * connection limits. Accepted calls spend nothing, so a client that sends valid calls never meets it.
  */
 export class RefusalBudget {
-  private readonly held = new Map<string, number>();
+  private readonly held = new Map<string, Held>();
 
   constructor(
     private readonly limiter?: TenantRateLimiter,
-    private readonly hold: RefusalHold = { ms: 0, maxHeldPerTenant: 0 },
+    private readonly hold: RefusalHold = { ms: 0, maxHeldPerTenant: 0, maxHeldBytesPerTenant: 0 },
   ) {}
 
-  /** Throws the tenant's 429 while its refusals exceed its budget, after the hold; spends nothing. */
-  async admit(tenantId: string): Promise<void> {
+  /**
+   * Throws the tenant's 429 while its refusals exceed its budget, after the hold; spends nothing.
+   * `bodyBytes`: what the call holds in memory while it waits (0 when its key came in a header).
+   */
+  async admit(tenantId: string, bodyBytes = 0): Promise<void> {
     const decision = this.limiter?.peek(tenantId);
     if (!decision || decision.allowed) return;
-    const held = this.held.get(tenantId) ?? 0;
-    if (this.hold.ms > 0 && held < this.hold.maxHeldPerTenant) {
-      this.held.set(tenantId, held + 1);
+    const held = this.held.get(tenantId) ?? { calls: 0, bytes: 0 };
+    const roomy = held.calls < this.hold.maxHeldPerTenant && held.bytes + bodyBytes <= this.hold.maxHeldBytesPerTenant;
+    if (this.hold.ms > 0 && roomy) {
+      this.held.set(tenantId, { calls: held.calls + 1, bytes: held.bytes + bodyBytes });
       try {
         await new Promise((resume) => setTimeout(resume, this.hold.ms));
       } finally {
-        const left = (this.held.get(tenantId) ?? 1) - 1;
-        if (left === 0) this.held.delete(tenantId);
-        else this.held.set(tenantId, left);
+        const now = this.held.get(tenantId) ?? { calls: 1, bytes: bodyBytes };
+        if (now.calls <= 1) this.held.delete(tenantId);
+        else this.held.set(tenantId, { calls: now.calls - 1, bytes: now.bytes - bodyBytes });
       }
     }
     throw tenantRateLimited(decision.retryAfterMs, 'this tenant sent more refused tracking calls than its share; fix them, then retry');

@@ -192,7 +192,8 @@ export class TrackingRoutes implements OnModuleInit {
     const sender = await this.tenants.sender(key);
     if (!sender) throw unauthorized('the write key is not valid');
     this.senders.set(request, sender);
-    await this.refusals.admit(sender.tenantId);
+    // A key in the body: the body is read and parsed by now, and a held refusal keeps it.
+    await this.refusals.admit(sender.tenantId, (request.body as Buffer | undefined)?.length ?? 0);
     return sender;
   }
 
