@@ -48,6 +48,19 @@ export const pulseApi: ApiDescription = {
     segment('b', "analytics.js's short path for batch"),
     {
       method: 'get',
+      path: '/v1/pixel/{type}',
+      summary:
+        "Segment's Pixel API, for mail opens and pages without JavaScript: `?data=` holds the message (with `writeKey`) as base64 JSON, or the fields come as query parameters nested by dots (`properties.subject=…`). `type`: identify, group, alias, page, screen or track. Answers a 1×1 GIF, also when the message is refused (the refusal's type is in the `Tessera-Refused` header); a caller that accepts `application/json` gets the problem document instead",
+      tags: ['tracking'],
+      auth: 'writeKey',
+      responses: {
+        200: 'a transparent 1×1 GIF',
+        ...Object.fromEntries(Object.entries(trackingResponses).filter(([status]) => status !== '200' && status !== '415')),
+        404: 'not a pixel type',
+      },
+    },
+    {
+      method: 'get',
       path: '/v1/projects/{writeKey}/settings',
       summary: "The source settings analytics.js loads at start (what Segment's CDN serves): they point it at pulse",
       tags: ['tracking'],

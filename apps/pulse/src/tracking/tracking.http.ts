@@ -5,9 +5,10 @@ import type { Logger } from 'pino';
 import type { MessageKind } from '#contracts';
 import { problemContentType, ProblemError, RequestValidationError, requestPath, SERVICE_LOGGER } from '#platform';
 import { TenantKeys, type TrackingSender } from '../tenants/tenant-keys';
+import { PIXEL_KINDS, pixelMessage, TRANSPARENT_GIF, wantsProblemDocument } from './pixel';
 import { RefusalBudget } from './refusal-budget';
 import { bodyTooLarge, decodeTrackingBody } from './tracking-body';
-import { TrackingHandler } from './tracking.handler';
+import { TrackingHandler, type TrackingRequest } from './tracking.handler';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, writeKeyProblem } from './segment-message';
 
 /** Segment's HTTP API paths and analytics.js's short ones. */
@@ -118,13 +119,7 @@ export class TrackingRoutes implements OnModuleInit {
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), SINGLE_BODY_LIMIT);
         checkBodyWriteKey(body);
         const tenant = await this.authenticate(request, body);
-        await this.tracking.single(kind, body, {
-          tenantId: tenant.tenantId,
-          requestId: request.id,
-          receivedAt,
-          ip: request.ip,
-          source: tenant.source,
-        });
+        await this.tracking.single(kind, body, tracked(request, tenant, receivedAt));
         return reply.status(200).send({ success: true });
       });
     }
@@ -134,16 +129,35 @@ export class TrackingRoutes implements OnModuleInit {
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), MAX_BATCH_BYTES);
         checkBodyWriteKey(body);
         const tenant = await this.authenticate(request, body);
-        await this.tracking.batch(body, {
-          tenantId: tenant.tenantId,
-          requestId: request.id,
-          receivedAt,
-          ip: request.ip,
-          source: tenant.source,
-        });
+        await this.tracking.batch(body, tracked(request, tenant, receivedAt));
         return reply.status(200).send({ success: true });
       });
     }
+    scope.get<{ Params: { type: string }; Querystring: Record<string, unknown> }>('/v1/pixel/:type', async (request, reply) => {
+      const kind = PIXEL_KINDS.find((known) => known === request.params.type);
+      if (!kind) {
+        throw new ProblemError({
+          status: 404,
+          type: 'route-not-found',
+          title: 'Route not found',
+          detail: `pixel types: ${PIXEL_KINDS.join(', ')}`,
+        });
+      }
+      const receivedAt = new Date();
+      try {
+        const body = pixelMessage(request.query);
+        checkBodyWriteKey(body);
+        const tenant = await this.authenticate(request, body);
+        await this.tracking.single(kind, body, tracked(request, tenant, receivedAt));
+      } catch (error) {
+        if (!(error instanceof ProblemError) || error.status >= 500 || wantsProblemDocument(header(request, 'accept'))) throw error;
+        // An image gets its GIF even when refused (a mail would show a broken image); the refusal is still the tenant's.
+        const sender = this.senders.get(request);
+        if (sender) this.refusals.answered(sender.tenantId, error.status);
+        reply.header('tessera-refused', error.type);
+      }
+      return reply.status(200).header('content-type', 'image/gif').header('cache-control', 'no-store, private').send(TRANSPARENT_GIF);
+    });
     scope.get<{ Params: { writeKey: string } }>('/v1/projects/:writeKey/settings', async (request, reply) => {
       const tenant = await this.tenants.byWriteKey(request.params.writeKey);
       if (!tenant)
@@ -227,6 +241,11 @@ export class TrackingRoutes implements OnModuleInit {
       .headers({ ...problem.headers, 'content-type': problemContentType })
       .send(JSON.stringify({ ...problem.toDocument(requestPath(request.url)), requestId: request.id }));
   }
+}
+
+/** What the handler needs to know of a call besides its messages. */
+function tracked(request: FastifyRequest, sender: TrackingSender, receivedAt: Date): TrackingRequest {
+  return { tenantId: sender.tenantId, requestId: request.id, receivedAt, ip: request.ip, source: sender.source };
 }
 
 /** analytics.js sends the write key in the body; one that is not a key is a bad field, not a bad key. */
