@@ -68,6 +68,24 @@ export const pulseApi: ApiDescription = {
     },
     {
       method: 'get',
+      path: '/t/{tenant}/tracking-purposes',
+      summary:
+        "Which consent purpose the tenant's tracked messages serve: rules by event name or message type, and Segment consent categories mapped to purposes",
+      tags: ['consent'],
+      auth: 'apiKey',
+      responses: { 200: 'the rules (none: every message is tracked whatever was consented)', ...apiKeyErrors },
+    },
+    {
+      method: 'put',
+      path: '/t/{tenant}/tracking-purposes',
+      summary:
+        'Sets the rules: a message whose purpose its sender withdrew in register (by userId), or its own context.consent.categoryPreferences refuses, is acknowledged and not stored',
+      tags: ['consent'],
+      auth: 'apiKey',
+      responses: { 200: 'the rules as set', 400: 'a rule the problem names is malformed', ...apiKeyErrors },
+    },
+    {
+      method: 'get',
       path: '/t/{tenant}/profiles/{kind}/{value}',
       summary: 'The unified profile of a userId, anonymousId or e-mail: identities, traits, counters',
       tags: ['profiles'],

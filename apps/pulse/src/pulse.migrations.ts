@@ -135,3 +135,23 @@ export class PulseTenantKeys1765200000000 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS pulse_tenant_keys');
   }
 }
+
+/** The purposes people withdrew, as the consents projection keeps them for ingest. */
+export class PulseConsentWithdrawals1765300000000 implements MigrationInterface {
+  name = 'PulseConsentWithdrawals1765300000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_consent_withdrawals (
+        tenant_id uuid NOT NULL,
+        user_id text NOT NULL,
+        purpose text NOT NULL,
+        withdrawn_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, user_id, purpose)
+      )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS pulse_consent_withdrawals');
+  }
+}

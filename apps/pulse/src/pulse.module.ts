@@ -10,6 +10,9 @@ import {
   type ProjectionRunner,
 } from '#cqrs';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER, TenantConcurrencyLimiter, TenantRateLimiter } from '#platform';
+import { ConsentGate } from './consent/consent-gate';
+import { CONSENTS_PROJECTION, consentsProjection } from './consent/consent.projection';
+import { TrackingPurposesController, TrackingPurposesStore } from './consent/tracking-purposes.http';
 import { PROFILES_PROJECTION, profilesProjection } from './identity/profiles.projection';
 import { LIVE_VIEWS, LiveController, LiveFeed } from './live/live.http';
 import { LiveTickets } from './live/live-tickets';
@@ -39,11 +42,11 @@ export class PulseModule {
   static forRoot(runtime: PulseRuntime): DynamicModule {
     const ingest = runtime.role !== 'projector' ? ingestParts(runtime) : undefined;
     const profiles = runtime.role !== 'ingest' ? profilesProjection(profilesDeps(runtime)) : undefined;
-    const projections = [...(ingest ? [pulseTenantsProjection] : []), ...(profiles ? [profiles] : [])];
+    const projections = [...(ingest ? [pulseTenantsProjection, consentsProjection] : []), ...(profiles ? [profiles] : [])];
     const { infrastructure, store } = runtime;
     return {
       module: PulseModule,
-      controllers: [...(ingest ? [ProfilesController, LiveController] : []), ParkedEventsController],
+      controllers: [...(ingest ? [ProfilesController, LiveController, TrackingPurposesController] : []), ParkedEventsController],
       providers: [
         ...(ingest?.providers ?? []),
         {
@@ -61,7 +64,7 @@ export class PulseModule {
               requireAdmin: adminTokenCheck(runtime.adminToken),
               tenantIdOf: async (slug) => (await tenants.bySlug(slug))?.tenantId,
               // Both roles list both projections' (one database); each retries only what it runs.
-              projections: [pulseTenantsProjection.name, PROFILES_PROJECTION],
+              projections: [pulseTenantsProjection.name, CONSENTS_PROJECTION, PROFILES_PROJECTION],
               runners,
               dataSource: infrastructure.dataSource,
             });
@@ -71,7 +74,10 @@ export class PulseModule {
           provide: RuntimeLifecycle,
           inject: [ReadinessChecks, PROJECTIONS, SERVICE_LOGGER],
           useFactory: (checks: ReadinessChecks, runners: ProjectionRunner[], logger: Logger) => {
-            const gatesReadiness = (runner: ProjectionRunner) => runtime.role === 'projector' || runner.name !== profiles?.name;
+            // Ingest answers with tenant keys alone: a lagging consents projection shows in metrics, and
+            // stops withdrawn purposes a little later, rather than taking tracking out of rotation.
+            const gatesReadiness = (runner: ProjectionRunner) =>
+              runtime.role === 'projector' || (runner.name !== profiles?.name && runner.name !== CONSENTS_PROJECTION);
             return new RuntimeLifecycle(checks, {
               infrastructure,
               followers: runners.filter(gatesReadiness),
@@ -101,7 +107,17 @@ function ingestParts(runtime: PulseRuntime) {
     providers: [
       { provide: GroupCommit, useValue: commit },
       { provide: TenantKeys, useValue: new TenantKeys(infrastructure.pool) },
-      { provide: TrackingHandler, useValue: new TrackingHandler(infrastructure.codec, commit, ingestRate) },
+      {
+        provide: ConsentGate,
+        inject: [MetricsRegistry],
+        useFactory: (metrics: MetricsRegistry) => new ConsentGate(infrastructure.pool, infrastructure.commands, metrics),
+      },
+      {
+        provide: TrackingHandler,
+        inject: [ConsentGate],
+        useFactory: (consent: ConsentGate) => new TrackingHandler(infrastructure.codec, commit, ingestRate, consent),
+      },
+      { provide: TrackingPurposesStore, useValue: new TrackingPurposesStore(infrastructure.commands) },
       { provide: PulsePublicUrl, useValue: new PulsePublicUrl(runtime.publicUrl) },
       {
         provide: RefusalBudget,

@@ -5,7 +5,13 @@ import { accountEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#co
 import { identityEvents } from './identity/identity.events';
 import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
-import { PulseDedupeRetention1764000000000, PulseReadModels1763900000000, PulseTenantKeys1765200000000 } from './pulse.migrations';
+import {
+  PulseConsentWithdrawals1765300000000,
+  PulseDedupeRetention1764000000000,
+  PulseReadModels1763900000000,
+  PulseTenantKeys1765200000000,
+} from './pulse.migrations';
+import { trackingPurposeEvents } from './consent/tracking-purposes';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
 import type { RefusalHold } from './tracking/refusal-budget';
@@ -48,9 +54,14 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [PulseReadModels1763900000000, PulseDedupeRetention1764000000000, PulseTenantKeys1765200000000],
+    migrations: [
+      PulseReadModels1763900000000,
+      PulseDedupeRetention1764000000000,
+      PulseTenantKeys1765200000000,
+      PulseConsentWithdrawals1765300000000,
+    ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
-    events: [...trackingEvents, ...identityEvents, ...tenantEvents, ...accountEvents, LoginSucceeded],
+    events: [...trackingEvents, ...identityEvents, ...tenantEvents, ...accountEvents, LoginSucceeded, ...trackingPurposeEvents],
   });
   return {
     infrastructure,

@@ -40,7 +40,8 @@ describe('pulse roles', () => {
     await h.send([{ type: 'identify', userId, traits: { plan: 'pro' }, messageId: randomUUID() }, track(userId, 'Opened')]);
     const ingestReady = await readiness(h.pulse.app);
     expect(ingestReady.status).toBe(200);
-    expect(followed(ingestReady)).toEqual(['pulse.tenant-keys']);
+    // Ingest follows tenants (its keys) and consents (what it must drop); profiles are the projector's.
+    expect(followed(ingestReady)).toEqual(['pulse.tenant-keys', 'pulse.consents']);
     expect((await h.profile('userId', userId)).status).toBe(404);
     const pool = h.pulse.runtime.infrastructure.pool;
     expect((await pool.query(`SELECT 1 FROM projection_checkpoints WHERE projection = 'pulse.profiles'`)).rowCount).toBe(0);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bounded } from '#platform';
+import { CONSENT_PURPOSE_PATTERN } from '#contracts';
 
 /**
  * Input shapes shared by several capabilities, in the platform's bounds vocabulary: every string
@@ -31,7 +32,7 @@ export const profileChanges = z
   })
   .strict();
 
-export const consentPurpose = bounded.identifier(64).regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, {
+export const consentPurpose = bounded.identifier(64).regex(CONSENT_PURPOSE_PATTERN, {
   message: 'must be 1-64 lowercase letters, digits, dots, dashes or underscores',
 });
 

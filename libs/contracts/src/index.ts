@@ -18,6 +18,7 @@ export {
 } from './pulse/tracking.events';
 export {
   type AccountEvent,
+  CONSENT_PURPOSE_PATTERN,
   ConsentGranted,
   ConsentWithdrawn,
   EmailVerificationRequested,

@@ -1,6 +1,7 @@
 import type { EventCodec } from '#cqrs';
 import { ProblemError, RequestValidationError, type FieldError, type TenantRateLimiter } from '#platform';
 import { SubjectErasedError } from '#personal-data';
+import type { ConsentGate } from '../consent/consent-gate';
 import type { EncodedMessage, GroupCommit, IngestOutcome } from './group-commit';
 import { MAX_BATCH_EVENTS, instantOf, isObject, normaliseMessage, receptionOf } from './segment-message';
 import { MESSAGE_KINDS, MessageReceived, type MessageKind, type TrackingMessage, type TrackingSource } from '#contracts';
@@ -36,6 +37,8 @@ export class TrackingHandler {
     private readonly commit: GroupCommit,
     /** Events per second per tenant, when INGEST_TENANT_EVENTS_PER_SECOND sets one: spent before any checking. */
     private readonly rate?: TenantRateLimiter,
+    /** Drops what consent does not allow (see ConsentGate); without it every valid message is stored. */
+    private readonly consent?: ConsentGate,
   ) {}
 
   async single(kind: MessageKind, body: Record<string, unknown>, request: TrackingRequest): Promise<IngestOutcome> {
@@ -85,10 +88,12 @@ export class TrackingHandler {
 
   private async store(messages: TrackingMessage[], request: TrackingRequest): Promise<IngestOutcome> {
     const context = { tenantId: request.tenantId, correlationId: request.requestId, now: request.receivedAt };
-    const encoded = await Promise.all(messages.map((message) => this.encode(message, context)));
+    const admitted = this.consent ? await this.consent.admit(request.tenantId, messages) : messages;
+    const encoded = await Promise.all(admitted.map((message) => this.encode(message, context)));
     const kept = encoded.filter((message) => message !== undefined);
     const outcome = await this.commit.submit(request.tenantId, kept);
-    return { stored: outcome.stored, duplicates: outcome.duplicates + (encoded.length - kept.length) };
+    // Acknowledged without being stored: known duplicates, erased people, what consent refuses.
+    return { stored: outcome.stored, duplicates: outcome.duplicates + (messages.length - kept.length) };
   }
 
   /**

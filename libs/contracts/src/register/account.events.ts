@@ -77,6 +77,9 @@ export const PasswordRehashed = defineEvent<{ userId: string; passwordHash: stri
 /** Tells every holder of a session for this person (login) to end it. */
 export const UserSessionsRevoked = defineEvent<{ userId: string; reason: string }>()('UserSessionsRevoked');
 
+/** A consent purpose as register records it (and pulse maps tracked events to): a lowercase token. */
+export const CONSENT_PURPOSE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
 export const ConsentGranted = defineEvent<{ userId: string; purpose: string; policyVersion: string; at: string }>()('ConsentGranted');
 
 export const ConsentWithdrawn = defineEvent<{ userId: string; purpose: string; at: string }>()('ConsentWithdrawn');

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { accept, defineEvent, type Decider, type EventOf } from '#cqrs';
+import { bounded } from '#platform';
+import { CONSENT_PURPOSE_PATTERN, MESSAGE_KINDS, type MessageKind, type TrackingMessage } from '#contracts';
+
+/**
+ * Which consent purpose a tenant's tracked messages serve. Rules are tried in order; the first
+ * that matches gives the purpose, and a message no rule matches serves none (it is tracked
+ * whatever the person consented to). `events` lists track event names (`*` for every track),
+ * `kinds` message types. `segmentCategories` maps the categories of Segment's consent object
+ * (`context.consent.categoryPreferences`, sent by anonymous visitors' consent managers) to
+ * purposes; a category not listed maps to the purpose of the same name, case aside.
+ */
+export interface TrackingPurposes {
+  readonly rules: readonly PurposeRule[];
+  readonly segmentCategories: Readonly<Record<string, string>>;
+}
+
+export interface PurposeRule {
+  readonly purpose: string;
+  readonly events?: readonly string[];
+  readonly kinds?: readonly MessageKind[];
+}
+
+export const NO_PURPOSES: TrackingPurposes = { rules: [], segmentCategories: {} };
+
+const purpose = bounded.identifier(64).regex(CONSENT_PURPOSE_PATTERN, {
+  message: 'must be a consent purpose: 1-64 lowercase letters, digits, dots, dashes or underscores',
+});
+
+export const trackingPurposesBody = z
+  .object({
+    rules: z
+      .array(
+        z
+          .object({
+            purpose,
+            events: z.array(bounded.identifier()).min(1).max(500).optional(),
+            kinds: z.array(z.enum(MESSAGE_KINDS)).min(1).optional(),
+          })
+          .strict()
+          .refine((rule) => rule.events !== undefined || rule.kinds !== undefined, { message: 'name events, kinds or both' }),
+      )
+      .max(100),
+    segmentCategories: z.record(bounded.identifier(128), purpose).default({}),
+  })
+  .strict()
+  .refine((body) => Object.keys(body.segmentCategories).length <= 100, {
+    message: 'map at most 100 categories',
+    path: ['segmentCategories'],
+  });
+
+export const TrackingPurposesSet = defineEvent<{ rules: PurposeRule[]; segmentCategories: Record<string, string>; at: string }>()(
+  'TrackingPurposesSet',
+);
+export const trackingPurposeEvents = [TrackingPurposesSet];
+type PurposesEvent = EventOf<typeof TrackingPurposesSet>;
+type SetPurposes = { readonly type: 'SetTrackingPurposes'; readonly purposes: TrackingPurposes; readonly now: Date };
+
+export const trackingPurposesStreamFor = (tenantId: string) => `pulse.tracking-purposes-${tenantId}`;
+
+/** Setting what is already set records nothing. */
+export const trackingPurposesDecider: Decider<SetPurposes, PurposesEvent, TrackingPurposes, never> = {
+  initialState: () => NO_PURPOSES,
+  evolve: (_state, event) => ({ rules: event.data.rules, segmentCategories: event.data.segmentCategories }),
+  decide({ purposes, now }, state) {
+    if (JSON.stringify(purposes) === JSON.stringify(state)) return accept();
+    return accept(
+      TrackingPurposesSet({ rules: [...purposes.rules], segmentCategories: { ...purposes.segmentCategories }, at: now.toISOString() }),
+    );
+  },
+};
+
+/** The purpose a message serves under the tenant's rules, or undefined. */
+export function purposeOf(message: Pick<TrackingMessage, 'kind' | 'event'>, purposes: TrackingPurposes): string | undefined {
+  for (const rule of purposes.rules) {
+    const byKind = rule.kinds?.includes(message.kind) ?? false;
+    const byEvent =
+      message.kind === 'track' && rule.events !== undefined && (rule.events.includes('*') || rule.events.includes(message.event ?? ''));
+    if (byKind || byEvent) return rule.purpose;
+  }
+  return undefined;
+}
+
+/** Whether the message's own consent object (Segment's) says no to `purpose`. */
+export function refusedByItsConsent(message: Pick<TrackingMessage, 'context'>, purpose: string, purposes: TrackingPurposes): boolean {
+  const consent = message.context?.consent;
+  const preferences = consent && typeof consent === 'object' && !Array.isArray(consent) ? consent.categoryPreferences : undefined;
+  if (!preferences || typeof preferences !== 'object' || Array.isArray(preferences)) return false;
+  return Object.entries(preferences).some(
+    ([category, allowed]) =>
+      allowed === false &&
+      (Object.hasOwn(purposes.segmentCategories, category) ? purposes.segmentCategories[category] : category.toLowerCase()) === purpose,
+  );
+}
