@@ -137,8 +137,8 @@ export class PulseTenantKeys1765200000000 implements MigrationInterface {
 }
 
 /** The purposes people withdrew, as the consents projection keeps them for ingest. */
-export class PulseConsentWithdrawals1765300000000 implements MigrationInterface {
-  name = 'PulseConsentWithdrawals1765300000000';
+export class PulseConsentWithdrawals1765400000000 implements MigrationInterface {
+  name = 'PulseConsentWithdrawals1765400000000';
 
   async up(runner: QueryRunner): Promise<void> {
     await runner.query(`

@@ -6,7 +6,7 @@ import { identityEvents } from './identity/identity.events';
 import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
 import {
-  PulseConsentWithdrawals1765300000000,
+  PulseConsentWithdrawals1765400000000,
   PulseDedupeRetention1764000000000,
   PulseReadModels1763900000000,
   PulseTenantKeys1765200000000,
@@ -58,7 +58,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       PulseReadModels1763900000000,
       PulseDedupeRetention1764000000000,
       PulseTenantKeys1765200000000,
-      PulseConsentWithdrawals1765300000000,
+      PulseConsentWithdrawals1765400000000,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [...trackingEvents, ...identityEvents, ...tenantEvents, ...accountEvents, LoginSucceeded, ...trackingPurposeEvents],

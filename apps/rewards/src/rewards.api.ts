@@ -120,6 +120,24 @@ export const rewardsApi: ApiDescription = {
     },
     {
       method: 'get',
+      path: '/t/{tenant}/members',
+      summary:
+        'The members (whoever holds points or a tier) in id order, filtered by `tier`, `minBalance` and `maxBalance`; `cursor` and `limit` page',
+      tags: ['members'],
+      auth: 'apiKey',
+      responses: { 200: 'a page of members with tier and balance', ...keyErrors, 400: 'malformed cursor, tier or balance bound' },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/reports/liability',
+      summary:
+        'Outstanding points (spendable, unexpired) and what they are worth at `valuePerPoint` (a decimal, e.g. 0.01), in total, by tier and by the month they expire',
+      tags: ['reports'],
+      auth: 'apiKey',
+      responses: { 200: 'the liability', ...keyErrors, 400: 'valuePerPoint missing or not a decimal of at most 6 places' },
+    },
+    {
+      method: 'get',
       path: '/t/{tenant}/members/{userId}',
       summary: "A member's balance, tier, spendable lots with their expiry, and progress to the next tier",
       tags: ['members'],

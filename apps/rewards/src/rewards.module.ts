@@ -34,6 +34,7 @@ import { TenantAccess } from './tenants/tenant-access';
 import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
 import { WalletHandler } from './wallet/wallet.handler';
 import { MemberController } from './wallet/member.http';
+import { MembersController, ReportsController } from './reports/reports.http';
 
 /** What rewards runs on, opened by main (or a test) before the module is built. */
 export interface RewardsRuntime {
@@ -51,7 +52,15 @@ export class RewardsModule {
     const earning = new EarningProjection(new WalletBatches(commands), store, codec, infrastructure.personalData);
     return {
       module: RewardsModule,
-      controllers: [ProgramController, CatalogController, MemberController, RedemptionController, ParkedEventsController],
+      controllers: [
+        ProgramController,
+        CatalogController,
+        MembersController,
+        MemberController,
+        RedemptionController,
+        ReportsController,
+        ParkedEventsController,
+      ],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
         { provide: DataSource, useValue: dataSource },
