@@ -135,3 +135,25 @@ export class PulseTenantKeys1765200000000 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS pulse_tenant_keys');
   }
 }
+
+/**
+ * Webhook destinations as the outbox projection keeps them (the decider's state, secrets sealed),
+ * for listing and for routing each tracked message.
+ */
+export class PulseDestinations1765300000001 implements MigrationInterface {
+  name = 'PulseDestinations1765300000001';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`CREATE TABLE IF NOT EXISTS pulse_destinations (
+      tenant_id text NOT NULL,
+      destination_id text NOT NULL,
+      state jsonb NOT NULL,
+      created_at timestamptz NOT NULL,
+      PRIMARY KEY (tenant_id, destination_id)
+    )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS pulse_destinations');
+  }
+}
