@@ -14,7 +14,7 @@ export interface ReceivedWebhook {
 }
 
 /** What the receiver answers to its n-th request (0-based): a status and headers, or 'hold' to never answer until released. */
-export type Answer = { readonly status: number; readonly headers?: Record<string, string> } | 'hold';
+export type Answer = { readonly status: number; readonly headers?: Record<string, string>; readonly delayMs?: number } | 'hold';
 
 /**
  * A webhook receiver on 127.0.0.1, as a tenant's server would be: it checks every signature with
@@ -25,7 +25,7 @@ export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   private answer: (n: number) => Answer = () => ({ status: 200 });
   private requests = 0;
-  private readonly held: ServerResponse[] = [];
+  private readonly held: { response: ServerResponse; index: number }[] = [];
   private waiters: (() => void)[] = [];
 
   private constructor(
@@ -63,7 +63,10 @@ export class WebhookReceiver {
 
   /** Answers 200 to every request held so far. */
   release(): void {
-    for (const response of this.held.splice(0)) response.writeHead(200).end();
+    for (const { response, index } of this.held.splice(0)) {
+      this.received[index] = { ...this.received[index]!, status: 200 };
+      response.writeHead(200).end();
+    }
   }
 
   get heldCount(): number {
@@ -113,8 +116,12 @@ export class WebhookReceiver {
     }
     const status = answer === 'hold' ? 0 : answer.status;
     this.received.push({ webhookId: String(headers['webhook-id']), headers, body, json, verifiedWith, status });
-    if (answer === 'hold') this.held.push(response);
-    else response.writeHead(answer.status, answer.headers ?? {}).end(answer.status < 300 ? 'ok' : 'no');
+    if (answer === 'hold') this.held.push({ response, index: this.received.length - 1 });
+    else {
+      const respond = () => response.writeHead(answer.status, answer.headers ?? {}).end(answer.status < 300 ? 'ok' : 'no');
+      if (answer.delayMs) setTimeout(respond, answer.delayMs);
+      else respond();
+    }
     for (const wake of this.waiters.splice(0)) wake();
   }
 }

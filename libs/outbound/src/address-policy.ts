@@ -96,7 +96,6 @@ export function destinationUrlProblem(text: string, policy: AddressPolicy): stri
   if (url.hash) return 'must not have a fragment';
   if (!trusted && isIP(host) !== 0 && isForbiddenAddress(host))
     return `must not point at a private, loopback, link-local or metadata address (${host})`;
-  if (!trusted && (host === 'localhost' || host.endsWith('.localhost'))) return 'must not point at localhost';
   return undefined;
 }
 
