@@ -152,6 +152,34 @@ describe('webhook destinations', () => {
     await onDestination(h.pulse, h.tenant, 'patch', id).send({ enabled: true }).expect(404);
   });
 
+  test('messages of a person erased while they wait in the outbox are not delivered; the others are', async () => {
+    const target = await receiver();
+    // Held back (Retry-After) until the erasure has happened; ordered, so what follows waits too.
+    target.answerWith(() => ({ status: 503, headers: { 'retry-after': '1' } }));
+    await destinationFor(target, { ordered: true });
+    const { id: erased } = await h.pulse.register.signUp(h.tenant.slug, `erase-${randomUUID()}@example.com`);
+    const sent = [
+      track('Kept First'),
+      { type: 'track', userId: erased, event: 'Forgotten', properties: { item: 'private' }, messageId: randomUUID() },
+      { type: 'identify', userId: erased, traits: { phone: '+44 20 7946 0000' }, messageId: randomUUID() },
+      track('Kept Last'),
+    ];
+    await h.send(sent);
+    await target.until((received) => received.length >= 1);
+    await h.pulse.register
+      .http()
+      .delete(`/t/${h.tenant.slug}/users/${erased}`)
+      .set('authorization', `Bearer ${h.tenant.apiKey}`)
+      .expect(204);
+    await h.pulse.profilesCaughtUp();
+    for (let tries = 0; (await h.profile('userId', erased)).status !== 404 && tries < 100; tries++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    target.answerWith(() => ({ status: 200 }));
+    await target.until(() => target.delivered().some((message) => message.messageId === sent[3]!.messageId));
+    expect(target.delivered().map((message) => message.messageId)).toEqual([sent[0]!.messageId, sent[3]!.messageId]);
+    expect(target.received.map((each) => each.body).join('')).not.toMatch(/private|7946/);
+  });
+
   test("another tenant's API key gets 403 on a destination", async () => {
     const other = await h.pulse.createTenant();
     const target = await receiver();
