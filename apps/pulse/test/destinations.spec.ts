@@ -69,25 +69,22 @@ describe('webhook destinations', () => {
     expect(target.received.every((each) => each.verifiedWith.length === 1)).toBe(true);
   });
 
-  test('filters pass only the chosen types and events; mappings rename and drop fields; batching sends {"batch": [...]}', async () => {
+  test('filters pass only the chosen types and events; mappings rename and drop fields; a batch waits until it is full', async () => {
     const target = await receiver();
     await destinationFor(target, {
       filters: { types: ['track'], events: ['Order Completed'] },
       mappings: [{ rename: { from: 'properties.total', to: 'properties.revenue' } }, { drop: 'properties.secretNote' }],
-      batching: { maxMessages: 10 },
+      // Far longer than the test: only a full batch goes out.
+      batching: { maxMessages: 3, maxWaitMs: 60_000 },
     });
-    const orders = [1, 2, 3].map((total) => track('Order Completed', { properties: { total, secretNote: 'x' } }));
-    await h.send([...orders, track('Viewed'), { type: 'identify', userId: 'someone', traits: { a: 1 }, messageId: randomUUID() }]);
+    const order = (total: number) => track('Order Completed', { properties: { total, secretNote: 'x' } });
+    await h.send([order(1), order(2), track('Viewed'), { type: 'identify', userId: 'someone', traits: { a: 1 }, messageId: randomUUID() }]);
+    await h.send([order(3)]);
     await target.until(() => target.delivered().length >= 3);
-    await h.send([track('Order Completed', { properties: { total: 4 } })]);
-    await target.until(() => target.delivered().length >= 4);
-    expect(target.received.every((each) => Array.isArray(each.json.batch))).toBe(true);
-    expect(target.delivered().map((message) => message.properties)).toEqual([
-      { revenue: 1 },
-      { revenue: 2 },
-      { revenue: 3 },
-      { revenue: 4 },
-    ]);
+    await h.send([order(4), order(5), order(6), order(7)]);
+    await target.until(() => target.delivered().length >= 6);
+    expect(target.received.map((each) => (each.json.batch as unknown[]).length)).toEqual([3, 3]);
+    expect(target.delivered().map((message) => message.properties)).toEqual([1, 2, 3, 4, 5, 6].map((revenue) => ({ revenue })));
     expect(target.received.every((each) => each.verifiedWith.length === 1)).toBe(true);
   });
 

@@ -2,7 +2,8 @@ import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { createTestDatabase } from '../../../test/support/database';
 import { claimDeliveries, settleDelivery, type ClaimLimits } from './deliveries';
-import { enqueue, saveEndpoint, type RoutedItem } from './outbox';
+import { enqueue } from './enqueue';
+import { saveEndpoint, type RoutedItem } from './outbox';
 import { OUTBOUND_DDL } from './outbound-tables';
 import { DEFAULT_RETRY } from './retry-policy';
 
@@ -38,7 +39,7 @@ describe('claiming deliveries', () => {
         item: { n: serial },
       };
     });
-  const endpoint = (tenantId: string, endpointId: string, settings: { ordered?: boolean; batchMax?: number } = {}) =>
+  const endpoint = (tenantId: string, endpointId: string, settings: { ordered?: boolean; batchMax?: number; batchWaitMs?: number } = {}) =>
     dataSource.transaction((tx) =>
       saveEndpoint(tx, {
         tenantId,
@@ -48,6 +49,7 @@ describe('claiming deliveries', () => {
         enabled: true,
         ordered: settings.ordered ?? false,
         batchMax: settings.batchMax ?? 1,
+        batchWaitMs: settings.batchWaitMs ?? 0,
       }),
     );
   const queue = (routed: RoutedItem[]) => dataSource.transaction((tx) => enqueue(tx, routed, 'live'));
@@ -74,12 +76,25 @@ describe('claiming deliveries', () => {
   });
 
   test('an enqueue that runs again adds nothing: the webhook-id is derived from the events', async () => {
-    await endpoint('t1', 'e1', { batchMax: 3 });
-    const routed = items('t1', 'e1', 7);
+    await endpoint('t1', 'e1');
+    const routed = items('t1', 'e1', 3);
     expect(await queue(routed)).toBe(3);
     await queue(routed);
+    expect(await claimDeliveries(pool, limits())).toHaveLength(3);
+  });
+
+  test('a batch waits for more messages until it is full or its wait is over, under the webhook-id it was created with', async () => {
+    await endpoint('t1', 'e1', { batchMax: 3, batchWaitMs: 60_000 });
+    await queue(items('t1', 'e1', 1));
+    expect(await claimDeliveries(pool, limits())).toEqual([]);
+    const { rows } = await pool.query<{ webhook_id: string }>('SELECT webhook_id FROM outbound_deliveries');
+    await queue(items('t1', 'e1', 4));
     const claimed = await claimDeliveries(pool, limits());
-    expect(claimed.map((delivery) => delivery.items.length)).toEqual([3, 3, 1]);
+    expect(claimed.map((delivery) => [delivery.webhookId, delivery.items.length])).toEqual([[rows[0]!.webhook_id, 3]]);
+    // The rest (2 of 3) waits; once the first is claimed it takes no more, a new one starts.
+    await queue(items('t1', 'e1', 1));
+    await dataSource.query(`UPDATE outbound_deliveries SET next_attempt_at = now() WHERE leased_until IS NULL`);
+    expect((await claimDeliveries(pool, limits())).map((delivery) => delivery.items.length)).toEqual([3]);
   });
 
   test('an ordered endpoint offers its oldest delivery only, and the next once that one is settled', async () => {

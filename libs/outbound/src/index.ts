@@ -17,6 +17,7 @@ export {
   retryDeadLetter,
 } from './deliveries';
 export { DeliveryWorker, type OutboundRenderer, type WorkerLogger, type WorkerOptions } from './delivery-worker';
+export { enqueue } from './enqueue';
 export { OutboundMetrics } from './outbound-metrics';
 export { OUTBOUND_DDL, OutboundTables1765300000000 } from './outbound-tables';
 export {
@@ -25,7 +26,6 @@ export {
   type RoutedItem,
   type RouteScope,
   type StoredSecret,
-  enqueue,
   outboxProjection,
   removeEndpoint,
   saveEndpoint,

@@ -17,6 +17,7 @@ export const OUTBOUND_DDL = [
      enabled boolean NOT NULL,
      ordered boolean NOT NULL,
      batch_max integer NOT NULL,
+     batch_wait_ms integer NOT NULL DEFAULT 0,
      failures integer NOT NULL DEFAULT 0,
      open_until timestamptz,
      delivered bigint NOT NULL DEFAULT 0,

@@ -3,7 +3,8 @@ import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { EventCodec, EventEnvelope } from '#cqrs';
 import { comparePositions, positionFromString, positionToString, type EventStore, type Position, type RecordedEvent } from '#eventstore';
-import { enqueue, type OutboundRouter } from './outbox';
+import { enqueue } from './enqueue';
+import type { OutboundRouter } from './outbox';
 
 export const REPLAY_LANE = 'replay';
 

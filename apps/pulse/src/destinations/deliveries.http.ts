@@ -1,10 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import type { Pool } from 'pg';
 import { positionFromString } from '#eventstore';
 import { dismissDeadLetter, listDeadLetters, replayStatus, requestReplay, retryDeadLetter, type ReplayBound } from '#outbound';
 import { ProblemError, RequestValidationError } from '#platform';
 import { parseReplayRange } from './destination-input';
-import { DestinationServices } from './destinations.http';
+import { DestinationServices, pageParameters } from './destinations.http';
 
 const DELIVERY_ID = /^\d{1,19}$/;
 const REPLAY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -31,11 +32,7 @@ export class DestinationDeliveriesController {
     @Query('limit') limit?: string,
   ) {
     const { context } = await this.services.destination(request, slug, id);
-    const size = limit === undefined ? 50 : Number(limit);
-    if (!Number.isInteger(size) || size < 1 || size > 200)
-      throw new RequestValidationError([{ pointer: '/limit', message: 'must be an integer between 1 and 200' }]);
-    if (cursor !== undefined && !DELIVERY_ID.test(cursor))
-      throw new RequestValidationError([{ pointer: '/cursor', message: 'is not one this API returned' }]);
+    const size = pageParameters(limit, cursor, DELIVERY_ID);
     const page = await listDeadLetters(this.services.pool, context.tenantId, id, cursor, size);
     return { items: page.items, nextCursor: page.next ?? null };
   }
@@ -49,9 +46,7 @@ export class DestinationDeliveriesController {
     @Param('id') id: string,
     @Param('deliveryId') deliveryId: string,
   ) {
-    const { context } = await this.services.destination(request, slug, id);
-    if (!DELIVERY_ID.test(deliveryId) || !(await retryDeadLetter(this.services.pool, context.tenantId, id, deliveryId)))
-      throw deadLetterNotFound();
+    await this.onDeadLetter(request, slug, id, deliveryId, retryDeadLetter);
     return { id: deliveryId, state: 'pending' };
   }
 
@@ -63,9 +58,19 @@ export class DestinationDeliveriesController {
     @Param('id') id: string,
     @Param('deliveryId') deliveryId: string,
   ) {
+    await this.onDeadLetter(request, slug, id, deliveryId, dismissDeadLetter);
+  }
+
+  /** Runs `change` on one dead letter of the caller's destination; 404 when there is no such dead letter. */
+  private async onDeadLetter(
+    request: FastifyRequest,
+    slug: string,
+    id: string,
+    deliveryId: string,
+    change: (pool: Pool, tenantId: string, endpointId: string, deliveryId: string) => Promise<boolean>,
+  ): Promise<void> {
     const { context } = await this.services.destination(request, slug, id);
-    if (!DELIVERY_ID.test(deliveryId) || !(await dismissDeadLetter(this.services.pool, context.tenantId, id, deliveryId)))
-      throw deadLetterNotFound();
+    if (!DELIVERY_ID.test(deliveryId) || !(await change(this.services.pool, context.tenantId, id, deliveryId))) throw deadLetterNotFound();
   }
 
   /**

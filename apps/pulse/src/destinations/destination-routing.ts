@@ -111,6 +111,7 @@ async function applyDestinationEvent(
     enabled: state.settings.enabled,
     ordered: state.settings.ordered,
     batchMax: state.settings.batching.maxMessages,
+    batchWaitMs: state.settings.batching.maxWaitMs,
   });
 }
 

@@ -65,6 +65,18 @@ const rotationBody = z
   .strict()
   .default({ graceSeconds: 24 * 3600 });
 
+/** The page size asked for (50 by default, at most 200), once the cursor is known to be one this API hands out. */
+export function pageParameters(limit: string | undefined, cursor: string | undefined, cursorPattern: RegExp): number {
+  const size = limit === undefined ? 50 : Number(limit);
+  if (!Number.isInteger(size) || size < 1 || size > 200) {
+    throw new RequestValidationError([{ pointer: '/limit', message: 'must be an integer between 1 and 200' }]);
+  }
+  if (cursor !== undefined && !cursorPattern.test(cursor)) {
+    throw new RequestValidationError([{ pointer: '/cursor', message: 'is not one this API returned' }]);
+  }
+  return size;
+}
+
 /** A destination as the API shows it: never a secret, only when the rotated-out one stops signing. */
 export function destinationView(id: string, state: DestinationState) {
   const previous = state.secrets.find((secret) => secret.validUntil !== null);
@@ -109,11 +121,7 @@ export class DestinationsController {
     @Query('limit') limit?: string,
   ) {
     const context = await this.services.context(request, slug);
-    const size = limit === undefined ? 50 : Number(limit);
-    if (!Number.isInteger(size) || size < 1 || size > 200)
-      throw new RequestValidationError([{ pointer: '/limit', message: 'must be an integer between 1 and 200' }]);
-    if (cursor !== undefined && !ID.test(cursor))
-      throw new RequestValidationError([{ pointer: '/cursor', message: 'is not one this API returned' }]);
+    const size = pageParameters(limit, cursor, ID);
     const rows = await this.services.handler.list(context.tenantId, cursor, size);
     return {
       items: rows.map((row) => destinationView(row.id, row.state)),
