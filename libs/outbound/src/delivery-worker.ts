@@ -140,18 +140,21 @@ export class DeliveryWorker {
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
     const { lane } = this.options;
     const labels = { tenant: delivery.tenantId, lane };
-    const body = await this.renderer.render(delivery.tenantId, delivery.endpointId, delivery.items, delivery.batched);
-    if (body === undefined) {
-      await settleDelivery(this.pool, delivery, { kind: 'suppressed' }, undefined, this.options.retry);
-      return;
-    }
     const now = new Date();
-    const secrets = signingSecrets(this.secrets, delivery.secrets, delivery.endpointId, now);
-    const outcome: SendOutcome = await this.sender.post(
-      delivery.url,
-      { ...signatureHeaders(secrets, delivery.webhookId, now, body) },
-      body,
-    );
+    let outcome: SendOutcome;
+    try {
+      const body = await this.renderer.render(delivery.tenantId, delivery.endpointId, delivery.items, delivery.batched);
+      if (body === undefined) {
+        await settleDelivery(this.pool, delivery, { kind: 'suppressed' }, undefined, this.options.retry);
+        return;
+      }
+      const secrets = signingSecrets(this.secrets, delivery.secrets, delivery.endpointId, now);
+      outcome = await this.sender.post(delivery.url, { ...signatureHeaders(secrets, delivery.webhookId, now, body) }, body);
+    } catch (error) {
+      // A message that cannot be opened or a secret that cannot be read: retried like a failed
+      // send, so that it ends as a dead letter someone can see, not as a lease expiring forever.
+      outcome = { kind: 'failed', error: `could not prepare the request (${(error as Error).name})`, refused: false };
+    }
     const verdict = verdictOf(outcome, delivery.attempts, now.getTime() - delivery.eventAt.getTime(), this.options.retry, this.random);
     const status = outcome.kind === 'answered' ? outcome.status : undefined;
     await settleDelivery(this.pool, delivery, verdict, status, this.options.retry);
