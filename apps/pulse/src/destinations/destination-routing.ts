@@ -131,11 +131,9 @@ export class DestinationRenderer implements OutboundRenderer {
   async render(tenantId: string, endpointId: string, items: readonly JsonObject[]): Promise<string | undefined> {
     const settings = await this.settingsOf(tenantId, endpointId);
     if (!settings) return undefined;
-    const messages: JsonObject[] = [];
-    for (const item of items) {
-      const opened = await this.open(tenantId, item);
-      if (opened) messages.push(mapped(segmentMessage(opened), settings.mappings));
-    }
+    // Opened side by side: each may wait on its person's key, and a batch holds up to 500 people.
+    const opened = await Promise.all(items.map((item) => this.open(tenantId, item)));
+    const messages = opened.flatMap((message) => (message ? [mapped(segmentMessage(message), settings.mappings)] : []));
     return messages.length > 0 ? webhookBody(messages, settings) : undefined;
   }
 

@@ -63,7 +63,9 @@ export function outboundDelivery(runtime: PulseRuntime, sender: WebhookSender, m
         lane,
         concurrency,
         perTenant: Math.max(1, Math.ceil(concurrency / 4)),
-        perEndpoint: 4,
+        // A quarter of the slots at most for one endpoint (ordered ones and half-open circuits get one),
+        // so one busy receiver is not held to 4 requests at a time (133 messages/s in the bench with 4).
+        perEndpoint: Math.max(4, Math.ceil(concurrency / 4)),
         leaseMs: outbound.leaseMs,
         pollMs: 250,
         ratePerSecond,
