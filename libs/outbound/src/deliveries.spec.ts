@@ -67,11 +67,13 @@ describe('claiming deliveries', () => {
   test('replicas claiming at once take different deliveries, and together all of them', async () => {
     await endpoint('t1', 'e1');
     await queue(items('t1', 'e1', 40));
-    const claims = await Promise.all([1, 2, 3, 4].map(() => claimDeliveries(pool, limits())));
-    const ids = claims.flat().map((delivery) => delivery.id);
+    const ids: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const claims = await Promise.all([1, 2, 3, 4].map(() => claimDeliveries(pool, limits())));
+      ids.push(...claims.flat().map((delivery) => delivery.id));
+    }
     expect(new Set(ids).size).toBe(ids.length);
-    const rest = await claimDeliveries(pool, limits({ limit: 100 }));
-    expect(ids.length + rest.length).toBe(40);
+    expect(ids).toHaveLength(40);
     expect(await claimDeliveries(pool, limits())).toEqual([]);
   });
 

@@ -35,9 +35,9 @@ export interface ClaimLimits {
 /**
  * Leases due deliveries. Candidates are taken endpoint by endpoint through the pending index (an
  * ordered endpoint offers only its oldest pending delivery, and none while that one waits or is in
- * flight; an open circuit offers nothing), ranked round-robin across tenants, then locked with
- * SKIP LOCKED so that replicas claiming at once take different rows. The lease is a column, not a
- * held lock: no transaction stays open while a receiver answers.
+ * flight; an open circuit offers nothing), ranked round-robin across tenants, and locked with SKIP
+ * LOCKED so that replicas claiming at once take different rows. The lease is a column, not a held
+ * lock: no transaction stays open while a receiver answers.
  */
 export async function claimDeliveries(pool: Pool, limits: ClaimLimits): Promise<ClaimedDelivery[]> {
   if (limits.limit <= 0) return [];
@@ -54,21 +54,38 @@ export async function claimDeliveries(pool: Pool, limits: ClaimLimits): Promise<
     secrets: StoredSecret[];
     batch_max: number;
   }>(
-    `WITH candidates AS (
-       SELECT c.id, row_number() OVER (PARTITION BY e.tenant_id ORDER BY c.next_attempt_at, c.id) AS turn
-       FROM outbound_endpoints e
-       CROSS JOIN LATERAL (
-         SELECT d.id, d.next_attempt_at, d.leased_until FROM outbound_deliveries d
-         WHERE d.tenant_id = e.tenant_id AND d.endpoint_id = e.endpoint_id AND d.lane = $1 AND d.state = 'pending'
-           AND (e.ordered OR (d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())))
-         ORDER BY d.id
-         LIMIT CASE WHEN e.ordered OR e.failures >= $6 THEN 1 ELSE $4 END
-       ) c
+    // Unordered endpoints offer their due deliveries locked with SKIP LOCKED, so replicas claiming at
+    // the same moment find different rows instead of all racing for the same first few. An ordered
+    // endpoint offers its oldest pending delivery only, unlocked: skipping it while another replica
+    // holds it would offer the next one out of order. Either way the lease is checked again under lock.
+    `WITH open_endpoints AS (
+       SELECT e.tenant_id, e.endpoint_id, e.ordered, e.failures FROM outbound_endpoints e
        WHERE e.enabled AND (e.open_until IS NULL OR e.open_until <= now())
          AND NOT ((e.tenant_id || '/' || e.endpoint_id) = ANY($5::text[]))
-         AND c.next_attempt_at <= now() AND (c.leased_until IS NULL OR c.leased_until < now())
      ),
-     fair AS (SELECT id FROM candidates WHERE turn <= $3 ORDER BY turn, id LIMIT $2),
+     candidates AS (
+       SELECT c.id, c.tenant_id, c.next_attempt_at FROM open_endpoints e
+       CROSS JOIN LATERAL (
+         SELECT d.id, d.tenant_id, d.next_attempt_at FROM outbound_deliveries d
+         WHERE d.tenant_id = e.tenant_id AND d.endpoint_id = e.endpoint_id AND d.lane = $1 AND d.state = 'pending'
+           AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
+         ORDER BY d.id
+         LIMIT CASE WHEN e.failures >= $6 THEN 1 ELSE $4 END
+         FOR UPDATE OF d SKIP LOCKED
+       ) c
+       WHERE NOT e.ordered
+       UNION ALL
+       SELECT c.id, c.tenant_id, c.next_attempt_at FROM open_endpoints e
+       CROSS JOIN LATERAL (
+         SELECT d.id, d.tenant_id, d.next_attempt_at, d.leased_until FROM outbound_deliveries d
+         WHERE d.tenant_id = e.tenant_id AND d.endpoint_id = e.endpoint_id AND d.lane = $1 AND d.state = 'pending'
+         ORDER BY d.id
+         LIMIT 1
+       ) c
+       WHERE e.ordered AND c.next_attempt_at <= now() AND (c.leased_until IS NULL OR c.leased_until < now())
+     ),
+     ranked AS (SELECT id, row_number() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at, id) AS turn FROM candidates),
+     fair AS (SELECT id FROM ranked WHERE turn <= $3 ORDER BY turn, id LIMIT $2),
      locked AS (
        SELECT d.id FROM outbound_deliveries d WHERE d.id IN (SELECT id FROM fair)
          AND d.state = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
