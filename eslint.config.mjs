@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const LIBS = 'access|contracts|cqrs|eventstore|password-hashes|personal-data|platform|tenant-keys';
+const LIBS = 'access|contracts|cqrs|eventstore|outbound|password-hashes|personal-data|platform|tenant-keys';
 const SERVICES = ['login', 'register', 'pulse', 'rewards'];
 /** The entry points below a library's own (package.json "imports"). */
 const SUB_ENTRIES = ['cqrs/testing', 'eventstore/testing', 'platform/testing', 'platform/embedded-postgres', 'eventstore/postgres'];

@@ -5,7 +5,7 @@ module.exports = {
   testMatch: ['**/*.spec.ts'],
   // The libraries' entry points (package.json "imports"), from their TypeScript sources.
   moduleNameMapper: {
-    '^#(access|contracts|cqrs|eventstore|password-hashes|personal-data|platform|tenant-keys)$': '<rootDir>/libs/$1/src/index.ts',
+    '^#(access|contracts|cqrs|eventstore|outbound|password-hashes|personal-data|platform|tenant-keys)$': '<rootDir>/libs/$1/src/index.ts',
     '^#(cqrs|eventstore|platform)/testing$': '<rootDir>/libs/$1/testing/index.ts',
     '^#platform/embedded-postgres$': '<rootDir>/libs/platform/src/embedded-postgres.ts',
     '^#eventstore/postgres$': '<rootDir>/libs/eventstore/src/postgres/index.ts',

@@ -103,8 +103,8 @@ async function listen(app: NestFastifyApplication): Promise<string> {
   return `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
 }
 
-/** Register (to create tenants the real way) and pulse, as main.ts builds them, on one database. */
-export async function startPulseServices(databaseUrl: string): Promise<PulseBenchServices> {
+/** Register (to create tenants the real way) and pulse, as main.ts builds them, on one database; `env` adds to pulse's. */
+export async function startPulseServices(databaseUrl: string, env: Record<string, string> = {}): Promise<PulseBenchServices> {
   const masterKey = randomBytes(32).toString('base64');
   const adminToken = randomBytes(32).toString('base64url');
   const silent = { write: () => undefined };
@@ -124,7 +124,7 @@ export async function startPulseServices(databaseUrl: string): Promise<PulseBenc
   });
   const registerUrl = await listen(register);
   const startPulse = async (role: string) => {
-    const config = loadPulseConfig({ ...common, PULSE_ROLE: role });
+    const config = loadPulseConfig({ ...common, ...env, PULSE_ROLE: role });
     const app = await createServiceApp(PulseModule.forRoot(await openPulseRuntime(config)), {
       ...pulseServiceOptions(config),
       logDestination: silent,

@@ -5,6 +5,7 @@ import { benchLogin } from './login';
 import { benchNoisyNeighbour } from './noisy-neighbour';
 import { benchPulse } from './pulse';
 import { benchRewards } from './rewards';
+import { benchWebhooks } from './webhooks';
 import { benchAppendThroughput } from './scenarios/append-throughput';
 import { benchProjectionLag } from './scenarios/projection-lag';
 import { benchSignUps } from './scenarios/sign-ups';
@@ -39,7 +40,7 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-const SCENARIOS = ['append', 'sign-ups', 'lag', 'login', 'pulse', 'rewards', 'noisy'] as const;
+const SCENARIOS = ['append', 'sign-ups', 'lag', 'login', 'pulse', 'rewards', 'noisy', 'webhooks'] as const;
 
 function loginPart(value: string | undefined): 'tokens' | 'sign-ins' | 'totp' | undefined {
   if (value === undefined || value === '') return undefined;
@@ -148,6 +149,8 @@ async function main(): Promise<number> {
     }
     if (selected.has('noisy'))
       await run('8. noisy neighbour', async () => benchNoisyNeighbour(await database('bench_noisy'), serviceSettings));
+    if (selected.has('webhooks'))
+      await run('9. webhooks', async () => benchWebhooks(await database('bench_webhooks'), { windowMs: SIGN_UP_WINDOW_MS, log }));
 
     // An interrupted run has no figures worth keeping, and must not replace foundation-latest.json.
     if (interrupted) return 130;

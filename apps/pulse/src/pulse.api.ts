@@ -1,5 +1,6 @@
 import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription, ApiOperation } from '#platform';
+import { destinationsApi } from './destinations/destinations.api';
 
 const trackingResponses = {
   200: 'stored (or a known duplicate): {"success": true}',
@@ -29,7 +30,7 @@ export const pulseApi: ApiDescription = {
   title: 'Tessera pulse',
   version: '1',
   description:
-    "Segment-compatible tracking (the HTTP tracking API, byte for byte: bodies as JSON or text/plain, gzip or deflate; the write key as Basic user name or `writeKey` in the body), unified profiles and the live view of a tenant's events.",
+    "Segment-compatible tracking (the HTTP tracking API, byte for byte: bodies as JSON or text/plain, gzip or deflate; the write key as Basic user name or `writeKey` in the body), unified profiles, the live view of a tenant's events and webhook destinations.",
   operations: [
     segment('track', 'Record an action a person took (Segment track)'),
     segment('identify', 'Tie a person to their traits (Segment identify)'),
@@ -129,6 +130,7 @@ export const pulseApi: ApiDescription = {
       tags: ['live'],
       responses: { 200: 'the page', 404: 'unknown tenant' },
     },
+    ...destinationsApi,
     ...parkedEventsApi,
   ],
 };

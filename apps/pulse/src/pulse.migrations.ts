@@ -136,6 +136,28 @@ export class PulseTenantKeys1765200000000 implements MigrationInterface {
   }
 }
 
+/**
+ * Webhook destinations as the outbox projection keeps them (the decider's state, secrets sealed),
+ * for listing and for routing each tracked message.
+ */
+export class PulseDestinations1765300000001 implements MigrationInterface {
+  name = 'PulseDestinations1765300000001';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`CREATE TABLE IF NOT EXISTS pulse_destinations (
+      tenant_id text NOT NULL,
+      destination_id text NOT NULL,
+      state jsonb NOT NULL,
+      created_at timestamptz NOT NULL,
+      PRIMARY KEY (tenant_id, destination_id)
+    )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS pulse_destinations');
+  }
+}
+
 /** The purposes people withdrew, as the consents projection keeps them for ingest. */
 export class PulseConsentWithdrawals1765400000000 implements MigrationInterface {
   name = 'PulseConsentWithdrawals1765400000000';

@@ -13,6 +13,10 @@ import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER, TenantConcurrencyLimi
 import { ConsentGate } from './consent/consent-gate';
 import { CONSENTS_PROJECTION, consentsProjection } from './consent/consent.projection';
 import { TrackingPurposesController, TrackingPurposesStore } from './consent/tracking-purposes.http';
+import { DestinationDeliveriesController } from './destinations/deliveries.http';
+import { OUTBOX_PROJECTION } from './destinations/destination-routing';
+import { DestinationsController } from './destinations/destinations.http';
+import { destinationProviders, outboundDelivery, webhookSenderOf } from './destinations/outbound.wiring';
 import { PROFILES_PROJECTION, profilesProjection } from './identity/profiles.projection';
 import { LIVE_VIEWS, LiveController, LiveFeed } from './live/live.http';
 import { LiveTickets } from './live/live-tickets';
@@ -28,8 +32,10 @@ import { TrackingHandler } from './tracking/tracking.handler';
 import { RefusalBudget } from './tracking/refusal-budget';
 import { PulsePublicUrl, TrackingRoutes } from './tracking/tracking.http';
 
-/** The projection runners of this process's role (tenants, profiles or both), for the lifecycle and for tests that wait on them. */
+/** The projection runners of this process's role (tenants, profiles, outbox), for the lifecycle and for tests that wait on them. */
 export const PROJECTIONS = Symbol('PulseProjections');
+/** The webhook delivery of a delivering role: the outbox projection and the tasks that send. */
+const OUTBOUND = Symbol('PulseOutbound');
 
 /**
  * Pulse in one of its roles (see PULSE_ROLE): ingest serves tracking, profile reads and the live
@@ -42,18 +48,38 @@ export class PulseModule {
   static forRoot(runtime: PulseRuntime): DynamicModule {
     const ingest = runtime.role !== 'projector' ? ingestParts(runtime) : undefined;
     const profiles = runtime.role !== 'ingest' ? profilesProjection(profilesDeps(runtime)) : undefined;
+    // Webhooks go out from the processes that keep profiles (projector, or all-in-one): ingest stays lean.
+    const delivers = runtime.role !== 'ingest';
+    const sender = webhookSenderOf(runtime);
     const projections = [...(ingest ? [pulseTenantsProjection, consentsProjection] : []), ...(profiles ? [profiles] : [])];
     const { infrastructure, store } = runtime;
     return {
       module: PulseModule,
-      controllers: [...(ingest ? [ProfilesController, LiveController, TrackingPurposesController] : []), ParkedEventsController],
+      controllers: [
+        ...(ingest
+          ? [ProfilesController, LiveController, TrackingPurposesController, DestinationsController, DestinationDeliveriesController]
+          : []),
+        ParkedEventsController,
+      ],
       providers: [
         ...(ingest?.providers ?? []),
+        ...(ingest ? destinationProviders(runtime, sender) : []),
         {
-          provide: PROJECTIONS,
+          provide: OUTBOUND,
           inject: [MetricsRegistry, SERVICE_LOGGER],
           useFactory: (metrics: MetricsRegistry, logger: Logger) =>
-            projectionRunners(projections, { store, codec: infrastructure.codec, dataSource: infrastructure.dataSource }, metrics, logger),
+            delivers ? outboundDelivery(runtime, sender, metrics, logger) : undefined,
+        },
+        {
+          provide: PROJECTIONS,
+          inject: [MetricsRegistry, SERVICE_LOGGER, OUTBOUND],
+          useFactory: (metrics: MetricsRegistry, logger: Logger, outbound?: ReturnType<typeof outboundDelivery>) =>
+            projectionRunners(
+              [...projections, ...(outbound ? [outbound.projection] : [])],
+              { store, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
+              metrics,
+              logger,
+            ),
         },
         {
           provide: ParkedEventsAdmin,
@@ -63,8 +89,8 @@ export class PulseModule {
             return new ParkedEventsAdmin({
               requireAdmin: adminTokenCheck(runtime.adminToken),
               tenantIdOf: async (slug) => (await tenants.bySlug(slug))?.tenantId,
-              // Both roles list both projections' (one database); each retries only what it runs.
-              projections: [pulseTenantsProjection.name, CONSENTS_PROJECTION, PROFILES_PROJECTION],
+              // Both roles list every projection's (one database); each retries only what it runs.
+              projections: [pulseTenantsProjection.name, CONSENTS_PROJECTION, PROFILES_PROJECTION, OUTBOX_PROJECTION],
               runners,
               dataSource: infrastructure.dataSource,
             });
@@ -72,20 +98,28 @@ export class PulseModule {
         },
         {
           provide: RuntimeLifecycle,
-          inject: [ReadinessChecks, PROJECTIONS, SERVICE_LOGGER],
-          useFactory: (checks: ReadinessChecks, runners: ProjectionRunner[], logger: Logger) => {
+          inject: [ReadinessChecks, PROJECTIONS, SERVICE_LOGGER, OUTBOUND],
+          useFactory: (
+            checks: ReadinessChecks,
+            runners: ProjectionRunner[],
+            logger: Logger,
+            outbound?: ReturnType<typeof outboundDelivery>,
+          ) => {
+            const outbox = runners.filter((runner) => runner.name === OUTBOX_PROJECTION);
+            const followers = runners.filter((runner) => runner.name !== OUTBOX_PROJECTION);
             // Ingest answers with tenant keys alone: a lagging consents projection shows in metrics, and
             // stops withdrawn purposes a little later, rather than taking tracking out of rotation.
             const gatesReadiness = (runner: ProjectionRunner) =>
               runtime.role === 'projector' || (runner.name !== profiles?.name && runner.name !== CONSENTS_PROJECTION);
             return new RuntimeLifecycle(checks, {
               infrastructure,
-              followers: runners.filter(gatesReadiness),
-              ungatedFollowers: runners.filter((runner) => !gatesReadiness(runner)),
+              followers: followers.filter(gatesReadiness),
+              ungatedFollowers: followers.filter((runner) => !gatesReadiness(runner)),
               maxLagMs: runtime.maxProjectionLagMs,
-              tasks: ingest?.tasks(logger) ?? [],
+              tasks: [...(ingest?.tasks(logger) ?? []), ...outbox, ...(outbound?.tasks ?? [])],
               // Accepted tracking calls are flushed to the store before anything closes.
               drain: ingest ? () => ingest.commit.drain() : undefined,
+              release: [async () => sender.close()],
             });
           },
         },

@@ -1,13 +1,16 @@
 import { ServiceInfrastructure } from '#cqrs';
 import type { EventStore } from '#eventstore';
+import { DEFAULT_RETRY, DEFAULT_SENDER, OutboundTables1765300000000, SecretBox, type AddressPolicy, type RetryPolicy } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { accountEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
+import { destinationEvents } from './destinations/destination.events';
 import { identityEvents } from './identity/identity.events';
 import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
 import {
   PulseConsentWithdrawals1765400000000,
   PulseDedupeRetention1764000000000,
+  PulseDestinations1765300000001,
   PulseReadModels1763900000000,
   PulseTenantKeys1765200000000,
 } from './pulse.migrations';
@@ -35,6 +38,21 @@ export interface PulseRuntime {
   readonly publicUrl: string;
   /** Signs live-view tickets; derived from the master key, so every replica accepts every other's. */
   readonly liveTicketKey: Buffer;
+  readonly outbound: PulseOutbound;
+}
+
+/** How webhooks leave pulse (see #outbound). */
+export interface PulseOutbound {
+  readonly policy: AddressPolicy;
+  readonly retry: RetryPolicy;
+  /** Seals signing secrets at rest; derived from the master key, so every replica opens every other's. */
+  readonly secrets: SecretBox;
+  readonly leaseMs: number;
+  readonly concurrency: number;
+  readonly replayPerSecond: number;
+  readonly connectTimeoutMs: number;
+  readonly totalTimeoutMs: number;
+  readonly maxResponseBytes: number;
 }
 
 export interface PulseFairness {
@@ -58,10 +76,20 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       PulseReadModels1763900000000,
       PulseDedupeRetention1764000000000,
       PulseTenantKeys1765200000000,
+      OutboundTables1765300000000,
+      PulseDestinations1765300000001,
       PulseConsentWithdrawals1765400000000,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
-    events: [...trackingEvents, ...identityEvents, ...tenantEvents, ...accountEvents, LoginSucceeded, ...trackingPurposeEvents],
+    events: [
+      ...trackingEvents,
+      ...identityEvents,
+      ...destinationEvents,
+      ...tenantEvents,
+      ...accountEvents,
+      LoginSucceeded,
+      ...trackingPurposeEvents,
+    ],
   });
   return {
     infrastructure,
@@ -102,9 +130,37 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     },
     publicUrl: config.PULSE_PUBLIC_URL ?? `http://localhost:${config.PORT}`,
     liveTicketKey: liveTicketKeyOf(config.TESSERA_MASTER_KEY),
+    outbound: outboundOf(config),
   };
 }
 
 export function pulseServiceOptions(config: PulseConfig): ServiceOptions {
   return { serviceName: 'pulse', api: config.PULSE_ROLE === 'projector' ? pulseProjectorApi : pulseApi, ...platformOptionsFromEnv(config) };
+}
+
+function outboundOf(config: PulseConfig): PulseOutbound {
+  const hosts = config.OUTBOUND_ALLOWED_HOSTS.split(',')
+    .map((host) =>
+      host
+        .trim()
+        .toLowerCase()
+        .replace(/^\[(.*)\]$/, '$1'),
+    )
+    .filter((host) => host !== '');
+  return {
+    policy: { allowedHosts: new Set(hosts) },
+    retry: {
+      ...DEFAULT_RETRY,
+      baseDelayMs: config.OUTBOUND_RETRY_BASE_MS,
+      maxAttempts: config.OUTBOUND_MAX_ATTEMPTS,
+      breakerCooldownMs: config.OUTBOUND_BREAKER_COOLDOWN_MS,
+    },
+    secrets: new SecretBox(config.TESSERA_MASTER_KEY),
+    leaseMs: config.OUTBOUND_LEASE_MS,
+    concurrency: config.OUTBOUND_CONCURRENCY,
+    replayPerSecond: config.OUTBOUND_REPLAY_PER_SECOND,
+    connectTimeoutMs: Math.min(DEFAULT_SENDER.connectTimeoutMs, config.OUTBOUND_TIMEOUT_MS),
+    totalTimeoutMs: config.OUTBOUND_TIMEOUT_MS,
+    maxResponseBytes: DEFAULT_SENDER.maxResponseBytes,
+  };
 }

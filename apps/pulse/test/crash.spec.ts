@@ -1,49 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { Pool } from 'pg';
 import { createTestDatabase } from '../../../test/support/database';
 import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
 import { basic, eventually } from './pulse-harness';
-
-const ROOT = join(__dirname, '..', '..', '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** pulse's real main.ts in a child process, as `npm start` runs it. */
-function startPulseProcess(env: Record<string, string>): ChildProcess {
-  return spawn(
-    process.execPath,
-    ['--conditions=tessera-source', '-r', join(__dirname, 'support', 'ts-register.js'), join(ROOT, 'apps', 'pulse', 'src', 'main.ts')],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0', HOST: '127.0.0.1', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-}
+import { freePort, killAll, startPulseProcess } from './pulse-process';
 
 describe('crash: SIGKILL in the middle of a stream of batches', () => {
   let register: RegisterHarness;
   let pool: Pool;
   const children: ChildProcess[] = [];
   afterAll(async () => {
-    for (const child of children) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await killAll(children);
     await pool?.end();
     await register?.close();
   });

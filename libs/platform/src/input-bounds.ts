@@ -21,6 +21,8 @@ export const BOUNDS = {
   identifierLength: 512,
   /** A display name, a title, a label. */
   nameLength: 200,
+  /** A URL a tenant gives us to call (a webhook destination): what browsers and proxies reliably carry. */
+  urlLength: 2048,
   /** Free text a person types (a reason, a note). */
   textLength: 2_000,
   /** Nesting of objects and arrays in JSON the clients send (properties, traits, profile). */
