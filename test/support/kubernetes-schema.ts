@@ -128,6 +128,13 @@ const scrapeEndpoint: Fields = {
   relabelings: { list: 'any' },
   metricRelabelings: { list: 'any' },
 };
+/** A ServiceMonitor's and a PodMonitor's spec differ only in the name of their endpoint list. */
+const monitorSpec = (endpointList: 'endpoints' | 'podMetricsEndpoints'): Fields => ({
+  jobLabel: 'string',
+  selector,
+  namespaceSelector: { matchNames: { list: 'string' }, any: 'boolean' },
+  [endpointList]: { list: scrapeEndpoint },
+});
 const ingressBackend: Fields = { service: { name: 'string', port: { name: 'string', number: 'number' } } };
 
 /** Per `apiVersion/kind`: the fields of the object besides apiVersion, kind and metadata. */
@@ -209,22 +216,8 @@ const kinds: Record<string, Fields> = {
     },
   },
   // The Prometheus Operator's CRDs (monitoring.coreos.com/v1): the fields used here, as its API reference documents them.
-  'monitoring.coreos.com/v1/ServiceMonitor': {
-    spec: {
-      jobLabel: 'string',
-      selector,
-      namespaceSelector: { matchNames: { list: 'string' }, any: 'boolean' },
-      endpoints: { list: scrapeEndpoint },
-    },
-  },
-  'monitoring.coreos.com/v1/PodMonitor': {
-    spec: {
-      jobLabel: 'string',
-      selector,
-      namespaceSelector: { matchNames: { list: 'string' }, any: 'boolean' },
-      podMetricsEndpoints: { list: scrapeEndpoint },
-    },
-  },
+  'monitoring.coreos.com/v1/ServiceMonitor': { spec: monitorSpec('endpoints') },
+  'monitoring.coreos.com/v1/PodMonitor': { spec: monitorSpec('podMetricsEndpoints') },
   'monitoring.coreos.com/v1/PrometheusRule': {
     spec: {
       groups: {
