@@ -14,7 +14,7 @@ import { allRenders, matches, named, ofKind, renderedOf, type K8sObject } from '
 const publicPaths: Record<string, readonly string[]> = {
   login: ['/t/acme/.well-known/openid-configuration', '/t/acme/token', '/t/acme/interaction/abc/login', '/admin/tenants/acme/clients'],
   register: ['/admin/tenants', '/t/acme/users', '/t/acme/me', '/t/acme/password-resets/confirm', '/pages/mailed-token.js'],
-  pulse: ['/v1/track', '/v1/batch', '/t/acme/profiles/userId/u1', '/t/acme/live'],
+  pulse: ['/v1/track', '/v1/batch', '/v1/pixel/track', '/t/acme/profiles/userId/u1', '/t/acme/live', '/t/acme/tracking-purposes'],
   rewards: ['/t/acme/program', '/t/acme/members/u1/redemptions'],
 };
 /** Served by every service on its one port, for the cluster only. */

@@ -17,10 +17,10 @@ import { STRONG_PASSWORD } from '../support/register-harness';
  * the four services (pulse as ingest and projector) run as processes on one database, Prometheus
  * scrapes each /metrics every second under the job names the ServiceMonitors give them and
  * evaluates the rule files every second. After a little real traffic (a tenant, sign-ups, a
- * token, a sign-in, tracking, profile and balance reads, an event no reader can decode), every
- * metric any query reads must be in Prometheus, every query must run, every panel and recording
- * rule must get data back; and a projection stalled on a locked checkpoint row must fire
- * TesseraProjectionLagHigh, which resolves once the lock goes.
+ * token, a sign-in, tracking, a message consent refuses, profile and balance reads, an event no
+ * reader can decode), every metric any query reads must be in Prometheus, every query must run,
+ * every panel and recording rule must get data back; and a projection stalled on its locked
+ * checkpoint table must fire TesseraProjectionLagHigh, which resolves once the lock goes.
  */
 
 jest.setTimeout(300_000);
@@ -140,7 +140,7 @@ describe('alerts, recording rules and dashboards against a real Prometheus scrap
     expect(empty).toEqual([]);
   });
 
-  test('a projection stalled on its locked checkpoint row fires TesseraProjectionLagHigh, which resolves once the lock goes', async () => {
+  test('a projection stalled on its locked checkpoint table fires TesseraProjectionLagHigh, which resolves once the lock goes', async () => {
     const firing = async () => {
       const { alerts } = await prometheus.api<{ alerts: ActiveAlert[] }>('alerts');
       return alerts.filter(
@@ -219,11 +219,14 @@ function lagRuleForTheTest(directory: string): string {
   return file;
 }
 
-function track(four: FourServices, honest: HonestTenant, userId: string): Promise<Response> {
+/** A track call with the tenant's server key: an order by `userId`, or the message given. */
+function track(four: FourServices, honest: HonestTenant, message: string | object): Promise<Response> {
+  const body =
+    typeof message === 'string' ? { userId: message, event: 'Order Completed', properties: { total: 5, currency: 'EUR' } } : message;
   return fetch(`${four.services.pulse.url}/v1/track`, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`${honest.serverKey}:`).toString('base64')}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ userId, event: 'Order Completed', properties: { total: 5, currency: 'EUR' } }),
+    body: JSON.stringify(body),
   });
 }
 
@@ -242,6 +245,28 @@ async function sendTraffic(four: FourServices, honest: HonestTenant): Promise<vo
   expect((await track(four, honest, 'b-member-1')).status).toBe(200);
   const profile = `${four.services.pulse.url}/t/${honest.slug}/profiles/userId/b-member-1`;
   await eventually(async () => (await fetch(profile, { headers: { authorization: `Bearer ${honest.apiKey}` } })).status === 200);
+  // A visitor whose consent manager refuses marketing: acknowledged, not stored, counted. Ingest
+  // learns the tenant's purposes from its own events, so the first messages may still be stored.
+  const bearer = { authorization: `Bearer ${honest.apiKey}`, 'content-type': 'application/json' };
+  const purposes = { rules: [{ purpose: 'marketing', events: ['Ad Clicked'] }] };
+  const set = await fetch(`${four.services.pulse.url}/t/${honest.slug}/tracking-purposes`, {
+    method: 'PUT',
+    headers: bearer,
+    body: JSON.stringify(purposes),
+  });
+  expect(set.status).toBe(200);
+  await eventually(
+    async () => {
+      const refused = {
+        anonymousId: `visitor-${randomUUID()}`,
+        event: 'Ad Clicked',
+        context: { consent: { categoryPreferences: { marketing: false } } },
+      };
+      expect((await track(four, honest, refused)).status).toBe(200);
+      return (await (await fetch(`${four.services.pulse.url}/metrics`)).text()).includes('tessera_tracking_messages_suppressed_total{');
+    },
+    { timeoutMs: 10_000, intervalMs: 200 },
+  );
   // What a faulty writer could leave in the log: metadata without a tenant. The projections that
   // follow tracking streams set it aside (parked, reason undecodable) and move on.
   await four.pool.query('SELECT * FROM es_append_any($1, $2::jsonb)', [
