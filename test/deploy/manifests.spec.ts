@@ -1,22 +1,12 @@
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PATH_METADATA } from '@nestjs/common/constants';
 import { HealthController, platformEnvSchema } from '#platform';
 import { structuralProblems } from '../support/kubernetes-schema';
-import { parseYamlDocuments } from '../support/yaml';
-
-type K8sObject = {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  spec?: any;
-  data?: any;
-};
+import { allRenders, matches, named, ofKind, renderedOf, sites, tiers, type K8sObject } from '../support/kustomize';
 
 const repoRoot = resolve(__dirname, '../..');
-const k8s = join(repoRoot, 'k8s');
 const services: Record<string, number> = { login: 3001, register: 3002, pulse: 3003, rewards: 3004 };
 /**
  * Every Deployment: the app whose build it runs and its port. The services serve clients through
@@ -27,35 +17,6 @@ const deployed: Record<string, { app: string; port: number }> = {
   'pulse-projector': { app: 'pulse', port: services.pulse! },
 };
 const projector = 'pulse-projector';
-const tiers = ['starter', 'standard', 'enterprise'] as const;
-const sites = readdirSync(join(k8s, 'sites')).sort();
-
-function render(directory: string): K8sObject[] {
-  let text: string;
-  try {
-    text = execFileSync('kubectl', ['kustomize', join(k8s, directory)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (error) {
-    const { code, stderr } = error as { code?: string; stderr?: string };
-    if (code === 'ENOENT')
-      throw new Error('kubectl is not on PATH: the manifests were NOT rendered (kustomize 5 is needed, e.g. kubectl >= 1.27)', {
-        cause: error,
-      });
-    throw new Error(`kubectl kustomize k8s/${directory} failed:\n${stderr ?? String(error)}`, { cause: error });
-  }
-  return parseYamlDocuments(text) as K8sObject[];
-}
-
-const rendered = new Map<string, K8sObject[]>();
-const renderedOf = (directory: string): K8sObject[] => {
-  if (!rendered.has(directory)) rendered.set(directory, render(directory));
-  return rendered.get(directory)!;
-};
-const allRenders = [...tiers.map((tier) => `overlays/${tier}`), ...sites.map((site) => `sites/${site}`)];
-
-const ofKind = (objects: K8sObject[], kind: string) => objects.filter((object) => object.kind === kind);
-const named = (objects: K8sObject[], kind: string, name: string) => ofKind(objects, kind).find((object) => object.metadata.name === name);
-const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
-  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([key, value]) => labels?.[key] === value);
 
 /** The shared configuration, generated with a content hash in its name so a change rolls the Deployments. */
 function tesseraConfig(objects: K8sObject[]): K8sObject {

@@ -118,6 +118,23 @@ const networkPolicyPeer: Fields = {
   ipBlock: { cidr: 'string', except: { list: 'string' } },
 };
 const networkPolicyPort: Fields = { port: 'intOrString', protocol: 'string', endPort: 'number' };
+const scrapeEndpoint: Fields = {
+  port: 'string',
+  path: 'string',
+  scheme: 'string',
+  interval: 'string',
+  scrapeTimeout: 'string',
+  honorLabels: 'boolean',
+  relabelings: { list: 'any' },
+  metricRelabelings: { list: 'any' },
+};
+/** A ServiceMonitor's and a PodMonitor's spec differ only in the name of their endpoint list. */
+const monitorSpec = (endpointList: 'endpoints' | 'podMetricsEndpoints'): Fields => ({
+  jobLabel: 'string',
+  selector,
+  namespaceSelector: { matchNames: { list: 'string' }, any: 'boolean' },
+  [endpointList]: { list: scrapeEndpoint },
+});
 const ingressBackend: Fields = { service: { name: 'string', port: { name: 'string', number: 'number' } } };
 
 /** Per `apiVersion/kind`: the fields of the object besides apiVersion, kind and metadata. */
@@ -196,6 +213,20 @@ const kinds: Record<string, Fields> = {
       ingressClassName: 'string',
       tls: { list: { hosts: { list: 'string' }, secretName: 'string' } },
       rules: { list: { host: 'string', http: { paths: { list: { path: 'string', pathType: 'string', backend: ingressBackend } } } } },
+    },
+  },
+  // The Prometheus Operator's CRDs (monitoring.coreos.com/v1): the fields used here, as its API reference documents them.
+  'monitoring.coreos.com/v1/ServiceMonitor': { spec: monitorSpec('endpoints') },
+  'monitoring.coreos.com/v1/PodMonitor': { spec: monitorSpec('podMetricsEndpoints') },
+  'monitoring.coreos.com/v1/PrometheusRule': {
+    spec: {
+      groups: {
+        list: {
+          name: 'string',
+          interval: 'string',
+          rules: { list: { alert: 'string', record: 'string', expr: 'string', for: 'string', labels: stringMap, annotations: stringMap } },
+        },
+      },
     },
   },
   // CloudNativePG's Cluster (a CRD): only the fields used here, as its reference documents them.

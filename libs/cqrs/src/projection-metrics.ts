@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export class ProjectionMetrics {
   readonly lag: Histogram<'projection'>;
   readonly behind: Gauge<'projection'>;
-  readonly applied: Gauge<'projection'>;
+  readonly applied: Counter<'projection'>;
   readonly parked: Counter<'projection' | 'reason'>;
 
   private readonly sources = new Map<string, () => number>();
@@ -26,8 +26,9 @@ export class ProjectionMetrics {
         for (const [projection, lagSeconds] of this.sources) this.behind.set({ projection }, lagSeconds());
       },
     });
-    this.applied = new Gauge({
-      name: 'tessera_projection_events_applied',
+    // A Counter, not a Gauge: it only grows, so rate() and increase() read it across restarts.
+    this.applied = new Counter({
+      name: 'tessera_projection_events_applied_total',
       help: 'Events applied by a projection since the process started',
       labelNames: ['projection'],
       registers: [registry],

@@ -256,6 +256,9 @@ describe('projection runner', () => {
     const exposition = await registry.metrics();
     expect(exposition).toMatch(/tessera_projection_lag_seconds_count\{projection="measured"\} 30/);
     expect(exposition).toMatch(/tessera_projection_behind_seconds\{projection="measured"\} 0/);
+    // A counter, so rate() and increase() in the alert rules and dashboards read it correctly.
+    expect(exposition).toContain('# TYPE tessera_projection_events_applied_total counter');
+    expect(exposition).toMatch(/tessera_projection_events_applied_total\{projection="measured"\} 30\n/);
     await runner.stop();
   });
 });

@@ -2,7 +2,9 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import type { Counter, Gauge } from 'prom-client';
 import { SERVICE_LOGGER } from './logging';
+import { MetricsRegistry } from './metrics';
 import { ServiceLifecycle } from './shutdown';
 
 export interface ReadinessResult {
@@ -38,10 +40,43 @@ const lifecycleIndicator = 'lifecycle';
 
 type Verdict = { ok: true; detail: Record<string, unknown> } | { ok: false; detail: Record<string, unknown>; error?: unknown };
 
+/**
+ * What the probes saw, for alerts: the kubelet acts on readiness but keeps no history of it, so a
+ * replica that keeps leaving and rejoining the rotation, or a database every check finds
+ * unreachable, would otherwise show only as scattered log lines.
+ */
+class ReadinessMetrics {
+  readonly ready: Gauge;
+  /** Counted here, not sampled by the scrape: a flap between two scrapes still counts. */
+  readonly changes: Counter;
+  readonly checkUp: Gauge<'check'>;
+  private last: boolean | undefined;
+
+  constructor(metrics: MetricsRegistry) {
+    this.ready = metrics.gauge({ name: 'tessera_ready', help: 'Whether the last readiness probe answered 200 (1) or 503 (0)' });
+    this.changes = metrics.counter({
+      name: 'tessera_readiness_changes_total',
+      help: 'Times the readiness verdict changed from ready to not ready or back',
+    });
+    this.checkUp = metrics.gauge({
+      name: 'tessera_readiness_check_up',
+      help: 'Whether a readiness check (eventstore, postgres, projections, ...) passed at the last probe',
+      labelNames: ['check'],
+    });
+  }
+
+  probed(ok: boolean): void {
+    this.ready.set(ok ? 1 : 0);
+    if (this.last !== undefined && this.last !== ok) this.changes.inc();
+    this.last = ok;
+  }
+}
+
 @Controller('health')
 export class HealthController {
   /** Last verdict per check, so a failing dependency is logged when it changes, not on every probe. */
   private readonly lastOk = new Map<string, boolean>();
+  private readonly readinessMetrics: ReadinessMetrics;
 
   constructor(
     private readonly health: HealthCheckService,
@@ -50,7 +85,10 @@ export class HealthController {
     private readonly lifecycle: ServiceLifecycle,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     @Inject(READINESS_CHECK_TIMEOUT_MS) private readonly checkTimeoutMs: number,
-  ) {}
+    metrics: MetricsRegistry,
+  ) {
+    this.readinessMetrics = new ReadinessMetrics(metrics);
+  }
 
   /** Only says the process answers HTTP: failing dependencies must not get the pod restarted. */
   @Get('live')
@@ -59,15 +97,16 @@ export class HealthController {
   }
 
   @Get('ready')
-  ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
-    if (this.lifecycle.draining) {
-      // Dependencies are beside the point now: this replica is leaving the rotation.
-      return this.respond(reply, [() => this.indicators.check(lifecycleIndicator).down({ state: 'draining' })]);
-    }
-    return this.respond(reply, [
-      () => this.indicators.check(lifecycleIndicator).up({ state: 'serving' }),
-      ...this.checks.all().map((check) => () => this.run(check)),
-    ]);
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
+    const body = await (this.lifecycle.draining
+      ? // Dependencies are beside the point now: this replica is leaving the rotation.
+        this.respond(reply, [() => this.indicators.check(lifecycleIndicator).down({ state: 'draining' })])
+      : this.respond(reply, [
+          () => this.indicators.check(lifecycleIndicator).up({ state: 'serving' }),
+          ...this.checks.all().map((check) => () => this.run(check)),
+        ]));
+    this.readinessMetrics.probed(reply.statusCode === 200);
+    return body;
   }
 
   private async respond(
@@ -90,6 +129,7 @@ export class HealthController {
   private async run(check: ReadinessCheck): Promise<HealthIndicatorResult> {
     const verdict = await this.verdictOf(check);
     this.noteTransition(check.name, verdict);
+    this.readinessMetrics.checkUp.set({ check: check.name }, verdict.ok ? 1 : 0);
     const session = this.indicators.check(check.name);
     return verdict.ok ? session.up(verdict.detail) : session.down(verdict.detail);
   }

@@ -1,5 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
+import { MetricsRegistry } from './metrics';
 import { createServiceApp } from './service-app';
 import { ServiceLifecycle } from './shutdown';
 import { LogCapture } from './testing/log-capture';
@@ -96,6 +97,24 @@ describe('health', () => {
 
     app.get(SwitchableDependency).healthy = true;
     await request(app.getHttpServer()).get('/health/ready').expect(200);
+  });
+
+  test('readiness is a metric: the last verdict, each check, and every change of verdict counted (flapping alerts read it)', async () => {
+    const probe = (status: number) => request(app.getHttpServer()).get('/health/ready').expect(status);
+    const exposition = () => app.get(MetricsRegistry).exposition();
+    await probe(200);
+    expect(await exposition()).toMatch(/tessera_readiness_changes_total\{[^}]*\} 0\n/);
+    app.get(SwitchableDependency).healthy = false;
+    await probe(503);
+    expect(await exposition()).toMatch(/tessera_ready\{[^}]*\} 0\n/);
+    expect(await exposition()).toMatch(/tessera_readiness_check_up\{check="eventstore"[^}]*\} 0\n/);
+    app.get(SwitchableDependency).healthy = true;
+    await probe(200);
+    await probe(200);
+    const after = await exposition();
+    expect(after).toMatch(/tessera_ready\{[^}]*\} 1\n/);
+    expect(after).toMatch(/tessera_readiness_check_up\{check="eventstore"[^}]*\} 1\n/);
+    expect(after).toMatch(/tessera_readiness_changes_total\{[^}]*\} 2\n/);
   });
 
   test('a check that throws fails readiness without exposing its error', async () => {

@@ -39,7 +39,12 @@ export class OidcMount implements OnModuleInit {
     void fastify.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
-      scope.all('/t/:tenant/*', (request, reply) => this.serve(request as FastifyRequest<{ Params: { tenant: string } }>, reply));
+      const serve = (request: FastifyRequest, reply: FastifyReply) =>
+        this.serve(request as FastifyRequest<{ Params: { tenant: string } }>, reply);
+      // The same handler, but its own route template: the request metrics (and the token-issuance
+      // SLO built on them) can then tell token requests from the rest of the catch-all.
+      scope.post('/t/:tenant/token', serve);
+      scope.all('/t/:tenant/*', serve);
     });
   }
 
