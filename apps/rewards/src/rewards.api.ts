@@ -114,7 +114,8 @@ export const rewardsApi: ApiDescription = {
     {
       method: 'post',
       path: '/t/{tenant}/rewards/{rewardId}/codes',
-      summary: 'Import voucher codes into a reward that hands out imported codes (up to 1,000 a call; an Idempotency-Key makes a retry add once)',
+      summary:
+        'Import voucher codes into a reward that hands out imported codes (up to 1,000 a call; an Idempotency-Key makes a retry add once)',
       tags: ['catalog'],
       auth: 'apiKey',
       body: importCodesBody,

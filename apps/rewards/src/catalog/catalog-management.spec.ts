@@ -54,11 +54,15 @@ describe('catalog management', () => {
       tiers: null,
       updatedAt: at,
     });
-    given(catalogDecider, [created()]).when({ type: 'UpdateReward', changes: { name: 'Big mug', cost: 120 }, now }).then([updated]);
+    given(catalogDecider, [created()])
+      .when({ type: 'UpdateReward', changes: { name: 'Big mug', cost: 120 }, now })
+      .then([updated]);
     given(catalogDecider, [created(), updated])
       .when({ type: 'UpdateReward', changes: { name: 'Big mug' }, now })
       .thenNothingHappens();
-    given(catalogDecider, [created(), updated]).when(reserve('r1', 'u1')).then([reserved('r1', 'u1')]);
+    given(catalogDecider, [created(), updated])
+      .when(reserve('r1', 'u1'))
+      .then([reserved('r1', 'u1')]);
   });
 
   test('an update is held to the same terms as a new reward: bounded cost and limit, a window that ends after it starts', () => {
@@ -74,7 +78,9 @@ describe('catalog management', () => {
     given(catalogDecider, [created()])
       .when({ type: 'UpdateReward', changes: { validUntil: '2025-01-01T00:00:00.000Z' }, now })
       .thenRejects({ kind: 'InvalidValidity' });
-    given(catalogDecider, []).when({ type: 'UpdateReward', changes: { name: 'x' }, now }).thenRejects({ kind: 'RewardNotFound' });
+    given(catalogDecider, [])
+      .when({ type: 'UpdateReward', changes: { name: 'x' }, now })
+      .thenRejects({ kind: 'RewardNotFound' });
   });
 
   test('a restock adds units to the stock, once per restock id, never past what a quantity holds', () => {
@@ -98,19 +104,25 @@ describe('catalog management', () => {
     const deactivated = RewardDeactivated({ rewardId: 'w', deactivatedAt: at });
     given(catalogDecider, [created()]).when({ type: 'Deactivate', now }).then([deactivated]);
     given(catalogDecider, [created(), deactivated]).when({ type: 'Deactivate', now }).thenNothingHappens();
-    given(catalogDecider, [created(), reserved('r1', 'u1'), deactivated]).when(reserve('r2', 'u2')).thenRejects({ kind: 'RewardInactive' });
+    given(catalogDecider, [created(), reserved('r1', 'u1'), deactivated])
+      .when(reserve('r2', 'u2'))
+      .thenRejects({ kind: 'RewardInactive' });
     given(catalogDecider, [created(), reserved('r1', 'u1'), deactivated])
       .when({ type: 'ReleaseStock', redemptionId: 'r1', now })
       .then([StockReleased({ rewardId: 'w', redemptionId: 'r1', userId: 'u1', releasedAt: at })]);
     const reactivated = RewardReactivated({ rewardId: 'w', reactivatedAt: at });
     given(catalogDecider, [created(), deactivated]).when({ type: 'Reactivate', now }).then([reactivated]);
     given(catalogDecider, [created()]).when({ type: 'Reactivate', now }).thenNothingHappens();
-    given(catalogDecider, [created(), deactivated, reactivated]).when(reserve('r2', 'u2')).then([reserved('r2', 'u2')]);
+    given(catalogDecider, [created(), deactivated, reactivated])
+      .when(reserve('r2', 'u2'))
+      .then([reserved('r2', 'u2')]);
   });
 
   test('a tier-only reward goes to members of its tiers only, and names them when it refuses', () => {
     const goldOnly = created({ tiers: ['gold', 'platinum'] });
-    given(catalogDecider, [goldOnly]).when(reserve('r1', 'u1', { tier: 'gold' })).then([reserved('r1', 'u1')]);
+    given(catalogDecider, [goldOnly])
+      .when(reserve('r1', 'u1', { tier: 'gold' }))
+      .then([reserved('r1', 'u1')]);
     given(catalogDecider, [goldOnly])
       .when(reserve('r1', 'u1', { tier: 'silver' }))
       .thenRejects({ kind: 'TierRequired', tiers: ['gold', 'platinum'], memberTier: 'silver' });
@@ -136,7 +148,9 @@ describe('catalog management', () => {
     given(catalogDecider, spent).when(reserve('r3', 'u3')).thenRejects({ kind: 'OutOfCodes' });
     // A cancelled redemption's code stays spent: its member has seen it.
     const released = StockReleased({ rewardId: 'w', redemptionId: 'r1', userId: 'u1', releasedAt: at });
-    given(catalogDecider, [...spent, released]).when(reserve('r3', 'u3')).thenRejects({ kind: 'OutOfCodes' });
+    given(catalogDecider, [...spent, released])
+      .when(reserve('r3', 'u3'))
+      .thenRejects({ kind: 'OutOfCodes' });
   });
 
   test('imported codes are refused when repeated within the list or already in the reward, each named by its place', () => {
@@ -151,9 +165,15 @@ describe('catalog management', () => {
           { pointer: '/codes/3', message: expect.any(String) },
         ],
       });
-    given(catalogDecider, withCodes).when({ type: 'ImportCodes', importId: 'i2', codes: ['B-1'], now }).then([imported(['B-1'], 'i2')]);
-    given(catalogDecider, withCodes).when({ type: 'ImportCodes', importId: 'i1', codes: ['C-1'], now }).thenNothingHappens();
-    given(catalogDecider, [created()]).when({ type: 'ImportCodes', importId: 'i2', codes: ['B-1'], now }).thenRejects({ kind: 'NotImportingCodes' });
+    given(catalogDecider, withCodes)
+      .when({ type: 'ImportCodes', importId: 'i2', codes: ['B-1'], now })
+      .then([imported(['B-1'], 'i2')]);
+    given(catalogDecider, withCodes)
+      .when({ type: 'ImportCodes', importId: 'i1', codes: ['C-1'], now })
+      .thenNothingHappens();
+    given(catalogDecider, [created()])
+      .when({ type: 'ImportCodes', importId: 'i2', codes: ['B-1'], now })
+      .thenRejects({ kind: 'NotImportingCodes' });
   });
 
   test('a reward created with codes records them with it', () => {

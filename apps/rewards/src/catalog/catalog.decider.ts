@@ -115,7 +115,9 @@ export const catalogDecider: Decider<CatalogCommand, CatalogEvent, RewardState, 
         if (!Number.isInteger(command.units) || command.units < 1 || stock > BOUNDS.quantity)
           return reject({
             kind: 'InvalidTerms',
-            errors: [{ pointer: '/units', message: `must be a whole number from 1 to ${BOUNDS.quantity - terms.stock} (stock is ${terms.stock})` }],
+            errors: [
+              { pointer: '/units', message: `must be a whole number from 1 to ${BOUNDS.quantity - terms.stock} (stock is ${terms.stock})` },
+            ],
           });
         return accept(StockAdded({ rewardId, restockId: command.restockId, units: command.units, stock, restockedAt: at }));
       }

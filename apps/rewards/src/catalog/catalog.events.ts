@@ -60,10 +60,13 @@ export const VoucherCodesImported = defineEvent<{ rewardId: string; importId: st
  * The code a redemption got, appended with its StockReserved in one decision. Sealed under the
  * member's key: it is theirs to use, and it goes with them when they are erased.
  */
-export const VoucherCodeAssigned = defineEvent<{ rewardId: string; redemptionId: string; userId: string; code: string; assignedAt: string }>()(
-  'VoucherCodeAssigned',
-  { personalData: { subject: (data: JsonObject) => String(data.userId), fields: ['code'] } },
-);
+export const VoucherCodeAssigned = defineEvent<{
+  rewardId: string;
+  redemptionId: string;
+  userId: string;
+  code: string;
+  assignedAt: string;
+}>()('VoucherCodeAssigned', { personalData: { subject: (data: JsonObject) => String(data.userId), fields: ['code'] } });
 
 /** One unit held for a redemption; the reward stream is the only place stock is counted. */
 export const StockReserved = defineEvent<{ rewardId: string; redemptionId: string; userId: string; reservedAt: string }>()('StockReserved');

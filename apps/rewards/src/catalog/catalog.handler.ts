@@ -7,7 +7,8 @@ import { catalogDecider, type CatalogCommand, type RewardState } from './catalog
 import type { EditableTerms, RewardTerms } from './catalog.events';
 import { drawCode } from './catalog.rules';
 
-type NewReward = Omit<RewardTerms, 'rewardId' | 'category' | 'tiers' | 'voucher'> & Partial<Pick<RewardTerms, 'category' | 'tiers' | 'voucher'>>;
+type NewReward = Omit<RewardTerms, 'rewardId' | 'category' | 'tiers' | 'voucher'> &
+  Partial<Pick<RewardTerms, 'category' | 'tiers' | 'voucher'>>;
 
 /** Draws of a generated code that may meet one handed out before (32^6 and up: practically never twice). */
 const CODE_DRAWS = 5;

@@ -164,7 +164,10 @@ export class CatalogController {
     request: IncomingRequest,
     slug: string,
     rewardId: string,
-    work: (tenantId: string, context: { tenantId: string; correlationId: string; now: Date }) => Promise<CommandOutcome<CatalogEvent, CatalogRejection>>,
+    work: (
+      tenantId: string,
+      context: { tenantId: string; correlationId: string; now: Date },
+    ) => Promise<CommandOutcome<CatalogEvent, CatalogRejection>>,
   ) {
     return this.calls.write(request, slug, async (tenant) => {
       if (!UUID.test(rewardId)) throw rewardNotFound(rewardId);

@@ -79,7 +79,12 @@ export function codeErrors(state: RewardState, codes: readonly string[], pointer
 }
 
 /** Why a member of `memberTier` cannot have one more of this reward now, if they cannot. */
-export function unavailability(state: RewardState, userId: string, now: Date, memberTier: string | null = null): CatalogRejection | undefined {
+export function unavailability(
+  state: RewardState,
+  userId: string,
+  now: Date,
+  memberTier: string | null = null,
+): CatalogRejection | undefined {
   const { terms, held } = state;
   if (!terms) return { kind: 'RewardNotFound' };
   if (!state.active) return { kind: 'RewardInactive' };
