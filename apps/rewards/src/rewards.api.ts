@@ -4,6 +4,7 @@ import { createRewardBody, importCodesBody, restockBody, updateRewardBody } from
 import { programBody } from './program/program.schemas';
 import { redeemBody } from './redemption/redemption.http';
 import { adjustmentBody } from './wallet/member.http';
+import { refundBody } from './wallet/refund.http';
 
 const keyErrors = {
   401: 'no or unknown API key',
@@ -223,6 +224,25 @@ export const rewardsApi: ApiDescription = {
         400: 'invalid input, userId or Idempotency-Key',
         409: 'would overdraw the wallet, or take it past what a wallet holds',
         422: 'Idempotency-Key already used for an adjustment with another body',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/members/{userId}/refunds',
+      summary:
+        'An order refunded or returned (all of it, or `amount` of its total): takes back what it earned, in proportion, never more; ' +
+        "from the order's own lots, then the soonest-expiring; past the balance only if the program's refunds.allowNegativeBalance " +
+        'says so (otherwise the shortfall is recorded). Idempotency-Key required: a retry takes back once',
+      tags: ['members'],
+      auth: 'apiKey',
+      body: refundBody,
+      responses: {
+        201: 'taken back: points, taken from lots, owed, shortfall and the balance after',
+        ...memberErrors,
+        400: 'invalid input, userId or Idempotency-Key, or none sent',
+        404: 'unknown tenant or member, or no points earned for this order',
+        409: 'the order was refunded in full already',
+        422: 'Idempotency-Key already used for a refund with another body',
       },
     },
     ...parkedEventsApi,

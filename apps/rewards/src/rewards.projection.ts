@@ -164,6 +164,10 @@ class ReadModelChanges {
       case 'RedemptionCancelled':
         this.move(tenantId, event.data.userId, event.data.lots, 1);
         return;
+      case 'PointsClawedBack':
+      case 'OwedPointsRepaid':
+        this.move(tenantId, event.data.userId, event.data.lots, -1);
+        return;
       case 'PointsExpired':
         this.move(tenantId, event.data.userId, [{ lotId: event.data.lotId, points: event.data.points }], -1);
         return;
