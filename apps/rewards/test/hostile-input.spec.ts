@@ -192,28 +192,35 @@ describe('hostile input at every rewards edge', () => {
     await h.track(tenant, userId, 'Order Completed', { total: 1e300, currency: 'EUR' });
   });
 
-  test('adjustments, with hostile member ids and keys', async () => {
+  /** A member's write route, fed hostile member ids, Idempotency-Keys and bodies. */
+  async function memberWritesAnswerSafely(route: string, body: fc.Arbitrary<object>): Promise<void> {
     const call = fc.record({
       member: fc.oneof(fc.constant(userId), hostileText),
       key: maybe(fc.oneof(fc.uuid(), fc.string({ unit: 'grapheme-ascii', maxLength: 300 }), fc.constantFrom('has space', 'x'.repeat(256)))),
-      body: fc.record(
-        { points: fc.oneof(hostileNumber, anything), reason: fc.oneof(hostileText, anything), actor: fc.oneof(hostileText, anything) },
-        { requiredKeys: [] },
-      ),
+      body,
     });
     await fc.assert(
       fc.asyncProperty(call, async ({ member, key, body }) => {
         await answersSafely(() => {
           const request = h.rewards
             .http()
-            .post(`/t/${tenant.slug}/members/${segment(member)}/adjustments`)
+            .post(`/t/${tenant.slug}/members/${segment(member)}/${route}`)
             .set(auth(tenant));
           return (key === undefined ? request : request.set('idempotency-key', key)).send(body);
         });
       }),
       { numRuns: 120 },
     );
-  });
+  }
+
+  test('adjustments, with hostile member ids and keys', () =>
+    memberWritesAnswerSafely(
+      'adjustments',
+      fc.record(
+        { points: fc.oneof(hostileNumber, anything), reason: fc.oneof(hostileText, anything), actor: fc.oneof(hostileText, anything) },
+        { requiredKeys: [] },
+      ),
+    ));
 
   test('redemptions and the reads, with hostile ids, statuses and cursors', async () => {
     const call = fc.record({
@@ -310,11 +317,10 @@ describe('hostile input at every rewards edge', () => {
     );
   });
 
-  test('refunds, with hostile member ids, keys, order ids and amounts', async () => {
-    const call = fc.record({
-      member: fc.oneof(fc.constant(userId), hostileText),
-      key: maybe(fc.oneof(fc.uuid(), fc.constantFrom('has space', 'x'.repeat(256)))),
-      body: fc.record(
+  test('refunds, with hostile member ids, keys, order ids and amounts', () =>
+    memberWritesAnswerSafely(
+      'refunds',
+      fc.record(
         {
           orderId: orValid(fc.constantFrom('O-1', 'nope'), fc.oneof(hostileText, anything)),
           amount: fc.oneof(hostileNumber, anything),
@@ -322,20 +328,7 @@ describe('hostile input at every rewards edge', () => {
         },
         { requiredKeys: [] },
       ),
-    });
-    await fc.assert(
-      fc.asyncProperty(call, async ({ member, key, body }) => {
-        await answersSafely(() => {
-          const request = h.rewards
-            .http()
-            .post(`/t/${tenant.slug}/members/${segment(member)}/refunds`)
-            .set(auth(tenant));
-          return (key === undefined ? request : request.set('idempotency-key', key)).send(body);
-        });
-      }),
-      { numRuns: 120 },
-    );
-  });
+    ));
 
   test('a member id of 128 characters (the longest a wallet takes) is addressable; one too long for the router is a 414 problem', async () => {
     const longest = `m${'x'.repeat(127)}`;

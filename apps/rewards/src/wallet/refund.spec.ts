@@ -19,28 +19,18 @@ const now = new Date('2026-06-01T00:00:00.000Z');
 const at = now.toISOString();
 const enrolled = MemberEnrolled({ userId, enrolledAt: '2026-01-01T00:00:00.000Z' });
 
+/** A point per unit of an order's total, and tiers at 100 and 500 points a year. */
 const program = (allowNegativeBalance = false): ProgramDefinition => ({
-  rules: [
-    {
-      id: 'buy',
-      event: 'Order Completed',
-      conditions: [],
-      award: { kind: 'perAmount', property: 'total', pointsPerUnit: 1, rounding: 'down' },
-      sources: ['server'],
-    },
-  ],
+  rules: [{ id: 'buy', event: 'Order Completed', conditions: [], award: perUnitOfTotal, sources: ['server'] }],
   tiers: {
     periodMonths: 12,
-    levels: [
-      { name: 'bronze', threshold: 0 },
-      { name: 'silver', threshold: 100 },
-      { name: 'gold', threshold: 500 },
-    ],
+    levels: Object.entries({ bronze: 0, silver: 100, gold: 500 }).map(([name, threshold]) => ({ name, threshold })),
   },
   expiry: null,
   limits: {},
   refunds: { allowNegativeBalance },
 });
+const perUnitOfTotal = { kind: 'perAmount', property: 'total', pointsPerUnit: 1, rounding: 'down' } as const;
 
 /** A lot an order earned (or, without an order id, some other source). */
 const earned = (lotId: string, points: number, orderId: string | null, orderAmount: number | null, expiresAt: string | null = null) =>
