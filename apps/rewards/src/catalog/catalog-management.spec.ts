@@ -1,3 +1,4 @@
+import { EventRegistry } from '#cqrs';
 import { given } from '#cqrs/testing';
 import { BOUNDS } from '#platform';
 import { catalogDecider } from './catalog.decider';
@@ -6,6 +7,7 @@ import {
   RewardDeactivated,
   RewardReactivated,
   RewardUpdated,
+  catalogEvents,
   StockAdded,
   StockReleased,
   StockReserved,
@@ -194,5 +196,14 @@ describe('catalog management', () => {
       .when(reserve('r2', 'u2', { code: 'MUG-ABCDEFGH' }))
       .thenRejects({ kind: 'CodeTaken' });
     given(catalogDecider, [generating]).when(reserve('r1', 'u1')).thenRejects({ kind: 'CodeTaken' });
+  });
+
+  test('a reward created before categories, tiers and codes reads as one with none of them', () => {
+    const { category: _category, tiers: _tiers, voucher: _voucher, ...v1 } = terms;
+    const upcast = new EventRegistry(catalogEvents).upcast('RewardCreated', 1, { ...v1, createdAt: at });
+    expect(upcast).toEqual({ ...terms, category: null, tiers: null, voucher: null, createdAt: at });
+    given(catalogDecider, [RewardCreated(upcast as never)])
+      .when(reserve('r1', 'u1'))
+      .then([reserved('r1', 'u1')]);
   });
 });
