@@ -142,6 +142,11 @@ describe('catalog management over HTTP', () => {
     const rewardId = await reward({ stock: 100, voucher: { kind: 'imported', codes } });
     expect(await shown(rewardId)).toMatchObject({ voucher: { kind: 'imported', codesLeft: 10 } });
     expect(JSON.stringify(await shown(rewardId))).not.toContain('SPRING-');
+    // Sealed at rest: the store holds no code in clear.
+    const inClear = await h.rewards.runtime.infrastructure.pool.query(
+      `SELECT count(*)::int AS n FROM es_events WHERE data::text LIKE '%SPRING-%'`,
+    );
+    expect(inClear.rows[0].n).toBe(0);
     const members = await Promise.all(Array.from({ length: 20 }, () => memberWith(10)));
     const responses = await Promise.all(members.map((userId) => redeem(userId, rewardId)));
     const won = responses.filter((r) => r.status === 201);

@@ -10,6 +10,7 @@ import { idempotencyKeyOf, invalidParameter, isMemberId } from '../shared/reques
 import { TenantCalls } from '../shared/tenant-calls';
 import { correlationIdOf, type IncomingRequest } from '../tenants/tenant-access';
 import { unknownMember } from '../wallet/member.http';
+import { WalletHandler } from '../wallet/wallet.handler';
 import { REDEMPTION_STATUSES, type RedemptionState, type RedemptionStatus } from './redemption.decider';
 import { RedemptionHandler, type RedemptionRefusal } from './redemption.handler';
 
@@ -41,6 +42,7 @@ export class RedemptionController {
     private readonly calls: TenantCalls,
     private readonly redemptions: RedemptionHandler,
     private readonly catalog: CatalogHandler,
+    private readonly wallets: WalletHandler,
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
   ) {}
@@ -165,12 +167,15 @@ export class RedemptionController {
 
   /**
    * The voucher code, if the reward hands them out, read from the reward's stream where it was
-   * handed out with the stock unit: shown with this one redemption, never in lists or logs.
+   * handed out with the stock unit: shown with this one redemption, never in lists or logs. Once
+   * the member is erased it is shredded in the store; a replica that folded the reward's stream
+   * before still holds it in memory, so the wallet says whether it may still be shown.
    */
   private async view(tenantId: string, state: RedemptionState) {
     const { redemptionId, userId, rewardId, cost, requestedAt } = state.request!;
     const reward = await this.catalog.reward(tenantId, rewardId);
-    const code = reward.issued.get(redemptionId) ?? null;
+    const issued = reward.issued.get(redemptionId) ?? null;
+    const code = issued !== null && !(await this.wallets.state(tenantId, userId)).state.erased ? issued : null;
     return { id: redemptionId, userId, rewardId, cost, status: state.status, requestedAt, code };
   }
 }
