@@ -61,7 +61,7 @@ describe('refunds and returns', () => {
     const key = randomUUID();
     const first = await refund(userId, { orderId: 'C-1', amount: 20 }, key);
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ orderId: 'C-1', amount: 20, points: 20, taken: 20, owed: 0, shortfall: 0, balance: 60 });
+    expect(first.body).toMatchObject({ orderId: 'C-1', amount: 20, points: 20, taken: 20, expired: 0, owed: 0, shortfall: 0, balance: 60 });
     expect((await refund(userId, { orderId: 'C-1', amount: 20 }, key)).body).toEqual(first.body);
     const reused = await refund(userId, { orderId: 'C-1', amount: 30 }, key);
     expect(reused.status).toBe(422);
@@ -136,8 +136,9 @@ describe('refunds and returns', () => {
     expect(refunded.status).toBe(201);
     const confirmed = redemptions.filter((r) => r.status === 201).length;
     const { balance } = await member(userId, as);
-    const { points, taken, owed, shortfall } = refunded.body;
+    const { points, taken, expired, owed, shortfall } = refunded.body;
     expect(points).toBe(100);
+    expect(expired).toBe(0);
     expect(taken + owed + shortfall).toBe(100);
     // Every point is accounted for: spent on rewards, taken back, or still held (less what is owed).
     expect(10 * confirmed + taken + balance + owed).toBe(100);

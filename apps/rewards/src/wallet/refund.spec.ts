@@ -8,6 +8,7 @@ import {
   OwedPointsRepaid,
   PointsClawedBack,
   PointsEarned,
+  PointsExpired,
   PointsRedeemed,
   RedemptionCancelled,
   TierChanged,
@@ -69,6 +70,7 @@ const clawed = (
   lots: { lotId: string; points: number }[],
   owed = 0,
   shortfall = 0,
+  expired = 0,
 ) =>
   PointsClawedBack({
     userId,
@@ -77,6 +79,7 @@ const clawed = (
     cause: 'refund',
     amount,
     points,
+    expired,
     lots,
     owed,
     shortfall,
@@ -110,6 +113,23 @@ describe('refunds and returns', () => {
           { lotId: 'late/buy', points: 30 },
         ]),
       ]);
+  });
+
+  test("what expired from the order's own lot counts as taken back already: only what the member spent of it is taken from other lots", () => {
+    const history = [
+      enrolled,
+      earned('other/buy', 100, null, null),
+      earned('o1/buy', 100, 'o1', 100, '2026-05-15T00:00:00.000Z'),
+      redeemed(40, [{ lotId: 'o1/buy', points: 40 }]),
+      PointsExpired({ userId, lotId: 'o1/buy', points: 60, expiredAt: '2026-05-15T00:00:00.000Z' }),
+    ];
+    const half = clawed('track:a', 'o1', 50, 50, [], 0, 0, 50);
+    given(walletDecider, history)
+      .when(refund('track:a', 'o1', 50))
+      .then([half]);
+    given(walletDecider, [...history, half])
+      .when(refund('track:b', 'o1', null))
+      .then([clawed('track:b', 'o1', null, 50, [{ lotId: 'other/buy', points: 40 }], 0, 0, 10)]);
   });
 
   test('a partial refund takes back in proportion to the amount refunded, and partial refunds add up to the whole, never more', () => {

@@ -54,7 +54,8 @@ export function orderAmountOf(properties: Readonly<Record<string, unknown>>): nu
 /**
  * Takes back what an order earned, in proportion to how much of it was refunded (all of it
  * when the refund names no amount, or the order had none), never more than it earned in all:
- * from the order's own lots while they hold points, then from the lots that expire first. What
+ * what expired from the order's own lots counts first (it is gone already), then points come
+ * from the order's own lots while they hold some, then from the lots that expire first. What
  * the balance cannot cover is owed (the balance goes negative) if the program allows it, and
  * otherwise recorded as a shortfall. If the order bought an upgrade, the tier falls back to what
  * the points left qualify for, never below the tier the member held before the order.
@@ -73,9 +74,11 @@ export function clawBack(command: ClawBack, state: WalletState): Decision<Wallet
   // toFixed first: 19.99 of 39.98 must not lose a point to binary fractions.
   const target = Math.floor(Number((order.earned * share).toFixed(6)));
   const points = Math.max(0, Math.min(order.earned, target) - order.clawedBack);
-  const lots = takeFrom(state, order.lotIds, points, now);
+  // What expired from the order's own lots is gone already: the member never spent it.
+  const expired = Math.min(points, order.expired - order.expiredCounted);
+  const lots = takeFrom(state, order.lotIds, points - expired, now);
   const taken = lots.reduce((sum, lot) => sum + lot.points, 0);
-  const owed = command.program?.refunds.allowNegativeBalance ? points - taken : 0;
+  const owed = command.program?.refunds.allowNegativeBalance ? points - expired - taken : 0;
   const at = now.toISOString();
   const events: WalletEvent[] = [
     PointsClawedBack({
@@ -85,9 +88,10 @@ export function clawBack(command: ClawBack, state: WalletState): Decision<Wallet
       cause: command.cause,
       amount,
       points,
+      expired,
       lots,
       owed,
-      shortfall: points - taken - owed,
+      shortfall: points - expired - taken - owed,
       fingerprint: command.fingerprint,
       clawedBackAt: at,
     }),

@@ -28,7 +28,8 @@ export const PointsEarned = defineEvent<{
 
 /**
  * An order was refunded or returned (all of it, or `amount` of it): `points` of what it earned are
- * taken back: `lots` from the wallet (the order's own lots first, then those that expire first),
+ * taken back: `expired` of them had expired from the order's own lots already (gone, not taken
+ * again), `lots` from the wallet (the order's own lots first, then those that expire first),
  * `owed` beyond the balance where the program lets it go negative, and `shortfall` where it does
  * not (recorded, not taken). `refundId` (the tracked message, or the API call's Idempotency-Key)
  * makes the same refund claw once; `fingerprint` binds an API key to its body.
@@ -40,6 +41,7 @@ export const PointsClawedBack = defineEvent<{
   cause: 'refund' | 'return';
   amount: number | null;
   points: number;
+  expired: number;
   lots: Allocation[];
   owed: number;
   shortfall: number;

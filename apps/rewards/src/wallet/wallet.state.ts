@@ -37,6 +37,8 @@ export interface WalletState {
   readonly tierReviewAt: string | null;
   /** What each order earned, by order id, and how much of it was refunded since. */
   readonly orders: Map<string, OrderRecord>;
+  /** The order each order lot was earned for. */
+  readonly orderOfLot: Map<string, string>;
   /** Each refund applied, by refund id: the same refund claws once. */
   readonly refunds: Map<string, RefundRecord>;
   /** Points taken back beyond the balance, where the program lets it go negative: the balance is the lots less this. */
@@ -53,8 +55,12 @@ export interface OrderRecord {
   readonly tierBefore: string | null;
   /** How much of the amount was refunded so far (the whole of it once a refund named no amount). */
   refunded: number;
-  /** Points of the order taken back so far (from lots, owed or recorded short): never more than `earned`. */
+  /** Points of the order taken back so far (from lots, owed, recorded short, or already expired): never more than `earned`. */
   clawedBack: number;
+  /** Points of the order's own lots that expired: gone already, a refund does not take them again. */
+  expired: number;
+  /** How many of those refunds have counted so far. */
+  expiredCounted: number;
 }
 
 export interface RefundRecord {
@@ -62,6 +68,7 @@ export interface RefundRecord {
   readonly orderId: string;
   readonly points: number;
   readonly taken: number;
+  readonly expired: number;
   readonly owed: number;
   readonly shortfall: number;
   /** The balance right after it. */
@@ -90,6 +97,7 @@ export function emptyWallet(): WalletState {
     tier: null,
     tierReviewAt: null,
     orders: new Map(),
+    orderOfLot: new Map(),
     refunds: new Map(),
     owed: 0,
   };
@@ -137,8 +145,12 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       if (redemption) redemption.cancelled = true;
       return { ...state, held: state.held + give(state, event.data.lots) };
     }
-    case 'PointsExpired':
+    case 'PointsExpired': {
+      const orderId = state.orderOfLot.get(event.data.lotId);
+      const order = orderId === undefined ? undefined : state.orders.get(orderId);
+      if (order) order.expired += event.data.points;
       return { ...state, held: state.held - take(state, [{ lotId: event.data.lotId, points: event.data.points }]) };
+    }
     case 'PointsAdjusted': {
       const { adjustmentId, points, reason, actor, lots, adjustedAt, expiresAt } = event.data;
       let held = state.held;
@@ -162,18 +174,19 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
     case 'MemberErased':
       return { ...state, enrolled: false, erased: true };
     case 'PointsClawedBack': {
-      const { refundId, orderId, amount, points, lots, owed, shortfall, fingerprint, clawedBackAt } = event.data;
+      const { refundId, orderId, amount, points, lots, expired, owed, shortfall, fingerprint, clawedBackAt } = event.data;
       const order = state.orders.get(orderId);
       if (order) {
         order.refunded = refundedAfter(order, amount);
         order.clawedBack += points;
+        order.expiredCounted += expired;
         // Tier progress: the order's points no longer count, in the window they were earned in.
         state.earnings.push({ at: order.earnedAt, points: -points });
       }
       const taken = take(state, lots);
       const next = { ...state, held: state.held - taken, owed: state.owed + owed };
       const balance = availablePoints(next, new Date(clawedBackAt));
-      state.refunds.set(refundId, { fingerprint, orderId, points, taken, owed, shortfall, balance });
+      state.refunds.set(refundId, { fingerprint, orderId, points, taken, expired, owed, shortfall, balance });
       return next;
     }
     case 'OwedPointsRepaid':
@@ -184,13 +197,24 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
 }
 
 function recordOrder(state: WalletState, orderId: string, lotId: string, points: number, amount: number | null, earnedAt: string): void {
+  state.orderOfLot.set(lotId, orderId);
   const order = state.orders.get(orderId);
   if (order) {
     order.lotIds.push(lotId);
     order.earned += points;
     order.amount ??= amount;
   } else
-    state.orders.set(orderId, { lotIds: [lotId], earned: points, amount, earnedAt, tierBefore: state.tier, refunded: 0, clawedBack: 0 });
+    state.orders.set(orderId, {
+      lotIds: [lotId],
+      earned: points,
+      amount,
+      earnedAt,
+      tierBefore: state.tier,
+      refunded: 0,
+      clawedBack: 0,
+      expired: 0,
+      expiredCounted: 0,
+    });
 }
 
 /** Takes the allocations from their lots; answers the points taken. */
