@@ -215,6 +215,16 @@ describe('catalog management over HTTP', () => {
       ['patch empty', () => http().patch(`/t/${tenant.slug}/rewards/${rewardId}`).set(auth(tenant)).send({}), 400, ['']],
       ['patch tiers', () => http().patch(`/t/${tenant.slug}/rewards/${rewardId}`).set(auth(tenant)).send({ tiers: [] }), 400, ['/tiers']],
       [
+        'unknown tier',
+        () =>
+          http()
+            .patch(`/t/${tenant.slug}/rewards/${rewardId}`)
+            .set(auth(tenant))
+            .send({ tiers: ['gold', 'Gold'] }),
+        400,
+        ['/tiers/1'],
+      ],
+      [
         'restock 0',
         () => http().post(`/t/${tenant.slug}/rewards/${rewardId}/restocks`).set(auth(tenant)).send({ units: 0 }),
         400,

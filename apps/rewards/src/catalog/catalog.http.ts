@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req } from 
 import { DataSource } from 'typeorm';
 import type { CommandOutcome } from '#cqrs';
 import { BOUNDS, parseBody, ProblemError, RequestValidationError, textProblem } from '#platform';
+import { ProgramHandler } from '../program/program.handler';
 import { encodeCursor, keyAfter, pageLimit, ReadModels } from '../read-models';
 import { Clock } from '../rewards.ports';
 import { idempotencyKeyOf, invalidParameter } from '../shared/request-edges';
@@ -44,6 +45,7 @@ export class CatalogController {
   constructor(
     private readonly calls: TenantCalls,
     private readonly catalog: CatalogHandler,
+    private readonly programs: ProgramHandler,
     private readonly readModels: ReadModels,
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
@@ -54,6 +56,7 @@ export class CatalogController {
   create(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Body() body: unknown) {
     return this.calls.write(request, slug, async (tenant) => {
       const input = parseBody(createRewardBody, body);
+      await this.checkTiers(tenant.tenantId, input.tiers);
       const now = this.clock.now();
       const { voucher, ...rest } = input;
       const terms = {
@@ -105,7 +108,7 @@ export class CatalogController {
           category: row.category,
           tiers: row.tiers,
           active: row.active,
-          voucher: row.voucher_kind,
+          voucher: row.voucher_kind === null ? null : { kind: row.voucher_kind },
           createdAt: row.created_at.toISOString(),
         })),
         nextCursor: rows.length === size ? encodeCursor(rows[rows.length - 1]!.reward_id) : null,
@@ -122,9 +125,11 @@ export class CatalogController {
   /** Changes the terms sent and keeps the others; redemptions made under the old terms keep theirs. */
   @Patch(':rewardId')
   update(@Param('tenant') slug: string, @Param('rewardId') rewardId: string, @Req() request: IncomingRequest, @Body() body: unknown) {
-    return this.change(request, slug, rewardId, (tenantId, context) =>
-      this.catalog.update(tenantId, rewardId, parseBody(updateRewardBody, body), context),
-    );
+    return this.change(request, slug, rewardId, async (tenantId, context) => {
+      const changes = parseBody(updateRewardBody, body);
+      await this.checkTiers(tenantId, changes.tiers);
+      return this.catalog.update(tenantId, rewardId, changes, context);
+    });
   }
 
   /** Adds units to the stock, in turn with redemptions on the reward's stream; an Idempotency-Key makes a retry add once. */
@@ -177,6 +182,20 @@ export class CatalogController {
       await this.readModels.caughtUpWith(outcome.position);
       return view(await this.catalog.reward(tenant.tenantId, rewardId));
     });
+  }
+
+  /**
+   * A reward reserved for tiers the program does not have would be for nobody: a typo is refused
+   * here. (The program may change its tiers later; the reward then waits for a member of them.)
+   */
+  private async checkTiers(tenantId: string, tiers: readonly string[] | null | undefined): Promise<void> {
+    if (!tiers) return;
+    const levels = (await this.programs.current(tenantId)).program?.tiers?.levels;
+    if (!levels) throw new RequestValidationError([{ pointer: '/tiers', message: 'the program has no tiers' }]);
+    const errors = tiers.flatMap((tier, index) =>
+      levels.some((level) => level.name === tier) ? [] : [{ pointer: `/tiers/${index}`, message: 'is not a tier of the program' }],
+    );
+    if (errors.length > 0) throw new RequestValidationError(errors);
   }
 
   private async existing(tenantId: string, rewardId: string): Promise<RewardState> {

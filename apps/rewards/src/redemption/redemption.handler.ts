@@ -23,7 +23,8 @@ export type RedemptionRefusal =
   | 'IdempotencyKeyReused';
 
 export type RedeemOutcome =
-  | { readonly ok: true; readonly redemption: RedemptionState }
+  /** `code`: the voucher code this call saw handed out (null: none), or undefined when it was handed out before. */
+  | { readonly ok: true; readonly redemption: RedemptionState; readonly code?: string | null }
   | { readonly ok: false; readonly refusal: RedemptionRefusal; readonly detail?: Readonly<Record<string, unknown>> };
 
 /**
@@ -105,6 +106,11 @@ export class RedemptionHandler {
       const next: RedemptionCommand =
         reason === undefined ? { type: 'Confirm', now: context.now } : { type: 'StartDecline', reason, now: context.now };
       await this.step(tenantId, redemptionId, next, context);
+      if (reserved.accepted && reserved.events.length > 0) {
+        const outcome = await this.settle(tenantId, redemptionId, context);
+        const assigned = reserved.events.find((event) => event.type === 'VoucherCodeAssigned');
+        return outcome.ok ? { ...outcome, code: assigned?.data.code ?? null } : outcome;
+      }
     }
     return this.settle(tenantId, redemptionId, context);
   }

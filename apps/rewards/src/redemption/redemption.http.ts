@@ -60,7 +60,7 @@ export class RedemptionController {
         { userId, rewardId, idempotencyKey: key },
         { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now },
       );
-      if (outcome.ok) return this.view(tenant.tenantId, outcome.redemption);
+      if (outcome.ok) return this.view(tenant.tenantId, outcome.redemption, outcome.code);
       if (outcome.refusal === 'UnknownMember') throw unknownMember(userId);
       if (outcome.refusal === 'RewardNotFound') throw rewardNotFound(rewardId);
       const problem = REFUSALS[outcome.refusal];
@@ -171,10 +171,10 @@ export class RedemptionController {
    * the member is erased it is shredded in the store; a replica that folded the reward's stream
    * before still holds it in memory, so the wallet says whether it may still be shown.
    */
-  private async view(tenantId: string, state: RedemptionState) {
+  private async view(tenantId: string, state: RedemptionState, handedOut?: string | null) {
     const { redemptionId, userId, rewardId, cost, requestedAt } = state.request!;
-    const reward = await this.catalog.reward(tenantId, rewardId);
-    const issued = reward.issued.get(redemptionId) ?? null;
+    // The request that reserved the unit knows its code; any other reads it from the reward.
+    const issued = handedOut !== undefined ? handedOut : ((await this.catalog.reward(tenantId, rewardId)).issued.get(redemptionId) ?? null);
     const code = issued !== null && !(await this.wallets.state(tenantId, userId)).state.erased ? issued : null;
     return { id: redemptionId, userId, rewardId, cost, status: state.status, requestedAt, code };
   }
