@@ -31,7 +31,7 @@ export const rewardsApi: ApiDescription = {
       method: 'put',
       path: '/t/{tenant}/program',
       summary:
-        'Publish the whole program (rules, tiers, expiry, limits) as a new version; the same program again changes nothing. ' +
+        'Publish the whole program (rules, tiers, expiry, limits, refund policy) as a new version; the same program again changes nothing. ' +
         "Each rule earns only from the source kinds in its `sources` (['server'] unless it lists 'client' too)",
       tags: ['program'],
       auth: 'apiKey',
@@ -197,7 +197,9 @@ export const rewardsApi: ApiDescription = {
     {
       method: 'get',
       path: '/t/{tenant}/members/{userId}',
-      summary: "A member's balance, tier, spendable lots with their expiry, and progress to the next tier",
+      summary:
+        "A member's balance (negative while they owe points a refund took back, where the program allows it), what they owe, " +
+        'tier, spendable lots with their expiry, and progress to the next tier',
       tags: ['members'],
       auth: 'apiKey',
       responses: { 200: 'member', ...memberErrors },
