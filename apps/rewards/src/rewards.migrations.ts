@@ -148,7 +148,7 @@ export class RewardsTenantKeys1765200000000 implements MigrationInterface {
 }
 
 /**
- * Catalog management: a reward's category (the list filters by it), whether it is active, the
+ * Catalog management and refunds: a reward's category (the list filters by it), whether it is active, the
  * tiers it is reserved for and the kind of voucher codes it hands out (never the codes: those
  * stay sealed in the reward's stream). Rewards created before read as active, for everyone,
  * without category or codes, which is what they were. Columns with defaults: no table rewrite.
@@ -163,10 +163,13 @@ export class RewardsCatalogManagement1765300000000 implements MigrationInterface
         ADD COLUMN IF NOT EXISTS active boolean NOT NULL DEFAULT true,
         ADD COLUMN IF NOT EXISTS tiers text[],
         ADD COLUMN IF NOT EXISTS voucher_kind text`);
+    // Points a member owes after refunds beyond their balance (where the program allows it).
+    await runner.query('ALTER TABLE rewards_members ADD COLUMN IF NOT EXISTS owed bigint NOT NULL DEFAULT 0');
     await runner.query('CREATE INDEX IF NOT EXISTS rewards_catalog_category ON rewards_catalog (tenant_id, category, reward_id)');
   }
 
   async down(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE rewards_members DROP COLUMN IF EXISTS owed');
     await runner.query('DROP INDEX IF EXISTS rewards_catalog_category');
     await runner.query(
       'ALTER TABLE rewards_catalog DROP COLUMN IF EXISTS voucher_kind, DROP COLUMN IF EXISTS tiers, DROP COLUMN IF EXISTS active, DROP COLUMN IF EXISTS category',

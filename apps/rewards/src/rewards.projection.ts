@@ -72,6 +72,8 @@ class ReadModelChanges {
   private readonly lots: Row[] = [];
   private readonly lotMoves = new Map<string, { tenantId: string; userId: string; lotId: string; delta: number }>();
   private readonly tiers = new Map<string, { tenantId: string; userId: string; tier: string | null; reviewAt: string }>();
+  /** What refunds made members owe, summed per member over the batch. */
+  private readonly owed = new Map<string, { tenantId: string; userId: string; delta: number }>();
 
   add(tenantId: string, event: ReadModelEvent, at: string): void {
     switch (event.type) {
@@ -165,9 +167,16 @@ class ReadModelChanges {
         this.move(tenantId, event.data.userId, event.data.lots, 1);
         return;
       case 'PointsClawedBack':
-      case 'OwedPointsRepaid':
+      case 'OwedPointsRepaid': {
         this.move(tenantId, event.data.userId, event.data.lots, -1);
+        const delta = event.type === 'PointsClawedBack' ? event.data.owed : -event.data.points;
+        if (delta === 0) return;
+        const key = `${tenantId}/${event.data.userId}`;
+        const entry = this.owed.get(key) ?? { tenantId, userId: event.data.userId, delta: 0 };
+        entry.delta += delta;
+        this.owed.set(key, entry);
         return;
+      }
       case 'PointsExpired':
         this.move(tenantId, event.data.userId, [{ lotId: event.data.lotId, points: event.data.points }], -1);
         return;
@@ -287,6 +296,15 @@ class ReadModelChanges {
        ON CONFLICT (tenant_id, user_id) DO UPDATE SET tier = excluded.tier, tier_review_at = excluded.tier_review_at`,
       [...this.tiers.values()].map((t) => [t.tenantId, t.userId, t.tier, t.reviewAt]),
       4,
+    );
+    // A member who owes has a row even without a tier: the members list subtracts what they owe.
+    await insert(
+      tx,
+      `INSERT INTO rewards_members (tenant_id, user_id, owed)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[])
+       ON CONFLICT (tenant_id, user_id) DO UPDATE SET owed = rewards_members.owed + excluded.owed`,
+      [...this.owed.values()].map((o) => [o.tenantId, o.userId, o.delta]),
+      3,
     );
   }
 }

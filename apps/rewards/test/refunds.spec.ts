@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { ProjectionRunner } from '#cqrs';
+import { walletStreamFor } from '../src/rewards.streams';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
 /** Refunds and returns, tracked or through the API, take back what an order earned: once, in proportion, never more. */
@@ -102,6 +104,11 @@ describe('refunds and returns', () => {
       balance: -70,
     });
     expect(await member(owing, lenient)).toMatchObject({ balance: -70, owed: 70, lots: [] });
+    // The members list (a read model) says the same once it has applied the refund.
+    const wallet = await h.rewards.runtime.infrastructure.eventStore.readStream(walletStreamFor(lenient.id, owing));
+    await h.rewards.app.get(ProjectionRunner).waitFor(wallet[wallet.length - 1]!.position);
+    const listed = await http().get(`/t/${lenient.slug}/members?limit=500`).set(auth(lenient));
+    expect(listed.body.items).toContainEqual({ userId: owing, tier: 'bronze', balance: -70 });
     const refused = await redeem();
     expect(refused.body).toMatchObject({ type: 'https://tessera.dev/problems/insufficient-points' });
     // Later points pay what is owed first.
