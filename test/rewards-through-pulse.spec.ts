@@ -52,6 +52,28 @@ describe('earning from calls tracked through pulse', () => {
     expect(await balanceOf(userId)).toMatchObject({ balance: 250, tier: 'silver' });
   });
 
+  test('an order earns, then a partial refund and a return tracked through pulse take back their share of it, each once', async () => {
+    const userId = `refunder-${randomUUID()}`;
+    const analytics = new Analytics({ writeKey: serverKey, host: pulse.url, flushAt: 1 });
+    analytics.track({ userId, event: 'Order Completed', properties: { order_id: 'W-1001', total: 300, currency: 'EUR' } });
+    await analytics.closeAndFlush();
+    await eventually(async () => (await balanceOf(userId))?.balance === 300);
+    expect(await balanceOf(userId)).toMatchObject({ balance: 300, tier: 'silver' });
+    const refundId = randomUUID();
+    // A third refunded, sent twice with the same messageId (a retry): taken back once.
+    for (let attempt = 0; attempt < 2; attempt++)
+      expect(
+        (await track({ userId, event: 'Order Refunded', properties: { order_id: 'W-1001', total: 100 }, messageId: refundId })).status,
+      ).toBe(200);
+    await eventually(async () => (await balanceOf(userId))?.balance === 200);
+    // A sixth returned: 150 points left, short of silver, so the upgrade the order bought goes too.
+    expect((await track({ userId, event: 'Order Returned', properties: { order_id: 'W-1001', total: 50 } })).status).toBe(200);
+    // A witness grant stored after the return: once it counts, everything before it was applied.
+    expect((await track({ userId, event: 'Grant', properties: { points: 1 } })).status).toBe(200);
+    await eventually(async () => ((await balanceOf(userId))?.balance ?? 0) % 2 === 1);
+    expect(await balanceOf(userId)).toMatchObject({ balance: 151, tier: 'bronze' });
+  });
+
   test('a retried call (same messageId) earns once; a call that matches no rule earns nothing', async () => {
     const userId = `retry-${randomUUID()}`;
     const messageId = randomUUID();

@@ -1,9 +1,10 @@
 import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription } from '#platform';
-import { createRewardBody } from './catalog/catalog.http';
+import { createRewardBody, importCodesBody, restockBody, updateRewardBody } from './catalog/catalog.schemas';
 import { programBody } from './program/program.schemas';
 import { redeemBody } from './redemption/redemption.http';
 import { adjustmentBody } from './wallet/member.http';
+import { refundBody } from './wallet/refund.http';
 
 const keyErrors = {
   401: 'no or unknown API key',
@@ -30,7 +31,7 @@ export const rewardsApi: ApiDescription = {
       method: 'put',
       path: '/t/{tenant}/program',
       summary:
-        'Publish the whole program (rules, tiers, expiry, limits) as a new version; the same program again changes nothing. ' +
+        'Publish the whole program (rules, tiers, expiry, limits, refund policy) as a new version; the same program again changes nothing. ' +
         "Each rule earns only from the source kinds in its `sources` (['server'] unless it lists 'client' too)",
       tags: ['program'],
       auth: 'apiKey',
@@ -48,7 +49,9 @@ export const rewardsApi: ApiDescription = {
     {
       method: 'post',
       path: '/t/{tenant}/rewards',
-      summary: 'Add a reward to the catalog, with its cost, stock, per-member limit and validity window',
+      summary:
+        'Add a reward to the catalog, with its cost, stock, per-member limit, validity window, category, the tiers it is reserved for ' +
+        'and its voucher codes (generated with a prefix and length, or imported)',
       tags: ['catalog'],
       auth: 'apiKey',
       body: createRewardBody,
@@ -57,18 +60,73 @@ export const rewardsApi: ApiDescription = {
     {
       method: 'get',
       path: '/t/{tenant}/rewards',
-      summary: 'The catalog with the remaining stock, paginated (?cursor=&limit=)',
+      summary: 'The catalog with the remaining stock, paginated (?cursor=&limit=), optionally one category (?category=)',
       tags: ['catalog'],
       auth: 'apiKey',
-      responses: { 200: 'a page of rewards', ...listErrors },
+      responses: { 200: 'a page of rewards', ...listErrors, 400: 'malformed cursor or category' },
     },
     {
       method: 'get',
       path: '/t/{tenant}/rewards/{rewardId}',
-      summary: 'One reward with its exact remaining stock',
+      summary: 'One reward with its exact remaining stock and, if it hands out imported codes, how many are left (never the codes)',
       tags: ['catalog'],
       auth: 'apiKey',
       responses: { 200: 'reward', ...keyErrors, 404: 'unknown tenant or reward' },
+    },
+    {
+      method: 'patch',
+      path: '/t/{tenant}/rewards/{rewardId}',
+      summary: 'Change some of the terms (name, cost, per-member limit, validity window, category, tiers); redemptions made keep theirs',
+      tags: ['catalog'],
+      auth: 'apiKey',
+      body: updateRewardBody,
+      responses: { 200: 'the reward as it now stands', 400: 'invalid input', ...keyErrors, 404: 'unknown tenant or reward' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/rewards/{rewardId}/restocks',
+      summary: 'Add units to the stock (an Idempotency-Key makes a retry add once)',
+      tags: ['catalog'],
+      auth: 'apiKey',
+      body: restockBody,
+      responses: {
+        201: 'restocked: the reward as it now stands',
+        400: 'invalid units (or past what a stock holds) or Idempotency-Key',
+        ...keyErrors,
+        404: 'unknown tenant or reward',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/rewards/{rewardId}/deactivation',
+      summary: 'Take a reward out of redemption; redemptions made stay as they are',
+      tags: ['catalog'],
+      auth: 'apiKey',
+      responses: { 200: 'deactivated (again: no change)', ...keyErrors, 404: 'unknown tenant or reward' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/rewards/{rewardId}/reactivation',
+      summary: 'Put a deactivated reward back in redemption',
+      tags: ['catalog'],
+      auth: 'apiKey',
+      responses: { 200: 'active (again: no change)', ...keyErrors, 404: 'unknown tenant or reward' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/rewards/{rewardId}/codes',
+      summary:
+        'Import voucher codes into a reward that hands out imported codes (up to 1,000 a call; an Idempotency-Key makes a retry add once)',
+      tags: ['catalog'],
+      auth: 'apiKey',
+      body: importCodesBody,
+      responses: {
+        201: 'imported: the reward with the count of codes left',
+        400: 'invalid or duplicate codes (each named by its place in the list)',
+        ...keyErrors,
+        404: 'unknown tenant or reward',
+        409: 'the reward does not hand out imported codes',
+      },
     },
     {
       method: 'post',
@@ -81,7 +139,7 @@ export const rewardsApi: ApiDescription = {
         201: 'redeemed (confirmed)',
         ...memberErrors,
         400: 'invalid input, userId or Idempotency-Key, or none sent',
-        409: 'out of stock, not yet valid, member limit reached or not enough points',
+        409: 'out of stock or codes, deactivated, reserved for other tiers, not yet valid, member limit reached or not enough points',
         410: 'reward no longer valid',
         422: 'Idempotency-Key already used for another request',
       },
@@ -139,7 +197,9 @@ export const rewardsApi: ApiDescription = {
     {
       method: 'get',
       path: '/t/{tenant}/members/{userId}',
-      summary: "A member's balance, tier, spendable lots with their expiry, and progress to the next tier",
+      summary:
+        "A member's balance (negative while they owe points a refund took back, where the program allows it), what they owe, " +
+        'tier, spendable lots with their expiry, and progress to the next tier',
       tags: ['members'],
       auth: 'apiKey',
       responses: { 200: 'member', ...memberErrors },
@@ -166,6 +226,25 @@ export const rewardsApi: ApiDescription = {
         400: 'invalid input, userId or Idempotency-Key',
         409: 'would overdraw the wallet, or take it past what a wallet holds',
         422: 'Idempotency-Key already used for an adjustment with another body',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/members/{userId}/refunds',
+      summary:
+        'An order refunded or returned (all of it, or `amount` of its total): takes back what it earned, in proportion, never more; ' +
+        "from the order's own lots, then the soonest-expiring; past the balance only if the program's refunds.allowNegativeBalance " +
+        'says so (otherwise the shortfall is recorded). Idempotency-Key required: a retry takes back once',
+      tags: ['members'],
+      auth: 'apiKey',
+      body: refundBody,
+      responses: {
+        201: 'taken back: points, taken from lots, owed, shortfall and the balance after',
+        ...memberErrors,
+        400: 'invalid input, userId or Idempotency-Key, or none sent',
+        404: 'unknown tenant or member, or no points earned for this order',
+        409: 'the order was refunded in full already',
+        422: 'Idempotency-Key already used for a refund with another body',
       },
     },
     ...parkedEventsApi,

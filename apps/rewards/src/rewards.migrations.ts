@@ -146,3 +146,33 @@ export class RewardsTenantKeys1765200000000 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS rewards_tenant_keys');
   }
 }
+
+/**
+ * Catalog management and refunds: a reward's category (the list filters by it), whether it is active, the
+ * tiers it is reserved for and the kind of voucher codes it hands out (never the codes: those
+ * stay sealed in the reward's stream). Rewards created before read as active, for everyone,
+ * without category or codes, which is what they were. Columns with defaults: no table rewrite.
+ */
+export class RewardsCatalogManagement1765300000000 implements MigrationInterface {
+  name = 'RewardsCatalogManagement1765300000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      ALTER TABLE rewards_catalog
+        ADD COLUMN IF NOT EXISTS category text,
+        ADD COLUMN IF NOT EXISTS active boolean NOT NULL DEFAULT true,
+        ADD COLUMN IF NOT EXISTS tiers text[],
+        ADD COLUMN IF NOT EXISTS voucher_kind text`);
+    // Points a member owes after refunds beyond their balance (where the program allows it).
+    await runner.query('ALTER TABLE rewards_members ADD COLUMN IF NOT EXISTS owed bigint NOT NULL DEFAULT 0');
+    await runner.query('CREATE INDEX IF NOT EXISTS rewards_catalog_category ON rewards_catalog (tenant_id, category, reward_id)');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE rewards_members DROP COLUMN IF EXISTS owed');
+    await runner.query('DROP INDEX IF EXISTS rewards_catalog_category');
+    await runner.query(
+      'ALTER TABLE rewards_catalog DROP COLUMN IF EXISTS voucher_kind, DROP COLUMN IF EXISTS tiers, DROP COLUMN IF EXISTS active, DROP COLUMN IF EXISTS category',
+    );
+  }
+}

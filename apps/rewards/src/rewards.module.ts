@@ -35,6 +35,7 @@ import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
 import { WalletHandler } from './wallet/wallet.handler';
 import { MemberController } from './wallet/member.http';
 import { MembersController, ReportsController } from './reports/reports.http';
+import { RefundController } from './wallet/refund.http';
 
 /** What rewards runs on, opened by main (or a test) before the module is built. */
 export interface RewardsRuntime {
@@ -57,6 +58,7 @@ export class RewardsModule {
         CatalogController,
         MembersController,
         MemberController,
+        RefundController,
         RedemptionController,
         ReportsController,
         ParkedEventsController,

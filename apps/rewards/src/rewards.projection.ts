@@ -60,6 +60,10 @@ class ReadModelChanges {
   private readonly tenantKeyEvents: TenantEvent[] = [];
   private readonly rewards: Row[] = [];
   private readonly held = new Map<string, { tenantId: string; rewardId: string; delta: number }>();
+  /** Per reward, the last of each kind of change in the batch: each event carries the whole new value. */
+  private readonly rewardTerms = new Map<string, Row>();
+  private readonly rewardStock = new Map<string, Row>();
+  private readonly rewardActive = new Map<string, Row>();
   private readonly redemptions: Row[] = [];
   private readonly statuses = new Map<
     string,
@@ -68,6 +72,8 @@ class ReadModelChanges {
   private readonly lots: Row[] = [];
   private readonly lotMoves = new Map<string, { tenantId: string; userId: string; lotId: string; delta: number }>();
   private readonly tiers = new Map<string, { tenantId: string; userId: string; tier: string | null; reviewAt: string }>();
+  /** What refunds made members owe, summed per member over the batch. */
+  private readonly owed = new Map<string, { tenantId: string; userId: string; delta: number }>();
 
   add(tenantId: string, event: ReadModelEvent, at: string): void {
     switch (event.type) {
@@ -81,9 +87,44 @@ class ReadModelChanges {
         return;
       case 'RewardCreated': {
         const d = event.data;
-        this.rewards.push([tenantId, d.rewardId, d.name, d.cost, d.stock, d.perMemberLimit, d.validFrom, d.validUntil, d.createdAt]);
+        this.rewards.push([
+          tenantId,
+          d.rewardId,
+          d.name,
+          d.cost,
+          d.stock,
+          d.perMemberLimit,
+          d.validFrom,
+          d.validUntil,
+          d.createdAt,
+          d.category,
+          tiersJson(d.tiers),
+          d.voucher?.kind ?? null,
+        ]);
         return;
       }
+      case 'RewardUpdated': {
+        const d = event.data;
+        this.rewardTerms.set(`${tenantId}/${d.rewardId}`, [
+          tenantId,
+          d.rewardId,
+          d.name,
+          d.cost,
+          d.perMemberLimit,
+          d.validFrom,
+          d.validUntil,
+          d.category,
+          tiersJson(d.tiers),
+        ]);
+        return;
+      }
+      case 'StockAdded':
+        this.rewardStock.set(`${tenantId}/${event.data.rewardId}`, [tenantId, event.data.rewardId, event.data.stock]);
+        return;
+      case 'RewardDeactivated':
+      case 'RewardReactivated':
+        this.rewardActive.set(`${tenantId}/${event.data.rewardId}`, [tenantId, event.data.rewardId, event.type === 'RewardReactivated']);
+        return;
       case 'StockReserved':
       case 'StockReleased': {
         const key = `${tenantId}/${event.data.rewardId}`;
@@ -125,6 +166,17 @@ class ReadModelChanges {
       case 'RedemptionCancelled':
         this.move(tenantId, event.data.userId, event.data.lots, 1);
         return;
+      case 'PointsClawedBack':
+      case 'OwedPointsRepaid': {
+        this.move(tenantId, event.data.userId, event.data.lots, -1);
+        const delta = event.type === 'PointsClawedBack' ? event.data.owed : -event.data.points;
+        if (delta === 0) return;
+        const key = `${tenantId}/${event.data.userId}`;
+        const entry = this.owed.get(key) ?? { tenantId, userId: event.data.userId, delta: 0 };
+        entry.delta += delta;
+        this.owed.set(key, entry);
+        return;
+      }
       case 'PointsExpired':
         this.move(tenantId, event.data.userId, [{ lotId: event.data.lotId, points: event.data.points }], -1);
         return;
@@ -162,10 +214,38 @@ class ReadModelChanges {
     await applyTenantKeyEvents(tx, TENANT_KEYS_TABLE, this.tenantKeyEvents);
     await insert(
       tx,
-      `INSERT INTO rewards_catalog (tenant_id, reward_id, name, cost, stock, per_member_limit, valid_from, valid_until, created_at)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[])`,
+      `INSERT INTO rewards_catalog (tenant_id, reward_id, name, cost, stock, per_member_limit, valid_from, valid_until, created_at, category, tiers, voucher_kind)
+       SELECT r.tenant_id, r.reward_id, r.name, r.cost, r.stock, r.per_member_limit, r.valid_from, r.valid_until, r.created_at, r.category,
+              ${TIERS_FROM_JSON}, r.voucher_kind
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[],
+                   $10::text[], $11::text[], $12::text[])
+         AS r(tenant_id, reward_id, name, cost, stock, per_member_limit, valid_from, valid_until, created_at, category, tiers, voucher_kind)`,
       this.rewards,
+      12,
+    );
+    await insert(
+      tx,
+      `UPDATE rewards_catalog c SET name = r.name, cost = r.cost, per_member_limit = r.per_member_limit, valid_from = r.valid_from,
+              valid_until = r.valid_until, category = r.category, tiers = ${TIERS_FROM_JSON}
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[])
+         AS r(tenant_id, reward_id, name, cost, per_member_limit, valid_from, valid_until, category, tiers)
+       WHERE c.tenant_id = r.tenant_id AND c.reward_id = r.reward_id`,
+      [...this.rewardTerms.values()],
       9,
+    );
+    await insert(
+      tx,
+      `UPDATE rewards_catalog c SET stock = r.stock FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS r(tenant_id, reward_id, stock)
+       WHERE c.tenant_id = r.tenant_id AND c.reward_id = r.reward_id`,
+      [...this.rewardStock.values()],
+      3,
+    );
+    await insert(
+      tx,
+      `UPDATE rewards_catalog c SET active = r.active FROM unnest($1::uuid[], $2::uuid[], $3::boolean[]) AS r(tenant_id, reward_id, active)
+       WHERE c.tenant_id = r.tenant_id AND c.reward_id = r.reward_id`,
+      [...this.rewardActive.values()],
+      3,
     );
     await insert(
       tx,
@@ -217,8 +297,21 @@ class ReadModelChanges {
       [...this.tiers.values()].map((t) => [t.tenantId, t.userId, t.tier, t.reviewAt]),
       4,
     );
+    // A member who owes has a row even without a tier: the members list subtracts what they owe.
+    await insert(
+      tx,
+      `INSERT INTO rewards_members (tenant_id, user_id, owed)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[])
+       ON CONFLICT (tenant_id, user_id) DO UPDATE SET owed = rewards_members.owed + excluded.owed`,
+      [...this.owed.values()].map((o) => [o.tenantId, o.userId, o.delta]),
+      3,
+    );
   }
 }
+
+/** A text[] column travels as JSON text: unnest would flatten an array of arrays into one. */
+const tiersJson = (tiers: readonly string[] | null) => (tiers === null ? null : JSON.stringify(tiers));
+const TIERS_FROM_JSON = `CASE WHEN r.tiers IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.tiers::jsonb)) END`;
 
 /** Runs a statement over rows passed as one array per column (`unnest`), if there are any. */
 async function insert(tx: EntityManager, sql: string, rows: readonly Row[], columns: number): Promise<void> {

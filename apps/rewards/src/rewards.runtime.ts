@@ -10,6 +10,7 @@ import type { RewardsConfig } from './rewards.config';
 import type { RewardsRuntime } from './rewards.module';
 import {
   RewardsBoundedTotals1733500000000,
+  RewardsCatalogManagement1765300000000,
   RewardsErasedMembers1732360000001,
   RewardsReadModels1732360000000,
   RewardsTenantKeys1765200000000,
@@ -51,6 +52,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       RewardsErasedMembers1732360000001,
       RewardsBoundedTotals1733500000000,
       RewardsTenantKeys1765200000000,
+      RewardsCatalogManagement1765300000000,
     ],
     events: rewardsEventTypes,
     commands: REWARDS_COMMANDS,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProjectionRunner } from '#cqrs';
 import { accountStreamFor, trackingStreamFor, trackReceived, UserErased } from '#contracts';
+import { CatalogHandler } from '../src/catalog/catalog.handler';
 import { RedemptionRequested } from '../src/redemption/redemption.events';
 import { RedemptionHandler } from '../src/redemption/redemption.handler';
 import { redemptionStreamFor, walletStreamFor } from '../src/rewards.streams';
@@ -243,5 +244,44 @@ describe('erasure', () => {
       expect(await rowOf(redeemed.body.id)).toEqual([{ user_id: '', status: 'confirmed' }]);
       expect(await rowsMentioning(userId)).toEqual([]);
     });
+  });
+
+  test("an erased member's voucher code is shredded with them: their redemption no longer shows it, and the reward hands out codes as before", async () => {
+    const rewardId = (
+      await http()
+        .post(`/t/${tenant.slug}/rewards`)
+        .set(auth(tenant))
+        .send({ name: 'Coffee', cost: 10, stock: 10, voucher: { kind: 'generated', prefix: 'ERASE-' } })
+    ).body.id;
+    const redeem = (userId: string) =>
+      http()
+        .post(`/t/${tenant.slug}/members/${userId}/redemptions`)
+        .set(auth(tenant))
+        .set('idempotency-key', randomUUID())
+        .send({ rewardId });
+    const userId = await h.signUp(tenant);
+    await h.track(tenant, userId, 'Grant', { points: 100 });
+    const redeemed = await redeem(userId);
+    expect(redeemed.body.code).toMatch(/^ERASE-/);
+    await erase(userId);
+    const shown = await http().get(`/t/${tenant.slug}/redemptions/${redeemed.body.id}`).set(auth(tenant));
+    expect(shown.status).toBe(200);
+    expect(shown.body.code).toBeNull();
+    // A replica folding the reward's stream afresh reads the code as shredded, and goes on handing out others.
+    const replica = await h.startReplica();
+    expect((await replica.http().get(`/t/${tenant.slug}/redemptions/${redeemed.body.id}`).set(auth(tenant))).body.code).toBeNull();
+    const folded = await replica.app.get(CatalogHandler).reward(tenant.id, rewardId);
+    expect(folded.issued.get(redeemed.body.id)).toBeNull();
+    const other = `m-${randomUUID()}`;
+    await h.track(tenant, other, 'Grant', { points: 100 });
+    const next = await replica
+      .http()
+      .post(`/t/${tenant.slug}/members/${other}/redemptions`)
+      .set(auth(tenant))
+      .set('idempotency-key', randomUUID())
+      .send({ rewardId });
+    expect(next.status).toBe(201);
+    expect(next.body.code).toMatch(/^ERASE-/);
+    expect(next.body.code).not.toBe(redeemed.body.code);
   });
 });

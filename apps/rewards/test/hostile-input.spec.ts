@@ -86,6 +86,7 @@ describe('hostile input at every rewards edge', () => {
       .body.id;
     userId = `m-${randomUUID()}`;
     await h.track(tenant, userId, 'Grant', { points: 1000 });
+    await h.track(tenant, userId, 'Order Completed', { order_id: 'O-1', total: 100, currency: 'EUR' });
   });
   afterAll(() => h.close());
 
@@ -191,28 +192,35 @@ describe('hostile input at every rewards edge', () => {
     await h.track(tenant, userId, 'Order Completed', { total: 1e300, currency: 'EUR' });
   });
 
-  test('adjustments, with hostile member ids and keys', async () => {
+  /** A member's write route, fed hostile member ids, Idempotency-Keys and bodies. */
+  async function memberWritesAnswerSafely(route: string, body: fc.Arbitrary<object>): Promise<void> {
     const call = fc.record({
       member: fc.oneof(fc.constant(userId), hostileText),
       key: maybe(fc.oneof(fc.uuid(), fc.string({ unit: 'grapheme-ascii', maxLength: 300 }), fc.constantFrom('has space', 'x'.repeat(256)))),
-      body: fc.record(
-        { points: fc.oneof(hostileNumber, anything), reason: fc.oneof(hostileText, anything), actor: fc.oneof(hostileText, anything) },
-        { requiredKeys: [] },
-      ),
+      body,
     });
     await fc.assert(
       fc.asyncProperty(call, async ({ member, key, body }) => {
         await answersSafely(() => {
           const request = h.rewards
             .http()
-            .post(`/t/${tenant.slug}/members/${segment(member)}/adjustments`)
+            .post(`/t/${tenant.slug}/members/${segment(member)}/${route}`)
             .set(auth(tenant));
           return (key === undefined ? request : request.set('idempotency-key', key)).send(body);
         });
       }),
       { numRuns: 120 },
     );
-  });
+  }
+
+  test('adjustments, with hostile member ids and keys', () =>
+    memberWritesAnswerSafely(
+      'adjustments',
+      fc.record(
+        { points: fc.oneof(hostileNumber, anything), reason: fc.oneof(hostileText, anything), actor: fc.oneof(hostileText, anything) },
+        { requiredKeys: [] },
+      ),
+    ));
 
   test('redemptions and the reads, with hostile ids, statuses and cursors', async () => {
     const call = fc.record({
@@ -244,6 +252,83 @@ describe('hostile input at every rewards edge', () => {
       { numRuns: 60 },
     );
   });
+
+  test('catalog management: updates, restocks, activation, codes and the category filter', async () => {
+    const coded = (
+      await h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/rewards`)
+        .set(auth(tenant))
+        .send({ name: 'Coded', cost: 10, stock: 1000, voucher: { kind: 'imported' } })
+    ).body.id;
+    const outcomes: number[] = [];
+    const update = fc.record(
+      {
+        name: orValid(fc.constantFrom('Mug', 'Tote bag'), fc.oneof(hostileText, anything)),
+        cost: orValid(fc.integer({ min: 1, max: BOUNDS.points }), fc.oneof(hostileNumber, anything)),
+        perMemberLimit: orValid(fc.integer({ min: 1, max: 10 }), fc.oneof(hostileNumber, fc.constant(null))),
+        validFrom: orValid(fc.constant('2020-01-01T00:00:00Z'), fc.oneof(hostileInstant, anything)),
+        validUntil: orValid(fc.constant('2999-01-01T00:00:00Z'), fc.oneof(hostileInstant, fc.constant(null))),
+        category: orValid(fc.constantFrom('kitchen', null), fc.oneof(hostileText, anything)),
+        tiers: orValid(fc.constantFrom(['gold'], null), fc.oneof(fc.array(hostileText, { maxLength: 3 }), anything)),
+      },
+      { requiredKeys: [] },
+    );
+    const call = fc.record({
+      reward: fc.oneof({ arbitrary: fc.constant(rewardId), weight: 3 }, { arbitrary: fc.constant(coded), weight: 2 }, hostileText),
+      update,
+      units: orValid(fc.integer({ min: 1, max: 1000 }), fc.oneof(hostileNumber, anything)),
+      codes: orValid(
+        fc.array(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 5 }),
+        fc.oneof(fc.array(fc.oneof(hostileText, anything), { maxLength: 5 }), anything),
+      ),
+      key: maybe(fc.oneof(fc.uuid(), fc.constantFrom('has space', 'x'.repeat(256)))),
+      category: hostileText,
+    });
+    await fc.assert(
+      fc.asyncProperty(call, async ({ reward, update: body, units, codes, key, category }) => {
+        const base = `/t/${tenant.slug}/rewards/${segment(reward)}`;
+        const keyed = <T extends { set(name: string, value: string): T }>(request: T) =>
+          key === undefined ? request : request.set('idempotency-key', key);
+        outcomes.push((await answersSafely(() => h.rewards.http().patch(base).set(auth(tenant)).send(body))).status);
+        await answersSafely(() => keyed(h.rewards.http().post(`${base}/restocks`).set(auth(tenant))).send({ units }));
+        await answersSafely(() => keyed(h.rewards.http().post(`${base}/codes`).set(auth(tenant))).send({ codes }));
+        await answersSafely(() => h.rewards.http().post(`${base}/deactivation`).set(auth(tenant)));
+        await answersSafely(() => h.rewards.http().post(`${base}/reactivation`).set(auth(tenant)));
+        await answersSafely(() =>
+          h.rewards
+            .http()
+            .get(`/t/${tenant.slug}/rewards?category=${segment(category)}`)
+            .set(auth(tenant)),
+        );
+      }),
+      { numRuns: 60 },
+    );
+    expect(outcomes.filter((status) => status === 200).length).toBeGreaterThan(3);
+    // Whatever was changed, the reward still answers, and redeeming it still answers safely.
+    await h.rewards.http().patch(`/t/${tenant.slug}/rewards/${rewardId}`).set(auth(tenant)).send({ tiers: null, validUntil: null });
+    await answersSafely(() =>
+      h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/members/${userId}/redemptions`)
+        .set(auth(tenant))
+        .set('idempotency-key', randomUUID())
+        .send({ rewardId }),
+    );
+  });
+
+  test('refunds, with hostile member ids, keys, order ids and amounts', () =>
+    memberWritesAnswerSafely(
+      'refunds',
+      fc.record(
+        {
+          orderId: orValid(fc.constantFrom('O-1', 'nope'), fc.oneof(hostileText, anything)),
+          amount: fc.oneof(hostileNumber, anything),
+          cause: fc.oneof(fc.constantFrom('refund', 'return'), hostileText),
+        },
+        { requiredKeys: [] },
+      ),
+    ));
 
   test('a member id of 128 characters (the longest a wallet takes) is addressable; one too long for the router is a 414 problem', async () => {
     const longest = `m${'x'.repeat(127)}`;

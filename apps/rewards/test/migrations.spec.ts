@@ -1,7 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ServiceInfrastructure } from '#cqrs';
 import { createTestDatabase } from '../../../test/support/database';
-import { RewardsErasedMembers1732360000001, RewardsReadModels1732360000000 } from '../src/rewards.migrations';
+import {
+  RewardsBoundedTotals1733500000000,
+  RewardsErasedMembers1732360000001,
+  RewardsReadModels1732360000000,
+  RewardsTenantKeys1765200000000,
+} from '../src/rewards.migrations';
 import { rewardsEventTypes } from '../src/rewards.runtime';
 import { startRewardsApp } from './rewards-harness';
 
@@ -53,6 +58,43 @@ describe('rewards migrations on a populated database', () => {
         `SELECT indexdef FROM pg_indexes WHERE indexname = 'rewards_redemptions_unfinished'`,
       );
       expect(index.rows[0]!.indexdef).toContain('declining');
+    } finally {
+      await rewards.close();
+    }
+  });
+
+  test('catalog rows of the previous release read as active, for every tier, without category or codes', async () => {
+    const databaseUrl = await createTestDatabase('rewards_migration_catalog');
+    const masterKey = randomBytes(32).toString('base64');
+    const tenantId = randomUUID();
+    const rewardId = randomUUID();
+    const previous = await ServiceInfrastructure.connect({
+      service: 'rewards',
+      databaseUrl,
+      masterKey: Buffer.from(masterKey, 'base64'),
+      entities: [],
+      migrations: [
+        RewardsReadModels1732360000000,
+        RewardsErasedMembers1732360000001,
+        RewardsBoundedTotals1733500000000,
+        RewardsTenantKeys1765200000000,
+      ],
+      events: rewardsEventTypes,
+    });
+    await previous.pool.query(
+      `INSERT INTO rewards_catalog (tenant_id, reward_id, name, cost, stock, held, per_member_limit, valid_from, valid_until, created_at)
+       VALUES ($1, $2, 'Mug', 10, 5, 2, NULL, now(), NULL, now())`,
+      [tenantId, rewardId],
+    );
+    await previous.close();
+
+    const rewards = await startRewardsApp(databaseUrl, masterKey);
+    try {
+      const rows = await rewards.runtime.infrastructure.pool.query(
+        'SELECT name, stock, held, category, active, tiers, voucher_kind FROM rewards_catalog WHERE tenant_id = $1',
+        [tenantId],
+      );
+      expect(rows.rows).toEqual([{ name: 'Mug', stock: 5, held: 2, category: null, active: true, tiers: null, voucher_kind: null }]);
     } finally {
       await rewards.close();
     }

@@ -11,6 +11,9 @@ const terms: RewardTerms = {
   perMemberLimit: 1,
   validFrom: '2026-01-01T00:00:00.000Z',
   validUntil: '2026-12-31T00:00:00.000Z',
+  category: null,
+  tiers: null,
+  voucher: null,
 };
 const created = RewardCreated({ ...terms, createdAt: '2026-01-01T00:00:00.000Z' });
 const now = new Date('2026-06-01T00:00:00.000Z');

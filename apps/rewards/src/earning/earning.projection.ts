@@ -5,10 +5,12 @@ import type { PersonalDataCodec } from '#personal-data';
 import type { ProgramDefinition, ProgramEvent } from '../program/program.events';
 import { MEMBER_ID } from '../rewards.ports';
 import { PROGRAM_STREAM_PREFIX, programStreamFor, walletStreamFor } from '../rewards.streams';
+import { orderAmountOf, orderIdOf, REFUND_EVENTS, type ClawBack } from '../wallet/refund';
 import type { WalletCommand } from '../wallet/wallet.decider';
 import {
   earningSourceOf,
   erasedMemberOf,
+  type EarningSource,
   MESSAGE_RECEIVED,
   SOURCE_STREAM_PREFIXES,
   USER_ERASED,
@@ -95,8 +97,26 @@ export class EarningProjection implements Projection {
     // An id with `@` (an e-mail) would put personal data in a stream name: such events earn nothing.
     if (!source || !MEMBER_ID.test(source.userId)) return undefined;
     const program = await this.programs.at(source.tenantId, envelope.position);
+    const refund = refundOf(source);
+    if (refund === null) return undefined;
+    if (refund) return { ...refund, program, now: envelope.createdAt };
     return { type: 'Earn', userId: source.userId, source: source.source, program, now: envelope.createdAt };
   }
+}
+
+/**
+ * An `Order Refunded` / `Order Returned` call as the clawback it asks for; undefined for any other
+ * event, null for one that takes nothing back: sent by a client source (a write key anyone can copy
+ * must not take a member's points away either), without an order id, or with a `total` that is no
+ * amount (a refund of everything is one that names no total, never one whose total is garbled).
+ */
+function refundOf({ userId, source }: EarningSource): Omit<ClawBack, 'program' | 'now'> | null | undefined {
+  const cause = Object.hasOwn(REFUND_EVENTS, source.name) ? REFUND_EVENTS[source.name] : undefined;
+  if (!cause) return undefined;
+  const orderId = orderIdOf(source.properties);
+  const amount = orderAmountOf(source.properties);
+  if (source.kind !== 'server' || orderId === undefined || amount === null) return null;
+  return { type: 'ClawBack', userId, refundId: source.id, orderId, cause, amount: amount ?? null, fingerprint: 'tracked' };
 }
 
 /**

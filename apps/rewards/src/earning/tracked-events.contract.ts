@@ -21,7 +21,9 @@ import {
  *   the person's key and opened by the codec with the shared master key (the key store must be
  *   the one pulse writes to). Earning rules match `event` and read `properties`. Calls without a
  *   userId (anonymous visitors) earn nothing. `messageId` is the dedupe key: the same message
- *   earns once even if pulse were to record it twice.
+ *   earns once even if pulse were to record it twice. `Order Refunded` / `Order Returned` from a
+ *   server source take back what the order in `properties.order_id` earned (`properties.total`: how
+ *   much of it; none, all of it) instead of earning: see wallet/refund.ts.
  *
  * register: `UserRegistered` in `register.account-<tenantId>.<userId>`; rules name it as the
  *   event `UserRegistered` with no properties. Only `userId` (never sealed) is read. Register is

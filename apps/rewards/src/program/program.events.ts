@@ -44,20 +44,36 @@ export interface ProgramLimits {
   perMemberPerMonth?: number;
 }
 
+/** What a refund or return may do to a wallet. */
+export interface RefundPolicy {
+  /**
+   * Whether points taken back beyond the balance are owed (the balance goes negative, and later
+   * points pay it first) or only recorded as a shortfall (the balance stops at what it holds).
+   */
+  allowNegativeBalance: boolean;
+}
+
+export const DEFAULT_REFUND_POLICY: RefundPolicy = { allowNegativeBalance: false };
+
 export interface ProgramDefinition {
   rules: EarningRule[];
   tiers: { periodMonths: number; levels: TierLevel[] } | null;
   expiry: { monthsAfterEarning: number } | null;
   limits: ProgramLimits;
+  refunds: RefundPolicy;
 }
 
 /** Only what a trusted source sends earns, unless a rule says otherwise. */
 export const DEFAULT_RULE_SOURCES: readonly TrackingSourceKind[] = ['server'];
 
-/** A program as a caller may write it: rules without `sources` earn from server sources, no `limits` is none. */
-export type ProgramInput = Omit<ProgramDefinition, 'rules' | 'limits'> & {
+/**
+ * A program as a caller may write it: rules without `sources` earn from server sources, no `limits`
+ * is none, no `refunds` keeps balances from going negative.
+ */
+export type ProgramInput = Omit<ProgramDefinition, 'rules' | 'limits' | 'refunds'> & {
   rules: (Omit<EarningRule, 'sources'> & { sources?: TrackingSourceKind[] })[];
   limits?: ProgramLimits;
+  refunds?: RefundPolicy;
 };
 
 /** The program with its defaults spelt out, as it is published (and compared with the one in force). */
@@ -66,6 +82,7 @@ export function completeProgram(input: ProgramInput): ProgramDefinition {
     ...input,
     rules: input.rules.map((rule) => ({ ...rule, sources: rule.sources ?? [...DEFAULT_RULE_SOURCES] })),
     limits: input.limits ?? {},
+    refunds: input.refunds ?? { ...DEFAULT_REFUND_POLICY },
   };
 }
 
@@ -73,16 +90,18 @@ export function completeProgram(input: ProgramInput): ProgramDefinition {
  * The whole program, each version complete: a reader never merges versions. Version 2 names the
  * sources each rule earns from and the program's limits; a version 1 program was published before
  * sources were told apart, and reads as earning from server sources only, without limits of its own
- * (its tenant publishes again to let client sources earn).
+ * (its tenant publishes again to let client sources earn). Version 3 adds the refund policy; a
+ * program published before it keeps balances from going negative, the default.
  */
 export const ProgramPublished = defineEvent<ProgramDefinition & { version: number; publishedAt: string }>()('ProgramPublished', {
-  version: 2,
+  version: 3,
   upcasters: {
     1: (data) => ({
       ...data,
       rules: (Array.isArray(data.rules) ? data.rules : []).map((rule) => ({ ...(rule as JsonObject), sources: [...DEFAULT_RULE_SOURCES] })),
       limits: {},
     }),
+    2: (data) => ({ ...data, refunds: { ...DEFAULT_REFUND_POLICY } }),
   },
 });
 

@@ -91,5 +91,6 @@ export const programBody = z
       })
       .strict()
       .default({}),
+    refunds: z.object({ allowNegativeBalance: z.boolean() }).strict().default({ allowNegativeBalance: false }),
   })
   .strict();

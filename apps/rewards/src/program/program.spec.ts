@@ -17,6 +17,7 @@ const program: ProgramDefinition = {
   },
   expiry: { monthsAfterEarning: 12 },
   limits: {},
+  refunds: { allowNegativeBalance: false },
 };
 
 describe('program', () => {
@@ -70,6 +71,7 @@ describe('program', () => {
       },
       expiry: null,
       limits: { perMemberPerDay: 100, perMemberPerMonth: 50 },
+      refunds: { allowNegativeBalance: false },
     };
     given(programDecider, [])
       .when({ program: bad, now })
@@ -146,6 +148,7 @@ describe('earning rules', () => {
       tiers: null,
       expiry: null,
       limits: {},
+      refunds: { allowNegativeBalance: false },
     };
     const ids = (properties: Record<string, unknown>, name = 'Order Completed') =>
       matchingRules(rules, { id: 'e', name, properties, kind: 'server' }).map((r) => r.id);
@@ -169,6 +172,7 @@ describe('earning rules', () => {
       tiers: null,
       expiry: null,
       limits: {},
+      refunds: { allowNegativeBalance: false },
     };
     const ids = (kind: 'server' | 'client') =>
       matchingRules(rules, { id: 'e', name: 'Order Completed', properties: {}, kind }).map((r) => r.id);

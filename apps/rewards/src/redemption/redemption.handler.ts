@@ -12,6 +12,9 @@ import { redemptionDecider, type RedemptionCommand, type RedemptionState } from 
 export type RedemptionRefusal =
   | 'UnknownMember'
   | 'RewardNotFound'
+  | 'RewardInactive'
+  | 'TierRequired'
+  | 'OutOfCodes'
   | 'RewardNotYetValid'
   | 'RewardExpired'
   | 'OutOfStock'
@@ -20,7 +23,8 @@ export type RedemptionRefusal =
   | 'IdempotencyKeyReused';
 
 export type RedeemOutcome =
-  | { readonly ok: true; readonly redemption: RedemptionState }
+  /** `code`: the voucher code this call saw handed out (null: none), or undefined when it was handed out before. */
+  | { readonly ok: true; readonly redemption: RedemptionState; readonly code?: string | null }
   | { readonly ok: false; readonly refusal: RedemptionRefusal; readonly detail?: Readonly<Record<string, unknown>> };
 
 /**
@@ -55,7 +59,9 @@ export class RedemptionHandler {
     // Checked before anything is written, so bad requests change nothing; the steps check again.
     const [wallet, reward] = await Promise.all([this.wallets.state(tenantId, userId), this.catalog.reward(tenantId, rewardId)]);
     if (!wallet.state.enrolled) return { ok: false, refusal: 'UnknownMember' };
-    const unavailable = unavailability(reward, userId, now);
+    const unavailable = unavailability(reward, userId, now, wallet.state.tier);
+    if (unavailable?.kind === 'TierRequired')
+      return { ok: false, refusal: 'TierRequired', detail: { requiredTiers: unavailable.tiers, memberTier: unavailable.memberTier } };
     if (unavailable) return { ok: false, refusal: unavailable.kind as RedemptionRefusal };
     const cost = reward.terms!.cost;
     const available = availablePoints(wallet.state, now);
@@ -67,13 +73,13 @@ export class RedemptionHandler {
       context,
     );
     if (!requested.accepted) return { ok: false, refusal: 'IdempotencyKeyReused' };
-    return this.drive(tenantId, redemptionId, context);
+    return this.drive(tenantId, redemptionId, context, wallet.state.tier);
   }
 
   /** Takes an unfinished redemption to its end; a finished one is answered as it stands. */
-  async drive(tenantId: string, redemptionId: string, context: CommandContext): Promise<RedeemOutcome> {
+  async drive(tenantId: string, redemptionId: string, context: CommandContext, tier?: string | null): Promise<RedeemOutcome> {
     const state = await this.process(tenantId, redemptionId);
-    if (state.status === 'requested') return this.pay(tenantId, redemptionId, state.request!, context);
+    if (state.status === 'requested') return this.pay(tenantId, redemptionId, state.request!, context, tier);
     if (state.status === 'cancelling') await this.completeCancellation(tenantId, redemptionId, context);
     else if (state.status === 'declining') await this.completeDecline(tenantId, redemptionId, context);
     return this.answer(await this.process(tenantId, redemptionId));
@@ -85,17 +91,26 @@ export class RedemptionHandler {
     redemptionId: string,
     request: NonNullable<RedemptionState['request']>,
     context: CommandContext,
+    knownTier?: string | null,
   ): Promise<RedeemOutcome> {
     const { userId, rewardId, cost } = request;
+    // A tier-only reward is checked against the member's tier again at the stock: the request's, or the wallet's when resumed.
+    const tier = knownTier !== undefined ? knownTier : (await this.wallets.state(tenantId, userId)).state.tier;
     const debited = await this.wallets.handle({ type: 'Redeem', userId, redemptionId, rewardId, points: cost, now: context.now }, context);
     if (!debited.accepted) {
       await this.step(tenantId, redemptionId, { type: 'Decline', reason: debited.rejection.kind, now: context.now }, context);
     } else {
-      const reserved = await this.catalog.reserve(tenantId, rewardId, redemptionId, userId, context);
-      const next: RedemptionCommand = reserved.accepted
-        ? { type: 'Confirm', now: context.now }
-        : { type: 'StartDecline', reason: reserved.rejection.kind, now: context.now };
+      const reserved = await this.catalog.reserve(tenantId, rewardId, redemptionId, userId, tier, context);
+      // A generated code that met a used one at every draw: the code space is as good as spent.
+      const reason = reserved.accepted ? undefined : reserved.rejection.kind === 'CodeTaken' ? 'OutOfCodes' : reserved.rejection.kind;
+      const next: RedemptionCommand =
+        reason === undefined ? { type: 'Confirm', now: context.now } : { type: 'StartDecline', reason, now: context.now };
       await this.step(tenantId, redemptionId, next, context);
+      if (reserved.accepted && reserved.events.length > 0) {
+        const outcome = await this.settle(tenantId, redemptionId, context);
+        const assigned = reserved.events.find((event) => event.type === 'VoucherCodeAssigned');
+        return outcome.ok ? { ...outcome, code: assigned?.data.code ?? null } : outcome;
+      }
     }
     return this.settle(tenantId, redemptionId, context);
   }

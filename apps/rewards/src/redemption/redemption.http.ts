@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestj
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { parseBody, ProblemError } from '#platform';
+import { CatalogHandler } from '../catalog/catalog.handler';
 import { rewardNotFound, UUID } from '../catalog/catalog.http';
 import { encodeCursor, keyAfter, pageLimit } from '../read-models';
 import { Clock } from '../rewards.ports';
@@ -9,12 +10,16 @@ import { idempotencyKeyOf, invalidParameter, isMemberId } from '../shared/reques
 import { TenantCalls } from '../shared/tenant-calls';
 import { correlationIdOf, type IncomingRequest } from '../tenants/tenant-access';
 import { unknownMember } from '../wallet/member.http';
+import { WalletHandler } from '../wallet/wallet.handler';
 import { REDEMPTION_STATUSES, type RedemptionState, type RedemptionStatus } from './redemption.decider';
 import { RedemptionHandler, type RedemptionRefusal } from './redemption.handler';
 
 export const redeemBody = z.object({ rewardId: z.string().regex(UUID, { message: 'must be a reward id' }) }).strict();
 
 const REFUSALS: Record<Exclude<RedemptionRefusal, 'UnknownMember' | 'RewardNotFound'>, { status: number; type: string; title: string }> = {
+  RewardInactive: { status: 409, type: 'reward-inactive', title: 'Reward deactivated' },
+  TierRequired: { status: 409, type: 'tier-required', title: 'Reward reserved for other tiers' },
+  OutOfCodes: { status: 409, type: 'out-of-codes', title: 'Reward out of voucher codes' },
   RewardNotYetValid: { status: 409, type: 'reward-not-yet-valid', title: 'Reward not yet available' },
   RewardExpired: { status: 410, type: 'reward-expired', title: 'Reward no longer available' },
   OutOfStock: { status: 409, type: 'out-of-stock', title: 'Reward out of stock' },
@@ -36,6 +41,8 @@ export class RedemptionController {
   constructor(
     private readonly calls: TenantCalls,
     private readonly redemptions: RedemptionHandler,
+    private readonly catalog: CatalogHandler,
+    private readonly wallets: WalletHandler,
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
   ) {}
@@ -53,13 +60,16 @@ export class RedemptionController {
         { userId, rewardId, idempotencyKey: key },
         { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now },
       );
-      if (outcome.ok) return view(outcome.redemption);
+      if (outcome.ok) return this.view(tenant.tenantId, outcome.redemption, outcome.code);
       if (outcome.refusal === 'UnknownMember') throw unknownMember(userId);
       if (outcome.refusal === 'RewardNotFound') throw rewardNotFound(rewardId);
       const problem = REFUSALS[outcome.refusal];
+      const tiers = outcome.refusal === 'TierRequired' ? outcome.detail?.requiredTiers : undefined;
       throw new ProblemError({
         ...problem,
-        detail: `redemption of reward ${rewardId} refused: ${problem.title.toLowerCase()}`,
+        detail: Array.isArray(tiers)
+          ? `reward ${rewardId} is reserved for members of the tiers ${tiers.join(', ')}`
+          : `redemption of reward ${rewardId} refused: ${problem.title.toLowerCase()}`,
         extensions: outcome.detail ?? {},
       });
     });
@@ -110,7 +120,7 @@ export class RedemptionController {
 
   @Get('redemptions/:id')
   show(@Param('tenant') slug: string, @Param('id') id: string, @Req() request: IncomingRequest) {
-    return this.calls.read(request, slug, async (tenant) => view(await this.existing(tenant.tenantId, id)));
+    return this.calls.read(request, slug, async (tenant) => this.view(tenant.tenantId, await this.existing(tenant.tenantId, id)));
   }
 
   @Post('redemptions/:id/fulfilment')
@@ -145,7 +155,7 @@ export class RedemptionController {
           extensions: { status: rejection.status },
         });
       }
-      return view(await this.redemptions.process(tenant.tenantId, id));
+      return this.view(tenant.tenantId, await this.redemptions.process(tenant.tenantId, id));
     });
   }
 
@@ -154,9 +164,18 @@ export class RedemptionController {
     if (!state?.request) throw redemptionNotFound(id);
     return state;
   }
-}
 
-function view(state: RedemptionState) {
-  const { redemptionId, userId, rewardId, cost, requestedAt } = state.request!;
-  return { id: redemptionId, userId, rewardId, cost, status: state.status, requestedAt };
+  /**
+   * The voucher code, if the reward hands them out, read from the reward's stream where it was
+   * handed out with the stock unit: shown with this one redemption, never in lists or logs. Once
+   * the member is erased it is shredded in the store; a replica that folded the reward's stream
+   * before still holds it in memory, so the wallet says whether it may still be shown.
+   */
+  private async view(tenantId: string, state: RedemptionState, handedOut?: string | null) {
+    const { redemptionId, userId, rewardId, cost, requestedAt } = state.request!;
+    // The request that reserved the unit knows its code; any other reads it from the reward.
+    const issued = handedOut !== undefined ? handedOut : ((await this.catalog.reward(tenantId, rewardId)).issued.get(redemptionId) ?? null);
+    const code = issued !== null && !(await this.wallets.state(tenantId, userId)).state.erased ? issued : null;
+    return { id: redemptionId, userId, rewardId, cost, status: state.status, requestedAt, code };
+  }
 }

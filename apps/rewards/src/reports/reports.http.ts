@@ -58,7 +58,7 @@ export class MembersController {
          ), members AS (
            SELECT ids.user_id, m.tier,
                   (SELECT coalesce(sum(l.remaining), 0) FROM rewards_lots l
-                   WHERE l.tenant_id = $1 AND l.user_id = ids.user_id AND l.remaining > 0 AND ${SPENDABLE}) AS balance
+                   WHERE l.tenant_id = $1 AND l.user_id = ids.user_id AND l.remaining > 0 AND ${SPENDABLE}) - coalesce(m.owed, 0) AS balance
            FROM ids LEFT JOIN rewards_members m ON m.tenant_id = $1 AND m.user_id = ids.user_id
          )
          SELECT user_id, tier, balance::text FROM members

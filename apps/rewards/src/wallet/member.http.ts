@@ -53,6 +53,8 @@ export class MemberController {
       return {
         userId,
         balance: availablePoints(state, now),
+        // Taken back by refunds beyond what the wallet held (where the program allows it): the next points pay it.
+        owed: state.owed,
         tier: state.tier,
         tierReviewAt: state.tierReviewAt,
         lots: spendableLots(state, now).map(({ lotId, remaining, earnedAt, expiresAt }) => ({

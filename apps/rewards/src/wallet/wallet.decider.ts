@@ -3,6 +3,7 @@ import { BOUNDS } from '#platform';
 import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
 import { addMonths } from '../shared/calendar';
+import { clawBack, orderAmountOf, orderIdOf, repayOwed, type ClawBack, type RefundRejection } from './refund';
 import {
   MemberEnrolled,
   MemberErased,
@@ -60,6 +61,8 @@ export type WalletCommand =
       readonly now: Date;
     }
   | { readonly type: 'ReviewTier'; readonly userId: string; readonly program?: ProgramDefinition; readonly now: Date }
+  /** An order refunded or returned (see refund.ts). */
+  | ClawBack
   /** Register erased the person; `now` is when register recorded it. */
   | { readonly type: 'Erase'; readonly userId: string; readonly now: Date };
 
@@ -70,7 +73,8 @@ export type WalletRejection =
   /** The Idempotency-Key of an earlier adjustment, sent with another body. */
   | { readonly kind: 'IdempotencyKeyReused' }
   /** A positive adjustment would take the wallet past what it may hold (BOUNDS.pointsTotal). */
-  | { readonly kind: 'WalletLimitReached'; readonly limit: number; readonly held: number };
+  | { readonly kind: 'WalletLimitReached'; readonly limit: number; readonly held: number }
+  | RefundRejection;
 
 type WalletDecision = Decision<WalletEvent, WalletRejection>;
 
@@ -80,7 +84,9 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
   decide(command, state) {
     // An erased person's wallet only answers: nothing earns, expires or comes back to it any more.
     if (state.erased)
-      return command.type === 'Redeem' || command.type === 'Adjust' ? reject({ kind: 'UnknownMember', userId: command.userId }) : accept();
+      return command.type === 'Redeem' || command.type === 'Adjust' || command.type === 'ClawBack'
+        ? reject({ kind: 'UnknownMember', userId: command.userId })
+        : accept();
     switch (command.type) {
       case 'Enrol':
         return state.enrolled ? accept() : accept(MemberEnrolled({ userId: command.userId, enrolledAt: command.now.toISOString() }));
@@ -93,8 +99,14 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         if (!redemption) return reject({ kind: 'UnknownRedemption', redemptionId: command.redemptionId });
         if (redemption.cancelled) return accept();
         const { userId, redemptionId, now } = command;
+        // Points given back to lots still spendable pay what the member owes first.
+        const spendable = redemption.lots.filter(({ lotId }) => {
+          const lot = state.lots.get(lotId);
+          return lot !== undefined && (lot.expiresAt === null || lot.expiresAt > now.toISOString());
+        });
         return accept(
           RedemptionCancelled({ userId, redemptionId, points: redemption.points, lots: redemption.lots, cancelledAt: now.toISOString() }),
+          ...repayOwed(state, userId, spendable, now),
         );
       }
       case 'ExpirePoints': {
@@ -110,6 +122,8 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         return reviewTier(command, state);
       case 'Erase':
         return accept(MemberErased({ userId: command.userId, erasedAt: command.now.toISOString() }));
+      case 'ClawBack':
+        return clawBack(command, state);
     }
   },
 };
@@ -124,6 +138,8 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   const [day, month] = [at.slice(0, 10), at.slice(0, 7)];
   const used = (key: string) => state.capUsage.get(key) ?? 0;
   const rules = matchingRules(program, source);
+  const orderId = orderIdOf(source.properties) ?? null;
+  const orderAmount = orderId === null ? null : (orderAmountOf(source.properties) ?? null);
   const tiers = program.tiers;
   // Points earned in the tier window that ends now; only worked out when something may earn or a tier is due.
   const inWindow = tiers && (rules.length > 0 || state.tier === null) ? earnedSince(state, addMonths(now, -tiers.periodMonths)) : 0;
@@ -145,9 +161,20 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
         ruleId: rule.id,
         earnedAt: at,
         expiresAt,
+        orderId,
+        orderAmount,
       }),
     );
   }
+  if (earned > 0 && state.owed > 0)
+    events.push(
+      ...repayOwed(
+        state,
+        userId,
+        events.flatMap((event) => (event.type === 'PointsEarned' ? [{ lotId: event.data.lotId, points: event.data.points }] : [])),
+        now,
+      ),
+    );
   if (tiers && (earned > 0 || state.tier === null)) {
     // Upgrades take effect at once: the new points count towards the window that ends now.
     const qualified = qualifyingTier(tiers.levels, inWindow + earned);
@@ -192,7 +219,8 @@ function redeem(command: Extract<WalletCommand, { type: 'Redeem' }>, state: Wall
   const { userId, redemptionId, rewardId, points, now } = command;
   if (state.redemptions.has(redemptionId)) return accept();
   if (!state.enrolled) return reject({ kind: 'UnknownMember', userId });
-  const lots = consumeFirstToExpire(state, points, now);
+  // A member who owes (a refund took them below zero) spends nothing until it is paid.
+  const lots = availablePoints(state, now) >= points ? consumeFirstToExpire(state, points, now) : undefined;
   if (!lots) return reject({ kind: 'InsufficientPoints', available: availablePoints(state, now), requested: points });
   return accept(PointsRedeemed({ userId, redemptionId, rewardId, points, lots, redeemedAt: now.toISOString() }));
 }
@@ -209,20 +237,13 @@ function adjust(command: Extract<WalletCommand, { type: 'Adjust' }>, state: Wall
     if (state.held + points > BOUNDS.pointsTotal)
       return reject({ kind: 'WalletLimitReached', limit: BOUNDS.pointsTotal, held: state.held });
     const expiresAt = program?.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+    const lots = [{ lotId: `adjustment/${adjustmentId}`, points }];
     return accept(
-      PointsAdjusted({
-        userId,
-        adjustmentId,
-        points,
-        reason,
-        actor,
-        lots: [{ lotId: `adjustment/${adjustmentId}`, points }],
-        expiresAt,
-        adjustedAt,
-      }),
+      PointsAdjusted({ userId, adjustmentId, points, reason, actor, lots, expiresAt, adjustedAt }),
+      ...repayOwed(state, userId, lots, now),
     );
   }
-  const lots = consumeFirstToExpire(state, -points, now);
+  const lots = availablePoints(state, now) >= -points ? consumeFirstToExpire(state, -points, now) : undefined;
   if (!lots) return reject({ kind: 'InsufficientPoints', available: availablePoints(state, now), requested: -points });
   return accept(PointsAdjusted({ userId, adjustmentId, points, reason, actor, lots, expiresAt: null, adjustedAt }));
 }

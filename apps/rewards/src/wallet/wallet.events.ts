@@ -9,7 +9,11 @@ export interface Allocation {
 
 export const MemberEnrolled = defineEvent<{ userId: string; enrolledAt: string }>()('MemberEnrolled');
 
-/** One lot per (source event, rule): `sourceEventId` is what makes a redelivered event earn nothing. */
+/**
+ * One lot per (source event, rule): `sourceEventId` is what makes a redelivered event earn nothing.
+ * Version 2 names the order the points were earned for (`properties.order_id`, Segment's name) and
+ * its amount (`properties.total`), so a refund finds them; version 1 lots belong to no order.
+ */
 export const PointsEarned = defineEvent<{
   userId: string;
   lotId: string;
@@ -18,7 +22,35 @@ export const PointsEarned = defineEvent<{
   ruleId: string;
   earnedAt: string;
   expiresAt: string | null;
-}>()('PointsEarned');
+  orderId: string | null;
+  orderAmount: number | null;
+}>()('PointsEarned', { version: 2, upcasters: { 1: (data) => ({ ...data, orderId: null, orderAmount: null }) } });
+
+/**
+ * An order was refunded or returned (all of it, or `amount` of it): `points` of what it earned are
+ * taken back: `expired` of them had expired from the order's own lots already (gone, not taken
+ * again), `lots` from the wallet (the order's own lots first, then those that expire first),
+ * `owed` beyond the balance where the program lets it go negative, and `shortfall` where it does
+ * not (recorded, not taken). `refundId` (the tracked message, or the API call's Idempotency-Key)
+ * makes the same refund claw once; `fingerprint` binds an API key to its body.
+ */
+export const PointsClawedBack = defineEvent<{
+  userId: string;
+  refundId: string;
+  orderId: string;
+  cause: 'refund' | 'return';
+  amount: number | null;
+  points: number;
+  expired: number;
+  lots: Allocation[];
+  owed: number;
+  shortfall: number;
+  fingerprint: string;
+  clawedBackAt: string;
+}>()('PointsClawedBack');
+
+/** Points that came in while the balance was negative go to what the member owed first. */
+export const OwedPointsRepaid = defineEvent<{ userId: string; points: number; lots: Allocation[]; repaidAt: string }>()('OwedPointsRepaid');
 
 export const PointsRedeemed = defineEvent<{
   userId: string;
@@ -80,7 +112,9 @@ export type WalletEvent =
   | EventOf<typeof PointsAdjusted>
   | EventOf<typeof TierChanged>
   | EventOf<typeof TierRetained>
-  | EventOf<typeof MemberErased>;
+  | EventOf<typeof MemberErased>
+  | EventOf<typeof PointsClawedBack>
+  | EventOf<typeof OwedPointsRepaid>;
 
 export const walletEvents = [
   MemberEnrolled,
@@ -92,4 +126,6 @@ export const walletEvents = [
   TierChanged,
   TierRetained,
   MemberErased,
+  PointsClawedBack,
+  OwedPointsRepaid,
 ];

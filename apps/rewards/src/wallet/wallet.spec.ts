@@ -18,7 +18,17 @@ const userId = 'u1';
 const at = (iso: string) => new Date(iso);
 const enrolled = MemberEnrolled({ userId, enrolledAt: '2026-01-01T00:00:00.000Z' });
 const lot = (lotId: string, points: number, earnedAt: string, expiresAt: string | null, ruleId = 'r') =>
-  PointsEarned({ userId, lotId, points, sourceEventId: lotId.split('/')[0]!, ruleId, earnedAt, expiresAt });
+  PointsEarned({
+    userId,
+    lotId,
+    points,
+    sourceEventId: lotId.split('/')[0]!,
+    ruleId,
+    earnedAt,
+    expiresAt,
+    orderId: null,
+    orderAmount: null,
+  });
 
 const purchaseProgram: ProgramDefinition = {
   rules: [
@@ -41,6 +51,7 @@ const purchaseProgram: ProgramDefinition = {
   },
   expiry: { monthsAfterEarning: 6 },
   limits: {},
+  refunds: { allowNegativeBalance: false },
 };
 const order = (id: string, total: number, currency = 'EUR', kind: 'server' | 'client' = 'server') => ({
   id,
@@ -70,6 +81,7 @@ const openProgram = (limits: ProgramDefinition['limits'] = {}, sources: ('server
   tiers: null,
   expiry: null,
   limits,
+  refunds: { allowNegativeBalance: false },
 });
 const earnUnder = (program: ProgramDefinition, id: string, total: number, now: string, kind: 'server' | 'client' = 'server') => ({
   type: 'Earn' as const,

@@ -35,6 +35,44 @@ export interface WalletState {
   readonly adjustments: Map<string, AdjustmentRecord>;
   readonly tier: string | null;
   readonly tierReviewAt: string | null;
+  /** What each order earned, by order id, and how much of it was refunded since. */
+  readonly orders: Map<string, OrderRecord>;
+  /** The order each order lot was earned for. */
+  readonly orderOfLot: Map<string, string>;
+  /** Each refund applied, by refund id: the same refund claws once. */
+  readonly refunds: Map<string, RefundRecord>;
+  /** Points taken back beyond the balance, where the program lets it go negative: the balance is the lots less this. */
+  readonly owed: number;
+}
+
+export interface OrderRecord {
+  readonly lotIds: string[];
+  earned: number;
+  /** The order's amount when it earned (`total`), or null when it had none. */
+  amount: number | null;
+  readonly earnedAt: string;
+  /** The member's tier before the order earned: a refund takes back the upgrade the order bought, never more. */
+  readonly tierBefore: string | null;
+  /** How much of the amount was refunded so far (the whole of it once a refund named no amount). */
+  refunded: number;
+  /** Points of the order taken back so far (from lots, owed, recorded short, or already expired): never more than `earned`. */
+  clawedBack: number;
+  /** Points of the order's own lots that expired: gone already, a refund does not take them again. */
+  expired: number;
+  /** How many of those refunds have counted so far. */
+  expiredCounted: number;
+}
+
+export interface RefundRecord {
+  readonly fingerprint: string;
+  readonly orderId: string;
+  readonly points: number;
+  readonly taken: number;
+  readonly expired: number;
+  readonly owed: number;
+  readonly shortfall: number;
+  /** The balance right after it. */
+  readonly balance: number;
 }
 
 export interface AdjustmentRecord {
@@ -58,7 +96,17 @@ export function emptyWallet(): WalletState {
     adjustments: new Map(),
     tier: null,
     tierReviewAt: null,
+    orders: new Map(),
+    orderOfLot: new Map(),
+    refunds: new Map(),
+    owed: 0,
   };
+}
+
+/** How much of an order is refunded after a refund of `amount` (null: all that is left of it). */
+export function refundedAfter(order: OrderRecord, amount: number | null): number {
+  if (order.amount === null) return amount === null ? Number.POSITIVE_INFINITY : order.refunded + amount;
+  return amount === null ? order.amount : Math.min(order.amount, order.refunded + amount);
 }
 
 export const dayKey = (ruleId: string, day: string) => `${ruleId}|d|${day}`;
@@ -78,8 +126,9 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
     case 'MemberEnrolled':
       return { ...state, enrolled: true };
     case 'PointsEarned': {
-      const { lotId, points, earnedAt, expiresAt, sourceEventId, ruleId } = event.data;
+      const { lotId, points, earnedAt, expiresAt, sourceEventId, ruleId, orderId, orderAmount } = event.data;
       state.lots.set(lotId, { lotId, remaining: points, earnedAt, expiresAt });
+      if (orderId !== null && orderId !== undefined) recordOrder(state, orderId, lotId, points, orderAmount ?? null, earnedAt);
       state.sources.add(sourceEventId);
       state.earnings.push({ at: earnedAt, points });
       const [day, month] = [earnedAt.slice(0, 10), earnedAt.slice(0, 7)];
@@ -96,8 +145,12 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       if (redemption) redemption.cancelled = true;
       return { ...state, held: state.held + give(state, event.data.lots) };
     }
-    case 'PointsExpired':
+    case 'PointsExpired': {
+      const orderId = state.orderOfLot.get(event.data.lotId);
+      const order = orderId === undefined ? undefined : state.orders.get(orderId);
+      if (order) order.expired += event.data.points;
       return { ...state, held: state.held - take(state, [{ lotId: event.data.lotId, points: event.data.points }]) };
+    }
     case 'PointsAdjusted': {
       const { adjustmentId, points, reason, actor, lots, adjustedAt, expiresAt } = event.data;
       let held = state.held;
@@ -120,9 +173,48 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       return { ...state, tierReviewAt: event.data.reviewAt };
     case 'MemberErased':
       return { ...state, enrolled: false, erased: true };
+    case 'PointsClawedBack': {
+      const { refundId, orderId, amount, points, lots, expired, owed, shortfall, fingerprint, clawedBackAt } = event.data;
+      const order = state.orders.get(orderId);
+      if (order) {
+        order.refunded = refundedAfter(order, amount);
+        order.clawedBack += points;
+        order.expiredCounted += expired;
+        // Tier progress: the order's points no longer count, in the window they were earned in.
+        state.earnings.push({ at: order.earnedAt, points: -points });
+      }
+      const taken = take(state, lots);
+      const next = { ...state, held: state.held - taken, owed: state.owed + owed };
+      const balance = availablePoints(next, new Date(clawedBackAt));
+      state.refunds.set(refundId, { fingerprint, orderId, points, taken, expired, owed, shortfall, balance });
+      return next;
+    }
+    case 'OwedPointsRepaid':
+      return { ...state, held: state.held - take(state, event.data.lots), owed: Math.max(0, state.owed - event.data.points) };
     default:
       return state;
   }
+}
+
+function recordOrder(state: WalletState, orderId: string, lotId: string, points: number, amount: number | null, earnedAt: string): void {
+  state.orderOfLot.set(lotId, orderId);
+  const order = state.orders.get(orderId);
+  if (order) {
+    order.lotIds.push(lotId);
+    order.earned += points;
+    order.amount ??= amount;
+  } else
+    state.orders.set(orderId, {
+      lotIds: [lotId],
+      earned: points,
+      amount,
+      earnedAt,
+      tierBefore: state.tier,
+      refunded: 0,
+      clawedBack: 0,
+      expired: 0,
+      expiredCounted: 0,
+    });
 }
 
 /** Takes the allocations from their lots; answers the points taken. */
@@ -163,12 +255,12 @@ export function spendableLots(state: WalletState, now: Date): Lot[] {
     .sort((a, b) => compare(a.expiresAt ?? NEVER, b.expiresAt ?? NEVER) || compare(a.earnedAt, b.earnedAt) || compare(a.lotId, b.lotId));
 }
 
-/** The spendable balance at `now`: the points of every lot not yet past its expiry. */
+/** The spendable balance at `now`: the points of every lot not yet past its expiry, less what the member owes (it may be negative). */
 export function availablePoints(state: WalletState, now: Date): number {
   const at = now.toISOString();
   let sum = 0;
   for (const lot of state.lots.values()) if (lot.remaining > 0 && (lot.expiresAt === null || lot.expiresAt > at)) sum += lot.remaining;
-  return sum;
+  return sum - state.owed;
 }
 
 /** Points earned in the rolling window that ends at `now`. */
