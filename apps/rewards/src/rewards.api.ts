@@ -147,7 +147,7 @@ export const rewardsApi: ApiDescription = {
     {
       method: 'get',
       path: '/t/{tenant}/redemptions',
-      summary: 'Admin view of redemptions, paginated (?status=&cursor=&limit=)',
+      summary: "Admin view of redemptions, paginated (?status=&userId=&cursor=&limit=): the tenant's, or one member's",
       tags: ['redemption'],
       auth: 'apiKey',
       responses: { 200: 'a page of redemptions', ...listErrors },

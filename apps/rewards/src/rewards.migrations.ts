@@ -176,3 +176,16 @@ export class RewardsCatalogManagement1765300000000 implements MigrationInterface
     );
   }
 }
+
+/** The admin list of redemptions filters by member: one member's in redemption-id order. */
+export class RewardsRedemptionsByMember1765400000000 implements MigrationInterface {
+  name = 'RewardsRedemptionsByMember1765400000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query('CREATE INDEX IF NOT EXISTS rewards_redemptions_member ON rewards_redemptions (tenant_id, user_id, redemption_id)');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP INDEX IF EXISTS rewards_redemptions_member');
+  }
+}

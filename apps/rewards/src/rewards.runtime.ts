@@ -11,6 +11,7 @@ import type { RewardsRuntime } from './rewards.module';
 import {
   RewardsBoundedTotals1733500000000,
   RewardsCatalogManagement1765300000000,
+  RewardsRedemptionsByMember1765400000000,
   RewardsErasedMembers1732360000001,
   RewardsReadModels1732360000000,
   RewardsTenantKeys1765200000000,
@@ -53,6 +54,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       RewardsBoundedTotals1733500000000,
       RewardsTenantKeys1765200000000,
       RewardsCatalogManagement1765300000000,
+      RewardsRedemptionsByMember1765400000000,
     ],
     events: rewardsEventTypes,
     commands: REWARDS_COMMANDS,

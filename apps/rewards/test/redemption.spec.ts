@@ -1,3 +1,4 @@
+import { eventually } from '#platform/testing';
 import { createHash, randomUUID } from 'node:crypto';
 import { CommandRunner } from '#cqrs';
 import { redemptionDecider, type RedemptionCommand } from '../src/redemption/redemption.decider';
@@ -232,6 +233,23 @@ describe('redemptions', () => {
       if (!listed) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(listed).toMatchObject({ id: redeemed.body.id, status: 'confirmed' });
+  });
+
+  test("the redemptions list filters by member: one member's redemptions, none of another's", async () => {
+    const rewardId = await reward({ name: 'Per member', stock: 10 });
+    const [ada, bob] = [await memberWith(100), await memberWith(100)];
+    const ours = [(await redeem(ada, rewardId)).body.id, (await redeem(ada, rewardId)).body.id];
+    await redeem(bob, rewardId);
+    const list = (userId: string) =>
+      h.rewards
+        .http()
+        .get(`/t/${tenant.slug}/redemptions?userId=${encodeURIComponent(userId)}&limit=500`)
+        .set(auth(tenant));
+    await eventually(async () => expect((await list(ada)).body.items.map((item: { id: string }) => item.id).sort()).toEqual(ours.sort()));
+    await eventually(async () => expect((await list(bob)).body.items.map((item: { userId: string }) => item.userId)).toEqual([bob]));
+    const refused = await list('a\u0000b');
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('userId');
   });
 
   test('a redemption left half-done by a crash is finished by the recovery sweep', async () => {

@@ -82,10 +82,13 @@ export class RedemptionController {
     @Query('cursor') cursor?: string,
     @Query('limit') limit?: string,
     @Query('status') status?: string,
+    @Query('userId') userId?: string,
   ) {
     return this.calls.read(request, slug, async (tenant) => {
       if (status !== undefined && !REDEMPTION_STATUSES.includes(status as RedemptionStatus))
         throw invalidParameter('status', `must be one of ${REDEMPTION_STATUSES.join(', ')}`);
+      // Any id a wallet takes; isMemberId answers 400 for what no wallet could have.
+      if (userId !== undefined) isMemberId(userId);
       const size = pageLimit(limit);
       const after = keyAfter(cursor, UUID);
       const rows: {
@@ -99,8 +102,9 @@ export class RedemptionController {
         updated_at: Date;
       }[] = await this.dataSource.query(
         `SELECT * FROM rewards_redemptions WHERE tenant_id = $1 AND ($2::uuid IS NULL OR redemption_id > $2::uuid) AND ($3::text IS NULL OR status = $3)
+           AND ($5::text IS NULL OR user_id = $5)
          ORDER BY redemption_id LIMIT $4`,
-        [tenant.tenantId, after ?? null, status ?? null, size],
+        [tenant.tenantId, after ?? null, status ?? null, size, userId ?? null],
       );
       return {
         items: rows.map((row) => ({
