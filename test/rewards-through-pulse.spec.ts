@@ -88,6 +88,31 @@ describe('earning from calls tracked through pulse', () => {
     expect((await balanceOf(userId))?.balance).toBe(36);
   });
 
+  test('history moved in through /v1/import earns nothing; the same calls sent live do', async () => {
+    const userId = `migrated-${randomUUID()}`;
+    const imported = await fetch(`${pulse.url}/v1/import`, {
+      method: 'POST',
+      headers: { authorization: basic(serverKey), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        batch: [
+          { type: 'track', userId, event: 'Grant', properties: { points: 500 }, timestamp: '2019-05-01T10:00:00Z' },
+          {
+            type: 'track',
+            userId,
+            event: 'Order Completed',
+            properties: { total: 90, currency: 'EUR' },
+            timestamp: '2019-05-02T10:00:00Z',
+          },
+        ],
+      }),
+    });
+    expect(imported.status).toBe(200);
+    // Stored after the import: once it counts, the history has been applied (as nothing).
+    expect((await track({ userId, event: 'Grant', properties: { points: 7 } })).status).toBe(200);
+    await eventually(async () => (await balanceOf(userId))?.balance !== undefined);
+    expect((await balanceOf(userId))?.balance).toBe(7);
+  });
+
   test('a call sent with the public write key earns nothing under a program that trusts only server sources (the default)', async () => {
     const strict = await pulse.createTenant();
     expect((await rewards.http().put(`/t/${strict.slug}/program`).set(auth(strict)).send(PROGRAM)).status).toBe(200);

@@ -39,7 +39,10 @@ export const pulseApi: ApiDescription = {
     segment('group', 'Associate a person with a group (Segment group)'),
     segment('alias', 'Merge two identities of one person (Segment alias)'),
     segment('batch', 'Up to 2,500 messages of any type at once, all or nothing (Segment batch)'),
-    segment('import', 'Alias of batch (Segment import)'),
+    segment(
+      'import',
+      'History moved in (Segment import): as batch, timestamps as old as 1970; builds profiles but starts nothing live (a destination gets it only with historical: true; no loyalty points)',
+    ),
     segment('t', "analytics.js's short path for track"),
     segment('i', "analytics.js's short path for identify"),
     segment('p', "analytics.js's short path for page"),

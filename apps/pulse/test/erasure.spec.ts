@@ -75,6 +75,7 @@ describe('erasure reaches tracked history', () => {
         properties: { note: 'in flight' },
         carriesTraits: false,
         source: LEGACY_CLIENT_SOURCE,
+        historical: false,
       }),
       { tenantId: h.tenant.id, correlationId: randomUUID(), now },
     );

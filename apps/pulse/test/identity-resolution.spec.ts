@@ -173,11 +173,12 @@ describe('identity resolution through the tracking API', () => {
         receivedAt: now.toISOString(),
         carriesTraits: false,
         source: LEGACY_CLIENT_SOURCE,
+        historical: false,
         ...extra,
       });
     const asVersion1 = async (event: ReturnType<typeof call>) => {
       const encoded = await runtime.infrastructure.codec.encode(event, context);
-      const { carriesTraits: _dropped, source: _notYet, ...data } = encoded.data;
+      const { carriesTraits: _dropped, source: _notYet, historical: _neither, ...data } = encoded.data;
       return { ...encoded, data, metadata: { ...encoded.metadata, schemaVersion: 1 } };
     };
     const stored = [

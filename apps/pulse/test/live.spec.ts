@@ -123,6 +123,7 @@ describe('live view', () => {
         receivedAt: now.toISOString(),
         carriesTraits: false,
         source: LEGACY_CLIENT_SOURCE,
+        historical: false,
       });
       const encoded = await h.pulse.runtime.infrastructure.codec.encode(stored, {
         tenantId: h.tenant.id,

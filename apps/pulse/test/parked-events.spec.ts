@@ -58,6 +58,7 @@ describe('pulse profiles past a message they cannot apply', () => {
         properties: {},
         carriesTraits: false,
         source: { kind: 'client', keyId: 'initial-write' },
+        historical: false,
       }),
       { tenantId: h.tenant.id, correlationId: randomUUID(), now: new Date() },
     );

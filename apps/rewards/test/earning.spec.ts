@@ -57,6 +57,7 @@ describe('earning from events', () => {
         properties: { total: 42.5, currency: 'EUR' },
         carriesTraits: false,
         source: { kind: 'server', keyId: 'server' },
+        historical: false,
       });
     const context = { tenantId: tenant.id, correlationId: randomUUID(), now };
     const stored = [

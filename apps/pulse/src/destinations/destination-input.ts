@@ -86,6 +86,7 @@ const settingsShape = (policy: AddressPolicy) => ({
     })
     .strict(),
   ordered: z.boolean(),
+  historical: z.boolean(),
 });
 
 const DEFAULTS = {
@@ -94,6 +95,7 @@ const DEFAULTS = {
   mappings: [] as FieldMapping[],
   batching: { maxMessages: 1, maxWaitMs: 0 },
   ordered: false,
+  historical: false,
 };
 
 /** A new destination's settings: name and url required, the rest defaulted; 400 naming every bad field. */
@@ -107,6 +109,7 @@ export function parseNewDestination(body: unknown, policy: AddressPolicy): Desti
       mappings: shape.mappings.default(DEFAULTS.mappings),
       batching: shape.batching.default(DEFAULTS.batching),
       ordered: shape.ordered.default(DEFAULTS.ordered),
+      historical: shape.historical.default(DEFAULTS.historical),
     })
     .strict();
   return parseBody(schema, body) as DestinationSettings;

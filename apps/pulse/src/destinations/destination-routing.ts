@@ -43,6 +43,8 @@ export function destinationRouter(): OutboundRouter {
           for (const [destinationId, state] of destinations.get(tenantId) ?? []) {
             const settings = state.settings;
             if (state.status !== 'active' || !settings?.enabled) continue;
+            // History moved in through /v1/import goes only where it is asked for.
+            if (data.historical === true && settings.historical !== true) continue;
             if (!passesFilters(settings, String(data.kind), typeof data.event === 'string' ? data.event : undefined)) continue;
             items.push({
               tenantId,

@@ -16,7 +16,12 @@ export interface DestinationSettings {
   readonly batching: { readonly maxMessages: number; readonly maxWaitMs: number };
   /** Deliver one at a time in log order (a failing message holds back the next), or in parallel. */
   readonly ordered: boolean;
+  /** Deliver history moved in through /v1/import too (version 2; before, nothing was history). */
+  readonly historical: boolean;
 }
+
+/** Settings written before version 2 delivered live messages only, which is what history-less meant. */
+const settingsV2 = (data: Record<string, unknown>) => ({ ...data, settings: { ...(data.settings as object), historical: false } });
 
 /** A signing secret sealed with the outbound SecretBox: events never hold a secret in the clear. */
 export interface SealedSigningSecret {
@@ -28,10 +33,11 @@ export const DestinationCreated = defineEvent<{
   settings: DestinationSettings;
   secret: SealedSigningSecret;
   createdAt: string;
-}>()('DestinationCreated');
+}>()('DestinationCreated', { version: 2, upcasters: { 1: settingsV2 } });
 
 export const DestinationChanged = defineEvent<{ destinationId: string; settings: DestinationSettings; changedAt: string }>()(
   'DestinationChanged',
+  { version: 2, upcasters: { 1: settingsV2 } },
 );
 
 /** The new secret signs from now on; the one it replaces keeps signing beside it until `previousValidUntil`. */

@@ -17,6 +17,7 @@ const settings: DestinationSettings = {
   mappings: [],
   batching: { maxMessages: 1, maxWaitMs: 0 },
   ordered: false,
+  historical: false,
 };
 const created = DestinationCreated({ destinationId: 'd1', settings, secret: { sealed: 's1' }, createdAt: now.toISOString() });
 const deleted = DestinationDeleted({ destinationId: 'd1', deletedAt: now.toISOString() });

@@ -25,15 +25,18 @@ export interface Reception {
   readonly ip?: string;
   /** The source whose key authenticated the request. */
   readonly source: TrackingSource;
+  /** Sent through /v1/import: history, which starts nothing live. */
+  readonly historical: boolean;
 }
 
 /** Dates formatted once per request rather than per message: a batch holds up to 2,500. */
-export function receptionOf(receivedAt: Date, source: TrackingSource, ip?: string, batchSentAt?: Date): Reception {
+export function receptionOf(receivedAt: Date, source: TrackingSource, ip?: string, batchSentAt?: Date, historical = false): Reception {
   return {
     receivedAt,
     receivedAtText: receivedAt.toISOString(),
     ip,
     source,
+    historical,
     ...(batchSentAt ? { batchSentAt: { at: batchSentAt, text: batchSentAt.toISOString() } } : {}),
   };
 }
@@ -137,6 +140,7 @@ export function normaliseMessage(raw: unknown, kind: MessageKind, at: Reception,
     receivedAt: at.receivedAtText,
     carriesTraits: carriesTraits(kind, traits, context),
     source: at.source,
+    historical: at.historical,
   };
   if (kind === 'alias') message.previousId = idText(raw.previousId)!;
   if (kind === 'group') message.groupId = idText(raw.groupId)!;

@@ -12,6 +12,8 @@ export interface TrackingRequest {
   readonly receivedAt: Date;
   readonly ip?: string;
   readonly source: TrackingSource;
+  /** A call to /v1/import: its messages are history (see TrackingMessage.historical). */
+  readonly historical?: boolean;
 }
 
 /** Errors one refusal lists at most: a hostile batch can hold thousands. */
@@ -65,7 +67,13 @@ export class TrackingHandler {
     const errors: FieldError[] = [];
     const sentAt = instantOf(body.sentAt, request.receivedAt);
     if (typeof sentAt === 'string') errors.push({ pointer: '/sentAt', message: sentAt });
-    const reception = receptionOf(request.receivedAt, request.source, request.ip, typeof sentAt === 'string' ? undefined : sentAt);
+    const reception = receptionOf(
+      request.receivedAt,
+      request.source,
+      request.ip,
+      typeof sentAt === 'string' ? undefined : sentAt,
+      request.historical === true,
+    );
     let oversized = false;
     // The request is refused once one message is bad; past a hundred errors, checking on only costs.
     for (let index = 0; index < items.length && errors.length < MAX_REPORTED_ERRORS; index++) {

@@ -129,7 +129,7 @@ export class TrackingRoutes implements OnModuleInit {
         const body = await decodeTrackingBody(request.body as Buffer | undefined, header(request, 'content-encoding'), MAX_BATCH_BYTES);
         checkBodyWriteKey(body);
         const tenant = await this.authenticate(request, body);
-        await this.tracking.batch(body, tracked(request, tenant, receivedAt));
+        await this.tracking.batch(body, { ...tracked(request, tenant, receivedAt), historical: path === 'import' });
         return reply.status(200).send({ success: true });
       });
     }

@@ -23,7 +23,8 @@ import {
  *   userId (anonymous visitors) earn nothing. `messageId` is the dedupe key: the same message
  *   earns once even if pulse were to record it twice. `Order Refunded` / `Order Returned` from a
  *   server source take back what the order in `properties.order_id` earned (`properties.total`: how
- *   much of it; none, all of it) instead of earning: see wallet/refund.ts.
+ *   much of it; none, all of it) instead of earning: see wallet/refund.ts. Messages marked
+ *   `historical` (version 4: sent to /v1/import) neither earn nor take back.
  *
  * register: `UserRegistered` in `register.account-<tenantId>.<userId>`; rules name it as the
  *   event `UserRegistered` with no properties. Only `userId` (never sealed) is read. Register is
@@ -57,8 +58,10 @@ export function earningSourceOf(envelope: EventEnvelope): EarningSource | undefi
   }
   if (type === MESSAGE_RECEIVED && data.kind === 'track' && envelope.streamName.startsWith(TRACKING_STREAM_PREFIX)) {
     // Properties sealed by pulse are opened by the codec; once the person is erased they read as null.
-    const { userId, event, properties, messageId, source } = data as Partial<TrackingMessage>;
+    const { userId, event, properties, messageId, source, historical } = data as Partial<TrackingMessage>;
     if (typeof userId !== 'string' || typeof event !== 'string') return undefined;
+    // History moved in through /v1/import is not something members did now: it earns and claws back nothing.
+    if (historical === true) return undefined;
     const id = typeof messageId === 'string' && messageId !== '' ? `track:${messageId}` : `event:${envelope.id}`;
     const props = typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? properties : {};
     // Trust is never assumed: only a message that says in so many words it came from a server source is one.

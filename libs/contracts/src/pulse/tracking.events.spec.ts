@@ -18,6 +18,7 @@ describe('MessageReceived as readers see it', () => {
       ...stored,
       carriesTraits: false,
       source: LEGACY_CLIENT_SOURCE,
+      historical: false,
     });
   });
 
@@ -27,11 +28,14 @@ describe('MessageReceived as readers see it', () => {
       context: { traits: { plan: 'pro' } },
       carriesTraits: true,
       source: { kind: 'client', keyId: 'initial-write' },
+      historical: false,
     });
   });
 
-  test('a v3 message keeps the source it names', () => {
+  test('a v3 message keeps the source it names, and was live: /v1/import marks history from v4 on', () => {
     const server = { ...stored, carriesTraits: false, source: { kind: 'server', keyId: 'k-1' } };
-    expect(registry.upcast('MessageReceived', 3, server)).toEqual(server);
+    expect(registry.upcast('MessageReceived', 3, server)).toEqual({ ...server, historical: false });
+    const imported = { ...server, historical: true };
+    expect(registry.upcast('MessageReceived', 4, imported)).toEqual(imported);
   });
 });

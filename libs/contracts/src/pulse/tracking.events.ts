@@ -32,6 +32,12 @@ export interface TrackingMessage {
   carriesTraits: boolean;
   /** Which of the tenant's sources sent it (version 3; older messages all came from client sources). */
   source: TrackingSource;
+  /**
+   * Sent through `/v1/import` (version 4): history being moved in. It builds profiles like any
+   * message but starts nothing live (no webhook unless the destination asks for history, no
+   * loyalty points). Older messages were all live.
+   */
+  historical: boolean;
 }
 
 /**
@@ -84,14 +90,16 @@ export function trackingSubject(data: JsonObject): string {
  * One Segment call (track, identify, page, screen, group or alias), durably received. Traits,
  * properties and context (IP, user agent, page URL) may all hold personal data, so they are sealed.
  * Version 2 says in clear whether the call carries traits, so that readers which only need traits
- * open the sealed fields of those calls alone; version 3 names the source that sent it.
+ * open the sealed fields of those calls alone; version 3 names the source that sent it; version 4
+ * says whether it is history moved in through /v1/import.
  */
 export const MessageReceived = defineEvent<TrackingMessage>()('MessageReceived', {
-  version: 3,
+  version: 4,
   personalData: { subject: trackingSubject, fields: ['properties', 'traits', 'context'] },
   upcasters: {
     1: (data) => ({ ...data, carriesTraits: carriesTraits(String(data.kind), data.traits, data.context) }),
     2: (data) => ({ ...data, source: { ...LEGACY_CLIENT_SOURCE } }),
+    3: (data) => ({ ...data, historical: false }),
   },
 });
 
@@ -123,5 +131,6 @@ export function trackReceived(call: {
     properties: call.properties ?? {},
     carriesTraits: false,
     source: call.source ?? { kind: 'server', keyId: 'server' },
+    historical: false,
   });
 }
