@@ -115,9 +115,10 @@ describeInBrowser(`passkeys, through Chromium's virtual authenticator (${CHROMIU
   /** The same passkey as it was when enrolled: a copy that stayed behind. */
   let enrolled: Credential[] = [];
   let graces: Credential[] = [];
+  let adaId = '';
 
   it('enrols a passkey from the account page; it is listed with its name, when it was added and that it was never used', async () => {
-    await login.signUp(slug, 'ada@example.com');
+    adaId = (await login.signUp(slug, 'ada@example.com')).id;
     await withPasskeys(async (context, page) => {
       const device = await authenticator(context, page);
       await signedInSecurityPage(page, 'ada@example.com');
@@ -234,6 +235,26 @@ describeInBrowser(`passkeys, through Chromium's virtual authenticator (${CHROMIU
     await withPasskeys(async (_context, page) => {
       const flow = await authorize(page);
       await password(page, 'grace@example.com');
+      expect((await flow.finish()).amr).toEqual(['pwd']);
+    });
+  });
+
+  it('an operator’s reset of Ada’s second factors removes her passkey too: it signs in nobody, and her password alone does', async () => {
+    const reset = await fetch(`${login.url}/admin/tenants/${slug}/users/${adaId}/second-factors`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${login.adminToken}` },
+    });
+    expect(reset.status).toBe(204);
+    await withPasskeys(async (context, page) => {
+      await authenticator(context, page, adas);
+      await authorize(page);
+      const refused = page.waitForResponse((response) => response.url().endsWith('/passkey') && response.request().method() === 'POST');
+      await page.click('text=Sign in with a passkey');
+      expect((await refused).status()).toBe(401);
+    });
+    await withPasskeys(async (_context, page) => {
+      const flow = await authorize(page);
+      await password(page, 'ada@example.com');
       expect((await flow.finish()).amr).toEqual(['pwd']);
     });
   });

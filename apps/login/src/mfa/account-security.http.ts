@@ -138,7 +138,12 @@ export class AccountSecurityController {
     const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
     const credentialId = typeof body.credentialId === 'string' ? body.credentialId : '';
     if (credentialId === '' || textProblem(credentialId, 'identifier', BOUNDS.identifierLength))
-      throw new ProblemError({ status: 400, type: 'validation-failed', title: 'Request validation failed', detail: 'credentialId is missing or not an id' });
+      throw new ProblemError({
+        status: 400,
+        type: 'validation-failed',
+        title: 'Request validation failed',
+        detail: 'credentialId is missing or not an id',
+      });
     const removed = await this.passkeys.remove(person.tenant.tenantId, person.userId, credentialId);
     const state = await this.factors.state(person.tenant.tenantId, person.userId);
     const page = views.securityView(person, {
@@ -206,5 +211,8 @@ async function send(reply: FastifyReply, status: number, page: LocalisedPage, de
     defaultLocale,
   );
   // The security page loads the passkey script (script-src 'self', and its requests: connect-src 'self'); the others have none.
-  await reply.code(status).headers(hostedPageHeaders({ scripts: true, fetches: true })).send(page(words));
+  await reply
+    .code(status)
+    .headers(hostedPageHeaders({ scripts: true, fetches: true }))
+    .send(page(words));
 }

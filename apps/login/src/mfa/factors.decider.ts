@@ -84,7 +84,14 @@ export type FactorsRejection =
   | { readonly kind: 'TooManyPasskeys' }
   | { readonly kind: 'UnknownPasskey' };
 
-const initialState = (): FactorsState => ({ pendingSecret: null, totp: null, recoveryCodeHashes: [], failures: [], lockedUntil: null, passkeys: [] });
+const initialState = (): FactorsState => ({
+  pendingSecret: null,
+  totp: null,
+  recoveryCodeHashes: [],
+  failures: [],
+  lockedUntil: null,
+  passkeys: [],
+});
 
 function evolve(state: FactorsState, event: FactorEvent): FactorsState {
   switch (event.type) {

@@ -113,7 +113,11 @@ export class PasskeyScriptController {
   async script(@Res() reply: FastifyReply): Promise<void> {
     await reply
       .code(200)
-      .headers({ 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' })
+      .headers({
+        'content-type': 'text/javascript; charset=utf-8',
+        'cache-control': 'public, max-age=300',
+        'x-content-type-options': 'nosniff',
+      })
       .send(PASSKEY_SCRIPT);
   }
 }

@@ -72,8 +72,12 @@ describe('passkeys', () => {
 
   test('a removed passkey is no longer listed and no longer signs in; removing an unknown one is refused', () => {
     const removed = PasskeyRemoved({ userId, credentialId: 'cred-laptop', at: at(later(1000)) });
-    given(decider, both).when({ type: 'RemovePasskey', userId, credentialId: 'cred-laptop', now: later(1000) }).then([removed]);
-    given(decider, [...both, removed]).when(use('cred-laptop', 9)).thenRejects({ kind: 'UnknownPasskey' });
+    given(decider, both)
+      .when({ type: 'RemovePasskey', userId, credentialId: 'cred-laptop', now: later(1000) })
+      .then([removed]);
+    given(decider, [...both, removed])
+      .when(use('cred-laptop', 9))
+      .thenRejects({ kind: 'UnknownPasskey' });
     given(decider, [...both, removed])
       .when({ type: 'RemovePasskey', userId, credentialId: 'cred-laptop', now: later(2000) })
       .thenRejects({ kind: 'UnknownPasskey' });
@@ -82,14 +86,18 @@ describe('passkeys', () => {
 
   test('an operator’s reset removes the passkeys too; with only passkeys, there is something to reset', () => {
     const reset = SecondFactorsReset({ userId, by: 'admin', at: at(later(1000)) });
-    given(decider, both).when({ type: 'ResetFactors', userId, now: later(1000) }).then([reset]);
-    given(decider, [...both, reset]).when(use('cred-synced', 0)).thenRejects({ kind: 'UnknownPasskey' });
+    given(decider, both)
+      .when({ type: 'ResetFactors', userId, now: later(1000) })
+      .then([reset]);
+    given(decider, [...both, reset])
+      .when(use('cred-synced', 0))
+      .thenRejects({ kind: 'UnknownPasskey' });
   });
 
   test('a passkey alone is a second factor: sign-in asks for it after the password', () => {
     expect(hasSecondFactor([registered(synced, 'Phone')].reduce(decider.evolve, decider.initialState()))).toBe(true);
-    expect(hasSecondFactor([TotpEnrolmentStarted({ userId, secret: 'ABC', at: at(now) })].reduce(decider.evolve, decider.initialState()))).toBe(
-      false,
-    );
+    expect(
+      hasSecondFactor([TotpEnrolmentStarted({ userId, secret: 'ABC', at: at(now) })].reduce(decider.evolve, decider.initialState())),
+    ).toBe(false);
   });
 });

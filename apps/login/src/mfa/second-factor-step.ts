@@ -45,7 +45,13 @@ export function pendingSecondFactorOf(details: InteractionDetails): PendingSecon
   if (!pending || typeof pending.accountId !== 'string' || typeof pending.accountKey !== 'string' || typeof pending.clientId !== 'string')
     return undefined;
   const stage = STAGES.has(pending.stage ?? '') ? pending.stage! : 'code';
-  return { accountId: pending.accountId, accountKey: pending.accountKey, clientId: pending.clientId, stage, passkeys: pending.passkeys === true };
+  return {
+    accountId: pending.accountId,
+    accountKey: pending.accountKey,
+    clientId: pending.clientId,
+    stage,
+    passkeys: pending.passkeys === true,
+  };
 }
 
 /** The code step of a sign-in; its form posts the page's language back (ui_locales), as the sign-in form does. */

@@ -106,7 +106,11 @@ export class InteractionAccess {
  * provider.interactionResult, on the interaction this request already loaded and checked
  * (interactionResult would read it, and its session, from storage again).
  */
-export async function finish(details: InteractionDetails, result: Record<string, unknown>, mergeWithLastSubmission: boolean): Promise<string> {
+export async function finish(
+  details: InteractionDetails,
+  result: Record<string, unknown>,
+  mergeWithLastSubmission: boolean,
+): Promise<string> {
   details.result = mergeWithLastSubmission && !('error' in result) ? { ...details.lastSubmission, ...result } : result;
   await details.persist();
   return details.returnTo;

@@ -7,7 +7,15 @@ import { DEFAULT_LOCALE, languageField, wordsFor, type LocalisedPage, type Login
 import { PasswordCheck, type SignInOutcome } from './password-check';
 import { journeyLink, journeyLinks, JOURNEYS, type Journeys } from './journeys';
 import { readSignInForm } from './sign-in-form';
-import { ANOTHER_INTERACTION, badInteraction, finish, formOf, InteractionAccess, INTERACTION_EXPIRED, type SignInMethod } from './interaction-access';
+import {
+  ANOTHER_INTERACTION,
+  badInteraction,
+  finish,
+  formOf,
+  InteractionAccess,
+  INTERACTION_EXPIRED,
+  type SignInMethod,
+} from './interaction-access';
 import { SecondFactors } from '../mfa/second-factors';
 import { enrolmentView, recoveryCodesView } from '../mfa/account-security.views';
 import { hasSecondFactor } from '../mfa/factors.decider';
@@ -335,6 +343,9 @@ export class InteractionController {
       authorizationUiLocales ?? (request.query as Record<string, unknown> | undefined)?.ui_locales ?? formOf(request).ui_locales;
     const words = wordsFor(uiLocales, request.headers['accept-language'], this.defaultLocale);
     // The sign-in and second-factor pages load the passkey script (script-src 'self', and its requests: connect-src 'self'); no page here has another.
-    await reply.code(status).headers(hostedPageHeaders({ scripts: true, fetches: true })).send(page(words));
+    await reply
+      .code(status)
+      .headers(hostedPageHeaders({ scripts: true, fetches: true }))
+      .send(page(words));
   }
 }
