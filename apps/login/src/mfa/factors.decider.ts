@@ -67,7 +67,9 @@ export type FactorsCommand =
       readonly type: 'UsePasskey';
       readonly userId: string;
       readonly credentialId: string;
-      /** The signature count and backup state of an assertion whose signature verified under the stored key. */
+      /** Whether the assertion's signature verified under the stored key (checked at the edge, before deciding). */
+      readonly signatureValid: boolean;
+      /** The assertion's signature count and backup state. */
       readonly counter: number;
       readonly backedUp: boolean;
       readonly now: Date;
@@ -226,6 +228,7 @@ function decidePasskey(
     case 'UsePasskey': {
       if (!known) return reject({ kind: 'UnknownPasskey' });
       const { counter, backedUp } = command;
+      if (!command.signatureValid) return accept(PasskeyRefused({ userId, credentialId, reason: 'signature-invalid', counter, at }));
       if ((counter > 0 || known.counter > 0) && counter <= known.counter)
         return accept(PasskeyRefused({ userId, credentialId, reason: 'counter-regressed', counter, at }));
       return accept(PasskeyUsed({ userId, credentialId, counter, backedUp, at }));

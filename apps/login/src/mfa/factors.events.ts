@@ -45,11 +45,14 @@ export const PasskeyRegistered = defineEvent<{
 export const PasskeyUsed = defineEvent<{ userId: string; credentialId: string; counter: number; backedUp: boolean; at: string }>()(
   'PasskeyUsed',
 );
-/** A signature the passkey verified but its count did not move forward: a cloned authenticator, refused. */
+/**
+ * A sign-in with a registered passkey, refused: its signature did not verify under the stored key,
+ * or it did but its count did not move forward (a cloned authenticator).
+ */
 export const PasskeyRefused = defineEvent<{
   userId: string;
   credentialId: string;
-  reason: 'counter-regressed';
+  reason: 'counter-regressed' | 'signature-invalid';
   counter: number;
   at: string;
 }>()('PasskeyRefused');

@@ -14,7 +14,7 @@ const registered = (passkey: NewPasskey, name: string, time = now) =>
   PasskeyRegistered({ userId, ...passkey, transports: [...passkey.transports], name, at: at(time) });
 const both = [registered(laptop, 'Laptop'), registered(synced, 'Phone')];
 const use = (credentialId: string, counter: number, time = later(1000), backedUp = false) =>
-  ({ type: 'UsePasskey', userId, credentialId, counter, backedUp, now: time }) as const;
+  ({ type: 'UsePasskey', userId, credentialId, signatureValid: true, counter, backedUp, now: time }) as const;
 
 describe('passkeys', () => {
   test('a verified registration enrols the passkey under the name the person gave it; it is listed with when it was created', () => {
@@ -57,6 +57,12 @@ describe('passkeys', () => {
     given(decider, both)
       .when(use('cred-laptop', 0))
       .then([PasskeyRefused({ userId, credentialId: 'cred-laptop', reason: 'counter-regressed', counter: 0, at: at(later(1000)) })]);
+  });
+
+  test('a signature that does not verify under the stored key signs nothing in, and the refusal is recorded', () => {
+    given(decider, both)
+      .when({ ...use('cred-laptop', 9), signatureValid: false })
+      .then([PasskeyRefused({ userId, credentialId: 'cred-laptop', reason: 'signature-invalid', counter: 9, at: at(later(1000)) })]);
   });
 
   test('an authenticator that keeps no count (0, as synced passkeys) is not a regression; its backup state follows the assertion', () => {

@@ -42,26 +42,30 @@ const base64url = (maxLength: number) =>
 /** Credential ids are at most 1023 bytes by the specification; ours are index-sized keys (BOUNDS.identifierLength). */
 const credentialId = base64url(BOUNDS.identifierLength).min(16, { message: 'must be at least 16 bytes of base64url' });
 const csrf = z.string().max(200);
-const clientExtensionResults = z.record(z.string(), z.unknown()).default({});
-const attachment = z.enum(['platform', 'cross-platform']).optional();
 
-/** What the page posts after navigator.credentials.create(): the attestation, as PublicKeyCredential.toJSON() writes it. */
+/** A PublicKeyCredential as its toJSON() writes it, around the authenticator's `response`. */
+const publicKeyCredential = <R extends z.ZodType>(response: R) =>
+  z.object({
+    id: credentialId,
+    rawId: credentialId,
+    type: z.literal('public-key'),
+    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+    clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+    response,
+  });
+
+/** What the page posts after navigator.credentials.create(): the attestation, and the name the person gave. */
 export const passkeyRegistrationBody = z
   .object({
     csrf,
     name: bounded.name(BOUNDS.nameLength),
-    response: z.object({
-      id: credentialId,
-      rawId: credentialId,
-      type: z.literal('public-key'),
-      authenticatorAttachment: attachment,
-      clientExtensionResults,
-      response: z.object({
+    response: publicKeyCredential(
+      z.object({
         clientDataJSON: base64url(4096),
         attestationObject: base64url(32_768),
         transports: z.array(bounded.identifier(32)).max(10).optional(),
       }),
-    }),
+    ),
   })
   .strict();
 
@@ -69,20 +73,15 @@ export const passkeyRegistrationBody = z
 export const passkeyAssertionBody = z
   .object({
     csrf,
-    response: z.object({
-      id: credentialId,
-      rawId: credentialId,
-      type: z.literal('public-key'),
-      authenticatorAttachment: attachment,
-      clientExtensionResults,
-      response: z.object({
+    response: publicKeyCredential(
+      z.object({
         clientDataJSON: base64url(4096),
         authenticatorData: base64url(4096),
         // ML-DSA (post-quantum, which the library offers first where the runtime has it) signs in up to 4.6 KB.
         signature: base64url(8192),
         userHandle: base64url(128).optional(),
       }),
-    }),
+    ),
   })
   .strict();
 
@@ -215,18 +214,20 @@ export class Passkeys {
         requireUserVerification: true,
       }),
     );
-    if (!verification.verified) return { ok: false, reason: 'not-verified' };
     const { newCounter, credentialBackedUp } = verification.authenticationInfo;
     const outcome = await this.run(tenantId, {
       type: 'UsePasskey',
       userId,
       credentialId: known.credentialId,
+      signatureValid: verification.verified,
       counter: newCounter,
       backedUp: credentialBackedUp,
       now: this.clock(),
     });
     if (!outcome.accepted) return { ok: false, reason: 'unknown-passkey' };
-    if (outcome.events.some((event) => event.type === 'PasskeyRefused')) return { ok: false, reason: 'cloned' };
+    const refused = outcome.events.find((event) => event.type === 'PasskeyRefused');
+    if (refused?.type === 'PasskeyRefused')
+      return { ok: false, reason: refused.data.reason === 'counter-regressed' ? 'cloned' : 'not-verified' };
     return { ok: true, userId };
   }
 
