@@ -9,9 +9,9 @@ import { collectArtefacts } from '../oidc/request-artefacts';
 import type { PendingSecondFactor } from '../mfa/second-factor-step';
 import { LoginSucceeded, SessionStarted, sessionStreamFor, signInStreamFor } from './sign-in.events';
 
-const EXPIRED = 'the sign-in session has expired or this browser did not start it; go back to the application and try again';
+export const INTERACTION_EXPIRED =
+  'the sign-in session has expired or this browser did not start it; go back to the application and try again';
 export const ANOTHER_INTERACTION = 'this browser is signing in through another interaction';
-export { EXPIRED as INTERACTION_EXPIRED };
 
 /** How a sign-in happened, for the ID token: RFC 8176 `amr` values and an `acr` discovery lists. */
 export interface SignInMethod {
@@ -50,7 +50,7 @@ export class InteractionAccess {
     try {
       details = await provider.interactionDetails(req.raw, reply.raw);
     } catch {
-      throw badInteraction(EXPIRED);
+      throw badInteraction(INTERACTION_EXPIRED);
     }
     if (details.uid !== uid) throw badInteraction(ANOTHER_INTERACTION);
     return { tenant, details, provider };
