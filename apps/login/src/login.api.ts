@@ -2,6 +2,7 @@ import { parkedEventsApi } from '#cqrs';
 import { secondFactorPolicyBody } from './mfa/second-factors.http';
 import type { ApiDescription, ApiOperation } from '#platform';
 import { registerClientBody } from './clients/clients.http';
+import { passkeyAssertionBody, passkeyRegistrationBody } from './mfa/passkeys';
 
 const adminErrors = { 400: 'invalid input', 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant or client' } as const;
 
@@ -107,7 +108,7 @@ export const loginApi: ApiDescription = {
       method: 'delete',
       path: '/admin/tenants/{tenant}/users/{userId}/second-factors',
       summary:
-        'Removes every second factor of a person who lost them all (audited: an event and a log line); they sign in with the password alone until they enrol again',
+        'Removes every second factor of a person who lost them all, passkeys included (audited: an event and a log line); they sign in with the password alone until they enrol again',
       tags: ['admin'],
       auth: 'adminToken',
       responses: { 204: 'reset (or nothing to reset)', 401: 'no admin token', 403: 'wrong admin token', 404: 'unknown tenant or person' },
@@ -115,7 +116,8 @@ export const loginApi: ApiDescription = {
     {
       method: 'post',
       path: '/t/{tenant}/interaction/{uid}/second-factor',
-      summary: 'The second step of a sign-in (a code of the authenticator app or a recovery code, CSRF token; form-encoded)',
+      summary:
+        'The second step of a sign-in (a code of the authenticator app or a recovery code, CSRF token; form-encoded); a person with passkeys may use one instead (…/passkey)',
       tags: ['pages'],
       responses: {
         303: 'signed in (amr pwd, otp, mfa): back to the authorization endpoint',
@@ -127,7 +129,7 @@ export const loginApi: ApiDescription = {
     {
       method: 'get',
       path: '/t/{tenant}/account/security',
-      summary: "The signed-in person's security page: set up or remove an authenticator app (HTML)",
+      summary: "The signed-in person's security page: set up or remove an authenticator app, list, add and remove passkeys (HTML)",
       tags: ['pages'],
       responses: { 200: 'the page', 401: 'no session at this tenant: sign in first', 404: 'unknown tenant' },
     },
@@ -155,6 +157,67 @@ export const loginApi: ApiDescription = {
       summary: 'Removes the authenticator app (and its recovery codes) with a current code',
       tags: ['pages'],
       responses: { 200: 'removed', 400: 'wrong code', 403: 'not signed in, or bad CSRF token', 429: 'too many wrong codes' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/interaction/{uid}/passkey/options',
+      summary:
+        "Options for navigator.credentials.get() (JSON; body: the page's CSRF token): the person's passkeys at the second step, none for a passwordless sign-in; the challenge is single-use, bound to the interaction, valid 5 minutes",
+      tags: ['pages'],
+      responses: {
+        200: 'PublicKeyCredentialRequestOptionsJSON',
+        400: 'expired interaction, or one that asks for no sign-in',
+        403: 'bad CSRF token',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/interaction/{uid}/passkey',
+      summary:
+        "The browser's passkey assertion (JSON): completes the sign-in as the second step (amr pwd, hwk, user, mfa) or without a password (amr hwk, user, mfa); acr urn:tessera:acr:mfa either way",
+      tags: ['pages'],
+      body: passkeyAssertionBody,
+      responses: {
+        200: '{ location }: where the browser goes on, back to the authorization endpoint',
+        400: 'malformed assertion (the field is named), expired interaction',
+        401: 'refused: unknown passkey, wrong signature, no outstanding challenge, or a signature count that went back (a cloned authenticator)',
+        403: 'bad CSRF token',
+        429: "the tenant's share of sign-ins in flight is taken; retry shortly",
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/account/security/passkeys/options',
+      summary: "Options for navigator.credentials.create() (JSON; body: the page's CSRF token); the challenge is bound to the session",
+      tags: ['pages'],
+      responses: { 200: 'PublicKeyCredentialCreationOptionsJSON', 403: 'not signed in, or bad CSRF token' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/account/security/passkeys',
+      summary: "Registers a passkey from the browser's attestation (JSON) under the name given",
+      tags: ['pages'],
+      body: passkeyRegistrationBody,
+      responses: {
+        201: 'registered',
+        400: 'malformed or unverifiable attestation (the field is named), or no outstanding challenge',
+        403: 'not signed in, or bad CSRF token',
+        409: 'registered already, or the most passkeys a person may have',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/account/security/passkeys/remove',
+      summary: 'Removes a passkey (form-encoded: CSRF token, credentialId); it signs in nobody afterwards',
+      tags: ['pages'],
+      responses: { 200: 'removed', 400: 'no credential id', 403: 'not signed in, or bad CSRF token', 404: 'no such passkey' },
+    },
+    {
+      method: 'get',
+      path: '/assets/passkeys.js',
+      summary: "The hosted pages' passkey script (navigator.credentials); the pages work without it for everything but passkeys",
+      tags: ['pages'],
+      responses: { 200: 'JavaScript' },
     },
     {
       method: 'get',

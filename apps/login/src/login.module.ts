@@ -22,12 +22,17 @@ import { OIDC_REQUEST_LIMITER, OidcMount } from './oidc/oidc-mount';
 import { ProviderCache } from './oidc/provider-cache';
 import { buildProvider } from './oidc/provider-factory';
 import { CSRF_SECRET, InteractionController, SIGN_IN_LIMITER } from './sign-in/interaction.http';
+import { InteractionAccess } from './sign-in/interaction-access';
 import { JOURNEYS } from './sign-in/journeys';
 import { DEFAULT_LOCALE } from './messages/messages';
 import { LegacyPasswordRehash } from './sign-in/legacy-rehash';
 import { AccountSecurityController } from './mfa/account-security.http';
 import { SecondFactorPolicies } from './mfa/policy';
 import { SecondFactors } from './mfa/second-factors';
+import { PasskeyChallenges } from './mfa/passkey-challenges';
+import { PasskeyScriptController } from './mfa/passkey-script';
+import { PasskeySignInController } from './mfa/passkey-sign-in.http';
+import { Passkeys, relyingPartyOf } from './mfa/passkeys';
 import { SecondFactorsAdminController } from './mfa/second-factors.http';
 import { PasswordCheck } from './sign-in/password-check';
 import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from './sign-in/sign-in.events';
@@ -50,6 +55,11 @@ export class LoginModule {
       infrastructure.personalData,
       Math.max(runtime.provider.refreshTokenTtlS, runtime.provider.accessTokenTtlS) * 1000,
     );
+    const factorLockout = {
+      threshold: runtime.signIn.lockoutThreshold,
+      windowMs: runtime.signIn.lockoutWindowMs,
+      cooldownMs: runtime.signIn.lockoutCooldownMs,
+    };
     const providers: Provider[] = [
       { provide: ServiceInfrastructure, useValue: infrastructure },
       { provide: CommandRunner, useValue: infrastructure.commands },
@@ -89,6 +99,11 @@ export class LoginModule {
       { provide: ClientCache, useValue: clients },
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
       { provide: CSRF_SECRET, useValue: runtime.csrfSecret },
+      {
+        provide: InteractionAccess,
+        inject: [ProviderCache],
+        useFactory: (providerCache: ProviderCache) => new InteractionAccess(directory, providerCache, events, runtime.csrfSecret),
+      },
       { provide: JOURNEYS, useValue: runtime.journeys },
       { provide: DEFAULT_LOCALE, useValue: runtime.provider.defaultLocale },
       { provide: SIGN_IN_LIMITER, useValue: signIns },
@@ -97,13 +112,15 @@ export class LoginModule {
         provide: SecondFactorPolicies,
         useValue: new SecondFactorPolicies(infrastructure.commands),
       },
+      { provide: SecondFactors, useValue: new SecondFactors(infrastructure.commands, factorLockout) },
       {
-        provide: SecondFactors,
-        useValue: new SecondFactors(infrastructure.commands, {
-          threshold: runtime.signIn.lockoutThreshold,
-          windowMs: runtime.signIn.lockoutWindowMs,
-          cooldownMs: runtime.signIn.lockoutCooldownMs,
-        }),
+        provide: Passkeys,
+        useValue: new Passkeys(
+          infrastructure.commands,
+          factorLockout,
+          new PasskeyChallenges(infrastructure.pool),
+          relyingPartyOf(runtime.provider.publicUrl),
+        ),
       },
       {
         provide: PasswordCheck,
@@ -165,6 +182,8 @@ export class LoginModule {
       controllers: [
         ClientsController,
         InteractionController,
+        PasskeySignInController,
+        PasskeyScriptController,
         AccountSecurityController,
         SecondFactorsAdminController,
         ParkedEventsController,

@@ -63,11 +63,15 @@ export async function startLoginApp(
  * With `journeys`, register listens too and each knows the other's public URL, so a browser can
  * walk from login's sign-in page to register's hosted pages and back.
  */
-export async function startLogin(env: Record<string, string> = {}, options: { journeys?: boolean } = {}): Promise<LoginHarness> {
+export async function startLogin(
+  env: Record<string, string> = {},
+  /** `localhost`: the public URL names the host `localhost` (WebAuthn takes a host name as RP id, not an IP address). */
+  options: { journeys?: boolean; localhost?: boolean } = {},
+): Promise<LoginHarness> {
   const databaseUrl = await createTestDatabase('login');
   const masterKey = randomBytes(32).toString('base64');
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${options.localhost ? 'localhost' : '127.0.0.1'}:${port}`;
   const registerUrl = options.journeys ? `http://127.0.0.1:${await freePort()}` : undefined;
   const register = await startRegister({
     DATABASE_URL: databaseUrl,

@@ -44,15 +44,15 @@ export function hostedPage(page: HostedPage): string {
 /**
  * Headers every hosted page carries: never cached or framed, no referrer (a mailed token must not
  * leave in one), and a CSP that allows the inline theme and, where a page has them, its own
- * same-origin scripts, nothing else.
+ * same-origin scripts and the same-origin requests they make (`fetches`), nothing else.
  */
-export function hostedPageHeaders(options: { readonly scripts?: boolean } = {}): Record<string, string> {
+export function hostedPageHeaders(options: { readonly scripts?: boolean; readonly fetches?: boolean } = {}): Record<string, string> {
   return {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
-    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; ${options.scripts ? "script-src 'self'; " : ''}form-action 'self' *; frame-ancestors 'none'; base-uri 'none'`,
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; ${options.scripts ? "script-src 'self'; " : ''}${options.fetches ? "connect-src 'self'; " : ''}form-action 'self' *; frame-ancestors 'none'; base-uri 'none'`,
     'referrer-policy': 'no-referrer',
   };
 }

@@ -66,6 +66,20 @@ export const en = {
   'recoveryCodes.back': 'Back to account security',
   'enrolment.required': '{site} asks for a second step at sign-in: set up an authenticator app to continue.',
   'recoveryCodes.continue': 'I have kept them: continue',
+  'passkey.signIn': 'Sign in with a passkey',
+  'passkey.secondFactor': 'Use a passkey instead',
+  'passkey.failed': 'The passkey did not sign you in. Try again, or use another way.',
+  'passkey.title': 'Passkeys',
+  'passkey.explain': 'A passkey signs you in with your device’s screen lock or a security key, without a password.',
+  'passkey.none': 'No passkey yet.',
+  'passkey.name': 'Name of the new passkey',
+  'passkey.defaultName': 'My passkey',
+  'passkey.add': 'Add a passkey',
+  'passkey.added': 'Added {created}; last used {used}.',
+  'passkey.neverUsed': 'never',
+  'passkey.remove': 'Remove {name}',
+  'passkey.removed': 'The passkey is removed.',
+  'passkey.needsScript': 'Adding a passkey needs JavaScript in this browser.',
 } as const;
 
 export type LoginMessageKey = keyof typeof en;

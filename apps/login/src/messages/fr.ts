@@ -72,4 +72,19 @@ export const fr: MessagesOf<typeof en> = {
   'enrolment.required':
     '{site} demande une deuxième étape à la connexion\u00a0: configurez une application d’authentification pour continuer.',
   'recoveryCodes.continue': 'Je les ai conservés\u00a0: continuer',
+  'passkey.signIn': 'Se connecter avec une clé d’accès',
+  'passkey.secondFactor': 'Utiliser plutôt une clé d’accès',
+  'passkey.failed': 'La clé d’accès ne vous a pas connecté. Réessayez, ou passez par un autre moyen.',
+  'passkey.title': 'Clés d’accès',
+  'passkey.explain':
+    'Une clé d’accès vous connecte avec le verrouillage d’écran de votre appareil ou une clé de sécurité, sans mot de passe.',
+  'passkey.none': 'Aucune clé d’accès pour l’instant.',
+  'passkey.name': 'Nom de la nouvelle clé d’accès',
+  'passkey.defaultName': 'Ma clé d’accès',
+  'passkey.add': 'Ajouter une clé d’accès',
+  'passkey.added': 'Ajoutée le {created} ; dernière utilisation : {used}.',
+  'passkey.neverUsed': 'jamais',
+  'passkey.remove': 'Retirer {name}',
+  'passkey.removed': 'La clé d’accès est retirée.',
+  'passkey.needsScript': 'Ajouter une clé d’accès demande JavaScript dans ce navigateur.',
 };

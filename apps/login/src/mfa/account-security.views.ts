@@ -2,6 +2,8 @@ import QRCode from 'qrcode';
 import { escapeHtml, hostedPage } from '#platform';
 import type { LoginTenant } from '../directory';
 import { languageField, type LocalisedPage, type LoginMessageKey, type Words } from '../messages/messages';
+import type { StoredPasskey } from './factors.decider';
+import { PASSKEY_SCRIPT_PATH, passkeyBlock } from './passkey-script';
 import { totpUri } from './totp';
 
 interface Person {
@@ -27,7 +29,13 @@ export function signedOutView(tenant: LoginTenant): LocalisedPage {
 
 export function securityView(
   person: Person,
-  options: { enrolled: boolean; recoveryCodesLeft?: number; notice?: LoginMessageKey; error?: LoginMessageKey },
+  options: {
+    enrolled: boolean;
+    recoveryCodesLeft?: number;
+    notice?: LoginMessageKey;
+    error?: LoginMessageKey;
+    passkeys?: readonly StoredPasskey[];
+  },
 ): LocalisedPage {
   return (words) => {
     const alert = options.error ? `<p class="error" role="alert">${words.sayHtml(options.error)}</p>` : '';
@@ -47,9 +55,43 @@ ${codeField(words.sayHtml('security.removeCode'))}
       siteName: person.tenant.name,
       title: words.say('security.title'),
       lang: words.locale,
-      body: `<p>${words.sayHtml('security.signedInAs', { email: escapeHtml(person.email) })}</p>${body}`,
+      scripts: [PASSKEY_SCRIPT_PATH],
+      body: `<p>${words.sayHtml('security.signedInAs', { email: escapeHtml(person.email) })}</p>${body}${passkeySection(
+        person,
+        options.passkeys ?? [],
+        words,
+      )}`,
     });
   };
+}
+
+/** The person's passkeys (name, added, last used), each with its remove form; adding one needs the script. */
+function passkeySection(person: Person, passkeys: readonly StoredPasskey[], words: Words): string {
+  const when = (time: number) =>
+    escapeHtml(new Intl.DateTimeFormat(words.locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(time));
+  const items = passkeys.map(
+    (passkey) => `<li><strong class="passkey-name">${escapeHtml(passkey.name)}</strong>
+<p class="hint">${words.sayHtml('passkey.added', {
+      created: when(passkey.createdAt),
+      used: passkey.lastUsedAt === null ? words.sayHtml('passkey.neverUsed') : when(passkey.lastUsedAt),
+    })}</p>
+<form method="post" action="${escapeHtml(path(person, '/passkeys/remove'))}">${csrfField(person)}
+<input type="hidden" name="credentialId" value="${escapeHtml(passkey.credentialId)}">
+<button type="submit" class="secondary">${words.sayHtml('passkey.remove', { name: escapeHtml(passkey.name) })}</button></form></li>`,
+  );
+  const nameField = `<label for="passkey-name">${words.sayHtml('passkey.name')}</label>
+<input id="passkey-name" name="name" type="text" maxlength="200" required value="${words.sayHtml('passkey.defaultName')}">`;
+  return `<h2>${words.sayHtml('passkey.title')}</h2><p>${words.sayHtml('passkey.explain')}</p>
+${items.length ? `<ul id="passkeys">${items.join('')}</ul>` : `<p id="no-passkeys">${words.sayHtml('passkey.none')}</p>`}
+${passkeyBlock({
+  mode: 'enrol',
+  options: path(person, '/passkeys/options'),
+  verify: path(person, '/passkeys'),
+  csrf: person.csrf,
+  label: words.sayHtml('passkey.add'),
+  failed: words.sayHtml('passkey.failed'),
+  fields: nameField,
+})}<noscript><p class="hint">${words.sayHtml('passkey.needsScript')}</p></noscript>`;
 }
 
 /** Where an enrolment form posts: the account page, or the sign-in that asks for a factor first. */

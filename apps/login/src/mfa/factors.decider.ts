@@ -1,6 +1,10 @@
 import { accept, reject, type Decider, type Decision } from '#cqrs';
 import type { LockoutPolicy } from '../sign-in/lockout.decider';
 import {
+  PasskeyRefused,
+  PasskeyRegistered,
+  PasskeyRemoved,
+  PasskeyUsed,
   RecoveryCodesIssued,
   SecondFactorFailed,
   SecondFactorLocked,
@@ -13,6 +17,25 @@ import {
 } from './factors.events';
 import { recoveryCodeHash, totpStepOf } from './totp';
 
+/** A registered passkey as sign-in verifies it and the account page lists it (times in epoch milliseconds). */
+export interface StoredPasskey {
+  readonly credentialId: string;
+  /** The COSE public key, base64url. */
+  readonly publicKey: string;
+  readonly counter: number;
+  readonly transports: readonly string[];
+  readonly backedUp: boolean;
+  readonly name: string;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+}
+
+/** What a verified registration brings: the credential, as the authenticator described it. */
+export type NewPasskey = Pick<StoredPasskey, 'credentialId' | 'publicKey' | 'counter' | 'transports' | 'backedUp'>;
+
+/** More than anyone needs (phones, laptops, keys); a bound on what one stream and one page hold. */
+export const MAX_PASSKEYS = 20;
+
 /** What login keeps of one person's second factors (times in epoch milliseconds). */
 export interface FactorsState {
   /** A secret shown for enrolment, not yet confirmed by a code. */
@@ -23,6 +46,7 @@ export interface FactorsState {
   /** Wrong codes since the last success or lock-out. */
   readonly failures: readonly number[];
   readonly lockedUntil: number | null;
+  readonly passkeys: readonly StoredPasskey[];
 }
 
 export type FactorsCommand =
@@ -37,16 +61,39 @@ export type FactorsCommand =
     }
   | { readonly type: 'VerifySecondFactor'; readonly userId: string; readonly code: string; readonly now: Date }
   | { readonly type: 'RemoveTotp'; readonly userId: string; readonly code: string; readonly now: Date }
-  | { readonly type: 'ResetFactors'; readonly userId: string; readonly now: Date };
+  | { readonly type: 'ResetFactors'; readonly userId: string; readonly now: Date }
+  | { readonly type: 'RegisterPasskey'; readonly userId: string; readonly passkey: NewPasskey; readonly name: string; readonly now: Date }
+  | {
+      readonly type: 'UsePasskey';
+      readonly userId: string;
+      readonly credentialId: string;
+      /** Whether the assertion's signature verified under the stored key (checked at the edge, before deciding). */
+      readonly signatureValid: boolean;
+      /** The assertion's signature count and backup state. */
+      readonly counter: number;
+      readonly backedUp: boolean;
+      readonly now: Date;
+    }
+  | { readonly type: 'RemovePasskey'; readonly userId: string; readonly credentialId: string; readonly now: Date };
 
 export type FactorsRejection =
   | { readonly kind: 'AlreadyEnrolled' }
   | { readonly kind: 'NothingToConfirm' }
   | { readonly kind: 'WrongCode' }
   | { readonly kind: 'NotEnrolled' }
-  | { readonly kind: 'Locked'; readonly until: string };
+  | { readonly kind: 'Locked'; readonly until: string }
+  | { readonly kind: 'PasskeyAlreadyRegistered' }
+  | { readonly kind: 'TooManyPasskeys' }
+  | { readonly kind: 'UnknownPasskey' };
 
-const initialState = (): FactorsState => ({ pendingSecret: null, totp: null, recoveryCodeHashes: [], failures: [], lockedUntil: null });
+const initialState = (): FactorsState => ({
+  pendingSecret: null,
+  totp: null,
+  recoveryCodeHashes: [],
+  failures: [],
+  lockedUntil: null,
+  passkeys: [],
+});
 
 function evolve(state: FactorsState, event: FactorEvent): FactorsState {
   switch (event.type) {
@@ -73,6 +120,20 @@ function evolve(state: FactorsState, event: FactorEvent): FactorsState {
       return { ...state, failures: [...state.failures, Date.parse(event.data.at)] };
     case 'SecondFactorLocked':
       return { ...state, failures: [], lockedUntil: Date.parse(event.data.lockedUntil) };
+    case 'PasskeyRegistered': {
+      const { userId: _user, at, ...passkey } = event.data;
+      return { ...state, passkeys: [...state.passkeys, { ...passkey, createdAt: Date.parse(at), lastUsedAt: null }] };
+    }
+    case 'PasskeyUsed': {
+      const { credentialId, counter, backedUp, at } = event.data;
+      const used = (passkey: StoredPasskey) =>
+        passkey.credentialId === credentialId ? { ...passkey, counter, backedUp, lastUsedAt: Date.parse(at) } : passkey;
+      return { ...state, passkeys: state.passkeys.map(used) };
+    }
+    case 'PasskeyRefused':
+      return state;
+    case 'PasskeyRemoved':
+      return { ...state, passkeys: state.passkeys.filter((passkey) => passkey.credentialId !== event.data.credentialId) };
   }
 }
 
@@ -105,7 +166,7 @@ export function factorsDecider(policy: LockoutPolicy): Decider<FactorsCommand, F
           );
         }
         case 'ResetFactors':
-          if (!state.totp && !state.pendingSecret) return accept();
+          if (!state.totp && !state.pendingSecret && state.passkeys.length === 0) return accept();
           return accept(SecondFactorsReset({ userId, by: 'admin', at }));
         case 'VerifySecondFactor':
         case 'RemoveTotp': {
@@ -116,6 +177,10 @@ export function factorsDecider(policy: LockoutPolicy): Decider<FactorsCommand, F
           if (!verified) return accept(...failure(state, userId, now, policy));
           return command.type === 'RemoveTotp' ? accept(verified, TotpRemoved({ userId, at })) : accept(verified);
         }
+        case 'RegisterPasskey':
+        case 'UsePasskey':
+        case 'RemovePasskey':
+          return decidePasskey(command, state, at);
       }
     },
   };
@@ -139,5 +204,40 @@ function failure(state: FactorsState, userId: string, now: Date, policy: Lockout
   return [failed, SecondFactorLocked({ userId, failures: recent, lockedUntil, at })];
 }
 
+/**
+ * A credential id is registered once on a person's factors; a signature verifies only under a
+ * passkey still registered; and its signature count must move forward, unless the authenticator
+ * keeps none (0 on both sides, as synced passkeys do): a count that stands still or goes back
+ * means a second copy of the private key, so the sign-in is refused and the refusal recorded.
+ */
+function decidePasskey(
+  command: Extract<FactorsCommand, { type: 'RegisterPasskey' | 'UsePasskey' | 'RemovePasskey' }>,
+  state: FactorsState,
+  at: string,
+): Decision<FactorEvent, FactorsRejection> {
+  const { userId } = command;
+  const credentialId = command.type === 'RegisterPasskey' ? command.passkey.credentialId : command.credentialId;
+  const known = state.passkeys.find((passkey) => passkey.credentialId === credentialId);
+  switch (command.type) {
+    case 'RegisterPasskey': {
+      if (known) return reject({ kind: 'PasskeyAlreadyRegistered' });
+      if (state.passkeys.length >= MAX_PASSKEYS) return reject({ kind: 'TooManyPasskeys' });
+      const { passkey, name } = command;
+      return accept(PasskeyRegistered({ userId, ...passkey, transports: [...passkey.transports], name, at }));
+    }
+    case 'UsePasskey': {
+      if (!known) return reject({ kind: 'UnknownPasskey' });
+      const { counter, backedUp } = command;
+      if (!command.signatureValid) return accept(PasskeyRefused({ userId, credentialId, reason: 'signature-invalid', counter, at }));
+      if ((counter > 0 || known.counter > 0) && counter <= known.counter)
+        return accept(PasskeyRefused({ userId, credentialId, reason: 'counter-regressed', counter, at }));
+      return accept(PasskeyUsed({ userId, credentialId, counter, backedUp, at }));
+    }
+    case 'RemovePasskey':
+      if (!known) return reject({ kind: 'UnknownPasskey' });
+      return accept(PasskeyRemoved({ userId, credentialId, at }));
+  }
+}
+
 /** Whether the person has a confirmed second factor, so sign-in asks for it. */
-export const hasSecondFactor = (state: FactorsState): boolean => state.totp !== null;
+export const hasSecondFactor = (state: FactorsState): boolean => state.totp !== null || state.passkeys.length > 0;

@@ -25,6 +25,38 @@ export const SecondFactorVerified = defineEvent<{
   at: string;
 }>()('SecondFactorVerified');
 export const SecondFactorFailed = defineEvent<{ userId: string; at: string }>()('SecondFactorFailed');
+/**
+ * A passkey (WebAuthn credential) the person registered from their account page. The public key
+ * and credential id are not secrets (they only verify signatures); the name is what the person
+ * typed, so it is sealed like the TOTP secret. `counter` is the authenticator's signature count
+ * at registration (0 for the many that keep none).
+ */
+export const PasskeyRegistered = defineEvent<{
+  userId: string;
+  credentialId: string;
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  backedUp: boolean;
+  name: string;
+  at: string;
+}>()('PasskeyRegistered', { personalData: { subject: ofUser, fields: ['name'] } });
+/** A passkey signed a sign-in: its new signature count and whether it is now backed up (synced). */
+export const PasskeyUsed = defineEvent<{ userId: string; credentialId: string; counter: number; backedUp: boolean; at: string }>()(
+  'PasskeyUsed',
+);
+/**
+ * A sign-in with a registered passkey, refused: its signature did not verify under the stored key,
+ * or it did but its count did not move forward (a cloned authenticator).
+ */
+export const PasskeyRefused = defineEvent<{
+  userId: string;
+  credentialId: string;
+  reason: 'counter-regressed' | 'signature-invalid';
+  counter: number;
+  at: string;
+}>()('PasskeyRefused');
+export const PasskeyRemoved = defineEvent<{ userId: string; credentialId: string; at: string }>()('PasskeyRemoved');
 export const SecondFactorLocked = defineEvent<{ userId: string; failures: number; lockedUntil: string; at: string }>()(
   'SecondFactorLocked',
 );
@@ -37,7 +69,11 @@ export type FactorEvent =
   | EventOf<typeof SecondFactorsReset>
   | EventOf<typeof SecondFactorVerified>
   | EventOf<typeof SecondFactorFailed>
-  | EventOf<typeof SecondFactorLocked>;
+  | EventOf<typeof SecondFactorLocked>
+  | EventOf<typeof PasskeyRegistered>
+  | EventOf<typeof PasskeyUsed>
+  | EventOf<typeof PasskeyRefused>
+  | EventOf<typeof PasskeyRemoved>;
 
 export const factorEvents = [
   TotpEnrolmentStarted,
@@ -48,6 +84,10 @@ export const factorEvents = [
   SecondFactorVerified,
   SecondFactorFailed,
   SecondFactorLocked,
+  PasskeyRegistered,
+  PasskeyUsed,
+  PasskeyRefused,
+  PasskeyRemoved,
 ];
 
 export const factorsStreamFor = (tenantId: string, userId: string) => `login.factors-${tenantId}.${userId}`;

@@ -1,5 +1,6 @@
 import type { InteractionDetails } from 'oidc-provider';
 import { escapeHtml, hostedPage } from '#platform';
+import { PASSKEY_SCRIPT_PATH, passkeyBlock } from './passkey-script';
 import type { LoginTenant } from '../directory';
 import { languageField, type LocalisedPage, type LoginMessageKey, type Words } from '../messages/messages';
 
@@ -11,6 +12,8 @@ export interface PendingSecondFactor {
   readonly clientId: string;
   /** A code of the enrolled app is awaited; or an app is being enrolled (the policy asks for one); or it just was. */
   readonly stage: 'code' | 'enrol' | 'enrolled';
+  /** The person has passkeys: the code step offers them too. */
+  readonly passkeys?: boolean;
 }
 
 const STAGES = new Set(['code', 'enrol', 'enrolled']);
@@ -20,6 +23,15 @@ export const ACR_PASSWORD = 'urn:tessera:acr:pwd';
 export const ACR_MFA = 'urn:tessera:acr:mfa';
 export const PASSWORD_ONLY = { amr: ['pwd'], acr: ACR_PASSWORD } as const;
 export const WITH_SECOND_FACTOR = { amr: ['pwd', 'otp', 'mfa'], acr: ACR_MFA } as const;
+/**
+ * A passkey proves possession of a key an authenticator guards (`hwk`) and, since login asks for
+ * user verification, that the person unlocked it (`user`): with the password that is three proofs;
+ * alone it is still two factors (possession and the PIN or biometric the authenticator checked),
+ * hence `mfa` and the MFA acr either way. (`swk` would fit synced passkeys better; RFC 8176 has no
+ * value that tells them apart from the authenticator's flags, and the acr is what clients decide on.)
+ */
+export const PASSWORD_AND_PASSKEY = { amr: ['pwd', 'hwk', 'user', 'mfa'], acr: ACR_MFA } as const;
+export const PASSKEY_ONLY = { amr: ['hwk', 'user', 'mfa'], acr: ACR_MFA } as const;
 
 /** What a page says about a refused code (keys of the message catalogues, messages/). */
 export const SECOND_FACTOR_FAILURE: Record<'wrong' | 'locked' | 'not-enrolled', LoginMessageKey> = {
@@ -33,7 +45,13 @@ export function pendingSecondFactorOf(details: InteractionDetails): PendingSecon
   if (!pending || typeof pending.accountId !== 'string' || typeof pending.accountKey !== 'string' || typeof pending.clientId !== 'string')
     return undefined;
   const stage = STAGES.has(pending.stage ?? '') ? pending.stage! : 'code';
-  return { accountId: pending.accountId, accountKey: pending.accountKey, clientId: pending.clientId, stage };
+  return {
+    accountId: pending.accountId,
+    accountKey: pending.accountKey,
+    clientId: pending.clientId,
+    stage,
+    passkeys: pending.passkeys === true,
+  };
 }
 
 /** The code step of a sign-in; its form posts the page's language back (ui_locales), as the sign-in form does. */
@@ -47,13 +65,36 @@ export function continueSignInForm(tenant: LoginTenant, uid: string, csrf: strin
 <button type="submit">${words.sayHtml('recoveryCodes.continue')}</button></form>`;
 }
 
-export function secondFactorPage(tenant: LoginTenant, uid: string, csrf: string, error?: LoginMessageKey): LocalisedPage {
+/** Where the passkey script of a sign-in asks for options and posts its answer. */
+export const passkeySignInPaths = (tenant: LoginTenant, uid: string) => {
+  const base = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}/passkey`;
+  return { options: `${base}/options`, verify: base };
+};
+
+export function secondFactorPage(
+  tenant: LoginTenant,
+  uid: string,
+  csrf: string,
+  error?: LoginMessageKey,
+  withPasskey = false,
+): LocalisedPage {
   const action = secondFactorAction(tenant, uid);
+  const passkey = (words: Words) =>
+    withPasskey
+      ? passkeyBlock({
+          mode: 'second-factor',
+          ...passkeySignInPaths(tenant, uid),
+          csrf,
+          label: words.sayHtml('passkey.secondFactor'),
+          failed: words.sayHtml('passkey.failed'),
+        })
+      : '';
   return (words) =>
     hostedPage({
       siteName: tenant.name,
       title: words.say('secondFactor.title'),
       lang: words.locale,
+      scripts: withPasskey ? [PASSKEY_SCRIPT_PATH] : [],
       body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(action)}" autocomplete="off">
 <input type="hidden" name="csrf" value="${escapeHtml(csrf)}">${languageField(words)}
@@ -61,6 +102,6 @@ export function secondFactorPage(tenant: LoginTenant, uid: string, csrf: string,
 <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus maxlength="64" aria-describedby="code-hint">
 <p class="hint" id="code-hint">${words.sayHtml('secondFactor.hint')}</p>
 <button type="submit">${words.sayHtml('secondFactor.continue')}</button>
-</form>`,
+</form>${passkey(words)}`,
     });
 }

@@ -1,23 +1,29 @@
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails } from 'oidc-provider';
 import { escapeHtml, hostedPage, hostedPageHeaders, ProblemError, TenantConcurrencyLimiter, type Locale } from '#platform';
 import { LoginDirectory, type LoginTenant } from '../directory';
-import { LoginEventLog } from '../login-events';
 import { DEFAULT_LOCALE, languageField, wordsFor, type LocalisedPage, type LoginMessageKey } from '../messages/messages';
-import { ProviderCache } from '../oidc/provider-cache';
-import { collectArtefacts } from '../oidc/request-artefacts';
 import { PasswordCheck, type SignInOutcome } from './password-check';
 import { journeyLink, journeyLinks, JOURNEYS, type Journeys } from './journeys';
 import { readSignInForm } from './sign-in-form';
-import { LoginSucceeded, SessionStarted, sessionStreamFor, signInStreamFor } from './sign-in.events';
+import {
+  ANOTHER_INTERACTION,
+  badInteraction,
+  finish,
+  formOf,
+  InteractionAccess,
+  INTERACTION_EXPIRED,
+  type SignInMethod,
+} from './interaction-access';
 import { SecondFactors } from '../mfa/second-factors';
 import { enrolmentView, recoveryCodesView } from '../mfa/account-security.views';
 import { hasSecondFactor } from '../mfa/factors.decider';
 import { SecondFactorPolicies, stepAfterPassword } from '../mfa/policy';
+import { PASSKEY_SCRIPT_PATH, passkeyBlock } from '../mfa/passkey-script';
 import {
   continueSignInForm,
+  passkeySignInPaths,
   PASSWORD_ONLY,
   pendingSecondFactorOf,
   SECOND_FACTOR_FAILURE,
@@ -40,8 +46,6 @@ const FAILURE_TEXT: Record<string, LoginMessageKey> = {
 };
 const FAILURE_STATUS: Record<string, number> = { invalid_credentials: 401, locked: 429, throttled: 429, email_unverified: 403 };
 const BUSY: LoginMessageKey = 'failure.busy';
-const EXPIRED = 'the sign-in session has expired or this browser did not start it; go back to the application and try again';
-const ANOTHER_INTERACTION = 'this browser is signing in through another interaction';
 
 /**
  * The hosted pages oidc-provider sends people to (interactions.url): sign-in and consent. Plain
@@ -50,23 +54,16 @@ const ANOTHER_INTERACTION = 'this browser is signing in through another interact
  */
 @Controller('t/:tenant/interaction/:uid')
 export class InteractionController {
-  /** Imported once: an HMAC under a raw Buffer key imports the key again each time, several times the cost of the MAC. */
-  private readonly csrfKey: KeyObject;
-
   constructor(
     private readonly directory: LoginDirectory,
-    private readonly providers: ProviderCache,
+    private readonly access: InteractionAccess,
     private readonly passwords: PasswordCheck,
-    private readonly events: LoginEventLog,
-    @Inject(CSRF_SECRET) csrfSecret: Buffer,
     @Inject(SIGN_IN_LIMITER) private readonly signIns: TenantConcurrencyLimiter,
     @Inject(JOURNEYS) private readonly journeys: Journeys,
     private readonly factors: SecondFactors,
     private readonly policies: SecondFactorPolicies,
     @Inject(DEFAULT_LOCALE) private readonly defaultLocale: Locale,
-  ) {
-    this.csrfKey = createSecretKey(csrfSecret);
-  }
+  ) {}
 
   @Get()
   async show(
@@ -81,7 +78,7 @@ export class InteractionController {
       // started the interaction. The post reads it (expired, finished, or not a sign-in: refused).
       const { tenant, provider } = await this.providerOf(slug);
       const started = provider.createContext(req.raw, reply.raw).cookies.get(provider.cookieName('interaction'), { signed: true });
-      if (!started) throw badInteraction(EXPIRED);
+      if (!started) throw badInteraction(INTERACTION_EXPIRED);
       if (started !== uid) throw badInteraction(ANOTHER_INTERACTION);
       return this.send(reply, 200, this.signInPage(tenant, uid));
     }
@@ -148,9 +145,11 @@ export class InteractionController {
     }
     // The password is right; the sign-in completes once the second factor is, on this interaction.
     const started = step === 'enrol' ? await this.factors.startTotp(tenant.tenantId, userId) : undefined;
-    details.result = { secondFactor: { ...who, stage: step === 'enrol' ? 'enrol' : 'code' } satisfies PendingSecondFactor };
+    const passkeys = factors.passkeys.length > 0;
+    details.result = { secondFactor: { ...who, stage: step === 'enrol' ? 'enrol' : 'code', passkeys } satisfies PendingSecondFactor };
     await details.persist();
-    if (step === 'second-factor') return this.send(reply, 200, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid)));
+    if (step === 'second-factor')
+      return this.send(reply, 200, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), undefined, passkeys));
     const enrolment = started && 'secret' in started ? { secret: started.secret, account: outcome.credential.email } : undefined;
     return this.enrolmentPage(reply, tenant, uid, userId, enrolment);
   }
@@ -182,7 +181,8 @@ export class InteractionController {
     const check = await this.factors.verify(tenant.tenantId, pending.accountId, code);
     if (!check.ok) {
       const status = check.reason === 'locked' ? 429 : 401;
-      return this.send(reply, status, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), SECOND_FACTOR_FAILURE[check.reason]));
+      const page = secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), SECOND_FACTOR_FAILURE[check.reason], pending.passkeys);
+      return this.send(reply, status, page);
     }
     await this.complete(reply, tenant, details, pending, WITH_SECOND_FACTOR);
   }
@@ -213,32 +213,14 @@ export class InteractionController {
     return this.send(reply, error ? 400 : 200, await enrolmentView(form, secret, error));
   }
 
-  /**
-   * The interaction's result (who signed in, and how: `amr` and `acr` go into the ID token) and the
-   * facts for other services (the sign-in and the session it starts), stored together, in one
-   * statement where the store allows; then back into the authorization.
-   */
   private async complete(
     reply: FastifyReply,
     tenant: LoginTenant,
     details: InteractionDetails,
     who: Omit<PendingSecondFactor, 'stage'>,
-    how: { readonly amr: readonly string[]; readonly acr: string },
+    how: SignInMethod,
   ): Promise<void> {
-    const at = new Date().toISOString();
-    const { accountId: userId, accountKey, clientId } = who;
-    const signedIn = {
-      streamName: signInStreamFor(tenant.tenantId, accountKey),
-      events: [LoginSucceeded({ accountKey, userId, clientId, at })],
-    };
-    const session = {
-      streamName: sessionStreamFor(tenant.tenantId, userId),
-      events: [SessionStarted({ userId, sessionUid: details.uid, clientId, at })],
-    };
-    const login = { accountId: userId, amr: [...how.amr], acr: how.acr };
-    // Merged with what earlier interactions of this authorization settled (a prompt=create that was shown).
-    const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login }, true));
-    await this.events.recordAllWith(tenant.tenantId, [signedIn, session], artefacts.close());
+    const redirectTo = await this.access.complete(tenant, details, who, how);
     await reply.code(303).header('location', redirectTo).header('cache-control', 'no-store').send();
   }
 
@@ -288,56 +270,45 @@ export class InteractionController {
     }
   }
 
-  private async providerOf(slug: string) {
-    const tenant = await this.directory.tenantBySlug(slug);
-    if (!tenant)
-      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
-    return { tenant, provider: await this.providers.get(tenant) };
+  private providerOf(slug: string) {
+    return this.access.providerOf(slug);
   }
 
-  private async interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
-    const { tenant, provider } = await this.providerOf(slug);
-    let details: InteractionDetails;
-    try {
-      details = await provider.interactionDetails(req.raw, reply.raw);
-    } catch {
-      throw badInteraction(EXPIRED);
-    }
-    if (details.uid !== uid) throw badInteraction(ANOTHER_INTERACTION);
-    return { tenant, details, provider };
+  private interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
+    return this.access.interaction(slug, uid, req, reply);
   }
 
   private csrfToken(tenant: LoginTenant, uid: string): string {
-    return createHmac('sha256', this.csrfKey).update(`${tenant.tenantId}|${uid}`).digest('base64url');
+    return this.access.csrfToken(tenant, uid);
   }
 
   private requireCsrf(tenant: LoginTenant, uid: string, body: Record<string, unknown>): void {
-    const presented = Buffer.from(typeof body.csrf === 'string' ? body.csrf : '');
-    const expected = Buffer.from(this.csrfToken(tenant, uid));
-    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-      throw new ProblemError({
-        status: 403,
-        type: 'csrf-token-invalid',
-        title: 'Form token missing or wrong',
-        detail: 'reload the sign-in page and submit the form again',
-      });
-    }
+    this.access.requireCsrf(tenant, uid, body);
   }
 
   private signInPage(tenant: LoginTenant, uid: string, error?: LoginMessageKey, email = ''): LocalisedPage {
     const base = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}`;
+    const csrf = this.csrfToken(tenant, uid);
     return (words) =>
       hostedPage({
         siteName: tenant.name,
         title: words.say('signIn.title'),
         lang: words.locale,
+        scripts: [PASSKEY_SCRIPT_PATH],
+        // autocomplete "webauthn" on the e-mail field: where the browser offers passkeys as autofill (conditional UI).
         body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}
 <form method="post" action="${escapeHtml(base)}/login" autocomplete="on">
-<input type="hidden" name="csrf" value="${escapeHtml(this.csrfToken(tenant, uid))}">${languageField(words)}
-<label for="email">${words.sayHtml('field.email')}</label><input id="email" name="email" type="email" required autofocus value="${escapeHtml(email)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">${languageField(words)}
+<label for="email">${words.sayHtml('field.email')}</label><input id="email" name="email" type="email" autocomplete="username webauthn" required autofocus value="${escapeHtml(email)}">
 <label for="password">${words.sayHtml('field.password')}</label><input id="password" name="password" type="password" required>
 <button type="submit">${words.sayHtml('signIn.submit')}</button>
-</form>${journeyLinks(this.journeys, tenant.slug, uid, words)}`,
+</form>${passkeyBlock({
+          mode: 'sign-in',
+          ...passkeySignInPaths(tenant, uid),
+          csrf,
+          label: words.sayHtml('passkey.signIn'),
+          failed: words.sayHtml('passkey.failed'),
+        })}${journeyLinks(this.journeys, tenant.slug, uid, words)}`,
       });
   }
 
@@ -371,25 +342,10 @@ export class InteractionController {
     const uiLocales =
       authorizationUiLocales ?? (request.query as Record<string, unknown> | undefined)?.ui_locales ?? formOf(request).ui_locales;
     const words = wordsFor(uiLocales, request.headers['accept-language'], this.defaultLocale);
-    await reply.code(status).headers(hostedPageHeaders()).send(page(words));
+    // The sign-in and second-factor pages load the passkey script (script-src 'self', and its requests: connect-src 'self'); no page here has another.
+    await reply
+      .code(status)
+      .headers(hostedPageHeaders({ scripts: true, fetches: true }))
+      .send(page(words));
   }
-}
-
-/**
- * provider.interactionResult, on the interaction this request already loaded and checked
- * (interactionResult would read it, and its session, from storage again).
- */
-async function finish(details: InteractionDetails, result: Record<string, unknown>, mergeWithLastSubmission: boolean): Promise<string> {
-  details.result = mergeWithLastSubmission && !('error' in result) ? { ...details.lastSubmission, ...result } : result;
-  await details.persist();
-  return details.returnTo;
-}
-
-function formOf(req: FastifyRequest): Record<string, unknown> {
-  const body = req.body;
-  return body && typeof body === 'object' ? { ...(body as Record<string, unknown>) } : {};
-}
-
-function badInteraction(detail: string): ProblemError {
-  return new ProblemError({ status: 400, type: 'interaction-invalid', title: 'Sign-in cannot continue', detail });
 }

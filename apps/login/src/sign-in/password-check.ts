@@ -74,6 +74,11 @@ export class PasswordCheck {
     });
   }
 
+  /** The sign-in stream key of a person (their e-mail's blind index), for a sign-in that needed no password. */
+  accountKeyOf(tenantId: string, email: string): string {
+    return blindIndex(this.blindIndexKey, tenantId, 'email', email);
+  }
+
   /** Checks the `email` and `password` fields of a parsed sign-in form; a missing field is a wrong password, recorded nowhere. */
   check(attempt: Attempt): Promise<SignInOutcome> {
     const { email, password } = attempt.body;

@@ -1,0 +1,60 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** 32 random bytes for the authenticator to sign (the library encodes them base64url into the options). */
+export const newChallenge = (): Uint8Array<ArrayBuffer> => new Uint8Array(randomBytes(32));
+import type { Pool } from 'pg';
+
+/** Long enough to find the passkey and touch it; short enough that a leaked challenge is soon worthless. */
+export const CHALLENGE_TTL_S = 300;
+
+/** What a challenge is for, and for whom when that is known (the person on the account page or at the second step). */
+export interface IssuedChallenge {
+  readonly challenge: string;
+  readonly purpose: 'register' | 'authenticate';
+  readonly userId?: string;
+}
+
+/**
+ * WebAuthn challenges, kept where the interactions and sessions they belong to are kept
+ * (login_oidc_models, model PasskeyChallenge, scoped by tenant, expiring like them and cleaned up
+ * with them). `binding` names the interaction (`interaction:{uid}`) or the session
+ * (`account:{session uid}`): the browser proves it holds that interaction or session by its
+ * cookie, so a challenge answers only there. Taking a challenge deletes it: each is used once,
+ * whether the answer verifies or not; asking again replaces the one outstanding.
+ */
+export class PasskeyChallenges {
+  constructor(private readonly pool: Pool) {}
+
+  /** Stores `challenge` (base64url, as the options carry it) as the one outstanding for `binding`. */
+  async issue(tenantId: string, binding: string, challenge: string, purpose: IssuedChallenge['purpose'], userId?: string): Promise<void> {
+    const payload: IssuedChallenge = { challenge, purpose, ...(userId ? { userId } : {}) };
+    await this.pool.query({
+      name: 'login_passkey_challenge_issue',
+      text: `INSERT INTO login_oidc_models (tenant_id, model, id, payload, expires_at)
+        VALUES ($1, 'PasskeyChallenge', $2, $3, now() + make_interval(secs => $4))
+        ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at`,
+      values: [tenantId, binding, JSON.stringify(payload), CHALLENGE_TTL_S],
+    });
+  }
+
+  /** The outstanding challenge of `binding`, gone from storage once taken; undefined when none or expired. */
+  async take(tenantId: string, binding: string): Promise<IssuedChallenge | undefined> {
+    const { rows } = await this.pool.query<{ payload: IssuedChallenge; live: boolean }>({
+      name: 'login_passkey_challenge_take',
+      text: `DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = 'PasskeyChallenge' AND id = $2
+        RETURNING payload, expires_at > now() AS live`,
+      values: [tenantId, binding],
+    });
+    const found = rows[0];
+    return found?.live ? found.payload : undefined;
+  }
+}
+
+/** The check the WebAuthn library runs on the challenge the browser signed: in constant time, as for every secret compared. */
+export function sameChallenge(expected: string): (signed: string) => boolean {
+  const wanted = Buffer.from(expected);
+  return (signed) => {
+    const presented = Buffer.from(signed);
+    return presented.length === wanted.length && timingSafeEqual(presented, wanted);
+  };
+}

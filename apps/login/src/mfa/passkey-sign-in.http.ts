@@ -1,0 +1,81 @@
+import { Controller, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { parseBody, ProblemError, TenantConcurrencyLimiter } from '#platform';
+import { LoginDirectory } from '../directory';
+import { badInteraction, formOf, InteractionAccess } from '../sign-in/interaction-access';
+import { SIGN_IN_LIMITER } from '../sign-in/interaction.http';
+import { PasswordCheck } from '../sign-in/password-check';
+import { passkeyAssertionBody, Passkeys, type PasskeyCheck } from './passkeys';
+import { PASSKEY_ONLY, PASSWORD_AND_PASSKEY, pendingSecondFactorOf } from './second-factor-step';
+
+const REFUSED: Record<Exclude<PasskeyCheck, { ok: true }>['reason'], string> = {
+  'no-challenge': 'no passkey request is outstanding on this sign-in (it was used or has expired); ask for one again',
+  'unknown-passkey': 'this passkey is not registered to a person who can sign in here',
+  'not-verified': 'the passkey’s signature does not verify',
+  cloned: 'this passkey’s signature count went back: it may have been copied; it is refused',
+};
+
+/**
+ * A sign-in with a passkey, on the same interaction as the password form: as the second step after
+ * a right password (the person is known, their passkeys are offered), or instead of the password
+ * (discoverable credentials: the authenticator says whose passkey it is). JSON both ways, for the
+ * page's script (passkey-script.ts); the browser then goes where the answer says, into the
+ * authorization, as the forms' 303 would have sent it.
+ */
+@Controller('t/:tenant/interaction/:uid/passkey')
+export class PasskeySignInController {
+  constructor(
+    private readonly access: InteractionAccess,
+    private readonly directory: LoginDirectory,
+    private readonly passkeys: Passkeys,
+    private readonly passwords: PasswordCheck,
+    @Inject(SIGN_IN_LIMITER) private readonly signIns: TenantConcurrencyLimiter,
+  ) {}
+
+  @Post('options')
+  @HttpCode(200)
+  async options(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const { tenant, details } = await this.access.interaction(slug, uid, req, reply);
+    this.access.requireCsrf(tenant, uid, formOf(req));
+    if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
+    const pending = pendingSecondFactorOf(details);
+    if (pending && pending.stage !== 'code') throw badInteraction('this sign-in is setting up an authenticator app');
+    const options = await this.passkeys.authenticationOptions(tenant.tenantId, bindingOf(uid), pending?.accountId);
+    await reply.code(200).header('cache-control', 'no-store').send(options);
+  }
+
+  @Post()
+  async verify(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const { tenant, details } = await this.access.interaction(slug, uid, req, reply);
+    const body = formOf(req);
+    this.access.requireCsrf(tenant, uid, body);
+    if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
+    const assertion = parseBody(passkeyAssertionBody, body);
+    const pending = pendingSecondFactorOf(details);
+    if (pending && pending.stage !== 'code') throw badInteraction('this sign-in is setting up an authenticator app');
+    // A signature check is cheap next to argon2id, but it is a sign-in: it takes the tenant's share like one.
+    const check = await this.signIns.run(
+      tenant.tenantId,
+      () => this.passkeys.authenticate(tenant.tenantId, bindingOf(uid), assertion, pending?.accountId),
+      'sign-ins',
+    );
+    if (!check.ok) throw refused(check.reason);
+    const clientId = String(details.params.client_id ?? '');
+    if (pending) {
+      const location = await this.access.complete(tenant, details, pending, PASSWORD_AND_PASSKEY);
+      return reply.code(200).header('cache-control', 'no-store').send({ location });
+    }
+    const credential = await this.directory.credentialById(tenant.tenantId, check.userId);
+    if (!credential) throw refused('unknown-passkey');
+    const who = { accountId: credential.userId, accountKey: this.passwords.accountKeyOf(tenant.tenantId, credential.email), clientId };
+    const location = await this.access.complete(tenant, details, who, PASSKEY_ONLY);
+    await reply.code(200).header('cache-control', 'no-store').send({ location });
+  }
+}
+
+/** The interaction a sign-in's passkey challenge belongs to (passkey-challenges.ts). */
+const bindingOf = (uid: string) => `interaction:${uid}`;
+
+function refused(reason: keyof typeof REFUSED): ProblemError {
+  return new ProblemError({ status: 401, type: 'passkey-refused', title: 'The passkey did not sign in', detail: REFUSED[reason] });
+}

@@ -1,0 +1,126 @@
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { InteractionDetails } from 'oidc-provider';
+import { ProblemError } from '#platform';
+import { LoginDirectory, type LoginTenant } from '../directory';
+import { LoginEventLog } from '../login-events';
+import { ProviderCache } from '../oidc/provider-cache';
+import { collectArtefacts } from '../oidc/request-artefacts';
+import type { PendingSecondFactor } from '../mfa/second-factor-step';
+import { LoginSucceeded, SessionStarted, sessionStreamFor, signInStreamFor } from './sign-in.events';
+
+export const INTERACTION_EXPIRED =
+  'the sign-in session has expired or this browser did not start it; go back to the application and try again';
+export const ANOTHER_INTERACTION = 'this browser is signing in through another interaction';
+
+/** How a sign-in happened, for the ID token: RFC 8176 `amr` values and an `acr` discovery lists. */
+export interface SignInMethod {
+  readonly amr: readonly string[];
+  readonly acr: string;
+}
+
+/**
+ * What every page of a sign-in interaction needs (the password form, the second factor, passkeys):
+ * this browser's interaction, a CSRF token bound to it, and the way back into the authorization
+ * once the person is known. One instance, shared by the controllers of those pages.
+ */
+export class InteractionAccess {
+  /** Imported once: an HMAC under a raw Buffer key imports the key again each time, several times the cost of the MAC. */
+  private readonly csrfKey: KeyObject;
+
+  constructor(
+    private readonly directory: LoginDirectory,
+    private readonly providers: ProviderCache,
+    private readonly events: LoginEventLog,
+    csrfSecret: Buffer,
+  ) {
+    this.csrfKey = createSecretKey(csrfSecret);
+  }
+
+  async providerOf(slug: string) {
+    const tenant = await this.directory.tenantBySlug(slug);
+    if (!tenant)
+      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+    return { tenant, provider: await this.providers.get(tenant) };
+  }
+
+  async interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
+    const { tenant, provider } = await this.providerOf(slug);
+    let details: InteractionDetails;
+    try {
+      details = await provider.interactionDetails(req.raw, reply.raw);
+    } catch {
+      throw badInteraction(INTERACTION_EXPIRED);
+    }
+    if (details.uid !== uid) throw badInteraction(ANOTHER_INTERACTION);
+    return { tenant, details, provider };
+  }
+
+  csrfToken(tenant: LoginTenant, uid: string): string {
+    return createHmac('sha256', this.csrfKey).update(`${tenant.tenantId}|${uid}`).digest('base64url');
+  }
+
+  requireCsrf(tenant: LoginTenant, uid: string, body: Record<string, unknown>): void {
+    const presented = Buffer.from(typeof body.csrf === 'string' ? body.csrf : '');
+    const expected = Buffer.from(this.csrfToken(tenant, uid));
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+      throw new ProblemError({
+        status: 403,
+        type: 'csrf-token-invalid',
+        title: 'Form token missing or wrong',
+        detail: 'reload the sign-in page and submit the form again',
+      });
+    }
+  }
+
+  /**
+   * The interaction's result (who signed in, and how: `amr` and `acr` go into the ID token) and the
+   * facts for other services (the sign-in and the session it starts), stored together, in one
+   * statement where the store allows. Returns where the browser goes on: back into the authorization.
+   */
+  async complete(
+    tenant: LoginTenant,
+    details: InteractionDetails,
+    who: Omit<PendingSecondFactor, 'stage'>,
+    how: SignInMethod,
+  ): Promise<string> {
+    const at = new Date().toISOString();
+    const { accountId: userId, accountKey, clientId } = who;
+    const signedIn = {
+      streamName: signInStreamFor(tenant.tenantId, accountKey),
+      events: [LoginSucceeded({ accountKey, userId, clientId, at })],
+    };
+    const session = {
+      streamName: sessionStreamFor(tenant.tenantId, userId),
+      events: [SessionStarted({ userId, sessionUid: details.uid, clientId, at })],
+    };
+    const login = { accountId: userId, amr: [...how.amr], acr: how.acr };
+    // Merged with what earlier interactions of this authorization settled (a prompt=create that was shown).
+    const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login }, true));
+    await this.events.recordAllWith(tenant.tenantId, [signedIn, session], artefacts.close());
+    return redirectTo;
+  }
+}
+
+/**
+ * provider.interactionResult, on the interaction this request already loaded and checked
+ * (interactionResult would read it, and its session, from storage again).
+ */
+export async function finish(
+  details: InteractionDetails,
+  result: Record<string, unknown>,
+  mergeWithLastSubmission: boolean,
+): Promise<string> {
+  details.result = mergeWithLastSubmission && !('error' in result) ? { ...details.lastSubmission, ...result } : result;
+  await details.persist();
+  return details.returnTo;
+}
+
+export function formOf(req: FastifyRequest): Record<string, unknown> {
+  const body = req.body;
+  return body && typeof body === 'object' ? { ...(body as Record<string, unknown>) } : {};
+}
+
+export function badInteraction(detail: string): ProblemError {
+  return new ProblemError({ status: 400, type: 'interaction-invalid', title: 'Sign-in cannot continue', detail });
+}

@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import * as oidc from 'openid-client';
+import { FormBrowser } from './browser-less';
+import { startLogin, type LoginHarness } from './login-harness';
+import { openSignInPage, REDIRECT_URI, signInThroughPages } from './sign-in-flow';
+
+/**
+ * The passkey endpoints against what a script-less client or an attacker posts: every malformed
+ * attestation or assertion is a 400 problem naming the field, a request without the page's CSRF
+ * token a 403, an answer to no outstanding challenge a refusal; none is a 5xx, and nothing is stored.
+ */
+let login: LoginHarness;
+let slug: string;
+let config: oidc.Configuration;
+
+beforeAll(async () => {
+  login = await startLogin();
+  slug = (await login.createTenant()).slug;
+  const { clientId } = await login.registerClient(slug, { name: 'Passkey input', type: 'public', redirectUris: [REDIRECT_URI] });
+  config = await oidc.discovery(new URL(login.issuer(slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+});
+afterAll(() => login?.close());
+
+const b64 = (text: string) => Buffer.from(text).toString('base64url');
+const CREDENTIAL_ID = b64('a credential id of 32 bytes.....');
+const assertion = (overrides: Record<string, unknown> = {}) => ({
+  id: CREDENTIAL_ID,
+  rawId: CREDENTIAL_ID,
+  type: 'public-key',
+  clientExtensionResults: {},
+  response: {
+    clientDataJSON: b64('{}'),
+    authenticatorData: b64('data'),
+    signature: b64('sig'),
+    userHandle: b64(randomUUID()),
+    ...overrides,
+  },
+});
+const attestation = (overrides: Record<string, unknown> = {}) => ({
+  id: CREDENTIAL_ID,
+  rawId: CREDENTIAL_ID,
+  type: 'public-key',
+  clientExtensionResults: {},
+  response: {
+    clientDataJSON: b64('{"type":"webauthn.create"}'),
+    attestationObject: b64('not cbor'),
+    transports: ['internal'],
+    ...overrides,
+  },
+});
+
+async function postJson(browser: FormBrowser, url: string, body: unknown) {
+  const answer = await browser.request(url, { raw: { contentType: 'application/json', body: JSON.stringify(body) } });
+  return { status: answer.status, problem: JSON.parse(answer.body) as { type: string; detail?: string; errors?: { pointer: string }[] } };
+}
+
+const pointers = (problem: { errors?: { pointer: string }[] }) => (problem.errors ?? []).map((error) => error.pointer);
+
+async function factorEvents(): Promise<number> {
+  const { rows } = await login.runtime.infrastructure.pool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM es_events WHERE stream_name LIKE 'login.factors-%'",
+  );
+  return rows[0]!.n;
+}
+
+describe('a passkey sign-in, without a browser', () => {
+  test('malformed assertions are 400s naming the field; no CSRF token is a 403; nothing is stored', async () => {
+    const { browser, form } = await openSignInPage(config);
+    const verify = form.action.replace(/\/login$/, '/passkey');
+    const before = await factorEvents();
+    const { csrf } = form.fields;
+    const cases: [unknown, string][] = [
+      [{ csrf, response: { ...assertion(), id: 'short' } }, '/response/id'],
+      [{ csrf, response: { ...assertion(), id: 'A'.repeat(600) } }, '/response/id'],
+      [{ csrf, response: { ...assertion(), rawId: 'not base64url!!!!!!!!' } }, '/response/rawId'],
+      [{ csrf, response: assertion({ signature: 'sig\u0000nature' }) }, '/response/response/signature'],
+      [{ csrf, response: assertion({ clientDataJSON: 'x'.repeat(5000) }) }, '/response/response/clientDataJSON'],
+      [{ csrf, response: assertion({ authenticatorData: 42 }) }, '/response/response/authenticatorData'],
+      [{ csrf, response: { ...assertion(), type: 'password' } }, '/response/type'],
+      [{ csrf, response: assertion(), extra: true }, '/extra'],
+      [{ csrf }, '/response'],
+    ];
+    for (const [body, pointer] of cases) {
+      const { status, problem } = await postJson(browser, verify, body);
+      expect({ pointer, status, type: problem.type }).toEqual({ pointer, status: 400, type: expect.stringMatching(/validation-failed$/) });
+      expect(pointers(problem)).toContain(pointer);
+    }
+    expect((await postJson(browser, verify, { response: assertion() })).status).toBe(403);
+    expect((await postJson(browser, `${verify}/options`, {})).status).toBe(403);
+    expect(await factorEvents()).toBe(before);
+  });
+
+  test('a challenge answers once: a well-formed assertion without one, or with one of nobody’s passkeys, is refused', async () => {
+    const { browser, form } = await openSignInPage(config);
+    const verify = form.action.replace(/\/login$/, '/passkey');
+    const { csrf } = form.fields;
+    const none = await postJson(browser, verify, { csrf, response: assertion() });
+    expect(none.status).toBe(401);
+    expect(none.problem.detail).toContain('no passkey request is outstanding');
+    const options = await postJson(browser, `${verify}/options`, { csrf });
+    expect(options.status).toBe(200);
+    const issued = options.problem as unknown as { challenge: string; rpId: string; allowCredentials: unknown[]; userVerification: string };
+    expect(issued.challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(issued).toMatchObject({ rpId: '127.0.0.1', allowCredentials: [], userVerification: 'required' });
+    const unknown = await postJson(browser, verify, { csrf, response: assertion() });
+    expect(unknown.status).toBe(401);
+    expect(unknown.problem.detail).toContain('not registered');
+    const again = await postJson(browser, verify, { csrf, response: assertion() });
+    expect(again.problem.detail).toContain('no passkey request is outstanding');
+  });
+});
+
+describe('a passkey registration, without a browser', () => {
+  test('malformed attestations and names are 400s naming the field; one that does not verify stores nothing', async () => {
+    await login.signUp(slug, 'ada@example.com');
+    const { browser } = await signInThroughPages(slug, config);
+    const security = `${login.url}/t/${slug}/account/security`;
+    const page = await browser.request(security);
+    expect(page.body).toContain('No passkey yet.');
+    const { csrf } = FormBrowser.form({ body: page.body, url: security }).fields;
+    const before = await factorEvents();
+    const cases: [unknown, string][] = [
+      [{ csrf, name: 'Key\u0007', response: attestation() }, '/name'],
+      [{ csrf, name: 'K'.repeat(201), response: attestation() }, '/name'],
+      [{ csrf, name: '   ', response: attestation() }, '/name'],
+      [{ csrf, name: 'Key', response: attestation({ attestationObject: 'not base64url!' }) }, '/response/response/attestationObject'],
+      [{ csrf, name: 'Key', response: attestation({ transports: ['internal\u0000'] }) }, '/response/response/transports/0'],
+      [{ csrf, name: 'Key', response: { ...attestation(), id: '' } }, '/response/id'],
+      [{ csrf, name: 'Key' }, '/response'],
+    ];
+    for (const [body, pointer] of cases) {
+      const { status, problem } = await postJson(browser, `${security}/passkeys`, body);
+      expect({ pointer, status }).toEqual({ pointer, status: 400 });
+      expect(pointers(problem)).toContain(pointer);
+    }
+    const unasked = await postJson(browser, `${security}/passkeys`, { csrf, name: 'Key', response: attestation() });
+    expect(unasked).toMatchObject({ status: 400, problem: { type: expect.stringMatching(/passkey-challenge-missing$/) } });
+    expect((await postJson(browser, `${security}/passkeys/options`, { csrf })).status).toBe(200);
+    const unverifiable = await postJson(browser, `${security}/passkeys`, { csrf, name: 'Key', response: attestation() });
+    expect(unverifiable.status).toBe(400);
+    expect(pointers(unverifiable.problem)).toEqual(['/response']);
+    expect((await postJson(browser, `${security}/passkeys`, { name: 'Key', response: attestation() })).status).toBe(403);
+    expect((await browser.request(`${security}/passkeys/remove`, { form: { csrf, credentialId: 'nobody\u0001' } })).status).toBe(400);
+    expect((await browser.request(`${security}/passkeys/remove`, { form: { csrf, credentialId: CREDENTIAL_ID } })).status).toBe(404);
+    expect(await factorEvents()).toBe(before);
+    expect((await browser.request(security)).body).toContain('No passkey yet.');
+  });
+});
