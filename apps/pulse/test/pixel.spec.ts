@@ -107,19 +107,34 @@ describe('the pixel API', () => {
       fc.constantFrom('userId', 'event', 'properties.a', 'data', 'timestamp', 'messageId', 'context.ip'),
       hostileText(),
     );
+    // An accepted message whose messageId an earlier run already stored is a duplicate: acknowledged, not stored again.
+    const storedIds = new Set<string>();
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(name, hostileText()), { maxLength: 6 }), fc.boolean(), async (pairs, asJson) => {
         const fields: [string, string][] = [['writeKey', h.tenant.writeKey], ['event', 'Opened'], ['userId', 'hostile'], ...pairs];
-        const query = new URLSearchParams(fields.map(([k, v]): [string, string] => [k.toWellFormed(), v.toWellFormed()]));
+        const sent = fields.map(([k, v]): [string, string] => [k.toWellFormed(), v.toWellFormed()]);
+        const query = new URLSearchParams(sent);
+        const messageIds = sent.filter(([k]) => k === 'messageId').map(([, v]) => v);
+        const duplicate = messageIds.length === 1 && storedIds.has(messageIds[0]!);
         const before = await stored();
         const response = await pixel(`track?${query}`, asJson ? 'application/json' : undefined);
         expect(response.status).toBeLessThan(500);
         if (!asJson) expectGif(response);
         const refused = asJson ? response.status >= 400 : response.headers['tessera-refused'] !== undefined;
-        if (refused) expect(await stored()).toBe(before);
-        else expect(await stored()).toBe(before + 1);
+        if (refused || duplicate) expect(await stored()).toBe(before);
+        else {
+          expect(await stored()).toBe(before + 1);
+          if (messageIds.length === 1) storedIds.add(messageIds[0]!);
+        }
       }),
-      { numRuns: 80 },
+      // fast-check found this one: "\ud800" is sent as "\ufffd", twice over once made well-formed.
+      {
+        numRuns: 80,
+        examples: [
+          [[['messageId', '\ud800']], false],
+          [[['messageId', '\udc00']], false],
+        ],
+      },
     );
   });
 
