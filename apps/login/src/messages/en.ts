@@ -67,6 +67,11 @@ export const en = {
   'enrolment.required': '{site} asks for a second step at sign-in: set up an authenticator app to continue.',
   'recoveryCodes.continue': 'I have kept them: continue',
   'passkey.signIn': 'Sign in with a passkey',
+  'passkey.only': 'Use your passkey',
+  'secondFactor.passkeyTitle': 'Confirm with your passkey',
+  'secondFactor.passkeyOnly':
+    'Your password is right. Finish signing in with your passkey: your device will ask for its screen lock or your security key.',
+  'secondFactor.needsScript': 'Passkeys need JavaScript, which is turned off in this browser. Turn it on, or sign in from another browser.',
   'passkey.secondFactor': 'Use a passkey instead',
   'passkey.failed': 'The passkey did not sign you in. Try again, or use another way.',
   'passkey.title': 'Passkeys',

@@ -73,6 +73,12 @@ export const fr: MessagesOf<typeof en> = {
     '{site} demande une deuxième étape à la connexion\u00a0: configurez une application d’authentification pour continuer.',
   'recoveryCodes.continue': 'Je les ai conservés\u00a0: continuer',
   'passkey.signIn': 'Se connecter avec une clé d’accès',
+  'passkey.only': 'Utiliser votre clé d’accès',
+  'secondFactor.passkeyTitle': 'Confirmez avec votre clé d’accès',
+  'secondFactor.passkeyOnly':
+    'Votre mot de passe est correct. Terminez la connexion avec votre clé d’accès\u00a0: votre appareil vous demandera son verrouillage d’écran ou votre clé de sécurité.',
+  'secondFactor.needsScript':
+    'Les clés d’accès ont besoin de JavaScript, qui est désactivé dans ce navigateur. Activez-le, ou connectez-vous depuis un autre navigateur.',
   'passkey.secondFactor': 'Utiliser plutôt une clé d’accès',
   'passkey.failed': 'La clé d’accès ne vous a pas connecté. Réessayez, ou passez par un autre moyen.',
   'passkey.title': 'Clés d’accès',

@@ -14,7 +14,20 @@ export interface PendingSecondFactor {
   readonly stage: 'code' | 'enrol' | 'enrolled';
   /** The person has passkeys: the code step offers them too. */
   readonly passkeys?: boolean;
+  /** The person has an authenticator app (codes, recovery codes); absent on interactions from before it was recorded. */
+  readonly codes?: boolean;
 }
+
+/** What the second step offers: a code field unless the person has only passkeys. */
+export interface SecondStepOffer {
+  readonly codes: boolean;
+  readonly passkey: boolean;
+}
+
+export const offerOf = (pending: Pick<PendingSecondFactor, 'passkeys' | 'codes'>): SecondStepOffer => ({
+  codes: pending.codes !== false || pending.passkeys !== true,
+  passkey: pending.passkeys === true,
+});
 
 const STAGES = new Set(['code', 'enrol', 'enrolled']);
 
@@ -51,6 +64,7 @@ export function pendingSecondFactorOf(details: InteractionDetails): PendingSecon
     clientId: pending.clientId,
     stage,
     passkeys: pending.passkeys === true,
+    ...(typeof pending.codes === 'boolean' ? { codes: pending.codes } : {}),
   };
 }
 
@@ -76,32 +90,38 @@ export function secondFactorPage(
   uid: string,
   csrf: string,
   error?: LoginMessageKey,
-  withPasskey = false,
+  offer: SecondStepOffer = { codes: true, passkey: false },
 ): LocalisedPage {
   const action = secondFactorAction(tenant, uid);
   const passkey = (words: Words) =>
-    withPasskey
+    offer.passkey
       ? passkeyBlock({
           mode: 'second-factor',
           ...passkeySignInPaths(tenant, uid),
           csrf,
-          label: words.sayHtml('passkey.secondFactor'),
+          label: words.sayHtml(offer.codes ? 'passkey.secondFactor' : 'passkey.only'),
           failed: words.sayHtml('passkey.failed'),
         })
       : '';
-  return (words) =>
-    hostedPage({
-      siteName: tenant.name,
-      title: words.say('secondFactor.title'),
-      lang: words.locale,
-      scripts: withPasskey ? [PASSKEY_SCRIPT_PATH] : [],
-      body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}
-<form method="post" action="${escapeHtml(action)}" autocomplete="off">
+  // Someone with passkeys alone has no code to type: the page asks for the passkey only, and says
+  // so plainly when the browser runs no script (WebAuthn cannot work without one).
+  const codeForm = (words: Words) =>
+    offer.codes
+      ? `<form method="post" action="${escapeHtml(action)}" autocomplete="off">
 <input type="hidden" name="csrf" value="${escapeHtml(csrf)}">${languageField(words)}
 <label for="code">${words.sayHtml('secondFactor.code')}</label>
 <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus maxlength="64" aria-describedby="code-hint">
 <p class="hint" id="code-hint">${words.sayHtml('secondFactor.hint')}</p>
 <button type="submit">${words.sayHtml('secondFactor.continue')}</button>
-</form>${passkey(words)}`,
+</form>`
+      : `<p>${words.sayHtml('secondFactor.passkeyOnly')}</p><noscript><p class="error">${words.sayHtml('secondFactor.needsScript')}</p></noscript>`;
+  return (words) =>
+    hostedPage({
+      siteName: tenant.name,
+      title: words.say(offer.codes ? 'secondFactor.title' : 'secondFactor.passkeyTitle'),
+      lang: words.locale,
+      scripts: offer.passkey ? [PASSKEY_SCRIPT_PATH] : [],
+      body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}
+${codeForm(words)}${passkey(words)}`,
     });
 }

@@ -24,6 +24,7 @@ import { PASSKEY_SCRIPT_PATH, passkeyBlock } from '../mfa/passkey-script';
 import {
   continueSignInForm,
   passkeySignInPaths,
+  offerOf,
   PASSWORD_ONLY,
   pendingSecondFactorOf,
   SECOND_FACTOR_FAILURE,
@@ -146,10 +147,12 @@ export class InteractionController {
     // The password is right; the sign-in completes once the second factor is, on this interaction.
     const started = step === 'enrol' ? await this.factors.startTotp(tenant.tenantId, userId) : undefined;
     const passkeys = factors.passkeys.length > 0;
-    details.result = { secondFactor: { ...who, stage: step === 'enrol' ? 'enrol' : 'code', passkeys } satisfies PendingSecondFactor };
+    const codes = factors.totp !== null;
+    const stage = step === 'enrol' ? 'enrol' : 'code';
+    details.result = { secondFactor: { ...who, stage, passkeys, codes } satisfies PendingSecondFactor };
     await details.persist();
     if (step === 'second-factor')
-      return this.send(reply, 200, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), undefined, passkeys));
+      return this.send(reply, 200, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), undefined, offerOf({ passkeys, codes })));
     const enrolment = started && 'secret' in started ? { secret: started.secret, account: outcome.credential.email } : undefined;
     return this.enrolmentPage(reply, tenant, uid, userId, enrolment);
   }
@@ -181,7 +184,7 @@ export class InteractionController {
     const check = await this.factors.verify(tenant.tenantId, pending.accountId, code);
     if (!check.ok) {
       const status = check.reason === 'locked' ? 429 : 401;
-      const page = secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), SECOND_FACTOR_FAILURE[check.reason], pending.passkeys);
+      const page = secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), SECOND_FACTOR_FAILURE[check.reason], offerOf(pending));
       return this.send(reply, status, page);
     }
     await this.complete(reply, tenant, details, pending, WITH_SECOND_FACTOR);
