@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProjectionRunner } from '#cqrs';
+import { eventually } from '#platform/testing';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
 type Response = { status: number; headers: Record<string, string>; body: Record<string, unknown> };
@@ -89,16 +90,18 @@ describe("a tenant's share of rewards", () => {
       const readModels = h.rewards.app.get(ProjectionRunner);
       // A catalog write answers once the read models show it: with them stopped, it holds its slot.
       await readModels.stop();
+      const rewardsBefore = await h.storedEvents(`rewards.reward-${noisy.id}`);
       const held = h.rewards.http().post(`/t/${noisy.slug}/rewards`).set(auth(noisy)).send({ name: 'Mug', cost: 10, stock: 1 });
       const pending = held.then((response) => response);
-      let second: Response | undefined;
-      // Until the held write has taken its slot: a deadline, not a count, so a loaded machine only waits longer.
-      for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-        second = (await h.rewards.http().get(`/t/${noisy.slug}/rewards/${randomUUID()}`).set(auth(noisy))) as unknown as Response;
-        if (second.status === 429) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      expectRateLimited(second!);
+      // The write has its slot once its reward is stored (it then waits on the stopped read models).
+      // Asking before that could take the slot first and refuse the write instead: that race made
+      // this test flaky while it polled with reads.
+      await eventually(async () => expect(await h.storedEvents(`rewards.reward-${noisy.id}`)).toBeGreaterThan(rewardsBefore), {
+        what: 'the held write to store its reward',
+        timeoutMs: 30_000,
+      });
+      const second = (await h.rewards.http().get(`/t/${noisy.slug}/rewards/${randomUUID()}`).set(auth(noisy))) as unknown as Response;
+      expectRateLimited(second);
       expect((await h.rewards.http().get(`/t/${quiet.slug}/rewards`).set(auth(quiet))).status).toBe(200);
       readModels.start();
       expect((await pending).status).toBe(201);
