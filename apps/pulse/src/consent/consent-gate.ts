@@ -4,7 +4,7 @@ import type { CommandRunner } from '#cqrs';
 import { ExpiringLruCache, type MetricsRegistry } from '#platform';
 import type { TrackingMessage } from '#contracts';
 import {
-  purposeOf,
+  purposeFinder,
   refusedByItsConsent,
   trackingPurposesDecider,
   trackingPurposesStreamFor,
@@ -25,7 +25,10 @@ export const CONSENT_CACHE_MS = 2_000;
  * or audience ever sees it. A tenant without rules pays one cache lookup per request.
  */
 export class ConsentGate {
-  private readonly purposes = new ExpiringLruCache<TrackingPurposes>(10_000, CONSENT_CACHE_MS);
+  private readonly purposes = new ExpiringLruCache<{ readonly rules: TrackingPurposes; readonly find: ReturnType<typeof purposeFinder> }>(
+    10_000,
+    CONSENT_CACHE_MS,
+  );
   private readonly withdrawals = new ExpiringLruCache<readonly string[]>(100_000, CONSENT_CACHE_MS);
   private readonly suppressed: Counter<'reason'>;
 
@@ -43,9 +46,9 @@ export class ConsentGate {
 
   /** The messages consent lets through, in order. */
   async admit(tenantId: string, messages: TrackingMessage[]): Promise<TrackingMessage[]> {
-    const purposes = await this.purposesOf(tenantId);
+    const { rules: purposes, find } = await this.purposesOf(tenantId);
     if (purposes.rules.length === 0) return messages;
-    const served = messages.map((message) => purposeOf(message, purposes));
+    const served = messages.map(find);
     const people = [...new Set(messages.filter((message, i) => served[i] !== undefined && message.userId !== null).map((m) => m.userId!))];
     const withdrawn = await this.withdrawalsOf(tenantId, people);
     const kept = messages.filter((message, i) => {
@@ -63,12 +66,13 @@ export class ConsentGate {
     this.purposes.delete(tenantId);
   }
 
-  private async purposesOf(tenantId: string): Promise<TrackingPurposes> {
+  private async purposesOf(tenantId: string) {
     const cached = this.purposes.get(tenantId);
     if (cached) return cached;
     const { state } = await this.commands.load(trackingPurposesStreamFor(tenantId), trackingPurposesDecider);
-    this.purposes.set(tenantId, state);
-    return state;
+    const compiled = { rules: state, find: purposeFinder(state) };
+    this.purposes.set(tenantId, compiled);
+    return compiled;
   }
 
   /** Each person's withdrawn purposes: from the cache, the rest in one query. */
