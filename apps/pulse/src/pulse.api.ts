@@ -110,6 +110,23 @@ export const pulseApi: ApiDescription = {
       responses: { 200: 'a page of events', 400: 'bad cursor or limit', 429: "the tenant's reads are at their limit", ...apiKeyErrors },
     },
     {
+      method: 'get',
+      path: '/t/{tenant}/groups/{groupId}',
+      summary:
+        "An account profile built from group calls: the group's traits (latest value per trait), first and last seen, how many members",
+      tags: ['profiles'],
+      auth: 'apiKey',
+      responses: { 200: 'the group', 400: 'a groupId storage cannot hold', 429: "the tenant's reads are at their limit", ...apiKeyErrors },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/groups/{groupId}/members',
+      summary: "A group's members (profiles), paginated with a cursor",
+      tags: ['profiles'],
+      auth: 'apiKey',
+      responses: { 200: 'a page of members', 400: 'bad cursor or limit', 429: "the tenant's reads are at their limit", ...apiKeyErrors },
+    },
+    {
       method: 'post',
       path: '/t/{tenant}/live/tickets',
       summary: 'A ticket (valid 60 s) that opens the live view from a browser, whose EventSource cannot send the API key',

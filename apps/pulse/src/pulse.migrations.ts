@@ -177,3 +177,38 @@ export class PulseConsentWithdrawals1765400000000 implements MigrationInterface 
     await runner.query('DROP TABLE IF EXISTS pulse_consent_withdrawals');
   }
 }
+
+/**
+ * Account profiles from `group` calls: the group's traits (sealed under the group's own key) and its
+ * members as profiles, so that merges move and erasures remove memberships with the profile.
+ */
+export class PulseGroups1765500000000 implements MigrationInterface {
+  name = 'PulseGroups1765500000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_groups (
+        tenant_id uuid NOT NULL,
+        group_id text NOT NULL,
+        traits jsonb NOT NULL DEFAULT '{}'::jsonb,
+        first_seen timestamptz NOT NULL,
+        last_seen timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, group_id)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_group_members (
+        tenant_id uuid NOT NULL,
+        group_id text NOT NULL,
+        profile_id uuid NOT NULL,
+        joined_at timestamptz NOT NULL,
+        last_seen timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, group_id, profile_id)
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS pulse_group_members_by_profile ON pulse_group_members (tenant_id, profile_id)');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS pulse_group_members');
+    await runner.query('DROP TABLE IF EXISTS pulse_groups');
+  }
+}

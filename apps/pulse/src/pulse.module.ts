@@ -21,6 +21,8 @@ import { PROFILES_PROJECTION, profilesProjection } from './identity/profiles.pro
 import { LIVE_VIEWS, LiveController, LiveFeed } from './live/live.http';
 import { LiveTickets } from './live/live-tickets';
 import { ProfileReader } from './profiles/profile-reader';
+import { GroupReader } from './groups/group-reader';
+import { GroupsController } from './groups/groups.http';
 import { PROFILE_READS, ProfilesController } from './profiles/profiles.http';
 import type { PulseRuntime } from './pulse.runtime';
 import { TenantKeys } from './tenants/tenant-keys';
@@ -57,7 +59,14 @@ export class PulseModule {
       module: PulseModule,
       controllers: [
         ...(ingest
-          ? [ProfilesController, LiveController, TrackingPurposesController, DestinationsController, DestinationDeliveriesController]
+          ? [
+              ProfilesController,
+              GroupsController,
+              LiveController,
+              TrackingPurposesController,
+              DestinationsController,
+              DestinationDeliveriesController,
+            ]
           : []),
         ParkedEventsController,
       ],
@@ -162,6 +171,7 @@ function ingestParts(runtime: PulseRuntime) {
       { provide: PROFILE_READS, useValue: new TenantConcurrencyLimiter(fairness.profileReadsPerTenant) },
       { provide: LIVE_VIEWS, useValue: new TenantConcurrencyLimiter(fairness.liveViewsPerTenant) },
       { provide: LiveTickets, useValue: new LiveTickets(runtime.liveTicketKey) },
+      { provide: GroupReader, useValue: new GroupReader(infrastructure.pool, infrastructure.personalData) },
       {
         provide: ProfileReader,
         useValue: new ProfileReader(infrastructure.pool, infrastructure.personalData, infrastructure.blindIndexKey),

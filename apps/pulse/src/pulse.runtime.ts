@@ -9,6 +9,7 @@ import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
 import {
   PulseConsentWithdrawals1765400000000,
+  PulseGroups1765500000000,
   PulseDedupeRetention1764000000000,
   PulseDestinations1765300000001,
   PulseReadModels1763900000000,
@@ -79,6 +80,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       OutboundTables1765300000000,
       PulseDestinations1765300000001,
       PulseConsentWithdrawals1765400000000,
+      PulseGroups1765500000000,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { JsonObject } from '#eventstore';
 import { mergeTraits, type BatchIdentityGraph, type BatchMerge, type StoredTraits } from './identity-graph';
+import { moveGroupMemberships } from '../groups/group-writes';
 
 /** One message as it lands on its (final) profile. */
 export interface RecordedSighting {
@@ -45,6 +46,7 @@ async function mergeStoredRows(tx: EntityManager, merge: BatchMerge): Promise<vo
   const args = [merge.tenantId, merge.survivorId, merge.mergedId];
   await tx.query('UPDATE pulse_identities SET profile_id = $2 WHERE tenant_id = $1 AND profile_id = $3', args);
   await tx.query('UPDATE pulse_profile_events SET profile_id = $2 WHERE tenant_id = $1 AND profile_id = $3', args);
+  await moveGroupMemberships(tx, merge.tenantId, merge.survivorId, merge.mergedId);
   await tx.query(
     `WITH moved AS (DELETE FROM pulse_profile_counters WHERE tenant_id = $1 AND profile_id = $3 RETURNING event_name, count, first_seen, last_seen)
      INSERT INTO pulse_profile_counters (tenant_id, profile_id, event_name, count, first_seen, last_seen)

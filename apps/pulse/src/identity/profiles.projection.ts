@@ -9,6 +9,7 @@ import type { Identifier } from './identity.decider';
 import { ProfilesMerged, profileStreamFor } from './identity.events';
 import { KnownIdentities } from './known-identities';
 import { writeBatch, type RecordedSighting } from './profile-writes';
+import { groupSubject, recordGroups } from '../groups/group-writes';
 import { identifiersOf, interpret, isErasure, SIGN_IN_STREAM_PREFIX, type Erasure, type Sighting } from './sightings';
 
 export interface ProfilesProjectionDeps {
@@ -28,6 +29,8 @@ interface SealedSighting {
   readonly email: JsonObject | null;
   readonly traits: StoredTraits | null;
   readonly properties: JsonObject | null;
+  /** The group call's account traits, sealed under the group's key. */
+  readonly groupTraits: StoredTraits | null;
 }
 
 // Large batches amortise the statements over more events. The runner only takes what the
@@ -116,6 +119,22 @@ async function resolveAndRecord(
     traits,
   }));
   await writeBatch(tx, graph, recorded);
+  await recordGroups(
+    tx,
+    landed.flatMap(({ sealed: { tenantId, sighting, groupTraits }, profileId }) =>
+      sighting.group
+        ? [
+            {
+              tenantId,
+              groupId: sighting.group.id,
+              profileId: graph.survivorOf(tenantId, profileId),
+              occurredAt: sighting.occurredAt,
+              traits: groupTraits,
+            },
+          ]
+        : [],
+    ),
+  );
   if (graph.merges.length > 0) known.forgetAll();
   else known.learn(graph.storedState());
   const appended: AppendedEvents[] = [];
@@ -134,8 +153,9 @@ async function readable(deps: ProfilesProjectionDeps, envelope: EventEnvelope): 
   if (!envelope.sealed) return envelope;
   const data = envelope.event.data as JsonObject;
   const sealed = data[SEALED_FIELD] as JsonObject | undefined;
-  if (envelope.event.type === 'MessageReceived' && data.carriesTraits === false && sealed?.subject === trackingSubject(data))
-    return envelope;
+  // A group call's traits are the account's, which the group profile keeps: it is opened like one with traits.
+  const keepsSealed = data.carriesTraits === false && data.kind !== 'group' && sealed?.subject === trackingSubject(data);
+  if (envelope.event.type === 'MessageReceived' && keepsSealed) return envelope;
   const opened = await deps.personalData.open(envelope.metadata.tenantId, data);
   return { ...envelope, event: { ...envelope.event, data: opened.data }, erased: opened.erased, sealed: false };
 }
@@ -160,12 +180,16 @@ async function seal(deps: ProfilesProjectionDeps, envelope: EventEnvelope, sight
         email: null,
         traits: null,
         properties: sighting.sealedFields,
+        groupTraits: null,
       };
     }
-    const [email, traits, properties] = await Promise.all([
+    const [email, traits, properties, groupTraits] = await Promise.all([
       sighting.email ? deps.personalData.sealValue(tenantId, subject, sighting.email) : null,
       sighting.traits ? sealTraits(deps, tenantId, subject, sighting.traits, sighting.occurredAt) : null,
       sighting.properties ? deps.personalData.sealValue(tenantId, subject, sighting.properties) : null,
+      sighting.group?.traits
+        ? sealTraits(deps, tenantId, groupSubject(sighting.group.id), sighting.group.traits, sighting.occurredAt)
+        : null,
     ]);
     const emailIndex = sighting.email ? blindIndex(deps.blindIndexKey, tenantId, 'email', sighting.email) : null;
     return {
@@ -176,6 +200,7 @@ async function seal(deps: ProfilesProjectionDeps, envelope: EventEnvelope, sight
       email: email as unknown as JsonObject | null,
       traits,
       properties: properties as unknown as JsonObject | null,
+      groupTraits,
     };
   } catch (error) {
     if (error instanceof SubjectErasedError) return undefined;
@@ -249,7 +274,7 @@ async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: 
     if (identity.kind === 'userId') await deps.personalData.forget(tenantId, identity.value);
     if (identity.kind === 'anonymousId') await deps.personalData.forget(tenantId, `anonymous:${identity.value}`);
   }
-  for (const table of ['pulse_profile_events', 'pulse_profile_counters', 'pulse_identities']) {
+  for (const table of ['pulse_profile_events', 'pulse_profile_counters', 'pulse_identities', 'pulse_group_members']) {
     await tx.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND profile_id = $2`, [tenantId, profileId]);
   }
   await tx.query('DELETE FROM pulse_profiles WHERE tenant_id = $1 AND (profile_id = $2 OR merged_into = $2)', [tenantId, profileId]);

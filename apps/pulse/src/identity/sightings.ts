@@ -23,6 +23,8 @@ export interface Sighting {
    * profile keeps them as they are instead of opening and sealing its properties again.
    */
   readonly sealedFields?: JsonObject;
+  /** A `group` call: the account it names and the account's traits (not the person's). */
+  readonly group?: { readonly id: string; readonly traits: JsonObject | null };
 }
 
 /** Register erased the person: pulse forgets their profile. */
@@ -80,6 +82,7 @@ function fromTracking(message: TrackingMessage): Sighting {
       properties: null,
       traits: null,
       sealedFields: sealed,
+      ...groupOf(message, null),
     };
   }
   const contextTraits = message.context?.traits;
@@ -97,7 +100,13 @@ function fromTracking(message: TrackingMessage): Sighting {
     receivedAt: message.receivedAt,
     properties: message.properties ?? null,
     traits: Object.keys(traits).length > 0 ? traits : null,
+    ...groupOf(message, message.traits ?? null),
   };
+}
+
+function groupOf(message: TrackingMessage, traits: JsonObject | null): Pick<Sighting, 'group'> {
+  if (message.kind !== 'group' || typeof message.groupId !== 'string') return {};
+  return { group: { id: message.groupId, traits: traits && Object.keys(traits).length > 0 ? traits : null } };
 }
 
 function nameOf(message: TrackingMessage): string | null {

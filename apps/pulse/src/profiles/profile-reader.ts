@@ -18,7 +18,11 @@ interface ProfileRow {
   last_seen: Date | null;
   identities: { kind: Kind; value: string; sealed: JsonObject | null }[];
   counters: { name: string; count: string; first: string; last: string }[];
+  groups: string[];
 }
+
+/** The groups a profile lists (the first by id); a group's own members list has them all. */
+const GROUPS_SHOWN = 100;
 
 /** PostgreSQL's JSON rendering of a timestamptz, as the API writes every instant. */
 function isoOf(timestamp: string): string {
@@ -46,7 +50,9 @@ export class ProfileReader {
                (SELECT coalesce(json_agg(json_build_object('kind', i.kind, 'value', i.value, 'sealed', i.sealed_value) ORDER BY i.kind, i.value), '[]')
                   FROM pulse_identities i WHERE i.tenant_id = p.tenant_id AND i.profile_id = p.profile_id) AS identities,
                (SELECT coalesce(json_agg(json_build_object('name', c.event_name, 'count', c.count::text, 'first', c.first_seen, 'last', c.last_seen) ORDER BY c.event_name), '[]')
-                  FROM pulse_profile_counters c WHERE c.tenant_id = p.tenant_id AND c.profile_id = p.profile_id) AS counters
+                  FROM pulse_profile_counters c WHERE c.tenant_id = p.tenant_id AND c.profile_id = p.profile_id) AS counters,
+               (SELECT coalesce(json_agg(m.group_id ORDER BY m.group_id), '[]') FROM (SELECT group_id FROM pulse_group_members m
+                  WHERE m.tenant_id = p.tenant_id AND m.profile_id = p.profile_id ORDER BY group_id LIMIT ${GROUPS_SHOWN}) m) AS groups
              FROM pulse_identities target
              JOIN pulse_profiles p ON p.tenant_id = target.tenant_id AND p.profile_id = target.profile_id
              WHERE target.tenant_id = $1 AND target.kind = $2 AND target.value = $3`,
@@ -72,6 +78,7 @@ export class ProfileReader {
       userId: profile.user_id,
       identities: grouped,
       traits,
+      groups: profile.groups,
       counters: {
         total: Number(profile.event_count),
         firstSeen: profile.first_seen?.toISOString() ?? null,
