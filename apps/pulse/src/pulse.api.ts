@@ -90,6 +90,23 @@ export const pulseApi: ApiDescription = {
     },
     {
       method: 'get',
+      path: '/t/{tenant}/retention',
+      summary: 'How long the tenant keeps its tracked events (null: for ever)',
+      tags: ['privacy'],
+      auth: 'apiKey',
+      responses: { 200: 'the retention period', ...apiKeyErrors },
+    },
+    {
+      method: 'put',
+      path: '/t/{tenant}/retention',
+      summary:
+        "Sets how long tracked events are kept, in days (1 to 3650, or null for ever): older ones are removed from the event log and from profiles' event lists at the next hourly run; profiles keep their counters and traits",
+      tags: ['privacy'],
+      auth: 'apiKey',
+      responses: { 200: 'the period as set', 400: 'a period the problem names is invalid', ...apiKeyErrors },
+    },
+    {
+      method: 'get',
       path: '/t/{tenant}/profiles/{kind}/{value}',
       summary: 'The unified profile of a userId, anonymousId or e-mail: identities, traits, counters',
       tags: ['profiles'],

@@ -4,6 +4,9 @@ import { integer, loadConfig, url } from '#platform';
 
 const HOUR_MS = 3600 * 1000;
 
+/** Group commits in flight at most, so partition streams per tenant at most (retention removes from every one). */
+export const MAX_INGEST_WRITERS = 16;
+
 // Tenants come from register's events: the admin token serves only the parked-events routes, which
 // answer 404 without it.
 const schema = serviceEnvSchema({ port: 3003 })
@@ -20,7 +23,7 @@ const schema = serviceEnvSchema({ port: 3003 })
     /** Events one group commit appends at most. */
     INGEST_MAX_BATCH_EVENTS: integer({ min: 1, max: 20_000 }).default(5_000),
     /** Group commits in flight at once (each appends to its own partition stream). */
-    INGEST_WRITERS: integer({ min: 1, max: 16 }).default(6),
+    INGEST_WRITERS: integer({ min: 1, max: MAX_INGEST_WRITERS }).default(6),
     /** Events that must be waiting before a group commit starts beside one already in flight. */
     INGEST_EXTRA_WRITER_MIN_EVENTS: integer({ min: 1, max: 20_000 }).default(64),
     /**
@@ -62,6 +65,8 @@ const schema = serviceEnvSchema({ port: 3003 })
     PULSE_DEDUPE_WINDOW_MS: integer({ min: 60_000, max: 30 * 24 * HOUR_MS, what: 'a duration in milliseconds' }).default(24 * HOUR_MS),
     /** How often messageIds older than the window are deleted. */
     PULSE_DEDUPE_PRUNE_INTERVAL_MS: integer({ min: 1000, max: 24 * HOUR_MS, what: 'a duration in milliseconds' }).default(10 * 60 * 1000),
+    /** How often tenants' retention periods are applied to tracked events (by the processes that keep profiles). */
+    PULSE_RETENTION_INTERVAL_MS: integer({ min: 1000, max: 24 * HOUR_MS, what: 'a duration in milliseconds' }).default(HOUR_MS),
     /**
      * Hosts (comma-separated, as written in URLs) webhook destinations may reach over http and at
      * private addresses: everything else must be https to a public address (SSRF protection).

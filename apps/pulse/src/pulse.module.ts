@@ -23,6 +23,8 @@ import { LiveTickets } from './live/live-tickets';
 import { ProfileReader } from './profiles/profile-reader';
 import { GroupReader } from './groups/group-reader';
 import { GroupsController } from './groups/groups.http';
+import { RetentionController } from './retention/retention.http';
+import { TrackedEventsRetention } from './retention/retention.job';
 import { PROFILE_READS, ProfilesController } from './profiles/profiles.http';
 import type { PulseRuntime } from './pulse.runtime';
 import { TenantKeys } from './tenants/tenant-keys';
@@ -38,6 +40,8 @@ import { PulsePublicUrl, TrackingRoutes } from './tracking/tracking.http';
 export const PROJECTIONS = Symbol('PulseProjections');
 /** The webhook delivery of a delivering role: the outbox projection and the tasks that send. */
 const OUTBOUND = Symbol('PulseOutbound');
+/** The retention job, in the roles that keep profiles (undefined in ingest). */
+export const RETENTION = Symbol('PulseTrackedEventsRetention');
 
 /**
  * Pulse in one of its roles (see PULSE_ROLE): ingest serves tracking, profile reads and the live
@@ -64,6 +68,7 @@ export class PulseModule {
               GroupsController,
               LiveController,
               TrackingPurposesController,
+              RetentionController,
               DestinationsController,
               DestinationDeliveriesController,
             ]
@@ -78,6 +83,12 @@ export class PulseModule {
           inject: [MetricsRegistry, SERVICE_LOGGER],
           useFactory: (metrics: MetricsRegistry, logger: Logger) =>
             delivers ? outboundDelivery(runtime, sender, metrics, logger) : undefined,
+        },
+        {
+          provide: RETENTION,
+          inject: [MetricsRegistry],
+          useFactory: (metrics: MetricsRegistry) =>
+            profiles ? new TrackedEventsRetention(infrastructure.pool, store, infrastructure.commands, metrics) : undefined,
         },
         {
           provide: PROJECTIONS,
@@ -107,12 +118,13 @@ export class PulseModule {
         },
         {
           provide: RuntimeLifecycle,
-          inject: [ReadinessChecks, PROJECTIONS, SERVICE_LOGGER, OUTBOUND],
+          inject: [ReadinessChecks, PROJECTIONS, SERVICE_LOGGER, OUTBOUND, RETENTION],
           useFactory: (
             checks: ReadinessChecks,
             runners: ProjectionRunner[],
             logger: Logger,
             outbound?: ReturnType<typeof outboundDelivery>,
+            retention?: TrackedEventsRetention,
           ) => {
             const outbox = runners.filter((runner) => runner.name === OUTBOX_PROJECTION);
             const followers = runners.filter((runner) => runner.name !== OUTBOX_PROJECTION);
@@ -125,7 +137,14 @@ export class PulseModule {
               followers: followers.filter(gatesReadiness),
               ungatedFollowers: followers.filter((runner) => !gatesReadiness(runner)),
               maxLagMs: runtime.maxProjectionLagMs,
-              tasks: [...(ingest?.tasks(logger) ?? []), ...outbox, ...(outbound?.tasks ?? [])],
+              tasks: [
+                ...(ingest?.tasks(logger) ?? []),
+                ...outbox,
+                ...(outbound?.tasks ?? []),
+                ...(retention
+                  ? [new PeriodicTask('tracked-events-retention', runtime.retentionIntervalMs, () => retention.run(), logger)]
+                  : []),
+              ],
               // Accepted tracking calls are flushed to the store before anything closes.
               drain: ingest ? () => ingest.commit.drain() : undefined,
               release: [async () => sender.close()],

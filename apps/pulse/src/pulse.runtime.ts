@@ -10,12 +10,14 @@ import type { PulseConfig } from './pulse.config';
 import {
   PulseConsentWithdrawals1765400000000,
   PulseGroups1765500000000,
+  PulseRetention1765500000001,
   PulseDedupeRetention1764000000000,
   PulseDestinations1765300000001,
   PulseReadModels1763900000000,
   PulseTenantKeys1765200000000,
 } from './pulse.migrations';
 import { trackingPurposeEvents } from './consent/tracking-purposes';
+import { retentionEvents } from './retention/retention';
 import type { DedupeRetentionSettings } from './tracking/dedupe-retention';
 import type { GroupCommitSettings } from './tracking/group-commit';
 import type { RefusalHold } from './tracking/refusal-budget';
@@ -29,6 +31,8 @@ export interface PulseRuntime {
   readonly store: EventStore;
   readonly ingest: GroupCommitSettings;
   readonly dedupe: DedupeRetentionSettings;
+  /** How often tenants' retention periods are applied. */
+  readonly retentionIntervalMs: number;
   readonly maxMergesPerIdentifier: number;
   readonly maxProjectionLagMs: number;
   /** The parked-events admin routes answer 404 without it. */
@@ -81,6 +85,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       PulseDestinations1765300000001,
       PulseConsentWithdrawals1765400000000,
       PulseGroups1765500000000,
+      PulseRetention1765500000001,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [
@@ -91,6 +96,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       ...accountEvents,
       LoginSucceeded,
       ...trackingPurposeEvents,
+      ...retentionEvents,
     ],
   });
   return {
@@ -104,6 +110,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       extraWriterMinEvents: config.INGEST_EXTRA_WRITER_MIN_EVENTS,
     },
     dedupe: { windowMs: config.PULSE_DEDUPE_WINDOW_MS, intervalMs: config.PULSE_DEDUPE_PRUNE_INTERVAL_MS },
+    retentionIntervalMs: config.PULSE_RETENTION_INTERVAL_MS,
     maxMergesPerIdentifier: config.IDENTITY_MAX_PROFILES_PER_IDENTIFIER,
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
     adminToken: config.ADMIN_TOKEN,

@@ -99,6 +99,7 @@ export function withoutCapabilities(store: EventStore): EventStore {
     readStream: (streamName, options) => store.readStream(streamName, options),
     subscribeToAll: (options) => store.subscribeToAll(options),
     headPosition: () => store.headPosition(),
+    removeEventsBefore: (streamName, before, maxCount) => store.removeEventsBefore(streamName, before, maxCount),
     ping: () => store.ping(),
     close: async () => undefined,
   };

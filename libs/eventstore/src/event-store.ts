@@ -107,6 +107,14 @@ export interface EventStore {
   subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
   /** The position of the last committed event visible to readers, or undefined when the store is empty. */
   headPosition(): Promise<Position | undefined>;
+  /**
+   * Retention: removes a stream's oldest events committed before `before`, at most `maxCount` per
+   * call, and answers how many went (call again until it answers 0). The stream keeps its
+   * revisions: reads start at the oldest event left and the next append goes on from the last.
+   * On EventStoreDB this truncates the stream (`$tb`); `$all` readers see the events until the
+   * server's scavenge removes them.
+   */
+  removeEventsBefore(streamName: string, before: Date, maxCount: number): Promise<number>;
   /** Answers when the store is reachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

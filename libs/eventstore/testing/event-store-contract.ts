@@ -117,6 +117,24 @@ function describeAppendAndRead(getStore: () => EventStore): void {
       expect((await getStore().readStream(stream)).length).toBe(3);
     });
 
+    it('removes the oldest events of a stream committed before a time; reads and appends go on from there', async () => {
+      const stream = uniquePrefix('retention');
+      await getStore().appendToStream(stream, events(3));
+      // Stored times are read back to the millisecond: the second append must come in a later one.
+      const firstDone = Date.now();
+      await eventually(async () => Date.now() > firstDone + 2, 'the clock moves on');
+      await getStore().appendToStream(stream, events(2, 'Thing.Happened', 3), { expectedRevision: 2n });
+      const before = (await getStore().readStream(stream))[3]!.createdAt;
+
+      expect(await getStore().removeEventsBefore(stream, before, 2)).toBe(2);
+      expect(await getStore().removeEventsBefore(stream, before, 2)).toBe(1);
+      expect(await getStore().removeEventsBefore(stream, before, 2)).toBe(0);
+      expect((await getStore().readStream(stream)).map((event) => event.revision)).toEqual([3n, 4n]);
+      const next = await getStore().appendToStream(stream, events(1, 'Thing.Happened', 5), { expectedRevision: 4n });
+      expect(next.nextExpectedRevision).toBe(5n);
+      expect(await getStore().removeEventsBefore(uniquePrefix('no-such-stream'), before, 10)).toBe(0);
+    });
+
     it('answers ping and reports a head position at or after the last append', async () => {
       await getStore().ping();
       const result = await getStore().appendToStream(uniquePrefix('head'), events(2));

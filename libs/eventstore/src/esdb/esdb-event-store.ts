@@ -85,6 +85,17 @@ export class EsdbEventStore implements EventStore {
     return events;
   }
 
+  /** Truncates the stream before its first event committed at or after `before` (stream metadata `$tb`). */
+  async removeEventsBefore(streamName: string, before: Date, maxCount: number): Promise<number> {
+    const oldest = await this.readStream(streamName, { maxCount });
+    const firstKept = oldest.findIndex((event) => event.createdAt.getTime() >= before.getTime());
+    const removed = firstKept === -1 ? oldest.length : firstKept;
+    if (removed === 0) return 0;
+    const truncateBefore = firstKept === -1 ? oldest[removed - 1]!.revision + 1n : oldest[firstKept]!.revision;
+    await this.client.setStreamMetadata(streamName, { truncateBefore: Number(truncateBefore) });
+    return removed;
+  }
+
   subscribeToAll(options: SubscribeToAllOptions = {}): AllSubscription {
     const subscription = new EsdbAllSubscription(this.client, options, (closed) => this.subscriptions.delete(closed));
     this.subscriptions.add(subscription);

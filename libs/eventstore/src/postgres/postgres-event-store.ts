@@ -177,6 +177,22 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
     return rows.map(toRecordedEvent);
   }
 
+  /**
+   * Deletes among the stream's `maxCount` oldest events those committed before `before`: the scan
+   * is bounded by the index on (stream, revision) whether or not anything is old enough, and since
+   * commits of one stream are serialised their times rise with the revision, so what goes is a prefix.
+   */
+  async removeEventsBefore(streamName: string, before: Date, maxCount: number): Promise<number> {
+    const { rowCount } = await this.pool.query({
+      name: 'tessera_es_remove_before',
+      text: `DELETE FROM es_events WHERE seq IN (
+               SELECT seq FROM es_events WHERE stream_name = $1 ORDER BY stream_revision LIMIT $3)
+             AND created_at < $2`,
+      values: [streamName, before, maxCount],
+    });
+    return rowCount ?? 0;
+  }
+
   subscribeToAll(options: SubscribeToAllOptions = {}): AllSubscription {
     const subscription = new PostgresAllSubscription(this.pool, this.signal, options, this.settings, (closed) =>
       this.subscriptions.delete(closed),

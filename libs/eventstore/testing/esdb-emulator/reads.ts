@@ -71,7 +71,8 @@ export async function serveRead(sink: ResponseSink, log: EventLog, options: Read
       sink.end();
       return;
     }
-    events = streamSlice(stream, streamOptions, backwards);
+    const truncatedBefore = truncateBeforeOf(log, streamName);
+    events = [...streamSlice(stream, streamOptions, backwards)].filter((event) => event.revision >= truncatedBefore);
   } else {
     events = allSlice(log, options.getAll()!, backwards);
   }
@@ -84,6 +85,17 @@ export async function serveRead(sink: ResponseSink, log: EventLog, options: Read
     sent++;
   }
   sink.end();
+}
+
+/**
+ * A stream's `$tb` (truncate before), from the last `$metadata` event of its metadata stream `$$name`:
+ * reads of the stream skip what lies before it, as the server's do (its scavenge removes them later).
+ */
+function truncateBeforeOf(log: EventLog, streamName: string): bigint {
+  const metadata = log.stream(`$$${streamName}`)?.findLast((event) => event.type === '$metadata');
+  if (!metadata) return 0n;
+  const parsed = JSON.parse(Buffer.from(metadata.data).toString('utf8')) as { $tb?: number | string };
+  return parsed.$tb === undefined ? 0n : BigInt(parsed.$tb);
 }
 
 function* streamSlice(stream: readonly StoredEvent[], options: ReadReq.Options.StreamOptions, backwards: boolean): Generator<StoredEvent> {
