@@ -228,3 +228,29 @@ export class PulseRetention1765500000001 implements MigrationInterface {
     await runner.query('DROP INDEX IF EXISTS pulse_profile_events_received');
   }
 }
+
+/**
+ * The purposes people granted, beside those they withdrew: a purpose the tenant marks as needing
+ * consent given (opt-in) is tracked only for people who granted it.
+ */
+export class PulseConsentGrants1765500000002 implements MigrationInterface {
+  name = 'PulseConsentGrants1765500000002';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_consent_grants (
+        tenant_id uuid NOT NULL,
+        user_id text NOT NULL,
+        purpose text NOT NULL,
+        granted_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, user_id, purpose)
+      )`);
+    // Grants already followed were not kept: the consents projection reads register's consents again
+    // (its writes are upserts and deletes, so replaying them leaves withdrawals as they were).
+    await runner.query("DELETE FROM projection_checkpoints WHERE projection = 'pulse.consents'");
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS pulse_consent_grants');
+  }
+}

@@ -11,6 +11,7 @@ import {
   PulseConsentWithdrawals1765400000000,
   PulseGroups1765500000000,
   PulseRetention1765500000001,
+  PulseConsentGrants1765500000002,
   PulseDedupeRetention1764000000000,
   PulseDestinations1765300000001,
   PulseReadModels1763900000000,
@@ -86,6 +87,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       PulseConsentWithdrawals1765400000000,
       PulseGroups1765500000000,
       PulseRetention1765500000001,
+      PulseConsentGrants1765500000002,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [

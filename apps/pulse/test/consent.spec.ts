@@ -66,12 +66,15 @@ describe('consent-aware tracking', () => {
   test('the rules are set and read with the API key; a malformed rule is a 400 naming it, and nothing is stored', async () => {
     expect((await setRules(tenant, RULES)).status).toBe(200);
     const read = await pulse.http().get(purposesOf(tenant)).set('authorization', `Bearer ${tenant.apiKey}`).expect(200);
-    expect(read.body).toEqual(RULES);
+    expect(read.body).toEqual({ ...RULES, requireGrant: [] });
     expect((await pulse.http().get(purposesOf(tenant)).set('authorization', `Bearer ${tenant.writeKey}`)).status).toBe(401);
     const bad = await setRules(tenant, { rules: [{ purpose: 'Marketing!', events: ['Email Opened'] }] });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((error: { pointer: string }) => error.pointer)).toEqual(['/rules/0/purpose']);
-    expect((await pulse.http().get(purposesOf(tenant)).set('authorization', `Bearer ${tenant.apiKey}`)).body).toEqual(RULES);
+    expect((await pulse.http().get(purposesOf(tenant)).set('authorization', `Bearer ${tenant.apiKey}`)).body).toEqual({
+      ...RULES,
+      requireGrant: [],
+    });
   });
 
   test('whatever a body holds, setting rules answers 200 or a 4xx problem, never a 5xx', async () => {
@@ -134,6 +137,59 @@ describe('consent-aware tracking', () => {
     ]);
     const now = await stored(tenant);
     expect([now.has(refusedAd!), now.has(allowedAd!), now.has(refusedPage!), now.has(unrelated!)]).toEqual([false, true, false, true]);
+  });
+
+  test('a purpose that needs consent given is tracked only for people who granted it, or whose own consent object allows it', async () => {
+    const optIn = { ...RULES, requireGrant: ['marketing'] };
+    expect((await setRules(tenant, optIn)).status).toBe(200);
+    expect((await pulse.http().get(purposesOf(tenant)).set('authorization', `Bearer ${tenant.apiKey}`)).body).toEqual(optIn);
+    const { id: userId } = await pulse.register.signUp(tenant.slug, `silent-${randomUUID()}@example.com`);
+    const anonymousId = `visitor-${randomUUID()}`;
+    const [opened, ordered, page, adUnsaid, adAllowed, trackedOnly] = await track(tenant, [
+      { type: 'track', userId, event: 'Email Opened' },
+      { type: 'track', userId, event: 'Order Completed' },
+      { type: 'page', userId, name: 'Pricing' },
+      { type: 'track', anonymousId, event: 'Ad Clicked' },
+      { type: 'track', anonymousId, event: 'Ad Clicked', context: { consent: { categoryPreferences: { Advertising: true } } } },
+      { type: 'track', userId: `crm-${randomUUID()}`, event: 'Email Opened' },
+    ]);
+    const now = await stored(tenant);
+    expect([opened, ordered, page, adUnsaid, adAllowed, trackedOnly].map((id) => now.has(id!))).toEqual([
+      false,
+      true,
+      true,
+      false,
+      true,
+      false,
+    ]);
+
+    await grant(userId, 'marketing');
+    await eventually(
+      async () => {
+        const [probe] = await track(tenant, [{ type: 'track', userId, event: 'Email Opened' }]);
+        expect((await stored(tenant)).has(probe!)).toBe(true);
+      },
+      { what: 'the grant to reach ingest', timeoutMs: 15_000 },
+    );
+    expect((await setRules(tenant, RULES)).status).toBe(200);
+  });
+
+  test('an anonymous message from a device profiles tied to a person who withdrew is dropped too; an unknown device is not', async () => {
+    expect((await setRules(tenant, RULES)).status).toBe(200);
+    const { id: userId } = await pulse.register.signUp(tenant.slug, `signed-out-${randomUUID()}@example.com`, {
+      consents: [{ purpose: 'marketing', policyVersion: 'v1' }],
+    });
+    const device = `laptop-${randomUUID()}`;
+    await track(tenant, [{ type: 'identify', userId, anonymousId: device }]);
+    await pulse.profilesCaughtUp();
+    await withdraw(userId, 'marketing');
+    await untilDropped(userId, 'Email Opened');
+    const [fromTheirDevice, fromAnother] = await track(tenant, [
+      { type: 'track', anonymousId: device, event: 'Email Opened' },
+      { type: 'track', anonymousId: `phone-${randomUUID()}`, event: 'Email Opened' },
+    ]);
+    const now = await stored(tenant);
+    expect([now.has(fromTheirDevice!), now.has(fromAnother!)]).toEqual([false, true]);
   });
 
   test('a tenant without rules tracks everything, consent object or not', async () => {

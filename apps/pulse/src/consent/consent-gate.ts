@@ -4,6 +4,7 @@ import type { CommandRunner } from '#cqrs';
 import { ExpiringLruCache, type MetricsRegistry } from '#platform';
 import type { TrackingMessage } from '#contracts';
 import {
+  allowedByItsConsent,
   purposeFinder,
   refusedByItsConsent,
   trackingPurposesDecider,
@@ -18,18 +19,31 @@ import {
  */
 export const CONSENT_CACHE_MS = 2_000;
 
+/** What one person said in register: the purposes they withdrew and those they granted. */
+interface PersonsConsents {
+  readonly withdrawn: readonly string[];
+  readonly granted: readonly string[];
+}
+
+const NOTHING_SAID: PersonsConsents = { withdrawn: [], granted: [] };
+
 /**
  * Consent at ingest: a message serving a purpose that its sender withdrew (a known person, by
  * userId, through register) or that its own consent object refuses (Segment's, for anonymous
  * visitors) is acknowledged and dropped, counted but never stored, so no projection, destination
- * or audience ever sees it. A tenant without rules pays one cache lookup per request.
+ * or audience ever sees it. A purpose the tenant marks as needing consent given is tracked only
+ * for a person who granted it, or whose message's consent object allows it. A message without a
+ * userId whose anonymousId profiles already tied to a person is that person's: signing out does
+ * not undo a withdrawal. A tenant without rules pays one cache lookup per request.
  */
 export class ConsentGate {
   private readonly purposes = new ExpiringLruCache<{ readonly rules: TrackingPurposes; readonly find: ReturnType<typeof purposeFinder> }>(
     10_000,
     CONSENT_CACHE_MS,
   );
-  private readonly withdrawals = new ExpiringLruCache<readonly string[]>(100_000, CONSENT_CACHE_MS);
+  private readonly consents = new ExpiringLruCache<PersonsConsents>(100_000, CONSENT_CACHE_MS);
+  /** The person (userId) an anonymousId belongs to, '' for none yet. */
+  private readonly people = new ExpiringLruCache<string>(100_000, CONSENT_CACHE_MS);
   private readonly suppressed: Counter<'reason'>;
 
   constructor(
@@ -49,13 +63,25 @@ export class ConsentGate {
     const { rules: purposes, find } = await this.purposesOf(tenantId);
     if (purposes.rules.length === 0) return messages;
     const served = messages.map(find);
-    const people = [...new Set(messages.filter((message, i) => served[i] !== undefined && message.userId !== null).map((m) => m.userId!))];
-    const withdrawn = await this.withdrawalsOf(tenantId, people);
+    const anonymous = messages.filter((m, i) => served[i] !== undefined && m.userId === null && m.anonymousId !== null);
+    const owners = await this.ownersOf(tenantId, [...new Set(anonymous.map((m) => m.anonymousId!))]);
+    const personOf = (message: TrackingMessage) =>
+      message.userId ?? (message.anonymousId !== null ? owners.get(message.anonymousId) : undefined);
+    const people = new Set<string>();
+    messages.forEach((message, i) => {
+      const person = served[i] !== undefined ? personOf(message) : undefined;
+      if (person) people.add(person);
+    });
+    const said = await this.consentsOf(tenantId, [...people]);
+    const optIn = new Set(purposes.requireGrant);
     const kept = messages.filter((message, i) => {
       const purpose = served[i];
       if (purpose === undefined) return true;
       if (refusedByItsConsent(message, purpose, purposes)) return false;
-      return !(message.userId !== null && withdrawn.get(message.userId)?.includes(purpose));
+      const person = personOf(message);
+      const consents = (person && said.get(person)) || NOTHING_SAID;
+      if (consents.withdrawn.includes(purpose)) return false;
+      return !optIn.has(purpose) || consents.granted.includes(purpose) || allowedByItsConsent(message, purpose, purposes);
     });
     if (kept.length < messages.length) this.suppressed.inc({ reason: 'consent' }, messages.length - kept.length);
     return kept;
@@ -75,26 +101,54 @@ export class ConsentGate {
     return compiled;
   }
 
-  /** Each person's withdrawn purposes: from the cache, the rest in one query. */
-  private async withdrawalsOf(tenantId: string, userIds: readonly string[]): Promise<Map<string, readonly string[]>> {
-    const found = new Map<string, readonly string[]>();
+  /** What each person said: from the cache, the rest in one query. */
+  private async consentsOf(tenantId: string, userIds: readonly string[]): Promise<Map<string, PersonsConsents>> {
+    const found = new Map<string, PersonsConsents>();
     const missing: string[] = [];
     for (const userId of userIds) {
-      const cached = this.withdrawals.get(`${tenantId}|${userId}`);
+      const cached = this.consents.get(`${tenantId}|${userId}`);
       if (cached) found.set(userId, cached);
       else missing.push(userId);
     }
     if (missing.length === 0) return found;
-    const { rows } = await this.pool.query<{ user_id: string; purposes: string[] }>(
-      `SELECT user_id, array_agg(purpose) AS purposes FROM pulse_consent_withdrawals
-       WHERE tenant_id = $1 AND user_id = ANY($2) GROUP BY user_id`,
+    const { rows } = await this.pool.query<{ user_id: string; withdrawn: string[]; granted: string[] }>(
+      `SELECT user_id, array_agg(purpose) FILTER (WHERE withdrawn) AS withdrawn, array_agg(purpose) FILTER (WHERE NOT withdrawn) AS granted
+       FROM (SELECT user_id, purpose, true AS withdrawn FROM pulse_consent_withdrawals WHERE tenant_id = $1 AND user_id = ANY($2)
+             UNION ALL
+             SELECT user_id, purpose, false FROM pulse_consent_grants WHERE tenant_id = $1 AND user_id = ANY($2)) said
+       GROUP BY user_id`,
       [tenantId, missing],
     );
-    const byUser = new Map(rows.map((row) => [row.user_id, row.purposes]));
+    const byUser = new Map(rows.map((row) => [row.user_id, { withdrawn: row.withdrawn ?? [], granted: row.granted ?? [] }]));
     for (const userId of missing) {
-      const purposes = byUser.get(userId) ?? [];
-      this.withdrawals.set(`${tenantId}|${userId}`, purposes);
-      found.set(userId, purposes);
+      const consents = byUser.get(userId) ?? NOTHING_SAID;
+      this.consents.set(`${tenantId}|${userId}`, consents);
+      found.set(userId, consents);
+    }
+    return found;
+  }
+
+  /** The person each anonymousId was tied to by identity resolution (identify, alias): from the cache, the rest in one query. */
+  private async ownersOf(tenantId: string, anonymousIds: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const missing: string[] = [];
+    for (const anonymousId of anonymousIds) {
+      const cached = this.people.get(`${tenantId}|${anonymousId}`);
+      if (cached === undefined) missing.push(anonymousId);
+      else if (cached !== '') found.set(anonymousId, cached);
+    }
+    if (missing.length === 0) return found;
+    const { rows } = await this.pool.query<{ value: string; user_id: string }>(
+      `SELECT i.value, p.user_id FROM pulse_identities i
+       JOIN pulse_profiles p ON p.tenant_id = i.tenant_id AND p.profile_id = i.profile_id
+       WHERE i.tenant_id = $1 AND i.kind = 'anonymousId' AND i.value = ANY($2) AND p.user_id IS NOT NULL`,
+      [tenantId, missing],
+    );
+    const byId = new Map(rows.map((row) => [row.value, row.user_id]));
+    for (const anonymousId of missing) {
+      const owner = byId.get(anonymousId);
+      this.people.set(`${tenantId}|${anonymousId}`, owner ?? '');
+      if (owner) found.set(anonymousId, owner);
     }
     return found;
   }

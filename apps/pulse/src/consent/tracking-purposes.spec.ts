@@ -1,4 +1,6 @@
 import {
+  allowedByItsConsent,
+  TrackingPurposesSet,
   trackingPurposesBody,
   NO_PURPOSES,
   purposeOf,
@@ -15,6 +17,7 @@ const purposes: TrackingPurposes = {
     { purpose: 'analytics', events: ['*'] },
   ],
   segmentCategories: { Advertising: 'marketing' },
+  requireGrant: [],
 };
 
 describe('which purpose a tracked message serves', () => {
@@ -64,5 +67,29 @@ describe('setting the rules', () => {
     const parsed = trackingPurposesBody.safeParse(body);
     expect(parsed.success).toBe(false);
     expect(parsed.error!.issues.map((issue) => `/${issue.path.join('/')}`.replace(/^\/$/, ''))).toEqual(pointers);
+  });
+});
+
+describe('purposes that need consent given (opt-in)', () => {
+  test("a message's consent object allows a purpose through its mapped category, or the category of the purpose's own name", () => {
+    const withPreferences = (categoryPreferences: object) => ({ context: { consent: { categoryPreferences } } }) as never;
+    expect(allowedByItsConsent(withPreferences({ Advertising: true }), 'marketing', purposes)).toBe(true);
+    expect(allowedByItsConsent(withPreferences({ Marketing: true }), 'marketing', purposes)).toBe(true);
+    expect(allowedByItsConsent(withPreferences({ Advertising: false }), 'marketing', purposes)).toBe(false);
+    expect(allowedByItsConsent(withPreferences({ Analytics: true }), 'marketing', purposes)).toBe(false);
+    expect(allowedByItsConsent({} as never, 'marketing', purposes)).toBe(false);
+  });
+
+  test('rules set before requireGrant existed require no grant', () => {
+    const old = TrackingPurposesSet({ rules: purposes.rules as never, segmentCategories: {}, at: '2026-01-01T00:00:00.000Z' });
+    expect(trackingPurposesDecider.evolve(NO_PURPOSES, old).requireGrant).toEqual([]);
+  });
+
+  test('the opt-in purposes are recorded once each, with the rules', () => {
+    const decision = trackingPurposesDecider.decide(
+      { type: 'SetTrackingPurposes', purposes: { ...purposes, requireGrant: ['marketing', 'marketing'] }, now },
+      NO_PURPOSES,
+    );
+    expect(decision).toMatchObject({ accepted: true, events: [{ data: { requireGrant: ['marketing'] } }] });
   });
 });

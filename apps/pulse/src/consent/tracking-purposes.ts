@@ -10,10 +10,14 @@ import { CONSENT_PURPOSE_PATTERN, MESSAGE_KINDS, type MessageKind, type Tracking
  * `kinds` message types. `segmentCategories` maps the categories of Segment's consent object
  * (`context.consent.categoryPreferences`, sent by anonymous visitors' consent managers) to
  * purposes; a category not listed maps to the purpose of the same name, case aside.
+ * `requireGrant` lists the purposes that need consent given (opt-in, as GDPR asks of marketing):
+ * their messages are tracked only for a person who granted the purpose in register, or whose
+ * message's own consent object allows it; every other purpose is tracked until withdrawn (opt-out).
  */
 export interface TrackingPurposes {
   readonly rules: readonly PurposeRule[];
   readonly segmentCategories: Readonly<Record<string, string>>;
+  readonly requireGrant: readonly string[];
 }
 
 export interface PurposeRule {
@@ -22,7 +26,7 @@ export interface PurposeRule {
   readonly kinds?: readonly MessageKind[];
 }
 
-export const NO_PURPOSES: TrackingPurposes = { rules: [], segmentCategories: {} };
+export const NO_PURPOSES: TrackingPurposes = { rules: [], segmentCategories: {}, requireGrant: [] };
 
 const purpose = bounded.identifier(64).regex(CONSENT_PURPOSE_PATTERN, {
   message: 'must be a consent purpose: 1-64 lowercase letters, digits, dots, dashes or underscores',
@@ -43,6 +47,7 @@ export const trackingPurposesBody = z
       )
       .max(100),
     segmentCategories: z.record(bounded.identifier(128), purpose).default({}),
+    requireGrant: z.array(purpose).max(100).default([]),
   })
   .strict()
   .refine((body) => Object.keys(body.segmentCategories).length <= 100, {
@@ -50,9 +55,13 @@ export const trackingPurposesBody = z
     path: ['segmentCategories'],
   });
 
-export const TrackingPurposesSet = defineEvent<{ rules: PurposeRule[]; segmentCategories: Record<string, string>; at: string }>()(
-  'TrackingPurposesSet',
-);
+/** `requireGrant` came later: a set without it required no grant. */
+export const TrackingPurposesSet = defineEvent<{
+  rules: PurposeRule[];
+  segmentCategories: Record<string, string>;
+  requireGrant?: string[];
+  at: string;
+}>()('TrackingPurposesSet');
 export const trackingPurposeEvents = [TrackingPurposesSet];
 type PurposesEvent = EventOf<typeof TrackingPurposesSet>;
 type SetPurposes = { readonly type: 'SetTrackingPurposes'; readonly purposes: TrackingPurposes; readonly now: Date };
@@ -62,11 +71,20 @@ export const trackingPurposesStreamFor = (tenantId: string) => `pulse.tracking-p
 /** Setting what is already set records nothing. */
 export const trackingPurposesDecider: Decider<SetPurposes, PurposesEvent, TrackingPurposes, never> = {
   initialState: () => NO_PURPOSES,
-  evolve: (_state, event) => ({ rules: event.data.rules, segmentCategories: event.data.segmentCategories }),
+  evolve: (_state, event) => ({
+    rules: event.data.rules,
+    segmentCategories: event.data.segmentCategories,
+    requireGrant: event.data.requireGrant ?? [],
+  }),
   decide({ purposes, now }, state) {
     if (JSON.stringify(purposes) === JSON.stringify(state)) return accept();
     return accept(
-      TrackingPurposesSet({ rules: [...purposes.rules], segmentCategories: { ...purposes.segmentCategories }, at: now.toISOString() }),
+      TrackingPurposesSet({
+        rules: [...purposes.rules],
+        segmentCategories: { ...purposes.segmentCategories },
+        requireGrant: [...new Set(purposes.requireGrant)],
+        at: now.toISOString(),
+      }),
     );
   },
 };
@@ -101,12 +119,21 @@ export function purposeFinder(purposes: TrackingPurposes): (message: Pick<Tracki
 
 /** Whether the message's own consent object (Segment's) says no to `purpose`. */
 export function refusedByItsConsent(message: Pick<TrackingMessage, 'context'>, purpose: string, purposes: TrackingPurposes): boolean {
+  return itsConsentSays(message, purpose, purposes, false);
+}
+
+/** Whether the message's own consent object (Segment's) says yes to `purpose` (what an opt-in purpose needs of an anonymous visitor). */
+export function allowedByItsConsent(message: Pick<TrackingMessage, 'context'>, purpose: string, purposes: TrackingPurposes): boolean {
+  return itsConsentSays(message, purpose, purposes, true);
+}
+
+function itsConsentSays(message: Pick<TrackingMessage, 'context'>, purpose: string, purposes: TrackingPurposes, answer: boolean): boolean {
   const consent = message.context?.consent;
   const preferences = consent && typeof consent === 'object' && !Array.isArray(consent) ? consent.categoryPreferences : undefined;
   if (!preferences || typeof preferences !== 'object' || Array.isArray(preferences)) return false;
   return Object.entries(preferences).some(
     ([category, allowed]) =>
-      allowed === false &&
+      allowed === answer &&
       (Object.hasOwn(purposes.segmentCategories, category) ? purposes.segmentCategories[category] : category.toLowerCase()) === purpose,
   );
 }
