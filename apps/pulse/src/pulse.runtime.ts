@@ -3,11 +3,13 @@ import type { EventStore } from '#eventstore';
 import { DEFAULT_RETRY, DEFAULT_SENDER, OutboundTables1765300000000, SecretBox, type AddressPolicy, type RetryPolicy } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { accountEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
+import { audienceEvents } from './audiences/audience.events';
 import { destinationEvents } from './destinations/destination.events';
 import { identityEvents } from './identity/identity.events';
 import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
 import {
+  PulseAudiences1765510000000,
   PulseConsentWithdrawals1765400000000,
   PulseDedupeRetention1764000000000,
   PulseDestinations1765300000001,
@@ -30,6 +32,8 @@ export interface PulseRuntime {
   readonly dedupe: DedupeRetentionSettings;
   readonly maxMergesPerIdentifier: number;
   readonly maxProjectionLagMs: number;
+  /** How often windowed computed traits expire (see AudienceEvaluator.sweep); 0 turns the sweep off. */
+  readonly audienceSweepIntervalMs: number;
   /** The parked-events admin routes answer 404 without it. */
   readonly adminToken?: string;
   /** Per-tenant limits on the shared paths (see pulse.config.ts). */
@@ -79,6 +83,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       OutboundTables1765300000000,
       PulseDestinations1765300000001,
       PulseConsentWithdrawals1765400000000,
+      PulseAudiences1765510000000,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [
@@ -89,6 +94,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       ...accountEvents,
       LoginSucceeded,
       ...trackingPurposeEvents,
+      ...audienceEvents,
     ],
   });
   return {
@@ -104,6 +110,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     dedupe: { windowMs: config.PULSE_DEDUPE_WINDOW_MS, intervalMs: config.PULSE_DEDUPE_PRUNE_INTERVAL_MS },
     maxMergesPerIdentifier: config.IDENTITY_MAX_PROFILES_PER_IDENTIFIER,
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
+    audienceSweepIntervalMs: config.AUDIENCE_SWEEP_INTERVAL_MS,
     adminToken: config.ADMIN_TOKEN,
     fairness: {
       ingestRate:

@@ -1,7 +1,14 @@
 import type { EventEnvelope, EventOf } from '#cqrs';
 import type { JsonObject } from '#eventstore';
 import { SEALED_FIELD } from '#personal-data';
-import { trackingSubject, type AccountEvent, type LoginSucceeded, type TrackingEvent, type TrackingMessage } from '#contracts';
+import {
+  AUDIENCE_SOURCE,
+  trackingSubject,
+  type AccountEvent,
+  type LoginSucceeded,
+  type TrackingEvent,
+  type TrackingMessage,
+} from '#contracts';
 import type { Identifier } from './identity.decider';
 
 /** What one message (tracked, or learnt from register or login) tells the identity graph. */
@@ -23,6 +30,10 @@ export interface Sighting {
    * profile keeps them as they are instead of opening and sealing its properties again.
    */
   readonly sealedFields?: JsonObject;
+  /** History moved in through /v1/import: it builds the profile, but starts nothing live (audience messages it causes are history too). */
+  readonly historical?: boolean;
+  /** An Audience Entered/Exited message pulse wrote itself: it counts towards no computed trait, so no audience feeds on its own output. */
+  readonly computed?: boolean;
 }
 
 /** Register erased the person: pulse forgets their profile. */
@@ -80,6 +91,7 @@ function fromTracking(message: TrackingMessage): Sighting {
       properties: null,
       traits: null,
       sealedFields: sealed,
+      ...liveness(message),
     };
   }
   const contextTraits = message.context?.traits;
@@ -97,7 +109,12 @@ function fromTracking(message: TrackingMessage): Sighting {
     receivedAt: message.receivedAt,
     properties: message.properties ?? null,
     traits: Object.keys(traits).length > 0 ? traits : null,
+    ...liveness(message),
   };
+}
+
+function liveness(message: TrackingMessage): { historical: boolean; computed: boolean } {
+  return { historical: message.historical === true, computed: message.source?.keyId === AUDIENCE_SOURCE.keyId };
 }
 
 function nameOf(message: TrackingMessage): string | null {
