@@ -130,7 +130,7 @@ export class AudienceEvaluator {
     if (points.length > 0) {
       await tx.query(
         `INSERT INTO pulse_trait_points (tenant_id, profile_id, trait_key, occurred_at, value)
-         SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::double precision[])`,
+         SELECT $1::uuid, * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::double precision[])`,
         [tenantId, points.map((p) => p.profileId), points.map((p) => p.key), points.map((p) => p.at), points.map((p) => p.value)],
       );
     }
@@ -169,9 +169,12 @@ export class AudienceEvaluator {
       const expiredByTenant = new Map<string, Set<string>>();
       for (const row of windowed as { tenant_id: string; key: string; definition: { windowDays: number } }[]) {
         const expired: { profile_id: string }[] = await tx.query(
-          `DELETE FROM pulse_trait_points WHERE ctid IN (
-             SELECT ctid FROM pulse_trait_points WHERE tenant_id = $1 AND trait_key = $2 AND occurred_at < $3 LIMIT ${SWEEP_BATCH})
-           RETURNING profile_id::text AS profile_id`,
+          // A SELECT over the DELETE: TypeORM answers a bare DELETE … RETURNING as [rows, count].
+          `WITH gone AS (
+             DELETE FROM pulse_trait_points WHERE ctid IN (
+               SELECT ctid FROM pulse_trait_points WHERE tenant_id = $1 AND trait_key = $2 AND occurred_at < $3 LIMIT ${SWEEP_BATCH})
+             RETURNING profile_id)
+           SELECT DISTINCT profile_id::text AS profile_id FROM gone`,
           [row.tenant_id, row.key, windowStart(row.definition, now)],
         );
         const profiles = expiredByTenant.get(row.tenant_id) ?? new Set<string>();
@@ -199,12 +202,12 @@ async function moveTraits(tx: EntityManager, merge: Merge): Promise<void> {
   await tx.query('UPDATE pulse_trait_points SET profile_id = $2 WHERE tenant_id = $1 AND profile_id = $3', args);
   await tx.query(
     `WITH moved AS (DELETE FROM pulse_trait_values WHERE tenant_id = $1 AND profile_id = $3 RETURNING trait_key, value, at)
-     INSERT INTO pulse_trait_values (tenant_id, profile_id, trait_key, value, at) SELECT $1, $2, trait_key, value, at FROM moved
+     INSERT INTO pulse_trait_values (tenant_id, profile_id, trait_key, value, at) SELECT $1::uuid, $2::uuid, trait_key, value, at FROM moved
      ON CONFLICT (tenant_id, profile_id, trait_key) DO UPDATE SET value = excluded.value, at = excluded.at WHERE excluded.at > pulse_trait_values.at`,
     args,
   );
   // The merged profile is no more: the survivor, evaluated next, is what is in or out.
-  await tx.query('DELETE FROM pulse_audience_members WHERE tenant_id = $1 AND profile_id = $3', args);
+  await tx.query('DELETE FROM pulse_audience_members WHERE tenant_id = $1 AND profile_id = $2', [merge.tenantId, merge.mergedId]);
 }
 
 /** The tenant's definitions from the read model, or null when it has none. */

@@ -65,12 +65,14 @@ export async function recordTransitions(
   }
   if (changes.length === 0) return [];
   const applied = await rows<{ audience_key: string; profile_id: string; member: boolean; transitions: number }>(
-    `INSERT INTO pulse_audience_members (tenant_id, audience_key, profile_id, member, transitions, changed_at)
-     SELECT $1, c.key, c.profile_id, c.member, c.transitions, $6 FROM unnest($2::text[], $3::uuid[], $4::boolean[], $5::int[]) AS c(key, profile_id, member, transitions)
+    `WITH applied AS (
+     INSERT INTO pulse_audience_members (tenant_id, audience_key, profile_id, member, transitions, changed_at)
+     SELECT $1::uuid, c.key, c.profile_id, c.member, c.transitions, $6::timestamptz FROM unnest($2::text[], $3::uuid[], $4::boolean[], $5::int[]) AS c(key, profile_id, member, transitions)
      ON CONFLICT (tenant_id, audience_key, profile_id) DO UPDATE
        SET member = excluded.member, transitions = excluded.transitions, changed_at = excluded.changed_at
        WHERE pulse_audience_members.transitions = excluded.transitions - 1
-     RETURNING audience_key, profile_id::text AS profile_id, member, transitions`,
+     RETURNING audience_key, profile_id::text AS profile_id, member, transitions)
+     SELECT * FROM applied ORDER BY audience_key, profile_id`,
     [
       tenantId,
       changes.map((c) => c.key),
