@@ -1,5 +1,4 @@
-import type { TrackingSource } from './tracking.events';
-import { TRACKING_STREAM_PREFIX } from './tracking.events';
+import { TRACKING_STREAM_PREFIX, type TrackingSource } from './tracking.events';
 
 /**
  * Entering and leaving an audience is a track message pulse writes into the tenant's own log, so
