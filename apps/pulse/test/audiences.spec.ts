@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
+import { anyValue, hostileText, mostly } from '../../../test/support/hostile-values';
+import { audiencesStreamFor } from '../src/audiences/audience.events';
 import { basic, eventually, usePulse, type Tenant } from './pulse-harness';
 import { createDestination, OUTBOUND_TEST_ENV } from './destinations-support';
 import { WebhookReceiver } from './webhook-receiver';
@@ -169,5 +172,90 @@ describe('computed traits and audiences', () => {
     await eventually(() => history.delivered().length >= 2);
     expect(live.delivered().map((message) => message.userId)).toEqual([lively]);
     expect((await as(tenant).get('/audiences/vip/members').expect(200)).body.members).toHaveLength(2);
+  });
+
+  test('an audience whose rule does not parse or reads an unknown computed trait is refused naming the field', async () => {
+    const tenant = await h.pulse.createTenant();
+    await define(tenant, [{ key: 'orders', definition: { kind: 'count', event: 'Order Completed', windowDays: 7 } }], []);
+    const unknown = await as(tenant).post('/audiences', {
+      key: 'a',
+      name: 'A',
+      rule: {
+        or: [
+          { computed: 'orders', op: 'gt', value: 1 },
+          { computed: 'nope', op: 'exists' },
+        ],
+      },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(unknown.body.errors).toEqual([{ pointer: '/rule/or/1/computed', message: expect.stringContaining('nope') }]);
+    const unparsed = await as(tenant).post('/audiences', {
+      key: 'a',
+      name: 'A',
+      rule: { and: [{ computed: 'orders', op: '>=', value: 1 }] },
+    });
+    expect(unparsed.status).toBe(400);
+    expect(unparsed.body.errors).toEqual([{ pointer: '/rule/and/0/op', message: expect.any(String) }]);
+    const window = await as(tenant).post('/computed-traits', { key: 'long', definition: { kind: 'count', event: 'X', windowDays: 3650 } });
+    expect(window.status).toBe(400);
+    expect(window.body.errors[0].pointer).toBe('/definition/windowDays');
+    expect((await as(tenant).get('/audiences').expect(200)).body).toEqual({ audiences: [] });
+  });
+
+  test('hostile audience bodies are refused with a problem naming a field, and nothing of them is stored', async () => {
+    const tenant = await h.pulse.createTenant();
+    await define(tenant, [{ key: 'orders', definition: { kind: 'count', event: 'Order Completed', windowDays: 7 } }], []);
+    const comparison = fc.record({
+      [`computed`]: fc.constantFrom('orders', 'nope'),
+      op: fc.constantFrom('eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'between'),
+      value: mostly(fc.oneof(fc.integer(), fc.constantFrom('pro', 'x')), anyValue()),
+    });
+    const rule = fc.letrec<{ rule: unknown }>((tie) => ({
+      rule: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        comparison,
+        fc.record({ trait: hostileText(['plan']), op: fc.constantFrom('exists', 'missing') }),
+        fc.record({ and: fc.array(tie('rule'), { maxLength: 4 }) }),
+        fc.record({ or: fc.array(tie('rule'), { maxLength: 4 }) }),
+        fc.record({ not: tie('rule') }),
+        anyValue(),
+      ),
+    })).rule;
+    const body = fc.record(
+      {
+        key: mostly(fc.constantFrom('vip', 'big_spenders'), hostileText()),
+        name: mostly(fc.constant('VIP'), anyValue()),
+        rule,
+        extra: anyValue(),
+      },
+      { requiredKeys: ['rule'] },
+    );
+    let created = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(body, async (sent) => {
+        const response = await as(tenant).post('/audiences', sent as object);
+        if (response.status === 201) {
+          created++;
+          await h.pulse
+            .http()
+            .delete(`/t/${tenant.slug}/audiences/${response.body.key}`)
+            .set('authorization', `Bearer ${tenant.apiKey}`)
+            .expect(204);
+          return;
+        }
+        expect(response.status).toBe(400);
+        expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+        expect(response.body.errors[0].pointer).toMatch(/^(\/|$)/);
+        refused++;
+      }),
+      { numRuns: Number(process.env.HOSTILE_RUNS ?? 150) },
+    );
+    expect(refused).toBeGreaterThan(0);
+    expect(created).toBeGreaterThan(0);
+    const stored = await h.pulse.runtime.store.readStream(audiencesStreamFor(tenant.id));
+    expect(stored.filter((event) => event.type === 'AudienceDefined')).toHaveLength(created);
+    expect((await as(tenant).get('/audiences').expect(200)).body).toEqual({ audiences: [] });
   });
 });
