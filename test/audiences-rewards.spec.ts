@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { basic, eventually, startPulse, type PulseHarness, type Tenant } from '../apps/pulse/test/pulse-harness';
 import { auth, PROGRAM, startRewardsApp, type RewardsApp } from '../apps/rewards/test/rewards-harness';
+import { issueServerKey } from './support/server-key';
 
 /**
  * Rewards earning on pulse's audiences, wired as deployed (one database, one master key): a program
@@ -12,11 +13,13 @@ describe('earning on entering an audience', () => {
   let pulse: PulseHarness;
   let rewards: RewardsApp;
   let tenant: Tenant;
+  let serverKey: string;
 
   beforeAll(async () => {
     pulse = await startPulse();
     rewards = await startRewardsApp(pulse.databaseUrl, pulse.masterKey);
     tenant = await pulse.createTenant();
+    serverKey = await issueServerKey(pulse.register, pulse.url, tenant.slug);
     const program = {
       ...PROGRAM,
       rules: [
@@ -27,12 +30,26 @@ describe('earning on entering an audience', () => {
           conditions: [{ property: 'audience_key', op: 'eq', value: 'vip' }],
           award: { kind: 'fixed', points: 500 },
         },
+        {
+          id: 'became-buyer',
+          event: 'Audience Entered',
+          conditions: [{ property: 'audience_key', op: 'eq', value: 'buyers' }],
+          award: { kind: 'fixed', points: 70 },
+        },
       ],
     };
     expect((await rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(program)).status).toBe(200);
+    const serverOrders = { key: 'server_orders', definition: { kind: 'count', event: 'Paid', windowDays: 30, sources: ['server'] } };
+    const trait = await pulse
+      .http()
+      .post(`/t/${tenant.slug}/computed-traits`)
+      .set('authorization', `Bearer ${tenant.apiKey}`)
+      .send(serverOrders);
+    expect(trait.status).toBe(201);
     for (const [key, rule] of [
       ['vip', { trait: 'tier', op: 'eq', value: 'vip' }],
       ['pro', { trait: 'plan', op: 'eq', value: 'pro' }],
+      ['buyers', { computed: 'server_orders', op: 'gte', value: 1 }],
     ] as const) {
       const defined = await pulse
         .http()
@@ -70,5 +87,17 @@ describe('earning on entering an audience', () => {
     await identify(witness, { tier: 'vip' });
     await eventually(async () => (await balanceOf(witness)) === 500);
     expect(await balanceOf(userId)).toBe(500);
+  });
+
+  test('a computed trait of server sources only counts what the tenant’s servers sent: a page cannot buy its way in', async () => {
+    const userId = `buyer-${randomUUID()}`;
+    const paid = (key: string) =>
+      pulse.http().post('/v1/track').set('authorization', basic(key)).send({ userId, event: 'Paid', messageId: randomUUID() }).expect(200);
+    await paid(tenant.writeKey);
+    await pulse.profilesCaughtUp();
+    const profile = await pulse.http().get(`/t/${tenant.slug}/profiles/userId/${userId}`).set('authorization', `Bearer ${tenant.apiKey}`);
+    expect(profile.body).toMatchObject({ computedTraits: { server_orders: 0 }, audiences: [] });
+    await paid(serverKey);
+    await eventually(async () => (await balanceOf(userId)) === 70);
   });
 });

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventEnvelope } from '#cqrs';
 import type { AppendedEvents, JsonObject, JsonValue } from '#eventstore';
-import { SEALED_FIELD } from '#personal-data';
+import { SEALED_FIELD, SubjectErasedError } from '#personal-data';
 import type { Sighting } from '../identity/sightings';
 import type { AudiencesState } from './audience.decider';
 import { AUDIENCES_STREAM_PREFIX, type AudienceDefinitionEvent, type TraitDefinition } from './audience.events';
@@ -118,12 +118,14 @@ export class AudienceEvaluator {
       if (!traits) continue;
       const properties = traits.some(([, d]) => d.kind !== 'count') ? await this.propertiesOf(tenantId, sighting) : {};
       for (const [key, d] of traits) {
+        // Register's and login's own events (no source on them) are pulse's servers' word.
+        if ('sources' in d && d.sources && !d.sources.includes(sighting.sourceKind ?? 'server')) continue;
         const value = 'property' in d && Object.hasOwn(properties, d.property) ? properties[d.property] : undefined;
         if (d.kind === 'count') points.push({ profileId, key, at: sighting.occurredAt, value: null });
         if (d.kind === 'sum') points.push({ profileId, key, at: sighting.occurredAt, value: typeof value === 'number' ? value : null });
         if (d.kind === 'last' && value !== undefined) {
-          const sealed = await this.deps.personalData.sealValue(tenantId, sighting.subject, value);
-          values.push({ profileId, key, at: sighting.occurredAt, value: sealed as unknown as JsonValue });
+          const sealed = await this.sealed(tenantId, sighting.subject, value);
+          if (sealed !== undefined) values.push({ profileId, key, at: sighting.occurredAt, value: sealed });
         }
       }
     }
@@ -142,6 +144,16 @@ export class AudienceEvaluator {
          WHERE excluded.at >= pulse_trait_values.at`,
         [tenantId, v.profileId, v.key, JSON.stringify(v.value), v.at],
       );
+    }
+  }
+
+  /** Sealed under the message's subject, as traits are; nothing once the subject is forgotten (its key is gone). */
+  private async sealed(tenantId: string, subject: string, value: JsonValue): Promise<JsonValue | undefined> {
+    try {
+      return (await this.deps.personalData.sealValue(tenantId, subject, value)) as unknown as JsonValue;
+    } catch (error) {
+      if (error instanceof SubjectErasedError) return undefined;
+      throw error;
     }
   }
 

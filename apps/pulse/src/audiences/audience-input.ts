@@ -11,14 +11,19 @@ export const MAX_WINDOW_DAYS = 365;
 const windowDays = z.number().int().min(1).max(MAX_WINDOW_DAYS);
 const event = bounded.identifier().min(1);
 const property = bounded.identifier().min(1);
+const sources = z
+  .array(z.enum(['client', 'server']))
+  .min(1)
+  .max(2)
+  .optional();
 
 const traitBody = z
   .object({
     key,
     definition: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('count'), event, windowDays }).strict(),
-      z.object({ kind: z.literal('sum'), event, property, windowDays }).strict(),
-      z.object({ kind: z.literal('last'), event, property }).strict(),
+      z.object({ kind: z.literal('count'), event, windowDays, sources }).strict(),
+      z.object({ kind: z.literal('sum'), event, property, windowDays, sources }).strict(),
+      z.object({ kind: z.literal('last'), event, property, sources }).strict(),
       z.object({ kind: z.literal('firstSeen'), event: event.optional() }).strict(),
     ]),
   })

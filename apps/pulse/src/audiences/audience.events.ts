@@ -7,13 +7,23 @@ import type { AudienceRule } from './audience-rule';
  * - `sum`: the sum of the numeric `property` of those events (other values count as nothing);
  * - `last`: the value of `property` on the latest `event`;
  * - `firstSeen`: when the profile first did `event` (or anything, without an event).
- * Windows are bounded (a year) so that what is kept per profile is too.
+ * Windows are bounded (a year) so that what is kept per profile is too. `sources: ['server']` makes
+ * count, sum and last take only what server sources sent: what a rule that rewards earn on may
+ * rely on, since a page can send anything its write key allows.
  */
 export type TraitDefinition =
-  | { readonly kind: 'count'; readonly event: string; readonly windowDays: number }
-  | { readonly kind: 'sum'; readonly event: string; readonly property: string; readonly windowDays: number }
-  | { readonly kind: 'last'; readonly event: string; readonly property: string }
+  | { readonly kind: 'count'; readonly event: string; readonly windowDays: number; readonly sources?: readonly SourceKind[] }
+  | {
+      readonly kind: 'sum';
+      readonly event: string;
+      readonly property: string;
+      readonly windowDays: number;
+      readonly sources?: readonly SourceKind[];
+    }
+  | { readonly kind: 'last'; readonly event: string; readonly property: string; readonly sources?: readonly SourceKind[] }
   | { readonly kind: 'firstSeen'; readonly event?: string };
+
+export type SourceKind = 'client' | 'server';
 
 export interface AudienceDefinition {
   readonly name: string;

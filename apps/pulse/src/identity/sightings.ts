@@ -34,6 +34,8 @@ export interface Sighting {
   readonly historical?: boolean;
   /** An Audience Entered/Exited message pulse wrote itself: it counts towards no computed trait, so no audience feeds on its own output. */
   readonly computed?: boolean;
+  /** Which kind of source sent it: register's and login's events are pulse's own servers' word. */
+  readonly sourceKind?: 'client' | 'server';
 }
 
 /** Register erased the person: pulse forgets their profile. */
@@ -113,8 +115,13 @@ function fromTracking(message: TrackingMessage): Sighting {
   };
 }
 
-function liveness(message: TrackingMessage): { historical: boolean; computed: boolean } {
-  return { historical: message.historical === true, computed: message.source?.keyId === AUDIENCE_SOURCE.keyId };
+function liveness(message: TrackingMessage): Pick<Sighting, 'historical' | 'computed' | 'sourceKind'> {
+  return {
+    historical: message.historical === true,
+    computed: message.source?.keyId === AUDIENCE_SOURCE.keyId,
+    // As rewards reads it: only a message that says so came from a server source.
+    sourceKind: message.source?.kind === 'server' ? 'server' : 'client',
+  };
 }
 
 function nameOf(message: TrackingMessage): string | null {
