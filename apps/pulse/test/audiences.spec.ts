@@ -171,7 +171,22 @@ describe('computed traits and audiences', () => {
     await live.until(() => live.delivered().length >= 1);
     await eventually(() => history.delivered().length >= 2);
     expect(live.delivered().map((message) => message.userId)).toEqual([lively]);
-    expect((await as(tenant).get('/audiences/vip/members').expect(200)).body.members).toHaveLength(2);
+    const first = (await as(tenant).get('/audiences/vip/members?limit=1').expect(200)).body;
+    expect(first.members).toHaveLength(1);
+    expect(first.nextCursor).toBe(first.members[0].profileId);
+    const second = (await as(tenant).get(`/audiences/vip/members?limit=1&cursor=${first.nextCursor}`).expect(200)).body;
+    expect(second.members).toHaveLength(1);
+    expect(second.members[0].profileId > first.members[0].profileId).toBe(true);
+    expect((await as(tenant).get(`/audiences/vip/members?limit=1&cursor=${second.members[0].profileId}`).expect(200)).body).toEqual({
+      members: [],
+      nextCursor: null,
+    });
+    expect([first.members[0].userId, second.members[0].userId].sort()).toEqual([imported, lively].sort());
+    // Pages are bounded, cursors are ours, and another tenant's key reads nothing of this one.
+    await as(tenant).get('/audiences/vip/members?limit=201').expect(400);
+    await as(tenant).get('/audiences/vip/members?cursor=1%27%20OR%201=1').expect(400);
+    const other = await h.pulse.createTenant();
+    await h.pulse.http().get(`/t/${tenant.slug}/audiences/vip/members`).set('authorization', `Bearer ${other.apiKey}`).expect(403);
   });
 
   test('an audience whose rule does not parse or reads an unknown computed trait is refused naming the field', async () => {
