@@ -36,10 +36,12 @@ const E2E_PROBES = 200;
  * what any event log must maintain, global order and one event per stream revision included. The
  * same INSERT into a table with neither of those two keys is measured once and reported beside it.
  */
-const RAW_DDL = [...eventLogTableDdl('bench_pulse_raw'), ...eventLogTableDdl('bench_pulse_raw_unkeyed', { logKeys: false })].join(';\n');
+export const RAW_DDL = [...eventLogTableDdl('bench_pulse_raw'), ...eventLogTableDdl('bench_pulse_raw_unkeyed', { logKeys: false })].join(
+  ';\n',
+);
 
 /** Until the profiles projection has applied everything in the log (reads are measured on a settled read model). */
-async function profilesSettled(db: Client): Promise<void> {
+export async function profilesSettled(db: Client): Promise<void> {
   for (;;) {
     const { rows } = await db.query<{ settled: boolean }>(
       `SELECT coalesce((SELECT (c.commit_position, c.prepare_position) >= (h.transaction_id::text::bigint, h.seq)
@@ -79,6 +81,28 @@ export async function primePeople(client: JsonClient, auth: Record<string, strin
     const response = await client.post('/v1/batch', { batch }, auth);
     if (response.status !== 200) throw new Error(`priming batch answered ${response.status}`);
   }
+}
+
+/**
+ * One multi-row INSERT of `messages` as MessageReceived rows of `stream` (revisions from `firstRevision`)
+ * into a table shaped like the event log: the ceiling of pulse's batch rows.
+ */
+export async function insertRawMessages(
+  client: Client,
+  table: string,
+  stream: string,
+  firstRevision: number,
+  messages: readonly Record<string, unknown>[],
+): Promise<void> {
+  const values: unknown[] = [];
+  const tuples = messages.map((message, i) => {
+    values.push(stream, firstRevision + i, randomUUID(), 'MessageReceived', JSON.stringify(message), JSON.stringify({ tenantId: 'bench' }));
+    return `($${i * 6 + 1}, $${i * 6 + 2}, $${i * 6 + 3}, $${i * 6 + 4}, $${i * 6 + 5}, $${i * 6 + 6})`;
+  });
+  await client.query(
+    `INSERT INTO ${table} (stream_name, stream_revision, event_id, type, data, metadata) VALUES ${tuples.join(', ')}`,
+    values,
+  );
 }
 
 export interface BenchTenant {
@@ -224,22 +248,8 @@ export async function benchPulse(databaseUrl: string, settings: PulseBenchSettin
     const revisions = raw.map(() => 0);
     const rawInsertInto = (table: string) => async (worker: number) => {
       const rows = Array.from({ length: BATCH_EVENTS }, () => trackMessage(serial++));
-      const values: unknown[] = [];
-      const tuples = rows.map((row, i) => {
-        values.push(
-          `bench-raw-${worker}`,
-          revisions[worker]!++,
-          randomUUID(),
-          'MessageReceived',
-          JSON.stringify(row),
-          JSON.stringify({ tenantId: 'bench' }),
-        );
-        return `($${i * 6 + 1}, $${i * 6 + 2}, $${i * 6 + 3}, $${i * 6 + 4}, $${i * 6 + 5}, $${i * 6 + 6})`;
-      });
-      await raw[worker]!.query(
-        `INSERT INTO ${table} (stream_name, stream_revision, event_id, type, data, metadata) VALUES ${tuples.join(', ')}`,
-        values,
-      );
+      await insertRawMessages(raw[worker]!, table, `bench-raw-${worker}`, revisions[worker]!, rows);
+      revisions[worker]! += rows.length;
       return BATCH_EVENTS;
     };
     const rawInsert = rawInsertInto('bench_pulse_raw');

@@ -6,6 +6,7 @@ import { benchNoisyNeighbour } from './noisy-neighbour';
 import { benchPulse } from './pulse';
 import { benchRewards } from './rewards';
 import { benchWebhooks } from './webhooks';
+import { benchAudiences } from './audiences';
 import { benchAppendThroughput } from './scenarios/append-throughput';
 import { benchProjectionLag } from './scenarios/projection-lag';
 import { benchSignUps } from './scenarios/sign-ups';
@@ -40,7 +41,7 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-const SCENARIOS = ['append', 'sign-ups', 'lag', 'login', 'pulse', 'rewards', 'noisy', 'webhooks'] as const;
+const SCENARIOS = ['append', 'sign-ups', 'lag', 'login', 'pulse', 'rewards', 'noisy', 'webhooks', 'audiences'] as const;
 
 function loginPart(value: string | undefined): 'tokens' | 'sign-ins' | 'totp' | undefined {
   if (value === undefined || value === '') return undefined;
@@ -151,6 +152,8 @@ async function main(): Promise<number> {
       await run('8. noisy neighbour', async () => benchNoisyNeighbour(await database('bench_noisy'), serviceSettings));
     if (selected.has('webhooks'))
       await run('9. webhooks', async () => benchWebhooks(await database('bench_webhooks'), { windowMs: SIGN_UP_WINDOW_MS, log }));
+    if (selected.has('audiences'))
+      await run('10. audiences', async () => benchAudiences(await database('bench_audiences'), serviceSettings));
 
     // An interrupted run has no figures worth keeping, and must not replace foundation-latest.json.
     if (interrupted) return 130;

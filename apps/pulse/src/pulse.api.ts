@@ -1,5 +1,6 @@
 import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription, ApiOperation } from '#platform';
+import { audiencesApi } from './audiences/audiences.api';
 import { destinationsApi } from './destinations/destinations.api';
 
 const trackingResponses = {
@@ -30,7 +31,7 @@ export const pulseApi: ApiDescription = {
   title: 'Tessera pulse',
   version: '1',
   description:
-    "Segment-compatible tracking (the HTTP tracking API, byte for byte: bodies as JSON or text/plain, gzip or deflate; the write key as Basic user name or `writeKey` in the body), unified profiles, the live view of a tenant's events and webhook destinations.",
+    "Segment-compatible tracking (the HTTP tracking API, byte for byte: bodies as JSON or text/plain, gzip or deflate; the write key as Basic user name or `writeKey` in the body), unified profiles, the live view of a tenant's events, webhook destinations, computed traits and audiences.",
   operations: [
     segment('track', 'Record an action a person took (Segment track)'),
     segment('identify', 'Tie a person to their traits (Segment identify)'),
@@ -168,6 +169,7 @@ export const pulseApi: ApiDescription = {
       responses: { 200: 'the page', 404: 'unknown tenant' },
     },
     ...destinationsApi,
+    ...audiencesApi,
     ...parkedEventsApi,
   ],
 };

@@ -90,6 +90,8 @@ const schema = serviceEnvSchema({ port: 3003 })
     OUTBOUND_REPLAY_PER_SECOND: integer({ min: 1, max: 10_000 }).default(20),
     /** How long a webhook request may take, answer included (connecting: at most 5 s of it). */
     OUTBOUND_TIMEOUT_MS: integer({ min: 100, max: 120_000, what: 'a duration in milliseconds' }).default(15_000),
+    /** How often windowed computed traits drop the events that left their window, and profiles leave audiences for it. */
+    AUDIENCE_SWEEP_INTERVAL_MS: integer({ min: 100, max: 24 * HOUR_MS, what: 'a duration in milliseconds' }).default(60_000),
   });
 
 export type PulseConfig = z.output<typeof schema>;

@@ -254,3 +254,60 @@ export class PulseConsentGrants1765500000002 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS pulse_consent_grants');
   }
 }
+
+/**
+ * Computed traits and audiences as the profiles projection keeps them: the tenant's definitions (in
+ * log order with its messages), the events each windowed trait counts (pruned as the window moves),
+ * the last values (sealed, as traits are), and who is in which audience, with the number of times
+ * that changed, which makes each Audience Entered/Exited message's id.
+ */
+export class PulseAudiences1765510000000 implements MigrationInterface {
+  name = 'PulseAudiences1765510000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_audience_definitions (
+        tenant_id uuid NOT NULL,
+        kind text NOT NULL,
+        key text NOT NULL,
+        definition jsonb NOT NULL,
+        PRIMARY KEY (tenant_id, kind, key)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_trait_points (
+        tenant_id uuid NOT NULL,
+        profile_id uuid NOT NULL,
+        trait_key text NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        value double precision
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS pulse_trait_points_profile ON pulse_trait_points (tenant_id, profile_id, trait_key)');
+    await runner.query('CREATE INDEX IF NOT EXISTS pulse_trait_points_age ON pulse_trait_points (tenant_id, trait_key, occurred_at)');
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_trait_values (
+        tenant_id uuid NOT NULL,
+        profile_id uuid NOT NULL,
+        trait_key text NOT NULL,
+        value jsonb NOT NULL,
+        at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, profile_id, trait_key)
+      )`);
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_audience_members (
+        tenant_id uuid NOT NULL,
+        audience_key text NOT NULL,
+        profile_id uuid NOT NULL,
+        member boolean NOT NULL,
+        transitions integer NOT NULL,
+        changed_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, audience_key, profile_id)
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS pulse_audience_members_profile ON pulse_audience_members (tenant_id, profile_id)');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    for (const table of ['pulse_audience_members', 'pulse_trait_values', 'pulse_trait_points', 'pulse_audience_definitions']) {
+      await runner.query(`DROP TABLE IF EXISTS ${table}`);
+    }
+  }
+}

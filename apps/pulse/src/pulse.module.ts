@@ -10,6 +10,8 @@ import {
   type ProjectionRunner,
 } from '#cqrs';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER, TenantConcurrencyLimiter, TenantRateLimiter } from '#platform';
+import { AudienceEvaluator } from './audiences/audience-evaluator';
+import { AudiencesController, AudiencesStore, ComputedTraitsController } from './audiences/audiences.http';
 import { ConsentGate } from './consent/consent-gate';
 import { CONSENTS_PROJECTION, consentsProjection } from './consent/consent.projection';
 import { TrackingPurposesController, TrackingPurposesStore } from './consent/tracking-purposes.http';
@@ -53,7 +55,8 @@ export const RETENTION = Symbol('PulseTrackedEventsRetention');
 export class PulseModule {
   static forRoot(runtime: PulseRuntime): DynamicModule {
     const ingest = runtime.role !== 'projector' ? ingestParts(runtime) : undefined;
-    const profiles = runtime.role !== 'ingest' ? profilesProjection(profilesDeps(runtime)) : undefined;
+    const audiences = runtime.role !== 'ingest' ? audienceEvaluatorOf(runtime) : undefined;
+    const profiles = audiences ? profilesProjection(profilesDeps(runtime, audiences)) : undefined;
     // Webhooks go out from the processes that keep profiles (projector, or all-in-one): ingest stays lean.
     const delivers = runtime.role !== 'ingest';
     const sender = webhookSenderOf(runtime);
@@ -71,6 +74,8 @@ export class PulseModule {
               RetentionController,
               DestinationsController,
               DestinationDeliveriesController,
+              ComputedTraitsController,
+              AudiencesController,
             ]
           : []),
         ParkedEventsController,
@@ -144,6 +149,16 @@ export class PulseModule {
                 ...(retention
                   ? [new PeriodicTask('tracked-events-retention', runtime.retentionIntervalMs, () => retention.run(), logger)]
                   : []),
+                ...(audiences
+                  ? [
+                      new PeriodicTask(
+                        'audience-sweep',
+                        runtime.audienceSweepIntervalMs,
+                        () => audiences.sweep(infrastructure.dataSource, new Date()),
+                        logger,
+                      ),
+                    ]
+                  : []),
               ],
               // Accepted tracking calls are flushed to the store before anything closes.
               drain: ingest ? () => ingest.commit.drain() : undefined,
@@ -180,6 +195,7 @@ function ingestParts(runtime: PulseRuntime) {
         useFactory: (consent: ConsentGate) => new TrackingHandler(infrastructure.codec, commit, ingestRate, consent),
       },
       { provide: TrackingPurposesStore, useValue: new TrackingPurposesStore(infrastructure.commands) },
+      { provide: AudiencesStore, useValue: new AudiencesStore(infrastructure.commands, infrastructure.pool) },
       { provide: PulsePublicUrl, useValue: new PulsePublicUrl(runtime.publicUrl) },
       {
         provide: RefusalBudget,
@@ -203,9 +219,15 @@ function ingestParts(runtime: PulseRuntime) {
   };
 }
 
-function profilesDeps(runtime: PulseRuntime) {
+function audienceEvaluatorOf(runtime: PulseRuntime): AudienceEvaluator {
+  const { infrastructure } = runtime;
+  return new AudienceEvaluator({ store: runtime.store, codec: infrastructure.codec, personalData: infrastructure.personalData });
+}
+
+function profilesDeps(runtime: PulseRuntime, audiences: AudienceEvaluator) {
   const { infrastructure } = runtime;
   return {
+    audiences,
     store: runtime.store,
     codec: infrastructure.codec,
     personalData: infrastructure.personalData,

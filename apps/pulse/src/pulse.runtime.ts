@@ -3,11 +3,13 @@ import type { EventStore } from '#eventstore';
 import { DEFAULT_RETRY, DEFAULT_SENDER, OutboundTables1765300000000, SecretBox, type AddressPolicy, type RetryPolicy } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { accountEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
+import { audienceEvents } from './audiences/audience.events';
 import { destinationEvents } from './destinations/destination.events';
 import { identityEvents } from './identity/identity.events';
 import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
 import {
+  PulseAudiences1765510000000,
   PulseConsentWithdrawals1765400000000,
   PulseGroups1765500000000,
   PulseRetention1765500000001,
@@ -36,6 +38,8 @@ export interface PulseRuntime {
   readonly retentionIntervalMs: number;
   readonly maxMergesPerIdentifier: number;
   readonly maxProjectionLagMs: number;
+  /** How often windowed computed traits expire (see AudienceEvaluator.sweep); 0 turns the sweep off. */
+  readonly audienceSweepIntervalMs: number;
   /** The parked-events admin routes answer 404 without it. */
   readonly adminToken?: string;
   /** Per-tenant limits on the shared paths (see pulse.config.ts). */
@@ -88,6 +92,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       PulseGroups1765500000000,
       PulseRetention1765500000001,
       PulseConsentGrants1765500000002,
+      PulseAudiences1765510000000,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [
@@ -99,6 +104,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       LoginSucceeded,
       ...trackingPurposeEvents,
       ...retentionEvents,
+      ...audienceEvents,
     ],
   });
   return {
@@ -115,6 +121,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     retentionIntervalMs: config.PULSE_RETENTION_INTERVAL_MS,
     maxMergesPerIdentifier: config.IDENTITY_MAX_PROFILES_PER_IDENTIFIER,
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
+    audienceSweepIntervalMs: config.AUDIENCE_SWEEP_INTERVAL_MS,
     adminToken: config.ADMIN_TOKEN,
     fairness: {
       ingestRate:

@@ -1,5 +1,6 @@
 export { hashKey } from './keys';
 export { LoginSucceeded, signInStreamFor } from './login/sign-in.events';
+export { AUDIENCE_ENTERED, AUDIENCE_EXITED, AUDIENCE_SOURCE, audienceMessagesStreamFor } from './pulse/audience.messages';
 export {
   LEGACY_CLIENT_SOURCE,
   MESSAGE_KINDS,

@@ -1,9 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { transactionClientOf, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
 import type { AppendedEvents, EventStore, EventToAppend, JsonObject, JsonValue } from '#eventstore';
 import { blindIndex, SEALED_FIELD, SubjectErasedError, type PersonalDataCodec } from '#personal-data';
 import { ACCOUNT_STREAM_PREFIX, TRACKING_STREAM_PREFIX, trackingSubject } from '#contracts';
+import { AudienceEvaluator } from '../audiences/audience-evaluator';
+import { AUDIENCES_STREAM_PREFIX } from '../audiences/audience.events';
+import { uuidFrom } from '../audiences/audience-transitions';
 import { BatchIdentityGraph, type StoredTraits } from './identity-graph';
 import type { Identifier } from './identity.decider';
 import { ProfilesMerged, profileStreamFor } from './identity.events';
@@ -18,6 +21,8 @@ export interface ProfilesProjectionDeps {
   readonly personalData: PersonalDataCodec;
   readonly blindIndexKey: Buffer;
   readonly maxMergesPerIdentifier: number;
+  /** Computed traits and audiences, evaluated as messages land (see AudienceEvaluator). */
+  readonly audiences: AudienceEvaluator;
 }
 
 /** A sighting with its personal values sealed, ready to resolve and record. */
@@ -57,8 +62,17 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
   return {
     name: PROFILES_PROJECTION,
     filter: {
-      streamNamePrefixes: [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX],
-      eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserImported', 'UserErased', 'LoginSucceeded'],
+      streamNamePrefixes: [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX, AUDIENCES_STREAM_PREFIX],
+      eventTypePrefixes: [
+        'MessageReceived',
+        'UserRegistered',
+        'UserImported',
+        'UserErased',
+        'LoginSucceeded',
+        'ComputedTrait',
+        'AudienceDefined',
+        'AudienceRemoved',
+      ],
     },
     maxBatch: MAX_BATCH,
     openPersonalData: false,
@@ -66,6 +80,13 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
       const appended: AppendedEvents[] = [];
       let segment: { envelope: EventEnvelope; sighting: Sighting }[] = [];
       for (const sealed of envelopes) {
+        if (AudienceEvaluator.isDefinition(sealed)) {
+          // A definition applies from its place in the log: what came before is evaluated without it.
+          appended.push(...(await resolveAndRecord(deps, known, tx, segment)));
+          segment = [];
+          await deps.audiences.applyDefinition(tx, sealed);
+          continue;
+        }
         const envelope = await readable(deps, sealed);
         const meaning = interpret(envelope);
         if (!meaning) continue;
@@ -82,7 +103,10 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
       return appended;
     },
     committed: () => known.committed(),
-    resumed: () => known.reset(),
+    resumed: () => {
+      known.reset();
+      deps.audiences.forget();
+    },
   };
 }
 
@@ -137,7 +161,16 @@ async function resolveAndRecord(
   );
   if (graph.merges.length > 0) known.forgetAll();
   else known.learn(graph.storedState());
-  const appended: AppendedEvents[] = [];
+  const appended: AppendedEvents[] = await deps.audiences.record(
+    tx,
+    landed.map(({ sealed: { tenantId, sighting }, profileId }) => ({
+      tenantId,
+      sighting,
+      profileId: graph.survivorOf(tenantId, profileId),
+    })),
+    graph.merges,
+    new Date(),
+  );
   for (const merge of merges) {
     const inTransaction = await appendMerge(deps, tx, merge);
     if (inTransaction) appended.push(inTransaction);
@@ -274,7 +307,15 @@ async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: 
     if (identity.kind === 'userId') await deps.personalData.forget(tenantId, identity.value);
     if (identity.kind === 'anonymousId') await deps.personalData.forget(tenantId, `anonymous:${identity.value}`);
   }
-  for (const table of ['pulse_profile_events', 'pulse_profile_counters', 'pulse_identities', 'pulse_group_members']) {
+  for (const table of [
+    'pulse_profile_events',
+    'pulse_profile_counters',
+    'pulse_identities',
+    'pulse_group_members',
+    'pulse_trait_points',
+    'pulse_trait_values',
+    'pulse_audience_members',
+  ]) {
     await tx.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND profile_id = $2`, [tenantId, profileId]);
   }
   await tx.query('DELETE FROM pulse_profiles WHERE tenant_id = $1 AND (profile_id = $2 OR merged_into = $2)', [tenantId, profileId]);
@@ -282,13 +323,4 @@ async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: 
 
 function tenantOf(envelope: EventEnvelope): string {
   return envelope.metadata.tenantId.toLowerCase();
-}
-
-/** A UUID (version 8, name-based) derived from `name`. */
-function uuidFrom(name: string): string {
-  const bytes = createHash('sha256').update(name).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -1,7 +1,14 @@
 import type { EventEnvelope, EventOf } from '#cqrs';
 import type { JsonObject } from '#eventstore';
 import { SEALED_FIELD } from '#personal-data';
-import { trackingSubject, type AccountEvent, type LoginSucceeded, type TrackingEvent, type TrackingMessage } from '#contracts';
+import {
+  AUDIENCE_SOURCE,
+  trackingSubject,
+  type AccountEvent,
+  type LoginSucceeded,
+  type TrackingEvent,
+  type TrackingMessage,
+} from '#contracts';
 import type { Identifier } from './identity.decider';
 
 /** What one message (tracked, or learnt from register or login) tells the identity graph. */
@@ -25,6 +32,12 @@ export interface Sighting {
   readonly sealedFields?: JsonObject;
   /** A `group` call: the account it names and the account's traits (not the person's). */
   readonly group?: { readonly id: string; readonly traits: JsonObject | null };
+  /** History moved in through /v1/import: it builds the profile, but starts nothing live (audience messages it causes are history too). */
+  readonly historical?: boolean;
+  /** An Audience Entered/Exited message pulse wrote itself: it counts towards no computed trait, so no audience feeds on its own output. */
+  readonly computed?: boolean;
+  /** Which kind of source sent it: register's and login's events are pulse's own servers' word. */
+  readonly sourceKind?: 'client' | 'server';
 }
 
 /** Register erased the person: pulse forgets their profile. */
@@ -83,6 +96,7 @@ function fromTracking(message: TrackingMessage): Sighting {
       traits: null,
       sealedFields: sealed,
       ...groupOf(message, null),
+      ...liveness(message),
     };
   }
   const contextTraits = message.context?.traits;
@@ -101,6 +115,16 @@ function fromTracking(message: TrackingMessage): Sighting {
     properties: message.properties ?? null,
     traits: Object.keys(traits).length > 0 ? traits : null,
     ...groupOf(message, message.traits ?? null),
+    ...liveness(message),
+  };
+}
+
+function liveness(message: TrackingMessage): Pick<Sighting, 'historical' | 'computed' | 'sourceKind'> {
+  return {
+    historical: message.historical === true,
+    computed: message.source?.keyId === AUDIENCE_SOURCE.keyId,
+    // As rewards reads it: only a message that says so came from a server source.
+    sourceKind: message.source?.kind === 'server' ? 'server' : 'client',
   };
 }
 

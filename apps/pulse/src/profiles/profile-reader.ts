@@ -2,6 +2,8 @@ import type { Pool } from 'pg';
 import type { JsonObject, JsonValue } from '#eventstore';
 import { blindIndex, SEALED_FIELD, type PersonalDataCodec } from '#personal-data';
 import { ProblemError } from '#platform';
+import { loadDefinitions } from '../audiences/audience-evaluator';
+import { factsOf, type Rows } from '../audiences/profile-facts';
 import type { StoredTraits } from '../identity/identity-graph';
 
 type Kind = 'userId' | 'anonymousId' | 'email';
@@ -79,6 +81,7 @@ export class ProfileReader {
       identities: grouped,
       traits,
       groups: profile.groups,
+      ...(await this.audiencesOf(tenantId, profile.profile_id)),
       counters: {
         total: Number(profile.event_count),
         firstSeen: profile.first_seen?.toISOString() ?? null,
@@ -88,6 +91,19 @@ export class ProfileReader {
         ),
       },
     };
+  }
+
+  /** Computed traits as of now (windows as they stand, not as of the last event) and the audiences the profile is in. */
+  private async audiencesOf(tenantId: string, profileId: string) {
+    const rows: Rows = async <T>(sql: string, params: readonly unknown[]) => (await this.pool.query(sql, params as unknown[])).rows as T[];
+    const definitions = await loadDefinitions(rows, tenantId);
+    if (!definitions) return { computedTraits: {}, audiences: [] };
+    const facts = await factsOf(rows, this.personalData, tenantId, [profileId], definitions, new Date());
+    const members = await rows<{ audience_key: string }>(
+      'SELECT audience_key FROM pulse_audience_members WHERE tenant_id = $1 AND profile_id = $2 AND member ORDER BY audience_key',
+      [tenantId, profileId],
+    );
+    return { computedTraits: facts.get(profileId)?.computed ?? {}, audiences: members.map((row) => row.audience_key) };
   }
 
   /** Newest first; the cursor is the position after which the next page starts. One round trip. */
