@@ -273,4 +273,34 @@ describe('computed traits and audiences', () => {
     expect(stored.filter((event) => event.type === 'AudienceDefined')).toHaveLength(created);
     expect((await as(tenant).get('/audiences').expect(200)).body).toEqual({ audiences: [] });
   });
+
+  test('erasing a person through register removes their computed traits and memberships with their profile', async () => {
+    const tenant = await h.pulse.createTenant();
+    await define(
+      tenant,
+      [
+        { key: 'last_item', definition: { kind: 'last', event: 'Bought', property: 'item' } },
+        { key: 'bought_30d', definition: { kind: 'count', event: 'Bought', windowDays: 30 } },
+      ],
+      [{ key: 'buyers', name: 'Buyers', rule: { computed: 'last_item', op: 'eq', value: 'book' } }],
+    );
+    const { id: userId } = await h.pulse.register.signUp(tenant.slug, `erase-${randomUUID()}@example.com`);
+    await as(tenant).track([{ type: 'track', userId, event: 'Bought', properties: { item: 'book' }, messageId: randomUUID() }]);
+    await eventually(async () => (await as(tenant).get('/audiences/buyers/members').expect(200)).body.members.length === 1);
+    expect((await as(tenant).get(`/profiles/userId/${userId}`).expect(200)).body.computedTraits).toEqual({
+      last_item: 'book',
+      bought_30d: 1,
+    });
+
+    await h.pulse.register.http().delete(`/t/${tenant.slug}/users/${userId}`).set('authorization', `Bearer ${tenant.apiKey}`).expect(204);
+    await eventually(async () => (await as(tenant).get(`/profiles/userId/${userId}`)).status === 404);
+    expect((await as(tenant).get('/audiences/buyers/members').expect(200)).body.members).toEqual([]);
+    const { rows } = await h.pulse.runtime.infrastructure.pool.query(
+      `SELECT (SELECT count(*) FROM pulse_trait_points WHERE tenant_id = $1)::int AS points,
+              (SELECT count(*) FROM pulse_trait_values WHERE tenant_id = $1)::int AS "values",
+              (SELECT count(*) FROM pulse_audience_members WHERE tenant_id = $1)::int AS members`,
+      [tenant.id],
+    );
+    expect(rows[0]).toEqual({ points: 0, values: 0, members: 0 });
+  });
 });
