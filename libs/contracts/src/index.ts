@@ -45,6 +45,8 @@ export {
 } from './register/streams';
 export {
   TENANT_KEY_KINDS,
+  type TenantBranding,
+  TenantBrandingChanged,
   TenantCreated,
   type TenantEvent,
   TenantKeyIssued,
