@@ -1,10 +1,12 @@
-import { ExpiringLruCache } from '#platform';
+import { ExpiringLruCache, NO_BRANDING, type Branding } from '#platform';
 import type { Pool } from 'pg';
 
 export interface LoginTenant {
   readonly tenantId: string;
   readonly slug: string;
   readonly name: string;
+  /** How its pages look and their default language (register's TenantBrandingChanged; NO_BRANDING until set). */
+  readonly branding: Branding;
 }
 
 export interface Credential {
@@ -22,14 +24,20 @@ export interface Credential {
 
 const SLUG = /^[a-z0-9-]{1,63}$/;
 const MAX_CACHED_TENANTS = 10_000;
+/**
+ * How long a replica keeps a tenant it read: a branding change reaches its pages within this of
+ * login's projection applying it. One indexed read per tenant this often is nothing next to the
+ * sign-ins it serves.
+ */
+const TENANT_CACHE_MS = 5_000;
 /** The code step follows a sign-in within one redirect; a hand-over older than this is not used. */
 const HAND_OVER_MS = 10_000;
 const MAX_HANDED_OVER = 10_000;
 
 /** Reads login's own read models (tenants, credentials), always scoped by tenant. */
 export class LoginDirectory {
-  /** Tenants never change once created (no rename event), so a found tenant can be remembered. */
-  private readonly tenants = new ExpiringLruCache<LoginTenant>(MAX_CACHED_TENANTS, Number.POSITIVE_INFINITY);
+  /** A tenant's slug and id never change; its branding may, so a found tenant is remembered for TENANT_CACHE_MS. */
+  private readonly tenants = new ExpiringLruCache<LoginTenant>(MAX_CACHED_TENANTS, TENANT_CACHE_MS);
 
   /**
    * Credentials a sign-in has just verified, each for the one lookup that follows: the code step
@@ -64,12 +72,12 @@ export class LoginDirectory {
   }
 
   private async loadTenant(slug: string): Promise<LoginTenant | undefined> {
-    const { rows } = await this.pool.query<{ tenant_id: string; slug: string; name: string }>(
-      'SELECT tenant_id, slug, name FROM login_tenants WHERE slug = $1',
+    const { rows } = await this.pool.query<{ tenant_id: string; slug: string; name: string; branding: Branding | null }>(
+      'SELECT tenant_id, slug, name, branding FROM login_tenants WHERE slug = $1',
       [slug],
     );
     const row = rows[0];
-    return row ? { tenantId: row.tenant_id, slug: row.slug, name: row.name } : undefined;
+    return row ? { tenantId: row.tenant_id, slug: row.slug, name: row.name, branding: row.branding ?? NO_BRANDING } : undefined;
   }
 
   async credentialById(tenantId: string, userId: string): Promise<Credential | undefined> {
@@ -87,6 +95,15 @@ export class LoginDirectory {
     });
     return credentialOf(rows[0]);
   }
+}
+
+/**
+ * The branding of the tenant a hosted page's path names (`/t/{tenant}/…`), for the headers and
+ * language its answer is sent with; the directory's cache makes this a memory read.
+ */
+export async function brandingOfPage(directory: LoginDirectory, request: { readonly params: unknown }): Promise<Branding | undefined> {
+  const slug = (request.params as Record<string, unknown> | undefined)?.tenant;
+  return typeof slug === 'string' ? (await directory.tenantBySlug(slug))?.branding : undefined;
 }
 
 /** The columns credentialOf reads, from login_credentials aliased `c`. */

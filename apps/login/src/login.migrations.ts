@@ -113,3 +113,16 @@ export class LoginLegacyPasswords1765900000000 implements MigrationInterface {
     await runner.query('ALTER TABLE login_credentials DROP COLUMN IF EXISTS legacy_password');
   }
 }
+
+/** A tenant's branding and default language (register's TenantBrandingChanged) for login's pages: null until set. */
+export class LoginTenantBranding1765520000001 implements MigrationInterface {
+  name = 'LoginTenantBranding1765520000001';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE login_tenants ADD COLUMN IF NOT EXISTS branding jsonb');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE login_tenants DROP COLUMN IF EXISTS branding');
+  }
+}

@@ -62,6 +62,12 @@ export const loginReadModelProjection: Projection = {
           event.data.name,
         ]);
         return;
+      case 'TenantBrandingChanged':
+        await tx.query('UPDATE login_tenants SET branding = $2 WHERE tenant_id = $1', [
+          event.data.tenantId,
+          JSON.stringify(event.data.branding),
+        ]);
+        return;
       case 'UserRegistered':
         if (envelope.erased || !event.data.email || !event.data.passwordHash) return;
         await tx.query(

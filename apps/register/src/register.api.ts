@@ -5,6 +5,7 @@ import { grantConsentBody } from './consent/consent.http';
 import { resetConfirmBody, resetRequestBody } from './password-reset/password-reset.http';
 import { profileChanges } from './register.schemas';
 import { signUpBody } from './sign-up/sign-up.http';
+import { brandingBody } from './tenants/tenant-branding.http';
 import { issueKeyBody, rotateKeyBody } from './tenants/tenant-keys.http';
 import { createTenantBody } from './tenants/tenants.http';
 import { journeyPages } from './pages/journey-pages.api';
@@ -80,6 +81,28 @@ export const registerApi: ApiDescription = {
         ...adminErrors,
         404: 'unknown tenant or key',
         409: 'key already ended, or the last API key',
+      },
+    },
+    {
+      method: 'get',
+      path: '/admin/tenants/{tenant}/branding',
+      summary: "The tenant's branding and default language (null fields: the defaults)",
+      tags: ['tenants'],
+      auth: 'adminToken',
+      responses: { 200: 'the branding', ...adminErrors },
+    },
+    {
+      method: 'put',
+      path: '/admin/tenants/{tenant}/branding',
+      summary:
+        'Set the branding of the hosted pages and mails: displayName, logoUrl, termsUrl, privacyUrl (https), primaryColor, accentColor (#rrggbb), supportEmail, defaultLocale (en, fr); a field left out is the default',
+      tags: ['tenants'],
+      auth: 'adminToken',
+      body: brandingBody,
+      responses: {
+        200: 'the branding now in force',
+        400: 'a field breaks its rule (named by JSON pointer); nothing is stored',
+        ...adminErrors,
       },
     },
     {

@@ -66,3 +66,16 @@ export class RegisterTenantKeys1765200000000 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS register_tenant_keys');
   }
 }
+
+/** A tenant's branding and default language (TenantBrandingChanged), as its pages and mails read it: null until set. */
+export class RegisterTenantBranding1765520000000 implements MigrationInterface {
+  name = 'RegisterTenantBranding1765520000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE register_tenants ADD COLUMN IF NOT EXISTS branding jsonb');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE register_tenants DROP COLUMN IF EXISTS branding');
+  }
+}

@@ -49,6 +49,8 @@ import { SignUpHandler } from './sign-up/sign-up.handler';
 import { SignUpController } from './sign-up/sign-up.http';
 import { CreateTenantHandler } from './tenants/create-tenant.handler';
 import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
+import { TenantBrandingController } from './tenants/tenant-branding.http';
+import { TenantStream } from './tenants/tenant-stream';
 import { TenantKeysHandler } from './tenants/tenant-keys.handler';
 import { TenantKeysController } from './tenants/tenant-keys.http';
 import { TenantsController } from './tenants/tenants.http';
@@ -146,6 +148,7 @@ export class RegisterModule {
       TenantDirectory,
       TenantAccess,
       CreateTenantHandler,
+      TenantStream,
       TenantKeysHandler,
       EmailClaims,
       SignUpHandler,
@@ -166,6 +169,7 @@ export class RegisterModule {
       controllers: [
         TenantsController,
         TenantKeysController,
+        TenantBrandingController,
         SignUpController,
         VerificationController,
         PasswordResetController,

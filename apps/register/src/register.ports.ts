@@ -1,4 +1,4 @@
-import type { Locale } from '#platform';
+import type { Branding, Locale } from '#platform';
 import type { EventStore } from '#eventstore';
 
 /** Injection tokens for what register's capabilities share. */
@@ -34,6 +34,8 @@ export interface TenantRef {
   readonly tenantId: string;
   readonly slug: string;
   readonly name: string;
+  /** How its pages and mails look, and their default language (NO_BRANDING when it set none). */
+  readonly branding: Branding;
 }
 
 /** Destroys a person's key: everything sealed under it becomes unreadable (crypto-shredding). */

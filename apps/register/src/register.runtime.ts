@@ -11,7 +11,11 @@ import { ProfileRow } from './profile/profile.entity';
 import { registerApi } from './register.api';
 import type { RegisterConfig } from './register.config';
 import type { RegisterRuntime } from './register.module';
-import { RegisterReadModels1732350000000, RegisterTenantKeys1765200000000 } from './register.migrations';
+import {
+  RegisterReadModels1732350000000,
+  RegisterTenantBranding1765520000000,
+  RegisterTenantKeys1765200000000,
+} from './register.migrations';
 import { RegisterRequestLimits1765000000000 } from './request-limits/request-limits.migrations';
 import { TenantRow } from './tenants/tenant.entity';
 
@@ -24,7 +28,12 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [TenantRow, ProfileRow],
-    migrations: [RegisterReadModels1732350000000, RegisterRequestLimits1765000000000, RegisterTenantKeys1765200000000],
+    migrations: [
+      RegisterReadModels1732350000000,
+      RegisterRequestLimits1765000000000,
+      RegisterTenantKeys1765200000000,
+      RegisterTenantBranding1765520000000,
+    ],
     events: [...accountEvents, ...reservationEvents, ...tenantEvents],
   });
   const mailer: Mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM) : new DevMailbox(config.MAIL_FROM);

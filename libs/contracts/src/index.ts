@@ -46,6 +46,8 @@ export {
 } from './register/streams';
 export {
   TENANT_KEY_KINDS,
+  type TenantBranding,
+  TenantBrandingChanged,
   TenantCreated,
   type TenantEvent,
   TenantKeyIssued,

@@ -46,7 +46,22 @@ export {
   type LoggerOptions,
 } from './logging';
 export { HttpMetrics, MetricsRegistry } from './metrics';
-export { escapeHtml, hostedPage, hostedPageHeaders, type HostedPage } from './hosted-page';
+export {
+  BRANDING_FIELDS,
+  NO_BRANDING,
+  brandColors,
+  brandLocale,
+  brandingProblems,
+  completeBranding,
+  contrastRatio,
+  isBrandColor,
+  isBrandEmail,
+  isBrandUrl,
+  logoOrigin,
+  type BrandColors,
+  type Branding,
+} from './branding';
+export { escapeHtml, hostedPage, hostedPageHeaders, siteNameOf, type HostedPage } from './hosted-page';
 export { SUPPORTED_LOCALES, fillMessage, isLocale, lookupLocale, negotiateLocale, type Locale, type MessagesOf } from './locales';
 export { DocsController, openApiDocument, type ApiAuth, type ApiDescription, type ApiOperation } from './openapi';
 export { PlatformModule, type PlatformModuleOptions } from './platform.module';

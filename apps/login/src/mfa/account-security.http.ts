@@ -1,8 +1,8 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { Controller, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { BOUNDS, hostedPageHeaders, parseBody, ProblemError, textProblem, type Locale } from '#platform';
-import { LoginDirectory, type LoginTenant } from '../directory';
+import { BOUNDS, brandLocale, hostedPageHeaders, parseBody, ProblemError, textProblem, type Branding, type Locale } from '#platform';
+import { brandingOfPage, LoginDirectory, type LoginTenant } from '../directory';
 import { DEFAULT_LOCALE, wordsFor, type LocalisedPage } from '../messages/messages';
 import { ProviderCache } from '../oidc/provider-cache';
 import { CSRF_SECRET } from '../sign-in/interaction.http';
@@ -72,7 +72,7 @@ export class AccountSecurityController {
     const person = await this.posted(slug, req, reply);
     const confirmed = await this.factors.confirmTotp(person.tenant.tenantId, person.userId, codeOf(req));
     if ('recoveryCodes' in confirmed)
-      return this.send(reply, 200, views.recoveryCodesView(person.tenant.name, confirmed.recoveryCodes, views.backToSecurity(person)));
+      return this.send(reply, 200, views.recoveryCodesView(person.tenant, confirmed.recoveryCodes, views.backToSecurity(person)));
     const secret = await this.factors.pendingSecret(person.tenant.tenantId, person.userId);
     if (!secret)
       return reply
@@ -155,8 +155,8 @@ export class AccountSecurityController {
     return this.send(reply, removed ? 200 : 404, page);
   }
 
-  private send(reply: FastifyReply, status: number, page: LocalisedPage): Promise<void> {
-    return send(reply, status, page, this.defaultLocale);
+  private async send(reply: FastifyReply, status: number, page: LocalisedPage): Promise<void> {
+    return send(reply, status, page, this.defaultLocale, await brandingOfPage(this.directory, reply.request));
   }
 
   private async tenantOf(slug: string): Promise<LoginTenant> {
@@ -202,17 +202,20 @@ function codeOf(req: FastifyRequest): string {
   return typeof body.code === 'string' ? body.code.slice(0, 64) : '';
 }
 
-/** A page in the browser's language: `ui_locales` in the address, else Accept-Language, else the default. */
-async function send(reply: FastifyReply, status: number, page: LocalisedPage, defaultLocale: Locale): Promise<void> {
+/**
+ * A page in the browser's language: `ui_locales` in the address, else Accept-Language, else the
+ * tenant's default language, else the installation's; in the tenant's look.
+ */
+async function send(reply: FastifyReply, status: number, page: LocalisedPage, defaultLocale: Locale, branding?: Branding): Promise<void> {
   const request = reply.request;
   const words = wordsFor(
     (request.query as Record<string, unknown> | undefined)?.ui_locales,
     request.headers['accept-language'],
-    defaultLocale,
+    brandLocale(branding, defaultLocale),
   );
   // The security page loads the passkey script (script-src 'self', and its requests: connect-src 'self'); the others have none.
   await reply
     .code(status)
-    .headers(hostedPageHeaders({ scripts: true, fetches: true }))
+    .headers(hostedPageHeaders({ scripts: true, fetches: true, brand: branding }))
     .send(page(words));
 }

@@ -1,5 +1,5 @@
 import QRCode from 'qrcode';
-import { escapeHtml, hostedPage } from '#platform';
+import { escapeHtml, hostedPage, siteNameOf, type Branding } from '#platform';
 import type { LoginTenant } from '../directory';
 import { languageField, type LocalisedPage, type LoginMessageKey, type Words } from '../messages/messages';
 import type { StoredPasskey } from './factors.decider';
@@ -21,6 +21,7 @@ export function signedOutView(tenant: LoginTenant): LocalisedPage {
   return (words) =>
     hostedPage({
       siteName: tenant.name,
+      brand: tenant.branding,
       title: words.say('security.signInFirst.title'),
       lang: words.locale,
       body: `<p>${words.sayHtml('security.signInFirst')}</p>`,
@@ -53,6 +54,7 @@ ${codeField(words.sayHtml('security.removeCode'))}
 </form>`;
     return hostedPage({
       siteName: person.tenant.name,
+      brand: person.tenant.branding,
       title: words.say('security.title'),
       lang: words.locale,
       scripts: [PASSKEY_SCRIPT_PATH],
@@ -97,6 +99,7 @@ ${passkeyBlock({
 /** Where an enrolment form posts: the account page, or the sign-in that asks for a factor first. */
 export interface EnrolmentForm {
   readonly siteName: string;
+  readonly brand?: Branding;
   /** The account the authenticator app will name (the person's e-mail). */
   readonly account: string;
   readonly action: string;
@@ -106,21 +109,29 @@ export interface EnrolmentForm {
 }
 
 export function enrolmentFormOf(person: Person): EnrolmentForm {
-  return { siteName: person.tenant.name, account: person.email, action: path(person, '/totp/confirm'), csrf: person.csrf };
+  return {
+    siteName: person.tenant.name,
+    brand: person.tenant.branding,
+    account: person.email,
+    action: path(person, '/totp/confirm'),
+    csrf: person.csrf,
+  };
 }
 
 /** The QR code (inline SVG: no image request, nothing the CSP must allow) and the key to type instead. */
 export async function enrolmentView(form: EnrolmentForm, secret: string, error?: LoginMessageKey): Promise<LocalisedPage> {
-  const uri = totpUri(secret, form.siteName, form.account);
+  // The authenticator app names the account by the name the tenant shows.
+  const uri = totpUri(secret, siteNameOf(form.siteName, form.brand), form.account);
   const qr = await QRCode.toString(uri, { type: 'svg', margin: 1, errorCorrectionLevel: 'M', width: 200 });
   const grouped = secret.replace(/(.{4})/g, '$1 ').trim();
   return (words) =>
     hostedPage({
       siteName: form.siteName,
+      brand: form.brand,
       title: words.say('enrolment.title'),
       lang: words.locale,
       body: `${error ? `<p class="error" role="alert">${words.sayHtml(error)}</p>` : ''}${
-        form.required ? `<p>${words.sayHtml('enrolment.required', { site: escapeHtml(form.siteName) })}</p>` : ''
+        form.required ? `<p>${words.sayHtml('enrolment.required', { site: escapeHtml(siteNameOf(form.siteName, form.brand)) })}</p>` : ''
       }
 <ol><li>${words.sayHtml('enrolment.scan')}</li></ol>
 <div role="img" aria-label="${words.sayHtml('enrolment.qrLabel')}">${qr}</div>
@@ -133,10 +144,11 @@ ${codeField(words.sayHtml('enrolment.code'))}
 }
 
 /** Shown once: only their hashes are kept. `next` is the way on: back to the account page, or the sign-in's form. */
-export function recoveryCodesView(siteName: string, codes: readonly string[], next: (words: Words) => string): LocalisedPage {
+export function recoveryCodesView(tenant: LoginTenant, codes: readonly string[], next: (words: Words) => string): LocalisedPage {
   return (words) =>
     hostedPage({
-      siteName,
+      siteName: tenant.name,
+      brand: tenant.branding,
       title: words.say('recoveryCodes.title'),
       lang: words.locale,
       body: `<p class="done" role="status">${words.sayHtml('recoveryCodes.on')}</p>

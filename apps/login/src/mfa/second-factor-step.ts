@@ -118,6 +118,7 @@ export function secondFactorPage(
   return (words) =>
     hostedPage({
       siteName: tenant.name,
+      brand: tenant.branding,
       title: words.say(offer.codes ? 'secondFactor.title' : 'secondFactor.passkeyTitle'),
       lang: words.locale,
       scripts: offer.passkey ? [PASSKEY_SCRIPT_PATH] : [],

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { Pool } from 'pg';
 import { TESSERA_API_AUDIENCE } from '#access';
-import { escapeHtml, hostedPage, hostedPageHeaders, SUPPORTED_LOCALES, type Locale } from '#platform';
+import { brandLocale, escapeHtml, hostedPage, hostedPageHeaders, siteNameOf, SUPPORTED_LOCALES, type Locale } from '#platform';
 import type { Credential, LoginDirectory, LoginTenant } from '../directory';
 import type { SigningKeys } from '../keys/signing-keys';
 import type { ClientCache } from '../clients/client-cache';
@@ -68,9 +68,9 @@ function wordsOfPage(ctx: PageContext, defaultLocale: Locale): Words {
 
 /** oidc-provider's own pages (logout, device flow, errors) in the tenant's look, with the hosted pages' headers. */
 function render(ctx: PageContext, tenant: LoginTenant, words: Words, title: string, body: string): void {
-  ctx.set(hostedPageHeaders());
+  ctx.set(hostedPageHeaders({ brand: tenant.branding }));
   ctx.type = 'html';
-  ctx.body = hostedPage({ siteName: tenant.name, title, body, lang: words.locale });
+  ctx.body = hostedPage({ siteName: tenant.name, brand: tenant.branding, title, body, lang: words.locale });
 }
 
 /**
@@ -126,6 +126,15 @@ export async function buildProvider(
   },
 ): Promise<Provider> {
   const { settings, directory } = deps;
+  /**
+   * The tenant as it is now (its branding may have changed since this provider was built) and the
+   * words of the page: `ui_locales`, Accept-Language, then its default language. Never throws: an
+   * error page may be what is being rendered.
+   */
+  const pageOf = async (ctx: PageContext) => {
+    const site = (await directory.tenantBySlug(tenant.slug).catch(() => undefined)) ?? tenant;
+    return { site, words: wordsOfPage(ctx, brandLocale(site.branding, settings.defaultLocale)) };
+  };
   const issuer = issuerOf(settings.publicUrl, tenant.slug);
   const keys = await deps.keys.keysOf(tenant.tenantId);
   const cookieKey = createHmac('sha256', settings.cookieSecret).update(`tessera/login/cookies/${tenant.tenantId}`).digest('base64url');
@@ -235,62 +244,62 @@ export async function buildProvider(
       },
       deviceFlow: {
         enabled: true,
-        userCodeInputSource: (ctx: PageContext, form: string, _out: unknown, error?: Error) => {
-          const words = wordsOfPage(ctx, settings.defaultLocale);
+        userCodeInputSource: async (ctx: PageContext, form: string, _out: unknown, error?: Error) => {
+          const { site, words } = await pageOf(ctx);
           render(
             ctx,
-            tenant,
+            site,
             words,
             words.say('device.title'),
             `${error ? `<p class="error">${words.sayHtml('device.invalidCode')}</p>` : `<p>${words.sayHtml('device.enterCode')}</p>`}${form}
 <button type="submit" form="op.deviceInputForm">${words.sayHtml('device.continue')}</button>`,
           );
         },
-        userCodeConfirmSource: (
+        userCodeConfirmSource: async (
           ctx: PageContext,
           form: string,
           client: { clientName?: string; clientId: string },
           _device: unknown,
           userCode: string,
         ) => {
-          const words = wordsOfPage(ctx, settings.defaultLocale);
+          const { site, words } = await pageOf(ctx);
           const confirm = words.sayHtml('device.confirm', {
             client: `<strong>${escapeHtml(client.clientName ?? client.clientId)}</strong>`,
             code: `<strong>${escapeHtml(userCode)}</strong>`,
           });
           render(
             ctx,
-            tenant,
+            site,
             words,
             words.say('device.title'),
             `${form}<p>${confirm}</p>
 <button type="submit" form="op.deviceConfirmForm">${words.sayHtml('device.continue')}</button>`,
           );
         },
-        successSource: (ctx: PageContext) => {
-          const words = wordsOfPage(ctx, settings.defaultLocale);
-          render(ctx, tenant, words, words.say('device.connected.title'), `<p>${words.sayHtml('device.connected')}</p>`);
+        successSource: async (ctx: PageContext) => {
+          const { site, words } = await pageOf(ctx);
+          render(ctx, site, words, words.say('device.connected.title'), `<p>${words.sayHtml('device.connected')}</p>`);
         },
       },
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: (ctx: PageContext, form: string) => {
-          const words = wordsOfPage(ctx, settings.defaultLocale);
+        logoutSource: async (ctx: PageContext, form: string) => {
+          const { site, words } = await pageOf(ctx);
           render(
             ctx,
-            tenant,
+            site,
             words,
             words.say('signOut.title'),
-            `${form}<p>${words.sayHtml('signOut.question', { site: escapeHtml(tenant.name) })}</p>
+            `${form}<p>${words.sayHtml('signOut.question', { site: escapeHtml(siteNameOf(site.name, site.branding)) })}</p>
 <button form="op.logoutForm" type="submit" name="logout" value="yes">${words.sayHtml('signOut.confirm')}</button>
 <button form="op.logoutForm" type="submit">${words.sayHtml('signOut.stay')}</button>`,
           );
         },
-        postLogoutSuccessSource: (ctx: PageContext) => {
-          const words = wordsOfPage(ctx, settings.defaultLocale);
-          render(ctx, tenant, words, words.say('signedOut.title'), `<p>${words.sayHtml('signedOut.done')}</p>`);
+        postLogoutSuccessSource: async (ctx: PageContext) => {
+          const { site, words } = await pageOf(ctx);
+          render(ctx, site, words, words.say('signedOut.title'), `<p>${words.sayHtml('signedOut.done')}</p>`);
         },
       },
       resourceIndicators: {
@@ -306,11 +315,11 @@ export async function buildProvider(
       },
     },
     // The error code and its description are the protocol's (RFC 6749), in English whatever the page's language.
-    renderError: (ctx: PageContext, out: Record<string, string>) => {
-      const words = wordsOfPage(ctx, settings.defaultLocale);
+    renderError: async (ctx: PageContext, out: Record<string, string>) => {
+      const { site, words } = await pageOf(ctx);
       render(
         ctx,
-        tenant,
+        site,
         words,
         words.say('error.title'),
         `<p class="error">${escapeHtml(out.error)}</p><p>${escapeHtml(out.error_description)}</p>`,

@@ -1,8 +1,8 @@
 import { Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails } from 'oidc-provider';
-import { escapeHtml, hostedPage, hostedPageHeaders, ProblemError, TenantConcurrencyLimiter, type Locale } from '#platform';
-import { LoginDirectory, type LoginTenant } from '../directory';
+import { brandLocale, escapeHtml, hostedPage, hostedPageHeaders, ProblemError, TenantConcurrencyLimiter, type Locale } from '#platform';
+import { brandingOfPage, LoginDirectory, type LoginTenant } from '../directory';
 import { DEFAULT_LOCALE, languageField, wordsFor, type LocalisedPage, type LoginMessageKey } from '../messages/messages';
 import { PasswordCheck, type SignInOutcome } from './password-check';
 import { journeyLink, journeyLinks, JOURNEYS, type Journeys } from './journeys';
@@ -179,7 +179,7 @@ export class InteractionController {
       details.result = { secondFactor: { ...pending, stage: 'enrolled' } };
       await details.persist();
       const next = continueSignInForm(tenant, uid, this.csrfToken(tenant, uid));
-      return this.send(reply, 200, recoveryCodesView(tenant.name, confirmed.recoveryCodes, next));
+      return this.send(reply, 200, recoveryCodesView(tenant, confirmed.recoveryCodes, next));
     }
     const check = await this.factors.verify(tenant.tenantId, pending.accountId, code);
     if (!check.ok) {
@@ -208,6 +208,7 @@ export class InteractionController {
     const csrf = this.csrfToken(tenant, uid);
     const form = {
       siteName: tenant.name,
+      brand: tenant.branding,
       account,
       action: secondFactorAction(tenant, uid),
       csrf,
@@ -295,6 +296,7 @@ export class InteractionController {
     return (words) =>
       hostedPage({
         siteName: tenant.name,
+        brand: tenant.branding,
         title: words.say('signIn.title'),
         lang: words.locale,
         scripts: [PASSKEY_SCRIPT_PATH],
@@ -323,6 +325,7 @@ export class InteractionController {
     return (words) =>
       hostedPage({
         siteName: tenant.name,
+        brand: tenant.branding,
         title: words.say('consent.title'),
         lang: words.locale,
         body: `<p>${words.sayHtml('consent.asks', { client: `<strong>${escapeHtml(details.params.client_id)}</strong>` })}</p>
@@ -338,17 +341,18 @@ export class InteractionController {
   /**
    * A page in the language of this request: the authorization's ui_locales (read with the
    * interaction, or from the query oidc-provider sends the browser to, then from the page's
-   * forms), else Accept-Language, else the default.
+   * forms), else Accept-Language, else the tenant's default language, else the installation's.
    */
   private async send(reply: FastifyReply, status: number, page: LocalisedPage, authorizationUiLocales?: unknown): Promise<void> {
     const request = reply.request;
     const uiLocales =
       authorizationUiLocales ?? (request.query as Record<string, unknown> | undefined)?.ui_locales ?? formOf(request).ui_locales;
-    const words = wordsFor(uiLocales, request.headers['accept-language'], this.defaultLocale);
+    const branding = await brandingOfPage(this.directory, request);
+    const words = wordsFor(uiLocales, request.headers['accept-language'], brandLocale(branding, this.defaultLocale));
     // The sign-in and second-factor pages load the passkey script (script-src 'self', and its requests: connect-src 'self'); no page here has another.
     await reply
       .code(status)
-      .headers(hostedPageHeaders({ scripts: true, fetches: true }))
+      .headers(hostedPageHeaders({ scripts: true, fetches: true, brand: branding }))
       .send(page(words));
   }
 }

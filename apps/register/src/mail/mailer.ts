@@ -4,6 +4,8 @@ export interface OutgoingMail {
   readonly to: string;
   readonly subject: string;
   readonly text: string;
+  /** The same in the tenant's look, for clients that show HTML (the text part is always there). */
+  readonly html?: string;
 }
 
 /** Where register's mails go: SMTP in production, the dev mailbox on a laptop and in tests. */
@@ -24,7 +26,7 @@ export class SmtpMailer extends Mailer {
   }
 
   async send(mail: OutgoingMail): Promise<void> {
-    await this.transport.sendMail({ from: this.from, to: mail.to, subject: mail.subject, text: mail.text });
+    await this.transport.sendMail({ from: this.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
   }
 
   async close(): Promise<void> {

@@ -1,13 +1,14 @@
-import { lookupLocale, type Locale } from '#platform';
+import { lookupLocale, siteNameOf, type Locale } from '#platform';
 import { sayIn } from '../messages/messages';
 import type { RegisterSettings, TenantRef } from '../register.ports';
+import { mailHtml, mailText, type MailContent } from './mail-layout';
 import type { OutgoingMail } from './mailer';
 
 /**
  * The language of a mail, decided when the request that causes it is answered (mails go out in
  * the background, after it): the person's profile `locale` when it names a supported language,
  * else the language of the page or call that caused the mail, which itself fell back to the
- * default (DEFAULT_LOCALE) when it named none.
+ * tenant's default language, then the installation's (DEFAULT_LOCALE), when it named none.
  */
 export function mailLocale(profileLocale: string | null | undefined, requestLocale: Locale): Locale {
   return (profileLocale ? lookupLocale(profileLocale) : undefined) ?? requestLocale;
@@ -18,35 +19,51 @@ function mailedLink(settings: RegisterSettings, tenant: TenantRef, page: string,
   return `${settings.publicUrl}/t/${tenant.slug}/${page}?ui_locales=${locale}#token=${encodeURIComponent(token)}`;
 }
 
+/** Both parts of a mail in the tenant's name and look: text for every client, HTML for those that show it. */
+function branded(to: string, subject: string, content: MailContent, locale: Locale): OutgoingMail {
+  return { to, subject, text: mailText(content), html: mailHtml(content, locale) };
+}
+
 export function verificationMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale): OutgoingMail {
   const say = sayIn(locale);
-  const site = tenant.name;
-  return {
+  const site = siteNameOf(tenant.name, tenant.branding);
+  const link = mailedLink(settings, tenant, 'verify-email', locale, token);
+  return branded(
     to,
-    subject: say('mail.verification.subject', { site }),
-    text: [
-      say('mail.verification.welcome', { site }),
-      '',
-      say('mail.verification.link', { link: mailedLink(settings, tenant, 'verify-email', locale, token) }),
-      say('mail.code', { code: token }),
-      '',
-      say('mail.verification.expiry', { hours: Math.round(settings.verificationTokenTtlMs / 3_600_000) }),
-    ].join('\n'),
-  };
+    say('mail.verification.subject', { site }),
+    {
+      site,
+      brand: tenant.branding,
+      say,
+      intro: [say('mail.verification.welcome', { site }), '', say('mail.verification.link', { link })],
+      link,
+      button: say('mail.verification.button'),
+      after: [
+        say('mail.code', { code: token }),
+        '',
+        say('mail.verification.expiry', { hours: Math.round(settings.verificationTokenTtlMs / 3_600_000) }),
+      ],
+    },
+    locale,
+  );
 }
 
 export function passwordResetMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale): OutgoingMail {
   const say = sayIn(locale);
-  const site = tenant.name;
-  return {
+  const site = siteNameOf(tenant.name, tenant.branding);
+  const link = mailedLink(settings, tenant, 'reset-password', locale, token);
+  return branded(
     to,
-    subject: say('mail.reset.subject', { site }),
-    text: [
-      say('mail.reset.asked', { site }),
-      say('mail.reset.link', { link: mailedLink(settings, tenant, 'reset-password', locale, token) }),
-      say('mail.code', { code: token }),
-      '',
-      say('mail.reset.notYou'),
-    ].join('\n'),
-  };
+    say('mail.reset.subject', { site }),
+    {
+      site,
+      brand: tenant.branding,
+      say,
+      intro: [say('mail.reset.asked', { site }), say('mail.reset.link', { link })],
+      link,
+      button: say('mail.reset.button'),
+      after: [say('mail.code', { code: token }), '', say('mail.reset.notYou')],
+    },
+    locale,
+  );
 }

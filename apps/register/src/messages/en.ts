@@ -60,6 +60,11 @@ export const en = {
   'mail.reset.link': 'If it was you: {link}',
   'mail.reset.notYou': 'If it was not you, ignore this message: your password stays as it is.',
   'mail.code': 'Or enter this code: {code}',
+  'mail.verification.button': 'Confirm my e-mail address',
+  'mail.reset.button': 'Choose a new password',
+  'mail.support': 'Questions? Write to {email}',
+  'mail.terms': 'Terms',
+  'mail.privacy': 'Privacy',
 } as const;
 
 export type RegisterMessageKey = keyof typeof en;

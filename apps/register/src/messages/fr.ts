@@ -63,4 +63,9 @@ export const fr: MessagesOf<typeof en> = {
   'mail.reset.link': 'Si c’est vous\u00a0: {link}',
   'mail.reset.notYou': 'Si ce n’est pas vous, ignorez ce message\u00a0: votre mot de passe reste inchangé.',
   'mail.code': 'Ou saisissez ce code\u00a0: {code}',
+  'mail.verification.button': 'Confirmer mon adresse e-mail',
+  'mail.reset.button': 'Choisir un nouveau mot de passe',
+  'mail.support': 'Une question\u00a0? Écrivez à {email}',
+  'mail.terms': 'Conditions d’utilisation',
+  'mail.privacy': 'Confidentialité',
 };

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { fillMessage, negotiateLocale, type Locale } from '#platform';
+import { brandLocale, fillMessage, negotiateLocale, type Branding, type Locale } from '#platform';
 import { en, type RegisterMessageKey } from './en';
 import { fr } from './fr';
 
@@ -10,9 +10,12 @@ const CATALOGUES: Readonly<Record<Locale, Readonly<Record<RegisterMessageKey, st
 /** Register's words in one language: `say(key, values)` is the catalogue's message with its placeholders filled. */
 export type Say = (key: RegisterMessageKey, values?: Readonly<Record<string, string | number>>) => string;
 
-/** The language of an API call's mails: the caller's Accept-Language, else the default (the API takes no ui_locales). */
-export function languageOfCall(request: FastifyRequest, defaultLocale: Locale): Locale {
-  return negotiateLocale(undefined, request.headers['accept-language'], defaultLocale);
+/**
+ * The language of an API call's mails: the caller's Accept-Language, else the tenant's default
+ * language, else the installation's (the API takes no ui_locales).
+ */
+export function languageOfCall(request: FastifyRequest, tenant: { readonly branding: Branding }, defaultLocale: Locale): Locale {
+  return negotiateLocale(undefined, request.headers['accept-language'], brandLocale(tenant.branding, defaultLocale));
 }
 
 export function sayIn(locale: Locale): Say {

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { hostedPageHeaders, negotiateLocale, parseBody, ProblemError, RequestValidationError } from '#platform';
+import { brandLocale, hostedPageHeaders, negotiateLocale, parseBody, ProblemError, RequestValidationError } from '#platform';
 import { callerOf, TenantAccess } from '../access/tenant-access';
 import { PasswordResetFlow } from '../password-reset/password-reset.flow';
 import { sayIn, type RegisterMessageKey, type Say } from '../messages/messages';
@@ -134,7 +134,7 @@ export class JourneyPagesController {
   /**
    * What the page carries on: its form token, where to continue, and its language: the link's or
    * form's `ui_locales` (login's sign-in page passes its own on), else the browser's
-   * Accept-Language, else the default.
+   * Accept-Language, else the tenant's default language, else the installation's.
    */
   private async context(
     slug: string,
@@ -143,9 +143,14 @@ export class JourneyPagesController {
     sent: Record<string, unknown>,
   ): Promise<views.JourneyContext> {
     const tenant = await this.access.tenant(slug);
-    const locale = negotiateLocale(sent.ui_locales, request.headers['accept-language'], this.settings.defaultLocale);
+    const locale = negotiateLocale(
+      sent.ui_locales,
+      request.headers['accept-language'],
+      brandLocale(tenant.branding, this.settings.defaultLocale),
+    );
     return {
       tenantName: tenant.name,
+      brand: tenant.branding,
       tenantSlug: tenant.slug,
       csrf: this.forms.tokenFor(request, reply, tenant.slug),
       continueTo: this.forms.continueTo(tenant.slug, sent.return_to),
@@ -174,7 +179,7 @@ export class JourneyPagesController {
 async function send(reply: FastifyReply, status: number, page: views.Rendered): Promise<void> {
   await reply
     .code(status)
-    .headers(hostedPageHeaders({ scripts: page.scripts }))
+    .headers(hostedPageHeaders({ scripts: page.scripts, brand: page.brand }))
     .send(page.html);
 }
 

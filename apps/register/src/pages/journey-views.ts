@@ -1,10 +1,12 @@
-import { escapeHtml, hostedPage, type Locale } from '#platform';
+import { escapeHtml, hostedPage, type Branding, type Locale } from '#platform';
 import type { Say } from '../messages/messages';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../sign-up/password';
 
 /** What every form of a journey carries and where its pages live. */
 export interface JourneyContext {
   readonly tenantName: string;
+  /** The tenant's look (logo, colours, links); the page's headers allow exactly what it shows. */
+  readonly brand: Branding;
   readonly tenantSlug: string;
   readonly csrf: string;
   /** Login's interaction to continue once done, when an OAuth flow started the journey. */
@@ -18,6 +20,7 @@ export interface Rendered {
   readonly html: string;
   /** Whether the page loads its same-origin script (the mailed-token filler). */
   readonly scripts: boolean;
+  readonly brand: Branding;
 }
 
 export const MAILED_TOKEN_SCRIPT = '/pages/mailed-token.js';
@@ -66,8 +69,16 @@ function passwordRules(context: JourneyContext): string {
 
 function render(context: JourneyContext, title: string, body: string, scripts = false): Rendered {
   return {
-    html: hostedPage({ siteName: context.tenantName, title, body, lang: context.locale, scripts: scripts ? [MAILED_TOKEN_SCRIPT] : [] }),
+    html: hostedPage({
+      siteName: context.tenantName,
+      brand: context.brand,
+      title,
+      body,
+      lang: context.locale,
+      scripts: scripts ? [MAILED_TOKEN_SCRIPT] : [],
+    }),
     scripts,
+    brand: context.brand,
   };
 }
 

@@ -28,7 +28,7 @@ export class PasswordResetController {
       tenant,
       callerOf(request),
       parseBody(resetRequestBody, body).email,
-      languageOfCall(request, this.settings.defaultLocale),
+      languageOfCall(request, tenant, this.settings.defaultLocale),
     );
     return { status: 'accepted', detail: 'if an account exists for this address, a reset link is on its way' };
   }

@@ -75,6 +75,9 @@ async function applyOne(envelope: EventEnvelope, tx: EntityManager): Promise<voi
     case 'TenantKeyRevoked':
       await applyTenantKeyEvents(tx, TENANT_KEYS_TABLE, [event]);
       return;
+    case 'TenantBrandingChanged':
+      await tx.getRepository(TenantRow).update({ tenantId: event.data.tenantId }, { branding: event.data.branding });
+      return;
     case 'UserImported': {
       // As a registration, with the verified flag the import carried (rebuilt after an erasure: nothing to insert).
       if (envelope.erased || !event.data.email) return;

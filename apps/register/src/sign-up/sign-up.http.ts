@@ -30,7 +30,7 @@ export class SignUpController {
   async signUp(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
     const tenant = await this.access.tenant(slug);
     const input = parseBody(signUpBody, body);
-    const signedUp = await this.flow.signUp(tenant, callerOf(request), input, languageOfCall(request, this.settings.defaultLocale));
+    const signedUp = await this.flow.signUp(tenant, callerOf(request), input, languageOfCall(request, tenant, this.settings.defaultLocale));
     return {
       id: signedUp.userId,
       email: signedUp.email,

@@ -1,4 +1,4 @@
-import { ExpiringLruCache } from '#platform';
+import { ExpiringLruCache, NO_BRANDING } from '#platform';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { TenantRef } from '../register.ports';
@@ -21,8 +21,13 @@ export class TenantDirectory {
     if (cached) return cached;
     const row = await this.dataSource.getRepository(TenantRow).findOneBy({ slug });
     if (!row) return undefined;
-    const record = { tenantId: row.tenantId, slug: row.slug, name: row.name };
+    const record = { tenantId: row.tenantId, slug: row.slug, name: row.name, branding: row.branding ?? NO_BRANDING };
     this.cache.set(slug, record);
     return record;
+  }
+
+  /** The tenant changed (its branding): this replica's next request reads it again. Others within the cache's 30 s. */
+  forget(slug: string): void {
+    this.cache.delete(slug);
   }
 }

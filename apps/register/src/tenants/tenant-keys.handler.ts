@@ -1,13 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
-import { CommandRunner, fold } from '#cqrs';
-import { hashKey, keyById, tenantStreamFor, type TenantKey, type TenantKeyKind, type TenantKeyRing } from '#contracts';
+import { hashKey, keyById, type TenantKey, type TenantKeyKind, type TenantKeyRing } from '#contracts';
 import { TenantKeyLookup } from '#tenant-keys';
-import { ReadModels } from '../read-models';
-import { Clock } from '../register.ports';
 import type { TenantRecord } from './tenant-directory';
 import { newTenantKey } from './tenant-keys';
-import { tenantDecider, type TenantCommand, type TenantRejection, type TenantState } from './tenant.decider';
+import type { TenantCommand, TenantRejection, TenantState } from './tenant.decider';
+import { TenantStream } from './tenant-stream';
 
 /** A key just issued, with the secret itself: the one time anyone sees it. */
 export interface IssuedKey {
@@ -26,16 +24,13 @@ export type KeyOutcome<T> =
 @Injectable()
 export class TenantKeysHandler {
   constructor(
-    private readonly runner: CommandRunner,
-    private readonly readModels: ReadModels,
-    private readonly clock: Clock,
+    private readonly stream: TenantStream,
     private readonly keys: TenantKeyLookup,
   ) {}
 
   /** The ring as the stream has it: a list never lags a change the caller just made. */
   async ring(slug: string): Promise<TenantKeyRing | undefined> {
-    const { state } = await this.runner.load(tenantStreamFor(slug), tenantDecider);
-    return state.exists ? state.ring : undefined;
+    return (await this.stream.load(slug))?.ring;
   }
 
   async issue(tenant: TenantRecord, kind: TenantKeyKind, label: string | null, correlationId: string): Promise<KeyOutcome<IssuedKey>> {
@@ -80,25 +75,12 @@ export class TenantKeysHandler {
     return { accepted: true, value: revoked };
   }
 
-  /** Read, decide, append; then wait for register's read model. Safe to retry on a conflict: the rules are re-checked on the newer ring. */
   private async decide(
     tenant: TenantRecord,
     correlationId: string,
     command: (now: Date, state: TenantState) => TenantCommand,
   ): Promise<{ accepted: true; ring: TenantKeyRing } | { accepted: false; rejection: TenantRejection }> {
-    let decidedOn: TenantState | undefined;
-    const now = this.clock.now();
-    const outcome = await this.runner.handle({
-      streamName: tenantStreamFor(tenant.slug),
-      decider: tenantDecider,
-      command: async (state: TenantState) => {
-        decidedOn = state;
-        return command(now, state);
-      },
-      context: { tenantId: tenant.tenantId, correlationId, now },
-    });
-    if (!outcome.accepted) return outcome;
-    await this.readModels.caughtUpWith(outcome.position);
-    return { accepted: true, ring: fold(tenantDecider, outcome.events, decidedOn!).ring };
+    const outcome = await this.stream.decide(tenant, correlationId, command);
+    return outcome.accepted ? { accepted: true, ring: outcome.state.ring } : outcome;
   }
 }

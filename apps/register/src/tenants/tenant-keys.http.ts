@@ -158,6 +158,8 @@ function keyProblem(rejection: TenantRejection): ProblemError {
         title: 'Too many keys',
         detail: `a tenant holds at most ${rejection.limit} keys that have not ended; revoke one first`,
       });
+    case 'InvalidBranding':
+      return new RequestValidationError([...rejection.problems]);
     case 'OverlapOutOfRange':
       return new RequestValidationError([{ pointer: '/overlapSeconds', message: `must be a whole number from 0 to ${rejection.max}` }]);
     case 'KeyIdTaken':

@@ -1,12 +1,15 @@
 import { accept, reject, type Decider, type Decision } from '#cqrs';
+import { BRANDING_FIELDS, brandingProblems, completeBranding, NO_BRANDING, type FieldError } from '#platform';
 import {
   emptyKeyRing,
   evolveKeyRing,
   keyById,
   keyValidAt,
+  TenantBrandingChanged,
   TenantCreated,
   TenantKeyIssued,
   TenantKeyRevoked,
+  type TenantBranding,
   type TenantEvent,
   type TenantKey,
   type TenantKeyKind,
@@ -48,7 +51,14 @@ export interface RevokeTenantKey {
   readonly now: Date;
 }
 
-export type TenantCommand = CreateTenant | IssueTenantKey | RotateTenantKey | RevokeTenantKey;
+/** The tenant's whole branding from now on: a field left null falls back to the default. */
+export interface SetTenantBranding {
+  readonly type: 'SetTenantBranding';
+  readonly branding: TenantBranding;
+  readonly now: Date;
+}
+
+export type TenantCommand = CreateTenant | IssueTenantKey | RotateTenantKey | RevokeTenantKey | SetTenantBranding;
 
 export type TenantRejection =
   | { readonly kind: 'SlugTaken'; readonly slug: string }
@@ -59,7 +69,8 @@ export type TenantRejection =
   | { readonly kind: 'KeyAlreadyEnding'; readonly keyId: string; readonly validUntil: string }
   | { readonly kind: 'OverlapOutOfRange'; readonly overlapSeconds: number; readonly max: number }
   | { readonly kind: 'LastApiKey'; readonly keyId: string }
-  | { readonly kind: 'TooManyKeys'; readonly limit: number };
+  | { readonly kind: 'TooManyKeys'; readonly limit: number }
+  | { readonly kind: 'InvalidBranding'; readonly problems: readonly FieldError[] };
 
 type TenantDecision = Decision<TenantEvent, TenantRejection>;
 
@@ -67,6 +78,7 @@ export interface TenantState {
   readonly exists: boolean;
   readonly tenantId: string | null;
   readonly ring: TenantKeyRing;
+  readonly branding: TenantBranding;
 }
 
 /** The longest a rotated key keeps working next to its successor: long enough for a monthly deploy, short enough to end. */
@@ -85,11 +97,12 @@ export const MAX_LIVE_KEYS = 20;
  * leave the tenant one API key that nothing ends, so that its servers are never locked out by a slip.
  */
 export const tenantDecider: Decider<TenantCommand, TenantEvent, TenantState, TenantRejection> = {
-  initialState: () => ({ exists: false, tenantId: null, ring: emptyKeyRing }),
+  initialState: () => ({ exists: false, tenantId: null, ring: emptyKeyRing, branding: NO_BRANDING }),
   evolve: (state, event) => ({
     exists: true,
     tenantId: event.type === 'TenantCreated' ? event.data.tenantId : state.tenantId,
     ring: evolveKeyRing(state.ring, event),
+    branding: event.type === 'TenantBrandingChanged' ? event.data.branding : state.branding,
   }),
   decide(command, state) {
     if (command.type === 'CreateTenant') return create(command, state);
@@ -101,6 +114,8 @@ export const tenantDecider: Decider<TenantCommand, TenantEvent, TenantState, Ten
         return rotate(command, state.tenantId, state.ring);
       case 'RevokeTenantKey':
         return revoke(command, state.tenantId, state.ring);
+      case 'SetTenantBranding':
+        return brand(command, state.tenantId, state.branding);
     }
   },
 };
@@ -175,6 +190,19 @@ function revoke(command: RevokeTenantKey, tenantId: string, ring: TenantKeyRing)
   return accept(
     TenantKeyRevoked({ tenantId, keyId: key.keyId, revokedAt: now.toISOString(), effectiveAt: now.toISOString(), reason: 'revoked' }),
   );
+}
+
+/**
+ * Branding rules (#platform `brandingProblems`): https URLs without quotes or credentials,
+ * `#rrggbb` colours, a plain support address, a supported language. Every broken field is named
+ * at once and nothing is stored; the same branding again changes nothing.
+ */
+function brand(command: SetTenantBranding, tenantId: string, current: TenantBranding): TenantDecision {
+  const problems = brandingProblems(command.branding);
+  if (problems.length > 0) return reject({ kind: 'InvalidBranding', problems });
+  const branding = completeBranding(command.branding);
+  if (BRANDING_FIELDS.every((field) => branding[field] === current[field])) return accept();
+  return accept(TenantBrandingChanged({ tenantId, branding, changedAt: command.now.toISOString() }));
 }
 
 function validKey(ring: TenantKeyRing, keyId: string, now: Date): { key: TenantKey } | { key?: undefined; rejection: TenantRejection } {

@@ -37,7 +37,7 @@ export class VerificationController {
       tenant,
       callerOf(request),
       parseBody(verificationLinkBody, body).email,
-      languageOfCall(request, this.settings.defaultLocale),
+      languageOfCall(request, tenant, this.settings.defaultLocale),
     );
     return { status: 'accepted', detail: 'if this address awaits verification, a new link is on its way' };
   }

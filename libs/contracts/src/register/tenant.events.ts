@@ -46,5 +46,33 @@ export const TenantKeyRevoked = defineEvent<{
   reason: 'revoked' | 'rotated';
 }>()('TenantKeyRevoked');
 
-export type TenantEvent = EventOf<typeof TenantCreated> | EventOf<typeof TenantKeyIssued> | EventOf<typeof TenantKeyRevoked>;
-export const tenantEvents = [TenantCreated, TenantKeyIssued, TenantKeyRevoked];
+/**
+ * How a tenant's hosted pages and mails look and which language they fall back to. Every field is
+ * optional (null: the default theme's, the tenant's name, the installation's language). The rules
+ * (https URLs, `#rrggbb` colours, a supported language) are #platform's `brandingProblems`; readers
+ * still render only what passes them again.
+ */
+export interface TenantBranding {
+  readonly displayName: string | null;
+  readonly logoUrl: string | null;
+  readonly primaryColor: string | null;
+  readonly accentColor: string | null;
+  readonly supportEmail: string | null;
+  readonly termsUrl: string | null;
+  readonly privacyUrl: string | null;
+  readonly defaultLocale: string | null;
+}
+
+/** The tenant's whole branding from now on (not a patch): login and register render from the latest. */
+export const TenantBrandingChanged = defineEvent<{
+  tenantId: string;
+  branding: TenantBranding;
+  changedAt: string;
+}>()('TenantBrandingChanged');
+
+export type TenantEvent =
+  | EventOf<typeof TenantCreated>
+  | EventOf<typeof TenantKeyIssued>
+  | EventOf<typeof TenantKeyRevoked>
+  | EventOf<typeof TenantBrandingChanged>;
+export const tenantEvents = [TenantCreated, TenantKeyIssued, TenantKeyRevoked, TenantBrandingChanged];
