@@ -1,7 +1,16 @@
 import type { EventEnvelope, EventOf } from '#cqrs';
 import type { JsonObject } from '#eventstore';
 import { SEALED_FIELD } from '#personal-data';
-import { trackingSubject, type AccountEvent, type LoginSucceeded, type TrackingEvent, type TrackingMessage } from '#contracts';
+import {
+  erasureIdentitiesOf,
+  trackingSubject,
+  type AccountEvent,
+  type ErasureEvent,
+  type ErasureIdentities,
+  type LoginSucceeded,
+  type TrackingEvent,
+  type TrackingMessage,
+} from '#contracts';
 import type { Identifier } from './identity.decider';
 
 /** What one message (tracked, or learnt from register or login) tells the identity graph. */
@@ -25,16 +34,21 @@ export interface Sighting {
   readonly sealedFields?: JsonObject;
 }
 
-/** Register erased the person: pulse forgets their profile. */
+/**
+ * Someone is to be forgotten: register erased an account (UserErased), or an erasure request
+ * names tracked identities (ErasureRequested, which pulse then reports done).
+ */
 export interface Erasure {
-  readonly userId: string;
+  readonly identities: ErasureIdentities;
+  /** The request to report done, when it came from one. */
+  readonly erasureId?: string;
 }
 
 /** The login service's stream prefix for sign-in attempts (pulse reads only LoginSucceeded there). */
 export const SIGN_IN_STREAM_PREFIX = 'login.signin-';
 
 type SignIn = EventOf<typeof LoginSucceeded>;
-export type ProfileInputEvent = TrackingEvent | AccountEvent | SignIn;
+export type ProfileInputEvent = TrackingEvent | AccountEvent | SignIn | ErasureEvent;
 
 /**
  * What an event means for profiles: a sighting to resolve and record, an erasure, or nothing.
@@ -54,7 +68,11 @@ export function interpret(envelope: EventEnvelope): Sighting | Erasure | undefin
     case 'LoginSucceeded':
       return fromSignIn(envelope, event.data);
     case 'UserErased':
-      return { userId: event.data.userId };
+      return { identities: { userIds: [event.data.userId], anonymousIds: [], emailIndexes: [] } };
+    case 'ErasureRequested': {
+      const identities = erasureIdentitiesOf(event.data as unknown as JsonObject);
+      return identities ? { identities, erasureId: event.data.erasureId } : undefined;
+    }
     default:
       return undefined;
   }
