@@ -31,7 +31,7 @@ describe('erasure requests', () => {
         .rows[0].n,
     );
 
-  test('by e-mail: register erases the account holding it, reports done, and the same request again is the same resource', async () => {
+  test('by e-mail: register erases the account holding it and reports done; a new account with the address is a new request', async () => {
     const { id: userId } = await register.signUp(tenant.slug, 'Erase.By.Mail@example.com');
     const asked = await ask({ email: 'erase.by.mail@example.com' });
     expect(asked.status).toBe(202);
@@ -49,9 +49,6 @@ describe('erasure requests', () => {
     });
     const { eventStore } = register.runtime.infrastructure;
     expect((await eventStore.readStream(accountStreamFor(tenant.id, userId))).at(-1)!.type).toBe('UserErased');
-    const again = await ask({ email: 'erase.by.mail@example.com' });
-    expect(again.status).toBe(200);
-    expect(again.body.id).toBe(id);
     // The address is free again: a new account with it is a new person, so a new request.
     const { id: newcomer } = await register.signUp(tenant.slug, 'erase.by.mail@example.com');
     const fresh = await ask({ email: 'erase.by.mail@example.com' });
@@ -62,13 +59,16 @@ describe('erasure requests', () => {
     );
   });
 
-  test('someone register never knew (a tracked id) is a request register completes at once, with nothing to erase', async () => {
+  test('someone register never knew (a tracked id) is a request register completes, with nothing to erase; asked again, the same one', async () => {
     const asked = await ask({ userId: 'user-42', anonymousId: 'a1b2c3' });
     expect(asked.status).toBe(202);
     await eventually(async () => {
       const status = await register.http().get(`/t/${tenant.slug}/erasures/${asked.body.id}`).set(api());
       expect(status.body.services.register.status).toBe('done');
     });
+    const again = await ask({ anonymousId: 'a1b2c3', userId: 'user-42' });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(asked.body.id);
   });
 
   test('DELETE /users/{id} creates a request too, and points to it', async () => {
@@ -85,7 +85,7 @@ describe('erasure requests', () => {
     const asked = await ask({ userId: `someone-${randomUUID()}` });
     expect(asked.status).toBe(202);
     expect((await register.http().get(`/t/${other.slug}/erasures/${asked.body.id}`).set(api(other.apiKey))).status).toBe(404);
-    expect((await register.http().get(`/t/${tenant.slug}/erasures/${asked.body.id}`).set(api(other.apiKey))).status).toBe(401);
+    expect((await register.http().get(`/t/${tenant.slug}/erasures/${asked.body.id}`).set(api(other.apiKey))).status).toBe(403);
     expect((await register.http().post(`/t/${tenant.slug}/erasures`).send({ userId: 'x' })).status).toBe(401);
     expect((await register.http().get(`/t/${tenant.slug}/erasures/not-an-id`).set(api())).status).toBe(400);
   });
@@ -117,7 +117,9 @@ describe('erasure requests', () => {
           return;
         }
         expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-        expect(response.body.errors[0].pointer).toMatch(/^\/(userId|email|anonymousId|)?/);
+        // A JSON pointer: to the field at fault (an unknown one included), or "" for a body that is no object.
+        expect(typeof response.body.errors[0].pointer).toBe('string');
+        expect(response.body.errors[0].pointer).toMatch(/^(\/[\s\S]*)?$/);
         expect(await requestStreams()).toBe(before);
       }),
       { numRuns: 120 },
