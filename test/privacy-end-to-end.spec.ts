@@ -266,6 +266,26 @@ describe('one erasure across register, login, pulse and rewards', () => {
     expect((await four.pool.query('SELECT 1 FROM pulse_identities WHERE value = $1', [anonymousId])).rowCount).toBe(0);
   });
 
+  test('an erasure by anonymousId reaches a visitor who never identified, and suppresses them', async () => {
+    const tag = randomBytes(6).toString('hex');
+    const anonymousId = `cookie-${tag}`;
+    expect((await track('page', { anonymousId, name: 'Offers', properties: { search: `red shoes ${tag}` } }, tenant.writeKey)).status).toBe(
+      200,
+    );
+    await eventually(
+      async () =>
+        (await four.pool.query("SELECT 1 FROM pulse_identities WHERE kind = 'anonymousId' AND value = $1", [anonymousId])).rowCount === 1,
+    );
+    const asked = await call('register', 'POST', `/t/${tenant.slug}/erasures`, api(), { anonymousId });
+    expect(asked.status).toBe(202);
+    await untilCompleted(asked.headers.get('location')!, Date.now());
+    expect(await readableTraces(four.pool, [`red shoes ${tag}`])).toEqual([]);
+    expect(await readModelTraces(four.pool, [anonymousId])).toEqual([]);
+    const stored = await storedMessagesOf(anonymousId);
+    expect((await track('page', { anonymousId, name: 'Offers' }, tenant.writeKey)).status).toBe(200);
+    expect(await storedMessagesOf(anonymousId)).toBe(stored);
+  });
+
   test('the status is the tenant’s alone; unknown ids are 404, malformed ones 400', async () => {
     const unknown = await call('register', 'GET', `/t/${tenant.slug}/erasures/${randomUUID()}`, api());
     expect(unknown.status).toBe(404);
