@@ -52,7 +52,7 @@ async function expectStatus(answer: Promise<{ status: number; body: Json }>, sta
 }
 
 /** A tenant through register's admin API, once login, pulse and rewards know it (each from register's events). */
-async function createTenant(four: FourServices, slug: string) {
+export async function createTenant(four: FourServices, slug: string) {
   const { register, pulse, rewards } = four.services;
   const admin = { authorization: `Bearer ${four.adminToken}` };
   const tenant = (await expectStatus(
@@ -72,7 +72,7 @@ async function createTenant(four: FourServices, slug: string) {
   return tenant;
 }
 
-async function registerClient(four: FourServices, slug: string, body: Json): Promise<{ clientId: string; clientSecret?: string }> {
+export async function registerClient(four: FourServices, slug: string, body: Json): Promise<{ clientId: string; clientSecret?: string }> {
   const url = `${four.services.login.url}/admin/tenants/${slug}/clients`;
   return (await expectStatus(json(url, 'POST', { authorization: `Bearer ${four.adminToken}` }, body), 201, 'client registration')) as {
     clientId: string;

@@ -17,6 +17,7 @@ import { LoginDirectory } from './directory';
 import { SigningKeys } from './keys/signing-keys';
 import { LoginEventLog } from './login-events';
 import { loginReadModelProjection } from './login.projection';
+import { loginErasuresProjection } from './privacy/erasures.projection';
 import { ExpiredArtefactsCleanup } from './oidc/expiry-cleanup';
 import { OIDC_REQUEST_LIMITER, OidcMount } from './oidc/oidc-mount';
 import { ProviderCache } from './oidc/provider-cache';
@@ -40,6 +41,10 @@ import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from '.
 /** What login runs on; see login.runtime.ts. */
 export type { LoginRuntime } from './login.runtime';
 import type { LoginRuntime } from './login.runtime';
+
+/** Login's projection runners: the read models' and that of its part of erasure requests (see privacy/erasures.projection.ts). */
+const PROJECTION_RUNNERS = Symbol('ProjectionRunners');
+const ERASURES_RUNNER = Symbol('ErasuresRunner');
 
 @Module({})
 export class LoginModule {
@@ -140,24 +145,27 @@ export class LoginModule {
           ),
       },
       {
-        provide: ProjectionRunner,
+        // One call for both: the runners share their metrics. Erasures keep a checkpoint of their own.
+        provide: PROJECTION_RUNNERS,
         inject: [MetricsRegistry, SERVICE_LOGGER],
         useFactory: (metrics: MetricsRegistry, logger: Logger) =>
           projectionRunners(
-            [loginReadModelProjection],
+            [loginReadModelProjection, loginErasuresProjection({ store: infrastructure.eventStore, codec: infrastructure.codec })],
             { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
             metrics,
             logger,
-          )[0],
+          ),
       },
+      { provide: ProjectionRunner, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[0] },
+      { provide: ERASURES_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[1] },
       {
         provide: RuntimeLifecycle,
-        inject: [ReadinessChecks, ProjectionRunner, SERVICE_LOGGER],
-        useFactory: (checks: ReadinessChecks, projection: ProjectionRunner, logger: Logger) => {
+        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, SERVICE_LOGGER],
+        useFactory: (checks: ReadinessChecks, projection: ProjectionRunner, erasures: ProjectionRunner, logger: Logger) => {
           const warn = (fields: object, message: string) => logger.warn(fields, message);
           return new RuntimeLifecycle(checks, {
             infrastructure,
-            followers: [projection],
+            followers: [projection, erasures],
             maxLagMs: runtime.maxProjectionLagMs,
             tasks: [new ExpiredArtefactsCleanup(infrastructure.pool, warn), new ClientChangeListener(clients, runtime.databaseUrl, warn)],
           });
@@ -165,13 +173,13 @@ export class LoginModule {
       },
       {
         provide: ParkedEventsAdmin,
-        inject: [ProjectionRunner],
-        useFactory: (projection: ProjectionRunner) =>
+        inject: [ProjectionRunner, ERASURES_RUNNER],
+        useFactory: (projection: ProjectionRunner, erasures: ProjectionRunner) =>
           new ParkedEventsAdmin({
             requireAdmin: (headers) => requireAdmin(headers, runtime.adminToken),
             tenantIdOf: async (slug) => (await directory.tenantBySlug(slug))?.tenantId,
-            projections: [projection.name],
-            runners: [projection],
+            projections: [projection.name, erasures.name],
+            runners: [projection, erasures],
             dataSource: infrastructure.dataSource,
           }),
       },

@@ -40,7 +40,7 @@ async function unlockAccount(tx: EntityManager, tenantId: string, userId: string
 }
 
 /** Sessions, grants, codes and tokens of a person: every oidc-provider artefact names its account. */
-async function endEverythingOf(tx: EntityManager, tenantId: string, userId: string): Promise<void> {
+export async function endEverythingOf(tx: EntityManager, tenantId: string, userId: string): Promise<void> {
   await tx.query("DELETE FROM login_oidc_models WHERE tenant_id = $1 AND payload->>'accountId' = $2", [tenantId, userId]);
 }
 

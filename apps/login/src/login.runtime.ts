@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { ServiceInfrastructure } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
-import { accountEvents, tenantEvents } from '#contracts';
+import { accountEvents, erasureEvents, tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
 import { loginApi } from './login.api';
 import type { LoginConfig } from './login.config';
@@ -44,7 +44,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
     migrations: [LoginTables1732400000000, LoginLegacyPasswords1765900000000, LoginTenantBranding1765520000001],
-    events: [...accountEvents, ...tenantEvents, ...clientEvents, ...signInEvents, ...factorEvents, ...policyEvents],
+    events: [...accountEvents, ...tenantEvents, ...erasureEvents, ...clientEvents, ...signInEvents, ...factorEvents, ...policyEvents],
   });
   const publicUrl = (config.LOGIN_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
   return {

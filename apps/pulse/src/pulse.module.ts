@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import {
   adminTokenCheck,
+  KeyDestructionListener,
   ParkedEventsAdmin,
   ParkedEventsController,
   PeriodicTask,
@@ -159,6 +160,10 @@ export class PulseModule {
                       ),
                     ]
                   : []),
+                // An erased person's cached key goes at once, so the ingest suppresses their tracking from then on.
+                new KeyDestructionListener(infrastructure.personalData, runtime.databaseUrl, (fields, message) =>
+                  logger.warn(fields, message),
+                ),
               ],
               // Accepted tracking calls are flushed to the store before anything closes.
               drain: ingest ? () => ingest.commit.drain() : undefined,

@@ -2,7 +2,7 @@ import { ServiceInfrastructure } from '#cqrs';
 import type { EventStore } from '#eventstore';
 import { DEFAULT_RETRY, DEFAULT_SENDER, OutboundTables1765300000000, SecretBox, type AddressPolicy, type RetryPolicy } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
-import { accountEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
+import { accountEvents, erasureEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
 import { audienceEvents } from './audiences/audience.events';
 import { destinationEvents } from './destinations/destination.events';
 import { identityEvents } from './identity/identity.events';
@@ -30,6 +30,8 @@ import { liveTicketKeyOf } from './live/live-tickets';
 export interface PulseRuntime {
   readonly infrastructure: ServiceInfrastructure;
   readonly role: PulseConfig['PULSE_ROLE'];
+  /** For connections of their own (LISTEN): the key destructions the ingest's key cache follows. */
+  readonly databaseUrl: string;
   /** PostgreSQL (ingest exactly once) or EventStoreDB (ingest at least once, see EventStoreIngestLog). */
   readonly store: EventStore;
   readonly ingest: GroupCommitSettings;
@@ -101,6 +103,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       ...destinationEvents,
       ...tenantEvents,
       ...accountEvents,
+      ...erasureEvents,
       LoginSucceeded,
       ...trackingPurposeEvents,
       ...retentionEvents,
@@ -110,6 +113,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
   return {
     infrastructure,
     role: config.PULSE_ROLE,
+    databaseUrl: config.DATABASE_URL,
     store: infrastructure.eventStore,
     ingest: {
       maxQueuedEvents: config.INGEST_MAX_QUEUED_EVENTS,

@@ -116,8 +116,8 @@ export async function startPulseApp(
 
 // Streams and types the profiles projection consumes; later events of other streams never reach it.
 const PROFILE_INPUT = {
-  streamNamePrefixes: ['pulse.tracking-', 'register.account-', 'login.signin-'],
-  eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserImported', 'UserErased', 'LoginSucceeded'],
+  streamNamePrefixes: ['pulse.tracking-', 'register.account-', 'login.signin-', 'privacy.erasure-'],
+  eventTypePrefixes: ['MessageReceived', 'UserRegistered', 'UserImported', 'UserErased', 'LoginSucceeded', 'ErasureRequested'],
 };
 
 /** The position of the last stored event the profiles projection consumes. */
@@ -127,8 +127,9 @@ async function lastProfileInput(runtime: PulseRuntime): Promise<Position | undef
   if (store.transactional?.sharesDatabaseWith(runtime.infrastructure.pool)) {
     const { rows } = await runtime.infrastructure.pool.query<{ commit: string; prepare: string }>(
       `SELECT transaction_id::text AS commit, seq::text AS prepare FROM es_events
-       WHERE (stream_name LIKE 'pulse.tracking-%' OR stream_name LIKE 'register.account-%' OR stream_name LIKE 'login.signin-%')
-         AND type IN ('MessageReceived', 'UserRegistered', 'UserImported', 'UserErased', 'LoginSucceeded')
+       WHERE (stream_name LIKE 'pulse.tracking-%' OR stream_name LIKE 'register.account-%' OR stream_name LIKE 'login.signin-%'
+              OR stream_name LIKE 'privacy.erasure-%')
+         AND type IN ('MessageReceived', 'UserRegistered', 'UserImported', 'UserErased', 'LoginSucceeded', 'ErasureRequested')
        ORDER BY transaction_id DESC, seq DESC LIMIT 1`,
     );
     return rows[0] ? { commit: BigInt(rows[0].commit), prepare: BigInt(rows[0].prepare) } : undefined;

@@ -2,6 +2,7 @@ import { parkedEventsApi } from '#cqrs';
 import { z } from 'zod';
 import type { ApiDescription } from '#platform';
 import { grantConsentBody } from './consent/consent.http';
+import { erasureRequestBody } from './erasure/erasure-requests.http';
 import { resetConfirmBody, resetRequestBody } from './password-reset/password-reset.http';
 import { profileChanges } from './register.schemas';
 import { signUpBody } from './sign-up/sign-up.http';
@@ -197,19 +198,49 @@ export const registerApi: ApiDescription = {
     {
       method: 'delete',
       path: '/t/{tenant}/me',
-      summary: 'Erase the caller (crypto-shredding)',
+      summary: 'Erase the caller in every service (crypto-shredding); Location names the erasure request',
       tags: ['privacy'],
       auth: 'accessToken',
-      responses: { 204: 'erased', ...personErrors },
+      responses: { 204: 'erased by register; the request carries it to login, pulse and rewards', ...personErrors },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/erasures',
+      summary: 'Ask that a person be erased in every service, by userId (an account or a tracked id), e-mail or anonymousId',
+      tags: ['privacy'],
+      auth: 'apiKey',
+      body: erasureRequestBody,
+      responses: {
+        202: 'requested; Location names it',
+        200: 'the same people were asked for already: that request',
+        400: 'invalid input (none of userId, email, anonymousId, or one malformed)',
+        401: 'no or unknown API key',
+        403: 'API key of another tenant',
+        404: 'unknown tenant',
+      },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/erasures/{id}',
+      summary: 'Which services have completed an erasure request',
+      tags: ['privacy'],
+      auth: 'apiKey',
+      responses: {
+        200: 'status: pending or completed, per service',
+        400: 'not an erasure id',
+        401: 'no or unknown API key',
+        403: 'API key of another tenant',
+        404: 'unknown tenant or erasure request',
+      },
     },
     {
       method: 'delete',
       path: '/t/{tenant}/users/{id}',
-      summary: 'Erase a user, by the tenant',
+      summary: 'Erase a user in every service, by the tenant; Location names the erasure request',
       tags: ['privacy'],
       auth: 'apiKey',
       responses: {
-        204: 'erased',
+        204: 'erased by register; the request carries it to login, pulse and rewards',
         400: 'not a user id',
         401: 'no or unknown API key',
         403: 'API key of another tenant',

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import {
   CommandRunner,
+  EventCodec,
   ParkedEventsAdmin,
   ParkedEventsController,
   PeriodicTask,
@@ -20,6 +21,9 @@ import { EmailClaims } from './account/email-claims';
 import { ConsentController } from './consent/consent.http';
 import { EraseUserHandler } from './erasure/erasure.handler';
 import { ErasureController } from './erasure/erasure.http';
+import { ErasureRequests } from './erasure/erasure-requests';
+import { ErasureRequestsController } from './erasure/erasure-requests.http';
+import { erasureProjection } from './erasure/erasure.projection';
 import { DevMailboxController } from './mail/dev-mailbox.http';
 import { DevMailbox, Mailer } from './mail/mailer';
 import { RequestMailedLinkHandler } from './account/mailed-links';
@@ -75,6 +79,10 @@ export interface RegisterRuntime {
   readonly pages: { readonly formKey: Buffer; readonly continueBase?: string };
 }
 
+/** Register's projection runners: the read models' and that of its part of erasure requests (see erasure.projection.ts). */
+const PROJECTION_RUNNERS = Symbol('ProjectionRunners');
+const ERASURES_RUNNER = Symbol('ErasuresRunner');
+
 @Module({})
 export class RegisterModule {
   static forRoot(runtime: RegisterRuntime): DynamicModule {
@@ -85,6 +93,7 @@ export class RegisterModule {
       { provide: EVENT_STORE, useValue: infrastructure.eventStore },
       { provide: DataSource, useValue: infrastructure.dataSource },
       { provide: CommandRunner, useValue: infrastructure.commands },
+      { provide: EventCodec, useValue: infrastructure.codec },
       { provide: PersonalDataEraser, useValue: infrastructure.personalData },
       {
         provide: EmailIndex,
@@ -98,16 +107,28 @@ export class RegisterModule {
       { provide: PAGE_FORMS, useValue: new PageForms(runtime.pages.formKey, runtime.pages.continueBase) },
       { provide: Clock, useClass: SystemClock },
       {
-        provide: ProjectionRunner,
-        inject: [MetricsRegistry, SERVICE_LOGGER],
-        useFactory: (metrics: MetricsRegistry, logger: Logger) =>
+        // One call for both: the runners share their metrics. The erasures have a runner (and a checkpoint) of their
+        // own because an erasure calls commands and waits on them, which must not hold up the profiles.
+        provide: PROJECTION_RUNNERS,
+        inject: [MetricsRegistry, SERVICE_LOGGER, EraseUserHandler],
+        useFactory: (metrics: MetricsRegistry, logger: Logger, erasures: EraseUserHandler) =>
           projectionRunners(
-            [registerReadModelProjection],
+            [
+              registerReadModelProjection,
+              erasureProjection({
+                store: infrastructure.eventStore,
+                codec: infrastructure.codec,
+                erasures,
+                eraser: infrastructure.personalData,
+              }),
+            ],
             { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
             metrics,
             logger,
-          )[0],
+          ),
       },
+      { provide: ProjectionRunner, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[0] },
+      { provide: ERASURES_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[1] },
       {
         provide: RequestLimits,
         inject: [MetricsRegistry],
@@ -121,11 +142,17 @@ export class RegisterModule {
       },
       {
         provide: RuntimeLifecycle,
-        inject: [ReadinessChecks, ProjectionRunner, RequestLimits, SERVICE_LOGGER],
-        useFactory: (checks: ReadinessChecks, projection: ProjectionRunner, limits: RequestLimits, logger: Logger) =>
+        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, RequestLimits, SERVICE_LOGGER],
+        useFactory: (
+          checks: ReadinessChecks,
+          projection: ProjectionRunner,
+          erasures: ProjectionRunner,
+          limits: RequestLimits,
+          logger: Logger,
+        ) =>
           new RuntimeLifecycle(checks, {
             infrastructure,
-            followers: [projection],
+            followers: [projection, erasures],
             maxLagMs: runtime.maxProjectionLagMs,
             tasks: [limitsCleanup(limits, runtime.requestLimits.windowMs, logger)],
             release: [() => runtime.mailer.close()],
@@ -133,13 +160,13 @@ export class RegisterModule {
       },
       {
         provide: ParkedEventsAdmin,
-        inject: [TenantAccess, ProjectionRunner],
-        useFactory: (access: TenantAccess, projection: ProjectionRunner) =>
+        inject: [TenantAccess, ProjectionRunner, ERASURES_RUNNER],
+        useFactory: (access: TenantAccess, projection: ProjectionRunner, erasures: ProjectionRunner) =>
           new ParkedEventsAdmin({
             requireAdmin: (headers) => access.requireAdmin({ headers }),
             tenantIdOf: async (slug) => (await access.tenant(slug)).tenantId,
-            projections: [projection.name],
-            runners: [projection],
+            projections: [projection.name, erasures.name],
+            runners: [projection, erasures],
             dataSource: infrastructure.dataSource,
           }),
       },
@@ -162,6 +189,7 @@ export class RegisterModule {
       ConfirmPasswordResetHandler,
       ChangeOwnAccountHandler,
       EraseUserHandler,
+      ErasureRequests,
       ...(devMailbox ? [{ provide: DevMailbox, useValue: devMailbox }] : []),
     ];
     return {
@@ -176,6 +204,7 @@ export class RegisterModule {
         ProfileController,
         ConsentController,
         ErasureController,
+        ErasureRequestsController,
         ParkedEventsController,
         JourneyPagesController,
         JourneyScriptController,

@@ -4,7 +4,7 @@ import { ServiceInfrastructure } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { AccessTokenVerifier, NoAccessTokens } from './access/access-token';
 import { TestTokenVerifier } from './access/testing/test-tokens';
-import { accountEvents, tenantEvents } from '#contracts';
+import { accountEvents, erasureEvents, tenantEvents } from '#contracts';
 import { reservationEvents } from './account/email-reservation';
 import { DevMailbox, SmtpMailer, type Mailer } from './mail/mailer';
 import { ProfileRow } from './profile/profile.entity';
@@ -34,7 +34,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
       RegisterTenantKeys1765200000000,
       RegisterTenantBranding1765520000000,
     ],
-    events: [...accountEvents, ...reservationEvents, ...tenantEvents],
+    events: [...accountEvents, ...reservationEvents, ...tenantEvents, ...erasureEvents],
   });
   const mailer: Mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM) : new DevMailbox(config.MAIL_FROM);
   const accessTokens = accessTokensOf(config);

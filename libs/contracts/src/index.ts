@@ -69,3 +69,17 @@ export {
   keyValidAt,
   keysIssuedBy,
 } from './register/tenant-key-ring';
+export {
+  ERASURE_SERVICES,
+  ERASURE_STREAM_PREFIX,
+  ErasureCompleted,
+  type ErasureEvent,
+  type ErasureIdentities,
+  ErasureRequested,
+  type ErasureService,
+  erasureCompletion,
+  erasureEvents,
+  erasureIdentitiesOf,
+  erasureStreamFor,
+  erasureSubject,
+} from './privacy/erasure.events';

@@ -16,6 +16,8 @@ export { type DomainEvent, type EventDefinition, type EventOf, EventRegistry, de
 export { PeriodicTask } from './periodic-task';
 export { ProjectionMetrics } from './projection-metrics';
 export { type Projection, type ProjectionLogger } from './projection';
+export { appendFromProjection } from './projection-appends';
+export { KeyDestructionListener } from './key-destruction-listener';
 export { type ClassifiedFailure, type FailureClass, classifyFailure, undecodableReason } from './projection-failures';
 export { ProjectionRunner, type RetryOutcome } from './projection-runner';
 export { CHECKPOINTS_DDL, migrateProjectionTables } from './projection-tables';

@@ -111,6 +111,11 @@ export class PersonalDataCodec {
     return this.keys.destroy(tenantId, subject);
   }
 
+  /** Another process forgot the subject (see KEY_DESTRUCTION_CHANNEL): drop this process's cached key. */
+  evict(tenantId: string, subject: string): void {
+    this.keys.evict(tenantId, subject);
+  }
+
   private async decrypt(tenantId: string, envelope: SealedValue, binding: (aead: Aead) => Buffer): Promise<Buffer | 'erased'> {
     const found = await this.keys.lookup(tenantId, envelope.subject);
     if (found.status === 'erased') return 'erased';

@@ -34,6 +34,13 @@ const CURRENT_KEY_VERSION = 1;
 const MIGRATION_LOCK = 'tessera.personal_data_keys.migrate';
 
 /**
+ * Every destroyed key is announced on this PostgreSQL channel (payload: JSON `[tenantId, subjectId]`),
+ * so that processes caching keys (pulse's ingest, sealing every tracked call) evict it at once
+ * rather than after their cache's TTL: a person erased is not tracked again once the erasure is done.
+ */
+export const KEY_DESTRUCTION_CHANNEL = 'tessera_personal_keys_destroyed';
+
+/**
  * Per-person data keys on PostgreSQL, stored only wrapped (AES-256-GCM under the key-wrapping key,
  * bound to tenant and subject, so a wrapped key copied to another row does not unwrap).
  * Destroying a key leaves a tombstone row: the key is never silently re-created for that person.
@@ -117,15 +124,25 @@ export class PersonalKeyStore {
     this.destroyEpoch += 1;
     const cacheKey = cacheKeyOf(tenantId, subjectId);
     this.cache.delete(cacheKey);
+    // The announcement is delivered when the statement commits, so no listener evicts before the key is gone.
     await this.pool.query(
-      `INSERT INTO personal_data_keys (tenant_id, subject_id, key_version, wrapped_key, destroyed_at)
-       VALUES ($1, $2, $3, NULL, now())
-       ON CONFLICT (tenant_id, subject_id) DO UPDATE
-         SET wrapped_key = NULL, destroyed_at = COALESCE(personal_data_keys.destroyed_at, EXCLUDED.destroyed_at)`,
-      [tenantId, subjectId, CURRENT_KEY_VERSION],
+      `WITH destroyed AS (
+         INSERT INTO personal_data_keys (tenant_id, subject_id, key_version, wrapped_key, destroyed_at)
+         VALUES ($1, $2, $3, NULL, now())
+         ON CONFLICT (tenant_id, subject_id) DO UPDATE
+           SET wrapped_key = NULL, destroyed_at = COALESCE(personal_data_keys.destroyed_at, EXCLUDED.destroyed_at)
+         RETURNING 1)
+       SELECT pg_notify($4, $5) FROM destroyed`,
+      [tenantId, subjectId, CURRENT_KEY_VERSION, KEY_DESTRUCTION_CHANNEL, JSON.stringify([tenantId, subjectId])],
     );
     this.destroyEpoch += 1;
     this.cache.set(cacheKey, { status: 'erased' });
+  }
+
+  /** Another process destroyed the subject's key: forget what this one cached, so the next use reads the tombstone. */
+  evict(tenantId: string, subjectId: string): void {
+    this.destroyEpoch += 1;
+    this.cache.delete(cacheKeyOf(tenantId, subjectId));
   }
 
   /**

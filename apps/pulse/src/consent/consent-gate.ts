@@ -53,7 +53,7 @@ export class ConsentGate {
   ) {
     this.suppressed = metrics.counter({
       name: 'tessera_tracking_messages_suppressed_total',
-      help: 'Tracked messages acknowledged but not stored, by reason (consent: a purpose withdrawn or refused by the message)',
+      help: 'Tracked messages acknowledged but not stored, by reason (consent: a purpose withdrawn or refused by the message; erased: its person was erased)',
       labelNames: ['reason'],
     });
   }
@@ -85,6 +85,11 @@ export class ConsentGate {
     });
     if (kept.length < messages.length) this.suppressed.inc({ reason: 'consent' }, messages.length - kept.length);
     return kept;
+  }
+
+  /** Messages dropped elsewhere at ingest, counted with consent's (one metric of what was acknowledged and not stored). */
+  countSuppressed(reason: 'erased', count: number): void {
+    if (count > 0) this.suppressed.inc({ reason }, count);
   }
 
   /** The tenant's rules changed on this process: read them again. */

@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { transactionClientOf, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
+import { appendFromProjection, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
 import type { AppendedEvents, EventStore, EventToAppend, JsonObject, JsonValue } from '#eventstore';
 import { blindIndex, SEALED_FIELD, SubjectErasedError, type PersonalDataCodec } from '#personal-data';
-import { ACCOUNT_STREAM_PREFIX, TRACKING_STREAM_PREFIX, trackingSubject } from '#contracts';
+import {
+  ACCOUNT_STREAM_PREFIX,
+  ERASURE_STREAM_PREFIX,
+  TRACKING_STREAM_PREFIX,
+  erasureCompletion,
+  erasureStreamFor,
+  trackingSubject,
+} from '#contracts';
 import { AudienceEvaluator } from '../audiences/audience-evaluator';
 import { AUDIENCES_STREAM_PREFIX } from '../audiences/audience.events';
 import { uuidFrom } from '../audiences/audience-transitions';
@@ -62,7 +69,13 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
   return {
     name: PROFILES_PROJECTION,
     filter: {
-      streamNamePrefixes: [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX, SIGN_IN_STREAM_PREFIX, AUDIENCES_STREAM_PREFIX],
+      streamNamePrefixes: [
+        TRACKING_STREAM_PREFIX,
+        ACCOUNT_STREAM_PREFIX,
+        SIGN_IN_STREAM_PREFIX,
+        AUDIENCES_STREAM_PREFIX,
+        ERASURE_STREAM_PREFIX,
+      ],
       eventTypePrefixes: [
         'MessageReceived',
         'UserRegistered',
@@ -72,6 +85,7 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
         'ComputedTrait',
         'AudienceDefined',
         'AudienceRemoved',
+        'ErasureRequested',
       ],
     },
     maxBatch: MAX_BATCH,
@@ -98,6 +112,8 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
         segment = [];
         known.forgetAll();
         await erase(deps, tx, tenantOf(envelope), meaning);
+        const done = meaning.erasureId === undefined ? undefined : await reportDone(deps, tx, envelope, meaning.erasureId);
+        if (done) appended.push(done);
       }
       appended.push(...(await resolveAndRecord(deps, known, tx, segment)));
       return appended;
@@ -278,35 +294,38 @@ async function appendMerge(
   });
   // One id per (message, merged profile): a store that recognises retried appends by id (EventStoreDB) drops a replayed copy.
   const withStableId: EventToAppend = { ...encoded, id: uuidFrom(`${envelope.id}\n${merge.mergedId}`) };
-  const stream = profileStreamFor(tenantId, merge.survivorId);
-  // A transactional store shares the read model's database: the merge commits with the profiles and the checkpoint.
-  const { transactional } = deps.store;
-  const client = transactional && transactionClientOf(tx);
-  if (transactional && client) {
-    await transactional.appendWithin(client, stream, [withStableId]);
-    return { streamName: stream, types: [withStableId.type] };
-  }
-  // Appended on its own: the store tells its subscriptions itself.
-  await deps.store.appendToStream(stream, [withStableId]);
-  return undefined;
+  return appendFromProjection(deps.store, tx, profileStreamFor(tenantId, merge.survivorId), [withStableId]);
 }
 
-/** Register erased the person: forget the keys of every identity their profile held, then the rows. */
+/**
+ * Forgets everyone the erasure names: the profiles any of their identities resolve to (with every
+ * identity, trait, counter and event those hold, and the profiles merged into them), the keys of
+ * every identity involved, so that their tracked history reads back as erased and further tracking
+ * of them is acknowledged but not stored (the ingest cannot seal for them), and their consent
+ * withdrawals. The named identities' keys go even when pulse has no profile for them.
+ */
 async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: string, erasure: Erasure): Promise<void> {
-  const rows: { profile_id: string }[] = await tx.query(
-    "SELECT profile_id FROM pulse_identities WHERE tenant_id = $1 AND kind = 'userId' AND value = $2",
-    [tenantId, erasure.userId],
+  const { userIds, anonymousIds, emailIndexes } = erasure.identities;
+  const profiles: { profile_id: string }[] = await tx.query(
+    `SELECT DISTINCT profile_id FROM pulse_identities
+      WHERE tenant_id = $1 AND ((kind = 'userId' AND value = ANY($2)) OR (kind = 'anonymousId' AND value = ANY($3)) OR (kind = 'email' AND value = ANY($4)))`,
+    [tenantId, userIds, anonymousIds, emailIndexes],
   );
-  const profileId = rows[0]?.profile_id;
-  if (!profileId) return;
+  const profileIds = profiles.map((row) => row.profile_id);
   const identities: { kind: string; value: string }[] = await tx.query(
-    'SELECT kind, value FROM pulse_identities WHERE tenant_id = $1 AND profile_id = $2',
-    [tenantId, profileId],
+    'SELECT kind, value FROM pulse_identities WHERE tenant_id = $1 AND profile_id = ANY($2)',
+    [tenantId, profileIds],
   );
+  const subjects = new Set([...userIds, ...anonymousIds.map((id) => `anonymous:${id}`)]);
+  const forgottenUsers = new Set(userIds);
   for (const identity of identities) {
-    if (identity.kind === 'userId') await deps.personalData.forget(tenantId, identity.value);
-    if (identity.kind === 'anonymousId') await deps.personalData.forget(tenantId, `anonymous:${identity.value}`);
+    if (identity.kind === 'userId') {
+      subjects.add(identity.value);
+      forgottenUsers.add(identity.value);
+    }
+    if (identity.kind === 'anonymousId') subjects.add(`anonymous:${identity.value}`);
   }
+  for (const subject of subjects) await deps.personalData.forget(tenantId, subject);
   for (const table of [
     'pulse_profile_events',
     'pulse_profile_counters',
@@ -316,9 +335,32 @@ async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: 
     'pulse_trait_values',
     'pulse_audience_members',
   ]) {
-    await tx.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND profile_id = $2`, [tenantId, profileId]);
+    await tx.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND profile_id = ANY($2)`, [tenantId, profileIds]);
   }
-  await tx.query('DELETE FROM pulse_profiles WHERE tenant_id = $1 AND (profile_id = $2 OR merged_into = $2)', [tenantId, profileId]);
+  await tx.query('DELETE FROM pulse_profiles WHERE tenant_id = $1 AND (profile_id = ANY($2) OR merged_into = ANY($2))', [
+    tenantId,
+    profileIds,
+  ]);
+  for (const table of ['pulse_consent_withdrawals', 'pulse_consent_grants'])
+    await tx.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND user_id = ANY($2)`, [tenantId, [...forgottenUsers]]);
+}
+
+/** Pulse's part of an erasure request is done: said on the request's stream, with the batch. */
+async function reportDone(
+  deps: ProfilesProjectionDeps,
+  tx: EntityManager,
+  envelope: EventEnvelope,
+  erasureId: string,
+): Promise<AppendedEvents | undefined> {
+  const tenantId = envelope.metadata.tenantId;
+  const now = new Date();
+  const completion = await deps.codec.encode(erasureCompletion(erasureId, 'pulse', now), {
+    tenantId,
+    correlationId: envelope.metadata.correlationId || envelope.id,
+    causationId: envelope.id,
+    now,
+  });
+  return appendFromProjection(deps.store, tx, erasureStreamFor(tenantId, erasureId), [completion]);
 }
 
 function tenantOf(envelope: EventEnvelope): string {

@@ -3,8 +3,11 @@ import type { JsonObject } from '#eventstore';
 import { SEALED_FIELD } from '#personal-data';
 import {
   AUDIENCE_SOURCE,
+  erasureIdentitiesOf,
   trackingSubject,
   type AccountEvent,
+  type ErasureEvent,
+  type ErasureIdentities,
   type LoginSucceeded,
   type TrackingEvent,
   type TrackingMessage,
@@ -40,16 +43,21 @@ export interface Sighting {
   readonly sourceKind?: 'client' | 'server';
 }
 
-/** Register erased the person: pulse forgets their profile. */
+/**
+ * Someone is to be forgotten: register erased an account (UserErased), or an erasure request
+ * names tracked identities (ErasureRequested, which pulse then reports done).
+ */
 export interface Erasure {
-  readonly userId: string;
+  readonly identities: ErasureIdentities;
+  /** The request to report done, when it came from one. */
+  readonly erasureId?: string;
 }
 
 /** The login service's stream prefix for sign-in attempts (pulse reads only LoginSucceeded there). */
 export const SIGN_IN_STREAM_PREFIX = 'login.signin-';
 
 type SignIn = EventOf<typeof LoginSucceeded>;
-export type ProfileInputEvent = TrackingEvent | AccountEvent | SignIn;
+export type ProfileInputEvent = TrackingEvent | AccountEvent | SignIn | ErasureEvent;
 
 /**
  * What an event means for profiles: a sighting to resolve and record, an erasure, or nothing.
@@ -69,7 +77,11 @@ export function interpret(envelope: EventEnvelope): Sighting | Erasure | undefin
     case 'LoginSucceeded':
       return fromSignIn(envelope, event.data);
     case 'UserErased':
-      return { userId: event.data.userId };
+      return { identities: { userIds: [event.data.userId], anonymousIds: [], emailIndexes: [] } };
+    case 'ErasureRequested': {
+      const identities = erasureIdentitiesOf(event.data as unknown as JsonObject);
+      return identities ? { identities, erasureId: event.data.erasureId } : undefined;
+    }
     default:
       return undefined;
   }

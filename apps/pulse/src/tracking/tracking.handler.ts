@@ -99,14 +99,16 @@ export class TrackingHandler {
     const admitted = this.consent ? await this.consent.admit(request.tenantId, messages) : messages;
     const encoded = await Promise.all(admitted.map((message) => this.encode(message, context)));
     const kept = encoded.filter((message) => message !== undefined);
+    this.consent?.countSuppressed('erased', admitted.length - kept.length);
     const outcome = await this.commit.submit(request.tenantId, kept);
     // Acknowledged without being stored: known duplicates, erased people, what consent refuses.
     return { stored: outcome.stored, duplicates: outcome.duplicates + (messages.length - kept.length) };
   }
 
   /**
-   * A person who was erased is not tracked again: their key is gone and re-creating it would undo
-   * the erasure. The message is acknowledged (their browser would otherwise retry it forever) and dropped.
+   * A person who was erased is not tracked again (Segment's delete-and-suppress): their key is gone
+   * and re-creating it would undo the erasure. The message is acknowledged (their browser would
+   * otherwise retry it forever), dropped and counted as suppressed (`reason="erased"`).
    */
   private async encode(
     message: TrackingMessage,

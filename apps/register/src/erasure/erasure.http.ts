@@ -1,4 +1,5 @@
-import { Controller, Delete, Get, HttpCode, Param, Req } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Req, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CommandRunner } from '#cqrs';
 import { parseBody } from '#platform';
@@ -8,6 +9,8 @@ import { accountStreamFor } from '#contracts';
 import { accountNotFound } from '../profile/profile.http';
 import { ReadModels } from '../read-models';
 import { EraseUser, EraseUserHandler } from './erasure.handler';
+import { ErasureRequests } from './erasure-requests';
+import { erasureLocation } from './erasure-requests.http';
 
 /** Fields that are ours, not the person's: left out of their export. */
 const INTERNAL_FIELDS = new Set(['passwordHash', 'legacyPassword', 'importDigest', 'tokenHash', 'emailIndex']);
@@ -19,6 +22,7 @@ export class ErasureController {
     private readonly access: TenantAccess,
     private readonly runner: CommandRunner,
     private readonly readModels: ReadModels,
+    private readonly requests: ErasureRequests,
   ) {}
 
   /** GDPR access and portability: everything register holds about the caller, from its source. */
@@ -42,21 +46,31 @@ export class ErasureController {
 
   @Delete('me')
   @HttpCode(204)
-  async eraseSelf(@Param('tenant') slug: string, @Req() request: IncomingRequest) {
+  async eraseSelf(@Param('tenant') slug: string, @Req() request: IncomingRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
     const outcome = await this.erasures.execute(new EraseUser(tenant, userId, 'user', correlationIdOf(request)));
     if (!outcome.erased) throw accountNotFound();
+    // Register's part is done here; the request carries the erasure to login, pulse and rewards and tracks their completion.
+    const { id } = await this.requests.request(tenant, { userId }, 'user', correlationIdOf(request));
+    void reply.header('location', erasureLocation(tenant.slug, id));
     // Read-your-writes, as for every other command: once answered, the profile is gone from reads too.
     await this.readModels.caughtUpWith(outcome.position);
   }
 
   @Delete('users/:id')
   @HttpCode(204)
-  async eraseByTenant(@Param('tenant') slug: string, @Param('id') idParam: string, @Req() request: IncomingRequest) {
+  async eraseByTenant(
+    @Param('tenant') slug: string,
+    @Param('id') idParam: string,
+    @Req() request: IncomingRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const tenant = await this.access.requireApiKey(request, slug);
     const { id } = parseBody(z.object({ id: z.uuid({ message: 'must be a user id (UUID)' }) }), { id: idParam });
     const outcome = await this.erasures.execute(new EraseUser(tenant, id, 'tenant', correlationIdOf(request)));
     if (!outcome.erased) throw accountNotFound();
+    const erasure = await this.requests.request(tenant, { userId: id }, 'tenant', correlationIdOf(request));
+    void reply.header('location', erasureLocation(tenant.slug, erasure.id));
     await this.readModels.caughtUpWith(outcome.position);
   }
 }

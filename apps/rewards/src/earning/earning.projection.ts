@@ -1,7 +1,15 @@
 import type { EntityManager } from 'typeorm';
-import { undecodableReason, type EventCodec, type EventEnvelope, type Projection, type ProjectionRunner } from '#cqrs';
+import {
+  appendFromProjection,
+  undecodableReason,
+  type EventCodec,
+  type EventEnvelope,
+  type Projection,
+  type ProjectionRunner,
+} from '#cqrs';
 import { comparePositions, type AppendedEvents, type EventStore, type Position } from '#eventstore';
 import type { PersonalDataCodec } from '#personal-data';
+import { erasureCompletion, erasureStreamFor } from '#contracts';
 import type { ProgramDefinition, ProgramEvent } from '../program/program.events';
 import { MEMBER_ID } from '../rewards.ports';
 import { PROGRAM_STREAM_PREFIX, programStreamFor, walletStreamFor } from '../rewards.streams';
@@ -9,7 +17,8 @@ import { orderAmountOf, orderIdOf, REFUND_EVENTS, type ClawBack } from '../walle
 import type { WalletCommand } from '../wallet/wallet.decider';
 import {
   earningSourceOf,
-  erasedMemberOf,
+  erasureOf,
+  ERASURE_REQUESTED,
   type EarningSource,
   MESSAGE_RECEIVED,
   SOURCE_STREAM_PREFIXES,
@@ -34,7 +43,7 @@ export class EarningProjection implements Projection {
   readonly name = 'rewards.earning';
   readonly filter = {
     streamNamePrefixes: [...SOURCE_STREAM_PREFIXES, PROGRAM_STREAM_PREFIX],
-    eventTypePrefixes: [MESSAGE_RECEIVED, USER_REGISTERED, USER_ERASED, 'ProgramPublished'],
+    eventTypePrefixes: [MESSAGE_RECEIVED, USER_REGISTERED, USER_ERASED, ERASURE_REQUESTED, 'ProgramPublished'],
   };
   readonly maxBatch = MAX_BATCH;
   /** Called with a batch's wallet changes once they are written, before the checkpoint commits (bench). */
@@ -43,8 +52,8 @@ export class EarningProjection implements Projection {
 
   constructor(
     private readonly wallets: WalletBatches,
-    store: EventStore,
-    codec: EventCodec,
+    private readonly store: EventStore,
+    private readonly codec: EventCodec,
     private readonly personalData: Pick<PersonalDataCodec, 'forget'>,
   ) {
     this.programs = new ProgramsAsOf(store, codec);
@@ -59,40 +68,61 @@ export class EarningProjection implements Projection {
   async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager): Promise<AppendedEvents[]> {
     const work = new Map<string, WalletWork & { items: WalletWork['items'][number][] }>();
     const erased: { tenantId: string; userId: string }[] = [];
+    const requests: EventEnvelope[] = [];
     for (const envelope of envelopes) {
       if (envelope.streamName.startsWith(PROGRAM_STREAM_PREFIX)) {
         this.programs.published(envelope as EventEnvelope<ProgramEvent>);
         continue;
       }
-      const command = await this.commandFor(envelope);
-      if (!command) continue;
-      if (command.type === 'Erase') erased.push({ tenantId: envelope.metadata.tenantId, userId: command.userId });
-      const key = `${envelope.metadata.tenantId}.${command.userId}`;
-      const wallet = work.get(key) ?? { tenantId: envelope.metadata.tenantId, userId: command.userId, items: [] };
-      work.set(key, wallet);
-      wallet.items.push({
-        command,
-        context: {
-          tenantId: envelope.metadata.tenantId,
-          correlationId: envelope.metadata.correlationId || envelope.id,
-          causationId: envelope.id,
-          now: envelope.createdAt,
-        },
-      });
+      const erasure = erasureOf(envelope);
+      if (erasure?.erasureId !== undefined) requests.push(envelope);
+      for (const command of erasure ? erasuresOf(erasure.userIds, envelope.createdAt) : [await this.commandFor(envelope)]) {
+        if (!command) continue;
+        if (command.type === 'Erase') erased.push({ tenantId: envelope.metadata.tenantId, userId: command.userId });
+        const key = `${envelope.metadata.tenantId}.${command.userId}`;
+        const wallet = work.get(key) ?? { tenantId: envelope.metadata.tenantId, userId: command.userId, items: [] };
+        work.set(key, wallet);
+        wallet.items.push({
+          command,
+          context: {
+            tenantId: envelope.metadata.tenantId,
+            correlationId: envelope.metadata.correlationId || envelope.id,
+            causationId: envelope.id,
+            now: envelope.createdAt,
+          },
+        });
+      }
     }
     const changes = await this.wallets.apply([...work.values()], tx);
     // Rewards' own copy of the person's key (when it keeps its key store apart from register's).
     for (const { tenantId, userId } of erased) await this.personalData.forget(tenantId, userId);
     for (const listener of this.effectListeners) listener(envelopes, changes);
-    return changes.map(({ tenantId, userId, events }) => ({
+    const appended: AppendedEvents[] = changes.map(({ tenantId, userId, events }) => ({
       streamName: walletStreamFor(tenantId, userId),
       types: events.map((event) => event.type),
     }));
+    for (const request of requests) {
+      const done = await this.reportDone(request, tx);
+      if (done) appended.push(done);
+    }
+    return appended;
+  }
+
+  /** Rewards' part of an erasure request is done (its wallets closed in this batch): said on the request's stream. */
+  private async reportDone(request: EventEnvelope, tx: EntityManager): Promise<AppendedEvents | undefined> {
+    const { tenantId } = request.metadata;
+    const erasureId = String((request.event.data as { erasureId: string }).erasureId);
+    const now = new Date();
+    const completion = await this.codec.encode(erasureCompletion(erasureId, 'rewards', now), {
+      tenantId,
+      correlationId: request.metadata.correlationId || request.id,
+      causationId: request.id,
+      now,
+    });
+    return appendFromProjection(this.store, tx, erasureStreamFor(tenantId, erasureId), [completion]);
   }
 
   private async commandFor(envelope: EventEnvelope): Promise<WalletCommand | undefined> {
-    const erasure = erasedMemberOf(envelope);
-    if (erasure) return MEMBER_ID.test(erasure.userId) ? { type: 'Erase', userId: erasure.userId, now: envelope.createdAt } : undefined;
     const source = earningSourceOf(envelope);
     // An id with `@` (an e-mail) would put personal data in a stream name: such events earn nothing.
     if (!source || !MEMBER_ID.test(source.userId)) return undefined;
@@ -102,6 +132,11 @@ export class EarningProjection implements Projection {
     if (refund) return { ...refund, program, now: envelope.createdAt };
     return { type: 'Earn', userId: source.userId, source: source.source, program, now: envelope.createdAt };
   }
+}
+
+/** The wallets to close: only ids a wallet can have (an e-mail or other stray id never opened one). */
+function erasuresOf(userIds: readonly string[], now: Date): WalletCommand[] {
+  return userIds.filter((userId) => MEMBER_ID.test(userId)).map((userId) => ({ type: 'Erase' as const, userId, now }));
 }
 
 /**

@@ -2,6 +2,9 @@ import type { EventEnvelope } from '#cqrs';
 import type { JsonObject } from '#eventstore';
 import {
   ACCOUNT_STREAM_PREFIX,
+  ERASURE_STREAM_PREFIX,
+  erasureEvents,
+  erasureIdentitiesOf,
   MessageReceived,
   TRACKING_STREAM_PREFIX,
   UserErased,
@@ -30,14 +33,19 @@ import {
  *   event `UserRegistered` with no properties. Only `userId` (never sealed) is read. Register is
  *   our own service: its sign-ups count as a server source.
  *   `UserErased` in the same stream closes the member's wallet.
+ *
+ * privacy: `ErasureRequested` in `privacy.erasure-<tenantId>.<erasureId>` closes the wallet of
+ *   every userId it names (its identities are sealed under the request's key, opened by the codec);
+ *   rewards then appends `ErasureCompleted { service: 'rewards' }` there.
  */
 export const MESSAGE_RECEIVED = MessageReceived.type;
 export const USER_REGISTERED = 'UserRegistered';
 export const USER_ERASED = 'UserErased';
-export const SOURCE_STREAM_PREFIXES = [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX] as const;
+export const SOURCE_STREAM_PREFIXES = [TRACKING_STREAM_PREFIX, ACCOUNT_STREAM_PREFIX, ERASURE_STREAM_PREFIX] as const;
+export const ERASURE_REQUESTED = 'ErasureRequested';
 
 /** The other services' event types the earning subscription decodes. */
-export const consumedEvents = [MessageReceived, UserRegistered, UserErased];
+export const consumedEvents = [MessageReceived, UserRegistered, UserErased, ...erasureEvents];
 
 /** A source event as the earning rules see it; undefined for events that cannot earn. */
 export interface EarningSource {
@@ -71,9 +79,20 @@ export function earningSourceOf(envelope: EventEnvelope): EarningSource | undefi
   return undefined;
 }
 
-/** The member register erased, or undefined when the event is not an erasure. */
-export function erasedMemberOf(envelope: EventEnvelope): { tenantId: string; userId: string } | undefined {
-  if (envelope.event.type !== USER_ERASED || !envelope.streamName.startsWith(ACCOUNT_STREAM_PREFIX)) return undefined;
-  const userId = (envelope.event.data as JsonObject).userId;
-  return typeof userId === 'string' ? { tenantId: envelope.metadata.tenantId, userId } : undefined;
+/**
+ * The members an erasure names (register's UserErased, or a request's userIds), with the request
+ * to report done; undefined when the event is no erasure, or a request whose key is already gone
+ * (every service completed it: a replay).
+ */
+export function erasureOf(envelope: EventEnvelope): { tenantId: string; userIds: string[]; erasureId?: string } | undefined {
+  const data = envelope.event.data as JsonObject;
+  const { tenantId } = envelope.metadata;
+  if (envelope.event.type === USER_ERASED && envelope.streamName.startsWith(ACCOUNT_STREAM_PREFIX))
+    return typeof data.userId === 'string' ? { tenantId, userIds: [data.userId] } : undefined;
+  if (envelope.event.type !== ERASURE_REQUESTED || !envelope.streamName.startsWith(ERASURE_STREAM_PREFIX) || envelope.erased)
+    return undefined;
+  const identities = erasureIdentitiesOf(data);
+  return identities && typeof data.erasureId === 'string'
+    ? { tenantId, userIds: identities.userIds, erasureId: data.erasureId }
+    : undefined;
 }

@@ -1,0 +1,63 @@
+import type { EntityManager } from 'typeorm';
+import { appendFromProjection, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
+import type { AppendedEvents, EventStore, JsonObject } from '#eventstore';
+import { NO_BRANDING } from '#platform';
+import { ERASURE_STREAM_PREFIX, erasureCompletion, erasureIdentitiesOf, erasureStreamFor, erasureSubject } from '#contracts';
+import type { PersonalDataEraser } from '../register.ports';
+import { statusOf } from './erasure-requests';
+import { EraseUser, type EraseUserHandler } from './erasure.handler';
+
+export interface ErasureProjectionDeps {
+  readonly store: EventStore;
+  readonly codec: EventCodec;
+  readonly erasures: EraseUserHandler;
+  readonly eraser: PersonalDataEraser;
+}
+
+export const REGISTER_ERASURES_PROJECTION = 'register.erasures';
+
+/**
+ * Register's part of every erasure request: each account the request names is erased as
+ * `DELETE /users/{id}` erases it (UserErased, the e-mail freed, the key destroyed), then register
+ * says it is done. When the last service's completion arrives, the request's own key is destroyed:
+ * from then on the request no longer says whom it was about. Every step is safe to repeat, so a
+ * replay (a crash before the checkpoint, a rebuild) finishes what was started and changes nothing else.
+ */
+export function erasureProjection(deps: ErasureProjectionDeps): Projection {
+  return {
+    name: REGISTER_ERASURES_PROJECTION,
+    filter: { streamNamePrefixes: [ERASURE_STREAM_PREFIX], eventTypePrefixes: ['ErasureRequested', 'ErasureCompleted'] },
+    async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
+      const appended: AppendedEvents[] = [];
+      for (const envelope of envelopes) {
+        const { tenantId } = envelope.metadata;
+        const data = envelope.event.data as JsonObject;
+        const erasureId = String(data.erasureId);
+        if (envelope.event.type === 'ErasureCompleted') {
+          const status = statusOf(erasureId, await deps.store.readStream(erasureStreamFor(tenantId, erasureId)));
+          if (status?.status === 'completed') await deps.eraser.forget(tenantId, erasureSubject(erasureId));
+          continue;
+        }
+        // Its key is gone: every service completed it already.
+        const identities = envelope.erased ? undefined : erasureIdentitiesOf(data);
+        if (!identities) continue;
+        const requestedBy = data.requestedBy === 'user' ? 'user' : 'tenant';
+        // The erasure needs the tenant's id alone: no page or mail is made for it.
+        const tenant = { tenantId, slug: '', name: '', branding: NO_BRANDING };
+        for (const userId of identities.userIds)
+          await deps.erasures.execute(new EraseUser(tenant, userId, requestedBy, envelope.metadata.correlationId || envelope.id));
+        // When register finished, not when the request was made: the status tells how long each service took.
+        const now = new Date();
+        const completion = await deps.codec.encode(erasureCompletion(erasureId, 'register', now), {
+          tenantId,
+          correlationId: envelope.metadata.correlationId || envelope.id,
+          causationId: envelope.id,
+          now,
+        });
+        const done = await appendFromProjection(deps.store, tx, erasureStreamFor(tenantId, erasureId), [completion]);
+        if (done) appended.push(done);
+      }
+      return appended;
+    },
+  };
+}

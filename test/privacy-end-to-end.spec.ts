@@ -1,0 +1,295 @@
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import * as oidc from 'openid-client';
+import type { Pool } from 'pg';
+import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data';
+import { basic, eventually } from '../apps/pulse/test/pulse-harness';
+import { REDIRECT_URI } from '../apps/login/test/sign-in-flow';
+import { startFourServices, type FourServices } from './support/four-services';
+import { createTenant, insecure, registerClient, signIn } from './support/noisy-tenants';
+import { STRONG_PASSWORD } from './support/register-harness';
+import { issueServerKey } from './support/server-key';
+import request from 'supertest';
+
+/**
+ * The proof of erasure across the four services, each its own process on one database as deployed:
+ * a person signs up, signs in through login's pages, is tracked (an anonymous visit before
+ * sign-in, then identified with an e-mail trait), earns and redeems points; then they erase
+ * themselves. Once the erasure's status says every service is done, every row of every table and
+ * every event of the store (opened with the master key, as any service could) is searched for
+ * their personal values: none is readable anywhere. Further tracking of them is acknowledged and
+ * not stored. The same for someone known only to tracking, erased by the tenant through the api.
+ *
+ * What stays, by design, is pseudonymous: the ids (register's random account id, the tracked
+ * userId and anonymousId the tenant chose, the tenant's order ids in rewards' wallet history) in
+ * stream names and event envelopes, and as the subject of their destroyed keys' tombstones, which
+ * is what keeps them from being tracked again. No read model keeps any of them.
+ */
+
+jest.setTimeout(300_000);
+
+const masterKey = randomBytes(32);
+type Json = Record<string, unknown>;
+
+/** Everything readable about the person in the database, with where it was found. */
+interface Leak {
+  readonly needle: string;
+  readonly where: string;
+}
+
+/** Every row of every table (the event log's events opened as a service would) searched for the needles. */
+async function readableTraces(pool: Pool, needles: readonly string[]): Promise<Leak[]> {
+  const leaks: Leak[] = [];
+  const lowered = needles.map((needle) => needle.toLowerCase());
+  const look = (text: string, where: string) =>
+    lowered.forEach((needle, i) => {
+      if (text.toLowerCase().includes(needle)) leaks.push({ needle: needles[i]!, where });
+    });
+  const { rows: tables } = await pool.query<{ name: string }>(
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+  );
+  for (const { name } of tables) {
+    if (name === 'es_events') continue;
+    const { rows } = await pool.query<{ row: string }>(`SELECT t::text AS row FROM "${name}" t`);
+    for (const { row } of rows) look(row, name);
+  }
+  const codec = new PersonalDataCodec(new PersonalKeyStore(pool, deriveKeys(masterKey).keyWrappingKey, { cacheTtlMs: 0 }));
+  const { rows: events } = await pool.query<{ stream_name: string; type: string; data: Json; metadata: Json }>(
+    'SELECT stream_name, type, data, metadata FROM es_events ORDER BY seq',
+  );
+  for (const event of events) {
+    const tenantId = String(event.metadata.tenantId ?? '');
+    const opened = tenantId ? (await codec.open(tenantId, event.data as never)).data : event.data;
+    look(JSON.stringify({ data: opened, metadata: event.metadata }), `es_events ${event.type} in ${event.stream_name}`);
+  }
+  return leaks;
+}
+
+/**
+ * The ids in read models: the event store's own tables (stream names, events) keep them, and so do
+ * the tombstones of the destroyed keys (which keep the person from being tracked again); nothing else.
+ */
+async function readModelTraces(pool: Pool, ids: readonly string[]): Promise<Leak[]> {
+  return (await readableTraces(pool, ids)).filter((leak) => !leak.where.startsWith('es_') && leak.where !== 'personal_data_keys');
+}
+
+describe('one erasure across register, login, pulse and rewards', () => {
+  let four: FourServices;
+  let tenant: { id: string; slug: string; writeKey: string; apiKey: string };
+  let serverKey: string;
+  let app: oidc.Configuration;
+  let rewardId: string;
+  const url = (service: 'register' | 'login' | 'pulse' | 'rewards') => four.services[service].url;
+  const api = () => ({ authorization: `Bearer ${tenant.apiKey}` });
+
+  async function call(
+    service: 'register' | 'login' | 'pulse' | 'rewards',
+    method: string,
+    path: string,
+    headers: Json = {},
+    body?: unknown,
+  ) {
+    const response = await fetch(`${url(service)}${path}`, {
+      method,
+      headers: { ...(headers as Record<string, string>), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : {}) as Json };
+  }
+  const track = (kind: string, body: Json, key = serverKey) => call('pulse', 'POST', `/v1/${kind}`, { authorization: basic(key) }, body);
+  /** Tracked messages stored for any of the ids (as userId or anonymousId). */
+  const storedMessagesOf = async (...ids: string[]) =>
+    Number(
+      (
+        await four.pool.query<{ n: string }>(
+          "SELECT count(*) AS n FROM es_events WHERE type = 'MessageReceived' AND (data->>'userId' = ANY($1) OR data->>'anonymousId' = ANY($1))",
+          [ids],
+        )
+      ).rows[0]!.n,
+    );
+  const suppressedErased = async () => {
+    const text = await (await fetch(`${url('pulse')}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('tessera_tracking_messages_suppressed_total{') && l.includes('reason="erased"'));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+
+  /** Polls the status until every service is done; answers the status and how long it took since `since`. */
+  async function untilCompleted(location: string, since: number) {
+    let status: Json = {};
+    await eventually(async () => {
+      status = (await call('register', 'GET', location, api())).body;
+      return status.status === 'completed';
+    }, 20_000);
+    return { status, elapsedMs: Date.now() - since };
+  }
+
+  beforeAll(async () => {
+    four = await startFourServices({ TESSERA_MASTER_KEY: masterKey.toString('base64') });
+    tenant = await createTenant(four, 'privacy-a');
+    const register = { http: () => request(url('register')), adminToken: four.adminToken };
+    serverKey = await issueServerKey(register, url('pulse'), tenant.slug);
+    const reward = await call('rewards', 'POST', `/t/${tenant.slug}/rewards`, api(), { name: 'Tote bag', cost: 30, stock: 10 });
+    expect(reward.status).toBe(201);
+    rewardId = String(reward.body.id);
+    const client = await registerClient(four, tenant.slug, { name: 'Shop', type: 'public', redirectUris: [REDIRECT_URI] });
+    app = await oidc.discovery(new URL(`${url('login')}/t/${tenant.slug}`), client.clientId, undefined, oidc.None(), insecure);
+  });
+  afterAll(() => four?.close());
+
+  test('a person who signed up, signed in, was tracked and redeemed points erases themselves: nothing of theirs stays readable anywhere', async () => {
+    const tag = randomBytes(6).toString('hex');
+    const email = `ada.${tag}@example.com`;
+    const person = { givenName: `Adelina${tag}`, familyName: `Lovelace${tag}`, phone: `+44207946${randomInt(1000, 10000)}` };
+    const anonymousId = `anon-${tag}`;
+    const traits = { colour: `ultramarine-${tag}`, promo: `spring-${tag}`, gift: `for-grandma-${tag}` };
+    const orderId = `order-${tag}`;
+
+    // Before sign-in: an anonymous visit, with its page and campaign.
+    expect(
+      (
+        await track(
+          'page',
+          { anonymousId, name: 'Home', properties: { url: `https://shop.example/?promo=${traits.promo}` } },
+          tenant.writeKey,
+        )
+      ).status,
+    ).toBe(200);
+    const signedUp = await call('register', 'POST', `/t/${tenant.slug}/users`, {}, { email, password: STRONG_PASSWORD, profile: person });
+    expect(signedUp).toMatchObject({ status: 201 });
+    const userId = String(signedUp.body.id);
+    await eventually(async () => (await four.pool.query('SELECT 1 FROM login_credentials WHERE user_id = $1', [userId])).rowCount === 1);
+    const accessToken = await signIn(app, tenant.slug, email, { resource: 'urn:tessera:api' });
+    // Identified with an e-mail trait, then an order that earns points, redeemed for a reward.
+    expect((await track('identify', { userId, anonymousId, traits: { email, phone: person.phone, colour: traits.colour } })).status).toBe(
+      200,
+    );
+    expect(
+      (
+        await track('track', {
+          userId,
+          event: 'Order Completed',
+          properties: { order_id: orderId, total: 120, currency: 'EUR', giftMessage: traits.gift },
+        })
+      ).status,
+    ).toBe(200);
+    await eventually(async () => Number((await call('rewards', 'GET', `/t/${tenant.slug}/members/${userId}`, api())).body.balance) >= 120);
+    const redeemed = await call(
+      'rewards',
+      'POST',
+      `/t/${tenant.slug}/members/${userId}/redemptions`,
+      { ...api(), 'idempotency-key': tag },
+      { rewardId },
+    );
+    expect(redeemed.status).toBe(201);
+    await eventually(
+      async () =>
+        (await four.pool.query("SELECT 1 FROM pulse_identities WHERE kind = 'anonymousId' AND value = $1", [anonymousId])).rowCount === 1,
+    );
+    const needles = [email, person.givenName, person.familyName, person.phone, traits.colour, traits.promo, traits.gift];
+    // The searches find what is there: before the erasure every value is readable somewhere.
+    const before = new Set((await readableTraces(four.pool, needles)).map((leak) => leak.needle));
+    expect([...before].sort()).toEqual([...needles].sort());
+
+    const started = Date.now();
+    const erased = await call('register', 'DELETE', `/t/${tenant.slug}/me`, { authorization: `Bearer ${accessToken}` });
+    expect(erased.status).toBe(204);
+    const location = erased.headers.get('location')!;
+    expect(location).toMatch(new RegExp(`^/t/${tenant.slug}/erasures/[0-9a-f-]{36}$`));
+    const { status, elapsedMs } = await untilCompleted(location, started);
+    process.stdout.write(`erasure of a registered person complete in every service after ${elapsedMs} ms\n`);
+    expect(status).toMatchObject({ status: 'completed', requestedBy: 'user' });
+    expect(Object.values(status.services as Json).every((service) => (service as Json).status === 'done')).toBe(true);
+
+    expect(await readableTraces(four.pool, needles)).toEqual([]);
+    // Their sessions and tokens are gone with their credentials; their access token no longer finds them.
+    expect((await four.pool.query("SELECT 1 FROM login_oidc_models WHERE payload->>'accountId' = $1", [userId])).rowCount).toBe(0);
+    expect((await call('register', 'GET', `/t/${tenant.slug}/me`, { authorization: `Bearer ${accessToken}` })).status).toBe(404);
+    // No read model of any service still names them, nor the order they earned with (the tenant's reference).
+    expect(await readModelTraces(four.pool, [userId, anonymousId, orderId])).toEqual([]);
+
+    // Tracked again: acknowledged, counted, not stored.
+    const stored = await storedMessagesOf(userId, anonymousId);
+    const suppressed = await suppressedErased();
+    expect((await track('track', { userId, event: 'Order Completed', properties: { total: 5, currency: 'EUR' } })).status).toBe(200);
+    expect((await track('page', { anonymousId, name: 'Home' }, tenant.writeKey)).status).toBe(200);
+    expect(await storedMessagesOf(userId, anonymousId)).toBe(stored);
+    expect(await suppressedErased()).toBe(suppressed + 2);
+  });
+
+  test('someone known only to tracking is erased by the tenant by userId: profile, identities, traits, events and wallet', async () => {
+    const tag = randomBytes(6).toString('hex');
+    const userId = `user-42-${tag}`;
+    const anonymousId = `visitor-${tag}`;
+    const email = `grace.${tag}@example.org`;
+    const needles = [email, `Hopper${tag}`, `cobol-${tag}`];
+    expect((await track('page', { anonymousId, name: 'Pricing', properties: { ref: needles[2] } }, tenant.writeKey)).status).toBe(200);
+    expect((await track('identify', { userId, anonymousId, traits: { email, lastName: needles[1] } })).status).toBe(200);
+    expect((await track('track', { userId, event: 'Grant', properties: { points: 40 } })).status).toBe(200);
+    await eventually(async () => Number((await call('rewards', 'GET', `/t/${tenant.slug}/members/${userId}`, api())).body.balance) === 40);
+    await eventually(
+      async () =>
+        (await four.pool.query("SELECT 1 FROM pulse_identities WHERE kind = 'anonymousId' AND value = $1", [anonymousId])).rowCount === 1,
+    );
+
+    const started = Date.now();
+    const asked = await call('register', 'POST', `/t/${tenant.slug}/erasures`, api(), { userId });
+    expect(asked.status).toBe(202);
+    const location = asked.headers.get('location')!;
+    const { status, elapsedMs } = await untilCompleted(location, started);
+    process.stdout.write(`erasure of a person known only to tracking complete in every service after ${elapsedMs} ms\n`);
+    expect(status).toMatchObject({ id: asked.body.id, status: 'completed', requestedBy: 'tenant' });
+    // Asked again: the same request, already complete.
+    const again = await call('register', 'POST', `/t/${tenant.slug}/erasures`, api(), { userId });
+    expect(again).toMatchObject({ status: 200, body: { id: asked.body.id, status: 'completed' } });
+
+    expect(await readableTraces(four.pool, needles)).toEqual([]);
+    expect(await readModelTraces(four.pool, [userId, anonymousId])).toEqual([]);
+    expect((await call('rewards', 'GET', `/t/${tenant.slug}/members/${userId}`, api())).status).toBe(404);
+    const stored = await storedMessagesOf(userId);
+    expect((await track('identify', { userId, traits: { email } })).status).toBe(200);
+    expect(await storedMessagesOf(userId)).toBe(stored);
+  });
+
+  test('an erasure by e-mail reaches a tracked person whose only link is that e-mail trait', async () => {
+    const tag = randomBytes(6).toString('hex');
+    const anonymousId = `visitor-${tag}`;
+    const email = `Linus.${tag}@Example.net`;
+    expect((await track('identify', { anonymousId, traits: { email, city: `Helsinki-${tag}` } }, tenant.writeKey)).status).toBe(200);
+    await eventually(
+      async () =>
+        (await four.pool.query("SELECT 1 FROM pulse_identities WHERE kind = 'anonymousId' AND value = $1", [anonymousId])).rowCount === 1,
+    );
+    const asked = await call('register', 'POST', `/t/${tenant.slug}/erasures`, api(), { email: email.toLowerCase() });
+    expect(asked.status).toBe(202);
+    await untilCompleted(asked.headers.get('location')!, Date.now());
+    expect(await readableTraces(four.pool, [email, `Helsinki-${tag}`])).toEqual([]);
+    expect((await four.pool.query('SELECT 1 FROM pulse_identities WHERE value = $1', [anonymousId])).rowCount).toBe(0);
+  });
+
+  test('an erasure by anonymousId reaches a visitor who never identified, and suppresses them', async () => {
+    const tag = randomBytes(6).toString('hex');
+    const anonymousId = `cookie-${tag}`;
+    expect((await track('page', { anonymousId, name: 'Offers', properties: { search: `red shoes ${tag}` } }, tenant.writeKey)).status).toBe(
+      200,
+    );
+    await eventually(
+      async () =>
+        (await four.pool.query("SELECT 1 FROM pulse_identities WHERE kind = 'anonymousId' AND value = $1", [anonymousId])).rowCount === 1,
+    );
+    const asked = await call('register', 'POST', `/t/${tenant.slug}/erasures`, api(), { anonymousId });
+    expect(asked.status).toBe(202);
+    await untilCompleted(asked.headers.get('location')!, Date.now());
+    expect(await readableTraces(four.pool, [`red shoes ${tag}`])).toEqual([]);
+    expect(await readModelTraces(four.pool, [anonymousId])).toEqual([]);
+    const stored = await storedMessagesOf(anonymousId);
+    expect((await track('page', { anonymousId, name: 'Offers' }, tenant.writeKey)).status).toBe(200);
+    expect(await storedMessagesOf(anonymousId)).toBe(stored);
+  });
+
+  test('the status is the tenant’s alone; unknown ids are 404, malformed ones 400', async () => {
+    const unknown = await call('register', 'GET', `/t/${tenant.slug}/erasures/${randomUUID()}`, api());
+    expect(unknown.status).toBe(404);
+    expect((await call('register', 'GET', `/t/${tenant.slug}/erasures/not-a-uuid`, api())).status).toBe(400);
+    expect((await call('register', 'GET', `/t/${tenant.slug}/erasures/${randomUUID()}`)).status).toBe(401);
+  });
+});
