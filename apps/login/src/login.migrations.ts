@@ -113,3 +113,21 @@ export class LoginLegacyPasswords1765900000000 implements MigrationInterface {
     await runner.query('ALTER TABLE login_credentials DROP COLUMN IF EXISTS legacy_password');
   }
 }
+
+/**
+ * The sessions page lists a person's sessions (and ending them deletes them) by the account in
+ * oidc-provider's payload: an index for that lookup, sessions only.
+ */
+export class LoginSessionsByAccount1765530000000 implements MigrationInterface {
+  name = 'LoginSessionsByAccount1765530000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(
+      "CREATE INDEX IF NOT EXISTS login_oidc_models_session_of ON login_oidc_models (tenant_id, (payload->>'accountId')) WHERE model = 'Session'",
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP INDEX IF EXISTS login_oidc_models_session_of');
+  }
+}

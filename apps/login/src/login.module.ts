@@ -36,6 +36,10 @@ import { Passkeys, relyingPartyOf } from './mfa/passkeys';
 import { SecondFactorsAdminController } from './mfa/second-factors.http';
 import { PasswordCheck } from './sign-in/password-check';
 import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from './sign-in/sign-in.events';
+import { AccountAccess } from './account/account-access';
+import { AccountController } from './account/account.http';
+import { PasswordChange } from './account/password-change';
+import { PersonSessions } from './account/sessions';
 
 /** What login runs on; see login.runtime.ts. */
 export type { LoginRuntime } from './login.runtime';
@@ -104,6 +108,14 @@ export class LoginModule {
         inject: [ProviderCache],
         useFactory: (providerCache: ProviderCache) => new InteractionAccess(directory, providerCache, events, runtime.csrfSecret),
       },
+      {
+        provide: AccountAccess,
+        inject: [ProviderCache],
+        useFactory: (providerCache: ProviderCache) =>
+          new AccountAccess(directory, providerCache, runtime.csrfSecret, runtime.provider.defaultLocale),
+      },
+      { provide: PasswordChange, useValue: new PasswordChange(infrastructure.commands) },
+      { provide: PersonSessions, useValue: new PersonSessions(infrastructure.pool, events, runtime.provider.sessionTtlS) },
       { provide: JOURNEYS, useValue: runtime.journeys },
       { provide: DEFAULT_LOCALE, useValue: runtime.provider.defaultLocale },
       { provide: SIGN_IN_LIMITER, useValue: signIns },
@@ -185,6 +197,7 @@ export class LoginModule {
         PasskeySignInController,
         PasskeyScriptController,
         AccountSecurityController,
+        AccountController,
         SecondFactorsAdminController,
         ParkedEventsController,
       ],

@@ -5,7 +5,7 @@ import { accountEvents, tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
 import { loginApi } from './login.api';
 import type { LoginConfig } from './login.config';
-import { LoginLegacyPasswords1765900000000, LoginTables1732400000000 } from './login.migrations';
+import { LoginLegacyPasswords1765900000000, LoginSessionsByAccount1765530000000, LoginTables1732400000000 } from './login.migrations';
 import type { ProviderSettings } from './oidc/provider-factory';
 import type { Journeys } from './sign-in/journeys';
 import type { SignInPolicy } from './sign-in/password-check';
@@ -43,7 +43,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [LoginTables1732400000000, LoginLegacyPasswords1765900000000],
+    migrations: [LoginTables1732400000000, LoginLegacyPasswords1765900000000, LoginSessionsByAccount1765530000000],
     events: [...accountEvents, ...tenantEvents, ...clientEvents, ...signInEvents, ...factorEvents, ...policyEvents],
   });
   const publicUrl = (config.LOGIN_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
