@@ -27,7 +27,7 @@ import { JOURNEYS } from './sign-in/journeys';
 import { DEFAULT_LOCALE } from './messages/messages';
 import { LegacyPasswordRehash } from './sign-in/legacy-rehash';
 import { AccountSecurityController } from './mfa/account-security.http';
-import { SecondFactorPolicies } from './mfa/policy';
+import { SecondFactorPolicies, secondFactorWanted } from './mfa/policy';
 import { SecondFactors } from './mfa/second-factors';
 import { PasskeyChallenges } from './mfa/passkey-challenges';
 import { PasskeyScriptController } from './mfa/passkey-script';
@@ -53,6 +53,7 @@ export class LoginModule {
     const clients = new ClientCache(infrastructure.pool, runtime.clientCacheSize);
     const events = new LoginEventLog(infrastructure.eventStore, infrastructure.codec, infrastructure.pool);
     const signIns = new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns);
+    const policies = new SecondFactorPolicies(infrastructure.commands);
     // Session tracking windows are generous; keys retired longer than a refresh token lives are useless.
     const keys = new SigningKeys(
       infrastructure.pool,
@@ -96,6 +97,7 @@ export class LoginModule {
                     ])
                     .catch((error: unknown) => logger.warn({ tenant: t.slug, err: error }, 'could not record an ended session')),
                 onServerError: (t, error) => logger.error({ tenant: t.slug, err: error }, 'an OpenID provider request failed'),
+                secondFactorWanted: async (t, clientId, asked) => secondFactorWanted(await policies.of(t.tenantId), clientId, asked),
               },
             }),
           ),
@@ -120,10 +122,7 @@ export class LoginModule {
       { provide: DEFAULT_LOCALE, useValue: runtime.provider.defaultLocale },
       { provide: SIGN_IN_LIMITER, useValue: signIns },
       { provide: OIDC_REQUEST_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.oidcRequests) },
-      {
-        provide: SecondFactorPolicies,
-        useValue: new SecondFactorPolicies(infrastructure.commands),
-      },
+      { provide: SecondFactorPolicies, useValue: policies },
       { provide: SecondFactors, useValue: new SecondFactors(infrastructure.commands, factorLockout) },
       {
         provide: Passkeys,
