@@ -14,6 +14,7 @@ import { RegisterModule } from '../apps/register/src/register.module';
 import { openRegisterRuntime, registerServiceOptions } from '../apps/register/src/register.runtime';
 import { ARGON2ID_OPTIONS } from '#contracts';
 import { createServiceApp } from '#platform';
+import { benchPasskeySignIns } from './login-passkeys';
 import { benchTotpSignIns } from './login-totp';
 import { runClosedLoops, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
@@ -25,7 +26,7 @@ export interface LoginBenchSettings {
   readonly warmUpMs: number;
   readonly log: (line: string) => void;
   /** Runs one part only (while working on it); all by default. */
-  readonly only?: 'tokens' | 'sign-ins' | 'totp';
+  readonly only?: 'tokens' | 'sign-ins' | 'totp' | 'passkeys';
 }
 
 /** Same count as the sign-up bench: two libuv pools' worth of argon2id in flight. */
@@ -52,10 +53,19 @@ export class BenchHttp {
     private readonly base: string,
   ) {}
 
-  send(method: string, path: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Answer> {
-    const payload = options.form ? Buffer.from(new URLSearchParams(options.form).toString()) : undefined;
+  send(
+    method: string,
+    path: string,
+    options: { form?: Record<string, string>; json?: object; headers?: Record<string, string> } = {},
+  ): Promise<Answer> {
+    const payload = options.form
+      ? Buffer.from(new URLSearchParams(options.form).toString())
+      : options.json
+        ? Buffer.from(JSON.stringify(options.json))
+        : undefined;
     const headers: Record<string, string> = { ...options.headers };
-    if (payload) Object.assign(headers, { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(payload.length) });
+    const contentType = options.form ? 'application/x-www-form-urlencoded' : 'application/json';
+    if (payload) Object.assign(headers, { 'content-type': contentType, 'content-length': String(payload.length) });
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     return new Promise((resolve, reject) => {
       const outgoing = request(new URL(path, this.base), { method, agent: this.agent, headers }, (response) => {
@@ -444,10 +454,31 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
           if (user.status !== 201) throw new Error(`sign-up failed: ${user.status}`);
         },
       });
+    const passkeys = () =>
+      benchPasskeySignIns({
+        login: services.login as NestFastifyApplication,
+        loginUrl: services.loginUrl,
+        pool,
+        agent,
+        slug,
+        tenantId: tenant.body.id!,
+        clientId: app.body.clientId!,
+        redirectUri: REDIRECT_URI,
+        concurrency: CONCURRENCY,
+        repetitions: settings.repetitions,
+        windowMs: settings.windowMs,
+        warmUpMs: settings.warmUpMs,
+        log: settings.log,
+        signUp: async (email) => {
+          const user = await postJson(`${services.registerUrl}/t/${slug}/users`, { email, password: PASSWORD });
+          if (user.status !== 201) throw new Error(`sign-up failed: ${user.status}`);
+        },
+      });
     if (settings.only === 'tokens') return [tokenResult!()];
     if (settings.only === 'sign-ins') return [signInResult!()];
     if (settings.only === 'totp') return [await totp()];
-    return [tokenResult!(), signInResult!(), await totp()];
+    if (settings.only === 'passkeys') return [await passkeys()];
+    return [tokenResult!(), signInResult!(), await totp(), await passkeys()];
   } finally {
     await closeTokenClient().catch(() => undefined);
     agent.destroy();
