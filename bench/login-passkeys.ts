@@ -4,7 +4,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Pool } from 'pg';
 import { Passkeys, passkeyRegistrationBody, relyingPartyOf } from '../apps/login/src/mfa/passkeys';
 import { SoftwarePasskey } from '../test/support/software-authenticator';
-import { BenchHttp } from './login';
+import { onToCode, openSignInPageOf } from './login';
 import { median, runClosedLoops, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
 import { cores, perSecond, type ScenarioResult } from './support/report';
@@ -50,17 +50,7 @@ export async function benchPasskeySignIns(setup: PasskeyBenchSetup): Promise<Sce
   const people = await enrolPeople(setup);
   const origin = new URL(setup.loginUrl).origin;
   const openSignInPage = async () => {
-    const browser = new BenchHttp(setup.agent, setup.loginUrl);
-    const query = new URLSearchParams({
-      client_id: setup.clientId,
-      response_type: 'code',
-      redirect_uri: setup.redirectUri,
-      scope: 'openid',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    });
-    const authorized = await browser.send('GET', `/t/${setup.slug}/auth?${query}`);
-    const page = await browser.send('GET', authorized.location!);
+    const { browser, page } = await openSignInPageOf(setup.agent, setup.loginUrl, setup);
     const action = /<form[^>]*action="([^"]+)"/.exec(page.body)?.[1];
     const csrf = /name="csrf" value="([^"]*)"/.exec(page.body)?.[1];
     if (!action || !csrf) throw new Error('no sign-in form');
@@ -74,17 +64,8 @@ export async function benchPasskeySignIns(setup: PasskeyBenchSetup): Promise<Sce
     const response = person.passkey.assert(JSON.parse(options.body) as { challenge: string; rpId: string });
     const verified = await page.browser.send('POST', page.verify, { json: { csrf: page.csrf, response } });
     if (verified.status !== 200) throw new Error(`passkey refused: ${verified.status} ${verified.body.slice(0, 200)}`);
-    let answer = await page.browser.send('GET', (JSON.parse(verified.body) as { location: string }).location);
-    if (!answer.location!.startsWith(setup.redirectUri)) {
-      // The first sign-in of each person allows the client once (in the warm-up).
-      answer = await page.browser.send('GET', answer.location!);
-      const action = /<form[^>]*action="([^"]+)"/.exec(answer.body)![1]!;
-      const csrf = /name="csrf" value="([^"]*)"/.exec(answer.body)![1]!;
-      answer = await page.browser.send('POST', action, { form: { csrf, decision: 'allow' } });
-      answer = await page.browser.send('GET', answer.location!);
-    }
-    if (!answer.location?.startsWith(`${setup.redirectUri}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
-    return 1;
+    // The first sign-in of each person allows the client once (in the warm-up).
+    return onToCode(page.browser, (JSON.parse(verified.body) as { location: string }).location, setup.redirectUri);
   };
   const throughToCode = async (): Promise<Throughput> => {
     const pages: Awaited<ReturnType<typeof openSignInPage>>[] = [];

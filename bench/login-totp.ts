@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { generateSync } from 'otplib';
 import type { Pool } from 'pg';
 import { SecondFactors } from '../apps/login/src/mfa/second-factors';
-import { BenchHttp, formOf } from './login';
+import { formOf, onToCode, openSignInPageOf } from './login';
 import { runClosedLoops, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
 import { cores, perSecond, ratioVerdict, type ScenarioResult } from './support/report';
@@ -56,17 +56,8 @@ export async function benchTotpSignIns(setup: TotpBenchSetup): Promise<ScenarioR
   };
   /** A browser that followed the client's authorization request to the sign-in page. */
   const openSignInPage = async () => {
-    const browser = new BenchHttp(setup.agent, setup.loginUrl);
-    const query = new URLSearchParams({
-      client_id: setup.clientId,
-      response_type: 'code',
-      redirect_uri: setup.redirectUri,
-      scope: 'openid',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    });
-    const authorized = await browser.send('GET', `/t/${setup.slug}/auth?${query}`);
-    return { browser, form: formOf((await browser.send('GET', authorized.location!)).body) };
+    const { browser, page } = await openSignInPageOf(setup.agent, setup.loginUrl, setup);
+    return { browser, form: formOf(page.body) };
   };
   /** The password post, the code post, and on to the authorization code: what the row counts. */
   const submit = async ({ browser, form }: Awaited<ReturnType<typeof openSignInPage>>): Promise<number> => {
@@ -75,18 +66,10 @@ export async function benchTotpSignIns(setup: TotpBenchSetup): Promise<ScenarioR
     if (asked.status !== 200) throw new Error(`password refused: ${asked.status}`);
     const step = formOf(asked.body);
     const code = generateSync({ secret: person.secret, epoch: Math.floor(Date.now() / 1000) });
-    let answer = await browser.send('POST', step.action, { form: { csrf: step.csrf, code } });
+    const answer = await browser.send('POST', step.action, { form: { csrf: step.csrf, code } });
     if (answer.status !== 303) throw new Error(`code refused: ${answer.status}`);
-    answer = await browser.send('GET', answer.location!);
-    if (!answer.location!.startsWith(setup.redirectUri)) {
-      // Each sign-in is a new person, so each allows the client once.
-      answer = await browser.send('GET', answer.location!);
-      const consent = formOf(answer.body);
-      answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
-      answer = await browser.send('GET', answer.location!);
-    }
-    if (!answer.location?.startsWith(`${setup.redirectUri}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
-    return 1;
+    // Each sign-in is a new person, so each allows the client once.
+    return onToCode(browser, answer.location!, setup.redirectUri);
   };
   /** Sign-in pages opened before the window (untimed), so the window counts the posts through to the code, as row 6 does. */
   const postsThroughToCode = async (): Promise<Throughput> => {

@@ -156,6 +156,41 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A browser that followed a client's authorization request (code, PKCE) to the sign-in page, and that page. */
+export async function openSignInPageOf(
+  agent: Agent,
+  loginUrl: string,
+  at: { slug: string; clientId: string; redirectUri: string },
+): Promise<{ browser: BenchHttp; page: Answer }> {
+  const browser = new BenchHttp(agent, loginUrl);
+  const query = new URLSearchParams({
+    client_id: at.clientId,
+    response_type: 'code',
+    redirect_uri: at.redirectUri,
+    scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+  const authorized = await browser.send('GET', `/t/${at.slug}/auth?${query}`);
+  return { browser, page: await browser.send('GET', authorized.location!) };
+}
+
+/**
+ * From the authorization endpoint the sign-in sent the browser back to, on to the client's redirect
+ * with a code: through the consent page the first time a person signs in to the client. Returns 1 (one sign-in).
+ */
+export async function onToCode(browser: BenchHttp, resume: string, redirectUri: string): Promise<number> {
+  let answer = await browser.send('GET', resume);
+  if (!answer.location!.startsWith(redirectUri)) {
+    answer = await browser.send('GET', answer.location!);
+    const consent = formOf(answer.body);
+    answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
+    answer = await browser.send('GET', answer.location!);
+  }
+  if (!answer.location?.startsWith(`${redirectUri}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
+  return 1;
+}
+
 export function formOf(html: string): { action: string; csrf: string } {
   const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
   const csrf = /name="csrf" value="([^"]*)"/.exec(html)?.[1];
@@ -296,35 +331,20 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
           });
 
     // Password sign-ins ---------------------------------------------------------------------------
-    const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
     /** A browser that followed the client's authorization request to the sign-in page. */
     const openSignInPage = async (): Promise<{ browser: BenchHttp; form: { action: string; csrf: string } }> => {
-      const browser = new BenchHttp(agent, services.loginUrl);
-      const query = new URLSearchParams({
-        client_id: app.body.clientId!,
-        response_type: 'code',
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid',
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
+      const { browser, page } = await openSignInPageOf(agent, services.loginUrl, {
+        slug,
+        clientId: app.body.clientId!,
+        redirectUri: REDIRECT_URI,
       });
-      const authorized = await browser.send('GET', `/t/${slug}/auth?${query}`);
-      const page = await browser.send('GET', authorized.location!);
       return { browser, form: formOf(page.body) };
     };
     /** The form post through to the code: the sign-in the target is set for. */
     const submitPassword = async ({ browser, form }: Awaited<ReturnType<typeof openSignInPage>>, worker: number): Promise<number> => {
-      let answer = await browser.send('POST', form.action, { form: { csrf: form.csrf, email: emails[worker]!, password: PASSWORD } });
+      const answer = await browser.send('POST', form.action, { form: { csrf: form.csrf, email: emails[worker]!, password: PASSWORD } });
       if (answer.status !== 303) throw new Error(`sign-in refused: ${answer.status}`);
-      answer = await browser.send('GET', answer.location!);
-      if (!answer.location!.startsWith(REDIRECT_URI)) {
-        answer = await browser.send('GET', answer.location!);
-        const consent = formOf(answer.body);
-        answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
-        answer = await browser.send('GET', answer.location!);
-      }
-      if (!answer.location?.startsWith(`${REDIRECT_URI}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
-      return 1;
+      return onToCode(browser, answer.location!, REDIRECT_URI);
     };
     const wholeSignIn = async (worker: number): Promise<number> => submitPassword(await openSignInPage(), worker);
     /**
@@ -431,49 +451,28 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
       }),
     ];
     const [tokenResult, signInResult] = results;
-    const totp = () =>
-      benchTotpSignIns({
-        login: services.login as NestFastifyApplication,
-        loginUrl: services.loginUrl,
-        registerUrl: services.registerUrl,
-        pool,
-        agent,
-        slug,
-        tenantId: tenant.body.id!,
-        clientId: app.body.clientId!,
-        redirectUri: REDIRECT_URI,
-        password: PASSWORD,
-        concurrency: CONCURRENCY,
-        repetitions: settings.repetitions,
-        windowMs: settings.windowMs,
-        warmUpMs: settings.warmUpMs,
-        log: settings.log,
-        verifyPassword,
-        signUp: async (email) => {
-          const user = await postJson(`${services.registerUrl}/t/${slug}/users`, { email, password: PASSWORD });
-          if (user.status !== 201) throw new Error(`sign-up failed: ${user.status}`);
-        },
-      });
-    const passkeys = () =>
-      benchPasskeySignIns({
-        login: services.login as NestFastifyApplication,
-        loginUrl: services.loginUrl,
-        pool,
-        agent,
-        slug,
-        tenantId: tenant.body.id!,
-        clientId: app.body.clientId!,
-        redirectUri: REDIRECT_URI,
-        concurrency: CONCURRENCY,
-        repetitions: settings.repetitions,
-        windowMs: settings.windowMs,
-        warmUpMs: settings.warmUpMs,
-        log: settings.log,
-        signUp: async (email) => {
-          const user = await postJson(`${services.registerUrl}/t/${slug}/users`, { email, password: PASSWORD });
-          if (user.status !== 201) throw new Error(`sign-up failed: ${user.status}`);
-        },
-      });
+    /** What the TOTP and passkey rows share: the running services, the tenant, its client and a way to sign people up. */
+    const shared = {
+      login: services.login as NestFastifyApplication,
+      loginUrl: services.loginUrl,
+      pool,
+      agent,
+      slug,
+      tenantId: tenant.body.id!,
+      clientId: app.body.clientId!,
+      redirectUri: REDIRECT_URI,
+      concurrency: CONCURRENCY,
+      repetitions: settings.repetitions,
+      windowMs: settings.windowMs,
+      warmUpMs: settings.warmUpMs,
+      log: settings.log,
+      signUp: async (email: string) => {
+        const user = await postJson(`${services.registerUrl}/t/${slug}/users`, { email, password: PASSWORD });
+        if (user.status !== 201) throw new Error(`sign-up failed: ${user.status}`);
+      },
+    };
+    const totp = () => benchTotpSignIns({ ...shared, registerUrl: services.registerUrl, password: PASSWORD, verifyPassword });
+    const passkeys = () => benchPasskeySignIns(shared);
     if (settings.only === 'tokens') return [tokenResult!()];
     if (settings.only === 'sign-ins') return [signInResult!()];
     if (settings.only === 'totp') return [await totp()];

@@ -54,17 +54,11 @@ export class SoftwarePasskey {
         ['authData', new Uint8Array(authData)],
       ]) as never,
     );
-    return {
-      id: this.credentialId,
-      rawId: this.credentialId,
-      type: 'public-key' as const,
-      clientExtensionResults: {},
-      response: {
-        clientDataJSON: this.clientData('webauthn.create', options.challenge),
-        attestationObject: Buffer.from(attestationObject).toString('base64url'),
-        transports: ['internal'],
-      },
-    };
+    return this.credential({
+      clientDataJSON: this.clientData('webauthn.create', options.challenge),
+      attestationObject: Buffer.from(attestationObject).toString('base64url'),
+      transports: ['internal'],
+    });
   }
 
   /** The answer to navigator.credentials.get(options): an assertion signed by this key, with its user handle. */
@@ -72,19 +66,18 @@ export class SoftwarePasskey {
     const clientDataJSON = this.clientData('webauthn.get', options.challenge);
     const authenticatorData = this.authenticatorData(options.rpId!, 0x05);
     const signed = Buffer.concat([authenticatorData, createHash('sha256').update(Buffer.from(clientDataJSON, 'base64url')).digest()]);
-    return {
-      id: this.credentialId,
-      rawId: this.credentialId,
-      type: 'public-key' as const,
-      clientExtensionResults: {},
-      response: {
-        clientDataJSON,
-        authenticatorData: authenticatorData.toString('base64url'),
-        // ECDSA's DER signature, as WebAuthn carries it.
-        signature: sign('sha256', signed, this.privateKey).toString('base64url'),
-        ...(this.userHandle ? { userHandle: this.userHandle } : {}),
-      },
-    };
+    return this.credential({
+      clientDataJSON,
+      authenticatorData: authenticatorData.toString('base64url'),
+      // ECDSA's DER signature, as WebAuthn carries it.
+      signature: sign('sha256', signed, this.privateKey).toString('base64url'),
+      ...(this.userHandle ? { userHandle: this.userHandle } : {}),
+    });
+  }
+
+  /** A PublicKeyCredential as its toJSON() writes it, around the authenticator's `response`. */
+  private credential<R extends object>(response: R) {
+    return { id: this.credentialId, rawId: this.credentialId, type: 'public-key' as const, clientExtensionResults: {}, response };
   }
 
   private authenticatorData(rpId: string, flags: number): Buffer {

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { FormBrowser } from './browser-less';
 import { startLogin, type LoginHarness } from './login-harness';
-import { REDIRECT_URI, signInThroughPages } from './sign-in-flow';
+import { openSignInPage, REDIRECT_URI, signInThroughPages } from './sign-in-flow';
 
 /**
  * The signed-in pages besides security, through HTTP as a browser without JavaScript uses them:
@@ -192,14 +192,6 @@ describe('changing the password', () => {
 
 /** A password sign-in through the pages, answering the post's status (303 on to the application, 401, 429). */
 async function signInWith(email: string, password: string) {
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
-  const browser = new FormBrowser();
-  const signInPage = await browser.follow(url.href, REDIRECT_URI);
-  const form = FormBrowser.form(signInPage);
+  const { browser, form } = await openSignInPage(config);
   return browser.request(form.action, { form: { ...form.fields, email, password } });
 }

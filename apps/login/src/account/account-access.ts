@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostedPageHeaders, ProblemError, type Locale } from '#platform';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { wordsFor, type LocalisedPage } from '../messages/messages';
+import { signedOutView } from '../mfa/account-security.views';
 import { ProviderCache } from '../oidc/provider-cache';
 
 /** The person the browser's session at a tenant signed in, as the account pages know them. */
@@ -50,6 +51,13 @@ export class AccountAccess {
     if (!credential) return undefined;
     const csrf = createHmac('sha256', this.csrfKey).update(`${tenant.tenantId}|account|${session.uid}`).digest('base64url');
     return { tenant, userId: credential.userId, email: credential.email, csrf, sessionUid: session.uid };
+  }
+
+  /** The signed-in person of a page; without one, the page that says to sign in first is the answer (401) and undefined is returned. */
+  async signedInOrAnswered(slug: string, req: FastifyRequest, reply: FastifyReply): Promise<SignedIn | undefined> {
+    const person = await this.signedIn(slug, req, reply);
+    if (!person) await this.send(reply, 401, signedOutView(await this.tenantOf(slug)));
+    return person;
   }
 
   /** The signed-in person of a form post, whose CSRF token must be this session's; 403 otherwise. */

@@ -3,13 +3,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PASSWORD_MAX_LENGTH } from '#contracts';
 import { ProjectionRunner } from '#cqrs';
 import { BOUNDS, ProblemError, TenantConcurrencyLimiter, textProblem } from '#platform';
-import type { LoginTenant } from '../directory';
 import type { LoginMessageKey } from '../messages/messages';
 import { SIGN_IN_LIMITER } from '../sign-in/interaction.http';
 import { PasswordCheck, type SignInOutcome } from '../sign-in/password-check';
 import { signedOutView } from '../mfa/account-security.views';
 import { AccountAccess, stringField, type SignedIn } from './account-access';
 import { passwordView, sessionsView, type ReturnTo } from './account.views';
+import { RETURN_TO_MAX, returnToOf } from './return-to';
 import { PasswordChange } from './password-change';
 import { PersonSessions } from './sessions';
 
@@ -45,9 +45,8 @@ export class AccountController {
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    const person = await this.access.signedIn(slug, req, reply);
-    if (!person) return this.access.send(reply, 401, signedOutView(await this.access.tenantOf(slug)));
-    return this.access.send(reply, 200, passwordView(person, returnToOf(person.tenant, back)));
+    const person = await this.access.signedInOrAnswered(slug, req, reply);
+    if (person) await this.access.send(reply, 200, passwordView(person, returnToOf(person.tenant, back)));
   }
 
   /**
@@ -103,9 +102,8 @@ export class AccountController {
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    const person = await this.access.signedIn(slug, req, reply);
-    if (!person) return this.access.send(reply, 401, signedOutView(await this.access.tenantOf(slug)));
-    return this.showSessions(reply, person, 200, returnToOf(person.tenant, back));
+    const person = await this.access.signedInOrAnswered(slug, req, reply);
+    if (person) await this.showSessions(reply, person, 200, returnToOf(person.tenant, back));
   }
 
   /** Ends one of the person's sessions (any, this one included: that is signing out here). */
@@ -151,19 +149,4 @@ export class AccountController {
   private async continueTo(reply: FastifyReply, returnTo: string): Promise<void> {
     await reply.code(303).header('location', returnTo).header('cache-control', 'no-store').send();
   }
-}
-
-const RETURN_TO_MAX = 4096;
-
-/**
- * The way back into an authorization: this tenant's authorization endpoint on this host, as a path
- * (so never another origin: no scheme, no `//`), without control characters or backslashes. The
- * authorization request itself is checked again by oidc-provider when the browser gets there.
- */
-export function returnToOf(tenant: LoginTenant, value: unknown): ReturnTo {
-  if (typeof value !== 'string' || value.length > RETURN_TO_MAX) return undefined;
-  const prefix = `/t/${tenant.slug}/auth`;
-  if (value !== prefix && !value.startsWith(`${prefix}?`)) return undefined;
-  // Identifier rules: no control character at all. No whitespace or backslash either, which browsers read loosely in a Location.
-  return textProblem(value, 'identifier', RETURN_TO_MAX) || /[\s\\]/.test(value) ? undefined : value;
 }

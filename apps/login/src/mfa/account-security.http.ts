@@ -2,7 +2,6 @@ import { Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BOUNDS, parseBody, ProblemError, textProblem } from '#platform';
 import { AccountAccess, stringField, type SignedIn } from '../account/account-access';
-import type { LoginTenant } from '../directory';
 import type { LocalisedPage } from '../messages/messages';
 import * as views from './account-security.views';
 import { passkeyRegistrationBody, Passkeys } from './passkeys';
@@ -25,8 +24,8 @@ export class AccountSecurityController {
 
   @Get()
   async show(@Param('tenant') slug: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const person = await this.signedIn(slug, req, reply);
-    if (!person) return this.send(reply, 401, views.signedOutView(await this.tenantOf(slug)));
+    const person = await this.access.signedInOrAnswered(slug, req, reply);
+    if (!person) return;
     const state = await this.factors.state(person.tenant.tenantId, person.userId);
     const { passkeys } = state;
     if (state.totp)
@@ -139,14 +138,6 @@ export class AccountSecurityController {
 
   private send(reply: FastifyReply, status: number, page: LocalisedPage): Promise<void> {
     return this.access.send(reply, status, page);
-  }
-
-  private async tenantOf(slug: string): Promise<LoginTenant> {
-    return this.access.tenantOf(slug);
-  }
-
-  private signedIn(slug: string, req: FastifyRequest, reply: FastifyReply): Promise<SignedIn | undefined> {
-    return this.access.signedIn(slug, req, reply);
   }
 
   private posted(slug: string, req: FastifyRequest, reply: FastifyReply): Promise<SignedIn> {
