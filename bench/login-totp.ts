@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { generateSync } from 'otplib';
 import type { Pool } from 'pg';
 import { SecondFactors } from '../apps/login/src/mfa/second-factors';
-import { BenchHttp, formOf } from './login';
+import { BenchHttp, formOf, onToCode, openSignInPageOf } from './login';
 import { runClosedLoops, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
 import { cores, perSecond, ratioVerdict, type ScenarioResult } from './support/report';
@@ -52,17 +52,8 @@ const SIGN_INS_PER_SECOND_AT_MOST = 90;
 export async function benchTotpSignIns(setup: TotpBenchSetup): Promise<ScenarioResult> {
   /** A browser that followed the client's authorization request to the sign-in page. */
   const openSignInPage = async () => {
-    const browser = new BenchHttp(setup.agent, setup.loginUrl);
-    const query = new URLSearchParams({
-      client_id: setup.clientId,
-      response_type: 'code',
-      redirect_uri: setup.redirectUri,
-      scope: 'openid',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    });
-    const authorized = await browser.send('GET', `/t/${setup.slug}/auth?${query}`);
-    return { browser, form: formOf((await browser.send('GET', authorized.location!)).body) };
+    const { browser, page } = await openSignInPageOf(setup.agent, setup.loginUrl, setup);
+    return { browser, form: formOf(page.body) };
   };
   const people = await enrolPeople(setup, openSignInPage);
   const next = (): EnrolledPerson => {
@@ -166,14 +157,9 @@ async function firstSignIn(
   { browser, form }: { browser: BenchHttp; form: { action: string; csrf: string } },
   email: string,
 ) {
-  let answer = await browser.send('POST', form.action, { form: { csrf: form.csrf, email, password: setup.password } });
+  const answer = await browser.send('POST', form.action, { form: { csrf: form.csrf, email, password: setup.password } });
   if (answer.status !== 303) throw new Error(`first sign-in refused: ${answer.status}`);
-  answer = await browser.send('GET', answer.location!);
-  answer = await browser.send('GET', answer.location!);
-  const consent = formOf(answer.body);
-  answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
-  answer = await browser.send('GET', answer.location!);
-  if (!answer.location?.startsWith(`${setup.redirectUri}?code=`)) throw new Error(`first sign-in: no code: ${answer.status}`);
+  await onToCode(browser, answer.location!, setup.redirectUri);
 }
 
 async function waitForCredentials(setup: TotpBenchSetup, count: number) {

@@ -14,6 +14,7 @@ import { RegisterModule } from '../apps/register/src/register.module';
 import { openRegisterRuntime, registerServiceOptions } from '../apps/register/src/register.runtime';
 import { ARGON2ID_OPTIONS } from '#contracts';
 import { createServiceApp } from '#platform';
+import { benchPasskeySignIns } from './login-passkeys';
 import { benchTotpSignIns } from './login-totp';
 import { runClosedLoops, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
@@ -25,7 +26,7 @@ export interface LoginBenchSettings {
   readonly warmUpMs: number;
   readonly log: (line: string) => void;
   /** Runs one part only (while working on it); all by default. */
-  readonly only?: 'tokens' | 'sign-ins' | 'totp';
+  readonly only?: 'tokens' | 'sign-ins' | 'totp' | 'passkeys';
 }
 
 /** Same count as the sign-up bench: two libuv pools' worth of argon2id in flight. */
@@ -52,10 +53,19 @@ export class BenchHttp {
     private readonly base: string,
   ) {}
 
-  send(method: string, path: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Answer> {
-    const payload = options.form ? Buffer.from(new URLSearchParams(options.form).toString()) : undefined;
+  send(
+    method: string,
+    path: string,
+    options: { form?: Record<string, string>; json?: object; headers?: Record<string, string> } = {},
+  ): Promise<Answer> {
+    const payload = options.form
+      ? Buffer.from(new URLSearchParams(options.form).toString())
+      : options.json
+        ? Buffer.from(JSON.stringify(options.json))
+        : undefined;
     const headers: Record<string, string> = { ...options.headers };
-    if (payload) Object.assign(headers, { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(payload.length) });
+    const contentType = options.form ? 'application/x-www-form-urlencoded' : 'application/json';
+    if (payload) Object.assign(headers, { 'content-type': contentType, 'content-length': String(payload.length) });
     if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     return new Promise((resolve, reject) => {
       const outgoing = request(new URL(path, this.base), { method, agent: this.agent, headers }, (response) => {
@@ -144,6 +154,41 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** A browser that followed a client's authorization request (code, PKCE) to the sign-in page, and that page. */
+export async function openSignInPageOf(
+  agent: Agent,
+  loginUrl: string,
+  at: { slug: string; clientId: string; redirectUri: string },
+): Promise<{ browser: BenchHttp; page: Answer }> {
+  const browser = new BenchHttp(agent, loginUrl);
+  const query = new URLSearchParams({
+    client_id: at.clientId,
+    response_type: 'code',
+    redirect_uri: at.redirectUri,
+    scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+  const authorized = await browser.send('GET', `/t/${at.slug}/auth?${query}`);
+  return { browser, page: await browser.send('GET', authorized.location!) };
+}
+
+/**
+ * From the authorization endpoint the sign-in sent the browser back to, on to the client's redirect
+ * with a code: through the consent page the first time a person signs in to the client. Returns 1 (one sign-in).
+ */
+export async function onToCode(browser: BenchHttp, resume: string, redirectUri: string): Promise<number> {
+  let answer = await browser.send('GET', resume);
+  if (!answer.location!.startsWith(redirectUri)) {
+    answer = await browser.send('GET', answer.location!);
+    const consent = formOf(answer.body);
+    answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
+    answer = await browser.send('GET', answer.location!);
+  }
+  if (!answer.location?.startsWith(`${redirectUri}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
+  return 1;
 }
 
 export function formOf(html: string): { action: string; csrf: string } {
@@ -286,35 +331,20 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
           });
 
     // Password sign-ins ---------------------------------------------------------------------------
-    const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
     /** A browser that followed the client's authorization request to the sign-in page. */
     const openSignInPage = async (): Promise<{ browser: BenchHttp; form: { action: string; csrf: string } }> => {
-      const browser = new BenchHttp(agent, services.loginUrl);
-      const query = new URLSearchParams({
-        client_id: app.body.clientId!,
-        response_type: 'code',
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid',
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
+      const { browser, page } = await openSignInPageOf(agent, services.loginUrl, {
+        slug,
+        clientId: app.body.clientId!,
+        redirectUri: REDIRECT_URI,
       });
-      const authorized = await browser.send('GET', `/t/${slug}/auth?${query}`);
-      const page = await browser.send('GET', authorized.location!);
       return { browser, form: formOf(page.body) };
     };
     /** The form post through to the code: the sign-in the target is set for. */
     const submitPassword = async ({ browser, form }: Awaited<ReturnType<typeof openSignInPage>>, worker: number): Promise<number> => {
-      let answer = await browser.send('POST', form.action, { form: { csrf: form.csrf, email: emails[worker]!, password: PASSWORD } });
+      const answer = await browser.send('POST', form.action, { form: { csrf: form.csrf, email: emails[worker]!, password: PASSWORD } });
       if (answer.status !== 303) throw new Error(`sign-in refused: ${answer.status}`);
-      answer = await browser.send('GET', answer.location!);
-      if (!answer.location!.startsWith(REDIRECT_URI)) {
-        answer = await browser.send('GET', answer.location!);
-        const consent = formOf(answer.body);
-        answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
-        answer = await browser.send('GET', answer.location!);
-      }
-      if (!answer.location?.startsWith(`${REDIRECT_URI}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
-      return 1;
+      return onToCode(browser, answer.location!, REDIRECT_URI);
     };
     const wholeSignIn = async (worker: number): Promise<number> => submitPassword(await openSignInPage(), worker);
     /**
@@ -421,33 +451,33 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
       }),
     ];
     const [tokenResult, signInResult] = results;
-    const totp = () =>
-      benchTotpSignIns({
-        login: services.login as NestFastifyApplication,
-        loginUrl: services.loginUrl,
-        registerUrl: services.registerUrl,
-        pool,
-        agent,
-        slug,
-        tenantId: tenant.body.id!,
-        clientId: app.body.clientId!,
-        redirectUri: REDIRECT_URI,
-        password: PASSWORD,
-        concurrency: CONCURRENCY,
-        repetitions: settings.repetitions,
-        windowMs: settings.windowMs,
-        warmUpMs: settings.warmUpMs,
-        log: settings.log,
-        verifyPassword,
-        signUp: async (email) => {
-          const user = await postJson(`${services.registerUrl}/t/${slug}/users`, { email, password: PASSWORD });
-          if (user.status !== 201) throw new Error(`sign-up failed: ${user.status}`);
-        },
-      });
+    /** What the TOTP and passkey rows share: the running services, the tenant, its client and a way to sign people up. */
+    const shared = {
+      login: services.login as NestFastifyApplication,
+      loginUrl: services.loginUrl,
+      pool,
+      agent,
+      slug,
+      tenantId: tenant.body.id!,
+      clientId: app.body.clientId!,
+      redirectUri: REDIRECT_URI,
+      concurrency: CONCURRENCY,
+      repetitions: settings.repetitions,
+      windowMs: settings.windowMs,
+      warmUpMs: settings.warmUpMs,
+      log: settings.log,
+      signUp: async (email: string) => {
+        const user = await postJson(`${services.registerUrl}/t/${slug}/users`, { email, password: PASSWORD });
+        if (user.status !== 201) throw new Error(`sign-up failed: ${user.status}`);
+      },
+    };
+    const totp = () => benchTotpSignIns({ ...shared, registerUrl: services.registerUrl, password: PASSWORD, verifyPassword });
+    const passkeys = () => benchPasskeySignIns(shared);
     if (settings.only === 'tokens') return [tokenResult!()];
     if (settings.only === 'sign-ins') return [signInResult!()];
     if (settings.only === 'totp') return [await totp()];
-    return [tokenResult!(), signInResult!(), await totp()];
+    if (settings.only === 'passkeys') return [await passkeys()];
+    return [tokenResult!(), signInResult!(), await totp(), await passkeys()];
   } finally {
     await closeTokenClient().catch(() => undefined);
     agent.destroy();

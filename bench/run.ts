@@ -43,10 +43,10 @@ function log(line: string): void {
 
 const SCENARIOS = ['append', 'sign-ups', 'lag', 'login', 'pulse', 'rewards', 'noisy', 'webhooks', 'audiences'] as const;
 
-function loginPart(value: string | undefined): 'tokens' | 'sign-ins' | 'totp' | undefined {
+function loginPart(value: string | undefined): 'tokens' | 'sign-ins' | 'totp' | 'passkeys' | undefined {
   if (value === undefined || value === '') return undefined;
-  if (value === 'tokens' || value === 'sign-ins' || value === 'totp') return value;
-  throw new Error(`BENCH_LOGIN_ONLY must be tokens, sign-ins or totp, not ${value}`);
+  if (value === 'tokens' || value === 'sign-ins' || value === 'totp' || value === 'passkeys') return value;
+  throw new Error(`BENCH_LOGIN_ONLY must be tokens, sign-ins, totp or passkeys, not ${value}`);
 }
 
 /** `npm run bench -- lag` runs one scenario while working on it; the full run is what gets reported. */
@@ -139,7 +139,7 @@ async function main(): Promise<number> {
         benchLogin(await database('bench_login'), {
           ...serviceSettings,
           repetitions: ARGON2_REPETITIONS,
-          // BENCH_LOGIN_ONLY=tokens|sign-ins|totp runs one part while working on it.
+          // BENCH_LOGIN_ONLY=tokens|sign-ins|totp|passkeys runs one part while working on it.
           only: loginPart(process.env.BENCH_LOGIN_ONLY),
         }),
       );

@@ -159,6 +159,60 @@ export const loginApi: ApiDescription = {
       responses: { 200: 'removed', 400: 'wrong code', 403: 'not signed in, or bad CSRF token', 429: 'too many wrong codes' },
     },
     {
+      method: 'get',
+      path: '/t/{tenant}/account/password',
+      summary: "The signed-in person's change-password page (HTML); `return_to`: the authorization request to go back into once done",
+      tags: ['pages'],
+      responses: { 200: 'the page', 401: 'no session at this tenant: sign in first', 404: 'unknown tenant' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/account/password',
+      summary:
+        'Changes the password (form: csrf, current_password, new_password, return_to?): the new one held to sign-up’s rules, the current one checked under the sign-in lock-out; PasswordChanged, and every other session of the person ends',
+      tags: ['pages'],
+      responses: {
+        200: 'changed (the page says so)',
+        303: 'changed: back into the authorization named by return_to',
+        400: 'the page again: the new password breaks a rule, or no current password',
+        401: 'the page again: the current password is wrong',
+        403: 'not signed in, or bad CSRF token',
+        429: 'the account is locked after too many wrong passwords',
+      },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/account/sessions',
+      summary: "The signed-in person's sessions at this tenant: signed in, last active, applications, this browser marked (HTML)",
+      tags: ['pages'],
+      responses: { 200: 'the page', 401: 'no session at this tenant: sign in first', 404: 'unknown tenant' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/account/sessions/end',
+      summary:
+        'Ends one of the person’s sessions (form: csrf, session: its uid, return_to?), with the grants it signed in to; SessionEnded',
+      tags: ['pages'],
+      responses: {
+        200: 'ended (the list again; or, for this browser’s own session, signed out)',
+        303: 'ended: back into the authorization named by return_to',
+        400: 'no session uid, or not an id',
+        403: 'not signed in, or bad CSRF token',
+        404: 'the person has no session by that uid (ended already, or not theirs)',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/account/sessions/end-others',
+      summary: 'Ends every session of the person but this browser’s (form: csrf, return_to?); SessionEnded for each',
+      tags: ['pages'],
+      responses: {
+        200: 'the list again, with how many ended',
+        303: 'back into the authorization named by return_to',
+        403: 'not signed in, or bad CSRF token',
+      },
+    },
+    {
       method: 'post',
       path: '/t/{tenant}/interaction/{uid}/passkey/options',
       summary:
@@ -181,7 +235,7 @@ export const loginApi: ApiDescription = {
         200: '{ location }: where the browser goes on, back to the authorization endpoint',
         400: 'malformed assertion (the field is named), expired interaction',
         401: 'refused: unknown passkey, wrong signature, no outstanding challenge, or a signature count that went back (a cloned authenticator)',
-        403: 'bad CSRF token',
+        403: 'bad CSRF token; or email-unverified: the tenant refuses sign-ins before the address is verified (LOGIN_UNVERIFIED_EMAIL)',
         429: "the tenant's share of sign-ins in flight is taken; retry shortly",
       },
     },

@@ -126,3 +126,21 @@ export class LoginTenantBranding1765520000001 implements MigrationInterface {
     await runner.query('ALTER TABLE login_tenants DROP COLUMN IF EXISTS branding');
   }
 }
+
+/**
+ * The sessions page lists a person's sessions (and ending them deletes them) by the account in
+ * oidc-provider's payload: an index for that lookup, sessions only.
+ */
+export class LoginSessionsByAccount1765530000000 implements MigrationInterface {
+  name = 'LoginSessionsByAccount1765530000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(
+      "CREATE INDEX IF NOT EXISTS login_oidc_models_session_of ON login_oidc_models (tenant_id, (payload->>'accountId')) WHERE model = 'Session'",
+    );
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP INDEX IF EXISTS login_oidc_models_session_of');
+  }
+}

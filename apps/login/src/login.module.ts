@@ -28,7 +28,7 @@ import { JOURNEYS } from './sign-in/journeys';
 import { DEFAULT_LOCALE } from './messages/messages';
 import { LegacyPasswordRehash } from './sign-in/legacy-rehash';
 import { AccountSecurityController } from './mfa/account-security.http';
-import { SecondFactorPolicies } from './mfa/policy';
+import { SecondFactorPolicies, secondFactorWanted } from './mfa/policy';
 import { SecondFactors } from './mfa/second-factors';
 import { PasskeyChallenges } from './mfa/passkey-challenges';
 import { PasskeyScriptController } from './mfa/passkey-script';
@@ -37,6 +37,10 @@ import { Passkeys, relyingPartyOf } from './mfa/passkeys';
 import { SecondFactorsAdminController } from './mfa/second-factors.http';
 import { PasswordCheck } from './sign-in/password-check';
 import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from './sign-in/sign-in.events';
+import { AccountAccess } from './account/account-access';
+import { AccountController } from './account/account.http';
+import { PasswordChange } from './account/password-change';
+import { PersonSessions } from './account/sessions';
 
 /** What login runs on; see login.runtime.ts. */
 export type { LoginRuntime } from './login.runtime';
@@ -54,6 +58,7 @@ export class LoginModule {
     const clients = new ClientCache(infrastructure.pool, runtime.clientCacheSize);
     const events = new LoginEventLog(infrastructure.eventStore, infrastructure.codec, infrastructure.pool);
     const signIns = new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns);
+    const policies = new SecondFactorPolicies(infrastructure.commands);
     // Session tracking windows are generous; keys retired longer than a refresh token lives are useless.
     const keys = new SigningKeys(
       infrastructure.pool,
@@ -97,6 +102,7 @@ export class LoginModule {
                     ])
                     .catch((error: unknown) => logger.warn({ tenant: t.slug, err: error }, 'could not record an ended session')),
                 onServerError: (t, error) => logger.error({ tenant: t.slug, err: error }, 'an OpenID provider request failed'),
+                secondFactorWanted: async (t, clientId, asked) => secondFactorWanted(await policies.of(t.tenantId), clientId, asked),
               },
             }),
           ),
@@ -109,14 +115,19 @@ export class LoginModule {
         inject: [ProviderCache],
         useFactory: (providerCache: ProviderCache) => new InteractionAccess(directory, providerCache, events, runtime.csrfSecret),
       },
+      {
+        provide: AccountAccess,
+        inject: [ProviderCache],
+        useFactory: (providerCache: ProviderCache) =>
+          new AccountAccess(directory, providerCache, runtime.csrfSecret, runtime.provider.defaultLocale),
+      },
+      { provide: PasswordChange, useValue: new PasswordChange(infrastructure.commands) },
+      { provide: PersonSessions, useValue: new PersonSessions(infrastructure.pool, events, runtime.provider.sessionTtlS) },
       { provide: JOURNEYS, useValue: runtime.journeys },
       { provide: DEFAULT_LOCALE, useValue: runtime.provider.defaultLocale },
       { provide: SIGN_IN_LIMITER, useValue: signIns },
       { provide: OIDC_REQUEST_LIMITER, useValue: new TenantConcurrencyLimiter(runtime.perTenantInFlight.oidcRequests) },
-      {
-        provide: SecondFactorPolicies,
-        useValue: new SecondFactorPolicies(infrastructure.commands),
-      },
+      { provide: SecondFactorPolicies, useValue: policies },
       { provide: SecondFactors, useValue: new SecondFactors(infrastructure.commands, factorLockout) },
       {
         provide: Passkeys,
@@ -193,6 +204,7 @@ export class LoginModule {
         PasskeySignInController,
         PasskeyScriptController,
         AccountSecurityController,
+        AccountController,
         SecondFactorsAdminController,
         ParkedEventsController,
       ],

@@ -5,7 +5,12 @@ import { accountEvents, erasureEvents, tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
 import { loginApi } from './login.api';
 import type { LoginConfig } from './login.config';
-import { LoginLegacyPasswords1765900000000, LoginTables1732400000000, LoginTenantBranding1765520000001 } from './login.migrations';
+import {
+  LoginLegacyPasswords1765900000000,
+  LoginSessionsByAccount1765530000000,
+  LoginTables1732400000000,
+  LoginTenantBranding1765520000001,
+} from './login.migrations';
 import type { ProviderSettings } from './oidc/provider-factory';
 import type { Journeys } from './sign-in/journeys';
 import type { SignInPolicy } from './sign-in/password-check';
@@ -43,7 +48,12 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [LoginTables1732400000000, LoginLegacyPasswords1765900000000, LoginTenantBranding1765520000001],
+    migrations: [
+      LoginTables1732400000000,
+      LoginLegacyPasswords1765900000000,
+      LoginTenantBranding1765520000001,
+      LoginSessionsByAccount1765530000000,
+    ],
     events: [...accountEvents, ...tenantEvents, ...erasureEvents, ...clientEvents, ...signInEvents, ...factorEvents, ...policyEvents],
   });
   const publicUrl = (config.LOGIN_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');

@@ -36,7 +36,7 @@ export {
   UserSessionsRevoked,
   accountEvents,
 } from './register/account.events';
-export { ARGON2ID_OPTIONS, PASSWORD_MAX_LENGTH } from './register/passwords';
+export { ARGON2ID_OPTIONS, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblemsOf, type PasswordProblem } from './register/passwords';
 export {
   ACCOUNT_STREAM_PREFIX,
   TENANT_STREAM_PREFIX,

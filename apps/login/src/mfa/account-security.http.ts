@@ -1,24 +1,12 @@
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { Controller, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { BOUNDS, brandLocale, hostedPageHeaders, parseBody, ProblemError, textProblem, type Branding, type Locale } from '#platform';
-import { brandingOfPage, LoginDirectory, type LoginTenant } from '../directory';
-import { DEFAULT_LOCALE, wordsFor, type LocalisedPage } from '../messages/messages';
-import { ProviderCache } from '../oidc/provider-cache';
-import { CSRF_SECRET } from '../sign-in/interaction.http';
+import { BOUNDS, parseBody, ProblemError, textProblem } from '#platform';
+import { AccountAccess, stringField, type SignedIn } from '../account/account-access';
+import type { LocalisedPage } from '../messages/messages';
 import * as views from './account-security.views';
 import { passkeyRegistrationBody, Passkeys } from './passkeys';
 import { SecondFactors } from './second-factors';
 import { SECOND_FACTOR_FAILURE } from './second-factor-step';
-
-interface SignedIn {
-  readonly tenant: LoginTenant;
-  readonly userId: string;
-  readonly email: string;
-  readonly csrf: string;
-  /** The session's uid: what a passkey registration's challenge is bound to. */
-  readonly sessionUid: string;
-}
 
 /**
  * The signed-in person's security page: set up an authenticator app (QR code or key, confirmed by
@@ -28,23 +16,16 @@ interface SignedIn {
  */
 @Controller('t/:tenant/account/security')
 export class AccountSecurityController {
-  private readonly csrfKey: KeyObject;
-
   constructor(
-    private readonly directory: LoginDirectory,
-    private readonly providers: ProviderCache,
+    private readonly access: AccountAccess,
     private readonly factors: SecondFactors,
     private readonly passkeys: Passkeys,
-    @Inject(CSRF_SECRET) csrfSecret: Buffer,
-    @Inject(DEFAULT_LOCALE) private readonly defaultLocale: Locale,
-  ) {
-    this.csrfKey = createSecretKey(csrfSecret);
-  }
+  ) {}
 
   @Get()
   async show(@Param('tenant') slug: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const person = await this.signedIn(slug, req, reply);
-    if (!person) return this.send(reply, 401, views.signedOutView(await this.tenantOf(slug)));
+    const person = await this.access.signedInOrAnswered(slug, req, reply);
+    if (!person) return;
     const state = await this.factors.state(person.tenant.tenantId, person.userId);
     const { passkeys } = state;
     if (state.totp)
@@ -155,67 +136,16 @@ export class AccountSecurityController {
     return this.send(reply, removed ? 200 : 404, page);
   }
 
-  private async send(reply: FastifyReply, status: number, page: LocalisedPage): Promise<void> {
-    return send(reply, status, page, this.defaultLocale, await brandingOfPage(this.directory, reply.request));
+  private send(reply: FastifyReply, status: number, page: LocalisedPage): Promise<void> {
+    return this.access.send(reply, status, page);
   }
 
-  private async tenantOf(slug: string): Promise<LoginTenant> {
-    const tenant = await this.directory.tenantBySlug(slug);
-    if (!tenant)
-      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
-    return tenant;
-  }
-
-  private async signedIn(slug: string, req: FastifyRequest, reply: FastifyReply): Promise<SignedIn | undefined> {
-    const tenant = await this.tenantOf(slug);
-    const provider = await this.providers.get(tenant);
-    const session = await provider.Session.get(provider.createContext(req.raw, reply.raw));
-    if (!session.accountId) return undefined;
-    const credential = await this.directory.credentialById(tenant.tenantId, session.accountId);
-    if (!credential) return undefined;
-    const csrf = createHmac('sha256', this.csrfKey).update(`${tenant.tenantId}|account|${session.uid}`).digest('base64url');
-    return { tenant, userId: credential.userId, email: credential.email, csrf, sessionUid: session.uid };
-  }
-
-  private async posted(slug: string, req: FastifyRequest, reply: FastifyReply): Promise<SignedIn> {
-    const person = await this.signedIn(slug, req, reply);
-    const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
-    const presented = Buffer.from(typeof body.csrf === 'string' ? body.csrf : '');
-    const expected = Buffer.from(person?.csrf ?? '');
-    if (!person || presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-      throw new ProblemError({
-        status: 403,
-        type: 'csrf-token-invalid',
-        title: 'Form token missing or wrong',
-        detail: 'reload the page, signed in, and submit the form again',
-      });
-    }
-    return person;
+  private posted(slug: string, req: FastifyRequest, reply: FastifyReply): Promise<SignedIn> {
+    return this.access.posted(slug, req, reply);
   }
 }
 
 /** The session a passkey registration's challenge belongs to (passkey-challenges.ts). */
 const bindingOf = (person: SignedIn) => `account:${person.sessionUid}`;
 
-function codeOf(req: FastifyRequest): string {
-  const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
-  return typeof body.code === 'string' ? body.code.slice(0, 64) : '';
-}
-
-/**
- * A page in the browser's language: `ui_locales` in the address, else Accept-Language, else the
- * tenant's default language, else the installation's; in the tenant's look.
- */
-async function send(reply: FastifyReply, status: number, page: LocalisedPage, defaultLocale: Locale, branding?: Branding): Promise<void> {
-  const request = reply.request;
-  const words = wordsFor(
-    (request.query as Record<string, unknown> | undefined)?.ui_locales,
-    request.headers['accept-language'],
-    brandLocale(branding, defaultLocale),
-  );
-  // The security page loads the passkey script (script-src 'self', and its requests: connect-src 'self'); the others have none.
-  await reply
-    .code(status)
-    .headers(hostedPageHeaders({ scripts: true, fetches: true, brand: branding }))
-    .send(page(words));
-}
+const codeOf = (req: FastifyRequest): string => stringField(req, 'code', 64);

@@ -1,5 +1,6 @@
 import QRCode from 'qrcode';
 import { escapeHtml, hostedPage, siteNameOf, type Branding } from '#platform';
+import { accountNav } from '../account/account.views';
 import type { LoginTenant } from '../directory';
 import { languageField, type LocalisedPage, type LoginMessageKey, type Words } from '../messages/messages';
 import type { StoredPasskey } from './factors.decider';
@@ -58,7 +59,7 @@ ${codeField(words.sayHtml('security.removeCode'))}
       title: words.say('security.title'),
       lang: words.locale,
       scripts: [PASSKEY_SCRIPT_PATH],
-      body: `<p>${words.sayHtml('security.signedInAs', { email: escapeHtml(person.email) })}</p>${body}${passkeySection(
+      body: `${accountNav(person.tenant, words)}<p>${words.sayHtml('security.signedInAs', { email: escapeHtml(person.email) })}</p>${body}${passkeySection(
         person,
         options.passkeys ?? [],
         words,

@@ -67,6 +67,14 @@ export class PasskeySignInController {
     }
     const credential = await this.directory.credentialById(tenant.tenantId, check.userId);
     if (!credential) throw refused('unknown-passkey');
+    // The same rule as a password sign-in: a tenant that refuses unverified addresses refuses them with a passkey too.
+    if (await this.passwords.refusedUnverified(tenant, credential, clientId))
+      throw new ProblemError({
+        status: 403,
+        type: 'email-unverified',
+        title: 'The e-mail address is not verified',
+        detail: 'confirm your e-mail address first: follow the link in the mail that was sent to you',
+      });
     const who = { accountId: credential.userId, accountKey: this.passwords.accountKeyOf(tenant.tenantId, credential.email), clientId };
     const location = await this.access.complete(tenant, details, who, PASSKEY_ONLY);
     await reply.code(200).header('cache-control', 'no-store').send({ location });

@@ -1,5 +1,5 @@
 import { given } from '#cqrs/testing';
-import { DEFAULT_POLICY, policyDecider, SecondFactorPolicySet, stepAfterPassword } from './policy';
+import { DEFAULT_POLICY, policyDecider, secondFactorWanted, SecondFactorPolicySet, stepAfterPassword } from './policy';
 import { ACR_MFA, ACR_PASSWORD } from './second-factor-step';
 
 const now = new Date('2026-12-06T09:00:00.000Z');
@@ -22,6 +22,18 @@ describe('a tenant’s second-factor policy', () => {
     expect(stepAfterPassword(optional, false, 'app', ['urn:tessera:acr:mfa'])).toBe('done');
     // Off: never asked, not even of those who enrolled before, nor by a client.
     expect(stepAfterPassword(off, true, 'admin-app', ACR_MFA)).toBe('done');
+  });
+
+  test('a session signed in without a second factor is stepped up when the client asks or the policy requires it, never when off', () => {
+    const required = { mode: 'required', requiredForClients: [] } as const;
+    const forAdminApp = { mode: 'optional', requiredForClients: ['admin-app'] } as const;
+    const off = { mode: 'off', requiredForClients: ['admin-app'] } as const;
+    expect(secondFactorWanted(DEFAULT_POLICY, 'app', false)).toBe(false);
+    expect(secondFactorWanted(DEFAULT_POLICY, 'app', true)).toBe(true);
+    expect(secondFactorWanted(required, 'app', false)).toBe(true);
+    expect(secondFactorWanted(forAdminApp, 'app', false)).toBe(false);
+    expect(secondFactorWanted(forAdminApp, 'admin-app', false)).toBe(true);
+    expect(secondFactorWanted(off, 'admin-app', true)).toBe(false);
   });
 
   test('setting the policy it has records nothing; clients are a set', () => {

@@ -52,6 +52,16 @@ export function stepAfterPassword(policy: SecondFactorPolicy, enrolled: boolean,
 }
 
 /**
+ * Whether a session that signed in without a second factor must be stepped up before it signs in
+ * to `clientId`: the client asked for one (acr_values), or the policy requires one of everyone or
+ * of that client; never when the tenant turned second factors off.
+ */
+export function secondFactorWanted(policy: SecondFactorPolicy, clientId: string, asked: boolean): boolean {
+  if (policy.mode === 'off') return false;
+  return asked || policy.mode === 'required' || policy.requiredForClients.includes(clientId);
+}
+
+/**
  * The tenants' policies, read from their streams and set by the admin API. A sign-in reads the
  * policy of its tenant, so each process keeps what it read for a moment (POLICY_CACHE_MS): a change
  * applies at once on the process that made it and within that moment on the others.

@@ -56,7 +56,15 @@ declare module 'oidc-provider' {
 
   /** What a Check of the interaction policy sees of the request. */
   export interface PolicyContext {
-    oidc: { prompts: Set<string>; result?: Record<string, unknown> };
+    oidc: {
+      prompts: Set<string>;
+      result?: Record<string, unknown>;
+      params: Record<string, unknown>;
+      session: { accountId?: string };
+      /** The session's acr (how the person signed in), or the result's while an interaction ends. */
+      acr?: string;
+      client: { clientId: string };
+    };
   }
 
   export namespace interactionPolicy {
@@ -67,9 +75,10 @@ declare module 'oidc-provider' {
     }
     class Prompt {
       readonly name: string;
+      readonly checks: Check[] & { add(check: Check, index?: number): void };
       constructor(options: { name: string; requestable: boolean }, ...checks: Check[]);
     }
-    type Policy = Prompt[] & { add(prompt: Prompt, index?: number): void };
+    type Policy = Prompt[] & { add(prompt: Prompt, index?: number): void; get(name: string): Prompt | undefined };
     function base(): Policy;
   }
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import Provider, { errors, interactionPolicy } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type PolicyContext } from 'oidc-provider';
 import type { Pool } from 'pg';
 import { TESSERA_API_AUDIENCE } from '#access';
 import { brandLocale, escapeHtml, hostedPage, hostedPageHeaders, siteNameOf, SUPPORTED_LOCALES, type Locale } from '#platform';
@@ -32,6 +32,12 @@ export interface ProviderHooks {
   onSessionEnded(tenant: LoginTenant, accountId: string): void;
   /** A request the provider could not serve (its storage failed, or a bug): for the service's log. */
   onServerError(tenant: LoginTenant, error: unknown): void;
+  /**
+   * Whether a sign-in to `clientId` needs a second factor, by the tenant's policy and whether the
+   * client asked for one (acr_values): a session signed in with a password alone is then stepped up.
+   * Without it, sessions are reused as they are.
+   */
+  secondFactorWanted?(tenant: LoginTenant, clientId: string, asked: boolean): Promise<boolean>;
 }
 
 interface GrantContext {
@@ -81,18 +87,43 @@ function render(ctx: PageContext, tenant: LoginTenant, words: Words, title: stri
  */
 const SIGN_UP_POLICY = policyWithSignUp();
 
-function policyWithSignUp(): interactionPolicy.Policy {
-  const { Prompt, base } = interactionPolicy;
+function policyWithSignUp(stepUp?: (ctx: PolicyContext) => Promise<boolean>): interactionPolicy.Policy {
+  const { Check, Prompt, base } = interactionPolicy;
   const policy = base();
   // Requestable: oidc-provider asks for it while the authorization's results hold no `create`.
   policy.add(new Prompt({ name: 'create', requestable: true }), 0);
+  if (stepUp) policy.get('login')?.checks.add(new Check(STEP_UP, 'a second factor is required', stepUp));
   return policy;
 }
 
-/** The interaction page's query: `prompt=login` (its form needs nothing read) and the authorization's ui_locales. */
-function interactionQuery(prompt: string, uiLocales: unknown): string {
+/**
+ * The login prompt's reason when a session exists but signed in without a second factor that the
+ * client (acr_values) or the tenant's policy wants: the interaction then asks for the second factor
+ * only, the person being known already (interaction.http.ts).
+ */
+export const STEP_UP = 'step_up';
+
+function stepUpCheck(tenant: LoginTenant, wanted: NonNullable<ProviderHooks['secondFactorWanted']>) {
+  return async (ctx: PolicyContext): Promise<boolean> => {
+    const { oidc } = ctx;
+    // No session is the no_session check's; a result that just signed in is what the step asked for.
+    if (!oidc.session.accountId || oidc.result?.login || oidc.acr === ACR_MFA) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    const acrValues = oidc.params.acr_values;
+    const asked = typeof acrValues === 'string' && acrValues.split(' ').includes(ACR_MFA);
+    return (await wanted(tenant, oidc.client.clientId, asked))
+      ? interactionPolicy.Check.REQUEST_PROMPT
+      : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+  };
+}
+
+/**
+ * The interaction page's query: `prompt=login` (its form needs nothing read) and the authorization's
+ * ui_locales. A step-up alone is not that form: the page reads the interaction to know whose session it is.
+ */
+function interactionQuery(prompt: { name: string; reasons?: string[] }, uiLocales: unknown): string {
   const query = new URLSearchParams();
-  if (prompt === 'login') query.set('prompt', 'login');
+  const stepUpOnly = (prompt.reasons ?? []).length > 0 && (prompt.reasons ?? []).every((reason) => reason === STEP_UP);
+  if (prompt.name === 'login' && !stepUpOnly) query.set('prompt', 'login');
   if (typeof uiLocales === 'string' && uiLocales !== '') query.set('ui_locales', uiLocales);
   const text = query.toString();
   return text ? `?${text}` : '';
@@ -184,10 +215,10 @@ export async function buildProvider(
       ui_locales_supported: [...SUPPORTED_LOCALES],
     },
     interactions: {
-      policy: SIGN_UP_POLICY,
+      policy: deps.hooks.secondFactorWanted ? policyWithSignUp(stepUpCheck(tenant, deps.hooks.secondFactorWanted)) : SIGN_UP_POLICY,
       // The authorization's ui_locales rides along too: the sign-in page is shown without reading the interaction.
-      url: (_ctx: unknown, interaction: { uid: string; prompt: { name: string }; params: Record<string, unknown> }) =>
-        `/t/${tenant.slug}/interaction/${interaction.uid}${interactionQuery(interaction.prompt.name, interaction.params.ui_locales)}`,
+      url: (_ctx: unknown, interaction: { uid: string; prompt: { name: string; reasons?: string[] }; params: Record<string, unknown> }) =>
+        `/t/${tenant.slug}/interaction/${interaction.uid}${interactionQuery(interaction.prompt, interaction.params.ui_locales)}`,
     },
     pkce: { required: () => true },
     // What the ID token's acr says of a sign-in: a password alone, or with a second factor.

@@ -18,7 +18,8 @@ import {
 } from './interaction-access';
 import { SecondFactors } from '../mfa/second-factors';
 import { enrolmentView, recoveryCodesView } from '../mfa/account-security.views';
-import { hasSecondFactor } from '../mfa/factors.decider';
+import { hasSecondFactor, type FactorsState } from '../mfa/factors.decider';
+import { STEP_UP } from '../oidc/provider-factory';
 import { SecondFactorPolicies, stepAfterPassword } from '../mfa/policy';
 import { PASSKEY_SCRIPT_PATH, passkeyBlock } from '../mfa/passkey-script';
 import {
@@ -86,7 +87,13 @@ export class InteractionController {
     const { tenant, details } = await this.interaction(slug, uid, req, reply);
     // Back from one of register's pages, say: the authorization's own ui_locales, the link carrying none.
     const uiLocales = details.params.ui_locales;
-    if (details.prompt.name === 'login') return this.send(reply, 200, this.signInPage(tenant, uid), uiLocales);
+    if (details.prompt.name === 'login') {
+      const reasons = details.prompt.reasons;
+      const accountId = details.session?.accountId;
+      if (accountId && reasons.length > 0 && reasons.every((reason) => reason === STEP_UP))
+        return this.stepUp(reply, tenant, details, accountId);
+      return this.send(reply, 200, this.signInPage(tenant, uid), uiLocales);
+    }
     if (details.prompt.name === 'create') {
       // prompt=create: register's sign-up page, which links back to signed-up below.
       const { locale } = wordsFor(uiLocales, req.headers['accept-language'], this.defaultLocale);
@@ -145,16 +152,55 @@ export class InteractionController {
       return this.complete(reply, tenant, details, who, PASSWORD_ONLY);
     }
     // The password is right; the sign-in completes once the second factor is, on this interaction.
-    const started = step === 'enrol' ? await this.factors.startTotp(tenant.tenantId, userId) : undefined;
+    return this.askSecondFactor(reply, tenant, details, who, factors, step === 'enrol', outcome.credential.email);
+  }
+
+  /**
+   * The second step, on this interaction, of a person known already: after a right password, or
+   * for a session that signed in without a second factor the client or the tenant now wants (a
+   * step-up: no password asked again). A person without one sets one up first (`enrol`).
+   */
+  private async askSecondFactor(
+    reply: FastifyReply,
+    tenant: LoginTenant,
+    details: InteractionDetails,
+    who: Omit<PendingSecondFactor, 'stage'>,
+    factors: FactorsState,
+    enrol: boolean,
+    email: string,
+  ): Promise<void> {
+    const { uid } = details;
+    const started = enrol ? await this.factors.startTotp(tenant.tenantId, who.accountId) : undefined;
     const passkeys = factors.passkeys.length > 0;
     const codes = factors.totp !== null;
-    const stage = step === 'enrol' ? 'enrol' : 'code';
-    details.result = { secondFactor: { ...who, stage, passkeys, codes } satisfies PendingSecondFactor };
+    details.result = { secondFactor: { ...who, stage: enrol ? 'enrol' : 'code', passkeys, codes } satisfies PendingSecondFactor };
     await details.persist();
-    if (step === 'second-factor')
+    if (!enrol)
       return this.send(reply, 200, secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), undefined, offerOf({ passkeys, codes })));
-    const enrolment = started && 'secret' in started ? { secret: started.secret, account: outcome.credential.email } : undefined;
-    return this.enrolmentPage(reply, tenant, uid, userId, enrolment);
+    const enrolment = started && 'secret' in started ? { secret: started.secret, account: email } : undefined;
+    return this.enrolmentPage(reply, tenant, uid, who.accountId, enrolment);
+  }
+
+  /**
+   * A session that signed in with a password alone, at an authorization that wants a second factor
+   * (acr_values, or the tenant's policy for this client): the person is the session's, so only the
+   * second step is asked, and the ID token then says so (amr with otp or hwk, acr mfa).
+   */
+  private async stepUp(reply: FastifyReply, tenant: LoginTenant, details: InteractionDetails, accountId: string): Promise<void> {
+    const credential = await this.directory.credentialById(tenant.tenantId, accountId);
+    if (!credential) return this.send(reply, 200, this.signInPage(tenant, details.uid), details.params.ui_locales);
+    const pending = pendingSecondFactorOf(details);
+    // Shown again (a reload): the step already asked for goes on, rather than a new key or another event.
+    if (pending?.stage === 'code')
+      return this.send(reply, 200, secondFactorPage(tenant, details.uid, this.csrfToken(tenant, details.uid), undefined, offerOf(pending)));
+    if (pending?.stage === 'enrol') return this.enrolmentPage(reply, tenant, details.uid, accountId);
+    const who = {
+      accountId,
+      accountKey: this.passwords.accountKeyOf(tenant.tenantId, credential.email),
+      clientId: String(details.params.client_id ?? ''),
+    };
+    const factors = await this.factors.state(tenant.tenantId, accountId);
+    return this.askSecondFactor(reply, tenant, details, who, factors, !hasSecondFactor(factors), credential.email);
   }
 
   /** The code of the person's authenticator app or a recovery code; or, while enrolling, the app's first code. */

@@ -79,6 +79,20 @@ export class PasswordCheck {
     return blindIndex(this.blindIndexKey, tenantId, 'email', email);
   }
 
+  /**
+   * Whether the tenant refuses this person a sign-in until their e-mail is verified
+   * (LOGIN_UNVERIFIED_EMAIL): the rule the password check applies, for sign-ins that prove who the
+   * person is another way (a passkey alone). Records the refusal as the password check does.
+   */
+  async refusedUnverified(tenant: LoginTenant, credential: Credential, clientId: string): Promise<boolean> {
+    if (credential.emailVerified || this.policy.unverifiedEmail(tenant.slug) !== 'refuse') return false;
+    const accountKey = this.accountKeyOf(tenant.tenantId, credential.email);
+    await this.record(tenant, accountKey, [
+      LoginFailed({ accountKey, reason: 'email_unverified', clientId, at: new Date().toISOString() }),
+    ]);
+    return true;
+  }
+
   /** Checks the `email` and `password` fields of a parsed sign-in form; a missing field is a wrong password, recorded nowhere. */
   check(attempt: Attempt): Promise<SignInOutcome> {
     const { email, password } = attempt.body;

@@ -16,7 +16,17 @@ export const LoginFailed = defineEvent<{
 }>()('LoginFailed');
 export const AccountLocked = defineEvent<{ accountKey: string; failures: number; lockedUntil: string; at: string }>()('AccountLocked');
 export const SessionStarted = defineEvent<{ userId: string; sessionUid: string; clientId: string; at: string }>()('SessionStarted');
-export const SessionEnded = defineEvent<{ userId: string; reason: 'logout'; at: string }>()('SessionEnded');
+/**
+ * `logout`: the browser signed out (oidc-provider's end_session); `ended-by-person`: the person ended it
+ * from another browser (the sessions page), or it ended when they changed their password elsewhere
+ * (`password-changed`). `sessionUid` names the session where it is known.
+ */
+export const SessionEnded = defineEvent<{
+  userId: string;
+  reason: 'logout' | 'ended-by-person' | 'password-changed';
+  sessionUid?: string;
+  at: string;
+}>()('SessionEnded');
 export const TokensRevoked = defineEvent<{
   grantId: string;
   reason: 'revocation' | 'refresh_token_reuse' | 'code_replay' | 'grant_revoked';
