@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { ServiceInfrastructure } from '#cqrs';
+import { ServiceInfrastructure, type CommandRunnerOptions } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { accountEvents, erasureEvents, tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
@@ -40,6 +40,13 @@ function derivedKey(masterKey: Buffer, purpose: string): Buffer {
   return createHmac('sha256', masterKey).update(`tessera/login/${purpose}`).digest();
 }
 
+/**
+ * A person's second factors and sign-in attempts grow by an event at every sign-in (a code used,
+ * a passkey's counter): their folded states stay in memory, so a sign-in reads only what another
+ * replica appended since (or nothing, when deciding: the expected revision catches a stale state).
+ */
+const LOGIN_COMMANDS: CommandRunnerOptions = { cachedStreams: 20_000 };
+
 export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'login',
@@ -55,6 +62,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
       LoginSessionsByAccount1765530000000,
     ],
     events: [...accountEvents, ...tenantEvents, ...erasureEvents, ...clientEvents, ...signInEvents, ...factorEvents, ...policyEvents],
+    commands: LOGIN_COMMANDS,
   });
   const publicUrl = (config.LOGIN_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
   return {
