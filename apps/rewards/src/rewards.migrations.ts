@@ -189,3 +189,23 @@ export class RewardsRedemptionsByMember1765400000000 implements MigrationInterfa
     await runner.query('DROP INDEX IF EXISTS rewards_redemptions_member');
   }
 }
+
+/** Webhook endpoints (their settings and sealed secrets, as the decider folds them); the outbox's tables are #outbound's. */
+export class RewardsWebhooks1765550000000 implements MigrationInterface {
+  name = 'RewardsWebhooks1765550000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_webhooks (
+        tenant_id uuid NOT NULL,
+        endpoint_id uuid NOT NULL,
+        state jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, endpoint_id)
+      )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS rewards_webhooks');
+  }
+}

@@ -341,6 +341,6 @@ async function forgetMember(tx: EntityManager, tenantId: string, userId: string)
  * How the read models recognise an erased member without keeping their user id: a one-way digest,
  * bound to the tenant. (The wallet stream, not a read model, keeps the pseudonymous id.)
  */
-function erasureDigest(tenantId: string, userId: string): string {
+export function erasureDigest(tenantId: string, userId: string): string {
   return createHash('sha256').update(`rewards.erased-member\n${tenantId}\n${userId}`).digest('hex');
 }
