@@ -5,6 +5,7 @@ import { programBody } from './program/program.schemas';
 import { redeemBody } from './redemption/redemption.http';
 import { adjustmentBody } from './wallet/member.http';
 import { refundBody } from './wallet/refund.http';
+import { transferBody } from './wallet/transfer.http';
 import { rotationBody, webhookBodies } from './webhooks/webhooks.http';
 import { STRICT_POLICY } from '#outbound';
 
@@ -249,6 +250,25 @@ export const rewardsApi: ApiDescription = {
         404: 'unknown tenant or member, or no points earned for this order',
         409: 'the order was refunded in full already',
         422: 'Idempotency-Key already used for a refund with another body',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/members/{userId}/transfers',
+      summary:
+        "Give points to another member of the tenant, within the program's `transfers` limits (per transfer, per UTC day, the balance " +
+        "the sender keeps); taken from the sender's soonest-expiring lots, and expiring for the recipient when the soonest of them would. " +
+        'Idempotency-Key required: a retry moves the points once',
+      tags: ['members'],
+      auth: 'apiKey',
+      body: transferBody,
+      responses: {
+        201: 'transferred: transferId, points, the sender balance after and the status (credited; returned if the recipient cannot take them)',
+        ...memberErrors,
+        400: 'invalid input, userId or Idempotency-Key, none sent, or a transfer to oneself',
+        404: 'unknown tenant, sender or recipient',
+        409: 'transfers not allowed by the program, a limit reached, or not enough points',
+        422: 'Idempotency-Key already used for a transfer with another body',
       },
     },
     {

@@ -37,6 +37,8 @@ import { WalletHandler } from './wallet/wallet.handler';
 import { MemberController } from './wallet/member.http';
 import { MembersController, ReportsController } from './reports/reports.http';
 import { RefundController } from './wallet/refund.http';
+import { TransferDelivery } from './wallet/transfer-delivery';
+import { TransferController } from './wallet/transfer.http';
 import { REWARDS_OUTBOX_PROJECTION } from './webhooks/webhook-routing';
 import { WebhooksController } from './webhooks/webhooks.http';
 import { RewardsWebhooks } from './webhooks/webhooks.wiring';
@@ -62,6 +64,7 @@ export class RewardsModule {
     const { eventStore: store, codec, dataSource, commands } = infrastructure;
     const earning = new EarningProjection(new WalletBatches(commands), store, codec, infrastructure.personalData);
     const webhooks = new RewardsWebhooks(runtime.outbound, infrastructure.pool, commands);
+    const transfers = new TransferDelivery(commands);
     return {
       module: RewardsModule,
       controllers: [
@@ -74,6 +77,7 @@ export class RewardsModule {
         ReportsController,
         ParkedEventsController,
         WebhooksController,
+        TransferController,
       ],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
@@ -85,6 +89,7 @@ export class RewardsModule {
         { provide: Clock, useClass: SystemClock },
         { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
         { provide: RewardsWebhooks, useValue: webhooks },
+        { provide: TransferDelivery, useValue: transfers },
         {
           provide: WEBHOOK_DELIVERY,
           inject: [MetricsRegistry, SERVICE_LOGGER],
@@ -94,7 +99,12 @@ export class RewardsModule {
           provide: 'rewards.runners',
           inject: [MetricsRegistry, SERVICE_LOGGER, WEBHOOK_DELIVERY],
           useFactory: (metrics: MetricsRegistry, logger: Logger, delivery: WebhookDelivery) =>
-            projectionRunners([rewardsReadModelProjection, earning, delivery.projection], { store, codec, dataSource }, metrics, logger),
+            projectionRunners(
+              [rewardsReadModelProjection, earning, delivery.projection, transfers.projection()],
+              { store, codec, dataSource },
+              metrics,
+              logger,
+            ),
         },
         { provide: ProjectionRunner, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => runners[0] },
         { provide: Earning, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => new Earning(runners[1]!, earning) },

@@ -180,6 +180,12 @@ class ReadModelChanges {
       case 'PointsExpired':
         this.move(tenantId, event.data.userId, [{ lotId: event.data.lotId, points: event.data.points }], -1);
         return;
+      case 'PointsTransferredOut':
+        this.move(tenantId, event.data.userId, event.data.lots, -1);
+        return;
+      case 'PointsTransferredIn':
+        this.lots.push([tenantId, event.data.userId, event.data.lotId, event.data.points, event.data.expiresAt]);
+        return;
       case 'TierChanged':
       case 'TierRetained':
         this.tiers.set(`${tenantId}/${event.data.userId}`, {

@@ -55,12 +55,24 @@ export interface RefundPolicy {
 
 export const DEFAULT_REFUND_POLICY: RefundPolicy = { allowNegativeBalance: false };
 
+/** Whether and how far members may give points to each other (see wallet/transfer.ts). */
+export interface TransferPolicy {
+  /** Most points one transfer moves. */
+  maxPointsPerTransfer: number;
+  /** Most points a member sends per UTC day, every transfer together; none: no daily limit. */
+  maxPointsPerDay?: number;
+  /** Points the sender keeps at least after a transfer. */
+  minBalanceAfter: number;
+}
+
 export interface ProgramDefinition {
   rules: EarningRule[];
   tiers: { periodMonths: number; levels: TierLevel[] } | null;
   expiry: { monthsAfterEarning: number } | null;
   limits: ProgramLimits;
   refunds: RefundPolicy;
+  /** Absent (every program published before, and any that leaves it out): members cannot transfer points. */
+  transfers?: TransferPolicy;
 }
 
 /** Only what a trusted source sends earns, unless a rule says otherwise. */

@@ -92,5 +92,13 @@ export const programBody = z
       .strict()
       .default({}),
     refunds: z.object({ allowNegativeBalance: z.boolean() }).strict().default({ allowNegativeBalance: false }),
+    transfers: z
+      .object({
+        maxPointsPerTransfer: bounded.points(),
+        maxPointsPerDay: z.number().int().positive().max(BOUNDS.pointsTotal).optional(),
+        minBalanceAfter: z.number().int().min(0).max(BOUNDS.pointsTotal).default(0),
+      })
+      .strict()
+      .optional(),
   })
   .strict();

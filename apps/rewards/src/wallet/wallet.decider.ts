@@ -4,6 +4,7 @@ import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
 import { addMonths } from '../shared/calendar';
 import { clawBack, orderAmountOf, orderIdOf, repayOwed, type ClawBack, type RefundRejection } from './refund';
+import { transferIn, transferOut, type TransferIn, type TransferOut, type TransferRejection } from './transfer';
 import {
   MemberEnrolled,
   MemberErased,
@@ -63,6 +64,9 @@ export type WalletCommand =
   | { readonly type: 'ReviewTier'; readonly userId: string; readonly program?: ProgramDefinition; readonly now: Date }
   /** An order refunded or returned (see refund.ts). */
   | ClawBack
+  /** A member gives points to another (see transfer.ts). */
+  | TransferOut
+  | TransferIn
   /** Register erased the person; `now` is when register recorded it. */
   | { readonly type: 'Erase'; readonly userId: string; readonly now: Date };
 
@@ -74,7 +78,8 @@ export type WalletRejection =
   | { readonly kind: 'IdempotencyKeyReused' }
   /** A positive adjustment would take the wallet past what it may hold (BOUNDS.pointsTotal). */
   | { readonly kind: 'WalletLimitReached'; readonly limit: number; readonly held: number }
-  | RefundRejection;
+  | RefundRejection
+  | TransferRejection;
 
 type WalletDecision = Decision<WalletEvent, WalletRejection>;
 
@@ -84,7 +89,7 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
   decide(command, state) {
     // An erased person's wallet only answers: nothing earns, expires or comes back to it any more.
     if (state.erased)
-      return command.type === 'Redeem' || command.type === 'Adjust' || command.type === 'ClawBack'
+      return command.type === 'Redeem' || command.type === 'Adjust' || command.type === 'ClawBack' || command.type.startsWith('Transfer')
         ? reject({ kind: 'UnknownMember', userId: command.userId })
         : accept();
     switch (command.type) {
@@ -124,6 +129,10 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         return accept(MemberErased({ userId: command.userId, erasedAt: command.now.toISOString() }));
       case 'ClawBack':
         return clawBack(command, state);
+      case 'TransferOut':
+        return transferOut(command, state, consumeFirstToExpire);
+      case 'TransferIn':
+        return transferIn(command, state);
     }
   },
 };

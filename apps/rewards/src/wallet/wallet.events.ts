@@ -103,6 +103,38 @@ export const TierRetained = defineEvent<{ userId: string; tier: string | null; r
  */
 export const MemberErased = defineEvent<{ userId: string; erasedAt: string }>()('MemberErased');
 
+/**
+ * Points given to another member of the tenant (`to`), taken from the lots that expire first; the
+ * recipient's lot expires when the soonest of them would have (`expiresAt`), so a transfer never
+ * makes points last longer. `fingerprint` binds the Idempotency-Key to its body.
+ */
+export const PointsTransferredOut = defineEvent<{
+  userId: string;
+  transferId: string;
+  to: string;
+  points: number;
+  lots: Allocation[];
+  expiresAt: string | null;
+  fingerprint: string;
+  transferredAt: string;
+}>()('PointsTransferredOut');
+
+/**
+ * The other half of a transfer, on the recipient's wallet: one lot (`lotId` is `transfer/<id>`, which
+ * makes a second delivery credit nothing). `returned` is a transfer the recipient's wallet refused
+ * (closed meanwhile, or full), given back to its sender.
+ */
+export const PointsTransferredIn = defineEvent<{
+  userId: string;
+  transferId: string;
+  from: string;
+  points: number;
+  lotId: string;
+  expiresAt: string | null;
+  returned: boolean;
+  receivedAt: string;
+}>()('PointsTransferredIn');
+
 export type WalletEvent =
   | EventOf<typeof MemberEnrolled>
   | EventOf<typeof PointsEarned>
@@ -114,7 +146,9 @@ export type WalletEvent =
   | EventOf<typeof TierRetained>
   | EventOf<typeof MemberErased>
   | EventOf<typeof PointsClawedBack>
-  | EventOf<typeof OwedPointsRepaid>;
+  | EventOf<typeof OwedPointsRepaid>
+  | EventOf<typeof PointsTransferredOut>
+  | EventOf<typeof PointsTransferredIn>;
 
 export const walletEvents = [
   MemberEnrolled,
@@ -128,4 +162,6 @@ export const walletEvents = [
   MemberErased,
   PointsClawedBack,
   OwedPointsRepaid,
+  PointsTransferredOut,
+  PointsTransferredIn,
 ];

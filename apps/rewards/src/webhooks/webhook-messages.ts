@@ -44,6 +44,8 @@ const TYPES: Record<string, WebhookEventType> = {
   PointsExpired: 'points.expired',
   PointsAdjusted: 'points.adjusted',
   PointsClawedBack: 'points.clawed_back',
+  PointsTransferredOut: 'points.transferred_out',
+  PointsTransferredIn: 'points.transferred_in',
   TierChanged: 'tier.changed',
   RedemptionConfirmed: 'redemption.created',
   RedemptionFulfilled: 'redemption.fulfilled',
@@ -73,6 +75,10 @@ function messageOf(
       return { type, data: pick(d, ['userId', 'points', 'orderId', 'cause', 'amount', 'expired', 'owed', 'shortfall', 'clawedBackAt']) };
     case 'TierChanged':
       return { type, data: pick(d, ['userId', 'from', 'to', 'reason', 'changedAt']) };
+    case 'PointsTransferredOut':
+      return { type, data: pick(d, ['userId', 'points', 'transferId', 'to', 'expiresAt', 'transferredAt']) };
+    case 'PointsTransferredIn':
+      return { type, data: pick(d, ['userId', 'points', 'transferId', 'from', 'returned', 'expiresAt', 'receivedAt']) };
     default: {
       // A redemption's event: its facts come from its request (null if it could not be read).
       const at = d.confirmedAt ?? d.fulfilledAt ?? d.completedAt ?? null;

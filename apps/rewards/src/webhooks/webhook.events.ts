@@ -7,6 +7,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'points.expired',
   'points.adjusted',
   'points.clawed_back',
+  'points.transferred_out',
+  'points.transferred_in',
   'tier.changed',
   'redemption.created',
   'redemption.fulfilled',
