@@ -272,6 +272,17 @@ export const rewardsApi: ApiDescription = {
       },
     },
     {
+      method: 'get',
+      path: '/t/{tenant}/members/{userId}/referral-code',
+      summary:
+        "A member's referral code (the same every time; claimed for them on first use) and how many referees it rewarded. " +
+        "A referee's qualifying event (the program's `referrals.qualifyingEvent`, from a server source) with `properties.referral_code` " +
+        'rewards both sides once; never the referrer themselves (same id or e-mail), never a referee twice, never past `maxPerReferrer`',
+      tags: ['members'],
+      auth: 'apiKey',
+      responses: { 200: 'code', ...memberErrors },
+    },
+    {
       method: 'post',
       path: '/t/{tenant}/webhooks',
       summary:

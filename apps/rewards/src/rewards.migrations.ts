@@ -209,3 +209,25 @@ export class RewardsWebhooks1765550000000 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS rewards_webhooks');
   }
 }
+
+/**
+ * Register's e-mail blind index of each member who signed up (never the address): the referral
+ * guard refuses a referee with the referrer's address under another member id. Erasure deletes the row.
+ */
+export class RewardsMemberEmails1765550000001 implements MigrationInterface {
+  name = 'RewardsMemberEmails1765550000001';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_member_emails (
+        tenant_id uuid NOT NULL,
+        user_id text NOT NULL,
+        email_index text NOT NULL,
+        PRIMARY KEY (tenant_id, user_id)
+      )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS rewards_member_emails');
+  }
+}

@@ -39,6 +39,8 @@ import { MembersController, ReportsController } from './reports/reports.http';
 import { RefundController } from './wallet/refund.http';
 import { TransferDelivery } from './wallet/transfer-delivery';
 import { TransferController } from './wallet/transfer.http';
+import { ReferralController } from './referral/referral.http';
+import { Referrals } from './referral/referrals';
 import { REWARDS_OUTBOX_PROJECTION } from './webhooks/webhook-routing';
 import { WebhooksController } from './webhooks/webhooks.http';
 import { RewardsWebhooks } from './webhooks/webhooks.wiring';
@@ -55,6 +57,8 @@ export interface RewardsRuntime {
   readonly adminToken?: string;
   /** How webhooks leave rewards (OUTBOUND_*). */
   readonly outbound: OutboundSettings;
+  /** Keys members' referral codes (derived from the master key). */
+  readonly referralCodeKey: Buffer;
 }
 
 @Module({})
@@ -65,6 +69,7 @@ export class RewardsModule {
     const earning = new EarningProjection(new WalletBatches(commands), store, codec, infrastructure.personalData);
     const webhooks = new RewardsWebhooks(runtime.outbound, infrastructure.pool, commands);
     const transfers = new TransferDelivery(commands);
+    const referrals = new Referrals(commands, runtime.referralCodeKey);
     return {
       module: RewardsModule,
       controllers: [
@@ -78,6 +83,7 @@ export class RewardsModule {
         ParkedEventsController,
         WebhooksController,
         TransferController,
+        ReferralController,
       ],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
@@ -90,6 +96,7 @@ export class RewardsModule {
         { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
         { provide: RewardsWebhooks, useValue: webhooks },
         { provide: TransferDelivery, useValue: transfers },
+        { provide: Referrals, useValue: referrals },
         {
           provide: WEBHOOK_DELIVERY,
           inject: [MetricsRegistry, SERVICE_LOGGER],
@@ -100,7 +107,7 @@ export class RewardsModule {
           inject: [MetricsRegistry, SERVICE_LOGGER, WEBHOOK_DELIVERY],
           useFactory: (metrics: MetricsRegistry, logger: Logger, delivery: WebhookDelivery) =>
             projectionRunners(
-              [rewardsReadModelProjection, earning, delivery.projection, transfers.projection()],
+              [rewardsReadModelProjection, earning, delivery.projection, transfers.projection(), referrals.projection()],
               { store, codec, dataSource },
               metrics,
               logger,

@@ -184,6 +184,7 @@ class ReadModelChanges {
         this.move(tenantId, event.data.userId, event.data.lots, -1);
         return;
       case 'PointsTransferredIn':
+      case 'ReferralRewarded':
         this.lots.push([tenantId, event.data.userId, event.data.lotId, event.data.points, event.data.expiresAt]);
         return;
       case 'TierChanged':

@@ -17,9 +17,12 @@ import {
   RewardsReadModels1732360000000,
   RewardsTenantKeys1765200000000,
   RewardsWebhooks1765550000000,
+  RewardsMemberEmails1765550000001,
 } from './rewards.migrations';
 import { walletEvents } from './wallet/wallet.events';
 import { webhookEndpointEvents } from './webhooks/webhook.events';
+import { referralEvents } from './referral/referral.events';
+import { referralCodeKey } from './referral/referrals';
 
 /**
  * Every event type rewards reads: its own, register's tenant events (the tenants' keys), and the
@@ -33,6 +36,7 @@ export const rewardsEventTypes = [
   ...tenantEvents,
   ...consumedEvents,
   ...webhookEndpointEvents,
+  ...referralEvents,
 ];
 
 /**
@@ -61,6 +65,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       RewardsRedemptionsByMember1765400000000,
       OutboundTables1765300000000,
       RewardsWebhooks1765550000000,
+      RewardsMemberEmails1765550000001,
     ],
     events: rewardsEventTypes,
     commands: REWARDS_COMMANDS,
@@ -79,6 +84,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
     },
     adminToken: config.ADMIN_TOKEN,
     outbound: outboundSettingsOf(config),
+    referralCodeKey: referralCodeKey(config.TESSERA_MASTER_KEY),
   };
 }
 

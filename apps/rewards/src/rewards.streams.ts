@@ -13,3 +13,5 @@ export const rewardStreamFor = (tenantId: string, rewardId: string) => `${REWARD
 export const redemptionStreamFor = (tenantId: string, redemptionId: string) => `${REDEMPTION_STREAM_PREFIX}${tenantId}.${redemptionId}`;
 export const WEBHOOK_STREAM_PREFIX = 'rewards.webhook-';
 export const webhookStreamFor = (tenantId: string, endpointId: string) => `${WEBHOOK_STREAM_PREFIX}${tenantId}.${endpointId}`;
+export const REFERRAL_STREAM_PREFIX = 'rewards.referral-';
+export const referralStreamFor = (tenantId: string, code: string) => `${REFERRAL_STREAM_PREFIX}${tenantId}.${code}`;

@@ -60,21 +60,19 @@ describe('points transfers', () => {
     await grant(bob, 1);
     const { program } = (await h.rewards.app.get(ProgramHandler).current(tenant.id)) as { program: ProgramDefinition };
     // Only the sender's half, as a request that crashed right after it would leave it.
-    const outcome = await h.rewards.app
-      .get(WalletHandler)
-      .handle(
-        {
-          type: 'TransferOut',
-          userId: alice,
-          transferId: `crash-${randomUUID()}`,
-          to: bob,
-          points: 20,
-          fingerprint: 'f',
-          program,
-          now: new Date(),
-        },
-        { tenantId: tenant.id, correlationId: randomUUID(), now: new Date() },
-      );
+    const outcome = await h.rewards.app.get(WalletHandler).handle(
+      {
+        type: 'TransferOut',
+        userId: alice,
+        transferId: `crash-${randomUUID()}`,
+        to: bob,
+        points: 20,
+        fingerprint: 'f',
+        program,
+        now: new Date(),
+      },
+      { tenantId: tenant.id, correlationId: randomUUID(), now: new Date() },
+    );
     expect(outcome.accepted).toBe(true);
     const deadline = Date.now() + 20_000;
     while ((await member(bob)).balance !== 21) {

@@ -65,6 +65,16 @@ export interface TransferPolicy {
   minBalanceAfter: number;
 }
 
+/** What a referral is worth (see referral/referral.decider.ts). */
+export interface ReferralPolicy {
+  /** The referee's event that qualifies (from a server source, carrying `properties.referral_code`). */
+  qualifyingEvent: string;
+  referrerPoints: number;
+  refereePoints: number;
+  /** Referees one referrer is rewarded for at most. */
+  maxPerReferrer: number;
+}
+
 export interface ProgramDefinition {
   rules: EarningRule[];
   tiers: { periodMonths: number; levels: TierLevel[] } | null;
@@ -73,6 +83,8 @@ export interface ProgramDefinition {
   refunds: RefundPolicy;
   /** Absent (every program published before, and any that leaves it out): members cannot transfer points. */
   transfers?: TransferPolicy;
+  /** Absent: referrals earn nothing. */
+  referrals?: ReferralPolicy;
 }
 
 /** Only what a trusted source sends earns, unless a rule says otherwise. */

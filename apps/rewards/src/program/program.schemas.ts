@@ -100,5 +100,14 @@ export const programBody = z
       })
       .strict()
       .optional(),
+    referrals: z
+      .object({
+        qualifyingEvent: eventName.default('Order Completed'),
+        referrerPoints: bounded.points(),
+        refereePoints: bounded.points(),
+        maxPerReferrer: z.number().int().min(1).max(BOUNDS.quantity),
+      })
+      .strict()
+      .optional(),
   })
   .strict();

@@ -1,8 +1,9 @@
 import { accept, reject, type Decision } from '#cqrs';
 import { BOUNDS } from '#platform';
 import type { ProgramDefinition } from '../program/program.events';
+import { addMonths } from '../shared/calendar';
 import { repayOwed } from './refund';
-import { PointsTransferredIn, PointsTransferredOut, type Allocation, type WalletEvent } from './wallet.events';
+import { PointsTransferredIn, PointsTransferredOut, ReferralRewarded, type Allocation, type WalletEvent } from './wallet.events';
 import { availablePoints, type WalletState } from './wallet.state';
 
 /** The sender's half: decided on the sender's wallet, so a transfer racing a redemption never overdraws it. */
@@ -83,6 +84,34 @@ export function transferIn(command: TransferIn, state: WalletState): Decision<Wa
   if (state.held + points > BOUNDS.pointsTotal) return reject({ kind: 'WalletLimitReached', limit: BOUNDS.pointsTotal, held: state.held });
   return accept(
     PointsTransferredIn({ userId, transferId, from, points, lotId, expiresAt, returned, receivedAt: now.toISOString() }),
+    ...repayOwed(state, userId, [{ lotId, points }], now),
+  );
+}
+
+/** One side of a qualified referral (see referral/referral.decider.ts). */
+export interface RewardReferral {
+  readonly type: 'RewardReferral';
+  readonly userId: string;
+  readonly referralId: string;
+  readonly role: 'referrer' | 'referee';
+  readonly points: number;
+  readonly program?: ProgramDefinition;
+  readonly now: Date;
+}
+
+/**
+ * Credits one side of a referral as a lot of its own (expiring like earned points), once; what the
+ * member owes is paid from it first. Past what a wallet holds, it is cut to what fits.
+ */
+export function rewardReferral(command: RewardReferral, state: WalletState): Decision<WalletEvent, TransferRejection> {
+  const { userId, referralId, role, program, now } = command;
+  const lotId = `referral/${referralId}/${role}`;
+  if (state.lots.has(lotId)) return accept();
+  const points = Math.min(command.points, BOUNDS.pointsTotal - state.held);
+  if (points <= 0) return accept();
+  const expiresAt = program?.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+  return accept(
+    ReferralRewarded({ userId, referralId, role, points, lotId, expiresAt, rewardedAt: now.toISOString() }),
     ...repayOwed(state, userId, [{ lotId, points }], now),
   );
 }

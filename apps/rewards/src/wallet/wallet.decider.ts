@@ -4,7 +4,15 @@ import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
 import { addMonths } from '../shared/calendar';
 import { clawBack, orderAmountOf, orderIdOf, repayOwed, type ClawBack, type RefundRejection } from './refund';
-import { transferIn, transferOut, type TransferIn, type TransferOut, type TransferRejection } from './transfer';
+import {
+  rewardReferral,
+  transferIn,
+  transferOut,
+  type RewardReferral,
+  type TransferIn,
+  type TransferOut,
+  type TransferRejection,
+} from './transfer';
 import {
   MemberEnrolled,
   MemberErased,
@@ -67,6 +75,7 @@ export type WalletCommand =
   /** A member gives points to another (see transfer.ts). */
   | TransferOut
   | TransferIn
+  | RewardReferral
   /** Register erased the person; `now` is when register recorded it. */
   | { readonly type: 'Erase'; readonly userId: string; readonly now: Date };
 
@@ -133,6 +142,8 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         return transferOut(command, state, consumeFirstToExpire);
       case 'TransferIn':
         return transferIn(command, state);
+      case 'RewardReferral':
+        return rewardReferral(command, state);
     }
   },
 };

@@ -135,6 +135,17 @@ export const PointsTransferredIn = defineEvent<{
   receivedAt: string;
 }>()('PointsTransferredIn');
 
+/** One side of a referral rewarded: one lot (`referral/<referralId>/<role>`), so a second delivery credits nothing. */
+export const ReferralRewarded = defineEvent<{
+  userId: string;
+  referralId: string;
+  role: 'referrer' | 'referee';
+  points: number;
+  lotId: string;
+  expiresAt: string | null;
+  rewardedAt: string;
+}>()('ReferralRewarded');
+
 export type WalletEvent =
   | EventOf<typeof MemberEnrolled>
   | EventOf<typeof PointsEarned>
@@ -148,7 +159,8 @@ export type WalletEvent =
   | EventOf<typeof PointsClawedBack>
   | EventOf<typeof OwedPointsRepaid>
   | EventOf<typeof PointsTransferredOut>
-  | EventOf<typeof PointsTransferredIn>;
+  | EventOf<typeof PointsTransferredIn>
+  | EventOf<typeof ReferralRewarded>;
 
 export const walletEvents = [
   MemberEnrolled,
@@ -164,4 +176,5 @@ export const walletEvents = [
   OwedPointsRepaid,
   PointsTransferredOut,
   PointsTransferredIn,
+  ReferralRewarded,
 ];

@@ -47,6 +47,8 @@ export interface WalletState {
   readonly transfersOut: Map<string, TransferRecord>;
   /** Points sent per UTC day (`2026-11-23`), for the program's daily transfer limit. */
   readonly transferredOnDay: Map<string, number>;
+  /** Whether this member was rewarded as a referee (once in a lifetime). */
+  readonly referred: boolean;
 }
 
 export interface TransferRecord {
@@ -114,6 +116,7 @@ export function emptyWallet(): WalletState {
     owed: 0,
     transfersOut: new Map(),
     transferredOnDay: new Map(),
+    referred: false,
   };
 }
 
@@ -215,6 +218,11 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       const { lotId, points, receivedAt, expiresAt } = event.data;
       state.lots.set(lotId, { lotId, remaining: points, earnedAt: receivedAt, expiresAt });
       return { ...state, enrolled: true, held: state.held + points };
+    }
+    case 'ReferralRewarded': {
+      const { lotId, points, rewardedAt, expiresAt, role } = event.data;
+      state.lots.set(lotId, { lotId, remaining: points, earnedAt: rewardedAt, expiresAt });
+      return { ...state, enrolled: true, held: state.held + points, referred: state.referred || role === 'referee' };
     }
     case 'OwedPointsRepaid':
       return { ...state, held: state.held - take(state, event.data.lots), owed: Math.max(0, state.owed - event.data.points) };

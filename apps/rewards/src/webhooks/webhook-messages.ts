@@ -46,6 +46,7 @@ const TYPES: Record<string, WebhookEventType> = {
   PointsClawedBack: 'points.clawed_back',
   PointsTransferredOut: 'points.transferred_out',
   PointsTransferredIn: 'points.transferred_in',
+  ReferralRewarded: 'points.referral',
   TierChanged: 'tier.changed',
   RedemptionConfirmed: 'redemption.created',
   RedemptionFulfilled: 'redemption.fulfilled',
@@ -77,6 +78,8 @@ function messageOf(
       return { type, data: pick(d, ['userId', 'from', 'to', 'reason', 'changedAt']) };
     case 'PointsTransferredOut':
       return { type, data: pick(d, ['userId', 'points', 'transferId', 'to', 'expiresAt', 'transferredAt']) };
+    case 'ReferralRewarded':
+      return { type, data: pick(d, ['userId', 'points', 'referralId', 'role', 'expiresAt', 'rewardedAt']) };
     case 'PointsTransferredIn':
       return { type, data: pick(d, ['userId', 'points', 'transferId', 'from', 'returned', 'expiresAt', 'receivedAt']) };
     default: {

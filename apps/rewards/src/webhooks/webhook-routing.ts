@@ -30,6 +30,7 @@ export function webhookRouter(commands: CommandRunner): OutboundRouter {
       streamNamePrefixes: [WALLET_STREAM_PREFIX, REDEMPTION_STREAM_PREFIX, WEBHOOK_STREAM_PREFIX],
       eventTypePrefixes: [
         'Points',
+        'ReferralRewarded',
         'TierChanged',
         'RedemptionConfirmed',
         'RedemptionFulfilled',

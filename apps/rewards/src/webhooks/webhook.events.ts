@@ -9,6 +9,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'points.clawed_back',
   'points.transferred_out',
   'points.transferred_in',
+  'points.referral',
   'tier.changed',
   'redemption.created',
   'redemption.fulfilled',
