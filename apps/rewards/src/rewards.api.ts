@@ -273,6 +273,14 @@ export const rewardsApi: ApiDescription = {
     },
     {
       method: 'get',
+      path: '/t/{tenant}/members/{userId}/expiring',
+      summary: "The member's spendable points that expire within `days` (1-366, default 30), soonest first, and their total",
+      tags: ['members'],
+      auth: 'apiKey',
+      responses: { 200: 'expiring points', ...memberErrors, 400: 'days not a whole number from 1 to 366, or a malformed userId' },
+    },
+    {
+      method: 'get',
       path: '/t/{tenant}/members/{userId}/referral-code',
       summary:
         "A member's referral code (the same every time; claimed for them on first use) and how many referees it rewarded. " +

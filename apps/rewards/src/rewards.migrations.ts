@@ -225,9 +225,12 @@ export class RewardsMemberEmails1765550000001 implements MigrationInterface {
         email_index text NOT NULL,
         PRIMARY KEY (tenant_id, user_id)
       )`);
+    // Whether a lot's expiry reminder went out (PointsExpiringSoon); a column with a default: no table rewrite.
+    await runner.query('ALTER TABLE rewards_lots ADD COLUMN IF NOT EXISTS reminded boolean NOT NULL DEFAULT false');
   }
 
   async down(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE rewards_lots DROP COLUMN IF EXISTS reminded');
     await runner.query('DROP TABLE IF EXISTS rewards_member_emails');
   }
 }

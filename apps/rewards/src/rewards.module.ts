@@ -40,6 +40,7 @@ import { RefundController } from './wallet/refund.http';
 import { TransferDelivery } from './wallet/transfer-delivery';
 import { TransferController } from './wallet/transfer.http';
 import { ReferralController } from './referral/referral.http';
+import { ExpiringController } from './expiry/expiring.http';
 import { Referrals } from './referral/referrals';
 import { REWARDS_OUTBOX_PROJECTION } from './webhooks/webhook-routing';
 import { WebhooksController } from './webhooks/webhooks.http';
@@ -84,6 +85,7 @@ export class RewardsModule {
         WebhooksController,
         TransferController,
         ReferralController,
+        ExpiringController,
       ],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },

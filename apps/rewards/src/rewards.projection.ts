@@ -70,6 +70,8 @@ class ReadModelChanges {
     { tenantId: string; redemptionId: string; status: string; reason: string | null; at: string }
   >();
   private readonly lots: Row[] = [];
+  /** Lots a reminder went out for: the expiry job does not look at them again. */
+  private readonly reminded: Row[] = [];
   private readonly lotMoves = new Map<string, { tenantId: string; userId: string; lotId: string; delta: number }>();
   private readonly tiers = new Map<string, { tenantId: string; userId: string; tier: string | null; reviewAt: string }>();
   /** What refunds made members owe, summed per member over the batch. */
@@ -179,6 +181,9 @@ class ReadModelChanges {
       }
       case 'PointsExpired':
         this.move(tenantId, event.data.userId, [{ lotId: event.data.lotId, points: event.data.points }], -1);
+        return;
+      case 'PointsExpiringSoon':
+        this.reminded.push([tenantId, event.data.userId, event.data.lotId]);
         return;
       case 'PointsTransferredOut':
         this.move(tenantId, event.data.userId, event.data.lots, -1);
@@ -295,6 +300,13 @@ class ReadModelChanges {
        WHERE l.tenant_id = m.tenant_id AND l.user_id = m.user_id AND l.lot_id = m.lot_id`,
       [...this.lotMoves.values()].map((m) => [m.tenantId, m.userId, m.lotId, m.delta]),
       4,
+    );
+    await insert(
+      tx,
+      `UPDATE rewards_lots l SET reminded = true FROM unnest($1::uuid[], $2::text[], $3::text[]) AS m(tenant_id, user_id, lot_id)
+       WHERE l.tenant_id = m.tenant_id AND l.user_id = m.user_id AND l.lot_id = m.lot_id`,
+      this.reminded,
+      3,
     );
     await insert(
       tx,

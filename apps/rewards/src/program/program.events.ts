@@ -75,10 +75,20 @@ export interface ReferralPolicy {
   maxPerReferrer: number;
 }
 
+/**
+ * When earned points expire: a number of months after they were earned, or at the end of a
+ * calendar period (UTC): `{period: 'year', periodsAfter: 0}` is the 31 December of the year they
+ * were earned in, `periodsAfter: 1` the one after. Either may send `points.expiring_soon`
+ * reminders `remindDaysBefore` days ahead (see expiry/expiring.ts).
+ */
+export type ExpiryPolicy = (
+  { monthsAfterEarning: number } | { endOfPeriod: { period: 'month' | 'quarter' | 'year'; periodsAfter: number } }
+) & { remindDaysBefore?: number };
+
 export interface ProgramDefinition {
   rules: EarningRule[];
   tiers: { periodMonths: number; levels: TierLevel[] } | null;
-  expiry: { monthsAfterEarning: number } | null;
+  expiry: ExpiryPolicy | null;
   limits: ProgramLimits;
   refunds: RefundPolicy;
   /** Absent (every program published before, and any that leaves it out): members cannot transfer points. */

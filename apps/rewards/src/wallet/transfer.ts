@@ -1,7 +1,7 @@
 import { accept, reject, type Decision } from '#cqrs';
 import { BOUNDS } from '#platform';
 import type { ProgramDefinition } from '../program/program.events';
-import { addMonths } from '../shared/calendar';
+import { expiryOf } from '../shared/calendar';
 import { repayOwed } from './refund';
 import { PointsTransferredIn, PointsTransferredOut, ReferralRewarded, type Allocation, type WalletEvent } from './wallet.events';
 import { availablePoints, type WalletState } from './wallet.state';
@@ -109,7 +109,7 @@ export function rewardReferral(command: RewardReferral, state: WalletState): Dec
   if (state.lots.has(lotId)) return accept();
   const points = Math.min(command.points, BOUNDS.pointsTotal - state.held);
   if (points <= 0) return accept();
-  const expiresAt = program?.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+  const expiresAt = expiryOf(program?.expiry, now)?.toISOString() ?? null;
   return accept(
     ReferralRewarded({ userId, referralId, role, points, lotId, expiresAt, rewardedAt: now.toISOString() }),
     ...repayOwed(state, userId, [{ lotId, points }], now),

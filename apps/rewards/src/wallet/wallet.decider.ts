@@ -2,7 +2,8 @@ import { accept, reject, type Decider, type Decision } from '#cqrs';
 import { BOUNDS } from '#platform';
 import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
-import { addMonths } from '../shared/calendar';
+import { addMonths, expiryOf } from '../shared/calendar';
+import { remindExpiring, type RemindExpiring } from '../expiry/expiring';
 import { clawBack, orderAmountOf, orderIdOf, repayOwed, type ClawBack, type RefundRejection } from './refund';
 import {
   rewardReferral,
@@ -76,6 +77,7 @@ export type WalletCommand =
   | TransferOut
   | TransferIn
   | RewardReferral
+  | RemindExpiring
   /** Register erased the person; `now` is when register recorded it. */
   | { readonly type: 'Erase'; readonly userId: string; readonly now: Date };
 
@@ -144,6 +146,8 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         return transferIn(command, state);
       case 'RewardReferral':
         return rewardReferral(command, state);
+      case 'RemindExpiring':
+        return remindExpiring(command, state);
     }
   },
 };
@@ -154,7 +158,7 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   const at = now.toISOString();
   const events: WalletEvent[] = state.enrolled ? [] : [MemberEnrolled({ userId, enrolledAt: at })];
   if (!program) return accept(...events);
-  const expiresAt = program.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+  const expiresAt = expiryOf(program.expiry, now)?.toISOString() ?? null;
   const [day, month] = [at.slice(0, 10), at.slice(0, 7)];
   const used = (key: string) => state.capUsage.get(key) ?? 0;
   const rules = matchingRules(program, source);
@@ -256,7 +260,7 @@ function adjust(command: Extract<WalletCommand, { type: 'Adjust' }>, state: Wall
     // An operator is told, rather than having the points cut to what fits.
     if (state.held + points > BOUNDS.pointsTotal)
       return reject({ kind: 'WalletLimitReached', limit: BOUNDS.pointsTotal, held: state.held });
-    const expiresAt = program?.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+    const expiresAt = expiryOf(program?.expiry, now)?.toISOString() ?? null;
     const lots = [{ lotId: `adjustment/${adjustmentId}`, points }];
     return accept(
       PointsAdjusted({ userId, adjustmentId, points, reason, actor, lots, expiresAt, adjustedAt }),

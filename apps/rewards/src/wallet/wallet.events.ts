@@ -146,6 +146,11 @@ export const ReferralRewarded = defineEvent<{
   rewardedAt: string;
 }>()('ReferralRewarded');
 
+/** A lot expires within the program's `remindDaysBefore`: said once per lot, for reminder mails and webhooks. */
+export const PointsExpiringSoon = defineEvent<{ userId: string; lotId: string; points: number; expiresAt: string; remindedAt: string }>()(
+  'PointsExpiringSoon',
+);
+
 export type WalletEvent =
   | EventOf<typeof MemberEnrolled>
   | EventOf<typeof PointsEarned>
@@ -160,7 +165,8 @@ export type WalletEvent =
   | EventOf<typeof OwedPointsRepaid>
   | EventOf<typeof PointsTransferredOut>
   | EventOf<typeof PointsTransferredIn>
-  | EventOf<typeof ReferralRewarded>;
+  | EventOf<typeof ReferralRewarded>
+  | EventOf<typeof PointsExpiringSoon>;
 
 export const walletEvents = [
   MemberEnrolled,
@@ -177,4 +183,5 @@ export const walletEvents = [
   PointsTransferredOut,
   PointsTransferredIn,
   ReferralRewarded,
+  PointsExpiringSoon,
 ];

@@ -49,6 +49,8 @@ export interface WalletState {
   readonly transferredOnDay: Map<string, number>;
   /** Whether this member was rewarded as a referee (once in a lifetime). */
   readonly referred: boolean;
+  /** Lots whose expiry reminder went out. */
+  readonly reminded: Set<string>;
 }
 
 export interface TransferRecord {
@@ -117,6 +119,7 @@ export function emptyWallet(): WalletState {
     transfersOut: new Map(),
     transferredOnDay: new Map(),
     referred: false,
+    reminded: new Set(),
   };
 }
 
@@ -219,6 +222,9 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       state.lots.set(lotId, { lotId, remaining: points, earnedAt: receivedAt, expiresAt });
       return { ...state, enrolled: true, held: state.held + points };
     }
+    case 'PointsExpiringSoon':
+      state.reminded.add(event.data.lotId);
+      return state;
     case 'ReferralRewarded': {
       const { lotId, points, rewardedAt, expiresAt, role } = event.data;
       state.lots.set(lotId, { lotId, remaining: points, earnedAt: rewardedAt, expiresAt });

@@ -42,6 +42,7 @@ const TYPES: Record<string, WebhookEventType> = {
   PointsEarned: 'points.earned',
   PointsRedeemed: 'points.spent',
   PointsExpired: 'points.expired',
+  PointsExpiringSoon: 'points.expiring_soon',
   PointsAdjusted: 'points.adjusted',
   PointsClawedBack: 'points.clawed_back',
   PointsTransferredOut: 'points.transferred_out',
@@ -68,6 +69,8 @@ function messageOf(
       };
     case 'PointsRedeemed':
       return { type, data: pick(d, ['userId', 'points', 'redemptionId', 'rewardId', 'redeemedAt']) };
+    case 'PointsExpiringSoon':
+      return { type, data: pick(d, ['userId', 'points', 'lotId', 'expiresAt', 'remindedAt']) };
     case 'PointsExpired':
       return { type, data: pick(d, ['userId', 'points', 'lotId', 'expiredAt']) };
     case 'PointsAdjusted':

@@ -5,6 +5,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'points.earned',
   'points.spent',
   'points.expired',
+  'points.expiring_soon',
   'points.adjusted',
   'points.clawed_back',
   'points.transferred_out',
