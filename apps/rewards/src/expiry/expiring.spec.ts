@@ -1,10 +1,9 @@
 import { fold } from '#cqrs';
 import { expiryOf } from '../shared/calendar';
 import { walletDecider } from '../wallet/wallet.decider';
-import { MemberEnrolled, PointsEarned, PointsRedeemed } from '../wallet/wallet.events';
+import { MemberEnrolled, PointsEarned, PointsExpiringSoon, PointsRedeemed } from '../wallet/wallet.events';
 import { expiringWithin } from './expiring';
 import { given } from '#cqrs/testing';
-import { PointsExpiringSoon } from '../wallet/wallet.events';
 
 const earned = (lotId: string, points: number, expiresAt: string | null) =>
   PointsEarned({
