@@ -6,6 +6,7 @@ import { redeemBody } from './redemption/redemption.http';
 import { adjustmentBody } from './wallet/member.http';
 import { refundBody } from './wallet/refund.http';
 import { transferBody } from './wallet/transfer.http';
+import { enrolmentBody } from './wallet/enrolment.http';
 import { rotationBody, webhookBodies } from './webhooks/webhooks.http';
 import { STRICT_POLICY } from '#outbound';
 
@@ -269,6 +270,21 @@ export const rewardsApi: ApiDescription = {
         404: 'unknown tenant, sender or recipient',
         409: 'transfers not allowed by the program, a limit reached, or not enough points',
         422: 'Idempotency-Key already used for a transfer with another body',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/members/{userId}/enrolment',
+      summary:
+        'Enrol a member explicitly, with their consent to the program (`consent: true`, and the `channel` they gave it on), recorded ' +
+        'as events once; enrolling again changes nothing',
+      tags: ['members'],
+      auth: 'apiKey',
+      body: enrolmentBody,
+      responses: {
+        201: 'enrolled: when the consent was recorded, and the balance',
+        ...memberErrors,
+        400: 'consent not true, or bad input',
       },
     },
     {

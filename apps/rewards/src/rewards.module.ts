@@ -41,6 +41,7 @@ import { TransferDelivery } from './wallet/transfer-delivery';
 import { TransferController } from './wallet/transfer.http';
 import { ReferralController } from './referral/referral.http';
 import { ExpiringController } from './expiry/expiring.http';
+import { EnrolmentController } from './wallet/enrolment.http';
 import { Referrals } from './referral/referrals';
 import { REWARDS_OUTBOX_PROJECTION } from './webhooks/webhook-routing';
 import { WebhooksController } from './webhooks/webhooks.http';
@@ -86,6 +87,7 @@ export class RewardsModule {
         TransferController,
         ReferralController,
         ExpiringController,
+        EnrolmentController,
       ],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },

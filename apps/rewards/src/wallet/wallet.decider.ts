@@ -15,6 +15,7 @@ import {
   type TransferRejection,
 } from './transfer';
 import {
+  EnrolmentConsentRecorded,
   MemberEnrolled,
   MemberErased,
   PointsAdjusted,
@@ -42,6 +43,8 @@ import {
 
 export type WalletCommand =
   | { readonly type: 'Enrol'; readonly userId: string; readonly now: Date }
+  /** Enrolment the member asked for, with their consent to the program's terms (see enrolment.http.ts). */
+  | { readonly type: 'EnrolWithConsent'; readonly userId: string; readonly channel: string; readonly now: Date }
   /** `now` is when the source event was recorded, so a replay decides exactly as the first delivery did. */
   | {
       readonly type: 'Earn';
@@ -100,12 +103,26 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
   decide(command, state) {
     // An erased person's wallet only answers: nothing earns, expires or comes back to it any more.
     if (state.erased)
-      return command.type === 'Redeem' || command.type === 'Adjust' || command.type === 'ClawBack' || command.type.startsWith('Transfer')
+      return command.type === 'Redeem' ||
+        command.type === 'Adjust' ||
+        command.type === 'ClawBack' ||
+        command.type.startsWith('Transfer') ||
+        command.type === 'EnrolWithConsent'
         ? reject({ kind: 'UnknownMember', userId: command.userId })
         : accept();
     switch (command.type) {
       case 'Enrol':
         return state.enrolled ? accept() : accept(MemberEnrolled({ userId: command.userId, enrolledAt: command.now.toISOString() }));
+      case 'EnrolWithConsent': {
+        // Consent is recorded once: enrolling again changes nothing (the first consent stands).
+        if (state.consentRecordedAt !== null) return accept();
+        const { userId, channel, now } = command;
+        const at = now.toISOString();
+        return accept(
+          ...(state.enrolled ? [] : [MemberEnrolled({ userId, enrolledAt: at })]),
+          EnrolmentConsentRecorded({ userId, consent: true, channel, recordedAt: at }),
+        );
+      }
       case 'Earn':
         return earn(command, state);
       case 'Redeem':

@@ -151,6 +151,14 @@ export const PointsExpiringSoon = defineEvent<{ userId: string; lotId: string; p
   'PointsExpiringSoon',
 );
 
+/**
+ * The member agreed to the program's terms when they enrolled explicitly (the shop's sign-up form
+ * for the loyalty program). Recorded beside `MemberEnrolled`, once; members enrolled by earning have none.
+ */
+export const EnrolmentConsentRecorded = defineEvent<{ userId: string; consent: true; channel: string; recordedAt: string }>()(
+  'EnrolmentConsentRecorded',
+);
+
 export type WalletEvent =
   | EventOf<typeof MemberEnrolled>
   | EventOf<typeof PointsEarned>
@@ -166,7 +174,8 @@ export type WalletEvent =
   | EventOf<typeof PointsTransferredOut>
   | EventOf<typeof PointsTransferredIn>
   | EventOf<typeof ReferralRewarded>
-  | EventOf<typeof PointsExpiringSoon>;
+  | EventOf<typeof PointsExpiringSoon>
+  | EventOf<typeof EnrolmentConsentRecorded>;
 
 export const walletEvents = [
   MemberEnrolled,
@@ -184,4 +193,5 @@ export const walletEvents = [
   PointsTransferredIn,
   ReferralRewarded,
   PointsExpiringSoon,
+  EnrolmentConsentRecorded,
 ];

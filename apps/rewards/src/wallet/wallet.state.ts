@@ -51,6 +51,8 @@ export interface WalletState {
   readonly referred: boolean;
   /** Lots whose expiry reminder went out. */
   readonly reminded: Set<string>;
+  /** When the member gave their consent on explicit enrolment (null: enrolled by earning, or not at all). */
+  readonly consentRecordedAt: string | null;
 }
 
 export interface TransferRecord {
@@ -120,6 +122,7 @@ export function emptyWallet(): WalletState {
     transferredOnDay: new Map(),
     referred: false,
     reminded: new Set(),
+    consentRecordedAt: null,
   };
 }
 
@@ -222,6 +225,8 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       state.lots.set(lotId, { lotId, remaining: points, earnedAt: receivedAt, expiresAt });
       return { ...state, enrolled: true, held: state.held + points };
     }
+    case 'EnrolmentConsentRecorded':
+      return { ...state, enrolled: true, consentRecordedAt: event.data.recordedAt };
     case 'PointsExpiringSoon':
       state.reminded.add(event.data.lotId);
       return state;
