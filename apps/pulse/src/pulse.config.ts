@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { serviceEnvSchema } from '#cqrs';
+import { outboundEnv } from '#outbound';
 import { integer, loadConfig, url } from '#platform';
 
 const HOUR_MS = 3600 * 1000;
@@ -67,31 +68,10 @@ const schema = serviceEnvSchema({ port: 3003 })
     PULSE_DEDUPE_PRUNE_INTERVAL_MS: integer({ min: 1000, max: 24 * HOUR_MS, what: 'a duration in milliseconds' }).default(10 * 60 * 1000),
     /** How often tenants' retention periods are applied to tracked events (by the processes that keep profiles). */
     PULSE_RETENTION_INTERVAL_MS: integer({ min: 1000, max: 24 * HOUR_MS, what: 'a duration in milliseconds' }).default(HOUR_MS),
-    /**
-     * Hosts (comma-separated, as written in URLs) webhook destinations may reach over http and at
-     * private addresses: everything else must be https to a public address (SSRF protection).
-     * Empty by default; tests and local set-ups list 127.0.0.1.
-     */
-    OUTBOUND_ALLOWED_HOSTS: z
-      .string()
-      .regex(/^[A-Za-z0-9.:\-[\], ]*$/, 'must be host names or addresses separated by commas')
-      .default(''),
-    /** The first retry's backoff ceiling (doubling, with full jitter, up to an hour). */
-    OUTBOUND_RETRY_BASE_MS: integer({ min: 10, max: HOUR_MS, what: 'a duration in milliseconds' }).default(1000),
-    /** Attempts after which a delivery is dead-lettered (it is too after three days). */
-    OUTBOUND_MAX_ATTEMPTS: integer({ min: 1, max: 100 }).default(12),
-    /** How long an endpoint's circuit stays open after five failures in a row (doubling while it keeps failing). */
-    OUTBOUND_BREAKER_COOLDOWN_MS: integer({ min: 10, max: HOUR_MS, what: 'a duration in milliseconds' }).default(5000),
-    /** How long a claimed delivery is this process's: past it (a crash), another replica sends it again. */
-    OUTBOUND_LEASE_MS: integer({ min: 1000, max: HOUR_MS, what: 'a duration in milliseconds' }).default(60_000),
-    /** Webhook requests in flight at once from this process. */
-    OUTBOUND_CONCURRENCY: integer({ min: 1, max: 1000 }).default(32),
-    /** Webhook requests per second a replay sends at most, beside live delivery. */
-    OUTBOUND_REPLAY_PER_SECOND: integer({ min: 1, max: 10_000 }).default(20),
-    /** How long a webhook request may take, answer included (connecting: at most 5 s of it). */
-    OUTBOUND_TIMEOUT_MS: integer({ min: 100, max: 120_000, what: 'a duration in milliseconds' }).default(15_000),
     /** How often windowed computed traits drop the events that left their window, and profiles leave audiences for it. */
     AUDIENCE_SWEEP_INTERVAL_MS: integer({ min: 100, max: 24 * HOUR_MS, what: 'a duration in milliseconds' }).default(60_000),
+    // Webhook delivery (OUTBOUND_*): the same variables in every service that sends webhooks.
+    ...outboundEnv,
   });
 
 export type PulseConfig = z.output<typeof schema>;

@@ -1,6 +1,6 @@
 import { ServiceInfrastructure } from '#cqrs';
 import type { EventStore } from '#eventstore';
-import { DEFAULT_RETRY, DEFAULT_SENDER, OutboundTables1765300000000, SecretBox, type AddressPolicy, type RetryPolicy } from '#outbound';
+import { OutboundTables1765300000000, outboundSettingsOf, type OutboundSettings } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { accountEvents, erasureEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
 import { audienceEvents } from './audiences/audience.events';
@@ -54,18 +54,7 @@ export interface PulseRuntime {
 }
 
 /** How webhooks leave pulse (see #outbound). */
-export interface PulseOutbound {
-  readonly policy: AddressPolicy;
-  readonly retry: RetryPolicy;
-  /** Seals signing secrets at rest; derived from the master key, so every replica opens every other's. */
-  readonly secrets: SecretBox;
-  readonly leaseMs: number;
-  readonly concurrency: number;
-  readonly replayPerSecond: number;
-  readonly connectTimeoutMs: number;
-  readonly totalTimeoutMs: number;
-  readonly maxResponseBytes: number;
-}
+export type PulseOutbound = OutboundSettings;
 
 export interface PulseFairness {
   /** Events per second and burst per tenant, or undefined for no rate. */
@@ -152,37 +141,10 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     },
     publicUrl: config.PULSE_PUBLIC_URL ?? `http://localhost:${config.PORT}`,
     liveTicketKey: liveTicketKeyOf(config.TESSERA_MASTER_KEY),
-    outbound: outboundOf(config),
+    outbound: outboundSettingsOf(config),
   };
 }
 
 export function pulseServiceOptions(config: PulseConfig): ServiceOptions {
   return { serviceName: 'pulse', api: config.PULSE_ROLE === 'projector' ? pulseProjectorApi : pulseApi, ...platformOptionsFromEnv(config) };
-}
-
-function outboundOf(config: PulseConfig): PulseOutbound {
-  const hosts = config.OUTBOUND_ALLOWED_HOSTS.split(',')
-    .map((host) =>
-      host
-        .trim()
-        .toLowerCase()
-        .replace(/^\[(.*)\]$/, '$1'),
-    )
-    .filter((host) => host !== '');
-  return {
-    policy: { allowedHosts: new Set(hosts) },
-    retry: {
-      ...DEFAULT_RETRY,
-      baseDelayMs: config.OUTBOUND_RETRY_BASE_MS,
-      maxAttempts: config.OUTBOUND_MAX_ATTEMPTS,
-      breakerCooldownMs: config.OUTBOUND_BREAKER_COOLDOWN_MS,
-    },
-    secrets: new SecretBox(config.TESSERA_MASTER_KEY),
-    leaseMs: config.OUTBOUND_LEASE_MS,
-    concurrency: config.OUTBOUND_CONCURRENCY,
-    replayPerSecond: config.OUTBOUND_REPLAY_PER_SECOND,
-    connectTimeoutMs: Math.min(DEFAULT_SENDER.connectTimeoutMs, config.OUTBOUND_TIMEOUT_MS),
-    totalTimeoutMs: config.OUTBOUND_TIMEOUT_MS,
-    maxResponseBytes: DEFAULT_SENDER.maxResponseBytes,
-  };
 }

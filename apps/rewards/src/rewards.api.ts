@@ -5,6 +5,10 @@ import { programBody } from './program/program.schemas';
 import { redeemBody } from './redemption/redemption.http';
 import { adjustmentBody } from './wallet/member.http';
 import { refundBody } from './wallet/refund.http';
+import { transferBody } from './wallet/transfer.http';
+import { enrolmentBody } from './wallet/enrolment.http';
+import { rotationBody, webhookBodies } from './webhooks/webhooks.http';
+import { STRICT_POLICY } from '#outbound';
 
 const keyErrors = {
   401: 'no or unknown API key',
@@ -17,6 +21,8 @@ const memberErrors = {
   400: 'a userId that is no identifier (control characters, too long)',
   404: 'unknown tenant, or no such member (never enrolled, or erased)',
 } as const;
+const webhookBody = webhookBodies(STRICT_POLICY);
+const webhookErrors = { ...keyErrors, 404: 'unknown tenant or webhook endpoint' } as const;
 const listErrors = { ...keyErrors, 400: 'malformed cursor, or a status that is none' } as const;
 
 /** rewards' public API (PRODUCT.md), served at /docs and /docs-json; every call takes the tenant's API key. */
@@ -246,6 +252,142 @@ export const rewardsApi: ApiDescription = {
         409: 'the order was refunded in full already',
         422: 'Idempotency-Key already used for a refund with another body',
       },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/members/{userId}/transfers',
+      summary:
+        "Give points to another member of the tenant, within the program's `transfers` limits (per transfer, per UTC day, the balance " +
+        "the sender keeps); taken from the sender's soonest-expiring lots, and expiring for the recipient when the soonest of them would. " +
+        'Idempotency-Key required: a retry moves the points once',
+      tags: ['members'],
+      auth: 'apiKey',
+      body: transferBody,
+      responses: {
+        201: 'transferred: transferId, points, the sender balance after and the status (credited; returned if the recipient cannot take them)',
+        ...memberErrors,
+        400: 'invalid input, userId or Idempotency-Key, none sent, or a transfer to oneself',
+        404: 'unknown tenant, sender or recipient',
+        409: 'transfers not allowed by the program, a limit reached, or not enough points',
+        422: 'Idempotency-Key already used for a transfer with another body',
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/members/{userId}/enrolment',
+      summary:
+        'Enrol a member explicitly, with their consent to the program (`consent: true`, and the `channel` they gave it on), recorded ' +
+        'as events once; enrolling again changes nothing',
+      tags: ['members'],
+      auth: 'apiKey',
+      body: enrolmentBody,
+      responses: {
+        201: 'enrolled: when the consent was recorded, and the balance',
+        ...memberErrors,
+        400: 'consent not true, or bad input',
+      },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/members/{userId}/expiring',
+      summary: "The member's spendable points that expire within `days` (1-366, default 30), soonest first, and their total",
+      tags: ['members'],
+      auth: 'apiKey',
+      responses: { 200: 'expiring points', ...memberErrors, 400: 'days not a whole number from 1 to 366, or a malformed userId' },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/members/{userId}/referral-code',
+      summary:
+        "A member's referral code (the same every time; claimed for them on first use) and how many referees it rewarded. " +
+        "A referee's qualifying event (the program's `referrals.qualifyingEvent`, from a server source) with `properties.referral_code` " +
+        'rewards both sides once; never the referrer themselves (same id or e-mail), never a referee twice, never past `maxPerReferrer`',
+      tags: ['members'],
+      auth: 'apiKey',
+      responses: { 200: 'code', ...memberErrors },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/webhooks',
+      summary:
+        'Add a webhook endpoint for rewards events (points.earned, points.spent, points.expired, points.adjusted, points.clawed_back, ' +
+        'tier.changed, redemption.created, redemption.fulfilled, redemption.cancelled; `events` null for all), signed with Standard Webhooks; ' +
+        'the answer shows its signing secret, once',
+      tags: ['webhooks'],
+      auth: 'apiKey',
+      body: webhookBody.create,
+      responses: {
+        201: 'created, with its secret',
+        400: 'invalid input (a URL not https to a public address)',
+        ...keyErrors,
+        409: 'too many endpoints',
+      },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/webhooks',
+      summary: "The tenant's webhook endpoints (never a secret), paginated (?cursor=&limit=)",
+      tags: ['webhooks'],
+      auth: 'apiKey',
+      responses: { 200: 'a page of endpoints', ...listErrors },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/webhooks/{id}',
+      summary: 'One endpoint with its delivery statistics',
+      tags: ['webhooks'],
+      auth: 'apiKey',
+      responses: { 200: 'endpoint', ...webhookErrors },
+    },
+    {
+      method: 'patch',
+      path: '/t/{tenant}/webhooks/{id}',
+      summary: 'Change some settings (url, description, enabled, events)',
+      tags: ['webhooks'],
+      auth: 'apiKey',
+      body: webhookBody.change,
+      responses: { 200: 'the endpoint as it now stands', 400: 'invalid input', ...webhookErrors },
+    },
+    {
+      method: 'delete',
+      path: '/t/{tenant}/webhooks/{id}',
+      summary: 'Remove an endpoint and what was still to be sent to it',
+      tags: ['webhooks'],
+      auth: 'apiKey',
+      responses: { 204: 'removed', ...webhookErrors },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/webhooks/{id}/secret-rotations',
+      summary: 'A new signing secret (shown once); the old one signs beside it for `graceSeconds` (default a day)',
+      tags: ['webhooks'],
+      auth: 'apiKey',
+      body: rotationBody,
+      responses: { 201: 'the new secret', 400: 'invalid graceSeconds', ...webhookErrors },
+    },
+    {
+      method: 'get',
+      path: '/t/{tenant}/webhooks/{id}/dead-letters',
+      summary: 'Deliveries given up on (after the retries), paginated',
+      tags: ['webhooks'],
+      auth: 'apiKey',
+      responses: { 200: 'a page of dead letters', ...webhookErrors, 400: 'malformed cursor' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/webhooks/{id}/dead-letters/{deliveryId}/retry',
+      summary: 'Queue a dead letter again, with its webhook-id',
+      tags: ['webhooks'],
+      auth: 'apiKey',
+      responses: { 202: 'queued', ...webhookErrors, 404: 'unknown tenant, endpoint or dead letter' },
+    },
+    {
+      method: 'delete',
+      path: '/t/{tenant}/webhooks/{id}/dead-letters/{deliveryId}',
+      summary: 'Dismiss a dead letter',
+      tags: ['webhooks'],
+      auth: 'apiKey',
+      responses: { 204: 'dismissed', ...webhookErrors, 404: 'unknown tenant, endpoint or dead letter' },
     },
     ...parkedEventsApi,
   ],

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { serviceEnvSchema } from '#cqrs';
+import { outboundEnv } from '#outbound';
 import { durationMs, integer, loadConfig } from '#platform';
 
 const schema = serviceEnvSchema({ port: 3004, bodyLimitBytes: 256 * 1024 })
@@ -16,6 +17,8 @@ const schema = serviceEnvSchema({ port: 3004, bodyLimitBytes: 256 * 1024 })
     REWARDS_TENANT_WRITE_BURST: integer({ min: 1, max: 1_000_000 }).default(1000),
     /** Calls of one tenant in flight at once on this replica; more answer 429. */
     REWARDS_TENANT_CONCURRENCY: integer({ min: 1, max: 100_000 }).default(64),
+    // Webhook delivery (OUTBOUND_*, as pulse's): where endpoints may point, retries, dead letters.
+    ...outboundEnv,
   });
 
 export type RewardsConfig = z.output<typeof schema>;

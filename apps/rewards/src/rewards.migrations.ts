@@ -189,3 +189,48 @@ export class RewardsRedemptionsByMember1765400000000 implements MigrationInterfa
     await runner.query('DROP INDEX IF EXISTS rewards_redemptions_member');
   }
 }
+
+/** Webhook endpoints (their settings and sealed secrets, as the decider folds them); the outbox's tables are #outbound's. */
+export class RewardsWebhooks1765550000000 implements MigrationInterface {
+  name = 'RewardsWebhooks1765550000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_webhooks (
+        tenant_id uuid NOT NULL,
+        endpoint_id uuid NOT NULL,
+        state jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, endpoint_id)
+      )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS rewards_webhooks');
+  }
+}
+
+/**
+ * Register's e-mail blind index of each member who signed up (never the address): the referral
+ * guard refuses a referee with the referrer's address under another member id. Erasure deletes the row.
+ */
+export class RewardsMemberEmails1765550000001 implements MigrationInterface {
+  name = 'RewardsMemberEmails1765550000001';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_member_emails (
+        tenant_id uuid NOT NULL,
+        user_id text NOT NULL,
+        email_index text NOT NULL,
+        PRIMARY KEY (tenant_id, user_id)
+      )`);
+    // Whether a lot's expiry reminder went out (PointsExpiringSoon); a column with a default: no table rewrite.
+    await runner.query('ALTER TABLE rewards_lots ADD COLUMN IF NOT EXISTS reminded boolean NOT NULL DEFAULT false');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE rewards_lots DROP COLUMN IF EXISTS reminded');
+    await runner.query('DROP TABLE IF EXISTS rewards_member_emails');
+  }
+}

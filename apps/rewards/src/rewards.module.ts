@@ -13,6 +13,7 @@ import {
   RuntimeLifecycle,
   ServiceInfrastructure,
 } from '#cqrs';
+import type { OutboundSettings } from '#outbound';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { TenantKeyLookup } from '#tenant-keys';
 import { CatalogHandler } from './catalog/catalog.handler';
@@ -36,6 +37,19 @@ import { WalletHandler } from './wallet/wallet.handler';
 import { MemberController } from './wallet/member.http';
 import { MembersController, ReportsController } from './reports/reports.http';
 import { RefundController } from './wallet/refund.http';
+import { TransferDelivery } from './wallet/transfer-delivery';
+import { TransferController } from './wallet/transfer.http';
+import { ReferralController } from './referral/referral.http';
+import { ExpiringController } from './expiry/expiring.http';
+import { EnrolmentController } from './wallet/enrolment.http';
+import { Referrals } from './referral/referrals';
+import { REWARDS_OUTBOX_PROJECTION } from './webhooks/webhook-routing';
+import { WebhooksController } from './webhooks/webhooks.http';
+import { RewardsWebhooks } from './webhooks/webhooks.wiring';
+
+/** The webhook outbox's projection and its delivery worker (see RewardsWebhooks). */
+const WEBHOOK_DELIVERY = Symbol('RewardsWebhookDelivery');
+type WebhookDelivery = ReturnType<RewardsWebhooks['delivery']>;
 
 /** What rewards runs on, opened by main (or a test) before the module is built. */
 export interface RewardsRuntime {
@@ -43,6 +57,10 @@ export interface RewardsRuntime {
   readonly settings: RewardsSettings;
   /** The parked-events admin routes answer 404 without it. */
   readonly adminToken?: string;
+  /** How webhooks leave rewards (OUTBOUND_*). */
+  readonly outbound: OutboundSettings;
+  /** Keys members' referral codes (derived from the master key). */
+  readonly referralCodeKey: Buffer;
 }
 
 @Module({})
@@ -51,6 +69,9 @@ export class RewardsModule {
     const { infrastructure, settings } = runtime;
     const { eventStore: store, codec, dataSource, commands } = infrastructure;
     const earning = new EarningProjection(new WalletBatches(commands), store, codec, infrastructure.personalData);
+    const webhooks = new RewardsWebhooks(runtime.outbound, infrastructure.pool, commands);
+    const transfers = new TransferDelivery(commands);
+    const referrals = new Referrals(commands, runtime.referralCodeKey);
     return {
       module: RewardsModule,
       controllers: [
@@ -62,6 +83,11 @@ export class RewardsModule {
         RedemptionController,
         ReportsController,
         ParkedEventsController,
+        WebhooksController,
+        TransferController,
+        ReferralController,
+        ExpiringController,
+        EnrolmentController,
       ],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
@@ -72,11 +98,24 @@ export class RewardsModule {
         { provide: REWARDS_SETTINGS, useValue: settings },
         { provide: Clock, useClass: SystemClock },
         { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
+        { provide: RewardsWebhooks, useValue: webhooks },
+        { provide: TransferDelivery, useValue: transfers },
+        { provide: Referrals, useValue: referrals },
+        {
+          provide: WEBHOOK_DELIVERY,
+          inject: [MetricsRegistry, SERVICE_LOGGER],
+          useFactory: (metrics: MetricsRegistry, logger: Logger) => webhooks.delivery(metrics, logger),
+        },
         {
           provide: 'rewards.runners',
-          inject: [MetricsRegistry, SERVICE_LOGGER],
-          useFactory: (metrics: MetricsRegistry, logger: Logger) =>
-            projectionRunners([rewardsReadModelProjection, earning], { store, codec, dataSource }, metrics, logger),
+          inject: [MetricsRegistry, SERVICE_LOGGER, WEBHOOK_DELIVERY],
+          useFactory: (metrics: MetricsRegistry, logger: Logger, delivery: WebhookDelivery) =>
+            projectionRunners(
+              [rewardsReadModelProjection, earning, delivery.projection, transfers.projection(), referrals.projection()],
+              { store, codec, dataSource },
+              metrics,
+              logger,
+            ),
         },
         { provide: ProjectionRunner, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => runners[0] },
         { provide: Earning, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => new Earning(runners[1]!, earning) },
@@ -94,7 +133,7 @@ export class RewardsModule {
         },
         {
           provide: RuntimeLifecycle,
-          inject: [ReadinessChecks, 'rewards.runners', ExpiryJob, RedemptionRecovery, Clock, SERVICE_LOGGER],
+          inject: [ReadinessChecks, 'rewards.runners', ExpiryJob, RedemptionRecovery, Clock, SERVICE_LOGGER, WEBHOOK_DELIVERY],
           useFactory: (
             checks: ReadinessChecks,
             runners: ProjectionRunner[],
@@ -102,12 +141,17 @@ export class RewardsModule {
             recovery: RedemptionRecovery,
             clock: Clock,
             logger: Logger,
+            delivery: WebhookDelivery,
           ) =>
             new RuntimeLifecycle(checks, {
               infrastructure,
-              followers: runners,
+              // The outbox runs as a task: a slow webhook receiver does not take rewards out of rotation.
+              followers: runners.filter((runner) => runner.name !== REWARDS_OUTBOX_PROJECTION),
               maxLagMs: settings.maxProjectionLagMs,
+              release: [async () => webhooks.sender.close()],
               tasks: [
+                ...runners.filter((runner) => runner.name === REWARDS_OUTBOX_PROJECTION),
+                delivery.worker,
                 new PeriodicTask('expiry', settings.expiryIntervalMs, () => expiry.runOnce(clock.now()), logger),
                 new PeriodicTask(
                   'redemption recovery',

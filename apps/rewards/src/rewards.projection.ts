@@ -70,6 +70,8 @@ class ReadModelChanges {
     { tenantId: string; redemptionId: string; status: string; reason: string | null; at: string }
   >();
   private readonly lots: Row[] = [];
+  /** Lots a reminder went out for: the expiry job does not look at them again. */
+  private readonly reminded: Row[] = [];
   private readonly lotMoves = new Map<string, { tenantId: string; userId: string; lotId: string; delta: number }>();
   private readonly tiers = new Map<string, { tenantId: string; userId: string; tier: string | null; reviewAt: string }>();
   /** What refunds made members owe, summed per member over the batch. */
@@ -179,6 +181,16 @@ class ReadModelChanges {
       }
       case 'PointsExpired':
         this.move(tenantId, event.data.userId, [{ lotId: event.data.lotId, points: event.data.points }], -1);
+        return;
+      case 'PointsExpiringSoon':
+        this.reminded.push([tenantId, event.data.userId, event.data.lotId]);
+        return;
+      case 'PointsTransferredOut':
+        this.move(tenantId, event.data.userId, event.data.lots, -1);
+        return;
+      case 'PointsTransferredIn':
+      case 'ReferralRewarded':
+        this.lots.push([tenantId, event.data.userId, event.data.lotId, event.data.points, event.data.expiresAt]);
         return;
       case 'TierChanged':
       case 'TierRetained':
@@ -291,6 +303,13 @@ class ReadModelChanges {
     );
     await insert(
       tx,
+      `UPDATE rewards_lots l SET reminded = true FROM unnest($1::uuid[], $2::text[], $3::text[]) AS m(tenant_id, user_id, lot_id)
+       WHERE l.tenant_id = m.tenant_id AND l.user_id = m.user_id AND l.lot_id = m.lot_id`,
+      this.reminded,
+      3,
+    );
+    await insert(
+      tx,
       `INSERT INTO rewards_members (tenant_id, user_id, tier, tier_review_at)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
        ON CONFLICT (tenant_id, user_id) DO UPDATE SET tier = excluded.tier, tier_review_at = excluded.tier_review_at`,
@@ -341,6 +360,6 @@ async function forgetMember(tx: EntityManager, tenantId: string, userId: string)
  * How the read models recognise an erased member without keeping their user id: a one-way digest,
  * bound to the tenant. (The wallet stream, not a read model, keeps the pseudonymous id.)
  */
-function erasureDigest(tenantId: string, userId: string): string {
+export function erasureDigest(tenantId: string, userId: string): string {
   return createHash('sha256').update(`rewards.erased-member\n${tenantId}\n${userId}`).digest('hex');
 }

@@ -1,4 +1,5 @@
 import { ServiceInfrastructure, type CommandRunnerOptions } from '#cqrs';
+import { OutboundTables1765300000000, outboundSettingsOf } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { tenantEvents } from '#contracts';
 import { catalogEvents } from './catalog/catalog.events';
@@ -15,8 +16,13 @@ import {
   RewardsErasedMembers1732360000001,
   RewardsReadModels1732360000000,
   RewardsTenantKeys1765200000000,
+  RewardsWebhooks1765550000000,
+  RewardsMemberEmails1765550000001,
 } from './rewards.migrations';
 import { walletEvents } from './wallet/wallet.events';
+import { webhookEndpointEvents } from './webhooks/webhook.events';
+import { referralEvents } from './referral/referral.events';
+import { referralCodeKey } from './referral/referrals';
 
 /**
  * Every event type rewards reads: its own, register's tenant events (the tenants' keys), and the
@@ -29,6 +35,8 @@ export const rewardsEventTypes = [
   ...redemptionEvents,
   ...tenantEvents,
   ...consumedEvents,
+  ...webhookEndpointEvents,
+  ...referralEvents,
 ];
 
 /**
@@ -55,6 +63,9 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       RewardsTenantKeys1765200000000,
       RewardsCatalogManagement1765300000000,
       RewardsRedemptionsByMember1765400000000,
+      OutboundTables1765300000000,
+      RewardsWebhooks1765550000000,
+      RewardsMemberEmails1765550000001,
     ],
     events: rewardsEventTypes,
     commands: REWARDS_COMMANDS,
@@ -72,6 +83,8 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       },
     },
     adminToken: config.ADMIN_TOKEN,
+    outbound: outboundSettingsOf(config),
+    referralCodeKey: referralCodeKey(config.TESSERA_MASTER_KEY),
   };
 }
 

@@ -11,3 +11,7 @@ export const programStreamFor = (tenantId: string) => `${PROGRAM_STREAM_PREFIX}$
 export const walletStreamFor = (tenantId: string, userId: string) => `${WALLET_STREAM_PREFIX}${tenantId}.${userId}`;
 export const rewardStreamFor = (tenantId: string, rewardId: string) => `${REWARD_STREAM_PREFIX}${tenantId}.${rewardId}`;
 export const redemptionStreamFor = (tenantId: string, redemptionId: string) => `${REDEMPTION_STREAM_PREFIX}${tenantId}.${redemptionId}`;
+export const WEBHOOK_STREAM_PREFIX = 'rewards.webhook-';
+export const webhookStreamFor = (tenantId: string, endpointId: string) => `${WEBHOOK_STREAM_PREFIX}${tenantId}.${endpointId}`;
+export const REFERRAL_STREAM_PREFIX = 'rewards.referral-';
+export const referralStreamFor = (tenantId: string, code: string) => `${REFERRAL_STREAM_PREFIX}${tenantId}.${code}`;

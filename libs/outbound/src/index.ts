@@ -18,6 +18,7 @@ export {
 } from './deliveries';
 export { DeliveryWorker, type OutboundRenderer, type WorkerLogger, type WorkerOptions } from './delivery-worker';
 export { enqueue } from './enqueue';
+export { type OutboundConfig, type OutboundSettings, outboundEnv, outboundSettingsOf } from './outbound-config';
 export { OutboundMetrics } from './outbound-metrics';
 export { OUTBOUND_DDL, OutboundTables1765300000000 } from './outbound-tables';
 export {

@@ -7,7 +7,11 @@ export interface ExpiryRun {
   readonly walletsChecked: number;
   readonly pointsExpired: number;
   readonly tierChanges: number;
+  /** Lots announced as expiring soon (PointsExpiringSoon). */
+  readonly reminders: number;
 }
+
+const DAY_MS = 24 * 3600 * 1000;
 
 /**
  * Expires lots past their date and reviews tiers whose period ended. The read models only say
@@ -40,6 +44,37 @@ export class ExpiryJob {
       const reviewed = await this.wallets.handle({ type: 'ReviewTier', userId, program, now }, context);
       if (reviewed.accepted) tierChanges += reviewed.events.filter((event) => event.type === 'TierChanged').length;
     }
-    return { walletsChecked: due.length, pointsExpired, tierChanges };
+    return { walletsChecked: due.length, pointsExpired, tierChanges, reminders: await this.remind(now) };
+  }
+
+  /**
+   * Reminders: wallets with a lot not yet announced that expires within 30 days (the most a program
+   * may ask for), tenant by tenant with its own `remindDaysBefore`; tenants without reminders are skipped.
+   */
+  private async remind(now: Date): Promise<number> {
+    const horizon = new Date(now.getTime() + 30 * DAY_MS);
+    const tenants: { tenant_id: string }[] = await this.dataSource.query(
+      'SELECT DISTINCT tenant_id FROM rewards_lots WHERE remaining > 0 AND NOT reminded AND expires_at > $1 AND expires_at <= $2',
+      [now, horizon],
+    );
+    let reminders = 0;
+    for (const { tenant_id: tenantId } of tenants) {
+      const { program } = await this.programs.current(tenantId);
+      const days = program?.expiry?.remindDaysBefore;
+      if (!days) continue;
+      const members: { user_id: string }[] = await this.dataSource.query(
+        `SELECT DISTINCT user_id FROM rewards_lots
+         WHERE tenant_id = $1 AND remaining > 0 AND NOT reminded AND expires_at > $2 AND expires_at <= $3 LIMIT 10000`,
+        [tenantId, now, new Date(now.getTime() + days * DAY_MS)],
+      );
+      for (const { user_id: userId } of members) {
+        const outcome = await this.wallets.handle(
+          { type: 'RemindExpiring', userId, program, now },
+          { tenantId, correlationId: `expiry:${now.toISOString()}`, now },
+        );
+        if (outcome.accepted) reminders += outcome.events.length;
+      }
+    }
+    return reminders;
   }
 }

@@ -55,12 +55,46 @@ export interface RefundPolicy {
 
 export const DEFAULT_REFUND_POLICY: RefundPolicy = { allowNegativeBalance: false };
 
+/** Whether and how far members may give points to each other (see wallet/transfer.ts). */
+export interface TransferPolicy {
+  /** Most points one transfer moves. */
+  maxPointsPerTransfer: number;
+  /** Most points a member sends per UTC day, every transfer together; none: no daily limit. */
+  maxPointsPerDay?: number;
+  /** Points the sender keeps at least after a transfer. */
+  minBalanceAfter: number;
+}
+
+/** What a referral is worth (see referral/referral.decider.ts). */
+export interface ReferralPolicy {
+  /** The referee's event that qualifies (from a server source, carrying `properties.referral_code`). */
+  qualifyingEvent: string;
+  referrerPoints: number;
+  refereePoints: number;
+  /** Referees one referrer is rewarded for at most. */
+  maxPerReferrer: number;
+}
+
+/**
+ * When earned points expire: a number of months after they were earned, or at the end of a
+ * calendar period (UTC): `{period: 'year', periodsAfter: 0}` is the 31 December of the year they
+ * were earned in, `periodsAfter: 1` the one after. Either may send `points.expiring_soon`
+ * reminders `remindDaysBefore` days ahead (see expiry/expiring.ts).
+ */
+export type ExpiryPolicy = (
+  { monthsAfterEarning: number } | { endOfPeriod: { period: 'month' | 'quarter' | 'year'; periodsAfter: number } }
+) & { remindDaysBefore?: number };
+
 export interface ProgramDefinition {
   rules: EarningRule[];
   tiers: { periodMonths: number; levels: TierLevel[] } | null;
-  expiry: { monthsAfterEarning: number } | null;
+  expiry: ExpiryPolicy | null;
   limits: ProgramLimits;
   refunds: RefundPolicy;
+  /** Absent (every program published before, and any that leaves it out): members cannot transfer points. */
+  transfers?: TransferPolicy;
+  /** Absent: referrals earn nothing. */
+  referrals?: ReferralPolicy;
 }
 
 /** Only what a trusted source sends earns, unless a rule says otherwise. */

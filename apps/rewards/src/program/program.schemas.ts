@@ -5,6 +5,8 @@ import { DEFAULT_RULE_SOURCES } from './program.events';
 /** Names people read (tiers) and event names as trackers send them: single-line, at most an index key long. */
 const name = bounded.name(BOUNDS.nameLength);
 const eventName = bounded.name(BOUNDS.identifierLength);
+/** Reminders go out at most 30 days ahead: the expiry job looks that far for lots to remind. */
+const remindDaysBefore = z.number().int().min(1).max(30).optional();
 
 const propertyPath = bounded
   .identifier(BOUNDS.identifierLength)
@@ -79,8 +81,15 @@ export const programBody = z
       .nullable()
       .default(null),
     expiry: z
-      .object({ monthsAfterEarning: z.number().int().min(1).max(120) })
-      .strict()
+      .union([
+        z.object({ monthsAfterEarning: z.number().int().min(1).max(120), remindDaysBefore }).strict(),
+        z
+          .object({
+            endOfPeriod: z.object({ period: z.enum(['month', 'quarter', 'year']), periodsAfter: z.number().int().min(0).max(10) }).strict(),
+            remindDaysBefore,
+          })
+          .strict(),
+      ])
       .nullable()
       .default(null),
     limits: z
@@ -92,5 +101,22 @@ export const programBody = z
       .strict()
       .default({}),
     refunds: z.object({ allowNegativeBalance: z.boolean() }).strict().default({ allowNegativeBalance: false }),
+    transfers: z
+      .object({
+        maxPointsPerTransfer: bounded.points(),
+        maxPointsPerDay: z.number().int().positive().max(BOUNDS.pointsTotal).optional(),
+        minBalanceAfter: z.number().int().min(0).max(BOUNDS.pointsTotal).default(0),
+      })
+      .strict()
+      .optional(),
+    referrals: z
+      .object({
+        qualifyingEvent: eventName.default('Order Completed'),
+        referrerPoints: bounded.points(),
+        refereePoints: bounded.points(),
+        maxPerReferrer: z.number().int().min(1).max(BOUNDS.quantity),
+      })
+      .strict()
+      .optional(),
   })
   .strict();

@@ -15,3 +15,18 @@ export function addMonths(at: Date, months: number): Date {
     ),
   );
 }
+
+/** When points earned at `earnedAt` expire under the program's expiry policy (null: never). */
+export function expiryOf(
+  policy:
+    { monthsAfterEarning: number } | { endOfPeriod: { period: 'month' | 'quarter' | 'year'; periodsAfter: number } } | null | undefined,
+  earnedAt: Date,
+): Date | null {
+  if (!policy) return null;
+  if ('monthsAfterEarning' in policy) return addMonths(earnedAt, policy.monthsAfterEarning);
+  const { period, periodsAfter } = policy.endOfPeriod;
+  const months = { month: 1, quarter: 3, year: 12 }[period];
+  // The first instant of the period after the earning's, `periodsAfter` periods on: its end, exclusive.
+  const start = Math.floor(earnedAt.getUTCMonth() / months) * months;
+  return new Date(Date.UTC(earnedAt.getUTCFullYear(), start + months * (periodsAfter + 1), 1));
+}

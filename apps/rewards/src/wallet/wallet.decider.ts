@@ -2,9 +2,20 @@ import { accept, reject, type Decider, type Decision } from '#cqrs';
 import { BOUNDS } from '#platform';
 import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
-import { addMonths } from '../shared/calendar';
+import { addMonths, expiryOf } from '../shared/calendar';
+import { remindExpiring, type RemindExpiring } from '../expiry/expiring';
 import { clawBack, orderAmountOf, orderIdOf, repayOwed, type ClawBack, type RefundRejection } from './refund';
 import {
+  rewardReferral,
+  transferIn,
+  transferOut,
+  type RewardReferral,
+  type TransferIn,
+  type TransferOut,
+  type TransferRejection,
+} from './transfer';
+import {
+  EnrolmentConsentRecorded,
   MemberEnrolled,
   MemberErased,
   PointsAdjusted,
@@ -32,6 +43,8 @@ import {
 
 export type WalletCommand =
   | { readonly type: 'Enrol'; readonly userId: string; readonly now: Date }
+  /** Enrolment the member asked for, with their consent to the program's terms (see enrolment.http.ts). */
+  | { readonly type: 'EnrolWithConsent'; readonly userId: string; readonly channel: string; readonly now: Date }
   /** `now` is when the source event was recorded, so a replay decides exactly as the first delivery did. */
   | {
       readonly type: 'Earn';
@@ -63,6 +76,11 @@ export type WalletCommand =
   | { readonly type: 'ReviewTier'; readonly userId: string; readonly program?: ProgramDefinition; readonly now: Date }
   /** An order refunded or returned (see refund.ts). */
   | ClawBack
+  /** A member gives points to another (see transfer.ts). */
+  | TransferOut
+  | TransferIn
+  | RewardReferral
+  | RemindExpiring
   /** Register erased the person; `now` is when register recorded it. */
   | { readonly type: 'Erase'; readonly userId: string; readonly now: Date };
 
@@ -74,7 +92,8 @@ export type WalletRejection =
   | { readonly kind: 'IdempotencyKeyReused' }
   /** A positive adjustment would take the wallet past what it may hold (BOUNDS.pointsTotal). */
   | { readonly kind: 'WalletLimitReached'; readonly limit: number; readonly held: number }
-  | RefundRejection;
+  | RefundRejection
+  | TransferRejection;
 
 type WalletDecision = Decision<WalletEvent, WalletRejection>;
 
@@ -84,12 +103,26 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
   decide(command, state) {
     // An erased person's wallet only answers: nothing earns, expires or comes back to it any more.
     if (state.erased)
-      return command.type === 'Redeem' || command.type === 'Adjust' || command.type === 'ClawBack'
+      return command.type === 'Redeem' ||
+        command.type === 'Adjust' ||
+        command.type === 'ClawBack' ||
+        command.type.startsWith('Transfer') ||
+        command.type === 'EnrolWithConsent'
         ? reject({ kind: 'UnknownMember', userId: command.userId })
         : accept();
     switch (command.type) {
       case 'Enrol':
         return state.enrolled ? accept() : accept(MemberEnrolled({ userId: command.userId, enrolledAt: command.now.toISOString() }));
+      case 'EnrolWithConsent': {
+        // Consent is recorded once: enrolling again changes nothing (the first consent stands).
+        if (state.consentRecordedAt !== null) return accept();
+        const { userId, channel, now } = command;
+        const at = now.toISOString();
+        return accept(
+          ...(state.enrolled ? [] : [MemberEnrolled({ userId, enrolledAt: at })]),
+          EnrolmentConsentRecorded({ userId, consent: true, channel, recordedAt: at }),
+        );
+      }
       case 'Earn':
         return earn(command, state);
       case 'Redeem':
@@ -124,6 +157,14 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         return accept(MemberErased({ userId: command.userId, erasedAt: command.now.toISOString() }));
       case 'ClawBack':
         return clawBack(command, state);
+      case 'TransferOut':
+        return transferOut(command, state, consumeFirstToExpire);
+      case 'TransferIn':
+        return transferIn(command, state);
+      case 'RewardReferral':
+        return rewardReferral(command, state);
+      case 'RemindExpiring':
+        return remindExpiring(command, state);
     }
   },
 };
@@ -134,7 +175,7 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   const at = now.toISOString();
   const events: WalletEvent[] = state.enrolled ? [] : [MemberEnrolled({ userId, enrolledAt: at })];
   if (!program) return accept(...events);
-  const expiresAt = program.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+  const expiresAt = expiryOf(program.expiry, now)?.toISOString() ?? null;
   const [day, month] = [at.slice(0, 10), at.slice(0, 7)];
   const used = (key: string) => state.capUsage.get(key) ?? 0;
   const rules = matchingRules(program, source);
@@ -236,7 +277,7 @@ function adjust(command: Extract<WalletCommand, { type: 'Adjust' }>, state: Wall
     // An operator is told, rather than having the points cut to what fits.
     if (state.held + points > BOUNDS.pointsTotal)
       return reject({ kind: 'WalletLimitReached', limit: BOUNDS.pointsTotal, held: state.held });
-    const expiresAt = program?.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
+    const expiresAt = expiryOf(program?.expiry, now)?.toISOString() ?? null;
     const lots = [{ lotId: `adjustment/${adjustmentId}`, points }];
     return accept(
       PointsAdjusted({ userId, adjustmentId, points, reason, actor, lots, expiresAt, adjustedAt }),

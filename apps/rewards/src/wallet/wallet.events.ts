@@ -103,6 +103,62 @@ export const TierRetained = defineEvent<{ userId: string; tier: string | null; r
  */
 export const MemberErased = defineEvent<{ userId: string; erasedAt: string }>()('MemberErased');
 
+/**
+ * Points given to another member of the tenant (`to`), taken from the lots that expire first; the
+ * recipient's lot expires when the soonest of them would have (`expiresAt`), so a transfer never
+ * makes points last longer. `fingerprint` binds the Idempotency-Key to its body.
+ */
+export const PointsTransferredOut = defineEvent<{
+  userId: string;
+  transferId: string;
+  to: string;
+  points: number;
+  lots: Allocation[];
+  expiresAt: string | null;
+  fingerprint: string;
+  transferredAt: string;
+}>()('PointsTransferredOut');
+
+/**
+ * The other half of a transfer, on the recipient's wallet: one lot (`lotId` is `transfer/<id>`, which
+ * makes a second delivery credit nothing). `returned` is a transfer the recipient's wallet refused
+ * (closed meanwhile, or full), given back to its sender.
+ */
+export const PointsTransferredIn = defineEvent<{
+  userId: string;
+  transferId: string;
+  from: string;
+  points: number;
+  lotId: string;
+  expiresAt: string | null;
+  returned: boolean;
+  receivedAt: string;
+}>()('PointsTransferredIn');
+
+/** One side of a referral rewarded: one lot (`referral/<referralId>/<role>`), so a second delivery credits nothing. */
+export const ReferralRewarded = defineEvent<{
+  userId: string;
+  referralId: string;
+  role: 'referrer' | 'referee';
+  points: number;
+  lotId: string;
+  expiresAt: string | null;
+  rewardedAt: string;
+}>()('ReferralRewarded');
+
+/** A lot expires within the program's `remindDaysBefore`: said once per lot, for reminder mails and webhooks. */
+export const PointsExpiringSoon = defineEvent<{ userId: string; lotId: string; points: number; expiresAt: string; remindedAt: string }>()(
+  'PointsExpiringSoon',
+);
+
+/**
+ * The member agreed to the program's terms when they enrolled explicitly (the shop's sign-up form
+ * for the loyalty program). Recorded beside `MemberEnrolled`, once; members enrolled by earning have none.
+ */
+export const EnrolmentConsentRecorded = defineEvent<{ userId: string; consent: true; channel: string; recordedAt: string }>()(
+  'EnrolmentConsentRecorded',
+);
+
 export type WalletEvent =
   | EventOf<typeof MemberEnrolled>
   | EventOf<typeof PointsEarned>
@@ -114,7 +170,12 @@ export type WalletEvent =
   | EventOf<typeof TierRetained>
   | EventOf<typeof MemberErased>
   | EventOf<typeof PointsClawedBack>
-  | EventOf<typeof OwedPointsRepaid>;
+  | EventOf<typeof OwedPointsRepaid>
+  | EventOf<typeof PointsTransferredOut>
+  | EventOf<typeof PointsTransferredIn>
+  | EventOf<typeof ReferralRewarded>
+  | EventOf<typeof PointsExpiringSoon>
+  | EventOf<typeof EnrolmentConsentRecorded>;
 
 export const walletEvents = [
   MemberEnrolled,
@@ -128,4 +189,9 @@ export const walletEvents = [
   MemberErased,
   PointsClawedBack,
   OwedPointsRepaid,
+  PointsTransferredOut,
+  PointsTransferredIn,
+  ReferralRewarded,
+  PointsExpiringSoon,
+  EnrolmentConsentRecorded,
 ];

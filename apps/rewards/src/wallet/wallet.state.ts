@@ -43,6 +43,24 @@ export interface WalletState {
   readonly refunds: Map<string, RefundRecord>;
   /** Points taken back beyond the balance, where the program lets it go negative: the balance is the lots less this. */
   readonly owed: number;
+  /** Each transfer sent, by transfer id: what its Idempotency-Key stands for, and the answer it got. */
+  readonly transfersOut: Map<string, TransferRecord>;
+  /** Points sent per UTC day (`2026-11-23`), for the program's daily transfer limit. */
+  readonly transferredOnDay: Map<string, number>;
+  /** Whether this member was rewarded as a referee (once in a lifetime). */
+  readonly referred: boolean;
+  /** Lots whose expiry reminder went out. */
+  readonly reminded: Set<string>;
+  /** When the member gave their consent on explicit enrolment (null: enrolled by earning, or not at all). */
+  readonly consentRecordedAt: string | null;
+}
+
+export interface TransferRecord {
+  readonly fingerprint: string;
+  readonly to: string;
+  readonly points: number;
+  /** The sender's spendable balance right after it. */
+  readonly balance: number;
 }
 
 export interface OrderRecord {
@@ -100,6 +118,11 @@ export function emptyWallet(): WalletState {
     orderOfLot: new Map(),
     refunds: new Map(),
     owed: 0,
+    transfersOut: new Map(),
+    transferredOnDay: new Map(),
+    referred: false,
+    reminded: new Set(),
+    consentRecordedAt: null,
   };
 }
 
@@ -188,6 +211,29 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       const balance = availablePoints(next, new Date(clawedBackAt));
       state.refunds.set(refundId, { fingerprint, orderId, points, taken, expired, owed, shortfall, balance });
       return next;
+    }
+    case 'PointsTransferredOut': {
+      const { transferId, to, points, lots, fingerprint, transferredAt } = event.data;
+      const day = transferredAt.slice(0, 10);
+      state.transferredOnDay.set(day, (state.transferredOnDay.get(day) ?? 0) + points);
+      const next = { ...state, held: state.held - take(state, lots) };
+      state.transfersOut.set(transferId, { fingerprint, to, points, balance: availablePoints(next, new Date(transferredAt)) });
+      return next;
+    }
+    case 'PointsTransferredIn': {
+      const { lotId, points, receivedAt, expiresAt } = event.data;
+      state.lots.set(lotId, { lotId, remaining: points, earnedAt: receivedAt, expiresAt });
+      return { ...state, enrolled: true, held: state.held + points };
+    }
+    case 'EnrolmentConsentRecorded':
+      return { ...state, enrolled: true, consentRecordedAt: event.data.recordedAt };
+    case 'PointsExpiringSoon':
+      state.reminded.add(event.data.lotId);
+      return state;
+    case 'ReferralRewarded': {
+      const { lotId, points, rewardedAt, expiresAt, role } = event.data;
+      state.lots.set(lotId, { lotId, remaining: points, earnedAt: rewardedAt, expiresAt });
+      return { ...state, enrolled: true, held: state.held + points, referred: state.referred || role === 'referee' };
     }
     case 'OwedPointsRepaid':
       return { ...state, held: state.held - take(state, event.data.lots), owed: Math.max(0, state.owed - event.data.points) };
