@@ -1,5 +1,6 @@
 import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription } from '#platform';
+import { campaignsApi } from './campaigns/campaign.api';
 import { createRewardBody, importCodesBody, restockBody, updateRewardBody } from './catalog/catalog.schemas';
 import { programBody } from './program/program.schemas';
 import { redeemBody } from './redemption/redemption.http';
@@ -247,6 +248,7 @@ export const rewardsApi: ApiDescription = {
         422: 'Idempotency-Key already used for a refund with another body',
       },
     },
+    ...campaignsApi,
     ...parkedEventsApi,
   ],
 };

@@ -15,10 +15,11 @@ import {
 } from '#cqrs';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { TenantKeyLookup } from '#tenant-keys';
+import { CampaignHandler } from './campaigns/campaign.handler';
+import { CampaignController } from './campaigns/campaign.http';
 import { CatalogHandler } from './catalog/catalog.handler';
 import { CatalogController } from './catalog/catalog.http';
 import { Earning, EarningProjection } from './earning/earning.projection';
-import { WalletBatches } from './earning/wallet-batch';
 import { ExpiryJob } from './expiry/expiry.job';
 import { ProgramHandler } from './program/program.handler';
 import { ProgramController } from './program/program.http';
@@ -50,7 +51,7 @@ export class RewardsModule {
   static forRoot(runtime: RewardsRuntime): DynamicModule {
     const { infrastructure, settings } = runtime;
     const { eventStore: store, codec, dataSource, commands } = infrastructure;
-    const earning = new EarningProjection(new WalletBatches(commands), store, codec, infrastructure.personalData);
+    const earning = new EarningProjection(commands, store, codec, infrastructure.personalData);
     return {
       module: RewardsModule,
       controllers: [
@@ -62,6 +63,7 @@ export class RewardsModule {
         RedemptionController,
         ReportsController,
         ParkedEventsController,
+        CampaignController,
       ],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
@@ -128,6 +130,7 @@ export class RewardsModule {
         RedemptionHandler,
         RedemptionRecovery,
         ExpiryJob,
+        CampaignHandler,
       ],
     };
   }

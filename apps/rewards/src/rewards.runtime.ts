@@ -1,6 +1,7 @@
 import { ServiceInfrastructure, type CommandRunnerOptions } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { tenantEvents } from '#contracts';
+import { campaignEvents } from './campaigns/campaign.events';
 import { catalogEvents } from './catalog/catalog.events';
 import { consumedEvents } from './earning/tracked-events.contract';
 import { programEvents } from './program/program.events';
@@ -26,6 +27,7 @@ export const rewardsEventTypes = [
   ...programEvents,
   ...walletEvents,
   ...catalogEvents,
+  ...campaignEvents,
   ...redemptionEvents,
   ...tenantEvents,
   ...consumedEvents,

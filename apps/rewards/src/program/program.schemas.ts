@@ -4,16 +4,16 @@ import { DEFAULT_RULE_SOURCES } from './program.events';
 
 /** Names people read (tiers) and event names as trackers send them: single-line, at most an index key long. */
 const name = bounded.name(BOUNDS.nameLength);
-const eventName = bounded.name(BOUNDS.identifierLength);
+export const eventName = bounded.name(BOUNDS.identifierLength);
 
-const propertyPath = bounded
+export const propertyPath = bounded
   .identifier(BOUNDS.identifierLength)
   .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, { message: 'must be a dot path such as order.total' });
 
 /** What a condition compares with: text as storage holds it, amounts as clients send them. */
 const conditionScalar = z.union([bounded.text(500), bounded.amount()]);
 
-const condition = z
+export const condition = z
   .object({
     property: propertyPath,
     op: z.enum(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'exists']),
@@ -40,7 +40,7 @@ const award = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
-const sources = z
+export const sources = z
   .array(z.enum(['server', 'client']))
   .min(1)
   .max(2)

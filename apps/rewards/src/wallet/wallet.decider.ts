@@ -1,5 +1,7 @@
 import { accept, reject, type Decider, type Decision } from '#cqrs';
 import { BOUNDS } from '#platform';
+import { campaignRuleId } from '../campaigns/campaign.events';
+import { campaignAward, type CampaignOffer } from '../campaigns/campaign.rules';
 import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
 import { addMonths } from '../shared/calendar';
@@ -38,6 +40,8 @@ export type WalletCommand =
       readonly userId: string;
       readonly source: SourceEvent;
       readonly program?: ProgramDefinition;
+      /** The campaigns the event matched, each with the most it may give (its share of the campaign's budget). */
+      readonly campaigns?: readonly CampaignOffer[];
       readonly now: Date;
     }
   | {
@@ -129,11 +133,14 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
 };
 
 function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletState): WalletDecision {
-  const { userId, source, program, now } = command;
+  const { userId, source, now } = command;
+  const offers = command.campaigns ?? [];
   if (state.sources.has(source.id)) return accept();
   const at = now.toISOString();
   const events: WalletEvent[] = state.enrolled ? [] : [MemberEnrolled({ userId, enrolledAt: at })];
-  if (!program) return accept(...events);
+  // Campaigns need no program of their own: a bonus on an event no rule names still earns.
+  if (!command.program && offers.length === 0) return accept(...events);
+  const program = command.program ?? NO_PROGRAM;
   const expiresAt = program.expiry ? addMonths(now, program.expiry.monthsAfterEarning).toISOString() : null;
   const [day, month] = [at.slice(0, 10), at.slice(0, 7)];
   const used = (key: string) => state.capUsage.get(key) ?? 0;
@@ -142,9 +149,23 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   const orderAmount = orderId === null ? null : (orderAmountOf(source.properties) ?? null);
   const tiers = program.tiers;
   // Points earned in the tier window that ends now; only worked out when something may earn or a tier is due.
-  const inWindow = tiers && (rules.length > 0 || state.tier === null) ? earnedSince(state, addMonths(now, -tiers.periodMonths)) : 0;
-  let room = earningRoom(program, state, { day: used(dayKey(EVERY_RULE, day)), month: used(monthKey(EVERY_RULE, month)), inWindow });
+  const inWindow =
+    tiers && (rules.length > 0 || offers.length > 0 || state.tier === null) ? earnedSince(state, addMonths(now, -tiers.periodMonths)) : 0;
+  const counters = { day: used(dayKey(EVERY_RULE, day)), month: used(monthKey(EVERY_RULE, month)), inWindow };
+  let room = earningRoom(program, state, counters);
   let earned = 0;
+  const lot = (ruleId: string, points: number) =>
+    PointsEarned({
+      userId,
+      lotId: `${source.id}/${ruleId}`,
+      points,
+      sourceEventId: source.id,
+      ruleId,
+      earnedAt: at,
+      expiresAt,
+      orderId,
+      orderAmount,
+    });
   for (const rule of rules) {
     let points = Math.min(awardPoints(rule.award, source.properties), room);
     if (rule.caps?.perDay !== undefined) points = Math.min(points, rule.caps.perDay - used(dayKey(rule.id, day)));
@@ -152,19 +173,26 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
     if (points <= 0) continue;
     earned += points;
     room -= points;
-    events.push(
-      PointsEarned({
-        userId,
-        lotId: `${source.id}/${rule.id}`,
-        points,
-        sourceEventId: source.id,
-        ruleId: rule.id,
-        earnedAt: at,
-        expiresAt,
-        orderId,
-        orderAmount,
-      }),
-    );
+    events.push(lot(rule.id, points));
+  }
+  // Campaigns add to what the rules earned, past the program's limits but within their own, their
+  // budget's share (the allowance) and what the wallet may hold.
+  let storable = Math.max(0, BOUNDS.pointsTotal - Math.max(state.held, counters.month, inWindow) - earned);
+  const base = earned;
+  for (const { campaign, allowance } of offers) {
+    const usage = state.campaignUsage.get(campaign.campaignId) ?? { awards: 0, points: 0 };
+    const standing = {
+      tier: state.tier,
+      ...usage,
+      orders: state.orders.size,
+      orderId,
+      orderSeen: orderId !== null && state.orders.has(orderId),
+    };
+    const points = Math.min(campaignAward(campaign, base, standing), allowance, storable);
+    if (points <= 0) continue;
+    earned += points;
+    storable -= points;
+    events.push(lot(campaignRuleId(campaign.campaignId), points));
   }
   if (earned > 0 && state.owed > 0)
     events.push(
@@ -193,6 +221,9 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   }
   return accept(...events);
 }
+
+/** What earns when a tenant has campaigns but no program yet. */
+const NO_PROGRAM: ProgramDefinition = { rules: [], tiers: null, expiry: null, limits: {}, refunds: { allowNegativeBalance: false } };
 
 /**
  * What one more source event may still earn this member, every rule together: one event's worth

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { campaignOfRule } from '../campaigns/campaign.events';
 import type { Allocation, WalletEvent } from './wallet.events';
 
 export interface Lot {
@@ -43,6 +44,8 @@ export interface WalletState {
   readonly refunds: Map<string, RefundRecord>;
   /** Points taken back beyond the balance, where the program lets it go negative: the balance is the lots less this. */
   readonly owed: number;
+  /** What each campaign gave this member (awards and points), for its per-member limits. */
+  readonly campaignUsage: Map<string, { awards: number; points: number }>;
 }
 
 export interface OrderRecord {
@@ -100,6 +103,7 @@ export function emptyWallet(): WalletState {
     orderOfLot: new Map(),
     refunds: new Map(),
     owed: 0,
+    campaignUsage: new Map(),
   };
 }
 
@@ -132,7 +136,14 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       state.sources.add(sourceEventId);
       state.earnings.push({ at: earnedAt, points });
       const [day, month] = [earnedAt.slice(0, 10), earnedAt.slice(0, 7)];
-      for (const key of [dayKey(ruleId, day), monthKey(ruleId, month), dayKey(EVERY_RULE, day), monthKey(EVERY_RULE, month)]) {
+      const campaignId = campaignOfRule(ruleId);
+      if (campaignId !== undefined) {
+        const usage = state.campaignUsage.get(campaignId) ?? { awards: 0, points: 0 };
+        state.campaignUsage.set(campaignId, { awards: usage.awards + 1, points: usage.points + points });
+      }
+      // A campaign's points come on top of the program's limits per member: they count in its own.
+      const keys = campaignId === undefined ? [dayKey(EVERY_RULE, day), monthKey(EVERY_RULE, month)] : [];
+      for (const key of [dayKey(ruleId, day), monthKey(ruleId, month), ...keys]) {
         state.capUsage.set(key, (state.capUsage.get(key) ?? 0) + points);
       }
       return { ...state, enrolled: true, held: state.held + points };
