@@ -1,5 +1,4 @@
-import { undecodableReason, type EventCodec, type EventEnvelope } from '#cqrs';
-import type { DomainEvent } from '#cqrs';
+import { undecodableReason, type DomainEvent, type EventCodec, type EventEnvelope } from '#cqrs';
 import { comparePositions, type EventStore, type Position } from '#eventstore';
 
 /** How a tenant's stream folds: the program's versions, the campaigns' lifecycle. */
