@@ -19,10 +19,12 @@ describe('campaigns', () => {
   const http = () => h.rewards.http();
   const create = (body: object) => http().post(`/t/${tenant.slug}/campaigns`).set(auth(tenant)).send(body);
   const campaign = async (id: string) => (await http().get(`/t/${tenant.slug}/campaigns/${id}`).set(auth(tenant))).body;
-  const lots = async (userId: string) =>
-    (await http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.lots as { lotId: string; points: number }[];
-  const campaignPoints = async (userId: string, id: string) =>
-    (await lots(userId)).filter((lot) => lot.lotId.endsWith(`/campaign:${id}`)).reduce((sum, lot) => sum + lot.points, 0);
+  /** What the campaign added to the member's earnings: the shares their PointsEarned transactions record. */
+  const campaignPoints = async (userId: string, id: string) => {
+    const page = await http().get(`/t/${tenant.slug}/members/${userId}/transactions?limit=100`).set(auth(tenant));
+    const items = page.body.items as { type: string; campaigns?: { campaignId: string; points: number }[] }[];
+    return items.flatMap((item) => item.campaigns ?? []).reduce((sum, share) => (share.campaignId === id ? sum + share.points : sum), 0);
+  };
   const doubleEur = (id: string) => ({
     id,
     name: 'Double points on euro orders',
@@ -118,6 +120,7 @@ describe('campaigns', () => {
 
   test("campaigns take the tenant's API key: none is a 401, another tenant's a 403; an unknown campaign a 404", async () => {
     const other = await h.createTenant();
+    expect((await http().get(`/t/${other.slug}/campaigns`).set(auth(other))).body).toEqual({ items: [] });
     expect((await http().get(`/t/${tenant.slug}/campaigns`)).status).toBe(401);
     expect((await http().get(`/t/${tenant.slug}/campaigns`).set(auth(other))).status).toBe(403);
     expect((await http().post(`/t/${tenant.slug}/campaigns/nope/stop`).set(auth(tenant))).status).toBe(404);

@@ -56,11 +56,11 @@ export interface CampaignDefinition {
   limits: CampaignLimits;
 }
 
-/** Campaign points are lots of their own in the wallet, earned under the rule id `campaign:<id>`. */
-export const CAMPAIGN_RULE_PREFIX = 'campaign:';
-export const campaignRuleId = (campaignId: string) => `${CAMPAIGN_RULE_PREFIX}${campaignId}`;
-export const campaignOfRule = (ruleId: string) =>
-  ruleId.startsWith(CAMPAIGN_RULE_PREFIX) ? ruleId.slice(CAMPAIGN_RULE_PREFIX.length) : undefined;
+/**
+ * The rule id of a lot holding campaign points alone (no rule earned on the event): `campaign:<id>`
+ * of the first campaign. Rule ids cannot hold a colon, so it names no rule of the program.
+ */
+export const campaignRuleId = (campaignId: string) => `campaign:${campaignId}`;
 
 /**
  * A tenant's campaigns live on one stream (`rewards.campaigns-<tenantId>`), which earning reads

@@ -56,6 +56,18 @@ const lot = (source: string, ruleId: string, points: number, orderId: string | n
     orderId,
     orderAmount,
   });
+/** A lot holding `campaign` points of the double campaign on top of what its rule earned. */
+const boosted = (
+  source: string,
+  ruleId: string,
+  rulePoints: number,
+  campaign: number,
+  orderId: string | null = null,
+  orderAmount: number | null = null,
+) => {
+  const event = lot(source, ruleId, rulePoints + campaign, orderId, orderAmount);
+  return { ...event, data: { ...event.data, campaigns: [{ campaignId: 'double', points: campaign }] } };
+};
 const earn = (source: SourceEvent, campaigns: { campaign: CampaignDefinition; allowance: number }[], earning = program): WalletCommand => ({
   type: 'Earn',
   userId,
@@ -125,20 +137,20 @@ describe('campaign terms', () => {
 });
 
 describe('earning with campaigns (wallet decider)', () => {
-  test('a multiplier adds the program points times (multiplier - 1), as a lot of its own', () => {
+  test('a multiplier adds the program points times (multiplier - 1), on the same lot, with its share recorded', () => {
     given(walletDecider, [enrolled])
       .when(earn(order('m1', 120), [offer(double)]))
-      .then([lot('m1', 'order', 120), lot('m1', 'campaign:double', 120)]);
+      .then([boosted('m1', 'order', 120, 120)]);
   });
 
   test("a member of a tier the campaign names gets that tier's multiplier; others the campaign's", () => {
     const tiered = { ...double, award: { bonus: 0, multiplier: 1.5, tierMultipliers: { gold: 3 } } };
     given(walletDecider, [enrolled, gold])
       .when(earn(order('m1', 101), [offer(tiered)]))
-      .then([lot('m1', 'order', 101), lot('m1', 'campaign:double', 202)]);
+      .then([boosted('m1', 'order', 101, 202)]);
     given(walletDecider, [enrolled])
       .when(earn(order('m1', 101), [offer(tiered)]))
-      .then([lot('m1', 'order', 101), lot('m1', 'campaign:double', 50)]);
+      .then([boosted('m1', 'order', 101, 50)]);
   });
 
   test('a fixed bonus earns on an event no program rule names, even without a program', () => {
@@ -146,24 +158,24 @@ describe('earning with campaigns (wallet decider)', () => {
     const source: SourceEvent = { id: 'a1', name: 'Audience Entered', properties: { audience: 'vip' }, kind: 'server' };
     given(walletDecider, [enrolled])
       .when({ type: 'Earn', userId, source, campaigns: [offer(welcome)], now })
-      .then([lot('a1', 'campaign:double', 75)]);
+      .then([boosted('a1', 'campaign:double', 0, 75)]);
   });
 
   test('the award never exceeds the allowance earning set aside from the budget', () => {
     given(walletDecider, [enrolled])
       .when(earn(order('m1', 120), [offer(double, 30)]))
-      .then([lot('m1', 'order', 120), lot('m1', 'campaign:double', 30)]);
+      .then([boosted('m1', 'order', 120, 30)]);
   });
 
   test('per-member limits: awards and points', () => {
     const once = { ...double, limits: { ...double.limits, perMemberAwards: 1 } };
-    given(walletDecider, [enrolled, lot('m0', 'campaign:double', 10)])
+    given(walletDecider, [enrolled, boosted('m0', 'order', 20, 10)])
       .when(earn(order('m1', 50), [offer(once)]))
       .then([lot('m1', 'order', 50)]);
     const upTo80 = { ...double, limits: { ...double.limits, perMemberPoints: 80 } };
-    given(walletDecider, [enrolled, lot('m0', 'campaign:double', 50)])
+    given(walletDecider, [enrolled, boosted('m0', 'order', 20, 50)])
       .when(earn(order('m1', 50), [offer(upTo80)]))
-      .then([lot('m1', 'order', 50), lot('m1', 'campaign:double', 30)]);
+      .then([boosted('m1', 'order', 50, 30)]);
   });
 
   test('first orders: only an order the member has not earned on, while fewer than N of theirs earned', () => {
@@ -175,7 +187,7 @@ describe('earning with campaigns (wallet decider)', () => {
     const withOrder = (id: string, orderId: string) => order(id, 40, { order_id: orderId });
     given(walletDecider, [enrolled])
       .when(earn(withOrder('m1', 'W-1'), [offer(firstOrder)]))
-      .then([lot('m1', 'order', 40, 'W-1', 40), lot('m1', 'campaign:double', 200, 'W-1', 40)]);
+      .then([boosted('m1', 'order', 40, 200, 'W-1', 40)]);
     given(walletDecider, [enrolled, lot('m0', 'order', 10, 'W-0', 10)])
       .when(earn(withOrder('m1', 'W-1'), [offer(firstOrder)]))
       .then([lot('m1', 'order', 40, 'W-1', 40)]);
@@ -187,13 +199,13 @@ describe('earning with campaigns (wallet decider)', () => {
 
   test('campaign points come on top of the program limits, and do not use up the member limits of later events', () => {
     const capped = { ...program, limits: { perMemberPerDay: 100 } };
-    given(walletDecider, [enrolled, lot('m0', 'campaign:double', 90)])
+    given(walletDecider, [enrolled, boosted('m0', 'campaign:double', 0, 90)])
       .when(earn(order('m1', 100), [offer(double)], capped))
-      .then([lot('m1', 'order', 100), lot('m1', 'campaign:double', 100)]);
+      .then([boosted('m1', 'order', 100, 100)]);
   });
 
   test('a source that earned before earns nothing again, campaigns included (exactly once on replay)', () => {
-    given(walletDecider, [enrolled, lot('m1', 'order', 120), lot('m1', 'campaign:double', 120)])
+    given(walletDecider, [enrolled, boosted('m1', 'order', 120, 120)])
       .when(earn(order('m1', 120), [offer(double)]))
       .thenNothingHappens();
   });

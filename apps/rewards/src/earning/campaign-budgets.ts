@@ -3,7 +3,7 @@ import type { CommandContext, CommandRunner, EventCodec, EventEnvelope } from '#
 import type { AppendedEvents, EventStore, Position } from '#eventstore';
 import { BOUNDS } from '#platform';
 import { budgetDecider, campaignsDecider, liveCampaigns, type CampaignsState } from '../campaigns/campaign.decider';
-import { campaignOfRule, type CampaignDefinition, type CampaignEvent } from '../campaigns/campaign.events';
+import type { CampaignDefinition, CampaignEvent } from '../campaigns/campaign.events';
 import { campaignCeiling, campaignMatches, type CampaignOffer } from '../campaigns/campaign.rules';
 import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, type SourceEvent } from '../program/program.rules';
@@ -82,11 +82,12 @@ export class BatchBudgets {
     const given = new Map<string, { points: number; awards: number }>();
     for (const change of changes)
       for (const event of change.events) {
-        const campaignId = event.type === 'PointsEarned' ? campaignOfRule(event.data.ruleId) : undefined;
-        if (campaignId === undefined || event.type !== 'PointsEarned') continue;
-        const key = `${change.tenantId}.${campaignId}`;
-        const sum = given.get(key) ?? { points: 0, awards: 0 };
-        given.set(key, { points: sum.points + event.data.points, awards: sum.awards + 1 });
+        if (event.type !== 'PointsEarned') continue;
+        for (const share of event.data.campaigns ?? []) {
+          const key = `${change.tenantId}.${share.campaignId}`;
+          const sum = given.get(key) ?? { points: 0, awards: 0 };
+          given.set(key, { points: sum.points + share.points, awards: sum.awards + 1 });
+        }
       }
     const work = [...given].map(([key, { points, awards }]) => {
       const { tenantId, campaign } = this.budgets.get(key)!;

@@ -17,6 +17,7 @@ import {
   TierChanged,
   TierRetained,
   type Allocation,
+  type CampaignShare,
   type WalletEvent,
 } from './wallet.events';
 import {
@@ -154,8 +155,30 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   const counters = { day: used(dayKey(EVERY_RULE, day)), month: used(monthKey(EVERY_RULE, month)), inWindow };
   let room = earningRoom(program, state, counters);
   let earned = 0;
-  const lot = (ruleId: string, points: number) =>
-    PointsEarned({
+  const lots: { ruleId: string; points: number }[] = [];
+  for (const rule of rules) {
+    let points = Math.min(awardPoints(rule.award, source.properties), room);
+    if (rule.caps?.perDay !== undefined) points = Math.min(points, rule.caps.perDay - used(dayKey(rule.id, day)));
+    if (rule.caps?.perMonth !== undefined) points = Math.min(points, rule.caps.perMonth - used(monthKey(rule.id, month)));
+    if (points <= 0) continue;
+    earned += points;
+    room -= points;
+    lots.push({ ruleId: rule.id, points });
+  }
+  const shares = campaignShares(
+    offers,
+    state,
+    earned,
+    orderId,
+    // One event's lot stays within one award's worth, as the rules' own lots do.
+    Math.min(BOUNDS.points, BOUNDS.pointsTotal - Math.max(state.held, counters.month, inWindow)) - earned,
+  );
+  const fromCampaigns = shares.reduce((sum, share) => sum + share.points, 0);
+  // Campaign points ride on the event's first lot (or one of their own): one event in the log either way.
+  if (shares.length > 0 && lots.length === 0) lots.push({ ruleId: campaignRuleId(shares[0]!.campaignId), points: 0 });
+  earned += fromCampaigns;
+  lots.forEach(({ ruleId, points }, index) => {
+    const data = {
       userId,
       lotId: `${source.id}/${ruleId}`,
       points,
@@ -165,35 +188,9 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
       expiresAt,
       orderId,
       orderAmount,
-    });
-  for (const rule of rules) {
-    let points = Math.min(awardPoints(rule.award, source.properties), room);
-    if (rule.caps?.perDay !== undefined) points = Math.min(points, rule.caps.perDay - used(dayKey(rule.id, day)));
-    if (rule.caps?.perMonth !== undefined) points = Math.min(points, rule.caps.perMonth - used(monthKey(rule.id, month)));
-    if (points <= 0) continue;
-    earned += points;
-    room -= points;
-    events.push(lot(rule.id, points));
-  }
-  // Campaigns add to what the rules earned, past the program's limits but within their own, their
-  // budget's share (the allowance) and what the wallet may hold.
-  let storable = Math.max(0, BOUNDS.pointsTotal - Math.max(state.held, counters.month, inWindow) - earned);
-  const base = earned;
-  for (const { campaign, allowance } of offers) {
-    const usage = state.campaignUsage.get(campaign.campaignId) ?? { awards: 0, points: 0 };
-    const standing = {
-      tier: state.tier,
-      ...usage,
-      orders: state.orders.size,
-      orderId,
-      orderSeen: orderId !== null && state.orders.has(orderId),
     };
-    const points = Math.min(campaignAward(campaign, base, standing), allowance, storable);
-    if (points <= 0) continue;
-    earned += points;
-    storable -= points;
-    events.push(lot(campaignRuleId(campaign.campaignId), points));
-  }
+    events.push(PointsEarned(index === 0 && shares.length > 0 ? { ...data, points: points + fromCampaigns, campaigns: shares } : data));
+  });
   if (earned > 0 && state.owed > 0)
     events.push(
       ...repayOwed(
@@ -220,6 +217,32 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
     }
   }
   return accept(...events);
+}
+
+/**
+ * What each campaign adds to an event the rules earned `base` points on: past the program's limits
+ * but within the campaign's own, its allowance (its budget's share) and `storable` (what the
+ * wallet may still hold).
+ */
+function campaignShares(
+  offers: readonly CampaignOffer[],
+  state: WalletState,
+  base: number,
+  orderId: string | null,
+  storable: number,
+): CampaignShare[] {
+  const shares: CampaignShare[] = [];
+  let room = Math.max(0, storable);
+  const orderSeen = orderId !== null && state.orders.has(orderId);
+  for (const { campaign, allowance } of offers) {
+    const usage = state.campaignUsage.get(campaign.campaignId) ?? { awards: 0, points: 0 };
+    const standing = { tier: state.tier, ...usage, orders: state.orders.size, orderId, orderSeen };
+    const points = Math.min(campaignAward(campaign, base, standing), allowance, room);
+    if (points <= 0) continue;
+    room -= points;
+    shares.push({ campaignId: campaign.campaignId, points });
+  }
+  return shares;
 }
 
 /** What earns when a tenant has campaigns but no program yet. */

@@ -7,12 +7,21 @@ export interface Allocation {
   points: number;
 }
 
+/** Points one campaign added to an event. */
+export interface CampaignShare {
+  campaignId: string;
+  points: number;
+}
+
 export const MemberEnrolled = defineEvent<{ userId: string; enrolledAt: string }>()('MemberEnrolled');
 
 /**
  * One lot per (source event, rule): `sourceEventId` is what makes a redelivered event earn nothing.
  * Version 2 names the order the points were earned for (`properties.order_id`, Segment's name) and
  * its amount (`properties.total`), so a refund finds them; version 1 lots belong to no order.
+ * `campaigns` (absent: none) is what campaigns added to the event, included in `points`: they ride
+ * on the event's first lot, or on a lot of their own (rule `campaign:<first id>`) when no rule
+ * earned, so campaigns add points to the log without adding events to it.
  */
 export const PointsEarned = defineEvent<{
   userId: string;
@@ -24,6 +33,7 @@ export const PointsEarned = defineEvent<{
   expiresAt: string | null;
   orderId: string | null;
   orderAmount: number | null;
+  campaigns?: CampaignShare[];
 }>()('PointsEarned', { version: 2, upcasters: { 1: (data) => ({ ...data, orderId: null, orderAmount: null }) } });
 
 /**

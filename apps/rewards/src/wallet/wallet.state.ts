@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { campaignOfRule } from '../campaigns/campaign.events';
 import type { Allocation, WalletEvent } from './wallet.events';
 
 export interface Lot {
@@ -130,22 +129,24 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
     case 'MemberEnrolled':
       return { ...state, enrolled: true };
     case 'PointsEarned': {
-      const { lotId, points, earnedAt, expiresAt, sourceEventId, ruleId, orderId, orderAmount } = event.data;
+      const { lotId, points, earnedAt, expiresAt, sourceEventId, ruleId, orderId, orderAmount, campaigns = [] } = event.data;
       state.lots.set(lotId, { lotId, remaining: points, earnedAt, expiresAt });
       if (orderId !== null && orderId !== undefined) recordOrder(state, orderId, lotId, points, orderAmount ?? null, earnedAt);
       state.sources.add(sourceEventId);
       state.earnings.push({ at: earnedAt, points });
+      let fromCampaigns = 0;
+      for (const share of campaigns) {
+        const usage = state.campaignUsage.get(share.campaignId) ?? { awards: 0, points: 0 };
+        state.campaignUsage.set(share.campaignId, { awards: usage.awards + 1, points: usage.points + share.points });
+        fromCampaigns += share.points;
+      }
+      // Caps and the program's limits per member count the rules' points: campaigns have limits of their own.
+      const fromRules = points - fromCampaigns;
       const [day, month] = [earnedAt.slice(0, 10), earnedAt.slice(0, 7)];
-      const campaignId = campaignOfRule(ruleId);
-      if (campaignId !== undefined) {
-        const usage = state.campaignUsage.get(campaignId) ?? { awards: 0, points: 0 };
-        state.campaignUsage.set(campaignId, { awards: usage.awards + 1, points: usage.points + points });
-      }
-      // A campaign's points come on top of the program's limits per member: they count in its own.
-      const keys = campaignId === undefined ? [dayKey(EVERY_RULE, day), monthKey(EVERY_RULE, month)] : [];
-      for (const key of [dayKey(ruleId, day), monthKey(ruleId, month), ...keys]) {
-        state.capUsage.set(key, (state.capUsage.get(key) ?? 0) + points);
-      }
+      if (fromRules > 0)
+        for (const key of [dayKey(ruleId, day), monthKey(ruleId, month), dayKey(EVERY_RULE, day), monthKey(EVERY_RULE, month)]) {
+          state.capUsage.set(key, (state.capUsage.get(key) ?? 0) + fromRules);
+        }
       return { ...state, enrolled: true, held: state.held + points };
     }
     case 'PointsRedeemed':
