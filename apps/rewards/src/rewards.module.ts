@@ -37,6 +37,7 @@ import { WalletHandler } from './wallet/wallet.handler';
 import { MemberController } from './wallet/member.http';
 import { MembersController, ReportsController } from './reports/reports.http';
 import { RefundController } from './wallet/refund.http';
+import { TierController } from './wallet/tier.http';
 
 /** What rewards runs on, opened by main (or a test) before the module is built. */
 export interface RewardsRuntime {
@@ -44,6 +45,8 @@ export interface RewardsRuntime {
   readonly settings: RewardsSettings;
   /** The parked-events admin routes answer 404 without it. */
   readonly adminToken?: string;
+  /** What "now" is for the API and the periodic jobs (tests move a clock of their own; the system's otherwise). */
+  readonly clock?: Clock;
 }
 
 @Module({})
@@ -64,6 +67,7 @@ export class RewardsModule {
         ReportsController,
         ParkedEventsController,
         CampaignController,
+        TierController,
       ],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
@@ -72,7 +76,7 @@ export class RewardsModule {
         { provide: EventStoreRef, useValue: store },
         { provide: CommandRunner, useValue: commands },
         { provide: REWARDS_SETTINGS, useValue: settings },
-        { provide: Clock, useClass: SystemClock },
+        { provide: Clock, useValue: runtime.clock ?? new SystemClock() },
         { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
         {
           provide: 'rewards.runners',

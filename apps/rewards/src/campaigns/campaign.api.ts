@@ -1,4 +1,5 @@
 import type { ApiOperation } from '#platform';
+import { tierAssignmentBody } from '../wallet/tier.http';
 import { createCampaignBody } from './campaign.schemas';
 
 const keyErrors = {
@@ -59,5 +60,21 @@ export const campaignsApi: readonly ApiOperation[] = [
     tags: ['campaigns'],
     auth: 'apiKey',
     responses: { 200: 'campaign', ...oneCampaign },
+  },
+  {
+    method: 'post',
+    path: '/t/{tenant}/members/{userId}/tier',
+    summary:
+      "Set a member's tier by hand, with the reason and the actor on record (the reason sealed as personal data); the next review " +
+      'is a tier period away. The same tier again changes nothing',
+    tags: ['members'],
+    auth: 'apiKey',
+    body: tierAssignmentBody,
+    responses: {
+      200: 'the tier and its next review',
+      400: 'invalid input, or a tier the program does not have (/tier)',
+      ...keyErrors,
+      404: 'unknown tenant or member',
+    },
   },
 ];

@@ -121,5 +121,7 @@ export class BatchBudgets {
 function baseCeiling(program: ProgramDefinition | undefined, source: SourceEvent): number {
   if (!program) return 0;
   const sum = matchingRules(program, source).reduce((total, rule) => total + awardPoints(rule.award, source.properties), 0);
-  return Math.min(sum, program.limits.maxPointsPerEvent ?? BOUNDS.points, BOUNDS.points);
+  // The member's tier may multiply the rules' points (a benefit of the tier): the highest one, at most.
+  const benefit = Math.max(1, ...(program.tiers?.levels ?? []).map((level) => level.earningMultiplier ?? 1));
+  return Math.min(Math.ceil(sum * benefit), program.limits.maxPointsPerEvent ?? BOUNDS.points, BOUNDS.points);
 }

@@ -70,8 +70,23 @@ export const programBody = z
     tiers: z
       .object({
         periodMonths: z.number().int().min(1).max(120),
+        graceMonths: z.number().int().min(1).max(24).optional(),
         levels: z
-          .array(z.object({ name, threshold: z.number().int().min(0).max(BOUNDS.pointsTotal) }).strict())
+          .array(
+            z
+              .object({
+                name,
+                threshold: z.number().int().min(0).max(BOUNDS.pointsTotal),
+                // A benefit, not a bonus scheme: up to ten times, to the hundredth.
+                earningMultiplier: z
+                  .number()
+                  .min(1)
+                  .max(10)
+                  .refine((value) => Math.abs(value * 100 - Math.round(value * 100)) < 1e-9, { message: 'must have at most two decimals' })
+                  .optional(),
+              })
+              .strict(),
+          )
           .min(1)
           .max(20),
       })

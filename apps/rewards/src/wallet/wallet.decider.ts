@@ -14,7 +14,9 @@ import {
   PointsExpired,
   PointsRedeemed,
   RedemptionCancelled,
+  TierAssigned,
   TierChanged,
+  TierGraceStarted,
   TierRetained,
   type Allocation,
   type CampaignShare,
@@ -66,6 +68,16 @@ export type WalletCommand =
       readonly now: Date;
     }
   | { readonly type: 'ReviewTier'; readonly userId: string; readonly program?: ProgramDefinition; readonly now: Date }
+  /** An operator's tier for the member, with an audit reason (sealed as the member's personal data). */
+  | {
+      readonly type: 'AssignTier';
+      readonly userId: string;
+      readonly tier: string;
+      readonly reason: string;
+      readonly actor: string;
+      readonly program?: ProgramDefinition;
+      readonly now: Date;
+    }
   /** An order refunded or returned (see refund.ts). */
   | ClawBack
   /** Register erased the person; `now` is when register recorded it. */
@@ -79,6 +91,8 @@ export type WalletRejection =
   | { readonly kind: 'IdempotencyKeyReused' }
   /** A positive adjustment would take the wallet past what it may hold (BOUNDS.pointsTotal). */
   | { readonly kind: 'WalletLimitReached'; readonly limit: number; readonly held: number }
+  /** A tier the program does not have. */
+  | { readonly kind: 'UnknownTier'; readonly tier: string }
   | RefundRejection;
 
 type WalletDecision = Decision<WalletEvent, WalletRejection>;
@@ -89,7 +103,7 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
   decide(command, state) {
     // An erased person's wallet only answers: nothing earns, expires or comes back to it any more.
     if (state.erased)
-      return command.type === 'Redeem' || command.type === 'Adjust' || command.type === 'ClawBack'
+      return command.type === 'Redeem' || command.type === 'Adjust' || command.type === 'ClawBack' || command.type === 'AssignTier'
         ? reject({ kind: 'UnknownMember', userId: command.userId })
         : accept();
     switch (command.type) {
@@ -125,6 +139,8 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         return adjust(command, state);
       case 'ReviewTier':
         return reviewTier(command, state);
+      case 'AssignTier':
+        return assignTier(command, state);
       case 'Erase':
         return accept(MemberErased({ userId: command.userId, erasedAt: command.now.toISOString() }));
       case 'ClawBack':
@@ -156,8 +172,9 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   let room = earningRoom(program, state, counters);
   let earned = 0;
   const lots: { ruleId: string; points: number }[] = [];
+  const benefit = tierMultiplier(program, state.tier);
   for (const rule of rules) {
-    let points = Math.min(awardPoints(rule.award, source.properties), room);
+    let points = Math.min(multiplied(awardPoints(rule.award, source.properties), benefit), room);
     if (rule.caps?.perDay !== undefined) points = Math.min(points, rule.caps.perDay - used(dayKey(rule.id, day)));
     if (rule.caps?.perMonth !== undefined) points = Math.min(points, rule.caps.perMonth - used(monthKey(rule.id, month)));
     if (points <= 0) continue;
@@ -302,7 +319,11 @@ function adjust(command: Extract<WalletCommand, { type: 'Adjust' }>, state: Wall
   return accept(PointsAdjusted({ userId, adjustmentId, points, reason, actor, lots, expiresAt: null, adjustedAt }));
 }
 
-/** At the end of a tier period the member keeps the tier the last period's points qualify for. */
+/**
+ * At the end of a tier period the member keeps the tier the last period's points qualify for. One
+ * found below their tier, under a program with `graceMonths`, keeps it that much longer first
+ * (TierGraceStarted), once: the review at the grace's end decides on the period that ends then.
+ */
 function reviewTier(command: Extract<WalletCommand, { type: 'ReviewTier' }>, state: WalletState): WalletDecision {
   const { userId, program, now } = command;
   const tiers = program?.tiers;
@@ -312,7 +333,34 @@ function reviewTier(command: Extract<WalletCommand, { type: 'ReviewTier' }>, sta
   const reviewAt = addMonths(now, tiers.periodMonths).toISOString();
   if (qualified === state.tier) return accept(TierRetained({ userId, tier: qualified, reviewAt, reviewedAt: at }));
   const reason = tierRank(tiers.levels, qualified) < tierRank(tiers.levels, state.tier) ? 'downgrade' : 'upgrade';
+  if (reason === 'downgrade' && tiers.graceMonths !== undefined && !state.tierGrace) {
+    const graceEnds = addMonths(now, tiers.graceMonths).toISOString();
+    return accept(TierGraceStarted({ userId, tier: state.tier, qualifiesFor: qualified, reviewAt: graceEnds, startedAt: at }));
+  }
   return accept(TierChanged({ userId, from: state.tier, to: qualified, reason, reviewAt, changedAt: at }));
+}
+
+/** An operator's tier for the member, with the reason; the next review is a period away. */
+function assignTier(command: Extract<WalletCommand, { type: 'AssignTier' }>, state: WalletState): WalletDecision {
+  const { userId, tier, reason, actor, program, now } = command;
+  if (!state.enrolled) return reject({ kind: 'UnknownMember', userId });
+  const tiers = program?.tiers;
+  if (!tiers || !tiers.levels.some((level) => level.name === tier)) return reject({ kind: 'UnknownTier', tier });
+  // The same tier again (a retried call) changes nothing.
+  if (state.tier === tier) return accept();
+  const reviewAt = addMonths(now, tiers.periodMonths).toISOString();
+  return accept(TierAssigned({ userId, from: state.tier, to: tier, reason, actor, reviewAt, assignedAt: now.toISOString() }));
+}
+
+/** The earning multiplier the member's tier gives (a benefit of the tier; 1 without one). */
+function tierMultiplier(program: ProgramDefinition, tier: string | null): number {
+  return tier === null ? 1 : (program.tiers?.levels.find((level) => level.name === tier)?.earningMultiplier ?? 1);
+}
+
+/** Points times a multiplier, rounded down, within one award's worth. */
+function multiplied(points: number, multiplier: number): number {
+  // toFixed first: 0.1 * 3 is 0.30000000000000004 in binary, and 10 * 1.1 must not floor to 10.
+  return multiplier === 1 ? points : Math.min(BOUNDS.points, Math.floor(Number((points * multiplier).toFixed(6))));
 }
 
 /** Takes `points` from the lots that expire first, or undefined when the spendable lots fall short. */

@@ -107,6 +107,32 @@ export const TierChanged = defineEvent<{
 export const TierRetained = defineEvent<{ userId: string; tier: string | null; reviewAt: string; reviewedAt: string }>()('TierRetained');
 
 /**
+ * A review found the member below their tier, and the program gives them `graceMonths` to earn it
+ * back: they keep `tier` until `reviewAt`, when the review decides again without grace.
+ */
+export const TierGraceStarted = defineEvent<{
+  userId: string;
+  tier: string | null;
+  qualifiesFor: string | null;
+  reviewAt: string;
+  startedAt: string;
+}>()('TierGraceStarted');
+
+/**
+ * An operator set the member's tier by hand (a goodwill upgrade, a fraud downgrade); the next
+ * review is a period away. The reason is free text about the member: sealed under their key.
+ */
+export const TierAssigned = defineEvent<{
+  userId: string;
+  from: string | null;
+  to: string;
+  reason: string;
+  actor: string;
+  reviewAt: string;
+  assignedAt: string;
+}>()('TierAssigned', { personalData: { subject: (data: JsonObject) => String(data.userId), fields: ['reason'] } });
+
+/**
  * Register erased the person. The wallet keeps its history of amounts and dates (the adjustment
  * reasons, sealed under the person's key, are shredded with it) but is closed: it earns nothing
  * more, spends nothing, and is no longer shown as a member. Carries no personal data.
@@ -124,7 +150,9 @@ export type WalletEvent =
   | EventOf<typeof TierRetained>
   | EventOf<typeof MemberErased>
   | EventOf<typeof PointsClawedBack>
-  | EventOf<typeof OwedPointsRepaid>;
+  | EventOf<typeof OwedPointsRepaid>
+  | EventOf<typeof TierGraceStarted>
+  | EventOf<typeof TierAssigned>;
 
 export const walletEvents = [
   MemberEnrolled,
@@ -138,4 +166,6 @@ export const walletEvents = [
   MemberErased,
   PointsClawedBack,
   OwedPointsRepaid,
+  TierGraceStarted,
+  TierAssigned,
 ];

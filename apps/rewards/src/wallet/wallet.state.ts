@@ -35,6 +35,8 @@ export interface WalletState {
   readonly adjustments: Map<string, AdjustmentRecord>;
   readonly tier: string | null;
   readonly tierReviewAt: string | null;
+  /** The member is in the grace a review gave them below their tier: the next review decides without it. */
+  readonly tierGrace: boolean;
   /** What each order earned, by order id, and how much of it was refunded since. */
   readonly orders: Map<string, OrderRecord>;
   /** The order each order lot was earned for. */
@@ -98,6 +100,7 @@ export function emptyWallet(): WalletState {
     adjustments: new Map(),
     tier: null,
     tierReviewAt: null,
+    tierGrace: false,
     orders: new Map(),
     orderOfLot: new Map(),
     refunds: new Map(),
@@ -180,9 +183,12 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       return next;
     }
     case 'TierChanged':
-      return { ...state, tier: event.data.to, tierReviewAt: event.data.reviewAt };
+    case 'TierAssigned':
+      return { ...state, tier: event.data.to, tierReviewAt: event.data.reviewAt, tierGrace: false };
     case 'TierRetained':
-      return { ...state, tierReviewAt: event.data.reviewAt };
+      return { ...state, tierReviewAt: event.data.reviewAt, tierGrace: false };
+    case 'TierGraceStarted':
+      return { ...state, tierReviewAt: event.data.reviewAt, tierGrace: true };
     case 'MemberErased':
       return { ...state, enrolled: false, erased: true };
     case 'PointsClawedBack': {
