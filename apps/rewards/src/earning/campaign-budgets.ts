@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { CommandContext, CommandRunner, EventCodec, EventEnvelope } from '#cqrs';
-import type { AppendedEvents, EventStore, Position } from '#eventstore';
+import { WrongExpectedRevisionError, type AppendedEvents, type EventStore, type Position } from '#eventstore';
 import { BOUNDS } from '#platform';
 import { budgetDecider, campaignsDecider, liveCampaigns, type CampaignsState } from '../campaigns/campaign.decider';
 import type { CampaignDefinition, CampaignEvent } from '../campaigns/campaign.events';
@@ -99,7 +99,9 @@ export class BatchBudgets {
     });
     const changed = await this.commands.handleBatch({ decider: budgetDecider, work, transaction: tx, retriesOnConflict: 0 });
     // A refused spend appends nothing: the batch must not commit the wallet points it would not count.
-    if (changed.length !== work.length) throw new Error('a campaign budget moved under the earning batch; applying it again');
+    // Another writer spent meanwhile; a transient failure, so the runner applies the batch again on the newer total.
+    const refused = work.find((each) => !changed.some((change) => change.work.streamName === each.streamName));
+    if (refused) throw new WrongExpectedRevisionError(refused.streamName, 'any');
     return changed.map(({ work: { streamName }, events }) => ({ streamName, types: events.map((event) => event.type) }));
   }
 
