@@ -3,6 +3,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { hashKey, TenantCreated, tenantStreamFor, trackingStreamFor, trackReceived } from '#contracts';
+import { CampaignHandler } from '../apps/rewards/src/campaigns/campaign.handler';
+import type { CampaignDefinition } from '../apps/rewards/src/campaigns/campaign.events';
 import { CatalogHandler } from '../apps/rewards/src/catalog/catalog.handler';
 import { Earning } from '../apps/rewards/src/earning/earning.projection';
 import { ProgramHandler } from '../apps/rewards/src/program/program.handler';
@@ -24,6 +26,8 @@ export interface RewardsBenchSettings {
   readonly windowMs?: number;
   readonly lagDurationMs?: number;
   readonly lagSettleMs?: number;
+  /** `earning`: only the earning rows (R1, R1c), while working on earning. */
+  readonly only?: 'earning';
 }
 
 const MEMBERS = 2_000;
@@ -54,6 +58,35 @@ const grantProgram = {
   },
   expiry: { monthsAfterEarning: 12 },
 };
+
+/** Five campaigns every Grant matches, each with its own kind of work: a multiplier, a budget, tiers, a schedule, limits. */
+const FIVE_CAMPAIGNS: CampaignDefinition[] = (
+  [
+    { award: { bonus: 0, multiplier: 2, tierMultipliers: {} } },
+    { award: { bonus: 5, multiplier: null, tierMultipliers: {} }, limits: { budget: 1_000_000_000 } },
+    { award: { bonus: 0, multiplier: 1.25, tierMultipliers: { silver: 1.5, gold: 2 } } },
+    {
+      award: { bonus: 1, multiplier: null, tierMultipliers: {} },
+      conditions: [{ property: 'points', op: 'gt', value: 0 }],
+      schedule: { timeZone: 'Europe/Paris', days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], hours: null },
+    },
+    { award: { bonus: 2, multiplier: null, tierMultipliers: {} }, limits: { perMemberAwards: 1_000, perMemberPoints: 1_000_000 } },
+  ] as (Partial<Omit<CampaignDefinition, 'limits'>> & {
+    award: CampaignDefinition['award'];
+    limits?: Partial<CampaignDefinition['limits']>;
+  })[]
+).map((terms, n) => ({
+  campaignId: `bench-${n}`,
+  name: `Bench campaign ${n}`,
+  event: 'Grant',
+  sources: ['server', 'client'],
+  conditions: [],
+  validFrom: '2020-01-01T00:00:00.000Z',
+  validUntil: null,
+  schedule: null,
+  ...terms,
+  limits: { budget: null, perMemberAwards: null, perMemberPoints: null, firstOrders: null, ...terms.limits },
+}));
 
 /** A track call as pulse records it: properties sealed under the member's key, opened again by earning. */
 const tracked = (codec: EventCodec, tenantId: string, userId: string): Promise<EventToAppend> =>
@@ -130,14 +163,56 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
     );
 
     const backlog = settings.earningEvents ?? 20_000;
+    const measureEarning = async (tenant: string) => {
+      const last = await appendBacklog(store, runtime.infrastructure.codec, tenant, backlog);
+      const started = performance.now();
+      earning.runner.start();
+      await earning.runner.waitFor(last, 300_000);
+      const seconds = (performance.now() - started) / 1000;
+      await earning.runner.stop();
+      log(`    ${perSecond(backlog / seconds, 'events')} (${seconds.toFixed(1)} s)`);
+      return { seconds, perSecond: backlog / seconds };
+    };
     log(`  earning: ${backlog} tracked events, ${MEMBERS} members interleaved, backlog then subscription`);
-    const last = await appendBacklog(store, runtime.infrastructure.codec, tenantId, backlog);
-    const earningStarted = performance.now();
+    const plain = await measureEarning(tenantId);
+    const [earningSeconds, earningRate] = [plain.seconds, plain.perSecond];
+    // The same backlog for another tenant (fresh wallets, the same program) with five campaigns matching every event.
+    const campaignTenant = randomUUID();
+    const campaignContext = { ...context, tenantId: campaignTenant };
+    await app.get(ProgramHandler).publish(grantProgram, campaignContext);
+    for (const campaign of FIVE_CAMPAIGNS)
+      await app.get(CampaignHandler).change({ type: 'Create', campaign, now: context.now }, campaignContext);
+    log(`  earning with five active campaigns: the same backlog for a tenant whose every event matches five campaigns`);
+    const withCampaigns = await measureEarning(campaignTenant);
+    const campaignRow = {
+      measure: 'R1c. earning with five active campaigns',
+      figure: perSecond(withCampaigns.perSecond, 'events'),
+      ceiling: `${perSecond(earningRate, 'events')} without (R1)`,
+      ratio: (withCampaigns.perSecond / earningRate).toFixed(2),
+      target: `>= ${EARNING_TARGET.toLocaleString('en-US')}/s`,
+      verdict: withCampaigns.perSecond >= EARNING_TARGET ? ('pass' as const) : ('FAIL' as const),
+      neighbours: '?',
+    };
+    if (settings.only === 'earning')
+      return [
+        {
+          id: 'rewards',
+          title: 'Rewards: earning with and without campaigns',
+          rows: [
+            {
+              ...campaignRow,
+              measure: 'R1. earning events end to end',
+              figure: perSecond(earningRate, 'events'),
+              ceiling: '-',
+              ratio: '-',
+              verdict: earningRate >= EARNING_TARGET ? 'pass' : 'FAIL',
+            },
+            campaignRow,
+          ],
+          details: { earning: plain, earningWithCampaigns: withCampaigns },
+        },
+      ];
     earning.runner.start();
-    await earning.runner.waitFor(last, 300_000);
-    const earningSeconds = (performance.now() - earningStarted) / 1000;
-    const earningRate = backlog / earningSeconds;
-    log(`    ${perSecond(earningRate, 'events')} (${earningSeconds.toFixed(1)} s)`);
 
     // Each phase starts with the read models caught up, so it does not pay for the previous one's backlog.
     const readModels = app.get(ProjectionRunner);
@@ -177,6 +252,7 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
             verdict: earningRate >= EARNING_TARGET ? 'pass' : 'FAIL',
             neighbours: cores(ceiling.cpu.othersCores),
           },
+          campaignRow,
           {
             measure: 'R2. redemptions, distinct members',
             figure: perSecond(redemptions.perSecond, 'redemptions'),
@@ -201,6 +277,7 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
           concurrency: CONCURRENCY,
           ceiling,
           earning: { events: backlog, seconds: earningSeconds, perSecond: earningRate },
+          earningWithCampaigns: { events: backlog, campaigns: FIVE_CAMPAIGNS.length, ...withCampaigns },
           redemptions,
           lag,
         },

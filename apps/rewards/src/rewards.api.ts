@@ -1,5 +1,6 @@
 import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription } from '#platform';
+import { campaignsApi } from './campaigns/campaign.api';
 import { createRewardBody, importCodesBody, restockBody, updateRewardBody } from './catalog/catalog.schemas';
 import { programBody } from './program/program.schemas';
 import { redeemBody } from './redemption/redemption.http';
@@ -389,6 +390,7 @@ export const rewardsApi: ApiDescription = {
       auth: 'apiKey',
       responses: { 204: 'dismissed', ...webhookErrors, 404: 'unknown tenant, endpoint or dead letter' },
     },
+    ...campaignsApi,
     ...parkedEventsApi,
   ],
 };

@@ -16,10 +16,11 @@ import {
 import type { OutboundSettings } from '#outbound';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { TenantKeyLookup } from '#tenant-keys';
+import { CampaignHandler } from './campaigns/campaign.handler';
+import { CampaignController } from './campaigns/campaign.http';
 import { CatalogHandler } from './catalog/catalog.handler';
 import { CatalogController } from './catalog/catalog.http';
 import { Earning, EarningProjection } from './earning/earning.projection';
-import { WalletBatches } from './earning/wallet-batch';
 import { ExpiryJob } from './expiry/expiry.job';
 import { ProgramHandler } from './program/program.handler';
 import { ProgramController } from './program/program.http';
@@ -50,6 +51,7 @@ import { RewardsWebhooks } from './webhooks/webhooks.wiring';
 /** The webhook outbox's projection and its delivery worker (see RewardsWebhooks). */
 const WEBHOOK_DELIVERY = Symbol('RewardsWebhookDelivery');
 type WebhookDelivery = ReturnType<RewardsWebhooks['delivery']>;
+import { TierController } from './wallet/tier.http';
 
 /** What rewards runs on, opened by main (or a test) before the module is built. */
 export interface RewardsRuntime {
@@ -61,6 +63,8 @@ export interface RewardsRuntime {
   readonly outbound: OutboundSettings;
   /** Keys members' referral codes (derived from the master key). */
   readonly referralCodeKey: Buffer;
+  /** What "now" is for the API and the periodic jobs (tests move a clock of their own; the system's otherwise). */
+  readonly clock?: Clock;
 }
 
 @Module({})
@@ -68,7 +72,7 @@ export class RewardsModule {
   static forRoot(runtime: RewardsRuntime): DynamicModule {
     const { infrastructure, settings } = runtime;
     const { eventStore: store, codec, dataSource, commands } = infrastructure;
-    const earning = new EarningProjection(new WalletBatches(commands), store, codec, infrastructure.personalData);
+    const earning = new EarningProjection(commands, store, codec, infrastructure.personalData);
     const webhooks = new RewardsWebhooks(runtime.outbound, infrastructure.pool, commands);
     const transfers = new TransferDelivery(commands);
     const referrals = new Referrals(commands, runtime.referralCodeKey);
@@ -88,6 +92,8 @@ export class RewardsModule {
         ReferralController,
         ExpiringController,
         EnrolmentController,
+        CampaignController,
+        TierController,
       ],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
@@ -96,7 +102,7 @@ export class RewardsModule {
         { provide: EventStoreRef, useValue: store },
         { provide: CommandRunner, useValue: commands },
         { provide: REWARDS_SETTINGS, useValue: settings },
-        { provide: Clock, useClass: SystemClock },
+        { provide: Clock, useValue: runtime.clock ?? new SystemClock() },
         { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
         { provide: RewardsWebhooks, useValue: webhooks },
         { provide: TransferDelivery, useValue: transfers },
@@ -172,6 +178,7 @@ export class RewardsModule {
         RedemptionHandler,
         RedemptionRecovery,
         ExpiryJob,
+        CampaignHandler,
       ],
     };
   }

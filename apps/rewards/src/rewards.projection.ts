@@ -194,10 +194,12 @@ class ReadModelChanges {
         return;
       case 'TierChanged':
       case 'TierRetained':
+      case 'TierGraceStarted':
+      case 'TierAssigned':
         this.tiers.set(`${tenantId}/${event.data.userId}`, {
           tenantId,
           userId: event.data.userId,
-          tier: event.type === 'TierChanged' ? event.data.to : event.data.tier,
+          tier: event.type === 'TierChanged' || event.type === 'TierAssigned' ? event.data.to : event.data.tier,
           reviewAt: event.data.reviewAt,
         });
         return;

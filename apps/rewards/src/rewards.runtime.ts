@@ -2,6 +2,7 @@ import { ServiceInfrastructure, type CommandRunnerOptions } from '#cqrs';
 import { OutboundTables1765300000000, outboundSettingsOf } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { tenantEvents } from '#contracts';
+import { campaignEvents } from './campaigns/campaign.events';
 import { catalogEvents } from './catalog/catalog.events';
 import { consumedEvents } from './earning/tracked-events.contract';
 import { programEvents } from './program/program.events';
@@ -32,6 +33,7 @@ export const rewardsEventTypes = [
   ...programEvents,
   ...walletEvents,
   ...catalogEvents,
+  ...campaignEvents,
   ...redemptionEvents,
   ...tenantEvents,
   ...consumedEvents,

@@ -10,6 +10,7 @@ import type { ProjectionRunner } from '#cqrs';
 import { Earning, type EarningProjection } from '../src/earning/earning.projection';
 import { ExpiryJob } from '../src/expiry/expiry.job';
 import { loadRewardsConfig } from '../src/rewards.config';
+import { Clock } from '../src/rewards.ports';
 import { RewardsModule, type RewardsRuntime } from '../src/rewards.module';
 import { openRewardsRuntime, rewardsServiceOptions } from '../src/rewards.runtime';
 
@@ -67,6 +68,7 @@ export async function startRewardsApp(
   masterKey: string,
   eventstoreUrl?: string,
   env: Readonly<Record<string, string>> = {},
+  clock?: Clock,
 ): Promise<RewardsApp> {
   const config = loadRewardsConfig({
     NODE_ENV: 'test',
@@ -80,7 +82,10 @@ export async function startRewardsApp(
     ...env,
   });
   const runtime = await openRewardsRuntime(config);
-  const app = await createServiceApp(RewardsModule.forRoot(runtime), { ...rewardsServiceOptions(config), processMetrics: false });
+  const app = await createServiceApp(RewardsModule.forRoot({ ...runtime, clock }), {
+    ...rewardsServiceOptions(config),
+    processMetrics: false,
+  });
   return {
     app,
     runtime,
@@ -97,7 +102,7 @@ export async function startRewardsApp(
  * on EventStoreDB when `eventstoreUrl` is given.
  */
 export async function startRewards(
-  options: { eventstoreUrl?: string; env?: Readonly<Record<string, string>> } = {},
+  options: { eventstoreUrl?: string; env?: Readonly<Record<string, string>>; clock?: Clock } = {},
 ): Promise<RewardsHarness> {
   const databaseUrl = await createTestDatabase('rewards');
   const masterKey = randomBytes(32).toString('base64');
@@ -107,7 +112,7 @@ export async function startRewards(
     TESSERA_MASTER_KEY: masterKey,
     ...(eventstoreUrl ? { EVENTSTORE_URL: eventstoreUrl } : {}),
   });
-  const rewards = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl, env);
+  const rewards = await startRewardsApp(databaseUrl, masterKey, eventstoreUrl, env, options.clock);
   const replicas: RewardsApp[] = [];
   const store = rewards.runtime.infrastructure.eventStore;
   const asPulseRecords = (
@@ -231,3 +236,18 @@ export const PROGRAM_ALLOWING_CLIENTS = {
   ...PROGRAM,
   rules: PROGRAM.rules.map((rule) => ({ ...rule, sources: ['server', 'client'] })),
 };
+
+/** A clock a test moves by hand (the API's and the jobs' "now"): a tier period passes in a line, not a year. */
+export class TestClock extends Clock {
+  constructor(private current: Date = new Date()) {
+    super();
+  }
+
+  now(): Date {
+    return new Date(this.current);
+  }
+
+  set(at: Date): void {
+    this.current = new Date(at);
+  }
+}

@@ -9,7 +9,7 @@ import { MAX_IMPORT, VOUCHER_CODE } from './catalog.rules';
 const LATEST_VALIDITY = new Date('9999-12-31T23:59:59.999Z');
 
 /** A validity bound: an ISO-8601 instant from 1970 to the end of year 9999, in UTC. */
-const validityInstant = z.string().transform((value, context) => {
+export const validityInstant = z.string().transform((value, context) => {
   const parsed = parseIsoInstant(value);
   const problem = !parsed
     ? 'must be an ISO-8601 date-time'

@@ -1,18 +1,19 @@
 import type { EntityManager } from 'typeorm';
 import {
   appendFromProjection,
-  undecodableReason,
+  type CommandRunner,
   type EventCodec,
   type EventEnvelope,
   type Projection,
   type ProjectionRunner,
 } from '#cqrs';
-import { comparePositions, type AppendedEvents, type EventStore, type Position } from '#eventstore';
+import type { AppendedEvents, EventStore } from '#eventstore';
 import type { PersonalDataCodec } from '#personal-data';
 import { erasureCompletion, erasureStreamFor } from '#contracts';
+import type { CampaignEvent } from '../campaigns/campaign.events';
 import type { ProgramDefinition, ProgramEvent } from '../program/program.events';
 import { MEMBER_ID } from '../rewards.ports';
-import { PROGRAM_STREAM_PREFIX, programStreamFor, walletStreamFor } from '../rewards.streams';
+import { CAMPAIGNS_STREAM_PREFIX, PROGRAM_STREAM_PREFIX, programStreamFor, walletStreamFor } from '../rewards.streams';
 import { orderAmountOf, orderIdOf, REFUND_EVENTS, type ClawBack } from '../wallet/refund';
 import type { WalletCommand } from '../wallet/wallet.decider';
 import {
@@ -25,7 +26,9 @@ import {
   USER_ERASED,
   USER_REGISTERED,
 } from './tracked-events.contract';
-import type { WalletBatches, WalletChange, WalletWork } from './wallet-batch';
+import { TenantStreamAsOf } from './as-of-log';
+import { CampaignBudgets, type BatchBudgets } from './campaign-budgets';
+import { WalletBatches, type WalletChange, type WalletWork } from './wallet-batch';
 
 /** Events per transaction: large enough that a backlog costs few commits, small enough to keep each short. */
 const MAX_BATCH = 2000;
@@ -42,41 +45,63 @@ const MAX_BATCH = 2000;
 export class EarningProjection implements Projection {
   readonly name = 'rewards.earning';
   readonly filter = {
-    streamNamePrefixes: [...SOURCE_STREAM_PREFIXES, PROGRAM_STREAM_PREFIX],
-    eventTypePrefixes: [MESSAGE_RECEIVED, USER_REGISTERED, USER_ERASED, ERASURE_REQUESTED, 'ProgramPublished'],
+    streamNamePrefixes: [...SOURCE_STREAM_PREFIXES, PROGRAM_STREAM_PREFIX, CAMPAIGNS_STREAM_PREFIX],
+    eventTypePrefixes: [
+      MESSAGE_RECEIVED,
+      USER_REGISTERED,
+      USER_ERASED,
+      ERASURE_REQUESTED,
+      'ProgramPublished',
+      'CampaignCreated',
+      'CampaignStopped',
+      'CampaignArchived',
+    ],
   };
   readonly maxBatch = MAX_BATCH;
   /** Called with a batch's wallet changes once they are written, before the checkpoint commits (bench). */
   readonly effectListeners: ((sources: readonly EventEnvelope[], changes: readonly WalletChange[]) => void)[] = [];
-  private readonly programs: ProgramsAsOf;
+  private readonly programs: TenantStreamAsOf<ProgramEvent, ProgramDefinition | undefined>;
+  private readonly wallets: WalletBatches;
+  private readonly campaigns: CampaignBudgets;
 
   constructor(
-    private readonly wallets: WalletBatches,
+    commands: CommandRunner,
     private readonly store: EventStore,
     private readonly codec: EventCodec,
     private readonly personalData: Pick<PersonalDataCodec, 'forget'>,
   ) {
-    this.programs = new ProgramsAsOf(store, codec);
+    this.wallets = new WalletBatches(commands);
+    this.campaigns = new CampaignBudgets(commands, store, codec);
+    this.programs = new TenantStreamAsOf<ProgramEvent, ProgramDefinition | undefined>(store, codec, programStreamFor, {
+      initialState: () => undefined,
+      evolve: (_program, event) => definitionOf(event),
+    });
   }
 
-  /** Another replica may have applied program versions this one never saw. */
+  /** Another replica may have applied program versions and campaign changes this one never saw. */
   resumed(): void {
     this.programs.forget();
+    this.campaigns.forget();
   }
 
   /** Answers the wallet events it appended (in the batch's transaction on PostgreSQL). */
   async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager): Promise<AppendedEvents[]> {
     const work = new Map<string, WalletWork & { items: WalletWork['items'][number][] }>();
     const erased: { tenantId: string; userId: string }[] = [];
+    const budgets = this.campaigns.batch();
     const requests: EventEnvelope[] = [];
     for (const envelope of envelopes) {
       if (envelope.streamName.startsWith(PROGRAM_STREAM_PREFIX)) {
         this.programs.published(envelope as EventEnvelope<ProgramEvent>);
         continue;
       }
+      if (envelope.streamName.startsWith(CAMPAIGNS_STREAM_PREFIX)) {
+        this.campaigns.published(envelope as EventEnvelope<CampaignEvent>);
+        continue;
+      }
       const erasure = erasureOf(envelope);
       if (erasure?.erasureId !== undefined) requests.push(envelope);
-      for (const command of erasure ? erasuresOf(erasure.userIds, envelope.createdAt) : [await this.commandFor(envelope)]) {
+      for (const command of erasure ? erasuresOf(erasure.userIds, envelope.createdAt) : [await this.commandFor(envelope, budgets)]) {
         if (!command) continue;
         if (command.type === 'Erase') erased.push({ tenantId: envelope.metadata.tenantId, userId: command.userId });
         const key = `${envelope.metadata.tenantId}.${command.userId}`;
@@ -94,13 +119,18 @@ export class EarningProjection implements Projection {
       }
     }
     const changes = await this.wallets.apply([...work.values()], tx);
+    const last = envelopes[envelopes.length - 1]!;
+    const spent = await budgets.spend(changes, { tenantId: '', correlationId: last.id, causationId: last.id, now: last.createdAt }, tx);
     // Rewards' own copy of the person's key (when it keeps its key store apart from register's).
     for (const { tenantId, userId } of erased) await this.personalData.forget(tenantId, userId);
     for (const listener of this.effectListeners) listener(envelopes, changes);
-    const appended: AppendedEvents[] = changes.map(({ tenantId, userId, events }) => ({
-      streamName: walletStreamFor(tenantId, userId),
-      types: events.map((event) => event.type),
-    }));
+    const appended: AppendedEvents[] = [
+      ...changes.map(({ tenantId, userId, events }) => ({
+        streamName: walletStreamFor(tenantId, userId),
+        types: events.map((event) => event.type),
+      })),
+      ...spent,
+    ];
     for (const request of requests) {
       const done = await this.reportDone(request, tx);
       if (done) appended.push(done);
@@ -122,7 +152,7 @@ export class EarningProjection implements Projection {
     return appendFromProjection(this.store, tx, erasureStreamFor(tenantId, erasureId), [completion]);
   }
 
-  private async commandFor(envelope: EventEnvelope): Promise<WalletCommand | undefined> {
+  private async commandFor(envelope: EventEnvelope, budgets: BatchBudgets): Promise<WalletCommand | undefined> {
     const source = earningSourceOf(envelope);
     // An id with `@` (an e-mail) would put personal data in a stream name: such events earn nothing.
     if (!source || !MEMBER_ID.test(source.userId)) return undefined;
@@ -130,7 +160,8 @@ export class EarningProjection implements Projection {
     const refund = refundOf(source);
     if (refund === null) return undefined;
     if (refund) return { ...refund, program, now: envelope.createdAt };
-    return { type: 'Earn', userId: source.userId, source: source.source, program, now: envelope.createdAt };
+    const campaigns = await budgets.offersFor(source.tenantId, envelope.position, source.source, program, envelope.createdAt);
+    return { type: 'Earn', userId: source.userId, source: source.source, program, campaigns, now: envelope.createdAt };
   }
 }
 
@@ -152,50 +183,6 @@ function refundOf({ userId, source }: EarningSource): Omit<ClawBack, 'program' |
   const amount = orderAmountOf(source.properties);
   if (source.kind !== 'server' || orderId === undefined || amount === null) return null;
   return { type: 'ClawBack', userId, refundId: source.id, orderId, cause, amount: amount ?? null, fingerprint: 'tracked' };
-}
-
-/**
- * Each tenant's program as of a position in the log: events earn under the version published
- * before them, also when a batch holds a new version, and also when a restarted runner replays
- * events from before a version it has already seen.
- */
-class ProgramsAsOf {
-  private readonly byTenant = new Map<string, { program?: ProgramDefinition; since: Position }>();
-
-  constructor(
-    private readonly store: EventStore,
-    private readonly codec: EventCodec,
-  ) {}
-
-  /** What was learnt from the log can be stale once events were applied elsewhere; read again. */
-  forget(): void {
-    this.byTenant.clear();
-  }
-
-  published(envelope: EventEnvelope<ProgramEvent>): void {
-    this.byTenant.set(envelope.metadata.tenantId, { program: definitionOf(envelope.event), since: envelope.position });
-  }
-
-  async at(tenantId: string, position: Position): Promise<ProgramDefinition | undefined> {
-    const known = this.byTenant.get(tenantId);
-    if (known && comparePositions(known.since, position) < 0) return known.program;
-    let found: { program?: ProgramDefinition; since: Position } = { since: { commit: 0n, prepare: 0n } };
-    for (const recorded of await this.store.readStream(programStreamFor(tenantId))) {
-      if (comparePositions(recorded.position, position) >= 0) break;
-      if (!this.codec.understands(recorded)) continue;
-      const decoded = await this.codec.decode<ProgramEvent>(recorded).catch((error: unknown) => {
-        // Passed over as the runner passes over it in the log (and records it there), rather than
-        // failing every batch that needs this tenant's program.
-        if (undecodableReason(error)) return undefined;
-        throw error;
-      });
-      if (decoded) found = { program: definitionOf(decoded.event), since: recorded.position };
-    }
-    // A replay asks about the past: remember the answer only if it is not older than what is known,
-    // or later events would earn under a version that was already replaced.
-    if (!known || comparePositions(found.since, known.since) >= 0) this.byTenant.set(tenantId, found);
-    return found.program;
-  }
 }
 
 function definitionOf(event: ProgramEvent): ProgramDefinition {

@@ -33,6 +33,8 @@ export interface TierLevel {
   name: string;
   /** Points earned over the rolling period that qualify for this tier. */
   threshold: number;
+  /** A benefit of the tier: what the program's rules earn its members is multiplied by it (absent: 1). */
+  earningMultiplier?: number;
 }
 
 /** What one member may earn, all rules together; each unset limit is BOUNDS' own. */
@@ -87,7 +89,8 @@ export type ExpiryPolicy = (
 
 export interface ProgramDefinition {
   rules: EarningRule[];
-  tiers: { periodMonths: number; levels: TierLevel[] } | null;
+  /** `graceMonths`: a member a review finds below their tier keeps it that much longer, once (absent: none). */
+  tiers: { periodMonths: number; levels: TierLevel[]; graceMonths?: number } | null;
   expiry: ExpiryPolicy | null;
   limits: ProgramLimits;
   refunds: RefundPolicy;

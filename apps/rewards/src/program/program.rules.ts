@@ -14,8 +14,13 @@ export interface SourceEvent {
 /** The rules an event earns through: its name, a source the rule trusts, and every condition. */
 export function matchingRules(program: ProgramDefinition, source: SourceEvent): EarningRule[] {
   return program.rules.filter(
-    (rule) => rule.event === source.name && rule.sources.includes(source.kind) && rule.conditions.every((c) => holds(c, source.properties)),
+    (rule) => rule.event === source.name && rule.sources.includes(source.kind) && conditionsHold(rule.conditions, source.properties),
   );
+}
+
+/** Every condition holds on the event's properties (none: always); campaigns share the language. */
+export function conditionsHold(conditions: readonly Condition[], properties: Readonly<Record<string, unknown>>): boolean {
+  return conditions.every((condition) => holds(condition, properties));
 }
 
 /**

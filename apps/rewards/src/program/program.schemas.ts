@@ -4,18 +4,18 @@ import { DEFAULT_RULE_SOURCES } from './program.events';
 
 /** Names people read (tiers) and event names as trackers send them: single-line, at most an index key long. */
 const name = bounded.name(BOUNDS.nameLength);
-const eventName = bounded.name(BOUNDS.identifierLength);
+export const eventName = bounded.name(BOUNDS.identifierLength);
 /** Reminders go out at most 30 days ahead: the expiry job looks that far for lots to remind. */
 const remindDaysBefore = z.number().int().min(1).max(30).optional();
 
-const propertyPath = bounded
+export const propertyPath = bounded
   .identifier(BOUNDS.identifierLength)
   .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, { message: 'must be a dot path such as order.total' });
 
 /** What a condition compares with: text as storage holds it, amounts as clients send them. */
 const conditionScalar = z.union([bounded.text(500), bounded.amount()]);
 
-const condition = z
+export const condition = z
   .object({
     property: propertyPath,
     op: z.enum(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'exists']),
@@ -42,7 +42,7 @@ const award = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
-const sources = z
+export const sources = z
   .array(z.enum(['server', 'client']))
   .min(1)
   .max(2)
@@ -72,8 +72,23 @@ export const programBody = z
     tiers: z
       .object({
         periodMonths: z.number().int().min(1).max(120),
+        graceMonths: z.number().int().min(1).max(24).optional(),
         levels: z
-          .array(z.object({ name, threshold: z.number().int().min(0).max(BOUNDS.pointsTotal) }).strict())
+          .array(
+            z
+              .object({
+                name,
+                threshold: z.number().int().min(0).max(BOUNDS.pointsTotal),
+                // A benefit, not a bonus scheme: up to ten times, to the hundredth.
+                earningMultiplier: z
+                  .number()
+                  .min(1)
+                  .max(10)
+                  .refine((value) => Math.abs(value * 100 - Math.round(value * 100)) < 1e-9, { message: 'must have at most two decimals' })
+                  .optional(),
+              })
+              .strict(),
+          )
           .min(1)
           .max(20),
       })

@@ -1,5 +1,7 @@
 import { accept, reject, type Decider, type Decision } from '#cqrs';
 import { BOUNDS } from '#platform';
+import { campaignRuleId } from '../campaigns/campaign.events';
+import { campaignAward, type CampaignOffer } from '../campaigns/campaign.rules';
 import type { ProgramDefinition } from '../program/program.events';
 import { awardPoints, matchingRules, qualifyingTier, tierRank, type SourceEvent } from '../program/program.rules';
 import { addMonths, expiryOf } from '../shared/calendar';
@@ -23,9 +25,12 @@ import {
   PointsExpired,
   PointsRedeemed,
   RedemptionCancelled,
+  TierAssigned,
   TierChanged,
+  TierGraceStarted,
   TierRetained,
   type Allocation,
+  type CampaignShare,
   type WalletEvent,
 } from './wallet.events';
 import {
@@ -51,6 +56,8 @@ export type WalletCommand =
       readonly userId: string;
       readonly source: SourceEvent;
       readonly program?: ProgramDefinition;
+      /** The campaigns the event matched, each with the most it may give (its share of the campaign's budget). */
+      readonly campaigns?: readonly CampaignOffer[];
       readonly now: Date;
     }
   | {
@@ -74,6 +81,16 @@ export type WalletCommand =
       readonly now: Date;
     }
   | { readonly type: 'ReviewTier'; readonly userId: string; readonly program?: ProgramDefinition; readonly now: Date }
+  /** An operator's tier for the member, with an audit reason (sealed as the member's personal data). */
+  | {
+      readonly type: 'AssignTier';
+      readonly userId: string;
+      readonly tier: string;
+      readonly reason: string;
+      readonly actor: string;
+      readonly program?: ProgramDefinition;
+      readonly now: Date;
+    }
   /** An order refunded or returned (see refund.ts). */
   | ClawBack
   /** A member gives points to another (see transfer.ts). */
@@ -92,6 +109,8 @@ export type WalletRejection =
   | { readonly kind: 'IdempotencyKeyReused' }
   /** A positive adjustment would take the wallet past what it may hold (BOUNDS.pointsTotal). */
   | { readonly kind: 'WalletLimitReached'; readonly limit: number; readonly held: number }
+  /** A tier the program does not have. */
+  | { readonly kind: 'UnknownTier'; readonly tier: string }
   | RefundRejection
   | TransferRejection;
 
@@ -106,6 +125,7 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
       return command.type === 'Redeem' ||
         command.type === 'Adjust' ||
         command.type === 'ClawBack' ||
+        command.type === 'AssignTier' ||
         command.type.startsWith('Transfer') ||
         command.type === 'EnrolWithConsent'
         ? reject({ kind: 'UnknownMember', userId: command.userId })
@@ -153,6 +173,8 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
         return adjust(command, state);
       case 'ReviewTier':
         return reviewTier(command, state);
+      case 'AssignTier':
+        return assignTier(command, state);
       case 'Erase':
         return accept(MemberErased({ userId: command.userId, erasedAt: command.now.toISOString() }));
       case 'ClawBack':
@@ -170,11 +192,14 @@ export const walletDecider: Decider<WalletCommand, WalletEvent, WalletState, Wal
 };
 
 function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletState): WalletDecision {
-  const { userId, source, program, now } = command;
+  const { userId, source, now } = command;
+  const offers = command.campaigns ?? [];
   if (state.sources.has(source.id)) return accept();
   const at = now.toISOString();
   const events: WalletEvent[] = state.enrolled ? [] : [MemberEnrolled({ userId, enrolledAt: at })];
-  if (!program) return accept(...events);
+  // Campaigns need no program of their own: a bonus on an event no rule names still earns.
+  if (!command.program && offers.length === 0) return accept(...events);
+  const program = command.program ?? NO_PROGRAM;
   const expiresAt = expiryOf(program.expiry, now)?.toISOString() ?? null;
   const [day, month] = [at.slice(0, 10), at.slice(0, 7)];
   const used = (key: string) => state.capUsage.get(key) ?? 0;
@@ -183,30 +208,48 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   const orderAmount = orderId === null ? null : (orderAmountOf(source.properties) ?? null);
   const tiers = program.tiers;
   // Points earned in the tier window that ends now; only worked out when something may earn or a tier is due.
-  const inWindow = tiers && (rules.length > 0 || state.tier === null) ? earnedSince(state, addMonths(now, -tiers.periodMonths)) : 0;
-  let room = earningRoom(program, state, { day: used(dayKey(EVERY_RULE, day)), month: used(monthKey(EVERY_RULE, month)), inWindow });
+  const inWindow =
+    tiers && (rules.length > 0 || offers.length > 0 || state.tier === null) ? earnedSince(state, addMonths(now, -tiers.periodMonths)) : 0;
+  const counters = { day: used(dayKey(EVERY_RULE, day)), month: used(monthKey(EVERY_RULE, month)), inWindow };
+  let room = earningRoom(program, state, counters);
   let earned = 0;
+  const lots: { ruleId: string; points: number }[] = [];
+  const benefit = tierMultiplier(program, state.tier);
   for (const rule of rules) {
-    let points = Math.min(awardPoints(rule.award, source.properties), room);
+    let points = Math.min(multiplied(awardPoints(rule.award, source.properties), benefit), room);
     if (rule.caps?.perDay !== undefined) points = Math.min(points, rule.caps.perDay - used(dayKey(rule.id, day)));
     if (rule.caps?.perMonth !== undefined) points = Math.min(points, rule.caps.perMonth - used(monthKey(rule.id, month)));
     if (points <= 0) continue;
     earned += points;
     room -= points;
-    events.push(
-      PointsEarned({
-        userId,
-        lotId: `${source.id}/${rule.id}`,
-        points,
-        sourceEventId: source.id,
-        ruleId: rule.id,
-        earnedAt: at,
-        expiresAt,
-        orderId,
-        orderAmount,
-      }),
-    );
+    lots.push({ ruleId: rule.id, points });
   }
+  const shares = campaignShares(
+    offers,
+    state,
+    earned,
+    orderId,
+    // One event's lot stays within one award's worth, as the rules' own lots do.
+    Math.min(BOUNDS.points, BOUNDS.pointsTotal - Math.max(state.held, counters.month, inWindow)) - earned,
+  );
+  const fromCampaigns = shares.reduce((sum, share) => sum + share.points, 0);
+  // Campaign points ride on the event's first lot (or one of their own): one event in the log either way.
+  if (shares.length > 0 && lots.length === 0) lots.push({ ruleId: campaignRuleId(shares[0]!.campaignId), points: 0 });
+  earned += fromCampaigns;
+  lots.forEach(({ ruleId, points }, index) => {
+    const data = {
+      userId,
+      lotId: `${source.id}/${ruleId}`,
+      points,
+      sourceEventId: source.id,
+      ruleId,
+      earnedAt: at,
+      expiresAt,
+      orderId,
+      orderAmount,
+    };
+    events.push(PointsEarned(index === 0 && shares.length > 0 ? { ...data, points: points + fromCampaigns, campaigns: shares } : data));
+  });
   if (earned > 0 && state.owed > 0)
     events.push(
       ...repayOwed(
@@ -234,6 +277,35 @@ function earn(command: Extract<WalletCommand, { type: 'Earn' }>, state: WalletSt
   }
   return accept(...events);
 }
+
+/**
+ * What each campaign adds to an event the rules earned `base` points on: past the program's limits
+ * but within the campaign's own, its allowance (its budget's share) and `storable` (what the
+ * wallet may still hold).
+ */
+function campaignShares(
+  offers: readonly CampaignOffer[],
+  state: WalletState,
+  base: number,
+  orderId: string | null,
+  storable: number,
+): CampaignShare[] {
+  const shares: CampaignShare[] = [];
+  let room = Math.max(0, storable);
+  const orderSeen = orderId !== null && state.orders.has(orderId);
+  for (const { campaign, allowance } of offers) {
+    const usage = state.campaignUsage.get(campaign.campaignId) ?? { awards: 0, points: 0 };
+    const standing = { tier: state.tier, ...usage, orders: state.orders.size, orderId, orderSeen };
+    const points = Math.min(campaignAward(campaign, base, standing), allowance, room);
+    if (points <= 0) continue;
+    room -= points;
+    shares.push({ campaignId: campaign.campaignId, points });
+  }
+  return shares;
+}
+
+/** What earns when a tenant has campaigns but no program yet. */
+const NO_PROGRAM: ProgramDefinition = { rules: [], tiers: null, expiry: null, limits: {}, refunds: { allowNegativeBalance: false } };
 
 /**
  * What one more source event may still earn this member, every rule together: one event's worth
@@ -289,7 +361,11 @@ function adjust(command: Extract<WalletCommand, { type: 'Adjust' }>, state: Wall
   return accept(PointsAdjusted({ userId, adjustmentId, points, reason, actor, lots, expiresAt: null, adjustedAt }));
 }
 
-/** At the end of a tier period the member keeps the tier the last period's points qualify for. */
+/**
+ * At the end of a tier period the member keeps the tier the last period's points qualify for. One
+ * found below their tier, under a program with `graceMonths`, keeps it that much longer first
+ * (TierGraceStarted), once: the review at the grace's end decides on the period that ends then.
+ */
 function reviewTier(command: Extract<WalletCommand, { type: 'ReviewTier' }>, state: WalletState): WalletDecision {
   const { userId, program, now } = command;
   const tiers = program?.tiers;
@@ -299,7 +375,34 @@ function reviewTier(command: Extract<WalletCommand, { type: 'ReviewTier' }>, sta
   const reviewAt = addMonths(now, tiers.periodMonths).toISOString();
   if (qualified === state.tier) return accept(TierRetained({ userId, tier: qualified, reviewAt, reviewedAt: at }));
   const reason = tierRank(tiers.levels, qualified) < tierRank(tiers.levels, state.tier) ? 'downgrade' : 'upgrade';
+  if (reason === 'downgrade' && tiers.graceMonths !== undefined && !state.tierGrace) {
+    const graceEnds = addMonths(now, tiers.graceMonths).toISOString();
+    return accept(TierGraceStarted({ userId, tier: state.tier, qualifiesFor: qualified, reviewAt: graceEnds, startedAt: at }));
+  }
   return accept(TierChanged({ userId, from: state.tier, to: qualified, reason, reviewAt, changedAt: at }));
+}
+
+/** An operator's tier for the member, with the reason; the next review is a period away. */
+function assignTier(command: Extract<WalletCommand, { type: 'AssignTier' }>, state: WalletState): WalletDecision {
+  const { userId, tier, reason, actor, program, now } = command;
+  if (!state.enrolled) return reject({ kind: 'UnknownMember', userId });
+  const tiers = program?.tiers;
+  if (!tiers || !tiers.levels.some((level) => level.name === tier)) return reject({ kind: 'UnknownTier', tier });
+  // The same tier again (a retried call) changes nothing.
+  if (state.tier === tier) return accept();
+  const reviewAt = addMonths(now, tiers.periodMonths).toISOString();
+  return accept(TierAssigned({ userId, from: state.tier, to: tier, reason, actor, reviewAt, assignedAt: now.toISOString() }));
+}
+
+/** The earning multiplier the member's tier gives (a benefit of the tier; 1 without one). */
+function tierMultiplier(program: ProgramDefinition, tier: string | null): number {
+  return tier === null ? 1 : (program.tiers?.levels.find((level) => level.name === tier)?.earningMultiplier ?? 1);
+}
+
+/** Points times a multiplier, rounded down, within one award's worth. */
+function multiplied(points: number, multiplier: number): number {
+  // toFixed first: 0.1 * 3 is 0.30000000000000004 in binary, and 10 * 1.1 must not floor to 10.
+  return multiplier === 1 ? points : Math.min(BOUNDS.points, Math.floor(Number((points * multiplier).toFixed(6))));
 }
 
 /** Takes `points` from the lots that expire first, or undefined when the spendable lots fall short. */

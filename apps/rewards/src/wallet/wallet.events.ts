@@ -7,12 +7,21 @@ export interface Allocation {
   points: number;
 }
 
+/** Points one campaign added to an event. */
+export interface CampaignShare {
+  campaignId: string;
+  points: number;
+}
+
 export const MemberEnrolled = defineEvent<{ userId: string; enrolledAt: string }>()('MemberEnrolled');
 
 /**
  * One lot per (source event, rule): `sourceEventId` is what makes a redelivered event earn nothing.
  * Version 2 names the order the points were earned for (`properties.order_id`, Segment's name) and
  * its amount (`properties.total`), so a refund finds them; version 1 lots belong to no order.
+ * `campaigns` (absent: none) is what campaigns added to the event, included in `points`: they ride
+ * on the event's first lot, or on a lot of their own (rule `campaign:<first id>`) when no rule
+ * earned, so campaigns add points to the log without adding events to it.
  */
 export const PointsEarned = defineEvent<{
   userId: string;
@@ -24,6 +33,7 @@ export const PointsEarned = defineEvent<{
   expiresAt: string | null;
   orderId: string | null;
   orderAmount: number | null;
+  campaigns?: CampaignShare[];
 }>()('PointsEarned', { version: 2, upcasters: { 1: (data) => ({ ...data, orderId: null, orderAmount: null }) } });
 
 /**
@@ -95,6 +105,32 @@ export const TierChanged = defineEvent<{
 
 /** A review at the end of a tier period that kept the tier: starts the next period. */
 export const TierRetained = defineEvent<{ userId: string; tier: string | null; reviewAt: string; reviewedAt: string }>()('TierRetained');
+
+/**
+ * A review found the member below their tier, and the program gives them `graceMonths` to earn it
+ * back: they keep `tier` until `reviewAt`, when the review decides again without grace.
+ */
+export const TierGraceStarted = defineEvent<{
+  userId: string;
+  tier: string | null;
+  qualifiesFor: string | null;
+  reviewAt: string;
+  startedAt: string;
+}>()('TierGraceStarted');
+
+/**
+ * An operator set the member's tier by hand (a goodwill upgrade, a fraud downgrade); the next
+ * review is a period away. The reason is free text about the member: sealed under their key.
+ */
+export const TierAssigned = defineEvent<{
+  userId: string;
+  from: string | null;
+  to: string;
+  reason: string;
+  actor: string;
+  reviewAt: string;
+  assignedAt: string;
+}>()('TierAssigned', { personalData: { subject: (data: JsonObject) => String(data.userId), fields: ['reason'] } });
 
 /**
  * Register erased the person. The wallet keeps its history of amounts and dates (the adjustment
@@ -175,7 +211,9 @@ export type WalletEvent =
   | EventOf<typeof PointsTransferredIn>
   | EventOf<typeof ReferralRewarded>
   | EventOf<typeof PointsExpiringSoon>
-  | EventOf<typeof EnrolmentConsentRecorded>;
+  | EventOf<typeof EnrolmentConsentRecorded>
+  | EventOf<typeof TierGraceStarted>
+  | EventOf<typeof TierAssigned>;
 
 export const walletEvents = [
   MemberEnrolled,
@@ -194,4 +232,6 @@ export const walletEvents = [
   ReferralRewarded,
   PointsExpiringSoon,
   EnrolmentConsentRecorded,
+  TierGraceStarted,
+  TierAssigned,
 ];

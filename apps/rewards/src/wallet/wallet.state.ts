@@ -35,6 +35,8 @@ export interface WalletState {
   readonly adjustments: Map<string, AdjustmentRecord>;
   readonly tier: string | null;
   readonly tierReviewAt: string | null;
+  /** The member is in the grace a review gave them below their tier: the next review decides without it. */
+  readonly tierGrace: boolean;
   /** What each order earned, by order id, and how much of it was refunded since. */
   readonly orders: Map<string, OrderRecord>;
   /** The order each order lot was earned for. */
@@ -53,6 +55,8 @@ export interface WalletState {
   readonly reminded: Set<string>;
   /** When the member gave their consent on explicit enrolment (null: enrolled by earning, or not at all). */
   readonly consentRecordedAt: string | null;
+  /** What each campaign gave this member (awards and points), for its per-member limits. */
+  readonly campaignUsage: Map<string, { awards: number; points: number }>;
 }
 
 export interface TransferRecord {
@@ -114,6 +118,7 @@ export function emptyWallet(): WalletState {
     adjustments: new Map(),
     tier: null,
     tierReviewAt: null,
+    tierGrace: false,
     orders: new Map(),
     orderOfLot: new Map(),
     refunds: new Map(),
@@ -123,6 +128,7 @@ export function emptyWallet(): WalletState {
     referred: false,
     reminded: new Set(),
     consentRecordedAt: null,
+    campaignUsage: new Map(),
   };
 }
 
@@ -149,15 +155,24 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
     case 'MemberEnrolled':
       return { ...state, enrolled: true };
     case 'PointsEarned': {
-      const { lotId, points, earnedAt, expiresAt, sourceEventId, ruleId, orderId, orderAmount } = event.data;
+      const { lotId, points, earnedAt, expiresAt, sourceEventId, ruleId, orderId, orderAmount, campaigns = [] } = event.data;
       state.lots.set(lotId, { lotId, remaining: points, earnedAt, expiresAt });
       if (orderId !== null && orderId !== undefined) recordOrder(state, orderId, lotId, points, orderAmount ?? null, earnedAt);
       state.sources.add(sourceEventId);
       state.earnings.push({ at: earnedAt, points });
-      const [day, month] = [earnedAt.slice(0, 10), earnedAt.slice(0, 7)];
-      for (const key of [dayKey(ruleId, day), monthKey(ruleId, month), dayKey(EVERY_RULE, day), monthKey(EVERY_RULE, month)]) {
-        state.capUsage.set(key, (state.capUsage.get(key) ?? 0) + points);
+      let fromCampaigns = 0;
+      for (const share of campaigns) {
+        const usage = state.campaignUsage.get(share.campaignId) ?? { awards: 0, points: 0 };
+        state.campaignUsage.set(share.campaignId, { awards: usage.awards + 1, points: usage.points + share.points });
+        fromCampaigns += share.points;
       }
+      // Caps and the program's limits per member count the rules' points: campaigns have limits of their own.
+      const fromRules = points - fromCampaigns;
+      const [day, month] = [earnedAt.slice(0, 10), earnedAt.slice(0, 7)];
+      if (fromRules > 0)
+        for (const key of [dayKey(ruleId, day), monthKey(ruleId, month), dayKey(EVERY_RULE, day), monthKey(EVERY_RULE, month)]) {
+          state.capUsage.set(key, (state.capUsage.get(key) ?? 0) + fromRules);
+        }
       return { ...state, enrolled: true, held: state.held + points };
     }
     case 'PointsRedeemed':
@@ -191,9 +206,12 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       return next;
     }
     case 'TierChanged':
-      return { ...state, tier: event.data.to, tierReviewAt: event.data.reviewAt };
+    case 'TierAssigned':
+      return { ...state, tier: event.data.to, tierReviewAt: event.data.reviewAt, tierGrace: false };
     case 'TierRetained':
-      return { ...state, tierReviewAt: event.data.reviewAt };
+      return { ...state, tierReviewAt: event.data.reviewAt, tierGrace: false };
+    case 'TierGraceStarted':
+      return { ...state, tierReviewAt: event.data.reviewAt, tierGrace: true };
     case 'MemberErased':
       return { ...state, enrolled: false, erased: true };
     case 'PointsClawedBack': {
