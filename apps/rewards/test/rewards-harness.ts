@@ -81,12 +81,19 @@ export async function startRewardsApp(
   });
   const runtime = await openRewardsRuntime(config);
   const app = await createServiceApp(RewardsModule.forRoot(runtime), { ...rewardsServiceOptions(config), processMetrics: false });
+  // Read when asked: a process in the api role runs no earning, one in the projector role no expiry.
   return {
     app,
     runtime,
-    earning: app.get(Earning).runner,
-    earningProjection: app.get(Earning).projection,
-    expiry: app.get(ExpiryJob),
+    get earning() {
+      return app.get(Earning).runner;
+    },
+    get earningProjection() {
+      return app.get(Earning).projection;
+    },
+    get expiry() {
+      return app.get(ExpiryJob);
+    },
     http: () => request(app.getHttpServer()),
     close: () => app.close(),
   };

@@ -18,6 +18,9 @@ import {
 } from './tracked-events.contract';
 import type { WalletBatches, WalletChange, WalletWork } from './wallet-batch';
 
+/** The earning projection's name: its checkpoint row, its metrics' label, its parked events. */
+export const EARNING_PROJECTION = 'rewards.earning';
+
 /** Events per transaction: large enough that a backlog costs few commits, small enough to keep each short. */
 const MAX_BATCH = 2000;
 
@@ -31,7 +34,7 @@ const MAX_BATCH = 2000;
  * replica, rebuild from the start) earns nothing twice.
  */
 export class EarningProjection implements Projection {
-  readonly name = 'rewards.earning';
+  readonly name = EARNING_PROJECTION;
   readonly filter = {
     streamNamePrefixes: [...SOURCE_STREAM_PREFIXES, PROGRAM_STREAM_PREFIX],
     eventTypePrefixes: [MESSAGE_RECEIVED, USER_REGISTERED, USER_ERASED, 'ProgramPublished'],
