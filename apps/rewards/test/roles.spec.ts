@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
 import { trackingStreamFor } from '#contracts';
 import { eventually } from '#platform/testing';
 import { auth, PROGRAM, startRewards, startRewardsApp, type RewardsApp, type RewardsHarness, type Tenant } from './rewards-harness';
@@ -97,5 +98,30 @@ describe('rewards roles', () => {
     }
     await eventually(async () => (await readiness(projectorRole)).status === 200);
     await eventually(async () => (await balanceOf(userId)) === 12);
+  });
+
+  test("each role reports the event store's head age: how long an open transaction has held stored events back", async () => {
+    const headAge = async (app: RewardsApp) => {
+      const text = (await app.http().get('/metrics')).text;
+      // Labelled with the service, as every metric is.
+      const sample = /^tessera_eventstore_head_age_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
+      return sample ? Number(sample[1]) : undefined;
+    };
+    const projectorRole = await projector();
+    const holder = new Client({ connectionString: h.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_current_xact_id()');
+      // Appended after the holder began: no subscription reads it while the holder is open.
+      await grant(`aged-${randomBytes(6).toString('hex')}`, 1);
+      await eventually(async () => ((await headAge(h.rewards)) ?? 0) >= 0.5);
+      expect(await headAge(projectorRole)).toBeGreaterThanOrEqual(0.5);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    // Other tests' transactions on this server hold the log back too, briefly.
+    await eventually(async () => (await headAge(h.rewards)) === 0);
   });
 });
