@@ -113,9 +113,22 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
       const tmp = container.volumeMounts.find((mount: any) => mount.mountPath === '/tmp');
       expect(pod.volumes.find((volume: any) => volume.name === tmp?.name)).toMatchObject({ emptyDir: expect.any(Object) });
 
+      // Its app's own Secret (test/deploy/secrets-and-gitops.spec.ts checks what each holds).
       expect(container.envFrom).toEqual(
-        expect.arrayContaining([{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: 'tessera-secrets' } }]),
+        expect.arrayContaining([{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: `tessera-${app}` } }]),
       );
+      // Its only local volume is /tmp: cluster-autoscaler and Karpenter may move it to drain a node.
+      expect({ name, emptyDirs: pod.volumes.filter((volume: any) => volume.emptyDir).map((volume: any) => volume.name) }).toEqual({
+        name,
+        emptyDirs: [tmp.name],
+      });
+      expect({
+        name,
+        evictable: deployment.spec.template.metadata.annotations?.['cluster-autoscaler.kubernetes.io/safe-to-evict'],
+      }).toEqual({
+        name,
+        evictable: 'true',
+      });
       // The kubelet waits for preStop, then SIGTERM starts the drain and the in-flight wait: all must fit the grace period.
       const preStop = container.lifecycle.preStop.exec.command;
       expect(preStop[0]).toBe('sleep');

@@ -229,6 +229,54 @@ const kinds: Record<string, Fields> = {
       },
     },
   },
+  // The External Secrets Operator's CRDs (external-secrets.io/v1): the fields used here, as its API reference documents them.
+  'external-secrets.io/v1/ExternalSecret': {
+    spec: {
+      refreshInterval: 'string',
+      secretStoreRef: { kind: 'string', name: 'string' },
+      target: { name: 'string', creationPolicy: 'string', deletionPolicy: 'string' },
+      data: { list: { secretKey: 'string', remoteRef: { key: 'string', property: 'string', version: 'string' } } },
+    },
+  },
+  'external-secrets.io/v1/SecretStore': {
+    spec: {
+      provider: {
+        vault: {
+          server: 'string',
+          path: 'string',
+          version: 'string',
+          auth: { kubernetes: { mountPath: 'string', role: 'string' } },
+        },
+      },
+    },
+  },
+  // Argo CD's ApplicationSet (argoproj.io/v1alpha1): the fields used here, as its documentation has them.
+  'argoproj.io/v1alpha1/ApplicationSet': {
+    spec: {
+      goTemplate: 'boolean',
+      goTemplateOptions: { list: 'string' },
+      generators: {
+        list: {
+          // Argo CD's list generator is left out: its field is called `list`, the marker of list shapes here.
+          git: { repoURL: 'string', revision: 'string', files: { list: { path: 'string' } }, directories: { list: { path: 'string' } } },
+        },
+      },
+      syncPolicy: { preserveResourcesOnDeletion: 'boolean' },
+      template: {
+        metadata: objectMeta,
+        spec: {
+          project: 'string',
+          source: { repoURL: 'string', targetRevision: 'string', path: 'string' },
+          destination: { server: 'string', namespace: 'string' },
+          syncPolicy: {
+            automated: { prune: 'boolean', selfHeal: 'boolean' },
+            syncOptions: { list: 'string' },
+            retry: { limit: 'number', backoff: { duration: 'string', factor: 'number', maxDuration: 'string' } },
+          },
+        },
+      },
+    },
+  },
   // CloudNativePG's Cluster (a CRD): only the fields used here, as its reference documents them.
   'postgresql.cnpg.io/v1/Cluster': {
     spec: {
