@@ -83,7 +83,7 @@ const podSpec: Fields = {
     list: {
       name: 'string',
       emptyDir: { medium: 'string', sizeLimit: 'intOrString' },
-      secret: { secretName: 'string' },
+      secret: { secretName: 'string', defaultMode: 'number', items: { list: { key: 'string', path: 'string', mode: 'number' } } },
       configMap: { name: 'string' },
     },
   },
@@ -275,6 +275,21 @@ const kinds: Record<string, Fields> = {
           },
         },
       },
+    },
+  },
+  // cert-manager's CRDs (cert-manager.io/v1): the fields used here, as its API reference documents them.
+  'cert-manager.io/v1/Issuer': { spec: { selfSigned: {}, ca: { secretName: 'string' } } },
+  'cert-manager.io/v1/Certificate': {
+    spec: {
+      isCA: 'boolean',
+      commonName: 'string',
+      secretName: 'string',
+      duration: 'string',
+      renewBefore: 'string',
+      dnsNames: { list: 'string' },
+      usages: { list: 'string' },
+      privateKey: { algorithm: 'string', size: 'number', rotationPolicy: 'string' },
+      issuerRef: { kind: 'string', name: 'string', group: 'string' },
     },
   },
   // CloudNativePG's Cluster (a CRD): only the fields used here, as its reference documents them.
