@@ -68,6 +68,7 @@ const container: Fields = {
 };
 const podSpec: Fields = {
   serviceAccountName: 'string',
+  restartPolicy: 'string',
   automountServiceAccountToken: 'boolean',
   terminationGracePeriodSeconds: 'number',
   securityContext: {
@@ -171,6 +172,9 @@ const kinds: Record<string, Fields> = {
       template: podTemplate,
       volumeClaimTemplates: { list: { metadata: objectMeta, spec: pvcSpec } },
     },
+  },
+  'batch/v1/Job': {
+    spec: { backoffLimit: 'number', activeDeadlineSeconds: 'number', ttlSecondsAfterFinished: 'number', template: podTemplate },
   },
   'policy/v1/PodDisruptionBudget': {
     spec: { selector, minAvailable: 'intOrString', maxUnavailable: 'intOrString', unhealthyPodEvictionPolicy: 'string' },

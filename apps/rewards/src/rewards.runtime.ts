@@ -44,6 +44,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'rewards',
     poolSize: config.DATABASE_POOL_SIZE,
+    migrate: config.MIGRATE,
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
