@@ -39,12 +39,15 @@ function healthRoute(method: 'live' | 'ready'): string {
   return `/${base}/${path}`.replace(/\/+/g, '/');
 }
 
-/** Replicas a workload runs with at least: the HPA's floor when one scales it. */
+/** Replicas a workload runs with at least: the HPA's or KEDA ScaledObject's floor when one scales it. */
 function minimumReplicas(objects: K8sObject[], workload: K8sObject): number {
   const hpa = ofKind(objects, 'HorizontalPodAutoscaler').find(
     (candidate) => candidate.spec.scaleTargetRef.kind === workload.kind && candidate.spec.scaleTargetRef.name === workload.metadata.name,
   );
-  return hpa ? hpa.spec.minReplicas : (workload.spec.replicas ?? 1);
+  const scaled = ofKind(objects, 'ScaledObject').find(
+    (candidate) => workload.kind === 'Deployment' && candidate.spec.scaleTargetRef.name === workload.metadata.name,
+  );
+  return hpa ? hpa.spec.minReplicas : scaled ? scaled.spec.minReplicaCount : (workload.spec.replicas ?? 1);
 }
 
 describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {

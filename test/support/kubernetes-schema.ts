@@ -296,6 +296,27 @@ const kinds: Record<string, Fields> = {
       issuerRef: { kind: 'string', name: 'string', group: 'string' },
     },
   },
+  // KEDA's ScaledObject (keda.sh/v1alpha1): the fields used here, as its reference documents them.
+  'keda.sh/v1alpha1/ScaledObject': {
+    spec: {
+      scaleTargetRef: { name: 'string', kind: 'string', apiVersion: 'string' },
+      minReplicaCount: 'number',
+      maxReplicaCount: 'number',
+      pollingInterval: 'number',
+      cooldownPeriod: 'number',
+      advanced: {
+        horizontalPodAutoscalerConfig: {
+          behavior: {
+            scaleDown: {
+              stabilizationWindowSeconds: 'number',
+              policies: { list: { type: 'string', value: 'number', periodSeconds: 'number' } },
+            },
+          },
+        },
+      },
+      triggers: { list: { type: 'string', metricType: 'string', metadata: stringMap } },
+    },
+  },
   // CloudNativePG's Cluster (a CRD): only the fields used here, as its reference documents them.
   'postgresql.cnpg.io/v1/Cluster': {
     spec: {
