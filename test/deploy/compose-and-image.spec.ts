@@ -13,6 +13,11 @@ import { parseYamlDocuments } from '../support/yaml';
 const repoRoot = resolve(__dirname, '../..');
 const servicePorts: Record<string, number> = { login: 3001, register: 3002, pulse: 3003, rewards: 3004 };
 const infrastructure = ['eventstore', 'postgres', 'mailpit'];
+/** The projector roles: the app whose image each runs, its role variable and the API role it runs beside. */
+const projectors: Record<string, { app: string; roleVariable: string; apiRole: string }> = {
+  'pulse-projector': { app: 'pulse', roleVariable: 'PULSE_ROLE', apiRole: 'ingest' },
+  'rewards-projector': { app: 'rewards', roleVariable: 'REWARDS_ROLE', apiRole: 'api' },
+};
 const requiredVariables = ['DATABASE_URL', 'EVENTSTORE_URL', 'TESSERA_MASTER_KEY', 'ADMIN_TOKEN', 'PORT'];
 
 /** The secrets an operator sets (compose has no default for them), fresh for this run. */
@@ -99,8 +104,8 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  test('runs a real EventStoreDB, PostgreSQL, Mailpit and the four services', () => {
-    expect(Object.keys(services).sort()).toEqual([...infrastructure, ...Object.keys(servicePorts)].sort());
+  test('runs a real EventStoreDB, PostgreSQL, Mailpit, the four services and the projectors of pulse and rewards', () => {
+    expect(Object.keys(services).sort()).toEqual([...infrastructure, ...Object.keys(servicePorts), ...Object.keys(projectors)].sort());
     expect(services.eventstore.image).toMatch(/^eventstore\/eventstore:/);
     expect(env('eventstore')).toMatchObject({ EVENTSTORE_INSECURE: 'true', EVENTSTORE_CLUSTER_SIZE: '1' });
   });
@@ -109,12 +114,37 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of Object.entries(services)) {
       expect({ name, test: Array.isArray(service.healthcheck?.test) }).toEqual({ name, test: true });
     }
-    for (const name of Object.keys(servicePorts)) {
+    const processes = {
+      ...servicePorts,
+      ...Object.fromEntries(Object.entries(projectors).map(([name, { app }]) => [name, servicePorts[app]!])),
+    };
+    for (const [name, port] of Object.entries(processes)) {
       expect(services[name].depends_on).toEqual(
         Object.fromEntries(infrastructure.map((dependency) => [dependency, { condition: 'service_healthy' }])),
       );
       const probe = services[name].healthcheck.test.join(' ');
-      expect(probe).toContain(`http://127.0.0.1:${servicePorts[name]}/health/ready`);
+      expect(probe).toContain(`http://127.0.0.1:${port}/health/ready`);
+    }
+  });
+
+  test("each projector runs its app's image in the projector role, beside the API role, publishes no port, and its app accepts both roles", () => {
+    const loaders = { pulse: loadPulseConfig, rewards: loadRewardsConfig } as Record<string, (env: Record<string, string>) => object>;
+    for (const [name, { app, roleVariable, apiRole }] of Object.entries(projectors)) {
+      expect({ name, image: services[name].image, args: services[name].build.args }).toEqual({
+        name,
+        image: services[app].image,
+        args: { SERVICE: app },
+      });
+      expect(services[name].ports).toBeUndefined();
+      const own = env(name);
+      const api = env(app);
+      expect({ name, role: own[roleVariable], apiRole: api[roleVariable] }).toEqual({ name, role: 'projector', apiRole });
+      expect({ ...own, [roleVariable]: undefined }).toEqual({
+        ...api,
+        [roleVariable]: undefined,
+        ...(app === 'pulse' ? { PULSE_PUBLIC_URL: undefined } : {}),
+      });
+      for (const environment of [own, api]) expect(loaders[app]!(environment)).toMatchObject({ [roleVariable]: environment[roleVariable] });
     }
   });
 

@@ -9,12 +9,19 @@ import { allRenders, matches, named, ofKind, renderedOf, sites, tiers, type K8sO
 const repoRoot = resolve(__dirname, '../..');
 const services: Record<string, number> = { login: 3001, register: 3002, pulse: 3003, rewards: 3004 };
 /**
- * Every Deployment: the app whose build it runs and its port. The services serve clients through
- * a Service each; pulse-projector runs pulse's build in the projector role for no client at all.
+ * The projector Deployments: the app whose build each runs in the projector role for no client at
+ * all, the variable that names the role, and the role its app's API Deployment runs in.
  */
+const projectors = {
+  'pulse-projector': { app: 'pulse', roleVariable: 'PULSE_ROLE', apiRole: 'ingest' },
+  'rewards-projector': { app: 'rewards', roleVariable: 'REWARDS_ROLE', apiRole: 'api' },
+} as const;
+type ProjectorName = keyof typeof projectors;
+const projectorNames = Object.keys(projectors) as ProjectorName[];
+/** Every Deployment: the app whose build it runs and its port. The services serve clients through a Service each. */
 const deployed: Record<string, { app: string; port: number }> = {
   ...Object.fromEntries(Object.entries(services).map(([name, port]) => [name, { app: name, port }])),
-  'pulse-projector': { app: 'pulse', port: services.pulse! },
+  ...Object.fromEntries(Object.entries(projectors).map(([name, { app }]) => [name, { app, port: services[app]! }])),
 };
 const projector = 'pulse-projector';
 
@@ -32,12 +39,15 @@ function healthRoute(method: 'live' | 'ready'): string {
   return `/${base}/${path}`.replace(/\/+/g, '/');
 }
 
-/** Replicas a workload runs with at least: the HPA's floor when one scales it. */
+/** Replicas a workload runs with at least: the HPA's or KEDA ScaledObject's floor when one scales it. */
 function minimumReplicas(objects: K8sObject[], workload: K8sObject): number {
   const hpa = ofKind(objects, 'HorizontalPodAutoscaler').find(
     (candidate) => candidate.spec.scaleTargetRef.kind === workload.kind && candidate.spec.scaleTargetRef.name === workload.metadata.name,
   );
-  return hpa ? hpa.spec.minReplicas : (workload.spec.replicas ?? 1);
+  const scaled = ofKind(objects, 'ScaledObject').find(
+    (candidate) => workload.kind === 'Deployment' && candidate.spec.scaleTargetRef.name === workload.metadata.name,
+  );
+  return hpa ? hpa.spec.minReplicas : scaled ? scaled.spec.minReplicaCount : (workload.spec.replicas ?? 1);
 }
 
 describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
@@ -106,9 +116,22 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
       const tmp = container.volumeMounts.find((mount: any) => mount.mountPath === '/tmp');
       expect(pod.volumes.find((volume: any) => volume.name === tmp?.name)).toMatchObject({ emptyDir: expect.any(Object) });
 
+      // Its app's own Secret (test/deploy/secrets-and-gitops.spec.ts checks what each holds).
       expect(container.envFrom).toEqual(
-        expect.arrayContaining([{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: 'tessera-secrets' } }]),
+        expect.arrayContaining([{ configMapRef: { name: config.metadata.name } }, { secretRef: { name: `tessera-${app}` } }]),
       );
+      // Its only local volume is /tmp: cluster-autoscaler and Karpenter may move it to drain a node.
+      expect({ name, emptyDirs: pod.volumes.filter((volume: any) => volume.emptyDir).map((volume: any) => volume.name) }).toEqual({
+        name,
+        emptyDirs: [tmp.name],
+      });
+      expect({
+        name,
+        evictable: deployment.spec.template.metadata.annotations?.['cluster-autoscaler.kubernetes.io/safe-to-evict'],
+      }).toEqual({
+        name,
+        evictable: 'true',
+      });
       // The kubelet waits for preStop, then SIGTERM starts the drain and the in-flight wait: all must fit the grace period.
       const preStop = container.lifecycle.preStop.exec.command;
       expect(preStop[0]).toBe('sleep');
@@ -164,36 +187,41 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     }
   });
 
-  test("the profiles projection runs in pulse-projector only: pulse is ingest, the projector pulse's build in the projector role", () => {
-    const pulse = named(objects, 'Deployment', 'pulse')!.spec.template.spec.containers[0];
-    const worker = named(objects, 'Deployment', projector)!.spec.template.spec.containers[0];
-    expect(pulse.env).toEqual(expect.arrayContaining([{ name: 'PULSE_ROLE', value: 'ingest' }]));
-    expect(worker.env).toEqual(expect.arrayContaining([{ name: 'PULSE_ROLE', value: 'projector' }]));
-    // Same release: an image override or a roll moves both roles together.
-    expect({ image: worker.image, command: worker.command }).toEqual({ image: pulse.image, command: pulse.command });
-    // Pulse's build without PULSE_ROLE runs `all`, the projection included.
-    const runsProjection = ofKind(objects, 'Deployment').filter((deployment) => {
-      const [container] = deployment.spec.template.spec.containers;
-      const role = container.env?.find((variable: { name: string }) => variable.name === 'PULSE_ROLE')?.value ?? 'all';
-      return container.command.join(' ') === pulse.command.join(' ') && role !== 'ingest';
-    });
-    expect(runsProjection.map((deployment) => deployment.metadata.name)).toEqual([projector]);
-  });
+  test.each(projectorNames)(
+    "%s is its app's build in the projector role; the app's API Deployment runs the API role, no other the projections",
+    (name) => {
+      const { app, roleVariable, apiRole } = projectors[name];
+      const api = named(objects, 'Deployment', app)!.spec.template.spec.containers[0];
+      const worker = named(objects, 'Deployment', name)!.spec.template.spec.containers[0];
+      expect(api.env).toEqual(expect.arrayContaining([{ name: roleVariable, value: apiRole }]));
+      expect(worker.env).toEqual(expect.arrayContaining([{ name: roleVariable, value: 'projector' }]));
+      // Same release: an image override or a roll moves both roles together.
+      expect({ image: worker.image, command: worker.command }).toEqual({ image: api.image, command: api.command });
+      // The app's build without the role variable runs `all`, the projections included.
+      const runsProjection = ofKind(objects, 'Deployment').filter((deployment) => {
+        const [container] = deployment.spec.template.spec.containers;
+        const role = container.env?.find((variable: { name: string }) => variable.name === roleVariable)?.value ?? 'all';
+        return container.command.join(' ') === api.command.join(' ') && role !== apiRole;
+      });
+      expect(runsProjection.map((deployment) => deployment.metadata.name)).toEqual([name]);
+    },
+  );
 
-  test('pulse-projector keeps one replica, no HorizontalPodAutoscaler, and a budget that lets a drain evict it', () => {
-    const deployment = named(objects, 'Deployment', projector)!;
+  test.each(projectorNames)('%s keeps one replica, no autoscaler, and a budget that lets a drain evict it', (name) => {
+    const deployment = named(objects, 'Deployment', name)!;
     expect(deployment.spec.replicas).toBe(1);
-    expect(ofKind(objects, 'HorizontalPodAutoscaler').filter((hpa) => hpa.spec.scaleTargetRef.name === projector)).toEqual([]);
-    expect(named(objects, 'ServiceAccount', projector)).toMatchObject({ kind: 'ServiceAccount', metadata: { name: projector } });
+    expect(ofKind(objects, 'HorizontalPodAutoscaler').filter((hpa) => hpa.spec.scaleTargetRef.name === name)).toEqual([]);
+    expect(ofKind(objects, 'ScaledObject').filter((scaled) => scaled.spec.scaleTargetRef.name === name)).toEqual([]);
+    expect(named(objects, 'ServiceAccount', name)).toMatchObject({ kind: 'ServiceAccount', metadata: { name } });
     const labels = deployment.spec.template.metadata.labels;
     const budgets = ofKind(objects, 'PodDisruptionBudget').filter((budget) => matches(budget.spec.selector.matchLabels, labels));
-    expect(budgets.map((budget) => budget.metadata.name)).toEqual([projector]);
+    expect(budgets.map((budget) => budget.metadata.name)).toEqual([name]);
     const { minAvailable, maxUnavailable } = budgets[0]!.spec;
     expect(minAvailable === 0 || (minAvailable === undefined && maxUnavailable >= 1)).toBe(true);
   });
 
-  test('no Service selects pulse-projector pods and the Ingress does not reach them', () => {
-    const labels = named(objects, 'Deployment', projector)!.spec.template.metadata.labels;
+  test.each(projectorNames)('no Service selects %s pods and the Ingress does not reach them', (name) => {
+    const labels = named(objects, 'Deployment', name)!.spec.template.metadata.labels;
     const selecting = ofKind(objects, 'Service').filter((service) => matches(service.spec.selector, labels));
     expect(selecting.map((service) => service.metadata.name)).toEqual([]);
     const backends = named(objects, 'Ingress', 'tessera')!.spec.rules.flatMap((rule: any) =>
@@ -203,17 +231,17 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
     for (const backend of backends) expect(matches(named(objects, 'Service', backend)!.spec.selector, labels)).toBe(false);
   });
 
-  test('where NetworkPolicies apply, pulse-projector admits metrics scraping only and reaches its event store', () => {
+  test.each(projectorNames)('where NetworkPolicies apply, %s admits metrics scraping only and reaches its event store', (name) => {
     if (ofKind(objects, 'NetworkPolicy').length === 0) return;
-    const projectorPods = podLabels(objects, projector);
-    const pulsePods = podLabels(objects, 'pulse');
+    const projectorPods = podLabels(objects, name);
+    const apiPods = podLabels(objects, projectors[name].app);
     // Isolated for ingress, with monitoring as its only peer: not the ingress controller, not other pods.
     const admitted = ingressRules(objects, projectorPods);
     expect(admitted).toEqual([
       { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 'http' }] },
     ]);
-    // The same scraping reaches pulse, so one Prometheus configuration covers both roles.
-    expect(ingressRules(objects, pulsePods)).toEqual(expect.arrayContaining(admitted));
+    // The same scraping reaches the API role, so one Prometheus configuration covers both roles.
+    expect(ingressRules(objects, apiPods)).toEqual(expect.arrayContaining(admitted));
     for (const from of ['login', 'register', 'pulse', 'rewards'])
       expect({ from, allowed: connectionAllowed(objects, podLabels(objects, from), projectorPods, 'http') }).toEqual({
         from,
@@ -221,7 +249,7 @@ describe.each(allRenders)('kustomize render of k8s/%s', (directory) => {
       });
     const eventstore = named(objects, 'StatefulSet', 'eventstore');
     if (eventstore) {
-      expect(connectionAllowed(objects, pulsePods, eventstore.spec.template.metadata.labels, 2113)).toBe(true);
+      expect(connectionAllowed(objects, apiPods, eventstore.spec.template.metadata.labels, 2113)).toBe(true);
       expect(connectionAllowed(objects, projectorPods, eventstore.spec.template.metadata.labels, 2113)).toBe(true);
     }
   });
@@ -404,19 +432,103 @@ describe('tiers', () => {
       // The projector's single replica is asserted for every render above.
       if (deployment.metadata.name in services) expect(minimumReplicas(objects, deployment)).toBeGreaterThanOrEqual(3);
     }
-    // The projector reads the event store and writes profiles to PostgreSQL, and goes nowhere else: no mail, no internet.
-    const projectorPods = podLabels(objects, projector);
-    expect(connectionAllowed(objects, projectorPods, { 'cnpg.io/cluster': postgres.metadata.name }, 5432)).toBe(true);
-    const egress = ofKind(objects, 'NetworkPolicy')
-      .filter((policy) => policy.spec.policyTypes.includes('Egress') && selects(policy.spec.podSelector, projectorPods))
-      .flatMap((policy) => policy.spec.egress ?? []);
-    expect(egress.length).toBeGreaterThan(0);
-    // A rule without `to` allows every destination.
-    for (const rule of egress) {
-      expect(rule.to).toEqual(expect.any(Array));
-      for (const peer of rule.to) expect(peer.ipBlock).toBeUndefined();
+    // The projectors reach PostgreSQL in the cluster and nothing outside it but what egressRules (below) allows.
+    for (const name of projectorNames)
+      expect(connectionAllowed(objects, podLabels(objects, name), { 'cnpg.io/cluster': postgres.metadata.name }, 5432)).toBe(true);
+  });
+
+  test('enterprise: EventStoreDB speaks TLS with cert-manager certificates; every client verifies the nodes by the CA and gets only its certificate', () => {
+    const objects = renderedOf('overlays/enterprise');
+    const url = new URL(config('enterprise').EVENTSTORE_URL);
+    expect(url.searchParams.get('tls')).toBe('true');
+    const caFile = url.searchParams.get('tlsCAFile')!;
+    expect(caFile).toMatch(/^\//);
+    const certificates = ofKind(objects, 'Certificate');
+    const issuers = ofKind(objects, 'Issuer');
+    const eventstore = named(objects, 'StatefulSet', 'eventstore')!.spec.template.spec;
+    const node = eventstore.containers[0];
+    const env = Object.fromEntries(node.env.map((variable: { name: string; value?: string }) => [variable.name, variable.value]));
+    expect(env.EVENTSTORE_INSECURE).toBeUndefined();
+    for (const probe of [node.readinessProbe, node.livenessProbe]) expect(probe.httpGet.scheme).toBe('HTTPS');
+    // The node's certificate and key come from a Certificate issued by a CA Issuer whose CA is a Certificate here too.
+    const certsMount = node.volumeMounts.find((mount: { mountPath: string }) =>
+      env.EVENTSTORE_CERTIFICATE_FILE.startsWith(`${mount.mountPath}/`),
+    );
+    const certsVolume = eventstore.volumes.find((volume: { name: string }) => volume.name === certsMount.name);
+    const nodeCertificate = certificates.find((certificate) => certificate.spec.secretName === certsVolume.secret.secretName)!;
+    expect(nodeCertificate.spec.commonName).toBe('eventstoredb-node');
+    const caIssuer = issuers.find((issuer) => issuer.metadata.name === nodeCertificate.spec.issuerRef.name)!;
+    const caCertificate = certificates.find((certificate) => certificate.spec.secretName === caIssuer.spec.ca.secretName)!;
+    expect(caCertificate.spec.isCA).toBe(true);
+    // Clients connect to the names the nodes advertise: the certificate must cover them.
+    const advertised = env.EVENTSTORE_ADVERTISE_HOST_TO_CLIENT_AS.replace('$(POD_NAME)', 'eventstore-2');
+    const covers = (name: string) =>
+      nodeCertificate.spec.dnsNames.some(
+        (dns: string) => dns === name || (dns.startsWith('*.') && name.split('.').slice(1).join('.') === dns.slice(2)),
+      );
+    expect({ advertised, covered: covers(advertised) }).toEqual({ advertised, covered: true });
+    expect(covers(url.hostname)).toBe(true);
+    for (const deployment of deployments('enterprise')) {
+      const pod = deployment.spec.template.spec;
+      const mount = pod.containers[0].volumeMounts.find((candidate: { mountPath: string }) => caFile.startsWith(`${candidate.mountPath}/`));
+      const volume = pod.volumes.find((candidate: { name: string }) => candidate.name === mount?.name);
+      // Only ca.crt of the CA's Secret: never the CA's private key, never a node's.
+      expect({ name: deployment.metadata.name, secret: volume?.secret }).toEqual({
+        name: deployment.metadata.name,
+        secret: { secretName: caCertificate.spec.secretName, items: [{ key: 'ca.crt', path: caFile.slice(mount.mountPath.length + 1) }] },
+      });
     }
   });
+
+  /** Where pods with these labels may open connections outside the cluster: each rule with an ipBlock, or none at all (anywhere). */
+  const outsideRules = (objects: K8sObject[], labels: Labels) =>
+    ofKind(objects, 'NetworkPolicy')
+      .filter((policy) => policy.spec.policyTypes.includes('Egress') && selects(policy.spec.podSelector, labels))
+      .flatMap((policy) => policy.spec.egress ?? [])
+      .filter((rule: { to?: { ipBlock?: unknown }[] }) => rule.to === undefined || rule.to.some((peer) => peer.ipBlock !== undefined));
+  const ports = (rule: { ports?: { port: string | number }[] }) => (rule.ports ?? []).map((entry) => entry.port).sort();
+  const smtp = [25, 465, 587];
+  const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+
+  test.each(['standard', 'enterprise'])(
+    '%s: default-deny for the whole namespace; outside it only mail (register), webhooks (pulse) and a managed database',
+    (tier) => {
+      const objects = renderedOf(`overlays/${tier}`);
+      const denyAll = ofKind(objects, 'NetworkPolicy').filter(
+        (policy) =>
+          Object.keys(policy.spec.podSelector).length === 0 &&
+          [...policy.spec.policyTypes].sort().join() === 'Egress,Ingress' &&
+          policy.spec.ingress === undefined &&
+          policy.spec.egress === undefined,
+      );
+      expect(denyAll).toHaveLength(1);
+      const managedDatabase = tier === 'standard' ? [[5432]] : [];
+      const expected: Record<string, number[][]> = {
+        login: managedDatabase,
+        register: [smtp, ...managedDatabase].sort(),
+        pulse: [[443], ...managedDatabase].sort(),
+        'pulse-projector': [[443], ...managedDatabase].sort(),
+        rewards: managedDatabase,
+        'rewards-projector': managedDatabase,
+      };
+      for (const [name, allowed] of Object.entries(expected)) {
+        const rules = outsideRules(objects, podLabels(objects, name));
+        // Every rule names its ports: none lets a pod reach anything outside on any port.
+        for (const rule of rules) expect({ name, ports: ports(rule).length > 0 }).toEqual({ name, ports: true });
+        expect({ name, ports: rules.map(ports).sort() }).toEqual({ name, ports: allowed });
+      }
+      // Webhooks go to public addresses only: the private ranges stay out, even if a receiver's DNS points there.
+      for (const name of ['pulse', 'pulse-projector']) {
+        const webhooks = outsideRules(objects, podLabels(objects, name)).filter((rule: any) => ports(rule).includes(443));
+        for (const rule of webhooks) for (const peer of rule.to) expect(peer.ipBlock.except).toEqual(expect.arrayContaining(privateRanges));
+      }
+      // The services and the projectors reach the event store; nothing else in the namespace does.
+      const eventstore = named(objects, 'StatefulSet', 'eventstore')!.spec.template.metadata.labels;
+      for (const name of Object.keys(deployed))
+        expect({ name, allowed: connectionAllowed(objects, podLabels(objects, name), eventstore, 2113) }).toEqual({ name, allowed: true });
+      expect(connectionAllowed(objects, { 'app.kubernetes.io/name': 'intruder' }, eventstore, 2113)).toBe(false);
+    },
+  );
 
   test('on-prem and cloud sites set their own ingress class and storage class on every volume', () => {
     const classes = new Map<string, string>();

@@ -73,6 +73,7 @@ describe.each(monitored)('observability component in k8s/%s', (directory) => {
       'pulse-projector',
       'register',
       'rewards',
+      'rewards-projector',
     ]);
     for (const deployment of deployments) {
       const name = deployment.metadata.name;

@@ -37,7 +37,7 @@ const EMPTY_WHEN_HEALTHY: Record<string, string> = {
   'Tessera / register: Events parked (last hour)':
     "the undecodable event is on a tracking stream, which register's projections do not follow",
 };
-const PROCESSES: readonly ProcessName[] = ['login', 'register', 'pulse', 'pulse-projector', 'rewards'];
+const PROCESSES: readonly ProcessName[] = ['login', 'register', 'pulse', 'pulse-projector', 'rewards', 'rewards-projector'];
 /** The lag alert's threshold in the shipped rule, and the short one the test evaluates the same expression with. */
 const SHIPPED_LAG_THRESHOLD = '> 30';
 const TEST_LAG_THRESHOLD = '> 2';

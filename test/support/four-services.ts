@@ -9,8 +9,8 @@ import { compiledEntry, compileServices } from './replicas';
 
 /** The services with a public API. */
 export type ServiceName = 'register' | 'login' | 'pulse' | 'rewards';
-/** Their processes: pulse runs as ingest and projector, as every Kubernetes tier deploys it. */
-export type ProcessName = ServiceName | 'pulse-projector';
+/** Their processes: pulse and rewards each run as API and projector, as every Kubernetes tier deploys them. */
+export type ProcessName = ServiceName | 'pulse-projector' | 'rewards-projector';
 
 /** Register first: the others follow its tenants through the event store (as `npm start` orders them). */
 const PROCESSES: readonly { name: ProcessName; service: ServiceName; env?: Record<string, string> }[] = [
@@ -18,7 +18,8 @@ const PROCESSES: readonly { name: ProcessName; service: ServiceName; env?: Recor
   { name: 'login', service: 'login' },
   { name: 'pulse', service: 'pulse', env: { PULSE_ROLE: 'ingest' } },
   { name: 'pulse-projector', service: 'pulse', env: { PULSE_ROLE: 'projector' } },
-  { name: 'rewards', service: 'rewards' },
+  { name: 'rewards', service: 'rewards', env: { REWARDS_ROLE: 'api' } },
+  { name: 'rewards-projector', service: 'rewards', env: { REWARDS_ROLE: 'projector' } },
 ];
 export const SERVICES: readonly ServiceName[] = ['register', 'login', 'pulse', 'rewards'];
 
@@ -48,8 +49,8 @@ const entryOf = (service: ServiceName) => `apps/${service}/src/main.ts`;
 
 /**
  * Register, login, pulse and rewards as `node` processes, as deployments run them (each its own
- * event loop; pulse as an ingest process and a profiles projector, as every Kubernetes tier
- * deploys it), compiled from the current source, on one fresh database with one master key and
+ * event loop; pulse and rewards each as an API process and a projector, as every Kubernetes tier
+ * deploys them), compiled from the current source, on one fresh database with one master key and
  * admin token. Register trusts login's access tokens. `env` adds variables to every process,
  * `perService` to a service's. Resolves once all are ready.
  */

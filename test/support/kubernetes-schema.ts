@@ -68,6 +68,7 @@ const container: Fields = {
 };
 const podSpec: Fields = {
   serviceAccountName: 'string',
+  restartPolicy: 'string',
   automountServiceAccountToken: 'boolean',
   terminationGracePeriodSeconds: 'number',
   securityContext: {
@@ -83,7 +84,7 @@ const podSpec: Fields = {
     list: {
       name: 'string',
       emptyDir: { medium: 'string', sizeLimit: 'intOrString' },
-      secret: { secretName: 'string' },
+      secret: { secretName: 'string', defaultMode: 'number', items: { list: { key: 'string', path: 'string', mode: 'number' } } },
       configMap: { name: 'string' },
     },
   },
@@ -172,6 +173,9 @@ const kinds: Record<string, Fields> = {
       volumeClaimTemplates: { list: { metadata: objectMeta, spec: pvcSpec } },
     },
   },
+  'batch/v1/Job': {
+    spec: { backoffLimit: 'number', activeDeadlineSeconds: 'number', ttlSecondsAfterFinished: 'number', template: podTemplate },
+  },
   'policy/v1/PodDisruptionBudget': {
     spec: { selector, minAvailable: 'intOrString', maxUnavailable: 'intOrString', unhealthyPodEvictionPolicy: 'string' },
   },
@@ -227,6 +231,90 @@ const kinds: Record<string, Fields> = {
           rules: { list: { alert: 'string', record: 'string', expr: 'string', for: 'string', labels: stringMap, annotations: stringMap } },
         },
       },
+    },
+  },
+  // The External Secrets Operator's CRDs (external-secrets.io/v1): the fields used here, as its API reference documents them.
+  'external-secrets.io/v1/ExternalSecret': {
+    spec: {
+      refreshInterval: 'string',
+      secretStoreRef: { kind: 'string', name: 'string' },
+      target: { name: 'string', creationPolicy: 'string', deletionPolicy: 'string' },
+      data: { list: { secretKey: 'string', remoteRef: { key: 'string', property: 'string', version: 'string' } } },
+    },
+  },
+  'external-secrets.io/v1/SecretStore': {
+    spec: {
+      provider: {
+        vault: {
+          server: 'string',
+          path: 'string',
+          version: 'string',
+          auth: { kubernetes: { mountPath: 'string', role: 'string' } },
+        },
+      },
+    },
+  },
+  // Argo CD's ApplicationSet (argoproj.io/v1alpha1): the fields used here, as its documentation has them.
+  'argoproj.io/v1alpha1/ApplicationSet': {
+    spec: {
+      goTemplate: 'boolean',
+      goTemplateOptions: { list: 'string' },
+      generators: {
+        list: {
+          // Argo CD's list generator is left out: its field is called `list`, the marker of list shapes here.
+          git: { repoURL: 'string', revision: 'string', files: { list: { path: 'string' } }, directories: { list: { path: 'string' } } },
+        },
+      },
+      syncPolicy: { preserveResourcesOnDeletion: 'boolean' },
+      template: {
+        metadata: objectMeta,
+        spec: {
+          project: 'string',
+          source: { repoURL: 'string', targetRevision: 'string', path: 'string' },
+          destination: { server: 'string', namespace: 'string' },
+          syncPolicy: {
+            automated: { prune: 'boolean', selfHeal: 'boolean' },
+            syncOptions: { list: 'string' },
+            retry: { limit: 'number', backoff: { duration: 'string', factor: 'number', maxDuration: 'string' } },
+          },
+        },
+      },
+    },
+  },
+  // cert-manager's CRDs (cert-manager.io/v1): the fields used here, as its API reference documents them.
+  'cert-manager.io/v1/Issuer': { spec: { selfSigned: {}, ca: { secretName: 'string' } } },
+  'cert-manager.io/v1/Certificate': {
+    spec: {
+      isCA: 'boolean',
+      commonName: 'string',
+      secretName: 'string',
+      duration: 'string',
+      renewBefore: 'string',
+      dnsNames: { list: 'string' },
+      usages: { list: 'string' },
+      privateKey: { algorithm: 'string', size: 'number', rotationPolicy: 'string' },
+      issuerRef: { kind: 'string', name: 'string', group: 'string' },
+    },
+  },
+  // KEDA's ScaledObject (keda.sh/v1alpha1): the fields used here, as its reference documents them.
+  'keda.sh/v1alpha1/ScaledObject': {
+    spec: {
+      scaleTargetRef: { name: 'string', kind: 'string', apiVersion: 'string' },
+      minReplicaCount: 'number',
+      maxReplicaCount: 'number',
+      pollingInterval: 'number',
+      cooldownPeriod: 'number',
+      advanced: {
+        horizontalPodAutoscalerConfig: {
+          behavior: {
+            scaleDown: {
+              stabilizationWindowSeconds: 'number',
+              policies: { list: { type: 'string', value: 'number', periodSeconds: 'number' } },
+            },
+          },
+        },
+      },
+      triggers: { list: { type: 'string', metricType: 'string', metadata: stringMap } },
     },
   },
   // CloudNativePG's Cluster (a CRD): only the fields used here, as its reference documents them.

@@ -16,7 +16,13 @@ export type K8sObject = {
 export const k8s = resolve(__dirname, '../../k8s');
 export const tiers = ['starter', 'standard', 'enterprise'] as const;
 export const sites = readdirSync(join(k8s, 'sites')).sort();
-export const allRenders = [...tiers.map((tier) => `overlays/${tier}`), ...sites.map((site) => `sites/${site}`)];
+/** The customers Argo CD deploys (k8s/customers/<customer>, see k8s/gitops). */
+export const customers = readdirSync(join(k8s, 'customers')).sort();
+export const allRenders = [
+  ...tiers.map((tier) => `overlays/${tier}`),
+  ...sites.map((site) => `sites/${site}`),
+  ...customers.map((customer) => `customers/${customer}`),
+];
 
 function render(directory: string): K8sObject[] {
   let text: string;

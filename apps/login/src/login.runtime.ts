@@ -51,6 +51,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'login',
     poolSize: config.DATABASE_POOL_SIZE,
+    migrate: config.MIGRATE,
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

@@ -7,6 +7,8 @@ import { loginServiceOptions, openLoginRuntime } from './login.runtime';
 async function main(): Promise<void> {
   const config = loadLoginConfig();
   const runtime = await openLoginRuntime(config);
+  // The migrations Job's command: the schema is this release's once the runtime is open.
+  if (config.MIGRATE === 'only') return runtime.infrastructure.close();
   await runService(LoginModule.forRoot(runtime), loginServiceOptions(config));
 }
 

@@ -7,6 +7,8 @@ import { openPulseRuntime, pulseServiceOptions } from './pulse.runtime';
 async function main(): Promise<void> {
   const config = loadPulseConfig();
   const runtime = await openPulseRuntime(config);
+  // The migrations Job's command: the schema is this release's once the runtime is open.
+  if (config.MIGRATE === 'only') return runtime.infrastructure.close();
   await runService(PulseModule.forRoot(runtime), pulseServiceOptions(config));
 }
 

@@ -69,6 +69,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'pulse',
     poolSize: config.DATABASE_POOL_SIZE,
+    migrate: config.MIGRATE,
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

@@ -7,6 +7,8 @@ import { openRegisterRuntime, registerServiceOptions } from './register.runtime'
 async function main(): Promise<void> {
   const config = loadRegisterConfig();
   const runtime = await openRegisterRuntime(config);
+  // The migrations Job's command: the schema is this release's once the runtime is open.
+  if (config.MIGRATE === 'only') return runtime.infrastructure.close();
   await runService(RegisterModule.forRoot(runtime), registerServiceOptions(config));
 }
 

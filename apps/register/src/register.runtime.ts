@@ -24,6 +24,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'register',
     poolSize: config.DATABASE_POOL_SIZE,
+    migrate: config.MIGRATE,
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

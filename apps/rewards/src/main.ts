@@ -7,6 +7,8 @@ import { openRewardsRuntime, rewardsServiceOptions } from './rewards.runtime';
 async function main(): Promise<void> {
   const config = loadRewardsConfig();
   const runtime = await openRewardsRuntime(config);
+  // The migrations Job's command: the schema is this release's once the runtime is open.
+  if (config.MIGRATE === 'only') return runtime.infrastructure.close();
   await runService(RewardsModule.forRoot(runtime), rewardsServiceOptions(config));
 }
 

@@ -394,3 +394,10 @@ export const rewardsApi: ApiDescription = {
     ...parkedEventsApi,
   ],
 };
+
+/** The projector role (REWARDS_ROLE=projector) serves no client: health, metrics and its parked events. */
+export const rewardsProjectorApi: ApiDescription = {
+  ...rewardsApi,
+  description: "rewards' earning projector: health, metrics and the administration of the events it parked.",
+  operations: parkedEventsApi,
+};

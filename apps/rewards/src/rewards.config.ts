@@ -7,6 +7,13 @@ const schema = serviceEnvSchema({ port: 3004, bodyLimitBytes: 256 * 1024 })
   // Every call but the parked-events routes carries the tenant's API key: those answer 404 without an admin token.
   .partial({ ADMIN_TOKEN: true })
   .extend({
+    /**
+     * What this process runs: `api` the HTTP API with the read models it answers from (tenants,
+     * catalog, redemptions); `projector` only the earning projection, which follows every tracked
+     * event and sign-up; `all` both (one process, `npm start`). Deployments split them so that a
+     * tracking surge neither takes the API's CPU nor takes API pods out of rotation.
+     */
+    REWARDS_ROLE: z.enum(['all', 'api', 'projector']).default('all'),
     /** How often this replica looks for expired points and tier periods that ended; 0 turns the job off. */
     REWARDS_EXPIRY_INTERVAL_MS: durationMs().default(60_000),
     /** A redemption left unfinished this long (its request crashed) is driven to the end by a sweep; 0 turns it off. */

@@ -20,7 +20,8 @@ import { CampaignHandler } from './campaigns/campaign.handler';
 import { CampaignController } from './campaigns/campaign.http';
 import { CatalogHandler } from './catalog/catalog.handler';
 import { CatalogController } from './catalog/catalog.http';
-import { Earning, EarningProjection } from './earning/earning.projection';
+import { Earning, EARNING_PROJECTION, EarningProjection } from './earning/earning.projection';
+import { ExpiringController } from './expiry/expiring.http';
 import { ExpiryJob } from './expiry/expiry.job';
 import { ProgramHandler } from './program/program.handler';
 import { ProgramController } from './program/program.http';
@@ -28,34 +29,31 @@ import { ReadModels } from './read-models';
 import { RedemptionHandler } from './redemption/redemption.handler';
 import { RedemptionController } from './redemption/redemption.http';
 import { RedemptionRecovery } from './redemption/redemption.recovery';
+import { ReferralController } from './referral/referral.http';
+import { Referrals } from './referral/referrals';
+import { MembersController, ReportsController } from './reports/reports.http';
 import { Clock, REWARDS_SETTINGS, SystemClock, type RewardsSettings } from './rewards.ports';
 import { rewardsReadModelProjection } from './rewards.projection';
 import { EventStoreRef } from './shared/event-store-ref';
 import { TenantCalls } from './shared/tenant-calls';
 import { TenantAccess } from './tenants/tenant-access';
 import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
-import { WalletHandler } from './wallet/wallet.handler';
+import { EnrolmentController } from './wallet/enrolment.http';
 import { MemberController } from './wallet/member.http';
-import { MembersController, ReportsController } from './reports/reports.http';
 import { RefundController } from './wallet/refund.http';
+import { TierController } from './wallet/tier.http';
 import { TransferDelivery } from './wallet/transfer-delivery';
 import { TransferController } from './wallet/transfer.http';
-import { ReferralController } from './referral/referral.http';
-import { ExpiringController } from './expiry/expiring.http';
-import { EnrolmentController } from './wallet/enrolment.http';
-import { Referrals } from './referral/referrals';
+import { WalletHandler } from './wallet/wallet.handler';
 import { REWARDS_OUTBOX_PROJECTION } from './webhooks/webhook-routing';
 import { WebhooksController } from './webhooks/webhooks.http';
 import { RewardsWebhooks } from './webhooks/webhooks.wiring';
 
-/** The webhook outbox's projection and its delivery worker (see RewardsWebhooks). */
-const WEBHOOK_DELIVERY = Symbol('RewardsWebhookDelivery');
-type WebhookDelivery = ReturnType<RewardsWebhooks['delivery']>;
-import { TierController } from './wallet/tier.http';
-
 /** What rewards runs on, opened by main (or a test) before the module is built. */
 export interface RewardsRuntime {
   readonly infrastructure: ServiceInfrastructure;
+  /** What this process runs (REWARDS_ROLE): the API, the earning projector, or both. */
+  readonly role: RewardsRole;
   readonly settings: RewardsSettings;
   /** The parked-events admin routes answer 404 without it. */
   readonly adminToken?: string;
@@ -67,34 +65,63 @@ export interface RewardsRuntime {
   readonly clock?: Clock;
 }
 
+export type RewardsRole = 'all' | 'api' | 'projector';
+
+/** The runners of this process's role, for the lifecycle and the parked-events admin. */
+const RUNNERS = Symbol('RewardsRunners');
+/** The webhook outbox's projection and its delivery worker (see RewardsWebhooks), in the roles that follow tracking. */
+const WEBHOOK_DELIVERY = Symbol('RewardsWebhookDelivery');
+type WebhookDelivery = ReturnType<RewardsWebhooks['delivery']>;
+
+const API_CONTROLLERS = [
+  ProgramController,
+  CatalogController,
+  MembersController,
+  MemberController,
+  RefundController,
+  RedemptionController,
+  ReportsController,
+  WebhooksController,
+  TransferController,
+  ReferralController,
+  ExpiringController,
+  EnrolmentController,
+  CampaignController,
+  TierController,
+];
+
+/**
+ * Rewards in one of its roles (see REWARDS_ROLE). The API answers from the read models it keeps
+ * itself (tenants' keys, catalog, redemptions) and waits for them per request to read its own
+ * writes, so their lag gates its readiness; it also finishes transfers a crash left half-done.
+ * What follows every tracked event pulse stores (earning, referrals) and the webhook outbox run in
+ * the projector role, where they gate that process's readiness (a roll waits for the new runner to
+ * catch up); in `all` their lag is reported but never takes the API out of rotation, since nothing
+ * the API answers waits on them and every replica shares their one checkpoint, so all would leave at once.
+ */
 @Module({})
 export class RewardsModule {
   static forRoot(runtime: RewardsRuntime): DynamicModule {
-    const { infrastructure, settings } = runtime;
+    const { infrastructure, settings, role } = runtime;
     const { eventStore: store, codec, dataSource, commands } = infrastructure;
-    const earning = new EarningProjection(commands, store, codec, infrastructure.personalData);
+    const api = role !== 'projector';
+    const follows = role !== 'api';
+    const earning = follows ? new EarningProjection(commands, store, codec, infrastructure.personalData) : undefined;
     const webhooks = new RewardsWebhooks(runtime.outbound, infrastructure.pool, commands);
     const transfers = new TransferDelivery(commands);
     const referrals = new Referrals(commands, runtime.referralCodeKey);
+    const transferProjection = transfers.projection();
+    const referralProjection = referrals.projection();
+    const ownProjections = [
+      ...(api ? [rewardsReadModelProjection, transferProjection] : []),
+      ...(earning ? [earning, referralProjection] : []),
+    ];
+    const runnerNamed = (runners: ProjectionRunner[], name: string) => runners.find((runner) => runner.name === name);
+    const gatesReadiness = (runner: ProjectionRunner) =>
+      runner.name === rewardsReadModelProjection.name || (role === 'projector' && runner.name !== REWARDS_OUTBOX_PROJECTION);
     return {
       module: RewardsModule,
-      controllers: [
-        ProgramController,
-        CatalogController,
-        MembersController,
-        MemberController,
-        RefundController,
-        RedemptionController,
-        ReportsController,
-        ParkedEventsController,
-        WebhooksController,
-        TransferController,
-        ReferralController,
-        ExpiringController,
-        EnrolmentController,
-        CampaignController,
-        TierController,
-      ],
+      controllers: [...(api ? API_CONTROLLERS : []), ParkedEventsController],
       providers: [
         { provide: ServiceInfrastructure, useValue: infrastructure },
         { provide: DataSource, useValue: dataSource },
@@ -110,76 +137,121 @@ export class RewardsModule {
         {
           provide: WEBHOOK_DELIVERY,
           inject: [MetricsRegistry, SERVICE_LOGGER],
-          useFactory: (metrics: MetricsRegistry, logger: Logger) => webhooks.delivery(metrics, logger),
+          useFactory: (metrics: MetricsRegistry, logger: Logger) => (follows ? webhooks.delivery(metrics, logger) : undefined),
         },
         {
-          provide: 'rewards.runners',
+          provide: RUNNERS,
           inject: [MetricsRegistry, SERVICE_LOGGER, WEBHOOK_DELIVERY],
-          useFactory: (metrics: MetricsRegistry, logger: Logger, delivery: WebhookDelivery) =>
+          useFactory: (metrics: MetricsRegistry, logger: Logger, delivery?: WebhookDelivery) =>
             projectionRunners(
-              [rewardsReadModelProjection, earning, delivery.projection, transfers.projection(), referrals.projection()],
+              [...ownProjections, ...(delivery ? [delivery.projection] : [])],
               { store, codec, dataSource },
               metrics,
               logger,
             ),
         },
-        { provide: ProjectionRunner, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => runners[0] },
-        { provide: Earning, inject: ['rewards.runners'], useFactory: (runners: ProjectionRunner[]) => new Earning(runners[1]!, earning) },
+        ...(api
+          ? [
+              {
+                provide: ProjectionRunner,
+                inject: [RUNNERS],
+                useFactory: (runners: ProjectionRunner[]) => runnerNamed(runners, rewardsReadModelProjection.name)!,
+              },
+              ReadModels,
+              TenantAccess,
+              TenantCalls,
+              ProgramHandler,
+              CatalogHandler,
+              WalletHandler,
+              RedemptionHandler,
+              RedemptionRecovery,
+              ExpiryJob,
+              CampaignHandler,
+            ]
+          : []),
+        ...(earning
+          ? [
+              {
+                provide: Earning,
+                inject: [RUNNERS],
+                useFactory: (runners: ProjectionRunner[]) => new Earning(runnerNamed(runners, earning.name)!, earning),
+              },
+            ]
+          : []),
         {
           provide: ParkedEventsAdmin,
-          inject: ['rewards.runners', TenantDirectory],
+          inject: [RUNNERS, TenantDirectory],
           useFactory: (runners: ProjectionRunner[], tenants: TenantDirectory) =>
             new ParkedEventsAdmin({
               requireAdmin: adminTokenCheck(runtime.adminToken),
               tenantIdOf: async (slug) => (await tenants.bySlug(slug))?.tenantId,
-              projections: runners.map((runner) => runner.name),
+              // Every role lists every projection's (one database); each retries only what it runs.
+              projections: [
+                rewardsReadModelProjection.name,
+                EARNING_PROJECTION,
+                REWARDS_OUTBOX_PROJECTION,
+                transferProjection.name,
+                referralProjection.name,
+              ],
               runners,
               dataSource,
             }),
         },
         {
           provide: RuntimeLifecycle,
-          inject: [ReadinessChecks, 'rewards.runners', ExpiryJob, RedemptionRecovery, Clock, SERVICE_LOGGER, WEBHOOK_DELIVERY],
+          inject: [
+            ReadinessChecks,
+            RUNNERS,
+            SERVICE_LOGGER,
+            Clock,
+            WEBHOOK_DELIVERY,
+            { token: ExpiryJob, optional: true },
+            { token: RedemptionRecovery, optional: true },
+          ],
           useFactory: (
             checks: ReadinessChecks,
             runners: ProjectionRunner[],
-            expiry: ExpiryJob,
-            recovery: RedemptionRecovery,
-            clock: Clock,
             logger: Logger,
-            delivery: WebhookDelivery,
-          ) =>
-            new RuntimeLifecycle(checks, {
+            clock: Clock,
+            delivery?: WebhookDelivery,
+            expiry?: ExpiryJob,
+            recovery?: RedemptionRecovery,
+          ) => {
+            // The outbox runs as a task: a slow webhook receiver does not take rewards out of rotation.
+            const followers = runners.filter((runner) => runner.name !== REWARDS_OUTBOX_PROJECTION);
+            return new RuntimeLifecycle(checks, {
               infrastructure,
-              // The outbox runs as a task: a slow webhook receiver does not take rewards out of rotation.
-              followers: runners.filter((runner) => runner.name !== REWARDS_OUTBOX_PROJECTION),
+              followers: followers.filter(gatesReadiness),
+              ungatedFollowers: followers.filter((runner) => !gatesReadiness(runner)),
               maxLagMs: settings.maxProjectionLagMs,
               release: [async () => webhooks.sender.close()],
               tasks: [
                 ...runners.filter((runner) => runner.name === REWARDS_OUTBOX_PROJECTION),
-                delivery.worker,
-                new PeriodicTask('expiry', settings.expiryIntervalMs, () => expiry.runOnce(clock.now()), logger),
-                new PeriodicTask(
-                  'redemption recovery',
-                  settings.recoveryAfterMs,
-                  () => recovery.resumeUnfinished(clock.now(), settings.recoveryAfterMs),
-                  logger,
-                ),
+                ...(delivery ? [delivery.worker] : []),
+                ...(expiry && recovery ? apiTasks(settings, { expiry, recovery, clock }, logger) : []),
               ],
-            }),
+            });
+          },
         },
-        ReadModels,
         TenantDirectory,
-        TenantAccess,
-        TenantCalls,
-        ProgramHandler,
-        CatalogHandler,
-        WalletHandler,
-        RedemptionHandler,
-        RedemptionRecovery,
-        ExpiryJob,
-        CampaignHandler,
       ],
     };
   }
+}
+
+/** Expiry and the recovery of unfinished redemptions: API work, run beside the API (each replica, idempotent). */
+function apiTasks(
+  settings: RewardsSettings,
+  { expiry, recovery, clock }: { expiry: ExpiryJob; recovery: RedemptionRecovery; clock: Clock },
+  logger: Logger,
+): PeriodicTask[] {
+  return [
+    new PeriodicTask('expiry', settings.expiryIntervalMs, () => expiry.runOnce(clock.now()), logger),
+    new PeriodicTask(
+      'redemption recovery',
+      settings.recoveryAfterMs,
+      () => recovery.resumeUnfinished(clock.now(), settings.recoveryAfterMs),
+      logger,
+    ),
+  ];
 }

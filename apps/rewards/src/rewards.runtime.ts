@@ -7,7 +7,7 @@ import { catalogEvents } from './catalog/catalog.events';
 import { consumedEvents } from './earning/tracked-events.contract';
 import { programEvents } from './program/program.events';
 import { redemptionEvents } from './redemption/redemption.events';
-import { rewardsApi } from './rewards.api';
+import { rewardsApi, rewardsProjectorApi } from './rewards.api';
 import type { RewardsConfig } from './rewards.config';
 import type { RewardsRuntime } from './rewards.module';
 import {
@@ -54,6 +54,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'rewards',
     poolSize: config.DATABASE_POOL_SIZE,
+    migrate: config.MIGRATE,
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
@@ -74,6 +75,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
   });
   return {
     infrastructure,
+    role: config.REWARDS_ROLE,
     settings: {
       expiryIntervalMs: config.REWARDS_EXPIRY_INTERVAL_MS,
       recoveryAfterMs: config.REWARDS_RECOVERY_AFTER_MS,
@@ -91,5 +93,6 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
 }
 
 export function rewardsServiceOptions(config: RewardsConfig): ServiceOptions {
-  return { serviceName: 'rewards', api: rewardsApi, ...platformOptionsFromEnv(config) };
+  const api = config.REWARDS_ROLE === 'projector' ? rewardsProjectorApi : rewardsApi;
+  return { serviceName: 'rewards', api, ...platformOptionsFromEnv(config) };
 }

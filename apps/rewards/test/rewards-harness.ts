@@ -86,12 +86,19 @@ export async function startRewardsApp(
     ...rewardsServiceOptions(config),
     processMetrics: false,
   });
+  // Read when asked: a process in the api role runs no earning, one in the projector role no expiry.
   return {
     app,
     runtime,
-    earning: app.get(Earning).runner,
-    earningProjection: app.get(Earning).projection,
-    expiry: app.get(ExpiryJob),
+    get earning() {
+      return app.get(Earning).runner;
+    },
+    get earningProjection() {
+      return app.get(Earning).projection;
+    },
+    get expiry() {
+      return app.get(ExpiryJob);
+    },
     http: () => request(app.getHttpServer()),
     close: () => app.close(),
   };

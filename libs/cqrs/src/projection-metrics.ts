@@ -1,4 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { EventStore } from '#eventstore';
+
+const HEAD_AGE_METRIC = 'tessera_eventstore_head_age_seconds';
 
 /** The lag figures a projection reports: readiness and dashboards read them. */
 export class ProjectionMetrics {
@@ -38,6 +41,25 @@ export class ProjectionMetrics {
       help: 'Events a projection set aside (recorded in projection_parked_events), by error kind: the SQLSTATE, the error class, or undecodable',
       labelNames: ['projection', 'reason'],
       registers: [registry],
+    });
+  }
+
+  /**
+   * Reports, at every scrape, how long the store has held back its oldest unread event (see
+   * EventStore.headAgeSeconds): the stall that projections' own lag cannot show. Once per registry.
+   */
+  static watchEventStoreHead(registry: Registry, store: Pick<EventStore, 'headAgeSeconds'>): void {
+    const headAgeSeconds = store.headAgeSeconds?.bind(store);
+    if (!headAgeSeconds || registry.getSingleMetric(HEAD_AGE_METRIC)) return;
+    const gauge: Gauge = new Gauge({
+      name: HEAD_AGE_METRIC,
+      help: 'Age of the oldest stored event that subscriptions cannot read yet (held back behind a transaction still open); 0 when none',
+      registers: [registry],
+      collect: async () => {
+        // A scrape while the database is away reports nothing new rather than failing the whole scrape.
+        const age = await headAgeSeconds().catch(() => undefined);
+        if (age !== undefined) gauge.set(age);
+      },
     });
   }
 

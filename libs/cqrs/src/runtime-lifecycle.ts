@@ -95,6 +95,7 @@ export function projectionRunners(
   logger: { warn(fields: object, message: string): void },
 ): ProjectionRunner[] {
   const projectionMetrics = new ProjectionMetrics(metrics.registry);
+  ProjectionMetrics.watchEventStoreHead(metrics.registry, source.store);
   const log: ProjectionLogger = { warn: (message, fields) => logger.warn(fields ?? {}, message) };
   return projections.map(
     (projection) => new ProjectionRunner(projection, source.store, source.codec, source.dataSource, projectionMetrics, log),

@@ -24,5 +24,12 @@ export function serviceEnvSchema(defaults: { port: number; bodyLimitBytes?: numb
     }),
     ADMIN_TOKEN: nonEmpty().refine((token) => token.length >= 32, { message: 'must be at least 32 characters' }),
     READY_MAX_PROJECTION_LAG_MS: durationMs().default(30_000),
+    /**
+     * When the service's schema migrations run: `on-start` (every start, under a lock: `npm start`,
+     * compose, tests); `off` (never: a migrations Job ran them before the release rolled out; the
+     * service refuses to start while one of its migrations is pending); `only` (run them and exit
+     * 0: the Job's command).
+     */
+    MIGRATE: z.enum(['on-start', 'off', 'only']).default('on-start'),
   });
 }

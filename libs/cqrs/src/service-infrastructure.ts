@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import { DataSource, MigrationExecutor, type MixedList, type EntitySchema } from 'typeorm';
 import { connectEventStore, type EventStore } from '#eventstore';
 import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data';
 import { EventCodec } from './event-codec';
@@ -22,6 +22,8 @@ export interface InfrastructureSettings {
   readonly poolSize?: number;
   /** How the service's command runner handles commands (a state cache, its retries); plain reads and few retries otherwise. */
   readonly commands?: CommandRunnerOptions;
+  /** MIGRATE (see serviceEnvSchema): `off` runs no DDL and refuses a database with pending migrations. */
+  readonly migrate?: 'on-start' | 'off' | 'only';
 }
 
 /**
@@ -60,11 +62,14 @@ export class ServiceInfrastructure {
       // one), shared with raw queries, the key store and, on PostgreSQL, the event store. Three pools
       // (10 + 10 + 20 connections) used to split a process's connections by who asked.
       const pool = (dataSource.driver as unknown as { master: Pool }).master;
-      const eventStore = await connectEventStore({ ...settings, pool });
+      const migrate = settings.migrate !== 'off';
+      const eventStore = await connectEventStore({ ...settings, pool, migrate });
       opened.push(eventStore);
-      await migrateExclusively(dataSource);
       const keyStore = new PersonalKeyStore(pool, keys.keyWrappingKey);
-      await keyStore.migrate();
+      if (migrate) {
+        await migrateExclusively(dataSource);
+        await keyStore.migrate();
+      } else await refuseIfPending(dataSource, settings.service);
       const personalData = new PersonalDataCodec(keyStore);
       const codec = new EventCodec(new EventRegistry(settings.events), personalData);
       return new ServiceInfrastructure(
@@ -105,24 +110,44 @@ export class ServiceInfrastructure {
 }
 
 /**
- * Replicas starting together must not run the same migration twice, and services sharing one
- * database create shared tables (projection_checkpoints, TypeORM's migrations table) with
- * CREATE ... IF NOT EXISTS, which still fails when two sessions run it at once. One lock for
- * every service: migrations are short, and `npm start` starts all four services together.
+ * Replicas starting together (or the migrations Jobs of several services) must not run the same
+ * migration twice, and services sharing one database create shared tables (projection_checkpoints,
+ * TypeORM's migrations table) with CREATE ... IF NOT EXISTS, which still fails when two sessions
+ * run it at once. One lock for every service, taken inside the one transaction that runs all
+ * pending migrations: transaction-scoped, so it holds on the connection that transaction runs on
+ * also behind PgBouncer in transaction mode (where a session lock and the DDL after it may land on
+ * different server connections), and it goes with COMMIT or ROLLBACK, never left behind. A failed
+ * migration rolls back the whole release's, so the schema is never half-way.
  */
 async function migrateExclusively(dataSource: DataSource): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK]);
-    await dataSource.runMigrations({ transaction: 'each' });
+    await runner.startTransaction();
+    await runner.query('SELECT pg_advisory_xact_lock(hashtext($1))', [MIGRATION_LOCK]);
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'all';
+    await executor.executePendingMigrations();
     // Every service's projection runners keep their checkpoints and park events here; idempotent,
     // so it also reaches databases whose migrations ran before these tables (or columns) existed.
     await migrateProjectionTables(runner);
+    await runner.commitTransaction();
+  } catch (error) {
+    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+    throw error;
   } finally {
-    await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK]).catch(() => undefined);
     await runner.release();
   }
+}
+
+/** With MIGRATE=off the schema must already be this release's: starting on an older one would fail later, request by request. */
+async function refuseIfPending(dataSource: DataSource, service: string): Promise<void> {
+  const pending = await new MigrationExecutor(dataSource).getPendingMigrations();
+  if (pending.length > 0)
+    throw new Error(
+      `${pending.length} ${service} migration(s) pending (${pending.map((migration) => migration.name).join(', ')}): ` +
+        'run the migrations Job (MIGRATE=only) before this release, or start with MIGRATE=on-start',
+    );
 }
 
 const MIGRATION_LOCK = 'tessera.migrations';

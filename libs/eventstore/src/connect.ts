@@ -10,6 +10,8 @@ export interface EventStoreLocation {
   readonly databaseUrl: string;
   /** The service's pool on that database, which the store then shares instead of opening its own. */
   readonly pool?: Pool;
+  /** Whether to create or update the PostgreSQL store's schema (default); false where a migrations Job does. */
+  readonly migrate?: boolean;
 }
 
 /** Opens the event store the configuration names, ready to use (PostgreSQL schema migrated). */
@@ -18,6 +20,6 @@ export async function connectEventStore(location: EventStoreLocation): Promise<E
   const store = location.pool
     ? new PostgresEventStore(location.pool)
     : await PostgresEventStore.connect(location.databaseUrl, { pool: { max: 20 } });
-  await store.migrate();
+  if (location.migrate !== false) await store.migrate();
   return store;
 }

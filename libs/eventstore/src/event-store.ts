@@ -115,6 +115,13 @@ export interface EventStore {
    * server's scavenge removes them.
    */
   removeEventsBefore(streamName: string, before: Date, maxCount: number): Promise<number>;
+  /**
+   * Seconds since the oldest stored event that subscriptions cannot read yet was appended; 0 when
+   * they can read everything stored. Only stores whose log can be held back offer it: on PostgreSQL
+   * subscriptions read below the oldest transaction still open, so one open transaction holding a
+   * transaction id stalls every projection while their own lag shows 0 (nothing reaches them).
+   */
+  headAgeSeconds?(): Promise<number>;
   /** Answers when the store is reachable (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -30,6 +30,9 @@ import { TenantStreamAsOf } from './as-of-log';
 import { CampaignBudgets, type BatchBudgets } from './campaign-budgets';
 import { WalletBatches, type WalletChange, type WalletWork } from './wallet-batch';
 
+/** The earning projection's name: its checkpoint row, its metrics' label, its parked events. */
+export const EARNING_PROJECTION = 'rewards.earning';
+
 /** Events per transaction: large enough that a backlog costs few commits, small enough to keep each short. */
 const MAX_BATCH = 2000;
 
@@ -43,7 +46,7 @@ const MAX_BATCH = 2000;
  * replica, rebuild from the start) earns nothing twice.
  */
 export class EarningProjection implements Projection {
-  readonly name = 'rewards.earning';
+  readonly name = EARNING_PROJECTION;
   readonly filter = {
     streamNamePrefixes: [...SOURCE_STREAM_PREFIXES, PROGRAM_STREAM_PREFIX, CAMPAIGNS_STREAM_PREFIX],
     eventTypePrefixes: [

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import { createTestDatabase } from '../../../../test/support/database';
-import { anEvent, EventReader, events, ids, uniquePrefix } from '../../testing/contract-support';
+import { anEvent, EventReader, eventually, events, ids, uniquePrefix } from '../../testing/contract-support';
 import { describeEventStoreContract } from '../../testing/event-store-contract';
 import { WrongExpectedRevisionError, type EventToAppend } from '../event-store';
 import { PostgresEventStore } from './postgres-event-store';
@@ -265,6 +265,24 @@ describe('PostgresEventStore', () => {
     );
     expect((await store.readStream(a)).map((event) => event.revision)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i)));
     expect((await store.readStream(b)).map((event) => event.revision)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i)));
+  });
+
+  it('reports how long an open transaction holds stored events back from subscriptions (head age), and 0 once it ends', async () => {
+    await store.migrate();
+    const holder = new Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      // A transaction id, as any write takes: subscriptions now read only below it.
+      await holder.query('SELECT pg_current_xact_id()');
+      await store.appendToStream(uniquePrefix('held'), events(1));
+      await eventually(async () => (await store.headAgeSeconds()) >= 0.5, 'the held-back event to age');
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    // Other tests' transactions on this server hold the log back too, briefly: wait for them to end.
+    await eventually(async () => (await store.headAgeSeconds()) === 0, 'nothing to be held back');
   });
 
   it('never delivers $-prefixed streams or event types', async () => {

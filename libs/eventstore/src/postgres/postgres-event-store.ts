@@ -225,6 +225,11 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
     return settled[0] && toPosition(settled[0].commit, settled[0].prepare);
   }
 
+  async headAgeSeconds(): Promise<number> {
+    const { rows } = await this.pool.query<{ age: number | null }>(HEAD_AGE_STATEMENT);
+    return Math.max(0, rows[0]?.age ?? 0);
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }
@@ -250,6 +255,18 @@ const HEAD_STATEMENT = {
 const HORIZON_PASSED_STATEMENT = {
   name: 'tessera_es_horizon_passed',
   text: 'SELECT $1::xid8 < pg_snapshot_xmin(pg_current_snapshot()) AS settled',
+};
+
+/**
+ * The first event at or above the horizon (the oldest transaction still running): what every
+ * subscription waits for. One index probe on the global order, however many events wait behind it;
+ * its created_at is its transaction's start, so a long-open writer shows its full age.
+ */
+const HEAD_AGE_STATEMENT = {
+  name: 'tessera_es_head_age',
+  text: `SELECT extract(epoch FROM clock_timestamp() - created_at)::float8 AS age FROM es_events
+         WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY transaction_id, seq LIMIT 1`,
 };
 
 const SETTLED_HEAD_STATEMENT = {
