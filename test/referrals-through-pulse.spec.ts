@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ProjectionRunner } from '#cqrs';
 import { basic, eventually, startPulse, type PulseHarness, type Tenant } from '../apps/pulse/test/pulse-harness';
 import { REFERRALS_PROJECTION } from '../apps/rewards/src/referral/referrals';
+import { RUNNERS } from '../apps/rewards/src/rewards.module';
 import { auth, PROGRAM, startRewardsApp, type RewardsApp } from '../apps/rewards/test/rewards-harness';
 import { issueServerKey } from './support/server-key';
 
@@ -45,7 +46,7 @@ describe('referrals tracked through pulse', () => {
   /** Resolves once the referrals projection has seen everything stored so far. */
   const referralsCaughtUp = async () => {
     const head = await rewards.runtime.infrastructure.eventStore.headPosition();
-    const runners = rewards.app.get<ProjectionRunner[]>('rewards.runners');
+    const runners = rewards.app.get<ProjectionRunner[]>(RUNNERS);
     await runners.find((runner) => runner.name === REFERRALS_PROJECTION)!.waitFor(head!);
   };
   const codeOf = async (userId: string) => {

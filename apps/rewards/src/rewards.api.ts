@@ -34,6 +34,7 @@ export const rewardsApi: ApiDescription = {
     'Loyalty engine driven by tracked events: earning rules, tiers and expiry (the program), a catalog with stock, ' +
     "redemptions that never overdraw a wallet nor oversell a reward, and each member's points held as lots.",
   operations: [
+    ...memberSelfApi(),
     {
       method: 'put',
       path: '/t/{tenant}/program',
@@ -401,3 +402,37 @@ export const rewardsProjectorApi: ApiDescription = {
   description: "rewards' earning projector: health, metrics and the administration of the events it parked.",
   operations: parkedEventsApi,
 };
+
+/** The member-facing routes: login's access token (audience urn:tessera:api) instead of the API key. */
+function memberSelfApi(): ApiDescription['operations'] {
+  const tokenErrors = {
+    401: 'no access token, or one not valid (signature, expiry, audience)',
+    403: 'an access token of another tenant',
+    404: 'unknown tenant, or the member has no wallet (never earned, or erased)',
+    429: "this tenant's calls in flight or writes per second on this replica are spent (Retry-After)",
+  } as const;
+  const route = (method: 'get' | 'post', path: string, summary: string, responses: Record<number, string>) => ({
+    method,
+    path: `/t/{tenant}/me/${path}`,
+    summary,
+    tags: ['me'],
+    auth: 'accessToken' as const,
+    responses: { ...tokenErrors, ...responses },
+  });
+  return [
+    route('get', 'wallet', "The signed-in member's balance, tier, spendable lots and progress", { 200: 'wallet' }),
+    route('get', 'transactions', "The member's history, oldest first (?cursor=&limit=)", { 200: 'a page', 400: 'malformed cursor' }),
+    route('get', 'rewards', 'What the member can redeem now: active rewards within their dates (?category=&cursor=&limit=)', {
+      200: 'a page of rewards',
+    }),
+    route('get', 'redemptions', "The member's redemptions (?status=&cursor=&limit=)", { 200: 'a page of redemptions' }),
+    {
+      ...route('post', 'redemptions', 'Redeem a reward for the signed-in member; Idempotency-Key required', {
+        201: 'redeemed (a voucher code when the reward hands them out)',
+        400: 'invalid body or Idempotency-Key',
+        409: 'not enough points, out of stock, limit reached, inactive or tier-only',
+      }),
+      body: redeemBody,
+    },
+  ];
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { serviceEnvSchema } from '#cqrs';
 import { outboundEnv } from '#outbound';
-import { durationMs, integer, loadConfig } from '#platform';
+import { durationMs, integer, loadConfig, url } from '#platform';
 
 const schema = serviceEnvSchema({ port: 3004, bodyLimitBytes: 256 * 1024 })
   // Every call but the parked-events routes carries the tenant's API key: those answer 404 without an admin token.
@@ -24,8 +24,20 @@ const schema = serviceEnvSchema({ port: 3004, bodyLimitBytes: 256 * 1024 })
     REWARDS_TENANT_WRITE_BURST: integer({ min: 1, max: 1_000_000 }).default(1000),
     /** Calls of one tenant in flight at once on this replica; more answer 429. */
     REWARDS_TENANT_CONCURRENCY: integer({ min: 1, max: 100_000 }).default(64),
+    /**
+     * Login's issuer base: the member-facing routes (/t/{tenant}/me/...) accept login's access tokens
+     * with iss `{LOGIN_PUBLIC_URL}/t/{tenant}` and audience urn:tessera:api; unset, they answer 401.
+     */
+    LOGIN_PUBLIC_URL: url({ protocols: ['http:', 'https:'] }).optional(),
+    /** Where to fetch login's key sets when LOGIN_PUBLIC_URL is not reachable from here (inside a cluster); defaults to it. */
+    LOGIN_INTERNAL_URL: url({ protocols: ['http:', 'https:'] }).optional(),
     // Webhook delivery (OUTBOUND_*, as pulse's): where endpoints may point, retries, dead letters.
     ...outboundEnv,
+  })
+  .superRefine((env, ctx) => {
+    if (env.LOGIN_INTERNAL_URL && !env.LOGIN_PUBLIC_URL) {
+      ctx.addIssue({ code: 'custom', path: ['LOGIN_INTERNAL_URL'], message: 'needs LOGIN_PUBLIC_URL (the issuer tokens carry)' });
+    }
   });
 
 export type RewardsConfig = z.output<typeof schema>;

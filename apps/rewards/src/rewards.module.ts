@@ -16,6 +16,7 @@ import {
 import type { OutboundSettings } from '#outbound';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { TenantKeyLookup } from '#tenant-keys';
+import { AccessTokenVerifier } from '#access';
 import { CampaignHandler } from './campaigns/campaign.handler';
 import { CampaignController } from './campaigns/campaign.http';
 import { CatalogHandler } from './catalog/catalog.handler';
@@ -40,6 +41,7 @@ import { TenantAccess } from './tenants/tenant-access';
 import { TENANT_KEYS_TABLE, TenantDirectory } from './tenants/tenant-directory';
 import { EnrolmentController } from './wallet/enrolment.http';
 import { MemberController } from './wallet/member.http';
+import { MemberSelfController } from './wallet/member-self.http';
 import { RefundController } from './wallet/refund.http';
 import { TierController } from './wallet/tier.http';
 import { TransferDelivery } from './wallet/transfer-delivery';
@@ -63,12 +65,14 @@ export interface RewardsRuntime {
   readonly referralCodeKey: Buffer;
   /** What "now" is for the API and the periodic jobs (tests move a clock of their own; the system's otherwise). */
   readonly clock?: Clock;
+  /** Whose login access token a member-facing call carries (NoAccessTokens refuses them all). */
+  readonly accessTokens: AccessTokenVerifier;
 }
 
 export type RewardsRole = 'all' | 'api' | 'projector';
 
-/** The runners of this process's role, for the lifecycle and the parked-events admin. */
-const RUNNERS = Symbol('RewardsRunners');
+/** The runners of this process's role, for the lifecycle, the parked-events admin and tests that wait on them. */
+export const RUNNERS = Symbol('RewardsRunners');
 /** The webhook outbox's projection and its delivery worker (see RewardsWebhooks), in the roles that follow tracking. */
 const WEBHOOK_DELIVERY = Symbol('RewardsWebhookDelivery');
 type WebhookDelivery = ReturnType<RewardsWebhooks['delivery']>;
@@ -88,13 +92,14 @@ const API_CONTROLLERS = [
   EnrolmentController,
   CampaignController,
   TierController,
+  MemberSelfController,
 ];
 
 /**
  * Rewards in one of its roles (see REWARDS_ROLE). The API answers from the read models it keeps
  * itself (tenants' keys, catalog, redemptions) and waits for them per request to read its own
- * writes, so their lag gates its readiness; it also finishes transfers a crash left half-done.
- * What follows every tracked event pulse stores (earning, referrals) and the webhook outbox run in
+ * writes, so their lag gates its readiness. What follows every tracked event pulse stores
+ * (earning, referrals), the webhook outbox and the completion of half-done transfers run in
  * the projector role, where they gate that process's readiness (a roll waits for the new runner to
  * catch up); in `all` their lag is reported but never takes the API out of rotation, since nothing
  * the API answers waits on them and every replica shares their one checkpoint, so all would leave at once.
@@ -105,6 +110,8 @@ export class RewardsModule {
     const { infrastructure, settings, role } = runtime;
     const { eventStore: store, codec, dataSource, commands } = infrastructure;
     const api = role !== 'projector';
+    // What follows the log beyond the API's own read models: earning and referrals (every tracked
+    // event), the webhook outbox, and the completion of transfers a crash left half-done.
     const follows = role !== 'api';
     const earning = follows ? new EarningProjection(commands, store, codec, infrastructure.personalData) : undefined;
     const webhooks = new RewardsWebhooks(runtime.outbound, infrastructure.pool, commands);
@@ -113,8 +120,8 @@ export class RewardsModule {
     const transferProjection = transfers.projection();
     const referralProjection = referrals.projection();
     const ownProjections = [
-      ...(api ? [rewardsReadModelProjection, transferProjection] : []),
-      ...(earning ? [earning, referralProjection] : []),
+      ...(api ? [rewardsReadModelProjection] : []),
+      ...(earning ? [earning, referralProjection, transferProjection] : []),
     ];
     const runnerNamed = (runners: ProjectionRunner[], name: string) => runners.find((runner) => runner.name === name);
     const gatesReadiness = (runner: ProjectionRunner) =>
@@ -131,6 +138,7 @@ export class RewardsModule {
         { provide: REWARDS_SETTINGS, useValue: settings },
         { provide: Clock, useValue: runtime.clock ?? new SystemClock() },
         { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
+        { provide: AccessTokenVerifier, useValue: runtime.accessTokens },
         { provide: RewardsWebhooks, useValue: webhooks },
         { provide: TransferDelivery, useValue: transfers },
         { provide: Referrals, useValue: referrals },
@@ -158,6 +166,10 @@ export class RewardsModule {
                 useFactory: (runners: ProjectionRunner[]) => runnerNamed(runners, rewardsReadModelProjection.name)!,
               },
               ReadModels,
+              // The member-facing routes answer with the very code of the tenant's own (see MemberSelfController).
+              MemberController,
+              RedemptionController,
+              CatalogController,
               TenantAccess,
               TenantCalls,
               ProgramHandler,

@@ -1,3 +1,4 @@
+import { LoginJwksVerifier, NoAccessTokens } from '#access';
 import { ServiceInfrastructure, type CommandRunnerOptions } from '#cqrs';
 import { OutboundTables1765300000000, outboundSettingsOf } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
@@ -89,6 +90,10 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
     adminToken: config.ADMIN_TOKEN,
     outbound: outboundSettingsOf(config),
     referralCodeKey: referralCodeKey(config.TESSERA_MASTER_KEY),
+    // Members reach their own wallet with login's access tokens; without login's address, nobody does.
+    accessTokens: config.LOGIN_PUBLIC_URL
+      ? new LoginJwksVerifier(config.LOGIN_PUBLIC_URL, { jwksBaseUrl: config.LOGIN_INTERNAL_URL })
+      : new NoAccessTokens(),
   };
 }
 

@@ -25,13 +25,32 @@ export class TenantCalls {
   }
 
   async read<T>(request: IncomingRequest, slug: string, work: (tenant: TenantRecord) => Promise<T>): Promise<T> {
-    const tenant = await this.access.requireApiKey(request, slug);
+    const tenant = await this.authorized(request, slug);
     return this.inFlight.run(tenant.tenantId, () => work(tenant), 'calls');
   }
 
   async write<T>(request: IncomingRequest, slug: string, work: (tenant: TenantRecord) => Promise<T>): Promise<T> {
-    const tenant = await this.access.requireApiKey(request, slug);
+    const tenant = await this.authorized(request, slug);
     this.writes.enforce(tenant.tenantId, 1, 'writes');
     return this.inFlight.run(tenant.tenantId, () => work(tenant), 'calls');
   }
+
+  /**
+   * A member's own call, by login's access token: answers whose it is, and lets this request (and
+   * only this one: the mark is a symbol on the request object, which no header can set) make the
+   * calls the tenant could make for that member, within the tenant's budget.
+   */
+  async asMember(request: IncomingRequest, slug: string): Promise<string> {
+    const { tenant, userId } = await this.access.requirePerson(request, slug);
+    (request as MarkedRequest)[MEMBER] = { slug, tenant };
+    return userId;
+  }
+
+  private authorized(request: IncomingRequest, slug: string): Promise<TenantRecord> {
+    const member = (request as MarkedRequest)[MEMBER];
+    return member && member.slug === slug ? Promise.resolve(member.tenant) : this.access.requireApiKey(request, slug);
+  }
 }
+
+const MEMBER = Symbol('rewards.member-call');
+type MarkedRequest = IncomingRequest & { [MEMBER]?: { readonly slug: string; readonly tenant: TenantRecord } };

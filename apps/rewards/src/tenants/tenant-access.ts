@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { AccessTokenVerifier } from '#access';
 import { ProblemError } from '#platform';
 import { authorizeApiKey, TenantKeyLookup } from '#tenant-keys';
 import { TenantDirectory, type TenantRecord } from './tenant-directory';
@@ -14,6 +15,7 @@ export class TenantAccess {
   constructor(
     private readonly tenants: TenantDirectory,
     private readonly keys: TenantKeyLookup,
+    private readonly tokens: AccessTokenVerifier,
   ) {}
 
   async requireApiKey(request: IncomingRequest, slug: string): Promise<TenantRecord> {
@@ -26,6 +28,26 @@ export class TenantAccess {
       keyRing: () => this.tenants.keyRing(slug),
     });
     return tenant;
+  }
+
+  /** A member's own call: login's access token for this tenant says who they are. */
+  async requirePerson(request: IncomingRequest, slug: string): Promise<{ tenant: TenantRecord; userId: string }> {
+    const tenant = /^[a-z0-9-]{1,63}$/.test(slug) ? await this.tenants.bySlug(slug) : undefined;
+    if (!tenant)
+      throw new ProblemError({ status: 404, type: 'tenant-not-found', title: 'Unknown tenant', detail: `no tenant with slug ${slug}` });
+    const presented = bearerOf(request);
+    const refused = (detail: string) => new ProblemError({ status: 401, type: 'unauthorized', title: 'Not signed in', detail });
+    if (!presented) throw refused('send an access token from login as Authorization: Bearer');
+    const claims = await this.tokens.verify(presented);
+    if (!claims) throw refused('the access token is not valid or has expired');
+    if (claims.tenantId !== tenant.tenantId)
+      throw new ProblemError({
+        status: 403,
+        type: 'forbidden',
+        title: 'Forbidden',
+        detail: 'this access token was issued for another tenant',
+      });
+    return { tenant, userId: claims.userId };
   }
 }
 
