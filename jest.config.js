@@ -14,4 +14,9 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 60000,
+  // One worker, as the 2 cores allow beside the servers the tests start, but a worker and not the
+  // main process: some suites leave memory behind (Nest apps, providers' caches), and a single
+  // process reached its 4 GB heap after about 160 files. Past this the worker is replaced between files.
+  maxWorkers: 1,
+  workerIdleMemoryLimit: '1500MB',
 };
