@@ -105,7 +105,7 @@ describe("a member's own wallet, catalog and redemptions with login's access tok
     const mine = await me('redemptions', token);
     expect(mine.body.items.map((item: Json) => item.id)).toEqual([redeemed.body.id]);
     const history = await me('transactions', token);
-    expect(history.body.items.map((item: Json) => item.type)).toEqual(expect.arrayContaining(['PointsEarned', 'PointsSpent']));
+    expect(history.body.items.map((item: Json) => item.type)).toEqual(expect.arrayContaining(['PointsEarned', 'PointsRedeemed']));
     // The tenant sees the very same redemption.
     const byTenant = await call('rewards', 'GET', `/t/${tenant.slug}/redemptions?userId=${userId}`, {
       authorization: `Bearer ${tenant.apiKey}`,

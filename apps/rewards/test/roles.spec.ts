@@ -63,7 +63,8 @@ describe('rewards roles', () => {
     expect((await projectorRole.http().get(`/t/${tenant.slug}/program`).set(auth(tenant))).status).toBe(404);
     const projectorReady = await readiness(projectorRole);
     expect(projectorReady.status).toBe(200);
-    expect(followed(projectorReady)).toEqual(['rewards.earning']);
+    // Earning, and what else follows tracking and wallets: referrals, and the completion of half-done transfers.
+    expect(followed(projectorReady)).toEqual(['rewards.earning', 'rewards.referrals', 'rewards.transfers']);
   });
 
   test('while earning is held up, the projector leaves rotation; api and all-in-one processes stay ready and keep answering', async () => {
