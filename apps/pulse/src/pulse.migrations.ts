@@ -311,3 +311,22 @@ export class PulseAudiences1765510000000 implements MigrationInterface {
     }
   }
 }
+
+/** Audiences defined after profiles exist: where the sweep is in evaluating the tenant's existing profiles. */
+export class PulseAudienceBackfills1765510000001 implements MigrationInterface {
+  name = 'PulseAudienceBackfills1765510000001';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS pulse_audience_backfills (
+        tenant_id uuid NOT NULL,
+        audience_key text NOT NULL,
+        after_profile uuid,
+        PRIMARY KEY (tenant_id, audience_key)
+      )`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS pulse_audience_backfills');
+  }
+}

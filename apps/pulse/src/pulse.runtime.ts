@@ -10,6 +10,7 @@ import { pulseApi, pulseProjectorApi } from './pulse.api';
 import type { PulseConfig } from './pulse.config';
 import {
   PulseAudiences1765510000000,
+  PulseAudienceBackfills1765510000001,
   PulseConsentWithdrawals1765400000000,
   PulseGroups1765500000000,
   PulseRetention1765500000001,
@@ -85,6 +86,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       PulseRetention1765500000001,
       PulseConsentGrants1765500000002,
       PulseAudiences1765510000000,
+      PulseAudienceBackfills1765510000001,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [

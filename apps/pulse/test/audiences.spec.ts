@@ -109,6 +109,31 @@ describe('computed traits and audiences', () => {
     expect(receiver.delivered()).toHaveLength(1);
   });
 
+  test('an audience defined after people were tracked takes them in without waiting for their next event', async () => {
+    const tenant = await h.pulse.createTenant();
+    const receiver = await audienceReceiver(tenant);
+    const [pro, free] = [`pro-${randomUUID()}`, `free-${randomUUID()}`];
+    await as(tenant).track([
+      { type: 'identify', userId: pro, traits: { plan: 'pro' }, messageId: randomUUID() },
+      { type: 'identify', userId: free, traits: { plan: 'free' }, messageId: randomUUID() },
+    ]);
+    await h.pulse.profilesCaughtUp();
+    await define(tenant, [], [{ key: 'pros', name: 'On pro', rule: { trait: 'plan', op: 'eq', value: 'pro' } }]);
+
+    await receiver.until(() => receiver.delivered().length >= 1);
+    expect(receiver.delivered()).toMatchObject([{ event: 'Audience Entered', userId: pro, properties: { audience_key: 'pros' } }]);
+    const members = await as(tenant).get('/audiences/pros/members').expect(200);
+    expect(members.body.members.map((member: { userId: string }) => member.userId)).toEqual([pro]);
+    // Filled once: the tenant's backfill is over, and a later event of the other person changes nothing.
+    const pool = h.pulse.runtime.infrastructure.pool;
+    await eventually(
+      async () => (await pool.query('SELECT 1 FROM pulse_audience_backfills WHERE tenant_id = $1', [tenant.id])).rowCount === 0,
+    );
+    await as(tenant).track([{ type: 'track', userId: free, event: 'Viewed', messageId: randomUUID() }]);
+    await h.pulse.profilesCaughtUp();
+    expect(receiver.delivered()).toHaveLength(1);
+  });
+
   test('an event falling out of the window makes the profile leave, with Audience Exited', async () => {
     const tenant = await h.pulse.createTenant();
     const receiver = await audienceReceiver(tenant);

@@ -24,6 +24,8 @@ export interface Merge {
 const DEFINITION_TYPES = new Set(['ComputedTraitDefined', 'ComputedTraitRemoved', 'AudienceDefined', 'AudienceRemoved']);
 // Expired points deleted per trait and sweep: a sweep stays a short transaction, the next one takes the rest.
 const SWEEP_BATCH = 5000;
+/** Existing profiles evaluated per tenant and sweep for audiences defined since (see backfillPage). */
+const BACKFILL_PAGE = 2000;
 
 /**
  * Computed traits and audiences, kept by the profiles projection in its own transaction: it alone
@@ -57,6 +59,15 @@ export class AudienceEvaluator {
          ON CONFLICT (tenant_id, kind, key) DO UPDATE SET definition = excluded.definition`,
         [tenantId, kind, key, JSON.stringify(event.data.definition)],
       );
+      // The profiles the tenant already has are evaluated by the sweep, a page at a time (see backfill).
+      if (kind === 'audience')
+        await tx.query(
+          `INSERT INTO pulse_audience_backfills (tenant_id, audience_key, after_profile) VALUES ($1, $2, NULL)
+           ON CONFLICT (tenant_id, audience_key) DO UPDATE SET after_profile = NULL`,
+          [tenantId, key],
+        );
+      // A tenant's pages evaluate all its audiences: one cursor for all, from the start again.
+      if (kind === 'audience') await tx.query('UPDATE pulse_audience_backfills SET after_profile = NULL WHERE tenant_id = $1', [tenantId]);
       return;
     }
     await tx.query('DELETE FROM pulse_audience_definitions WHERE tenant_id = $1 AND kind = $2 AND key = $3', [tenantId, kind, key]);
@@ -64,7 +75,8 @@ export class AudienceEvaluator {
     const tables = kind === 'trait' ? ['pulse_trait_points', 'pulse_trait_values'] : [];
     for (const table of tables) await tx.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND trait_key = $2`, [tenantId, key]);
     if (kind === 'audience')
-      await tx.query('DELETE FROM pulse_audience_members WHERE tenant_id = $1 AND audience_key = $2', [tenantId, key]);
+      for (const table of ['pulse_audience_members', 'pulse_audience_backfills'])
+        await tx.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND audience_key = $2`, [tenantId, key]);
   }
 
   async definitionsOf(tx: EntityManager, tenantId: string): Promise<AudiencesState | null> {
@@ -194,6 +206,12 @@ export class AudienceEvaluator {
         expiredByTenant.set(row.tenant_id, profiles);
       }
       appended = [];
+      // Audiences defined since the last sweep: the next page of each tenant's existing profiles.
+      for (const [tenantId, profileIds] of await backfillPage(tx)) {
+        const profiles = expiredByTenant.get(tenantId) ?? new Set<string>();
+        for (const profileId of profileIds) profiles.add(profileId);
+        expiredByTenant.set(tenantId, profiles);
+      }
       for (const [tenantId, profiles] of expiredByTenant) {
         if (profiles.size === 0) continue;
         const definitions = await loadDefinitions(rowsOf(tx), tenantId);
@@ -207,6 +225,36 @@ export class AudienceEvaluator {
     if (appended.length > 0) this.deps.store.notifyCommitted?.(appended);
     return evaluated;
   }
+}
+
+/**
+ * A newly defined audience applies to the profiles the tenant already has, not only to those that
+ * send a message next: each sweep takes the next BACKFILL_PAGE profiles of every tenant with an
+ * audience to fill (all its audiences are evaluated for them, which changes nothing for the others)
+ * and moves the tenant's cursor on; a tenant is done when a page comes back short. People who
+ * qualify enter with a live Audience Entered message, as they would have on their next event.
+ */
+async function backfillPage(tx: EntityManager): Promise<Map<string, string[]>> {
+  const pending: { tenant_id: string; after_profile: string | null }[] = await tx.query(
+    `SELECT tenant_id::text AS tenant_id, CASE WHEN bool_or(after_profile IS NULL) THEN NULL ELSE min(after_profile::text) END AS after_profile
+     FROM pulse_audience_backfills GROUP BY tenant_id`,
+  );
+  const pages = new Map<string, string[]>();
+  for (const { tenant_id: tenantId, after_profile: after } of pending) {
+    const page: { profile_id: string }[] = await tx.query(
+      `SELECT profile_id::text AS profile_id FROM pulse_profiles
+       WHERE tenant_id = $1 AND merged_into IS NULL AND ($2::uuid IS NULL OR profile_id > $2::uuid)
+       ORDER BY profile_id LIMIT ${BACKFILL_PAGE}`,
+      [tenantId, after],
+    );
+    pages.set(
+      tenantId,
+      page.map((row) => row.profile_id),
+    );
+    if (page.length < BACKFILL_PAGE) await tx.query('DELETE FROM pulse_audience_backfills WHERE tenant_id = $1', [tenantId]);
+    else await tx.query('UPDATE pulse_audience_backfills SET after_profile = $2 WHERE tenant_id = $1', [tenantId, page.at(-1)!.profile_id]);
+  }
+  return pages;
 }
 
 async function moveTraits(tx: EntityManager, merge: Merge): Promise<void> {
