@@ -29,7 +29,8 @@ const services: ServiceSpec[] = [
   { name: 'register', port: 3002, env: JOURNEYS },
   { name: 'login', port: 3001, env: JOURNEYS },
   { name: 'pulse', port: 3003 },
-  { name: 'rewards', port: 3004 },
+  // Members' own routes (/t/{tenant}/me/...) take login's access tokens.
+  { name: 'rewards', port: 3004, env: { LOGIN_PUBLIC_URL: LOGIN_URL } },
 ];
 
 interface DevSecrets {
