@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import request from 'supertest';
 import { basic, eventually } from '../apps/pulse/test/pulse-harness';
 import { REDIRECT_URI } from '../apps/login/test/sign-in-flow';
-import { startFourServices, type FourServices } from './support/four-services';
+import { callService, startFourServices, type FourServices, type ServiceName } from './support/four-services';
 import { createTenant, insecure, registerClient, signIn, signUpPerson } from './support/noisy-tenants';
 import { issueServerKey } from './support/server-key';
 
@@ -25,21 +25,8 @@ describe("a member's own wallet, catalog and redemptions with login's access tok
   let rewardId: string;
   const url = (service: 'register' | 'login' | 'pulse' | 'rewards') => four.services[service].url;
 
-  async function call(
-    service: 'register' | 'login' | 'pulse' | 'rewards',
-    method: string,
-    path: string,
-    headers: Json = {},
-    body?: unknown,
-  ) {
-    const response = await fetch(`${url(service)}${path}`, {
-      method,
-      headers: { ...(headers as Record<string, string>), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, any> };
-  }
+  const call = (service: ServiceName, method: string, path: string, headers: Json = {}, body?: unknown) =>
+    callService(four, service, method, path, headers, body);
   const me = (path: string, token: string, method = 'GET', body?: unknown, headers: Json = {}) =>
     call('rewards', method, `/t/${tenant.slug}/me/${path}`, { authorization: `Bearer ${token}`, ...headers }, body);
   /** A person signed up and signed in to the shop (login's pages, openid-client): their access token for Tessera's APIs. */

@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data';
 import { basic, eventually } from '../apps/pulse/test/pulse-harness';
 import { REDIRECT_URI } from '../apps/login/test/sign-in-flow';
-import { startFourServices, type FourServices } from './support/four-services';
+import { callService, startFourServices, type FourServices, type ServiceName } from './support/four-services';
 import { createTenant, insecure, registerClient, signIn } from './support/noisy-tenants';
 import { STRONG_PASSWORD } from './support/register-harness';
 import { issueServerKey } from './support/server-key';
@@ -81,21 +81,8 @@ describe('one erasure across register, login, pulse and rewards', () => {
   const url = (service: 'register' | 'login' | 'pulse' | 'rewards') => four.services[service].url;
   const api = () => ({ authorization: `Bearer ${tenant.apiKey}` });
 
-  async function call(
-    service: 'register' | 'login' | 'pulse' | 'rewards',
-    method: string,
-    path: string,
-    headers: Json = {},
-    body?: unknown,
-  ) {
-    const response = await fetch(`${url(service)}${path}`, {
-      method,
-      headers: { ...(headers as Record<string, string>), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : {}) as Json };
-  }
+  const call = (service: ServiceName, method: string, path: string, headers: Json = {}, body?: unknown) =>
+    callService(four, service, method, path, headers, body);
   const track = (kind: string, body: Json, key = serverKey) => call('pulse', 'POST', `/v1/${kind}`, { authorization: basic(key) }, body);
   /** Tracked messages stored for any of the ids (as userId or anonymousId). */
   const storedMessagesOf = async (...ids: string[]) =>

@@ -150,3 +150,21 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
+
+/** One JSON call to a service of the four, as a client would make it: status, headers and the parsed body. */
+export async function callService(
+  four: FourServices,
+  service: ServiceName,
+  method: string,
+  path: string,
+  headers: Record<string, unknown> = {},
+  body?: unknown,
+): Promise<{ status: number; headers: Headers; body: Record<string, any> }> {
+  const response = await fetch(`${four.services[service].url}${path}`, {
+    method,
+    headers: { ...(headers as Record<string, string>), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
+}

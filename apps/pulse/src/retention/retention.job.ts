@@ -5,6 +5,7 @@ import type { EventStore } from '#eventstore';
 import type { MetricsRegistry } from '#platform';
 import { trackingStreamFor } from '#contracts';
 import { MAX_INGEST_WRITERS } from '../pulse.config';
+import { oneAtATime } from '../tracking/one-at-a-time';
 import { retentionCutoff, retentionDecider, retentionStreamFor } from './retention';
 
 // Small chunks keep each DELETE short, so neither ingest nor the profiles projection queues behind it.
@@ -42,18 +43,7 @@ export class TrackedEventsRetention {
   }
 
   async run(now: Date = this.clock()): Promise<RetentionRun> {
-    const client = await this.pool.connect();
-    try {
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [RETENTION_LOCK]);
-      if (!rows[0]?.locked) return { tenants: 0, eventLog: 0, profileEvents: 0 };
-      try {
-        return await this.applyPolicies(now);
-      } finally {
-        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [RETENTION_LOCK]);
-      }
-    } finally {
-      client.release();
-    }
+    return oneAtATime(this.pool, RETENTION_LOCK, { tenants: 0, eventLog: 0, profileEvents: 0 }, () => this.applyPolicies(now));
   }
 
   private async applyPolicies(now: Date): Promise<RetentionRun> {

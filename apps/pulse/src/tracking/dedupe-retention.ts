@@ -1,3 +1,4 @@
+import { oneAtATime } from './one-at-a-time';
 import type { Pool } from 'pg';
 
 export interface DedupeRetentionSettings {
@@ -27,26 +28,17 @@ export class DedupeRetention {
   /** Deletes every messageId received before `now - window`; resolves to how many went. */
   async prune(now: Date = this.clock()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.settings.windowMs);
-    const client = await this.pool.connect();
-    try {
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [PRUNE_LOCK]);
-      if (!rows[0]?.locked) return 0;
-      try {
-        let pruned = 0;
-        for (;;) {
-          const { rowCount } = await client.query(
-            `DELETE FROM pulse_message_ids WHERE ctid = ANY(ARRAY(
-               SELECT ctid FROM pulse_message_ids WHERE received_at < $1 LIMIT ${CHUNK_ROWS}))`,
-            [cutoff],
-          );
-          pruned += rowCount ?? 0;
-          if ((rowCount ?? 0) < CHUNK_ROWS) return pruned;
-        }
-      } finally {
-        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [PRUNE_LOCK]);
+    return oneAtATime(this.pool, PRUNE_LOCK, 0, async (client) => {
+      let pruned = 0;
+      for (;;) {
+        const { rowCount } = await client.query(
+          `DELETE FROM pulse_message_ids WHERE ctid = ANY(ARRAY(
+             SELECT ctid FROM pulse_message_ids WHERE received_at < $1 LIMIT ${CHUNK_ROWS}))`,
+          [cutoff],
+        );
+        pruned += rowCount ?? 0;
+        if ((rowCount ?? 0) < CHUNK_ROWS) return pruned;
       }
-    } finally {
-      client.release();
-    }
+    });
   }
 }
