@@ -28,10 +28,10 @@ export class DedupeRetention {
   /** Deletes every messageId received before `now - window`; resolves to how many went. */
   async prune(now: Date = this.clock()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.settings.windowMs);
-    return oneAtATime(this.pool, PRUNE_LOCK, 0, async (client) => {
+    return oneAtATime(this.pool, PRUNE_LOCK, 0, async () => {
       let pruned = 0;
       for (;;) {
-        const { rowCount } = await client.query(
+        const { rowCount } = await this.pool.query(
           `DELETE FROM pulse_message_ids WHERE ctid = ANY(ARRAY(
              SELECT ctid FROM pulse_message_ids WHERE received_at < $1 LIMIT ${CHUNK_ROWS}))`,
           [cutoff],

@@ -1,4 +1,4 @@
-import { Pool, type ClientBase, type PoolConfig } from 'pg';
+import { Pool, type ClientBase, type ClientConfig, type PoolConfig } from 'pg';
 import type {
   AllSubscription,
   AppendedEvents,
@@ -19,9 +19,17 @@ import { appendEvents } from './append';
 import { appendManyWithin, appendToStreams, appendToStreamsBeside, startStreams } from './append-many';
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 import { APPEND_ANY_FUNCTION, migrateSchema } from './schema';
+import { AppendBroadcast } from './append-broadcast';
 import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';
 
-export type PostgresEventStoreOptions = Partial<SubscriptionSettings>;
+export interface PostgresEventStoreOptions extends Partial<SubscriptionSettings> {
+  /**
+   * Announce this process's appends to subscriptions in other processes and hear theirs (see
+   * AppendBroadcast), on one extra connection per pool. Off, other processes' appends are seen by
+   * polling alone, within `maxPollMs`.
+   */
+  readonly wakeOtherProcesses?: boolean;
+}
 
 export interface PostgresConnectOptions extends PostgresEventStoreOptions {
   /** Passed to the pool this store creates (size, timeouts, ssl, ...). */
@@ -42,6 +50,18 @@ function signalFor(pool: Pool): AppendSignal {
   return signal;
 }
 
+/** Likewise one broadcast per pool, whichever of its stores asked for it first. */
+const broadcasts = new WeakMap<Pool, AppendBroadcast>();
+
+function broadcastFor(pool: Pool, settings: SubscriptionSettings): AppendBroadcast {
+  let broadcast = broadcasts.get(pool);
+  if (!broadcast) {
+    const connection = (pool as unknown as { options: ClientConfig }).options;
+    broadcasts.set(pool, (broadcast = new AppendBroadcast(connection, signalFor(pool), settings.minPollMs)));
+  }
+  return broadcast;
+}
+
 /**
  * The event store on PostgreSQL (schema in schema.ts). Append takes one statement; `$all` is read
  * by polling in (transaction id, seq) order, see subscription.ts for why that order never skips.
@@ -52,6 +72,7 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
   readonly appendAnyFunction = APPEND_ANY_FUNCTION;
   private readonly settings: SubscriptionSettings;
   private readonly signal: AppendSignal;
+  private readonly broadcast?: AppendBroadcast;
   private readonly subscriptions = new Set<PostgresAllSubscription>();
   private closed = false;
   private ownsPool = false;
@@ -61,8 +82,13 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
     private readonly pool: Pool,
     options: PostgresEventStoreOptions = {},
   ) {
-    this.settings = { ...DEFAULT_SETTINGS, ...options };
+    const { wakeOtherProcesses, ...settings } = options;
+    this.settings = { ...DEFAULT_SETTINGS, ...settings };
     this.signal = signalFor(pool);
+    if (wakeOtherProcesses) {
+      this.broadcast = broadcastFor(pool, this.settings);
+      this.broadcast.retain();
+    }
   }
 
   /** A store on its own pool, which `close()` ends. */
@@ -95,7 +121,7 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
   ): Promise<AppendResult> {
     const expected = options.expectedRevision ?? 'any';
     const result = await appendEvents(this.pool, { streamName, events, expected, inCallerTransaction: false });
-    if (events.length > 0) this.signal.notify({ streamName, types: events.map((event) => event.type) });
+    if (events.length > 0) this.announce({ streamName, types: events.map((event) => event.type) });
     return result;
   }
 
@@ -117,8 +143,8 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
 
   /** See EventStore.notifyCommitted; without details every subscription looks. */
   notifyCommitted(appended?: readonly AppendedEvents[]): void {
-    if (!appended) this.signal.notify();
-    else for (const each of appended) this.signal.notify(each);
+    if (!appended) this.announce();
+    else for (const each of appended) this.announce(each);
   }
 
   async startStreams(streams: readonly StreamEvents[]): Promise<AppendResult[]> {
@@ -149,7 +175,13 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
   }
 
   private notifyStreams(streams: readonly StreamEvents[]): void {
-    for (const stream of streams) this.signal.notify({ streamName: stream.streamName, types: stream.events.map((event) => event.type) });
+    for (const stream of streams) this.announce({ streamName: stream.streamName, types: stream.events.map((event) => event.type) });
+  }
+
+  /** An append committed: wake this process's subscriptions now and other processes' soon. */
+  private announce(appended?: AppendedEvents): void {
+    this.signal.notify(appended);
+    this.broadcast?.publish(appended);
   }
 
   /** See EventStore.readStreams. */
@@ -239,6 +271,7 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    await this.broadcast?.release();
     if (this.ownsPool) await this.pool.end();
   }
 }

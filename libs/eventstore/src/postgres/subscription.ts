@@ -6,14 +6,24 @@ import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './row
 const REMEMBERED_APPENDS = 256;
 
 /**
- * Wakes waiting subscriptions when an append in this process commits, but only those whose
- * filter takes one of the appended events: on a busy service most appends concern one reader,
- * and every needless wake-up costs a query. Writers in other processes are only seen by polling:
- * NOTIFY would take a cluster-wide lock at every commit and serialise all appends.
+ * What another process announced it appended (see AppendBroadcast): stream categories and event
+ * types, without saying which type went to which stream.
+ */
+export interface AppendSummary {
+  readonly categories: readonly string[];
+  readonly types: readonly string[];
+}
+
+type Appended = AppendedEvents | AppendSummary | undefined;
+
+/**
+ * Wakes waiting subscriptions when an append commits, in this process or (announced through
+ * AppendBroadcast) in another, but only those whose filter takes one of the appended events: on a
+ * busy service most appends concern one reader, and every needless wake-up costs a query.
  */
 export class AppendSignal {
   private version = 0;
-  private readonly recent: (AppendedEvents | undefined)[] = [];
+  private readonly recent: Appended[] = [];
   private readonly waiters = new Set<{ filter: EventFilter | undefined; wake: () => void }>();
 
   get current(): number {
@@ -21,7 +31,7 @@ export class AppendSignal {
   }
 
   /** `appended` undefined: something unknown was written, every subscription looks. */
-  notify(appended?: AppendedEvents): void {
+  notify(appended?: Appended): void {
     this.version++;
     this.recent.push(appended);
     if (this.recent.length > REMEMBERED_APPENDS) this.recent.shift();
@@ -58,11 +68,27 @@ export class AppendSignal {
 }
 
 /** The subscription filter's rule (see PAGE_STATEMENT), applied to what an append wrote. */
-function concerns(filter: EventFilter | undefined, appended: AppendedEvents | undefined): boolean {
+function concerns(filter: EventFilter | undefined, appended: Appended): boolean {
   if (!appended) return true;
+  if ('categories' in appended) return summaryConcerns(filter, appended);
   const { streamName, types } = appended;
   if (streamName.startsWith('$')) return false;
   if (filter?.streamNamePrefixes && !filter.streamNamePrefixes.some((prefix) => streamName.startsWith(prefix))) return false;
+  return takesSomeType(filter, types);
+}
+
+/**
+ * A category `pulse.messages-` may hold streams any prefix that starts with it names (a filter on
+ * one stream), and any shorter prefix takes the whole category: either way the subscription looks.
+ */
+function summaryConcerns(filter: EventFilter | undefined, { categories, types }: AppendSummary): boolean {
+  const prefixes = filter?.streamNamePrefixes;
+  if (prefixes && !categories.some((category) => prefixes.some((prefix) => category.startsWith(prefix) || prefix.startsWith(category))))
+    return false;
+  return takesSomeType(filter, types);
+}
+
+function takesSomeType(filter: EventFilter | undefined, types: readonly string[]): boolean {
   return types.some(
     (type) => !type.startsWith('$') && (!filter?.eventTypePrefixes || filter.eventTypePrefixes.some((prefix) => type.startsWith(prefix))),
   );
