@@ -154,6 +154,38 @@ describe('computed traits and audiences', () => {
     expect((await as(tenant).get('/audiences/recent_buyers/members').expect(200)).body.members).toEqual([]);
   });
 
+  test("a tenant whose sweep fails does not hold back another tenant's window exits", async () => {
+    const [broken, tenant] = [await h.pulse.createTenant(), await h.pulse.createTenant()];
+    const windowed = { key: 'orders_1d', definition: { kind: 'count', event: 'Order Completed', windowDays: 1 } };
+    await define(broken, [windowed], []);
+    const pool = h.pulse.runtime.infrastructure.pool;
+    // A definition the sweep cannot read stands for any failure of one tenant's sweep.
+    await eventually(
+      async () => (await pool.query('SELECT 1 FROM pulse_audience_definitions WHERE tenant_id = $1', [broken.id])).rowCount === 1,
+    );
+    await pool.query(
+      `UPDATE pulse_audience_definitions SET definition = jsonb_set(definition, '{windowDays}', '"never"') WHERE tenant_id = $1`,
+      [broken.id],
+    );
+    try {
+      const receiver = await audienceReceiver(tenant);
+      await define(
+        tenant,
+        [windowed],
+        [{ key: 'recent_buyers', name: 'Bought in the last day', rule: { computed: 'orders_1d', op: 'gte', value: 1 } }],
+      );
+      const userId = `u-${randomUUID()}`;
+      await as(tenant).track([order({ userId }, new Date(Date.now() - DAY_MS + 5_000))]);
+      await receiver.until(() => receiver.delivered().length >= 2, 30_000);
+      expect(receiver.delivered().map((message) => message.event)).toEqual(['Audience Entered', 'Audience Exited']);
+    } finally {
+      await pool.query(
+        `UPDATE pulse_audience_definitions SET definition = jsonb_set(definition, '{windowDays}', '1') WHERE tenant_id = $1`,
+        [broken.id],
+      );
+    }
+  });
+
   test('a merge of two profiles recomputes the traits of the survivor, which enters', async () => {
     const tenant = await h.pulse.createTenant();
     const receiver = await audienceReceiver(tenant);

@@ -181,17 +181,40 @@ export class AudienceEvaluator {
    * Windows move without events: points that left their window are deleted, and the profiles they
    * belonged to evaluated again, so a person whose last order fell out of "3 orders in 30 days"
    * leaves, with an Audience Exited message, within one sweep interval. Answers the profiles evaluated.
+   *
+   * One short transaction per tenant, each bounded (SWEEP_BATCH points per trait, BACKFILL_PAGE
+   * profiles): a tenant with many profiles, or one that redefines audiences in a loop, holds its own
+   * rows for its own page only, and a tenant whose sweep fails does not stop the others' windows.
    */
   async sweep(dataSource: DataSource, now: Date): Promise<number> {
+    const tenants: { tenant_id: string }[] = await dataSource.query(
+      `SELECT tenant_id::text AS tenant_id FROM pulse_audience_definitions WHERE kind = 'trait' AND definition->>'kind' IN ('count', 'sum')
+       UNION SELECT tenant_id::text FROM pulse_audience_backfills`,
+    );
+    let evaluated = 0;
+    let failure: unknown;
+    for (const { tenant_id: tenantId } of tenants) {
+      try {
+        evaluated += await this.sweepTenant(dataSource, tenantId, now);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
+    return evaluated;
+  }
+
+  private async sweepTenant(dataSource: DataSource, tenantId: string, now: Date): Promise<number> {
     let appended: AppendedEvents[] = [];
     let evaluated = 0;
     await dataSource.transaction(async (tx) => {
-      const windowed = await tx.query(
-        `SELECT tenant_id::text AS tenant_id, key, definition FROM pulse_audience_definitions
-         WHERE kind = 'trait' AND definition->>'kind' IN ('count', 'sum') ORDER BY tenant_id, key`,
+      const windowed: { key: string; definition: { windowDays: number } }[] = await tx.query(
+        `SELECT key, definition FROM pulse_audience_definitions
+         WHERE tenant_id = $1 AND kind = 'trait' AND definition->>'kind' IN ('count', 'sum') ORDER BY key`,
+        [tenantId],
       );
-      const expiredByTenant = new Map<string, Set<string>>();
-      for (const row of windowed as { tenant_id: string; key: string; definition: { windowDays: number } }[]) {
+      const profiles = new Set<string>();
+      for (const row of windowed) {
         const expired: { profile_id: string }[] = await tx.query(
           // A SELECT over the DELETE: TypeORM answers a bare DELETE … RETURNING as [rows, count].
           `WITH gone AS (
@@ -199,28 +222,17 @@ export class AudienceEvaluator {
                SELECT ctid FROM pulse_trait_points WHERE tenant_id = $1 AND trait_key = $2 AND occurred_at < $3 LIMIT ${SWEEP_BATCH})
              RETURNING profile_id)
            SELECT DISTINCT profile_id::text AS profile_id FROM gone`,
-          [row.tenant_id, row.key, windowStart(row.definition, now)],
+          [tenantId, row.key, windowStart(row.definition, now)],
         );
-        const profiles = expiredByTenant.get(row.tenant_id) ?? new Set<string>();
         for (const { profile_id } of expired) profiles.add(profile_id);
-        expiredByTenant.set(row.tenant_id, profiles);
       }
-      appended = [];
-      // Audiences defined since the last sweep: the next page of each tenant's existing profiles.
-      for (const [tenantId, profileIds] of await backfillPage(tx)) {
-        const profiles = expiredByTenant.get(tenantId) ?? new Set<string>();
-        for (const profileId of profileIds) profiles.add(profileId);
-        expiredByTenant.set(tenantId, profiles);
-      }
-      for (const [tenantId, profiles] of expiredByTenant) {
-        if (profiles.size === 0) continue;
-        const definitions = await loadDefinitions(rowsOf(tx), tenantId);
-        if (!definitions) continue;
-        evaluated += profiles.size;
-        appended.push(
-          ...(await recordTransitions(this.deps, tx, definitions, { tenantId, profileIds: [...profiles], historical: () => false, now })),
-        );
-      }
+      // An audience defined since the last sweep: the next page of the tenant's existing profiles.
+      for (const profileId of await backfillPage(tx, tenantId)) profiles.add(profileId);
+      if (profiles.size === 0) return;
+      const definitions = await loadDefinitions(rowsOf(tx), tenantId);
+      if (!definitions) return;
+      evaluated = profiles.size;
+      appended = await recordTransitions(this.deps, tx, definitions, { tenantId, profileIds: [...profiles], historical: () => false, now });
     });
     if (appended.length > 0) this.deps.store.notifyCommitted?.(appended);
     return evaluated;
@@ -229,32 +241,27 @@ export class AudienceEvaluator {
 
 /**
  * A newly defined audience applies to the profiles the tenant already has, not only to those that
- * send a message next: each sweep takes the next BACKFILL_PAGE profiles of every tenant with an
+ * send a message next: each sweep takes the tenant's next BACKFILL_PAGE profiles while it has an
  * audience to fill (all its audiences are evaluated for them, which changes nothing for the others)
- * and moves the tenant's cursor on; a tenant is done when a page comes back short. People who
- * qualify enter with a live Audience Entered message, as they would have on their next event.
+ * and moves its cursor on; the tenant is done when a page comes back short. People who qualify
+ * enter with a live Audience Entered message, as they would have on their next event.
  */
-async function backfillPage(tx: EntityManager): Promise<Map<string, string[]>> {
-  const pending: { tenant_id: string; after_profile: string | null }[] = await tx.query(
-    `SELECT tenant_id::text AS tenant_id, CASE WHEN bool_or(after_profile IS NULL) THEN NULL ELSE min(after_profile::text) END AS after_profile
-     FROM pulse_audience_backfills GROUP BY tenant_id`,
+async function backfillPage(tx: EntityManager, tenantId: string): Promise<string[]> {
+  const pending: { after_profile: string | null }[] = await tx.query(
+    `SELECT CASE WHEN bool_or(after_profile IS NULL) THEN NULL ELSE min(after_profile::text) END AS after_profile
+     FROM pulse_audience_backfills WHERE tenant_id = $1 HAVING count(*) > 0`,
+    [tenantId],
   );
-  const pages = new Map<string, string[]>();
-  for (const { tenant_id: tenantId, after_profile: after } of pending) {
-    const page: { profile_id: string }[] = await tx.query(
-      `SELECT profile_id::text AS profile_id FROM pulse_profiles
-       WHERE tenant_id = $1 AND merged_into IS NULL AND ($2::uuid IS NULL OR profile_id > $2::uuid)
-       ORDER BY profile_id LIMIT ${BACKFILL_PAGE}`,
-      [tenantId, after],
-    );
-    pages.set(
-      tenantId,
-      page.map((row) => row.profile_id),
-    );
-    if (page.length < BACKFILL_PAGE) await tx.query('DELETE FROM pulse_audience_backfills WHERE tenant_id = $1', [tenantId]);
-    else await tx.query('UPDATE pulse_audience_backfills SET after_profile = $2 WHERE tenant_id = $1', [tenantId, page.at(-1)!.profile_id]);
-  }
-  return pages;
+  if (pending.length === 0) return [];
+  const page: { profile_id: string }[] = await tx.query(
+    `SELECT profile_id::text AS profile_id FROM pulse_profiles
+     WHERE tenant_id = $1 AND merged_into IS NULL AND ($2::uuid IS NULL OR profile_id > $2::uuid)
+     ORDER BY profile_id LIMIT ${BACKFILL_PAGE}`,
+    [tenantId, pending[0]!.after_profile],
+  );
+  if (page.length < BACKFILL_PAGE) await tx.query('DELETE FROM pulse_audience_backfills WHERE tenant_id = $1', [tenantId]);
+  else await tx.query('UPDATE pulse_audience_backfills SET after_profile = $2 WHERE tenant_id = $1', [tenantId, page.at(-1)!.profile_id]);
+  return page.map((row) => row.profile_id);
 }
 
 async function moveTraits(tx: EntityManager, merge: Merge): Promise<void> {

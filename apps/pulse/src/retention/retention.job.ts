@@ -46,35 +46,50 @@ export class TrackedEventsRetention {
     return oneAtATime(this.pool, RETENTION_LOCK, { tenants: 0, eventLog: 0, profileEvents: 0 }, () => this.applyPolicies(now));
   }
 
+  /**
+   * Tenants take turns a chunk at a time, so a tenant with a large backlog (a first policy over
+   * years of history) does not keep the others' periods waiting until it is through.
+   */
   private async applyPolicies(now: Date): Promise<RetentionRun> {
     const { rows: tenants } = await this.pool.query<{ tenant_id: string }>('SELECT tenant_id::text FROM pulse_tenants');
-    let applied = 0;
-    let eventLog = 0;
-    let profileEvents = 0;
+    const run = { tenants: 0, eventLog: 0, profileEvents: 0 };
+    let turns: AsyncGenerator<void>[] = [];
     for (const { tenant_id: tenantId } of tenants) {
       const { state: policy } = await this.commands.load(retentionStreamFor(tenantId), retentionDecider);
       const cutoff = retentionCutoff(policy, now);
       if (!cutoff) continue;
-      applied += 1;
-      for (let partition = 0; partition < MAX_INGEST_WRITERS; partition++) {
-        const stream = trackingStreamFor(tenantId, partition);
-        for (let removed = -1; removed !== 0;) {
-          removed = await this.store.removeEventsBefore(stream, cutoff, CHUNK_ROWS);
-          eventLog += removed;
-          this.removed.inc({ from: 'event-log' }, removed);
-        }
-      }
-      for (let removed = CHUNK_ROWS; removed === CHUNK_ROWS;) {
-        const { rowCount } = await this.pool.query(
-          `DELETE FROM pulse_profile_events WHERE ctid = ANY(ARRAY(
-             SELECT ctid FROM pulse_profile_events WHERE tenant_id = $1 AND received_at < $2 LIMIT ${CHUNK_ROWS}))`,
-          [tenantId, cutoff],
-        );
-        removed = rowCount ?? 0;
-        profileEvents += removed;
-        this.removed.inc({ from: 'profiles' }, removed);
+      run.tenants += 1;
+      turns.push(this.chunksOf(tenantId, cutoff, run));
+    }
+    while (turns.length > 0) {
+      const unfinished: AsyncGenerator<void>[] = [];
+      for (const turn of turns) if (!(await turn.next()).done) unfinished.push(turn);
+      turns = unfinished;
+    }
+    return run;
+  }
+
+  /** One tenant's removals, a chunk per step: the event log's partitions, then profiles' event lists. */
+  private async *chunksOf(tenantId: string, cutoff: Date, run: { eventLog: number; profileEvents: number }): AsyncGenerator<void> {
+    for (let partition = 0; partition < MAX_INGEST_WRITERS; partition++) {
+      const stream = trackingStreamFor(tenantId, partition);
+      for (let removed = -1; removed !== 0;) {
+        removed = await this.store.removeEventsBefore(stream, cutoff, CHUNK_ROWS);
+        run.eventLog += removed;
+        this.removed.inc({ from: 'event-log' }, removed);
+        if (removed > 0) yield;
       }
     }
-    return { tenants: applied, eventLog, profileEvents };
+    for (let removed = CHUNK_ROWS; removed === CHUNK_ROWS;) {
+      const { rowCount } = await this.pool.query(
+        `DELETE FROM pulse_profile_events WHERE ctid = ANY(ARRAY(
+           SELECT ctid FROM pulse_profile_events WHERE tenant_id = $1 AND received_at < $2 LIMIT ${CHUNK_ROWS}))`,
+        [tenantId, cutoff],
+      );
+      removed = rowCount ?? 0;
+      run.profileEvents += removed;
+      this.removed.inc({ from: 'profiles' }, removed);
+      yield;
+    }
   }
 }
