@@ -20,6 +20,7 @@ import { appendManyWithin, appendToStreams, appendToStreamsBeside, startStreams 
 import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
 import { APPEND_ANY_FUNCTION, migrateSchema } from './schema';
 import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';
+import { inTransaction } from './transaction';
 
 export type PostgresEventStoreOptions = Partial<SubscriptionSettings>;
 
@@ -131,6 +132,13 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
   async appendToStreams(streams: readonly StreamEvents[]): Promise<AppendResult[]> {
     const results = await appendToStreams(this.pool, streams);
     this.notifyStreams(streams);
+    return results;
+  }
+
+  /** See EventStore.appendToStreamsExpecting: appendManyWithin in a transaction of its own. */
+  async appendToStreamsExpecting(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    const results = await inTransaction(this.pool, (client) => appendManyWithin(client, appends));
+    this.notifyStreams(appends);
     return results;
   }
 
