@@ -81,6 +81,8 @@ class ReadModelChanges {
   private readonly tiers = new Map<string, { tenantId: string; userId: string; tier: string | null; reviewAt: string }>();
   /** What refunds made members owe, summed per member over the batch. */
   private readonly owed = new Map<string, { tenantId: string; userId: string; delta: number }>();
+  /** Members enrolled (explicitly or by earning): listed from then on, with or without points. */
+  private readonly enrolled: Row[] = [];
   /** The batch's points movements, for the finance export. */
   private readonly transactions: { tenantId: string; at: string; row: TransactionRow }[] = [];
 
@@ -166,6 +168,9 @@ class ReadModelChanges {
         this.statuses.set(key, { tenantId, redemptionId: event.data.redemptionId, status: REDEMPTION_STATUS[event.type], reason, at });
         return;
       }
+      case 'MemberEnrolled':
+        this.enrolled.push([tenantId, event.data.userId]);
+        return;
       case 'PointsEarned':
         this.lots.push([tenantId, event.data.userId, event.data.lotId, event.data.points, event.data.expiresAt]);
         return;
@@ -321,6 +326,12 @@ class ReadModelChanges {
        WHERE l.tenant_id = m.tenant_id AND l.user_id = m.user_id AND l.lot_id = m.lot_id`,
       this.reminded,
       3,
+    );
+    await insert(
+      tx,
+      `INSERT INTO rewards_members (tenant_id, user_id) SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING`,
+      this.enrolled,
+      2,
     );
     await insert(
       tx,

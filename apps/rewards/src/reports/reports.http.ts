@@ -51,7 +51,7 @@ export class MembersController {
       const [min, max] = [wholePoints('minBalance', minBalance), wholePoints('maxBalance', maxBalance)];
       const size = pageLimit(limit);
       const after = keyAfter(cursor, MEMBER_KEY);
-      // Members are whoever holds lots or a tier; a page scans them in id order from the cursor.
+      // Members are whoever enrolled (rewards_members has them from MemberEnrolled on) or holds lots; a page scans them in id order from the cursor.
       const rows: { user_id: string; tier: string | null; balance: string }[] = await this.dataSource.query(
         `WITH ids AS (
            SELECT user_id FROM rewards_lots WHERE tenant_id = $1 AND ($3::text IS NULL OR user_id > $3)
