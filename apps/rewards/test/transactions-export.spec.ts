@@ -162,6 +162,10 @@ describe('transactions export', () => {
     );
     expect(inner.every((m) => m.at >= mine[1]!.at && m.at < mine[3]!.at)).toBe(true);
 
+    // The month to date, asked as the whole month: `to` may lie ahead.
+    const ahead = new Date(Date.now() + 30 * 86_400_000).toISOString();
+    expect((await ndjson(tenant, from, ahead)).filter((m) => m.userId === member)).toEqual(mine);
+
     const theirs = await ndjson(other, from, to);
     expect(theirs.map((m) => m.points)).toEqual([5]);
     expect((await ndjson(tenant, from, to)).some((m) => m.userId === theirs[0]!.userId)).toBe(false);
@@ -259,6 +263,7 @@ describe('transactions export', () => {
         expect(start).toBeLessThan(end);
         expect(end - start).toBeLessThanOrEqual(366 * 86_400_000);
         expect(start).toBeGreaterThanOrEqual(0);
+        expect(start).toBeLessThanOrEqual(Date.now() + 86_400_000);
         expect([undefined, 'csv', 'ndjson']).toContain(format);
       }),
       { numRuns: 60 },

@@ -6,6 +6,7 @@ import { invalidParameter } from '../shared/request-edges';
 /** Finance exports a year at most per call (a leap year's 366 days): a longer span is a 400 naming `to`. */
 export const MAX_EXPORT_DAYS = 366;
 const DAY_MS = 86_400_000;
+const MAX_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z');
 /** Rows per keyset page: memory stays at one page whatever the period holds. */
 export const EXPORT_PAGE_ROWS = 1_000;
 
@@ -20,7 +21,8 @@ export interface ExportPeriod {
 /** `from` (inclusive) and `to` (exclusive) as ISO instants, `from` before `to`, at most a year apart; 400 naming the parameter. */
 export function exportPeriodOf(raw: { from?: unknown; to?: unknown; format?: unknown }, now: Date): ExportPeriod {
   const from = instantParameter('from', raw.from, now);
-  const to = instantParameter('to', raw.to, now);
+  // `to` may lie ahead (the month to date, asked as the whole month): the span bounds it.
+  const to = instantParameter('to', raw.to);
   if (to.getTime() <= from.getTime()) throw invalidParameter('to', 'must be after from');
   if (to.getTime() - from.getTime() > MAX_EXPORT_DAYS * DAY_MS)
     throw invalidParameter('to', `must be at most ${MAX_EXPORT_DAYS} days after from`);
@@ -29,11 +31,11 @@ export function exportPeriodOf(raw: { from?: unknown; to?: unknown; format?: unk
   return { from, to, format };
 }
 
-function instantParameter(name: string, raw: unknown, now: Date): Date {
+function instantParameter(name: string, raw: unknown, now?: Date): Date {
   if (typeof raw !== 'string' || raw === '') throw invalidParameter(name, 'is required: an ISO-8601 instant such as 2026-01-01T00:00:00Z');
   const at = parseIsoInstant(raw);
   if (!at) throw invalidParameter(name, 'must be an ISO-8601 instant such as 2026-01-01T00:00:00Z');
-  const problem = instantProblem(at, now);
+  const problem = now ? instantProblem(at, now) : at.getTime() > MAX_INSTANT_MS ? 'must not be after 9999-12-31' : undefined;
   if (problem) throw invalidParameter(name, problem);
   return at;
 }
