@@ -100,6 +100,41 @@ describe("a member's own wallet, catalog and redemptions with login's access tok
     expect(byTenant.body.items.map((item: Json) => item.id)).toEqual([redeemed.body.id]);
   });
 
+  test("a member's catalog pages hold `limit` redeemable rewards, whatever inactive or out-of-date ones lie between", async () => {
+    const { token } = await signedIn(app, tenant);
+    const asTenant = { authorization: `Bearer ${tenant.apiKey}` };
+    const create = async (body: Json) => {
+      const created = await call('rewards', 'POST', `/t/${tenant.slug}/rewards`, asTenant, { cost: 5, stock: 5, ...body });
+      expect(created.status).toBe(201);
+      return String(created.body.id);
+    };
+    // Reward ids order the catalog: the hidden ones come first, between the Tote bag and the redeemable ones.
+    const hidden = [
+      await create({ name: 'Retired 1' }),
+      await create({ name: 'Retired 2' }),
+      await create({ name: 'Ended', validUntil: new Date(Date.now() + 1500).toISOString() }),
+      await create({ name: 'Not yet', validFrom: '2999-01-01T00:00:00Z' }),
+    ];
+    for (const id of hidden.slice(0, 2))
+      expect((await call('rewards', 'POST', `/t/${tenant.slug}/rewards/${id}/deactivation`, asTenant)).status).toBe(200);
+    const shown = [rewardId, await create({ name: 'Open 1' }), await create({ name: 'Open 2' })];
+    // The catalog's read model has the deactivations, and the short-lived reward has ended.
+    await eventually(async () => {
+      const all = await call('rewards', 'GET', `/t/${tenant.slug}/rewards?limit=500`, asTenant);
+      const active = (all.body.items as Json[]).filter((item) => hidden.slice(0, 2).includes(String(item.id))).map((item) => item.active);
+      return (
+        active.length === 2 &&
+        active.every((each) => each === false) &&
+        Date.now() > Date.parse(String((all.body.items as Json[]).find((item) => item.id === hidden[2])!.validUntil))
+      );
+    });
+    const first = await me('rewards?limit=2', token);
+    expect(first.status).toBe(200);
+    expect((first.body.items as Json[]).map((item) => item.id)).toEqual(shown.slice(0, 2));
+    const second = await me(`rewards?limit=2&cursor=${String(first.body.nextCursor)}`, token);
+    expect((second.body.items as Json[]).map((item) => item.id)).toEqual(shown.slice(2));
+  });
+
   test('no token, a forged one, the API key, or a token of another tenant is refused, and nothing is redeemed', async () => {
     const noToken = await call('rewards', 'GET', `/t/${tenant.slug}/me/wallet`);
     expect(noToken.status).toBe(401);

@@ -204,6 +204,17 @@ export const rewardsApi: ApiDescription = {
     },
     {
       method: 'get',
+      path: '/t/{tenant}/reports/transactions',
+      summary:
+        'Every points movement of a period (?from=&to=, ISO instants, to exclusive, at most 366 days; ?format=csv|ndjson, default csv), ' +
+        'oldest first, streamed: id, at, userId, kind, points (the change to the balance), reason, orderId, campaigns, reference, counterparty. ' +
+        'CSV is RFC 4180; text starting with = + - @ tab CR or an apostrophe gets a leading apostrophe',
+      tags: ['reports'],
+      auth: 'apiKey',
+      responses: { 200: 'the movements, as text/csv or application/x-ndjson', ...keyErrors, 400: 'from, to or format missing or invalid' },
+    },
+    {
+      method: 'get',
       path: '/t/{tenant}/members/{userId}',
       summary:
         "A member's balance (negative while they owe points a refund took back, where the program allows it), what they owe, " +

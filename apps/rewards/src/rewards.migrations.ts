@@ -234,3 +234,35 @@ export class RewardsMemberEmails1765550000001 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS rewards_member_emails');
   }
 }
+
+/**
+ * Every points movement of a tenant's members, for finance's export of a period: read in keyset
+ * pages of (at, event_id) within the tenant. Erasure deletes a member's rows.
+ */
+export class RewardsTransactions1765620000000 implements MigrationInterface {
+  name = 'RewardsTransactions1765620000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS rewards_transactions (
+        tenant_id uuid NOT NULL,
+        event_id uuid NOT NULL,
+        user_id text NOT NULL,
+        at timestamptz NOT NULL,
+        kind text NOT NULL,
+        points bigint NOT NULL,
+        reason text,
+        order_id text,
+        campaigns jsonb,
+        reference text,
+        counterparty text,
+        PRIMARY KEY (tenant_id, event_id)
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS rewards_transactions_period ON rewards_transactions (tenant_id, at, event_id)');
+    await runner.query('CREATE INDEX IF NOT EXISTS rewards_transactions_member ON rewards_transactions (tenant_id, user_id)');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS rewards_transactions');
+  }
+}

@@ -115,7 +115,7 @@ export class RewardsModule {
     const follows = role !== 'api';
     const earning = follows ? new EarningProjection(commands, store, codec, infrastructure.personalData) : undefined;
     const webhooks = new RewardsWebhooks(runtime.outbound, infrastructure.pool, commands);
-    const transfers = new TransferDelivery(commands);
+    const transfers = new TransferDelivery(commands, store, codec);
     const referrals = new Referrals(commands, runtime.referralCodeKey);
     const transferProjection = transfers.projection();
     const referralProjection = referrals.projection();

@@ -6,6 +6,7 @@ import { applyTenantKeyEvents } from '#tenant-keys';
 import { TENANT_KEYS_TABLE } from './tenants/tenant-directory';
 import type { CatalogEvent } from './catalog/catalog.events';
 import type { RedemptionEvent } from './redemption/redemption.events';
+import { forgetTransactions, transactionOf, writeTransactions, type TransactionRow } from './reports/transaction-ledger';
 import { REDEMPTION_STREAM_PREFIX, REWARD_STREAM_PREFIX, WALLET_STREAM_PREFIX } from './rewards.streams';
 import type { WalletEvent } from './wallet/wallet.events';
 
@@ -37,7 +38,11 @@ export const rewardsReadModelProjection: Projection = {
         await changes.write(tx);
         changes = new ReadModelChanges();
         await forgetMember(tx, envelope.metadata.tenantId, event.data.userId);
-      } else changes.add(envelope.metadata.tenantId, event, envelope.metadata.occurredAt || envelope.createdAt.toISOString());
+      } else {
+        const at = envelope.metadata.occurredAt || envelope.createdAt.toISOString();
+        changes.add(envelope.metadata.tenantId, event, at);
+        changes.record(envelope.metadata.tenantId, envelope.id, event, at);
+      }
     }
     await changes.write(tx);
   },
@@ -76,6 +81,15 @@ class ReadModelChanges {
   private readonly tiers = new Map<string, { tenantId: string; userId: string; tier: string | null; reviewAt: string }>();
   /** What refunds made members owe, summed per member over the batch. */
   private readonly owed = new Map<string, { tenantId: string; userId: string; delta: number }>();
+  /** Members enrolled (explicitly or by earning): listed from then on, with or without points. */
+  private readonly enrolled: Row[] = [];
+  /** The batch's points movements, for the finance export. */
+  private readonly transactions: { tenantId: string; at: string; row: TransactionRow }[] = [];
+
+  record(tenantId: string, eventId: string, event: ReadModelEvent, at: string): void {
+    const row = transactionOf(eventId, event as WalletEvent);
+    if (row) this.transactions.push({ tenantId, at, row });
+  }
 
   add(tenantId: string, event: ReadModelEvent, at: string): void {
     switch (event.type) {
@@ -154,6 +168,9 @@ class ReadModelChanges {
         this.statuses.set(key, { tenantId, redemptionId: event.data.redemptionId, status: REDEMPTION_STATUS[event.type], reason, at });
         return;
       }
+      case 'MemberEnrolled':
+        this.enrolled.push([tenantId, event.data.userId]);
+        return;
       case 'PointsEarned':
         this.lots.push([tenantId, event.data.userId, event.data.lotId, event.data.points, event.data.expiresAt]);
         return;
@@ -312,6 +329,12 @@ class ReadModelChanges {
     );
     await insert(
       tx,
+      `INSERT INTO rewards_members (tenant_id, user_id) SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING`,
+      this.enrolled,
+      2,
+    );
+    await insert(
+      tx,
       `INSERT INTO rewards_members (tenant_id, user_id, tier, tier_review_at)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
        ON CONFLICT (tenant_id, user_id) DO UPDATE SET tier = excluded.tier, tier_review_at = excluded.tier_review_at`,
@@ -327,6 +350,7 @@ class ReadModelChanges {
       [...this.owed.values()].map((o) => [o.tenantId, o.userId, o.delta]),
       3,
     );
+    await writeTransactions(tx, this.transactions);
   }
 }
 
@@ -355,6 +379,7 @@ async function forgetMember(tx: EntityManager, tenantId: string, userId: string)
   ]);
   await tx.query('DELETE FROM rewards_lots WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
   await tx.query('DELETE FROM rewards_members WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
+  await forgetTransactions(tx, tenantId, userId);
   await tx.query(`UPDATE rewards_redemptions SET user_id = '' WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
 }
 

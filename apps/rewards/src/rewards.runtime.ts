@@ -20,6 +20,7 @@ import {
   RewardsTenantKeys1765200000000,
   RewardsWebhooks1765550000000,
   RewardsMemberEmails1765550000001,
+  RewardsTransactions1765620000000,
 } from './rewards.migrations';
 import { walletEvents } from './wallet/wallet.events';
 import { webhookEndpointEvents } from './webhooks/webhook.events';
@@ -70,6 +71,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       OutboundTables1765300000000,
       RewardsWebhooks1765550000000,
       RewardsMemberEmails1765550000001,
+      RewardsTransactions1765620000000,
     ],
     events: rewardsEventTypes,
     commands: REWARDS_COMMANDS,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { eventually } from '#platform/testing';
 import { auth, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
 /** Explicit enrolment: a member and their consent, as events; bad input changes nothing. */
@@ -31,6 +32,18 @@ describe('explicit enrolment', () => {
     expect(again.body.consentRecordedAt).toBe(first.body.consentRecordedAt);
     expect(await consents()).toBe(stored);
     expect((await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).status).toBe(200);
+  });
+
+  test('an enrolled member without points is in the member list, with balance 0 and no tier', async () => {
+    const userId = `e-${randomUUID()}`;
+    expect((await enrol(userId, { consent: true, channel: 'web-form' })).status).toBe(201);
+    const listed = async () =>
+      (
+        (await h.rewards.http().get(`/t/${tenant.slug}/members?limit=500`).set(auth(tenant)).expect(200)).body.items as { userId: string }[]
+      ).find((item) => item.userId === userId);
+    await eventually(async () => expect(await listed()).toEqual({ userId, tier: null, balance: 0 }));
+    const byBalance = await h.rewards.http().get(`/t/${tenant.slug}/members?maxBalance=0&limit=500`).set(auth(tenant)).expect(200);
+    expect(byBalance.body.items.map((item: { userId: string }) => item.userId)).toContain(userId);
   });
 
   test('no consent, or anything else, is a 400 naming the field, and enrols nobody', async () => {

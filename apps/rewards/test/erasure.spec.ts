@@ -46,7 +46,7 @@ describe('erasure', () => {
   async function rowsMentioning(text: string): Promise<string[]> {
     const tables = await query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'rewards\\_%'");
     expect(tables.rows.map((row: { tablename: string }) => row.tablename)).toEqual(
-      expect.arrayContaining(['rewards_lots', 'rewards_members', 'rewards_redemptions']),
+      expect.arrayContaining(['rewards_lots', 'rewards_members', 'rewards_redemptions', 'rewards_transactions']),
     );
     const found: string[] = [];
     for (const { tablename } of tables.rows as { tablename: string }[]) {
@@ -75,6 +75,8 @@ describe('erasure', () => {
     // Before: the read models hold the member (what the test then expects to disappear).
     await h.rewards.app.get(ProjectionRunner).waitFor((await store().readStream(walletStreamFor(tenant.id, userId))).at(-1)!.position);
     expect(await rowsMentioning(userId)).not.toEqual([]);
+    // The finance export's rows hold the member and the adjustment's reason: both go with the erasure.
+    expect((await rowsMentioning('parcel lost at Main Street 4')).map((row) => row.split(':')[0])).toEqual(['rewards_transactions']);
 
     // Accepted by pulse (sealed) just before the erasure, stored after it: pulse drops what arrives later.
     const late = await h.sealTrack(tenant, userId, 'Grant', { points: 50 });
@@ -98,6 +100,7 @@ describe('erasure', () => {
     expect(adjustAgain.status).toBe(404);
 
     expect(await rowsMentioning(userId)).toEqual([]);
+    expect(await rowsMentioning('parcel lost at Main Street 4')).toEqual([]);
     // The redemption stays for the stock and the admin view, without saying whose it was.
     const redemption = (await http().get(`/t/${tenant.slug}/redemptions`).set(auth(tenant))).body.items.find(
       (item: { id: string }) => item.id === redeemed.body.id,

@@ -47,6 +47,30 @@ describe('rewards on EventStoreDB', () => {
     expect(tables.rows[0].n).toBe(0);
   });
 
+  test('a transfer is two appends here (no atomic multi-stream append): the points move once', async () => {
+    expect(h.rewards.runtime.infrastructure.eventStore.appendToStreamsExpecting).toBeUndefined();
+    const tenant = await h.createTenant();
+    const program = { ...PROGRAM, transfers: { maxPointsPerTransfer: 1000, minBalanceAfter: 0 } };
+    expect((await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(program)).status).toBe(200);
+    const [alice, bob] = [`a-${randomUUID()}`, `b-${randomUUID()}`];
+    await h.track(tenant, alice, 'Grant', { points: 100 });
+    await h.track(tenant, bob, 'Grant', { points: 1 });
+    const key = randomUUID();
+    const send = () =>
+      h.rewards
+        .http()
+        .post(`/t/${tenant.slug}/members/${alice}/transfers`)
+        .set(auth(tenant))
+        .set('idempotency-key', key)
+        .send({ to: bob, points: 40 });
+    const first = await send();
+    expect([first.status, first.body.status]).toEqual([201, 'credited']);
+    expect((await send()).body).toEqual(first.body);
+    const balance = async (userId: string) =>
+      (await h.rewards.http().get(`/t/${tenant.slug}/members/${userId}`).set(auth(tenant))).body.balance;
+    expect([await balance(alice), await balance(bob)]).toEqual([60, 41]);
+  });
+
   test('a crash between the wallet appends and the checkpoint replays the batch, and the replay earns nothing twice', async () => {
     const tenant = await h.createTenant();
     expect((await h.rewards.http().put(`/t/${tenant.slug}/program`).set(auth(tenant)).send(PROGRAM)).status).toBe(200);

@@ -2,6 +2,7 @@ import { ProjectionRunner } from '#cqrs';
 import { randomUUID } from 'node:crypto';
 import type { ProgramDefinition } from '../src/program/program.events';
 import { ProgramHandler } from '../src/program/program.handler';
+import { walletStreamFor } from '../src/rewards.streams';
 import { WalletHandler } from '../src/wallet/wallet.handler';
 import { auth, PROGRAM, startRewards, type RewardsHarness, type Tenant } from './rewards-harness';
 
@@ -80,6 +81,38 @@ describe('points transfers', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(await member(alice)).toMatchObject({ balance: 30 });
+  });
+
+  test('on PostgreSQL both halves are one append: when the credit cannot be stored, the debit is not either', async () => {
+    const [alice, bob] = [`a-${randomUUID()}`, `b-${randomUUID()}`];
+    await grant(alice, 200);
+    await grant(bob, 1);
+    const pool = h.rewards.runtime.infrastructure.pool;
+    const wallet = async (userId: string) =>
+      (await pool.query(`SELECT type FROM es_events WHERE stream_name = $1 ORDER BY stream_revision`, [walletStreamFor(tenant.id, userId)]))
+        .rows;
+    const before = { alice: await wallet(alice), bob: await wallet(bob) };
+    expect(before.alice.length).toBeGreaterThan(0);
+    // A crash between the two halves, as the database sees it: the recipient's event cannot be stored.
+    await pool.query(`CREATE OR REPLACE FUNCTION rewards_test_no_credit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'simulated crash before the credit'; END $$`);
+    // (The stream name is ours, a uuid and a member id of [A-Za-z0-9-]: safe inside the literal.)
+    await pool.query(`CREATE TRIGGER rewards_test_no_credit BEFORE INSERT ON es_events FOR EACH ROW
+      WHEN (NEW.type = 'PointsTransferredIn' AND NEW.stream_name = '${walletStreamFor(tenant.id, bob)}') EXECUTE FUNCTION rewards_test_no_credit()`);
+    const key = randomUUID();
+    try {
+      expect((await transfer(alice, { to: bob, points: 70 }, key)).status).toBeGreaterThanOrEqual(500);
+    } finally {
+      await pool.query('DROP TRIGGER rewards_test_no_credit ON es_events');
+    }
+    expect({ alice: await wallet(alice), bob: await wallet(bob) }).toEqual(before);
+    expect(await member(alice)).toMatchObject({ balance: 200 });
+    // The same call again moves the points, once.
+    const again = await transfer(alice, { to: bob, points: 70 }, key);
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ balance: 130, status: 'credited' });
+    expect(await member(bob)).toMatchObject({ balance: 71 });
+    expect((await wallet(alice)).filter((row: { type: string }) => row.type === 'PointsTransferredOut')).toHaveLength(1);
   });
 
   test('limits, unknown recipients and bad input are refused and move nothing', async () => {

@@ -144,6 +144,15 @@ export interface EventStore {
    */
   appendToStreams?(streams: readonly StreamEvents[]): Promise<AppendResult[]>;
   /**
+   * Appends to several streams atomically, each at the revision its writer decided on (`-1n`: the
+   * stream must not exist yet): all or nothing. When any stream is not at its expected revision
+   * nothing is appended and a StreamsRefusedError (a WrongExpectedRevisionError) names every such
+   * stream. Results come in the order given. Only stores with transactions across streams offer
+   * it (PostgreSQL, not EventStoreDB, whose appends are per stream); callers take their
+   * one-append-per-stream path when it is absent.
+   */
+  appendToStreamsExpecting?(appends: readonly StreamAppend[]): Promise<AppendResult[]>;
+  /**
    * Several whole streams in one round trip, each in revision order (empty for a stream that does
    * not exist). Only stores that can (not EventStoreDB); callers read stream by stream otherwise.
    */

@@ -26,6 +26,11 @@ export interface EventStoreHarness<S extends EventStore = EventStore> {
    * prove later commits are held back rather than let the held one be skipped.
    */
   holdOpenTransaction?(store: S, streamName: string, events: readonly EventToAppend[]): Promise<HeldAppend>;
+  /**
+   * Whether the adapter appends to several streams atomically at expected revisions
+   * (`appendToStreamsExpecting`); the suite checks the store says the same, and its behaviour when it does.
+   */
+  readonly appendsToStreamsAtomically: boolean;
 }
 
 /** Everything a test writes lives under its own prefix, so the contract also runs on a shared store. */

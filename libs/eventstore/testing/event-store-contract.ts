@@ -11,6 +11,7 @@ import {
   uniquePrefix,
   type EventStoreHarness,
 } from './contract-support';
+import { describeMultiStreamAppend } from './multi-stream-contract';
 import { describeSubscriptionContract } from './subscription-contract';
 
 export type { EventStoreHarness, HeldAppend } from './contract-support';
@@ -37,6 +38,7 @@ export function describeEventStoreContract<S extends EventStore>(name: string, h
     describeAppendAndRead(getStore);
     describeExpectedRevisions(getStore);
     describeConcurrentAppends(getStore);
+    describeMultiStreamAppend(getStore, harness);
     describeSubscriptionContract(getStore, harness);
   });
 }

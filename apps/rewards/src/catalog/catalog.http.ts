@@ -83,37 +83,54 @@ export class CatalogController {
     @Query('limit') limit?: string,
     @Query('category') category?: string,
   ) {
-    return this.calls.read(request, slug, async (tenant) => {
-      if (category !== undefined) {
-        const problem = typeof category === 'string' ? textProblem(category, 'identifier', BOUNDS.nameLength) : 'must be given once';
-        if (problem) throw invalidParameter('category', problem);
-      }
-      const size = pageLimit(limit);
-      const after = keyAfter(cursor, UUID);
-      const rows: CatalogRow[] = await this.dataSource.query(
-        `SELECT * FROM rewards_catalog WHERE tenant_id = $1 AND ($2::uuid IS NULL OR reward_id > $2::uuid) AND ($3::text IS NULL OR category = $3)
-         ORDER BY reward_id LIMIT $4`,
-        [tenant.tenantId, after ?? null, category ?? null, size],
-      );
-      return {
-        items: rows.map((row) => ({
-          id: row.reward_id,
-          name: row.name,
-          cost: row.cost,
-          stock: row.stock,
-          remaining: row.stock - row.held,
-          perMemberLimit: row.per_member_limit,
-          validFrom: row.valid_from.toISOString(),
-          validUntil: row.valid_until?.toISOString() ?? null,
-          category: row.category,
-          tiers: row.tiers,
-          active: row.active,
-          voucher: row.voucher_kind === null ? null : { kind: row.voucher_kind },
-          createdAt: row.created_at.toISOString(),
-        })),
-        nextCursor: rows.length === size ? encodeCursor(rows[rows.length - 1]!.reward_id) : null,
-      };
-    });
+    return this.calls.read(request, slug, (tenant) => this.page(tenant.tenantId, cursor, limit, category));
+  }
+
+  /**
+   * The rewards a member can redeem at `at` (active, within their dates), chosen in the query: a
+   * page holds `limit` of them whenever there are that many, however many others lie between.
+   */
+  redeemable(slug: string, request: IncomingRequest, at: Date, cursor?: string, limit?: string, category?: string) {
+    return this.calls.read(request, slug, (tenant) => this.page(tenant.tenantId, cursor, limit, category, at));
+  }
+
+  private async page(
+    tenantId: string,
+    cursor: string | undefined,
+    limit: string | undefined,
+    category: string | undefined,
+    redeemableAt?: Date,
+  ) {
+    if (category !== undefined) {
+      const problem = typeof category === 'string' ? textProblem(category, 'identifier', BOUNDS.nameLength) : 'must be given once';
+      if (problem) throw invalidParameter('category', problem);
+    }
+    const size = pageLimit(limit);
+    const after = keyAfter(cursor, UUID);
+    const rows: CatalogRow[] = await this.dataSource.query(
+      `SELECT * FROM rewards_catalog WHERE tenant_id = $1 AND ($2::uuid IS NULL OR reward_id > $2::uuid) AND ($3::text IS NULL OR category = $3)
+         AND ($5::timestamptz IS NULL OR (active AND valid_from <= $5 AND (valid_until IS NULL OR valid_until > $5)))
+       ORDER BY reward_id LIMIT $4`,
+      [tenantId, after ?? null, category ?? null, size, redeemableAt ?? null],
+    );
+    return {
+      items: rows.map((row) => ({
+        id: row.reward_id,
+        name: row.name,
+        cost: row.cost,
+        stock: row.stock,
+        remaining: row.stock - row.held,
+        perMemberLimit: row.per_member_limit,
+        validFrom: row.valid_from.toISOString(),
+        validUntil: row.valid_until?.toISOString() ?? null,
+        category: row.category,
+        tiers: row.tiers,
+        active: row.active,
+        voucher: row.voucher_kind === null ? null : { kind: row.voucher_kind },
+        createdAt: row.created_at.toISOString(),
+      })),
+      nextCursor: rows.length === size ? encodeCursor(rows[rows.length - 1]!.reward_id) : null,
+    };
   }
 
   /** From the reward's stream, so the remaining stock is exact rather than as of the last projection. */

@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Query, Req } from '@nestjs/common';
+import { Controller, Get, Param, Query, Req, StreamableFile } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BOUNDS, textProblem } from '#platform';
 import { encodeCursor, keyAfter, pageLimit } from '../read-models';
@@ -7,6 +7,7 @@ import { invalidParameter } from '../shared/request-edges';
 import { TenantCalls } from '../shared/tenant-calls';
 import type { IncomingRequest } from '../tenants/tenant-access';
 import { expiryMonthOf, pointsValue, VALUE_PER_POINT } from './liability';
+import { exportPeriodOf, transactionsExport } from './transactions-export';
 
 /** Any member id the wallets take: the cursor is one, and reaches SQL only as a bound parameter. */
 const MEMBER_KEY = /^\P{Cc}{1,512}$/u;
@@ -50,7 +51,7 @@ export class MembersController {
       const [min, max] = [wholePoints('minBalance', minBalance), wholePoints('maxBalance', maxBalance)];
       const size = pageLimit(limit);
       const after = keyAfter(cursor, MEMBER_KEY);
-      // Members are whoever holds lots or a tier; a page scans them in id order from the cursor.
+      // Members are whoever enrolled (rewards_members has them from MemberEnrolled on) or holds lots; a page scans them in id order from the cursor.
       const rows: { user_id: string; tier: string | null; balance: string }[] = await this.dataSource.query(
         `WITH ids AS (
            SELECT user_id FROM rewards_lots WHERE tenant_id = $1 AND ($3::text IS NULL OR user_id > $3)
@@ -115,6 +116,28 @@ export class ReportsController {
         byTier: [...byTier].sort(([a], [b]) => a.localeCompare(b)).map(([tier, points]) => ({ tier, ...line(points) })),
         byExpiryMonth: [...byMonth].sort(([a], [b]) => a.localeCompare(b)).map(([month, points]) => ({ month, ...line(points) })),
       };
+    });
+  }
+
+  /**
+   * Every points movement of the period (`from` inclusive, `to` exclusive), oldest first, as CSV
+   * (RFC 4180, formula-like text prefixed with an apostrophe) or NDJSON, streamed page by page.
+   */
+  @Get('transactions')
+  transactions(
+    @Param('tenant') slug: string,
+    @Req() request: IncomingRequest,
+    @Query('from') from?: string,
+    @Query('to') to?: string,
+    @Query('format') format?: string,
+  ) {
+    return this.calls.read(request, slug, async (tenant) => {
+      const period = exportPeriodOf({ from, to, format }, this.clock.now());
+      const name = `transactions-${period.from.toISOString().slice(0, 10)}-${period.to.toISOString().slice(0, 10)}.${period.format}`;
+      return new StreamableFile(transactionsExport(this.dataSource, tenant.tenantId, period), {
+        type: period.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+        disposition: `attachment; filename="${name}"`,
+      });
     });
   }
 }

@@ -49,21 +49,18 @@ export class MemberSelfController {
     @Query('category') category?: string,
   ) {
     await this.calls.asMember(request, slug);
-    const page = await this.catalog.list(slug, request, cursor, limit, category);
-    const now = this.clock.now().toISOString();
+    const page = await this.catalog.redeemable(slug, request, this.clock.now(), cursor, limit, category);
     return {
-      items: page.items
-        .filter((item) => item.active && item.validFrom <= now && (item.validUntil === null || item.validUntil > now))
-        .map(({ id, name, cost, remaining, perMemberLimit, validUntil, category: kind, tiers }) => ({
-          id,
-          name,
-          cost,
-          available: remaining > 0,
-          perMemberLimit,
-          validUntil,
-          category: kind,
-          tiers,
-        })),
+      items: page.items.map(({ id, name, cost, remaining, perMemberLimit, validUntil, category: kind, tiers }) => ({
+        id,
+        name,
+        cost,
+        available: remaining > 0,
+        perMemberLimit,
+        validUntil,
+        category: kind,
+        tiers,
+      })),
       nextCursor: page.nextCursor,
     };
   }

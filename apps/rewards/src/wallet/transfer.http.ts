@@ -22,9 +22,10 @@ export const transferBody = z
 
 /**
  * Points from one member to another of the same tenant, within the program's `transfers` limits.
- * The sender's wallet decides (so no race overdraws it) and records the transfer; the recipient is
- * credited right after, from that record, and the `rewards.transfers` projection finishes any
- * transfer a crash left between the two. Idempotency-Key required: a retry moves the points once.
+ * The sender's wallet decides (so no race overdraws it). Where the store appends across streams
+ * (PostgreSQL) the debit and the credit are one append; otherwise the recipient is credited right
+ * after, from the sender's record, and the `rewards.transfers` projection finishes any transfer a
+ * crash left between the two. Idempotency-Key required: a retry moves the points once.
  */
 @Controller('t/:tenant/members/:userId/transfers')
 export class TransferController {
@@ -61,13 +62,15 @@ export class TransferController {
       const { program } = await this.programs.current(tenant.tenantId);
       const now = this.clock.now();
       const correlationId = correlationIdOf(request);
-      const outcome = await this.wallets.handle(
-        { type: 'TransferOut', userId, transferId, to: input.to, points: input.points, fingerprint, program, now },
-        { tenantId: tenant.tenantId, correlationId, now },
-      );
+      const command = { type: 'TransferOut', userId, transferId, to: input.to, points: input.points, fingerprint, program, now } as const;
+      const context = { tenantId: tenant.tenantId, correlationId, now };
+      // Both halves in one append where the store can; otherwise the sender's half, then the recipient's (and the log finishes it).
+      const together = await this.delivery.transferTogether(command, context);
+      const outcome = together ?? (await this.wallets.handle(command, context));
       if (!outcome.accepted) throw transferRefused(outcome.rejection, userId);
-      for (const event of outcome.events)
-        if (event.type === 'PointsTransferredOut') await this.delivery.deliver(tenant.tenantId, event.data, correlationId);
+      if (!together)
+        for (const event of outcome.events)
+          if (event.type === 'PointsTransferredOut') await this.delivery.deliver(tenant.tenantId, event.data, correlationId);
       const sender = (await this.wallets.state(tenant.tenantId, userId)).state;
       const made = sender.transfersOut.get(transferId)!;
       const recipient = (await this.wallets.state(tenant.tenantId, made.to)).state;

@@ -154,6 +154,7 @@ describe('EventStoreDB adapter on the emulator', () => {
 
   describeEventStoreContract('EventStoreDB adapter on the emulator', {
     create: async () => new EsdbEventStore(emulator.url),
+    appendsToStreamsAtomically: false,
   });
 
   describe('adapter behaviour', () => describeAdapterBehaviour({ url: () => emulator.url }));
@@ -170,6 +171,7 @@ describe('EventStoreDB adapter on the emulator', () => {
 
     describeEventStoreContract('EventStoreDB adapter on the emulator, writing through Append', {
       create: async () => new EsdbEventStore(legacy.url),
+      appendsToStreamsAtomically: false,
     });
   });
 
@@ -239,6 +241,7 @@ if (realServerUrl) {
   describe('EventStoreDB adapter on a real server (EVENTSTORE_TEST_URL)', () => {
     describeEventStoreContract('EventStoreDB adapter on a real server', {
       create: async () => new EsdbEventStore(realServerUrl),
+      appendsToStreamsAtomically: false,
     });
     describe('adapter behaviour', () => describeAdapterBehaviour({ url: () => realServerUrl }));
   });

@@ -9,6 +9,7 @@ import { PostgresEventStore } from './postgres-event-store';
 let contractUrl: string | undefined;
 
 describeEventStoreContract<PostgresEventStore>('PostgreSQL', {
+  appendsToStreamsAtomically: true,
   async create() {
     contractUrl = await createTestDatabase('es');
     const store = await PostgresEventStore.connect(contractUrl);

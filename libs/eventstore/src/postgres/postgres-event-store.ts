@@ -21,6 +21,7 @@ import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './row
 import { APPEND_ANY_FUNCTION, migrateSchema } from './schema';
 import { AppendBroadcast } from './append-broadcast';
 import { AppendSignal, PostgresAllSubscription, type SubscriptionSettings } from './subscription';
+import { inTransaction } from './transaction';
 
 export interface PostgresEventStoreOptions extends Partial<SubscriptionSettings> {
   /**
@@ -157,6 +158,13 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
   async appendToStreams(streams: readonly StreamEvents[]): Promise<AppendResult[]> {
     const results = await appendToStreams(this.pool, streams);
     this.notifyStreams(streams);
+    return results;
+  }
+
+  /** See EventStore.appendToStreamsExpecting: appendManyWithin in a transaction of its own. */
+  async appendToStreamsExpecting(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    const results = await inTransaction(this.pool, (client) => appendManyWithin(client, appends));
+    this.notifyStreams(appends);
     return results;
   }
 
