@@ -224,6 +224,9 @@ describe('changing the e-mail address', () => {
           .send(JSON.stringify(generated));
         expect(response.status === 202 || (response.status >= 400 && response.status < 500)).toBe(true);
         if (response.status === 202) {
+          // Only an address is taken: one line, no control character, at most 254 characters.
+          const email = (generated as { email?: unknown }).email;
+          expect(typeof email === 'string' && email.trim().length <= 254 && /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+$/u.test(email.trim())).toBe(true);
           accepted += 1;
           return;
         }
