@@ -182,6 +182,27 @@ export const loginApi: ApiDescription = {
     },
     {
       method: 'get',
+      path: '/t/{tenant}/account/email',
+      summary: "The signed-in person's change-of-address page (HTML); `return_to` as on the password page",
+      tags: ['pages'],
+      responses: { 200: 'the page', 401: 'no session at this tenant: sign in first', 404: 'unknown tenant' },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/account/email',
+      summary:
+        'Asks to move the account to another address (form: csrf, new_email, current_password, return_to?): the current password checked under the sign-in lock-out; EmailChangeRequested, after which register mails the new address a link and the current one a notice',
+      tags: ['pages'],
+      responses: {
+        202: 'the page says a link went to the new address, and the current one stays in use until it is opened',
+        400: 'the page again: not an address, the address in use, or no current password',
+        401: 'the page again: the current password is wrong',
+        403: 'not signed in, or bad CSRF token',
+        429: 'the account is locked after too many wrong passwords',
+      },
+    },
+    {
+      method: 'get',
       path: '/t/{tenant}/account/sessions',
       summary: "The signed-in person's sessions at this tenant: signed in, last active, applications, this browser marked (HTML)",
       tags: ['pages'],

@@ -40,6 +40,7 @@ import { grantStreamFor, SessionEnded, sessionStreamFor, TokensRevoked } from '.
 import { AccountAccess } from './account/account-access';
 import { AccountController } from './account/account.http';
 import { PasswordChange } from './account/password-change';
+import { EmailChangeRequests } from './account/email-change';
 import { PersonSessions } from './account/sessions';
 
 /** What login runs on; see login.runtime.ts. */
@@ -122,6 +123,7 @@ export class LoginModule {
           new AccountAccess(directory, providerCache, runtime.csrfSecret, runtime.provider.defaultLocale),
       },
       { provide: PasswordChange, useValue: new PasswordChange(infrastructure.commands) },
+      { provide: EmailChangeRequests, useValue: new EmailChangeRequests(infrastructure.commands) },
       { provide: PersonSessions, useValue: new PersonSessions(infrastructure.pool, events, runtime.provider.sessionTtlS) },
       { provide: JOURNEYS, useValue: runtime.journeys },
       { provide: DEFAULT_LOCALE, useValue: runtime.provider.defaultLocale },

@@ -121,6 +121,14 @@ export const loginReadModelProjection: Projection = {
           event.data.userId,
         ]);
         return;
+      case 'EmailChanged':
+        // Sign-in finds the account by the new address's index from now on; the old address no longer signs in.
+        if (envelope.erased || !event.data.email) return;
+        await tx.query(
+          'UPDATE login_credentials SET email = $3, email_index = $4, email_verified = true WHERE tenant_id = $1 AND user_id = $2',
+          [tenantId, event.data.userId, event.data.email, event.data.emailIndex],
+        );
+        return;
       case 'PasswordChanged':
         if (envelope.erased || !event.data.passwordHash) return;
         await tx.query(

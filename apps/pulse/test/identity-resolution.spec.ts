@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LEGACY_CLIENT_SOURCE, MessageReceived, trackingStreamFor } from '#contracts';
+import request from 'supertest';
+import { eventually } from '#platform/testing';
 import { usePulse } from './pulse-harness';
 
 describe('identity resolution through the tracking API', () => {
@@ -16,6 +18,36 @@ describe('identity resolution through the tracking API', () => {
       traits: { email: 'linus@example.com' },
       counters: { total: 2, events: { 'Signed Up': { count: 1 }, 'Logged In': { count: 1 } } },
     });
+  });
+
+  test('a person who changes their e-mail in register: the profile takes the new address once it is confirmed', async () => {
+    const register = h.pulse.register;
+    const { id } = await register.signUp(h.tenant.slug, 'moving@example.com');
+    const token = await register.tokenFor(h.tenant.id, id);
+    const asked = await register
+      .http()
+      .post(`/t/${h.tenant.slug}/me/email`)
+      .set('authorization', `Bearer ${token}`)
+      .send({ email: 'moved@example.com' });
+    expect(asked.status).toBe(202);
+    let code = '';
+    await eventually(
+      async () => {
+        await register.settled();
+        code = /code[\s\u00a0]?: (\S+)/u.exec(register.mailbox.list('moved@example.com')[0]?.text ?? '')?.[1] ?? '';
+        return code !== '';
+      },
+      { what: 'the change link' },
+    );
+    const agent = request.agent(register.app.getHttpServer());
+    const opened = await agent.get(`/t/${h.tenant.slug}/confirm-email-change`);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(opened.text)![1]!;
+    expect((await agent.post(`/t/${h.tenant.slug}/confirm-email-change`).type('form').send({ csrf, token: code })).status).toBe(200);
+    // Pulse reads register's event from the log as another service would: polled until its profile shows it.
+    await eventually(async () => (await h.profile('userId', id)).body?.traits?.email === 'moved@example.com', {
+      what: 'the profile to take the new address',
+    });
+    expect((await h.profile('userId', id)).body).toMatchObject({ counters: { events: { 'Email Changed': { count: 1 } } } });
   });
 
   test('a person the tenant imports through register gets a profile with their userId and e-mail, named as imported', async () => {

@@ -10,6 +10,7 @@ import { brandingBody } from './tenants/tenant-branding.http';
 import { issueKeyBody, rotateKeyBody } from './tenants/tenant-keys.http';
 import { createTenantBody } from './tenants/tenants.http';
 import { journeyPages } from './pages/journey-pages.api';
+import { emailChangeBody } from './email-change/email-change.http';
 import { IMPORT_MAX_USERS, importedUser } from './user-import/import-lines';
 import { verificationLinkBody, verifyBody } from './verification/verification.http';
 
@@ -169,6 +170,21 @@ export const registerApi: ApiDescription = {
       auth: 'accessToken',
       body: profileChanges,
       responses: { 200: 'updated profile', 400: 'invalid input', ...personErrors },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/me/email',
+      summary:
+        "Ask to move the caller's account to another address: a link is mailed to it (and a notice to the current one); nothing changes until the link is opened",
+      tags: ['profile'],
+      auth: 'accessToken',
+      body: emailChangeBody,
+      responses: {
+        202: 'the same answer whether or not another account uses the address',
+        400: 'invalid input',
+        ...personErrors,
+        ...limited,
+      },
     },
     {
       method: 'put',

@@ -18,6 +18,10 @@ import { TenantKeyLookup } from '#tenant-keys';
 import { AccessTokenVerifier } from './access/access-token';
 import { ADMIN_TOKEN, TenantAccess } from './access/tenant-access';
 import { EmailClaims } from './account/email-claims';
+import { EmailChangeLinks, emailChangeLinksProjection } from './email-change/email-change-links';
+import { ConfirmEmailChangeHandler } from './email-change/email-change.handler';
+import { EmailChangeFlow } from './email-change/email-change.flow';
+import { EmailChangeController } from './email-change/email-change.http';
 import { ConsentController } from './consent/consent.http';
 import { EraseUserHandler } from './erasure/erasure.handler';
 import { ErasureController } from './erasure/erasure.http';
@@ -82,6 +86,7 @@ export interface RegisterRuntime {
 /** Register's projection runners: the read models' and that of its part of erasure requests (see erasure.projection.ts). */
 const PROJECTION_RUNNERS = Symbol('ProjectionRunners');
 const ERASURES_RUNNER = Symbol('ErasuresRunner');
+const EMAIL_CHANGES_RUNNER = Symbol('EmailChangesRunner');
 
 @Module({})
 export class RegisterModule {
@@ -108,10 +113,11 @@ export class RegisterModule {
       { provide: Clock, useClass: SystemClock },
       {
         // One call for both: the runners share their metrics. The erasures have a runner (and a checkpoint) of their
-        // own because an erasure calls commands and waits on them, which must not hold up the profiles.
+        // own because an erasure calls commands and waits on them, which must not hold up the profiles; so do the
+        // links of e-mail changes (see email-change-links.ts).
         provide: PROJECTION_RUNNERS,
-        inject: [MetricsRegistry, SERVICE_LOGGER, EraseUserHandler],
-        useFactory: (metrics: MetricsRegistry, logger: Logger, erasures: EraseUserHandler) =>
+        inject: [MetricsRegistry, SERVICE_LOGGER, EraseUserHandler, EmailChangeLinks],
+        useFactory: (metrics: MetricsRegistry, logger: Logger, erasures: EraseUserHandler, emailChangeLinks: EmailChangeLinks) =>
           projectionRunners(
             [
               registerReadModelProjection,
@@ -121,6 +127,7 @@ export class RegisterModule {
                 erasures,
                 eraser: infrastructure.personalData,
               }),
+              emailChangeLinksProjection(emailChangeLinks),
             ],
             { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
             metrics,
@@ -129,6 +136,7 @@ export class RegisterModule {
       },
       { provide: ProjectionRunner, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[0] },
       { provide: ERASURES_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[1] },
+      { provide: EMAIL_CHANGES_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[2] },
       {
         provide: RequestLimits,
         inject: [MetricsRegistry],
@@ -142,17 +150,18 @@ export class RegisterModule {
       },
       {
         provide: RuntimeLifecycle,
-        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, RequestLimits, SERVICE_LOGGER],
+        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, EMAIL_CHANGES_RUNNER, RequestLimits, SERVICE_LOGGER],
         useFactory: (
           checks: ReadinessChecks,
           projection: ProjectionRunner,
           erasures: ProjectionRunner,
+          emailChanges: ProjectionRunner,
           limits: RequestLimits,
           logger: Logger,
         ) =>
           new RuntimeLifecycle(checks, {
             infrastructure,
-            followers: [projection, erasures],
+            followers: [projection, erasures, emailChanges],
             maxLagMs: runtime.maxProjectionLagMs,
             tasks: [limitsCleanup(limits, runtime.requestLimits.windowMs, logger)],
             release: [() => runtime.mailer.close()],
@@ -160,13 +169,13 @@ export class RegisterModule {
       },
       {
         provide: ParkedEventsAdmin,
-        inject: [TenantAccess, ProjectionRunner, ERASURES_RUNNER],
-        useFactory: (access: TenantAccess, projection: ProjectionRunner, erasures: ProjectionRunner) =>
+        inject: [TenantAccess, ProjectionRunner, ERASURES_RUNNER, EMAIL_CHANGES_RUNNER],
+        useFactory: (access: TenantAccess, projection: ProjectionRunner, erasures: ProjectionRunner, emailChanges: ProjectionRunner) =>
           new ParkedEventsAdmin({
             requireAdmin: (headers) => access.requireAdmin({ headers }),
             tenantIdOf: async (slug) => (await access.tenant(slug)).tenantId,
-            projections: [projection.name, erasures.name],
-            runners: [projection, erasures],
+            projections: [projection.name, erasures.name, emailChanges.name],
+            runners: [projection, erasures, emailChanges],
             dataSource: infrastructure.dataSource,
           }),
       },
@@ -190,6 +199,9 @@ export class RegisterModule {
       ChangeOwnAccountHandler,
       EraseUserHandler,
       ErasureRequests,
+      EmailChangeLinks,
+      ConfirmEmailChangeHandler,
+      EmailChangeFlow,
       ...(devMailbox ? [{ provide: DevMailbox, useValue: devMailbox }] : []),
     ];
     return {
@@ -202,6 +214,7 @@ export class RegisterModule {
         VerificationController,
         PasswordResetController,
         ProfileController,
+        EmailChangeController,
         ConsentController,
         ErasureController,
         ErasureRequestsController,

@@ -2,13 +2,15 @@ import { Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/c
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PASSWORD_MAX_LENGTH } from '#contracts';
 import { ProjectionRunner } from '#cqrs';
-import { BOUNDS, ProblemError, TenantConcurrencyLimiter, textProblem } from '#platform';
-import type { LoginMessageKey } from '../messages/messages';
+import { normaliseEmail } from '#personal-data';
+import { BOUNDS, brandLocale, ProblemError, TenantConcurrencyLimiter, textProblem } from '#platform';
+import { wordsFor, type LoginMessageKey } from '../messages/messages';
 import { SIGN_IN_LIMITER } from '../sign-in/interaction.http';
 import { PasswordCheck, type SignInOutcome } from '../sign-in/password-check';
 import { signedOutView } from '../mfa/account-security.views';
 import { AccountAccess, stringField, type SignedIn } from './account-access';
-import { passwordView, sessionsView, type ReturnTo } from './account.views';
+import { emailView, passwordView, sessionsView, type ReturnTo } from './account.views';
+import { EmailChangeRequests, newAddressOf } from './email-change';
 import { RETURN_TO_MAX, returnToOf } from './return-to';
 import { PasswordChange } from './password-change';
 import { PersonSessions } from './sessions';
@@ -33,6 +35,7 @@ export class AccountController {
     private readonly access: AccountAccess,
     private readonly passwords: PasswordCheck,
     private readonly change: PasswordChange,
+    private readonly emailChanges: EmailChangeRequests,
     private readonly sessions: PersonSessions,
     private readonly readModels: ProjectionRunner,
     @Inject(SIGN_IN_LIMITER) private readonly signIns: TenantConcurrencyLimiter,
@@ -93,6 +96,66 @@ export class AccountController {
     await this.sessions.endOthers(person.tenant, person.userId, person.sessionUid, 'password-changed');
     if (returnTo) return this.continueTo(reply, returnTo);
     return this.access.send(reply, 200, passwordView(person, undefined, { notice: 'account.password.changed' }));
+  }
+
+  @Get('email')
+  async emailPage(
+    @Param('tenant') slug: string,
+    @Query('return_to') back: unknown,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const person = await this.access.signedInOrAnswered(slug, req, reply);
+    if (person) await this.access.send(reply, 200, emailView(person, returnToOf(person.tenant, back)));
+  }
+
+  /**
+   * Asks to move the account to another address. The address is checked first (a typo costs no
+   * attempt), then the current password as on the password page (under the sign-in lock-out: a
+   * borrowed session cannot take the account over by moving its address). Then EmailChangeRequested
+   * on the account stream: register mails the new address a link and tells the current one, and
+   * nothing changes until that link is opened. The page says so and stays, with the way back.
+   */
+  @Post('email')
+  async requestEmailChange(@Param('tenant') slug: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+    const person = await this.access.posted(slug, req, reply);
+    const returnTo = returnToOf(person.tenant, stringField(req, 'return_to', RETURN_TO_MAX));
+    // One past the longest address: sliced, an over-long one stays over-long, never another address.
+    const typed = stringField(req, 'new_email', 255);
+    const current = stringField(req, 'current_password', PASSWORD_MAX_LENGTH * 2 + 1);
+    const newEmail = newAddressOf(typed);
+    const answer = (status: number, state: Parameters<typeof emailView>[2]) =>
+      this.access.send(reply, status, emailView(person, returnTo, state));
+    if (!newEmail) return answer(400, { error: 'account.email.invalid', typed });
+    if (newEmail === normaliseEmail(person.email)) return answer(400, { error: 'account.email.same', typed });
+    if (current === '') return answer(400, { error: 'account.password.noCurrent', typed });
+    // The mails' language: the page's, as it posted it back.
+    const locale = wordsFor(
+      stringField(req, 'ui_locales', 64),
+      req.headers['accept-language'],
+      brandLocale(person.tenant.branding, this.access.defaultLocale),
+    ).locale;
+    const outcome = await this.signIns.run(
+      person.tenant.tenantId,
+      async () => {
+        const check = await this.passwords.check({
+          body: { email: person.email, password: current },
+          tenant: person.tenant,
+          ip: req.ip,
+          clientId: 'account',
+        });
+        if (!check.ok) return check;
+        return { requested: await this.emailChanges.request(person.tenant.tenantId, person.userId, newEmail, locale) };
+      },
+      'sign-ins',
+    );
+    if ('ok' in outcome) {
+      const refused = CURRENT_REFUSED[outcome.reason];
+      if (refused.status === 429) reply.header('retry-after', '60');
+      return answer(refused.status, { error: refused.text, typed });
+    }
+    if (outcome.requested === 'gone') return this.access.send(reply, 401, signedOutView(person.tenant));
+    return answer(202, { sent: true, typed: newEmail });
   }
 
   @Get('sessions')

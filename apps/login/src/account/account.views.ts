@@ -27,9 +27,9 @@ export function accountNav(tenant: LoginTenant, words: Words, returnTo?: ReturnT
   const link = (page: string, key: LoginMessageKey) => `<a href="${escapeHtml(accountPath(tenant, page))}">${words.sayHtml(key)}</a>`;
   const back = returnTo ? `<a href="${escapeHtml(returnTo)}">${words.sayHtml('account.continue')}</a>` : '';
   return `<p class="links">${link('security', 'account.nav.security')}${link('password', 'account.nav.password')}${link(
-    'sessions',
-    'account.nav.sessions',
-  )}${back}</p>`;
+    'email',
+    'account.nav.email',
+  )}${link('sessions', 'account.nav.sessions')}${back}</p>`;
 }
 
 const PROBLEM_TEXT: Record<PasswordProblem, LoginMessageKey> = {
@@ -68,6 +68,38 @@ export function passwordView(person: Person, returnTo: ReturnTo, state: Password
 <label for="new-password">${words.sayHtml('account.password.new')}</label><input id="new-password" name="new_password" type="password" autocomplete="new-password" required minlength="${PASSWORD_MIN_LENGTH}" maxlength="${PASSWORD_MAX_LENGTH}" aria-describedby="password-rules">
 <p id="password-rules" class="hint">${words.sayHtml('account.password.rules', limits)}</p>
 <button type="submit">${words.sayHtml('account.password.submit')}</button>
+</form>`,
+    });
+  };
+}
+
+export interface EmailPageState {
+  readonly error?: LoginMessageKey;
+  /** The address typed, shown again with an error; once the link is sent, the address it went to. */
+  readonly typed?: string;
+  readonly sent?: boolean;
+}
+
+export function emailView(person: Person, returnTo: ReturnTo, state: EmailPageState = {}): LocalisedPage {
+  return (words) => {
+    const current = `<strong>${escapeHtml(person.email)}</strong>`;
+    const alert = state.error ? `<p class="error" role="alert">${words.sayHtml(state.error)}</p>` : '';
+    const notice = state.sent
+      ? `<p class="done" role="status">${words.sayHtml('account.email.sent', { email: `<strong>${escapeHtml(state.typed ?? '')}</strong>`, current })}</p>`
+      : '';
+    return hostedPage({
+      siteName: person.tenant.name,
+      brand: person.tenant.branding,
+      title: words.say('account.email.title'),
+      lang: words.locale,
+      body: `${accountNav(person.tenant, words, returnTo)}${notice}${alert}
+<p>${words.sayHtml('account.email.inUse', { email: current })}</p>
+<form method="post" action="${escapeHtml(accountPath(person.tenant, 'email'))}">${formFields(person, words, returnTo)}
+<label for="new-email">${words.sayHtml('account.email.new')}</label><input id="new-email" name="new_email" type="email" autocomplete="email" required maxlength="254" value="${escapeHtml(state.sent ? '' : (state.typed ?? ''))}" aria-describedby="email-explain">
+<p id="email-explain" class="hint">${words.sayHtml('account.email.explain')}</p>
+<input type="hidden" name="username" value="${escapeHtml(person.email)}" autocomplete="username">
+<label for="current-password">${words.sayHtml('account.email.password')}</label><input id="current-password" name="current_password" type="password" autocomplete="current-password" required>
+<button type="submit">${words.sayHtml('account.email.submit')}</button>
 </form>`,
     });
   };

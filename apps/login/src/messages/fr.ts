@@ -95,6 +95,18 @@ export const fr: MessagesOf<typeof en> = {
   'passkey.needsScript': 'Ajouter une clé d’accès demande JavaScript dans ce navigateur.',
   'account.nav.security': 'Sécurité',
   'account.nav.password': 'Mot de passe',
+  'account.nav.email': 'Adresse e-mail',
+  'account.email.title': 'Changer votre adresse e-mail',
+  'account.email.inUse': 'Votre compte utilise {email}.',
+  'account.email.new': 'Nouvelle adresse e-mail',
+  'account.email.password': 'Votre mot de passe',
+  'account.email.explain':
+    'Nous enverrons un lien à la nouvelle adresse. Votre compte garde l’adresse actuelle tant que vous ne l’avez pas ouvert.',
+  'account.email.submit': 'Envoyer le lien',
+  'account.email.sent':
+    'Nous avons envoyé un lien à {email}. Ouvrez-le pour utiliser cette adresse\u00a0; d’ici là, votre compte garde {current}.',
+  'account.email.invalid': 'Saisissez la nouvelle adresse sous la forme nom@exemple.fr.',
+  'account.email.same': 'C’est déjà l’adresse de votre compte.',
   'account.nav.sessions': 'Sessions',
   'account.continue': 'Retour à l’application',
   'account.password.title': 'Changer votre mot de passe',

@@ -80,6 +80,7 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
         'MessageReceived',
         'UserRegistered',
         'UserImported',
+        'EmailChanged',
         'UserErased',
         'LoginSucceeded',
         'ComputedTrait',

@@ -74,6 +74,9 @@ export function interpret(envelope: EventEnvelope): Sighting | Erasure | undefin
     case 'UserImported':
       // Moved in from another system by the tenant: the same identify, under its own name.
       return event.data.email ? fromRegistration(envelope, event.data, 'Imported') : undefined;
+    case 'EmailChanged':
+      // The person confirmed a new address in register: an identify with it, so the profile's e-mail follows.
+      return event.data.email ? fromEmailChange(envelope, event.data) : undefined;
     case 'LoginSucceeded':
       return fromSignIn(envelope, event.data);
     case 'UserErased':
@@ -181,6 +184,23 @@ function fromRegistration(
     receivedAt: at,
     properties: null,
     traits,
+  };
+}
+
+function fromEmailChange(envelope: EventEnvelope, data: Extract<AccountEvent, { type: 'EmailChanged' }>['data']): Sighting {
+  const at = envelope.createdAt.toISOString();
+  return {
+    messageId: envelope.id,
+    kind: 'identify',
+    name: 'Email Changed',
+    userId: data.userId,
+    anonymousIds: [],
+    email: data.email,
+    subject: data.userId,
+    occurredAt: at,
+    receivedAt: at,
+    properties: null,
+    traits: { email: data.email },
   };
 }
 

@@ -3,6 +3,9 @@ import type { JsonObject } from '#eventstore';
 import {
   ConsentGranted,
   ConsentWithdrawn,
+  EmailChanged,
+  EmailChangeLinkIssued,
+  EmailChangeRequested,
   EmailVerificationRequested,
   EmailVerified,
   PasswordChanged,
@@ -40,7 +43,27 @@ export type AccountCommand =
   | { readonly type: 'GrantConsent'; readonly purpose: string; readonly policyVersion: string; readonly now: Date }
   | { readonly type: 'WithdrawConsent'; readonly purpose: string; readonly now: Date }
   | { readonly type: 'UpdateProfile'; readonly changes: ProfileChanges }
-  | { readonly type: 'EraseUser'; readonly requestedBy: 'user' | 'tenant'; readonly now: Date };
+  | { readonly type: 'EraseUser'; readonly requestedBy: 'user' | 'tenant'; readonly now: Date }
+  | EmailChangeCommand;
+
+/** The three steps of a change of address: asked for, its link mailed, the link opened. */
+export type EmailChangeCommand =
+  | {
+      readonly type: 'RequestEmailChange';
+      readonly requestId: string;
+      /** Normalised, as every address the account holds. */
+      readonly newEmail: string;
+      readonly locale: string;
+      readonly now: Date;
+    }
+  | { readonly type: 'IssueEmailChangeLink'; readonly requestId: string; readonly tokenHash: string; readonly expiresAt: Date }
+  | {
+      readonly type: 'ConfirmEmailChange';
+      readonly tokenHash: string;
+      /** The new address's blind index, whose reservation the caller holds by now. */
+      readonly emailIndex: string;
+      readonly now: Date;
+    };
 
 /** One line of a bulk import: a person moved in with their old hash (or none), decided like a sign-up. */
 export interface ImportUser {
@@ -71,6 +94,8 @@ export const accountDecider: Decider<AccountCommand, AccountEvent, AccountState,
       // Erasing twice is the same as erasing once; everything else needs a live account.
       if (command.type === 'EraseUser' && state.status === 'erased') return accept();
       if (command.type === 'RequestPasswordReset' || command.type === 'RequestEmailVerification') return accept();
+      // An erased account's pending change is void: no link is mailed for it.
+      if (command.type === 'IssueEmailChangeLink') return accept();
       return reject({ kind: 'AccountNotFound' });
     }
     return decideForActive(command, state, state.userId);
@@ -127,7 +152,63 @@ function decideForActive(
     }
     case 'EraseUser':
       return accept(UserErased({ userId, erasedAt: command.now.toISOString(), requestedBy: command.requestedBy }));
+    case 'RequestEmailChange':
+    case 'IssueEmailChangeLink':
+    case 'ConfirmEmailChange':
+      return decideEmailChange(command, state, userId);
   }
+}
+
+function decideEmailChange(command: EmailChangeCommand, state: AccountState, userId: string): AccountDecision {
+  switch (command.type) {
+    case 'RequestEmailChange':
+      // Moving to the address one has is nothing to do (and nothing to mail).
+      if (command.newEmail === state.email) return accept();
+      return accept(
+        EmailChangeRequested({
+          userId,
+          requestId: command.requestId,
+          newEmail: command.newEmail,
+          locale: command.locale,
+          requestedAt: command.now.toISOString(),
+        }),
+      );
+    case 'IssueEmailChangeLink':
+      // Only the latest request gets a link, and only one: a replay of the request mails nothing twice.
+      if (state.emailChange?.requestId !== command.requestId || state.emailChange.link) return accept();
+      return accept(
+        EmailChangeLinkIssued({
+          userId,
+          requestId: command.requestId,
+          tokenHash: command.tokenHash,
+          expiresAt: command.expiresAt.toISOString(),
+        }),
+      );
+    case 'ConfirmEmailChange': {
+      const invalid = emailChangeTokenRejection(state, command.tokenHash, command.now);
+      if (invalid || !state.emailChange) return reject(invalid ?? { kind: 'InvalidToken' });
+      return accept(
+        EmailChanged({
+          userId,
+          email: state.emailChange.newEmail,
+          emailIndex: command.emailIndex,
+          previousEmailIndex: state.emailIndex ?? '',
+          changedAt: command.now.toISOString(),
+        }),
+        // Consumers that know only EmailVerified (login's sign-in check) learn the address is proven.
+        ...(state.emailVerified ? [] : [EmailVerified({ userId, verifiedAt: command.now.toISOString() })]),
+      );
+    }
+  }
+}
+
+/**
+ * Why an e-mail change link does not open this account's pending change, or undefined when it
+ * does; exported so the handler can check it before it reserves the new address.
+ */
+export function emailChangeTokenRejection(state: AccountState, tokenHash: string, now: Date): AccountRejection | undefined {
+  if (state.status !== 'active') return { kind: 'InvalidToken' };
+  return checkToken(state.emailChange?.link, tokenHash, now);
 }
 
 function register(command: Extract<AccountCommand, { type: 'RegisterUser' }>, state: AccountState): AccountDecision {

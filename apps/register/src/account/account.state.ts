@@ -5,6 +5,17 @@ export interface PendingToken {
   readonly expiresAt: string;
 }
 
+/**
+ * The latest change of address asked for: only it can be confirmed (a newer request replaces it),
+ * and only once register mailed its link (the token's hash is known from EmailChangeLinkIssued).
+ */
+export interface PendingEmailChange {
+  readonly requestId: string;
+  readonly newEmail: string;
+  readonly locale: string;
+  readonly link?: PendingToken;
+}
+
 export interface ConsentState {
   readonly policyVersion: string;
   readonly grantedAt: string;
@@ -20,6 +31,7 @@ export interface AccountState {
   readonly emailVerified: boolean;
   readonly verification?: PendingToken;
   readonly reset?: PendingToken;
+  readonly emailChange?: PendingEmailChange;
   readonly profile: ProfileAttributes;
   readonly consents: Readonly<Record<string, ConsentState>>;
   /** Set when the account came from a bulk import: the fingerprint of what that import said. */
@@ -63,6 +75,27 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       return { ...state, profile: { ...state.profile, ...(event.data.changes ?? {}) } };
     case 'UserErased':
       return { ...initialAccountState(), status: 'erased', userId: state.userId, emailIndex: state.emailIndex };
+    case 'EmailChangeRequested':
+      return {
+        ...state,
+        emailChange: { requestId: event.data.requestId, newEmail: event.data.newEmail ?? '', locale: event.data.locale },
+      };
+    case 'EmailChangeLinkIssued':
+      if (state.emailChange?.requestId !== event.data.requestId) return state;
+      return {
+        ...state,
+        emailChange: { ...state.emailChange, link: { tokenHash: event.data.tokenHash, expiresAt: event.data.expiresAt } },
+      };
+    case 'EmailChanged':
+      // The new address is proven read; a verification link of the old one must not verify it.
+      return {
+        ...state,
+        email: event.data.email ?? undefined,
+        emailIndex: event.data.emailIndex,
+        emailVerified: true,
+        verification: undefined,
+        emailChange: undefined,
+      };
     case 'UserSessionsRevoked':
     case 'PasswordRehashed':
       return state;
@@ -89,6 +122,8 @@ export type AccountRejection =
   | { readonly kind: 'AlreadyRegistered' }
   | { readonly kind: 'InvalidToken' }
   | { readonly kind: 'TokenExpired' }
+  /** The address an e-mail change would move to is another account's (found when its link is opened). */
+  | { readonly kind: 'EmailTaken' }
   /** An import line with an external id already imported with other content (like an idempotency key reused). */
   | { readonly kind: 'ImportConflict' }
   /** An import line naming a person who was erased: erasure is not undone by importing them again. */

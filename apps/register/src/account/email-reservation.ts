@@ -6,7 +6,9 @@ import { accept, defineEvent, reject, type Decider, type EventOf } from '#cqrs';
  * address end with exactly one winner.
  */
 export const EmailReserved = defineEvent<{ userId: string; reservedAt: string }>()('EmailReserved');
-export const EmailReleased = defineEvent<{ userId: string; releasedAt: string; reason: 'erased' | 'abandoned' }>()('EmailReleased');
+export const EmailReleased = defineEvent<{ userId: string; releasedAt: string; reason: 'erased' | 'abandoned' | 'changed' }>()(
+  'EmailReleased',
+);
 
 export type ReservationEvent = EventOf<typeof EmailReserved> | EventOf<typeof EmailReleased>;
 export const reservationEvents = [EmailReserved, EmailReleased];
@@ -31,8 +33,11 @@ export type ReservationCommand =
       readonly type: 'ReleaseEmail';
       readonly userId: string;
       readonly now: Date;
-      /** `abandoned`: the claim's account was never written (an import line refused after its claim). */
-      readonly reason?: 'erased' | 'abandoned';
+      /**
+       * `abandoned`: the claim's account was never written (an import line refused after its claim);
+       * `changed`: the account moved to another address.
+       */
+      readonly reason?: 'erased' | 'abandoned' | 'changed';
     };
 
 export type ReservationRejection = { readonly kind: 'EmailTaken' };

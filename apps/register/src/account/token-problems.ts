@@ -2,7 +2,7 @@ import { ProblemError } from '#platform';
 import type { AccountRejection } from './account.state';
 
 /** Mailed-token failures as problems. Unknown, used and wrong tokens look alike on purpose. */
-export function tokenProblem(rejection: AccountRejection, purpose: 'verification' | 'reset'): ProblemError {
+export function tokenProblem(rejection: AccountRejection, purpose: 'verification' | 'reset' | 'e-mail change'): ProblemError {
   if (rejection.kind === 'TokenExpired') {
     return new ProblemError({
       status: 400,

@@ -8,8 +8,9 @@ export interface MailContent {
   readonly say: Say;
   /** Lines before the button (an empty one: a blank line in the text part). */
   readonly intro: readonly string[];
-  readonly link: string;
-  readonly button: string;
+  /** The link its button opens; a notice (the old address told of a change) has none. */
+  readonly link?: string;
+  readonly button?: string;
   /** Paragraphs after it (the code, the expiry, "not you?"). */
   readonly after: readonly string[];
 }
@@ -62,7 +63,11 @@ export function mailHtml(content: MailContent, lang: string): string {
 <div style="max-width:560px;margin:0 auto;background:#ffffff;border-radius:12px;border-top:4px solid ${colors.accent};padding:32px">
 ${logo}<p style="margin:0 0 16px;color:#5a6275;font-weight:600">${escapeHtml(content.site)}</p>
 ${paragraphs(content.intro)}
-<p style="margin:24px 0"><a href="${escapeHtml(content.link)}" style="display:inline-block;padding:12px 20px;border-radius:8px;background:${colors.primary};color:${colors.onPrimary};font-weight:600;text-decoration:none">${escapeHtml(content.button)}</a></p>
+${
+  content.link && content.button
+    ? `<p style="margin:24px 0"><a href="${escapeHtml(content.link)}" style="display:inline-block;padding:12px 20px;border-radius:8px;background:${colors.primary};color:${colors.onPrimary};font-weight:600;text-decoration:none">${escapeHtml(content.button)}</a></p>`
+    : ''
+}
 ${paragraphs(content.after)}
 </div>
 ${footer.length > 0 ? `<p style="max-width:560px;margin:16px auto 0;text-align:center;font-size:14px;color:#5a6275">${footer.join(' · ')}</p>` : ''}

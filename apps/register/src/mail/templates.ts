@@ -67,3 +67,47 @@ export function passwordResetMail(tenant: TenantRef, to: string, token: string, 
     locale,
   );
 }
+
+/** To the new address: the link that makes it the account's, once opened. */
+export function emailChangeMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale): OutgoingMail {
+  const say = sayIn(locale);
+  const site = siteNameOf(tenant.name, tenant.branding);
+  const link = mailedLink(settings, tenant, 'confirm-email-change', locale, token);
+  return branded(
+    to,
+    say('mail.emailChange.subject', { site }),
+    {
+      site,
+      brand: tenant.branding,
+      say,
+      intro: [say('mail.emailChange.asked', { site }), '', say('mail.emailChange.link', { link })],
+      link,
+      button: say('mail.emailChange.button'),
+      after: [
+        say('mail.code', { code: token }),
+        '',
+        say('mail.verification.expiry', { hours: Math.round(settings.verificationTokenTtlMs / 3_600_000) }),
+        say('mail.emailChange.until'),
+      ],
+    },
+    locale,
+  );
+}
+
+/** To the address in use: a change was asked for. No link and no code: it must not help whoever asked. */
+export function emailChangeNoticeMail(tenant: TenantRef, to: string, locale: Locale): OutgoingMail {
+  const say = sayIn(locale);
+  const site = siteNameOf(tenant.name, tenant.branding);
+  return branded(
+    to,
+    say('mail.emailChangeNotice.subject', { site }),
+    {
+      site,
+      brand: tenant.branding,
+      say,
+      intro: [say('mail.emailChangeNotice.asked', { site })],
+      after: ['', say('mail.emailChangeNotice.notYou')],
+    },
+    locale,
+  );
+}

@@ -55,5 +55,15 @@ export const journeyPages: readonly ApiOperation[] = [
     200: 'password changed',
     ...refused,
   }),
+  page('get', '/t/{tenant}/confirm-email-change', 'The page the e-mail change mail links to (#token=…, or the code typed in)', {
+    200: 'the page',
+    404: 'unknown tenant',
+  }),
+  page('post', '/t/{tenant}/confirm-email-change', 'Moves the account to the new address with the mailed code; the old address is freed', {
+    200: 'changed',
+    ...refused,
+    400: 'expired, used, replaced or unknown link: says so, and where to start again',
+    409: 'the page again: another account took the address meanwhile',
+  }),
   page('get', '/pages/mailed-token.js', "The journey pages' script: fills the code from the link's fragment", { 200: 'JavaScript' }),
 ];

@@ -10,6 +10,7 @@ import { emailAddress, mailedToken } from '../register.schemas';
 import { weakPasswordReason, WeakPasswordError } from '../sign-up/password';
 import { SignUpFlow } from '../sign-up/sign-up.flow';
 import { VerificationFlow } from '../verification/verification.flow';
+import { EmailChangeFlow } from '../email-change/email-change.flow';
 import * as views from './journey-views';
 import { PAGE_FORMS, PageForms } from './page-forms';
 
@@ -38,6 +39,7 @@ export class JourneyPagesController {
     private readonly signUps: SignUpFlow,
     private readonly verifications: VerificationFlow,
     private readonly resets: PasswordResetFlow,
+    private readonly emailChanges: EmailChangeFlow,
     @Inject(PAGE_FORMS) private readonly forms: PageForms,
     @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
   ) {}
@@ -128,6 +130,31 @@ export class JourneyPagesController {
     } catch (error) {
       const message = isTokenProblem(error) ? tokenFailure(error, context.say) : undefined;
       return refused(reply, error, context.say, (fallback) => views.resetPasswordView(context, { token, error: message ?? fallback }));
+    }
+  }
+
+  @Get('confirm-email-change')
+  async confirmEmailChangePage(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const query = queryOf(request);
+    const context = await this.context(slug, request, reply, query);
+    return send(reply, 200, views.confirmEmailChangeView(context, { token: typeof query.token === 'string' ? query.token : '' }));
+  }
+
+  /** The mailed link of a change of address: a refused link, or an address another account took meanwhile, says so. */
+  @Post('confirm-email-change')
+  async confirmEmailChange(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const { tenant, context, form } = await this.posted(slug, request, reply);
+    const startAgain = this.forms.emailChangePage(tenant.slug);
+    try {
+      const { token } = parseBody(tokenForm, form);
+      await this.emailChanges.confirm(tenant, callerOf(request), token);
+      return send(reply, 200, views.emailChangedView(context));
+    } catch (error) {
+      if (isTokenProblem(error))
+        return send(reply, error.status, views.emailChangeFailedView(context, tokenFailure(error, context.say), startAgain));
+      if (error instanceof ProblemError && error.type === 'email-taken')
+        return send(reply, 409, views.emailChangeFailedView(context, context.say('emailChangeFailed.taken'), startAgain));
+      return refused(reply, error, context.say, (message) => views.confirmEmailChangeView(context, { error: message }));
     }
   }
 

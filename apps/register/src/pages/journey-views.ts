@@ -195,4 +195,36 @@ export function passwordChangedView(context: JourneyContext): Rendered {
   );
 }
 
+export function confirmEmailChangeView(context: JourneyContext, form: { token?: string; error?: string } = {}): Rendered {
+  const { say } = context;
+  return render(
+    context,
+    say('confirmEmail.title'),
+    `${alert(form.error)}
+<form method="post" action="${escapeHtml(base(context, 'confirm-email-change'))}">${hidden(context)}
+<label for="token">${escapeHtml(say('field.token'))}</label><input id="token" name="token" type="text" required autocomplete="off" spellcheck="false" value="${escapeHtml(form.token ?? '')}">
+<button type="submit" data-after-token>${escapeHtml(say('confirmEmail.submit'))}</button>
+</form>`,
+    true,
+  );
+}
+
+export function emailChangedView(context: JourneyContext): Rendered {
+  const { say } = context;
+  return render(
+    context,
+    say('emailChanged.title'),
+    `<p class="done" role="status">${escapeHtml(say('emailChanged.done'))}</p>${continueLink(context, say('link.continueToSignIn'))}`,
+  );
+}
+
+/** An expired, used, replaced or unknown change link, or an address taken meanwhile: says which, and where to start again. */
+export function emailChangeFailedView(context: JourneyContext, reason: string, accountPage?: string): Rendered {
+  const { say } = context;
+  const again = accountPage
+    ? `<p><a href="${escapeHtml(accountPage)}">${escapeHtml(say('emailChangeFailed.offer'))}</a></p>`
+    : `<p>${escapeHtml(say('emailChangeFailed.offer'))}</p>`;
+  return render(context, say('linkFailed.title'), `${alert(reason)}${again}`);
+}
+
 export { withContinue };

@@ -61,6 +61,11 @@ export class PageForms {
     return url.href;
   }
 
+  /** Login's page where a signed-in person asks to change their address (where a failed change link starts again). */
+  emailChangePage(tenantSlug: string): string | undefined {
+    return this.continueBase ? `${this.continueBase.replace(/\/$/, '')}/t/${encodeURIComponent(tenantSlug)}/account/email` : undefined;
+  }
+
   private mac(tenantSlug: string, browser: string): string {
     return createHmac('sha256', this.key).update(`${tenantSlug}|${browser}`).digest('base64url');
   }

@@ -5,9 +5,9 @@ import { accountStreamFor, type AccountEvent } from '#contracts';
 import type { AccountRejection } from '../account/account.state';
 import { Clock, type TenantRef } from '../register.ports';
 
-type SelfServiceCommand = Extract<AccountCommand, { type: 'UpdateProfile' | 'GrantConsent' | 'WithdrawConsent' }>;
+type SelfServiceCommand = Extract<AccountCommand, { type: 'UpdateProfile' | 'GrantConsent' | 'WithdrawConsent' | 'RequestEmailChange' }>;
 
-/** A signed-in person changing their own profile or consents. */
+/** A signed-in person changing their own profile or consents, or asking to change their address. */
 export class ChangeOwnAccount {
   constructor(
     readonly tenant: TenantRef,

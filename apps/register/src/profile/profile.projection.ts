@@ -102,6 +102,11 @@ async function applyOne(envelope: EventEnvelope, tx: EntityManager): Promise<voi
     case 'EmailVerified':
       await profiles.update({ tenantId, userId: event.data.userId }, { emailVerified: true, updatedAt: at });
       return;
+    case 'EmailChanged':
+      // Rebuilt after an erasure, the address reads back null: the row is deleted by UserErased anyway.
+      if (envelope.erased || !event.data.email) return;
+      await profiles.update({ tenantId, userId: event.data.userId }, { email: event.data.email, emailVerified: true, updatedAt: at });
+      return;
     case 'ProfileUpdated':
       if (envelope.erased || !event.data.changes) return;
       await profiles.update({ tenantId, userId: event.data.userId }, { ...event.data.changes, updatedAt: at });

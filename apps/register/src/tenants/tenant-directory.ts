@@ -26,6 +26,12 @@ export class TenantDirectory {
     return record;
   }
 
+  /** A tenant by id, for work that starts from an event rather than a request (the mails of an e-mail change). */
+  async byId(tenantId: string): Promise<TenantRecord | undefined> {
+    const row = await this.dataSource.getRepository(TenantRow).findOneBy({ tenantId });
+    return row ? this.bySlug(row.slug) : undefined;
+  }
+
   /** The tenant changed (its branding): this replica's next request reads it again. Others within the cache's 30 s. */
   forget(slug: string): void {
     this.cache.delete(slug);

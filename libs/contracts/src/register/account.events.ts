@@ -74,6 +74,42 @@ export const PasswordRehashed = defineEvent<{ userId: string; passwordHash: stri
   personalData: { subject: ofUser, fields: ['passwordHash'] },
 });
 
+/**
+ * A signed-in person asked to use another address (login's account page, or register's
+ * `POST /me/email`). Nothing changes yet: register mails a link to `newEmail` (EmailChangeLinkIssued)
+ * and the current address stays in use until that link is opened. `locale` is the language of the
+ * page or call that asked, for the mails. A newer request replaces this one.
+ */
+export const EmailChangeRequested = defineEvent<{
+  userId: string;
+  requestId: string;
+  newEmail: string;
+  locale: string;
+  requestedAt: string;
+}>()('EmailChangeRequested', { personalData: { subject: ofUser, fields: ['newEmail'] } });
+
+/**
+ * Register mailed the confirmation link of request `requestId`. The token is minted by register
+ * when it mails (only it can mail, and only a hash is ever stored), hence an event of its own
+ * rather than a hash on the request that whoever asked would have to hand over in clear.
+ */
+export const EmailChangeLinkIssued = defineEvent<{ userId: string; requestId: string; tokenHash: string; expiresAt: string }>()(
+  'EmailChangeLinkIssued',
+);
+
+/**
+ * The link was opened and the new address reserved: from now on the account's address is `email`
+ * (verified, since the person proved they read it). `previousEmailIndex` names the reservation
+ * released. Read models replace the address; sign-in takes the new one only.
+ */
+export const EmailChanged = defineEvent<{
+  userId: string;
+  email: string;
+  emailIndex: string;
+  previousEmailIndex: string;
+  changedAt: string;
+}>()('EmailChanged', { personalData: { subject: ofUser, fields: ['email'] } });
+
 /** Tells every holder of a session for this person (login) to end it. */
 export const UserSessionsRevoked = defineEvent<{ userId: string; reason: string }>()('UserSessionsRevoked');
 
@@ -103,7 +139,10 @@ export type AccountEvent =
   | EventOf<typeof ProfileUpdated>
   | EventOf<typeof UserErased>
   | EventOf<typeof UserImported>
-  | EventOf<typeof PasswordRehashed>;
+  | EventOf<typeof PasswordRehashed>
+  | EventOf<typeof EmailChangeRequested>
+  | EventOf<typeof EmailChangeLinkIssued>
+  | EventOf<typeof EmailChanged>;
 
 export const accountEvents = [
   UserRegistered,
@@ -118,4 +157,7 @@ export const accountEvents = [
   UserErased,
   UserImported,
   PasswordRehashed,
+  EmailChangeRequested,
+  EmailChangeLinkIssued,
+  EmailChanged,
 ];

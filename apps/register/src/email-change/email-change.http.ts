@@ -1,0 +1,39 @@
+import { Body, Controller, HttpCode, Inject, Param, Post, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { parseBody } from '#platform';
+import { callerOf, TenantAccess } from '../access/tenant-access';
+import { languageOfCall } from '../messages/messages';
+import { REGISTER_SETTINGS, type RegisterSettings } from '../register.ports';
+import { emailAddress } from '../register.schemas';
+import { EmailChangeFlow } from './email-change.flow';
+
+export const emailChangeBody = z.object({ email: emailAddress }).strict();
+
+/**
+ * `POST /t/{tenant}/me/email`: an application asks, for its signed-in user, to move the account to
+ * another address. The access token is enough, as for the profile's other changes: nothing
+ * changes until the new address's owner opens the mailed link, and the current address is told.
+ * Login's account page, used in a browser, checks the password again, because a browser left
+ * signed in is easier to borrow than an application's token.
+ */
+@Controller('t/:tenant/me/email')
+export class EmailChangeController {
+  constructor(
+    private readonly flow: EmailChangeFlow,
+    private readonly access: TenantAccess,
+    @Inject(REGISTER_SETTINGS) private readonly settings: RegisterSettings,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  async request(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
+    const { tenant, userId } = await this.access.requirePerson(request, slug);
+    const { email } = parseBody(emailChangeBody, body);
+    await this.flow.request(tenant, callerOf(request), userId, email, languageOfCall(request, tenant, this.settings.defaultLocale));
+    return {
+      status: 'accepted',
+      detail: 'a link to confirm the new address is on its way to it; the current address stays in use until then',
+    };
+  }
+}
