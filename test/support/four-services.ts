@@ -85,7 +85,10 @@ export async function startFourServices(
   };
   try {
     for (const { name, service: of, env: own } of PROCESSES) {
-      const environment = { ...shared, ...perService[of], ...own, HOST: '127.0.0.1', PORT: String(ports[name]) };
+      // Register fetches the others' export sections from their API processes.
+      const fetchesSections: Record<string, string> =
+        of === 'register' ? { PULSE_INTERNAL_URL: urlOf('pulse'), REWARDS_INTERNAL_URL: urlOf('rewards') } : {};
+      const environment = { ...shared, ...fetchesSections, ...perService[of], ...own, HOST: '127.0.0.1', PORT: String(ports[name]) };
       const service = spawnService(of, environment, urlOf(name));
       service.process.once('exit', (code, signal) => {
         if (!closing) exits.push(`${name} exited (${signal ?? code})`);

@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
+import { exportPartsTableDdl } from '#contracts';
 
 /** Login's tables. Every row starts with its tenant; primary keys lead with it. */
 export class LoginTables1732400000000 implements MigrationInterface {
@@ -142,5 +143,18 @@ export class LoginSessionsByAccount1765530000000 implements MigrationInterface {
 
   async down(runner: QueryRunner): Promise<void> {
     await runner.query('DROP INDEX IF EXISTS login_oidc_models_session_of');
+  }
+}
+
+/** Login's sections of exports (sessions, grants, sign-in history), sealed under each export's key. */
+export class LoginExportParts1765600000001 implements MigrationInterface {
+  name = 'LoginExportParts1765600000001';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(exportPartsTableDdl('login_export_parts'));
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS login_export_parts');
   }
 }

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
+import { exportPartsTableDdl, INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 import { PULSE_TENANTS_PROJECTION } from './tenants/tenants.projection';
 
@@ -328,5 +328,18 @@ export class PulseAudienceBackfills1765510000001 implements MigrationInterface {
 
   async down(runner: QueryRunner): Promise<void> {
     await runner.query('DROP TABLE IF EXISTS pulse_audience_backfills');
+  }
+}
+
+/** Pulse's sections of exports (profiles, identities, traits, tracked events), sealed under each export's key. */
+export class PulseExportParts1765600000002 implements MigrationInterface {
+  name = 'PulseExportParts1765600000002';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(exportPartsTableDdl('pulse_export_parts'));
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS pulse_export_parts');
   }
 }

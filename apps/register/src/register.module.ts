@@ -13,6 +13,7 @@ import {
   ServiceInfrastructure,
 } from '#cqrs';
 import { blindIndex } from '#personal-data';
+import { ExportParts, exportSectionProjection } from '#contracts';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { TenantKeyLookup } from '#tenant-keys';
 import { AccessTokenVerifier } from './access/access-token';
@@ -24,6 +25,10 @@ import { ErasureController } from './erasure/erasure.http';
 import { ErasureRequests } from './erasure/erasure-requests';
 import { ErasureRequestsController } from './erasure/erasure-requests.http';
 import { erasureProjection } from './erasure/erasure.projection';
+import { ExportDocuments, REGISTER_EXPORT_PARTS } from './exports/export-document';
+import { EXPORT_SETTINGS, ExportRequests, type ExportSettings } from './exports/export-requests';
+import { ExportsController } from './exports/exports.http';
+import { registerSection } from './exports/register-section';
 import { DevMailboxController } from './mail/dev-mailbox.http';
 import { DevMailbox, Mailer } from './mail/mailer';
 import { RequestMailedLinkHandler } from './account/mailed-links';
@@ -75,6 +80,8 @@ export interface RegisterRuntime {
   readonly requestLimits: RequestLimitSettings;
   /** argon2id hashes one tenant may have in flight in this process. */
   readonly hashesPerTenant: number;
+  /** Exports' link lifetime and where the other services' sections are fetched; 24 h and nowhere by default. */
+  readonly exports?: ExportSettings;
   /** The hosted pages' form key, and login's public URL, where journeys continue. */
   readonly pages: { readonly formKey: Buffer; readonly continueBase?: string };
 }
@@ -82,12 +89,14 @@ export interface RegisterRuntime {
 /** Register's projection runners: the read models' and that of its part of erasure requests (see erasure.projection.ts). */
 const PROJECTION_RUNNERS = Symbol('ProjectionRunners');
 const ERASURES_RUNNER = Symbol('ErasuresRunner');
+const EXPORTS_RUNNER = Symbol('ExportsRunner');
 
 @Module({})
 export class RegisterModule {
   static forRoot(runtime: RegisterRuntime): DynamicModule {
     const { infrastructure } = runtime;
     const devMailbox = runtime.mailer instanceof DevMailbox ? runtime.mailer : undefined;
+    const exportParts = new ExportParts('register_export_parts', infrastructure.personalData);
     const providers: Provider[] = [
       { provide: ServiceInfrastructure, useValue: infrastructure },
       { provide: EVENT_STORE, useValue: infrastructure.eventStore },
@@ -110,8 +119,8 @@ export class RegisterModule {
         // One call for both: the runners share their metrics. The erasures have a runner (and a checkpoint) of their
         // own because an erasure calls commands and waits on them, which must not hold up the profiles.
         provide: PROJECTION_RUNNERS,
-        inject: [MetricsRegistry, SERVICE_LOGGER, EraseUserHandler],
-        useFactory: (metrics: MetricsRegistry, logger: Logger, erasures: EraseUserHandler) =>
+        inject: [MetricsRegistry, SERVICE_LOGGER, EraseUserHandler, ExportRequests],
+        useFactory: (metrics: MetricsRegistry, logger: Logger, erasures: EraseUserHandler, exports: ExportRequests) =>
           projectionRunners(
             [
               registerReadModelProjection,
@@ -120,6 +129,14 @@ export class RegisterModule {
                 codec: infrastructure.codec,
                 erasures,
                 eraser: infrastructure.personalData,
+                exports,
+              }),
+              exportSectionProjection({
+                service: 'register',
+                parts: exportParts,
+                store: infrastructure.eventStore,
+                codec: infrastructure.codec,
+                gather: registerSection(infrastructure.commands),
               }),
             ],
             { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
@@ -129,6 +146,9 @@ export class RegisterModule {
       },
       { provide: ProjectionRunner, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[0] },
       { provide: ERASURES_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[1] },
+      { provide: EXPORTS_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[2] },
+      { provide: REGISTER_EXPORT_PARTS, useValue: exportParts },
+      { provide: EXPORT_SETTINGS, useValue: runtime.exports ?? { linkTtlMs: 24 * 3600 * 1000, sectionUrls: {} } },
       {
         provide: RequestLimits,
         inject: [MetricsRegistry],
@@ -142,17 +162,20 @@ export class RegisterModule {
       },
       {
         provide: RuntimeLifecycle,
-        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, RequestLimits, SERVICE_LOGGER],
+        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, EXPORTS_RUNNER, RequestLimits, SERVICE_LOGGER],
         useFactory: (
           checks: ReadinessChecks,
           projection: ProjectionRunner,
           erasures: ProjectionRunner,
+          exports: ProjectionRunner,
           limits: RequestLimits,
           logger: Logger,
         ) =>
           new RuntimeLifecycle(checks, {
             infrastructure,
             followers: [projection, erasures],
+            // A slow export (a person with a long history) must not take register out of rotation.
+            ungatedFollowers: [exports],
             maxLagMs: runtime.maxProjectionLagMs,
             tasks: [limitsCleanup(limits, runtime.requestLimits.windowMs, logger)],
             release: [() => runtime.mailer.close()],
@@ -160,13 +183,13 @@ export class RegisterModule {
       },
       {
         provide: ParkedEventsAdmin,
-        inject: [TenantAccess, ProjectionRunner, ERASURES_RUNNER],
-        useFactory: (access: TenantAccess, projection: ProjectionRunner, erasures: ProjectionRunner) =>
+        inject: [TenantAccess, ProjectionRunner, ERASURES_RUNNER, EXPORTS_RUNNER],
+        useFactory: (access: TenantAccess, projection: ProjectionRunner, erasures: ProjectionRunner, exports: ProjectionRunner) =>
           new ParkedEventsAdmin({
             requireAdmin: (headers) => access.requireAdmin({ headers }),
             tenantIdOf: async (slug) => (await access.tenant(slug)).tenantId,
-            projections: [projection.name, erasures.name],
-            runners: [projection, erasures],
+            projections: [projection.name, erasures.name, exports.name],
+            runners: [projection, erasures, exports],
             dataSource: infrastructure.dataSource,
           }),
       },
@@ -190,6 +213,8 @@ export class RegisterModule {
       ChangeOwnAccountHandler,
       EraseUserHandler,
       ErasureRequests,
+      ExportRequests,
+      ExportDocuments,
       ...(devMailbox ? [{ provide: DevMailbox, useValue: devMailbox }] : []),
     ];
     return {
@@ -205,6 +230,7 @@ export class RegisterModule {
         ConsentController,
         ErasureController,
         ErasureRequestsController,
+        ExportsController,
         ParkedEventsController,
         JourneyPagesController,
         JourneyScriptController,

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { INITIAL_API_KEY_ID } from '#contracts';
+import { exportPartsTableDdl, INITIAL_API_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 
 /** Rewards' read models. Every row starts with its tenant; primary keys lead with it. */
@@ -232,5 +232,18 @@ export class RewardsMemberEmails1765550000001 implements MigrationInterface {
   async down(runner: QueryRunner): Promise<void> {
     await runner.query('ALTER TABLE rewards_lots DROP COLUMN IF EXISTS reminded');
     await runner.query('DROP TABLE IF EXISTS rewards_member_emails');
+  }
+}
+
+/** Rewards' sections of exports (wallets, lots, transactions, redemptions), sealed under each export's key. */
+export class RewardsExportParts1765600000003 implements MigrationInterface {
+  name = 'RewardsExportParts1765600000003';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(exportPartsTableDdl('rewards_export_parts'));
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS rewards_export_parts');
   }
 }

@@ -134,7 +134,7 @@ export class ProfileReader {
     const page = stored.slice(0, limit);
     const events = [];
     for (const row of page) {
-      const properties = row.properties ? await this.openProperties(tenantId, row.properties) : undefined;
+      const properties = row.properties ? await openMessageProperties(this.personalData, tenantId, row.properties) : undefined;
       events.push({
         messageId: row.message_id,
         type: row.kind,
@@ -146,14 +146,18 @@ export class ProfileReader {
     }
     return { events, nextCursor: stored.length > limit ? page[page.length - 1]!.seq : null };
   }
+}
 
-  /**
-   * A message's properties are kept either as the profile sealed them (one value) or, for a call
-   * the profile had no reason to open, as the ingest sealed its fields (properties among them).
-   */
-  private async openProperties(tenantId: string, stored: JsonObject): Promise<{ value: JsonValue; erased: boolean }> {
-    if (!Array.isArray(stored.fields)) return this.personalData.openValue(tenantId, stored);
-    const opened = await this.personalData.open(tenantId, { [SEALED_FIELD]: stored });
-    return { value: opened.data.properties ?? null, erased: opened.erased };
-  }
+/**
+ * A message's properties are kept either as the profile sealed them (one value) or, for a call
+ * the profile had no reason to open, as the ingest sealed its fields (properties among them).
+ */
+export async function openMessageProperties(
+  personalData: PersonalDataCodec,
+  tenantId: string,
+  stored: JsonObject,
+): Promise<{ value: JsonValue; erased: boolean }> {
+  if (!Array.isArray(stored.fields)) return personalData.openValue(tenantId, stored);
+  const opened = await personalData.open(tenantId, { [SEALED_FIELD]: stored });
+  return { value: opened.data.properties ?? null, erased: opened.erased };
 }
