@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool } from 'pg';
@@ -43,8 +43,15 @@ export interface FourServices {
 }
 
 const repoRoot = resolve(__dirname, '../..');
-/** Apart from the drill's build: jest may run both files at once. */
-const buildDir = join(repoRoot, 'node_modules/.cache/tessera-four-services');
+/**
+ * Apart from the drill's build: jest may run both files at once. Per checkout too: worktrees that
+ * share one node_modules (a symlink) would otherwise compile over each other's build mid-run.
+ */
+const buildDir = join(
+  repoRoot,
+  'node_modules/.cache',
+  `tessera-four-services-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}`,
+);
 const entryOf = (service: ServiceName) => `apps/${service}/src/main.ts`;
 
 /**

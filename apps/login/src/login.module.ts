@@ -192,7 +192,7 @@ export class LoginModule {
           checks: ReadinessChecks,
           projection: ProjectionRunner,
           erasures: ProjectionRunner,
-          exports: ProjectionRunner,
+          exportRunner: ProjectionRunner,
           logger: Logger,
         ) => {
           const warn = (fields: object, message: string) => logger.warn(fields, message);
@@ -200,7 +200,7 @@ export class LoginModule {
             infrastructure,
             followers: [projection, erasures],
             // A long export must not take sign-in out of rotation.
-            ungatedFollowers: [exports],
+            ungatedFollowers: [exportRunner],
             maxLagMs: runtime.maxProjectionLagMs,
             tasks: [new ExpiredArtefactsCleanup(infrastructure.pool, warn), new ClientChangeListener(clients, runtime.databaseUrl, warn)],
           });
@@ -209,12 +209,12 @@ export class LoginModule {
       {
         provide: ParkedEventsAdmin,
         inject: [ProjectionRunner, ERASURES_RUNNER, EXPORTS_RUNNER],
-        useFactory: (projection: ProjectionRunner, erasures: ProjectionRunner, exports: ProjectionRunner) =>
+        useFactory: (projection: ProjectionRunner, erasures: ProjectionRunner, exportRunner: ProjectionRunner) =>
           new ParkedEventsAdmin({
             requireAdmin: (headers) => requireAdmin(headers, runtime.adminToken),
             tenantIdOf: async (slug) => (await directory.tenantBySlug(slug))?.tenantId,
-            projections: [projection.name, erasures.name, exports.name],
-            runners: [projection, erasures, exports],
+            projections: [projection.name, erasures.name, exportRunner.name],
+            runners: [projection, erasures, exportRunner],
             dataSource: infrastructure.dataSource,
           }),
       },

@@ -66,7 +66,7 @@ export class PulseModule {
     const { infrastructure, store } = runtime;
     const exportParts = new ExportParts('pulse_export_parts', infrastructure.personalData);
     // Sections are written where profiles are kept, and served by whichever process answers HTTP.
-    const exports = profiles
+    const exportSections = profiles
       ? exportSectionProjection({
           service: 'pulse',
           parts: exportParts,
@@ -78,7 +78,7 @@ export class PulseModule {
     const projections = [
       ...(ingest ? [pulseTenantsProjection, consentsProjection] : []),
       ...(profiles ? [profiles] : []),
-      ...(exports ? [exports] : []),
+      ...(exportSections ? [exportSections] : []),
     ];
     return {
       module: PulseModule,
@@ -157,7 +157,7 @@ export class PulseModule {
             // stops withdrawn purposes a little later, rather than taking tracking out of rotation.
             // Nor does a long export take the projector out of rotation.
             const gatesReadiness = (runner: ProjectionRunner) =>
-              runner.name !== exports?.name &&
+              runner.name !== exportSections?.name &&
               (runtime.role === 'projector' || (runner.name !== profiles?.name && runner.name !== CONSENTS_PROJECTION));
             return new RuntimeLifecycle(checks, {
               infrastructure,

@@ -120,7 +120,7 @@ export class RegisterModule {
         // own because an erasure calls commands and waits on them, which must not hold up the profiles.
         provide: PROJECTION_RUNNERS,
         inject: [MetricsRegistry, SERVICE_LOGGER, EraseUserHandler, ExportRequests],
-        useFactory: (metrics: MetricsRegistry, logger: Logger, erasures: EraseUserHandler, exports: ExportRequests) =>
+        useFactory: (metrics: MetricsRegistry, logger: Logger, erasures: EraseUserHandler, exportRequests: ExportRequests) =>
           projectionRunners(
             [
               registerReadModelProjection,
@@ -129,7 +129,7 @@ export class RegisterModule {
                 codec: infrastructure.codec,
                 erasures,
                 eraser: infrastructure.personalData,
-                exports,
+                exports: exportRequests,
               }),
               exportSectionProjection({
                 service: 'register',
@@ -167,7 +167,7 @@ export class RegisterModule {
           checks: ReadinessChecks,
           projection: ProjectionRunner,
           erasures: ProjectionRunner,
-          exports: ProjectionRunner,
+          exportRunner: ProjectionRunner,
           limits: RequestLimits,
           logger: Logger,
         ) =>
@@ -175,7 +175,7 @@ export class RegisterModule {
             infrastructure,
             followers: [projection, erasures],
             // A slow export (a person with a long history) must not take register out of rotation.
-            ungatedFollowers: [exports],
+            ungatedFollowers: [exportRunner],
             maxLagMs: runtime.maxProjectionLagMs,
             tasks: [limitsCleanup(limits, runtime.requestLimits.windowMs, logger)],
             release: [() => runtime.mailer.close()],
@@ -184,12 +184,12 @@ export class RegisterModule {
       {
         provide: ParkedEventsAdmin,
         inject: [TenantAccess, ProjectionRunner, ERASURES_RUNNER, EXPORTS_RUNNER],
-        useFactory: (access: TenantAccess, projection: ProjectionRunner, erasures: ProjectionRunner, exports: ProjectionRunner) =>
+        useFactory: (access: TenantAccess, projection: ProjectionRunner, erasures: ProjectionRunner, exportRunner: ProjectionRunner) =>
           new ParkedEventsAdmin({
             requireAdmin: (headers) => access.requireAdmin({ headers }),
             tenantIdOf: async (slug) => (await access.tenant(slug)).tenantId,
-            projections: [projection.name, erasures.name, exports.name],
-            runners: [projection, erasures, exports],
+            projections: [projection.name, erasures.name, exportRunner.name],
+            runners: [projection, erasures, exportRunner],
             dataSource: infrastructure.dataSource,
           }),
       },
