@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { exportPartsTableDdl } from '#contracts';
+import { exportPartsMigration } from '#contracts';
 
 /** Login's tables. Every row starts with its tenant; primary keys lead with it. */
 export class LoginTables1732400000000 implements MigrationInterface {
@@ -147,14 +147,4 @@ export class LoginSessionsByAccount1765530000000 implements MigrationInterface {
 }
 
 /** Login's sections of exports (sessions, grants, sign-in history), sealed under each export's key. */
-export class LoginExportParts1765600000001 implements MigrationInterface {
-  name = 'LoginExportParts1765600000001';
-
-  async up(runner: QueryRunner): Promise<void> {
-    await runner.query(exportPartsTableDdl('login_export_parts'));
-  }
-
-  async down(runner: QueryRunner): Promise<void> {
-    await runner.query('DROP TABLE IF EXISTS login_export_parts');
-  }
-}
+export const LoginExportParts1765600000001 = exportPartsMigration('login_export_parts', 'LoginExportParts1765600000001');

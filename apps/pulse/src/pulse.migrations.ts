@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { exportPartsTableDdl, INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
+import { exportPartsMigration, INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 import { PULSE_TENANTS_PROJECTION } from './tenants/tenants.projection';
 
@@ -332,14 +332,4 @@ export class PulseAudienceBackfills1765510000001 implements MigrationInterface {
 }
 
 /** Pulse's sections of exports (profiles, identities, traits, tracked events), sealed under each export's key. */
-export class PulseExportParts1765600000002 implements MigrationInterface {
-  name = 'PulseExportParts1765600000002';
-
-  async up(runner: QueryRunner): Promise<void> {
-    await runner.query(exportPartsTableDdl('pulse_export_parts'));
-  }
-
-  async down(runner: QueryRunner): Promise<void> {
-    await runner.query('DROP TABLE IF EXISTS pulse_export_parts');
-  }
-}
+export const PulseExportParts1765600000002 = exportPartsMigration('pulse_export_parts', 'PulseExportParts1765600000002');

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { exportPartsTableDdl, INITIAL_API_KEY_ID } from '#contracts';
+import { exportPartsMigration, INITIAL_API_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 
 /** Rewards' read models. Every row starts with its tenant; primary keys lead with it. */
@@ -236,14 +236,4 @@ export class RewardsMemberEmails1765550000001 implements MigrationInterface {
 }
 
 /** Rewards' sections of exports (wallets, lots, transactions, redemptions), sealed under each export's key. */
-export class RewardsExportParts1765600000003 implements MigrationInterface {
-  name = 'RewardsExportParts1765600000003';
-
-  async up(runner: QueryRunner): Promise<void> {
-    await runner.query(exportPartsTableDdl('rewards_export_parts'));
-  }
-
-  async down(runner: QueryRunner): Promise<void> {
-    await runner.query('DROP TABLE IF EXISTS rewards_export_parts');
-  }
-}
+export const RewardsExportParts1765600000003 = exportPartsMigration('rewards_export_parts', 'RewardsExportParts1765600000003');

@@ -110,6 +110,7 @@ export {
   type SectionGatherer,
   type SectionValue,
   exportPartSource,
+  exportPartsMigration,
   exportPartsTableDdl,
   exportSectionProjection,
   jsonObjectFragments,

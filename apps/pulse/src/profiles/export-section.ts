@@ -95,7 +95,8 @@ export function pulseSection(personalData: PersonalDataCodec) {
             received_at: Date;
             properties: JsonObject | null;
           }[] = await tx.query(
-            `SELECT seq::text, message_id, kind, name, occurred_at, received_at, properties FROM pulse_profile_events
+            // seq as it is (int8 arrives as a string): a text cast named seq would be what ORDER BY sorts, "10" before "2".
+            `SELECT seq, message_id, kind, name, occurred_at, received_at, properties FROM pulse_profile_events
               WHERE tenant_id = $1 AND profile_id = $2 AND seq > $3::bigint ORDER BY seq LIMIT $4`,
             [tenantId, profileId, after, EVENTS_PAGE],
           );

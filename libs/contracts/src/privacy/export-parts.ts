@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Pool } from 'pg';
-import type { EntityManager } from 'typeorm';
+import type { EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
 import { appendFromProjection, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
 import type { AppendedEvents, EventStore, JsonObject, JsonValue } from '#eventstore';
 import { SubjectErasedError, type PersonalDataCodec } from '#personal-data';
@@ -34,6 +34,24 @@ export function exportPartsTableDdl(table: string): string {
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, export_id, seq)
   )`;
+}
+
+/**
+ * The migration that creates a service's table of export parts, named as its migrations are
+ * (`<Service>ExportParts<timestamp>`, the timestamp TypeORM orders by).
+ */
+export function exportPartsMigration(table: string, name: string): new () => MigrationInterface {
+  return class implements MigrationInterface {
+    readonly name = name;
+
+    async up(runner: QueryRunner): Promise<void> {
+      await runner.query(exportPartsTableDdl(table));
+    }
+
+    async down(runner: QueryRunner): Promise<void> {
+      await runner.query(`DROP TABLE IF EXISTS ${table}`);
+    }
+  };
 }
 
 /**
