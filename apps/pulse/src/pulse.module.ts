@@ -97,7 +97,8 @@ export class PulseModule {
             ]
           : []),
         ParkedEventsController,
-        ExportPartsController,
+        // Sections are served where the API is (the projector writes them, one database).
+        ...(ingest ? [ExportPartsController] : []),
       ],
       providers: [
         { provide: EXPORT_PART_SOURCE, useValue: exportPartSource('pulse', exportParts, infrastructure) },

@@ -105,6 +105,7 @@ export {
   EXPORT_PART_SOURCE,
   ExportParts,
   ExportPartsController,
+  exportPartsApi,
   SectionObject,
   type ExportPartSource,
   type SectionGatherer,

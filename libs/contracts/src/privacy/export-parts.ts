@@ -6,7 +6,7 @@ import type { EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
 import { appendFromProjection, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
 import type { AppendedEvents, EventStore, JsonObject, JsonValue } from '#eventstore';
 import { SubjectErasedError, type PersonalDataCodec } from '#personal-data';
-import { ProblemError } from '#platform';
+import { ProblemError, type ApiOperation } from '#platform';
 import { ERASURE_STREAM_PREFIX } from './erasure.events';
 import {
   EXPORT_STREAM_PREFIX,
@@ -288,3 +288,15 @@ export class ExportPartsController {
       .send(Readable.from(parts.read(pool, tenantId, exportId)));
   }
 }
+
+/** The route above for a service's OpenAPI document. */
+export const exportPartsApi: readonly ApiOperation[] = [
+  {
+    method: 'get',
+    path: '/internal/exports/{tenantId}/{exportId}/{service}',
+    summary:
+      "This service's section of an export, as register fetches it to stream the document; authorised by a link register signed for this section (60 s)",
+    tags: ['exports'],
+    responses: { 200: 'the section (JSON, streamed)', 404: 'no such section, not ready, or a link not valid for it' },
+  },
+];
