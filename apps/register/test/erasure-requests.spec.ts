@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import fc from 'fast-check';
 import { eventually } from '#platform/testing';
 import { accountStreamFor } from '#contracts';
 import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
-import { hostileIdentityBodies, namesSomeone } from '../../../test/support/hostile-values';
+import { hostileIdentityRequests } from '../../../test/support/privacy-requests';
 
 /**
  * Erasure requests as register serves them: the tenant asks by userId, e-mail or anonymousId, the
@@ -91,27 +90,7 @@ describe('erasure requests', () => {
   });
 
   test('hostile bodies: 202 or 200, or 400 naming the field, never 5xx, and a refusal records nothing', async () => {
-    const body = hostileIdentityBodies();
-    let accepted = 0;
-    await fc.assert(
-      fc.asyncProperty(body, async (generated) => {
-        const before = await requestStreams();
-        const response = await ask(generated);
-        expect([200, 202, 400]).toContain(response.status);
-        if (response.status !== 400) {
-          // Accepted only when it names someone: one of the three, a non-empty string.
-          expect(namesSomeone(generated)).toBe(true);
-          accepted += 1;
-          return;
-        }
-        expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-        // A JSON pointer: to the field at fault (an unknown one included), or "" for a body that is no object.
-        expect(typeof response.body.errors[0].pointer).toBe('string');
-        expect(response.body.errors[0].pointer).toMatch(/^(\/[\s\S]*)?$/);
-        expect(await requestStreams()).toBe(before);
-      }),
-      { numRuns: 120 },
-    );
+    const accepted = await hostileIdentityRequests({ ask, requests: requestStreams, acceptedStatuses: [200, 202], numRuns: 120 });
     expect(accepted).toBeGreaterThan(5);
   });
 });

@@ -2,20 +2,10 @@ import type { EntityManager } from 'typeorm';
 import type { JsonObject, JsonValue } from '#eventstore';
 import type { PersonalDataCodec } from '#personal-data';
 import { jsonObjectFragments, type ExportIdentities } from '#contracts';
-import type { StoredTraits } from '../identity/identity-graph';
-import { openMessageProperties } from './profile-reader';
+import { openIdentities, openTraits, storedEventView, type StoredEvent, type StoredProfile } from './profile-reader';
 
 /** Tracked events read per query: a person with years of history is written out a page at a time. */
 const EVENTS_PAGE = 1000;
-
-interface ProfileRow {
-  profile_id: string;
-  user_id: string | null;
-  traits: StoredTraits;
-  event_count: string;
-  first_seen: Date | null;
-  last_seen: Date | null;
-}
 
 /**
  * Pulse's section of an export: every profile any of the identities resolves to (as an erasure
@@ -36,29 +26,17 @@ export function pulseSection(personalData: PersonalDataCodec) {
 
     async function* profiles(): AsyncGenerator<JsonValue[]> {
       const ids = await profileIds;
-      const rows: ProfileRow[] = await tx.query(
+      const rows: StoredProfile[] = await tx.query(
         'SELECT profile_id::text, user_id, traits, event_count::text, first_seen, last_seen FROM pulse_profiles WHERE tenant_id = $1 AND profile_id = ANY($2) ORDER BY profile_id',
         [tenantId, ids],
       );
       for (const row of rows) {
-        const known: { kind: string; value: string; sealed_value: JsonObject | null }[] = await tx.query(
-          'SELECT kind, value, sealed_value FROM pulse_identities WHERE tenant_id = $1 AND profile_id = $2 ORDER BY kind, value',
+        const known: { kind: 'userId' | 'anonymousId' | 'email'; value: string; sealed: JsonObject | null }[] = await tx.query(
+          'SELECT kind, value, sealed_value AS sealed FROM pulse_identities WHERE tenant_id = $1 AND profile_id = $2 ORDER BY kind, value',
           [tenantId, row.profile_id],
         );
-        const grouped: Record<'userIds' | 'anonymousIds' | 'emails', string[]> = { userIds: [], anonymousIds: [], emails: [] };
-        for (const identity of known) {
-          if (identity.kind === 'userId') grouped.userIds.push(identity.value);
-          else if (identity.kind === 'anonymousId') grouped.anonymousIds.push(identity.value);
-          else if (identity.kind === 'email' && identity.sealed_value) {
-            const opened = await personalData.openValue(tenantId, identity.sealed_value);
-            if (typeof opened.value === 'string') grouped.emails.push(opened.value);
-          }
-        }
-        const traits: Record<string, JsonValue> = {};
-        for (const [name, stored] of Object.entries(row.traits)) {
-          const opened = await personalData.openValue(tenantId, stored.v);
-          if (!opened.erased) traits[name] = opened.value;
-        }
+        const identities = await openIdentities(personalData, tenantId, known);
+        const traits = await openTraits(personalData, tenantId, row.traits);
         const counters: { event_name: string; count: string; first_seen: Date; last_seen: Date }[] = await tx.query(
           'SELECT event_name, count::text, first_seen, last_seen FROM pulse_profile_counters WHERE tenant_id = $1 AND profile_id = $2 ORDER BY event_name',
           [tenantId, row.profile_id],
@@ -67,7 +45,7 @@ export function pulseSection(personalData: PersonalDataCodec) {
           {
             profileId: row.profile_id,
             userId: row.user_id,
-            identities: grouped,
+            identities: { userIds: identities.userId, anonymousIds: identities.anonymousId, emails: identities.email },
             traits,
             eventCount: Number(row.event_count),
             firstSeen: row.first_seen?.toISOString() ?? null,
@@ -86,33 +64,14 @@ export function pulseSection(personalData: PersonalDataCodec) {
     async function* events(): AsyncGenerator<JsonValue[]> {
       for (const profileId of await profileIds) {
         for (let after = '0'; ;) {
-          const rows: {
-            seq: string;
-            message_id: string;
-            kind: string;
-            name: string | null;
-            occurred_at: Date;
-            received_at: Date;
-            properties: JsonObject | null;
-          }[] = await tx.query(
+          const rows: StoredEvent[] = await tx.query(
             // seq as it is (int8 arrives as a string): a text cast named seq would be what ORDER BY sorts, "10" before "2".
             `SELECT seq, message_id, kind, name, occurred_at, received_at, properties FROM pulse_profile_events
               WHERE tenant_id = $1 AND profile_id = $2 AND seq > $3::bigint ORDER BY seq LIMIT $4`,
             [tenantId, profileId, after, EVENTS_PAGE],
           );
           const page: JsonValue[] = [];
-          for (const row of rows) {
-            const properties = row.properties ? await openMessageProperties(personalData, tenantId, row.properties) : undefined;
-            page.push({
-              profileId,
-              messageId: row.message_id,
-              type: row.kind,
-              name: row.name,
-              timestamp: row.occurred_at.toISOString(),
-              receivedAt: row.received_at.toISOString(),
-              properties: properties && !properties.erased ? properties.value : null,
-            });
-          }
+          for (const row of rows) page.push({ profileId, ...(await storedEventView(personalData, tenantId, row)) });
           yield page;
           if (rows.length < EVENTS_PAGE) break;
           after = rows[rows.length - 1]!.seq;
