@@ -26,7 +26,12 @@ const JOURNEYS = { LOGIN_PUBLIC_URL: LOGIN_URL, REGISTER_PUBLIC_URL: REGISTER_UR
 
 /** Register first: the others follow its tenants through the event store. */
 const services: ServiceSpec[] = [
-  { name: 'register', port: 3002, env: JOURNEYS },
+  // Register streams exports, fetching pulse's and rewards' sections from them (login's from LOGIN_PUBLIC_URL).
+  {
+    name: 'register',
+    port: 3002,
+    env: { ...JOURNEYS, PULSE_INTERNAL_URL: 'http://127.0.0.1:3003', REWARDS_INTERNAL_URL: 'http://127.0.0.1:3004' },
+  },
   { name: 'login', port: 3001, env: JOURNEYS },
   { name: 'pulse', port: 3003 },
   // Members' own routes (/t/{tenant}/me/...) take login's access tokens.

@@ -1,6 +1,7 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { Pool } from 'pg';
+import { exportPartToken } from '#contracts';
 import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data';
 import { basic, eventually } from '../apps/pulse/test/pulse-harness';
 import { REDIRECT_URI } from '../apps/login/test/sign-in-flow';
@@ -110,6 +111,35 @@ describe('one erasure across register, login, pulse and rewards', () => {
     return { status, elapsedMs: Date.now() - since };
   }
 
+  /** Polls an export until every section is ready; answers its status. */
+  async function untilReady(location: string, headers: Json) {
+    let status: Json = {};
+    await eventually(async () => {
+      status = (await call('register', 'GET', location, headers)).body;
+      return status.status === 'ready';
+    }, 30_000);
+    return status;
+  }
+
+  /** The download as a client reads it: the headers, how many pieces the body came in, and the parsed document. */
+  async function download(path: string, headers: Json) {
+    const response = await fetch(`${url('register')}${path}`, { headers: headers as Record<string, string> });
+    let pieces = 0;
+    let text = '';
+    const decoder = new TextDecoder();
+    for await (const piece of response.body!) {
+      pieces += 1;
+      text += decoder.decode(piece, { stream: true });
+    }
+    return {
+      status: response.status,
+      headers: response.headers,
+      pieces,
+      text,
+      document: response.ok ? (JSON.parse(text) as any) : undefined,
+    };
+  }
+
   beforeAll(async () => {
     four = await startFourServices({ TESSERA_MASTER_KEY: masterKey.toString('base64') });
     tenant = await createTenant(four, 'privacy-a');
@@ -172,6 +202,62 @@ describe('one erasure across register, login, pulse and rewards', () => {
       async () =>
         (await four.pool.query("SELECT 1 FROM pulse_identities WHERE kind = 'anonymousId' AND value = $1", [anonymousId])).rowCount === 1,
     );
+    await eventually(
+      async () =>
+        (
+          await four.pool.query(
+            `SELECT 1 FROM pulse_profile_events e JOIN pulse_identities i ON i.tenant_id = e.tenant_id AND i.profile_id = e.profile_id
+              WHERE i.kind = 'userId' AND i.value = $1 AND e.name = 'Order Completed'`,
+            [userId],
+          )
+        ).rowCount! > 0,
+    );
+
+    // Before erasing, they export: one document with each service's section.
+    const me = { authorization: `Bearer ${accessToken}` };
+    const asked = await call('register', 'POST', `/t/${tenant.slug}/me/exports`, me);
+    expect(asked).toMatchObject({ status: 202, body: { status: 'pending', links: { self: asked.headers.get('location') } } });
+    const ready = await untilReady(asked.headers.get('location')!, me);
+    const downloadPath = String((ready.links as Json).download && ((ready.links as Json).download as Json).href);
+    expect(downloadPath).toBe(`/t/${tenant.slug}/me/exports/${asked.body.id}/download`);
+    const exported = await download(downloadPath, me);
+    expect(exported.status).toBe(200);
+    const { document } = exported;
+    expect(document).toMatchObject({
+      format: 'tessera-export/1',
+      exportId: asked.body.id,
+      subject: { userIds: [userId], emails: [email] },
+    });
+    expect(Object.keys(document.sections)).toEqual(['register', 'login', 'pulse', 'rewards']);
+    expect(document.sections.register.accounts).toEqual([
+      expect.objectContaining({ account: expect.objectContaining({ id: userId, email, profile: expect.objectContaining(person) }) }),
+    ]);
+    const [signedIn] = document.sections.login.accounts;
+    expect(signedIn.userId).toBe(userId);
+    expect(signedIn.signIns).toContainEqual(
+      expect.objectContaining({ type: 'LoginSucceeded', at: expect.any(String), client: expect.objectContaining({ name: 'Shop' }) }),
+    );
+    expect(signedIn.sessions[0].clients).toContainEqual(expect.objectContaining({ name: 'Shop' }));
+    expect(document.sections.pulse.profiles[0]).toMatchObject({
+      userId,
+      identities: { userIds: [userId], anonymousIds: [anonymousId], emails: [email] },
+      traits: { colour: traits.colour },
+    });
+    expect(document.sections.pulse.events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'page', name: 'Home', properties: { url: `https://shop.example/?promo=${traits.promo}` } }),
+        expect.objectContaining({
+          type: 'track',
+          name: 'Order Completed',
+          properties: expect.objectContaining({ giftMessage: traits.gift }),
+        }),
+      ]),
+    );
+    const [wallet] = document.sections.rewards.wallets;
+    expect(wallet.userId).toBe(userId);
+    expect(wallet.transactions.map((entry: Json) => entry.type)).toEqual(expect.arrayContaining(['PointsEarned', 'PointsRedeemed']));
+    expect(wallet.redemptions).toEqual([expect.objectContaining({ reward: { id: rewardId, name: 'Tote bag' }, cost: 30 })]);
+
     const needles = [email, person.givenName, person.familyName, person.phone, traits.colour, traits.promo, traits.gift];
     // The searches find what is there: before the erasure every value is readable somewhere.
     const before = new Set((await readableTraces(four.pool, needles)).map((leak) => leak.needle));
@@ -188,6 +274,19 @@ describe('one erasure across register, login, pulse and rewards', () => {
     expect(Object.values(status.services as Json).every((service) => (service as Json).status === 'done')).toBe(true);
 
     expect(await readableTraces(four.pool, needles)).toEqual([]);
+    // Their export went with them: its key is destroyed, the link yields nothing, every service's part is deleted.
+    expect([404, 410]).toContain((await download(downloadPath, me)).status);
+    const byTenant = await download(`/t/${tenant.slug}/exports/${asked.body.id}/download`, api());
+    expect(byTenant.status).toBe(410);
+    expect(byTenant.text).not.toContain(email);
+    await eventually(async () => {
+      const { rows } = await four.pool.query<{ n: string }>(
+        `SELECT (SELECT count(*) FROM register_export_parts WHERE export_id = $1) + (SELECT count(*) FROM login_export_parts WHERE export_id = $1)
+              + (SELECT count(*) FROM pulse_export_parts WHERE export_id = $1) + (SELECT count(*) FROM rewards_export_parts WHERE export_id = $1) AS n`,
+        [asked.body.id],
+      );
+      return rows[0]!.n === '0';
+    });
     // Their sessions and tokens are gone with their credentials; their access token no longer finds them.
     expect((await four.pool.query("SELECT 1 FROM login_oidc_models WHERE payload->>'accountId' = $1", [userId])).rowCount).toBe(0);
     expect((await call('register', 'GET', `/t/${tenant.slug}/me`, { authorization: `Bearer ${accessToken}` })).status).toBe(404);
@@ -271,6 +370,107 @@ describe('one erasure across register, login, pulse and rewards', () => {
     const stored = await storedMessagesOf(anonymousId);
     expect((await track('page', { anonymousId, name: 'Offers' }, tenant.writeKey)).status).toBe(200);
     expect(await storedMessagesOf(anonymousId)).toBe(stored);
+  });
+
+  test('the tenant exports someone known only to tracking, thousands of events long: the document streams in pieces', async () => {
+    const tag = randomBytes(6).toString('hex');
+    const userId = `user-7-${tag}`;
+    const anonymousId = `visitor-${tag}`;
+    const events = 3000;
+    expect((await track('page', { anonymousId, name: 'Landing', properties: { ref: `ad-${tag}` } }, tenant.writeKey)).status).toBe(200);
+    expect((await track('identify', { userId, anonymousId, traits: { plan: `gold-${tag}` } })).status).toBe(200);
+    for (let sent = 0; sent < events; sent += 1000) {
+      const batch = Array.from({ length: 1000 }, (_, i) => ({ type: 'track', userId, event: 'Viewed', properties: { n: sent + i } }));
+      expect((await call('pulse', 'POST', '/v1/batch', { authorization: basic(serverKey) }, { batch })).status).toBe(200);
+    }
+    await eventually(async () => {
+      const { rows } = await four.pool.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pulse_profile_events e JOIN pulse_identities i ON i.tenant_id = e.tenant_id AND i.profile_id = e.profile_id
+          WHERE i.kind = 'userId' AND i.value = $1`,
+        [userId],
+      );
+      return Number(rows[0]!.n) === events + 2;
+    }, 60_000);
+
+    const asked = await call('register', 'POST', `/t/${tenant.slug}/exports`, api(), { anonymousId });
+    expect(asked).toMatchObject({ status: 202, body: { status: 'pending', requestedBy: 'tenant' } });
+    const ready = await untilReady(asked.headers.get('location')!, api());
+    expect(ready).toMatchObject({ status: 'ready', expiresAt: expect.any(String) });
+    const exported = await download(((ready.links as Json).download as Json).href as string, api());
+    expect(exported.status).toBe(200);
+    // Streamed, not built and sent whole: no length known up front, the body arriving in many pieces.
+    expect(exported.headers.get('content-length')).toBeNull();
+    expect(exported.headers.get('transfer-encoding')).toBe('chunked');
+    expect(exported.pieces).toBeGreaterThan(1);
+    const { sections, subject } = exported.document;
+    expect(subject).toEqual({ userIds: [], anonymousIds: [anonymousId], emails: [] });
+    expect(sections.pulse.profiles).toEqual([expect.objectContaining({ userId, traits: { plan: `gold-${tag}` } })]);
+    // Every message pulse keeps for them, each once, every one of the batches among them.
+    const { rows: stored } = await four.pool.query<{ n: string; distinct: string }>(
+      `SELECT count(*) AS n, count(DISTINCT e.message_id) AS distinct FROM pulse_profile_events e
+         JOIN pulse_identities i ON i.tenant_id = e.tenant_id AND i.profile_id = e.profile_id WHERE i.kind = 'userId' AND i.value = $1`,
+      [userId],
+    );
+    process.stdout.write(`export of ${stored[0]!.n} stored events (${stored[0]!.distinct} distinct) in ${exported.pieces} pieces\n`);
+    expect(sections.pulse.events).toHaveLength(Number(stored[0]!.n));
+    expect(new Set(sections.pulse.events.map((event: Json) => event.messageId)).size).toBe(Number(stored[0]!.distinct));
+    const viewed = new Set(
+      sections.pulse.events.filter((event: Json) => event.name === 'Viewed').map((event: Json) => (event.properties as Json).n),
+    );
+    expect([...viewed].sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: events }, (_, i) => i));
+    expect(sections.pulse.events).toContainEqual(
+      expect.objectContaining({ type: 'page', name: 'Landing', properties: { ref: `ad-${tag}` } }),
+    );
+    // Not a register account, never signed in, no wallet (no rewards program earns from 'Viewed'): their sections are empty, and there.
+    expect(sections.register).toEqual({ accounts: [] });
+    expect(sections.login).toEqual({ accounts: [] });
+    expect(sections.rewards).toEqual({ wallets: [] });
+  });
+
+  test('an export for nobody completes with empty sections; another tenant cannot see it; a bad body is refused and stores nothing', async () => {
+    const asked = await call('register', 'POST', `/t/${tenant.slug}/exports`, api(), { email: `nobody.${randomUUID()}@example.com` });
+    expect(asked.status).toBe(202);
+    const ready = await untilReady(asked.headers.get('location')!, api());
+    const { document } = await download(((ready.links as Json).download as Json).href as string, api());
+    expect(document.sections).toEqual({
+      register: { accounts: [] },
+      login: { accounts: [] },
+      pulse: { profiles: [], events: [] },
+      rewards: { wallets: [] },
+    });
+
+    // The internal route gives a section only to a link signed for it, still valid: anything else is 404.
+    const linkKey = deriveKeys(masterKey).internalLinkKey;
+    const part = { tenantId: tenant.id, exportId: String(asked.body.id), service: 'pulse' as const };
+    const internal = (token: string) =>
+      fetch(`${url('pulse')}/internal/exports/${tenant.id}/${asked.body.id}/pulse`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await internal(exportPartToken(linkKey, part, Date.now() + 60_000))).status).toBe(200);
+    expect((await internal(exportPartToken(linkKey, part, Date.now() - 1))).status).toBe(404);
+    expect((await internal(exportPartToken(linkKey, { ...part, service: 'login' }, Date.now() + 60_000))).status).toBe(404);
+    expect((await internal(exportPartToken(randomBytes(32), part, Date.now() + 60_000))).status).toBe(404);
+    expect((await fetch(`${url('pulse')}/internal/exports/${tenant.id}/${asked.body.id}/pulse`)).status).toBe(404);
+
+    const other = await createTenant(four, `privacy-b${randomBytes(3).toString('hex')}`);
+    const otherApi = { authorization: `Bearer ${other.apiKey}` };
+    expect((await call('register', 'GET', `/t/${other.slug}/exports/${asked.body.id}`, otherApi)).status).toBe(404);
+    expect((await call('register', 'GET', `/t/${other.slug}/exports/${asked.body.id}/download`, otherApi)).status).toBe(404);
+    expect((await call('register', 'GET', `/t/${tenant.slug}/exports/${asked.body.id}`, otherApi)).status).toBe(403);
+
+    const exportsStored = async () =>
+      Number((await four.pool.query<{ n: string }>("SELECT count(*) AS n FROM es_events WHERE type = 'ExportRequested'")).rows[0]!.n);
+    const before = await exportsStored();
+    for (const [body, pointer] of [
+      [{}, '/userId'],
+      [{ userId: '' }, '/userId'],
+      [{ email: 'not an address' }, '/email'],
+      [{ anonymousId: 'x'.repeat(10_000) }, '/anonymousId'],
+      [{ userId: 'u', extra: true }, ''],
+    ] as const) {
+      const refused = await call('register', 'POST', `/t/${tenant.slug}/exports`, api(), body);
+      expect(refused.status).toBe(400);
+      expect(JSON.stringify(refused.body)).toContain(pointer);
+    }
+    expect(await exportsStored()).toBe(before);
   });
 
   test('the status is the tenant’s alone; unknown ids are 404, malformed ones 400', async () => {

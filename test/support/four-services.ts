@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool } from 'pg';
@@ -43,8 +43,15 @@ export interface FourServices {
 }
 
 const repoRoot = resolve(__dirname, '../..');
-/** Apart from the drill's build: jest may run both files at once. */
-const buildDir = join(repoRoot, 'node_modules/.cache/tessera-four-services');
+/**
+ * Apart from the drill's build: jest may run both files at once. Per checkout too: worktrees that
+ * share one node_modules (a symlink) would otherwise compile over each other's build mid-run.
+ */
+const buildDir = join(
+  repoRoot,
+  'node_modules/.cache',
+  `tessera-four-services-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}`,
+);
 const entryOf = (service: ServiceName) => `apps/${service}/src/main.ts`;
 
 /**
@@ -85,7 +92,10 @@ export async function startFourServices(
   };
   try {
     for (const { name, service: of, env: own } of PROCESSES) {
-      const environment = { ...shared, ...perService[of], ...own, HOST: '127.0.0.1', PORT: String(ports[name]) };
+      // Register fetches the others' export sections from their API processes.
+      const fetchesSections: Record<string, string> =
+        of === 'register' ? { PULSE_INTERNAL_URL: urlOf('pulse'), REWARDS_INTERNAL_URL: urlOf('rewards') } : {};
+      const environment = { ...shared, ...fetchesSections, ...perService[of], ...own, HOST: '127.0.0.1', PORT: String(ports[name]) };
       const service = spawnService(of, environment, urlOf(name));
       service.process.once('exit', (code, signal) => {
         if (!closing) exits.push(`${name} exited (${signal ?? code})`);

@@ -1,3 +1,4 @@
+import { exportPartsApi } from '#contracts';
 import { parkedEventsApi } from '#cqrs';
 import { secondFactorPolicyBody } from './mfa/second-factors.http';
 import type { ApiDescription, ApiOperation } from '#platform';
@@ -347,5 +348,6 @@ export const loginApi: ApiDescription = {
     provider('get', '/device', 'Device flow: the page where a person enters the user code', { 200: 'the page' }),
     provider('post', '/device', 'Device flow: the user code form', { 200: 'the next page', 303: 'to sign-in' }),
     ...parkedEventsApi,
+    ...exportPartsApi,
   ],
 };

@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
+import { exportPartsMigration } from '#contracts';
 
 /** Login's tables. Every row starts with its tenant; primary keys lead with it. */
 export class LoginTables1732400000000 implements MigrationInterface {
@@ -144,3 +145,6 @@ export class LoginSessionsByAccount1765530000000 implements MigrationInterface {
     await runner.query('DROP INDEX IF EXISTS login_oidc_models_session_of');
   }
 }
+
+/** Login's sections of exports (sessions, grants, sign-in history), sealed under each export's key. */
+export const LoginExportParts1765600000001 = exportPartsMigration('login_export_parts', 'LoginExportParts1765600000001');

@@ -1,3 +1,4 @@
+import { EXPORT_PART_SOURCE, ExportParts, ExportPartsController, exportPartSource, exportSectionProjection } from '#contracts';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { Logger } from 'pino';
 import {
@@ -18,6 +19,7 @@ import { SigningKeys } from './keys/signing-keys';
 import { LoginEventLog } from './login-events';
 import { loginReadModelProjection } from './login.projection';
 import { loginErasuresProjection } from './privacy/erasures.projection';
+import { loginSection } from './privacy/export-section';
 import { ExpiredArtefactsCleanup } from './oidc/expiry-cleanup';
 import { OIDC_REQUEST_LIMITER, OidcMount } from './oidc/oidc-mount';
 import { ProviderCache } from './oidc/provider-cache';
@@ -50,12 +52,14 @@ import type { LoginRuntime } from './login.runtime';
 /** Login's projection runners: the read models' and that of its part of erasure requests (see privacy/erasures.projection.ts). */
 const PROJECTION_RUNNERS = Symbol('ProjectionRunners');
 const ERASURES_RUNNER = Symbol('ErasuresRunner');
+const EXPORTS_RUNNER = Symbol('ExportsRunner');
 
 @Module({})
 export class LoginModule {
   static forRoot(runtime: LoginRuntime): DynamicModule {
     const { infrastructure } = runtime;
     const directory = new LoginDirectory(infrastructure.pool);
+    const exportParts = new ExportParts('login_export_parts', infrastructure.personalData);
     const clients = new ClientCache(infrastructure.pool, runtime.clientCacheSize);
     const events = new LoginEventLog(infrastructure.eventStore, infrastructure.codec, infrastructure.pool);
     const signIns = new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns);
@@ -163,7 +167,17 @@ export class LoginModule {
         inject: [MetricsRegistry, SERVICE_LOGGER],
         useFactory: (metrics: MetricsRegistry, logger: Logger) =>
           projectionRunners(
-            [loginReadModelProjection, loginErasuresProjection({ store: infrastructure.eventStore, codec: infrastructure.codec })],
+            [
+              loginReadModelProjection,
+              loginErasuresProjection({ store: infrastructure.eventStore, codec: infrastructure.codec }),
+              exportSectionProjection({
+                service: 'login',
+                parts: exportParts,
+                store: infrastructure.eventStore,
+                codec: infrastructure.codec,
+                gather: loginSection({ store: infrastructure.eventStore, codec: infrastructure.codec }),
+              }),
+            ],
             { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
             metrics,
             logger,
@@ -171,14 +185,24 @@ export class LoginModule {
       },
       { provide: ProjectionRunner, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[0] },
       { provide: ERASURES_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[1] },
+      { provide: EXPORTS_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[2] },
+      { provide: EXPORT_PART_SOURCE, useValue: exportPartSource('login', exportParts, infrastructure) },
       {
         provide: RuntimeLifecycle,
-        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, SERVICE_LOGGER],
-        useFactory: (checks: ReadinessChecks, projection: ProjectionRunner, erasures: ProjectionRunner, logger: Logger) => {
+        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, EXPORTS_RUNNER, SERVICE_LOGGER],
+        useFactory: (
+          checks: ReadinessChecks,
+          projection: ProjectionRunner,
+          erasures: ProjectionRunner,
+          exportRunner: ProjectionRunner,
+          logger: Logger,
+        ) => {
           const warn = (fields: object, message: string) => logger.warn(fields, message);
           return new RuntimeLifecycle(checks, {
             infrastructure,
             followers: [projection, erasures],
+            // A long export must not take sign-in out of rotation.
+            ungatedFollowers: [exportRunner],
             maxLagMs: runtime.maxProjectionLagMs,
             tasks: [new ExpiredArtefactsCleanup(infrastructure.pool, warn), new ClientChangeListener(clients, runtime.databaseUrl, warn)],
           });
@@ -186,13 +210,13 @@ export class LoginModule {
       },
       {
         provide: ParkedEventsAdmin,
-        inject: [ProjectionRunner, ERASURES_RUNNER],
-        useFactory: (projection: ProjectionRunner, erasures: ProjectionRunner) =>
+        inject: [ProjectionRunner, ERASURES_RUNNER, EXPORTS_RUNNER],
+        useFactory: (projection: ProjectionRunner, erasures: ProjectionRunner, exportRunner: ProjectionRunner) =>
           new ParkedEventsAdmin({
             requireAdmin: (headers) => requireAdmin(headers, runtime.adminToken),
             tenantIdOf: async (slug) => (await directory.tenantBySlug(slug))?.tenantId,
-            projections: [projection.name, erasures.name],
-            runners: [projection, erasures],
+            projections: [projection.name, erasures.name, exportRunner.name],
+            runners: [projection, erasures, exportRunner],
             dataSource: infrastructure.dataSource,
           }),
       },
@@ -201,6 +225,7 @@ export class LoginModule {
     return {
       module: LoginModule,
       controllers: [
+        ExportPartsController,
         ClientsController,
         InteractionController,
         PasskeySignInController,

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { ServiceInfrastructure, type CommandRunnerOptions } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
-import { accountEvents, erasureEvents, tenantEvents } from '#contracts';
+import { accountEvents, erasureEvents, exportEvents, tenantEvents } from '#contracts';
 import { clientEvents } from './clients/client.events';
 import { loginApi } from './login.api';
 import type { LoginConfig } from './login.config';
@@ -10,6 +10,7 @@ import {
   LoginSessionsByAccount1765530000000,
   LoginTables1732400000000,
   LoginTenantBranding1765520000001,
+  LoginExportParts1765600000001,
 } from './login.migrations';
 import type { ProviderSettings } from './oidc/provider-factory';
 import type { Journeys } from './sign-in/journeys';
@@ -61,8 +62,18 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
       LoginLegacyPasswords1765900000000,
       LoginTenantBranding1765520000001,
       LoginSessionsByAccount1765530000000,
+      LoginExportParts1765600000001,
     ],
-    events: [...accountEvents, ...tenantEvents, ...erasureEvents, ...clientEvents, ...signInEvents, ...factorEvents, ...policyEvents],
+    events: [
+      ...accountEvents,
+      ...tenantEvents,
+      ...erasureEvents,
+      ...exportEvents,
+      ...clientEvents,
+      ...signInEvents,
+      ...factorEvents,
+      ...policyEvents,
+    ],
     commands: LOGIN_COMMANDS,
   });
   const publicUrl = (config.LOGIN_PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');

@@ -1,3 +1,4 @@
+import { exportPartsApi } from '#contracts';
 import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription, ApiOperation } from '#platform';
 import { audiencesApi } from './audiences/audiences.api';
@@ -171,6 +172,7 @@ export const pulseApi: ApiDescription = {
     ...destinationsApi,
     ...audiencesApi,
     ...parkedEventsApi,
+    ...exportPartsApi,
   ],
 };
 

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
+import { exportPartsMigration, INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 import { PULSE_TENANTS_PROJECTION } from './tenants/tenants.projection';
 
@@ -330,3 +330,6 @@ export class PulseAudienceBackfills1765510000001 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS pulse_audience_backfills');
   }
 }
+
+/** Pulse's sections of exports (profiles, identities, traits, tracked events), sealed under each export's key. */
+export const PulseExportParts1765600000002 = exportPartsMigration('pulse_export_parts', 'PulseExportParts1765600000002');

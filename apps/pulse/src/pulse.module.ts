@@ -10,6 +10,7 @@ import {
   RuntimeLifecycle,
   type ProjectionRunner,
 } from '#cqrs';
+import { EXPORT_PART_SOURCE, ExportParts, ExportPartsController, exportPartSource, exportSectionProjection } from '#contracts';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER, TenantConcurrencyLimiter, TenantRateLimiter } from '#platform';
 import { AudienceEvaluator } from './audiences/audience-evaluator';
 import { AudiencesController, AudiencesStore, ComputedTraitsController } from './audiences/audiences.http';
@@ -24,6 +25,7 @@ import { PROFILES_PROJECTION, profilesProjection } from './identity/profiles.pro
 import { LIVE_VIEWS, LiveController, LiveFeed } from './live/live.http';
 import { LiveTickets } from './live/live-tickets';
 import { ProfileReader } from './profiles/profile-reader';
+import { pulseSection } from './profiles/export-section';
 import { GroupReader } from './groups/group-reader';
 import { GroupsController } from './groups/groups.http';
 import { RetentionController } from './retention/retention.http';
@@ -61,8 +63,23 @@ export class PulseModule {
     // Webhooks go out from the processes that keep profiles (projector, or all-in-one): ingest stays lean.
     const delivers = runtime.role !== 'ingest';
     const sender = webhookSenderOf(runtime);
-    const projections = [...(ingest ? [pulseTenantsProjection, consentsProjection] : []), ...(profiles ? [profiles] : [])];
     const { infrastructure, store } = runtime;
+    const exportParts = new ExportParts('pulse_export_parts', infrastructure.personalData);
+    // Sections are written where profiles are kept, and served by whichever process answers HTTP.
+    const exportSections = profiles
+      ? exportSectionProjection({
+          service: 'pulse',
+          parts: exportParts,
+          store,
+          codec: infrastructure.codec,
+          gather: pulseSection(infrastructure.personalData),
+        })
+      : undefined;
+    const projections = [
+      ...(ingest ? [pulseTenantsProjection, consentsProjection] : []),
+      ...(profiles ? [profiles] : []),
+      ...(exportSections ? [exportSections] : []),
+    ];
     return {
       module: PulseModule,
       controllers: [
@@ -80,8 +97,11 @@ export class PulseModule {
             ]
           : []),
         ParkedEventsController,
+        // Sections are served where the API is (the projector writes them, one database).
+        ...(ingest ? [ExportPartsController] : []),
       ],
       providers: [
+        { provide: EXPORT_PART_SOURCE, useValue: exportPartSource('pulse', exportParts, infrastructure) },
         ...(ingest?.providers ?? []),
         ...(ingest ? destinationProviders(runtime, sender) : []),
         {
@@ -116,7 +136,7 @@ export class PulseModule {
               requireAdmin: adminTokenCheck(runtime.adminToken),
               tenantIdOf: async (slug) => (await tenants.bySlug(slug))?.tenantId,
               // Both roles list every projection's (one database); each retries only what it runs.
-              projections: [pulseTenantsProjection.name, CONSENTS_PROJECTION, PROFILES_PROJECTION, OUTBOX_PROJECTION],
+              projections: [pulseTenantsProjection.name, CONSENTS_PROJECTION, PROFILES_PROJECTION, OUTBOX_PROJECTION, 'pulse.exports'],
               runners,
               dataSource: infrastructure.dataSource,
             });
@@ -136,8 +156,10 @@ export class PulseModule {
             const followers = runners.filter((runner) => runner.name !== OUTBOX_PROJECTION);
             // Ingest answers with tenant keys alone: a lagging consents projection shows in metrics, and
             // stops withdrawn purposes a little later, rather than taking tracking out of rotation.
+            // Nor does a long export take the projector out of rotation.
             const gatesReadiness = (runner: ProjectionRunner) =>
-              runtime.role === 'projector' || (runner.name !== profiles?.name && runner.name !== CONSENTS_PROJECTION);
+              runner.name !== exportSections?.name &&
+              (runtime.role === 'projector' || (runner.name !== profiles?.name && runner.name !== CONSENTS_PROJECTION));
             return new RuntimeLifecycle(checks, {
               infrastructure,
               followers: followers.filter(gatesReadiness),

@@ -2,7 +2,7 @@ import { ServiceInfrastructure } from '#cqrs';
 import type { EventStore } from '#eventstore';
 import { OutboundTables1765300000000, outboundSettingsOf, type OutboundSettings } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
-import { accountEvents, erasureEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
+import { accountEvents, erasureEvents, exportEvents, LoginSucceeded, tenantEvents, trackingEvents } from '#contracts';
 import { audienceEvents } from './audiences/audience.events';
 import { destinationEvents } from './destinations/destination.events';
 import { identityEvents } from './identity/identity.events';
@@ -11,6 +11,7 @@ import type { PulseConfig } from './pulse.config';
 import {
   PulseAudiences1765510000000,
   PulseAudienceBackfills1765510000001,
+  PulseExportParts1765600000002,
   PulseConsentWithdrawals1765400000000,
   PulseGroups1765500000000,
   PulseRetention1765500000001,
@@ -87,6 +88,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       PulseConsentGrants1765500000002,
       PulseAudiences1765510000000,
       PulseAudienceBackfills1765510000001,
+      PulseExportParts1765600000002,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [
@@ -96,6 +98,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       ...tenantEvents,
       ...accountEvents,
       ...erasureEvents,
+      ...exportEvents,
       LoginSucceeded,
       ...trackingPurposeEvents,
       ...retentionEvents,

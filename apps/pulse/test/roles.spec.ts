@@ -65,7 +65,8 @@ describe('pulse roles', () => {
     expect(read.status).toBe(404);
     const projectorReady = await readiness(projectorRole);
     expect(projectorReady.status).toBe(200);
-    expect(followed(projectorReady)).toEqual(['pulse.profiles']);
+    // Profiles, and exports' sections, written where profiles are kept.
+    expect(followed(projectorReady)).toEqual(['pulse.profiles', 'pulse.exports']);
   });
 
   test('while the profiles projection is held up, the projector leaves rotation; ingest and all-in-one processes stay ready and keep acknowledging', async () => {

@@ -14,6 +14,11 @@ const schema = serviceEnvSchema({ port: 3002 })
     LOGIN_PUBLIC_URL: url({ protocols: ['http:', 'https:'] }).optional(),
     /** Where to fetch login's key sets when LOGIN_PUBLIC_URL is not reachable from here (inside a cluster); defaults to it. */
     LOGIN_INTERNAL_URL: url({ protocols: ['http:', 'https:'] }).optional(),
+    /** Where register fetches pulse's and rewards' sections of an export (their internal addresses); login's is LOGIN_INTERNAL_URL, else LOGIN_PUBLIC_URL. */
+    PULSE_INTERNAL_URL: url({ protocols: ['http:', 'https:'] }).optional(),
+    REWARDS_INTERNAL_URL: url({ protocols: ['http:', 'https:'] }).optional(),
+    /** How long an export's download link lasts once every section is ready; the export is destroyed after. */
+    EXPORT_LINK_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(24 * 3600 * 1000),
     REGISTER_TEST_TOKEN_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
     VERIFICATION_TOKEN_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(48 * 3600 * 1000),
     RESET_TOKEN_TTL_MS: durationMs({ max: 24 * 3600 * 1000 }).default(3600 * 1000),

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
+import { exportPartsTableDdl, INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 
 /** Register's read models. Every row starts with its tenant; primary keys lead with it. */
@@ -77,5 +77,31 @@ export class RegisterTenantBranding1765520000000 implements MigrationInterface {
 
   async down(runner: QueryRunner): Promise<void> {
     await runner.query('ALTER TABLE register_tenants DROP COLUMN IF EXISTS branding');
+  }
+}
+
+/**
+ * Exports (see exports/): register's own sections, sealed under each export's key, and whom each
+ * export is about, by blind index only, so that erasing the person discards their exports.
+ */
+export class RegisterExports1765600000000 implements MigrationInterface {
+  name = 'RegisterExports1765600000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(exportPartsTableDdl('register_export_parts'));
+    await runner.query(`
+      CREATE TABLE IF NOT EXISTS register_exports (
+        tenant_id uuid NOT NULL,
+        export_id uuid NOT NULL,
+        identity_digests text[] NOT NULL,
+        requested_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, export_id)
+      )`);
+    await runner.query('CREATE INDEX IF NOT EXISTS register_exports_identities ON register_exports USING gin (identity_digests)');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE IF EXISTS register_exports');
+    await runner.query('DROP TABLE IF EXISTS register_export_parts');
   }
 }

@@ -13,6 +13,7 @@ import {
   ServiceInfrastructure,
 } from '#cqrs';
 import { blindIndex } from '#personal-data';
+import { ExportParts, exportSectionProjection } from '#contracts';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { TenantKeyLookup } from '#tenant-keys';
 import { AccessTokenVerifier } from './access/access-token';
@@ -28,6 +29,10 @@ import { ErasureController } from './erasure/erasure.http';
 import { ErasureRequests } from './erasure/erasure-requests';
 import { ErasureRequestsController } from './erasure/erasure-requests.http';
 import { erasureProjection } from './erasure/erasure.projection';
+import { ExportDocuments, REGISTER_EXPORT_PARTS } from './exports/export-document';
+import { EXPORT_SETTINGS, ExportRequests, type ExportSettings } from './exports/export-requests';
+import { ExportsController } from './exports/exports.http';
+import { registerSection } from './exports/register-section';
 import { DevMailboxController } from './mail/dev-mailbox.http';
 import { DevMailbox, Mailer } from './mail/mailer';
 import { RequestMailedLinkHandler } from './account/mailed-links';
@@ -79,6 +84,8 @@ export interface RegisterRuntime {
   readonly requestLimits: RequestLimitSettings;
   /** argon2id hashes one tenant may have in flight in this process. */
   readonly hashesPerTenant: number;
+  /** Exports' link lifetime and where the other services' sections are fetched; 24 h and nowhere by default. */
+  readonly exports?: ExportSettings;
   /** The hosted pages' form key, and login's public URL, where journeys continue. */
   readonly pages: { readonly formKey: Buffer; readonly continueBase?: string };
 }
@@ -87,12 +94,14 @@ export interface RegisterRuntime {
 const PROJECTION_RUNNERS = Symbol('ProjectionRunners');
 const ERASURES_RUNNER = Symbol('ErasuresRunner');
 const EMAIL_CHANGES_RUNNER = Symbol('EmailChangesRunner');
+const EXPORTS_RUNNER = Symbol('ExportsRunner');
 
 @Module({})
 export class RegisterModule {
   static forRoot(runtime: RegisterRuntime): DynamicModule {
     const { infrastructure } = runtime;
     const devMailbox = runtime.mailer instanceof DevMailbox ? runtime.mailer : undefined;
+    const exportParts = new ExportParts('register_export_parts', infrastructure.personalData);
     const providers: Provider[] = [
       { provide: ServiceInfrastructure, useValue: infrastructure },
       { provide: EVENT_STORE, useValue: infrastructure.eventStore },
@@ -116,8 +125,14 @@ export class RegisterModule {
         // own because an erasure calls commands and waits on them, which must not hold up the profiles; so do the
         // links of e-mail changes (see email-change-links.ts).
         provide: PROJECTION_RUNNERS,
-        inject: [MetricsRegistry, SERVICE_LOGGER, EraseUserHandler, EmailChangeLinks],
-        useFactory: (metrics: MetricsRegistry, logger: Logger, erasures: EraseUserHandler, emailChangeLinks: EmailChangeLinks) =>
+        inject: [MetricsRegistry, SERVICE_LOGGER, EraseUserHandler, ExportRequests, EmailChangeLinks],
+        useFactory: (
+          metrics: MetricsRegistry,
+          logger: Logger,
+          erasures: EraseUserHandler,
+          exportRequests: ExportRequests,
+          emailChangeLinks: EmailChangeLinks,
+        ) =>
           projectionRunners(
             [
               registerReadModelProjection,
@@ -126,6 +141,14 @@ export class RegisterModule {
                 codec: infrastructure.codec,
                 erasures,
                 eraser: infrastructure.personalData,
+                exports: exportRequests,
+              }),
+              exportSectionProjection({
+                service: 'register',
+                parts: exportParts,
+                store: infrastructure.eventStore,
+                codec: infrastructure.codec,
+                gather: registerSection(infrastructure.commands),
               }),
               emailChangeLinksProjection(emailChangeLinks),
             ],
@@ -136,7 +159,10 @@ export class RegisterModule {
       },
       { provide: ProjectionRunner, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[0] },
       { provide: ERASURES_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[1] },
-      { provide: EMAIL_CHANGES_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[2] },
+      { provide: EXPORTS_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[2] },
+      { provide: REGISTER_EXPORT_PARTS, useValue: exportParts },
+      { provide: EXPORT_SETTINGS, useValue: runtime.exports ?? { linkTtlMs: 24 * 3600 * 1000, sectionUrls: {} } },
+      { provide: EMAIL_CHANGES_RUNNER, inject: [PROJECTION_RUNNERS], useFactory: (runners: ProjectionRunner[]) => runners[3] },
       {
         provide: RequestLimits,
         inject: [MetricsRegistry],
@@ -150,11 +176,12 @@ export class RegisterModule {
       },
       {
         provide: RuntimeLifecycle,
-        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, EMAIL_CHANGES_RUNNER, RequestLimits, SERVICE_LOGGER],
+        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, EXPORTS_RUNNER, EMAIL_CHANGES_RUNNER, RequestLimits, SERVICE_LOGGER],
         useFactory: (
           checks: ReadinessChecks,
           projection: ProjectionRunner,
           erasures: ProjectionRunner,
+          exportRunner: ProjectionRunner,
           emailChanges: ProjectionRunner,
           limits: RequestLimits,
           logger: Logger,
@@ -162,6 +189,8 @@ export class RegisterModule {
           new RuntimeLifecycle(checks, {
             infrastructure,
             followers: [projection, erasures, emailChanges],
+            // A slow export (a person with a long history) must not take register out of rotation.
+            ungatedFollowers: [exportRunner],
             maxLagMs: runtime.maxProjectionLagMs,
             tasks: [limitsCleanup(limits, runtime.requestLimits.windowMs, logger)],
             release: [() => runtime.mailer.close()],
@@ -169,13 +198,19 @@ export class RegisterModule {
       },
       {
         provide: ParkedEventsAdmin,
-        inject: [TenantAccess, ProjectionRunner, ERASURES_RUNNER, EMAIL_CHANGES_RUNNER],
-        useFactory: (access: TenantAccess, projection: ProjectionRunner, erasures: ProjectionRunner, emailChanges: ProjectionRunner) =>
+        inject: [TenantAccess, ProjectionRunner, ERASURES_RUNNER, EXPORTS_RUNNER, EMAIL_CHANGES_RUNNER],
+        useFactory: (
+          access: TenantAccess,
+          projection: ProjectionRunner,
+          erasures: ProjectionRunner,
+          exportRunner: ProjectionRunner,
+          emailChanges: ProjectionRunner,
+        ) =>
           new ParkedEventsAdmin({
             requireAdmin: (headers) => access.requireAdmin({ headers }),
             tenantIdOf: async (slug) => (await access.tenant(slug)).tenantId,
-            projections: [projection.name, erasures.name, emailChanges.name],
-            runners: [projection, erasures, emailChanges],
+            projections: [projection.name, erasures.name, exportRunner.name, emailChanges.name],
+            runners: [projection, erasures, exportRunner, emailChanges],
             dataSource: infrastructure.dataSource,
           }),
       },
@@ -202,6 +237,8 @@ export class RegisterModule {
       EmailChangeLinks,
       ConfirmEmailChangeHandler,
       EmailChangeFlow,
+      ExportRequests,
+      ExportDocuments,
       ...(devMailbox ? [{ provide: DevMailbox, useValue: devMailbox }] : []),
     ];
     return {
@@ -218,6 +255,7 @@ export class RegisterModule {
         ConsentController,
         ErasureController,
         ErasureRequestsController,
+        ExportsController,
         ParkedEventsController,
         JourneyPagesController,
         JourneyScriptController,

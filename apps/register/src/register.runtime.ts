@@ -4,7 +4,7 @@ import { ServiceInfrastructure } from '#cqrs';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
 import { AccessTokenVerifier, NoAccessTokens } from './access/access-token';
 import { TestTokenVerifier } from './access/testing/test-tokens';
-import { accountEvents, erasureEvents, tenantEvents } from '#contracts';
+import { accountEvents, erasureEvents, exportEvents, tenantEvents } from '#contracts';
 import { reservationEvents } from './account/email-reservation';
 import { DevMailbox, SmtpMailer, type Mailer } from './mail/mailer';
 import { ProfileRow } from './profile/profile.entity';
@@ -14,6 +14,7 @@ import type { RegisterRuntime } from './register.module';
 import {
   RegisterReadModels1732350000000,
   RegisterTenantBranding1765520000000,
+  RegisterExports1765600000000,
   RegisterTenantKeys1765200000000,
 } from './register.migrations';
 import { RegisterRequestLimits1765000000000 } from './request-limits/request-limits.migrations';
@@ -34,8 +35,9 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
       RegisterRequestLimits1765000000000,
       RegisterTenantKeys1765200000000,
       RegisterTenantBranding1765520000000,
+      RegisterExports1765600000000,
     ],
-    events: [...accountEvents, ...reservationEvents, ...tenantEvents, ...erasureEvents],
+    events: [...accountEvents, ...reservationEvents, ...tenantEvents, ...erasureEvents, ...exportEvents],
   });
   const mailer: Mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM) : new DevMailbox(config.MAIL_FROM);
   const accessTokens = accessTokensOf(config);
@@ -61,6 +63,14 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
       tokenAttemptsPerAccount: config.REGISTER_TOKEN_ATTEMPTS_PER_ACCOUNT,
     },
     hashesPerTenant: config.REGISTER_HASHES_PER_TENANT,
+    exports: {
+      linkTtlMs: config.EXPORT_LINK_TTL_MS,
+      sectionUrls: {
+        login: config.LOGIN_INTERNAL_URL ?? config.LOGIN_PUBLIC_URL,
+        pulse: config.PULSE_INTERNAL_URL,
+        rewards: config.REWARDS_INTERNAL_URL,
+      },
+    },
     pages: {
       formKey: createHmac('sha256', config.TESSERA_MASTER_KEY).update('tessera/register/page-forms').digest(),
       continueBase: config.LOGIN_PUBLIC_URL?.replace(/\/$/, ''),

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import fc from 'fast-check';
 import { eventually } from '#platform/testing';
 import { accountStreamFor } from '#contracts';
 import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
-import { anyValue, hostileText, mostly } from '../../../test/support/hostile-values';
+import { hostileIdentityRequests } from '../../../test/support/privacy-requests';
 
 /**
  * Erasure requests as register serves them: the tenant asks by userId, e-mail or anonymousId, the
@@ -91,43 +90,7 @@ describe('erasure requests', () => {
   });
 
   test('hostile bodies: 202 or 200, or 400 naming the field, never 5xx, and a refusal records nothing', async () => {
-    const text = hostileText(['user-42', 'a'.repeat(513), 'ok@example.com', 'not-an-email']);
-    const body = fc.oneof(
-      {
-        weight: 4,
-        arbitrary: fc.record(
-          {
-            userId: mostly(fc.constantFrom('user-42', 'u-1', randomUUID()), fc.oneof(text, anyValue(text))),
-            email: mostly(fc.constantFrom('person@example.com', 'Other@Example.org'), fc.oneof(text, anyValue(text))),
-            anonymousId: mostly(fc.constantFrom('anon-1', 'f0e1d2'), fc.oneof(text, anyValue(text))),
-          },
-          { requiredKeys: [] },
-        ),
-      },
-      { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
-    );
-    let accepted = 0;
-    await fc.assert(
-      fc.asyncProperty(body, async (generated) => {
-        const before = await requestStreams();
-        const response = await ask(generated);
-        expect([200, 202, 400]).toContain(response.status);
-        if (response.status !== 400) {
-          // Accepted only when it names someone: one of the three, a non-empty string.
-          const named =
-            typeof generated === 'object' && generated !== null && !Array.isArray(generated) ? (generated as Record<string, unknown>) : {};
-          expect(['userId', 'email', 'anonymousId'].some((field) => typeof named[field] === 'string' && named[field] !== '')).toBe(true);
-          accepted += 1;
-          return;
-        }
-        expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-        // A JSON pointer: to the field at fault (an unknown one included), or "" for a body that is no object.
-        expect(typeof response.body.errors[0].pointer).toBe('string');
-        expect(response.body.errors[0].pointer).toMatch(/^(\/[\s\S]*)?$/);
-        expect(await requestStreams()).toBe(before);
-      }),
-      { numRuns: 120 },
-    );
+    const accepted = await hostileIdentityRequests({ ask, requests: requestStreams, acceptedStatuses: [200, 202], numRuns: 120 });
     expect(accepted).toBeGreaterThan(5);
   });
 });

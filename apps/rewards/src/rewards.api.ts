@@ -1,3 +1,4 @@
+import { exportPartsApi } from '#contracts';
 import { parkedEventsApi } from '#cqrs';
 import type { ApiDescription } from '#platform';
 import { campaignsApi } from './campaigns/campaign.api';
@@ -404,6 +405,7 @@ export const rewardsApi: ApiDescription = {
     },
     ...campaignsApi,
     ...parkedEventsApi,
+    ...exportPartsApi,
   ],
 };
 

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { INITIAL_API_KEY_ID } from '#contracts';
+import { exportPartsMigration, INITIAL_API_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 
 /** Rewards' read models. Every row starts with its tenant; primary keys lead with it. */
@@ -234,6 +234,9 @@ export class RewardsMemberEmails1765550000001 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS rewards_member_emails');
   }
 }
+
+/** Rewards' sections of exports (wallets, lots, transactions, redemptions), sealed under each export's key. */
+export const RewardsExportParts1765600000003 = exportPartsMigration('rewards_export_parts', 'RewardsExportParts1765600000003');
 
 /**
  * Every points movement of a tenant's members, for finance's export of a period: read in keyset

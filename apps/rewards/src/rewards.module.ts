@@ -1,3 +1,5 @@
+import { EXPORT_PART_SOURCE, ExportParts, ExportPartsController, exportPartSource, exportSectionProjection } from '#contracts';
+import { rewardsSection } from './wallet/export-section';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
@@ -119,17 +121,29 @@ export class RewardsModule {
     const referrals = new Referrals(commands, runtime.referralCodeKey);
     const transferProjection = transfers.projection();
     const referralProjection = referrals.projection();
+    const exportParts = new ExportParts('rewards_export_parts', infrastructure.personalData);
+    // Sections are written by the processes that follow the log, and served by those that answer the API.
+    const exportProjection = exportSectionProjection({
+      service: 'rewards',
+      parts: exportParts,
+      store,
+      codec,
+      gather: rewardsSection({ store, codec }),
+    });
     const ownProjections = [
       ...(api ? [rewardsReadModelProjection] : []),
-      ...(earning ? [earning, referralProjection, transferProjection] : []),
+      ...(earning ? [earning, referralProjection, transferProjection, exportProjection] : []),
     ];
     const runnerNamed = (runners: ProjectionRunner[], name: string) => runners.find((runner) => runner.name === name);
+    // A long export takes no process out of rotation.
     const gatesReadiness = (runner: ProjectionRunner) =>
-      runner.name === rewardsReadModelProjection.name || (role === 'projector' && runner.name !== REWARDS_OUTBOX_PROJECTION);
+      runner.name === rewardsReadModelProjection.name ||
+      (role === 'projector' && runner.name !== REWARDS_OUTBOX_PROJECTION && runner.name !== exportProjection.name);
     return {
       module: RewardsModule,
-      controllers: [...(api ? API_CONTROLLERS : []), ParkedEventsController],
+      controllers: [...(api ? [...API_CONTROLLERS, ExportPartsController] : []), ParkedEventsController],
       providers: [
+        { provide: EXPORT_PART_SOURCE, useValue: exportPartSource('rewards', exportParts, infrastructure) },
         { provide: ServiceInfrastructure, useValue: infrastructure },
         { provide: DataSource, useValue: dataSource },
         { provide: EventCodec, useValue: codec },
@@ -204,6 +218,7 @@ export class RewardsModule {
                 REWARDS_OUTBOX_PROJECTION,
                 transferProjection.name,
                 referralProjection.name,
+                exportProjection.name,
               ],
               runners,
               dataSource,

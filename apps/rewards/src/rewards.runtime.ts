@@ -2,7 +2,7 @@ import { LoginJwksVerifier, NoAccessTokens } from '#access';
 import { ServiceInfrastructure, type CommandRunnerOptions } from '#cqrs';
 import { OutboundTables1765300000000, outboundSettingsOf } from '#outbound';
 import { platformOptionsFromEnv, type ServiceOptions } from '#platform';
-import { tenantEvents } from '#contracts';
+import { exportEvents, tenantEvents } from '#contracts';
 import { campaignEvents } from './campaigns/campaign.events';
 import { catalogEvents } from './catalog/catalog.events';
 import { consumedEvents } from './earning/tracked-events.contract';
@@ -20,6 +20,7 @@ import {
   RewardsTenantKeys1765200000000,
   RewardsWebhooks1765550000000,
   RewardsMemberEmails1765550000001,
+  RewardsExportParts1765600000003,
   RewardsTransactions1765620000000,
 } from './rewards.migrations';
 import { walletEvents } from './wallet/wallet.events';
@@ -41,6 +42,7 @@ export const rewardsEventTypes = [
   ...consumedEvents,
   ...webhookEndpointEvents,
   ...referralEvents,
+  ...exportEvents,
 ];
 
 /**
@@ -71,6 +73,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       OutboundTables1765300000000,
       RewardsWebhooks1765550000000,
       RewardsMemberEmails1765550000001,
+      RewardsExportParts1765600000003,
       RewardsTransactions1765620000000,
     ],
     events: rewardsEventTypes,

@@ -63,8 +63,8 @@ describe('rewards roles', () => {
     expect((await projectorRole.http().get(`/t/${tenant.slug}/program`).set(auth(tenant))).status).toBe(404);
     const projectorReady = await readiness(projectorRole);
     expect(projectorReady.status).toBe(200);
-    // Earning, and what else follows tracking and wallets: referrals, and the completion of half-done transfers.
-    expect(followed(projectorReady)).toEqual(['rewards.earning', 'rewards.referrals', 'rewards.transfers']);
+    // Earning, and what else follows tracking and wallets: referrals, the completion of half-done transfers, and exports' sections.
+    expect(followed(projectorReady)).toEqual(['rewards.earning', 'rewards.referrals', 'rewards.transfers', 'rewards.exports']);
   });
 
   test('while earning is held up, the projector leaves rotation; api and all-in-one processes stay ready and keep answering', async () => {

@@ -38,6 +38,8 @@ export class ServiceInfrastructure {
     readonly dataSource: DataSource,
     readonly personalData: PersonalDataCodec,
     readonly blindIndexKey: Buffer,
+    /** Signs and checks the short-lived links between services (see deriveKeys). */
+    readonly internalLinkKey: Buffer,
     readonly codec: EventCodec,
     readonly commands: CommandRunner,
   ) {}
@@ -78,6 +80,7 @@ export class ServiceInfrastructure {
         dataSource,
         personalData,
         keys.blindIndexKey,
+        keys.internalLinkKey,
         codec,
         new CommandRunner(eventStore, codec, settings.commands),
       );

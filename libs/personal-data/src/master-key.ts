@@ -12,11 +12,17 @@ export interface PersonalDataKeys {
   readonly keyWrappingKey: Buffer;
   /** HMAC-SHA256 key of the blind index (e-mail lookups, stream names). */
   readonly blindIndexKey: Buffer;
+  /**
+   * HMAC-SHA256 key of the short-lived links services give each other (an export's parts, fetched by
+   * register from the others): every service has the master key already, so no other secret is shared.
+   */
+  readonly internalLinkKey: Buffer;
 }
 
 // Versioned labels: changing one deliberately yields a new, unrelated key.
 const KEY_WRAPPING_INFO = 'tessera/personal-data/key-wrapping/v1';
 const BLIND_INDEX_INFO = 'tessera/personal-data/blind-index/v1';
+const INTERNAL_LINK_INFO = 'tessera/internal-links/v1';
 
 /**
  * Reads the master key as operators write it: 64 hex characters, or base64 / base64url (padded or
@@ -40,7 +46,11 @@ export function parseMasterKey(text: string): Buffer {
 export function deriveKeys(masterKey: Buffer): PersonalDataKeys {
   if (masterKey.length !== KEY_BYTES) throw new InvalidMasterKeyError(`${MASTER_KEY_VARIABLE} must be ${KEY_BYTES} bytes`);
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), info, KEY_BYTES));
-  return { keyWrappingKey: derive(KEY_WRAPPING_INFO), blindIndexKey: derive(BLIND_INDEX_INFO) };
+  return {
+    keyWrappingKey: derive(KEY_WRAPPING_INFO),
+    blindIndexKey: derive(BLIND_INDEX_INFO),
+    internalLinkKey: derive(INTERNAL_LINK_INFO),
+  };
 }
 
 /**

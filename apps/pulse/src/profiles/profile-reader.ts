@@ -11,13 +11,17 @@ type Kind = 'userId' | 'anonymousId' | 'email';
 const notFound = () =>
   new ProblemError({ status: 404, type: 'profile-not-found', title: 'Profile not found', detail: 'no profile has this identity' });
 
-interface ProfileRow {
+/** A profile's row as reads select it. */
+export interface StoredProfile {
   profile_id: string;
   user_id: string | null;
   traits: StoredTraits;
   event_count: string;
   first_seen: Date | null;
   last_seen: Date | null;
+}
+
+interface ProfileRow extends StoredProfile {
   identities: { kind: Kind; value: string; sealed: JsonObject | null }[];
   counters: { name: string; count: string; first: string; last: string }[];
   groups: string[];
@@ -62,19 +66,8 @@ export class ProfileReader {
     });
     const profile = rows[0];
     if (!profile) throw notFound();
-    const grouped: Record<Kind, string[]> = { userId: [], anonymousId: [], email: [] };
-    for (const identity of profile.identities) {
-      if (identity.kind !== 'email') grouped[identity.kind].push(identity.value);
-      else if (identity.sealed) {
-        const opened = await this.personalData.openValue(tenantId, identity.sealed);
-        if (typeof opened.value === 'string') grouped.email.push(opened.value);
-      }
-    }
-    const traits: Record<string, JsonValue> = {};
-    for (const [name, stored] of Object.entries(profile.traits)) {
-      const opened = await this.personalData.openValue(tenantId, stored.v);
-      if (!opened.erased) traits[name] = opened.value;
-    }
+    const grouped = await openIdentities(this.personalData, tenantId, profile.identities);
+    const traits = await openTraits(this.personalData, tenantId, profile.traits);
     return {
       profileId: profile.profile_id,
       userId: profile.user_id,
@@ -108,16 +101,7 @@ export class ProfileReader {
 
   /** Newest first; the cursor is the position after which the next page starts. One round trip. */
   async events(tenantId: string, kind: Kind, value: string, cursor: string | undefined, limit: number) {
-    const { rows } = await this.pool.query<{
-      profile_id: string;
-      seq: string | null;
-      message_id: string;
-      kind: string;
-      name: string | null;
-      occurred_at: Date;
-      received_at: Date;
-      properties: JsonObject | null;
-    }>({
+    const { rows } = await this.pool.query<Omit<StoredEvent, 'seq'> & { profile_id: string; seq: string | null }>({
       name: 'pulse_read_profile_events',
       text: `SELECT target.profile_id::text AS profile_id, e.seq::text AS seq, e.message_id, e.kind, e.name, e.occurred_at, e.received_at, e.properties
              FROM pulse_identities target
@@ -133,27 +117,76 @@ export class ProfileReader {
     const stored = rows.filter((row) => row.seq !== null);
     const page = stored.slice(0, limit);
     const events = [];
-    for (const row of page) {
-      const properties = row.properties ? await this.openProperties(tenantId, row.properties) : undefined;
-      events.push({
-        messageId: row.message_id,
-        type: row.kind,
-        name: row.name,
-        timestamp: row.occurred_at.toISOString(),
-        receivedAt: row.received_at.toISOString(),
-        properties: properties && !properties.erased ? properties.value : null,
-      });
-    }
+    for (const row of page) events.push(await storedEventView(this.personalData, tenantId, row as StoredEvent));
     return { events, nextCursor: stored.length > limit ? page[page.length - 1]!.seq : null };
   }
+}
 
-  /**
-   * A message's properties are kept either as the profile sealed them (one value) or, for a call
-   * the profile had no reason to open, as the ingest sealed its fields (properties among them).
-   */
-  private async openProperties(tenantId: string, stored: JsonObject): Promise<{ value: JsonValue; erased: boolean }> {
-    if (!Array.isArray(stored.fields)) return this.personalData.openValue(tenantId, stored);
-    const opened = await this.personalData.open(tenantId, { [SEALED_FIELD]: stored });
-    return { value: opened.data.properties ?? null, erased: opened.erased };
+/**
+ * A message's properties are kept either as the profile sealed them (one value) or, for a call
+ * the profile had no reason to open, as the ingest sealed its fields (properties among them).
+ */
+export async function openMessageProperties(
+  personalData: PersonalDataCodec,
+  tenantId: string,
+  stored: JsonObject,
+): Promise<{ value: JsonValue; erased: boolean }> {
+  if (!Array.isArray(stored.fields)) return personalData.openValue(tenantId, stored);
+  const opened = await personalData.open(tenantId, { [SEALED_FIELD]: stored });
+  return { value: opened.data.properties ?? null, erased: opened.erased };
+}
+
+/** A profile's identities by kind, e-mail addresses opened (those whose key is gone left out). */
+export async function openIdentities(
+  personalData: PersonalDataCodec,
+  tenantId: string,
+  identities: readonly { kind: Kind; value: string; sealed: JsonObject | null }[],
+): Promise<Record<Kind, string[]>> {
+  const grouped: Record<Kind, string[]> = { userId: [], anonymousId: [], email: [] };
+  for (const identity of identities) {
+    if (identity.kind !== 'email') grouped[identity.kind].push(identity.value);
+    else if (identity.sealed) {
+      const opened = await personalData.openValue(tenantId, identity.sealed);
+      if (typeof opened.value === 'string') grouped.email.push(opened.value);
+    }
   }
+  return grouped;
+}
+
+/** A profile's traits opened; those whose key is gone are left out. */
+export async function openTraits(
+  personalData: PersonalDataCodec,
+  tenantId: string,
+  stored: StoredTraits,
+): Promise<Record<string, JsonValue>> {
+  const traits: Record<string, JsonValue> = {};
+  for (const [name, value] of Object.entries(stored)) {
+    const opened = await personalData.openValue(tenantId, value.v);
+    if (!opened.erased) traits[name] = opened.value;
+  }
+  return traits;
+}
+
+/** A stored message of a profile, as pulse_profile_events keeps it. */
+export interface StoredEvent {
+  seq: string;
+  message_id: string;
+  kind: string;
+  name: string | null;
+  occurred_at: Date;
+  received_at: Date;
+  properties: JsonObject | null;
+}
+
+/** A stored message as reads show it: properties opened, null once their key is gone. */
+export async function storedEventView(personalData: PersonalDataCodec, tenantId: string, row: StoredEvent) {
+  const properties = row.properties ? await openMessageProperties(personalData, tenantId, row.properties) : undefined;
+  return {
+    messageId: row.message_id,
+    type: row.kind,
+    name: row.name,
+    timestamp: row.occurred_at.toISOString(),
+    receivedAt: row.received_at.toISOString(),
+    properties: properties && !properties.erased ? properties.value : null,
+  };
 }

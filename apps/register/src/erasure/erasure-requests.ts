@@ -83,7 +83,7 @@ export class ErasureRequests {
    * e-mail if an account holds its reservation. Tracked identities go as they are, an e-mail as
    * its blind index (which pulse keeps e-mail traits under too).
    */
-  private async identitiesOf(tenantId: string, target: ErasureTarget): Promise<ErasureIdentities> {
+  async identitiesOf(tenantId: string, target: ErasureTarget): Promise<ErasureIdentities> {
     const userIds = new Set<string>(target.userId === undefined ? [] : [target.userId]);
     const emailIndexes: string[] = [];
     if (target.email !== undefined) {

@@ -4,16 +4,12 @@ import { z } from 'zod';
 import { CommandRunner } from '#cqrs';
 import { parseBody } from '#platform';
 import { correlationIdOf, TenantAccess, type IncomingRequest } from '../access/tenant-access';
-import { accountDecider } from '../account/account.decider';
-import { accountStreamFor } from '#contracts';
+import { accountExportOf } from '../exports/register-section';
 import { accountNotFound } from '../profile/profile.http';
 import { ReadModels } from '../read-models';
 import { EraseUser, EraseUserHandler } from './erasure.handler';
 import { ErasureRequests } from './erasure-requests';
 import { erasureLocation } from './erasure-requests.http';
-
-/** Fields that are ours, not the person's: left out of their export. */
-const INTERNAL_FIELDS = new Set(['passwordHash', 'legacyPassword', 'importDigest', 'tokenHash', 'emailIndex']);
 
 @Controller('t/:tenant')
 export class ErasureController {
@@ -25,23 +21,16 @@ export class ErasureController {
     private readonly requests: ErasureRequests,
   ) {}
 
-  /** GDPR access and portability: everything register holds about the caller, from its source. */
+  /**
+   * GDPR access and portability, at once: what register holds about the caller, from its source.
+   * The whole export, from every service, is `POST /me/exports` (see exports/).
+   */
   @Get('me/export')
   async export(@Param('tenant') slug: string, @Req() request: IncomingRequest) {
     const { tenant, userId } = await this.access.requirePerson(request, slug);
-    const { state, envelopes } = await this.runner.history(accountStreamFor(tenant.tenantId, userId), accountDecider);
-    if (state.status !== 'active') throw accountNotFound();
-    return {
-      exportedAt: new Date().toISOString(),
-      tenant: { slug: tenant.slug, name: tenant.name },
-      account: { id: userId, email: state.email, emailVerified: state.emailVerified, profile: state.profile },
-      consents: Object.entries(state.consents).map(([purpose, consent]) => ({ purpose, ...consent })),
-      history: envelopes.map((envelope) => ({
-        type: envelope.event.type,
-        at: envelope.metadata.occurredAt || envelope.createdAt.toISOString(),
-        data: Object.fromEntries(Object.entries(envelope.event.data).filter(([field]) => !INTERNAL_FIELDS.has(field))),
-      })),
-    };
+    const found = await accountExportOf(this.runner, tenant.tenantId, userId);
+    if (!found) throw accountNotFound();
+    return { exportedAt: new Date().toISOString(), tenant: { slug: tenant.slug, name: tenant.name }, ...found };
   }
 
   @Delete('me')

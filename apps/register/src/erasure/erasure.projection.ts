@@ -2,7 +2,14 @@ import type { EntityManager } from 'typeorm';
 import { appendFromProjection, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
 import type { AppendedEvents, EventStore, JsonObject } from '#eventstore';
 import { NO_BRANDING } from '#platform';
-import { ERASURE_STREAM_PREFIX, erasureCompletion, erasureIdentitiesOf, erasureStreamFor, erasureSubject } from '#contracts';
+import {
+  ERASURE_STREAM_PREFIX,
+  type ErasureIdentities,
+  erasureCompletion,
+  erasureIdentitiesOf,
+  erasureStreamFor,
+  erasureSubject,
+} from '#contracts';
 import type { PersonalDataEraser } from '../register.ports';
 import { statusOf } from './erasure-requests';
 import { EraseUser, type EraseUserHandler } from './erasure.handler';
@@ -12,13 +19,16 @@ export interface ErasureProjectionDeps {
   readonly codec: EventCodec;
   readonly erasures: EraseUserHandler;
   readonly eraser: PersonalDataEraser;
+  /** Exports about the person are discarded with the rest of register's part. */
+  readonly exports: { discardExportsOf(tenantId: string, identities: ErasureIdentities, correlationId: string): Promise<void> };
 }
 
 export const REGISTER_ERASURES_PROJECTION = 'register.erasures';
 
 /**
  * Register's part of every erasure request: each account the request names is erased as
- * `DELETE /users/{id}` erases it (UserErased, the e-mail freed, the key destroyed), then register
+ * `DELETE /users/{id}` erases it (UserErased, the e-mail freed, the key destroyed), every export
+ * about any of the identities is discarded (its key destroyed, see ExportRequests), then register
  * says it is done. When the last service's completion arrives, the request's own key is destroyed:
  * from then on the request no longer says whom it was about. Every step is safe to repeat, so a
  * replay (a crash before the checkpoint, a rebuild) finishes what was started and changes nothing else.
@@ -46,6 +56,8 @@ export function erasureProjection(deps: ErasureProjectionDeps): Projection {
         const tenant = { tenantId, slug: '', name: '', branding: NO_BRANDING };
         for (const userId of identities.userIds)
           await deps.erasures.execute(new EraseUser(tenant, userId, requestedBy, envelope.metadata.correlationId || envelope.id));
+        // Before register says it is done: once the request completes, no export of theirs is readable either.
+        await deps.exports.discardExportsOf(tenantId, identities, envelope.metadata.correlationId || envelope.id);
         // When register finished, not when the request was made: the status tells how long each service took.
         const now = new Date();
         const completion = await deps.codec.encode(erasureCompletion(erasureId, 'register', now), {
