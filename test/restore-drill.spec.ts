@@ -73,6 +73,7 @@ describe('restoring an older backup', () => {
   /** Register with RECOVER=only, as the recovery Job runs it; answers the report it printed. */
   const recover = async (): Promise<Json> => {
     const recovery = await run(process.execPath, [fourServicesEntry('register')], {
+      timeout: 120_000,
       env: {
         PATH: process.env.PATH ?? '',
         NODE_ENV: 'test',
