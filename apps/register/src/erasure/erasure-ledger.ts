@@ -54,9 +54,13 @@ export class FileErasureLedger extends ErasureLedger {
   async record(entry: ErasureLedgerEntry): Promise<void> {
     const tenantDir = join(this.dir, encodeURIComponent(entry.tenantId));
     await mkdir(tenantDir, { recursive: true });
-    const file = await open(join(tenantDir, `${encodeURIComponent(this.writer)}.jsonl`), 'a', 0o600);
+    const file = await open(join(tenantDir, `${encodeURIComponent(this.writer)}.jsonl`), 'a+', 0o600);
     try {
-      await file.write(`${JSON.stringify(entry)}\n`);
+      // A line cut short by a crash (a restarted container has the same host name and pid) must not swallow this one.
+      const { size } = await file.stat();
+      const last = Buffer.alloc(1);
+      if (size > 0) await file.read(last, 0, 1, size - 1);
+      await file.write(`${size > 0 && last[0] !== 0x0a ? '\n' : ''}${JSON.stringify(entry)}\n`);
       await file.datasync();
     } finally {
       await file.close();
