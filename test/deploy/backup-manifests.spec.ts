@@ -37,6 +37,12 @@ describe.each(allRenders)('backups in k8s/%s', (directory) => {
     expect(recover.command).toEqual(container.command ?? ['node', 'dist/apps/register/src/main.js']);
     expect(recover.image).toBe(container.image);
     expect(envOf(recover)).toMatchObject({ RECOVER: 'only', ERASURE_LEDGER_DIR: dir });
+    // It reaches the stores as register does: the same configuration, secrets, variables from secrets and mounts (the ledger's read-only).
+    expect(recover.envFrom).toEqual(container.envFrom);
+    const fromSecrets = (env: { name: string; valueFrom?: unknown }[]) => env.filter((variable) => variable.valueFrom);
+    expect(fromSecrets(recover.env)).toEqual(fromSecrets(container.env));
+    const paths = (mounts: { mountPath: string }[]) => mounts.map((mount) => mount.mountPath).sort();
+    expect(paths(recover.volumeMounts)).toEqual(paths(container.volumeMounts));
     const claim = job.volumes.find((candidate: { persistentVolumeClaim?: { claimName: string } }) => candidate.persistentVolumeClaim);
     expect(claim.persistentVolumeClaim.claimName).toBe(ledger.metadata.name);
     expect(recover.volumeMounts).toContainEqual({ name: claim.name, mountPath: dir, readOnly: true });
