@@ -1,14 +1,14 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
-import type { Pool } from 'pg';
 import { exportPartToken } from '#contracts';
-import { deriveKeys, PersonalDataCodec, PersonalKeyStore } from '#personal-data';
+import { deriveKeys } from '#personal-data';
 import { basic, eventually } from '../apps/pulse/test/pulse-harness';
 import { REDIRECT_URI } from '../apps/login/test/sign-in-flow';
 import { callService, startFourServices, type FourServices, type ServiceName } from './support/four-services';
 import { createTenant, insecure, registerClient, signIn } from './support/noisy-tenants';
 import { STRONG_PASSWORD } from './support/register-harness';
 import { issueServerKey } from './support/server-key';
+import { readableTraces, readModelTraces } from './support/privacy-traces';
 import request from 'supertest';
 
 /**
@@ -30,48 +30,6 @@ jest.setTimeout(300_000);
 
 const masterKey = randomBytes(32);
 type Json = Record<string, unknown>;
-
-/** Everything readable about the person in the database, with where it was found. */
-interface Leak {
-  readonly needle: string;
-  readonly where: string;
-}
-
-/** Every row of every table (the event log's events opened as a service would) searched for the needles. */
-async function readableTraces(pool: Pool, needles: readonly string[]): Promise<Leak[]> {
-  const leaks: Leak[] = [];
-  const lowered = needles.map((needle) => needle.toLowerCase());
-  const look = (text: string, where: string) =>
-    lowered.forEach((needle, i) => {
-      if (text.toLowerCase().includes(needle)) leaks.push({ needle: needles[i]!, where });
-    });
-  const { rows: tables } = await pool.query<{ name: string }>(
-    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
-  );
-  for (const { name } of tables) {
-    if (name === 'es_events') continue;
-    const { rows } = await pool.query<{ row: string }>(`SELECT t::text AS row FROM "${name}" t`);
-    for (const { row } of rows) look(row, name);
-  }
-  const codec = new PersonalDataCodec(new PersonalKeyStore(pool, deriveKeys(masterKey).keyWrappingKey, { cacheTtlMs: 0 }));
-  const { rows: events } = await pool.query<{ stream_name: string; type: string; data: Json; metadata: Json }>(
-    'SELECT stream_name, type, data, metadata FROM es_events ORDER BY seq',
-  );
-  for (const event of events) {
-    const tenantId = String(event.metadata.tenantId ?? '');
-    const opened = tenantId ? (await codec.open(tenantId, event.data as never)).data : event.data;
-    look(JSON.stringify({ data: opened, metadata: event.metadata }), `es_events ${event.type} in ${event.stream_name}`);
-  }
-  return leaks;
-}
-
-/**
- * The ids in read models: the event store's own tables (stream names, events) keep them, and so do
- * the tombstones of the destroyed keys (which keep the person from being tracked again); nothing else.
- */
-async function readModelTraces(pool: Pool, ids: readonly string[]): Promise<Leak[]> {
-  return (await readableTraces(pool, ids)).filter((leak) => !leak.where.startsWith('es_') && leak.where !== 'personal_data_keys');
-}
 
 describe('one erasure across register, login, pulse and rewards', () => {
   let four: FourServices;
@@ -260,7 +218,7 @@ describe('one erasure across register, login, pulse and rewards', () => {
 
     const needles = [email, person.givenName, person.familyName, person.phone, traits.colour, traits.promo, traits.gift];
     // The searches find what is there: before the erasure every value is readable somewhere.
-    const before = new Set((await readableTraces(four.pool, needles)).map((leak) => leak.needle));
+    const before = new Set((await readableTraces(four.pool, masterKey, needles)).map((leak) => leak.needle));
     expect([...before].sort()).toEqual([...needles].sort());
 
     const started = Date.now();
@@ -273,7 +231,7 @@ describe('one erasure across register, login, pulse and rewards', () => {
     expect(status).toMatchObject({ status: 'completed', requestedBy: 'user' });
     expect(Object.values(status.services as Json).every((service) => (service as Json).status === 'done')).toBe(true);
 
-    expect(await readableTraces(four.pool, needles)).toEqual([]);
+    expect(await readableTraces(four.pool, masterKey, needles)).toEqual([]);
     // Their export went with them: its key is destroyed, the link yields nothing, every service's part is deleted.
     expect([404, 410]).toContain((await download(downloadPath, me)).status);
     const byTenant = await download(`/t/${tenant.slug}/exports/${asked.body.id}/download`, api());
@@ -291,7 +249,7 @@ describe('one erasure across register, login, pulse and rewards', () => {
     expect((await four.pool.query("SELECT 1 FROM login_oidc_models WHERE payload->>'accountId' = $1", [userId])).rowCount).toBe(0);
     expect((await call('register', 'GET', `/t/${tenant.slug}/me`, { authorization: `Bearer ${accessToken}` })).status).toBe(404);
     // No read model of any service still names them, nor the order they earned with (the tenant's reference).
-    expect(await readModelTraces(four.pool, [userId, anonymousId, orderId])).toEqual([]);
+    expect(await readModelTraces(four.pool, masterKey, [userId, anonymousId, orderId])).toEqual([]);
 
     // Tracked again: acknowledged, counted, not stored.
     const stored = await storedMessagesOf(userId, anonymousId);
@@ -328,8 +286,8 @@ describe('one erasure across register, login, pulse and rewards', () => {
     const again = await call('register', 'POST', `/t/${tenant.slug}/erasures`, api(), { userId });
     expect(again).toMatchObject({ status: 200, body: { id: asked.body.id, status: 'completed' } });
 
-    expect(await readableTraces(four.pool, needles)).toEqual([]);
-    expect(await readModelTraces(four.pool, [userId, anonymousId])).toEqual([]);
+    expect(await readableTraces(four.pool, masterKey, needles)).toEqual([]);
+    expect(await readModelTraces(four.pool, masterKey, [userId, anonymousId])).toEqual([]);
     expect((await call('rewards', 'GET', `/t/${tenant.slug}/members/${userId}`, api())).status).toBe(404);
     const stored = await storedMessagesOf(userId);
     expect((await track('identify', { userId, traits: { email } })).status).toBe(200);
@@ -348,7 +306,7 @@ describe('one erasure across register, login, pulse and rewards', () => {
     const asked = await call('register', 'POST', `/t/${tenant.slug}/erasures`, api(), { email: email.toLowerCase() });
     expect(asked.status).toBe(202);
     await untilCompleted(asked.headers.get('location')!, Date.now());
-    expect(await readableTraces(four.pool, [email, `Helsinki-${tag}`])).toEqual([]);
+    expect(await readableTraces(four.pool, masterKey, [email, `Helsinki-${tag}`])).toEqual([]);
     expect((await four.pool.query('SELECT 1 FROM pulse_identities WHERE value = $1', [anonymousId])).rowCount).toBe(0);
   });
 
@@ -365,8 +323,8 @@ describe('one erasure across register, login, pulse and rewards', () => {
     const asked = await call('register', 'POST', `/t/${tenant.slug}/erasures`, api(), { anonymousId });
     expect(asked.status).toBe(202);
     await untilCompleted(asked.headers.get('location')!, Date.now());
-    expect(await readableTraces(four.pool, [`red shoes ${tag}`])).toEqual([]);
-    expect(await readModelTraces(four.pool, [anonymousId])).toEqual([]);
+    expect(await readableTraces(four.pool, masterKey, [`red shoes ${tag}`])).toEqual([]);
+    expect(await readModelTraces(four.pool, masterKey, [anonymousId])).toEqual([]);
     const stored = await storedMessagesOf(anonymousId);
     expect((await track('page', { anonymousId, name: 'Offers' }, tenant.writeKey)).status).toBe(200);
     expect(await storedMessagesOf(anonymousId)).toBe(stored);

@@ -437,48 +437,55 @@ describe('tiers', () => {
       expect(connectionAllowed(objects, podLabels(objects, name), { 'cnpg.io/cluster': postgres.metadata.name }, 5432)).toBe(true);
   });
 
-  test('enterprise: EventStoreDB speaks TLS with cert-manager certificates; every client verifies the nodes by the CA and gets only its certificate', () => {
-    const objects = renderedOf('overlays/enterprise');
-    const url = new URL(config('enterprise').EVENTSTORE_URL);
-    expect(url.searchParams.get('tls')).toBe('true');
-    const caFile = url.searchParams.get('tlsCAFile')!;
-    expect(caFile).toMatch(/^\//);
-    const certificates = ofKind(objects, 'Certificate');
-    const issuers = ofKind(objects, 'Issuer');
-    const eventstore = named(objects, 'StatefulSet', 'eventstore')!.spec.template.spec;
-    const node = eventstore.containers[0];
-    const env = Object.fromEntries(node.env.map((variable: { name: string; value?: string }) => [variable.name, variable.value]));
-    expect(env.EVENTSTORE_INSECURE).toBeUndefined();
-    for (const probe of [node.readinessProbe, node.livenessProbe]) expect(probe.httpGet.scheme).toBe('HTTPS');
-    // The node's certificate and key come from a Certificate issued by a CA Issuer whose CA is a Certificate here too.
-    const certsMount = node.volumeMounts.find((mount: { mountPath: string }) =>
-      env.EVENTSTORE_CERTIFICATE_FILE.startsWith(`${mount.mountPath}/`),
-    );
-    const certsVolume = eventstore.volumes.find((volume: { name: string }) => volume.name === certsMount.name);
-    const nodeCertificate = certificates.find((certificate) => certificate.spec.secretName === certsVolume.secret.secretName)!;
-    expect(nodeCertificate.spec.commonName).toBe('eventstoredb-node');
-    const caIssuer = issuers.find((issuer) => issuer.metadata.name === nodeCertificate.spec.issuerRef.name)!;
-    const caCertificate = certificates.find((certificate) => certificate.spec.secretName === caIssuer.spec.ca.secretName)!;
-    expect(caCertificate.spec.isCA).toBe(true);
-    // Clients connect to the names the nodes advertise: the certificate must cover them.
-    const advertised = env.EVENTSTORE_ADVERTISE_HOST_TO_CLIENT_AS.replace('$(POD_NAME)', 'eventstore-2');
-    const covers = (name: string) =>
-      nodeCertificate.spec.dnsNames.some(
-        (dns: string) => dns === name || (dns.startsWith('*.') && name.split('.').slice(1).join('.') === dns.slice(2)),
+  test.each(['standard', 'enterprise'])(
+    '%s: EventStoreDB speaks TLS with cert-manager certificates; every client verifies the nodes by the CA and gets only its certificate',
+    (tier) => {
+      const objects = renderedOf(`overlays/${tier}`);
+      const url = new URL(config(tier).EVENTSTORE_URL);
+      expect(url.searchParams.get('tls')).toBe('true');
+      const caFile = url.searchParams.get('tlsCAFile')!;
+      expect(caFile).toMatch(/^\//);
+      const certificates = ofKind(objects, 'Certificate');
+      const issuers = ofKind(objects, 'Issuer');
+      const eventstore = named(objects, 'StatefulSet', 'eventstore')!.spec.template.spec;
+      const node = eventstore.containers[0];
+      const env = Object.fromEntries(node.env.map((variable: { name: string; value?: string }) => [variable.name, variable.value]));
+      expect(env.EVENTSTORE_INSECURE).toBeUndefined();
+      for (const probe of [node.readinessProbe, node.livenessProbe]) expect(probe.httpGet.scheme).toBe('HTTPS');
+      // The node's certificate and key come from a Certificate issued by a CA Issuer whose CA is a Certificate here too.
+      const certsMount = node.volumeMounts.find((mount: { mountPath: string }) =>
+        env.EVENTSTORE_CERTIFICATE_FILE.startsWith(`${mount.mountPath}/`),
       );
-    expect({ advertised, covered: covers(advertised) }).toEqual({ advertised, covered: true });
-    expect(covers(url.hostname)).toBe(true);
-    for (const deployment of deployments('enterprise')) {
-      const pod = deployment.spec.template.spec;
-      const mount = pod.containers[0].volumeMounts.find((candidate: { mountPath: string }) => caFile.startsWith(`${candidate.mountPath}/`));
-      const volume = pod.volumes.find((candidate: { name: string }) => candidate.name === mount?.name);
-      // Only ca.crt of the CA's Secret: never the CA's private key, never a node's.
-      expect({ name: deployment.metadata.name, secret: volume?.secret }).toEqual({
-        name: deployment.metadata.name,
-        secret: { secretName: caCertificate.spec.secretName, items: [{ key: 'ca.crt', path: caFile.slice(mount.mountPath.length + 1) }] },
-      });
-    }
-  });
+      const certsVolume = eventstore.volumes.find((volume: { name: string }) => volume.name === certsMount.name);
+      const nodeCertificate = certificates.find((certificate) => certificate.spec.secretName === certsVolume.secret.secretName)!;
+      expect(nodeCertificate.spec.commonName).toBe('eventstoredb-node');
+      const caIssuer = issuers.find((issuer) => issuer.metadata.name === nodeCertificate.spec.issuerRef.name)!;
+      const caCertificate = certificates.find((certificate) => certificate.spec.secretName === caIssuer.spec.ca.secretName)!;
+      expect(caCertificate.spec.isCA).toBe(true);
+      const covers = (name: string) =>
+        nodeCertificate.spec.dnsNames.some(
+          (dns: string) => dns === name || (dns.startsWith('*.') && name.split('.').slice(1).join('.') === dns.slice(2)),
+        );
+      // Clients of a cluster connect to the names the nodes advertise: the certificate must cover them.
+      if (env.EVENTSTORE_ADVERTISE_HOST_TO_CLIENT_AS) {
+        const advertised = env.EVENTSTORE_ADVERTISE_HOST_TO_CLIENT_AS.replace('$(POD_NAME)', 'eventstore-2');
+        expect({ advertised, covered: covers(advertised) }).toEqual({ advertised, covered: true });
+      }
+      expect(covers(url.hostname)).toBe(true);
+      for (const deployment of deployments(tier)) {
+        const pod = deployment.spec.template.spec;
+        const mount = pod.containers[0].volumeMounts.find((candidate: { mountPath: string }) =>
+          caFile.startsWith(`${candidate.mountPath}/`),
+        );
+        const volume = pod.volumes.find((candidate: { name: string }) => candidate.name === mount?.name);
+        // Only ca.crt of the CA's Secret: never the CA's private key, never a node's.
+        expect({ name: deployment.metadata.name, secret: volume?.secret }).toEqual({
+          name: deployment.metadata.name,
+          secret: { secretName: caCertificate.spec.secretName, items: [{ key: 'ca.crt', path: caFile.slice(mount.mountPath.length + 1) }] },
+        });
+      }
+    },
+  );
 
   /** Where pods with these labels may open connections outside the cluster: each rule with an ipBlock, or none at all (anywhere). */
   const outsideRules = (objects: K8sObject[], labels: Labels) =>

@@ -53,21 +53,25 @@ const buildDir = join(
   `tessera-four-services-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}`,
 );
 const entryOf = (service: ServiceName) => `apps/${service}/src/main.ts`;
+/** The compiled entry point of a service, as startFourServices runs it (for a one-off command such as a Job's). */
+export const fourServicesEntry = (service: ServiceName) => compiledEntry(entryOf(service), buildDir);
 
 /**
  * Register, login, pulse and rewards as `node` processes, as deployments run them (each its own
  * event loop; pulse and rewards each as an API process and a projector, as every Kubernetes tier
  * deploys them), compiled from the current source, on one fresh database with one master key and
  * admin token. Register trusts login's access tokens. `env` adds variables to every process,
- * `perService` to a service's. Resolves once all are ready.
+ * `perService` to a service's. `on` names the database and admin token when they are not fresh (a
+ * drill's own PostgreSQL, services started again on what they left). Resolves once all are ready.
  */
 export async function startFourServices(
   env: Record<string, string> = {},
   perService: Partial<Record<ServiceName, Record<string, string>>> = {},
+  on: { readonly databaseUrl?: string; readonly adminToken?: string } = {},
 ): Promise<FourServices> {
   compileServices(SERVICES.map(entryOf), buildDir);
-  const databaseUrl = await createTestDatabase('four');
-  const adminToken = randomBytes(32).toString('base64url');
+  const databaseUrl = on.databaseUrl ?? (await createTestDatabase('four'));
+  const adminToken = on.adminToken ?? randomBytes(32).toString('base64url');
   const ports = Object.fromEntries(await Promise.all(PROCESSES.map(async ({ name }) => [name, await freePort()]))) as Record<
     ProcessName,
     number
@@ -108,6 +112,9 @@ export async function startFourServices(
     throw error;
   }
   const pool = new Pool({ connectionString: databaseUrl, max: 4 });
+  // pool.end() resolves before its idle connections have closed: a drill that stops PostgreSQL right
+  // after may end one of them (57P01), which must not surface as an unhandled error of the pool.
+  pool.on('error', () => undefined);
   return {
     databaseUrl,
     adminToken,

@@ -86,9 +86,13 @@ const podSpec: Fields = {
       emptyDir: { medium: 'string', sizeLimit: 'intOrString' },
       secret: { secretName: 'string', defaultMode: 'number', items: { list: { key: 'string', path: 'string', mode: 'number' } } },
       configMap: { name: 'string' },
+      persistentVolumeClaim: { claimName: 'string', readOnly: 'boolean' },
     },
   },
   affinity: {
+    podAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: { list: { topologyKey: 'string', labelSelector: selector } },
+    },
     podAntiAffinity: {
       requiredDuringSchedulingIgnoredDuringExecution: { list: { topologyKey: 'string', labelSelector: selector } },
       preferredDuringSchedulingIgnoredDuringExecution: {
@@ -176,6 +180,19 @@ const kinds: Record<string, Fields> = {
   'batch/v1/Job': {
     spec: { backoffLimit: 'number', activeDeadlineSeconds: 'number', ttlSecondsAfterFinished: 'number', template: podTemplate },
   },
+  'batch/v1/CronJob': {
+    spec: {
+      schedule: 'string',
+      suspend: 'boolean',
+      concurrencyPolicy: 'string',
+      successfulJobsHistoryLimit: 'number',
+      failedJobsHistoryLimit: 'number',
+      jobTemplate: {
+        spec: { backoffLimit: 'number', activeDeadlineSeconds: 'number', ttlSecondsAfterFinished: 'number', template: podTemplate },
+      },
+    },
+  },
+  'v1/PersistentVolumeClaim': { spec: pvcSpec },
   'policy/v1/PodDisruptionBudget': {
     spec: { selector, minAvailable: 'intOrString', maxUnavailable: 'intOrString', unhealthyPodEvictionPolicy: 'string' },
   },
@@ -329,6 +346,27 @@ const kinds: Record<string, Fields> = {
       storage: { size: 'string', storageClass: 'string' },
       affinity: { enablePodAntiAffinity: 'boolean', podAntiAffinityType: 'string', topologyKey: 'string' },
       resources: { requests: quantityMap, limits: quantityMap },
+      backup: {
+        retentionPolicy: 'string',
+        barmanObjectStore: {
+          destinationPath: 'string',
+          endpointURL: 'string',
+          s3Credentials: { accessKeyId: { name: 'string', key: 'string' }, secretAccessKey: { name: 'string', key: 'string' } },
+          wal: { compression: 'string', maxParallel: 'number' },
+          data: { compression: 'string', jobs: 'number' },
+        },
+      },
+    },
+  },
+  'postgresql.cnpg.io/v1/ScheduledBackup': {
+    spec: {
+      schedule: 'string',
+      immediate: 'boolean',
+      suspend: 'boolean',
+      backupOwnerReference: 'string',
+      method: 'string',
+      target: 'string',
+      cluster: { name: 'string' },
     },
   },
 };

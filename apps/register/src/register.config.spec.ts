@@ -19,6 +19,16 @@ describe('register configuration', () => {
     expect(() => loadRegisterConfig(env)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('too-short-secret') }));
   });
 
+  test('the recovery step (RECOVER=only) needs the erasure ledger it re-applies; RECOVER takes only `only`', () => {
+    expect(loadRegisterConfig(valid).ERASURE_LEDGER_DIR).toBeUndefined();
+    expect(problemsOf({ ...valid, RECOVER: 'only' })).toEqual(['ERASURE_LEDGER_DIR']);
+    expect(problemsOf({ ...valid, RECOVER: 'yes', ERASURE_LEDGER_DIR: '/ledger' })).toEqual(['RECOVER']);
+    expect(loadRegisterConfig({ ...valid, RECOVER: 'only', ERASURE_LEDGER_DIR: '/ledger' })).toMatchObject({
+      RECOVER: 'only',
+      ERASURE_LEDGER_DIR: '/ledger',
+    });
+  });
+
   test('pages and mails default to English; DEFAULT_LOCALE takes a supported language and names itself otherwise', () => {
     expect(loadRegisterConfig(valid).DEFAULT_LOCALE).toBe('en');
     expect(loadRegisterConfig({ ...valid, DEFAULT_LOCALE: 'fr' }).DEFAULT_LOCALE).toBe('fr');

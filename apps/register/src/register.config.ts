@@ -37,6 +37,14 @@ const schema = serviceEnvSchema({ port: 3002 })
     REGISTER_TOKEN_ATTEMPTS_PER_ACCOUNT: perWindow(10),
     /** argon2id hashes one tenant may have in flight in one process; more get 429 (tenant fairness). */
     REGISTER_HASHES_PER_TENANT: integer({ min: 1, max: 1000 }).default(8),
+    /**
+     * The erasure ledger's directory, on a volume outside the database's backups (see
+     * erasure/erasure-ledger.ts): every erasure request is recorded there before it is logged.
+     * Unset, nothing is recorded and a restored backup may bring back people erased since.
+     */
+    ERASURE_LEDGER_DIR: z.string().min(1).optional(),
+    /** `only`: run the recovery step after a restore (re-apply the ledger's erasures) and exit: the recovery Job's command. */
+    RECOVER: z.enum(['only']).optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && env.REGISTER_TEST_TOKEN_SECRET) {
@@ -52,6 +60,9 @@ const schema = serviceEnvSchema({ port: 3002 })
         path: ['REGISTER_TEST_TOKEN_SECRET'],
         message: 'access tokens come from login when LOGIN_PUBLIC_URL is set: unset it',
       });
+    }
+    if (env.RECOVER === 'only' && !env.ERASURE_LEDGER_DIR) {
+      ctx.addIssue({ code: 'custom', path: ['ERASURE_LEDGER_DIR'], message: 'the recovery re-applies the ledger: set where it is' });
     }
     if (env.LOGIN_INTERNAL_URL && !env.LOGIN_PUBLIC_URL) {
       ctx.addIssue({ code: 'custom', path: ['LOGIN_INTERNAL_URL'], message: 'needs LOGIN_PUBLIC_URL (the issuer tokens carry)' });

@@ -26,6 +26,7 @@ import { EmailChangeController } from './email-change/email-change.http';
 import { ConsentController } from './consent/consent.http';
 import { EraseUserHandler } from './erasure/erasure.handler';
 import { ErasureController } from './erasure/erasure.http';
+import { ErasureLedger, NoErasureLedger } from './erasure/erasure-ledger';
 import { ErasureRequests } from './erasure/erasure-requests';
 import { ErasureRequestsController } from './erasure/erasure-requests.http';
 import { erasureProjection } from './erasure/erasure.projection';
@@ -79,6 +80,8 @@ export interface RegisterRuntime {
   readonly mailer: Mailer;
   readonly accessTokens: AccessTokenVerifier;
   readonly adminToken: string;
+  /** Where erasure requests are recorded apart from the database (none when not configured). */
+  readonly erasureLedger?: ErasureLedger;
   readonly settings: RegisterSettings;
   readonly maxProjectionLagMs: number;
   readonly requestLimits: RequestLimitSettings;
@@ -116,6 +119,7 @@ export class RegisterModule {
       { provide: Mailer, useValue: runtime.mailer },
       { provide: AccessTokenVerifier, useValue: runtime.accessTokens },
       { provide: ADMIN_TOKEN, useValue: runtime.adminToken },
+      { provide: ErasureLedger, useValue: runtime.erasureLedger ?? new NoErasureLedger() },
       { provide: TenantKeyLookup, useValue: new TenantKeyLookup(infrastructure.pool, TENANT_KEYS_TABLE) },
       { provide: REGISTER_SETTINGS, useValue: runtime.settings },
       { provide: PAGE_FORMS, useValue: new PageForms(runtime.pages.formKey, runtime.pages.continueBase) },

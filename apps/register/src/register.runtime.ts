@@ -6,6 +6,7 @@ import { AccessTokenVerifier, NoAccessTokens } from './access/access-token';
 import { TestTokenVerifier } from './access/testing/test-tokens';
 import { accountEvents, erasureEvents, exportEvents, tenantEvents } from '#contracts';
 import { reservationEvents } from './account/email-reservation';
+import { FileErasureLedger, NoErasureLedger } from './erasure/erasure-ledger';
 import { DevMailbox, SmtpMailer, type Mailer } from './mail/mailer';
 import { ProfileRow } from './profile/profile.entity';
 import { registerApi } from './register.api';
@@ -46,6 +47,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
     mailer,
     accessTokens,
     adminToken: config.ADMIN_TOKEN,
+    erasureLedger: config.ERASURE_LEDGER_DIR ? new FileErasureLedger(config.ERASURE_LEDGER_DIR) : new NoErasureLedger(),
     settings: {
       verificationTokenTtlMs: config.VERIFICATION_TOKEN_TTL_MS,
       resetTokenTtlMs: config.RESET_TOKEN_TTL_MS,

@@ -11,6 +11,7 @@ import {
   type ErasureService,
 } from '#contracts';
 import { reservationDecider } from '../account/email-reservation';
+import { ErasureLedger } from './erasure-ledger';
 import { Clock, EmailIndex, EVENT_STORE, type EventStore, type TenantRef } from '../register.ports';
 
 /** Whom an erasure request names, as the caller gave it (an e-mail in clear, only until it is indexed). */
@@ -44,6 +45,7 @@ export class ErasureRequests {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly emailIndex: EmailIndex,
     private readonly clock: Clock,
+    private readonly ledger: ErasureLedger,
   ) {}
 
   /** Records the request (or finds the same one); `created` says which. */
@@ -59,6 +61,8 @@ export class ErasureRequests {
     // Asked before: the same request (once complete its key is gone, so it could not be sealed again anyway).
     if ((await this.store.readStream(stream, { maxCount: 1 })).length > 0) return { id, created: false };
     const now = this.clock.now();
+    // In the ledger first: whatever the log holds, the ledger holds too, so a restore cannot outlive it.
+    await this.ledger.record({ tenantId: tenant.tenantId, erasureId: id, requestedBy, requestedAt: now.toISOString(), ...identities });
     const event = await this.codec.encode(ErasureRequested({ erasureId: id, requestedBy, requestedAt: now.toISOString(), ...identities }), {
       tenantId: tenant.tenantId,
       correlationId,
@@ -102,10 +106,12 @@ export class ErasureRequests {
 
 /** A name-based UUID (version 8) of the tenant and the identities, so that the same request is one request. */
 function erasureIdOf(tenantId: string, identities: ErasureIdentities): string {
-  const bytes = createHash('sha256')
-    .update(JSON.stringify(['tessera/erasure/v1', tenantId, identities.userIds, identities.anonymousIds, identities.emailIndexes]))
-    .digest()
-    .subarray(0, 16);
+  return nameBasedUuid(['tessera/erasure/v1', tenantId, identities.userIds, identities.anonymousIds, identities.emailIndexes]);
+}
+
+/** A version 8 UUID from a hash of the parts: the same parts, the same id. */
+export function nameBasedUuid(parts: readonly unknown[]): string {
+  const bytes = createHash('sha256').update(JSON.stringify(parts)).digest().subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x80;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = bytes.toString('hex');

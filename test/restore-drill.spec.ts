@@ -1,0 +1,211 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Pool } from 'pg';
+import { eventually } from '#platform/testing';
+import { databaseUrl, freePort, startEmbeddedPostgres, type RunningPostgres } from '#platform/embedded-postgres';
+import { basic } from '../apps/pulse/test/pulse-harness';
+import { callService, fourServicesEntry, startFourServices, type FourServices, type ServiceName } from './support/four-services';
+import { createTenant } from './support/noisy-tenants';
+import { readableTraces, readModelTraces } from './support/privacy-traces';
+import { STRONG_PASSWORD } from './support/register-harness';
+import { issueServerKey } from './support/server-key';
+import request from 'supertest';
+
+/**
+ * The restore drill on the default tier's layout: one PostgreSQL holds the event log, the read
+ * models and the per-person keys, so a restore takes all three back to the backup. A backup is
+ * taken; then people sign up, are tracked and earn, and one who was already there before the
+ * backup is erased; the older backup is restored. Restored, the erased person is readable again
+ * (the danger this guards against); the recovery step (register with RECOVER=only, as the recovery
+ * Job runs it) re-applies the erasure ledger, kept outside the backup; the services started on the
+ * restored database then agree with the log (what it holds is served, what it lost is gone, nothing
+ * parked) and the erased person is unreadable everywhere.
+ *
+ * The backup is a cold copy of the data directory (clean shutdown, copy, start): the cluster
+ * shipped with embedded-postgres has no pg_dump or pg_basebackup, and a copy of a cleanly stopped
+ * cluster is consistent by construction, with no WAL to carry alongside. Production tiers take
+ * theirs online (CloudNativePG's base backups and WAL archive, or pg_dump: see k8s/components/backup).
+ */
+
+jest.setTimeout(600_000);
+
+const run = promisify(execFile);
+const masterKey = randomBytes(32);
+type Json = Record<string, unknown>;
+
+interface Person {
+  readonly id: string;
+  readonly email: string;
+  readonly anonymousId: string;
+  readonly orderId: string;
+  /** Every personal value of theirs the services were given. */
+  readonly needles: readonly string[];
+}
+
+describe('restoring an older backup', () => {
+  const root = mkdtempSync(join(tmpdir(), 'tessera-restore-drill-'));
+  // initdb runs as an unprivileged user when the tests run as root: it must reach the cluster's directory.
+  chmodSync(root, 0o755);
+  const dataDir = join(root, 'pgdata');
+  const backupDir = join(root, 'backup');
+  // The ledger lives on its own volume: restoring the database's backup leaves it as it is.
+  const ledgerDir = join(root, 'erasure-ledger');
+  const adminToken = randomBytes(32).toString('base64url');
+  const env = { TESSERA_MASTER_KEY: masterKey.toString('base64') };
+  const perService = { register: { ERASURE_LEDGER_DIR: ledgerDir } };
+  let port: number;
+  let postgres: RunningPostgres | undefined;
+  let four: FourServices | undefined;
+  let url: string;
+
+  // fsync off: every copy is taken after a clean shutdown, which writes everything out first.
+  const startPostgres = async () => {
+    postgres = await startEmbeddedPostgres({ dataDir, port, settings: { fsync: 'off', synchronous_commit: 'off' } });
+  };
+  const startServices = async () => {
+    four = await startFourServices(env, perService, { databaseUrl: url, adminToken });
+    return four;
+  };
+  /** Register with RECOVER=only, as the recovery Job runs it; answers the report it printed. */
+  const recover = async (): Promise<Json> => {
+    const recovery = await run(process.execPath, [fourServicesEntry('register')], {
+      timeout: 120_000,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        DATABASE_URL: url,
+        ADMIN_TOKEN: adminToken,
+        RECOVER: 'only',
+        ...env,
+        ...perService.register,
+      },
+    });
+    return JSON.parse(recovery.stdout.trim().split('\n').at(-1)!) as Json;
+  };
+  const stopEverything = async () => {
+    await four?.close();
+    four = undefined;
+    await postgres?.stop();
+    postgres = undefined;
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    await startPostgres();
+    const admin = new Client({ connectionString: postgres!.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE tessera');
+    await admin.end();
+    url = databaseUrl(postgres!.url, 'tessera');
+  });
+  afterAll(async () => {
+    await stopEverything();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('brings no erased person back once the recovery step re-applied the ledger; the read models agree with the log', async () => {
+    let services = await startServices();
+    const tenant = await createTenant(services, 'drill');
+    const serverKey = await issueServerKey(
+      { http: () => request(services.services.register.url), adminToken },
+      services.services.pulse.url,
+      tenant.slug,
+    );
+    const api = { authorization: `Bearer ${tenant.apiKey}` };
+    const call = (service: ServiceName, method: string, path: string, headers: Json = {}, body?: unknown) =>
+      callService(services, service, method, path, headers, body);
+    const balanceOf = async (userId: string) => (await call('rewards', 'GET', `/t/${tenant.slug}/members/${userId}`, api)).body.balance;
+
+    /** Signs up, visits anonymously, is identified with traits, orders: register, login, pulse and rewards all hold them. */
+    const arrive = async (name: string, total: number): Promise<Person> => {
+      const tag = randomBytes(5).toString('hex');
+      const email = `${name}.${tag}@example.com`;
+      const profile = { givenName: `${name}${tag}`, familyName: `Drill${tag}`, phone: `+44207946${randomInt(1000, 10000)}` };
+      const colour = `teal-${tag}`;
+      const anonymousId = `anon-${tag}`;
+      const orderId = `order-${tag}`;
+      const signedUp = await call('register', 'POST', `/t/${tenant.slug}/users`, {}, { email, password: STRONG_PASSWORD, profile });
+      expect(signedUp.status).toBe(201);
+      const id = String(signedUp.body.id);
+      const track = (kind: string, body: Json, key = serverKey) =>
+        call('pulse', 'POST', `/v1/${kind}`, { authorization: basic(key) }, body).then((answer) => expect(answer.status).toBe(200));
+      await track('page', { anonymousId, name: 'Home', properties: { colour } }, tenant.writeKey);
+      await track('identify', { userId: id, anonymousId, traits: { email, phone: profile.phone, colour } });
+      await track('track', { userId: id, event: 'Order Completed', properties: { order_id: orderId, total, currency: 'EUR' } });
+      // The program awards 50 for signing up and a point per euro.
+      await eventually(async () => Number(await balanceOf(id)) === 50 + total, 30_000);
+      await eventually(async () => (await services.pool.query('SELECT 1 FROM login_credentials WHERE user_id = $1', [id])).rowCount === 1);
+      await eventually(
+        async () =>
+          (await services.pool.query("SELECT 1 FROM pulse_identities WHERE kind = 'anonymousId' AND value = $1", [anonymousId]))
+            .rowCount === 1,
+      );
+      return { id, email, anonymousId, orderId, needles: [email, profile.givenName, profile.familyName, profile.phone, colour] };
+    };
+
+    const ada = await arrive('ada', 120);
+    const bob = await arrive('bob', 80);
+
+    // The backup: a clean stop, a copy of the data directory, and everything started again on it.
+    await stopEverything();
+    execFileSync('cp', ['-a', dataDir, backupDir]);
+    await startPostgres();
+    services = await startServices();
+
+    const cleo = await arrive('cleo', 50);
+    const asked = await call('register', 'POST', `/t/${tenant.slug}/erasures`, api, { userId: ada.id });
+    expect(asked.status).toBe(202);
+    const erasure = asked.headers.get('location')!;
+    const completed = async () => (await call('register', 'GET', erasure, api)).body.status === 'completed';
+    await eventually(completed, 30_000);
+    expect(await readableTraces(services.pool, masterKey, ada.needles)).toEqual([]);
+    expect(readdirSync(ledgerDir)).toEqual([encodeURIComponent(tenant.id)]);
+
+    // The restore: the older copy put back in place of the data directory.
+    await stopEverything();
+    rmSync(dataDir, { recursive: true, force: true });
+    execFileSync('cp', ['-a', backupDir, dataDir]);
+    await startPostgres();
+    const restored = new Pool({ connectionString: url, max: 1 });
+    restored.on('error', () => undefined); // its idle connection may close only as PostgreSQL stops (see four-services)
+    try {
+      // What recovery is for: restored alone, the backup reads Ada back in full.
+      const back = new Set((await readableTraces(restored, masterKey, ada.needles)).map((leak) => leak.needle));
+      expect([...back].sort()).toEqual([...ada.needles].sort());
+    } finally {
+      await restored.end();
+    }
+
+    // The recovery step, as the recovery Job runs it: before the services start.
+    expect(await recover()).toMatchObject({ inLedger: 1, alreadyApplied: 0, reappended: 1 });
+
+    services = await startServices();
+    // The request is back in the log under its own id; every service carries it out again and says so.
+    await eventually(completed, 60_000);
+    expect(await readableTraces(services.pool, masterKey, ada.needles)).toEqual([]);
+    expect(await readModelTraces(services.pool, masterKey, [ada.id, ada.anonymousId, ada.orderId])).toEqual([]);
+    expect((await call('rewards', 'GET', `/t/${tenant.slug}/members/${ada.id}`, api)).status).toBe(404);
+    expect((await call('pulse', 'GET', `/t/${tenant.slug}/profiles/userId/${ada.id}`, api)).status).toBe(404);
+    expect((await services.pool.query('SELECT 1 FROM login_credentials WHERE user_id = $1', [ada.id])).rowCount).toBe(0);
+
+    // Bob, in the backup and never erased, is served as before, from what the log holds.
+    expect(await balanceOf(bob.id)).toBe(50 + 80);
+    const bobsProfile = await call('pulse', 'GET', `/t/${tenant.slug}/profiles/userId/${bob.id}`, api);
+    expect(bobsProfile.status).toBe(200);
+    expect(JSON.stringify(bobsProfile.body)).toContain(bob.email);
+    expect((await services.pool.query('SELECT 1 FROM login_credentials WHERE user_id = $1', [bob.id])).rowCount).toBe(1);
+    // Cleo came after the backup: the log lost her, and so did every read model.
+    expect((await services.pool.query("SELECT 1 FROM es_events WHERE stream_name LIKE '%' || $1 || '%'", [cleo.id])).rowCount).toBe(0);
+    expect(await readModelTraces(services.pool, masterKey, [cleo.id, cleo.anonymousId])).toEqual([]);
+    // Nothing was set aside on the way: every event the projections met was applied.
+    expect((await services.pool.query('SELECT projection, event_type, reason FROM projection_parked_events')).rows).toEqual([]);
+    // Asked for again, the recovery finds the erasure carried out and changes nothing.
+    await four!.close();
+    four = undefined;
+    expect(await recover()).toMatchObject({ inLedger: 1, alreadyApplied: 1, reappended: 0, reissued: 0 });
+  });
+});
