@@ -14,6 +14,8 @@ export interface AudienceBenchSettings {
   readonly windowMs: number;
   readonly warmUpMs: number;
   readonly log: (line: string) => void;
+  /** Checkpoints and waits until PostgreSQL is idle; answers the seconds it took. */
+  readonly settle: () => Promise<number>;
 }
 
 const BATCH_EVENTS = 100;
@@ -138,6 +140,11 @@ export async function benchAudiences(databaseUrl: string, settings: AudienceBenc
 
     settings.log('  projector catching up, then membership changes from ingest');
     await profilesSettled(raw[0]!);
+    // The probes measure a change's latency on a running system, not behind the saturating phase's
+    // checkpoint and autovacuum of the millions of rows it just wrote.
+    settings.log(
+      `  PostgreSQL settled for ${(await settings.settle()).toFixed(1)} s (checkpoint, then until under 0.05 cores, at most 30 s)`,
+    );
     const changes = await membershipLatencies(pulseClient, withAudiences, raw[0]!);
     const p50 = percentileOfSorted(changes, 50);
     const p99 = percentileOfSorted(changes, 99);

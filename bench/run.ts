@@ -153,7 +153,9 @@ async function main(): Promise<number> {
     if (selected.has('webhooks'))
       await run('9. webhooks', async () => benchWebhooks(await database('bench_webhooks'), { windowMs: SIGN_UP_WINDOW_MS, log }));
     if (selected.has('audiences'))
-      await run('10. audiences', async () => benchAudiences(await database('bench_audiences'), serviceSettings));
+      await run('10. audiences', async () =>
+        benchAudiences(await database('bench_audiences'), { ...serviceSettings, settle: () => settlePostgres(postgres!) }),
+      );
 
     // An interrupted run has no figures worth keeping, and must not replace foundation-latest.json.
     if (interrupted) return 130;

@@ -53,6 +53,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     service: 'login',
     poolSize: config.DATABASE_POOL_SIZE,
     migrate: config.MIGRATE,
+    wakeOtherProcesses: config.EVENTSTORE_WAKE === 'notify',
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

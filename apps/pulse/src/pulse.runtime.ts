@@ -72,6 +72,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     service: 'pulse',
     poolSize: config.DATABASE_POOL_SIZE,
     migrate: config.MIGRATE,
+    wakeOtherProcesses: config.EVENTSTORE_WAKE === 'notify',
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

@@ -27,6 +27,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
     service: 'register',
     poolSize: config.DATABASE_POOL_SIZE,
     migrate: config.MIGRATE,
+    wakeOtherProcesses: config.EVENTSTORE_WAKE === 'notify',
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

@@ -59,6 +59,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
     service: 'rewards',
     poolSize: config.DATABASE_POOL_SIZE,
     migrate: config.MIGRATE,
+    wakeOtherProcesses: config.EVENTSTORE_WAKE === 'notify',
     databaseUrl: config.DATABASE_URL,
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,

@@ -24,6 +24,8 @@ export interface InfrastructureSettings {
   readonly commands?: CommandRunnerOptions;
   /** MIGRATE (see serviceEnvSchema): `off` runs no DDL and refuses a database with pending migrations. */
   readonly migrate?: 'on-start' | 'off' | 'only';
+  /** EVENTSTORE_WAKE=notify (see serviceEnvSchema). */
+  readonly wakeOtherProcesses?: boolean;
 }
 
 /**

@@ -12,14 +12,14 @@ export interface EventStoreLocation {
   readonly pool?: Pool;
   /** Whether to create or update the PostgreSQL store's schema (default); false where a migrations Job does. */
   readonly migrate?: boolean;
-  /** PostgreSQL store: hear other processes' appends at once (default) rather than at the next poll. */
+  /** PostgreSQL store: hear other processes' appends at once rather than at the next poll (off unless asked). */
   readonly wakeOtherProcesses?: boolean;
 }
 
 /** Opens the event store the configuration names, ready to use (PostgreSQL schema migrated). */
 export async function connectEventStore(location: EventStoreLocation): Promise<EventStore> {
   if (location.eventstoreUrl) return new EsdbEventStore(location.eventstoreUrl);
-  const wakeOtherProcesses = location.wakeOtherProcesses ?? true;
+  const wakeOtherProcesses = location.wakeOtherProcesses ?? false;
   const store = location.pool
     ? new PostgresEventStore(location.pool, { wakeOtherProcesses })
     : await PostgresEventStore.connect(location.databaseUrl, { pool: { max: 20 }, wakeOtherProcesses });
