@@ -19,6 +19,8 @@ const schema = serviceEnvSchema({ port: 3002 })
     REWARDS_INTERNAL_URL: url({ protocols: ['http:', 'https:'] }).optional(),
     /** How long an export's download link lasts once every section is ready; the export is destroyed after. */
     EXPORT_LINK_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(24 * 3600 * 1000),
+    /** How often expired exports nobody came back for are destroyed (key and every service's part). */
+    EXPORT_SWEEP_INTERVAL_MS: durationMs({ max: 24 * 3600 * 1000 }).default(5 * 60_000),
     REGISTER_TEST_TOKEN_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
     VERIFICATION_TOKEN_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(48 * 3600 * 1000),
     RESET_TOKEN_TTL_MS: durationMs({ max: 24 * 3600 * 1000 }).default(3600 * 1000),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
@@ -180,7 +181,16 @@ export class RegisterModule {
       },
       {
         provide: RuntimeLifecycle,
-        inject: [ReadinessChecks, ProjectionRunner, ERASURES_RUNNER, EXPORTS_RUNNER, EMAIL_CHANGES_RUNNER, RequestLimits, SERVICE_LOGGER],
+        inject: [
+          ReadinessChecks,
+          ProjectionRunner,
+          ERASURES_RUNNER,
+          EXPORTS_RUNNER,
+          EMAIL_CHANGES_RUNNER,
+          RequestLimits,
+          ExportRequests,
+          SERVICE_LOGGER,
+        ],
         useFactory: (
           checks: ReadinessChecks,
           projection: ProjectionRunner,
@@ -188,6 +198,7 @@ export class RegisterModule {
           exportRunner: ProjectionRunner,
           emailChanges: ProjectionRunner,
           limits: RequestLimits,
+          exportRequests: ExportRequests,
           logger: Logger,
         ) =>
           new RuntimeLifecycle(checks, {
@@ -196,7 +207,7 @@ export class RegisterModule {
             // A slow export (a person with a long history) must not take register out of rotation.
             ungatedFollowers: [exportRunner],
             maxLagMs: runtime.maxProjectionLagMs,
-            tasks: [limitsCleanup(limits, runtime.requestLimits.windowMs, logger)],
+            tasks: [limitsCleanup(limits, runtime.requestLimits.windowMs, logger), exportsExpiry(exportRequests, runtime.exports, logger)],
             release: [() => runtime.mailer.close()],
           }),
       },
@@ -273,6 +284,13 @@ export class RegisterModule {
 /** Deletes request-limit windows no limit reads any more; every replica may run it, it only deletes. */
 function limitsCleanup(limits: RequestLimits, windowMs: number, logger: Logger): PeriodicTask {
   return new PeriodicTask('request-limits-cleanup', Math.min(windowMs, 5 * 60_000), () => limits.forgetExpired(), {
+    warn: (fields, message) => logger.warn(fields, message),
+  });
+}
+
+/** Expired exports nobody came back for: their keys destroyed and every service's part deleted. */
+function exportsExpiry(exports: ExportRequests, settings: ExportSettings | undefined, logger: Logger): PeriodicTask {
+  return new PeriodicTask('exports-expiry', settings?.sweepIntervalMs ?? 5 * 60_000, () => exports.discardExpired(randomUUID()), {
     warn: (fields, message) => logger.warn(fields, message),
   });
 }

@@ -68,6 +68,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
     hashesPerTenant: config.REGISTER_HASHES_PER_TENANT,
     exports: {
       linkTtlMs: config.EXPORT_LINK_TTL_MS,
+      sweepIntervalMs: config.EXPORT_SWEEP_INTERVAL_MS,
       sectionUrls: {
         login: config.LOGIN_INTERNAL_URL ?? config.LOGIN_PUBLIC_URL,
         pulse: config.PULSE_INTERNAL_URL,

@@ -15,7 +15,7 @@ describe('export requests', () => {
   let tenant: { id: string; slug: string; apiKey: string };
   let other: { id: string; slug: string; apiKey: string };
   beforeAll(async () => {
-    register = await startRegister({ EXPORT_LINK_TTL_MS: '1000' });
+    register = await startRegister({ EXPORT_LINK_TTL_MS: '1000', EXPORT_SWEEP_INTERVAL_MS: '200' });
     tenant = await register.createTenant();
     other = await register.createTenant();
   });
@@ -92,6 +92,24 @@ describe('export requests', () => {
     await eventually(async () =>
       expect((await pool().query('SELECT 1 FROM register_export_parts WHERE export_id = $1', [id])).rowCount).toBe(0),
     );
+  });
+
+  test('an export nobody comes back for is destroyed by the sweep once its link expired: key, parts and note gone', async () => {
+    const asked = await ask({ userId: `tracked-${randomUUID()}` });
+    const id = asked.body.id as string;
+    await eventually(async () =>
+      expect((await pool().query('SELECT 1 FROM register_export_parts WHERE export_id = $1', [id])).rowCount).toBeGreaterThan(0),
+    );
+    await othersReady(id);
+    // Nothing reads the export from here on: only the sweep can end it.
+    await eventually(async () => {
+      const key = await pool().query('SELECT wrapped_key FROM personal_data_keys WHERE subject_id = $1', [`export:${id}`]);
+      expect(key.rows).toEqual([{ wrapped_key: null }]);
+    });
+    await eventually(async () => {
+      expect((await pool().query('SELECT 1 FROM register_export_parts WHERE export_id = $1', [id])).rowCount).toBe(0);
+      expect((await pool().query('SELECT 1 FROM register_exports WHERE export_id = $1', [id])).rowCount).toBe(0);
+    });
   });
 
   test('the person asks for their own and polls it; they see only their own, the tenant sees theirs', async () => {

@@ -22,6 +22,8 @@ import { Clock, EVENT_STORE, PersonalDataEraser, type EventStore, type TenantRef
 export const EXPORT_SETTINGS = Symbol('ExportSettings');
 export interface ExportSettings {
   readonly linkTtlMs: number;
+  /** How often discardExpired runs; the default when absent. */
+  readonly sweepIntervalMs?: number;
   /** Where register fetches each other service's section (their internal address). */
   readonly sectionUrls: Readonly<Partial<Record<ExportService, string>>>;
 }
@@ -36,6 +38,9 @@ export interface ExportStatus {
   /** When the download link stops working: the last section's readiness plus the link's lifetime. */
   readonly expiresAt: string | null;
 }
+
+// Exports examined per sweep; an export still pending past its link's lifetime is looked at again next time.
+const EXPIRY_PAGE = 500;
 
 /**
  * Exports as a resource, as erasures are: the request is an event on its own stream, sealed under
@@ -95,6 +100,28 @@ export class ExportRequests {
     });
     await this.store.appendToStream(exportStreamFor(tenantId, id), [event]);
     await this.dataSource.query('DELETE FROM register_exports WHERE tenant_id = $1 AND export_id = $2', [tenantId, id]);
+  }
+
+  /**
+   * Destroys exports whose link expired though nobody came back for them (a download or a status
+   * read after expiry destroys it too): an export's parts outlive its link by at most one sweep.
+   * Only exports requested longer than the link's lifetime ago can have expired; the oldest first,
+   * a bounded page per run. Replicas may sweep together: a second discard changes nothing.
+   */
+  async discardExpired(correlationId: string): Promise<number> {
+    const oldEnough = new Date(this.clock.now().getTime() - this.settings.linkTtlMs);
+    const rows: { tenant_id: string; export_id: string }[] = await this.dataSource.query(
+      `SELECT tenant_id::text, export_id::text FROM register_exports WHERE requested_at < $1 ORDER BY requested_at LIMIT ${EXPIRY_PAGE}`,
+      [oldEnough],
+    );
+    let discarded = 0;
+    for (const { tenant_id: tenantId, export_id: id } of rows) {
+      const found = await this.find(tenantId, id);
+      if (found?.status.status !== 'expired') continue;
+      await this.discard(tenantId, id, 'expired', correlationId);
+      discarded += 1;
+    }
+    return discarded;
   }
 
   /** Register's part of an erasure: every export about any of the identities is discarded. */
