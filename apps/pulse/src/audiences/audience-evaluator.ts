@@ -231,8 +231,17 @@ export class AudienceEvaluator {
       if (profiles.size === 0) return;
       const definitions = await loadDefinitions(rowsOf(tx), tenantId);
       if (!definitions) return;
-      evaluated = profiles.size;
-      appended = await recordTransitions(this.deps, tx, definitions, { tenantId, profileIds: [...profiles], historical: () => false, now });
+      // Only profiles that still exist, held against an erasure until this commits (see erase in the
+      // profiles projection): evaluating one it deleted meanwhile would write its membership back.
+      const live: { profile_id: string }[] = await tx.query(
+        `SELECT profile_id::text AS profile_id FROM pulse_profiles
+         WHERE tenant_id = $1 AND profile_id = ANY($2::uuid[]) AND merged_into IS NULL ORDER BY profile_id FOR KEY SHARE`,
+        [tenantId, [...profiles]],
+      );
+      if (live.length === 0) return;
+      evaluated = live.length;
+      const profileIds = live.map((row) => row.profile_id);
+      appended = await recordTransitions(this.deps, tx, definitions, { tenantId, profileIds, historical: () => false, now });
     });
     if (appended.length > 0) this.deps.store.notifyCommitted?.(appended);
     return evaluated;

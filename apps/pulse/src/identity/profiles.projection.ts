@@ -313,6 +313,13 @@ async function erase(deps: ProfilesProjectionDeps, tx: EntityManager, tenantId: 
     [tenantId, userIds, anonymousIds, emailIndexes],
   );
   const profileIds = profiles.map((row) => row.profile_id);
+  // Taken before anything is deleted, in the order the audience sweep takes them: a sweep that is
+  // evaluating these profiles finishes first (and its memberships are deleted below), or waits and
+  // then finds them gone.
+  await tx.query('SELECT 1 FROM pulse_profiles WHERE tenant_id = $1 AND profile_id = ANY($2) ORDER BY profile_id FOR UPDATE', [
+    tenantId,
+    profileIds,
+  ]);
   const identities: { kind: string; value: string }[] = await tx.query(
     'SELECT kind, value FROM pulse_identities WHERE tenant_id = $1 AND profile_id = ANY($2)',
     [tenantId, profileIds],
