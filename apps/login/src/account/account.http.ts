@@ -68,19 +68,8 @@ export class AccountController {
     if (current === '')
       return this.access.send(reply, 400, passwordView(person, returnTo, { error: 'account.password.noCurrent', problems }));
     if (problems.length > 0) return this.access.send(reply, 400, passwordView(person, returnTo, { problems }));
-    const outcome = await this.signIns.run(
-      person.tenant.tenantId,
-      async () => {
-        const check = await this.passwords.check({
-          body: { email: person.email, password: current },
-          tenant: person.tenant,
-          ip: req.ip,
-          clientId: 'account',
-        });
-        if (!check.ok) return check;
-        return this.change.change(person.tenant.tenantId, person.userId, person.email, chosen);
-      },
-      'sign-ins',
+    const outcome = await this.withCurrentPassword(person, req, current, () =>
+      this.change.change(person.tenant.tenantId, person.userId, person.email, chosen),
     );
     if ('ok' in outcome) {
       const refused = CURRENT_REFUSED[outcome.reason];
@@ -135,20 +124,9 @@ export class AccountController {
       req.headers['accept-language'],
       brandLocale(person.tenant.branding, this.access.defaultLocale),
     ).locale;
-    const outcome = await this.signIns.run(
-      person.tenant.tenantId,
-      async () => {
-        const check = await this.passwords.check({
-          body: { email: person.email, password: current },
-          tenant: person.tenant,
-          ip: req.ip,
-          clientId: 'account',
-        });
-        if (!check.ok) return check;
-        return { requested: await this.emailChanges.request(person.tenant.tenantId, person.userId, newEmail, locale) };
-      },
-      'sign-ins',
-    );
+    const outcome = await this.withCurrentPassword(person, req, current, async () => ({
+      requested: await this.emailChanges.request(person.tenant.tenantId, person.userId, newEmail, locale),
+    }));
     if ('ok' in outcome) {
       const refused = CURRENT_REFUSED[outcome.reason];
       if (refused.status === 429) reply.header('retry-after', '60');
@@ -207,6 +185,31 @@ export class AccountController {
   ): Promise<void> {
     const sessions = await this.sessions.list(person.tenant.tenantId, person.userId, person.sessionUid);
     return this.access.send(reply, status, sessionsView(person, sessions, returnTo, { notice, count }));
+  }
+
+  /**
+   * The current password checked as a sign-in's is (one argon2id verification under the tenant's
+   * share of sign-ins, counted by the lock-out), and only then `then`: its refusal, or what `then` answers.
+   */
+  private withCurrentPassword<T>(
+    person: SignedIn,
+    req: FastifyRequest,
+    current: string,
+    then: () => Promise<T>,
+  ): Promise<Exclude<SignInOutcome, { ok: true }> | T> {
+    return this.signIns.run(
+      person.tenant.tenantId,
+      async () => {
+        const check = await this.passwords.check({
+          body: { email: person.email, password: current },
+          tenant: person.tenant,
+          ip: req.ip,
+          clientId: 'account',
+        });
+        return check.ok ? then() : check;
+      },
+      'sign-ins',
+    );
   }
 
   private async continueTo(reply: FastifyReply, returnTo: string): Promise<void> {

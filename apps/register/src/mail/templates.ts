@@ -1,5 +1,5 @@
 import { lookupLocale, siteNameOf, type Locale } from '#platform';
-import { sayIn } from '../messages/messages';
+import { sayIn, type RegisterMessageKey as MessageKey, type Say } from '../messages/messages';
 import type { RegisterSettings, TenantRef } from '../register.ports';
 import { mailHtml, mailText, type MailContent } from './mail-layout';
 import type { OutgoingMail } from './mailer';
@@ -24,74 +24,67 @@ function branded(to: string, subject: string, content: MailContent, locale: Loca
   return { to, subject, text: mailText(content), html: mailHtml(content, locale) };
 }
 
-export function verificationMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale): OutgoingMail {
+/** A mail whose point is a link to one of register's pages (with the token as a code to type, too). */
+interface LinkMail {
+  readonly page: string;
+  readonly subject: MessageKey;
+  readonly intro: (say: Say, site: string, link: string) => string[];
+  readonly button: MessageKey;
+  readonly after: (say: Say) => string[];
+}
+
+function linkMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale, mail: LinkMail): OutgoingMail {
   const say = sayIn(locale);
   const site = siteNameOf(tenant.name, tenant.branding);
-  const link = mailedLink(settings, tenant, 'verify-email', locale, token);
+  const link = mailedLink(settings, tenant, mail.page, locale, token);
   return branded(
     to,
-    say('mail.verification.subject', { site }),
+    say(mail.subject, { site }),
     {
       site,
       brand: tenant.branding,
       say,
-      intro: [say('mail.verification.welcome', { site }), '', say('mail.verification.link', { link })],
+      intro: mail.intro(say, site, link),
       link,
-      button: say('mail.verification.button'),
-      after: [
-        say('mail.code', { code: token }),
-        '',
-        say('mail.verification.expiry', { hours: Math.round(settings.verificationTokenTtlMs / 3_600_000) }),
-      ],
+      button: say(mail.button),
+      after: [say('mail.code', { code: token }), '', ...mail.after(say)],
     },
     locale,
   );
 }
 
+const expiryIn = (say: Say, settings: RegisterSettings) =>
+  say('mail.verification.expiry', { hours: Math.round(settings.verificationTokenTtlMs / 3_600_000) });
+
+export function verificationMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale): OutgoingMail {
+  return linkMail(tenant, to, token, settings, locale, {
+    page: 'verify-email',
+    subject: 'mail.verification.subject',
+    intro: (say, site, link) => [say('mail.verification.welcome', { site }), '', say('mail.verification.link', { link })],
+    button: 'mail.verification.button',
+    after: (say) => [expiryIn(say, settings)],
+  });
+}
+
 export function passwordResetMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale): OutgoingMail {
-  const say = sayIn(locale);
-  const site = siteNameOf(tenant.name, tenant.branding);
-  const link = mailedLink(settings, tenant, 'reset-password', locale, token);
-  return branded(
-    to,
-    say('mail.reset.subject', { site }),
-    {
-      site,
-      brand: tenant.branding,
-      say,
-      intro: [say('mail.reset.asked', { site }), say('mail.reset.link', { link })],
-      link,
-      button: say('mail.reset.button'),
-      after: [say('mail.code', { code: token }), '', say('mail.reset.notYou')],
-    },
-    locale,
-  );
+  return linkMail(tenant, to, token, settings, locale, {
+    page: 'reset-password',
+    subject: 'mail.reset.subject',
+    intro: (say, site, link) => [say('mail.reset.asked', { site }), say('mail.reset.link', { link })],
+    button: 'mail.reset.button',
+    after: (say) => [say('mail.reset.notYou')],
+  });
 }
 
 /** To the new address: the link that makes it the account's, once opened. */
 export function emailChangeMail(tenant: TenantRef, to: string, token: string, settings: RegisterSettings, locale: Locale): OutgoingMail {
-  const say = sayIn(locale);
-  const site = siteNameOf(tenant.name, tenant.branding);
-  const link = mailedLink(settings, tenant, 'confirm-email-change', locale, token);
-  return branded(
-    to,
-    say('mail.emailChange.subject', { site }),
-    {
-      site,
-      brand: tenant.branding,
-      say,
-      intro: [say('mail.emailChange.asked', { site }), '', say('mail.emailChange.link', { link })],
-      link,
-      button: say('mail.emailChange.button'),
-      after: [
-        say('mail.code', { code: token }),
-        '',
-        say('mail.verification.expiry', { hours: Math.round(settings.verificationTokenTtlMs / 3_600_000) }),
-        say('mail.emailChange.until'),
-      ],
-    },
-    locale,
-  );
+  return linkMail(tenant, to, token, settings, locale, {
+    page: 'confirm-email-change',
+    subject: 'mail.emailChange.subject',
+    intro: (say, site, link) => [say('mail.emailChange.asked', { site }), '', say('mail.emailChange.link', { link })],
+    button: 'mail.emailChange.button',
+    after: (say) => [expiryIn(say, settings), say('mail.emailChange.until')],
+  });
 }
 
 /** To the address in use: a change was asked for. No link and no code: it must not help whoever asked. */
