@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { exportPartsMigration } from '#contracts';
+import { exportPartsMigration, exportPendingMigration } from '#contracts';
 
 /** Login's tables. Every row starts with its tenant; primary keys lead with it. */
 export class LoginTables1732400000000 implements MigrationInterface {
@@ -148,3 +148,6 @@ export class LoginSessionsByAccount1765530000000 implements MigrationInterface {
 
 /** Login's sections of exports (sessions, grants, sign-in history), sealed under each export's key. */
 export const LoginExportParts1765600000001 = exportPartsMigration('login_export_parts', 'LoginExportParts1765600000001');
+
+/** Login's export sections still to write, with the lease of the writer at work on each (see export-sections.ts). */
+export const LoginExportsPending1765680000001 = exportPendingMigration('login_export_parts', 'LoginExportsPending1765680000001');

@@ -1,4 +1,4 @@
-import { EXPORT_PART_SOURCE, ExportParts, ExportPartsController, exportPartSource, exportSectionProjection } from '#contracts';
+import { EXPORT_PART_SOURCE, ExportParts, ExportPartsController, exportPartSource, exportSections } from '#contracts';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { Logger } from 'pino';
 import {
@@ -60,6 +60,15 @@ export class LoginModule {
     const { infrastructure } = runtime;
     const directory = new LoginDirectory(infrastructure.pool);
     const exportParts = new ExportParts('login_export_parts', infrastructure.personalData);
+    const exportSection = exportSections({
+      service: 'login',
+      parts: exportParts,
+      store: infrastructure.eventStore,
+      codec: infrastructure.codec,
+      personalData: infrastructure.personalData,
+      dataSource: infrastructure.dataSource,
+      gather: loginSection({ store: infrastructure.eventStore, codec: infrastructure.codec }),
+    });
     const clients = new ClientCache(infrastructure.pool, runtime.clientCacheSize);
     const events = new LoginEventLog(infrastructure.eventStore, infrastructure.codec, infrastructure.pool);
     const signIns = new TenantConcurrencyLimiter(runtime.perTenantInFlight.signIns);
@@ -170,13 +179,7 @@ export class LoginModule {
             [
               loginReadModelProjection,
               loginErasuresProjection({ store: infrastructure.eventStore, codec: infrastructure.codec }),
-              exportSectionProjection({
-                service: 'login',
-                parts: exportParts,
-                store: infrastructure.eventStore,
-                codec: infrastructure.codec,
-                gather: loginSection({ store: infrastructure.eventStore, codec: infrastructure.codec }),
-              }),
+              exportSection.projection,
             ],
             { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
             metrics,
@@ -204,7 +207,11 @@ export class LoginModule {
             // A long export must not take sign-in out of rotation.
             ungatedFollowers: [exportRunner],
             maxLagMs: runtime.maxProjectionLagMs,
-            tasks: [new ExpiredArtefactsCleanup(infrastructure.pool, warn), new ClientChangeListener(clients, runtime.databaseUrl, warn)],
+            tasks: [
+              new ExpiredArtefactsCleanup(infrastructure.pool, warn),
+              new ClientChangeListener(clients, runtime.databaseUrl, warn),
+              exportSection.writer.reportingTo(warn),
+            ],
           });
         },
       },

@@ -11,6 +11,7 @@ import {
   LoginTables1732400000000,
   LoginTenantBranding1765520000001,
   LoginExportParts1765600000001,
+  LoginExportsPending1765680000001,
 } from './login.migrations';
 import type { ProviderSettings } from './oidc/provider-factory';
 import type { Journeys } from './sign-in/journeys';
@@ -64,6 +65,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
       LoginTenantBranding1765520000001,
       LoginSessionsByAccount1765530000000,
       LoginExportParts1765600000001,
+      LoginExportsPending1765680000001,
     ],
     events: [
       ...accountEvents,

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { exportPartsMigration, INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
+import { exportPartsMigration, exportPendingMigration, INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 import { PULSE_TENANTS_PROJECTION } from './tenants/tenants.projection';
 
@@ -333,3 +333,6 @@ export class PulseAudienceBackfills1765510000001 implements MigrationInterface {
 
 /** Pulse's sections of exports (profiles, identities, traits, tracked events), sealed under each export's key. */
 export const PulseExportParts1765600000002 = exportPartsMigration('pulse_export_parts', 'PulseExportParts1765600000002');
+
+/** Pulse's export sections still to write, with the lease of the writer at work on each (see export-sections.ts). */
+export const PulseExportsPending1765680000002 = exportPendingMigration('pulse_export_parts', 'PulseExportsPending1765680000002');

@@ -10,7 +10,7 @@ import {
   RuntimeLifecycle,
   type ProjectionRunner,
 } from '#cqrs';
-import { EXPORT_PART_SOURCE, ExportParts, ExportPartsController, exportPartSource, exportSectionProjection } from '#contracts';
+import { EXPORT_PART_SOURCE, ExportParts, ExportPartsController, exportPartSource, exportSections } from '#contracts';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER, TenantConcurrencyLimiter, TenantRateLimiter } from '#platform';
 import { AudienceEvaluator } from './audiences/audience-evaluator';
 import { AudiencesController, AudiencesStore, ComputedTraitsController } from './audiences/audiences.http';
@@ -66,19 +66,21 @@ export class PulseModule {
     const { infrastructure, store } = runtime;
     const exportParts = new ExportParts('pulse_export_parts', infrastructure.personalData);
     // Sections are written where profiles are kept, and served by whichever process answers HTTP.
-    const exportSections = profiles
-      ? exportSectionProjection({
+    const exportSection = profiles
+      ? exportSections({
           service: 'pulse',
           parts: exportParts,
           store,
           codec: infrastructure.codec,
+          personalData: infrastructure.personalData,
+          dataSource: infrastructure.dataSource,
           gather: pulseSection(infrastructure.personalData),
         })
       : undefined;
     const projections = [
       ...(ingest ? [pulseTenantsProjection, consentsProjection] : []),
       ...(profiles ? [profiles] : []),
-      ...(exportSections ? [exportSections] : []),
+      ...(exportSection ? [exportSection.projection] : []),
     ];
     return {
       module: PulseModule,
@@ -158,7 +160,7 @@ export class PulseModule {
             // stops withdrawn purposes a little later, rather than taking tracking out of rotation.
             // Nor does a long export take the projector out of rotation.
             const gatesReadiness = (runner: ProjectionRunner) =>
-              runner.name !== exportSections?.name &&
+              runner.name !== exportSection?.projection.name &&
               (runtime.role === 'projector' || (runner.name !== profiles?.name && runner.name !== CONSENTS_PROJECTION));
             return new RuntimeLifecycle(checks, {
               infrastructure,
@@ -169,6 +171,7 @@ export class PulseModule {
                 ...(ingest?.tasks(logger) ?? []),
                 ...outbox,
                 ...(outbound?.tasks ?? []),
+                ...(exportSection ? [exportSection.writer.reportingTo((fields, message) => logger.warn(fields, message))] : []),
                 ...(retention
                   ? [new PeriodicTask('tracked-events-retention', runtime.retentionIntervalMs, () => retention.run(), logger)]
                   : []),

@@ -12,6 +12,7 @@ import {
   PulseAudiences1765510000000,
   PulseAudienceBackfills1765510000001,
   PulseExportParts1765600000002,
+  PulseExportsPending1765680000002,
   PulseConsentWithdrawals1765400000000,
   PulseGroups1765500000000,
   PulseRetention1765500000001,
@@ -90,6 +91,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
       PulseAudiences1765510000000,
       PulseAudienceBackfills1765510000001,
       PulseExportParts1765600000002,
+      PulseExportsPending1765680000002,
     ],
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [

@@ -21,6 +21,8 @@ const schema = serviceEnvSchema({ port: 3002 })
     EXPORT_LINK_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(24 * 3600 * 1000),
     /** How often expired exports nobody came back for are destroyed (key and every service's part). */
     EXPORT_SWEEP_INTERVAL_MS: durationMs({ max: 24 * 3600 * 1000 }).default(5 * 60_000),
+    /** Exports one tenant may have open at once (asked and not yet expired or discarded): each costs every service work and storage. */
+    EXPORT_MAX_OPEN_PER_TENANT: z.coerce.number().int().min(1).max(100_000).default(200),
     REGISTER_TEST_TOKEN_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
     VERIFICATION_TOKEN_TTL_MS: durationMs({ max: 30 * 24 * 3600 * 1000 }).default(48 * 3600 * 1000),
     RESET_TOKEN_TTL_MS: durationMs({ max: 24 * 3600 * 1000 }).default(3600 * 1000),

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { exportPartsTableDdl, INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
+import { exportPartsTableDdl, exportPendingMigration, INITIAL_API_KEY_ID, INITIAL_WRITE_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 
 /** Register's read models. Every row starts with its tenant; primary keys lead with it. */
@@ -105,3 +105,6 @@ export class RegisterExports1765600000000 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS register_export_parts');
   }
 }
+
+/** Register's export sections still to write, with the lease of the writer at work on each (see export-sections.ts). */
+export const RegisterExportsPending1765680000000 = exportPendingMigration('register_export_parts', 'RegisterExportsPending1765680000000');

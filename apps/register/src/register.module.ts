@@ -14,7 +14,7 @@ import {
   ServiceInfrastructure,
 } from '#cqrs';
 import { blindIndex } from '#personal-data';
-import { ExportParts, exportSectionProjection } from '#contracts';
+import { ExportParts, exportSections } from '#contracts';
 import { MetricsRegistry, ReadinessChecks, SERVICE_LOGGER } from '#platform';
 import { TenantKeyLookup } from '#tenant-keys';
 import { AccessTokenVerifier } from './access/access-token';
@@ -106,6 +106,15 @@ export class RegisterModule {
     const { infrastructure } = runtime;
     const devMailbox = runtime.mailer instanceof DevMailbox ? runtime.mailer : undefined;
     const exportParts = new ExportParts('register_export_parts', infrastructure.personalData);
+    const exportSection = exportSections({
+      service: 'register',
+      parts: exportParts,
+      store: infrastructure.eventStore,
+      codec: infrastructure.codec,
+      personalData: infrastructure.personalData,
+      dataSource: infrastructure.dataSource,
+      gather: registerSection(infrastructure.commands),
+    });
     const providers: Provider[] = [
       { provide: ServiceInfrastructure, useValue: infrastructure },
       { provide: EVENT_STORE, useValue: infrastructure.eventStore },
@@ -148,13 +157,7 @@ export class RegisterModule {
                 eraser: infrastructure.personalData,
                 exports: exportRequests,
               }),
-              exportSectionProjection({
-                service: 'register',
-                parts: exportParts,
-                store: infrastructure.eventStore,
-                codec: infrastructure.codec,
-                gather: registerSection(infrastructure.commands),
-              }),
+              exportSection.projection,
               emailChangeLinksProjection(emailChangeLinks),
             ],
             { store: infrastructure.eventStore, codec: infrastructure.codec, dataSource: infrastructure.dataSource },
@@ -207,7 +210,11 @@ export class RegisterModule {
             // A slow export (a person with a long history) must not take register out of rotation.
             ungatedFollowers: [exportRunner],
             maxLagMs: runtime.maxProjectionLagMs,
-            tasks: [limitsCleanup(limits, runtime.requestLimits.windowMs, logger), exportsExpiry(exportRequests, runtime.exports, logger)],
+            tasks: [
+              limitsCleanup(limits, runtime.requestLimits.windowMs, logger),
+              exportsExpiry(exportRequests, runtime.exports, logger),
+              exportSection.writer.reportingTo((fields, message) => logger.warn(fields, message)),
+            ],
             release: [() => runtime.mailer.close()],
           }),
       },

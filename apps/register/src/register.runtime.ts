@@ -16,6 +16,7 @@ import {
   RegisterReadModels1732350000000,
   RegisterTenantBranding1765520000000,
   RegisterExports1765600000000,
+  RegisterExportsPending1765680000000,
   RegisterTenantKeys1765200000000,
 } from './register.migrations';
 import { RegisterRequestLimits1765000000000 } from './request-limits/request-limits.migrations';
@@ -38,6 +39,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
       RegisterTenantKeys1765200000000,
       RegisterTenantBranding1765520000000,
       RegisterExports1765600000000,
+      RegisterExportsPending1765680000000,
     ],
     events: [...accountEvents, ...reservationEvents, ...tenantEvents, ...erasureEvents, ...exportEvents],
   });
@@ -69,6 +71,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
     exports: {
       linkTtlMs: config.EXPORT_LINK_TTL_MS,
       sweepIntervalMs: config.EXPORT_SWEEP_INTERVAL_MS,
+      maxOpenPerTenant: config.EXPORT_MAX_OPEN_PER_TENANT,
       sectionUrls: {
         login: config.LOGIN_INTERNAL_URL ?? config.LOGIN_PUBLIC_URL,
         pulse: config.PULSE_INTERNAL_URL,

@@ -155,3 +155,35 @@ describe('export requests', () => {
     expect(accepted).toBeGreaterThan(5);
   });
 });
+
+/** Each export costs every service work and storage: a tenant may keep only so many open, whatever it sends at once. */
+describe('open exports per tenant', () => {
+  let register: RegisterHarness;
+  beforeAll(async () => {
+    register = await startRegister({ EXPORT_MAX_OPEN_PER_TENANT: '3' });
+  });
+  afterAll(() => register.close());
+
+  test('twelve requests at once against a limit of three: three accepted, the rest 429 with nothing recorded; other tenants unaffected', async () => {
+    const noisy = await register.createTenant();
+    const quiet = await register.createTenant();
+    const ask = (tenant: { slug: string; apiKey: string }) =>
+      register
+        .http()
+        .post(`/t/${tenant.slug}/exports`)
+        .set({ authorization: `Bearer ${tenant.apiKey}` })
+        .send({ userId: `tracked-${randomUUID()}` });
+    const answers = await Promise.all(Array.from({ length: 12 }, () => ask(noisy)));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([202, 202, 202, ...Array(9).fill(429)]);
+    const refused = answers.find((answer) => answer.status === 429)!;
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+    expect(refused.body).toMatchObject({ status: 429, type: expect.stringContaining('too-many-open-exports') });
+    const { pool } = register.runtime.infrastructure;
+    const streams = await pool.query('SELECT count(*)::int AS n FROM es_streams WHERE stream_name LIKE $1', [
+      `privacy.export-${noisy.id}%`,
+    ]);
+    expect(streams.rows[0].n).toBe(3);
+    expect((await ask(quiet)).status).toBe(202);
+  });
+});

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CHECKPOINTS_DDL } from '#cqrs';
-import { exportPartsMigration, INITIAL_API_KEY_ID } from '#contracts';
+import { exportPartsMigration, exportPendingMigration, INITIAL_API_KEY_ID } from '#contracts';
 import { tenantKeysTableDdl } from '#tenant-keys';
 
 /** Rewards' read models. Every row starts with its tenant; primary keys lead with it. */
@@ -269,3 +269,6 @@ export class RewardsTransactions1765620000000 implements MigrationInterface {
     await runner.query('DROP TABLE IF EXISTS rewards_transactions');
   }
 }
+
+/** Rewards's export sections still to write, with the lease of the writer at work on each (see export-sections.ts). */
+export const RewardsExportsPending1765680000003 = exportPendingMigration('rewards_export_parts', 'RewardsExportsPending1765680000003');

@@ -1,4 +1,4 @@
-import { EXPORT_PART_SOURCE, ExportParts, ExportPartsController, exportPartSource, exportSectionProjection } from '#contracts';
+import { EXPORT_PART_SOURCE, ExportParts, ExportPartsController, exportPartSource, exportSections } from '#contracts';
 import { rewardsSection } from './wallet/export-section';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
@@ -123,11 +123,13 @@ export class RewardsModule {
     const referralProjection = referrals.projection();
     const exportParts = new ExportParts('rewards_export_parts', infrastructure.personalData);
     // Sections are written by the processes that follow the log, and served by those that answer the API.
-    const exportProjection = exportSectionProjection({
+    const { projection: exportProjection, writer: exportWriter } = exportSections({
       service: 'rewards',
       parts: exportParts,
       store,
       codec,
+      personalData: infrastructure.personalData,
+      dataSource,
       gather: rewardsSection({ store, codec }),
     });
     const ownProjections = [
@@ -255,6 +257,7 @@ export class RewardsModule {
               tasks: [
                 ...runners.filter((runner) => runner.name === REWARDS_OUTBOX_PROJECTION),
                 ...(delivery ? [delivery.worker] : []),
+                ...(earning ? [exportWriter.reportingTo((fields, message) => logger.warn(fields, message))] : []),
                 ...(expiry && recovery ? apiTasks(settings, { expiry, recovery, clock }, logger) : []),
               ],
             });

@@ -21,6 +21,7 @@ import {
   RewardsWebhooks1765550000000,
   RewardsMemberEmails1765550000001,
   RewardsExportParts1765600000003,
+  RewardsExportsPending1765680000003,
   RewardsTransactions1765620000000,
 } from './rewards.migrations';
 import { walletEvents } from './wallet/wallet.events';
@@ -75,6 +76,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
       RewardsWebhooks1765550000000,
       RewardsMemberEmails1765550000001,
       RewardsExportParts1765600000003,
+      RewardsExportsPending1765680000003,
       RewardsTransactions1765620000000,
     ],
     events: rewardsEventTypes,

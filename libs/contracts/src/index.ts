@@ -116,6 +116,16 @@ export {
   exportPartSource,
   exportPartsMigration,
   exportPartsTableDdl,
-  exportSectionProjection,
   jsonObjectFragments,
+  type LeaseOf,
+  type Queryable,
+  type WriteOutcome,
 } from './privacy/export-parts';
+export {
+  ExportSectionWriter,
+  exportPendingMigration,
+  exportPendingTableDdl,
+  exportSections,
+  type ExportSectionDeps,
+  type SectionWriting,
+} from './privacy/export-sections';

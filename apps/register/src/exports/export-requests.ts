@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { EventCodec, ServiceInfrastructure } from '#cqrs';
 import type { JsonObject, RecordedEvent } from '#eventstore';
 import { blindIndex } from '#personal-data';
+import { ProblemError } from '#platform';
 import {
   EXPORT_SERVICES,
   ExportDiscarded,
@@ -24,6 +25,8 @@ export interface ExportSettings {
   readonly linkTtlMs: number;
   /** How often discardExpired runs; the default when absent. */
   readonly sweepIntervalMs?: number;
+  /** Exports a tenant may have open at once (EXPORT_MAX_OPEN_PER_TENANT); the default when absent. */
+  readonly maxOpenPerTenant?: number;
   /** Where register fetches each other service's section (their internal address). */
   readonly sectionUrls: Readonly<Partial<Record<ExportService, string>>>;
 }
@@ -39,6 +42,8 @@ export interface ExportStatus {
   readonly expiresAt: string | null;
 }
 
+/** Exports a tenant may have open at once when EXPORT_MAX_OPEN_PER_TENANT is not set. */
+const DEFAULT_MAX_OPEN = 200;
 // Exports examined per sweep; an export still pending past its link's lifetime is looked at again next time.
 const EXPIRY_PAGE = 500;
 
@@ -66,11 +71,29 @@ export class ExportRequests {
     const id = randomUUID();
     const now = this.clock.now();
     const emails = target.email === undefined ? [] : [target.email];
+    const limit = this.settings.maxOpenPerTenant ?? DEFAULT_MAX_OPEN;
     // Noted before the request exists: an erasure arriving meanwhile finds it (and its key, once created, is destroyed).
-    await this.dataSource.query(
-      'INSERT INTO register_exports (tenant_id, export_id, identity_digests, requested_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-      [tenant.tenantId, id, this.digestsOf(tenant.tenantId, identities), now],
-    );
+    // Counted and noted under the tenant's lock, so that concurrent requests cannot pass the limit together.
+    const open = await this.dataSource.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('register.exports:' || $1, 0))", [tenant.tenantId]);
+      const [{ n }] = await tx.query('SELECT count(*)::int AS n FROM register_exports WHERE tenant_id = $1', [tenant.tenantId]);
+      if (n >= limit) return n;
+      await tx.query('INSERT INTO register_exports (tenant_id, export_id, identity_digests, requested_at) VALUES ($1, $2, $3, $4)', [
+        tenant.tenantId,
+        id,
+        this.digestsOf(tenant.tenantId, identities),
+        now,
+      ]);
+      return undefined;
+    });
+    if (open !== undefined)
+      throw new ProblemError({
+        status: 429,
+        type: 'too-many-open-exports',
+        title: 'Too many open exports for this tenant',
+        detail: `this tenant has ${open} exports open (at most ${limit}); each ends when its link expires or it is discarded`,
+        headers: { 'Retry-After': String(Math.max(1, Math.ceil((this.settings.sweepIntervalMs ?? 300_000) / 1000))) },
+      });
     const event = await this.codec.encode(
       ExportRequested({ exportId: id, requestedBy, requestedAt: now.toISOString(), ...identities, emails }),
       { tenantId: tenant.tenantId, correlationId, now },

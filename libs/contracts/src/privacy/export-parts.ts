@@ -3,21 +3,10 @@ import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Pool } from 'pg';
 import type { EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
-import { appendFromProjection, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
-import type { AppendedEvents, EventStore, JsonObject, JsonValue } from '#eventstore';
+import type { JsonObject, JsonValue } from '#eventstore';
 import { SubjectErasedError, type PersonalDataCodec } from '#personal-data';
 import { ProblemError, type ApiOperation } from '#platform';
-import { ERASURE_STREAM_PREFIX } from './erasure.events';
-import {
-  EXPORT_STREAM_PREFIX,
-  ExportSectionReady,
-  exportIdentitiesOf,
-  exportPartTokenValid,
-  exportStreamFor,
-  exportSubject,
-  type ExportIdentities,
-  type ExportService,
-} from './export.events';
+import { exportPartTokenValid, exportSubject, type ExportIdentities, type ExportService } from './export.events';
 
 /** A section's chunks are sealed this large at most (plus one fragment): a few thousand events make a few dozen rows. */
 const CHUNK_CHARS = 64 * 1024;
@@ -41,11 +30,16 @@ export function exportPartsTableDdl(table: string): string {
  * (`<Service>ExportParts<timestamp>`, the timestamp TypeORM orders by).
  */
 export function exportPartsMigration(table: string, name: string): new () => MigrationInterface {
+  return tableMigration(name, table, exportPartsTableDdl(table));
+}
+
+/** A migration that creates one table (and drops it going down). */
+export function tableMigration(name: string, table: string, ddl: string): new () => MigrationInterface {
   return class implements MigrationInterface {
     readonly name = name;
 
     async up(runner: QueryRunner): Promise<void> {
-      await runner.query(exportPartsTableDdl(table));
+      await runner.query(ddl);
     }
 
     async down(runner: QueryRunner): Promise<void> {
@@ -101,59 +95,85 @@ export async function* jsonObjectFragments(fields: Readonly<Record<string, Secti
   yield '}';
 }
 
+/** Anything that runs one statement: a pool, or a transaction's manager. */
+export interface Queryable {
+  query(sql: string, params: unknown[]): Promise<unknown>;
+}
+
 /**
  * One service's sections of exports, in its own table, each chunk sealed under the export's key:
  * once register destroys that key (the link expired, the person was erased) what is left is
  * unreadable, and the rows are deleted when the discard reaches the service.
+ *
+ * A section is written by whoever holds the lease on its row in the pending table (see
+ * export-sections.ts), a chunk per statement: no transaction stays open while a long history is
+ * gathered. A section is whole once its pending row is gone; until then it is not served.
  */
 export class ExportParts {
-  constructor(
-    private readonly table: string,
-    private readonly personalData: PersonalDataCodec,
-  ) {}
+  /** The sections still to write, one row per export (see export-sections.ts). */
+  readonly pendingTable: string;
 
-  /** Writes the section (replacing any earlier attempt); false when the export's key is already gone. */
-  async write(tx: EntityManager, tenantId: string, exportId: string, fragments: AsyncIterable<string>): Promise<boolean> {
-    await this.discard(tx, tenantId, exportId);
+  constructor(
+    readonly table: string,
+    private readonly personalData: PersonalDataCodec,
+  ) {
+    this.pendingTable = `${table}_pending`;
+  }
+
+  /**
+   * Writes the section as the holder of `lease`, each chunk in a statement of its own that also
+   * renews the lease. Answers 'written'; 'lost' when the lease is no longer ours (the export was
+   * discarded, or our lease ran out and another writer took it over: we stop, it writes); 'erased'
+   * when the export's key is gone.
+   */
+  async write(db: Queryable, tenantId: string, exportId: string, lease: LeaseOf, fragments: AsyncIterable<string>): Promise<WriteOutcome> {
+    // A crashed earlier attempt may have left chunks behind; only the lease holder may clear them.
+    await db.query(
+      `DELETE FROM ${this.table} WHERE tenant_id = $1 AND export_id = $2
+         AND EXISTS (SELECT 1 FROM ${this.pendingTable} WHERE tenant_id = $1 AND export_id = $2 AND lease = $3)`,
+      [tenantId, exportId, lease.token],
+    );
     let seq = 0;
     let pending = '';
-    const flush = async () => {
+    const flush = async (): Promise<boolean> => {
       const chunk = await this.personalData.sealValue(tenantId, exportSubject(exportId), pending);
-      await tx.query(`INSERT INTO ${this.table} (tenant_id, export_id, seq, chunk) VALUES ($1, $2, $3, $4)`, [
-        tenantId,
-        exportId,
-        seq++,
-        JSON.stringify(chunk),
-      ]);
       pending = '';
+      const result = (await db.query(
+        `WITH owned AS (
+           UPDATE ${this.pendingTable} SET leased_until = now() + make_interval(secs => $6)
+            WHERE tenant_id = $1 AND export_id = $2 AND lease = $5 RETURNING 1)
+         INSERT INTO ${this.table} (tenant_id, export_id, seq, chunk) SELECT $1, $2, $3, $4 FROM owned RETURNING 1`,
+        [tenantId, exportId, seq++, JSON.stringify(chunk), lease.token, lease.seconds],
+      )) as unknown;
+      return rowCountOf(result) === 1;
     };
     try {
       for await (const fragment of fragments) {
         pending += fragment;
-        if (pending.length >= CHUNK_CHARS) await flush();
+        if (pending.length >= CHUNK_CHARS && !(await flush())) return 'lost';
       }
-      if (pending.length > 0 || seq === 0) await flush();
-      return true;
+      if ((pending.length > 0 || seq === 0) && !(await flush())) return 'lost';
+      return 'written';
     } catch (error) {
-      if (error instanceof SubjectErasedError) {
-        await this.discard(tx, tenantId, exportId);
-        return false;
-      }
+      if (error instanceof SubjectErasedError) return 'erased';
       throw error;
     }
   }
 
-  async discard(tx: { query(sql: string, params: unknown[]): Promise<unknown> }, tenantId: string, exportId: string): Promise<void> {
+  /** Deletes the section and any pending work on it. */
+  async discard(tx: Queryable, tenantId: string, exportId: string): Promise<void> {
+    await tx.query(`DELETE FROM ${this.pendingTable} WHERE tenant_id = $1 AND export_id = $2`, [tenantId, exportId]);
     await tx.query(`DELETE FROM ${this.table} WHERE tenant_id = $1 AND export_id = $2`, [tenantId, exportId]);
   }
 
-  /** Whether the section is there to read (written, not discarded). */
-  async has(pool: Pool, tenantId: string, exportId: string): Promise<boolean> {
-    const { rowCount } = await pool.query(`SELECT 1 FROM ${this.table} WHERE tenant_id = $1 AND export_id = $2 AND seq = 0`, [
-      tenantId,
-      exportId,
-    ]);
-    return rowCount === 1;
+  /** Whether the section is there to read: written whole, not discarded. */
+  async has(db: Queryable, tenantId: string, exportId: string): Promise<boolean> {
+    const result = await db.query(
+      `SELECT 1 FROM ${this.table} WHERE tenant_id = $1 AND export_id = $2 AND seq = 0
+         AND NOT EXISTS (SELECT 1 FROM ${this.pendingTable} WHERE tenant_id = $1 AND export_id = $2)`,
+      [tenantId, exportId],
+    );
+    return rowsOf(result).length === 1;
   }
 
   /** The section's text, a chunk at a time; fails if the export's key is destroyed meanwhile (the stream is cut, never served in part as if whole). */
@@ -173,64 +193,26 @@ export class ExportParts {
   }
 }
 
+/** A writer's claim on one pending section: its token, and how long each renewal lasts. */
+export interface LeaseOf {
+  readonly token: string;
+  readonly seconds: number;
+}
+
+export type WriteOutcome = 'written' | 'lost' | 'erased';
+
+// pg answers { rows, rowCount }; TypeORM's manager answers the rows (or [rows, count] for writes).
+function rowCountOf(result: unknown): number {
+  if (Array.isArray(result)) return typeof result[1] === 'number' ? result[1] : result.length;
+  return (result as { rowCount?: number | null }).rowCount ?? 0;
+}
+
+function rowsOf(result: unknown): unknown[] {
+  return Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? []);
+}
+
 /** What a service gathers for a request: its section as text fragments (see jsonObjectFragments). */
 export type SectionGatherer = (tx: EntityManager, tenantId: string, identities: ExportIdentities) => AsyncIterable<string>;
-
-export interface ExportSectionDeps {
-  readonly service: ExportService;
-  readonly parts: ExportParts;
-  readonly store: EventStore;
-  readonly codec: EventCodec;
-  readonly gather: SectionGatherer;
-  /** Register's extra duty (discarding the exports of a person being erased): called for each ErasureRequested. */
-  readonly onErasure?: (envelope: EventEnvelope, tx: EntityManager) => Promise<readonly AppendedEvents[]>;
-}
-
-/**
- * A service's part of every export: on ExportRequested it gathers its section for the identities
- * into its table and says so (ExportSectionReady); on ExportDiscarded it deletes it. A replay
- * rewrites the same section, and a request whose key is gone (discarded) is skipped.
- */
-export function exportSectionProjection(deps: ExportSectionDeps): Projection {
-  const types = ['ExportRequested', 'ExportDiscarded', ...(deps.onErasure ? ['ErasureRequested'] : [])];
-  return {
-    name: `${deps.service}.exports`,
-    filter: {
-      streamNamePrefixes: [EXPORT_STREAM_PREFIX, ...(deps.onErasure ? [ERASURE_STREAM_PREFIX] : [])],
-      eventTypePrefixes: types,
-    },
-    maxBatch: 16,
-    async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
-      const appended: AppendedEvents[] = [];
-      for (const envelope of envelopes) {
-        const { tenantId } = envelope.metadata;
-        const data = envelope.event.data as JsonObject;
-        if (envelope.event.type === 'ErasureRequested') {
-          appended.push(...((await deps.onErasure?.(envelope, tx)) ?? []));
-          continue;
-        }
-        const exportId = String(data.exportId);
-        if (envelope.event.type === 'ExportDiscarded') {
-          await deps.parts.discard(tx, tenantId, exportId);
-          continue;
-        }
-        const identities = envelope.erased ? undefined : exportIdentitiesOf(data);
-        if (!identities) continue;
-        if (!(await deps.parts.write(tx, tenantId, exportId, deps.gather(tx, tenantId, identities)))) continue;
-        const now = new Date();
-        const ready = await deps.codec.encode(ExportSectionReady({ exportId, service: deps.service, readyAt: now.toISOString() }), {
-          tenantId,
-          correlationId: envelope.metadata.correlationId || envelope.id,
-          causationId: envelope.id,
-          now,
-        });
-        const done = await appendFromProjection(deps.store, tx, exportStreamFor(tenantId, exportId), [ready]);
-        if (done) appended.push(done);
-      }
-      return appended;
-    },
-  };
-}
 
 /** How a service serves its sections to register: its parts, its name, the key the links are signed with. */
 export const EXPORT_PART_SOURCE = Symbol('ExportPartSource');
