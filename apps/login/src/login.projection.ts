@@ -128,6 +128,13 @@ export const loginReadModelProjection: Projection = {
           'UPDATE login_credentials SET email = $3, email_index = $4, email_verified = true WHERE tenant_id = $1 AND user_id = $2',
           [tenantId, event.data.userId, event.data.email, event.data.emailIndex],
         );
+        // An identifier change ends every session and grant, as a reset does, whichever way it was
+        // confirmed (register's page or its API): whoever held the old address, or a browser signed
+        // in with it, keeps nothing. The browser that confirmed is not spared: the confirmation is
+        // register's, which never sees login's cookie, and the link may be opened on another device;
+        // the page it lands on says to sign in with the new address. In the same transaction as the
+        // address, so no session outlives the moment the new address signs in.
+        await endEverythingOf(tx, tenantId, event.data.userId);
         return;
       case 'PasswordChanged':
         if (envelope.erased || !event.data.passwordHash) return;

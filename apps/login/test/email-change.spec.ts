@@ -74,6 +74,31 @@ async function signInRefused(email: string): Promise<boolean> {
   return step.status !== 303;
 }
 
+/** The token of the mailed link (its text carries it as a code too). */
+const tokenOf = (mail: { text: string }) => /code[\s\u00a0]?: (\S+)/u.exec(mail.text)![1]!;
+
+/** What a silent authorization (prompt=none) with this browser's cookies answers: a code or an error. */
+async function silently(browser: FormBrowser): Promise<URLSearchParams> {
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    prompt: 'none',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const answer = await browser.follow(url.href, REDIRECT_URI);
+  expect(answer.location).toMatch(/^http:\/\/localhost:9\/callback\?/);
+  return new URL(answer.location!).searchParams;
+}
+
+/** Waits until login's read model holds `email`: the session ends are in that same transaction. */
+const loginLearns = (email: string) =>
+  eventually(
+    async () =>
+      Boolean((await login.runtime.infrastructure.pool.query('SELECT 1 FROM login_credentials WHERE email = $1', [email])).rowCount),
+    { what: `login to learn ${email}` },
+  );
+
 describe('changing the e-mail address while signed in', () => {
   test('password checked again, the request recorded sealed, mails sent; once the link is opened only the new address signs in', async () => {
     await login.signUp(slug, 'ivy@example.com');
@@ -162,5 +187,43 @@ describe('changing the e-mail address while signed in', () => {
       { numRuns: 60 },
     );
     expect(await requests()).toHaveLength(before);
+  });
+});
+
+describe('a confirmed change of address ends every session and refresh token of the person', () => {
+  const byApi = (token: string) => login.register.http().post(`/t/${slug}/email-changes/confirm`).send({ token });
+  test.each([
+    ['the mailed link’s page', 'kim', openChangeLink],
+    ['register’s API', 'lou', byApi],
+  ])('confirmed through %s: the refresh token and both browsers are refused, the new address signs in', async (_edge, name, confirm) => {
+    const [before, after] = [`${name}@example.com`, `${name}.new@example.com`];
+    await login.signUp(slug, before);
+    const mine = await signInThroughPages(slug, config, {}, before);
+    const other = (await signInThroughPages(slug, config, {}, before)).browser;
+    const tokens = await oidc.authorizationCodeGrant(config, mine.callback, { pkceCodeVerifier: mine.verifier, expectedState: mine.state });
+    // Both hold before the change: a refresh works, the other browser signs in silently.
+    const refreshToken = (await oidc.refreshTokenGrant(config, tokens.refresh_token!)).refresh_token!;
+    expect((await silently(other)).get('code')).toBeTruthy();
+
+    const form = await mine.browser.request(emailPage());
+    const asked = await mine.browser.request(emailPage(), {
+      form: { csrf: csrfOf(form.body), new_email: after, current_password: STRONG_PASSWORD },
+    });
+    expect(asked.status).toBe(202);
+    expect((await confirm(tokenOf(await mailTo(after, /confirm your new e-mail address/)))).status).toBe(200);
+    await loginLearns(after);
+
+    await expect(oidc.refreshTokenGrant(config, refreshToken)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await silently(other)).get('error')).toBe('login_required');
+    // The browser that asked is signed out too: the confirmation is register's and never saw it.
+    expect((await silently(mine.browser)).get('error')).toBe('login_required');
+
+    const again = await signInThroughPages(slug, config, {}, after);
+    const fresh = await oidc.authorizationCodeGrant(config, again.callback, {
+      pkceCodeVerifier: again.verifier,
+      expectedState: again.state,
+    });
+    expect((await oidc.refreshTokenGrant(config, fresh.refresh_token!)).access_token).toBeTruthy();
+    expect((await silently(again.browser)).get('code')).toBeTruthy();
   });
 });

@@ -10,7 +10,7 @@ import { brandingBody } from './tenants/tenant-branding.http';
 import { issueKeyBody, rotateKeyBody } from './tenants/tenant-keys.http';
 import { createTenantBody } from './tenants/tenants.http';
 import { journeyPages } from './pages/journey-pages.api';
-import { emailChangeBody } from './email-change/email-change.http';
+import { emailChangeBody, emailChangeConfirmBody } from './email-change/email-change.http';
 import { IMPORT_MAX_USERS, importedUser } from './user-import/import-lines';
 import { verificationLinkBody, verifyBody } from './verification/verification.http';
 
@@ -183,6 +183,21 @@ export const registerApi: ApiDescription = {
         202: 'the same answer whether or not another account uses the address',
         400: 'invalid input',
         ...personErrors,
+        ...limited,
+      },
+    },
+    {
+      method: 'post',
+      path: '/t/{tenant}/email-changes/confirm',
+      summary:
+        'Confirm a change of address with the mailed token, as the link’s page does: the account moves to the new address and every session and refresh token of the person ends',
+      tags: ['profile'],
+      body: emailChangeConfirmBody,
+      responses: {
+        200: 'changed',
+        400: 'invalid input, or a token that is unknown, used, replaced (invalid-token) or expired (token-expired)',
+        404: 'unknown tenant',
+        409: 'another account uses the address (email-taken): nothing changed',
         ...limited,
       },
     },

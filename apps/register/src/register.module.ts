@@ -23,7 +23,7 @@ import { EmailClaims } from './account/email-claims';
 import { EmailChangeLinks, emailChangeLinksProjection } from './email-change/email-change-links';
 import { ConfirmEmailChangeHandler } from './email-change/email-change.handler';
 import { EmailChangeFlow } from './email-change/email-change.flow';
-import { EmailChangeController } from './email-change/email-change.http';
+import { EmailChangeConfirmationController, EmailChangeController } from './email-change/email-change.http';
 import { ConsentController } from './consent/consent.http';
 import { EraseUserHandler } from './erasure/erasure.handler';
 import { ErasureController } from './erasure/erasure.http';
@@ -274,6 +274,7 @@ export class RegisterModule {
         PasswordResetController,
         ProfileController,
         EmailChangeController,
+        EmailChangeConfirmationController,
         ConsentController,
         ErasureController,
         ErasureRequestsController,

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import request from 'supertest';
+import { eventually } from '#platform/testing';
 import { accountStreamFor } from '#contracts';
 import { anyValue, hostileText, mostly } from '../../../test/support/hostile-values';
 import { startRegister, STRONG_PASSWORD, type RegisterHarness } from '../../../test/support/register-harness';
@@ -68,6 +69,9 @@ describe('changing the e-mail address', () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
     return agent.post(`/t/${tenant.slug}/confirm-email-change`).type('form').send({ csrf, token, ui_locales: 'en' });
   }
+  /** An application confirming with the code it had the person copy from the mail. */
+  const confirmByApi = (body: unknown) =>
+    register.http().post(`/t/${tenant.slug}/email-changes/confirm`).set('content-type', 'application/json').send(JSON.stringify(body));
 
   test('the new address gets a link, the current one a notice; only the link moves the account, and the old address is free', async () => {
     const ada = await person('ada.before@example.com');
@@ -237,5 +241,119 @@ describe('changing the e-mail address', () => {
       { numRuns: 80 },
     );
     expect(accepted).toBeGreaterThan(5);
+  });
+  test('by API: the mailed token moves the account once; used, unknown or replaced tokens are 400 problems, a taken address 409', async () => {
+    const ida = await person('ida@example.com');
+    await askChange(ida.token, { email: 'ida.older@example.com' });
+    const replaced = await changeLink('ida.older@example.com');
+    await askChange(ida.token, { email: 'ida.new@example.com' });
+    const token = await changeLink('ida.new@example.com');
+
+    const missing = await confirmByApi({});
+    expect(missing.status).toBe(400);
+    expect(missing.body.errors[0].pointer).toBe('/token');
+    for (const wrong of [replaced, `${ida.id}.${'A'.repeat(43)}`, 'not-a-token']) {
+      const refused = await confirmByApi({ token: wrong });
+      expect(refused.status).toBe(400);
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(refused.body.type).toMatch(/invalid-token$/);
+    }
+    expect((await me(ida.token)).email).toBe('ida@example.com');
+
+    const confirmed = await confirmByApi({ token });
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body).toEqual({ userId: ida.id, emailChanged: true });
+    expect(await me(ida.token)).toMatchObject({ email: 'ida.new@example.com', emailVerified: true });
+    const used = await confirmByApi({ token });
+    expect(used.status).toBe(400);
+    expect(used.body.type).toMatch(/invalid-token$/);
+    expect((await eventTypes(ida.id)).filter((type) => type === 'EmailChanged')).toHaveLength(1);
+
+    await person('jo.owner@example.com');
+    const kai = await person('kai@example.com');
+    await askChange(kai.token, { email: 'jo.owner@example.com' });
+    const taken = await confirmByApi({ token: await changeLink('jo.owner@example.com') });
+    expect(taken.status).toBe(409);
+    expect(taken.body.type).toMatch(/email-taken$/);
+    expect((await me(kai.token)).email).toBe('kai@example.com');
+    expect(await eventTypes(kai.id)).not.toContain('EmailChanged');
+  });
+
+  test('the page and the API racing with one link: exactly one moves the account', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const racer = await person(`racer${round}@example.com`);
+      await askChange(racer.token, { email: `racer${round}.new@example.com` });
+      const token = await changeLink(`racer${round}.new@example.com`);
+      const outcomes = await Promise.all([openLink(token), confirmByApi({ token })]);
+      expect(outcomes.map((o) => o.status).sort()).toEqual([200, 400]);
+      expect((await eventTypes(racer.id)).filter((type) => type === 'EmailChanged')).toHaveLength(1);
+    }
+  });
+
+  test('generated hostile confirmation bodies: a 4xx problem, never 5xx nor a change, and the real link still works', async () => {
+    const lea = await person('lea@example.com');
+    await askChange(lea.token, { email: 'lea.new@example.com' });
+    const token = await changeLink('lea.new@example.com');
+    const secret = fc.stringMatching(/^[A-Za-z0-9_-]{43}$/);
+    const hostileToken = fc.oneof(
+      hostileText(['x'.repeat(300), `${lea.id}.`, `.${token}`, `${token}\u0000`, ` ${token} `]),
+      fc.tuple(fc.oneof(fc.uuid(), fc.constant(lea.id)), secret).map(([id, tail]) => `${id}.${tail}`),
+      fc.nat({ max: token.length - 1 }).map((at) => `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`),
+    );
+    const body = fc.oneof(
+      { weight: 3, arbitrary: fc.record({ token: mostly(hostileToken, anyValue()) }) },
+      { weight: 1, arbitrary: fc.record({ token: hostileToken, extra: anyValue() }) },
+      { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+    );
+    const count = async () =>
+      (await register.runtime.infrastructure.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM es_events')).rows[0]!.n;
+    const before = await count();
+    await fc.assert(
+      fc.asyncProperty(body, async (generated) => {
+        const response = await confirmByApi(generated);
+        expect(response.status).toBeGreaterThanOrEqual(400);
+        expect(response.status).toBeLessThan(500);
+        expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      }),
+      { numRuns: 80 },
+    );
+    expect(await count()).toBe(before);
+    expect((await me(lea.token)).email).toBe('lea@example.com');
+    expect((await confirmByApi({ token })).status).toBe(200);
+  });
+});
+
+describe('a change link past VERIFICATION_TOKEN_TTL_MS', () => {
+  let short: RegisterHarness;
+  beforeAll(async () => {
+    short = await startRegister({ VERIFICATION_TOKEN_TTL_MS: '0' });
+  });
+  afterAll(() => short?.close());
+
+  test('the API answers 400 token-expired and the address stays', async () => {
+    const tenant = await short.createTenant();
+    const { id } = await short.signUp(tenant.slug, 'mo@example.com');
+    const accessToken = await short.tokenFor(tenant.id, id);
+    await short
+      .http()
+      .post(`/t/${tenant.slug}/me/email`)
+      .set('authorization', `Bearer ${accessToken}`)
+      .send({ email: 'mo.new@example.com' })
+      .expect(202);
+    let token = '';
+    await eventually(
+      async () => {
+        await short.settled();
+        token = /code[\s\u00a0]?: (\S+)/u.exec(short.mailbox.list('mo.new@example.com')[0]?.text ?? '')?.[1] ?? '';
+        return token !== '';
+      },
+      { timeoutMs: 15_000, what: 'the change link' },
+    );
+    const expired = await short.http().post(`/t/${tenant.slug}/email-changes/confirm`).send({ token });
+    expect(expired.status).toBe(400);
+    expect(expired.body.type).toMatch(/token-expired$/);
+    expect((await short.http().get(`/t/${tenant.slug}/me`).set('authorization', `Bearer ${accessToken}`)).body.email).toBe(
+      'mo@example.com',
+    );
   });
 });

@@ -93,7 +93,8 @@ export const en = {
   'account.email.inUse': 'Your account uses {email}.',
   'account.email.new': 'New e-mail address',
   'account.email.password': 'Your password',
-  'account.email.explain': 'We will send a link to the new address. Your account keeps using the current one until you open it.',
+  'account.email.explain':
+    'We will send a link to the new address. Your account keeps using the current one until you open it; then every device signed in to your account is signed out.',
   'account.email.submit': 'Send the link',
   'account.email.sent': 'We sent a link to {email}. Open it to start using that address; until then your account keeps using {current}.',
   'account.email.invalid': 'Enter the new address as name@example.com.',

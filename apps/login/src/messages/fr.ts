@@ -101,7 +101,7 @@ export const fr: MessagesOf<typeof en> = {
   'account.email.new': 'Nouvelle adresse e-mail',
   'account.email.password': 'Votre mot de passe',
   'account.email.explain':
-    'Nous enverrons un lien à la nouvelle adresse. Votre compte garde l’adresse actuelle tant que vous ne l’avez pas ouvert.',
+    'Nous enverrons un lien à la nouvelle adresse. Votre compte garde l’adresse actuelle tant que vous ne l’avez pas ouvert\u00a0; ensuite, tous les appareils connectés à votre compte sont déconnectés.',
   'account.email.submit': 'Envoyer le lien',
   'account.email.sent':
     'Nous avons envoyé un lien à {email}. Ouvrez-le pour utiliser cette adresse\u00a0; d’ici là, votre compte garde {current}.',

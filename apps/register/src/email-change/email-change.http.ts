@@ -5,10 +5,11 @@ import { parseBody } from '#platform';
 import { callerOf, TenantAccess } from '../access/tenant-access';
 import { languageOfCall } from '../messages/messages';
 import { REGISTER_SETTINGS, type RegisterSettings } from '../register.ports';
-import { emailAddress } from '../register.schemas';
+import { emailAddress, mailedToken } from '../register.schemas';
 import { EmailChangeFlow } from './email-change.flow';
 
 export const emailChangeBody = z.object({ email: emailAddress }).strict();
+export const emailChangeConfirmBody = z.object({ token: mailedToken }).strict();
 
 /**
  * `POST /t/{tenant}/me/email`: an application asks, for its signed-in user, to move the account to
@@ -35,5 +36,29 @@ export class EmailChangeController {
       status: 'accepted',
       detail: 'a link to confirm the new address is on its way to it; the current address stays in use until then',
     };
+  }
+}
+
+/**
+ * `POST /t/{tenant}/email-changes/confirm`: an application that asked with `POST /me/email`, and
+ * shows the mailed code in its own screens, confirms with it, as `/password-resets/confirm` does
+ * for a reset. The token is the credential (no access token: the person may be signed out by now);
+ * the same confirmation as the mailed link's page, so the same single use, expiry, request limits
+ * and race with sign-up for the address.
+ */
+@Controller('t/:tenant/email-changes')
+export class EmailChangeConfirmationController {
+  constructor(
+    private readonly flow: EmailChangeFlow,
+    private readonly access: TenantAccess,
+  ) {}
+
+  @Post('confirm')
+  @HttpCode(200)
+  async confirm(@Param('tenant') slug: string, @Req() request: FastifyRequest, @Body() body: unknown) {
+    const tenant = await this.access.tenant(slug);
+    const { token } = parseBody(emailChangeConfirmBody, body);
+    const { userId } = await this.flow.confirm(tenant, callerOf(request), token);
+    return { userId, emailChanged: true };
   }
 }

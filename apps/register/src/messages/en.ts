@@ -37,7 +37,8 @@ export const en = {
   'confirmEmail.title': 'Confirm your new e-mail address',
   'confirmEmail.submit': 'Confirm my new address',
   'emailChanged.title': 'E-mail address changed',
-  'emailChanged.done': 'Your account now uses your new e-mail address: sign in with it from now on.',
+  'emailChanged.done':
+    'Your account now uses your new e-mail address, and every device signed in to it was signed out: sign in with the new address from now on.',
   'emailChangeFailed.taken': 'This address is used by another account already, so your address did not change.',
   'emailChangeFailed.offer': 'To try again, sign in and ask for the change from your account page.',
   'link.newLink': 'Send me a new link',

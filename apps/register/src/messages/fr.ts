@@ -41,7 +41,8 @@ export const fr: MessagesOf<typeof en> = {
   'confirmEmail.title': 'Confirmez votre nouvelle adresse e-mail',
   'confirmEmail.submit': 'Confirmer ma nouvelle adresse',
   'emailChanged.title': 'Adresse e-mail modifiée',
-  'emailChanged.done': 'Votre compte utilise désormais votre nouvelle adresse e-mail\u00a0: connectez-vous avec elle.',
+  'emailChanged.done':
+    'Votre compte utilise désormais votre nouvelle adresse e-mail et tous les appareils connectés à ce compte ont été déconnectés\u00a0: connectez-vous avec la nouvelle adresse.',
   'emailChangeFailed.taken': 'Cette adresse est déjà celle d’un autre compte\u00a0: votre adresse n’a pas changé.',
   'emailChangeFailed.offer': 'Pour réessayer, connectez-vous et demandez le changement depuis la page de votre compte.',
   'link.newLink': 'M’envoyer un nouveau lien',
