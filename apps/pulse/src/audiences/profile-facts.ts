@@ -13,7 +13,7 @@ export interface FactsOfProfile extends ProfileFacts {
   readonly userId: string | null;
   /** One of its anonymousIds when it has no userId: what a message about it carries. */
   readonly anonymousId: string | null;
-  /** Its membership rows by audience key, left and in alike (the transition count makes the message id). */
+  /** Its membership rows by audience key (in the database's order of keys), left and in alike (the transition count makes the message id). */
   readonly memberships: ReadonlyMap<string, { readonly member: boolean; readonly transitions: number }>;
 }
 
@@ -57,7 +57,8 @@ const FACTS_STATEMENT = `
     CASE WHEN p.user_id IS NULL THEN
       (SELECT min(i.value) FROM pulse_identities i WHERE i.tenant_id = p.tenant_id AND i.profile_id = p.profile_id AND i.kind = 'anonymousId')
     END
-  FROM pulse_profiles p WHERE p.tenant_id = $1 AND p.profile_id = ANY($2::uuid[])`;
+  FROM pulse_profiles p WHERE p.tenant_id = $1 AND p.profile_id = ANY($2::uuid[])
+  ORDER BY key`;
 
 /**
  * What the tenant's audiences are evaluated against, for each of `profileIds`, as of `now`: the

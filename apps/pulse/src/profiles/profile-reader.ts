@@ -92,7 +92,7 @@ export class ProfileReader {
     const definitions = await loadDefinitions(rows, tenantId);
     if (!definitions) return { computedTraits: {}, audiences: [] };
     const facts = (await factsOf(rows, this.personalData, tenantId, [profileId], definitions, new Date())).get(profileId);
-    const audiences = [...(facts?.memberships ?? [])].flatMap(([key, row]) => (row.member ? [key] : [])).sort();
+    const audiences = [...(facts?.memberships ?? [])].flatMap(([key, row]) => (row.member ? [key] : []));
     return { computedTraits: facts?.computed ?? {}, audiences };
   }
 
