@@ -12,7 +12,7 @@ import { openRegisterRuntime, registerServiceOptions } from '../apps/register/sr
 import { eventLogTableDdl } from '#eventstore';
 import { createServiceApp } from '#platform';
 import { JsonClient } from './support/http-client';
-import { median, runClosedLoops, sleep, type Throughput } from './support/measure';
+import { median, runClosedLoops, sleep, wakeFromEnvironment, type Throughput } from './support/measure';
 import { cores, perSecond, ratioVerdict, type ReportRow, type ScenarioResult } from './support/report';
 
 export interface PulseBenchSettings {
@@ -140,6 +140,7 @@ export async function startPulseServices(databaseUrl: string, env: Record<string
     TESSERA_MASTER_KEY: masterKey,
     LOG_LEVEL: 'info',
     SHUTDOWN_DRAIN_MS: '0',
+    ...wakeFromEnvironment(),
   };
   const registerConfig = loadRegisterConfig({ ...common, NODE_ENV: 'development', ADMIN_TOKEN: adminToken });
   const register = await createServiceApp(RegisterModule.forRoot(await openRegisterRuntime(registerConfig)), {

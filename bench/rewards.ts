@@ -15,7 +15,7 @@ import { comparePositions, type EventStore, type EventToAppend, type Position } 
 import { ProjectionRunner, type EventCodec } from '#cqrs';
 import { createServiceApp } from '#platform';
 import { JsonClient } from './support/http-client';
-import { percentileOfSorted, runClosedLoops, sleep, type Throughput } from './support/measure';
+import { percentileOfSorted, runClosedLoops, sleep, wakeFromEnvironment, type Throughput } from './support/measure';
 import { startBenchPostgres } from './support/bench-postgres';
 import { cores, formatTable, perSecond, type ScenarioResult } from './support/report';
 
@@ -119,6 +119,7 @@ export async function benchRewards(databaseUrl: string, settings: RewardsBenchSe
     REWARDS_RECOVERY_AFTER_MS: '0',
     SHUTDOWN_DRAIN_MS: '0',
     LOG_LEVEL: 'silent',
+    ...wakeFromEnvironment(),
   });
   const runtime = await openRewardsRuntime(config);
   let app: NestFastifyApplication | undefined;

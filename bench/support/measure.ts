@@ -99,3 +99,12 @@ export function sampleMetadata(serial: number): Record<string, unknown> {
     occurredAt: '2025-01-01T10:15:30.000Z',
   };
 }
+
+/**
+ * The services' cross-process wake-up as the environment asks for it (`EVENTSTORE_WAKE=notify npm
+ * run bench -- audiences`), so both settings can be measured from one build; unset, the services' default.
+ */
+export function wakeFromEnvironment(): { EVENTSTORE_WAKE?: string } {
+  const wake = process.env.EVENTSTORE_WAKE;
+  return wake ? { EVENTSTORE_WAKE: wake } : {};
+}

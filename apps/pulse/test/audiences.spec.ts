@@ -213,6 +213,41 @@ describe('computed traits and audiences', () => {
     expect(members.map((member: { profileId: string }) => member.profileId)).toEqual([survivor.profileId]);
   });
 
+  test("a last value is the one of the latest event by event time, also among one batch's messages sent out of order", async () => {
+    const tenant = await h.pulse.createTenant();
+    const receiver = await audienceReceiver(tenant);
+    await define(
+      tenant,
+      [{ key: 'last_plan', definition: { kind: 'last', event: 'Plan Chosen', property: 'plan' } }],
+      [{ key: 'on_pro', name: 'On pro', rule: { computed: 'last_plan', op: 'eq', value: 'pro' } }],
+    );
+    const userId = `u-${randomUUID()}`;
+    const chosen = (plan: string, at: number) => ({
+      type: 'track',
+      event: 'Plan Chosen',
+      userId,
+      messageId: randomUUID(),
+      timestamp: new Date(at).toISOString(),
+      properties: { plan },
+    });
+    const now = Date.now();
+    // One batch, so one transaction: the latest choice (pro) comes first in the log.
+    await as(tenant).track([chosen('pro', now - 1_000), chosen('free', now - 60_000), chosen('team', now - 30_000)]);
+    await receiver.until(() => receiver.delivered().length >= 1);
+    expect(receiver.delivered()).toMatchObject([{ event: 'Audience Entered', userId, properties: { audience_key: 'on_pro' } }]);
+    expect((await as(tenant).get(`/profiles/userId/${userId}`).expect(200)).body).toMatchObject({
+      computedTraits: { last_plan: 'pro' },
+      audiences: ['on_pro'],
+    });
+    // An older choice sent later changes nothing; a newer one does, and the profile leaves.
+    await as(tenant).track([chosen('free', now - 10_000)]);
+    await h.pulse.profilesCaughtUp();
+    expect((await as(tenant).get(`/profiles/userId/${userId}`).expect(200)).body).toMatchObject({ computedTraits: { last_plan: 'pro' } });
+    await as(tenant).track([chosen('free', now)]);
+    await receiver.until(() => receiver.delivered().length >= 2);
+    expect(receiver.delivered()[1]).toMatchObject({ event: 'Audience Exited', userId, properties: { audience_key: 'on_pro' } });
+  });
+
   test('history sent to /v1/import enters profiles as history: a destination without historical does not receive it, one with it does', async () => {
     const tenant = await h.pulse.createTenant();
     const live = await audienceReceiver(tenant, { ordered: true });

@@ -141,22 +141,31 @@ export class AudienceEvaluator {
         }
       }
     }
-    if (points.length > 0) {
-      await tx.query(
-        `INSERT INTO pulse_trait_points (tenant_id, profile_id, trait_key, occurred_at, value)
-         SELECT $1::uuid, * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::double precision[])`,
-        [tenantId, points.map((p) => p.profileId), points.map((p) => p.key), points.map((p) => p.at), points.map((p) => p.value)],
-      );
-    }
-    // The latest by event time wins, one statement per value (ON CONFLICT takes one row per key at a time).
-    for (const v of values) {
-      await tx.query(
-        `INSERT INTO pulse_trait_values (tenant_id, profile_id, trait_key, value, at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant_id, profile_id, trait_key) DO UPDATE SET value = excluded.value, at = excluded.at
-         WHERE excluded.at >= pulse_trait_values.at`,
-        [tenantId, v.profileId, v.key, JSON.stringify(v.value), v.at],
-      );
-    }
+    if (points.length === 0 && values.length === 0) return;
+    // One statement for both tables. Of a batch's values for one trait of one profile the latest by
+    // event time wins (the later in the log on a tie), and only over a stored one no later than it.
+    await tx.query(
+      `WITH points AS (
+         INSERT INTO pulse_trait_points (tenant_id, profile_id, trait_key, occurred_at, value)
+         SELECT $1::uuid, * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::double precision[]))
+       INSERT INTO pulse_trait_values (tenant_id, profile_id, trait_key, value, at)
+       SELECT DISTINCT ON (v.profile_id, v.key) $1::uuid, v.profile_id, v.key, v.value, v.at
+       FROM unnest($6::uuid[], $7::text[], $8::jsonb[], $9::timestamptz[]) WITH ORDINALITY AS v(profile_id, key, value, at, n)
+       ORDER BY v.profile_id, v.key, v.at DESC, v.n DESC
+       ON CONFLICT (tenant_id, profile_id, trait_key) DO UPDATE SET value = excluded.value, at = excluded.at
+       WHERE excluded.at >= pulse_trait_values.at`,
+      [
+        tenantId,
+        points.map((p) => p.profileId),
+        points.map((p) => p.key),
+        points.map((p) => p.at),
+        points.map((p) => p.value),
+        values.map((v) => v.profileId),
+        values.map((v) => v.key),
+        values.map((v) => JSON.stringify(v.value)),
+        values.map((v) => v.at),
+      ],
+    );
   }
 
   /** Sealed under the message's subject, as traits are; nothing once the subject is forgotten (its key is gone). */

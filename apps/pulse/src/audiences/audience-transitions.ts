@@ -6,7 +6,7 @@ import type { PersonalDataCodec } from '#personal-data';
 import { AUDIENCE_ENTERED, AUDIENCE_EXITED, AUDIENCE_SOURCE, audienceMessagesStreamFor, MessageReceived } from '#contracts';
 import { matches } from './audience-rule';
 import type { AudiencesState } from './audience.decider';
-import { factsOf, type Rows } from './profile-facts';
+import { factsOf, type FactsOfProfile, type Rows } from './profile-facts';
 
 export interface TransitionDeps {
   readonly store: EventStore;
@@ -47,18 +47,12 @@ export async function recordTransitions(
   if (audiences.length === 0 || profileIds.length === 0) return [];
   const rows = rowsOf(tx);
   const facts = await factsOf(rows, deps.personalData, tenantId, profileIds, definitions, now);
-  const current = await rows<{ audience_key: string; profile_id: string; member: boolean; transitions: number }>(
-    `SELECT audience_key, profile_id::text AS profile_id, member, transitions FROM pulse_audience_members
-     WHERE tenant_id = $1 AND profile_id = ANY($2::uuid[])`,
-    [tenantId, profileIds],
-  );
-  const known = new Map(current.map((row) => [`${row.audience_key}\n${row.profile_id}`, row]));
   const changes: { key: string; profileId: string; member: boolean; transitions: number }[] = [];
   for (const [key, audience] of audiences.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     for (const profileId of profileIds) {
       const profile = facts.get(profileId);
       if (!profile) continue;
-      const row = known.get(`${key}\n${profileId}`);
+      const row = profile.memberships.get(key);
       const member = matches(audience.rule, profile);
       if (member !== (row?.member ?? false)) changes.push({ key, profileId, member, transitions: (row?.transitions ?? 0) + 1 });
     }
@@ -82,7 +76,7 @@ export async function recordTransitions(
       now,
     ],
   );
-  return appendMessages(deps, tx, definitions, evaluation, applied);
+  return appendMessages(deps, tx, definitions, evaluation, facts, applied);
 }
 
 async function appendMessages(
@@ -90,13 +84,13 @@ async function appendMessages(
   tx: EntityManager,
   definitions: AudiencesState,
   evaluation: Evaluation,
+  facts: ReadonlyMap<string, FactsOfProfile>,
   applied: readonly { audience_key: string; profile_id: string; member: boolean; transitions: number }[],
 ): Promise<AppendedEvents[]> {
   const { tenantId, now } = evaluation;
-  const who = await whoIs(rowsOf(tx), tenantId, [...new Set(applied.map((row) => row.profile_id))]);
   const events: EventToAppend[] = [];
   for (const change of applied) {
-    const person = who.get(change.profile_id);
+    const person = whoIs(facts.get(change.profile_id));
     // A profile known only by its e-mail has no id a track message could carry: its membership is recorded all the same.
     if (!person) continue;
     const messageId = `aud_${createHash('sha256').update(`${tenantId}\n${change.audience_key}\n${change.profile_id}\n${change.transitions}`).digest('hex').slice(0, 40)}`;
@@ -136,20 +130,11 @@ async function appendMessages(
   return [];
 }
 
-/** The ids a message about each profile carries: its userId, or else one of its anonymousIds. */
-async function whoIs(rows: Rows, tenantId: string, profileIds: readonly string[]) {
-  const found = await rows<{ profile_id: string; user_id: string | null; anonymous_id: string | null }>(
-    `SELECT p.profile_id::text AS profile_id, p.user_id,
-       (SELECT min(i.value) FROM pulse_identities i WHERE i.tenant_id = p.tenant_id AND i.profile_id = p.profile_id AND i.kind = 'anonymousId') AS anonymous_id
-     FROM pulse_profiles p WHERE p.tenant_id = $1 AND p.profile_id = ANY($2::uuid[])`,
-    [tenantId, profileIds],
-  );
-  const who = new Map<string, { userId: string | null; anonymousId: string | null }>();
-  for (const row of found) {
-    if (row.user_id !== null) who.set(row.profile_id, { userId: row.user_id, anonymousId: null });
-    else if (row.anonymous_id !== null) who.set(row.profile_id, { userId: null, anonymousId: row.anonymous_id });
-  }
-  return who;
+/** The ids a message about a profile carries: its userId, or else one of its anonymousIds (read with its facts, in the same transaction). */
+function whoIs(facts: FactsOfProfile | undefined): { userId: string | null; anonymousId: string | null } | undefined {
+  if (facts && facts.userId !== null) return { userId: facts.userId, anonymousId: null };
+  if (facts && facts.anonymousId !== null) return { userId: null, anonymousId: facts.anonymousId };
+  return undefined;
 }
 
 /** A UUID (version 8, name-based) derived from `name`. */

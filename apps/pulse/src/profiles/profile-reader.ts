@@ -91,12 +91,9 @@ export class ProfileReader {
     const rows: Rows = async <T>(sql: string, params: readonly unknown[]) => (await this.pool.query(sql, params as unknown[])).rows as T[];
     const definitions = await loadDefinitions(rows, tenantId);
     if (!definitions) return { computedTraits: {}, audiences: [] };
-    const facts = await factsOf(rows, this.personalData, tenantId, [profileId], definitions, new Date());
-    const members = await rows<{ audience_key: string }>(
-      'SELECT audience_key FROM pulse_audience_members WHERE tenant_id = $1 AND profile_id = $2 AND member ORDER BY audience_key',
-      [tenantId, profileId],
-    );
-    return { computedTraits: facts.get(profileId)?.computed ?? {}, audiences: members.map((row) => row.audience_key) };
+    const facts = (await factsOf(rows, this.personalData, tenantId, [profileId], definitions, new Date())).get(profileId);
+    const audiences = [...(facts?.memberships ?? [])].flatMap(([key, row]) => (row.member ? [key] : []));
+    return { computedTraits: facts?.computed ?? {}, audiences };
   }
 
   /** Newest first; the cursor is the position after which the next page starts. One round trip. */

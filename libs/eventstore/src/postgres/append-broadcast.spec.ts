@@ -2,7 +2,7 @@ import { Pool } from 'pg';
 import { createTestDatabase } from '../../../../test/support/database';
 import { anEvent, uniquePrefix } from '../../testing/contract-support';
 import type { RecordedEvent } from '../event-store';
-import { APPEND_CHANNEL, categoryOf, summaryOf } from './append-broadcast';
+import { AppendBroadcast, APPEND_CHANNEL, categoryOf, summaryOf } from './append-broadcast';
 import { PostgresEventStore, type PostgresConnectOptions } from './postgres-event-store';
 import { AppendSignal } from './subscription';
 
@@ -119,6 +119,24 @@ describe('AppendBroadcast between two processes on one database', () => {
     await writer.appendToStream(stream, [anEvent('OrderPlaced')]);
     await expect(first).resolves.toBe('asleep');
     await subscription.return?.();
+  });
+
+  it('announces without waiting for a WAL flush, so an announcement never holds back what readers can see', async () => {
+    // Readers see only transactions older than the oldest one running, and a NOTIFY is a transaction:
+    // committed durably, it stayed running for an fsync per announcement (see ANNOUNCER_SETTINGS).
+    await watcher.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET synchronous_commit = on`);
+    const broadcast = new AppendBroadcast({ connectionString: url }, new AppendSignal(), 5);
+    broadcast.retain();
+    try {
+      const before = await listeners();
+      await untilListening(before + 1);
+      // The broadcast's own connection, the one that sends every NOTIFY.
+      const client = (broadcast as unknown as { client: { query(sql: string): Promise<{ rows: { synchronous_commit: string }[] }> } })
+        .client;
+      expect((await client.query('SHOW synchronous_commit')).rows[0]!.synchronous_commit).toBe('off');
+    } finally {
+      await broadcast.release();
+    }
   });
 
   it('lets go of its connection when the last store on the pool closes', async () => {

@@ -139,6 +139,7 @@ export class AppendBroadcast {
     });
     try {
       await client.connect();
+      await client.query(ANNOUNCER_SETTINGS);
       await client.query(`LISTEN ${APPEND_CHANNEL}`);
     } catch {
       lost();
@@ -152,6 +153,16 @@ export class AppendBroadcast {
     return client;
   }
 }
+
+/**
+ * Set on the broadcast's own connection. A NOTIFY is a transaction with an id of its own, and a commit
+ * with `synchronous_commit` on waits for its WAL flush (an fsync) while that id is still running:
+ * every subscription reads only below the oldest running transaction (see PAGE_STATEMENT), so each
+ * announcement held every reader back by one fsync, 200 times a second at 1,000 appends/s (rewards'
+ * earning lag p99 went from 50 to 148 ms with the wake-up on). An announcement needs no durability:
+ * a lost one costs latency only.
+ */
+export const ANNOUNCER_SETTINGS = 'SET synchronous_commit = off';
 
 /** A stream's category: its name up to the first '-' (`pulse.messages-acme` → `pulse.messages-`). */
 export function categoryOf(streamName: string): string {
