@@ -329,4 +329,51 @@ describe('login as an OpenID provider, driven by openid-client', () => {
     }
     expect(await sessionEvents()).toEqual(expect.arrayContaining(['SessionStarted', 'SessionEnded']));
   });
+
+  const MODELS = new Set(['Interaction', 'Session', 'AuthorizationCode', 'Grant', 'AccessToken', 'RefreshToken']);
+  it('commits without waiting for the disk only what a crash may lose: the sign-in landing, never the sign-out or the grant', async () => {
+    // The artefact writes by how their statement commits (named _restartable: synchronous_commit off for that transaction).
+    const pool = login.runtime.infrastructure.pool;
+    const query = pool.query;
+    const stores: string[] = [];
+    pool.query = function (this: typeof pool, ...args: unknown[]) {
+      const [statement] = args as [{ name?: string; values?: unknown[] } | string];
+      if (typeof statement === 'object' && statement.name?.startsWith('login_store_')) {
+        const models = (statement.values ?? []).filter((value) => typeof value === 'string' && MODELS.has(value));
+        stores.push(`${models.join('+')} ${statement.name}`);
+      }
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof pool.query;
+    let firstVisit: string[];
+    let landing: string[];
+    let signOut: string[];
+    try {
+      const config = await publicConfig();
+      await signInThroughPages(slug, config);
+      firstVisit = stores.splice(0);
+      // A returning person (consent remembered) in a new browser: what each sign-in through to the code writes.
+      const { callback, verifier, state, browser } = await signInThroughPages(slug, config, { prompt: 'login' });
+      landing = stores.splice(0);
+      const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+      const endSession = oidc.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: 'http://localhost:9/bye',
+      });
+      const form = FormBrowser.form(await browser.request(endSession.href));
+      expect((await browser.request(form.action, { form: { ...form.fields, logout: 'yes' } })).location).toBe('http://localhost:9/bye');
+      signOut = stores.splice(0);
+    } finally {
+      pool.query = query;
+    }
+    // The authorization request's interaction, and the response with the code and the session: restartable. (The
+    // sign-in page's answer goes with the sign-in's events, in their durable statement.)
+    expect(landing).toEqual([
+      'Interaction login_store_oidc_1_0_restartable',
+      'AuthorizationCode+Session+Interaction login_store_oidc_2_1_restartable',
+    ]);
+    // The grant a first visit gives waits for the disk, as does ending a session: a crash must not bring a signed-out session back.
+    expect(firstVisit.filter((store) => store.startsWith('Grant '))).toEqual(['Grant login_store_oidc_1_0']);
+    expect(signOut.length).toBeGreaterThan(0);
+    expect(signOut.filter((store) => store.endsWith('_restartable'))).toEqual([]);
+  });
 });

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { SoftwarePasskey } from '../../../test/support/software-authenticator';
+import { Passkeys, passkeyRegistrationBody } from '../src/mfa/passkeys';
 import { FormBrowser } from './browser-less';
 import { startLogin, type LoginHarness } from './login-harness';
 import { openSignInPage, REDIRECT_URI, signInThroughPages } from './sign-in-flow';
@@ -107,6 +109,68 @@ describe('a passkey sign-in, without a browser', () => {
     expect(unknown.problem.detail).toContain('not registered');
     const again = await postJson(browser, verify, { csrf, response: assertion() });
     expect(again.problem.detail).toContain('no passkey request is outstanding');
+  });
+
+  test('a passwordless sign-in reads the person once: the authorization it resumes takes the credential the passkey step found', async () => {
+    const { id: userId } = await login.signUp(slug, 'grace@example.com');
+    const tenantId = (
+      await login.runtime.infrastructure.pool.query<{ tenant_id: string }>('SELECT tenant_id FROM login_tenants WHERE slug = $1', [slug])
+    ).rows[0]!.tenant_id;
+    const passkeys = login.app.get(Passkeys);
+    const passkey = new SoftwarePasskey(new URL(login.url).origin);
+    const binding = `account:test-${userId}`;
+    const registration = await passkeys.registrationOptions({ tenantId, name: 'Test' }, { userId, email: 'grace@example.com' }, binding);
+    const body = passkeyRegistrationBody.parse({ csrf: 'unused', name: 'Test passkey', response: passkey.register(registration) });
+    expect(await passkeys.register(tenantId, userId, binding, body)).toEqual({ ok: true });
+
+    /** A passkey sign-in through to the code (allowing the client when asked); how often the person's credential was read. */
+    const signIn = async () => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid email',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+      const browser = new FormBrowser();
+      const form = FormBrowser.form(await browser.follow(url.href, REDIRECT_URI));
+      const verify = form.action.replace(/\/login$/, '/passkey');
+      const { csrf } = form.fields;
+      const pool = login.runtime.infrastructure.pool;
+      const query = pool.query;
+      let credentialReads = 0;
+      pool.query = function (this: typeof pool, ...args: unknown[]) {
+        const [statement] = args as [{ name?: string } | string];
+        if (typeof statement === 'object' && statement.name === 'login_credential_by_id') credentialReads++;
+        return (query as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof pool.query;
+      let step: Awaited<ReturnType<FormBrowser['request']>>;
+      try {
+        const options = await postJson(browser, `${verify}/options`, { csrf });
+        const response = passkey.assert(options.problem as unknown as { challenge: string; rpId: string });
+        const verified = await browser.request(verify, {
+          raw: { contentType: 'application/json', body: JSON.stringify({ csrf, response }) },
+        });
+        expect(verified.status).toBe(200);
+        step = await browser.follow(new URL((JSON.parse(verified.body) as { location: string }).location, login.url).href, REDIRECT_URI);
+        if (!step.location?.startsWith(REDIRECT_URI)) {
+          const consent = FormBrowser.form(step);
+          step = await browser.request(consent.action, { form: { ...consent.fields, decision: 'allow' } });
+          step = await browser.follow(step.location!, REDIRECT_URI);
+        }
+      } finally {
+        pool.query = query;
+      }
+      expect(step.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
+      return { callback: new URL(step.location!), verifier, credentialReads };
+    };
+    // The first sign-in allows the client (its consent page asks for the person again); a returning person's is measured.
+    await signIn();
+    const returning = await signIn();
+    expect(returning.credentialReads).toBe(1);
+    // The code is the person's, and says how they signed in.
+    const tokens = await oidc.authorizationCodeGrant(config, returning.callback, { pkceCodeVerifier: returning.verifier });
+    expect(tokens.claims()).toMatchObject({ sub: userId, amr: ['hwk', 'user', 'mfa'] });
   });
 });
 

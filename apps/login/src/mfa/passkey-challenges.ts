@@ -3,6 +3,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 /** 32 random bytes for the authenticator to sign (the library encodes them base64url into the options). */
 export const newChallenge = (): Uint8Array<ArrayBuffer> => new Uint8Array(randomBytes(32));
 import type { Pool } from 'pg';
+import { WITHOUT_SYNCHRONOUS_COMMIT } from '../oidc/request-artefacts';
 
 /** Long enough to find the passkey and touch it; short enough that a leaked challenge is soon worthless. */
 export const CHALLENGE_TTL_S = 300;
@@ -25,14 +26,19 @@ export interface IssuedChallenge {
 export class PasskeyChallenges {
   constructor(private readonly pool: Pool) {}
 
-  /** Stores `challenge` (base64url, as the options carry it) as the one outstanding for `binding`. */
+  /**
+   * Stores `challenge` (base64url, as the options carry it) as the one outstanding for `binding`.
+   * Its commit does not wait for the WAL's fsync: a crash that loses it only makes the page ask
+   * for options again (see restartable). Taking one always waits: each answers once.
+   */
   async issue(tenantId: string, binding: string, challenge: string, purpose: IssuedChallenge['purpose'], userId?: string): Promise<void> {
     const payload: IssuedChallenge = { challenge, purpose, ...(userId ? { userId } : {}) };
     await this.pool.query({
       name: 'login_passkey_challenge_issue',
-      text: `INSERT INTO login_oidc_models (tenant_id, model, id, payload, expires_at)
+      text: `WITH issued AS (INSERT INTO login_oidc_models (tenant_id, model, id, payload, expires_at)
         VALUES ($1, 'PasskeyChallenge', $2, $3, now() + make_interval(secs => $4))
-        ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at`,
+        ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at)
+        ${WITHOUT_SYNCHRONOUS_COMMIT}`,
       values: [tenantId, binding, JSON.stringify(payload), CHALLENGE_TTL_S],
     });
   }

@@ -76,6 +76,8 @@ export class PasskeySignInController {
         detail: 'confirm your e-mail address first: follow the link in the mail that was sent to you',
       });
     const who = { accountId: credential.userId, accountKey: this.passwords.accountKeyOf(tenant.tenantId, credential.email), clientId };
+    // The authorization resumes a redirect from now and asks for this person (findAccount): not read twice.
+    this.directory.handOver(tenant.tenantId, credential);
     const location = await this.access.complete(tenant, details, who, PASSKEY_ONLY);
     await reply.code(200).header('cache-control', 'no-store').send({ location });
   }

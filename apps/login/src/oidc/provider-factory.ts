@@ -15,6 +15,9 @@ import { currentPageRequest, openRequestArtefacts, requestArtefactsOf } from './
 
 export { TESSERA_API_AUDIENCE };
 
+/** oidc-provider's routes of the authorization endpoint: a session they save was started or extended there (see restartable). */
+const SIGN_IN_LANDINGS: ReadonlySet<string> = new Set(['authorization', 'resume']);
+
 export interface ProviderSettings {
   readonly publicUrl: string;
   readonly cookieSecret: Buffer;
@@ -362,10 +365,10 @@ export async function buildProvider(
   // Runs around every provider route, before Koa writes the response (see request-artefacts.ts). A
   // request's writes commit with its response or not at all: when either fails, Koa answers 500
   // and drops every header the provider set, the code's Location and the session cookie with them.
-  provider.use(async (ctx: object, next: () => Promise<void>) => {
+  provider.use(async (ctx: { oidc?: { route?: string } }, next: () => Promise<void>) => {
     const artefacts = openRequestArtefacts(ctx);
     await next();
-    await artefacts.commit(deps.pool, tenant.tenantId);
+    await artefacts.commit(deps.pool, tenant.tenantId, SIGN_IN_LANDINGS.has(ctx.oidc?.route ?? ''));
   });
   // oidc-provider reports the errors it turned into server_error; Koa reports the rest (a failed
   // commit of the request's writes) as 'error', which without a listener goes to the console.

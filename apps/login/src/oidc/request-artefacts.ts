@@ -65,12 +65,49 @@ export function artefactWritesBeside(tenantId: string, writes: readonly Artefact
   return { withQueries: queries.join(', '), values, shape: `oidc_${rows.length}_${keys.length}` };
 }
 
-/** Applies writes to distinct artefacts of one tenant in one statement (see artefactWritesBeside). */
-export async function storeWrites(pool: Pool, tenantId: string, writes: readonly ArtefactWrite[]): Promise<void> {
+/**
+ * Whether a crash of PostgreSQL may lose these writes without weakening anything, so that their
+ * commit need not wait for the WAL's fsync (synchronous_commit off for that transaction alone;
+ * about 5 ms a commit on the bench's disk, and a sign-in made several). What such a loss costs is
+ * a sign-in to start again: an interaction (begun, answered or ended) comes back as it was, a code
+ * handed out is unknown to the token endpoint (invalid_grant, the client authorizes again), a
+ * session a sign-in has just started or extended is back to what it was (the person signs in again).
+ * The events that record the sign-in are never written this way. Nor is anything a person or a
+ * client can rely on having taken effect: a session ended or cut back (sign-out, its destroy and
+ * end_session's save), grants, tokens, consumed codes. A later durable commit flushes the WAL up
+ * to it, so whatever durable state comes to name one of these writes makes it durable too.
+ * `signInLanding`: the writes are those of the authorization endpoint (a new request, or one
+ * resumed after the sign-in page), where a session is only ever started or extended.
+ */
+export function restartable(writes: readonly ArtefactWrite[], signInLanding: boolean): boolean {
+  return (
+    writes.length > 0 &&
+    writes.every(
+      (write) =>
+        write.model === 'Interaction' ||
+        (write.kind === 'upsert' && (write.model === 'AuthorizationCode' || (signInLanding && write.model === 'Session'))),
+    )
+  );
+}
+
+/** The last clause of a statement whose commit need not wait for its WAL to reach the disk (see restartable). */
+export const WITHOUT_SYNCHRONOUS_COMMIT = "SELECT set_config('synchronous_commit', 'off', true)";
+
+/**
+ * Applies writes to distinct artefacts of one tenant in one statement (see artefactWritesBeside),
+ * committed without waiting for the WAL's fsync when a crash may lose them (restartable).
+ */
+export async function storeWrites(pool: Pool, tenantId: string, writes: readonly ArtefactWrite[], signInLanding = false): Promise<void> {
   const beside = artefactWritesBeside(tenantId, writes);
-  // A data-modifying WITH runs whether or not the statement reads it.
-  if (beside)
-    await pool.query({ name: `login_store_${beside.shape}`, text: `WITH ${beside.withQueries} SELECT 1`, values: [...beside.values] });
+  if (!beside) return;
+  const relaxed = restartable(writes, signInLanding);
+  // A data-modifying WITH runs whether or not the statement reads it. set_config(..., true) holds
+  // until the end of the statement's own transaction, so its commit is the one that does not wait.
+  await pool.query({
+    name: `login_store_${beside.shape}${relaxed ? '_restartable' : ''}`,
+    text: `WITH ${beside.withQueries} ${relaxed ? WITHOUT_SYNCHRONOUS_COMMIT : 'SELECT 1'}`,
+    values: [...beside.values],
+  });
 }
 
 /**
@@ -145,8 +182,9 @@ export class RequestArtefacts {
     return this.latestGrants.get(`${accountId}|${clientId}`);
   }
 
-  async commit(pool: Pool, tenantId: string): Promise<void> {
-    await storeWrites(pool, tenantId, this.close());
+  /** `signInLanding`: this was a request of the authorization endpoint (see restartable). */
+  async commit(pool: Pool, tenantId: string, signInLanding = false): Promise<void> {
+    await storeWrites(pool, tenantId, this.close(), signInLanding);
   }
 
   /** Ends the wait and hands over the writes, for a caller that stores them with writes of its own. */

@@ -147,10 +147,10 @@ export class InteractionController {
     const who = { accountId: userId, accountKey: outcome.accountKey, clientId };
     const [policy, factors] = await Promise.all([this.policies.of(tenant.tenantId), this.factors.state(tenant.tenantId, userId)]);
     const step = stepAfterPassword(policy, hasSecondFactor(factors), clientId, details.params.acr_values);
-    if (step === 'done') {
-      this.directory.handOver(tenant.tenantId, outcome.credential);
-      return this.complete(reply, tenant, details, who, PASSWORD_ONLY);
-    }
+    // Whether the authorization resumes now or after the second step (a code or a passkey, seconds
+    // later), its findAccount asks for this person: the credential just read waits for it.
+    this.directory.handOver(tenant.tenantId, outcome.credential);
+    if (step === 'done') return this.complete(reply, tenant, details, who, PASSWORD_ONLY);
     // The password is right; the sign-in completes once the second factor is, on this interaction.
     return this.askSecondFactor(reply, tenant, details, who, factors, step === 'enrol', outcome.credential.email);
   }
