@@ -1,19 +1,14 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Client, Pool } from 'pg';
 import { eventually } from '#platform/testing';
 import { databaseUrl, freePort, startEmbeddedPostgres, type RunningPostgres } from '#platform/embedded-postgres';
-import { basic } from '../apps/pulse/test/pulse-harness';
-import { callService, fourServicesEntry, startFourServices, type FourServices, type ServiceName } from './support/four-services';
-import { createTenant } from './support/noisy-tenants';
+import { startFourServices, type FourServices } from './support/four-services';
 import { readableTraces, readModelTraces } from './support/privacy-traces';
-import { STRONG_PASSWORD } from './support/register-harness';
-import { issueServerKey } from './support/server-key';
-import request from 'supertest';
+import { drillTenant, recoverErasures } from './support/restore-drill';
 
 /**
  * The restore drill on the default tier's layout: one PostgreSQL holds the event log, the read
@@ -33,18 +28,7 @@ import request from 'supertest';
 
 jest.setTimeout(600_000);
 
-const run = promisify(execFile);
 const masterKey = randomBytes(32);
-type Json = Record<string, unknown>;
-
-interface Person {
-  readonly id: string;
-  readonly email: string;
-  readonly anonymousId: string;
-  readonly orderId: string;
-  /** Every personal value of theirs the services were given. */
-  readonly needles: readonly string[];
-}
 
 describe('restoring an older backup', () => {
   const root = mkdtempSync(join(tmpdir(), 'tessera-restore-drill-'));
@@ -70,22 +54,8 @@ describe('restoring an older backup', () => {
     four = await startFourServices(env, perService, { databaseUrl: url, adminToken });
     return four;
   };
-  /** Register with RECOVER=only, as the recovery Job runs it; answers the report it printed. */
-  const recover = async (): Promise<Json> => {
-    const recovery = await run(process.execPath, [fourServicesEntry('register')], {
-      timeout: 120_000,
-      env: {
-        PATH: process.env.PATH ?? '',
-        NODE_ENV: 'test',
-        DATABASE_URL: url,
-        ADMIN_TOKEN: adminToken,
-        RECOVER: 'only',
-        ...env,
-        ...perService.register,
-      },
-    });
-    return JSON.parse(recovery.stdout.trim().split('\n').at(-1)!) as Json;
-  };
+  /** Register with RECOVER=only, as the recovery Job runs it. */
+  const recover = () => recoverErasures({ DATABASE_URL: url, ADMIN_TOKEN: adminToken, ...env, ...perService.register });
   const stopEverything = async () => {
     await four?.close();
     four = undefined;
@@ -109,43 +79,7 @@ describe('restoring an older backup', () => {
 
   test('brings no erased person back once the recovery step re-applied the ledger; the read models agree with the log', async () => {
     let services = await startServices();
-    const tenant = await createTenant(services, 'drill');
-    const serverKey = await issueServerKey(
-      { http: () => request(services.services.register.url), adminToken },
-      services.services.pulse.url,
-      tenant.slug,
-    );
-    const api = { authorization: `Bearer ${tenant.apiKey}` };
-    const call = (service: ServiceName, method: string, path: string, headers: Json = {}, body?: unknown) =>
-      callService(services, service, method, path, headers, body);
-    const balanceOf = async (userId: string) => (await call('rewards', 'GET', `/t/${tenant.slug}/members/${userId}`, api)).body.balance;
-
-    /** Signs up, visits anonymously, is identified with traits, orders: register, login, pulse and rewards all hold them. */
-    const arrive = async (name: string, total: number): Promise<Person> => {
-      const tag = randomBytes(5).toString('hex');
-      const email = `${name}.${tag}@example.com`;
-      const profile = { givenName: `${name}${tag}`, familyName: `Drill${tag}`, phone: `+44207946${randomInt(1000, 10000)}` };
-      const colour = `teal-${tag}`;
-      const anonymousId = `anon-${tag}`;
-      const orderId = `order-${tag}`;
-      const signedUp = await call('register', 'POST', `/t/${tenant.slug}/users`, {}, { email, password: STRONG_PASSWORD, profile });
-      expect(signedUp.status).toBe(201);
-      const id = String(signedUp.body.id);
-      const track = (kind: string, body: Json, key = serverKey) =>
-        call('pulse', 'POST', `/v1/${kind}`, { authorization: basic(key) }, body).then((answer) => expect(answer.status).toBe(200));
-      await track('page', { anonymousId, name: 'Home', properties: { colour } }, tenant.writeKey);
-      await track('identify', { userId: id, anonymousId, traits: { email, phone: profile.phone, colour } });
-      await track('track', { userId: id, event: 'Order Completed', properties: { order_id: orderId, total, currency: 'EUR' } });
-      // The program awards 50 for signing up and a point per euro.
-      await eventually(async () => Number(await balanceOf(id)) === 50 + total, 30_000);
-      await eventually(async () => (await services.pool.query('SELECT 1 FROM login_credentials WHERE user_id = $1', [id])).rowCount === 1);
-      await eventually(
-        async () =>
-          (await services.pool.query("SELECT 1 FROM pulse_identities WHERE kind = 'anonymousId' AND value = $1", [anonymousId]))
-            .rowCount === 1,
-      );
-      return { id, email, anonymousId, orderId, needles: [email, profile.givenName, profile.familyName, profile.phone, colour] };
-    };
+    const { tenant, api, call, balanceOf, arrive } = await drillTenant(() => services, adminToken);
 
     const ada = await arrive('ada', 120);
     const bob = await arrive('bob', 80);

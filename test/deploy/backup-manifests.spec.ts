@@ -1,4 +1,6 @@
-import { allRenders, named, ofKind, renderedOf, type K8sObject } from '../support/kustomize';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { allRenders, customers, k8s, named, ofKind, renderedOf, sites, type K8sObject } from '../support/kustomize';
 
 /**
  * Backups per tier as rendered (their structure is checked with every other object in
@@ -48,6 +50,58 @@ describe.each(allRenders)('backups in k8s/%s', (directory) => {
     expect(recover.volumeMounts).toContainEqual({ name: claim.name, mountPath: dir, readOnly: true });
   });
 
+  test('the erasure ledger is copied off the cluster to the backups’ object store, hourly, added to and never deleted from', () => {
+    const copy = named(objects, 'CronJob', 'erasure-ledger-backup')!;
+    expect(copy.spec.suspend ?? false).toBe(false);
+    expect(copy.spec.concurrencyPolicy).toBe('Forbid');
+    expect(copy.spec.schedule.split(' ').slice(1)).toEqual(['*', '*', '*', '*']);
+    const spec = podSpecOf(copy);
+    const [rclone] = spec.containers;
+    expect(rclone.image).toMatch(/^rclone\/rclone[:@]/);
+    // `copy`, never `sync` or `move`: what the store holds is never rolled back to what the volume holds.
+    const [verb, source, destination] = rclone.args;
+    expect(verb).toBe('copy');
+    const ledger = spec.volumes.find((volume: { persistentVolumeClaim?: { claimName: string } }) => volume.persistentVolumeClaim);
+    expect(ledger.persistentVolumeClaim).toEqual({ claimName: 'tessera-erasure-ledger', readOnly: true });
+    expect(rclone.volumeMounts).toContainEqual({ name: ledger.name, mountPath: source, readOnly: true });
+    const env = envOf(rclone);
+    expect(destination).toBe('store:$(BUCKET)/$(NAMESPACE)/erasure-ledger');
+    expect(rclone.env.find((variable: { name: string }) => variable.name === 'NAMESPACE').valueFrom).toEqual({
+      fieldRef: { fieldPath: 'metadata.namespace' },
+    });
+    // The database backups' store and credentials: one bucket and one Secret to keep.
+    const credentials = rclone.env
+      .filter((variable: { valueFrom?: { secretKeyRef?: unknown } }) => variable.valueFrom?.secretKeyRef)
+      .map((variable: { valueFrom: { secretKeyRef: { name: string; key: string } } }) => variable.valueFrom.secretKeyRef);
+    expect(credentials).toEqual([
+      { name: 'tessera-backup-store', key: 'ACCESS_KEY_ID' },
+      { name: 'tessera-backup-store', key: 'ACCESS_SECRET_KEY' },
+    ]);
+    const cluster = ofKind(objects, 'Cluster').find((object) => object.apiVersion === 'postgresql.cnpg.io/v1');
+    if (cluster) {
+      const store = cluster.spec.backup.barmanObjectStore;
+      expect(store.destinationPath.split('/')[2]).toBe(env.BUCKET);
+      expect([store.s3Credentials.accessKeyId, store.s3Credentials.secretAccessKey]).toEqual(credentials);
+    }
+    // Where External Secrets fill the apps' Secrets, they fill the store's too, with what reads it and nothing more.
+    const external = ofKind(objects, 'ExternalSecret');
+    if (external.length > 0) {
+      const filled = external.find((secret) => secret.spec.target.name === 'tessera-backup-store')!;
+      expect(filled.spec.data.map((entry: { secretKey: string }) => entry.secretKey)).toEqual(
+        credentials.map((ref: { key: string }) => ref.key),
+      );
+    }
+    // Its way out where everything is denied by default: HTTPS and DNS.
+    if (ofKind(objects, 'NetworkPolicy').length === 0) return;
+    const labels: Record<string, string> = copy.spec.jobTemplate.spec.template.metadata.labels;
+    const egress = ofKind(objects, 'NetworkPolicy')
+      .filter((policy) => Object.entries(policy.spec.podSelector.matchLabels ?? {}).every(([key, value]) => labels[key] === value))
+      .flatMap((policy) => policy.spec.egress ?? []);
+    expect(egress.flatMap((rule: { ports?: { port: number }[] }) => rule.ports?.map((port) => port.port) ?? [])).toEqual(
+      expect.arrayContaining([53, 443]),
+    );
+  });
+
   test('PostgreSQL is backed up with a retention, by a client of the server’s major version', () => {
     if (tier === 'enterprise') {
       const cluster = ofKind(objects, 'Cluster').find((object) => object.apiVersion === 'postgresql.cnpg.io/v1')!;
@@ -95,3 +149,56 @@ describe.each(allRenders)('backups in k8s/%s', (directory) => {
     expect(affinity.labelSelector.matchLabels['statefulset.kubernetes.io/pod-name']).toBe(node);
   });
 });
+
+/** The storage classes a site names (components/cloud, components/on-prem): block storage, and a shared filesystem for ReadWriteMany. */
+const STORAGE_CLASSES = {
+  cloud: { ReadWriteOnce: 'gp3', ReadWriteMany: 'efs-sc' },
+  'on-prem': { ReadWriteOnce: 'local-path', ReadWriteMany: 'nfs-client' },
+} as const;
+const siteOf = (render: string) =>
+  render.startsWith('customers/')
+    ? (JSON.parse(readFileSync(join(k8s, render, 'customer.json'), 'utf8')) as { site: string }).site
+    : render.replace(/^sites\//, '');
+
+describe.each([...sites.map((site) => `sites/${site}`), ...customers.map((customer) => `customers/${customer}`)])(
+  'volumes in k8s/%s',
+  (render) => {
+    test('every claim names a storage class of the site: the databases’, the backups’ and the erasure ledger’s', () => {
+      const objects = renderedOf(render);
+      const classes = STORAGE_CLASSES[siteOf(render).endsWith('-cloud') ? 'cloud' : 'on-prem'];
+      type Claim = { where: string; modes: string[]; storageClass?: string };
+      const claims: Claim[] = [
+        ...ofKind(objects, 'PersistentVolumeClaim').map((claim) => ({
+          where: `PersistentVolumeClaim/${claim.metadata.name}`,
+          modes: claim.spec.accessModes,
+          storageClass: claim.spec.storageClassName,
+        })),
+        ...ofKind(objects, 'StatefulSet').flatMap((set) =>
+          (set.spec.volumeClaimTemplates ?? []).map((template: { metadata: { name: string }; spec: any }) => ({
+            where: `StatefulSet/${set.metadata.name} ${template.metadata.name}`,
+            modes: template.spec.accessModes,
+            storageClass: template.spec.storageClassName,
+          })),
+        ),
+        ...ofKind(objects, 'Cluster')
+          .filter((cluster) => cluster.apiVersion === 'postgresql.cnpg.io/v1')
+          .flatMap((cluster) =>
+            (['storage', 'walStorage'] as const)
+              .filter((field) => cluster.spec[field])
+              .map((field) => ({
+                where: `Cluster/${cluster.metadata.name} ${field}`,
+                modes: ['ReadWriteOnce'],
+                storageClass: cluster.spec[field].storageClass,
+              })),
+          ),
+      ];
+      expect(claims.map((claim) => claim.where)).toEqual(
+        expect.arrayContaining(['PersistentVolumeClaim/tessera-erasure-ledger', expect.stringMatching(/^(StatefulSet|Cluster)\//)]),
+      );
+      for (const claim of claims) {
+        const expected = claim.modes.includes('ReadWriteMany') ? classes.ReadWriteMany : classes.ReadWriteOnce;
+        expect({ where: claim.where, storageClass: claim.storageClass }).toEqual({ where: claim.where, storageClass: expected });
+      }
+    });
+  },
+);

@@ -93,13 +93,15 @@ describe.each(allRenders)('secrets in k8s/%s', (directory) => {
     const external = ofKind(objects, 'ExternalSecret');
     if (external.length === 0) return;
     const referenced = new Set(ofKind(objects, 'Deployment').flatMap(secretRefs));
-    expect(external.map((secret) => secret.spec.target.name).sort()).toEqual([...referenced].sort());
+    // The apps' Secrets; the backups' object store has its own (backup-manifests.spec.ts).
+    const ofApps = external.filter((secret) => secret.spec.target.name !== 'tessera-backup-store');
+    expect(ofApps.map((secret) => secret.spec.target.name).sort()).toEqual([...referenced].sort());
     // The database URL comes from CloudNativePG wherever this component is used (enterprise).
     const fromOperator = ofKind(objects, 'Deployment').every((deployment) =>
       deployment.spec.template.spec.containers[0].env.some((variable: any) => variable.name === 'DATABASE_URL' && variable.valueFrom),
     );
     expect(fromOperator).toBe(true);
-    for (const secret of external) {
+    for (const secret of ofApps) {
       const app = secret.spec.target.name.replace(/^tessera-/, '');
       const keys = secret.spec.data.map((entry: { secretKey: string }) => entry.secretKey).sort();
       expect({ app, keys }).toEqual({ app, keys: secretKeys[app]!.filter((key) => key !== 'DATABASE_URL').sort() });
@@ -160,8 +162,10 @@ describe('Argo CD ApplicationSet (k8s/gitops)', () => {
 
 test("the README creates each app's Secret, in the namespace each tier's manifests use", () => {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const created = [...readme.matchAll(/kubectl -n "\$NS" create secret generic (tessera-[a-z]+)/g)].map((match) => match[1]);
+  const created = [...readme.matchAll(/kubectl -n "\$NS" create secret generic (tessera-[a-z-]*[a-z])/g)].map((match) => match[1]);
   const referenced = new Set(tiers.flatMap((tier) => ofKind(renderedOf(`overlays/${tier}`), 'Deployment').flatMap(secretRefs)));
+  // And the backups' object store, which every tier's ledger copy reads (backup-manifests.spec.ts).
+  referenced.add('tessera-backup-store');
   expect([...new Set(created)].sort()).toEqual([...referenced].sort());
   for (const tier of tiers) {
     const [namespace] = ofKind(renderedOf(`overlays/${tier}`), 'Namespace');

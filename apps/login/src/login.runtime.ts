@@ -49,6 +49,16 @@ function derivedKey(masterKey: Buffer, purpose: string): Buffer {
  */
 const LOGIN_COMMANDS: CommandRunnerOptions = { cachedStreams: 20_000 };
 
+/** Login's schema migrations, every release's (TypeORM runs them in the order of their timestamps). */
+export const loginMigrations = [
+  LoginTables1732400000000,
+  LoginLegacyPasswords1765900000000,
+  LoginTenantBranding1765520000001,
+  LoginSessionsByAccount1765530000000,
+  LoginExportParts1765600000001,
+  LoginExportsPending1765680000001,
+];
+
 export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'login',
@@ -59,14 +69,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [
-      LoginTables1732400000000,
-      LoginLegacyPasswords1765900000000,
-      LoginTenantBranding1765520000001,
-      LoginSessionsByAccount1765530000000,
-      LoginExportParts1765600000001,
-      LoginExportsPending1765680000001,
-    ],
+    migrations: loginMigrations,
     events: [
       ...accountEvents,
       ...tenantEvents,

@@ -68,6 +68,23 @@ export interface PulseFairness {
   readonly liveViewsPerTenant: number;
 }
 
+/** Pulse's schema migrations, every release's (TypeORM runs them in the order of their timestamps). */
+export const pulseMigrations = [
+  PulseReadModels1763900000000,
+  PulseDedupeRetention1764000000000,
+  PulseTenantKeys1765200000000,
+  OutboundTables1765300000000,
+  PulseDestinations1765300000001,
+  PulseConsentWithdrawals1765400000000,
+  PulseGroups1765500000000,
+  PulseRetention1765500000001,
+  PulseConsentGrants1765500000002,
+  PulseAudiences1765510000000,
+  PulseAudienceBackfills1765510000001,
+  PulseExportParts1765600000002,
+  PulseExportsPending1765680000002,
+];
+
 export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
     service: 'pulse',
@@ -78,21 +95,7 @@ export async function openPulseRuntime(config: PulseConfig): Promise<PulseRuntim
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [
-      PulseReadModels1763900000000,
-      PulseDedupeRetention1764000000000,
-      PulseTenantKeys1765200000000,
-      OutboundTables1765300000000,
-      PulseDestinations1765300000001,
-      PulseConsentWithdrawals1765400000000,
-      PulseGroups1765500000000,
-      PulseRetention1765500000001,
-      PulseConsentGrants1765500000002,
-      PulseAudiences1765510000000,
-      PulseAudienceBackfills1765510000001,
-      PulseExportParts1765600000002,
-      PulseExportsPending1765680000002,
-    ],
+    migrations: pulseMigrations,
     // Pulse reads login's sign-ins (as "Signed In") but none of login's other events.
     events: [
       ...trackingEvents,

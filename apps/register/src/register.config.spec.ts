@@ -19,6 +19,12 @@ describe('register configuration', () => {
     expect(() => loadRegisterConfig(env)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('too-short-secret') }));
   });
 
+  test("EVENTSTORE_URL names EventStoreDB or a PostgreSQL database of the log's own", () => {
+    for (const url of ['esdb://eventstore:2113?tls=false', 'postgres://tessera@events:5432/tessera_events'])
+      expect(loadRegisterConfig({ ...valid, EVENTSTORE_URL: url }).EVENTSTORE_URL).toBe(url);
+    expect(problemsOf({ ...valid, EVENTSTORE_URL: 'mysql://events/tessera' })).toEqual(['EVENTSTORE_URL']);
+  });
+
   test('the recovery step (RECOVER=only) needs the erasure ledger it re-applies; RECOVER takes only `only`', () => {
     expect(loadRegisterConfig(valid).ERASURE_LEDGER_DIR).toBeUndefined();
     expect(problemsOf({ ...valid, RECOVER: 'only' })).toEqual(['ERASURE_LEDGER_DIR']);

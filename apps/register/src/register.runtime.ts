@@ -22,6 +22,16 @@ import {
 import { RegisterRequestLimits1765000000000 } from './request-limits/request-limits.migrations';
 import { TenantRow } from './tenants/tenant.entity';
 
+/** Register's schema migrations, every release's (TypeORM runs them in the order of their timestamps). */
+export const registerMigrations = [
+  RegisterReadModels1732350000000,
+  RegisterRequestLimits1765000000000,
+  RegisterTenantKeys1765200000000,
+  RegisterTenantBranding1765520000000,
+  RegisterExports1765600000000,
+  RegisterExportsPending1765680000000,
+];
+
 /** Opens what register runs on, as its configuration says. */
 export async function openRegisterRuntime(config: RegisterConfig): Promise<RegisterRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
@@ -33,14 +43,7 @@ export async function openRegisterRuntime(config: RegisterConfig): Promise<Regis
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [TenantRow, ProfileRow],
-    migrations: [
-      RegisterReadModels1732350000000,
-      RegisterRequestLimits1765000000000,
-      RegisterTenantKeys1765200000000,
-      RegisterTenantBranding1765520000000,
-      RegisterExports1765600000000,
-      RegisterExportsPending1765680000000,
-    ],
+    migrations: registerMigrations,
     events: [...accountEvents, ...reservationEvents, ...tenantEvents, ...erasureEvents, ...exportEvents],
   });
   const mailer: Mailer = config.SMTP_URL ? new SmtpMailer(config.SMTP_URL, config.MAIL_FROM) : new DevMailbox(config.MAIL_FROM);

@@ -54,6 +54,22 @@ export const rewardsEventTypes = [
  */
 const REWARDS_COMMANDS: CommandRunnerOptions = { cachedStreams: 50_000, retry: { retries: 20 }, passOverUnknownEvents: true };
 
+/** Rewards's schema migrations, every release's (TypeORM runs them in the order of their timestamps). */
+export const rewardsMigrations = [
+  RewardsReadModels1732360000000,
+  RewardsErasedMembers1732360000001,
+  RewardsBoundedTotals1733500000000,
+  RewardsTenantKeys1765200000000,
+  RewardsCatalogManagement1765300000000,
+  RewardsRedemptionsByMember1765400000000,
+  OutboundTables1765300000000,
+  RewardsWebhooks1765550000000,
+  RewardsMemberEmails1765550000001,
+  RewardsExportParts1765600000003,
+  RewardsExportsPending1765680000003,
+  RewardsTransactions1765620000000,
+];
+
 /** Opens what rewards runs on, as its configuration says. */
 export async function openRewardsRuntime(config: RewardsConfig): Promise<RewardsRuntime> {
   const infrastructure = await ServiceInfrastructure.connect({
@@ -65,20 +81,7 @@ export async function openRewardsRuntime(config: RewardsConfig): Promise<Rewards
     eventstoreUrl: config.EVENTSTORE_URL,
     masterKey: config.TESSERA_MASTER_KEY,
     entities: [],
-    migrations: [
-      RewardsReadModels1732360000000,
-      RewardsErasedMembers1732360000001,
-      RewardsBoundedTotals1733500000000,
-      RewardsTenantKeys1765200000000,
-      RewardsCatalogManagement1765300000000,
-      RewardsRedemptionsByMember1765400000000,
-      OutboundTables1765300000000,
-      RewardsWebhooks1765550000000,
-      RewardsMemberEmails1765550000001,
-      RewardsExportParts1765600000003,
-      RewardsExportsPending1765680000003,
-      RewardsTransactions1765620000000,
-    ],
+    migrations: rewardsMigrations,
     events: rewardsEventTypes,
     commands: REWARDS_COMMANDS,
   });

@@ -13,7 +13,8 @@ export function serviceEnvSchema(defaults: { port: number; bodyLimitBytes?: numb
     DATABASE_URL: url({ protocols: ['postgres:', 'postgresql:'] }),
     // One pool per process for read models, keys and (on PostgreSQL) the event store.
     DATABASE_POOL_SIZE: integer({ min: 2, max: 500, what: 'a number of connections' }).default(40),
-    EVENTSTORE_URL: url({ protocols: ['esdb:', 'esdb+discover:'] }).optional(),
+    // EventStoreDB, or a PostgreSQL database of the log's own (restored apart from the read models).
+    EVENTSTORE_URL: url({ protocols: ['esdb:', 'esdb+discover:', 'postgres:', 'postgresql:'] }).optional(),
     TESSERA_MASTER_KEY: z.string().transform((text, ctx) => {
       try {
         return parseMasterKey(text);

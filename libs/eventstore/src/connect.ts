@@ -4,7 +4,10 @@ import { EsdbEventStore } from './esdb/esdb-event-store';
 import { PostgresEventStore } from './postgres/postgres-event-store';
 
 export interface EventStoreLocation {
-  /** `esdb://...` selects EventStoreDB. */
+  /**
+   * `esdb://...` selects EventStoreDB; `postgres://...` a PostgreSQL database of the log's own,
+   * apart from the read models (it can then be backed up and restored apart, as EventStoreDB is).
+   */
   readonly eventstoreUrl?: string;
   /** Otherwise the event store lives in this PostgreSQL database. */
   readonly databaseUrl: string;
@@ -18,11 +21,17 @@ export interface EventStoreLocation {
 
 /** Opens the event store the configuration names, ready to use (PostgreSQL schema migrated). */
 export async function connectEventStore(location: EventStoreLocation): Promise<EventStore> {
-  if (location.eventstoreUrl) return new EsdbEventStore(location.eventstoreUrl);
+  const { eventstoreUrl } = location;
+  if (eventstoreUrl?.startsWith('esdb')) return new EsdbEventStore(eventstoreUrl);
   const wakeOtherProcesses = location.wakeOtherProcesses ?? false;
-  const store = location.pool
-    ? new PostgresEventStore(location.pool, { wakeOtherProcesses })
-    : await PostgresEventStore.connect(location.databaseUrl, { pool: { max: 20 }, wakeOtherProcesses });
+  const store =
+    location.pool && !eventstoreUrl
+      ? new PostgresEventStore(location.pool, { wakeOtherProcesses })
+      : await PostgresEventStore.connect(eventstoreUrl ?? location.databaseUrl, {
+          pool: { max: 20 },
+          wakeOtherProcesses,
+          ownDatabase: eventstoreUrl !== undefined,
+        });
   if (location.migrate !== false) await store.migrate();
   return store;
 }

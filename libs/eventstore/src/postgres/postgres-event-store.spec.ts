@@ -128,7 +128,7 @@ describe('PostgresEventStore', () => {
     expect(store.transactional).toBe(store);
     const [same, other] = [new Pool({ connectionString: url }), new Pool({ connectionString: await createTestDatabase('other') })];
     try {
-      expect([store.transactional.sharesDatabaseWith(same), store.transactional.sharesDatabaseWith(other)]).toEqual([true, false]);
+      expect([store.transactional!.sharesDatabaseWith(same), store.transactional!.sharesDatabaseWith(other)]).toEqual([true, false]);
     } finally {
       await Promise.all([same.end(), other.end()]);
     }

@@ -30,6 +30,13 @@ export interface PostgresEventStoreOptions extends Partial<SubscriptionSettings>
    * polling alone, within `maxPollMs`.
    */
   readonly wakeOtherProcesses?: boolean;
+  /**
+   * The store has a database of its own, apart from the callers' read models (EVENTSTORE_URL
+   * naming PostgreSQL): it then offers no `transactional`, since a caller's transaction is on
+   * another database and an append made within it would land there. Callers take the path they
+   * take on EventStoreDB, which is what this layout stands in for.
+   */
+  readonly ownDatabase?: boolean;
 }
 
 export interface PostgresConnectOptions extends PostgresEventStoreOptions {
@@ -66,10 +73,11 @@ function broadcastFor(pool: Pool, settings: SubscriptionSettings): AppendBroadca
 /**
  * The event store on PostgreSQL (schema in schema.ts). Append takes one statement; `$all` is read
  * by polling in (transaction id, seq) order, see subscription.ts for why that order never skips.
- * It offers every optional capability of the port, `transactional` included (the store itself).
+ * It offers every optional capability of the port, `transactional` included (the store itself),
+ * unless it was told it has a database of its own (`ownDatabase`).
  */
 export class PostgresEventStore implements EventStore, TransactionalEventStore {
-  readonly transactional: TransactionalEventStore = this;
+  readonly transactional?: TransactionalEventStore;
   readonly appendAnyFunction = APPEND_ANY_FUNCTION;
   private readonly settings: SubscriptionSettings;
   private readonly signal: AppendSignal;
@@ -83,7 +91,8 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
     private readonly pool: Pool,
     options: PostgresEventStoreOptions = {},
   ) {
-    const { wakeOtherProcesses, ...settings } = options;
+    const { wakeOtherProcesses, ownDatabase, ...settings } = options;
+    if (!ownDatabase) this.transactional = this;
     this.settings = { ...DEFAULT_SETTINGS, ...settings };
     this.signal = signalFor(pool);
     if (wakeOtherProcesses) {
