@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ProjectionRunner } from '#cqrs';
 import { eventually } from '#platform/testing';
 import { accountStreamFor } from '#contracts';
 import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
@@ -92,5 +93,26 @@ describe('erasure requests', () => {
   test('hostile bodies: 202 or 200, or 400 naming the field, never 5xx, and a refusal records nothing', async () => {
     const accepted = await hostileIdentityRequests({ ask, requests: requestStreams, acceptedStatuses: [200, 202], numRuns: 120 });
     expect(accepted).toBeGreaterThan(5);
+  });
+
+  test('register reports done only once the profile it kept in clear is gone, even while its read model lags behind', async () => {
+    const { id: userId } = await register.signUp(tenant.slug, `lagging.${randomUUID()}@example.com`);
+    const { pool } = register.runtime.infrastructure;
+    const profileRows = async () =>
+      (await pool.query('SELECT 1 FROM register_profiles WHERE tenant_id = $1 AND user_id = $2', [tenant.id, userId])).rowCount;
+    await eventually(async () => expect(await profileRows()).toBe(1));
+    // The profile read model's runner stopped: it would delete the row on UserErased, later.
+    const readModel = register.app.get(ProjectionRunner);
+    await readModel.stop();
+    try {
+      const asked = await ask({ userId });
+      await eventually(async () => {
+        const status = await register.http().get(`/t/${tenant.slug}/erasures/${asked.body.id}`).set(api());
+        expect(status.body.services.register.status).toBe('done');
+      });
+      expect(await profileRows()).toBe(0);
+    } finally {
+      readModel.start();
+    }
   });
 });

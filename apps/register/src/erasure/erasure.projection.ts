@@ -56,6 +56,14 @@ export function erasureProjection(deps: ErasureProjectionDeps): Projection {
         const tenant = { tenantId, slug: '', name: '', branding: NO_BRANDING };
         for (const userId of identities.userIds)
           await deps.erasures.execute(new EraseUser(tenant, userId, requestedBy, envelope.metadata.correlationId || envelope.id));
+        // The profile read model holds the address, names and phone in clear and follows UserErased
+        // on a runner of its own, which may lag: register is done only once they are gone, so they
+        // go here, with the report. Its runner deletes nothing more later, and cannot bring them
+        // back (the events it would read them from are sealed under the destroyed key).
+        await tx.query('DELETE FROM register_profiles WHERE tenant_id = $1 AND user_id::text = ANY($2::text[])', [
+          tenantId,
+          identities.userIds,
+        ]);
         // Before register says it is done: once the request completes, no export of theirs is readable either.
         await deps.exports.discardExportsOf(tenantId, identities, envelope.metadata.correlationId || envelope.id);
         // When register finished, not when the request was made: the status tells how long each service took.
