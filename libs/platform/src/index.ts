@@ -100,6 +100,7 @@ export {
   FUTURE_TOLERANCE_MS,
   bounded,
   instantProblem,
+  isUuid,
   jsonProblems,
   parseIsoInstant,
   textProblem,

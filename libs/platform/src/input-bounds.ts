@@ -29,6 +29,13 @@ export const BOUNDS = {
   jsonDepth: 32,
 } as const;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether a value can go into a uuid column: anything else is refused there, or must not be cast in SQL (it would fail the statement). */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
 /** The earliest instant an event may claim to have happened. */
 export const EARLIEST_INSTANT = new Date('1970-01-01T00:00:00Z');
 /** How far ahead of our clock a sender's clock may run. */

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { appendFromProjection, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
 import type { AppendedEvents, EventStore, JsonObject } from '#eventstore';
-import { NO_BRANDING } from '#platform';
+import { NO_BRANDING, isUuid } from '#platform';
 import {
   ERASURE_STREAM_PREFIX,
   type ErasureIdentities,
@@ -60,9 +60,10 @@ export function erasureProjection(deps: ErasureProjectionDeps): Projection {
         // on a runner of its own, which may lag: register is done only once they are gone, so they
         // go here, with the report. Its runner deletes nothing more later, and cannot bring them
         // back (the events it would read them from are sealed under the destroyed key).
-        await tx.query('DELETE FROM register_profiles WHERE tenant_id = $1 AND user_id::text = ANY($2::text[])', [
+        // Only ids that can be accounts (a tracked userId cannot), so that the key's user_id part serves the delete.
+        await tx.query('DELETE FROM register_profiles WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])', [
           tenantId,
-          identities.userIds,
+          identities.userIds.filter(isUuid),
         ]);
         // Before register says it is done: once the request completes, no export of theirs is readable either.
         await deps.exports.discardExportsOf(tenantId, identities, envelope.metadata.correlationId || envelope.id);

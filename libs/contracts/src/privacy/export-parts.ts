@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import type { EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
 import type { JsonObject, JsonValue } from '#eventstore';
 import { SubjectErasedError, type PersonalDataCodec } from '#personal-data';
-import { ProblemError, type ApiOperation } from '#platform';
+import { isUuid, ProblemError, type ApiOperation } from '#platform';
 import { exportPartTokenValid, exportSubject, type ExportIdentities, type ExportService } from './export.events';
 
 /** A section's chunks are sealed this large at most (plus one fragment): a few thousand events make a few dozen rows. */
@@ -232,8 +232,6 @@ export function exportPartSource(
   return { service, parts, pool: infrastructure.pool, linkKey: infrastructure.internalLinkKey };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const partNotFound = () =>
   new ProblemError({ status: 404, type: 'export-part-not-found', title: 'Export part not found', detail: 'no such section, or not ready' });
 
@@ -259,8 +257,8 @@ export class ExportPartsController {
     const token = /^Bearer (\S+)$/.exec(String(request.headers.authorization ?? ''))?.[1];
     const valid =
       service === this.source.service &&
-      UUID.test(tenantId) &&
-      UUID.test(exportId) &&
+      isUuid(tenantId) &&
+      isUuid(exportId) &&
       token !== undefined &&
       exportPartTokenValid(linkKey, { tenantId, exportId, service: this.source.service }, token, Date.now());
     if (!valid || !(await parts.has(pool, tenantId, exportId))) throw partNotFound();

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager, MigrationInterface } from 'typeorm';
 import { appendFromProjection, type BackgroundTask, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
-import type { AppendedEvents, EventStore, JsonObject } from '#eventstore';
+import type { EventStore, JsonObject } from '#eventstore';
 import { SubjectErasedError, type PersonalDataCodec } from '#personal-data';
-import { ERASURE_STREAM_PREFIX } from './erasure.events';
 import {
   EXPORT_STREAM_PREFIX,
   ExportSectionReady,
@@ -48,8 +47,6 @@ export interface ExportSectionDeps {
   /** Where sections are gathered and written, a statement at a time (never one long transaction). */
   readonly dataSource: DataSource;
   readonly gather: SectionGatherer;
-  /** Register's extra duty (discarding the exports of a person being erased): called for each ErasureRequested. */
-  readonly onErasure?: (envelope: EventEnvelope, tx: EntityManager) => Promise<readonly AppendedEvents[]>;
   readonly writing?: SectionWriting;
 }
 
@@ -87,20 +84,12 @@ function exportRequestsProjection(deps: ExportSectionDeps, wake: () => void): Pr
   let noted = false;
   return {
     name: `${deps.service}.exports`,
-    filter: {
-      streamNamePrefixes: [EXPORT_STREAM_PREFIX, ...(deps.onErasure ? [ERASURE_STREAM_PREFIX] : [])],
-      eventTypePrefixes: ['ExportRequested', 'ExportDiscarded', ...(deps.onErasure ? ['ErasureRequested'] : [])],
-    },
+    filter: { streamNamePrefixes: [EXPORT_STREAM_PREFIX], eventTypePrefixes: ['ExportRequested', 'ExportDiscarded'] },
     maxBatch: 64,
     async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
-      const appended: AppendedEvents[] = [];
       for (const envelope of envelopes) {
         const { tenantId } = envelope.metadata;
         const data = envelope.event.data as JsonObject;
-        if (envelope.event.type === 'ErasureRequested') {
-          appended.push(...((await deps.onErasure?.(envelope, tx)) ?? []));
-          continue;
-        }
         const exportId = String(data.exportId);
         if (envelope.event.type === 'ExportDiscarded') {
           await parts.discard(tx, tenantId, exportId);
@@ -122,7 +111,6 @@ function exportRequestsProjection(deps: ExportSectionDeps, wake: () => void): Pr
         );
         noted = true;
       }
-      return appended;
     },
     committed() {
       if (noted) wake();
@@ -273,13 +261,8 @@ export class ExportSectionWriter implements BackgroundTask {
     const { tenant_id: tenantId, export_id: exportId } = section;
     const { deps } = this;
     await deps.dataSource.transaction(async (tx) => {
-      const [, deleted] = (await tx.query(`DELETE FROM ${deps.parts.pendingTable} WHERE tenant_id = $1 AND export_id = $2 AND lease = $3`, [
-        tenantId,
-        exportId,
-        token,
-      ])) as [unknown, number];
       // Discarded meanwhile, or taken over by another writer after our lease ran out: theirs to finish.
-      if (deleted !== 1) return;
+      if (!(await this.endLease(tx, section, token))) return;
       const now = new Date();
       const ready = await deps.codec.encode(ExportSectionReady({ exportId, service: deps.service, readyAt: now.toISOString() }), {
         tenantId,
@@ -297,12 +280,7 @@ export class ExportSectionWriter implements BackgroundTask {
     const { parts, dataSource } = this.deps;
     if (when === 'never') {
       await dataSource.transaction(async (tx) => {
-        const [, deleted] = (await tx.query(`DELETE FROM ${parts.pendingTable} WHERE tenant_id = $1 AND export_id = $2 AND lease = $3`, [
-          tenantId,
-          exportId,
-          token,
-        ])) as [unknown, number];
-        if (deleted === 1) await parts.discard(tx, tenantId, exportId);
+        if (await this.endLease(tx, section, token)) await parts.discard(tx, tenantId, exportId);
       });
       return;
     }
@@ -312,6 +290,15 @@ export class ExportSectionWriter implements BackgroundTask {
         WHERE tenant_id = $1 AND export_id = $2 AND lease = $3`,
       [tenantId, exportId, token],
     );
+  }
+
+  /** Deletes the section's pending row if the lease is still ours: whether it was. */
+  private async endLease(tx: EntityManager, section: ClaimedSection, token: string): Promise<boolean> {
+    const [, deleted] = (await tx.query(
+      `DELETE FROM ${this.deps.parts.pendingTable} WHERE tenant_id = $1 AND export_id = $2 AND lease = $3`,
+      [section.tenant_id, section.export_id, token],
+    )) as [unknown, number];
+    return deleted === 1;
   }
 
   private warn(error: unknown, message: string): void {
