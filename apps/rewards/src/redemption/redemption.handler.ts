@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { CommandRunner, type CommandContext } from '#cqrs';
+import type { Position } from '#eventstore';
 import { unavailability } from '../catalog/catalog.decider';
 import { CatalogHandler } from '../catalog/catalog.handler';
 import { redemptionStreamFor } from '../rewards.streams';
@@ -23,8 +24,12 @@ export type RedemptionRefusal =
   | 'IdempotencyKeyReused';
 
 export type RedeemOutcome =
-  /** `code`: the voucher code this call saw handed out (null: none), or undefined when it was handed out before. */
-  | { readonly ok: true; readonly redemption: RedemptionState; readonly code?: string | null }
+  /**
+   * `code`: the voucher code this call saw handed out (null: none), or undefined when it was handed
+   * out before. `position`: of the last redemption event this call wrote, for reading it back from
+   * the read models (absent when it wrote none).
+   */
+  | { readonly ok: true; readonly redemption: RedemptionState; readonly code?: string | null; readonly position?: Position }
   | { readonly ok: false; readonly refusal: RedemptionRefusal; readonly detail?: Readonly<Record<string, unknown>> };
 
 /**
@@ -47,6 +52,15 @@ export class RedemptionHandler {
   ) {}
 
   async redeem(request: { userId: string; rewardId: string; idempotencyKey: string }, context: CommandContext): Promise<RedeemOutcome> {
+    const written: Written = {};
+    const outcome = await this.redeemNoting(request, { ...context, written });
+    return outcome.ok && written.position ? { ...outcome, position: written.position } : outcome;
+  }
+
+  private async redeemNoting(
+    request: { userId: string; rewardId: string; idempotencyKey: string },
+    context: NotingContext,
+  ): Promise<RedeemOutcome> {
     const { tenantId, now } = context;
     const { userId, rewardId } = request;
     const redemptionId = redemptionIdFor(tenantId, userId, request.idempotencyKey);
@@ -132,17 +146,20 @@ export class RedemptionHandler {
     return this.step(tenantId, redemptionId, { type: 'Fulfil', now: context.now }, context);
   }
 
+  /** Accepted: `position` is the cancellation's completion, which the read models show as `cancelled`. */
   async cancel(tenantId: string, redemptionId: string, context: CommandContext) {
+    const written: Written = {};
     const outcome = await this.step(tenantId, redemptionId, { type: 'Cancel', now: context.now }, context);
-    if (outcome.accepted) await this.completeCancellation(tenantId, redemptionId, context);
-    return outcome;
+    if (!outcome.accepted) return outcome;
+    await this.completeCancellation(tenantId, redemptionId, { ...context, written });
+    return { ...outcome, position: written.position ?? outcome.position };
   }
 
   process(tenantId: string, redemptionId: string): Promise<RedemptionState> {
     return this.commands.load(redemptionStreamFor(tenantId, redemptionId), redemptionDecider).then((loaded) => loaded.state);
   }
 
-  private async completeCancellation(tenantId: string, redemptionId: string, context: CommandContext): Promise<void> {
+  private async completeCancellation(tenantId: string, redemptionId: string, context: NotingContext): Promise<void> {
     await this.compensate(tenantId, redemptionId, context);
     await this.step(tenantId, redemptionId, { type: 'CompleteCancellation', now: context.now }, context);
   }
@@ -170,10 +187,19 @@ export class RedemptionHandler {
       : { ok: true, redemption: state };
   }
 
-  private step(tenantId: string, redemptionId: string, command: RedemptionCommand, context: CommandContext) {
-    return this.commands.handle({ streamName: redemptionStreamFor(tenantId, redemptionId), decider: redemptionDecider, command, context });
+  private async step(tenantId: string, redemptionId: string, command: RedemptionCommand, context: NotingContext) {
+    const outcome = await this.commands.handle({ streamName: redemptionStreamFor(tenantId, redemptionId), decider: redemptionDecider, command, context });
+    // Steps run one after another, so the last append is the furthest in the log.
+    if (context.written && outcome.accepted && outcome.position) context.written.position = outcome.position;
+    return outcome;
   }
 }
+
+/** Where the steps of one call note how far in the log they wrote. */
+interface Written {
+  position?: Position;
+}
+type NotingContext = CommandContext & { readonly written?: Written };
 
 /** The same member and key always name the same redemption, which is what makes the key idempotent. */
 export function redemptionIdFor(tenantId: string, userId: string, idempotencyKey: string): string {

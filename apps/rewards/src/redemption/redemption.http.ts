@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseBody, ProblemError } from '#platform';
 import { CatalogHandler } from '../catalog/catalog.handler';
 import { rewardNotFound, UUID } from '../catalog/catalog.http';
-import { encodeCursor, keyAfter, pageLimit } from '../read-models';
+import { encodeCursor, keyAfter, pageLimit, ReadModels } from '../read-models';
 import { Clock } from '../rewards.ports';
 import { idempotencyKeyOf, invalidParameter, isMemberId } from '../shared/request-edges';
 import { TenantCalls } from '../shared/tenant-calls';
@@ -45,6 +45,7 @@ export class RedemptionController {
     private readonly wallets: WalletHandler,
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
+    private readonly readModels: ReadModels,
   ) {}
 
   /** Same Idempotency-Key, same member and reward: the same redemption and the same answer. */
@@ -60,7 +61,11 @@ export class RedemptionController {
         { userId, rewardId, idempotencyKey: key },
         { tenantId: tenant.tenantId, correlationId: correlationIdOf(request), now },
       );
-      if (outcome.ok) return this.view(tenant.tenantId, outcome.redemption, outcome.code);
+      if (outcome.ok) {
+        // The caller's next list of redemptions shows this one.
+        await this.readModels.caughtUpWith(outcome.position);
+        return this.view(tenant.tenantId, outcome.redemption, outcome.code);
+      }
       if (outcome.refusal === 'UnknownMember') throw unknownMember(userId);
       if (outcome.refusal === 'RewardNotFound') throw rewardNotFound(rewardId);
       const problem = REFUSALS[outcome.refusal];
@@ -159,6 +164,7 @@ export class RedemptionController {
           extensions: { status: rejection.status },
         });
       }
+      await this.readModels.caughtUpWith(outcome.position);
       return this.view(tenant.tenantId, await this.redemptions.process(tenant.tenantId, id));
     });
   }
