@@ -5,6 +5,7 @@ import type { Pool } from 'pg';
 import { Passkeys, passkeyRegistrationBody, relyingPartyOf } from '../apps/login/src/mfa/passkeys';
 import { SoftwarePasskey } from '../test/support/software-authenticator';
 import { onToCode, openSignInPageOf } from './login';
+import { startBareProvider } from './support/bare-oidc-provider';
 import { median, runClosedLoops, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
 import { cores, perSecond, type ScenarioResult } from './support/report';
@@ -13,6 +14,8 @@ export const PASSKEY_SIGN_INS_TARGET = 400;
 export const PASSKEY_P99_TARGET_MS = 50;
 /** Sign-in pages opened per second of window, before it: above the rate this row reaches here. */
 const PREPARED_PAGES_PER_SECOND = 700;
+/** Interactions the bare provider opens per second of window, before it: above what it finishes here. */
+const PREPARED_BARE_PER_SECOND = 1500;
 
 interface PasskeyBenchSetup {
   readonly login: NestFastifyApplication;
@@ -90,6 +93,27 @@ export async function benchPasskeySignIns(setup: PasskeyBenchSetup): Promise<Sce
     figure: throughToCode,
     log: setup.log,
   });
+  // The competitor in the same run: oidc-provider alone, from its interaction to the code.
+  const bare = await startBareProvider(setup.agent);
+  let versusBare: Awaited<ReturnType<typeof runPaired>>;
+  try {
+    const bareFromInteraction = async (): Promise<Throughput> => {
+      const wanted = Math.ceil((PREPARED_BARE_PER_SECOND * setup.windowMs) / 1000);
+      const opened: Awaited<ReturnType<typeof bare.openInteraction>>[] = [];
+      while (opened.length < wanted) opened.push(await bare.openInteraction());
+      return runClosedLoops(setup.concurrency, setup.windowMs, async () => bare.finish(opened.pop() ?? (await bare.openInteraction())));
+    };
+    versusBare = await runPaired({
+      label: 'passkey sign-ins vs bare oidc-provider',
+      repetitions: setup.repetitions,
+      warmUp: async () => void (await bareFromInteraction()),
+      ceiling: bareFromInteraction,
+      figure: throughToCode,
+      log: setup.log,
+    });
+  } finally {
+    await bare.close();
+  }
   const p99 = median(summary.runs.map((run) => run.figure.stepMs.p99));
   const passes = summary.medianFigure >= PASSKEY_SIGN_INS_TARGET && p99 < PASSKEY_P99_TARGET_MS;
   return {
@@ -105,12 +129,22 @@ export async function benchPasskeySignIns(setup: PasskeyBenchSetup): Promise<Sce
         verdict: passes ? 'pass' : 'FAIL',
         neighbours: cores(summary.neighbourCores),
       },
+      {
+        measure: `   vs bare oidc-provider x${setup.concurrency}`,
+        figure: perSecond(versusBare.medianFigure, 'sign-ins'),
+        ceiling: `${perSecond(versusBare.medianCeiling, 'codes')} bare oidc-provider`,
+        ratio: versusBare.medianRatio.toFixed(2),
+        target: '-',
+        verdict: 'info',
+        neighbours: cores(versusBare.neighbourCores),
+      },
     ],
     details: {
       concurrency: setup.concurrency,
       people: 'one per concurrent client, one passkey each',
       stepP99Ms: p99,
       ...pairedDetails(summary),
+      versusBareOidcProvider: pairedDetails(versusBare),
       target: { perSecond: PASSKEY_SIGN_INS_TARGET, p99Ms: PASSKEY_P99_TARGET_MS },
     },
   };

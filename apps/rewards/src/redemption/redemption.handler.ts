@@ -188,7 +188,12 @@ export class RedemptionHandler {
   }
 
   private async step(tenantId: string, redemptionId: string, command: RedemptionCommand, context: NotingContext) {
-    const outcome = await this.commands.handle({ streamName: redemptionStreamFor(tenantId, redemptionId), decider: redemptionDecider, command, context });
+    const outcome = await this.commands.handle({
+      streamName: redemptionStreamFor(tenantId, redemptionId),
+      decider: redemptionDecider,
+      command,
+      context,
+    });
     // Steps run one after another, so the last append is the furthest in the log.
     if (context.written && outcome.accepted && outcome.position) context.written.position = outcome.position;
     return outcome;
