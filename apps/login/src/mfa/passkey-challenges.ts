@@ -29,7 +29,7 @@ export class PasskeyChallenges {
   /**
    * Stores `challenge` (base64url, as the options carry it) as the one outstanding for `binding`.
    * Its commit does not wait for the WAL's fsync: a crash that loses it only makes the page ask
-   * for options again (see restartable). Taking one always waits: each answers once.
+   * for options again (see restartable).
    */
   async issue(tenantId: string, binding: string, challenge: string, purpose: IssuedChallenge['purpose'], userId?: string): Promise<void> {
     const payload: IssuedChallenge = { challenge, purpose, ...(userId ? { userId } : {}) };
@@ -43,12 +43,20 @@ export class PasskeyChallenges {
     });
   }
 
-  /** The outstanding challenge of `binding`, gone from storage once taken; undefined when none or expired. */
+  /**
+   * The outstanding challenge of `binding`, gone from storage once taken; undefined when none or
+   * expired. Each answers once, yet this commit need not wait for the WAL's fsync either: whatever
+   * an answer achieves (a passkey registered, used or refused) is an event whose durable append
+   * flushes the WAL past this delete first. A crash can only lose a take that achieved nothing,
+   * and the challenge it brings back is one no sign-in has used.
+   */
   async take(tenantId: string, binding: string): Promise<IssuedChallenge | undefined> {
     const { rows } = await this.pool.query<{ payload: IssuedChallenge; live: boolean }>({
       name: 'login_passkey_challenge_take',
-      text: `DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = 'PasskeyChallenge' AND id = $2
-        RETURNING payload, expires_at > now() AS live`,
+      // set_config runs once per row taken; taking none writes nothing, so there is no commit to wait for.
+      text: `WITH taken AS (DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = 'PasskeyChallenge' AND id = $2
+        RETURNING payload, expires_at > now() AS live)
+        SELECT payload, live, set_config('synchronous_commit', 'off', true) AS relaxed FROM taken`,
       values: [tenantId, binding],
     });
     const found = rows[0];
