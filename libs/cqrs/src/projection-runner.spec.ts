@@ -135,6 +135,56 @@ describe('projection runner', () => {
     }
   });
 
+  test("'unless-appending': a batch that appends nothing commits without waiting for the WAL flush, one that appends waits", async () => {
+    // A deferred trigger runs at commit, after every statement of the transaction: it sees the setting the commit uses.
+    await dataSource.query(`CREATE TABLE durability_marks (batch text NOT NULL)`);
+    await dataSource.query(`CREATE TABLE durability_seen (batch text NOT NULL, synchronous_commit text NOT NULL)`);
+    await dataSource.query(`CREATE FUNCTION note_durability() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO durability_seen VALUES (NEW.batch, current_setting('synchronous_commit')); RETURN NULL; END $$`);
+    await dataSource.query(`CREATE CONSTRAINT TRIGGER durability_at_commit AFTER INSERT ON durability_marks
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION note_durability()`);
+    const told: boolean[] = [];
+    const projection: Projection = {
+      name: 'unless-appending',
+      filter: { streamNamePrefixes: ['durability-'] },
+      asynchronousCommit: 'unless-appending',
+      async applyBatch(envelopes, tx) {
+        const counters = envelopes.map((envelope) => (envelope.event.data as { counter: string }).counter);
+        for (const counter of counters) await tx.query('INSERT INTO durability_marks (batch) VALUES ($1)', [counter]);
+        if (!counters.includes('appends')) return [];
+        const client = (tx.queryRunner as unknown as { databaseConnection: ClientBase }).databaseConnection;
+        const relayed = [{ type: 'Counted', data: { counter: 'relayed' }, metadata: { tenantId: 't1', schemaVersion: 1 } }];
+        await store.appendWithin(client, 'durability-relayed-out', relayed);
+        return [{ streamName: 'durability-relayed-out', types: ['Counted'] }];
+      },
+      committed: ({ durable }) => told.push(durable),
+    };
+    // The test server's default is off (see the test database): these sessions start from production's.
+    const durableByDefault = new DataSource({ type: 'postgres', url, extra: { options: '-c synchronous_commit=on' } });
+    await durableByDefault.initialize();
+    const runner = run(new ProjectionRunner(projection, store, codec, durableByDefault));
+    for (const counter of ['quiet', 'appends', 'quiet-again']) {
+      await store.appendToStream(`durability-${counter}`, [
+        { type: 'Counted', data: { counter }, metadata: { tenantId: 't1', schemaVersion: 1 } },
+      ]);
+      await runner.waitFor((await store.headPosition())!, 20_000);
+    }
+    const seen: { batch: string; synchronous_commit: string }[] = await dataSource.query(
+      'SELECT batch, synchronous_commit FROM durability_seen ORDER BY batch',
+    );
+    // The relayed event is one the filter takes too: a batch of its own that appends nothing.
+    expect(Object.fromEntries(seen.map((row) => [row.batch, row.synchronous_commit]))).toEqual({
+      appends: 'on',
+      quiet: 'off',
+      'quiet-again': 'off',
+      relayed: 'off',
+    });
+    expect(told.filter((durable) => durable)).toHaveLength(1);
+    expect(told.filter((durable) => !durable)).toHaveLength(told.length - 1);
+    await runner.stop();
+    await durableByDefault.destroy();
+  });
+
   test('a crash in the middle of a batch is replayed from the checkpoint: every event counts exactly once', async () => {
     await appendCounted('crash-', 10, 30, 'crash');
     const runner = new ProjectionRunner(countingProjection('crash', 'crash-', { after: 150 }), store, codec, dataSource);

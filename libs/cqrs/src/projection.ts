@@ -26,9 +26,12 @@ export interface Projection {
   /**
    * Commit without waiting for the WAL flush. Safe only when every effect of the batch is in the
    * read-model database: a crash then loses the last batches and their checkpoint together, and
-   * they are replayed. Never for projections that append events or call out.
+   * they are replayed (the next batch finds the checkpoint it expected gone and restarts from the
+   * stored one). Never for projections that call out. `'unless-appending'`: only the batches whose
+   * applyBatch answered no appended events; a batch that appends waits for the flush, which also
+   * makes every batch committed before it durable.
    */
-  readonly asynchronousCommit?: boolean;
+  readonly asynchronousCommit?: boolean | 'unless-appending';
   /**
    * false: events come with their personal fields still sealed (`envelope.sealed`), for a
    * projection that needs them only for some events and opens those itself: opening costs a
@@ -48,7 +51,13 @@ export interface Projection {
    * the projection learnt from it may be kept from now on. Every transaction the projection applied
    * events in is followed by exactly one of committed() and resumed().
    */
-  committed?(): void;
+  committed?(commit: CommittedBatch): void;
+}
+
+/** How a transaction the projection applied events in was committed. */
+export interface CommittedBatch {
+  /** Whether the commit waited for the WAL flush (false: a crash of PostgreSQL may still lose it, see asynchronousCommit). */
+  readonly durable: boolean;
 }
 
 export interface ProjectionLogger {

@@ -62,7 +62,10 @@ export const PROFILES_PROJECTION = 'pulse.profiles';
  * can never both create a profile for one identifier. An erasure splits the batch: what comes
  * before it is written first, so the erasure sees it. ProfilesMerged is appended in the same
  * transaction as the read model and the checkpoint when the store is PostgreSQL, so a replay after
- * a crash neither loses nor repeats a merge; that is also why the commit stays synchronous.
+ * a crash neither loses nor repeats a merge; that is also why a batch that appends (a merge, an
+ * audience entered or exited, an erasure done) waits for the WAL flush. One that appends nothing
+ * does not: a crash may lose it only with its checkpoint, and it is applied again (a message's
+ * own Audience Entered comes back through here, and the next message waited behind its flush).
  */
 export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
   const known = new KnownIdentities(KNOWN_IDENTIFIERS);
@@ -90,6 +93,7 @@ export function profilesProjection(deps: ProfilesProjectionDeps): Projection {
       ],
     },
     maxBatch: MAX_BATCH,
+    asynchronousCommit: 'unless-appending',
     openPersonalData: false,
     async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
       const appended: AppendedEvents[] = [];
