@@ -3,13 +3,21 @@ import type { Position } from '#eventstore';
 import { ProjectionRunner } from '#cqrs';
 import { ProblemError } from '#platform';
 
+const READ_BACK_PATIENCE_MS = 5_000;
+
 /** Rewards' read-model projection, seen from the capabilities: how to read their own writes. */
 @Injectable()
 export class ReadModels {
   constructor(private readonly runner: ProjectionRunner) {}
 
+  /**
+   * Waits until the read models hold `position`, at most READ_BACK_PATIENCE_MS. Past it the write
+   * is answered anyway: it is stored, and the answer is read from its stream; only a list may lag
+   * behind it. A projection held back (say, by a flood of another tenant's events) then slows the
+   * answers, but never turns a write that took effect into an error its client would retry.
+   */
   async caughtUpWith(position: Position | undefined): Promise<void> {
-    if (position) await this.runner.waitFor(position);
+    if (position) await this.runner.waitFor(position, READ_BACK_PATIENCE_MS).catch(() => undefined);
   }
 }
 

@@ -200,31 +200,32 @@ export class ProjectionRunner {
     const { envelopes, undecodable } = await this.decode(events);
     const last = events[events.length - 1]!.position;
     let appended: readonly AppendedEvents[] | void;
-    let durable = true;
     try {
       appended = await this.dataSource.transaction(async (tx) => {
-        const { asynchronousCommit } = this.projection;
-        if (asynchronousCommit === true) await tx.query('SET LOCAL synchronous_commit = off');
         // First, so that a replica racing for the same batch waits on the checkpoint row and yields
         // before applying anything, instead of colliding with the winner's rows.
         await advanceCheckpoint(tx, this.name, this.stored(), last);
         const appendedInBatch = await this.applyEnvelopes(envelopes, tx);
         await recordParked(tx, this.name, undecodable);
-        const appendsNothing = !appendedInBatch || appendedInBatch.every((written) => written.types.length === 0);
-        // Set last, once the batch is known: SET LOCAL holds for the commit of this transaction alone.
-        if (asynchronousCommit === 'unless-appending' && appendsNothing) await tx.query('SET LOCAL synchronous_commit = off');
-        durable = !asynchronousCommit || (asynchronousCommit === 'unless-appending' && !appendsNothing);
+        // SET LOCAL holds for this transaction's commit alone; set last, once the batch is known.
+        if (this.commitsAsynchronously(appendedInBatch)) await tx.query('SET LOCAL synchronous_commit = off');
         return appendedInBatch;
       });
     } catch (error) {
       this.projection.resumed?.();
       throw error;
     }
-    this.projection.committed?.({ durable });
+    this.projection.committed?.();
     if (appended && appended.length > 0) this.store.notifyCommitted?.(appended);
     this.passed(events, envelopes.length);
     this.reportParked(undecodable);
     return envelopes.length;
+  }
+
+  private commitsAsynchronously(appended: readonly AppendedEvents[] | void): boolean {
+    const { asynchronousCommit } = this.projection;
+    if (asynchronousCommit !== 'unless-appending') return asynchronousCommit === true;
+    return !appended || appended.every((written) => written.types.length === 0);
   }
 
   private async park(event: EventToPark): Promise<void> {
@@ -318,7 +319,7 @@ export class ProjectionRunner {
     }
     // This runner's state saw the write; replicas of the projection find the epoch moved and start again.
     if (epoch?.before === this.epoch) this.epoch = epoch.after;
-    this.projection.committed?.({ durable: true });
+    this.projection.committed?.();
     if (appended && appended.length > 0) this.store.notifyCommitted?.(appended);
     return { outcome: 'applied' };
   }

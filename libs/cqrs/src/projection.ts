@@ -51,13 +51,7 @@ export interface Projection {
    * the projection learnt from it may be kept from now on. Every transaction the projection applied
    * events in is followed by exactly one of committed() and resumed().
    */
-  committed?(commit: CommittedBatch): void;
-}
-
-/** How a transaction the projection applied events in was committed. */
-export interface CommittedBatch {
-  /** Whether the commit waited for the WAL flush (false: a crash of PostgreSQL may still lose it, see asynchronousCommit). */
-  readonly durable: boolean;
+  committed?(): void;
 }
 
 export interface ProjectionLogger {

@@ -148,11 +148,11 @@ export class RedemptionHandler {
 
   /** Accepted: `position` is the cancellation's completion, which the read models show as `cancelled`. */
   async cancel(tenantId: string, redemptionId: string, context: CommandContext) {
-    const written: Written = {};
-    const outcome = await this.step(tenantId, redemptionId, { type: 'Cancel', now: context.now }, context);
+    const noting = { ...context, written: {} as Written };
+    const outcome = await this.step(tenantId, redemptionId, { type: 'Cancel', now: context.now }, noting);
     if (!outcome.accepted) return outcome;
-    await this.completeCancellation(tenantId, redemptionId, { ...context, written });
-    return { ...outcome, position: written.position ?? outcome.position };
+    await this.completeCancellation(tenantId, redemptionId, noting);
+    return { ...outcome, position: noting.written.position };
   }
 
   process(tenantId: string, redemptionId: string): Promise<RedemptionState> {
