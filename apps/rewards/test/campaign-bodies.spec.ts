@@ -144,7 +144,9 @@ describe('campaign bodies', () => {
   test('each is refused naming the field with nothing stored, or accepted and readable back equal', async () => {
     const outcomes = { accepted: 0, refused: 0 };
     await fc.assert(
-      fc.asyncProperty(campaignBody, async ({ body, pointer }) => {
+      fc.asyncProperty(campaignBody, async ({ body: generated, pointer }) => {
+        // What reaches the API is the JSON of the body: a NaN is sent as null, an undefined member not at all.
+        const body = JSON.parse(JSON.stringify(generated)) as Body;
         const before = await h.storedEvents();
         const response = await http().post(`/t/${tenant.slug}/campaigns`).set(auth(tenant)).send(body);
         if (response.status === 400) {
