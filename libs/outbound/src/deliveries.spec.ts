@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { createTestDatabase } from '../../../test/support/database';
-import { claimDeliveries, settleDelivery, type ClaimLimits } from './deliveries';
+import { claimDeliveries, endpointStats, settleDelivery, type ClaimLimits } from './deliveries';
 import { enqueue } from './enqueue';
 import { saveEndpoint, type RoutedItem } from './outbox';
 import { OUTBOUND_DDL } from './outbound-tables';
@@ -11,8 +11,9 @@ import { DEFAULT_RETRY } from './retry-policy';
 describe('claiming deliveries', () => {
   let dataSource: DataSource;
   let pool: Pool;
+  let url: string;
   beforeAll(async () => {
-    const url = await createTestDatabase('outbound');
+    url = await createTestDatabase('outbound');
     dataSource = new DataSource({ type: 'postgres', url });
     await dataSource.initialize();
     for (const statement of OUTBOUND_DDL) await dataSource.query(statement);
@@ -157,5 +158,55 @@ describe('claiming deliveries', () => {
     await settleDelivery(pool, crashed!, { kind: 'dead', reason: 'late' }, undefined, DEFAULT_RETRY);
     const { rows } = await pool.query(`SELECT state FROM outbound_deliveries`);
     expect(rows).toEqual([{ state: 'pending' }]);
+  });
+
+  test('a delivered delivery goes and counts once, only under its lease; neither the lease nor the settling waits for the WAL flush', async () => {
+    // Deferred triggers run at commit, after every statement: they see the setting the commit uses.
+    await dataSource.query(`CREATE TABLE IF NOT EXISTS commits_seen (what text NOT NULL, synchronous_commit text NOT NULL)`);
+    await dataSource.query('TRUNCATE commits_seen');
+    await dataSource.query(`CREATE OR REPLACE FUNCTION note_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO commits_seen VALUES (TG_TABLE_NAME || ' ' || TG_OP, current_setting('synchronous_commit')); RETURN NULL; END $$`);
+    for (const table of ['outbound_deliveries', 'outbound_endpoints'])
+      await dataSource.query(`CREATE CONSTRAINT TRIGGER ${table}_commit AFTER UPDATE OR DELETE ON ${table}
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION note_commit()`);
+    // The test server's default is off (see the test database): these sessions start from production's.
+    const durableByDefault = new Pool({ connectionString: url, max: 2, options: '-c synchronous_commit=on' });
+    try {
+      await endpoint('t1', 'e1');
+      await queue(items('t1', 'e1', 2));
+      const [ours, lost] = await claimDeliveries(durableByDefault, limits());
+      // Another replica took the second one after its lease ran out: its settling is that replica's.
+      await dataSource.query('UPDATE outbound_deliveries SET lease_token = gen_random_uuid() WHERE id = $1', [lost!.id]);
+      await dataSource.query('TRUNCATE commits_seen');
+      await settleDelivery(durableByDefault, ours!, { kind: 'delivered' }, 200, DEFAULT_RETRY);
+      await settleDelivery(durableByDefault, lost!, { kind: 'delivered' }, 200, DEFAULT_RETRY);
+      expect(await endpointStats(durableByDefault, 't1', 'e1')).toMatchObject({ delivered: 1, pending: 1 });
+      const { rows } = await pool.query<{ id: string }>('SELECT id::text FROM outbound_deliveries');
+      expect(rows).toEqual([{ id: lost!.id }]);
+      const seen = await dataSource.query<{ what: string; synchronous_commit: string }[]>('SELECT what, synchronous_commit FROM commits_seen');
+      expect(seen).toEqual(
+        expect.arrayContaining([
+          { what: 'outbound_deliveries DELETE', synchronous_commit: 'off' },
+          { what: 'outbound_endpoints UPDATE', synchronous_commit: 'off' },
+        ]),
+      );
+      expect(seen).toHaveLength(2);
+      // A claim: its lease is as restartable as one that ran out.
+      await dataSource.query(`UPDATE outbound_deliveries SET leased_until = NULL`);
+      await dataSource.query('TRUNCATE commits_seen');
+      const [again, ...none] = await claimDeliveries(durableByDefault, limits());
+      expect(none).toEqual([]);
+      expect(await dataSource.query('SELECT what, synchronous_commit FROM commits_seen')).toEqual([
+        { what: 'outbound_deliveries UPDATE', synchronous_commit: 'off' },
+      ]);
+      // Anything else keeps production's default: a retry waits for the flush.
+      await dataSource.query('TRUNCATE commits_seen');
+      await settleDelivery(durableByDefault, again!, { kind: 'retry', delayMs: 60_000, reason: 'the receiver answered 500' }, 500, DEFAULT_RETRY);
+      const retried = await dataSource.query<{ synchronous_commit: string }[]>('SELECT DISTINCT synchronous_commit FROM commits_seen');
+      expect(retried).toEqual([{ synchronous_commit: 'on' }]);
+    } finally {
+      await durableByDefault.end();
+      for (const table of ['outbound_deliveries', 'outbound_endpoints']) await dataSource.query(`DROP TRIGGER ${table}_commit ON ${table}`);
+    }
   });
 });

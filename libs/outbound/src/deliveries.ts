@@ -53,12 +53,13 @@ export async function claimDeliveries(pool: Pool, limits: ClaimLimits): Promise<
     url: string;
     secrets: StoredSecret[];
     batch_max: number;
-  }>(
+  }>({
+    name: 'outbound_claim_deliveries',
     // Unordered endpoints offer their due deliveries locked with SKIP LOCKED, so replicas claiming at
     // the same moment find different rows instead of all racing for the same first few. An ordered
     // endpoint offers its oldest pending delivery only, unlocked: skipping it while another replica
     // holds it would offer the next one out of order. Either way the lease is checked again under lock.
-    `WITH open_endpoints AS (
+    text: `WITH open_endpoints AS (
        SELECT e.tenant_id, e.endpoint_id, e.ordered, e.failures FROM outbound_endpoints e
        WHERE e.enabled AND (e.open_until IS NULL OR e.open_until <= now())
          AND NOT ((e.tenant_id || '/' || e.endpoint_id) = ANY($5::text[]))
@@ -90,15 +91,20 @@ export async function claimDeliveries(pool: Pool, limits: ClaimLimits): Promise<
        SELECT d.id FROM outbound_deliveries d WHERE d.id IN (SELECT id FROM fair)
          AND d.state = 'pending' AND (d.leased_until IS NULL OR d.leased_until < now())
        FOR UPDATE SKIP LOCKED
+     ),
+     leased AS (
+       UPDATE outbound_deliveries d
+       SET leased_until = now() + $7 * interval '1 millisecond', lease_token = gen_random_uuid(), attempts = d.attempts + 1
+       FROM locked, outbound_endpoints e
+       WHERE d.id = locked.id AND e.tenant_id = d.tenant_id AND e.endpoint_id = d.endpoint_id
+       RETURNING d.id::text, d.tenant_id, d.endpoint_id, d.webhook_id, d.lease_token::text, d.items, d.attempts, d.event_at,
+         e.url, e.secrets, e.batch_max
      )
-     UPDATE outbound_deliveries d
-     SET leased_until = now() + $7 * interval '1 millisecond', lease_token = gen_random_uuid(), attempts = d.attempts + 1
-     FROM locked, outbound_endpoints e
-     WHERE d.id = locked.id AND e.tenant_id = d.tenant_id AND e.endpoint_id = d.endpoint_id
-     RETURNING d.id::text, d.tenant_id, d.endpoint_id, d.webhook_id, d.lease_token::text, d.items, d.attempts, d.event_at,
-       e.url, e.secrets, e.batch_max`,
-    [limits.lane, limits.limit, limits.perTenant, limits.perEndpoint, limits.busy, limits.breakerThreshold, limits.leaseMs],
-  );
+     -- A lease lost with a crash of PostgreSQL leaves the delivery claimable again, as a lease that
+     -- ran out does: the commit need not wait for the WAL's fsync (set once per row leased; none, nothing to commit).
+     SELECT leased.*, set_config('synchronous_commit', 'off', true) AS relaxed FROM leased`,
+    values: [limits.lane, limits.limit, limits.perTenant, limits.perEndpoint, limits.busy, limits.breakerThreshold, limits.leaseMs],
+  });
   return rows.map((row) => ({
     id: row.id,
     tenantId: row.tenant_id,
@@ -115,6 +121,22 @@ export async function claimDeliveries(pool: Pool, limits: ClaimLimits): Promise<
 }
 
 /**
+ * A delivery done with: its row goes, and a delivered one counts on its endpoint and closes its
+ * circuit, in one statement. Only while the lease is still ours: a delivery whose lease ran out and
+ * was taken by another replica is counted by that replica. Neither commit waits for the WAL's
+ * fsync: a crash of PostgreSQL that loses one brings the delivery back, and it is sent again under
+ * the same webhook-id (at least once, as a lease that ran out would; receivers drop the repeat by
+ * its id), with a count short by what was lost. Waiting would cost every delivery an fsync while
+ * holding its endpoint's row, and with a backlog every sender queued behind that row in turn.
+ */
+const SETTLE_DELIVERED = `WITH settled AS (DELETE FROM outbound_deliveries WHERE id = $1 AND lease_token = $2 RETURNING tenant_id, endpoint_id),
+  counted AS (UPDATE outbound_endpoints e SET failures = 0, open_until = NULL, delivered = e.delivered + $3, last_delivered_at = now()
+    FROM settled WHERE e.tenant_id = settled.tenant_id AND e.endpoint_id = settled.endpoint_id)
+  SELECT set_config('synchronous_commit', 'off', true)`;
+const SETTLE_SUPPRESSED = `WITH settled AS (DELETE FROM outbound_deliveries WHERE id = $1 AND lease_token = $2)
+  SELECT set_config('synchronous_commit', 'off', true)`;
+
+/**
  * Records what became of a leased delivery, and moves its endpoint's circuit. Guarded by the lease
  * token: a delivery whose lease ran out and was taken by another replica is that replica's now.
  */
@@ -129,15 +151,10 @@ export async function settleDelivery(
   const endpoint = [delivery.tenantId, delivery.endpointId];
   switch (verdict.kind) {
     case 'delivered':
+      await pool.query({ name: 'outbound_settle_delivered', text: SETTLE_DELIVERED, values: [...guard, delivery.items.length] });
+      return;
     case 'suppressed':
-      await pool.query('DELETE FROM outbound_deliveries WHERE id = $1 AND lease_token = $2', guard);
-      if (verdict.kind === 'delivered') {
-        await pool.query(
-          `UPDATE outbound_endpoints SET failures = 0, open_until = NULL, delivered = delivered + $3, last_delivered_at = now()
-           WHERE tenant_id = $1 AND endpoint_id = $2`,
-          [...endpoint, delivery.items.length],
-        );
-      }
+      await pool.query({ name: 'outbound_settle_suppressed', text: SETTLE_SUPPRESSED, values: guard });
       return;
     case 'retry':
       await pool.query(
