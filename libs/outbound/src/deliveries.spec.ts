@@ -183,7 +183,9 @@ describe('claiming deliveries', () => {
       expect(await endpointStats(durableByDefault, 't1', 'e1')).toMatchObject({ delivered: 1, pending: 1 });
       const { rows } = await pool.query<{ id: string }>('SELECT id::text FROM outbound_deliveries');
       expect(rows).toEqual([{ id: lost!.id }]);
-      const seen = await dataSource.query<{ what: string; synchronous_commit: string }[]>('SELECT what, synchronous_commit FROM commits_seen');
+      const seen = await dataSource.query<{ what: string; synchronous_commit: string }[]>(
+        'SELECT what, synchronous_commit FROM commits_seen',
+      );
       expect(seen).toEqual(
         expect.arrayContaining([
           { what: 'outbound_deliveries DELETE', synchronous_commit: 'off' },
@@ -201,7 +203,13 @@ describe('claiming deliveries', () => {
       ]);
       // Anything else keeps production's default: a retry waits for the flush.
       await dataSource.query('TRUNCATE commits_seen');
-      await settleDelivery(durableByDefault, again!, { kind: 'retry', delayMs: 60_000, reason: 'the receiver answered 500' }, 500, DEFAULT_RETRY);
+      await settleDelivery(
+        durableByDefault,
+        again!,
+        { kind: 'retry', delayMs: 60_000, reason: 'the receiver answered 500' },
+        500,
+        DEFAULT_RETRY,
+      );
       const retried = await dataSource.query<{ synchronous_commit: string }[]>('SELECT DISTINCT synchronous_commit FROM commits_seen');
       expect(retried).toEqual([{ synchronous_commit: 'on' }]);
     } finally {
