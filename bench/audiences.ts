@@ -146,8 +146,8 @@ export async function benchAudiences(databaseUrl: string, settings: AudienceBenc
     // which drains for minutes. Probed first while it drains, on the same tenant: what a person's
     // membership change waits behind a flood's webhooks (reported, no target).
     const backlog = await pendingDeliveries(raw[0]!);
+    settings.log(`  ${backlog} deliveries pending after the saturating phase; probing while they drain`);
     const duringDrain = await membershipLatencies(pulseClient, withAudiences, raw[0]!);
-    settings.log(`  ${backlog} deliveries pending after the saturating phase; probed while they drain`);
     const drained = await deliveriesDrained(raw[0]!);
     settings.log(`  deliveries drained in ${drained.seconds.toFixed(0)} s (${drained.left} left, at most ${DRAIN_CAP_MS / 1000} s)`);
     // The target's probes measure a change's latency on a running system, not behind the saturating

@@ -1,5 +1,5 @@
 export * from './event-store';
 export { connectEventStore } from './connect';
 export { newEventId } from './event-id';
-export { advisoryLockKey, inTransaction } from './postgres/transaction';
+export { advisoryLockKey, inTransaction, RELAXED_COMMIT, WITHOUT_SYNCHRONOUS_COMMIT } from './postgres/transaction';
 export { eventLogTableDdl } from './postgres/schema';

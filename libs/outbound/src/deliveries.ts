@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import type { JsonObject } from '#eventstore';
+import { RELAXED_COMMIT, WITHOUT_SYNCHRONOUS_COMMIT, type JsonObject } from '#eventstore';
 import { breakerOpenMs, type RetryPolicy, type Verdict } from './retry-policy';
 import type { StoredSecret } from './outbox';
 
@@ -102,7 +102,7 @@ export async function claimDeliveries(pool: Pool, limits: ClaimLimits): Promise<
      )
      -- A lease lost with a crash of PostgreSQL leaves the delivery claimable again, as a lease that
      -- ran out does: the commit need not wait for the WAL's fsync (set once per row leased; none, nothing to commit).
-     SELECT leased.*, set_config('synchronous_commit', 'off', true) AS relaxed FROM leased`,
+     SELECT leased.*, ${RELAXED_COMMIT} AS relaxed FROM leased`,
     values: [limits.lane, limits.limit, limits.perTenant, limits.perEndpoint, limits.busy, limits.breakerThreshold, limits.leaseMs],
   });
   return rows.map((row) => ({
@@ -132,9 +132,9 @@ export async function claimDeliveries(pool: Pool, limits: ClaimLimits): Promise<
 const SETTLE_DELIVERED = `WITH settled AS (DELETE FROM outbound_deliveries WHERE id = $1 AND lease_token = $2 RETURNING tenant_id, endpoint_id),
   counted AS (UPDATE outbound_endpoints e SET failures = 0, open_until = NULL, delivered = e.delivered + $3, last_delivered_at = now()
     FROM settled WHERE e.tenant_id = settled.tenant_id AND e.endpoint_id = settled.endpoint_id)
-  SELECT set_config('synchronous_commit', 'off', true)`;
+  ${WITHOUT_SYNCHRONOUS_COMMIT}`;
 const SETTLE_SUPPRESSED = `WITH settled AS (DELETE FROM outbound_deliveries WHERE id = $1 AND lease_token = $2)
-  SELECT set_config('synchronous_commit', 'off', true)`;
+  ${WITHOUT_SYNCHRONOUS_COMMIT}`;
 
 /**
  * Records what became of a leased delivery, and moves its endpoint's circuit. Guarded by the lease

@@ -3,7 +3,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 /** 32 random bytes for the authenticator to sign (the library encodes them base64url into the options). */
 export const newChallenge = (): Uint8Array<ArrayBuffer> => new Uint8Array(randomBytes(32));
 import type { Pool } from 'pg';
-import { WITHOUT_SYNCHRONOUS_COMMIT } from '../oidc/request-artefacts';
+import { RELAXED_COMMIT, WITHOUT_SYNCHRONOUS_COMMIT } from '#eventstore';
 
 /** Long enough to find the passkey and touch it; short enough that a leaked challenge is soon worthless. */
 export const CHALLENGE_TTL_S = 300;
@@ -56,7 +56,7 @@ export class PasskeyChallenges {
       // set_config runs once per row taken; taking none writes nothing, so there is no commit to wait for.
       text: `WITH taken AS (DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = 'PasskeyChallenge' AND id = $2
         RETURNING payload, expires_at > now() AS live)
-        SELECT payload, live, set_config('synchronous_commit', 'off', true) AS relaxed FROM taken`,
+        SELECT payload, live, ${RELAXED_COMMIT} AS relaxed FROM taken`,
       values: [tenantId, binding],
     });
     const found = rows[0];

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool } from 'pg';
-import type { WritesBeside } from '#eventstore';
+import { WITHOUT_SYNCHRONOUS_COMMIT, type WritesBeside } from '#eventstore';
 import type { OidcPayload } from './postgres-adapter';
 
 /**
@@ -89,9 +89,6 @@ export function restartable(writes: readonly ArtefactWrite[], signInLanding: boo
     )
   );
 }
-
-/** The last clause of a statement whose commit need not wait for its WAL to reach the disk (see restartable). */
-export const WITHOUT_SYNCHRONOUS_COMMIT = "SELECT set_config('synchronous_commit', 'off', true)";
 
 /**
  * Applies writes to distinct artefacts of one tenant in one statement (see artefactWritesBeside),

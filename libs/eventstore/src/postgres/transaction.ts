@@ -11,6 +11,18 @@ export function advisoryLockKey(name: string): bigint {
 }
 
 /**
+ * An expression that lets the statement's own transaction commit without waiting for its WAL to
+ * reach the disk (synchronous_commit off until that transaction ends). For writes a crash of
+ * PostgreSQL may lose without harm: the caller says why at each use. Evaluated per row when it
+ * sits in a select list over a data-modifying WITH, so a statement that wrote no row (and has
+ * nothing to commit) leaves the setting alone.
+ */
+export const RELAXED_COMMIT = "set_config('synchronous_commit', 'off', true)";
+
+/** The last clause of a statement made of data-modifying WITH queries whose commit need not wait (see RELAXED_COMMIT). */
+export const WITHOUT_SYNCHRONOUS_COMMIT = `SELECT ${RELAXED_COMMIT}`;
+
+/**
  * Runs `work` in one transaction on one pooled connection, optionally holding a transaction-level
  * advisory lock first and reading something under it: BEGIN, the lock and the read go in a single
  * round trip (released by COMMIT or ROLLBACK), and the read's rows are handed to `work`. A
