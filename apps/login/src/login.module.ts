@@ -166,7 +166,7 @@ export class LoginModule {
             (tenantId) => (work, verification) => {
               // The sign-in already holds one slot of the tenant's share; the hash's work beyond ours takes more.
               const beyond = Math.min(Math.ceil(work), signIns.limit) - 1;
-              return beyond > 0 ? signIns.run(tenantId, verification, 'sign-ins', beyond) : verification();
+              return beyond > 0 ? signIns.runHeavy(tenantId, verification, 'sign-ins', beyond) : verification();
             },
           ),
       },

@@ -107,4 +107,47 @@ describe('tenant fairness', () => {
     await heaviest;
     expect(limit.inFlightFor('migrating')).toBe(0);
   });
+
+  test('six heavy sign-ins at once, each already holding a slot: one verifies on the free slots, the others are refused', async () => {
+    const limit = new TenantConcurrencyLimiter(8);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const verified: number[] = [];
+    const signIns = [0, 1, 2, 3, 4, 5].map((n) =>
+      limit.run('migrating', async () => {
+        await Promise.resolve();
+        return limit.runHeavy(
+          'migrating',
+          async () => {
+            verified.push(n);
+            await held;
+          },
+          'sign-ins',
+          7,
+        );
+      }),
+    );
+    const outcomes = Promise.allSettled(signIns);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Six held their own slot; the one verifying took the two still free, no more, and the five
+    // refused let theirs go.
+    expect(verified).toHaveLength(1);
+    expect(limit.inFlightFor('migrating')).toBe(3);
+    await expect(limit.run('quiet', async () => 'ran')).resolves.toBe('ran');
+    release();
+    const settled = await outcomes;
+    expect(settled.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    expect(
+      settled.filter((outcome) => outcome.status === 'rejected').map((outcome) => (outcome as PromiseRejectedResult).reason.status),
+    ).toEqual([429, 429, 429, 429, 429]);
+    expect(limit.inFlightFor('migrating')).toBe(0);
+    // Alone, it takes the whole share beside its own slot.
+    const alone = limit.run('migrating', () =>
+      limit.runHeavy('migrating', () => new Promise<void>((resolve) => (release = resolve)), 'sign-ins', 7),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(limit.inFlightFor('migrating')).toBe(8);
+    release();
+    await alone;
+  });
 });

@@ -95,6 +95,7 @@ export class TenantRateLimiter {
  */
 export class TenantConcurrencyLimiter {
   private readonly inFlight = new Map<string, number>();
+  private readonly heavy = new Set<string>();
 
   constructor(readonly limit: number) {
     if (!(limit >= 1)) throw new RangeError('a concurrency limit must be at least 1');
@@ -108,13 +109,38 @@ export class TenantConcurrencyLimiter {
     try {
       return await work();
     } finally {
-      const left = (this.inFlight.get(tenant) ?? weight) - weight;
-      if (left <= 0) this.inFlight.delete(tenant);
-      else this.inFlight.set(tenant, left);
+      this.release(tenant, weight);
+    }
+  }
+
+  /**
+   * Extra weight for work that already holds a slot (an imported hash heavier than ours, found
+   * only once the sign-in runs). Asking for the full weight let six such sign-ins each hold one
+   * slot and each be refused the rest, so nobody ever verified; instead one at a time per tenant
+   * goes ahead, taking as many of the still-free slots as it weighs, and any other is refused
+   * at once.
+   */
+  async runHeavy<T>(tenant: string, work: () => Promise<T>, what = 'requests', weight = 1): Promise<T> {
+    if (this.heavy.has(tenant)) throw tenantRateLimited(1000, `this tenant has too many ${what} in flight; retry shortly`);
+    const current = this.inFlight.get(tenant) ?? 0;
+    const taken = Math.max(0, Math.min(weight, this.limit - current));
+    this.heavy.add(tenant);
+    if (taken > 0) this.inFlight.set(tenant, current + taken);
+    try {
+      return await work();
+    } finally {
+      this.heavy.delete(tenant);
+      this.release(tenant, taken);
     }
   }
 
   inFlightFor(tenant: string): number {
     return this.inFlight.get(tenant) ?? 0;
+  }
+
+  private release(tenant: string, weight: number): void {
+    const left = (this.inFlight.get(tenant) ?? weight) - weight;
+    if (left <= 0) this.inFlight.delete(tenant);
+    else this.inFlight.set(tenant, left);
   }
 }
