@@ -106,6 +106,7 @@ export async function insertRawMessages(
 }
 
 export interface BenchTenant {
+  readonly id: string;
   readonly slug: string;
   readonly writeKey: string;
   readonly apiKey: string;
@@ -164,14 +165,14 @@ export async function startPulseServices(databaseUrl: string, env: Record<string
       { slug, name: 'Bench' },
       { authorization: `Bearer ${adminToken}` },
     );
-    const { writeKey, apiKey } = created.body as { writeKey: string; apiKey: string };
+    const { id, writeKey, apiKey } = created.body as { id: string; writeKey: string; apiKey: string };
     for (let i = 0; ; i++) {
       const settings = await fetch(`${url}/v1/projects/${writeKey}/settings`);
       if (settings.status === 200) break;
       if (i > 500) throw new Error('pulse never learnt the bench tenant');
       await sleep(20);
     }
-    return { slug, writeKey, apiKey };
+    return { id, slug, writeKey, apiKey };
   };
   return { pulse, startProjector: async () => (await startPulse('projector')).app, register, url, createTenant };
 }
