@@ -228,15 +228,16 @@ async function pendingDeliveries(db: Client): Promise<number> {
   return Number(rows[0]?.pending ?? 0);
 }
 
-/** Waits until the destination's backlog is delivered, at most DRAIN_CAP_MS. */
+/**
+ * Waits until the destination's backlog is delivered, at most DRAIN_CAP_MS. Asks only whether one is
+ * pending while it waits: counting 100,000 rows twice a second would load the drain it times.
+ */
 async function deliveriesDrained(db: Client): Promise<{ seconds: number; left: number }> {
   const started = performance.now();
-  let left = await pendingDeliveries(db);
-  while (left > 0 && performance.now() - started < DRAIN_CAP_MS) {
-    await sleep(500);
-    left = await pendingDeliveries(db);
-  }
-  return { seconds: (performance.now() - started) / 1000, left };
+  const anyPending = async () => (await db.query(`SELECT 1 FROM outbound_deliveries WHERE state = 'pending' LIMIT 1`)).rowCount! > 0;
+  while ((await anyPending()) && performance.now() - started < DRAIN_CAP_MS) await sleep(500);
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, left: await pendingDeliveries(db) };
 }
 
 /**

@@ -103,8 +103,7 @@ export class TenantConcurrencyLimiter {
 
   async run<T>(tenant: string, work: () => Promise<T>, what = 'requests', weight = 1): Promise<T> {
     const current = this.inFlight.get(tenant) ?? 0;
-    if (current > 0 && current + weight > this.limit)
-      throw tenantRateLimited(1000, `this tenant has too many ${what} in flight; retry shortly`);
+    if (current > 0 && current + weight > this.limit) throw tooManyInFlight(what);
     this.inFlight.set(tenant, current + weight);
     try {
       return await work();
@@ -120,8 +119,8 @@ export class TenantConcurrencyLimiter {
    * goes ahead, taking as many of the still-free slots as it weighs, and any other is refused
    * at once.
    */
-  async runHeavy<T>(tenant: string, work: () => Promise<T>, what = 'requests', weight = 1): Promise<T> {
-    if (this.heavy.has(tenant)) throw tenantRateLimited(1000, `this tenant has too many ${what} in flight; retry shortly`);
+  async runHeavy<T>(tenant: string, work: () => Promise<T>, what: string, weight: number): Promise<T> {
+    if (this.heavy.has(tenant)) throw tooManyInFlight(what);
     const current = this.inFlight.get(tenant) ?? 0;
     const taken = Math.max(0, Math.min(weight, this.limit - current));
     this.heavy.add(tenant);
@@ -143,4 +142,8 @@ export class TenantConcurrencyLimiter {
     if (left <= 0) this.inFlight.delete(tenant);
     else this.inFlight.set(tenant, left);
   }
+}
+
+function tooManyInFlight(what: string): ProblemError {
+  return tenantRateLimited(1000, `this tenant has too many ${what} in flight; retry shortly`);
 }

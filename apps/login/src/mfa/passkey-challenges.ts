@@ -1,9 +1,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Pool } from 'pg';
+import { RELAXED_COMMIT, WITHOUT_SYNCHRONOUS_COMMIT } from '#eventstore';
 
 /** 32 random bytes for the authenticator to sign (the library encodes them base64url into the options). */
 export const newChallenge = (): Uint8Array<ArrayBuffer> => new Uint8Array(randomBytes(32));
-import type { Pool } from 'pg';
-import { RELAXED_COMMIT, WITHOUT_SYNCHRONOUS_COMMIT } from '#eventstore';
 
 /** Long enough to find the passkey and touch it; short enough that a leaked challenge is soon worthless. */
 export const CHALLENGE_TTL_S = 300;
