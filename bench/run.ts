@@ -154,7 +154,11 @@ async function main(): Promise<number> {
       await run('9. webhooks', async () => benchWebhooks(await database('bench_webhooks'), { windowMs: SIGN_UP_WINDOW_MS, log }));
     if (selected.has('audiences'))
       await run('10. audiences', async () =>
-        benchAudiences(await database('bench_audiences'), { ...serviceSettings, settle: () => settlePostgres(postgres!) }),
+        benchAudiences(await database('bench_audiences'), {
+          ...serviceSettings,
+          settle: () => settlePostgres(postgres!),
+          checkpoint: () => postgres!.checkpoint(),
+        }),
       );
 
     // An interrupted run has no figures worth keeping, and must not replace foundation-latest.json.

@@ -63,6 +63,11 @@ export interface PairedPlan {
   readonly warmUp: () => Promise<void>;
   readonly ceiling: () => Promise<Throughput>;
   readonly figure: () => Promise<Throughput>;
+  /**
+   * Run, untimed, before every window of either side: where the windows write heavily, a CHECKPOINT,
+   * so that each window starts at the same point of PostgreSQL's checkpoint cycle.
+   */
+  readonly beforeEachWindow?: () => Promise<void>;
   readonly log: (line: string) => void;
 }
 
@@ -72,16 +77,20 @@ export interface PairedPlan {
  */
 export async function runPaired(plan: PairedPlan): Promise<PairedSummary> {
   await plan.warmUp();
+  const measure = async (side: () => Promise<Throughput>) => {
+    await plan.beforeEachWindow?.();
+    return side();
+  };
   const runs: PairedRun[] = [];
   for (let repetition = 0; repetition < plan.repetitions; repetition++) {
     let ceiling: Throughput;
     let figure: Throughput;
     if (repetition % 2 === 0) {
-      ceiling = await plan.ceiling();
-      figure = await plan.figure();
+      ceiling = await measure(plan.ceiling);
+      figure = await measure(plan.figure);
     } else {
-      figure = await plan.figure();
-      ceiling = await plan.ceiling();
+      figure = await measure(plan.figure);
+      ceiling = await measure(plan.ceiling);
     }
     const run = { ceiling, figure, ratio: figure.perSecond / ceiling.perSecond };
     runs.push(run);

@@ -154,4 +154,102 @@ describe('the personal key store', () => {
     now = 30_000;
     await expect(other.keyFor('acme', 'user-ttl')).rejects.toThrow(SubjectErasedError);
   });
+
+  describe('asked for many subjects at once', () => {
+    /** Statements the store sends on its pool while `work` runs. */
+    const statementsDuring = async <T>(target: Pool, work: () => Promise<T>): Promise<{ result: T; statements: number }> => {
+      const query = jest.spyOn(target, 'query');
+      try {
+        const result = await work();
+        return { result, statements: query.mock.calls.length };
+      } finally {
+        query.mockRestore();
+      }
+    };
+    const subjects = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+
+    it('creates the keys of a hundred new people asked for together in one statement, one key per person', async () => {
+      const own = poolFor();
+      const batched = new PersonalKeyStore(own, wrappingKey);
+      const people = subjects('batch-new', 100);
+      // Every person asked for twice, as two messages of one person in a /v1/batch would.
+      const { result: keys, statements } = await statementsDuring(own, () =>
+        Promise.all([...people, ...people].map((subject) => batched.keyFor('acme', subject))),
+      );
+      expect(statements).toBe(1);
+      for (let i = 0; i < people.length; i++) expect(keys[i]!.equals(keys[i + people.length]!)).toBe(true);
+      expect(new Set(keys.map((key) => key.toString('hex'))).size).toBe(people.length);
+      const { rows } = await pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM personal_data_keys WHERE tenant_id = 'acme' AND subject_id LIKE 'batch-new-%'",
+      );
+      expect(rows[0]!.n).toBe(people.length);
+      // Another replica reads the very keys that were created.
+      const other = replica();
+      const elsewhere = await Promise.all(people.map((subject) => other.keyFor('acme', subject)));
+      elsewhere.forEach((key, i) => expect(key.equals(keys[i]!)).toBe(true));
+    });
+
+    it('re-reads 1,200 keys whose cache entries expired together with a statement per 500 people, not one per person', async () => {
+      let now = 0;
+      const own = poolFor();
+      const cached = new PersonalKeyStore(own, wrappingKey, { cacheTtlMs: 30_000, now: () => now });
+      const people = subjects('batch-expiring', 1200);
+      const first = await Promise.all(people.map((subject) => cached.keyFor('acme', subject)));
+      now = 30_000;
+      const { result: again, statements } = await statementsDuring(own, () =>
+        Promise.all(people.map((subject) => cached.keyFor('acme', subject))),
+      );
+      expect(statements).toBe(3);
+      again.forEach((key, i) => expect(key.equals(first[i]!)).toBe(true));
+      const { result: opened, statements: reads } = await statementsDuring(own, async () => {
+        now = 60_000;
+        return Promise.all(people.map((subject) => cached.lookup('acme', subject)));
+      });
+      expect(reads).toBe(3);
+      opened.forEach((lookup, i) => expect(lookup).toEqual({ status: 'active', key: first[i] }));
+    });
+
+    it('ends concurrent batches of several replicas over the same new people with one key per person', async () => {
+      const people = subjects('batch-race', 150);
+      const replicas = Array.from({ length: 3 }, () => replica());
+      const answers = await Promise.all(
+        replicas.map((r) => Promise.all([...people].reverse().map((subject) => r.keyFor('acme', subject)))),
+      );
+      for (const answer of answers.slice(1)) answer.forEach((key, i) => expect(key.equals(answers[0]![i]!)).toBe(true));
+      const { rows } = await pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM personal_data_keys WHERE tenant_id = 'acme' AND subject_id LIKE 'batch-race-%'",
+      );
+      expect(rows[0]!.n).toBe(people.length);
+    });
+
+    it("fails only the subject the database refuses or that is erased, not the other tenants' subjects batched with it", async () => {
+      await store.destroy('acme', 'batch-erased');
+      const batched = replica();
+      const asked = [
+        batched.keyFor('globex', 'batch-bystander-1'),
+        batched.keyFor('acme', 'batch-nul-\u0000'),
+        batched.keyFor('acme', 'batch-erased'),
+        batched.keyFor('initech', 'batch-bystander-2'),
+      ];
+      const [bystander, refused, erased, other] = await Promise.allSettled(asked);
+      expect(bystander.status).toBe('fulfilled');
+      expect(other.status).toBe('fulfilled');
+      expect(refused.status).toBe('rejected');
+      expect(erased).toMatchObject({ status: 'rejected', reason: expect.any(SubjectErasedError) });
+    });
+
+    it('fails only the subject whose row does not unwrap when it is read with others', async () => {
+      await store.keyFor('acme', 'batch-victim');
+      await store.keyFor('acme', 'batch-thief');
+      const honest = await store.keyFor('acme', 'batch-honest');
+      await pool.query(
+        `UPDATE personal_data_keys SET wrapped_key = (SELECT wrapped_key FROM personal_data_keys WHERE tenant_id = 'acme' AND subject_id = 'batch-victim')
+         WHERE tenant_id = 'acme' AND subject_id = 'batch-thief'`,
+      );
+      const fresh = replica();
+      const [thief, bystander] = await Promise.allSettled([fresh.lookup('acme', 'batch-thief'), fresh.lookup('acme', 'batch-honest')]);
+      expect(thief).toMatchObject({ status: 'rejected', reason: expect.any(DataKeyUnwrapError) });
+      expect(bystander).toEqual({ status: 'fulfilled', value: { status: 'active', key: honest } });
+    });
+  });
 });

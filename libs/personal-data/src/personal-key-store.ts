@@ -5,6 +5,7 @@ import { aes256Gcm, packSealed, unpackSealed } from './aead';
 import { DataKeyUnwrapError, SubjectErasedError } from './errors';
 import { framed } from './framing';
 import { ExpiringLruCache } from '#platform';
+import { SubjectBatches, type Subject } from './subject-batches';
 
 /** What the store knows about one subject's data key. */
 export type DataKeyLookup =
@@ -32,6 +33,15 @@ const DATA_KEY_BYTES = 32;
 /** Generation of a subject's data key; stays 1 until key rotation exists. Bound into the AAD. */
 const CURRENT_KEY_VERSION = 1;
 const MIGRATION_LOCK = 'tessera.personal_data_keys.migrate';
+/** Subjects read or created by one statement: a few /v1/batch requests' worth. */
+const KEYS_PER_STATEMENT = 500;
+
+interface KeyRow {
+  readonly tenant_id: string;
+  readonly subject_id: string;
+  readonly key_version: number;
+  readonly wrapped_key: Buffer | null;
+}
 
 /**
  * Every destroyed key is announced on this PostgreSQL channel (payload: JSON `[tenantId, subjectId]`),
@@ -49,6 +59,8 @@ export class PersonalKeyStore {
   private readonly cache: ExpiringLruCache<DataKeyLookup>;
   // Bumped by every destroy: a lookup that raced with one must not put a stale key back in the cache.
   private destroyEpoch = 0;
+  private readonly creations = new SubjectBatches((subjects) => this.createOrRead(subjects), subjectKey, KEYS_PER_STATEMENT);
+  private readonly reads = new SubjectBatches((subjects) => this.read(subjects), subjectKey, KEYS_PER_STATEMENT);
 
   constructor(
     private readonly pool: Pool,
@@ -86,7 +98,7 @@ export class PersonalKeyStore {
    * @throws SubjectErasedError when the subject's key was destroyed.
    */
   async keyFor(tenantId: string, subjectId: string): Promise<Buffer> {
-    const found = this.cache.get(cacheKeyOf(tenantId, subjectId)) ?? (await this.createOrRead(tenantId, subjectId));
+    const found = this.cache.get(cacheKeyOf(tenantId, subjectId)) ?? (await this.creations.get({ tenantId, subjectId }));
     switch (found.status) {
       case 'active':
         return found.key;
@@ -99,21 +111,7 @@ export class PersonalKeyStore {
 
   /** The subject's key for opening, without ever creating one. */
   async lookup(tenantId: string, subjectId: string): Promise<DataKeyLookup> {
-    const cacheKey = cacheKeyOf(tenantId, subjectId);
-    const cached = this.cache.get(cacheKey);
-    if (cached) return cached;
-    const epoch = this.destroyEpoch;
-    const { rows } = await this.pool.query<{ key_version: number; wrapped_key: Buffer | null }>(
-      'SELECT key_version, wrapped_key FROM personal_data_keys WHERE tenant_id = $1 AND subject_id = $2',
-      [tenantId, subjectId],
-    );
-    const row = rows[0];
-    if (!row) return { status: 'unknown' };
-    const found: DataKeyLookup = row.wrapped_key
-      ? { status: 'active', key: this.unwrap(tenantId, subjectId, row.key_version, row.wrapped_key) }
-      : { status: 'erased' };
-    if (epoch === this.destroyEpoch) this.cache.set(cacheKey, found);
-    return found;
+    return this.cache.get(cacheKeyOf(tenantId, subjectId)) ?? this.reads.get({ tenantId, subjectId });
   }
 
   /**
@@ -145,32 +143,80 @@ export class PersonalKeyStore {
     this.cache.delete(cacheKeyOf(tenantId, subjectId));
   }
 
-  /**
-   * One round trip whether the subject is new or known: insert a fresh key unless a row exists,
-   * and return whichever row is there. A row committed by a concurrent creator after this
-   * statement's snapshot is invisible to it (neither inserted nor selected); it is read right after.
-   */
-  private async createOrRead(tenantId: string, subjectId: string): Promise<DataKeyLookup> {
+  /** The rows of these subjects as lookups ('unknown' without a row), cached unless a destroy raced. */
+  private async read(subjects: readonly Subject[]): Promise<Map<string, DataKeyLookup | Error>> {
     const epoch = this.destroyEpoch;
-    const key = randomBytes(DATA_KEY_BYTES);
-    const wrapped = packSealed(aes256Gcm.seal(this.keyWrappingKey, key, wrappingBinding(tenantId, subjectId, CURRENT_KEY_VERSION)));
-    const { rows } = await this.pool.query<{ key_version: number; wrapped_key: Buffer | null }>(
-      `WITH created AS (
-         INSERT INTO personal_data_keys (tenant_id, subject_id, key_version, wrapped_key)
-         VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, subject_id) DO NOTHING
-         RETURNING key_version, wrapped_key)
-       SELECT key_version, wrapped_key FROM created
-       UNION ALL
-       SELECT key_version, wrapped_key FROM personal_data_keys
-        WHERE tenant_id = $1 AND subject_id = $2 AND NOT EXISTS (SELECT 1 FROM created)`,
-      [tenantId, subjectId, CURRENT_KEY_VERSION, wrapped],
+    const { rows } = await this.pool.query<KeyRow>({
+      name: 'personal_data_keys_read',
+      text: `SELECT k.tenant_id, k.subject_id, k.key_version, k.wrapped_key
+               FROM unnest($1::text[], $2::text[]) AS w(tenant_id, subject_id)
+               JOIN personal_data_keys k ON k.tenant_id = w.tenant_id AND k.subject_id = w.subject_id`,
+      values: [subjects.map((s) => s.tenantId), subjects.map((s) => s.subjectId)],
+    });
+    const found = this.remember(rows, epoch);
+    for (const subject of subjects) {
+      const key = cacheKeyOf(subject.tenantId, subject.subjectId);
+      if (!found.has(key)) found.set(key, { status: 'unknown' });
+    }
+    return found;
+  }
+
+  /**
+   * One round trip whether the subjects are new or known: reads the rows there are, inserts a fresh
+   * key for each subject without one (in key order, so concurrent batches lock rows in one order and
+   * cannot deadlock) and answers both. A row committed by a concurrent creator after this
+   * statement's snapshot is invisible to it (neither read nor inserted); it is read right after.
+   */
+  private async createOrRead(subjects: readonly Subject[]): Promise<Map<string, DataKeyLookup | Error>> {
+    const epoch = this.destroyEpoch;
+    const wrapped = subjects.map(({ tenantId, subjectId }) =>
+      packSealed(
+        aes256Gcm.seal(this.keyWrappingKey, randomBytes(DATA_KEY_BYTES), wrappingBinding(tenantId, subjectId, CURRENT_KEY_VERSION)),
+      ),
     );
-    const row = rows[0];
-    if (!row) return this.lookup(tenantId, subjectId);
-    const found: DataKeyLookup = row.wrapped_key
-      ? { status: 'active', key: this.unwrap(tenantId, subjectId, row.key_version, row.wrapped_key) }
-      : { status: 'erased' };
-    if (epoch === this.destroyEpoch) this.cache.set(cacheKeyOf(tenantId, subjectId), found);
+    const { rows } = await this.pool.query<KeyRow>({
+      name: 'personal_data_keys_create_or_read',
+      text: `WITH wanted AS (
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) AS w(tenant_id, subject_id, wrapped_key)
+             ),
+             found AS (
+               SELECT k.tenant_id, k.subject_id, k.key_version, k.wrapped_key
+                 FROM wanted w JOIN personal_data_keys k ON k.tenant_id = w.tenant_id AND k.subject_id = w.subject_id
+             ),
+             created AS (
+               INSERT INTO personal_data_keys (tenant_id, subject_id, key_version, wrapped_key)
+               SELECT w.tenant_id, w.subject_id, $4, w.wrapped_key FROM wanted w
+                WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.tenant_id = w.tenant_id AND f.subject_id = w.subject_id)
+                ORDER BY w.tenant_id, w.subject_id
+               ON CONFLICT (tenant_id, subject_id) DO NOTHING
+               RETURNING tenant_id, subject_id, key_version, wrapped_key
+             )
+             SELECT * FROM found UNION ALL SELECT * FROM created`,
+      values: [subjects.map((s) => s.tenantId), subjects.map((s) => s.subjectId), wrapped, CURRENT_KEY_VERSION],
+    });
+    const found = this.remember(rows, epoch);
+    const raced = subjects.filter((s) => !found.has(cacheKeyOf(s.tenantId, s.subjectId)));
+    if (raced.length > 0) for (const [key, lookup] of await this.read(raced)) found.set(key, lookup);
+    return found;
+  }
+
+  /** A row that does not unwrap fails its own subject only, as an Error in its place. */
+  private remember(rows: readonly KeyRow[], epoch: number): Map<string, DataKeyLookup | Error> {
+    const found = new Map<string, DataKeyLookup | Error>();
+    for (const row of rows) {
+      const key = cacheKeyOf(row.tenant_id, row.subject_id);
+      let lookup: DataKeyLookup;
+      try {
+        lookup = row.wrapped_key
+          ? { status: 'active', key: this.unwrap(row.tenant_id, row.subject_id, row.key_version, row.wrapped_key) }
+          : { status: 'erased' };
+      } catch (error) {
+        found.set(key, error instanceof Error ? error : new Error(String(error)));
+        continue;
+      }
+      found.set(key, lookup);
+      if (epoch === this.destroyEpoch) this.cache.set(key, lookup);
+    }
     return found;
   }
 
@@ -187,4 +233,8 @@ function wrappingBinding(tenantId: string, subjectId: string, keyVersion: number
 
 function cacheKeyOf(tenantId: string, subjectId: string): string {
   return JSON.stringify([tenantId, subjectId]);
+}
+
+function subjectKey(subject: Subject): string {
+  return cacheKeyOf(subject.tenantId, subject.subjectId);
 }
