@@ -75,6 +75,7 @@ export {
 export {
   ERASURE_SERVICES,
   ERASURE_STREAM_PREFIX,
+  PRIVACY_REQUEST_POLL_MS,
   ErasureCompleted,
   type ErasureEvent,
   type ErasureIdentities,

@@ -39,6 +39,13 @@ export interface Projection {
    */
   readonly openPersonalData?: boolean;
   /**
+   * How late, at most, this projection may see an event another process appended, where the store
+   * polls (see SubscribeToAllOptions.idlePollMs); the store's default otherwise. For projections of
+   * rare requests that nobody waits on within the second (privacy requests), not for read models a
+   * person's next request reads.
+   */
+  readonly idlePollMs?: number;
+  /**
    * The runner (re)starts from the stored checkpoint, which another runner of the projection (a
    * replica) may have moved past events this one never saw, or a transaction of this runner rolled
    * back (a failed batch, a part of one while a poison event is isolated, a retry of a parked event

@@ -86,6 +86,13 @@ export interface SubscribeToAllOptions {
    * was given has seen the log up to there. Stores that cannot tell never call it.
    */
   readonly onScannedTo?: (position: Position) => void;
+  /**
+   * For stores that poll: the longest pause between reads while the log stays quiet, i.e. how late
+   * another process's append may be seen (this process's own appends wake the subscription at
+   * once). Defaults to the store's setting; a reader of rare requests that may wait a second sets it
+   * longer, and stops costing the database twenty reads a second when nothing happens.
+   */
+  readonly idlePollMs?: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { appendFromProjection, type EventCodec, type EventEnvelope, type Projection } from '#cqrs';
 import type { AppendedEvents, EventStore, JsonObject } from '#eventstore';
-import { ERASURE_STREAM_PREFIX, erasureCompletion, erasureIdentitiesOf, erasureStreamFor } from '#contracts';
+import { ERASURE_STREAM_PREFIX, PRIVACY_REQUEST_POLL_MS, erasureCompletion, erasureIdentitiesOf, erasureStreamFor } from '#contracts';
 import { endEverythingOf } from '../login.projection';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -19,6 +19,7 @@ export function loginErasuresProjection(deps: { readonly store: EventStore; read
   return {
     name: LOGIN_ERASURES_PROJECTION,
     filter: { streamNamePrefixes: [ERASURE_STREAM_PREFIX], eventTypePrefixes: ['ErasureRequested'] },
+    idlePollMs: PRIVACY_REQUEST_POLL_MS,
     async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
       const appended: AppendedEvents[] = [];
       for (const envelope of envelopes) {

@@ -8,6 +8,13 @@ import { defineEvent, type EventOf } from '#cqrs';
  */
 export const ERASURE_STREAM_PREFIX = 'privacy.erasure-';
 
+/**
+ * How late a service's erasure and export projections may see a request another service appended
+ * (their idle poll): privacy requests are answered within days by law and within seconds here, so
+ * the six such projections of a deployment need not read the log every 50 ms while none comes.
+ */
+export const PRIVACY_REQUEST_POLL_MS = 1_000;
+
 export function erasureStreamFor(tenantId: string, erasureId: string): string {
   return `${ERASURE_STREAM_PREFIX}${tenantId}.${erasureId}`;
 }

@@ -11,6 +11,7 @@ import {
   exportSubject,
   type ExportService,
 } from './export.events';
+import { PRIVACY_REQUEST_POLL_MS } from './erasure.events';
 import { tableMigration, type ExportParts, type SectionGatherer } from './export-parts';
 
 /**
@@ -85,6 +86,7 @@ function exportRequestsProjection(deps: ExportSectionDeps, wake: () => void): Pr
   return {
     name: `${deps.service}.exports`,
     filter: { streamNamePrefixes: [EXPORT_STREAM_PREFIX], eventTypePrefixes: ['ExportRequested', 'ExportDiscarded'] },
+    idlePollMs: PRIVACY_REQUEST_POLL_MS,
     maxBatch: 64,
     async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
       for (const envelope of envelopes) {

@@ -326,6 +326,46 @@ describe('PostgresEventStore', () => {
     await subscription.close();
   });
 
+  it('polls a quiet log at most every idlePollMs when the subscriber asks, and still sees appends from this process at once and from others', async () => {
+    const pool = new Pool({ connectionString: url });
+    const query = jest.spyOn(pool, 'query');
+    const prefix = uniquePrefix('idle-poll');
+    /** Page reads of the subscription following `streams`, told apart by the filter they send. */
+    const pageReads = (streams: string) =>
+      query.mock.calls.filter(([config]) => {
+        const { name, values } = config as unknown as { name?: string; values?: unknown[] };
+        return name === 'tessera_es_read_all_page' && JSON.stringify(values).includes(`"${streams}"`);
+      }).length;
+    const onPool = new PostgresEventStore(pool, { minPollMs: 5, maxPollMs: 50, lingerMs: 0 });
+    const elsewhere = await open();
+    try {
+      const from = (await onPool.headPosition()) ?? 'start';
+      const quiet = onPool.subscribeToAll({ from, filter: { streamNamePrefixes: [`${prefix}-quiet`] }, idlePollMs: 2_000 });
+      const eager = onPool.subscribeToAll({ from, filter: { streamNamePrefixes: [`${prefix}-eager`] } });
+      const quietReader = EventReader.of(quiet);
+      // A subscription reads once it is asked for an event: nothing comes, and the ask stays pending.
+      expect(await quietReader.next(1)).toBeUndefined();
+      expect(await EventReader.of(eager).next(1)).toBeUndefined();
+      // Both back off from 5 ms, doubling while nothing comes: the quiet one up to 2 s, the other up to 50 ms.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const [quietBefore, eagerBefore] = [pageReads(`${prefix}-quiet`), pageReads(`${prefix}-eager`)];
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(pageReads(`${prefix}-quiet`) - quietBefore).toBeLessThanOrEqual(2);
+      expect(pageReads(`${prefix}-eager`) - eagerBefore).toBeGreaterThanOrEqual(20);
+      const own = events(1);
+      await onPool.appendToStream(`${prefix}-quiet-a`, own);
+      expect(ids(await quietReader.take(1))).toEqual(ids(own));
+      const other = events(1);
+      await elsewhere.appendToStream(`${prefix}-quiet-b`, other);
+      expect(ids(await quietReader.take(1))).toEqual(ids(other));
+      await Promise.all([quiet.close(), eager.close()]);
+    } finally {
+      await onPool.close();
+      query.mockRestore();
+      await pool.end();
+    }
+  });
+
   it('ends its subscriptions when the store closes', async () => {
     const closing = await PostgresEventStore.connect(url);
     const subscription = closing.subscribeToAll({ from: (await closing.headPosition()) ?? 'start' });

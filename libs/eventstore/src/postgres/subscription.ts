@@ -250,7 +250,8 @@ export class PostgresAllSubscription implements AllSubscription, AsyncIterator<R
    * read, so an append committed during the read or the apply still wakes the wait.
    */
   private async fill(): Promise<void> {
-    const { pageSize, minPollMs, maxPollMs, lingerMs } = this.settings;
+    const { pageSize, minPollMs, lingerMs } = this.settings;
+    const maxPollMs = Math.max(minPollMs, this.options.idlePollMs ?? this.settings.maxPollMs);
     // Everything buffered was taken, so every event up to the cursor that the filter takes is delivered.
     this.reportScanned();
     while (!this.closed) {
