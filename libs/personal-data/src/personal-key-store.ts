@@ -59,8 +59,8 @@ export class PersonalKeyStore {
   private readonly cache: ExpiringLruCache<DataKeyLookup>;
   // Bumped by every destroy: a lookup that raced with one must not put a stale key back in the cache.
   private destroyEpoch = 0;
-  private readonly creations = new SubjectBatches((subjects) => this.createOrRead(subjects), subjectKey, KEYS_PER_STATEMENT);
-  private readonly reads = new SubjectBatches((subjects) => this.read(subjects), subjectKey, KEYS_PER_STATEMENT);
+  private readonly creations = new SubjectBatches((subjects) => this.createOrRead(subjects), subjectKey, KEYS_PER_STATEMENT, refusedValue);
+  private readonly reads = new SubjectBatches((subjects) => this.read(subjects), subjectKey, KEYS_PER_STATEMENT, refusedValue);
 
   constructor(
     private readonly pool: Pool,
@@ -233,6 +233,15 @@ function wrappingBinding(tenantId: string, subjectId: string, keyVersion: number
 
 function cacheKeyOf(tenantId: string, subjectId: string): string {
   return JSON.stringify([tenantId, subjectId]);
+}
+
+/**
+ * PostgreSQL refused a value of the statement: a data exception (class 22, such as a NUL in text)
+ * or a program limit (class 54, such as an index row too large). Only these can be one subject's.
+ */
+function refusedValue(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('54'));
 }
 
 function subjectKey(subject: Subject): string {

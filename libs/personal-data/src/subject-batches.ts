@@ -24,6 +24,11 @@ export class SubjectBatches<V> {
     private readonly load: (subjects: readonly Subject[]) => Promise<Map<string, V | Error>>,
     private readonly keyOf: (subject: Subject) => string,
     private readonly maxBatch: number,
+    /**
+     * Whether a failed load may be one subject's fault (a value the database refuses), and is worth
+     * splitting. An outage is not: splitting it would send a batch's worth of doomed statements.
+     */
+    private readonly mayBeOneSubjects: (error: unknown) => boolean,
   ) {}
 
   /**
@@ -52,17 +57,18 @@ export class SubjectBatches<V> {
   }
 
   /**
-   * A statement that fails takes its whole batch with it, and batches mix tenants: a failed batch is
-   * split in halves until the failure is one subject's own, so one tenant's value the database
-   * refuses cannot fail another tenant's request.
+   * A statement that fails takes its whole batch with it, and batches mix tenants: a batch the
+   * database refused for a value is split in halves until the failure is one subject's own, so one
+   * tenant's value cannot fail another tenant's request.
    */
   private async answer(chunk: [string, Entry<V>][]): Promise<void> {
     let found: Map<string, V | Error>;
     try {
       found = await this.load(chunk.map(([, entry]) => entry.subject));
     } catch (error) {
-      if (chunk.length === 1) for (const { reject } of chunk[0]![1].settle) reject(error);
-      else {
+      if (chunk.length === 1 || !this.mayBeOneSubjects(error)) {
+        for (const [, entry] of chunk) for (const { reject } of entry.settle) reject(error);
+      } else {
         const half = Math.ceil(chunk.length / 2);
         await Promise.all([this.answer(chunk.slice(0, half)), this.answer(chunk.slice(half))]);
       }
