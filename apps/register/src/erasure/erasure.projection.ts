@@ -4,7 +4,6 @@ import type { AppendedEvents, EventStore, JsonObject } from '#eventstore';
 import { NO_BRANDING, isUuid } from '#platform';
 import {
   ERASURE_STREAM_PREFIX,
-  PRIVACY_REQUEST_POLL_MS,
   type ErasureIdentities,
   erasureCompletion,
   erasureIdentitiesOf,
@@ -38,7 +37,6 @@ export function erasureProjection(deps: ErasureProjectionDeps): Projection {
   return {
     name: REGISTER_ERASURES_PROJECTION,
     filter: { streamNamePrefixes: [ERASURE_STREAM_PREFIX], eventTypePrefixes: ['ErasureRequested', 'ErasureCompleted'] },
-    idlePollMs: PRIVACY_REQUEST_POLL_MS,
     async applyBatch(envelopes: readonly EventEnvelope[], tx: EntityManager) {
       const appended: AppendedEvents[] = [];
       for (const envelope of envelopes) {

@@ -9,9 +9,12 @@ import { defineEvent, type EventOf } from '#cqrs';
 export const ERASURE_STREAM_PREFIX = 'privacy.erasure-';
 
 /**
- * How late a service's erasure and export projections may see a request another service appended
- * (their idle poll): privacy requests are answered within days by law and within seconds here, so
- * the six such projections of a deployment need not read the log every 50 ms while none comes.
+ * How late a service's export projection, and login's erasure projection, may see a request another
+ * service appended (their idle poll): privacy requests are answered within days by law and within
+ * seconds here, so these five projections of a deployment need not read the log every 50 ms while
+ * none comes. Register's erasure projection keeps the default: it is the one that ends a request
+ * once every service's completion has arrived (destroying the request's key), and the request
+ * reads as completed from the moment the last completion is appended.
  */
 export const PRIVACY_REQUEST_POLL_MS = 1_000;
 
