@@ -160,7 +160,7 @@ export class ProjectionRunner {
     const subscription = this.store.subscribeToAll({
       from: this.checkpoint ?? 'start',
       filter: this.projection.filter,
-      ...(this.projection.idlePollMs === undefined ? {} : { idlePollMs: this.projection.idlePollMs }),
+      idlePollMs: this.projection.idlePollMs,
       onScannedTo: (position) => {
         if (!this.scannedTo || comparePositions(position, this.scannedTo) > 0) this.scannedTo = position;
         this.releaseScanned();

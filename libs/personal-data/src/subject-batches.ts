@@ -28,7 +28,7 @@ export class SubjectBatches<V> {
      * Whether a failed load may be one subject's fault (a value the database refuses), and is worth
      * splitting. An outage is not: splitting it would send a batch's worth of doomed statements.
      */
-    private readonly mayBeOneSubjects: (error: unknown) => boolean,
+    private readonly mayBeOneSubjectsFault: (error: unknown) => boolean,
   ) {}
 
   /**
@@ -66,7 +66,7 @@ export class SubjectBatches<V> {
     try {
       found = await this.load(chunk.map(([, entry]) => entry.subject));
     } catch (error) {
-      if (chunk.length === 1 || !this.mayBeOneSubjects(error)) {
+      if (chunk.length === 1 || !this.mayBeOneSubjectsFault(error)) {
         for (const [, entry] of chunk) for (const { reject } of entry.settle) reject(error);
       } else {
         const half = Math.ceil(chunk.length / 2);
