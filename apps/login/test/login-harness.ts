@@ -2,6 +2,7 @@ import { eventually } from '#platform/testing';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Pool } from 'pg';
 import { createServiceApp } from '#platform';
 import { createTestDatabase } from '../../../test/support/database';
 import { startRegister, type RegisterHarness } from '../../../test/support/register-harness';
@@ -27,8 +28,24 @@ export interface LoginHarness {
   /** The error log lines of the main login process (JSON, as pino writes them). */
   readonly errorLog: readonly string[];
   /** A second login process on the same database and keys (another replica), with the same issuers. */
-  startReplica(): Promise<{ url: string; close(): Promise<void> }>;
+  startReplica(): Promise<{ url: string; app: NestFastifyApplication; close(): Promise<void> }>;
   close(): Promise<void>;
+}
+
+/** The named statements `pool` sent while `work` ran, with how often each (unnamed ones are left out). */
+export async function statementsSentBy<T>(pool: Pool, work: () => Promise<T>): Promise<{ result: T; statements: Map<string, number> }> {
+  const query = pool.query;
+  const statements = new Map<string, number>();
+  pool.query = function (this: Pool, ...args: unknown[]) {
+    const [statement] = args as [{ name?: string } | string];
+    if (typeof statement === 'object' && statement.name) statements.set(statement.name, (statements.get(statement.name) ?? 0) + 1);
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof pool.query;
+  try {
+    return { result: await work(), statements };
+  } finally {
+    pool.query = query;
+  }
 }
 
 export function freePort(): Promise<number> {
@@ -132,7 +149,7 @@ export async function startLogin(
       const replicaPort = await freePort();
       const replica = await start(replicaPort);
       replicas.push(replica.app);
-      return { url: `http://127.0.0.1:${replicaPort}`, close: () => replica.app.close() };
+      return { url: `http://127.0.0.1:${replicaPort}`, app: replica.app, close: () => replica.app.close() };
     },
     async close() {
       for (const replica of replicas) await replica.close().catch(() => undefined);

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { SoftwarePasskey } from '../../../test/support/software-authenticator';
+import { factorsStreamFor } from '../src/mfa/factors.events';
 import { Passkeys, passkeyRegistrationBody } from '../src/mfa/passkeys';
 import { FormBrowser } from './browser-less';
-import { startLogin, type LoginHarness } from './login-harness';
+import { startLogin, statementsSentBy, type LoginHarness } from './login-harness';
 import { openSignInPage, REDIRECT_URI, signInThroughPages } from './sign-in-flow';
 
 /**
@@ -112,67 +113,113 @@ describe('a passkey sign-in, without a browser', () => {
   });
 
   test('a passwordless sign-in reads the person once: the authorization it resumes takes the credential the passkey step found', async () => {
-    const { id: userId } = await login.signUp(slug, 'grace@example.com');
-    const tenantId = (
-      await login.runtime.infrastructure.pool.query<{ tenant_id: string }>('SELECT tenant_id FROM login_tenants WHERE slug = $1', [slug])
-    ).rows[0]!.tenant_id;
-    const passkeys = login.app.get(Passkeys);
-    const passkey = new SoftwarePasskey(new URL(login.url).origin);
-    const binding = `account:test-${userId}`;
-    const registration = await passkeys.registrationOptions({ tenantId, name: 'Test' }, { userId, email: 'grace@example.com' }, binding);
-    const body = passkeyRegistrationBody.parse({ csrf: 'unused', name: 'Test passkey', response: passkey.register(registration) });
-    expect(await passkeys.register(tenantId, userId, binding, body)).toEqual({ ok: true });
-
-    /** A passkey sign-in through to the code (allowing the client when asked); how often the person's credential was read. */
-    const signIn = async () => {
-      const verifier = oidc.randomPKCECodeVerifier();
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid email',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-      });
-      const browser = new FormBrowser();
-      const form = FormBrowser.form(await browser.follow(url.href, REDIRECT_URI));
-      const verify = form.action.replace(/\/login$/, '/passkey');
-      const { csrf } = form.fields;
-      const pool = login.runtime.infrastructure.pool;
-      const query = pool.query;
-      let credentialReads = 0;
-      pool.query = function (this: typeof pool, ...args: unknown[]) {
-        const [statement] = args as [{ name?: string } | string];
-        if (typeof statement === 'object' && statement.name === 'login_credential_by_id') credentialReads++;
-        return (query as (...a: unknown[]) => unknown).apply(this, args);
-      } as typeof pool.query;
-      let step: Awaited<ReturnType<FormBrowser['request']>>;
-      try {
-        const options = await postJson(browser, `${verify}/options`, { csrf });
-        const response = passkey.assert(options.problem as unknown as { challenge: string; rpId: string });
-        const verified = await browser.request(verify, {
-          raw: { contentType: 'application/json', body: JSON.stringify({ csrf, response }) },
-        });
-        expect(verified.status).toBe(200);
-        step = await browser.follow(new URL((JSON.parse(verified.body) as { location: string }).location, login.url).href, REDIRECT_URI);
-        if (!step.location?.startsWith(REDIRECT_URI)) {
-          const consent = FormBrowser.form(step);
-          step = await browser.request(consent.action, { form: { ...consent.fields, decision: 'allow' } });
-          step = await browser.follow(step.location!, REDIRECT_URI);
-        }
-      } finally {
-        pool.query = query;
-      }
-      expect(step.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
-      return { callback: new URL(step.location!), verifier, credentialReads };
-    };
+    const { userId, passkey } = await personWithPasskey('grace@example.com');
     // The first sign-in allows the client (its consent page asks for the person again); a returning person's is measured.
-    await signIn();
-    const returning = await signIn();
-    expect(returning.credentialReads).toBe(1);
+    await passkeySignIn(passkey);
+    const returning = await passkeySignIn(passkey);
+    expect(returning.statements.get('login_credential_by_id')).toBe(1);
     // The code is the person's, and says how they signed in.
-    const tokens = await oidc.authorizationCodeGrant(config, returning.callback, { pkceCodeVerifier: returning.verifier });
+    const tokens = await oidc.authorizationCodeGrant(config, returning.callback!, { pkceCodeVerifier: returning.verifier });
     expect(tokens.claims()).toMatchObject({ sub: userId, amr: ['hwk', 'user', 'mfa'] });
   });
+
+  test('a replica verifies with the passkeys it remembers, without reading them; one removed or added elsewhere is seen all the same', async () => {
+    const { tenantId, userId, passkey } = await personWithPasskey('lin@example.com');
+    await passkeySignIn(passkey);
+    const returning = await passkeySignIn(passkey);
+    expect(returning.status).toBe(200);
+    expect(returning.statements.get('tessera_es_read_stream') ?? 0).toBe(0);
+    // PasskeyUsed is appended at the revision the remembered state had, and the sign-in's events beside the interaction's result.
+    expect(returning.statements.get('tessera_es_append_exact')).toBe(1);
+    expect(returning.statements.get('tessera_es_append_beside_oidc_1_0')).toBe(1);
+    const replica = await login.startReplica();
+    try {
+      // Removed through another replica: this one still remembers the passkey, and its use must not land.
+      expect(await replica.app.get(Passkeys).remove(tenantId, userId, passkey.credentialId)).toBe(true);
+      const removed = await passkeySignIn(passkey);
+      expect({ status: removed.status, detail: removed.detail }).toEqual({
+        status: 401,
+        detail: expect.stringContaining('not registered'),
+      });
+      // Registered through the other replica: missing from what this one remembers, so read.
+      const another = await registerPasskey(replica.app.get(Passkeys), tenantId, userId, 'lin@example.com');
+      const added = await passkeySignIn(another);
+      expect(added.status).toBe(200);
+      const uses = await login.runtime.infrastructure.pool.query<{ type: string }>(
+        'SELECT type FROM es_events WHERE stream_name = $1 ORDER BY seq',
+        [factorsStreamFor(tenantId, userId)],
+      );
+      expect(uses.rows.map((row) => row.type)).toEqual([
+        'PasskeyRegistered',
+        'PasskeyUsed',
+        'PasskeyUsed',
+        'PasskeyRemoved',
+        'PasskeyRegistered',
+        'PasskeyUsed',
+      ]);
+    } finally {
+      await replica.close();
+    }
+  });
 });
+
+async function personWithPasskey(email: string) {
+  const { id: userId } = await login.signUp(slug, email);
+  const tenantId = (
+    await login.runtime.infrastructure.pool.query<{ tenant_id: string }>('SELECT tenant_id FROM login_tenants WHERE slug = $1', [slug])
+  ).rows[0]!.tenant_id;
+  const passkey = await registerPasskey(login.app.get(Passkeys), tenantId, userId, email);
+  return { tenantId, userId, passkey };
+}
+
+/** A passkey registered as the account page registers one, through `passkeys` (one replica's). */
+async function registerPasskey(passkeys: Passkeys, tenantId: string, userId: string, email: string): Promise<SoftwarePasskey> {
+  const passkey = new SoftwarePasskey(new URL(login.url).origin);
+  const binding = `account:test-${randomUUID()}`;
+  const registration = await passkeys.registrationOptions({ tenantId, name: 'Test' }, { userId, email }, binding);
+  const body = passkeyRegistrationBody.parse({ csrf: 'unused', name: 'Test passkey', response: passkey.register(registration) });
+  expect(await passkeys.register(tenantId, userId, binding, body)).toEqual({ ok: true });
+  return passkey;
+}
+
+/**
+ * A passwordless passkey sign-in at this harness's login, through to the code (allowing the client
+ * when asked); the named statements the verification and the authorization sent, by name.
+ */
+interface PasskeySignInEnd {
+  readonly status: number;
+  readonly detail?: string;
+  readonly callback?: URL;
+}
+
+async function passkeySignIn(passkey: SoftwarePasskey) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+  const browser = new FormBrowser();
+  const form = FormBrowser.form(await browser.follow(url.href, REDIRECT_URI));
+  const verify = form.action.replace(/\/login$/, '/passkey');
+  const { csrf } = form.fields;
+  const options = await postJson(browser, `${verify}/options`, { csrf });
+  const response = passkey.assert(options.problem as unknown as { challenge: string; rpId: string });
+  const { result, statements } = await statementsSentBy(login.runtime.infrastructure.pool, async (): Promise<PasskeySignInEnd> => {
+    const verified = await browser.request(verify, { raw: { contentType: 'application/json', body: JSON.stringify({ csrf, response }) } });
+    if (verified.status !== 200) return { status: verified.status, detail: (JSON.parse(verified.body) as { detail?: string }).detail };
+    let step = await browser.follow(new URL((JSON.parse(verified.body) as { location: string }).location, login.url).href, REDIRECT_URI);
+    if (!step.location?.startsWith(REDIRECT_URI)) {
+      const consent = FormBrowser.form(step);
+      step = await browser.request(consent.action, { form: { ...consent.fields, decision: 'allow' } });
+      step = await browser.follow(step.location!, REDIRECT_URI);
+    }
+    expect(step.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
+    return { status: verified.status, callback: new URL(step.location!) };
+  });
+  return { ...result, verifier, statements };
+}
 
 describe('a passkey registration, without a browser', () => {
   test('malformed attestations and names are 400s naming the field; one that does not verify stores nothing', async () => {

@@ -252,6 +252,24 @@ export class CommandRunner {
     });
   }
 
+  /**
+   * A stream's state for a command about to be handled on it: the cached state as it stands, with
+   * no read, when there is one (`fresh` false); read otherwise. A stale state cannot settle
+   * anything: the command's append, guarded by the revision it was decided on, fails when another
+   * process wrote since, and a rejection decided on a cached state is checked against the store.
+   * So this serves only what that command will settle (say, which key to verify a signature
+   * with), never an answer that stands on its own: that takes `load`.
+   */
+  async stateForCommand<Event extends DomainEvent, State>(
+    streamName: string,
+    decider: Evolving<Event, State>,
+  ): Promise<{ state: State; revision: bigint; fresh: boolean }> {
+    const cache = this.cache;
+    const cached = cache ? await cache.inTurn(streamName, async () => cache.peek(streamName)) : undefined;
+    if (cached) return { state: cached.state as State, revision: cached.revision, fresh: false };
+    return { ...(await this.load(streamName, decider)), fresh: true };
+  }
+
   /** The whole stream from the store, folded, with every event decoded (an export of all that is held). */
   async history<Event extends DomainEvent, State>(
     streamName: string,

@@ -202,7 +202,7 @@ export class Passkeys {
     const userId = expectedUserId ?? named;
     if (!userId || (named !== undefined && named !== userId) || !z.uuid().safeParse(userId).success)
       return { ok: false, reason: 'unknown-passkey' };
-    const known = (await this.state(tenantId, userId)).passkeys.find((passkey) => passkey.credentialId === body.response.id);
+    const known = await this.registeredPasskey(tenantId, userId, body.response.id);
     if (!known) return { ok: false, reason: 'unknown-passkey' };
     const verification = await this.verified('/response', () =>
       verifyAuthenticationResponse({
@@ -229,6 +229,22 @@ export class Passkeys {
     if (refused?.type === 'PasskeyRefused')
       return { ok: false, reason: refused.data.reason === 'counter-regressed' ? 'cloned' : 'not-verified' };
     return { ok: true, userId };
+  }
+
+  /**
+   * The passkey to verify an assertion with. A state this process remembers is taken as it is (no
+   * read): the UsePasskey that follows is appended at the revision it was decided on, so a passkey
+   * removed meanwhile by another replica fails that append, and the command decided again on the
+   * stored state refuses it. A key never changes under its credential id. Only a passkey missing
+   * from a remembered state (registered elsewhere since) costs a read.
+   */
+  private async registeredPasskey(tenantId: string, userId: string, credentialId: string) {
+    const stream = factorsStreamFor(tenantId, userId);
+    const of = (state: FactorsState) => state.passkeys.find((passkey) => passkey.credentialId === credentialId);
+    const remembered = await this.commands.stateForCommand(stream, this.decider);
+    const found = of(remembered.state);
+    if (found || remembered.fresh) return found;
+    return of((await this.commands.load(stream, this.decider)).state);
   }
 
   async remove(tenantId: string, userId: string, credentialId: string): Promise<boolean> {
