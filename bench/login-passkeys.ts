@@ -4,8 +4,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Pool } from 'pg';
 import { Passkeys, passkeyRegistrationBody, relyingPartyOf } from '../apps/login/src/mfa/passkeys';
 import { SoftwarePasskey } from '../test/support/software-authenticator';
-import { onToCode, openSignInPageOf } from './login';
 import { startBareProvider } from './support/bare-oidc-provider';
+import { PasskeyBrowsers } from './support/passkey-browsers';
 import { median, runClosedLoops, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
 import { cores, perSecond, type ScenarioResult } from './support/report';
@@ -44,50 +44,51 @@ interface PasskeyPerson {
  * the page script's two requests (options, then the assertion, verified with
  * @simplewebauthn/server and recorded as PasskeyUsed) and on to the authorization code, against
  * the library's own verification of an assertion in the same run (the ceiling: the signature
- * check and the parsing it costs, nothing of HTTP or storage). The assertions are made in this
- * process by a software authenticator (node:crypto ES256, test/support), so their signing is
- * charged to the figure. One person per concurrent client, each with their passkey (signature
- * counts move forward one sign-in at a time, as one device's would).
+ * check and the parsing it costs, nothing of HTTP or storage). The browsers and their software
+ * authenticators (node:crypto ES256, test/support) run on a thread of their own (PasskeyBrowsers),
+ * as browsers never share login's event loop; their CPU, signing included, is charged to the
+ * figure. One person per concurrent client, each with their passkey (signature counts move
+ * forward one sign-in at a time, as one device's would).
  */
 export async function benchPasskeySignIns(setup: PasskeyBenchSetup): Promise<ScenarioResult> {
   const people = await enrolPeople(setup);
   const origin = new URL(setup.loginUrl).origin;
-  const openSignInPage = async () => {
-    const { browser, page } = await openSignInPageOf(setup.agent, setup.loginUrl, setup);
-    const action = /<form[^>]*action="([^"]+)"/.exec(page.body)?.[1];
-    const csrf = /name="csrf" value="([^"]*)"/.exec(page.body)?.[1];
-    if (!action || !csrf) throw new Error('no sign-in form');
-    return { browser, verify: action.replace(/\/login$/, '/passkey'), csrf };
-  };
-  /** Options, assertion, and on to the code: what a passkey sign-in costs from the button to the application. */
-  const signIn = async (page: Awaited<ReturnType<typeof openSignInPage>>, worker: number): Promise<number> => {
-    const person = people[worker % people.length]!;
-    const options = await page.browser.send('POST', `${page.verify}/options`, { json: { csrf: page.csrf } });
-    if (options.status !== 200) throw new Error(`no passkey options: ${options.status}`);
-    const response = person.passkey.assert(JSON.parse(options.body) as { challenge: string; rpId: string });
-    const verified = await page.browser.send('POST', page.verify, { json: { csrf: page.csrf, response } });
-    if (verified.status !== 200) throw new Error(`passkey refused: ${verified.status} ${verified.body.slice(0, 200)}`);
-    // The first sign-in of each person allows the client once (in the warm-up).
-    return onToCode(page.browser, (JSON.parse(verified.body) as { location: string }).location, setup.redirectUri);
-  };
+  const browsers = new PasskeyBrowsers({
+    loginUrl: setup.loginUrl,
+    slug: setup.slug,
+    clientId: setup.clientId,
+    redirectUri: setup.redirectUri,
+    sockets: setup.concurrency,
+    // The passkeys go to the browsers' thread; this one signs nothing from here on.
+    passkeys: people.map((person) => person.passkey.transfer()),
+  });
+  // The first sign-in of each person allows the client once (in the warm-up).
+  const signIn = (worker: number): Promise<number> => browsers.signIn(worker);
   const throughToCode = async (): Promise<Throughput> => {
-    const pages: Awaited<ReturnType<typeof openSignInPage>>[] = [];
-    const wanted = Math.ceil((PREPARED_PAGES_PER_SECOND * setup.windowMs) / 1000);
-    await Promise.all(
-      Array.from({ length: setup.concurrency }, async () => {
-        while (pages.length < wanted) pages.push(await openSignInPage());
-      }),
-    );
+    await browsers.openPages(Math.ceil((PREPARED_PAGES_PER_SECOND * setup.windowMs) / 1000));
     // Past the pages opened before, a page is opened inside the window: counted against the figure, never failing it.
-    return runClosedLoops(setup.concurrency, setup.windowMs, async (worker) => signIn(pages.pop() ?? (await openSignInPage()), worker));
+    return runClosedLoops(setup.concurrency, setup.windowMs, signIn);
   };
+  try {
+    return await measure(setup, origin, signIn, throughToCode);
+  } finally {
+    await browsers.close();
+  }
+}
+
+async function measure(
+  setup: PasskeyBenchSetup,
+  origin: string,
+  signIn: (worker: number) => Promise<number>,
+  throughToCode: () => Promise<Throughput>,
+): Promise<ScenarioResult> {
   const ceiling = await libraryVerification(setup.loginUrl, origin);
   const summary = await runPaired({
     label: 'passkey sign-ins (options, assertion, code)',
     repetitions: setup.repetitions,
     warmUp: async () => {
       await runClosedLoops(setup.concurrency, setup.warmUpMs, ceiling);
-      await runClosedLoops(setup.concurrency, setup.warmUpMs, async (worker) => signIn(await openSignInPage(), worker));
+      await runClosedLoops(setup.concurrency, setup.warmUpMs, signIn);
     },
     ceiling: () => runClosedLoops(setup.concurrency, setup.windowMs, ceiling),
     figure: throughToCode,
@@ -118,7 +119,7 @@ export async function benchPasskeySignIns(setup: PasskeyBenchSetup): Promise<Sce
   const passes = summary.medianFigure >= PASSKEY_SIGN_INS_TARGET && p99 < PASSKEY_P99_TARGET_MS;
   return {
     id: 'login-passkey-sign-ins',
-    title: `Passkey sign-ins without a password, options + assertion through to the code, pages opened before the window (${setup.concurrency} concurrent, one passkey each, assertions signed in-process) vs @simplewebauthn/server verifyAuthenticationResponse`,
+    title: `Passkey sign-ins without a password, options + assertion through to the code, pages opened before the window (${setup.concurrency} concurrent, one passkey each, browsers and authenticators on a thread of their own) vs @simplewebauthn/server verifyAuthenticationResponse`,
     rows: [
       {
         measure: `6c. passkey sign-ins x${setup.concurrency}`,

@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { generateSync } from 'otplib';
 import type { Pool } from 'pg';
 import { SecondFactors } from '../apps/login/src/mfa/second-factors';
-import { BenchHttp, formOf, onToCode, openSignInPageOf } from './login';
+import { BenchHttp, formOf, onToCode, openSignInPageOf } from './support/bench-browser';
 import { runClosedLoops, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
 import { cores, perSecond, ratioVerdict, type ScenarioResult } from './support/report';

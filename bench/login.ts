@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { verify as argon2Verify, hash } from '@node-rs/argon2';
@@ -15,6 +15,7 @@ import { openRegisterRuntime, registerServiceOptions } from '../apps/register/sr
 import { ARGON2ID_OPTIONS } from '#contracts';
 import { createServiceApp } from '#platform';
 import { benchPasskeySignIns } from './login-passkeys';
+import { BenchHttp, formOf, onToCode, openSignInPageOf } from './support/bench-browser';
 import { benchTotpSignIns } from './login-totp';
 import { runClosedLoops, type Throughput } from './support/measure';
 import { pairedDetails, runPaired } from './support/paired';
@@ -37,59 +38,6 @@ const SIGN_IN_TARGET = 0.7;
 const PREPARED_PAGES_PER_SECOND = 150;
 const PASSWORD = 'correct horse battery staple';
 const REDIRECT_URI = 'http://localhost:9/callback';
-
-interface Answer {
-  readonly status: number;
-  readonly location?: string;
-  readonly body: string;
-}
-
-/** Keep-alive HTTP with an optional cookie jar: the bench's browser and client in one. */
-export class BenchHttp {
-  private readonly cookies = new Map<string, string>();
-
-  constructor(
-    private readonly agent: Agent,
-    private readonly base: string,
-  ) {}
-
-  send(
-    method: string,
-    path: string,
-    options: { form?: Record<string, string>; json?: object; headers?: Record<string, string> } = {},
-  ): Promise<Answer> {
-    const payload = options.form
-      ? Buffer.from(new URLSearchParams(options.form).toString())
-      : options.json
-        ? Buffer.from(JSON.stringify(options.json))
-        : undefined;
-    const headers: Record<string, string> = { ...options.headers };
-    const contentType = options.form ? 'application/x-www-form-urlencoded' : 'application/json';
-    if (payload) Object.assign(headers, { 'content-type': contentType, 'content-length': String(payload.length) });
-    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    return new Promise((resolve, reject) => {
-      const outgoing = request(new URL(path, this.base), { method, agent: this.agent, headers }, (response) => {
-        for (const line of response.headers['set-cookie'] ?? []) {
-          const pair = line.split(';')[0]!;
-          const eq = pair.indexOf('=');
-          this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
-        }
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, location: response.headers.location, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-      });
-      outgoing.on('error', reject);
-      outgoing.end(payload);
-    });
-  }
-
-  clearCookies(): void {
-    this.cookies.clear();
-  }
-}
 
 /**
  * The token requests' HTTP client, on a thread of its own: an API client never shares login's event
@@ -154,49 +102,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** A browser that followed a client's authorization request (code, PKCE) to the sign-in page, and that page. */
-export async function openSignInPageOf(
-  agent: Agent,
-  loginUrl: string,
-  at: { slug: string; clientId: string; redirectUri: string },
-): Promise<{ browser: BenchHttp; page: Answer }> {
-  const browser = new BenchHttp(agent, loginUrl);
-  const query = new URLSearchParams({
-    client_id: at.clientId,
-    response_type: 'code',
-    redirect_uri: at.redirectUri,
-    scope: 'openid',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-  });
-  const authorized = await browser.send('GET', `/t/${at.slug}/auth?${query}`);
-  return { browser, page: await browser.send('GET', authorized.location!) };
-}
-
-/**
- * From the authorization endpoint the sign-in sent the browser back to, on to the client's redirect
- * with a code: through the consent page the first time a person signs in to the client. Returns 1 (one sign-in).
- */
-export async function onToCode(browser: BenchHttp, resume: string, redirectUri: string): Promise<number> {
-  let answer = await browser.send('GET', resume);
-  if (!answer.location!.startsWith(redirectUri)) {
-    answer = await browser.send('GET', answer.location!);
-    const consent = formOf(answer.body);
-    answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
-    answer = await browser.send('GET', answer.location!);
-  }
-  if (!answer.location?.startsWith(`${redirectUri}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
-  return 1;
-}
-
-export function formOf(html: string): { action: string; csrf: string } {
-  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-  const csrf = /name="csrf" value="([^"]*)"/.exec(html)?.[1];
-  if (!action || !csrf) throw new Error('no form on the page');
-  const decode = (text: string) => text.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
-  return { action: decode(action), csrf: decode(csrf) };
 }
 
 /** Register and login as main.ts builds them (production settings, logs built but dropped), on one database. */

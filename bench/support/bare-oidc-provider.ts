@@ -2,7 +2,7 @@ import { createServer, type Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import type { OidcAdapter, OidcAdapterClass, OidcPayload } from '../../apps/login/src/oidc/postgres-adapter';
-import { BenchHttp } from '../login';
+import { BenchHttp } from './bench-browser';
 
 const REDIRECT_URI = 'http://127.0.0.1:1/callback';
 const AUTHORIZE = new URLSearchParams({

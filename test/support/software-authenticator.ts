@@ -1,5 +1,16 @@
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { isoCBOR } from '@simplewebauthn/server/helpers';
+
+/** A passkey as another thread takes it over (SoftwarePasskey.transfer), to go on signing where this one stopped. */
+export interface TransferredPasskey {
+  readonly origin: string;
+  readonly credentialId: string;
+  /** PKCS #8 PEM. */
+  readonly privateKey: string;
+  readonly userHandle?: string;
+  readonly counts: boolean;
+  readonly signCount: number;
+}
 
 /**
  * A passkey held in memory: what a platform authenticator does for navigator.credentials, done
@@ -24,6 +35,30 @@ export class SoftwarePasskey {
     this.privateKey = privateKey;
     this.publicKey = publicKey;
     this.credentialId = randomBytes(32).toString('base64url');
+  }
+
+  /** This passkey for another thread; stop signing with this copy, or the two counts diverge. */
+  transfer(): TransferredPasskey {
+    return {
+      origin: this.origin,
+      credentialId: this.credentialId,
+      privateKey: this.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      ...(this.userHandle ? { userHandle: this.userHandle } : {}),
+      counts: this.counts,
+      signCount: this.signCount,
+    };
+  }
+
+  static restore(transferred: TransferredPasskey): SoftwarePasskey {
+    const passkey = new SoftwarePasskey(transferred.origin, transferred.userHandle, transferred.counts);
+    const privateKey = createPrivateKey(transferred.privateKey);
+    Object.assign(passkey, {
+      credentialId: transferred.credentialId,
+      privateKey,
+      publicKey: createPublicKey(privateKey),
+      signCount: transferred.signCount,
+    });
+    return passkey;
   }
 
   /** The answer to navigator.credentials.create(options): an attestation of format `none` with this key. */

@@ -1,0 +1,97 @@
+import { Agent, request } from 'node:http';
+
+export interface Answer {
+  readonly status: number;
+  readonly location?: string;
+  readonly body: string;
+}
+
+/** Keep-alive HTTP with an optional cookie jar: the bench's browser and client in one. */
+export class BenchHttp {
+  private readonly cookies = new Map<string, string>();
+
+  constructor(
+    private readonly agent: Agent,
+    private readonly base: string,
+  ) {}
+
+  send(
+    method: string,
+    path: string,
+    options: { form?: Record<string, string>; json?: object; headers?: Record<string, string> } = {},
+  ): Promise<Answer> {
+    const payload = options.form
+      ? Buffer.from(new URLSearchParams(options.form).toString())
+      : options.json
+        ? Buffer.from(JSON.stringify(options.json))
+        : undefined;
+    const headers: Record<string, string> = { ...options.headers };
+    const contentType = options.form ? 'application/x-www-form-urlencoded' : 'application/json';
+    if (payload) Object.assign(headers, { 'content-type': contentType, 'content-length': String(payload.length) });
+    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    return new Promise((resolve, reject) => {
+      const outgoing = request(new URL(path, this.base), { method, agent: this.agent, headers }, (response) => {
+        for (const line of response.headers['set-cookie'] ?? []) {
+          const pair = line.split(';')[0]!;
+          const eq = pair.indexOf('=');
+          this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
+        }
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, location: response.headers.location, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      });
+      outgoing.on('error', reject);
+      outgoing.end(payload);
+    });
+  }
+
+  clearCookies(): void {
+    this.cookies.clear();
+  }
+}
+
+/** A browser that followed a client's authorization request (code, PKCE) to the sign-in page, and that page. */
+export async function openSignInPageOf(
+  agent: Agent,
+  loginUrl: string,
+  at: { slug: string; clientId: string; redirectUri: string },
+): Promise<{ browser: BenchHttp; page: Answer }> {
+  const browser = new BenchHttp(agent, loginUrl);
+  const query = new URLSearchParams({
+    client_id: at.clientId,
+    response_type: 'code',
+    redirect_uri: at.redirectUri,
+    scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+  const authorized = await browser.send('GET', `/t/${at.slug}/auth?${query}`);
+  return { browser, page: await browser.send('GET', authorized.location!) };
+}
+
+/**
+ * From the authorization endpoint the sign-in sent the browser back to, on to the client's redirect
+ * with a code: through the consent page the first time a person signs in to the client. Returns 1 (one sign-in).
+ */
+export async function onToCode(browser: BenchHttp, resume: string, redirectUri: string): Promise<number> {
+  let answer = await browser.send('GET', resume);
+  if (!answer.location!.startsWith(redirectUri)) {
+    answer = await browser.send('GET', answer.location!);
+    const consent = formOf(answer.body);
+    answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
+    answer = await browser.send('GET', answer.location!);
+  }
+  if (!answer.location?.startsWith(`${redirectUri}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
+  return 1;
+}
+
+export function formOf(html: string): { action: string; csrf: string } {
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+  const csrf = /name="csrf" value="([^"]*)"/.exec(html)?.[1];
+  if (!action || !csrf) throw new Error('no form on the page');
+  const decode = (text: string) => text.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
+  return { action: decode(action), csrf: decode(csrf) };
+}
