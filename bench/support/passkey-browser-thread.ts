@@ -1,7 +1,7 @@
 import { Agent } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SoftwarePasskey } from '../../test/support/software-authenticator';
-import { onToCode, openSignInPageOf, type BenchHttp } from './bench-browser';
+import { formOf, onToCode, openSignInPageOf, type BenchHttp } from './bench-browser';
 import type { PasskeyBrowsersData, PasskeyBrowsersRequest } from './passkey-browsers';
 
 /**
@@ -15,9 +15,7 @@ let pages: { browser: BenchHttp; verify: string; csrf: string }[] = [];
 
 async function openSignInPage() {
   const { browser, page } = await openSignInPageOf(agent, data.loginUrl, data);
-  const action = /<form[^>]*action="([^"]+)"/.exec(page.body)?.[1];
-  const csrf = /name="csrf" value="([^"]*)"/.exec(page.body)?.[1];
-  if (!action || !csrf) throw new Error('no sign-in form');
+  const { action, csrf } = formOf(page.body);
   return { browser, verify: action.replace(/\/login$/, '/passkey'), csrf };
 }
 
