@@ -70,13 +70,14 @@ export async function benchPasskeySignIns(setup: PasskeyBenchSetup): Promise<Sce
     return runClosedLoops(setup.concurrency, setup.windowMs, signIn);
   };
   try {
-    return await measure(setup, origin, signIn, throughToCode);
+    return await againstCeilings(setup, origin, signIn, throughToCode);
   } finally {
     await browsers.close();
   }
 }
 
-async function measure(
+/** The sign-ins paired with the library's verifications, then with the bare oidc-provider's codes. */
+async function againstCeilings(
   setup: PasskeyBenchSetup,
   origin: string,
   signIn: (worker: number) => Promise<number>,

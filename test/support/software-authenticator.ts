@@ -30,11 +30,20 @@ export class SoftwarePasskey {
     private userHandle?: string,
     /** Counts signatures (false: always 0, as synced passkeys report). */
     private readonly counts = true,
+    /** The passkey another thread held (restore); a new key and credential id otherwise. */
+    transferred?: TransferredPasskey,
   ) {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    this.privateKey = privateKey;
-    this.publicKey = publicKey;
-    this.credentialId = randomBytes(32).toString('base64url');
+    if (transferred) {
+      this.privateKey = createPrivateKey(transferred.privateKey);
+      this.publicKey = createPublicKey(this.privateKey);
+      this.credentialId = transferred.credentialId;
+      this.signCount = transferred.signCount;
+    } else {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      this.privateKey = privateKey;
+      this.publicKey = publicKey;
+      this.credentialId = randomBytes(32).toString('base64url');
+    }
   }
 
   /** This passkey for another thread; stop signing with this copy, or the two counts diverge. */
@@ -50,15 +59,7 @@ export class SoftwarePasskey {
   }
 
   static restore(transferred: TransferredPasskey): SoftwarePasskey {
-    const passkey = new SoftwarePasskey(transferred.origin, transferred.userHandle, transferred.counts);
-    const privateKey = createPrivateKey(transferred.privateKey);
-    Object.assign(passkey, {
-      credentialId: transferred.credentialId,
-      privateKey,
-      publicKey: createPublicKey(privateKey),
-      signCount: transferred.signCount,
-    });
-    return passkey;
+    return new SoftwarePasskey(transferred.origin, transferred.userHandle, transferred.counts, transferred);
   }
 
   /** The answer to navigator.credentials.create(options): an attestation of format `none` with this key. */

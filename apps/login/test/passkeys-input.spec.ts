@@ -182,26 +182,19 @@ async function registerPasskey(passkeys: Passkeys, tenantId: string, userId: str
   return passkey;
 }
 
-/**
- * A passwordless passkey sign-in at this harness's login, through to the code (allowing the client
- * when asked); the named statements the verification and the authorization sent, by name.
- */
+/** Where a passkey sign-in ended: refused (status and the problem's detail), or at the client with a code. */
 interface PasskeySignInEnd {
   readonly status: number;
   readonly detail?: string;
   readonly callback?: URL;
 }
 
+/**
+ * A passwordless passkey sign-in at this harness's login, through to the code (allowing the client
+ * when asked), with the named statements the assertion and the authorization sent.
+ */
 async function passkeySignIn(passkey: SoftwarePasskey) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-  });
-  const browser = new FormBrowser();
-  const form = FormBrowser.form(await browser.follow(url.href, REDIRECT_URI));
+  const { browser, form, verifier } = await openSignInPage(config, 'openid email');
   const verify = form.action.replace(/\/login$/, '/passkey');
   const { csrf } = form.fields;
   const options = await postJson(browser, `${verify}/options`, { csrf });

@@ -45,14 +45,15 @@ export async function signInThroughPages(
 }
 
 /** The hosted sign-in page of a fresh authorization request (code flow, PKCE), and its form. */
-export async function openSignInPage(config: oidc.Configuration) {
+export async function openSignInPage(config: oidc.Configuration, scope = 'openid') {
+  const verifier = oidc.randomPKCECodeVerifier();
   const url = oidc.buildAuthorizationUrl(config, {
     redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    scope,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
   });
   const browser = new FormBrowser();
   const page = await browser.follow(url.href, REDIRECT_URI);
-  return { browser, form: FormBrowser.form(page), page };
+  return { browser, form: FormBrowser.form(page), page, verifier };
 }
