@@ -7,6 +7,10 @@ import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 let login: LoginHarness;
 let slug: string;
 let config: oidc.Configuration;
+const LIFETIME_S = 30;
+/** oidc-provider still accepts a stored session this long past its expiry (its default clockTolerance). */
+const CLOCK_TOLERANCE_S = 15;
+const PAST_LIFETIME_MS = (LIFETIME_S + CLOCK_TOLERANCE_S + 1) * 1000 + 100;
 
 /**
  * Moves the clock the provider and the client read (Date) past a lifetime without waiting it out;
@@ -33,9 +37,11 @@ function advanceClock(ms: number): void {
 afterEach(() => jest.useRealTimers());
 
 beforeAll(async () => {
+  // oidc-provider counts lifetimes in whole seconds from a floored issue time, so a 1 s lifetime can end
+  // a millisecond after issue; these outlast any sign-in, and the tests move the clock past them.
   login = await startLogin({
-    AUTHORIZATION_CODE_TTL_S: '1',
-    SESSION_TTL_S: '1',
+    AUTHORIZATION_CODE_TTL_S: String(LIFETIME_S),
+    SESSION_TTL_S: String(LIFETIME_S),
     LOGIN_UNVERIFIED_EMAIL_TENANTS: 'strict-shop=refuse',
     LOGIN_IP_FAILURE_LIMIT: '3',
   });
@@ -65,16 +71,30 @@ describe('policies and lifetimes', () => {
 
   it('refuses an expired authorization code', async () => {
     const { callback, verifier, state } = await signInThroughPages(slug, config);
-    advanceClock(2100);
+    advanceClock(PAST_LIFETIME_MS);
     await expect(oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject(
       { error: 'invalid_grant' },
     );
   });
 
   it('keeps an offline refresh token working after the session has expired', async () => {
-    const { callback, verifier, state } = await signInThroughPages(slug, config);
+    const { callback, verifier, state, browser } = await signInThroughPages(slug, config);
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
-    advanceClock(2100);
+    const code_challenge = await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier());
+    const silently = () =>
+      browser.follow(
+        oidc.buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid',
+          prompt: 'none',
+          code_challenge,
+          code_challenge_method: 'S256',
+        }).href,
+        REDIRECT_URI,
+      );
+    expect((await silently()).location).toMatch(/[?&]code=/);
+    advanceClock(PAST_LIFETIME_MS);
+    expect((await silently()).location).toMatch(/[?&]error=login_required/);
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.access_token).toEqual(expect.any(String));
   });
