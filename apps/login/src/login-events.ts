@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent, EventCodec } from '#cqrs';
 import type { Pool } from 'pg';
-import type { EventStore, StreamEvents } from '#eventstore';
+import type { AppendResult, EventStore, ExpectedRevision, StreamAppend, StreamEvents } from '#eventstore';
 import { artefactWritesBeside, storeWrites, type ArtefactWrite } from './oidc/request-artefacts';
 
 export interface StreamRecord {
@@ -34,16 +34,30 @@ export class LoginEventLog {
    * Facts, and the OIDC artefact writes that go with them (a sign-in's interaction result): in one
    * statement, which commits both or neither, when the store can write beside them in login's
    * own database (a transactional store there); side by side otherwise.
+   *
+   * `decided`: a decision's append (CommandRunner's storeWith), guarded by the revision it was
+   * decided on and stored in that same statement, so the facts stand only with it. When the
+   * revision no longer holds nothing is stored and the WrongExpectedRevisionError is thrown; side by
+   * side, it goes first and nothing else is written unless it is stored.
    */
-  async recordAllWith(tenantId: string, records: readonly StreamRecord[], artefacts: readonly ArtefactWrite[]): Promise<void> {
+  async recordAllWith(
+    tenantId: string,
+    records: readonly StreamRecord[],
+    artefacts: readonly ArtefactWrite[],
+    decided?: StreamAppend,
+  ): Promise<AppendResult | undefined> {
     const streams = await this.encode(tenantId, records, randomUUID());
     const beside = artefactWritesBeside(tenantId, artefacts);
     const transactional = this.store.transactional;
     if (beside && streams.length > 0 && transactional?.sharesDatabaseWith(this.pool)) {
-      await transactional.appendToStreamsBeside(streams, beside);
-      return;
+      const results = await transactional.appendToStreamsBeside(decided ? [...streams, decided] : streams, beside);
+      return decided ? results[streams.length] : undefined;
     }
+    const stored = decided
+      ? await this.store.appendToStream(decided.streamName, decided.events, { expectedRevision: expectedRevisionOf(decided) })
+      : undefined;
     await Promise.all([storeWrites(this.pool, tenantId, artefacts), this.append(streams)]);
+    return stored;
   }
 
   private async append(streams: readonly StreamEvents[]): Promise<void> {
@@ -59,4 +73,8 @@ export class LoginEventLog {
         .map(async (record) => ({ streamName: record.streamName, events: await this.codec.encodeAll(record.events, context) })),
     );
   }
+}
+
+function expectedRevisionOf(append: StreamAppend): ExpectedRevision {
+  return append.expectedRevision === -1n ? 'no_stream' : append.expectedRevision;
 }

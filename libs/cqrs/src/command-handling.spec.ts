@@ -77,6 +77,49 @@ describe('command runner: one command on one stream', () => {
       expect(outcome).toEqual({ accepted: false, rejection: { kind: 'Taken', by: holder } });
   });
 
+  test('storeWith stores a decision in the caller’s write at the revision decided on; refused there, it is decided again and offered again', async () => {
+    await claim('seat-w', 'ada');
+    // A seat anyone may claim again: every claim is an event.
+    const anyone = { ...seatDecider, decide: (command: Claim) => accept(SeatClaimed({ holder: command.holder })) };
+    const offered: { events: string[]; expectedRevision: bigint }[] = [];
+    let raced = false;
+    const outcome = await runner.handle({
+      streamName: 'seat-w',
+      decider: anyone,
+      command: { holder: 'bob' },
+      context: ledger.context,
+      retriesOnConflict: 1,
+      storeWith: async ({ events, append }) => {
+        offered.push({ events: events.map((event) => event.data.holder), expectedRevision: append.expectedRevision });
+        // The first time, another writer gets there first: the caller's guarded write is refused.
+        if (!raced) {
+          raced = true;
+          await runner.handle({ streamName: 'seat-w', decider: anyone, command: { holder: 'cy' }, context: ledger.context });
+          throw new WrongExpectedRevisionError('seat-w', append.expectedRevision);
+        }
+        return store.appendToStream(append.streamName, append.events, { expectedRevision: append.expectedRevision });
+      },
+    });
+    expect(offered).toEqual([
+      { events: ['bob'], expectedRevision: 0n },
+      { events: ['bob'], expectedRevision: 1n },
+    ]);
+    expect(outcome).toMatchObject({ accepted: true, nextExpectedRevision: 2n });
+    expect((await store.readStream('seat-w')).map((event) => (event.data as { holder: string }).holder)).toEqual(['ada', 'cy', 'bob']);
+  });
+
+  test('storeWith answering undefined has the decision appended as usual', async () => {
+    const outcome = await runner.handle({
+      streamName: 'seat-u',
+      decider: seatDecider,
+      command: { holder: 'ada' },
+      context: ledger.context,
+      storeWith: async () => undefined,
+    });
+    expect(outcome).toMatchObject({ accepted: true, nextExpectedRevision: 0n });
+    expect(await store.readStream('seat-u')).toHaveLength(1);
+  });
+
   test('without retries, a lost race surfaces as a conflict', async () => {
     await claim('seat-e', 'ada');
     const racing = new CommandRunner(

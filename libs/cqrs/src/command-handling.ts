@@ -7,6 +7,7 @@ import {
   type EventStore,
   type ExpectedRevision,
   type Position,
+  type StreamAppend,
   type TransactionalEventStore,
 } from '#eventstore';
 import { decideUntilStored, settledState, type Appendable, type AppendRound, type LoopSteps, type StreamDecision } from './command-loop';
@@ -51,6 +52,15 @@ export interface StreamCommand<Command, Event extends DomainEvent, State, Reject
    * append fails and the command is handled the usual way, so the hint costs nothing in correctness.
    */
   readonly expectNewStream?: boolean;
+  /**
+   * Stores an accepted decision in a write of the caller's instead of a plain append, so that what
+   * the caller records beside it (a sign-in with the code it used) commits with it or not at all.
+   * Given the decided events and their append, at the revision they were decided on, it stores
+   * that append guarded by that revision: a WrongExpectedRevisionError when it no longer holds,
+   * and the command is decided again on what the winner wrote, and this called again. Undefined
+   * from it: the events are appended as usual.
+   */
+  readonly storeWith?: (decided: { readonly events: readonly Event[]; readonly append: StreamAppend }) => Promise<AppendResult | undefined>;
 }
 
 export type CommandOutcome<Event, Rejection> =
@@ -290,7 +300,9 @@ export class CommandRunner {
     const { streamName, decider, command, context } = request;
     const { decided, stored } = await decideUntilStored(
       [{ streamName, commands: [{ command, context }], known }],
-      this.steps(decider, request.retriesOnConflict, (appending) => this.appendEach(appending)),
+      this.steps(decider, request.retriesOnConflict, (appending) =>
+        request.storeWith ? this.storeThrough(request.storeWith, appending) : this.appendEach(appending),
+      ),
     );
     const [one] = decided as [StreamDecision<Command, Event, State, Rejection>];
     const decision = one.decisions[0]!;
@@ -337,6 +349,23 @@ export class CommandRunner {
       }
     });
     return { stored, refused, conflict };
+  }
+
+  /** One stream's decision through the caller's write (StreamCommand.storeWith). */
+  private async storeThrough<Event extends DomainEvent>(
+    storeWith: NonNullable<StreamCommand<unknown, Event, unknown, unknown>['storeWith']>,
+    decided: readonly Appendable[],
+  ): Promise<AppendRound> {
+    const [one] = decided as [Appendable];
+    const append = { streamName: one.streamName, events: one.toAppend, expectedRevision: one.known.revision };
+    try {
+      const stored = await storeWith({ events: one.events as readonly Event[], append });
+      if (!stored) return await this.appendEach(decided);
+      return { stored: new Map([[one.streamName, stored]]), refused: [] };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError)) throw error;
+      return { stored: new Map(), refused: [one.streamName], conflict: error };
+    }
   }
 
   /** Every stream in one statement inside the caller's transaction: all are stored, or none. */

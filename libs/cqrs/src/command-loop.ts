@@ -35,6 +35,8 @@ export interface StreamDecision<Command, Event extends DomainEvent, State, Rejec
 /** What an append needs of a decision. */
 export interface Appendable {
   readonly streamName: string;
+  /** What was decided, as `toAppend` holds it encoded. */
+  readonly events: readonly DomainEvent[];
   readonly toAppend: readonly EventToAppend[];
   readonly known: { readonly revision: bigint };
 }

@@ -224,8 +224,12 @@ export interface TransactionalEventStore {
    * caller's transaction as it was and are named in the StreamsRefusedError thrown.
    */
   appendManyWithin(client: ClientBase, appends: readonly StreamAppend[]): Promise<AppendResult[]>;
-  /** appendToStreams (any revision) with `beside` in the same statement: one round trip, one commit. */
-  appendToStreamsBeside(streams: readonly StreamEvents[], beside: WritesBeside): Promise<AppendResult[]>;
+  /**
+   * appendToStreams with `beside` in the same statement: one round trip, one commit. Streams go at
+   * any revision, or, given an `expectedRevision` (a decision's), only at it: when one is elsewhere
+   * nothing of the statement is stored and the StreamsRefusedError thrown names it.
+   */
+  appendToStreamsBeside(streams: readonly (StreamEvents | StreamAppend)[], beside: WritesBeside): Promise<AppendResult[]>;
   /**
    * The store's SQL function `(stream text, events jsonb) RETURNS TABLE (new_revision bigint,
    * last_seq bigint)` that appends at any revision, for statements of the caller's that append

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { CommandRunner } from '#cqrs';
+import type { CommandRunner, StreamCommand } from '#cqrs';
+import type { AppendResult, StreamAppend } from '#eventstore';
 import type { LockoutPolicy } from '../sign-in/lockout.decider';
 import { factorsDecider, hasSecondFactor, type FactorsCommand, type FactorsRejection, type FactorsState } from './factors.decider';
 import { factorsStreamFor, type FactorEvent } from './factors.events';
@@ -8,6 +9,10 @@ import { newRecoveryCodes, newTotpSecret, recoveryCodeHash } from './totp';
 export type CodeCheck =
   | { readonly ok: true; readonly method: 'totp' | 'recovery-code' }
   | { readonly ok: false; readonly reason: 'wrong' | 'locked' | 'not-enrolled' };
+
+/** Stores a decision's append, guarded by its revision, in a write of the caller's (see CommandRunner's storeWith). */
+export type StoreAlongside = (append: StreamAppend) => Promise<AppendResult>;
+type StoreWith = NonNullable<StreamCommand<FactorsCommand, FactorEvent, FactorsState, FactorsRejection>['storeWith']>;
 
 /** A person's second factors, as the sign-in step and the account pages use them (decided by factorsDecider). */
 export class SecondFactors {
@@ -58,8 +63,16 @@ export class SecondFactors {
     return outcome.accepted ? { recoveryCodes } : { rejected: outcome.rejection.kind };
   }
 
-  verify(tenantId: string, userId: string, code: string): Promise<CodeCheck> {
-    return this.check(tenantId, { type: 'VerifySecondFactor', userId, code, now: this.clock() });
+  /**
+   * Checks a code of the person's. `alongside` stores a right code's events in a write of the
+   * caller's (the sign-in it completes), guarded as CommandRunner's storeWith is; a wrong one's are
+   * appended on their own, so they count whatever the caller does.
+   */
+  verify(tenantId: string, userId: string, code: string, alongside?: StoreAlongside): Promise<CodeCheck> {
+    const storeWith: StoreWith | undefined =
+      alongside &&
+      (async ({ events, append }) => (events.some((event) => event.type === 'SecondFactorVerified') ? alongside(append) : undefined));
+    return this.check(tenantId, { type: 'VerifySecondFactor', userId, code, now: this.clock() }, storeWith);
   }
 
   remove(tenantId: string, userId: string, code: string): Promise<CodeCheck> {
@@ -72,15 +85,15 @@ export class SecondFactors {
     return outcome.accepted && outcome.events.length > 0;
   }
 
-  private async check(tenantId: string, command: FactorsCommand): Promise<CodeCheck> {
-    const outcome = await this.run(tenantId, command);
+  private async check(tenantId: string, command: FactorsCommand, storeWith?: StoreWith): Promise<CodeCheck> {
+    const outcome = await this.run(tenantId, command, storeWith);
     if (!outcome.accepted) return { ok: false, reason: outcome.rejection.kind === 'Locked' ? 'locked' : 'not-enrolled' };
     const verified = outcome.events.find((event) => event.type === 'SecondFactorVerified');
     if (verified?.type === 'SecondFactorVerified') return { ok: true, method: verified.data.method };
     return { ok: false, reason: outcome.events.some((event) => event.type === 'SecondFactorLocked') ? 'locked' : 'wrong' };
   }
 
-  private run(tenantId: string, command: FactorsCommand) {
+  private run(tenantId: string, command: FactorsCommand, storeWith?: StoreWith) {
     const now = this.clock();
     return this.commands.handle<FactorsCommand, FactorEvent, FactorsState, FactorsRejection>({
       streamName: factorsStreamFor(tenantId, command.userId),
@@ -89,6 +102,7 @@ export class SecondFactors {
       context: { tenantId, correlationId: randomUUID(), now },
       // Two tabs, or two code posts at once: the second is decided on what the first did (a code used once).
       retriesOnConflict: 2,
+      storeWith,
     });
   }
 }

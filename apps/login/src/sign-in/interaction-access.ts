@@ -1,6 +1,7 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails } from 'oidc-provider';
+import type { AppendResult, StreamAppend } from '#eventstore';
 import { ProblemError } from '#platform';
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { LoginEventLog } from '../login-events';
@@ -84,6 +85,21 @@ export class InteractionAccess {
     who: Omit<PendingSecondFactor, 'stage'>,
     how: SignInMethod,
   ): Promise<string> {
+    return (await this.completeWith(tenant, details, who, how)).redirectTo;
+  }
+
+  /**
+   * complete, with the append of the decision the sign-in rests on (the second factor it used)
+   * stored in that same statement, guarded by the revision it was decided on: the sign-in stands
+   * only with it (see LoginEventLog.recordAllWith). For CommandRunner's storeWith.
+   */
+  async completeWith(
+    tenant: LoginTenant,
+    details: InteractionDetails,
+    who: Omit<PendingSecondFactor, 'stage'>,
+    how: SignInMethod,
+    decided?: StreamAppend,
+  ): Promise<{ redirectTo: string; stored?: AppendResult }> {
     const at = new Date().toISOString();
     const { accountId: userId, accountKey, clientId } = who;
     const signedIn = {
@@ -97,8 +113,8 @@ export class InteractionAccess {
     const login = { accountId: userId, amr: [...how.amr], acr: how.acr };
     // Merged with what earlier interactions of this authorization settled (a prompt=create that was shown).
     const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login }, true));
-    await this.events.recordAllWith(tenant.tenantId, [signedIn, session], artefacts.close());
-    return redirectTo;
+    const stored = await this.events.recordAllWith(tenant.tenantId, [signedIn, session], artefacts.close(), decided);
+    return { redirectTo, stored };
   }
 }
 

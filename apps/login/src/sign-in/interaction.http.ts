@@ -227,13 +227,19 @@ export class InteractionController {
       const next = continueSignInForm(tenant, uid, this.csrfToken(tenant, uid));
       return this.send(reply, 200, recoveryCodesView(tenant, confirmed.recoveryCodes, next));
     }
-    const check = await this.factors.verify(tenant.tenantId, pending.accountId, code);
+    // A right code is stored in the sign-in's own statement: the code counts as used exactly when the sign-in stands.
+    let redirectTo: string | undefined;
+    const check = await this.factors.verify(tenant.tenantId, pending.accountId, code, async (append) => {
+      const completed = await this.access.completeWith(tenant, details, pending, WITH_SECOND_FACTOR, append);
+      redirectTo = completed.redirectTo;
+      return completed.stored!;
+    });
     if (!check.ok) {
       const status = check.reason === 'locked' ? 429 : 401;
       const page = secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), SECOND_FACTOR_FAILURE[check.reason], offerOf(pending));
       return this.send(reply, status, page);
     }
-    await this.complete(reply, tenant, details, pending, WITH_SECOND_FACTOR);
+    await reply.code(303).header('location', redirectTo!).header('cache-control', 'no-store').send();
   }
 
   /**

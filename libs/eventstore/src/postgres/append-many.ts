@@ -3,7 +3,7 @@ import { StreamsRefusedError, type AppendResult, type StreamAppend, type StreamE
 import type { Queryable } from './append';
 import { newEventId } from '../event-id';
 import { toPosition } from './rows';
-import { APPEND_ANY_FUNCTION } from './schema';
+import { APPEND_ANY_FUNCTION, APPEND_EXPECTING_FUNCTION, REVISION_REFUSED_SQLSTATE } from './schema';
 
 /**
  * The `appended` step of a multi-stream append: inserts the JSON document's events after the
@@ -186,14 +186,18 @@ export async function startStreams(db: Queryable, streams: readonly StreamEvents
 
 /**
  * Appends to several streams at any revision in one statement (one autocommit transaction), each
- * through the store's own es_append_any. Streams go in name order, so two such appends sharing
- * streams lock their rows in one order and cannot deadlock.
+ * through the store's own es_append_any, or es_append_expecting where a stream is guarded by a
+ * revision (`expecting`). Streams go in name order, so two such appends sharing streams lock their
+ * rows in one order and cannot deadlock.
  */
-function appendToStreamsQuery(documentParameter: number): string {
+function appendToStreamsQuery(documentParameter: number, expecting = false): string {
+  const append = expecting
+    ? `${APPEND_EXPECTING_FUNCTION}(s.stream_name, s.expected, s.events)`
+    : `${APPEND_ANY_FUNCTION}(s.stream_name, s.events)`;
   return `
   SELECT s.stream_name, a.new_revision::text AS revision, pg_current_xact_id()::text AS commit, a.last_seq::text AS prepare
-  FROM (SELECT * FROM jsonb_to_recordset($${documentParameter}::jsonb) AS s(stream_name text, events jsonb) ORDER BY stream_name) s
-  CROSS JOIN LATERAL ${APPEND_ANY_FUNCTION}(s.stream_name, s.events) a`;
+  FROM (SELECT * FROM jsonb_to_recordset($${documentParameter}::jsonb) AS s(stream_name text, expected bigint, events jsonb) ORDER BY stream_name) s
+  CROSS JOIN LATERAL ${append} a`;
 }
 
 const APPEND_TO_STREAMS = appendToStreamsQuery(1);
@@ -208,23 +212,37 @@ export async function appendToStreams(db: Queryable, streams: readonly StreamEve
   return resultsInOrder(streams, rows);
 }
 
-/** appendToStreams with `beside` in the same statement: one round trip, one commit. */
+/**
+ * appendToStreams with `beside` in the same statement: one round trip, one commit. A stream with an
+ * `expectedRevision` is appended only at that revision; when one is not, the whole statement fails
+ * (the caller's writes with it) and StreamsRefusedError names that stream.
+ */
 export async function appendToStreamsBeside(
   db: Queryable,
-  streams: readonly StreamEvents[],
+  streams: readonly (StreamEvents | StreamAppend)[],
   beside: WritesBeside,
 ): Promise<AppendResult[]> {
+  const expecting = streams.some((stream) => 'expectedRevision' in stream);
   const values = [...beside.values, appendDocument(streams, 'appendToStreamsBeside')];
-  const text = `WITH ${beside.withQueries} ${appendToStreamsQuery(values.length)}`;
-  const { rows } = await db.query<StreamRow>({ name: `tessera_es_append_beside_${beside.shape}`, text, values });
-  return resultsInOrder(streams, rows);
+  const text = `WITH ${beside.withQueries} ${appendToStreamsQuery(values.length, expecting)}`;
+  const name = `tessera_es_append_beside_${beside.shape}${expecting ? '_expecting' : ''}`;
+  try {
+    const { rows } = await db.query<StreamRow>({ name, text, values });
+    return resultsInOrder(streams, rows);
+  } catch (error) {
+    const refused = error as { code?: string; detail?: string };
+    if (refused.code === REVISION_REFUSED_SQLSTATE) throw new StreamsRefusedError([refused.detail ?? streams[0]!.streamName]);
+    throw error;
+  }
 }
 
-function appendDocument(streams: readonly StreamEvents[], caller: string): string {
+function appendDocument(streams: readonly (StreamEvents | StreamAppend)[], caller: string): string {
   checkStreams(streams, caller);
   return JSON.stringify(
     streams.map((stream) => ({
       stream_name: stream.streamName,
+      // A JSON number: revisions stay far below 2^53.
+      ...('expectedRevision' in stream ? { expected: Number(stream.expectedRevision) } : {}),
       events: stream.events.map((event) => ({
         id: event.id ?? newEventId(),
         type: event.type,

@@ -268,6 +268,63 @@ describe('PostgresEventStore', () => {
     expect((await store.readStream(b)).map((event) => event.revision)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i)));
   });
 
+  it('appendToStreamsBeside guards a stream by the revision decided on: all stored when it holds, nothing when it does not', async () => {
+    const pool = new Pool({ connectionString: url, max: 2 });
+    try {
+      await pool.query('CREATE TABLE IF NOT EXISTS beside_marks (id text PRIMARY KEY)');
+      const beside = (id: string) => ({
+        withQueries: 'marked AS (INSERT INTO beside_marks (id) VALUES ($1))',
+        values: [id],
+        shape: 'test_mark',
+      });
+      const marked = async (id: string) => (await pool.query('SELECT 1 FROM beside_marks WHERE id = $1', [id])).rowCount;
+      const [guarded, open, fresh] = [uniquePrefix('beside-guarded'), uniquePrefix('beside-open'), uniquePrefix('beside-fresh')];
+      await store.appendToStream(guarded, events(2));
+
+      const stored = await store.appendToStreamsBeside(
+        [
+          { streamName: guarded, events: events(1), expectedRevision: 1n },
+          { streamName: open, events: events(2) },
+          { streamName: fresh, events: events(1), expectedRevision: -1n },
+        ],
+        beside('held'),
+      );
+      expect(stored.map((result) => result.nextExpectedRevision)).toEqual([2n, 1n, 0n]);
+      expect(await marked('held')).toBe(1);
+
+      // The guarded stream moved on (revision 2): its decision is refused, and nothing else of the statement stays.
+      const refused = store.appendToStreamsBeside(
+        [
+          { streamName: guarded, events: events(1), expectedRevision: 1n },
+          { streamName: open, events: events(1) },
+        ],
+        beside('stale'),
+      );
+      await expect(refused).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+      await expect(refused).rejects.toMatchObject({ streamNames: [guarded] });
+      await expect(
+        store.appendToStreamsBeside([{ streamName: fresh, events: events(1), expectedRevision: -1n }], beside('exists')),
+      ).rejects.toMatchObject({ streamNames: [fresh] });
+      expect(await marked('stale')).toBe(0);
+      expect(await marked('exists')).toBe(0);
+      expect((await store.readStream(guarded)).length).toBe(3);
+      expect((await store.readStream(open)).length).toBe(2);
+      expect((await store.readStream(fresh)).length).toBe(1);
+
+      // Ten decisions on one revision at once: exactly one is stored.
+      const raced = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          store.appendToStreamsBeside([{ streamName: guarded, events: events(1), expectedRevision: 2n }], beside(`race-${i}`)),
+        ),
+      );
+      expect(raced.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+      expect((await pool.query("SELECT 1 FROM beside_marks WHERE id LIKE 'race-%'")).rowCount).toBe(1);
+      expect((await store.readStream(guarded)).map((event) => event.revision)).toEqual([0n, 1n, 2n, 3n]);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('reports how long an open transaction holds stored events back from subscriptions (head age), and 0 once it ends', async () => {
     await store.migrate();
     const holder = new Client({ connectionString: url });

@@ -184,7 +184,7 @@ export class PostgresEventStore implements EventStore, TransactionalEventStore {
   }
 
   /** See TransactionalEventStore.appendToStreamsBeside. */
-  async appendToStreamsBeside(streams: readonly StreamEvents[], beside: WritesBeside): Promise<AppendResult[]> {
+  async appendToStreamsBeside(streams: readonly (StreamEvents | StreamAppend)[], beside: WritesBeside): Promise<AppendResult[]> {
     if (streams.length === 0) throw new Error('appendToStreamsBeside: no streams');
     const results = await appendToStreamsBeside(this.pool, streams, beside);
     this.notifyStreams(streams);

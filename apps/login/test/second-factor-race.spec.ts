@@ -1,0 +1,109 @@
+import * as oidc from 'openid-client';
+import { generateSync } from 'otplib';
+import { STRONG_PASSWORD } from '../../../test/support/register-harness';
+import { factorsStreamFor } from '../src/mfa/factors.events';
+import { SecondFactors } from '../src/mfa/second-factors';
+import { PasswordCheck } from '../src/sign-in/password-check';
+import { signInStreamFor } from '../src/sign-in/sign-in.events';
+import { FormBrowser } from './browser-less';
+import { startLogin, statementsSentBy, type LoginHarness } from './login-harness';
+import { openSignInPage, REDIRECT_URI } from './sign-in-flow';
+
+/**
+ * The code step of a two-step sign-in, through HTTP: a right code is stored in the sign-in's own
+ * statement (the code counts as used exactly when the sign-in stands), and one code posted on two
+ * sign-ins at once signs in one of them.
+ */
+let login: LoginHarness;
+let tenant: { id: string; slug: string };
+let config: oidc.Configuration;
+
+beforeAll(async () => {
+  login = await startLogin();
+  tenant = await login.createTenant();
+  const { clientId } = await login.registerClient(tenant.slug, { name: 'App', type: 'public', redirectUris: [REDIRECT_URI] });
+  config = await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), {
+    execute: [oidc.allowInsecureRequests],
+  });
+});
+
+afterAll(() => login?.close());
+
+const appCode = (secret: string, aheadS = 0) => generateSync({ secret, epoch: Math.floor(Date.now() / 1000) + aheadS });
+
+/** A person with an authenticator app, confirmed with the current code. */
+async function personWithApp(email: string): Promise<{ userId: string; secret: string }> {
+  const { id } = await login.signUp(tenant.slug, email);
+  const factors = login.app.get(SecondFactors);
+  await factors.startTotp(tenant.id, id);
+  const secret = (await factors.pendingSecret(tenant.id, id))!;
+  expect('recoveryCodes' in (await factors.confirmTotp(tenant.id, id, appCode(secret)))).toBe(true);
+  return { userId: id, secret };
+}
+
+/** A sign-in past the password, at the code step: the browser and the code form. */
+async function atCodeStep(email: string) {
+  const { browser, form } = await openSignInPage(config);
+  const asked = await browser.request(form.action, { form: { ...form.fields, email, password: STRONG_PASSWORD } });
+  expect(asked.status).toBe(200);
+  expect(asked.body).toContain('name="code"');
+  return { browser, codeForm: FormBrowser.form(asked) };
+}
+
+async function eventsOf(streamName: string) {
+  return login.runtime.infrastructure.eventStore.readStream(streamName);
+}
+
+describe('the code step of a two-step sign-in', () => {
+  it('stores a right code and the sign-in it completes in one statement, which carries the interaction result too', async () => {
+    const email = 'one-statement@example.com';
+    const { userId, secret } = await personWithApp(email);
+    const { browser, codeForm } = await atCodeStep(email);
+    const { result: answer, statements } = await statementsSentBy(login.runtime.infrastructure.pool, () =>
+      browser.request(codeForm.action, { form: { ...codeForm.fields, code: appCode(secret, 30) } }),
+    );
+    expect(answer.status).toBe(303);
+    let step = await browser.follow(answer.location!, REDIRECT_URI);
+    if (!step.location) {
+      const consent = FormBrowser.form(step);
+      step = await browser.follow(
+        (await browser.request(consent.action, { form: { ...consent.fields, decision: 'allow' } })).location!,
+        REDIRECT_URI,
+      );
+    }
+    expect(step.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
+
+    // The enrolment's confirmation was a verification too; the code step's is the last.
+    const verified = (await eventsOf(factorsStreamFor(tenant.id, userId)))
+      .filter((event) => event.type === 'SecondFactorVerified')
+      .slice(1);
+    const accountKey = login.app.get(PasswordCheck).accountKeyOf(tenant.id, email);
+    const signedIn = (await eventsOf(signInStreamFor(tenant.id, accountKey))).filter((event) => event.type === 'LoginSucceeded');
+    expect(verified).toHaveLength(1);
+    expect(signedIn).toHaveLength(1);
+    // One transaction: the code used and the sign-in it completed share their commit.
+    expect(verified[0]!.position.commit).toBe(signedIn[0]!.position.commit);
+    // The code post appends through that one statement only; the factors stream gets no append of its own.
+    const appends = [...statements].filter(([name]) => name.startsWith('tessera_es_append'));
+    expect(appends).toEqual([[expect.stringMatching(/^tessera_es_append_beside_.*_expecting$/), 1]]);
+  });
+
+  it('one code posted on two sign-ins at once signs in one; the other is told the code was used, and nothing of it is stored', async () => {
+    const email = 'two-tabs@example.com';
+    const { userId, secret } = await personWithApp(email);
+    const [first, second] = [await atCodeStep(email), await atCodeStep(email)];
+    const verifications = async () =>
+      (await eventsOf(factorsStreamFor(tenant.id, userId))).filter((event) => event.type === 'SecondFactorVerified').length;
+    const before = await verifications();
+    const code = appCode(secret, 30);
+    const answers = await Promise.all(
+      [first, second].map(({ browser, codeForm }) => browser.request(codeForm.action, { form: { ...codeForm.fields, code } })),
+    );
+    expect(answers.map((answer) => answer.status).sort()).toEqual([303, 401]);
+    expect(answers.find((answer) => answer.status === 401)!.body).toContain('used already');
+
+    expect(await verifications()).toBe(before + 1);
+    const accountKey = login.app.get(PasswordCheck).accountKeyOf(tenant.id, email);
+    expect((await eventsOf(signInStreamFor(tenant.id, accountKey))).filter((event) => event.type === 'LoginSucceeded')).toHaveLength(1);
+  });
+});
