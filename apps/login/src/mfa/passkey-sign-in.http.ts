@@ -1,7 +1,8 @@
 import { Controller, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseBody, ProblemError, TenantConcurrencyLimiter } from '#platform';
-import { LoginDirectory } from '../directory';
+import type { AppendResult, StreamAppend } from '#eventstore';
+import { LoginDirectory, type LoginTenant } from '../directory';
 import { badInteraction, formOf, InteractionAccess } from '../sign-in/interaction-access';
 import { SIGN_IN_LIMITER } from '../sign-in/interaction.http';
 import { PasswordCheck } from '../sign-in/password-check';
@@ -53,33 +54,50 @@ export class PasskeySignInController {
     const assertion = parseBody(passkeyAssertionBody, body);
     const pending = pendingSecondFactorOf(details);
     if (pending && pending.stage !== 'code') throw badInteraction('this sign-in is setting up an authenticator app');
+    const clientId = String(details.params.client_id ?? '');
+    // A passkey used is stored in the sign-in's own statement: it counts as used exactly when the sign-in stands.
+    let signedIn: { location: string } | undefined;
+    let refusal: ProblemError | undefined;
+    // Asked once: a use decided again (a race on the factors stream) signs in the person found the first time.
+    let whoSignsIn: ReturnType<PasskeySignInController['passwordless']> | undefined;
+    const signInWith = async (userId: string, append: StreamAppend): Promise<AppendResult | undefined> => {
+      const who = pending ?? (await (whoSignsIn ??= this.passwordless(tenant, userId, clientId)));
+      if (who instanceof ProblemError) {
+        refusal = who;
+        return undefined;
+      }
+      const done = await this.access.completeWith(tenant, details, who, pending ? PASSWORD_AND_PASSKEY : PASSKEY_ONLY, append);
+      signedIn = { location: done.redirectTo };
+      return done.stored;
+    };
     // A signature check is cheap next to argon2id, but it is a sign-in: it takes the tenant's share like one.
     const check = await this.signIns.run(
       tenant.tenantId,
-      () => this.passkeys.authenticate(tenant.tenantId, bindingOf(uid), assertion, pending?.accountId),
+      () => this.passkeys.authenticate(tenant.tenantId, bindingOf(uid), assertion, pending?.accountId, signInWith),
       'sign-ins',
     );
     if (!check.ok) throw refused(check.reason);
-    const clientId = String(details.params.client_id ?? '');
-    if (pending) {
-      const location = await this.access.complete(tenant, details, pending, PASSWORD_AND_PASSKEY);
-      return reply.code(200).header('cache-control', 'no-store').send({ location });
-    }
-    const credential = await this.directory.credentialById(tenant.tenantId, check.userId);
-    if (!credential) throw refused('unknown-passkey');
-    // The same rule as a password sign-in: a tenant that refuses unverified addresses refuses them with a passkey too.
+    if (refusal) throw refusal;
+    await reply.code(200).header('cache-control', 'no-store').send(signedIn);
+  }
+
+  /**
+   * Who a passwordless passkey signs in: its person, under the rules a password sign-in has (a tenant
+   * that refuses unverified addresses refuses them here too); the refusal to answer otherwise.
+   */
+  private async passwordless(tenant: LoginTenant, userId: string, clientId: string) {
+    const credential = await this.directory.credentialById(tenant.tenantId, userId);
+    if (!credential) return refused('unknown-passkey');
     if (await this.passwords.refusedUnverified(tenant, credential, clientId))
-      throw new ProblemError({
+      return new ProblemError({
         status: 403,
         type: 'email-unverified',
         title: 'The e-mail address is not verified',
         detail: 'confirm your e-mail address first: follow the link in the mail that was sent to you',
       });
-    const who = { accountId: credential.userId, accountKey: this.passwords.accountKeyOf(tenant.tenantId, credential.email), clientId };
     // The authorization resumes a redirect from now and asks for this person (findAccount): not read twice.
     this.directory.handOver(tenant.tenantId, credential);
-    const location = await this.access.complete(tenant, details, who, PASSKEY_ONLY);
-    await reply.code(200).header('cache-control', 'no-store').send({ location });
+    return { accountId: credential.userId, accountKey: this.passwords.accountKeyOf(tenant.tenantId, credential.email), clientId };
   }
 }
 

@@ -11,11 +11,13 @@ import {
 } from '@simplewebauthn/server';
 import { z } from 'zod';
 import type { CommandRunner } from '#cqrs';
+import type { AppendResult, StreamAppend } from '#eventstore';
 import { BOUNDS, bounded, RequestValidationError } from '#platform';
 import type { LockoutPolicy } from '../sign-in/lockout.decider';
 import { factorsDecider, type FactorsCommand, type FactorsRejection, type FactorsState } from './factors.decider';
 import { factorsStreamFor, type FactorEvent } from './factors.events';
 import { CHALLENGE_TTL_S, newChallenge, PasskeyChallenges, sameChallenge } from './passkey-challenges';
+import type { FactorsStoreWith } from './second-factors';
 
 /**
  * The relying party every tenant's passkeys belong to: login's public host (LOGIN_PUBLIC_URL).
@@ -187,13 +189,16 @@ export class Passkeys {
 
   /**
    * Verifies an assertion against the challenge of `binding`: signed by a passkey of `expectedUserId`
-   * (the second step), or of the person its user handle names (passwordless).
+   * (the second step), or of the person its user handle names (passwordless). `alongside` stores a
+   * passkey used in a write of the caller's (the sign-in it completes), guarded as CommandRunner's
+   * storeWith is, or answers undefined to have it appended on its own; a refusal is always appended on its own.
    */
   async authenticate(
     tenantId: string,
     binding: string,
     body: z.output<typeof passkeyAssertionBody>,
     expectedUserId?: string,
+    alongside?: (userId: string, append: StreamAppend) => Promise<AppendResult | undefined>,
   ): Promise<PasskeyCheck> {
     const issued = await this.challenges.take(tenantId, binding);
     if (!issued || issued.purpose !== 'authenticate' || issued.userId !== expectedUserId) return { ok: false, reason: 'no-challenge' };
@@ -215,15 +220,20 @@ export class Passkeys {
       }),
     );
     const { newCounter, credentialBackedUp } = verification.authenticationInfo;
-    const outcome = await this.run(tenantId, {
-      type: 'UsePasskey',
-      userId,
-      credentialId: known.credentialId,
-      signatureValid: verification.verified,
-      counter: newCounter,
-      backedUp: credentialBackedUp,
-      now: this.clock(),
-    });
+    const outcome = await this.run(
+      tenantId,
+      {
+        type: 'UsePasskey',
+        userId,
+        credentialId: known.credentialId,
+        signatureValid: verification.verified,
+        counter: newCounter,
+        backedUp: credentialBackedUp,
+        now: this.clock(),
+      },
+      alongside &&
+        (async ({ events, append }) => (events.some((event) => event.type === 'PasskeyUsed') ? alongside(userId, append) : undefined)),
+    );
     if (!outcome.accepted) return { ok: false, reason: 'unknown-passkey' };
     const refused = outcome.events.find((event) => event.type === 'PasskeyRefused');
     if (refused?.type === 'PasskeyRefused')
@@ -264,13 +274,14 @@ export class Passkeys {
     }
   }
 
-  private run(tenantId: string, command: FactorsCommand) {
+  private run(tenantId: string, command: FactorsCommand, storeWith?: FactorsStoreWith) {
     return this.commands.handle<FactorsCommand, FactorEvent, FactorsState, FactorsRejection>({
       streamName: factorsStreamFor(tenantId, command.userId),
       decider: this.decider,
       command,
       context: { tenantId, correlationId: randomUUID(), now: this.clock() },
       retriesOnConflict: 2,
+      storeWith,
     });
   }
 }

@@ -12,7 +12,8 @@ export type CodeCheck =
 
 /** Stores a decision's append, guarded by its revision, in a write of the caller's (see CommandRunner's storeWith). */
 export type StoreAlongside = (append: StreamAppend) => Promise<AppendResult>;
-type StoreWith = NonNullable<StreamCommand<FactorsCommand, FactorEvent, FactorsState, FactorsRejection>['storeWith']>;
+/** A factors command's storeWith (see CommandRunner). */
+export type FactorsStoreWith = NonNullable<StreamCommand<FactorsCommand, FactorEvent, FactorsState, FactorsRejection>['storeWith']>;
 
 /** A person's second factors, as the sign-in step and the account pages use them (decided by factorsDecider). */
 export class SecondFactors {
@@ -69,7 +70,7 @@ export class SecondFactors {
    * appended on their own, so they count whatever the caller does.
    */
   verify(tenantId: string, userId: string, code: string, alongside?: StoreAlongside): Promise<CodeCheck> {
-    const storeWith: StoreWith | undefined =
+    const storeWith: FactorsStoreWith | undefined =
       alongside &&
       (async ({ events, append }) => (events.some((event) => event.type === 'SecondFactorVerified') ? alongside(append) : undefined));
     return this.check(tenantId, { type: 'VerifySecondFactor', userId, code, now: this.clock() }, storeWith);
@@ -85,7 +86,7 @@ export class SecondFactors {
     return outcome.accepted && outcome.events.length > 0;
   }
 
-  private async check(tenantId: string, command: FactorsCommand, storeWith?: StoreWith): Promise<CodeCheck> {
+  private async check(tenantId: string, command: FactorsCommand, storeWith?: FactorsStoreWith): Promise<CodeCheck> {
     const outcome = await this.run(tenantId, command, storeWith);
     if (!outcome.accepted) return { ok: false, reason: outcome.rejection.kind === 'Locked' ? 'locked' : 'not-enrolled' };
     const verified = outcome.events.find((event) => event.type === 'SecondFactorVerified');
@@ -93,7 +94,7 @@ export class SecondFactors {
     return { ok: false, reason: outcome.events.some((event) => event.type === 'SecondFactorLocked') ? 'locked' : 'wrong' };
   }
 
-  private run(tenantId: string, command: FactorsCommand, storeWith?: StoreWith) {
+  private run(tenantId: string, command: FactorsCommand, storeWith?: FactorsStoreWith) {
     const now = this.clock();
     return this.commands.handle<FactorsCommand, FactorEvent, FactorsState, FactorsRejection>({
       streamName: factorsStreamFor(tenantId, command.userId),
