@@ -92,6 +92,8 @@ export async function startLogin(
   const registerUrl = options.journeys ? `http://127.0.0.1:${await freePort()}` : undefined;
   const register = await startRegister({
     DATABASE_URL: databaseUrl,
+    // An event store of its own (another database) is the services' shared one.
+    ...(env.EVENTSTORE_URL ? { EVENTSTORE_URL: env.EVENTSTORE_URL } : {}),
     TESSERA_MASTER_KEY: masterKey,
     ...(registerUrl ? { LOGIN_PUBLIC_URL: url, REGISTER_PUBLIC_URL: registerUrl } : {}),
   });

@@ -1,10 +1,13 @@
 import * as oidc from 'openid-client';
 import { generateSync } from 'otplib';
+import { createTestDatabase } from '../../../test/support/database';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { factorsStreamFor } from '../src/mfa/factors.events';
 import { SecondFactors } from '../src/mfa/second-factors';
 import { PasswordCheck } from '../src/sign-in/password-check';
-import { signInStreamFor } from '../src/sign-in/sign-in.events';
+import { LoginSucceeded, signInStreamFor } from '../src/sign-in/sign-in.events';
+import { LoginEventLog } from '../src/login-events';
+import { WrongExpectedRevisionError } from '#eventstore';
 import { FormBrowser } from './browser-less';
 import { startLogin, statementsSentBy, type LoginHarness } from './login-harness';
 import { openSignInPage, REDIRECT_URI } from './sign-in-flow';
@@ -18,16 +21,18 @@ let login: LoginHarness;
 let tenant: { id: string; slug: string };
 let config: oidc.Configuration;
 
-beforeAll(async () => {
-  login = await startLogin();
-  tenant = await login.createTenant();
-  const { clientId } = await login.registerClient(tenant.slug, { name: 'App', type: 'public', redirectUris: [REDIRECT_URI] });
-  config = await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), {
-    execute: [oidc.allowInsecureRequests],
+/** A login (and register) for the describe block that calls it, with `env`; closed after it. */
+function useLogin(env: () => Promise<Record<string, string>> = async () => ({})): void {
+  beforeAll(async () => {
+    login = await startLogin(await env());
+    tenant = await login.createTenant();
+    const { clientId } = await login.registerClient(tenant.slug, { name: 'App', type: 'public', redirectUris: [REDIRECT_URI] });
+    config = await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), {
+      execute: [oidc.allowInsecureRequests],
+    });
   });
-});
-
-afterAll(() => login?.close());
+  afterAll(() => login?.close());
+}
 
 const appCode = (secret: string, aheadS = 0) => generateSync({ secret, epoch: Math.floor(Date.now() / 1000) + aheadS });
 
@@ -55,6 +60,8 @@ async function eventsOf(streamName: string) {
 }
 
 describe('the code step of a two-step sign-in', () => {
+  useLogin();
+
   it('stores a right code and the sign-in it completes in one statement, which carries the interaction result too', async () => {
     const email = 'one-statement@example.com';
     const { userId, secret } = await personWithApp(email);
@@ -88,22 +95,72 @@ describe('the code step of a two-step sign-in', () => {
     expect(appends).toEqual([[expect.stringMatching(/^tessera_es_append_beside_.*_expecting$/), 1]]);
   });
 
-  it('one code posted on two sign-ins at once signs in one; the other is told the code was used, and nothing of it is stored', async () => {
-    const email = 'two-tabs@example.com';
-    const { userId, secret } = await personWithApp(email);
-    const [first, second] = [await atCodeStep(email), await atCodeStep(email)];
-    const verifications = async () =>
-      (await eventsOf(factorsStreamFor(tenant.id, userId))).filter((event) => event.type === 'SecondFactorVerified').length;
-    const before = await verifications();
-    const code = appCode(secret, 30);
-    const answers = await Promise.all(
-      [first, second].map(({ browser, codeForm }) => browser.request(codeForm.action, { form: { ...codeForm.fields, code } })),
-    );
-    expect(answers.map((answer) => answer.status).sort()).toEqual([303, 401]);
-    expect(answers.find((answer) => answer.status === 401)!.body).toContain('used already');
-
-    expect(await verifications()).toBe(before + 1);
-    const accountKey = login.app.get(PasswordCheck).accountKeyOf(tenant.id, email);
-    expect((await eventsOf(signInStreamFor(tenant.id, accountKey))).filter((event) => event.type === 'LoginSucceeded')).toHaveLength(1);
-  });
+  it(
+    'one code posted on two sign-ins at once signs in one; the other is told the code was used, and nothing of it is stored',
+    oneCodeTwoSignIns,
+  );
 });
+
+describe('the code step, with the event store in a database of its own (the sign-in is stored beside the code, not with it)', () => {
+  useLogin(async () => ({ EVENTSTORE_URL: await createTestDatabase('events') }));
+
+  it('has its events where login cannot append beside its own writes', async () => {
+    const { pool } = login.runtime.infrastructure;
+    expect((await pool.query<{ log: string | null }>("SELECT to_regclass('es_events')::text AS log")).rows[0]!.log).toBeNull();
+  });
+
+  it('records a sign-in only once the decision it rests on is stored at the revision it was decided on', async () => {
+    const { userId } = await personWithApp('beside@example.com');
+    const factors = factorsStreamFor(tenant.id, userId);
+    const stored = await eventsOf(factors);
+    const last = stored.at(-1)!;
+    const decided = (expectedRevision: bigint) => ({
+      streamName: factors,
+      expectedRevision,
+      events: [{ type: last.type, data: last.data, metadata: last.metadata }],
+    });
+    const signedIn = (accountKey: string) => ({
+      streamName: signInStreamFor(tenant.id, accountKey),
+      events: [LoginSucceeded({ accountKey, userId, clientId: 'app', at: new Date().toISOString() })],
+    });
+    const log = login.app.get(LoginEventLog);
+
+    await expect(log.recordAllWith(tenant.id, [signedIn('stale')], [], decided(last.revision - 1n))).rejects.toBeInstanceOf(
+      WrongExpectedRevisionError,
+    );
+    expect(await eventsOf(signInStreamFor(tenant.id, 'stale'))).toEqual([]);
+    expect(await eventsOf(factors)).toHaveLength(stored.length);
+
+    const result = await log.recordAllWith(tenant.id, [signedIn('held')], [], decided(last.revision));
+    expect(result?.nextExpectedRevision).toBe(last.revision + 1n);
+    expect(await eventsOf(signInStreamFor(tenant.id, 'held'))).toHaveLength(1);
+  });
+
+  it(
+    'one code posted on two sign-ins at once still signs in one: the code goes first, and the refused sign-in stores nothing',
+    oneCodeTwoSignIns,
+  );
+});
+
+async function oneCodeTwoSignIns(): Promise<void> {
+  const email = 'two-tabs@example.com';
+  const { userId, secret } = await personWithApp(email);
+  const [first, second] = [await atCodeStep(email), await atCodeStep(email)];
+  const verifications = async () =>
+    (await eventsOf(factorsStreamFor(tenant.id, userId))).filter((event) => event.type === 'SecondFactorVerified').length;
+  const before = await verifications();
+  const code = appCode(secret, 30);
+  // One post to each of two replicas: in one process the two would take turns on the person's factors.
+  const replica = await login.startReplica();
+  const onReplica = new URL(new URL(second.codeForm.action).pathname, replica.url).href;
+  const answers = await Promise.all([
+    first.browser.request(first.codeForm.action, { form: { ...first.codeForm.fields, code } }),
+    second.browser.request(onReplica, { form: { ...second.codeForm.fields, code } }),
+  ]).finally(() => replica.close());
+  expect(answers.map((answer) => answer.status).sort()).toEqual([303, 401]);
+  expect(answers.find((answer) => answer.status === 401)!.body).toContain('used already');
+
+  expect(await verifications()).toBe(before + 1);
+  const accountKey = login.app.get(PasswordCheck).accountKeyOf(tenant.id, email);
+  expect((await eventsOf(signInStreamFor(tenant.id, accountKey))).filter((event) => event.type === 'LoginSucceeded')).toHaveLength(1);
+}
