@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DomainEvent, EventCodec } from '#cqrs';
 import type { Pool } from 'pg';
-import type { AppendResult, EventStore, ExpectedRevision, StreamAppend, StreamEvents } from '#eventstore';
+import type { AppendResult, EventStore, StreamAppend, StreamEvents } from '#eventstore';
 import { artefactWritesBeside, storeWrites, type ArtefactWrite } from './oidc/request-artefacts';
 
 export interface StreamRecord {
@@ -53,8 +53,9 @@ export class LoginEventLog {
       const results = await transactional.appendToStreamsBeside(decided ? [...streams, decided] : streams, beside);
       return decided ? results[streams.length] : undefined;
     }
+    // The port takes -1n as "no stream", as a StreamAppend says it.
     const stored = decided
-      ? await this.store.appendToStream(decided.streamName, decided.events, { expectedRevision: expectedRevisionOf(decided) })
+      ? await this.store.appendToStream(decided.streamName, decided.events, { expectedRevision: decided.expectedRevision })
       : undefined;
     await Promise.all([storeWrites(this.pool, tenantId, artefacts), this.append(streams)]);
     return stored;
@@ -73,8 +74,4 @@ export class LoginEventLog {
         .map(async (record) => ({ streamName: record.streamName, events: await this.codec.encodeAll(record.events, context) })),
     );
   }
-}
-
-function expectedRevisionOf(append: StreamAppend): ExpectedRevision {
-  return append.expectedRevision === -1n ? 'no_stream' : append.expectedRevision;
 }

@@ -17,7 +17,7 @@ import type { LockoutPolicy } from '../sign-in/lockout.decider';
 import { factorsDecider, type FactorsCommand, type FactorsRejection, type FactorsState } from './factors.decider';
 import { factorsStreamFor, type FactorEvent } from './factors.events';
 import { CHALLENGE_TTL_S, newChallenge, PasskeyChallenges, sameChallenge } from './passkey-challenges';
-import type { FactorsStoreWith } from './second-factors';
+import { storedAlongsideOn, type FactorsStoreWith } from './second-factors';
 
 /**
  * The relying party every tenant's passkeys belong to: login's public host (LOGIN_PUBLIC_URL).
@@ -231,8 +231,7 @@ export class Passkeys {
         backedUp: credentialBackedUp,
         now: this.clock(),
       },
-      alongside &&
-        (async ({ events, append }) => (events.some((event) => event.type === 'PasskeyUsed') ? alongside(userId, append) : undefined)),
+      alongside && storedAlongsideOn('PasskeyUsed', (append) => alongside(userId, append)),
     );
     if (!outcome.accepted) return { ok: false, reason: 'unknown-passkey' };
     const refused = outcome.events.find((event) => event.type === 'PasskeyRefused');

@@ -11,9 +11,14 @@ export type CodeCheck =
   | { readonly ok: false; readonly reason: 'wrong' | 'locked' | 'not-enrolled' };
 
 /** Stores a decision's append, guarded by its revision, in a write of the caller's (see CommandRunner's storeWith). */
-export type StoreAlongside = (append: StreamAppend) => Promise<AppendResult>;
+export type StoreAlongside = (append: StreamAppend) => Promise<AppendResult | undefined>;
 /** A factors command's storeWith (see CommandRunner). */
 export type FactorsStoreWith = NonNullable<StreamCommand<FactorsCommand, FactorEvent, FactorsState, FactorsRejection>['storeWith']>;
+
+/** A storeWith that hands a decision to `alongside` when it holds a `success` event; any other is appended on its own. */
+export function storedAlongsideOn(success: FactorEvent['type'], alongside: StoreAlongside): FactorsStoreWith {
+  return async ({ events, append }) => (events.some((event) => event.type === success) ? alongside(append) : undefined);
+}
 
 /** A person's second factors, as the sign-in step and the account pages use them (decided by factorsDecider). */
 export class SecondFactors {
@@ -70,9 +75,7 @@ export class SecondFactors {
    * appended on their own, so they count whatever the caller does.
    */
   verify(tenantId: string, userId: string, code: string, alongside?: StoreAlongside): Promise<CodeCheck> {
-    const storeWith: FactorsStoreWith | undefined =
-      alongside &&
-      (async ({ events, append }) => (events.some((event) => event.type === 'SecondFactorVerified') ? alongside(append) : undefined));
+    const storeWith = alongside && storedAlongsideOn('SecondFactorVerified', alongside);
     return this.check(tenantId, { type: 'VerifySecondFactor', userId, code, now: this.clock() }, storeWith);
   }
 

@@ -63,37 +63,24 @@ const DDL = [
          RETURNING seq)
        SELECT claimed.revision, (SELECT max(seq) FROM appended) FROM claimed
      $$`,
-  // Raises rather than appending nothing: the statement around it, with the caller's own writes,
-  // then fails as a whole. -1 expects no stream; NULL any revision, as es_append_any.
+  // es_append_any behind a guard that raises rather than appending nothing: the statement around
+  // it, with the caller's own writes, then fails as a whole. The guard holds the stream's row until
+  // commit (a concurrent guard on the same revision waits, then finds it moved). -1 expects no
+  // stream: its row is claimed at -1, which es_append_any then moves on; NULL, any revision.
   `CREATE OR REPLACE FUNCTION ${APPEND_EXPECTING_FUNCTION}(stream text, expected bigint, events jsonb)
      RETURNS TABLE (new_revision bigint, last_seq bigint)
      LANGUAGE plpgsql AS $$
-       DECLARE claimed bigint;
        BEGIN
-         IF expected IS NULL THEN
-           INSERT INTO es_streams AS s (stream_name, revision) VALUES (stream, jsonb_array_length(events) - 1)
-           ON CONFLICT (stream_name) DO UPDATE SET revision = s.revision + jsonb_array_length(events)
-           RETURNING s.revision INTO claimed;
-         ELSIF expected = -1 THEN
-           INSERT INTO es_streams (stream_name, revision) VALUES (stream, jsonb_array_length(events) - 1)
-           ON CONFLICT (stream_name) DO NOTHING RETURNING revision INTO claimed;
-         ELSE
-           UPDATE es_streams SET revision = revision + jsonb_array_length(events)
-           WHERE stream_name = stream AND revision = expected RETURNING revision INTO claimed;
+         IF expected = -1 THEN
+           INSERT INTO es_streams (stream_name, revision) VALUES (stream, -1) ON CONFLICT (stream_name) DO NOTHING;
+         ELSIF expected IS NOT NULL THEN
+           PERFORM 1 FROM es_streams WHERE stream_name = stream AND revision = expected FOR UPDATE;
          END IF;
-         IF claimed IS NULL THEN
+         IF expected IS NOT NULL AND NOT FOUND THEN
            RAISE EXCEPTION 'stream % is not at revision %', stream, expected
              USING ERRCODE = '${REVISION_REFUSED_SQLSTATE}', DETAIL = stream;
          END IF;
-         RETURN QUERY
-           WITH appended AS (
-             INSERT INTO es_events (stream_name, stream_revision, event_id, type, data, metadata)
-             SELECT stream, claimed - jsonb_array_length(events) + e.ord, e.id, e.type, e.data, coalesce(e.metadata, '{}'::jsonb)
-             FROM ROWS FROM (jsonb_to_recordset(events) AS (id uuid, type text, data jsonb, metadata jsonb))
-                    WITH ORDINALITY AS e(id, type, data, metadata, ord)
-             ORDER BY e.ord
-             RETURNING seq)
-           SELECT claimed, (SELECT max(seq) FROM appended);
+         RETURN QUERY SELECT * FROM ${APPEND_ANY_FUNCTION}(stream, events);
        END
      $$`,
 ];
