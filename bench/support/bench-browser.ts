@@ -73,18 +73,19 @@ export async function openSignInPageOf(
 }
 
 /**
- * From the authorization endpoint the sign-in sent the browser back to, on to the client's redirect
- * with a code: through the consent page the first time a person signs in to the client. Returns 1 (one sign-in).
+ * From where the sign-in sent the browser (the authorization resumed in the sign-in's own request
+ * answers with the client's redirect and its code) on to that code: through the consent page the
+ * first time a person signs in to the client. Returns 1 (one sign-in).
  */
-export async function onToCode(browser: BenchHttp, resume: string, redirectUri: string): Promise<number> {
-  let answer = await browser.send('GET', resume);
-  if (!answer.location!.startsWith(redirectUri)) {
-    answer = await browser.send('GET', answer.location!);
-    const consent = formOf(answer.body);
-    answer = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
-    answer = await browser.send('GET', answer.location!);
+export async function onToCode(browser: BenchHttp, next: string, redirectUri: string): Promise<number> {
+  let location = next;
+  if (!location.startsWith(redirectUri)) {
+    const consentPage = await browser.send('GET', location);
+    const consent = formOf(consentPage.body);
+    const allowed = await browser.send('POST', consent.action, { form: { csrf: consent.csrf, decision: 'allow' } });
+    location = (await browser.send('GET', allowed.location!)).location ?? '';
   }
-  if (!answer.location?.startsWith(`${redirectUri}?code=`)) throw new Error(`no code: ${answer.status} ${answer.location}`);
+  if (!location.startsWith(`${redirectUri}?code=`)) throw new Error(`no code: ${location}`);
   return 1;
 }
 

@@ -10,10 +10,12 @@ export class FormBrowser {
 
   async request(
     url: string,
-    init: { method?: string; form?: Record<string, string>; raw?: { contentType: string; body: string } } = {},
+    init: { method?: string; form?: Record<string, string>; raw?: { contentType: string; body: string }; cookiesBefore?: string } = {},
   ): Promise<{ status: number; location?: string; body: string; url: string; headers: Headers }> {
     const headers: Record<string, string> = { ...this.headers };
-    if (this.cookies.size) headers.cookie = this.cookieHeader();
+    // `cookiesBefore`: pairs sent ahead of this browser's own (a hostile page's doing, say).
+    const cookie = [...(init.cookiesBefore ? [init.cookiesBefore] : []), ...(this.cookies.size ? [this.cookieHeader()] : [])].join('; ');
+    if (cookie) headers.cookie = cookie;
     let body: string | undefined;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -46,8 +48,13 @@ export class FormBrowser {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
-  /** Follows redirects from `url` until one leaves for `stopAt` (returned) or a page answers (returned). */
+  /**
+   * Follows redirects from `url` until one leaves for `stopAt` (returned) or a page answers
+   * (returned). A `url` at `stopAt` already (a sign-in answered with the client's redirect) is
+   * returned as that redirect, never requested.
+   */
   async follow(url: string, stopAt: string) {
+    if (url.startsWith(stopAt)) return { status: 303, location: url, body: '', url, headers: new Headers() };
     let current = await this.request(url);
     for (let hops = 0; hops < 10 && current.location && !current.location.startsWith(stopAt); hops++) {
       current = await this.request(current.location);

@@ -62,10 +62,10 @@ export async function authorizeIn(page: Page, config: oidc.Configuration, params
     state,
     ...params,
   });
+  // The browser's request to the relying party: after a redirect, or the passkey script's navigation.
   const landed = new Promise<string>((resolve) =>
-    page.on('response', (response) => {
-      const location = response.headers().location;
-      if (location?.startsWith(REDIRECT_URI)) resolve(location);
+    page.on('request', (request) => {
+      if (request.url().startsWith(REDIRECT_URI)) resolve(request.url());
     }),
   );
   await page.goto(url.href);

@@ -118,6 +118,10 @@ describe('a passkey sign-in, without a browser', () => {
     await passkeySignIn(passkey);
     const returning = await passkeySignIn(passkey);
     expect(returning.statements.get('login_credential_by_id')).toBe(1);
+    // The assertion's answer is the client's redirect: the authorization resumed in that request, its interaction
+    // read from what the request had settled, not from storage again.
+    expect(returning.answeredWith).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
+    expect(returning.statements.get('login_oidc_find_interaction_with_latest_grant') ?? 0).toBe(0);
     // The code is the person's, and says how they signed in.
     const tokens = await oidc.authorizationCodeGrant(config, returning.callback!, { pkceCodeVerifier: returning.verifier });
     expect(tokens.claims()).toMatchObject({ sub: userId, amr: ['hwk', 'user', 'mfa'] });
@@ -129,9 +133,11 @@ describe('a passkey sign-in, without a browser', () => {
     const returning = await passkeySignIn(passkey);
     expect(returning.status).toBe(200);
     expect(returning.statements.get('tessera_es_read_stream') ?? 0).toBe(0);
-    // PasskeyUsed goes in the statement of the sign-in's events and the interaction's result, guarded by the
-    // revision the remembered state had; nothing is appended on its own.
-    expect(returning.statements.get('tessera_es_append_beside_oidc_1_0_expecting')).toBe(1);
+    // PasskeyUsed goes in the statement of the sign-in's events and of what the authorization leaves (the code and
+    // the session stored, the interaction ended), guarded by the revision the remembered state had; nothing is
+    // appended or stored on its own.
+    expect(returning.statements.get('tessera_es_append_beside_oidc_2_1_expecting')).toBe(1);
+    expect([...returning.statements.keys()].filter((name) => name.startsWith('login_store_'))).toEqual([]);
     expect([...returning.statements.keys()].filter((name) => name.startsWith('tessera_es_append'))).toHaveLength(1);
     const replica = await login.startReplica();
     try {
@@ -195,6 +201,7 @@ async function registerPasskey(passkeys: Passkeys, tenantId: string, userId: str
 interface PasskeySignInEnd {
   readonly status: number;
   readonly detail?: string;
+  readonly answeredWith?: string;
   readonly callback?: URL;
 }
 
@@ -211,14 +218,15 @@ async function passkeySignIn(passkey: SoftwarePasskey) {
   const { result, statements } = await statementsSentBy(login.runtime.infrastructure.pool, async (): Promise<PasskeySignInEnd> => {
     const verified = await browser.request(verify, { raw: { contentType: 'application/json', body: JSON.stringify({ csrf, response }) } });
     if (verified.status !== 200) return { status: verified.status, detail: (JSON.parse(verified.body) as { detail?: string }).detail };
-    let step = await browser.follow(new URL((JSON.parse(verified.body) as { location: string }).location, login.url).href, REDIRECT_URI);
+    const answeredWith = (JSON.parse(verified.body) as { location: string }).location;
+    let step = await browser.follow(answeredWith, REDIRECT_URI);
     if (!step.location?.startsWith(REDIRECT_URI)) {
       const consent = FormBrowser.form(step);
       step = await browser.request(consent.action, { form: { ...consent.fields, decision: 'allow' } });
       step = await browser.follow(step.location!, REDIRECT_URI);
     }
     expect(step.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
-    return { status: verified.status, callback: new URL(step.location!) };
+    return { status: verified.status, answeredWith, callback: new URL(step.location!) };
   });
   return { ...result, verifier, statements };
 }

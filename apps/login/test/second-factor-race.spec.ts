@@ -7,7 +7,7 @@ import { SecondFactors } from '../src/mfa/second-factors';
 import { PasswordCheck } from '../src/sign-in/password-check';
 import { LoginSucceeded, signInStreamFor } from '../src/sign-in/sign-in.events';
 import { LoginEventLog } from '../src/login-events';
-import { WrongExpectedRevisionError } from '#eventstore';
+import { REVISION_REFUSED_SQLSTATE, WrongExpectedRevisionError } from '#eventstore';
 import { FormBrowser } from './browser-less';
 import { startLogin, statementsSentBy, type LoginHarness } from './login-harness';
 import { openSignInPage, REDIRECT_URI } from './sign-in-flow';
@@ -99,6 +99,41 @@ describe('the code step of a two-step sign-in', () => {
     'one code posted on two sign-ins at once signs in one; the other is told the code was used, and nothing of it is stored',
     oneCodeTwoSignIns,
   );
+
+  it('a sign-in whose statement is refused (its factors moved meanwhile) is decided again and resumes the authorization afresh', async () => {
+    const email = 'refused-once@example.com';
+    const { userId, secret } = await personWithApp(email);
+    const { browser, codeForm } = await atCodeStep(email);
+    const factors = factorsStreamFor(tenant.id, userId);
+    const pool = login.runtime.infrastructure.pool;
+    // The first statement that would record this person's sign-in fails as a moved factors stream fails it (the
+    // guard's SQLSTATE, naming that stream); a sequence counts attempts, as the failed statement's writes roll back.
+    await pool.query('CREATE SEQUENCE test_refuse_once');
+    await pool.query(`CREATE FUNCTION test_refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.type = 'LoginSucceeded' AND nextval('test_refuse_once') = 1 THEN
+        RAISE EXCEPTION 'moved' USING ERRCODE = '${REVISION_REFUSED_SQLSTATE}', DETAIL = '${factors}';
+      END IF; RETURN NEW; END $$`);
+    await pool.query('CREATE TRIGGER test_refuse_once BEFORE INSERT ON es_events FOR EACH ROW EXECUTE FUNCTION test_refuse_once()');
+    let answer: Awaited<ReturnType<FormBrowser['request']>>;
+    try {
+      answer = await browser.request(codeForm.action, { form: { ...codeForm.fields, code: appCode(secret, 30) } });
+      expect((await pool.query<{ last_value: string }>('SELECT last_value FROM test_refuse_once')).rows[0]!.last_value).toBe('2');
+    } finally {
+      await pool.query('DROP TRIGGER test_refuse_once ON es_events; DROP FUNCTION test_refuse_once(); DROP SEQUENCE test_refuse_once');
+    }
+    // Two attempts; the second resumed the authorization as the first would have: one session, on to consent.
+    expect(answer.status).toBe(303);
+    expect(answer.location).toMatch(new RegExp(`/t/${tenant.slug}/interaction/[^/?]+$`));
+    const setCookies = answer.headers.getSetCookie().map((line) => line.split('=', 1)[0]);
+    expect(setCookies.filter((name) => name === '_session')).toHaveLength(1);
+    const consent = FormBrowser.form(await browser.request(answer.location!));
+    const allowed = await browser.request(consent.action, { form: { ...consent.fields, decision: 'allow' } });
+    const step = await browser.follow(allowed.location!, REDIRECT_URI);
+    expect(step.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
+    const accountKey = login.app.get(PasswordCheck).accountKeyOf(tenant.id, email);
+    expect((await eventsOf(signInStreamFor(tenant.id, accountKey))).filter((event) => event.type === 'LoginSucceeded')).toHaveLength(1);
+    expect((await eventsOf(factors)).filter((event) => event.type === 'SecondFactorVerified')).toHaveLength(2);
+  });
 });
 
 describe('the code step, with the event store in a database of its own (the sign-in is stored beside the code, not with it)', () => {

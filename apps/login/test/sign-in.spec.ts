@@ -22,11 +22,12 @@ beforeAll(async () => {
 
 afterAll(() => login?.close());
 
+const clientConfig = () =>
+  oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+
 /** Opens the hosted sign-in page of a fresh authorization request. */
 async function signInPage() {
-  return openSignInPage(
-    await oidc.discovery(new URL(login.issuer(tenant.slug)), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] }),
-  );
+  return openSignInPage(await clientConfig());
 }
 
 async function attempts(email: string) {
@@ -146,36 +147,77 @@ describe('hosted sign-in', () => {
     }
   });
 
-  it("finishes the interaction only together with the sign-in's facts: when LoginSucceeded and SessionStarted cannot be stored, neither is the result", async () => {
+  it('resumes the authorization the sign-in completed, whatever resume cookie the browser sends itself', async () => {
+    const email = 'ida@example.com';
+    const { id } = await login.signUp(tenant.slug, email);
+    const config = await clientConfig();
+    const first = await openSignInPage(config);
+    // Another authorization's resume cookie, genuine (signed by login), sent ahead of the first one's with its sign-in post.
+    const other = await openSignInPage(config);
+    const otherResume = other.browser
+      .cookieHeader()
+      .split('; ')
+      .filter((pair) => pair.startsWith('_interaction_resume'));
+    expect(otherResume).toHaveLength(2);
+    const posted = await first.browser.request(first.form.action, {
+      form: { ...first.form.fields, email, password: STRONG_PASSWORD },
+      cookiesBefore: otherResume.join('; '),
+    });
+    expect(posted.status).toBe(303);
+    // On to the first authorization's consent, then its code: not back into the other authorization's sign-in.
+    const consentPage = await first.browser.request(posted.location!);
+    expect(consentPage.body).toContain('name="decision"');
+    const consent = FormBrowser.form(consentPage);
+    const allowed = await first.browser.request(consent.action, { form: { ...consent.fields, decision: 'allow' } });
+    const landed = await first.browser.follow(allowed.location!, REDIRECT_URI);
+    expect(landed.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(landed.location!), { pkceCodeVerifier: first.verifier });
+    expect(tokens.claims()!.sub).toBe(id);
+  });
+
+  it("finishes the interaction only together with the sign-in's facts: when LoginSucceeded and SessionStarted cannot be stored, neither is the result nor the code", async () => {
     const email = 'hedy@example.com';
     await login.signUp(tenant.slug, email);
     const pool = login.runtime.infrastructure.pool;
     const { browser, form } = await signInPage();
     const uid = /\/interaction\/([^/]+)\/login$/.exec(form.action)![1]!;
-    const storedResult = async () =>
-      (
-        await pool.query(
-          "SELECT payload->'result' AS result FROM login_oidc_models WHERE tenant_id = $1 AND model = 'Interaction' AND id = $2",
-          [tenant.id, uid],
-        )
-      ).rows[0]?.result ?? null;
+    // The interaction as stored (null once ended), and how many codes and sessions the tenant has.
+    const stored = async () => {
+      const { rows } = await pool.query<{ model: string; id: string; result: unknown }>(
+        "SELECT model, id, payload->'result' AS result FROM login_oidc_models WHERE tenant_id = $1 AND model IN ('Interaction', 'AuthorizationCode', 'Session')",
+        [tenant.id],
+      );
+      const interaction = rows.find((row) => row.model === 'Interaction' && row.id === uid);
+      return {
+        interaction: interaction ? { result: interaction.result ?? null } : null,
+        codes: rows.filter((row) => row.model === 'AuthorizationCode').length,
+        sessions: rows.filter((row) => row.model === 'Session').length,
+      };
+    };
+    const before = await stored();
+    expect(before.interaction).toEqual({ result: null });
     await pool.query(`CREATE FUNCTION test_refuse_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.stream_name LIKE 'login.session-${tenant.id}.%' THEN RAISE EXCEPTION 'storage refused the session'; END IF; RETURN NEW; END $$`);
     await pool.query('CREATE TRIGGER test_refuse_sessions BEFORE INSERT ON es_events FOR EACH ROW EXECUTE FUNCTION test_refuse_sessions()');
-    let refused: { status: number };
+    let refused: { status: number; location?: string };
     try {
       refused = await browser.request(form.action, { form: { ...form.fields, email, password: STRONG_PASSWORD } });
     } finally {
       await pool.query('DROP TRIGGER test_refuse_sessions ON es_events; DROP FUNCTION test_refuse_sessions()');
     }
     expect(refused.status).toBe(500);
-    expect(await storedResult()).toBeNull();
+    expect(refused.location).toBeUndefined();
+    expect(await stored()).toEqual(before);
     expect(await attempts(email)).toEqual([]);
 
-    // With storage back, the same form signs the person in, and both are stored.
+    // With storage back, the same form signs the person in: the authorization resumes in that request and goes on
+    // to its consent page (a first visit); the interaction ends and the session is stored with the sign-in's facts.
     const posted = await browser.request(form.action, { form: { ...form.fields, email, password: STRONG_PASSWORD } });
     expect(posted.status).toBe(303);
-    expect(await storedResult()).toMatchObject({ login: { accountId: expect.any(String) } });
+    const consent = /\/t\/[^/]+\/interaction\/([^/?]+)$/.exec(posted.location ?? '')?.[1];
+    expect(consent).toBeDefined();
+    expect(consent).not.toBe(uid);
+    expect(await stored()).toEqual({ interaction: null, codes: before.codes, sessions: before.sessions + 1 });
     expect(await attempts(email)).toEqual(['LoginSucceeded']);
   });
 

@@ -6,6 +6,7 @@ import { LoginDirectory, type LoginTenant } from '../directory';
 import { badInteraction, formOf, InteractionAccess } from '../sign-in/interaction-access';
 import { SIGN_IN_LIMITER } from '../sign-in/interaction.http';
 import { PasswordCheck } from '../sign-in/password-check';
+import type { ResumeOutcome } from '../oidc/page-resume';
 import { passkeyAssertionBody, Passkeys, type PasskeyCheck } from './passkeys';
 import { PASSKEY_ONLY, PASSWORD_AND_PASSKEY, pendingSecondFactorOf } from './second-factor-step';
 
@@ -66,8 +67,15 @@ export class PasskeySignInController {
         refusal = who;
         return undefined;
       }
-      const done = await this.access.completeWith(tenant, details, who, pending ? PASSWORD_AND_PASSKEY : PASSKEY_ONLY, append);
-      signedIn = { location: done.redirectTo };
+      const done = await this.access.completeWith(
+        { req, reply },
+        tenant,
+        details,
+        who,
+        pending ? PASSWORD_AND_PASSKEY : PASSKEY_ONLY,
+        append,
+      );
+      signedIn = whereNext(done.resumed);
       return done.stored;
     };
     // A signature check is cheap next to argon2id, but it is a sign-in: it takes the tenant's share like one.
@@ -99,6 +107,20 @@ export class PasskeySignInController {
     this.directory.handOver(tenant.tenantId, credential);
     return { accountId: credential.userId, accountKey: this.passwords.accountKeyOf(tenant.tenantId, credential.email), clientId };
   }
+}
+
+/**
+ * The page's script goes where the resumed authorization sends the browser (its 303: the client
+ * with its code, or consent); anything else is an error the authorization rendered instead.
+ */
+function whereNext(resumed: ResumeOutcome): { location: string } {
+  if (resumed.status >= 300 && resumed.status < 400 && resumed.location) return { location: resumed.location };
+  throw new ProblemError({
+    status: resumed.status >= 400 ? resumed.status : 500,
+    type: 'authorization-failed',
+    title: 'The sign-in could not go back to the application',
+    detail: 'the authorization this sign-in belonged to could not continue; go back to the application and try again',
+  });
 }
 
 /** The interaction a sign-in's passkey challenge belongs to (passkey-challenges.ts). */

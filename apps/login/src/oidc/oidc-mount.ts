@@ -7,7 +7,19 @@ import { ProblemError, problemContentType, problemDocument, requestPath, TenantC
 import { LoginDirectory, type LoginTenant } from '../directory';
 import { ProviderCache } from './provider-cache';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+const handlers = new WeakMap<Provider, Handler>();
+
+/** The provider's Koa request handler, built once per provider; resolves once Koa is done with the request. */
+export function handlerOf(provider: Provider): Handler {
+  let handler = handlers.get(provider);
+  if (!handler) {
+    handler = provider.callback() as unknown as Handler;
+    handlers.set(provider, handler);
+  }
+  return handler;
+}
 
 /** OpenID requests (token, authorization, userinfo, ...) one tenant may have in flight in this process. */
 export const OIDC_REQUEST_LIMITER = Symbol('OidcRequestLimiter');
@@ -25,8 +37,6 @@ export const OIDC_REQUEST_LIMITER = Symbol('OidcRequestLimiter');
  */
 @Injectable()
 export class OidcMount implements OnModuleInit {
-  private readonly handlers = new WeakMap<Provider, Handler>();
-
   constructor(
     private readonly host: HttpAdapterHost,
     private readonly directory: LoginDirectory,
@@ -75,12 +85,7 @@ export class OidcMount implements OnModuleInit {
 
   /** Hands the raw request to the tenant's provider; resolves once the response is done (or the connection gone). */
   private async handOver(tenant: LoginTenant, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const provider = await this.providers.get(tenant);
-    let handler = this.handlers.get(provider);
-    if (!handler) {
-      handler = provider.callback();
-      this.handlers.set(provider, handler);
-    }
+    const handler = handlerOf(await this.providers.get(tenant));
     const raw = request.raw as IncomingMessage & { originalUrl?: string };
     trustedForwarding(request);
     const prefix = `/t/${tenant.slug}`;
@@ -88,7 +93,7 @@ export class OidcMount implements OnModuleInit {
     raw.url = (raw.url ?? '/').slice(prefix.length) || '/';
     reply.hijack();
     const finished = new Promise<void>((resolve) => reply.raw.once('close', resolve));
-    handler(raw, reply.raw);
+    void handler(raw, reply.raw);
     await finished;
   }
 }
@@ -98,7 +103,7 @@ export class OidcMount implements OnModuleInit {
  * a hop count or a list of proxy addresses. Fastify already applied that policy, so its
  * conclusions (scheme, host, client address) replace whatever the caller sent.
  */
-function trustedForwarding(request: FastifyRequest): void {
+export function trustedForwarding(request: FastifyRequest): void {
   const headers = request.raw.headers;
   headers['x-forwarded-proto'] = request.protocol;
   headers['x-forwarded-host'] = request.host;

@@ -11,6 +11,7 @@ import { wordsFor, type Words } from '../messages/messages';
 import { ACR_MFA, ACR_PASSWORD } from '../mfa/second-factor-step';
 import { CookieSigner } from './cookie-signer';
 import { latestGrant, postgresAdapterFor } from './postgres-adapter';
+import { runPageResume, type KoaContext } from './page-resume';
 import { currentPageRequest, openRequestArtefacts, requestArtefactsOf } from './request-artefacts';
 
 export { TESSERA_API_AUDIENCE };
@@ -366,6 +367,7 @@ export async function buildProvider(
   // request's writes commit with its response or not at all: when either fails, Koa answers 500
   // and drops every header the provider set, the code's Location and the session cookie with them.
   provider.use(async (ctx: { oidc?: { route?: string } }, next: () => Promise<void>) => {
+    if (await runPageResume(provider, ctx as KoaContext, next)) return;
     const artefacts = openRequestArtefacts(ctx);
     await next();
     await artefacts.commit(deps.pool, tenant.tenantId, SIGN_IN_LANDINGS.has(ctx.oidc?.route ?? ''));

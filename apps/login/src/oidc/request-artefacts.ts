@@ -222,6 +222,11 @@ export function openRequestArtefacts(request: object): RequestArtefacts {
   return artefacts;
 }
 
+/** Lets another request (a resume a page runs, see page-resume.ts) read and write the page's artefacts. */
+export function adoptRequestArtefacts(request: object, artefacts: RequestArtefacts): void {
+  artefactsOfRequest.set(request, artefacts);
+}
+
 export function requestArtefactsOf(request: object | undefined): RequestArtefacts | undefined {
   return request ? artefactsOfRequest.get(request) : undefined;
 }

@@ -7,6 +7,7 @@ import { LoginDirectory, type LoginTenant } from '../directory';
 import { LoginEventLog } from '../login-events';
 import { ProviderCache } from '../oidc/provider-cache';
 import { collectArtefacts } from '../oidc/request-artefacts';
+import { resumeInPage, type ResumeOutcome } from '../oidc/page-resume';
 import type { PendingSecondFactor } from '../mfa/second-factor-step';
 import { LoginSucceeded, SessionStarted, sessionStreamFor, signInStreamFor } from './sign-in.events';
 
@@ -75,31 +76,35 @@ export class InteractionAccess {
   }
 
   /**
-   * The interaction's result (who signed in, and how: `amr` and `acr` go into the ID token) and the
-   * facts for other services (the sign-in and the session it starts), stored together, in one
-   * statement where the store allows. Returns where the browser goes on: back into the authorization.
+   * The interaction's result (who signed in, and how: `amr` and `acr` go into the ID token), the
+   * authorization it resumes, and the facts for other services (the sign-in and the session it
+   * starts), stored together, in one statement where the store allows. The authorization resumes
+   * inside this request (resumeInPage): returns what it answered, the browser's way on.
    */
   async complete(
+    page: SignInPage,
     tenant: LoginTenant,
     details: InteractionDetails,
     who: Omit<PendingSecondFactor, 'stage'>,
     how: SignInMethod,
-  ): Promise<string> {
-    return (await this.completeWith(tenant, details, who, how)).redirectTo;
+  ): Promise<ResumeOutcome> {
+    return (await this.completeWith(page, tenant, details, who, how)).resumed;
   }
 
   /**
    * complete, with the append of the decision the sign-in rests on (the second factor it used)
    * stored in that same statement, guarded by the revision it was decided on: the sign-in stands
-   * only with it (see LoginEventLog.recordAllWith). For CommandRunner's storeWith.
+   * only with it (see LoginEventLog.recordAllWith). For CommandRunner's storeWith: a refused
+   * statement is thrown before anything is answered, and a retry resumes afresh.
    */
   async completeWith(
+    page: SignInPage,
     tenant: LoginTenant,
     details: InteractionDetails,
     who: Omit<PendingSecondFactor, 'stage'>,
     how: SignInMethod,
     decided?: StreamAppend,
-  ): Promise<{ redirectTo: string; stored?: AppendResult }> {
+  ): Promise<{ resumed: ResumeOutcome; stored?: AppendResult }> {
     const at = new Date().toISOString();
     const { accountId: userId, accountKey, clientId } = who;
     const signedIn = {
@@ -112,10 +117,30 @@ export class InteractionAccess {
     };
     const login = { accountId: userId, amr: [...how.amr], acr: how.acr };
     // Merged with what earlier interactions of this authorization settled (a prompt=create that was shown).
-    const { result: redirectTo, artefacts } = await collectArtefacts(() => finish(details, { login }, true));
-    const stored = await this.events.recordAllWith(tenant.tenantId, [signedIn, session], artefacts.close(), decided);
-    return { redirectTo, stored };
+    const { artefacts } = await collectArtefacts(() => finish(details, { login }, true));
+    const provider = await this.providers.get(tenant);
+    let stored: AppendResult | undefined;
+    const resumed = await resumeInPage(provider, tenant, page.req, page.reply, details, artefacts, async (writes) => {
+      stored = await this.events.recordAllWith(tenant.tenantId, [signedIn, session], writes, decided);
+    });
+    return { resumed, stored };
   }
+}
+
+/** The request of the hosted page that completes a sign-in, and its reply. */
+export interface SignInPage {
+  readonly req: FastifyRequest;
+  readonly reply: FastifyReply;
+}
+
+/**
+ * Answers a form post with what the resumed authorization answered (see resumeInPage): mostly a
+ * 303 to the client with its code. The headers it set (the session cookie) are on the reply already.
+ */
+export async function sendResumed(reply: FastifyReply, resumed: ResumeOutcome): Promise<void> {
+  reply.code(resumed.status).header('cache-control', 'no-store');
+  for (const [name, value] of Object.entries(resumed.headers)) if (value !== undefined) reply.header(name, value);
+  await reply.send(resumed.body ?? '');
 }
 
 /**

@@ -14,8 +14,11 @@ import {
   formOf,
   InteractionAccess,
   INTERACTION_EXPIRED,
+  sendResumed,
   type SignInMethod,
+  type SignInPage,
 } from './interaction-access';
+import type { ResumeOutcome } from '../oidc/page-resume';
 import { SecondFactors } from '../mfa/second-factors';
 import { enrolmentView, recoveryCodesView } from '../mfa/account-security.views';
 import { hasSecondFactor, type FactorsState } from '../mfa/factors.decider';
@@ -150,7 +153,7 @@ export class InteractionController {
     // Whether the authorization resumes now or after the second step (a code or a passkey, seconds
     // later), its findAccount asks for this person: the credential just read waits for it.
     this.directory.handOver(tenant.tenantId, outcome.credential);
-    if (step === 'done') return this.complete(reply, tenant, details, who, PASSWORD_ONLY);
+    if (step === 'done') return this.complete({ req, reply }, tenant, details, who, PASSWORD_ONLY);
     // The password is right; the sign-in completes once the second factor is, on this interaction.
     return this.askSecondFactor(reply, tenant, details, who, factors, step === 'enrol', outcome.credential.email);
   }
@@ -216,7 +219,7 @@ export class InteractionController {
     this.requireCsrf(tenant, uid, body);
     const pending = pendingSecondFactorOf(details);
     if (details.prompt.name !== 'login' || !pending) throw badInteraction('this interaction awaits no second factor');
-    if (pending.stage === 'enrolled') return this.complete(reply, tenant, details, pending, WITH_SECOND_FACTOR);
+    if (pending.stage === 'enrolled') return this.complete({ req, reply }, tenant, details, pending, WITH_SECOND_FACTOR);
     const code = typeof body.code === 'string' ? body.code.slice(0, 64) : '';
     if (pending.stage === 'enrol') {
       const confirmed = await this.factors.confirmTotp(tenant.tenantId, pending.accountId, code);
@@ -228,10 +231,10 @@ export class InteractionController {
       return this.send(reply, 200, recoveryCodesView(tenant, confirmed.recoveryCodes, next));
     }
     // A right code is stored in the sign-in's own statement: the code counts as used exactly when the sign-in stands.
-    let redirectTo: string | undefined;
+    let resumed: ResumeOutcome | undefined;
     const check = await this.factors.verify(tenant.tenantId, pending.accountId, code, async (append) => {
-      const completed = await this.access.completeWith(tenant, details, pending, WITH_SECOND_FACTOR, append);
-      redirectTo = completed.redirectTo;
+      const completed = await this.access.completeWith({ req, reply }, tenant, details, pending, WITH_SECOND_FACTOR, append);
+      resumed = completed.resumed;
       return completed.stored!;
     });
     if (!check.ok) {
@@ -239,7 +242,7 @@ export class InteractionController {
       const page = secondFactorPage(tenant, uid, this.csrfToken(tenant, uid), SECOND_FACTOR_FAILURE[check.reason], offerOf(pending));
       return this.send(reply, status, page);
     }
-    await reply.code(303).header('location', redirectTo!).header('cache-control', 'no-store').send();
+    await sendResumed(reply, resumed!);
   }
 
   /**
@@ -270,14 +273,13 @@ export class InteractionController {
   }
 
   private async complete(
-    reply: FastifyReply,
+    page: SignInPage,
     tenant: LoginTenant,
     details: InteractionDetails,
     who: Omit<PendingSecondFactor, 'stage'>,
     how: SignInMethod,
   ): Promise<void> {
-    const redirectTo = await this.access.complete(tenant, details, who, how);
-    await reply.code(303).header('location', redirectTo).header('cache-control', 'no-store').send();
+    await sendResumed(page.reply, await this.access.complete(page, tenant, details, who, how));
   }
 
   @Post('consent')
