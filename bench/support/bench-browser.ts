@@ -89,10 +89,20 @@ export async function onToCode(browser: BenchHttp, next: string, redirectUri: st
   return 1;
 }
 
+/** Where the page's passkey script asks for options and posts its answer, as the page says (its #passkey block). */
+export function passkeyBlockOf(html: string): { options: string; verify: string; csrf: string } {
+  const attribute = (name: string) => /<div id="passkey"[^>]*/.exec(html)?.[0].match(new RegExp(`data-${name}="([^"]*)"`))?.[1];
+  const [options, verify, csrf] = [attribute('options'), attribute('verify'), attribute('csrf')];
+  if (!options || !verify || !csrf) throw new Error('no passkey block on the page');
+  return { options: decodeEntities(options), verify: decodeEntities(verify), csrf: decodeEntities(csrf) };
+}
+
+const decodeEntities = (text: string) =>
+  text.replace(/&#(\d+);|&amp;/g, (_entity, code?: string) => (code ? String.fromCharCode(Number(code)) : '&'));
+
 export function formOf(html: string): { action: string; csrf: string } {
   const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
   const csrf = /name="csrf" value="([^"]*)"/.exec(html)?.[1];
   if (!action || !csrf) throw new Error('no form on the page');
-  const decode = (text: string) => text.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
-  return { action: decode(action), csrf: decode(csrf) };
+  return { action: decodeEntities(action), csrf: decodeEntities(csrf) };
 }

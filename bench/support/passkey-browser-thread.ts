@@ -1,7 +1,7 @@
 import { Agent } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SoftwarePasskey } from '../../test/support/software-authenticator';
-import { formOf, onToCode, openSignInPageOf, type BenchHttp } from './bench-browser';
+import { onToCode, openSignInPageOf, passkeyBlockOf, type BenchHttp } from './bench-browser';
 import type { PasskeyBrowsersData, PasskeyBrowsersRequest } from './passkey-browsers';
 
 /**
@@ -11,19 +11,18 @@ import type { PasskeyBrowsersData, PasskeyBrowsersRequest } from './passkey-brow
 const data = workerData as PasskeyBrowsersData;
 const agent = new Agent({ keepAlive: true, maxSockets: data.sockets, maxFreeSockets: data.sockets });
 const passkeys = data.passkeys.map((transferred) => SoftwarePasskey.restore(transferred));
-let pages: { browser: BenchHttp; verify: string; csrf: string }[] = [];
+let pages: { browser: BenchHttp; options: string; verify: string; csrf: string }[] = [];
 
 async function openSignInPage() {
   const { browser, page } = await openSignInPageOf(agent, data.loginUrl, data);
-  const { action, csrf } = formOf(page.body);
-  return { browser, verify: action.replace(/\/login$/, '/passkey'), csrf };
+  return { browser, ...passkeyBlockOf(page.body) };
 }
 
 /** Options, assertion, and on to the code: what a passkey sign-in costs from the button to the application. */
 async function signIn(person: number): Promise<void> {
   const page = pages.pop() ?? (await openSignInPage());
   const passkey = passkeys[person % passkeys.length]!;
-  const options = await page.browser.send('POST', `${page.verify}/options`, { json: { csrf: page.csrf } });
+  const options = await page.browser.send('POST', page.options, { json: { csrf: page.csrf } });
   if (options.status !== 200) throw new Error(`no passkey options: ${options.status}`);
   const response = passkey.assert(JSON.parse(options.body) as { challenge: string; rpId: string });
   const verified = await page.browser.send('POST', page.verify, { json: { csrf: page.csrf, response } });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { SoftwarePasskey } from '../../../test/support/software-authenticator';
 import { factorsStreamFor } from '../src/mfa/factors.events';
 import { Passkeys, passkeyRegistrationBody } from '../src/mfa/passkeys';
@@ -112,6 +113,44 @@ describe('a passkey sign-in, without a browser', () => {
     expect(again.problem.detail).toContain('no passkey request is outstanding');
   });
 
+  test('the sign-in page’s options are a challenge for the interaction this browser holds, issued without reading it', async () => {
+    const { browser, page } = await openSignInPage(config);
+    const paths = passkeyPathsOf(page.body);
+    expect(paths.options).toMatch(/\/passkey\/options\?step=first$/);
+    const { result: issued, statements } = await statementsSentBy(login.runtime.infrastructure.pool, () =>
+      postJson(browser, paths.options, { csrf: paths.csrf }),
+    );
+    expect(issued.status).toBe(200);
+    expect(issued.problem).toMatchObject({ allowCredentials: [], userVerification: 'required' });
+    expect(statements.get('login_passkey_challenge_issue')).toBe(1);
+    expect([...statements.keys()].filter((name) => name.startsWith('login_oidc_'))).toEqual([]);
+    // The interaction cookie is what binds the challenge to this browser; the page's token is still required.
+    expect((await postJson(new FormBrowser(), paths.options, { csrf: paths.csrf })).status).toBe(400);
+    expect((await postJson(browser, paths.options, {})).status).toBe(403);
+  });
+
+  test('a second step takes a passkey answering the sign-in page’s challenge (a reload), for the person expected only', async () => {
+    const { passkey } = await personWithPasskey('reload@example.com');
+    const other = await personWithPasskey('other-reload@example.com');
+    for (const [answering, expected] of [
+      [other.passkey, 401],
+      [passkey, 200],
+    ] as const) {
+      const { browser, form, page } = await openSignInPage(config);
+      const asked = await browser.request(form.action, {
+        form: { ...form.fields, email: 'reload@example.com', password: STRONG_PASSWORD },
+      });
+      expect(asked.body).toContain('id="passkey"');
+      const signInPage = passkeyPathsOf(page.body);
+      const options = await postJson(browser, signInPage.options, { csrf: signInPage.csrf });
+      const response = answering.assert(options.problem as unknown as { challenge: string; rpId: string });
+      const answer = await browser.request(signInPage.verify, {
+        raw: { contentType: 'application/json', body: JSON.stringify({ csrf: signInPage.csrf, response }) },
+      });
+      expect(answer.status).toBe(expected);
+    }
+  });
+
   test('a passwordless sign-in reads the person once: the authorization it resumes takes the credential the passkey step found', async () => {
     const { userId, passkey } = await personWithPasskey('grace@example.com');
     // The first sign-in allows the client (its consent page asks for the person again); a returning person's is measured.
@@ -197,6 +236,17 @@ async function registerPasskey(passkeys: Passkeys, tenantId: string, userId: str
   return passkey;
 }
 
+/** Where the page's passkey script asks for options and posts its answer, as the page says (its #passkey block). */
+function passkeyPathsOf(html: string): { options: string; verify: string; csrf: string } {
+  const block = /<div id="passkey"[^>]*>/.exec(html)?.[0] ?? '';
+  const attribute = (name: string) => (new RegExp(`data-${name}="([^"]*)"`).exec(block)?.[1] ?? '').replace(/&amp;/g, '&');
+  return {
+    options: new URL(attribute('options'), login.url).href,
+    verify: new URL(attribute('verify'), login.url).href,
+    csrf: attribute('csrf'),
+  };
+}
+
 /** Where a passkey sign-in ended: refused (status and the problem's detail), or at the client with a code. */
 interface PasskeySignInEnd {
   readonly status: number;
@@ -210,10 +260,9 @@ interface PasskeySignInEnd {
  * when asked), with the named statements the assertion and the authorization sent.
  */
 async function passkeySignIn(passkey: SoftwarePasskey) {
-  const { browser, form, verifier } = await openSignInPage(config, 'openid email');
-  const verify = form.action.replace(/\/login$/, '/passkey');
-  const { csrf } = form.fields;
-  const options = await postJson(browser, `${verify}/options`, { csrf });
+  const { browser, page, verifier } = await openSignInPage(config, 'openid email');
+  const { options: asked, verify, csrf } = passkeyPathsOf(page.body);
+  const options = await postJson(browser, asked, { csrf });
   const response = passkey.assert(options.problem as unknown as { challenge: string; rpId: string });
   const { result, statements } = await statementsSentBy(login.runtime.infrastructure.pool, async (): Promise<PasskeySignInEnd> => {
     const verified = await browser.request(verify, { raw: { contentType: 'application/json', body: JSON.stringify({ csrf, response }) } });

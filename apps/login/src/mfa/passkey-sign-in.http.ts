@@ -1,4 +1,4 @@
-import { Controller, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseBody, ProblemError, TenantConcurrencyLimiter } from '#platform';
 import type { AppendResult, StreamAppend } from '#eventstore';
@@ -36,7 +36,21 @@ export class PasskeySignInController {
 
   @Post('options')
   @HttpCode(200)
-  async options(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+  async options(
+    @Param('tenant') slug: string,
+    @Param('uid') uid: string,
+    @Query('step') step: unknown,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    if (step === 'first') {
+      // The sign-in page's: a challenge for whoever's passkey answers, bound to the interaction
+      // this browser holds the cookie of. Nothing of it is read until the answer comes.
+      const { tenant } = await this.access.startedHere(slug, uid, req, reply);
+      this.access.requireCsrf(tenant, uid, formOf(req));
+      const options = await this.passkeys.authenticationOptions(tenant.tenantId, bindingOf(uid));
+      return void (await reply.code(200).header('cache-control', 'no-store').send(options));
+    }
     const { tenant, details } = await this.access.interaction(slug, uid, req, reply);
     this.access.requireCsrf(tenant, uid, formOf(req));
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');

@@ -201,7 +201,10 @@ export class Passkeys {
     alongside?: (userId: string, append: StreamAppend) => Promise<AppendResult | undefined>,
   ): Promise<PasskeyCheck> {
     const issued = await this.challenges.take(tenantId, binding);
-    if (!issued || issued.purpose !== 'authenticate' || issued.userId !== expectedUserId) return { ok: false, reason: 'no-challenge' };
+    // A challenge for one person answers for that person only; one for whoever's passkey (the sign-in page's,
+    // say after a reload at the second step) answers for the person expected too.
+    if (!issued || issued.purpose !== 'authenticate' || (issued.userId !== undefined && issued.userId !== expectedUserId))
+      return { ok: false, reason: 'no-challenge' };
     const { userHandle } = body.response.response;
     const named = userHandle === undefined ? undefined : Buffer.from(userHandle, 'base64url').toString('utf8');
     const userId = expectedUserId ?? named;

@@ -80,9 +80,14 @@ export function continueSignInForm(tenant: LoginTenant, uid: string, csrf: strin
 }
 
 /** Where the passkey script of a sign-in asks for options and posts its answer. */
-export const passkeySignInPaths = (tenant: LoginTenant, uid: string) => {
+/**
+ * Where a sign-in page's script asks for passkey options and sends the answer. The sign-in page's
+ * own (`first`: a passkey instead of the password) are asked for without the interaction being
+ * read; the second step's name the person's passkeys, so they read it.
+ */
+export const passkeySignInPaths = (tenant: LoginTenant, uid: string, step: 'first' | 'second' = 'second') => {
   const base = `/t/${encodeURIComponent(tenant.slug)}/interaction/${encodeURIComponent(uid)}/passkey`;
-  return { options: `${base}/options`, verify: base };
+  return { options: step === 'first' ? `${base}/options?step=first` : `${base}/options`, verify: base };
 };
 
 export function secondFactorPage(

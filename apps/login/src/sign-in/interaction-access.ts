@@ -58,6 +58,19 @@ export class InteractionAccess {
     return { tenant, details, provider };
   }
 
+  /**
+   * The tenant of an interaction this browser started, known by its signed interaction cookie
+   * alone, without reading the interaction: for what needs nothing stored (the empty sign-in form,
+   * a passkey challenge for it). Whatever later acts on the interaction reads it then.
+   */
+  async startedHere(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
+    const { tenant, provider } = await this.providerOf(slug);
+    const started = provider.createContext(req.raw, reply.raw).cookies.get(provider.cookieName('interaction'), { signed: true });
+    if (!started) throw badInteraction(INTERACTION_EXPIRED);
+    if (started !== uid) throw badInteraction(ANOTHER_INTERACTION);
+    return { tenant, provider };
+  }
+
   csrfToken(tenant: LoginTenant, uid: string): string {
     return createHmac('sha256', this.csrfKey).update(`${tenant.tenantId}|${uid}`).digest('base64url');
   }

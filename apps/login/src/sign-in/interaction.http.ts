@@ -7,17 +7,7 @@ import { DEFAULT_LOCALE, languageField, wordsFor, type LocalisedPage, type Login
 import { PasswordCheck, type SignInOutcome } from './password-check';
 import { journeyLink, journeyLinks, JOURNEYS, type Journeys } from './journeys';
 import { readSignInForm } from './sign-in-form';
-import {
-  ANOTHER_INTERACTION,
-  badInteraction,
-  finish,
-  formOf,
-  InteractionAccess,
-  INTERACTION_EXPIRED,
-  sendResumed,
-  type SignInMethod,
-  type SignInPage,
-} from './interaction-access';
+import { badInteraction, finish, formOf, InteractionAccess, sendResumed, type SignInMethod, type SignInPage } from './interaction-access';
 import type { ResumeOutcome } from '../oidc/page-resume';
 import { SecondFactors } from '../mfa/second-factors';
 import { enrolmentView, recoveryCodesView } from '../mfa/account-security.views';
@@ -81,10 +71,7 @@ export class InteractionController {
     if (prompt === 'login') {
       // The empty form needs nothing stored: the signed interaction cookie proves this browser
       // started the interaction. The post reads it (expired, finished, or not a sign-in: refused).
-      const { tenant, provider } = await this.providerOf(slug);
-      const started = provider.createContext(req.raw, reply.raw).cookies.get(provider.cookieName('interaction'), { signed: true });
-      if (!started) throw badInteraction(INTERACTION_EXPIRED);
-      if (started !== uid) throw badInteraction(ANOTHER_INTERACTION);
+      const { tenant } = await this.access.startedHere(slug, uid, req, reply);
       return this.send(reply, 200, this.signInPage(tenant, uid));
     }
     const { tenant, details } = await this.interaction(slug, uid, req, reply);
@@ -328,10 +315,6 @@ export class InteractionController {
     }
   }
 
-  private providerOf(slug: string) {
-    return this.access.providerOf(slug);
-  }
-
   private interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
     return this.access.interaction(slug, uid, req, reply);
   }
@@ -363,7 +346,7 @@ export class InteractionController {
 <button type="submit">${words.sayHtml('signIn.submit')}</button>
 </form>${passkeyBlock({
           mode: 'sign-in',
-          ...passkeySignInPaths(tenant, uid),
+          ...passkeySignInPaths(tenant, uid, 'first'),
           csrf,
           label: words.sayHtml('passkey.signIn'),
           failed: words.sayHtml('passkey.failed'),
