@@ -199,7 +199,7 @@ describe('hosted sign-in', () => {
     await pool.query(`CREATE FUNCTION test_refuse_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.stream_name LIKE 'login.session-${tenant.id}.%' THEN RAISE EXCEPTION 'storage refused the session'; END IF; RETURN NEW; END $$`);
     await pool.query('CREATE TRIGGER test_refuse_sessions BEFORE INSERT ON es_events FOR EACH ROW EXECUTE FUNCTION test_refuse_sessions()');
-    let refused: { status: number; location?: string };
+    let refused: { status: number; location?: string; body: string };
     try {
       refused = await browser.request(form.action, { form: { ...form.fields, email, password: STRONG_PASSWORD } });
     } finally {
@@ -207,6 +207,8 @@ describe('hosted sign-in', () => {
     }
     expect(refused.status).toBe(500);
     expect(refused.location).toBeUndefined();
+    // The problem names the post, not the resume it ran inside.
+    expect(JSON.parse(refused.body)).toMatchObject({ instance: new URL(form.action).pathname });
     expect(await stored()).toEqual(before);
     expect(await attempts(email)).toEqual([]);
 

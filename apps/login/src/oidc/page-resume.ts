@@ -27,8 +27,6 @@ export interface KoaContext {
 interface PageResume {
   readonly artefacts: RequestArtefacts;
   readonly store: (writes: ArtefactWrite[]) => Promise<void>;
-  /** The browser's own Cookie header, before the resume cookie was added to it. */
-  readonly browserCookies: string | undefined;
   answered?: { status: number; location?: string; body: unknown };
   failure?: unknown;
 }
@@ -65,17 +63,19 @@ export async function resumeInPage(
   const prefix = `/t/${tenant.slug}`;
   const returnTo = new URL(interaction.returnTo, provider.issuer).pathname;
   if (!returnTo.startsWith(`${prefix}/`)) throw new Error('the interaction returns outside its tenant');
-  const browserCookies = raw[PAGE_RESUME] ? raw[PAGE_RESUME].browserCookies : raw.headers.cookie;
-  const page: PageResume = { artefacts, store, browserCookies };
+  const page: PageResume = { artefacts, store };
   const name = provider.cookieName('resume');
   const keys = (provider as unknown as { keys: { sign(data: string): string } }).keys;
   const vouched = `${name}=${interaction.uid}; ${name}.sig=${keys.sign(`${name}=${interaction.uid}`)}`;
   // A resume cookie the browser sent itself (another authorization's, or made up) would be read
   // before the page's: only the page's goes.
-  const others = (browserCookies ?? '')
+  const others = (raw.headers.cookie ?? '')
     .split(';')
     .map((pair) => pair.trim())
     .filter((pair) => pair !== '' && !pair.startsWith(`${name}=`) && !pair.startsWith(`${name}.sig=`));
+  // The request is the page's again once Koa is done: its logs, metrics and problems name the post.
+  const { method, url, originalUrl } = raw;
+  const headers = { ...raw.headers };
   trustedForwarding(req);
   raw.method = 'GET';
   raw.originalUrl = returnTo;
@@ -88,20 +88,25 @@ export async function resumeInPage(
   // A second call (a decision taken again) starts from a response without the first one's cookies.
   reply.raw.removeHeader('set-cookie');
   const pageHeaders = new Set(reply.raw.getHeaderNames());
-  await handlerOf(provider)(raw, reply.raw);
+  try {
+    await handlerOf(provider)(raw, reply.raw);
+  } finally {
+    Object.assign(raw, { method, url, originalUrl, headers });
+    delete raw[PAGE_RESUME];
+  }
   // The page answers. Of the headers Koa set, the cookies (the session's) stay on the response; the
   // rest go with the outcome, for a form post to send and a script's JSON to leave out.
-  const headers: OutgoingHttpHeaders = {};
+  const resumeHeaders: OutgoingHttpHeaders = {};
   for (const header of reply.raw.getHeaderNames()) {
     if (header === 'set-cookie' || pageHeaders.has(header)) continue;
-    headers[header] = reply.raw.getHeader(header);
+    resumeHeaders[header] = reply.raw.getHeader(header);
     reply.raw.removeHeader(header);
   }
   if (page.failure !== undefined || !page.answered) {
     reply.raw.removeHeader('set-cookie');
     throw page.failure ?? new Error('the authorization did not resume');
   }
-  return { ...page.answered, headers };
+  return { ...page.answered, headers: resumeHeaders };
 }
 
 /**
