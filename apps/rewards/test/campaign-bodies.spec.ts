@@ -190,7 +190,7 @@ describe('campaign bodies', () => {
   });
 });
 
-/** The terms read back are the terms sent, in the API's normal form (names trimmed, days in week order, defaults filled). */
+/** The terms read back are the terms sent, in the API's normal form (names and the event trimmed, days in week order, defaults filled). */
 function expectAsSent(shown: Body, sent: Body): void {
   const award = sent.award as Body;
   const limits = (sent.limits ?? {}) as Body;
@@ -198,7 +198,7 @@ function expectAsSent(shown: Body, sent: Body): void {
   expect(shown).toMatchObject({
     id: sent.id,
     name: String(sent.name).trim(),
-    event: sent.event,
+    event: String(sent.event).trim(),
     conditions: sent.conditions ?? [],
     award: { bonus: award.bonus ?? 0, multiplier: award.multiplier ?? null, tierMultipliers: award.tierMultipliers ?? {} },
     validUntil: sent.validUntil ?? null,
