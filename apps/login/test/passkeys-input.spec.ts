@@ -129,6 +129,38 @@ describe('a passkey sign-in, without a browser', () => {
     expect((await postJson(browser, paths.options, {})).status).toBe(403);
   });
 
+  test('an assertion posted to another browser’s interaction is refused and takes only the poster’s own challenge', async () => {
+    const { passkey } = await personWithPasskey('kay@example.com');
+    const victim = await openSignInPage(config, 'openid email');
+    const victimPaths = passkeyPathsOf(victim.page.body);
+    const victimOptions = await postJson(victim.browser, victimPaths.options, { csrf: victimPaths.csrf });
+    const attacker = await openSignInPage(config, 'openid email');
+    const attackerPaths = passkeyPathsOf(attacker.page.body);
+    const attackerOptions = await postJson(attacker.browser, attackerPaths.options, { csrf: attackerPaths.csrf });
+    // The victim's path and token, the attacker's cookie: the challenge taken is the one of the cookie's interaction.
+    const crossed = await postJson(attacker.browser, victimPaths.verify, {
+      csrf: victimPaths.csrf,
+      response: passkey.assert(attackerOptions.problem as unknown as { challenge: string; rpId: string }),
+    });
+    expect([crossed.status, crossed.problem.detail]).toEqual([400, expect.stringContaining('another interaction')]);
+    const ownAgain = await postJson(attacker.browser, attackerPaths.verify, {
+      csrf: attackerPaths.csrf,
+      response: passkey.assert(attackerOptions.problem as unknown as { challenge: string; rpId: string }),
+    });
+    expect(ownAgain.problem.detail).toContain('no passkey request is outstanding');
+    // The victim's challenge is still theirs to answer.
+    const answered = await victim.browser.request(victimPaths.verify, {
+      raw: {
+        contentType: 'application/json',
+        body: JSON.stringify({
+          csrf: victimPaths.csrf,
+          response: passkey.assert(victimOptions.problem as unknown as { challenge: string; rpId: string }),
+        }),
+      },
+    });
+    expect(answered.status).toBe(200);
+  });
+
   test('a second step takes a passkey answering the sign-in page’s challenge (a reload), for the person expected only', async () => {
     const { passkey } = await personWithPasskey('reload@example.com');
     const other = await personWithPasskey('other-reload@example.com');
@@ -151,19 +183,37 @@ describe('a passkey sign-in, without a browser', () => {
     }
   });
 
-  test('a passwordless sign-in reads the person once: the authorization it resumes takes the credential the passkey step found', async () => {
+  test('a passwordless sign-in reads once: the interaction, the challenge, the person and their grant; the resume takes them', async () => {
     const { userId, passkey } = await personWithPasskey('grace@example.com');
     // The first sign-in allows the client (its consent page asks for the person again); a returning person's is measured.
     await passkeySignIn(passkey);
     const returning = await passkeySignIn(passkey);
-    expect(returning.statements.get('login_credential_by_id')).toBe(1);
     // The assertion's answer is the client's redirect: the authorization resumed in that request, its interaction
-    // read from what the request had settled, not from storage again.
+    // read from what the request had settled, not from storage again. The one read of the interaction took the
+    // page's challenge and brought the credential and latest grant of the person the passkey's user handle names,
+    // which the sign-in and the resume took: no read of the challenge, the person or the grant of their own.
     expect(returning.answeredWith).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
-    expect(returning.statements.get('login_oidc_find_interaction_with_latest_grant') ?? 0).toBe(0);
+    expect(returning.statements.get('login_oidc_find_interaction_with_latest_grant_taking')).toBe(1);
+    expect(returning.statements.get('login_credential_by_id') ?? 0).toBe(0);
+    expect(returning.statements.get('login_passkey_challenge_take') ?? 0).toBe(0);
+    expect(returning.statements.get('login_oidc_find_by_id_with_id') ?? 0).toBe(0);
+    expect(returning.statements.get('login_oidc_latest_grant') ?? 0).toBe(0);
     // The code is the person's, and says how they signed in.
     const tokens = await oidc.authorizationCodeGrant(config, returning.callback!, { pkceCodeVerifier: returning.verifier });
     expect(tokens.claims()).toMatchObject({ sub: userId, amr: ['hwk', 'user', 'mfa'] });
+  });
+
+  test('a passkey of a person login no longer knows signs nobody in, though the interaction read found no credential for it', async () => {
+    const { tenantId, userId, passkey } = await personWithPasskey('gone@example.com');
+    // The person's erasure as it reaches login's read model: their credential row goes.
+    await login.runtime.infrastructure.pool.query('DELETE FROM login_credentials WHERE tenant_id = $1 AND user_id = $2', [
+      tenantId,
+      userId,
+    ]);
+    const gone = await passkeySignIn(passkey);
+    expect([gone.status, gone.detail]).toEqual([401, expect.stringContaining('not registered to a person who can sign in here')]);
+    expect(gone.statements.get('login_credential_by_id') ?? 0).toBe(0);
+    expect(gone.statements.get('tessera_es_append_beside_oidc_2_1_expecting') ?? 0).toBe(0);
   });
 
   test('a replica verifies with the passkeys it remembers, without reading them; one removed or added elsewhere is seen all the same', async () => {

@@ -70,6 +70,9 @@ describe('the code step of a two-step sign-in', () => {
       browser.request(codeForm.action, { form: { ...codeForm.fields, code: appCode(secret, 30) } }),
     );
     expect(answer.status).toBe(303);
+    // The interaction was read once, with the latest grant of the person at its second step (none yet): no grant read of its own.
+    expect(statements.get('login_oidc_find_interaction_with_latest_grant')).toBe(1);
+    expect(statements.get('login_oidc_latest_grant') ?? 0).toBe(0);
     let step = await browser.follow(answer.location!, REDIRECT_URI);
     if (!step.location) {
       const consent = FormBrowser.form(step);

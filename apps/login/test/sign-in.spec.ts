@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { blindIndex } from '#personal-data';
 import { STRONG_PASSWORD } from '../../../test/support/register-harness';
 import { signInStreamFor } from '../src/sign-in/sign-in.events';
-import { startLogin, type LoginHarness } from './login-harness';
+import { startLogin, statementsSentBy, type LoginHarness } from './login-harness';
 import { FormBrowser } from './browser-less';
 import { openSignInPage, REDIRECT_URI } from './sign-in-flow';
 
@@ -172,6 +172,31 @@ describe('hosted sign-in', () => {
     const landed = await first.browser.follow(allowed.location!, REDIRECT_URI);
     expect(landed.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
     const tokens = await oidc.authorizationCodeGrant(config, new URL(landed.location!), { pkceCodeVerifier: first.verifier });
+    expect(tokens.claims()!.sub).toBe(id);
+  });
+
+  it("reads a returning person's latest grant with the interaction their sign-in post completes: consent remembered, no grant read of its own", async () => {
+    const email = 'jo@example.com';
+    const { id } = await login.signUp(tenant.slug, email);
+    const config = await clientConfig();
+    // The first sign-in allows the client.
+    const first = await openSignInPage(config);
+    const posted = await first.browser.request(first.form.action, { form: { ...first.form.fields, email, password: STRONG_PASSWORD } });
+    const consent = FormBrowser.form(await first.browser.request(posted.location!));
+    const allowed = await first.browser.request(consent.action, { form: { ...consent.fields, decision: 'allow' } });
+    expect((await first.browser.follow(allowed.location!, REDIRECT_URI)).location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
+    // Typed another way (case, spaces), the address names the same person.
+    const again = await openSignInPage(config);
+    const { result: returning, statements } = await statementsSentBy(login.runtime.infrastructure.pool, () =>
+      again.browser.request(again.form.action, {
+        form: { ...again.form.fields, email: ` ${email.toUpperCase()}`, password: STRONG_PASSWORD },
+      }),
+    );
+    expect(returning.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
+    expect(statements.get('login_oidc_find_interaction_with_latest_grant')).toBe(1);
+    expect(statements.get('login_oidc_find_by_id_with_id') ?? 0).toBe(0);
+    expect(statements.get('login_oidc_latest_grant') ?? 0).toBe(0);
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(returning.location!), { pkceCodeVerifier: again.verifier });
     expect(tokens.claims()!.sub).toBe(id);
   });
 

@@ -16,6 +16,23 @@ export interface IssuedChallenge {
 }
 
 /**
+ * Where the challenge of a sign-in interaction is kept: its binding is `interaction:{uid}`. The
+ * sign-in's read of its interaction takes it in the same round trip (InteractionAccess.interaction).
+ */
+export const INTERACTION_CHALLENGE = { model: 'PasskeyChallenge', idPrefix: 'interaction:' } as const;
+
+/** The binding of a sign-in interaction's challenge. */
+export const interactionBinding = (uid: string): string => `${INTERACTION_CHALLENGE.idPrefix}${uid}`;
+
+/** A challenge as storage gave it back (a payload issue wrote), or undefined for anything else. */
+export function issuedChallengeOf(payload: unknown): IssuedChallenge | undefined {
+  const found = payload as Partial<IssuedChallenge> | null | undefined;
+  if (!found || typeof found.challenge !== 'string' || (found.purpose !== 'register' && found.purpose !== 'authenticate')) return undefined;
+  if (found.userId !== undefined && typeof found.userId !== 'string') return undefined;
+  return { challenge: found.challenge, purpose: found.purpose, ...(found.userId !== undefined ? { userId: found.userId } : {}) };
+}
+
+/**
  * WebAuthn challenges, kept where the interactions and sessions they belong to are kept
  * (login_oidc_models, model PasskeyChallenge, scoped by tenant, expiring like them and cleaned up
  * with them). `binding` names the interaction (`interaction:{uid}`) or the session
@@ -60,7 +77,7 @@ export class PasskeyChallenges {
       values: [tenantId, binding],
     });
     const found = rows[0];
-    return found?.live ? found.payload : undefined;
+    return found?.live ? issuedChallengeOf(found.payload) : undefined;
   }
 }
 

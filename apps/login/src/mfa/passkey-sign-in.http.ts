@@ -2,12 +2,13 @@ import { Controller, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nes
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseBody, ProblemError, TenantConcurrencyLimiter } from '#platform';
 import type { AppendResult, StreamAppend } from '#eventstore';
-import { LoginDirectory, type LoginTenant } from '../directory';
+import { LoginDirectory, type Credential, type LoginTenant } from '../directory';
 import { badInteraction, formOf, InteractionAccess } from '../sign-in/interaction-access';
 import { SIGN_IN_LIMITER } from '../sign-in/interaction.http';
 import { PasswordCheck } from '../sign-in/password-check';
 import type { ResumeOutcome } from '../oidc/page-resume';
 import { passkeyAssertionBody, Passkeys, type PasskeyCheck } from './passkeys';
+import { INTERACTION_CHALLENGE, interactionBinding, issuedChallengeOf } from './passkey-challenges';
 import { PASSKEY_ONLY, PASSWORD_AND_PASSKEY, pendingSecondFactorOf } from './second-factor-step';
 
 const REFUSED: Record<Exclude<PasskeyCheck, { ok: true }>['reason'], string> = {
@@ -48,7 +49,7 @@ export class PasskeySignInController {
       // this browser holds the cookie of. Nothing of it is read until the answer comes.
       const { tenant } = await this.access.startedHere(slug, uid, req, reply);
       this.access.requireCsrf(tenant, uid, formOf(req));
-      const options = await this.passkeys.authenticationOptions(tenant.tenantId, bindingOf(uid));
+      const options = await this.passkeys.authenticationOptions(tenant.tenantId, interactionBinding(uid));
       return void (await reply.code(200).header('cache-control', 'no-store').send(options));
     }
     const { tenant, details } = await this.access.interaction(slug, uid, req, reply);
@@ -56,14 +57,24 @@ export class PasskeySignInController {
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
     const pending = pendingSecondFactorOf(details);
     if (pending && pending.stage !== 'code') throw badInteraction('this sign-in is setting up an authenticator app');
-    const options = await this.passkeys.authenticationOptions(tenant.tenantId, bindingOf(uid), pending?.accountId);
+    const options = await this.passkeys.authenticationOptions(tenant.tenantId, interactionBinding(uid), pending?.accountId);
     await reply.code(200).header('cache-control', 'no-store').send(options);
   }
 
   @Post()
   async verify(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    const { tenant, details } = await this.access.interaction(slug, uid, req, reply);
     const body = formOf(req);
+    const named = personNamedBy(body);
+    // One round trip: the interaction; the challenge its page issued, taken (each answers once); and the credential
+    // and latest grant of the person the passkey says it is, who signs in if it verifies.
+    const { tenant, details, takenAlong, expectedCredential } = await this.access.interaction(
+      slug,
+      uid,
+      req,
+      reply,
+      () => ({ userId: named }),
+      INTERACTION_CHALLENGE,
+    );
     this.access.requireCsrf(tenant, uid, body);
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
     const assertion = parseBody(passkeyAssertionBody, body);
@@ -76,7 +87,9 @@ export class PasskeySignInController {
     // Asked once: a use decided again (a race on the factors stream) signs in the person found the first time.
     let whoSignsIn: ReturnType<PasskeySignInController['passwordless']> | undefined;
     const signInWith = async (userId: string, append: StreamAppend): Promise<AppendResult | undefined> => {
-      const who = pending ?? (await (whoSignsIn ??= this.passwordless(tenant, userId, clientId)));
+      // The credential read with the interaction is the one of the person the user handle named (null: nobody's).
+      const readAlready = named === userId ? expectedCredential : undefined;
+      const who = pending ?? (await (whoSignsIn ??= this.passwordless(tenant, userId, clientId, readAlready)));
       if (who instanceof ProblemError) {
         refusal = who;
         return undefined;
@@ -95,7 +108,7 @@ export class PasskeySignInController {
     // A signature check is cheap next to argon2id, but it is a sign-in: it takes the tenant's share like one.
     const check = await this.signIns.run(
       tenant.tenantId,
-      () => this.passkeys.authenticate(tenant.tenantId, bindingOf(uid), assertion, pending?.accountId, signInWith),
+      () => this.passkeys.authenticate(tenant.tenantId, issuedChallengeOf(takenAlong), assertion, pending?.accountId, signInWith),
       'sign-ins',
     );
     if (!check.ok) throw refused(check.reason);
@@ -107,8 +120,9 @@ export class PasskeySignInController {
    * Who a passwordless passkey signs in: its person, under the rules a password sign-in has (a tenant
    * that refuses unverified addresses refuses them here too); the refusal to answer otherwise.
    */
-  private async passwordless(tenant: LoginTenant, userId: string, clientId: string) {
-    const credential = await this.directory.credentialById(tenant.tenantId, userId);
+  private async passwordless(tenant: LoginTenant, userId: string, clientId: string, readAlready?: Credential | null) {
+    const credential =
+      readAlready === undefined ? await this.directory.credentialById(tenant.tenantId, userId) : (readAlready ?? undefined);
     if (!credential) return refused('unknown-passkey');
     if (await this.passwords.refusedUnverified(tenant, credential, clientId))
       return new ProblemError({
@@ -137,8 +151,18 @@ function whereNext(resumed: ResumeOutcome): { location: string } {
   });
 }
 
-/** The interaction a sign-in's passkey challenge belongs to (passkey-challenges.ts). */
-const bindingOf = (uid: string) => `interaction:${uid}`;
+/**
+ * The person an assertion's user handle names, read leniently before the body is checked (only a
+ * hint: the assertion decides); undefined unless it is a user id.
+ */
+function personNamedBy(body: Record<string, unknown>): string | undefined {
+  const handle = (body.response as { response?: { userHandle?: unknown } } | undefined)?.response?.userHandle;
+  if (typeof handle !== 'string' || handle.length > 64) return undefined;
+  const named = Buffer.from(handle, 'base64url').toString('utf8');
+  return USER_ID.test(named) ? named : undefined;
+}
+
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function refused(reason: keyof typeof REFUSED): ProblemError {
   return new ProblemError({ status: 401, type: 'passkey-refused', title: 'The passkey did not sign in', detail: REFUSED[reason] });

@@ -16,7 +16,7 @@ import { BOUNDS, bounded, RequestValidationError } from '#platform';
 import type { LockoutPolicy } from '../sign-in/lockout.decider';
 import { factorsDecider, type FactorsCommand, type FactorsRejection, type FactorsState } from './factors.decider';
 import { factorsStreamFor, type FactorEvent } from './factors.events';
-import { CHALLENGE_TTL_S, newChallenge, PasskeyChallenges, sameChallenge } from './passkey-challenges';
+import { CHALLENGE_TTL_S, newChallenge, PasskeyChallenges, sameChallenge, type IssuedChallenge } from './passkey-challenges';
 import { storedAlongsideOn, type FactorsStoreWith } from './second-factors';
 
 /**
@@ -188,19 +188,19 @@ export class Passkeys {
   }
 
   /**
-   * Verifies an assertion against the challenge of `binding`: signed by a passkey of `expectedUserId`
+   * Verifies an assertion against `issued`, the challenge taken for it (undefined when there was
+   * none, or it had expired): signed by a passkey of `expectedUserId`
    * (the second step), or of the person its user handle names (passwordless). `alongside` stores a
    * passkey used in a write of the caller's (the sign-in it completes), guarded as CommandRunner's
    * storeWith is, or answers undefined to have it appended on its own; a refusal is always appended on its own.
    */
   async authenticate(
     tenantId: string,
-    binding: string,
+    issued: IssuedChallenge | undefined,
     body: z.output<typeof passkeyAssertionBody>,
     expectedUserId?: string,
     alongside?: (userId: string, append: StreamAppend) => Promise<AppendResult | undefined>,
   ): Promise<PasskeyCheck> {
-    const issued = await this.challenges.take(tenantId, binding);
     // A challenge for one person answers for that person only; one for whoever's passkey (the sign-in page's,
     // say after a reload at the second step) answers for the person expected too.
     if (!issued || issued.purpose !== 'authenticate' || (issued.userId !== undefined && issued.userId !== expectedUserId))

@@ -1,5 +1,7 @@
 import type { Pool } from 'pg';
 import { BOUNDS, textProblem } from '#platform';
+import { RELAXED_COMMIT } from '#eventstore';
+import { credentialOf, type CredentialRow } from '../directory';
 import { requestArtefactsOf, storeWrites, WRITE_BEHIND_MODELS, type RequestArtefacts, type StoredGrant } from './request-artefacts';
 
 /** What oidc-provider stores through its adapter: a JSON payload per model and id. */
@@ -102,23 +104,38 @@ export function postgresAdapterFor(
 
     /**
      * An interaction a person has just signed in to is found by the request that resumes it, which
-     * then looks for the grant they gave this client earlier (remembered consent): both in one
-     * round trip, the grant (or that there is none) remembered for the request.
+     * then looks for the grant they gave this client earlier (remembered consent); so is one a
+     * sign-in page is about to complete, for the person it names or expects (request.accountHint):
+     * both in one round trip, the grant (or that there is none) remembered for the request.
      */
     private async interactionWithLatestGrant(id: string, request: RequestArtefacts): Promise<OidcPayload | undefined> {
+      const { userId, emailIndex } = request.accountHint;
+      const values = [tenantId, id, userId ?? null, emailIndex ?? null];
+      const along = request.takesAlong;
       const { rows } = await pool.query<{
-        payload: OidcPayload;
+        payload: OidcPayload | null;
         account_id: string | null;
         client_id: string | null;
         grant_id: string | null;
         grant: OidcPayload | null;
-      }>({
-        name: 'login_oidc_find_interaction_with_latest_grant',
-        text: INTERACTION_WITH_LATEST_GRANT,
-        values: [tenantId, id],
-      });
+        credential: CredentialRow | null;
+        taken?: OidcPayload | null;
+      }>(
+        along
+          ? {
+              name: 'login_oidc_find_interaction_with_latest_grant_taking',
+              text: INTERACTION_WITH_LATEST_GRANT_TAKING,
+              values: [...values, along.model, along.idPrefix],
+            }
+          : { name: 'login_oidc_find_interaction_with_latest_grant', text: INTERACTION_WITH_LATEST_GRANT, values },
+      );
       const found = rows[0];
-      if (!found) return undefined;
+      if (along) request.takenAlong = found?.taken ?? null;
+      if (userId !== undefined) {
+        const row = found?.credential;
+        request.expectedCredential = (row && credentialOf({ ...row, password_hash: null, legacy_password: null })) ?? null;
+      }
+      if (!found?.payload) return undefined;
       // The statement looked for the grant only when the interaction names a person and a client.
       if (found.account_id !== null && found.client_id !== null) {
         request.rememberLatestGrant(
@@ -173,15 +190,35 @@ function latestGrantOf(account: string, client: string): string {
 const LATEST_GRANT = latestGrantOf('$2', '$3');
 
 /**
- * Interaction $2 and, once it holds a sign-in and no consent yet, the person and client it names
- * (null otherwise) and the person's latest grant to that client.
+ * Interaction $2 and, while it has no consent yet, the person it names (signed in, or at the second
+ * step) or else the one a page expects ($3 a user id, $4 the blind index of an address; null when
+ * none), its client, and that person's latest grant to that client. COALESCE evaluates no further
+ * than the first person found, so the address is looked up only when nothing earlier names one.
+ * The credential of user $3 comes along without its hashes (for a sign-in that needs no password).
  */
-const INTERACTION_WITH_LATEST_GRANT = `SELECT i.payload, asked.account_id, asked.client_id, g.id AS grant_id, g.payload AS grant
+const INTERACTION_WITH_LATEST_GRANT = `SELECT i.payload, asked.account_id, asked.client_id, g.id AS grant_id, g.payload AS grant,
+    (SELECT json_build_object('user_id', c.user_id, 'email', c.email, 'email_verified', c.email_verified, 'given_name', c.given_name,
+       'family_name', c.family_name, 'locale', c.locale)
+     FROM login_credentials c WHERE c.tenant_id = $1 AND c.user_id = $3::uuid) AS credential
   FROM login_oidc_models i
-  LEFT JOIN LATERAL (SELECT i.payload #>> '{result,login,accountId}' AS account_id, i.payload #>> '{params,client_id}' AS client_id
+  LEFT JOIN LATERAL (SELECT COALESCE(i.payload #>> '{result,login,accountId}', i.payload #>> '{result,secondFactor,accountId}', $3::text,
+      (SELECT c.user_id::text FROM login_credentials c WHERE c.tenant_id = $1 AND c.email_index = $4::text)) AS account_id,
+    i.payload #>> '{params,client_id}' AS client_id
     WHERE i.payload #> '{result,consent}' IS NULL) asked ON true
   LEFT JOIN LATERAL (${latestGrantOf('asked.account_id', 'asked.client_id')}) g ON true
   WHERE i.tenant_id = $1 AND i.model = 'Interaction' AND i.id = $2 AND (i.expires_at IS NULL OR i.expires_at > now())`;
+
+/**
+ * INTERACTION_WITH_LATEST_GRANT, taking (deleting) the artefact of model $5 bound to the
+ * interaction (id $6 followed by the interaction's): its payload when live, null otherwise. Its
+ * commit does not wait for the WAL's fsync: what takes it along (a passkey challenge) records
+ * anything it achieves in a durable append later, which flushes this delete first. One row, with a
+ * null payload when there is no such interaction (the artefact is taken all the same).
+ */
+const INTERACTION_WITH_LATEST_GRANT_TAKING = `WITH taken AS (DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = $5::text AND id = $6::text || $2
+    RETURNING payload, expires_at > now() AS live)
+  SELECT found.*, (SELECT payload FROM taken WHERE live) AS taken, (SELECT ${RELAXED_COMMIT} FROM taken) AS relaxed
+  FROM (SELECT 1) AS one LEFT JOIN LATERAL (${INTERACTION_WITH_LATEST_GRANT}) found ON true`;
 
 /** Deletes expired artefacts of every tenant; returns how many went. */
 export async function deleteExpiredModels(pool: Pool, batch = 5000): Promise<number> {

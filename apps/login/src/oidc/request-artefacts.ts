@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool } from 'pg';
 import { WITHOUT_SYNCHRONOUS_COMMIT, type WritesBeside } from '#eventstore';
+import type { Credential } from '../directory';
 import type { OidcPayload } from './postgres-adapter';
 
 /**
@@ -19,6 +20,19 @@ export const WRITE_BEHIND_MODELS: ReadonlySet<string> = new Set(['Interaction', 
 export interface StoredGrant {
   readonly id: string;
   readonly payload: OidcPayload;
+}
+
+/**
+ * Whom a sign-in page expects to complete its interaction, known before the interaction is read:
+ * the person a passkey's user handle names, or the blind index of the address a password form
+ * carries. The interaction's read then looks for that person's latest grant to its client too (the
+ * consent the resume will ask about), unless the interaction names a person already (a result, or
+ * a second step pending), and for the credential of the person a user id names. A wrong guess
+ * costs nothing but those lookups: the resume asks storage for the person who did sign in.
+ */
+export interface AccountHint {
+  readonly userId?: string;
+  readonly emailIndex?: string;
 }
 
 /** A write of an OIDC artefact to login_oidc_models, now or at the end of its request. */
@@ -117,6 +131,14 @@ export async function storeWrites(pool: Pool, tenantId: string, writes: readonly
  * another.
  */
 export class RequestArtefacts {
+  /** Who the page reading the interaction expects to sign in, before the interaction names them (see AccountHint). */
+  accountHint: AccountHint = {};
+  /** An artefact bound to the interaction read (model, and the prefix of its id before the interaction's), taken with it. */
+  takesAlong?: { readonly model: string; readonly idPrefix: string };
+  /** What that take found, live (undefined: nothing taken yet, null: none or expired). */
+  takenAlong?: OidcPayload | null;
+  /** The credential of the person accountHint.userId names, read with the interaction (null: none; undefined: not asked). */
+  expectedCredential?: Credential | null;
   private readonly pending = new Map<string, ArtefactWrite>();
   private readonly remembered = new Map<string, OidcPayload>();
   private readonly latestGrants = new Map<string, StoredGrant | null>();
@@ -179,6 +201,17 @@ export class RequestArtefacts {
     return this.latestGrants.get(`${accountId}|${clientId}`);
   }
 
+  /**
+   * New artefacts for another try of the same request (a decision taken again after a refused
+   * statement): nothing written or remembered yet, and what storage answered for latest grants.
+   */
+  afresh(): RequestArtefacts {
+    const next = new RequestArtefacts();
+    next.accountHint = this.accountHint;
+    for (const [key, grant] of this.latestGrants) next.latestGrants.set(key, grant);
+    return next;
+  }
+
   /** `signInLanding`: this was a request of the authorization endpoint (see restartable). */
   async commit(pool: Pool, tenantId: string, signInLanding = false): Promise<void> {
     await storeWrites(pool, tenantId, this.close(), signInLanding);
@@ -200,12 +233,16 @@ const pageRequests = new AsyncLocalStorage<object>();
 
 /**
  * Runs `work` (a hosted page's handler, outside any provider request) as a request of its own:
- * the writes it makes of the models above wait in the artefacts returned, for the page to store
- * them together with writes of its own.
+ * the writes it makes of the models above wait in the artefacts returned (`into`, when the page
+ * holds some already), for the page to store them together with writes of its own.
  */
-export async function collectArtefacts<T>(work: () => Promise<T>): Promise<{ result: T; artefacts: RequestArtefacts }> {
+export async function collectArtefacts<T>(
+  work: () => Promise<T>,
+  into?: RequestArtefacts,
+): Promise<{ result: T; artefacts: RequestArtefacts }> {
   const request = {};
-  const artefacts = openRequestArtefacts(request);
+  const artefacts = into ?? openRequestArtefacts(request);
+  if (into) adoptRequestArtefacts(request, into);
   const result = await pageRequests.run(request, work);
   return { result, artefacts };
 }

@@ -3,10 +3,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails } from 'oidc-provider';
 import type { AppendResult, StreamAppend } from '#eventstore';
 import { ProblemError } from '#platform';
-import { LoginDirectory, type LoginTenant } from '../directory';
+import { LoginDirectory, type Credential, type LoginTenant } from '../directory';
 import { LoginEventLog } from '../login-events';
 import { ProviderCache } from '../oidc/provider-cache';
-import { collectArtefacts } from '../oidc/request-artefacts';
+import { collectArtefacts, RequestArtefacts, type AccountHint } from '../oidc/request-artefacts';
+import type { OidcPayload } from '../oidc/postgres-adapter';
 import { resumeInPage, type ResumeOutcome } from '../oidc/page-resume';
 import type { PendingSecondFactor } from '../mfa/second-factor-step';
 import { LoginSucceeded, SessionStarted, sessionStreamFor, signInStreamFor } from './sign-in.events';
@@ -29,6 +30,8 @@ export interface SignInMethod {
 export class InteractionAccess {
   /** Imported once: an HMAC under a raw Buffer key imports the key again each time, several times the cost of the MAC. */
   private readonly csrfKey: KeyObject;
+  /** What a sign-in page's read of its interaction brought along (the latest grant), for complete to resume with. */
+  private readonly readAlong = new WeakMap<InteractionDetails, RequestArtefacts>();
 
   constructor(
     private readonly directory: LoginDirectory,
@@ -46,16 +49,46 @@ export class InteractionAccess {
     return { tenant, provider: await this.providers.get(tenant) };
   }
 
-  async interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
+  /**
+   * This browser's interaction `uid`. A page that may complete it says whom it expects to sign in
+   * (`signingIn`, an empty hint when the interaction names them): the read then brings that
+   * person's latest grant to the client along, for the authorization complete resumes. It may also
+   * take an artefact bound to the interaction in the same round trip (`takesAlong`, the sign-in's
+   * passkey challenge): `takenAlong` is what it found (null: none or expired), taken whether or
+   * not the interaction is there. A hint naming a user id brings their credential along
+   * (`expectedCredential`, without its password hash; null when there is none).
+   */
+  async interaction(
+    slug: string,
+    uid: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    signingIn?: (tenant: LoginTenant) => AccountHint,
+    takesAlong?: RequestArtefacts['takesAlong'],
+  ) {
     const { tenant, provider } = await this.providerOf(slug);
     let details: InteractionDetails;
+    let takenAlong: OidcPayload | null | undefined;
+    let expectedCredential: Credential | null | undefined;
     try {
-      details = await provider.interactionDetails(req.raw, reply.raw);
+      if (signingIn) {
+        const artefacts = new RequestArtefacts();
+        artefacts.accountHint = signingIn(tenant);
+        artefacts.takesAlong = takesAlong;
+        try {
+          ({ result: details } = await collectArtefacts(() => provider.interactionDetails(req.raw, reply.raw), artefacts));
+        } finally {
+          ({ takenAlong, expectedCredential } = artefacts);
+        }
+        this.readAlong.set(details, artefacts);
+      } else {
+        details = await provider.interactionDetails(req.raw, reply.raw);
+      }
     } catch {
       throw badInteraction(INTERACTION_EXPIRED);
     }
     if (details.uid !== uid) throw badInteraction(ANOTHER_INTERACTION);
-    return { tenant, details, provider };
+    return { tenant, details, provider, takenAlong, expectedCredential };
   }
 
   /**
@@ -130,7 +163,8 @@ export class InteractionAccess {
     };
     const login = { accountId: userId, amr: [...how.amr], acr: how.acr };
     // Merged with what earlier interactions of this authorization settled (a prompt=create that was shown).
-    const { artefacts } = await collectArtefacts(() => finish(details, { login }, true));
+    // What the page's read brought along (the latest grant), in artefacts of this try's own.
+    const { artefacts } = await collectArtefacts(() => finish(details, { login }, true), this.readAlong.get(details)?.afresh());
     const provider = await this.providers.get(tenant);
     let stored: AppendResult | undefined;
     const resumed = await resumeInPage(provider, tenant, page.req, page.reply, details, artefacts, async (writes) => {

@@ -9,6 +9,7 @@ import { journeyLink, journeyLinks, JOURNEYS, type Journeys } from './journeys';
 import { readSignInForm } from './sign-in-form';
 import { badInteraction, finish, formOf, InteractionAccess, sendResumed, type SignInMethod, type SignInPage } from './interaction-access';
 import type { ResumeOutcome } from '../oidc/page-resume';
+import type { AccountHint } from '../oidc/request-artefacts';
 import { SecondFactors } from '../mfa/second-factors';
 import { enrolmentView, recoveryCodesView } from '../mfa/account-security.views';
 import { hasSecondFactor, type FactorsState } from '../mfa/factors.decider';
@@ -115,10 +116,13 @@ export class InteractionController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const body = formOf(req);
-    const { tenant, details } = await this.interaction(slug, uid, req, reply);
+    const form = readSignInForm(body);
+    // The person the address names, if it is right, signs in: their latest grant comes with the interaction.
+    const { tenant, details } = await this.interaction(slug, uid, req, reply, (at) =>
+      form.ok ? { emailIndex: this.passwords.accountKeyOf(at.tenantId, form.email) } : {},
+    );
     this.requireCsrf(tenant, uid, body);
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
-    const form = readSignInForm(body);
     if (!form.ok) return this.send(reply, form.status, this.signInPage(tenant, uid, form.message, form.email));
     const clientId = String(details.params.client_id ?? '');
     const outcome = await this.checkFairly(tenant, { body: { email: form.email, password: form.password }, tenant, ip: req.ip, clientId });
@@ -202,7 +206,8 @@ export class InteractionController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const body = formOf(req);
-    const { tenant, details } = await this.interaction(slug, uid, req, reply);
+    // The person at the second step, the interaction names: their latest grant comes with it.
+    const { tenant, details } = await this.interaction(slug, uid, req, reply, () => ({}));
     this.requireCsrf(tenant, uid, body);
     const pending = pendingSecondFactorOf(details);
     if (details.prompt.name !== 'login' || !pending) throw badInteraction('this interaction awaits no second factor');
@@ -315,8 +320,14 @@ export class InteractionController {
     }
   }
 
-  private interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply) {
-    return this.access.interaction(slug, uid, req, reply);
+  private interaction(
+    slug: string,
+    uid: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    signingIn?: (tenant: LoginTenant) => AccountHint,
+  ) {
+    return this.access.interaction(slug, uid, req, reply, signingIn);
   }
 
   private csrfToken(tenant: LoginTenant, uid: string): string {
