@@ -63,14 +63,14 @@ export async function benchPasskeySignIns(setup: PasskeyBenchSetup): Promise<Sce
     passkeys: people.map((person) => person.passkey.transfer()),
   });
   // The first sign-in of each person allows the client once (in the warm-up).
-  const signIn = (worker: number): Promise<number> => browsers.signIn(worker);
+  const warmUp = (): Promise<Throughput> => browsers.signIns(setup.concurrency, setup.warmUpMs);
   const throughToCode = async (): Promise<Throughput> => {
     await browsers.openPages(Math.ceil((PREPARED_PAGES_PER_SECOND * setup.windowMs) / 1000));
     // Past the pages opened before, a page is opened inside the window: counted against the figure, never failing it.
-    return runClosedLoops(setup.concurrency, setup.windowMs, signIn);
+    return browsers.signIns(setup.concurrency, setup.windowMs);
   };
   try {
-    return await againstCeilings(setup, origin, signIn, throughToCode);
+    return await againstCeilings(setup, origin, warmUp, throughToCode);
   } finally {
     await browsers.close();
   }
@@ -80,7 +80,7 @@ export async function benchPasskeySignIns(setup: PasskeyBenchSetup): Promise<Sce
 async function againstCeilings(
   setup: PasskeyBenchSetup,
   origin: string,
-  signIn: (worker: number) => Promise<number>,
+  warmUpSignIns: () => Promise<Throughput>,
   throughToCode: () => Promise<Throughput>,
 ): Promise<ScenarioResult> {
   const ceiling = await libraryVerification(setup.loginUrl, origin);
@@ -89,7 +89,7 @@ async function againstCeilings(
     repetitions: setup.repetitions,
     warmUp: async () => {
       await runClosedLoops(setup.concurrency, setup.warmUpMs, ceiling);
-      await runClosedLoops(setup.concurrency, setup.warmUpMs, signIn);
+      await warmUpSignIns();
     },
     ceiling: () => runClosedLoops(setup.concurrency, setup.windowMs, ceiling),
     figure: throughToCode,

@@ -2,11 +2,13 @@ import { Agent } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SoftwarePasskey } from '../../test/support/software-authenticator';
 import { onToCode, openSignInPageOf, passkeyBlockOf, type BenchHttp } from './bench-browser';
-import type { PasskeyBrowsersData, PasskeyBrowsersRequest } from './passkey-browsers';
+import type { PasskeyBrowsersAnswer, PasskeyBrowsersData, PasskeyBrowsersRequest } from './passkey-browsers';
+import { closedLoops, type LoopsRun } from './measure';
 
 /**
  * The browsers and authenticators of the passkey row (see PasskeyBrowsers), on a thread of their
- * own. Each request is answered with its id once done, and with the error's message if it failed.
+ * own, with the closed loops of its windows. Each request is answered with its id once done (and a
+ * window's outcome), or with the error's message if it failed.
  */
 const data = workerData as PasskeyBrowsersData;
 const agent = new Agent({ keepAlive: true, maxSockets: data.sockets, maxFreeSockets: data.sockets });
@@ -41,10 +43,22 @@ async function openPages(count: number): Promise<void> {
   pages = opened;
 }
 
+/** Each concurrent client signs in as its own person, one sign-in after another, until the window ends. */
+function signIns(concurrency: number, windowMs: number): Promise<LoopsRun> {
+  return closedLoops(concurrency, windowMs, async (person) => {
+    await signIn(person);
+    return 1;
+  });
+}
+
 parentPort!.on('message', (request: PasskeyBrowsersRequest) => {
-  const work = request.kind === 'open-pages' ? openPages(request.count) : signIn(request.person);
+  const work = request.kind === 'open-pages' ? openPages(request.count) : signIns(request.concurrency, request.windowMs);
   work.then(
-    () => parentPort!.postMessage({ id: request.id }),
-    (error: unknown) => parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) }),
+    (result) => parentPort!.postMessage({ id: request.id, ...(result ? { result } : {}) } satisfies PasskeyBrowsersAnswer),
+    (error: unknown) =>
+      parentPort!.postMessage({
+        id: request.id,
+        error: error instanceof Error ? error.message : String(error),
+      } satisfies PasskeyBrowsersAnswer),
   );
 });
