@@ -207,7 +207,6 @@ export class RequestArtefacts {
    */
   afresh(): RequestArtefacts {
     const next = new RequestArtefacts();
-    next.accountHint = this.accountHint;
     for (const [key, grant] of this.latestGrants) next.latestGrants.set(key, grant);
     return next;
   }
@@ -241,8 +240,8 @@ export async function collectArtefacts<T>(
   into?: RequestArtefacts,
 ): Promise<{ result: T; artefacts: RequestArtefacts }> {
   const request = {};
-  const artefacts = into ?? openRequestArtefacts(request);
-  if (into) adoptRequestArtefacts(request, into);
+  const artefacts = into ?? new RequestArtefacts();
+  adoptRequestArtefacts(request, artefacts);
   const result = await pageRequests.run(request, work);
   return { result, artefacts };
 }

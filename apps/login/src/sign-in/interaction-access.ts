@@ -75,11 +75,8 @@ export class InteractionAccess {
         const artefacts = new RequestArtefacts();
         artefacts.accountHint = signingIn(tenant);
         artefacts.takesAlong = takesAlong;
-        try {
-          ({ result: details } = await collectArtefacts(() => provider.interactionDetails(req.raw, reply.raw), artefacts));
-        } finally {
-          ({ takenAlong, expectedCredential } = artefacts);
-        }
+        ({ result: details } = await collectArtefacts(() => provider.interactionDetails(req.raw, reply.raw), artefacts));
+        ({ takenAlong, expectedCredential } = artefacts);
         this.readAlong.set(details, artefacts);
       } else {
         details = await provider.interactionDetails(req.raw, reply.raw);
