@@ -34,8 +34,8 @@ export interface LoginBenchSettings {
 const CONCURRENCY = 8;
 const TOKENS_TARGET = 1500;
 const SIGN_IN_TARGET = 0.7;
-/** Sign-in pages opened per second of window: above any argon2id rate measured on this machine (about 90/s). */
-const PREPARED_PAGES_PER_SECOND = 150;
+/** Sign-in pages opened per second of window: above the argon2id rates measured on these machines (90 to 160/s). */
+const PREPARED_PAGES_PER_SECOND = 200;
 const PASSWORD = 'correct horse battery staple';
 const REDIRECT_URI = 'http://localhost:9/callback';
 
@@ -264,11 +264,10 @@ export async function benchLogin(databaseUrl: string, settings: LoginBenchSettin
           while (pages.length < wanted) pages.push(await openSignInPage());
         }),
       );
-      return runClosedLoops(CONCURRENCY, settings.windowMs, async (worker) => {
-        const page = pages.pop();
-        if (!page) throw new Error('the sign-in pages opened before the window ran out');
-        return submitPassword(page, worker);
-      });
+      // Past the pages opened before, a page is opened inside the window: counted against the figure, never failing it.
+      return runClosedLoops(CONCURRENCY, settings.windowMs, async (worker) =>
+        submitPassword(pages.pop() ?? (await openSignInPage()), worker),
+      );
     };
     const storedHash = await hash(PASSWORD, ARGON2ID_OPTIONS);
     const verifyPassword = async (): Promise<number> => {
