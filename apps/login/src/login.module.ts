@@ -32,6 +32,7 @@ import { LegacyPasswordRehash } from './sign-in/legacy-rehash';
 import { AccountSecurityController } from './mfa/account-security.http';
 import { SecondFactorPolicies, secondFactorWanted } from './mfa/policy';
 import { SecondFactors } from './mfa/second-factors';
+import { factorsStreamFor } from './mfa/factors.events';
 import { PasskeyChallenges } from './mfa/passkey-challenges';
 import { PasskeyScriptController } from './mfa/passkey-script';
 import { PasskeySignInController } from './mfa/passkey-sign-in.http';
@@ -101,6 +102,10 @@ export class LoginModule {
               clients,
               keys,
               settings: runtime.provider,
+              // The interaction read of a password post says how far the person's factors have got when it can.
+              factorsStreamPrefix: infrastructure.eventStore.transactional?.sharesDatabaseWith(infrastructure.pool)
+                ? (tenantId) => factorsStreamFor(tenantId, '')
+                : undefined,
               hooks: {
                 onGrantRevoked: (t, grantId) =>
                   void events

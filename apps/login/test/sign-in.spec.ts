@@ -193,7 +193,9 @@ describe('hosted sign-in', () => {
       }),
     );
     expect(returning.location).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
-    expect(statements.get('login_oidc_find_interaction_with_latest_grant')).toBe(1);
+    // The read also says how far the person's factors have got: no read of them of its own.
+    expect(statements.get('login_oidc_find_interaction_with_latest_grant_and_factors')).toBe(1);
+    expect(statements.get('tessera_es_read_stream') ?? 0).toBe(0);
     expect(statements.get('login_oidc_find_by_id_with_id') ?? 0).toBe(0);
     expect(statements.get('login_oidc_latest_grant') ?? 0).toBe(0);
     const tokens = await oidc.authorizationCodeGrant(config, new URL(returning.location!), { pkceCodeVerifier: again.verifier });

@@ -81,6 +81,23 @@ describe('command runner with a state cache', () => {
     expect(reads).toEqual({ whole: 1, tails: 1, many: 0 });
   });
 
+  test('a load told the revision the store answered moments ago reads only when what is remembered is behind it', async () => {
+    const { runner, reads, elsewhere } = cachedRunner();
+    await enter(runner, 'cache-h', { amount: 5, by: 'here' });
+    // Remembered at revision 0, and the store is there too: no read.
+    expect(await runner.load('cache-h', ledger.decider, 0n)).toEqual({ state: { balance: 5, amounts: [5] }, revision: 0n });
+    expect(reads).toEqual({ whole: 1, tails: 0, many: 0 });
+    // Another process wrote: told so, the load reads the tail.
+    await enter(elsewhere, 'cache-h', { amount: 2, by: 'elsewhere' });
+    expect(await runner.load('cache-h', ledger.decider, 1n)).toEqual({ state: { balance: 7, amounts: [5, 2] }, revision: 1n });
+    expect(reads).toEqual({ whole: 1, tails: 1, many: 0 });
+    // A stream the store did not hold: its initial state, unread; one it holds but this process never saw is read whole.
+    expect(await runner.load('cache-i', ledger.decider, -1n)).toEqual({ state: ledger.decider.initialState(), revision: -1n });
+    await enter(elsewhere, 'cache-j', { amount: 3, by: 'elsewhere' });
+    expect(await runner.load('cache-j', ledger.decider, 0n)).toEqual({ state: { balance: 3, amounts: [3] }, revision: 0n });
+    expect(reads).toEqual({ whole: 2, tails: 1, many: 0 });
+  });
+
   test('a failed command leaves nothing half-decided behind: the stream is read afresh', async () => {
     const counting = countingReads(store);
     let failing = false;

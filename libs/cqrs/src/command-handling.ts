@@ -242,18 +242,28 @@ export class CommandRunner {
     }
   }
 
-  /** Current state of a stream: read and folded, or through the cache, whose tail is then always read. */
+  /**
+   * Current state of a stream: read and folded, or through the cache, whose tail is then always
+   * read. `current`: the stream's revision the store answered moments ago, in a read of the
+   * caller's (-1n: no stream); a cached state at least that far on, or the initial state of a
+   * stream that did not exist, then needs no read. The answer is the store's as of that read.
+   */
   async load<Event extends DomainEvent, State>(
     streamName: string,
     decider: Evolving<Event, State>,
+    current?: bigint,
   ): Promise<{ state: State; revision: bigint }> {
     const cache = this.cache;
     if (!cache) {
+      if (current === -1n) return { state: decider.initialState(), revision: -1n };
       const { state, revision } = await this.reader.whole(streamName, decider);
       return { state, revision };
     }
     return cache.inTurn(streamName, async () => {
       const cached = cache.peek(streamName);
+      if (current !== undefined && (cached ? cached.revision >= current : current === -1n)) {
+        return cached ? { state: cached.state as State, revision: cached.revision } : { state: decider.initialState(), revision: -1n };
+      }
       const { state, revision } = cached
         ? (await this.reader.tail(streamName, decider, remembered<State>(cached))).known
         : await this.reader.whole(streamName, decider);

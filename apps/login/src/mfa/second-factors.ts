@@ -32,8 +32,9 @@ export class SecondFactors {
     this.decider = factorsDecider(policy);
   }
 
-  async state(tenantId: string, userId: string): Promise<FactorsState> {
-    return (await this.commands.load(factorsStreamFor(tenantId, userId), this.decider)).state;
+  /** The person's factors as the store holds them; `current`: their stream's revision read moments ago (see CommandRunner.load). */
+  async state(tenantId: string, userId: string, current?: bigint): Promise<FactorsState> {
+    return (await this.commands.load(factorsStreamFor(tenantId, userId), this.decider, current)).state;
   }
 
   async required(tenantId: string, userId: string): Promise<boolean> {

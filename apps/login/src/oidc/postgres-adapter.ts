@@ -36,6 +36,11 @@ export function postgresAdapterFor(
   tenantId: string,
   clients: ClientLookup,
   currentRequest: () => object | undefined = () => undefined,
+  /**
+   * Where the event store keeps its streams in this database: the prefix of a person's factors
+   * stream (the user id follows), for the interaction read to say how far it has got.
+   */
+  factorsStreamPrefix?: string,
 ): OidcAdapterClass {
   return class TenantAdapter implements OidcAdapter {
     constructor(private readonly model: string) {}
@@ -120,6 +125,7 @@ export function postgresAdapterFor(
         grant: OidcPayload | null;
         credential: CredentialRow | null;
         taken?: OidcPayload | null;
+        factors_revision?: string | null;
       }>(
         along
           ? {
@@ -127,10 +133,20 @@ export function postgresAdapterFor(
               text: INTERACTION_WITH_LATEST_GRANT_TAKING,
               values: [...values, along.model, along.idPrefix],
             }
-          : { name: 'login_oidc_find_interaction_with_latest_grant', text: INTERACTION_WITH_LATEST_GRANT, values },
+          : factorsStreamPrefix === undefined || !request.accountHint.decidesSecondFactor
+            ? { name: 'login_oidc_find_interaction_with_latest_grant', text: INTERACTION_WITH_LATEST_GRANT, values }
+            : {
+                name: 'login_oidc_find_interaction_with_latest_grant_and_factors',
+                text: INTERACTION_WITH_LATEST_GRANT_AND_FACTORS,
+                values: [...values, factorsStreamPrefix],
+              },
       );
       const found = rows[0];
       if (along) request.takenAlong = found?.taken ?? null;
+      // Only the statement that looked says it (null there: no stream yet).
+      if (found?.factors_revision !== undefined && found.account_id !== null) {
+        request.factorsRead = { accountId: found.account_id, revision: BigInt(found.factors_revision ?? -1) };
+      }
       if (userId !== undefined) {
         const row = found?.credential;
         request.expectedCredential = (row && credentialOf({ ...row, password_hash: null, legacy_password: null })) ?? null;
@@ -207,6 +223,15 @@ const INTERACTION_WITH_LATEST_GRANT = `SELECT i.payload, asked.account_id, asked
     WHERE i.payload #> '{result,consent}' IS NULL) asked ON true
   LEFT JOIN LATERAL (${latestGrantOf('asked.account_id', 'asked.client_id')}) g ON true
   WHERE i.tenant_id = $1 AND i.model = 'Interaction' AND i.id = $2 AND (i.expires_at IS NULL OR i.expires_at > now())`;
+
+/**
+ * INTERACTION_WITH_LATEST_GRANT, and the revision of the factors stream ($5 followed by the user id)
+ * of the person it found (null: no stream), from the event store's own table in this database: the
+ * password post then knows whether a second factor is due without reading the stream again.
+ */
+const INTERACTION_WITH_LATEST_GRANT_AND_FACTORS = `SELECT found.*,
+    (SELECT s.revision::text FROM es_streams s WHERE s.stream_name = $5::text || found.account_id) AS factors_revision
+  FROM (${INTERACTION_WITH_LATEST_GRANT}) found`;
 
 /**
  * INTERACTION_WITH_LATEST_GRANT, taking (deleting) the artefact of model $5 bound to the

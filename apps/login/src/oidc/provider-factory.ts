@@ -158,6 +158,8 @@ export async function buildProvider(
     keys: SigningKeys;
     settings: ProviderSettings;
     hooks: ProviderHooks;
+    /** Where the event store keeps its streams in login's database: the prefix of a person's factors stream (see postgresAdapterFor). */
+    factorsStreamPrefix?: (tenantId: string) => string;
   },
 ): Promise<Provider> {
   const { settings, directory } = deps;
@@ -186,6 +188,7 @@ export async function buildProvider(
       tenant.tenantId,
       clientLookup(deps.clients, () => presentedCredentialsOf(Provider.ctx)),
       () => Provider.ctx ?? currentPageRequest(),
+      deps.factorsStreamPrefix?.(tenant.tenantId),
     ),
     jwks: { keys },
     cookies: {

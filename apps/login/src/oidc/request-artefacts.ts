@@ -33,6 +33,8 @@ export interface StoredGrant {
 export interface AccountHint {
   readonly userId?: string;
   readonly emailIndex?: string;
+  /** The page decides whether a second factor is due: how far the person's factors have got comes along (see factorsRead). */
+  readonly decidesSecondFactor?: boolean;
 }
 
 /** A write of an OIDC artefact to login_oidc_models, now or at the end of its request. */
@@ -139,6 +141,11 @@ export class RequestArtefacts {
   takenAlong?: OidcPayload | null;
   /** The credential of the person accountHint.userId names, read with the interaction (null: none; undefined: not asked). */
   expectedCredential?: Credential | null;
+  /**
+   * The revision of the second factors' stream of the person the interaction read found (-1n: none),
+   * when the hint asked for it and the event store shares login's database; undefined otherwise.
+   */
+  factorsRead?: { readonly accountId: string; readonly revision: bigint };
   private readonly pending = new Map<string, ArtefactWrite>();
   private readonly remembered = new Map<string, OidcPayload>();
   private readonly latestGrants = new Map<string, StoredGrant | null>();

@@ -56,7 +56,9 @@ export class InteractionAccess {
    * take an artefact bound to the interaction in the same round trip (`takesAlong`, the sign-in's
    * passkey challenge): `takenAlong` is what it found (null: none or expired), taken whether or
    * not the interaction is there. A hint naming a user id brings their credential along
-   * (`expectedCredential`, without its password hash; null when there is none).
+   * (`expectedCredential`, without its password hash; null when there is none). Where the event
+   * store shares login's database, the revision of the person's factors stream comes too
+   * (`factorsRead`).
    */
   async interaction(
     slug: string,
@@ -70,13 +72,14 @@ export class InteractionAccess {
     let details: InteractionDetails;
     let takenAlong: OidcPayload | null | undefined;
     let expectedCredential: Credential | null | undefined;
+    let factorsRead: RequestArtefacts['factorsRead'];
     try {
       if (signingIn) {
         const artefacts = new RequestArtefacts();
         artefacts.accountHint = signingIn(tenant);
         artefacts.takesAlong = takesAlong;
         ({ result: details } = await collectArtefacts(() => provider.interactionDetails(req.raw, reply.raw), artefacts));
-        ({ takenAlong, expectedCredential } = artefacts);
+        ({ takenAlong, expectedCredential, factorsRead } = artefacts);
         this.readAlong.set(details, artefacts);
       } else {
         details = await provider.interactionDetails(req.raw, reply.raw);
@@ -85,7 +88,7 @@ export class InteractionAccess {
       throw badInteraction(INTERACTION_EXPIRED);
     }
     if (details.uid !== uid) throw badInteraction(ANOTHER_INTERACTION);
-    return { tenant, details, provider, takenAlong, expectedCredential };
+    return { tenant, details, provider, takenAlong, expectedCredential, factorsRead };
   }
 
   /**

@@ -118,8 +118,8 @@ export class InteractionController {
     const body = formOf(req);
     const form = readSignInForm(body);
     // The person the address names, if it is right, signs in: their latest grant comes with the interaction.
-    const { tenant, details } = await this.interaction(slug, uid, req, reply, (at) =>
-      form.ok ? { emailIndex: this.passwords.accountKeyOf(at.tenantId, form.email) } : {},
+    const { tenant, details, factorsRead } = await this.interaction(slug, uid, req, reply, (at) =>
+      form.ok ? { emailIndex: this.passwords.accountKeyOf(at.tenantId, form.email), decidesSecondFactor: true } : {},
     );
     this.requireCsrf(tenant, uid, body);
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
@@ -139,7 +139,10 @@ export class InteractionController {
     }
     const userId = outcome.credential.userId;
     const who = { accountId: userId, accountKey: outcome.accountKey, clientId };
-    const [policy, factors] = await Promise.all([this.policies.of(tenant.tenantId), this.factors.state(tenant.tenantId, userId)]);
+    // Whether a second factor is due, as the store held the person's factors when this post read its
+    // interaction (when that read could say): a factor enrolled after it is one this sign-in began without.
+    const current = factorsRead?.accountId === userId ? factorsRead.revision : undefined;
+    const [policy, factors] = await Promise.all([this.policies.of(tenant.tenantId), this.factors.state(tenant.tenantId, userId, current)]);
     const step = stepAfterPassword(policy, hasSecondFactor(factors), clientId, details.params.acr_values);
     // Whether the authorization resumes now or after the second step (a code or a passkey, seconds
     // later), its findAccount asks for this person: the credential just read waits for it.
