@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { EVENT_COLUMNS } from './rows';
 import { inTransaction } from './transaction';
 
 /**
@@ -35,6 +36,8 @@ export function eventLogTableDdl(table: string, { logKeys = true }: { logKeys?: 
 export const APPEND_ANY_FUNCTION = 'es_append_any';
 /** es_append_any guarded by the revision the caller decided on: see appendToStreamsBeside. */
 export const APPEND_EXPECTING_FUNCTION = 'es_append_expecting';
+/** One page of the global order for a subscription (see readPage in subscription.ts). */
+export const READ_ALL_PAGE_FUNCTION = 'es_read_all_page';
 /** The SQLSTATE es_append_expecting raises when the stream is not at the revision expected (its DETAIL names the stream). */
 export const REVISION_REFUSED_SQLSTATE = 'TS409';
 
@@ -81,6 +84,45 @@ const DDL = [
              USING ERRCODE = '${REVISION_REFUSED_SQLSTATE}', DETAIL = stream;
          END IF;
          RETURN QUERY SELECT * FROM ${APPEND_ANY_FUNCTION}(stream, events);
+       END
+     $$`,
+  // A subscription's page: after position ($1, $2), $3 rows of the global order, those the
+  // prefixes $4 (streams) and $5 (types) do not take keeping only their keys (a subscription that
+  // wants little of the log does not copy every event's data just to skip it). In a function whose
+  // plan is generic and kept for the session (PL/pgSQL's): PostgreSQL judged each call's own plan
+  // cheaper and so planned every poll again, which cost more than running it; the generic plan is
+  // the same ordered index scan. STABLE, so it reads with its caller's snapshot, as the statement
+  // it replaces did.
+  `CREATE OR REPLACE FUNCTION ${READ_ALL_PAGE_FUNCTION}(xid8, bigint, int, text[], text[])
+     RETURNS TABLE (seq text, transaction_id text, stream_name text, stream_revision text, event_id text, type text,
+       data jsonb, metadata jsonb, created_at timestamptz, matched boolean, scanned int)
+     LANGUAGE plpgsql STABLE
+     SET plan_cache_mode = force_generic_plan
+     AS $$
+       #variable_conflict use_column
+       BEGIN RETURN QUERY
+       WITH scan AS (
+        SELECT e.*,
+          NOT starts_with(e.stream_name, '$') AND NOT starts_with(e.type, '$')
+            AND ($4::text[] IS NULL OR e.stream_name ^@ ANY($4::text[]))
+            AND ($5::text[] IS NULL OR e.type ^@ ANY($5::text[])) AS matched
+        FROM es_events e
+        WHERE (e.transaction_id, e.seq) > ($1::xid8, $2::bigint)
+          AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY e.transaction_id, e.seq
+        LIMIT $3),
+      page AS MATERIALIZED (
+        SELECT transaction_id, seq, matched, stream_name, type, created_at,
+          CASE WHEN matched THEN stream_revision END AS stream_revision,
+          CASE WHEN matched THEN event_id END AS event_id,
+          CASE WHEN matched THEN data END AS data,
+          CASE WHEN matched THEN metadata END AS metadata
+        FROM scan)
+      SELECT ${EVENT_COLUMNS}, matched, (SELECT count(*) FROM page)::int AS scanned
+      FROM page
+      WHERE matched OR (page.transaction_id, page.seq) =
+        (SELECT last.transaction_id, last.seq FROM page last ORDER BY last.transaction_id DESC, last.seq DESC LIMIT 1)
+      ORDER BY page.transaction_id, page.seq;
        END
      $$`,
 ];

@@ -1,6 +1,7 @@
 import type { AllSubscription, AppendedEvents, EventFilter, Position, RecordedEvent, SubscribeToAllOptions } from '../event-store';
 import type { Queryable } from './append';
-import { EVENT_COLUMNS, toPosition, toRecordedEvent, type EventRow } from './rows';
+import { toPosition, toRecordedEvent, type EventRow } from './rows';
+import { READ_ALL_PAGE_FUNCTION } from './schema';
 
 /** How many recent appends the signal remembers for subscriptions that were busy reading when they happened. */
 const REMEMBERED_APPENDS = 256;
@@ -124,30 +125,7 @@ export interface SubscriptionSettings {
  */
 const PAGE_STATEMENT = {
   name: 'tessera_es_read_all_page',
-  // Rows the filter rejects keep only their keys in the page: a subscription that wants little of
-  // the log does not copy every event's data just to skip it.
-  text: `WITH scan AS (
-      SELECT e.*,
-        NOT starts_with(e.stream_name, '$') AND NOT starts_with(e.type, '$')
-          AND ($4::text[] IS NULL OR e.stream_name ^@ ANY($4::text[]))
-          AND ($5::text[] IS NULL OR e.type ^@ ANY($5::text[])) AS matched
-      FROM es_events e
-      WHERE (e.transaction_id, e.seq) > ($1::xid8, $2::bigint)
-        AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY e.transaction_id, e.seq
-      LIMIT $3),
-    page AS MATERIALIZED (
-      SELECT transaction_id, seq, matched, stream_name, type, created_at,
-        CASE WHEN matched THEN stream_revision END AS stream_revision,
-        CASE WHEN matched THEN event_id END AS event_id,
-        CASE WHEN matched THEN data END AS data,
-        CASE WHEN matched THEN metadata END AS metadata
-      FROM scan)
-    SELECT ${EVENT_COLUMNS}, matched, (SELECT count(*) FROM page)::int AS scanned
-    FROM page
-    WHERE matched OR (page.transaction_id, page.seq) =
-      (SELECT last.transaction_id, last.seq FROM page last ORDER BY last.transaction_id DESC, last.seq DESC LIMIT 1)
-    ORDER BY page.transaction_id, page.seq`,
+  text: `SELECT * FROM ${READ_ALL_PAGE_FUNCTION}($1::xid8, $2::bigint, $3::int, $4::text[], $5::text[])`,
 };
 
 interface Page {
