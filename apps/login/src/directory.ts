@@ -106,7 +106,7 @@ export async function brandingOfPage(directory: LoginDirectory, request: { reado
   return typeof slug === 'string' ? (await directory.tenantBySlug(slug))?.branding : undefined;
 }
 
-/** The columns credentialOf reads, from login_credentials aliased `c`. */
+/** The columns credentialOf reads, from login_credentials aliased `c` (login_account_state_locked returns them too: a new one needs a migration of it). */
 export const CREDENTIAL_COLUMNS =
   'c.user_id, c.email, c.email_verified, c.password_hash, c.legacy_password, c.given_name, c.family_name, c.locale';
 

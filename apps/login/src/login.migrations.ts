@@ -151,3 +151,35 @@ export const LoginExportParts1765600000001 = exportPartsMigration('login_export_
 
 /** Login's export sections still to write, with the lease of the writer at work on each (see export-sections.ts). */
 export const LoginExportsPending1765680000001 = exportPendingMigration('login_export_parts', 'LoginExportsPending1765680000001');
+
+/**
+ * A sign-in attempt's opening read as a function: the account's lock, then (with a snapshot taken
+ * after it, so it sees what the lock's previous holder wrote) its throttle state and credential.
+ * Its plans are kept for the session, where the same read sent as SQL text was planned on every
+ * attempt (that cost more than running it).
+ */
+export class LoginAccountStateLocked1766100000000 implements MigrationInterface {
+  name = 'LoginAccountStateLocked1766100000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`
+      CREATE OR REPLACE FUNCTION login_account_state_locked(p_lock bigint, p_tenant uuid, p_account_key text)
+        RETURNS TABLE (failures timestamptz[], locked_until timestamptz, user_id uuid, email text, email_verified boolean,
+          password_hash text, legacy_password jsonb, given_name text, family_name text, locale text)
+        LANGUAGE plpgsql VOLATILE AS $$
+        #variable_conflict use_column
+        BEGIN
+          PERFORM pg_advisory_xact_lock(p_lock);
+          RETURN QUERY SELECT t.failures, t.locked_until, c.user_id, c.email, c.email_verified, c.password_hash, c.legacy_password,
+              c.given_name, c.family_name, c.locale
+            FROM (VALUES (1)) AS one (present)
+            LEFT JOIN login_throttle t ON t.tenant_id = p_tenant AND t.account_key = p_account_key
+            LEFT JOIN login_credentials c ON c.tenant_id = p_tenant AND c.email_index = p_account_key;
+        END
+      $$`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP FUNCTION IF EXISTS login_account_state_locked(bigint, uuid, text)');
+  }
+}

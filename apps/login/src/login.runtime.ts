@@ -8,6 +8,7 @@ import type { LoginConfig } from './login.config';
 import {
   LoginLegacyPasswords1765900000000,
   LoginSessionsByAccount1765530000000,
+  LoginAccountStateLocked1766100000000,
   LoginTables1732400000000,
   LoginTenantBranding1765520000001,
   LoginExportParts1765600000001,
@@ -57,6 +58,7 @@ export const loginMigrations = [
   LoginSessionsByAccount1765530000000,
   LoginExportParts1765600000001,
   LoginExportsPending1765680000001,
+  LoginAccountStateLocked1766100000000,
 ];
 
 export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntime> {

@@ -1,10 +1,10 @@
 import { hash } from '@node-rs/argon2';
 import type { Pool, PoolClient } from 'pg';
 import { fold } from '#cqrs';
-import { inTransaction } from '#eventstore';
+import { advisoryLockKey, inTransaction } from '#eventstore';
 import { blindIndex } from '#personal-data';
 import { ARGON2ID_OPTIONS } from '#contracts';
-import { CREDENTIAL_COLUMNS, credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
+import { credentialOf, type Credential, type CredentialRow, type LoginTenant } from '../directory';
 import type { LoginEventLog } from '../login-events';
 import { checkPassword, type LegacyPasswordRehash, type LegacyVerificationLane, type PasswordVerdict } from './legacy-rehash';
 import { isLocked, lockoutDecider, type AccountThrottle } from './lockout.decider';
@@ -154,7 +154,7 @@ export class PasswordCheck {
         if (!sameThrottle(throttle, next)) await saveThrottle(client, tenant.tenantId, accountKey, next);
         return { credential, events, verdict };
       },
-      { lock: accountLockName(tenant.tenantId, accountKey), read: accountStateQuery(tenant.tenantId, accountKey) },
+      { read: lockedAccountStateQuery(tenant.tenantId, accountKey) },
     );
     const first = events[0];
     if (first?.type === 'LoginSucceeded' && credential) {
@@ -220,16 +220,14 @@ async function saveThrottle(client: PoolClient, tenantId: string, accountKey: st
 }
 
 /**
- * The account's credential (if any) and throttle state, read in the round trip that opens the
- * attempt's transaction and takes the account's lock (see inTransaction): a sign-in costs a few
- * round trips and each is dear. That read takes no parameters, so both values go in as literals;
- * both come from login itself (a tenant id from the directory, an HMAC in base64url) and are
- * checked against alphabets that hold no quote or backslash.
+ * The account's lock, then its credential (if any) and throttle state (login_account_state_locked),
+ * in the round trip that opens the attempt's transaction (see inTransaction): a sign-in costs a few
+ * round trips and each is dear. That statement takes no parameters, so the values go in as
+ * literals; all come from login itself (a tenant id from the directory, an HMAC in base64url, a
+ * number) and are checked against alphabets that hold no quote or backslash.
  */
-function accountStateQuery(tenantId: string, accountKey: string): string {
+function lockedAccountStateQuery(tenantId: string, accountKey: string): string {
   if (!UUID.test(tenantId) || !BASE64URL.test(accountKey)) throw new Error('tenant id or account key of an unexpected shape');
-  return `SELECT t.failures, t.locked_until, ${CREDENTIAL_COLUMNS}
-    FROM (VALUES (1)) AS account (present)
-    LEFT JOIN login_throttle t ON t.tenant_id = '${tenantId}' AND t.account_key = '${accountKey}'
-    LEFT JOIN login_credentials c ON c.tenant_id = '${tenantId}' AND c.email_index = '${accountKey}'`;
+  const lock = advisoryLockKey(accountLockName(tenantId, accountKey));
+  return `SELECT * FROM login_account_state_locked(${lock}, '${tenantId}', '${accountKey}')`;
 }
