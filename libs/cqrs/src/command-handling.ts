@@ -253,17 +253,17 @@ export class CommandRunner {
     decider: Evolving<Event, State>,
     current?: bigint,
   ): Promise<{ state: State; revision: bigint }> {
+    const noStream = () => ({ state: decider.initialState(), revision: -1n });
     const cache = this.cache;
     if (!cache) {
-      if (current === -1n) return { state: decider.initialState(), revision: -1n };
+      if (current === -1n) return noStream();
       const { state, revision } = await this.reader.whole(streamName, decider);
       return { state, revision };
     }
     return cache.inTurn(streamName, async () => {
       const cached = cache.peek(streamName);
-      if (current !== undefined && (cached ? cached.revision >= current : current === -1n)) {
-        return cached ? { state: cached.state as State, revision: cached.revision } : { state: decider.initialState(), revision: -1n };
-      }
+      if (!cached && current === -1n) return noStream();
+      if (cached && current !== undefined && cached.revision >= current) return { state: cached.state as State, revision: cached.revision };
       const { state, revision } = cached
         ? (await this.reader.tail(streamName, decider, remembered<State>(cached))).known
         : await this.reader.whole(streamName, decider);
