@@ -40,9 +40,10 @@ interface PasskeyPerson {
 }
 
 /**
- * Passkey sign-ins without a password (no argon2id): from a sign-in page opened before the window,
- * the page script's two requests (options, then the assertion, verified with
- * @simplewebauthn/server and recorded as PasskeyUsed) and on to the authorization code, against
+ * Passkey sign-ins without a password (no argon2id): from a sign-in page opened before the window
+ * (which carries its options and sealed challenge, as the page's script takes them for the
+ * browser's passkey autofill), the assertion (verified with @simplewebauthn/server and recorded as
+ * PasskeyUsed) and on to the authorization code, against
  * the library's own verification of an assertion in the same run (the ceiling: the signature
  * check and the parsing it costs, nothing of HTTP or storage). The browsers and their software
  * authenticators (node:crypto ES256, test/support) run on a thread of their own (PasskeyBrowsers),
@@ -85,7 +86,7 @@ async function againstCeilings(
 ): Promise<ScenarioResult> {
   const ceiling = await libraryVerification(setup.loginUrl, origin);
   const summary = await runPaired({
-    label: 'passkey sign-ins (options, assertion, code)',
+    label: 'passkey sign-ins (assertion, code)',
     repetitions: setup.repetitions,
     warmUp: async () => {
       await runClosedLoops(setup.concurrency, setup.warmUpMs, ceiling);

@@ -89,16 +89,32 @@ export async function onToCode(browser: BenchHttp, next: string, redirectUri: st
   return 1;
 }
 
-/** Where the page's passkey script asks for options and posts its answer, as the page says (its #passkey block). */
-export function passkeyBlockOf(html: string): { options: string; verify: string; csrf: string } {
+/**
+ * Where the page's passkey script asks for options and posts its answer, as the page says (its
+ * #passkey block), and the options the page carries for its first attempt, when it does.
+ */
+export function passkeyBlockOf(html: string): {
+  options: string;
+  verify: string;
+  csrf: string;
+  request?: { challenge: string; rpId: string };
+} {
   const attribute = (name: string) => /<div id="passkey"[^>]*/.exec(html)?.[0].match(new RegExp(`data-${name}="([^"]*)"`))?.[1];
-  const [options, verify, csrf] = [attribute('options'), attribute('verify'), attribute('csrf')];
+  const [options, verify, csrf, request] = [attribute('options'), attribute('verify'), attribute('csrf'), attribute('request')];
   if (!options || !verify || !csrf) throw new Error('no passkey block on the page');
-  return { options: decodeEntities(options), verify: decodeEntities(verify), csrf: decodeEntities(csrf) };
+  return {
+    options: decodeEntities(options),
+    verify: decodeEntities(verify),
+    csrf: decodeEntities(csrf),
+    ...(request ? { request: JSON.parse(decodeEntities(request)) as { challenge: string; rpId: string } } : {}),
+  };
 }
 
+const NAMED: Record<string, string> = { amp: '&', quot: '"', lt: '<', gt: '>' };
 const decodeEntities = (text: string) =>
-  text.replace(/&#(\d+);|&amp;/g, (_entity, code?: string) => (code ? String.fromCharCode(Number(code)) : '&'));
+  text.replace(/&#(\d+);|&(amp|quot|lt|gt);/g, (_entity, code?: string, name?: string) =>
+    code ? String.fromCharCode(Number(code)) : NAMED[name!]!,
+  );
 
 export function formOf(html: string): { action: string; csrf: string } {
   const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];

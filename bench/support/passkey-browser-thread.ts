@@ -13,23 +13,30 @@ import { closedLoops, type LoopsRun } from './measure';
 const data = workerData as PasskeyBrowsersData;
 const agent = new Agent({ keepAlive: true, maxSockets: data.sockets, maxFreeSockets: data.sockets });
 const passkeys = data.passkeys.map((transferred) => SoftwarePasskey.restore(transferred));
-let pages: { browser: BenchHttp; options: string; verify: string; csrf: string }[] = [];
+let pages: (ReturnType<typeof passkeyBlockOf> & { browser: BenchHttp })[] = [];
 
 async function openSignInPage() {
   const { browser, page } = await openSignInPageOf(agent, data.loginUrl, data);
   return { browser, ...passkeyBlockOf(page.body) };
 }
 
-/** Options, assertion, and on to the code: what a passkey sign-in costs from the button to the application. */
+/**
+ * The assertion to the options the page carries (asked for, as the page's script would, when it
+ * carries none), and on to the code: what a passkey sign-in costs from the page to the application.
+ */
 async function signIn(person: number): Promise<void> {
   const page = pages.pop() ?? (await openSignInPage());
   const passkey = passkeys[person % passkeys.length]!;
-  const options = await page.browser.send('POST', page.options, { json: { csrf: page.csrf } });
-  if (options.status !== 200) throw new Error(`no passkey options: ${options.status}`);
-  const response = passkey.assert(JSON.parse(options.body) as { challenge: string; rpId: string });
+  const response = passkey.assert(page.request ?? (await askedOptions(page)));
   const verified = await page.browser.send('POST', page.verify, { json: { csrf: page.csrf, response } });
   if (verified.status !== 200) throw new Error(`passkey refused: ${verified.status} ${verified.body.slice(0, 200)}`);
   await onToCode(page.browser, (JSON.parse(verified.body) as { location: string }).location, data.redirectUri);
+}
+
+async function askedOptions(page: (typeof pages)[number]): Promise<{ challenge: string; rpId: string }> {
+  const options = await page.browser.send('POST', page.options, { json: { csrf: page.csrf } });
+  if (options.status !== 200) throw new Error(`no passkey options: ${options.status}`);
+  return JSON.parse(options.body) as { challenge: string; rpId: string };
 }
 
 /** Sign-in pages for the next window, `sockets` at a time; those left from the last window are dropped. */

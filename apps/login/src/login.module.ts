@@ -34,6 +34,7 @@ import { SecondFactorPolicies, secondFactorWanted } from './mfa/policy';
 import { SecondFactors } from './mfa/second-factors';
 import { factorsStreamFor } from './mfa/factors.events';
 import { PasskeyChallenges } from './mfa/passkey-challenges';
+import { SignInChallenges } from './mfa/sign-in-challenges';
 import { PasskeyScriptController } from './mfa/passkey-script';
 import { PasskeySignInController } from './mfa/passkey-sign-in.http';
 import { Passkeys, relyingPartyOf } from './mfa/passkeys';
@@ -155,6 +156,7 @@ export class LoginModule {
           infrastructure.commands,
           factorLockout,
           new PasskeyChallenges(infrastructure.pool),
+          new SignInChallenges(runtime.passkeyChallengeSecret),
           relyingPartyOf(runtime.provider.publicUrl),
         ),
       },

@@ -32,6 +32,8 @@ export interface LoginRuntime {
   readonly providerCacheSize: number;
   readonly clientCacheSize: number;
   readonly csrfSecret: Buffer;
+  /** Seals passkey sign-in challenges (SignInChallenges): every replica must hold the same. */
+  readonly passkeyChallengeSecret: Buffer;
   readonly journeys: Journeys;
   readonly maxProjectionLagMs: number;
   /** Requests one tenant may have in flight in this process: sign-in posts, and OpenID requests. */
@@ -109,6 +111,7 @@ export async function openLoginRuntime(config: LoginConfig): Promise<LoginRuntim
     providerCacheSize: config.LOGIN_PROVIDER_CACHE_SIZE,
     clientCacheSize: config.LOGIN_CLIENT_CACHE_SIZE,
     csrfSecret: derivedKey(config.TESSERA_MASTER_KEY, 'csrf'),
+    passkeyChallengeSecret: derivedKey(config.TESSERA_MASTER_KEY, 'passkey-challenge'),
     journeys: { loginUrl: publicUrl, registerUrl: config.REGISTER_PUBLIC_URL?.replace(/\/$/, '') },
     maxProjectionLagMs: config.READY_MAX_PROJECTION_LAG_MS,
     perTenantInFlight: { signIns: config.LOGIN_SIGNINS_PER_TENANT, oidcRequests: config.LOGIN_OIDC_REQUESTS_PER_TENANT },

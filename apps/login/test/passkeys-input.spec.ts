@@ -94,10 +94,13 @@ describe('a passkey sign-in, without a browser', () => {
     expect(await factorEvents()).toBe(before);
   });
 
-  test('a challenge answers once: a well-formed assertion without one, or with one of nobody’s passkeys, is refused', async () => {
+  test('an assertion must answer a challenge login issued for this interaction: none, a tampered one or another’s is refused', async () => {
     const { browser, form } = await openSignInPage(config);
     const verify = form.action.replace(/\/login$/, '/passkey');
     const { csrf } = form.fields;
+    const answering = (challenge: unknown) =>
+      assertion({ clientDataJSON: b64(JSON.stringify({ type: 'webauthn.get', challenge, origin: new URL(login.url).origin })) });
+    const before = await factorEvents();
     const none = await postJson(browser, verify, { csrf, response: assertion() });
     expect(none.status).toBe(401);
     expect(none.problem.detail).toContain('no passkey request is outstanding');
@@ -106,30 +109,70 @@ describe('a passkey sign-in, without a browser', () => {
     const issued = options.problem as unknown as { challenge: string; rpId: string; allowCredentials: unknown[]; userVerification: string };
     expect(issued.challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(issued).toMatchObject({ rpId: '127.0.0.1', allowCredentials: [], userVerification: 'required' });
-    const unknown = await postJson(browser, verify, { csrf, response: assertion() });
-    expect(unknown.status).toBe(401);
-    expect(unknown.problem.detail).toContain('not registered');
-    const again = await postJson(browser, verify, { csrf, response: assertion() });
-    expect(again.problem.detail).toContain('no passkey request is outstanding');
+    // Answering it gets as far as the passkey, which is nobody's here.
+    const unknown = await postJson(browser, verify, { csrf, response: answering(issued.challenge) });
+    expect([unknown.status, unknown.problem.detail]).toEqual([401, expect.stringContaining('not registered')]);
+    // One character changed anywhere, or a challenge of another interaction: not one login issued here.
+    const flipped = (at: number) =>
+      issued.challenge.slice(0, at) + (issued.challenge[at] === 'A' ? 'B' : 'A') + issued.challenge.slice(at + 1);
+    const another = await openSignInPage(config);
+    const anothers = (
+      await postJson(another.browser, `${another.form.action.replace(/\/login$/, '/passkey')}/options`, {
+        csrf: another.form.fields.csrf,
+      })
+    ).problem as unknown as { challenge: string };
+    for (const challenge of [flipped(0), flipped(14), flipped(20), flipped(42), anothers.challenge, issued.challenge.slice(1), 42]) {
+      const refused = await postJson(browser, verify, { csrf, response: answering(challenge) });
+      expect([challenge, refused.status, refused.problem.detail]).toEqual([challenge, 401, expect.stringContaining('no passkey request')]);
+    }
+    expect(await factorEvents()).toBe(before);
   });
 
-  test('the sign-in page’s options are a challenge for the interaction this browser holds, issued without reading it', async () => {
+  test('a challenge signs in once: the same assertion posted twice at once signs in once, and again later signs in nobody', async () => {
+    // A passkey that keeps no signature count (as synced ones): nothing but the challenge tells its two answers apart.
+    const { userId, passkey } = await personWithPasskey('twice@example.com', false);
+    await passkeySignIn(passkey);
+    const uses = async () => {
+      const { rows } = await login.runtime.infrastructure.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM es_events WHERE stream_name LIKE $1 AND type = 'PasskeyUsed'",
+        [`login.factors-%.${userId}`],
+      );
+      return rows[0]!.n;
+    };
+    for (let round = 0; round < 5; round += 1) {
+      const { browser, page } = await openSignInPage(config, 'openid email');
+      const { verify, csrf, request } = passkeyPathsOf(page.body);
+      const body = JSON.stringify({ csrf, response: passkey.assert(request!) });
+      const before = await uses();
+      const answers = await Promise.all([0, 1].map(() => browser.request(verify, { raw: { contentType: 'application/json', body } })));
+      expect(answers.filter((answer) => answer.status === 200)).toHaveLength(1);
+      expect(answers.find((answer) => answer.status !== 200)!.status).toBeGreaterThanOrEqual(400);
+      expect(await uses()).toBe(before + 1);
+      const replayed = await browser.request(verify, { raw: { contentType: 'application/json', body } });
+      expect(replayed.status).toBeGreaterThanOrEqual(400);
+      expect(await uses()).toBe(before + 1);
+    }
+  });
+
+  test('the sign-in page carries a challenge for its interaction; another is issued for this browser’s cookie, storing nothing', async () => {
     const { browser, page } = await openSignInPage(config);
     const paths = passkeyPathsOf(page.body);
+    expect(paths.request).toMatchObject({ rpId: '127.0.0.1', allowCredentials: [], userVerification: 'required' });
+    expect(paths.request!.challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(paths.options).toMatch(/\/passkey\/options\?step=first$/);
     const { result: issued, statements } = await statementsSentBy(login.runtime.infrastructure.pool, () =>
       postJson(browser, paths.options, { csrf: paths.csrf }),
     );
     expect(issued.status).toBe(200);
     expect(issued.problem).toMatchObject({ allowCredentials: [], userVerification: 'required' });
-    expect(statements.get('login_passkey_challenge_issue')).toBe(1);
-    expect([...statements.keys()].filter((name) => name.startsWith('login_oidc_'))).toEqual([]);
+    expect((issued.problem as unknown as { challenge: string }).challenge).not.toBe(paths.request!.challenge);
+    expect([...statements.keys()].filter((name) => name.startsWith('login_'))).toEqual([]);
     // The interaction cookie is what binds the challenge to this browser; the page's token is still required.
     expect((await postJson(new FormBrowser(), paths.options, { csrf: paths.csrf })).status).toBe(400);
     expect((await postJson(browser, paths.options, {})).status).toBe(403);
   });
 
-  test('an assertion posted to another browser’s interaction is refused and takes only the poster’s own challenge', async () => {
+  test('an assertion posted to another browser’s interaction, or answering its challenge, is refused; each signs in on its own', async () => {
     const { passkey } = await personWithPasskey('kay@example.com');
     const victim = await openSignInPage(config, 'openid email');
     const victimPaths = passkeyPathsOf(victim.page.body);
@@ -143,21 +186,20 @@ describe('a passkey sign-in, without a browser', () => {
       response: passkey.assert(attackerOptions.problem as unknown as { challenge: string; rpId: string }),
     });
     expect([crossed.status, crossed.problem.detail]).toEqual([400, expect.stringContaining('another interaction')]);
-    const ownAgain = await postJson(attacker.browser, attackerPaths.verify, {
+    // The attacker's own interaction, answering the victim's challenge: sealed to the victim's interaction, it is no challenge here.
+    const stolen = await postJson(attacker.browser, attackerPaths.verify, {
       csrf: attackerPaths.csrf,
-      response: passkey.assert(attackerOptions.problem as unknown as { challenge: string; rpId: string }),
+      response: passkey.assert(victimOptions.problem as unknown as { challenge: string; rpId: string }),
     });
-    expect(ownAgain.problem.detail).toContain('no passkey request is outstanding');
+    expect([stolen.status, stolen.problem.detail]).toEqual([401, expect.stringContaining('no passkey request is outstanding')]);
+    const answerOwn = (side: typeof victim, paths: typeof victimPaths, options: typeof victimOptions) =>
+      postJson(side.browser, paths.verify, {
+        csrf: paths.csrf,
+        response: passkey.assert(options.problem as unknown as { challenge: string; rpId: string }),
+      });
+    expect((await answerOwn(attacker, attackerPaths, attackerOptions)).status).toBe(200);
     // The victim's challenge is still theirs to answer.
-    const answered = await victim.browser.request(victimPaths.verify, {
-      raw: {
-        contentType: 'application/json',
-        body: JSON.stringify({
-          csrf: victimPaths.csrf,
-          response: passkey.assert(victimOptions.problem as unknown as { challenge: string; rpId: string }),
-        }),
-      },
-    });
+    const answered = await answerOwn(victim, victimPaths, victimOptions);
     expect(answered.status).toBe(200);
   });
 
@@ -193,7 +235,7 @@ describe('a passkey sign-in, without a browser', () => {
     // page's challenge and brought the credential and latest grant of the person the passkey's user handle names,
     // which the sign-in and the resume took: no read of the challenge, the person or the grant of their own.
     expect(returning.answeredWith).toMatch(/^http:\/\/localhost:9\/callback\?code=/);
-    expect(returning.statements.get('login_oidc_find_interaction_with_latest_grant_taking')).toBe(1);
+    expect(returning.statements.get('login_oidc_find_interaction_with_latest_grant')).toBe(1);
     expect(returning.statements.get('login_credential_by_id') ?? 0).toBe(0);
     expect(returning.statements.get('login_passkey_challenge_take') ?? 0).toBe(0);
     expect(returning.statements.get('login_oidc_find_by_id_with_id') ?? 0).toBe(0);
@@ -267,18 +309,24 @@ describe('a passkey sign-in, without a browser', () => {
   });
 });
 
-async function personWithPasskey(email: string) {
+async function personWithPasskey(email: string, counts = true) {
   const { id: userId } = await login.signUp(slug, email);
   const tenantId = (
     await login.runtime.infrastructure.pool.query<{ tenant_id: string }>('SELECT tenant_id FROM login_tenants WHERE slug = $1', [slug])
   ).rows[0]!.tenant_id;
-  const passkey = await registerPasskey(login.app.get(Passkeys), tenantId, userId, email);
+  const passkey = await registerPasskey(login.app.get(Passkeys), tenantId, userId, email, counts);
   return { tenantId, userId, passkey };
 }
 
 /** A passkey registered as the account page registers one, through `passkeys` (one replica's). */
-async function registerPasskey(passkeys: Passkeys, tenantId: string, userId: string, email: string): Promise<SoftwarePasskey> {
-  const passkey = new SoftwarePasskey(new URL(login.url).origin);
+async function registerPasskey(
+  passkeys: Passkeys,
+  tenantId: string,
+  userId: string,
+  email: string,
+  counts = true,
+): Promise<SoftwarePasskey> {
+  const passkey = new SoftwarePasskey(new URL(login.url).origin, undefined, counts);
   const binding = `account:test-${randomUUID()}`;
   const registration = await passkeys.registrationOptions({ tenantId, name: 'Test' }, { userId, email }, binding);
   const body = passkeyRegistrationBody.parse({ csrf: 'unused', name: 'Test passkey', response: passkey.register(registration) });
@@ -286,14 +334,20 @@ async function registerPasskey(passkeys: Passkeys, tenantId: string, userId: str
   return passkey;
 }
 
-/** Where the page's passkey script asks for options and posts its answer, as the page says (its #passkey block). */
-function passkeyPathsOf(html: string): { options: string; verify: string; csrf: string } {
+/**
+ * Where the page's passkey script asks for options and posts its answer, as the page says (its
+ * #passkey block), and the options it carries for the first attempt (the sign-in page's).
+ */
+function passkeyPathsOf(html: string): { options: string; verify: string; csrf: string; request?: { challenge: string; rpId: string } } {
   const block = /<div id="passkey"[^>]*>/.exec(html)?.[0] ?? '';
-  const attribute = (name: string) => (new RegExp(`data-${name}="([^"]*)"`).exec(block)?.[1] ?? '').replace(/&amp;/g, '&');
+  const attribute = (name: string) =>
+    (new RegExp(`data-${name}="([^"]*)"`).exec(block)?.[1] ?? '').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+  const request = attribute('request');
   return {
     options: new URL(attribute('options'), login.url).href,
     verify: new URL(attribute('verify'), login.url).href,
     csrf: attribute('csrf'),
+    ...(request ? { request: JSON.parse(request) as { challenge: string; rpId: string } } : {}),
   };
 }
 
@@ -311,9 +365,9 @@ interface PasskeySignInEnd {
  */
 async function passkeySignIn(passkey: SoftwarePasskey) {
   const { browser, page, verifier } = await openSignInPage(config, 'openid email');
-  const { options: asked, verify, csrf } = passkeyPathsOf(page.body);
-  const options = await postJson(browser, asked, { csrf });
-  const response = passkey.assert(options.problem as unknown as { challenge: string; rpId: string });
+  // As the page's script: the options the page carries, no request first.
+  const { verify, csrf, request } = passkeyPathsOf(page.body);
+  const response = passkey.assert(request!);
   const { result, statements } = await statementsSentBy(login.runtime.infrastructure.pool, async (): Promise<PasskeySignInEnd> => {
     const verified = await browser.request(verify, { raw: { contentType: 'application/json', body: JSON.stringify({ csrf, response }) } });
     if (verified.status !== 200) return { status: verified.status, detail: (JSON.parse(verified.body) as { detail?: string }).detail };

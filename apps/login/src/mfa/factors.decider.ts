@@ -13,6 +13,7 @@ import {
   TotpEnrolmentStarted,
   TotpRemoved,
   SecondFactorsReset,
+  type AnsweredChallenge,
   type FactorEvent,
 } from './factors.events';
 import { recoveryCodeHash, totpStepOf } from './totp';
@@ -47,6 +48,8 @@ export interface FactorsState {
   readonly failures: readonly number[];
   readonly lockedUntil: number | null;
   readonly passkeys: readonly StoredPasskey[];
+  /** Sign-in challenges a passkey of this person answered, until they expire (epoch milliseconds): each answers once. */
+  readonly answeredChallenges: readonly { readonly id: string; readonly until: number }[];
 }
 
 export type FactorsCommand =
@@ -72,6 +75,8 @@ export type FactorsCommand =
       /** The assertion's signature count and backup state. */
       readonly counter: number;
       readonly backedUp: boolean;
+      /** The sign-in challenge the assertion answered. */
+      readonly challenge: AnsweredChallenge;
       readonly now: Date;
     }
   | { readonly type: 'RemovePasskey'; readonly userId: string; readonly credentialId: string; readonly now: Date };
@@ -84,7 +89,8 @@ export type FactorsRejection =
   | { readonly kind: 'Locked'; readonly until: string }
   | { readonly kind: 'PasskeyAlreadyRegistered' }
   | { readonly kind: 'TooManyPasskeys' }
-  | { readonly kind: 'UnknownPasskey' };
+  | { readonly kind: 'UnknownPasskey' }
+  | { readonly kind: 'ChallengeAnswered' };
 
 const initialState = (): FactorsState => ({
   pendingSecret: null,
@@ -93,6 +99,7 @@ const initialState = (): FactorsState => ({
   failures: [],
   lockedUntil: null,
   passkeys: [],
+  answeredChallenges: [],
 });
 
 function evolve(state: FactorsState, event: FactorEvent): FactorsState {
@@ -128,10 +135,10 @@ function evolve(state: FactorsState, event: FactorEvent): FactorsState {
       const { credentialId, counter, backedUp, at } = event.data;
       const used = (passkey: StoredPasskey) =>
         passkey.credentialId === credentialId ? { ...passkey, counter, backedUp, lastUsedAt: Date.parse(at) } : passkey;
-      return { ...state, passkeys: state.passkeys.map(used) };
+      return { ...state, passkeys: state.passkeys.map(used), answeredChallenges: answered(state, event.data) };
     }
     case 'PasskeyRefused':
-      return state;
+      return { ...state, answeredChallenges: answered(state, event.data) };
     case 'PasskeyRemoved':
       return { ...state, passkeys: state.passkeys.filter((passkey) => passkey.credentialId !== event.data.credentialId) };
   }
@@ -204,8 +211,16 @@ function failure(state: FactorsState, userId: string, now: Date, policy: Lockout
   return [failed, SecondFactorLocked({ userId, failures: recent, lockedUntil, at })];
 }
 
+/** The challenges still live when `answer` was recorded, with its own: what is past its expiry can answer nothing anyway. */
+function answered(state: FactorsState, answer: { challenge?: AnsweredChallenge; at: string }): FactorsState['answeredChallenges'] {
+  const at = Date.parse(answer.at);
+  const live = state.answeredChallenges.filter((challenge) => challenge.until > at);
+  return answer.challenge ? [...live, { id: answer.challenge.id, until: Date.parse(answer.challenge.until) }] : live;
+}
+
 /**
- * A credential id is registered once on a person's factors; a signature verifies only under a
+ * A sign-in challenge answers once (a replayed or doubly posted assertion is refused, however it
+ * verifies); a credential id is registered once on a person's factors; a signature verifies only under a
  * passkey still registered; and its signature count must move forward, unless the authenticator
  * keeps none (0 on both sides, as synced passkeys do): a count that stands still or goes back
  * means a second copy of the private key, so the sign-in is refused and the refusal recorded.
@@ -227,11 +242,14 @@ function decidePasskey(
     }
     case 'UsePasskey': {
       if (!known) return reject({ kind: 'UnknownPasskey' });
-      const { counter, backedUp } = command;
-      if (!command.signatureValid) return accept(PasskeyRefused({ userId, credentialId, reason: 'signature-invalid', counter, at }));
+      const { counter, backedUp, challenge } = command;
+      if (state.answeredChallenges.some((answeredBefore) => answeredBefore.id === challenge.id))
+        return reject({ kind: 'ChallengeAnswered' });
+      if (!command.signatureValid)
+        return accept(PasskeyRefused({ userId, credentialId, reason: 'signature-invalid', counter, challenge, at }));
       if ((counter > 0 || known.counter > 0) && counter <= known.counter)
-        return accept(PasskeyRefused({ userId, credentialId, reason: 'counter-regressed', counter, at }));
-      return accept(PasskeyUsed({ userId, credentialId, counter, backedUp, at }));
+        return accept(PasskeyRefused({ userId, credentialId, reason: 'counter-regressed', counter, challenge, at }));
+      return accept(PasskeyUsed({ userId, credentialId, counter, backedUp, challenge, at }));
     }
     case 'RemovePasskey':
       if (!known) return reject({ kind: 'UnknownPasskey' });

@@ -42,9 +42,21 @@ export const PasskeyRegistered = defineEvent<{
   at: string;
 }>()('PasskeyRegistered', { personalData: { subject: ofUser, fields: ['name'] } });
 /** A passkey signed a sign-in: its new signature count and whether it is now backed up (synced). */
-export const PasskeyUsed = defineEvent<{ userId: string; credentialId: string; counter: number; backedUp: boolean; at: string }>()(
-  'PasskeyUsed',
-);
+/** The sign-in challenge an assertion answered (see SignInChallenges): its id, and until when it could answer. */
+export interface AnsweredChallenge {
+  readonly id: string;
+  readonly until: string;
+}
+
+export const PasskeyUsed = defineEvent<{
+  userId: string;
+  credentialId: string;
+  counter: number;
+  backedUp: boolean;
+  /** Absent before sign-in challenges were sealed (their stored challenges were taken on reading). */
+  challenge?: AnsweredChallenge;
+  at: string;
+}>()('PasskeyUsed');
 /**
  * A sign-in with a registered passkey, refused: its signature did not verify under the stored key,
  * or it did but its count did not move forward (a cloned authenticator).
@@ -54,6 +66,7 @@ export const PasskeyRefused = defineEvent<{
   credentialId: string;
   reason: 'counter-regressed' | 'signature-invalid';
   counter: number;
+  challenge?: AnsweredChallenge;
   at: string;
 }>()('PasskeyRefused');
 export const PasskeyRemoved = defineEvent<{ userId: string; credentialId: string; at: string }>()('PasskeyRemoved');

@@ -15,15 +15,6 @@ export interface IssuedChallenge {
   readonly userId?: string;
 }
 
-/**
- * Where the challenge of a sign-in interaction is kept: its binding is `interaction:{uid}`. The
- * sign-in's read of its interaction takes it in the same round trip (InteractionAccess.interaction).
- */
-export const INTERACTION_CHALLENGE = { model: 'PasskeyChallenge', idPrefix: 'interaction:' } as const;
-
-/** The binding of a sign-in interaction's challenge. */
-export const interactionBinding = (uid: string): string => `${INTERACTION_CHALLENGE.idPrefix}${uid}`;
-
 /** A challenge as storage gave it back (a payload issue wrote), or undefined for anything else. */
 export function issuedChallengeOf(payload: unknown): IssuedChallenge | undefined {
   const found = payload as Partial<IssuedChallenge> | null | undefined;
@@ -33,11 +24,11 @@ export function issuedChallengeOf(payload: unknown): IssuedChallenge | undefined
 }
 
 /**
- * WebAuthn challenges, kept where the interactions and sessions they belong to are kept
+ * The challenges of passkey registrations, kept where the sessions they belong to are kept
  * (login_oidc_models, model PasskeyChallenge, scoped by tenant, expiring like them and cleaned up
- * with them). `binding` names the interaction (`interaction:{uid}`) or the session
- * (`account:{session uid}`): the browser proves it holds that interaction or session by its
- * cookie, so a challenge answers only there. Taking a challenge deletes it: each is used once,
+ * with them). `binding` names the session (`account:{session uid}`): the browser proves it holds
+ * that session by its cookie, so a challenge answers only there. (Sign-in challenges are sealed
+ * instead, see SignInChallenges: a sign-in page carries one, and a page view must write nothing.) Taking a challenge deletes it: each is used once,
  * whether the answer verifies or not; asking again replaces the one outstanding.
  */
 export class PasskeyChallenges {

@@ -10,7 +10,9 @@ export const PASSKEY_SCRIPT_PATH = '/assets/passkeys.js';
  * posted back as JSON. It drives the `#passkey` block a page renders hidden (data-mode: enrol,
  * sign-in or second-factor; data-options, data-verify, data-csrf, data-failed), and shows it only
  * where WebAuthn exists, so a page without JavaScript is the page it was. On the sign-in page it
- * also offers the browser's passkey autofill (conditional mediation) on the e-mail field.
+ * also offers the browser's passkey autofill (conditional mediation) on the e-mail field, with the
+ * options the page carries (data-request): no request comes before the passkey; a later attempt
+ * asks for fresh options.
  * Written for today's browsers without a build step; the JSON helpers of WebAuthn level 3 are used
  * when present, a few lines of base64url otherwise.
  */
@@ -57,11 +59,13 @@ export const PASSKEY_SCRIPT = `(() => {
     error.hidden = false;
   };
   let pending;
+  let carried = box.dataset.request ? JSON.parse(box.dataset.request) : undefined;
   const signIn = async (mediation) => {
     if (pending) pending.abort();
     const controller = new AbortController();
     pending = controller;
-    const options = await post(box.dataset.options, { csrf });
+    const options = carried || (await post(box.dataset.options, { csrf }));
+    carried = undefined;
     const credential = await navigator.credentials.get({ publicKey: requestOptions(options), signal: controller.signal,
       ...(mediation ? { mediation } : {}) });
     const done = await post(box.dataset.verify, { csrf, response: answer(credential) });
@@ -99,10 +103,13 @@ export function passkeyBlock(block: {
   readonly failed: string;
   /** Fields shown above the button (the name of a new passkey), already safe HTML. */
   readonly fields?: string;
+  /** Options the page carries for its first attempt (the sign-in page's), so none is asked for first. */
+  readonly request?: object;
 }): string {
+  const request = block.request ? ` data-request="${escapeHtml(JSON.stringify(block.request))}"` : '';
   return `<div id="passkey" hidden data-mode="${block.mode}" data-options="${escapeHtml(block.options)}" data-verify="${escapeHtml(
     block.verify,
-  )}" data-csrf="${escapeHtml(block.csrf)}" data-failed="${block.failed}">${block.fields ?? ''}
+  )}" data-csrf="${escapeHtml(block.csrf)}" data-failed="${block.failed}"${request}>${block.fields ?? ''}
 <button type="button" id="passkey-button" class="secondary">${block.label}</button>
 <p class="error" role="alert" id="passkey-error" hidden></p></div>`;
 }

@@ -8,7 +8,6 @@ import { SIGN_IN_LIMITER } from '../sign-in/interaction.http';
 import { PasswordCheck } from '../sign-in/password-check';
 import type { ResumeOutcome } from '../oidc/page-resume';
 import { passkeyAssertionBody, Passkeys, type PasskeyCheck } from './passkeys';
-import { INTERACTION_CHALLENGE, interactionBinding, issuedChallengeOf } from './passkey-challenges';
 import { PASSKEY_ONLY, PASSWORD_AND_PASSKEY, pendingSecondFactorOf } from './second-factor-step';
 
 const REFUSED: Record<Exclude<PasskeyCheck, { ok: true }>['reason'], string> = {
@@ -45,11 +44,11 @@ export class PasskeySignInController {
     @Res() reply: FastifyReply,
   ) {
     if (step === 'first') {
-      // The sign-in page's: a challenge for whoever's passkey answers, bound to the interaction
-      // this browser holds the cookie of. Nothing of it is read until the answer comes.
+      // The sign-in page's (which carries one already; this is for another attempt): a challenge for whoever's
+      // passkey answers, bound to the interaction this browser holds the cookie of. Nothing is read or stored.
       const { tenant } = await this.access.startedHere(slug, uid, req, reply);
       this.access.requireCsrf(tenant, uid, formOf(req));
-      const options = await this.passkeys.authenticationOptions(tenant.tenantId, interactionBinding(uid));
+      const options = await this.passkeys.authenticationOptions(tenant.tenantId, uid);
       return void (await reply.code(200).header('cache-control', 'no-store').send(options));
     }
     const { tenant, details } = await this.access.interaction(slug, uid, req, reply);
@@ -57,7 +56,7 @@ export class PasskeySignInController {
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
     const pending = pendingSecondFactorOf(details);
     if (pending && pending.stage !== 'code') throw badInteraction('this sign-in is setting up an authenticator app');
-    const options = await this.passkeys.authenticationOptions(tenant.tenantId, interactionBinding(uid), pending?.accountId);
+    const options = await this.passkeys.authenticationOptions(tenant.tenantId, uid, pending?.accountId);
     await reply.code(200).header('cache-control', 'no-store').send(options);
   }
 
@@ -65,16 +64,9 @@ export class PasskeySignInController {
   async verify(@Param('tenant') slug: string, @Param('uid') uid: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
     const body = formOf(req);
     const named = personNamedBy(body);
-    // One round trip: the interaction; the challenge its page issued, taken (each answers once); and the credential
-    // and latest grant of the person the passkey says it is, who signs in if it verifies.
-    const { tenant, details, takenAlong, expectedCredential } = await this.access.interaction(
-      slug,
-      uid,
-      req,
-      reply,
-      () => ({ userId: named }),
-      INTERACTION_CHALLENGE,
-    );
+    // One round trip: the interaction, and the credential and latest grant of the person the passkey says it is,
+    // who signs in if it verifies. The challenge is sealed, not stored: the assertion carries it.
+    const { tenant, details, expectedCredential } = await this.access.interaction(slug, uid, req, reply, () => ({ userId: named }));
     this.access.requireCsrf(tenant, uid, body);
     if (details.prompt.name !== 'login') throw badInteraction('this interaction does not ask for a sign-in');
     const assertion = parseBody(passkeyAssertionBody, body);
@@ -108,7 +100,7 @@ export class PasskeySignInController {
     // A signature check is cheap next to argon2id, but it is a sign-in: it takes the tenant's share like one.
     const check = await this.signIns.run(
       tenant.tenantId,
-      () => this.passkeys.authenticate(tenant.tenantId, issuedChallengeOf(takenAlong), assertion, pending?.accountId, signInWith),
+      () => this.passkeys.authenticate(tenant.tenantId, uid, assertion, pending?.accountId, signInWith),
       'sign-ins',
     );
     if (!check.ok) throw refused(check.reason);

@@ -13,8 +13,10 @@ const synced: NewPasskey = { credentialId: 'cred-synced', publicKey: 'pk-synced'
 const registered = (passkey: NewPasskey, name: string, time = now) =>
   PasskeyRegistered({ userId, ...passkey, transports: [...passkey.transports], name, at: at(time) });
 const both = [registered(laptop, 'Laptop'), registered(synced, 'Phone')];
-const use = (credentialId: string, counter: number, time = later(1000), backedUp = false) =>
-  ({ type: 'UsePasskey', userId, credentialId, signatureValid: true, counter, backedUp, now: time }) as const;
+/** The sign-in challenge each use below answers, live for five minutes from `now`. */
+const challenge = { id: 'nonce-1', until: at(later(300_000)) };
+const use = (credentialId: string, counter: number, time = later(1000), backedUp = false, answering = challenge) =>
+  ({ type: 'UsePasskey', userId, credentialId, signatureValid: true, counter, backedUp, challenge: answering, now: time }) as const;
 
 describe('passkeys', () => {
   test('a verified registration enrols the passkey under the name the person gave it; it is listed with when it was created', () => {
@@ -44,8 +46,8 @@ describe('passkeys', () => {
   test('a sign-in with a passkey moves its signature count forward and records when it was last used', () => {
     given(decider, both)
       .when(use('cred-laptop', 5))
-      .then([PasskeyUsed({ userId, credentialId: 'cred-laptop', counter: 5, backedUp: false, at: at(later(1000)) })]);
-    const used = PasskeyUsed({ userId, credentialId: 'cred-laptop', counter: 5, backedUp: false, at: at(later(1000)) });
+      .then([PasskeyUsed({ userId, credentialId: 'cred-laptop', counter: 5, backedUp: false, challenge, at: at(later(1000)) })]);
+    const used = PasskeyUsed({ userId, credentialId: 'cred-laptop', counter: 5, backedUp: false, challenge, at: at(later(1000)) });
     const state = [...both, used].reduce(decider.evolve, decider.initialState());
     expect(state.passkeys[0]).toMatchObject({ counter: 5, lastUsedAt: later(1000).getTime() });
   });
@@ -53,22 +55,65 @@ describe('passkeys', () => {
   test('a signature count that stands still or goes back is a cloned authenticator: refused, and the refusal recorded', () => {
     given(decider, both)
       .when(use('cred-laptop', 4))
-      .then([PasskeyRefused({ userId, credentialId: 'cred-laptop', reason: 'counter-regressed', counter: 4, at: at(later(1000)) })]);
+      .then([
+        PasskeyRefused({ userId, credentialId: 'cred-laptop', reason: 'counter-regressed', counter: 4, challenge, at: at(later(1000)) }),
+      ]);
     given(decider, both)
       .when(use('cred-laptop', 0))
-      .then([PasskeyRefused({ userId, credentialId: 'cred-laptop', reason: 'counter-regressed', counter: 0, at: at(later(1000)) })]);
+      .then([
+        PasskeyRefused({ userId, credentialId: 'cred-laptop', reason: 'counter-regressed', counter: 0, challenge, at: at(later(1000)) }),
+      ]);
   });
 
   test('a signature that does not verify under the stored key signs nothing in, and the refusal is recorded', () => {
     given(decider, both)
       .when({ ...use('cred-laptop', 9), signatureValid: false })
-      .then([PasskeyRefused({ userId, credentialId: 'cred-laptop', reason: 'signature-invalid', counter: 9, at: at(later(1000)) })]);
+      .then([
+        PasskeyRefused({ userId, credentialId: 'cred-laptop', reason: 'signature-invalid', counter: 9, challenge, at: at(later(1000)) }),
+      ]);
+  });
+
+  test('a sign-in challenge answers once, used or refused, whatever the second answer says; the state forgets it once expired', () => {
+    const used = PasskeyUsed({ userId, credentialId: 'cred-synced', counter: 0, backedUp: true, challenge, at: at(later(1000)) });
+    given(decider, [...both, used])
+      .when(use('cred-synced', 0, later(2000), true))
+      .thenRejects({ kind: 'ChallengeAnswered' });
+    const refused = PasskeyRefused({
+      userId,
+      credentialId: 'cred-laptop',
+      reason: 'signature-invalid',
+      counter: 9,
+      challenge,
+      at: at(later(1000)),
+    });
+    given(decider, [...both, refused])
+      .when(use('cred-laptop', 10, later(2000)))
+      .thenRejects({ kind: 'ChallengeAnswered' });
+    // Another challenge answers as usual.
+    given(decider, [...both, used])
+      .when(use('cred-synced', 0, later(2000), true, { id: 'nonce-2', until: at(later(300_000)) }))
+      .then([
+        PasskeyUsed({
+          userId,
+          credentialId: 'cred-synced',
+          counter: 0,
+          backedUp: true,
+          challenge: { id: 'nonce-2', until: at(later(300_000)) },
+          at: at(later(2000)),
+        }),
+      ]);
+    // Past its expiry no sign-in can present it: the next answer recorded drops it from the state.
+    const next = PasskeyUsed({ userId, credentialId: 'cred-synced', counter: 0, backedUp: true, at: at(later(301_000)) });
+    expect([...both, used].reduce(decider.evolve, decider.initialState()).answeredChallenges).toEqual([
+      { id: 'nonce-1', until: later(300_000).getTime() },
+    ]);
+    expect([...both, used, next].reduce(decider.evolve, decider.initialState()).answeredChallenges).toEqual([]);
   });
 
   test('an authenticator that keeps no count (0, as synced passkeys) is not a regression; its backup state follows the assertion', () => {
     given(decider, both)
       .when(use('cred-synced', 0, later(1000), true))
-      .then([PasskeyUsed({ userId, credentialId: 'cred-synced', counter: 0, backedUp: true, at: at(later(1000)) })]);
+      .then([PasskeyUsed({ userId, credentialId: 'cred-synced', counter: 0, backedUp: true, challenge, at: at(later(1000)) })]);
   });
 
   test('a credential the person has not registered signs nothing in: another person’s passkey is refused', () => {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
-  generateAuthenticationOptions,
   generateRegistrationOptions,
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
   type AuthenticationResponseJSON,
+  type AuthenticatorTransport,
   type PublicKeyCredentialCreationOptionsJSON,
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
@@ -14,9 +14,10 @@ import type { CommandRunner } from '#cqrs';
 import type { AppendResult, StreamAppend } from '#eventstore';
 import { BOUNDS, bounded, RequestValidationError } from '#platform';
 import type { LockoutPolicy } from '../sign-in/lockout.decider';
-import { factorsDecider, type FactorsCommand, type FactorsRejection, type FactorsState } from './factors.decider';
+import { factorsDecider, type FactorsCommand, type FactorsRejection, type FactorsState, type StoredPasskey } from './factors.decider';
 import { factorsStreamFor, type FactorEvent } from './factors.events';
-import { CHALLENGE_TTL_S, newChallenge, PasskeyChallenges, sameChallenge, type IssuedChallenge } from './passkey-challenges';
+import { CHALLENGE_TTL_S, newChallenge, PasskeyChallenges, sameChallenge } from './passkey-challenges';
+import { signedChallengeOf, SignInChallenges } from './sign-in-challenges';
 import { storedAlongsideOn, type FactorsStoreWith } from './second-factors';
 
 /**
@@ -105,6 +106,7 @@ export class Passkeys {
     private readonly commands: CommandRunner,
     policy: LockoutPolicy,
     private readonly challenges: PasskeyChallenges,
+    private readonly signInChallenges: SignInChallenges,
     private readonly rp: RelyingParty,
     private readonly clock: () => Date = () => new Date(),
   ) {
@@ -170,41 +172,55 @@ export class Passkeys {
   }
 
   /**
-   * Options for navigator.credentials.get(): the person's passkeys when they are known (the second
-   * step after a password), none otherwise (a passwordless sign-in: the authenticator offers its
-   * discoverable credentials for this RP).
+   * Options for navigator.credentials.get() on interaction `uid`, with a sealed challenge (nothing
+   * stored): the person's passkeys when they are known (the second step after a password), none
+   * otherwise (a passwordless sign-in: the authenticator offers its discoverable credentials for
+   * this RP).
    */
-  async authenticationOptions(tenantId: string, binding: string, userId?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  async authenticationOptions(tenantId: string, uid: string, userId?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const state = userId ? await this.state(tenantId, userId) : undefined;
-    const options = await generateAuthenticationOptions({
-      rpID: this.rp.id,
-      challenge: newChallenge(),
+    return this.requestOptions(this.signInChallenges.issue(tenantId, uid, userId), state?.passkeys ?? []);
+  }
+
+  /** The sign-in page's options, which it carries (its passkey autofill starts as it loads): for whoever's passkey answers. */
+  signInPageOptions(tenantId: string, uid: string): PublicKeyCredentialRequestOptionsJSON {
+    return this.requestOptions(this.signInChallenges.issue(tenantId, uid), []);
+  }
+
+  private requestOptions(challenge: string, passkeys: readonly StoredPasskey[]): PublicKeyCredentialRequestOptionsJSON {
+    return {
+      rpId: this.rp.id,
+      challenge,
       timeout: CHALLENGE_TTL_S * 1000,
       userVerification: 'required',
-      allowCredentials: (state?.passkeys ?? []).map((passkey) => ({ id: passkey.credentialId, transports: [...passkey.transports] })),
-    });
-    await this.challenges.issue(tenantId, binding, options.challenge, 'authenticate', userId);
-    return options;
+      allowCredentials: passkeys.map((passkey) => ({
+        id: passkey.credentialId,
+        type: 'public-key',
+        transports: [...passkey.transports] as AuthenticatorTransport[],
+      })),
+    };
   }
 
   /**
-   * Verifies an assertion against `issued`, the challenge taken for it (undefined when there was
-   * none, or it had expired): signed by a passkey of `expectedUserId`
-   * (the second step), or of the person its user handle names (passwordless). `alongside` stores a
-   * passkey used in a write of the caller's (the sign-in it completes), guarded as CommandRunner's
-   * storeWith is, or answers undefined to have it appended on its own; a refusal is always appended on its own.
+   * Verifies an assertion on interaction `uid`: it must answer a challenge issued there and still
+   * live (one for whoever's passkey, or for `expectedUserId`), be signed by a passkey of
+   * `expectedUserId` (the second step) or of the person its user handle names (passwordless), and
+   * answer that challenge for the first time. `alongside` stores a passkey used in a write of the
+   * caller's (the sign-in it completes), guarded as CommandRunner's storeWith is, or answers
+   * undefined to have it appended on its own; a refusal is always appended on its own.
    */
   async authenticate(
     tenantId: string,
-    issued: IssuedChallenge | undefined,
+    uid: string,
     body: z.output<typeof passkeyAssertionBody>,
     expectedUserId?: string,
     alongside?: (userId: string, append: StreamAppend) => Promise<AppendResult | undefined>,
   ): Promise<PasskeyCheck> {
     // A challenge for one person answers for that person only; one for whoever's passkey (the sign-in page's,
     // say after a reload at the second step) answers for the person expected too.
-    if (!issued || issued.purpose !== 'authenticate' || (issued.userId !== undefined && issued.userId !== expectedUserId))
-      return { ok: false, reason: 'no-challenge' };
+    const signed = signedChallengeOf(body.response.response.clientDataJSON);
+    const issued = signed === undefined ? undefined : this.signInChallenges.open(tenantId, uid, signed, expectedUserId);
+    if (signed === undefined || !issued) return { ok: false, reason: 'no-challenge' };
     const { userHandle } = body.response.response;
     const named = userHandle === undefined ? undefined : Buffer.from(userHandle, 'base64url').toString('utf8');
     const userId = expectedUserId ?? named;
@@ -215,7 +231,7 @@ export class Passkeys {
     const verification = await this.verified('/response', () =>
       verifyAuthenticationResponse({
         response: body.response as AuthenticationResponseJSON,
-        expectedChallenge: sameChallenge(issued.challenge),
+        expectedChallenge: sameChallenge(signed),
         expectedOrigin: this.rp.origin,
         expectedRPID: this.rp.id,
         credential: { id: known.credentialId, publicKey: Buffer.from(known.publicKey, 'base64url'), counter: 0 },
@@ -232,11 +248,13 @@ export class Passkeys {
         signatureValid: verification.verified,
         counter: newCounter,
         backedUp: credentialBackedUp,
+        challenge: { id: issued.id, until: issued.until.toISOString() },
         now: this.clock(),
       },
       alongside && storedAlongsideOn('PasskeyUsed', (append) => alongside(userId, append)),
     );
-    if (!outcome.accepted) return { ok: false, reason: 'unknown-passkey' };
+    if (!outcome.accepted)
+      return { ok: false, reason: outcome.rejection.kind === 'ChallengeAnswered' ? 'no-challenge' : 'unknown-passkey' };
     const refused = outcome.events.find((event) => event.type === 'PasskeyRefused');
     if (refused?.type === 'PasskeyRefused')
       return { ok: false, reason: refused.data.reason === 'counter-regressed' ? 'cloned' : 'not-verified' };

@@ -1,6 +1,5 @@
 import type { Pool } from 'pg';
 import { BOUNDS, textProblem } from '#platform';
-import { RELAXED_COMMIT } from '#eventstore';
 import { credentialOf, type CredentialRow } from '../directory';
 import { requestArtefactsOf, storeWrites, WRITE_BEHIND_MODELS, type RequestArtefacts, type StoredGrant } from './request-artefacts';
 
@@ -116,7 +115,6 @@ export function postgresAdapterFor(
     private async interactionWithLatestGrant(id: string, request: RequestArtefacts): Promise<OidcPayload | undefined> {
       const { userId, emailIndex } = request.accountHint;
       const values = [tenantId, id, userId ?? null, emailIndex ?? null];
-      const along = request.takesAlong;
       const { rows } = await pool.query<{
         payload: OidcPayload | null;
         account_id: string | null;
@@ -124,25 +122,17 @@ export function postgresAdapterFor(
         grant_id: string | null;
         grant: OidcPayload | null;
         credential: CredentialRow | null;
-        taken?: OidcPayload | null;
         factors_revision?: string | null;
       }>(
-        along
-          ? {
-              name: 'login_oidc_find_interaction_with_latest_grant_taking',
-              text: INTERACTION_WITH_LATEST_GRANT_TAKING,
-              values: [...values, along.model, along.idPrefix],
-            }
-          : factorsStreamPrefix === undefined || !request.accountHint.decidesSecondFactor
-            ? { name: 'login_oidc_find_interaction_with_latest_grant', text: INTERACTION_WITH_LATEST_GRANT, values }
-            : {
-                name: 'login_oidc_find_interaction_with_latest_grant_and_factors',
-                text: INTERACTION_WITH_LATEST_GRANT_AND_FACTORS,
-                values: [...values, factorsStreamPrefix],
-              },
+        factorsStreamPrefix === undefined || !request.accountHint.decidesSecondFactor
+          ? { name: 'login_oidc_find_interaction_with_latest_grant', text: INTERACTION_WITH_LATEST_GRANT, values }
+          : {
+              name: 'login_oidc_find_interaction_with_latest_grant_and_factors',
+              text: INTERACTION_WITH_LATEST_GRANT_AND_FACTORS,
+              values: [...values, factorsStreamPrefix],
+            },
       );
       const found = rows[0];
-      if (along) request.takenAlong = found?.taken ?? null;
       // Only the statement that looked says it (null there: no stream yet).
       if (found?.factors_revision !== undefined && found.account_id !== null) {
         request.factorsRead = { accountId: found.account_id, revision: BigInt(found.factors_revision ?? -1) };
@@ -232,18 +222,6 @@ const INTERACTION_WITH_LATEST_GRANT = `SELECT i.payload, asked.account_id, asked
 const INTERACTION_WITH_LATEST_GRANT_AND_FACTORS = `SELECT found.*,
     (SELECT s.revision::text FROM es_streams s WHERE s.stream_name = $5::text || found.account_id) AS factors_revision
   FROM (${INTERACTION_WITH_LATEST_GRANT}) found`;
-
-/**
- * INTERACTION_WITH_LATEST_GRANT, taking (deleting) the artefact of model $5 bound to the
- * interaction (id $6 followed by the interaction's): its payload when live, null otherwise. Its
- * commit does not wait for the WAL's fsync: what takes it along (a passkey challenge) records
- * anything it achieves in a durable append later, which flushes this delete first. One row, with a
- * null payload when there is no such interaction (the artefact is taken all the same).
- */
-const INTERACTION_WITH_LATEST_GRANT_TAKING = `WITH taken AS (DELETE FROM login_oidc_models WHERE tenant_id = $1 AND model = $5::text AND id = $6::text || $2
-    RETURNING payload, expires_at > now() AS live)
-  SELECT found.*, (SELECT payload FROM taken WHERE live) AS taken, (SELECT ${RELAXED_COMMIT} FROM taken) AS relaxed
-  FROM (SELECT 1) AS one LEFT JOIN LATERAL (${INTERACTION_WITH_LATEST_GRANT}) found ON true`;
 
 /** Deletes expired artefacts of every tenant; returns how many went. */
 export async function deleteExpiredModels(pool: Pool, batch = 5000): Promise<number> {

@@ -135,10 +135,6 @@ export async function storeWrites(pool: Pool, tenantId: string, writes: readonly
 export class RequestArtefacts {
   /** Who the page reading the interaction expects to sign in, before the interaction names them (see AccountHint). */
   accountHint: AccountHint = {};
-  /** An artefact bound to the interaction read (model, and the prefix of its id before the interaction's), taken with it. */
-  takesAlong?: { readonly model: string; readonly idPrefix: string };
-  /** What that take found, live (undefined: nothing taken yet, null: none or expired). */
-  takenAlong?: OidcPayload | null;
   /** The credential of the person accountHint.userId names, read with the interaction (null: none; undefined: not asked). */
   expectedCredential?: Credential | null;
   /**

@@ -7,7 +7,6 @@ import { LoginDirectory, type Credential, type LoginTenant } from '../directory'
 import { LoginEventLog } from '../login-events';
 import { ProviderCache } from '../oidc/provider-cache';
 import { collectArtefacts, RequestArtefacts, type AccountHint } from '../oidc/request-artefacts';
-import type { OidcPayload } from '../oidc/postgres-adapter';
 import { resumeInPage, type ResumeOutcome } from '../oidc/page-resume';
 import type { PendingSecondFactor } from '../mfa/second-factor-step';
 import { LoginSucceeded, SessionStarted, sessionStreamFor, signInStreamFor } from './sign-in.events';
@@ -52,34 +51,23 @@ export class InteractionAccess {
   /**
    * This browser's interaction `uid`. A page that may complete it says whom it expects to sign in
    * (`signingIn`, an empty hint when the interaction names them): the read then brings that
-   * person's latest grant to the client along, for the authorization complete resumes. It may also
-   * take an artefact bound to the interaction in the same round trip (`takesAlong`, the sign-in's
-   * passkey challenge): `takenAlong` is what it found (null: none or expired), taken whether or
-   * not the interaction is there. A hint naming a user id brings their credential along
+   * person's latest grant to the client along, for the authorization complete resumes. A hint
+   * naming a user id brings their credential along
    * (`expectedCredential`, without its password hash; null when there is none). Where the event
    * store shares login's database, the revision of the person's factors stream comes too
    * (`factorsRead`).
    */
-  async interaction(
-    slug: string,
-    uid: string,
-    req: FastifyRequest,
-    reply: FastifyReply,
-    signingIn?: (tenant: LoginTenant) => AccountHint,
-    takesAlong?: RequestArtefacts['takesAlong'],
-  ) {
+  async interaction(slug: string, uid: string, req: FastifyRequest, reply: FastifyReply, signingIn?: (tenant: LoginTenant) => AccountHint) {
     const { tenant, provider } = await this.providerOf(slug);
     let details: InteractionDetails;
-    let takenAlong: OidcPayload | null | undefined;
     let expectedCredential: Credential | null | undefined;
     let factorsRead: RequestArtefacts['factorsRead'];
     try {
       if (signingIn) {
         const artefacts = new RequestArtefacts();
         artefacts.accountHint = signingIn(tenant);
-        artefacts.takesAlong = takesAlong;
         ({ result: details } = await collectArtefacts(() => provider.interactionDetails(req.raw, reply.raw), artefacts));
-        ({ takenAlong, expectedCredential, factorsRead } = artefacts);
+        ({ expectedCredential, factorsRead } = artefacts);
         this.readAlong.set(details, artefacts);
       } else {
         details = await provider.interactionDetails(req.raw, reply.raw);
@@ -88,7 +76,7 @@ export class InteractionAccess {
       throw badInteraction(INTERACTION_EXPIRED);
     }
     if (details.uid !== uid) throw badInteraction(ANOTHER_INTERACTION);
-    return { tenant, details, provider, takenAlong, expectedCredential, factorsRead };
+    return { tenant, details, provider, expectedCredential, factorsRead };
   }
 
   /**

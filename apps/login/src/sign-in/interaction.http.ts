@@ -16,6 +16,7 @@ import { hasSecondFactor, type FactorsState } from '../mfa/factors.decider';
 import { STEP_UP } from '../oidc/provider-factory';
 import { SecondFactorPolicies, stepAfterPassword } from '../mfa/policy';
 import { PASSKEY_SCRIPT_PATH, passkeyBlock } from '../mfa/passkey-script';
+import { Passkeys } from '../mfa/passkeys';
 import {
   continueSignInForm,
   passkeySignInPaths,
@@ -59,6 +60,7 @@ export class InteractionController {
     private readonly factors: SecondFactors,
     private readonly policies: SecondFactorPolicies,
     @Inject(DEFAULT_LOCALE) private readonly defaultLocale: Locale,
+    private readonly passkeys: Passkeys,
   ) {}
 
   @Get()
@@ -361,6 +363,7 @@ export class InteractionController {
 </form>${passkeyBlock({
           mode: 'sign-in',
           ...passkeySignInPaths(tenant, uid, 'first'),
+          request: this.passkeys.signInPageOptions(tenant.tenantId, uid),
           csrf,
           label: words.sayHtml('passkey.signIn'),
           failed: words.sayHtml('passkey.failed'),
