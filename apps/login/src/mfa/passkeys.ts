@@ -231,6 +231,7 @@ export class Passkeys {
     const verification = await this.verified('/response', () =>
       verifyAuthenticationResponse({
         response: body.response as AuthenticationResponseJSON,
+        // The seal was checked above on the very string the library reads (clientDataJSON's challenge).
         expectedChallenge: sameChallenge(signed),
         expectedOrigin: this.rp.origin,
         expectedRPID: this.rp.id,
