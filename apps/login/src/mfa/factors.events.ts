@@ -41,13 +41,13 @@ export const PasskeyRegistered = defineEvent<{
   name: string;
   at: string;
 }>()('PasskeyRegistered', { personalData: { subject: ofUser, fields: ['name'] } });
-/** A passkey signed a sign-in: its new signature count and whether it is now backed up (synced). */
 /** The sign-in challenge an assertion answered (see SignInChallenges): its id, and until when it could answer. */
 export interface AnsweredChallenge {
   readonly id: string;
   readonly until: string;
 }
 
+/** A passkey signed a sign-in: its new signature count and whether it is now backed up (synced). */
 export const PasskeyUsed = defineEvent<{
   userId: string;
   credentialId: string;

@@ -8,17 +8,18 @@ export const newChallenge = (): Uint8Array<ArrayBuffer> => new Uint8Array(random
 /** Long enough to find the passkey and touch it; short enough that a leaked challenge is soon worthless. */
 export const CHALLENGE_TTL_S = 300;
 
-/** What a challenge is for, and for whom when that is known (the person on the account page or at the second step). */
+/** A registration challenge, and the person on the account page it was issued to. */
 export interface IssuedChallenge {
   readonly challenge: string;
-  readonly purpose: 'register' | 'authenticate';
+  /** Always 'register' since sign-in challenges are sealed; kept in the payload, which says what it is for. */
+  readonly purpose: 'register';
   readonly userId?: string;
 }
 
 /** A challenge as storage gave it back (a payload issue wrote), or undefined for anything else. */
 export function issuedChallengeOf(payload: unknown): IssuedChallenge | undefined {
   const found = payload as Partial<IssuedChallenge> | null | undefined;
-  if (!found || typeof found.challenge !== 'string' || (found.purpose !== 'register' && found.purpose !== 'authenticate')) return undefined;
+  if (!found || typeof found.challenge !== 'string' || found.purpose !== 'register') return undefined;
   if (found.userId !== undefined && typeof found.userId !== 'string') return undefined;
   return { challenge: found.challenge, purpose: found.purpose, ...(found.userId !== undefined ? { userId: found.userId } : {}) };
 }
@@ -27,9 +28,10 @@ export function issuedChallengeOf(payload: unknown): IssuedChallenge | undefined
  * The challenges of passkey registrations, kept where the sessions they belong to are kept
  * (login_oidc_models, model PasskeyChallenge, scoped by tenant, expiring like them and cleaned up
  * with them). `binding` names the session (`account:{session uid}`): the browser proves it holds
- * that session by its cookie, so a challenge answers only there. (Sign-in challenges are sealed
- * instead, see SignInChallenges: a sign-in page carries one, and a page view must write nothing.) Taking a challenge deletes it: each is used once,
- * whether the answer verifies or not; asking again replaces the one outstanding.
+ * that session by its cookie, so a challenge answers only there. Taking a challenge deletes it:
+ * each is used once, whether the answer verifies or not; asking again replaces the one
+ * outstanding. (Sign-in challenges are sealed instead, see SignInChallenges: a sign-in page
+ * carries one, and a page view must write nothing.)
  */
 export class PasskeyChallenges {
   constructor(private readonly pool: Pool) {}
@@ -39,8 +41,8 @@ export class PasskeyChallenges {
    * Its commit does not wait for the WAL's fsync: a crash that loses it only makes the page ask
    * for options again (see restartable).
    */
-  async issue(tenantId: string, binding: string, challenge: string, purpose: IssuedChallenge['purpose'], userId?: string): Promise<void> {
-    const payload: IssuedChallenge = { challenge, purpose, ...(userId ? { userId } : {}) };
+  async issue(tenantId: string, binding: string, challenge: string, userId?: string): Promise<void> {
+    const payload: IssuedChallenge = { challenge, purpose: 'register', ...(userId ? { userId } : {}) };
     await this.pool.query({
       name: 'login_passkey_challenge_issue',
       text: `WITH issued AS (INSERT INTO login_oidc_models (tenant_id, model, id, payload, expires_at)

@@ -136,7 +136,7 @@ export class Passkeys {
       excludeCredentials: state.passkeys.map((passkey) => ({ id: passkey.credentialId, transports: [...passkey.transports] })),
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
     });
-    await this.challenges.issue(tenant.tenantId, binding, options.challenge, 'register', person.userId);
+    await this.challenges.issue(tenant.tenantId, binding, options.challenge, person.userId);
     return options;
   }
 
@@ -148,7 +148,7 @@ export class Passkeys {
     body: z.output<typeof passkeyRegistrationBody>,
   ): Promise<{ ok: true } | { ok: false; reason: 'no-challenge' | FactorsRejection['kind'] }> {
     const issued = await this.challenges.take(tenantId, binding);
-    if (!issued || issued.purpose !== 'register' || issued.userId !== userId) return { ok: false, reason: 'no-challenge' };
+    if (!issued || issued.userId !== userId) return { ok: false, reason: 'no-challenge' };
     const verification = await this.verified('/response', () =>
       verifyRegistrationResponse({
         response: body.response as RegistrationResponseJSON,
